@@ -1,0 +1,180 @@
+// Page classification: for every page of a child's scanned mappings, what happened to it since the
+// fork, judged against a reference process (the parent, or the fork-time twin in `run`).
+//
+// Two tiers (shared/design/ARCHITECTURE.md "Tiers"):
+//   exact          same PFN in child and reference means shared (needs CAP_SYS_ADMIN to see PFNs);
+//   exclusive-bit  pagemap bit 56 (mapped once) means the child holds a private copy; a page mapped more
+//                  than once is shared with the reference when the reference's page is also mapped more
+//                  than once, and content comparison settles it where other processes could be the sharers
+//                  (kernel-interfaces.md §5.2-5.3).
+
+import { PageFlag } from '../native/page-flags';
+import type { ProcessCapture, Tier } from '../native/capture';
+import type { Vma } from '../native/procfs-parse';
+
+export const PageClass = {
+  /** not resident in the child, nor in the reference */
+  none: 0,
+  shared: 1,
+  /** present in both, different page */
+  copied: 2,
+  /** the reference's page changed; the child kept the fork-time page (needs a fork-time baseline) */
+  copiedByParent: 3,
+  /** present only in the child */
+  new: 4,
+  /** present in the reference only */
+  absent: 5,
+  swapped: 6,
+  zero: 7,
+} as const;
+export type PageClassCode = (typeof PageClass)[keyof typeof PageClass];
+
+export const CLASS_KEYS = ['shared', 'copied', 'copiedByParent', 'new', 'absent', 'swapped', 'zero'] as const;
+export type ClassKey = (typeof CLASS_KEYS)[number];
+
+export interface PairOptions {
+  tier: Tier;
+  pageSize: number;
+  /** zero pages are flagged (PAGEMAP_SCAN or kpageflags); otherwise they look shared */
+  zeroPagesKnown: boolean;
+  /** other processes (siblings, grandchildren) may share pages with the child: bit 56 alone cannot
+   *  tell them from the reference, so exclusive-bit verdicts of "shared" become ties to compare */
+  crowded: boolean;
+}
+
+export interface PairClasses {
+  /** PageClass per page of the child's scanned mappings */
+  classes: Uint8Array;
+  /** child page indexes whose verdict "shared" rests on bit 56 alone and should be confirmed by content */
+  ties: Uint32Array;
+}
+
+/** Child and reference mappings that hold the same memory at the same address: both anonymous with the
+ *  same name, or the same file at the same offset. Address-based pairing is only valid for inherited mappings. */
+export function sameMapping(c: Vma, r: Vma): boolean {
+  if (c.inode !== r.inode || c.dev !== r.dev) return false;
+  if (c.inode === 0) return c.path === r.path;
+  return c.offset - c.start === r.offset - r.start;
+}
+
+/** Calls fn for runs of child pages: the child's first page index, the paired reference page index
+ *  (-1 where the reference has no such mapping), and the run length. */
+export function forEachRun(
+  child: ProcessCapture,
+  ref: ProcessCapture,
+  pageSize: number,
+  fn: (childIndex: number, refIndex: number, count: number) => void,
+): void {
+  const refStarts: number[] = [];
+  let off = 0;
+  for (const i of ref.scanned) {
+    refStarts.push(off);
+    off += (ref.vmas[i].end - ref.vmas[i].start) / pageSize;
+  }
+  let j = 0;
+  let coff = 0;
+  for (const ci of child.scanned) {
+    const c = child.vmas[ci];
+    let cursor = c.start;
+    while (j < ref.scanned.length && ref.vmas[ref.scanned[j]].end <= c.start) j++;
+    for (let k = j; k < ref.scanned.length && cursor < c.end; k++) {
+      const r = ref.vmas[ref.scanned[k]];
+      if (r.start >= c.end) break;
+      if (r.start > cursor) {
+        fn(coff + (cursor - c.start) / pageSize, -1, (r.start - cursor) / pageSize);
+        cursor = r.start;
+      }
+      const segEnd = Math.min(c.end, r.end);
+      const n = (segEnd - cursor) / pageSize;
+      const refIndex = sameMapping(c, r) ? refStarts[k] + (cursor - r.start) / pageSize : -1;
+      fn(coff + (cursor - c.start) / pageSize, refIndex, n);
+      cursor = segEnd;
+    }
+    if (cursor < c.end) fn(coff + (cursor - c.start) / pageSize, -1, (c.end - cursor) / pageSize);
+    coff += (c.end - c.start) / pageSize;
+  }
+}
+
+const P = PageFlag.present;
+const SW = PageFlag.swapped;
+const X = PageFlag.exclusive;
+const F = PageFlag.file;
+const Z = PageFlag.zero;
+const H = PageFlag.huge;
+
+/** Classifies every page of child's scanned mappings against ref. */
+export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: PairOptions): PairClasses {
+  const cf = child.pages.flags;
+  const cp = child.pages.pfn;
+  const rf = ref.pages.flags;
+  const rp = ref.pages.pfn;
+  const classes = new Uint8Array(cf.length);
+  const ties: number[] = [];
+  const exact = opts.tier === 'exact';
+  const zeroMask = opts.zeroPagesKnown ? Z : 0;
+
+  forEachRun(child, ref, opts.pageSize, (c0, r0, n) => {
+    for (let k = 0; k < n; k++) {
+      const i = c0 + k;
+      const f = cf[i];
+      const g = r0 >= 0 ? rf[r0 + k] : 0;
+      let cls: PageClassCode;
+      if (!(f & P)) {
+        cls = f & SW ? PageClass.swapped : g & P ? PageClass.absent : PageClass.none;
+      } else if (f & zeroMask) {
+        cls = PageClass.zero;
+      } else if (!(g & P)) {
+        // The reference swapped its page out: the child's resident page is its own now.
+        cls = g & SW ? PageClass.copied : PageClass.new;
+      } else if (exact) {
+        cls = cp[i] === rp[r0 + k] ? PageClass.shared : PageClass.copied;
+      } else if (f & F) {
+        // A page-cache page in a private file mapping is the unmodified file page.
+        cls = g & F ? PageClass.shared : PageClass.copied;
+      } else if ((f | g) & H) {
+        // Bit 56 is wrong inside PMD-mapped THP (kernel 6.15+): only contents can tell.
+        cls = PageClass.shared;
+        ties.push(i);
+      } else if (f & X || g & (X | F)) {
+        cls = PageClass.copied;
+      } else {
+        cls = PageClass.shared;
+        if (opts.crowded) ties.push(i);
+      }
+      classes[i] = cls;
+    }
+  });
+  return { classes, ties: Uint32Array.from(ties) };
+}
+
+/** Address of each listed child page. */
+export function pageAddresses(child: ProcessCapture, pageSize: number, indexes: Uint32Array): Float64Array {
+  const starts: number[] = [];
+  const offsets: number[] = [];
+  let off = 0;
+  for (const i of child.scanned) {
+    starts.push(child.vmas[i].start);
+    offsets.push(off);
+    off += (child.vmas[i].end - child.vmas[i].start) / pageSize;
+  }
+  const out = new Float64Array(indexes.length);
+  let v = 0;
+  for (let k = 0; k < indexes.length; k++) {
+    const idx = indexes[k];
+    if (k > 0 && idx < indexes[k - 1]) v = 0;
+    while (v + 1 < offsets.length && offsets[v + 1] <= idx) v++;
+    out[k] = starts[v] + (idx - offsets[v]) * pageSize;
+  }
+  return out;
+}
+
+/** Settles ties with a content comparison: status 1 (differs) makes the page copied. Returns how many
+ *  ties could not be compared (unreadable), which keep their bit-56 verdict. */
+export function resolveTies(classes: Uint8Array, ties: Uint32Array, status: Uint8Array): number {
+  let unresolved = 0;
+  for (let k = 0; k < ties.length; k++) {
+    if (status[k] === 1) classes[ties[k]] = PageClass.copied;
+    else if (status[k] !== 0) unresolved++;
+  }
+  return unresolved;
+}

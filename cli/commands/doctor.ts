@@ -1,0 +1,87 @@
+// cowscope doctor: what this machine allows, and which tier cowscope will work in.
+
+import type { Argv, CommandModule } from 'yargs';
+import { MachineFacts, machineFacts } from '../../native/machine';
+import { renderTable } from '../render/table';
+
+interface DoctorArgs {
+  json: boolean;
+}
+
+interface Check {
+  check: string;
+  value: string;
+  meaning: string;
+}
+
+const YAMA: Record<number, string> = {
+  0: 'classic ptrace rules: memory of same-user processes is readable',
+  1: 'memory reads only of descendants: fine for `run`; `inspect` of unrelated processes falls back to metadata',
+  2: 'memory reads need CAP_SYS_PTRACE',
+  3: 'no memory reads at all: content comparison is off',
+};
+
+export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] } {
+  const tier = m.pfnVisible ? 'exact' : 'exclusive-bit';
+  const yes = (b: boolean) => (b ? 'yes' : 'no');
+  const checks: Check[] = [
+    { check: 'kernel', value: m.kernel, meaning: 'pagemap flags need 4.2+, PAGEMAP_SCAN 6.7+' },
+    { check: 'page size', value: `${m.pageSize} bytes`, meaning: 'the unit every page count is in' },
+    {
+      check: 'transparent huge pages',
+      value: m.thp,
+      meaning: m.thp === 'always' ? 'bit 56 is unreliable in PMD-mapped THP: such pages are judged by content' : 'THP only where programs ask for it',
+    },
+    { check: 'user', value: `uid ${m.uid}`, meaning: m.uid === 0 ? 'root' : 'unprivileged: same-user, dumpable targets only' },
+    { check: 'CAP_SYS_ADMIN', value: yes(m.capSysAdmin), meaning: m.capSysAdmin ? 'PFNs visible: exact tier' : 'PFNs hidden: exclusive-bit tier' },
+    { check: 'CAP_SYS_PTRACE', value: yes(m.capSysPtrace), meaning: 'needed to read processes of other users' },
+    { check: 'pagemap readable', value: yes(m.pagemapReadable), meaning: m.pagemapReadable ? 'page flags readable' : 'cowscope cannot work here' },
+    { check: 'PFN visible', value: yes(m.pfnVisible), meaning: m.pfnVisible ? 'shared = same physical page' : 'shared judged by bit 56 and contents' },
+    { check: 'kpagecount/kpageflags', value: yes(m.kpagecount && m.kpageflags), meaning: 'zero/KSM/THP page kinds by frame (root)' },
+    {
+      check: 'PAGEMAP_SCAN',
+      value: yes(m.pagemapScan),
+      meaning: m.pagemapScan ? 'zero pages told apart without root' : 'zero pages need root to tell apart',
+    },
+    {
+      check: 'soft-dirty',
+      value: yes(m.softDirty),
+      meaning: m.softDirty ? 'kernel tracks written pages' : 'kernel built without CONFIG_MEM_SOFT_DIRTY (not needed)',
+    },
+    {
+      check: 'Yama ptrace_scope',
+      value: m.ptraceScope === null ? 'not built in' : String(m.ptraceScope),
+      meaning: m.ptraceScope === null ? 'no extra limit on memory reads' : (YAMA[m.ptraceScope] ?? 'unknown value'),
+    },
+    {
+      check: 'KSM',
+      value: m.ksmRun === null ? 'not built in' : m.ksmRun === 0 ? 'off' : 'on',
+      meaning: m.ksmRun ? 'merged pages look shared; exact tier marks them' : 'no page merging',
+    },
+    { check: 'swap', value: `${m.swapDevices} device(s)`, meaning: m.swapDevices ? 'swapped pages are counted apart' : 'no swap: nothing hides in it' },
+    {
+      check: 'ruby',
+      value: m.ruby ? `${m.ruby.version} (${m.ruby.path})` : 'not found',
+      meaning: m.ruby ? 'controlled forks of Ruby programs (cowscope run)' : 'install Ruby (apt-get install ruby) for cowscope run',
+    },
+    { check: 'smem', value: m.smem ?? 'not found', meaning: 'cross-check for PSS/USS (optional)' },
+  ];
+  return { tier, checks };
+}
+
+export const doctorCommand: CommandModule<object, DoctorArgs> = {
+  command: 'doctor',
+  describe: 'What this machine allows and which tier (exact or exclusive-bit) you will get',
+  builder: (y: Argv) =>
+    y.option('json', { type: 'boolean', default: false, describe: 'print the facts as JSON (schema cowscope.doctor/1)' }) as Argv<DoctorArgs>,
+  handler: (args) => {
+    const facts = machineFacts();
+    const { tier, checks } = doctorChecks(facts);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify({ schema: 'cowscope.doctor/1', tier, facts, checks }, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(`${renderTable(['CHECK', 'VALUE', 'WHAT IT MEANS'], checks.map((c) => [c.check, c.value, c.meaning]))}\n\n`);
+    process.stdout.write(`tier: ${tier}${tier === 'exact' ? '' : ' (run as root for the exact tier)'}\n`);
+  },
+};

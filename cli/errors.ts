@@ -1,0 +1,32 @@
+// How failures reach the user: one line on stderr naming the fix, exit code 2 (1 is kept for budgets).
+
+import { ProbeError } from '../native/probe';
+import { ParseError } from '../native/procfs-parse';
+import { TargetError } from '../native/capture';
+
+export const EXIT_OK = 0;
+export const EXIT_USAGE = 2;
+
+/** Bad arguments: the message says what to type instead. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The one line a user sees for an error. */
+export function describeError(e: unknown): string {
+  if (e instanceof ProbeError) return `cannot read ${e.path || e.syscall}: ${e.code}: ${e.hint}`;
+  if (e instanceof UsageError || e instanceof TargetError) return e.message;
+  if (e instanceof ParseError) return `${e.message} (the kernel printed something cowscope cannot parse: please report it)`;
+  const err = e as NodeJS.ErrnoException;
+  if (err && err.code === 'EPIPE') return 'output closed early';
+  return `internal error: ${err?.message ?? String(e)} (run again with --debug for the stack trace)`;
+}
+
+export function fail(e: unknown, debug: boolean): never {
+  process.stderr.write(`cowscope: ${describeError(e)}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  process.exit(EXIT_USAGE);
+}

@@ -1,0 +1,102 @@
+// Human rendering of the inspect report.
+
+import type { InspectReport } from '../../analyzers/inspect-report';
+import { TIER_MEANING } from '../../analyzers/inspect-report';
+import type { ClassCounts } from '../../analyzers/sharing';
+import { residentPages } from '../../analyzers/sharing';
+import { renderTable } from './table';
+import { formatAddress, formatPercent, formatSize } from './units';
+
+export interface TextOptions {
+  bytes: boolean;
+  mappings: boolean;
+}
+
+const CLASS_COLUMNS: { key: keyof ClassCounts; head: string; ofResident: boolean }[] = [
+  { key: 'shared', head: 'SHARED', ofResident: true },
+  { key: 'copied', head: 'COPIED', ofResident: true },
+  { key: 'copiedByParent', head: 'COPIED-BY-PARENT', ofResident: true },
+  { key: 'new', head: 'NEW', ofResident: true },
+  { key: 'zero', head: 'ZERO', ofResident: false },
+  { key: 'absent', head: 'ABSENT', ofResident: false },
+  { key: 'swapped', head: 'SWAPPED', ofResident: false },
+];
+
+function classCells(c: ClassCounts, pageSize: number, o: TextOptions, withPercent: boolean): string[] {
+  const resident = residentPages(c);
+  return CLASS_COLUMNS.filter((col) => col.key !== 'copiedByParent' || c.copiedByParent !== null).map((col) => {
+    const pages = c[col.key] as number;
+    const size = formatSize(pages * pageSize, o.bytes);
+    return withPercent && col.ofResident ? `${size} ${formatPercent(pages, resident)}` : size;
+  });
+}
+
+function classHead(known: boolean): string[] {
+  return CLASS_COLUMNS.filter((c) => c.key !== 'copiedByParent' || known).map((c) => c.head);
+}
+
+export function renderInspectText(r: InspectReport, o: TextOptions): string {
+  const ps = r.pageSize;
+  const out: string[] = [];
+  const n = r.processes.length;
+  out.push(`cowscope inspect: ${n} process${n === 1 ? '' : 'es'}, tier ${r.tier} (${TIER_MEANING[r.tier]}), page size ${formatSize(ps)}`);
+  out.push('');
+  out.push(
+    renderTable(
+      ['PID', 'PPID', 'ROLE', 'RSS', 'PSS', 'USS', 'SWAP', 'COMMAND'],
+      r.processes.map((p) => [
+        p.pid,
+        p.ppid,
+        p.role,
+        formatSize(p.rss, o.bytes),
+        formatSize(p.pss, o.bytes),
+        formatSize(p.uss, o.bytes),
+        formatSize(p.swap, o.bytes),
+        p.command.length > 60 ? `${p.command.slice(0, 59)}…` : p.command,
+      ]),
+      [0, 1, 3, 4, 5, 6],
+    ),
+  );
+  if (r.sharing.length) {
+    const known = r.sharing[0].pages.copiedByParent !== null;
+    out.push('');
+    out.push('Sharing with the parent (private mappings; % of the child\'s resident pages there)');
+    out.push(
+      renderTable(
+        ['CHILD', 'PARENT', ...classHead(known)],
+        r.sharing.map((s) => [s.pid, s.parent, ...classCells(s.pages, ps, o, true)]),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      ),
+    );
+    for (const s of r.sharing) {
+      out.push('');
+      out.push(`Child ${s.pid} by region`);
+      out.push(
+        renderTable(
+          ['REGION', ...classHead(known)],
+          s.regions.map((g) => [g.region, ...classCells(g.pages, ps, o, false)]),
+          [1, 2, 3, 4, 5, 6, 7],
+        ),
+      );
+      if (o.mappings && s.mappings) {
+        out.push('');
+        out.push(`Child ${s.pid} by mapping (mappings with no resident page omitted)`);
+        const rows = s.mappings
+          .filter((m) => m.pages.shared + m.pages.copied + m.pages.new + m.pages.zero + m.pages.absent + m.pages.swapped > 0)
+          .map((m) => [
+            `${formatAddress(m.start)}-${formatAddress(m.end)}`,
+            m.perms,
+            m.region,
+            ...classCells(m.pages, ps, o, false),
+            m.path,
+          ]);
+        out.push(renderTable(['ADDRESS', 'PERMS', 'REGION', ...classHead(known), 'PATH'], rows, [3, 4, 5, 6, 7, 8, 9]));
+      }
+    }
+  }
+  if (r.notes.length) {
+    out.push('');
+    for (const note of r.notes) out.push(`note: ${note}`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,179 @@
+// The Capture: everything measured at one moment, as plain data and typed arrays (see
+// shared/design/ARCHITECTURE.md, "The contract: Capture"). This module defines it and gathers it from
+// live processes; analyzers/ only ever see the plain data.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import { MemoryTotals, Vma } from './procfs-parse';
+import { KpageFlag, PageFlag, ProbeError, features, pageSize, readKpage, readPagemap } from './probe';
+import { ProcessInfo, processInfo, readMaps, readRollup, statOf } from './proc';
+
+export type Tier = 'exact' | 'exclusive-bit';
+export type Role = 'parent' | 'reference' | 'child' | 'process';
+
+export interface CaptureMeta {
+  tool: 'cowscope';
+  version: string;
+  kernel: string;
+  pageSize: number;
+  thp: string;
+  tier: Tier;
+  /** PAGEMAP_SCAN (or kpageflags) told zero pages apart */
+  zeroPagesKnown: boolean;
+  time: string;
+  command: string[];
+}
+
+export interface PageColumns {
+  flags: Uint16Array;
+  pfn: Float64Array;
+}
+
+export interface ProcessCapture {
+  pid: number;
+  ppid: number;
+  role: Role;
+  comm: string;
+  command: string;
+  state: string;
+  threads: number;
+  memory: MemoryTotals;
+  vmas: Vma[];
+  /** indexes into vmas of the mappings whose pages were read, in address order */
+  scanned: number[];
+  /** pagemap columns of the scanned mappings, concatenated in that order */
+  pages: PageColumns;
+}
+
+export interface Capture {
+  meta: CaptureMeta;
+  processes: ProcessCapture[];
+}
+
+const TOOL_VERSION: string = (() => {
+  try {
+    return JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8')).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** A process cowscope cannot inspect, or one that changed under the scan. The message names the fix. */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+function thpMode(): string {
+  try {
+    return /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unsupported';
+  }
+}
+
+/** Mappings whose pages are worth reading: private ones that can hold pages. Reservations (---p) can
+ *  span terabytes of holes, and [vsyscall] lies above TASK_SIZE. */
+export function isScanned(vma: Vma): boolean {
+  return vma.perms[3] === 'p' && vma.perms !== '---p' && vma.path !== '[vsyscall]';
+}
+
+/** Checks that pid is a process cowscope can read, with a one-line reason when not. */
+export function checkTarget(pid: number): ProcessInfo {
+  const info = processInfo(pid);
+  if (!info) throw new TargetError(`no process ${pid}: check the pid with \`ps -p ${pid}\` or \`pgrep -a NAME\``);
+  if (info.kernelThread)
+    throw new TargetError(`process ${pid} (${info.comm}) is a kernel thread: it has no user memory; pick a user process`);
+  if (info.zombie)
+    throw new TargetError(
+      `process ${pid} (${info.comm}) is a zombie: it exited and its memory is gone; its parent ${info.ppid} has not reaped it yet`,
+    );
+  return info;
+}
+
+function captureProcess(info: ProcessInfo, role: Role, scanZero: boolean): { proc: ProcessCapture; zeroScan: boolean } {
+  const pid = info.pid;
+  const vmas = readMaps(pid);
+  const memory = readRollup(pid);
+  const scanned: number[] = [];
+  vmas.forEach((v, i) => {
+    if (isScanned(v)) scanned.push(i);
+  });
+  const starts = Float64Array.from(scanned, (i) => vmas[i].start);
+  const ends = Float64Array.from(scanned, (i) => vmas[i].end);
+  const pm = readPagemap(pid, starts, ends, scanZero);
+  const after = statOf(pid);
+  if (pm.short || !after || after.startTime !== info.startTime || after.state === 'Z') {
+    throw new TargetError(`process ${pid} (${info.comm}) exited during the scan: run again when the process family is stable`);
+  }
+  return {
+    proc: {
+      pid,
+      ppid: info.ppid,
+      role,
+      comm: info.comm,
+      command: info.cmdline,
+      state: info.state,
+      threads: info.threads,
+      memory,
+      vmas,
+      scanned,
+      pages: { flags: pm.flags, pfn: pm.pfn },
+    },
+    zeroScan: pm.zeroScan,
+  };
+}
+
+/** Marks zero pages through kpageflags, for kernels without PAGEMAP_SCAN (root only). Only present,
+ *  non-exclusive anonymous pages can be the zero page. */
+function markZeroByKpageflags(proc: ProcessCapture): void {
+  const { flags, pfn } = proc.pages;
+  const idx: number[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i];
+    if (f & PageFlag.present && !(f & (PageFlag.exclusive | PageFlag.file))) idx.push(i);
+  }
+  const kp = readKpage(Float64Array.from(idx, (i) => pfn[i]));
+  for (let k = 0; k < idx.length; k++) if (kp.flags[k] & KpageFlag.zeroPage) flags[idx[k]] |= PageFlag.zero;
+}
+
+export interface GatherOptions {
+  roles?: Map<number, Role>;
+  command?: string[];
+}
+
+/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets). */
+export function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Capture {
+  const feat = features();
+  const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
+  let zeroScan = feat.pagemapScan;
+  const processes: ProcessCapture[] = [];
+  for (const info of targets) {
+    const { proc, zeroScan: z } = captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zeroScan);
+    zeroScan = zeroScan && z;
+    processes.push(proc);
+  }
+  let zeroPagesKnown = zeroScan;
+  if (!zeroScan && feat.kpageflags) {
+    for (const p of processes) markZeroByKpageflags(p);
+    zeroPagesKnown = true;
+  }
+  return {
+    meta: {
+      tool: 'cowscope',
+      version: TOOL_VERSION,
+      kernel: os.release(),
+      pageSize,
+      thp: thpMode(),
+      tier,
+      zeroPagesKnown,
+      time: new Date().toISOString(),
+      command: opts.command ?? [],
+    },
+    processes,
+  };
+}
+
+export { ProbeError };

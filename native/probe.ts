@@ -1,0 +1,152 @@
+// Typed wrapper over the C++ addon (native/probe.cc). Every per-page result is a typed array.
+// Errors from the addon are rethrown as ProbeError, which adds a hint that names the fix.
+
+import path from 'node:path';
+
+import { KpageFlag, PageFlag } from './page-flags';
+
+export { KpageFlag, PageFlag };
+
+export interface PagemapColumns {
+  /** one entry per page, PageFlag bits */
+  flags: Uint16Array;
+  /** PFN when present and visible (0 without CAP_SYS_ADMIN); swap entry when swapped */
+  pfn: Float64Array;
+  /** true when PAGEMAP_SCAN ran, so PageFlag.zero and PageFlag.huge are meaningful */
+  zeroScan: boolean;
+  /** true when the kernel stopped early: the process exited or exec'd during the read */
+  short: boolean;
+}
+
+export interface KpageColumns {
+  count: Float64Array;
+  /** low 53 bits of kpageflags; test bits below 32 with `&` */
+  flags: Float64Array;
+}
+
+/** Per-page outcome of a memory read or comparison. */
+export const PageStatus = { ok: 0, differs: 1, notPresentA: 2, notPresentB: 3, unreadable: 4 } as const;
+
+export interface PageComparison {
+  /** PageStatus per address */
+  status: Uint8Array;
+  /** for every changed 8-byte word: index into the address list */
+  wordPage: Uint32Array;
+  /** byte offset of the word within its page */
+  wordOffset: Uint16Array;
+  /** the word in process A (the reference) */
+  oldWord: BigUint64Array;
+  /** the word in process B (the child) */
+  newWord: BigUint64Array;
+}
+
+export interface PageReads {
+  /** the pages, one page size each, zero where not read */
+  data: Buffer;
+  /** PageStatus.ok, notPresentA or unreadable per address */
+  status: Uint8Array;
+}
+
+export interface ProbeFeatures {
+  pageSize: number;
+  pagemapReadable: boolean;
+  pfnVisible: boolean;
+  softDirty: boolean;
+  pagemapScan: boolean;
+  kpagecount: boolean;
+  kpageflags: boolean;
+}
+
+interface Addon {
+  pageSize: number;
+  readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean): PagemapColumns;
+  readKpage(pfns: Float64Array): KpageColumns;
+  readPages(pid: number, addrs: Float64Array): PageReads;
+  comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
+  features(): ProbeFeatures;
+}
+
+// dist/native/probe.js -> build/Release/cowscope_probe.node at the package root.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const addon: Addon = require(path.join(__dirname, '..', '..', 'build', 'Release', 'cowscope_probe.node'));
+
+/** A failed system call in the probe, with the fix spelled out. */
+export class ProbeError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly errno: number,
+    readonly syscall: string,
+    readonly path: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'ProbeError';
+  }
+}
+
+interface SystemErrorLike {
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+function hintFor(code: string, file: string): string {
+  const pid = /^\/proc\/(\d+)\//.exec(file)?.[1];
+  const who = pid ? `process ${pid}` : 'the target';
+  switch (code) {
+    case 'ENOENT':
+    case 'ESRCH':
+      return `${who} is gone (it exited or is a zombie); check the pid with \`ps\` and run again`;
+    case 'EACCES':
+    case 'EPERM':
+      if (file.startsWith('/proc/kpage')) return 'kpagecount/kpageflags need root: run as root for the exact tier';
+      return `run as the same user as ${who} (it must be dumpable), or as root for the exact tier`;
+    case 'EIO':
+    case 'EFAULT':
+      return `${who} changed its mappings during the read; run again`;
+    default:
+      return 'run `cowscope doctor` to see what this machine allows';
+  }
+}
+
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const err = e as SystemErrorLike;
+    if (err && typeof err.code === 'string' && typeof err.errno === 'number') {
+      const file = err.path ?? '';
+      throw new ProbeError(err.message, err.code, err.errno, err.syscall ?? '', file, hintFor(err.code, file));
+    }
+    throw e;
+  }
+}
+
+export const pageSize: number = addon.pageSize;
+
+/** Pagemap columns for the page-aligned ranges [starts[i], ends[i]), concatenated in order. */
+export function readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero = true): PagemapColumns {
+  return wrap(() => addon.readPagemap(pid, starts, ends, scanZero));
+}
+
+/** kpagecount and kpageflags for each PFN (root only). */
+export function readKpage(pfns: Float64Array): KpageColumns {
+  return wrap(() => addon.readKpage(pfns));
+}
+
+/** Contents of the listed pages; pages that are not present are never read (reading would fault them in). */
+export function readPages(pid: number, addrs: Float64Array): PageReads {
+  return wrap(() => addon.readPages(pid, addrs));
+}
+
+/** Compares the listed pages of A (the reference) and B (the child) word by word. */
+export function comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison {
+  return wrap(() => addon.comparePages(pidA, pidB, addrs));
+}
+
+export function features(): ProbeFeatures {
+  return addon.features();
+}

@@ -1,0 +1,135 @@
+// Reading /proc for processes: the tree, identity, maps, smaps_rollup. Text files are read here and
+// parsed by procfs-parse.ts; per-page data comes from the addon (probe.ts).
+
+import fs from 'node:fs';
+import {
+  MemoryTotals,
+  PF_KTHREAD,
+  ProcStat,
+  Vma,
+  parseMaps,
+  parseSmapsRollup,
+  parseStat,
+  parseStatus,
+} from './procfs-parse';
+import { ProbeError } from './probe';
+
+export interface ProcessInfo extends ProcStat {
+  cmdline: string;
+  uid: number;
+  kernelThread: boolean;
+  zombie: boolean;
+}
+
+function procError(e: NodeJS.ErrnoException, file: string, pid: number): ProbeError {
+  const code = e.code ?? 'EIO';
+  const hint =
+    code === 'ENOENT' || code === 'ESRCH'
+      ? `process ${pid} is gone; check the pid with \`ps\` and run again`
+      : code === 'EACCES' || code === 'EPERM'
+        ? `run as the same user as process ${pid} (it must be dumpable), or as root for the exact tier`
+        : 'run `cowscope doctor` to see what this machine allows';
+  return new ProbeError(`${code}: read ${file}: ${e.message}`, code, e.errno ?? 0, 'read', file, hint);
+}
+
+export function readProcFile(pid: number, name: string): string {
+  const file = `/proc/${pid}/${name}`;
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw procError(e as NodeJS.ErrnoException, file, pid);
+  }
+}
+
+/** stat of one process, or undefined when it does not exist (any more). */
+export function statOf(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), `/proc/${pid}/stat`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw e;
+  }
+}
+
+export function processInfo(pid: number): ProcessInfo | undefined {
+  const stat = statOf(pid);
+  if (!stat) return undefined;
+  let cmdline = '';
+  let uid = -1;
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
+    uid = Number((parseStatus(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).Uid ?? '-1').split(/\s+/)[0]);
+  } catch {
+    // exited between reads: the stat we have still describes it
+  }
+  return {
+    ...stat,
+    cmdline: cmdline || `[${stat.comm}]`,
+    uid,
+    kernelThread: (stat.flags & PF_KTHREAD) !== 0,
+    zombie: stat.state === 'Z' || stat.state === 'X',
+  };
+}
+
+/** Every process on the system: pid -> parent pid. */
+export function parentMap(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = statOf(Number(name));
+    if (stat) out.set(stat.pid, stat.ppid);
+  }
+  return out;
+}
+
+/** pid and its descendants, parents before children, siblings by pid. */
+export function familyOf(pid: number, parents: Map<number, number> = parentMap()): number[] {
+  const children = new Map<number, number[]>();
+  for (const [child, parent] of parents) {
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent)!.push(child);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []).sort((a, b) => a - b));
+  }
+  return out;
+}
+
+export function readMaps(pid: number): Vma[] {
+  return parseMaps(readProcFile(pid, 'maps'), `/proc/${pid}/maps`);
+}
+
+export function readRollup(pid: number): MemoryTotals {
+  return parseSmapsRollup(readProcFile(pid, 'smaps_rollup'), `/proc/${pid}/smaps_rollup`);
+}
+
+/** Threads of a process: tid, name, state, wchan. */
+export function threadsOf(pid: number): { tid: number; comm: string; state: string; wchan: string }[] {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const t of tids) {
+    try {
+      const stat = parseStat(fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8'));
+      let wchan = '';
+      try {
+        wchan = fs.readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8').trim();
+      } catch {
+        // wchan is hidden from unprivileged readers on some kernels
+      }
+      out.push({ tid: stat.pid, comm: stat.comm, state: stat.state, wchan });
+    } catch {
+      // the thread ended while we listed
+    }
+  }
+  return out;
+}

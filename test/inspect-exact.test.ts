@@ -1,0 +1,111 @@
+// Ground truth, exact tier (root): the fixture plants copied, new and zero pages per child, and
+// `cowscope inspect` must report exactly those counts in the fixture's mapping.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Family, isRoot, runCli, startFamily, stopAll } from './helpers/family';
+
+interface Pages {
+  shared: number;
+  copied: number;
+  copiedByParent: number | null;
+  new: number;
+  absent: number;
+  swapped: number;
+  zero: number;
+}
+
+/** Expand "0-9,20,30-39/2" like the fixture does. */
+export function expand(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part)!;
+    const a = Number(m[1]);
+    const b = m[2] ? Number(m[2]) : a;
+    const s = m[3] ? Number(m[3]) : 1;
+    for (let v = a; v <= b; v += s) out.add(v);
+  }
+  return out;
+}
+
+/** What the fixture planted in child c, as page counts of its mapping. */
+export function planted(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string): Omit<Pages, 'copiedByParent'> {
+  const copied = new Set([...expand(childWrites), ...expand(parentWrites)]).size;
+  return { shared: pages - copied, copied, new: newPages, absent: 0, swapped: 0, zero };
+}
+
+export function fixtureMapping(report: any, childPid: number, base: number) {
+  const s = report.sharing.find((x: any) => x.pid === childPid);
+  assert.ok(s, `child ${childPid} has a sharing entry`);
+  const m = s.mappings.find((x: any) => x.start === base);
+  assert.ok(m, `child ${childPid} has the fixture mapping at ${base.toString(16)}`);
+  return m;
+}
+
+let family: Family | undefined;
+test.after(async () => {
+  await family?.stop();
+  await stopAll();
+});
+
+const PLAN = {
+  pages: 512,
+  zero: 16,
+  children: [
+    { writes: '0-9,20', new: 5 },
+    { writes: '30-129', new: 0 },
+    { writes: '200-299/3,100-104', new: 17 },
+  ],
+  parent: '100-104,400-420',
+};
+
+test('exact tier: inspect reports the planted shared, copied, new and zero pages per child', async () => {
+  if (!isRoot()) assert.unreachable('this test needs root (CI runs as root)');
+  family = await startFamily([
+    '--pages', String(PLAN.pages),
+    '--zero', String(PLAN.zero),
+    ...PLAN.children.flatMap((c) => ['--child', `${c.writes}:${c.new}`]),
+    '--parent', PLAN.parent,
+  ]);
+  const r = runCli(['inspect', String(family.info.pid), '--json', '--mappings']);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.schema, 'cowscope.inspect/1');
+  assert.is(report.tier, 'exact');
+  assert.is(report.pageSize, family.info.pageSize);
+  assert.equal(report.processes.map((p: any) => p.pid).sort(), [family.info.pid, ...family.info.children].sort());
+  assert.is(report.sharing.length, PLAN.children.length);
+  PLAN.children.forEach((c, i) => {
+    const m = fixtureMapping(report, family!.info.children[i], family!.info.base);
+    const expected = planted(PLAN.pages, PLAN.zero, c.writes, c.new, PLAN.parent);
+    // Spare pages other children used but this one did not are untouched: not counted.
+    assert.equal({ ...m.pages, copiedByParent: undefined }, { ...expected, copiedByParent: undefined }, `child ${i}`);
+    assert.is(m.pages.copiedByParent, null, 'inspect cannot tell which side copied');
+    assert.is(m.region, 'anon');
+  });
+});
+
+test('exact tier: totals are the sum of regions, and regions the sum of mappings', async () => {
+  if (!family) family = await startFamily(['--pages', '64', '--child', '0-3:2']);
+  const r = runCli(['inspect', String(family.info.pid), '--json', '--mappings']);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  for (const s of report.sharing) {
+    for (const key of ['shared', 'copied', 'new', 'absent', 'swapped', 'zero']) {
+      const byRegion = s.regions.reduce((n: number, g: any) => n + g.pages[key], 0);
+      const byMapping = s.mappings.reduce((n: number, g: any) => n + g.pages[key], 0);
+      assert.is(byRegion, s.pages[key], `${key}: regions add up`);
+      assert.is(byMapping, s.pages[key], `${key}: mappings add up`);
+    }
+  }
+});
+
+test('human output names the tier and shows every child', async () => {
+  const r = runCli(['inspect', String(family!.info.pid)]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /tier exact/);
+  for (const c of family!.info.children) assert.match(r.stdout, new RegExp(`Child ${c} by region`));
+  assert.match(r.stdout, /SHARED\s+COPIED\s+NEW/);
+});
+
+test.run();
