@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,9 +59,8 @@ constexpr uint64_t PAGE_IS_PRESENT = 1 << 3;
 constexpr uint64_t PAGE_IS_PFNZERO = 1 << 5;
 constexpr uint64_t PAGE_IS_HUGE = 1 << 6;
 
-// Read sizes from the reference's measurements: 2 MiB of pagemap per pread, 1 MiB of memory per batch.
+// Read size from the reference's measurements: 2 MiB of pagemap per pread.
 constexpr size_t kPagemapChunkEntries = 256 * 1024;
-constexpr size_t kMaxIov = 1024;  // IOV_MAX on Linux
 
 size_t PageSize() {
   static const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -316,50 +314,45 @@ std::vector<uint8_t> PresentMask(Napi::Env env, int pid, const std::vector<uint6
   return present;
 }
 
-// Copies the listed pages of `pid` into dst (one page each). Pages with want[i]==0 are skipped.
-// status[i] becomes kUnreadable for pages that could not be read. Uses process_vm_readv in batches of
-// IOV_MAX; falls back to /proc/PID/mem per page when process_vm_readv is refused (e.g. no ptrace access).
+// Copies the listed pages of `pid` into dst (page i at dst + i * page size). Pages with want[i]==0 are
+// skipped; status[i] becomes kUnreadable for pages that could not be read.
+//
+// Reads go through /proc/PID/mem, never process_vm_readv: on this kernel (6.18) process_vm_readv pins
+// pages with FOLL_PIN, and pinning a possibly-shared anonymous page un-shares it (the kernel copies the
+// page in the target), so reading a child's shared page would itself create the copy being measured.
+// /proc/PID/mem uses FOLL_FORCE without pinning and leaves sharing intact (test/probe.test.ts checks).
+// Contiguous pages are read with one pread of up to 1 MiB, the measured sweet spot.
 void ReadPagesInto(Napi::Env env, int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
                    uint8_t* dst, std::vector<uint8_t>& status) {
   const size_t ps = PageSize();
-  std::vector<size_t> todo;
-  for (size_t i = 0; i < addrs.size(); i++)
-    if (want[i]) todo.push_back(i);
-  bool useMem = false;
-  std::vector<iovec> local(kMaxIov), remote(kMaxIov);
-  size_t t = 0;
-  while (t < todo.size() && !useMem) {
-    const size_t n = std::min(kMaxIov, todo.size() - t);
-    for (size_t k = 0; k < n; k++) {
-      const size_t i = todo[t + k];
-      local[k] = {dst + i * ps, ps};
-      remote[k] = {reinterpret_cast<void*>(addrs[i]), ps};
-    }
-    ssize_t got = process_vm_readv(pid, local.data(), n, remote.data(), n, 0);
-    if (got < 0) {
-      if (errno == EPERM || errno == ENOSYS || errno == EACCES) {
-        useMem = true;
-        break;
-      }
-      if (errno == ESRCH) ThrowErrno(env, errno, "process_vm_readv", "pid " + std::to_string(pid));
-      got = 0;  // EFAULT on the first page: handled as a short read below
-    }
-    const size_t full = static_cast<size_t>(got) / ps;
-    if (full < n) {  // the page at `full` failed; skip it and go on after it
-      status[todo[t + full]] = kUnreadable;
-      t += full + 1;
-    } else {
-      t += n;
-    }
-  }
-  if (!useMem) return;
+  const size_t maxRun = std::max<size_t>(1, (1u << 20) / ps);
+  bool any = false;
+  for (uint8_t w : want) any = any || w;
+  if (!any) return;
   Fd mem(env, ProcPath(pid, "mem"));
-  for (; t < todo.size(); t++) {
-    const size_t i = todo[t];
-    ssize_t n;
-    do n = pread(mem.get(), dst + i * ps, ps, static_cast<off_t>(addrs[i]));
-    while (n < 0 && errno == EINTR);
-    if (n != static_cast<ssize_t>(ps)) status[i] = kUnreadable;
+  auto readOne = [&](size_t i, size_t pages) -> bool {
+    size_t len = pages * ps, done = 0;
+    while (done < len) {
+      ssize_t n = pread(mem.get(), dst + i * ps + done, len - done, static_cast<off_t>(addrs[i] + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  size_t i = 0;
+  while (i < addrs.size()) {
+    if (!want[i]) {
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < addrs.size() && want[j] && addrs[j] == addrs[j - 1] + ps && j - i < maxRun) j++;
+    if (!readOne(i, j - i)) {  // some page of the run failed: find which, page by page
+      for (size_t k = i; k < j; k++)
+        if (!readOne(k, 1)) status[k] = kUnreadable;
+    }
+    i = j;
   }
 }
 

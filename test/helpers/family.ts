@@ -8,15 +8,17 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const FIXTURE_SRC = path.join(ROOT, 'fixtures', 'cow_family.c');
-const FIXTURE_BIN = path.join(ROOT, 'build', 'fixtures', 'cow_family');
+// Not under build/: node-gyp rebuild wipes that folder.
+const FIXTURE_BIN = path.join(ROOT, 'dist', 'fixtures', 'cow_family');
 
 /** Builds fixtures/cow_family.c (statically linked: no shared library pages that observers also map,
  *  so PSS/USS do not depend on which other programs run) and returns its path. */
+let built = false;
 export function fixtureBinary(): string {
-  const stale = !fs.existsSync(FIXTURE_BIN) || fs.statSync(FIXTURE_BIN).mtimeMs < fs.statSync(FIXTURE_SRC).mtimeMs;
-  if (stale) {
+  if (!built) {
     fs.mkdirSync(path.dirname(FIXTURE_BIN), { recursive: true });
     execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-static', '-o', FIXTURE_BIN, FIXTURE_SRC], { stdio: 'inherit' });
+    built = true;
   }
   return FIXTURE_BIN;
 }

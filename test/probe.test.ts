@@ -1,0 +1,133 @@
+// The native probe against the real kernel and a real process family (the C fixture).
+
+import { execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { KpageFlag, PageFlag, PageStatus, ProbeError, comparePages, features, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
+import { Family, isRoot, startFamily, stopAll } from './helpers/family';
+
+let fam: Family;
+const PAGES = 64;
+const ZERO = 4;
+// child writes 0-7, parent writes 8-11; child has 2 new pages in the spare area
+const CHILD = '0-7';
+const PARENT = '8-11';
+
+test.before(async () => {
+  fam = await startFamily(['--pages', String(PAGES), '--zero', String(ZERO), '--child', `${CHILD}:2`, '--parent', PARENT]);
+});
+test.after(async () => {
+  await fam?.stop();
+  await stopAll();
+});
+
+const range = (base: number, from: number, to: number) => ({
+  starts: Float64Array.of(base + from * pageSize),
+  ends: Float64Array.of(base + to * pageSize),
+});
+const addrsOf = (base: number, idx: number[]) => Float64Array.from(idx, (i) => base + i * pageSize);
+const word0 = (p: number) => 0x636f770000000000n | BigInt(p);
+
+test('page size comes from sysconf', () => {
+  assert.is(pageSize, Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()));
+  assert.is(features().pageSize, pageSize);
+});
+
+test('pagemap: present, exclusive, zero and absent pages where the fixture put them', () => {
+  const { base, children } = fam.info;
+  const total = PAGES + ZERO + 2;
+  const { starts, ends } = range(base, 0, total);
+  const parent = readPagemap(fam.info.pid, starts, ends);
+  const child = readPagemap(children[0], starts, ends);
+  assert.is(parent.flags.length, total);
+  assert.ok(parent.zeroScan, 'PAGEMAP_SCAN ran (kernel 6.7+)');
+  for (let i = 0; i < total; i++) {
+    const p = parent.flags[i];
+    const c = child.flags[i];
+    if (i < 8) assert.ok(p & PageFlag.exclusive && c & PageFlag.exclusive, `page ${i}: child wrote, both exclusive`);
+    else if (i < 12) assert.ok(p & PageFlag.exclusive && c & PageFlag.exclusive, `page ${i}: parent wrote, both exclusive`);
+    else if (i < PAGES) assert.ok(p & PageFlag.present && !(p & PageFlag.exclusive) && !(c & PageFlag.exclusive), `page ${i}: shared`);
+    else if (i < PAGES + ZERO) assert.ok(p & PageFlag.zero && c & PageFlag.zero, `page ${i}: zero page in both`);
+    else {
+      assert.not.ok(p & PageFlag.present, `page ${i}: spare, untouched by the parent`);
+      assert.ok(c & PageFlag.present && c & PageFlag.exclusive, `page ${i}: new in the child`);
+    }
+  }
+  if (isRoot()) {
+    for (let i = 12; i < PAGES; i++) assert.is(child.pfn[i], parent.pfn[i], `page ${i}: same frame`);
+    for (let i = 0; i < 12; i++) assert.is.not(child.pfn[i], parent.pfn[i], `page ${i}: different frames`);
+  }
+});
+
+test('comparePages: identical pages, and the exact changed words of copied pages', () => {
+  const { base, children, pid } = fam.info;
+  const idx = [0, 5, 8, 11, 12, 40];
+  const cmp = comparePages(pid, children[0], addrsOf(base, idx));
+  assert.equal(Array.from(cmp.status), [1, 1, 1, 1, 0, 0]);
+  // Each copied page differs in exactly one word: the first, where one side flipped a byte.
+  assert.equal(Array.from(cmp.wordPage), [0, 1, 2, 3]);
+  assert.equal(Array.from(cmp.wordOffset), [0, 0, 0, 0]);
+  assert.equal(Array.from(cmp.oldWord), [word0(0), word0(5), word0(8) ^ 0xa5n, word0(11) ^ 0xa5n]);
+  assert.equal(Array.from(cmp.newWord), [word0(0) ^ 0x5an, word0(5) ^ 0x5an, word0(8), word0(11)]);
+});
+
+test('memory reads never touch pages that are not present', () => {
+  const { base, pid } = fam.info;
+  const spare = PAGES + ZERO; // untouched in the parent
+  const reads = readPages(pid, addrsOf(base, [3, spare]));
+  assert.equal(Array.from(reads.status), [PageStatus.ok, PageStatus.notPresentA]);
+  const view = new DataView(reads.data.buffer, reads.data.byteOffset, reads.data.byteLength);
+  assert.is(view.getBigUint64(0, true), word0(3));
+  const after = readPagemap(pid, ...(Object.values(range(base, spare, spare + 1)) as [Float64Array, Float64Array]));
+  assert.not.ok(after.flags[0] & PageFlag.present, 'the untouched page is still not present');
+  const cmp = comparePages(pid, fam.info.children[0], addrsOf(base, [spare]));
+  assert.equal(Array.from(cmp.status), [PageStatus.notPresentA]);
+});
+
+test('reading memory leaves shared pages shared (process_vm_readv would un-share them: FOLL_PIN)', () => {
+  const { base, children, pid } = fam.info;
+  const shared = Array.from({ length: PAGES - 12 }, (_, k) => 12 + k);
+  const { starts, ends } = range(base, 12, PAGES);
+  const before = readPagemap(children[0], starts, ends);
+  const cmp = comparePages(pid, children[0], addrsOf(base, shared));
+  readPages(children[0], addrsOf(base, shared));
+  assert.ok(cmp.status.every((s) => s === PageStatus.ok), 'all identical');
+  const after = readPagemap(children[0], starts, ends);
+  const parentAfter = readPagemap(pid, starts, ends);
+  for (let k = 0; k < shared.length; k++) {
+    assert.not.ok(after.flags[k] & PageFlag.exclusive, `page ${shared[k]} still shared in the child`);
+    assert.not.ok(parentAfter.flags[k] & PageFlag.exclusive, `page ${shared[k]} still shared in the parent`);
+    if (isRoot()) assert.is(after.pfn[k], before.pfn[k], `page ${shared[k]} kept its frame`);
+  }
+});
+
+test('kpagecount/kpageflags: shared frames are mapped twice, copies once, zero pages flagged (root)', () => {
+  if (!isRoot()) assert.unreachable('this test needs root (CI runs as root)');
+  const { base, children } = fam.info;
+  const { starts, ends } = range(base, 0, PAGES + ZERO);
+  const child = readPagemap(children[0], starts, ends);
+  const kp = readKpage(child.pfn);
+  for (let i = 0; i < 12; i++) assert.is(kp.count[i], 1, `page ${i}: one mapper`);
+  for (let i = 12; i < PAGES; i++) assert.is(kp.count[i], 2, `page ${i}: parent and child`);
+  for (let i = PAGES; i < PAGES + ZERO; i++) assert.ok(kp.flags[i] & KpageFlag.zeroPage, `page ${i}: zero page`);
+  for (let i = 0; i < PAGES; i++) assert.ok(kp.flags[i] & KpageFlag.anon, `page ${i}: anon`);
+});
+
+test('errors carry errno, code and a hint that names the fix', () => {
+  const one = Float64Array.of(0x10000);
+  const two = Float64Array.of(0x11000);
+  try {
+    readPagemap(4194304 + 1, one, two);
+    assert.unreachable('read a pid that cannot exist');
+  } catch (e) {
+    assert.instance(e, ProbeError);
+    const err = e as ProbeError;
+    assert.is(err.code, 'ENOENT');
+    assert.is(err.errno, 2);
+    assert.match(err.hint, /check the pid/);
+  }
+  assert.throws(() => readPagemap(1, Float64Array.of(1), Float64Array.of(4097)), /page-aligned/);
+  assert.throws(() => readPagemap(1, Float64Array.of(0), Float64Array.of(0, 1)), /differ in length/);
+});
+
+test.run();
