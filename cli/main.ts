@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // cowscope: copy-on-write sharing between a parent process and its forked children, and why it ends.
 
-import yargs from 'yargs';
+import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { inspectCommand } from './commands/inspect';
 import { doctorCommand } from './commands/doctor';
@@ -15,12 +15,23 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
+const COMMANDS = [inspectCommand, doctorCommand];
+
+/** yargs' validation messages, made to say what to type. */
+function usageMessage(msg: string): string {
+  const command = argv.find((a) => !a.startsWith('-'));
+  const known = COMMANDS.some((c) => c.command?.toString().split(' ')[0] === command);
+  const help = known ? `cowscope ${command} --help` : 'cowscope --help';
+  if (msg.startsWith('Not enough non-option arguments')) return `${command} needs more arguments: see ${help}`;
+  if (msg.startsWith('name a command')) return msg;
+  return `${msg.split('\n')[0]} (see ${help})`;
+}
+
 async function main(): Promise<void> {
   await yargs(argv)
     .scriptName('cowscope')
     .usage('$0 <command> [options]\n\nMeasures copy-on-write sharing between a parent process and its forked children.')
-    .command(inspectCommand)
-    .command(doctorCommand)
+    .command(COMMANDS as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .strict()
@@ -32,7 +43,7 @@ async function main(): Promise<void> {
     .epilogue('Exit codes: 0 ok, 1 a budget was exceeded, 2 usage or measurement error.')
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UsageError(`${msg.split('\n')[0]} (see cowscope --help)`);
+      throw new UsageError(usageMessage(msg));
     })
     .parseAsync();
 }

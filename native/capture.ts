@@ -93,37 +93,50 @@ export function checkTarget(pid: number): ProcessInfo {
   return info;
 }
 
+function exitedDuringScan(info: ProcessInfo): TargetError {
+  return new TargetError(`process ${info.pid} (${info.comm}) exited during the scan: run again when the process family is stable`);
+}
+
+/** Still the same live process as when it was listed? (pid reuse shows as a new start time) */
+function unchanged(info: ProcessInfo): boolean {
+  const now = statOf(info.pid);
+  return !!now && now.startTime === info.startTime && now.state !== 'Z' && now.state !== 'X';
+}
+
 function captureProcess(info: ProcessInfo, role: Role, scanZero: boolean): { proc: ProcessCapture; zeroScan: boolean } {
   const pid = info.pid;
-  const vmas = readMaps(pid);
-  const memory = readRollup(pid);
-  const scanned: number[] = [];
-  vmas.forEach((v, i) => {
-    if (isScanned(v)) scanned.push(i);
-  });
-  const starts = Float64Array.from(scanned, (i) => vmas[i].start);
-  const ends = Float64Array.from(scanned, (i) => vmas[i].end);
-  const pm = readPagemap(pid, starts, ends, scanZero);
-  const after = statOf(pid);
-  if (pm.short || !after || after.startTime !== info.startTime || after.state === 'Z') {
-    throw new TargetError(`process ${pid} (${info.comm}) exited during the scan: run again when the process family is stable`);
+  try {
+    const vmas = readMaps(pid);
+    const memory = readRollup(pid);
+    const scanned: number[] = [];
+    vmas.forEach((v, i) => {
+      if (isScanned(v)) scanned.push(i);
+    });
+    const starts = Float64Array.from(scanned, (i) => vmas[i].start);
+    const ends = Float64Array.from(scanned, (i) => vmas[i].end);
+    const pm = readPagemap(pid, starts, ends, scanZero);
+    if (pm.short || !unchanged(info)) throw exitedDuringScan(info);
+    return {
+      proc: {
+        pid,
+        ppid: info.ppid,
+        role,
+        comm: info.comm,
+        command: info.cmdline,
+        state: info.state,
+        threads: info.threads,
+        memory,
+        vmas,
+        scanned,
+        pages: { flags: pm.flags, pfn: pm.pfn },
+      },
+      zeroScan: pm.zeroScan,
+    };
+  } catch (e) {
+    // maps of a process that just exited reads empty, pagemap fails with ESRCH, /proc/PID vanishes: all one story.
+    if (!unchanged(info)) throw exitedDuringScan(info);
+    throw e;
   }
-  return {
-    proc: {
-      pid,
-      ppid: info.ppid,
-      role,
-      comm: info.comm,
-      command: info.cmdline,
-      state: info.state,
-      threads: info.threads,
-      memory,
-      vmas,
-      scanned,
-      pages: { flags: pm.flags, pfn: pm.pfn },
-    },
-    zeroScan: pm.zeroScan,
-  };
 }
 
 /** Marks zero pages through kpageflags, for kernels without PAGEMAP_SCAN (root only). Only present,

@@ -1,0 +1,42 @@
+// What the C fixture planted, computed from the same page lists it was given.
+
+import * as assert from 'uvu/assert';
+
+interface Pages {
+  shared: number;
+  copied: number;
+  copiedByParent: number | null;
+  new: number;
+  absent: number;
+  swapped: number;
+  zero: number;
+}
+
+/** Expand "0-9,20,30-39/2" like the fixture does. */
+export function expand(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(\d+))?$/.exec(part)!;
+    const a = Number(m[1]);
+    const b = m[2] ? Number(m[2]) : a;
+    const s = m[3] ? Number(m[3]) : 1;
+    for (let v = a; v <= b; v += s) out.add(v);
+  }
+  return out;
+}
+
+/** What the fixture planted in child c, as page counts of its mapping. */
+export function planted(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string): Omit<Pages, 'copiedByParent'> {
+  const copied = new Set([...expand(childWrites), ...expand(parentWrites)]).size;
+  return { shared: pages - copied, copied, new: newPages, absent: 0, swapped: 0, zero };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function fixtureMapping(report: any, childPid: number, base: number) {
+  const s = report.sharing.find((x: any) => x.pid === childPid);
+  assert.ok(s, `child ${childPid} has a sharing entry`);
+  const m = s.mappings.find((x: any) => x.start === base);
+  assert.ok(m, `child ${childPid} has the fixture mapping at ${base.toString(16)}`);
+  return m;
+}
+

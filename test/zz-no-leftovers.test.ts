@@ -1,0 +1,16 @@
+// Runs last (uvu runs files in name order): no process any test started may still be alive.
+
+import { execFileSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+test('no fixture, ruby or cowscope process is left behind', () => {
+  const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
+  const left = ps
+    .split('\n')
+    .filter((l) => /cow_family|fixtures\/ruby\/|dist\/cli\/main\.js|cowscope-stage-/.test(l))
+    .filter((l) => !l.includes(' ps -eo '));
+  assert.equal(left, [], `left running:\n${left.join('\n')}`);
+});
+
+test.run();
