@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
-import { KpageFlag, PageFlag, ProbeError, features, pageSize, readKpage, readPagemap } from './probe';
-import { ProcessInfo, processInfo, readMaps, readRollup, statOf } from './proc';
+import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
+import { ProcessInfo, processInfo, readMapsAsync, readRollupAsync, statOf } from './proc';
 
 export type Tier = 'exact' | 'exclusive-bit';
 export type Role = 'parent' | 'reference' | 'child' | 'process';
@@ -103,18 +103,17 @@ function unchanged(info: ProcessInfo): boolean {
   return !!now && now.startTime === info.startTime && now.state !== 'Z' && now.state !== 'X';
 }
 
-function captureProcess(info: ProcessInfo, role: Role, scanZero: boolean): { proc: ProcessCapture; zeroScan: boolean } {
+async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection): Promise<{ proc: ProcessCapture; zeroScan: boolean }> {
   const pid = info.pid;
   try {
-    const vmas = readMaps(pid);
-    const memory = readRollup(pid);
+    const [vmas, memory] = await Promise.all([readMapsAsync(pid), readRollupAsync(pid)]);
     const scanned: number[] = [];
     vmas.forEach((v, i) => {
       if (isScanned(v)) scanned.push(i);
     });
     const starts = Float64Array.from(scanned, (i) => vmas[i].start);
     const ends = Float64Array.from(scanned, (i) => vmas[i].end);
-    const pm = readPagemap(pid, starts, ends, scanZero);
+    const pm = await readPagemapAsync(pid, starts, ends, zero);
     if (pm.short || !unchanged(info)) throw exitedDuringScan(info);
     return {
       proc: {
@@ -157,19 +156,17 @@ export interface GatherOptions {
   command?: string[];
 }
 
-/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets). */
-export function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Capture {
+/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets), all
+ *  processes at once on the thread pool. */
+export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture> {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
-  let zeroScan = feat.pagemapScan;
-  const processes: ProcessCapture[] = [];
-  for (const info of targets) {
-    const { proc, zeroScan: z } = captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zeroScan);
-    zeroScan = zeroScan && z;
-    processes.push(proc);
-  }
-  let zeroPagesKnown = zeroScan;
-  if (!zeroScan && feat.kpageflags) {
+  // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
+  const zero: ZeroDetection = tier === 'exact' && feat.zeroPfn ? { scan: false, zeroPfn: feat.zeroPfn } : { scan: feat.pagemapScan, zeroPfn: 0 };
+  const results = await Promise.all(targets.map((info) => captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zero)));
+  const processes = results.map((r) => r.proc);
+  let zeroPagesKnown = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
+  if (!zeroPagesKnown && feat.kpageflags) {
     for (const p of processes) markZeroByKpageflags(p);
     zeroPagesKnown = true;
   }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -72,25 +73,43 @@ std::string ErrnoCode(int err) {
   return name ? name : "E" + std::to_string(err);
 }
 
-// Throws a JS Error shaped like Node's system errors: message, errno, code, syscall, path.
-[[noreturn]] void ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& path) {
-  std::string msg = ErrnoCode(err) + ": " + syscall + " " + path + ": " + strerror(err);
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, ErrnoCode(err)));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.Set("path", Napi::String::New(env, path));
-  throw e;
+// A failed system call. The core functions below throw it from any thread; the N-API edge turns it
+// into a JS Error shaped like Node's system errors (message, errno, code, syscall, path).
+struct SysError {
+  int err;
+  std::string syscall;
+  std::string path;
+  std::string Message() const { return ErrnoCode(err) + ": " + syscall + " " + path + ": " + strerror(err); }
+};
+
+Napi::Error ToJsError(Napi::Env env, const SysError& se) {
+  Napi::Error e = Napi::Error::New(env, se.Message());
+  e.Set("errno", Napi::Number::New(env, se.err));
+  e.Set("code", Napi::String::New(env, ErrnoCode(se.err)));
+  e.Set("syscall", Napi::String::New(env, se.syscall));
+  e.Set("path", Napi::String::New(env, se.path));
+  return e;
+}
+
+// Runs a core function on the JS thread, rethrowing its SysError as a JS exception.
+template <typename F>
+auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SysError& se) {
+    throw ToJsError(env, se);
+  }
 }
 
 class Fd {
  public:
-  Fd(Napi::Env env, const std::string& path) : path_(path) {
+  // Throws SysError when the file cannot be opened.
+  explicit Fd(const std::string& path) : path_(path) {
     fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) ThrowErrno(env, errno, "open", path);
+    if (fd_ < 0) throw SysError{errno, "open", path};
   }
   // Does not throw: for feature probes.
-  explicit Fd(const std::string& path) : path_(path) { fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC); }
+  Fd(const std::string& path, std::nothrow_t) : path_(path) { fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC); }
   ~Fd() {
     if (fd_ >= 0) close(fd_);
   }
@@ -106,13 +125,13 @@ class Fd {
 };
 
 // Reads exactly len bytes at off unless EOF comes first; returns bytes read. Throws on error.
-size_t PreadFull(Napi::Env env, const Fd& fd, void* buf, size_t len, uint64_t off) {
+size_t PreadFull(const Fd& fd, void* buf, size_t len, uint64_t off) {
   size_t done = 0;
   while (done < len) {
     ssize_t n = pread(fd.get(), static_cast<char*>(buf) + done, len - done, static_cast<off_t>(off + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      ThrowErrno(env, errno, "pread", fd.path());
+      throw SysError{errno, "pread", fd.path()};
     }
     if (n == 0) break;
     done += static_cast<size_t>(n);
@@ -137,7 +156,7 @@ uint16_t DecodeFlags(uint64_t e) {
 
 // Marks zero-page and huge pages over [start, end) with PAGEMAP_SCAN. Returns false when the kernel
 // has no PAGEMAP_SCAN (EINVAL/ENOTTY); throws on other errors.
-bool ScanZeroAndHuge(Napi::Env env, const Fd& fd, uint64_t start, uint64_t end, uint16_t* flags) {
+bool ScanZeroAndHuge(const Fd& fd, uint64_t start, uint64_t end, uint16_t* flags) {
   const size_t ps = PageSize();
   std::vector<PageRegion> vec(4096);
   uint64_t cursor = start;
@@ -154,7 +173,7 @@ bool ScanZeroAndHuge(Napi::Env env, const Fd& fd, uint64_t start, uint64_t end, 
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EINVAL || errno == ENOTTY) return false;
-      ThrowErrno(env, errno, "ioctl(PAGEMAP_SCAN)", fd.path());
+      throw SysError{errno, "ioctl(PAGEMAP_SCAN)", fd.path()};
     }
     for (long i = 0; i < n; i++) {
       uint16_t add = 0;
@@ -188,66 +207,150 @@ int ArgPid(const Napi::CallbackInfo& info, size_t i) {
   return pid;
 }
 
-// readPagemap(pid, starts, ends, scanZero) -> { flags: Uint16Array, pfn: Float64Array, zeroScan, short }
-// Pages of all ranges are concatenated in order. pfn holds bits 0-54: the PFN when present (0 without
-// CAP_SYS_ADMIN), the swap type/offset when swapped. `short` is true when the kernel returned EOF early,
-// which means the process exited (or exec'd) during the read.
-Napi::Value ReadPagemap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int pid = ArgPid(info, 0);
-  const std::vector<uint64_t> starts = ToU64(ArgFloat64Array(info, 1, "starts"));
-  const std::vector<uint64_t> ends = ToU64(ArgFloat64Array(info, 2, "ends"));
-  const bool scanZero = info.Length() > 3 && info[3].ToBoolean();
-  if (starts.size() != ends.size()) throw Napi::RangeError::New(env, "starts and ends differ in length");
-  const size_t ps = PageSize();
-  size_t total = 0;
-  for (size_t r = 0; r < starts.size(); r++) {
-    if (starts[r] % ps || ends[r] % ps || ends[r] < starts[r])
-      throw Napi::RangeError::New(env, "ranges must be page-aligned with start <= end");
-    total += (ends[r] - starts[r]) / ps;
-  }
+// Where the pagemap of a set of page-aligned ranges goes: one entry per page, ranges concatenated in
+// order. The arrays are the JS typed arrays themselves, so nothing is copied after the read.
+struct PagemapOut {
+  uint16_t* flags;
+  double* pfn;            // bits 0-54: the PFN when present (0 without CAP_SYS_ADMIN), the swap entry when swapped
+  bool zeroScan = false;  // PAGEMAP_SCAN ran over every range, so F_ZERO and F_HUGE are meaningful
+  bool isShort = false;   // EOF came early: the process exited (or exec'd) during the read
+};
 
-  Fd fd(env, ProcPath(pid, "pagemap"));
-  Napi::Uint16Array flags = Napi::Uint16Array::New(env, total);
-  Napi::Float64Array pfn = Napi::Float64Array::New(env, total);
-  std::vector<uint64_t> buf(std::min(total, kPagemapChunkEntries) + 1);
-  bool isShort = false;
-  bool zeroScan = scanZero;
+struct PagemapArgs {
+  int pid;
+  std::vector<uint64_t> starts, ends;
+  bool scanZero;
+  uint64_t zeroPfn;  // when not 0, the zero page's frame: pages on it get F_ZERO without a PAGEMAP_SCAN pass
+  size_t total;      // pages in all ranges
+};
+
+// Safe on any thread: touches no JS value, only the memory `out` points to.
+void ReadPagemapCore(const PagemapArgs& a, PagemapOut& out) {
+  const size_t ps = PageSize();
+  Fd fd(ProcPath(a.pid, "pagemap"));
+  out.zeroScan = a.scanZero;
+  std::vector<uint64_t> buf(std::min(a.total, kPagemapChunkEntries) + 1);
   size_t at = 0;
-  for (size_t r = 0; r < starts.size(); r++) {
-    const size_t pages = (ends[r] - starts[r]) / ps;
+  for (size_t r = 0; r < a.starts.size(); r++) {
+    const size_t pages = (a.ends[r] - a.starts[r]) / ps;
     for (size_t done = 0; done < pages;) {
       const size_t want = std::min(pages - done, kPagemapChunkEntries);
-      const uint64_t off = (starts[r] / ps + done) * sizeof(uint64_t);
-      const size_t got = PreadFull(env, fd, buf.data(), want * sizeof(uint64_t), off) / sizeof(uint64_t);
+      const uint64_t off = (a.starts[r] / ps + done) * sizeof(uint64_t);
+      const size_t got = PreadFull(fd, buf.data(), want * sizeof(uint64_t), off) / sizeof(uint64_t);
+      uint16_t* f = out.flags + at + done;
+      double* p = out.pfn + at + done;
       for (size_t i = 0; i < got; i++) {
-        flags[at + done + i] = DecodeFlags(buf[i]);
-        pfn[at + done + i] = static_cast<double>(buf[i] & PM_PFN_MASK);
+        const uint64_t e = buf[i], frame = e & PM_PFN_MASK;
+        f[i] = DecodeFlags(e);
+        if (a.zeroPfn && frame == a.zeroPfn && (e & PM_PRESENT)) f[i] |= F_ZERO;
+        p[i] = static_cast<double>(frame);
       }
-      if (got < want) {
-        isShort = true;  // zero-filled already by the typed-array allocation
+      if (got < want) {  // the rest stays zero (typed arrays start zeroed)
+        out.isShort = true;
         break;
       }
       done += want;
     }
-    if (zeroScan && pages) zeroScan = ScanZeroAndHuge(env, fd, starts[r], ends[r], flags.Data() + at);
+    if (out.zeroScan && pages) out.zeroScan = ScanZeroAndHuge(fd, a.starts[r], a.ends[r], out.flags + at);
     at += pages;
   }
-  if (!zeroScan) {  // a partial scan must not be trusted: clear what it set
-    for (size_t i = 0; i < total; i++) flags[i] &= static_cast<uint16_t>(~(F_ZERO | F_HUGE));
+  if (a.scanZero && !out.zeroScan && !a.zeroPfn) {  // a partial scan must not be trusted: clear what it set
+    for (size_t i = 0; i < a.total; i++) out.flags[i] &= static_cast<uint16_t>(~(F_ZERO | F_HUGE));
   }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("flags", flags);
-  out.Set("pfn", pfn);
-  out.Set("zeroScan", Napi::Boolean::New(env, zeroScan));
-  out.Set("short", Napi::Boolean::New(env, isShort));
-  return out;
+}
+
+PagemapArgs ParsePagemapArgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PagemapArgs a{ArgPid(info, 0),
+                ToU64(ArgFloat64Array(info, 1, "starts")),
+                ToU64(ArgFloat64Array(info, 2, "ends")),
+                info.Length() > 3 && info[3].ToBoolean(),
+                info.Length() > 4 && info[4].IsNumber() ? static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue()) : 0,
+                0};
+  if (a.starts.size() != a.ends.size()) throw Napi::RangeError::New(env, "starts and ends differ in length");
+  const size_t ps = PageSize();
+  for (size_t r = 0; r < a.starts.size(); r++) {
+    if (a.starts[r] % ps || a.ends[r] % ps || a.ends[r] < a.starts[r])
+      throw Napi::RangeError::New(env, "ranges must be page-aligned with start <= end");
+    a.total += (a.ends[r] - a.starts[r]) / ps;
+  }
+  return a;
+}
+
+// The result object { flags: Uint16Array, pfn: Float64Array, zeroScan, short }, allocated up front.
+Napi::Object NewPagemapResult(Napi::Env env, size_t total, PagemapOut& out) {
+  Napi::Uint16Array flags = Napi::Uint16Array::New(env, total);
+  Napi::Float64Array pfn = Napi::Float64Array::New(env, total);
+  out.flags = flags.Data();
+  out.pfn = pfn.Data();
+  Napi::Object obj = Napi::Object::New(env);
+  obj.Set("flags", flags);
+  obj.Set("pfn", pfn);
+  return obj;
+}
+
+void SetPagemapStatus(Napi::Env env, Napi::Object obj, const PagemapOut& out) {
+  obj.Set("zeroScan", Napi::Boolean::New(env, out.zeroScan));
+  obj.Set("short", Napi::Boolean::New(env, out.isShort));
+}
+
+// readPagemap(pid, starts, ends, scanZero, zeroPfn) -> { flags: Uint16Array, pfn: Float64Array, zeroScan, short }
+Napi::Value ReadPagemap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PagemapArgs a = ParsePagemapArgs(info);
+  PagemapOut out{};
+  Napi::Object obj = NewPagemapResult(env, a.total, out);
+  Sync(env, [&] { ReadPagemapCore(a, out); });
+  SetPagemapStatus(env, obj, out);
+  return obj;
+}
+
+// The same on the libuv thread pool, so the pagemaps of several processes are read at once. The typed
+// arrays are made on the JS thread and held by a reference while the worker fills them.
+class PagemapWorker : public Napi::AsyncWorker {
+ public:
+  PagemapWorker(Napi::Env env, PagemapArgs args)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), args_(std::move(args)) {
+    result_ = Napi::Persistent(NewPagemapResult(env, args_.total, out_));
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      ReadPagemapCore(args_, out_);
+    } catch (const SysError& se) {
+      error_ = se;
+      SetError(se.Message());
+    }
+  }
+  void OnOK() override {
+    Napi::Object obj = result_.Value();
+    SetPagemapStatus(Env(), obj, out_);
+    deferred_.Resolve(obj);
+  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), error_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  PagemapArgs args_;
+  PagemapOut out_{};
+  Napi::ObjectReference result_;
+  SysError error_{0, "", ""};
+};
+
+// readPagemapAsync(pid, starts, ends, scanZero, zeroPfn) -> Promise of the same result as readPagemap
+Napi::Value ReadPagemapAsync(const Napi::CallbackInfo& info) {
+  auto* worker = new PagemapWorker(info.Env(), ParsePagemapArgs(info));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // Reads one u64 per index from a PFN-indexed file, sorting and coalescing nearby PFNs into windows
 // (gap < 64, window <= 4096 entries): 3-4x faster than one pread per PFN (§3, §8).
-void ReadPfnIndexed(Napi::Env env, const Fd& fd, const std::vector<uint64_t>& pfns,
-                    const std::vector<size_t>& order, Napi::Float64Array& out) {
+void ReadPfnIndexed(const Fd& fd, const std::vector<uint64_t>& pfns, const std::vector<size_t>& order,
+                    double* out) {
   constexpr uint64_t kGap = 64, kWindow = 4096;
   std::vector<uint64_t> buf(kWindow);
   size_t i = 0;
@@ -256,7 +359,7 @@ void ReadPfnIndexed(Napi::Env env, const Fd& fd, const std::vector<uint64_t>& pf
     size_t j = i + 1;
     while (j < order.size() && pfns[order[j]] - pfns[order[j - 1]] < kGap && pfns[order[j]] - first < kWindow) j++;
     const uint64_t count = pfns[order[j - 1]] - first + 1;
-    const size_t got = PreadFull(env, fd, buf.data(), count * sizeof(uint64_t), first * sizeof(uint64_t)) /
+    const size_t got = PreadFull(fd, buf.data(), count * sizeof(uint64_t), first * sizeof(uint64_t)) /
                        sizeof(uint64_t);
     for (size_t k = i; k < j; k++) {
       const uint64_t idx = pfns[order[k]] - first;
@@ -274,12 +377,14 @@ Napi::Value ReadKpage(const Napi::CallbackInfo& info) {
   std::vector<size_t> order(pfns.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return pfns[a] < pfns[b]; });
-  Fd countFd(env, "/proc/kpagecount");
-  Fd flagsFd(env, "/proc/kpageflags");
   Napi::Float64Array count = Napi::Float64Array::New(env, pfns.size());
   Napi::Float64Array flags = Napi::Float64Array::New(env, pfns.size());
-  ReadPfnIndexed(env, countFd, pfns, order, count);
-  ReadPfnIndexed(env, flagsFd, pfns, order, flags);
+  Sync(env, [&] {
+    Fd countFd("/proc/kpagecount");
+    Fd flagsFd("/proc/kpageflags");
+    ReadPfnIndexed(countFd, pfns, order, count.Data());
+    ReadPfnIndexed(flagsFd, pfns, order, flags.Data());
+  });
   Napi::Object out = Napi::Object::New(env);
   out.Set("count", count);
   out.Set("flags", flags);
@@ -291,9 +396,9 @@ Napi::Value ReadKpage(const Napi::CallbackInfo& info) {
 enum PageStatus : uint8_t { kOk = 0, kDiffers = 1, kNotPresentA = 2, kNotPresentB = 3, kUnreadable = 4 };
 
 // Per address: is the page present and not swapped? Coalesces nearby addresses into one pread.
-std::vector<uint8_t> PresentMask(Napi::Env env, int pid, const std::vector<uint64_t>& addrs) {
+std::vector<uint8_t> PresentMask(int pid, const std::vector<uint64_t>& addrs) {
   const size_t ps = PageSize();
-  Fd fd(env, ProcPath(pid, "pagemap"));
+  Fd fd(ProcPath(pid, "pagemap"));
   std::vector<uint8_t> present(addrs.size(), 0);
   std::vector<uint64_t> buf(4096);
   size_t i = 0;
@@ -302,7 +407,7 @@ std::vector<uint8_t> PresentMask(Napi::Env env, int pid, const std::vector<uint6
     size_t j = i + 1;
     while (j < addrs.size() && addrs[j] / ps >= addrs[j - 1] / ps && addrs[j] / ps - first < buf.size()) j++;
     const uint64_t count = addrs[j - 1] / ps - first + 1;
-    const size_t got = PreadFull(env, fd, buf.data(), count * sizeof(uint64_t), first * sizeof(uint64_t)) /
+    const size_t got = PreadFull(fd, buf.data(), count * sizeof(uint64_t), first * sizeof(uint64_t)) /
                        sizeof(uint64_t);
     for (size_t k = i; k < j; k++) {
       const uint64_t idx = addrs[k] / ps - first;
@@ -322,14 +427,14 @@ std::vector<uint8_t> PresentMask(Napi::Env env, int pid, const std::vector<uint6
 // page in the target), so reading a child's shared page would itself create the copy being measured.
 // /proc/PID/mem uses FOLL_FORCE without pinning and leaves sharing intact (test/probe.test.ts checks).
 // Contiguous pages are read with one pread of up to 1 MiB, the measured sweet spot.
-void ReadPagesInto(Napi::Env env, int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
+void ReadPagesInto(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
                    uint8_t* dst, std::vector<uint8_t>& status) {
   const size_t ps = PageSize();
   const size_t maxRun = std::max<size_t>(1, (1u << 20) / ps);
   bool any = false;
   for (uint8_t w : want) any = any || w;
   if (!any) return;
-  Fd mem(env, ProcPath(pid, "mem"));
+  Fd mem(ProcPath(pid, "mem"));
   auto readOne = [&](size_t i, size_t pages) -> bool {
     size_t len = pages * ps, done = 0;
     while (done < len) {
@@ -369,13 +474,15 @@ Napi::Value ReadPages(const Napi::CallbackInfo& info) {
   const int pid = ArgPid(info, 0);
   const std::vector<uint64_t> addrs = PageAddrs(env, ArgFloat64Array(info, 1, "addrs"));
   const size_t ps = PageSize();
-  std::vector<uint8_t> present = PresentMask(env, pid, addrs);
-  std::vector<uint8_t> status(addrs.size(), kOk);
-  for (size_t i = 0; i < addrs.size(); i++)
-    if (!present[i]) status[i] = kNotPresentA;
   Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, addrs.size() * ps);
   memset(data.Data(), 0, data.Length());
-  ReadPagesInto(env, pid, addrs, present, data.Data(), status);
+  std::vector<uint8_t> status(addrs.size(), kOk);
+  Sync(env, [&] {
+    std::vector<uint8_t> present = PresentMask(pid, addrs);
+    for (size_t i = 0; i < addrs.size(); i++)
+      if (!present[i]) status[i] = kNotPresentA;
+    ReadPagesInto(pid, addrs, present, data.Data(), status);
+  });
   Napi::Uint8Array st = Napi::Uint8Array::New(env, addrs.size());
   std::copy(status.begin(), status.end(), st.Data());
   Napi::Object out = Napi::Object::New(env);
@@ -388,25 +495,31 @@ Napi::Value ReadPages(const Napi::CallbackInfo& info) {
 // For each page: 0 identical, 1 differs, 2 not present in A, 3 not present in B, 4 unreadable.
 // For differing pages every changed 8-byte word is listed: the page's index in addrs, the byte offset in
 // the page, A's value (old) and B's value (new).
-Napi::Value ComparePages(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int pidA = ArgPid(info, 0);
-  const int pidB = ArgPid(info, 1);
-  const std::vector<uint64_t> addrs = PageAddrs(env, ArgFloat64Array(info, 2, "addrs"));
+struct Comparison {
+  std::vector<uint8_t> status;
+  std::vector<uint32_t> wPage;
+  std::vector<uint16_t> wOff;
+  std::vector<uint64_t> wOld, wNew;
+};
+
+Comparison ComparePagesCore(int pidA, int pidB, const std::vector<uint64_t>& addrs) {
   const size_t ps = PageSize();
   const size_t n = addrs.size();
-  std::vector<uint8_t> status(n, kOk);
-  std::vector<uint8_t> presentA = PresentMask(env, pidA, addrs);
-  std::vector<uint8_t> presentB = PresentMask(env, pidB, addrs);
+  Comparison c;
+  std::vector<uint8_t>& status = c.status;
+  status.assign(n, kOk);
+  std::vector<uint8_t> presentA = PresentMask(pidA, addrs);
+  std::vector<uint8_t> presentB = PresentMask(pidB, addrs);
   std::vector<uint8_t> both(n);
   for (size_t i = 0; i < n; i++) {
     if (!presentA[i]) status[i] = kNotPresentA;
     else if (!presentB[i]) status[i] = kNotPresentB;
     both[i] = presentA[i] && presentB[i];
   }
-  std::vector<uint32_t> wPage;
-  std::vector<uint16_t> wOff;
-  std::vector<uint64_t> wOld, wNew;
+  std::vector<uint32_t>& wPage = c.wPage;
+  std::vector<uint16_t>& wOff = c.wOff;
+  std::vector<uint64_t>& wOld = c.wOld;
+  std::vector<uint64_t>& wNew = c.wNew;
   // Work in batches so memory stays bounded (2 x 4 MiB with 4 KiB pages).
   constexpr size_t kBatch = 1024;
   std::vector<uint8_t> bufA(kBatch * ps), bufB(kBatch * ps);
@@ -415,9 +528,9 @@ Napi::Value ComparePages(const Napi::CallbackInfo& info) {
     std::vector<uint64_t> sub(addrs.begin() + b, addrs.begin() + b + m);
     std::vector<uint8_t> want(both.begin() + b, both.begin() + b + m);
     std::vector<uint8_t> st(status.begin() + b, status.begin() + b + m);
-    ReadPagesInto(env, pidA, sub, want, bufA.data(), st);
+    ReadPagesInto(pidA, sub, want, bufA.data(), st);
     for (size_t k = 0; k < m; k++) want[k] = want[k] && st[k] == kOk;
-    ReadPagesInto(env, pidB, sub, want, bufB.data(), st);
+    ReadPagesInto(pidB, sub, want, bufB.data(), st);
     for (size_t k = 0; k < m; k++) {
       if (!want[k] || st[k] != kOk) {
         status[b + k] = st[k];
@@ -438,6 +551,21 @@ Napi::Value ComparePages(const Napi::CallbackInfo& info) {
       }
     }
   }
+  return c;
+}
+
+Napi::Value ComparePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int pidA = ArgPid(info, 0);
+  const int pidB = ArgPid(info, 1);
+  const std::vector<uint64_t> addrs = PageAddrs(env, ArgFloat64Array(info, 2, "addrs"));
+  const size_t n = addrs.size();
+  const Comparison c = Sync(env, [&] { return ComparePagesCore(pidA, pidB, addrs); });
+  const std::vector<uint8_t>& status = c.status;
+  const std::vector<uint32_t>& wPage = c.wPage;
+  const std::vector<uint16_t>& wOff = c.wOff;
+  const std::vector<uint64_t>& wOld = c.wOld;
+  const std::vector<uint64_t>& wNew = c.wNew;
   Napi::Uint8Array st = Napi::Uint8Array::New(env, n);
   std::copy(status.begin(), status.end(), st.Data());
   Napi::Uint32Array page = Napi::Uint32Array::New(env, wPage.size());
@@ -457,6 +585,27 @@ Napi::Value ComparePages(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The frame of the shared zero page, found by read-faulting a fresh page of our own (0 when PFNs are
+// hidden). With it, the exact tier tells zero pages apart from the PFN alone, with no extra pass.
+uint64_t ZeroPagePfn() {
+  static uint64_t cached = [] {
+    const size_t ps = PageSize();
+    void* p = mmap(nullptr, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return uint64_t{0};
+    madvise(p, ps, MADV_NOHUGEPAGE);
+    volatile char sink = static_cast<volatile char*>(p)[0];
+    (void)sink;
+    uint64_t e = 0, pfn = 0;
+    Fd fd("/proc/self/pagemap", std::nothrow);
+    if (fd.ok() && pread(fd.get(), &e, sizeof(e), static_cast<off_t>(reinterpret_cast<uint64_t>(p) / ps * 8)) == 8 &&
+        (e & PM_PRESENT) && !(e & PM_EXCLUSIVE))
+      pfn = e & PM_PFN_MASK;
+    munmap(p, ps);
+    return pfn;
+  }();
+  return cached;
+}
+
 // features() -> what this kernel and these credentials allow, probed on our own process.
 Napi::Value Features(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -469,7 +618,7 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
   bool pfnVisible = false, softDirty = false, pagemapReadable = false, pagemapScan = false;
   if (p != MAP_FAILED) {
     static_cast<volatile char*>(p)[0] = 1;
-    Fd fd("/proc/self/pagemap");
+    Fd fd("/proc/self/pagemap", std::nothrow);
     if (fd.ok()) {
       uint64_t e = 0;
       if (pread(fd.get(), &e, sizeof(e), static_cast<off_t>(reinterpret_cast<uint64_t>(p) / ps * 8)) == 8) {
@@ -491,17 +640,19 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
     munmap(p, ps);
   }
   out.Set("pagemapReadable", Napi::Boolean::New(env, pagemapReadable));
+  out.Set("zeroPfn", Napi::Number::New(env, static_cast<double>(ZeroPagePfn())));
   out.Set("pfnVisible", Napi::Boolean::New(env, pfnVisible));
   out.Set("softDirty", Napi::Boolean::New(env, softDirty));
   out.Set("pagemapScan", Napi::Boolean::New(env, pagemapScan));
-  out.Set("kpagecount", Napi::Boolean::New(env, Fd("/proc/kpagecount").ok()));
-  out.Set("kpageflags", Napi::Boolean::New(env, Fd("/proc/kpageflags").ok()));
+  out.Set("kpagecount", Napi::Boolean::New(env, Fd("/proc/kpagecount", std::nothrow).ok()));
+  out.Set("kpageflags", Napi::Boolean::New(env, Fd("/proc/kpageflags", std::nothrow).ok()));
   return out;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
+  exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));
   exports.Set("readPages", Napi::Function::New(env, ReadPages));
   exports.Set("comparePages", Napi::Function::New(env, ComparePages));

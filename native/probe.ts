@@ -49,6 +49,8 @@ export interface PageReads {
 
 export interface ProbeFeatures {
   pageSize: number;
+  /** the shared zero page's frame; 0 when PFNs are hidden */
+  zeroPfn: number;
   pagemapReadable: boolean;
   pfnVisible: boolean;
   softDirty: boolean;
@@ -59,7 +61,8 @@ export interface ProbeFeatures {
 
 interface Addon {
   pageSize: number;
-  readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean): PagemapColumns;
+  readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): PagemapColumns;
+  readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): Promise<PagemapColumns>;
   readKpage(pfns: Float64Array): KpageColumns;
   readPages(pid: number, addrs: Float64Array): PageReads;
   comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
@@ -112,24 +115,46 @@ function hintFor(code: string, file: string): string {
   }
 }
 
+function toProbeError(e: unknown): unknown {
+  const err = e as SystemErrorLike;
+  if (err && typeof err.code === 'string' && typeof err.errno === 'number') {
+    const file = err.path ?? '';
+    return new ProbeError(err.message, err.code, err.errno, err.syscall ?? '', file, hintFor(err.code, file));
+  }
+  return e;
+}
+
 function wrap<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    const err = e as SystemErrorLike;
-    if (err && typeof err.code === 'string' && typeof err.errno === 'number') {
-      const file = err.path ?? '';
-      throw new ProbeError(err.message, err.code, err.errno, err.syscall ?? '', file, hintFor(err.code, file));
-    }
-    throw e;
+    throw toProbeError(e);
   }
 }
 
 export const pageSize: number = addon.pageSize;
 
+/** How zero pages get flagged: by a PAGEMAP_SCAN pass (any user, kernel 6.7+), or by the zero page's
+ *  frame (exact tier: free). */
+export interface ZeroDetection {
+  scan: boolean;
+  zeroPfn: number;
+}
+
+const ZERO_BY_SCAN: ZeroDetection = { scan: true, zeroPfn: 0 };
+
 /** Pagemap columns for the page-aligned ranges [starts[i], ends[i]), concatenated in order. */
-export function readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero = true): PagemapColumns {
-  return wrap(() => addon.readPagemap(pid, starts, ends, scanZero));
+export function readPagemap(pid: number, starts: Float64Array, ends: Float64Array, zero: ZeroDetection = ZERO_BY_SCAN): PagemapColumns {
+  return wrap(() => addon.readPagemap(pid, starts, ends, zero.scan, zero.zeroPfn));
+}
+
+/** readPagemap on the thread pool: several processes are read at once. */
+export async function readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, zero: ZeroDetection = ZERO_BY_SCAN): Promise<PagemapColumns> {
+  try {
+    return await addon.readPagemapAsync(pid, starts, ends, zero.scan, zero.zeroPfn);
+  } catch (e) {
+    throw toProbeError(e);
+  }
 }
 
 /** kpagecount and kpageflags for each PFN (root only). */

@@ -32,6 +32,15 @@ function procError(e: NodeJS.ErrnoException, file: string, pid: number): ProbeEr
   return new ProbeError(`${code}: read ${file}: ${e.message}`, code, e.errno ?? 0, 'read', file, hint);
 }
 
+export async function readProcFileAsync(pid: number, name: string): Promise<string> {
+  const file = `/proc/${pid}/${name}`;
+  try {
+    return await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    throw procError(e as NodeJS.ErrnoException, file, pid);
+  }
+}
+
 export function readProcFile(pid: number, name: string): string {
   const file = `/proc/${pid}/${name}`;
   try {
@@ -102,6 +111,14 @@ export function familyOf(pid: number, parents: Map<number, number> = parentMap()
 
 export function readMaps(pid: number): Vma[] {
   return parseMaps(readProcFile(pid, 'maps'), `/proc/${pid}/maps`);
+}
+
+export async function readMapsAsync(pid: number): Promise<Vma[]> {
+  return parseMaps(await readProcFileAsync(pid, 'maps'), `/proc/${pid}/maps`);
+}
+
+export async function readRollupAsync(pid: number): Promise<MemoryTotals> {
+  return parseSmapsRollup(await readProcFileAsync(pid, 'smaps_rollup'), `/proc/${pid}/smaps_rollup`);
 }
 
 export function readRollup(pid: number): MemoryTotals {

@@ -58,7 +58,7 @@ test('a process that exits during the scan', async () => {
   const child = checkTarget(family.info.children[0]);
   await family.stop(); // both exit and are reaped after they were listed
   try {
-    captureProcesses([parent, child]);
+    await captureProcesses([parent, child]);
     assert.unreachable('captured processes that had exited');
   } catch (e) {
     assert.instance(e, TargetError);

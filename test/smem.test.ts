@@ -71,7 +71,7 @@ test('Ruby family: cowscope and smem on one snapshot of /proc', async () => {
       mappings.set(pid, mappingsOf(fs.readFileSync(path.join(snap, 'proc', String(pid), 'smaps'), 'utf8')));
     }
     fs.writeFileSync(path.join(snap, 'proc', 'meminfo'), fs.readFileSync('/proc/meminfo')); // smem reads it for totals
-    const report = JSON.parse(inspect({ pid: String(fam.info.pid), json: true, mappings: false, bytes: false }));
+    const report = JSON.parse(await inspect({ pid: String(fam.info.pid), json: true, mappings: false, bytes: false }));
     const theirs = smem(snap);
     assert.equal(report.processes.map((p: { pid: number }) => p.pid).sort(), pids.sort());
     for (const p of report.processes) assertAgrees(p.pid, p, theirs.get(p.pid), mappings.get(p.pid)!);

@@ -28,11 +28,11 @@ function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: stri
   return { family, skipped };
 }
 
-export function inspect(args: InspectArgs): string {
+export async function inspect(args: InspectArgs): Promise<string> {
   const target = checkTarget(parsePid(args.pid));
   const { family, skipped } = liveFamily(target);
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const capture = captureProcesses(family, { roles, command: ['inspect', args.pid] });
+  const capture = await captureProcesses(family, { roles, command: ['inspect', args.pid] });
   const report = inspectReport(capture, measureSharing(capture), { mappings: args.mappings, skipped });
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderInspectText(report, args);
 }
@@ -59,7 +59,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
           'RSS/PSS/USS/SWAP come from smaps_rollup; USS = Private_Clean + Private_Dirty, as smem counts it.',
         ].join('\n'),
       ) as Argv<InspectArgs>,
-  handler: (args) => {
-    process.stdout.write(inspect(args));
+  handler: async (args) => {
+    process.stdout.write(await inspect(args));
   },
 };
