@@ -124,8 +124,9 @@ export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: P
       } else if (f & zeroMask) {
         cls = PageClass.zero;
       } else if (!(g & P)) {
-        // The reference swapped its page out: the child's resident page is its own now.
-        cls = g & SW ? PageClass.copied : PageClass.new;
+        // A page-cache page the reference never faulted in is shared page cache, not memory of the
+        // child's own; a page the reference swapped out is the child's own copy now.
+        cls = f & F ? PageClass.shared : g & SW ? PageClass.copied : PageClass.new;
       } else if (exact) {
         cls = cp[i] === rp[r0 + k] ? PageClass.shared : PageClass.copied;
       } else if (f & F) {
@@ -177,4 +178,40 @@ export function resolveTies(classes: Uint8Array, ties: Uint32Array, status: Uint
     else if (status[k] !== 0) unresolved++;
   }
   return unresolved;
+}
+
+/** For each child page, the index of the paired reference page, or -1. */
+export function alignIndex(child: ProcessCapture, ref: ProcessCapture, pageSize: number): Int32Array {
+  const out = new Int32Array(child.pages.flags.length).fill(-1);
+  forEachRun(child, ref, pageSize, (c0, r0, n) => {
+    if (r0 >= 0) for (let k = 0; k < n; k++) out[c0 + k] = r0 + k;
+  });
+  return out;
+}
+
+/** Exact tier, with a fork-time image as the reference: a page the child still shares with that image
+ *  but the parent no longer holds (the parent wrote it, or dropped it) is copiedByParent: in a real
+ *  deployment it is memory of the child's own. Returns how many pages changed class. */
+export function markCopiedByParent(
+  classes: Uint8Array,
+  child: ProcessCapture,
+  reference: ProcessCapture,
+  parent: ProcessCapture,
+  pageSize: number,
+): number {
+  const toRef = alignIndex(child, reference, pageSize);
+  const toParent = alignIndex(child, parent, pageSize);
+  const pf = parent.pages.flags;
+  const pp = parent.pages.pfn;
+  const rp = reference.pages.pfn;
+  const cf = child.pages.flags;
+  let n = 0;
+  for (let i = 0; i < classes.length; i++) {
+    if (classes[i] !== PageClass.shared || cf[i] & F || toRef[i] < 0) continue;
+    const j = toParent[i];
+    if (j >= 0 && pf[j] & P && pp[j] === rp[toRef[i]]) continue;
+    classes[i] = PageClass.copiedByParent;
+    n++;
+  }
+  return n;
 }

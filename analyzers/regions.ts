@@ -2,10 +2,11 @@
 
 import type { Vma } from '../native/procfs-parse';
 
-export type Region = 'malloc-heap' | 'anon' | 'stack' | 'file-data' | 'file-text';
+export type Region = 'ruby-heap' | 'malloc-heap' | 'anon' | 'stack' | 'file-data' | 'file-text';
 
 /** Display order, and what each region means. */
 export const REGIONS: { region: Region; meaning: string }[] = [
+  { region: 'ruby-heap', meaning: 'the Ruby GC heap: pages of the heap map taken at the fork' },
   { region: 'malloc-heap', meaning: '[heap] and glibc malloc arenas' },
   { region: 'anon', meaning: 'other anonymous memory (mmap)' },
   { region: 'stack', meaning: 'the main thread stack' },
@@ -47,4 +48,12 @@ export function regionsOf(vmas: Vma[]): Region[] {
       return 'file-data';
     return 'file-text';
   });
+}
+
+/** Address ranges that form a region of their own whatever mapping they sit in (the Ruby GC heap's
+ *  pages, from the heap map): sorted starts, one size. */
+export interface RegionRanges {
+  region: Region;
+  starts: Float64Array;
+  size: number;
 }

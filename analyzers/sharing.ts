@@ -1,8 +1,9 @@
 // Sharing summaries: page classes counted per child, per region and per mapping.
 
 import type { Capture, ProcessCapture } from '../native/capture';
+import { classifyPair, markCopiedByParent, resolveTies } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
-import { REGIONS, Region, regionsOf } from './regions';
+import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
 
 export type ClassCounts = Record<Exclude<ClassKey, 'copiedByParent'>, number> & { copiedByParent: number | null };
 
@@ -56,6 +57,18 @@ export function residentPages(c: ClassCounts): number {
   return c.shared + c.copied + (c.copiedByParent ?? 0) + c.new;
 }
 
+/** First index in sorted `starts` whose range [start, start+size) ends after `addr`. */
+function firstRangeAfter(starts: Float64Array, size: number, addr: number): number {
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] + size <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export function summarizePair(
   child: ProcessCapture,
   parent: number,
@@ -63,25 +76,37 @@ export function summarizePair(
   pageSize: number,
   copiedByParentKnown: boolean,
   unresolvedTies = 0,
+  special?: RegionRanges,
 ): PairSharing {
   const regionOfVma = regionsOf(child.vmas);
   const total = emptyCounts();
   const byRegion = new Map<Region, number[]>();
+  const add = (region: Region, raw: number[]) => {
+    if (!byRegion.has(region)) byRegion.set(region, emptyCounts());
+    const r = byRegion.get(region)!;
+    for (let k = 0; k < raw.length; k++) r[k] += raw[k];
+  };
   const mappings: MappingSharing[] = [];
   let off = 0;
   for (const vi of child.scanned) {
     const v = child.vmas[vi];
     const n = (v.end - v.start) / pageSize;
     const raw = emptyCounts();
-    for (let i = off; i < off + n; i++) raw[classes[i]]++;
+    const inSpecial = emptyCounts();
+    let r = special ? firstRangeAfter(special.starts, special.size, v.start) : 0;
+    for (let i = 0; i < n; i++) {
+      const cls = classes[off + i];
+      raw[cls]++;
+      if (!special) continue;
+      const addr = v.start + i * pageSize;
+      while (r < special.starts.length && special.starts[r] + special.size <= addr) r++;
+      if (r < special.starts.length && special.starts[r] <= addr) inSpecial[cls]++;
+    }
     off += n;
     const region = regionOfVma[vi];
-    if (!byRegion.has(region)) byRegion.set(region, emptyCounts());
-    const r = byRegion.get(region)!;
-    for (let k = 0; k < raw.length; k++) {
-      r[k] += raw[k];
-      total[k] += raw[k];
-    }
+    add(region, raw.map((x, k) => x - inSpecial[k]));
+    if (special && inSpecial.some((x) => x > 0)) add(special.region, inSpecial);
+    for (let k = 0; k < raw.length; k++) total[k] += raw[k];
     mappings.push({ start: v.start, end: v.end, perms: v.perms, path: v.path, region, pages: toCounts(raw, copiedByParentKnown) });
   }
   return {
@@ -112,4 +137,27 @@ export function familyPairs(capture: Capture): { child: ProcessCapture; parent: 
  *  grandchildren, later forks of the parent): then bit 56 alone cannot name the sharer. */
 export function isCrowded(capture: Capture): boolean {
   return capture.processes.length > 2;
+}
+
+export interface PairOptionsForAnalysis {
+  /** with a fork-time reference in the exact tier: the live parent, to find pages it copied */
+  parent?: ProcessCapture;
+  special?: RegionRanges;
+}
+
+/** One child against its reference: classification, ties settled from the capture's recorded content
+ *  comparisons, copiedByParent when a parent is given (exact tier), summary. Pure: runs offline too. */
+export function analyzePair(
+  capture: Capture,
+  child: ProcessCapture,
+  reference: ProcessCapture,
+  opts: PairOptionsForAnalysis = {},
+): { sharing: PairSharing; classes: Uint8Array } {
+  const { tier, pageSize, zeroPagesKnown } = capture.meta;
+  const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
+  const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
+  const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
+  const byParent = tier === 'exact' && !!opts.parent;
+  if (byParent) markCopiedByParent(classes, child, reference, opts.parent!, pageSize);
+  return { sharing: summarizePair(child, reference.pid, classes, pageSize, byParent, unresolved, opts.special), classes };
 }

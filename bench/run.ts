@@ -115,12 +115,26 @@ async function inspectVsSmem(): Promise<void> {
   }
 }
 
+async function runOverhead(): Promise<void> {
+  const app = path.join(ROOT, 'fixtures', 'ruby', 'million.rb');
+  const plain = best(3, () => spawnSync('ruby', [app], { encoding: 'utf8' }));
+  const run = best(3, () => spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '4', app], { encoding: 'utf8' }));
+  if (run.result.status !== 0) throw new Error(run.result.stderr);
+  const report = JSON.parse(run.result.stdout);
+  const overhead = run.seconds - plain.seconds;
+  console.log(`\nrun overhead, ${report.heapMap.objects} heap slots (${report.heapMap.objects - report.heapMap.free} live), 4 children (best of 3):`);
+  console.log(`  ruby million.rb alone         ${ms(plain.seconds).padStart(9)}  (boot; no workload)`);
+  console.log(`  cowscope run --children 4     ${ms(run.seconds).padStart(9)}  -> overhead ${ms(overhead)} (goal < 5000 ms)`);
+  console.log(`    of which the heap map       ${ms(report.heapMap.seconds).padStart(9)}  (dump_all full: true in a sibling fork)`);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) console.log('note: not root: the exact tier and the C loop need root; figures will differ');
   const loop = preadLoop();
   await classification(1, loop);
   await classification(4, loop);
   await inspectVsSmem();
+  await runOverhead();
 }
 
 main()

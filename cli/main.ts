@@ -5,6 +5,8 @@ import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { inspectCommand } from './commands/inspect';
 import { doctorCommand } from './commands/doctor';
+import { runCommandModule } from './commands/run';
+import { reportCommandModule } from './commands/report';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 
 const argv = hideBin(process.argv);
@@ -15,7 +17,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
-const COMMANDS = [inspectCommand, doctorCommand];
+const COMMANDS = [inspectCommand, runCommandModule, reportCommandModule, doctorCommand];
 
 /** yargs' validation messages, made to say what to type. */
 function usageMessage(msg: string): string {
@@ -30,6 +32,7 @@ function usageMessage(msg: string): string {
 async function main(): Promise<void> {
   await yargs(argv)
     .scriptName('cowscope')
+    .parserConfiguration({ 'populate--': true })
     .usage('$0 <command> [options]\n\nMeasures copy-on-write sharing between a parent process and its forked children.')
     .command(COMMANDS as CommandModule[])
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')

@@ -1,21 +1,38 @@
-// The sharing pipeline shared by commands: classify each parent-child pair of a capture (analyzers),
-// settle exclusive-bit ties by comparing contents (native), summarize (analyzers).
+// Steps shared by commands that gather from live processes: settle exclusive-bit ties by comparing
+// contents, and diff copied pages word by word. Both read memory (native) and record what they found in
+// the Capture, so the analysis (analyzers/) can be repeated offline from a saved file.
 
-import type { Capture } from '../native/capture';
+import type { Capture, ProcessCapture } from '../native/capture';
 import { comparePages } from '../native/probe';
-import { classifyPair, pageAddresses, resolveTies } from '../analyzers/classify';
-import { PairSharing, familyPairs, isCrowded, summarizePair } from '../analyzers/sharing';
+import { PageClass, classifyPair, pageAddresses } from '../analyzers/classify';
+import { isCrowded } from '../analyzers/sharing';
 
-export function measureSharing(capture: Capture): PairSharing[] {
+export interface Pair {
+  child: ProcessCapture;
+  reference: ProcessCapture;
+}
+
+/** Compares the contents of every page whose "shared" verdict rests on bit 56 alone (exclusive-bit tier). */
+export function settleTies(capture: Capture, pairs: Pair[]): void {
   const { tier, pageSize, zeroPagesKnown } = capture.meta;
   const crowded = isCrowded(capture);
-  return familyPairs(capture).map(({ child, parent }) => {
-    const { classes, ties } = classifyPair(child, parent, { tier, pageSize, zeroPagesKnown, crowded });
-    let unresolved = 0;
-    if (ties.length) {
-      const cmp = comparePages(parent.pid, child.pid, pageAddresses(child, pageSize, ties));
-      unresolved = resolveTies(classes, ties, cmp.status);
-    }
-    return summarizePair(child, parent.pid, classes, pageSize, false, unresolved);
-  });
+  for (const { child, reference } of pairs) {
+    const { ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded });
+    if (!ties.length) continue;
+    const cmp = comparePages(reference.pid, child.pid, pageAddresses(child, pageSize, ties));
+    (capture.ties ??= []).push({ pid: child.pid, reference: reference.pid, status: cmp.status });
+  }
+}
+
+/** Word diffs of every copied page of each child against its reference (the fork-time image). */
+export function diffCopiedPages(capture: Capture, pairs: Pair[], classesOf: (p: Pair) => Uint8Array): void {
+  const { pageSize } = capture.meta;
+  for (const pair of pairs) {
+    const classes = classesOf(pair);
+    const copied: number[] = [];
+    for (let i = 0; i < classes.length; i++) if (classes[i] === PageClass.copied) copied.push(i);
+    const addrs = pageAddresses(pair.child, pageSize, Uint32Array.from(copied));
+    const cmp = comparePages(pair.reference.pid, pair.child.pid, addrs);
+    (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs, ...cmp });
+  }
 }

@@ -45,9 +45,71 @@ export interface ProcessCapture {
   pages: PageColumns;
 }
 
+/** The runtime of a controlled fork, as its agent reported it at the fork point. */
+export interface RuntimeInfo {
+  name: 'ruby';
+  version: string;
+  platform: string;
+  /** bytes of one GC heap page (16 KiB on 3.1, 64 KiB on 3.2+) */
+  heapPageSize: number;
+  slotSize: number;
+}
+
+/** What `cowscope run` did around the fork. */
+export interface RunInfo {
+  parent: number;
+  /** the twin: a stopped fork that keeps the fork-time image */
+  reference: number;
+  children: number[];
+  strategy: string;
+  strategySeconds: number;
+  heapMapSeconds: number;
+  threadsAtFork: { name: string; status: string }[];
+  osThreadsAtFork: number;
+  gcCountAtFork: number;
+  workload: string;
+  /** per child (same order as children): Rack requests answered */
+  requestsServed: number[];
+}
+
+/** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,
+ *  in the order classifyPair lists the ties). */
+export interface TieResults {
+  pid: number;
+  reference: number;
+  status: Uint8Array;
+}
+
+/** The GC heap pages found in the heap map (ObjectSpace.dump_all taken at the fork point). */
+export interface HeapMap {
+  heapPageSize: number;
+  /** sorted start addresses of heap page bodies */
+  bodies: Float64Array;
+  objects: number;
+  free: number;
+  malformed: number;
+}
+
+/** Word-level differences of one child's copied pages against the reference (fork-time image). */
+export interface PageDiffs {
+  pid: number;
+  reference: number;
+  addrs: Float64Array;
+  status: Uint8Array;
+  wordPage: Uint32Array;
+  wordOffset: Uint16Array;
+  oldWord: BigUint64Array;
+  newWord: BigUint64Array;
+}
+
 export interface Capture {
   meta: CaptureMeta;
   processes: ProcessCapture[];
+  runtime?: RuntimeInfo;
+  run?: RunInfo;
+  ties?: TieResults[];
+  heapMap?: HeapMap;
+  diffs?: PageDiffs[];
 }
 
 const TOOL_VERSION: string = (() => {

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -649,7 +651,119 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ---- process lifecycle: cowscope reaps every process it started, grandchildren included ----
+
+// setChildSubreaper(): orphans of our descendants (e.g. the children of a Ruby parent that died) are
+// re-parented to us instead of to init, so reap() can collect them.
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw ToJsError(info.Env(), SysError{errno, "prctl", "PR_SET_CHILD_SUBREAPER"});
+  return info.Env().Undefined();
+}
+
+// reap(pid) -> true when pid is gone (reaped now, or not our child any more), false while it still runs.
+// Waits only for that pid (never -1), so it cannot steal the exit status of libuv's own children.
+Napi::Value Reap(const Napi::CallbackInfo& info) {
+  const int pid = ArgPid(info, 0);
+  int status = 0;
+  pid_t r;
+  do r = waitpid(pid, &status, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0) return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), true);  // reaped, or ECHILD: another process's child
+}
+
+// ---- heap dump scan: ObjectSpace.dump_all output, streamed; never parsed as a whole ----
+
+// scanHeapDump(path, heapPageSize) -> { bodies: Float64Array (sorted heap page bodies), objects, free,
+//   malformed, lines }. Each line is one JSON object; only "address" (and "type":"NONE" for free slots)
+// is read here. A line that is not {...} or whose address cannot be read counts as malformed.
+Napi::Value ScanHeapDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "scanHeapDump(path, heapPageSize)");
+  const std::string path = info[0].As<Napi::String>();
+  const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
+  std::vector<uint64_t> bodies;
+  double objects = 0, freeSlots = 0, malformed = 0, lines = 0;
+  Sync(env, [&] {
+    Fd fd(path);
+    static const char kAddr[] = "\"address\":\"0x";
+    static const char kNone[] = "\"type\":\"NONE\"";
+    std::vector<char> buf(1 << 20);
+    std::string carry;
+    uint64_t lastBody = ~0ULL;
+    auto line = [&](const char* b, const char* e) {
+      if (b == e) return;
+      lines++;
+      if (*b != '{' || e[-1] != '}') {
+        malformed++;
+        return;
+      }
+      const char* a = static_cast<const char*>(memmem(b, e - b, kAddr, sizeof(kAddr) - 1));
+      if (!a) return;  // ROOT records have no address
+      a += sizeof(kAddr) - 1;
+      uint64_t addr = 0;
+      int digits = 0;
+      for (; a < e && digits < 17; a++, digits++) {
+        const char c = *a;
+        const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) break;
+        addr = addr << 4 | static_cast<uint64_t>(v);
+      }
+      if (!digits || digits > 16 || a >= e || *a != '"') {
+        malformed++;
+        return;
+      }
+      objects++;
+      if (memmem(b, e - b, kNone, sizeof(kNone) - 1)) freeSlots++;
+      const uint64_t body = addr & ~(hps - 1);
+      if (body != lastBody) bodies.push_back(body);  // dump order is page by page: most repeats are adjacent
+      lastBody = body;
+    };
+    for (;;) {
+      ssize_t n;
+      do n = read(fd.get(), buf.data(), buf.size());
+      while (n < 0 && errno == EINTR);
+      if (n < 0) throw SysError{errno, "read", path};
+      if (n == 0) break;
+      const char* p = buf.data();
+      const char* end = p + n;
+      while (p < end) {
+        const char* nl = static_cast<const char*>(memchr(p, '\n', end - p));
+        if (!nl) {
+          carry.append(p, end);
+          break;
+        }
+        if (!carry.empty()) {
+          carry.append(p, nl);
+          line(carry.data(), carry.data() + carry.size());
+          carry.clear();
+        } else {
+          line(p, nl);
+        }
+        p = nl + 1;
+      }
+    }
+    if (!carry.empty()) line(carry.data(), carry.data() + carry.size());
+  });
+  std::sort(bodies.begin(), bodies.end());
+  bodies.erase(std::unique(bodies.begin(), bodies.end()), bodies.end());
+  Napi::Float64Array out = Napi::Float64Array::New(env, bodies.size());
+  for (size_t i = 0; i < bodies.size(); i++) out[i] = static_cast<double>(bodies[i]);
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("bodies", out);
+  res.Set("objects", Napi::Number::New(env, objects));
+  res.Set("free", Napi::Number::New(env, freeSlots));
+  res.Set("malformed", Napi::Number::New(env, malformed));
+  res.Set("lines", Napi::Number::New(env, lines));
+  return res;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
+  exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("scanHeapDump", Napi::Function::New(env, ScanHeapDump));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
   exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));

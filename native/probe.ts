@@ -67,6 +67,20 @@ interface Addon {
   readPages(pid: number, addrs: Float64Array): PageReads;
   comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
   features(): ProbeFeatures;
+  setChildSubreaper(): void;
+  reap(pid: number): boolean;
+  scanHeapDump(path: string, heapPageSize: number): HeapDumpScan;
+}
+
+export interface HeapDumpScan {
+  /** sorted start addresses of the GC heap pages (bodies) that hold at least one dumped slot */
+  bodies: Float64Array;
+  /** slot records (lines with an address), free slots (type NONE) among them */
+  objects: number;
+  free: number;
+  /** lines that are not a JSON object or whose address cannot be read */
+  malformed: number;
+  lines: number;
 }
 
 // dist/native/probe.js -> build/Release/cowscope_probe.node at the package root.
@@ -174,4 +188,19 @@ export function comparePages(pidA: number, pidB: number, addrs: Float64Array): P
 
 export function features(): ProbeFeatures {
   return addon.features();
+}
+
+/** Makes orphaned descendants our children, so that reap() can collect them. */
+export function setChildSubreaper(): void {
+  wrap(() => addon.setChildSubreaper());
+}
+
+/** Reaps pid if it is our child and has exited; true when it is gone (or not ours). */
+export function reap(pid: number): boolean {
+  return addon.reap(pid);
+}
+
+/** Streams an ObjectSpace.dump_all file and returns the GC heap pages it covers. */
+export function scanHeapDump(path: string, heapPageSize: number): HeapDumpScan {
+  return wrap(() => addon.scanHeapDump(path, heapPageSize));
 }

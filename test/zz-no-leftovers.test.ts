@@ -1,6 +1,8 @@
 // Runs last (uvu runs files in name order): no process any test started may still be alive.
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -8,9 +10,13 @@ test('no fixture, ruby or cowscope process is left behind', () => {
   const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
   const left = ps
     .split('\n')
-    .filter((l) => /cow_family|fixtures\/ruby\/|dist\/cli\/main\.js|cowscope-stage-/.test(l))
+    .filter((l) => /cow_family|fixtures\/ruby\/|agents\/ruby\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-/.test(l))
     .filter((l) => !l.includes(' ps -eo '));
   assert.equal(left, [], `left running:\n${left.join('\n')}`);
+});
+
+test('no temporary file or folder of cowscope or of a test is left behind', () => {
+  assert.equal(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cowscope-')), []);
 });
 
 test.run();

@@ -4,7 +4,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { Role, captureProcesses, checkTarget } from '../../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../../native/proc';
 import { inspectReport } from '../../analyzers/inspect-report';
-import { measureSharing } from '../measure';
+import { settleTies } from '../measure';
+import { analyzePair, familyPairs } from '../../analyzers/sharing';
 import { renderInspectText } from '../render/inspect-text';
 import { parsePid } from '../args';
 
@@ -33,7 +34,10 @@ export async function inspect(args: InspectArgs): Promise<string> {
   const { family, skipped } = liveFamily(target);
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
   const capture = await captureProcesses(family, { roles, command: ['inspect', args.pid] });
-  const report = inspectReport(capture, measureSharing(capture), { mappings: args.mappings, skipped });
+  const pairs = familyPairs(capture).map(({ child, parent }) => ({ child, reference: parent }));
+  settleTies(capture, pairs);
+  const sharing = pairs.map(({ child, reference }) => analyzePair(capture, child, reference).sharing);
+  const report = inspectReport(capture, sharing, { mappings: args.mappings, skipped });
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderInspectText(report, args);
 }
 

@@ -2,38 +2,11 @@
 
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { TIER_MEANING } from '../../analyzers/inspect-report';
-import type { ClassCounts } from '../../analyzers/sharing';
-import { residentPages } from '../../analyzers/sharing';
+import { TextOptions, classCells, classHead } from './classes';
 import { renderTable } from './table';
-import { formatAddress, formatPercent, formatSize } from './units';
+import { formatAddress, formatSize } from './units';
 
-export interface TextOptions {
-  bytes: boolean;
-  mappings: boolean;
-}
-
-const CLASS_COLUMNS: { key: keyof ClassCounts; head: string; ofResident: boolean }[] = [
-  { key: 'shared', head: 'SHARED', ofResident: true },
-  { key: 'copied', head: 'COPIED', ofResident: true },
-  { key: 'copiedByParent', head: 'COPIED-BY-PARENT', ofResident: true },
-  { key: 'new', head: 'NEW', ofResident: true },
-  { key: 'zero', head: 'ZERO', ofResident: false },
-  { key: 'absent', head: 'ABSENT', ofResident: false },
-  { key: 'swapped', head: 'SWAPPED', ofResident: false },
-];
-
-function classCells(c: ClassCounts, pageSize: number, o: TextOptions, withPercent: boolean): string[] {
-  const resident = residentPages(c);
-  return CLASS_COLUMNS.filter((col) => col.key !== 'copiedByParent' || c.copiedByParent !== null).map((col) => {
-    const pages = c[col.key] as number;
-    const size = formatSize(pages * pageSize, o.bytes);
-    return withPercent && col.ofResident ? `${size} ${formatPercent(pages, resident)}` : size;
-  });
-}
-
-function classHead(known: boolean): string[] {
-  return CLASS_COLUMNS.filter((c) => c.key !== 'copiedByParent' || known).map((c) => c.head);
-}
+export type { TextOptions };
 
 export function renderInspectText(r: InspectReport, o: TextOptions): string {
   const ps = r.pageSize;

@@ -1,0 +1,204 @@
+# frozen_string_literal: true
+
+# The Ruby side of a cowscope controlled fork.
+#
+# cowscope starts `ruby -r<this file> app.rb` with COWSCOPE_CONFIG (JSON) in the environment and a
+# control channel on an inherited file descriptor (JSON lines both ways). At the fork point (the end of
+# the main script, an explicit Cowscope.fork_point, or after loading a Rack app) this file:
+#
+#   1. applies the fork strategy (none, gc);
+#   2. writes the heap map (ObjectSpace.dump_all, full: true) from a throwaway sibling fork: on Ruby 3.1
+#      dump_all sets string coderange bits, so it must not run in the parent;
+#   3. forks, back to back, a reference twin and N children, which all stop themselves at once (SIGSTOP):
+#      the twin keeps the fork-time image; cowscope reads everyone's pagemap while they are stopped;
+#   4. each child, when cowscope continues it (SIGCONT = go), runs the workload, reports done and stops
+#      again so that cowscope can read it while it is quiescent;
+#   5. the parent waits for `release`, reaps everyone and exits without running at_exit handlers twice.
+#
+# Without COWSCOPE_CONFIG nothing happens: an app may call Cowscope.fork_point and Cowscope.workload
+# unconditionally. Standard library only.
+
+require 'json'
+require 'objspace'
+
+module Cowscope
+  CONFIG = begin
+    JSON.parse(ENV.fetch('COWSCOPE_CONFIG', '{}')).freeze
+  rescue JSON::ParserError
+    {}.freeze
+  end
+
+  class << self
+    # Registers the code each child runs after the fork (when cowscope got no --workload file).
+    def workload(&block)
+      @workload = block
+    end
+
+    # Forks here instead of at the end of the main script. Does not return in the parent when cowscope
+    # is driving (the parent waits for release and exits); is a no-op otherwise.
+    def fork_point
+      return unless active?
+      return if @forked
+
+      @forked = true
+      run_fork_sequence
+    rescue Exception => e # rubocop:disable Lint/RescueException -- cowscope must hear why, whatever it is
+      report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
+      raise
+    end
+
+    def active?
+      CONFIG.key?('fd')
+    end
+
+    # The default fork point: the end of the main script. A raise or an explicit exit ends the program
+    # before it got there, and cowscope is told why.
+    def at_main_exit
+      return if @forked
+
+      case $!
+      when nil then fork_point
+      when SystemExit then report('exited', status: $!.status, where: caller_hint($!))
+      else report('error', error: "#{$!.class}: #{$!.message}", where: caller_hint($!))
+      end
+    end
+
+    # `cowscope run --rack config.ru`: load the app as the preload, then fork.
+    def rack_main
+      require 'rack'
+      require 'rack/mock'
+      built = Rack::Builder.parse_file(CONFIG.fetch('rack'))
+      @rack_app = built.is_a?(Array) ? built.first : built # rack 2 returns [app, options]
+      fork_point
+    end
+
+    private
+
+    def channel
+      @channel ||= IO.for_fd(Integer(CONFIG.fetch('fd')), 'r+', autoclose: false).tap { |io| io.sync = true }
+    end
+
+    def report(event, **fields)
+      channel.syswrite("#{JSON.generate({ event: event, pid: Process.pid }.merge(fields))}\n")
+    end
+
+    def caller_hint(error)
+      error.backtrace&.first.to_s
+    end
+
+    def monotonic
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def threads_now
+      Thread.list.map do |t|
+        { name: t == Thread.main ? 'main' : (t.name || t.inspect[/0x\h+ (.*)>/, 1] || 'thread'), status: t.status.to_s }
+      end
+    end
+
+    def run_fork_sequence
+      report('fork_point',
+             ruby: RUBY_VERSION, platform: RUBY_PLATFORM, engine: RUBY_ENGINE,
+             heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
+             slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
+             threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count)
+      apply_strategy(CONFIG.fetch('strategy', 'none'))
+      write_heap_map(CONFIG.fetch('heapMap'))
+      pids = fork_family(Integer(CONFIG.fetch('children')))
+      report('forked', twin: pids.first, children: pids.drop(1))
+      wait_for_release(pids)
+    end
+
+    def apply_strategy(name)
+      started = monotonic
+      case name
+      when 'none' then nil
+      when 'gc' then GC.start(full_mark: true, immediate_sweep: true)
+      else raise ArgumentError, "unknown strategy #{name}"
+      end
+      report('strategy', name: name, seconds: monotonic - started)
+    end
+
+    def write_heap_map(path)
+      started = monotonic
+      sibling = fork do
+        File.open(path, 'w') { |f| ObjectSpace.dump_all(output: f, full: true) }
+        exit!(0)
+      end
+      _, status = Process.wait2(sibling)
+      raise "heap map sibling failed (#{status.inspect})" unless status.success?
+
+      report('heap_map', path: path, seconds: monotonic - started, bytes: File.size(path))
+    end
+
+    # The twin first, then the children, in a tight loop: whatever the parent writes between two forks
+    # would show up as a difference between the twin and a child.
+    def fork_family(count)
+      pids = Array.new(count + 1)
+      pids[0] = fork do
+        Process.kill(:STOP, Process.pid)
+        exit!(0)
+      end
+      count.times { |i| pids[i + 1] = fork { child_main } }
+      pids
+    end
+
+    def child_main
+      Process.kill(:STOP, Process.pid) # wait for go
+      run_workload
+      report('done', requests: @requests_served || 0)
+      Process.kill(:STOP, Process.pid) # quiescent while cowscope reads us; cowscope kills us after
+      exit!(0)
+    rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
+      report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
+      exit!(1)
+    end
+
+    def run_workload
+      if (file = CONFIG['workload'])
+        load(file)
+      elsif @rack_app
+        run_rack_requests
+      elsif @workload
+        @workload.call
+      end
+    end
+
+    def run_rack_requests
+      mock = Rack::MockRequest.new(@rack_app)
+      requests = CONFIG.fetch('requests').map { |r| r.split(' ', 2) }
+      @requests_served = 0
+      Integer(CONFIG.fetch('requestCount')).times do
+        requests.each do |method, path|
+          response = mock.request(method, path)
+          raise "#{method} #{path} answered #{response.status}" if response.status >= 500
+
+          @requests_served += 1
+        end
+      end
+    end
+
+    # The parent waits for cowscope. On `release` or when cowscope goes away (EOF), every child still
+    # alive is killed and all are reaped; then the parent leaves without running at_exit handlers again.
+    def wait_for_release(pids)
+      loop do
+        line = channel.gets
+        break if line.nil? || JSON.parse(line)['cmd'] == 'release'
+      end
+    ensure
+      pids.each do |pid|
+        Process.kill(:KILL, pid)
+      rescue Errno::ESRCH
+        nil
+      end
+      pids.each do |pid|
+        Process.wait(pid)
+      rescue Errno::ECHILD
+        nil
+      end
+      exit!(0)
+    end
+  end
+end
+
+at_exit { Cowscope.at_main_exit } if Cowscope.active?

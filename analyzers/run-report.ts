@@ -1,0 +1,93 @@
+// The `run` report: each child of a controlled fork against the fork-time image (the reference twin),
+// with the Ruby GC heap as a region of its own. This object is also the JSON contract
+// (schema cowscope.run/1): add fields freely, never rename.
+
+import type { Capture, ProcessCapture, Tier } from '../native/capture';
+import type { Region } from './regions';
+import type { ClassCounts } from './sharing';
+import { analyzePair } from './sharing';
+
+export interface RunChild {
+  pid: number;
+  /** Rack requests this child answered (0 for other workloads) */
+  requests: number;
+  pages: ClassCounts;
+  regions: { region: Region; pages: ClassCounts }[];
+  unresolvedTies: number;
+}
+
+export interface RunReport {
+  schema: 'cowscope.run/1';
+  tier: Tier;
+  pageSize: number;
+  time: string;
+  runtime: { name: string; version: string; platform: string };
+  strategy: { name: string; seconds: number };
+  workload: string;
+  parent: number;
+  reference: number;
+  threadsAtFork: { ruby: number; os: number; threads: { name: string; status: string }[] };
+  heapMap: { objects: number; free: number; heapPages: number; heapPageSize: number; malformed: number; seconds: number };
+  children: RunChild[];
+  notes: string[];
+}
+
+/** Classes of each child's pages, as analyzePair found them (for the word diffs of copied pages). */
+export function runClasses(capture: Capture): Map<number, Uint8Array> {
+  return new Map(runPairs(capture).map((p) => [p.child.pid, analyzeRunPair(capture, p).classes]));
+}
+
+function runPairs(capture: Capture): { child: ProcessCapture; reference: ProcessCapture; parent: ProcessCapture }[] {
+  const run = capture.run!;
+  const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
+  return run.children.map((pid) => ({ child: byPid.get(pid)!, reference: byPid.get(run.reference)!, parent: byPid.get(run.parent)! }));
+}
+
+function analyzeRunPair(capture: Capture, p: { child: ProcessCapture; reference: ProcessCapture; parent: ProcessCapture }) {
+  const heap = capture.heapMap;
+  return analyzePair(capture, p.child, p.reference, {
+    parent: p.parent,
+    special: heap ? { region: 'ruby-heap', starts: heap.bodies, size: heap.heapPageSize } : undefined,
+  });
+}
+
+export function runReport(capture: Capture): RunReport {
+  const run = capture.run;
+  const runtime = capture.runtime;
+  if (!run || !runtime) throw new Error('not a capture of cowscope run');
+  const children = runPairs(capture).map((p, i) => {
+    const { sharing } = analyzeRunPair(capture, p);
+    return { pid: sharing.pid, requests: run.requestsServed[i] ?? 0, pages: sharing.pages, regions: sharing.regions, unresolvedTies: sharing.unresolvedTies };
+  });
+  const rubyThreads = run.threadsAtFork.length;
+  const notes: string[] = [];
+  if (rubyThreads > 1 || run.osThreadsAtFork > 1)
+    notes.push(
+      `${rubyThreads} Ruby thread${rubyThreads === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
+    );
+  if (capture.meta.tier === 'exclusive-bit')
+    notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
+  if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
+  return {
+    schema: 'cowscope.run/1',
+    tier: capture.meta.tier,
+    pageSize: capture.meta.pageSize,
+    time: capture.meta.time,
+    runtime: { name: runtime.name, version: runtime.version, platform: runtime.platform },
+    strategy: { name: run.strategy, seconds: run.strategySeconds },
+    workload: run.workload,
+    parent: run.parent,
+    reference: run.reference,
+    threadsAtFork: { ruby: rubyThreads, os: run.osThreadsAtFork, threads: run.threadsAtFork },
+    heapMap: {
+      objects: capture.heapMap?.objects ?? 0,
+      free: capture.heapMap?.free ?? 0,
+      heapPages: capture.heapMap?.bodies.length ?? 0,
+      heapPageSize: runtime.heapPageSize,
+      malformed: capture.heapMap?.malformed ?? 0,
+      seconds: run.heapMapSeconds,
+    },
+    children,
+    notes,
+  };
+}

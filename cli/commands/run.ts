@@ -1,0 +1,180 @@
+// cowscope run: a controlled fork of a real Ruby program.
+//   spawn with the agent (agents/) -> fork point -> go -> workload done -> capture (native)
+//   -> classify against the fork-time image (analyzers/) -> render (cli/) -> release and reap.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { RubyRunOptions, RubySession } from '../../agents/ruby-driver';
+import { Capture, Role, captureProcesses, checkTarget } from '../../native/capture';
+import { saveCapture } from '../../native/capture-file';
+import { which } from '../../native/machine';
+import { scanHeapDump } from '../../native/probe';
+import { runClasses, runReport } from '../../analyzers/run-report';
+import { UsageError } from '../errors';
+import { diffCopiedPages, settleTies } from '../measure';
+import { renderRunText } from '../render/run-text';
+
+export const STRATEGIES = ['none', 'gc'];
+
+export interface RunArgs {
+  program?: string[];
+  rack?: string;
+  request?: string[];
+  requests: number;
+  children: number;
+  strategy: string;
+  workload?: string;
+  timeout: number;
+  ruby: string;
+  save?: string;
+  json: boolean;
+  bytes: boolean;
+}
+
+function existingFile(file: string, what: string): string {
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(`${what} ${file} does not exist: check the path`);
+  return path.resolve(file);
+}
+
+/** Checks the arguments and turns them into what the Ruby driver needs. */
+export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> {
+  let program = [...(args.program ?? [])].map(String);
+  let ruby = args.ruby;
+  if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
+  if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
+  if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
+  if (!args.rack && !program.length) throw new UsageError('give a program to run (cowscope run app.rb) or a Rack app (cowscope run --rack config.ru)');
+  if (program.length && !program[0].startsWith('-')) program[0] = existingFile(program[0], 'the program');
+  if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
+    throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
+  if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
+  if (!Number.isInteger(args.requests) || args.requests < 1) throw new UsageError(`--requests must be a whole number of at least 1, not ${args.requests}`);
+  const requests = args.request?.length ? args.request.map(String) : ['GET /'];
+  for (const r of requests)
+    if (!/^[A-Z]+ \/\S*$/.test(r)) throw new UsageError(`--request "${r}" is not METHOD /path: write e.g. --request 'GET /users'`);
+  if (!args.rack && args.request?.length) throw new UsageError('--request goes with --rack config.ru');
+  if (args.save) {
+    const dir = path.dirname(path.resolve(args.save));
+    if (!fs.existsSync(dir)) throw new UsageError(`cannot save to ${args.save}: folder ${dir} does not exist`);
+  }
+  return {
+    ruby,
+    program,
+    rack: args.rack ? { config: existingFile(args.rack, 'the Rack app'), requests, count: args.requests } : undefined,
+    children: args.children,
+    strategy: args.strategy,
+    workload: args.workload ? existingFile(args.workload, 'the workload') : undefined,
+    bootTimeoutMs: args.timeout * 1000,
+    workloadTimeoutMs: args.timeout * 1000,
+    output: output as RubyRunOptions['output'],
+  };
+}
+
+function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
+  if (plan.rack) return `${plan.rack.count} x ${plan.rack.requests.join(', ')} through Rack::MockRequest (${path.basename(plan.rack.config)})`;
+  if (plan.workload) return `load ${path.basename(plan.workload)}`;
+  return 'the Cowscope.workload block of the program, if it registered one';
+}
+
+/** Reads parent, twin and children while they are stopped, plus the heap map and the word diffs. */
+async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<Capture> {
+  const fp = session.forkPoint!;
+  const parent = session.proc.pid!;
+  const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
+  const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
+  capture.runtime = { name: 'ruby', version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize };
+  capture.run = {
+    parent,
+    reference: session.twin,
+    children: session.children,
+    strategy: session.strategy!.name,
+    strategySeconds: session.strategy!.seconds,
+    heapMapSeconds: session.heapMap!.seconds,
+    threadsAtFork: fp.threads,
+    osThreadsAtFork: fp.osThreads,
+    gcCountAtFork: fp.gcCount,
+    workload: describeWorkload(plan),
+    requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
+  };
+  const heap = scanHeapDump(session.heapMap!.path, fp.heapPageSize);
+  capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
+  const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
+  const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: byPid.get(session.twin)! }));
+  settleTies(capture, pairs);
+  const classes = runClasses(capture);
+  diffCopiedPages(capture, pairs, (p) => classes.get(p.child.pid)!);
+  return capture;
+}
+
+export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
+  const plan = planRun(args, process.stderr);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-run-'));
+  const session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
+    session.abort().finally(() => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await session.ready();
+    session.go();
+    await session.waitDone();
+    const capture = await gather(session, plan, command);
+    await session.release();
+    const report = runReport(capture);
+    if (args.save) saveCapture(args.save, capture);
+    return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
+  } catch (e) {
+    await session.abort();
+    // Killing the family makes the steps above fail; the signal handler reports and exits instead.
+    if (interrupted) await new Promise(() => undefined);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const runCommandModule: CommandModule<object, RunArgs> = {
+  command: 'run [program..]',
+  describe: 'Start a Ruby program, fork it at its fork point, run a workload in the children, and measure what they copied',
+  builder: (y: Argv) =>
+    y
+      .positional('program', { type: 'string', array: true, describe: 'the Ruby script and its arguments (or: -- ruby [options] script)' })
+      .option('children', { type: 'number', default: 2, describe: 'children to fork' })
+      .option('strategy', { type: 'string', choices: STRATEGIES, default: 'none', describe: 'what the parent does just before forking' })
+      .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
+      .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
+      .option('request', { type: 'string', array: true, describe: "with --rack: a request 'METHOD /path' (repeatable; default 'GET /')" })
+      .option('requests', { type: 'number', default: 1, describe: 'with --rack: how many times each child sends the request list' })
+      .option('timeout', { type: 'number', default: 60, describe: 'seconds for the boot, and again for the workload' })
+      .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
+      .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
+      .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .example('$0 run app.rb', 'fork at the end of app.rb; children run its Cowscope.workload block')
+      .example('$0 run --workload job.rb --children 4 app.rb', 'each of 4 children loads job.rb')
+      .example("$0 run --rack config.ru --request 'GET /' --requests 100", 'a Rack app: 100 requests per child')
+      .epilogue(
+        [
+          'Fork points: the end of the main script; or Cowscope.fork_point in the program; or, with --rack, right',
+          'after the app is loaded. At the fork point the agent applies the strategy, writes a heap map from a',
+          'throwaway sibling fork, and forks a stopped twin (the fork-time image) and the children.',
+          'Every child is compared with the twin: shared, copied (the child wrote), copied-by-parent (the parent',
+          'wrote; exact tier only), new. The program\'s own output goes to stderr.',
+        ].join('\n'),
+      ) as Argv<RunArgs>,
+  handler: async (args) => {
+    const rest = ((args as Record<string, unknown>)['--'] as string[] | undefined) ?? [];
+    process.stdout.write(await runCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));
+  },
+};

@@ -1,0 +1,40 @@
+// Human rendering of the run report.
+
+import type { RunReport } from '../../analyzers/run-report';
+import { TIER_MEANING } from '../../analyzers/inspect-report';
+import { classCells, classHead } from './classes';
+import { renderTable } from './table';
+import { formatSize } from './units';
+
+export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
+  const opts = { bytes: o.bytes, mappings: false };
+  const ps = r.pageSize;
+  const out: string[] = [];
+  const n = r.children.length;
+  out.push(
+    `cowscope run: ${r.runtime.name} ${r.runtime.version} (${r.runtime.platform}), strategy ${r.strategy.name} (${r.strategy.seconds.toFixed(2)} s), ` +
+      `${n} child${n === 1 ? '' : 'ren'}, tier ${r.tier} (${TIER_MEANING[r.tier]})`,
+  );
+  out.push(`workload: ${r.workload}`);
+  out.push(`parent ${r.parent}, fork-time image ${r.reference} (a stopped twin forked with the children)`);
+  const h = r.heapMap;
+  out.push(
+    `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
+  );
+  const t = r.threadsAtFork;
+  out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map((x) => `${x.name} ${x.status}`).join(', ')}), ${t.os} OS`);
+  const known = r.children.length > 0 && r.children[0].pages.copiedByParent !== null;
+  out.push('');
+  out.push("Sharing with the fork-time image (private mappings; % of the child's resident pages there)");
+  out.push(renderTable(['CHILD', ...classHead(known)], r.children.map((c) => [c.pid, ...classCells(c.pages, ps, opts, true)]), [0, 1, 2, 3, 4, 5, 6, 7]));
+  for (const c of r.children) {
+    out.push('');
+    out.push(`Child ${c.pid} by region`);
+    out.push(renderTable(['REGION', ...classHead(known)], c.regions.map((g) => [g.region, ...classCells(g.pages, ps, opts, false)]), [1, 2, 3, 4, 5, 6, 7]));
+  }
+  if (r.notes.length) {
+    out.push('');
+    for (const note of r.notes) out.push(`note: ${note}`);
+  }
+  return `${out.join('\n')}\n`;
+}

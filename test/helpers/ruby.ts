@@ -1,0 +1,44 @@
+// Helpers for tests of `cowscope run` with Debian's Ruby.
+
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI, ROOT } from './family';
+
+export const RUBY_FIXTURES = path.join(ROOT, 'fixtures', 'ruby');
+
+export function runCowscope(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env } });
+}
+
+export function tempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cowscope-${prefix}-`));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** cowscope's own temporary folders (one per run) still on disk. */
+export function leftoverRunDirs(): string[] {
+  return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cowscope-run-'));
+}
+
+/** Processes whose command line mentions one of the fixtures or the agent. */
+export function rubyFixtureProcesses(): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmd = '';
+    try {
+      cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    if (cmd.includes('fixtures/ruby/') || cmd.includes('agents/ruby/cowscope.rb')) out.push(`${name} ${cmd}`);
+  }
+  return out;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function region(child: any, name: string): any {
+  return child.regions.find((g: { region: string }) => g.region === name)?.pages ?? { copied: 0, shared: 0, new: 0 };
+}

@@ -1,0 +1,174 @@
+// cowscope run with Debian's real Ruby: planted copies are found, a no-op copies little, Rack request
+// counts matter, save/report round-trips, and every process and temporary file is cleaned up.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadCapture } from '../native/capture-file';
+import { statOf } from '../native/proc';
+import { familyOf } from '../native/proc';
+import { CLI } from './helpers/family';
+import { RUBY_FIXTURES, leftoverRunDirs, region, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
+
+const fixture = (name: string) => path.join(RUBY_FIXTURES, name);
+const tmp = tempDir('test');
+test.after(() => tmp.remove());
+
+test.after.each(() => {
+  assert.equal(rubyFixtureProcesses(), [], 'no Ruby process left behind');
+  assert.equal(leftoverRunDirs(), [], 'no temporary folder left behind');
+});
+
+test('planted string mutations: every planted GC-heap page is copied in every child', () => {
+  const planted = path.join(tmp.dir, 'planted.txt');
+  const save = path.join(tmp.dir, 'mutate.cow');
+  const r = runCowscope(['run', '--json', '--save', save, fixture('mutate.rb')], { COWSCOPE_FIXTURE_OUT: planted });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.schema, 'cowscope.run/1');
+  assert.is(report.runtime.name, 'ruby');
+  assert.match(report.runtime.version, /^3\.\d+\.\d+$/);
+  assert.is(report.children.length, 2);
+  const pages = fs.readFileSync(planted, 'utf8').trim().split('\n').map(Number);
+  assert.ok(pages.length >= 20, `planted ${pages.length} pages`);
+  const capture = loadCapture(save);
+  for (const child of report.children) {
+    const heap = region(child, 'ruby-heap');
+    assert.ok(heap.copied >= pages.length, `child ${child.pid}: ${heap.copied} copied GC-heap pages, planted ${pages.length}`);
+    const copied = new Set(Array.from(capture.diffs!.find((d) => d.pid === child.pid)!.addrs));
+    const missed = pages.filter((p) => !copied.has(p));
+    assert.equal(missed, [], `child ${child.pid}: every planted page is copied`);
+  }
+});
+
+test('explicit Cowscope.fork_point with a --workload file', () => {
+  const r = runCowscope(['run', '--json', '--children', '3', '--strategy', 'gc', '--workload', fixture('workload_mutate.rb'), fixture('fork_point.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /ran past the fork point/);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.strategy.name, 'gc');
+  assert.is(report.workload, 'load workload_mutate.rb');
+  assert.is(report.children.length, 3);
+  for (const child of report.children) assert.ok(region(child, 'ruby-heap').copied >= 20, `child ${child.pid} copied its strings' slots`);
+});
+
+test('a no-op workload copies fewer than 16 GC-heap pages', () => {
+  const r = runCowscope(['run', '--json', fixture('noop.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  for (const child of JSON.parse(r.stdout).children) {
+    const heap = region(child, 'ruby-heap');
+    assert.ok(heap.copied < 16, `child ${child.pid}: ${heap.copied} copied GC-heap pages`);
+    assert.ok(heap.shared > 100, 'the heap map found the GC heap');
+  }
+});
+
+test('--rack: N requests in each child, and more requests copy more pages (1 vs 200)', () => {
+  const one = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '1']);
+  const many = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '200']);
+  assert.is(one.status, 0, one.stderr);
+  assert.is(many.status, 0, many.stderr);
+  const a = JSON.parse(one.stdout);
+  const b = JSON.parse(many.stdout);
+  for (const c of a.children) assert.is(c.requests, 1);
+  for (const c of b.children) assert.is(c.requests, 200);
+  // 200 requests index all 20 000 preloaded strings (>= 195 pages of their slots), one request 100 of them.
+  for (let i = 0; i < 2; i++) {
+    const h1 = region(a.children[i], 'ruby-heap').copied;
+    const h200 = region(b.children[i], 'ruby-heap').copied;
+    assert.ok(h200 >= h1 + 150, `GC heap: ${h1} copied pages after 1 request, ${h200} after 200`);
+    assert.ok(b.children[i].pages.copied > a.children[i].pages.copied, 'and in total');
+  }
+});
+
+test('run --save F then report F: identical output, text and JSON', () => {
+  const save = path.join(tmp.dir, 'noop.cow');
+  const text = runCowscope(['run', '--save', save, fixture('noop.rb')]);
+  assert.is(text.status, 0, text.stderr);
+  const again = runCowscope(['report', save]);
+  assert.is(again.status, 0, again.stderr);
+  assert.is(again.stdout, text.stdout);
+  const json = runCowscope(['run', '--json', '--save', save, fixture('noop.rb')]);
+  assert.is(runCowscope(['report', '--json', save]).stdout, json.stdout);
+  assert.ok(fs.statSync(save).size < 512 * 1024, `capture is compact: ${fs.statSync(save).size} bytes`);
+});
+
+test('a thread alive at the fork point is reported', () => {
+  const r = runCowscope(['run', '--json', fixture('thread_hang.rb')], { COWSCOPE_FIXTURE_WAIT: '0' });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.threadsAtFork.ruby, 2);
+  assert.ok(report.threadsAtFork.threads.some((t: { name: string }) => t.name === 'waker'));
+  assert.ok(report.notes.some((n: string) => /2 Ruby threads \(main, waker\).*a child that waits for another one hangs/.test(n)));
+});
+
+test('a child waiting for a thread from before the fork: reported as hung with state and threads, exit 2', () => {
+  const r = runCowscope(['run', '--timeout', '3', fixture('thread_hang.rb')]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /cowscope: child \d+ did not finish the workload within 3 s: state S, \d+ threads? \(\d+ ruby S/);
+  assert.match(r.stderr, /a child that waits for a thread started before the fork point hangs/);
+  assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('the program raises while it boots: its error is shown, exit 2', () => {
+  const r = runCowscope(['run', fixture('boot_raise.rb')]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /planted boot failure \(ArgumentError\)/, "the program's own error output");
+  assert.match(r.stderr, /cowscope: the program raised ArgumentError: planted boot failure \(.*boot_raise\.rb:3/);
+});
+
+test('the program exits before the fork point: clear message, exit 2', () => {
+  const r = runCowscope(['run', fixture('early_exit.rb')]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /cowscope: the program called exit \(status 3\) before the fork point/);
+  const r2 = runCowscope(['run', '--', 'ruby', '-e', 'exit!(4)']);
+  assert.is(r2.status, 2);
+  assert.match(r2.stderr, /cowscope: the program exited with status 4 before the fork point/);
+});
+
+test('SIGINT to cowscope mid-workload: every process is killed and reaped', async () => {
+  const marks = tempDir('marks');
+  const proc = spawn(process.execPath, [CLI, 'run', '--children', '3', path.join(RUBY_FIXTURES, 'slow_workload.rb')], {
+    env: { ...process.env, COWSCOPE_FIXTURE_MARKS: marks.dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (fs.readdirSync(marks.dir).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.is(fs.readdirSync(marks.dir).length, 3, 'all three children started the workload');
+    const family = familyOf(proc.pid!).slice(1); // ruby parent, twin, three children
+    assert.is(family.length, 5, `cowscope's descendants: ${family}`);
+    proc.kill('SIGINT');
+    assert.is(await exited, 130);
+    assert.match(stderr, /interrupted by SIGINT: every process it started was killed and reaped/);
+    for (const pid of family) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+  } finally {
+    proc.kill('SIGKILL');
+    marks.remove();
+  }
+});
+
+test('bad arguments to run and report: one line, exit 2', () => {
+  const cases: [string[], RegExp][] = [
+    [['run'], /give a program to run/],
+    [['run', '/nonexistent/app.rb'], /the program \/nonexistent\/app\.rb does not exist/],
+    [['run', '--rack', fixture('rack/config.ru'), fixture('noop.rb')], /either a program or --rack/],
+    [['run', '--rack', fixture('rack/config.ru'), '--request', 'fetch everything'], /is not METHOD \/path/],
+    [['run', '--children', '0', fixture('noop.rb')], /--children must be a whole number from 1 to 64/],
+    [['run', '--strategy', 'magic', fixture('noop.rb')], /Invalid values/],
+    [['report', '/nonexistent.cow'], /cannot read \/nonexistent\.cow: ENOENT/],
+    [['report', fixture('noop.rb')], /is not a cowscope capture/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCowscope(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+  }
+});
+
+test.run();
