@@ -125,6 +125,11 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   process.once('SIGTERM', onSignal);
   try {
     await session.ready();
+    const fp = session.forkPoint!;
+    if (fp.threads.length > 1 || fp.osThreads > 1)
+      process.stderr.write(
+        `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => t.name).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
+      );
     session.go();
     await session.waitDone();
     const capture = await gather(session, plan, command);
