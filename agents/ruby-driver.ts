@@ -40,6 +40,8 @@ export interface RubyRunOptions {
   heapMapPath: string;
   bootTimeoutMs: number;
   workloadTimeoutMs: number;
+  /** start ObjectSpace.trace_object_allocations at boot (allocation sites in the heap map) */
+  traceAllocations: boolean;
   /** where the program's own output goes (cowscope keeps stdout for its report) */
   output: Writable;
 }
@@ -71,6 +73,8 @@ export class RubySession {
   children: number[] = [];
   /** Rack requests each child answered (0 for other workloads) */
   readonly requestsServed = new Map<number, number>();
+  /** GC runs of each child during the workload */
+  readonly gcRuns = new Map<number, number>();
   private readonly events: AgentEvent[] = [];
   private wake: (() => void) | undefined;
   private exited: { code: number | null; signal: string | null } | undefined;
@@ -118,6 +122,7 @@ export class RubySession {
       rack: opts.rack?.config,
       requests: opts.rack?.requests,
       requestCount: opts.rack?.count,
+      traceAllocations: opts.traceAllocations,
     };
     const args = ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     const proc = spawn(opts.ruby, args, {
@@ -239,6 +244,7 @@ export class RubySession {
     while (pending.size) {
       const done = await this.next((ev) => ev.event === 'done', deadline, late);
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
+      this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');

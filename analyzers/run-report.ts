@@ -6,11 +6,20 @@ import type { Capture, ProcessCapture, Tier } from '../native/capture';
 import type { Region } from './regions';
 import type { ClassCounts } from './sharing';
 import { analyzePair } from './sharing';
+import { ChildBlame, blameRun } from './ruby/blame';
 
 export interface RunChild {
   pid: number;
   /** Rack requests this child answered (0 for other workloads) */
   requests: number;
+  /** GC runs during the workload */
+  gcRuns: number;
+  /** why each copied page was copied: one primary cause per page, pages add up to pages.copied */
+  blame: ChildBlame['blame'];
+  byType: ChildBlame['byType'];
+  byClass: ChildBlame['byClass'];
+  bySite: ChildBlame['bySite'];
+  blameByRegion: ChildBlame['byRegion'];
   pages: ClassCounts;
   regions: { region: Region; pages: ClassCounts }[];
   unresolvedTies: number;
@@ -55,9 +64,23 @@ export function runReport(capture: Capture): RunReport {
   const run = capture.run;
   const runtime = capture.runtime;
   if (!run || !runtime) throw new Error('not a capture of cowscope run');
+  const blames = blameRun(capture);
   const children = runPairs(capture).map((p, i) => {
     const { sharing } = analyzeRunPair(capture, p);
-    return { pid: sharing.pid, requests: run.requestsServed[i] ?? 0, pages: sharing.pages, regions: sharing.regions, unresolvedTies: sharing.unresolvedTies };
+    const b = blames.find((x) => x.pid === sharing.pid);
+    return {
+      pid: sharing.pid,
+      requests: run.requestsServed[i] ?? 0,
+      gcRuns: run.gcRuns[i] ?? 0,
+      pages: sharing.pages,
+      regions: sharing.regions,
+      unresolvedTies: sharing.unresolvedTies,
+      blame: b?.blame ?? [],
+      byType: b?.byType ?? [],
+      byClass: b?.byClass ?? [],
+      bySite: b?.bySite ?? [],
+      blameByRegion: b?.byRegion ?? [],
+    };
   });
   const rubyThreads = run.threadsAtFork.length;
   const notes: string[] = [];
@@ -67,6 +90,7 @@ export function runReport(capture: Capture): RunReport {
     );
   if (capture.meta.tier === 'exclusive-bit')
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
+  if (!capture.ruby) notes.push(`Ruby ${runtime.version} is not in cowscope's version table: no blame (known: 3.1, 3.3, 3.4)`);
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
   return {
     schema: 'cowscope.run/1',

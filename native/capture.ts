@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
+import type { RubyStructures } from './ruby-structures';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
 import { ProcessInfo, processInfo, readMapsAsync, readRollupAsync, statOf } from './proc';
 
@@ -70,6 +71,8 @@ export interface RunInfo {
   workload: string;
   /** per child (same order as children): Rack requests answered */
   requestsServed: number[];
+  /** per child (same order as children): GC runs during the workload */
+  gcRuns: number[];
 }
 
 /** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,
@@ -110,6 +113,8 @@ export interface Capture {
   ties?: TieResults[];
   heapMap?: HeapMap;
   diffs?: PageDiffs[];
+  /** Ruby structures of the fork-time image, for blame (run only) */
+  ruby?: RubyStructures;
 }
 
 const TOOL_VERSION: string = (() => {

@@ -10,6 +10,8 @@
 
 #include <napi.h>
 
+#include "common.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -27,6 +29,8 @@
 #include <vector>
 
 namespace {
+
+using namespace cowscope;
 
 // ---- pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst); not in uapi headers ----
 constexpr uint64_t PM_PFN_MASK = (1ULL << 55) - 1;
@@ -65,83 +69,7 @@ constexpr uint64_t PAGE_IS_HUGE = 1 << 6;
 // Read size from the reference's measurements: 2 MiB of pagemap per pread.
 constexpr size_t kPagemapChunkEntries = 256 * 1024;
 
-size_t PageSize() {
-  static const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return ps;
-}
 
-std::string ErrnoCode(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "E" + std::to_string(err);
-}
-
-// A failed system call. The core functions below throw it from any thread; the N-API edge turns it
-// into a JS Error shaped like Node's system errors (message, errno, code, syscall, path).
-struct SysError {
-  int err;
-  std::string syscall;
-  std::string path;
-  std::string Message() const { return ErrnoCode(err) + ": " + syscall + " " + path + ": " + strerror(err); }
-};
-
-Napi::Error ToJsError(Napi::Env env, const SysError& se) {
-  Napi::Error e = Napi::Error::New(env, se.Message());
-  e.Set("errno", Napi::Number::New(env, se.err));
-  e.Set("code", Napi::String::New(env, ErrnoCode(se.err)));
-  e.Set("syscall", Napi::String::New(env, se.syscall));
-  e.Set("path", Napi::String::New(env, se.path));
-  return e;
-}
-
-// Runs a core function on the JS thread, rethrowing its SysError as a JS exception.
-template <typename F>
-auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const SysError& se) {
-    throw ToJsError(env, se);
-  }
-}
-
-class Fd {
- public:
-  // Throws SysError when the file cannot be opened.
-  explicit Fd(const std::string& path) : path_(path) {
-    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw SysError{errno, "open", path};
-  }
-  // Does not throw: for feature probes.
-  Fd(const std::string& path, std::nothrow_t) : path_(path) { fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC); }
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  const std::string& path() const { return path_; }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
-// Reads exactly len bytes at off unless EOF comes first; returns bytes read. Throws on error.
-size_t PreadFull(const Fd& fd, void* buf, size_t len, uint64_t off) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd.get(), static_cast<char*>(buf) + done, len - done, static_cast<off_t>(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw SysError{errno, "pread", fd.path()};
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
-std::string ProcPath(int pid, const char* file) { return "/proc/" + std::to_string(pid) + "/" + file; }
 
 uint16_t DecodeFlags(uint64_t e) {
   uint16_t f = 0;
@@ -672,98 +600,100 @@ Napi::Value Reap(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);  // reaped, or ECHILD: another process's child
 }
 
-// ---- heap dump scan: ObjectSpace.dump_all output, streamed; never parsed as a whole ----
+// ---- structure discovery: words and malloc chunks of a (stopped) process ----
 
-// scanHeapDump(path, heapPageSize) -> { bodies: Float64Array (sorted heap page bodies), objects, free,
-//   malformed, lines }. Each line is one JSON object; only "address" (and "type":"NONE" for free slots)
-// is read here. A line that is not {...} or whose address cannot be read counts as malformed.
-Napi::Value ScanHeapDump(const Napi::CallbackInfo& info) {
+// readWords(pid, addrs) -> { words: BigUint64Array, ok: Uint8Array }. Reads each 8-byte word from the
+// page that holds it; pages that are not present are never read (ok = 0 there).
+Napi::Value ReadWords(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "scanHeapDump(path, heapPageSize)");
-  const std::string path = info[0].As<Napi::String>();
-  const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
-  if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
-  std::vector<uint64_t> bodies;
-  double objects = 0, freeSlots = 0, malformed = 0, lines = 0;
+  const int pid = ArgPid(info, 0);
+  const std::vector<uint64_t> addrs = ToU64(ArgFloat64Array(info, 1, "addrs"));
+  const size_t ps = PageSize();
+  std::vector<uint64_t> pages;
+  pages.reserve(addrs.size());
+  for (uint64_t a : addrs) pages.push_back(a & ~(ps - 1));
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  Napi::BigUint64Array words = Napi::BigUint64Array::New(env, addrs.size());
+  Napi::Uint8Array ok = Napi::Uint8Array::New(env, addrs.size());
   Sync(env, [&] {
-    Fd fd(path);
-    static const char kAddr[] = "\"address\":\"0x";
-    static const char kNone[] = "\"type\":\"NONE\"";
-    std::vector<char> buf(1 << 20);
-    std::string carry;
-    uint64_t lastBody = ~0ULL;
-    auto line = [&](const char* b, const char* e) {
-      if (b == e) return;
-      lines++;
-      if (*b != '{' || e[-1] != '}') {
-        malformed++;
-        return;
-      }
-      const char* a = static_cast<const char*>(memmem(b, e - b, kAddr, sizeof(kAddr) - 1));
-      if (!a) return;  // ROOT records have no address
-      a += sizeof(kAddr) - 1;
-      uint64_t addr = 0;
-      int digits = 0;
-      for (; a < e && digits < 17; a++, digits++) {
-        const char c = *a;
-        const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0) break;
-        addr = addr << 4 | static_cast<uint64_t>(v);
-      }
-      if (!digits || digits > 16 || a >= e || *a != '"') {
-        malformed++;
-        return;
-      }
-      objects++;
-      if (memmem(b, e - b, kNone, sizeof(kNone) - 1)) freeSlots++;
-      const uint64_t body = addr & ~(hps - 1);
-      if (body != lastBody) bodies.push_back(body);  // dump order is page by page: most repeats are adjacent
-      lastBody = body;
-    };
-    for (;;) {
-      ssize_t n;
-      do n = read(fd.get(), buf.data(), buf.size());
-      while (n < 0 && errno == EINTR);
-      if (n < 0) throw SysError{errno, "read", path};
-      if (n == 0) break;
-      const char* p = buf.data();
-      const char* end = p + n;
-      while (p < end) {
-        const char* nl = static_cast<const char*>(memchr(p, '\n', end - p));
-        if (!nl) {
-          carry.append(p, end);
-          break;
-        }
-        if (!carry.empty()) {
-          carry.append(p, nl);
-          line(carry.data(), carry.data() + carry.size());
-          carry.clear();
-        } else {
-          line(p, nl);
-        }
-        p = nl + 1;
-      }
+    std::vector<uint8_t> present = PresentMask(pid, pages);
+    std::vector<uint8_t> status(pages.size(), kOk);
+    std::vector<uint8_t> buf(pages.size() * ps);
+    ReadPagesInto(pid, pages, present, buf.data(), status);
+    for (size_t i = 0; i < addrs.size(); i++) {
+      const size_t k = std::lower_bound(pages.begin(), pages.end(), addrs[i] & ~(ps - 1)) - pages.begin();
+      const uint64_t off = addrs[i] & (ps - 1);
+      words[i] = 0;
+      ok[i] = 0;
+      if (!present[k] || status[k] != kOk || off + 8 > ps) continue;
+      memcpy(&words[i], buf.data() + k * ps + off, 8);
+      ok[i] = 1;
     }
-    if (!carry.empty()) line(carry.data(), carry.data() + carry.size());
   });
-  std::sort(bodies.begin(), bodies.end());
-  bodies.erase(std::unique(bodies.begin(), bodies.end()), bodies.end());
-  Napi::Float64Array out = Napi::Float64Array::New(env, bodies.size());
-  for (size_t i = 0; i < bodies.size(); i++) out[i] = static_cast<double>(bodies[i]);
-  Napi::Object res = Napi::Object::New(env);
-  res.Set("bodies", out);
-  res.Set("objects", Napi::Number::New(env, objects));
-  res.Set("free", Napi::Number::New(env, freeSlots));
-  res.Set("malformed", Napi::Number::New(env, malformed));
-  res.Set("lines", Napi::Number::New(env, lines));
-  return res;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("words", words);
+  out.Set("ok", ok);
+  return out;
+}
+
+// walkMallocChunks(pid, start, end) -> { start: Float64Array, size: Float64Array, inUse: Uint8Array }
+// Walks glibc chunk headers from `start` (the first chunk of the main arena at the start of [heap]): the
+// size field is at chunk+8 (low 3 bits are flags), the next chunk follows; a chunk is in use when the
+// next chunk's PREV_INUSE bit is set (tcache and fastbin chunks count as in use, as glibc keeps them).
+// Stops at the first implausible header.
+Napi::Value WalkMallocChunks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int pid = ArgPid(info, 0);
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "walkMallocChunks(pid, start, end)");
+  const uint64_t start = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  const uint64_t end = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  const size_t ps = PageSize();
+  if (start % ps || end % ps || end < start) throw Napi::RangeError::New(env, "page-aligned start <= end");
+  std::vector<double> starts, sizes;
+  std::vector<uint8_t> inUse;
+  Sync(env, [&] {
+    std::vector<uint64_t> pages;
+    for (uint64_t a = start; a < end; a += ps) pages.push_back(a);
+    std::vector<uint8_t> present = PresentMask(pid, pages);
+    std::vector<uint8_t> status(pages.size(), kOk);
+    std::vector<uint8_t> mem(pages.size() * ps, 0);
+    ReadPagesInto(pid, pages, present, mem.data(), status);
+    auto word = [&](uint64_t addr) {
+      uint64_t w;
+      memcpy(&w, mem.data() + (addr - start), 8);
+      return w;
+    };
+    uint64_t p = start;
+    while (p + 16 <= end) {
+      const uint64_t size = word(p + 8) & ~7ULL;
+      if (size < 32 || size % 16 || p + size > end) break;
+      starts.push_back(static_cast<double>(p));
+      sizes.push_back(static_cast<double>(size));
+      const uint64_t next = p + size;
+      inUse.push_back(next + 16 <= end ? static_cast<uint8_t>(word(next + 8) & 1) : 1);
+      p = next;
+    }
+  });
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Float64Array s = Napi::Float64Array::New(env, starts.size());
+  std::copy(starts.begin(), starts.end(), s.Data());
+  Napi::Float64Array z = Napi::Float64Array::New(env, sizes.size());
+  std::copy(sizes.begin(), sizes.end(), z.Data());
+  Napi::Uint8Array u = Napi::Uint8Array::New(env, inUse.size());
+  std::copy(inUse.begin(), inUse.end(), u.Data());
+  out.Set("start", s);
+  out.Set("size", z);
+  out.Set("inUse", u);
+  return out;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitHeapDump(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reap", Napi::Function::New(env, Reap));
-  exports.Set("scanHeapDump", Napi::Function::New(env, ScanHeapDump));
+  exports.Set("readWords", Napi::Function::New(env, ReadWords));
+  exports.Set("walkMallocChunks", Napi::Function::New(env, WalkMallocChunks));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
   exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));

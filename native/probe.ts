@@ -69,18 +69,49 @@ interface Addon {
   features(): ProbeFeatures;
   setChildSubreaper(): void;
   reap(pid: number): boolean;
-  scanHeapDump(path: string, heapPageSize: number): HeapDumpScan;
+  ingestHeapDump(path: string, heapPageSize: number, keepPages: Float64Array): HeapDumpIngest;
+  readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
+  walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
 }
 
-export interface HeapDumpScan {
+/** Objects of a heap dump as columns (one entry per kept object). */
+export interface HeapObjects {
+  address: Float64Array;
+  /** Ruby T_* code (0x1a IMEMO …); 0xff unknown */
+  type: Uint8Array;
+  /** imemo type (6 ment, 7 iseq, 12 callcache, 13 constcache …); 0xff for non-imemo */
+  imemo: Uint8Array;
+  /** dump "flags": 1 wb_protected, 2 old, 4 uncollectible, 8 marking, 16 marked, 32 pinned */
+  gcFlags: Uint8Array;
+  /** 0 when the dump has no slot_size (3.1) */
+  slotSize: Uint16Array;
+  /** -1 when absent */
+  bytesize: Float64Array;
+  embedded: Uint8Array;
+  classAddr: Float64Array;
+  /** index into sites (allocation file:line), -1 when allocation tracing was off */
+  site: Int32Array;
+}
+
+export interface HeapDumpIngest {
   /** sorted start addresses of the GC heap pages (bodies) that hold at least one dumped slot */
   bodies: Float64Array;
+  lines: number;
   /** slot records (lines with an address), free slots (type NONE) among them */
   objects: number;
   free: number;
   /** lines that are not a JSON object or whose address cannot be read */
   malformed: number;
-  lines: number;
+  /** the objects on the kept pages, every class and module, every iseq */
+  table: HeapObjects;
+  classNames: { address: Float64Array; name: string[] };
+  sites: string[];
+}
+
+export interface MallocChunks {
+  start: Float64Array;
+  size: Float64Array;
+  inUse: Uint8Array;
 }
 
 // dist/native/probe.js -> build/Release/cowscope_probe.node at the package root.
@@ -200,7 +231,18 @@ export function reap(pid: number): boolean {
   return addon.reap(pid);
 }
 
-/** Streams an ObjectSpace.dump_all file and returns the GC heap pages it covers. */
-export function scanHeapDump(path: string, heapPageSize: number): HeapDumpScan {
-  return wrap(() => addon.scanHeapDump(path, heapPageSize));
+/** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
+ *  keepPages (sorted 4 KiB page addresses), plus every class, module and iseq. */
+export function ingestHeapDump(path: string, heapPageSize: number, keepPages: Float64Array): HeapDumpIngest {
+  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages));
+}
+
+/** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */
+export function readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array } {
+  return wrap(() => addon.readWords(pid, addrs));
+}
+
+/** glibc chunk headers of [start, end) of a process (the main arena's [heap]). */
+export function walkMallocChunks(pid: number, start: number, end: number): MallocChunks {
+  return wrap(() => addon.walkMallocChunks(pid, start, end));
 }

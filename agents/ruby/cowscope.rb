@@ -145,8 +145,9 @@ module Cowscope
 
     def child_main
       Process.kill(:STOP, Process.pid) # wait for go
+      gc_at_go = GC.count
       run_workload
-      report('done', requests: @requests_served || 0)
+      report('done', requests: @requests_served || 0, gcRuns: GC.count - gc_at_go)
       Process.kill(:STOP, Process.pid) # quiescent while cowscope reads us; cowscope kills us after
       exit!(0)
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
@@ -201,4 +202,8 @@ module Cowscope
   end
 end
 
-at_exit { Cowscope.at_main_exit } if Cowscope.active?
+if Cowscope.active?
+  # --trace-allocations: the heap map then names each object's allocation site (file:line).
+  ObjectSpace.trace_object_allocations_start if Cowscope::CONFIG['traceAllocations']
+  at_exit { Cowscope.at_main_exit }
+end

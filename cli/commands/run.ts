@@ -10,7 +10,9 @@ import { RubyRunOptions, RubySession } from '../../agents/ruby-driver';
 import { Capture, Role, captureProcesses, checkTarget } from '../../native/capture';
 import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
-import { scanHeapDump } from '../../native/probe';
+import { ingestHeapDump } from '../../native/probe';
+import { discoverRubyStructures } from '../../native/ruby-structures';
+import { layoutFor } from '../../analyzers/ruby/versions';
 import { runClasses, runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { diffCopiedPages, settleTies } from '../measure';
@@ -27,6 +29,7 @@ export interface RunArgs {
   strategy: string;
   workload?: string;
   timeout: number;
+  traceAllocations: boolean;
   ruby: string;
   save?: string;
   json: boolean;
@@ -68,6 +71,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     workload: args.workload ? existingFile(args.workload, 'the workload') : undefined,
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
+    traceAllocations: args.traceAllocations,
     output: output as RubyRunOptions['output'],
   };
 }
@@ -97,14 +101,29 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
     gcCountAtFork: fp.gcCount,
     workload: describeWorkload(plan),
     requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
+    gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
   };
-  const heap = scanHeapDump(session.heapMap!.path, fp.heapPageSize);
-  capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
-  const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: byPid.get(session.twin)! }));
+  const twin = byPid.get(session.twin)!;
+  const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin }));
   settleTies(capture, pairs);
   const classes = runClasses(capture);
   diffCopiedPages(capture, pairs, (p) => classes.get(p.child.pid)!);
+
+  // The heap map, read once: its GC heap pages, and the objects on pages some child copied.
+  const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
+  const heap = ingestHeapDump(session.heapMap!.path, fp.heapPageSize, copiedPages);
+  capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
+  const layout = layoutFor(fp.ruby);
+  if (layout && layout.heapPage.size)
+    capture.ruby = discoverRubyStructures(
+      session.twin,
+      heap,
+      { heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, heapPage: layout.heapPage, iseqBody: layout.iseqBody },
+      twin.vmas,
+      copiedPages,
+      capture.meta.pageSize,
+    );
   return capture;
 }
 
@@ -162,6 +181,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('request', { type: 'string', array: true, describe: "with --rack: a request 'METHOD /path' (repeatable; default 'GET /')" })
       .option('requests', { type: 'number', default: 1, describe: 'with --rack: how many times each child sends the request list' })
       .option('timeout', { type: 'number', default: 60, describe: 'seconds for the boot, and again for the workload' })
+      .option('trace-allocations', { type: 'boolean', default: false, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
       .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
@@ -177,7 +197,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
           'Every child is compared with the twin: shared, copied (the child wrote), copied-by-parent (the parent',
           'wrote; exact tier only), new. The program\'s own output goes to stderr.',
         ].join('\n'),
-      ) as Argv<RunArgs>,
+      ) as unknown as Argv<RunArgs>, // yargs adds the camel-case traceAllocations at run time
   handler: async (args) => {
     const rest = ((args as Record<string, unknown>)['--'] as string[] | undefined) ?? [];
     process.stdout.write(await runCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));

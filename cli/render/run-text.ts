@@ -4,7 +4,8 @@ import type { RunReport } from '../../analyzers/run-report';
 import { TIER_MEANING } from '../../analyzers/inspect-report';
 import { classCells, classHead } from './classes';
 import { renderTable } from './table';
-import { formatSize } from './units';
+import { formatPercent, formatSize } from './units';
+import { CAUSE_MEANING } from '../../analyzers/ruby/blame';
 
 export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const opts = { bytes: o.bytes, mappings: false };
@@ -31,6 +32,25 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
     out.push('');
     out.push(`Child ${c.pid} by region`);
     out.push(renderTable(['REGION', ...classHead(known)], c.regions.map((g) => [g.region, ...classCells(g.pages, ps, opts, false)]), [1, 2, 3, 4, 5, 6, 7]));
+    if (c.blame.length) {
+      out.push('');
+      out.push(`Why child ${c.pid} copied ${c.pages.copied} pages (${c.gcRuns} GC run${c.gcRuns === 1 ? '' : 's'} during the workload)`);
+      out.push(
+        renderTable(
+          ['CAUSE', 'PAGES', 'SIZE', '% OF COPIED', 'WORDS', 'WHAT WROTE'],
+          c.blame.map((b) => [b.cause, b.pages, formatSize(b.pages * ps, o.bytes), formatPercent(b.pages, c.pages.copied), b.words, CAUSE_MEANING[b.cause] ?? (b.cause.startsWith('mutation.') ? 'the program changed an object of this type' : '')]),
+          [1, 2, 3, 4],
+        ),
+      );
+      if (c.byClass.length) {
+        out.push(`  top classes (GC heap pages by the object with most changed words):`);
+        out.push(renderTable(['  CLASS', 'PAGES', 'WORDS'], c.byClass.slice(0, 5).map((x) => [`  ${x.class}`, x.pages, x.words]), [1, 2]));
+      }
+      if (c.bySite.length) {
+        out.push(`  top allocation sites:`);
+        out.push(renderTable(['  SITE', 'PAGES', 'WORDS'], c.bySite.slice(0, 5).map((x) => [`  ${x.site}`, x.pages, x.words]), [1, 2]));
+      }
+    }
   }
   if (r.notes.length) {
     out.push('');

@@ -1,0 +1,140 @@
+// Every version-specific CRuby fact cowscope uses, in one table (shared/reference/cruby-internals.md
+// §1-§4 and §7.6). Code elsewhere asks `layoutFor(version)` and never compares version strings.
+// Offsets are for x86_64 release builds.
+
+export interface RubyLayout {
+  /** the series this row describes, e.g. "3.1" */
+  series: string;
+  /** bytes of one GC heap page body */
+  heapPageSize: number;
+  /** slot sizes of the size pools */
+  slotSizes: number[];
+  /** the GC age lives in flags bits 5-6 (3.1/3.2); from 3.3 only bit 5 (old) is in the flags */
+  ageInFlags: boolean;
+  /** bits 32-63 of the flags hold the shape id (3.2+) */
+  shapeInFlags: boolean;
+  /** struct heap_page (malloc'd; the body's first word points to it) */
+  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number };
+  /** struct rb_iseq_constant_body, reached through the imemo_iseq's word at +16 */
+  iseqBody: {
+    pointerOffset: number;
+    isEntries: number;
+    callData: number;
+    /** u32 counts whose sum is the number of is_entries (one field on 3.1, four on 3.3+) */
+    isSizes: number[];
+    ciSize: number;
+  };
+  /** Qundef: an unset embedded ivar slot */
+  qundef: number;
+  /** ObjectSpace.dump_all sets string coderange bits (so it must run in a sibling fork) */
+  dumpMutatesStrings: boolean;
+  /** every constant definition invalidates every constant cache (global serial) */
+  globalConstantSerial: boolean;
+}
+
+const V31: RubyLayout = {
+  series: '3.1',
+  heapPageSize: 16384,
+  slotSizes: [40],
+  ageInFlags: true,
+  shapeInFlags: false,
+  heapPage: { size: 344, slotSizeOffset: null, startOffset: 32 },
+  iseqBody: { pointerOffset: 16, isEntries: 184, callData: 192, isSizes: [244], ciSize: 248 },
+  qundef: 0x34,
+  dumpMutatesStrings: true,
+  globalConstantSerial: true,
+};
+
+// 3.2 was not available to verify (cruby-internals.md "3.2: verify"): only the facts pinned by the
+// merged pull requests are set; the struct offsets are unknown and left null-equivalent below.
+const V32: RubyLayout = {
+  series: '3.2',
+  heapPageSize: 65536,
+  slotSizes: [40, 80, 160, 320, 640],
+  ageInFlags: true,
+  shapeInFlags: true,
+  heapPage: { size: 0, slotSizeOffset: 0, startOffset: 32 },
+  iseqBody: { pointerOffset: 16, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 },
+  qundef: 0x24,
+  dumpMutatesStrings: false,
+  globalConstantSerial: false,
+};
+
+const V33: RubyLayout = {
+  series: '3.3',
+  heapPageSize: 65536,
+  slotSizes: [40, 80, 160, 320, 640],
+  ageInFlags: false,
+  shapeInFlags: true,
+  heapPage: { size: 1728, slotSizeOffset: 0, startOffset: 32 },
+  iseqBody: { pointerOffset: 16, isEntries: 176, callData: 184, isSizes: [236, 240, 244, 248], ciSize: 252 },
+  qundef: 0x24,
+  dumpMutatesStrings: false,
+  globalConstantSerial: false,
+};
+
+const V34: RubyLayout = {
+  ...V33,
+  series: '3.4',
+  heapPage: { size: 1736, slotSizeOffset: 0, startOffset: 40 },
+};
+
+const LAYOUTS = [V31, V32, V33, V34];
+
+/** The row for a Ruby version ("3.1.2" -> 3.1), or undefined for a version cowscope does not know. */
+export function layoutFor(version: string): RubyLayout | undefined {
+  const series = /^(\d+\.\d+)/.exec(version)?.[1];
+  return LAYOUTS.find((l) => l.series === series);
+}
+
+// ---- facts that are the same in 3.1-3.4 (include/ruby/internal/*.h, internal/imemo.h) ----
+
+export const T = {
+  NONE: 0x00,
+  OBJECT: 0x01,
+  CLASS: 0x02,
+  MODULE: 0x03,
+  FLOAT: 0x04,
+  STRING: 0x05,
+  REGEXP: 0x06,
+  ARRAY: 0x07,
+  HASH: 0x08,
+  STRUCT: 0x09,
+  BIGNUM: 0x0a,
+  FILE: 0x0b,
+  DATA: 0x0c,
+  MATCH: 0x0d,
+  COMPLEX: 0x0e,
+  RATIONAL: 0x0f,
+  SYMBOL: 0x14,
+  IMEMO: 0x1a,
+  NODE: 0x1b,
+  ICLASS: 0x1c,
+  ZOMBIE: 0x1d,
+  MOVED: 0x1e,
+} as const;
+
+export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k.toLowerCase()]));
+
+export const IMEMO = { ment: 6, iseq: 7, callinfo: 11, callcache: 12, constcache: 13 } as const;
+
+/** imemo type of a flags word: bits 12-15. */
+export const imemoTypeOf = (flags: bigint): number => Number((flags >> 12n) & 0xfn);
+
+export const FL = {
+  typeMask: 0x1fn,
+  /** 3.1/3.2: age in bits 5-6; 3.3+: bit 5 = old */
+  age: 0x60n,
+  promoted: 0x20n,
+  finalize: 0x80n,
+  seenObjId: 0x200n,
+  exivar: 0x400n,
+  freeze: 0x800n,
+  /** T_STRING coderange: FL_USER8 | FL_USER9 */
+  coderange: 0x300000n,
+  /** imemo ment: METHOD_ENTRY_CACHED (bit 20) and INVALIDATED (bit 21) */
+  mentCached: 0x300000n,
+  /** T_HASH iteration level: bits 25-31 */
+  hashIterLevel: 0xfe000000n,
+  shape: 0xffffffff00000000n,
+} as const;

@@ -1,0 +1,99 @@
+// Helpers shared by the probe's C++ files: system errors that become JS exceptions, an fd that
+// closes itself, full preads, the page size.
+#pragma once
+
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <new>
+#include <string>
+
+namespace cowscope {
+
+inline size_t PageSize() {
+  static const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return ps;
+}
+
+inline std::string ErrnoCode(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "E" + std::to_string(err);
+}
+
+// A failed system call. The core functions below throw it from any thread; the N-API edge turns it
+// into a JS Error shaped like Node's system errors (message, errno, code, syscall, path).
+struct SysError {
+  int err;
+  std::string syscall;
+  std::string path;
+  std::string Message() const { return ErrnoCode(err) + ": " + syscall + " " + path + ": " + strerror(err); }
+};
+
+inline Napi::Error ToJsError(Napi::Env env, const SysError& se) {
+  Napi::Error e = Napi::Error::New(env, se.Message());
+  e.Set("errno", Napi::Number::New(env, se.err));
+  e.Set("code", Napi::String::New(env, ErrnoCode(se.err)));
+  e.Set("syscall", Napi::String::New(env, se.syscall));
+  e.Set("path", Napi::String::New(env, se.path));
+  return e;
+}
+
+// Runs a core function on the JS thread, rethrowing its SysError as a JS exception.
+template <typename F>
+auto Sync(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SysError& se) {
+    throw ToJsError(env, se);
+  }
+}
+
+class Fd {
+ public:
+  // Throws SysError when the file cannot be opened.
+  explicit Fd(const std::string& path) : path_(path) {
+    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw SysError{errno, "open", path};
+  }
+  // Does not throw: for feature probes.
+  Fd(const std::string& path, std::nothrow_t) : path_(path) { fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC); }
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// Reads exactly len bytes at off unless EOF comes first; returns bytes read. Throws on error.
+inline size_t PreadFull(const Fd& fd, void* buf, size_t len, uint64_t off) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd.get(), static_cast<char*>(buf) + done, len - done, static_cast<off_t>(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SysError{errno, "pread", fd.path()};
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+inline std::string ProcPath(int pid, const char* file) { return "/proc/" + std::to_string(pid) + "/" + file; }
+
+// Registers the heap-dump functions (heapdump.cc) on the addon's exports.
+void InitHeapDump(Napi::Env env, Napi::Object exports);
+
+}  // namespace cowscope

@@ -1,0 +1,303 @@
+// Heap map ingest: one streaming pass over ObjectSpace.dump_all output (one JSON object per line),
+// never parsed as a whole. Keys are found with memmem in each line; JSON escaping keeps a key from
+// matching inside a string value (a quote there is always preceded by a backslash).
+//
+// It returns the GC heap pages (bodies) of every slot, and a column table of the objects blame needs:
+// those in the 4 KiB pages listed in keepPages (the copied pages), every class and module (for names),
+// and every iseq (for call-site discovery).
+
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+
+namespace cowscope {
+namespace {
+
+// Ruby's T_* codes (include/ruby/internal/value_type.h), the same in 3.1-3.4.
+const std::unordered_map<std::string, uint8_t>& TypeCodes() {
+  static const std::unordered_map<std::string, uint8_t> t = {
+      {"NONE", 0x00},   {"OBJECT", 0x01}, {"CLASS", 0x02},   {"MODULE", 0x03},   {"FLOAT", 0x04},   {"STRING", 0x05},
+      {"REGEXP", 0x06}, {"ARRAY", 0x07},  {"HASH", 0x08},    {"STRUCT", 0x09},   {"BIGNUM", 0x0a},  {"FILE", 0x0b},
+      {"DATA", 0x0c},   {"MATCH", 0x0d},  {"COMPLEX", 0x0e}, {"RATIONAL", 0x0f}, {"SYMBOL", 0x14},  {"IMEMO", 0x1a},
+      {"NODE", 0x1b},   {"ICLASS", 0x1c}, {"ZOMBIE", 0x1d},  {"MOVED", 0x1e}};
+  return t;
+}
+
+// imemo types (internal/imemo.h), the same in 3.1-3.4.
+const std::unordered_map<std::string, uint8_t>& ImemoCodes() {
+  static const std::unordered_map<std::string, uint8_t> t = {
+      {"env", 0},  {"cref", 1}, {"svar", 2},  {"throw_data", 3},     {"ifunc", 4},     {"memo", 5},       {"ment", 6},
+      {"iseq", 7}, {"tmpbuf", 8}, {"ast", 9}, {"parser_strterm", 10}, {"callinfo", 11}, {"callcache", 12}, {"constcache", 13}};
+  return t;
+}
+
+constexpr uint8_t kUnknown = 0xff;
+constexpr uint8_t T_CLASS = 0x02, T_MODULE = 0x03, T_ICLASS = 0x1c, T_IMEMO = 0x1a, T_NONE = 0x00;
+constexpr uint8_t IMEMO_ISEQ = 7;
+
+// GC flags of the dump's "flags" object, as bits.
+const std::pair<const char*, uint8_t> kGcFlags[] = {{"\"wb_protected\":true", 1}, {"\"old\":true", 2},
+                                                    {"\"uncollectible\":true", 4}, {"\"marking\":true", 8},
+                                                    {"\"marked\":true", 16},     {"\"pinned\":true", 32}};
+
+const char* Find(const char* b, const char* e, const char* key, size_t len) {
+  const void* p = memmem(b, static_cast<size_t>(e - b), key, len);
+  return p ? static_cast<const char*>(p) + len : nullptr;
+}
+
+template <size_t N>
+const char* Find(const char* b, const char* e, const char (&key)[N]) {
+  return Find(b, e, key, N - 1);
+}
+
+// A JSON string's raw text up to its closing quote (escapes kept as they are).
+std::string StringAt(const char* p, const char* e) {
+  const char* q = p;
+  while (q < e && *q != '"') q += (*q == '\\') ? 2 : 1;
+  return std::string(p, std::min(q, e));
+}
+
+bool HexAt(const char* p, const char* e, uint64_t& out) {
+  if (e - p < 3 || p[0] != '0' || p[1] != 'x') return false;
+  uint64_t v = 0;
+  int digits = 0;
+  for (p += 2; p < e && digits < 17; p++, digits++) {
+    const char c = *p;
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) break;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  if (!digits || digits > 16 || p >= e || *p != '"') return false;
+  out = v;
+  return true;
+}
+
+double NumberAt(const char* p, const char* e) {
+  double v = 0;
+  while (p < e && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+  return v;
+}
+
+struct Table {
+  std::vector<double> address, classAddr, bytesize;
+  std::vector<uint8_t> type, imemo, gcFlags, embedded;
+  std::vector<uint16_t> slotSize;
+  std::vector<int32_t> site;
+  std::vector<double> nameAddr;
+  std::vector<std::string> names;
+  std::vector<std::string> sites;
+  std::unordered_map<std::string, int32_t> siteIndex;
+};
+
+struct Counts {
+  double lines = 0, objects = 0, free = 0, malformed = 0;
+};
+
+class Ingest {
+ public:
+  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages)
+      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()) {}
+
+  void Line(const char* b, const char* e) {
+    if (b == e) return;
+    counts_.lines++;
+    if (*b != '{' || e[-1] != '}') {
+      counts_.malformed++;
+      return;
+    }
+    const char* a = Find(b, e, "\"address\":\"");
+    if (!a) return;  // ROOT records carry no address
+    uint64_t addr;
+    if (!HexAt(a, e, addr)) {
+      counts_.malformed++;
+      return;
+    }
+    counts_.objects++;
+    const char* t = Find(b, e, "\"type\":\"");
+    const uint8_t type = t ? Code(TypeCodes(), StringAt(t, e)) : kUnknown;
+    if (type == T_NONE) counts_.free++;
+    const uint64_t body = addr & ~(hps_ - 1);
+    if (body != lastBody_) bodies_.push_back(body);
+    lastBody_ = body;
+
+    uint8_t imemo = kUnknown;
+    if (type == T_IMEMO) {
+      const char* im = Find(b, e, "\"imemo_type\":\"");
+      if (im) imemo = Code(ImemoCodes(), StringAt(im, e));
+    }
+    const bool named = type == T_CLASS || type == T_MODULE || type == T_ICLASS;
+    const bool keep = named || imemo == IMEMO_ISEQ || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1));
+    if (!keep) return;
+
+    table_.address.push_back(static_cast<double>(addr));
+    table_.type.push_back(type);
+    table_.imemo.push_back(imemo);
+    uint64_t cls = 0;
+    const char* c = Find(b, e, "\"class\":\"");
+    if (c) HexAt(c, e, cls);
+    table_.classAddr.push_back(static_cast<double>(cls));
+    const char* ss = Find(b, e, "\"slot_size\":");
+    table_.slotSize.push_back(ss ? static_cast<uint16_t>(NumberAt(ss, e)) : 0);
+    const char* bs = Find(b, e, "\"bytesize\":");
+    table_.bytesize.push_back(bs ? NumberAt(bs, e) : -1);
+    table_.embedded.push_back(Find(b, e, "\"embedded\":true") ? 1 : 0);
+    uint8_t gc = 0;
+    const char* f = Find(b, e, "\"flags\":{");
+    if (f) {
+      const char* fe = static_cast<const char*>(memchr(f, '}', static_cast<size_t>(e - f)));
+      if (fe)
+        for (const auto& [key, bit] : kGcFlags)
+          if (Find(f, fe, key, strlen(key))) gc |= bit;
+    }
+    table_.gcFlags.push_back(gc);
+    int32_t site = -1;
+    const char* file = Find(b, e, "\"file\":\"");
+    const char* line = Find(b, e, "\"line\":");
+    if (file && line) {
+      std::string where = StringAt(file, e) + ":" + std::to_string(static_cast<long>(NumberAt(line, e)));
+      auto it = table_.siteIndex.find(where);
+      if (it == table_.siteIndex.end()) {
+        site = static_cast<int32_t>(table_.sites.size());
+        table_.siteIndex.emplace(where, site);
+        table_.sites.push_back(std::move(where));
+      } else {
+        site = it->second;
+      }
+    }
+    table_.site.push_back(site);
+    if (named) {
+      const char* n = Find(b, e, "\"name\":\"");
+      if (n) {
+        table_.nameAddr.push_back(static_cast<double>(addr));
+        table_.names.push_back(StringAt(n, e));
+      }
+    }
+  }
+
+  std::vector<uint64_t> Bodies() {
+    std::sort(bodies_.begin(), bodies_.end());
+    bodies_.erase(std::unique(bodies_.begin(), bodies_.end()), bodies_.end());
+    return bodies_;
+  }
+  Table& table() { return table_; }
+  const Counts& counts() const { return counts_; }
+
+ private:
+  static uint8_t Code(const std::unordered_map<std::string, uint8_t>& codes, const std::string& name) {
+    auto it = codes.find(name);
+    return it == codes.end() ? kUnknown : it->second;
+  }
+
+  uint64_t hps_;
+  std::vector<uint64_t> keep_;
+  size_t ps_;
+  std::vector<uint64_t> bodies_;
+  uint64_t lastBody_ = ~0ULL;
+  Table table_;
+  Counts counts_;
+};
+
+void ReadLines(const std::string& path, Ingest& ingest) {
+  Fd fd(path);
+  std::vector<char> buf(1 << 20);
+  std::string carry;
+  for (;;) {
+    ssize_t n;
+    do n = read(fd.get(), buf.data(), buf.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw SysError{errno, "read", path};
+    if (n == 0) break;
+    const char* p = buf.data();
+    const char* end = p + n;
+    while (p < end) {
+      const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (!nl) {
+        carry.append(p, end);
+        break;
+      }
+      if (!carry.empty()) {
+        carry.append(p, nl);
+        ingest.Line(carry.data(), carry.data() + carry.size());
+        carry.clear();
+      } else {
+        ingest.Line(p, nl);
+      }
+      p = nl + 1;
+    }
+  }
+  if (!carry.empty()) ingest.Line(carry.data(), carry.data() + carry.size());
+}
+
+template <typename TA, typename T>
+TA ToTyped(Napi::Env env, const std::vector<T>& v) {
+  TA a = TA::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, v[i]));
+  return a;
+}
+
+// ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses) ->
+//   { bodies, lines, objects, free, malformed,
+//     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
+//     classNames: { address, name }, sites: [ "file:line" ] }
+Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsTypedArray())
+    throw Napi::TypeError::New(env, "ingestHeapDump(path, heapPageSize, keepPages)");
+  const std::string path = info[0].As<Napi::String>();
+  const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
+  Napi::Float64Array keepArg = info[2].As<Napi::Float64Array>();
+  std::vector<uint64_t> keep(keepArg.ElementLength());
+  for (size_t i = 0; i < keep.size(); i++) keep[i] = static_cast<uint64_t>(keepArg[i]);
+  std::sort(keep.begin(), keep.end());
+  Ingest ingest(hps, std::move(keep));
+  try {
+    ReadLines(path, ingest);
+  } catch (const SysError& se) {
+    throw ToJsError(env, se);
+  }
+  Table& t = ingest.table();
+  const Counts& c = ingest.counts();
+  Napi::Object objects = Napi::Object::New(env);
+  objects.Set("address", ToTyped<Napi::Float64Array>(env, t.address));
+  objects.Set("type", ToTyped<Napi::Uint8Array>(env, t.type));
+  objects.Set("imemo", ToTyped<Napi::Uint8Array>(env, t.imemo));
+  objects.Set("gcFlags", ToTyped<Napi::Uint8Array>(env, t.gcFlags));
+  objects.Set("slotSize", ToTyped<Napi::Uint16Array>(env, t.slotSize));
+  objects.Set("bytesize", ToTyped<Napi::Float64Array>(env, t.bytesize));
+  objects.Set("embedded", ToTyped<Napi::Uint8Array>(env, t.embedded));
+  objects.Set("classAddr", ToTyped<Napi::Float64Array>(env, t.classAddr));
+  objects.Set("site", ToTyped<Napi::Int32Array>(env, t.site));
+  Napi::Object names = Napi::Object::New(env);
+  names.Set("address", ToTyped<Napi::Float64Array>(env, t.nameAddr));
+  names.Set("name", ToStrings(env, t.names));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bodies", ToTyped<Napi::Float64Array>(env, ingest.Bodies()));
+  out.Set("lines", Napi::Number::New(env, c.lines));
+  out.Set("objects", Napi::Number::New(env, c.objects));
+  out.Set("free", Napi::Number::New(env, c.free));
+  out.Set("malformed", Napi::Number::New(env, c.malformed));
+  out.Set("table", objects);
+  out.Set("classNames", names);
+  out.Set("sites", ToStrings(env, t.sites));
+  return out;
+}
+
+}  // namespace
+
+void InitHeapDump(Napi::Env env, Napi::Object exports) {
+  exports.Set("ingestHeapDump", Napi::Function::New(env, IngestHeapDump));
+}
+
+}  // namespace cowscope

@@ -1,0 +1,163 @@
+// Structure discovery in the fork-time image (the stopped twin) of a Ruby process: where the GC heap's
+// slots start, where the malloc'd `struct heap_page` records, iseq call_data and is_entries arrays and
+// glibc chunks are. It reads words with the probe and keeps only what touches a copied page, so the
+// saved capture stays small. Offsets come from the caller (analyzers/ruby/versions.ts): this module
+// knows the shapes of CRuby's structures, not what their changes mean.
+
+import type { HeapDumpIngest, HeapObjects } from './probe';
+import { readWords, walkMallocChunks } from './probe';
+import type { Vma } from './procfs-parse';
+
+/** The offsets discovery needs (a subset of a RubyLayout). */
+export interface StructLayout {
+  heapPageSize: number;
+  slotSize: number;
+  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number };
+  iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number };
+}
+
+export interface Ranges {
+  start: Float64Array;
+  end: Float64Array;
+}
+
+export interface RubyStructures {
+  /** objects of the heap map on copied pages, plus every class, module and iseq */
+  objects: HeapObjects;
+  classNames: { address: Float64Array; name: string[] };
+  sites: string[];
+  /** per GC heap body (same order as heapMap.bodies): first slot address and slot size (0: unknown) */
+  slotStart: Float64Array;
+  slotSize: Uint16Array;
+  /** malloc'd struct heap_page records, sorted */
+  heapPageStructs: Ranges;
+  /** iseq call_data arrays (16 B per call site: ci, cc) that touch a copied page, sorted */
+  callData: Ranges;
+  /** iseq is_entries arrays (16 B per inline cache) that touch a copied page, sorted */
+  isEntries: Ranges;
+  /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
+  vmEmptyCc: number;
+  /** glibc chunks of [heap] that touch a copied page */
+  mallocChunks: { start: Float64Array; size: Float64Array; inUse: Uint8Array };
+}
+
+function sortedRanges(pairs: [number, number][]): Ranges {
+  pairs.sort((a, b) => a[0] - b[0]);
+  return { start: Float64Array.from(pairs, (p) => p[0]), end: Float64Array.from(pairs, (p) => p[1]) };
+}
+
+/** Does [start, end) touch any of the sorted pages? */
+function touches(pages: Float64Array, pageSize: number, start: number, end: number): boolean {
+  let lo = 0;
+  let hi = pages.length;
+  const first = start - (start % pageSize);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (pages[mid] < first) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < pages.length && pages[lo] < end;
+}
+
+function u32At(word: bigint, addr: number): number {
+  return Number((addr % 8 === 4 ? word >> 32n : word) & 0xffffffffn);
+}
+
+export function discoverRubyStructures(
+  pid: number,
+  dump: HeapDumpIngest,
+  layout: StructLayout,
+  vmas: Vma[],
+  copiedPages: Float64Array,
+  pageSize: number,
+): RubyStructures {
+  const bodies = dump.bodies;
+  // Each body's first word points to its struct heap_page.
+  const headers = readWords(pid, bodies);
+  const slotStart = new Float64Array(bodies.length);
+  const slotSize = new Uint16Array(bodies.length);
+  const structs: [number, number][] = [];
+  const structAddrs: number[] = [];
+  for (let i = 0; i < bodies.length; i++) {
+    const p = Number(headers.words[i]);
+    if (!headers.ok[i] || !p || p % 8) continue;
+    structs.push([p, p + layout.heapPage.size]);
+    structAddrs.push(p);
+  }
+  const fields = readWords(
+    pid,
+    Float64Array.from(structAddrs.flatMap((p) => [p + layout.heapPage.startOffset, p + (layout.heapPage.slotSizeOffset ?? 0)])),
+  );
+  let k = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    const p = Number(headers.words[i]);
+    if (!headers.ok[i] || !p || p % 8) continue;
+    const start = Number(fields.words[2 * k]);
+    const size = layout.heapPage.slotSizeOffset === null ? layout.slotSize : Number(fields.words[2 * k + 1] & 0xffffn);
+    if (fields.ok[2 * k] && start > bodies[i] && start < bodies[i] + layout.heapPageSize) {
+      slotStart[i] = start;
+      slotSize[i] = size;
+    }
+    k++;
+  }
+
+  // iseq bodies: call_data and is_entries arrays and their lengths.
+  const o = dump.table;
+  const iseqs: number[] = [];
+  for (let i = 0; i < o.address.length; i++) if (o.type[i] === 0x1a && o.imemo[i] === 7) iseqs.push(o.address[i] + layout.iseqBody.pointerOffset);
+  const bodyPtrs = readWords(pid, Float64Array.from(iseqs));
+  const b = layout.iseqBody;
+  const perBody = [b.isEntries, b.callData, ...b.isSizes.map((x) => x & ~7), b.ciSize & ~7];
+  const liveBodies: number[] = [];
+  for (let i = 0; i < iseqs.length; i++) if (bodyPtrs.ok[i] && bodyPtrs.words[i]) liveBodies.push(Number(bodyPtrs.words[i]));
+  const bw = readWords(pid, Float64Array.from(liveBodies.flatMap((body) => perBody.map((off) => body + off))));
+  const callData: [number, number][] = [];
+  const isEntries: [number, number][] = [];
+  const allCallData: [number, number][] = [];
+  for (let i = 0; i < liveBodies.length; i++) {
+    const w = (j: number) => bw.words[i * perBody.length + j];
+    const body = liveBodies[i];
+    const ie = Number(w(0));
+    const cd = Number(w(1));
+    const isSize = b.isSizes.reduce((n, off, j) => n + u32At(w(2 + j), body + off), 0);
+    const ciSize = u32At(w(2 + b.isSizes.length), body + b.ciSize);
+    if (cd && ciSize && ciSize < 1 << 24) {
+      allCallData.push([cd, cd + 16 * ciSize]);
+      if (touches(copiedPages, pageSize, cd, cd + 16 * ciSize)) callData.push([cd, cd + 16 * ciSize]);
+    }
+    if (ie && isSize && isSize < 1 << 24 && touches(copiedPages, pageSize, ie, ie + 16 * isSize)) isEntries.push([ie, ie + 16 * isSize]);
+  }
+
+  // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork).
+  const sample: number[] = [];
+  for (const [s, e] of allCallData) for (let a = s + 8; a < e && sample.length < 100_000; a += 16) sample.push(a);
+  const ccs = readWords(pid, Float64Array.from(sample));
+  const freq = new Map<bigint, number>();
+  for (let i = 0; i < sample.length; i++) if (ccs.ok[i]) freq.set(ccs.words[i], (freq.get(ccs.words[i]) ?? 0) + 1);
+  let vmEmptyCc = 0n;
+  let best = 0;
+  for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
+
+  // glibc chunks of the main arena ([heap]).
+  const heap = vmas.find((v) => v.path === '[heap]');
+  const chunks = heap ? walkMallocChunks(pid, heap.start, heap.end) : { start: new Float64Array(), size: new Float64Array(), inUse: new Uint8Array() };
+  const keep: number[] = [];
+  for (let i = 0; i < chunks.start.length; i++) if (touches(copiedPages, pageSize, chunks.start[i], chunks.start[i] + chunks.size[i])) keep.push(i);
+
+  return {
+    objects: o,
+    classNames: dump.classNames,
+    sites: dump.sites,
+    slotStart,
+    slotSize,
+    heapPageStructs: sortedRanges(structs),
+    callData: sortedRanges(callData),
+    isEntries: sortedRanges(isEntries),
+    vmEmptyCc: Number(vmEmptyCc),
+    mallocChunks: {
+      start: Float64Array.from(keep, (i) => chunks.start[i]),
+      size: Float64Array.from(keep, (i) => chunks.size[i]),
+      inUse: Uint8Array.from(keep, (i) => chunks.inUse[i]),
+    },
+  };
+}
