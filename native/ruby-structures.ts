@@ -12,13 +12,15 @@ import type { Vma } from './procfs-parse';
 export interface StructLayout {
   heapPageSize: number;
   slotSize: number;
-  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number };
+  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number; bitmapsOffset: number };
   iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number };
 }
 
 export interface Ranges {
   start: Float64Array;
   end: Float64Array;
+  /** what each range belongs to: the GC heap page body of a struct heap_page, the iseq of an array */
+  owner: Float64Array;
 }
 
 export interface RubyStructures {
@@ -37,13 +39,18 @@ export interface RubyStructures {
   isEntries: Ranges;
   /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
   vmEmptyCc: number;
-  /** glibc chunks of [heap] that touch a copied page */
+  /** glibc chunks of [heap] that touch a copied page; inUse is 0 for chunks free at the fork (in a bin,
+   *  or cached in tcache: glibc marks those in use, but they carry the tcache key at +24) */
   mallocChunks: { start: Float64Array; size: Float64Array; inUse: Uint8Array };
+  /** start of the main arena's first chunk (tcache_perthread_struct), 0 when [heap] is absent */
+  heapStart: number;
+  /** glibc's per-process tcache key (hex; '0' when not found): +24 of every chunk cached in tcache */
+  tcacheKey: string;
 }
 
-function sortedRanges(pairs: [number, number][]): Ranges {
-  pairs.sort((a, b) => a[0] - b[0]);
-  return { start: Float64Array.from(pairs, (p) => p[0]), end: Float64Array.from(pairs, (p) => p[1]) };
+function sortedRanges(triples: [number, number, number][]): Ranges {
+  triples.sort((a, b) => a[0] - b[0]);
+  return { start: Float64Array.from(triples, (p) => p[0]), end: Float64Array.from(triples, (p) => p[1]), owner: Float64Array.from(triples, (p) => p[2]) };
 }
 
 /** Does [start, end) touch any of the sorted pages? */
@@ -76,12 +83,12 @@ export function discoverRubyStructures(
   const headers = readWords(pid, bodies);
   const slotStart = new Float64Array(bodies.length);
   const slotSize = new Uint16Array(bodies.length);
-  const structs: [number, number][] = [];
+  const structs: [number, number, number][] = [];
   const structAddrs: number[] = [];
   for (let i = 0; i < bodies.length; i++) {
     const p = Number(headers.words[i]);
     if (!headers.ok[i] || !p || p % 8) continue;
-    structs.push([p, p + layout.heapPage.size]);
+    structs.push([p, p + layout.heapPage.size, bodies[i]]);
     structAddrs.push(p);
   }
   const fields = readWords(
@@ -109,10 +116,15 @@ export function discoverRubyStructures(
   const b = layout.iseqBody;
   const perBody = [b.isEntries, b.callData, ...b.isSizes.map((x) => x & ~7), b.ciSize & ~7];
   const liveBodies: number[] = [];
-  for (let i = 0; i < iseqs.length; i++) if (bodyPtrs.ok[i] && bodyPtrs.words[i]) liveBodies.push(Number(bodyPtrs.words[i]));
+  const liveIseqs: number[] = [];
+  for (let i = 0; i < iseqs.length; i++)
+    if (bodyPtrs.ok[i] && bodyPtrs.words[i]) {
+      liveBodies.push(Number(bodyPtrs.words[i]));
+      liveIseqs.push(iseqs[i] - layout.iseqBody.pointerOffset);
+    }
   const bw = readWords(pid, Float64Array.from(liveBodies.flatMap((body) => perBody.map((off) => body + off))));
-  const callData: [number, number][] = [];
-  const isEntries: [number, number][] = [];
+  const callData: [number, number, number][] = [];
+  const isEntries: [number, number, number][] = [];
   const allCallData: [number, number][] = [];
   for (let i = 0; i < liveBodies.length; i++) {
     const w = (j: number) => bw.words[i * perBody.length + j];
@@ -123,9 +135,9 @@ export function discoverRubyStructures(
     const ciSize = u32At(w(2 + b.isSizes.length), body + b.ciSize);
     if (cd && ciSize && ciSize < 1 << 24) {
       allCallData.push([cd, cd + 16 * ciSize]);
-      if (touches(copiedPages, pageSize, cd, cd + 16 * ciSize)) callData.push([cd, cd + 16 * ciSize]);
+      if (touches(copiedPages, pageSize, cd, cd + 16 * ciSize)) callData.push([cd, cd + 16 * ciSize, liveIseqs[i]]);
     }
-    if (ie && isSize && isSize < 1 << 24 && touches(copiedPages, pageSize, ie, ie + 16 * isSize)) isEntries.push([ie, ie + 16 * isSize]);
+    if (ie && isSize && isSize < 1 << 24 && touches(copiedPages, pageSize, ie, ie + 16 * isSize)) isEntries.push([ie, ie + 16 * isSize, liveIseqs[i]]);
   }
 
   // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork).
@@ -143,6 +155,25 @@ export function discoverRubyStructures(
   const chunks = heap ? walkMallocChunks(pid, heap.start, heap.end) : { start: new Float64Array(), size: new Float64Array(), inUse: new Uint8Array() };
   const keep: number[] = [];
   for (let i = 0; i < chunks.start.length; i++) if (touches(copiedPages, pageSize, chunks.start[i], chunks.start[i] + chunks.size[i])) keep.push(i);
+  // tcache chunks look in use; glibc writes its per-process tcache key at +24 of each, and at +16 the
+  // safe-linked next pointer: ((address of that word) >> 12) XOR next, next being 0 or a chunk of [heap].
+  // The key is the most frequent +24 word among chunks whose +16 decodes like that.
+  const small: number[] = [];
+  for (let i = 0; i < chunks.start.length; i++) if (chunks.size[i] <= 1040) small.push(chunks.start[i] + 16, chunks.start[i] + 24);
+  const links = readWords(pid, Float64Array.from(small));
+  const heapLo = BigInt(heap?.start ?? 0);
+  const heapHi = BigInt(heap?.end ?? 0);
+  const counts = new Map<bigint, number>();
+  for (let i = 0; i < small.length; i += 2) {
+    if (!links.ok[i] || !links.ok[i + 1]) continue;
+    const next = links.words[i] ^ (BigInt(small[i]) >> 12n);
+    if (next !== 0n && (next < heapLo || next >= heapHi || next % 16n)) continue;
+    counts.set(links.words[i + 1], (counts.get(links.words[i + 1]) ?? 0) + 1);
+  }
+  let tcacheKey = 0n;
+  let most = 1;
+  for (const [v, n] of counts) if (n > most && v > 1n << 32n) [tcacheKey, most] = [v, n];
+  const keptAt24 = readWords(pid, Float64Array.from(keep, (i) => chunks.start[i] + 24));
 
   return {
     objects: o,
@@ -157,7 +188,9 @@ export function discoverRubyStructures(
     mallocChunks: {
       start: Float64Array.from(keep, (i) => chunks.start[i]),
       size: Float64Array.from(keep, (i) => chunks.size[i]),
-      inUse: Uint8Array.from(keep, (i) => chunks.inUse[i]),
+      inUse: Uint8Array.from(keep, (i, k) => (chunks.inUse[i] && !(tcacheKey && keptAt24.words[k] === tcacheKey) ? 1 : 0)),
     },
+    heapStart: heap?.start ?? 0,
+    tcacheKey: tcacheKey.toString(16),
   };
 }

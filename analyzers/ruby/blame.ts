@@ -29,9 +29,12 @@ export const CAUSE_ORDER = [
   'gc.compact',
   'gc.sweep',
   'alloc.free-slot',
+  'gc.remember',
   'gc.bitmap',
   'gc.mark-stack',
   'malloc.meta',
+  'alloc.malloc',
+  'alloc.transient',
   'vm.globals',
   'exec.stack',
   'mutation', // mutation.<type>
@@ -56,10 +59,14 @@ export const CAUSE_MEANING: Record<string, string> = {
   'gc.compact': 'compaction moved objects or rewrote references',
   'gc.sweep': 'a sweep freed a slot or relinked the free list',
   'alloc.free-slot': 'an object allocated into a slot that was free at the fork',
-  'gc.bitmap': 'GC bitmaps and counters in struct heap_page',
+  'gc.bitmap': 'GC mark bitmaps in struct heap_page',
+  'gc.remember': 'the write barrier remembered an old object that now references a young one',
   'gc.mark-stack': 'the GC mark stack',
-  'malloc.meta': 'glibc malloc metadata (chunk headers, free lists, arena)',
-  'vm.globals': 'VM globals in libruby .data/.bss',
+  'malloc.meta': 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)',
+  'alloc.malloc': 'memory the child malloc\'d in a chunk that was free at the fork',
+  'mutation.container': 'object references in a malloc\'d buffer rewritten (Array/Hash/ivar contents)',
+  'vm.globals': 'VM globals: libruby .data/.bss, thread-local storage, VM counters',
+  'alloc.transient': 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated',
   'exec.stack': 'the machine or VM stack',
   'same-value.unknown': 'copied, yet no byte changed: a store of the same value',
   unknown: 'no rule matched',
@@ -111,6 +118,14 @@ function findRange(start: Float64Array, end: Float64Array | ((i: number) => numb
 /** What the fork-time image knows about an address outside the GC heap. */
 interface Context {
   layout: RubyLayout | undefined;
+  /** glibc's tcache key, 0n when unknown */
+  tcacheKey: bigint;
+  heapLo: number;
+  heapHi: number;
+  /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
+  newSlotFlags: Map<number, bigint>;
+  /** iseqs whose inline caches this child refilled, with the cache's cause */
+  iseqCacheCause: Map<number, string>;
   vmaRegion: string[];
   capture: Capture;
   vmas: Vma[];
@@ -131,8 +146,15 @@ function mappingKinds(vmas: Vma[]): string[] {
       const owner = v.inode ? v.path : (vmas[i - 1]?.path ?? '');
       return /libc[.-]/.test(owner) ? 'malloc.meta' : 'vm.globals';
     }
+    if (regions[i] !== 'anon') return '';
+    const size = v.end - v.start;
     // A thread's VM stack: a 1 MiB malloc'd block, so an mmapped chunk of 1 MiB + one page.
-    if (regions[i] === 'anon' && v.end - v.start === 0x101000) return 'exec.stack';
+    if (size === 0x101000) return 'exec.stack';
+    // Ruby 3.1's transient heap: one 32 MiB arena (rb_aligned_malloc, so mmapped; 32 KiB more before trimming).
+    if (size === 0x2000000 || size === 0x2008000) return 'alloc.transient';
+    // Small anonymous mappings near the libraries: thread-local storage and the thread control block
+    // (3.1 keeps ruby_current_ec there).
+    if (size <= 0x10000) return 'vm.globals';
     return '';
   });
 }
@@ -146,8 +168,14 @@ function contextFor(capture: Capture): Context {
   ruby.objects.address.forEach((a, i) => objIndex.set(a, i));
   const bodies = capture.heapMap!.bodies;
   const hps = capture.heapMap!.heapPageSize;
+  const heapVma = vmas.find((v) => v.path === '[heap]');
   return {
     layout,
+    tcacheKey: BigInt(`0x${ruby.tcacheKey || '0'}`),
+    heapLo: heapVma?.start ?? 0,
+    heapHi: heapVma?.end ?? 0,
+    newSlotFlags: new Map(),
+    iseqCacheCause: new Map(),
     vmaRegion: regionsOf(vmas),
     capture,
     vmas,
@@ -191,6 +219,9 @@ const mutation = (type: number) => `mutation.${type >= 0 ? (TYPE_NAMES[type] ?? 
 function heapWordCause(ctx: Context, s: SlotInfo, off: number, O: bigint, N: bigint, newFlags: bigint | undefined): string {
   const L = ctx.layout;
   const wasFree = s.type === T.NONE;
+  // A live slot the child's sweep freed (flags 0, next pointer) or freed and reused for another type.
+  if (!wasFree && s.type >= 0 && newFlags !== undefined && (newFlags === 0n || Number(newFlags & FL.typeMask) !== s.type))
+    return off === 0 && (N & FL.typeMask) === BigInt(T.MOVED) ? 'gc.compact' : 'gc.sweep';
   if (off === 0) {
     if (O === 0n && N !== 0n) return 'alloc.free-slot';
     if (O !== 0n && N === 0n) return 'gc.sweep';
@@ -218,10 +249,84 @@ function heapWordCause(ctx: Context, s: SlotInfo, off: number, O: bigint, N: big
   return mutation(s.type);
 }
 
-/** §7.4: a changed word outside the GC heap. */
-function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint): string {
+/** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
+function isValue(ctx: Context, v: bigint): boolean {
+  if (v < 0x40n || v & 7n) return true;
+  return ctx.bodyIndex(Number(v)) >= 0;
+}
+
+/** A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next. */
+function isSafeLink(ctx: Context, addr: number, v: bigint): boolean {
+  if (!ctx.heapHi) return false;
+  const next = v ^ (BigInt(addr) >> 12n);
+  return next === 0n || (next >= BigInt(ctx.heapLo) && next < BigInt(ctx.heapHi) && next % 16n === 0n);
+}
+
+/** Causes of chunks the child allocated (free at the fork), decided once per child by blameChild. */
+let chunkOwner = new Map<number, string>();
+
+/** A chunk that was free at the fork and now holds a pointer to a method entry or call cache/info is a
+ *  call-cache table record (class cc_tbl, ccs); a chunk such a record points to (its entries array) is
+ *  one too. Other chunks free at the fork hold whatever the child malloc'd. */
+function allocatedChunkCauses(ctx: Context, diffs: PageDiffs): Map<number, string> {
   const ruby = ctx.capture.ruby!;
-  if (findRange(ruby.heapPageStructs.start, ruby.heapPageStructs.end, addr) >= 0) return 'gc.bitmap';
+  const chunks = ruby.mallocChunks;
+  const o = ruby.objects;
+  const out = new Map<number, string>();
+  const pointsTo = new Map<number, number[]>(); // chunk -> chunks its new words point into
+  const chunkAt = (addr: number) => findRange(chunks.start, (i) => chunks.start[i] + chunks.size[i], addr);
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const c = chunkAt(addr);
+    if (c < 0 || chunks.inUse[c]) continue;
+    const start = chunks.start[c];
+    const target = Number(diffs.newWord[k]);
+    const i = ctx.objIndex.get(target);
+    const fresh = ctx.newSlotFlags.get(target);
+    const imemo =
+      fresh !== undefined && (fresh & FL.typeMask) === BigInt(T.IMEMO)
+        ? imemoTypeOf(fresh)
+        : i !== undefined && o.type[i] === T.IMEMO
+          ? o.imemo[i]
+          : -1;
+    if (imemo === IMEMO.ment || imemo === IMEMO.callcache || imemo === IMEMO.callinfo) out.set(start, 'icache.call');
+    else if (!out.has(start)) out.set(start, 'alloc.malloc');
+    const t = chunkAt(target - 16);
+    if (t >= 0 && chunks.start[t] + 16 === target) pointsTo.set(start, [...(pointsTo.get(start) ?? []), chunks.start[t]]);
+  }
+  for (const [from, targets] of pointsTo)
+    if (out.get(from) === 'icache.call') for (const t of targets) if (out.has(t)) out.set(t, 'icache.call');
+  return out;
+}
+
+/** §7.4: a changed word outside the GC heap. */
+function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns: number): string {
+  const ruby = ctx.capture.ruby!;
+  const hp = findRange(ruby.heapPageStructs.start, ruby.heapPageStructs.end, addr);
+  if (hp >= 0) {
+    const off = addr - ruby.heapPageStructs.start[hp];
+    const L = ctx.layout;
+    // Remembered-set bits (set by the write barrier): blame the store that made an old object point to
+    // a young one. Bit n of the set stands for the slot at body + n * 40.
+    if (L && L.rememberBits.bytes && off >= L.rememberBits.offset && off < L.rememberBits.offset + L.rememberBits.bytes) {
+      // Slots sit at start + 40k, so bit n stands for body + 40n + (start - body) mod 40.
+      const set = N & ~O;
+      const body = ruby.heapPageStructs.owner[hp];
+      const b = ctx.bodyIndex(body);
+      const shift = b >= 0 && ruby.slotStart[b] ? (ruby.slotStart[b] - body) % 40 : 0;
+      const base = body + (off - L.rememberBits.offset) * 8 * 40 + shift;
+      for (let bit = 0n; bit < 64n; bit++)
+        if ((set >> bit) & 1n) {
+          const cause = ctx.iseqCacheCause.get(base + Number(bit) * 40);
+          if (cause) return cause;
+        }
+      return gcRuns ? 'gc.bitmap' : 'gc.remember';
+    }
+    // struct heap_page: counts and the free-list head change when the child allocates (or a GC sweeps);
+    // has_remembered_objects (a flag in the header) with the remembered set; the bitmaps when a GC marks.
+    if (L && off < L.heapPage.bitmapsOffset) return gcRuns ? 'gc.sweep' : off === 8 ? 'gc.remember' : 'alloc.free-slot';
+    return 'gc.bitmap';
+  }
   if (findRange(ruby.callData.start, ruby.callData.end, addr) >= 0) return 'icache.call';
   if (findRange(ruby.isEntries.start, ruby.isEntries.end, addr) >= 0) {
     // 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache),
@@ -233,10 +338,25 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint): strin
   const c = findRange(chunks.start, (i) => chunks.start[i] + chunks.size[i], addr);
   if (c >= 0) {
     const off = addr - chunks.start[c];
-    if (off < 16 || !chunks.inUse[c]) return 'malloc.meta'; // header, or a chunk free at the fork
+    // Only PREV_INUSE flipped: the chunk before this one was allocated or freed; blame that.
+    if (off === 8 && (O ^ N) === 1n && c > 0 && chunks.start[c - 1] + chunks.size[c - 1] === chunks.start[c]) {
+      const prev = chunkOwner.get(chunks.start[c - 1]);
+      if (prev) return prev;
+    }
+    // Chunk headers, and the main arena's first chunk (tcache_perthread_struct: counts and list heads).
+    if (off < 16 || chunks.start[c] === ruby.heapStart) return 'malloc.meta';
+    // A chunk free at the fork that the child allocated: its new content says what for.
+    if (!chunks.inUse[c]) return chunkOwner.get(chunks.start[c]) ?? 'alloc.malloc';
+    // glibc's own words in a chunk: the tcache key at +24, the safe-linked next pointer at +16.
+    if (ctx.tcacheKey && (O === ctx.tcacheKey || N === ctx.tcacheKey)) return 'malloc.meta';
+    if (off === 16 && (isSafeLink(ctx, addr, N) || isSafeLink(ctx, addr, O))) return 'malloc.meta';
     // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
     const isObj = (v: bigint) => v === 0n || ctx.bodyIndex(Number(v)) >= 0;
     if (chunks.size[c] >= 4000 && chunks.size[c] <= 4096 && isObj(O) && isObj(N)) return 'gc.mark-stack';
+    // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
+    if (N < 1n << 40n && O < 1n << 40n) return 'vm.globals';
+    // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
+    if (isValue(ctx, O) && isValue(ctx, N) && (ctx.bodyIndex(Number(O)) >= 0 || ctx.bodyIndex(Number(N)) >= 0)) return 'mutation.container';
     return 'unknown';
   }
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
@@ -323,6 +443,29 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const byType = new Map<string, { pages: number; words: number }>();
   const byClass = new Map<string, { pages: number; words: number }>();
   const bySite = new Map<string, { pages: number; words: number }>();
+  // New flags of every slot whose flags word the child changed, over all its copied GC heap pages.
+  for (let k = 0, p = 0; k < diffs.wordPage.length; k++) {
+    p = diffs.wordPage[k];
+    const addr = diffs.addrs[p] + diffs.wordOffset[k];
+    const b = ctx.bodyIndex(addr);
+    if (b < 0) continue;
+    const start = ruby.slotStart[b];
+    const size = ruby.slotSize[b];
+    if (start && size && addr >= start && (addr - start) % size === 0) ctx.newSlotFlags.set(addr, diffs.newWord[k]);
+  }
+  // Iseqs whose call_data or is_entries this child changed: the write barrier remembers them.
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const cd = findRange(ruby.callData.start, ruby.callData.end, addr);
+    if (cd >= 0) {
+      ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
+      continue;
+    }
+    const ie = findRange(ruby.isEntries.start, ruby.isEntries.end, addr);
+    if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie]))
+      ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], otherWordCause(ctx, addr, diffs.oldWord[k], diffs.newWord[k], gcRuns));
+  }
+  chunkOwner = allocatedChunkCauses(ctx, diffs);
   const regions = new Map<string, Map<string, { pages: number; words: number }>>();
   const blamePage = (page: number, cause: string) => {
     bump(causes, cause, 1, 0);
@@ -372,7 +515,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         e.words++;
         perSlot.set(s.slot, e);
       } else {
-        cause = otherWordCause(ctx, addr, O, N);
+        cause = otherWordCause(ctx, addr, O, N, gcRuns);
       }
       wordsHere.set(cause, (wordsHere.get(cause) ?? 0) + 1);
     }

@@ -13,8 +13,12 @@ export interface RubyLayout {
   ageInFlags: boolean;
   /** bits 32-63 of the flags hold the shape id (3.2+) */
   shapeInFlags: boolean;
-  /** struct heap_page (malloc'd; the body's first word points to it) */
-  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number };
+  /** struct heap_page (malloc'd; the body's first word points to it). Below bitmapsOffset: counts,
+   *  links and the free-list head; from it: the GC bitmaps. */
+  heapPage: { size: number; slotSizeOffset: number | null; startOffset: number; bitmapsOffset: number };
+  /** the write barrier's remembered set in struct heap_page: one bit per BASE_SLOT_SIZE (40 B) of the
+   *  body (3.1/3.2 reuse marking_bits; 3.3+ have remembered_bits) */
+  rememberBits: { offset: number; bytes: number };
   /** struct rb_iseq_constant_body, reached through the imemo_iseq's word at +16 */
   iseqBody: {
     pointerOffset: number;
@@ -38,7 +42,8 @@ const V31: RubyLayout = {
   slotSizes: [40],
   ageInFlags: true,
   shapeInFlags: false,
-  heapPage: { size: 344, slotSizeOffset: null, startOffset: 32 },
+  heapPage: { size: 344, slotSizeOffset: null, startOffset: 32, bitmapsOffset: 64 },
+  rememberBits: { offset: 232, bytes: 56 },
   iseqBody: { pointerOffset: 16, isEntries: 184, callData: 192, isSizes: [244], ciSize: 248 },
   qundef: 0x34,
   dumpMutatesStrings: true,
@@ -53,7 +58,8 @@ const V32: RubyLayout = {
   slotSizes: [40, 80, 160, 320, 640],
   ageInFlags: true,
   shapeInFlags: true,
-  heapPage: { size: 0, slotSizeOffset: 0, startOffset: 32 },
+  heapPage: { size: 0, slotSizeOffset: 0, startOffset: 32, bitmapsOffset: 64 },
+  rememberBits: { offset: 0, bytes: 0 },
   iseqBody: { pointerOffset: 16, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 },
   qundef: 0x24,
   dumpMutatesStrings: false,
@@ -66,7 +72,8 @@ const V33: RubyLayout = {
   slotSizes: [40, 80, 160, 320, 640],
   ageInFlags: false,
   shapeInFlags: true,
-  heapPage: { size: 1728, slotSizeOffset: 0, startOffset: 32 },
+  heapPage: { size: 1728, slotSizeOffset: 0, startOffset: 32, bitmapsOffset: 64 },
+  rememberBits: { offset: 896, bytes: 208 },
   iseqBody: { pointerOffset: 16, isEntries: 176, callData: 184, isSizes: [236, 240, 244, 248], ciSize: 252 },
   qundef: 0x24,
   dumpMutatesStrings: false,
@@ -76,7 +83,8 @@ const V33: RubyLayout = {
 const V34: RubyLayout = {
   ...V33,
   series: '3.4',
-  heapPage: { size: 1736, slotSizeOffset: 0, startOffset: 40 },
+  heapPage: { size: 1736, slotSizeOffset: 0, startOffset: 40, bitmapsOffset: 72 },
+  rememberBits: { offset: 904, bytes: 208 },
 };
 
 const LAYOUTS = [V31, V32, V33, V34];
