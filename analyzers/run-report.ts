@@ -90,7 +90,10 @@ export function runReport(capture: Capture): RunReport {
     );
   if (capture.meta.tier === 'exclusive-bit')
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
-  if (!capture.ruby) notes.push(`Ruby ${runtime.version} is not in cowscope's version table: no blame (known: 3.1, 3.3, 3.4)`);
+  if (blames.some((b) => b.unknownVersion))
+    notes.push(
+      `Ruby ${runtime.version} is not in cowscope's version table (3.1, 3.3, 3.4 known; 3.2 partly): blame used the version-independent rules only (no age, shape or inline-cache decoding)`,
+    );
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
   return {
     schema: 'cowscope.run/1',

@@ -8,7 +8,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { captureProcesses, checkTarget } from '../native/capture';
-import { ZeroDetection, features, pageSize, readPagemap, readPagemapAsync } from '../native/probe';
+import { ZeroDetection, comparePages, features, ingestHeapDump, pageSize, readPagemap, readPagemapAsync } from '../native/probe';
+import { loadCapture } from '../native/capture-file';
+import { blameRun } from '../analyzers/ruby/blame';
+import os from 'node:os';
 import { classifyPair } from '../analyzers/classify';
 import { summarizePair } from '../analyzers/sharing';
 import { inspect } from '../cli/commands/inspect';
@@ -128,6 +131,47 @@ async function runOverhead(): Promise<void> {
   console.log(`    of which the heap map       ${ms(report.heapMap.seconds).padStart(9)}  (dump_all full: true in a sibling fork)`);
 }
 
+async function blameBench(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
+  try {
+    // 1. Heap map ingest: a full dump of ~1M objects.
+    const dump = path.join(dir, 'heap.jsonl');
+    const app = path.join(ROOT, 'fixtures', 'ruby', 'million.rb');
+    execFileSync('ruby', ['-robjspace', '-e', `load ${JSON.stringify(app)}; File.open(${JSON.stringify(dump)}, 'w') { |f| ObjectSpace.dump_all(output: f, full: true) }`]);
+    const bytes = fs.statSync(dump).size;
+    const all = best(3, () => ingestHeapDump(dump, 16384, new Float64Array()));
+    const objects = all.result.objects;
+    const some = Float64Array.from(Array.from(all.result.bodies).filter((_, i) => i % 10 === 0).flatMap((b) => [b, b + 4096, b + 8192, b + 12288]));
+    const tenth = best(3, () => ingestHeapDump(dump, 16384, some));
+    console.log(`\nheap map ingest, ${objects} slots, ${(bytes / 1048576).toFixed(0)} MiB of dump_all (best of 3):`);
+    console.log(`  keeping classes and iseqs     ${ms(all.seconds).padStart(9)}  ${(objects / all.seconds / 1e6).toFixed(2)} M objects/s (goal >= 1 M/s)`);
+    console.log(`  and the objects of 10% pages  ${ms(tenth.seconds).padStart(9)}  ${(objects / tenth.seconds / 1e6).toFixed(2)} M objects/s, ${tenth.result.table.address.length} kept`);
+
+    // 2. Blame over a saved capture with many copied pages, next to the content-diff rate.
+    const save = path.join(dir, 'calls.cow');
+    const r = spawnSync(process.execPath, [CLI, 'run', '--children', '1', '--save', save, path.join(ROOT, 'fixtures', 'ruby', 'causes.rb')], {
+      encoding: 'utf8',
+      env: { ...process.env, COWSCOPE_CAUSE: 'calls' },
+    });
+    if (r.status !== 0) throw new Error(r.stderr);
+    const capture = loadCapture(save);
+    const copied = capture.diffs!.reduce((n, d) => n + d.addrs.length, 0);
+    const blame = best(5, () => blameRun(capture));
+    const fam = await startFamily(['--pages', '262144', '--child', '0-262143/10:0']);
+    try {
+      const addrs = Float64Array.from({ length: 26215 }, (_, i) => fam.info.base + i * 10 * pageSize);
+      const diff = best(3, () => comparePages(fam.info.pid, fam.info.children[0], addrs));
+      console.log(`\nblame, ${copied} copied pages of a Ruby child (calls fixture), best of 5:`);
+      console.log(`  content diff (limit)          ${(addrs.length / diff.seconds / 1e3).toFixed(0).padStart(6)} K pages/s  (comparePages, ${addrs.length} copied pages of the C fixture)`);
+      console.log(`  blame                         ${(copied / blame.seconds / 1e3).toFixed(0).padStart(6)} K pages/s  (${ms(blame.seconds)}) -> ${(diff.seconds / addrs.length / (blame.seconds / copied)).toFixed(2)}x the diff rate (goal >= 0.5)`);
+    } finally {
+      await fam.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) console.log('note: not root: the exact tier and the C loop need root; figures will differ');
   const loop = preadLoop();
@@ -135,6 +179,7 @@ async function main(): Promise<void> {
   await classification(4, loop);
   await inspectVsSmem();
   await runOverhead();
+  await blameBench();
 }
 
 main()

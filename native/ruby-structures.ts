@@ -66,6 +66,18 @@ function touches(pages: Float64Array, pageSize: number, start: number, end: numb
   return lo < pages.length && pages[lo] < end;
 }
 
+function findBody(bodies: Float64Array, size: number, addr: number): number {
+  let lo = 0;
+  let hi = bodies.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (bodies[mid] + size <= addr) lo = mid + 1;
+    else if (bodies[mid] > addr) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
 function u32At(word: bigint, addr: number): number {
   return Number((addr % 8 === 4 ? word >> 32n : word) & 0xffffffffn);
 }
@@ -85,7 +97,7 @@ export function discoverRubyStructures(
   const slotSize = new Uint16Array(bodies.length);
   const structs: [number, number, number][] = [];
   const structAddrs: number[] = [];
-  for (let i = 0; i < bodies.length; i++) {
+  for (let i = 0; i < bodies.length && layout.heapPage.size; i++) {
     const p = Number(headers.words[i]);
     if (!headers.ok[i] || !p || p % 8) continue;
     structs.push([p, p + layout.heapPage.size, bodies[i]]);
@@ -96,7 +108,7 @@ export function discoverRubyStructures(
     Float64Array.from(structAddrs.flatMap((p) => [p + layout.heapPage.startOffset, p + (layout.heapPage.slotSizeOffset ?? 0)])),
   );
   let k = 0;
-  for (let i = 0; i < bodies.length; i++) {
+  for (let i = 0; i < bodies.length && layout.heapPage.size; i++) {
     const p = Number(headers.words[i]);
     if (!headers.ok[i] || !p || p % 8) continue;
     const start = Number(fields.words[2 * k]);
@@ -108,10 +120,24 @@ export function discoverRubyStructures(
     k++;
   }
 
-  // iseq bodies: call_data and is_entries arrays and their lengths.
+  // Without the struct offsets (a Ruby version cowscope does not know), the slot grid of a body comes
+  // from the dump itself: every slot of a full dump is listed, so any listed slot fixes the grid.
   const o = dump.table;
+  if (!layout.heapPage.size) {
+    for (let j = 0; j < o.address.length; j++) {
+      const a = o.address[j];
+      const i = findBody(bodies, layout.heapPageSize, a);
+      if (i >= 0 && !slotStart[i]) {
+        slotStart[i] = a;
+        slotSize[i] = o.slotSize[j] || layout.slotSize;
+      }
+    }
+  }
+
+  // iseq bodies: call_data and is_entries arrays and their lengths (only with known offsets).
   const iseqs: number[] = [];
-  for (let i = 0; i < o.address.length; i++) if (o.type[i] === 0x1a && o.imemo[i] === 7) iseqs.push(o.address[i] + layout.iseqBody.pointerOffset);
+  if (layout.iseqBody.callData)
+    for (let i = 0; i < o.address.length; i++) if (o.type[i] === 0x1a && o.imemo[i] === 7) iseqs.push(o.address[i] + layout.iseqBody.pointerOffset);
   const bodyPtrs = readWords(pid, Float64Array.from(iseqs));
   const b = layout.iseqBody;
   const perBody = [b.isEntries, b.callData, ...b.isSizes.map((x) => x & ~7), b.ciSize & ~7];

@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+import { loadCapture } from '../native/capture-file';
+import { runReport } from '../analyzers/run-report';
 
 interface Planted {
   mode: string;
@@ -77,6 +79,21 @@ test('--trace-allocations names allocation sites', () => {
   assert.ok(child.bySite.length > 0, 'sites reported');
   assert.match(child.bySite[0].site, /causes\.rb:\d+$/);
   assert.is(child.byClass[0].class, 'Object');
+});
+
+test('a Ruby version outside the table: version-independent rules only, said in a note, totals still exact', () => {
+  const save = path.join(tmp.dir, 'freeze.cow');
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'freeze' });
+  assert.is(r.status, 0, r.stderr);
+  const capture = loadCapture(save);
+  capture.runtime!.version = '9.9.0'; // as if the agent had reported a Ruby cowscope does not know
+  const report = runReport(capture);
+  assert.ok(report.notes.some((n) => /Ruby 9\.9\.0 is not in cowscope's version table/.test(n)));
+  const child = report.children[0];
+  assertTotals(child);
+  // object.freeze is a version-independent flags bit: still found.
+  const heap = child.blameByRegion.find((g) => g.region === 'ruby-heap')!;
+  assert.ok(heap.blame[0].cause === 'object.freeze', JSON.stringify(heap.blame.slice(0, 3)));
 });
 
 test.run();

@@ -132,8 +132,11 @@ interface Context {
   vmaStarts: Float64Array;
   vmaEnds: Float64Array;
   vmaKind: string[];
-  objIndex: Map<number, number>;
+  /** index of the heap map object at exactly this address, or undefined */
+  objIndex: { get(addr: number): number | undefined };
   bodyIndex: (addr: number) => number;
+  chunkEnds: Float64Array;
+  classNames: Map<number, string>;
 }
 
 /** Per-mapping kinds for words outside the GC heap and malloc's structures. */
@@ -164,10 +167,30 @@ function contextFor(capture: Capture): Context {
   const ref = capture.processes.find((p) => p.pid === capture.run?.reference)!;
   const vmas = ref.vmas;
   const ruby = capture.ruby!;
-  const objIndex = new Map<number, number>();
-  ruby.objects.address.forEach((a, i) => objIndex.set(a, i));
+  // The dump lists slots in address order; search it directly (a Map of every object costs more).
+  const addrs = ruby.objects.address;
+  let sorted = true;
+  for (let i = 1; i < addrs.length && sorted; i++) sorted = addrs[i - 1] < addrs[i];
+  const order = sorted ? undefined : Uint32Array.from(addrs.keys()).sort((a, b) => addrs[a] - addrs[b]);
+  const objIndex = {
+    get(addr: number): number | undefined {
+      let lo = 0;
+      let hi = addrs.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const i = order ? order[mid] : mid;
+        const v = addrs[i];
+        if (v === addr) return i;
+        if (v < addr) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return undefined;
+    },
+  };
   const bodies = capture.heapMap!.bodies;
   const hps = capture.heapMap!.heapPageSize;
+  const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
+  const chunks = ruby.mallocChunks;
   const heapVma = vmas.find((v) => v.path === '[heap]');
   return {
     layout,
@@ -183,7 +206,9 @@ function contextFor(capture: Capture): Context {
     vmaEnds: Float64Array.from(vmas, (v) => v.end),
     vmaKind: mappingKinds(vmas),
     objIndex,
-    bodyIndex: (addr) => findRange(bodies, (i) => bodies[i] + hps, addr),
+    bodyIndex: (addr) => findRange(bodies, bodyEnds, addr),
+    chunkEnds: Float64Array.from(chunks.start, (c, i) => c + chunks.size[i]),
+    classNames: new Map(ruby.classNames.address.reduce((m, a, i) => m.set(a, ruby.classNames.name[i]), new Map<number, string>())),
   };
 }
 
@@ -200,8 +225,10 @@ function slotOf(ctx: Context, body: number, addr: number, oldFlags: Map<number, 
   const ruby = ctx.capture.ruby!;
   const start = ruby.slotStart[body];
   const size = ruby.slotSize[body];
-  if (!start || !size || addr < start) return undefined;
+  if (!start || !size) return undefined;
   const slot = start + Math.floor((addr - start) / size) * size;
+  const bodyStart = ctx.capture.heapMap!.bodies[body];
+  if (slot < bodyStart + 8) return undefined; // the page header (the struct heap_page pointer)
   const obj = ctx.objIndex.get(slot) ?? -1;
   const flags = oldFlags.get(slot);
   if (flags !== undefined) {
@@ -262,25 +289,34 @@ function isSafeLink(ctx: Context, addr: number, v: bigint): boolean {
   return next === 0n || (next >= BigInt(ctx.heapLo) && next < BigInt(ctx.heapHi) && next % 16n === 0n);
 }
 
+/** The words of a BigUint64Array as numbers without boxing a BigInt each (exact below 2^53, which holds
+ *  for every user-space address). */
+function numbers(words: BigUint64Array): (k: number) => number {
+  const u = new Uint32Array(words.buffer, words.byteOffset, words.length * 2);
+  return (k) => u[2 * k + 1] * 4294967296 + u[2 * k];
+}
+
 /** Causes of chunks the child allocated (free at the fork), decided once per child by blameChild. */
 let chunkOwner = new Map<number, string>();
 
 /** A chunk that was free at the fork and now holds a pointer to a method entry or call cache/info is a
  *  call-cache table record (class cc_tbl, ccs); a chunk such a record points to (its entries array) is
  *  one too. Other chunks free at the fork hold whatever the child malloc'd. */
-function allocatedChunkCauses(ctx: Context, diffs: PageDiffs): Map<number, string> {
+function allocatedChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array): Map<number, string> {
   const ruby = ctx.capture.ruby!;
   const chunks = ruby.mallocChunks;
   const o = ruby.objects;
   const out = new Map<number, string>();
   const pointsTo = new Map<number, number[]>(); // chunk -> chunks its new words point into
-  const chunkAt = (addr: number) => findRange(chunks.start, (i) => chunks.start[i] + chunks.size[i], addr);
+  const chunkAt = (addr: number) => findRange(chunks.start, ctx.chunkEnds, addr);
+  const newNum = numbers(diffs.newWord);
   for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const c = chunkAt(addr);
     if (c < 0 || chunks.inUse[c]) continue;
     const start = chunks.start[c];
-    const target = Number(diffs.newWord[k]);
+    const target = newNum(k);
     const i = ctx.objIndex.get(target);
     const fresh = ctx.newSlotFlags.get(target);
     const imemo =
@@ -335,7 +371,7 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns
     return inHeap(N) || inHeap(O) ? 'icache.const' : 'icache.ivar';
   }
   const chunks = ruby.mallocChunks;
-  const c = findRange(chunks.start, (i) => chunks.start[i] + chunks.size[i], addr);
+  const c = findRange(chunks.start, ctx.chunkEnds, addr);
   if (c >= 0) {
     const off = addr - chunks.start[c];
     // Only PREV_INUSE flipped: the chunk before this one was allocated or freed; blame that.
@@ -390,8 +426,19 @@ function identicalPageCause(ctx: Context, page: number, pageSize: number, gcRuns
     return 'same-value.unknown';
   }
   if (gcRuns) {
+    // the last struct heap_page starting before the page's end: does it reach into the page?
     const s = ruby.heapPageStructs;
-    for (let i = 0; i < s.start.length; i++) if (s.start[i] < page + pageSize && s.end[i] > page) return 'gc.bitmap';
+    let lo = 0;
+    let hi = s.start.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (s.start[mid] < page + pageSize) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (at >= 0 && s.end[at] > page) return 'gc.bitmap';
   }
   return 'same-value.unknown';
 }
@@ -428,10 +475,7 @@ function classNameOf(ctx: Context, obj: number): string {
   const t = o.type[obj];
   if (t === T.IMEMO) return `imemo:${Object.entries(IMEMO).find(([, v]) => v === o.imemo[obj])?.[0] ?? o.imemo[obj]}`;
   if (t === T.NONE) return '(free slot)';
-  const cls = o.classAddr[obj];
-  const names = ctx.capture.ruby!.classNames;
-  const i = names.address.indexOf(cls);
-  return i >= 0 ? names.name[i] : `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
+  return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
 }
 
 /** Blame for one child. */
@@ -443,18 +487,20 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const byType = new Map<string, { pages: number; words: number }>();
   const byClass = new Map<string, { pages: number; words: number }>();
   const bySite = new Map<string, { pages: number; words: number }>();
+  // The GC heap body of every copied page (-1 outside the GC heap), looked up once.
+  const pageBody = Int32Array.from(diffs.addrs, (a) => ctx.bodyIndex(a));
   // New flags of every slot whose flags word the child changed, over all its copied GC heap pages.
-  for (let k = 0, p = 0; k < diffs.wordPage.length; k++) {
-    p = diffs.wordPage[k];
-    const addr = diffs.addrs[p] + diffs.wordOffset[k];
-    const b = ctx.bodyIndex(addr);
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const b = pageBody[diffs.wordPage[k]];
     if (b < 0) continue;
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const start = ruby.slotStart[b];
     const size = ruby.slotSize[b];
     if (start && size && addr >= start && (addr - start) % size === 0) ctx.newSlotFlags.set(addr, diffs.newWord[k]);
   }
   // Iseqs whose call_data or is_entries this child changed: the write barrier remembers them.
   for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0) continue;
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const cd = findRange(ruby.callData.start, ruby.callData.end, addr);
     if (cd >= 0) {
@@ -465,7 +511,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie]))
       ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], otherWordCause(ctx, addr, diffs.oldWord[k], diffs.newWord[k], gcRuns));
   }
-  chunkOwner = allocatedChunkCauses(ctx, diffs);
+  chunkOwner = allocatedChunkCauses(ctx, diffs, pageBody);
   const regions = new Map<string, Map<string, { pages: number; words: number }>>();
   const blamePage = (page: number, cause: string) => {
     bump(causes, cause, 1, 0);
@@ -487,7 +533,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
       blamePage(page, 'unknown');
       continue;
     }
-    const body = ctx.bodyIndex(page);
+    const body = pageBody[p];
     // Old and new flags of the slots whose flags word changed on this page.
     const oldFlags = new Map<number, bigint>();
     const newFlags = new Map<number, bigint>();

@@ -114,16 +114,23 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
   const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
   const heap = ingestHeapDump(session.heapMap!.path, fp.heapPageSize, copiedPages);
   capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
+  // A version outside the table gets the version-independent part: slot grid from the dump, malloc chunks.
   const layout = layoutFor(fp.ruby);
-  if (layout && layout.heapPage.size)
-    capture.ruby = discoverRubyStructures(
-      session.twin,
-      heap,
-      { heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, heapPage: layout.heapPage, iseqBody: layout.iseqBody },
-      twin.vmas,
-      copiedPages,
-      capture.meta.pageSize,
-    );
+  const none = { size: 0, slotSizeOffset: null, startOffset: 0, bitmapsOffset: 0 };
+  const noIseq = { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 };
+  capture.ruby = discoverRubyStructures(
+    session.twin,
+    heap,
+    {
+      heapPageSize: fp.heapPageSize,
+      slotSize: fp.slotSize,
+      heapPage: layout?.heapPage.size ? layout.heapPage : none,
+      iseqBody: layout?.iseqBody.callData ? layout.iseqBody : noIseq,
+    },
+    twin.vmas,
+    copiedPages,
+    capture.meta.pageSize,
+  );
   return capture;
 }
 
