@@ -92,6 +92,17 @@ export interface ChildBlame {
   unknownVersion?: string;
 }
 
+/** An 8-byte word as its two 32-bit halves: bit tests and pointer values without boxing BigInts. */
+interface Word {
+  lo: number;
+  hi: number;
+}
+
+/** The value as a number: exact below 2^53, which holds for every user-space address. */
+const num = (w: Word): number => w.hi * 4294967296 + w.lo;
+const isZero = (w: Word): boolean => w.lo === 0 && w.hi === 0;
+const same = (a: Word, b: Word): boolean => a.lo === b.lo && a.hi === b.hi;
+
 function causeRank(cause: string): number {
   const base = cause.startsWith('mutation.') ? 'mutation' : cause;
   const i = (CAUSE_ORDER as readonly string[]).indexOf(base);
@@ -118,12 +129,12 @@ function findRange(start: Float64Array, end: Float64Array | ((i: number) => numb
 /** What the fork-time image knows about an address outside the GC heap. */
 interface Context {
   layout: RubyLayout | undefined;
-  /** glibc's tcache key, 0n when unknown */
-  tcacheKey: bigint;
+  /** glibc's tcache key, undefined when unknown */
+  tcacheKey: Word | undefined;
   heapLo: number;
   heapHi: number;
   /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
-  newSlotFlags: Map<number, bigint>;
+  newSlotFlags: Map<number, Word>;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: Map<number, string>;
   vmaRegion: string[];
@@ -191,10 +202,14 @@ function contextFor(capture: Capture): Context {
   const hps = capture.heapMap!.heapPageSize;
   const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
   const chunks = ruby.mallocChunks;
+  const chunkEnds = new Float64Array(chunks.start.length);
+  for (let i = 0; i < chunkEnds.length; i++) chunkEnds[i] = chunks.start[i] + chunks.size[i];
+  const classNames = new Map<number, string>();
+  for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
   const heapVma = vmas.find((v) => v.path === '[heap]');
   return {
     layout,
-    tcacheKey: BigInt(`0x${ruby.tcacheKey || '0'}`),
+    tcacheKey: ruby.tcacheKey && ruby.tcacheKey !== '0' ? { lo: Number(BigInt(`0x${ruby.tcacheKey}`) & 0xffffffffn), hi: Number(BigInt(`0x${ruby.tcacheKey}`) >> 32n) } : undefined,
     heapLo: heapVma?.start ?? 0,
     heapHi: heapVma?.end ?? 0,
     newSlotFlags: new Map(),
@@ -207,8 +222,8 @@ function contextFor(capture: Capture): Context {
     vmaKind: mappingKinds(vmas),
     objIndex,
     bodyIndex: (addr) => findRange(bodies, bodyEnds, addr),
-    chunkEnds: Float64Array.from(chunks.start, (c, i) => c + chunks.size[i]),
-    classNames: new Map(ruby.classNames.address.reduce((m, a, i) => m.set(a, ruby.classNames.name[i]), new Map<number, string>())),
+    chunkEnds,
+    classNames,
   };
 }
 
@@ -221,7 +236,7 @@ interface SlotInfo {
 }
 
 /** Slot of a GC heap address, with its type at the fork. */
-function slotOf(ctx: Context, body: number, addr: number, oldFlags: Map<number, bigint>): SlotInfo | undefined {
+function slotOf(ctx: Context, body: number, addr: number, oldFlags: Map<number, Word>): SlotInfo | undefined {
   const ruby = ctx.capture.ruby!;
   const start = ruby.slotStart[body];
   const size = ruby.slotSize[body];
@@ -232,8 +247,8 @@ function slotOf(ctx: Context, body: number, addr: number, oldFlags: Map<number, 
   const obj = ctx.objIndex.get(slot) ?? -1;
   const flags = oldFlags.get(slot);
   if (flags !== undefined) {
-    const type = Number(flags & FL.typeMask);
-    return { slot, type: flags === 0n ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(flags) : -1, obj };
+    const type = flags.lo & FL.typeMask;
+    return { slot, type: isZero(flags) ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(flags.lo) : -1, obj };
   }
   if (obj < 0) return { slot, type: -1, imemo: -1, obj };
   const t = ruby.objects.type[obj];
@@ -242,58 +257,52 @@ function slotOf(ctx: Context, body: number, addr: number, oldFlags: Map<number, 
 
 const mutation = (type: number) => `mutation.${type >= 0 ? (TYPE_NAMES[type] ?? `type${type}`) : 'unknown'}`;
 
-/** §7.3: a changed word in a GC heap slot. O/N: old and new value; F: old flags; N' new flags. */
-function heapWordCause(ctx: Context, s: SlotInfo, off: number, O: bigint, N: bigint, newFlags: bigint | undefined): string {
+/** §7.3: a changed word in a GC heap slot. O/N: old and new value; newFlags: the slot's new flags. */
+function heapWordCause(ctx: Context, s: SlotInfo, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
   const L = ctx.layout;
   const wasFree = s.type === T.NONE;
   // A live slot the child's sweep freed (flags 0, next pointer) or freed and reused for another type.
-  if (!wasFree && s.type >= 0 && newFlags !== undefined && (newFlags === 0n || Number(newFlags & FL.typeMask) !== s.type))
-    return off === 0 && (N & FL.typeMask) === BigInt(T.MOVED) ? 'gc.compact' : 'gc.sweep';
+  if (!wasFree && s.type >= 0 && newFlags !== undefined && (isZero(newFlags) || (newFlags.lo & FL.typeMask) !== s.type))
+    return off === 0 && (N.lo & FL.typeMask) === T.MOVED ? 'gc.compact' : 'gc.sweep';
   if (off === 0) {
-    if (O === 0n && N !== 0n) return 'alloc.free-slot';
-    if (O !== 0n && N === 0n) return 'gc.sweep';
-    if ((N & FL.typeMask) === BigInt(T.MOVED)) return 'gc.compact';
-    if ((O & FL.typeMask) !== (N & FL.typeMask)) return 'gc.sweep';
-    const X = O ^ N;
-    const t = Number(O & FL.typeMask);
-    if (L?.ageInFlags && X & FL.age) return (N & FL.age) === FL.age ? 'gc.promote' : 'gc.age';
+    if (isZero(O) && !isZero(N)) return 'alloc.free-slot';
+    if (!isZero(O) && isZero(N)) return 'gc.sweep';
+    if ((N.lo & FL.typeMask) === T.MOVED) return 'gc.compact';
+    if ((O.lo & FL.typeMask) !== (N.lo & FL.typeMask)) return 'gc.sweep';
+    const X = (O.lo ^ N.lo) >>> 0;
+    const t = O.lo & FL.typeMask;
+    if (L?.ageInFlags && X & FL.age) return (N.lo & FL.age) === FL.age ? 'gc.promote' : 'gc.age';
     if (L && !L.ageInFlags && X & FL.promoted) return 'gc.promote';
     if (t === T.STRING && X & FL.coderange) return 'string.coderange';
-    if (t === T.IMEMO && imemoTypeOf(O) === IMEMO.ment && X & FL.mentCached) return 'method.cached';
+    if (t === T.IMEMO && imemoTypeOf(O.lo) === IMEMO.ment && X & FL.mentCached) return 'method.cached';
     if (X & FL.seenObjId) return 'object.id';
     if (X & FL.freeze) return 'object.freeze';
     if (X & FL.exivar) return 'object.ivar';
     if (t === T.HASH && X & FL.hashIterLevel) return 'hash.iteration';
-    if (L?.shapeInFlags && X & FL.shape) return 'object.ivar';
+    if (L?.shapeInFlags && O.hi !== N.hi) return 'object.ivar';
     return mutation(t);
   }
   // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
-  if (wasFree) return newFlags !== undefined && newFlags !== 0n ? 'alloc.free-slot' : 'gc.sweep';
+  if (wasFree) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
   if (off === 8) return 'object.singleton';
   if (s.type === T.IMEMO && s.imemo === IMEMO.callcache) return 'icache.call';
   if (s.type === T.IMEMO && s.imemo === IMEMO.constcache) return 'icache.const';
-  if (s.type === T.OBJECT && L && O === BigInt(L.qundef)) return 'object.ivar';
+  if (s.type === T.OBJECT && L && O.hi === 0 && O.lo === L.qundef) return 'object.ivar';
   return mutation(s.type);
 }
 
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
-function isValue(ctx: Context, v: bigint): boolean {
-  if (v < 0x40n || v & 7n) return true;
-  return ctx.bodyIndex(Number(v)) >= 0;
+function isValue(ctx: Context, v: Word): boolean {
+  if ((v.hi === 0 && v.lo < 0x40) || v.lo & 7) return true;
+  return ctx.bodyIndex(num(v)) >= 0;
 }
 
 /** A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next. */
-function isSafeLink(ctx: Context, addr: number, v: bigint): boolean {
+function isSafeLink(ctx: Context, addr: number, v: Word): boolean {
   if (!ctx.heapHi) return false;
-  const next = v ^ (BigInt(addr) >> 12n);
-  return next === 0n || (next >= BigInt(ctx.heapLo) && next < BigInt(ctx.heapHi) && next % 16n === 0n);
-}
-
-/** The words of a BigUint64Array as numbers without boxing a BigInt each (exact below 2^53, which holds
- *  for every user-space address). */
-function numbers(words: BigUint64Array): (k: number) => number {
-  const u = new Uint32Array(words.buffer, words.byteOffset, words.length * 2);
-  return (k) => u[2 * k + 1] * 4294967296 + u[2 * k];
+  const shifted = Math.floor(addr / 4096);
+  const next = ((v.hi ^ Math.floor(shifted / 4294967296)) >>> 0) * 4294967296 + ((v.lo ^ shifted) >>> 0);
+  return next === 0 || (next >= ctx.heapLo && next < ctx.heapHi && next % 16 === 0);
 }
 
 /** Causes of chunks the child allocated (free at the fork), decided once per child by blameChild. */
@@ -309,19 +318,19 @@ function allocatedChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Arr
   const out = new Map<number, string>();
   const pointsTo = new Map<number, number[]>(); // chunk -> chunks its new words point into
   const chunkAt = (addr: number) => findRange(chunks.start, ctx.chunkEnds, addr);
-  const newNum = numbers(diffs.newWord);
+  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const c = chunkAt(addr);
     if (c < 0 || chunks.inUse[c]) continue;
     const start = chunks.start[c];
-    const target = newNum(k);
+    const target = newU[2 * k + 1] * 4294967296 + newU[2 * k];
     const i = ctx.objIndex.get(target);
     const fresh = ctx.newSlotFlags.get(target);
     const imemo =
-      fresh !== undefined && (fresh & FL.typeMask) === BigInt(T.IMEMO)
-        ? imemoTypeOf(fresh)
+      fresh !== undefined && (fresh.lo & FL.typeMask) === T.IMEMO
+        ? imemoTypeOf(fresh.lo)
         : i !== undefined && o.type[i] === T.IMEMO
           ? o.imemo[i]
           : -1;
@@ -336,7 +345,7 @@ function allocatedChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Arr
 }
 
 /** §7.4: a changed word outside the GC heap. */
-function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns: number): string {
+function otherWordCause(ctx: Context, addr: number, O: Word, N: Word, gcRuns: number): string {
   const ruby = ctx.capture.ruby!;
   const hp = findRange(ruby.heapPageStructs.start, ruby.heapPageStructs.end, addr);
   if (hp >= 0) {
@@ -346,14 +355,14 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns
     // a young one. Bit n of the set stands for the slot at body + n * 40.
     if (L && L.rememberBits.bytes && off >= L.rememberBits.offset && off < L.rememberBits.offset + L.rememberBits.bytes) {
       // Slots sit at start + 40k, so bit n stands for body + 40n + (start - body) mod 40.
-      const set = N & ~O;
+      const set = [(N.lo & ~O.lo) >>> 0, (N.hi & ~O.hi) >>> 0];
       const body = ruby.heapPageStructs.owner[hp];
       const b = ctx.bodyIndex(body);
       const shift = b >= 0 && ruby.slotStart[b] ? (ruby.slotStart[b] - body) % 40 : 0;
       const base = body + (off - L.rememberBits.offset) * 8 * 40 + shift;
-      for (let bit = 0n; bit < 64n; bit++)
-        if ((set >> bit) & 1n) {
-          const cause = ctx.iseqCacheCause.get(base + Number(bit) * 40);
+      for (let bit = 0; bit < 64; bit++)
+        if ((set[bit >> 5] >>> (bit & 31)) & 1) {
+          const cause = ctx.iseqCacheCause.get(base + bit * 40);
           if (cause) return cause;
         }
       return gcRuns ? 'gc.bitmap' : 'gc.remember';
@@ -367,7 +376,7 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns
   if (findRange(ruby.isEntries.start, ruby.isEntries.end, addr) >= 0) {
     // 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache),
     // an ivar cache to a malloc'd table entry.
-    const inHeap = (v: bigint) => v !== 0n && ctx.bodyIndex(Number(v)) >= 0;
+    const inHeap = (v: Word) => !isZero(v) && ctx.bodyIndex(num(v)) >= 0;
     return inHeap(N) || inHeap(O) ? 'icache.const' : 'icache.ivar';
   }
   const chunks = ruby.mallocChunks;
@@ -375,7 +384,7 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns
   if (c >= 0) {
     const off = addr - chunks.start[c];
     // Only PREV_INUSE flipped: the chunk before this one was allocated or freed; blame that.
-    if (off === 8 && (O ^ N) === 1n && c > 0 && chunks.start[c - 1] + chunks.size[c - 1] === chunks.start[c]) {
+    if (off === 8 && O.hi === N.hi && (O.lo ^ N.lo) === 1 && c > 0 && chunks.start[c - 1] + chunks.size[c - 1] === chunks.start[c]) {
       const prev = chunkOwner.get(chunks.start[c - 1]);
       if (prev) return prev;
     }
@@ -384,15 +393,15 @@ function otherWordCause(ctx: Context, addr: number, O: bigint, N: bigint, gcRuns
     // A chunk free at the fork that the child allocated: its new content says what for.
     if (!chunks.inUse[c]) return chunkOwner.get(chunks.start[c]) ?? 'alloc.malloc';
     // glibc's own words in a chunk: the tcache key at +24, the safe-linked next pointer at +16.
-    if (ctx.tcacheKey && (O === ctx.tcacheKey || N === ctx.tcacheKey)) return 'malloc.meta';
+    if (ctx.tcacheKey && (same(O, ctx.tcacheKey) || same(N, ctx.tcacheKey))) return 'malloc.meta';
     if (off === 16 && (isSafeLink(ctx, addr, N) || isSafeLink(ctx, addr, O))) return 'malloc.meta';
     // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
-    const isObj = (v: bigint) => v === 0n || ctx.bodyIndex(Number(v)) >= 0;
+    const isObj = (v: Word) => isZero(v) || ctx.bodyIndex(num(v)) >= 0;
     if (chunks.size[c] >= 4000 && chunks.size[c] <= 4096 && isObj(O) && isObj(N)) return 'gc.mark-stack';
     // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
-    if (N < 1n << 40n && O < 1n << 40n) return 'vm.globals';
+    if (N.hi < 256 && O.hi < 256) return 'vm.globals';
     // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
-    if (isValue(ctx, O) && isValue(ctx, N) && (ctx.bodyIndex(Number(O)) >= 0 || ctx.bodyIndex(Number(N)) >= 0)) return 'mutation.container';
+    if (isValue(ctx, O) && isValue(ctx, N) && (ctx.bodyIndex(num(O)) >= 0 || ctx.bodyIndex(num(N)) >= 0)) return 'mutation.container';
     return 'unknown';
   }
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
@@ -489,6 +498,10 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const bySite = new Map<string, { pages: number; words: number }>();
   // The GC heap body of every copied page (-1 outside the GC heap), looked up once.
   const pageBody = Int32Array.from(diffs.addrs, (a) => ctx.bodyIndex(a));
+  const oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
+  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
+  const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
+  const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
   // New flags of every slot whose flags word the child changed, over all its copied GC heap pages.
   for (let k = 0; k < diffs.wordPage.length; k++) {
     const b = pageBody[diffs.wordPage[k]];
@@ -496,7 +509,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const start = ruby.slotStart[b];
     const size = ruby.slotSize[b];
-    if (start && size && addr >= start && (addr - start) % size === 0) ctx.newSlotFlags.set(addr, diffs.newWord[k]);
+    if (start && size && addr >= start && (addr - start) % size === 0) ctx.newSlotFlags.set(addr, newAt(k));
   }
   // Iseqs whose call_data or is_entries this child changed: the write barrier remembers them.
   for (let k = 0; k < diffs.wordPage.length; k++) {
@@ -509,7 +522,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     }
     const ie = findRange(ruby.isEntries.start, ruby.isEntries.end, addr);
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie]))
-      ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], otherWordCause(ctx, addr, diffs.oldWord[k], diffs.newWord[k], gcRuns));
+      ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], otherWordCause(ctx, addr, oldAt(k), newAt(k), gcRuns));
   }
   chunkOwner = allocatedChunkCauses(ctx, diffs, pageBody);
   const regions = new Map<string, Map<string, { pages: number; words: number }>>();
@@ -535,15 +548,15 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     }
     const body = pageBody[p];
     // Old and new flags of the slots whose flags word changed on this page.
-    const oldFlags = new Map<number, bigint>();
-    const newFlags = new Map<number, bigint>();
+    const oldFlags = new Map<number, Word>();
+    const newFlags = new Map<number, Word>();
     if (body >= 0) {
       for (let k = first; k < w; k++) {
         const addr = page + diffs.wordOffset[k];
         const s = slotOf(ctx, body, addr, oldFlags);
         if (s && s.slot === addr) {
-          oldFlags.set(addr, diffs.oldWord[k]);
-          newFlags.set(addr, diffs.newWord[k]);
+          oldFlags.set(addr, oldAt(k));
+          newFlags.set(addr, newAt(k));
         }
       }
     }
@@ -551,8 +564,8 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     const perSlot = new Map<number, { obj: number; type: number; words: number }>();
     for (let k = first; k < w; k++) {
       const addr = page + diffs.wordOffset[k];
-      const O = diffs.oldWord[k];
-      const N = diffs.newWord[k];
+      const O = oldAt(k);
+      const N = newAt(k);
       let cause: string;
       const s = body >= 0 ? slotOf(ctx, body, addr, oldFlags) : undefined;
       if (s) {

@@ -126,23 +126,23 @@ export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entr
 
 export const IMEMO = { ment: 6, iseq: 7, callinfo: 11, callcache: 12, constcache: 13 } as const;
 
-/** imemo type of a flags word: bits 12-15. */
-export const imemoTypeOf = (flags: bigint): number => Number((flags >> 12n) & 0xfn);
+/** imemo type of a flags word (its low 32 bits): bits 12-15. */
+export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;
 
+/** Flag bits, as masks of the flags word's low 32 bits (the shape id, 3.2+, is the whole high word). */
 export const FL = {
-  typeMask: 0x1fn,
+  typeMask: 0x1f,
   /** 3.1/3.2: age in bits 5-6; 3.3+: bit 5 = old */
-  age: 0x60n,
-  promoted: 0x20n,
-  finalize: 0x80n,
-  seenObjId: 0x200n,
-  exivar: 0x400n,
-  freeze: 0x800n,
+  age: 0x60,
+  promoted: 0x20,
+  finalize: 0x80,
+  seenObjId: 0x200,
+  exivar: 0x400,
+  freeze: 0x800,
   /** T_STRING coderange: FL_USER8 | FL_USER9 */
-  coderange: 0x300000n,
+  coderange: 0x300000,
   /** imemo ment: METHOD_ENTRY_CACHED (bit 20) and INVALIDATED (bit 21) */
-  mentCached: 0x300000n,
+  mentCached: 0x300000,
   /** T_HASH iteration level: bits 25-31 */
-  hashIterLevel: 0xfe000000n,
-  shape: 0xffffffff00000000n,
+  hashIterLevel: 0xfe000000,
 } as const;
