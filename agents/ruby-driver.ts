@@ -42,6 +42,10 @@ export interface RubyRunOptions {
   workloadTimeoutMs: number;
   /** start ObjectSpace.trace_object_allocations at boot (allocation sites in the heap map) */
   traceAllocations: boolean;
+  /** strategy step prewarm: how many times the parent runs the workload before forking */
+  prewarm: number;
+  /** strategy step custom: a Ruby file the parent loads before forking */
+  beforeFork?: string;
   /** where the program's own output goes (cowscope keeps stdout for its report) */
   output: Writable;
 }
@@ -67,7 +71,7 @@ const STDERR_TAIL = 30;
 
 export class RubySession {
   forkPoint?: ForkPoint;
-  strategy?: { name: string; seconds: number };
+  strategy?: { name: string; label: string; seconds: number; steps: { name: string; label: string; seconds: number }[] };
   heapMap?: { path: string; seconds: number; bytes: number };
   twin = 0;
   children: number[] = [];
@@ -123,6 +127,8 @@ export class RubySession {
       requests: opts.rack?.requests,
       requestCount: opts.rack?.count,
       traceAllocations: opts.traceAllocations,
+      prewarm: opts.prewarm,
+      beforeFork: opts.beforeFork,
     };
     const args = ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     const proc = spawn(opts.ruby, args, {
@@ -196,7 +202,7 @@ export class RubySession {
     const deadline = Date.now() + this.opts.bootTimeoutMs;
     const late = () => `the program did not reach the fork point within ${this.opts.bootTimeoutMs / 1000} s: raise --timeout, or check that it does not wait for input or run a server loop before the fork point`;
     this.forkPoint = (await this.next((e) => e.event === 'fork_point', deadline, late)) as unknown as ForkPoint;
-    this.strategy = (await this.next((e) => e.event === 'strategy', deadline, late)) as unknown as { name: string; seconds: number };
+    this.strategy = (await this.next((e) => e.event === 'strategy', deadline, late)) as unknown as RubySession['strategy'];
     this.heapMap = (await this.next((e) => e.event === 'heap_map', deadline, late)) as unknown as { path: string; seconds: number; bytes: number };
     const forked = await this.next((e) => e.event === 'forked', deadline, late);
     this.twin = forked.twin as number;

@@ -31,7 +31,9 @@ export interface RunReport {
   pageSize: number;
   time: string;
   runtime: { name: string; version: string; platform: string };
-  strategy: { name: string; seconds: number };
+  strategy: { name: string; label: string; seconds: number };
+  /** the parent's memory after the children ran (bytes, from smaps_rollup) */
+  parentMemory: { rss: number; pss: number; uss: number };
   workload: string;
   parent: number;
   reference: number;
@@ -101,7 +103,8 @@ export function runReport(capture: Capture): RunReport {
     pageSize: capture.meta.pageSize,
     time: capture.meta.time,
     runtime: { name: runtime.name, version: runtime.version, platform: runtime.platform },
-    strategy: { name: run.strategy, seconds: run.strategySeconds },
+    strategy: { name: run.strategy, label: run.strategyLabel ?? run.strategy, seconds: run.strategySeconds },
+    parentMemory: (({ rss, pss, uss }) => ({ rss, pss, uss }))(capture.processes.find((p) => p.pid === run.parent)!.memory),
     workload: run.workload,
     parent: run.parent,
     reference: run.reference,

@@ -7,6 +7,7 @@ import { inspectCommand } from './commands/inspect';
 import { doctorCommand } from './commands/doctor';
 import { runCommandModule } from './commands/run';
 import { reportCommandModule } from './commands/report';
+import { compareCommandModule } from './commands/compare';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 
 const argv = hideBin(process.argv);
@@ -17,7 +18,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
-const COMMANDS = [inspectCommand, runCommandModule, reportCommandModule, doctorCommand];
+const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, reportCommandModule, doctorCommand];
 
 /** yargs' validation messages, made to say what to type. */
 function usageMessage(msg: string): string {

@@ -63,6 +63,8 @@ export interface RunInfo {
   reference: number;
   children: number[];
   strategy: string;
+  /** what really ran, e.g. "warmup (emulated)" or "nakayoshi (gem 0.0.4)" */
+  strategyLabel: string;
   strategySeconds: number;
   heapMapSeconds: number;
   threadsAtFork: { name: string; status: string }[];

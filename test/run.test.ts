@@ -159,7 +159,8 @@ test('bad arguments to run and report: one line, exit 2', () => {
     [['run', '--rack', fixture('rack/config.ru'), fixture('noop.rb')], /either a program or --rack/],
     [['run', '--rack', fixture('rack/config.ru'), '--request', 'fetch everything'], /is not METHOD \/path/],
     [['run', '--children', '0', fixture('noop.rb')], /--children must be a whole number from 1 to 64/],
-    [['run', '--strategy', 'magic', fixture('noop.rb')], /Invalid values/],
+    [['run', '--strategy', 'magic', fixture('noop.rb')], /unknown strategy step "magic"/],
+    [['run', '--strategy', 'gc+custom', fixture('noop.rb')], /strategy custom needs --before-fork FILE\.rb/],
     [['report', '/nonexistent.cow'], /cannot read \/nonexistent\.cow: ENOENT/],
     [['report', fixture('noop.rb')], /is not a cowscope capture/],
   ];

@@ -6,7 +6,7 @@
 # control channel on an inherited file descriptor (JSON lines both ways). At the fork point (the end of
 # the main script, an explicit Cowscope.fork_point, or after loading a Rack app) this file:
 #
-#   1. applies the fork strategy (none, gc);
+#   1. applies the fork strategy: named steps, composable with + (e.g. gc+coderange);
 #   2. writes the heap map (ObjectSpace.dump_all, full: true) from a throwaway sibling fork: on Ruby 3.1
 #      dump_all sets string coderange bits, so it must not run in the parent;
 #   3. forks, back to back, a reference twin and N children, which all stop themselves at once (SIGSTOP):
@@ -109,14 +109,100 @@ module Cowscope
       wait_for_release(pids)
     end
 
-    def apply_strategy(name)
+    # A strategy is one or more named steps joined by +, applied in order. Each step returns its label
+    # (what really ran, e.g. "warmup (emulated)" on a Ruby without Process.warmup).
+    STRATEGY_STEPS = %w[none gc nakayoshi compact warmup coderange promote trim prewarm custom].freeze
+
+    def apply_strategy(spec)
       started = monotonic
-      case name
-      when 'none' then nil
-      when 'gc' then GC.start(full_mark: true, immediate_sweep: true)
-      else raise ArgumentError, "unknown strategy #{name}"
+      steps = spec.split('+').map do |step|
+        raise ArgumentError, "unknown strategy step #{step} (known: #{STRATEGY_STEPS.join(', ')})" unless STRATEGY_STEPS.include?(step)
+
+        t = monotonic
+        label = send("step_#{step}")
+        { name: step, label: label, seconds: monotonic - t }
       end
-      report('strategy', name: name, seconds: monotonic - started)
+      report('strategy', name: spec, label: steps.map { |s| s[:label] }.join('+'), steps: steps, seconds: monotonic - started)
+    end
+
+    def step_none = 'none'
+
+    def step_gc
+      GC.start(full_mark: true, immediate_sweep: true)
+      'gc'
+    end
+
+    # The real nakayoshi_fork gem when it is installed (Debian: ruby-nakayoshi-fork): it prepends Object#fork
+    # with its GC loop, so one throwaway fork runs that loop here, before the heap map.
+    def step_nakayoshi
+      begin
+        require 'nakayoshi_fork'
+      rescue LoadError
+        nakayoshi_loop
+        return 'nakayoshi (emulated)'
+      end
+      Process.wait(fork { exit!(0) })
+      version = defined?(NakayoshiFork::VERSION) ? " #{NakayoshiFork::VERSION}" : ''
+      "nakayoshi (gem#{version})"
+    end
+
+    # What nakayoshi_fork does: up to 4 minor GCs while more than a tenth of the live objects are young.
+    def nakayoshi_loop
+      4.times do
+        s = GC.stat
+        young = s[:heap_live_slots] - s[:old_objects] - (s[:remembered_wb_unprotected_objects] || 0)
+        break if young < s[:heap_live_slots] / 10
+
+        GC.start(full_mark: false)
+      end
+    end
+
+    def step_compact
+      GC.compact
+      'compact'
+    end
+
+    # Process.warmup (3.3+); on older Rubies its steps (cruby-internals.md §5): coderange, promote, compact, trim.
+    def step_warmup
+      if Process.respond_to?(:warmup)
+        Process.warmup
+        return 'warmup'
+      end
+      step_coderange
+      step_promote
+      step_compact
+      step_trim
+      'warmup (emulated)'
+    end
+
+    def step_coderange
+      ObjectSpace.each_object(String, &:valid_encoding?)
+      'coderange'
+    end
+
+    def step_promote
+      3.times { GC.start(full_mark: false) }
+      GC.start
+      'promote'
+    end
+
+    def step_trim
+      require 'fiddle'
+      trim = Fiddle::Function.new(Fiddle::Handle::DEFAULT['malloc_trim'], [Fiddle::TYPE_SIZE_T], Fiddle::TYPE_INT)
+      trim.call(0)
+      'trim'
+    end
+
+    # The reforking idea: run the workload in the parent before forking, so its caches are warm.
+    def step_prewarm
+      count = Integer(CONFIG.fetch('prewarm', 1))
+      count.times { run_workload }
+      "prewarm x#{count}"
+    end
+
+    def step_custom
+      load(CONFIG.fetch('beforeFork'))
+      "custom (#{File.basename(CONFIG.fetch('beforeFork'))})"
     end
 
     def write_heap_map(path)

@@ -13,12 +13,20 @@ import { which } from '../../native/machine';
 import { ingestHeapDump } from '../../native/probe';
 import { discoverRubyStructures } from '../../native/ruby-structures';
 import { layoutFor } from '../../analyzers/ruby/versions';
-import { runClasses, runReport } from '../../analyzers/run-report';
+import { RunReport, runClasses, runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { diffCopiedPages, settleTies } from '../measure';
 import { renderRunText } from '../render/run-text';
 
-export const STRATEGIES = ['none', 'gc'];
+/** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
+export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
+
+export function checkStrategy(spec: string, beforeFork: string | undefined): void {
+  const steps = spec.split('+');
+  for (const step of steps)
+    if (!STRATEGY_STEPS.includes(step)) throw new UsageError(`unknown strategy step "${step}" in "${spec}": use ${STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+coderange)`);
+  if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
+}
 
 export interface RunArgs {
   program?: string[];
@@ -30,6 +38,8 @@ export interface RunArgs {
   workload?: string;
   timeout: number;
   traceAllocations: boolean;
+  prewarm: number;
+  beforeFork?: string;
   ruby: string;
   save?: string;
   json: boolean;
@@ -52,6 +62,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   if (program.length && !program[0].startsWith('-')) program[0] = existingFile(program[0], 'the program');
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
+  checkStrategy(args.strategy, args.beforeFork);
+  if (!Number.isInteger(args.prewarm) || args.prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${args.prewarm}`);
   if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
   if (!Number.isInteger(args.requests) || args.requests < 1) throw new UsageError(`--requests must be a whole number of at least 1, not ${args.requests}`);
   const requests = args.request?.length ? args.request.map(String) : ['GET /'];
@@ -72,6 +84,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
     traceAllocations: args.traceAllocations,
+    prewarm: args.prewarm,
+    beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file') : undefined,
     output: output as RubyRunOptions['output'],
   };
 }
@@ -94,6 +108,7 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
     reference: session.twin,
     children: session.children,
     strategy: session.strategy!.name,
+    strategyLabel: session.strategy!.label,
     strategySeconds: session.strategy!.seconds,
     heapMapSeconds: session.heapMap!.seconds,
     threadsAtFork: fp.threads,
@@ -134,8 +149,9 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
   return capture;
 }
 
-export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
-  const plan = planRun(args, process.stderr);
+/** One controlled fork, measured: the capture and its report. Kills and reaps everything on failure
+ *  and on Ctrl-C (exit 130). */
+export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<{ capture: Capture; report: RunReport }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-run-'));
   const session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
   let interrupted = false;
@@ -160,9 +176,7 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
     await session.waitDone();
     const capture = await gather(session, plan, command);
     await session.release();
-    const report = runReport(capture);
-    if (args.save) saveCapture(args.save, capture);
-    return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
+    return { capture, report: runReport(capture) };
   } catch (e) {
     await session.abort();
     // Killing the family makes the steps above fail; the signal handler reports and exits instead.
@@ -175,6 +189,13 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   }
 }
 
+export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
+  const plan = planRun(args, process.stderr);
+  const { capture, report } = await measureRun(plan, command);
+  if (args.save) saveCapture(args.save, capture);
+  return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
+}
+
 export const runCommandModule: CommandModule<object, RunArgs> = {
   command: 'run [program..]',
   describe: 'Start a Ruby program, fork it at its fork point, run a workload in the children, and measure what they copied',
@@ -182,7 +203,13 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
     y
       .positional('program', { type: 'string', array: true, describe: 'the Ruby script and its arguments (or: -- ruby [options] script)' })
       .option('children', { type: 'number', default: 2, describe: 'children to fork' })
-      .option('strategy', { type: 'string', choices: STRATEGIES, default: 'none', describe: 'what the parent does just before forking' })
+      .option('strategy', {
+        type: 'string',
+        default: 'none',
+        describe: `what the parent does just before forking: ${STRATEGY_STEPS.join(', ')}; join steps with + (gc+coderange)`,
+      })
+      .option('prewarm', { type: 'number', default: 1, describe: 'with strategy prewarm: how many times the parent runs the workload first' })
+      .option('before-fork', { type: 'string', describe: 'with strategy custom: a Ruby file the parent loads before forking' })
       .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
       .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
       .option('request', { type: 'string', array: true, describe: "with --rack: a request 'METHOD /path' (repeatable; default 'GET /')" })

@@ -13,7 +13,7 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const out: string[] = [];
   const n = r.children.length;
   out.push(
-    `cowscope run: ${r.runtime.name} ${r.runtime.version} (${r.runtime.platform}), strategy ${r.strategy.name} (${r.strategy.seconds.toFixed(2)} s), ` +
+    `cowscope run: ${r.runtime.name} ${r.runtime.version} (${r.runtime.platform}), strategy ${r.strategy.label} (${r.strategy.seconds.toFixed(2)} s), ` +
       `${n} child${n === 1 ? '' : 'ren'}, tier ${r.tier} (${TIER_MEANING[r.tier]})`,
   );
   out.push(`workload: ${r.workload}`);
