@@ -16,8 +16,10 @@ export interface StrategySummary {
   label: string;
   emulated: boolean;
   runs: number;
-  /** bytes copied per child (copied + copiedByParent + new), over every child of every run */
+  /** bytes copied per child (copied + copiedByParent), over every child of every run */
   copiedPerChild: { median: number; min: number; max: number };
+  /** bytes of pages only the child has (new since the fork), median per child */
+  newPerChild: number;
   /** shared pages / resident pages of the children's private mappings (median) */
   sharedRatio: number;
   parentRss: number;
@@ -52,7 +54,7 @@ const mib = (b: number) => `${(b / MIB).toFixed(1)} MiB`;
 function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent'> {
   const ps = s.reports[0].pageSize;
   const children = s.reports.flatMap((r) => r.children);
-  const copied = children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0) + c.pages.new) * ps);
+  const copied = children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0)) * ps);
   const ratios = children.map((c) => {
     const resident = c.pages.shared + c.pages.copied + (c.pages.copiedByParent ?? 0) + c.pages.new;
     return resident ? c.pages.shared / resident : 1;
@@ -69,6 +71,7 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
     emulated: /emulated/.test(label),
     runs: s.reports.length,
     copiedPerChild: { median: median(copied), min: Math.min(...copied), max: Math.max(...copied) },
+    newPerChild: median(children.map((c) => c.pages.new * ps)),
     sharedRatio: median(ratios),
     parentRss: median(s.reports.map((r) => r.parentMemory.rss)),
     seconds: median(s.reports.map((r) => r.strategy.seconds)),

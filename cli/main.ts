@@ -8,6 +8,8 @@ import { doctorCommand } from './commands/doctor';
 import { runCommandModule } from './commands/run';
 import { reportCommandModule } from './commands/report';
 import { compareCommandModule } from './commands/compare';
+import { budgetCommandModule } from './commands/budget';
+import { initCommandModule } from './commands/init';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 
 const argv = hideBin(process.argv);
@@ -18,7 +20,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
-const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, reportCommandModule, doctorCommand];
+const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, budgetCommandModule, initCommandModule, reportCommandModule, doctorCommand];
 
 /** yargs' validation messages, made to say what to type. */
 function usageMessage(msg: string): string {

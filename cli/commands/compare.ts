@@ -47,7 +47,7 @@ function renderCompare(r: CompareReport, bytes: boolean): string {
     s.blame.slice(0, 3).map((b) => `${b.cause} ${b.pages}`).join(', '),
   ]);
   return [
-    `cowscope compare: ${r.runtime.name} ${r.runtime.version}, tier ${r.tier}; best first (copied = copied + copied-by-parent + new, per child)`,
+    `cowscope compare: ${r.runtime.name} ${r.runtime.version}, tier ${r.tier}; best first (copied = copied + copied-by-parent, per child)`,
     '',
     renderTable(['STRATEGY', 'RUNS', 'COPIED/CHILD MEDIAN (MIN–MAX)', 'VS NONE', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES (PAGES)'], rows, [1, 4, 5, 6]),
     '',

@@ -1,0 +1,163 @@
+// The budget config (cowscope.json): JSON, with // comments allowed, validated field by field. Every
+// error names the file and the field and says what to write instead.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from './errors';
+
+export interface BudgetConfig {
+  /** the folder of the config file: relative paths in it are relative to this */
+  dir: string;
+  file: string;
+  program: string[];
+  rack?: { config: string; requests: string[]; count: number };
+  children: number;
+  strategy: string;
+  workload?: string;
+  repeat: number;
+  budgets: {
+    copiedPerChild?: number;
+    sharedRatio?: number;
+    newPerChild?: number;
+    causes: Record<string, number>;
+  };
+  baseline?: string;
+  tolerance: { percent: number } | { bytes: number };
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, kb: 1024, m: 1024 ** 2, mib: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1024 ** 3 };
+
+/** "24MiB", "512KiB", "1.5GiB", "4096" or a number: bytes (1024-based units, as smem prints them). */
+export function parseSize(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (typeof value !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  if (!m || !(m[2].toLowerCase() in UNITS)) return undefined;
+  return Math.round(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+}
+
+/** Removes // comments that are outside strings, so a config can explain itself. */
+export function stripComments(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else out += c;
+  }
+  return out;
+}
+
+export function loadBudgetConfig(file: string): BudgetConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT' ? `no config at ${file}: write one with \`cowscope init\`, or pass --config FILE` : `cannot read ${file}: ${code ?? (e as Error).message}`,
+    );
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(stripComments(text));
+  } catch (e) {
+    throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: the config must be a JSON object`);
+  const dir = path.dirname(path.resolve(file));
+  const bad = (field: string, what: string) => new UsageError(`${file}: ${field}: ${what}`);
+  const known = new Set(['program', 'rack', 'children', 'strategy', 'workload', 'repeat', 'budgets', 'baseline', 'tolerance']);
+  for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
+
+  const file_ = (field: string, v: unknown): string => {
+    if (typeof v !== 'string' || !v) throw bad(field, 'must be a file name (a string)');
+    const p = path.resolve(dir, v);
+    if (!fs.existsSync(p)) throw bad(field, `${v} does not exist (paths are relative to the config's folder)`);
+    return p;
+  };
+  const int = (field: string, v: unknown, dflt: number, min: number, max: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw bad(field, `must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`);
+    return v as number;
+  };
+
+  let program: string[] = [];
+  if (raw.program !== undefined) {
+    if (typeof raw.program === 'string') program = [raw.program];
+    else if (Array.isArray(raw.program) && raw.program.every((x) => typeof x === 'string') && raw.program.length) program = raw.program as string[];
+    else throw bad('program', 'must be a script ("app.rb") or a command (["ruby", "-Ilib", "app.rb"])');
+    // Like `cowscope run`: a first word that is ruby is the interpreter; the script's path is checked.
+    const script = /(^|\/)ruby[\d.]*$/.test(program[0]) ? 1 : 0;
+    if (program[script] && !program[script].startsWith('-')) program[script] = file_(`program[${script}]`, program[script]);
+  }
+  let rack: BudgetConfig['rack'];
+  if (raw.rack !== undefined) {
+    const r = raw.rack as Record<string, unknown>;
+    if (!r || typeof r !== 'object') throw bad('rack', 'must be an object: {"config": "config.ru", "requests": ["GET /"], "count": 100}');
+    const requests = r.requests === undefined ? ['GET /'] : r.requests;
+    if (!Array.isArray(requests) || !requests.every((x) => typeof x === 'string' && /^[A-Z]+ \/\S*$/.test(x)))
+      throw bad('rack.requests', 'must be a list of "METHOD /path" strings, e.g. ["GET /", "GET /users"]');
+    rack = { config: file_('rack.config', r.config), requests: requests as string[], count: int('rack.count', r.count, 1, 1, 1_000_000) };
+  }
+  if (!program.length && !rack) throw bad('program', 'give the program ("program": "app.rb") or a Rack app ("rack": {"config": "config.ru"})');
+  if (program.length && rack) throw bad('rack', 'give either program or rack, not both');
+  if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
+
+  const b = (raw.budgets ?? {}) as Record<string, unknown>;
+  if (typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');
+  for (const k of Object.keys(b))
+    if (!['copiedPerChild', 'sharedRatio', 'newPerChild', 'causes'].includes(k)) throw bad(`budgets.${k}`, 'unknown budget (known: copiedPerChild, sharedRatio, newPerChild, causes)');
+  const size = (field: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = parseSize(v);
+    if (n === undefined) throw bad(field, `${JSON.stringify(v)} is not a size: write e.g. "24MiB", "512KiB" or a number of bytes`);
+    return n;
+  };
+  let sharedRatio: number | undefined;
+  if (b.sharedRatio !== undefined) {
+    if (typeof b.sharedRatio !== 'number' || b.sharedRatio < 0 || b.sharedRatio > 1) throw bad('budgets.sharedRatio', 'must be a number from 0 to 1 (the minimum share of pages still shared)');
+    sharedRatio = b.sharedRatio;
+  }
+  const causes: Record<string, number> = {};
+  if (b.causes !== undefined) {
+    if (!b.causes || typeof b.causes !== 'object' || Array.isArray(b.causes)) throw bad('budgets.causes', 'must be an object such as {"string.coderange": "1MiB"}');
+    for (const [cause, v] of Object.entries(b.causes)) causes[cause] = size(`budgets.causes.${cause}`, v)!;
+  }
+
+  let tolerance: BudgetConfig['tolerance'] = { percent: 5 };
+  if (raw.tolerance !== undefined) {
+    const t = raw.tolerance;
+    const pct = typeof t === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(t) : null;
+    if (pct) tolerance = { percent: Number(pct[1]) };
+    else {
+      const n = parseSize(t);
+      if (n === undefined) throw bad('tolerance', `${JSON.stringify(t)} is neither a percentage ("5%") nor a size ("1MiB")`);
+      tolerance = { bytes: n };
+    }
+  }
+  if (raw.baseline !== undefined && (typeof raw.baseline !== 'string' || !raw.baseline)) throw bad('baseline', 'must be a file name (a string)');
+
+  return {
+    dir,
+    file,
+    program,
+    rack,
+    children: int('children', raw.children, 2, 1, 64),
+    strategy: (raw.strategy as string | undefined) ?? 'none',
+    workload: raw.workload === undefined ? undefined : file_('workload', raw.workload),
+    repeat: int('repeat', raw.repeat, 3, 1, 50),
+    budgets: { copiedPerChild: size('budgets.copiedPerChild', b.copiedPerChild), sharedRatio, newPerChild: size('budgets.newPerChild', b.newPerChild), causes },
+    baseline: raw.baseline === undefined ? undefined : path.resolve(dir, raw.baseline as string),
+    tolerance,
+  };
+}
