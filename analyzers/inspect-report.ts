@@ -3,6 +3,7 @@
 
 import type { Capture, Role, Tier } from '../native/capture';
 import type { MappingSharing, PairSharing } from './sharing';
+import type { ChildBlame } from './ruby/blame';
 
 export interface InspectProcess {
   pid: number;
@@ -24,7 +25,9 @@ export interface InspectReport {
   zeroPagesKnown: boolean;
   time: string;
   processes: InspectProcess[];
-  sharing: (Omit<PairSharing, 'mappings'> & { mappings?: MappingSharing[] })[];
+  sharing: (Omit<PairSharing, 'mappings'> & { mappings?: MappingSharing[]; blame?: ChildBlame['blame']; blameByRegion?: ChildBlame['byRegion'] })[];
+  /** the live agent's heap map used for blame, when there was one */
+  liveMap?: { file: string; time: string; ruby: string };
   notes: string[];
 }
 
@@ -36,9 +39,13 @@ export const TIER_MEANING: Record<Tier, string> = {
 export function inspectReport(
   capture: Capture,
   sharing: PairSharing[],
-  opts: { mappings: boolean; skipped: string[] },
+  opts: { mappings: boolean; skipped: string[]; blames?: Map<number, ChildBlame>; liveMap?: InspectReport['liveMap'] },
 ): InspectReport {
   const notes: string[] = [];
+  if (opts.liveMap)
+    notes.push(
+      `blame against the live master (no twin: the master's own writes since the fork count as copies), with the heap map the agent took at the master's first fork (${opts.liveMap.time})`,
+    );
   if (sharing.length)
     notes.push(
       'copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run), so copiedByParent is null',
@@ -68,7 +75,12 @@ export function inspectReport(
       uss: p.memory.uss,
       swap: p.memory.swap,
     })),
-    sharing: sharing.map(({ mappings, ...rest }) => (opts.mappings ? { ...rest, mappings } : rest)),
+    sharing: sharing.map(({ mappings, ...rest }) => {
+      const b = opts.blames?.get(rest.pid);
+      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion } : rest;
+      return opts.mappings ? { ...withBlame, mappings } : withBlame;
+    }),
+    liveMap: opts.liveMap,
     notes,
   };
 }

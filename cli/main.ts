@@ -10,6 +10,7 @@ import { reportCommandModule } from './commands/report';
 import { compareCommandModule } from './commands/compare';
 import { budgetCommandModule } from './commands/budget';
 import { initCommandModule } from './commands/init';
+import { agentPathCommandModule } from './commands/agent-path';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 
 const argv = hideBin(process.argv);
@@ -20,7 +21,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
-const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, budgetCommandModule, initCommandModule, reportCommandModule, doctorCommand];
+const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, budgetCommandModule, initCommandModule, reportCommandModule, agentPathCommandModule, doctorCommand];
 
 /** yargs' validation messages, made to say what to type. */
 function usageMessage(msg: string): string {

@@ -6,11 +6,11 @@ import os from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-test('no fixture, ruby or cowscope process is left behind', () => {
+test('no fixture, ruby, unicorn, chromium or cowscope process is left behind', () => {
   const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
   const left = ps
     .split('\n')
-    .filter((l) => /cow_family|fixtures\/ruby\/|agents\/ruby\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-/.test(l))
+    .filter((l) => /cow_family|fixtures\/ruby\/|agents\/ruby\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-|chromium|unicorn/.test(l))
     .filter((l) => !l.includes(' ps -eo '));
   assert.equal(left, [], `left running:\n${left.join('\n')}`);
 });

@@ -15,8 +15,12 @@
 #      again so that cowscope can read it while it is quiescent;
 #   5. the parent waits for `release`, reaps everyone and exits without running at_exit handlers twice.
 #
-# Without COWSCOPE_CONFIG nothing happens: an app may call Cowscope.fork_point and Cowscope.workload
-# unconditionally. Standard library only.
+# Without COWSCOPE_CONFIG (a real server started with RUBYOPT=-r<this file>) it runs in live mode:
+# it hooks Process._fork and, at the process's first fork (a Unicorn/Puma master forking its first
+# worker), writes the heap map from a throwaway sibling fork into COWSCOPE_LIVE_DIR (default
+# $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json beside it, once per process.
+# `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
+# app may call them unconditionally. Standard library only.
 
 require 'json'
 require 'objspace'
@@ -289,8 +293,55 @@ module Cowscope
   end
 end
 
+module Cowscope
+  # Live mode: the heap map of a real server, taken at its first fork.
+  module Live
+    class << self
+      def dir
+        ENV['COWSCOPE_LIVE_DIR'] || File.join(Dir.tmpdir, "cowscope-live-#{Process.uid}")
+      end
+
+      # Called from the _fork hook; the first call in a process writes the map, later ones return at once.
+      def heap_map_once
+        return if @done
+
+        @done = true
+        require 'tmpdir'
+        Dir.mkdir(dir, 0o700) unless Dir.exist?(dir)
+        base = File.join(dir, Process.pid.to_s)
+        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        sibling = fork do
+          File.open("#{base}.heap.jsonl.tmp", 'w') { |f| ObjectSpace.dump_all(output: f, full: true) }
+          File.rename("#{base}.heap.jsonl.tmp", "#{base}.heap.jsonl")
+          exit!(0)
+        end
+        Process.wait(sibling)
+        meta = {
+          pid: Process.pid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM,
+          heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
+          slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
+          gcCount: GC.count, seconds: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, time: Time.now.utc.to_s
+        }
+        File.write("#{base}.meta.json", JSON.generate(meta))
+      rescue StandardError => e
+        warn "cowscope agent: no heap map for #{Process.pid}: #{e.class}: #{e.message}"
+      end
+    end
+
+    # Prepended to Process's singleton class: Kernel#fork, Process.fork and IO.popen('-') all go through _fork.
+    module ForkHook
+      def _fork
+        Cowscope::Live.heap_map_once
+        super
+      end
+    end
+  end
+end
+
 if Cowscope.active?
   # --trace-allocations: the heap map then names each object's allocation site (file:line).
   ObjectSpace.trace_object_allocations_start if Cowscope::CONFIG['traceAllocations']
   at_exit { Cowscope.at_main_exit }
+elsif Process.respond_to?(:_fork)
+  Process.singleton_class.prepend(Cowscope::Live::ForkHook)
 end

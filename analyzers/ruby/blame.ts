@@ -88,6 +88,8 @@ export interface ChildBlame {
   bySite: { site: string; pages: number; words: number }[];
   /** the same blame per region (ruby-heap, malloc-heap, …): where each copied page lives */
   byRegion: { region: string; pages: number; blame: CauseCount[] }[];
+  /** every copied page and its primary cause (for page maps) */
+  perPage: { addr: Float64Array; cause: string[] };
   /** set when the Ruby version is not in the table: only version-independent rules ran */
   unknownVersion?: string;
 }
@@ -173,9 +175,9 @@ function mappingKinds(vmas: Vma[]): string[] {
   });
 }
 
-function contextFor(capture: Capture): Context {
+function contextFor(capture: Capture, reference: number): Context {
   const layout = layoutFor(capture.runtime?.version ?? '');
-  const ref = capture.processes.find((p) => p.pid === capture.run?.reference)!;
+  const ref = capture.processes.find((p) => p.pid === reference)!;
   const vmas = ref.vmas;
   const ruby = capture.ruby!;
   // The dump lists slots in address order; search it directly (a Map of every object costs more).
@@ -487,9 +489,10 @@ function classNameOf(ctx: Context, obj: number): string {
   return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
 }
 
-/** Blame for one child. */
+/** Blame for one child against the reference its diffs were taken from (the twin, or a live master).
+ *  gcRuns: GC runs of the child during the measured interval (live mode passes 1: unknown, likely). */
 export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): ChildBlame {
-  const ctx = contextFor(capture);
+  const ctx = contextFor(capture, diffs.reference);
   const ruby = capture.ruby!;
   const ps = capture.meta.pageSize;
   const causes = new Map<string, { pages: number; words: number }>();
@@ -526,7 +529,9 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   }
   chunkOwner = allocatedChunkCauses(ctx, diffs, pageBody);
   const regions = new Map<string, Map<string, { pages: number; words: number }>>();
+  const pageCause: string[] = [];
   const blamePage = (page: number, cause: string) => {
+    pageCause.push(cause);
     bump(causes, cause, 1, 0);
     const region = regionOfPage(ctx, page);
     if (!regions.has(region)) regions.set(region, new Map());
@@ -612,6 +617,7 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     byClass: top(byClass, 'class', 10),
     bySite: top(bySite, 'site', 10),
     byRegion,
+    perPage: { addr: diffs.addrs, cause: pageCause },
     unknownVersion: ctx.layout ? undefined : capture.runtime?.version,
   };
 }

@@ -6,6 +6,8 @@ import type { RunReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { formatSize } from '../render/units';
+import { writeHtml } from '../render/html';
+import { compareHtmlDoc } from '../render/html-docs';
 import { RunArgs, checkStrategy, measureRun, planRun, runCommandModule } from './run';
 
 interface CompareArgs extends RunArgs {
@@ -31,6 +33,7 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
     runs.push({ name, reports });
   }
   const report = compareReport(runs, args.workers);
+  if (args.html) writeHtml(args.html, compareHtmlDoc(report));
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderCompare(report, args.bytes);
 }
 

@@ -5,17 +5,21 @@ import { loadCapture } from '../../native/capture-file';
 import { runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { renderRunText } from '../render/run-text';
+import { writeHtml } from '../render/html';
+import { runHtmlDoc } from '../render/html-docs';
 
 interface ReportArgs {
   file: string;
   json: boolean;
   bytes: boolean;
+  html?: string;
 }
 
 export function reportCommand(args: ReportArgs): string {
   const capture = loadCapture(args.file);
   if (!capture.run) throw new UsageError(`${args.file} holds no run: only captures of cowscope run --save can be reported`);
   const report = runReport(capture);
+  if (args.html) writeHtml(args.html, runHtmlDoc(capture, report));
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
 }
 
@@ -27,6 +31,7 @@ export const reportCommandModule: CommandModule<object, ReportArgs> = {
       .positional('file', { type: 'string', demandOption: true, describe: 'the capture file' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (as run --json does)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .option('html', { type: 'string', describe: 'also write the self-contained HTML report to this file' })
       .example('$0 report capture.cow', 'the same tables run printed') as Argv<ReportArgs>,
   handler: (args) => {
     process.stdout.write(reportCommand(args));

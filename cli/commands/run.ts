@@ -17,6 +17,8 @@ import { RunReport, runClasses, runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { diffCopiedPages, settleTies } from '../measure';
 import { renderRunText } from '../render/run-text';
+import { writeHtml } from '../render/html';
+import { runHtmlDoc } from '../render/html-docs';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -42,6 +44,7 @@ export interface RunArgs {
   beforeFork?: string;
   ruby: string;
   save?: string;
+  html?: string;
   json: boolean;
   bytes: boolean;
 }
@@ -193,6 +196,7 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   const plan = planRun(args, process.stderr);
   const { capture, report } = await measureRun(plan, command);
   if (args.save) saveCapture(args.save, capture);
+  if (args.html) writeHtml(args.html, runHtmlDoc(capture, report));
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
 }
 
@@ -219,6 +223,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
+      .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .example('$0 run app.rb', 'fork at the end of app.rb; children run its Cowscope.workload block')
       .example('$0 run --workload job.rb --children 4 app.rb', 'each of 4 children loads job.rb')

@@ -4,6 +4,7 @@ import type { InspectReport } from '../../analyzers/inspect-report';
 import { TIER_MEANING } from '../../analyzers/inspect-report';
 import { TextOptions, classCells, classHead } from './classes';
 import { renderTable } from './table';
+import { renderBlame } from './blame-text';
 import { formatAddress, formatSize } from './units';
 
 export type { TextOptions };
@@ -51,6 +52,10 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
           [1, 2, 3, 4, 5, 6, 7],
         ),
       );
+      if (s.blame?.length) {
+        out.push('');
+        out.push(...renderBlame(`Why child ${s.pid} copied ${s.pages.copied} pages (against the live master)`, s.pages.copied, s.blame, ps, o.bytes));
+      }
       if (o.mappings && s.mappings) {
         out.push('');
         out.push(`Child ${s.pid} by mapping (mappings with no resident page omitted)`);

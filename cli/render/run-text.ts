@@ -4,8 +4,8 @@ import type { RunReport } from '../../analyzers/run-report';
 import { TIER_MEANING } from '../../analyzers/inspect-report';
 import { classCells, classHead } from './classes';
 import { renderTable } from './table';
-import { formatPercent, formatSize } from './units';
-import { CAUSE_MEANING } from '../../analyzers/ruby/blame';
+import { formatSize } from './units';
+import { renderBlame } from './blame-text';
 
 export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const opts = { bytes: o.bytes, mappings: false };
@@ -34,13 +34,8 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
     out.push(renderTable(['REGION', ...classHead(known)], c.regions.map((g) => [g.region, ...classCells(g.pages, ps, opts, false)]), [1, 2, 3, 4, 5, 6, 7]));
     if (c.blame.length) {
       out.push('');
-      out.push(`Why child ${c.pid} copied ${c.pages.copied} pages (${c.gcRuns} GC run${c.gcRuns === 1 ? '' : 's'} during the workload)`);
       out.push(
-        renderTable(
-          ['CAUSE', 'PAGES', 'SIZE', '% OF COPIED', 'WORDS', 'WHAT WROTE'],
-          c.blame.map((b) => [b.cause, b.pages, formatSize(b.pages * ps, o.bytes), formatPercent(b.pages, c.pages.copied), b.words, CAUSE_MEANING[b.cause] ?? (b.cause.startsWith('mutation.') ? 'the program changed an object of this type' : '')]),
-          [1, 2, 3, 4],
-        ),
+        ...renderBlame(`Why child ${c.pid} copied ${c.pages.copied} pages (${c.gcRuns} GC run${c.gcRuns === 1 ? '' : 's'} during the workload)`, c.pages.copied, c.blame, ps, o.bytes),
       );
       if (c.byClass.length) {
         out.push(`  top classes (GC heap pages by the object with most changed words):`);

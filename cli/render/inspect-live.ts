@@ -1,0 +1,89 @@
+// Renderers for watching live processes: one line per worker per sample, the curve of copied memory
+// over the samples, and node_exporter textfile metrics.
+
+import fs from 'node:fs';
+import type { InspectReport } from '../../analyzers/inspect-report';
+import { formatSize } from './units';
+
+const BARS = '▁▂▃▄▅▆▇█';
+const CLOCK_TICKS = 100; // USER_HZ: /proc/PID/stat start times are in 1/100 s on Linux
+
+/** Seconds since a process started (its fork, for a worker). */
+function ageOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return uptime - start / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+export function renderWatchSample(t: number, r: InspectReport, previous?: InspectReport): string {
+  const lines = r.sharing.map((s) => {
+    const copied = (s.pages.copied + (s.pages.copiedByParent ?? 0)) * r.pageSize;
+    const before = previous?.sharing.find((p) => p.pid === s.pid);
+    const delta = before ? copied - (before.pages.copied + (before.pages.copiedByParent ?? 0)) * r.pageSize : 0;
+    const resident = s.pages.shared + s.pages.copied + (s.pages.copiedByParent ?? 0) + s.pages.new;
+    const age = ageOf(s.pid);
+    const top = (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
+    return (
+      `[${t.toFixed(1).padStart(6)}s] child ${s.pid}: copied ${formatSize(copied).padStart(7)} (${delta >= 0 ? '+' : '-'}${formatSize(Math.abs(delta))}), ` +
+      `shared ${resident ? ((100 * s.pages.shared) / resident).toFixed(1) : '100.0'}%` +
+      `${age !== undefined ? `, ${age.toFixed(0)} s since fork` : ''}${top ? `, top: ${top}` : ''}`
+    );
+  });
+  return `${(lines.length ? lines : [`[${t.toFixed(1).padStart(6)}s] no children`]).join('\n')}\n`;
+}
+
+/** Copied memory per worker across the samples, as a one-line chart each. */
+export function renderWatchCurve(samples: { t: number; report: InspectReport }[]): string {
+  if (samples.length < 2) return '';
+  const pids = [...new Set(samples.flatMap((s) => s.report.sharing.map((x) => x.pid)))];
+  const out = [`\ncopied memory per child over ${samples.length} samples (${samples[samples.length - 1].t.toFixed(1)} s):`];
+  for (const pid of pids) {
+    const values = samples.map((s) => {
+      const x = s.report.sharing.find((y) => y.pid === pid);
+      return x ? (x.pages.copied + (x.pages.copiedByParent ?? 0)) * s.report.pageSize : NaN;
+    });
+    const known = values.filter((v) => !Number.isNaN(v));
+    const lo = Math.min(...known);
+    const hi = Math.max(...known);
+    const bars = values.map((v) => (Number.isNaN(v) ? ' ' : BARS[hi > lo ? Math.round(((v - lo) / (hi - lo)) * (BARS.length - 1)) : 0])).join('');
+    out.push(`  ${String(pid).padStart(7)} ${bars}  ${formatSize(known[0])} -> ${formatSize(known[known.length - 1])}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const label = (v: string | number) => `"${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+
+/** node_exporter textfile collector format (text exposition format 0.0.4). */
+export function renderPrometheus(r: InspectReport): string {
+  const out: string[] = [];
+  const metric = (name: string, help: string, rows: [Record<string, string | number>, number][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const [labels, value] of rows)
+      out.push(`${name}{${Object.entries(labels).map(([k, v]) => `${k}=${label(v)}`).join(',')}} ${value}`);
+  };
+  const proc = (p: InspectReport['processes'][number]) => ({ pid: p.pid, role: p.role, command: p.command.split(' ')[0] });
+  metric('cowscope_process_rss_bytes', 'Resident set size of the process (smaps_rollup Rss).', r.processes.map((p) => [proc(p), p.rss]));
+  metric('cowscope_process_pss_bytes', 'Proportional set size of the process (smaps_rollup Pss).', r.processes.map((p) => [proc(p), p.pss]));
+  metric('cowscope_process_uss_bytes', 'Unique set size of the process (Private_Clean + Private_Dirty).', r.processes.map((p) => [proc(p), p.uss]));
+  metric('cowscope_process_swap_bytes', 'Swapped-out memory of the process.', r.processes.map((p) => [proc(p), p.swap]));
+  const classes = ['shared', 'copied', 'new'] as const;
+  for (const c of classes)
+    metric(
+      `cowscope_child_${c}_bytes`,
+      `Bytes of a child's private mappings that are ${c === 'new' ? 'new since the fork' : c === 'copied' ? 'copied since the fork (by either side)' : 'still shared with its parent'}.`,
+      r.sharing.map((s) => [{ pid: s.pid, parent: s.parent }, s.pages[c] * r.pageSize]),
+    );
+  const blamed = r.sharing.filter((s) => s.blame?.length);
+  if (blamed.length)
+    metric(
+      'cowscope_child_copied_by_cause_bytes',
+      'Copied bytes of a child by the cause cowscope blamed (one primary cause per page).',
+      blamed.flatMap((s) => s.blame!.map((b): [Record<string, string | number>, number] => [{ pid: s.pid, parent: s.parent, cause: b.cause }, b.pages * r.pageSize])),
+    );
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,130 @@
+// Live mode with Debian's real Unicorn (preload_app, 2 workers, loopback): the agent loaded through
+// RUBYOPT leaves a heap map at the master's first fork; `cowscope inspect MASTER` blames each worker
+// against the live master; --watch samples; Prometheus output parses. The server is stopped after.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import fs from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { statOf } from '../native/proc';
+import { familyOf } from '../native/proc';
+import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+
+const live = tempDir('live');
+let server: ChildProcess | undefined;
+let master = 0;
+let workers: number[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function get(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
+  });
+}
+
+test.before(async () => {
+  const port = await freePort();
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  assert.ok(fs.existsSync(agent), `agent-path prints the agent: ${agent}`);
+  server = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
+    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live.dir, COWSCOPE_FIXTURE_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 30_000;
+  while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
+  master = server.pid!;
+  workers = familyOf(master).slice(1);
+  assert.is(workers.length, 2, `two workers: ${workers}`);
+  for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+});
+
+test.after(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (server.exitCode === null) {
+      for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
+      server.kill('SIGKILL');
+      await exited;
+    }
+  }
+  for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+  live.remove();
+});
+
+test('inspect MASTER: master and workers, sharing, and a blame per worker that adds up to its copied pages', () => {
+  assert.ok(fs.existsSync(path.join(live.dir, `${master}.heap.jsonl`)), 'the agent left the heap map of the master');
+  const r = runCowscope(['inspect', String(master), '--json', '--heap-map-dir', live.dir]);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.processes.map((p: { pid: number }) => p.pid).sort(), [master, ...workers].sort());
+  assert.ok(report.notes.some((n: string) => /blame against the live master \(no twin/.test(n)));
+  assert.is(report.sharing.length, 2);
+  for (const s of report.sharing) {
+    assert.is(s.parent, master);
+    assert.ok(s.pages.copied > 0, `worker ${s.pid} copied pages`);
+    const blamed = s.blame.reduce((n: number, b: { pages: number }) => n + b.pages, 0);
+    assert.is(blamed, s.pages.copied, `worker ${s.pid}: blame adds up to its copied pages`);
+    assert.ok(s.regions.some((g: { region: string }) => g.region === 'ruby-heap'), 'the GC heap is a region of its own');
+  }
+  const text = runCowscope(['inspect', String(master), '--heap-map-dir', live.dir]);
+  assert.match(text.stdout, /Why child \d+ copied \d+ pages \(against the live master\)/);
+});
+
+test('--watch 1 --count 3 prints three samples and the curve, and exits 0', () => {
+  const r = runCowscope(['inspect', String(master), '--watch', '1', '--count', '3', '--heap-map-dir', live.dir]);
+  assert.is(r.status, 0, r.stderr);
+  const samples = r.stdout.split('\n').filter((l) => /^\[\s*[\d.]+s\] child \d+: copied/.test(l));
+  assert.is(samples.length, 3 * 2, r.stdout);
+  assert.match(r.stdout, /s since fork, top: /);
+  assert.match(r.stdout, /copied memory per child over 3 samples/);
+  assert.ok(r.stdout.split('\n').filter((l) => /^\s+\d+ [▁▂▃▄▅▆▇█]{3}\s/.test(l)).length === 2, 'a curve per worker');
+});
+
+test('--format prometheus: node_exporter textfile metrics that parse', () => {
+  const r = runCowscope(['inspect', String(master), '--format', 'prometheus', '--heap-map-dir', live.dir]);
+  assert.is(r.status, 0, r.stderr);
+  const described = new Map<string, { help: boolean; type: string }>();
+  let samples = 0;
+  for (const line of r.stdout.trimEnd().split('\n')) {
+    let m = /^# HELP ([a-z_:][a-z0-9_:]*) \S.*$/.exec(line);
+    if (m) {
+      described.set(m[1], { help: true, type: '' });
+      continue;
+    }
+    m = /^# TYPE ([a-z_:][a-z0-9_:]*) (gauge|counter)$/.exec(line);
+    if (m) {
+      assert.ok(described.get(m[1])?.help, `${m[1]}: HELP before TYPE`);
+      described.get(m[1])!.type = m[2];
+      continue;
+    }
+    m = /^([a-z_:][a-z0-9_:]*)\{((?:[a-z_][a-z0-9_]*="(?:[^"\\\n]|\\.)*",?)*)\} (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/.exec(line);
+    assert.ok(m, `a sample line: ${line}`);
+    assert.ok(described.get(m![1])?.type, `${m![1]} described before its samples`);
+    samples++;
+  }
+  assert.ok(samples > 10);
+  for (const name of ['cowscope_process_rss_bytes', 'cowscope_child_copied_bytes', 'cowscope_child_copied_by_cause_bytes']) assert.ok(described.has(name), name);
+  const byCause = r.stdout.split('\n').filter((l) => l.startsWith('cowscope_child_copied_by_cause_bytes{'));
+  assert.ok(byCause.some((l) => l.includes(`pid="${workers[0]}"`)));
+});
+
+test.run();
