@@ -7,9 +7,9 @@
 // No addon is loaded here, so captures can be read on any machine.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Capture } from './capture';
+import { writeFileAtomically } from './files';
 
 export const CAPTURE_FORMAT = 'cowscope.capture/1';
 
@@ -55,12 +55,9 @@ function decode(_key: string, value: unknown): unknown {
 /** Writes the capture to a temporary file next to `file`, then renames it: never a half-written file. */
 export function saveCapture(file: string, capture: Capture): void {
   const data = zlib.gzipSync(JSON.stringify({ format: CAPTURE_FORMAT, capture }, encode), { level: 6 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
+    writeFileAtomically(file, data);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     throw new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
   }
 }

@@ -3,11 +3,11 @@
 // measurement error. Renders a table, --json, --junit FILE, and a Markdown summary for GitHub Actions.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
 import { loadBudgetConfig } from '../budget-config';
+import { writeFileAtomically } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { formatSize } from '../render/units';
@@ -37,14 +37,10 @@ function loadBaseline(file: string): Measured | undefined {
   }
 }
 
-/** Writes next to the target and renames: never half a file. */
 function writeAtomically(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
+    writeFileAtomically(file, text);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

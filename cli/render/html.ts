@@ -3,12 +3,11 @@
 // the cause bar chart per child, and, for compare, the strategy chart. After drawing, the page writes
 // what it painted into <body data-painted data-legend> so a headless browser can check it.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import type { PageMap } from '../../analyzers/page-map';
 import type { CauseCount } from '../../analyzers/ruby/blame';
 import { CAUSE_MEANING } from '../../analyzers/ruby/blame';
 import { UsageError } from '../errors';
+import { writeFileAtomically } from '../../native/files';
 
 export interface HtmlDoc {
   title: string;
@@ -124,14 +123,10 @@ ${sections}
 `;
 }
 
-/** Writes the report next to its final name first: never a half-written file. */
 export function writeHtml(file: string, doc: HtmlDoc): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(tmp, renderHtml(doc));
-    fs.renameSync(tmp, file);
+    writeFileAtomically(file, renderHtml(doc));
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
     throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
