@@ -24,6 +24,8 @@ export interface Ranges {
 }
 
 export interface RubyStructures {
+  /** every GC heap page body: those of the heap map plus those found in memory (born after the map), sorted */
+  bodies: Float64Array;
   /** objects of the heap map on copied pages, plus every class, module and iseq */
   objects: HeapObjects;
   classNames: { address: Float64Array; name: string[] };
@@ -66,6 +68,28 @@ function touches(pages: Float64Array, pageSize: number, start: number, end: numb
   return lo < pages.length && pages[lo] < end;
 }
 
+/** GC heap pages allocated after the heap map was taken (a live master's map can be old): a copied page
+ *  in an anonymous mapping whose heap-page-aligned base starts with a pointer into [heap] that points to
+ *  a struct heap_page whose `start` lies inside that base's page. */
+function withBodiesBornLater(pid: number, known: Float64Array, layout: StructLayout, vmas: Vma[], copiedPages: Float64Array): Float64Array {
+  const heap = vmas.find((v) => v.path === '[heap]');
+  if (!heap || !layout.heapPage.size) return known;
+  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+  const candidates = new Set<number>();
+  for (const page of copiedPages) {
+    const base = page - (page % layout.heapPageSize);
+    if (findBody(known, layout.heapPageSize, page) >= 0) continue;
+    if (anon.some((v) => base >= v.start && base + layout.heapPageSize <= v.end)) candidates.add(base);
+  }
+  if (!candidates.size) return known;
+  const bases = Float64Array.from(candidates);
+  const first = readWords(pid, bases);
+  const ptrs = Array.from(bases.keys()).filter((i) => first.ok[i] && first.words[i] >= BigInt(heap.start) && first.words[i] < BigInt(heap.end));
+  const starts = readWords(pid, Float64Array.from(ptrs, (i) => Number(first.words[i]) + layout.heapPage.startOffset));
+  const found = ptrs.filter((i, k) => starts.ok[k] && Number(starts.words[k]) > bases[i] && Number(starts.words[k]) < bases[i] + layout.heapPageSize).map((i) => bases[i]);
+  return found.length ? Float64Array.from([...known, ...found]).sort() : known;
+}
+
 function findBody(bodies: Float64Array, size: number, addr: number): number {
   let lo = 0;
   let hi = bodies.length - 1;
@@ -90,7 +114,7 @@ export function discoverRubyStructures(
   copiedPages: Float64Array,
   pageSize: number,
 ): RubyStructures {
-  const bodies = dump.bodies;
+  const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
   const headers = readWords(pid, bodies);
   const slotStart = new Float64Array(bodies.length);
@@ -202,6 +226,7 @@ export function discoverRubyStructures(
   const keptAt24 = readWords(pid, Float64Array.from(keep, (i) => chunks.start[i] + 24));
 
   return {
+    bodies,
     objects: o,
     classNames: dump.classNames,
     sites: dump.sites,

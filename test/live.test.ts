@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { statOf } from '../native/proc';
 import { familyOf } from '../native/proc';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+import { startJsonFamily } from './helpers/family';
 
 const live = tempDir('live');
 let server: ChildProcess | undefined;
@@ -125,6 +126,32 @@ test('--format prometheus: node_exporter textfile metrics that parse', () => {
   for (const name of ['cowscope_process_rss_bytes', 'cowscope_child_copied_bytes', 'cowscope_child_copied_by_cause_bytes']) assert.ok(described.has(name), name);
   const byCause = r.stdout.split('\n').filter((l) => l.startsWith('cowscope_child_copied_by_cause_bytes{'));
   assert.ok(byCause.some((l) => l.includes(`pid="${workers[0]}"`)));
+});
+
+test('a heap map older than the heap: GC heap pages born after it are found in memory', async () => {
+  const dir = tempDir('late');
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  const fam = await startJsonFamily<{ pid: number; children: number[] }>('ruby', [path.join(RUBY_FIXTURES, 'late_heap.rb')], 30_000, {
+    ...process.env,
+    RUBYOPT: `-r${agent}`,
+    COWSCOPE_LIVE_DIR: dir.dir,
+  });
+  try {
+    const r = runCowscope(['inspect', String(fam.info.pid), '--json', '--heap-map-dir', dir.dir]);
+    assert.is(r.status, 0, r.stderr);
+    for (const s of JSON.parse(r.stdout).sharing) {
+      const heap = s.blameByRegion.find((g: { region: string }) => g.region === 'ruby-heap');
+      // 300 000 frozen 40-byte slots span ~2 930 pages, nearly all on heap pages the map does not list.
+      assert.ok(heap && heap.pages >= 2500, `worker ${s.pid}: the frozen objects' pages are GC heap pages (${heap?.pages})`);
+      const frozen = heap.blame.find((b: { cause: string }) => b.cause === 'object.freeze')?.pages ?? 0;
+      assert.ok(frozen >= 0.9 * heap.pages, `worker ${s.pid}: ${frozen} of ${heap.pages} GC heap pages blamed on object.freeze`);
+      const unknown = s.blame.find((b: { cause: string }) => b.cause === 'unknown')?.pages ?? 0;
+      assert.ok(unknown <= 0.05 * s.pages.copied, `worker ${s.pid}: unknown ${unknown} of ${s.pages.copied}`);
+    }
+  } finally {
+    await fam.stop();
+    dir.remove();
+  }
 });
 
 test.run();

@@ -76,6 +76,7 @@ function liveBlame(capture: Capture, pairs: { child: ProcessCapture; reference: 
     copiedPages,
     capture.meta.pageSize,
   );
+  capture.heapMap.bodies = capture.ruby.bodies; // with the GC heap pages found in memory (born after the map)
   // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed.
   return new Map(capture.diffs!.map((d) => [d.pid, blameChild(capture, d, 1)]));
 }

@@ -149,6 +149,7 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
     copiedPages,
     capture.meta.pageSize,
   );
+  capture.heapMap.bodies = capture.ruby.bodies; // with the GC heap pages found in memory
   return capture;
 }
 

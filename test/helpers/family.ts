@@ -62,8 +62,8 @@ async function stopProcess(proc: ChildProcess): Promise<void> {
 }
 
 /** Spawns a program that prints one JSON line when its family is ready, and waits for that line. */
-export function startJsonFamily<T>(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ info: T; proc: ChildProcess; stop(): Promise<void> }> {
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+export function startJsonFamily<T>(cmd: string, args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<{ info: T; proc: ChildProcess; stop(): Promise<void> }> {
+  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: env ?? process.env });
   running.add(proc);
   const stop = async () => {
     await stopProcess(proc);
