@@ -4,7 +4,7 @@
 //
 // It returns the GC heap pages (bodies) of every slot, and a column table of the objects blame needs:
 // those in the 4 KiB pages listed in keepPages (the copied pages), every class and module (for names),
-// and every iseq (for call-site discovery).
+// and every iseq (for call-site discovery), sorted by address.
 
 #include <napi.h>
 
@@ -184,6 +184,26 @@ class Ingest {
     bodies_.erase(std::unique(bodies_.begin(), bodies_.end()), bodies_.end());
     return bodies_;
   }
+  // Reorders the object columns by address, so consumers can binary-search them.
+  void SortByAddress() {
+    Table& t = table_;
+    std::vector<size_t> order(t.address.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t.address[a] < t.address[b]; });
+    auto apply = [&](auto& column) {
+      auto copy = column;
+      for (size_t i = 0; i < order.size(); i++) column[i] = copy[order[i]];
+    };
+    apply(t.address);
+    apply(t.classAddr);
+    apply(t.bytesize);
+    apply(t.type);
+    apply(t.imemo);
+    apply(t.gcFlags);
+    apply(t.embedded);
+    apply(t.slotSize);
+    apply(t.site);
+  }
   Table& table() { return table_; }
   const Counts& counts() const { return counts_; }
 
@@ -267,6 +287,7 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   } catch (const SysError& se) {
     throw ToJsError(env, se);
   }
+  ingest.SortByAddress();
   Table& t = ingest.table();
   const Counts& c = ingest.counts();
   Napi::Object objects = Napi::Object::New(env);

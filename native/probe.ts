@@ -74,7 +74,7 @@ interface Addon {
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
 }
 
-/** Objects of a heap dump as columns (one entry per kept object). */
+/** Objects of a heap dump as columns (one entry per kept object, sorted by address). */
 export interface HeapObjects {
   address: Float64Array;
   /** Ruby T_* code (0x1a IMEMO …); 0xff unknown */

@@ -180,10 +180,10 @@ function contextFor(capture: Capture, reference: number): Context {
   const ref = capture.processes.find((p) => p.pid === reference)!;
   const vmas = ref.vmas;
   const ruby = capture.ruby!;
-  // The dump lists slots in address order; search it directly (a Map of every object costs more).
+  // The ingest sorts objects by address; search them directly (a Map of every object costs more).
   const addrs = ruby.objects.address;
   let sorted = true;
-  for (let i = 1; i < addrs.length && sorted; i++) sorted = addrs[i - 1] < addrs[i];
+  for (let i = 1; i < addrs.length && sorted; i++) sorted = addrs[i - 1] <= addrs[i];
   const order = sorted ? undefined : Uint32Array.from(addrs.keys()).sort((a, b) => addrs[a] - addrs[b]);
   const objIndex = {
     get(addr: number): number | undefined {
@@ -556,10 +556,11 @@ export function blameChild(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     const oldFlags = new Map<number, Word>();
     const newFlags = new Map<number, Word>();
     if (body >= 0) {
-      for (let k = first; k < w; k++) {
+      const start = ruby.slotStart[body];
+      const size = ruby.slotSize[body];
+      for (let k = first; k < w && start && size; k++) {
         const addr = page + diffs.wordOffset[k];
-        const s = slotOf(ctx, body, addr, oldFlags);
-        if (s && s.slot === addr) {
+        if (addr >= start && (addr - start) % size === 0) {
           oldFlags.set(addr, oldAt(k));
           newFlags.set(addr, newAt(k));
         }
