@@ -100,8 +100,8 @@ struct Counts {
 
 class Ingest {
  public:
-  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages)
-      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()) {}
+  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot)
+      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot) {}
 
   void Line(const char* b, const char* e) {
     if (b == e) return;
@@ -117,9 +117,11 @@ class Ingest {
       counts_.malformed++;
       return;
     }
-    counts_.objects++;
     const char* t = Find(b, e, "\"type\":\"");
-    const uint8_t type = t ? Code(TypeCodes(), StringAt(t, e)) : kUnknown;
+    const std::string typeName = t ? StringAt(t, e) : "";
+    if (typeName == "SHAPE") return;  // 3.2+ shape records carry an address outside the GC heap
+    counts_.objects++;
+    const uint8_t type = t ? Code(TypeCodes(), typeName) : kUnknown;
     if (type == T_NONE) counts_.free++;
     const uint64_t body = addr & ~(hps_ - 1);
     if (body != lastBody_) bodies_.push_back(body);
@@ -131,7 +133,11 @@ class Ingest {
       if (im) imemo = Code(ImemoCodes(), StringAt(im, e));
     }
     const bool named = type == T_CLASS || type == T_MODULE || type == T_ICLASS;
-    const bool keep = named || imemo == IMEMO_ISEQ || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1));
+    // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): keep it when either page is kept.
+    const char* ss0 = Find(b, e, "\"slot_size\":");
+    const uint64_t slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
+    const bool keep = named || imemo == IMEMO_ISEQ || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
+                      (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
     if (!keep) return;
 
     table_.address.push_back(static_cast<double>(addr));
@@ -216,6 +222,7 @@ class Ingest {
   uint64_t hps_;
   std::vector<uint64_t> keep_;
   size_t ps_;
+  uint64_t defaultSlot_;
   std::vector<uint64_t> bodies_;
   uint64_t lastBody_ = ~0ULL;
   Table table_;
@@ -266,7 +273,7 @@ Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
   return a;
 }
 
-// ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses) ->
+// ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize) ->
 //   { bodies, lines, objects, free, malformed,
 //     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
 //     classNames: { address, name }, sites: [ "file:line" ] }
@@ -281,7 +288,9 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   std::vector<uint64_t> keep(keepArg.ElementLength());
   for (size_t i = 0; i < keep.size(); i++) keep[i] = static_cast<uint64_t>(keepArg[i]);
   std::sort(keep.begin(), keep.end());
-  Ingest ingest(hps, std::move(keep));
+  // The slot size of dumps without slot_size (3.1): 40 bytes unless told otherwise.
+  const uint64_t defaultSlot = info.Length() > 3 && info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue()) : 40;
+  Ingest ingest(hps, std::move(keep), defaultSlot);
   try {
     ReadLines(path, ingest);
   } catch (const SysError& se) {

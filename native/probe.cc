@@ -364,7 +364,15 @@ void ReadPagesInto(int pid, const std::vector<uint64_t>& addrs, const std::vecto
   bool any = false;
   for (uint8_t w : want) any = any || w;
   if (!any) return;
-  Fd mem(ProcPath(pid, "mem"));
+  // /proc/PID/mem needs ptrace-attach rights (Yama ptrace_scope >= 1 allows descendants only): without
+  // them the pages are unreadable, not an error; callers keep their metadata verdicts.
+  Fd mem(ProcPath(pid, "mem"), std::nothrow);
+  if (!mem.ok()) {
+    if (errno != EACCES && errno != EPERM) throw SysError{errno, "open", mem.path()};
+    for (size_t i = 0; i < addrs.size(); i++)
+      if (want[i]) status[i] = kUnreadable;
+    return;
+  }
   auto readOne = [&](size_t i, size_t pages) -> bool {
     size_t len = pages * ps, done = 0;
     while (done < len) {

@@ -58,7 +58,7 @@ function liveBlame(capture: Capture, pairs: { child: ProcessCapture; reference: 
   diffCopiedPages(capture, pairs, (p) => classes.get(p.child.pid)!);
   const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
   const { meta } = map;
-  const dump = ingestHeapDump(map.heap, meta.heapPageSize, copiedPages);
+  const dump = ingestHeapDump(map.heap, meta.heapPageSize, copiedPages, meta.slotSize);
   capture.runtime = { name: 'ruby', version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize };
   capture.heapMap = { heapPageSize: meta.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
   const layout = layoutFor(meta.ruby);

@@ -130,7 +130,7 @@ async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapP
 
   // The heap map, read once: its GC heap pages, and the objects on pages some child copied.
   const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
-  const heap = ingestHeapDump(session.heapMap!.path, fp.heapPageSize, copiedPages);
+  const heap = ingestHeapDump(session.heapMap!.path, fp.heapPageSize, copiedPages, fp.slotSize);
   capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
   // A version outside the table gets the version-independent part: slot grid from the dump, malloc chunks.
   const layout = layoutFor(fp.ruby);
