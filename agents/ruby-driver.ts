@@ -6,6 +6,7 @@
 // Ruby parent's children come back to it if the parent dies first.
 
 import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -46,6 +47,8 @@ export interface RubyRunOptions {
   prewarm: number;
   /** strategy step custom: a Ruby file the parent loads before forking */
   beforeFork?: string;
+  /** the program's working folder (default: cowscope's) */
+  cwd?: string;
   /** where the program's own output goes (cowscope keeps stdout for its report) */
   output: Writable;
 }
@@ -68,6 +71,19 @@ interface AgentEvent {
 }
 
 const STDERR_TAIL = 30;
+
+/** Processes whose parent is cowscope itself: after the program's parent exited, these can only be
+ *  orphans of its family that the subreaper setting handed to us. */
+function adoptedChildren(): number[] {
+  const me = process.pid;
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = statOf(Number(name));
+    if (s && s.ppid === me) out.push(s.pid);
+  }
+  return out;
+}
 
 export class RubySession {
   forkPoint?: ForkPoint;
@@ -131,9 +147,13 @@ export class RubySession {
       beforeFork: opts.beforeFork,
     };
     const args = ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
+    // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     const proc = spawn(opts.ruby, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, COWSCOPE_CONFIG: JSON.stringify(config) },
+      cwd: opts.cwd,
+      detached: true,
     });
     return new RubySession(proc, opts);
   }
@@ -288,13 +308,22 @@ export class RubySession {
       this.kill([this.proc.pid ?? 0]);
       while (!this.exited) await new Promise((r) => setTimeout(r, 10));
     }
-    // The parent is gone: its children were reaped by it, or are ours now (subreaper).
-    for (const pid of [this.twin, ...this.children]) {
-      if (!pid) continue;
-      for (let i = 0; i < 500; i++) {
-        if (reap(pid) && !statOf(pid)) break;
-        await new Promise((r) => setTimeout(r, 10));
+    // Whatever is left of the program's process group goes too.
+    try {
+      if (this.proc.pid) process.kill(-this.proc.pid, 'SIGKILL');
+    } catch {
+      // the group is empty
+    }
+    // The parent is gone: its children were reaped by it, or are ours now (subreaper), as is anything
+    // they started that left the group. Kill and reap every such orphan.
+    for (let i = 0; i < 500; i++) {
+      const orphans = [...new Set([this.twin, ...this.children, ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
+      if (!orphans.length) break;
+      for (const pid of orphans) {
+        this.kill([pid]);
+        reap(pid);
       }
+      await new Promise((r) => setTimeout(r, 10));
     }
     this.control.destroy();
   }

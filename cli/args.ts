@@ -8,3 +8,17 @@ export function parsePid(text: string): number {
   }
   return Number(text);
 }
+
+/** Ruby options whose value is the next word (`-I lib`, `-r json`, `-C dir`, `-E enc`, `-F pattern`). */
+const TAKES_VALUE = new Set(['-I', '-r', '-C', '-E', '-F']);
+
+/** Index of the script in a Ruby command line after the interpreter (-1 with -e, or when there is none). */
+export function scriptIndex(words: string[], from = 0): number {
+  if (words.includes('-e')) return -1;
+  for (let i = from; i < words.length; i++) {
+    if (TAKES_VALUE.has(words[i])) i++;
+    else if (words[i] === '--') return i + 1 < words.length ? i + 1 : -1;
+    else if (!words[i].startsWith('-')) return i;
+  }
+  return -1;
+}

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
+import { scriptIndex } from './args';
 
 export interface BudgetConfig {
   /** the folder of the config file: relative paths in it are relative to this */
@@ -96,9 +97,10 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     if (typeof raw.program === 'string') program = [raw.program];
     else if (Array.isArray(raw.program) && raw.program.every((x) => typeof x === 'string') && raw.program.length) program = raw.program as string[];
     else throw bad('program', 'must be a script ("app.rb") or a command (["ruby", "-Ilib", "app.rb"])');
-    // Like `cowscope run`: a first word that is ruby is the interpreter; the script's path is checked.
-    const script = /(^|\/)ruby[\d.]*$/.test(program[0]) ? 1 : 0;
-    if (program[script] && !program[script].startsWith('-')) program[script] = file_(`program[${script}]`, program[script]);
+    // Like `cowscope run`: a first word that is ruby is the interpreter; the script is the first word that
+    // is not an option, and its path is checked (the program also runs in the config's folder).
+    const script = scriptIndex(program, /(^|\/)ruby[\d.]*$/.test(program[0]) ? 1 : 0);
+    if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
   }
   let rack: BudgetConfig['rack'];
   if (raw.rack !== undefined) {

@@ -16,10 +16,12 @@ import { EXIT_USAGE, UsageError, fail } from './errors';
 const argv = hideBin(process.argv);
 const debug = argv.includes('--debug');
 
-// Output piped into `head` must not end in a stack trace.
+// Output piped into `head` must not end in a stack trace. The program's own output goes to stderr, so
+// a closed stderr must not crash cowscope either (it still cleans up; it just cannot say so).
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
+process.stderr.on('error', () => undefined);
 
 const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, budgetCommandModule, initCommandModule, reportCommandModule, agentPathCommandModule, doctorCommand];
 

@@ -111,6 +111,20 @@ test('a child waiting for a thread from before the fork: reported as hung with s
   assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
 });
 
+test('a workload that starts processes of its own: on timeout they are killed and reaped too', () => {
+  const r = runCowscope(['run', '--timeout', '2', fixture('spawning_workload.rb')]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /did not finish the workload within 2 s/);
+  const sleepers = fs.readdirSync('/proc').filter((n) => {
+    try {
+      return /^\d+$/.test(n) && fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes('cowscope-fixture-sleeper');
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(sleepers, [], 'no sleeper left');
+});
+
 test('the program raises while it boots: its error is shown, exit 2', () => {
   const r = runCowscope(['run', fixture('boot_raise.rb')]);
   assert.is(r.status, 2);

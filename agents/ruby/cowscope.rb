@@ -76,6 +76,13 @@ module Cowscope
       fork_point
     end
 
+    # full: every slot, free ones too; shapes: false where the keyword exists (3.2+): shape records are
+    # not GC heap objects.
+    def dump_options
+      shapes = ObjectSpace.method(:dump_all).parameters.any? { |_, name| name == :shapes }
+      shapes ? { full: true, shapes: false } : { full: true }
+    end
+
     private
 
     def channel
@@ -108,9 +115,7 @@ module Cowscope
              threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count)
       apply_strategy(CONFIG.fetch('strategy', 'none'))
       write_heap_map(CONFIG.fetch('heapMap'))
-      pids = fork_family(Integer(CONFIG.fetch('children')))
-      report('forked', twin: pids.first, children: pids.drop(1))
-      wait_for_release(pids)
+      wait_for_release(fork_family(Integer(CONFIG.fetch('children'))))
     end
 
     # A strategy is one or more named steps joined by +, applied in order. Each step returns its label
@@ -212,8 +217,13 @@ module Cowscope
     def write_heap_map(path)
       started = monotonic
       sibling = fork do
-        File.open(path, 'w') { |f| ObjectSpace.dump_all(output: f, full: true) }
-        exit!(0)
+        status = 1
+        begin
+          File.open(path, 'w') { |f| ObjectSpace.dump_all(output: f, **dump_options) }
+          status = 0
+        ensure
+          exit!(status) # never run the program's at_exit handlers in a helper fork
+        end
       end
       _, status = Process.wait2(sibling)
       raise "heap map sibling failed (#{status.inspect})" unless status.success?
@@ -234,16 +244,22 @@ module Cowscope
     end
 
     def child_main
+      status = 1
       Process.kill(:STOP, Process.pid) # wait for go
       gc_at_go = GC.count
       run_workload
       # Written without JSON.generate: the child should do as little as possible after its workload.
       channel.syswrite(%({"event":"done","pid":#{Process.pid},"requests":#{@requests_served || 0},"gcRuns":#{GC.count - gc_at_go}}\n))
       Process.kill(:STOP, Process.pid) # quiescent while cowscope reads us; cowscope kills us after
-      exit!(0)
+      status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
-      report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
-      exit!(1)
+      begin
+        report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
+      rescue StandardError
+        nil # cowscope is gone; leave anyway
+      end
+    ensure
+      exit!(status)
     end
 
     def run_workload
@@ -270,9 +286,11 @@ module Cowscope
       end
     end
 
-    # The parent waits for cowscope. On `release` or when cowscope goes away (EOF), every child still
-    # alive is killed and all are reaped; then the parent leaves without running at_exit handlers again.
+    # The parent tells cowscope the pids and waits. On `release`, when cowscope goes away (EOF, or the
+    # report itself fails), or on any error, every child still alive is killed and all are reaped; then
+    # the parent leaves without running at_exit handlers again.
     def wait_for_release(pids)
+      report('forked', twin: pids.first, children: pids.drop(1))
       loop do
         line = channel.gets
         break if line.nil? || JSON.parse(line)['cmd'] == 'release'
@@ -307,25 +325,45 @@ module Cowscope
 
         @done = true
         require 'tmpdir'
-        Dir.mkdir(dir, 0o700) unless Dir.exist?(dir)
+        return unless private_dir?(dir)
+
         base = File.join(dir, Process.pid.to_s)
         started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
         sibling = fork do
-          File.open("#{base}.heap.jsonl.tmp", 'w') { |f| ObjectSpace.dump_all(output: f, full: true) }
-          File.rename("#{base}.heap.jsonl.tmp", "#{base}.heap.jsonl")
-          exit!(0)
+          status = 1
+          begin
+            File.open("#{base}.heap.jsonl.tmp", File::WRONLY | File::CREAT | File::EXCL, 0o600) do |f|
+              ObjectSpace.dump_all(output: f, **Cowscope.dump_options)
+            end
+            File.rename("#{base}.heap.jsonl.tmp", "#{base}.heap.jsonl")
+            status = 0
+          ensure
+            exit!(status) # never run the server's at_exit handlers (pidfiles…) in a helper fork
+          end
         end
         Process.wait(sibling)
         meta = {
-          pid: Process.pid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM,
+          pid: Process.pid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM, epoch: Time.now.to_f,
           heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
           slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
           gcCount: GC.count, seconds: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, time: Time.now.utc.to_s
         }
-        File.write("#{base}.meta.json", JSON.generate(meta))
+        File.open("#{base}.meta.json.tmp", File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(JSON.generate(meta)) }
+        File.rename("#{base}.meta.json.tmp", "#{base}.meta.json")
       rescue StandardError => e
         warn "cowscope agent: no heap map for #{Process.pid}: #{e.class}: #{e.message}"
       end
+    end
+
+    # The map directory must be ours alone: created 0700 if missing; an existing one must be a real
+    # directory (no symlink) owned by this user and not writable by others. Otherwise no map is written.
+    def self.private_dir?(path)
+      Dir.mkdir(path, 0o700) unless File.exist?(path) || File.symlink?(path)
+      st = File.lstat(path)
+      return true if st.directory? && !st.symlink? && st.uid == Process.euid && (st.mode & 0o022).zero?
+
+      warn "cowscope agent: #{path} is not a private directory of this user: no heap map written"
+      false
     end
 
     # Prepended to Process's singleton class: Kernel#fork, Process.fork and IO.popen('-') all go through _fork.

@@ -119,6 +119,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
       ruby: 'ruby',
       json: false,
       bytes: false,
+      cwd: cfg.dir,
     },
     process.stderr,
   );

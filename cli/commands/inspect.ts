@@ -36,20 +36,46 @@ interface InspectArgs {
 }
 
 interface LiveMeta {
+  pid: number;
   ruby: string;
   platform: string;
   heapPageSize: number;
   slotSize: number;
   time: string;
+  /** seconds since 1970 when the map was taken */
+  epoch: number;
 }
 
-/** The heap map the live agent left for this master, if any. */
-function findLiveMap(pid: number, uid: number, dir?: string): { heap: string; meta: LiveMeta } | undefined {
+/** When a process started, in seconds since 1970 (boot time + start ticks; USER_HZ is 100). */
+function startedAt(pid: number): number | undefined {
+  try {
+    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return btime + Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The heap map the live agent left for this master, if any and if it is this process's. */
+function findLiveMap(pid: number, uid: number, notes: string[], dir?: string): { heap: string; meta: LiveMeta } | undefined {
   const d = dir ?? path.join(os.tmpdir(), `cowscope-live-${uid}`);
   const heap = path.join(d, `${pid}.heap.jsonl`);
   const metaFile = path.join(d, `${pid}.meta.json`);
   if (!fs.existsSync(heap) || !fs.existsSync(metaFile)) return undefined;
-  return { heap, meta: JSON.parse(fs.readFileSync(metaFile, 'utf8')) as LiveMeta };
+  let meta: LiveMeta;
+  try {
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as LiveMeta;
+  } catch {
+    notes.push(`${metaFile} cannot be read: no blame`);
+    return undefined;
+  }
+  const started = startedAt(pid);
+  if (meta.pid !== pid || !(meta.epoch >= (started ?? Infinity) - 1)) {
+    notes.push(`the heap map ${heap} is older than process ${pid} (a restart, or a reused pid): no blame; it is rewritten at the next first fork`);
+    return undefined;
+  }
+  return { heap, meta };
 }
 
 /** Blame of live workers against their live master, from the heap map the agent took at the first fork. */
@@ -102,12 +128,13 @@ export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
   const capture = await captureProcesses(family, { roles, command: ['inspect', args.pid] });
   const pairs = familyPairs(capture).map(({ child, parent }) => ({ child, reference: parent }));
   settleTies(capture, pairs);
-  const map = pairs.length ? findLiveMap(target.pid, target.uid, args.heapMapDir) : undefined;
+  const mapNotes: string[] = [];
+  const map = pairs.length ? findLiveMap(target.pid, target.uid, mapNotes, args.heapMapDir) : undefined;
   const blames = map ? liveBlame(capture, pairs.filter((p) => p.reference.pid === target.pid), map) : new Map<number, ChildBlame>();
   const special = capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
   const analyzed = pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special }));
   const sharing = analyzed.map((a) => a.sharing);
-  const report = inspectReport(capture, sharing, { mappings: args.mappings, skipped, blames, liveMap: map ? { file: map.heap, time: map.meta.time, ruby: map.meta.ruby } : undefined });
+  const report = inspectReport(capture, sharing, { mappings: args.mappings, skipped: [...skipped, ...mapNotes], blames, liveMap: map ? { file: map.heap, time: map.meta.time, ruby: map.meta.ruby } : undefined });
   if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
   return report;
 }

@@ -16,6 +16,7 @@ import { layoutFor } from '../../analyzers/ruby/versions';
 import { RunReport, runClasses, runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { diffCopiedPages, settleTies } from '../measure';
+import { scriptIndex } from '../args';
 import { renderRunText } from '../render/run-text';
 import { writeHtml } from '../render/html';
 import { runHtmlDoc } from '../render/html-docs';
@@ -45,13 +46,16 @@ export interface RunArgs {
   ruby: string;
   save?: string;
   html?: string;
+  /** the program's working folder; relative paths are checked against it (default: cowscope's) */
+  cwd?: string;
   json: boolean;
   bytes: boolean;
 }
 
-function existingFile(file: string, what: string): string {
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(`${what} ${file} does not exist: check the path`);
-  return path.resolve(file);
+function existingFile(file: string, what: string, base = process.cwd()): string {
+  const full = path.resolve(base, file);
+  if (!fs.existsSync(full) || !fs.statSync(full).isFile()) throw new UsageError(`${what} ${file} does not exist: check the path`);
+  return full;
 }
 
 /** Checks the arguments and turns them into what the Ruby driver needs. */
@@ -62,7 +66,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
   if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
   if (!args.rack && !program.length) throw new UsageError('give a program to run (cowscope run app.rb) or a Rack app (cowscope run --rack config.ru)');
-  if (program.length && !program[0].startsWith('-')) program[0] = existingFile(program[0], 'the program');
+  const script = scriptIndex(program);
+  if (script >= 0) program[script] = existingFile(program[script], 'the program', args.cwd);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
   checkStrategy(args.strategy, args.beforeFork);
@@ -80,15 +85,16 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   return {
     ruby,
     program,
-    rack: args.rack ? { config: existingFile(args.rack, 'the Rack app'), requests, count: args.requests } : undefined,
+    rack: args.rack ? { config: existingFile(args.rack, 'the Rack app', args.cwd), requests, count: args.requests } : undefined,
     children: args.children,
     strategy: args.strategy,
-    workload: args.workload ? existingFile(args.workload, 'the workload') : undefined,
+    workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
     traceAllocations: args.traceAllocations,
     prewarm: args.prewarm,
-    beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file') : undefined,
+    beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
+    cwd: args.cwd,
     output: output as RubyRunOptions['output'],
   };
 }
@@ -160,6 +166,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
   const session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return; // a second Ctrl-C while cleaning up: the cleanup goes on
     interrupted = true;
     session.abort().finally(() => {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -167,8 +174,8 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await session.ready();
     const fp = session.forkPoint!;
