@@ -4,9 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadCapture } from '../../native/capture-file';
 import { runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
-import { renderRunText } from '../render/run-text';
-import { writeHtml } from '../render/html';
-import { runHtmlDoc } from '../render/html-docs';
+import { runOutput } from '../render/run-output';
 
 interface ReportArgs {
   file: string;
@@ -18,14 +16,12 @@ interface ReportArgs {
 export function reportCommand(args: ReportArgs): string {
   const capture = loadCapture(args.file);
   if (!capture.run) throw new UsageError(`${args.file} holds no run: only captures of cowscope run --save can be reported`);
-  const report = runReport(capture);
-  if (args.html) writeHtml(args.html, runHtmlDoc(capture, report));
-  return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
+  return runOutput(capture, runReport(capture), args);
 }
 
 export const reportCommandModule: CommandModule<object, ReportArgs> = {
   command: 'report <file>',
-  describe: 'Render a capture saved with `cowscope run --save FILE`, on any machine',
+  describe: 'Render a capture saved with `cowscope run --save FILE`, on any machine where cowscope is installed',
   builder: (y: Argv) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'the capture file' })

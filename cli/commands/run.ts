@@ -15,11 +15,9 @@ import { discoverRubyStructures } from '../../native/ruby-structures';
 import { layoutFor } from '../../analyzers/ruby/versions';
 import { RunReport, runClasses, runReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
+import { runOutput } from '../render/run-output';
 import { diffCopiedPages, settleTies } from '../measure';
 import { scriptIndex } from '../args';
-import { renderRunText } from '../render/run-text';
-import { writeHtml } from '../render/html';
-import { runHtmlDoc } from '../render/html-docs';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -204,8 +202,7 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   const plan = planRun(args, process.stderr);
   const { capture, report } = await measureRun(plan, command);
   if (args.save) saveCapture(args.save, capture);
-  if (args.html) writeHtml(args.html, runHtmlDoc(capture, report));
-  return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, args);
+  return runOutput(capture, report, args);
 }
 
 export const runCommandModule: CommandModule<object, RunArgs> = {
