@@ -102,8 +102,12 @@ const F = PageFlag.file;
 const Z = PageFlag.zero;
 const H = PageFlag.huge;
 
+/** How many times classifyPair ran in this process (tests check that a command classifies once). */
+export const classifyCalls = { count: 0 };
+
 /** Classifies every page of child's scanned mappings against ref. */
 export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: PairOptions): PairClasses {
+  classifyCalls.count++;
   const cf = child.pages.flags;
   const cp = child.pages.pfn;
   const rf = ref.pages.flags;

@@ -3,7 +3,7 @@
 
 import type { Capture, Role, Tier } from '../native/capture';
 import type { MappingSharing, PairSharing } from './sharing';
-import type { ChildBlame } from './ruby/blame';
+import type { ChildBlame } from '../blame/engine';
 
 export interface InspectProcess {
   pid: number;

@@ -6,7 +6,8 @@ import type { Capture, ProcessCapture, Tier } from '../native/capture';
 import type { Region } from './regions';
 import type { ClassCounts } from './sharing';
 import { analyzePair } from './sharing';
-import { ChildBlame, blameRun } from './ruby/blame';
+import { ChildBlame, blameChild } from '../blame/engine';
+import { adapterOf } from '../runtimes';
 
 export interface RunChild {
   pid: number;
@@ -43,9 +44,18 @@ export interface RunReport {
   notes: string[];
 }
 
-/** Classes of each child's pages, as analyzePair found them (for the word diffs of copied pages). */
-export function runClasses(capture: Capture): Map<number, Uint8Array> {
-  return new Map(runPairs(capture).map((p) => [p.child.pid, analyzeRunPair(capture, p).classes]));
+/** A run analysed once: the report, and what renderers need besides it (page classes, per-page blame). */
+export interface RunAnalysis {
+  report: RunReport;
+  classes: Map<number, Uint8Array>;
+  blames: ChildBlame[];
+}
+
+/** Blame for every child of a run capture (empty when the capture carries no runtime structures). */
+export function blameRun(capture: Capture): ChildBlame[] {
+  const adapter = adapterOf(capture);
+  if (!adapter || !capture.diffs || !capture.run) return [];
+  return capture.run.children.map((pid, i) => blameChild(adapter, capture, capture.diffs!.find((d) => d.pid === pid)!, capture.run!.gcRuns[i] ?? 0));
 }
 
 function runPairs(capture: Capture): { child: ProcessCapture; reference: ProcessCapture; parent: ProcessCapture }[] {
@@ -63,12 +73,18 @@ function analyzeRunPair(capture: Capture, p: { child: ProcessCapture; reference:
 }
 
 export function runReport(capture: Capture): RunReport {
+  return analyzeRun(capture).report;
+}
+
+export function analyzeRun(capture: Capture): RunAnalysis {
   const run = capture.run;
   const runtime = capture.runtime;
   if (!run || !runtime) throw new Error('not a capture of cowscope run');
   const blames = blameRun(capture);
+  const classes = new Map<number, Uint8Array>();
   const children = runPairs(capture).map((p, i) => {
-    const { sharing } = analyzeRunPair(capture, p);
+    const { sharing, classes: c } = analyzeRunPair(capture, p);
+    classes.set(sharing.pid, c);
     const b = blames.find((x) => x.pid === sharing.pid);
     return {
       pid: sharing.pid,
@@ -97,7 +113,7 @@ export function runReport(capture: Capture): RunReport {
       `Ruby ${runtime.version} is not in cowscope's version table (3.1, 3.3, 3.4 known; 3.2 partly): blame used the version-independent rules only (no age, shape or inline-cache decoding)`,
     );
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
-  return {
+  const report: RunReport = {
     schema: 'cowscope.run/1',
     tier: capture.meta.tier,
     pageSize: capture.meta.pageSize,
@@ -120,4 +136,5 @@ export function runReport(capture: Capture): RunReport {
     children,
     notes,
   };
+  return { report, classes, blames };
 }

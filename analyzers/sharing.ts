@@ -145,19 +145,36 @@ export interface PairOptionsForAnalysis {
   special?: RegionRanges;
 }
 
+/** Classes of a child's pages against its reference, computed once per capture and pair: run, report
+ *  and HTML all read the same array. */
+const classCache = new WeakMap<Capture, Map<string, { classes: Uint8Array; unresolved: number; byParent: boolean }>>();
+
+function pairClasses(capture: Capture, child: ProcessCapture, reference: ProcessCapture, parent: ProcessCapture | undefined) {
+  const key = `${child.pid}/${reference.pid}/${parent?.pid ?? ''}`;
+  let cache = classCache.get(capture);
+  if (!cache) classCache.set(capture, (cache = new Map()));
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const { tier, pageSize, zeroPagesKnown } = capture.meta;
+  const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
+  const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
+  const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
+  const byParent = tier === 'exact' && !!parent;
+  if (byParent) markCopiedByParent(classes, child, reference, parent!, pageSize);
+  const out = { classes, unresolved, byParent };
+  cache.set(key, out);
+  return out;
+}
+
 /** One child against its reference: classification, ties settled from the capture's recorded content
- *  comparisons, copiedByParent when a parent is given (exact tier), summary. Pure: runs offline too. */
+ *  comparisons, copiedByParent when a parent is given (exact tier), summary. Pure: runs offline too.
+ *  Ties must be settled (capture.ties) before the first call for a pair. */
 export function analyzePair(
   capture: Capture,
   child: ProcessCapture,
   reference: ProcessCapture,
   opts: PairOptionsForAnalysis = {},
 ): { sharing: PairSharing; classes: Uint8Array } {
-  const { tier, pageSize, zeroPagesKnown } = capture.meta;
-  const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
-  const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
-  const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
-  const byParent = tier === 'exact' && !!opts.parent;
-  if (byParent) markCopiedByParent(classes, child, reference, opts.parent!, pageSize);
-  return { sharing: summarizePair(child, reference.pid, classes, pageSize, byParent, unresolved, opts.special), classes };
+  const { classes, unresolved, byParent } = pairClasses(capture, child, reference, opts.parent);
+  return { sharing: summarizePair(child, reference.pid, classes, capture.meta.pageSize, byParent, unresolved, opts.special), classes };
 }

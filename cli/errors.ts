@@ -4,7 +4,7 @@ import { ProbeError } from '../native/probe';
 import { ParseError } from '../native/procfs-parse';
 import { TargetError } from '../native/capture';
 import { CaptureFileError } from '../native/capture-file';
-import { SessionError } from '../agents/ruby-driver';
+import { SessionError } from '../runtimes/ruby/driver';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;

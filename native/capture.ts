@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
-import type { RubyStructures } from './ruby-structures';
+import type { RubyStructures } from '../runtimes/ruby/discover';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
 import { ProcessInfo, processInfo, readMapsAsync, readRollupAsync, statOf } from './proc';
 

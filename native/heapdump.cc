@@ -18,27 +18,36 @@
 namespace cowscope {
 namespace {
 
-// Ruby's T_* codes (include/ruby/internal/value_type.h), the same in 3.1-3.4.
-const std::unordered_map<std::string, uint8_t>& TypeCodes() {
-  static const std::unordered_map<std::string, uint8_t> t = {
-      {"NONE", 0x00},   {"OBJECT", 0x01}, {"CLASS", 0x02},   {"MODULE", 0x03},   {"FLOAT", 0x04},   {"STRING", 0x05},
-      {"REGEXP", 0x06}, {"ARRAY", 0x07},  {"HASH", 0x08},    {"STRUCT", 0x09},   {"BIGNUM", 0x0a},  {"FILE", 0x0b},
-      {"DATA", 0x0c},   {"MATCH", 0x0d},  {"COMPLEX", 0x0e}, {"RATIONAL", 0x0f}, {"SYMBOL", 0x14},  {"IMEMO", 0x1a},
-      {"NODE", 0x1b},   {"ICLASS", 0x1c}, {"ZOMBIE", 0x1d},  {"MOVED", 0x1e}};
-  return t;
-}
+// The dump's type names and imemo type names become codes through tables the caller passes in (the
+// runtime's version row owns them); the ingest only needs to know which names mark classes, iseqs and
+// free slots.
+struct Codes {
+  std::unordered_map<std::string, uint8_t> types, imemo;
+  uint8_t none = 0xfe, klass = 0xfe, module = 0xfe, iclass = 0xfe, imemoType = 0xfe, iseq = 0xfe;
+};
 
-// imemo types (internal/imemo.h), the same in 3.1-3.4.
-const std::unordered_map<std::string, uint8_t>& ImemoCodes() {
-  static const std::unordered_map<std::string, uint8_t> t = {
-      {"env", 0},  {"cref", 1}, {"svar", 2},  {"throw_data", 3},     {"ifunc", 4},     {"memo", 5},       {"ment", 6},
-      {"iseq", 7}, {"tmpbuf", 8}, {"ast", 9}, {"parser_strterm", 10}, {"callinfo", 11}, {"callcache", 12}, {"constcache", 13}};
-  return t;
+Codes CodesFrom(Napi::Object types, Napi::Object imemo) {
+  Codes c;
+  auto fill = [](Napi::Object o, std::unordered_map<std::string, uint8_t>& into) {
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string k = keys.Get(i).As<Napi::String>();
+      into[k] = static_cast<uint8_t>(o.Get(k).As<Napi::Number>().Uint32Value());
+    }
+  };
+  fill(types, c.types);
+  fill(imemo, c.imemo);
+  auto at = [](const std::unordered_map<std::string, uint8_t>& m, const char* k) { auto it = m.find(k); return it == m.end() ? uint8_t{0xfe} : it->second; };
+  c.none = at(c.types, "NONE");
+  c.klass = at(c.types, "CLASS");
+  c.module = at(c.types, "MODULE");
+  c.iclass = at(c.types, "ICLASS");
+  c.imemoType = at(c.types, "IMEMO");
+  c.iseq = at(c.imemo, "iseq");
+  return c;
 }
 
 constexpr uint8_t kUnknown = 0xff;
-constexpr uint8_t T_CLASS = 0x02, T_MODULE = 0x03, T_ICLASS = 0x1c, T_IMEMO = 0x1a, T_NONE = 0x00;
-constexpr uint8_t IMEMO_ISEQ = 7;
 
 // GC flags of the dump's "flags" object, as bits.
 const std::pair<const char*, uint8_t> kGcFlags[] = {{"\"wb_protected\":true", 1}, {"\"old\":true", 2},
@@ -100,8 +109,8 @@ struct Counts {
 
 class Ingest {
  public:
-  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot)
-      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot) {}
+  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot, Codes codes)
+      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot), codes_(std::move(codes)) {}
 
   void Line(const char* b, const char* e) {
     if (b == e) return;
@@ -121,22 +130,22 @@ class Ingest {
     const std::string typeName = t ? StringAt(t, e) : "";
     if (typeName == "SHAPE") return;  // 3.2+ shape records carry an address outside the GC heap
     counts_.objects++;
-    const uint8_t type = t ? Code(TypeCodes(), typeName) : kUnknown;
-    if (type == T_NONE) counts_.free++;
+    const uint8_t type = t ? Code(codes_.types, typeName) : kUnknown;
+    if (type == codes_.none) counts_.free++;
     const uint64_t body = addr & ~(hps_ - 1);
     if (body != lastBody_) bodies_.push_back(body);
     lastBody_ = body;
 
     uint8_t imemo = kUnknown;
-    if (type == T_IMEMO) {
+    if (type == codes_.imemoType) {
       const char* im = Find(b, e, "\"imemo_type\":\"");
-      if (im) imemo = Code(ImemoCodes(), StringAt(im, e));
+      if (im) imemo = Code(codes_.imemo, StringAt(im, e));
     }
-    const bool named = type == T_CLASS || type == T_MODULE || type == T_ICLASS;
+    const bool named = type == codes_.klass || type == codes_.module || type == codes_.iclass;
     // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): keep it when either page is kept.
     const char* ss0 = Find(b, e, "\"slot_size\":");
     const uint64_t slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
-    const bool keep = named || imemo == IMEMO_ISEQ || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
+    const bool keep = named || imemo == codes_.iseq || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
                       (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
     if (!keep) return;
 
@@ -223,6 +232,7 @@ class Ingest {
   std::vector<uint64_t> keep_;
   size_t ps_;
   uint64_t defaultSlot_;
+  Codes codes_;
   std::vector<uint64_t> bodies_;
   uint64_t lastBody_ = ~0ULL;
   Table table_;
@@ -273,14 +283,16 @@ Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
   return a;
 }
 
-// ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize) ->
+// ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize,
+//                typeCodes: {NAME: code}, imemoCodes: {name: code}) ->
 //   { bodies, lines, objects, free, malformed,
 //     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
 //     classNames: { address, name }, sites: [ "file:line" ] }
 Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsTypedArray())
-    throw Napi::TypeError::New(env, "ingestHeapDump(path, heapPageSize, keepPages)");
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsNumber() ||
+      !info[4].IsObject() || !info[5].IsObject())
+    throw Napi::TypeError::New(env, "ingestHeapDump(path, heapPageSize, keepPages, slotSize, typeCodes, imemoCodes)");
   const std::string path = info[0].As<Napi::String>();
   const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
   if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
@@ -289,8 +301,8 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < keep.size(); i++) keep[i] = static_cast<uint64_t>(keepArg[i]);
   std::sort(keep.begin(), keep.end());
   // The slot size of dumps without slot_size (3.1): 40 bytes unless told otherwise.
-  const uint64_t defaultSlot = info.Length() > 3 && info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue()) : 40;
-  Ingest ingest(hps, std::move(keep), defaultSlot);
+  const uint64_t defaultSlot = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+  Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>()));
   try {
     ReadLines(path, ingest);
   } catch (const SysError& se) {

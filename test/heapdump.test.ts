@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ingestHeapDump } from '../native/probe';
+import { ingestRubyHeapMap as ingestHeapDump } from '../runtimes/ruby/heap-map';
 import { ROOT } from './helpers/family';
 
 const FILE = path.join(ROOT, 'fixtures', 'heapdump', 'ruby31-sample.jsonl');

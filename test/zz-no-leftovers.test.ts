@@ -10,7 +10,7 @@ test('no fixture, ruby, unicorn, chromium or cowscope process is left behind', (
   const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
   const left = ps
     .split('\n')
-    .filter((l) => /cow_family|fixtures\/ruby\/|agents\/ruby\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-|chromium|unicorn/.test(l))
+    .filter((l) => /cow_family|fixtures\/ruby\/|runtimes\/ruby\/agent\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-|chromium|unicorn/.test(l))
     .filter((l) => !l.includes(' ps -eo '));
   assert.equal(left, [], `left running:\n${left.join('\n')}`);
 });

@@ -1,7 +1,7 @@
 // cowscope agent-path: where the Ruby agent is, for RUBYOPT=-r$(cowscope agent-path) in a real server.
 
 import type { CommandModule } from 'yargs';
-import { AGENT_PATH } from '../../agents/ruby-driver';
+import { AGENT_PATH } from '../../runtimes/ruby/driver';
 
 export const agentPathCommandModule: CommandModule = {
   command: 'agent-path',

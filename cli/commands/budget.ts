@@ -126,7 +126,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
   const reports: RunReport[] = [];
   for (let i = 0; i < cfg.repeat; i++) {
     process.stderr.write(`cowscope: run ${i + 1} of ${cfg.repeat}\n`);
-    reports.push((await measureRun(plan, command)).report);
+    reports.push((await measureRun(plan, command)).analysis.report);
   }
   const measured = measure(reports);
   const notes: string[] = [];

@@ -28,7 +28,7 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
     const reports: RunReport[] = [];
     for (let i = 0; i < args.repeat; i++) {
       process.stderr.write(`cowscope: ${name}, run ${i + 1} of ${args.repeat}\n`);
-      reports.push((await measureRun(plan, command)).report);
+      reports.push((await measureRun(plan, command)).analysis.report);
     }
     runs.push({ name, reports });
   }

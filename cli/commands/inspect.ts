@@ -1,19 +1,11 @@
-// cowscope inspect PID: gather (native) -> classify and summarize (analyzers) -> render (cli).
+// cowscope inspect PID: gather (one Capture) -> classify, summarize and blame once -> render.
 
 import type { Argv, CommandModule } from 'yargs';
-import { Role, captureProcesses, checkTarget } from '../../native/capture';
-import { ProcessInfo, familyOf, processInfo } from '../../native/proc';
 import { inspectReport } from '../../analyzers/inspect-report';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { diffCopiedPages, settleTies } from '../measure';
-import { analyzePair, familyPairs } from '../../analyzers/sharing';
-import type { Capture, ProcessCapture } from '../../native/capture';
-import { ingestHeapDump } from '../../native/probe';
-import { discoverRubyStructures } from '../../native/ruby-structures';
-import { layoutFor } from '../../analyzers/ruby/versions';
-import { ChildBlame, blameChild } from '../../analyzers/ruby/blame';
+import { analyzePair } from '../../analyzers/sharing';
+import { gatherInspect } from '../../gather/inspect';
+import { adapterOf } from '../../runtimes';
+import { ChildBlame, blameChild } from '../../blame/engine';
 import { renderInspectText } from '../render/inspect-text';
 import { writeHtml } from '../render/html';
 import { inspectHtmlDoc } from '../render/html-docs';
@@ -35,106 +27,20 @@ interface InspectArgs {
   count?: number;
 }
 
-interface LiveMeta {
-  pid: number;
-  ruby: string;
-  platform: string;
-  heapPageSize: number;
-  slotSize: number;
-  time: string;
-  /** seconds since 1970 when the map was taken */
-  epoch: number;
-}
-
-/** When a process started, in seconds since 1970 (boot time + start ticks; USER_HZ is 100). */
-function startedAt(pid: number): number | undefined {
-  try {
-    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return btime + Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The heap map the live agent left for this master, if any and if it is this process's. */
-function findLiveMap(pid: number, uid: number, notes: string[], dir?: string): { heap: string; meta: LiveMeta } | undefined {
-  const d = dir ?? path.join(os.tmpdir(), `cowscope-live-${uid}`);
-  const heap = path.join(d, `${pid}.heap.jsonl`);
-  const metaFile = path.join(d, `${pid}.meta.json`);
-  if (!fs.existsSync(heap) || !fs.existsSync(metaFile)) return undefined;
-  let meta: LiveMeta;
-  try {
-    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as LiveMeta;
-  } catch {
-    notes.push(`${metaFile} cannot be read: no blame`);
-    return undefined;
-  }
-  const started = startedAt(pid);
-  if (meta.pid !== pid || !(meta.epoch >= (started ?? Infinity) - 1)) {
-    notes.push(`the heap map ${heap} is older than process ${pid} (a restart, or a reused pid): no blame; it is rewritten at the next first fork`);
-    return undefined;
-  }
-  return { heap, meta };
-}
-
-/** Blame of live workers against their live master, from the heap map the agent took at the first fork. */
-function liveBlame(capture: Capture, pairs: { child: ProcessCapture; reference: ProcessCapture }[], map: { heap: string; meta: LiveMeta }): Map<number, ChildBlame> {
-  const classes = new Map(pairs.map((p) => [p.child.pid, analyzePair(capture, p.child, p.reference).classes]));
-  diffCopiedPages(capture, pairs, (p) => classes.get(p.child.pid)!);
-  const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
-  const { meta } = map;
-  const dump = ingestHeapDump(map.heap, meta.heapPageSize, copiedPages, meta.slotSize);
-  capture.runtime = { name: 'ruby', version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize };
-  capture.heapMap = { heapPageSize: meta.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-  const layout = layoutFor(meta.ruby);
-  const master = pairs[0].reference;
-  capture.ruby = discoverRubyStructures(
-    master.pid,
-    dump,
-    {
-      heapPageSize: meta.heapPageSize,
-      slotSize: meta.slotSize,
-      heapPage: layout?.heapPage.size ? layout.heapPage : { size: 0, slotSizeOffset: null, startOffset: 0, bitmapsOffset: 0 },
-      iseqBody: layout?.iseqBody.callData ? layout.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 },
-    },
-    master.vmas,
-    copiedPages,
-    capture.meta.pageSize,
-  );
-  capture.heapMap.bodies = capture.ruby.bodies; // with the GC heap pages found in memory (born after the map)
-  // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed.
-  return new Map(capture.diffs!.map((d) => [d.pid, blameChild(capture, d, 1)]));
-}
-
-/** The target and its live descendants; zombies are skipped with a note (their memory is gone). */
-function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: string[] } {
-  const family: ProcessInfo[] = [target];
-  const skipped: string[] = [];
-  for (const pid of familyOf(target.pid).slice(1)) {
-    const info = processInfo(pid);
-    if (!info) continue; // exited while we listed
-    if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
-    else family.push(info);
-  }
-  return { family, skipped };
-}
-
 /** One inspection, as the report object (rendering is the caller's). */
 export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
-  const target = checkTarget(parsePid(args.pid));
-  const { family, skipped } = liveFamily(target);
-  const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const capture = await captureProcesses(family, { roles, command: ['inspect', args.pid] });
-  const pairs = familyPairs(capture).map(({ child, parent }) => ({ child, reference: parent }));
-  settleTies(capture, pairs);
-  const mapNotes: string[] = [];
-  const map = pairs.length ? findLiveMap(target.pid, target.uid, mapNotes, args.heapMapDir) : undefined;
-  const blames = map ? liveBlame(capture, pairs.filter((p) => p.reference.pid === target.pid), map) : new Map<number, ChildBlame>();
+  const g = await gatherInspect(parsePid(args.pid), { heapMapDir: args.heapMapDir, command: ['inspect', args.pid] });
+  const { capture } = g;
+  const adapter = adapterOf(capture);
+  // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed (gcRuns 1).
+  const blames = new Map<number, ChildBlame>(adapter ? (capture.diffs ?? []).map((d) => [d.pid, blameChild(adapter, capture, d, 1)]) : []);
   const special = capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
-  const analyzed = pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special }));
-  const sharing = analyzed.map((a) => a.sharing);
-  const report = inspectReport(capture, sharing, { mappings: args.mappings, skipped: [...skipped, ...mapNotes], blames, liveMap: map ? { file: map.heap, time: map.meta.time, ruby: map.meta.ruby } : undefined });
+  const analyzed = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special }));
+  const report = inspectReport(
+    capture,
+    analyzed.map((a) => a.sharing),
+    { mappings: args.mappings, skipped: g.notes, blames, liveMap: g.liveMap },
+  );
   if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
   return report;
 }

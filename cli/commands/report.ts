@@ -2,7 +2,7 @@
 
 import type { Argv, CommandModule } from 'yargs';
 import { loadCapture } from '../../native/capture-file';
-import { runReport } from '../../analyzers/run-report';
+import { analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { runOutput } from '../render/run-output';
 
@@ -16,7 +16,7 @@ interface ReportArgs {
 export function reportCommand(args: ReportArgs): string {
   const capture = loadCapture(args.file);
   if (!capture.run) throw new UsageError(`${args.file} holds no run: only captures of cowscope run --save can be reported`);
-  return runOutput(capture, runReport(capture), args);
+  return runOutput(capture, analyzeRun(capture), args);
 }
 
 export const reportCommandModule: CommandModule<object, ReportArgs> = {

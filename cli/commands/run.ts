@@ -1,22 +1,19 @@
 // cowscope run: a controlled fork of a real Ruby program.
-//   spawn with the agent (agents/) -> fork point -> go -> workload done -> capture (native)
-//   -> classify against the fork-time image (analyzers/) -> render (cli/) -> release and reap.
+//   spawn with the agent (runtimes/ruby) -> fork point -> go -> workload done -> one Capture (gather/)
+//   -> classify and blame once (analyzers/, blame/) -> render (cli/render) -> release and reap.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { RubyRunOptions, RubySession } from '../../agents/ruby-driver';
-import { Capture, Role, captureProcesses, checkTarget } from '../../native/capture';
+import { RubyRunOptions, RubySession } from '../../runtimes/ruby/driver';
+import type { Capture } from '../../native/capture';
 import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
-import { ingestHeapDump } from '../../native/probe';
-import { discoverRubyStructures } from '../../native/ruby-structures';
-import { layoutFor } from '../../analyzers/ruby/versions';
-import { RunReport, runClasses, runReport } from '../../analyzers/run-report';
+import { gatherRun } from '../../gather/run';
+import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { runOutput } from '../render/run-output';
-import { diffCopiedPages, settleTies } from '../measure';
 import { scriptIndex } from '../args';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
@@ -103,63 +100,9 @@ function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
   return 'the Cowscope.workload block of the program, if it registered one';
 }
 
-/** Reads parent, twin and children while they are stopped, plus the heap map and the word diffs. */
-async function gather(session: RubySession, plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<Capture> {
-  const fp = session.forkPoint!;
-  const parent = session.proc.pid!;
-  const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
-  const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
-  capture.runtime = { name: 'ruby', version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize };
-  capture.run = {
-    parent,
-    reference: session.twin,
-    children: session.children,
-    strategy: session.strategy!.name,
-    strategyLabel: session.strategy!.label,
-    strategySeconds: session.strategy!.seconds,
-    heapMapSeconds: session.heapMap!.seconds,
-    threadsAtFork: fp.threads,
-    osThreadsAtFork: fp.osThreads,
-    gcCountAtFork: fp.gcCount,
-    workload: describeWorkload(plan),
-    requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
-    gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
-  };
-  const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
-  const twin = byPid.get(session.twin)!;
-  const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin }));
-  settleTies(capture, pairs);
-  const classes = runClasses(capture);
-  diffCopiedPages(capture, pairs, (p) => classes.get(p.child.pid)!);
-
-  // The heap map, read once: its GC heap pages, and the objects on pages some child copied.
-  const copiedPages = Float64Array.from(new Set(capture.diffs!.flatMap((d) => Array.from(d.addrs)))).sort();
-  const heap = ingestHeapDump(session.heapMap!.path, fp.heapPageSize, copiedPages, fp.slotSize);
-  capture.heapMap = { heapPageSize: fp.heapPageSize, bodies: heap.bodies, objects: heap.objects, free: heap.free, malformed: heap.malformed };
-  // A version outside the table gets the version-independent part: slot grid from the dump, malloc chunks.
-  const layout = layoutFor(fp.ruby);
-  const none = { size: 0, slotSizeOffset: null, startOffset: 0, bitmapsOffset: 0 };
-  const noIseq = { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 };
-  capture.ruby = discoverRubyStructures(
-    session.twin,
-    heap,
-    {
-      heapPageSize: fp.heapPageSize,
-      slotSize: fp.slotSize,
-      heapPage: layout?.heapPage.size ? layout.heapPage : none,
-      iseqBody: layout?.iseqBody.callData ? layout.iseqBody : noIseq,
-    },
-    twin.vmas,
-    copiedPages,
-    capture.meta.pageSize,
-  );
-  capture.heapMap.bodies = capture.ruby.bodies; // with the GC heap pages found in memory
-  return capture;
-}
-
 /** One controlled fork, measured: the capture and its report. Kills and reaps everything on failure
  *  and on Ctrl-C (exit 130). */
-export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<{ capture: Capture; report: RunReport }> {
+export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-run-'));
   const session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
   let interrupted = false;
@@ -183,9 +126,9 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
       );
     session.go();
     await session.waitDone();
-    const capture = await gather(session, plan, command);
+    const capture = await gatherRun(session, describeWorkload(plan), command);
     await session.release();
-    return { capture, report: runReport(capture) };
+    return { capture, analysis: analyzeRun(capture) };
   } catch (e) {
     await session.abort();
     // Killing the family makes the steps above fail; the signal handler reports and exits instead.
@@ -200,9 +143,9 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
 
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
   const plan = planRun(args, process.stderr);
-  const { capture, report } = await measureRun(plan, command);
+  const { capture, analysis } = await measureRun(plan, command);
   if (args.save) saveCapture(args.save, capture);
-  return runOutput(capture, report, args);
+  return runOutput(capture, analysis, args);
 }
 
 export const runCommandModule: CommandModule<object, RunArgs> = {

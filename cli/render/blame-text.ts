@@ -1,6 +1,7 @@
 // The "why" table under a child's sharing tables (run, and inspect with a live heap map).
 
-import { CAUSE_MEANING, CauseCount } from '../../analyzers/ruby/blame';
+import type { CauseCount } from '../../blame/engine';
+import { causeMeaning } from '../../blame/catalog';
 import { renderTable } from './table';
 import { formatPercent, formatSize } from './units';
 
@@ -15,7 +16,7 @@ export function renderBlame(title: string, copied: number, blame: CauseCount[], 
         formatSize(b.pages * pageSize, bytes),
         formatPercent(b.pages, copied),
         b.words,
-        CAUSE_MEANING[b.cause] ?? (b.cause.startsWith('mutation.') ? 'the program changed an object of this type' : ''),
+        causeMeaning(b.cause),
       ]),
       [1, 2, 3, 4],
     ),

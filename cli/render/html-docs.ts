@@ -4,18 +4,15 @@ import type { Capture } from '../../native/capture';
 import type { CompareReport } from '../../analyzers/compare';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { PageMap, pageMap } from '../../analyzers/page-map';
-import type { ChildBlame } from '../../analyzers/ruby/blame';
-import { blameRun } from '../../analyzers/ruby/blame';
-import { RunReport, runClasses } from '../../analyzers/run-report';
+import type { ChildBlame } from '../../blame/engine';
+import type { RunAnalysis } from '../../analyzers/run-report';
 import type { HtmlDoc } from './html';
 
 function special(capture: Capture) {
   return capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
 }
 
-export function runHtmlDoc(capture: Capture, report: RunReport): HtmlDoc {
-  const classes = runClasses(capture);
-  const blames = blameRun(capture);
+export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAnalysis): HtmlDoc {
   const maps: PageMap[] = report.children.map((c) =>
     pageMap(capture.processes.find((p) => p.pid === c.pid)!, report.pageSize, classes.get(c.pid)!, special(capture), blames.find((b) => b.pid === c.pid)?.perPage),
   );

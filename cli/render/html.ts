@@ -4,8 +4,8 @@
 // what it painted into <body data-painted data-legend> so a headless browser can check it.
 
 import type { PageMap } from '../../analyzers/page-map';
-import type { CauseCount } from '../../analyzers/ruby/blame';
-import { CAUSE_MEANING } from '../../analyzers/ruby/blame';
+import type { CauseCount } from '../../blame/engine';
+import { causeMeaning } from '../../blame/catalog';
 import { UsageError } from '../errors';
 import { writeFileAtomically } from '../../native/files';
 
@@ -94,7 +94,7 @@ document.body.dataset.bars = String(document.querySelectorAll('.bar').length);
 export function renderHtml(doc: HtmlDoc): string {
   const sections = doc.blame
     .map((b) => {
-      const rows = b.blame.filter((x) => x.pages > 0).map((x) => `<li><b>${escape(x.cause)}</b>: ${escape(CAUSE_MEANING[x.cause] ?? '')}</li>`);
+      const rows = b.blame.filter((x) => x.pages > 0).map((x) => `<li><b>${escape(x.cause)}</b>: ${escape(causeMeaning(x.cause))}</li>`);
       return `<section><h2>${escape(b.title)}</h2><div id="bars-${escape(b.id)}" class="bars"></div><details><summary>what the causes mean</summary><ul>${rows.join('')}</ul></details><div id="map-${escape(b.id)}"></div></section>`;
     })
     .join('\n');

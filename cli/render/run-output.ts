@@ -2,12 +2,12 @@
 // so both go through this one function.
 
 import type { Capture } from '../../native/capture';
-import type { RunReport } from '../../analyzers/run-report';
+import type { RunAnalysis } from '../../analyzers/run-report';
 import { writeHtml } from './html';
 import { runHtmlDoc } from './html-docs';
 import { renderRunText } from './run-text';
 
-export function runOutput(capture: Capture, report: RunReport, o: { json: boolean; bytes: boolean; html?: string }): string {
-  if (o.html) writeHtml(o.html, runHtmlDoc(capture, report));
-  return o.json ? `${JSON.stringify(report, null, 2)}\n` : renderRunText(report, o);
+export function runOutput(capture: Capture, analysis: RunAnalysis, o: { json: boolean; bytes: boolean; html?: string }): string {
+  if (o.html) writeHtml(o.html, runHtmlDoc(capture, analysis));
+  return o.json ? `${JSON.stringify(analysis.report, null, 2)}\n` : renderRunText(analysis.report, o);
 }

@@ -33,7 +33,7 @@ export function rubyFixtureProcesses(): string[] {
     } catch {
       continue;
     }
-    if (cmd.includes('fixtures/ruby/') || cmd.includes('agents/ruby/cowscope.rb')) out.push(`${name} ${cmd}`);
+    if (cmd.includes('fixtures/ruby/') || cmd.includes('runtimes/ruby/agent/cowscope.rb')) out.push(`${name} ${cmd}`);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// The cowscope side of a controlled fork of a Ruby program (agents/ruby/cowscope.rb is the Ruby side).
+// The cowscope side of a controlled fork of a Ruby program (agent/cowscope.rb is the Ruby side).
 //
 // It spawns `ruby -r<agent> …` with a control channel on fd 3 (JSON lines both ways), waits for the
 // fork point, continues the children (go), waits for them to finish the workload, and at the end
@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { reap, setChildSubreaper } from '../native/probe';
-import { statOf, threadsOf } from '../native/proc';
+import { reap, setChildSubreaper } from '../../native/probe';
+import { statOf, threadsOf } from '../../native/proc';
 
-export const AGENT_PATH = path.resolve(__dirname, '..', '..', 'agents', 'ruby', 'cowscope.rb');
+export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
 
 /** A failure of the controlled fork; the message says what happened and what to do. */
 export class SessionError extends Error {

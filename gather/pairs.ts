@@ -1,20 +1,24 @@
-// Steps shared by commands that gather from live processes: settle exclusive-bit ties by comparing
+// Steps every gather shares once the processes are captured: settle exclusive-bit ties by comparing
 // contents, and diff copied pages word by word. Both read memory (native) and record what they found in
-// the Capture, so the analysis (analyzers/) can be repeated offline from a saved file.
+// the Capture, so the analysis can be repeated offline from a saved file.
 
 import type { Capture, ProcessCapture } from '../native/capture';
 import { comparePages } from '../native/probe';
 import { PageClass, classifyPair, pageAddresses } from '../analyzers/classify';
-import { isCrowded } from '../analyzers/sharing';
+import { analyzePair, isCrowded } from '../analyzers/sharing';
 
 export interface Pair {
   child: ProcessCapture;
   reference: ProcessCapture;
+  /** the live parent, when the reference is a fork-time twin (for copiedByParent) */
+  parent?: ProcessCapture;
 }
 
-/** Compares the contents of every page whose "shared" verdict rests on bit 56 alone (exclusive-bit tier). */
+/** Compares the contents of every page whose "shared" verdict rests on bit 56 alone (exclusive-bit
+ *  tier; the exact tier compares frames and has no ties). */
 export function settleTies(capture: Capture, pairs: Pair[]): void {
   const { tier, pageSize, zeroPagesKnown } = capture.meta;
+  if (tier === 'exact') return;
   const crowded = isCrowded(capture);
   for (const { child, reference } of pairs) {
     const { ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded });
@@ -25,10 +29,10 @@ export function settleTies(capture: Capture, pairs: Pair[]): void {
 }
 
 /** Word diffs of every copied page of each child against its reference (the fork-time image). */
-export function diffCopiedPages(capture: Capture, pairs: Pair[], classesOf: (p: Pair) => Uint8Array): void {
+export function diffCopiedPages(capture: Capture, pairs: Pair[]): void {
   const { pageSize } = capture.meta;
   for (const pair of pairs) {
-    const classes = classesOf(pair);
+    const { classes } = analyzePair(capture, pair.child, pair.reference, { parent: pair.parent });
     const copied: number[] = [];
     for (let i = 0; i < classes.length; i++) if (classes[i] === PageClass.copied) copied.push(i);
     const addrs = pageAddresses(pair.child, pageSize, Uint32Array.from(copied));

@@ -1,6 +1,6 @@
-// Every version-specific CRuby fact cowscope uses, in one table (shared/reference/cruby-internals.md
-// §1-§4 and §7.6). Code elsewhere asks `layoutFor(version)` and never compares version strings.
-// Offsets are for x86_64 release builds.
+// Every version-specific CRuby fact cowscope uses, one row per version series (docs/ruby.md says where
+// each fact comes from and how it was verified). Code elsewhere asks `layoutFor(version)` and never
+// compares version strings. Offsets are for x86_64 release builds.
 
 export interface RubyLayout {
   /** the series this row describes, e.g. "3.1" */
@@ -16,6 +16,8 @@ export interface RubyLayout {
   /** struct heap_page (malloc'd; the body's first word points to it). Below bitmapsOffset: counts,
    *  links and the free-list head; from it: the GC bitmaps. */
   heapPage: { size: number; slotSizeOffset: number | null; startOffset: number; bitmapsOffset: number };
+  /** 3.3+: the per-slot age bitmap in struct heap_page (2 bits per BASE_SLOT_SIZE); null before */
+  ageBits: { offset: number; bytes: number } | null;
   /** the write barrier's remembered set in struct heap_page: one bit per BASE_SLOT_SIZE (40 B) of the
    *  body (3.1/3.2 reuse marking_bits; 3.3+ have remembered_bits) */
   rememberBits: { offset: number; bytes: number };
@@ -27,6 +29,9 @@ export interface RubyLayout {
     /** u32 counts whose sum is the number of is_entries (one field on 3.1, four on 3.3+) */
     isSizes: number[];
     ciSize: number;
+    /** bytes of one struct rb_call_data (ci, cc) and of one inline-cache entry */
+    callDataEntry: number;
+    isEntry: number;
   };
   /** Qundef: an unset embedded ivar slot */
   qundef: number;
@@ -34,6 +39,18 @@ export interface RubyLayout {
   dumpMutatesStrings: boolean;
   /** every constant definition invalidates every constant cache (global serial) */
   globalConstantSerial: boolean;
+  /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
+  transientHeapSizes: number[];
+  /** size of the mapping holding a thread's VM stack (a 1 MiB malloc'd block, mmapped: 1 MiB + one page) */
+  vmStackMapping: number;
+  /** a timer thread of the VM's own is alive at every fork point (3.3+): not a user thread, and its 8 MiB
+   *  pthread stack is re-used by the child's timer thread */
+  timerThread: boolean;
+  /** a marking GC stores the empty call cache into unused call sites again (same-value stores, 3.1/3.3) */
+  iseqMarkRestoresEmptyCc: boolean;
+  /** a marking GC empties every call cache of every iseq it marks (3.4.5's cc_is_active always returns
+   *  false): gc, warmup, promote and nakayoshi leave children with cold call caches */
+  markEmptiesCallCaches: boolean;
 }
 
 const V31: RubyLayout = {
@@ -43,11 +60,17 @@ const V31: RubyLayout = {
   ageInFlags: true,
   shapeInFlags: false,
   heapPage: { size: 344, slotSizeOffset: null, startOffset: 32, bitmapsOffset: 64 },
+  ageBits: null,
   rememberBits: { offset: 232, bytes: 56 },
-  iseqBody: { pointerOffset: 16, isEntries: 184, callData: 192, isSizes: [244], ciSize: 248 },
+  iseqBody: { pointerOffset: 16, isEntries: 184, callData: 192, isSizes: [244], ciSize: 248, callDataEntry: 16, isEntry: 16 },
   qundef: 0x34,
   dumpMutatesStrings: true,
   globalConstantSerial: true,
+  transientHeapSizes: [0x2000000, 0x2008000],
+  vmStackMapping: 0x101000,
+  timerThread: false,
+  iseqMarkRestoresEmptyCc: true,
+  markEmptiesCallCaches: false,
 };
 
 // 3.2 was not available to verify (cruby-internals.md "3.2: verify"): only the facts pinned by the
@@ -59,11 +82,17 @@ const V32: RubyLayout = {
   ageInFlags: true,
   shapeInFlags: true,
   heapPage: { size: 0, slotSizeOffset: 0, startOffset: 32, bitmapsOffset: 64 },
+  ageBits: null,
   rememberBits: { offset: 0, bytes: 0 },
-  iseqBody: { pointerOffset: 16, isEntries: 0, callData: 0, isSizes: [], ciSize: 0 },
+  iseqBody: { pointerOffset: 16, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
   qundef: 0x24,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
+  transientHeapSizes: [],
+  vmStackMapping: 0x101000,
+  timerThread: false,
+  iseqMarkRestoresEmptyCc: false,
+  markEmptiesCallCaches: false,
 };
 
 const V33: RubyLayout = {
@@ -73,18 +102,27 @@ const V33: RubyLayout = {
   ageInFlags: false,
   shapeInFlags: true,
   heapPage: { size: 1728, slotSizeOffset: 0, startOffset: 32, bitmapsOffset: 64 },
+  ageBits: { offset: 1312, bytes: 416 },
   rememberBits: { offset: 896, bytes: 208 },
-  iseqBody: { pointerOffset: 16, isEntries: 176, callData: 184, isSizes: [236, 240, 244, 248], ciSize: 252 },
+  iseqBody: { pointerOffset: 16, isEntries: 176, callData: 184, isSizes: [236, 240, 244, 248], ciSize: 252, callDataEntry: 16, isEntry: 16 },
   qundef: 0x24,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
+  transientHeapSizes: [],
+  vmStackMapping: 0x101000,
+  timerThread: true,
+  iseqMarkRestoresEmptyCc: true,
+  markEmptiesCallCaches: false,
 };
 
 const V34: RubyLayout = {
   ...V33,
   series: '3.4',
   heapPage: { size: 1736, slotSizeOffset: 0, startOffset: 40, bitmapsOffset: 72 },
+  ageBits: { offset: 1320, bytes: 416 },
   rememberBits: { offset: 904, bytes: 208 },
+  iseqMarkRestoresEmptyCc: false,
+  markEmptiesCallCaches: true,
 };
 
 const LAYOUTS = [V31, V32, V33, V34];
@@ -124,7 +162,11 @@ export const T = {
 
 export const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k.toLowerCase()]));
 
-export const IMEMO = { ment: 6, iseq: 7, callinfo: 11, callcache: 12, constcache: 13 } as const;
+/** imemo types (internal/imemo.h), by the names heap dumps use. */
+export const IMEMO_CODES = {
+  env: 0, cref: 1, svar: 2, throw_data: 3, ifunc: 4, memo: 5, ment: 6, iseq: 7, tmpbuf: 8, ast: 9, parser_strterm: 10, callinfo: 11, callcache: 12, constcache: 13,
+} as const;
+export const IMEMO = IMEMO_CODES;
 
 /** imemo type of a flags word (its low 32 bits): bits 12-15. */
 export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;

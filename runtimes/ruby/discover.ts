@@ -1,19 +1,20 @@
 // Structure discovery in the fork-time image (the stopped twin) of a Ruby process: where the GC heap's
 // slots start, where the malloc'd `struct heap_page` records, iseq call_data and is_entries arrays and
 // glibc chunks are. It reads words with the probe and keeps only what touches a copied page, so the
-// saved capture stays small. Offsets come from the caller (analyzers/ruby/versions.ts): this module
+// saved capture stays small. Offsets come from the caller (the version row in layouts.ts): this module
 // knows the shapes of CRuby's structures, not what their changes mean.
 
-import type { HeapDumpIngest, HeapObjects } from './probe';
-import { readWords, walkMallocChunks } from './probe';
-import type { Vma } from './procfs-parse';
+import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
+import { readWords } from '../../native/probe';
+import { MallocChunks, discoverGlibcHeap, touchesPages } from '../../allocators/glibc/chunks';
+import type { Vma } from '../../native/procfs-parse';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
   heapPageSize: number;
   slotSize: number;
   heapPage: { size: number; slotSizeOffset: number | null; startOffset: number; bitmapsOffset: number };
-  iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number };
+  iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number; callDataEntry: number; isEntry: number };
 }
 
 export interface Ranges {
@@ -41,31 +42,19 @@ export interface RubyStructures {
   isEntries: Ranges;
   /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
   vmEmptyCc: number;
-  /** glibc chunks of [heap] that touch a copied page; inUse is 0 for chunks free at the fork (in a bin,
-   *  or cached in tcache: glibc marks those in use, but they carry the tcache key at +24) */
-  mallocChunks: { start: Float64Array; size: Float64Array; inUse: Uint8Array };
+  /** glibc chunks of the fork-time [heap] that touch a copied page (allocators/glibc) */
+  mallocChunks: MallocChunks;
   /** start of the main arena's first chunk (tcache_perthread_struct), 0 when [heap] is absent */
   heapStart: number;
-  /** glibc's per-process tcache key (hex; '0' when not found): +24 of every chunk cached in tcache */
+  /** glibc's per-process tcache key (hex; '0' when not found) */
   tcacheKey: string;
+  /** each child's own chunks on its copied pages (what it freed and carved anew) */
+  childChunks?: { pid: number; chunks: MallocChunks }[];
 }
 
 function sortedRanges(triples: [number, number, number][]): Ranges {
   triples.sort((a, b) => a[0] - b[0]);
   return { start: Float64Array.from(triples, (p) => p[0]), end: Float64Array.from(triples, (p) => p[1]), owner: Float64Array.from(triples, (p) => p[2]) };
-}
-
-/** Does [start, end) touch any of the sorted pages? */
-function touches(pages: Float64Array, pageSize: number, start: number, end: number): boolean {
-  let lo = 0;
-  let hi = pages.length;
-  const first = start - (start % pageSize);
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (pages[mid] < first) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < pages.length && pages[lo] < end;
 }
 
 /** GC heap pages allocated after the heap map was taken (a live master's map can be old): a copied page
@@ -184,15 +173,15 @@ export function discoverRubyStructures(
     const isSize = b.isSizes.reduce((n, off, j) => n + u32At(w(2 + j), body + off), 0);
     const ciSize = u32At(w(2 + b.isSizes.length), body + b.ciSize);
     if (cd && ciSize && ciSize < 1 << 24) {
-      allCallData.push([cd, cd + 16 * ciSize]);
-      if (touches(copiedPages, pageSize, cd, cd + 16 * ciSize)) callData.push([cd, cd + 16 * ciSize, liveIseqs[i]]);
+      allCallData.push([cd, cd + b.callDataEntry * ciSize]);
+      if (touchesPages(copiedPages, pageSize, cd, cd + b.callDataEntry * ciSize)) callData.push([cd, cd + b.callDataEntry * ciSize, liveIseqs[i]]);
     }
-    if (ie && isSize && isSize < 1 << 24 && touches(copiedPages, pageSize, ie, ie + 16 * isSize)) isEntries.push([ie, ie + 16 * isSize, liveIseqs[i]]);
+    if (ie && isSize && isSize < 1 << 24 && touchesPages(copiedPages, pageSize, ie, ie + b.isEntry * isSize)) isEntries.push([ie, ie + b.isEntry * isSize, liveIseqs[i]]);
   }
 
   // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork).
   const sample: number[] = [];
-  for (const [s, e] of allCallData) for (let a = s + 8; a < e && sample.length < 100_000; a += 16) sample.push(a);
+  for (const [s, e] of allCallData) for (let a = s + 8; a < e && sample.length < 100_000; a += layout.iseqBody.callDataEntry) sample.push(a);
   const ccs = readWords(pid, Float64Array.from(sample));
   const freq = new Map<bigint, number>();
   for (let i = 0; i < sample.length; i++) if (ccs.ok[i]) freq.set(ccs.words[i], (freq.get(ccs.words[i]) ?? 0) + 1);
@@ -200,30 +189,7 @@ export function discoverRubyStructures(
   let best = 0;
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
-  // glibc chunks of the main arena ([heap]).
-  const heap = vmas.find((v) => v.path === '[heap]');
-  const chunks = heap ? walkMallocChunks(pid, heap.start, heap.end) : { start: new Float64Array(), size: new Float64Array(), inUse: new Uint8Array() };
-  const keep: number[] = [];
-  for (let i = 0; i < chunks.start.length; i++) if (touches(copiedPages, pageSize, chunks.start[i], chunks.start[i] + chunks.size[i])) keep.push(i);
-  // tcache chunks look in use; glibc writes its per-process tcache key at +24 of each, and at +16 the
-  // safe-linked next pointer: ((address of that word) >> 12) XOR next, next being 0 or a chunk of [heap].
-  // The key is the most frequent +24 word among chunks whose +16 decodes like that.
-  const small: number[] = [];
-  for (let i = 0; i < chunks.start.length; i++) if (chunks.size[i] <= 1040) small.push(chunks.start[i] + 16, chunks.start[i] + 24);
-  const links = readWords(pid, Float64Array.from(small));
-  const heapLo = BigInt(heap?.start ?? 0);
-  const heapHi = BigInt(heap?.end ?? 0);
-  const counts = new Map<bigint, number>();
-  for (let i = 0; i < small.length; i += 2) {
-    if (!links.ok[i] || !links.ok[i + 1]) continue;
-    const next = links.words[i] ^ (BigInt(small[i]) >> 12n);
-    if (next !== 0n && (next < heapLo || next >= heapHi || next % 16n)) continue;
-    counts.set(links.words[i + 1], (counts.get(links.words[i + 1]) ?? 0) + 1);
-  }
-  let tcacheKey = 0n;
-  let most = 1;
-  for (const [v, n] of counts) if (n > most && v > 1n << 32n) [tcacheKey, most] = [v, n];
-  const keptAt24 = readWords(pid, Float64Array.from(keep, (i) => chunks.start[i] + 24));
+  const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
 
   return {
     bodies,
@@ -236,12 +202,8 @@ export function discoverRubyStructures(
     callData: sortedRanges(callData),
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
-    mallocChunks: {
-      start: Float64Array.from(keep, (i) => chunks.start[i]),
-      size: Float64Array.from(keep, (i) => chunks.size[i]),
-      inUse: Uint8Array.from(keep, (i, k) => (chunks.inUse[i] && !(tcacheKey && keptAt24.words[k] === tcacheKey) ? 1 : 0)),
-    },
-    heapStart: heap?.start ?? 0,
-    tcacheKey: tcacheKey.toString(16),
+    mallocChunks: glibc.chunks,
+    heapStart: glibc.heapStart,
+    tcacheKey: glibc.tcacheKey,
   };
 }

@@ -1,0 +1,99 @@
+// glibc malloc's words: which changed words are the allocator's own (chunk headers, tcache and
+// free-list links), which lie in chunks the child allocated itself, and which are the contents of a
+// chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
+
+import { Word, findRange, same, wordOf } from '../../blame/words';
+import type { GlibcHeap, MallocChunks } from './chunks';
+
+export interface GlibcView {
+  fork: MallocChunks;
+  forkEnds: Float64Array;
+  /** the child's own chunks (undefined in captures made before child walks existed) */
+  child?: MallocChunks;
+  childEnds?: Float64Array;
+  tcacheKey?: Word;
+  heapStart: number;
+  heapLo: number;
+  heapHi: number;
+}
+
+export type ChunkWord =
+  /** glibc's own bookkeeping */
+  | { kind: 'meta' }
+  /** only PREV_INUSE of this chunk's size word flipped: the chunk before it was allocated or freed */
+  | { kind: 'prev-in-use'; prevStart: number }
+  /** a chunk the child allocated itself (free at the fork, or carved anew from freed memory) */
+  | { kind: 'fresh'; start: number; off: number }
+  /** the contents of a chunk in use at the fork and still the same chunk in the child */
+  | { kind: 'content'; start: number; size: number; off: number };
+
+const ends = (c: MallocChunks) => {
+  const e = new Float64Array(c.start.length);
+  for (let i = 0; i < e.length; i++) e[i] = c.start[i] + c.size[i];
+  return e;
+};
+
+export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
+  return {
+    fork: heap.chunks,
+    forkEnds: ends(heap.chunks),
+    child,
+    childEnds: child ? ends(child) : undefined,
+    tcacheKey: heap.tcacheKey && heap.tcacheKey !== '0' ? wordOf(heap.tcacheKey) : undefined,
+    heapStart: heap.heapStart,
+    heapLo: heapVma?.start ?? 0,
+    heapHi: heapVma?.end ?? 0,
+  };
+}
+
+/** A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next. */
+function isSafeLink(g: GlibcView, addr: number, v: Word): boolean {
+  if (!g.heapHi) return false;
+  const shifted = Math.floor(addr / 4096);
+  const next = ((v.hi ^ Math.floor(shifted / 4294967296)) >>> 0) * 4294967296 + ((v.lo ^ shifted) >>> 0);
+  return next === 0 || (next >= g.heapLo && next < g.heapHi && next % 16 === 0);
+}
+
+/** Words of a free chunk that glibc writes: fd/bk (tcache next and key) at +16/+24, and fd_nextsize/
+ *  bk_nextsize at +32/+40 of large chunks (1024 bytes and more). */
+const isFreeLink = (off: number, size: number): boolean => off === 16 || off === 24 || (size >= 1024 && (off === 32 || off === 40));
+
+/** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk. */
+export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
+  const c = findRange(g.fork.start, g.forkEnds, addr);
+  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, addr) : -1;
+  if (c < 0 && k < 0) return undefined;
+  const start = c >= 0 ? g.fork.start[c] : g.child!.start[k];
+  // The main arena's first chunk is tcache_perthread_struct: counts and list heads.
+  if (start === g.heapStart) return { kind: 'meta' };
+  // The child carved this memory differently (it freed the fork-time chunk, or allocated from a free
+  // one): its own chunk says what the word is now.
+  const recarved = k >= 0 && (c < 0 || g.child!.start[k] !== start || g.child!.size[k] !== g.fork.size[c]);
+  if (recarved || (c >= 0 && !g.fork.inUse[c])) {
+    const s = k >= 0 ? g.child!.start[k] : start;
+    const off = addr - s;
+    if (off < 16) return { kind: 'meta' };
+    if (k >= 0 && !g.child!.inUse[k] && isFreeLink(off, g.child!.size[k])) return { kind: 'meta' };
+    if (g.tcacheKey && (same(O, g.tcacheKey) || same(N, g.tcacheKey))) return { kind: 'meta' };
+    // Anything else the child wrote there: it allocated the memory (and may have freed it since).
+    return { kind: 'fresh', start: s, off };
+  }
+  const off = addr - start;
+  // A chunk in use at the fork that the child freed: its bin links are glibc's.
+  if (k >= 0 && !g.child!.inUse[k] && isFreeLink(off, g.fork.size[c])) return { kind: 'meta' };
+  if (off === 8 && O.hi === N.hi && (O.lo ^ N.lo) === 1 && c > 0 && g.forkEnds[c - 1] === start) return { kind: 'prev-in-use', prevStart: g.fork.start[c - 1] };
+  if (off < 16) return { kind: 'meta' };
+  // glibc's own words in a chunk freed into tcache: the key at +24, the safe-linked next pointer at +16.
+  if (g.tcacheKey && (same(O, g.tcacheKey) || same(N, g.tcacheKey))) return { kind: 'meta' };
+  if (off === 16 && (isSafeLink(g, addr, N) || isSafeLink(g, addr, O))) return { kind: 'meta' };
+  return { kind: 'content', start, size: g.fork.size[c], off };
+}
+
+/** The chunk (fork-time, else the child's) holding addr: its start and size, for owner lookups. */
+export function chunkAt(g: GlibcView, addr: number): { start: number; size: number } | undefined {
+  const c = findRange(g.fork.start, g.forkEnds, addr);
+  if (c >= 0) return { start: g.fork.start[c], size: g.fork.size[c] };
+  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, addr) : -1;
+  return k >= 0 ? { start: g.child!.start[k], size: g.child!.size[k] } : undefined;
+}
+

@@ -1,0 +1,125 @@
+// The cause catalog: every cause id cowscope can name, in one table. The rows feed the blame engine
+// (tie order), the text and HTML legends, the README table (test/catalog.test.ts checks it) and the
+// validation of cause ids in cowscope.json. A runtime or allocator adds its rows here, never a list of
+// its own.
+//
+// Order matters: it is the tie order when two causes changed the same number of words on a page, most
+// specific first.
+
+/** Families group causes for colours and summaries (at most ten). */
+export const FAMILIES = {
+  gc: 'the garbage collector',
+  alloc: 'allocation into memory that was free at the fork',
+  icache: 'inline caches and method entries filled or emptied',
+  object: 'object header bits set lazily (id, freeze, ivars, coderange, hash iteration)',
+  mutation: 'the program changed its own data',
+  malloc: 'the C allocator (glibc malloc)',
+  vm: 'interpreter state: globals and stacks',
+  unknown: 'not explained',
+} as const;
+export type Family = keyof typeof FAMILIES;
+
+/** Strategy steps (cowscope run --strategy) that keep a cause out of the children. */
+export type Remedy = 'gc' | 'promote' | 'warmup' | 'nakayoshi' | 'compact' | 'coderange' | 'prewarm' | 'trim';
+
+export interface CauseRow {
+  id: string;
+  family: Family;
+  /** one line: what wrote the page */
+  meaning: string;
+  /** strategy steps that remove this cause (empty: no fork-time step can) */
+  remedies: Remedy[];
+  /** one line: what to do about it, for people */
+  fix: string;
+}
+
+const row = (id: string, family: Family, meaning: string, remedies: Remedy[], fix: string): CauseRow => ({ id, family, meaning, remedies, fix });
+
+/** The object types a mutation cause can name (CRuby's T_* types that own data). */
+export const MUTATION_TYPES = ['object', 'class', 'module', 'string', 'regexp', 'array', 'hash', 'struct', 'bignum', 'float', 'data', 'match', 'imemo', 'iclass', 'container', 'unknown'] as const;
+
+export const CAUSES: readonly CauseRow[] = [
+  row('string.coderange', 'object', "a string's coderange computed lazily (String#hash, Hash keys, =~, length …)", ['coderange', 'warmup'], 'precompute coderanges before forking (warmup on 3.3+, or the coderange step)'),
+  row('icache.call', 'icache', "a call site's method cache filled on its first call (iseq call_data)", ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
+  row('icache.const', 'icache', 'a constant cache filled or refilled (on 3.1 any constant definition invalidates all)', ['prewarm'], 'define constants before forking; run the code paths once in the parent'),
+  row('icache.ivar', 'icache', 'an instance-variable cache filled on first read (iseq is_entries)', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
+  row('icache.cvar', 'icache', 'a class-variable cache filled', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
+  row('method.cached', 'icache', 'a method entry marked cached by its first call cache', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
+  row('object.id', 'object', 'object_id / Object#hash assigned an id (FL_SEEN_OBJ_ID and the id table)', ['prewarm'], 'avoid object_id on preloaded objects in workers, or call it in the parent'),
+  row('object.freeze', 'object', 'an object frozen', ['prewarm'], 'freeze preloaded objects before forking'),
+  row('object.ivar', 'object', 'an instance variable added to an existing object (shape or ivar table changed)', ['prewarm'], 'set instance variables at boot, not lazily in workers'),
+  row('object.singleton', 'object', 'a singleton class created for an object', ['prewarm'], 'create singleton classes (extend, define_singleton_method) before forking'),
+  row('hash.iteration', 'object', "a Hash's iteration level stored (the same value again after the loop)", [], 'none at fork time: iterating a Hash writes it; keep hot Hashes few or small'),
+  row('gc.promote', 'gc', 'a GC promoted a young object to old', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
+  row('gc.age', 'gc', 'a GC aged a young object (age bits in the flags or, 3.3+, in struct heap_page)', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
+  row('gc.compact', 'gc', 'compaction moved objects or rewrote references', ['compact', 'warmup'], 'compact before forking and keep GC.auto_compact off in workers'),
+  row('gc.sweep', 'gc', 'a sweep freed a slot or relinked the free list (garbage at the fork)', ['gc', 'warmup', 'nakayoshi'], 'collect garbage before forking (gc, warmup or nakayoshi_fork)'),
+  row('gc.iseq-mark', 'gc', "a marking GC stored the empty call cache into an iseq's call sites again", [], 'none at fork time: any marking GC in a worker does it'),
+  row('alloc.free-slot', 'alloc', 'an object allocated into a slot that was free at the fork', ['compact', 'warmup'], 'compact before forking so free slots are not spread over shared pages'),
+  row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
+  row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),
+  row('gc.mark-stack', 'gc', 'the GC mark stack', [], 'none at fork time: any marking GC in a worker does it'),
+  row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', ['trim'], 'malloc_trim before forking returns free chunks; jemalloc keeps metadata apart'),
+  row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", ['trim'], 'malloc_trim before forking, so new allocations land on new pages'),
+  row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'warmup'], 'run a full GC before forking (evacuates the transient heap)'),
+  ...MUTATION_TYPES.map((t) =>
+    row(
+      `mutation.${t}`,
+      'mutation',
+      t === 'container'
+        ? "object references in a malloc'd buffer rewritten (Array/Hash/ivar contents)"
+        : t === 'unknown'
+          ? 'the program changed an object whose type is unknown'
+          : `the program changed a ${t === 'imemo' ? 'VM-internal object (imemo)' : t === 'iclass' ? 'module inclusion record (iclass)' : `${t[0].toUpperCase()}${t.slice(1)}`}`,
+      [],
+      'the program writes this data in workers: keep per-request state out of preloaded objects',
+    ),
+  ),
+  row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),
+  row('exec.stack', 'vm', 'the machine or VM stack', [], 'none at fork time'),
+  row('same-value.unknown', 'unknown', 'copied, yet no byte changed: a store of the same value by an unknown writer', [], ''),
+  row('unknown', 'unknown', 'no rule matched', [], ''),
+];
+
+const BY_ID = new Map(CAUSES.map((c, i) => [c.id, { row: c, rank: i }]));
+
+export const isCause = (id: string): boolean => BY_ID.has(id);
+export const causeRow = (id: string): CauseRow | undefined => BY_ID.get(id)?.row;
+/** Tie order: lower is more specific. */
+export const causeRank = (id: string): number => BY_ID.get(id)?.rank ?? CAUSES.length;
+export const causeMeaning = (id: string): string => BY_ID.get(id)?.row.meaning ?? '';
+
+/** The cause for a mutated object of a type name (TYPE_NAMES), within the catalog. */
+export function mutationCause(typeName: string | undefined): string {
+  const id = `mutation.${typeName ?? 'unknown'}`;
+  return BY_ID.has(id) ? id : 'mutation.unknown';
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length];
+}
+
+/** The valid ids closest to a misspelt one (at most three, nearest first). */
+export function nearestCauses(id: string): string[] {
+  const scored = CAUSES.map((c) => ({ id: c.id, d: distance(id.toLowerCase(), c.id) })).sort((a, b) => a.d - b.d);
+  const best = scored[0].d;
+  return scored.filter((s) => s.d <= Math.max(best, 2)).slice(0, 3).map((s) => s.id);
+}
+
+/** The catalog as a Markdown table (README and docs/causes.md carry it; a test keeps them equal). */
+export function causeTableMarkdown(): string {
+  const lines = ['| cause | family | what wrote the page | strategies that remove it |', '|---|---|---|---|'];
+  for (const c of CAUSES) lines.push(`| \`${c.id}\` | ${c.family} | ${c.meaning.replace(/\|/g, '\\|')} | ${c.remedies.length ? c.remedies.join(', ') : '—'} |`);
+  return lines.join('\n');
+}

@@ -1,0 +1,138 @@
+// The blame engine: one primary cause per copied page, so causes add up to the copied total exactly.
+//
+// Input: one child's word diffs against its fork-time reference (capture.diffs) and a PageBlamer from
+// the runtime that knows the structures on those pages. The engine asks the blamer for the cause of
+// every changed word (or, for a page whose bytes did not change, of the page), picks the cause with
+// most changed words as the page's primary cause (ties by the catalog's order) and aggregates: per
+// cause, per region, per owner type/class/allocation site. Pure: `cowscope report` runs it again from
+// a saved capture.
+
+import type { Capture, PageDiffs } from '../native/capture';
+import type { PageBlamer, RuntimeAdapter, WordOwner } from '../runtimes/adapter';
+import { causeRank } from './catalog';
+
+export interface CauseCount {
+  cause: string;
+  pages: number;
+  words: number;
+}
+
+export interface ChildBlame {
+  pid: number;
+  /** copied pages blamed: always the child's copied page count */
+  pages: number;
+  blame: CauseCount[];
+  byType: { type: string; pages: number; words: number }[];
+  byClass: { class: string; pages: number; words: number }[];
+  bySite: { site: string; pages: number; words: number }[];
+  /** the same blame per region (ruby-heap, malloc-heap, …): where each copied page lives */
+  byRegion: { region: string; pages: number; blame: CauseCount[] }[];
+  /** every copied page and its primary cause (for page maps) */
+  perPage: { addr: Float64Array; cause: string[] };
+  /** set when the runtime version is not in its table: only version-independent rules ran */
+  unknownVersion?: string;
+}
+
+type Tally = Map<string, { pages: number; words: number }>;
+
+function bump(m: Tally, key: string, pages: number, words: number): void {
+  const e = m.get(key);
+  if (e) {
+    e.pages += pages;
+    e.words += words;
+  } else m.set(key, { pages, words });
+}
+
+function sortCauses(m: Tally): CauseCount[] {
+  return [...m.entries()]
+    .map(([cause, v]) => ({ cause, pages: v.pages, words: v.words }))
+    .sort((a, b) => b.pages - a.pages || b.words - a.words || causeRank(a.cause) - causeRank(b.cause));
+}
+
+function top<K extends string>(m: Tally, key: K, n: number): ({ [k in K]: string } & { pages: number; words: number })[] {
+  return [...m.entries()]
+    .map(([k, v]) => ({ [key]: k, pages: v.pages, words: v.words }) as { [k in K]: string } & { pages: number; words: number })
+    .sort((a, b) => b.pages - a.pages || b.words - a.words)
+    .slice(0, n);
+}
+
+/** How many children were blamed in this process (tests check that a command blames once). */
+export const blameCalls = { count: 0 };
+
+/** Blame of one child, page by page, through the runtime's blamer. */
+export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
+  blameCalls.count++;
+  const causes: Tally = new Map();
+  const byType: Tally = new Map();
+  const byClass: Tally = new Map();
+  const bySite: Tally = new Map();
+  const regions = new Map<string, Tally>();
+  const pageCause: string[] = new Array(diffs.addrs.length);
+  const wordCauses: string[] = [];
+  const wordOwners: (WordOwner | undefined)[] = [];
+  let w = 0;
+  for (let p = 0; p < diffs.addrs.length; p++) {
+    const first = w;
+    while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
+    let primary: string;
+    if (diffs.status[p] === 0) primary = blamer.identicalPage(p);
+    else if (diffs.status[p] !== 1) primary = 'unknown'; // unreadable: no words to judge
+    else {
+      wordCauses.length = 0;
+      wordOwners.length = 0;
+      blamer.changedWords(p, first, w, wordCauses, wordOwners);
+      const here: Tally = new Map();
+      for (const c of wordCauses) bump(here, c, 0, 1);
+      primary = 'unknown';
+      let most = -1;
+      for (const [c, v] of here) if (v.words > most || (v.words === most && causeRank(c) < causeRank(primary))) [primary, most] = [c, v.words];
+      for (const [c, v] of here) bump(causes, c, 0, v.words);
+      // Owners: words per owner on this page; the page counts for the owner with most words.
+      const perOwner = new Map<number, { owner: WordOwner; words: number }>();
+      for (const o of wordOwners) {
+        if (!o) continue;
+        const e = perOwner.get(o.key);
+        if (e) e.words++;
+        else perOwner.set(o.key, { owner: o, words: 1 });
+      }
+      let best: { owner: WordOwner; words: number } | undefined;
+      for (const e of perOwner.values()) {
+        if (!best || e.words > best.words) best = e;
+        bump(byType, e.owner.type, 0, e.words);
+        bump(byClass, e.owner.class, 0, e.words);
+        if (e.owner.site) bump(bySite, e.owner.site, 0, e.words);
+      }
+      if (best) {
+        bump(byType, best.owner.type, 1, 0);
+        bump(byClass, best.owner.class, 1, 0);
+        if (best.owner.site) bump(bySite, best.owner.site, 1, 0);
+      }
+    }
+    pageCause[p] = primary;
+    bump(causes, primary, 1, 0);
+    const region = blamer.regionOf(diffs.addrs[p]);
+    let r = regions.get(region);
+    if (!r) regions.set(region, (r = new Map()));
+    bump(r, primary, 1, 0);
+  }
+  const byRegion = [...regions.entries()]
+    .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
+    .sort((a, b) => b.pages - a.pages);
+  return {
+    pid: diffs.pid,
+    pages: diffs.addrs.length,
+    blame: sortCauses(causes),
+    byType: top(byType, 'type', 10),
+    byClass: top(byClass, 'class', 10),
+    bySite: top(bySite, 'site', 10),
+    byRegion,
+    perPage: { addr: diffs.addrs, cause: pageCause },
+    unknownVersion: blamer.unknownVersion,
+  };
+}
+
+/** Blame for one child against the reference its diffs were taken from (the twin, or a live master).
+ *  gcRuns: GC runs of the child during the measured interval (live mode passes 1: unknown, likely). */
+export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number): ChildBlame {
+  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs);
+}

@@ -1,0 +1,45 @@
+// 8-byte words as two 32-bit halves, and sorted-range lookups: the small vocabulary every rule table
+// uses. Halves keep bit tests and pointer values free of BigInt boxing on the per-word path.
+
+export interface Word {
+  lo: number;
+  hi: number;
+}
+
+/** The value as a number: exact below 2^53, which holds for every user-space address. */
+export const num = (w: Word): number => w.hi * 4294967296 + w.lo;
+export const isZero = (w: Word): boolean => w.lo === 0 && w.hi === 0;
+export const same = (a: Word, b: Word): boolean => a.lo === b.lo && a.hi === b.hi;
+export const wordOf = (hex: string): Word => {
+  const v = BigInt(`0x${hex}`);
+  return { lo: Number(v & 0xffffffffn), hi: Number(v >> 32n) };
+};
+
+/** Index of the range containing addr in sorted, non-overlapping [start, end) ranges, or -1. */
+export function findRange(start: Float64Array, end: Float64Array | ((i: number) => number), addr: number): number {
+  const at = lastAtOrBelow(start, addr);
+  if (at < 0) return -1;
+  const e = typeof end === 'function' ? end(at) : end[at];
+  return addr < e ? at : -1;
+}
+
+/** Index of the last element <= v in a sorted array, or -1. */
+export function lastAtOrBelow(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= v) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return at;
+}
+
+/** Does any range of sorted, non-overlapping [start, end) overlap [lo, hi)? */
+export function overlapsAny(start: Float64Array, end: Float64Array, lo: number, hi: number): boolean {
+  const at = lastAtOrBelow(start, hi - 1);
+  return at >= 0 && end[at] > lo;
+}

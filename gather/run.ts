@@ -1,0 +1,42 @@
+// The Capture of a controlled fork (`cowscope run`): parent, stopped twin and children read while they
+// are quiescent, ties settled, copied pages diffed word by word, and the runtime's heap map and
+// structures attached. Built once; every analysis and renderer reads this one object.
+
+import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
+import type { RubySession } from '../runtimes/ruby/driver';
+import { rubyAdapter } from '../runtimes/ruby/adapter';
+import { diffCopiedPages, settleTies } from './pairs';
+
+export async function gatherRun(session: RubySession, workload: string, command: string[]): Promise<Capture> {
+  const fp = session.forkPoint!;
+  const parent = session.proc.pid!;
+  const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
+  const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
+  capture.run = {
+    parent,
+    reference: session.twin,
+    children: session.children,
+    strategy: session.strategy!.name,
+    strategyLabel: session.strategy!.label,
+    strategySeconds: session.strategy!.seconds,
+    heapMapSeconds: session.heapMap!.seconds,
+    threadsAtFork: fp.threads,
+    osThreadsAtFork: fp.osThreads,
+    gcCountAtFork: fp.gcCount,
+    workload,
+    requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
+    gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
+  };
+  const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
+  const twin = byPid.get(session.twin)!;
+  const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
+  settleTies(capture, pairs);
+  diffCopiedPages(capture, pairs);
+  rubyAdapter.attach(
+    capture,
+    { file: session.heapMap!.path, version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize },
+    { pid: twin.pid, vmas: twin.vmas },
+    pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
+  );
+  return capture;
+}

@@ -1,0 +1,47 @@
+// What a runtime (Ruby today, CPython next) gives the rest of cowscope. The blame engine, the gather
+// layer and the commands talk to runtimes only through this interface, so a new runtime is a new
+// folder under runtimes/ plus a line in runtimes/index.ts, without touching the engine.
+
+import type { Capture, PageDiffs } from '../native/capture';
+import type { Vma } from '../native/procfs-parse';
+
+/** Who owns a changed word (an object slot, say), for the by-type / by-class / by-site tables. */
+export interface WordOwner {
+  /** one key per owner (its address), so words of one owner count once per page */
+  key: number;
+  type: string;
+  class: string;
+  site?: string;
+}
+
+/** One child's blame, page by page. Made once per child by the runtime; holds no global state. */
+export interface PageBlamer {
+  /** the region a copied page belongs to (ruby-heap, malloc-heap, anon, file-data, stack, …) */
+  regionOf(page: number): string;
+  /** causes (and owners) of the changed words [first, end) of copied page p of the diffs */
+  changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void;
+  /** the cause of copied page p whose bytes did not change */
+  identicalPage(p: number): string;
+  /** set when the runtime's version is not in its table: only version-independent rules ran */
+  unknownVersion?: string;
+}
+
+/** Fork-time map of the runtime's heap, as the agent wrote it. */
+export interface HeapMapSource {
+  file: string;
+  version: string;
+  platform: string;
+  heapPageSize: number;
+  slotSize: number;
+}
+
+export interface RuntimeAdapter {
+  name: string;
+  /** Reads the heap map and discovers the runtime's structures in the fork-time image (referencePid)
+   *  and each child's allocator state, keeping only what touches copied pages; records it in the
+   *  capture so that blame can run again offline. */
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void;
+  /** true when the capture carries this runtime's structures */
+  present(capture: Capture): boolean;
+  blamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer;
+}

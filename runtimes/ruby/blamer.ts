@@ -1,0 +1,492 @@
+// Why a Ruby child copied each page: CRuby's word rules, as ordered tables per owner kind.
+//
+// A changed word is judged by its owner, first match wins:
+//   1. a GC heap slot: the flags word (FLAGS_RULES) or another word of the slot (SLOT_RULES);
+//   2. a struct heap_page record (HEAP_PAGE_FIELDS: age bits, remembered set, header, bitmaps);
+//   3. an iseq's call_data or is_entries array (inline caches);
+//   4. a glibc chunk (allocators/glibc: headers and links, chunks the child allocated itself, and
+//      contents of chunks in use at the fork, decoded by CHUNK_CONTENT_RULES);
+//   5. the mapping it lies in (MAPPING_KINDS: stacks, the transient heap, VM globals).
+// A copied page whose bytes did not change is judged by what lies on it (IDENTICAL_RULES).
+// Every fact that varies by version comes from the layout row (layouts.ts).
+
+import type { Capture, PageDiffs } from '../../native/capture';
+import type { Vma } from '../../native/procfs-parse';
+import type { PageBlamer, WordOwner } from '../adapter';
+import { regionsOf } from '../../analyzers/regions';
+import { mutationCause } from '../../blame/catalog';
+import { Word, findRange, isZero, num, overlapsAny, same } from '../../blame/words';
+import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
+import type { RubyStructures } from './discover';
+
+/** What the fork-time image and the child's other words tell about this child. */
+interface Context {
+  L: RubyLayout | undefined;
+  ruby: RubyStructures;
+  gcRuns: number;
+  glibc: GlibcView;
+  hps: number;
+  bodies: Float64Array;
+  bodyEnds: Float64Array;
+  vmaStarts: Float64Array;
+  vmaEnds: Float64Array;
+  vmaRegion: string[];
+  vmaKind: string[];
+  objIndex: (addr: number) => number;
+  classNames: Map<number, string>;
+  vmEmptyCc: Word | undefined;
+  /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
+  newSlotFlags: Map<number, Word>;
+  /** iseqs whose inline caches this child refilled, with the cache's cause */
+  iseqCacheCause: Map<number, string>;
+  /** causes of chunks the child allocated itself, by chunk start */
+  freshChunkCause: Map<number, string>;
+  /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
+  idSeenSlots: Set<number>;
+}
+
+const bodyOf = (ctx: Context, addr: number): number => findRange(ctx.bodies, ctx.bodyEnds, addr);
+const inGcHeap = (ctx: Context, v: Word): boolean => !isZero(v) && bodyOf(ctx, num(v)) >= 0;
+
+// ---- 1. GC heap slots ----
+
+interface FlagsChange {
+  O: Word;
+  N: Word;
+  /** changed bits of the low 32 bits */
+  X: number;
+  /** T_* at the fork */
+  t: number;
+  L: RubyLayout | undefined;
+}
+
+const typeOf = (w: Word) => w.lo & FL.typeMask;
+
+/** The flags word (offset 0) of a live slot, first match wins. */
+const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: FlagsChange) => boolean }[] = [
+  { cause: 'alloc.free-slot', when: (f) => isZero(f.O) && !isZero(f.N) },
+  { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
+  { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
+  { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
+  { cause: (f) => ((f.N.lo & FL.age) === FL.age ? 'gc.promote' : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
+  { cause: 'gc.promote', when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+  { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
+  { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
+  { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
+  { cause: 'object.freeze', when: (f) => !!(f.X & FL.freeze) },
+  { cause: 'object.ivar', when: (f) => !!(f.X & FL.exivar) },
+  { cause: 'hash.iteration', when: (f) => f.t === T.HASH && !!(f.X & FL.hashIterLevel) },
+  { cause: 'object.ivar', when: (f) => !!f.L?.shapeInFlags && f.O.hi !== f.N.hi },
+];
+
+interface SlotWord {
+  off: number;
+  O: Word;
+  N: Word;
+  /** T_* at the fork, -1 unknown */
+  type: number;
+  imemo: number;
+  L: RubyLayout | undefined;
+}
+
+/** Other words of a live slot, first match wins. */
+const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
+  { cause: 'object.singleton', when: (s) => s.off === 8 }, // klass
+  { cause: 'icache.call', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.callcache },
+  { cause: 'icache.const', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.constcache },
+  { cause: 'object.ivar', when: (s) => s.type === T.OBJECT && !!s.L && s.O.hi === 0 && s.O.lo === s.L.qundef },
+];
+
+interface Slot {
+  slot: number;
+  type: number;
+  imemo: number;
+  obj: number;
+}
+
+function slotAt(ctx: Context, body: number, addr: number, oldFlags: Map<number, Word>): Slot | undefined {
+  const start = ctx.ruby.slotStart[body];
+  const size = ctx.ruby.slotSize[body];
+  if (!start || !size || addr < start) return undefined;
+  const slot = start + Math.floor((addr - start) / size) * size;
+  if (slot < ctx.bodies[body] + 8) return undefined; // the page header (the struct heap_page pointer)
+  const obj = ctx.objIndex(slot);
+  const flags = oldFlags.get(slot);
+  if (flags !== undefined) {
+    const type = typeOf(flags);
+    return { slot, type: isZero(flags) ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(flags.lo) : -1, obj };
+  }
+  if (obj < 0) return { slot, type: -1, imemo: -1, obj };
+  const o = ctx.ruby.objects;
+  return { slot, type: o.type[obj] === 0xff ? -1 : o.type[obj], imemo: o.imemo[obj] === 0xff ? -1 : o.imemo[obj], obj };
+}
+
+const mutation = (type: number) => mutationCause(type >= 0 ? TYPE_NAMES[type] : undefined);
+
+function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
+  // A live slot the child's sweep freed (flags 0, next pointer) or freed and reused for another type.
+  if (s.type > 0 && newFlags !== undefined && (isZero(newFlags) || typeOf(newFlags) !== s.type))
+    return off === 0 && typeOf(N) === T.MOVED ? 'gc.compact' : 'gc.sweep';
+  if (off === 0) {
+    const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L: ctx.L };
+    for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
+    return mutation(f.t);
+  }
+  // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
+  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
+  for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
+  return mutation(s.type);
+}
+
+// ---- 2. struct heap_page ----
+
+interface HeapPageWord {
+  ctx: Context;
+  hp: number;
+  off: number;
+  O: Word;
+  N: Word;
+}
+
+/** The remembered set: bit n stands for the slot at body + 40n + (start - body) mod 40. Blame the store
+ *  that made an old object point to a young one: an iseq whose cache the child refilled, else the GC. */
+function rememberedCause(w: HeapPageWord): string {
+  const { ctx, hp, off, O, N } = w;
+  const L = ctx.L!;
+  const set = [(N.lo & ~O.lo) >>> 0, (N.hi & ~O.hi) >>> 0];
+  const body = ctx.ruby.heapPageStructs.owner[hp];
+  const b = bodyOf(ctx, body);
+  const shift = b >= 0 && ctx.ruby.slotStart[b] ? (ctx.ruby.slotStart[b] - body) % 40 : 0;
+  const base = body + (off - L.rememberBits.offset) * 8 * 40 + shift;
+  for (let bit = 0; bit < 64; bit++)
+    if ((set[bit >> 5] >>> (bit & 31)) & 1) {
+      const cause = ctx.iseqCacheCause.get(base + bit * 40);
+      if (cause) return cause;
+    }
+  return ctx.gcRuns ? 'gc.bitmap' : 'gc.remember';
+}
+
+const within = (off: number, f: { offset: number; bytes: number } | null | undefined) => !!f && f.bytes > 0 && off >= f.offset && off < f.offset + f.bytes;
+
+/** Fields of struct heap_page, first match wins. */
+const HEAP_PAGE_FIELDS: { when: (w: HeapPageWord) => boolean; cause: string | ((w: HeapPageWord) => string) }[] = [
+  { when: (w) => within(w.off, w.ctx.L?.ageBits), cause: 'gc.age' },
+  { when: (w) => within(w.off, w.ctx.L?.rememberBits), cause: rememberedCause },
+  // counts and the free-list head change when the child allocates (or a GC sweeps);
+  // has_remembered_objects (a flag in the header) with the remembered set
+  { when: (w) => !!w.ctx.L && w.off < w.ctx.L.heapPage.bitmapsOffset, cause: (w) => (w.ctx.gcRuns ? 'gc.sweep' : w.off === 8 ? 'gc.remember' : 'alloc.free-slot') },
+  { when: () => true, cause: 'gc.bitmap' },
+];
+
+// ---- 3. iseq inline caches ----
+
+function callDataCause(ctx: Context, O: Word, N: Word): string {
+  // A marking GC stores &vm_empty_cc into call sites (3.4.5 even into live ones).
+  if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc)) return 'gc.iseq-mark';
+  return 'icache.call';
+}
+
+/** 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache), an
+ *  ivar cache holds a shape/index or a malloc'd table entry. */
+const isEntryCause = (ctx: Context, O: Word, N: Word): string => (inGcHeap(ctx, N) || inGcHeap(ctx, O) ? 'icache.const' : 'icache.ivar');
+
+// ---- 4. malloc chunks ----
+
+interface ChunkContent {
+  ctx: Context;
+  size: number;
+  O: Word;
+  N: Word;
+}
+
+const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
+/** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
+const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, num(v)) >= 0;
+
+/** Contents of a chunk in use at the fork, first match wins. */
+const CHUNK_CONTENT_RULES: { cause: string; when: (c: ChunkContent) => boolean }[] = [
+  // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
+  { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
+  // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
+  { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
+  // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
+  { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
+  // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
+  { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
+];
+
+/** A chunk the child allocated that holds a pointer to a method entry or call cache/info is a
+ *  call-cache table record (class cc_tbl, ccs); a chunk such a record points to (its entries array) is
+ *  one too. A chunk holding objects the child gave an id is the object-id table. Other chunks the child
+ *  allocated hold whatever it malloc'd. */
+function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
+  const out = new Map<number, string>();
+  const pointsTo = new Map<number, number[]>();
+  const o = ctx.ruby.objects;
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const N = newAt(k);
+    const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
+    if (cw?.kind !== 'fresh') continue;
+    const target = num(N);
+    const i = ctx.objIndex(target);
+    const fresh = ctx.newSlotFlags.get(target);
+    const imemo = fresh !== undefined && typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
+    if (imemo === IMEMO.ment || imemo === IMEMO.callcache || imemo === IMEMO.callinfo) out.set(cw.start, 'icache.call');
+    // the object-id tables (id -> object, object -> id) the child filled for objects it gave an id
+    else if (ctx.idSeenSlots.has(target) && out.get(cw.start) !== 'icache.call') out.set(cw.start, 'object.id');
+    else if (!out.has(cw.start)) out.set(cw.start, 'alloc.malloc');
+    const t = chunkWord(ctx.glibc, target, N, N);
+    if (t?.kind === 'fresh' && t.off === 16) pointsTo.set(cw.start, [...(pointsTo.get(cw.start) ?? []), t.start]);
+  }
+  for (const [from, targets] of pointsTo) if (out.get(from) === 'icache.call') for (const t of targets) if (out.has(t)) out.set(t, 'icache.call');
+  return out;
+}
+
+// ---- 5. mappings ----
+
+/** Per-mapping causes for words outside the GC heap and malloc's structures, first match wins. */
+const MAPPING_KINDS: { cause: string; when: (v: Vma, i: number, vmas: Vma[], region: string, L: RubyLayout | undefined) => boolean }[] = [
+  { cause: 'exec.stack', when: (v) => v.path.startsWith('[stack') },
+  // .data/.bss of libc (and the loader): malloc's main_arena and friends
+  { cause: 'malloc.meta', when: (v, i, vmas, region) => region === 'file-data' && /\/(libc|ld-linux)[.-]/.test(v.inode ? v.path : (vmas[i - 1]?.path ?? '')) },
+  // .data/.bss of the ruby binary, libruby and extensions: VM globals
+  { cause: 'vm.globals', when: (_v, _i, _vmas, region) => region === 'file-data' },
+  { cause: 'exec.stack', when: (v, _i, _vmas, region, L) => region === 'anon' && v.end - v.start === (L?.vmStackMapping ?? 0x101000) },
+  { cause: 'alloc.transient', when: (v, _i, _vmas, region, L) => region === 'anon' && !!L?.transientHeapSizes.includes(v.end - v.start) },
+  // a pthread stack: an anonymous rw-p mapping right after its ---p guard page (3.3+'s timer thread)
+  { cause: 'exec.stack', when: (v, i, vmas, region) => region === 'anon' && vmas[i - 1]?.perms === '---p' && vmas[i - 1].end === v.start && vmas[i - 1].end - vmas[i - 1].start <= 0x10000 && v.end - v.start >= 0x10000 },
+  // small anonymous mappings near the libraries: thread-local storage and the thread control block
+  { cause: 'vm.globals', when: (v, _i, _vmas, region) => region === 'anon' && v.end - v.start <= 0x10000 },
+];
+
+function mappingKinds(vmas: Vma[], regions: string[], L: RubyLayout | undefined): string[] {
+  return vmas.map((v, i) => MAPPING_KINDS.find((k) => k.when(v, i, vmas, regions[i], L))?.cause ?? '');
+}
+
+// ---- identical pages ----
+
+interface IdenticalPage {
+  ctx: Context;
+  page: number;
+  pageSize: number;
+}
+
+/** Objects on a GC heap page at the fork: how many live, young, Hashes. */
+function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { live: number; young: number; hashes: number } {
+  const o = ctx.ruby.objects;
+  const start = ctx.ruby.slotStart[b];
+  const size = ctx.ruby.slotSize[b];
+  const n = { live: 0, young: 0, hashes: 0 };
+  if (!start || !size) return n;
+  for (let a = Math.max(start, page - ((page - start) % size)); a < page + pageSize; a += size) {
+    const i = ctx.objIndex(a);
+    if (i < 0 || o.type[i] === T.NONE) continue;
+    n.live++;
+    if (o.type[i] === T.HASH) n.hashes++;
+    if (!(o.gcFlags[i] & 2)) n.young++;
+  }
+  return n;
+}
+
+const overlaps = (r: { start: Float64Array; end: Float64Array }, page: number, size: number) => overlapsAny(r.start, r.end, page, page + size);
+
+/** A copied page whose bytes did not change, first match wins. */
+const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((p: IdenticalPage) => string) }[] = [
+  {
+    when: (p) => bodyOf(p.ctx, p.page) >= 0,
+    cause: (p) => {
+      const n = objectsOn(p.ctx, bodyOf(p.ctx, p.page), p.page, p.pageSize);
+      if (n.hashes && (!p.ctx.gcRuns || n.hashes * 2 >= n.live)) return 'hash.iteration';
+      if (p.ctx.gcRuns && n.young) return 'gc.age'; // 3.3+: RVALUE_AGE_SET stores FL_PROMOTED unchanged
+      return 'same-value.unknown';
+    },
+  },
+  { when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize), cause: 'gc.bitmap' },
+  { when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && overlaps(p.ctx.ruby.callData, p.page, p.pageSize), cause: 'gc.iseq-mark' },
+  {
+    when: (p) => {
+      const v = findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page);
+      return v >= 0 && p.ctx.vmaRegion[v] !== 'anon' && !!p.ctx.vmaKind[v];
+    },
+    cause: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)],
+  },
+];
+
+// ---- the blamer ----
+
+function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
+  const r = ctx.ruby;
+  const hp = findRange(r.heapPageStructs.start, r.heapPageStructs.end, addr);
+  if (hp >= 0) {
+    const w: HeapPageWord = { ctx, hp, off: addr - r.heapPageStructs.start[hp], O, N };
+    const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
+    return typeof f.cause === 'string' ? f.cause : f.cause(w);
+  }
+  if (findRange(r.callData.start, r.callData.end, addr) >= 0) return callDataCause(ctx, O, N);
+  if (findRange(r.isEntries.start, r.isEntries.end, addr) >= 0) return isEntryCause(ctx, O, N);
+  const cw = chunkWord(ctx.glibc, addr, O, N);
+  if (cw) {
+    switch (cw.kind) {
+      case 'meta':
+        return 'malloc.meta';
+      case 'prev-in-use':
+        return ctx.freshChunkCause.get(cw.prevStart) ?? 'malloc.meta';
+      case 'fresh':
+        return ctx.freshChunkCause.get(cw.start) ?? 'alloc.malloc';
+      case 'content': {
+        const c: ChunkContent = { ctx, size: cw.size, O, N };
+        return CHUNK_CONTENT_RULES.find((x) => x.when(c))?.cause ?? 'unknown';
+      }
+    }
+  }
+  const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
+  return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+function classNameOf(ctx: Context, obj: number): string {
+  const o = ctx.ruby.objects;
+  if (obj < 0) return '(unknown)';
+  const t = o.type[obj];
+  if (t === T.IMEMO) return `imemo:${Object.entries(IMEMO).find(([, v]) => v === o.imemo[obj])?.[0] ?? o.imemo[obj]}`;
+  if (t === T.NONE) return '(free slot)';
+  return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
+}
+
+function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
+  const ruby = capture.ruby!;
+  const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
+  const L = layoutFor(capture.runtime?.version ?? '');
+  // The ingest sorts objects by address; search them directly (a Map of every object costs more).
+  const addrs = ruby.objects.address;
+  const objIndex = (addr: number): number => {
+    let lo = 0;
+    let hi = addrs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = addrs[mid];
+      if (v === addr) return mid;
+      if (v < addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  };
+  const hps = capture.heapMap!.heapPageSize;
+  const bodies = capture.heapMap!.bodies;
+  const regions = regionsOf(ref.vmas);
+  const classNames = new Map<number, string>();
+  for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
+  const child = ruby.childChunks?.find((c) => c.pid === diffs.pid)?.chunks;
+  const heapVma = ref.vmas.find((v) => v.path === '[heap]');
+  return {
+    L,
+    ruby,
+    gcRuns,
+    glibc: glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma),
+    hps,
+    bodies,
+    bodyEnds: Float64Array.from(bodies, (b) => b + hps),
+    vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
+    vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
+    vmaRegion: regions,
+    vmaKind: mappingKinds(ref.vmas, regions, L),
+    objIndex,
+    classNames,
+    vmEmptyCc: ruby.vmEmptyCc ? { lo: ruby.vmEmptyCc % 4294967296, hi: Math.floor(ruby.vmEmptyCc / 4294967296) } : undefined,
+    newSlotFlags: new Map(),
+    iseqCacheCause: new Map(),
+    freshChunkCause: new Map(),
+    idSeenSlots: new Set(),
+  };
+}
+
+export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
+  const ctx = contextFor(capture, diffs, gcRuns);
+  const ruby = ctx.ruby;
+  const pageSize = capture.meta.pageSize;
+  const pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a));
+  const oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
+  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
+  const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
+  const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
+  const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  const isFlagsWord = (b: number, addr: number) => {
+    const start = ruby.slotStart[b];
+    const size = ruby.slotSize[b];
+    return !!start && !!size && addr >= start && (addr - start) % size === 0;
+  };
+  // Context from all of the child's words: new flags of every slot, iseqs whose caches it refilled,
+  // and what the chunks it allocated hold.
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const b = pageBody[diffs.wordPage[k]];
+    const addr = addrOf(k);
+    if (b >= 0) {
+      if (isFlagsWord(b, addr)) {
+        const N = newAt(k);
+        ctx.newSlotFlags.set(addr, N);
+        if (N.lo & ~oldAt(k).lo & FL.seenObjId) ctx.idSeenSlots.add(addr);
+      }
+      continue;
+    }
+    const cd = findRange(ruby.callData.start, ruby.callData.end, addr);
+    if (cd >= 0) {
+      ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
+      continue;
+    }
+    const ie = findRange(ruby.isEntries.start, ruby.isEntries.end, addr);
+    if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
+  }
+  ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
+
+  return {
+    unknownVersion: ctx.L ? undefined : capture.runtime?.version,
+    regionOf(page: number): string {
+      if (bodyOf(ctx, page) >= 0) return 'ruby-heap';
+      const v = findRange(ctx.vmaStarts, ctx.vmaEnds, page);
+      return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
+    },
+    identicalPage(p: number): string {
+      const ip: IdenticalPage = { ctx, page: diffs.addrs[p], pageSize };
+      const r = IDENTICAL_RULES.find((x) => x.when(ip));
+      if (!r) return 'same-value.unknown';
+      return typeof r.cause === 'string' ? r.cause : r.cause(ip);
+    },
+    changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
+      const body = pageBody[p];
+      if (body < 0) {
+        for (let k = first; k < end; k++) {
+          causes.push(wordCause(ctx, addrOf(k), oldAt(k), newAt(k)));
+          owners.push(undefined);
+        }
+        return;
+      }
+      // Old and new flags of the slots whose flags word changed on this page.
+      const oldFlags = new Map<number, Word>();
+      const newFlags = new Map<number, Word>();
+      for (let k = first; k < end; k++) {
+        const addr = addrOf(k);
+        if (isFlagsWord(body, addr)) {
+          oldFlags.set(addr, oldAt(k));
+          newFlags.set(addr, newAt(k));
+        }
+      }
+      for (let k = first; k < end; k++) {
+        const addr = addrOf(k);
+        const s = slotAt(ctx, body, addr, oldFlags);
+        if (!s) {
+          causes.push(wordCause(ctx, addr, oldAt(k), newAt(k)));
+          owners.push(undefined);
+          continue;
+        }
+        causes.push(slotWordCause(ctx, s, addr - s.slot, oldAt(k), newAt(k), newFlags.get(s.slot)));
+        const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
+        owners.push({ key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined });
+      }
+    },
+  };
+}
+
