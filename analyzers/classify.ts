@@ -1,7 +1,7 @@
 // Page classification: for every page of a child's scanned mappings, what happened to it since the
 // fork, judged against a reference process (the parent, or the fork-time twin in `run`).
 //
-// Two tiers (shared/design/ARCHITECTURE.md "Tiers"):
+// Two tiers (docs/architecture.md "Tiers"):
 //   exact          same PFN in child and reference means shared (needs CAP_SYS_ADMIN to see PFNs);
 //   exclusive-bit  pagemap bit 56 (mapped once) means the child holds a private copy; a page mapped more
 //                  than once is shared with the reference when the reference's page is also mapped more

@@ -8,6 +8,7 @@ import type { ClassCounts } from './sharing';
 import { analyzePair } from './sharing';
 import { ChildBlame, blameChild } from '../blame/engine';
 import { adapterOf } from '../runtimes';
+import { vmOwnThreads } from '../runtimes/ruby/layouts';
 
 export interface RunChild {
   pid: number;
@@ -102,7 +103,7 @@ export function analyzeRun(capture: Capture): RunAnalysis {
   });
   const rubyThreads = run.threadsAtFork.length;
   const notes: string[] = [];
-  if (rubyThreads > 1 || run.osThreadsAtFork > 1)
+  if (rubyThreads > 1 || run.osThreadsAtFork - vmOwnThreads(runtime.version) > 1)
     notes.push(
       `${rubyThreads} Ruby thread${rubyThreads === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
     );

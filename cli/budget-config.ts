@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
 import { scriptIndex } from './args';
+import { isCause, nearestCauses } from '../blame/catalog';
 
 export interface BudgetConfig {
   /** the folder of the config file: relative paths in it are relative to this */
@@ -133,7 +134,11 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   const causes: Record<string, number> = {};
   if (b.causes !== undefined) {
     if (!b.causes || typeof b.causes !== 'object' || Array.isArray(b.causes)) throw bad('budgets.causes', 'must be an object such as {"string.coderange": "1MiB"}');
-    for (const [cause, v] of Object.entries(b.causes)) causes[cause] = size(`budgets.causes.${cause}`, v)!;
+    for (const [cause, v] of Object.entries(b.causes)) {
+      // A misspelt id would never match a measured cause, and its budget would always pass.
+      if (!isCause(cause)) throw bad(`budgets.causes.${cause}`, `unknown cause id: did you mean ${nearestCauses(cause).map((c) => `"${c}"`).join(' or ')}? (README lists every cause)`);
+      causes[cause] = size(`budgets.causes.${cause}`, v)!;
+    }
   }
 
   let tolerance: BudgetConfig['tolerance'] = { percent: 5 };

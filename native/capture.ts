@@ -1,5 +1,5 @@
 // The Capture: everything measured at one moment, as plain data and typed arrays (see
-// shared/design/ARCHITECTURE.md, "The contract: Capture"). This module defines it and gathers it from
+// docs/capture-format.md). This module defines it and gathers it from
 // live processes; analyzers/ only ever see the plain data.
 
 import fs from 'node:fs';

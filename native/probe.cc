@@ -5,8 +5,8 @@
 // pages. Errors become JS exceptions carrying errno, code, syscall and path; native/probe.ts adds the
 // hint that names the fix.
 //
-// Kernel facts used here are in shared/reference/kernel-interfaces.md (§1 pagemap layout, §3 kpage*,
-// §6 PAGEMAP_SCAN, §8 read sizes, §9.3 "read only present pages").
+// Kernel facts used here are in docs/kernel.md (pagemap layout, kpagecount/kpageflags, PAGEMAP_SCAN,
+// read sizes, and why only present pages are read).
 
 #include <napi.h>
 

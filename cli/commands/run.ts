@@ -13,6 +13,7 @@ import { which } from '../../native/machine';
 import { gatherRun } from '../../gather/run';
 import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
+import { vmOwnThreads } from '../../runtimes/ruby/layouts';
 import { runOutput } from '../render/run-output';
 import { scriptIndex } from '../args';
 
@@ -120,7 +121,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
   try {
     await session.ready();
     const fp = session.forkPoint!;
-    if (fp.threads.length > 1 || fp.osThreads > 1)
+    if (fp.threads.length > 1 || fp.osThreads - vmOwnThreads(fp.ruby) > 1)
       process.stderr.write(
         `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => t.name).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );

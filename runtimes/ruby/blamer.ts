@@ -124,15 +124,18 @@ function slotAt(ctx: Context, body: number, addr: number, oldFlags: Map<number, 
 
 const mutation = (type: number) => mutationCause(type >= 0 ? TYPE_NAMES[type] : undefined);
 
+/** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
+export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word): string {
+  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L };
+  for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
+  return mutation(f.t);
+}
+
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
   // A live slot the child's sweep freed (flags 0, next pointer) or freed and reused for another type.
   if (s.type > 0 && newFlags !== undefined && (isZero(newFlags) || typeOf(newFlags) !== s.type))
     return off === 0 && typeOf(N) === T.MOVED ? 'gc.compact' : 'gc.sweep';
-  if (off === 0) {
-    const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L: ctx.L };
-    for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
-    return mutation(f.t);
-  }
+  if (off === 0) return flagsWordCause(ctx.L, O, N);
   // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
   if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
@@ -180,9 +183,19 @@ const HEAP_PAGE_FIELDS: { when: (w: HeapPageWord) => boolean; cause: string | ((
   { when: () => true, cause: 'gc.bitmap' },
 ];
 
+/** The cause of a changed struct heap_page word at offset off (exported for the rule-table tests; no
+ *  iseq refilled its caches in this context, so remembered-set bits fall back to the GC's causes). */
+export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Word, N: Word, gcRuns: number): string {
+  const ctx = { L, gcRuns, iseqCacheCause: new Map(), ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
+  const w: HeapPageWord = { ctx, hp: 0, off, O, N };
+  const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
+  return typeof f.cause === 'string' ? f.cause : f.cause(w);
+}
+
 // ---- 3. iseq inline caches ----
 
-function callDataCause(ctx: Context, O: Word, N: Word): string {
+/** A call site's word (exported for the rule-table tests). */
+export function callDataCause(ctx: { gcRuns: number; vmEmptyCc: Word | undefined }, O: Word, N: Word): string {
   // A marking GC stores &vm_empty_cc into call sites (3.4.5 even into live ones).
   if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc)) return 'gc.iseq-mark';
   return 'icache.call';

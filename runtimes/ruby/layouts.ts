@@ -133,6 +133,12 @@ export function layoutFor(version: string): RubyLayout | undefined {
   return LAYOUTS.find((l) => l.series === series);
 }
 
+/** OS threads the VM itself runs at a fork point (3.3+'s timer thread): not the user's threads, and
+ *  not a hang risk for children. */
+export function vmOwnThreads(version: string): number {
+  return layoutFor(version)?.timerThread ? 1 : 0;
+}
+
 // ---- facts that are the same in 3.1-3.4 (include/ruby/internal/*.h, internal/imemo.h) ----
 
 export const T = {

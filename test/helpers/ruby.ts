@@ -42,3 +42,21 @@ export function rubyFixtureProcesses(): string[] {
 export function region(child: any, name: string): any {
   return child.regions.find((g: { region: string }) => g.region === name)?.pages ?? { copied: 0, shared: 0, new: 0 };
 }
+
+/** The Rubies the Ruby tests run on: Debian's /usr/bin/ruby and every Ruby under /opt/rubies (the
+ *  chruby layout `npm run rubies` installs). COWSCOPE_TEST_RUBIES (colon-separated paths) overrides. */
+export function testRubies(): { ruby: string; version: string }[] {
+  const paths = process.env.COWSCOPE_TEST_RUBIES
+    ? process.env.COWSCOPE_TEST_RUBIES.split(':').filter(Boolean)
+    : [
+        '/usr/bin/ruby',
+        ...(fs.existsSync('/opt/rubies') ? fs.readdirSync('/opt/rubies').sort().map((d) => path.join('/opt/rubies', d, 'bin', 'ruby')) : []),
+      ];
+  const out: { ruby: string; version: string }[] = [];
+  for (const ruby of paths) {
+    if (!fs.existsSync(ruby)) continue;
+    const r = spawnSync(ruby, ['-e', 'print RUBY_VERSION'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status === 0 && r.stdout) out.push({ ruby, version: r.stdout });
+  }
+  return out;
+}

@@ -234,6 +234,9 @@ module Cowscope
     # The twin first, then the children, in a tight loop: whatever the parent writes between two forks
     # would show up as a difference between the twin and a child.
     def fork_family(count)
+      # A GC under way at the fork (incremental marking, lazy sweeping) goes on in the children without
+      # GC.count changing: read the state here, in the parent (a query in the child copies pages itself).
+      @gc_busy_at_fork = GC.respond_to?(:latest_gc_info) && GC.latest_gc_info(:state) != :none
       pids = Array.new(count + 1)
       pids[0] = fork do
         Process.kill(:STOP, Process.pid)
@@ -249,7 +252,7 @@ module Cowscope
       gc_at_go = GC.count
       run_workload
       # Written without JSON.generate: the child should do as little as possible after its workload.
-      channel.syswrite(%({"event":"done","pid":#{Process.pid},"requests":#{@requests_served || 0},"gcRuns":#{GC.count - gc_at_go}}\n))
+      channel.syswrite(%({"event":"done","pid":#{Process.pid},"requests":#{@requests_served || 0},"gcRuns":#{GC.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
       Process.kill(:STOP, Process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
