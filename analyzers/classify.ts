@@ -153,6 +153,31 @@ export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: P
 }
 
 /** Address of each listed child page. */
+/** A function from an address to its page's index in proc.pages (its scanned mappings), or -1. */
+export function pageIndexer(proc: ProcessCapture, pageSize: number): (addr: number) => number {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const offsets: number[] = [];
+  let off = 0;
+  for (const i of proc.scanned) {
+    starts.push(proc.vmas[i].start);
+    ends.push(proc.vmas[i].end);
+    offsets.push(off);
+    off += (proc.vmas[i].end - proc.vmas[i].start) / pageSize;
+  }
+  return (addr: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (addr < starts[mid]) hi = mid - 1;
+      else if (addr >= ends[mid]) lo = mid + 1;
+      else return offsets[mid] + Math.floor((addr - starts[mid]) / pageSize);
+    }
+    return -1;
+  };
+}
+
 export function pageAddresses(child: ProcessCapture, pageSize: number, indexes: Uint32Array): Float64Array {
   const starts: number[] = [];
   const offsets: number[] = [];

@@ -8,7 +8,6 @@ import type { ClassCounts } from './sharing';
 import { analyzePair } from './sharing';
 import { ChildBlame, blameChild } from '../blame/engine';
 import { adapterOf } from '../runtimes';
-import { vmOwnThreads } from '../runtimes/ruby/layouts';
 
 export interface RunChild {
   pid: number;
@@ -102,17 +101,9 @@ export function analyzeRun(capture: Capture): RunAnalysis {
     };
   });
   const rubyThreads = run.threadsAtFork.length;
-  const notes: string[] = [];
-  if (rubyThreads > 1 || run.osThreadsAtFork - vmOwnThreads(runtime.version) > 1)
-    notes.push(
-      `${rubyThreads} Ruby thread${rubyThreads === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
-    );
+  const notes: string[] = [...(adapterOf(capture)?.notes(capture, blames) ?? [])];
   if (capture.meta.tier === 'exclusive-bit')
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
-  if (blames.some((b) => b.unknownVersion))
-    notes.push(
-      `Ruby ${runtime.version} is not in cowscope's version table (3.1, 3.3, 3.4 known; 3.2 partly): blame used the version-independent rules only (no age, shape or inline-cache decoding)`,
-    );
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
   const report: RunReport = {
     schema: 'cowscope.run/1',

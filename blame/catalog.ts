@@ -54,7 +54,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.age', 'gc', 'a GC aged a young object (age bits in the flags or, 3.3+, in struct heap_page)', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
   row('gc.compact', 'gc', 'compaction moved objects or rewrote references', ['compact', 'warmup'], 'compact before forking and keep GC.auto_compact off in workers'),
   row('gc.sweep', 'gc', 'a sweep freed a slot or relinked the free list (garbage at the fork)', ['gc', 'warmup', 'nakayoshi'], 'collect garbage before forking (gc, warmup or nakayoshi_fork)'),
-  row('gc.iseq-mark', 'gc', "a marking GC stored the empty call cache into an iseq's call sites again", [], 'none at fork time: any marking GC in a worker does it'),
+  row('gc.iseq-mark', 'gc', "a marking GC stored the empty call cache into an iseq's call sites (3.1/3.3: the same value again; 3.4.5: emptying live caches)", [], 'none at fork time: any marking GC in a worker does it'),
   row('alloc.free-slot', 'alloc', 'an object allocated into a slot that was free at the fork', ['compact', 'warmup'], 'compact before forking so free slots are not spread over shared pages'),
   row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
   row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),
@@ -77,6 +77,7 @@ export const CAUSES: readonly CauseRow[] = [
   ),
   row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),
   row('exec.stack', 'vm', 'the machine or VM stack', [], 'none at fork time'),
+  row('fork.atfork', 'vm', 'written by fork itself in every child (glibc and runtime at-fork handlers re-initialise locks, thread lists, the timer thread): the fork-time twin copied the page too', [], 'none: every forked process does it (a fixed cost per worker)'),
   row('same-value.unknown', 'unknown', 'copied, yet no byte changed: a store of the same value by an unknown writer', [], ''),
   row('unknown', 'unknown', 'no rule matched', [], ''),
 ];

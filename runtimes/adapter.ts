@@ -44,4 +44,7 @@ export interface RuntimeAdapter {
   /** true when the capture carries this runtime's structures */
   present(capture: Capture): boolean;
   blamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer;
+  /** what a reader of the report must know about this runtime's capture (threads at the fork, version
+   *  behaviour that changes the numbers, versions outside the table) */
+  notes(capture: Capture, blames: { unknownVersion?: string }[]): string[];
 }

@@ -7,7 +7,8 @@ import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
 import { ingestRubyHeapMap } from './heap-map';
-import { layoutFor } from './layouts';
+import { layoutFor, vmOwnThreads } from './layouts';
+import type { ChildBlame } from '../../blame/engine';
 
 /** The offsets discovery needs; a version outside the table gets the version-independent part (slot
  *  grid from the dump, malloc chunks). */
@@ -43,5 +44,28 @@ export const rubyAdapter: RuntimeAdapter = {
     capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
   },
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',
+  notes(capture: Capture, blames: ChildBlame[]): string[] {
+    const notes: string[] = [];
+    const version = capture.runtime?.version ?? '';
+    const run = capture.run;
+    if (run) {
+      const rubyThreads = run.threadsAtFork.length;
+      if (rubyThreads > 1 || run.osThreadsAtFork - vmOwnThreads(version) > 1)
+        notes.push(
+          `${rubyThreads} Ruby thread${rubyThreads === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
+        );
+      // Strategy steps that run a marking GC in the parent just before the fork.
+      const gcSteps = run.strategy.split('+').filter((st) => ['gc', 'warmup', 'promote', 'nakayoshi', 'compact'].includes(st));
+      if (gcSteps.length && layoutFor(version)?.markEmptiesCallCaches)
+        notes.push(
+          `Ruby ${version} empties every call cache of the iseqs a marking GC visits, and the ${gcSteps.join(', ')} step runs one just before the fork: the children start with cold call caches and refill them (icache.call)`,
+        );
+    }
+    if (blames.some((b) => b.unknownVersion))
+      notes.push(
+        `Ruby ${version} is not in cowscope's version table (3.1, 3.3, 3.4 known; 3.2 partly): blame used the version-independent rules only (no age, shape or inline-cache decoding)`,
+      );
+    return notes;
+  },
   blamer: rubyBlamer,
 };

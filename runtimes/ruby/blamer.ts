@@ -10,7 +10,9 @@
 // A copied page whose bytes did not change is judged by what lies on it (IDENTICAL_RULES).
 // Every fact that varies by version comes from the layout row (layouts.ts).
 
-import type { Capture, PageDiffs } from '../../native/capture';
+import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
+import { PageFlag } from '../../native/page-flags';
+import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
@@ -44,6 +46,8 @@ interface Context {
   freshChunkCause: Map<number, string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
   idSeenSlots: Set<number>;
+  /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
+  forkPathCopied: (page: number) => boolean;
 }
 
 const bodyOf = (ctx: Context, addr: number): number => findRange(ctx.bodies, ctx.bodyEnds, addr);
@@ -287,6 +291,7 @@ interface IdenticalPage {
   ctx: Context;
   page: number;
   pageSize: number;
+  objects?: { live: number; young: number; hashes: number };
 }
 
 /** Objects on a GC heap page at the fork: how many live, young, Hashes. */
@@ -308,26 +313,20 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { l
 
 const overlaps = (r: { start: Float64Array; end: Float64Array }, page: number, size: number) => overlapsAny(r.start, r.end, page, page + size);
 
+/** Live objects, young ones and Hashes on a GC heap page at the fork (computed once per page). */
+const heapPageObjects = (p: IdenticalPage) => (p.objects ??= objectsOn(p.ctx, bodyOf(p.ctx, p.page), p.page, p.pageSize));
+
 /** A copied page whose bytes did not change, first match wins. */
-const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((p: IdenticalPage) => string) }[] = [
-  {
-    when: (p) => bodyOf(p.ctx, p.page) >= 0,
-    cause: (p) => {
-      const n = objectsOn(p.ctx, bodyOf(p.ctx, p.page), p.page, p.pageSize);
-      if (n.hashes && (!p.ctx.gcRuns || n.hashes * 2 >= n.live)) return 'hash.iteration';
-      if (p.ctx.gcRuns && n.young) return 'gc.age'; // 3.3+: RVALUE_AGE_SET stores FL_PROMOTED unchanged
-      return 'same-value.unknown';
-    },
-  },
-  { when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize), cause: 'gc.bitmap' },
-  { when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && overlaps(p.ctx.ruby.callData, p.page, p.pageSize), cause: 'gc.iseq-mark' },
-  {
-    when: (p) => {
-      const v = findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page);
-      return v >= 0 && p.ctx.vmaRegion[v] !== 'anon' && !!p.ctx.vmaKind[v];
-    },
-    cause: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)],
-  },
+const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] = [
+  // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
+  { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
+  // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object.
+  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).young },
+  { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
+  { cause: 'gc.iseq-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
+  // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
+  { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
+  { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' },
 ];
 
 // ---- the blamer ----
@@ -368,6 +367,23 @@ function classNameOf(ctx: Context, obj: number): string {
   if (t === T.IMEMO) return `imemo:${Object.entries(IMEMO).find(([, v]) => v === o.imemo[obj])?.[0] ?? o.imemo[obj]}`;
   if (t === T.NONE) return '(free slot)';
   return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
+}
+
+/** In the exact tier of a controlled fork, a page the twin holds on a frame of its own (not the
+ *  parent's) was written by fork's child side: the twin runs nothing else before it stops. */
+function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: number) => boolean {
+  const parent = capture.run ? capture.processes.find((p) => p.pid === capture.run!.parent) : undefined;
+  if (!parent || capture.meta.tier !== 'exact' || twin.pid !== capture.run?.reference) return () => false;
+  const ps = capture.meta.pageSize;
+  const inTwin = pageIndexer(twin, ps);
+  const inParent = pageIndexer(parent, ps);
+  return (page) => {
+    const t = inTwin(page);
+    const p = inParent(page);
+    if (t < 0 || p < 0) return false;
+    const present = (proc: ProcessCapture, i: number) => !!(proc.pages.flags[i] & PageFlag.present) && proc.pages.pfn[i] !== 0;
+    return present(twin, t) && present(parent, p) && twin.pages.pfn[t] !== parent.pages.pfn[p];
+  };
 }
 
 function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
@@ -414,6 +430,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     iseqCacheCause: new Map(),
     freshChunkCause: new Map(),
     idSeenSlots: new Set(),
+    forkPathCopied: forkPathCopied(capture, ref),
   };
 }
 
@@ -464,9 +481,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     },
     identicalPage(p: number): string {
       const ip: IdenticalPage = { ctx, page: diffs.addrs[p], pageSize };
-      const r = IDENTICAL_RULES.find((x) => x.when(ip));
-      if (!r) return 'same-value.unknown';
-      return typeof r.cause === 'string' ? r.cause : r.cause(ip);
+      return IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
     },
     changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
       const body = pageBody[p];
