@@ -59,15 +59,32 @@ function findTcacheKey(pid: number, all: MallocChunks, heap: Vma): bigint {
   return key;
 }
 
-/** Chunks of one process's [heap] touching the pages; tcache'd chunks count as free. */
+/** Chunks of one process's [heap] touching the pages. glibc marks tcache and fastbin chunks in use;
+ *  they are free all the same: a tcache chunk carries the key at +24, and both carry at +16 a
+ *  safe-linked next pointer ((address of the word >> 12) XOR next) to a chunk of the same size, or to 0. */
 function keptChunks(pid: number, all: MallocChunks, key: bigint, pages: Float64Array, pageSize: number): MallocChunks {
   const keep: number[] = [];
   for (let i = 0; i < all.start.length; i++) if (touchesPages(pages, pageSize, all.start[i], all.start[i] + all.size[i])) keep.push(i);
-  const at24 = key ? readWords(pid, Float64Array.from(keep, (i) => all.start[i] + 24)) : undefined;
+  const words = readWords(pid, Float64Array.from(keep.flatMap((i) => [all.start[i] + 16, all.start[i] + 24])));
+  const userBySize = new Map<number, Set<number>>();
+  for (let i = 0; i < all.start.length; i++) {
+    let set = userBySize.get(all.size[i]);
+    if (!set) userBySize.set(all.size[i], (set = new Set()));
+    set.add(all.start[i] + 16);
+  }
+  const isFree = (i: number, k: number): boolean => {
+    if (!all.inUse[i]) return true;
+    if (!words.ok[2 * k] || !words.ok[2 * k + 1]) return false;
+    if (key && words.words[2 * k + 1] === key) return true;
+    // fastbins hold chunks up to 160 bytes (64-bit default max_fast 128 + header)
+    if (all.size[i] > 160) return false;
+    const next = Number(words.words[2 * k] ^ (BigInt(all.start[i] + 16) >> 12n));
+    return next !== 0 && !!userBySize.get(all.size[i])?.has(next);
+  };
   return {
     start: Float64Array.from(keep, (i) => all.start[i]),
     size: Float64Array.from(keep, (i) => all.size[i]),
-    inUse: Uint8Array.from(keep, (i, k) => (all.inUse[i] && !(at24 && at24.ok[k] && at24.words[k] === key) ? 1 : 0)),
+    inUse: Uint8Array.from(keep, (i, k) => (isFree(i, k) ? 0 : 1)),
   };
 }
 

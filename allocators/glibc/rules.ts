@@ -58,10 +58,19 @@ function isSafeLink(g: GlibcView, addr: number, v: Word): boolean {
  *  bk_nextsize at +32/+40 of large chunks (1024 bytes and more). */
 const isFreeLink = (off: number, size: number): boolean => off === 16 || off === 24 || (size >= 1024 && (off === 32 || off === 40));
 
+/** Is addr the prev_size word of a chunk whose predecessor is in use (the child's view where known)? */
+function inPrevSize(g: GlibcView, addr: number): boolean {
+  const view = g.child && g.childEnds && findRange(g.child.start, g.childEnds, addr) >= 0 ? { c: g.child, e: g.childEnds } : { c: g.fork, e: g.forkEnds };
+  const i = findRange(view.c.start, view.e, addr);
+  return i > 0 && addr - view.c.start[i] < 8 && view.e[i - 1] === view.c.start[i] && !!view.c.inUse[i - 1];
+}
+
 /** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk. */
 export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
-  const c = findRange(g.fork.start, g.forkEnds, addr);
-  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, addr) : -1;
+  // A chunk's first word (prev_size) is user data of the chunk before it while that one is in use.
+  const lookup = inPrevSize(g, addr) ? addr - 8 : addr;
+  const c = findRange(g.fork.start, g.forkEnds, lookup);
+  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, lookup) : -1;
   if (c < 0 && k < 0) return undefined;
   const start = c >= 0 ? g.fork.start[c] : g.child!.start[k];
   // The main arena's first chunk is tcache_perthread_struct: counts and list heads.

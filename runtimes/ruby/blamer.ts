@@ -18,7 +18,7 @@ import type { PageBlamer, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
 import { Word, findRange, isZero, num, overlapsAny, same } from '../../blame/words';
-import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
 
@@ -46,6 +46,8 @@ interface Context {
   freshChunkCause: Map<number, string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
   idSeenSlots: Set<number>;
+  /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
+  idTableCause: Map<number, string>;
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
   forkPathCopied: (page: number) => boolean;
 }
@@ -213,6 +215,7 @@ const isEntryCause = (ctx: Context, O: Word, N: Word): string => (inGcHeap(ctx, 
 
 interface ChunkContent {
   ctx: Context;
+  start: number;
   size: number;
   O: Word;
   N: Word;
@@ -224,7 +227,9 @@ const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.l
 const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, num(v)) >= 0;
 
 /** Contents of a chunk in use at the fork, first match wins. */
-const CHUNK_CONTENT_RULES: { cause: string; when: (c: ChunkContent) => boolean }[] = [
+const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when: (c: ChunkContent) => boolean }[] = [
+  // an rb_id_table the child inserted into: its new items and the collided bits of the probe path
+  { cause: (c) => c.ctx.idTableCause.get(c.start)!, when: (c) => c.ctx.idTableCause.has(c.start) && (isZero(c.O) || (c.O.hi === 0 && c.N.hi === 1 && c.O.lo === c.N.lo)) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
@@ -235,14 +240,31 @@ const CHUNK_CONTENT_RULES: { cause: string; when: (c: ChunkContent) => boolean }
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
 ];
 
-/** A chunk the child allocated that holds a pointer to a method entry or call cache/info is a
- *  call-cache table record (class cc_tbl, ccs); a chunk such a record points to (its entries array) is
- *  one too. A chunk holding objects the child gave an id is the object-id table. Other chunks the child
- *  allocated hold whatever it malloc'd. */
+/** What a pointer the child stored into a chunk it allocated says about that chunk, first match wins. */
+const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number) => boolean }[] = [
+  // a call-cache table record (class cc_tbl entry, ccs) points to method entries and call caches/infos
+  { cause: 'icache.call', when: (ctx, t) => [IMEMO.ment, IMEMO.callcache, IMEMO.callinfo].includes(imemoAt(ctx, t) as 6 | 11 | 12) },
+  // 3.2+ constant-cache tracking: a set of ICs, each an address inside an iseq's is_entries
+  { cause: 'icache.const', when: (ctx, t) => !ctx.L?.globalConstantSerial && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, t) >= 0 },
+  // the object-id tables (id -> object, object -> id) the child filled for objects it gave an id
+  { cause: 'object.id', when: (ctx, t) => ctx.idSeenSlots.has(t) },
+];
+
+/** The imemo type of the object at an address: from the child's new flags, else the heap map; -1. */
+function imemoAt(ctx: Context, addr: number): number {
+  const fresh = ctx.newSlotFlags.get(addr);
+  if (fresh !== undefined) return typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : -1;
+  const i = ctx.objIndex(addr);
+  const o = ctx.ruby.objects;
+  return i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
+}
+
+/** Causes of the chunks the child allocated, from the pointers it stored in them. A chunk pointing to a
+ *  call-cache chunk is part of that table (its entries array); a chunk pointing to a constant-cache chunk
+ *  is the set that holds it. Other chunks the child allocated hold whatever it malloc'd. */
 function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
   const out = new Map<number, string>();
-  const pointsTo = new Map<number, number[]>();
-  const o = ctx.ruby.objects;
+  const pointsTo: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
@@ -250,17 +272,43 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
     if (cw?.kind !== 'fresh') continue;
     const target = num(N);
-    const i = ctx.objIndex(target);
-    const fresh = ctx.newSlotFlags.get(target);
-    const imemo = fresh !== undefined && typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
-    if (imemo === IMEMO.ment || imemo === IMEMO.callcache || imemo === IMEMO.callinfo) out.set(cw.start, 'icache.call');
-    // the object-id tables (id -> object, object -> id) the child filled for objects it gave an id
-    else if (ctx.idSeenSlots.has(target) && out.get(cw.start) !== 'icache.call') out.set(cw.start, 'object.id');
-    else if (!out.has(cw.start)) out.set(cw.start, 'alloc.malloc');
+    const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
+    const was = out.get(cw.start);
+    if (rule && (!was || was === 'alloc.malloc')) out.set(cw.start, rule.cause);
+    else if (!was) out.set(cw.start, 'alloc.malloc');
     const t = chunkWord(ctx.glibc, target, N, N);
-    if (t?.kind === 'fresh' && t.off === 16) pointsTo.set(cw.start, [...(pointsTo.get(cw.start) ?? []), t.start]);
+    if (t?.kind === 'fresh' && t.off === 16) pointsTo.push([cw.start, t.start]);
   }
-  for (const [from, targets] of pointsTo) if (out.get(from) === 'icache.call') for (const t of targets) if (out.has(t)) out.set(t, 'icache.call');
+  // Two rounds settle tables of up to three levels (table -> record -> entries).
+  for (let round = 0; round < 2; round++)
+    for (const [from, to] of pointsTo) {
+      if (out.get(from) === 'icache.call' && out.get(to) === 'alloc.malloc') out.set(to, 'icache.call');
+      if (out.get(to) === 'icache.const' && out.get(from) === 'alloc.malloc') out.set(from, 'icache.const');
+    }
+  return out;
+}
+
+/** rb_id_table inserts into chunks in use at the fork: a new item {key: an ID serial, val} and, on every
+ *  occupied slot of the probe path, the "collided" bit (bit 32 of the item's first word) stored — mostly
+ *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
+ *  are: a call-cache record (class cc_tbl), a constant-cache set (vm->constant_cache), a method or
+ *  constant entry in the GC heap (the program defined one). */
+function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
+  const out = new Map<number, string>();
+  for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
+    const O = oldAt(k);
+    const N = newAt(k);
+    const V = newAt(k + 1);
+    if (!isZero(O) || !isZero(oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const cw = chunkWord(ctx.glibc, addr, O, N);
+    if (cw?.kind !== 'content' || cw.off % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
+    const val = num(V);
+    const valChunk = chunkWord(ctx.glibc, val, V, V);
+    const cause = valChunk?.kind === 'fresh' ? ctx.freshChunkCause.get(valChunk.start) : inGcHeap(ctx, V) ? (imemoAt(ctx, val) === IMEMO.ment ? 'mutation.class' : 'mutation.class') : undefined;
+    if (cause && cause !== 'alloc.malloc' && !out.has(cw.start)) out.set(cw.start, cause);
+  }
   return out;
 }
 
@@ -316,7 +364,16 @@ const overlaps = (r: { start: Float64Array; end: Float64Array }, page: number, s
 /** Live objects, young ones and Hashes on a GC heap page at the fork (computed once per page). */
 const heapPageObjects = (p: IdenticalPage) => (p.objects ??= objectsOn(p.ctx, bodyOf(p.ctx, p.page), p.page, p.pageSize));
 
-/** A copied page whose bytes did not change, first match wins. */
+/** The cause of an id table with inserts that overlaps the page, if any. */
+function idTableOn(p: IdenticalPage): string | undefined {
+  for (const [start, cause] of p.ctx.idTableCause) {
+    const c = chunkAt(p.ctx.glibc, start);
+    if (c && c.start < p.page + p.pageSize && c.start + c.size > p.page) return cause;
+  }
+  return undefined;
+}
+
+/** A copied page whose bytes did not change, first match wins ('id-table' resolves to the table's cause). */
 const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] = [
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
@@ -324,6 +381,8 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).young },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
   { cause: 'gc.iseq-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
+  // The probe path of an rb_id_table insert stores collided bits that were already set.
+  { cause: 'id-table', when: (p) => idTableOn(p) !== undefined },
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' },
@@ -351,8 +410,9 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
       case 'fresh':
         return ctx.freshChunkCause.get(cw.start) ?? 'alloc.malloc';
       case 'content': {
-        const c: ChunkContent = { ctx, size: cw.size, O, N };
-        return CHUNK_CONTENT_RULES.find((x) => x.when(c))?.cause ?? 'unknown';
+        const c: ChunkContent = { ctx, start: cw.start, size: cw.size, O, N };
+        const r = CHUNK_CONTENT_RULES.find((x) => x.when(c));
+        return !r ? 'unknown' : typeof r.cause === 'string' ? r.cause : r.cause(c);
       }
     }
   }
@@ -430,6 +490,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     iseqCacheCause: new Map(),
     freshChunkCause: new Map(),
     idSeenSlots: new Set(),
+    idTableCause: new Map(),
     forkPathCopied: forkPathCopied(capture, ref),
   };
 }
@@ -471,6 +532,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
   }
   ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
+  ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
 
   return {
     unknownVersion: ctx.L ? undefined : capture.runtime?.version,
@@ -481,7 +543,8 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     },
     identicalPage(p: number): string {
       const ip: IdenticalPage = { ctx, page: diffs.addrs[p], pageSize };
-      return IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
+      const cause = IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
+      return cause === 'id-table' ? idTableOn(ip)! : cause;
     },
     changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
       const body = pageBody[p];

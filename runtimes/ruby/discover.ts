@@ -38,7 +38,8 @@ export interface RubyStructures {
   heapPageStructs: Ranges;
   /** iseq call_data arrays (16 B per call site: ci, cc) that touch a copied page, sorted */
   callData: Ranges;
-  /** iseq is_entries arrays (16 B per inline cache) that touch a copied page, sorted */
+  /** every iseq's is_entries array (16 B per inline cache), sorted: constant-cache sets in malloc'd
+   *  tables point into them even when the array itself was not copied */
   isEntries: Ranges;
   /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
   vmEmptyCc: number;
@@ -176,7 +177,7 @@ export function discoverRubyStructures(
       allCallData.push([cd, cd + b.callDataEntry * ciSize]);
       if (touchesPages(copiedPages, pageSize, cd, cd + b.callDataEntry * ciSize)) callData.push([cd, cd + b.callDataEntry * ciSize, liveIseqs[i]]);
     }
-    if (ie && isSize && isSize < 1 << 24 && touchesPages(copiedPages, pageSize, ie, ie + b.isEntry * isSize)) isEntries.push([ie, ie + b.isEntry * isSize, liveIseqs[i]]);
+    if (ie && isSize && isSize < 1 << 24) isEntries.push([ie, ie + b.isEntry * isSize, liveIseqs[i]]);
   }
 
   // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork).
