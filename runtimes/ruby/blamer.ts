@@ -380,7 +380,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object.
   { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).young },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
-  { cause: 'gc.iseq-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
+  // Marking an iseq stores into its inline-cache arrays (the empty call cache, cached entries) values
+  // they already hold (3.1, 3.3).
+  {
+    cause: 'gc.iseq-mark',
+    when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && (overlaps(p.ctx.ruby.callData, p.page, p.pageSize) || overlaps(p.ctx.ruby.isEntries, p.page, p.pageSize)),
+  },
   // The probe path of an rb_id_table insert stores collided bits that were already set.
   { cause: 'id-table', when: (p) => idTableOn(p) !== undefined },
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
