@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# Installs the extra CRuby versions the test suite runs on, in chruby's layout:
+# /opt/rubies/ruby-<version>/bin/ruby. Run as root on Debian 12 (bookworm): `npm run rubies`.
+#
+# For each version, the first of these that applies:
+#   1. it is already there (its `ruby -v` reports the version): nothing to do;
+#   2. COWSCOPE_RUBY_CACHE names a folder with a prebuilt ruby-<version>-x86_64-linux-*.tar.xz that its
+#      SHA256SUMS verifies: unpack it;
+#   3. build it from the upstream tarball inside Debian's source package (Debian's own patches are not
+#      applied: we want stock CRuby), fetched through a private apt configuration so that the system's
+#      apt sources never see trixie or experimental.
+# A failed install leaves no half-installed /opt/rubies/ruby-<version>: everything is put together in a
+# staging folder beside it and renamed into place only once complete.
+#
+# Options: --only VERSION (may be repeated) installs only those versions.
+set -euo pipefail
+
+# version -> the Debian source package and suite that carry its upstream tarball
+declare -A SRC_PACKAGE=([3.3.8]=ruby3.3 [3.4.5]=ruby3.4)
+declare -A SRC_SUITE=([3.3.8]=trixie [3.4.5]=experimental)
+VERSIONS=(3.3.8 3.4.5)
+
+# Where the Rubies go. COWSCOPE_RUBIES_PREFIX is an undocumented override, so that the build can be
+# tried without touching /opt/rubies.
+PREFIX=${COWSCOPE_RUBIES_PREFIX:-/opt/rubies}
+# The prebuilt tarballs are built for /opt/rubies (the prefix is compiled into them), so the cache is
+# only of use there.
+CACHE=${COWSCOPE_RUBY_CACHE:-}
+[ "$PREFIX" = /opt/rubies ] || CACHE=
+
+# Standard libraries the tests load, checked after each install: configure quietly leaves out an
+# extension whose C library is missing, and `ruby -v` would not notice.
+CHECK_LIBS='%w[json objspace fiddle openssl zlib psych].each { |l| require l }'
+
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) [ $# -ge 2 ] || { echo "install-rubies: --only needs a version" >&2; exit 2; }
+            only+=("$2"); shift 2 ;;
+    --only=*) only+=("${1#--only=}"); shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed -E 's/^# ?//'; exit 0 ;;
+    *) echo "install-rubies: unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+if [ ${#only[@]} -gt 0 ]; then
+  for v in "${only[@]}"; do
+    [ -n "${SRC_PACKAGE[$v]:-}" ] || { echo "install-rubies: unknown version $v (known: ${VERSIONS[*]})" >&2; exit 2; }
+  done
+  VERSIONS=("${only[@]}")
+fi
+
+# One scratch folder for apt state, downloads and builds, and staging folders beside the prefix (same
+# filesystem, so the final rename is atomic): all removed on exit, whatever the outcome.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/install-rubies.XXXXXX")
+STAGES=()
+on_exit() {
+  local status=$?
+  rm -rf "$WORK"
+  if [ ${#STAGES[@]} -gt 0 ]; then rm -rf "${STAGES[@]}"; fi
+  [ "$status" -eq 0 ] || echo "install-rubies: failed" >&2
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+# (EPOCHREALTIME is "seconds.microseconds", with the locale's decimal separator)
+now_ms() { echo $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); }
+since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d s' $(( ms / 1000 )) $(( ms % 1000 / 100 )); }
+
+# timed LABEL COMMAND...: runs COMMAND and prints how long it took. Returns COMMAND's failure
+# explicitly, so that it also works where bash ignores `set -e` (inside `if`, `||`).
+timed() {
+  local label=$1 start; shift
+  start=$(now_ms)
+  echo "$label ..."
+  if ! "$@"; then
+    echo "$label: FAILED after $(since "$start")" >&2
+    return 1
+  fi
+  echo "$label: $(since "$start")"
+}
+
+# logged LOG COMMAND...: runs a chatty COMMAND (apt, configure, make) with its output in LOG, and shows
+# the end of LOG only if it fails.
+logged() {
+  local log=$1; shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "--- last lines of $(basename "$log") ---" >&2
+    tail -n 40 "$log" >&2
+    return 1
+  fi
+}
+
+# in_dir DIR COMMAND...: runs COMMAND in DIR (a subshell, so the script's own directory stays put).
+in_dir() ( cd "$1" && shift && "$@" )
+
+# reports VERSION RUBY: does RUBY run and say that it is VERSION?
+reports() {
+  local out
+  out=$("$2" -v 2>/dev/null) || return 1
+  [[ "$out" == "ruby $1 "* ]]
+}
+
+# apt_install_missing PACKAGE...: installs those of the Debian packages that are not installed yet.
+apt_install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  echo "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# new_stage: makes a staging folder beside the prefix (removed on exit) and sets $stage to it.
+new_stage() {
+  mkdir -p "$PREFIX" && stage=$(mktemp -d "$PREFIX/.install-rubies.XXXXXX") || return 1
+  STAGES+=("$stage")
+}
+
+# put_in_place VERSION DIR: renames the complete DIR to $PREFIX/ruby-VERSION (moving a broken install
+# that is there out of the way first), then checks that it works, and removes it again if not.
+put_in_place() {
+  local v=$1 dir=$2 dest=$PREFIX/ruby-$1
+  if [ -e "$dest" ] || [ -L "$dest" ]; then
+    echo "ruby $v: moving the broken $dest out of the way"
+    mv -T "$dest" "$stage/old" || return 1
+  fi
+  mv -T "$dir" "$dest" || return 1
+  if ! reports "$v" "$dest/bin/ruby" || ! "$dest/bin/ruby" -W0 -e "$CHECK_LIBS"; then
+    echo "ruby $v: $dest/bin/ruby does not work; removing it" >&2
+    rm -rf "$dest"
+    return 1
+  fi
+}
+
+# ---- 2. from the cache ----------------------------------------------------------------------------
+
+# cached_tarball VERSION: prints the cache's tarball for VERSION, if there is exactly one.
+cached_tarball() {
+  [ -n "$CACHE" ] && [ -d "$CACHE" ] && [ -f "$CACHE/SHA256SUMS" ] || return 1
+  local files=("$CACHE"/ruby-"$1"-x86_64-linux-*.tar.xz)
+  [ ${#files[@]} -eq 1 ] && [ -f "${files[0]}" ] || return 1
+  echo "${files[0]}"
+}
+
+# verify_tarball FILE: sha256sum -c on FILE's own line of SHA256SUMS only (the other files it lists
+# need not be there).
+verify_tarball() {
+  local name line
+  name=$(basename "$1")
+  line=$(awk -v n="$name" '$2 == n || $2 == "*" n' "$CACHE/SHA256SUMS")
+  [ -n "$line" ] || { echo "no line for $name in $CACHE/SHA256SUMS" >&2; return 1; }
+  (cd "$CACHE" && sha256sum -c --strict - <<<"$line")
+}
+
+install_from_cache() {
+  local v=$1 tarball=$2
+  # tar -J needs xz; the rest are the shared libraries the prebuilt Ruby links to
+  apt_install_missing xz-utils libyaml-0-2 libssl3 zlib1g libffi8 libgmp10 || return 1
+  new_stage || return 1
+  # The tarball holds opt/rubies/ruby-<version>/... . Unpacked into the staging folder rather than
+  # straight into /, so that nothing lands in /opt/rubies before all of it is there.
+  timed "ruby $v: unpack $(basename "$tarball")" tar -xJf "$tarball" -C "$stage" || return 1
+  [ -x "$stage/opt/rubies/ruby-$v/bin/ruby" ] || { echo "$tarball holds no opt/rubies/ruby-$v/bin/ruby" >&2; return 1; }
+  timed "ruby $v: put in place and check" put_in_place "$v" "$stage/opt/rubies/ruby-$v"
+}
+
+# ---- 3. from Debian's source package --------------------------------------------------------------
+
+# debian_mirror: the Debian archive the system already uses, the URI of each enabled apt source for
+# the system's own release (deb822 .sources files, then one-line .list files).
+debian_mirror() {
+  local codename f
+  # shellcheck source=/dev/null
+  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # one stanza per paragraph; "Suites: bookworm bookworm-updates" matches, bookworm-security not
+    awk -v want="$codename" '
+      function flush() { if (enabled && uri != "" && (" " suites " ") ~ (" " want " ")) print uri
+                         uri = ""; suites = ""; enabled = 1 }
+      BEGIN { enabled = 1 }
+      /^[ \t]*#/ { next }
+      /^[ \t]*$/ { flush(); next }
+      tolower($1) == "uris:"    { uri = $2 }
+      tolower($1) == "suites:"  { $1 = ""; suites = $0 }
+      tolower($1) == "enabled:" { enabled = (tolower($2) != "no") }
+      END { flush() }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENTS...
+    sed -E 's/\[[^]]*\]//' "$f" | awk -v want="$codename" '$1 == "deb" && $3 == want { print $2 }'
+  done
+}
+
+# setup_private_apt: an apt configuration of our own in $WORK that only knows the deb-src lines we
+# need, on the system's own mirror; the system's sources, lists and caches stay untouched. Sets
+# APT_OPTS for apt-get and apt-cache.
+APT_OPTS=()
+setup_private_apt() {
+  [ ${#APT_OPTS[@]} -eq 0 ] || return 0
+  local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg opts="" suites suite
+  mirror=$(debian_mirror | head -n 1)
+  [ -n "$mirror" ] || { echo "install-rubies: found no Debian mirror in /etc/apt/sources.list{,.d}" >&2; return 1; }
+  [ -f "$keyring" ] && opts="[signed-by=$keyring] "
+  suites=$(printf '%s\n' "${SRC_SUITE[@]}" | sort -u | xargs)
+  for suite in $suites; do
+    echo "deb-src ${opts}${mirror} $suite main"
+  done >"$WORK/sources.list"
+  mkdir -p "$WORK/lists/partial" "$WORK/cache"
+  # apt downloads as its unprivileged _apt user where that user can write
+  chmod 755 "$WORK"
+  if id _apt >/dev/null 2>&1; then chown _apt "$WORK/lists/partial"; fi
+  APT_OPTS=(-o "Dir::Etc::SourceList=$WORK/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache")
+  timed "apt-get update (private: $suites sources from $mirror)" \
+    logged "$WORK/apt-update.log" apt-get "${APT_OPTS[@]}" update
+}
+
+install_from_source() {
+  local v=$1 pkg=${SRC_PACKAGE[$1]} debver orig
+  local dl=$WORK/download-$v build=$WORK/build-$v
+  echo "ruby $v: building from Debian's source package $pkg (${SRC_SUITE[$v]})"
+  # dpkg-dev for apt-get source; the -dev packages for the extensions the tests need (psych, openssl,
+  # zlib, fiddle) and GMP for faster bignums
+  timed "ruby $v: build dependencies" \
+    apt_install_missing build-essential dpkg-dev xz-utils libyaml-dev libssl-dev zlib1g-dev libffi-dev libgmp-dev
+  setup_private_apt
+  # The Debian version whose upstream part is exactly $v (e.g. 3.4.5-1~exp1): the suite may list newer
+  # ones too, which are not what we want (and whose files may be gone from the mirror).
+  debver=$(apt-cache "${APT_OPTS[@]}" showsrc --only-source "$pkg" 2>/dev/null |
+           awk -v v="$v" '$1 == "Version:" && index($2, v "-") == 1 { print $2 }' | sort -V | tail -n 1)
+  [ -n "$debver" ] || { echo "install-rubies: ${SRC_SUITE[$v]} has no $pkg $v" >&2; return 1; }
+
+  mkdir -p "$dl" "$build"
+  if id _apt >/dev/null 2>&1; then chown _apt "$dl"; fi
+  # apt checks every file against the signed Sources index. Download only: Debian's patches and
+  # packaging are not used.
+  timed "ruby $v: download $pkg=$debver" logged "$WORK/download-$v.log" \
+    in_dir "$dl" apt-get "${APT_OPTS[@]}" source --download-only --only-source "$pkg=$debver"
+  orig=$(find "$dl" -maxdepth 1 -name "${pkg}_*.orig.tar.*" ! -name '*.asc' -print -quit)
+  [ -n "$orig" ] || { echo "install-rubies: $pkg $debver has no .orig.tar.*" >&2; return 1; }
+  timed "ruby $v: unpack $(basename "$orig")" tar -xf "$orig" -C "$build" --strip-components=1
+  [ -x "$build/configure" ] || { echo "install-rubies: $(basename "$orig") has no configure script" >&2; return 1; }
+
+  # `make install` would download the bundled gems, and there is no network: keep only the comments.
+  (cd "$build" && grep '^#' gems/bundled_gems > gems/bundled_gems.new && mv gems/bundled_gems.new gems/bundled_gems)
+  timed "ruby $v: configure" logged "$WORK/configure-$v.log" \
+    in_dir "$build" ./configure --prefix="$PREFIX/ruby-$v" --enable-shared --disable-install-doc --disable-install-rdoc
+  timed "ruby $v: make -j$(nproc)" logged "$WORK/make-$v.log" in_dir "$build" make -j"$(nproc)"
+  new_stage
+  # DESTDIR: the files go to $stage$PREFIX/ruby-$v, built for $PREFIX/ruby-$v, and are renamed there.
+  timed "ruby $v: make install (staged)" logged "$WORK/install-$v.log" in_dir "$build" make install DESTDIR="$stage"
+  timed "ruby $v: put in place and check" put_in_place "$v" "$stage$PREFIX/ruby-$v"
+  rm -rf "$dl" "$build"
+}
+
+# ---- main -----------------------------------------------------------------------------------------
+
+for v in "${VERSIONS[@]}"; do
+  if reports "$v" "$PREFIX/ruby-$v/bin/ruby"; then
+    echo "ruby $v: already installed"
+    continue
+  fi
+  start=$(now_ms)
+  if tarball=$(cached_tarball "$v"); then
+    if timed "ruby $v: verify $tarball" verify_tarball "$tarball"; then
+      if ! install_from_cache "$v" "$tarball"; then
+        echo "ruby $v: the cached build did not install; building from source instead" >&2
+        install_from_source "$v"
+      fi
+    else
+      echo "ruby $v: $tarball does not match SHA256SUMS; building from source instead" >&2
+      install_from_source "$v"
+    fi
+  else
+    install_from_source "$v"
+  fi
+  echo "ruby $v: installed at $PREFIX/ruby-$v in $(since "$start")"
+done
