@@ -48,6 +48,10 @@ interface Context {
   idSeenSlots: Set<number>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: Map<number, string>;
+  /** chunks in use at the fork whose new pointers say what they belong to */
+  contentChunkCause: Map<number, string>;
+  /** stack mappings of the fork-time image (the main stack, thread stacks), sorted */
+  stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
   forkPathCopied: (page: number) => boolean;
 }
@@ -224,6 +228,7 @@ interface ChunkContent {
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
 const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+const onStack = (ctx: Context, v: Word) => findRange(ctx.stacks.start, ctx.stacks.end, num(v)) >= 0;
 const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, num(v)) >= 0;
 
 /** Contents of a chunk in use at the fork, first match wins. */
@@ -238,6 +243,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
+  // Machine-stack addresses on both sides: a thread's saved stack bounds and registers (rb_thread_t,
+  // the execution context), updated at every GC and context switch.
+  { cause: 'vm.globals', when: (c) => onStack(c.ctx, c.O) && onStack(c.ctx, c.N) },
+  // Other words of a chunk whose new pointers tie it to a table (object ids, inline caches).
+  { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => c.ctx.contentChunkCause.has(c.start) },
 ];
 
 /** What a pointer the child stored into a chunk it allocated says about that chunk, first match wins. */
@@ -288,11 +298,28 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   return out;
 }
 
+/** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
+ *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
+function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
+  const out = new Map<number, string>();
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0) continue;
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const N = newAt(k);
+    const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
+    if (cw?.kind !== 'content' || out.has(cw.start)) continue;
+    const target = num(N);
+    const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
+    if (rule) out.set(cw.start, rule.cause);
+  }
+  return out;
+}
+
 /** rb_id_table inserts into chunks in use at the fork: a new item {key: an ID serial, val} and, on every
  *  occupied slot of the probe path, the "collided" bit (bit 32 of the item's first word) stored — mostly
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
- *  are: a call-cache record (class cc_tbl), a constant-cache set (vm->constant_cache), a method or
- *  constant entry in the GC heap (the program defined one). */
+ *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
+ *  the program defined (a method entry in the GC heap, a constant entry or variable record). */
 function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
   const out = new Map<number, string>();
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
@@ -306,8 +333,11 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, new
     if (cw?.kind !== 'content' || cw.off % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
     const val = num(V);
     const valChunk = chunkWord(ctx.glibc, val, V, V);
-    const cause = valChunk?.kind === 'fresh' ? ctx.freshChunkCause.get(valChunk.start) : inGcHeap(ctx, V) ? (imemoAt(ctx, val) === IMEMO.ment ? 'mutation.class' : 'mutation.class') : undefined;
-    if (cause && cause !== 'alloc.malloc' && !out.has(cw.start)) out.set(cw.start, cause);
+    // a cache's table when the value is a cache record; else a definition (a method entry in the GC
+    // heap, a constant entry or variable record the child malloc'd)
+    const fresh = valChunk?.kind === 'fresh' ? ctx.freshChunkCause.get(valChunk.start) : undefined;
+    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    if (cause && (!out.has(cw.start) || out.get(cw.start) === 'mutation.definition')) out.set(cw.start, cause);
   }
   return out;
 }
@@ -496,6 +526,12 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshChunkCause: new Map(),
     idSeenSlots: new Set(),
     idTableCause: new Map(),
+    contentChunkCause: new Map(),
+    stacks: (() => {
+      const kinds = mappingKinds(ref.vmas, regions, L);
+      const st = ref.vmas.filter((_, i) => kinds[i] === 'exec.stack');
+      return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
+    })(),
     forkPathCopied: forkPathCopied(capture, ref),
   };
 }
@@ -538,6 +574,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   }
   ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
   ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
+  ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
 
   return {
     unknownVersion: ctx.L ? undefined : capture.runtime?.version,
