@@ -6,7 +6,7 @@
 //   exclusive-bit  pagemap bit 56 (mapped once) means the child holds a private copy; a page mapped more
 //                  than once is shared with the reference when the reference's page is also mapped more
 //                  than once, and content comparison settles it where other processes could be the sharers
-//                  (kernel-interfaces.md §5.2-5.3).
+//                  (docs/kernel.md).
 
 import { PageFlag } from '../native/page-flags';
 import type { ProcessCapture, Tier } from '../native/capture';

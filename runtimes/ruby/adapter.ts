@@ -3,6 +3,7 @@
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
 import { childChunks } from '../../allocators/glibc/chunks';
+import { readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
@@ -27,11 +28,86 @@ function copiedPagesOf(capture: Capture): Float64Array {
   return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
 }
 
+/** At most this many pages pointed to by the children's new words are added to the heap-map ingest. */
+const MAX_POINTED_PAGES = 100_000;
+
+/** The copied pages plus the pages of anonymous memory (where the GC heap lives) that the children's
+ *  new words point to, sorted. */
+function withPointedPages(capture: Capture, copiedPages: Float64Array, vmas: Vma[]): Float64Array {
+  const ps = capture.meta.pageSize;
+  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+  const starts = Float64Array.from(anon, (v) => v.start);
+  const inAnon = (a: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (a < anon[mid].start) hi = mid - 1;
+      else if (a >= anon[mid].end) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  const pages = new Set<number>(copiedPages);
+  let added = 0;
+  for (const d of capture.diffs ?? [])
+    for (let k = 0; k < d.newWord.length && added < MAX_POINTED_PAGES; k++) {
+      const v = Number(d.newWord[k]);
+      if (v % 8 || !inAnon(v)) continue;
+      const page = v - (v % ps);
+      if (!pages.has(page)) {
+        pages.add(page);
+        added++;
+      }
+    }
+  return Float64Array.from(pages).sort();
+}
+
+/** At most this many objects per child are looked up (a bound on the time and the capture's size). */
+const MAX_CHILD_OBJECTS = 200_000;
+
+/** Objects the child allocated on GC heap pages it created itself (not in the fork-time image, so not in
+ *  the heap map) that its changed words outside the GC heap point to: their flags words, read from the
+ *  stopped child, tell what they are (a call cache, say). */
+function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] }, bodies: Float64Array, heapPageSize: number): { address: Float64Array; flags: Uint32Array } {
+  const diffs = capture.diffs?.find((d) => d.pid === child.pid);
+  if (!diffs) return { address: new Float64Array(), flags: new Uint32Array() };
+  const known = (a: number) => {
+    const base = a - (a % heapPageSize);
+    let lo = 0;
+    let hi = bodies.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (bodies[mid] === base) return true;
+      if (bodies[mid] < base) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  };
+  // anonymous rw-p mappings of the child that the fork-time image does not have whole: GC heap pages
+  // the child mapped
+  const anon = child.vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+  const inAnon = (a: number) => anon.some((v) => a >= v.start && a < v.end);
+  const targets = new Set<number>();
+  for (let k = 0; k < diffs.newWord.length && targets.size < MAX_CHILD_OBJECTS; k++) {
+    const v = Number(diffs.newWord[k]);
+    if (v % 8 || v < 0x10000 || known(diffs.addrs[diffs.wordPage[k]]) || known(v) || !inAnon(v)) continue;
+    targets.add(v);
+  }
+  const address = Float64Array.from(targets).sort();
+  const words = readWords(child.pid, address);
+  const keep: number[] = [];
+  for (let i = 0; i < address.length; i++) if (words.ok[i]) keep.push(i);
+  return { address: Float64Array.from(keep, (i) => address[i]), flags: Uint32Array.from(keep, (i) => Number(words.words[i] & 0xffffffffn)) };
+}
+
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
     const copiedPages = copiedPagesOf(capture);
-    const dump = ingestRubyHeapMap(map.file, map.heapPageSize, copiedPages, map.slotSize);
+    // Objects on copied pages, and objects the children's new words point to (a call-cache record's
+    // callinfo may live on a page nobody copied): their types say what the pointing words are.
+    const dump = ingestRubyHeapMap(map.file, map.heapPageSize, withPointedPages(capture, copiedPages, reference.vmas), map.slotSize);
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
     const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);
@@ -40,6 +116,7 @@ export const rubyAdapter: RuntimeAdapter = {
       const diffs = capture.diffs?.find((d) => d.pid === c.pid);
       return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, ruby.tcacheKey) };
     });
+    ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
     capture.ruby = ruby;
     capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
   },

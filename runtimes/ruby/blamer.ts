@@ -50,6 +50,8 @@ interface Context {
   idTableCause: Map<number, string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: Map<number, string>;
+  /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
+  bornFlags: Map<number, number>;
   /** stack mappings of the fork-time image (the main stack, thread stacks), sorted */
   stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
@@ -228,6 +230,12 @@ interface ChunkContent {
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
 const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+/** Only one 32-bit half changed, by less than 4096, and neither value points into a mapping. */
+function isPackedCounter(ctx: Context, O: Word, N: Word): boolean {
+  const step = O.lo === N.lo ? Math.abs(O.hi - N.hi) : O.hi === N.hi ? Math.abs(O.lo - N.lo) : Infinity;
+  return step < 4096 && findRange(ctx.vmaStarts, ctx.vmaEnds, num(O)) < 0 && findRange(ctx.vmaStarts, ctx.vmaEnds, num(N)) < 0;
+}
+
 const onStack = (ctx: Context, v: Word) => findRange(ctx.stacks.start, ctx.stacks.end, num(v)) >= 0;
 const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, num(v)) >= 0;
 
@@ -241,6 +249,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
+  // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
+  { cause: 'vm.globals', when: (c) => isPackedCounter(c.ctx, c.O, c.N) },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
   // Machine-stack addresses on both sides: a thread's saved stack bounds and registers (rb_thread_t,
@@ -264,14 +274,15 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
 function imemoAt(ctx: Context, addr: number): number {
   const fresh = ctx.newSlotFlags.get(addr);
   if (fresh !== undefined) return typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : -1;
+  const born = ctx.bornFlags.get(addr);
+  if (born !== undefined) return (born & FL.typeMask) === T.IMEMO ? imemoTypeOf(born) : -1;
   const i = ctx.objIndex(addr);
   const o = ctx.ruby.objects;
   return i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
 }
 
-/** Causes of the chunks the child allocated, from the pointers it stored in them. A chunk pointing to a
- *  call-cache chunk is part of that table (its entries array); a chunk pointing to a constant-cache chunk
- *  is the set that holds it. Other chunks the child allocated hold whatever it malloc'd. */
+/** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
+ *  they belong to. Other chunks the child allocated hold whatever it malloc'd. */
 function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
   const out = new Map<number, string>();
   const pointsTo: [number, number][] = [];
@@ -289,11 +300,15 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const t = chunkWord(ctx.glibc, target, N, N);
     if (t?.kind === 'fresh' && t.off === 16) pointsTo.push([cw.start, t.start]);
   }
-  // Two rounds settle tables of up to three levels (table -> record -> entries).
+  // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
+  // cache's set -> its entries): a chunk the child allocated that points to a cache chunk, or that a
+  // call-cache record points to, is part of the same table. Two rounds settle three levels.
   for (let round = 0; round < 2; round++)
     for (const [from, to] of pointsTo) {
-      if (out.get(from) === 'icache.call' && out.get(to) === 'alloc.malloc') out.set(to, 'icache.call');
-      if (out.get(to) === 'icache.const' && out.get(from) === 'alloc.malloc') out.set(from, 'icache.const');
+      const a = out.get(from);
+      const b = out.get(to);
+      if (a === 'icache.call' && b === 'alloc.malloc') out.set(to, 'icache.call');
+      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc') out.set(from, b);
     }
   return out;
 }
@@ -311,6 +326,8 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     const target = num(N);
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
     if (rule) out.set(cw.start, rule.cause);
+    // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
+    else if (onStack(ctx, oldAt(k)) && onStack(ctx, N)) out.set(cw.start, 'vm.globals');
   }
   return out;
 }
@@ -527,6 +544,12 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new Set(),
     idTableCause: new Map(),
     contentChunkCause: new Map(),
+    bornFlags: (() => {
+      const born = ruby.childObjects?.find((c) => c.pid === diffs.pid);
+      const m = new Map<number, number>();
+      if (born) for (let i = 0; i < born.address.length; i++) m.set(born.address[i], born.flags[i]);
+      return m;
+    })(),
     stacks: (() => {
       const kinds = mappingKinds(ref.vmas, regions, L);
       const st = ref.vmas.filter((_, i) => kinds[i] === 'exec.stack');

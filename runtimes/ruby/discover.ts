@@ -49,6 +49,9 @@ export interface RubyStructures {
   heapStart: number;
   /** glibc's per-process tcache key (hex; '0' when not found) */
   tcacheKey: string;
+  /** flags words (low 32 bits) of objects each child allocated on GC heap pages it mapped itself, that
+   *  its changed words point to */
+  childObjects?: { pid: number; address: Float64Array; flags: Uint32Array }[];
   /** each child's own chunks on its copied pages (what it freed and carved anew) */
   childChunks?: { pid: number; chunks: MallocChunks }[];
 }

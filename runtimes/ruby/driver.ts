@@ -99,6 +99,8 @@ export class RubySession {
   private wake: (() => void) | undefined;
   private exited: { code: number | null; signal: string | null } | undefined;
   private readonly stderrTail: string[] = [];
+  /** resolves when the program's stderr is closed (it and everything holding the pipe exited) */
+  private stderrClosed: Promise<void> = Promise.resolve();
   private readonly control: Readable & Writable;
 
   private constructor(
@@ -114,6 +116,7 @@ export class RubySession {
         // not ours: ignore
       }
     });
+    this.stderrClosed = new Promise((resolve) => proc.stderr!.once('close', () => resolve()));
     readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
       opts.output.write(`${line}\n`);
       this.stderrTail.push(line);
@@ -186,7 +189,11 @@ export class RubySession {
       const i = this.events.findIndex((e) => want(e) || e.event === 'error' || e.event === 'exited');
       if (i >= 0) {
         const e = this.events.splice(i, 1)[0];
-        if (e.event === 'error') throw new SessionError(`${this.who(e.pid)} raised ${e.error}${e.where ? ` (${e.where})` : ''}`);
+        if (e.event === 'error') {
+          // The program reports its exception before Ruby prints it and exits: let that output through.
+          if (e.pid === this.proc.pid) await this.outputDone(2000);
+          throw new SessionError(`${this.who(e.pid)} raised ${e.error}${e.where ? ` (${e.where})` : ''}`);
+        }
         if (e.event === 'exited')
           throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call Cowscope.fork_point before it`);
         return e;
@@ -202,6 +209,13 @@ export class RubySession {
         };
       });
     }
+  }
+
+  /** Waits (at most ms) until the program exited and its stderr was read to the end. */
+  private async outputDone(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.stderrClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private who(pid: number): string {

@@ -73,7 +73,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
 };
 
-// 3.2 was not available to verify (cruby-internals.md "3.2: verify"): only the facts pinned by the
+// 3.2 was not available to verify (docs/ruby.md): only the facts pinned by the
 // merged pull requests are set; the struct offsets are unknown and left null-equivalent below.
 const V32: RubyLayout = {
   series: '3.2',

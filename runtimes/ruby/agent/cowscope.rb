@@ -171,7 +171,7 @@ module Cowscope
       'compact'
     end
 
-    # Process.warmup (3.3+); on older Rubies its steps (cruby-internals.md §5): coderange, promote, compact, trim.
+    # Process.warmup (3.3+); on older Rubies its steps: coderange, promote, compact, trim.
     def step_warmup
       if Process.respond_to?(:warmup)
         Process.warmup
