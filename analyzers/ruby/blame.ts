@@ -339,7 +339,11 @@ function allocatedChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Arr
     if (imemo === IMEMO.ment || imemo === IMEMO.callcache || imemo === IMEMO.callinfo) out.set(start, 'icache.call');
     else if (!out.has(start)) out.set(start, 'alloc.malloc');
     const t = chunkAt(target - 16);
-    if (t >= 0 && chunks.start[t] + 16 === target) pointsTo.set(start, [...(pointsTo.get(start) ?? []), chunks.start[t]]);
+    if (t >= 0 && chunks.start[t] + 16 === target) {
+      const list = pointsTo.get(start); // appended in place: copying it per word is quadratic in a chunk's words
+      if (list) list.push(chunks.start[t]);
+      else pointsTo.set(start, [chunks.start[t]]);
+    }
   }
   for (const [from, targets] of pointsTo)
     if (out.get(from) === 'icache.call') for (const t of targets) if (out.has(t)) out.set(t, 'icache.call');
