@@ -6,6 +6,10 @@ import path from 'node:path';
 import { UsageError } from './errors';
 import { scriptIndex } from './args';
 import { isCause, nearestCauses } from '../blame/catalog';
+import { FileShapeError, readRegularFile } from '../native/regular-file';
+
+/** A cowscope.json is a few hundred bytes; anything past this is not one. */
+export const MAX_CONFIG_SIZE = 1024 * 1024;
 
 export interface BudgetConfig {
   /** the folder of the config file: relative paths in it are relative to this */
@@ -34,8 +38,9 @@ export function parseSize(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
   if (typeof value !== 'string') return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
-  if (!m || !(m[2].toLowerCase() in UNITS)) return undefined;
-  return Math.round(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+  if (!m || !Object.hasOwn(UNITS, m[2].toLowerCase())) return undefined;
+  const bytes = Math.round(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+  return Number.isFinite(bytes) ? bytes : undefined; // 400 digits are Infinity, not a size
 }
 
 /** Removes // comments that are outside strings, so a config can explain itself. */
@@ -62,8 +67,9 @@ export function stripComments(text: string): string {
 export function loadBudgetConfig(file: string): BudgetConfig {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFile(file, MAX_CONFIG_SIZE).toString('utf8');
   } catch (e) {
+    if (e instanceof FileShapeError) throw new UsageError(`${file} ${e.message}${e.code === 'EFBIG' ? ' for a config' : ''}: give the cowscope.json config file (write one with \`cowscope init\`)`);
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(
       code === 'ENOENT' ? `no config at ${file}: write one with \`cowscope init\`, or pass --config FILE` : `cannot read ${file}: ${code ?? (e as Error).message}`,
@@ -116,10 +122,16 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (program.length && rack) throw bad('rack', 'give either program or rack, not both');
   if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
 
-  const b = (raw.budgets ?? {}) as Record<string, unknown>;
-  if (typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');
+  const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');
   for (const k of Object.keys(b))
     if (!['copiedPerChild', 'sharedRatio', 'newPerChild', 'causes'].includes(k)) throw bad(`budgets.${k}`, 'unknown budget (known: copiedPerChild, sharedRatio, newPerChild, causes)');
+  const causesGiven = b.causes === undefined ? 0 : b.causes && typeof b.causes === 'object' && !Array.isArray(b.causes) ? Object.keys(b.causes).length : 1;
+  if (raw.budgets !== undefined && b.copiedPerChild === undefined && b.sharedRatio === undefined && b.newPerChild === undefined && !causesGiven)
+    throw bad(
+      'budgets',
+      'nothing to check: give at least one of copiedPerChild ("24MiB"), newPerChild ("8MiB"), sharedRatio (0.9) or causes ({"string.coderange": "1MiB"}), or leave budgets out to check only the baseline',
+    );
   const size = (field: string, v: unknown): number | undefined => {
     if (v === undefined) return undefined;
     const n = parseSize(v);
@@ -145,7 +157,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (raw.tolerance !== undefined) {
     const t = raw.tolerance;
     const pct = typeof t === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(t) : null;
-    if (pct) tolerance = { percent: Number(pct[1]) };
+    if (pct && Number.isFinite(Number(pct[1]))) tolerance = { percent: Number(pct[1]) };
     else {
       const n = parseSize(t);
       if (n === undefined) throw bad('tolerance', `${JSON.stringify(t)} is neither a percentage ("5%") nor a size ("1MiB")`);

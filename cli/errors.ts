@@ -5,6 +5,7 @@ import { ParseError } from '../native/procfs-parse';
 import { TargetError } from '../native/capture';
 import { CaptureFileError } from '../native/capture-file';
 import { SessionError } from '../runtimes/ruby/driver';
+import { escapeControl } from './render/escape';
 
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
@@ -28,7 +29,8 @@ export function describeError(e: unknown): string {
 }
 
 export function fail(e: unknown, debug: boolean): never {
-  process.stderr.write(`cowscope: ${describeError(e)}\n`);
+  // One line, whatever a message quotes from a file or a process.
+  process.stderr.write(`cowscope: ${escapeControl(describeError(e))}\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(EXIT_USAGE);
 }

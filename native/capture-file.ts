@@ -4,50 +4,31 @@
 //   { "format": "cowscope.capture/1", "capture": { …Capture… } }
 //   a typed array is written as { "$typed": "Uint16Array", "base64": "…" }
 //
-// No addon is loaded here, so captures can be read on any machine.
+// No addon is loaded here, so captures can be read on any machine. Reading is bounded (a regular file,
+// a size limit before and during decompression) and every field is checked (capture-schema.ts) before
+// any analysis sees it.
 
-import fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import zlib from 'node:zlib';
 import type { Capture } from './capture';
+import { CAPTURE_FORMAT, CaptureFileError, TypedName, validateCaptureDocument } from './capture-schema';
 import { writeFileAtomically } from './files';
+import { FileShapeError, describeBytes, readRegularFile } from './regular-file';
 
-export const CAPTURE_FORMAT = 'cowscope.capture/1';
+export { CAPTURE_FORMAT, CaptureFileError };
 
-const TYPED = {
-  Uint8Array,
-  Uint16Array,
-  Uint32Array,
-  Int32Array,
-  Float64Array,
-  BigUint64Array,
-} as const;
-type TypedName = keyof typeof TYPED;
+const SAVABLE = new Set<string>(['Uint8Array', 'Uint16Array', 'Uint32Array', 'Int32Array', 'Float64Array', 'BigUint64Array'] satisfies TypedName[]);
 
-export class CaptureFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CaptureFileError';
-  }
-}
+/** Uncompressed size of a capture that loadCapture reads by default (--max-size, COWSCOPE_MAX_CAPTURE_SIZE). */
+export const DEFAULT_MAX_CAPTURE_SIZE = 2 * 1024 ** 3;
+/** The JSON text must fit in one string: past this no limit can be raised. */
+const MAX_JSON = bufferConstants.MAX_STRING_LENGTH;
 
 function encode(_key: string, value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    const name = value.constructor.name as TypedName;
-    if (!(name in TYPED)) throw new Error(`cannot save a ${name}`);
+    const name = value.constructor.name;
+    if (!SAVABLE.has(name)) throw new Error(`cannot save a ${name}`);
     return { $typed: name, base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
-  }
-  return value;
-}
-
-function decode(_key: string, value: unknown): unknown {
-  if (value && typeof value === 'object' && '$typed' in value) {
-    const { $typed, base64 } = value as { $typed: TypedName; base64: string };
-    const Ctor = TYPED[$typed];
-    if (!Ctor) throw new CaptureFileError(`unknown array type ${$typed}`);
-    const bytes = Buffer.from(base64, 'base64');
-    const copy = new ArrayBuffer(bytes.length); // aligned for the element size
-    new Uint8Array(copy).set(bytes);
-    return new Ctor(copy);
   }
   return value;
 }
@@ -62,20 +43,58 @@ export function saveCapture(file: string, capture: Capture): void {
   }
 }
 
-export function loadCapture(file: string): Capture {
+export interface LoadOptions {
+  /** most bytes of JSON the gzip may hold (default DEFAULT_MAX_CAPTURE_SIZE) */
+  maxSize?: number;
+}
+
+const HINT = 'give the file written by cowscope run --save FILE';
+
+/** Decompresses and checks the bytes of a capture file (`file` names it in messages). Bounded:
+ *  decompression stops past the limit. */
+export function decodeCapture(raw: Buffer, file: string, opts: LoadOptions = {}): Capture {
+  const maxSize = opts.maxSize ?? DEFAULT_MAX_CAPTURE_SIZE;
+  const limit = Math.min(maxSize, MAX_JSON);
+  const tooLarge = () =>
+    new CaptureFileError(
+      limit < maxSize
+        ? `${file} holds more JSON than the ${describeBytes(MAX_JSON)} one capture can hold (JSON.parse takes one string): not a capture cowscope wrote`
+        : `${file} holds more JSON than the ${describeBytes(limit)} limit (raise it with --max-size SIZE or COWSCOPE_MAX_CAPTURE_SIZE)`,
+    );
+  if (raw.length < 18 || raw[0] !== 0x1f || raw[1] !== 0x8b) throw new CaptureFileError(`${file} is not a cowscope capture (not gzip-compressed): ${HINT}`);
+  // The gzip trailer's ISIZE (the last member's size mod 2^32) cannot be trusted to refuse early: in a
+  // truncated file those bytes are deflate data. The memory decompression may take is the limit.
+  let json: Buffer;
+  try {
+    json = zlib.gunzipSync(raw, { maxOutputLength: limit, chunkSize: 1024 * 1024 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err instanceof RangeError || err.code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    throw new CaptureFileError(`${file} is not a cowscope capture: its gzip data is damaged (${err.message}): ${HINT}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    const message = (e as Error).message;
+    throw new CaptureFileError(`${file} is not a cowscope capture: the JSON inside is damaged (${message.length > 100 ? `${message.slice(0, 100)}…` : message})`);
+  }
+  return validateCaptureDocument(doc, file);
+}
+
+/** Reads a capture file: a regular file, at most the limit in size, gzip of the checked JSON. */
+export function loadCapture(file: string, opts: LoadOptions = {}): Capture {
+  const maxSize = opts.maxSize ?? DEFAULT_MAX_CAPTURE_SIZE;
   let raw: Buffer;
   try {
-    raw = fs.readFileSync(file);
+    // A gzip is never much larger than what it holds.
+    raw = readRegularFile(file, Math.min(maxSize, MAX_JSON) + 1024 * 1024);
   } catch (e) {
-    throw new CaptureFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: give the file written by --save`);
+    if (e instanceof FileShapeError) {
+      if (e.code === 'EFBIG') throw new CaptureFileError(`${file} ${e.message} for a capture (raise it with --max-size SIZE or COWSCOPE_MAX_CAPTURE_SIZE)`);
+      throw new CaptureFileError(`${file} ${e.message}: ${HINT}`);
+    }
+    throw new CaptureFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: ${HINT}`);
   }
-  let doc: { format?: string; capture?: Capture };
-  try {
-    doc = JSON.parse(zlib.gunzipSync(raw).toString('utf8'), decode);
-  } catch {
-    throw new CaptureFileError(`${file} is not a cowscope capture (write one with cowscope run --save FILE)`);
-  }
-  if (doc.format !== CAPTURE_FORMAT || !doc.capture)
-    throw new CaptureFileError(`${file} has format ${JSON.stringify(doc.format)}, this cowscope reads ${CAPTURE_FORMAT}`);
-  return doc.capture;
+  return decodeCapture(raw, file, opts);
 }

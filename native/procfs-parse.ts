@@ -30,7 +30,8 @@ export interface SmapsVma extends Vma {
   vmFlags: string[];
 }
 
-const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][ps]) ([0-9a-f]+) ([0-9a-f]+:[0-9a-f]+) (\d+)(?: +(.*))?$/;
+// Addresses and offsets are unsigned longs (at most 16 hex digits), inodes 64-bit (at most 20 digits).
+const MAPS_LINE = /^([0-9a-f]{1,16})-([0-9a-f]{1,16}) ([r-][w-][x-][ps]) ([0-9a-f]{1,16}) ([0-9a-f]+:[0-9a-f]+) (\d{1,20})(?: +(.*))?$/;
 const MAPS_SHAPE = '"start-end perms offset dev inode [path]"';
 
 function parseVmaLine(line: string, source: string, lineNo: number): Vma {
@@ -39,6 +40,8 @@ function parseVmaLine(line: string, source: string, lineNo: number): Vma {
   const start = parseInt(m[1], 16);
   const end = parseInt(m[2], 16);
   if (!(end > start)) throw new ParseError(source, lineNo, 'end address above start', line);
+  // (as numbers: 16 hex digits can round up to 2^64, which no page-aligned address does)
+  if (!(end < 2 ** 64) || !(parseInt(m[4], 16) < 2 ** 64) || !(Number(m[6]) < 2 ** 64)) throw new ParseError(source, lineNo, 'addresses, offset and inode below 2^64', line);
   return {
     start,
     end,
@@ -78,7 +81,9 @@ export function parseSmaps(text: string, source = 'smaps'): SmapsVma[] {
     const f = FIELD_LINE.exec(line);
     if (f) {
       if (!cur) throw new ParseError(source, i + 1, 'a mapping line before the first field', line);
-      cur.fields[f[1]] = Number(f[2]) * (f[3] === 'kB' ? 1024 : 1);
+      const v = Number(f[2]) * (f[3] === 'kB' ? 1024 : 1);
+      if (!Number.isFinite(v)) throw new ParseError(source, i + 1, 'a size that fits a number', line);
+      cur.fields[f[1]] = v;
       continue;
     }
     // Anything else must be the next mapping's header line.
@@ -141,13 +146,15 @@ export function parseStat(text: string, source = 'stat'): ProcStat {
   if (open < 0 || close < open) throw new ParseError(source, 1, '"pid (comm) state ppid …"', text);
   const rest = text.slice(close + 2).trim().split(/\s+/);
   if (rest.length < 20) throw new ParseError(source, 1, 'at least 22 fields', text);
-  const num = (i: number) => {
-    const v = Number(rest[i]);
-    if (!Number.isFinite(v)) throw new ParseError(source, 1, `a number in field ${i + 3}`, text);
+  // The kernel prints these as decimal integers; anything else (or past 2^53) is not a stat line.
+  const whole = (s: string, field: number) => {
+    const v = Number(s);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(v)) throw new ParseError(source, 1, `a whole number in field ${field}`, text);
     return v;
   };
+  const num = (i: number) => whole(rest[i], i + 3);
   return {
-    pid: Number(text.slice(0, open)),
+    pid: whole(text.slice(0, open), 1),
     comm: text.slice(open + 2, close),
     state: rest[0],
     ppid: num(1),

@@ -88,6 +88,34 @@ test('config errors: exit 2, one line naming the field', () => {
   assert.match(missing.stderr, /no config at .*absent\.json: write one with `cowscope init`/);
 });
 
+test('config files that are no config: 200 MB, /dev/zero, a directory, nothing to check: exit 2 at once, one line', () => {
+  const big = path.join(tmp.dir, 'big.json');
+  fs.writeFileSync(big, '{');
+  fs.truncateSync(big, 200 * 1024 * 1024); // sparse: no 200 MB written
+  const empty = config('empty.json', { budgets: {} });
+  const noCauses = config('nocauses.json', { budgets: { causes: {} } });
+  const infinite = config('infinite.json', { budgets: { copiedPerChild: `${'9'.repeat(400)}MiB` } });
+  const percent = config('percent.json', { tolerance: `${'9'.repeat(400)}%` });
+  const cases: [string, RegExp][] = [
+    [big, /big\.json is 200 MiB, more than the 1 MiB limit for a config: give the cowscope\.json config file/],
+    ['/dev/zero', /\/dev\/zero is a character device, not a regular file: give the cowscope\.json config file/],
+    [tmp.dir, /is a directory: give the cowscope\.json config file/],
+    [empty, /empty\.json: budgets: nothing to check: give at least one of copiedPerChild \("24MiB"\), newPerChild \("8MiB"\), sharedRatio \(0\.9\) or causes/],
+    [noCauses, /nocauses\.json: budgets: nothing to check/],
+    [infinite, /infinite\.json: budgets\.copiedPerChild: "9{40}.*" is not a size/],
+    [percent, /percent\.json: tolerance: "9{40}.*" is neither a percentage/],
+  ];
+  for (const [file, pattern] of cases) {
+    const t0 = Date.now();
+    const r = runCowscope(['budget', '--config', file]);
+    assert.is(r.status, 2, `${file}: ${r.stderr}`);
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.ok(Date.now() - t0 < 10_000, `${file}: refused at once (${Date.now() - t0} ms)`);
+  }
+  assert.equal([parseSize('9'.repeat(400)), parseSize('1constructor'), parseSize('2 toString'), parseSize('1.5GiB')], [undefined, undefined, undefined, 1610612736]);
+});
+
 test('init writes a commented config that loads, and does not overwrite one', () => {
   const dir = path.join(tmp.dir, 'app');
   fs.mkdirSync(dir);

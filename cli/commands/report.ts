@@ -1,22 +1,38 @@
 // cowscope report FILE: renders a saved capture exactly as the command that saved it did, offline.
 
 import type { Argv, CommandModule } from 'yargs';
-import { loadCapture } from '../../native/capture-file';
+import { DEFAULT_MAX_CAPTURE_SIZE, loadCapture } from '../../native/capture-file';
 import { analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
+import { parseSize } from '../budget-config';
 import { runOutput } from '../render/run-output';
+import type { Capture } from '../../native/capture';
 
 interface ReportArgs {
   file: string;
   json: boolean;
   bytes: boolean;
   html?: string;
+  maxSize?: string;
+}
+
+/** --max-size, else $COWSCOPE_MAX_CAPTURE_SIZE, else 2 GiB: the most JSON a capture may hold. */
+function maxSizeOf(args: ReportArgs): number {
+  const [value, from] = args.maxSize !== undefined ? [args.maxSize, '--max-size'] : [process.env.COWSCOPE_MAX_CAPTURE_SIZE, 'COWSCOPE_MAX_CAPTURE_SIZE'];
+  if (value === undefined || value === '') return DEFAULT_MAX_CAPTURE_SIZE;
+  const n = parseSize(String(value));
+  if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(value)} is not a size: write e.g. 2GiB or 512MiB`);
+  return n;
+}
+
+/** What report prints for a checked capture (file names it in messages). */
+export function reportOf(capture: Capture, file: string, o: { json: boolean; bytes: boolean; html?: string }): string {
+  if (!capture.run) throw new UsageError(`${file} holds no run: only captures of cowscope run --save can be reported`);
+  return runOutput(capture, analyzeRun(capture), o);
 }
 
 export function reportCommand(args: ReportArgs): string {
-  const capture = loadCapture(args.file);
-  if (!capture.run) throw new UsageError(`${args.file} holds no run: only captures of cowscope run --save can be reported`);
-  return runOutput(capture, analyzeRun(capture), args);
+  return reportOf(loadCapture(args.file, { maxSize: maxSizeOf(args) }), args.file, args);
 }
 
 export const reportCommandModule: CommandModule<object, ReportArgs> = {
@@ -28,6 +44,7 @@ export const reportCommandModule: CommandModule<object, ReportArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (as run --json does)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .option('html', { type: 'string', describe: 'also write the self-contained HTML report to this file' })
+      .option('max-size', { type: 'string', describe: 'the most JSON the capture may hold uncompressed (default 2GiB, or $COWSCOPE_MAX_CAPTURE_SIZE)' })
       .example('$0 report capture.cow', 'the same tables run printed') as Argv<ReportArgs>,
   handler: (args) => {
     process.stdout.write(reportCommand(args));

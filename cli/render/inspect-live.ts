@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { formatSize } from './units';
+import { escapeControl } from './escape';
 
 const BARS = '▁▂▃▄▅▆▇█';
 const CLOCK_TICKS = 100; // USER_HZ: /proc/PID/stat start times are in 1/100 s on Linux
@@ -56,7 +57,7 @@ export function renderWatchCurve(samples: { t: number; report: InspectReport }[]
   return `${out.join('\n')}\n`;
 }
 
-const label = (v: string | number) => `"${String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+const label = (v: string | number) => `"${escapeControl(String(v)).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 /** node_exporter textfile collector format (text exposition format 0.0.4). */
 export function renderPrometheus(r: InspectReport): string {

@@ -6,6 +6,7 @@ import { TextOptions, classCells, classHead } from './classes';
 import { renderTable } from './table';
 import { renderBlame } from './blame-text';
 import { formatAddress, formatSize } from './units';
+import { escapeControl } from './escape';
 
 export type { TextOptions };
 
@@ -74,7 +75,7 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
   }
   if (r.notes.length) {
     out.push('');
-    for (const note of r.notes) out.push(`note: ${note}`);
+    for (const note of r.notes) out.push(`note: ${escapeControl(note)}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -6,6 +6,7 @@ import { classCells, classHead } from './classes';
 import { renderTable } from './table';
 import { formatSize } from './units';
 import { renderBlame } from './blame-text';
+import { escapeControl as esc } from './escape';
 
 export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const opts = { bytes: o.bytes, mappings: false };
@@ -13,17 +14,17 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const out: string[] = [];
   const n = r.children.length;
   out.push(
-    `cowscope run: ${r.runtime.name} ${r.runtime.version} (${r.runtime.platform}), strategy ${r.strategy.label} (${r.strategy.seconds.toFixed(2)} s), ` +
+    `cowscope run: ${esc(r.runtime.name)} ${esc(r.runtime.version)} (${esc(r.runtime.platform)}), strategy ${esc(r.strategy.label)} (${r.strategy.seconds.toFixed(2)} s), ` +
       `${n} child${n === 1 ? '' : 'ren'}, tier ${r.tier} (${TIER_MEANING[r.tier]})`,
   );
-  out.push(`workload: ${r.workload}`);
+  out.push(`workload: ${esc(r.workload)}`);
   out.push(`parent ${r.parent}, fork-time image ${r.reference} (a stopped twin forked with the children)`);
   const h = r.heapMap;
   out.push(
     `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
   );
   const t = r.threadsAtFork;
-  out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map((x) => `${x.name} ${x.status}`).join(', ')}), ${t.os} OS`);
+  out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map((x) => `${esc(x.name)} ${esc(x.status)}`).join(', ')}), ${t.os} OS`);
   const known = r.children.length > 0 && r.children[0].pages.copiedByParent !== null;
   out.push('');
   out.push("Sharing with the fork-time image (private mappings; % of the child's resident pages there)");
@@ -49,7 +50,7 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   }
   if (r.notes.length) {
     out.push('');
-    for (const note of r.notes) out.push(`note: ${note}`);
+    for (const note of r.notes) out.push(`note: ${esc(note)}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 // Plain, borderless tables in the style of smem/ps (cli-table3 with the box drawing turned off).
 
 import Table from 'cli-table3';
+import { escapeControl } from './escape';
 
 const PLAIN = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -9,7 +10,8 @@ const PLAIN = {
   right: '', 'right-mid': '', middle: '  ',
 };
 
-/** Renders rows under a header. Columns listed in `right` are right-aligned (numbers). */
+/** Renders rows under a header. Columns listed in `right` are right-aligned (numbers). Cells are shown
+ *  with control characters escaped (they often hold command lines, paths and names from processes). */
 export function renderTable(head: string[], rows: (string | number)[][], right: number[] = []): string {
   const t = new Table({
     head,
@@ -17,7 +19,7 @@ export function renderTable(head: string[], rows: (string | number)[][], right: 
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
     colAligns: head.map((_, i) => (right.includes(i) ? 'right' : 'left')),
   });
-  for (const r of rows) t.push(r.map(String));
+  for (const r of rows) t.push(r.map((c) => escapeControl(String(c))));
   return t
     .toString()
     .split('\n')

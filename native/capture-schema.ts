@@ -1,0 +1,541 @@
+// The checks a capture file passes before any analysis runs (`cowscope report FILE`): types, ranges,
+// typed-array lengths that follow from the mappings, sorted arrays where the analysis binary-searches,
+// and cross-references between sections. Every violation is one CaptureFileError line that names the
+// field path, e.g. `capture.processes[2].vmas[5].end: must be above start (…)`.
+//
+// Hand-written on purpose: there is one fixed schema, so a schema library would be a dependency for
+// what a page of code does, and most rules here are not expressible in JSON Schema anyway (lengths
+// derived from other fields, sortedness, pids that must name a captured process, base64 sizes).
+//
+// The rule for whoever changes the analysis: every field analyzers/ or cli/render/ reads from a
+// Capture is checked here, so that no capture this accepts can end in a TypeError or RangeError.
+// The validator builds a fresh Capture of the checked fields only (unknown fields are dropped).
+
+import type { Capture, CaptureMeta, HeapMap, PageDiffs, ProcessCapture, Role, RunInfo, RuntimeInfo, Tier, TieResults } from './capture';
+import type { MemoryTotals, Vma } from './procfs-parse';
+import type { HeapObjects } from './probe';
+import type { Ranges, RubyStructures } from '../runtimes/ruby/discover';
+import type { MallocChunks } from '../allocators/glibc/chunks';
+
+export const CAPTURE_FORMAT = 'cowscope.capture/1';
+
+export class CaptureFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CaptureFileError';
+  }
+}
+
+const TYPED = {
+  Uint8Array,
+  Uint16Array,
+  Uint32Array,
+  Int32Array,
+  Float64Array,
+  BigUint64Array,
+} as const;
+export type TypedName = keyof typeof TYPED;
+type TypedOf<N extends TypedName> = InstanceType<(typeof TYPED)[N]>;
+
+/** Largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
+const PID_MAX = 4 * 1024 * 1024;
+/** Addresses the analysis does arithmetic on must be exact as numbers. */
+const SAFE = Number.MAX_SAFE_INTEGER;
+/** Any 64-bit address, e.g. [vsyscall] at 0xffffffffff600000 (exact as a number: low bits are zero). */
+const ADDR_LIMIT = 2 ** 64;
+/** The largest number below 2^64. */
+const ADDR_MAX = 2 ** 64 - 2048;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const PERMS = /^[r-][w-][x-][ps]$/;
+const HEX64 = /^[0-9a-f]{1,16}$/;
+const ROLES: readonly Role[] = ['parent', 'reference', 'child', 'process'];
+const TIERS: readonly Tier[] = ['exact', 'exclusive-bit'];
+
+type Obj = Record<string, unknown>;
+
+/** A short, one-line rendering of a bad value for the message. */
+function show(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && typeof (v as Obj).$typed === 'string') return `a ${show((v as Obj).$typed)} typed array`;
+  return `an ${typeof v}`;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Checker {
+  constructor(private readonly source: string) {}
+
+  fail(path: string, what: string): never {
+    throw new CaptureFileError(`${this.source}: ${path}: ${what}`);
+  }
+
+  obj(path: string, v: unknown): Obj {
+    if (!isObj(v) || '$typed' in v) this.fail(path, `must be an object, not ${show(v)}`);
+    return v;
+  }
+
+  optional<T>(path: string, v: unknown, check: (path: string, v: unknown) => T): T | undefined {
+    return v === undefined ? undefined : check(path, v);
+  }
+
+  arr(path: string, v: unknown): unknown[] {
+    if (!Array.isArray(v)) this.fail(path, `must be an array, not ${show(v)}`);
+    return v;
+  }
+
+  str(path: string, v: unknown): string {
+    if (typeof v !== 'string') this.fail(path, `must be a string, not ${show(v)}`);
+    return v;
+  }
+
+  strings(path: string, v: unknown): string[] {
+    const a = this.arr(path, v);
+    for (let i = 0; i < a.length; i++) this.str(`${path}[${i}]`, a[i]);
+    return a as string[];
+  }
+
+  bool(path: string, v: unknown): boolean {
+    if (typeof v !== 'boolean') this.fail(path, `must be true or false, not ${show(v)}`);
+    return v;
+  }
+
+  oneOf<T extends string>(path: string, v: unknown, values: readonly T[]): T {
+    if (!values.includes(v as T)) this.fail(path, `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, not ${show(v)}`);
+    return v as T;
+  }
+
+  /** A whole number in [min, max]. */
+  int(path: string, v: unknown, min: number, max: number, what = `a whole number from ${min} to ${max}`): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, `must be ${what}, not ${show(v)}`);
+    return v;
+  }
+
+  /** A finite number >= 0 (sizes, seconds). */
+  nonNegative(path: string, v: unknown): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) this.fail(path, `must be a number >= 0, not ${show(v)}`);
+    return v;
+  }
+
+  pid(path: string, v: unknown): number {
+    return this.int(path, v, 1, PID_MAX, `a process id (a whole number from 1 to ${PID_MAX})`);
+  }
+
+  /** Any 64-bit address or offset, as a number. */
+  address(path: string, v: unknown): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= ADDR_LIMIT) this.fail(path, `must be a whole number from 0 to below 2^64, not ${show(v)}`);
+    return v;
+  }
+
+  powerOfTwo(path: string, v: unknown, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (v & (v - 1)) !== 0)
+      this.fail(path, `must be a power of two from ${min} to ${max}, not ${show(v)}`);
+    return v;
+  }
+
+  /** {"$typed": name, "base64": "…"}: checked before anything is allocated from it, then decoded. */
+  typed<N extends TypedName>(path: string, v: unknown, name: N): TypedOf<N> {
+    if (!isObj(v) || !('$typed' in v)) this.fail(path, `must be a ${name} ({"$typed": "${name}", "base64": "…"}), not ${show(v)}`);
+    if (v.$typed !== name) this.fail(`${path}.$typed`, `must be "${name}", not ${show(v.$typed)}`);
+    const b64 = v.base64;
+    if (typeof b64 !== 'string') this.fail(`${path}.base64`, `must be a string of base64, not ${show(b64)}`);
+    if (b64.length % 4 !== 0 || !BASE64.test(b64))
+      this.fail(`${path}.base64`, 'is not well-formed base64 (A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4 characters)');
+    const Ctor = TYPED[name];
+    const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+    const bytes = (b64.length / 4) * 3 - pad;
+    if (bytes % Ctor.BYTES_PER_ELEMENT !== 0)
+      this.fail(path, `holds ${bytes} bytes, not a whole number of ${Ctor.BYTES_PER_ELEMENT}-byte ${name} elements`);
+    const copy = new ArrayBuffer(bytes); // aligned for the element size
+    const written = Buffer.from(copy).write(b64, 'base64');
+    if (written !== bytes) this.fail(`${path}.base64`, `decodes to ${written} bytes, expected ${bytes}`);
+    return new Ctor(copy) as TypedOf<N>;
+  }
+
+  length(path: string, a: { length: number }, n: number, why: string): void {
+    if (a.length !== n) this.fail(path, `has ${a.length} elements, must have ${n} (${why})`);
+  }
+
+  /** Every element a whole number in [min, max]; optionally a multiple of `step`. */
+  elements(path: string, a: ArrayLike<number>, min: number, max: number, step = 1, what?: string): void {
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      if (!Number.isInteger(x) || x < min || x > max || x % step !== 0)
+        this.fail(`${path}[${i}]`, `must be ${what ?? `a whole number from ${min} to ${max}${step > 1 ? `, a multiple of ${step}` : ''}`}, not ${x}`);
+    }
+  }
+
+  /** Sorted ascending (strictly: no two equal). */
+  sorted(path: string, a: ArrayLike<number>, strict: boolean): void {
+    for (let i = 1; i < a.length; i++)
+      if (strict ? !(a[i] > a[i - 1]) : !(a[i] >= a[i - 1])) this.fail(`${path}[${i}]`, `must be ${strict ? 'above' : 'at least'} ${path}[${i - 1}] (the array is sorted), not ${a[i]}`);
+  }
+}
+
+function meta(c: Checker, v: unknown): CaptureMeta {
+  const p = 'capture.meta';
+  const m = c.obj(p, v);
+  return {
+    tool: c.oneOf(`${p}.tool`, m.tool, ['cowscope'] as const),
+    version: c.str(`${p}.version`, m.version),
+    kernel: c.str(`${p}.kernel`, m.kernel),
+    pageSize: c.powerOfTwo(`${p}.pageSize`, m.pageSize, 4096, 65536),
+    thp: c.str(`${p}.thp`, m.thp),
+    tier: c.oneOf(`${p}.tier`, m.tier, TIERS),
+    zeroPagesKnown: c.bool(`${p}.zeroPagesKnown`, m.zeroPagesKnown),
+    time: c.str(`${p}.time`, m.time),
+    command: c.strings(`${p}.command`, m.command),
+  };
+}
+
+function memory(c: Checker, p: string, v: unknown): MemoryTotals {
+  const m = c.obj(p, v);
+  const f = c.obj(`${p}.fields`, m.fields);
+  const fields: Record<string, number> = {};
+  for (const [k, x] of Object.entries(f)) fields[k] = c.nonNegative(`${p}.fields.${k}`, x);
+  return {
+    rss: c.nonNegative(`${p}.rss`, m.rss),
+    pss: c.nonNegative(`${p}.pss`, m.pss),
+    uss: c.nonNegative(`${p}.uss`, m.uss),
+    swap: c.nonNegative(`${p}.swap`, m.swap),
+    swapPss: c.nonNegative(`${p}.swapPss`, m.swapPss),
+    anonHuge: c.nonNegative(`${p}.anonHuge`, m.anonHuge),
+    fields,
+  };
+}
+
+function vmas(c: Checker, p: string, v: unknown, pageSize: number): Vma[] {
+  const list = c.arr(p, v);
+  const out: Vma[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const q = `${p}[${i}]`;
+    const m = c.obj(q, list[i]);
+    const start = c.address(`${q}.start`, m.start);
+    const end = c.address(`${q}.end`, m.end);
+    if (start % pageSize) c.fail(`${q}.start`, `must be a multiple of the page size ${pageSize}, not ${start}`);
+    if (end % pageSize) c.fail(`${q}.end`, `must be a multiple of the page size ${pageSize}, not ${end}`);
+    if (!(end > start)) c.fail(`${q}.end`, `must be above start (${start}), not ${end}`);
+    if (i > 0 && start < out[i - 1].end) c.fail(`${q}.start`, `must be at least ${p}[${i - 1}].end (${out[i - 1].end}): mappings are in address order and do not overlap`);
+    const perms = c.str(`${q}.perms`, m.perms);
+    if (!PERMS.test(perms)) c.fail(`${q}.perms`, `must be four characters like "rw-p", not ${show(perms)}`);
+    out.push({
+      start,
+      end,
+      perms,
+      offset: c.address(`${q}.offset`, m.offset),
+      dev: c.str(`${q}.dev`, m.dev),
+      inode: c.address(`${q}.inode`, m.inode),
+      path: c.str(`${q}.path`, m.path),
+    });
+  }
+  return out;
+}
+
+function processCapture(c: Checker, i: number, v: unknown, pageSize: number): ProcessCapture {
+  const p = `capture.processes[${i}]`;
+  const m = c.obj(p, v);
+  const head = {
+    pid: c.pid(`${p}.pid`, m.pid),
+    ppid: c.int(`${p}.ppid`, m.ppid, 0, PID_MAX),
+    role: c.oneOf(`${p}.role`, m.role, ROLES),
+    comm: c.str(`${p}.comm`, m.comm),
+    command: c.str(`${p}.command`, m.command),
+    state: c.str(`${p}.state`, m.state),
+    threads: c.int(`${p}.threads`, m.threads, 0, 2 ** 31),
+    memory: memory(c, `${p}.memory`, m.memory),
+  };
+  const maps = vmas(c, `${p}.vmas`, m.vmas, pageSize);
+  const scanned = c.arr(`${p}.scanned`, m.scanned);
+  let pages = 0;
+  for (let k = 0; k < scanned.length; k++) {
+    const q = `${p}.scanned[${k}]`;
+    const vi = c.int(q, scanned[k], 0, maps.length - 1, `an index into ${p}.vmas (0 to ${maps.length - 1})`);
+    if (k > 0 && !(vi > (scanned[k - 1] as number))) c.fail(q, `must be above ${p}.scanned[${k - 1}] (scanned mappings are listed in address order), not ${vi}`);
+    // Page addresses of scanned mappings are computed: they must be exact as numbers.
+    if (maps[vi].end > SAFE) c.fail(`${p}.vmas[${vi}].end`, `a scanned mapping must lie below 2^53, not end at ${maps[vi].end}`);
+    pages += (maps[vi].end - maps[vi].start) / pageSize;
+  }
+  const pg = c.obj(`${p}.pages`, m.pages);
+  const flags = c.typed(`${p}.pages.flags`, pg.flags, 'Uint16Array');
+  const pfn = c.typed(`${p}.pages.pfn`, pg.pfn, 'Float64Array');
+  const why = `one per page of the scanned mappings at page size ${pageSize}`;
+  c.length(`${p}.pages.flags`, flags, pages, why);
+  c.length(`${p}.pages.pfn`, pfn, pages, why);
+  return { ...head, vmas: maps, scanned: scanned as number[], pages: { flags, pfn } };
+}
+
+function runtime(c: Checker, v: unknown): RuntimeInfo {
+  const p = 'capture.runtime';
+  const m = c.obj(p, v);
+  return {
+    name: c.oneOf(`${p}.name`, m.name, ['ruby'] as const),
+    version: c.str(`${p}.version`, m.version),
+    platform: c.str(`${p}.platform`, m.platform),
+    heapPageSize: c.powerOfTwo(`${p}.heapPageSize`, m.heapPageSize, 1024, 2 ** 26),
+    slotSize: c.int(`${p}.slotSize`, m.slotSize, 1, 65535),
+  };
+}
+
+function run(c: Checker, v: unknown, known: (path: string, pid: number) => void): RunInfo {
+  const p = 'capture.run';
+  const m = c.obj(p, v);
+  const pidOf = (q: string, x: unknown) => {
+    const pid = c.pid(q, x);
+    known(q, pid);
+    return pid;
+  };
+  const children = c.arr(`${p}.children`, m.children).map((x, i) => pidOf(`${p}.children[${i}]`, x));
+  const perChild = (name: string) => {
+    const a = c.arr(`${p}.${name}`, m[name]);
+    c.length(`${p}.${name}`, a, children.length, `one per child in ${p}.children`);
+    return a.map((x, i) => c.int(`${p}.${name}[${i}]`, x, 0, SAFE));
+  };
+  const threads = c.arr(`${p}.threadsAtFork`, m.threadsAtFork).map((x, i) => {
+    const t = c.obj(`${p}.threadsAtFork[${i}]`, x);
+    return { name: c.str(`${p}.threadsAtFork[${i}].name`, t.name), status: c.str(`${p}.threadsAtFork[${i}].status`, t.status) };
+  });
+  return {
+    parent: pidOf(`${p}.parent`, m.parent),
+    reference: pidOf(`${p}.reference`, m.reference),
+    children,
+    strategy: c.str(`${p}.strategy`, m.strategy),
+    strategyLabel: c.str(`${p}.strategyLabel`, m.strategyLabel),
+    strategySeconds: c.nonNegative(`${p}.strategySeconds`, m.strategySeconds),
+    heapMapSeconds: c.nonNegative(`${p}.heapMapSeconds`, m.heapMapSeconds),
+    threadsAtFork: threads,
+    osThreadsAtFork: c.int(`${p}.osThreadsAtFork`, m.osThreadsAtFork, 0, 2 ** 31),
+    gcCountAtFork: c.int(`${p}.gcCountAtFork`, m.gcCountAtFork, 0, SAFE),
+    workload: c.str(`${p}.workload`, m.workload),
+    requestsServed: perChild('requestsServed'),
+    gcRuns: perChild('gcRuns'),
+  };
+}
+
+function ties(c: Checker, v: unknown, known: (path: string, pid: number) => void): TieResults[] {
+  return c.arr('capture.ties', v).map((x, i) => {
+    const p = `capture.ties[${i}]`;
+    const m = c.obj(p, x);
+    const pid = c.pid(`${p}.pid`, m.pid);
+    known(`${p}.pid`, pid);
+    const reference = c.pid(`${p}.reference`, m.reference);
+    known(`${p}.reference`, reference);
+    return { pid, reference, status: c.typed(`${p}.status`, m.status, 'Uint8Array') };
+  });
+}
+
+function heapMap(c: Checker, v: unknown): HeapMap {
+  const p = 'capture.heapMap';
+  const m = c.obj(p, v);
+  const heapPageSize = c.powerOfTwo(`${p}.heapPageSize`, m.heapPageSize, 1024, 2 ** 26);
+  const bodies = c.typed(`${p}.bodies`, m.bodies, 'Float64Array');
+  c.elements(`${p}.bodies`, bodies, 0, SAFE - heapPageSize);
+  for (let i = 1; i < bodies.length; i++)
+    if (!(bodies[i] >= bodies[i - 1] + heapPageSize))
+      c.fail(`${p}.bodies[${i}]`, `must be at least ${p}.bodies[${i - 1}] + heapPageSize (sorted, heap pages do not overlap), not ${bodies[i]}`);
+  return {
+    heapPageSize,
+    bodies,
+    objects: c.int(`${p}.objects`, m.objects, 0, SAFE),
+    free: c.int(`${p}.free`, m.free, 0, SAFE),
+    malformed: c.int(`${p}.malformed`, m.malformed, 0, SAFE),
+  };
+}
+
+function diffs(c: Checker, v: unknown, pageSize: number, known: (path: string, pid: number) => void): PageDiffs[] {
+  return c.arr('capture.diffs', v).map((x, i) => {
+    const p = `capture.diffs[${i}]`;
+    const m = c.obj(p, x);
+    const pid = c.pid(`${p}.pid`, m.pid);
+    known(`${p}.pid`, pid);
+    const reference = c.pid(`${p}.reference`, m.reference);
+    known(`${p}.reference`, reference);
+    const addrs = c.typed(`${p}.addrs`, m.addrs, 'Float64Array');
+    c.elements(`${p}.addrs`, addrs, 0, SAFE - pageSize, pageSize, `a page address (a multiple of ${pageSize} below 2^53)`);
+    c.sorted(`${p}.addrs`, addrs, true);
+    const status = c.typed(`${p}.status`, m.status, 'Uint8Array');
+    c.length(`${p}.status`, status, addrs.length, `one per page in ${p}.addrs`);
+    const wordPage = c.typed(`${p}.wordPage`, m.wordPage, 'Uint32Array');
+    const wordOffset = c.typed(`${p}.wordOffset`, m.wordOffset, 'Uint16Array');
+    const oldWord = c.typed(`${p}.oldWord`, m.oldWord, 'BigUint64Array');
+    const newWord = c.typed(`${p}.newWord`, m.newWord, 'BigUint64Array');
+    const words = `one per changed word, as in ${p}.wordPage`;
+    c.length(`${p}.wordOffset`, wordOffset, wordPage.length, words);
+    c.length(`${p}.oldWord`, oldWord, wordPage.length, words);
+    c.length(`${p}.newWord`, newWord, wordPage.length, words);
+    c.elements(`${p}.wordPage`, wordPage, 0, addrs.length - 1, 1, `an index into ${p}.addrs (0 to ${addrs.length - 1})`);
+    c.sorted(`${p}.wordPage`, wordPage, false);
+    c.elements(`${p}.wordOffset`, wordOffset, 0, pageSize - 8, 8, `a byte offset of an 8-byte word in a page (a multiple of 8 below ${pageSize})`);
+    return { pid, reference, addrs, status, wordPage, wordOffset, oldWord, newWord };
+  });
+}
+
+function ranges(c: Checker, p: string, v: unknown): Ranges {
+  const m = c.obj(p, v);
+  const start = c.typed(`${p}.start`, m.start, 'Float64Array');
+  const end = c.typed(`${p}.end`, m.end, 'Float64Array');
+  const owner = c.typed(`${p}.owner`, m.owner, 'Float64Array');
+  c.length(`${p}.end`, end, start.length, `one per range in ${p}.start`);
+  c.length(`${p}.owner`, owner, start.length, `one per range in ${p}.start`);
+  // Only compared with page and word addresses (which are below 2^53), never computed on.
+  c.elements(`${p}.start`, start, 0, ADDR_MAX, 1, 'a whole number from 0 to below 2^64');
+  c.elements(`${p}.end`, end, 0, 2 ** 64, 1, 'a whole number from 0 to 2^64');
+  c.elements(`${p}.owner`, owner, 0, 2 ** 64, 1, 'a whole number from 0 to 2^64');
+  c.sorted(`${p}.start`, start, false);
+  for (let i = 0; i < start.length; i++) if (!(end[i] > start[i])) c.fail(`${p}.end[${i}]`, `must be above ${p}.start[${i}] (${start[i]}), not ${end[i]}`);
+  return { start, end, owner };
+}
+
+function objects(c: Checker, p: string, v: unknown, sites: number): HeapObjects {
+  const m = c.obj(p, v);
+  // Objects are only looked up by exact address, never computed on: any 64-bit value will do (as a
+  // number, 0xffffffffffffffff rounds to 2^64).
+  const address = c.typed(`${p}.address`, m.address, 'Float64Array');
+  c.elements(`${p}.address`, address, 0, 2 ** 64, 1, 'a whole number from 0 to 2^64');
+  const n = address.length;
+  const column = <N extends TypedName>(name: string, type: N): TypedOf<N> => {
+    const a = c.typed(`${p}.${name}`, m[name], type);
+    c.length(`${p}.${name}`, a, n, `one per object in ${p}.address`);
+    return a;
+  };
+  const classAddr = column('classAddr', 'Float64Array');
+  const site = column('site', 'Int32Array');
+  c.elements(`${p}.site`, site, -1, sites - 1, 1, `-1 or an index into capture.ruby.sites (0 to ${sites - 1})`);
+  return {
+    address,
+    type: column('type', 'Uint8Array'),
+    imemo: column('imemo', 'Uint8Array'),
+    gcFlags: column('gcFlags', 'Uint8Array'),
+    slotSize: column('slotSize', 'Uint16Array'),
+    bytesize: column('bytesize', 'Float64Array'),
+    embedded: column('embedded', 'Uint8Array'),
+    classAddr,
+    site,
+  };
+}
+
+function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures {
+  const p = 'capture.ruby';
+  const m = c.obj(p, v);
+  if (!heap) c.fail('capture.heapMap', 'missing: a capture with capture.ruby needs the heap map its blame uses');
+  const bodies = c.typed(`${p}.bodies`, m.bodies, 'Float64Array');
+  c.elements(`${p}.bodies`, bodies, 0, SAFE);
+  c.sorted(`${p}.bodies`, bodies, true);
+  const sites = c.strings(`${p}.sites`, m.sites);
+  const cn = c.obj(`${p}.classNames`, m.classNames);
+  const cnAddress = c.typed(`${p}.classNames.address`, cn.address, 'Float64Array');
+  const cnName = c.strings(`${p}.classNames.name`, cn.name);
+  c.length(`${p}.classNames.name`, cnName, cnAddress.length, `one per class in ${p}.classNames.address`);
+  // Per GC heap page of capture.heapMap.bodies: the slot grid.
+  const perBody = `one per GC heap page in capture.heapMap.bodies`;
+  const slotStart = c.typed(`${p}.slotStart`, m.slotStart, 'Float64Array');
+  const slotSize = c.typed(`${p}.slotSize`, m.slotSize, 'Uint16Array');
+  c.length(`${p}.slotStart`, slotStart, heap.bodies.length, perBody);
+  c.length(`${p}.slotSize`, slotSize, heap.bodies.length, perBody);
+  for (let i = 0; i < slotStart.length; i++) {
+    const s = slotStart[i];
+    const b = heap.bodies[i];
+    if (s !== 0 && !(Number.isInteger(s) && s >= b && s < b + heap.heapPageSize))
+      c.fail(`${p}.slotStart[${i}]`, `must be 0 (unknown) or an address inside its heap page ${b}-${b + heap.heapPageSize}, not ${s}`);
+    const z = slotSize[i];
+    if (z !== 0 && (z < 16 || z % 8 !== 0)) c.fail(`${p}.slotSize[${i}]`, `must be 0 (unknown) or a multiple of 8 from 16, not ${z}`);
+  }
+  const { start: chunkStart, size: chunkSize, inUse } = chunks(c, `${p}.mallocChunks`, m.mallocChunks);
+  const childChunks = c.optional(`${p}.childChunks`, m.childChunks, (q, x) =>
+    c.arr(q, x).map((e, i) => {
+      const o = c.obj(`${q}[${i}]`, e);
+      return { pid: c.int(`${q}[${i}].pid`, o.pid, 1, 2 ** 22), chunks: chunks(c, `${q}[${i}].chunks`, o.chunks) };
+    }),
+  );
+  const childObjects = c.optional(`${p}.childObjects`, m.childObjects, (q, x) =>
+    c.arr(q, x).map((e, i) => {
+      const o = c.obj(`${q}[${i}]`, e);
+      const address = c.typed(`${q}[${i}].address`, o.address, 'Float64Array');
+      const flags = c.typed(`${q}[${i}].flags`, o.flags, 'Uint32Array');
+      c.length(`${q}[${i}].flags`, flags, address.length, `one per address in ${q}[${i}].address`);
+      c.elements(`${q}[${i}].address`, address, 0, SAFE);
+      return { pid: c.int(`${q}[${i}].pid`, o.pid, 1, 2 ** 22), address, flags };
+    }),
+  );
+  const tcacheKey = c.str(`${p}.tcacheKey`, m.tcacheKey);
+  if (!HEX64.test(tcacheKey)) c.fail(`${p}.tcacheKey`, `must be a 64-bit value in lower-case hex ("0" when unknown), not ${show(tcacheKey)}`);
+  return {
+    bodies,
+    objects: objects(c, `${p}.objects`, m.objects, sites.length),
+    classNames: { address: cnAddress, name: cnName },
+    sites,
+    slotStart,
+    slotSize,
+    heapPageStructs: ranges(c, `${p}.heapPageStructs`, m.heapPageStructs),
+    callData: ranges(c, `${p}.callData`, m.callData),
+    isEntries: ranges(c, `${p}.isEntries`, m.isEntries),
+    vmEmptyCc: c.int(`${p}.vmEmptyCc`, m.vmEmptyCc, 0, 2 ** 64, 'a 64-bit value (a whole number from 0 to 2^64)'),
+    mallocChunks: { start: chunkStart, size: chunkSize, inUse },
+    heapStart: c.int(`${p}.heapStart`, m.heapStart, 0, SAFE),
+    tcacheKey,
+    ...(childChunks ? { childChunks } : {}),
+    ...(childObjects ? { childObjects } : {}),
+  };
+}
+
+/** glibc chunks: sorted starts, sizes, in-use flags of one length. */
+function chunks(c: Checker, p: string, v: unknown): MallocChunks {
+  const mc = c.obj(p, v);
+  const start = c.typed(`${p}.start`, mc.start, 'Float64Array');
+  const size = c.typed(`${p}.size`, mc.size, 'Float64Array');
+  const inUse = c.typed(`${p}.inUse`, mc.inUse, 'Uint8Array');
+  c.length(`${p}.size`, size, start.length, `one per chunk in ${p}.start`);
+  c.length(`${p}.inUse`, inUse, start.length, `one per chunk in ${p}.start`);
+  c.elements(`${p}.start`, start, 0, SAFE);
+  c.sorted(`${p}.start`, start, false);
+  c.elements(`${p}.size`, size, 0, SAFE);
+  return { start, size, inUse };
+}
+
+/** The decoded JSON document of a capture file ({format, capture}) as a checked Capture; typed arrays
+ *  are decoded here. `source` (the file name) starts every message. Throws CaptureFileError. */
+export function validateCaptureDocument(doc: unknown, source: string): Capture {
+  const c = new Checker(source);
+  const expected = `a JSON object {"format": "${CAPTURE_FORMAT}", "capture": {…}} (write one with cowscope run --save FILE)`;
+  if (!isObj(doc)) throw new CaptureFileError(`${source} is not a cowscope capture: it holds ${show(doc)}, not ${expected}`);
+  if (doc.format !== CAPTURE_FORMAT)
+    throw new CaptureFileError(
+      doc.format === undefined
+        ? `${source} is not a cowscope capture: it has no "format" field (expected ${expected})`
+        : `${source} has format ${show(doc.format)}, this cowscope reads ${CAPTURE_FORMAT}`,
+    );
+  if (doc.capture === undefined)
+    throw new CaptureFileError(`${source}: capture: missing: the file says format ${CAPTURE_FORMAT} but holds no "capture" object (was it written by cowscope run --save?)`);
+  const cap = c.obj('capture', doc.capture);
+
+  const m = meta(c, cap.meta);
+  const list = c.arr('capture.processes', cap.processes);
+  const processes = list.map((x, i) => processCapture(c, i, x, m.pageSize));
+  const indexOf = new Map<number, number>();
+  processes.forEach((proc, i) => {
+    const before = indexOf.get(proc.pid);
+    if (before !== undefined) c.fail(`capture.processes[${i}].pid`, `${proc.pid} appears twice (also capture.processes[${before}].pid)`);
+    indexOf.set(proc.pid, i);
+  });
+  const known = (path: string, pid: number) => {
+    if (!indexOf.has(pid)) c.fail(path, `${pid} names no process in capture.processes`);
+  };
+
+  const out: Capture = { meta: m, processes };
+  out.runtime = c.optional('capture.runtime', cap.runtime, (_p, v) => runtime(c, v));
+  out.run = c.optional('capture.run', cap.run, (_p, v) => run(c, v, known));
+  if (out.run && !out.runtime) c.fail('capture.runtime', 'missing: a capture with capture.run (cowscope run --save) needs the runtime it forked');
+  out.ties = c.optional('capture.ties', cap.ties, (_p, v) => ties(c, v, known));
+  out.heapMap = c.optional('capture.heapMap', cap.heapMap, (_p, v) => heapMap(c, v));
+  out.diffs = c.optional('capture.diffs', cap.diffs, (_p, v) => diffs(c, v, m.pageSize, known));
+  out.ruby = c.optional('capture.ruby', cap.ruby, (_p, v) => ruby(c, v, out.heapMap));
+  // Blame looks up each child's word diffs.
+  if (out.run && out.ruby && out.diffs)
+    out.run.children.forEach((pid, i) => {
+      if (!out.diffs!.some((d) => d.pid === pid)) c.fail('capture.diffs', `has no entry for child ${pid} (capture.run.children[${i}]): its blame needs its word diffs`);
+    });
+  for (const k of Object.keys(out) as (keyof Capture)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
