@@ -258,7 +258,16 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'vm.globals', when: (c) => onStack(c.ctx, c.O) && onStack(c.ctx, c.N) },
   // Other words of a chunk whose new pointers tie it to a table (object ids, inline caches).
   { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => c.ctx.contentChunkCause.has(c.start) },
+  // A pointer now leading to memory the child allocated: the structure grew or was relinked to it, as
+  // part of that allocation.
+  { cause: (c) => freshTargetCause(c.ctx, c.N)!, when: (c) => freshTargetCause(c.ctx, c.N) !== undefined },
 ];
+
+/** The cause of the chunk the child allocated that v points into, if any. */
+function freshTargetCause(ctx: Context, v: Word): string | undefined {
+  const t = chunkWord(ctx.glibc, num(v), v, v);
+  return t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : undefined;
+}
 
 /** What a pointer the child stored into a chunk it allocated says about that chunk, first match wins. */
 const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number) => boolean }[] = [
