@@ -5,12 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ROOT } from './helpers/family';
 
 test('no fixture, ruby, unicorn, chromium or cowscope process is left behind', () => {
   const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
   const left = ps
     .split('\n')
-    .filter((l) => /cow_family|fixtures\/ruby\/|runtimes\/ruby\/agent\/cowscope\.rb|dist\/cli\/main\.js|cowscope-stage-|chromium|unicorn/.test(l))
+    .filter((l) => /cow_family|cowscope-stage-|chromium/.test(l) || (l.includes(ROOT) && /fixtures\/ruby\/|runtimes\/ruby\/agent\/cowscope\.rb|dist\/cli\/main\.js|unicorn/.test(l)))
     .filter((l) => !l.includes(' ps -eo '));
   assert.equal(left, [], `left running:\n${left.join('\n')}`);
 });

@@ -22,7 +22,7 @@ export function leftoverRunDirs(): string[] {
   return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cowscope-run-'));
 }
 
-/** Processes whose command line mentions one of the fixtures or the agent. */
+/** Processes whose command line mentions one of this checkout's fixtures or its agent. */
 export function rubyFixtureProcesses(): string[] {
   const out: string[] = [];
   for (const name of fs.readdirSync('/proc')) {
@@ -33,7 +33,8 @@ export function rubyFixtureProcesses(): string[] {
     } catch {
       continue;
     }
-    if (cmd.includes('fixtures/ruby/') || cmd.includes('runtimes/ruby/agent/cowscope.rb')) out.push(`${name} ${cmd}`);
+    // this checkout's fixtures and agent only: another checkout's tests may run beside these
+    if (cmd.includes(`${ROOT}/fixtures/ruby/`) || cmd.includes(`${ROOT}/runtimes/ruby/agent/cowscope.rb`)) out.push(`${name} ${cmd}`);
   }
   return out;
 }
