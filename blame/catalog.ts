@@ -55,6 +55,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.compact', 'gc', 'compaction moved objects or rewrote references', ['compact', 'warmup'], 'compact before forking and keep GC.auto_compact off in workers'),
   row('gc.sweep', 'gc', 'a sweep freed a slot or relinked the free list (garbage at the fork)', ['gc', 'warmup', 'nakayoshi'], 'collect garbage before forking (gc, warmup or nakayoshi_fork)'),
   row('gc.iseq-mark', 'gc', "a marking GC stored the empty call cache into an iseq's call sites (3.1/3.3: the same value again; 3.4.5: emptying live caches)", [], 'none at fork time: any marking GC in a worker does it'),
+  row('gc.env-mark', 'gc', "a marking GC stored the write-barrier flag of an escaped block's environment, set already (3.1/3.3 store it unconditionally)", [], 'none at fork time: any marking GC in a worker does it (fewer live blocks and Procs: fewer pages)'),
   row('alloc.free-slot', 'alloc', 'an object allocated into a slot that was free at the fork', ['compact', 'warmup'], 'compact before forking so free slots are not spread over shared pages'),
   row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
   row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),

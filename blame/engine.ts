@@ -10,11 +10,16 @@
 import type { Capture, PageDiffs } from '../native/capture';
 import type { PageBlamer, RuntimeAdapter, WordOwner } from '../runtimes/adapter';
 import { causeRank } from './catalog';
+import { CauseSet, groupCauseSets, remediesOf } from './remedies';
 
 export interface CauseCount {
   cause: string;
+  /** pages whose primary cause this is (they add up to the copied pages) */
   pages: number;
   words: number;
+  /** pages this cause wrote at all, and pages it alone wrote */
+  touchedPages?: number;
+  solePages?: number;
 }
 
 export interface ChildBlame {
@@ -29,6 +34,10 @@ export interface ChildBlame {
   byRegion: { region: string; pages: number; blame: CauseCount[] }[];
   /** every copied page and its primary cause (for page maps) */
   perPage: { addr: Float64Array; cause: string[] };
+  /** copied pages grouped by the set of causes that wrote them (for predicted savings) */
+  causeSets: CauseSet[];
+  /** per strategy step, the pages it would save: those all of whose causes it removes */
+  remedies: { strategy: string; pages: number; bytes: number }[];
   /** set when the runtime version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
 }
@@ -60,8 +69,9 @@ function top<K extends string>(m: Tally, key: K, n: number): ({ [k in K]: string
 export const blameCalls = { count: 0 };
 
 /** Blame of one child, page by page, through the runtime's blamer. */
-export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
+export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number): ChildBlame {
   blameCalls.count++;
+  const pageCauses: string[][] = new Array(diffs.addrs.length);
   const causes: Tally = new Map();
   const byType: Tally = new Map();
   const byClass: Tally = new Map();
@@ -87,6 +97,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
       let most = -1;
       for (const [c, v] of here) if (v.words > most || (v.words === most && causeRank(c) < causeRank(primary))) [primary, most] = [c, v.words];
       for (const [c, v] of here) bump(causes, c, 0, v.words);
+      pageCauses[p] = [...here.keys()].sort();
       // Owners: words per owner on this page; the page counts for the owner with most words.
       const perOwner = new Map<number, { owner: WordOwner; words: number }>();
       for (const o of wordOwners) {
@@ -109,6 +120,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
       }
     }
     pageCause[p] = primary;
+    pageCauses[p] ??= [primary];
     bump(causes, primary, 1, 0);
     const region = blamer.regionOf(diffs.addrs[p]);
     let r = regions.get(region);
@@ -118,15 +130,23 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
   const byRegion = [...regions.entries()]
     .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
     .sort((a, b) => b.pages - a.pages);
+  const causeSets = groupCauseSets(pageCauses);
+  const blame = sortCauses(causes).map((b) => ({
+    ...b,
+    touchedPages: causeSets.reduce((n, s) => n + (s.causes.includes(b.cause) ? s.pages : 0), 0),
+    solePages: causeSets.reduce((n, s) => n + (s.causes.length === 1 && s.causes[0] === b.cause ? s.pages : 0), 0),
+  }));
   return {
     pid: diffs.pid,
     pages: diffs.addrs.length,
-    blame: sortCauses(causes),
+    blame,
     byType: top(byType, 'type', 10),
     byClass: top(byClass, 'class', 10),
     bySite: top(bySite, 'site', 10),
     byRegion,
     perPage: { addr: diffs.addrs, cause: pageCause },
+    causeSets,
+    remedies: remediesOf(causeSets, pageSize),
     unknownVersion: blamer.unknownVersion,
   };
 }
@@ -134,5 +154,5 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs): ChildBlame {
 /** Blame for one child against the reference its diffs were taken from (the twin, or a live master).
  *  gcRuns: GC runs of the child during the measured interval (live mode passes 1: unknown, likely). */
 export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number): ChildBlame {
-  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs);
+  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs, capture.meta.pageSize);
 }

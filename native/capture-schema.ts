@@ -449,6 +449,15 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
       return { pid: c.int(`${q}[${i}].pid`, o.pid, 1, 2 ** 22), chunks: chunks(c, `${q}[${i}].chunks`, o.chunks) };
     }),
   );
+  const envFlags = c.optional(`${p}.envFlags`, m.envFlags, (q, x) => {
+    const o = c.obj(q, x);
+    const ep = c.typed(`${q}.ep`, o.ep, 'Float64Array');
+    const flags = c.typed(`${q}.flags`, o.flags, 'Uint32Array');
+    c.length(`${q}.flags`, flags, ep.length, `one per address in ${q}.ep`);
+    c.elements(`${q}.ep`, ep, 0, SAFE);
+    c.sorted(`${q}.ep`, ep, false);
+    return { ep, flags };
+  });
   const childObjects = c.optional(`${p}.childObjects`, m.childObjects, (q, x) =>
     c.arr(q, x).map((e, i) => {
       const o = c.obj(`${q}[${i}]`, e);
@@ -477,6 +486,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     tcacheKey,
     ...(childChunks ? { childChunks } : {}),
     ...(childObjects ? { childObjects } : {}),
+    ...(envFlags ? { envFlags } : {}),
   };
 }
 

@@ -4,7 +4,8 @@
 //
 // It returns the GC heap pages (bodies) of every slot, and a column table of the objects blame needs:
 // those in the 4 KiB pages listed in keepPages (the copied pages), every class and module (for names),
-// and every iseq (for call-site discovery), sorted by address.
+// every iseq (for call-site discovery) and every escaped block environment (imemo env: its flags word
+// is rewritten by marking), sorted by address.
 
 #include <napi.h>
 
@@ -23,7 +24,7 @@ namespace {
 // free slots.
 struct Codes {
   std::unordered_map<std::string, uint8_t> types, imemo;
-  uint8_t none = 0xfe, klass = 0xfe, module = 0xfe, iclass = 0xfe, imemoType = 0xfe, iseq = 0xfe;
+  uint8_t none = 0xfe, klass = 0xfe, module = 0xfe, iclass = 0xfe, imemoType = 0xfe, iseq = 0xfe, env = 0xfe;
 };
 
 Codes CodesFrom(Napi::Object types, Napi::Object imemo) {
@@ -44,6 +45,7 @@ Codes CodesFrom(Napi::Object types, Napi::Object imemo) {
   c.iclass = at(c.types, "ICLASS");
   c.imemoType = at(c.types, "IMEMO");
   c.iseq = at(c.imemo, "iseq");
+  c.env = at(c.imemo, "env");
   return c;
 }
 
@@ -145,7 +147,7 @@ class Ingest {
     // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): keep it when either page is kept.
     const char* ss0 = Find(b, e, "\"slot_size\":");
     const uint64_t slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
-    const bool keep = named || imemo == codes_.iseq || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
+    const bool keep = named || imemo == codes_.iseq || imemo == codes_.env || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
                       (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
     if (!keep) return;
 

@@ -20,6 +20,7 @@ function structLayout(map: HeapMapSource): StructLayout {
     slotSize: map.slotSize,
     heapPage: L?.heapPage.size ? L.heapPage : { size: 0, slotSizeOffset: null, startOffset: 0, bitmapsOffset: 0 },
     iseqBody: L?.iseqBody.callData ? L.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
+    env: L?.env ?? null,
   };
 }
 

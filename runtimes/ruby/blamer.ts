@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { Word, findRange, isZero, num, overlapsAny, same } from '../../blame/words';
+import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, same } from '../../blame/words';
 import { GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
@@ -216,6 +216,24 @@ export function callDataCause(ctx: { gcRuns: number; vmEmptyCc: Word | undefined
 /** 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache), an
  *  ivar cache holds a shape/index or a malloc'd table entry. */
 const isEntryCause = (ctx: Context, O: Word, N: Word): string => (inGcHeap(ctx, N) || inGcHeap(ctx, O) ? 'icache.const' : 'icache.ivar');
+
+/** VM_ENV_FLAG_WB_REQUIRED in an env's flags word (vm_core.h, the same in 3.1-3.4). */
+const ENV_FLAG_WB_REQUIRED = 0x8;
+
+function isEnvFlags(ctx: Context, addr: number): boolean {
+  const e = ctx.ruby.envFlags;
+  if (!e) return false;
+  const i = lastAtOrBelow(e.ep, addr);
+  return i >= 0 && e.ep[i] === addr;
+}
+
+/** Does the page hold the flags word of an env whose write-barrier flag was set at the fork? */
+function envFlagsOn(ctx: Context, page: number, pageSize: number): boolean {
+  const e = ctx.ruby.envFlags;
+  if (!e) return false;
+  for (let i = Math.max(0, lastAtOrBelow(e.ep, page - 1) + 1); i < e.ep.length && e.ep[i] < page + pageSize; i++) if (e.flags[i] & ENV_FLAG_WB_REQUIRED) return true;
+  return false;
+}
 
 // ---- 4. malloc chunks ----
 
@@ -442,6 +460,8 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
     cause: 'gc.iseq-mark',
     when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && (overlaps(p.ctx.ruby.callData, p.page, p.pageSize) || overlaps(p.ctx.ruby.isEntries, p.page, p.pageSize)),
   },
+  // Marking an escaped block's environment stores its write-barrier flag again (3.1/3.3).
+  { cause: 'gc.env-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.envMarkStoresFlag && envFlagsOn(p.ctx, p.page, p.pageSize) },
   // The probe path of an rb_id_table insert stores collided bits that were already set.
   { cause: 'id-table', when: (p) => idTableOn(p) !== undefined },
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
@@ -460,6 +480,8 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
   if (findRange(r.callData.start, r.callData.end, addr) >= 0) return callDataCause(ctx, O, N);
+  // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
+  if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
   if (findRange(r.isEntries.start, r.isEntries.end, addr) >= 0) return isEntryCause(ctx, O, N);
   const cw = chunkWord(ctx.glibc, addr, O, N);
   if (cw) {

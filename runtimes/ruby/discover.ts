@@ -15,6 +15,8 @@ export interface StructLayout {
   slotSize: number;
   heapPage: { size: number; slotSizeOffset: number | null; startOffset: number; bitmapsOffset: number };
   iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number; callDataEntry: number; isEntry: number };
+  /** imemo env: where its ep pointer is (null: unknown version) */
+  env: { epOffset: number } | null;
 }
 
 export interface Ranges {
@@ -38,6 +40,9 @@ export interface RubyStructures {
   heapPageStructs: Ranges;
   /** iseq call_data arrays (16 B per call site: ci, cc) that touch a copied page, sorted */
   callData: Ranges;
+  /** escaped block environments whose flags word (at ep) lies on a copied page: ep addresses, sorted,
+   *  and the flags word's low half at the fork */
+  envFlags?: { ep: Float64Array; flags: Uint32Array };
   /** every iseq's is_entries array (16 B per inline cache), sorted: constant-cache sets in malloc'd
    *  tables point into them even when the array itself was not copied */
   isEntries: Ranges;
@@ -97,6 +102,29 @@ function findBody(bodies: Float64Array, size: number, addr: number): number {
 
 function u32At(word: bigint, addr: number): number {
   return Number((addr % 8 === 4 ? word >> 32n : word) & 0xffffffffn);
+}
+
+/** The flags words of escaped block environments (imemo env objects of the heap map): ep is read from
+ *  the object, and kept when ep[1] points back to the object (so a stale or foreign pointer is not taken
+ *  for one) and ep lies on a copied page. */
+function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedPages: Float64Array, pageSize: number): { ep: Float64Array; flags: Uint32Array } {
+  const envs: number[] = [];
+  for (let i = 0; i < o.address.length; i++) if (o.type[i] === 0x1a && o.imemo[i] === 0) envs.push(o.address[i]);
+  const eps = readWords(pid, Float64Array.from(envs, (a) => a + epOffset));
+  const cand: number[] = [];
+  const owner: number[] = [];
+  for (let i = 0; i < envs.length; i++) {
+    const ep = Number(eps.words[i]);
+    if (!eps.ok[i] || !ep || ep % 8 || !touchesPages(copiedPages, pageSize, ep, ep + 8)) continue;
+    cand.push(ep);
+    owner.push(envs[i]);
+  }
+  const words = readWords(pid, Float64Array.from(cand.flatMap((ep) => [ep, ep + 8])));
+  const keep: [number, number][] = [];
+  for (let i = 0; i < cand.length; i++)
+    if (words.ok[2 * i] && words.ok[2 * i + 1] && Number(words.words[2 * i + 1]) === owner[i]) keep.push([cand[i], Number(words.words[2 * i] & 0xffffffffn)]);
+  keep.sort((a, b) => a[0] - b[0]);
+  return { ep: Float64Array.from(keep, (k) => k[0]), flags: Uint32Array.from(keep, (k) => k[1]) };
 }
 
 export function discoverRubyStructures(
@@ -194,6 +222,7 @@ export function discoverRubyStructures(
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
   const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
+  const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
 
   return {
     bodies,
@@ -206,6 +235,7 @@ export function discoverRubyStructures(
     callData: sortedRanges(callData),
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
+    ...(envFlags ? { envFlags } : {}),
     mallocChunks: glibc.chunks,
     heapStart: glibc.heapStart,
     tcacheKey: glibc.tcacheKey,

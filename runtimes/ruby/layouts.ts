@@ -46,8 +46,14 @@ export interface RubyLayout {
   /** a timer thread of the VM's own is alive at every fork point (3.3+): not a user thread, and its 8 MiB
    *  pthread stack is re-used by the child's timer thread */
   timerThread: boolean;
-  /** a marking GC stores the empty call cache into unused call sites again (same-value stores, 3.1/3.3) */
+  /** a marking GC stores the empty call cache into unused call sites again (same-value stores, 3.3) */
   iseqMarkRestoresEmptyCc: boolean;
+  /** an escaped block environment (imemo env): ep at +16 of the object; the env's flags word at ep[0]
+   *  and the env object itself at ep[1] */
+  env: { epOffset: number } | null;
+  /** marking an env stores VM_ENV_FLAG_WB_REQUIRED into its flags word even when it is set (3.1/3.3:
+   *  `VM_ENV_FLAGS_SET` in gc_mark_imemo; 3.4 tests the bit first) */
+  envMarkStoresFlag: boolean;
   /** a marking GC empties every call cache of every iseq it marks (3.4.5's cc_is_active always returns
    *  false): gc, warmup, promote and nakayoshi leave children with cold call caches */
   markEmptiesCallCaches: boolean;
@@ -69,7 +75,9 @@ const V31: RubyLayout = {
   transientHeapSizes: [0x2000000, 0x2008000],
   vmStackMapping: 0x101000,
   timerThread: false,
-  iseqMarkRestoresEmptyCc: true,
+  iseqMarkRestoresEmptyCc: false,
+  env: { epOffset: 16 },
+  envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
 };
 
@@ -92,6 +100,8 @@ const V32: RubyLayout = {
   vmStackMapping: 0x101000,
   timerThread: false,
   iseqMarkRestoresEmptyCc: false,
+  env: null,
+  envMarkStoresFlag: false,
   markEmptiesCallCaches: false,
 };
 
@@ -112,6 +122,8 @@ const V33: RubyLayout = {
   vmStackMapping: 0x101000,
   timerThread: true,
   iseqMarkRestoresEmptyCc: true,
+  env: { epOffset: 16 },
+  envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
 };
 
@@ -122,6 +134,7 @@ const V34: RubyLayout = {
   ageBits: { offset: 1320, bytes: 416 },
   rememberBits: { offset: 904, bytes: 208 },
   iseqMarkRestoresEmptyCc: false,
+  envMarkStoresFlag: false,
   markEmptiesCallCaches: true,
 };
 

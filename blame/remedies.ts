@@ -1,0 +1,45 @@
+// What would help: the pages a fork strategy would save, from the causes blamed on each page. A
+// strategy (steps joined by +) saves a copied page when every cause that wrote the page is one a step
+// removes (the catalog's remedies). Pure; compare measures the same strategies and prints both.
+
+import { CAUSES, Remedy, causeRow } from './catalog';
+
+/** Copied pages grouped by the set of causes that wrote them (a page's causes, sorted). */
+export interface CauseSet {
+  causes: string[];
+  pages: number;
+}
+
+/** Every strategy step some cause names as its remedy, in catalog order. */
+export const REMEDY_STEPS: Remedy[] = [...new Set(CAUSES.flatMap((c) => c.remedies))];
+
+export function groupCauseSets(perPage: string[][]): CauseSet[] {
+  const m = new Map<string, CauseSet>();
+  for (const causes of perPage) {
+    const key = causes.join(' ');
+    const e = m.get(key);
+    if (e) e.pages++;
+    else m.set(key, { causes, pages: 1 });
+  }
+  return [...m.values()].sort((a, b) => b.pages - a.pages);
+}
+
+/** Does the strategy (e.g. "gc+promote") remove the cause? */
+function removes(strategy: string, cause: string): boolean {
+  const remedies = causeRow(cause)?.remedies ?? [];
+  return strategy.split('+').some((step) => (remedies as string[]).includes(step));
+}
+
+/** Pages the strategy would save: those all of whose causes it removes. */
+export function savedPages(sets: CauseSet[], strategy: string): number {
+  let n = 0;
+  for (const s of sets) if (s.causes.every((c) => removes(strategy, c))) n += s.pages;
+  return n;
+}
+
+/** Per remedy step, the pages it would save, most first (steps that save nothing are left out). */
+export function remediesOf(sets: CauseSet[], pageSize: number): { strategy: string; pages: number; bytes: number }[] {
+  return REMEDY_STEPS.map((strategy) => ({ strategy, pages: savedPages(sets, strategy), bytes: savedPages(sets, strategy) * pageSize }))
+    .filter((r) => r.pages > 0)
+    .sort((a, b) => b.pages - a.pages);
+}
