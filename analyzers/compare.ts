@@ -4,6 +4,7 @@
 // cowscope.compare/1; sizes in bytes): add fields freely, never rename.
 
 import type { RunReport } from './run-report';
+import { savedPages } from '../blame/remedies';
 
 export interface StrategyRuns {
   name: string;
@@ -29,6 +30,9 @@ export interface StrategySummary {
   /** against `none` (null when none was not run): bytes per child less (negative: more) and that in % */
   savedPerChild: number | null;
   savedPercent: number | null;
+  /** what blame of the `none` runs predicted this strategy would save per child (bytes; median over
+   *  none's children), null without none runs */
+  predictedSavedPerChild: number | null;
 }
 
 export interface CompareReport {
@@ -51,7 +55,7 @@ export function median(xs: number[]): number {
 const MIB = 1024 * 1024;
 const mib = (b: number) => `${(b / MIB).toFixed(1)} MiB`;
 
-function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent'> {
+function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent' | 'predictedSavedPerChild'> {
   const ps = s.reports[0].pageSize;
   const children = s.reports.flatMap((r) => r.children);
   const copied = children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0)) * ps);
@@ -79,15 +83,25 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
   };
 }
 
+/** The saving blame predicts for a strategy from the `none` runs: per child, the pages all of whose causes
+ *  the strategy removes; the median over every child of every run, in bytes. */
+function predicted(none: StrategyRuns, strategy: string): number {
+  const ps = none.reports[0].pageSize;
+  if (strategy === 'none') return 0;
+  return median(none.reports.flatMap((r) => r.children).map((c) => savedPages(c.causeSets ?? [], strategy) * ps));
+}
+
 export function compareReport(runs: StrategyRuns[], workers: number): CompareReport {
   const first = runs[0].reports[0];
   const summaries = runs.map(summarize);
   const none = summaries.find((s) => s.name === 'none');
+  const noneRuns = runs.find((r) => r.name === 'none');
   const strategies: StrategySummary[] = summaries
     .map((s) => {
       const saved = none ? none.copiedPerChild.median - s.copiedPerChild.median : null;
       return {
         ...s,
+        predictedSavedPerChild: noneRuns ? predicted(noneRuns, s.name) : null,
         savedPerChild: saved,
         savedPercent: none && saved !== null && none.copiedPerChild.median ? (100 * saved) / none.copiedPerChild.median : null,
       };

@@ -21,6 +21,10 @@ export interface RunChild {
   byClass: ChildBlame['byClass'];
   bySite: ChildBlame['bySite'];
   blameByRegion: ChildBlame['byRegion'];
+  /** per strategy step, the copied pages it would save (all of their causes are ones it removes) */
+  remedies: ChildBlame['remedies'];
+  /** copied pages by the set of causes that wrote them (predicted savings of any strategy) */
+  causeSets: ChildBlame['causeSets'];
   pages: ClassCounts;
   regions: { region: Region; pages: ClassCounts }[];
   unresolvedTies: number;
@@ -98,6 +102,8 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       byClass: b?.byClass ?? [],
       bySite: b?.bySite ?? [],
       blameByRegion: b?.byRegion ?? [],
+      remedies: b?.remedies ?? [],
+      causeSets: b?.causeSets ?? [],
     };
   });
   const rubyThreads = run.threadsAtFork.length;

@@ -44,6 +44,7 @@ function renderCompare(r: CompareReport, bytes: boolean): string {
     s.runs,
     `${size(s.copiedPerChild.median)} (${size(s.copiedPerChild.min)}–${size(s.copiedPerChild.max)})`,
     s.savedPerChild === null || s.name === 'none' ? '' : `${s.savedPerChild >= 0 ? '-' : '+'}${size(Math.abs(s.savedPerChild))} (${s.savedPercent!.toFixed(0)}%)`,
+    s.predictedSavedPerChild === null || s.name === 'none' ? '' : `-${size(s.predictedSavedPerChild)}`,
     `${(100 * s.sharedRatio).toFixed(1)}%`,
     size(s.parentRss),
     `${s.seconds.toFixed(2)} s`,
@@ -52,7 +53,7 @@ function renderCompare(r: CompareReport, bytes: boolean): string {
   return [
     `cowscope compare: ${r.runtime.name} ${r.runtime.version}, tier ${r.tier}; best first (copied = copied + copied-by-parent, per child)`,
     '',
-    renderTable(['STRATEGY', 'RUNS', 'COPIED/CHILD MEDIAN (MIN–MAX)', 'VS NONE', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES (PAGES)'], rows, [1, 4, 5, 6]),
+    renderTable(['STRATEGY', 'RUNS', 'COPIED/CHILD MEDIAN (MIN–MAX)', 'VS NONE', 'PREDICTED', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES (PAGES)'], rows, [1, 5, 6, 7]),
     '',
     r.verdict,
     '',

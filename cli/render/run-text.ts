@@ -26,6 +26,8 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const t = r.threadsAtFork;
   out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map((x) => `${esc(x.name)} ${esc(x.status)}`).join(', ')}), ${t.os} OS`);
   const known = r.children.length > 0 && r.children[0].pages.copiedByParent !== null;
+  const help = whatWouldHelp(r, o.bytes);
+  if (help.length) out.push('', ...help);
   out.push('');
   out.push("Sharing with the fork-time image (private mappings; % of the child's resident pages there)");
   out.push(renderTable(['CHILD', ...classHead(known)], r.children.map((c) => [c.pid, ...classCells(c.pages, ps, opts, true)]), [0, 1, 2, 3, 4, 5, 6, 7]));
@@ -53,4 +55,30 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
     for (const note of r.notes) out.push(`note: ${esc(note)}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Strategy steps and the copied memory each would save per child (median over the children), from the
+ *  causes blamed on each page; `cowscope compare` measures them. */
+function whatWouldHelp(r: RunReport, bytes: boolean): string[] {
+  const steps = new Map<string, number[]>();
+  for (const c of r.children) for (const x of c.remedies) steps.set(x.strategy, [...(steps.get(x.strategy) ?? []), x.pages]);
+  if (!steps.size) return [];
+  const med = (xs: number[]) => {
+    const s = [...xs, ...new Array(r.children.length - xs.length).fill(0)].sort((a, b) => a - b);
+    return s[Math.floor((s.length - 1) / 2)];
+  };
+  const rows = [...steps.entries()]
+    .map(([strategy, pages]) => ({ strategy, pages: med(pages) }))
+    .filter((x) => x.pages > 0)
+    .sort((a, b) => b.pages - a.pages);
+  if (!rows.length) return [];
+  const copied = med(r.children.map((c) => c.pages.copied));
+  return [
+    `What would help (predicted from the causes; measure with cowscope compare --strategies none,${rows.map((x) => x.strategy).join(',')}):`,
+    renderTable(
+      ['STRATEGY', 'SAVES PER CHILD', '% OF COPIED', 'AT 8 WORKERS'],
+      rows.map((x) => [x.strategy, `${x.pages} pages, ${formatSize(x.pages * r.pageSize, bytes)}`, `${copied ? ((100 * x.pages) / copied).toFixed(0) : 0}%`, formatSize(8 * x.pages * r.pageSize, bytes)]),
+      [1, 2, 3],
+    ),
+  ];
 }
