@@ -121,6 +121,8 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     }
     pageCause[p] = primary;
     pageCauses[p] ??= [primary];
+    const silent = blamer.silentCauses(p).filter((c) => !pageCauses[p].includes(c));
+    if (silent.length) pageCauses[p] = [...pageCauses[p], ...silent].sort();
     bump(causes, primary, 1, 0);
     const region = blamer.regionOf(diffs.addrs[p]);
     let r = regions.get(region);

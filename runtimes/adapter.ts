@@ -22,6 +22,10 @@ export interface PageBlamer {
   changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void;
   /** the cause of copied page p whose bytes did not change */
   identicalPage(p: number): string;
+  /** causes that stored values a page already held, inferred from what lies on it (a GC aging young
+   *  objects on 3.3+ leaves their flags as they were): they wrote the page too, so they count as having
+   *  touched it, and a strategy must remove them as well to save it */
+  silentCauses(p: number): string[];
   /** set when the runtime's version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
 }

@@ -637,6 +637,13 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
       const v = findRange(ctx.vmaStarts, ctx.vmaEnds, page);
       return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
     },
+    silentCauses(p: number): string[] {
+      // 3.3+: a GC ages young objects by storing their flags word unchanged (the age is in struct
+      // heap_page), so a GC heap page with young objects is written whatever else changed there.
+      const page = diffs.addrs[p];
+      if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
+      return objectsOn(ctx, bodyOf(ctx, page), page, pageSize).young ? ['gc.age'] : [];
+    },
     identicalPage(p: number): string {
       const ip: IdenticalPage = { ctx, page: diffs.addrs[p], pageSize };
       const cause = IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
