@@ -242,18 +242,23 @@ module Cowscope
         Process.kill(:STOP, Process.pid)
         exit!(0)
       end
-      count.times { |i| pids[i + 1] = fork { child_main } }
+      # The children's code refers to no constant: on 3.2+ a constant reference run for the first time
+      # registers its cache in the VM's constant-cache table, pages that would be cowscope's, not the app's.
+      child = { process: Process, gc: GC, workload: CONFIG['workload'] }
+      count.times { |i| pids[i + 1] = fork { child_main(child) } }
       pids
     end
 
-    def child_main
+    def child_main(c)
       status = 1
-      Process.kill(:STOP, Process.pid) # wait for go
-      gc_at_go = GC.count
-      run_workload
+      process = c[:process]
+      gc = c[:gc]
+      process.kill(:STOP, process.pid) # wait for go
+      gc_at_go = gc.count
+      run_workload(c[:workload])
       # Written without JSON.generate: the child should do as little as possible after its workload.
-      channel.syswrite(%({"event":"done","pid":#{Process.pid},"requests":#{@requests_served || 0},"gcRuns":#{GC.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
-      Process.kill(:STOP, Process.pid) # quiescent while cowscope reads us; cowscope kills us after
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
+      process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
       begin
@@ -265,8 +270,8 @@ module Cowscope
       exit!(status)
     end
 
-    def run_workload
-      if (file = CONFIG['workload'])
+    def run_workload(file = CONFIG['workload'])
+      if file
         load(file)
       elsif @rack_app
         run_rack_requests
