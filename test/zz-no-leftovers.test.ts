@@ -11,7 +11,8 @@ test('no fixture, ruby, unicorn, chromium or cowscope process is left behind', (
   const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,args', '--no-headers'], { encoding: 'utf8' });
   const left = ps
     .split('\n')
-    .filter((l) => /cow_family|cowscope-stage-|chromium/.test(l) || (l.includes(ROOT) && /fixtures\/ruby\/|runtimes\/ruby\/agent\/cowscope\.rb|dist\/cli\/main\.js|unicorn/.test(l)))
+    // this checkout's programs (another checkout's tests may run beside these), and any browser or stage
+    .filter((l) => /cowscope-stage-|chromium/.test(l) || (l.includes(ROOT) && /cow_family|fixtures\/ruby\/|runtimes\/ruby\/agent\/cowscope\.rb|dist\/cli\/main\.js|unicorn/.test(l)))
     .filter((l) => !l.includes(' ps -eo '));
   assert.equal(left, [], `left running:\n${left.join('\n')}`);
 });
