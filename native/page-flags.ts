@@ -1,7 +1,8 @@
 // Bit tables shared by the probe and the analyzers. No addon is loaded here, so offline analysis
 // (cowscope report) can use them on any machine.
 
-/** Bits of the per-page flags column (mirrors the F_* constants in probe.cc). */
+/** Bits of the per-page flags column: the addon exports the same table (pageFlagBits), and
+ *  test/probe.test.ts holds the two equal. */
 export const PageFlag = {
   present: 1 << 0,
   swapped: 1 << 1,

@@ -703,6 +703,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readWords", Napi::Function::New(env, ReadWords));
   exports.Set("walkMallocChunks", Napi::Function::New(env, WalkMallocChunks));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
+  // The flags column's bits, by name: native/page-flags.ts carries the same table for offline use, and a
+  // test holds the two equal.
+  Napi::Object bits = Napi::Object::New(env);
+  const std::pair<const char*, uint16_t> kFlagNames[] = {{"present", F_PRESENT}, {"swapped", F_SWAPPED}, {"exclusive", F_EXCLUSIVE},
+                                                         {"file", F_FILE},       {"softDirty", F_SOFT_DIRTY}, {"uffdWp", F_UFFD_WP},
+                                                         {"guard", F_GUARD},     {"zero", F_ZERO},       {"huge", F_HUGE}};
+  for (const auto& [name, bit] : kFlagNames) bits.Set(name, Napi::Number::New(env, bit));
+  exports.Set("pageFlagBits", bits);
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
   exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));

@@ -235,6 +235,11 @@ export function reap(pid: number): boolean {
  *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
  *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
 /** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes. */
+/** The flags column's bits as the addon defines them (native/page-flags.ts must say the same). */
+export function pageFlagBits(): Record<string, number> {
+  return { ...(addon as unknown as { pageFlagBits: Record<string, number> }).pageFlagBits };
+}
+
 export function ingestHeapDump(
   path: string,
   heapPageSize: number,

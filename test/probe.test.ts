@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KpageFlag, PageFlag, PageStatus, ProbeError, comparePages, features, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
+import { KpageFlag, PageFlag, PageStatus, ProbeError, comparePages, features, pageFlagBits, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
 let fam: Family;
@@ -128,6 +128,10 @@ test('errors carry errno, code and a hint that names the fix', () => {
   }
   assert.throws(() => readPagemap(1, Float64Array.of(1), Float64Array.of(4097)), /page-aligned/);
   assert.throws(() => readPagemap(1, Float64Array.of(0), Float64Array.of(0, 1)), /differ in length/);
+});
+
+test('the flags column has one bit table: the addon\'s and page-flags.ts say the same', () => {
+  assert.equal(pageFlagBits(), { ...PageFlag });
 });
 
 test.run();
