@@ -50,6 +50,8 @@ interface Context {
   idTableCause: Map<number, string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: Map<number, string>;
+  /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
+  childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
   bornFlags: Map<number, number>;
   /** stack mappings of the fork-time image (the main stack, thread stacks), sorted */
@@ -277,8 +279,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // Other words of a chunk whose new pointers tie it to a table (object ids, inline caches).
   { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => c.ctx.contentChunkCause.has(c.start) },
   // A pointer now leading to memory the child allocated: the structure grew or was relinked to it, as
-  // part of that allocation.
+  // part of that allocation (a chunk of [heap], or a mapping the child made: glibc mmaps large blocks).
   { cause: (c) => freshTargetCause(c.ctx, c.N)!, when: (c) => freshTargetCause(c.ctx, c.N) !== undefined },
+  { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped(num(c.N)) },
 ];
 
 /** The cause of the chunk the child allocated that v points into, if any. */
@@ -344,18 +347,26 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
 function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
   const out = new Map<number, string>();
+  const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
     const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const N = newAt(k);
     const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
-    if (cw?.kind !== 'content' || out.has(cw.start)) continue;
+    if (cw?.kind !== 'content') continue;
     const target = num(N);
+    const t = chunkWord(ctx.glibc, target, N, N);
+    if (t?.kind === 'content' && t.start !== cw.start) links.push([cw.start, t.start]);
+    if (out.has(cw.start)) continue;
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
     if (rule) out.set(cw.start, rule.cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
     else if (onStack(ctx, oldAt(k)) && onStack(ctx, N)) out.set(cw.start, 'vm.globals');
+    // a table that now points to memory the child allocated grew (st_table entries, bins)
+    else if (t?.kind === 'fresh' || ctx.childMapped(target)) out.set(cw.start, t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : 'alloc.malloc');
   }
+  // A chunk that a chunk of known cause now points to is part of the same structure (a table's bins).
+  for (const [from, to] of links) if (out.has(from) && !out.has(to)) out.set(to, out.get(from)!);
   return out;
 }
 
@@ -575,6 +586,13 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new Set(),
     idTableCause: new Map(),
     contentChunkCause: new Map(),
+    childMapped: (() => {
+      const child = capture.processes.find((p) => p.pid === diffs.pid);
+      const own = (child?.vmas ?? []).filter((v) => v.inode === 0 && v.perms.startsWith('rw') && !ref.vmas.some((r) => r.start < v.end && r.end > v.start));
+      const starts = Float64Array.from(own, (v) => v.start);
+      const ends = Float64Array.from(own, (v) => v.end);
+      return (addr: number) => findRange(starts, ends, addr) >= 0;
+    })(),
     bornFlags: (() => {
       const born = ruby.childObjects?.find((c) => c.pid === diffs.pid);
       const m = new Map<number, number>();
