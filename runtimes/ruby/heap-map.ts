@@ -42,7 +42,8 @@ export function checkHeapMap(file: string, maxBytes: number): number {
 /** Objects of the map on the kept pages (plus every class, module and iseq); slotSize is the slot size
  *  of dumps that do not say (3.1). */
 export function ingestRubyHeapMap(file: string, heapPageSize: number, keepPages: Float64Array, slotSize = 40, maxBytes = DEFAULT_MAX_HEAP_MAP): HeapDumpIngest {
-  checkHeapMap(file, maxBytes);
+  // A map that cannot be stat'ed is left to the native open, whose error names the file and the fix.
+  if (fs.lstatSync(file, { throwIfNoEntry: false })) checkHeapMap(file, maxBytes);
   try {
     return ingestHeapDump(file, heapPageSize, keepPages, slotSize, RUBY_CODES, maxBytes);
   } catch (e) {
