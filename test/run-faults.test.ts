@@ -141,6 +141,13 @@ test('the Ruby parent SIGKILLed mid-workload: "the program … was killed by SIG
   }
 });
 
+test('the program killed at the fork (in its --before-fork strategy): the phase is named, no thread hint', () => {
+  const r = runCowscope(['run', '--strategy', 'custom', '--before-fork', fixture('before_fork_kill.rb'), fixture('noop.rb')]);
+  assert.is(r.status, 2, r.stderr);
+  assertOneLine(r.stderr, /^cowscope: the program \(pid \d+\) was killed by SIGKILL at the fork \(strategy, heap map, forking the twin and children\): something killed the Ruby parent/);
+  assert.not.match(r.stderr, /before the fork point|waits for a thread/);
+});
+
 for (const signal of ['SIGHUP', 'SIGTERM', 'SIGPIPE'] as NodeJS.Signals[]) {
   test(`${signal} to cowscope mid-workload: everything killed and reaped, temp folder removed, exit 128+${os.constants.signals[signal]}, one line`, async () => {
     const run = await startSlowRun();

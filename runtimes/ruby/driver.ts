@@ -509,9 +509,10 @@ export class RubySession {
     if (x.phase === 'boot') return this.earlyExit(x);
     const how = x.signal ? `was killed by ${x.signal}` : `exited with status ${x.code}`;
     const fix = x.signal
-      ? 'something killed the Ruby parent (does the workload signal Process.ppid? the OOM killer? see dmesg); run again'
+      ? `something killed the Ruby parent (${x.phase === 'workload' ? 'does the workload signal Process.ppid?' : 'the program itself?'} the OOM killer? see dmesg); run again`
       : 'the parent must wait at the fork point until cowscope releases it: check that no thread of the program calls exit or exit! after the fork point';
-    return new SessionError(`the program (pid ${this.proc.pid}) ${how} ${PHASE_TEXT[x.phase]}; its twin and children were killed with it: ${fix}`);
+    const family = this.twin ? '; its twin and children were killed with it' : '';
+    return new SessionError(`the program (pid ${this.proc.pid}) ${how} ${PHASE_TEXT[x.phase]}${family}: ${fix}`);
   }
 
   /** The error to report for a failure e: a death noticed now explains it better than its symptom (a
