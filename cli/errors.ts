@@ -5,6 +5,7 @@ import { ParseError } from '../native/procfs-parse';
 import { TargetError } from '../native/capture';
 import { CaptureFileError } from '../native/capture-file';
 import { SessionError } from '../runtimes/ruby/driver';
+import { HeapMapError } from '../runtimes/ruby/heap-map';
 import { escapeControl } from './render/escape';
 
 export const EXIT_OK = 0;
@@ -21,7 +22,7 @@ export class UsageError extends Error {
 /** The one line a user sees for an error. */
 export function describeError(e: unknown): string {
   if (e instanceof ProbeError) return `cannot read ${e.path || e.syscall}: ${e.code}: ${e.hint}`;
-  if (e instanceof UsageError || e instanceof TargetError || e instanceof SessionError || e instanceof CaptureFileError) return e.message;
+  if (e instanceof UsageError || e instanceof TargetError || e instanceof SessionError || e instanceof CaptureFileError || e instanceof HeapMapError) return e.message;
   if (e instanceof ParseError) return `${e.message} (the kernel printed something cowscope cannot parse: please report it)`;
   const err = e as NodeJS.ErrnoException;
   if (err && err.code === 'EPIPE') return 'output closed early';

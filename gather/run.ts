@@ -34,7 +34,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
   diffCopiedPages(capture, pairs);
   rubyAdapter.attach(
     capture,
-    { file: session.heapMap!.path, version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize },
+    { file: session.heapMap!.path, version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
     { pid: twin.pid, vmas: twin.vmas },
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
   );

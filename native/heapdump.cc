@@ -241,16 +241,19 @@ class Ingest {
   Counts counts_;
 };
 
-void ReadLines(const std::string& path, Ingest& ingest) {
+void ReadLines(const std::string& path, Ingest& ingest, uint64_t maxBytes) {
   Fd fd(path);
   std::vector<char> buf(1 << 20);
   std::string carry;
+  uint64_t total = 0;
   for (;;) {
     ssize_t n;
     do n = read(fd.get(), buf.data(), buf.size());
     while (n < 0 && errno == EINTR);
     if (n < 0) throw SysError{errno, "read", path};
     if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+    if (total > maxBytes) throw SysError{EFBIG, "read", path};  // grew past the limit checked before
     const char* p = buf.data();
     const char* end = p + n;
     while (p < end) {
@@ -286,7 +289,7 @@ Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
 }
 
 // ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize,
-//                typeCodes: {NAME: code}, imemoCodes: {name: code}) ->
+//                typeCodes: {NAME: code}, imemoCodes: {name: code}[, maxBytes]) ->
 //   { bodies, lines, objects, free, malformed,
 //     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
 //     classNames: { address, name }, sites: [ "file:line" ] }
@@ -304,9 +307,10 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   std::sort(keep.begin(), keep.end());
   // The slot size of dumps without slot_size (3.1): 40 bytes unless told otherwise.
   const uint64_t defaultSlot = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
+  const uint64_t maxBytes = info.Length() > 6 && info[6].IsNumber() ? static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue()) : ~0ULL;
   Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>()));
   try {
-    ReadLines(path, ingest);
+    ReadLines(path, ingest, maxBytes);
   } catch (const SysError& se) {
     throw ToJsError(env, se);
   }

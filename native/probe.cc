@@ -9,6 +9,7 @@
 // read sizes, and why only present pages are read).
 
 #include <napi.h>
+#include <uv.h>
 
 #include "common.h"
 
@@ -18,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <numeric>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -591,8 +594,10 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
 
 // setChildSubreaper(): orphans of our descendants (e.g. the children of a Ruby parent that died) are
 // re-parented to us instead of to init, so reap() can collect them.
+// setChildSubreaper(false) turns it off again (tests that adopt a family for a while).
 Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw ToJsError(info.Env(), SysError{errno, "prctl", "PR_SET_CHILD_SUBREAPER"});
+  const unsigned long on = info.Length() > 0 && info[0].IsBoolean() && !info[0].As<Napi::Boolean>().Value() ? 0 : 1;
+  if (prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) != 0) throw ToJsError(info.Env(), SysError{errno, "prctl", "PR_SET_CHILD_SUBREAPER"});
   return info.Env().Undefined();
 }
 
@@ -606,6 +611,82 @@ Napi::Value Reap(const Napi::CallbackInfo& info) {
   while (r < 0 && errno == EINTR);
   if (r == 0) return Napi::Boolean::New(info.Env(), false);
   return Napi::Boolean::New(info.Env(), true);  // reaped, or ECHILD: another process's child
+}
+
+// watchExit(pid, callback) -> id: calls callback once, from the event loop, as soon as pid exits (any
+// process, not only our children: a pidfd becomes readable when its process ends, zombie or not).
+// The watch does not keep the event loop alive. unwatchExit(id) stops it and closes the pidfd; call it
+// for every watch. Throws ESRCH when pid does not exist.
+struct ExitWatch {
+  uv_poll_t poll;
+  int fd = -1;
+  napi_env env = nullptr;
+  Napi::FunctionReference callback;
+  bool fired = false;
+};
+
+std::unordered_map<int, ExitWatch*>& Watches() {
+  static std::unordered_map<int, ExitWatch*> watches;
+  return watches;
+}
+
+void OnWatchClosed(uv_handle_t* handle) {
+  auto* w = static_cast<ExitWatch*>(handle->data);
+  close(w->fd);
+  delete w;
+}
+
+void OnPidfdReadable(uv_poll_t* handle, int, int) {
+  auto* w = static_cast<ExitWatch*>(handle->data);
+  uv_poll_stop(handle);
+  if (w->fired) return;
+  w->fired = true;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  try {
+    w->callback.MakeCallback(env.Global(), {});
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+Napi::Value WatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int pid = ArgPid(info, 0);
+  if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "watchExit(pid, callback)");
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) throw ToJsError(env, SysError{errno, "pidfd_open", "/proc/" + std::to_string(pid)});
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) {
+    close(fd);
+    throw Napi::Error::New(env, "watchExit: no event loop");
+  }
+  auto* w = new ExitWatch();
+  w->fd = fd;
+  w->env = env;
+  w->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  w->poll.data = w;
+  if (uv_poll_init(loop, &w->poll, fd) != 0 || uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable) != 0) {
+    close(fd);
+    delete w;
+    throw Napi::Error::New(env, "watchExit: cannot poll the pidfd");
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(&w->poll));
+  Watches()[fd] = w;
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "unwatchExit(id)");
+  const int id = info[0].As<Napi::Number>().Int32Value();
+  auto it = Watches().find(id);
+  if (it == Watches().end()) return info.Env().Undefined();
+  ExitWatch* w = it->second;
+  Watches().erase(it);
+  uv_poll_stop(&w->poll);
+  w->callback.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatchClosed);
+  return info.Env().Undefined();
 }
 
 // ---- structure discovery: words and malloc chunks of a (stopped) process ----
@@ -700,6 +781,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("watchExit", Napi::Function::New(env, WatchExit));
+  exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit));
   exports.Set("readWords", Napi::Function::New(env, ReadWords));
   exports.Set("walkMallocChunks", Napi::Function::New(env, WalkMallocChunks));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));

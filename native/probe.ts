@@ -67,9 +67,19 @@ interface Addon {
   readPages(pid: number, addrs: Float64Array): PageReads;
   comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
   features(): ProbeFeatures;
-  setChildSubreaper(): void;
+  setChildSubreaper(on?: boolean): void;
   reap(pid: number): boolean;
-  ingestHeapDump(path: string, heapPageSize: number, keepPages: Float64Array, slotSize: number, types: Record<string, number>, imemo: Record<string, number>): HeapDumpIngest;
+  watchExit(pid: number, callback: () => void): number;
+  unwatchExit(id: number): void;
+  ingestHeapDump(
+    path: string,
+    heapPageSize: number,
+    keepPages: Float64Array,
+    slotSize: number,
+    types: Record<string, number>,
+    imemo: Record<string, number>,
+    maxBytes?: number,
+  ): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
 }
@@ -221,9 +231,9 @@ export function features(): ProbeFeatures {
   return addon.features();
 }
 
-/** Makes orphaned descendants our children, so that reap() can collect them. */
-export function setChildSubreaper(): void {
-  wrap(() => addon.setChildSubreaper());
+/** Makes orphaned descendants our children, so that reap() can collect them (on = false: no more). */
+export function setChildSubreaper(on = true): void {
+  wrap(() => addon.setChildSubreaper(on));
 }
 
 /** Reaps pid if it is our child and has exited; true when it is gone (or not ours). */
@@ -231,23 +241,38 @@ export function reap(pid: number): boolean {
   return addon.reap(pid);
 }
 
-/** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
- *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
- *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
-/** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes. */
+/** Calls onExit once, from the event loop, as soon as pid exits (any process: a pidfd watched with
+ *  poll). Returns a stop function, which must be called (it closes the pidfd). Throws a ProbeError
+ *  (ESRCH) when pid does not exist. The watch does not keep Node running. */
+export function watchExit(pid: number, onExit: () => void): () => void {
+  const id = wrap(() => addon.watchExit(pid, onExit));
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    addon.unwatchExit(id);
+  };
+}
+
 /** The flags column's bits as the addon defines them (native/page-flags.ts must say the same). */
 export function pageFlagBits(): Record<string, number> {
   return { ...(addon as unknown as { pageFlagBits: Record<string, number> }).pageFlagBits };
 }
 
+/** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
+ *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
+ *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
+/** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes;
+ *  maxBytes: reading stops with EFBIG past this many bytes. */
 export function ingestHeapDump(
   path: string,
   heapPageSize: number,
   keepPages: Float64Array,
   slotSize: number,
   codes: { types: Record<string, number>; imemo: Record<string, number> },
+  maxBytes?: number,
 ): HeapDumpIngest {
-  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo));
+  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, maxBytes));
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

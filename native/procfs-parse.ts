@@ -135,6 +135,8 @@ export interface ProcStat {
   threads: number;
   /** clock ticks after boot: with the pid, identifies the process across reads */
   startTime: number;
+  /** field 52 (Linux 3.5+): the exit status as waitpid(2) reports it; meaningful for a zombie */
+  exitCode?: number;
 }
 
 export const PF_KTHREAD = 0x00200000;
@@ -161,6 +163,7 @@ export function parseStat(text: string, source = 'stat'): ProcStat {
     flags: num(6),
     threads: num(17),
     startTime: num(19),
+    ...(rest.length > 49 && /^\d+$/.test(rest[49]) ? { exitCode: Number(rest[49]) } : {}),
   };
 }
 

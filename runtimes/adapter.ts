@@ -37,6 +37,8 @@ export interface HeapMapSource {
   platform: string;
   heapPageSize: number;
   slotSize: number;
+  /** the largest map to read (bytes); default DEFAULT_MAX_HEAP_MAP */
+  maxBytes?: number;
 }
 
 export interface RuntimeAdapter {

@@ -115,6 +115,7 @@ test('a workload that starts processes of its own: on timeout they are killed an
   const r = runCowscope(['run', '--timeout', '2', fixture('spawning_workload.rb')]);
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, /did not finish the workload within 2 s/);
+  assert.not.match(r.stderr, /waits for a thread/, 'one thread at the fork point: no thread hint');
   const sleepers = fs.readdirSync('/proc').filter((n) => {
     try {
       return /^\d+$/.test(n) && fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes('cowscope-fixture-sleeper');

@@ -13,9 +13,11 @@ import { which } from '../../native/machine';
 import { gatherRun } from '../../gather/run';
 import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
-import { vmOwnThreads } from '../../runtimes/ruby/layouts';
+import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { runOutput } from '../render/run-output';
 import { scriptIndex } from '../args';
+import { parseSize } from '../budget-config';
+import { createRunDir, sweepRunDirs } from '../run-dirs';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -46,6 +48,17 @@ export interface RunArgs {
   cwd?: string;
   json: boolean;
   bytes: boolean;
+  /** the largest heap map to read: a size (8GiB); default $COWSCOPE_MAX_HEAP_MAP, else 8 GiB */
+  maxHeapMap?: string;
+}
+
+/** --max-heap-map, else $COWSCOPE_MAX_HEAP_MAP, else DEFAULT_MAX_HEAP_MAP. */
+function maxHeapMapOf(args: RunArgs): number {
+  const [value, from] = args.maxHeapMap !== undefined ? [args.maxHeapMap, '--max-heap-map'] : [process.env.COWSCOPE_MAX_HEAP_MAP, 'COWSCOPE_MAX_HEAP_MAP'];
+  if (value === undefined || value === '') return DEFAULT_MAX_HEAP_MAP;
+  const n = parseSize(String(value));
+  if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(value)} is not a size: write e.g. 8GiB or 512MiB`);
+  return n;
 }
 
 function existingFile(file: string, what: string, base = process.cwd()): string {
@@ -92,6 +105,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
     output: output as RubyRunOptions['output'],
+    maxHeapMapBytes: maxHeapMapOf(args),
   };
 }
 
@@ -101,27 +115,53 @@ function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
   return 'the Cowscope.workload block of the program, if it registered one';
 }
 
-/** One controlled fork, measured: the capture and its report. Kills and reaps everything on failure
- *  and on Ctrl-C (exit 130). */
+/** The signals cowscope catches during a run: each kills and reaps everything, removes the temporary
+ *  folder and exits 128 + the signal's number. */
+export const CAUGHT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'];
+
+/** The run in progress, told about a signal; undefined between runs. */
+let onRunSignal: ((signal: NodeJS.Signals) => void) | undefined;
+const dispatch = (signal: NodeJS.Signals) => onRunSignal?.(signal);
+let pipeListener = false;
+
+/** INT, TERM and HUP are listened for during a run only (removing the listener gives back SIG_DFL, as
+ *  before). SIGPIPE is listened for once for good: libuv would reset it to SIG_DFL, not to Node's
+ *  SIG_IGN, and a later write to a closed pipe must raise EPIPE, not kill cowscope. */
+function listenForSignals(on: boolean): void {
+  if (!pipeListener) {
+    pipeListener = true;
+    process.on('SIGPIPE', dispatch);
+  }
+  for (const signal of CAUGHT_SIGNALS) if (signal !== 'SIGPIPE') (on ? process.on : process.off).call(process, signal, dispatch);
+}
+
+/** One controlled fork, measured: the capture and its report. Kills and reaps everything and removes
+ *  its temporary folder on failure and on INT, TERM, HUP and PIPE (exit 128 + signo). Sweeps the
+ *  folders of earlier runs that were killed before they could remove theirs. */
 export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-run-'));
-  const session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
+  let session: RubySession | undefined;
+  let dir: string | undefined;
   let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return; // a second Ctrl-C while cleaning up: the cleanup goes on
+  const removeDir = () => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  onRunSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return; // a second signal while cleaning up: the cleanup goes on
     interrupted = true;
-    session.abort().finally(() => {
-      fs.rmSync(dir, { recursive: true, force: true });
-      process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped\n`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+    (session ? session.abort() : Promise.resolve()).finally(() => {
+      removeDir();
+      process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped, and its temporary folder removed\n`);
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
     });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  listenForSignals(true);
   try {
+    sweepRunDirs();
+    dir = createRunDir();
+    session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
     await session.ready();
     const fp = session.forkPoint!;
-    if (fp.threads.length > 1 || fp.osThreads - vmOwnThreads(fp.ruby) > 1)
+    if (session.multiThreadedAtFork())
       process.stderr.write(
         `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => t.name).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );
@@ -131,14 +171,18 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
     await session.release();
     return { capture, analysis: analyzeRun(capture) };
   } catch (e) {
-    await session.abort();
+    // What died explains a failure better than its symptom: ask before everything is killed.
+    const cause = session ? session.failureCause(e) : e;
+    await session?.abort();
     // Killing the family makes the steps above fail; the signal handler reports and exits instead.
     if (interrupted) await new Promise(() => undefined);
-    throw e;
+    throw cause;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!interrupted) {
+      onRunSignal = undefined;
+      listenForSignals(false);
+      removeDir();
+    }
   }
 }
 
@@ -174,6 +218,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .option('max-heap-map', { type: 'string', describe: 'the largest heap map to read (default 8GiB, or $COWSCOPE_MAX_HEAP_MAP)' })
       .example('$0 run app.rb', 'fork at the end of app.rb; children run its Cowscope.workload block')
       .example('$0 run --workload job.rb --children 4 app.rb', 'each of 4 children loads job.rb')
       .example("$0 run --rack config.ru --request 'GET /' --requests 100", 'a Rack app: 100 requests per child')

@@ -108,7 +108,7 @@ export const rubyAdapter: RuntimeAdapter = {
     const copiedPages = copiedPagesOf(capture);
     // Objects on copied pages, and objects the children's new words point to (a call-cache record's
     // callinfo may live on a page nobody copied): their types say what the pointing words are.
-    const dump = ingestRubyHeapMap(map.file, map.heapPageSize, withPointedPages(capture, copiedPages, reference.vmas), map.slotSize);
+    const dump = ingestRubyHeapMap(map.file, map.heapPageSize, withPointedPages(capture, copiedPages, reference.vmas), map.slotSize, map.maxBytes);
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
     const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);

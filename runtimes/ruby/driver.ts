@@ -4,14 +4,22 @@
 // fork point, continues the children (go), waits for them to finish the workload, and at the end
 // releases or kills everyone. Every process it started is reaped: cowscope is a child subreaper, so the
 // Ruby parent's children come back to it if the parent dies first.
+//
+// Deaths are noticed at once: the program through its exit, the twin and the children through a pidfd
+// each (native watchExit); the error names who died, how (exit status or signal) and in which phase.
+// Every message of the agent is bounded (MAX_MESSAGE bytes a line) and validated (AGENT_PROTOCOL, known
+// events, field types) before use; the agent's first message announces its protocol version.
 
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { reap, setChildSubreaper } from '../../native/probe';
+import { reap, setChildSubreaper, watchExit } from '../../native/probe';
 import { statOf, threadsOf } from '../../native/proc';
+import { describeBytes } from '../../native/regular-file';
+import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
+import { vmOwnThreads } from './layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
 
@@ -51,6 +59,8 @@ export interface RubyRunOptions {
   cwd?: string;
   /** where the program's own output goes (cowscope keeps stdout for its report) */
   output: Writable;
+  /** the largest heap map cowscope reads (bytes); default DEFAULT_MAX_HEAP_MAP */
+  maxHeapMapBytes?: number;
 }
 
 export interface ForkPoint {
@@ -70,7 +80,103 @@ interface AgentEvent {
   [key: string]: unknown;
 }
 
-const STDERR_TAIL = 30;
+/** The control protocol this driver speaks; the agent says its own in its first message (hello). */
+export const AGENT_PROTOCOL = 1;
+/** The longest line the agent may send (bytes, newline excluded). */
+export const MAX_MESSAGE = 1024 * 1024;
+/** How much of the program's stderr is kept for error messages (bytes). */
+const STDERR_TAIL_BYTES = 8192;
+
+// ---- validation of the agent's messages: every field a message may carry, with its type ----
+
+type Check = (v: unknown) => boolean;
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v) =>
+    Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+const seconds: Check = (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const str =
+  (max: number): Check =>
+  (v) =>
+    typeof v === 'string' && v.length <= max;
+const optional =
+  (c: Check): Check =>
+  (v) =>
+    v === undefined || c(v);
+const arrayOf =
+  (c: Check, max: number): Check =>
+  (v) =>
+    Array.isArray(v) && v.length <= max && v.every(c);
+const record = (fields: Record<string, Check>): Check => (v) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(fields).every(([k, c]) => c((v as Record<string, unknown>)[k]));
+
+const TEXT = 4096;
+/** Every event the agent may send, and its fields (besides event and pid). Unknown fields are ignored. */
+const AGENT_EVENTS: Record<string, Record<string, Check>> = {
+  hello: { protocol: int(0), ruby: str(64) },
+  fork_point: {
+    ruby: str(64),
+    platform: str(256),
+    engine: str(64),
+    heapPageSize: int(1, 1 << 30),
+    slotSize: int(1, 1 << 20),
+    threads: arrayOf(record({ name: str(TEXT), status: str(64) }), 100_000),
+    osThreads: int(1),
+    gcCount: int(0),
+  },
+  strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
+  heap_map: { path: str(TEXT), seconds, bytes: int(0) },
+  forked: { twin: int(1), children: arrayOf(int(1), 64) },
+  done: { requests: optional(int(0)), gcRuns: optional(int(0)) },
+  error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
+  exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
+};
+
+/** Why a parsed message cannot be used, or undefined when it is well-formed. */
+export function invalidAgentMessage(m: unknown): string | undefined {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'not a JSON object';
+  const e = m as Record<string, unknown>;
+  if (typeof e.event !== 'string') return 'no event name';
+  const fields = AGENT_EVENTS[e.event];
+  if (!fields) return `unknown event ${JSON.stringify(e.event.slice(0, 40))}`;
+  if (!int(1)(e.pid)) return `event ${e.event}: pid is not a process id`;
+  for (const [name, check] of Object.entries(fields)) if (!check(e[name])) return `event ${e.event}: field ${name} is missing or of the wrong type`;
+  return undefined;
+}
+
+/** The signal's name for its number (SIGKILL for 9). */
+function signalName(signo: number): string {
+  return Object.entries(os.constants.signals).find(([, n]) => n === signo)?.[0] ?? `signal ${signo}`;
+}
+
+/** "exited with status 7", "was killed by SIGKILL", from a waitpid(2) status. */
+function describeWaitStatus(status: number | undefined): string {
+  if (status === undefined) return 'ended (its exit status is unknown)';
+  const sig = status & 0x7f;
+  if (sig === 0) return `exited with status ${(status >> 8) & 0xff}`;
+  return `was killed by ${signalName(sig)}`;
+}
+
+export type Phase = 'boot' | 'fork' | 'workload' | 'capture' | 'done';
+const PHASE_TEXT: Record<Phase, string> = {
+  boot: 'before the fork point',
+  fork: 'at the fork (strategy, heap map, forking the twin and children)',
+  workload: 'during the workload',
+  capture: 'while cowscope read the processes after the workload',
+  done: 'after the measurement',
+};
+
+/** A death noticed: who and how. */
+interface Death {
+  pid: number;
+  /** waitpid(2) status; undefined when the process was already gone (reaped by someone else) */
+  status: number | undefined;
+  phase: Phase;
+  at: number;
+}
+
+/** How long a noticed death waits for the agent's own error report about it before it is reported. */
+const DEATH_GRACE_MS = 100;
 
 /** Processes whose parent is cowscope itself: after the program's parent exited, these can only be
  *  orphans of its family that the subreaper setting handed to us. */
@@ -95,40 +201,47 @@ export class RubySession {
   readonly requestsServed = new Map<number, number>();
   /** GC runs of each child during the workload */
   readonly gcRuns = new Map<number, number>();
+  /** where the run is: deaths are reported with it */
+  phase: Phase = 'boot';
+  readonly maxHeapMapBytes: number;
   private readonly events: AgentEvent[] = [];
   private wake: (() => void) | undefined;
-  private exited: { code: number | null; signal: string | null } | undefined;
-  private readonly stderrTail: string[] = [];
+  private exited: { code: number | null; signal: string | null; phase: Phase } | undefined;
+  private stderrTail = '';
   /** resolves when the program's stderr is closed (it and everything holding the pipe exited) */
   private stderrClosed: Promise<void> = Promise.resolve();
   private readonly control: Readable & Writable;
+  /** the first malformed, oversized or unexpected message of the agent: the run ends with it */
+  private protocolError: SessionError | undefined;
+  private helloSeen = false;
+  /** deaths of the twin and the children, as noticed (pidfd, or a check of /proc) */
+  private readonly deaths = new Map<number, Death>();
+  private readonly unwatch: (() => void)[] = [];
+  private aborting = false;
 
   private constructor(
     readonly proc: ChildProcess,
     private readonly opts: RubyRunOptions,
   ) {
+    this.maxHeapMapBytes = opts.maxHeapMapBytes ?? DEFAULT_MAX_HEAP_MAP;
     this.control = proc.stdio[3] as unknown as Readable & Writable;
     this.control.on('error', () => undefined); // EPIPE after the program died: seen through 'exit'
-    readline.createInterface({ input: this.control }).on('line', (line) => {
-      try {
-        this.push(JSON.parse(line) as AgentEvent);
-      } catch {
-        // not ours: ignore
-      }
-    });
+    this.readLines(this.control);
     this.stderrClosed = new Promise((resolve) => proc.stderr!.once('close', () => resolve()));
-    readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
-      opts.output.write(`${line}\n`);
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+    // The program's output passes through as it comes; only a bounded tail is kept for messages.
+    proc.stderr!.on('data', (d: Buffer) => {
+      opts.output.write(d);
+      this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
     proc.stdout!.on('data', (d: Buffer) => opts.output.write(d));
     proc.on('exit', (code, signal) => {
-      this.exited = { code, signal };
+      this.exited ??= { code, signal, phase: this.programGone?.phase ?? this.phase };
+      this.exitedAt ??= Date.now();
       this.wakeUp();
     });
     proc.on('error', () => {
-      this.exited ??= { code: null, signal: null }; // never started: nothing to wait for
+      this.exited ??= { code: null, signal: null, phase: this.phase }; // never started: nothing to wait for
+      this.exitedAt ??= Date.now();
       this.wakeUp();
     });
   }
@@ -138,6 +251,8 @@ export class RubySession {
     setChildSubreaper();
     const config = {
       fd: 3,
+      protocol: AGENT_PROTOCOL,
+      cowscopePid: process.pid,
       children: opts.children,
       strategy: opts.strategy,
       heapMap: opts.heapMapPath,
@@ -172,8 +287,81 @@ export class RubySession {
     await this.boot();
   }
 
-  private push(e: AgentEvent): void {
+  /** JSON lines of the control channel, each at most MAX_MESSAGE bytes; a longer one ends the run. */
+  private readLines(input: Readable): void {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    input.on('data', (chunk: Buffer) => {
+      let start = 0;
+      while (!this.protocolError) {
+        const nl = chunk.indexOf(10, start);
+        const part = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+        if (pendingBytes + part.length > MAX_MESSAGE) {
+          pending = [];
+          pendingBytes = 0;
+          this.refuse(`a message longer than ${describeBytes(MAX_MESSAGE)} on the control channel`);
+          return;
+        }
+        if (nl < 0) {
+          if (part.length) {
+            pending.push(Buffer.from(part));
+            pendingBytes += part.length;
+          }
+          return;
+        }
+        const line = (pending.length ? Buffer.concat([...pending, part]) : part).toString('utf8');
+        pending = [];
+        pendingBytes = 0;
+        start = nl + 1;
+        if (line.trim()) this.onLine(line);
+      }
+    });
+  }
+
+  private onLine(line: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      this.refuse(`a line that is not JSON (${JSON.stringify(line.slice(0, 60))}) on the control channel`);
+      return;
+    }
+    const bad = invalidAgentMessage(message);
+    if (bad) {
+      this.refuse(`a malformed message (${bad})`);
+      return;
+    }
+    const e = message as AgentEvent;
+    if (!this.helloSeen) {
+      if (e.event !== 'hello') {
+        this.protocolError = new SessionError(
+          `the agent did not announce its control protocol (its first message was ${e.event}): it is not the agent of this cowscope; reinstall cowscope (npm ci) and do not load another cowscope.rb (RUBYOPT)`,
+        );
+        this.wakeUp();
+        return;
+      }
+      if (e.protocol !== AGENT_PROTOCOL) {
+        this.protocolError = new SessionError(
+          `the agent speaks control protocol ${e.protocol}, this cowscope speaks ${AGENT_PROTOCOL}: use the agent that ships with this cowscope (reinstall it with npm ci; do not load another cowscope.rb through RUBYOPT)`,
+        );
+        this.wakeUp();
+        return;
+      }
+      this.helloSeen = true;
+      return;
+    }
+    if (e.event === 'hello') {
+      this.refuse('a second hello');
+      return;
+    }
     this.events.push(e);
+    this.wakeUp();
+  }
+
+  private refuse(what: string): void {
+    this.protocolError ??= new SessionError(
+      `the agent sent ${what}: the program must not write to cowscope's control channel (fd 3), and the agent must be the one of this cowscope (reinstall with npm ci)`,
+    );
     this.wakeUp();
   }
 
@@ -183,9 +371,20 @@ export class RubySession {
     w?.();
   }
 
-  /** Waits for the next event matching `want`, failing on agent errors, early exit or timeout. */
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, ms));
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** Waits for the next event matching `want`, failing on agent errors, deaths, bad messages or timeout. */
   private async next(want: (e: AgentEvent) => boolean, deadline: number, what: () => string): Promise<AgentEvent> {
     for (;;) {
+      if (this.protocolError) throw this.protocolError;
       const i = this.events.findIndex((e) => want(e) || e.event === 'error' || e.event === 'exited');
       if (i >= 0) {
         const e = this.events.splice(i, 1)[0];
@@ -198,18 +397,29 @@ export class RubySession {
           throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call Cowscope.fork_point before it`);
         return e;
       }
-      if (this.exited) throw this.earlyExit();
+      // A death is reported after a short grace, so that the agent's own report of it (an exception) wins.
+      const first = this.firstDeathAt();
+      if (first !== undefined) {
+        const left = first + DEATH_GRACE_MS - Date.now();
+        if (left <= 0) throw await this.deathFailure();
+        await this.sleep(left);
+        continue;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new SessionError(what());
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await this.sleep(left);
     }
   }
+
+  /** When the first death was noticed (the program's exit included), if any. */
+  private firstDeathAt(): number | undefined {
+    this.noticeDeaths();
+    const times = [...this.deaths.values()].map((d) => d.at);
+    if (this.exited || this.programGone) times.push(this.exitedAt ?? Date.now());
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  private exitedAt: number | undefined;
 
   /** Waits (at most ms) until the program exited and its stderr was read to the end. */
   private async outputDone(ms: number): Promise<void> {
@@ -220,38 +430,146 @@ export class RubySession {
 
   private who(pid: number): string {
     if (pid === this.proc.pid) return 'the program';
+    if (pid === this.twin) return `the twin (${pid})`;
     if (this.children.includes(pid)) return `child ${pid}`;
     return `process ${pid}`;
   }
 
-  private earlyExit(): SessionError {
-    const how = this.exited!.signal ? `was killed by ${this.exited!.signal}` : `exited with status ${this.exited!.code}`;
-    const last = this.stderrTail.filter((l) => l.trim()).slice(-1)[0];
+  /** Watches the twin and the children: each death is noticed at once. */
+  private watch(pids: number[]): void {
+    for (const pid of pids) {
+      try {
+        this.unwatch.push(watchExit(pid, () => this.noteDeath(pid)));
+      } catch {
+        this.noteDeath(pid); // gone already
+      }
+    }
+  }
+
+  private noteDeath(pid: number): void {
+    if (this.deaths.has(pid) || this.aborting || this.phase === 'done') return;
+    const s = statOf(pid);
+    // A zombie still holds its exit status (stat field 52); a process reaped by someone else does not.
+    this.deaths.set(pid, { pid, status: s && (s.state === 'Z' || s.state === 'X') ? s.exitCode : undefined, phase: this.phase, at: Date.now() });
+    this.wakeUp();
+  }
+
+  /** Checks /proc for deaths the watches have not reported yet (the program's too). */
+  private noticeDeaths(): void {
+    if (this.aborting || this.phase === 'done') return;
+    for (const pid of [this.twin, ...this.children]) {
+      if (!pid || this.deaths.has(pid)) continue;
+      const s = statOf(pid);
+      if (!s || s.state === 'Z' || s.state === 'X') this.noteDeath(pid);
+    }
+    // The program's exit reaches Node a little later than a pidfd; its zombie tells already.
+    if (!this.exited && !this.programGone && this.proc.pid) {
+      const s = statOf(this.proc.pid);
+      if (s && (s.state === 'Z' || s.state === 'X')) {
+        const status = s.exitCode;
+        const sig = status === undefined ? 0 : status & 0x7f;
+        this.programGone = { code: status === undefined || sig ? null : (status >> 8) & 0xff, signal: sig ? signalName(sig) : null, phase: this.phase };
+        this.exitedAt ??= Date.now();
+      }
+    }
+  }
+
+  /** The program's death as seen in /proc before Node reaped it (Node's 'exit' sets exited). */
+  private programGone: { code: number | null; signal: string | null; phase: Phase } | undefined;
+
+  /** The error for what died, if anything did: the program first (its twin and children die with it),
+   *  then a child, then the twin. */
+  deathError(): SessionError | undefined {
+    this.noticeDeaths();
+    if (this.exited || this.programGone) return this.programDeath();
+    const deaths = [...this.deaths.values()];
+    const d = deaths.find((x) => x.pid !== this.twin) ?? deaths[0];
+    if (!d) return undefined;
+    const how = describeWaitStatus(d.status);
+    const where = PHASE_TEXT[d.phase];
+    if (d.pid === this.twin)
+      return new SessionError(
+        `the twin (pid ${d.pid}, the stopped fork-time image) ${how} ${where}: nothing else may signal the program's processes while cowscope measures; run again`,
+      );
+    const fix =
+      d.status !== undefined && (d.status & 0x7f) === 0
+        ? 'the workload must return normally (no exit! or exec in a child): remove that call'
+        : 'something outside the workload killed it (the OOM killer? see dmesg) or the workload signalled its own process; run again';
+    return new SessionError(`child ${d.pid} ${how} ${where}: ${fix}`);
+  }
+
+  /** deathError, once the program's last output (when it is the one that died) was read. */
+  private async deathFailure(): Promise<SessionError> {
+    if ((this.programGone ?? this.exited)?.phase === 'boot') await this.outputDone(1000);
+    return this.deathError()!;
+  }
+
+  private programDeath(): SessionError {
+    const x = this.programGone ?? this.exited!;
+    if (x.phase === 'boot') return this.earlyExit(x);
+    const how = x.signal ? `was killed by ${x.signal}` : `exited with status ${x.code}`;
+    const fix = x.signal
+      ? `something killed the Ruby parent (${x.phase === 'workload' ? 'does the workload signal Process.ppid?' : 'the program itself?'} the OOM killer? see dmesg); run again`
+      : 'the parent must wait at the fork point until cowscope releases it: check that no thread of the program calls exit or exit! after the fork point';
+    const family = this.twin ? '; its twin and children were killed with it' : '';
+    return new SessionError(`the program (pid ${this.proc.pid}) ${how} ${PHASE_TEXT[x.phase]}${family}: ${fix}`);
+  }
+
+  /** The error to report for a failure e: a death noticed now explains it better than its symptom (a
+   *  read of a process that is gone). Call before abort(). */
+  failureCause(e: unknown): unknown {
+    if (e instanceof SessionError || e instanceof HeapMapError) return e;
+    return this.deathError() ?? e;
+  }
+
+  private earlyExit(x: { code: number | null; signal: string | null }): SessionError {
+    const how = x.signal ? `was killed by ${x.signal}` : `exited with status ${x.code}`;
+    const last = this.stderrTail
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-1)[0];
     return new SessionError(
-      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim()})` : ''}: cowscope forks at the end of the main script, at Cowscope.fork_point, or after loading --rack`,
+      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at Cowscope.fork_point, or after loading --rack`,
     );
   }
 
   private async boot(): Promise<void> {
     const deadline = Date.now() + this.opts.bootTimeoutMs;
     const late = () => `the program did not reach the fork point within ${this.opts.bootTimeoutMs / 1000} s: raise --timeout, or check that it does not wait for input or run a server loop before the fork point`;
-    this.forkPoint = (await this.next((e) => e.event === 'fork_point', deadline, late)) as unknown as ForkPoint;
-    this.strategy = (await this.next((e) => e.event === 'strategy', deadline, late)) as unknown as RubySession['strategy'];
-    this.heapMap = (await this.next((e) => e.event === 'heap_map', deadline, late)) as unknown as { path: string; seconds: number; bytes: number };
-    const forked = await this.next((e) => e.event === 'forked', deadline, late);
-    this.twin = forked.twin as number;
-    this.children = forked.children as number[];
+    const fromProgram = (e: AgentEvent, name: string) => e.event === name && e.pid === this.proc.pid;
+    this.forkPoint = (await this.next((e) => fromProgram(e, 'fork_point'), deadline, late)) as unknown as ForkPoint;
+    this.phase = 'fork';
+    this.strategy = (await this.next((e) => fromProgram(e, 'strategy'), deadline, late)) as unknown as RubySession['strategy'];
+    const map = (await this.next((e) => fromProgram(e, 'heap_map'), deadline, late)) as unknown as { path: string; seconds: number; bytes: number };
+    if (path.resolve(map.path) !== path.resolve(this.opts.heapMapPath))
+      throw new SessionError(`the agent wrote its heap map to ${map.path}, not to ${this.opts.heapMapPath} as told: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
+    checkHeapMap(this.opts.heapMapPath, this.maxHeapMapBytes);
+    this.heapMap = map;
+    const forked = await this.next((e) => fromProgram(e, 'forked'), deadline, late);
+    const twin = forked.twin as number;
+    const children = forked.children as number[];
+    // cowscope signals and kills these pids: they must be the program's own children.
+    for (const pid of [twin, ...children]) {
+      const s = statOf(pid);
+      if (s && s.ppid !== this.proc.pid)
+        throw new SessionError(`the agent named process ${pid} as its twin or child, but its parent is ${s.ppid}, not the program ${this.proc.pid}: the program must not write to cowscope's control channel (fd 3)`);
+    }
+    if (children.length !== this.opts.children || new Set([twin, ...children]).size !== children.length + 1)
+      throw new SessionError(`the agent reported ${children.length} children for --children ${this.opts.children}: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
+    this.twin = twin;
+    this.children = children;
+    this.watch([twin, ...children]);
     await this.waitStopped([this.twin, ...this.children], deadline, 'stop at the fork');
   }
 
   /** Polls until every pid is stopped (state T), as the agent's processes are when they wait. */
   private async waitStopped(pids: number[], deadline: number, what: string): Promise<void> {
     for (;;) {
+      if (this.protocolError) throw this.protocolError;
       const running = pids.filter((p) => statOf(p)?.state !== 'T');
       if (!running.length) return;
-      if (this.exited) throw this.earlyExit();
-      const gone = running.filter((p) => !statOf(p) || statOf(p)!.state === 'Z');
-      if (gone.length) throw new SessionError(`${this.who(gone[0])} exited unexpectedly while cowscope waited for it to ${what}`);
+      const first = this.firstDeathAt();
+      if (first !== undefined && Date.now() >= first + DEATH_GRACE_MS) throw await this.deathFailure();
       if (Date.now() > deadline) throw new SessionError(this.stuck(running, `did not ${what}`));
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -269,8 +587,15 @@ export class RubySession {
       .join('\n');
   }
 
+  /** More than one thread at the fork point (the VM's own timer thread not counted). */
+  multiThreadedAtFork(): boolean {
+    const fp = this.forkPoint;
+    return !!fp && (fp.threads.length > 1 || fp.osThreads - vmOwnThreads(fp.ruby) > 1);
+  }
+
   /** Lets the children run the workload. */
   go(): void {
+    this.phase = 'workload';
     for (const pid of this.children) process.kill(pid, 'SIGCONT');
   }
 
@@ -279,19 +604,23 @@ export class RubySession {
     const deadline = Date.now() + this.opts.workloadTimeoutMs;
     const pending = new Set(this.children);
     const late = () =>
-      `${this.stuck([...pending], `did not finish the workload within ${this.opts.workloadTimeoutMs / 1000} s`)}\n` +
-      'a child that waits for a thread started before the fork point hangs: that thread does not exist after fork';
+      this.stuck([...pending], `did not finish the workload within ${this.opts.workloadTimeoutMs / 1000} s`) +
+      (this.multiThreadedAtFork()
+        ? '\na child that waits for a thread started before the fork point hangs: that thread does not exist after fork'
+        : '\nraise --timeout if the workload needs longer, or see where it waits (wait channel above)');
     while (pending.size) {
-      const done = await this.next((ev) => ev.event === 'done', deadline, late);
+      const done = await this.next((ev) => ev.event === 'done' && pending.has(ev.pid), deadline, late);
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');
+    this.phase = 'capture';
   }
 
   /** Normal end: children and twin are killed, the parent reaps them and exits. */
   async release(): Promise<void> {
+    this.phase = 'done';
     this.kill([this.twin, ...this.children]);
     this.control.write('{"cmd":"release"}\n');
     await this.finish(5000);
@@ -299,6 +628,7 @@ export class RubySession {
 
   /** Any failure: kill everything now and reap it. Safe to call more than once. */
   async abort(): Promise<void> {
+    this.aborting = true;
     this.kill([this.twin, ...this.children]);
     this.kill([this.proc.pid ?? 0]);
     await this.finish(5000);
@@ -339,6 +669,7 @@ export class RubySession {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+    for (const stop of this.unwatch.splice(0)) stop();
     this.control.destroy();
   }
 }

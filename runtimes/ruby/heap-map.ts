@@ -1,13 +1,53 @@
 // The heap map (ObjectSpace.dump_all, one JSON object per line) read by the native streaming ingest,
-// with CRuby's type codes from the fact tables.
+// with CRuby's type codes from the fact tables. A map is read only when it is a regular file (not a
+// symlink) no larger than a limit, checked before reading (and again while reading, should it grow).
 
-import { HeapDumpIngest, ingestHeapDump } from '../../native/probe';
+import fs from 'node:fs';
+import { HeapDumpIngest, ProbeError, ingestHeapDump } from '../../native/probe';
+import { describeBytes } from '../../native/regular-file';
 import { IMEMO_CODES, T } from './layouts';
 
 export const RUBY_CODES = { types: T as Record<string, number>, imemo: IMEMO_CODES as Record<string, number> };
 
+/** The largest heap map read unless told otherwise (--max-heap-map, COWSCOPE_MAX_HEAP_MAP). */
+export const DEFAULT_MAX_HEAP_MAP = 8 * 1024 ** 3;
+
+/** A heap map that is not read: too large, or not a regular file. The message names the fix. */
+export class HeapMapError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HeapMapError';
+  }
+}
+
+function tooLarge(file: string, size: number | undefined, maxBytes: number): HeapMapError {
+  return new HeapMapError(
+    `the heap map ${file} is ${size === undefined ? 'larger than the limit' : describeBytes(size)}, more than the ${describeBytes(maxBytes)} limit: raise it with --max-heap-map (e.g. --max-heap-map ${describeBytes(Math.max(maxBytes * 2, (size ?? 0) * 2)).replace(/ /g, '')}) or COWSCOPE_MAX_HEAP_MAP`,
+  );
+}
+
+/** Refuses a map that is not a regular file or is larger than maxBytes; returns its size. */
+export function checkHeapMap(file: string, maxBytes: number): number {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (e) {
+    throw new HeapMapError(`the heap map ${file} cannot be read (${(e as NodeJS.ErrnoException).code}): the agent did not write it; run again`);
+  }
+  if (!st.isFile()) throw new HeapMapError(`the heap map ${file} is not a regular file (a symlink, folder or device): refusing to read it; run again`);
+  if (st.size > maxBytes) throw tooLarge(file, st.size, maxBytes);
+  return st.size;
+}
+
 /** Objects of the map on the kept pages (plus every class, module and iseq); slotSize is the slot size
  *  of dumps that do not say (3.1). */
-export function ingestRubyHeapMap(file: string, heapPageSize: number, keepPages: Float64Array, slotSize = 40): HeapDumpIngest {
-  return ingestHeapDump(file, heapPageSize, keepPages, slotSize, RUBY_CODES);
+export function ingestRubyHeapMap(file: string, heapPageSize: number, keepPages: Float64Array, slotSize = 40, maxBytes = DEFAULT_MAX_HEAP_MAP): HeapDumpIngest {
+  // A map that cannot be stat'ed is left to the native open, whose error names the file and the fix.
+  if (fs.lstatSync(file, { throwIfNoEntry: false })) checkHeapMap(file, maxBytes);
+  try {
+    return ingestHeapDump(file, heapPageSize, keepPages, slotSize, RUBY_CODES, maxBytes);
+  } catch (e) {
+    if (e instanceof ProbeError && e.code === 'EFBIG') throw tooLarge(file, undefined, maxBytes);
+    throw e;
+  }
 }

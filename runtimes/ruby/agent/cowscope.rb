@@ -15,6 +15,11 @@
 #      again so that cowscope can read it while it is quiescent;
 #   5. the parent waits for `release`, reaps everyone and exits without running at_exit handlers twice.
 #
+# The control protocol has a version (PROTOCOL): the agent's first message, sent when it is loaded, is
+# {"event":"hello","protocol":PROTOCOL}; cowscope refuses any other version. Nothing it starts outlives
+# cowscope: the parent dies with cowscope (PR_SET_PDEATHSIG, set when the agent is loaded), and every
+# process the agent forks (heap-map sibling, twin, children) dies with the parent, stopped or not.
+#
 # Without COWSCOPE_CONFIG (a real server started with RUBYOPT=-r<this file>) it runs in live mode:
 # it hooks Process._fork and, at the process's first fork (a Unicorn/Puma master forking its first
 # worker), writes the heap map from a throwaway sibling fork into COWSCOPE_LIVE_DIR (default
@@ -26,6 +31,12 @@ require 'json'
 require 'objspace'
 
 module Cowscope
+  # The control protocol's version: cowscope's driver (runtimes/ruby/driver.ts, AGENT_PROTOCOL) must match.
+  PROTOCOL = 1
+  # prctl(2) option and the signal a process gets when its parent dies
+  PR_SET_PDEATHSIG = 1
+  SIGKILL_NUMBER = 9
+
   CONFIG = begin
     JSON.parse(ENV.fetch('COWSCOPE_CONFIG', '{}')).freeze
   rescue JSON::ParserError
@@ -47,12 +58,22 @@ module Cowscope
       @forked = true
       run_fork_sequence
     rescue Exception => e # rubocop:disable Lint/RescueException -- cowscope must hear why, whatever it is
-      report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
+      report('error', error: clip("#{e.class}: #{e.message}"), where: clip(caller_hint(e)))
       raise
     end
 
     def active?
       CONFIG.key?('fd')
+    end
+
+    # At load, under cowscope: die with cowscope (so that nothing stays stopped if it is SIGKILLed), then
+    # say hello with the protocol version.
+    def start_controlled
+      cowscope = Integer(CONFIG.fetch('cowscopePid', 0))
+      set_pdeathsig
+      # cowscope died before the line above: nobody would ever release us.
+      exit!(1) if cowscope.positive? && !alive?(cowscope)
+      report('hello', protocol: PROTOCOL, ruby: RUBY_VERSION)
     end
 
     # The default fork point: the end of the main script. A raise or an explicit exit ends the program
@@ -62,8 +83,8 @@ module Cowscope
 
       case $!
       when nil then fork_point
-      when SystemExit then report('exited', status: $!.status, where: caller_hint($!))
-      else report('error', error: "#{$!.class}: #{$!.message}", where: caller_hint($!))
+      when SystemExit then report('exited', status: $!.status, where: clip(caller_hint($!)))
+      else report('error', error: clip("#{$!.class}: #{$!.message}"), where: clip(caller_hint($!)))
       end
     end
 
@@ -91,6 +112,46 @@ module Cowscope
 
     def report(event, **fields)
       channel.syswrite("#{JSON.generate({ event: event, pid: Process.pid }.merge(fields))}\n")
+    end
+
+    # Error texts are clipped: a message has a size limit on cowscope's side (1 MiB a line).
+    def clip(text)
+      text = text.to_s
+      text.length > 4000 ? "#{text[0, 4000]}..." : text
+    end
+
+    # prctl(PR_SET_PDEATHSIG, SIGKILL) through Fiddle; built once in the parent, so a fork only calls it.
+    def prctl
+      return @prctl if defined?(@prctl)
+
+      @prctl = begin
+        require 'fiddle'
+        Fiddle::Function.new(Fiddle::Handle::DEFAULT['prctl'],
+                             [Fiddle::TYPE_INT, Fiddle::TYPE_LONG, Fiddle::TYPE_LONG, Fiddle::TYPE_LONG, Fiddle::TYPE_LONG],
+                             Fiddle::TYPE_INT)
+      rescue LoadError, StandardError
+        nil # no Fiddle: cowscope still kills and reaps everything, unless it is SIGKILLed itself
+      end
+    end
+
+    def set_pdeathsig
+      prctl&.call(PR_SET_PDEATHSIG, SIGKILL_NUMBER, 0, 0, 0)
+    end
+
+    def alive?(pid)
+      Process.kill(0, pid)
+      true
+    rescue Errno::ESRCH
+      false
+    rescue Errno::EPERM
+      true
+    end
+
+    # In a process the agent forked: SIGKILL when the parent dies (the kernel delivers it to a stopped
+    # process too); leave at once if the parent died before that was set.
+    def die_with_parent(parent)
+      set_pdeathsig
+      exit!(1) if Process.ppid != parent
     end
 
     def caller_hint(error)
@@ -216,9 +277,11 @@ module Cowscope
 
     def write_heap_map(path)
       started = monotonic
+      parent = Process.pid
       sibling = fork do
         status = 1
         begin
+          die_with_parent(parent)
           File.open(path, 'w') { |f| ObjectSpace.dump_all(output: f, **dump_options) }
           status = 0
         ensure
@@ -238,21 +301,31 @@ module Cowscope
       # GC.count changing: read the state here, in the parent (a query in the child copies pages itself).
       @gc_busy_at_fork = GC.respond_to?(:latest_gc_info) && GC.latest_gc_info(:state) != :none
       pids = Array.new(count + 1)
+      # The twin's and the children's code refers to no constant: on 3.2+ a constant reference run for the
+      # first time registers its cache in the VM's constant-cache table, pages that would be cowscope's,
+      # not the app's (and a page the twin writes would pass for one the fork path wrote).
+      c = { process: Process, gc: GC, workload: CONFIG['workload'], parent: Process.pid, pdeathsig: [PR_SET_PDEATHSIG, SIGKILL_NUMBER] }
       pids[0] = fork do
-        Process.kill(:STOP, Process.pid)
+        forked_setup(c)
+        c[:process].kill(:STOP, c[:process].pid)
         exit!(0)
       end
-      # The children's code refers to no constant: on 3.2+ a constant reference run for the first time
-      # registers its cache in the VM's constant-cache table, pages that would be cowscope's, not the app's.
-      child = { process: Process, gc: GC, workload: CONFIG['workload'] }
-      count.times { |i| pids[i + 1] = fork { child_main(child) } }
+      count.times { |i| pids[i + 1] = fork { child_main(c) } }
       pids
+    end
+
+    # In the twin and the children: SIGKILL when the parent dies (the kernel delivers it to a stopped
+    # process too); leave at once if the parent died before that was set.
+    def forked_setup(c)
+      prctl&.call(*c[:pdeathsig], 0, 0, 0)
+      exit!(1) if c[:process].ppid != c[:parent]
     end
 
     def child_main(c)
       status = 1
       process = c[:process]
       gc = c[:gc]
+      forked_setup(c)
       process.kill(:STOP, process.pid) # wait for go
       gc_at_go = gc.count
       run_workload(c[:workload])
@@ -262,7 +335,7 @@ module Cowscope
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
       begin
-        report('error', error: "#{e.class}: #{e.message}", where: caller_hint(e))
+        report('error', error: clip("#{e.class}: #{e.message}"), where: clip(caller_hint(e)))
       rescue StandardError
         nil # cowscope is gone; leave anyway
       end
@@ -385,6 +458,7 @@ module Cowscope
 end
 
 if Cowscope.active?
+  Cowscope.start_controlled
   # --trace-allocations: the heap map then names each object's allocation site (file:line).
   ObjectSpace.trace_object_allocations_start if Cowscope::CONFIG['traceAllocations']
   at_exit { Cowscope.at_main_exit }
