@@ -69,7 +69,7 @@ interface Addon {
   features(): ProbeFeatures;
   setChildSubreaper(): void;
   reap(pid: number): boolean;
-  ingestHeapDump(path: string, heapPageSize: number, keepPages: Float64Array, slotSize: number, types: Record<string, number>, imemo: Record<string, number>): HeapDumpIngest;
+  ingestHeapDump(path: string, heapPageSize: number, keepPages: Float64Array, slotSize: number, types: Record<string, number>, imemo: Record<string, number>, keepAll?: boolean): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
 }
@@ -234,15 +234,17 @@ export function reap(pid: number): boolean {
 /** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
  *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
  *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
-/** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes. */
+/** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes.
+ *  keepAll: every object is kept (keepPages ignored), for a map parsed once and filtered per use. */
 export function ingestHeapDump(
   path: string,
   heapPageSize: number,
   keepPages: Float64Array,
   slotSize: number,
   codes: { types: Record<string, number>; imemo: Record<string, number> },
+  keepAll = false,
 ): HeapDumpIngest {
-  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo));
+  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, keepAll));
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

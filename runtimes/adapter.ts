@@ -33,6 +33,8 @@ export interface HeapMapSource {
   platform: string;
   heapPageSize: number;
   slotSize: number;
+  /** the whole map already parsed by the runtime's ingest (a cache); file is then not read again */
+  parsed?: unknown;
 }
 
 export interface RuntimeAdapter {
