@@ -25,10 +25,29 @@ export interface InspectReport {
   zeroPagesKnown: boolean;
   time: string;
   processes: InspectProcess[];
-  sharing: (Omit<PairSharing, 'mappings'> & { mappings?: MappingSharing[]; blame?: ChildBlame['blame']; blameByRegion?: ChildBlame['byRegion'] })[];
-  /** the live agent's heap map used for blame, when there was one */
+  sharing: (Omit<PairSharing, 'mappings'> & {
+    mappings?: MappingSharing[];
+    blame?: ChildBlame['blame'];
+    blameByRegion?: ChildBlame['byRegion'];
+    /** why this child has no blame (no agent or map, map refused, map older than the parent, parent not Ruby) */
+    noBlame?: string;
+  })[];
+  /** the target's heap map used for blame, when there was one */
   liveMap?: { file: string; time: string; ruby: string };
+  /** every heap map used: one per forking process (master, Puma's worker 0, a mold) */
+  liveMaps?: LiveMapUse[];
   notes: string[];
+}
+
+export interface LiveMapUse {
+  /** the forking process the map is of; its children were blamed against it */
+  pid: number;
+  file: string;
+  time: string;
+  ruby: string;
+  generation?: number;
+  malformedLines: number;
+  children: number[];
 }
 
 export const TIER_MEANING: Record<Tier, string> = {
@@ -39,13 +58,28 @@ export const TIER_MEANING: Record<Tier, string> = {
 export function inspectReport(
   capture: Capture,
   sharing: PairSharing[],
-  opts: { mappings: boolean; skipped: string[]; blames?: Map<number, ChildBlame>; liveMap?: InspectReport['liveMap'] },
+  opts: {
+    mappings: boolean;
+    skipped: string[];
+    blames?: Map<number, ChildBlame>;
+    liveMap?: InspectReport['liveMap'];
+    liveMaps?: LiveMapUse[];
+    unblamed?: Map<number, string>;
+    self?: number;
+  },
 ): InspectReport {
   const notes: string[] = [];
+  const target = capture.processes[0]?.pid;
   if (opts.liveMap)
     notes.push(
-      `blame against the live master (no twin: the master's own writes since the fork count as copies), with the heap map the agent took at the master's first fork (${opts.liveMap.time})`,
+      `blame against the live master (no twin: the master's own writes since the fork count as copies), with the heap map the agent took at the master's fork (${opts.liveMap.time})`,
     );
+  for (const m of opts.liveMaps ?? [])
+    if (m.pid !== target)
+      notes.push(
+        `children ${m.children.join(', ')} of process ${m.pid} blamed against their live parent ${m.pid}, with the heap map it took when it forked them (${m.time}${m.generation ? `, fork generation ${m.generation}` : ''})`,
+      );
+  for (const [pid, why] of opts.unblamed ?? []) if (sharing.some((s) => s.pid === pid)) notes.push(`child ${pid} has no blame: ${why}`);
   if (sharing.length)
     notes.push(
       'copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run), so copiedByParent is null',
@@ -65,7 +99,7 @@ export function inspectReport(
     thp: capture.meta.thp,
     zeroPagesKnown: capture.meta.zeroPagesKnown,
     time: capture.meta.time,
-    processes: capture.processes.map((p) => ({
+    processes: capture.processes.filter((p) => p.pid !== opts.self).map((p) => ({
       pid: p.pid,
       ppid: p.ppid,
       role: p.role,
@@ -77,10 +111,12 @@ export function inspectReport(
     })),
     sharing: sharing.map(({ mappings, ...rest }) => {
       const b = opts.blames?.get(rest.pid);
-      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion } : rest;
+      const why = opts.unblamed?.get(rest.pid);
+      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion } : why ? { ...rest, noBlame: why } : rest;
       return opts.mappings ? { ...withBlame, mappings } : withBlame;
     }),
     liveMap: opts.liveMap,
+    ...(opts.liveMaps?.length ? { liveMaps: opts.liveMaps } : {}),
     notes,
   };
 }

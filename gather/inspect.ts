@@ -1,70 +1,52 @@
 // The Capture of a live family (`cowscope inspect PID`): the target and its live descendants, ties
-// settled, and, when the runtime's live agent left a heap map for the target, copied pages diffed
-// against the live master and the runtime's structures attached. Built once per sample.
+// settled, and, for every forking process of the family whose runtime agent left a valid heap map (a
+// master, Puma's worker 0 with fork_worker, a mold), its children's copied pages diffed against it and
+// the runtime's structures attached, one group per forking process. Built once per sample.
+//
+// A family changes while it is read: a process that exits or is replaced (its pid reused) during the
+// scan is left out with a note; only the target's own exit is an error.
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
+import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
 import { rubyAdapter } from '../runtimes/ruby/adapter';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
+import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
 
-interface LiveMeta {
-  pid: number;
-  ruby: string;
-  platform: string;
-  heapPageSize: number;
-  slotSize: number;
-  time: string;
-  /** seconds since 1970 when the map was taken */
-  epoch: number;
-}
-
-/** When a process started, in seconds since 1970 (boot time + start ticks; USER_HZ is 100). */
-function startedAt(pid: number): number | undefined {
-  try {
-    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return btime + Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The heap map the live agent left for this master, if any and if it is this process's. */
-function findLiveMap(pid: number, uid: number, notes: string[], dir?: string): { heap: string; meta: LiveMeta } | undefined {
-  const d = dir ?? path.join(os.tmpdir(), `cowscope-live-${uid}`);
-  const heap = path.join(d, `${pid}.heap.jsonl`);
-  const metaFile = path.join(d, `${pid}.meta.json`);
-  if (!fs.existsSync(heap) || !fs.existsSync(metaFile)) return undefined;
-  let meta: LiveMeta;
-  try {
-    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as LiveMeta;
-  } catch {
-    notes.push(`${metaFile} cannot be read: no blame`);
-    return undefined;
-  }
-  const started = startedAt(pid);
-  if (meta.pid !== pid || !(meta.epoch >= (started ?? Infinity) - 1)) {
-    notes.push(`the heap map ${heap} is older than process ${pid} (a restart, or a reused pid): no blame; it is rewritten at the next first fork`);
-    return undefined;
-  }
-  return { heap, meta };
-}
-
-/** The target and its live descendants; zombies are skipped with a note (their memory is gone). */
+/** The target and its live descendants (never cowscope itself); zombies are skipped with a note
+ *  (their memory is gone), processes that exit while listed are left out. */
 function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: string[] } {
   const family: ProcessInfo[] = [target];
   const skipped: string[] = [];
+  const seen = new Set<number>([target.pid]);
   for (const pid of familyOf(target.pid).slice(1)) {
-    const info = processInfo(pid);
+    if (pid === process.pid || seen.has(pid)) continue;
+    seen.add(pid);
+    let info: ProcessInfo | undefined;
+    try {
+      info = processInfo(pid);
+    } catch {
+      info = undefined;
+    }
     if (!info) continue; // exited while we listed
     if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
     else family.push(info);
   }
   return { family, skipped };
+}
+
+/** Is this process a Ruby interpreter (its executable or libruby mapped)? */
+function isRuby(p: ProcessCapture): boolean {
+  return p.vmas.some((v) => /\/libruby[^/]*\.so|\/ruby[^/]*$/.test(v.path)) || /^ruby/.test(p.comm);
+}
+
+export interface LiveGroup {
+  /** the forking process whose heap map blamed its children */
+  parent: number;
+  /** the family's capture narrowed to this parent and its children, with the runtime attached */
+  capture: Capture;
+  children: number[];
+  map: { file: string; time: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
 }
 
 export interface InspectGather {
@@ -73,29 +55,158 @@ export interface InspectGather {
   pairs: Pair[];
   /** processes skipped, maps refused: one line each */
   notes: string[];
+  /** the target's own map (when it forked children with one) */
   liveMap?: { file: string; time: string; ruby: string };
+  groups: LiveGroup[];
+  /** children without blame, and exactly why */
+  unblamed: Map<number, string>;
+  /** processes that exited or were replaced during the scan */
+  vanished: number[];
+  /** milliseconds spent per step, for --debug */
+  timings: Record<string, number>;
 }
 
-export async function gatherInspect(pid: number, opts: { heapMapDir?: string; command: string[] }): Promise<InspectGather> {
+export interface GatherInspectOptions {
+  heapMapDir?: string;
+  maxHeapMapBytes?: number;
+  command: string[];
+}
+
+export async function gatherInspect(pid: number, opts: GatherInspectOptions): Promise<InspectGather> {
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = (timings[name] ?? 0) + (now - t0);
+    t0 = now;
+  };
   const target = checkTarget(pid);
   const { family, skipped } = liveFamily(target);
+  lap('list');
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const capture = await captureProcesses(family, { roles, command: opts.command });
-  const pairs = familyPairs(capture).map(({ child, parent }) => ({ child, reference: parent }));
-  settleTies(capture, pairs);
+  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) } });
+  const { exited, ...capture } = raw;
+  lap('pagemaps');
   const notes = [...skipped];
-  const map = pairs.length ? findLiveMap(target.pid, target.uid, notes, opts.heapMapDir) : undefined;
-  if (map) {
-    const workers = pairs.filter((p) => p.reference.pid === target.pid);
-    diffCopiedPages(capture, workers);
-    const master = workers[0].reference;
-    const { meta } = map;
-    rubyAdapter.attach(
-      capture,
-      { file: map.heap, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize },
-      { pid: master.pid, vmas: master.vmas },
-      workers.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
-    );
+  const infos = new Map(family.map((p) => [p.pid, p]));
+  const vanished = new Set<number>((exited ?? []).map((p) => p.pid));
+  for (const p of exited ?? []) notes.push(`process ${p.pid} (${p.comm}) exited or was replaced during the scan and was skipped`);
+  // A child whose parent was left out is left out too: it has nothing to be compared with.
+  const gone = (pid: number) => vanished.has(pid) || !capture.processes.some((p) => p.pid === pid);
+
+  const dropIfGone = (pids: number[]): boolean => {
+    let dropped = false;
+    for (const p of pids) {
+      const info = infos.get(p);
+      if (p !== target.pid && info && !gone(p) && !unchanged(info)) {
+        vanished.add(p);
+        capture.processes = capture.processes.filter((x) => x.pid !== p);
+        notes.push(`process ${p} (${info.comm}) exited or was replaced during the scan and was skipped`);
+        dropped = true;
+      }
+    }
+    return dropped;
+  };
+
+  let pairs: Pair[] = familyPairs(capture).map(({ child, parent }) => ({ child, reference: parent }));
+  const settled: Pair[] = [];
+  for (const pair of pairs) {
+    try {
+      settleTies(capture, [pair]);
+      settled.push(pair);
+    } catch (e) {
+      if (!dropIfGone([pair.child.pid, pair.reference.pid])) throw e;
+    }
   }
-  return { capture, pairs, notes, liveMap: map ? { file: map.heap, time: map.meta.time, ruby: map.meta.ruby } : undefined };
+  pairs = settled.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));
+  lap('ties');
+
+  const groups: LiveGroup[] = [];
+  const unblamed = new Map<number, string>();
+  const byParent = new Map<number, Pair[]>();
+  for (const p of pairs) {
+    if (!byParent.has(p.reference.pid)) byParent.set(p.reference.pid, []);
+    byParent.get(p.reference.pid)!.push(p);
+  }
+  const mapsSeen = new Set<string>();
+  for (const [parentPid, groupPairs0] of byParent) {
+    const parent = groupPairs0[0].reference;
+    const info = infos.get(parentPid)!;
+    const verdict = loadLiveMap(parentPid, info.uid, { dir: opts.heapMapDir, maxBytes: opts.maxHeapMapBytes ?? DEFAULT_MAX_MAP_BYTES });
+    lap('maps');
+    if (!verdict.map) {
+      const why =
+        verdict.kind === 'none' && !isRuby(parent)
+          ? `parent ${parentPid} (${parent.comm}) is not a Ruby process: no heap map, no blame`
+          : verdict.reason;
+      for (const p of groupPairs0) unblamed.set(p.child.pid, why);
+      continue;
+    }
+    const map = verdict.map;
+    mapsSeen.add(map.file);
+    if (verdict.warning) notes.push(verdict.warning);
+    let groupPairs = groupPairs0;
+    // Diffs and the runtime's structures go into a capture of this parent and its children only: each
+    // group is blamed with its own map. A child that exits meanwhile is dropped and the group retried.
+    for (let attempt = 0; attempt < 3 && groupPairs.length; attempt++) {
+      // the whole family's processes and ties: a child's pages classify the same as in the report
+      const sub: Capture = { meta: capture.meta, processes: capture.processes, ties: capture.ties };
+      try {
+        diffCopiedPages(sub, groupPairs);
+        lap('diffs');
+        const { meta } = map;
+        rubyAdapter.attach(
+          sub,
+          { file: map.file, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
+          { pid: parent.pid, vmas: parent.vmas },
+          groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
+        );
+        lap('attach');
+        groups.push({
+          parent: parentPid,
+          capture: sub,
+          children: groupPairs.map((p) => p.child.pid),
+          map: { file: map.file, time: meta.time, ruby: meta.ruby, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
+        });
+        break;
+      } catch (e) {
+        if (!infos.has(parentPid) || !unchanged(info)) {
+          if (parentPid === target.pid) throw e;
+          dropIfGone([parentPid]);
+          groupPairs = [];
+          break;
+        }
+        if (!dropIfGone(groupPairs.map((p) => p.child.pid))) {
+          for (const p of groupPairs) unblamed.set(p.child.pid, `blame failed: ${(e as Error).message}`);
+          groupPairs = [];
+          break;
+        }
+        groupPairs = groupPairs.filter((p) => !gone(p.child.pid));
+      }
+    }
+  }
+  forgetMapsExcept(mapsSeen);
+  pairs = pairs.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));
+  for (const p of [...unblamed.keys()]) if (gone(p)) unblamed.delete(p);
+
+  // The whole family's capture carries every group's diffs, and the target's group's runtime (the
+  // HTML page maps read it).
+  capture.diffs = groups.flatMap((g) => g.capture.diffs ?? []);
+  const own = groups.find((g) => g.parent === target.pid) ?? groups[0];
+  if (own) {
+    capture.runtime = own.capture.runtime;
+    capture.heapMap = own.capture.heapMap;
+    capture.ruby = own.capture.ruby;
+  }
+  const targetGroup = groups.find((g) => g.parent === target.pid);
+  return {
+    capture,
+    pairs,
+    notes,
+    liveMap: targetGroup ? { file: targetGroup.map.file, time: targetGroup.map.time, ruby: targetGroup.map.ruby } : undefined,
+    groups,
+    unblamed,
+    vanished: [...vanished],
+    timings,
+  };
 }

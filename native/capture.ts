@@ -162,13 +162,26 @@ export function checkTarget(pid: number): ProcessInfo {
   return info;
 }
 
+/** A process that exited (or whose pid now names another process) while it was being read. */
+export class ExitedError extends TargetError {
+  constructor(readonly pid: number, readonly comm: string) {
+    super(`process ${pid} (${comm}) exited during the scan: run again when the process family is stable`);
+    this.name = 'ExitedError';
+  }
+}
+
 function exitedDuringScan(info: ProcessInfo): TargetError {
-  return new TargetError(`process ${info.pid} (${info.comm}) exited during the scan: run again when the process family is stable`);
+  return new ExitedError(info.pid, info.comm);
 }
 
 /** Still the same live process as when it was listed? (pid reuse shows as a new start time) */
-function unchanged(info: ProcessInfo): boolean {
-  const now = statOf(info.pid);
+export function unchanged(info: ProcessInfo): boolean {
+  let now;
+  try {
+    now = statOf(info.pid);
+  } catch {
+    return false; // a stat that cannot be read whole: the process is going away
+  }
   return !!now && now.startTime === info.startTime && now.state !== 'Z' && now.state !== 'X';
 }
 
@@ -223,16 +236,26 @@ function markZeroByKpageflags(proc: ProcessCapture): void {
 export interface GatherOptions {
   roles?: Map<number, Role>;
   command?: string[];
+  /** processes that exit (or are replaced) during the scan are left out and listed in `exited`,
+   *  except these pids, whose exit is still an error (the target) */
+  skipExited?: { except: Set<number> };
 }
 
 /** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets), all
  *  processes at once on the thread pool. */
-export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture> {
+export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture & { exited?: ProcessInfo[] }> {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
   // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
   const zero: ZeroDetection = tier === 'exact' && feat.zeroPfn ? { scan: false, zeroPfn: feat.zeroPfn } : { scan: feat.pagemapScan, zeroPfn: 0 };
-  const results = await Promise.all(targets.map((info) => captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zero)));
+  const settled = await Promise.allSettled(targets.map((info) => captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zero)));
+  const results: { proc: ProcessCapture; zeroScan: boolean }[] = [];
+  const exited: ProcessInfo[] = [];
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') results.push(r.value);
+    else if (opts.skipExited && r.reason instanceof ExitedError && !opts.skipExited.except.has(targets[i].pid)) exited.push(targets[i]);
+    else throw r.reason;
+  });
   const processes = results.map((r) => r.proc);
   let zeroPagesKnown = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
   if (!zeroPagesKnown && feat.kpageflags) {
@@ -252,6 +275,7 @@ export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptio
       command: opts.command ?? [],
     },
     processes,
+    ...(opts.skipExited ? { exited } : {}),
   };
 }
 

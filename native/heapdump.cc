@@ -111,8 +111,8 @@ struct Counts {
 
 class Ingest {
  public:
-  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot, Codes codes)
-      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot), codes_(std::move(codes)) {}
+  Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot, Codes codes, bool keepAll = false)
+      : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot), codes_(std::move(codes)), keepAll_(keepAll) {}
 
   void Line(const char* b, const char* e) {
     if (b == e) return;
@@ -147,7 +147,7 @@ class Ingest {
     // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): keep it when either page is kept.
     const char* ss0 = Find(b, e, "\"slot_size\":");
     const uint64_t slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
-    const bool keep = named || imemo == codes_.iseq || imemo == codes_.env || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
+    const bool keep = keepAll_ || named || imemo == codes_.iseq || imemo == codes_.env || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
                       (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
     if (!keep) return;
 
@@ -235,6 +235,7 @@ class Ingest {
   size_t ps_;
   uint64_t defaultSlot_;
   Codes codes_;
+  bool keepAll_;
   std::vector<uint64_t> bodies_;
   uint64_t lastBody_ = ~0ULL;
   Table table_;
@@ -289,7 +290,8 @@ Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
 }
 
 // ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize,
-//                typeCodes: {NAME: code}, imemoCodes: {name: code}[, maxBytes]) ->
+//                typeCodes: {NAME: code}, imemoCodes: {name: code}[, maxBytes[, keepAll]]) ->
+//   (keepAll: every object is kept, whatever keepPages says: a map parsed once and filtered per use)
 //   { bodies, lines, objects, free, malformed,
 //     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
 //     classNames: { address, name }, sites: [ "file:line" ] }
@@ -308,7 +310,8 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   // The slot size of dumps without slot_size (3.1): 40 bytes unless told otherwise.
   const uint64_t defaultSlot = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
   const uint64_t maxBytes = info.Length() > 6 && info[6].IsNumber() ? static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue()) : ~0ULL;
-  Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>()));
+  const bool keepAll = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
+  Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>()), keepAll);
   try {
     ReadLines(path, ingest, maxBytes);
   } catch (const SysError& se) {

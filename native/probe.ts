@@ -79,6 +79,7 @@ interface Addon {
     types: Record<string, number>,
     imemo: Record<string, number>,
     maxBytes?: number,
+    keepAll?: boolean,
   ): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
@@ -263,16 +264,17 @@ export function pageFlagBits(): Record<string, number> {
  *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
  *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
 /** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes;
- *  maxBytes: reading stops with EFBIG past this many bytes. */
+ *  opts.maxBytes: reading stops with EFBIG past this many bytes; opts.keepAll: every object is kept
+ *  (keepPages ignored), for a map parsed once and filtered per use. */
 export function ingestHeapDump(
   path: string,
   heapPageSize: number,
   keepPages: Float64Array,
   slotSize: number,
   codes: { types: Record<string, number>; imemo: Record<string, number> },
-  maxBytes?: number,
+  opts: { maxBytes?: number; keepAll?: boolean } = {},
 ): HeapDumpIngest {
-  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, maxBytes));
+  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, opts.maxBytes, opts.keepAll ?? false));
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

@@ -86,7 +86,12 @@ export function parentMap(): Map<number, number> {
   const out = new Map<number, number>();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = statOf(Number(name));
+    let stat: ProcStat | undefined;
+    try {
+      stat = statOf(Number(name));
+    } catch {
+      continue; // exited while being read (a half-read stat): not part of anyone's family any more
+    }
     if (stat) out.set(stat.pid, stat.ppid);
   }
   return out;

@@ -39,6 +39,8 @@ export interface HeapMapSource {
   slotSize: number;
   /** the largest map to read (bytes); default DEFAULT_MAX_HEAP_MAP */
   maxBytes?: number;
+  /** the whole map already parsed by the runtime's ingest (a cache); file is then not read again */
+  parsed?: unknown;
 }
 
 export interface RuntimeAdapter {

@@ -12,7 +12,11 @@ import { inspectHtmlDoc } from '../render/html-docs';
 import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { parsePid } from '../args';
-import { UsageError } from '../errors';
+import { UsageError, describeError } from '../errors';
+import { TargetError } from '../../native/capture';
+import { writeFileAtomically } from '../../native/files';
+import { escapeControl } from '../render/escape';
+import type { InspectGather } from '../../gather/inspect';
 
 interface InspectArgs {
   pid: string;
@@ -25,57 +29,184 @@ interface InspectArgs {
   html?: string;
   watch?: number;
   count?: number;
+  /** write the output to this file atomically (a temporary file beside it, then renamed) */
+  output?: string;
+  /** largest heap map read, in MiB */
+  maxHeapMap?: number;
+  debug?: boolean;
+}
+
+/** --watch bounds: a tenth of a second to a day. */
+export const WATCH_MIN_SECONDS = 0.1;
+export const WATCH_MAX_SECONDS = 86_400;
+
+/** What one sample cost, for --debug. */
+export interface SampleCost {
+  ms: number;
+  steps: Record<string, number>;
+  mapsParsed: number;
+  mapsReused: number;
+}
+
+/** One inspection, as the report object (rendering is the caller's), and what it cost. */
+export async function inspectSample(args: InspectArgs): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
+  const started = performance.now();
+  const g = await gatherInspect(parsePid(args.pid), {
+    heapMapDir: args.heapMapDir,
+    maxHeapMapBytes: args.maxHeapMap !== undefined ? args.maxHeapMap * 1024 * 1024 : undefined,
+    command: ['inspect', args.pid],
+  });
+  const { capture } = g;
+  // Each child is blamed with its own parent's map (its group's capture). Workers of a live server
+  // run GCs; how many is unknown, so the GC contexts are allowed (gcRuns 1).
+  const blames = new Map<number, ChildBlame>();
+  const specials = new Map<number, { region: 'ruby-heap'; starts: Float64Array; size: number }>();
+  const tBlame = performance.now();
+  for (const group of g.groups) {
+    const adapter = adapterOf(group.capture);
+    if (!adapter) continue;
+    for (const d of group.capture.diffs ?? []) blames.set(d.pid, blameChild(adapter, group.capture, d, 1));
+    const hm = group.capture.heapMap;
+    if (hm) specials.set(group.parent, { region: 'ruby-heap', starts: hm.bodies, size: hm.heapPageSize });
+  }
+  g.timings.blame = performance.now() - tBlame;
+  const analyzed = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special: specials.get(reference.pid) }));
+  const report = inspectReport(
+    capture,
+    analyzed.map((a) => a.sharing),
+    {
+      mappings: args.mappings,
+      skipped: g.notes,
+      blames,
+      liveMap: g.liveMap,
+      liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ruby: x.map.ruby, generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
+      unblamed: g.unblamed,
+      self: process.pid,
+    },
+  );
+  if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
+  const cost: SampleCost = {
+    ms: performance.now() - started,
+    steps: g.timings,
+    mapsParsed: g.groups.filter((x) => x.map.parsedNow).length,
+    mapsReused: g.groups.filter((x) => !x.map.parsedNow).length,
+  };
+  return { report, gather: g, cost };
 }
 
 /** One inspection, as the report object (rendering is the caller's). */
 export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
-  const g = await gatherInspect(parsePid(args.pid), { heapMapDir: args.heapMapDir, command: ['inspect', args.pid] });
-  const { capture } = g;
-  const adapter = adapterOf(capture);
-  // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed (gcRuns 1).
-  const blames = new Map<number, ChildBlame>(adapter ? (capture.diffs ?? []).map((d) => [d.pid, blameChild(adapter, capture, d, 1)]) : []);
-  const special = capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
-  const analyzed = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special }));
-  const report = inspectReport(
-    capture,
-    analyzed.map((a) => a.sharing),
-    { mappings: args.mappings, skipped: g.notes, blames, liveMap: g.liveMap },
-  );
-  if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
-  return report;
+  return (await inspectSample(args)).report;
+}
+
+/** Problems of one scrape, for the cowscope_scrape_errors gauge. */
+function scrapeErrors(s?: { report: InspectReport; gather: InspectGather }, failed = false): Record<string, number> {
+  return {
+    failed: failed ? 1 : 0,
+    vanished: s?.gather.vanished.length ?? 0,
+    map_refused: s ? [...s.gather.unblamed.values()].filter((w) => /refused|cannot be read/.test(w)).length : 0,
+    no_blame: s?.gather.unblamed.size ?? 0,
+  };
+}
+
+function formatOf(args: InspectArgs): 'json' | 'prometheus' | 'table' {
+  return args.json ? 'json' : ((args.format as 'json' | 'prometheus' | 'table' | undefined) ?? 'table');
+}
+
+function debugLine(n: number, cost: SampleCost): string {
+  const steps = Object.entries(cost.steps)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ');
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused})\n`;
 }
 
 export async function inspect(args: InspectArgs): Promise<string> {
-  const report = await inspectOnce(args);
-  const format = args.json ? 'json' : (args.format ?? 'table');
-  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
-  if (format === 'prometheus') return renderPrometheus(report);
-  return renderInspectText(report, args);
+  const s = await inspectSample(args);
+  if (args.debug) process.stderr.write(debugLine(1, s.cost));
+  const format = formatOf(args);
+  if (format === 'json') return `${JSON.stringify(s.report, null, 2)}\n`;
+  if (format === 'prometheus') return renderPrometheus(s.report, scrapeErrors(s));
+  return renderInspectText(s.report, args);
 }
 
-/** --watch: samples every `seconds`, prints each worker's copied size and top causes per sample, then
- *  the curve of copied memory per worker over the samples. */
+const sleep = (ms: number, stop: () => boolean) =>
+  new Promise<void>((resolve) => {
+    const end = Date.now() + ms;
+    const tick = () => {
+      const left = end - Date.now();
+      if (left <= 0 || stop()) resolve();
+      else setTimeout(tick, Math.min(left, 250));
+    };
+    tick();
+  });
+
+/** --watch: samples every `seconds` (the sample's own cost included: sample k starts k intervals after
+ *  the first), prints each worker's copied size and top causes per sample, workers that came and went,
+ *  then the curve of copied memory per worker over the samples. A sample that fails (a process went
+ *  away at the wrong moment) is reported and the watch goes on; only the target's own exit ends it. */
 async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<void> {
   const samples: { t: number; report: InspectReport }[] = [];
   const started = Date.now();
+  const intervalMs = args.watch! * 1000;
   const count = args.count ?? Infinity;
+  const format = formatOf(args);
   let stop = false;
   const onInt = () => (stop = true);
   process.once('SIGINT', onInt);
+  process.once('SIGTERM', onInt);
+  let targetGone: unknown;
   try {
     for (let i = 0; i < count && !stop; i++) {
-      if (i) await new Promise((r) => setTimeout(r, args.watch! * 1000));
-      const report = await inspectOnce(args);
+      if (i) await sleep(started + i * intervalMs - Date.now(), () => stop);
+      if (stop) break;
       const t = (Date.now() - started) / 1000;
-      samples.push({ t, report });
-      if (args.json || args.format === 'json') out.write(`${JSON.stringify({ t, ...report })}\n`);
-      else if (args.format === 'prometheus') out.write(renderPrometheus(report));
-      else out.write(renderWatchSample(t, report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
+      let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
+      try {
+        s = await inspectSample(args);
+      } catch (e) {
+        if (e instanceof TargetError && !stillThere(args.pid)) {
+          targetGone = e;
+          break;
+        }
+        process.stderr.write(`cowscope: sample ${i + 1} failed: ${escapeControl(describeError(e))}\n`);
+        if (format === 'prometheus') emit(args, out, renderPrometheus(undefined, scrapeErrors(undefined, true)));
+        continue;
+      }
+      if (args.debug) process.stderr.write(debugLine(i + 1, s.cost));
+      samples.push({ t, report: s.report });
+      if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
+      else if (format === 'prometheus') emit(args, out, renderPrometheus(s.report, scrapeErrors(s)));
+      else emit(args, out, renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
     }
   } finally {
     process.off('SIGINT', onInt);
+    process.off('SIGTERM', onInt);
   }
-  if (!args.json && args.format !== 'json' && args.format !== 'prometheus') out.write(renderWatchCurve(samples));
+  if (format === 'table') emit(args, out, renderWatchCurve(samples), true);
+  if (targetGone) throw targetGone;
+}
+
+function stillThere(pid: string): boolean {
+  try {
+    process.kill(parsePid(pid), 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** To stdout, or with --output: the file replaced atomically (prometheus: each scrape replaces it;
+ *  other formats: the text so far). */
+const written = new Map<string, string>();
+function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, append = true): void {
+  if (!args.output) {
+    out.write(text);
+    return;
+  }
+  const format = formatOf(args);
+  const body = format === 'prometheus' || !append ? text : (written.get(args.output) ?? '') + text;
+  if (format !== 'prometheus') written.set(args.output, body);
+  writeFileAtomically(args.output, body);
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
@@ -91,11 +222,13 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('watch', { type: 'number', describe: 'sample every SECONDS: copied memory per worker over time, top causes, and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
-      .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default $TMPDIR/cowscope-live-UID' })
+      .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default $TMPDIR/cowscope-live-UID (of each forking process\'s uid)' })
+      .option('max-heap-map', { type: 'number', describe: 'largest heap map read, in MiB (default 512)' })
+      .option('output', { type: 'string', describe: 'write to FILE atomically (a temporary file in the same folder, then renamed): for node_exporter\'s textfile collector' })
       .example('$0 inspect $(pgrep -o unicorn)', 'the master and its workers: RSS/PSS/USS, and per worker what it still shares')
       .example('$0 inspect 1234 --mappings', 'where in the address space the copies are')
       .example('$0 inspect $(pgrep -o unicorn) --watch 5', 'how the workers\' copies grow, sample by sample')
-      .example('$0 inspect 1234 --format prometheus > /var/lib/node_exporter/cow.prom', 'metrics for node_exporter\'s textfile collector')
+      .example('$0 inspect 1234 --format prometheus --output /var/lib/node_exporter/cow.prom', 'metrics for node_exporter\'s textfile collector')
       .epilogue(
         [
           'Page classes (for every page of a child\'s private mappings, against its parent):',
@@ -108,13 +241,18 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         ].join('\n'),
       ) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
+    if (args.maxHeapMap !== undefined && !(args.maxHeapMap > 0 && args.maxHeapMap <= 65536))
+      throw new UsageError(`--max-heap-map takes MiB between 1 and 65536, not ${args.maxHeapMap}`);
     if (args.watch !== undefined) {
-      if (!(args.watch > 0)) throw new UsageError(`--watch takes a positive number of seconds, not ${args.watch}`);
+      if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
+        throw new UsageError(`--watch takes seconds between ${WATCH_MIN_SECONDS} and ${WATCH_MAX_SECONDS} (a day), not ${args.watch}`);
       if (args.count !== undefined && (!Number.isInteger(args.count) || args.count < 1)) throw new UsageError(`--count must be a whole number of at least 1, not ${args.count}`);
       await watch(args, process.stdout);
       return;
     }
     if (args.count !== undefined) throw new UsageError('--count goes with --watch SECONDS');
-    process.stdout.write(await inspect(args));
+    const text = await inspect(args);
+    if (args.output) writeFileAtomically(args.output, text);
+    else process.stdout.write(text);
   },
 };

@@ -29,12 +29,16 @@ export function renderWatchSample(t: number, r: InspectReport, previous?: Inspec
     const resident = s.pages.shared + s.pages.copied + (s.pages.copiedByParent ?? 0) + s.pages.new;
     const age = ageOf(s.pid);
     const top = (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
+    const fresh = previous && !before ? ' (new)' : '';
     return (
-      `[${t.toFixed(1).padStart(6)}s] child ${s.pid}: copied ${formatSize(copied).padStart(7)} (${delta >= 0 ? '+' : '-'}${formatSize(Math.abs(delta))}), ` +
+      `[${t.toFixed(1).padStart(6)}s] child ${s.pid}${fresh}: copied ${formatSize(copied).padStart(7)} (${delta >= 0 ? '+' : '-'}${formatSize(Math.abs(delta))}), ` +
       `shared ${resident ? ((100 * s.pages.shared) / resident).toFixed(1) : '100.0'}%` +
       `${age !== undefined ? `, ${age.toFixed(0)} s since fork` : ''}${top ? `, top: ${top}` : ''}`
     );
   });
+  // workers that went away since the previous sample (exited, or replaced by the server)
+  for (const p of previous?.sharing ?? [])
+    if (!r.sharing.some((s) => s.pid === p.pid)) lines.push(`[${t.toFixed(1).padStart(6)}s] child ${p.pid}: gone`);
   return `${(lines.length ? lines : [`[${t.toFixed(1).padStart(6)}s] no children`]).join('\n')}\n`;
 }
 
@@ -60,13 +64,19 @@ export function renderWatchCurve(samples: { t: number; report: InspectReport }[]
 const label = (v: string | number) => `"${escapeControl(String(v)).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 /** node_exporter textfile collector format (text exposition format 0.0.4). */
-export function renderPrometheus(r: InspectReport): string {
+export function renderPrometheus(r: InspectReport | undefined, scrapeErrors: Record<string, number> = {}): string {
   const out: string[] = [];
   const metric = (name: string, help: string, rows: [Record<string, string | number>, number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
     for (const [labels, value] of rows)
       out.push(`${name}{${Object.entries(labels).map(([k, v]) => `${k}=${label(v)}`).join(',')}} ${value}`);
   };
+  metric(
+    'cowscope_scrape_errors',
+    'Problems in this scrape by kind: failed (no report: the other metrics are missing), vanished (processes that exited or were replaced during it), map_refused (heap maps refused), no_blame (children without blame).',
+    Object.entries({ failed: 0, vanished: 0, map_refused: 0, no_blame: 0, ...scrapeErrors }).map(([kind, n]) => [{ kind }, n]),
+  );
+  if (!r) return `${out.join('\n')}\n`;
   const proc = (p: InspectReport['processes'][number]) => ({ pid: p.pid, role: p.role, command: p.command.split(' ')[0] });
   metric('cowscope_process_rss_bytes', 'Resident set size of the process (smaps_rollup Rss).', r.processes.map((p) => [proc(p), p.rss]));
   metric('cowscope_process_pss_bytes', 'Proportional set size of the process (smaps_rollup Pss).', r.processes.map((p) => [proc(p), p.pss]));

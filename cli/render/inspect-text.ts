@@ -27,7 +27,7 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
         formatSize(p.pss, o.bytes),
         formatSize(p.uss, o.bytes),
         formatSize(p.swap, o.bytes),
-        p.command.length > 60 ? `${p.command.slice(0, 59)}…` : p.command,
+        escapeControl(p.command.length > 60 ? `${p.command.slice(0, 59)}…` : p.command),
       ]),
       [0, 1, 3, 4, 5, 6],
     ),
@@ -55,7 +55,8 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
       );
       if (s.blame?.length) {
         out.push('');
-        out.push(...renderBlame(`Why child ${s.pid} copied ${s.pages.copied} pages (against the live master)`, s.pages.copied, s.blame, ps, o.bytes));
+        const against = s.parent === r.processes[0]?.pid ? 'the live master' : `its live parent ${s.parent}`;
+        out.push(...renderBlame(`Why child ${s.pid} copied ${s.pages.copied} pages (against ${against})`, s.pages.copied, s.blame, ps, o.bytes));
       }
       if (o.mappings && s.mappings) {
         out.push('');
@@ -67,7 +68,7 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
             m.perms,
             m.region,
             ...classCells(m.pages, ps, o, false),
-            m.path,
+            escapeControl(m.path),
           ]);
         out.push(renderTable(['ADDRESS', 'PERMS', 'REGION', ...classHead(known), 'PATH'], rows, [3, 4, 5, 6, 7, 8, 9]));
       }

@@ -7,7 +7,8 @@ import { readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
-import { ingestRubyHeapMap } from './heap-map';
+import { ingestRubyHeapMap, keepOnPages } from './heap-map';
+import type { HeapDumpIngest } from '../../native/probe';
 import { layoutFor, vmOwnThreads } from './layouts';
 import type { ChildBlame } from '../../blame/engine';
 
@@ -108,7 +109,11 @@ export const rubyAdapter: RuntimeAdapter = {
     const copiedPages = copiedPagesOf(capture);
     // Objects on copied pages, and objects the children's new words point to (a call-cache record's
     // callinfo may live on a page nobody copied): their types say what the pointing words are.
-    const dump = ingestRubyHeapMap(map.file, map.heapPageSize, withPointedPages(capture, copiedPages, reference.vmas), map.slotSize, map.maxBytes);
+    const keep = withPointedPages(capture, copiedPages, reference.vmas);
+    // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
+    // filtered ingest would keep, without reading the file again.
+    const whole = map.parsed as HeapDumpIngest | undefined;
+    const dump = whole ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
     const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);

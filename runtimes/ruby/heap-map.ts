@@ -3,7 +3,7 @@
 // symlink) no larger than a limit, checked before reading (and again while reading, should it grow).
 
 import fs from 'node:fs';
-import { HeapDumpIngest, ProbeError, ingestHeapDump } from '../../native/probe';
+import { HeapDumpIngest, HeapObjects, ProbeError, ingestHeapDump } from '../../native/probe';
 import { describeBytes } from '../../native/regular-file';
 import { IMEMO_CODES, T } from './layouts';
 
@@ -45,9 +45,56 @@ export function ingestRubyHeapMap(file: string, heapPageSize: number, keepPages:
   // A map that cannot be stat'ed is left to the native open, whose error names the file and the fix.
   if (fs.lstatSync(file, { throwIfNoEntry: false })) checkHeapMap(file, maxBytes);
   try {
-    return ingestHeapDump(file, heapPageSize, keepPages, slotSize, RUBY_CODES, maxBytes);
+    return ingestHeapDump(file, heapPageSize, keepPages, slotSize, RUBY_CODES, { maxBytes });
   } catch (e) {
     if (e instanceof ProbeError && e.code === 'EFBIG') throw tooLarge(file, undefined, maxBytes);
     throw e;
   }
+}
+
+/** Every object of the map (parsed once; see keepOnPages for the per-use view). */
+export function ingestWholeRubyHeapMap(file: string, heapPageSize: number, slotSize = 40): HeapDumpIngest {
+  return ingestHeapDump(file, heapPageSize, new Float64Array(), slotSize, RUBY_CODES, { keepAll: true });
+}
+
+/** What ingestRubyHeapMap(file, …, keepPages) would have returned, cut from a whole-map ingest: the
+ *  objects on the kept pages (a slot counts for both pages it may straddle), every class, module, iseq
+ *  and block environment. The counts, bodies, class names and sites are the whole map's, as in a filtered ingest. */
+export function keepOnPages(whole: HeapDumpIngest, keepPages: Float64Array, pageSize: number, slotSize = 40): HeapDumpIngest {
+  const t = whole.table;
+  const keep = new Set<number>(keepPages);
+  const rows: number[] = [];
+  for (let i = 0; i < t.address.length; i++) {
+    const type = t.type[i];
+    const a = t.address[i];
+    const slot = t.slotSize[i] || slotSize;
+    const last = a + slot - 1;
+    if (
+      type === T.CLASS ||
+      type === T.MODULE ||
+      type === T.ICLASS ||
+      (type === T.IMEMO && (t.imemo[i] === IMEMO_CODES.iseq || t.imemo[i] === IMEMO_CODES.env)) ||
+      keep.has(a - (a % pageSize)) ||
+      (slot && keep.has(last - (last % pageSize)))
+    )
+      rows.push(i);
+  }
+  const pick = <A extends { length: number }>(col: A, make: (n: number) => A): A => {
+    const out = make(rows.length) as unknown as Record<number, number>;
+    const src = col as unknown as Record<number, number>;
+    for (let k = 0; k < rows.length; k++) out[k] = src[rows[k]];
+    return out as unknown as A;
+  };
+  const table: HeapObjects = {
+    address: pick(t.address, (n) => new Float64Array(n)),
+    type: pick(t.type, (n) => new Uint8Array(n)),
+    imemo: pick(t.imemo, (n) => new Uint8Array(n)),
+    gcFlags: pick(t.gcFlags, (n) => new Uint8Array(n)),
+    slotSize: pick(t.slotSize, (n) => new Uint16Array(n)),
+    bytesize: pick(t.bytesize, (n) => new Float64Array(n)),
+    embedded: pick(t.embedded, (n) => new Uint8Array(n)),
+    classAddr: pick(t.classAddr, (n) => new Float64Array(n)),
+    site: pick(t.site, (n) => new Int32Array(n)),
+  };
+  return { ...whole, bodies: whole.bodies.slice(), table };
 }

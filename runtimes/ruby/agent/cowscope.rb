@@ -21,9 +21,11 @@
 # process the agent forks (heap-map sibling, twin, children) dies with the parent, stopped or not.
 #
 # Without COWSCOPE_CONFIG (a real server started with RUBYOPT=-r<this file>) it runs in live mode:
-# it hooks Process._fork and, at the process's first fork (a Unicorn/Puma master forking its first
-# worker), writes the heap map from a throwaway sibling fork into COWSCOPE_LIVE_DIR (default
-# $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json beside it, once per process.
+# it hooks Process._fork and, at each process's first fork (a Unicorn/Puma master forking its first
+# worker, a daemonized master, Puma's worker 0 forking with fork_worker, a mold) and again at a later
+# fork generation (a refork, when the heap changed), writes the heap map from a throwaway sibling fork
+# into COWSCOPE_LIVE_DIR (default $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json
+# beside it (both renamed into place; maps of processes that are gone are removed).
 # `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
 # app may call them unconditionally. Standard library only.
 
@@ -393,53 +395,135 @@ module Cowscope
 end
 
 module Cowscope
-  # Live mode: the heap map of a real server, taken at its first fork.
+  # Live mode: a heap map per forking process (a server's master, Puma's worker 0 with fork_worker, a
+  # Pitchfork-style mold), taken at the process's first fork and taken again when it forks after a quiet
+  # spell (a new fork generation: a refork) while its heap has changed since the map.
   module Live
+    # A fork more than this many seconds after the previous fork of the same process starts a new
+    # generation; its map is then retaken if older than this many seconds and the heap has changed.
+    REMAP_AFTER = Float(ENV.fetch('COWSCOPE_LIVE_REMAP_AFTER', '1'), exception: false) || 1.0
+    # Allocations since the map below which a heap counts as unchanged (an idle master's own loop).
+    REMAP_ALLOCATIONS = 1000
+    MAP_FILE = /\A(\d+)\.(heap\.jsonl|meta\.json)(?:\.(\d+)\.tmp)?\z/
+
     class << self
       def dir
+        require 'tmpdir'
         ENV['COWSCOPE_LIVE_DIR'] || File.join(Dir.tmpdir, "cowscope-live-#{Process.uid}")
       end
 
-      # Called from the _fork hook; the first call in a process writes the map, later ones return at once.
-      def heap_map_once
-        return if @done
+      def monotonic = Process.clock_gettime(Process::CLOCK_MONOTONIC)
 
-        @done = true
-        require 'tmpdir'
-        return unless private_dir?(dir)
+      # Called from the _fork hook in the forking process. State inherited through a fork belongs to
+      # the parent: it is keyed by pid, so a forked child (a daemonized master, Puma's worker 0, a mold)
+      # takes its own map at its own first fork.
+      def before_fork
+        return if @busy
 
-        base = File.join(dir, Process.pid.to_s)
-        started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        pid = Process.pid
+        now = monotonic
+        @forks = nil unless @forks && @forks[:pid] == pid
+        state = (@forks ||= { pid: pid, last: nil, map_at: nil, allocated: nil, generation: 0 })
+        new_generation = state[:last].nil? || now - state[:last] > REMAP_AFTER
+        state[:last] = now
+        return unless new_generation
+
+        state[:generation] += 1
+        return if state[:map_at] && !remap?(state, now)
+
+        @busy = true
+        begin
+          state[:map_at] = now if write_map(state[:generation])
+          state[:allocated] = allocated
+        ensure
+          @busy = false
+        end
+      end
+
+      private
+
+      def allocated = GC.stat(:total_allocated_objects)
+
+      def remap?(state, now)
+        now - state[:map_at] > REMAP_AFTER && allocated - state[:allocated] >= REMAP_ALLOCATIONS
+      end
+
+      # The heap map from a throwaway sibling fork (dump_all must not run in the server: on 3.1 it sets
+      # coderange bits), written under a temporary name and renamed into place; then the meta file, which
+      # names the map's inode and size, so a reader can tell a map from the one it replaces.
+      def write_map(generation)
+        d = dir
+        return false unless Live.private_dir?(d)
+
+        base = File.join(d, Process.pid.to_s)
+        started = monotonic
         sibling = fork do
           status = 1
           begin
-            File.open("#{base}.heap.jsonl.tmp", File::WRONLY | File::CREAT | File::EXCL, 0o600) do |f|
+            tmp = "#{base}.heap.jsonl.#{Process.pid}.tmp"
+            File.open(tmp, File::WRONLY | File::CREAT | File::EXCL | File::NOFOLLOW, 0o600) do |f|
               ObjectSpace.dump_all(output: f, **Cowscope.dump_options)
+              f.fsync
             end
-            File.rename("#{base}.heap.jsonl.tmp", "#{base}.heap.jsonl")
+            File.rename(tmp, "#{base}.heap.jsonl")
             status = 0
           ensure
             exit!(status) # never run the server's at_exit handlers (pidfiles…) in a helper fork
           end
         end
-        Process.wait(sibling)
+        _, st = Process.wait2(sibling)
+        raise "heap map fork failed (#{st.inspect})" unless st.success?
+
+        heap = File.lstat("#{base}.heap.jsonl")
         meta = {
-          pid: Process.pid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM, epoch: Time.now.to_f,
+          pid: Process.pid, ppid: Process.ppid, ruby: RUBY_VERSION, platform: RUBY_PLATFORM, epoch: Time.now.to_f,
           heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
           slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
-          gcCount: GC.count, seconds: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, time: Time.now.utc.to_s
+          gcCount: GC.count, generation: generation, heapIno: heap.ino, heapSize: heap.size,
+          seconds: monotonic - started, time: Time.now.utc.to_s
         }
-        File.open("#{base}.meta.json.tmp", File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(JSON.generate(meta)) }
-        File.rename("#{base}.meta.json.tmp", "#{base}.meta.json")
+        tmp = "#{base}.meta.json.#{Process.pid}.tmp"
+        File.unlink(tmp) if File.symlink?(tmp) || File.exist?(tmp)
+        File.open(tmp, File::WRONLY | File::CREAT | File::EXCL | File::NOFOLLOW, 0o600) { |f| f.write(JSON.generate(meta)) }
+        File.rename(tmp, "#{base}.meta.json")
+        clean(d)
+        true
       rescue StandardError => e
         warn "cowscope agent: no heap map for #{Process.pid}: #{e.class}: #{e.message}"
+        false
+      end
+
+      # Maps of processes that are gone, and temporary files of writers that are gone.
+      def clean(d)
+        Dir.each_child(d) do |name|
+          m = MAP_FILE.match(name) or next
+          owner = Integer(m[3] || m[1])
+          next if owner == Process.pid || alive?(owner)
+
+          File.unlink(File.join(d, name))
+        rescue SystemCallError
+          nil
+        end
+      end
+
+      def alive?(pid)
+        Process.kill(0, pid)
+        !File.read("/proc/#{pid}/stat").split(') ', 2)[1].to_s.start_with?('Z')
+      rescue Errno::ESRCH, Errno::ENOENT
+        false
+      rescue Errno::EPERM
+        true
       end
     end
 
     # The map directory must be ours alone: created 0700 if missing; an existing one must be a real
     # directory (no symlink) owned by this user and not writable by others. Otherwise no map is written.
     def self.private_dir?(path)
-      Dir.mkdir(path, 0o700) unless File.exist?(path) || File.symlink?(path)
+      begin
+        Dir.mkdir(path, 0o700) unless File.exist?(path) || File.symlink?(path)
+      rescue Errno::EEXIST
+        nil
+      end
       st = File.lstat(path)
       return true if st.directory? && !st.symlink? && st.uid == Process.euid && (st.mode & 0o022).zero?
 
@@ -450,7 +534,7 @@ module Cowscope
     # Prepended to Process's singleton class: Kernel#fork, Process.fork and IO.popen('-') all go through _fork.
     module ForkHook
       def _fork
-        Cowscope::Live.heap_map_once
+        Cowscope::Live.before_fork
         super
       end
     end
