@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
-import { rubyAdapter } from '../runtimes/ruby/adapter';
+import type { RuntimeAdapter } from '../runtimes/adapter';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
 
 interface LiveMeta {
@@ -90,6 +90,8 @@ export async function gatherInspect(pid: number, opts: { heapMapDir?: string; co
     diffCopiedPages(capture, workers);
     const master = workers[0].reference;
     const { meta } = map;
+    // Loaded only when a heap map is there to attach (start-up counts: see cli/main.ts).
+    const { rubyAdapter } = require('../runtimes/ruby/adapter') as { rubyAdapter: RuntimeAdapter };
     rubyAdapter.attach(
       capture,
       { file: map.heap, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
-import { ProcessInfo, processInfo, readMapsAsync, readRollupAsync, statOf } from './proc';
+import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 
 export type Tier = 'exact' | 'exclusive-bit';
 export type Role = 'parent' | 'reference' | 'child' | 'process';
@@ -175,14 +175,17 @@ function unchanged(info: ProcessInfo): boolean {
 async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection): Promise<{ proc: ProcessCapture; zeroScan: boolean }> {
   const pid = info.pid;
   try {
-    const [vmas, memory] = await Promise.all([readMapsAsync(pid), readRollupAsync(pid)]);
+    // maps is a short read (no page walk): read here, so that the two long reads, smaps_rollup and
+    // pagemap (both walk the page tables), start at once on the thread pool, beside those of the
+    // other processes of the family.
+    const vmas = readMaps(pid);
     const scanned: number[] = [];
     vmas.forEach((v, i) => {
       if (isScanned(v)) scanned.push(i);
     });
     const starts = Float64Array.from(scanned, (i) => vmas[i].start);
     const ends = Float64Array.from(scanned, (i) => vmas[i].end);
-    const pm = await readPagemapAsync(pid, starts, ends, zero);
+    const [memory, pm] = await Promise.all([readRollupAsync(pid), readPagemapAsync(pid, starts, ends, zero)]);
     if (pm.short || !unchanged(info)) throw exitedDuringScan(info);
     return {
       proc: {
@@ -225,8 +228,8 @@ export interface GatherOptions {
   command?: string[];
 }
 
-/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets), all
- *  processes at once on the thread pool. */
+/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets): the
+ *  rollups and pagemaps of all processes at once on the thread pool, each read once. */
 export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture> {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';

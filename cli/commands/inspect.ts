@@ -1,18 +1,17 @@
 // cowscope inspect PID: gather (one Capture) -> classify, summarize and blame once -> render.
 
+// Only what `inspect PID --json` needs is imported here; blame (when a live heap map was found), the
+// renderers and the HTML page are loaded when used (start-up counts: see cli/main.ts).
+
 import type { Argv, CommandModule } from 'yargs';
 import { inspectReport } from '../../analyzers/inspect-report';
 import { analyzePair } from '../../analyzers/sharing';
 import { gatherInspect } from '../../gather/inspect';
-import { adapterOf } from '../../runtimes';
-import { ChildBlame, blameChild } from '../../blame/engine';
-import { renderInspectText } from '../render/inspect-text';
-import { writeHtml } from '../render/html';
-import { inspectHtmlDoc } from '../render/html-docs';
-import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
+import type { ChildBlame } from '../../blame/engine';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { parsePid } from '../args';
 import { UsageError } from '../errors';
+import { SPECS } from './specs';
 
 interface InspectArgs {
   pid: string;
@@ -31,9 +30,14 @@ interface InspectArgs {
 export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
   const g = await gatherInspect(parsePid(args.pid), { heapMapDir: args.heapMapDir, command: ['inspect', args.pid] });
   const { capture } = g;
-  const adapter = adapterOf(capture);
-  // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed (gcRuns 1).
-  const blames = new Map<number, ChildBlame>(adapter ? (capture.diffs ?? []).map((d) => [d.pid, blameChild(adapter, capture, d, 1)]) : []);
+  const blames = new Map<number, ChildBlame>();
+  if (capture.diffs?.length) {
+    const { adapterOf } = require('../../runtimes') as typeof import('../../runtimes');
+    const { blameChild } = require('../../blame/engine') as typeof import('../../blame/engine');
+    const adapter = adapterOf(capture);
+    // Workers of a live server run GCs; how many is unknown, so the GC contexts are allowed (gcRuns 1).
+    if (adapter) for (const d of capture.diffs) blames.set(d.pid, blameChild(adapter, capture, d, 1));
+  }
   const special = capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
   const analyzed = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special }));
   const report = inspectReport(
@@ -41,16 +45,22 @@ export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
     analyzed.map((a) => a.sharing),
     { mappings: args.mappings, skipped: g.notes, blames, liveMap: g.liveMap },
   );
-  if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
+  if (args.html) {
+    const { writeHtml } = require('../render/html') as typeof import('../render/html');
+    const { inspectHtmlDoc } = require('../render/html-docs') as typeof import('../render/html-docs');
+    writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
+  }
   return report;
 }
+
+const live = () => require('../render/inspect-live') as typeof import('../render/inspect-live');
 
 export async function inspect(args: InspectArgs): Promise<string> {
   const report = await inspectOnce(args);
   const format = args.json ? 'json' : (args.format ?? 'table');
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
-  if (format === 'prometheus') return renderPrometheus(report);
-  return renderInspectText(report, args);
+  if (format === 'prometheus') return live().renderPrometheus(report);
+  return (require('../render/inspect-text') as typeof import('../render/inspect-text')).renderInspectText(report, args);
 }
 
 /** --watch: samples every `seconds`, prints each worker's copied size and top causes per sample, then
@@ -69,18 +79,17 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       const t = (Date.now() - started) / 1000;
       samples.push({ t, report });
       if (args.json || args.format === 'json') out.write(`${JSON.stringify({ t, ...report })}\n`);
-      else if (args.format === 'prometheus') out.write(renderPrometheus(report));
-      else out.write(renderWatchSample(t, report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
+      else if (args.format === 'prometheus') out.write(live().renderPrometheus(report));
+      else out.write(live().renderWatchSample(t, report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
     }
   } finally {
     process.off('SIGINT', onInt);
   }
-  if (!args.json && args.format !== 'json' && args.format !== 'prometheus') out.write(renderWatchCurve(samples));
+  if (!args.json && args.format !== 'json' && args.format !== 'prometheus') out.write(live().renderWatchCurve(samples));
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
-  command: 'inspect <pid>',
-  describe: 'Memory of a process and its descendants, and how much each child still shares with its parent',
+  ...SPECS['inspect'],
   builder: (y: Argv) =>
     y
       .positional('pid', { type: 'string', demandOption: true, describe: 'the process to inspect (a forking server\'s master, say)' })
