@@ -9,7 +9,7 @@
 //                  (docs/kernel.md).
 
 import { PageFlag } from '../native/page-flags';
-import type { ProcessCapture, Tier } from '../native/capture';
+import type { PageColumns, ProcessCapture, Tier } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 
 export const PageClass = {
@@ -108,48 +108,71 @@ export const classifyCalls = { count: 0 };
 /** Classifies every page of child's scanned mappings against ref. */
 export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: PairOptions): PairClasses {
   classifyCalls.count++;
-  const cf = child.pages.flags;
-  const cp = child.pages.pfn;
-  const rf = ref.pages.flags;
-  const rp = ref.pages.pfn;
-  const classes = new Uint8Array(cf.length);
+  const classes = new Uint8Array(child.pages.flags.length);
   const ties: number[] = [];
-  const exact = opts.tier === 'exact';
-  const zeroMask = opts.zeroPagesKnown ? Z : 0;
-
-  forEachRun(child, ref, opts.pageSize, (c0, r0, n) => {
-    for (let k = 0; k < n; k++) {
-      const i = c0 + k;
-      const f = cf[i];
-      const g = r0 >= 0 ? rf[r0 + k] : 0;
-      let cls: PageClassCode;
-      if (!(f & P)) {
-        cls = f & SW ? PageClass.swapped : g & P ? PageClass.absent : PageClass.none;
-      } else if (f & zeroMask) {
-        cls = PageClass.zero;
-      } else if (!(g & P)) {
-        // A page-cache page the reference never faulted in is shared page cache, not memory of the
-        // child's own; a page the reference swapped out is the child's own copy now.
-        cls = f & F ? PageClass.shared : g & SW ? PageClass.copied : PageClass.new;
-      } else if (exact) {
-        cls = cp[i] === rp[r0 + k] ? PageClass.shared : PageClass.copied;
-      } else if (f & F) {
-        // A page-cache page in a private file mapping is the unmodified file page.
-        cls = g & F ? PageClass.shared : PageClass.copied;
-      } else if ((f | g) & H) {
-        // Bit 56 is wrong inside PMD-mapped THP (kernel 6.15+): only contents can tell.
-        cls = PageClass.shared;
-        ties.push(i);
-      } else if (f & X || g & (X | F)) {
-        cls = PageClass.copied;
-      } else {
-        cls = PageClass.shared;
-        if (opts.crowded) ties.push(i);
-      }
-      classes[i] = cls;
-    }
-  });
+  const mode = (opts.tier === 'exact' ? EXACT : 0) | (opts.zeroPagesKnown ? ZERO_KNOWN : 0) | (opts.crowded ? CROWDED : 0);
+  forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyRun(child.pages, ref.pages, c0, r0, n, mode, classes, ties));
   return { classes, ties: Uint32Array.from(ties) };
+}
+
+// Class codes as module constants: inside this module TypeScript compiles `PageClass.x` to a property
+// load on `exports`, which the hot loop below must not do per page.
+const NONE = PageClass.none;
+const SHARED = PageClass.shared;
+const COPIED = PageClass.copied;
+const NEW = PageClass.new;
+const ABSENT = PageClass.absent;
+const SWAPPED = PageClass.swapped;
+const ZERO = PageClass.zero;
+const COPIED_BY_PARENT = PageClass.copiedByParent;
+
+const EXACT = 1;
+const ZERO_KNOWN = 2;
+const CROWDED = 4;
+
+/** One run of forEachRun: child pages [c0, c0 + n) against reference pages from r0 (-1: none). Kept
+ *  small and monomorphic: `inspect` runs it once per process, cold, over millions of pages, so it must
+ *  be optimized (on-stack replacement) within the first run. */
+function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: number, n: number, mode: number, classes: Uint8Array, ties: number[]): void {
+  const cf = child.flags;
+  const cp = child.pfn;
+  const rf = ref.flags;
+  const rp = ref.pfn;
+  const exact = (mode & EXACT) !== 0;
+  const crowded = (mode & CROWDED) !== 0;
+  const zeroMask = mode & ZERO_KNOWN ? Z : 0;
+  const hasRef = r0 >= 0;
+  const d = r0 - c0;
+  const end = c0 + n;
+  for (let i = c0; i < end; i++) {
+    const f = cf[i];
+    const g = hasRef ? rf[i + d] : 0;
+    let cls: PageClassCode;
+    if (!(f & P)) {
+      cls = f & SW ? SWAPPED : g & P ? ABSENT : NONE;
+    } else if (f & zeroMask) {
+      cls = ZERO;
+    } else if (!(g & P)) {
+      // A page-cache page the reference never faulted in is shared page cache, not memory of the
+      // child's own; a page the reference swapped out is the child's own copy now.
+      cls = f & F ? SHARED : g & SW ? COPIED : NEW;
+    } else if (exact) {
+      cls = cp[i] === rp[i + d] ? SHARED : COPIED;
+    } else if (f & F) {
+      // A page-cache page in a private file mapping is the unmodified file page.
+      cls = g & F ? SHARED : COPIED;
+    } else if ((f | g) & H) {
+      // Bit 56 is wrong inside PMD-mapped THP (kernel 6.15+): only contents can tell.
+      cls = SHARED;
+      ties.push(i);
+    } else if (f & X || g & (X | F)) {
+      cls = COPIED;
+    } else {
+      cls = SHARED;
+      if (crowded) ties.push(i);
+    }
+    classes[i] = cls;
+  }
 }
 
 /** Address of each listed child page. */
@@ -236,10 +259,10 @@ export function markCopiedByParent(
   const cf = child.pages.flags;
   let n = 0;
   for (let i = 0; i < classes.length; i++) {
-    if (classes[i] !== PageClass.shared || cf[i] & F || toRef[i] < 0) continue;
+    if (classes[i] !== SHARED || cf[i] & F || toRef[i] < 0) continue;
     const j = toParent[i];
     if (j >= 0 && pf[j] & P && pp[j] === rp[toRef[i]]) continue;
-    classes[i] = PageClass.copiedByParent;
+    classes[i] = COPIED_BY_PARENT;
     n++;
   }
   return n;

@@ -57,6 +57,26 @@ export function residentPages(c: ClassCounts): number {
   return c.shared + c.copied + (c.copiedByParent ?? 0) + c.new;
 }
 
+/** Counts the classes of pages [from, to) into counts (indexed by class code). Small on purpose: it
+ *  runs cold over millions of pages, once per child, and must be optimized within that first run. */
+function countClasses(classes: Uint8Array, from: number, to: number, counts: number[]): void {
+  for (let i = from; i < to; i++) counts[classes[i]]++;
+}
+
+/** Counts the classes of a mapping's pages that lie in the special ranges (sorted, of one size), range
+ *  by range; a page in two ranges counts once. */
+function countSpecial(classes: Uint8Array, off: number, start: number, pages: number, pageSize: number, special: RegionRanges, counts: number[]): void {
+  const { starts, size } = special;
+  const end = start + pages * pageSize;
+  let done = 0; // pages of the mapping before this index are counted or outside every range so far
+  for (let r = firstRangeAfter(starts, size, start); r < starts.length && starts[r] < end; r++) {
+    const first = Math.max(done, Math.ceil((starts[r] - start) / pageSize));
+    const last = Math.min(pages, Math.ceil((starts[r] + size - start) / pageSize));
+    if (last > first) countClasses(classes, off + first, off + last, counts);
+    done = Math.max(done, last);
+  }
+}
+
 /** First index in sorted `starts` whose range [start, start+size) ends after `addr`. */
 function firstRangeAfter(starts: Float64Array, size: number, addr: number): number {
   let lo = 0;
@@ -93,15 +113,8 @@ export function summarizePair(
     const n = (v.end - v.start) / pageSize;
     const raw = emptyCounts();
     const inSpecial = emptyCounts();
-    let r = special ? firstRangeAfter(special.starts, special.size, v.start) : 0;
-    for (let i = 0; i < n; i++) {
-      const cls = classes[off + i];
-      raw[cls]++;
-      if (!special) continue;
-      const addr = v.start + i * pageSize;
-      while (r < special.starts.length && special.starts[r] + special.size <= addr) r++;
-      if (r < special.starts.length && special.starts[r] <= addr) inSpecial[cls]++;
-    }
+    countClasses(classes, off, off + n, raw);
+    if (special) countSpecial(classes, off, v.start, n, pageSize, special, inSpecial);
     off += n;
     const region = regionOfVma[vi];
     add(region, raw.map((x, k) => x - inSpecial[k]));

@@ -1,11 +1,9 @@
 // How failures reach the user: one line on stderr naming the fix, exit code 2 (1 is kept for budgets).
 
-import { ProbeError } from '../native/probe';
-import { ParseError } from '../native/procfs-parse';
-import { TargetError } from '../native/capture';
-import { CaptureFileError } from '../native/capture-file';
-import { SessionError } from '../runtimes/ruby/driver';
-import { HeapMapError } from '../runtimes/ruby/heap-map';
+// The error classes are recognised by name, not imported: this module is loaded by every command, and
+// the modules that define them (the addon, the capture file, the Ruby driver) only by the commands that
+// use them (cli/main.ts loads a command's code when it runs). Each class sets its own name.
+import type { ProbeError } from '../native/probe';
 import { escapeControl } from './render/escape';
 
 export const EXIT_OK = 0;
@@ -19,11 +17,22 @@ export class UsageError extends Error {
   }
 }
 
+/** Errors whose message is already the line to show. */
+const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError']);
+
+function named(e: unknown): string | undefined {
+  return e instanceof Error ? e.name : undefined;
+}
+
 /** The one line a user sees for an error. */
 export function describeError(e: unknown): string {
-  if (e instanceof ProbeError) return `cannot read ${e.path || e.syscall}: ${e.code}: ${e.hint}`;
-  if (e instanceof UsageError || e instanceof TargetError || e instanceof SessionError || e instanceof CaptureFileError || e instanceof HeapMapError) return e.message;
-  if (e instanceof ParseError) return `${e.message} (the kernel printed something cowscope cannot parse: please report it)`;
+  const name = named(e);
+  if (name === 'ProbeError') {
+    const p = e as ProbeError;
+    return `cannot read ${p.path || p.syscall}: ${p.code}: ${p.hint}`;
+  }
+  if (e instanceof Error && name && ONE_LINERS.has(name)) return e.message;
+  if (e instanceof Error && name === 'ParseError') return `${e.message} (the kernel printed something cowscope cannot parse: please report it)`;
   const err = e as NodeJS.ErrnoException;
   if (err && err.code === 'EPIPE') return 'output closed early';
   return `internal error: ${err?.message ?? String(e)} (run again with --debug for the stack trace)`;

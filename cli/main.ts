@@ -1,19 +1,17 @@
 #!/usr/bin/env node
 // cowscope: copy-on-write sharing between a parent process and its forked children, and why it ends.
+//
+// Start-up is part of every measurement (`cowscope inspect` is compared with `smem`), so this file loads
+// only what the command at hand needs: yargs knows each command by its name and description
+// (commands/specs.ts) and loads the command's module when it runs; the plain `inspect PID [--json]`
+// form skips yargs altogether (docs/architecture.md, "Start-up").
 
-import yargs, { CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { inspectCommand } from './commands/inspect';
-import { doctorCommand } from './commands/doctor';
-import { runCommandModule } from './commands/run';
-import { reportCommandModule } from './commands/report';
-import { compareCommandModule } from './commands/compare';
-import { budgetCommandModule } from './commands/budget';
-import { initCommandModule } from './commands/init';
-import { agentPathCommandModule } from './commands/agent-path';
+import type { Argv, CommandModule } from 'yargs';
 import { EXIT_USAGE, UsageError, fail } from './errors';
+import { CommandName, SPECS } from './commands/specs';
 
-const argv = hideBin(process.argv);
+// hideBin(process.argv) for plain node (no Electron): the words after the script.
+const argv = process.argv.slice(2);
 const debug = argv.includes('--debug');
 
 // Output piped into `head` must not end in a stack trace. The program's own output goes to stderr, so
@@ -23,7 +21,35 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 process.stderr.on('error', () => undefined);
 
-const COMMANDS = [inspectCommand, runCommandModule, compareCommandModule, budgetCommandModule, initCommandModule, reportCommandModule, agentPathCommandModule, doctorCommand];
+/* eslint-disable @typescript-eslint/no-var-requires */
+// The order of `cowscope --help`.
+const LOADERS: Record<CommandName, () => CommandModule<object, never>> = {
+  inspect: () => require('./commands/inspect').inspectCommand,
+  run: () => require('./commands/run').runCommandModule,
+  compare: () => require('./commands/compare').compareCommandModule,
+  budget: () => require('./commands/budget').budgetCommandModule,
+  init: () => require('./commands/init').initCommandModule,
+  report: () => require('./commands/report').reportCommandModule,
+  'agent-path': () => require('./commands/agent-path').agentPathCommandModule,
+  doctor: () => require('./commands/doctor').doctorCommand,
+};
+/* eslint-enable @typescript-eslint/no-var-requires */
+
+/** A yargs command that loads its module when yargs picks it (builder) or runs it (handler). */
+function lazyCommand(name: CommandName): CommandModule {
+  const load = LOADERS[name] as () => CommandModule;
+  return {
+    ...SPECS[name],
+    builder: (y: Argv) => {
+      const { builder } = load();
+      if (typeof builder === 'function') return builder(y) as Argv;
+      return builder ? y.options(builder) : y;
+    },
+    handler: (args) => load().handler(args),
+  };
+}
+
+const COMMANDS = (Object.keys(LOADERS) as CommandName[]).map(lazyCommand);
 
 /** yargs' validation messages, made to say what to type. */
 function usageMessage(msg: string): string {
@@ -35,12 +61,32 @@ function usageMessage(msg: string): string {
   return `${msg.split('\n')[0]} (see ${help})`;
 }
 
+const QUICK_FLAGS = new Set(['--json', '--bytes', '--mappings', '--debug']);
+
+/** `inspect PID` with only --json, --bytes, --mappings, --debug: the arguments yargs would give the
+ *  handler, or undefined for anything else (yargs parses that, with its help and messages). */
+function quickInspectArgs(words: string[]): { pid: string; json: boolean; bytes: boolean; mappings: boolean } | undefined {
+  if (words[0] !== 'inspect' || !/^\d+$/.test(words[1] ?? '')) return undefined;
+  const flags = words.slice(2);
+  if (!flags.every((f) => QUICK_FLAGS.has(f))) return undefined;
+  return { pid: words[1], json: flags.includes('--json'), bytes: flags.includes('--bytes'), mappings: flags.includes('--mappings') };
+}
+
 async function main(): Promise<void> {
+  const quick = quickInspectArgs(argv);
+  if (quick) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { inspect } = require('./commands/inspect') as typeof import('./commands/inspect');
+    process.stdout.write(await inspect(quick));
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const yargs = require('yargs') as typeof import('yargs');
   await yargs(argv)
     .scriptName('cowscope')
     .parserConfiguration({ 'populate--': true })
     .usage('$0 <command> [options]\n\nMeasures copy-on-write sharing between a parent process and its forked children.')
-    .command(COMMANDS as CommandModule[])
+    .command(COMMANDS)
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .strict()

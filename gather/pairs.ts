@@ -34,7 +34,8 @@ export function diffCopiedPages(capture: Capture, pairs: Pair[]): void {
   for (const pair of pairs) {
     const { classes } = analyzePair(capture, pair.child, pair.reference, { parent: pair.parent });
     const copied: number[] = [];
-    for (let i = 0; i < classes.length; i++) if (classes[i] === PageClass.copied) copied.push(i);
+    const COPIED = PageClass.copied; // a local: not a property load per page
+    for (let i = 0; i < classes.length; i++) if (classes[i] === COPIED) copied.push(i);
     const addrs = pageAddresses(pair.child, pageSize, Uint32Array.from(copied));
     const cmp = comparePages(pair.reference.pid, pair.child.pid, addrs);
     (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs, ...cmp });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
-import { ProcessInfo, processInfo, readMapsAsync, readRollupAsync, statOf } from './proc';
+import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 
 export type Tier = 'exact' | 'exclusive-bit';
 export type Role = 'parent' | 'reference' | 'child' | 'process';
@@ -188,14 +188,17 @@ export function unchanged(info: ProcessInfo): boolean {
 async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection): Promise<{ proc: ProcessCapture; zeroScan: boolean }> {
   const pid = info.pid;
   try {
-    const [vmas, memory] = await Promise.all([readMapsAsync(pid), readRollupAsync(pid)]);
+    // maps is a short read (no page walk): read here, so that the two long reads, smaps_rollup and
+    // pagemap (both walk the page tables), start at once on the thread pool, beside those of the
+    // other processes of the family.
+    const vmas = readMaps(pid);
     const scanned: number[] = [];
     vmas.forEach((v, i) => {
       if (isScanned(v)) scanned.push(i);
     });
     const starts = Float64Array.from(scanned, (i) => vmas[i].start);
     const ends = Float64Array.from(scanned, (i) => vmas[i].end);
-    const pm = await readPagemapAsync(pid, starts, ends, zero);
+    const [memory, pm] = await Promise.all([readRollupAsync(pid), readPagemapAsync(pid, starts, ends, zero)]);
     if (pm.short || !unchanged(info)) throw exitedDuringScan(info);
     return {
       proc: {
@@ -241,8 +244,8 @@ export interface GatherOptions {
   skipExited?: { except: Set<number> };
 }
 
-/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets), all
- *  processes at once on the thread pool. */
+/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets): the
+ *  rollups and pagemaps of all processes at once on the thread pool, each read once. */
 export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture & { exited?: ProcessInfo[] }> {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';

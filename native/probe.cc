@@ -280,6 +280,57 @@ Napi::Value ReadPagemapAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// readTextAsync(path) -> Promise<string>: a whole (proc) file read in one thread-pool job. smaps_rollup
+// walks the page tables inside read(), as long as a pagemap read takes, so the rollups of a family are
+// read on the pool next to their pagemaps; fs.readFile would spend five pool round trips on each.
+std::string ReadTextCore(const std::string& path) {
+  Fd fd(path);
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw SysError{errno, "read", path};
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+class TextWorker : public Napi::AsyncWorker {
+ public:
+  TextWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      text_ = ReadTextCore(path_);
+    } catch (const SysError& se) {
+      error_ = se;
+      SetError(se.Message());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::String::New(Env(), text_)); }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), error_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_, text_;
+  SysError error_{0, "", ""};
+};
+
+Napi::Value ReadTextAsync(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+  auto* worker = new TextWorker(info.Env(), info[0].As<Napi::String>().Utf8Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // Reads one u64 per index from a PFN-indexed file, sorting and coalescing nearby PFNs into windows
 // (gap < 64, window <= 4096 entries): 3-4x faster than one pread per PFN (§3, §8).
 void ReadPfnIndexed(const Fd& fd, const std::vector<uint64_t>& pfns, const std::vector<size_t>& order,
@@ -796,6 +847,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pageFlagBits", bits);
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
   exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));
+  exports.Set("readTextAsync", Napi::Function::New(env, ReadTextAsync));
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));
   exports.Set("readPages", Napi::Function::New(env, ReadPages));
   exports.Set("comparePages", Napi::Function::New(env, ComparePages));

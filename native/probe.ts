@@ -63,6 +63,7 @@ interface Addon {
   pageSize: number;
   readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): PagemapColumns;
   readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): Promise<PagemapColumns>;
+  readTextAsync(path: string): Promise<string>;
   readKpage(pfns: Float64Array): KpageColumns;
   readPages(pid: number, addrs: Float64Array): PageReads;
   comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
@@ -211,6 +212,12 @@ export async function readPagemapAsync(pid: number, starts: Float64Array, ends: 
   } catch (e) {
     throw toProbeError(e);
   }
+}
+
+/** A whole file (a /proc text file) read in one thread-pool job. Errors keep Node's shape (code, errno,
+ *  syscall, path); proc.ts turns them into ProbeErrors with its own hints. */
+export function readTextAsync(file: string): Promise<string> {
+  return addon.readTextAsync(file);
 }
 
 /** kpagecount and kpageflags for each PFN (root only). */

@@ -12,7 +12,7 @@ import {
   parseStat,
   parseStatus,
 } from './procfs-parse';
-import { ProbeError } from './probe';
+import { ProbeError, readTextAsync } from './probe';
 
 export interface ProcessInfo extends ProcStat {
   cmdline: string;
@@ -35,7 +35,7 @@ function procError(e: NodeJS.ErrnoException, file: string, pid: number): ProbeEr
 export async function readProcFileAsync(pid: number, name: string): Promise<string> {
   const file = `/proc/${pid}/${name}`;
   try {
-    return await fs.promises.readFile(file, 'utf8');
+    return await readTextAsync(file);
   } catch (e) {
     throw procError(e as NodeJS.ErrnoException, file, pid);
   }

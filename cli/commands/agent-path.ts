@@ -2,10 +2,10 @@
 
 import type { CommandModule } from 'yargs';
 import { AGENT_PATH } from '../../runtimes/ruby/driver';
+import { SPECS } from './specs';
 
 export const agentPathCommandModule: CommandModule = {
-  command: 'agent-path',
-  describe: 'Print the Ruby agent\'s path: start a server with RUBYOPT=-r$(cowscope agent-path) for live blame',
+  ...SPECS['agent-path'],
   handler: () => {
     process.stdout.write(`${AGENT_PATH}\n`);
   },

@@ -12,6 +12,7 @@ import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { formatSize } from '../render/units';
 import { measureRun, planRun } from './run';
+import { SPECS } from './specs';
 
 interface BudgetArgs {
   config: string;
@@ -144,8 +145,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
 }
 
 export const budgetCommandModule: CommandModule<object, BudgetArgs> = {
-  command: 'budget',
-  describe: 'Check copy-on-write memory budgets in CI: exit 1 when a budget is exceeded or a cause grew against the baseline',
+  ...SPECS['budget'],
   builder: (y: Argv) =>
     y
       .option('config', { type: 'string', default: 'cowscope.json', describe: 'the config file (write a starting one with cowscope init)' })

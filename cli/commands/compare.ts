@@ -9,6 +9,7 @@ import { formatSize } from '../render/units';
 import { writeHtml } from '../render/html';
 import { compareHtmlDoc } from '../render/html-docs';
 import { RunArgs, checkStrategy, measureRun, planRun, runCommandModule } from './run';
+import { SPECS } from './specs';
 
 interface CompareArgs extends RunArgs {
   strategies: string;
@@ -61,8 +62,7 @@ function renderCompare(r: CompareReport, bytes: boolean): string {
 }
 
 export const compareCommandModule: CommandModule<object, CompareArgs> = {
-  command: 'compare [program..]',
-  describe: 'Run a program under several fork strategies, several times each, and compare what the children copy',
+  ...SPECS['compare'],
   builder: (y: Argv) =>
     (runCommandModule.builder as (y: Argv) => Argv)(y)
       .option('strategies', { type: 'string', default: 'none,gc,nakayoshi,warmup', describe: 'comma-separated strategies (each may join steps with +)' })

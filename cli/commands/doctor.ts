@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { MachineFacts, machineFacts } from '../../native/machine';
 import { renderTable } from '../render/table';
+import { SPECS } from './specs';
 
 interface DoctorArgs {
   json: boolean;
@@ -70,8 +71,7 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
 }
 
 export const doctorCommand: CommandModule<object, DoctorArgs> = {
-  command: 'doctor',
-  describe: 'What this machine allows and which tier (exact or exclusive-bit) you will get',
+  ...SPECS['doctor'],
   builder: (y: Argv) =>
     y.option('json', { type: 'boolean', default: false, describe: 'print the facts as JSON (schema cowscope.doctor/1)' }) as Argv<DoctorArgs>,
   handler: (args) => {

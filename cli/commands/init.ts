@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors';
+import { SPECS } from './specs';
 
 interface InitArgs {
   config: string;
@@ -48,8 +49,7 @@ ${program}
 }
 
 export const initCommandModule: CommandModule<object, InitArgs> = {
-  command: 'init',
-  describe: 'Write a commented starting cowscope.json for the app in this folder',
+  ...SPECS['init'],
   builder: (y: Argv) =>
     y
       .option('config', { type: 'string', default: 'cowscope.json', describe: 'where to write it' })

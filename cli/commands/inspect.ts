@@ -1,15 +1,11 @@
 // cowscope inspect PID: gather (one Capture) -> classify, summarize and blame once -> render.
 
+
 import type { Argv, CommandModule } from 'yargs';
 import { inspectReport } from '../../analyzers/inspect-report';
 import { analyzePair } from '../../analyzers/sharing';
 import { gatherInspect } from '../../gather/inspect';
-import { adapterOf } from '../../runtimes';
-import { ChildBlame, blameChild } from '../../blame/engine';
-import { renderInspectText } from '../render/inspect-text';
-import { writeHtml } from '../render/html';
-import { inspectHtmlDoc } from '../render/html-docs';
-import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
+import type { ChildBlame } from '../../blame/engine';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { parsePid } from '../args';
 import { UsageError, describeError } from '../errors';
@@ -17,6 +13,13 @@ import { TargetError } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
 import { escapeControl } from '../render/escape';
 import type { InspectGather } from '../../gather/inspect';
+import { SPECS } from './specs';
+import { adapterOf } from '../../runtimes';
+import { blameChild } from '../../blame/engine';
+import { writeHtml } from '../render/html';
+import { inspectHtmlDoc } from '../render/html-docs';
+import { renderInspectText } from '../render/inspect-text';
+import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
 
 interface InspectArgs {
   pid: string;
@@ -120,6 +123,7 @@ function debugLine(n: number, cost: SampleCost): string {
   return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused})\n`;
 }
 
+
 export async function inspect(args: InspectArgs): Promise<string> {
   const s = await inspectSample(args);
   if (args.debug) process.stderr.write(debugLine(1, s.cost));
@@ -210,8 +214,7 @@ function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, appen
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
-  command: 'inspect <pid>',
-  describe: 'Memory of a process and its descendants, and how much each child still shares with its parent',
+  ...SPECS['inspect'],
   builder: (y: Argv) =>
     y
       .positional('pid', { type: 'string', demandOption: true, describe: 'the process to inspect (a forking server\'s master, say)' })

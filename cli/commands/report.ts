@@ -7,6 +7,7 @@ import { UsageError } from '../errors';
 import { parseSize } from '../budget-config';
 import { runOutput } from '../render/run-output';
 import type { Capture } from '../../native/capture';
+import { SPECS } from './specs';
 
 interface ReportArgs {
   file: string;
@@ -36,8 +37,7 @@ export function reportCommand(args: ReportArgs): string {
 }
 
 export const reportCommandModule: CommandModule<object, ReportArgs> = {
-  command: 'report <file>',
-  describe: 'Render a capture saved with `cowscope run --save FILE`, on any machine where cowscope is installed',
+  ...SPECS['report'],
   builder: (y: Argv) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'the capture file' })

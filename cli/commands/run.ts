@@ -18,6 +18,7 @@ import { runOutput } from '../render/run-output';
 import { scriptIndex } from '../args';
 import { parseSize } from '../budget-config';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
+import { SPECS } from './specs';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -194,8 +195,7 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
 }
 
 export const runCommandModule: CommandModule<object, RunArgs> = {
-  command: 'run [program..]',
-  describe: 'Start a Ruby program, fork it at its fork point, run a workload in the children, and measure what they copied',
+  ...SPECS['run'],
   builder: (y: Argv) =>
     y
       .positional('program', { type: 'string', array: true, describe: 'the Ruby script and its arguments (or: -- ruby [options] script)' })

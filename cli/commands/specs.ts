@@ -1,0 +1,15 @@
+// Each command's name and one-line description, kept apart from its implementation: `cowscope --help`
+// lists them, and cli/main.ts loads a command's module only when that command runs.
+
+export const SPECS = {
+  inspect: { command: 'inspect <pid>', describe: 'Memory of a process and its descendants, and how much each child still shares with its parent' },
+  run: { command: 'run [program..]', describe: 'Start a Ruby program, fork it at its fork point, run a workload in the children, and measure what they copied' },
+  compare: { command: 'compare [program..]', describe: 'Run a program under several fork strategies, several times each, and compare what the children copy' },
+  budget: { command: 'budget', describe: 'Check copy-on-write memory budgets in CI: exit 1 when a budget is exceeded or a cause grew against the baseline' },
+  init: { command: 'init', describe: 'Write a commented starting cowscope.json for the app in this folder' },
+  report: { command: 'report <file>', describe: 'Render a capture saved with `cowscope run --save FILE`, on any machine where cowscope is installed' },
+  'agent-path': { command: 'agent-path', describe: 'Print the Ruby agent\'s path: start a server with RUBYOPT=-r$(cowscope agent-path) for live blame' },
+  doctor: { command: 'doctor', describe: 'What this machine allows and which tier (exact or exclusive-bit) you will get' },
+} as const;
+
+export type CommandName = keyof typeof SPECS;
