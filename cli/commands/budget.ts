@@ -10,6 +10,7 @@ import { loadBudgetConfig } from '../budget-config';
 import { writeFileAtomically } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
+import { escapeControl } from '../render/escape';
 import { formatSize } from '../render/units';
 import { measureRun, planRun } from './run';
 import { SPECS } from './specs';
@@ -73,7 +74,7 @@ export function junit(r: BudgetResult): string {
 
 export function markdown(r: BudgetResult): string {
   const rows = r.checks.map((c) => `| ${c.name} | ${c.unit === 'ratio' ? '>= ' : '<= '}${show(c, c.limit)} | ${show(c, c.measured)} | ${c.pass ? 'ok' : '**over**'} |`);
-  const grew = r.grew.map((g) => `- \`${g.cause}\`: ${formatSize(Math.round(g.baseline))} → ${formatSize(Math.round(g.measured))}`);
+  const grew = r.grew.map((g) => `- \`${escapeControl(g.cause)}\`: ${formatSize(Math.round(g.baseline))} → ${formatSize(Math.round(g.measured))}`);
   return [
     `### cowscope budget: ${r.pass ? 'within budget' : 'over budget'}`,
     '',
@@ -96,7 +97,7 @@ function text(r: BudgetResult): string {
   ];
   if (r.grew.length) {
     out.push('', 'Causes that grew against the baseline:');
-    for (const g of r.grew) out.push(`  ${g.cause}: ${formatSize(Math.round(g.baseline))} -> ${formatSize(Math.round(g.measured))}`);
+    for (const g of r.grew) out.push(`  ${escapeControl(g.cause)}: ${formatSize(Math.round(g.baseline))} -> ${formatSize(Math.round(g.measured))}`);
   }
   for (const n of r.notes) out.push(`note: ${n}`);
   out.push('', r.pass ? 'cowscope budget: within budget' : `cowscope budget: over budget (${r.checks.filter((c) => !c.pass).map((c) => c.name).join(', ')})`);

@@ -15,6 +15,7 @@ import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { runOutput } from '../render/run-output';
+import { escapeControl } from '../render/escape';
 import { scriptIndex } from '../args';
 import { parseSize } from '../budget-config';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
@@ -164,7 +165,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
       process.stderr.write(
-        `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => t.name).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
+        `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => escapeControl(t.name)).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );
     session.go();
     await session.waitDone();

@@ -471,6 +471,8 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
     cause: 'gc.iseq-mark',
     when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && (overlaps(p.ctx.ruby.callData, p.page, p.pageSize) || overlaps(p.ctx.ruby.isEntries, p.page, p.pageSize)),
   },
+  // Without a GC, only the call path writes call sites: a cache filled again with what it held.
+  { cause: 'icache.call', when: (p) => !p.ctx.gcRuns && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
   // Marking an escaped block's environment stores its write-barrier flag again (3.1/3.3).
   { cause: 'gc.env-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.envMarkStoresFlag && envFlagsOn(p.ctx, p.page, p.pageSize) },
   // The probe path of an rb_id_table insert stores collided bits that were already set.
