@@ -458,6 +458,15 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     c.sorted(`${q}.ep`, ep, false);
     return { ep, flags };
   });
+  const mmappedChunks = c.optional(`${p}.mmappedChunks`, m.mmappedChunks, (q, x) => {
+    const o = c.obj(q, x);
+    const start = c.typed(`${q}.start`, o.start, 'Float64Array');
+    const size = c.typed(`${q}.size`, o.size, 'Float64Array');
+    c.length(`${q}.size`, size, start.length, `one per block in ${q}.start`);
+    c.elements(`${q}.start`, start, 0, SAFE);
+    c.elements(`${q}.size`, size, 0, SAFE);
+    return { start, size };
+  });
   const childObjects = c.optional(`${p}.childObjects`, m.childObjects, (q, x) =>
     c.arr(q, x).map((e, i) => {
       const o = c.obj(`${q}[${i}]`, e);
@@ -487,6 +496,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     ...(childChunks ? { childChunks } : {}),
     ...(childObjects ? { childObjects } : {}),
     ...(envFlags ? { envFlags } : {}),
+    ...(mmappedChunks ? { mmappedChunks } : {}),
   };
 }
 

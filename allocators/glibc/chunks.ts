@@ -103,3 +103,28 @@ export function childChunks(pid: number, vmas: Vma[], copiedPages: Float64Array,
   if (!heap || !copiedPages.length) return EMPTY;
   return keptChunks(pid, walkMallocChunks(pid, heap.start, heap.end), BigInt(`0x${tcacheKey || '0'}`), copiedPages, pageSize);
 }
+
+/** Blocks glibc mmapped for large allocations (at or above the mmap threshold): page-aligned chunks whose
+ *  size word has IS_MMAPPED (2) set, found by their headers in anonymous mappings that touch a copied page.
+ *  Adjacent mappings may merge, so a chunk can start anywhere inside a mapping. */
+export function discoverMmappedChunks(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): { start: Float64Array; size: Float64Array } {
+  const IS_MMAPPED = 2n;
+  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('[') && touchesPages(copiedPages, pageSize, v.start, v.end));
+  const heads: number[] = [];
+  for (const v of anon) for (let a = v.start; a < v.end && heads.length < 1 << 20; a += pageSize) heads.push(a + 8);
+  const words = readWords(pid, Float64Array.from(heads));
+  const at = new Map<number, bigint>();
+  for (let i = 0; i < heads.length; i++) if (words.ok[i]) at.set(heads[i] - 8, words.words[i]);
+  const out: [number, number][] = [];
+  for (const v of anon) {
+    for (let a = v.start; a < v.end; ) {
+      const w = at.get(a);
+      const size = w === undefined ? 0 : Number(w & ~7n);
+      if (w !== undefined && w & IS_MMAPPED && size >= 128 * 1024 && size % pageSize === 0 && a + size <= v.end) {
+        out.push([a, size]);
+        a += size;
+      } else a += pageSize;
+    }
+  }
+  return { start: Float64Array.from(out, (x) => x[0]), size: Float64Array.from(out, (x) => x[1]) };
+}

@@ -424,21 +424,22 @@ interface IdenticalPage {
   ctx: Context;
   page: number;
   pageSize: number;
-  objects?: { live: number; young: number; hashes: number };
+  objects?: { live: number; young: number; hashes: number; ments: number };
 }
 
 /** Objects on a GC heap page at the fork: how many live, young, Hashes. */
-function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { live: number; young: number; hashes: number } {
+function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { live: number; young: number; hashes: number; ments: number } {
   const o = ctx.ruby.objects;
   const start = ctx.ruby.slotStart[b];
   const size = ctx.ruby.slotSize[b];
-  const n = { live: 0, young: 0, hashes: 0 };
+  const n = { live: 0, young: 0, hashes: 0, ments: 0 };
   if (!start || !size) return n;
   for (let a = Math.max(start, page - ((page - start) % size)); a < page + pageSize; a += size) {
     const i = ctx.objIndex(a);
     if (i < 0 || o.type[i] === T.NONE) continue;
     n.live++;
     if (o.type[i] === T.HASH) n.hashes++;
+    if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
     if (!(o.gcFlags[i] & 2)) n.young++;
   }
   return n;
@@ -460,10 +461,15 @@ function idTableOn(p: IdenticalPage): string | undefined {
 
 /** A copied page whose bytes did not change, first match wins ('id-table' resolves to the table's cause). */
 const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] = [
+  // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
+  { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object.
   { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).young },
+  // A call cache made for a method entry marks the entry cached, whether it was or not
+  // (METHOD_ENTRY_CACHED_SET): the child's first calls of methods the parent had called already.
+  { cause: 'method.cached', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).ments },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
   // Marking an iseq stores into its inline-cache arrays (the empty call cache, cached entries) values
   // they already hold (3.1, 3.3).
@@ -477,9 +483,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   { cause: 'gc.env-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.envMarkStoresFlag && envFlagsOn(p.ctx, p.page, p.pageSize) },
   // The probe path of an rb_id_table insert stores collided bits that were already set.
   { cause: 'id-table', when: (p) => idTableOn(p) !== undefined },
-  // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
-  { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
-  { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' },
+  { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' || inVmStack(p.ctx, p.page) },
 ];
 
 // ---- the blamer ----
@@ -512,8 +516,17 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
       }
     }
   }
+  if (inVmStack(ctx, addr)) return 'exec.stack';
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+/** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size? */
+function inVmStack(ctx: Context, addr: number): boolean {
+  const m = ctx.ruby.mmappedChunks;
+  if (!m || !ctx.L) return false;
+  const i = lastAtOrBelow(m.start, addr);
+  return i >= 0 && addr < m.start[i] + m.size[i] && m.size[i] === ctx.L.vmStackMapping;
 }
 
 function classNameOf(ctx: Context, obj: number): string {

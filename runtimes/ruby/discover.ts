@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords } from '../../native/probe';
-import { MallocChunks, discoverGlibcHeap, touchesPages } from '../../allocators/glibc/chunks';
+import { MallocChunks, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
@@ -57,6 +57,8 @@ export interface RubyStructures {
   /** flags words (low 32 bits) of objects each child allocated on GC heap pages it mapped itself, that
    *  its changed words point to */
   childObjects?: { pid: number; address: Float64Array; flags: Uint32Array }[];
+  /** blocks glibc mmapped (large mallocs: a thread's VM stack among them) in mappings touching a copied page */
+  mmappedChunks?: { start: Float64Array; size: Float64Array };
   /** each child's own chunks on its copied pages (what it freed and carved anew) */
   childChunks?: { pid: number; chunks: MallocChunks }[];
 }
@@ -236,6 +238,7 @@ export function discoverRubyStructures(
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
     ...(envFlags ? { envFlags } : {}),
+    mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize),
     mallocChunks: glibc.chunks,
     heapStart: glibc.heapStart,
     tcacheKey: glibc.tcacheKey,
