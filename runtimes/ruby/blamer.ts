@@ -685,8 +685,12 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
       const body = pageBody[p];
       if (body < 0) {
+        // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
+        // child-side handlers re-initialising a lock or list
+        const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
         for (let k = first; k < end; k++) {
-          causes.push(wordCause(ctx, addrOf(k), oldAt(k), newAt(k)));
+          const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k));
+          causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
           owners.push(undefined);
         }
         return;
