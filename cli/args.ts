@@ -1,6 +1,7 @@
 // Argument checks shared by commands. Each failure says what to type instead.
 
 import { UsageError } from './errors';
+import { parseSize } from './budget-config';
 
 export function parsePid(text: string): number {
   if (!/^\d+$/.test(String(text)) || Number(text) <= 0 || Number(text) > 2 ** 22) {
@@ -21,4 +22,13 @@ export function scriptIndex(words: string[], from = 0): number {
     else if (!words[i].startsWith('-')) return i;
   }
   return -1;
+}
+
+/** A size limit from its flag, else its environment variable, else the default ("2GiB", "512MiB", bytes). */
+export function sizeLimit(flag: string, value: unknown, env: string, fallback: number, example: string): number {
+  const [text, from] = value !== undefined ? [value, flag] : [process.env[env], env];
+  if (text === undefined || text === '') return fallback;
+  const n = parseSize(String(text));
+  if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(text)} is not a size: write e.g. ${example}`);
+  return n;
 }

@@ -3,8 +3,6 @@
 // against the live master; --watch samples; Prometheus output parses. The server is stopped after.
 
 import { ChildProcess, spawn } from 'node:child_process';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs';
 import { test } from 'uvu';
@@ -12,30 +10,13 @@ import * as assert from 'uvu/assert';
 import { statOf } from '../native/proc';
 import { familyOf } from '../native/proc';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+import { freePort, get } from './helpers/servers';
 import { startJsonFamily } from './helpers/family';
 
 const live = tempDir('live');
 let server: ChildProcess | undefined;
 let master = 0;
 let workers: number[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function get(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
-  });
-}
 
 test.before(async () => {
   const port = await freePort();

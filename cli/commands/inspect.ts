@@ -7,7 +7,7 @@ import { analyzePair } from '../../analyzers/sharing';
 import { gatherInspect } from '../../gather/inspect';
 import type { ChildBlame } from '../../blame/engine';
 import type { InspectReport } from '../../analyzers/inspect-report';
-import { parsePid } from '../args';
+import { parsePid, sizeLimit } from '../args';
 import { UsageError, describeError } from '../errors';
 import { TargetError } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
@@ -35,7 +35,8 @@ interface InspectArgs {
   /** write the output to this file atomically (a temporary file beside it, then renamed) */
   output?: string;
   /** largest heap map read, in MiB */
-  maxHeapMap?: number;
+  /** the largest live heap map read: a size (512MiB) */
+  maxHeapMap?: string;
   debug?: boolean;
 }
 
@@ -56,7 +57,7 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
   const started = performance.now();
   const g = await gatherInspect(parsePid(args.pid), {
     heapMapDir: args.heapMapDir,
-    maxHeapMapBytes: args.maxHeapMap !== undefined ? args.maxHeapMap * 1024 * 1024 : undefined,
+    maxHeapMapBytes: sizeLimit('--max-heap-map', args.maxHeapMap, 'COWSCOPE_MAX_HEAP_MAP', 512 * 1024 * 1024, '512MiB or 2GiB'),
     command: ['inspect', args.pid],
   });
   const { capture } = g;
@@ -226,7 +227,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default $TMPDIR/cowscope-live-UID (of each forking process\'s uid)' })
-      .option('max-heap-map', { type: 'number', describe: 'largest heap map read, in MiB (default 512)' })
+      .option('max-heap-map', { type: 'string', describe: 'largest live heap map read, a size (default 512MiB, or $COWSCOPE_MAX_HEAP_MAP)' })
       .option('output', { type: 'string', describe: 'write to FILE atomically (a temporary file in the same folder, then renamed): for node_exporter\'s textfile collector' })
       .example('$0 inspect $(pgrep -o unicorn)', 'the master and its workers: RSS/PSS/USS, and per worker what it still shares')
       .example('$0 inspect 1234 --mappings', 'where in the address space the copies are')
@@ -244,8 +245,6 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         ].join('\n'),
       ) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
-    if (args.maxHeapMap !== undefined && !(args.maxHeapMap > 0 && args.maxHeapMap <= 65536))
-      throw new UsageError(`--max-heap-map takes MiB between 1 and 65536, not ${args.maxHeapMap}`);
     if (args.watch !== undefined) {
       if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
         throw new UsageError(`--watch takes seconds between ${WATCH_MIN_SECONDS} and ${WATCH_MAX_SECONDS} (a day), not ${args.watch}`);

@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_MAX_CAPTURE_SIZE, loadCapture } from '../../native/capture-file';
 import { analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
-import { parseSize } from '../budget-config';
+import { sizeLimit } from '../args';
 import { runOutput } from '../render/run-output';
 import type { Capture } from '../../native/capture';
 import { SPECS } from './specs';
@@ -18,13 +18,7 @@ interface ReportArgs {
 }
 
 /** --max-size, else $COWSCOPE_MAX_CAPTURE_SIZE, else 2 GiB: the most JSON a capture may hold. */
-function maxSizeOf(args: ReportArgs): number {
-  const [value, from] = args.maxSize !== undefined ? [args.maxSize, '--max-size'] : [process.env.COWSCOPE_MAX_CAPTURE_SIZE, 'COWSCOPE_MAX_CAPTURE_SIZE'];
-  if (value === undefined || value === '') return DEFAULT_MAX_CAPTURE_SIZE;
-  const n = parseSize(String(value));
-  if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(value)} is not a size: write e.g. 2GiB or 512MiB`);
-  return n;
-}
+const maxSizeOf = (args: ReportArgs): number => sizeLimit('--max-size', args.maxSize, 'COWSCOPE_MAX_CAPTURE_SIZE', DEFAULT_MAX_CAPTURE_SIZE, '2GiB or 512MiB');
 
 /** What report prints for a checked capture (file names it in messages). */
 export function reportOf(capture: Capture, file: string, o: { json: boolean; bytes: boolean; html?: string }): string {

@@ -16,8 +16,7 @@ import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { runOutput } from '../render/run-output';
 import { escapeControl } from '../render/escape';
-import { scriptIndex } from '../args';
-import { parseSize } from '../budget-config';
+import { scriptIndex, sizeLimit } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
 import { SPECS } from './specs';
 
@@ -55,13 +54,7 @@ export interface RunArgs {
 }
 
 /** --max-heap-map, else $COWSCOPE_MAX_HEAP_MAP, else DEFAULT_MAX_HEAP_MAP. */
-function maxHeapMapOf(args: RunArgs): number {
-  const [value, from] = args.maxHeapMap !== undefined ? [args.maxHeapMap, '--max-heap-map'] : [process.env.COWSCOPE_MAX_HEAP_MAP, 'COWSCOPE_MAX_HEAP_MAP'];
-  if (value === undefined || value === '') return DEFAULT_MAX_HEAP_MAP;
-  const n = parseSize(String(value));
-  if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(value)} is not a size: write e.g. 8GiB or 512MiB`);
-  return n;
-}
+const maxHeapMapOf = (args: RunArgs): number => sizeLimit('--max-heap-map', args.maxHeapMap, 'COWSCOPE_MAX_HEAP_MAP', DEFAULT_MAX_HEAP_MAP, '8GiB or 512MiB');
 
 function existingFile(file: string, what: string, base = process.cwd()): string {
   const full = path.resolve(base, file);
