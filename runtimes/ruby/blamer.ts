@@ -250,6 +250,25 @@ interface ChunkContent {
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
 const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+/** Every 16-bit lane that changed was empty (0) and now holds an index: st_table bins being filled (bins
+ *  of 16- or 32-bit indexes; a 32-bit index is two lanes, its high lane may stay 0). Words of pointers or
+ *  counters change their low lanes from nonzero values, so they do not match. */
+function isBinsFill(O: Word, N: Word): boolean {
+  let filled = 0;
+  for (const [o, n] of [
+    [O.lo & 0xffff, N.lo & 0xffff],
+    [O.lo >>> 16, N.lo >>> 16],
+    [O.hi & 0xffff, N.hi & 0xffff],
+    [O.hi >>> 16, N.hi >>> 16],
+  ]) {
+    if (o === n) continue;
+    if (o !== 0) return false;
+    filled++;
+  }
+  // a single small count or flag (0 -> small) is a counter's job, not an index
+  return filled > 0 && !(N.hi === 0 && N.lo < 0x10000);
+}
+
 /** Only one 32-bit half changed, by less than 4096, and neither value points into a mapping. */
 function isPackedCounter(ctx: Context, O: Word, N: Word): boolean {
   const step = O.lo === N.lo ? Math.abs(O.hi - N.hi) : O.hi === N.hi ? Math.abs(O.lo - N.lo) : Infinity;
@@ -271,6 +290,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
   { cause: 'vm.globals', when: (c) => isPackedCounter(c.ctx, c.O, c.N) },
+  // st_table bins: an array of 8-, 16- or 32-bit entry indexes; an insert fills an empty lane (0).
+  { cause: 'mutation.hash-table', when: (c) => isBinsFill(c.O, c.N) && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.N)) < 0 },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
   // Machine-stack addresses on both sides: a thread's saved stack bounds and registers (rb_thread_t,
