@@ -477,6 +477,24 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
       return { pid: c.int(`${q}[${i}].pid`, o.pid, 1, 2 ** 22), address, flags };
     }),
   );
+  const chunkOwners = c.optional(`${p}.chunkOwners`, m.chunkOwners, (q, x) => {
+    const o = c.obj(q, x);
+    const chunk = c.typed(`${q}.chunk`, o.chunk, 'Float64Array');
+    c.elements(`${q}.chunk`, chunk, 0, SAFE);
+    c.sorted(`${q}.chunk`, chunk, true);
+    const column = <T extends 'Float64Array' | 'Uint32Array' | 'Int32Array'>(name: string, type: T) => {
+      const a = c.typed(`${q}.${name}`, o[name], type);
+      c.length(`${q}.${name}`, a, chunk.length, `one per chunk in ${q}.chunk`);
+      return a;
+    };
+    const slot = column('slot', 'Float64Array');
+    c.elements(`${q}.slot`, slot, 0, SAFE);
+    const klass = column('klass', 'Float64Array');
+    c.elements(`${q}.klass`, klass, 0, 2 ** 64);
+    const offset = column('offset', 'Int32Array');
+    c.elements(`${q}.offset`, offset, -1, 4096, 1, '-1 (owned through another chunk) or the offset of the pointer in the slot');
+    return { chunk, slot, flags: column('flags', 'Uint32Array'), klass, offset };
+  });
   const tcacheKey = c.str(`${p}.tcacheKey`, m.tcacheKey);
   if (!HEX64.test(tcacheKey)) c.fail(`${p}.tcacheKey`, `must be a 64-bit value in lower-case hex ("0" when unknown), not ${show(tcacheKey)}`);
   return {
@@ -497,6 +515,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     ...(childObjects ? { childObjects } : {}),
     ...(envFlags ? { envFlags } : {}),
     ...(mmappedChunks ? { mmappedChunks } : {}),
+    ...(chunkOwners ? { chunkOwners } : {}),
   };
 }
 

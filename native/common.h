@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace cowscope {
 
@@ -95,5 +96,28 @@ inline std::string ProcPath(int pid, const char* file) { return "/proc/" + std::
 
 // Registers the heap-dump functions (heapdump.cc) on the addon's exports.
 void InitHeapDump(Napi::Env env, Napi::Object exports);
+// Registers the pointer scans (pointers.cc).
+void InitPointers(Napi::Env env, Napi::Object exports);
+
+// Arguments from JS: typed arrays of addresses, pids.
+inline std::vector<uint64_t> ToU64(const Napi::Float64Array& a) {
+  std::vector<uint64_t> out(a.ElementLength());
+  for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint64_t>(a[i]);
+  return out;
+}
+
+inline Napi::Float64Array ArgFloat64Array(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Float64Array");
+  return info[i].As<Napi::Float64Array>();
+}
+
+inline int ArgPid(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "pid must be a number");
+  int pid = info[i].As<Napi::Number>().Int32Value();
+  if (pid <= 0) throw Napi::RangeError::New(info.Env(), "pid must be positive");
+  return pid;
+}
 
 }  // namespace cowscope

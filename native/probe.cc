@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -118,26 +119,6 @@ bool ScanZeroAndHuge(const Fd& fd, uint64_t start, uint64_t end, uint16_t* flags
     cursor = arg.walk_end;
   }
   return true;
-}
-
-std::vector<uint64_t> ToU64(const Napi::Float64Array& a) {
-  std::vector<uint64_t> out(a.ElementLength());
-  for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint64_t>(a[i]);
-  return out;
-}
-
-Napi::Float64Array ArgFloat64Array(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsTypedArray() ||
-      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Float64Array");
-  return info[i].As<Napi::Float64Array>();
-}
-
-int ArgPid(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "pid must be a number");
-  int pid = info[i].As<Napi::Number>().Int32Value();
-  if (pid <= 0) throw Napi::RangeError::New(info.Env(), "pid must be positive");
-  return pid;
 }
 
 // Where the pagemap of a set of page-aligned ranges goes: one entry per page, ranges concatenated in
@@ -652,6 +633,19 @@ Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setAddressRandomization(on) -> the previous setting. Clears (on) or sets (off) ADDR_NO_RANDOMIZE in the
+// calling thread's personality. A program started from this thread afterwards inherits it, and its exec
+// then places stack, mmap areas and brk at the same addresses every run: repeated runs of one program
+// copy the same pages, which address-space randomisation alone otherwise moves by several percent.
+Napi::Value SetAddressRandomization(const Napi::CallbackInfo& info) {
+  const bool on = !(info.Length() > 0 && info[0].IsBoolean() && !info[0].As<Napi::Boolean>().Value());
+  const int current = personality(0xffffffff);
+  if (current < 0) throw ToJsError(info.Env(), SysError{errno, "personality", "query"});
+  const unsigned long next = on ? (current & ~ADDR_NO_RANDOMIZE) : (current | ADDR_NO_RANDOMIZE);
+  if (personality(next) < 0) throw ToJsError(info.Env(), SysError{errno, "personality", "ADDR_NO_RANDOMIZE"});
+  return Napi::Boolean::New(info.Env(), !(current & ADDR_NO_RANDOMIZE));
+}
+
 // reap(pid) -> true when pid is gone (reaped now, or not our child any more), false while it still runs.
 // Waits only for that pid (never -1), so it cannot steal the exit status of libuv's own children.
 Napi::Value Reap(const Napi::CallbackInfo& info) {
@@ -830,7 +824,9 @@ Napi::Value WalkMallocChunks(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
+  InitPointers(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
+  exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit));

@@ -69,6 +69,8 @@ interface Addon {
   comparePages(pidA: number, pidB: number, addrs: Float64Array): PageComparison;
   features(): ProbeFeatures;
   setChildSubreaper(on?: boolean): void;
+  setAddressRandomization(on: boolean): boolean;
+  scanPointers(pid: number, starts: Float64Array, ends: Float64Array, targets: Float64Array): PointerHits;
   reap(pid: number): boolean;
   watchExit(pid: number, callback: () => void): number;
   unwatchExit(id: number): void;
@@ -242,6 +244,26 @@ export function features(): ProbeFeatures {
 /** Makes orphaned descendants our children, so that reap() can collect them (on = false: no more). */
 export function setChildSubreaper(on = true): void {
   wrap(() => addon.setChildSubreaper(on));
+}
+
+/** Turns address-space randomisation on or off for the programs this thread starts from now on;
+ *  returns the previous setting (so the caller can restore it right after its spawn). */
+export function setAddressRandomization(on: boolean): boolean {
+  return wrap(() => addon.setAddressRandomization(on));
+}
+
+/** Every aligned word of pid's memory in [starts[i], ends[i]) that equals one of targets (sorted). */
+export interface PointerHits {
+  /** index into targets, per hit */
+  target: Uint32Array;
+  /** address of the word, per hit */
+  at: Float64Array;
+  /** more words matched than a scan returns (4M): the rest were dropped */
+  truncated: boolean;
+}
+
+export function scanPointers(pid: number, starts: Float64Array, ends: Float64Array, targets: Float64Array): PointerHits {
+  return wrap(() => addon.scanPointers(pid, starts, ends, targets));
 }
 
 /** Reaps pid if it is our child and has exited; true when it is gone (or not ours). */

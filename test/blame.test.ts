@@ -32,6 +32,9 @@ const PLANTED: Planted[] = [
   { mode: 'objid', region: 'ruby-heap', causes: /^object\.id$/ },
   { mode: 'freeze', region: 'ruby-heap', causes: /^object\.freeze$/ },
   { mode: 'hash_each', region: 'ruby-heap', causes: /^hash\.iteration$/ },
+  // the buffers' chunks are owned by their Strings (a pointer scan of the GC heap): mutation.string,
+  // not the "small numbers" of a VM counter that bytes of text look like
+  { mode: 'strbuf', region: 'malloc-heap', causes: /^mutation\.string$/ },
 ];
 
 const tmp = tempDir('test');

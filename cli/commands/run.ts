@@ -40,6 +40,8 @@ export interface RunArgs {
   workload?: string;
   timeout: number;
   traceAllocations: boolean;
+  /** false (--no-aslr): the program starts with address-space randomisation off */
+  aslr?: boolean;
   prewarm: number;
   beforeFork?: string;
   ruby: string;
@@ -96,6 +98,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
     traceAllocations: args.traceAllocations,
+    aslr: args.aslr !== false,
     prewarm: args.prewarm,
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
@@ -207,6 +210,12 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('requests', { type: 'number', default: 1, describe: 'with --rack: how many times each child sends the request list' })
       .option('timeout', { type: 'number', default: 60, describe: 'seconds for the boot, and again for the workload' })
       .option('trace-allocations', { type: 'boolean', default: false, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
+      .option('aslr', {
+        type: 'boolean',
+        default: true,
+        describe:
+          '--no-aslr starts the program with address-space randomisation off, so repeated runs place memory alike (compare strategies without layout noise)',
+      })
       .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })

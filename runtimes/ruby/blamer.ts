@@ -286,6 +286,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
+  // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
+  // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
+  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -304,6 +307,33 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: (c) => freshTargetCause(c.ctx, c.N)!, when: (c) => freshTargetCause(c.ctx, c.N) !== undefined },
   { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped(num(c.N)) },
 ];
+
+/** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
+ *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
+const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
+
+/** Index in ruby.chunkOwners of the chunk starting at start, or -1. */
+function chunkOwnerIndex(ctx: Context, start: number): number {
+  const o = ctx.ruby.chunkOwners;
+  if (!o || !o.chunk.length) return -1;
+  const i = lastAtOrBelow(o.chunk, start);
+  return i >= 0 && o.chunk[i] === start ? i : -1;
+}
+
+/** The type of the object owning the chunk at start (-1: no owner known). */
+function ownerType(ctx: Context, start: number): number {
+  const i = chunkOwnerIndex(ctx, start);
+  return i < 0 ? -1 : ctx.ruby.chunkOwners!.flags[i] & FL.typeMask;
+}
+
+/** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */
+function chunkOwnerOf(ctx: Context, addr: number): WordOwner | undefined {
+  const c = findRange(ctx.glibc.fork.start, ctx.glibc.forkEnds, addr); // fork-time chunks only
+  const i = c >= 0 ? chunkOwnerIndex(ctx, ctx.glibc.fork.start[c]) : -1;
+  if (i < 0) return undefined;
+  const o = ctx.ruby.chunkOwners!;
+  return { key: o.slot[i], type: TYPE_NAMES[o.flags[i] & FL.typeMask] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '' };
+}
 
 /** The cause of the chunk the child allocated that v points into, if any. */
 function freshTargetCause(ctx: Context, v: Word): string | undefined {
@@ -712,7 +742,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         for (let k = first; k < end; k++) {
           const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k));
           causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
-          owners.push(undefined);
+          owners.push(chunkOwnerOf(ctx, addrOf(k)));
         }
         return;
       }

@@ -5,9 +5,10 @@
 // knows the shapes of CRuby's structures, not what their changes mean.
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
-import { readWords } from '../../native/probe';
+import { readWords, scanPointers } from '../../native/probe';
 import { MallocChunks, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
+import { lastAtOrBelow } from '../../blame/words';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -61,6 +62,20 @@ export interface RubyStructures {
   mmappedChunks?: { start: Float64Array; size: Float64Array };
   /** each child's own chunks on its copied pages (what it freed and carved anew) */
   childChunks?: { pid: number; chunks: MallocChunks }[];
+  /** the object that owns each in-use chunk of mallocChunks, where one does (see discoverChunkOwners) */
+  chunkOwners?: ChunkOwners;
+}
+
+/** Owners of malloc chunks, sorted by chunk: the object slot that points to the chunk's user start (a
+ *  String's or Array's buffer, a Hash's table), or that points to a chunk which points to it (a Hash's
+ *  st_table entries, through the table) — then offset is -1. */
+export interface ChunkOwners {
+  chunk: Float64Array;
+  slot: Float64Array;
+  /** the owner's flags word, low 32 bits (its type, and more) */
+  flags: Uint32Array;
+  klass: Float64Array;
+  offset: Int32Array;
 }
 
 function sortedRanges(triples: [number, number, number][]): Ranges {
@@ -224,6 +239,7 @@ export function discoverRubyStructures(
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
   const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
 
   return {
@@ -240,7 +256,91 @@ export function discoverRubyStructures(
     ...(envFlags ? { envFlags } : {}),
     mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize),
     mallocChunks: glibc.chunks,
+    ...(chunkOwners.chunk.length ? { chunkOwners } : {}),
     heapStart: glibc.heapStart,
     tcacheKey: glibc.tcacheKey,
+  };
+}
+
+/** glibc's chunk header: the user pointer malloc returned is 16 bytes past the chunk's start. */
+const CHUNK_HEADER = 16;
+/** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */
+const FIRST_FIELD = 16;
+
+/** Owners of the in-use chunks that touch copied pages, from a conservative scan: every GC heap slot
+ *  word equal to a chunk's user pointer names the slot (its first live owner wins), then every word of
+ *  the owned chunks names owners one level further (a table's entries). Words that merely look like the
+ *  pointer (a number of the same value) are possible but rare: the owner's type must also hold data. */
+export function discoverChunkOwners(
+  pid: number,
+  bodies: Float64Array,
+  heapPageSize: number,
+  slotStart: Float64Array,
+  slotSize: Uint16Array,
+  chunks: MallocChunks,
+): ChunkOwners {
+  const users: number[] = [];
+  const chunkOf: number[] = [];
+  for (let i = 0; i < chunks.start.length; i++)
+    if (chunks.inUse[i]) {
+      users.push(chunks.start[i] + CHUNK_HEADER);
+      chunkOf.push(i);
+    }
+  const targets = Float64Array.from(users);
+  const owner = new Int32Array(targets.length).fill(-1); // index into slots
+  const slots: number[] = [];
+  const slotOffset: number[] = [];
+  const direct = scanPointers(pid, bodies, Float64Array.from(bodies, (b) => b + heapPageSize), targets);
+  const hitSlot = (at: number): number => {
+    const b = findBody(bodies, heapPageSize, at);
+    const start = b >= 0 ? slotStart[b] : 0;
+    const size = b >= 0 ? slotSize[b] : 0;
+    if (!start || !size || at < start) return -1;
+    return start + Math.floor((at - start) / size) * size;
+  };
+  const pending: { t: number; slot: number; off: number }[] = [];
+  for (let h = 0; h < direct.at.length; h++) {
+    const slot = hitSlot(direct.at[h]);
+    if (slot >= 0 && direct.at[h] - slot >= FIRST_FIELD) pending.push({ t: direct.target[h], slot, off: direct.at[h] - slot });
+  }
+  const head = readWords(pid, Float64Array.from(pending.flatMap((p) => [p.slot, p.slot + 8])));
+  const flags: number[] = [];
+  const klass: number[] = [];
+  pending.forEach((p, i) => {
+    const f = Number(head.words[2 * i] & 0xffffffffn);
+    if (!head.ok[2 * i] || (f & 0x1f) === 0 || owner[p.t] >= 0) return; // a free slot's stale pointer
+    owner[p.t] = slots.length;
+    slots.push(p.slot);
+    slotOffset.push(p.off);
+    flags.push(f);
+    klass.push(Number(head.words[2 * i + 1]));
+  });
+  // One level further: the chunks owned above, scanned for pointers to chunks still without an owner.
+  const owned = [...owner.keys()].filter((t) => owner[t] >= 0);
+  const orphans = [...owner.keys()].filter((t) => owner[t] < 0);
+  if (owned.length && orphans.length) {
+    const ownedStarts = Float64Array.from(owned, (t) => targets[t]);
+    const ownedEnds = Float64Array.from(owned, (t) => chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]]);
+    const orphanTargets = Float64Array.from(orphans, (t) => targets[t]);
+    const nested = scanPointers(pid, ownedStarts, ownedEnds, orphanTargets);
+    for (let h = 0; h < nested.at.length; h++) {
+      const t = orphans[nested.target[h]];
+      if (owner[t] >= 0) continue;
+      const via = owned[lastAtOrBelow(ownedStarts, nested.at[h])];
+      const o = owner[via];
+      owner[t] = slots.length;
+      slots.push(slots[o]);
+      slotOffset.push(-1);
+      flags.push(flags[o]);
+      klass.push(klass[o]);
+    }
+  }
+  const rows = [...owner.keys()].filter((t) => owner[t] >= 0);
+  return {
+    chunk: Float64Array.from(rows, (t) => chunks.start[chunkOf[t]]),
+    slot: Float64Array.from(rows, (t) => slots[owner[t]]),
+    flags: Uint32Array.from(rows, (t) => flags[owner[t]]),
+    klass: Float64Array.from(rows, (t) => klass[owner[t]]),
+    offset: Int32Array.from(rows, (t) => slotOffset[owner[t]]),
   };
 }

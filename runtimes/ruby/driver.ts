@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { reap, setChildSubreaper, watchExit } from '../../native/probe';
+import { reap, setAddressRandomization, setChildSubreaper, watchExit } from '../../native/probe';
 import { statOf, threadsOf } from '../../native/proc';
 import { describeBytes } from '../../native/regular-file';
 import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
@@ -61,6 +61,8 @@ export interface RubyRunOptions {
   output: Writable;
   /** the largest heap map cowscope reads (bytes); default DEFAULT_MAX_HEAP_MAP */
   maxHeapMapBytes?: number;
+  /** false: start the program with address-space randomisation off (the same layout every run) */
+  aslr?: boolean;
 }
 
 export interface ForkPoint {
@@ -267,13 +269,19 @@ export class RubySession {
     const args = ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
-    const proc = spawn(opts.ruby, args, {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, COWSCOPE_CONFIG: JSON.stringify(config) },
-      cwd: opts.cwd,
-      detached: true,
-    });
-    return new RubySession(proc, opts);
+    // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
+    const randomized = opts.aslr === false ? setAddressRandomization(false) : undefined;
+    try {
+      const proc = spawn(opts.ruby, args, {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, COWSCOPE_CONFIG: JSON.stringify(config) },
+        cwd: opts.cwd,
+        detached: true,
+      });
+      return new RubySession(proc, opts);
+    } finally {
+      if (randomized !== undefined) setAddressRandomization(randomized);
+    }
   }
 
   /** Resolves once the program reached the fork point and the twin and children are stopped. */
