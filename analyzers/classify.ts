@@ -267,3 +267,27 @@ export function markCopiedByParent(
   }
   return n;
 }
+
+/** Exact tier, live parent as the reference (no fork-time image): a copied page that a sibling (another
+ *  child of the same parent) still maps at the same frame was not written by either child — two
+ *  processes cannot share a frame that one of them wrote after the fork — so the parent wrote it and
+ *  they kept the fork-time frame. Such pages are copiedByParent. A page no sibling shares stays copied
+ *  (either side may have written it): the count is a lower bound. Returns how many pages changed class. */
+export function markWrittenByParent(classes: Uint8Array, child: ProcessCapture, siblings: ProcessCapture[], pageSize: number): number {
+  const cf = child.pages.flags;
+  const cp = child.pages.pfn;
+  let n = 0;
+  for (const s of siblings) {
+    const toSibling = alignIndex(child, s, pageSize);
+    const sf = s.pages.flags;
+    const sp = s.pages.pfn;
+    for (let i = 0; i < classes.length; i++) {
+      if (classes[i] !== COPIED) continue;
+      const j = toSibling[i];
+      if (j < 0 || !(cf[i] & P) || !(sf[j] & P) || cf[i] & F || sf[j] & F || sp[j] !== cp[i]) continue;
+      classes[i] = COPIED_BY_PARENT;
+      n++;
+    }
+  }
+  return n;
+}

@@ -80,9 +80,13 @@ export function inspectReport(
         `children ${m.children.join(', ')} of process ${m.pid} blamed against their live parent ${m.pid}, with the heap map it took when it forked them (${m.time}${m.generation ? `, fork generation ${m.generation}` : ''})`,
       );
   for (const [pid, why] of opts.unblamed ?? []) if (sharing.some((s) => s.pid === pid)) notes.push(`child ${pid} has no blame: ${why}`);
-  if (sharing.length)
+  if (sharing.some((s) => s.pages.copiedByParent !== null))
     notes.push(
-      'copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run), so copiedByParent is null',
+      'copiedByParent counts pages a child\'s siblings still share at one frame that their parent no longer maps: the parent wrote them after the fork. copied counts the rest, which either side may have written (a fork-time baseline, cowscope run, tells them apart)',
+    );
+  if (sharing.some((s) => s.pages.copiedByParent === null))
+    notes.push(
+      `copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run) or, in the exact tier, siblings: copiedByParent is null for ${sharing.length === 1 ? 'this child' : 'children without siblings'}`,
     );
   if (!capture.meta.zeroPagesKnown) notes.push('zero pages could not be told apart on this kernel (no PAGEMAP_SCAN, not root): they count as shared');
   const unresolved = sharing.reduce((n, s) => n + s.unresolvedTies, 0);

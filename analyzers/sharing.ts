@@ -1,7 +1,7 @@
 // Sharing summaries: page classes counted per child, per region and per mapping.
 
 import type { Capture, ProcessCapture } from '../native/capture';
-import { classifyPair, markCopiedByParent, resolveTies } from './classify';
+import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
 import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
 
@@ -172,8 +172,12 @@ function pairClasses(capture: Capture, child: ProcessCapture, reference: Process
   const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
   const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
   const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
-  const byParent = tier === 'exact' && !!parent;
-  if (byParent) markCopiedByParent(classes, child, reference, parent!, pageSize);
+  // With a fork-time image, the live parent tells which pages it copied. Without one (inspect), pages
+  // siblings still share at one frame tell it, where the child has siblings in the capture.
+  const siblings = parent ? [] : capture.processes.filter((p) => p.ppid === reference.pid && p.pid !== child.pid && p.pid !== reference.pid);
+  const byParent = tier === 'exact' && (!!parent || siblings.length > 0);
+  if (byParent && parent) markCopiedByParent(classes, child, reference, parent, pageSize);
+  else if (byParent) markWrittenByParent(classes, child, siblings, pageSize);
   const out = { classes, unresolved, byParent };
   cache.set(key, out);
   return out;

@@ -1,10 +1,11 @@
 // Ground truth, exact tier (root): the fixture plants copied, new and zero pages per child, and
-// `cowscope inspect` must report exactly those counts in the fixture's mapping.
+// `cowscope inspect` must report exactly those counts in the fixture's mapping (with siblings, the pages
+// the parent wrote that two children still share are copiedByParent).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Family, isRoot, runCli, startFamily, stopAll } from './helpers/family';
-import { fixtureMapping, planted } from './helpers/plan';
+import { fixtureMapping, plantedWithSiblings } from './helpers/plan';
 
 let family: Family | undefined;
 test.after(async () => {
@@ -41,10 +42,11 @@ test('exact tier: inspect reports the planted shared, copied, new and zero pages
   assert.is(report.sharing.length, PLAN.children.length);
   PLAN.children.forEach((c, i) => {
     const m = fixtureMapping(report, family!.info.children[i], family!.info.base);
-    const expected = planted(PLAN.pages, PLAN.zero, c.writes, c.new, PLAN.parent);
-    // Spare pages other children used but this one did not are untouched: not counted.
-    assert.equal({ ...m.pages, copiedByParent: undefined }, { ...expected, copiedByParent: undefined }, `child ${i}`);
-    assert.is(m.pages.copiedByParent, null, 'inspect cannot tell which side copied');
+    const siblings = PLAN.children.filter((_, j) => j !== i).map((x) => x.writes);
+    const expected = plantedWithSiblings(PLAN.pages, PLAN.zero, c.writes, c.new, PLAN.parent, siblings);
+    // Spare pages other children used but this one did not are untouched: not counted. Pages the parent
+    // wrote that a sibling still shares at the child's frame are the parent's copies.
+    assert.equal(m.pages, expected, `child ${i}`);
     assert.is(m.region, 'anon');
   });
 });
@@ -69,7 +71,7 @@ test('human output names the tier and shows every child', async () => {
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /tier exact/);
   for (const c of family!.info.children) assert.match(r.stdout, new RegExp(`Child ${c} by region`));
-  assert.match(r.stdout, /SHARED\s+COPIED\s+NEW/);
+  assert.match(r.stdout, /SHARED\s+COPIED\s+COPIED-BY-PARENT\s+NEW/); // siblings: the parent's copies are told apart
 });
 
 test.run();

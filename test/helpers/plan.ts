@@ -31,6 +31,16 @@ export function planted(pages: number, zero: number, childWrites: string, newPag
   return { shared: pages - copied, copied, new: newPages, absent: 0, swapped: 0, zero };
 }
 
+/** The same, read live with siblings (exact tier): a page the parent wrote that this child and at least
+ *  one sibling left alone is still one frame in both, so it is copiedByParent; the rest stay copied. */
+export function plantedWithSiblings(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string, siblingWrites: string[]): Pages {
+  const own = expand(childWrites);
+  const siblings = siblingWrites.map(expand);
+  const byParent = [...expand(parentWrites)].filter((p) => !own.has(p) && siblings.some((w) => !w.has(p))).length;
+  const all = planted(pages, zero, childWrites, newPages, parentWrites);
+  return { ...all, copied: all.copied - byParent, copiedByParent: byParent };
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function fixtureMapping(report: any, childPid: number, base: number) {
   const s = report.sharing.find((x: any) => x.pid === childPid);
