@@ -88,7 +88,7 @@ const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) =>
     const flags = words.filter((w) => w.startsWith('-'));
     return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
   }],
-  [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)$/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
+  [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
   [/^Not enough arguments following: ([\w-]+)/, (m) => `${typed(m[1])} needs a value`],
   [/^Missing required argument: ([\w-]+)/, (m) => `${typed(m[1])} is required`],
 ];
@@ -109,7 +109,7 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
   for (const [name, value] of Object.entries(args)) {
     if (typeof value !== 'number' || !Number.isNaN(value) || /[A-Z]/.test(name)) continue;
     const given = typedValue(name);
-    throw new UsageError(`${typed(name)} takes a number, not ${given === undefined ? 'nothing' : JSON.stringify(given)}: see ${helpFor(argv[0])}`);
+    throw new UsageError(`${typed(name)} takes a number, not ${given === undefined ? 'nothing' : JSON.stringify(given)}: see ${helpFor(argv.find((a) => !a.startsWith('-')))}`);
   }
   return true;
 }
