@@ -1,5 +1,6 @@
 // Argument checks shared by commands. Each failure says what to type instead.
 
+import path from 'node:path';
 import { UsageError } from './errors';
 import { parseSize } from './budget-config';
 
@@ -31,4 +32,12 @@ export function sizeLimit(flag: string, value: unknown, env: string, fallback: n
   const n = parseSize(String(text));
   if (n === undefined || n < 1) throw new UsageError(`${from} ${JSON.stringify(text)} is not a size: write e.g. ${example}`);
   return n;
+}
+
+/** The bundled example `cowscope run --example` runs: shipped in the package (examples/), beside dist/. */
+export const EXAMPLE_PROGRAM = path.resolve(__dirname, '..', '..', 'examples', 'app.rb');
+
+/** What a program argument that cowscope cannot run as a Ruby script should have been. */
+export function checkScript(file: string): void {
+  if (/\.ru$/.test(file)) throw new UsageError(`${file} is a Rack app: run it with cowscope run --rack ${file}`);
 }

@@ -31,9 +31,24 @@ export interface BudgetConfig {
   tolerance: { percent: number } | { bytes: number };
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, kb: 1024, m: 1024 ** 2, mib: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1024 ** 3 };
+/** Size units, case-insensitive. KiB/MiB/GiB are 1024-based and KB/MB/GB 1000-based, as their names
+ *  say; a bare K/M/G is 1024-based, as cowscope and smem print sizes ("24.0M"), so a printed size can
+ *  be pasted back. */
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+};
 
-/** "24MiB", "512KiB", "1.5GiB", "4096" or a number: bytes (1024-based units, as smem prints them). */
+/** "24MiB", "24MB", "512KiB", "1.5GiB", "24.0M", "4096" or a number: bytes. */
 export function parseSize(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
   if (typeof value !== 'string') return undefined;

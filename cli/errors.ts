@@ -3,6 +3,7 @@
 // The error classes are recognised by name, not imported: this module is loaded by every command, and
 // the modules that define them (the addon, the capture file, the Ruby driver) only by the commands that
 // use them (cli/main.ts loads a command's code when it runs). Each class sets its own name.
+import fs from 'node:fs';
 import type { ProbeError } from '../native/probe';
 import { escapeControl } from './render/escape';
 
@@ -24,11 +25,35 @@ function named(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;
 }
 
+/** CAP_SYS_PTRACE's bit in /proc/PID/status CapEff (linux/capability.h). */
+const CAP_SYS_PTRACE = 19n;
+
+function hasSysPtrace(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return !m || ((BigInt(`0x${m[1]}`) >> CAP_SYS_PTRACE) & 1n) === 1n;
+  } catch {
+    return true;
+  }
+}
+
+/** Why root may not read a process, and what to do ("run as root" is no fix when cowscope is root): the
+ *  kernel's ptrace access check wants CAP_SYS_PTRACE in the target's user namespace, so a root process
+ *  without it, or inside a container or sandbox (an inner user namespace), is refused by processes
+ *  outside, such as the sandbox's pid 1. */
+function rootRefused(pid: number): string {
+  return hasSysPtrace()
+    ? `even root may not read process ${pid} from here: it lies outside this process's container or sandbox (another user namespace): run cowscope beside it (on the host, or in its container), or inspect another process`
+    : `root without CAP_SYS_PTRACE may not read process ${pid}: run cowscope with CAP_SYS_PTRACE (e.g. not under a dropped capability bounding set), or inspect another process`;
+}
+
 /** The one line a user sees for an error. */
 export function describeError(e: unknown): string {
   const name = named(e);
   if (name === 'ProbeError') {
     const p = e as ProbeError;
+    const pid = /^\/proc\/(\d+)\//.exec(p.path)?.[1];
+    if ((p.code === 'EACCES' || p.code === 'EPERM') && pid && process.geteuid?.() === 0) return `cannot read ${p.path}: ${p.code}: ${rootRefused(Number(pid))}`;
     return `cannot read ${p.path || p.syscall}: ${p.code}: ${p.hint}`;
   }
   if (e instanceof Error && name && ONE_LINERS.has(name)) return e.message;

@@ -51,14 +51,67 @@ function lazyCommand(name: CommandName): CommandModule {
 
 const COMMANDS = (Object.keys(LOADERS) as CommandName[]).map(lazyCommand);
 
-/** yargs' validation messages, made to say what to type. */
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The command's help, named in every usage message. */
+function helpFor(command: string | undefined): string {
+  return COMMANDS.some((c) => c.command?.toString().split(' ')[0] === command) ? `cowscope ${command} --help` : 'cowscope --help';
+}
+
+/** An option as the user wrote it (`--max-heap-map`, `--maxHeapMap`, `-h`), from yargs' name for it. */
+function typed(name: string): string {
+  const forms = name.length === 1 ? [`-${name}`] : [`--${kebab(name)}`, `--${name}`];
+  return forms.find((f) => argv.some((a) => a === f || a.startsWith(`${f}=`))) ?? forms[0];
+}
+
+/** The word the user gave an option (`--watch abc` or `--watch=abc`), or undefined. */
+function typedValue(name: string): string | undefined {
+  const flag = typed(name);
+  const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i < 0) return undefined;
+  return argv[i] === flag ? argv[i + 1] : argv[i].slice(flag.length + 1);
+}
+
+/** yargs lists an unknown option under both spellings (bogus-flag, bogusFlag): each once, as typed;
+ *  words that are not options are quoted. */
+function unknownWords(list: string): string[] {
+  const words = list.split(', ');
+  const once = words.filter((w) => kebab(w) === w || !words.includes(kebab(w)));
+  return [...new Set(once)].map((w) => (argv.some((a) => a.startsWith('-') && a.replace(/^-+/, '').split('=')[0] === w) ? typed(w) : JSON.stringify(w)));
+}
+
+/** yargs' validation messages, made to say what to type: ordered rules, the first that matches. */
+const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) => string][] = [
+  [/^Not enough non-option arguments/, (_, command) => `${command} needs more arguments`],
+  [/^Unknown arguments?: (.*)$/, (m) => {
+    const words = unknownWords(m[1]);
+    const flags = words.filter((w) => w.startsWith('-'));
+    return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
+  }],
+  [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
+  [/^Not enough arguments following: ([\w-]+)/, (m) => `${typed(m[1])} needs a value`],
+  [/^Missing required argument: ([\w-]+)/, (m) => `${typed(m[1])} is required`],
+];
+
 function usageMessage(msg: string): string {
+  if (msg.startsWith('name a command')) return msg; // ours (demandCommand): it names the fix already
   const command = argv.find((a) => !a.startsWith('-'));
-  const known = COMMANDS.some((c) => c.command?.toString().split(' ')[0] === command);
-  const help = known ? `cowscope ${command} --help` : 'cowscope --help';
-  if (msg.startsWith('Not enough non-option arguments')) return `${command} needs more arguments: see ${help}`;
-  if (msg.startsWith('name a command')) return msg;
+  const help = helpFor(command);
+  for (const [pattern, say] of USAGE_RULES) {
+    const m = pattern.exec(msg);
+    if (m) return `${say(m, command)}: see ${help}`;
+  }
   return `${msg.split('\n')[0]} (see ${help})`;
+}
+
+/** yargs turns a number option given a word (`--watch abc`) into NaN: say which option and what it got. */
+function numbersAreNumbers(args: Record<string, unknown>): true {
+  for (const [name, value] of Object.entries(args)) {
+    if (typeof value !== 'number' || !Number.isNaN(value) || /[A-Z]/.test(name)) continue;
+    const given = typedValue(name);
+    throw new UsageError(`${typed(name)} takes a number, not ${given === undefined ? 'nothing' : JSON.stringify(given)}: see ${helpFor(argv.find((a) => !a.startsWith('-')))}`);
+  }
+  return true;
 }
 
 const QUICK_FLAGS = new Set(['--json', '--bytes', '--mappings', '--debug']);
@@ -84,11 +137,13 @@ async function main(): Promise<void> {
   const yargs = require('yargs') as typeof import('yargs');
   await yargs(argv)
     .scriptName('cowscope')
-    .parserConfiguration({ 'populate--': true })
+    // Not greedy: `--request 'GET /' app.rb` is one request and the program (repeat --request for more).
+    .parserConfiguration({ 'populate--': true, 'greedy-arrays': false })
     .usage('$0 <command> [options]\n\nMeasures copy-on-write sharing between a parent process and its forked children.')
     .command(COMMANDS)
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
+    .check(numbersAreNumbers, true)
     .strict()
     .recommendCommands()
     .help()

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadBudgetConfig, parseSize } from '../cli/budget-config';
-import { initConfig } from '../cli/commands/init';
+import { budgetsFor, findApp, initConfig, roundUpSize } from '../cli/commands/init';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
 
 const tmp = tempDir('test');
@@ -116,23 +116,118 @@ test('config files that are no config: 200 MB, /dev/zero, a directory, nothing t
   assert.equal([parseSize('9'.repeat(400)), parseSize('1constructor'), parseSize('2 toString'), parseSize('1.5GiB')], [undefined, undefined, undefined, 1610612736]);
 });
 
-test('init writes a commented config that loads, and does not overwrite one', () => {
+test('sizes: KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based, a bare K/M/G as cowscope prints it (1024)', () => {
+  assert.equal(
+    ['24MiB', '24MB', '24M', '24mb', '512KiB', '512KB', '1GiB', '1GB', '1.5G', '4096', '12 parsecs'].map((s) => parseSize(s)),
+    [25165824, 24000000, 25165824, 24000000, 524288, 512000, 1073741824, 1000000000, 1610612736, 4096, undefined],
+  );
+  const file = config('mb.json', { budgets: { copiedPerChild: '24MB', newPerChild: '24MiB' } });
+  const cfg = loadBudgetConfig(file);
+  assert.is(cfg.budgets.copiedPerChild, 24_000_000);
+  assert.is(cfg.budgets.newPerChild, 24 * 1024 * 1024);
+});
+
+test('a minimum not met is UNDER, a maximum exceeded OVER (text, Markdown, JUnit)', () => {
+  const summary = path.join(tmp.dir, 'under.md');
+  // A child always allocates some pages of its own, so it never shares 100% of them.
+  const file = config('under.json', { budgets: { copiedPerChild: '1KiB', sharedRatio: 1 } });
+  const r = runCowscope(['budget', '--config', file], { COWSCOPE_CAUSE: 'noop', GITHUB_STEP_SUMMARY: summary });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stdout, /copiedPerChild +<= 1\.0K +[\d.]+[KM] +OVER\n/);
+  assert.match(r.stdout, /sharedRatio +>= 100\.0% +\d+\.\d% +UNDER\n/);
+  const md = fs.readFileSync(summary, 'utf8');
+  assert.match(md, /\| copiedPerChild \| <= 1\.0K \| [\d.]+[KM] \| \*\*over\*\* \|/);
+  assert.match(md, /\| sharedRatio \| >= 100\.0% \| \d+\.\d% \| \*\*under\*\* \|/);
+});
+
+test('init headroom: sizes 1.5x (at least 1 MiB more), rounded up; the ratio 0.1 lower; the largest causes', () => {
+  const MiB = 1024 * 1024;
+  const b = budgetsFor({
+    copiedPerChild: 4 * MiB,
+    newPerChild: 100 * 1024,
+    sharedRatio: 0.639,
+    causes: { 'string.coderange': 2 * MiB, 'gc.sweep': 1.2 * MiB, 'alloc.malloc': 0.5 * MiB, 'icache.call': 0.3 * MiB, 'gc.age': 0 },
+  });
+  assert.equal(b, {
+    copiedPerChild: '6MiB',
+    newPerChild: '1.1MiB',
+    sharedRatio: 0.53,
+    causes: { 'string.coderange': '3MiB', 'gc.sweep': '2.2MiB', 'alloc.malloc': '1.5MiB' },
+  });
+  assert.is(roundUpSize(6.01 * MiB), '6.1MiB');
+  assert.is(parseSize(roundUpSize(5001216 * 1.5))! >= 5001216 * 1.5, true);
+});
+
+test('init measures the bundled Rack app once and writes budgets that pass cowscope budget on the first try', () => {
+  const dir = path.join(tmp.dir, 'rack-app');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(RUBY_FIXTURES, 'rack', 'config.ru'), path.join(dir, 'config.ru'));
+  const file = path.join(dir, 'cowscope.json');
+  const init = runCowscope(['init', '--config', file]);
+  assert.is(init.status, 0, init.stderr);
+  const said = /measured per child: copied ([\d.]+) MiB, new ([\d.]+) MiB, shared ([\d.]+)%\nwrote .*cowscope\.json with budgets above that: copiedPerChild ([\d.]+\w+), newPerChild ([\d.]+\w+), sharedRatio >= ([\d.]+)/.exec(init.stdout);
+  assert.ok(said, init.stdout);
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /cowscope init measured this app once/);
+  assert.match(text, /"rack": \{ "config": "config\.ru", "requests": \["GET \/"\], "count": 100 \}/);
+  const cfg = loadBudgetConfig(file);
+  const [copied, fresh, shared] = [Number(said![1]) * 1024 * 1024, Number(said![2]) * 1024 * 1024, Number(said![3]) / 100];
+  // The limits written sit above what init measured, by the documented headroom.
+  assert.ok(cfg.budgets.copiedPerChild! >= Math.max(1.5 * copied, copied + 1024 * 1024) - 0.01 * 1024 * 1024, `copiedPerChild ${cfg.budgets.copiedPerChild} for ${copied}`);
+  assert.ok(cfg.budgets.newPerChild! >= Math.max(1.5 * fresh, fresh + 1024 * 1024) - 0.01 * 1024 * 1024, `newPerChild ${cfg.budgets.newPerChild} for ${fresh}`);
+  assert.ok(cfg.budgets.sharedRatio! <= shared - 0.1 + 0.001 && cfg.budgets.sharedRatio! > 0, `sharedRatio ${cfg.budgets.sharedRatio} for ${shared}`);
+  assert.ok(Object.keys(cfg.budgets.causes).length >= 1, 'the largest causes get budgets');
+  const r = runCowscope(['budget', '--config', file, '--json']);
+  assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  const result = JSON.parse(r.stdout);
+  assert.is(result.pass, true);
+  assert.equal(
+    result.checks.filter((c: { kind: string }) => c.kind === 'budget').map((c: { name: string }) => c.name).slice(0, 3),
+    ['copiedPerChild', 'newPerChild', 'sharedRatio'],
+  );
+});
+
+test('init refuses to write a config for a program that does not exist: one line, exit 2, nothing written', () => {
+  const empty = path.join(tmp.dir, 'empty-app');
+  fs.mkdirSync(empty);
+  const file = path.join(empty, 'cowscope.json');
+  const cases: [string[], RegExp][] = [
+    [['init', '--config', file], /no Ruby app in .*empty-app \(no config\.ru, no \.rb script\): run cowscope init in the app's folder, or name it with --program app\.rb/],
+    [['init', '--config', file, '--program', path.join(empty, 'app.rb')], /--program .*empty-app\/app\.rb does not exist: check the path/],
+  ];
+  const two = path.join(tmp.dir, 'two-scripts');
+  fs.mkdirSync(two);
+  fs.writeFileSync(path.join(two, 'a.rb'), '');
+  fs.writeFileSync(path.join(two, 'b.rb'), '');
+  cases.push([['init', '--config', path.join(two, 'cowscope.json')], /which program should cowscope measure \(a\.rb, b\.rb\)\? name it: cowscope init --program a\.rb/]);
+  for (const [args, pattern] of cases) {
+    const r = runCowscope(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, pattern);
+  }
+  assert.equal(fs.readdirSync(empty), [], 'no config written');
+  assert.equal(fs.readdirSync(two), ['a.rb', 'b.rb'], 'no config written');
+});
+
+test('init finds app.rb, writes a config that loads, and does not overwrite one', () => {
   const dir = path.join(tmp.dir, 'app');
   fs.mkdirSync(dir);
   fs.copyFileSync(CAUSES, path.join(dir, 'app.rb'));
+  fs.writeFileSync(path.join(dir, 'other.rb'), '');
+  assert.equal(findApp(dir), { program: 'app.rb' });
   const file = path.join(dir, 'cowscope.json');
-  fs.writeFileSync(file, initConfig(dir));
-  assert.match(fs.readFileSync(file, 'utf8'), /\/\/ cowscope budget config/);
+  const measured = { copiedPerChild: 3 * 1024 * 1024, newPerChild: 0, sharedRatio: 0.9, causes: {} };
+  fs.writeFileSync(file, initConfig({ program: 'app.rb' }, measured, { ruby: 'ruby 3.1.2', time: '2026-01-01' }));
   const cfg = loadBudgetConfig(file);
   assert.equal(cfg.program, [path.join(dir, 'app.rb')]);
-  assert.is(cfg.budgets.copiedPerChild, 24 * 1024 * 1024);
+  assert.equal([cfg.budgets.copiedPerChild, cfg.budgets.newPerChild, cfg.budgets.sharedRatio, cfg.budgets.causes], [4.5 * 1024 * 1024, 1024 * 1024, 0.8, {}]);
   assert.equal(cfg.tolerance, { percent: 5 });
   fs.writeFileSync(path.join(dir, 'config.ru'), 'run ->(_) { [200, {}, []] }\n');
-  assert.match(initConfig(dir), /"rack": \{ "config": "config\.ru"/, 'a Rack app is configured as such');
+  assert.equal(findApp(dir), { rack: 'config.ru' }, 'a Rack app is configured as such');
   const again = runCowscope(['init', '--config', file]);
   assert.is(again.status, 2);
   assert.match(again.stderr, /cowscope\.json exists: edit it, or pass --force/);
-  assert.equal([parseSize('24MiB'), parseSize('512KiB'), parseSize(4096), parseSize('1.5G'), parseSize('12 parsecs')], [25165824, 524288, 4096, 1610612736, undefined]);
 });
 
 test.run();

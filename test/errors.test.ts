@@ -1,13 +1,17 @@
 // Bad input: one line on stderr that names the fix, exit code 2, no stack trace (unless --debug),
 // nothing left running.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { captureProcesses, checkTarget, TargetError } from '../native/capture';
 import { describeError } from '../cli/errors';
-import { Family, isRoot, runCli, startFamily, stopAll } from './helpers/family';
+import { ProbeError } from '../native/probe';
+import { Family, ROOT, isRoot, runCli, startFamily, stopAll } from './helpers/family';
 import { AS_NOBODY, Stage, stagePackage } from './helpers/stage';
+import { RUBY_FIXTURES } from './helpers/ruby';
 
 let stage: Stage | undefined;
 let family: Family | undefined;
@@ -81,8 +85,62 @@ test('garbage arguments', () => {
   assertOneLineError(runCli(['inspect', '0']), /"0" is not a process id/);
   assertOneLineError(runCli(['inspect', '-5']), /"-5" is not a process id/);
   assertOneLineError(runCli(['inspect', '12x']), /"12x" is not a process id/);
-  assertOneLineError(runCli(['inspect', '1', '--frobnicate']), /Unknown argument: frobnicate/);
+  assertOneLineError(runCli(['inspect', '1', '--frobnicate']), /unknown option --frobnicate: see cowscope inspect --help$/);
   assertOneLineError(runCli(['inspectt', '1']), /Unknown argument|Did you mean inspect/);
+});
+
+test('an unknown flag: named once, as typed, with the command\'s --help', () => {
+  // yargs reports both spellings (bogus-flag, bogusFlag)
+  assertOneLineError(runCli(['inspect', '1', '--bogus-flag']), /^cowscope: unknown option --bogus-flag: see cowscope inspect --help$/);
+  assertOneLineError(runCli(['run', '--bogus-flag=3', 'app.rb']), /^cowscope: unknown option --bogus-flag: see cowscope run --help$/);
+  assertOneLineError(runCli(['inspect', '1', 'extra']), /^cowscope: unexpected argument "extra": see cowscope inspect --help$/);
+});
+
+test('a value outside the choices, and a word where a number goes: the option, the value, the choices', () => {
+  assertOneLineError(runCli(['inspect', '1', '--format', 'xml']), /^cowscope: --format "xml" is not one of table, json, prometheus: see cowscope inspect --help$/);
+  assertOneLineError(runCli(['inspect', '1', '--watch', 'abc']), /^cowscope: --watch takes a number, not "abc": see cowscope inspect --help$/);
+  assertOneLineError(runCli(['inspect', '1', '--watch=1', '--count=many']), /^cowscope: --count takes a number, not "many": see cowscope inspect --help$/);
+  assertOneLineError(runCli(['run', '--children', 'four', 'app.rb']), /^cowscope: --children takes a number, not "four": see cowscope run --help$/);
+});
+
+test('root refused by a process outside its user namespace: no "run as root", the real fix', async () => {
+  if (!isRoot()) assert.unreachable('this test needs root (CI runs as root)');
+  // A root shell in a container is root in an inner user namespace: the kernel lets it read no process
+  // outside (no CAP_SYS_PTRACE there). unshare --user --map-root-user builds exactly that.
+  const target = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const r = runCli(['inspect', String(target.pid)], { prefix: ['unshare', '--user', '--map-root-user'] });
+    assertOneLineError(r, new RegExp(`cannot read /proc/${target.pid}/\\w+: EACCES: even root may not read process ${target.pid} from here: .*another user namespace.*: run cowscope beside it`));
+    assert.not.match(r.stderr, /or as root/);
+  } finally {
+    target.kill('SIGKILL');
+    await new Promise((resolve) => target.once('exit', resolve));
+  }
+  // The hint is the same whatever refused root (here: a probe error as the addon raises it).
+  const e = new ProbeError('EACCES: open /proc/1/pagemap', 'EACCES', 13, 'open', '/proc/1/pagemap', 'run as the same user as process 1 (it must be dumpable), or as root for the exact tier');
+  assert.match(describeError(e), /^cannot read \/proc\/1\/pagemap: EACCES: (even root may not read process 1 from here|root without CAP_SYS_PTRACE may not read process 1)/);
+});
+
+test('run: --request takes one value, a config.ru needs --rack, --example goes alone', () => {
+  const noop = path.join(RUBY_FIXTURES, 'noop.rb');
+  // the program after --request 'GET /' is the program, not a second request
+  assertOneLineError(runCli(['run', '--request', 'GET /', noop]), /^cowscope: --request goes with --rack config\.ru$/);
+  assertOneLineError(runCli(['run', path.join(RUBY_FIXTURES, 'rack', 'config.ru')]), /^cowscope: .*rack\/config\.ru is a Rack app: run it with cowscope run --rack .*rack\/config\.ru$/);
+  assertOneLineError(runCli(['run', '--example', noop]), /^cowscope: --example runs the bundled example: give no program or --rack with it$/);
+  assertOneLineError(runCli(['run']), /give a program to run \(cowscope run app\.rb\), a Rack app \(cowscope run --rack config\.ru\), or --example/);
+});
+
+test('an app using Cowscope.workload runs without the agent behind defined?(Cowscope), as the README shows', () => {
+  const example = path.join(ROOT, 'examples', 'app.rb');
+  assert.match(fs.readFileSync(example, 'utf8'), /^if defined\?\(Cowscope\)\n {2}Cowscope\.workload \{/m);
+  const r = spawnSync('ruby', [example], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^served 100 requests/);
+  // The same call without the guard fails in plain Ruby: that is why the README shows the guard.
+  const bare = spawnSync('ruby', ['-e', 'Cowscope.workload { }'], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(bare.status, 1);
+  assert.match(bare.stderr, /uninitialized constant Cowscope/);
+  assert.match(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'), /^Cowscope\.workload \{ .* \} if defined\?\(Cowscope\)$/m);
 });
 
 test('--debug adds the stack trace', () => {

@@ -49,6 +49,11 @@ function writeAtomically(file: string, text: string): void {
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** A failed check's status: sizes are maximums (OVER), the shared ratio is a minimum (UNDER). */
+function status(c: Check): string {
+  return c.pass ? 'ok' : c.unit === 'ratio' ? 'UNDER' : 'OVER';
+}
+
 function failureText(c: Check): string {
   const verb = c.unit === 'ratio' ? 'below the minimum' : 'over the limit';
   return `${c.name}: measured ${show(c, c.measured)}, ${verb} ${show(c, c.limit)}`;
@@ -73,7 +78,7 @@ export function junit(r: BudgetResult): string {
 }
 
 export function markdown(r: BudgetResult): string {
-  const rows = r.checks.map((c) => `| ${c.name} | ${c.unit === 'ratio' ? '>= ' : '<= '}${show(c, c.limit)} | ${show(c, c.measured)} | ${c.pass ? 'ok' : '**over**'} |`);
+  const rows = r.checks.map((c) => `| ${c.name} | ${c.unit === 'ratio' ? '>= ' : '<= '}${show(c, c.limit)} | ${show(c, c.measured)} | ${c.pass ? 'ok' : `**${status(c).toLowerCase()}**`} |`);
   const grew = r.grew.map((g) => `- \`${escapeControl(g.cause)}\`: ${formatSize(Math.round(g.baseline))} → ${formatSize(Math.round(g.measured))}`);
   return [
     `### cowscope budget: ${r.pass ? 'within budget' : 'over budget'}`,
@@ -91,7 +96,7 @@ function text(r: BudgetResult): string {
   const out = [
     renderTable(
       ['BUDGET', 'LIMIT', 'MEASURED', 'STATUS'],
-      r.checks.map((c) => [c.name, `${c.unit === 'ratio' ? '>= ' : '<= '}${show(c, c.limit)}`, show(c, c.measured), c.pass ? 'ok' : 'OVER']),
+      r.checks.map((c) => [c.name, `${c.unit === 'ratio' ? '>= ' : '<= '}${show(c, c.limit)}`, show(c, c.measured), status(c)]),
       [1, 2],
     ),
   ];

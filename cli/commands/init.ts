@@ -1,46 +1,128 @@
-// cowscope init: a commented starting cowscope.json for the app in the current folder.
+// cowscope init: measure the app in this folder once and write a commented cowscope.json whose budgets
+// sit above what it measured, so that `cowscope budget` passes on the first try and fails when the app
+// copies clearly more.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { Measured, measure } from '../../analyzers/budget';
 import { UsageError } from '../errors';
+import { measureRun, planRun } from './run';
 import { SPECS } from './specs';
 
 interface InitArgs {
   config: string;
   force: boolean;
+  program?: string;
+  rack?: string;
 }
 
-export function initConfig(dir: string): string {
-  const rack = fs.existsSync(path.join(dir, 'config.ru'));
-  const scripts = fs.readdirSync(dir).filter((f) => f.endsWith('.rb')).sort();
-  const script = scripts.includes('app.rb') ? 'app.rb' : (scripts[0] ?? 'app.rb');
-  const program = rack
-    ? `  // The Rack app is loaded as the preload; each child sends it these requests \`count\` times.
-  "rack": { "config": "config.ru", "requests": ["GET /"], "count": 100 },`
-    : `  // The program: a script (forked at its end or at Cowscope.fork_point), or a command such as
-  // ["ruby", "-Ilib", "${script}"]. Its children run its Cowscope.workload block, or "workload".
-  "program": "${script}",
+/** The app a config measures: a Rack app or a Ruby script, as paths relative to the config's folder. */
+export type App = { rack: string } | { program: string };
+
+/** What init measures: the same settings it writes, so that budget measures what init measured. */
+export const INIT_SETTINGS = { children: 2, strategy: 'none', requests: ['GET /'], count: 100 };
+
+/** Headroom of a size budget over the measured value: this factor, and at least MIN_HEADROOM bytes more
+ *  (the median of three runs moves by a few pages; a small app's copies are all noise). */
+export const SIZE_HEADROOM = 1.5;
+export const MIN_HEADROOM = 1024 * 1024;
+/** The sharedRatio minimum: this much below the measured share (a minimum, so headroom is downwards). */
+export const RATIO_HEADROOM = 0.1;
+/** Causes that get a budget of their own: the largest measured, at most this many, each at least
+ *  CAUSE_SHARE of what a child copied. */
+export const MAX_CAUSE_BUDGETS = 3;
+export const CAUSE_SHARE = 0.1;
+
+/** The app in dir (config.ru, else app.rb, else the only .rb script), or the one named; the file must exist. */
+export function findApp(dir: string, given: { program?: string; rack?: string } = {}): App {
+  const rel = (file: string, flag: string): string => {
+    const full = path.resolve(file);
+    if (!fs.existsSync(full) || !fs.statSync(full).isFile()) throw new UsageError(`${flag} ${file} does not exist: check the path`);
+    return path.relative(dir, full) || path.basename(full);
+  };
+  if (given.rack && given.program) throw new UsageError('give either --program or --rack, not both');
+  if (given.rack) return { rack: rel(given.rack, '--rack') };
+  if (given.program) return { program: rel(given.program, '--program') };
+  if (fs.existsSync(path.join(dir, 'config.ru'))) return { rack: 'config.ru' };
+  const scripts = fs.readdirSync(dir).filter((f) => f.endsWith('.rb') && fs.statSync(path.join(dir, f)).isFile()).sort();
+  if (scripts.includes('app.rb')) return { program: 'app.rb' };
+  if (scripts.length === 1) return { program: scripts[0] };
+  throw new UsageError(
+    scripts.length
+      ? `which program should cowscope measure (${scripts.join(', ')})? name it: cowscope init --program ${scripts[0]}`
+      : `no Ruby app in ${dir} (no config.ru, no .rb script): run cowscope init in the app's folder, or name it with --program app.rb or --rack config.ru`,
+  );
+}
+
+/** A size written for people, rounded up (so the limit stays above the value): "640KiB", "6.3MiB". */
+export function roundUpSize(bytes: number): string {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const up = (x: number) => Math.ceil(x - 1e-9); // 2.2 MiB is 22.000000000000004 tenths, not 23
+  if (bytes < MiB) return `${up(bytes / KiB)}KiB`;
+  return `${up((bytes / MiB) * 10) / 10}MiB`;
+}
+
+const sizeLimit = (measured: number) => roundUpSize(Math.max(measured * SIZE_HEADROOM, measured + MIN_HEADROOM));
+
+/** The budgets init writes for what one run measured. */
+export function budgetsFor(m: Measured): { copiedPerChild: string; newPerChild: string; sharedRatio: number; causes: Record<string, string> } {
+  const causes = Object.entries(m.causes)
+    .filter(([, bytes]) => bytes > 0 && bytes >= CAUSE_SHARE * m.copiedPerChild)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, MAX_CAUSE_BUDGETS);
+  return {
+    copiedPerChild: sizeLimit(m.copiedPerChild),
+    newPerChild: sizeLimit(m.newPerChild),
+    sharedRatio: Math.max(0, Math.floor(100 * (m.sharedRatio - RATIO_HEADROOM) + 1e-9) / 100),
+    causes: Object.fromEntries(causes.map(([cause, bytes]) => [cause, sizeLimit(bytes)])),
+  };
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+
+/** The commented config for an app and what one run of it measured (on `ruby`, at `time`). */
+export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }): string {
+  const b = budgetsFor(m);
+  const program =
+    'rack' in app
+      ? `  // The Rack app is loaded as the preload; each child sends it these requests \`count\` times.
+  "rack": { "config": ${JSON.stringify(app.rack)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count} },`
+      : `  // The program: a script (forked at its end or at Cowscope.fork_point), or a command such as
+  // ["ruby", "-Ilib", ${JSON.stringify(app.program)}]. Its children run its Cowscope.workload block, or "workload".
+  "program": ${JSON.stringify(app.program)},
   // "workload": "workload.rb",`;
+  const causeLines = Object.entries(b.causes).map(([cause, limit]) => `      // measured ${mib(m.causes[cause])}\n      ${JSON.stringify(cause)}: ${JSON.stringify(limit)}`);
   return `// cowscope budget config: \`cowscope budget\` runs this and fails CI when workers share less memory.
-// Sizes are 1024-based ("24MiB", "512KiB"); paths are relative to this file.
+// Sizes: "24MiB", "512KiB" (1024-based), "24MB" (10^6-based), or bytes; paths are relative to this file.
+//
+// cowscope init measured this app once (${about.time}, ${about.ruby}, ${INIT_SETTINGS.children} children) and set
+// every budget above what it measured: sizes ${SIZE_HEADROOM}x the measured value (and at least ${MIN_HEADROOM / 1024 / 1024} MiB more),
+// the shared ratio ${RATIO_HEADROOM} below it. Tighten them once you know how much your app's copies vary.
 {
 ${program}
-  "children": 2,
+  "children": ${INIT_SETTINGS.children},
   // What the parent does before forking: none, gc, nakayoshi, compact, warmup, prewarm, … (see README).
-  "strategy": "none",
+  "strategy": ${JSON.stringify(INIT_SETTINGS.strategy)},
   // Runs per check; the median counts.
   "repeat": 3,
   "budgets": {
-    // Memory each child copied (its own pages that were shared at the fork).
-    "copiedPerChild": "24MiB",
-    // The least share of each child's pages that must still be shared with the parent.
-    "sharedRatio": 0.8,
-    // Pages each child allocated after the fork.
-    "newPerChild": "16MiB",
-    // Caps per cause (cowscope run shows the causes), e.g. strings whose coderange a child computed.
-    "causes": { "string.coderange": "1MiB" }
-  },
+    // The most memory each child may copy (its own pages that were shared at the fork); measured ${mib(m.copiedPerChild)}.
+    "copiedPerChild": ${JSON.stringify(b.copiedPerChild)},
+    // The least share of each child's pages that must still be shared with the parent; measured ${m.sharedRatio.toFixed(3)}.
+    "sharedRatio": ${b.sharedRatio},
+    // The most each child may allocate after the fork; measured ${mib(m.newPerChild)}.
+    "newPerChild": ${JSON.stringify(b.newPerChild)}${causeLines.length ? ',' : ''}
+${
+  causeLines.length
+    ? `    // The most each of the largest causes may copy per child (cowscope run explains every cause).
+    "causes": {
+${causeLines.join(',\n')}
+    }
+`
+    : ''
+}  },
   // Record with \`cowscope budget --update-baseline\`; later runs fail when a cause grows past the tolerance.
   "baseline": "cowscope-baseline.json",
   "tolerance": "5%"
@@ -53,10 +135,50 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
   builder: (y: Argv) =>
     y
       .option('config', { type: 'string', default: 'cowscope.json', describe: 'where to write it' })
-      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' }) as Argv<InitArgs>,
-  handler: (args) => {
+      .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' })
+      .option('program', { type: 'string', describe: 'the Ruby script to measure (default: app.rb, or the only .rb in the folder)' })
+      .option('rack', { type: 'string', describe: 'the Rack app to measure (default: config.ru when there is one)' })
+      .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
+      .example('$0 init --program bin/preload.rb', 'name the script to measure') as Argv<InitArgs>,
+  handler: async (args) => {
     if (fs.existsSync(args.config) && !args.force) throw new UsageError(`${args.config} exists: edit it, or pass --force to replace it`);
-    fs.writeFileSync(args.config, initConfig(path.dirname(path.resolve(args.config))));
-    process.stdout.write(`wrote ${args.config}: adjust the budgets, then run cowscope budget --update-baseline\n`);
+    const dir = path.dirname(path.resolve(args.config));
+    if (!fs.existsSync(dir)) throw new UsageError(`cannot write ${args.config}: folder ${dir} does not exist`);
+    const app = findApp(dir, args);
+    const name = 'rack' in app ? app.rack : app.program;
+    process.stderr.write(`cowscope: measuring ${name} once (${INIT_SETTINGS.children} children, strategy ${INIT_SETTINGS.strategy}) to set the budgets\n`);
+    const plan = planRun(
+      {
+        program: 'program' in app ? [app.program] : [],
+        rack: 'rack' in app ? app.rack : undefined,
+        request: INIT_SETTINGS.requests,
+        requests: 'rack' in app ? INIT_SETTINGS.count : 1,
+        children: INIT_SETTINGS.children,
+        strategy: INIT_SETTINGS.strategy,
+        timeout: 60,
+        traceAllocations: false,
+        prewarm: 1,
+        ruby: 'ruby',
+        json: false,
+        bytes: false,
+        cwd: dir,
+      },
+      process.stderr,
+    );
+    const { report } = (await measureRun(plan, process.argv.slice(2))).analysis;
+    const m = measure([report]);
+    // Written only now: a run that failed leaves no config behind.
+    fs.writeFileSync(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }));
+    const b = budgetsFor(m);
+    process.stdout.write(
+      [
+        `measured per child: copied ${mib(m.copiedPerChild)}, new ${mib(m.newPerChild)}, shared ${(100 * m.sharedRatio).toFixed(1)}%`,
+        `wrote ${args.config} with budgets above that: copiedPerChild ${b.copiedPerChild}, newPerChild ${b.newPerChild}, sharedRatio >= ${b.sharedRatio}${Object.entries(b.causes)
+          .map(([c, l]) => `, ${c} ${l}`)
+          .join('')}`,
+        'next: cowscope budget (checks them), then cowscope budget --update-baseline (records the baseline)',
+        '',
+      ].join('\n'),
+    );
   },
 };

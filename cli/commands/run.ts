@@ -16,7 +16,7 @@ import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { runOutput } from '../render/run-output';
 import { escapeControl } from '../render/escape';
-import { scriptIndex, sizeLimit } from '../args';
+import { EXAMPLE_PROGRAM, checkScript, scriptIndex, sizeLimit } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
 import { SPECS } from './specs';
 
@@ -53,6 +53,8 @@ export interface RunArgs {
   bytes: boolean;
   /** the largest heap map to read: a size (8GiB); default $COWSCOPE_MAX_HEAP_MAP, else 8 GiB */
   maxHeapMap?: string;
+  /** run the bundled example program (examples/app.rb) */
+  example?: boolean;
 }
 
 /** --max-heap-map, else $COWSCOPE_MAX_HEAP_MAP, else DEFAULT_MAX_HEAP_MAP. */
@@ -67,12 +69,15 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
 /** Checks the arguments and turns them into what the Ruby driver needs. */
 export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> {
   let program = [...(args.program ?? [])].map(String);
+  if (args.example && (program.length || args.rack)) throw new UsageError('--example runs the bundled example: give no program or --rack with it');
+  if (args.example) program = [EXAMPLE_PROGRAM];
   let ruby = args.ruby;
   if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
   if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
   if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
-  if (!args.rack && !program.length) throw new UsageError('give a program to run (cowscope run app.rb) or a Rack app (cowscope run --rack config.ru)');
+  if (!args.rack && !program.length) throw new UsageError('give a program to run (cowscope run app.rb), a Rack app (cowscope run --rack config.ru), or --example for the bundled example');
   const script = scriptIndex(program);
+  if (script >= 0) checkScript(program[script]);
   if (script >= 0) program[script] = existingFile(program[script], 'the program', args.cwd);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
@@ -222,6 +227,8 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .option('max-heap-map', { type: 'string', describe: 'the largest heap map to read (default 8GiB, or $COWSCOPE_MAX_HEAP_MAP)' })
+      .option('example', { type: 'boolean', default: false, describe: 'run the bundled example app (a catalog preloaded, requests served in the children)' })
+      .example('$0 run --example', 'the bundled example app')
       .example('$0 run app.rb', 'fork at the end of app.rb; children run its Cowscope.workload block')
       .example('$0 run --workload job.rb --children 4 app.rb', 'each of 4 children loads job.rb')
       .example("$0 run --rack config.ru --request 'GET /' --requests 100", 'a Rack app: 100 requests per child')
