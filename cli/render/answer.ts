@@ -6,7 +6,7 @@ import { residentPages } from '../../analyzers/sharing';
 import type { CauseCount } from '../../blame/engine';
 import { topCauses } from './blame-text';
 import { renderTable } from './table';
-import { formatSpread, spreadOf } from './spread';
+import { spreadOf } from './spread';
 import { formatPercent, formatSize } from './units';
 
 export interface AnswerChild {
@@ -35,7 +35,7 @@ export function renderAnswer(children: AnswerChild[], pageSize: number, o: { byt
   const resident = spreadOf(children.map((c) => residentPages(c.pages))).median;
   const n = children.length;
   const who = n === 1 ? 'the child' : `each of the ${n} children`;
-  const range = stopped.min === stopped.max ? '' : ` (median; ${formatSpread(stopped, size)} min–median–max)`;
+  const range = size(stopped.min) === size(stopped.max) ? '' : ` (median; from ${size(stopped.min)} to ${size(stopped.max)})`;
   const out = [`Answer: ${who} stopped sharing ${size(stopped.median)}${range} of ${ctx.against}: ${formatPercent(stopped.median, resident)} of its resident memory.`];
   const byParent = spreadOf(children.map((c) => c.pages.copiedByParent ?? 0)).median;
   if (byParent > 0) out.push(`  Of that, the parent wrote ${size(byParent)} (the child kept the fork-time page, a copy of its own all the same).`);

@@ -8,7 +8,7 @@ import { Hidden, TextOptions, classTable } from './classes';
 import { renderTable } from './table';
 import { renderBlame } from './blame-text';
 import { renderAnswer } from './answer';
-import { childrenLabel, groupAlike, spreadOf } from './spread';
+import { childrenLabel, groupAlike, spreadOf, whoCopied } from './spread';
 import { formatAddress, formatSize } from './units';
 import { escapeControl } from './escape';
 
@@ -86,7 +86,7 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
         const against = parent === r.processes[0]?.pid ? 'the live master' : `its live parent ${parent}`;
         const copied = spreadOf(group.map((s) => s.pages.copied));
         const pages = copied.min === copied.max ? `${copied.min}` : `${copied.min}–${copied.max}`;
-        const title = `Why ${group.length > 1 ? 'they each' : `child ${group[0].pid}`} copied ${pages} pages (against ${against})`;
+        const title = `Why ${whoCopied(group.map((s) => s.pid))} ${pages} pages (against ${against})`;
         out.push(...renderBlame(title, group.map((s) => ({ copied: s.pages.copied, blame: s.blame! })), ps, o, hidden));
       }
       if (o.mappings && group.every((s) => s.mappings)) out.push('', ...renderMappings(who, group, ps, o, hidden));

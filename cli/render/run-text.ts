@@ -6,7 +6,7 @@ import { Hidden, classTable } from './classes';
 import { formatSize } from './units';
 import { renderBlame, renderTopNames } from './blame-text';
 import { renderAnswer } from './answer';
-import { childrenLabel, groupAlike } from './spread';
+import { childrenLabel, groupAlike, whoCopied } from './spread';
 import { escapeControl as esc } from './escape';
 
 /** The number of workers "What would help" projects a run's saving to (compare's --workers default). */
@@ -75,7 +75,7 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
       const gc = Math.min(...gcRuns) === Math.max(...gcRuns) ? `${gcRuns[0]}` : `${Math.min(...gcRuns)}–${Math.max(...gcRuns)}`;
       const copied = group.map((c) => c.pages.copied);
       const pages = Math.min(...copied) === Math.max(...copied) ? `${copied[0]}` : `${Math.min(...copied)}–${Math.max(...copied)}`;
-      const title = `Why ${group.length > 1 ? `they each copied ${pages} pages` : `child ${group[0].pid} copied ${pages} pages`} (${gc} GC run${gc === '1' ? '' : 's'} during the workload)`;
+      const title = `Why ${whoCopied(group.map((c) => c.pid))} ${pages} pages (${gc} GC run${gc === '1' ? '' : 's'} during the workload)`;
       out.push(...renderBlame(title, group.map((c) => ({ copied: c.pages.copied, blame: c.blame })), ps, o, hidden));
       if (group.some((c) => c.byClass.length)) {
         out.push(`  top classes (GC heap pages by the object with most changed words):`);

@@ -48,3 +48,8 @@ export function groupAlike<T>(items: T[], countsOf: (t: T) => Map<string, number
 export function childrenLabel(pids: number[]): string {
   return pids.length === 1 ? `Child ${pids[0]}` : `Children ${pids.join(', ')}`;
 }
+
+/** "child 12 copied" or "children 12, 13, 14 each copied". */
+export function whoCopied(pids: number[]): string {
+  return pids.length === 1 ? `child ${pids[0]} copied` : `children ${pids.join(', ')} each copied`;
+}
