@@ -38,7 +38,9 @@ export function renderAnswer(children: AnswerChild[], pageSize: number, o: { byt
   const range = size(stopped.min) === size(stopped.max) ? '' : ` (median; from ${size(stopped.min)} to ${size(stopped.max)})`;
   const out = [`Answer: ${who} stopped sharing ${size(stopped.median)}${range} of ${ctx.against}: ${formatPercent(stopped.median, resident)} of its resident memory.`];
   const byParent = spreadOf(children.map((c) => c.pages.copiedByParent ?? 0)).median;
-  if (byParent > 0) out.push(`  Of that, the parent wrote ${size(byParent)} (the child kept the fork-time page, a copy of its own all the same).`);
+  const own = spreadOf(children.map((c) => c.pages.copied)).median;
+  if (byParent > 0)
+    out.push(`  ${size(own)} it wrote itself; ${size(byParent)} the parent wrote (the child kept the fork-time page: memory of its own all the same).`);
   const blamed = children.filter((c) => c.blame);
   if (!blamed.length) {
     out.push('Top causes: none blamed (see the notes for why).');
@@ -46,7 +48,8 @@ export function renderAnswer(children: AnswerChild[], pageSize: number, o: { byt
   }
   const copied = spreadOf(blamed.map((c) => c.pages.copied)).median;
   const top = topCauses(blamed.map((c) => ({ copied: c.pages.copied, blame: c.blame! })), TOP_CAUSES);
-  out.push(`Top causes${n === 1 ? '' : ' per child'}: ${top.length ? top.map((t) => `${t.cause} ${size(t.pages)} (${formatPercent(t.pages, copied)})`).join(', ') : 'none (nothing copied)'}`);
+  const of = `${n === 1 ? '' : ' per child'}${byParent > 0 ? ' (of what it wrote itself)' : ''}`;
+  out.push(`Top causes${of}: ${top.length ? top.map((t) => `${t.cause} ${size(t.pages)} (${formatPercent(t.pages, copied)})`).join(', ') : 'none (nothing copied)'}`);
   out.push(...whatWouldHelp(blamed, copied, size, ctx.workers));
   return out;
 }
