@@ -153,6 +153,22 @@ test('run --all shows the zero columns, rows and causes; --bytes prints raw byte
   assert.not.match(bytes, /\d[KMG]\b/, 'no K/M/G with --bytes');
 });
 
+test('run: what the parent wrote is told apart; a run without blame says so', () => {
+  const withParent = (pid: number) => {
+    const c = child(pid, 100, 0);
+    c.pages.copiedByParent = 5;
+    return c;
+  };
+  const text = renderRunText(runReport([withParent(201), withParent(202)]), { bytes: false });
+  assert.match(text, /^Answer: each of the 2 children stopped sharing 420\.0K of the fork-time image/m, '100 + 5 pages');
+  assert.match(text, /^  400\.0K it wrote itself; 20\.0K the parent wrote/m);
+  assert.match(text, /^Top causes per child \(of what it wrote itself\): object\.id 400\.0K \(100\.0%\)$/m);
+  const unblamed = renderRunText(runReport([child(201, 100, 0, { blame: [], remedies: [], byClass: [] })]), { bytes: false });
+  assert.match(unblamed, /^Answer: the child stopped sharing 400\.0K/m);
+  assert.match(unblamed, /^Top causes: none blamed \(see the notes for why\)\.$/m);
+  assert.not.match(unblamed, /What would help|Why child/);
+});
+
 function inspectReport(sharing: { pid: number; copied: number; blamed: boolean }[]): InspectReport {
   return {
     schema: 'cowscope.inspect/1',

@@ -41,7 +41,8 @@ export function renderAnswer(children: AnswerChild[], pageSize: number, o: { byt
   const own = spreadOf(children.map((c) => c.pages.copied)).median;
   if (byParent > 0)
     out.push(`  ${size(own)} it wrote itself; ${size(byParent)} the parent wrote (the child kept the fork-time page: memory of its own all the same).`);
-  const blamed = children.filter((c) => c.blame);
+  // blame adds up to the copied pages, so an empty blame of a child that copied is no blame at all
+  const blamed = children.filter((c) => c.blame && (c.blame.length > 0 || c.pages.copied === 0));
   if (!blamed.length) {
     out.push('Top causes: none blamed (see the notes for why).');
     return out;
