@@ -125,6 +125,8 @@ function decide(strategies: StrategySummary[]): Decision {
   return { kind: overlap(best.copiedPerChild, none.copiedPerChild) ? 'unclear' : 'better', strategy: best.name, runs };
 }
 
+/** The comparison of the strategies' runs: everything of the report but the verdict's words, which
+ *  the command adds (cli/render/compare-text.ts verdictText) so that they match the text's units. */
 export function compareReport(runs: StrategyRuns[], workers: number): CompareAnalysis {
   const first = runs[0].reports[0];
   const summaries = runs.map(summarize);
