@@ -1,7 +1,9 @@
 // Fork strategies side by side: per strategy, the median and spread of what each child copied over
 // several runs, the shared ratio, the parent's RSS, the strategy's own time and the top causes; sorted
-// best first, with the difference from `none`. This object is the JSON contract (schema
-// cowscope.compare/1; sizes in bytes): add fields freely, never rename.
+// best first, with the difference from `none` measured and predicted, and a decision that calls a
+// strategy better only when its range is clear of none's. This object is the JSON contract (schema
+// cowscope.compare/1; sizes in bytes): add fields freely, never rename. The words of the verdict are
+// the renderer's (cli/render/compare-text.ts), in the same units as the rest of the text.
 
 import type { RunReport } from './run-report';
 import { savedPages } from '../blame/remedies';
@@ -17,7 +19,8 @@ export interface StrategySummary {
   label: string;
   emulated: boolean;
   runs: number;
-  /** bytes copied per child (copied + copiedByParent), over every child of every run */
+  /** bytes copied per child (copied + copiedByParent), over every child of every run; the median is
+   *  the lower middle value, one child's own (whole pages) */
   copiedPerChild: { median: number; min: number; max: number };
   /** bytes of pages only the child has (new since the fork), median per child */
   newPerChild: number;
@@ -25,9 +28,10 @@ export interface StrategySummary {
   sharedRatio: number;
   parentRss: number;
   seconds: number;
-  /** median pages per child and cause, every cause, most first */
+  /** median pages per child and cause (lower middle: whole pages), every cause, most first */
   blame: { cause: string; pages: number }[];
-  /** against `none` (null when none was not run): bytes per child less (negative: more) and that in % */
+  /** against `none` (null when none was not run): bytes per child less (a saving is positive; negative:
+   *  more) and that in % of none's */
   savedPerChild: number | null;
   savedPercent: number | null;
   /** what blame of the `none` runs predicted this strategy would save per child (bytes; median over
@@ -35,13 +39,26 @@ export interface StrategySummary {
   predictedSavedPerChild: number | null;
 }
 
-export interface CompareReport {
+/** What the runs allow to say. `better` only when the best strategy's min–max range (over every child
+ *  of every run) lies wholly below none's; ranges that overlap are `unclear`, whatever the medians. */
+export type Decision =
+  | { kind: 'better'; strategy: string; runs: number }
+  | { kind: 'unclear'; strategy: string; runs: number }
+  | { kind: 'none-best'; runs: number }
+  | { kind: 'no-none'; strategy: string; runs: number };
+
+export interface CompareAnalysis {
   schema: 'cowscope.compare/1';
   tier: string;
   pageSize: number;
   runtime: { name: string; version: string; platform: string };
   workers: number;
   strategies: StrategySummary[];
+  decision: Decision;
+}
+
+export interface CompareReport extends CompareAnalysis {
+  /** the decision in words (as the text prints it, sizes in K/M/G) */
   verdict: string;
 }
 
@@ -52,8 +69,16 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const MIB = 1024 * 1024;
-const mib = (b: number) => `${(b / MIB).toFixed(1)} MiB`;
+/** The lower middle value: always one of xs (a child's own count, so whole pages), unlike median(). */
+export function lowerMedian(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[(s.length - 1) >> 1] : 0;
+}
+
+/** Do the ranges [a.min, a.max] and [b.min, b.max] share a value? */
+export function overlap(a: { min: number; max: number }, b: { min: number; max: number }): boolean {
+  return a.min <= b.max && b.min <= a.max;
+}
 
 function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent' | 'predictedSavedPerChild'> {
   const ps = s.reports[0].pageSize;
@@ -65,7 +90,7 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
   });
   const causes = new Set(children.flatMap((c) => c.blame.map((b) => b.cause)));
   const blame = [...causes]
-    .map((cause) => ({ cause, pages: median(children.map((c) => c.blame.find((b) => b.cause === cause)?.pages ?? 0)) }))
+    .map((cause) => ({ cause, pages: lowerMedian(children.map((c) => c.blame.find((b) => b.cause === cause)?.pages ?? 0)) }))
     .filter((b) => b.pages > 0)
     .sort((a, b) => b.pages - a.pages);
   const label = s.reports[0].strategy.label;
@@ -74,8 +99,8 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
     label,
     emulated: /emulated/.test(label),
     runs: s.reports.length,
-    copiedPerChild: { median: median(copied), min: Math.min(...copied), max: Math.max(...copied) },
-    newPerChild: median(children.map((c) => c.pages.new * ps)),
+    copiedPerChild: { median: lowerMedian(copied), min: Math.min(...copied), max: Math.max(...copied) },
+    newPerChild: lowerMedian(children.map((c) => c.pages.new * ps)),
     sharedRatio: median(ratios),
     parentRss: median(s.reports.map((r) => r.parentMemory.rss)),
     seconds: median(s.reports.map((r) => r.strategy.seconds)),
@@ -88,10 +113,21 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
 function predicted(none: StrategyRuns, strategy: string): number {
   const ps = none.reports[0].pageSize;
   if (strategy === 'none') return 0;
-  return median(none.reports.flatMap((r) => r.children).map((c) => savedPages(c.causeSets ?? [], strategy) * ps));
+  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => savedPages(c.causeSets ?? [], strategy) * ps));
 }
 
-export function compareReport(runs: StrategyRuns[], workers: number): CompareReport {
+function decide(strategies: StrategySummary[]): Decision {
+  const best = strategies[0];
+  const none = strategies.find((s) => s.name === 'none');
+  if (!none) return { kind: 'no-none', strategy: best.name, runs: best.runs };
+  const runs = Math.min(best.runs, none.runs);
+  if (best.name === 'none' || (best.savedPerChild ?? 0) <= 0) return { kind: 'none-best', runs };
+  return { kind: overlap(best.copiedPerChild, none.copiedPerChild) ? 'unclear' : 'better', strategy: best.name, runs };
+}
+
+/** The comparison of the strategies' runs: everything of the report but the verdict's words, which
+ *  the command adds (cli/render/compare-text.ts verdictText) so that they match the text's units. */
+export function compareReport(runs: StrategyRuns[], workers: number): CompareAnalysis {
   const first = runs[0].reports[0];
   const summaries = runs.map(summarize);
   const none = summaries.find((s) => s.name === 'none');
@@ -107,14 +143,6 @@ export function compareReport(runs: StrategyRuns[], workers: number): CompareRep
       };
     })
     .sort((a, b) => a.copiedPerChild.median - b.copiedPerChild.median);
-  const best = strategies[0];
-  let verdict: string;
-  if (!none) verdict = `best: ${best.label} — ${mib(best.copiedPerChild.median)} copied per child (run none too for the difference)`;
-  else if (best.name === 'none' || (best.savedPerChild ?? 0) <= 0) verdict = `best: none — no strategy copied less than doing nothing`;
-  else
-    verdict =
-      `best: ${best.label} — ${mib(best.savedPerChild!)} less per child (${best.savedPercent!.toFixed(0)}%) than none; ` +
-      `at ${workers} workers that is ${mib(best.savedPerChild! * workers)}`;
   return {
     schema: 'cowscope.compare/1',
     tier: first.tier,
@@ -122,6 +150,6 @@ export function compareReport(runs: StrategyRuns[], workers: number): CompareRep
     runtime: first.runtime,
     workers,
     strategies,
-    verdict,
+    decision: decide(strategies),
   };
 }

@@ -29,6 +29,8 @@ export interface InspectReport {
     mappings?: MappingSharing[];
     blame?: ChildBlame['blame'];
     blameByRegion?: ChildBlame['byRegion'];
+    /** per strategy step, the copied pages it would save (as in the run report) */
+    remedies?: ChildBlame['remedies'];
     /** why this child has no blame (no agent or map, map refused, map older than the parent, parent not Ruby) */
     noBlame?: string;
   })[];
@@ -116,7 +118,7 @@ export function inspectReport(
     sharing: sharing.map(({ mappings, ...rest }) => {
       const b = opts.blames?.get(rest.pid);
       const why = opts.unblamed?.get(rest.pid);
-      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion } : why ? { ...rest, noBlame: why } : rest;
+      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion, remedies: b.remedies } : why ? { ...rest, noBlame: why } : rest;
       return opts.mappings ? { ...withBlame, mappings } : withBlame;
     }),
     liveMap: opts.liveMap,

@@ -90,7 +90,7 @@ test('two children, text output, and report FILE re-runs the blame offline with 
   assert.is(offline.status, 0, offline.stderr);
   assert.is(offline.stdout, r.stdout);
   const text = runCowscope(['report', save]);
-  assert.match(text.stdout, /Why child \d+ copied \d+ pages/);
+  assert.match(text.stdout, /Why child(ren)? [\d, ]+ (each )?copied \d+(–\d+)? pages/);
   assert.match(text.stdout, /object\.id\s+\d+/);
   assert.ok(fs.statSync(save).size < 2 * 1024 * 1024, `capture size ${fs.statSync(save).size}`);
 });

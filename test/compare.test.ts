@@ -35,7 +35,9 @@ test('warmup cuts GC aging/promotion pages by >= 90% against none (minor GC in t
   assert.ok(none >= 100, `none: ${none} pages`);
   assert.ok(warm <= 0.1 * none, `warmup ${warm} vs none ${none}`);
   assert.match(r.strategies.find((s: { name: string }) => s.name === 'warmup').label, /^warmup \(emulated\)$/, 'Ruby 3.1 has no Process.warmup');
-  assert.match(r.verdict, /^best: warmup \(emulated\) — [\d.]+ MiB less per child \(\d+%\) than none; at 8 workers that is [\d.]+ MiB$/);
+  // one run of one child each: the ranges are single values, apart unless equal
+  assert.equal(r.decision, { kind: 'better', strategy: 'warmup', runs: 1 });
+  assert.match(r.verdict, /^best: warmup \(emulated\) — [\d.]+[KM] less per child \(\d+%\) than none, its range clear of none's over 1 run; at 8 workers that is [\d.]+[KM]$/);
 });
 
 test('warmup cuts string coderange pages by >= 90% against none', () => {
@@ -58,7 +60,38 @@ test('nakayoshi uses the real gem when it is installed, and says so; strategies 
   const r = compare('noop', 'nakayoshi,gc+coderange');
   assert.match(r.strategies.find((s: { name: string }) => s.name === 'nakayoshi').label, /^nakayoshi \(gem [\d.]+\)$/);
   assert.is(r.strategies.find((s: { name: string }) => s.name === 'gc+coderange').label, 'gc+coderange');
-  assert.match(r.verdict, /run none too/);
+  assert.equal(r.decision.kind, 'no-none');
+  assert.match(r.verdict, /^no verdict without none: .* copied least, [\d.]+[KM] per child; run none too/);
+});
+
+test('compare --help: its own options, examples and schema; run-only options refused', () => {
+  const help = runCowscope(['compare', '--help']);
+  assert.is(help.status, 0, help.stderr);
+  const options = [...help.stdout.matchAll(/^\s+--([a-z-]+)/gm)].map((m) => m[1]);
+  for (const o of ['strategies', 'repeat', 'workers', 'children', 'rack', 'json', 'html', 'bytes']) assert.ok(options.includes(o), `--${o} listed`);
+  for (const o of ['strategy', 'save']) assert.not.ok(options.includes(o), `--${o} not listed: compare does not take it`);
+  assert.match(help.stdout, /schema cowscope\.compare\/1/);
+  assert.not.match(help.stdout, /cowscope\.run\/1/);
+  const examples = help.stdout.slice(help.stdout.indexOf('Examples:')).split('\n\n')[0];
+  assert.match(examples, /cowscope compare --strategies/);
+  assert.not.match(examples, /cowscope run/);
+  for (const option of [['--strategy', 'gc'], ['--save', 'x.cow']]) {
+    const r = runCowscope(['compare', ...option, CAUSES]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`Unknown argument: ${option[0].slice(2)} \\(see cowscope compare --help\\)`));
+  }
+});
+
+test('compare text: the verdict first, savings in words, whole sizes', () => {
+  const r = runCowscope(['compare', '--repeat', '1', '--children', '1', '--strategies', 'none,prewarm', CAUSES], { COWSCOPE_CAUSE: 'objid' });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[0], /^cowscope compare: ruby 3\.\d+\.\d+, tier \w[\w-]*, 8 workers projected$/);
+  assert.match(lines[2], /^(best: prewarm x1 — [\d.]+[KM] less per child|no clear difference at 1 run)/);
+  const prewarm = lines.find((l) => /^\s+prewarm\s/.test(l));
+  assert.ok(prewarm, r.stdout);
+  assert.match(prewarm!, /\s[\d.]+[KM] less \(\d+%\)\s+[\d.]+[KM] less\s/, 'measured and predicted savings, in words');
+  assert.not.match(r.stdout, /MiB|[+-]\d/);
 });
 
 test('a strategy that raises: its error shown, exit 2, everything reaped', () => {

@@ -68,7 +68,7 @@ test('inspect MASTER: master and workers, sharing, and a blame per worker that a
     assert.ok(s.regions.some((g: { region: string }) => g.region === 'ruby-heap'), 'the GC heap is a region of its own');
   }
   const text = runCowscope(['inspect', String(master), '--heap-map-dir', live.dir]);
-  assert.match(text.stdout, /Why child \d+ copied \d+ pages \(against the live master\)/);
+  assert.match(text.stdout, /Why child(ren)? [\d, ]+ (each )?copied \d+(–\d+)? pages \(against the live master\)/);
 });
 
 test('--watch 1 --count 3 prints three samples and the curve, and exits 0', () => {

@@ -89,6 +89,13 @@ test('run --save F then report F: identical output, text and JSON', () => {
   const again = runCowscope(['report', save]);
   assert.is(again.status, 0, again.stderr);
   assert.is(again.stdout, text.stdout);
+  // the answer first: what each child stopped sharing, then its causes, before the details
+  const lines = text.stdout.split('\n');
+  assert.match(lines[0], /^cowscope run: ruby 3\.\d+\.\d+ /);
+  assert.match(lines[2], /^Answer: each of the 2 children stopped sharing [\d.]+[KM]( \(median; from [\d.]+[KM] to [\d.]+[KM]\))? of the fork-time image: [\d.]+% of its resident memory\.$/);
+  assert.ok(lines.findIndex((l) => /^Top causes/.test(l)) < lines.indexOf('Details'), 'top causes before the details');
+  assert.match(text.stdout, /threads at the fork point: 1 Ruby \(main: run\), \d+ OS/);
+  assert.not.match(text.stdout, /MiB|\b0 0\.0%/, 'K/M/G only; no zero with a percentage');
   const json = runCowscope(['run', '--json', '--save', save, fixture('noop.rb')]);
   assert.is(runCowscope(['report', '--json', save]).stdout, json.stdout);
   assert.ok(fs.statSync(save).size < 512 * 1024, `capture is compact: ${fs.statSync(save).size} bytes`);

@@ -1,17 +1,16 @@
 // cowscope compare: the same program forked under several strategies, several times each, side by side.
 
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { CompareReport, StrategyRuns, compareReport } from '../../analyzers/compare';
 import type { RunReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
-import { renderTable } from '../render/table';
-import { formatSize } from '../render/units';
+import { renderCompareText, verdictText } from '../render/compare-text';
 import { writeHtml } from '../render/html';
 import { compareHtmlDoc } from '../render/html-docs';
 import { RunArgs, checkStrategy, measureRun, planRun, runCommandModule } from './run';
 import { SPECS } from './specs';
 
-interface CompareArgs extends RunArgs {
+interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
   strategies: string;
   repeat: number;
   workers: number;
@@ -33,43 +32,57 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
     }
     runs.push({ name, reports });
   }
-  const report = compareReport(runs, args.workers);
+  const analysis = compareReport(runs, args.workers);
+  const report: CompareReport = { ...analysis, verdict: verdictText(analysis) };
   if (args.html) writeHtml(args.html, compareHtmlDoc(report));
-  return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderCompare(report, args.bytes);
+  return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderCompareText(analysis, args.bytes);
 }
 
-function renderCompare(r: CompareReport, bytes: boolean): string {
-  const size = (b: number) => formatSize(Math.round(b), bytes);
-  const rows = r.strategies.map((s) => [
-    s.label,
-    s.runs,
-    `${size(s.copiedPerChild.median)} (${size(s.copiedPerChild.min)}–${size(s.copiedPerChild.max)})`,
-    s.savedPerChild === null || s.name === 'none' ? '' : `${s.savedPerChild >= 0 ? '-' : '+'}${size(Math.abs(s.savedPerChild))} (${s.savedPercent!.toFixed(0)}%)`,
-    s.predictedSavedPerChild === null || s.name === 'none' ? '' : `-${size(s.predictedSavedPerChild)}`,
-    `${(100 * s.sharedRatio).toFixed(1)}%`,
-    size(s.parentRss),
-    `${s.seconds.toFixed(2)} s`,
-    s.blame.slice(0, 3).map((b) => `${b.cause} ${b.pages}`).join(', '),
-  ]);
-  return [
-    `cowscope compare: ${r.runtime.name} ${r.runtime.version}, tier ${r.tier}; best first (copied = copied + copied-by-parent, per child)`,
-    '',
-    renderTable(['STRATEGY', 'RUNS', 'COPIED/CHILD MEDIAN (MIN–MAX)', 'VS NONE', 'PREDICTED', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES (PAGES)'], rows, [1, 5, 6, 7]),
-    '',
-    r.verdict,
-    '',
-  ].join('\n');
+/** run's options compare does not take: --strategy (--strategies replaces it), --save (one capture per
+ *  run; compare keeps none), --all (run's text option: compare's table hides nothing); --json and
+ *  --html compare declares itself (its own schema and report). */
+const NOT_FROM_RUN = new Set(['strategy', 'save', 'all', 'json', 'html']);
+
+/** run's positional and options as run's builder declares them, read by handing the builder a stand-in
+ *  that records .positional() and .option() and ignores the rest (run's examples and epilogue): compare
+ *  measures runs, so it takes whatever run takes to start one, from one place. */
+function runDeclarations(): { positional: [string, PositionalOptions][]; options: [string, Options][] } {
+  const positional: [string, PositionalOptions][] = [];
+  const options: [string, Options][] = [];
+  const recorder: Argv = new Proxy({} as Argv, {
+    get: (_target, method) => (...a: unknown[]) => {
+      if (method === 'positional') positional.push(a as [string, PositionalOptions]);
+      if (method === 'option') options.push(a as [string, Options]);
+      return recorder;
+    },
+  });
+  (runCommandModule.builder as (y: Argv) => Argv)(recorder);
+  return { positional, options };
 }
 
 export const compareCommandModule: CommandModule<object, CompareArgs> = {
   ...SPECS['compare'],
-  builder: (y: Argv) =>
-    (runCommandModule.builder as (y: Argv) => Argv)(y)
-      .option('strategies', { type: 'string', default: 'none,gc,nakayoshi,warmup', describe: 'comma-separated strategies (each may join steps with +)' })
-      .option('repeat', { type: 'number', default: 3, describe: 'runs per strategy (median, min and max are reported)' })
+  builder: (y: Argv) => {
+    const run = runDeclarations();
+    for (const [name, spec] of run.positional) y.positional(name, spec);
+    for (const [name, spec] of run.options) if (!NOT_FROM_RUN.has(name)) y.option(name, spec);
+    return y
+      .option('strategies', { type: 'string', default: 'none,gc,nakayoshi,warmup', describe: 'comma-separated strategies to compare (each may join steps with +)' })
+      .option('repeat', { type: 'number', default: 3, describe: 'runs per strategy (min, median and max are reported; a verdict needs ranges that do not overlap)' })
       .option('workers', { type: 'number', default: 8, describe: 'workers to project the saving to' })
-      .example('$0 compare --strategies none,gc,nakayoshi,warmup,prewarm --repeat 3 -- ruby app.rb', 'which strategy makes children copy least')
-      .example("$0 compare --rack config.ru --request 'GET /' --requests 100 --strategies none,warmup", 'the same for a Rack app') as unknown as Argv<CompareArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON (schema cowscope.compare/1)' })
+      .option('html', { type: 'string', describe: 'also write a self-contained HTML report (strategy chart, cause charts) to this file' })
+      .example('$0 compare --strategies none,gc,nakayoshi,warmup,prewarm -- ruby app.rb', 'which strategy makes children copy least (3 runs each)')
+      .example("$0 compare --rack config.ru --request 'GET /' --requests 100 --strategies none,warmup --workers 16", 'the same for a Rack app, projected to 16 workers')
+      .epilogue(
+        [
+          'Each strategy runs --repeat times; copied per child is copied + copied-by-parent over every child of',
+          'every run. A strategy is called better than none only when its min–max range lies wholly below none\'s;',
+          'otherwise the verdict is "no clear difference". PREDICTED VS NONE is what blame of the none runs',
+          'predicted the strategy would save (the "What would help" of cowscope run), beside the measured saving.',
+        ].join('\n'),
+      ) as unknown as Argv<CompareArgs>;
+  },
   handler: async (args) => {
     const rest = ((args as Record<string, unknown>)['--'] as string[] | undefined) ?? [];
     process.stdout.write(await compareCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));

@@ -18,12 +18,14 @@ import { adapterOf } from '../../runtimes';
 import { blameChild } from '../../blame/engine';
 import { writeHtml } from '../render/html';
 import { inspectHtmlDoc } from '../render/html-docs';
-import { renderInspectText } from '../render/inspect-text';
+import { TOP_MAPPINGS, renderInspectText } from '../render/inspect-text';
 import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
 
 interface InspectArgs {
   pid: string;
   mappings: boolean;
+  /** text: every column, row, cause and mapping, zero or not */
+  all?: boolean;
   json: boolean;
   bytes: boolean;
   /** where the live agent left heap maps (default $TMPDIR/cowscope-live-UID of the target) */
@@ -219,7 +221,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: (y: Argv) =>
     y
       .positional('pid', { type: 'string', demandOption: true, describe: 'the process to inspect (a forking server\'s master, say)' })
-      .option('mappings', { type: 'boolean', default: false, describe: 'also break each child down by mapping (VMA)' })
+      .option('mappings', { type: 'boolean', default: false, describe: `also break each child down by mapping (VMA): the ${TOP_MAPPINGS} with most copied (--all: every one)` })
+      .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page, every mapping' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.inspect/1)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], default: 'table', describe: 'output: tables, JSON, or node_exporter textfile metrics' })

@@ -13,6 +13,8 @@ interface ReportArgs {
   file: string;
   json: boolean;
   bytes: boolean;
+  /** text: all-zero columns and rows and causes of no page too */
+  all?: boolean;
   html?: string;
   maxSize?: string;
 }
@@ -21,7 +23,7 @@ interface ReportArgs {
 const maxSizeOf = (args: ReportArgs): number => sizeLimit('--max-size', args.maxSize, 'COWSCOPE_MAX_CAPTURE_SIZE', DEFAULT_MAX_CAPTURE_SIZE, '2GiB or 512MiB');
 
 /** What report prints for a checked capture (file names it in messages). */
-export function reportOf(capture: Capture, file: string, o: { json: boolean; bytes: boolean; html?: string }): string {
+export function reportOf(capture: Capture, file: string, o: { json: boolean; bytes: boolean; all?: boolean; html?: string }): string {
   if (!capture.run) throw new UsageError(`${file} holds no run: only captures of cowscope run --save can be reported`);
   return runOutput(capture, analyzeRun(capture), o);
 }
@@ -37,6 +39,7 @@ export const reportCommandModule: CommandModule<object, ReportArgs> = {
       .positional('file', { type: 'string', demandOption: true, describe: 'the capture file' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (as run --json does)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page' })
       .option('html', { type: 'string', describe: 'also write the self-contained HTML report to this file' })
       .option('max-size', { type: 'string', describe: 'the most JSON the capture may hold uncompressed (default 2GiB, or $COWSCOPE_MAX_CAPTURE_SIZE)' })
       .example('$0 report capture.cow', 'the same tables run printed') as Argv<ReportArgs>,

@@ -1,21 +1,58 @@
-// Human rendering of the inspect report.
-
+// Human rendering of the inspect report: the answer first (what each child stopped sharing with its
+// parent, why, what would help), then the processes and the details. Children of the same parent that
+// are alike within noise share one table per kind (cells min–median–max).
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { TIER_MEANING } from '../../analyzers/inspect-report';
-import { TextOptions, classCells, classHead } from './classes';
+import type { ClassCounts } from '../../analyzers/sharing';
+import { Hidden, TextOptions, classTable } from './classes';
 import { renderTable } from './table';
 import { renderBlame } from './blame-text';
+import { renderAnswer } from './answer';
+import { childrenLabel, groupAlike, spreadOf, whoCopied } from './spread';
 import { formatAddress, formatSize } from './units';
 import { escapeControl } from './escape';
 
 export type { TextOptions };
 
+type Child = InspectReport['sharing'][number];
+
+/** Mappings shown per child (or group) without --all: the most copied ones. */
+export const TOP_MAPPINGS = 20;
+
+function countsOf(s: Child): Map<string, number> {
+  const m = new Map<string, number>();
+  const add = (prefix: string, pages: ClassCounts) => {
+    for (const [k, v] of Object.entries(pages)) m.set(`${prefix}${k}`, v ?? 0);
+  };
+  add('', s.pages);
+  for (const g of s.regions) add(`${g.region}.`, g.pages);
+  for (const b of s.blame ?? []) m.set(`cause.${b.cause}`, b.pages);
+  return m;
+}
+
+/** Children grouped for the detail tables: same parent, blamed or not, and alike within noise. */
+function groupsOf(sharing: Child[]): Child[][] {
+  const byKey = new Map<string, Child[]>();
+  for (const s of sharing) {
+    const key = `${s.parent} ${s.blame ? 'blamed' : ''}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), s]);
+  }
+  return [...byKey.values()].flatMap((children) => groupAlike(children, countsOf));
+}
+
+const ZERO: ClassCounts = { shared: 0, copied: 0, copiedByParent: null, new: 0, zero: 0, absent: 0, swapped: 0 };
+const copiedOf = (c: ClassCounts) => c.copied + (c.copiedByParent ?? 0);
+
 export function renderInspectText(r: InspectReport, o: TextOptions): string {
   const ps = r.pageSize;
+  const hidden: Hidden = { zeros: false };
   const out: string[] = [];
   const n = r.processes.length;
-  out.push(`cowscope inspect: ${n} process${n === 1 ? '' : 'es'}, tier ${r.tier} (${TIER_MEANING[r.tier]}), page size ${formatSize(ps)}`);
+  out.push(`cowscope inspect: ${n} process${n === 1 ? '' : 'es'}, tier ${r.tier} (${TIER_MEANING[r.tier]}), page size ${formatSize(ps, o.bytes)}`);
   out.push('');
+  // the workers are real here: the saving is projected to as many as there are
+  out.push(...renderAnswer(r.sharing, ps, o, { against: 'its parent', workers: Math.max(r.sharing.length, 1) }));
+  out.push('', 'Details');
   out.push(
     renderTable(
       ['PID', 'PPID', 'ROLE', 'RSS', 'PSS', 'USS', 'SWAP', 'COMMAND'],
@@ -33,50 +70,60 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
     ),
   );
   if (r.sharing.length) {
-    const known = r.sharing[0].pages.copiedByParent !== null;
     out.push('');
-    out.push('Sharing with the parent (private mappings; % of the child\'s resident pages there)');
-    out.push(
-      renderTable(
-        ['CHILD', 'PARENT', ...classHead(known)],
-        r.sharing.map((s) => [s.pid, s.parent, ...classCells(s.pages, ps, o, true)]),
-        [0, 1, 2, 3, 4, 5, 6, 7, 8],
-      ),
-    );
-    for (const s of r.sharing) {
+    out.push("Sharing with the parent (private mappings; % of the child's resident pages there)");
+    out.push(classTable({ lead: ['CHILD', 'PARENT'], leadRight: [0, 1], percent: true }, r.sharing.map((s) => ({ lead: [s.pid, s.parent], counts: [s.pages] })), ps, o, hidden));
+    for (const group of groupsOf(r.sharing)) {
+      const who = childrenLabel(group.map((s) => s.pid));
+      const folded = group.length > 1 ? ' (alike within noise: min–median–max where they differ)' : '';
       out.push('');
-      out.push(`Child ${s.pid} by region`);
-      out.push(
-        renderTable(
-          ['REGION', ...classHead(known)],
-          s.regions.map((g) => [g.region, ...classCells(g.pages, ps, o, false)]),
-          [1, 2, 3, 4, 5, 6, 7],
-        ),
-      );
-      if (s.blame?.length) {
+      out.push(`${who} by region${folded}`);
+      const regions = [...new Set(group.flatMap((s) => s.regions.map((g) => g.region)))];
+      out.push(classTable({ lead: ['REGION'] }, regions.map((region) => ({ lead: [region], counts: group.map((s) => s.regions.find((g) => g.region === region)?.pages ?? ZERO) })), ps, o, hidden));
+      const parent = group[0].parent;
+      if (group.every((s) => s.blame?.length)) {
         out.push('');
-        const against = s.parent === r.processes[0]?.pid ? 'the live master' : `its live parent ${s.parent}`;
-        out.push(...renderBlame(`Why child ${s.pid} copied ${s.pages.copied} pages (against ${against})`, s.pages.copied, s.blame, ps, o.bytes));
+        const against = parent === r.processes[0]?.pid ? 'the live master' : `its live parent ${parent}`;
+        const copied = spreadOf(group.map((s) => s.pages.copied));
+        const pages = copied.min === copied.max ? `${copied.min}` : `${copied.min}–${copied.max}`;
+        const title = `Why ${whoCopied(group.map((s) => s.pid))} ${pages} pages (against ${against})`;
+        out.push(...renderBlame(title, group.map((s) => ({ copied: s.pages.copied, blame: s.blame! })), ps, o, hidden));
       }
-      if (o.mappings && s.mappings) {
-        out.push('');
-        out.push(`Child ${s.pid} by mapping (mappings with no resident page omitted)`);
-        const rows = s.mappings
-          .filter((m) => m.pages.shared + m.pages.copied + m.pages.new + m.pages.zero + m.pages.absent + m.pages.swapped > 0)
-          .map((m) => [
-            `${formatAddress(m.start)}-${formatAddress(m.end)}`,
-            m.perms,
-            m.region,
-            ...classCells(m.pages, ps, o, false),
-            escapeControl(m.path),
-          ]);
-        out.push(renderTable(['ADDRESS', 'PERMS', 'REGION', ...classHead(known), 'PATH'], rows, [3, 4, 5, 6, 7, 8, 9]));
-      }
+      if (o.mappings && group.every((s) => s.mappings)) out.push('', ...renderMappings(who, group, ps, o, hidden));
     }
   }
-  if (r.notes.length) {
-    out.push('');
-    for (const note of r.notes) out.push(`note: ${escapeControl(note)}`);
-  }
+  if (r.notes.length || hidden.zeros) out.push('');
+  for (const note of r.notes) out.push(`note: ${escapeControl(note)}`);
+  if (hidden.zeros) out.push('note: columns, rows and causes that are zero everywhere are left out (--all shows them)');
   return `${out.join('\n')}\n`;
+}
+
+/** The group's mappings (the same address range and file in each child), most copied first: the top
+ *  TOP_MAPPINGS of those with a resident page, or with --all every one. */
+function renderMappings(who: string, group: Child[], ps: number, o: TextOptions, hidden: Hidden): string[] {
+  const rows = new Map<string, { start: number; end: number; perms: string; region: string; path: string; counts: ClassCounts[] }>();
+  group.forEach((s, i) => {
+    for (const m of s.mappings!) {
+      const key = `${m.start} ${m.end} ${m.path}`;
+      const row = rows.get(key) ?? { start: m.start, end: m.end, perms: m.perms, region: m.region, path: m.path, counts: group.map(() => ZERO) };
+      row.counts[i] = m.pages;
+      rows.set(key, row);
+    }
+  });
+  const resident = (c: ClassCounts) => c.shared + c.copied + (c.copiedByParent ?? 0) + c.new + c.zero + c.absent + c.swapped > 0;
+  const all = [...rows.values()]
+    .filter((m) => o.all || m.counts.some(resident))
+    .sort((a, b) => spreadOf(b.counts.map(copiedOf)).median - spreadOf(a.counts.map(copiedOf)).median || a.start - b.start);
+  const shown = o.all ? all : all.slice(0, TOP_MAPPINGS);
+  const which = shown.length < all.length ? `the ${shown.length} of ${all.length} with most copied (--all shows every mapping)` : `most copied first${o.all ? '' : ', mappings with no resident page left out'}`;
+  return [
+    `${who} by mapping: ${which}`,
+    classTable(
+      { lead: ['ADDRESS', 'PERMS', 'REGION'], trail: ['PATH'] },
+      shown.map((m) => ({ lead: [`${formatAddress(m.start)}-${formatAddress(m.end)}`, m.perms, m.region], counts: m.counts, trail: [escapeControl(m.path)] })),
+      ps,
+      o,
+      hidden,
+    ),
+  ];
 }

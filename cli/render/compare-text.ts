@@ -1,0 +1,87 @@
+// Human rendering of compare: the verdict first, then the strategies best first. A difference from
+// `none` is said in words ("less", "more") in every column and in the verdict, so no sign has to be
+// read; sizes are K/M/G (raw bytes with --bytes) as everywhere else.
+import type { CompareAnalysis, StrategySummary } from '../../analyzers/compare';
+import { overlap } from '../../analyzers/compare';
+import { renderTable } from './table';
+import { formatSpread } from './spread';
+import { formatSize } from './units';
+import { escapeControl as esc } from './escape';
+
+const TOP_CAUSES = 3;
+
+/** "96.0K less" / "24.0K more" / "the same": a difference from none, saving positive. */
+function difference(saved: number, size: (b: number) => string): string {
+  if (saved === 0) return 'the same';
+  return `${size(Math.abs(saved))} ${saved > 0 ? 'less' : 'more'}`;
+}
+
+const runsWord = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
+
+export function verdictText(r: CompareAnalysis, bytes = false): string {
+  const size = (b: number) => formatSize(b, bytes);
+  const d = r.decision;
+  const of = (name: string) => r.strategies.find((s) => s.name === name)!;
+  const range = (s: StrategySummary) => `${size(s.copiedPerChild.min)}–${size(s.copiedPerChild.max)}`;
+  switch (d.kind) {
+    case 'no-none': {
+      const best = of(d.strategy);
+      return `no verdict without none: ${best.label} copied least, ${size(best.copiedPerChild.median)} per child; run none too to see what a strategy saves`;
+    }
+    case 'none-best':
+      return `best: none — no strategy copied less than doing nothing (${runsWord(d.runs)} each)`;
+    case 'unclear': {
+      const best = of(d.strategy);
+      return (
+        `no clear difference at ${runsWord(d.runs)}: ${best.label} copied ${range(best)} per child, none ${range(of('none'))}; ` +
+        `the ranges overlap (more runs, --repeat, may tell)`
+      );
+    }
+    case 'better': {
+      const best = of(d.strategy);
+      return (
+        `best: ${best.label} — ${difference(best.savedPerChild!, size)} per child (${best.savedPercent!.toFixed(0)}%) than none, ` +
+        `its range clear of none's over ${runsWord(d.runs)}; at ${r.workers} workers that is ${size(best.savedPerChild! * r.workers)}`
+      );
+    }
+  }
+}
+
+export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
+  const size = (b: number) => formatSize(b, bytes);
+  const none = r.strategies.find((s) => s.name === 'none');
+  const rows = r.strategies.map((s) => {
+    const baseline = s.name === 'none';
+    const unclear = none && overlap(s.copiedPerChild, none.copiedPerChild) ? ', ranges overlap' : '';
+    const measured =
+      s.savedPerChild === null ? 'run none too' : baseline ? '(baseline)' : `${difference(s.savedPerChild, size)} (${Math.abs(s.savedPercent!).toFixed(0)}%)${unclear}`;
+    const predicted = s.predictedSavedPerChild === null ? 'run none too' : baseline ? '(baseline)' : `${difference(s.predictedSavedPerChild, size)}`;
+    return [
+      esc(s.label),
+      s.runs,
+      formatSpread(s.copiedPerChild, size),
+      measured,
+      predicted,
+      `${(100 * s.sharedRatio).toFixed(1)}%`,
+      size(s.parentRss),
+      `${s.seconds.toFixed(2)} s`,
+      s.blame
+        .slice(0, TOP_CAUSES)
+        .map((b) => `${b.cause} ${size(b.pages * r.pageSize)}`)
+        .join(', '),
+    ];
+  });
+  return [
+    `cowscope compare: ${esc(r.runtime.name)} ${esc(r.runtime.version)}, tier ${r.tier}, ${r.workers} workers projected`,
+    '',
+    verdictText(r, bytes),
+    '',
+    'Strategies, best first (copied per child = copied + copied-by-parent, over every child of every run; vs none: measured, and predicted from none\'s causes)',
+    renderTable(
+      ['STRATEGY', 'RUNS', 'COPIED PER CHILD (MIN–MEDIAN–MAX)', 'MEASURED VS NONE', 'PREDICTED VS NONE', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES PER CHILD'],
+      rows,
+      [1, 2, 3, 4, 5, 6, 7],
+    ),
+    '',
+  ].join('\n');
+}

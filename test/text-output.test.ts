@@ -1,0 +1,287 @@
+// The text reports, from reports built in-process (no snapshots): the answer comes first; alike
+// children share one table (min–median–max) and different ones get their own; all-zero columns, rows
+// and causes are left out unless --all; pages are whole and sizes K/M/G (raw with --bytes).
+// compare's decision from synthetic runs: a verdict only when the best range is clear of none's.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { RunChild, RunReport } from '../analyzers/run-report';
+import type { InspectReport } from '../analyzers/inspect-report';
+import type { ClassCounts } from '../analyzers/sharing';
+import { StrategyRuns, compareReport } from '../analyzers/compare';
+import { renderRunText } from '../cli/render/run-text';
+import { renderInspectText } from '../cli/render/inspect-text';
+import { renderCompareText, verdictText } from '../cli/render/compare-text';
+import { formatSize } from '../cli/render/units';
+
+const PS = 4096;
+
+function counts(c: Partial<ClassCounts>): ClassCounts {
+  return { shared: 0, copied: 0, copiedByParent: 0, new: 0, zero: 0, absent: 0, swapped: 0, ...c };
+}
+
+/** A run child that copied `heap` GC-heap pages (object.id) and `malloc` malloc pages (malloc.meta). */
+function child(pid: number, heap: number, malloc: number, extra: Partial<RunChild> = {}): RunChild {
+  const regions = [
+    { region: 'ruby-heap' as const, pages: counts({ shared: 3000, copied: heap }) },
+    { region: 'malloc-heap' as const, pages: counts({ shared: 5000, copied: malloc, new: 40 }) },
+    { region: 'stack' as const, pages: counts({}) },
+  ];
+  const total = regions.reduce((t, g) => {
+    for (const k of Object.keys(t) as (keyof ClassCounts)[]) (t[k] as number) += (g.pages[k] as number) ?? 0;
+    return t;
+  }, counts({}));
+  return {
+    pid,
+    requests: 0,
+    gcRuns: 0,
+    blame: [
+      { cause: 'object.id', pages: heap, words: heap * 10 },
+      { cause: 'malloc.meta', pages: malloc, words: malloc * 2 },
+      { cause: 'gc.sweep', pages: 0, words: 11 },
+    ],
+    byType: [],
+    byClass: [{ class: 'Object', pages: heap, words: heap * 10 }],
+    bySite: [],
+    blameByRegion: [],
+    remedies: [{ strategy: 'prewarm', pages: heap, bytes: heap * PS }],
+    causeSets: [
+      { causes: ['object.id'], pages: heap },
+      { causes: ['malloc.meta'], pages: malloc },
+    ],
+    pages: total,
+    regions,
+    unresolvedTies: 0,
+    ...extra,
+  };
+}
+
+function runReport(children: RunChild[], extra: Partial<RunReport> = {}): RunReport {
+  return {
+    schema: 'cowscope.run/1',
+    tier: 'exact',
+    pageSize: PS,
+    time: '2026-01-01T00:00:00Z',
+    runtime: { name: 'ruby', version: '3.1.2', platform: 'x86_64-linux-gnu' },
+    strategy: { name: 'none', label: 'none', seconds: 0 },
+    parentMemory: { rss: 50 << 20, pss: 30 << 20, uss: 20 << 20 },
+    workload: 'test',
+    parent: 100,
+    reference: 101,
+    threadsAtFork: { ruby: 2, os: 2, threads: [{ name: 'main', status: 'run' }, { name: 'run', status: 'run' }] },
+    heapMap: { objects: 1000, free: 10, heapPages: 750, heapPageSize: 16384, malformed: 0, seconds: 0.1 },
+    children,
+    notes: [],
+    ...extra,
+  };
+}
+
+const lines = (text: string) => text.split('\n');
+const indexOf = (text: string, re: RegExp) => lines(text).findIndex((l) => re.test(l));
+
+/** The rows of the table under the line matching title (up to the next blank line), header first. */
+function tableAfter(text: string, title: RegExp): string[] {
+  const ls = lines(text);
+  const at = ls.findIndex((l) => title.test(l));
+  assert.ok(at >= 0, `no ${title} in\n${text}`);
+  const end = ls.findIndex((l, i) => i > at && (l === '' || !l.startsWith('  ')));
+  return ls.slice(at + 1, end < 0 ? undefined : end);
+}
+
+const columns = (header: string) => header.trim().split(/\s{2,}/);
+
+function assertWholePagesAndUnits(text: string): void {
+  // sizes are 1.5K/2.0M-style or whole numbers; no "MiB", no fractional page counts anywhere
+  assert.not.match(text, /MiB|KiB|GiB/, 'one unit system: K/M/G');
+  // (a version such as 3.1.2 is neither)
+  for (const m of text.matchAll(/(?<![\d.])(\d+\.\d+)(?![\d.KMGTP%B])/g)) {
+    const after = text.slice(m.index! + m[0].length, m.index! + m[0].length + 2);
+    assert.ok(/^ s/.test(after), `a fractional number that is not a size, a percentage or seconds: "${m[0]}${after}"`);
+  }
+}
+
+test('run: the answer first, alike children folded into one table, zero columns and rows left out', () => {
+  const r = runReport([child(201, 213, 17), child(202, 214, 17), child(203, 213, 18)]);
+  const text = renderRunText(r, { bytes: false });
+  const answer = indexOf(text, /^Answer: each of the 3 children stopped sharing/);
+  assert.is(answer, 2, 'the answer right under the title line');
+  assert.is(indexOf(text, /^Top causes per child: object\.id 852\.0K \(92\.2%\), malloc\.meta 68\.0K \(7\.4%\)$/), answer + 1, text);
+  const help = indexOf(text, /^What would help/);
+  assert.ok(help > answer && help < indexOf(text, /^Details$/), 'what would help before the details');
+  const helpRows = tableAfter(text, /^What would help/);
+  assert.equal(columns(helpRows[0]), ['STRATEGY', 'SAVES PER CHILD', '% OF COPIED', 'AT 8 WORKERS']);
+  // median over 213, 214, 213 is 213 pages: 852.0K per child, 92.2% of the median 231 copied, 8 x 852K = 6.7M
+  assert.equal(columns(helpRows[1]), ['prewarm', '852.0K', '92.2%', formatSize(8 * 213 * PS)]);
+  // one region table and one cause table for the three children
+  assert.is(lines(text).filter((l) => / by region/.test(l)).length, 1, text);
+  assert.match(text, /^Children 201, 202, 203 by region \(alike within noise: min–median–max where they differ\)$/m);
+  const regions = tableAfter(text, /^Children 201, 202, 203 by region/);
+  assert.equal(columns(regions[0]), ['REGION', 'SHARED', 'COPIED', 'COPIED-BY-PARENT', 'NEW'].filter((c) => c !== 'COPIED-BY-PARENT'));
+  assert.equal(columns(regions[1]), ['ruby-heap', '11.7M', '852.0K–852.0K–856.0K', '0']);
+  assert.is(regions.length, 3, 'the stack row (all zero) is left out');
+  const causes = tableAfter(text, /^Why children 201, 202, 203 each copied 230–231 pages \(0 GC runs during the workload\)$/);
+  assert.equal(columns(causes[1]).slice(0, 5), ['object.id', '213–213–214', '852.0K', '92.2%', '2130–2130–2140']);
+  assert.equal(columns(causes[2]).slice(0, 2), ['malloc.meta', '17–17–18']);
+  assert.not.match(text, /gc\.sweep/, 'a cause of no page is left out');
+  assert.match(text, /note: columns, rows and causes that are zero everywhere are left out \(--all shows them\)/);
+  assert.match(text, /threads at the fork point: 2 Ruby \(main: run, unnamed: run\), 2 OS/, 'an unnamed thread is not "run run"');
+  assertWholePagesAndUnits(text);
+});
+
+test('run: children that differ beyond noise get tables of their own', () => {
+  const r = runReport([child(201, 213, 17), child(202, 40, 17), child(203, 214, 17)]);
+  const text = renderRunText(r, { bytes: false });
+  assert.match(text, /^Children 201, 203 by region \(alike/m);
+  assert.match(text, /^Child 202 by region$/m);
+  assert.match(text, /^Why child 202 copied 57 pages/m);
+  assert.match(text, /^Why children 201, 203 each copied 230–231 pages/m);
+  // the answer gives the spread: 57 pages (228.0K) to 231 (924.0K), median 230 (920.0K)
+  assert.match(text, /^Answer: each of the 3 children stopped sharing 920\.0K \(median; from 228\.0K to 924\.0K\) of the fork-time image/m);
+  assertWholePagesAndUnits(text);
+});
+
+test('run --all shows the zero columns, rows and causes; --bytes prints raw bytes', () => {
+  const r = runReport([child(201, 213, 17), child(202, 213, 17)]);
+  const all = renderRunText(r, { bytes: false, all: true });
+  const regions = tableAfter(all, /by region/);
+  assert.equal(columns(regions[0]), ['REGION', 'SHARED', 'COPIED', 'COPIED-BY-PARENT', 'NEW', 'ZERO', 'ABSENT', 'SWAPPED']);
+  assert.is(regions.length, 4, 'the stack row too');
+  assert.match(all, /gc\.sweep\s+0\s+0\s+0\.0%\s+11/);
+  assert.not.match(all, /left out/);
+  const bytes = renderRunText(r, { bytes: true });
+  assert.match(bytes, /stopped sharing 942080 of the fork-time image/, '230 pages of 4096 bytes');
+  assert.not.match(bytes, /\d[KMG]\b/, 'no K/M/G with --bytes');
+});
+
+test('run: what the parent wrote is told apart; a run without blame says so', () => {
+  const withParent = (pid: number) => {
+    const c = child(pid, 100, 0);
+    c.pages.copiedByParent = 5;
+    return c;
+  };
+  const text = renderRunText(runReport([withParent(201), withParent(202)]), { bytes: false });
+  assert.match(text, /^Answer: each of the 2 children stopped sharing 420\.0K of the fork-time image/m, '100 + 5 pages');
+  assert.match(text, /^  400\.0K it wrote itself; 20\.0K the parent wrote/m);
+  assert.match(text, /^Top causes per child \(of what it wrote itself\): object\.id 400\.0K \(100\.0%\)$/m);
+  const unblamed = renderRunText(runReport([child(201, 100, 0, { blame: [], remedies: [], byClass: [] })]), { bytes: false });
+  assert.match(unblamed, /^Answer: the child stopped sharing 400\.0K/m);
+  assert.match(unblamed, /^Top causes: none blamed \(see the notes for why\)\.$/m);
+  assert.not.match(unblamed, /What would help|Why child/);
+});
+
+function inspectReport(sharing: { pid: number; copied: number; blamed: boolean }[]): InspectReport {
+  return {
+    schema: 'cowscope.inspect/1',
+    tier: 'exact',
+    pageSize: PS,
+    kernel: '6.1',
+    thp: 'madvise',
+    zeroPagesKnown: true,
+    time: '2026-01-01T00:00:00Z',
+    processes: [{ pid: 1, ppid: 0, role: 'parent', command: 'ruby server.rb', rss: 1 << 26, pss: 1 << 25, uss: 1 << 24, swap: 0 }],
+    sharing: sharing.map((s) => ({
+      pid: s.pid,
+      parent: 1,
+      pages: counts({ shared: 1000, copied: s.copied, copiedByParent: null }),
+      regions: [{ region: 'anon' as const, pages: counts({ shared: 1000, copied: s.copied, copiedByParent: null }) }],
+      unresolvedTies: 0,
+      mappings: Array.from({ length: 30 }, (_, i) => ({
+        start: 0x1000000 + i * 0x10000,
+        end: 0x1000000 + (i + 1) * 0x10000,
+        perms: 'rw-p',
+        path: i === 7 ? '/lib/most-copied.so' : '',
+        region: 'anon' as const,
+        pages: counts({ shared: 10, copied: i === 7 ? 500 : i, copiedByParent: null }),
+      })),
+      ...(s.blamed ? { blame: [{ cause: 'icache.call', pages: s.copied, words: 3 }], remedies: [{ strategy: 'prewarm', pages: s.copied, bytes: s.copied * PS }] } : { noBlame: 'no agent' }),
+    })),
+    notes: [],
+  };
+}
+
+test('inspect: the answer first, saving at as many workers as there are; --mappings most copied first, top 20', () => {
+  const r = inspectReport([
+    { pid: 11, copied: 600, blamed: true },
+    { pid: 12, copied: 604, blamed: true },
+  ]);
+  const text = renderInspectText(r, { bytes: false, mappings: true });
+  assert.is(indexOf(text, /^Answer: each of the 2 children stopped sharing 2\.3M \(median; from 2\.3M to 2\.4M\) of its parent: 37\.5% of its resident memory\.$/), 2, text);
+  assert.ok(indexOf(text, /^What would help/) < indexOf(text, /PID\s+PPID/), 'the answer before the process table');
+  assert.equal(columns(tableAfter(text, /^What would help/)[0]), ['STRATEGY', 'SAVES PER CHILD', '% OF COPIED', 'AT 2 WORKERS']);
+  assert.match(text, /^Children 11, 12 by region \(alike/m);
+  const maps = tableAfter(text, /^Children 11, 12 by mapping: the 20 of 30 with most copied \(--all shows every mapping\)$/);
+  assert.is(maps.length, 21, 'header and 20 mappings');
+  assert.equal(columns(maps[0]), ['ADDRESS', 'PERMS', 'REGION', 'SHARED', 'COPIED', 'PATH']);
+  assert.match(maps[1], /\s2\.0M\s+\/lib\/most-copied\.so$/, 'the most copied mapping first, its path left-aligned at the end');
+  const copied = maps.slice(2).map((l) => columns(l)[4]);
+  assert.equal(copied.slice(0, 3), ['116.0K', '112.0K', '108.0K'], 'then by copied size');
+  const all = renderInspectText(r, { bytes: false, mappings: true, all: true });
+  assert.is(tableAfter(all, /by mapping/).length, 31);
+  assertWholePagesAndUnits(text);
+});
+
+test('inspect: children without blame are not folded with blamed ones', () => {
+  const text = renderInspectText(
+    inspectReport([
+      { pid: 11, copied: 600, blamed: true },
+      { pid: 12, copied: 600, blamed: false },
+    ]),
+    { bytes: false, mappings: false },
+  );
+  assert.match(text, /^Child 11 by region$/m);
+  assert.match(text, /^Child 12 by region$/m);
+  assert.match(text, /^Why child 11 copied 600 pages \(against the live master\)/m);
+});
+
+/** A strategy's runs: one report per run, its children copying the given pages (all object.id). */
+function strategy(name: string, perRun: number[][]): StrategyRuns {
+  return {
+    name,
+    reports: perRun.map((pages) =>
+      runReport(
+        pages.map((p, i) => child(300 + i, p, 0)),
+        { strategy: { name, label: name, seconds: 0.01 } },
+      ),
+    ),
+  };
+}
+
+test('compare: ranges that overlap give no verdict, whatever the medians', () => {
+  const r = compareReport([strategy('none', [[1000, 1100], [1050, 1200]]), strategy('warmup', [[950, 1000], [960, 990]])], 8);
+  assert.equal(r.decision, { kind: 'unclear', strategy: 'warmup', runs: 2 });
+  assert.match(verdictText(r), /^no clear difference at 2 runs: warmup copied 3\.7M–3\.9M per child, none 3\.9M–4\.7M; the ranges overlap/);
+  assert.not.match(verdictText(r), /best/);
+});
+
+test('compare: a range clear of none gives the verdict, savings in words, whole pages, K/M/G', () => {
+  const r = compareReport([strategy('none', [[1000, 1101], [1050, 1200]]), strategy('prewarm', [[300, 310], [305, 320]]), strategy('gc', [[1300, 1400]])], 8);
+  assert.equal(r.decision, { kind: 'better', strategy: 'prewarm', runs: 2 });
+  // lower medians: none 1050 pages, prewarm 305: 745 pages = 2.9M less (71%), at 8 workers 23.3M
+  assert.is(r.strategies.find((s) => s.name === 'none')!.copiedPerChild.median, 1050 * PS);
+  assert.is(verdictText(r), `best: prewarm — 2.9M less per child (71%) than none, its range clear of none's over 2 runs; at 8 workers that is 23.3M`);
+  const text = renderCompareText(r, false);
+  assert.ok(text.indexOf(verdictText(r)) < text.indexOf('STRATEGY'), 'the verdict before the table');
+  const rows = tableAfter(text, /^Strategies, best first/);
+  assert.equal(columns(rows[0]).slice(0, 5), ['STRATEGY', 'RUNS', 'COPIED PER CHILD (MIN–MEDIAN–MAX)', 'MEASURED VS NONE', 'PREDICTED VS NONE']);
+  const cells = (name: string) => columns(rows.find((l) => l.trim().startsWith(`${name} `))!);
+  // prewarm removes object.id, every page none's children copied: 1050 pages predicted (4.1M)
+  assert.equal(cells('prewarm').slice(1, 5), ['2', '1.2M–1.2M–1.3M', '2.9M less (71%)', '4.1M less'], 'measured and predicted, both as savings');
+  // gc: 1300 against 1050 pages, 250 more (24%); gc removes no object.id page
+  assert.equal(cells('gc').slice(3, 5), ['1000.0K more (24%)', 'the same'], 'more copying said as "more", not as a sign');
+  assert.equal(cells('none').slice(3, 5), ['(baseline)', '(baseline)']);
+  assert.not.match(text, /[+-]\d/, 'no signs to read');
+  for (const s of r.strategies) for (const b of s.blame) assert.ok(Number.isInteger(b.pages), `${s.name} ${b.cause}: ${b.pages} pages`);
+  assertWholePagesAndUnits(text);
+});
+
+test('compare: none best, and no none at all', () => {
+  const r = compareReport([strategy('none', [[100]]), strategy('gc', [[200]])], 8);
+  assert.equal(r.decision, { kind: 'none-best', runs: 1 });
+  assert.match(verdictText(r), /^best: none — no strategy copied less than doing nothing/);
+  const n = compareReport([strategy('gc', [[200]]), strategy('warmup', [[100]])], 8);
+  assert.equal(n.decision, { kind: 'no-none', strategy: 'warmup', runs: 1 });
+  assert.match(verdictText(n), /^no verdict without none: warmup copied least, 400\.0K per child; run none too/);
+  assert.match(renderCompareText(n, false), /run none too\s+run none too/);
+});
+
+test.run();
