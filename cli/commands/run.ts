@@ -51,6 +51,8 @@ export interface RunArgs {
   cwd?: string;
   json: boolean;
   bytes: boolean;
+  /** show what the tables leave out: all-zero columns and rows, causes of no page */
+  all?: boolean;
   /** the largest heap map to read: a size (8GiB); default $COWSCOPE_MAX_HEAP_MAP, else 8 GiB */
   maxHeapMap?: string;
   /** run the bundled example program (examples/app.rb) */
@@ -226,6 +228,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page' })
       .option('max-heap-map', { type: 'string', describe: 'the largest heap map to read (default 8GiB, or $COWSCOPE_MAX_HEAP_MAP)' })
       .option('example', { type: 'boolean', default: false, describe: 'run the bundled example app (a catalog preloaded, requests served in the children)' })
       .example('$0 run --example', 'the bundled example app')
