@@ -95,5 +95,7 @@ inline std::string ProcPath(int pid, const char* file) { return "/proc/" + std::
 
 // Registers the heap-dump functions (heapdump.cc) on the addon's exports.
 void InitHeapDump(Napi::Env env, Napi::Object exports);
+// Registers the fault-tracing functions (faults.cc).
+void InitFaults(Napi::Env env, Napi::Object exports);
 
 }  // namespace cowscope

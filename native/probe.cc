@@ -830,6 +830,7 @@ Napi::Value WalkMallocChunks(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
+  InitFaults(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("reap", Napi::Function::New(env, Reap));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));

@@ -7,6 +7,7 @@ import { renderTable } from './table';
 import { formatSize } from './units';
 import { renderBlame } from './blame-text';
 import { escapeControl as esc } from './escape';
+import { renderWriters } from './writers';
 
 export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   const opts = { bytes: o.bytes, mappings: false };
@@ -49,6 +50,7 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
         out.push(renderTable(['  SITE', 'PAGES', 'WORDS'], c.bySite.slice(0, 5).map((x) => [`  ${x.site}`, x.pages, x.words]), [1, 2]));
       }
     }
+    out.push(...renderWriters(c.pid, c.writers));
   }
   if (r.notes.length) {
     out.push('');

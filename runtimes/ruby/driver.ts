@@ -61,6 +61,8 @@ export interface RubyRunOptions {
   output: Writable;
   /** the largest heap map cowscope reads (bytes); default DEFAULT_MAX_HEAP_MAP */
   maxHeapMapBytes?: number;
+  /** called with the stopped children right before they are continued (fault tracing starts here) */
+  beforeContinue?: (children: number[]) => void;
 }
 
 export interface ForkPoint {
@@ -596,6 +598,7 @@ export class RubySession {
   /** Lets the children run the workload. */
   go(): void {
     this.phase = 'workload';
+    this.opts.beforeContinue?.(this.children);
     for (const pid of this.children) process.kill(pid, 'SIGCONT');
   }
 
