@@ -16,8 +16,7 @@ function label(w: WriterRow): string {
 }
 
 export function renderWriters(pid: number, w: ChildWritersReport | null): string[] {
-  if (!w) return [];
-  if (!w.traced) return ['', `First writers of child ${pid}: fault tracing did not run (${esc(w.why)})`];
+  if (!w || !w.traced) return []; // untraced: the report's notes say why, once
   const out = ['', `First writers of child ${pid} (page faults traced since it was continued: ${w.samples} sampled, ${w.lost} lost)`];
   const rows: (string | number)[][] = [];
   for (const c of w.byCause) {
