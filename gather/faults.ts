@@ -83,8 +83,8 @@ export class ChildFaultTracing {
 
 /** For each copied page (ascending addresses), the first fault of process pid on it, named. */
 export function firstWriters(pid: number, s: FaultSamples, copied: Float64Array, symbols: Symbolizer, pageSize: number): ChildWriters {
-  // Samples come per CPU ring: order them by time. Only the child's own (an inherited event also
-  // samples whatever it forks).
+  // The probe keeps the earliest fault per page already; ordering by time keeps this exact for any
+  // list of samples (only the child's own: an inherited event also samples whatever it forks).
   const order: number[] = [];
   for (let i = 0; i < s.pid.length; i++) if (s.pid[i] === pid) order.push(i);
   order.sort((a, b) => s.time[a] - s.time[b]);
@@ -116,7 +116,7 @@ export function firstWriters(pid: number, s: FaultSamples, copied: Float64Array,
   };
   const out: ChildWriters = {
     pid,
-    samples: order.length,
+    samples: s.count,
     lost: s.lost,
     addrs: Float64Array.from(hit, (p) => copied[p]),
     ns: new Float64Array(hit.length),

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace cowscope {
@@ -66,7 +67,12 @@ struct Ring {
   size_t len = 0;
 };
 
+// Only the earliest fault on each page is kept (per CPU ring the order is by time, across rings it is
+// not: an earlier fault seen later replaces the kept one), so memory grows with the pages touched, not
+// with the faults taken.
 struct Samples {
+  std::unordered_map<uint64_t, size_t> byPage;
+  double count = 0;  // faults of the target process
   std::vector<int32_t> pid;
   std::vector<double> time;
   std::vector<double> addr;
@@ -76,6 +82,7 @@ struct Samples {
 };
 
 struct Trace {
+  pid_t pid = 0;
   std::vector<Ring> rings;
   Samples samples;
   ~Trace() {
@@ -106,7 +113,7 @@ void RingCopy(const uint8_t* data, uint64_t size, uint64_t pos, void* out, size_
   if (first < len) memcpy(static_cast<uint8_t*>(out) + first, data, len - first);
 }
 
-void ParseSample(const uint8_t* rec, size_t size, Samples& s) {
+void ParseSample(const uint8_t* rec, size_t size, pid_t target, Samples& s) {
   // PERF_RECORD_SAMPLE in sample_type order: ip; pid, tid; time; addr; nr, ips[nr].
   if (size < sizeof(perf_event_header) + 5 * 8) return;
   const uint8_t* p = rec + sizeof(perf_event_header);
@@ -117,6 +124,12 @@ void ParseSample(const uint8_t* rec, size_t size, Samples& s) {
   memcpy(&time, p + 16, 8);
   memcpy(&addr, p + 24, 8);
   memcpy(&nr, p + 32, 8);
+  // An inherited event also samples the processes the target forks: those are not its copies.
+  if (static_cast<pid_t>(pid) != target) return;
+  s.count++;
+  const uint64_t page = addr & ~static_cast<uint64_t>(PageSize() - 1);
+  auto seen = s.byPage.find(page);
+  if (seen != s.byPage.end() && s.time[seen->second] <= static_cast<double>(time)) return;
   const uint8_t* ips = p + 40;
   if (40 + sizeof(perf_event_header) + nr * 8 > size) nr = 0;
   double frames[kFrames] = {0, 0, 0, 0};
@@ -134,6 +147,15 @@ void ParseSample(const uint8_t* rec, size_t size, Samples& s) {
   // A user-mode fault's ip is its first user frame; a kernel-mode one's ip is a kernel address.
   bool kernelMode = static_cast<int64_t>(ip) < 0;
   if (n == 0 && !kernelMode) frames[0] = static_cast<double>(ip);
+  if (seen != s.byPage.end()) {  // an earlier fault on the page, from another CPU's ring
+    size_t i = seen->second;
+    s.time[i] = static_cast<double>(time);
+    s.addr[i] = static_cast<double>(addr);
+    for (int f = 0; f < kFrames; f++) s.frames[i * kFrames + f] = frames[f];
+    s.kernel[i] = kernelMode ? 1 : 0;
+    return;
+  }
+  s.byPage.emplace(page, s.pid.size());
   s.pid.push_back(static_cast<int32_t>(pid));
   s.time.push_back(static_cast<double>(time));
   s.addr.push_back(static_cast<double>(addr));
@@ -141,7 +163,7 @@ void ParseSample(const uint8_t* rec, size_t size, Samples& s) {
   s.kernel.push_back(kernelMode ? 1 : 0);
 }
 
-void DrainRing(Ring& r, Samples& s) {
+void DrainRing(Ring& r, pid_t target, Samples& s) {
   auto* meta = static_cast<perf_event_mmap_page*>(r.base);
   const uint8_t* data = static_cast<const uint8_t*>(r.base) + meta->data_offset;
   const uint64_t size = meta->data_size;
@@ -155,7 +177,7 @@ void DrainRing(Ring& r, Samples& s) {
     rec.resize(h.size);
     RingCopy(data, size, tail, rec.data(), h.size);
     if (h.type == PERF_RECORD_SAMPLE) {
-      ParseSample(rec.data(), h.size, s);
+      ParseSample(rec.data(), h.size, target, s);
     } else if (h.type == PERF_RECORD_LOST && h.size >= sizeof(h) + 16) {
       uint64_t lost;
       memcpy(&lost, rec.data() + sizeof(h) + 8, 8);  // { header; u64 id; u64 lost; }
@@ -174,6 +196,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   bool kernel = info[2].As<Napi::Boolean>().Value();
   if (pages == 0 || (pages & (pages - 1))) throw Napi::Error::New(env, "ring pages must be a power of two");
   auto t = std::make_unique<Trace>();
+  t->pid = pid;
   long cpus = sysconf(_SC_NPROCESSORS_CONF);
   const size_t len = (1 + pages) * PageSize();
   for (int cpu = 0; cpu < cpus; cpu++) {
@@ -209,7 +232,7 @@ Napi::Value Enable(const Napi::CallbackInfo& info) {
 // Moves what the rings hold into the trace's sample columns (call often enough that rings never fill).
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   Trace& t = TraceOf(info);
-  for (Ring& r : t.rings) DrainRing(r, t.samples);
+  for (Ring& r : t.rings) DrainRing(r, t.pid, t.samples);
   return Napi::Number::New(info.Env(), static_cast<double>(t.samples.pid.size()));
 }
 
@@ -225,7 +248,7 @@ Napi::Value Collect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Trace& t = TraceOf(info);
   for (Ring& r : t.rings) ioctl(r.fd, PERF_EVENT_IOC_DISABLE, 0);
-  for (Ring& r : t.rings) DrainRing(r, t.samples);
+  for (Ring& r : t.rings) DrainRing(r, t.pid, t.samples);
   Samples& s = t.samples;
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Column<Napi::Int32Array>(env, s.pid));
@@ -234,6 +257,7 @@ Napi::Value Collect(const Napi::CallbackInfo& info) {
   out.Set("frames", Column<Napi::Float64Array>(env, s.frames));
   out.Set("kernel", Column<Napi::Uint8Array>(env, s.kernel));
   out.Set("lost", Napi::Number::New(env, s.lost));
+  out.Set("count", Napi::Number::New(env, s.count));
   out.Set("framesPerSample", Napi::Number::New(env, kFrames));
   t.samples = Samples();
   return out;

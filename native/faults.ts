@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseStatus } from './procfs-parse';
 
-/** Every sampled fault, in the order the rings held them (per CPU; sort by time to merge). */
+/** The earliest sampled fault of the traced process on each page it faulted on (not in time order). */
 export interface FaultSamples {
-  /** the faulting process (tgid): an inherited event also samples processes the target forks */
+  /** the faulting process (tgid): always the traced one (faults of processes it forks are dropped) */
   pid: Int32Array;
   /** ns since the trace was enabled (right before the process was continued) */
   time: Float64Array;
@@ -20,6 +20,8 @@ export interface FaultSamples {
   kernel: Uint8Array;
   /** samples the kernel dropped because a ring was full */
   lost: number;
+  /** faults of the traced process sampled in all (one or more per page) */
+  count: number;
 }
 
 export const FRAMES = 4;
@@ -71,7 +73,7 @@ export class FaultTrace {
     const c = addon.faultTraceCollect(this.handle);
     const time = c.time;
     for (let i = 0; i < time.length; i++) time[i] -= this.enabledAt;
-    return { pid: c.pid, time, addr: c.addr, frames: c.frames, kernel: c.kernel, lost: c.lost };
+    return { pid: c.pid, time, addr: c.addr, frames: c.frames, kernel: c.kernel, lost: c.lost, count: c.count };
   }
 
   close(): void {
