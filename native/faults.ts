@@ -71,6 +71,7 @@ export class FaultTrace {
   /** Stops sampling and returns every sample. */
   collect(): FaultSamples {
     const c = addon.faultTraceCollect(this.handle);
+    if (c.framesPerSample !== FRAMES) throw new Error(`the probe keeps ${c.framesPerSample} frames per fault, this wrapper reads ${FRAMES}: rebuild (npm run build)`);
     const time = c.time;
     for (let i = 0; i < time.length; i++) time[i] -= this.enabledAt;
     return { pid: c.pid, time, addr: c.addr, frames: c.frames, kernel: c.kernel, lost: c.lost, count: c.count };
