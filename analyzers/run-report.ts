@@ -8,6 +8,7 @@ import type { ClassCounts } from './sharing';
 import { analyzePair } from './sharing';
 import { ChildBlame, blameChild } from '../blame/engine';
 import { adapterOf } from '../runtimes';
+import { ChildWritersReport, childWriters } from './writers';
 
 export interface RunChild {
   pid: number;
@@ -28,6 +29,8 @@ export interface RunChild {
   pages: ClassCounts;
   regions: { region: Region; pages: ClassCounts }[];
   unresolvedTies: number;
+  /** the first writer of each copied page, per cause (fault tracing); null in captures without it */
+  writers: ChildWritersReport | null;
 }
 
 export interface RunReport {
@@ -104,12 +107,14 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       blameByRegion: b?.byRegion ?? [],
       remedies: b?.remedies ?? [],
       causeSets: b?.causeSets ?? [],
+      writers: childWriters(capture, sharing.pid, b, sharing.pages.copied),
     };
   });
   const rubyThreads = run.threadsAtFork.length;
   const notes: string[] = [...(adapterOf(capture)?.notes(capture, blames) ?? [])];
   if (capture.meta.tier === 'exclusive-bit')
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
+  if (capture.faults && !capture.faults.traced) notes.push(`fault tracing did not run: ${capture.faults.why}; copied pages have no first writer`);
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
   const report: RunReport = {
     schema: 'cowscope.run/1',

@@ -3,7 +3,8 @@
 //  1. classification of a parent+child pair (1 GiB and 4 GiB) against a minimal C pread loop;
 //  2. `cowscope inspect --json` of a 4 GiB family against `smem -P` on the same family, and node's own
 //     start-up;
-//  3. `cowscope run` overhead beyond the program's boot against ObjectSpace.dump_all alone.
+//  3. `cowscope run` overhead beyond the program's boot against ObjectSpace.dump_all alone;
+//  4. fault tracing: the children's workload time (inside Ruby) with and without --no-trace-faults.
 // Run as root: npm run bench
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -226,9 +227,40 @@ async function blameBench(): Promise<void> {
   }
 }
 
+async function faultTracingOverhead(): Promise<void> {
+  const app = path.join(ROOT, 'bench', 'fault_heavy.rb');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
+  try {
+    const N = 5;
+    const out = { traced: path.join(dir, 'traced.txt'), untraced: path.join(dir, 'untraced.txt') };
+    let report: { children: { writers: { samples: number; lost: number; pagesWithWriter: number } | null; pages: { copied: number } }[] } | undefined;
+    const runWith = (file: string, extra: string[]) => () => {
+      const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '2', ...extra, app], { encoding: 'utf8', env: { ...process.env, COWSCOPE_BENCH_OUT: file } });
+      if (r.status === 0 && !extra.length) report = JSON.parse(r.stdout);
+      return r;
+    };
+    const t = interleaved(N, { traced: runWith(out.traced, []), untraced: runWith(out.untraced, ['--no-trace-faults']) });
+    // Per run two children append their workload time; the first round is the untimed warm-up.
+    const workload = (file: string) => {
+      const xs = fs.readFileSync(file, 'utf8').trim().split('\n').map(Number).slice(2).sort((a, b) => a - b);
+      return { best: xs[0], median: xs[xs.length >> 1] };
+    };
+    const w = { traced: workload(out.traced), untraced: workload(out.untraced) };
+    const c = report!.children[0];
+    console.log(`
+fault tracing, ${c.writers?.samples ?? 0} faults sampled per child (${c.writers?.lost ?? 0} lost), ${c.pages.copied} copied pages (${c.writers?.pagesWithWriter ?? 0} with a first writer), 2 children (interleaved, ${N} runs each):`);
+    console.log(`  workload, --no-trace-faults   ${ms(w.untraced.best).padStart(9)}  (median ${ms(w.untraced.median)}; timed inside Ruby, per child)`);
+    console.log(`  workload, traced              ${ms(w.traced.best).padStart(9)}  (median ${ms(w.traced.median)}) -> ${(w.traced.median / w.untraced.median).toFixed(2)}x (median over median)`);
+    console.log(`  whole run, --no-trace-faults  ${ms(t.untraced.best).padStart(9)}  (median ${ms(t.untraced.median)})`);
+    console.log(`  whole run, traced             ${ms(t.traced.best).padStart(9)}  (median ${ms(t.traced.median)}): opening, draining and naming included`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) console.log('note: not root: the exact tier and the C loop need root; figures will differ');
-  // `node dist/bench/run.js inspect run` runs only those sections (classify, inspect, run, blame).
+  // `node dist/bench/run.js inspect run` runs only those sections (classify, inspect, run, blame, faults).
   const only = new Set(process.argv.slice(2));
   const want = (name: string) => only.size === 0 || only.has(name);
   if (want('classify')) {
@@ -239,6 +271,7 @@ async function main(): Promise<void> {
   if (want('inspect')) await inspectVsSmem();
   if (want('run')) await runOverhead();
   if (want('blame')) await blameBench();
+  if (want('faults')) await faultTracingOverhead();
 }
 
 main()

@@ -6,8 +6,9 @@ import { Capture, Role, captureProcesses, checkTarget } from '../native/capture'
 import type { RubySession } from '../runtimes/ruby/driver';
 import { rubyAdapter } from '../runtimes/ruby/adapter';
 import { diffCopiedPages, settleTies } from './pairs';
+import type { ChildFaultTracing } from './faults';
 
-export async function gatherRun(session: RubySession, workload: string, command: string[]): Promise<Capture> {
+export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
@@ -38,5 +39,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
     { pid: twin.pid, vmas: twin.vmas },
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
   );
+  // The first writer of each copied page, from the faults traced since the children were continued.
+  if (faults) capture.faults = faults.writers(capture);
   return capture;
 }

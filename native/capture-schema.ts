@@ -11,7 +11,7 @@
 // Capture is checked here, so that no capture this accepts can end in a TypeError or RangeError.
 // The validator builds a fresh Capture of the checked fields only (unknown fields are dropped).
 
-import type { Capture, CaptureMeta, HeapMap, PageDiffs, ProcessCapture, Role, RunInfo, RuntimeInfo, Tier, TieResults } from './capture';
+import type { Capture, CaptureMeta, ChildWriters, FaultTracing, HeapMap, PageDiffs, ProcessCapture, Role, RunInfo, RuntimeInfo, Tier, TieResults } from './capture';
 import type { MemoryTotals, Vma } from './procfs-parse';
 import type { HeapObjects } from './probe';
 import type { Ranges, RubyStructures } from '../runtimes/ruby/discover';
@@ -372,6 +372,55 @@ function diffs(c: Checker, v: unknown, pageSize: number, known: (path: string, p
   });
 }
 
+/** Frames per first writer (WRITER_FRAMES in capture.ts; a literal here: this module loads no addon code). */
+const WRITER_FRAMES = 4;
+
+function faults(c: Checker, v: unknown, pageSize: number, diffs: PageDiffs[] | undefined): FaultTracing {
+  const p = 'capture.faults';
+  const m = c.obj(p, v);
+  const traced = c.bool(`${p}.traced`, m.traced);
+  const why = c.str(`${p}.why`, m.why);
+  const children = c.arr(`${p}.children`, m.children).map((x, i): ChildWriters => {
+    const q = `${p}.children[${i}]`;
+    const w = c.obj(q, x);
+    const pid = c.pid(`${q}.pid`, w.pid);
+    const copied = diffs?.find((d) => d.pid === pid);
+    if (!copied) c.fail(`${q}.pid`, `${pid} has no entry in capture.diffs: first writers are of copied pages`);
+    const addrs = c.typed(`${q}.addrs`, w.addrs, 'Float64Array');
+    c.elements(`${q}.addrs`, addrs, 0, SAFE - pageSize, pageSize, `a page address (a multiple of ${pageSize} below 2^53)`);
+    c.sorted(`${q}.addrs`, addrs, true);
+    const ns = c.typed(`${q}.ns`, w.ns, 'Float64Array');
+    c.length(`${q}.ns`, ns, addrs.length, `one per page in ${q}.addrs`);
+    for (let k = 0; k < ns.length; k++) if (!(ns[k] >= -1e12 && ns[k] < 1e15)) c.fail(`${q}.ns[${k}]`, `must be a time in ns, not ${ns[k]}`);
+    const kernel = c.typed(`${q}.kernel`, w.kernel, 'Uint8Array');
+    c.length(`${q}.kernel`, kernel, addrs.length, `one per page in ${q}.addrs`);
+    c.elements(`${q}.kernel`, kernel, 0, 1);
+    const ips = c.typed(`${q}.ips`, w.ips, 'Float64Array');
+    c.length(`${q}.ips`, ips, addrs.length * WRITER_FRAMES, `${WRITER_FRAMES} per page in ${q}.addrs`);
+    c.elements(`${q}.ips`, ips, 0, ADDR_MAX);
+    const functions = c.arr(`${q}.functions`, w.functions).map((f, j) => {
+      const r = `${q}.functions[${j}]`;
+      const o = c.obj(r, f);
+      return { name: c.str(`${r}.name`, o.name), file: c.str(`${r}.file`, o.file), approximate: c.bool(`${r}.approximate`, o.approximate) };
+    });
+    const fn = c.typed(`${q}.fn`, w.fn, 'Int32Array');
+    c.length(`${q}.fn`, fn, addrs.length * WRITER_FRAMES, `${WRITER_FRAMES} per page in ${q}.addrs`);
+    c.elements(`${q}.fn`, fn, -1, functions.length - 1, 1, `an index into ${q}.functions, or -1`);
+    return {
+      pid,
+      samples: c.int(`${q}.samples`, w.samples, 0, SAFE),
+      lost: c.int(`${q}.lost`, w.lost, 0, SAFE),
+      addrs,
+      ns,
+      kernel,
+      ips,
+      fn,
+      functions,
+    };
+  });
+  return { traced, why, children };
+}
+
 function ranges(c: Checker, p: string, v: unknown): Ranges {
   const m = c.obj(p, v);
   const start = c.typed(`${p}.start`, m.start, 'Float64Array');
@@ -570,6 +619,7 @@ export function validateCaptureDocument(doc: unknown, source: string): Capture {
   out.heapMap = c.optional('capture.heapMap', cap.heapMap, (_p, v) => heapMap(c, v));
   out.diffs = c.optional('capture.diffs', cap.diffs, (_p, v) => diffs(c, v, m.pageSize, known));
   out.ruby = c.optional('capture.ruby', cap.ruby, (_p, v) => ruby(c, v, out.heapMap));
+  out.faults = c.optional('capture.faults', cap.faults, (_p, v) => faults(c, v, m.pageSize, out.diffs));
   // Blame looks up each child's word diffs.
   if (out.run && out.ruby && out.diffs)
     out.run.children.forEach((pid, i) => {

@@ -107,6 +107,47 @@ export interface PageDiffs {
   newWord: BigUint64Array;
 }
 
+/** A function that wrote pages: a row of ChildWriters.functions. */
+export interface WriterFunction {
+  /** '' when no symbol covers the instruction */
+  name: string;
+  /** the mapped file ('[anon]' for anonymous code) */
+  file: string;
+  /** named from .dynsym only (the file has no .symtab) */
+  approximate: boolean;
+}
+
+/** One child's first writers: for every copied page that faulted after the child was continued, the
+ *  first such fault (the write that unshared it, almost always: a read of a present page does not fault). */
+export interface ChildWriters {
+  pid: number;
+  /** faults sampled in this child, and samples the kernel dropped (a ring was full) */
+  samples: number;
+  lost: number;
+  /** copied pages with a first fault: a subset of the child's diffs addrs, ascending */
+  addrs: Float64Array;
+  /** ns from the continue to that fault */
+  ns: Float64Array;
+  /** 1 where the fault was taken in kernel mode (a syscall wrote the page; frames are its user side) */
+  kernel: Uint8Array;
+  /** WRITER_FRAMES per page: the writing instruction, then its callers; 0 where the callchain ended */
+  ips: Float64Array;
+  /** WRITER_FRAMES per page: index into functions, -1 where no frame */
+  fn: Int32Array;
+  functions: WriterFunction[];
+}
+
+/** Fault tracing of a run's children (perf_event_open page-fault samples from each continue). */
+export interface FaultTracing {
+  traced: boolean;
+  /** how tracing was allowed, or why it did not run */
+  why: string;
+  children: ChildWriters[];
+}
+
+/** Frames kept per first writer (the instruction and up to 3 callers, when the binary keeps frame pointers). */
+export const WRITER_FRAMES = 4;
+
 export interface Capture {
   meta: CaptureMeta;
   processes: ProcessCapture[];
@@ -117,6 +158,8 @@ export interface Capture {
   diffs?: PageDiffs[];
   /** Ruby structures of the fork-time image, for blame (run only) */
   ruby?: RubyStructures;
+  /** the first writer of each copied page (run only; fault tracing) */
+  faults?: FaultTracing;
 }
 
 const TOOL_VERSION: string = (() => {

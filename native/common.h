@@ -119,5 +119,7 @@ inline int ArgPid(const Napi::CallbackInfo& info, size_t i) {
   if (pid <= 0) throw Napi::RangeError::New(info.Env(), "pid must be positive");
   return pid;
 }
+// Registers the fault-tracing functions (faults.cc).
+void InitFaults(Napi::Env env, Napi::Object exports);
 
 }  // namespace cowscope

@@ -825,6 +825,7 @@ Napi::Value WalkMallocChunks(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
   InitPointers(env, exports);
+  InitFaults(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));

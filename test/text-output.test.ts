@@ -35,6 +35,7 @@ function child(pid: number, heap: number, malloc: number, extra: Partial<RunChil
     pid,
     requests: 0,
     gcRuns: 0,
+    writers: null,
     blame: [
       { cause: 'object.id', pages: heap, words: heap * 10 },
       { cause: 'malloc.meta', pages: malloc, words: malloc * 2 },

@@ -2,6 +2,7 @@
 
 import type { Argv, CommandModule } from 'yargs';
 import { MachineFacts, machineFacts } from '../../native/machine';
+import { faultTracingAvailability } from '../../native/faults';
 import { renderTable } from '../render/table';
 import { SPECS } from './specs';
 
@@ -66,6 +67,7 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
       meaning: m.ruby ? 'controlled forks of Ruby programs (cowscope run)' : 'install Ruby (apt-get install ruby) for cowscope run',
     },
     { check: 'smem', value: m.smem ?? 'not found', meaning: 'cross-check for PSS/USS (optional)' },
+    ((f) => ({ check: 'fault tracing', value: f.available ? 'yes' : 'no', meaning: `${f.available ? 'run names the first writer of each copied page' : 'run reports no first writers'}: ${f.why}` }))(faultTracingAvailability()),
   ];
   return { tier, checks };
 }

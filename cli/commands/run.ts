@@ -11,6 +11,7 @@ import type { Capture } from '../../native/capture';
 import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
 import { gatherRun } from '../../gather/run';
+import { ChildFaultTracing } from '../../gather/faults';
 import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
@@ -42,6 +43,8 @@ export interface RunArgs {
   traceAllocations: boolean;
   /** false (--no-aslr): the program starts with address-space randomisation off */
   aslr?: boolean;
+  /** sample every page fault of the children (perf_event_open) to name each copied page's first writer */
+  traceFaults?: boolean;
   prewarm: number;
   beforeFork?: string;
   ruby: string;
@@ -69,7 +72,7 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
 }
 
 /** Checks the arguments and turns them into what the Ruby driver needs. */
-export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> {
+export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   let program = [...(args.program ?? [])].map(String);
   if (args.example && (program.length || args.rack)) throw new UsageError('--example runs the bundled example: give no program or --rack with it');
   if (args.example) program = [EXAMPLE_PROGRAM];
@@ -106,6 +109,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     workloadTimeoutMs: args.timeout * 1000,
     traceAllocations: args.traceAllocations,
     aslr: args.aslr !== false,
+    traceFaults: args.traceFaults !== false,
     prewarm: args.prewarm,
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
@@ -143,9 +147,10 @@ function listenForSignals(on: boolean): void {
 /** One controlled fork, measured: the capture and its report. Kills and reaps everything and removes
  *  its temporary folder on failure and on INT, TERM, HUP and PIPE (exit 128 + signo). Sweeps the
  *  folders of earlier runs that were killed before they could remove theirs. */
-export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
+export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
   let session: RubySession | undefined;
   let dir: string | undefined;
+  const faults = new ChildFaultTracing(plan.traceFaults !== false);
   let interrupted = false;
   const removeDir = () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -163,7 +168,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
   try {
     sweepRunDirs();
     dir = createRunDir();
-    session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl') });
+    session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl'), beforeContinue: (children) => faults.start(children) });
     await session.ready();
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
@@ -172,7 +177,8 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
       );
     session.go();
     await session.waitDone();
-    const capture = await gatherRun(session, describeWorkload(plan), command);
+    faults.finish();
+    const capture = await gatherRun(session, describeWorkload(plan), command, faults);
     await session.release();
     return { capture, analysis: analyzeRun(capture) };
   } catch (e) {
@@ -183,6 +189,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'>, comm
     if (interrupted) await new Promise(() => undefined);
     throw cause;
   } finally {
+    faults.close();
     if (!interrupted) {
       onRunSignal = undefined;
       listenForSignals(false);
@@ -223,6 +230,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
         describe:
           '--no-aslr starts the program with address-space randomisation off, so repeated runs place memory alike (compare strategies without layout noise)',
       })
+      .option('trace-faults', { type: 'boolean', default: true, describe: 'sample every page fault of the children (perf_event_open) to name the first writer of each copied page; --no-trace-faults turns it off' })
       .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })

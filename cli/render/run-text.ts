@@ -8,6 +8,7 @@ import { renderBlame, renderTopNames } from './blame-text';
 import { renderAnswer } from './answer';
 import { childrenLabel, groupAlike, whoCopied } from './spread';
 import { escapeControl as esc } from './escape';
+import { renderWriters } from './writers';
 
 /** The number of workers "What would help" projects a run's saving to (compare's --workers default). */
 export const RUN_WORKERS = 8;
@@ -86,6 +87,8 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
         out.push(renderTopNames('SITE', group.map((c) => c.bySite.map((x) => ({ name: x.site, pages: x.pages, words: x.words }))), 5));
       }
     }
+    // first writers of one child of the group: its alike siblings were written by the same code
+    out.push(...renderWriters(group[0].pid, group[0].writers));
   }
   if (r.notes.length || hidden.zeros) out.push('');
   for (const note of r.notes) out.push(`note: ${esc(note)}`);

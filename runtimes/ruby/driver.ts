@@ -63,6 +63,8 @@ export interface RubyRunOptions {
   maxHeapMapBytes?: number;
   /** false: start the program with address-space randomisation off (the same layout every run) */
   aslr?: boolean;
+  /** called with the stopped children right before they are continued (fault tracing starts here) */
+  beforeContinue?: (children: number[]) => void;
 }
 
 export interface ForkPoint {
@@ -604,6 +606,7 @@ export class RubySession {
   /** Lets the children run the workload. */
   go(): void {
     this.phase = 'workload';
+    this.opts.beforeContinue?.(this.children);
     for (const pid of this.children) process.kill(pid, 'SIGCONT');
   }
 
