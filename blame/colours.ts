@@ -2,9 +2,10 @@
 // families apart at a glance) and, within a family, shades of that hue. A cause's colour depends only on
 // the catalog, never on which causes a report holds, so a cause looks the same in every report.
 //
-// Shades: the k-th cause of a family (catalog order) takes lightness and a small hue shift from the
-// golden-ratio sequence frac(k·φ) (and a hue shift of at most 8 degrees), which spreads any number of shades over the range, so causes next to
-// each other in the catalog (often seen together) differ most.
+// Shades: candidates around the family's hue (lightness 25–64%, three saturations, hue ±12°); the
+// family's first cause (catalog order) takes the family's base colour, each next cause the candidate
+// farthest (CIE76 ΔE) from the shades taken before it. Neighbours in the catalog, often seen together,
+// thus differ most, and even the eighteen mutation shades stay at least ΔE 12 apart.
 
 import { CAUSES, Family } from './catalog';
 
@@ -20,19 +21,20 @@ export const FAMILY_HUES: Record<Family, { hue: number; sat: number }> = {
   unknown: { hue: 0, sat: 0 },
 };
 
-// Lightness range of cause shades: darker than the page-class colours below (all lighter than 75%).
-const LIGHT_MIN = 26;
-const LIGHT_MAX = 62;
-const PHI = 0.6180339887;
+// Candidate shades: darker than the page-class colours below (all lighter than 75%, or black).
+const LIGHTNESS = Array.from({ length: 14 }, (_, i) => 25 + 3 * i);
+const SATURATION = [1, 0.75, 0.55];
+const HUE_SHIFT = [0, -12, 12];
+const BASE_LIGHTNESS = 45;
 
-/** Page classes drawn in page maps (not causes): light, or near-black for copies nobody blamed. */
+/** Page classes drawn in page maps (not causes): light, or black for copies nobody blamed. */
 export const CLASS_COLOURS = {
   shared: '#e6e6e6',
   'copied by parent': '#f7b6d2',
   new: '#fff2b3',
   swapped: '#c9d3ff',
   'not resident (absent, zero page)': '#ffffff',
-  'copied (no blame)': '#333333',
+  'copied (no blame)': '#000000',
 } as const;
 
 function hslToHex(h: number, s: number, l: number): string {
@@ -47,17 +49,43 @@ function hslToHex(h: number, s: number, l: number): string {
   return `#${f(0)}${f(8)}${f(4)}`;
 }
 
-const COLOURS = new Map<string, string>();
-{
-  const seen = new Map<Family, number>();
-  for (const c of CAUSES) {
-    const k = seen.get(c.family) ?? 0;
-    seen.set(c.family, k + 1);
-    const { hue, sat } = FAMILY_HUES[c.family];
-    const t = (k * PHI) % 1;
-    const shift = ((k * PHI * PHI) % 1) * 16 - 8;
-    COLOURS.set(c.id, hslToHex((hue + (sat ? shift : 0) + 360) % 360, sat, LIGHT_MIN + t * (LIGHT_MAX - LIGHT_MIN)));
+/** CIE L*a*b* of #rrggbb (D65), for ΔE between shades. */
+function lab(hex: string): [number, number, number] {
+  const n = parseInt(hex.slice(1), 16);
+  const lin = (v: number) => ((v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const [r, g, b] = [lin((n >> 16) & 255), lin((n >> 8) & 255), lin(n & 255)];
+  const t = (v: number) => (v > 0.008856 ? Math.cbrt(v) : 7.787 * v + 16 / 116);
+  const [x, y, z] = [t((r * 0.4124 + g * 0.3576 + b * 0.1805) / 0.95047), t(r * 0.2126 + g * 0.7152 + b * 0.0722), t((r * 0.0193 + g * 0.1192 + b * 0.9505) / 1.08883)];
+  return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+}
+const deltaE = (p: number[], q: number[]) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+
+/** The shades of one family, as many as it has causes, each farthest from those before it. */
+function shades(family: Family, n: number): string[] {
+  const { hue, sat } = FAMILY_HUES[family];
+  const candidates: { hex: string; lab: number[] }[] = [];
+  for (const dh of sat ? HUE_SHIFT : [0]) for (const s of sat ? SATURATION : [1]) for (const l of LIGHTNESS) {
+    const hex = hslToHex((hue + dh + 360) % 360, sat * s, l);
+    if (!candidates.some((c) => c.hex === hex)) candidates.push({ hex, lab: lab(hex) });
   }
+  const base = lab(hslToHex(hue, sat, BASE_LIGHTNESS));
+  const taken = [candidates.reduce((a, b) => (deltaE(b.lab, base) < deltaE(a.lab, base) ? b : a))];
+  while (taken.length < n) {
+    let best = candidates[0];
+    let far = -1;
+    for (const c of candidates) {
+      const d = Math.min(...taken.map((t) => deltaE(t.lab, c.lab)));
+      if (d > far) [best, far] = [c, d];
+    }
+    taken.push(best);
+  }
+  return taken.map((t) => t.hex);
+}
+
+const COLOURS = new Map<string, string>();
+for (const family of Object.keys(FAMILY_HUES) as Family[]) {
+  const members = CAUSES.filter((c) => c.family === family);
+  shades(family, members.length).forEach((hex, k) => COLOURS.set(members[k].id, hex));
 }
 
 /** The colour of a cause (#rrggbb); a cause not in the catalog is drawn as unknown. */

@@ -225,8 +225,9 @@ test('compare --html: strategies with median and spread, predicted and measured 
   }
 });
 
-test('inspect --html: a process family without blame, children folded, memory per process', async () => {
-  family = await startFamily(['--pages', '600', '--child', '0-99:10', '--child', '200-399/2:0']);
+test('inspect --html: a process family without blame, children alike folded, the odd one apart, memory per process', async () => {
+  // two children copy 100 pages each, the third 300: two groups
+  family = await startFamily(['--pages', '600', '--child', '0-99:10', '--child', '200-399/2:0', '--child', '0-299:3']);
   const html = path.join(tmp.dir, 'inspect.html');
   const r = runCowscope(['inspect', String(family.info.pid), '--json', '--html', html]);
   assert.is(r.status, 0, r.stderr);
@@ -234,11 +235,24 @@ test('inspect --html: a process family without blame, children folded, memory pe
   const page = await open(html);
   assert.equal(await page.evaluate<number>(`document.querySelectorAll('#legend li[data-cause]').length`), 0, 'no causes: none in the legend');
   assert.ok(Number(await page.evaluate<string>(`document.body.dataset.painted`)) > 1000);
-  assert.is(await page.evaluate<number>(`document.querySelectorAll('.map').length`), 1, 'two children of one parent: one map');
+  const kids = [...family.info.children].sort((a, b) => a - b);
+  const odd = report.sharing.reduce((a: { pid: number; pages: { copied: number } }, b: { pid: number; pages: { copied: number } }) => (b.pages.copied > a.pages.copied ? b : a)).pid;
+  const pair = kids.filter((k) => k !== odd);
   const rows = await page.evaluate<string[][]>(`[...document.querySelectorAll('table.procs tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent))`);
   const target = report.processes.find((p: { pid: number }) => p.pid === family!.info.pid);
   assert.equal(rows[0].slice(0, 5), [String(target.pid), target.role, formatSize(target.rss), formatSize(target.pss), formatSize(target.uss)]);
-  assert.is(rows.length, 2, 'the target, its two children folded');
+  assert.equal(
+    rows.slice(1).map((x) => x[0]),
+    [`2 children (${pair.join(', ')})`, String(odd)],
+    'the target, the two alike children folded, the third apart',
+  );
+  const maps = await page.evaluate<string[]>(`[...document.querySelectorAll('#maps h3')].map((h) => h.textContent)`);
+  assert.is(maps.length, 2, maps.join(' | '));
+  // the lower median (by copied pages, then pid) stands for the two
+  const copiedOf = (pid: number) => report.sharing.find((x: { pid: number }) => x.pid === pid).pages.copied;
+  const rep = [...pair].sort((a, b) => copiedOf(a) - copiedOf(b) || a - b)[0];
+  assert.match(maps[0], `2 children of ${family.info.pid}, alike: page map of child ${rep}, the median of 2 children`);
+  assert.match(maps[1], `child ${odd} of ${family.info.pid}: page map of child ${odd}`);
   assertContrast(await contrastOf(page), 'inspect report');
 });
 

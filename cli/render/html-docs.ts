@@ -1,5 +1,5 @@
-// What each command puts in its HTML report (cli/render/html.ts draws it): children folded by parent
-// (min–median–max over them, the page map of the median child), memory per process, what would help,
+// What each command puts in its HTML report (cli/render/html.ts draws it): children of one parent that
+// are alike folded into one group (min–median–max over them, the page map of the median child), memory per process, what would help,
 // and for compare the strategies.
 
 import type { Capture, ProcessCapture } from '../../native/capture';
@@ -57,7 +57,7 @@ function fold(id: string, title: string, kids: ChildFacts[], capture: Capture, p
   return {
     id,
     title,
-    pids: kids.map((k) => k.pid),
+    pids: kids.map((k) => k.pid).sort((a, b) => a - b),
     copied: over((k) => k.pages.copied),
     copiedByParent: known ? over((k) => k.pages.copiedByParent ?? 0) : null,
     shared: over((k) => k.pages.shared),
@@ -77,6 +77,24 @@ const memory = (ps: ProcessCapture[]) => ({
   uss: spread(ps.map((p) => p.memory.uss)),
 });
 
+/** Children alike enough to show as one: the same main cause (or none) and copied counts within a
+ *  quarter of each other (or 16 pages, for small counts). */
+function alike(a: ChildFacts, b: ChildFacts): boolean {
+  const big = Math.max(a.pages.copied, b.pages.copied);
+  return a.blame[0]?.cause === b.blame[0]?.cause && Math.abs(a.pages.copied - b.pages.copied) <= Math.max(16, big / 4);
+}
+
+/** Children split into runs of alike ones, in order of copied pages (each compared with its run's first). */
+function foldAlike(kids: ChildFacts[]): ChildFacts[][] {
+  const out: ChildFacts[][] = [];
+  for (const k of [...kids].sort((a, b) => a.pages.copied - b.pages.copied || a.pid - b.pid)) {
+    const run = out.find((r) => alike(r[0], k));
+    if (run) run.push(k);
+    else out.push([k]);
+  }
+  return out;
+}
+
 const childrenLabel = (pids: number[]) => (pids.length === 1 ? String(pids[0]) : `${pids.length} children (${pids.join(', ')})`);
 
 export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAnalysis): HtmlDoc {
@@ -86,8 +104,18 @@ export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAna
     return { pid: c.pid, pages: c.pages, regions: c.regions, blame: c.blame, remedies: c.remedies, byClass: c.byClass, process: byPid.get(c.pid)!, classes: classes.get(c.pid)!, perPage: b?.perPage };
   });
   const n = kids.length;
-  const group = fold('run', `${n} child${n === 1 ? '' : 'ren'} against the fork-time image`, kids, capture, report.pageSize, 'no blame: the capture carries no runtime structures');
-  const steps = group.help.map((h) => h.strategy);
+  const runs = foldAlike(kids);
+  const groups = runs.map((run, i) =>
+    fold(
+      `run${i}`,
+      runs.length === 1 ? `${n} child${n === 1 ? '' : 'ren'} against the fork-time image` : `${run.length === 1 ? `child ${run[0].pid}` : `${run.length} children alike`} of ${n}`,
+      run,
+      capture,
+      report.pageSize,
+      'no blame: the capture carries no runtime structures',
+    ),
+  );
+  const steps = [...new Set(groups.flatMap((g) => g.help.map((h) => h.strategy)))];
   const one = (pid: number, role: string): ProcessRow => ({ label: String(pid), role, ...memory([byPid.get(pid)!]) });
   return {
     title: `cowscope run: ${report.runtime.name} ${report.runtime.version}, strategy ${report.strategy.label}`,
@@ -101,9 +129,9 @@ export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAna
     processes: [
       one(report.parent, 'parent'),
       one(report.reference, 'fork-time image'),
-      { label: childrenLabel(group.pids), role: n === 1 ? 'child' : 'children', ...memory(kids.map((k) => k.process)) },
+      ...groups.map((g) => ({ label: childrenLabel(g.pids), role: g.pids.length === 1 ? 'child' : 'children', ...memory(g.pids.map((pid) => byPid.get(pid)!)) })),
     ],
-    groups: [group],
+    groups,
     measureWith: steps.length ? `cowscope compare --strategies none,${steps.join(',')}` : undefined,
     notes: report.notes,
   };
@@ -113,7 +141,7 @@ export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes:
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const info = new Map(report.processes.map((p) => [p.pid, p]));
   const parents = [...new Set(report.sharing.map((s) => s.parent))];
-  const groups = parents.map((parent) => {
+  const groups = parents.flatMap((parent) => {
     const kids: ChildFacts[] = report.sharing
       .filter((s) => s.parent === parent)
       .map((s) => {
@@ -130,9 +158,17 @@ export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes:
           perPage: b?.perPage,
         };
       });
-    const n = kids.length;
     const noBlame = report.sharing.find((s) => s.parent === parent && s.noBlame)?.noBlame;
-    return fold(`p${parent}`, `${n} child${n === 1 ? '' : 'ren'} of ${parent}`, kids, capture, report.pageSize, noBlame ? `no blame: ${noBlame}` : 'no blame');
+    return foldAlike(kids).map((run, i) =>
+      fold(
+        `p${parent}-${i}`,
+        run.length === 1 ? `child ${run[0].pid} of ${parent}` : `${run.length} children of ${parent}, alike`,
+        run,
+        capture,
+        report.pageSize,
+        noBlame ? `no blame: ${noBlame}` : 'no blame',
+      ),
+    );
   });
   const children = new Set(report.sharing.map((s) => s.pid));
   const processes: ProcessRow[] = [

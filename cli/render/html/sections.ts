@@ -106,19 +106,21 @@ function answer(doc: HtmlDoc): string {
     };
     const n = g.pids.length;
     const who = n === 1 ? `Child ${g.pids[0]}` : `Each of the ${n} children`;
-    const byParent = g.copiedByParent ? `, ${size(g.copiedByParent.median)} because the parent wrote its own copy` : '';
+    const how = g.copiedByParent
+      ? `${size(g.copied.median)} copied by the child's own writes, ${size(g.copiedByParent.median)} because the parent wrote its own copy`
+      : `${size(g.copied.median)} copied since the fork (written by the child or by its parent: telling which needs a fork-time image, cowscope run)`;
     const resident = g.shared.median + lost.median + g.new.median;
     return `<div class="answer" data-group="${e(g.id)}"><h3>${e(g.title)}</h3><p class="big">${e(who)} stopped sharing <strong>${size(lost.median)}</strong> (${plural(
       lost.median,
       'page',
-    )})${n > 1 ? ` — median; min ${size(lost.min)}, max ${size(lost.max)}` : ''}.</p><p>${size(g.copied.median)} copied by the child's own writes${byParent}; it still shares ${size(
+    )})${n > 1 ? ` — median; min ${size(lost.min)}, max ${size(lost.max)}` : ''}.</p><p>${how}; it still shares ${size(
       g.shared.median,
     )} (${pct(g.shared.median, resident)} of its resident private memory) and has ${size(g.new.median)} of its own new pages. At ${doc.workers} workers the copies add up to ${formatSize(
       doc.workers * lost.median * ps,
     )}.</p></div>`;
   });
   const verdict = doc.verdict ? `<p class="big">${e(doc.verdict)}</p>` : '';
-  return `<section id="answer"><h2>How much each child stopped sharing</h2>${verdict}${parts.join('')}${processTable(doc)}</section>`;
+  return `<section id="answer"><h2>The answer: how much each child stopped sharing</h2>${verdict}${parts.join('')}${processTable(doc)}</section>`;
 }
 
 function help(doc: HtmlDoc): string {
@@ -157,7 +159,7 @@ function groupCauses(doc: HtmlDoc, g: ChildGroup): string {
     .filter((c) => c.max > 0)
     .map((c) => {
       const row = causeRow(c.cause);
-      return `<div class="bar" data-cause="${e(c.cause)}">${chip(c.cause)}${bar(c, scale, causeColour(c.cause))}<span class="val">${range(c, (n) => String(n))} pages · ${size(c.median)} · ${pct(
+      return `<div class="bar" data-cause="${e(c.cause)}">${chip(c.cause)}${bar(c, scale, causeColour(c.cause))}<span class="val">${range(c, (n) => String(n))} page${c.median === 1 && c.max === 1 ? '' : 's'} · ${size(c.median)} · ${pct(
         c.median,
         g.copied.median,
       )}</span><span class="what">${e(row?.meaning ?? '')}${row?.fix ? `<br><span class="fix">fix: ${e(row.fix)}</span>` : ''}</span></div>`;
@@ -211,13 +213,13 @@ function strategies(doc: HtmlDoc): string {
       .slice(0, 4)
       .map((c) => `${chip(c.cause)} ${c.pages}`)
       .join(' ');
-    return `<div class="strategy" data-strategy="${e(s.label)}"><div class="bar"><span class="name">${e(s.label)}</span>${bar(s.copied, top, '#4a4a4a')}<span class="val">${e(
+    return `<div class="strategy" data-strategy="${e(s.label)}"><div class="bar"><span class="name">${e(s.label)}</span>${bar(s.copied, top, 'repeating-linear-gradient(90deg,#262626 0 3px,#8c8c8c 3px 5px)')}<span class="val">${e(
       s.label,
     )} — ${range(s.copied, mib)} copied per child over ${plural(s.runs, 'run')}; shared ${(100 * s.sharedRatio).toFixed(1)}%, parent RSS ${mib(s.parentRss)}, ${s.seconds.toFixed(
       2,
     )} s</span></div>${saved}<div class="sub"><span class="k">causes (median pages)</span><span class="stack">${stack}</span><span class="val">${chips}</span></div></div>`;
   });
-  return `<section id="strategies"><h2>Strategies, best first</h2><p class="hint">Grey bar: median bytes copied per child; whisker: min–max over every child of every run. Saving against <code>none</code>: measured, and predicted from the causes of the none runs.</p>${chart.join(
+  return `<section id="strategies"><h2>Strategies, best first</h2><p class="hint">Striped bar: median bytes copied per child; whisker: min–max over every child of every run. Saving against <code>none</code>: measured, and predicted from the causes of the none runs.</p>${chart.join(
     '',
   )}</section>`;
 }
