@@ -14,6 +14,7 @@ import { Family, startFamily, stopAll } from './helpers/family';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
 import { causeColour } from '../blame/colours';
 import { formatSize } from '../cli/render/units';
+import { renderHtml } from '../cli/render/html';
 
 const tmp = tempDir('test');
 let family: Family | undefined;
@@ -109,6 +110,38 @@ async function open(file: string): Promise<Page> {
   assert.ok(fs.statSync(path.join(tmp.dir, `${path.basename(file)}.png`)).size > 10_000, 'the screenshot is not blank');
   return page;
 }
+
+test('text from processes is escaped: no markup, no control characters, no early end of the data script', () => {
+  const hostile = 'evil</script><img src=x onerror=alert(1)>\x1b[31m\u202e';
+  const page = renderHtml({
+    title: hostile,
+    facts: [hostile],
+    pageSize: 4096,
+    workers: 8,
+    processes: [{ label: '1', role: 'parent', command: hostile, rss: { min: 1, median: 1, max: 1 }, pss: { min: 1, median: 1, max: 1 }, uss: { min: 1, median: 1, max: 1 } }],
+    groups: [
+      {
+        id: 'g',
+        title: hostile,
+        pids: [2],
+        copied: { min: 1, median: 1, max: 1 },
+        copiedByParent: null,
+        shared: { min: 0, median: 0, max: 0 },
+        new: { min: 0, median: 0, max: 0 },
+        causes: [{ cause: 'object.id', min: 1, median: 1, max: 1 }],
+        regions: [],
+        help: [],
+        topClasses: [{ class: hostile, pages: 1, words: 1 }],
+        map: { pid: 2, causes: ['object.id'], owners: [hostile], regions: [{ region: 'ruby-heap', addr: [4096], cls: [2], cause: [0], owner: [0] }] },
+      },
+    ],
+    notes: [hostile],
+  });
+  assert.not.match(page, '<img');
+  assert.is(page.split('</script>').length, 3, 'only the two scripts end');
+  assert.not.match(page, /[\x1b\u202e]/);
+  assert.match(page, 'evil&#60;/script&#62;&#60;img src=x onerror=alert(1)&#62;\\x1b[31m\\u202e');
+});
 
 test('run --html: answer first, legend = causes of the report, catalog colours, readable labels, hover names an owner', async () => {
   const html = path.join(tmp.dir, 'run.html');

@@ -56,14 +56,16 @@ function classesPresent(doc: HtmlDoc): (keyof typeof CLASS_COLOURS)[] {
 
 /** What the page's script needs to draw the maps. */
 export function mapData(doc: HtmlDoc) {
-  const causes: Record<string, { colour: string; meaning: string }> = {};
-  for (const c of causesPresent(doc)) causes[c] = { colour: causeColour(c), meaning: causeRow(c)?.meaning ?? '' };
+  // the writer a hover names: what the cause's catalog row says wrote the page (none for unknown causes)
+  const causes: Record<string, { colour: string; writer: string }> = {};
+  for (const c of causesPresent(doc)) causes[c] = { colour: causeColour(c), writer: causeRow(c)?.family === 'unknown' ? '' : (causeRow(c)?.meaning ?? '') };
   return {
     pageSize: doc.pageSize,
     classColours: CLASS_COLOURS,
     classNames: CLASS_NAMES,
     causes,
-    maps: doc.groups.filter((g) => g.map).map((g) => ({ group: g.id, ...g.map! })),
+    // owner names come from the heap map (class names): their control characters are escaped too
+    maps: doc.groups.filter((g) => g.map).map((g) => ({ group: g.id, ...g.map!, owners: g.map!.owners.map(escapeControl) })),
   };
 }
 
