@@ -73,7 +73,16 @@ export class Browser {
   send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      // a browser that stops answering fails the test instead of hanging it
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`chromium did not answer ${method} in 60 s`));
+      }, 60_000);
+      const done = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.waiting.set(id, { resolve: done(resolve), reject: done(reject) });
       (this.child.stdio[3] as Writable).write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
     });
   }
@@ -102,14 +111,18 @@ export class Browser {
     return new Page(this, sessionId);
   }
 
-  /** Ends the browser (Browser.close, then SIGKILL if it lingers) and removes its profile. */
+  /** Ends the browser (Browser.close, then SIGKILL if it lingers) and removes its profile. Chromium's
+   *  helper processes (zygote, renderers) can outlive the browser by a moment and be reaped by init,
+   *  not by us: wait until they are gone, so no test sees them left over. */
   async close(): Promise<void> {
+    const helpers = this.child.pid ? descendants(this.child.pid) : [];
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.send('Browser.close').catch(() => undefined);
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
       await this.exited;
       clearTimeout(timer);
     }
+    for (let waited = 0; waited < 15_000 && helpers.some((pid) => fs.existsSync(`/proc/${pid}`)); waited += 100) await new Promise((r) => setTimeout(r, 100));
     fs.rmSync(this.profile, { recursive: true, force: true });
   }
 }
@@ -153,4 +166,26 @@ export class Page {
     const shot = (await this.browser.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip: { ...area, scale: 1 } }, this.session)) as { data: string };
     fs.writeFileSync(file, Buffer.from(shot.data, 'base64'));
   }
+}
+
+/** Every process below pid (children, their children, …), from /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // ppid is the second field after the parenthesised command, which may itself hold spaces
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), todo.push(child));
+  }
+  return out;
 }
