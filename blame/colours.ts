@@ -22,7 +22,7 @@ export const FAMILY_HUES: Record<Family, { hue: number; sat: number }> = {
 };
 
 // Candidate shades: darker than the page-class colours below (all lighter than 75%, or black).
-const LIGHTNESS = Array.from({ length: 14 }, (_, i) => 25 + 3 * i);
+const LIGHTNESS = Array.from({ length: 13 }, (_, i) => 32 + 3 * i);
 const SATURATION = [1, 0.75, 0.55];
 const HUE_SHIFT = [0, -12, 12];
 const BASE_LIGHTNESS = 45;
@@ -58,7 +58,7 @@ function lab(hex: string): [number, number, number] {
   const [x, y, z] = [t((r * 0.4124 + g * 0.3576 + b * 0.1805) / 0.95047), t(r * 0.2126 + g * 0.7152 + b * 0.0722), t((r * 0.0193 + g * 0.1192 + b * 0.9505) / 1.08883)];
   return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
 }
-const deltaE = (p: number[], q: number[]) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+const deltaE = (p: number[], q: number[]) => Math.hypot(2 * (p[0] - q[0]), p[1] - q[1], p[2] - q[2]);
 
 /** The shades of one family, as many as it has causes, each farthest from those before it. */
 function shades(family: Family, n: number): string[] {

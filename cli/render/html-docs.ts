@@ -77,11 +77,18 @@ const memory = (ps: ProcessCapture[]) => ({
   uss: spread(ps.map((p) => p.memory.uss)),
 });
 
-/** Children alike enough to show as one: the same main cause (or none) and copied counts within a
- *  quarter of each other (or 16 pages, for small counts). */
+/** Children alike enough to show as one: copied counts within a quarter of each other (or 16 pages,
+ *  for small counts), and at least half of their copied pages blamed alike (the pages per cause they
+ *  have in common, over the larger total; workers of one server differ in which of two close causes
+ *  comes first, not in what they copy). */
 function alike(a: ChildFacts, b: ChildFacts): boolean {
   const big = Math.max(a.pages.copied, b.pages.copied);
-  return a.blame[0]?.cause === b.blame[0]?.cause && Math.abs(a.pages.copied - b.pages.copied) <= Math.max(16, big / 4);
+  if (Math.abs(a.pages.copied - b.pages.copied) > Math.max(16, big / 4)) return false;
+  const total = (k: ChildFacts) => k.blame.reduce((n, c) => n + c.pages, 0);
+  const most = Math.max(total(a), total(b));
+  if (!most) return true;
+  const common = a.blame.reduce((n, c) => n + Math.min(c.pages, b.blame.find((x) => x.cause === c.cause)?.pages ?? 0), 0);
+  return common >= most / 2;
 }
 
 /** Children split into runs of alike ones, in order of copied pages (each compared with its run's first). */

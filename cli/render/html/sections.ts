@@ -168,7 +168,7 @@ function groupCauses(doc: HtmlDoc, g: ChildGroup): string {
     });
   const regions = g.regions.length
     ? `<table class="regions"><thead><tr><th>region</th><th>copied pages per child</th><th>what it is</th></tr></thead><tbody>${g.regions
-        .map((r) => `<tr><td>${e(r.region)}</td><td class="n">${range(r, (n) => `${n} (${size(n)})`)}</td><td>${e(REGIONS.find((x) => x.region === r.region)?.meaning ?? '')}</td></tr>`)
+        .map((r) => `<tr><td>${e(r.region)}</td><td class="n">${range(r, (n) => String(n))} · ${size(r.median)}</td><td>${e(REGIONS.find((x) => x.region === r.region)?.meaning ?? '')}</td></tr>`)
         .join('')}</tbody></table>`
     : '';
   const classes = g.topClasses.length
