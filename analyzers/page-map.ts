@@ -1,41 +1,58 @@
-// Page maps for the HTML report: every page of a child's GC heap, malloc and anonymous regions, in address order,
-// with its class and, for copied pages, the blamed cause.
+// Page maps for the HTML report: every page of a child's writable private regions (GC heap, malloc,
+// anonymous memory, stack, file data), in address order, with its class and, for copied pages, the
+// blamed cause and the object that owns most of its changed words (when the runtime knows owners).
 
 import type { ProcessCapture } from '../native/capture';
 import { PageClass } from './classify';
 import { RegionRanges, regionsOf } from './regions';
+import type { WordOwner } from '../runtimes/adapter';
 
 export interface PageMapRegion {
   region: string;
-  /** per page: address, PageClass code, index into causes (-1: none) */
+  /** per page: address, PageClass code, index into causes (-1: none), index into owners (-1: none) */
   addr: number[];
   cls: number[];
   cause: number[];
+  owner: number[];
 }
 
 export interface PageMap {
   pid: number;
   causes: string[];
+  /** owners named once: "Class (type) allocated at site" */
+  owners: string[];
   regions: PageMapRegion[];
 }
 
-// The Ruby GC heap, malloc, and other anonymous memory (where a C program's data is).
-const WANTED = ['ruby-heap', 'malloc-heap', 'anon'];
+// Where a child can copy pages: the Ruby GC heap, malloc, other anonymous memory (where a C program's
+// data is), the stack and the private data of files (the interpreter's globals). Code is never copied.
+const WANTED = ['ruby-heap', 'malloc-heap', 'anon', 'stack', 'file-data'];
+
+const ownerName = (o: WordOwner) => `${o.class}${o.class === o.type || o.type === 'none' ? '' : ` (${o.type})`}${o.site ? ` allocated at ${o.site}` : ''}`;
 
 export function pageMap(
   child: ProcessCapture,
   pageSize: number,
   classes: Uint8Array,
   special?: RegionRanges,
-  perPage?: { addr: Float64Array; cause: string[] },
+  perPage?: { addr: Float64Array; cause: string[]; owner?: (WordOwner | undefined)[] },
 ): PageMap {
   const causes: string[] = [];
+  const owners: string[] = [];
   const causeOf = new Map<number, number>();
+  const ownerOf = new Map<number, number>();
+  const ownerIndex = new Map<string, number>();
   if (perPage)
     perPage.addr.forEach((a, i) => {
       let k = causes.indexOf(perPage.cause[i]);
       if (k < 0) k = causes.push(perPage.cause[i]) - 1;
       causeOf.set(a, k);
+      const o = perPage.owner?.[i];
+      if (!o) return;
+      const name = ownerName(o);
+      let j = ownerIndex.get(name);
+      if (j === undefined) ownerIndex.set(name, (j = owners.push(name) - 1));
+      ownerOf.set(a, j);
     });
   const regionOfVma = regionsOf(child.vmas);
   const out = new Map<string, PageMapRegion>();
@@ -54,13 +71,14 @@ export function pageMap(
         if (r < special.starts.length && special.starts[r] <= addr) region = special.region;
       }
       if (!WANTED.includes(region)) continue;
-      if (!out.has(region)) out.set(region, { region, addr: [], cls: [], cause: [] });
+      if (!out.has(region)) out.set(region, { region, addr: [], cls: [], cause: [], owner: [] });
       const g = out.get(region)!;
       g.addr.push(addr);
       g.cls.push(cls);
       g.cause.push(causeOf.get(addr) ?? -1);
+      g.owner.push(ownerOf.get(addr) ?? -1);
     }
     off += n;
   }
-  return { pid: child.pid, causes, regions: WANTED.filter((w) => out.has(w)).map((w) => out.get(w)!) };
+  return { pid: child.pid, causes, owners, regions: WANTED.filter((w) => out.has(w)).map((w) => out.get(w)!) };
 }

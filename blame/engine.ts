@@ -32,8 +32,9 @@ export interface ChildBlame {
   bySite: { site: string; pages: number; words: number }[];
   /** the same blame per region (ruby-heap, malloc-heap, …): where each copied page lives */
   byRegion: { region: string; pages: number; blame: CauseCount[] }[];
-  /** every copied page and its primary cause (for page maps) */
-  perPage: { addr: Float64Array; cause: string[] };
+  /** every copied page and its primary cause (for page maps); owner: the object with most changed words
+   *  on the page, when the runtime knows the owners of its words */
+  perPage: { addr: Float64Array; cause: string[]; owner?: (WordOwner | undefined)[] };
   /** copied pages grouped by the set of causes that wrote them (for predicted savings) */
   causeSets: CauseSet[];
   /** per strategy step, the pages it would save: those all of whose causes it removes */
@@ -78,6 +79,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
   const bySite: Tally = new Map();
   const regions = new Map<string, Tally>();
   const pageCause: string[] = new Array(diffs.addrs.length);
+  const pageOwner: (WordOwner | undefined)[] = new Array(diffs.addrs.length);
   const wordCauses: string[] = [];
   const wordOwners: (WordOwner | undefined)[] = [];
   let w = 0;
@@ -114,6 +116,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
         if (e.owner.site) bump(bySite, e.owner.site, 0, e.words);
       }
       if (best) {
+        pageOwner[p] = best.owner;
         bump(byType, best.owner.type, 1, 0);
         bump(byClass, best.owner.class, 1, 0);
         if (best.owner.site) bump(bySite, best.owner.site, 1, 0);
@@ -146,7 +149,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     byClass: top(byClass, 'class', 10),
     bySite: top(bySite, 'site', 10),
     byRegion,
-    perPage: { addr: diffs.addrs, cause: pageCause },
+    perPage: { addr: diffs.addrs, cause: pageCause, owner: pageOwner },
     causeSets,
     remedies: remediesOf(causeSets, pageSize),
     unknownVersion: blamer.unknownVersion,
