@@ -178,7 +178,7 @@ test('text from the capture with ANSI escapes is printed escaped by report', () 
   assert.is(r.status, 0, r.stderr);
   assert.not.match(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/, 'no raw control character in the output');
   assert.ok(r.stdout.includes('workload: \\x1b[31mred\\x1b[0m workload\\x0asecond line'), r.stdout.slice(0, 600));
-  assert.ok(r.stdout.includes('(\\x1b[31mred\\x1b[0mmain run)'), 'thread names');
+  assert.ok(r.stdout.includes('(\\x1b[31mred\\x1b[0mmain: run)'), 'thread names');
   assert.ok(r.stdout.includes('x86_64-\\x9b2Jlinux'), 'platform');
   assert.ok(r.stdout.includes('strategy none\\u202e'), 'bidi override');
   assert.match(r.stdout, /\n {4}\\x1b\[31mred\\x1b\[0m\S+ +\d+ +\d+\n/, 'class names in the top classes table');

@@ -187,7 +187,11 @@ test('run: writers per cause add up to each cause, and survive save and report',
     }
     assert.ok(seen >= slotPages.size * 0.9, `${seen} of ${slotPages.size} planted pages had a first fault after the continue`);
     const strings = w.byCause.find((x: { cause: string }) => x.cause === 'mutation.string');
-    assert.match(strings.writers[0].function, /str/, 'string mutations are written by a String function');
+    // the slots are written by a String function (rb_str_modify on 3.1); the appended bytes land in the
+    // malloc'd buffers through the C library's memcpy: both among the top writers
+    const top = strings.writers.slice(0, 3).map((x: { function: string }) => x.function);
+    assert.ok(top.some((f: string) => /str/.test(f)), `a String function among ${top.join(', ')}`);
+    assert.ok(top.some((f: string) => /memcpy|memmove/.test(f)), `memcpy writing the buffers among ${top.join(', ')}`);
     // the curve: pages never decrease with time, and ends at every page with a writer
     for (let i = 1; i < w.curve.length; i++) assert.ok(w.curve[i].ms >= w.curve[i - 1].ms && w.curve[i].pages > w.curve[i - 1].pages);
     assert.is(w.curve[w.curve.length - 1].pages, w.pagesWithWriter);
