@@ -75,6 +75,11 @@ export function discoverPythonStructures(
   pageSize: number,
 ): PythonStructures {
   const heap = discoverGlibcHeap(reference.pid, reference.vmas, copiedPages, pageSize);
+  // The chunk that ends [heap] is malloc's top chunk: free memory a later malloc carves (the walk marks
+  // it in use, having no next chunk to read its in-use bit from).
+  const heapVma = reference.vmas.find((v) => v.path === '[heap]');
+  const last = heap.chunks.start.length - 1;
+  if (heapVma && last >= 0 && heap.chunks.start[last] + heap.chunks.size[last] === heapVma.end) heap.chunks.inUse[last] = 0;
   return {
     map,
     pools: discoverPools(reference.pid, reference.vmas, copiedPages),
