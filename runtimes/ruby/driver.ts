@@ -437,7 +437,7 @@ export class RubySession {
           throw new SessionError(`${this.who(e.pid)} raised ${e.error}${e.where ? ` (${e.where})` : ''}`);
         }
         if (e.event === 'exited')
-          throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call Cowscope.fork_point before it`);
+          throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call ${this.forkPointCall} before it`);
         return e;
       }
       // A death is reported after a short grace, so that the agent's own report of it (an exception) wins.
@@ -572,7 +572,7 @@ export class RubySession {
       .filter((l) => l.trim())
       .slice(-1)[0];
     return new SessionError(
-      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at Cowscope.fork_point, or after loading --rack`,
+      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at ${this.forkPointCall}${this.opts.python ? '' : ', or after loading --rack'}`,
     );
   }
 
@@ -634,6 +634,11 @@ export class RubySession {
   multiThreadedAtFork(): boolean {
     const fp = this.forkPoint;
     return !!fp && (fp.threads.length > 1 || fp.osThreads - (fp.python ? 0 : vmOwnThreads(fp.ruby)) > 1);
+  }
+
+  /** How the program calls the fork point, in its own language. */
+  private get forkPointCall(): string {
+    return this.opts.python ? 'cowscope.fork_point()' : 'Cowscope.fork_point';
   }
 
   /** The runtime the program runs on. */
