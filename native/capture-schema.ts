@@ -545,6 +545,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     types,
     code: columns(c, `${p}.map.code`, mp.code, { start: 'Float64Array', bytes: 'Float64Array' }, 'start'),
     buffers: columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start'),
+    ranges: columns(c, `${p}.map.ranges`, mp.ranges, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array' }, 'start'),
     total: c.int(`${p}.map.total`, mp.total, 0, SAFE),
     frozen: c.int(`${p}.map.frozen`, mp.frozen, 0, SAFE),
     malformed: c.int(`${p}.map.malformed`, mp.malformed, 0, SAFE),

@@ -61,12 +61,23 @@ for (const { python, version } of PYTHONS) {
       assert.ok(unexplained <= 0.05 * child.pages.copied, `${summary}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
     });
 
+  test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    // 96 KiB at any alignment: 24 or 25 pages, nearly all written by 3000 misses
+    const pages = pagesOf(child.blame, /^py\.typecache$/);
+    assert.ok(pages >= 20 && pages <= 25, `typecache on ${version}: ${pages} pages; ${JSON.stringify(child.blame.slice(0, 6))}`);
+  });
+
   test(`Python ${version} noop: the control copies little, and explains it`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'noop' });
     assert.is(r.status, 0, r.stderr);
     const child = JSON.parse(r.stdout).children[0];
     assertTotals(child);
     assert.ok(child.pages.copied < 400, `noop copied ${child.pages.copied} pages`);
+    assert.ok(pagesOf(child.blame, /^py\.typecache$/) <= 5, `noop: typecache ${JSON.stringify(child.blame)}`);
     for (const p of PLANTED.filter((x) => x.mode !== 'alloc'))
       assert.ok(pagesOf(child.blame, p.causes) < 0.1 * child.pages.copied + 10, `noop: ${p.causes.source} ${JSON.stringify(child.blame)}`);
     const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);

@@ -20,11 +20,14 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
   out.push(`workload: ${esc(r.workload)}`);
   out.push(`parent ${r.parent}, fork-time image ${r.reference} (a stopped twin forked with the children)`);
   const h = r.heapMap;
+  const python = r.runtime.name === 'python';
   out.push(
-    `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
+    python
+      ? `heap map: ${h.objects} objects, written in ${h.seconds.toFixed(2)} s by a throwaway child`
+      : `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
   );
   const t = r.threadsAtFork;
-  out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map((x) => `${esc(x.name)} ${esc(x.status)}`).join(', ')}), ${t.os} OS`);
+  out.push(`threads at the fork point: ${t.ruby} ${python ? 'Python' : 'Ruby'} (${t.threads.map((x) => `${esc(x.name)} ${esc(x.status)}`).join(', ')}), ${t.os} OS`);
   const known = r.children.length > 0 && r.children[0].pages.copiedByParent !== null;
   const help = whatWouldHelp(r, o.bytes);
   if (help.length) out.push('', ...help);
@@ -41,7 +44,7 @@ export function renderRunText(r: RunReport, o: { bytes: boolean }): string {
         ...renderBlame(`Why child ${c.pid} copied ${c.pages.copied} pages (${c.gcRuns} GC run${c.gcRuns === 1 ? '' : 's'} during the workload)`, c.pages.copied, c.blame, ps, o.bytes),
       );
       if (c.byClass.length) {
-        out.push(`  top classes (GC heap pages by the object with most changed words):`);
+        out.push(`  top ${python ? 'types (pages' : 'classes (GC heap pages'} by the object with most changed words):`);
         out.push(renderTable(['  CLASS', 'PAGES', 'WORDS'], c.byClass.slice(0, 5).map((x) => [`  ${x.class}`, x.pages, x.words]), [1, 2]));
       }
       if (c.bySite.length) {

@@ -11,7 +11,7 @@ import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
 import type { Pools, PythonStructures } from './discover';
-import { BUFFER_KINDS, PythonHeapMap, STATE } from './heap-map';
+import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
 
 interface Context {
@@ -19,6 +19,7 @@ interface Context {
   map: PythonHeapMap;
   codeEnds: Float64Array;
   bufferEnds: Float64Array;
+  rangeEnds: Float64Array;
   pools: Pools;
   childPools: Pools;
   glibc: GlibcView;
@@ -110,10 +111,17 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // child allocated; or a pool the child carved from a free one.
   { cause: 'py.obmalloc.alloc', when: (w) => w.pool >= 0 || w.childPool >= 0 },
   { cause: (w) => glibcCause(w), when: (w) => glibcCause(w) !== '' },
+  { cause: 'py.typecache', when: (w) => inRange(w.ctx, w.addr, 'typecache') },
   { cause: 'vm.globals', when: (w) => w.region === 'file-data' },
   // a word no rule explains, on a page the fork path itself wrote (the twin copied it too)
   { cause: 'fork.atfork', when: (w) => w.ctx.forkPathCopied(w.addr - (w.addr % w.ctx.pageSize)) },
 ];
+
+/** Is the address in an interpreter-state range of the kind? */
+function inRange(ctx: Context, addr: number, kind: (typeof RANGE_KINDS)[number]): boolean {
+  const r = findRange(ctx.map.ranges.start, ctx.rangeEnds, addr);
+  return r >= 0 && RANGE_KINDS[ctx.map.ranges.kind[r]] === kind;
+}
 
 /** glibc's own words and memory the child malloc'd; '' for the contents of a chunk in use at the fork. */
 function glibcCause(w: At): string {
@@ -153,6 +161,7 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'py.refcount', when: (p) => objectsOn(p).any },
   { cause: 'py.obmalloc.alloc', when: (p) => poolAt(p.ctx.pools, p.page) >= 0 || poolAt(p.ctx.childPools, p.page) >= 0 },
   { cause: 'exec.stack', when: (p) => p.region === 'stack' },
+  { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },
   { cause: 'vm.globals', when: (p) => p.region === 'file-data' },
 ];
 
@@ -167,6 +176,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     map: py.map,
     codeEnds: Float64Array.from(py.map.code.start, (s, i) => s + py.map.code.bytes[i]),
     bufferEnds: Float64Array.from(py.map.buffers.start, (s, i) => s + py.map.buffers.bytes[i]),
+    rangeEnds: Float64Array.from(py.map.ranges.start, (s, i) => s + py.map.ranges.bytes[i]),
     pools: py.pools,
     childPools: py.childPools.find((c) => c.pid === diffs.pid)?.pools ?? EMPTY_POOLS,
     glibc: glibcView({ chunks: py.mallocChunks, heapStart: py.heapStart, tcacheKey: py.tcacheKey }, child, ref.vmas.find((v) => v.path === '[heap]')),

@@ -15,6 +15,8 @@ export interface PythonHeapMap {
   code: { start: Float64Array; bytes: Float64Array };
   /** out-of-line buffers (dict keys tables, list item arrays), sorted by start */
   buffers: { start: Float64Array; bytes: Float64Array; kind: Uint8Array; owner: Float64Array };
+  /** interpreter state ranges (RANGE_KINDS), sorted by start */
+  ranges: { start: Float64Array; bytes: Float64Array; kind: Uint8Array };
   /** objects in the whole map, and the permanent generation's size at the fork (gc.freeze) */
   total: number;
   frozen: number;
@@ -24,6 +26,7 @@ export interface PythonHeapMap {
 /** Object state bits of the map. */
 export const STATE = { tracked: 1, frozen: 2, type: 4 } as const;
 export const BUFFER_KINDS = ['dictkeys', 'listitems'] as const;
+export const RANGE_KINDS = ['typecache'] as const;
 
 /** Does [lo, hi) touch one of the sorted pages? */
 function touches(pages: Float64Array, pageSize: number, lo: number, hi: number): boolean {
@@ -51,6 +54,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
   const objs: { addr: number; pre: number; size: number; state: number; type: number }[] = [];
   const code: { start: number; bytes: number }[] = [];
   const bufs: { start: number; bytes: number; kind: number; owner: number }[] = [];
+  const ranges: { start: number; bytes: number; kind: number }[] = [];
   let total = 0;
   let frozen = 0;
   let malformed = 0;
@@ -84,6 +88,14 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
         else if (touches(pages, pageSize, start, start + n)) bufs.push({ start, bytes: n, kind, owner: parseInt(f[4], 16) });
         break;
       }
+      case 'R': {
+        const start = parseInt(f[1], 16);
+        const n = Number(f[2]);
+        const kind = RANGE_KINDS.indexOf(f[3] as (typeof RANGE_KINDS)[number]);
+        if (!(start > 0) || !(n > 0) || kind < 0) malformed++;
+        else ranges.push({ start, bytes: n, kind });
+        break;
+      }
       case 'E':
         total = Number(f[1]);
         frozen = Number(f[2]);
@@ -95,6 +107,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
   sortedBy(objs, 'addr');
   sortedBy(code, 'start');
   sortedBy(bufs, 'start');
+  sortedBy(ranges, 'start');
   return {
     objects: {
       addr: Float64Array.from(objs, (o) => o.addr),
@@ -106,6 +119,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
     types,
     code: { start: Float64Array.from(code, (c) => c.start), bytes: Float64Array.from(code, (c) => c.bytes) },
     buffers: { start: Float64Array.from(bufs, (b) => b.start), bytes: Float64Array.from(bufs, (b) => b.bytes), kind: Uint8Array.from(bufs, (b) => b.kind), owner: Float64Array.from(bufs, (b) => b.owner) },
+    ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },
     total,
     frozen,
     malformed,

@@ -231,6 +231,9 @@ def _apply_strategy(spec):
 
 # Where a code object's adaptive bytecode (co_code_adaptive) starts, by version (x86_64 and aarch64).
 CODE_ADAPTIVE = {(3, 11): 184, (3, 12): 192, (3, 13): 200}
+# The interpreter's type attribute cache: offset in PyInterpreterState and size (4096 entries of 24 B).
+TYPE_CACHE = {(3, 11): 9056, (3, 12): 275392, (3, 13): 84656}
+TYPE_CACHE_BYTES = 4096 * 24
 HAVE_GC = 1 << 14
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
@@ -270,6 +273,7 @@ def _walk(out):
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
+      R <start> <bytes> <kind>                 (interpreter state: typecache)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
     version = sys.version_info[:2]
     frozen_count = gc.get_freeze_count()
@@ -330,6 +334,9 @@ def _walk(out):
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
         except Exception:
             pass
+    if version in TYPE_CACHE:
+        ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
+        w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + TYPE_CACHE[version], TYPE_CACHE_BYTES))
     w("E %d %d\n" % (len(seen), frozen_count))
 
 
