@@ -46,6 +46,25 @@ function sortedBy<T extends { [k: string]: number }>(rows: T[], key: keyof T): T
   return rows.sort((x, y) => x[key] - y[key]);
 }
 
+/** Every line of a file, read in chunks (a map of millions of objects is larger than one string may be). */
+function* linesOf(file: string): Generator<string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16 << 20);
+    let rest = '';
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const lines = (rest + buf.toString('latin1', 0, n)).split('\n');
+      rest = lines.pop()!;
+      yield* lines;
+    }
+    if (rest) yield rest;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Reads the map, keeping what touches the sorted pages. */
 export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize: number, maxBytes: number): PythonHeapMap {
   const bytes = fs.statSync(file).size;
@@ -58,7 +77,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
   let total = 0;
   let frozen = 0;
   let malformed = 0;
-  for (const line of fs.readFileSync(file, 'latin1').split('\n')) {
+  for (const line of linesOf(file)) {
     if (!line) continue;
     const f = line.split(' ');
     switch (f[0]) {
