@@ -117,6 +117,23 @@ test('strategy disable: no automatic collection in the children; gc and + compos
   assert.is(b.children[0].gcRuns, 0);
 });
 
+test('compare --strategies none,freeze: the predicted saving of freeze is the measured one', () => {
+  const r = runCowscope(['compare', '--json', '--repeat', '1', '--children', '1', '--strategies', 'none,freeze', fixture('causes.py')], { COWSCOPE_CAUSE: 'gc' });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.runtime.name, 'python');
+  const freeze = report.strategies.find((s: { name: string }) => s.name === 'freeze');
+  assert.ok(freeze.savedPercent >= 90, `freeze saved ${freeze.savedPercent}%`);
+  const off = Math.abs(freeze.predictedSavedPerChild - freeze.savedPerChild) / freeze.savedPerChild;
+  assert.ok(off <= 0.05, `predicted ${freeze.predictedSavedPerChild} against measured ${freeze.savedPerChild} bytes`);
+});
+
+test('a workload that does not finish: --timeout reports the child and everything is killed and reaped', () => {
+  const r = runCowscope(['run', '--children', '1', '--timeout', '2', fixture('hang.py')]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /child \d+ did not finish the workload within 2 s: state S/);
+});
+
 const FAILURES: { name: string; args: string[]; message: RegExp }[] = [
   { name: 'an exception before the fork point', args: [fixture('raise.py')], message: /^cowscope: the program raised ValueError: boom before the fork \(.*raise\.py:1\)$/m },
   { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m },
