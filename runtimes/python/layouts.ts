@@ -22,7 +22,13 @@ export interface PythonLayout {
   funcVersion: number;
   /** PyDictObject.ma_version_tag: written by every mutation of the dict */
   dictVersionTag: number;
+  /** the type attribute cache (4096 entries of 24 B) in PyInterpreterState: offsetof() against the
+   *  version's internal headers (pycore_interp.h) */
+  typeCache: number;
 }
+
+/** Bytes of the type attribute cache (MCACHE_SIZE_EXP 12: 4096 entries of version, name, value). */
+export const TYPE_CACHE_BYTES = 4096 * 24;
 
 /** The GC head (PyGC_Head: _gc_next, _gc_prev) is the 16 bytes before every object of a GC type. */
 export const GC_HEAD_BYTES = 16;
@@ -35,9 +41,9 @@ export const POOL_HEADER = { count: 0, freeblock: 8, nextpool: 16, prevpool: 24,
 export const DICT_KEYS_VERSION_WORD = 8;
 
 export const LAYOUTS: readonly PythonLayout[] = [
-  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 128, dictVersionTag: 24 },
-  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24 },
-  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24 },
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
 ];
 
 /** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */
@@ -45,6 +51,9 @@ export function pythonLayoutFor(version: string): PythonLayout | undefined {
   const minor = /^(\d+\.\d+)/.exec(version)?.[1];
   return LAYOUTS.find((l) => l.version === minor);
 }
+
+/** What the agent needs of the table to write its heap map (it picks its own version's row). */
+export const AGENT_LAYOUTS = LAYOUTS.map((l) => ({ version: l.version, codeAdaptive: l.codeAdaptive, typeCache: l.typeCache, typeCacheBytes: TYPE_CACHE_BYTES }));
 
 /** Strategy steps of the Python agent (its STRATEGY_STEPS); a strategy joins steps with +. */
 export const PYTHON_STRATEGY_STEPS = ['none', 'gc', 'freeze', 'disable'];

@@ -21,6 +21,7 @@ import { statOf, threadsOf } from '../../native/proc';
 import { describeBytes } from '../../native/regular-file';
 import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
 import { vmOwnThreads } from './layouts';
+import { AGENT_LAYOUTS } from '../python/layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
 /** The folder of the Python agent (cowscope.py): the bootstrap puts it on sys.path. */
@@ -300,6 +301,8 @@ export class RubySession {
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
+      // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
+      ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
     const args = opts.python ? pythonArgs(opts.program) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a

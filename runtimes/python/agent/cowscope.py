@@ -229,11 +229,13 @@ def _apply_strategy(spec):
 
 # ---- the heap map ----
 
-# Where a code object's adaptive bytecode (co_code_adaptive) starts, by version (x86_64 and aarch64).
-CODE_ADAPTIVE = {(3, 11): 184, (3, 12): 192, (3, 13): 200}
-# The interpreter's type attribute cache: offset in PyInterpreterState and size (4096 entries of 24 B).
-TYPE_CACHE = {(3, 11): 9056, (3, 12): 275392, (3, 13): 84656}
-TYPE_CACHE_BYTES = 4096 * 24
+
+def _layout():
+    """This version's row of cowscope's version table (runtimes/python/layouts.ts, passed in the config):
+    where a code object's adaptive bytecode starts, where the type attribute cache is. None outside it."""
+    here = "%d.%d" % sys.version_info[:2]
+    return next((row for row in CONFIG.get("layouts", []) if row.get("version") == here), None)
+
 HAVE_GC = 1 << 14
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
@@ -283,7 +285,8 @@ def _walk(out):
     stack = roots + list(sys.modules.values())
     seen = {}
     mine = {id(roots), id(stack), id(seen), id(before)}
-    adaptive = CODE_ADAPTIVE.get(version)
+    layout = _layout()
+    adaptive = layout["codeAdaptive"] if layout else None
     code_type = types.CodeType
     while stack:
         o = stack.pop()
@@ -334,9 +337,9 @@ def _walk(out):
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
         except Exception:
             pass
-    if version in TYPE_CACHE:
+    if layout:
         ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
-        w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + TYPE_CACHE[version], TYPE_CACHE_BYTES))
+        w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
     w("E %d %d\n" % (len(seen), frozen_count))
 
 
