@@ -548,6 +548,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     ranges: columns(c, `${p}.map.ranges`, mp.ranges, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array' }, 'start'),
     total: c.int(`${p}.map.total`, mp.total, 0, SAFE),
     frozen: c.int(`${p}.map.frozen`, mp.frozen, 0, SAFE),
+    frozenAtStart: c.int(`${p}.map.frozenAtStart`, mp.frozenAtStart, 0, SAFE),
     malformed: c.int(`${p}.map.malformed`, mp.malformed, 0, SAFE),
   };
   const perChild = <T>(q: string, x: unknown, key: string, f: (path: string, v: unknown) => T) =>

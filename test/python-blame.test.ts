@@ -18,7 +18,8 @@ const CAUSES_PY = path.join(PYTHON_FIXTURES, 'causes.py');
 
 /** Each mode and the family of the causes it plants (the catalog's families). */
 const PLANTED: { mode: string; family: string; causes: RegExp }[] = [
-  { mode: 'gc', family: 'gc', causes: /^py\.gc\./ },
+  { mode: 'gc', family: 'gc', causes: /^py\.gc\.(link|traverse)$/ },
+  { mode: 'freeze_late', family: 'gc', causes: /^py\.gc\.freeze-missing$/ },
   { mode: 'refcount', family: 'refcount', causes: /^py\.refcount$/ },
   { mode: 'specialize', family: 'icache', causes: /^py\.specialize\./ },
   { mode: 'hash', family: 'object', causes: /^py\.str\.hash$/ },

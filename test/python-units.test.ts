@@ -28,7 +28,7 @@ test('ingest keeps what touches the pages, sorted, and counts malformed lines', 
     'B 10200 80 nonsense 10020', // unknown kind
     'R a69d78 98304 typecache',
     'X what is this',
-    'E 123 7',
+    'E 123 7 2',
   ];
   fs.writeFileSync(file, lines.join('\n') + '\n');
   const m = ingestPythonHeapMap(file, Float64Array.from([0x10000, 0x20000, 0x200000]), 4096, 1 << 20);
@@ -41,6 +41,7 @@ test('ingest keeps what touches the pages, sorted, and counts malformed lines', 
   assert.equal(Array.from(m.ranges.start), [0xa69d78]);
   assert.is(m.total, 123);
   assert.is(m.frozen, 7);
+  assert.is(m.frozenAtStart, 2);
   assert.is(m.malformed, 3);
 });
 

@@ -40,8 +40,9 @@ export const pythonAdapter: RuntimeAdapter = {
       notes.push(
         `${run.threadsAtFork.length} Python thread${run.threadsAtFork.length === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
       );
-    if (capture.python?.map.frozen)
-      notes.push(`${capture.python.map.frozen} objects were frozen (gc.freeze) at the fork: collections in the children skip them`);
+    const map = capture.python?.map;
+    if (map && map.frozen > map.frozenAtStart)
+      notes.push(`${map.frozen} objects were frozen (gc.freeze) at the fork: collections in the children skip them`);
     if (blames.some((b) => b.unknownVersion) || !pythonLayoutFor(version))
       notes.push(
         `Python ${version} is not in cowscope's version table (${LAYOUTS.map((l) => l.version).join(', ')} known): blame used the version-independent rules only (no bytecode or hash-field decoding)`,

@@ -83,6 +83,11 @@ const inAdaptive = (w: At): boolean => {
 };
 const isType = (w: At): boolean => !!(w.ctx.map.objects.state[w.obj] & STATE.type);
 const hasGcHead = (w: At): boolean => w.ctx.map.objects.pre[w.obj] >= GC_HEAD_BYTES;
+/** A tracked object left out of a freeze: the heap was frozen at the fork, this object was not. */
+const unfrozenInFrozenHeap = (w: At): boolean =>
+  w.ctx.gcRuns > 0 && programFroze(w.ctx) && (w.ctx.map.objects.state[w.obj] & (STATE.tracked | STATE.frozen)) === STATE.tracked;
+/** The program or the strategy called gc.freeze() (beyond what the interpreter froze at its start). */
+const programFroze = (ctx: Context): boolean => ctx.map.frozen > ctx.map.frozenAtStart;
 
 /** Changed words, first match wins. */
 const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolean }[] = [
@@ -90,6 +95,7 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.obmalloc.pool', when: (w) => (w.pool >= 0 || w.childPool >= 0) && w.poolOff < POOL.header },
   // A preloaded object freed in the child whose block now holds a new one: all of it is the allocation.
   { cause: 'py.obmalloc.alloc', when: (w) => w.obj >= 0 && w.ctx.replaced.has(w.obj) },
+  { cause: 'py.gc.freeze-missing', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && unfrozenInFrozenHeap(w) },
   { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
   // before the GC head: a managed dict or values pointer (attributes of an instance)
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 && w.off < 0 },
@@ -137,7 +143,7 @@ interface IdenticalPage {
   region: string;
 }
 
-/** The map objects on a page: any mortal ones, any tracked ones a collection visits (not frozen). */
+/** The map objects on a page: any at all, any tracked ones a collection visits (not frozen). */
 function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
   const m = p.ctx.map.objects;
   let i = Math.max(0, lastAtOrBelow(m.addr, p.page) - 1);
@@ -156,6 +162,8 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // update_refs and subtract_refs store into the GC head of every object of the collected generations;
   // survivors end with the links they had.
+  // The program froze its heap (gc.freeze) and still the collection visited objects here: made after it.
+  { cause: 'py.gc.freeze-missing', when: (p) => p.ctx.gcRuns > 0 && programFroze(p.ctx) && objectsOn(p).visited },
   { cause: 'py.gc.traverse', when: (p) => p.ctx.gcRuns > 0 && objectsOn(p).visited },
   // Py_INCREF then Py_DECREF: the count is back where it was, the page is copied.
   { cause: 'py.refcount', when: (p) => objectsOn(p).any },

@@ -20,6 +20,8 @@ export interface PythonHeapMap {
   /** objects in the whole map, and the permanent generation's size at the fork (gc.freeze) */
   total: number;
   frozen: number;
+  /** the permanent generation's size when the agent started (3.12 freezes objects of its own) */
+  frozenAtStart: number;
   malformed: number;
 }
 
@@ -76,6 +78,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
   const ranges: { start: number; bytes: number; kind: number }[] = [];
   let total = 0;
   let frozen = 0;
+  let frozenAtStart = 0;
   let malformed = 0;
   for (const line of linesOf(file)) {
     if (!line) continue;
@@ -118,6 +121,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
       case 'E':
         total = Number(f[1]);
         frozen = Number(f[2]);
+        frozenAtStart = Number(f[3] ?? 0);
         break;
       default:
         malformed++;
@@ -141,6 +145,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
     ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },
     total,
     frozen,
+    frozenAtStart,
     malformed,
   };
 }

@@ -149,6 +149,9 @@ def run_main():
     if cowscope_pid > 0 and not _alive(cowscope_pid):
         os._exit(1)  # cowscope died before the line above: nobody would ever release us
     _report("hello", protocol=PROTOCOL, python=platform.python_version())
+    # The interpreter may start with a permanent generation of its own (3.12 does): only what the
+    # program or the strategy froze beyond it is theirs.
+    _state["frozen_at_start"] = gc.get_freeze_count()
     argv = sys.argv[1:]
     script = os.path.abspath(argv[0])
     sys.argv = argv
@@ -276,6 +279,7 @@ def _walk(out):
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
+      E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
     version = sys.version_info[:2]
     frozen_count = gc.get_freeze_count()
@@ -340,7 +344,7 @@ def _walk(out):
     if layout:
         ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
         w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
-    w("E %d %d\n" % (len(seen), frozen_count))
+    w("E %d %d %d\n" % (len(seen), frozen_count, _state.get("frozen_at_start", 0)))
 
 
 def _write_heap_map(path):
