@@ -15,12 +15,13 @@ export const FAMILIES = {
   mutation: 'the program changed its own data',
   malloc: 'the C allocator (glibc malloc)',
   vm: 'interpreter state: globals and stacks',
+  refcount: 'reference counts (CPython): every use of an object writes its header',
   unknown: 'not explained',
 } as const;
 export type Family = keyof typeof FAMILIES;
 
 /** Strategy steps (cowscope run --strategy) that keep a cause out of the children. */
-export type Remedy = 'gc' | 'promote' | 'warmup' | 'nakayoshi' | 'compact' | 'coderange' | 'prewarm' | 'trim';
+export type Remedy = 'gc' | 'promote' | 'warmup' | 'nakayoshi' | 'compact' | 'coderange' | 'prewarm' | 'trim' | 'freeze' | 'disable';
 
 export interface CauseRow {
   id: string;
@@ -78,6 +79,22 @@ export const CAUSES: readonly CauseRow[] = [
       'the program writes this data in workers: keep per-request state out of preloaded objects',
     ),
   ),
+  // CPython (runtimes/python). Its ids start with py. where a Ruby id would read the same (gc.*, mutation.*).
+  row('py.specialize.code', 'icache', "the specializing interpreter rewrote a code object's adaptive bytecode or inline caches (first calls of a function; 3.11: its warm-up counter)", [], 'call the hot functions in the parent before forking, so they are specialized in the shared image'),
+  row('py.specialize.version', 'icache', 'a version tag assigned lazily for the specializer (a type\'s tp_version_tag, a function\'s func_version, a dict keys table\'s dk_version)', [], 'call the hot functions in the parent before forking'),
+  row('py.typecache', 'icache', "the interpreter's type attribute cache (4096 entries in the runtime state) filled by lookups that missed it", [], 'run the hot code paths in the parent before forking, so the cache is filled in the shared image'),
+  row('py.str.hash', 'object', "a str or bytes object's hash computed and cached on first use (a dict or set lookup, hash())", [], 'hash preloaded strings in the parent before forking (use them as dict keys once)'),
+  row('py.gc.link', 'gc', "the cycle collector's links before an object (PyGC_Head) rewritten: a collection moved it between generations, or a new object was linked after it", ['freeze'], 'gc.freeze() before forking (collections then skip the preloaded objects)'),
+  row('py.gc.traverse', 'gc', 'a collection in the child visited the tracked objects of a page and stored their GC links back unchanged (update_refs, subtract_refs)', ['freeze'], 'gc.freeze() before forking (collections then skip the preloaded objects)'),
+  row('py.gc.freeze-missing', 'gc', 'a collection in the child visited tracked objects the program had not frozen: gc.freeze() ran at boot, but these were made after it', ['freeze'], 'call gc.freeze() last, right before forking (or use --strategy freeze)'),
+  row('py.obmalloc.alloc', 'alloc', 'an object allocated into a pymalloc block that was free at the fork (freed, or never used, in a shared pool)', [], 'keep the parent from freeing much just before forking (gc.disable() early, gc.freeze() at the fork), so pools stay full'),
+  row('py.obmalloc.free', 'alloc', "a preloaded object freed in the child: pymalloc linked its block into the pool's free list", [], 'keep references to preloaded objects alive in workers (per-request copies, not replacements)'),
+  row('py.obmalloc.pool', 'alloc', "a pymalloc pool header (block count, free list, pool list links) updated by an allocation or free in the pool", [], 'keep the parent from freeing much just before forking, so workers allocate into fresh pools'),
+  row('py.mutation.dict', 'mutation', 'the program changed a preloaded dict (its header: size, version tag)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
+  row('py.mutation.list', 'mutation', 'the program changed a preloaded list (its header)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
+  row('py.mutation.buffer', 'mutation', "the program changed a dict's keys table or a list's item array (out-of-line buffers)", [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
+  row('py.mutation.object', 'mutation', 'the program changed a field of another preloaded Python object', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
+  row('py.refcount', 'refcount', "a reference count changed (Py_INCREF/Py_DECREF on a shared object's ob_refcnt: reading an object writes it), or stored back unchanged on a page nothing else wrote", [], 'none at fork time for mortal objects (3.12+ makes static objects immortal); fewer objects touched per request: fewer pages'),
   row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),
   row('exec.stack', 'vm', 'the machine or VM stack', [], 'none at fork time'),
   row('fork.atfork', 'vm', 'written by fork itself in every child (glibc and runtime at-fork handlers re-initialise locks, thread lists, the timer thread): the fork-time twin copied the page too', [], 'none: every forked process does it (a fixed cost per worker)'),

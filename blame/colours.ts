@@ -18,6 +18,7 @@ export const FAMILY_HUES: Record<Family, { hue: number; sat: number }> = {
   mutation: { hue: 358, sat: 78 },
   malloc: { hue: 315, sat: 60 },
   vm: { hue: 180, sat: 70 },
+  refcount: { hue: 55, sat: 85 },
   unknown: { hue: 0, sat: 0 },
 };
 

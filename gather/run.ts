@@ -4,7 +4,7 @@
 
 import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
 import type { RubySession } from '../runtimes/ruby/driver';
-import { rubyAdapter } from '../runtimes/ruby/adapter';
+import { adapterNamed } from '../runtimes';
 import { diffCopiedPages, settleTies } from './pairs';
 import type { ChildFaultTracing } from './faults';
 
@@ -33,9 +33,9 @@ export async function gatherRun(session: RubySession, workload: string, command:
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
   diffCopiedPages(capture, pairs);
-  rubyAdapter.attach(
+  adapterNamed(session.runtime)!.attach(
     capture,
-    { file: session.heapMap!.path, version: fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
+    { file: session.heapMap!.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
     { pid: twin.pid, vmas: twin.vmas },
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
   );

@@ -15,6 +15,8 @@ import type { Capture, CaptureMeta, ChildWriters, FaultTracing, HeapMap, PageDif
 import type { MemoryTotals, Vma } from './procfs-parse';
 import type { HeapObjects } from './probe';
 import type { Ranges, RubyStructures } from '../runtimes/ruby/discover';
+import type { Pools, PythonStructures } from '../runtimes/python/discover';
+import type { PythonHeapMap } from '../runtimes/python/heap-map';
 import type { MallocChunks } from '../allocators/glibc/chunks';
 
 export const CAPTURE_FORMAT = 'cowscope.capture/1';
@@ -271,7 +273,7 @@ function runtime(c: Checker, v: unknown): RuntimeInfo {
   const p = 'capture.runtime';
   const m = c.obj(p, v);
   return {
-    name: c.oneOf(`${p}.name`, m.name, ['ruby'] as const),
+    name: c.oneOf(`${p}.name`, m.name, ['ruby', 'python'] as const),
     version: c.str(`${p}.version`, m.version),
     platform: c.str(`${p}.platform`, m.platform),
     heapPageSize: c.powerOfTwo(`${p}.heapPageSize`, m.heapPageSize, 1024, 2 ** 26),
@@ -582,6 +584,57 @@ function chunks(c: Checker, p: string, v: unknown): MallocChunks {
   return { start, size, inUse };
 }
 
+/** Sorted columns of one length: each field a typed array of the given kind. */
+function columns<T extends Record<string, TypedName>>(c: Checker, p: string, v: unknown, fields: T, sortedBy: keyof T): { [K in keyof T]: TypedOf<T[K]> } {
+  const m = c.obj(p, v);
+  const out = {} as { [K in keyof T]: TypedOf<T[K]> };
+  for (const [k, name] of Object.entries(fields) as [keyof T & string, TypedName][]) out[k] = c.typed(`${p}.${k}`, m[k], name) as TypedOf<T[typeof k]>;
+  const n = (out[sortedBy] as ArrayLike<number>).length;
+  for (const k of Object.keys(fields)) c.length(`${p}.${k}`, out[k] as ArrayLike<number>, n, `one per entry of ${p}.${String(sortedBy)}`);
+  c.elements(`${p}.${String(sortedBy)}`, out[sortedBy] as ArrayLike<number>, 0, SAFE);
+  c.sorted(`${p}.${String(sortedBy)}`, out[sortedBy] as ArrayLike<number>, false);
+  return out;
+}
+
+function pools(c: Checker, p: string, v: unknown): Pools {
+  return columns(c, p, v, { start: 'Float64Array', blockSize: 'Uint16Array', nextOffset: 'Uint16Array' }, 'start');
+}
+
+/** CPython structures (runtimes/python/discover.ts). */
+function python(c: Checker, v: unknown): PythonStructures {
+  const p = 'capture.python';
+  const m = c.obj(p, v);
+  const mp = c.obj(`${p}.map`, m.map);
+  const types = c.strings(`${p}.map.types`, mp.types);
+  const objects = columns(c, `${p}.map.objects`, mp.objects, { addr: 'Float64Array', pre: 'Uint8Array', size: 'Float64Array', state: 'Uint8Array', type: 'Uint16Array' }, 'addr');
+  c.elements(`${p}.map.objects.type`, objects.type, 0, Math.max(0, types.length - 1), 1, `an index into ${p}.map.types`);
+  const map: PythonHeapMap = {
+    objects,
+    types,
+    code: columns(c, `${p}.map.code`, mp.code, { start: 'Float64Array', bytes: 'Float64Array' }, 'start'),
+    buffers: columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start'),
+    ranges: columns(c, `${p}.map.ranges`, mp.ranges, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array' }, 'start'),
+    total: c.int(`${p}.map.total`, mp.total, 0, SAFE),
+    frozen: c.int(`${p}.map.frozen`, mp.frozen, 0, SAFE),
+    frozenAtStart: c.int(`${p}.map.frozenAtStart`, mp.frozenAtStart, 0, SAFE),
+    malformed: c.int(`${p}.map.malformed`, mp.malformed, 0, SAFE),
+  };
+  const perChild = <T>(q: string, x: unknown, key: string, f: (path: string, v: unknown) => T) =>
+    c.arr(q, x).map((e, i) => {
+      const o = c.obj(`${q}[${i}]`, e);
+      return { pid: c.pid(`${q}[${i}].pid`, o.pid), [key]: f(`${q}[${i}].${key}`, o[key]) };
+    });
+  return {
+    map,
+    pools: pools(c, `${p}.pools`, m.pools),
+    childPools: perChild(`${p}.childPools`, m.childPools, 'pools', (q, x) => pools(c, q, x)) as PythonStructures['childPools'],
+    mallocChunks: chunks(c, `${p}.mallocChunks`, m.mallocChunks),
+    heapStart: c.address(`${p}.heapStart`, m.heapStart),
+    tcacheKey: c.str(`${p}.tcacheKey`, m.tcacheKey),
+    childChunks: perChild(`${p}.childChunks`, m.childChunks, 'chunks', (q, x) => chunks(c, q, x)) as PythonStructures['childChunks'],
+  };
+}
+
 /** The decoded JSON document of a capture file ({format, capture}) as a checked Capture; typed arrays
  *  are decoded here. `source` (the file name) starts every message. Throws CaptureFileError. */
 export function validateCaptureDocument(doc: unknown, source: string): Capture {
@@ -620,8 +673,9 @@ export function validateCaptureDocument(doc: unknown, source: string): Capture {
   out.diffs = c.optional('capture.diffs', cap.diffs, (_p, v) => diffs(c, v, m.pageSize, known));
   out.ruby = c.optional('capture.ruby', cap.ruby, (_p, v) => ruby(c, v, out.heapMap));
   out.faults = c.optional('capture.faults', cap.faults, (_p, v) => faults(c, v, m.pageSize, out.diffs));
+  out.python = c.optional('capture.python', cap.python, (_p, v) => python(c, v));
   // Blame looks up each child's word diffs.
-  if (out.run && out.ruby && out.diffs)
+  if (out.run && (out.ruby || out.python) && out.diffs)
     out.run.children.forEach((pid, i) => {
       if (!out.diffs!.some((d) => d.pid === pid)) c.fail('capture.diffs', `has no entry for child ${pid} (capture.run.children[${i}]): its blame needs its word diffs`);
     });

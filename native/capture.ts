@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
+import type { PythonStructures } from '../runtimes/python/discover';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
 import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 
@@ -48,7 +49,7 @@ export interface ProcessCapture {
 
 /** The runtime of a controlled fork, as its agent reported it at the fork point. */
 export interface RuntimeInfo {
-  name: 'ruby';
+  name: 'ruby' | 'python';
   version: string;
   platform: string;
   /** bytes of one GC heap page (16 KiB on 3.1, 64 KiB on 3.2+) */
@@ -160,6 +161,8 @@ export interface Capture {
   ruby?: RubyStructures;
   /** the first writer of each copied page (run only; fault tracing) */
   faults?: FaultTracing;
+  /** CPython structures of the fork-time image, for blame (run only) */
+  python?: PythonStructures;
 }
 
 const TOOL_VERSION: string = (() => {

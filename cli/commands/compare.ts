@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { renderCompareText, verdictText } from '../render/compare-text';
 import { writeHtml } from '../render/html';
 import { compareHtmlDoc } from '../render/html-docs';
-import { RunArgs, checkStrategy, measureRun, planRun, runCommandModule } from './run';
+import { RunArgs, measureRun, planRun, runCommandModule } from './run';
 import { SPECS } from './specs';
 
 interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
@@ -19,7 +19,8 @@ interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
 export async function compareCommand(args: CompareArgs, command: string[]): Promise<string> {
   const names = args.strategies.split(',').map((s) => s.trim()).filter(Boolean);
   if (!names.length) throw new UsageError('--strategies needs at least one strategy, e.g. none,gc,warmup');
-  for (const n of names) checkStrategy(n, args.beforeFork);
+  // Every strategy is checked before the first run, for the program's runtime (Ruby and Python steps differ).
+  for (const n of names) planRun({ ...args, strategy: n }, process.stderr);
   if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 50) throw new UsageError(`--repeat must be a whole number from 1 to 50, not ${args.repeat}`);
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, not ${args.workers}`);
   const runs: StrategyRuns[] = [];

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { RubyRunOptions, RubySession } from '../../runtimes/ruby/driver';
+import { RubyRunOptions, RubySession, pythonScriptIndex } from '../../runtimes/ruby/driver';
+import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
 import type { Capture } from '../../native/capture';
 import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
@@ -48,6 +49,8 @@ export interface RunArgs {
   prewarm: number;
   beforeFork?: string;
   ruby: string;
+  /** a Python interpreter: the program is a Python one */
+  python?: string;
   save?: string;
   html?: string;
   /** the program's working folder; relative paths are checked against it (default: cowscope's) */
@@ -76,6 +79,11 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   let program = [...(args.program ?? [])].map(String);
   if (args.example && (program.length || args.rack)) throw new UsageError('--example runs the bundled example: give no program or --rack with it');
   if (args.example) program = [EXAMPLE_PROGRAM];
+  // A Python program: `cowscope run -- python3 app.py`, `--python PATH`, or a .py script.
+  let python = args.python;
+  if (program.length && PYTHON_NAME.test(program[0])) [python, ...program] = program;
+  else if (!python && program.length && program[0].endsWith('.py')) python = 'python3';
+  if (python !== undefined) return planPythonRun(args, python, program, output);
   let ruby = args.ruby;
   if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
   if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
@@ -118,7 +126,44 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   };
 }
 
+/** An interpreter named python, python3, python3.12 (with or without a path). */
+const PYTHON_NAME = /(^|\/)python[\d.]*$/;
+
+/** planRun for a Python program: its interpreter, the script and the options a Python run has. */
+function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
+  if (!which(python) && !fs.existsSync(python)) throw new UsageError(`no Python at ${python}: install it (apt-get install python3) or pass --python PATH`);
+  if (args.rack) throw new UsageError('--rack is for Ruby programs: give a Python script (cowscope run -- python3 app.py)');
+  const script = pythonScriptIndex(program);
+  if (script < 0) throw new UsageError('give the Python script to run (cowscope run -- python3 app.py); -c and -m are not supported');
+  program[script] = existingFile(program[script], 'the program', args.cwd);
+  if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
+    throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
+  for (const step of args.strategy.split('+'))
+    if (!PYTHON_STRATEGY_STEPS.includes(step))
+      throw new UsageError(`unknown strategy step "${step}" for a Python program in "${args.strategy}": use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+freeze)`);
+  if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
+  if (args.save && !fs.existsSync(path.dirname(path.resolve(args.save)))) throw new UsageError(`cannot save to ${args.save}: folder ${path.dirname(path.resolve(args.save))} does not exist`);
+  return {
+    ruby: args.ruby,
+    python,
+    program,
+    children: args.children,
+    strategy: args.strategy,
+    workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,
+    bootTimeoutMs: args.timeout * 1000,
+    workloadTimeoutMs: args.timeout * 1000,
+    traceAllocations: false,
+    aslr: args.aslr !== false,
+    traceFaults: args.traceFaults !== false,
+    prewarm: 1,
+    cwd: args.cwd,
+    output: output as RubyRunOptions['output'],
+    maxHeapMapBytes: maxHeapMapOf(args),
+  };
+}
+
 function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
+  if (plan.python && !plan.workload) return 'the cowscope.workload function of the program, if it registered one';
   if (plan.rack) return `${plan.rack.count} x ${plan.rack.requests.join(', ')} through Rack::MockRequest (${path.basename(plan.rack.config)})`;
   if (plan.workload) return `load ${path.basename(plan.workload)}`;
   return 'the Cowscope.workload block of the program, if it registered one';
@@ -173,7 +218,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
       process.stderr.write(
-        `cowscope: warning: ${fp.threads.length} Ruby threads (${fp.threads.map((t) => escapeControl(t.name)).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
+        `cowscope: warning: ${fp.threads.length} ${session.runtime === 'python' ? 'Python' : 'Ruby'} threads (${fp.threads.map((t) => escapeControl(t.name)).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );
     session.go();
     await session.waitDone();
@@ -232,6 +277,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       })
       .option('trace-faults', { type: 'boolean', default: true, describe: 'sample every page fault of the children (perf_event_open) to name the first writer of each copied page; --no-trace-faults turns it off' })
       .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
+      .option('python', { type: 'string', describe: 'run a Python program with this interpreter (also recognised from -- python3 … or a .py script)' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })

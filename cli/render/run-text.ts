@@ -54,11 +54,14 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
   out.push(`workload: ${esc(r.workload)}`);
   out.push(`parent ${r.parent}, fork-time image ${r.reference} (a stopped twin forked with the children)`);
   const h = r.heapMap;
+  const python = r.runtime.name === 'python';
   out.push(
-    `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize, o.bytes)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
+    python
+      ? `heap map: ${h.objects} objects, written in ${h.seconds.toFixed(2)} s by a throwaway child`
+      : `heap map: ${h.objects} slots (${h.free} free) on ${h.heapPages} GC heap pages of ${formatSize(h.heapPageSize, o.bytes)}, written in ${h.seconds.toFixed(2)} s by a throwaway sibling`,
   );
   const t = r.threadsAtFork;
-  out.push(`threads at the fork point: ${t.ruby} Ruby (${t.threads.map(threadLabel).join(', ')}), ${t.os} OS`);
+  out.push(`threads at the fork point: ${t.ruby} ${python ? 'Python' : 'Ruby'} (${t.threads.map(threadLabel).join(', ')}), ${t.os} OS`);
   out.push('');
   out.push("Sharing with the fork-time image (private mappings; % of the child's resident pages there)");
   out.push(classTable({ lead: ['CHILD'], leadRight: [0], percent: true }, r.children.map((c) => ({ lead: [c.pid], counts: [c.pages] })), ps, o, hidden));
@@ -79,7 +82,7 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
       const title = `Why ${whoCopied(group.map((c) => c.pid))} ${pages} pages (${gc} GC run${gc === '1' ? '' : 's'} during the workload)`;
       out.push(...renderBlame(title, group.map((c) => ({ copied: c.pages.copied, blame: c.blame })), ps, o, hidden));
       if (group.some((c) => c.byClass.length)) {
-        out.push(`  top classes (GC heap pages by the object with most changed words):`);
+        out.push(`  top ${python ? 'types (pages' : 'classes (GC heap pages'} by the object with most changed words):`);
         out.push(renderTopNames('CLASS', group.map((c) => c.byClass.map((x) => ({ name: x.class, pages: x.pages, words: x.words }))), 5));
       }
       if (group.some((c) => c.bySite.length)) {

@@ -591,7 +591,7 @@ function classNameOf(ctx: Context, obj: number): string {
 
 /** In the exact tier of a controlled fork, a page the twin holds on a frame of its own (not the
  *  parent's) was written by fork's child side: the twin runs nothing else before it stops. */
-function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: number) => boolean {
+export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: number) => boolean {
   const parent = capture.run ? capture.processes.find((p) => p.pid === capture.run!.parent) : undefined;
   if (!parent || capture.meta.tier !== 'exact' || twin.pid !== capture.run?.reference) return () => false;
   const ps = capture.meta.pageSize;

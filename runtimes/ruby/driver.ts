@@ -1,6 +1,7 @@
-// The cowscope side of a controlled fork of a Ruby program (agent/cowscope.rb is the Ruby side).
+// The cowscope side of a controlled fork of a Ruby program (agent/cowscope.rb is the Ruby side), or of
+// a Python program (runtimes/python/agent/cowscope.py speaks the same protocol).
 //
-// It spawns `ruby -r<agent> …` with a control channel on fd 3 (JSON lines both ways), waits for the
+// It spawns `ruby -r<agent> …` (or `python3 -c <bootstrap> …`) with a control channel on fd 3 (JSON lines both ways), waits for the
 // fork point, continues the children (go), waits for them to finish the workload, and at the end
 // releases or kills everyone. Every process it started is reaped: cowscope is a child subreaper, so the
 // Ruby parent's children come back to it if the parent dies first.
@@ -20,8 +21,11 @@ import { statOf, threadsOf } from '../../native/proc';
 import { describeBytes } from '../../native/regular-file';
 import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
 import { vmOwnThreads } from './layouts';
+import { AGENT_LAYOUTS } from '../python/layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
+/** The folder of the Python agent (cowscope.py): the bootstrap puts it on sys.path. */
+export const PYTHON_AGENT_DIR = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'python', 'agent');
 
 /** A failure of the controlled fork; the message says what happened and what to do. */
 export class SessionError extends Error {
@@ -39,6 +43,8 @@ export interface RackWorkload {
 
 export interface RubyRunOptions {
   ruby: string;
+  /** a Python interpreter: set, the program is a Python one (the Python agent; ruby is not used) */
+  python?: string;
   /** the program: a script and its arguments (ignored with rack) */
   program: string[];
   rack?: RackWorkload;
@@ -68,7 +74,10 @@ export interface RubyRunOptions {
 }
 
 export interface ForkPoint {
+  /** the Ruby version (a Ruby program) */
   ruby: string;
+  /** the Python version (a Python program; ruby is then undefined) */
+  python?: string;
   platform: string;
   engine: string;
   heapPageSize: number;
@@ -136,16 +145,45 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
 
+/** The Python agent's events: the same protocol, with the interpreter's version named python. */
+const PYTHON_EVENTS: Record<string, Record<string, Check>> = {
+  ...AGENT_EVENTS,
+  hello: { protocol: int(0), python: str(64) },
+  fork_point: (({ ruby, ...rest }) => ({ ...rest, python: ruby }))(AGENT_EVENTS.fork_point),
+};
+
 /** Why a parsed message cannot be used, or undefined when it is well-formed. */
-export function invalidAgentMessage(m: unknown): string | undefined {
+export function invalidAgentMessage(m: unknown, events: Record<string, Record<string, Check>> = AGENT_EVENTS): string | undefined {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'not a JSON object';
   const e = m as Record<string, unknown>;
   if (typeof e.event !== 'string') return 'no event name';
-  const fields = AGENT_EVENTS[e.event];
+  const fields = events[e.event];
   if (!fields) return `unknown event ${JSON.stringify(e.event.slice(0, 40))}`;
   if (!int(1)(e.pid)) return `event ${e.event}: pid is not a process id`;
   for (const [name, check] of Object.entries(fields)) if (!check(e[name])) return `event ${e.event}: field ${name} is missing or of the wrong type`;
   return undefined;
+}
+
+/** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
+ *  runs the script (the first word that is not an option) with its arguments as the program. */
+export function pythonArgs(program: string[]): string[] {
+  const script = pythonScriptIndex(program);
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.run_main()`;
+  return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
+}
+
+/** Python options whose value is the next word (`-X dev`, `-W error`). */
+const PYTHON_TAKES_VALUE = new Set(['-X', '-W', '--check-hash-based-pycs']);
+
+/** Index of the script in a Python command line after the interpreter (-1 with -c or -m, or none). */
+export function pythonScriptIndex(words: string[]): number {
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '-c' || words[i] === '-m') return -1;
+    if (PYTHON_TAKES_VALUE.has(words[i])) i++;
+    else if (words[i] === '--') return i + 1 < words.length ? i + 1 : -1;
+    else if (!words[i].startsWith('-') || words[i] === '-') return i;
+  }
+  return -1;
 }
 
 /** The signal's name for its number (SIGKILL for 9). */
@@ -267,14 +305,16 @@ export class RubySession {
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
+      // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
+      ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
-    const args = ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    const args = opts.python ? pythonArgs(opts.program) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
     const randomized = opts.aslr === false ? setAddressRandomization(false) : undefined;
     try {
-      const proc = spawn(opts.ruby, args, {
+      const proc = spawn(opts.python ?? opts.ruby, args, {
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         env: { ...process.env, COWSCOPE_CONFIG: JSON.stringify(config) },
         cwd: opts.cwd,
@@ -291,7 +331,13 @@ export class RubySession {
     await new Promise<void>((resolve, reject) => {
       this.proc.once('spawn', resolve);
       this.proc.once('error', (e) =>
-        reject(new SessionError(`cannot start ${this.opts.ruby}: ${e.message}: install Ruby (apt-get install ruby) or pass --ruby PATH`)),
+        reject(
+          new SessionError(
+            this.opts.python
+              ? `cannot start ${this.opts.python}: ${e.message}: install Python (apt-get install python3) or pass --python PATH`
+              : `cannot start ${this.opts.ruby}: ${e.message}: install Ruby (apt-get install ruby) or pass --ruby PATH`,
+          ),
+        ),
       );
     });
     await this.boot();
@@ -336,7 +382,7 @@ export class RubySession {
       this.refuse(`a line that is not JSON (${JSON.stringify(line.slice(0, 60))}) on the control channel`);
       return;
     }
-    const bad = invalidAgentMessage(message);
+    const bad = invalidAgentMessage(message, this.opts.python ? PYTHON_EVENTS : AGENT_EVENTS);
     if (bad) {
       this.refuse(`a malformed message (${bad})`);
       return;
@@ -404,7 +450,7 @@ export class RubySession {
           throw new SessionError(`${this.who(e.pid)} raised ${e.error}${e.where ? ` (${e.where})` : ''}`);
         }
         if (e.event === 'exited')
-          throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call Cowscope.fork_point before it`);
+          throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call ${this.forkPointCall} before it`);
         return e;
       }
       // A death is reported after a short grace, so that the agent's own report of it (an exception) wins.
@@ -539,7 +585,7 @@ export class RubySession {
       .filter((l) => l.trim())
       .slice(-1)[0];
     return new SessionError(
-      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at Cowscope.fork_point, or after loading --rack`,
+      `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at ${this.forkPointCall}${this.opts.python ? '' : ', or after loading --rack'}`,
     );
   }
 
@@ -597,10 +643,20 @@ export class RubySession {
       .join('\n');
   }
 
-  /** More than one thread at the fork point (the VM's own timer thread not counted). */
+  /** More than one thread at the fork point (the VM's own timer thread not counted; CPython has none). */
   multiThreadedAtFork(): boolean {
     const fp = this.forkPoint;
-    return !!fp && (fp.threads.length > 1 || fp.osThreads - vmOwnThreads(fp.ruby) > 1);
+    return !!fp && (fp.threads.length > 1 || fp.osThreads - (fp.python ? 0 : vmOwnThreads(fp.ruby)) > 1);
+  }
+
+  /** How the program calls the fork point, in its own language. */
+  private get forkPointCall(): string {
+    return this.opts.python ? 'cowscope.fork_point()' : 'Cowscope.fork_point';
+  }
+
+  /** The runtime the program runs on. */
+  get runtime(): 'ruby' | 'python' {
+    return this.opts.python ? 'python' : 'ruby';
   }
 
   /** Lets the children run the workload. */

@@ -1,0 +1,53 @@
+// The CPython runtime adapter: heap map + structure discovery for gather, and the blamer for the engine.
+
+import type { Capture } from '../../native/capture';
+import type { Vma } from '../../native/procfs-parse';
+import type { ChildBlame } from '../../blame/engine';
+import type { HeapMapSource, RuntimeAdapter } from '../adapter';
+import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
+import { pythonBlamer } from './blamer';
+import { discoverPythonStructures } from './discover';
+import { ingestPythonHeapMap } from './heap-map';
+import { LAYOUTS, POOL, pythonLayoutFor } from './layouts';
+
+/** Sorted, distinct addresses of every page some child copied. */
+function copiedPagesOf(capture: Capture): Float64Array {
+  return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
+}
+
+export const pythonAdapter: RuntimeAdapter = {
+  name: 'python',
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
+    const copiedPages = copiedPagesOf(capture);
+    const heap = ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
+    capture.runtime = { name: 'python', version: map.version, platform: map.platform, heapPageSize: POOL.size, slotSize: POOL.alignment };
+    // No GC heap pages of Ruby's kind: pymalloc pools are found in memory and named by the blamer.
+    capture.heapMap = { heapPageSize: POOL.size, bodies: new Float64Array(), objects: heap.total, free: 0, malformed: heap.malformed };
+    capture.python = discoverPythonStructures(
+      heap,
+      reference,
+      children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() })),
+      copiedPages,
+      capture.meta.pageSize,
+    );
+  },
+  present: (capture) => !!capture.python && capture.runtime?.name === 'python',
+  notes(capture: Capture, blames: ChildBlame[]): string[] {
+    const notes: string[] = [];
+    const version = capture.runtime?.version ?? '';
+    const run = capture.run;
+    if (run && (run.threadsAtFork.length > 1 || run.osThreadsAtFork > 1))
+      notes.push(
+        `${run.threadsAtFork.length} Python thread${run.threadsAtFork.length === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
+      );
+    const map = capture.python?.map;
+    if (map && map.frozen > map.frozenAtStart)
+      notes.push(`${map.frozen} objects were frozen (gc.freeze) at the fork: collections in the children skip them`);
+    if (blames.some((b) => b.unknownVersion) || !pythonLayoutFor(version))
+      notes.push(
+        `Python ${version} is not in cowscope's version table (${LAYOUTS.map((l) => l.version).join(', ')} known): blame used the version-independent rules only (no bytecode or hash-field decoding)`,
+      );
+    return notes;
+  },
+  blamer: pythonBlamer,
+};

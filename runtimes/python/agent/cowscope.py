@@ -1,0 +1,446 @@
+"""The CPython side of a cowscope controlled fork (the Python twin of the Ruby agent, same protocol).
+
+cowscope starts `python3 [options] -c "<bootstrap>" app.py args` with COWSCOPE_CONFIG (JSON) in the
+environment and a control channel on an inherited file descriptor (JSON lines both ways). The
+bootstrap puts this folder on sys.path and calls run_main(), which runs the program as __main__. At the
+fork point (the end of the main script, or an explicit cowscope.fork_point()) this module:
+
+  1. applies the fork strategy: named steps joined by + (none, gc, freeze, disable);
+  2. writes the heap map from a throwaway child: the walk (gc.get_objects + gc.get_referents) changes
+     reference counts, so it must not run in the parent; it unfreezes first (frozen objects are not
+     returned by gc.get_objects);
+  3. forks, back to back, a reference twin and N children, which all stop themselves (SIGSTOP);
+  4. each child, when cowscope continues it (SIGCONT = go), runs the workload (--workload FILE.py in the
+     program's __main__ namespace, else the function given to cowscope.workload), reports done and
+     stops again so that cowscope can read it while it is quiescent;
+  5. the parent waits for `release`, kills and reaps everyone and leaves with os._exit.
+
+Everything the agent starts dies with cowscope: PR_SET_PDEATHSIG (SIGKILL) is set in the parent at
+start and in every process it forks. Standard library only. Outside cowscope, fork_point() and
+workload() are no-ops, so a program may call them unconditionally.
+"""
+
+import ctypes
+import gc
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import types
+
+# The control protocol's version: cowscope's driver (AGENT_PROTOCOL) must match.
+PROTOCOL = 1
+PR_SET_PDEATHSIG = 1
+# pymalloc's pool size on 64-bit builds with the radix tree (the default), and its block alignment
+POOL_SIZE = 16384
+ALIGNMENT = 16
+
+try:
+    CONFIG = json.loads(os.environ.get("COWSCOPE_CONFIG", "{}"))
+except ValueError:
+    CONFIG = {}
+
+_state = {"forked": False, "workload": None}
+
+
+def active():
+    return "fd" in CONFIG
+
+
+def workload(fn):
+    """Registers the function each child runs after the fork (when cowscope got no --workload file).
+    Returns fn, so it also works as a decorator."""
+    _state["workload"] = fn
+    return fn
+
+
+def fork_point():
+    """Forks here instead of at the end of the main script. Does not return in the parent when cowscope
+    is driving (the parent waits for release and exits); a no-op otherwise."""
+    if not active() or _state["forked"]:
+        return
+    _state["forked"] = True
+    try:
+        _run_fork_sequence()
+    except BaseException as e:  # cowscope must hear why, whatever it is
+        _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
+        raise
+
+
+# ---- the channel and process plumbing ----
+
+
+def _report(event, **fields):
+    msg = {"event": event, "pid": os.getpid()}
+    msg.update(fields)
+    data = (json.dumps(msg) + "\n").encode()
+    fd = int(CONFIG["fd"])
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _clip(text):
+    text = str(text)
+    return text[:4000] + "..." if len(text) > 4000 else text
+
+
+def _where(e):
+    tb = e.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return "%s:%d" % (last.tb_frame.f_code.co_filename, last.tb_lineno) if last else ""
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _set_pdeathsig():
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _die_with_parent(parent):
+    """In a process the agent forked: SIGKILL when the parent dies (delivered to a stopped process
+    too); leave at once if the parent died before that was set."""
+    _set_pdeathsig()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _gc_runs():
+    return sum(s["collections"] for s in gc.get_stats())
+
+
+def _threads_now():
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return [{"name": "main", "status": "run"}]
+    return [{"name": "main" if t is threading.main_thread() else t.name, "status": "run" if t.is_alive() else "dead"} for t in threading.enumerate()]
+
+
+# ---- the program ----
+
+
+def _main_module(script):
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    return main
+
+
+def run_main():
+    """The bootstrap's entry: hello, run the script as __main__, then fork at its end."""
+    cowscope_pid = int(CONFIG.get("cowscopePid", 0))
+    _set_pdeathsig()
+    if cowscope_pid > 0 and not _alive(cowscope_pid):
+        os._exit(1)  # cowscope died before the line above: nobody would ever release us
+    _report("hello", protocol=PROTOCOL, python=platform.python_version())
+    # The interpreter may start with a permanent generation of its own (3.12 does): only what the
+    # program or the strategy froze beyond it is theirs.
+    _state["frozen_at_start"] = gc.get_freeze_count()
+    argv = sys.argv[1:]
+    script = os.path.abspath(argv[0])
+    sys.argv = argv
+    sys.path[0] = os.path.dirname(script)
+    main = _main_module(script)
+    _state["main"] = main
+    try:
+        with open(script, "rb") as f:
+            code = compile(f.read(), script, "exec")
+        exec(code, main.__dict__)
+    except SystemExit as e:
+        if not _state["forked"]:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            _report("exited", status=status, where=_clip(_where(e)))
+        raise
+    except BaseException as e:
+        if not _state["forked"]:
+            _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
+        raise
+    fork_point()
+
+
+def _run_fork_sequence():
+    _report(
+        "fork_point",
+        python=platform.python_version(),
+        platform="%s-%s" % (platform.machine(), sys.platform),
+        engine=sys.implementation.name,
+        heapPageSize=POOL_SIZE,
+        slotSize=ALIGNMENT,
+        threads=_threads_now(),
+        osThreads=len(os.listdir("/proc/self/task")),
+        gcCount=_gc_runs(),
+    )
+    _apply_strategy(CONFIG.get("strategy", "none"))
+    _write_heap_map(CONFIG["heapMap"])
+    _wait_for_release(_fork_family(int(CONFIG["children"])))
+
+
+# ---- strategies: steps joined by +, applied in order ----
+
+
+def _step_none():
+    return "none"
+
+
+def _step_gc():
+    gc.collect()
+    return "gc"
+
+
+def _step_freeze():
+    # The gc documentation's recipe: collect first, so that garbage is not frozen with the rest.
+    gc.collect()
+    gc.freeze()
+    return "freeze"
+
+
+def _step_disable():
+    gc.disable()
+    return "disable"
+
+
+STRATEGY_STEPS = {"none": _step_none, "gc": _step_gc, "freeze": _step_freeze, "disable": _step_disable}
+
+
+def _apply_strategy(spec):
+    started = time.monotonic()
+    steps = []
+    for name in spec.split("+"):
+        if name not in STRATEGY_STEPS:
+            raise ValueError("unknown strategy step %s (known: %s)" % (name, ", ".join(STRATEGY_STEPS)))
+        t = time.monotonic()
+        label = STRATEGY_STEPS[name]()
+        steps.append({"name": name, "label": label, "seconds": time.monotonic() - t})
+    _report("strategy", name=spec, label="+".join(s["label"] for s in steps), steps=steps, seconds=time.monotonic() - started)
+
+
+# ---- the heap map ----
+
+
+def _layout():
+    """This version's row of cowscope's version table (runtimes/python/layouts.ts, passed in the config):
+    where a code object's adaptive bytecode starts, where the type attribute cache is. None outside it."""
+    here = "%d.%d" % sys.version_info[:2]
+    return next((row for row in CONFIG.get("layouts", []) if row.get("version") == here), None)
+
+HAVE_GC = 1 << 14
+MANAGED_DICT = 1 << 4
+MANAGED_WEAKREF = 1 << 3
+
+
+def _u64(addr):
+    return ctypes.c_uint64.from_address(addr).value
+
+
+def _u8(addr):
+    return ctypes.c_uint8.from_address(addr).value
+
+
+def _keys_size(keys):
+    """Bytes of a PyDictKeysObject: header, index table, entries (24 B, 16 B for unicode-only keys)."""
+    log2 = _u8(keys + 8)
+    log2_index = _u8(keys + 9)
+    kind = _u8(keys + 10)
+    usable = ((1 << log2) << 1) // 3
+    return 32 + (1 << log2_index) + (24 if kind == 0 else 16) * usable
+
+
+def _pre_header(flags, version):
+    """Bytes before id(o) that belong to the object: the GC head (16), and on 3.11 the managed dict and
+    values pointers (16); 3.12/3.13 keep two words there for a managed dict or weakref list."""
+    pre = 16 if flags & HAVE_GC else 0
+    if version == (3, 11):
+        pre += 16 if flags & MANAGED_DICT else 0
+    elif flags & (MANAGED_DICT | MANAGED_WEAKREF):
+        pre += 16
+    return pre
+
+
+def _walk(out):
+    """Every object reachable from the GC's lists and sys.modules, one line each:
+      T <index> <type name>                    (a type name, before its first use)
+      O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type)
+      C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
+      B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
+      R <start> <bytes> <kind>                 (interpreter state: typecache)
+      E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
+    Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
+    version = sys.version_info[:2]
+    frozen_count = gc.get_freeze_count()
+    before = set(map(id, gc.get_objects())) if frozen_count else None
+    gc.unfreeze()
+    roots = gc.get_objects()
+    stack = roots + list(sys.modules.values())
+    seen = {}
+    mine = {id(roots), id(stack), id(seen), id(before)}
+    layout = _layout()
+    adaptive = layout["codeAdaptive"] if layout else None
+    code_type = types.CodeType
+    while stack:
+        o = stack.pop()
+        i = id(o)
+        if i in seen or i in mine:
+            continue
+        seen[i] = o
+        t = type(o)
+        if id(t) not in seen:
+            stack.append(t)
+        try:
+            stack.extend(gc.get_referents(o))
+        except Exception:
+            pass
+        if t is code_type:
+            # 3.11 code objects have no tp_traverse; co_code and co_varnames would make new objects.
+            stack.extend((o.co_consts, o.co_names, o.co_filename, o.co_name, o.co_qualname, o.co_linetable, o.co_exceptiontable))
+    w = out.write
+    names = {}
+    for i, o in seen.items():
+        t = type(o)
+        flags = t.__flags__
+        if t is str or t is int:
+            size = sys.getsizeof(o) - (16 if flags & HAVE_GC else 0)
+        else:
+            size = t.__basicsize__
+            if t.__itemsize__:
+                size += t.__itemsize__ * abs(ctypes.c_int64.from_address(i + 16).value)
+        name = t.__name__
+        k = names.get(name)
+        if k is None:
+            k = names[name] = len(names)
+            w("T %d %s\n" % (k, name.replace(" ", "_")))
+        tracked = gc.is_tracked(o)
+        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0)
+        w("O %x %d %d %d %d\n" % (i, _pre_header(flags, version), size, state, k))
+        try:
+            if t is code_type and adaptive:
+                w("C %x %x %d\n" % (i, i + adaptive, 2 * ctypes.c_int64.from_address(i + 16).value))
+            elif isinstance(o, dict):
+                keys = _u64(i + 32)
+                if keys:
+                    w("B %x %d dictkeys %x\n" % (keys, _keys_size(keys), i))
+            elif isinstance(o, list):
+                items = _u64(i + 24)
+                allocated = _u64(i + 32)
+                if items and allocated:
+                    w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
+        except Exception:
+            pass
+    if layout:
+        ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
+        w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
+    w("E %d %d %d\n" % (len(seen), frozen_count, _state.get("frozen_at_start", 0)))
+
+
+def _write_heap_map(path):
+    started = time.monotonic()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            _die_with_parent(parent)
+            with open(path, "w") as f:
+                _walk(f)
+            status = 0
+        finally:
+            os._exit(status)  # never run the program's atexit handlers in a helper fork
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError("heap map child failed (wait status %d)" % status)
+    _report("heap_map", path=path, seconds=time.monotonic() - started, bytes=os.path.getsize(path))
+
+
+# ---- the twin and the children ----
+
+
+def _fork_family(count):
+    """The twin first, then the children, in a tight loop: whatever the parent writes between two forks
+    would show up as a difference between the twin and a child."""
+    parent = os.getpid()
+    pids = []
+    pid = os.fork()
+    if pid == 0:
+        _die_with_parent(parent)
+        os.kill(os.getpid(), signal.SIGSTOP)
+        os._exit(0)
+    pids.append(pid)
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            _child_main(parent)
+        pids.append(pid)
+    return pids
+
+
+def _child_main(parent):
+    status = 1
+    try:
+        _die_with_parent(parent)
+        os.kill(os.getpid(), signal.SIGSTOP)  # wait for go
+        runs = _gc_runs()
+        _run_workload()
+        _report("done", requests=0, gcRuns=_gc_runs() - runs)
+        os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
+        status = 0
+    except BaseException as e:  # report anything, then leave
+        try:
+            _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
+        except Exception:
+            pass
+    finally:
+        os._exit(status)
+
+
+def _run_workload():
+    file = CONFIG.get("workload")
+    if file:
+        main = sys.modules["__main__"]
+        with open(file, "rb") as f:
+            exec(compile(f.read(), file, "exec"), main.__dict__)
+    elif _state["workload"] is not None:
+        _state["workload"]()
+
+
+def _wait_for_release(pids):
+    """The parent tells cowscope the pids and waits. On release, when cowscope goes away (EOF), or on
+    any error, every child still alive is killed and all are reaped; then the parent leaves."""
+    try:
+        _report("forked", twin=pids[0], children=pids[1:])
+        fd = int(CONFIG["fd"])
+        buf = b""
+        while True:
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            buf += data
+            if any(json.loads(line or "{}").get("cmd") == "release" for line in buf.split(b"\n")[:-1]):
+                break
+            buf = buf.split(b"\n")[-1]
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        os._exit(0)

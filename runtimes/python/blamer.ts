@@ -1,0 +1,262 @@
+// Blame for CPython: the cause of every changed word of a copied page, from what lies at its address in
+// the fork-time image (an object of the heap map and the offset in it, a pymalloc pool header, a block
+// that was free at the fork, a glibc chunk, a mapping), and the cause of a copied page whose bytes did
+// not change (a store of the same value: a reference count raised and dropped again, a collection's
+// links stored back). Both are ordered rule tables: the first rule that matches names the cause.
+
+import type { Capture, PageDiffs } from '../../native/capture';
+import type { PageBlamer, WordOwner } from '../adapter';
+import { Word, findRange, lastAtOrBelow, num } from '../../blame/words';
+import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { regionsOf } from '../../analyzers/regions';
+import { forkPathCopied } from '../ruby/blamer';
+import type { Pools, PythonStructures } from './discover';
+import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
+import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
+
+interface Context {
+  L: PythonLayout | undefined;
+  map: PythonHeapMap;
+  codeEnds: Float64Array;
+  bufferEnds: Float64Array;
+  rangeEnds: Float64Array;
+  pools: Pools;
+  childPools: Pools;
+  glibc: GlibcView;
+  vmaStarts: Float64Array;
+  vmaEnds: Float64Array;
+  vmaRegion: string[];
+  gcRuns: number;
+  forkPathCopied: (page: number) => boolean;
+  /** map objects whose type word changed in the child: freed, and their block holds another object */
+  replaced: Set<number>;
+  pageSize: number;
+}
+
+/** Index of the map object whose extent [addr - pre, addr + size) holds a, or -1. */
+function objectAt(m: PythonHeapMap['objects'], a: number): number {
+  const i = lastAtOrBelow(m.addr, a);
+  if (i >= 0 && a < m.addr[i] + m.size[i]) return i;
+  const j = i + 1;
+  return j < m.addr.length && a >= m.addr[j] - m.pre[j] ? j : -1;
+}
+
+const poolAt = (p: Pools, a: number): number => findRange(p.start, (i) => p.start[i] + POOL.size, a);
+
+/** One changed word and what lies at its address. */
+interface At {
+  ctx: Context;
+  addr: number;
+  O: Word;
+  N: Word;
+  /** map object holding the word (-1: none), its type name, the word's offset from id(o) */
+  obj: number;
+  type: string;
+  off: number;
+  /** pool of the fork-time image (-1: none) and the word's offset in it; the child's pool */
+  pool: number;
+  poolOff: number;
+  childPool: number;
+  buffer: number;
+  region: string;
+}
+
+/** A reference count's change: a small step of a mortal object's count (3.12+: its low 32 bits; an
+ *  immortal object keeps 0xffffffff there and is never written). */
+function refcountStep(L: PythonLayout | undefined, O: Word, N: Word): boolean {
+  if (L?.refcount === 'u32') return O.hi === N.hi && O.lo !== 0xffffffff && Math.abs(N.lo - O.lo) < 1 << 24;
+  return O.hi === 0 && N.hi === 0 && Math.abs(N.lo - O.lo) < 1 << 24;
+}
+
+/** pymalloc_free's link: the first word of a freed block points to the pool's previous free block, or
+ *  is NULL. */
+function freeLink(w: At): boolean {
+  if (w.pool < 0) return false;
+  const v = num(w.N);
+  const base = w.ctx.pools.start[w.pool];
+  return v === 0 || (v >= base && v < base + POOL.size);
+}
+
+const inAdaptive = (w: At): boolean => {
+  const c = findRange(w.ctx.map.code.start, w.ctx.codeEnds, w.addr);
+  return c >= 0 || (w.ctx.L?.codeWarmupWord !== null && w.off === w.ctx.L?.codeWarmupWord);
+};
+const isType = (w: At): boolean => !!(w.ctx.map.objects.state[w.obj] & STATE.type);
+const hasGcHead = (w: At): boolean => w.ctx.map.objects.pre[w.obj] >= GC_HEAD_BYTES;
+/** A tracked object left out of a freeze: the heap was frozen at the fork, this object was not. */
+const unfrozenInFrozenHeap = (w: At): boolean =>
+  w.ctx.gcRuns > 0 && programFroze(w.ctx) && (w.ctx.map.objects.state[w.obj] & (STATE.tracked | STATE.frozen)) === STATE.tracked;
+/** The program or the strategy called gc.freeze() (beyond what the interpreter froze at its start). */
+const programFroze = (ctx: Context): boolean => ctx.map.frozen > ctx.map.frozenAtStart;
+
+/** Changed words, first match wins. */
+const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolean }[] = [
+  { cause: 'exec.stack', when: (w) => w.region === 'stack' },
+  { cause: 'py.obmalloc.pool', when: (w) => (w.pool >= 0 || w.childPool >= 0) && w.poolOff < POOL.header },
+  // A preloaded object freed in the child whose block now holds a new one: all of it is the allocation.
+  { cause: 'py.obmalloc.alloc', when: (w) => w.obj >= 0 && w.ctx.replaced.has(w.obj) },
+  { cause: 'py.gc.freeze-missing', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && unfrozenInFrozenHeap(w) },
+  { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
+  // before the GC head: a managed dict or values pointer (attributes of an instance)
+  { cause: 'py.mutation.object', when: (w) => w.obj >= 0 && w.off < 0 },
+  { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.off === 0 && !refcountStep(w.ctx.L, w.O, w.N) && freeLink(w) },
+  { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
+  { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
+  { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
+  { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && isType(w) && (w.off === w.ctx.L?.typeFlags || w.off === w.ctx.L?.typeVersionTag) },
+  { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && w.type === 'function' && w.off === w.ctx.L?.funcVersion },
+  { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
+  { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },
+  { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
+  {
+    cause: 'py.specialize.version',
+    when: (w) => w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'dictkeys' && w.addr - w.ctx.map.buffers.start[w.buffer] === DICT_KEYS_VERSION_WORD,
+  },
+  { cause: 'py.mutation.buffer', when: (w) => w.buffer >= 0 },
+  // In a pool, outside every object of the map: a block free at the fork (or never used) that the
+  // child allocated; or a pool the child carved from a free one.
+  { cause: 'py.obmalloc.alloc', when: (w) => w.pool >= 0 || w.childPool >= 0 },
+  { cause: (w) => glibcCause(w), when: (w) => glibcCause(w) !== '' },
+  { cause: 'py.typecache', when: (w) => inRange(w.ctx, w.addr, 'typecache') },
+  { cause: 'vm.globals', when: (w) => w.region === 'file-data' },
+  // a word no rule explains, on a page the fork path itself wrote (the twin copied it too)
+  { cause: 'fork.atfork', when: (w) => w.ctx.forkPathCopied(w.addr - (w.addr % w.ctx.pageSize)) },
+];
+
+/** Is the address in an interpreter-state range of the kind? */
+function inRange(ctx: Context, addr: number, kind: (typeof RANGE_KINDS)[number]): boolean {
+  const r = findRange(ctx.map.ranges.start, ctx.rangeEnds, addr);
+  return r >= 0 && RANGE_KINDS[ctx.map.ranges.kind[r]] === kind;
+}
+
+/** glibc's own words and memory the child malloc'd; '' for the contents of a chunk in use at the fork. */
+function glibcCause(w: At): string {
+  const c = chunkWord(w.ctx.glibc, w.addr, w.O, w.N);
+  if (!c || c.kind === 'content') return '';
+  return c.kind === 'fresh' ? 'alloc.malloc' : 'malloc.meta';
+}
+
+interface IdenticalPage {
+  ctx: Context;
+  page: number;
+  pageSize: number;
+  region: string;
+}
+
+/** The map objects on a page: any at all, any tracked ones a collection visits (not frozen). */
+function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
+  const m = p.ctx.map.objects;
+  let i = Math.max(0, lastAtOrBelow(m.addr, p.page) - 1);
+  let any = false;
+  let visited = false;
+  for (; i < m.addr.length && m.addr[i] - m.pre[i] < p.page + p.pageSize; i++) {
+    if (m.addr[i] + m.size[i] <= p.page) continue;
+    any = true;
+    if ((m.state[i] & (STATE.tracked | STATE.frozen)) === STATE.tracked) visited = true;
+  }
+  return { any, visited };
+}
+
+/** Copied pages whose bytes did not change: who stored the same values, first match wins. */
+const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] = [
+  { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
+  // update_refs and subtract_refs store into the GC head of every object of the collected generations;
+  // survivors end with the links they had.
+  // The program froze its heap (gc.freeze) and still the collection visited objects here: made after it.
+  { cause: 'py.gc.freeze-missing', when: (p) => p.ctx.gcRuns > 0 && programFroze(p.ctx) && objectsOn(p).visited },
+  { cause: 'py.gc.traverse', when: (p) => p.ctx.gcRuns > 0 && objectsOn(p).visited },
+  // Py_INCREF then Py_DECREF: the count is back where it was, the page is copied.
+  { cause: 'py.refcount', when: (p) => objectsOn(p).any },
+  { cause: 'py.obmalloc.alloc', when: (p) => poolAt(p.ctx.pools, p.page) >= 0 || poolAt(p.ctx.childPools, p.page) >= 0 },
+  { cause: 'exec.stack', when: (p) => p.region === 'stack' },
+  { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },
+  { cause: 'vm.globals', when: (p) => p.region === 'file-data' },
+];
+
+const EMPTY_POOLS: Pools = { start: new Float64Array(), blockSize: new Uint16Array(), nextOffset: new Uint16Array() };
+
+function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
+  const py: PythonStructures = capture.python!;
+  const ref = capture.processes.find((p) => p.pid === capture.run?.reference) ?? capture.processes.find((p) => p.pid === diffs.reference)!;
+  const child = py.childChunks.find((c) => c.pid === diffs.pid)?.chunks;
+  return {
+    L: pythonLayoutFor(capture.runtime?.version ?? ''),
+    map: py.map,
+    codeEnds: Float64Array.from(py.map.code.start, (s, i) => s + py.map.code.bytes[i]),
+    bufferEnds: Float64Array.from(py.map.buffers.start, (s, i) => s + py.map.buffers.bytes[i]),
+    rangeEnds: Float64Array.from(py.map.ranges.start, (s, i) => s + py.map.ranges.bytes[i]),
+    pools: py.pools,
+    childPools: py.childPools.find((c) => c.pid === diffs.pid)?.pools ?? EMPTY_POOLS,
+    glibc: glibcView({ chunks: py.mallocChunks, heapStart: py.heapStart, tcacheKey: py.tcacheKey }, child, ref.vmas.find((v) => v.path === '[heap]')),
+    vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
+    vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
+    vmaRegion: regionsOf(ref.vmas),
+    gcRuns,
+    forkPathCopied: forkPathCopied(capture, ref),
+    replaced: new Set(),
+    pageSize: capture.meta.pageSize,
+  };
+}
+
+export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
+  const ctx = contextFor(capture, diffs, gcRuns);
+  const pageSize = capture.meta.pageSize;
+  const objects = ctx.map.objects;
+  const oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
+  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
+  const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
+  const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
+  const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  const regionAt = (a: number) => {
+    const v = findRange(ctx.vmaStarts, ctx.vmaEnds, a);
+    return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
+  };
+  // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now.
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const a = addrOf(k);
+    const o = objectAt(objects, a);
+    if (o >= 0 && a - objects.addr[o] === 8) ctx.replaced.add(o);
+  }
+  const at = (k: number): At => {
+    const addr = addrOf(k);
+    const obj = objectAt(objects, addr);
+    const pool = poolAt(ctx.pools, addr);
+    const childPool = poolAt(ctx.childPools, addr);
+    const poolStart = pool >= 0 ? ctx.pools.start[pool] : childPool >= 0 ? ctx.childPools.start[childPool] : -1;
+    return {
+      ctx,
+      addr,
+      O: oldAt(k),
+      N: newAt(k),
+      obj,
+      type: obj >= 0 ? (ctx.map.types[objects.type[obj]] ?? 'unknown') : '',
+      off: obj >= 0 ? addr - objects.addr[obj] : 0,
+      pool,
+      poolOff: poolStart >= 0 ? addr - poolStart : -1,
+      childPool,
+      buffer: findRange(ctx.map.buffers.start, ctx.bufferEnds, addr),
+      region: regionAt(addr),
+    };
+  };
+  return {
+    unknownVersion: ctx.L ? undefined : capture.runtime?.version,
+    regionOf(page: number): string {
+      if (poolAt(ctx.pools, page) >= 0 || poolAt(ctx.childPools, page) >= 0) return 'python-heap';
+      return regionAt(page);
+    },
+    silentCauses: () => [],
+    identicalPage(p: number): string {
+      const page = diffs.addrs[p];
+      const ip: IdenticalPage = { ctx, page, pageSize, region: regionAt(page) };
+      return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
+    },
+    changedWords(_p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
+      for (let k = first; k < end; k++) {
+        const w = at(k);
+        const rule = WORD_RULES.find((r) => r.when(w));
+        causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
+        owners.push(w.obj >= 0 ? { key: objects.addr[w.obj], type: w.type, class: w.type } : undefined);
+      }
+    },
+  };
+}

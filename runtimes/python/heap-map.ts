@@ -1,0 +1,151 @@
+// The Python agent's heap map (written at the fork point by a throwaway child, see agent/cowscope.py):
+// text lines, one object, code range or buffer each. Only the entries that touch the pages of interest
+// are kept, as sorted columns.
+
+import fs from 'node:fs';
+import { HeapMapError } from '../ruby/heap-map';
+import { describeBytes } from '../../native/regular-file';
+
+export interface PythonHeapMap {
+  /** objects, sorted by address (id(o)); an object's extent is [addr - pre, addr + size) */
+  objects: { addr: Float64Array; pre: Uint8Array; size: Float64Array; state: Uint8Array; type: Uint16Array };
+  /** type names, indexed by objects.type */
+  types: string[];
+  /** code objects' adaptive bytecode: [start, start + bytes), sorted */
+  code: { start: Float64Array; bytes: Float64Array };
+  /** out-of-line buffers (dict keys tables, list item arrays), sorted by start */
+  buffers: { start: Float64Array; bytes: Float64Array; kind: Uint8Array; owner: Float64Array };
+  /** interpreter state ranges (RANGE_KINDS), sorted by start */
+  ranges: { start: Float64Array; bytes: Float64Array; kind: Uint8Array };
+  /** objects in the whole map, and the permanent generation's size at the fork (gc.freeze) */
+  total: number;
+  frozen: number;
+  /** the permanent generation's size when the agent started (3.12 freezes objects of its own) */
+  frozenAtStart: number;
+  malformed: number;
+}
+
+/** Object state bits of the map. */
+export const STATE = { tracked: 1, frozen: 2, type: 4 } as const;
+export const BUFFER_KINDS = ['dictkeys', 'listitems'] as const;
+export const RANGE_KINDS = ['typecache'] as const;
+
+/** Does [lo, hi) touch one of the sorted pages? */
+function touches(pages: Float64Array, pageSize: number, lo: number, hi: number): boolean {
+  let a = 0;
+  let b = pages.length - 1;
+  const first = lo - (lo % pageSize);
+  while (a <= b) {
+    const m = (a + b) >> 1;
+    if (pages[m] < first) a = m + 1;
+    else if (pages[m] >= hi) b = m - 1;
+    else return true;
+  }
+  return false;
+}
+
+function sortedBy<T extends { [k: string]: number }>(rows: T[], key: keyof T): T[] {
+  return rows.sort((x, y) => x[key] - y[key]);
+}
+
+/** Every line of a file, read in chunks (a map of millions of objects is larger than one string may be). */
+function* linesOf(file: string): Generator<string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16 << 20);
+    let rest = '';
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const lines = (rest + buf.toString('latin1', 0, n)).split('\n');
+      rest = lines.pop()!;
+      yield* lines;
+    }
+    if (rest) yield rest;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads the map, keeping what touches the sorted pages. */
+export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize: number, maxBytes: number): PythonHeapMap {
+  const bytes = fs.statSync(file).size;
+  if (bytes > maxBytes) throw new HeapMapError(`the heap map is ${describeBytes(bytes)}, more than the ${describeBytes(maxBytes)} cowscope reads: raise --max-heap-map`);
+  const types: string[] = [];
+  const objs: { addr: number; pre: number; size: number; state: number; type: number }[] = [];
+  const code: { start: number; bytes: number }[] = [];
+  const bufs: { start: number; bytes: number; kind: number; owner: number }[] = [];
+  const ranges: { start: number; bytes: number; kind: number }[] = [];
+  let total = 0;
+  let frozen = 0;
+  let frozenAtStart = 0;
+  let malformed = 0;
+  for (const line of linesOf(file)) {
+    if (!line) continue;
+    const f = line.split(' ');
+    switch (f[0]) {
+      case 'T':
+        types[Number(f[1])] = f[2];
+        break;
+      case 'O': {
+        const addr = parseInt(f[1], 16);
+        const pre = Number(f[2]);
+        const size = Number(f[3]);
+        if (!(addr > 0) || !(size > 0) || f.length !== 6) malformed++;
+        else if (touches(pages, pageSize, addr - pre, addr + size)) objs.push({ addr, pre, size, state: Number(f[4]), type: Number(f[5]) });
+        break;
+      }
+      case 'C': {
+        const start = parseInt(f[2], 16);
+        const n = Number(f[3]);
+        if (!(start > 0) || !(n >= 0)) malformed++;
+        else if (n && touches(pages, pageSize, start, start + n)) code.push({ start, bytes: n });
+        break;
+      }
+      case 'B': {
+        const start = parseInt(f[1], 16);
+        const n = Number(f[2]);
+        const kind = BUFFER_KINDS.indexOf(f[3] as (typeof BUFFER_KINDS)[number]);
+        if (!(start > 0) || !(n > 0) || kind < 0) malformed++;
+        else if (touches(pages, pageSize, start, start + n)) bufs.push({ start, bytes: n, kind, owner: parseInt(f[4], 16) });
+        break;
+      }
+      case 'R': {
+        const start = parseInt(f[1], 16);
+        const n = Number(f[2]);
+        const kind = RANGE_KINDS.indexOf(f[3] as (typeof RANGE_KINDS)[number]);
+        if (!(start > 0) || !(n > 0) || kind < 0) malformed++;
+        else ranges.push({ start, bytes: n, kind });
+        break;
+      }
+      case 'E':
+        total = Number(f[1]);
+        frozen = Number(f[2]);
+        frozenAtStart = Number(f[3] ?? 0);
+        break;
+      default:
+        malformed++;
+    }
+  }
+  sortedBy(objs, 'addr');
+  sortedBy(code, 'start');
+  sortedBy(bufs, 'start');
+  sortedBy(ranges, 'start');
+  return {
+    objects: {
+      addr: Float64Array.from(objs, (o) => o.addr),
+      pre: Uint8Array.from(objs, (o) => o.pre),
+      size: Float64Array.from(objs, (o) => o.size),
+      state: Uint8Array.from(objs, (o) => o.state),
+      type: Uint16Array.from(objs, (o) => o.type),
+    },
+    types,
+    code: { start: Float64Array.from(code, (c) => c.start), bytes: Float64Array.from(code, (c) => c.bytes) },
+    buffers: { start: Float64Array.from(bufs, (b) => b.start), bytes: Float64Array.from(bufs, (b) => b.bytes), kind: Uint8Array.from(bufs, (b) => b.kind), owner: Float64Array.from(bufs, (b) => b.owner) },
+    ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },
+    total,
+    frozen,
+    frozenAtStart,
+    malformed,
+  };
+}

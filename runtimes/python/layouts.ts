@@ -1,0 +1,59 @@
+// CPython facts that vary by version, one row per minor version (x86_64 and aarch64, default build with
+// the GIL). Offsets are from each version's headers and were checked against live interpreters: the
+// adaptive bytecode by comparing memory at id(code)+offset with code._co_code_adaptive (3.12+) or
+// co_code (3.11), the str hash by comparing the word at id(s)+24 with hash(s).
+
+export interface PythonLayout {
+  version: string;
+  /** reference count encoding: 'full' (3.11: the whole first word), 'u32' (3.12+: the low 32 bits, an
+   *  immortal object keeps them at 0xffffffff and is never written) */
+  refcount: 'full' | 'u32';
+  /** start of co_code_adaptive in a code object */
+  codeAdaptive: number;
+  /** 3.11: the word holding co_warmup (incremented on every call until the code is quickened) */
+  codeWarmupWord: number | null;
+  /** PyASCIIObject.hash, PyBytesObject.ob_shash */
+  strHash: number;
+  bytesHash: number;
+  /** PyTypeObject.tp_flags (Py_TPFLAGS_VALID_VERSION_TAG) and tp_version_tag */
+  typeFlags: number;
+  typeVersionTag: number;
+  /** PyFunctionObject.func_version */
+  funcVersion: number;
+  /** PyDictObject.ma_version_tag: written by every mutation of the dict */
+  dictVersionTag: number;
+  /** the type attribute cache (4096 entries of 24 B) in PyInterpreterState: offsetof() against the
+   *  version's internal headers (pycore_interp.h) */
+  typeCache: number;
+}
+
+/** Bytes of the type attribute cache (MCACHE_SIZE_EXP 12: 4096 entries of version, name, value). */
+export const TYPE_CACHE_BYTES = 4096 * 24;
+
+/** The GC head (PyGC_Head: _gc_next, _gc_prev) is the 16 bytes before every object of a GC type. */
+export const GC_HEAD_BYTES = 16;
+/** pymalloc (obmalloc) with the radix tree, the 64-bit default: 16 KiB pools in 1 MiB arenas; a pool
+ *  starts with a 48-byte header; blocks are multiples of 16 bytes up to 512. */
+export const POOL = { size: 16384, header: 48, alignment: 16, classes: 32 } as const;
+/** Offsets in a pool header (struct pool_header), the same in 3.11–3.13. */
+export const POOL_HEADER = { count: 0, freeblock: 8, nextpool: 16, prevpool: 24, arenaIndexAndSize: 32, nextAndMaxOffset: 40 } as const;
+/** PyDictKeysObject.dk_version (u32 at +12, in the word at +8): assigned lazily for the specializer. */
+export const DICT_KEYS_VERSION_WORD = 8;
+
+export const LAYOUTS: readonly PythonLayout[] = [
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
+];
+
+/** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */
+export function pythonLayoutFor(version: string): PythonLayout | undefined {
+  const minor = /^(\d+\.\d+)/.exec(version)?.[1];
+  return LAYOUTS.find((l) => l.version === minor);
+}
+
+/** What the agent needs of the table to write its heap map (it picks its own version's row). */
+export const AGENT_LAYOUTS = LAYOUTS.map((l) => ({ version: l.version, codeAdaptive: l.codeAdaptive, typeCache: l.typeCache, typeCacheBytes: TYPE_CACHE_BYTES }));
+
+/** Strategy steps of the Python agent (its STRATEGY_STEPS); a strategy joins steps with +. */
+export const PYTHON_STRATEGY_STEPS = ['none', 'gc', 'freeze', 'disable'];

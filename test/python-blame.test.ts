@@ -1,0 +1,123 @@
+// CoW blame on every CPython the machine has (Debian's 3.11, pyenv's 3.11, 3.12, 3.13 where present):
+// each planted-cause fixture (fixtures/python/causes.py, one mode per cause, the child doing only that)
+// must have at least 85% of all copied pages blamed on the planted cause's family, unknown and
+// same-value.* together at most 5%, and the blame totals equal to the copied totals.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CAUSES, causeRow, isCause } from '../blame/catalog';
+import { loadCapture } from '../native/capture-file';
+import { runReport } from '../analyzers/run-report';
+import { ROOT } from './helpers/family';
+import { runCowscope, tempDir } from './helpers/ruby';
+import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+
+const CAUSES_PY = path.join(PYTHON_FIXTURES, 'causes.py');
+
+/** Each mode and the family of the causes it plants (the catalog's families). */
+const PLANTED: { mode: string; family: string; causes: RegExp }[] = [
+  { mode: 'gc', family: 'gc', causes: /^py\.gc\.(link|traverse)$/ },
+  { mode: 'freeze_late', family: 'gc', causes: /^py\.gc\.freeze-missing$/ },
+  { mode: 'refcount', family: 'refcount', causes: /^py\.refcount$/ },
+  { mode: 'specialize', family: 'icache', causes: /^py\.specialize\./ },
+  { mode: 'hash', family: 'object', causes: /^py\.str\.hash$/ },
+  { mode: 'alloc', family: 'alloc', causes: /^(py\.obmalloc\.|alloc\.malloc$)/ },
+];
+
+const tmp = tempDir('pyblame');
+test.after(() => tmp.remove());
+test.after.each(() => assert.equal(pythonFixtureProcesses(), [], 'no Python process left behind'));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function assertTotals(child: any): void {
+  const pages = child.blame.reduce((n: number, b: { pages: number }) => n + b.pages, 0);
+  assert.is(pages, child.pages.copied, `child ${child.pid}: blame pages add up to the copied pages`);
+  const byRegion = child.blameByRegion.reduce((n: number, g: { pages: number }) => n + g.pages, 0);
+  assert.is(byRegion, child.pages.copied, `child ${child.pid}: per-region blame adds up too`);
+}
+
+const familyPages = (blame: { cause: string; pages: number }[], family: string) => blame.filter((b) => causeRow(b.cause)?.family === family).reduce((n, b) => n + b.pages, 0);
+
+const PYTHONS = testPythons();
+console.log(`Python blame tests run on: ${PYTHONS.map((p) => `${p.version} (${p.python})`).join(', ')}`);
+
+for (const { python, version } of PYTHONS) {
+  for (const p of PLANTED)
+    test(`Python ${version} ${p.mode}: >= 85% of copied pages on the ${p.family} family, unknown + same-value <= 5%`, () => {
+      const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: p.mode });
+      assert.is(r.status, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.is(report.runtime.name, 'python');
+      assert.is(report.runtime.version, version);
+      const child = report.children[0];
+      assertTotals(child);
+      const summary = `${p.mode} on ${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+      const family = familyPages(child.blame, p.family);
+      assert.ok(family >= 0.85 * child.pages.copied, `${summary}: ${family} of ${child.pages.copied} copied pages on the ${p.family} family`);
+      // The family's pages are the planted causes' (not another cause of the same family).
+      assert.ok(pagesOf(child.blame, p.causes) >= 0.8 * child.pages.copied, `${summary}: planted causes ${p.causes.source}`);
+      const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
+      assert.ok(unexplained <= 0.05 * child.pages.copied, `${summary}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
+    });
+
+  test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    // 96 KiB at any alignment: 24 or 25 pages, nearly all written by 3000 misses
+    const pages = pagesOf(child.blame, /^py\.typecache$/);
+    assert.ok(pages >= 20 && pages <= 25, `typecache on ${version}: ${pages} pages; ${JSON.stringify(child.blame.slice(0, 6))}`);
+  });
+
+  test(`Python ${version} noop: the control copies little, and explains it`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'noop' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    assert.ok(child.pages.copied < 400, `noop copied ${child.pages.copied} pages`);
+    assert.ok(pagesOf(child.blame, /^py\.typecache$/) <= 5, `noop: typecache ${JSON.stringify(child.blame)}`);
+    for (const p of PLANTED.filter((x) => x.mode !== 'alloc'))
+      assert.ok(pagesOf(child.blame, p.causes) < 0.1 * child.pages.copied + 10, `noop: ${p.causes.source} ${JSON.stringify(child.blame)}`);
+    const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
+    assert.ok(unexplained <= 0.05 * child.pages.copied, `noop: unknown + same-value ${unexplained} of ${child.pages.copied}`);
+  });
+}
+
+test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
+  const save = path.join(tmp.dir, 'hash.cow');
+  const r = runCowscope(['run', '--json', '--children', '2', '--save', save, CAUSES_PY], { COWSCOPE_CAUSE: 'hash' });
+  assert.is(r.status, 0, r.stderr);
+  for (const child of JSON.parse(r.stdout).children) assertTotals(child);
+  const offline = runCowscope(['report', '--json', save]);
+  assert.is(offline.status, 0, offline.stderr);
+  assert.is(offline.stdout, r.stdout);
+  const text = runCowscope(['report', save]);
+  assert.match(text.stdout, /Why child \d+ copied \d+ pages/);
+  assert.match(text.stdout, /py\.str\.hash\s+\d+/);
+});
+
+test('a Python version outside the table: version-independent rules only, said in a note, totals still exact', () => {
+  const save = path.join(tmp.dir, 'refcount.cow');
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, CAUSES_PY], { COWSCOPE_CAUSE: 'alloc' });
+  assert.is(r.status, 0, r.stderr);
+  const capture = loadCapture(save);
+  capture.runtime!.version = '3.99.0';
+  const report = runReport(capture);
+  assert.ok(report.notes.some((n) => /Python 3\.99\.0 is not in cowscope's version table/.test(n)), JSON.stringify(report.notes));
+  const child = report.children[0];
+  assertTotals(child);
+  // allocation into free pool blocks needs no version row: still found
+  assert.is(child.blame[0].cause, 'py.obmalloc.alloc');
+});
+
+test('every cause id the Python rules name is in the catalog, and every py.* row is named by a rule', () => {
+  const src = fs.readFileSync(path.join(ROOT, 'runtimes/python/blamer.ts'), 'utf8');
+  const ids = new Set([...src.matchAll(/'((?:py|alloc|malloc|vm|exec|fork|same-value)\.[a-z.-]+|unknown)'/g)].map((m) => m[1]));
+  for (const id of ids) assert.ok(isCause(id), `${id} is in blame/catalog.ts`);
+  for (const c of CAUSES.filter((x) => x.id.startsWith('py.'))) assert.ok(ids.has(c.id), `${c.id} is named by a rule of runtimes/python/blamer.ts`);
+});
+
+test.run();

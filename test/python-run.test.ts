@@ -1,0 +1,155 @@
+// cowscope run with CPython: the interpreter is recognised, the fork point and the workload behave as
+// for Ruby (end of the main script or cowscope.fork_point(); --workload FILE.py in the program's
+// __main__ namespace, or the cowscope.workload function), the strategies do what they say, failures are
+// one line naming the fix, and every process and temporary folder is cleaned up.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pythonArgs, PYTHON_AGENT_DIR } from '../runtimes/ruby/driver';
+import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
+import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+
+const fixture = (name: string) => path.join(PYTHON_FIXTURES, name);
+const tmp = tempDir('pyrun');
+test.after(() => tmp.remove());
+test.after.each(() => {
+  assert.equal(pythonFixtureProcesses(), [], 'no Python process left behind');
+  assert.equal(leftoverRunDirs(), [], 'no temporary folder left behind');
+});
+
+const PYTHONS = testPythons();
+const DEBIAN = PYTHONS.find((p) => p.python === '/usr/bin/python3');
+
+test('the command line: interpreter options first, then the bootstrap, the script and its arguments', () => {
+  const args = pythonArgs(['-X', 'dev', '-B', 'app.py', '-v', 'x']);
+  assert.equal(args.slice(0, 4), ['-X', 'dev', '-B', '-c']);
+  assert.ok(args[4].includes(JSON.stringify(PYTHON_AGENT_DIR)) && args[4].endsWith('cowscope.run_main()'), args[4]);
+  assert.equal(args.slice(5), ['app.py', '-v', 'x']);
+  assert.equal(pythonArgs(['--', 'app.py']).slice(-1), ['app.py']);
+});
+
+test('cowscope run -- python3 app.py: a Python run, two children, blame adding up', () => {
+  const r = runCowscope(['run', '--json', '--', 'python3', fixture('hello.py')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /does not exist/);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.schema, 'cowscope.run/1');
+  assert.is(report.runtime.name, 'python');
+  assert.match(report.runtime.version, /^3\.\d+\.\d+$/);
+  assert.is(report.children.length, 2);
+  assert.is(report.workload, 'the cowscope.workload function of the program, if it registered one');
+  assert.match(r.stderr, /child total 199990000/); // the workload ran, its output went to stderr
+  for (const child of report.children) {
+    assert.ok(child.pages.copied > 0);
+    assert.is(child.blame.reduce((n: number, b: { pages: number }) => n + b.pages, 0), child.pages.copied);
+  }
+});
+
+test('interpreter options and program arguments reach the program; the script runs as __main__', () => {
+  const out = path.join(tmp.dir, 'args.json');
+  const python = DEBIAN?.python ?? 'python3';
+  const r = runCowscope(['run', '--json', '--children', '1', '--', python, '-B', fixture('args.py'), 'one', '--two'], { COWSCOPE_FIXTURE_OUT: out });
+  assert.is(r.status, 0, r.stderr);
+  const seen = JSON.parse(fs.readFileSync(out, 'utf8'));
+  assert.equal(seen.argv, [fixture('args.py'), 'one', '--two']);
+  assert.is(seen.dontWriteBytecode, 1);
+  assert.is(seen.name, '__main__');
+  assert.is(seen.path0, PYTHON_FIXTURES);
+});
+
+test('--python PATH, and a .py script alone, pick the Python runtime', () => {
+  if (!DEBIAN) {
+    console.log('note: no /usr/bin/python3: --python test skipped');
+    return;
+  }
+  const r = runCowscope(['run', '--json', '--children', '1', '--python', DEBIAN.python, fixture('hello.py')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).runtime.version, DEBIAN.version);
+  const plain = runCowscope(['run', '--json', '--children', '1', fixture('hello.py')]);
+  assert.is(plain.status, 0, plain.stderr);
+  assert.is(JSON.parse(plain.stdout).runtime.name, 'python');
+});
+
+test('cowscope.fork_point() with a --workload file run in the program\'s __main__ namespace', () => {
+  const out = path.join(tmp.dir, 'touch.txt');
+  const r = runCowscope(['run', '--json', '--children', '3', '--workload', fixture('workload_touch.py'), fixture('fork_point.py')], { COWSCOPE_FIXTURE_OUT: out });
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /ran past the fork point/);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.workload, 'load workload_touch.py');
+  const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  assert.equal(lines.map((l) => Number(l[0])).sort(), report.children.map((c: { pid: number }) => c.pid).sort());
+  for (const l of lines) assert.equal(l.slice(1), ['__main__', '5000']);
+  // 5000 lists appended to: their headers (py.mutation.list) are the first cause of every child
+  for (const child of report.children) assert.is(child.blame[0].cause, 'py.mutation.list', JSON.stringify(child.blame.slice(0, 3)));
+});
+
+test('strategy freeze: a full collection in the child no longer copies the preloaded objects', () => {
+  const none = runCowscope(['run', '--json', '--children', '1', fixture('causes.py')], { COWSCOPE_CAUSE: 'gc' });
+  const frozen = runCowscope(['run', '--json', '--children', '1', '--strategy', 'freeze', fixture('causes.py')], { COWSCOPE_CAUSE: 'gc' });
+  assert.is(none.status, 0, none.stderr);
+  assert.is(frozen.status, 0, frozen.stderr);
+  const a = JSON.parse(none.stdout);
+  const b = JSON.parse(frozen.stdout);
+  assert.is(b.strategy.name, 'freeze');
+  assert.is(b.children[0].gcRuns, 1, 'the child still collected');
+  const gcNone = pagesOf(a.children[0].blame, /^py\.gc\./);
+  const gcFrozen = pagesOf(b.children[0].blame, /^py\.gc\./);
+  assert.ok(gcNone > 2000, `without freeze: ${gcNone} py.gc pages`);
+  assert.ok(gcFrozen < 0.02 * gcNone, `with freeze: ${gcFrozen} py.gc pages against ${gcNone}`);
+  // the map child unfroze before walking: the map is as complete as without freeze
+  assert.ok(b.heapMap.objects >= 0.99 * a.heapMap.objects, `${b.heapMap.objects} objects mapped, ${a.heapMap.objects} without freeze`);
+  assert.ok(b.notes.some((n: string) => /objects were frozen \(gc\.freeze\) at the fork/.test(n)), JSON.stringify(b.notes));
+  // the prediction named freeze for the gc pages
+  assert.ok(a.children[0].remedies.some((x: { strategy: string; pages: number }) => x.strategy === 'freeze' && x.pages >= gcNone), JSON.stringify(a.children[0].remedies));
+});
+
+test('strategy disable: no automatic collection in the children; gc and + compose', () => {
+  const none = runCowscope(['run', '--json', '--children', '1', fixture('allocate.py')]);
+  const off = runCowscope(['run', '--json', '--children', '1', '--strategy', 'gc+disable', fixture('allocate.py')]);
+  assert.is(none.status, 0, none.stderr);
+  assert.is(off.status, 0, off.stderr);
+  assert.ok(JSON.parse(none.stdout).children[0].gcRuns > 0, 'tracked allocations trigger collections');
+  const b = JSON.parse(off.stdout);
+  assert.is(b.strategy.label, 'gc+disable');
+  assert.is(b.children[0].gcRuns, 0);
+});
+
+test('compare --strategies none,freeze: the predicted saving of freeze is the measured one', () => {
+  const r = runCowscope(['compare', '--json', '--repeat', '1', '--children', '1', '--strategies', 'none,freeze', fixture('causes.py')], { COWSCOPE_CAUSE: 'gc' });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.runtime.name, 'python');
+  const freeze = report.strategies.find((s: { name: string }) => s.name === 'freeze');
+  assert.ok(freeze.savedPercent >= 90, `freeze saved ${freeze.savedPercent}%`);
+  const off = Math.abs(freeze.predictedSavedPerChild - freeze.savedPerChild) / freeze.savedPerChild;
+  assert.ok(off <= 0.05, `predicted ${freeze.predictedSavedPerChild} against measured ${freeze.savedPerChild} bytes`);
+});
+
+test('a workload that does not finish: --timeout reports the child and everything is killed and reaped', () => {
+  const r = runCowscope(['run', '--children', '1', '--timeout', '2', fixture('hang.py')]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /child \d+ did not finish the workload within 2 s: state S/);
+});
+
+const FAILURES: { name: string; args: string[]; message: RegExp }[] = [
+  { name: 'an exception before the fork point', args: [fixture('raise.py')], message: /^cowscope: the program raised ValueError: boom before the fork \(.*raise\.py:1\)$/m },
+  { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m },
+  { name: 'a missing script', args: ['--', 'python3', 'nowhere.py'], message: /^cowscope: the program nowhere\.py does not exist: check the path$/m },
+  { name: 'a Ruby strategy step', args: ['--strategy', 'gc+compact', fixture('hello.py')], message: /unknown strategy step "compact" for a Python program .*use none, gc, freeze, disable/ },
+  { name: 'no interpreter there', args: ['--python', path.join(tmp.dir, 'python9'), fixture('hello.py')], message: /no Python at .*python9: install it .* or pass --python PATH/ },
+  { name: '--rack with Python', args: ['--rack', 'config.ru', '--', 'python3', fixture('hello.py')], message: /--rack is for Ruby programs/ },
+  { name: '-c instead of a script', args: ['--', 'python3', '-c', 'print(1)'], message: /give the Python script to run/ },
+];
+
+for (const f of FAILURES)
+  test(`${f.name}: one line naming the fix, exit 2`, () => {
+    const r = runCowscope(['run', ...f.args]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, f.message);
+    assert.is(r.stdout, '');
+  });
+
+test.run();

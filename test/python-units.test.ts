@@ -1,0 +1,96 @@
+// The pure parts of the CPython runtime: heap-map ingest (kept entries, malformed lines, chunked
+// reading), pool header validation, the version table.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ingestPythonHeapMap } from '../runtimes/python/heap-map';
+import { validPool } from '../runtimes/python/discover';
+import { pythonLayoutFor } from '../runtimes/python/layouts';
+import { tempDir } from './helpers/ruby';
+
+const tmp = tempDir('pyunit');
+test.after(() => tmp.remove());
+
+test('ingest keeps what touches the pages, sorted, and counts malformed lines', () => {
+  const file = path.join(tmp.dir, 'map.txt');
+  const lines = [
+    'T 0 str',
+    'T 1 code',
+    'O 20010 0 64 0 0', // on page 0x20000
+    'O 10020 16 48 1 0', // on page 0x10000, its GC head too
+    'O 90000 0 64 0 0', // on no kept page
+    'O 1ffff0 0 32 0 0', // ends on page 0x200000
+    'O zz 0 32 0 0', // malformed address
+    'C 20100 201b8 64', // code on page 0x20000
+    'B 10100 80 dictkeys 10020',
+    'B 10200 80 nonsense 10020', // unknown kind
+    'R a69d78 98304 typecache',
+    'X what is this',
+    'E 123 7 2',
+  ];
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const m = ingestPythonHeapMap(file, Float64Array.from([0x10000, 0x20000, 0x200000]), 4096, 1 << 20);
+  assert.equal(Array.from(m.objects.addr), [0x10020, 0x20010, 0x1ffff0]);
+  assert.equal(Array.from(m.objects.pre), [16, 0, 0]);
+  assert.equal(Array.from(m.objects.state), [1, 0, 0]);
+  assert.equal(m.types, ['str', 'code']);
+  assert.equal(Array.from(m.code.start), [0x201b8]);
+  assert.equal(Array.from(m.buffers.owner), [0x10020]);
+  assert.equal(Array.from(m.ranges.start), [0xa69d78]);
+  assert.is(m.total, 123);
+  assert.is(m.frozen, 7);
+  assert.is(m.frozenAtStart, 2);
+  assert.is(m.malformed, 3);
+});
+
+test('ingest refuses a map over the size limit, naming the option', () => {
+  const file = path.join(tmp.dir, 'big.txt');
+  fs.writeFileSync(file, 'E 0 0\n'.repeat(100));
+  assert.throws(() => ingestPythonHeapMap(file, new Float64Array(), 4096, 64), /raise --max-heap-map/);
+});
+
+test('ingest reads maps larger than its read chunk, lines split across chunks included', () => {
+  const file = path.join(tmp.dir, 'long.txt');
+  const n = 700_000; // about 20 MiB: more than one 16 MiB chunk
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, 'T 0 float\n');
+  let text = '';
+  for (let i = 0; i < n; i++) {
+    text += `O ${(0x100000 + i * 32).toString(16)} 0 24 0 0\n`;
+    if (text.length > 1 << 20) {
+      fs.writeSync(fd, text);
+      text = '';
+    }
+  }
+  fs.writeSync(fd, `${text}E ${n} 0\n`);
+  fs.closeSync(fd);
+  const pages = Float64Array.from({ length: Math.ceil((n * 32) / 4096) }, (_, i) => 0x100000 + i * 4096);
+  const m = ingestPythonHeapMap(file, pages, 4096, 1 << 30);
+  assert.is(m.objects.addr.length, n);
+  assert.is(m.malformed, 0);
+  assert.is(m.total, n);
+});
+
+test('pool headers: a real header validates, anything else does not', () => {
+  // szidx 1 (32-byte blocks), arena 5; nextoffset 48 + 10 blocks, maxnextoffset 16384 - 32
+  const sz = (szidx: number, arena = 5) => (BigInt(szidx) << 32n) | BigInt(arena);
+  const offs = (next: number, max: number) => (BigInt(max) << 32n) | BigInt(next);
+  assert.equal(validPool(sz(1), offs(48 + 320, 16384 - 32)), { blockSize: 32, nextOffset: 368 });
+  assert.equal(validPool(sz(31), offs(48, 16384 - 512)), { blockSize: 512, nextOffset: 48 });
+  assert.is(validPool(sz(32), offs(48, 16384 - 528)), undefined); // no 33rd size class
+  assert.is(validPool(sz(1), offs(50, 16384 - 32)), undefined); // not a block boundary
+  assert.is(validPool(sz(1), offs(48, 16384 - 48)), undefined); // max does not match the class
+  assert.is(validPool(0n, 0n), undefined);
+});
+
+test('version table: 3.11 to 3.13 by minor version, others outside', () => {
+  assert.is(pythonLayoutFor('3.11.2')?.codeAdaptive, 184);
+  assert.is(pythonLayoutFor('3.12.1')?.refcount, 'u32');
+  assert.is(pythonLayoutFor('3.13.0')?.codeAdaptive, 200);
+  assert.is(pythonLayoutFor('3.10.13'), undefined);
+  assert.is(pythonLayoutFor('3.14.0'), undefined);
+});
+
+test.run();
