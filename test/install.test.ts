@@ -27,11 +27,12 @@ const SHIPPED = [
   'dist/native/probe.js',
   'dist/runtimes/ruby/driver.js',
   'binding.gyp',
-  'native/probe.cc',
-  'native/heapdump.cc',
   'native/common.h',
   'runtimes/ruby/agent/cowscope.rb',
+  'runtimes/python/agent/cowscope.py',
   'examples/app.rb',
+  // every source the addon builds from, as binding.gyp lists them
+  ...(JSON.parse(fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8')).targets[0].sources as string[]),
 ];
 
 /** Processes whose command line mentions dir. */
