@@ -1,8 +1,9 @@
 // Page maps for the HTML report: every page of a child's writable private regions (GC heap, malloc,
 // anonymous memory, stack, file data), in address order, with its class and, for copied pages, the
-// blamed cause and the object that owns most of its changed words (when the runtime knows owners).
+// blamed cause, the object that owns most of its changed words (when the runtime knows owners) and the
+// function that wrote it first (when fault tracing ran).
 
-import type { ProcessCapture } from '../native/capture';
+import { ChildWriters, ProcessCapture, WRITER_FRAMES } from '../native/capture';
 import { PageClass } from './classify';
 import { RegionRanges, regionsOf } from './regions';
 import type { WordOwner } from '../runtimes/adapter';
@@ -14,6 +15,8 @@ export interface PageMapRegion {
   cls: number[];
   cause: number[];
   owner: number[];
+  /** index into writers (-1: no first write traced) */
+  writer: number[];
 }
 
 export interface PageMap {
@@ -21,6 +24,8 @@ export interface PageMap {
   causes: string[];
   /** owners named once: "Class (type) allocated at site" */
   owners: string[];
+  /** first writers named once (fault tracing): "function (file)" */
+  writers: string[];
   regions: PageMapRegion[];
 }
 
@@ -36,7 +41,25 @@ export function pageMap(
   classes: Uint8Array,
   special?: RegionRanges,
   perPage?: { addr: Float64Array; cause: string[]; owner?: (WordOwner | undefined)[] },
+  traced?: ChildWriters,
 ): PageMap {
+  // The first writer of each traced page: the function of its writing instruction.
+  const writers: string[] = [];
+  const writerOf = new Map<number, number>();
+  if (traced) {
+    const index = new Map<number, number>();
+    traced.addrs.forEach((a, k) => {
+      const f = traced.fn[k * WRITER_FRAMES];
+      if (f < 0) return;
+      let j = index.get(f);
+      if (j === undefined) {
+        const fn = traced.functions[f];
+        const file = fn.file.slice(fn.file.lastIndexOf('/') + 1);
+        index.set(f, (j = writers.push(`${fn.name || 'unnamed code'} (${file})${fn.approximate ? ' ~' : ''}`) - 1));
+      }
+      writerOf.set(a, j);
+    });
+  }
   const causes: string[] = [];
   const owners: string[] = [];
   const causeOf = new Map<number, number>();
@@ -71,14 +94,15 @@ export function pageMap(
         if (r < special.starts.length && special.starts[r] <= addr) region = special.region;
       }
       if (!WANTED.includes(region)) continue;
-      if (!out.has(region)) out.set(region, { region, addr: [], cls: [], cause: [], owner: [] });
+      if (!out.has(region)) out.set(region, { region, addr: [], cls: [], cause: [], owner: [], writer: [] });
       const g = out.get(region)!;
       g.addr.push(addr);
       g.cls.push(cls);
       g.cause.push(causeOf.get(addr) ?? -1);
       g.owner.push(ownerOf.get(addr) ?? -1);
+      g.writer.push(writerOf.get(addr) ?? -1);
     }
     off += n;
   }
-  return { pid: child.pid, causes, owners, regions: WANTED.filter((w) => out.has(w)).map((w) => out.get(w)!) };
+  return { pid: child.pid, causes, owners, writers, regions: WANTED.filter((w) => out.has(w)).map((w) => out.get(w)!) };
 }

@@ -66,7 +66,7 @@ function fold(id: string, title: string, kids: ChildFacts[], capture: Capture, p
     regions,
     help,
     topClasses: rep.byClass.slice(0, 8),
-    map: pageMap(rep.process, pageSize, rep.classes, special(capture), rep.perPage),
+    map: pageMap(rep.process, pageSize, rep.classes, special(capture), rep.perPage, capture.faults?.children.find((w) => w.pid === rep.process.pid)),
     noBlame: causes.length ? undefined : noBlame,
   };
 }

@@ -64,7 +64,8 @@ function drawRegion(box, m, g) {
     const cause = g.cause[i] >= 0 ? m.causes[g.cause[i]] : '';
     if (cause) tip.appendChild(line('cause: ' + cause));
     if (g.owner[i] >= 0) tip.appendChild(line('owner: ' + m.owners[g.owner[i]]));
-    if (cause && doc.causes[cause].writer) tip.appendChild(line('writer: ' + doc.causes[cause].writer));
+    if (g.writer && g.writer[i] >= 0) tip.appendChild(line('first writer: ' + m.writers[g.writer[i]]));
+    if (cause && doc.causes[cause].writer) tip.appendChild(line('what writes it: ' + doc.causes[cause].writer));
     tip.style.display = 'block'; tip.style.left = (e.pageX + 14) + 'px'; tip.style.top = (e.pageY + 14) + 'px';
   });
   canvas.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
