@@ -33,7 +33,8 @@ export interface PageMap {
 // data is), the stack and the private data of files (the interpreter's globals). Code is never copied.
 const WANTED = ['ruby-heap', 'malloc-heap', 'anon', 'stack', 'file-data'];
 
-const ownerName = (o: WordOwner) => `${o.class}${o.class === o.type || o.type === 'none' ? '' : ` (${o.type})`}${o.site ? ` allocated at ${o.site}` : ''}`;
+const ownerName = (o: WordOwner) =>
+  `${o.class}${o.class === o.type || o.type === 'none' ? '' : ` (${o.type})`}${o.field ? `, ${o.field}` : ''}${o.site ? ` allocated at ${o.site}` : ''}`;
 
 export function pageMap(
   child: ProcessCapture,

@@ -12,6 +12,8 @@ export interface WordOwner {
   type: string;
   class: string;
   site?: string;
+  /** which part of the owner the words are (its buffer, its table), when the runtime can tell */
+  field?: string;
 }
 
 /** One child's blame, page by page. Made once per child by the runtime; holds no global state. */

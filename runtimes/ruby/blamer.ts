@@ -312,6 +312,17 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
 const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
 
+/** What a malloc'd chunk an object points to is, by the object's type (the only out-of-slot data of each). */
+const CHUNK_FIELDS: Record<number, string> = {
+  [T.STRING]: 'its character buffer',
+  [T.ARRAY]: 'its element buffer',
+  [T.HASH]: 'its hash table',
+  [T.OBJECT]: 'its instance variables',
+  [T.STRUCT]: 'its members',
+  [T.BIGNUM]: 'its digits',
+  [T.MATCH]: 'its match offsets',
+};
+
 /** Index in ruby.chunkOwners of the chunk starting at start, or -1. */
 function chunkOwnerIndex(ctx: Context, start: number): number {
   const o = ctx.ruby.chunkOwners;
@@ -332,7 +343,9 @@ function chunkOwnerOf(ctx: Context, addr: number): WordOwner | undefined {
   const i = c >= 0 ? chunkOwnerIndex(ctx, ctx.glibc.fork.start[c]) : -1;
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
-  return { key: o.slot[i], type: TYPE_NAMES[o.flags[i] & FL.typeMask] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '' };
+  const type = o.flags[i] & FL.typeMask;
+  const field = CHUNK_FIELDS[type] ? `${CHUNK_FIELDS[type]}${o.offset[i] < 0 ? ' (a chunk its table points to)' : ''}` : `a chunk it points to at +${o.offset[i]}`;
+  return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '', field };
 }
 
 /** The cause of the chunk the child allocated that v points into, if any. */
