@@ -60,15 +60,29 @@ function readAt(fd: number, offset: number, length: number): Buffer {
 
 const u64 = (b: Buffer, at: number) => Number(b.readBigUInt64LE(at));
 
-/** Reads an ELF64 LE file's function symbols; null when it is not one (or cannot be read). */
-function loadTable(file: string, debug = true): SymbolTable | null {
+/** "major:minor" in hex, as /proc/PID/maps prints a device, from a stat's dev number (Linux's
+ *  new_encode_dev: minor's low 8 bits, major's 12, then minor's high bits). */
+export function deviceOf(dev: number): string {
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}`;
+}
+
+/** Reads an ELF64 LE file's function symbols; null when it is not one (or cannot be read). With expect,
+ *  only the very file a mapping shows (same device and inode): a path that now names something else (a
+ *  file renamed over it, a FIFO a user planted) is not read. */
+function loadTable(file: string, debug = true, expect?: { dev: string; inode: number }): SymbolTable | null {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch {
     return null;
   }
   try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return null;
+    if (expect && (st.ino !== expect.inode || deviceOf(st.dev) !== expect.dev)) return null;
     const eh = readAt(fd, 0, 64);
     if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1) return null; // ELF, 64-bit, little-endian
     const phoff = u64(eh, 0x20);
@@ -171,7 +185,7 @@ export class Symbolizer {
     if (!vma.path.startsWith('/')) return { name: '', file: vma.path || '[anon]', approximate: false };
     let t = this.tables.get(vma.path);
     if (t === undefined) {
-      t = loadTable(vma.path);
+      t = loadTable(vma.path, true, { dev: vma.dev, inode: vma.inode });
       this.tables.set(vma.path, t);
     }
     if (!t) return { name: '', file: vma.path, approximate: false };

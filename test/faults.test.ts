@@ -264,4 +264,24 @@ test.after.each(() => {
   assert.equal(leftoverRunDirs(), [], 'no temporary folder left behind');
 });
 
+test('symbols are read only from the very file a mapping shows: a FIFO or another file at its path is not read', () => {
+  const dir = tempDir('faults-plant');
+  try {
+    const lib = readMaps(process.pid).find((v) => v.path.includes('libc.so'))!;
+    const fifo = path.join(dir.dir, 'libfake.so');
+    execFileSync('mkfifo', [fifo]);
+    // a mapping whose path now names a FIFO: opening it must not wait for a writer, and nothing is named
+    const planted = new Symbolizer([{ ...lib, path: fifo }]);
+    assert.equal(planted.symbolize(lib.start), { name: '', file: fifo, approximate: false });
+    // the real file, but a device/inode other than the mapping's: not read either
+    const moved = new Symbolizer([{ ...lib, inode: lib.inode + 1 }]);
+    assert.is(moved.symbolize(lib.start).name, '');
+    // the mapping as it is: named
+    const real = new Symbolizer([lib]);
+    assert.ok(real.symbolize(lib.start + 0x1000).file.includes('libc.so'));
+  } finally {
+    dir.remove();
+  }
+});
+
 test.run();
