@@ -37,7 +37,9 @@ export function regionsOf(vmas: Vma[]): Region[] {
     if (v.path.startsWith('[stack')) return 'stack';
     if (isArena(v, next)) return 'malloc-heap';
     if (v.inode === 0) {
-      // .bss beyond the file's end is an anonymous mapping right after the file's rw-p data.
+      // .bss beyond the file's end is an anonymous mapping right after the file's rw-p data: the capture
+      // says how far (native/bss.ts); without that, the whole mapping is taken for it.
+      if (v.bss !== undefined) return v.bss ? 'file-data' : 'anon';
       if (isAnonymous(v) && prev && prev.inode !== 0 && prev.perms === 'rw-p' && prev.end === v.start) return 'file-data';
       return isAnonymous(v) ? 'anon' : 'file-text'; // [vdso], [vvar]
     }

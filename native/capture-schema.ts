@@ -231,6 +231,7 @@ function vmas(c: Checker, p: string, v: unknown, pageSize: number): Vma[] {
       dev: c.str(`${q}.dev`, m.dev),
       inode: c.address(`${q}.inode`, m.inode),
       path: c.str(`${q}.path`, m.path),
+      ...(m.bss === undefined ? {} : { bss: c.bool(`${q}.bss`, m.bss) }),
     });
   }
   return out;

@@ -9,6 +9,7 @@ import type { RubyStructures } from '../runtimes/ruby/discover';
 import type { PythonStructures } from '../runtimes/python/discover';
 import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
 import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
+import { markBss } from './bss';
 
 export type Tier = 'exact' | 'exclusive-bit';
 export type Role = 'parent' | 'reference' | 'child' | 'process';
@@ -237,7 +238,7 @@ async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection
     // maps is a short read (no page walk): read here, so that the two long reads, smaps_rollup and
     // pagemap (both walk the page tables), start at once on the thread pool, beside those of the
     // other processes of the family.
-    const vmas = readMaps(pid);
+    const vmas = markBss(readMaps(pid), pageSize);
     const scanned: number[] = [];
     vmas.forEach((v, i) => {
       if (isScanned(v)) scanned.push(i);

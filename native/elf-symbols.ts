@@ -31,10 +31,12 @@ const SHT_DYNSYM = 11;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 
-interface Segment {
+export interface Segment {
   offset: number;
   vaddr: number;
   filesz: number;
+  /** bytes in memory: past filesz the loader maps zeroes (.bss) */
+  memsz: number;
 }
 
 /** The functions of one ELF file, sorted by address. */
@@ -71,7 +73,7 @@ export function deviceOf(dev: number): string {
 /** Reads an ELF64 LE file's function symbols; null when it is not one (or cannot be read). With expect,
  *  only the very file a mapping shows (same device and inode): a path that now names something else (a
  *  file renamed over it, a FIFO a user planted) is not read. */
-function loadTable(file: string, debug = true, expect?: { dev: string; inode: number }): SymbolTable | null {
+function loadTable(file: string, debug = true, expect?: { dev: string; inode: number }, segmentsOnly = false): SymbolTable | null {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO would otherwise wait for a writer
@@ -97,9 +99,10 @@ function loadTable(file: string, debug = true, expect?: { dev: string; inode: nu
     for (let i = 0; i < phnum; i++) {
       const at = i * phentsize;
       const type = ph.readUInt32LE(at);
-      if (type === PT_LOAD) segments.push({ offset: u64(ph, at + 8), vaddr: u64(ph, at + 16), filesz: u64(ph, at + 32) });
+      if (type === PT_LOAD) segments.push({ offset: u64(ph, at + 8), vaddr: u64(ph, at + 16), filesz: u64(ph, at + 32), memsz: u64(ph, at + 40) });
       if (type === PT_NOTE && !buildId) buildId = findBuildId(readAt(fd, u64(ph, at + 8), Math.min(u64(ph, at + 32), 4096)));
     }
+    if (segmentsOnly) return { segments, start: new Float64Array(0), size: new Float64Array(0), names: [], dynamicOnly: true };
     if (debug && buildId) {
       const separate = loadTable(`${DEBUG_DIR}/${buildId.slice(0, 2)}/${buildId.slice(2)}.debug`, false);
       if (separate && separate.start.length && !separate.dynamicOnly) return { ...separate, segments };
@@ -171,6 +174,11 @@ function lookup(t: SymbolTable, vaddr: number): string {
   // Symbols at the same address (aliases) sit together: any of them covering vaddr names it.
   for (let i = best; i >= 0 && i > best - 8; i--) if (vaddr < t.start[i] + Math.max(t.size[i], 1)) return t.names[i];
   return '';
+}
+
+/** The PT_LOAD segments of the ELF file a mapping shows (null: not an ELF file, or no longer the mapped one). */
+export function loadSegmentsOf(vma: Vma): Segment[] | null {
+  return vma.path.startsWith('/') ? (loadTable(vma.path, false, { dev: vma.dev, inode: vma.inode }, true)?.segments ?? null) : null;
 }
 
 /** Names instruction addresses of one process by its mappings; each ELF file is read once. */

@@ -21,6 +21,9 @@ export interface Vma {
   inode: number;
   /** file path, [heap], [stack], [anon:name], or '' for anonymous memory */
   path: string;
+  /** anonymous memory right after a file's data: true when it is that file's .bss (its ELF program
+   *  headers say so), false when it merely follows it; absent when not known (native/bss.ts) */
+  bss?: boolean;
 }
 
 export interface SmapsVma extends Vma {

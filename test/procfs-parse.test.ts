@@ -4,6 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
+import { markBss } from '../native/bss';
+import { pageSize } from '../native/probe';
+import { readMaps } from '../native/proc';
 import * as assert from 'uvu/assert';
 import { ParseError, parseMaps, parseSmaps, parseSmapsRollup, parseStat } from '../native/procfs-parse';
 import { regionsOf } from '../analyzers/regions';
@@ -114,6 +117,24 @@ test('regions: a glibc arena (64 MiB-aligned rw-p + ---p rest of the reservation
     ['7f1c00000000-7f1c00021000 rw-p 00000000 00:00 0', '7f1c00021000-7f1c04000000 ---p 00000000 00:00 0', '7f1c08000000-7f1c08001000 rw-p 00000000 00:00 0'].join('\n'),
   );
   assert.equal(regionsOf(vmas), ['malloc-heap', 'anon', 'anon']);
+});
+
+test('.bss: the anonymous mapping after libc\'s data is its .bss as far as its ELF headers say, and a mapping merged onto it is split there', () => {
+  const maps = readMaps(process.pid);
+  const i = maps.findIndex((v, k) => k > 0 && v.inode === 0 && v.path === '' && v.perms === 'rw-p' && maps[k - 1].path.includes('libc.so') && maps[k - 1].perms === 'rw-p' && maps[k - 1].end === v.start);
+  assert.ok(i > 0, "libc's .bss mapping found in this process's maps");
+  const [data, bss] = [maps[i - 1], maps[i]];
+  // as the loader mapped it: all .bss
+  assert.equal(markBss([data, bss], pageSize), [data, { ...bss, bss: true }]);
+  // another anonymous mapping the kernel merged onto it (a malloc'd block placed right after): split at
+  // the loader's end, the rest is plain anonymous memory
+  const merged = { ...bss, end: bss.end + (1 << 20) };
+  const marked = markBss([data, merged], pageSize);
+  assert.equal(marked, [data, { ...bss, bss: true }, { ...bss, start: bss.end, end: merged.end, bss: false }]);
+  assert.equal(regionsOf(marked), ['file-data', 'file-data', 'anon']);
+  // past the .bss altogether (a library whose .bss fits in its last file page): anonymous
+  const after = { ...bss, start: bss.end, end: bss.end + 4 * pageSize };
+  assert.equal(markBss([{ ...data, end: bss.end }, after], pageSize)[1].bss, false);
 });
 
 test.run();
