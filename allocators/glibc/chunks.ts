@@ -1,7 +1,8 @@
 // glibc malloc's arenas as chunks: the main arena ([heap]) and the arenas of other threads (heaps glibc
-// mmapped, see ARENA_HEAP): where each chunk starts, how big it is, whether it was in use. Walked in the fork-time image (what the parent had) and in every child (what the child made
-// of it: a chunk it freed and carved anew is the child's, not the fork-time owner's). Only chunks that
-// touch a copied page are kept, so captures stay small. Knows glibc, not any runtime.
+// mmapped, see ARENA_HEAP): where each chunk starts, how big it is, whether it was in use. Walked in the
+// fork-time image (what the parent had) and in every child (what the child made of it: a chunk it freed
+// and carved anew is the child's, not the fork-time owner's). Only chunks that touch a copied page are
+// kept, so captures stay small. Knows glibc, not any runtime.
 
 import { readPages, readWords, walkMallocChunks } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
@@ -155,13 +156,26 @@ export function arenaHeaps(pid: number, vmas: Vma[]): ArenaHeap[] {
   return out;
 }
 
+/** Pages read at a time by walkArenaHeap: a heap may be 64 MiB. */
+const WALK_WINDOW_PAGES = 256;
+
 /** Chunks of one thread arena heap, its header first as one chunk (in use): the walk reads the heap's
- *  pages (absent ones read as zeros and end it) and follows the size words, like walkMallocChunks. */
+ *  pages a window at a time (absent ones read as zeros and end it) and follows the size words, like
+ *  walkMallocChunks. */
 function walkArenaHeap(pid: number, heap: ArenaHeap, pageSize: number): { start: number[]; size: number[]; inUse: number[] } {
-  const pages: number[] = [];
-  for (let a = heap.base; a < heap.end; a += pageSize) pages.push(a);
-  const { data } = readPages(pid, Float64Array.from(pages));
-  const word = (addr: number) => Number(data.readBigUInt64LE(addr - heap.base));
+  let lo = 0;
+  let hi = 0;
+  let data: Buffer = Buffer.alloc(0);
+  const word = (addr: number): number => {
+    if (addr < lo || addr + 8 > hi) {
+      lo = addr - (addr % pageSize);
+      const pages: number[] = [];
+      for (let a = lo; a < heap.end && pages.length < WALK_WINDOW_PAGES; a += pageSize) pages.push(a);
+      hi = lo + pages.length * pageSize;
+      data = readPages(pid, Float64Array.from(pages)).data;
+    }
+    return Number(data.readBigUInt64LE(addr - lo));
+  };
   const out = { start: [heap.base], size: [heap.first - heap.base], inUse: [1] };
   for (let p = heap.first; p + 16 <= heap.end; ) {
     const size = word(p + 8) - (word(p + 8) % 8);
