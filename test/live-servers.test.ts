@@ -162,10 +162,7 @@ test('Puma fork_worker after a SIGURG refork: workers forked by worker 0 blamed 
     assert.is(forked.length, 3, 'workers 1..3 listed');
     for (const s of forked) assert.is(s.parent, worker0);
     assert.ok(report.liveMaps?.some((m) => m.pid === worker0), 'worker 0 has a map of its own');
-    // Issue 12 asks for unknown <= 5% here; today's rules leave ~25% of these workers' copied pages
-    // unknown, all in the main malloc arena, written by the live (multithreaded) worker 0 after the
-    // fork (38% seen under load). Bounded at 50% until the glibc rules (not this change's to make) explain them.
-    assertBlamed({ ...report, sharing: forked }, () => worker0, 0.5);
+    assertBlamed({ ...report, sharing: forked }, () => worker0, 0.05);
     assertBlamed({ ...report, sharing: report.sharing.filter((s) => s.pid === worker0) }, () => puma!.master);
   } finally {
     if (puma) await stopFamily(puma.master, 'SIGTERM', puma.proc);

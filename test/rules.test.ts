@@ -5,8 +5,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
-import { callDataCause, flagsWordCause, heapPageWordCause } from '../runtimes/ruby/blamer';
+import fs from 'node:fs';
+import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isThreadStateWord } from '../runtimes/ruby/blamer';
 import { layoutFor } from '../runtimes/ruby/layouts';
+import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
+import { chunkWord, glibcView } from '../allocators/glibc/rules';
+import { parseMaps } from '../native/procfs-parse';
+import { startJsonFamily } from './helpers/family';
 
 const w = (hex: string) => wordOf(hex);
 
@@ -84,6 +89,75 @@ test('version rows: the facts each version differs in', () => {
   assert.equal([v31.timerThread, v33.timerThread, v34.timerThread], [false, true, true]);
   assert.equal([v33.markEmptiesCallCaches, v34.markEmptiesCallCaches], [false, true]);
   assert.is(layoutFor('9.9.0'), undefined);
+});
+
+// Words of st_table bins (16-bit entry indexes), of pointers and of counters, from a Puma fork_worker
+// capture (Ruby 3.1.2): a lane filled by an insert, a lane emptied (the live parent filled it after the
+// fork), and words that are no bins.
+const BINS: [string, string, boolean][] = [
+  ['414c0000000038ac', '414c4246000038ac', true], // a lane filled
+  ['40fd227300000000', '227300000000', true], // a lane emptied
+  ['0', '415600000000', true],
+  ['41750000', '0', true],
+  ['7fe18c0127e0', '7fe18c01d350', false], // a pointer moved
+  ['9', 'b', false], // a counter
+  ['5', '0', false], // a small count cleared
+  ['0', '4', false], // a small count set
+];
+for (const [o, n, bins] of BINS)
+  test(`bins ${o} -> ${n}: ${bins ? '' : 'not '}an index change`, () => {
+    assert.is(isBinsChange(w(o), w(n)), bins);
+  });
+
+test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {
+  const stacks = { start: Float64Array.from([0x7fe194ab4000, 0x7ffd04e05000]), end: Float64Array.from([0x7fe194cb4000, 0x7ffd04e26000]) };
+  // rb_thread_t of a thread that did not survive the fork: its machine stack bounds cleared
+  assert.ok(isThreadStateWord(stacks, 0x55f2f0baa5d0, 608, w('7fe194bb2c50'), w('0')));
+  // an empty list head (pointing to itself) now linking a node on the main thread's stack
+  assert.ok(isThreadStateWord(stacks, 0x55f2f0a89610, 48, w('55f2f0a89620'), w('7ffd04e24888')));
+  assert.ok(isThreadStateWord(stacks, 0, 0, w('7ffd04e24888'), w('7fe194bb2c50')));
+  // a stack address replaced by a pointer elsewhere, or no stack address at all: not thread state
+  assert.not.ok(isThreadStateWord(stacks, 0x55f2f0a89610, 48, w('7ffd04e24888'), w('55f2f0b00000')));
+  assert.not.ok(isThreadStateWord(stacks, 0x55f2f0a89610, 48, w('0'), w('55f2f0a89620')));
+});
+
+test('glibc thread arenas of a real Ruby process: heap_info found, chunks walked to the heap end, header words glibc\'s', async () => {
+  // A thread's mallocs go to an arena of its own (a heap glibc mmaps at a 64 MiB-aligned address).
+  const script = 'q = Queue.new; Thread.new { $k = Array.new(3000) { |i| "x#{i}" * 30 }; q << 1; sleep }; q.pop; puts "{\\"pid\\":#{$$}}"; $stdout.flush; sleep';
+  const fam = await startJsonFamily<{ pid: number }>('/usr/bin/ruby', ['-e', script]);
+  try {
+    const vmas = parseMaps(fs.readFileSync(`/proc/${fam.info.pid}/maps`, 'utf8'));
+    const heaps = arenaHeaps(fam.info.pid, vmas);
+    assert.ok(heaps.length >= 1, 'a thread arena heap');
+    const h = heaps[0];
+    assert.is(h.base % ARENA_HEAP.maxSize, 0);
+    const pages: number[] = [];
+    for (let a = h.base; a < h.end; a += 4096) pages.push(a);
+    const g = discoverGlibcHeap(fam.info.pid, vmas, Float64Array.from(pages), 4096);
+    const c = g.chunks;
+    const i0 = c.start.indexOf(h.base);
+    assert.ok(i0 >= 0, 'the header listed as a chunk at the base');
+    assert.is(c.size[i0], h.first - h.base);
+    // the chunks tile the heap from the first chunk to its end (the top chunk ends it)
+    let at = h.first;
+    for (let i = i0 + 1; i < c.start.length && c.start[i] < h.end; i++) {
+      assert.is(c.start[i], at, `chunk ${i} follows the one before`);
+      at += c.size[i];
+    }
+    assert.is(at, h.end, 'the walk reached the heap end');
+    assert.ok(c.start.length - i0 > 100, 'the thread\'s strings are chunks of its arena');
+    const view = glibcView(g, undefined, mainHeap(vmas));
+    // malloc_state's next_free and attached_threads, in the arena's first heap
+    const zero = w('0');
+    assert.is(chunkWord(view, h.base + 16, zero, w('21000'))?.kind, 'meta');
+    assert.is(chunkWord(view, h.first - 32, zero, w('1'))?.kind, 'meta');
+    // a word of a string buffer in use is the chunk's content
+    const inUse = Array.from(c.start.keys()).find((i) => i > i0 && c.inUse[i] && c.size[i] >= 64);
+    assert.ok(inUse !== undefined);
+    assert.is(chunkWord(view, c.start[inUse!] + 32, w('1'), w('2'))?.kind, 'content');
+  } finally {
+    await fam.stop();
+  }
 });
 
 test.run();

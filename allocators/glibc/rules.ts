@@ -2,8 +2,8 @@
 // free-list links), which lie in chunks the child allocated itself, and which are the contents of a
 // chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
 
-import { Word, findRange, same, wordOf } from '../../blame/words';
-import type { GlibcHeap, MallocChunks } from './chunks';
+import { Word, findRange, lastAtOrBelow, same, wordOf } from '../../blame/words';
+import { ARENA_HEAP, GlibcHeap, MallocChunks, isArenaHeader } from './chunks';
 
 export interface GlibcView {
   fork: MallocChunks;
@@ -46,12 +46,27 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
   };
 }
 
-/** A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next. */
+/** A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next; next lies in
+ *  [heap], or in the same thread arena heap as the word. */
 function isSafeLink(g: GlibcView, addr: number, v: Word): boolean {
-  if (!g.heapHi) return false;
   const shifted = Math.floor(addr / 4096);
   const next = ((v.hi ^ Math.floor(shifted / 4294967296)) >>> 0) * 4294967296 + ((v.lo ^ shifted) >>> 0);
-  return next === 0 || (next >= g.heapLo && next < g.heapHi && next % 16 === 0);
+  if (next === 0) return !!g.heapHi || inArenaHeap(g, addr);
+  if (next % 16) return false;
+  if (g.heapHi && next >= g.heapLo && next < g.heapHi) return true;
+  const base = addr - (addr % ARENA_HEAP.maxSize);
+  return inArenaHeap(g, addr) && next > base && next < base + ARENA_HEAP.maxSize;
+}
+
+/** Does addr lie in a thread arena heap whose header chunk was walked (fork-time or the child's)? */
+function inArenaHeap(g: GlibcView, addr: number): boolean {
+  const base = addr - (addr % ARENA_HEAP.maxSize);
+  const listed = (c: MallocChunks | undefined) => {
+    if (!c) return false;
+    const i = lastAtOrBelow(c.start, base);
+    return i >= 0 && c.start[i] === base;
+  };
+  return listed(g.fork) || listed(g.child);
 }
 
 /** Words of a free chunk that glibc writes: fd/bk (tcache next and key) at +16/+24, and fd_nextsize/
@@ -73,8 +88,10 @@ export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWo
   const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, lookup) : -1;
   if (c < 0 && k < 0) return undefined;
   const start = c >= 0 ? g.fork.start[c] : g.child!.start[k];
-  // The main arena's first chunk is tcache_perthread_struct: counts and list heads.
-  if (start === g.heapStart) return { kind: 'meta' };
+  // The main arena's first chunk is tcache_perthread_struct: counts and list heads. A thread arena heap
+  // starts with its heap_info and (the arena's first heap) its malloc_state: bins, top, next_free,
+  // attached_threads (a forked child's new threads take over its parent's arenas and rewrite them).
+  if (start === g.heapStart || isArenaHeader(start)) return { kind: 'meta' };
   // The child carved this memory differently (it freed the fork-time chunk, or allocated from a free
   // one): its own chunk says what the word is now.
   const recarved = k >= 0 && (c < 0 || g.child!.start[k] !== start || g.child!.size[k] !== g.fork.size[c]);

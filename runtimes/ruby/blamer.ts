@@ -19,6 +19,7 @@ import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
 import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, same } from '../../blame/words';
 import { GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
 
@@ -250,11 +251,13 @@ interface ChunkContent {
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
 const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
-/** Every 16-bit lane that changed was empty (0) and now holds an index: st_table bins being filled (bins
- *  of 16- or 32-bit indexes; a 32-bit index is two lanes, its high lane may stay 0). Words of pointers or
- *  counters change their low lanes from nonzero values, so they do not match. */
-function isBinsFill(O: Word, N: Word): boolean {
-  let filled = 0;
+/** st_table bins: an array of 8-, 16- or 32-bit entry indexes (a 32-bit index is two lanes, its high
+ *  lane may stay 0). Every 16-bit lane that changed was empty (0) and now holds an index (an insert), or
+ *  held one and is empty now (a delete or a rebuild; and in live mode, where the old word is the live
+ *  parent's current value, a lane the parent filled after the fork). Words of pointers or counters change
+ *  their low lanes between nonzero values, so they do not match. */
+export function isBinsChange(O: Word, N: Word): boolean {
+  let changed = 0;
   for (const [o, n] of [
     [O.lo & 0xffff, N.lo & 0xffff],
     [O.lo >>> 16, N.lo >>> 16],
@@ -262,11 +265,12 @@ function isBinsFill(O: Word, N: Word): boolean {
     [O.hi >>> 16, N.hi >>> 16],
   ]) {
     if (o === n) continue;
-    if (o !== 0) return false;
-    filled++;
+    if (o !== 0 && n !== 0) return false;
+    changed++;
   }
-  // a single small count or flag (0 -> small) is a counter's job, not an index
-  return filled > 0 && !(N.hi === 0 && N.lo < 0x10000);
+  // a single small count or flag (0 <-> small) is a counter's job, not an index
+  const small = (w: Word) => w.hi === 0 && w.lo < 0x10000;
+  return changed > 0 && !small(isZero(O) ? N : O) && !(small(O) && small(N));
 }
 
 /** Only one 32-bit half changed, by less than 4096, and neither value points into a mapping. */
@@ -275,7 +279,16 @@ function isPackedCounter(ctx: Context, O: Word, N: Word): boolean {
   return step < 4096 && findRange(ctx.vmaStarts, ctx.vmaEnds, num(O)) < 0 && findRange(ctx.vmaStarts, ctx.vmaEnds, num(N)) < 0;
 }
 
-const onStack = (ctx: Context, v: Word) => findRange(ctx.stacks.start, ctx.stacks.end, num(v)) >= 0;
+/** A machine-stack address on one side and, on the other, one too, 0 (the stack bounds of a thread that
+ *  did not survive the fork, cleared in the child; in live mode the parent's thread still runs), or an
+ *  address inside the same chunk (an empty list head points to itself; a queued waiter's node is on the
+ *  waiting thread's stack). */
+export function isThreadStateWord(stacks: { start: Float64Array; end: Float64Array }, start: number, size: number, O: Word, N: Word): boolean {
+  const stack = (v: Word) => findRange(stacks.start, stacks.end, num(v)) >= 0;
+  const other = (v: Word) => stack(v) || isZero(v) || (num(v) >= start && num(v) < start + size);
+  return (stack(O) && other(N)) || (stack(N) && other(O));
+}
+
 const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, num(v)) >= 0;
 
 /** Contents of a chunk in use at the fork, first match wins. */
@@ -293,13 +306,18 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
   { cause: 'vm.globals', when: (c) => isPackedCounter(c.ctx, c.O, c.N) },
-  // st_table bins: an array of 8-, 16- or 32-bit entry indexes; an insert fills an empty lane (0).
-  { cause: 'mutation.hash-table', when: (c) => isBinsFill(c.O, c.N) && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.N)) < 0 },
+  // st_table bins: an array of 8-, 16- or 32-bit entry indexes; an insert fills an empty lane (0), a
+  // delete or rebuild empties one. Neither word an address (a pointer set to or from NULL).
+  {
+    cause: 'mutation.hash-table',
+    when: (c) => isBinsChange(c.O, c.N) && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.N)) < 0 && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.O)) < 0,
+  },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
-  // Machine-stack addresses on both sides: a thread's saved stack bounds and registers (rb_thread_t,
-  // the execution context), updated at every GC and context switch.
-  { cause: 'vm.globals', when: (c) => onStack(c.ctx, c.O) && onStack(c.ctx, c.N) },
+  // A thread's state (rb_thread_t, the execution context, a waiter queued on a lock or a sleep list):
+  // saved stack bounds and registers, updated at every GC and context switch, cleared for the threads
+  // that did not survive the fork; a wait-queue node lives on its thread's stack.
+  { cause: 'vm.globals', when: (c) => isThreadStateWord(c.ctx.stacks, c.start, c.size, c.O, c.N) },
   // Other words of a chunk whose new pointers tie it to a table (object ids, inline caches).
   { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => c.ctx.contentChunkCause.has(c.start) },
   // A pointer now leading to memory the child allocated: the structure grew or was relinked to it, as
@@ -425,7 +443,7 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
     if (rule) out.set(cw.start, rule.cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
-    else if (onStack(ctx, oldAt(k)) && onStack(ctx, N)) out.set(cw.start, 'vm.globals');
+    else if (isThreadStateWord(ctx.stacks, cw.start, cw.size, oldAt(k), N)) out.set(cw.start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
     else if (t?.kind === 'fresh' || ctx.childMapped(target)) out.set(cw.start, t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : 'alloc.malloc');
   }
@@ -573,16 +591,30 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
         return ctx.freshChunkCause.get(cw.prevStart) ?? 'malloc.meta';
       case 'fresh':
         return ctx.freshChunkCause.get(cw.start) ?? 'alloc.malloc';
-      case 'content': {
-        const c: ChunkContent = { ctx, start: cw.start, size: cw.size, O, N };
-        const r = CHUNK_CONTENT_RULES.find((x) => x.when(c));
-        return !r ? 'unknown' : typeof r.cause === 'string' ? r.cause : r.cause(c);
-      }
+      case 'content':
+        return chunkContentCause({ ctx, start: cw.start, size: cw.size, O, N });
     }
   }
   if (inVmStack(ctx, addr)) return 'exec.stack';
+  // A block glibc mmapped for a large malloc (a big table's entries or bins): in use as long as it is
+  // mapped; its header is glibc's, its contents are decoded as a chunk's.
+  const m = mmappedChunkAt(ctx, addr);
+  if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, start: m.start, size: m.size, O, N });
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+function chunkContentCause(c: ChunkContent): string {
+  const r = CHUNK_CONTENT_RULES.find((x) => x.when(c));
+  return !r ? 'unknown' : typeof r.cause === 'string' ? r.cause : r.cause(c);
+}
+
+/** The block glibc mmapped that holds addr, if any. */
+function mmappedChunkAt(ctx: Context, addr: number): { start: number; size: number } | undefined {
+  const m = ctx.ruby.mmappedChunks;
+  if (!m) return undefined;
+  const i = lastAtOrBelow(m.start, addr);
+  return i >= 0 && addr < m.start[i] + m.size[i] ? { start: m.start[i], size: m.size[i] } : undefined;
 }
 
 /** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size? */
@@ -643,7 +675,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   const classNames = new Map<number, string>();
   for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
   const child = ruby.childChunks?.find((c) => c.pid === diffs.pid)?.chunks;
-  const heapVma = ref.vmas.find((v) => v.path === '[heap]');
+  const heapVma = mainHeap(ref.vmas);
   return {
     L,
     ruby,

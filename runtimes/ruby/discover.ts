@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
-import { MallocChunks, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { MallocChunks, arenaHeaps, mainHeap, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 
@@ -83,12 +83,16 @@ function sortedRanges(triples: [number, number, number][]): Ranges {
   return { start: Float64Array.from(triples, (p) => p[0]), end: Float64Array.from(triples, (p) => p[1]), owner: Float64Array.from(triples, (p) => p[2]) };
 }
 
-/** GC heap pages allocated after the heap map was taken (a live master's map can be old): a copied page
- *  in an anonymous mapping whose heap-page-aligned base starts with a pointer into [heap] that points to
- *  a struct heap_page whose `start` lies inside that base's page. */
+/** GC heap pages allocated after the heap map was taken (a live master's map can be old), or empty when
+ *  it was (a page without objects is not in the dump): a copied page in an anonymous mapping whose
+ *  heap-page-aligned base starts with a pointer into a malloc arena ([heap], or a thread's arena heap: a
+ *  page allocated by another thread, such as a Puma worker thread) that points to a struct heap_page whose
+ *  `start` lies inside that base's page. */
 function withBodiesBornLater(pid: number, known: Float64Array, layout: StructLayout, vmas: Vma[], copiedPages: Float64Array): Float64Array {
-  const heap = vmas.find((v) => v.path === '[heap]');
-  if (!heap || !layout.heapPage.size) return known;
+  const heap = mainHeap(vmas);
+  const arenas = [...(heap ? [{ start: heap.start, end: heap.end }] : []), ...arenaHeaps(pid, vmas).map((h) => ({ start: h.base, end: h.end }))];
+  const inArena = (w: bigint) => arenas.some((a) => w >= BigInt(a.start) && w < BigInt(a.end));
+  if (!arenas.length || !layout.heapPage.size) return known;
   const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
   const candidates = new Set<number>();
   for (const page of copiedPages) {
@@ -99,7 +103,7 @@ function withBodiesBornLater(pid: number, known: Float64Array, layout: StructLay
   if (!candidates.size) return known;
   const bases = Float64Array.from(candidates);
   const first = readWords(pid, bases);
-  const ptrs = Array.from(bases.keys()).filter((i) => first.ok[i] && first.words[i] >= BigInt(heap.start) && first.words[i] < BigInt(heap.end));
+  const ptrs = Array.from(bases.keys()).filter((i) => first.ok[i] && inArena(first.words[i]));
   const starts = readWords(pid, Float64Array.from(ptrs, (i) => Number(first.words[i]) + layout.heapPage.startOffset));
   const found = ptrs.filter((i, k) => starts.ok[k] && Number(starts.words[k]) > bases[i] && Number(starts.words[k]) < bases[i] + layout.heapPageSize).map((i) => bases[i]);
   return found.length ? Float64Array.from([...known, ...found]).sort() : known;
