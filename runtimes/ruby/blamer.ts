@@ -332,13 +332,15 @@ function ownerType(ctx: Context, start: number): number {
 
 /** Did the child free the object owning the chunk at start: the owner's slot is free in the child, or
  *  holds an object of another type (the slot was reused)? Slots whose flags word did not change are
- *  alive. */
+ *  alive; a slot compaction left behind (T_MOVED) moved its object, chunk and all. */
 function ownerDied(ctx: Context, start: number): boolean {
   const i = chunkOwnerIndex(ctx, start);
   if (i < 0) return false;
   const o = ctx.ruby.chunkOwners!;
   const now = ctx.newSlotFlags.get(o.slot[i]);
-  return now !== undefined && (now.lo & FL.typeMask) !== (o.flags[i] & FL.typeMask);
+  if (now === undefined) return false;
+  const type = now.lo & FL.typeMask;
+  return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
 }
 
 /** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */
