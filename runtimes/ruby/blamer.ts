@@ -297,6 +297,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: (c) => c.ctx.idTableCause.get(c.start)!, when: (c) => c.ctx.idTableCause.has(c.start) && (isZero(c.O) || (c.O.hi === 0 && c.N.hi === 1 && c.O.lo === c.N.lo)) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
+  // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
+  // owner's free function released the chunk (glibc's links written into it) and the child's mallocs
+  // reused it at the same size, so its words are anything. The sweep of the owner copied the page.
+  { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
@@ -353,6 +357,19 @@ function chunkOwnerIndex(ctx: Context, start: number): number {
 function ownerType(ctx: Context, start: number): number {
   const i = chunkOwnerIndex(ctx, start);
   return i < 0 ? -1 : ctx.ruby.chunkOwners!.flags[i] & FL.typeMask;
+}
+
+/** Did the child free the object owning the chunk at start: the owner's slot is free in the child, or
+ *  holds an object of another type (the slot was reused)? Slots whose flags word did not change are
+ *  alive; a slot compaction left behind (T_MOVED) moved its object, chunk and all. */
+function ownerDied(ctx: Context, start: number): boolean {
+  const i = chunkOwnerIndex(ctx, start);
+  if (i < 0) return false;
+  const o = ctx.ruby.chunkOwners!;
+  const now = ctx.newSlotFlags.get(o.slot[i]);
+  if (now === undefined) return false;
+  const type = now.lo & FL.typeMask;
+  return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
 }
 
 /** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */

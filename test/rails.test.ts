@@ -1,0 +1,164 @@
+// Blame on a real Rails 6.1 app (fixtures/ruby/rails: Debian's ruby-rails, ERB views in a layout, JSON
+// rendering, ActiveSupport's MemoryStore, ActiveRecord on SQLite; four routes), run with `run --rack` and
+// 200 requests per child: blame accounts for every copied page, `unknown` is at most 3% and `same-value.*`
+// at most 2% of each child's copied pages; `compare` predicts the saving of the strategies the catalog
+// models on the version to within 10% of none's copied bytes per child; and the same app under Debian's
+// Unicorn (preload_app, two workers) with the live agent: every worker blamed, `unknown` at most 5%.
+//
+// Rubies: the app needs Debian's Rails gems, whose native extensions (sqlite3, nokogiri, bigdecimal) are
+// built for Debian's Ruby 3.1. Ruby 3.3.8 lacks nokogiri and sqlite3 for itself (ActionView's sanitizer
+// and ActiveRecord's adapter need them), 3.4.5 also bigdecimal (ActiveSupport's JSON needs it): the app
+// does not boot there, so those bounds are not checked on 3.3/3.4 (the test says so when it skips them).
+//
+// Strategies on 3.1: the catalog does not model gc, promote and warmup there (age lives in the flags; see
+// test/predicted.test.ts), so only prewarm is checked there. Measured on this app with --no-aslr --repeat 3
+// (Debian 3.1.2; |predicted - measured| as a share of none's copied bytes per child): prewarm 4.5%,
+// warmup 2.1%, promote 8.0%, gc 11.4% — gc does NOT meet the 10% bound on 3.1: a full GC before the fork
+// removes most of the pages blamed on the child's sweep, but the child's new objects and mallocs then
+// spread over the slots and chunks it freed (alloc.free-slot, alloc.malloc), which the catalog does not
+// model on 3.1 (docs/ruby.md).
+
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { layoutFor } from '../runtimes/ruby/layouts';
+import { statOf, familyOf } from '../native/proc';
+import { freePort } from './helpers/servers';
+import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
+
+const APP = path.join(RUBY_FIXTURES, 'rails', 'config.ru');
+const ROUTES = ['GET /', 'GET /products', 'GET /products/7', 'GET /stats'];
+// 50 rounds of the four routes: 200 requests per child
+const REQUESTS = ['--rack', APP, ...ROUTES.flatMap((r) => ['--request', r]), '--requests', '50'];
+
+const tmp = tempDir('rails');
+// the app's SQLite file goes into the test's own folder (Rails reads DATABASE_URL)
+const env = { DATABASE_URL: `sqlite3:${path.join(tmp.dir, 'shop.sqlite3')}` };
+test.after(() => tmp.remove());
+test.after.each(() => {
+  assert.equal(rubyFixtureProcesses(), [], 'no Ruby process left behind');
+  assert.equal(leftoverRunDirs(), [], 'no temporary folder left behind');
+});
+
+/** Whether a Ruby can boot the app: Rails and the native extensions it loads. */
+function bootsRails(ruby: string): boolean {
+  const r = spawnSync(ruby, ['-e', '%w[rails sqlite3 nokogiri bigdecimal].each { |l| require l }'], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0;
+}
+
+const rubies = testRubies();
+const runnable = rubies.filter((r) => bootsRails(r.ruby));
+const skipped = rubies.filter((r) => !runnable.includes(r)).map((r) => r.version);
+console.log(`Rails tests run on: ${runnable.map((r) => r.version).join(', ')}${skipped.length ? `; not on ${skipped.join(', ')} (Debian's Rails gems do not load there)` : ''}`);
+
+test("Debian's Ruby boots the Rails app", () => {
+  assert.ok(
+    runnable.some((r) => r.ruby === '/usr/bin/ruby'),
+    "/usr/bin/ruby cannot load rails, sqlite3, nokogiri and bigdecimal: apt-get install ruby-rails ruby-sqlite3",
+  );
+});
+
+const pagesOf = (child: { blame: { cause: string; pages: number }[] }, match: (cause: string) => boolean) =>
+  child.blame.filter((b) => match(b.cause)).reduce((sum, b) => sum + b.pages, 0);
+
+for (const { ruby, version } of runnable) {
+  test(`Ruby ${version}: Rails app, 200 requests per child: blame adds up, unknown <= 3%, same-value <= 2%`, () => {
+    const r = runCowscope(['run', '--json', '--children', '2', '--ruby', ruby, ...REQUESTS], env, 240_000);
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.is(report.children.length, 2);
+    for (const child of report.children) {
+      assert.is(child.requests, 200, 'every request answered with a success (the agent raises on any other status)');
+      const copied = child.pages.copied;
+      assert.ok(copied > 1000, `a Rails request copies pages: ${copied}`);
+      assert.is(pagesOf(child, () => true), copied, 'one primary cause per copied page');
+      const unknown = pagesOf(child, (c) => c === 'unknown');
+      const same = pagesOf(child, (c) => c.startsWith('same-value'));
+      assert.ok(unknown <= 0.03 * copied, `unknown ${unknown} of ${copied} copied pages`);
+      assert.ok(same <= 0.02 * copied, `same-value ${same} of ${copied} copied pages`);
+    }
+  });
+
+  // strategies whose saving the catalog models on this version (as in test/predicted.test.ts), and prewarm
+  const strategies = [...(layoutFor(version)?.ageInFlags ? [] : ['gc', 'promote', 'warmup']), 'prewarm'];
+  test(`Ruby ${version}: Rails app, predicted saving within 10% of the measured one (${strategies.join(', ')})`, () => {
+    const r = runCowscope(
+      ['compare', '--json', '--no-aslr', '--repeat', '3', '--children', '1', '--strategies', ['none', ...strategies].join(','), '--ruby', ruby, ...REQUESTS],
+      env,
+      600_000,
+    );
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const none = report.strategies.find((s: { name: string }) => s.name === 'none');
+    for (const s of report.strategies.filter((x: { name: string }) => x.name !== 'none')) {
+      assert.type(s.predictedSavedPerChild, 'number');
+      const err = Math.abs(s.savedPerChild - s.predictedSavedPerChild);
+      assert.ok(
+        err <= 0.1 * none.copiedPerChild.median,
+        `${s.name}: predicted ${s.predictedSavedPerChild} bytes, measured ${s.savedPerChild}, none copied ${none.copiedPerChild.median} per child`,
+      );
+    }
+  });
+}
+
+/** GET path on 127.0.0.1:port: the status code (a fresh connection each time, 5 s timeout). */
+function getPath(port: number, p: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: p, timeout: 5000, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}
+
+test("Unicorn (preload_app, 2 workers) with the live agent, 200 requests: every worker blamed, unknown <= 5%", async () => {
+  const live = tempDir('rails-live');
+  const port = await freePort();
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  const server: ChildProcess = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), APP], {
+    env: { ...process.env, ...env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live.dir, COWSCOPE_FIXTURE_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr!.on('data', (d) => (log += d));
+  const master = server.pid!;
+  let workers: number[] = [];
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline && server.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
+    workers = familyOf(master).slice(1);
+    assert.is(workers.length, 2, `two workers: ${workers}`);
+    for (let i = 0; i < 50; i++) for (const route of ROUTES) assert.is(await getPath(port, route.split(' ')[1]), 200, route);
+    const r = runCowscope(['inspect', String(master), '--json', '--heap-map-dir', live.dir]);
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.sharing.map((s: { pid: number }) => s.pid).sort(), [...workers].sort(), 'every worker blamed');
+    for (const s of report.sharing) {
+      const copied = s.pages.copied;
+      assert.ok(copied > 1000, `worker ${s.pid} copied ${copied} pages`);
+      assert.is(pagesOf(s, () => true), copied, `worker ${s.pid}: blame adds up to its copied pages`);
+      const unknown = pagesOf(s, (c) => c === 'unknown');
+      assert.ok(unknown <= 0.05 * copied, `worker ${s.pid}: unknown ${unknown} of ${copied} copied pages`);
+    }
+  } finally {
+    if (server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null) {
+        for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
+        server.kill('SIGKILL');
+        await exited;
+      }
+    }
+    live.remove();
+  }
+  for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+});
+
+test.run();
