@@ -111,7 +111,8 @@ export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: P
   const classes = new Uint8Array(child.pages.flags.length);
   const ties: number[] = [];
   const mode = (opts.tier === 'exact' ? EXACT : 0) | (opts.zeroPagesKnown ? ZERO_KNOWN : 0) | (opts.crowded ? CROWDED : 0);
-  forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyRun(child.pages, ref.pages, c0, r0, n, mode, classes, ties));
+  if (mode & EXACT) forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyExactRun(child.pages, ref.pages, c0, r0, n, mode & ZERO_KNOWN ? Z : 0, classes));
+  else forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyRun(child.pages, ref.pages, c0, r0, n, mode, classes, ties));
   return { classes, ties: Uint32Array.from(ties) };
 }
 
@@ -175,7 +176,34 @@ function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: numbe
   }
 }
 
-/** Address of each listed child page. */
+/** classifyRun for the exact tier (frames compared, never a tie), with the bit tests it needs only:
+ *  the same verdicts, in fewer branches per page. */
+function classifyExactRun(child: PageColumns, ref: PageColumns, c0: number, r0: number, n: number, zeroMask: number, classes: Uint8Array): void {
+  const cf = child.flags;
+  const cp = child.pfn;
+  const rf = ref.flags;
+  const rp = ref.pfn;
+  const end = c0 + n;
+  if (r0 < 0) {
+    for (let i = c0; i < end; i++) {
+      const f = cf[i];
+      classes[i] = !(f & P) ? (f & SW ? SWAPPED : NONE) : f & zeroMask ? ZERO : f & F ? SHARED : NEW;
+    }
+    return;
+  }
+  const d = r0 - c0;
+  for (let i = c0; i < end; i++) {
+    const f = cf[i];
+    const g = rf[i + d];
+    let cls: number;
+    if (!(f & P)) cls = f & SW ? SWAPPED : g & P ? ABSENT : NONE;
+    else if (f & zeroMask) cls = ZERO;
+    else if (!(g & P)) cls = f & F ? SHARED : g & SW ? COPIED : NEW;
+    else cls = cp[i] === rp[i + d] ? SHARED : COPIED;
+    classes[i] = cls;
+  }
+}
+
 /** A function from an address to its page's index in proc.pages (its scanned mappings), or -1. */
 export function pageIndexer(proc: ProcessCapture, pageSize: number): (addr: number) => number {
   const starts: number[] = [];
@@ -274,20 +302,32 @@ export function markCopiedByParent(
  *  they kept the fork-time frame. Such pages are copiedByParent. A page no sibling shares stays copied
  *  (either side may have written it): the count is a lower bound. Returns how many pages changed class. */
 export function markWrittenByParent(classes: Uint8Array, child: ProcessCapture, siblings: ProcessCapture[], pageSize: number): number {
-  const cf = child.pages.flags;
-  const cp = child.pages.pfn;
   let n = 0;
   for (const s of siblings) {
-    const toSibling = alignIndex(child, s, pageSize);
-    const sf = s.pages.flags;
-    const sp = s.pages.pfn;
-    for (let i = 0; i < classes.length; i++) {
-      if (classes[i] !== COPIED) continue;
-      const j = toSibling[i];
-      if (j < 0 || !(cf[i] & P) || !(sf[j] & P) || cf[i] & F || sf[j] & F || sp[j] !== cp[i]) continue;
-      classes[i] = COPIED_BY_PARENT;
-      n++;
-    }
+    forEachRun(child, s, pageSize, (c0, s0, count) => {
+      if (s0 >= 0) n += markRunWrittenByParent(classes, child.pages, s.pages, c0, s0, count);
+    });
   }
   return n;
+}
+
+/** One run of markWrittenByParent: child pages [c0, c0 + n) against the sibling's pages from s0. Run by
+ *  run, with no page-to-page index array: most pages are not copied and cost one load. */
+function markRunWrittenByParent(classes: Uint8Array, child: PageColumns, sibling: PageColumns, c0: number, s0: number, n: number): number {
+  const cf = child.flags;
+  const cp = child.pfn;
+  const sf = sibling.flags;
+  const sp = sibling.pfn;
+  const d = s0 - c0;
+  const end = c0 + n;
+  let marked = 0;
+  for (let i = c0; i < end; i++) {
+    if (classes[i] !== COPIED) continue;
+    const f = cf[i];
+    const g = sf[i + d];
+    if (!(f & P) || !(g & P) || (f | g) & F || sp[i + d] !== cp[i]) continue;
+    classes[i] = COPIED_BY_PARENT;
+    marked++;
+  }
+  return marked;
 }
