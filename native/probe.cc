@@ -46,17 +46,6 @@ constexpr uint64_t PM_FILE = 1ULL << 61;
 constexpr uint64_t PM_SWAP = 1ULL << 62;
 constexpr uint64_t PM_PRESENT = 1ULL << 63;
 
-// ---- the flags column handed to JS (one uint16 per page); native/probe.ts mirrors this table ----
-constexpr uint16_t F_PRESENT = 1 << 0;
-constexpr uint16_t F_SWAPPED = 1 << 1;
-constexpr uint16_t F_EXCLUSIVE = 1 << 2;
-constexpr uint16_t F_FILE = 1 << 3;
-constexpr uint16_t F_SOFT_DIRTY = 1 << 4;
-constexpr uint16_t F_UFFD_WP = 1 << 5;
-constexpr uint16_t F_GUARD = 1 << 6;
-constexpr uint16_t F_ZERO = 1 << 7;  // from PAGEMAP_SCAN PAGE_IS_PFNZERO (needs no privilege)
-constexpr uint16_t F_HUGE = 1 << 8;  // from PAGEMAP_SCAN PAGE_IS_HUGE (PMD-mapped THP or hugetlb)
-
 // ---- PAGEMAP_SCAN (6.7+): Debian 12's headers predate it, so define it here ----
 struct PageRegion {
   uint64_t start, end, categories;
@@ -826,6 +815,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
   InitPointers(env, exports);
   InitFaults(env, exports);
+  InitClassify(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));

@@ -86,6 +86,9 @@ interface Addon {
   ): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
+  classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
+  markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
+  pageClassCodes: Record<string, number>;
 }
 
 /** Objects of a heap dump as columns (one entry per kept object, sorted by address). */
@@ -314,4 +317,27 @@ export function readWords(pid: number, addrs: Float64Array): { words: BigUint64A
 /** glibc chunk headers of [start, end) of a process (the main arena's [heap]). */
 export function walkMallocChunks(pid: number, start: number, end: number): MallocChunks {
   return wrap(() => addon.walkMallocChunks(pid, start, end));
+}
+
+/** Page columns as the classification kernels take them (a ProcessCapture's pages). */
+export interface PageArrays {
+  flags: Uint16Array;
+  pfn: Float64Array;
+}
+
+/** Exact tier: classes of the child's pages in each run (child index, paired index or -1, count) against
+ *  the reference, by frame (analyzers/classify.ts holds the rule and calls this). */
+export function classifyExactRuns(classes: Uint8Array, child: PageArrays, ref: PageArrays, runs: Float64Array, zeroMask: number): void {
+  addon.classifyExactRuns(classes, child.flags, child.pfn, ref.flags, ref.pfn, runs, zeroMask);
+}
+
+/** Copied child pages of the runs that the sibling maps at the same frame become copiedByParent;
+ *  returns how many (analyzers/classify.ts markWrittenByParent). */
+export function markSharedFrames(classes: Uint8Array, child: PageArrays, sibling: PageArrays, runs: Float64Array): number {
+  return addon.markSharedFrames(classes, child.flags, child.pfn, sibling.flags, sibling.pfn, runs);
+}
+
+/** The class codes the kernels write, by name (analyzers/classify.ts PageClass must say the same). */
+export function pageClassCodes(): Record<string, number> {
+  return { ...addon.pageClassCodes };
 }
