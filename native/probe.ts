@@ -89,6 +89,7 @@ interface Addon {
   classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
   pageClassCodes: Record<string, number>;
+  countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array;
 }
 
 /** Objects of a heap dump as columns (one entry per kept object, sorted by address). */
@@ -335,6 +336,11 @@ export function classifyExactRuns(classes: Uint8Array, child: PageArrays, ref: P
  *  returns how many (analyzers/classify.ts markWrittenByParent). */
 export function markSharedFrames(classes: Uint8Array, child: PageArrays, sibling: PageArrays, runs: Float64Array): number {
   return addon.markSharedFrames(classes, child.flags, child.pfn, sibling.flags, sibling.pfn, runs);
+}
+
+/** For each [from, to) pair of page indexes in ranges: the pages of each class code (8 counts per range). */
+export function countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array {
+  return addon.countClassRanges(classes, ranges);
 }
 
 /** The class codes the kernels write, by name (analyzers/classify.ts PageClass must say the same). */

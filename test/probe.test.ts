@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
+import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
 import { PageClass } from '../analyzers/classify';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
@@ -194,6 +194,15 @@ test('sibling kernel: a copied page a sibling maps at the same frame becomes cop
   const again = Uint8Array.from(rows, (r) => r[0]);
   assert.is(markSharedFrames(again, child, sibling, Float64Array.of(0, -1, rows.length)), 0);
   assert.equal(Array.from(again), rows.map((r) => r[0]));
+});
+
+test('class counts per page range: 8 per range, by class code; ranges checked', () => {
+  const classes = Uint8Array.of(1, 1, 2, 7, 0, 4, 4, 4, 3);
+  const counts = countClassRanges(classes, Float64Array.of(0, 9, 2, 4, 5, 5));
+  assert.equal(Array.from(counts), [1, 2, 1, 1, 3, 0, 0, 1, /**/ 0, 0, 1, 0, 0, 0, 0, 1, /**/ 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(0, 10)), /outside the pages/);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(3, 2)), /outside the pages/);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(0)), /pairs/);
 });
 
 test.run();
