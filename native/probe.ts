@@ -63,6 +63,7 @@ interface Addon {
   pageSize: number;
   readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): PagemapColumns;
   readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): Promise<PagemapColumns>;
+  readFamilyPagemapsAsync(pids: number[], starts: Float64Array[], ends: Float64Array[], scanZero: boolean, zeroPfn: number): Promise<(PagemapColumns | { error: unknown })[]>;
   readTextAsync(path: string): Promise<string>;
   readKpage(pfns: Float64Array): KpageColumns;
   readPages(pid: number, addrs: Float64Array): PageReads;
@@ -218,6 +219,27 @@ export async function readPagemapAsync(pid: number, starts: Float64Array, ends: 
   } catch (e) {
     throw toProbeError(e);
   }
+}
+
+/** One process of a family pagemap read: its page-aligned ranges, sorted and apart. */
+export interface PagemapRanges {
+  pid: number;
+  starts: Float64Array;
+  ends: Float64Array;
+}
+
+/** readPagemap of every listed process, read in step by address in one thread-pool job (forked processes
+ *  map mostly the same frames at the same addresses: the kernel then finds each frame's struct page in
+ *  the cache). One entry per process, in order: its columns, or the ProbeError it failed with. */
+export async function readFamilyPagemapsAsync(family: PagemapRanges[], zero: ZeroDetection = ZERO_BY_SCAN): Promise<(PagemapColumns | ProbeError)[]> {
+  const out = await addon.readFamilyPagemapsAsync(
+    family.map((m) => m.pid),
+    family.map((m) => m.starts),
+    family.map((m) => m.ends),
+    zero.scan,
+    zero.zeroPfn,
+  );
+  return out.map((r) => ('error' in r ? (toProbeError(r.error) as ProbeError) : r));
 }
 
 /** A whole file (a /proc text file) read in one thread-pool job. Errors keep Node's shape (code, errno,

@@ -3,7 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
+import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
+import { readMaps } from '../native/proc';
+import { isScanned } from '../native/capture';
 import { PageClass } from '../analyzers/classify';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
@@ -133,6 +135,46 @@ test('errors carry errno, code and a hint that names the fix', () => {
 
 test('the flags column has one bit table: the addon\'s and page-flags.ts say the same', () => {
   assert.equal(pageFlagBits(), { ...PageFlag });
+});
+
+test('family pagemaps, read in step: each process as readPagemap reads it alone; a missing process fails alone', async () => {
+  const feat = features();
+  const rangesOf = (pid: number) => {
+    const v = readMaps(pid).filter(isScanned);
+    return { pid, starts: Float64Array.from(v, (x) => x.start), ends: Float64Array.from(v, (x) => x.end) };
+  };
+  // a second family of 20000 pages, the child wrote every 7th: many windows, on every stripe
+  const big = await startFamily(['--pages', '20000', '--child', '0-19999/7:0']);
+  const family = [fam.info.pid, ...fam.info.children, big.info.pid, ...big.info.children].map(rangesOf);
+  // the same family with a process that does not exist in the middle
+  const withMissing = [family[0], { pid: 2 ** 22 - 1, starts: Float64Array.of(4096), ends: Float64Array.of(8192) }, ...family.slice(1)];
+  const modes = [{ scan: true, zeroPfn: 0 }, ...(feat.zeroPfn ? [{ scan: false, zeroPfn: feat.zeroPfn }] : [])];
+  for (const zero of modes) {
+    const together = await readFamilyPagemapsAsync(withMissing, zero);
+    assert.is(together.length, withMissing.length);
+    const missing = together[1];
+    assert.instance(missing, ProbeError);
+    assert.match((missing as ProbeError).hint, /check the pid/);
+    const read = together.filter((_, i) => i !== 1);
+    family.forEach((m, i) => {
+      const r = read[i];
+      if (r instanceof Error) throw r;
+      const alone = readPagemap(m.pid, m.starts, m.ends, zero);
+      assert.ok(r.flags.length > PAGES, 'every scanned mapping read');
+      assert.equal(Array.from(r.flags), Array.from(alone.flags), `flags of ${m.pid}`);
+      assert.equal(Array.from(r.pfn), Array.from(alone.pfn), `frames of ${m.pid}`);
+      assert.is(r.zeroScan, alone.zeroScan);
+      assert.is(r.short, false);
+    });
+  }
+  let unsorted: unknown;
+  try {
+    await readFamilyPagemapsAsync([{ pid: fam.info.pid, starts: Float64Array.of(8192, 4096), ends: Float64Array.of(12288, 8192) }]);
+  } catch (e) {
+    unsorted = e;
+  }
+  assert.match(String(unsorted), /sorted and apart/);
+  await big.stop();
 });
 
 test('the class codes have one table: the classification kernels\' and classify.ts say the same', () => {
