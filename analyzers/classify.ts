@@ -9,6 +9,7 @@
 //                  (docs/kernel.md).
 
 import { PageFlag } from '../native/page-flags';
+import { classifyExactRuns, markSharedFrames } from '../native/probe';
 import type { PageColumns, ProcessCapture, Tier } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 
@@ -95,6 +96,13 @@ export function forEachRun(
   }
 }
 
+/** forEachRun's runs as (child index, paired index or -1, count) triples, for the native kernels. */
+export function runsOf(child: ProcessCapture, ref: ProcessCapture, pageSize: number): Float64Array {
+  const runs: number[] = [];
+  forEachRun(child, ref, pageSize, (c0, r0, n) => runs.push(c0, r0, n));
+  return Float64Array.from(runs);
+}
+
 const P = PageFlag.present;
 const SW = PageFlag.swapped;
 const X = PageFlag.exclusive;
@@ -111,7 +119,10 @@ export function classifyPair(child: ProcessCapture, ref: ProcessCapture, opts: P
   const classes = new Uint8Array(child.pages.flags.length);
   const ties: number[] = [];
   const mode = (opts.tier === 'exact' ? EXACT : 0) | (opts.zeroPagesKnown ? ZERO_KNOWN : 0) | (opts.crowded ? CROWDED : 0);
-  forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyRun(child.pages, ref.pages, c0, r0, n, mode, classes, ties));
+  // The exact tier's rule runs natively (native/classify.cc): it is the loop over every page of every
+  // child of an inspect, and V8 compiles it only part-way through its one run.
+  if (mode & EXACT) classifyExactRuns(classes, child.pages, ref.pages, runsOf(child, ref, opts.pageSize), mode & ZERO_KNOWN ? Z : 0);
+  else forEachRun(child, ref, opts.pageSize, (c0, r0, n) => classifyRun(child.pages, ref.pages, c0, r0, n, mode, classes, ties));
   return { classes, ties: Uint32Array.from(ties) };
 }
 
@@ -130,15 +141,13 @@ const EXACT = 1;
 const ZERO_KNOWN = 2;
 const CROWDED = 4;
 
-/** One run of forEachRun: child pages [c0, c0 + n) against reference pages from r0 (-1: none). Kept
- *  small and monomorphic: `inspect` runs it once per process, cold, over millions of pages, so it must
- *  be optimized (on-stack replacement) within the first run. */
+/** One run of forEachRun in the exclusive-bit tier: child pages [c0, c0 + n) against reference pages
+ *  from r0 (-1: none). The first three rules are the exact tier's too (native/classify.cc); there the
+ *  frames decide the rest. Kept small and monomorphic: `inspect` runs it once per process, cold, over
+ *  millions of pages, so it must be optimized (on-stack replacement) within the first run. */
 function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: number, n: number, mode: number, classes: Uint8Array, ties: number[]): void {
   const cf = child.flags;
-  const cp = child.pfn;
   const rf = ref.flags;
-  const rp = ref.pfn;
-  const exact = (mode & EXACT) !== 0;
   const crowded = (mode & CROWDED) !== 0;
   const zeroMask = mode & ZERO_KNOWN ? Z : 0;
   const hasRef = r0 >= 0;
@@ -156,8 +165,6 @@ function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: numbe
       // A page-cache page the reference never faulted in is shared page cache, not memory of the
       // child's own; a page the reference swapped out is the child's own copy now.
       cls = f & F ? SHARED : g & SW ? COPIED : NEW;
-    } else if (exact) {
-      cls = cp[i] === rp[i + d] ? SHARED : COPIED;
     } else if (f & F) {
       // A page-cache page in a private file mapping is the unmodified file page.
       cls = g & F ? SHARED : COPIED;
@@ -175,7 +182,6 @@ function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: numbe
   }
 }
 
-/** Address of each listed child page. */
 /** A function from an address to its page's index in proc.pages (its scanned mappings), or -1. */
 export function pageIndexer(proc: ProcessCapture, pageSize: number): (addr: number) => number {
   const starts: number[] = [];
@@ -274,20 +280,8 @@ export function markCopiedByParent(
  *  they kept the fork-time frame. Such pages are copiedByParent. A page no sibling shares stays copied
  *  (either side may have written it): the count is a lower bound. Returns how many pages changed class. */
 export function markWrittenByParent(classes: Uint8Array, child: ProcessCapture, siblings: ProcessCapture[], pageSize: number): number {
-  const cf = child.pages.flags;
-  const cp = child.pages.pfn;
   let n = 0;
-  for (const s of siblings) {
-    const toSibling = alignIndex(child, s, pageSize);
-    const sf = s.pages.flags;
-    const sp = s.pages.pfn;
-    for (let i = 0; i < classes.length; i++) {
-      if (classes[i] !== COPIED) continue;
-      const j = toSibling[i];
-      if (j < 0 || !(cf[i] & P) || !(sf[j] & P) || cf[i] & F || sf[j] & F || sp[j] !== cp[i]) continue;
-      classes[i] = COPIED_BY_PARENT;
-      n++;
-    }
-  }
+  // Per page (native/classify.cc): a copied page, present in both, neither page cache, the same frame.
+  for (const s of siblings) n += markSharedFrames(classes, child.pages, s.pages, runsOf(child, s, pageSize));
   return n;
 }

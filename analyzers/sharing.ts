@@ -4,6 +4,7 @@ import type { Capture, ProcessCapture } from '../native/capture';
 import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
 import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
+import { countClassRanges } from '../native/probe';
 
 export type ClassCounts = Record<Exclude<ClassKey, 'copiedByParent'>, number> & { copiedByParent: number | null };
 
@@ -57,22 +58,16 @@ export function residentPages(c: ClassCounts): number {
   return c.shared + c.copied + (c.copiedByParent ?? 0) + c.new;
 }
 
-/** Counts the classes of pages [from, to) into counts (indexed by class code). Small on purpose: it
- *  runs cold over millions of pages, once per child, and must be optimized within that first run. */
-function countClasses(classes: Uint8Array, from: number, to: number, counts: number[]): void {
-  for (let i = from; i < to; i++) counts[classes[i]]++;
-}
-
-/** Counts the classes of a mapping's pages that lie in the special ranges (sorted, of one size), range
- *  by range; a page in two ranges counts once. */
-function countSpecial(classes: Uint8Array, off: number, start: number, pages: number, pageSize: number, special: RegionRanges, counts: number[]): void {
+/** The page index ranges [from, to) of a mapping's pages that lie in the special ranges (sorted, of one
+ *  size), pushed as pairs onto out; a page in two ranges is listed once. */
+function specialRanges(off: number, start: number, pages: number, pageSize: number, special: RegionRanges, out: number[]): void {
   const { starts, size } = special;
   const end = start + pages * pageSize;
-  let done = 0; // pages of the mapping before this index are counted or outside every range so far
+  let done = 0; // pages of the mapping before this index are listed or outside every range so far
   for (let r = firstRangeAfter(starts, size, start); r < starts.length && starts[r] < end; r++) {
     const first = Math.max(done, Math.ceil((starts[r] - start) / pageSize));
     const last = Math.min(pages, Math.ceil((starts[r] + size - start) / pageSize));
-    if (last > first) countClasses(classes, off + first, off + last, counts);
+    if (last > first) out.push(off + first, off + last);
     done = Math.max(done, last);
   }
 }
@@ -106,22 +101,35 @@ export function summarizePair(
     const r = byRegion.get(region)!;
     for (let k = 0; k < raw.length; k++) r[k] += raw[k];
   };
-  const mappings: MappingSharing[] = [];
+  // Every page range to count, counted at once (native/classify.cc: millions of pages per child): each
+  // mapping's pages, and the pages of each mapping inside the special ranges.
+  const ranges: number[] = [];
+  const inSpecialRanges: number[] = [];
+  const inSpecialEnds: number[] = []; // per mapping: where its special ranges end in inSpecialRanges
   let off = 0;
   for (const vi of child.scanned) {
     const v = child.vmas[vi];
     const n = (v.end - v.start) / pageSize;
-    const raw = emptyCounts();
-    const inSpecial = emptyCounts();
-    countClasses(classes, off, off + n, raw);
-    if (special) countSpecial(classes, off, v.start, n, pageSize, special, inSpecial);
+    ranges.push(off, off + n);
+    if (special) specialRanges(off, v.start, n, pageSize, special, inSpecialRanges);
+    inSpecialEnds.push(inSpecialRanges.length / 2);
     off += n;
+  }
+  const counted = countClassRanges(classes, Float64Array.from(ranges));
+  const countedSpecial = countClassRanges(classes, Float64Array.from(inSpecialRanges));
+  const mappings: MappingSharing[] = [];
+  let sr = 0;
+  child.scanned.forEach((vi, m) => {
+    const v = child.vmas[vi];
+    const raw = Array.from(counted.subarray(m * 8, m * 8 + 8));
+    const inSpecial = emptyCounts();
+    for (; sr < inSpecialEnds[m]; sr++) for (let k = 0; k < 8; k++) inSpecial[k] += countedSpecial[sr * 8 + k];
     const region = regionOfVma[vi];
     add(region, raw.map((x, k) => x - inSpecial[k]));
     if (special && inSpecial.some((x) => x > 0)) add(special.region, inSpecial);
     for (let k = 0; k < raw.length; k++) total[k] += raw[k];
     mappings.push({ start: v.start, end: v.end, perms: v.perms, path: v.path, region, pages: toCounts(raw, copiedByParentKnown) });
-  }
+  });
   return {
     pid: child.pid,
     parent,

@@ -2,7 +2,11 @@
 
 import path from 'node:path';
 import { UsageError } from './errors';
-import { parseSize } from './budget-config';
+import type { parseSize as ParseSize } from './budget-config';
+
+// Loaded only when a size is given: budget-config brings the cause catalog, which `inspect` does not need.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const parseSize: typeof ParseSize = (value) => (require('./budget-config') as typeof import('./budget-config')).parseSize(value);
 
 export function parsePid(text: string): number {
   if (!/^\d+$/.test(String(text)) || Number(text) <= 0 || Number(text) > 2 ** 22) {

@@ -118,11 +118,11 @@ const QUICK_FLAGS = new Set(['--json', '--bytes', '--mappings', '--debug']);
 
 /** `inspect PID` with only --json, --bytes, --mappings, --debug: the arguments yargs would give the
  *  handler, or undefined for anything else (yargs parses that, with its help and messages). */
-function quickInspectArgs(words: string[]): { pid: string; json: boolean; bytes: boolean; mappings: boolean } | undefined {
+function quickInspectArgs(words: string[]): { pid: string; json: boolean; bytes: boolean; mappings: boolean; debug: boolean } | undefined {
   if (words[0] !== 'inspect' || !/^\d+$/.test(words[1] ?? '')) return undefined;
   const flags = words.slice(2);
   if (!flags.every((f) => QUICK_FLAGS.has(f))) return undefined;
-  return { pid: words[1], json: flags.includes('--json'), bytes: flags.includes('--bytes'), mappings: flags.includes('--mappings') };
+  return { pid: words[1], json: flags.includes('--json'), bytes: flags.includes('--bytes'), mappings: flags.includes('--mappings'), debug: flags.includes('--debug') };
 }
 
 async function main(): Promise<void> {

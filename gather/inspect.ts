@@ -9,9 +9,13 @@
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
-import { rubyAdapter } from '../runtimes/ruby/adapter';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
+
+// The Ruby adapter (heap map structures, blamer tables) is loaded only for a parent that left a heap
+// map: a family without one is read and classified without it (start-up counts, see cli/main.ts).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const ruby = () => (require('../runtimes/ruby/adapter') as typeof import('../runtimes/ruby/adapter')).rubyAdapter;
 
 /** The target and its live descendants (never cowscope itself); zombies are skipped with a note
  *  (their memory is gone), processes that exit while listed are left out. */
@@ -155,7 +159,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         diffCopiedPages(sub, groupPairs);
         lap('diffs');
         const { meta } = map;
-        rubyAdapter.attach(
+        ruby().attach(
           sub,
           { file: map.file, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
           { pid: parent.pid, vmas: parent.vmas },

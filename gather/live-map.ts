@@ -17,7 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HeapDumpIngest } from '../native/probe';
 import { describeBytes } from '../native/regular-file';
-import { ingestWholeRubyHeapMap } from '../runtimes/ruby/heap-map';
+
+// The heap map parser is loaded only when there is a map to parse (most inspected families have none).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const heapMap = () => require('../runtimes/ruby/heap-map') as typeof import('../runtimes/ruby/heap-map');
 
 export interface LiveMeta {
   pid: number;
@@ -169,7 +172,7 @@ export function loadLiveMap(pid: number, uid: number, opts: { dir?: string; maxB
     if (hit && hit.key === key) map = { ...hit.map, meta };
     else {
       // parsed through the descriptor we checked: the name is never looked up again
-      const parsed = ingestWholeRubyHeapMap(`/proc/self/fd/${heapFd}`, meta.heapPageSize, meta.slotSize);
+      const parsed = heapMap().ingestWholeRubyHeapMap(`/proc/self/fd/${heapFd}`, meta.heapPageSize, meta.slotSize);
       map = { file, meta, parsed, lines: parsed.lines, malformed: parsed.malformed };
       fresh = true;
       cache.set(file, { key, map });

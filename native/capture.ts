@@ -7,7 +7,7 @@ import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import type { PythonStructures } from '../runtimes/python/discover';
-import { KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readKpage, readPagemapAsync } from './probe';
+import { KpageFlag, PageFlag, PagemapColumns, ProbeError, ZeroDetection, features, pageSize, readFamilyPagemapsAsync, readKpage } from './probe';
 import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 import { markBss } from './bss';
 
@@ -232,24 +232,39 @@ export function unchanged(info: ProcessInfo): boolean {
   return !!now && now.startTime === info.startTime && now.state !== 'Z' && now.state !== 'X';
 }
 
-async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection): Promise<{ proc: ProcessCapture; zeroScan: boolean }> {
-  const pid = info.pid;
+/** A process's mappings, and the ranges of the scanned ones (whose pagemap is read). */
+interface Mapped {
+  info: ProcessInfo;
+  vmas: Vma[];
+  scanned: number[];
+  starts: Float64Array;
+  ends: Float64Array;
+}
+
+/** maps is a short read (no page walk): read on the JS thread, before the long reads are queued. */
+function mappingsOf(info: ProcessInfo): Mapped {
+  const vmas = markBss(readMaps(info.pid), pageSize);
+  const scanned: number[] = [];
+  vmas.forEach((v, i) => {
+    if (isScanned(v)) scanned.push(i);
+  });
+  return { info, vmas, scanned, starts: Float64Array.from(scanned, (i) => vmas[i].start), ends: Float64Array.from(scanned, (i) => vmas[i].end) };
+}
+
+/** One process's capture from its mappings and its two long reads (both walk the page tables). */
+async function captureProcess(
+  mapped: Mapped | { info: ProcessInfo; error: unknown },
+  role: Role,
+  reads: () => [Promise<MemoryTotals>, Promise<PagemapColumns>],
+): Promise<{ proc: ProcessCapture; zeroScan: boolean }> {
+  const { info } = mapped;
   try {
-    // maps is a short read (no page walk): read here, so that the two long reads, smaps_rollup and
-    // pagemap (both walk the page tables), start at once on the thread pool, beside those of the
-    // other processes of the family.
-    const vmas = markBss(readMaps(pid), pageSize);
-    const scanned: number[] = [];
-    vmas.forEach((v, i) => {
-      if (isScanned(v)) scanned.push(i);
-    });
-    const starts = Float64Array.from(scanned, (i) => vmas[i].start);
-    const ends = Float64Array.from(scanned, (i) => vmas[i].end);
-    const [memory, pm] = await Promise.all([readRollupAsync(pid), readPagemapAsync(pid, starts, ends, zero)]);
+    if ('error' in mapped) throw mapped.error;
+    const [memory, pm] = await Promise.all(reads());
     if (pm.short || !unchanged(info)) throw exitedDuringScan(info);
     return {
       proc: {
-        pid,
+        pid: info.pid,
         ppid: info.ppid,
         role,
         comm: info.comm,
@@ -257,8 +272,8 @@ async function captureProcess(info: ProcessInfo, role: Role, zero: ZeroDetection
         state: info.state,
         threads: info.threads,
         memory,
-        vmas,
-        scanned,
+        vmas: mapped.vmas,
+        scanned: mapped.scanned,
         pages: { flags: pm.flags, pfn: pm.pfn },
       },
       zeroScan: pm.zeroScan,
@@ -292,13 +307,32 @@ export interface GatherOptions {
 }
 
 /** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets): the
- *  rollups and pagemaps of all processes at once on the thread pool, each read once. */
+ *  rollups and the pagemaps of all processes at once on the thread pool, each read once. */
 export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture & { exited?: ProcessInfo[] }> {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
   // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
   const zero: ZeroDetection = tier === 'exact' && feat.zeroPfn ? { scan: false, zeroPfn: feat.zeroPfn } : { scan: feat.pagemapScan, zeroPfn: 0 };
-  const settled = await Promise.allSettled(targets.map((info) => captureProcess(info, opts.roles?.get(info.pid) ?? 'process', zero)));
+  // Maps first, on the JS thread; then every long read at once on the thread pool: the family's pagemaps
+  // in one job, in step (native/probe.cc says why), beside each process's smaps_rollup in a job of its own.
+  const mapped = targets.map((info) => {
+    try {
+      return mappingsOf(info);
+    } catch (error) {
+      return { info, error };
+    }
+  });
+  const readable = mapped.filter((m): m is Mapped => !('error' in m));
+  const family = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero);
+  const pagemapOf = (m: Mapped) =>
+    family.then((r) => {
+      const pm = r[readable.indexOf(m)];
+      if (pm instanceof Error) throw pm;
+      return pm;
+    });
+  const settled = await Promise.allSettled(
+    mapped.map((m) => captureProcess(m, opts.roles?.get(m.info.pid) ?? 'process', () => [readRollupAsync(m.info.pid), pagemapOf(m as Mapped)])),
+  );
   const results: { proc: ProcessCapture; zeroScan: boolean }[] = [];
   const exited: ProcessInfo[] = [];
   settled.forEach((r, i) => {

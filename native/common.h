@@ -119,6 +119,20 @@ inline int ArgPid(const Napi::CallbackInfo& info, size_t i) {
   if (pid <= 0) throw Napi::RangeError::New(info.Env(), "pid must be positive");
   return pid;
 }
+// Registers the page classification kernels (classify.cc).
+void InitClassify(Napi::Env env, Napi::Object exports);
+
+// ---- the flags column handed to JS (one uint16 per page); native/page-flags.ts mirrors this table (probe.cc, classify.cc) ----
+constexpr uint16_t F_PRESENT = 1 << 0;
+constexpr uint16_t F_SWAPPED = 1 << 1;
+constexpr uint16_t F_EXCLUSIVE = 1 << 2;
+constexpr uint16_t F_FILE = 1 << 3;
+constexpr uint16_t F_SOFT_DIRTY = 1 << 4;
+constexpr uint16_t F_UFFD_WP = 1 << 5;
+constexpr uint16_t F_GUARD = 1 << 6;
+constexpr uint16_t F_ZERO = 1 << 7;  // from PAGEMAP_SCAN PAGE_IS_PFNZERO (needs no privilege)
+constexpr uint16_t F_HUGE = 1 << 8;  // from PAGEMAP_SCAN PAGE_IS_HUGE (PMD-mapped THP or hugetlb)
+
 // Registers the fault-tracing functions (faults.cc).
 void InitFaults(Napi::Env env, Napi::Object exports);
 

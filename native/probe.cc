@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
+#include <thread>
 #include <new>
 #include <cstdint>
 #include <numeric>
@@ -45,17 +47,6 @@ constexpr uint64_t PM_GUARD = 1ULL << 58;
 constexpr uint64_t PM_FILE = 1ULL << 61;
 constexpr uint64_t PM_SWAP = 1ULL << 62;
 constexpr uint64_t PM_PRESENT = 1ULL << 63;
-
-// ---- the flags column handed to JS (one uint16 per page); native/probe.ts mirrors this table ----
-constexpr uint16_t F_PRESENT = 1 << 0;
-constexpr uint16_t F_SWAPPED = 1 << 1;
-constexpr uint16_t F_EXCLUSIVE = 1 << 2;
-constexpr uint16_t F_FILE = 1 << 3;
-constexpr uint16_t F_SOFT_DIRTY = 1 << 4;
-constexpr uint16_t F_UFFD_WP = 1 << 5;
-constexpr uint16_t F_GUARD = 1 << 6;
-constexpr uint16_t F_ZERO = 1 << 7;  // from PAGEMAP_SCAN PAGE_IS_PFNZERO (needs no privilege)
-constexpr uint16_t F_HUGE = 1 << 8;  // from PAGEMAP_SCAN PAGE_IS_HUGE (PMD-mapped THP or hugetlb)
 
 // ---- PAGEMAP_SCAN (6.7+): Debian 12's headers predate it, so define it here ----
 struct PageRegion {
@@ -256,6 +247,237 @@ class PagemapWorker : public Napi::AsyncWorker {
 // readPagemapAsync(pid, starts, ends, scanZero, zeroPfn) -> Promise of the same result as readPagemap
 Napi::Value ReadPagemapAsync(const Napi::CallbackInfo& info) {
   auto* worker = new PagemapWorker(info.Env(), ParsePagemapArgs(info));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// ---- a family's pagemaps, read together ----
+//
+// The pagemaps of a parent and its children are read in step: a window of addresses (kFamilyWindow
+// pages) of every process, then the next window. Forked processes map mostly the same frames at the
+// same addresses, and the kernel's cost per pagemap entry is mostly the cache misses on the frame's
+// struct page: read in step, the first process's read brings them into the cache for the others
+// (measured on a 4 GiB parent with 3 children: 20-35% less system time than one process after the
+// other). The windows are dealt out to one thread per CPU (stripes), so the family is still read on
+// every core. Each process keeps its own outcome: one that exits mid-read does not fail the others.
+constexpr size_t kFamilyWindow = 4096;
+
+struct FamilyMember {
+  PagemapArgs args;
+  PagemapOut out{};
+  bool failed = false;
+  SysError error{0, "", ""};
+};
+
+// What one stripe saw of each member (merged after the stripes join: no member state is shared).
+struct StripeOutcome {
+  std::vector<char> failed, isShort;
+  std::vector<SysError> errors;
+  explicit StripeOutcome(size_t n) : failed(n, 0), isShort(n, 0), errors(n, SysError{0, "", ""}) {}
+};
+
+// Reads the windows w with (w / window bytes) % stripes == stripe, of every member.
+void ReadFamilyStripe(std::vector<FamilyMember>& family, size_t stripe, size_t stripes, StripeOutcome& st) {
+  const size_t ps = PageSize();
+  const uint64_t span = kFamilyWindow * ps;
+  struct Cursor {
+    std::unique_ptr<Fd> fd;
+    size_t range = 0;   // index into the member's ranges
+    uint64_t next = 0;  // next address to read (or skip) in that range
+    size_t at = 0;      // page index of that range's first page in the output
+    bool done = false;
+  };
+  std::vector<Cursor> cur(family.size());
+  std::vector<uint64_t> buf(kFamilyWindow);
+  auto fail = [&](size_t m, const SysError& se) {
+    st.failed[m] = 1;
+    st.errors[m] = se;
+    cur[m].done = true;
+  };
+  // Moves past finished ranges; marks the member done after its last range.
+  auto settle = [&](size_t m) {
+    const PagemapArgs& a = family[m].args;
+    Cursor& c = cur[m];
+    while (!c.done && c.next >= a.ends[c.range]) {
+      c.at += (a.ends[c.range] - a.starts[c.range]) / ps;
+      if (++c.range == a.starts.size()) c.done = true;
+      else c.next = a.starts[c.range];
+    }
+  };
+  for (size_t m = 0; m < family.size(); m++) {
+    if (family[m].args.starts.empty()) {
+      cur[m].done = true;
+      continue;
+    }
+    try {
+      cur[m].fd = std::make_unique<Fd>(ProcPath(family[m].args.pid, "pagemap"));
+    } catch (const SysError& se) {
+      fail(m, se);
+      continue;
+    }
+    cur[m].next = family[m].args.starts[0];
+    settle(m);
+  }
+  for (;;) {
+    uint64_t lowest = UINT64_MAX;
+    for (size_t m = 0; m < family.size(); m++)
+      if (!cur[m].done) lowest = std::min(lowest, cur[m].next);
+    if (lowest == UINT64_MAX) break;
+    const uint64_t window = lowest / span * span, windowEnd = window + span;
+    const bool mine = (window / span) % stripes == stripe;
+    for (size_t m = 0; m < family.size(); m++) {
+      const PagemapArgs& a = family[m].args;
+      PagemapOut& out = family[m].out;
+      Cursor& c = cur[m];
+      while (!c.done && c.next < windowEnd) {
+        const uint64_t to = std::min<uint64_t>(a.ends[c.range], windowEnd);
+        if (mine) {
+          const size_t want = (to - c.next) / ps;
+          const size_t index = c.at + (c.next - a.starts[c.range]) / ps;
+          size_t got;
+          try {
+            got = PreadFull(*c.fd, buf.data(), want * sizeof(uint64_t), c.next / ps * sizeof(uint64_t)) / sizeof(uint64_t);
+          } catch (const SysError& se) {
+            fail(m, se);
+            break;
+          }
+          uint16_t* f = out.flags + index;
+          double* p = out.pfn + index;
+          for (size_t i = 0; i < got; i++) {
+            const uint64_t e = buf[i], frame = e & PM_PFN_MASK;
+            f[i] = DecodeFlags(e);
+            if (a.zeroPfn && frame == a.zeroPfn && (e & PM_PRESENT)) f[i] |= F_ZERO;
+            p[i] = static_cast<double>(frame);
+          }
+          if (got < want) {  // the process exited during the read: the rest stays zero
+            st.isShort[m] = 1;
+            c.done = true;
+            break;
+          }
+        }
+        c.next = to;
+        settle(m);
+      }
+    }
+  }
+}
+
+void ReadFamilyPagemapsCore(std::vector<FamilyMember>& family) {
+  const size_t ps = PageSize();
+  const size_t stripes = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), family.size()));
+  std::vector<StripeOutcome> outcomes(stripes, StripeOutcome(family.size()));
+  std::vector<std::thread> threads;
+  // Nothing may escape a thread (std::terminate): a stripe that cannot even allocate fails every member.
+  auto run = [&](size_t k) {
+    try {
+      ReadFamilyStripe(family, k, stripes, outcomes[k]);
+    } catch (const std::exception&) {
+      for (size_t m = 0; m < family.size(); m++) {
+        outcomes[k].failed[m] = 1;
+        outcomes[k].errors[m] = SysError{ENOMEM, "read", ProcPath(family[m].args.pid, "pagemap")};
+      }
+    }
+  };
+  for (size_t k = 1; k < stripes; k++) threads.emplace_back(run, k);
+  run(0);
+  for (std::thread& t : threads) t.join();
+  for (size_t m = 0; m < family.size(); m++) {
+    FamilyMember& fm = family[m];
+    fm.out.zeroScan = fm.args.scanZero;
+    for (const StripeOutcome& o : outcomes) {
+      if (o.failed[m] && !fm.failed) {
+        fm.failed = true;
+        fm.error = o.errors[m];
+      }
+      if (o.isShort[m]) fm.out.isShort = true;
+    }
+  }
+  // Zero and huge pages by PAGEMAP_SCAN (exclusive-bit tier), process by process as ReadPagemapCore
+  // does, once every stripe is done. A process cut short is left as it is: the caller drops it.
+  for (FamilyMember& fm : family) {
+    if (fm.failed || fm.out.isShort || !fm.args.scanZero) continue;
+    try {
+      Fd fd(ProcPath(fm.args.pid, "pagemap"));
+      size_t at = 0;
+      for (size_t r = 0; r < fm.args.starts.size() && fm.out.zeroScan; r++) {
+        const size_t pages = (fm.args.ends[r] - fm.args.starts[r]) / ps;
+        if (pages) fm.out.zeroScan = ScanZeroAndHuge(fd, fm.args.starts[r], fm.args.ends[r], fm.out.flags + at);
+        at += pages;
+      }
+    } catch (const SysError& se) {
+      fm.failed = true;
+      fm.error = se;
+      continue;
+    }
+    if (!fm.out.zeroScan && !fm.args.zeroPfn)  // a partial scan must not be trusted: clear what it set
+      for (size_t i = 0; i < fm.args.total; i++) fm.out.flags[i] &= static_cast<uint16_t>(~(F_ZERO | F_HUGE));
+  }
+}
+
+// readFamilyPagemapsAsync(pids, starts[], ends[], scanZero, zeroPfn) -> Promise of one entry per pid:
+// the result of readPagemap, or { error } (an Error shaped like readPagemap's) for a process that could
+// not be read.
+class FamilyPagemapWorker : public Napi::AsyncWorker {
+ public:
+  FamilyPagemapWorker(Napi::Env env, std::vector<FamilyMember> family)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), family_(std::move(family)) {
+    Napi::Array results = Napi::Array::New(env, family_.size());
+    for (size_t m = 0; m < family_.size(); m++) results.Set(m, NewPagemapResult(env, family_[m].args.total, family_[m].out));
+    results_ = Napi::Persistent(static_cast<Napi::Object>(results));
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { ReadFamilyPagemapsCore(family_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array results = results_.Value().As<Napi::Array>();
+    for (size_t m = 0; m < family_.size(); m++) {
+      Napi::Object obj = results.Get(m).As<Napi::Object>();
+      SetPagemapStatus(env, obj, family_[m].out);
+      if (family_[m].failed) {
+        Napi::Object failed = Napi::Object::New(env);
+        failed.Set("error", ToJsError(env, family_[m].error).Value());
+        results.Set(m, failed);
+      }
+    }
+    deferred_.Resolve(results);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<FamilyMember> family_;
+  Napi::ObjectReference results_;
+};
+
+Napi::Value ReadFamilyPagemapsAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray())
+    throw Napi::TypeError::New(env, "readFamilyPagemapsAsync(pids, starts[], ends[], scanZero, zeroPfn)");
+  Napi::Array pids = info[0].As<Napi::Array>(), starts = info[1].As<Napi::Array>(), ends = info[2].As<Napi::Array>();
+  if (starts.Length() != pids.Length() || ends.Length() != pids.Length()) throw Napi::RangeError::New(env, "one starts and one ends array per pid");
+  const bool scanZero = info.Length() > 3 && info[3].ToBoolean();
+  const uint64_t zeroPfn = info.Length() > 4 && info[4].IsNumber() ? static_cast<uint64_t>(info[4].As<Napi::Number>().DoubleValue()) : 0;
+  const size_t ps = PageSize();
+  std::vector<FamilyMember> family(pids.Length());
+  for (uint32_t m = 0; m < pids.Length(); m++) {
+    Napi::Value pid = pids.Get(m), s = starts.Get(m), e = ends.Get(m);
+    if (!pid.IsNumber() || pid.As<Napi::Number>().Int32Value() <= 0) throw Napi::TypeError::New(env, "pids must be positive numbers");
+    auto f64 = [&](const Napi::Value& v) {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) throw Napi::TypeError::New(env, "starts and ends must be Float64Arrays");
+      return ToU64(v.As<Napi::Float64Array>());
+    };
+    PagemapArgs& a = family[m].args;
+    a = PagemapArgs{pid.As<Napi::Number>().Int32Value(), f64(s), f64(e), scanZero, zeroPfn, 0};
+    if (a.starts.size() != a.ends.size()) throw Napi::RangeError::New(env, "starts and ends differ in length");
+    for (size_t r = 0; r < a.starts.size(); r++) {
+      if (a.starts[r] % ps || a.ends[r] % ps || a.ends[r] < a.starts[r]) throw Napi::RangeError::New(env, "ranges must be page-aligned with start <= end");
+      if (r && a.starts[r] < a.ends[r - 1]) throw Napi::RangeError::New(env, "ranges must be sorted and apart");
+      a.total += (a.ends[r] - a.starts[r]) / ps;
+    }
+  }
+  auto* worker = new FamilyPagemapWorker(env, std::move(family));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -826,6 +1048,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
   InitPointers(env, exports);
   InitFaults(env, exports);
+  InitClassify(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
@@ -844,6 +1067,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pageFlagBits", bits);
   exports.Set("readPagemap", Napi::Function::New(env, ReadPagemap));
   exports.Set("readPagemapAsync", Napi::Function::New(env, ReadPagemapAsync));
+  exports.Set("readFamilyPagemapsAsync", Napi::Function::New(env, ReadFamilyPagemapsAsync));
   exports.Set("readTextAsync", Napi::Function::New(env, ReadTextAsync));
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));
   exports.Set("readPages", Napi::Function::New(env, ReadPages));

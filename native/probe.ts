@@ -63,6 +63,7 @@ interface Addon {
   pageSize: number;
   readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): PagemapColumns;
   readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): Promise<PagemapColumns>;
+  readFamilyPagemapsAsync(pids: number[], starts: Float64Array[], ends: Float64Array[], scanZero: boolean, zeroPfn: number): Promise<(PagemapColumns | { error: unknown })[]>;
   readTextAsync(path: string): Promise<string>;
   readKpage(pfns: Float64Array): KpageColumns;
   readPages(pid: number, addrs: Float64Array): PageReads;
@@ -86,6 +87,10 @@ interface Addon {
   ): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
+  classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
+  markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
+  pageClassCodes: Record<string, number>;
+  countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array;
 }
 
 /** Objects of a heap dump as columns (one entry per kept object, sorted by address). */
@@ -216,6 +221,27 @@ export async function readPagemapAsync(pid: number, starts: Float64Array, ends: 
   }
 }
 
+/** One process of a family pagemap read: its page-aligned ranges, sorted and apart. */
+export interface PagemapRanges {
+  pid: number;
+  starts: Float64Array;
+  ends: Float64Array;
+}
+
+/** readPagemap of every listed process, read in step by address in one thread-pool job (forked processes
+ *  map mostly the same frames at the same addresses: the kernel then finds each frame's struct page in
+ *  the cache). One entry per process, in order: its columns, or the ProbeError it failed with. */
+export async function readFamilyPagemapsAsync(family: PagemapRanges[], zero: ZeroDetection = ZERO_BY_SCAN): Promise<(PagemapColumns | ProbeError)[]> {
+  const out = await addon.readFamilyPagemapsAsync(
+    family.map((m) => m.pid),
+    family.map((m) => m.starts),
+    family.map((m) => m.ends),
+    zero.scan,
+    zero.zeroPfn,
+  );
+  return out.map((r) => ('error' in r ? (toProbeError(r.error) as ProbeError) : r));
+}
+
 /** A whole file (a /proc text file) read in one thread-pool job. Errors keep Node's shape (code, errno,
  *  syscall, path); proc.ts turns them into ProbeErrors with its own hints. */
 export function readTextAsync(file: string): Promise<string> {
@@ -314,4 +340,32 @@ export function readWords(pid: number, addrs: Float64Array): { words: BigUint64A
 /** glibc chunk headers of [start, end) of a process (the main arena's [heap]). */
 export function walkMallocChunks(pid: number, start: number, end: number): MallocChunks {
   return wrap(() => addon.walkMallocChunks(pid, start, end));
+}
+
+/** Page columns as the classification kernels take them (a ProcessCapture's pages). */
+export interface PageArrays {
+  flags: Uint16Array;
+  pfn: Float64Array;
+}
+
+/** Exact tier: classes of the child's pages in each run (child index, paired index or -1, count) against
+ *  the reference, by frame (analyzers/classify.ts holds the rule and calls this). */
+export function classifyExactRuns(classes: Uint8Array, child: PageArrays, ref: PageArrays, runs: Float64Array, zeroMask: number): void {
+  addon.classifyExactRuns(classes, child.flags, child.pfn, ref.flags, ref.pfn, runs, zeroMask);
+}
+
+/** Copied child pages of the runs that the sibling maps at the same frame become copiedByParent;
+ *  returns how many (analyzers/classify.ts markWrittenByParent). */
+export function markSharedFrames(classes: Uint8Array, child: PageArrays, sibling: PageArrays, runs: Float64Array): number {
+  return addon.markSharedFrames(classes, child.flags, child.pfn, sibling.flags, sibling.pfn, runs);
+}
+
+/** For each [from, to) pair of page indexes in ranges: the pages of each class code (8 counts per range). */
+export function countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array {
+  return addon.countClassRanges(classes, ranges);
+}
+
+/** The class codes the kernels write, by name (analyzers/classify.ts PageClass must say the same). */
+export function pageClassCodes(): Record<string, number> {
+  return { ...addon.pageClassCodes };
 }

@@ -3,7 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KpageFlag, PageFlag, PageStatus, ProbeError, comparePages, features, pageFlagBits, pageSize, readKpage, readPagemap, readPages } from '../native/probe';
+import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
+import { readMaps } from '../native/proc';
+import { isScanned } from '../native/capture';
+import { PageClass } from '../analyzers/classify';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
 let fam: Family;
@@ -132,6 +135,116 @@ test('errors carry errno, code and a hint that names the fix', () => {
 
 test('the flags column has one bit table: the addon\'s and page-flags.ts say the same', () => {
   assert.equal(pageFlagBits(), { ...PageFlag });
+});
+
+test('family pagemaps, read in step: each process as readPagemap reads it alone; a missing process fails alone', async () => {
+  const feat = features();
+  const rangesOf = (pid: number) => {
+    const v = readMaps(pid).filter(isScanned);
+    return { pid, starts: Float64Array.from(v, (x) => x.start), ends: Float64Array.from(v, (x) => x.end) };
+  };
+  // a second family of 20000 pages, the child wrote every 7th: many windows, on every stripe
+  const big = await startFamily(['--pages', '20000', '--child', '0-19999/7:0']);
+  const family = [fam.info.pid, ...fam.info.children, big.info.pid, ...big.info.children].map(rangesOf);
+  // the same family with a process that does not exist in the middle
+  const withMissing = [family[0], { pid: 2 ** 22 - 1, starts: Float64Array.of(4096), ends: Float64Array.of(8192) }, ...family.slice(1)];
+  const modes = [{ scan: true, zeroPfn: 0 }, ...(feat.zeroPfn ? [{ scan: false, zeroPfn: feat.zeroPfn }] : [])];
+  for (const zero of modes) {
+    const together = await readFamilyPagemapsAsync(withMissing, zero);
+    assert.is(together.length, withMissing.length);
+    const missing = together[1];
+    assert.instance(missing, ProbeError);
+    assert.match((missing as ProbeError).hint, /check the pid/);
+    const read = together.filter((_, i) => i !== 1);
+    family.forEach((m, i) => {
+      const r = read[i];
+      if (r instanceof Error) throw r;
+      const alone = readPagemap(m.pid, m.starts, m.ends, zero);
+      assert.ok(r.flags.length > PAGES, 'every scanned mapping read');
+      assert.equal(Array.from(r.flags), Array.from(alone.flags), `flags of ${m.pid}`);
+      assert.equal(Array.from(r.pfn), Array.from(alone.pfn), `frames of ${m.pid}`);
+      assert.is(r.zeroScan, alone.zeroScan);
+      assert.is(r.short, false);
+    });
+  }
+  let unsorted: unknown;
+  try {
+    await readFamilyPagemapsAsync([{ pid: fam.info.pid, starts: Float64Array.of(8192, 4096), ends: Float64Array.of(12288, 8192) }]);
+  } catch (e) {
+    unsorted = e;
+  }
+  assert.match(String(unsorted), /sorted and apart/);
+  await big.stop();
+});
+
+test('the class codes have one table: the classification kernels\' and classify.ts say the same', () => {
+  assert.equal(pageClassCodes(), { ...PageClass });
+});
+
+// Exact tier, one page per row: child flags and frame, reference flags and frame, the class (the rules
+// of classifyPair, in their order).
+const { present: Pr, swapped: Sw, file: Fi, zero: Ze, exclusive: Ex } = PageFlag;
+const EXACT_ROWS: [string, number, number, number, number, number][] = [
+  ['neither has it', 0, 0, 0, 0, PageClass.none],
+  ['child swapped it', Sw, 0, Pr, 7, PageClass.swapped],
+  ['only the reference has it', 0, 0, Pr, 7, PageClass.absent],
+  ['the zero page', Pr | Ze, 1, Pr | Ze, 1, PageClass.zero],
+  ['page cache the reference never faulted', Pr | Fi, 9, 0, 0, PageClass.shared],
+  ['the reference swapped it, the child holds it', Pr | Ex, 9, Sw, 5, PageClass.copied],
+  ['only the child has it', Pr | Ex, 9, 0, 0, PageClass.new],
+  ['same frame', Pr, 2 ** 40 + 3, Pr, 2 ** 40 + 3, PageClass.shared],
+  ['different frames', Pr | Ex, 2 ** 40 + 3, Pr | Ex, 2 ** 40 + 4, PageClass.copied],
+];
+
+test('classification kernel (exact tier): each rule, a run without a paired mapping, runs checked', () => {
+  const n = EXACT_ROWS.length;
+  const child = { flags: Uint16Array.from(EXACT_ROWS, (r) => r[1]), pfn: Float64Array.from(EXACT_ROWS, (r) => r[2]) };
+  // the reference's pages sit 2 further on, after 2 pages of its own
+  const ref = { flags: Uint16Array.from([0, 0, ...EXACT_ROWS.map((r) => r[3])]), pfn: Float64Array.from([0, 0, ...EXACT_ROWS.map((r) => r[4])]) };
+  const classes = new Uint8Array(n);
+  classifyExactRuns(classes, child, ref, Float64Array.of(0, 2, 4, 4, 6, n - 4), Ze);
+  assert.equal(Array.from(classes), EXACT_ROWS.map((r) => r[5]), EXACT_ROWS.map((r) => r[0]).join(', '));
+  // No paired mapping: swapped, zero, page cache (shared) or the child's own (new).
+  const lone = new Uint8Array(n);
+  classifyExactRuns(lone, child, ref, Float64Array.of(0, -1, n), Ze);
+  assert.equal(Array.from(lone), [PageClass.none, PageClass.swapped, PageClass.none, PageClass.zero, PageClass.shared, PageClass.new, PageClass.new, PageClass.new, PageClass.new]);
+  // Zero pages not known: the zero page compares by frame.
+  classifyExactRuns(classes, child, ref, Float64Array.of(3, 5, 1), 0);
+  assert.is(classes[3], PageClass.shared);
+  assert.throws(() => classifyExactRuns(classes, child, ref, Float64Array.of(0, 3, n), Ze), /outside the pages/);
+  assert.throws(() => classifyExactRuns(classes, child, ref, Float64Array.of(1, -1, n), Ze), /outside the pages/);
+  assert.throws(() => classifyExactRuns(classes, child, ref, Float64Array.of(0, 0), Ze), /triples/);
+  assert.throws(() => classifyExactRuns(new Uint8Array(n - 1), child, ref, Float64Array.of(0, 0, 1), Ze), /differ in length/);
+});
+
+test('sibling kernel: a copied page a sibling maps at the same frame becomes copiedByParent, nothing else', () => {
+  // child page: class, flags, frame; sibling page: flags, frame; then the expected class
+  const rows: [number, number, number, number, number, number][] = [
+    [PageClass.copied, Pr, 5, Pr, 5, PageClass.copiedByParent],
+    [PageClass.copied, Pr, 5, Pr, 6, PageClass.copied],
+    [PageClass.copied, Pr, 5, 0, 5, PageClass.copied],
+    [PageClass.copied, Pr | Fi, 5, Pr | Fi, 5, PageClass.copied],
+    [PageClass.shared, Pr, 5, Pr, 5, PageClass.shared],
+    [PageClass.new, Pr, 5, Pr, 5, PageClass.new],
+  ];
+  const classes = Uint8Array.from(rows, (r) => r[0]);
+  const child = { flags: Uint16Array.from(rows, (r) => r[1]), pfn: Float64Array.from(rows, (r) => r[2]) };
+  const sibling = { flags: Uint16Array.from(rows, (r) => r[3]), pfn: Float64Array.from(rows, (r) => r[4]) };
+  assert.is(markSharedFrames(classes, child, sibling, Float64Array.of(0, 0, rows.length)), 1);
+  assert.equal(Array.from(classes), rows.map((r) => r[5]));
+  // a run without a sibling mapping changes nothing
+  const again = Uint8Array.from(rows, (r) => r[0]);
+  assert.is(markSharedFrames(again, child, sibling, Float64Array.of(0, -1, rows.length)), 0);
+  assert.equal(Array.from(again), rows.map((r) => r[0]));
+});
+
+test('class counts per page range: 8 per range, by class code; ranges checked', () => {
+  const classes = Uint8Array.of(1, 1, 2, 7, 0, 4, 4, 4, 3);
+  const counts = countClassRanges(classes, Float64Array.of(0, 9, 2, 4, 5, 5));
+  assert.equal(Array.from(counts), [1, 2, 1, 1, 3, 0, 0, 1, /**/ 0, 0, 1, 0, 0, 0, 0, 1, /**/ 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(0, 10)), /outside the pages/);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(3, 2)), /outside the pages/);
+  assert.throws(() => countClassRanges(classes, Float64Array.of(0)), /pairs/);
 });
 
 test.run();

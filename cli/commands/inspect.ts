@@ -14,12 +14,18 @@ import { writeFileAtomically } from '../../native/files';
 import { escapeControl } from '../render/escape';
 import type { InspectGather } from '../../gather/inspect';
 import { SPECS } from './specs';
-import { adapterOf } from '../../runtimes';
-import { blameChild } from '../../blame/engine';
-import { writeHtml } from '../render/html';
-import { inspectHtmlDoc } from '../render/html-docs';
-import { TOP_MAPPINGS, renderInspectText } from '../render/inspect-text';
-import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../render/inspect-live';
+
+// Loaded when used (start-up counts: `inspect PID --json` is timed against smem): blame and the runtime
+// adapters only for children with a heap map, each renderer only for its format, the HTML page only
+// with --html.
+/* eslint-disable @typescript-eslint/no-var-requires */
+const runtimes = () => require('../../runtimes') as typeof import('../../runtimes');
+const engine = () => require('../../blame/engine') as typeof import('../../blame/engine');
+const html = () => require('../render/html') as typeof import('../render/html');
+const htmlDocs = () => require('../render/html-docs') as typeof import('../render/html-docs');
+const text = () => require('../render/inspect-text') as typeof import('../render/inspect-text');
+const live = () => require('../render/inspect-live') as typeof import('../render/inspect-live');
+/* eslint-enable @typescript-eslint/no-var-requires */
 
 interface InspectArgs {
   pid: string;
@@ -69,8 +75,9 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
   const specials = new Map<number, { region: 'ruby-heap'; starts: Float64Array; size: number }>();
   const tBlame = performance.now();
   for (const group of g.groups) {
-    const adapter = adapterOf(group.capture);
+    const adapter = runtimes().adapterOf(group.capture);
     if (!adapter) continue;
+    const { blameChild } = engine();
     for (const d of group.capture.diffs ?? []) blames.set(d.pid, blameChild(adapter, group.capture, d, 1));
     const hm = group.capture.heapMap;
     if (hm) specials.set(group.parent, { region: 'ruby-heap', starts: hm.bodies, size: hm.heapPageSize });
@@ -90,7 +97,7 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
       self: process.pid,
     },
   );
-  if (args.html) writeHtml(args.html, inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
+  if (args.html) html().writeHtml(args.html, htmlDocs().inspectHtmlDoc(capture, report, new Map(analyzed.map((a) => [a.sharing.pid, a.classes])), blames));
   const cost: SampleCost = {
     ms: performance.now() - started,
     steps: g.timings,
@@ -132,8 +139,8 @@ export async function inspect(args: InspectArgs): Promise<string> {
   if (args.debug) process.stderr.write(debugLine(1, s.cost));
   const format = formatOf(args);
   if (format === 'json') return `${JSON.stringify(s.report, null, 2)}\n`;
-  if (format === 'prometheus') return renderPrometheus(s.report, scrapeErrors(s));
-  return renderInspectText(s.report, args);
+  if (format === 'prometheus') return live().renderPrometheus(s.report, scrapeErrors(s));
+  return text().renderInspectText(s.report, args);
 }
 
 const sleep = (ms: number, stop: () => boolean) =>
@@ -176,20 +183,20 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
           break;
         }
         process.stderr.write(`cowscope: sample ${i + 1} failed: ${escapeControl(describeError(e))}\n`);
-        if (format === 'prometheus') emit(args, out, renderPrometheus(undefined, scrapeErrors(undefined, true)));
+        if (format === 'prometheus') emit(args, out, live().renderPrometheus(undefined, scrapeErrors(undefined, true)));
         continue;
       }
       if (args.debug) process.stderr.write(debugLine(i + 1, s.cost));
       samples.push({ t, report: s.report });
       if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
-      else if (format === 'prometheus') emit(args, out, renderPrometheus(s.report, scrapeErrors(s)));
-      else emit(args, out, renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
+      else if (format === 'prometheus') emit(args, out, live().renderPrometheus(s.report, scrapeErrors(s)));
+      else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
     }
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onInt);
   }
-  if (format === 'table') emit(args, out, renderWatchCurve(samples), true);
+  if (format === 'table') emit(args, out, live().renderWatchCurve(samples), true);
   if (targetGone) throw targetGone;
 }
 
@@ -221,7 +228,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: (y: Argv) =>
     y
       .positional('pid', { type: 'string', demandOption: true, describe: 'the process to inspect (a forking server\'s master, say)' })
-      .option('mappings', { type: 'boolean', default: false, describe: `also break each child down by mapping (VMA): the ${TOP_MAPPINGS} with most copied (--all: every one)` })
+      .option('mappings', { type: 'boolean', default: false, describe: `also break each child down by mapping (VMA): the ${text().TOP_MAPPINGS} with most copied (--all: every one)` })
       .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page, every mapping' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.inspect/1)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
