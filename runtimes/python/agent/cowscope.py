@@ -124,6 +124,12 @@ def _gc_runs():
     return sum(s["collections"] for s in gc.get_stats())
 
 
+def _gc_full_runs():
+    # Only a collection of the oldest generation visits every tracked object of the fork-time image; a
+    # young one visits the objects still young at the fork (marked in the heap map) and the child's own.
+    return gc.get_stats()[-1]["collections"]
+
+
 def _threads_now():
     threading = sys.modules.get("threading")
     if threading is None:
@@ -275,7 +281,8 @@ def _pre_header(flags, version):
 def _walk(out):
     """Every object reachable from the GC's lists and sys.modules, one line each:
       T <index> <type name>                    (a type name, before its first use)
-      O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type)
+      O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
+                                                8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
@@ -284,11 +291,12 @@ def _walk(out):
     version = sys.version_info[:2]
     frozen_count = gc.get_freeze_count()
     before = set(map(id, gc.get_objects())) if frozen_count else None
+    young = set(map(id, gc.get_objects(0))) | set(map(id, gc.get_objects(1)))
     gc.unfreeze()
     roots = gc.get_objects()
     stack = roots + list(sys.modules.values())
     seen = {}
-    mine = {id(roots), id(stack), id(seen), id(before)}
+    mine = {id(roots), id(stack), id(seen), id(before), id(young)}
     layout = _layout()
     adaptive = layout["codeAdaptive"] if layout else None
     code_type = types.CodeType
@@ -325,7 +333,7 @@ def _walk(out):
             k = names[name] = len(names)
             w("T %d %s\n" % (k, name.replace(" ", "_")))
         tracked = gc.is_tracked(o)
-        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0)
+        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0) | (8 if i in young else 0)
         w("O %x %d %d %d %d\n" % (i, _pre_header(flags, version), size, state, k))
         try:
             if t is code_type and adaptive:
@@ -394,8 +402,9 @@ def _child_main(parent):
         _die_with_parent(parent)
         os.kill(os.getpid(), signal.SIGSTOP)  # wait for go
         runs = _gc_runs()
+        full = _gc_full_runs()
         _run_workload()
-        _report("done", requests=0, gcRuns=_gc_runs() - runs)
+        _report("done", requests=0, gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full)
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
