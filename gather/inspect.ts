@@ -9,7 +9,7 @@
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
-import { rubyAdapter } from '../runtimes/ruby/adapter';
+import { adapterNamed } from '../runtimes';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
 
@@ -35,9 +35,10 @@ function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: stri
   return { family, skipped };
 }
 
-/** Is this process a Ruby interpreter (its executable or libruby mapped)? */
-function isRuby(p: ProcessCapture): boolean {
-  return p.vmas.some((v) => /\/libruby[^/]*\.so|\/ruby[^/]*$/.test(v.path)) || /^ruby/.test(p.comm);
+/** Is this process an interpreter cowscope has an agent for: Ruby (its executable or libruby mapped)
+ *  or CPython (python3.x or libpython mapped)? */
+function isAgentRuntime(p: ProcessCapture): boolean {
+  return p.vmas.some((v) => /\/libruby[^/]*\.so|\/ruby[^/]*$|\/libpython[^/]*\.so|\/python[\d.]*$/.test(v.path)) || /^(ruby|python)/.test(p.comm);
 }
 
 export interface LiveGroup {
@@ -46,7 +47,8 @@ export interface LiveGroup {
   /** the family's capture narrowed to this parent and its children, with the runtime attached */
   capture: Capture;
   children: number[];
-  map: { file: string; time: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
+  /** ruby: the interpreter's version (Ruby's or Python's, as runtime says) */
+  map: { file: string; time: string; runtime: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
 }
 
 export interface InspectGather {
@@ -136,8 +138,8 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     lap('maps');
     if (!verdict.map) {
       const why =
-        verdict.kind === 'none' && !isRuby(parent)
-          ? `parent ${parentPid} (${parent.comm}) is not a Ruby process: no heap map, no blame`
+        verdict.kind === 'none' && !isAgentRuntime(parent)
+          ? `parent ${parentPid} (${parent.comm}) is not a Ruby or Python process: no heap map, no blame`
           : verdict.reason;
       for (const p of groupPairs0) unblamed.set(p.child.pid, why);
       continue;
@@ -155,9 +157,10 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         diffCopiedPages(sub, groupPairs);
         lap('diffs');
         const { meta } = map;
-        rubyAdapter.attach(
+        // the adapter of the runtime whose agent wrote the map
+        adapterNamed(meta.runtime)!.attach(
           sub,
-          { file: map.file, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
+          { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
           { pid: parent.pid, vmas: parent.vmas },
           groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
         );
@@ -166,7 +169,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
           parent: parentPid,
           capture: sub,
           children: groupPairs.map((p) => p.child.pid),
-          map: { file: map.file, time: meta.time, ruby: meta.ruby, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
+          map: { file: map.file, time: meta.time, runtime: meta.runtime, ruby: meta.version, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
         });
         break;
       } catch (e) {
@@ -197,6 +200,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     capture.runtime = own.capture.runtime;
     capture.heapMap = own.capture.heapMap;
     capture.ruby = own.capture.ruby;
+    capture.python = own.capture.python;
   }
   const targetGroup = groups.find((g) => g.parent === target.pid);
   return {
