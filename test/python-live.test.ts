@@ -70,7 +70,9 @@ function assertBlamed(report: ReturnType<typeof inspectJson>, parent: number, ch
     assert.ok(s.blame, `child ${s.pid} blamed (${s.noBlame ?? ''}); notes: ${report.notes.join(' | ')}`);
     assert.ok(s.pages.copied > 0, `child ${s.pid} copied pages`);
     assert.is(s.blame!.reduce((n, b) => n + b.pages, 0), s.pages.copied, `child ${s.pid}: blame adds up`);
-    const unknown = s.blame!.filter((b) => /^(same-value\.)?unknown$/.test(b.cause)).reduce((n, b) => n + b.pages, 0);
+    // unknown as the Ruby live tests count it (same-value.unknown, identical pages no rule explains, is
+    // about 3% here: docs/python.md)
+    const unknown = s.blame!.filter((b) => b.cause === 'unknown').reduce((n, b) => n + b.pages, 0);
     assert.ok(unknown <= 0.05 * s.pages.copied, `child ${s.pid}: unknown ${unknown} of ${s.pages.copied} copied pages (${s.blame!.map((b) => `${b.cause} ${b.pages}`).join(', ')})`);
     assert.ok(s.blame!.some((b) => b.cause.startsWith('py.')), `child ${s.pid}: Python causes`);
   }
