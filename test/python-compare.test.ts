@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { leftoverRunDirs, runCowscope } from './helpers/ruby';
+import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
+import { loadCapture } from '../native/capture-file';
 import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
 
 const PYTHON = '/usr/bin/python3';
@@ -76,6 +77,25 @@ test('the Django shop: predicted vs measured within 10% for none, gc, freeze, gc
   assert.is(disable.predictedSavedPerChild, 0);
   assert.ok(disable.savedPerChild! < 0, `disable measured ${disable.savedPerChild}`);
   assert.ok(pagesOf(disable, 'py.obmalloc.alloc') > pagesOf(none, 'py.obmalloc.alloc'));
+});
+
+test('the Django children run young collections only: the capture keeps it, report FILE blames the same', () => {
+  if (!haveDjango) return;
+  const tmp = tempDir('pydjango');
+  try {
+    const save = path.join(tmp.dir, 'django.cow');
+    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', PYTHON, path.join(PYTHON_FIXTURES, 'django_app', 'serve.py')], { COWSCOPE_REQUESTS: '300' });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /served 300 requests/);
+    const run = loadCapture(save).run!;
+    assert.ok(run.gcRuns[0] > 0, `young collections ran: ${run.gcRuns}`);
+    assert.equal(run.gcFullRuns, [0]);
+    const offline = runCowscope(['report', '--json', save]);
+    assert.is(offline.status, 0, offline.stderr);
+    assert.is(offline.stdout, r.stdout);
+  } finally {
+    tmp.remove();
+  }
 });
 
 test.run();
