@@ -15,7 +15,7 @@ import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map
 // The Ruby adapter (heap map structures, blamer tables) is loaded only for a parent that left a heap
 // map: a family without one is read and classified without it (start-up counts, see cli/main.ts).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const ruby = () => (require('../runtimes/ruby/adapter') as typeof import('../runtimes/ruby/adapter')).rubyAdapter;
+const adapters = () => require('../runtimes') as typeof import('../runtimes');
 
 /** The target and its live descendants (never cowscope itself); zombies are skipped with a note
  *  (their memory is gone), processes that exit while listed are left out. */
@@ -39,9 +39,10 @@ function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: stri
   return { family, skipped };
 }
 
-/** Is this process a Ruby interpreter (its executable or libruby mapped)? */
-function isRuby(p: ProcessCapture): boolean {
-  return p.vmas.some((v) => /\/libruby[^/]*\.so|\/ruby[^/]*$/.test(v.path)) || /^ruby/.test(p.comm);
+/** Is this process an interpreter cowscope has an agent for: Ruby (its executable or libruby mapped)
+ *  or CPython (python3.x or libpython mapped)? */
+function isAgentRuntime(p: ProcessCapture): boolean {
+  return p.vmas.some((v) => /\/libruby[^/]*\.so|\/ruby[^/]*$|\/libpython[^/]*\.so|\/python[\d.]*$/.test(v.path)) || /^(ruby|python)/.test(p.comm);
 }
 
 export interface LiveGroup {
@@ -50,7 +51,8 @@ export interface LiveGroup {
   /** the family's capture narrowed to this parent and its children, with the runtime attached */
   capture: Capture;
   children: number[];
-  map: { file: string; time: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
+  /** ruby: the interpreter's version (Ruby's or Python's, as runtime says) */
+  map: { file: string; time: string; runtime: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
 }
 
 export interface InspectGather {
@@ -140,8 +142,8 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     lap('maps');
     if (!verdict.map) {
       const why =
-        verdict.kind === 'none' && !isRuby(parent)
-          ? `parent ${parentPid} (${parent.comm}) is not a Ruby process: no heap map, no blame`
+        verdict.kind === 'none' && !isAgentRuntime(parent)
+          ? `parent ${parentPid} (${parent.comm}) is not a Ruby or Python process: no heap map, no blame`
           : verdict.reason;
       for (const p of groupPairs0) unblamed.set(p.child.pid, why);
       continue;
@@ -159,9 +161,10 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         diffCopiedPages(sub, groupPairs);
         lap('diffs');
         const { meta } = map;
-        ruby().attach(
+        // the adapter of the runtime whose agent wrote the map
+        adapters().adapterNamed(meta.runtime)!.attach(
           sub,
-          { file: map.file, version: meta.ruby, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
+          { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
           { pid: parent.pid, vmas: parent.vmas },
           groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
         );
@@ -170,7 +173,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
           parent: parentPid,
           capture: sub,
           children: groupPairs.map((p) => p.child.pid),
-          map: { file: map.file, time: meta.time, ruby: meta.ruby, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
+          map: { file: map.file, time: meta.time, runtime: meta.runtime, ruby: meta.version, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
         });
         break;
       } catch (e) {
@@ -201,6 +204,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     capture.runtime = own.capture.runtime;
     capture.heapMap = own.capture.heapMap;
     capture.ruby = own.capture.ruby;
+    capture.python = own.capture.python;
   }
   const targetGroup = groups.find((g) => g.parent === target.pid);
   return {

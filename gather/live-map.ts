@@ -18,14 +18,25 @@ import path from 'node:path';
 import type { HeapDumpIngest } from '../native/probe';
 import { describeBytes } from '../native/regular-file';
 
-// The heap map parser is loaded only when there is a map to parse (most inspected families have none).
+import type { PythonHeapMap } from '../runtimes/python/heap-map';
+
+// The heap map parsers are loaded only when there is a map to parse (most inspected families have none).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const heapMap = () => require('../runtimes/ruby/heap-map') as typeof import('../runtimes/ruby/heap-map');
+const rubyMap = () => require('../runtimes/ruby/heap-map') as typeof import('../runtimes/ruby/heap-map');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const pythonMap = () => require('../runtimes/python/heap-map') as typeof import('../runtimes/python/heap-map');
+
+/** The runtimes whose agents leave live maps: the meta file's "runtime" (absent: Ruby, the first). */
+export type LiveRuntime = 'ruby' | 'python';
 
 export interface LiveMeta {
   pid: number;
   ppid?: number;
-  ruby: string;
+  runtime: LiveRuntime;
+  /** the interpreter's version (the meta file's "ruby" or "python" field) */
+  version: string;
+  ruby?: string;
+  python?: string;
   platform: string;
   heapPageSize: number;
   slotSize: number;
@@ -40,7 +51,8 @@ export interface LiveMeta {
 export interface LiveMap {
   file: string;
   meta: LiveMeta;
-  parsed: HeapDumpIngest;
+  /** Ruby: the whole dump ingested; Python: the whole map (runtimes/python/heap-map.ts) */
+  parsed: HeapDumpIngest | PythonHeapMap;
   lines: number;
   malformed: number;
   /** parsed at this call (false: reused from the cache) */
@@ -97,14 +109,21 @@ function validMeta(m: unknown, pid: number): LiveMeta {
   const o = m as Record<string, unknown>;
   const num = (k: string) => typeof o?.[k] === 'number' && Number.isFinite(o[k] as number);
   const str = (k: string) => typeof o?.[k] === 'string' && (o[k] as string).length < 200;
-  if (!o || typeof o !== 'object' || !num('pid') || !num('epoch') || !num('heapPageSize') || !num('slotSize') || !str('ruby') || !str('platform'))
+  const runtime: LiveRuntime | undefined = o?.runtime === undefined ? 'ruby' : o.runtime === 'python' ? 'python' : undefined;
+  if (!runtime) throw new Refused(`the meta file names runtime ${JSON.stringify(o.runtime).slice(0, 40)}, not ruby or python`);
+  if (!o || typeof o !== 'object' || !num('pid') || !num('epoch') || !num('heapPageSize') || !num('slotSize') || !str(runtime) || !str('platform'))
     throw new Refused('the meta file does not have the fields the agent writes');
   const hps = o.heapPageSize as number;
   if (hps < 4096 || hps > 1 << 20 || hps & (hps - 1)) throw new Refused(`the meta file gives a heap page size of ${hps}`);
   if (!((o.slotSize as number) >= 16 && (o.slotSize as number) <= 1024)) throw new Refused(`the meta file gives a slot size of ${o.slotSize}`);
-  if (!/^\d+\.\d+\.\d+/.test(o.ruby as string)) throw new Refused('the meta file gives no Ruby version');
+  if (!/^\d+\.\d+\.\d+/.test(o[runtime] as string)) throw new Refused(`the meta file gives no ${runtime === 'ruby' ? 'Ruby' : 'Python'} version`);
   if (o.pid !== pid) throw new Refused(`the meta file is for process ${o.pid}, not ${pid}`);
-  return { time: str('time') ? (o.time as string) : new Date((o.epoch as number) * 1000).toISOString(), ...(o as object) } as LiveMeta;
+  return { time: str('time') ? (o.time as string) : new Date((o.epoch as number) * 1000).toISOString(), ...(o as object), runtime, version: o[runtime] as string } as LiveMeta;
+}
+
+/** Objects a parsed map holds, whichever runtime wrote it. */
+function objectsOf(parsed: HeapDumpIngest | PythonHeapMap): number {
+  return typeof parsed.objects === 'number' ? parsed.objects : parsed.objects.addr.length;
 }
 
 const cache = new Map<string, { key: string; map: Omit<LiveMap, 'fresh'> }>();
@@ -120,7 +139,11 @@ export function loadLiveMap(pid: number, uid: number, opts: { dir?: string; maxB
       dirFd = fs.openSync(dir, O.O_RDONLY | O.O_DIRECTORY | O.O_NOFOLLOW);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return { kind: 'none', reason: `no heap-map directory ${dir} (is the agent loaded? RUBYOPT=-r$(cowscope agent-path); or give --heap-map-dir)` };
+      if (code === 'ENOENT')
+        return {
+          kind: 'none',
+          reason: `no heap-map directory ${dir} (is the agent loaded? RUBYOPT=-r$(cowscope agent-path), PYTHONPATH=$(cowscope agent-path --runtime python); or give --heap-map-dir)`,
+        };
       if (code === 'ELOOP' || code === 'ENOTDIR') {
         let link = code === 'ELOOP';
         try {
@@ -165,19 +188,23 @@ export function loadLiveMap(pid: number, uid: number, opts: { dir?: string; maxB
       return { kind: 'none', reason: `the heap map of process ${pid} is being replaced (its meta file names another map): next sample` };
 
     const file = path.join(dir, heapName);
-    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${meta.heapPageSize}:${meta.slotSize}`;
+    const key = `${meta.runtime}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${meta.heapPageSize}:${meta.slotSize}`;
     const hit = cache.get(file);
     let map: Omit<LiveMap, 'fresh'>;
     let fresh = false;
     if (hit && hit.key === key) map = { ...hit.map, meta };
     else {
       // parsed through the descriptor we checked: the name is never looked up again
-      const parsed = heapMap().ingestWholeRubyHeapMap(`/proc/self/fd/${heapFd}`, meta.heapPageSize, meta.slotSize);
-      map = { file, meta, parsed, lines: parsed.lines, malformed: parsed.malformed };
+      const fdPath = `/proc/self/fd/${heapFd}`;
+      const parsed =
+        meta.runtime === 'python'
+          ? pythonMap().ingestPythonHeapMap(fdPath, null, 4096, maxBytes)
+          : rubyMap().ingestWholeRubyHeapMap(fdPath, meta.heapPageSize, meta.slotSize);
+      map = { file, meta, parsed, lines: parsed.lines ?? 0, malformed: parsed.malformed };
       fresh = true;
       cache.set(file, { key, map });
     }
-    if (map.parsed.objects === 0) throw new Refused(`${heapName} holds no heap objects (${map.lines} lines, ${map.malformed} malformed)`);
+    if (objectsOf(map.parsed) === 0) throw new Refused(`${heapName} holds no heap objects (${map.lines} lines, ${map.malformed} malformed)`);
     if (map.malformed > Math.max(100, MAX_MALFORMED_SHARE * map.lines)) {
       cache.delete(file);
       throw new Refused(`${heapName} has ${map.malformed} malformed lines of ${map.lines}: not a heap map`);

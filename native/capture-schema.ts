@@ -314,6 +314,8 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     workload: c.str(`${p}.workload`, m.workload),
     requestsServed: perChild('requestsServed'),
     gcRuns: perChild('gcRuns'),
+    // Python runs only: the full collections among gcRuns (runtimes/python/blamer.ts reads them)
+    ...(m.gcFullRuns !== undefined ? { gcFullRuns: perChild('gcFullRuns') } : {}),
   };
 }
 

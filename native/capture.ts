@@ -77,6 +77,8 @@ export interface RunInfo {
   requestsServed: number[];
   /** per child (same order as children): GC runs during the workload */
   gcRuns: number[];
+  /** per child: collections of the oldest generation among gcRuns (Python; absent for Ruby) */
+  gcFullRuns?: number[];
 }
 
 /** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,

@@ -30,6 +30,8 @@ const SHIPPED = [
   'native/common.h',
   'runtimes/ruby/agent/cowscope.rb',
   'runtimes/python/agent/cowscope.py',
+  'runtimes/python/agent/sitecustomize.py',
+  'runtimes/python/agent/layouts.json',
   'examples/app.rb',
   // every source the addon builds from, as binding.gyp lists them
   ...(JSON.parse(fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8')).targets[0].sources as string[]),

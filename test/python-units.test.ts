@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ingestPythonHeapMap } from '../runtimes/python/heap-map';
 import { validPool } from '../runtimes/python/discover';
-import { pythonLayoutFor } from '../runtimes/python/layouts';
+import { AGENT_LAYOUTS, pythonLayoutFor } from '../runtimes/python/layouts';
+import { PYTHON_AGENT_DIR } from '../runtimes/ruby/driver';
 import { tempDir } from './helpers/ruby';
 
 const tmp = tempDir('pyunit');
@@ -91,6 +92,27 @@ test('version table: 3.11 to 3.13 by minor version, others outside', () => {
   assert.is(pythonLayoutFor('3.13.0')?.codeAdaptive, 200);
   assert.is(pythonLayoutFor('3.10.13'), undefined);
   assert.is(pythonLayoutFor('3.14.0'), undefined);
+});
+
+test('the live agent\'s layouts.json is the version table the run agent gets in its config', () => {
+  // live mode has no config: the agent reads this copy (regenerate it from AGENT_LAYOUTS when the table changes)
+  assert.equal(JSON.parse(fs.readFileSync(path.join(PYTHON_AGENT_DIR, 'layouts.json'), 'utf8')), AGENT_LAYOUTS);
+});
+
+test('a whole-map ingest (pages null, live mode) keeps every entry and counts lines', () => {
+  const tmp = tempDir('pywhole');
+  try {
+    const file = path.join(tmp.dir, 'map');
+    fs.writeFileSync(file, 'T 0 dict\nO 10000 16 64 1 0\nO 900000 0 32 8 0\nB 20000 100 dictkeys 10000\nbad line\nE 2 0 0\n');
+    const m = ingestPythonHeapMap(file, null, 4096, 1 << 20);
+    assert.equal(Array.from(m.objects.addr), [0x10000, 0x900000]);
+    assert.equal(Array.from(m.objects.state), [1, 8]);
+    assert.is(m.buffers.start.length, 1);
+    assert.is(m.lines, 6);
+    assert.is(m.malformed, 1);
+  } finally {
+    tmp.remove();
+  }
 });
 
 test.run();

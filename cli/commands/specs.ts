@@ -8,7 +8,7 @@ export const SPECS = {
   budget: { command: 'budget', describe: 'Check copy-on-write memory budgets in CI: exit 1 when a budget is exceeded or a cause grew against the baseline' },
   init: { command: 'init', describe: 'Measure the app in this folder once and write a commented cowscope.json with budgets above what it measured' },
   report: { command: 'report <file>', describe: 'Render a capture saved with `cowscope run --save FILE`, on any machine where cowscope is installed' },
-  'agent-path': { command: 'agent-path', describe: 'Print the Ruby agent\'s path: start a server with RUBYOPT=-r$(cowscope agent-path) for live blame' },
+  'agent-path': { command: 'agent-path', describe: 'Print the live agent\'s path: RUBYOPT=-r$(cowscope agent-path), or PYTHONPATH=$(cowscope agent-path --runtime python), for live blame' },
   doctor: { command: 'doctor', describe: 'What this machine allows and which tier (exact or exclusive-bit) you will get' },
 } as const;
 

@@ -7,7 +7,7 @@ import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
 import { pythonBlamer } from './blamer';
 import { discoverPythonStructures } from './discover';
-import { ingestPythonHeapMap } from './heap-map';
+import { PythonHeapMap, ingestPythonHeapMap } from './heap-map';
 import { LAYOUTS, POOL, pythonLayoutFor } from './layouts';
 
 /** Sorted, distinct addresses of every page some child copied. */
@@ -19,7 +19,8 @@ export const pythonAdapter: RuntimeAdapter = {
   name: 'python',
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
     const copiedPages = copiedPagesOf(capture);
-    const heap = ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
+    // live mode hands over the whole map, parsed once (gather/live-map.ts)
+    const heap = (map.parsed as PythonHeapMap | undefined) ?? ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
     capture.runtime = { name: 'python', version: map.version, platform: map.platform, heapPageSize: POOL.size, slotSize: POOL.alignment };
     // No GC heap pages of Ruby's kind: pymalloc pools are found in memory and named by the blamer.
     capture.heapMap = { heapPageSize: POOL.size, bodies: new Float64Array(), objects: heap.total, free: 0, malformed: heap.malformed };

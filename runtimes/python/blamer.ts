@@ -27,6 +27,9 @@ interface Context {
   vmaEnds: Float64Array;
   vmaRegion: string[];
   gcRuns: number;
+  /** collections of the oldest generation among them (the agent reports it; where not known, e.g. in
+   *  live mode, every run counts as full) */
+  gcFullRuns: number;
   forkPathCopied: (page: number) => boolean;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
@@ -83,9 +86,15 @@ const inAdaptive = (w: At): boolean => {
 };
 const isType = (w: At): boolean => !!(w.ctx.map.objects.state[w.obj] & STATE.type);
 const hasGcHead = (w: At): boolean => w.ctx.map.objects.pre[w.obj] >= GC_HEAD_BYTES;
+/** Did a collection in the child visit map object i? Only tracked, unfrozen objects are visited; a
+ *  young collection (generations 0 and 1) visits only those still young at the fork, a full one all. */
+function collected(ctx: Context, i: number): boolean {
+  const s = ctx.map.objects.state[i];
+  if ((s & (STATE.tracked | STATE.frozen)) !== STATE.tracked) return false;
+  return ctx.gcFullRuns > 0 || (ctx.gcRuns > 0 && (s & STATE.young) !== 0);
+}
 /** A tracked object left out of a freeze: the heap was frozen at the fork, this object was not. */
-const unfrozenInFrozenHeap = (w: At): boolean =>
-  w.ctx.gcRuns > 0 && programFroze(w.ctx) && (w.ctx.map.objects.state[w.obj] & (STATE.tracked | STATE.frozen)) === STATE.tracked;
+const unfrozenInFrozenHeap = (w: At): boolean => programFroze(w.ctx) && collected(w.ctx, w.obj);
 /** The program or the strategy called gc.freeze() (beyond what the interpreter froze at its start). */
 const programFroze = (ctx: Context): boolean => ctx.map.frozen > ctx.map.frozenAtStart;
 
@@ -143,7 +152,7 @@ interface IdenticalPage {
   region: string;
 }
 
-/** The map objects on a page: any at all, any tracked ones a collection visits (not frozen). */
+/** The map objects on a page: any at all, any a collection in the child visited. */
 function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
   const m = p.ctx.map.objects;
   let i = Math.max(0, lastAtOrBelow(m.addr, p.page) - 1);
@@ -152,7 +161,7 @@ function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
   for (; i < m.addr.length && m.addr[i] - m.pre[i] < p.page + p.pageSize; i++) {
     if (m.addr[i] + m.size[i] <= p.page) continue;
     any = true;
-    if ((m.state[i] & (STATE.tracked | STATE.frozen)) === STATE.tracked) visited = true;
+    if (collected(p.ctx, i)) visited = true;
   }
   return { any, visited };
 }
@@ -163,8 +172,8 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // update_refs and subtract_refs store into the GC head of every object of the collected generations;
   // survivors end with the links they had.
   // The program froze its heap (gc.freeze) and still the collection visited objects here: made after it.
-  { cause: 'py.gc.freeze-missing', when: (p) => p.ctx.gcRuns > 0 && programFroze(p.ctx) && objectsOn(p).visited },
-  { cause: 'py.gc.traverse', when: (p) => p.ctx.gcRuns > 0 && objectsOn(p).visited },
+  { cause: 'py.gc.freeze-missing', when: (p) => programFroze(p.ctx) && objectsOn(p).visited },
+  { cause: 'py.gc.traverse', when: (p) => objectsOn(p).visited },
   // Py_INCREF then Py_DECREF: the count is back where it was, the page is copied.
   { cause: 'py.refcount', when: (p) => objectsOn(p).any },
   { cause: 'py.obmalloc.alloc', when: (p) => poolAt(p.ctx.pools, p.page) >= 0 || poolAt(p.ctx.childPools, p.page) >= 0 },
@@ -192,6 +201,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regionsOf(ref.vmas),
     gcRuns,
+    gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
     forkPathCopied: forkPathCopied(capture, ref),
     replaced: new Set(),
     pageSize: capture.meta.pageSize,

@@ -22,11 +22,13 @@ export interface PythonHeapMap {
   frozen: number;
   /** the permanent generation's size when the agent started (3.12 freezes objects of its own) */
   frozenAtStart: number;
+  /** lines read, malformed ones among them (not kept in a saved capture) */
+  lines?: number;
   malformed: number;
 }
 
 /** Object state bits of the map. */
-export const STATE = { tracked: 1, frozen: 2, type: 4 } as const;
+export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8 } as const;
 export const BUFFER_KINDS = ['dictkeys', 'listitems'] as const;
 export const RANGE_KINDS = ['typecache'] as const;
 
@@ -67,10 +69,12 @@ function* linesOf(file: string): Generator<string> {
   }
 }
 
-/** Reads the map, keeping what touches the sorted pages. */
-export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize: number, maxBytes: number): PythonHeapMap {
+/** Reads the map, keeping what touches the sorted pages (null: everything, for live mode, where one
+ *  parsed map serves every sample). */
+export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pageSize: number, maxBytes: number): PythonHeapMap {
   const bytes = fs.statSync(file).size;
   if (bytes > maxBytes) throw new HeapMapError(`the heap map is ${describeBytes(bytes)}, more than the ${describeBytes(maxBytes)} cowscope reads: raise --max-heap-map`);
+  const keep = (lo: number, hi: number) => pages === null || touches(pages, pageSize, lo, hi);
   const types: string[] = [];
   const objs: { addr: number; pre: number; size: number; state: number; type: number }[] = [];
   const code: { start: number; bytes: number }[] = [];
@@ -80,8 +84,10 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
   let frozen = 0;
   let frozenAtStart = 0;
   let malformed = 0;
+  let lines = 0;
   for (const line of linesOf(file)) {
     if (!line) continue;
+    lines++;
     const f = line.split(' ');
     switch (f[0]) {
       case 'T':
@@ -92,14 +98,14 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
         const pre = Number(f[2]);
         const size = Number(f[3]);
         if (!(addr > 0) || !(size > 0) || f.length !== 6) malformed++;
-        else if (touches(pages, pageSize, addr - pre, addr + size)) objs.push({ addr, pre, size, state: Number(f[4]), type: Number(f[5]) });
+        else if (keep(addr - pre, addr + size)) objs.push({ addr, pre, size, state: Number(f[4]), type: Number(f[5]) });
         break;
       }
       case 'C': {
         const start = parseInt(f[2], 16);
         const n = Number(f[3]);
         if (!(start > 0) || !(n >= 0)) malformed++;
-        else if (n && touches(pages, pageSize, start, start + n)) code.push({ start, bytes: n });
+        else if (n && keep(start, start + n)) code.push({ start, bytes: n });
         break;
       }
       case 'B': {
@@ -107,7 +113,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
         const n = Number(f[2]);
         const kind = BUFFER_KINDS.indexOf(f[3] as (typeof BUFFER_KINDS)[number]);
         if (!(start > 0) || !(n > 0) || kind < 0) malformed++;
-        else if (touches(pages, pageSize, start, start + n)) bufs.push({ start, bytes: n, kind, owner: parseInt(f[4], 16) });
+        else if (keep(start, start + n)) bufs.push({ start, bytes: n, kind, owner: parseInt(f[4], 16) });
         break;
       }
       case 'R': {
@@ -146,6 +152,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array, pageSize:
     total,
     frozen,
     frozenAtStart,
+    lines,
     malformed,
   };
 }

@@ -124,6 +124,12 @@ def _gc_runs():
     return sum(s["collections"] for s in gc.get_stats())
 
 
+def _gc_full_runs():
+    # Only a collection of the oldest generation visits every tracked object of the fork-time image; a
+    # young one visits the objects still young at the fork (marked in the heap map) and the child's own.
+    return gc.get_stats()[-1]["collections"]
+
+
 def _threads_now():
     threading = sys.modules.get("threading")
     if threading is None:
@@ -233,11 +239,23 @@ def _apply_strategy(spec):
 # ---- the heap map ----
 
 
+def _layouts():
+    """cowscope's version table (runtimes/python/layouts.ts): passed in the config under cowscope run; in
+    live mode, its copy beside this file (layouts.json, which a test keeps equal to the table)."""
+    if "layouts" in CONFIG:
+        return CONFIG["layouts"]
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "layouts.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return []
+
+
 def _layout():
-    """This version's row of cowscope's version table (runtimes/python/layouts.ts, passed in the config):
-    where a code object's adaptive bytecode starts, where the type attribute cache is. None outside it."""
+    """This version's row of the table: where a code object's adaptive bytecode starts, where the type
+    attribute cache is. None outside it."""
     here = "%d.%d" % sys.version_info[:2]
-    return next((row for row in CONFIG.get("layouts", []) if row.get("version") == here), None)
+    return next((row for row in _layouts() if row.get("version") == here), None)
 
 HAVE_GC = 1 << 14
 MANAGED_DICT = 1 << 4
@@ -275,7 +293,8 @@ def _pre_header(flags, version):
 def _walk(out):
     """Every object reachable from the GC's lists and sys.modules, one line each:
       T <index> <type name>                    (a type name, before its first use)
-      O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type)
+      O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
+                                                8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
@@ -284,11 +303,12 @@ def _walk(out):
     version = sys.version_info[:2]
     frozen_count = gc.get_freeze_count()
     before = set(map(id, gc.get_objects())) if frozen_count else None
+    young = set(map(id, gc.get_objects(0))) | set(map(id, gc.get_objects(1)))
     gc.unfreeze()
     roots = gc.get_objects()
     stack = roots + list(sys.modules.values())
     seen = {}
-    mine = {id(roots), id(stack), id(seen), id(before)}
+    mine = {id(roots), id(stack), id(seen), id(before), id(young)}
     layout = _layout()
     adaptive = layout["codeAdaptive"] if layout else None
     code_type = types.CodeType
@@ -325,7 +345,7 @@ def _walk(out):
             k = names[name] = len(names)
             w("T %d %s\n" % (k, name.replace(" ", "_")))
         tracked = gc.is_tracked(o)
-        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0)
+        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0) | (8 if i in young else 0)
         w("O %x %d %d %d %d\n" % (i, _pre_header(flags, version), size, state, k))
         try:
             if t is code_type and adaptive:
@@ -394,8 +414,9 @@ def _child_main(parent):
         _die_with_parent(parent)
         os.kill(os.getpid(), signal.SIGSTOP)  # wait for go
         runs = _gc_runs()
+        full = _gc_full_runs()
         _run_workload()
-        _report("done", requests=0, gcRuns=_gc_runs() - runs)
+        _report("done", requests=0, gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full)
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
@@ -444,3 +465,169 @@ def _wait_for_release(pids):
             except ChildProcessError:
                 pass
         os._exit(0)
+
+
+# ---- live mode: a heap map per forking process, for cowscope inspect ----
+#
+# With this folder on PYTHONPATH (PYTHONPATH=$(cowscope agent-path --runtime python)), sitecustomize.py
+# calls start_live() in every Python process. At the first fork of each process (a gunicorn master, a
+# multiprocessing pool's parent) the map is written into COWSCOPE_LIVE_DIR (default
+# $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json beside it, the same scheme and the same
+# private-directory rules as the Ruby agent's, so that `cowscope inspect PID` blames the children
+# against it. The walk runs in a throwaway child (it changes reference counts).
+
+_LIVE_FILE = None  # compiled on first use: PID.heap.jsonl / PID.meta.json, or a writer's PID.*.WRITER.tmp
+_live = {"pid": None, "mapped": False, "busy": False}
+
+
+def _live_dir():
+    import tempfile
+
+    return os.environ.get("COWSCOPE_LIVE_DIR") or os.path.join(tempfile.gettempdir(), "cowscope-live-%d" % os.getuid())
+
+
+def _private_dir(path):
+    """The map directory must be ours alone: created 0700 if missing; an existing one must be a real
+    directory (not a symbolic link) owned by this user and not writable by group or others."""
+    import stat
+
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    st = os.lstat(path)
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022:
+        return True
+    sys.stderr.write("cowscope agent: %s is not a private directory of this user: no heap map written\n" % path)
+    return False
+
+
+def _live_alive(pid):
+    try:
+        os.kill(pid, 0)
+        with open("/proc/%d/stat" % pid) as f:
+            return not f.read().split(") ", 1)[1].startswith("Z")
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    except PermissionError:
+        return True
+
+
+def _live_clean(d):
+    """Maps of processes that are gone, and temporary files of writers that are gone."""
+    global _LIVE_FILE
+    import re
+
+    _LIVE_FILE = _LIVE_FILE or re.compile(r"\A(\d+)\.(heap\.jsonl|meta\.json)(?:\.(\d+)\.tmp)?\Z")
+    for name in os.listdir(d):
+        m = _LIVE_FILE.match(name)
+        if not m:
+            continue
+        owner = int(m.group(3) or m.group(1))
+        if owner == os.getpid() or _live_alive(owner):
+            continue
+        try:
+            os.unlink(os.path.join(d, name))
+        except OSError:
+            pass
+
+
+def _write_exclusive(path, write):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _raw_fork():
+    """fork(2) without Python's at-fork handlers, for the map's helper from inside a before-fork handler:
+    os.fork() there would run every before handler a second time, and some take plain locks
+    (concurrent.futures' shutdown lock: a second acquire never returns). glibc's own handlers still run
+    (malloc's locks). PyDLL keeps the GIL across the call, so the child holds it; the child only walks
+    the heap, writes a file and leaves with os._exit."""
+    return ctypes.PyDLL(None).fork()
+
+
+def _write_live_map():
+    d = _live_dir()
+    if not _private_dir(d):
+        return False
+    pid = os.getpid()
+    base = os.path.join(d, str(pid))
+    started = time.monotonic()
+    wall = time.time()
+    helper = _raw_fork()
+    if helper < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    if helper == 0:
+        status = 1
+        try:
+            tmp = "%s.heap.jsonl.%d.tmp" % (base, os.getpid())
+            _write_exclusive(tmp, _walk)
+            os.rename(tmp, base + ".heap.jsonl")
+            status = 0
+        finally:
+            os._exit(status)  # never run the program's atexit handlers in a helper fork
+    try:
+        _, status = os.waitpid(helper, 0)
+    except ChildProcessError:
+        # the program's SIGCHLD handler reaped it (gunicorn's master reaps every child): the map, renamed
+        # into place only on success, tells
+        status = 0 if os.path.exists(base + ".heap.jsonl") and os.lstat(base + ".heap.jsonl").st_mtime >= wall - 1 else 1
+    if status != 0:
+        raise RuntimeError("heap map fork failed (wait status %d)" % status)
+    heap = os.lstat(base + ".heap.jsonl")
+    meta = {
+        "runtime": "python",
+        "pid": pid,
+        "ppid": os.getppid(),
+        "python": platform.python_version(),
+        "platform": "%s-%s" % (platform.machine(), sys.platform),
+        "epoch": time.time(),
+        "heapPageSize": POOL_SIZE,
+        "slotSize": ALIGNMENT,
+        "gcCount": _gc_runs(),
+        "generation": 1,
+        "heapIno": heap.st_ino,
+        "heapSize": heap.st_size,
+        "seconds": time.monotonic() - started,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+    tmp = "%s.meta.json.%d.tmp" % (base, pid)
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    _write_exclusive(tmp, lambda f: f.write(json.dumps(meta)))
+    os.rename(tmp, base + ".meta.json")
+    _live_clean(d)
+    return True
+
+
+def _live_before_fork():
+    """os.register_at_fork(before=...): in the forking process, before each fork. State inherited through
+    a fork belongs to the parent: it is keyed by pid, so a forked child that forks in turn (a daemonized
+    master) takes its own map at its own first fork."""
+    pid = os.getpid()
+    if _live["pid"] != pid:
+        _live.update(pid=pid, mapped=False, busy=False)
+    if _live["mapped"] or _live["busy"]:
+        return
+    _live["busy"] = True  # the map's own helper fork comes through here too
+    try:
+        _live["mapped"] = _write_live_map()
+    except Exception as e:
+        _live["mapped"] = True  # one warning per process, not one per fork
+        sys.stderr.write("cowscope agent: no heap map for %d: %s: %s\n" % (pid, type(e).__name__, e))
+    finally:
+        _live["busy"] = False
+
+
+def start_live():
+    """Live mode, from sitecustomize.py: a heap map at the first fork of each process. Not under cowscope
+    run (which writes its own map at its fork point)."""
+    if active() or _live.get("started"):
+        return
+    _live["started"] = True
+    os.register_at_fork(before=_live_before_fork)

@@ -1,0 +1,187 @@
+// Live mode with CPython: PYTHONPATH=$(cowscope agent-path --runtime python) loads the agent through
+// its sitecustomize.py (the shadowed sitecustomize still runs), which writes a heap map at the first
+// fork of each process; `cowscope inspect MASTER` then blames the children against it. Real servers:
+// Debian's gunicorn with --preload serving the Django shop (Debian's python3-django, /usr/bin/python3
+// only), and a multiprocessing pool with the fork start method. Every process is reaped and every
+// temporary folder removed, in finally blocks.
+
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { familyOf, statOf } from '../native/proc';
+import { runCowscope, tempDir } from './helpers/ruby';
+import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
+
+const PYTHON = '/usr/bin/python3';
+const agentDir = runCowscope(['agent-path', '--runtime', 'python']).stdout.trim();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, ms: number, f: () => T | undefined | false): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Signal to the top process, wait until every pid of its family is gone, SIGKILL what is left. */
+async function stopFamily(top: number, signal: NodeJS.Signals, proc: ChildProcess): Promise<void> {
+  const pids = new Set(familyOf(top));
+  try {
+    process.kill(top, signal);
+  } catch {
+    /* gone */
+  }
+  const alive = () => [...pids].filter((p) => {
+    const st = statOf(p);
+    return st && st.state !== 'Z';
+  });
+  const deadline = Date.now() + 10_000;
+  while (alive().length && Date.now() < deadline) await sleep(50);
+  for (const p of alive()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
+  await until('the family to be reaped', 10_000, () => alive().length === 0);
+}
+
+interface Sharing {
+  pid: number;
+  parent: number;
+  pages: { copied: number };
+  blame?: { cause: string; pages: number }[];
+  noBlame?: string;
+}
+
+function inspectJson(pid: number, dir: string): { sharing: Sharing[]; notes: string[]; liveMaps?: { pid: number; ruby: string }[] } {
+  const r = runCowscope(['inspect', String(pid), '--json', '--heap-map-dir', dir]);
+  assert.is(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Every child of parent blamed against it, blame adding up, unknown at most 5% of its copied pages. */
+function assertBlamed(report: ReturnType<typeof inspectJson>, parent: number, children: number[]): void {
+  const mine = report.sharing.filter((s) => s.parent === parent);
+  assert.equal(mine.map((s) => s.pid).sort(), [...children].sort(), 'every child listed against the parent');
+  for (const s of mine) {
+    assert.ok(s.blame, `child ${s.pid} blamed (${s.noBlame ?? ''}); notes: ${report.notes.join(' | ')}`);
+    assert.ok(s.pages.copied > 0, `child ${s.pid} copied pages`);
+    assert.is(s.blame!.reduce((n, b) => n + b.pages, 0), s.pages.copied, `child ${s.pid}: blame adds up`);
+    // unknown as the Ruby live tests count it (same-value.unknown, identical pages no rule explains, is
+    // about 3% here: docs/python.md)
+    const unknown = s.blame!.filter((b) => b.cause === 'unknown').reduce((n, b) => n + b.pages, 0);
+    assert.ok(unknown <= 0.05 * s.pages.copied, `child ${s.pid}: unknown ${unknown} of ${s.pages.copied} copied pages (${s.blame!.map((b) => `${b.cause} ${b.pages}`).join(', ')})`);
+    assert.ok(s.blame!.some((b) => b.cause.startsWith('py.')), `child ${s.pid}: Python causes`);
+  }
+}
+
+function getUnix(socket: string, urlPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath: socket, path: urlPath }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
+  });
+}
+
+const haveGunicorn = spawnSync(PYTHON, ['-c', 'import django, gunicorn'], { encoding: 'utf8' }).status === 0;
+
+test.after.each(() => {
+  assert.equal(pythonFixtureProcesses(), [], 'no Python process left behind');
+});
+
+test('agent-path --runtime python: the folder of the agent and its sitecustomize.py', () => {
+  assert.ok(fs.existsSync(path.join(agentDir, 'sitecustomize.py')), agentDir);
+  assert.ok(fs.existsSync(path.join(agentDir, 'cowscope.py')), agentDir);
+  const bad = runCowscope(['agent-path', '--runtime', 'go']);
+  assert.is(bad.status, 2);
+  assert.is(bad.stderr.trim(), 'cowscope: --runtime go has no agent: give ruby or python');
+});
+
+test('the shadowed sitecustomize still runs; no fork, no map', () => {
+  const tmp = tempDir('pysite');
+  try {
+    const other = path.join(tmp.dir, 'other');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, 'sitecustomize.py'), 'import builtins\nbuiltins.COWSCOPE_TEST_SITE = 42\n');
+    const r = spawnSync(PYTHON, ['-c', 'import builtins, sys; print(builtins.COWSCOPE_TEST_SITE, "cowscope" in sys.modules)'], {
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: `${agentDir}:${other}`, COWSCOPE_LIVE_DIR: path.join(tmp.dir, 'maps') },
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.trim(), '42 True');
+    assert.not.ok(fs.existsSync(path.join(tmp.dir, 'maps')), 'no map without a fork');
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('gunicorn --preload with the Django shop: every worker blamed against the master', async () => {
+  if (!haveGunicorn) {
+    console.log(`note: ${PYTHON} cannot import django and gunicorn (apt-get install python3-django gunicorn): skipped`);
+    return;
+  }
+  const tmp = tempDir('pygunicorn');
+  const maps = path.join(tmp.dir, 'maps');
+  const socket = path.join(tmp.dir, 'sock');
+  const pidFile = path.join(tmp.dir, 'pid');
+  let proc: ChildProcess | undefined;
+  let master = 0;
+  try {
+    proc = spawn(PYTHON, ['/usr/bin/gunicorn', '--preload', '-w', '3', '-b', `unix:${socket}`, '--pid', pidFile, 'shopsite.wsgi:application'], {
+      cwd: path.join(PYTHON_FIXTURES, 'django_app'),
+      env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    proc.stderr!.on('data', (d) => (log += d));
+    master = proc.pid!;
+    const workers = await until('3 workers', 30_000, () => {
+      const w = familyOf(master).slice(1);
+      return w.length === 3 && fs.existsSync(socket) && w;
+    });
+    await until(`the master's heap map (log: ${log})`, 30_000, () => fs.existsSync(path.join(maps, `${master}.meta.json`)));
+    for (let i = 0; i < 90; i++) assert.is(await getUnix(socket, ['/', '/products/7/', '/api/products', '/category/books/', '/search?q=Product%201'][i % 5]), 200);
+    assert.equal(familyOf(master).slice(1).sort(), [...workers].sort(), 'the same workers');
+    const report = inspectJson(master, maps);
+    assertBlamed(report, master, workers);
+    assert.equal(report.liveMaps?.map((m) => m.pid), [master]);
+    assert.match(report.liveMaps![0].ruby, /^3\.11\.\d+$/);
+    // workers fork nothing: only the master's map was written
+    assert.equal(fs.readdirSync(maps).sort(), [`${master}.heap.jsonl`, `${master}.meta.json`]);
+  } finally {
+    if (proc) await stopFamily(master, 'SIGTERM', proc);
+    tmp.remove();
+  }
+});
+
+test('a multiprocessing pool (fork start method): inspect of the parent blames its workers', async () => {
+  const tmp = tempDir('pypool');
+  const maps = path.join(tmp.dir, 'maps');
+  const go = path.join(tmp.dir, 'go');
+  let proc: ChildProcess | undefined;
+  let parent = 0;
+  try {
+    proc = spawn(PYTHON, [path.join(PYTHON_FIXTURES, 'pool.py'), go], { env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    parent = proc.pid!;
+    await until(`the pool's work done (output: ${out})`, 60_000, () => /^worked /m.test(out));
+    const workers = familyOf(parent).slice(1);
+    assert.is(workers.length, 3, `3 pool workers: ${workers}`);
+    const report = inspectJson(parent, maps);
+    assertBlamed(report, parent, workers);
+    fs.writeFileSync(go, '');
+    await until(`the pool to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
+    assert.is(proc.exitCode, 0, out);
+  } finally {
+    if (proc) await stopFamily(parent, 'SIGKILL', proc);
+    tmp.remove();
+  }
+});
+
+test.run();
