@@ -8,6 +8,7 @@ import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, WordOwner } from '../adapter';
 import { Word, findRange, lastAtOrBelow, num } from '../../blame/words';
 import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
 import type { Pools, PythonStructures } from './discover';
@@ -196,7 +197,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     rangeEnds: Float64Array.from(py.map.ranges.start, (s, i) => s + py.map.ranges.bytes[i]),
     pools: py.pools,
     childPools: py.childPools.find((c) => c.pid === diffs.pid)?.pools ?? EMPTY_POOLS,
-    glibc: glibcView({ chunks: py.mallocChunks, heapStart: py.heapStart, tcacheKey: py.tcacheKey }, child, ref.vmas.find((v) => v.path === '[heap]')),
+    glibc: glibcView({ chunks: py.mallocChunks, heapStart: py.heapStart, tcacheKey: py.tcacheKey }, child, mainHeap(ref.vmas)),
     vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regionsOf(ref.vmas),
