@@ -40,6 +40,12 @@ test('planted string mutations: every planted GC-heap page is copied in every ch
     const copied = new Set(Array.from(capture.diffs!.find((d) => d.pid === child.pid)!.addrs));
     const missed = pages.filter((p) => !copied.has(p));
     assert.equal(missed, [], `child ${child.pid}: every planted page is copied`);
+    // the strings' malloc'd buffers the appends change are the program's own data (their chunks' owner is
+    // a String), in the malloc heap as on the GC heap: mutation.string first in both regions
+    for (const name of ['ruby-heap', 'malloc-heap']) {
+      const g = child.blameByRegion.find((x: { region: string }) => x.region === name);
+      assert.is(g.blame[0].cause, 'mutation.string', `${name}: ${JSON.stringify(g.blame.slice(0, 3))}`);
+    }
   }
 });
 
