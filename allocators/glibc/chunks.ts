@@ -6,6 +6,7 @@
 
 import { readPages, readWords, walkMallocChunks } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
+import { lastAtOrBelow } from '../../blame/words';
 
 export interface MallocChunks {
   start: Float64Array;
@@ -62,29 +63,43 @@ function findTcacheKey(pid: number, all: MallocChunks): bigint {
   return key;
 }
 
+/** The largest chunk a fastbin holds (64-bit default max_fast 128 + header). */
+const FASTBIN_MAX = 160;
+
 /** Chunks of one process's arenas touching the pages. glibc marks tcache and fastbin chunks in use;
  *  they are free all the same: a tcache chunk carries the key at +24, and both carry at +16 a
  *  safe-linked next pointer ((address of the word >> 12) XOR next) to a chunk of the same size, or to 0. */
 function keptChunks(pid: number, all: MallocChunks, key: bigint, pages: Float64Array, pageSize: number): MallocChunks {
-  const keep: number[] = [];
-  // thread arena headers always: the rules tell a word in such a heap by its header
-  for (let i = 0; i < all.start.length; i++) if (isArenaHeader(all.start[i]) || touchesPages(pages, pageSize, all.start[i], all.start[i] + all.size[i])) keep.push(i);
-  const words = readWords(pid, Float64Array.from(keep.flatMap((i) => [all.start[i] + 16, all.start[i] + 24])));
-  const userBySize = new Map<number, Set<number>>();
-  for (let i = 0; i < all.start.length; i++) {
-    let set = userBySize.get(all.size[i]);
-    if (!set) userBySize.set(all.size[i], (set = new Set()));
-    set.add(all.start[i] + 16);
+  // Marked from the pages (a few thousand) rather than tested per chunk (hundreds of thousands): for each
+  // page, the chunk holding its first byte and those after it up to the page's end. Thread arena headers
+  // always: the rules tell a word in such a heap by its header.
+  const marked = new Uint8Array(all.start.length);
+  for (let i = 0; i < all.start.length; i++) if (isArenaHeader(all.start[i])) marked[i] = 1;
+  for (const page of pages) {
+    let i = Math.max(0, lastAtOrBelow(all.start, page));
+    for (; i < all.start.length && all.start[i] < page + pageSize; i++) if (all.start[i] + all.size[i] > page) marked[i] = 1;
   }
+  const keep: number[] = [];
+  for (let i = 0; i < marked.length; i++) if (marked[i]) keep.push(i);
+  const addrs = new Float64Array(2 * keep.length);
+  keep.forEach((i, k) => {
+    addrs[2 * k] = all.start[i] + 16;
+    addrs[2 * k + 1] = all.start[i] + 24;
+  });
+  const words = readWords(pid, addrs);
+  // a fastbin link points to the user pointer of a chunk of the same size (chunks are sorted by start)
+  const isChunkOfSize = (user: number, size: number): boolean => {
+    const j = lastAtOrBelow(all.start, user - 16);
+    return j >= 0 && all.start[j] === user - 16 && all.size[j] === size;
+  };
   const isFree = (i: number, k: number): boolean => {
     if (!all.inUse[i]) return true;
     if (isArenaHeader(all.start[i])) return false;
     if (!words.ok[2 * k] || !words.ok[2 * k + 1]) return false;
     if (key && words.words[2 * k + 1] === key) return true;
-    // fastbins hold chunks up to 160 bytes (64-bit default max_fast 128 + header)
-    if (all.size[i] > 160) return false;
+    if (all.size[i] > FASTBIN_MAX) return false;
     const next = Number(words.words[2 * k] ^ (BigInt(all.start[i] + 16) >> 12n));
-    return next !== 0 && !!userBySize.get(all.size[i])?.has(next);
+    return next !== 0 && isChunkOfSize(next, all.size[i]);
   };
   return {
     start: Float64Array.from(keep, (i) => all.start[i]),
@@ -204,14 +219,19 @@ function allChunks(pid: number, vmas: Vma[], heap: { start: number; end: number 
   const main = heap ? walkMallocChunks(pid, heap.start, heap.end) : EMPTY;
   const heaps = arenaHeaps(pid, vmas);
   if (!heaps.length) return main;
-  const rows: [number, number, number][] = [];
-  for (let i = 0; i < main.start.length; i++) rows.push([main.start[i], main.size[i], main.inUse[i]]);
-  for (const h of heaps) {
-    const c = walkArenaHeap(pid, h, pageSize);
-    for (let i = 0; i < c.start.length; i++) rows.push([c.start[i], c.size[i], c.inUse[i]]);
+  // Each walk is sorted and covers its own address range: concatenated in the order of their first
+  // chunks, the whole list is sorted (no per-chunk objects, no sort of hundreds of thousands of rows).
+  const parts = [main, ...heaps.map((h) => walkArenaHeap(pid, h, pageSize))].filter((c) => c.start.length).sort((a, b) => a.start[0] - b.start[0]);
+  const n = parts.reduce((t, c) => t + c.start.length, 0);
+  const out: MallocChunks = { start: new Float64Array(n), size: new Float64Array(n), inUse: new Uint8Array(n) };
+  let at = 0;
+  for (const c of parts) {
+    out.start.set(c.start, at);
+    out.size.set(c.size, at);
+    out.inUse.set(c.inUse, at);
+    at += c.start.length;
   }
-  rows.sort((a, b) => a[0] - b[0]);
-  return { start: Float64Array.from(rows, (r) => r[0]), size: Float64Array.from(rows, (r) => r[1]), inUse: Uint8Array.from(rows, (r) => r[2]) };
+  return out;
 }
 
 /** The fork-time image's arenas (pid: the stopped twin, or a live master). */

@@ -18,7 +18,7 @@ import type { PageBlamer, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
 import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, same } from '../../blame/words';
-import { GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { ChunkWord, GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
@@ -51,6 +51,10 @@ interface Context {
   idTableCause: Map<number, string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: Map<number, string>;
+  /** the chunk word at changed word k (its address, old and new value), computed once: every pass asks */
+  chunkWordAt: (k: number) => ChunkWord | undefined;
+  /** the chunk word that word k's new value points into, computed once */
+  targetChunkAt: (k: number) => ChunkWord | undefined;
   /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
   childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
@@ -412,21 +416,20 @@ function imemoAt(ctx: Context, addr: number): number {
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
  *  they belong to. Other chunks the child allocated hold whatever it malloc'd. */
-function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
+function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word): Map<number, string> {
   const out = new Map<number, string>();
   const pointsTo: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
-    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const N = newAt(k);
-    const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
+    const cw = ctx.chunkWordAt(k);
     if (cw?.kind !== 'fresh') continue;
     const target = num(N);
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
     const was = out.get(cw.start);
     if (rule && (!was || was === 'alloc.malloc')) out.set(cw.start, rule.cause);
     else if (!was) out.set(cw.start, 'alloc.malloc');
-    const t = chunkWord(ctx.glibc, target, N, N);
+    const t = ctx.targetChunkAt(k);
     if (t?.kind === 'fresh' && t.off === 16) pointsTo.push([cw.start, t.start]);
   }
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
@@ -449,12 +452,11 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
-    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
     const N = newAt(k);
-    const cw = chunkWord(ctx.glibc, addr, oldAt(k), N);
+    const cw = ctx.chunkWordAt(k);
     if (cw?.kind !== 'content') continue;
     const target = num(N);
-    const t = chunkWord(ctx.glibc, target, N, N);
+    const t = ctx.targetChunkAt(k);
     if (t?.kind === 'content' && t.start !== cw.start) links.push([cw.start, t.start]);
     if (out.has(cw.start)) continue;
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
@@ -482,8 +484,7 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, new
     const N = newAt(k);
     const V = newAt(k + 1);
     if (!isZero(O) || !isZero(oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
-    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
-    const cw = chunkWord(ctx.glibc, addr, O, N);
+    const cw = ctx.chunkWordAt(k);
     if (cw?.kind !== 'content' || cw.off % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
     const val = num(V);
     const valChunk = chunkWord(ctx.glibc, val, V, V);
@@ -587,7 +588,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
 
 // ---- the blamer ----
 
-function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
+function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): string {
   const r = ctx.ruby;
   const hp = findRange(r.heapPageStructs.start, r.heapPageStructs.end, addr);
   if (hp >= 0) {
@@ -599,7 +600,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word): string {
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
   if (findRange(r.isEntries.start, r.isEntries.end, addr) >= 0) return isEntryCause(ctx, O, N);
-  const cw = chunkWord(ctx.glibc, addr, O, N);
+  const cw = ctx.chunkWordAt(k);
   if (cw) {
     switch (cw.kind) {
       case 'meta':
@@ -714,6 +715,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new Set(),
     idTableCause: new Map(),
     contentChunkCause: new Map(),
+    chunkWordAt: () => undefined,
+    targetChunkAt: () => undefined,
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
       const own = (child?.vmas ?? []).filter((v) => v.inode === 0 && v.perms.startsWith('rw') && !ref.vmas.some((r) => r.start < v.end && r.end > v.start));
@@ -772,7 +775,22 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     const ie = findRange(ruby.isEntries.start, ruby.isEntries.end, addr);
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
   }
-  ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
+  // What each changed word is to glibc, asked by every pass below and by wordCause: computed once a word.
+  const nWords = diffs.wordPage.length;
+  const wordMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
+  const targetMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
+  ctx.chunkWordAt = (k) => {
+    if (wordMemo[k] === null) wordMemo[k] = chunkWord(ctx.glibc, addrOf(k), oldAt(k), newAt(k));
+    return wordMemo[k]!;
+  };
+  ctx.targetChunkAt = (k) => {
+    if (targetMemo[k] === null) {
+      const N = newAt(k);
+      targetMemo[k] = chunkWord(ctx.glibc, num(N), N, N);
+    }
+    return targetMemo[k]!;
+  };
+  ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt);
   ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
   ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
 
@@ -802,7 +820,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         // child-side handlers re-initialising a lock or list
         const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
         for (let k = first; k < end; k++) {
-          const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k));
+          const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k), k);
           causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
           owners.push(chunkOwnerOf(ctx, addrOf(k)));
         }
@@ -822,7 +840,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         const addr = addrOf(k);
         const s = slotAt(ctx, body, addr, oldFlags);
         if (!s) {
-          causes.push(wordCause(ctx, addr, oldAt(k), newAt(k)));
+          causes.push(wordCause(ctx, addr, oldAt(k), newAt(k), k));
           owners.push(undefined);
           continue;
         }
