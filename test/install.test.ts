@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ROOT } from './helpers/family';
-import { leftoverRunDirs, rubyFixtureProcesses, tempDir } from './helpers/ruby';
+import { leftoverRunDirs, processesMentioning, rubyFixtureProcesses, tempDir } from './helpers/ruby';
 
 const tmp = tempDir('install');
 test.after(() => tmp.remove());
@@ -36,20 +36,6 @@ const SHIPPED = [
   // every source the addon builds from, as binding.gyp lists them
   ...(JSON.parse(fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8')).targets[0].sources as string[]),
 ];
-
-/** Processes whose command line mentions dir. */
-function processesMentioning(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(dir)) out.push(`${name} ${cmd}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 function npm(args: string[], cwd: string, timeoutMs = 300_000) {
   return spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
@@ -110,7 +96,7 @@ test('a global install of the packed tarball into a temporary prefix: cowscope d
   }
   assert.equal(leftoverRunDirs(), [], 'no temporary folder left behind');
   assert.equal(rubyFixtureProcesses(), [], 'no Ruby process left behind');
-  assert.equal(processesMentioning(prefix), [], 'nothing the installed cowscope started is left running');
+  assert.equal(processesMentioning([prefix]), [], 'nothing the installed cowscope started is left running');
 
   fs.rmSync(prefix, { recursive: true, force: true });
   fs.rmSync(packDir, { recursive: true, force: true });

@@ -10,46 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { familyOf, statOf } from '../native/proc';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
-import { freePort, get } from './helpers/servers';
+import { freePort, get, sleep, stopFamily, until } from './helpers/servers';
 import { isRoot, startJsonFamily } from './helpers/family';
 
 const agent = runCowscope(['agent-path']).stdout.trim();
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, f: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** Stops a server family: signal to the master, wait until every pid of the family is gone, SIGKILL
- *  what is left. Fails when a pid outlives it. */
-async function stopFamily(master: number, signal: NodeJS.Signals, proc?: ChildProcess): Promise<void> {
-  if (!master) return;
-  const pids = new Set(familyOf(master));
-  try {
-    process.kill(master, signal);
-  } catch {
-    /* gone */
-  }
-  const alive = () => [...pids].filter((p) => {
-    const st = statOf(p);
-    return st && st.state !== 'Z';
-  });
-  const deadline = Date.now() + 10_000;
-  while (alive().length && Date.now() < deadline) {
-    for (const p of familyOf(master).slice(1)) pids.add(p);
-    await sleep(50);
-  }
-  for (const p of alive()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  if (proc && proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
-  await until('the family to be reaped', 10_000, () => alive().length === 0);
-}
 
 interface Sharing {
   pid: number;

@@ -12,6 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RUBY_FIXTURES, runCowscope, testRubies } from './helpers/ruby';
 import { layoutFor } from '../runtimes/ruby/layouts';
+import { assertPredictionsWithin } from './helpers/compare';
 
 /** Strategies whose saving the catalog models on a version. Not yet on 3.1 (its age lives in the flags:
  *  a single full GC is a partial promote, and garbage freed before the fork leaves free slots that the
@@ -24,16 +25,7 @@ for (const { ruby, version } of testRubies().filter((r) => modelled(r.version).l
       const strategies = ['none', ...modelled(version)];
       const r = runCowscope(['compare', '--json', '--no-aslr', '--repeat', '3', '--children', '1', '--strategies', strategies.join(','), '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: mode });
       assert.is(r.status, 0, r.stderr);
-      const report = JSON.parse(r.stdout);
-      const none = report.strategies.find((s: { name: string }) => s.name === 'none');
-      for (const s of report.strategies.filter((x: { name: string }) => x.name !== 'none')) {
-        assert.type(s.predictedSavedPerChild, 'number');
-        const err = Math.abs(s.savedPerChild - s.predictedSavedPerChild);
-        assert.ok(
-          err <= 0.1 * none.copiedPerChild.median,
-          `${s.name}: predicted ${s.predictedSavedPerChild} bytes, measured ${s.savedPerChild}, none copied ${none.copiedPerChild.median} per child`,
-        );
-      }
+      assertPredictionsWithin(JSON.parse(r.stdout).strategies, 0.1);
     });
 
 test.run();

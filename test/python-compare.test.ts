@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { predictionGap } from './helpers/compare';
 import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
 import { loadCapture } from '../native/capture-file';
 import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
@@ -42,7 +43,7 @@ function compare(script: string, env: NodeJS.ProcessEnv = {}): { strategies: Str
 }
 
 /** |predicted - measured| as a share of none's copied bytes per child. */
-const gap = (s: Strategy, none: Strategy) => Math.abs((s.predictedSavedPerChild ?? 0) - (s.savedPerChild ?? 0)) / none.copiedPerChild.median;
+const gap = predictionGap;
 const pagesOf = (s: Strategy, cause: string) => s.blame.find((b) => b.cause === cause)?.pages ?? 0;
 
 const haveDjango = spawnSync(PYTHON, ['-c', 'import django'], { encoding: 'utf8' }).status === 0;

@@ -11,42 +11,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { familyOf, statOf } from '../native/proc';
+import { familyOf } from '../native/proc';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
+import { stopFamily, until } from './helpers/servers';
 
 const PYTHON = '/usr/bin/python3';
 const agentDir = runCowscope(['agent-path', '--runtime', 'python']).stdout.trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, f: () => T | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** Signal to the top process, wait until every pid of its family is gone, SIGKILL what is left. */
-async function stopFamily(top: number, signal: NodeJS.Signals, proc: ChildProcess): Promise<void> {
-  const pids = new Set(familyOf(top));
-  try {
-    process.kill(top, signal);
-  } catch {
-    /* gone */
-  }
-  const alive = () => [...pids].filter((p) => {
-    const st = statOf(p);
-    return st && st.state !== 'Z';
-  });
-  const deadline = Date.now() + 10_000;
-  while (alive().length && Date.now() < deadline) await sleep(50);
-  for (const p of alive()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
-  await until('the family to be reaped', 10_000, () => alive().length === 0);
-}
 
 interface Sharing {
   pid: number;

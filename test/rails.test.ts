@@ -19,13 +19,13 @@
 // model on 3.1 (docs/ruby.md).
 
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { statOf, familyOf } from '../native/proc';
-import { freePort } from './helpers/servers';
+import { freePort, get } from './helpers/servers';
+import { assertPredictionsWithin } from './helpers/compare';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
 
 const APP = path.join(RUBY_FIXTURES, 'rails', 'config.ru');
@@ -90,30 +90,10 @@ for (const { ruby, version } of runnable) {
       600_000,
     );
     assert.is(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
-    const none = report.strategies.find((s: { name: string }) => s.name === 'none');
-    for (const s of report.strategies.filter((x: { name: string }) => x.name !== 'none')) {
-      assert.type(s.predictedSavedPerChild, 'number');
-      const err = Math.abs(s.savedPerChild - s.predictedSavedPerChild);
-      assert.ok(
-        err <= 0.1 * none.copiedPerChild.median,
-        `${s.name}: predicted ${s.predictedSavedPerChild} bytes, measured ${s.savedPerChild}, none copied ${none.copiedPerChild.median} per child`,
-      );
-    }
+    assertPredictionsWithin(JSON.parse(r.stdout).strategies, 0.1);
   });
 }
 
-/** GET path on 127.0.0.1:port: the status code (a fresh connection each time, 5 s timeout). */
-function getPath(port: number, p: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, timeout: 5000, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
-}
 
 test("Unicorn (preload_app, 2 workers) with the live agent, 200 requests: every worker blamed, unknown <= 5%", async () => {
   const live = tempDir('rails-live');
@@ -133,7 +113,7 @@ test("Unicorn (preload_app, 2 workers) with the live agent, 200 requests: every 
     assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
     workers = familyOf(master).slice(1);
     assert.is(workers.length, 2, `two workers: ${workers}`);
-    for (let i = 0; i < 50; i++) for (const route of ROUTES) assert.is(await getPath(port, route.split(' ')[1]), 200, route);
+    for (let i = 0; i < 50; i++) for (const route of ROUTES) assert.is(await get(port, route.split(' ')[1]), 200, route);
     const r = runCowscope(['inspect', String(master), '--json', '--heap-map-dir', live.dir]);
     assert.is(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);

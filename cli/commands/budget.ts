@@ -12,7 +12,7 @@ import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { escapeControl } from '../render/escape';
 import { formatSize } from '../render/units';
-import { measureRun, planRun } from './run';
+import { RUN_DEFAULTS, measureRun, planRun } from './run';
 import { SPECS } from './specs';
 
 interface BudgetArgs {
@@ -113,6 +113,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
   const cfg = loadBudgetConfig(args.config);
   const plan = planRun(
     {
+      ...RUN_DEFAULTS,
       program: cfg.program,
       rack: cfg.rack?.config,
       request: cfg.rack?.requests,
@@ -120,12 +121,6 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
       children: cfg.children,
       strategy: cfg.strategy,
       workload: cfg.workload,
-      timeout: 60,
-      traceAllocations: false,
-      prewarm: 1,
-      ruby: 'ruby',
-      json: false,
-      bytes: false,
       cwd: cfg.dir,
     },
     process.stderr,

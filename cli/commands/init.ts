@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Measured, measure } from '../../analyzers/budget';
 import { UsageError } from '../errors';
-import { measureRun, planRun } from './run';
+import { RUN_DEFAULTS, measureRun, planRun } from './run';
 import { SPECS } from './specs';
 
 interface InitArgs {
@@ -149,18 +149,13 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     process.stderr.write(`cowscope: measuring ${name} once (${INIT_SETTINGS.children} children, strategy ${INIT_SETTINGS.strategy}) to set the budgets\n`);
     const plan = planRun(
       {
+        ...RUN_DEFAULTS,
         program: 'program' in app ? [app.program] : [],
         rack: 'rack' in app ? app.rack : undefined,
         request: INIT_SETTINGS.requests,
         requests: 'rack' in app ? INIT_SETTINGS.count : 1,
         children: INIT_SETTINGS.children,
         strategy: INIT_SETTINGS.strategy,
-        timeout: 60,
-        traceAllocations: false,
-        prewarm: 1,
-        ruby: 'ruby',
-        json: false,
-        bytes: false,
         cwd: dir,
       },
       process.stderr,

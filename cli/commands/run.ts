@@ -65,6 +65,10 @@ export interface RunArgs {
   example?: boolean;
 }
 
+/** The defaults of run's options that do not name the app: the option table below declares them, and
+ *  commands that run an app themselves (init, budget) start from them. */
+export const RUN_DEFAULTS = { timeout: 60, traceAllocations: false, prewarm: 1, ruby: 'ruby', json: false, bytes: false } as const;
+
 /** --max-heap-map, else $COWSCOPE_MAX_HEAP_MAP, else DEFAULT_MAX_HEAP_MAP. */
 const maxHeapMapOf = (args: RunArgs): number => sizeLimit('--max-heap-map', args.maxHeapMap, 'COWSCOPE_MAX_HEAP_MAP', DEFAULT_MAX_HEAP_MAP, '8GiB or 512MiB');
 
@@ -261,14 +265,14 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
         default: 'none',
         describe: `what the parent does just before forking: ${STRATEGY_STEPS.join(', ')}; join steps with + (gc+coderange)`,
       })
-      .option('prewarm', { type: 'number', default: 1, describe: 'with strategy prewarm: how many times the parent runs the workload first' })
+      .option('prewarm', { type: 'number', default: RUN_DEFAULTS.prewarm, describe: 'with strategy prewarm: how many times the parent runs the workload first' })
       .option('before-fork', { type: 'string', describe: 'with strategy custom: a Ruby file the parent loads before forking' })
       .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
       .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
       .option('request', { type: 'string', array: true, describe: "with --rack: a request 'METHOD /path' (repeatable; default 'GET /')" })
       .option('requests', { type: 'number', default: 1, describe: 'with --rack: how many times each child sends the request list' })
-      .option('timeout', { type: 'number', default: 60, describe: 'seconds for the boot, and again for the workload' })
-      .option('trace-allocations', { type: 'boolean', default: false, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
+      .option('timeout', { type: 'number', default: RUN_DEFAULTS.timeout, describe: 'seconds for the boot, and again for the workload' })
+      .option('trace-allocations', { type: 'boolean', default: RUN_DEFAULTS.traceAllocations, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
       .option('aslr', {
         type: 'boolean',
         default: true,
@@ -276,12 +280,12 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
           '--no-aslr starts the program with address-space randomisation off, so repeated runs place memory alike (compare strategies without layout noise)',
       })
       .option('trace-faults', { type: 'boolean', default: true, describe: 'sample every page fault of the children (perf_event_open) to name the first writer of each copied page; --no-trace-faults turns it off' })
-      .option('ruby', { type: 'string', default: 'ruby', describe: 'the Ruby interpreter' })
+      .option('ruby', { type: 'string', default: RUN_DEFAULTS.ruby, describe: 'the Ruby interpreter' })
       .option('python', { type: 'string', describe: 'run a Python program with this interpreter (also recognised from -- python3 … or a .py script)' })
       .option('save', { type: 'string', describe: 'write the whole capture to this file (render it later with cowscope report FILE)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.run/1)' })
+      .option('json', { type: 'boolean', default: RUN_DEFAULTS.json, describe: 'print the report as JSON (schema cowscope.run/1)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
-      .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
+      .option('bytes', { type: 'boolean', default: RUN_DEFAULTS.bytes, describe: 'print sizes in bytes instead of K/M/G' })
       .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page' })
       .option('max-heap-map', { type: 'string', describe: 'the largest heap map to read (default 8GiB, or $COWSCOPE_MAX_HEAP_MAP)' })
       .option('example', { type: 'boolean', default: false, describe: 'run the bundled example app (a catalog preloaded, requests served in the children)' })

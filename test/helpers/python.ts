@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './family';
+import { processesMentioning } from './ruby';
 
 export const PYTHON_FIXTURES = path.join(ROOT, 'fixtures', 'python');
 
@@ -27,18 +28,7 @@ export function testPythons(): { python: string; version: string }[] {
 
 /** Processes whose command line mentions this checkout's Python fixtures or agent. */
 export function pythonFixtureProcesses(): string[] {
-  const out: string[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let cmd = '';
-    try {
-      cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue;
-    }
-    if (cmd.includes(`${ROOT}/fixtures/python/`) || cmd.includes(`${ROOT}/runtimes/python/agent`)) out.push(`${name} ${cmd}`);
-  }
-  return out;
+  return processesMentioning([`${ROOT}/fixtures/python/`, `${ROOT}/runtimes/python/agent`]);
 }
 
 /** Pages of a blame list whose cause matches. */

@@ -22,8 +22,9 @@ export function leftoverRunDirs(): string[] {
   return fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cowscope-run-'));
 }
 
-/** Processes whose command line mentions one of this checkout's fixtures or its agent. */
-export function rubyFixtureProcesses(): string[] {
+/** Processes whose command line mentions one of the given paths (of this checkout only: another
+ *  checkout's tests may run beside these). */
+export function processesMentioning(paths: string[]): string[] {
   const out: string[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -33,10 +34,14 @@ export function rubyFixtureProcesses(): string[] {
     } catch {
       continue;
     }
-    // this checkout's fixtures and agent only: another checkout's tests may run beside these
-    if (cmd.includes(`${ROOT}/fixtures/ruby/`) || cmd.includes(`${ROOT}/runtimes/ruby/agent/cowscope.rb`)) out.push(`${name} ${cmd}`);
+    if (paths.some((p) => cmd.includes(p))) out.push(`${name} ${cmd}`);
   }
   return out;
+}
+
+/** Processes whose command line mentions one of this checkout's Ruby fixtures or its agent. */
+export function rubyFixtureProcesses(): string[] {
+  return processesMentioning([`${ROOT}/fixtures/ruby/`, `${ROOT}/runtimes/ruby/agent/cowscope.rb`]);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
