@@ -41,6 +41,9 @@ export interface ChildWritersReport {
   byCause: CauseWriters[];
   /** copied pages (with a writer) against ms since the continue: cumulative, up to CURVE_POINTS points */
   curve: { ms: number; pages: number }[];
+  /** Rack runs: copied pages (with a writer) first written by the end of request N, up to CURVE_POINTS
+   *  points; empty for other workloads */
+  requestCurve: { requests: number; ms: number; pages: number }[];
 }
 
 const CURVE_POINTS = 12;
@@ -49,7 +52,7 @@ const CURVE_POINTS = 12;
 export function childWriters(capture: Capture, pid: number, blame: ChildBlame | undefined, copied: number): ChildWritersReport | null {
   const f = capture.faults;
   if (!f) return null;
-  const none: ChildWritersReport = { traced: f.traced, why: f.why, samples: 0, lost: 0, pagesWithWriter: 0, pagesWithoutWriter: copied, kernelPages: 0, byCause: [], curve: [] };
+  const none: ChildWritersReport = { traced: f.traced, why: f.why, samples: 0, lost: 0, pagesWithWriter: 0, pagesWithoutWriter: copied, kernelPages: 0, byCause: [], curve: [], requestCurve: [] };
   const w = f.children.find((c) => c.pid === pid);
   if (!f.traced || !w) return none;
   const writerOf = new Map<number, number>();
@@ -82,6 +85,7 @@ export function childWriters(capture: Capture, pid: number, blame: ChildBlame | 
     const i = Math.ceil((j * times.length) / Math.min(CURVE_POINTS, times.length)) - 1;
     curve.push({ ms: times[i] / 1e6, pages: i + 1 });
   }
+  const requestCurve = pointsOf(w.requests ?? [], CURVE_POINTS).map((m) => ({ requests: m.requests, ms: m.ns / 1e6, pages: countAtMost(times, m.ns) }));
   const byCause = [...causes.entries()]
     .map(([cause, c]) => ({
       cause,
@@ -105,5 +109,24 @@ export function childWriters(capture: Capture, pid: number, blame: ChildBlame | 
     kernelPages,
     byCause,
     curve,
+    requestCurve,
   };
+}
+
+/** At most n of the items, evenly spaced, the last always kept. */
+function pointsOf<T>(items: readonly T[], n: number): T[] {
+  const k = Math.min(n, items.length);
+  return Array.from({ length: k }, (_, j) => items[Math.ceil(((j + 1) * items.length) / k) - 1]);
+}
+
+/** How many of the ascending values are <= x. */
+function countAtMost(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

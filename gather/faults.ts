@@ -10,6 +10,7 @@ import type { Capture, ChildWriters, FaultTracing, WriterFunction } from '../nat
 import { WRITER_FRAMES } from '../native/capture';
 import { FRAMES, FaultSamples, FaultTrace, faultTracingAvailability } from '../native/faults';
 import { Symbolizer } from '../native/elf-symbols';
+import type { RequestMark } from '../runtimes/ruby/driver';
 
 /** How often the rings are emptied while the children run (ms). */
 const DRAIN_MS = 20;
@@ -22,6 +23,8 @@ export class ChildFaultTracing {
   private why: string;
   private traced = false;
   private samples = new Map<number, FaultSamples>();
+  /** per child: CLOCK_MONOTONIC ns when its trace was enabled (the samples' time base) */
+  private enabledAt = new Map<number, number>();
 
   constructor(private readonly wanted: boolean) {
     this.why = wanted ? 'not started' : 'turned off (--no-trace-faults)';
@@ -54,7 +57,10 @@ export class ChildFaultTracing {
   finish(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const [pid, t] of this.traces) this.samples.set(pid, t.collect());
+    for (const [pid, t] of this.traces) {
+      this.samples.set(pid, t.collect());
+      this.enabledAt.set(pid, t.enabledAtNs);
+    }
     this.close();
   }
 
@@ -67,15 +73,19 @@ export class ChildFaultTracing {
   }
 
   /** The first writer of every copied page of every child, named from the child's mappings in the
-   *  capture (read while the child was stopped after its workload). Needs capture.diffs. */
-  writers(capture: Capture): FaultTracing {
+   *  capture (read while the child was stopped after its workload). Needs capture.diffs. `marks`: Rack
+   *  children's request marks (CLOCK_MONOTONIC µs, as the faults' clock), put on the faults' time base. */
+  writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>): FaultTracing {
     if (!this.traced) return { traced: false, why: this.why, children: [] };
     const children: ChildWriters[] = [];
     for (const [pid, s] of this.samples) {
       const diffs = capture.diffs?.find((d) => d.pid === pid);
       const proc = capture.processes.find((p) => p.pid === pid);
       if (!diffs || !proc) continue;
-      children.push(firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas), capture.meta.pageSize));
+      const w = firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas), capture.meta.pageSize);
+      const base = this.enabledAt.get(pid)!;
+      const requests = (marks?.get(pid) ?? []).map((m) => ({ requests: m.requests, ns: Math.max(0, m.us * 1000 - base) }));
+      children.push(requests.length ? { ...w, requests } : w);
     }
     return { traced: true, why: this.why, children };
   }

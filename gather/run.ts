@@ -41,6 +41,6 @@ export async function gatherRun(session: RubySession, workload: string, command:
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
   );
   // The first writer of each copied page, from the faults traced since the children were continued.
-  if (faults) capture.faults = faults.writers(capture);
+  if (faults) capture.faults = faults.writers(capture, session.requestMarks);
   return capture;
 }

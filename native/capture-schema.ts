@@ -411,6 +411,16 @@ function faults(c: Checker, v: unknown, pageSize: number, diffs: PageDiffs[] | u
     const fn = c.typed(`${q}.fn`, w.fn, 'Int32Array');
     c.length(`${q}.fn`, fn, addrs.length * WRITER_FRAMES, `${WRITER_FRAMES} per page in ${q}.addrs`);
     c.elements(`${q}.fn`, fn, -1, functions.length - 1, 1, `an index into ${q}.functions, or -1`);
+    const requests = c.optional(`${q}.requests`, w.requests, (r, a) =>
+      c.arr(r, a).map((x, j) => {
+        const o = c.obj(`${r}[${j}]`, x);
+        return { requests: c.int(`${r}[${j}].requests`, o.requests, 1, SAFE), ns: c.int(`${r}[${j}].ns`, o.ns, 0, 1e15, 'a time in ns since the continue') };
+      }),
+    );
+    if (requests)
+      for (let j = 1; j < requests.length; j++)
+        if (!(requests[j].requests > requests[j - 1].requests && requests[j].ns >= requests[j - 1].ns))
+          c.fail(`${q}.requests[${j}]`, 'must follow the one before it: more requests, no earlier');
     return {
       pid,
       samples: c.int(`${q}.samples`, w.samples, 0, SAFE),
@@ -421,6 +431,7 @@ function faults(c: Checker, v: unknown, pageSize: number, diffs: PageDiffs[] | u
       ips,
       fn,
       functions,
+      ...(requests ? { requests } : {}),
     };
   });
   return { traced, why, children };

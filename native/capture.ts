@@ -139,6 +139,9 @@ export interface ChildWriters {
   /** WRITER_FRAMES per page: index into functions, -1 where no frame */
   fn: Int32Array;
   functions: WriterFunction[];
+  /** Rack runs: after some of the child's requests, how many it had served and the ns since the continue
+   *  (on the faults' clock), ascending; absent for other workloads */
+  requests?: { requests: number; ns: number }[];
 }
 
 /** Fault tracing of a run's children (perf_event_open page-fault samples from each continue). */

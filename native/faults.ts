@@ -63,6 +63,11 @@ export class FaultTrace {
     this.enabledAt = addon.faultTraceEnable(this.handle);
   }
 
+  /** CLOCK_MONOTONIC ns when sampling started: the samples' time base (0 before enable). */
+  get enabledAtNs(): number {
+    return this.enabledAt;
+  }
+
   /** Empties the rings into the trace (call every few ms while the process runs). */
   drain(): void {
     if (!this.closed) addon.faultTraceDrain(this.handle);

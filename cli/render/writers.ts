@@ -31,5 +31,7 @@ export function renderWriters(pid: number, w: ChildWritersReport | null): string
   if (w.byCause.some((c) => c.writers.some((x) => x.approximate))) out.push('  ~ named from .dynsym only (the file has no .symtab): the nearest exported function');
   if (w.curve.length)
     out.push(`  copied pages over time since the continue: ${w.curve.map((p) => `${p.pages} by ${p.ms < 10 ? p.ms.toFixed(2) : p.ms.toFixed(0)} ms`).join(', ')}`);
+  if (w.requestCurve.length)
+    out.push(`  copied pages against requests served: ${w.requestCurve.map((p) => `${p.pages} after ${p.requests}`).join(', ')}`);
   return out;
 }

@@ -87,6 +87,23 @@ export interface ForkPoint {
   gcCount: number;
 }
 
+/** A point of a child's Rack workload: `requests` served by `us` (CLOCK_MONOTONIC, µs). */
+export interface RequestMark {
+  requests: number;
+  us: number;
+}
+
+/** The agent's flat [served, µs, served, µs, ...] as marks, kept only while both ascend. */
+function pairsOf(flat: number[]): RequestMark[] {
+  const marks: RequestMark[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const last = marks[marks.length - 1];
+    if (last && (flat[i] <= last.requests || flat[i + 1] < last.us)) break;
+    marks.push({ requests: flat[i], us: flat[i + 1] });
+  }
+  return marks;
+}
+
 interface AgentEvent {
   event: string;
   pid: number;
@@ -124,6 +141,8 @@ const record = (fields: Record<string, Check>): Check => (v) =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(fields).every(([k, c]) => c((v as Record<string, unknown>)[k]));
 
 const TEXT = 4096;
+/** The most request marks a child sends (the agent's REQUEST_MARKS): pairs of requests served and CLOCK_MONOTONIC µs. */
+const REQUEST_MARKS = 64;
 /** Every event the agent may send, and its fields (besides event and pid). Unknown fields are ignored. */
 const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   hello: { protocol: int(0), ruby: str(64) },
@@ -140,7 +159,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -241,6 +260,8 @@ export class RubySession {
   children: number[] = [];
   /** Rack requests each child answered (0 for other workloads) */
   readonly requestsServed = new Map<number, number>();
+  /** per child, after some of its Rack requests: how many it had served and when (CLOCK_MONOTONIC µs) */
+  readonly requestMarks = new Map<number, RequestMark[]>();
   /** GC runs of each child during the workload */
   readonly gcRuns = new Map<number, number>();
   /** collections of the oldest generation among them (the Python agent reports it: only those visit
@@ -681,6 +702,7 @@ export class RubySession {
     while (pending.size) {
       const done = await this.next((ev) => ev.event === 'done' && pending.has(ev.pid), deadline, late);
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
+      if (Array.isArray(done.requestMarks) && done.requestMarks.length) this.requestMarks.set(done.pid, pairsOf(done.requestMarks as number[]));
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
       pending.delete(done.pid);

@@ -38,6 +38,8 @@ module Cowscope
   # prctl(2) option and the signal a process gets when its parent dies
   PR_SET_PDEATHSIG = 1
   SIGKILL_NUMBER = 9
+  # The most request marks a child sends in `done` (the report keeps fewer points of its curve)
+  REQUEST_MARKS = 64
 
   CONFIG = begin
     JSON.parse(ENV.fetch('COWSCOPE_CONFIG', '{}')).freeze
@@ -332,7 +334,7 @@ module Cowscope
       gc_at_go = gc.count
       run_workload(c[:workload])
       # Written without JSON.generate: the child should do as little as possible after its workload.
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
@@ -358,6 +360,13 @@ module Cowscope
     def run_rack_requests
       mock = Rack::MockRequest.new(@rack_app)
       requests = CONFIG.fetch('requests').map { |r| r.split(' ', 2) }
+      total = Integer(CONFIG.fetch('requestCount')) * requests.size
+      # Request marks for the copied-pages-against-requests curve: [served, CLOCK_MONOTONIC µs] at up to
+      # REQUEST_MARKS evenly spaced requests, the last always. A flat array of Integers made before the
+      # first request, so keeping the marks writes no new objects.
+      every = [(total + REQUEST_MARKS - 1) / REQUEST_MARKS, 1].max
+      @request_marks = Array.new(2 * (total / every + 1), 0)
+      marked = 0
       @requests_served = 0
       Integer(CONFIG.fetch('requestCount')).times do
         requests.each do |method, path|
@@ -365,8 +374,14 @@ module Cowscope
           raise "#{method} #{path} answered #{response.status}" if response.status >= 500
 
           @requests_served += 1
+          next unless (@requests_served % every).zero? || @requests_served == total
+
+          @request_marks[marked] = @requests_served
+          @request_marks[marked + 1] = ::Process.clock_gettime(::Process::CLOCK_MONOTONIC, :microsecond)
+          marked += 2
         end
       end
+      @request_marks = @request_marks.first(marked)
     end
 
     # The parent tells cowscope the pids and waits. On `release`, when cowscope goes away (EOF, or the
