@@ -15,6 +15,9 @@ export interface GlibcView {
   heapStart: number;
   heapLo: number;
   heapHi: number;
+  /** the chunk holding an address, fork-time and the child's: -1 outside every chunk */
+  forkAt: (addr: number) => number;
+  childAt: (addr: number) => number;
 }
 
 export type ChunkWord =
@@ -33,12 +36,32 @@ const ends = (c: MallocChunks) => {
   return e;
 };
 
+/** findRange over sorted chunks, remembering the last hit: changed words come in address order, so
+ *  most lookups land in the chunk of the word before or the next one (no binary search). */
+function cursorOver(start: Float64Array, end: Float64Array): (addr: number) => number {
+  let last = -1;
+  return (addr) => {
+    if (last >= 0 && start[last] <= addr) {
+      if (addr < end[last]) return last;
+      const next = last + 1;
+      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (last = next) : -1;
+    }
+    const i = findRange(start, end, addr);
+    if (i >= 0) last = i;
+    return i;
+  };
+}
+
 export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
+  const forkEnds = ends(heap.chunks);
+  const childEnds = child ? ends(child) : undefined;
   return {
     fork: heap.chunks,
-    forkEnds: ends(heap.chunks),
+    forkEnds,
     child,
-    childEnds: child ? ends(child) : undefined,
+    childEnds,
+    forkAt: cursorOver(heap.chunks.start, forkEnds),
+    childAt: child && childEnds ? cursorOver(child.start, childEnds) : () => -1,
     tcacheKey: heap.tcacheKey && heap.tcacheKey !== '0' ? wordOf(heap.tcacheKey) : undefined,
     heapStart: heap.heapStart,
     heapLo: heapVma?.start ?? 0,
@@ -75,17 +98,17 @@ const isFreeLink = (off: number, size: number): boolean => off === 16 || off ===
 
 /** Is addr the prev_size word of a chunk whose predecessor is in use (the child's view where known)? */
 function inPrevSize(g: GlibcView, addr: number): boolean {
-  const view = g.child && g.childEnds && findRange(g.child.start, g.childEnds, addr) >= 0 ? { c: g.child, e: g.childEnds } : { c: g.fork, e: g.forkEnds };
-  const i = findRange(view.c.start, view.e, addr);
-  return i > 0 && addr - view.c.start[i] < 8 && view.e[i - 1] === view.c.start[i] && !!view.c.inUse[i - 1];
+  const k = g.childAt(addr);
+  const [c, e, i] = k >= 0 ? [g.child!, g.childEnds!, k] : [g.fork, g.forkEnds, g.forkAt(addr)];
+  return i > 0 && addr - c.start[i] < 8 && e[i - 1] === c.start[i] && !!c.inUse[i - 1];
 }
 
 /** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk. */
 export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
   // A chunk's first word (prev_size) is user data of the chunk before it while that one is in use.
   const lookup = inPrevSize(g, addr) ? addr - 8 : addr;
-  const c = findRange(g.fork.start, g.forkEnds, lookup);
-  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, lookup) : -1;
+  const c = g.forkAt(lookup);
+  const k = g.childAt(lookup);
   if (c < 0 && k < 0) return undefined;
   const start = c >= 0 ? g.fork.start[c] : g.child!.start[k];
   // The main arena's first chunk is tcache_perthread_struct: counts and list heads. A thread arena heap
@@ -117,9 +140,9 @@ export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWo
 
 /** The chunk (fork-time, else the child's) holding addr: its start and size, for owner lookups. */
 export function chunkAt(g: GlibcView, addr: number): { start: number; size: number } | undefined {
-  const c = findRange(g.fork.start, g.forkEnds, addr);
+  const c = g.forkAt(addr);
   if (c >= 0) return { start: g.fork.start[c], size: g.fork.size[c] };
-  const k = g.child && g.childEnds ? findRange(g.child.start, g.childEnds, addr) : -1;
+  const k = g.childAt(addr);
   return k >= 0 ? { start: g.child!.start[k], size: g.child!.size[k] } : undefined;
 }
 
