@@ -2,7 +2,8 @@
 // disable) run three times, and the saving blame of the none runs predicted beside the saving measured.
 // On the planted gc fixture and on a small Django shop (fixtures/python/django_app, Debian's
 // python3-django, which is for Debian's /usr/bin/python3 only), the prediction is within 10% of none's
-// copied bytes per child wherever blame can see the strategy's effect. --no-aslr: the same address
+// copied bytes per child for every strategy (disable: its cost, from the blocks the children's
+// collections freed and the free pymalloc blocks of the fork-time image). --no-aslr: the same address
 // layout in every run, so runs differ by what the program does, not by where the kernel put it.
 
 import { spawnSync } from 'node:child_process';
@@ -60,22 +61,22 @@ test('the gc fixture: freeze saves the traversed pages as predicted; every strat
   }
 });
 
-test('the Django shop: predicted vs measured within 10% for none, gc, freeze, gc+freeze; disable costs', () => {
+test('the Django shop: predicted vs measured within 10% for every strategy; disable costs what it keeps', () => {
   if (!haveDjango) {
     console.log(`note: ${PYTHON} cannot import django (apt-get install python3-django): the Django compare is skipped`);
     return;
   }
-  const { none, by, pages } = compare(path.join(PYTHON_FIXTURES, 'django_app', 'serve.py'), { COWSCOPE_REQUESTS: '300' });
-  for (const n of ['none', 'gc', 'freeze', 'gc+freeze'])
-    assert.ok(gap(by(n), none) <= 0.1, `${n}: predicted ${by(n).predictedSavedPerChild}, measured ${by(n).savedPerChild}, none copies ${none.copiedPerChild.median}`);
+  const { strategies, none, by, pages } = compare(path.join(PYTHON_FIXTURES, 'django_app', 'serve.py'), { COWSCOPE_REQUESTS: '300' });
+  for (const s of strategies) assert.ok(gap(s, none) <= 0.1, `${s.name}: predicted ${s.predictedSavedPerChild}, measured ${s.savedPerChild}, none copies ${none.copiedPerChild.median}`);
   // The children run young collections only (no full one in 300 requests): they visit no object of the
   // fork-time image but the few still young, so nothing is blamed on the traversal of preloaded objects.
   assert.ok(pagesOf(none, 'py.gc.traverse') < 0.02 * pages(none), `py.gc.traverse ${pagesOf(none, 'py.gc.traverse')}`);
   // gc.disable() keeps the request cycles alive in the children: their allocations spread into the free
-  // blocks of shared pools. Blame of the none runs sees no cause disable removes (predicts 0) and cannot
-  // see this cost; the measured saving is negative, with the extra pages on py.obmalloc.alloc.
+  // blocks of shared pools. No cause of the none runs is one disable removes; the prediction is the
+  // cost the agent's count of blocks freed by collections implies, negative as the measured saving is,
+  // and the extra pages are blamed on py.obmalloc.alloc.
   const disable = by('disable');
-  assert.is(disable.predictedSavedPerChild, 0);
+  assert.ok(disable.predictedSavedPerChild! < 0, `disable predicted ${disable.predictedSavedPerChild}`);
   assert.ok(disable.savedPerChild! < 0, `disable measured ${disable.savedPerChild}`);
   assert.ok(pagesOf(disable, 'py.obmalloc.alloc') > pagesOf(none, 'py.obmalloc.alloc'));
 });

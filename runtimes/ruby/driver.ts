@@ -140,7 +140,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)) },
+  done: { requests: optional(int(0)), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcFreedBlocks: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -246,6 +246,8 @@ export class RubySession {
   /** collections of the oldest generation among them (the Python agent reports it: only those visit
    *  every object of the fork-time image) */
   readonly gcFullRuns = new Map<number, number>();
+  /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
+  readonly gcFreedBlocks = new Map<number, number>();
   /** where the run is: deaths are reported with it */
   phase: Phase = 'boot';
   readonly maxHeapMapBytes: number;
@@ -683,6 +685,7 @@ export class RubySession {
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
+      if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');
