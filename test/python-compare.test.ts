@@ -7,6 +7,7 @@
 // layout in every run, so runs differ by what the program does, not by where the kernel put it.
 
 import { spawnSync } from 'node:child_process';
+import { CLI } from './helpers/family';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -98,6 +99,49 @@ test('the Django children run young collections only: the capture keeps it, repo
   } finally {
     tmp.remove();
   }
+});
+
+/** cowscope run in the Django app's folder (--wsgi imports shopsite.wsgi from the working folder). */
+function inDjangoApp(args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 600_000, cwd: path.join(PYTHON_FIXTURES, 'django_app') });
+}
+
+const DJANGO_REQUESTS = ['GET /', 'GET /products/17/', 'GET /category/garden/', 'GET /search?q=Product%2012', 'GET /api/products?limit=50', 'GET /about'];
+
+test('run --wsgi: the Django app imported in the parent, the requests sent in each child through the WSGI callable', () => {
+  if (!haveDjango) return;
+  const r = inDjangoApp(['run', '--json', '--wsgi', 'shopsite.wsgi:application', ...DJANGO_REQUESTS.flatMap((q) => ['--request', q]), '--requests', '50', '--', PYTHON]);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.runtime.name, 'python');
+  assert.is(report.workload, `50 x ${DJANGO_REQUESTS.join(', ')} through the WSGI callable (shopsite.wsgi:application)`);
+  // every request answered 2xx/3xx in every child (the agent counts those only)
+  assert.equal(report.children.map((c: { requests: number }) => c.requests), [300, 300]);
+  const child = report.children[0];
+  // the catalogue and Django's code were loaded before the fork: the requests read them (reference
+  // counts) and run their code (specialization)
+  assert.ok(pagesOf(child, 'py.refcount') > 0.2 * child.pages.copied, `py.refcount ${pagesOf(child, 'py.refcount')} of ${child.pages.copied}`);
+  assert.ok(pagesOf(child, 'py.specialize.code') > 0, 'the views specialized in the child');
+});
+
+test('run --wsgi: a request the app answers 404 stops the run with one line, exit 2', () => {
+  if (!haveDjango) return;
+  const r = inDjangoApp(['run', '--wsgi', 'shopsite.wsgi:application', '--request', 'GET /no/such/page/', '--', PYTHON]);
+  assert.is(r.status, 2, r.stderr);
+  assert.is(r.stdout, '');
+  const ours = r.stderr.split('\n').filter((l) => l.startsWith('cowscope:'));
+  assert.equal(ours.length, 1, r.stderr);
+  assert.match(ours[0], /^cowscope: child \d+ raised RuntimeError: GET \/no\/such\/page\/ answered 404 Not Found /);
+});
+
+test('compare --wsgi: the strategies run on the WSGI app', () => {
+  if (!haveDjango) return;
+  const r = inDjangoApp(['compare', '--json', '--no-aslr', '--repeat', '1', '--strategies', 'none,freeze', '--wsgi', 'shopsite.wsgi:application', '--request', 'GET /', '--requests', '20', '--', PYTHON]);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.runtime.name, 'python');
+  assert.equal(report.strategies.map((s: Strategy) => s.name).sort(), ['freeze', 'none']);
+  for (const s of report.strategies as Strategy[]) assert.ok(s.copiedPerChild.median > 0, s.name);
 });
 
 test.run();

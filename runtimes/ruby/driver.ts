@@ -41,6 +41,12 @@ export interface RackWorkload {
   count: number;
 }
 
+export interface WsgiWorkload {
+  app: string;
+  requests: string[];
+  count: number;
+}
+
 export interface RubyRunOptions {
   ruby: string;
   /** a Python interpreter: set, the program is a Python one (the Python agent; ruby is not used) */
@@ -48,6 +54,8 @@ export interface RubyRunOptions {
   /** the program: a script and its arguments (ignored with rack) */
   program: string[];
   rack?: RackWorkload;
+  /** a Python WSGI app (module:callable) imported as the preload, and the requests each child sends it */
+  wsgi?: WsgiWorkload;
   children: number;
   strategy: string;
   /** a Ruby file each child loads as its workload */
@@ -166,9 +174,10 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
 
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
  *  runs the script (the first word that is not an option) with its arguments as the program. */
-export function pythonArgs(program: string[]): string[] {
-  const script = pythonScriptIndex(program);
-  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.run_main()`;
+export function pythonArgs(program: string[], wsgi = false): string[] {
+  // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
+  const script = wsgi ? program.length : pythonScriptIndex(program);
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
 
@@ -305,15 +314,16 @@ export class RubySession {
       heapMap: opts.heapMapPath,
       workload: opts.workload,
       rack: opts.rack?.config,
-      requests: opts.rack?.requests,
-      requestCount: opts.rack?.count,
+      wsgi: opts.wsgi?.app,
+      requests: opts.rack?.requests ?? opts.wsgi?.requests,
+      requestCount: opts.rack?.count ?? opts.wsgi?.count,
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
       // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
-    const args = opts.python ? pythonArgs(opts.program) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    const args = opts.python ? pythonArgs(opts.program, !!opts.wsgi) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
