@@ -147,6 +147,7 @@ export function discoverPythonStructures(
   children: { pid: number; vmas: Vma[]; pages: Float64Array }[],
   copiedPages: Float64Array,
   pageSize: number,
+  withFreeSpace: boolean,
 ): PythonStructures {
   const heap = discoverGlibcHeap(reference.pid, reference.vmas, copiedPages, pageSize);
   // The chunk that ends [heap] is malloc's top chunk: free memory a later malloc carves (the walk marks
@@ -162,6 +163,6 @@ export function discoverPythonStructures(
     heapStart: heap.heapStart,
     tcacheKey: heap.tcacheKey,
     childChunks: children.map((c) => ({ pid: c.pid, chunks: childChunks(c.pid, c.vmas, c.pages, pageSize, heap.tcacheKey) })),
-    freeSpace: discoverFreeSpace(reference.pid, reference.vmas, pageSize),
+    ...(withFreeSpace ? { freeSpace: discoverFreeSpace(reference.pid, reference.vmas, pageSize) } : {}),
   };
 }
