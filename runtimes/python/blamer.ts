@@ -186,16 +186,16 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
 /** What gc.disable() would add to a child: the blocks its automatic collections freed (garbage in
  *  cycles) would stay allocated, so what it allocates after them cannot reuse them and goes to the free
  *  blocks of the fork-time pools instead, copying their pages (pymalloc fills free blocks of used pools
- *  and free pools before it maps a new arena). The free pages this child did not copy anyway, in the
- *  share that the kept garbage (blocks at the mean block size) fills of their free bytes. */
+ *  and free pools before it maps a new arena). The kept garbage (blocks at the mean block size) fills
+ *  a share of all that free memory, on pages the child copies anyway too; the same share of the free
+ *  pages it did not copy is the cost. */
 function disableCost(free: FreeSpace | undefined, freedBlocks: number | undefined, copied: Float64Array): StepCost[] {
   if (!free || !freedBlocks) return [];
   let pages = 0;
   let bytes = 0;
   for (let i = 0; i < free.page.length; i++) {
-    if (findRange(copied, (k) => copied[k] + 1, free.page[i]) >= 0) continue;
-    pages++;
     bytes += free.bytes[i];
+    if (findRange(copied, (k) => copied[k] + 1, free.page[i]) < 0) pages++;
   }
   const kept = freedBlocks * free.meanBlock;
   const share = bytes > 0 ? Math.min(1, kept / bytes) : 0;
