@@ -6,7 +6,7 @@
 // the renderer's (cli/render/compare-text.ts), in the same units as the rest of the text.
 
 import type { RunReport } from './run-report';
-import { savedPages } from '../blame/remedies';
+import { netSavedPages } from '../blame/remedies';
 
 export interface StrategyRuns {
   name: string;
@@ -109,11 +109,12 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
 }
 
 /** The saving blame predicts for a strategy from the `none` runs: per child, the pages all of whose causes
- *  the strategy removes; the median over every child of every run, in bytes. */
+ *  the strategy removes, less the pages its steps would add (the runtime's costs); the median over every
+ *  child of every run, in bytes. */
 function predicted(none: StrategyRuns, strategy: string): number {
   const ps = none.reports[0].pageSize;
   if (strategy === 'none') return 0;
-  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => savedPages(c.causeSets ?? [], strategy) * ps));
+  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy) * ps));
 }
 
 function decide(strategies: StrategySummary[]): Decision {

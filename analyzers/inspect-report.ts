@@ -35,18 +35,29 @@ export interface InspectReport {
     noBlame?: string;
   })[];
   /** the target's heap map used for blame, when there was one */
-  liveMap?: { file: string; time: string; ruby: string };
+  liveMap?: { file: string; time: string } & MapRuntime;
   /** every heap map used: one per forking process (master, Puma's worker 0, a mold) */
   liveMaps?: LiveMapUse[];
   notes: string[];
 }
 
-export interface LiveMapUse {
+/** Which interpreter wrote a live map: runtime and version; `ruby` (the version) too for Ruby maps, as
+ *  the JSON had it before Python maps (fields are never renamed). */
+export interface MapRuntime {
+  runtime: 'ruby' | 'python';
+  version: string;
+  ruby?: string;
+}
+
+export function mapRuntime(runtime: string, version: string): MapRuntime {
+  return runtime === 'python' ? { runtime, version } : { runtime: 'ruby', version, ruby: version };
+}
+
+export interface LiveMapUse extends MapRuntime {
   /** the forking process the map is of; its children were blamed against it */
   pid: number;
   file: string;
   time: string;
-  ruby: string;
   generation?: number;
   malformedLines: number;
   children: number[];

@@ -26,6 +26,9 @@ export interface RunChild {
   remedies: ChildBlame['remedies'];
   /** copied pages by the set of causes that wrote them (predicted savings of any strategy) */
   causeSets: ChildBlame['causeSets'];
+  /** per strategy step, the copied pages it would add (predicted savings subtract them); reports always
+   *  carry it */
+  costs?: ChildBlame['costs'];
   pages: ClassCounts;
   regions: { region: Region; pages: ClassCounts }[];
   unresolvedTies: number;
@@ -107,6 +110,7 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       blameByRegion: b?.byRegion ?? [],
       remedies: b?.remedies ?? [],
       causeSets: b?.causeSets ?? [],
+      costs: b?.costs ?? [],
       writers: childWriters(capture, sharing.pid, b, sharing.pages.copied),
     };
   });

@@ -8,7 +8,7 @@
 // a saved capture.
 
 import type { Capture, PageDiffs } from '../native/capture';
-import type { PageBlamer, RuntimeAdapter, WordOwner } from '../runtimes/adapter';
+import type { PageBlamer, RuntimeAdapter, StepCost, WordOwner } from '../runtimes/adapter';
 import { causeRank } from './catalog';
 import { CauseSet, groupCauseSets, remediesOf } from './remedies';
 
@@ -39,6 +39,8 @@ export interface ChildBlame {
   causeSets: CauseSet[];
   /** per strategy step, the pages it would save: those all of whose causes it removes */
   remedies: { strategy: string; pages: number; bytes: number }[];
+  /** per strategy step, the copied pages it would add (the runtime's model of what the step costs) */
+  costs: StepCost[];
   /** set when the runtime version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
 }
@@ -152,6 +154,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     perPage: { addr: diffs.addrs, cause: pageCause, owner: pageOwner },
     causeSets,
     remedies: remediesOf(causeSets, pageSize),
+    costs: blamer.costs?.() ?? [],
     unknownVersion: blamer.unknownVersion,
   };
 }

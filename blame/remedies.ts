@@ -37,6 +37,13 @@ export function savedPages(sets: CauseSet[], strategy: string): number {
   return n;
 }
 
+/** Pages the strategy would save net of what its steps cost: savedPages less every step's costed
+ *  pages (negative when the steps cost more than they save). */
+export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number }[], strategy: string): number {
+  const steps = strategy.split('+');
+  return savedPages(sets, strategy) - costs.filter((c) => steps.includes(c.step)).reduce((n, c) => n + c.pages, 0);
+}
+
 /** Per remedy step, the pages it would save, most first (steps that save nothing are left out). */
 export function remediesOf(sets: CauseSet[], pageSize: number): { strategy: string; pages: number; bytes: number }[] {
   return REMEDY_STEPS.map((strategy) => ({ strategy, pages: savedPages(sets, strategy), bytes: savedPages(sets, strategy) * pageSize }))

@@ -9,6 +9,7 @@
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
+import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
 
@@ -62,7 +63,7 @@ export interface InspectGather {
   /** processes skipped, maps refused: one line each */
   notes: string[];
   /** the target's own map (when it forked children with one) */
-  liveMap?: { file: string; time: string; ruby: string };
+  liveMap?: { file: string; time: string } & MapRuntime;
   groups: LiveGroup[];
   /** children without blame, and exactly why */
   unblamed: Map<number, string>;
@@ -211,7 +212,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     capture,
     pairs,
     notes,
-    liveMap: targetGroup ? { file: targetGroup.map.file, time: targetGroup.map.time, ruby: targetGroup.map.ruby } : undefined,
+    liveMap: targetGroup ? { file: targetGroup.map.file, time: targetGroup.map.time, ...mapRuntime(targetGroup.map.runtime, targetGroup.map.ruby) } : undefined,
     groups,
     unblamed,
     vanished: [...vanished],

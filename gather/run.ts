@@ -28,6 +28,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
     requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
     gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
     ...(session.gcFullRuns.size ? { gcFullRuns: session.children.map((c) => session.gcFullRuns.get(c) ?? 0) } : {}),
+    ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
   };
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const twin = byPid.get(session.twin)!;

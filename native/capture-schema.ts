@@ -316,6 +316,7 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     gcRuns: perChild('gcRuns'),
     // Python runs only: the full collections among gcRuns (runtimes/python/blamer.ts reads them)
     ...(m.gcFullRuns !== undefined ? { gcFullRuns: perChild('gcFullRuns') } : {}),
+    ...(m.gcFreedBlocks !== undefined ? { gcFreedBlocks: perChild('gcFreedBlocks') } : {}),
   };
 }
 
@@ -646,6 +647,14 @@ function python(c: Checker, v: unknown): PythonStructures {
     heapStart: c.address(`${p}.heapStart`, m.heapStart),
     tcacheKey: c.str(`${p}.tcacheKey`, m.tcacheKey),
     childChunks: perChild(`${p}.childChunks`, m.childChunks, 'chunks', (q, x) => chunks(c, q, x)) as PythonStructures['childChunks'],
+    ...(m.freeSpace !== undefined
+      ? {
+          freeSpace: {
+            ...columns(c, `${p}.freeSpace`, m.freeSpace, { page: 'Float64Array', bytes: 'Float64Array' }, 'page'),
+            meanBlock: c.nonNegative(`${p}.freeSpace.meanBlock`, c.obj(`${p}.freeSpace`, m.freeSpace).meanBlock),
+          },
+        }
+      : {}),
   };
 }
 

@@ -79,6 +79,8 @@ export interface RunInfo {
   gcRuns: number[];
   /** per child: collections of the oldest generation among gcRuns (Python; absent for Ruby) */
   gcFullRuns?: number[];
+  /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
+  gcFreedBlocks?: number[];
 }
 
 /** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,

@@ -4,6 +4,7 @@
 
 import type { Capture, PageDiffs } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
+import type { Remedy } from '../blame/catalog';
 
 /** Who owns a changed word (an object slot, say), for the by-type / by-class / by-site tables. */
 export interface WordOwner {
@@ -30,6 +31,17 @@ export interface PageBlamer {
   silentCauses(p: number): string[];
   /** set when the runtime's version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
+  /** pages a strategy step would add to this child's copies: memory the step keeps the child from
+   *  reusing (CPython's gc.disable: garbage no collection frees, so later allocations spread over free
+   *  blocks of shared pools). Not copied in this run, so no cause of it is on a copied page. */
+  costs?(): StepCost[];
+}
+
+/** Copied pages a strategy step would add to a child, and why. */
+export interface StepCost {
+  step: Remedy;
+  pages: number;
+  why: string;
 }
 
 /** Fork-time map of the runtime's heap, as the agent wrote it. */

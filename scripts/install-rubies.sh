@@ -65,54 +65,15 @@ trap 'exit 143' TERM
 
 # ---- helpers ------------------------------------------------------------------------------------
 
-# (EPOCHREALTIME is "seconds.microseconds", with the locale's decimal separator)
-now_ms() { echo $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); }
-since() { local ms=$(( $(now_ms) - $1 )); printf '%d.%d s' $(( ms / 1000 )) $(( ms % 1000 / 100 )); }
-
-# timed LABEL COMMAND...: runs COMMAND and prints how long it took. Returns COMMAND's failure
-# explicitly, so that it also works where bash ignores `set -e` (inside `if`, `||`).
-timed() {
-  local label=$1 start; shift
-  start=$(now_ms)
-  echo "$label ..."
-  if ! "$@"; then
-    echo "$label: FAILED after $(since "$start")" >&2
-    return 1
-  fi
-  echo "$label: $(since "$start")"
-}
-
-# logged LOG COMMAND...: runs a chatty COMMAND (apt, configure, make) with its output in LOG, and shows
-# the end of LOG only if it fails.
-logged() {
-  local log=$1; shift
-  if ! "$@" >"$log" 2>&1; then
-    echo "--- last lines of $(basename "$log") ---" >&2
-    tail -n 40 "$log" >&2
-    return 1
-  fi
-}
-
-# in_dir DIR COMMAND...: runs COMMAND in DIR (a subshell, so the script's own directory stays put).
-in_dir() ( cd "$1" && shift && "$@" )
+SCRIPT=install-rubies
+# shellcheck source=lib/debian-source.sh
+. "$(dirname "$0")/lib/debian-source.sh"
 
 # reports VERSION RUBY: does RUBY run and say that it is VERSION?
 reports() {
   local out
   out=$("$2" -v 2>/dev/null) || return 1
   [[ "$out" == "ruby $1 "* ]]
-}
-
-# apt_install_missing PACKAGE...: installs those of the Debian packages that are not installed yet.
-apt_install_missing() {
-  local missing=() p
-  for p in "$@"; do
-    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
-  done
-  [ ${#missing[@]} -gt 0 ] || return 0
-  echo "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 # new_stage: makes a staging folder beside the prefix (removed on exit) and sets $stage to it.
@@ -233,18 +194,10 @@ install_from_source() {
   setup_private_apt
   # The Debian version whose upstream part is exactly $v (e.g. 3.4.5-1~exp1): the suite may list newer
   # ones too, which are not what we want (and whose files may be gone from the mirror).
-  debver=$(apt-cache "${APT_OPTS[@]}" showsrc --only-source "$pkg" 2>/dev/null |
-           awk -v v="$v" '$1 == "Version:" && index($2, v "-") == 1 { print $2 }' | sort -V | tail -n 1)
+  debver=$(source_version "$pkg" "$v-")
   [ -n "$debver" ] || { echo "install-rubies: ${SRC_SUITE[$v]} has no $pkg $v" >&2; return 1; }
-
-  mkdir -p "$dl" "$build"
-  if id _apt >/dev/null 2>&1; then chown _apt "$dl"; fi
-  # apt checks every file against the signed Sources index. Download only: Debian's patches and
-  # packaging are not used.
-  timed "ruby $v: download $pkg=$debver" logged "$WORK/download-$v.log" \
-    in_dir "$dl" apt-get "${APT_OPTS[@]}" source --download-only --only-source "$pkg=$debver"
-  orig=$(find "$dl" -maxdepth 1 -name "${pkg}_*.orig.tar.*" ! -name '*.asc' -print -quit)
-  [ -n "$orig" ] || { echo "install-rubies: $pkg $debver has no .orig.tar.*" >&2; return 1; }
+  orig=$(download_orig "$pkg" "$debver" "$dl") || return 1
+  mkdir -p "$build"
   timed "ruby $v: unpack $(basename "$orig")" tar -xf "$orig" -C "$build" --strip-components=1
   [ -x "$build/configure" ] || { echo "install-rubies: $(basename "$orig") has no configure script" >&2; return 1; }
 

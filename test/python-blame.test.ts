@@ -1,4 +1,4 @@
-// CoW blame on every CPython the machine has (Debian's 3.11, pyenv's 3.11, 3.12, 3.13 where present):
+// CoW blame on every CPython the machine has (Debian's 3.11; a 3.11, 3.12 and 3.13 from pyenv or /opt/pythons where present):
 // each planted-cause fixture (fixtures/python/causes.py, one mode per cause, the child doing only that)
 // must have at least 85% of all copied pages blamed on the planted cause's family, unknown and
 // same-value.* together at most 5%, and the blame totals equal to the copied totals.

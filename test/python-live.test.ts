@@ -27,7 +27,7 @@ interface Sharing {
   noBlame?: string;
 }
 
-function inspectJson(pid: number, dir: string): { sharing: Sharing[]; notes: string[]; liveMaps?: { pid: number; ruby: string }[] } {
+function inspectJson(pid: number, dir: string): { sharing: Sharing[]; notes: string[]; liveMaps?: { pid: number; runtime: string; version: string; ruby?: string }[] } {
   const r = runCowscope(['inspect', String(pid), '--json', '--heap-map-dir', dir]);
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -120,7 +120,9 @@ test('gunicorn --preload with the Django shop: every worker blamed against the m
     const report = inspectJson(master, maps);
     assertBlamed(report, master, workers);
     assert.equal(report.liveMaps?.map((m) => m.pid), [master]);
-    assert.match(report.liveMaps![0].ruby, /^3\.11\.\d+$/);
+    assert.is(report.liveMaps![0].runtime, 'python');
+    assert.match(report.liveMaps![0].version, /^3\.11\.\d+$/);
+    assert.is(report.liveMaps![0].ruby, undefined, 'no Ruby version for a Python map');
     // workers fork nothing: only the master's map was written
     assert.equal(fs.readdirSync(maps).sort(), [`${master}.heap.jsonl`, `${master}.meta.json`]);
   } finally {

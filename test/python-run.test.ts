@@ -134,14 +134,23 @@ test('a workload that does not finish: --timeout reports the child and everythin
   assert.match(r.stderr, /child \d+ did not finish the workload within 2 s: state S/);
 });
 
-const FAILURES: { name: string; args: string[]; message: RegExp }[] = [
-  { name: 'an exception before the fork point', args: [fixture('raise.py')], message: /^cowscope: the program raised ValueError: boom before the fork \(.*raise\.py:1\)$/m },
-  { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m },
+const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: true }[] = [
+  { name: 'an exception before the fork point', args: [fixture('raise.py')], message: /^cowscope: the program raised ValueError: boom before the fork \(.*raise\.py:1\)$/m, programRan: true },
+  { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m, programRan: true },
   { name: 'a missing script', args: ['--', 'python3', 'nowhere.py'], message: /^cowscope: the program nowhere\.py does not exist: check the path$/m },
   { name: 'a Ruby strategy step', args: ['--strategy', 'gc+compact', fixture('hello.py')], message: /unknown strategy step "compact" for a Python program .*use none, gc, freeze, disable/ },
   { name: 'no interpreter there', args: ['--python', path.join(tmp.dir, 'python9'), fixture('hello.py')], message: /no Python at .*python9: install it .* or pass --python PATH/ },
-  { name: '--rack with Python', args: ['--rack', 'config.ru', '--', 'python3', fixture('hello.py')], message: /--rack is for Ruby programs/ },
-  { name: '-c instead of a script', args: ['--', 'python3', '-c', 'print(1)'], message: /give the Python script to run/ },
+  { name: '--rack with Python', args: ['--rack', 'config.ru', '--', 'python3', fixture('hello.py')], message: /^cowscope: --rack config\.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app$/m },
+  { name: '--wsgi with Ruby', args: ['--wsgi', 'app:application', '--', 'ruby', fixture('hello.py')], message: /^cowscope: --wsgi module:app is for Python apps: a Ruby \(Rack\) app goes with --rack config\.ru$/m },
+  { name: '-c instead of a script', args: ['--', 'python3', '-c', 'print(1)'], message: /give the Python script to run .* or a WSGI app \(--wsgi module:app\)/ },
+  { name: '--wsgi and a script', args: ['--wsgi', 'app:application', '--', 'python3', fixture('hello.py')], message: /^cowscope: give either a Python script or --wsgi app:application, not both$/m },
+  { name: '--wsgi that is not module:app', args: ['--wsgi', 'my app', '--', 'python3'], message: /^cowscope: --wsgi my app is not module:app: write e\.g\. --wsgi mysite\.wsgi:application$/m },
+  { name: '--wsgi of a file', args: ['--wsgi', 'mysite/wsgi.py', '--', 'python3'], message: /^cowscope: --wsgi mysite\/wsgi\.py names a file: give the module, as gunicorn takes it \(--wsgi mysite\.wsgi:application\)$/m },
+  // the app is imported in the parent before the fork: a module or callable that is not there stops the
+  // run there, with Python's own words, and without a traceback
+  { name: '--wsgi of a module that is not there', args: ['--wsgi', 'no_such_module_xyz:application', '--', 'python3'], message: /^cowscope: the program raised ModuleNotFoundError: No module named 'no_such_module_xyz' / },
+  { name: '--wsgi of a name the module does not have', args: ['--wsgi', 'json:application', '--', 'python3'], message: /^cowscope: the program raised AttributeError: module json has no application / },
+  { name: '--wsgi of something not callable', args: ['--wsgi', 'json:__name__', '--', 'python3'], message: /^cowscope: the program raised TypeError: json:__name__ is a str, not a WSGI callable / },
 ];
 
 for (const f of FAILURES)
@@ -149,6 +158,10 @@ for (const f of FAILURES)
     const r = runCowscope(['run', ...f.args]);
     assert.is(r.status, 2, r.stderr);
     assert.match(r.stderr, f.message);
+    // one line of cowscope's; nothing else unless the program itself ran and wrote to stderr (its
+    // traceback): a failed --wsgi import is reported without one
+    assert.is(r.stderr.split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
+    if (!f.programRan) assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
     assert.is(r.stdout, '');
   });
 

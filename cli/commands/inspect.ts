@@ -2,7 +2,7 @@
 
 
 import type { Argv, CommandModule } from 'yargs';
-import { inspectReport } from '../../analyzers/inspect-report';
+import { inspectReport, mapRuntime } from '../../analyzers/inspect-report';
 import { analyzePair } from '../../analyzers/sharing';
 import { gatherInspect } from '../../gather/inspect';
 import type { ChildBlame } from '../../blame/engine';
@@ -92,7 +92,7 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
       skipped: g.notes,
       blames,
       liveMap: g.liveMap,
-      liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ruby: x.map.ruby, generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
+      liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ...mapRuntime(x.map.runtime, x.map.ruby), generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
       unblamed: g.unblamed,
       self: process.pid,
     },

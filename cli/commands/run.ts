@@ -35,6 +35,8 @@ export function checkStrategy(spec: string, beforeFork: string | undefined): voi
 export interface RunArgs {
   program?: string[];
   rack?: string;
+  /** a Python WSGI app, module:callable, imported as the preload (the analogue of rack) */
+  wsgi?: string;
   request?: string[];
   requests: number;
   children: number;
@@ -81,12 +83,16 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
 /** Checks the arguments and turns them into what the Ruby driver needs. */
 export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   let program = [...(args.program ?? [])].map(String);
-  if (args.example && (program.length || args.rack)) throw new UsageError('--example runs the bundled example: give no program or --rack with it');
+  if (args.example && (program.length || args.rack || args.wsgi)) throw new UsageError('--example runs the bundled example: give no program, --rack or --wsgi with it');
   if (args.example) program = [EXAMPLE_PROGRAM];
-  // A Python program: `cowscope run -- python3 app.py`, `--python PATH`, or a .py script.
+  // A Python program: `cowscope run -- python3 app.py`, `--python PATH`, a .py script, or --wsgi.
   let python = args.python;
   if (program.length && PYTHON_NAME.test(program[0])) [python, ...program] = program;
   else if (!python && program.length && program[0].endsWith('.py')) python = 'python3';
+  if (args.wsgi && python === undefined) {
+    if (program.length) throw new UsageError('--wsgi module:app is for Python apps: a Ruby (Rack) app goes with --rack config.ru');
+    python = 'python3';
+  }
   if (python !== undefined) return planPythonRun(args, python, program, output);
   let ruby = args.ruby;
   if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
@@ -101,11 +107,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   checkStrategy(args.strategy, args.beforeFork);
   if (!Number.isInteger(args.prewarm) || args.prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${args.prewarm}`);
   if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
-  if (!Number.isInteger(args.requests) || args.requests < 1) throw new UsageError(`--requests must be a whole number of at least 1, not ${args.requests}`);
-  const requests = args.request?.length ? args.request.map(String) : ['GET /'];
-  for (const r of requests)
-    if (!/^[A-Z]+ \/\S*$/.test(r)) throw new UsageError(`--request "${r}" is not METHOD /path: write e.g. --request 'GET /users'`);
-  if (!args.rack && args.request?.length) throw new UsageError('--request goes with --rack config.ru');
+  const requests = requestsOf(args, args.rack);
   if (args.save) {
     const dir = path.dirname(path.resolve(args.save));
     if (!fs.existsSync(dir)) throw new UsageError(`cannot save to ${args.save}: folder ${dir} does not exist`);
@@ -130,16 +132,37 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
   };
 }
 
+/** --request (default GET /) and --requests, checked; only with an app to send them to (--rack, --wsgi). */
+function requestsOf(args: RunArgs, app: string | undefined): string[] {
+  if (!Number.isInteger(args.requests) || args.requests < 1) throw new UsageError(`--requests must be a whole number of at least 1, not ${args.requests}`);
+  const requests = args.request?.length ? args.request.map(String) : ['GET /'];
+  for (const r of requests)
+    if (!/^[A-Z]+ \/\S*$/.test(r)) throw new UsageError(`--request "${r}" is not METHOD /path: write e.g. --request 'GET /users'`);
+  if (!app && args.request?.length) throw new UsageError('--request goes with --rack config.ru (Ruby) or --wsgi module:app (Python)');
+  return requests;
+}
+
+/** A WSGI app as gunicorn names it: a dotted module, then optionally : and a dotted attribute. */
+const WSGI_SPEC = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$/;
+
 /** An interpreter named python, python3, python3.12 (with or without a path). */
 const PYTHON_NAME = /(^|\/)python[\d.]*$/;
 
 /** planRun for a Python program: its interpreter, the script and the options a Python run has. */
 function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   if (!which(python) && !fs.existsSync(python)) throw new UsageError(`no Python at ${python}: install it (apt-get install python3) or pass --python PATH`);
-  if (args.rack) throw new UsageError('--rack is for Ruby programs: give a Python script (cowscope run -- python3 app.py)');
+  if (args.rack) throw new UsageError('--rack config.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app');
   const script = pythonScriptIndex(program);
-  if (script < 0) throw new UsageError('give the Python script to run (cowscope run -- python3 app.py); -c and -m are not supported');
-  program[script] = existingFile(program[script], 'the program', args.cwd);
+  if (args.wsgi) {
+    if (script >= 0) throw new UsageError(`give either a Python script or --wsgi ${args.wsgi}, not both`);
+    const file = /^(.*)\.py(:.*)?$/.exec(args.wsgi);
+    if (file) throw new UsageError(`--wsgi ${args.wsgi} names a file: give the module, as gunicorn takes it (--wsgi ${file[1].replace(/\//g, '.')}${file[2] ?? ':application'})`);
+    if (!WSGI_SPEC.test(args.wsgi)) throw new UsageError(`--wsgi ${args.wsgi} is not module:app: write e.g. --wsgi mysite.wsgi:application`);
+  } else {
+    if (script < 0) throw new UsageError('give the Python script to run (cowscope run -- python3 app.py) or a WSGI app (--wsgi module:app); -c and -m are not supported');
+    program[script] = existingFile(program[script], 'the program', args.cwd);
+  }
+  const requests = requestsOf(args, args.wsgi);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
   for (const step of args.strategy.split('+'))
@@ -151,6 +174,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     ruby: args.ruby,
     python,
     program,
+    wsgi: args.wsgi ? { app: args.wsgi, requests, count: args.requests } : undefined,
     children: args.children,
     strategy: args.strategy,
     workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,
@@ -167,6 +191,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
 }
 
 function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
+  if (plan.wsgi) return `${plan.wsgi.count} x ${plan.wsgi.requests.join(', ')} through the WSGI callable (${plan.wsgi.app})`;
   if (plan.python && !plan.workload) return 'the cowscope.workload function of the program, if it registered one';
   if (plan.rack) return `${plan.rack.count} x ${plan.rack.requests.join(', ')} through Rack::MockRequest (${path.basename(plan.rack.config)})`;
   if (plan.workload) return `load ${path.basename(plan.workload)}`;
@@ -269,8 +294,9 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('before-fork', { type: 'string', describe: 'with strategy custom: a Ruby file the parent loads before forking' })
       .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
       .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
-      .option('request', { type: 'string', array: true, describe: "with --rack: a request 'METHOD /path' (repeatable; default 'GET /')" })
-      .option('requests', { type: 'number', default: 1, describe: 'with --rack: how many times each child sends the request list' })
+      .option('wsgi', { type: 'string', describe: 'a Python WSGI app, module:app (gunicorn\'s notation): imported as the preload, sent requests in each child' })
+      .option('request', { type: 'string', array: true, describe: "with --rack or --wsgi: a request 'METHOD /path?query' (repeatable; default 'GET /')" })
+      .option('requests', { type: 'number', default: 1, describe: 'with --rack or --wsgi: how many times each child sends the request list' })
       .option('timeout', { type: 'number', default: RUN_DEFAULTS.timeout, describe: 'seconds for the boot, and again for the workload' })
       .option('trace-allocations', { type: 'boolean', default: RUN_DEFAULTS.traceAllocations, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
       .option('aslr', {
@@ -293,10 +319,11 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .example('$0 run app.rb', 'fork at the end of app.rb; children run its Cowscope.workload block')
       .example('$0 run --workload job.rb --children 4 app.rb', 'each of 4 children loads job.rb')
       .example("$0 run --rack config.ru --request 'GET /' --requests 100", 'a Rack app: 100 requests per child')
+      .example("$0 run --wsgi mysite.wsgi:application --request 'GET /' --requests 100 -- python3", 'a Python WSGI app (imported from the working folder): 100 requests per child')
       .epilogue(
         [
-          'Fork points: the end of the main script; or Cowscope.fork_point in the program; or, with --rack, right',
-          'after the app is loaded. At the fork point the agent applies the strategy, writes a heap map from a',
+          'Fork points: the end of the main script; or Cowscope.fork_point in the program (cowscope.fork_point() in',
+          'Python); or, with --rack or --wsgi, right after the app is loaded. At the fork point the agent applies the strategy, writes a heap map from a',
           'throwaway sibling fork, and forks a stopped twin (the fork-time image) and the children.',
           'Every child is compared with the twin: shared, copied (the child wrote), copied-by-parent (the parent',
           'wrote; exact tier only), new. The program\'s own output goes to stderr.',

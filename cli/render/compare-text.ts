@@ -76,7 +76,7 @@ export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
     '',
     verdictText(r, bytes),
     '',
-    'Strategies, best first (copied per child = copied + copied-by-parent, over every child of every run; vs none: measured, and predicted from none\'s causes)',
+    'Strategies, best first (copied per child = copied + copied-by-parent, over every child of every run; vs none: measured, and predicted from none\'s causes, less what the steps cost)',
     renderTable(
       ['STRATEGY', 'RUNS', 'COPIED PER CHILD (MIN–MEDIAN–MAX)', 'MEASURED VS NONE', 'PREDICTED VS NONE', 'SHARED', 'PARENT RSS', 'TIME', 'TOP CAUSES PER CHILD'],
       rows,

@@ -30,6 +30,9 @@ export const pythonAdapter: RuntimeAdapter = {
       children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() })),
       copiedPages,
       capture.meta.pageSize,
+      // a controlled run's twin: compare predicts strategies from it (what disable costs); a live
+      // master is not walked for it (inspect predicts no strategy)
+      capture.run !== undefined,
     );
   },
   present: (capture) => !!capture.python && capture.runtime?.name === 'python',

@@ -5,13 +5,13 @@
 // links stored back). Both are ordered rule tables: the first rule that matches names the cause.
 
 import type { Capture, PageDiffs } from '../../native/capture';
-import type { PageBlamer, WordOwner } from '../adapter';
+import type { PageBlamer, StepCost, WordOwner } from '../adapter';
 import { Word, findRange, lastAtOrBelow, num } from '../../blame/words';
 import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
-import type { Pools, PythonStructures } from './discover';
+import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
 
@@ -183,6 +183,25 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'vm.globals', when: (p) => p.region === 'file-data' },
 ];
 
+/** What gc.disable() would add to a child: the blocks its automatic collections freed (garbage in
+ *  cycles) would stay allocated, so what it allocates after them cannot reuse them and goes to the free
+ *  blocks of the fork-time pools instead, copying their pages (pymalloc fills free blocks of used pools
+ *  and free pools before it maps a new arena). The kept garbage (blocks at the mean block size) fills
+ *  a share of all that free memory, on pages the child copies anyway too; the same share of the free
+ *  pages it did not copy is the cost. */
+function disableCost(free: FreeSpace | undefined, freedBlocks: number | undefined, copied: Float64Array): StepCost[] {
+  if (!free || !freedBlocks) return [];
+  let pages = 0;
+  let bytes = 0;
+  for (let i = 0; i < free.page.length; i++) {
+    bytes += free.bytes[i];
+    if (findRange(copied, (k) => copied[k] + 1, free.page[i]) < 0) pages++;
+  }
+  const kept = freedBlocks * free.meanBlock;
+  const share = bytes > 0 ? Math.min(1, kept / bytes) : 0;
+  return [{ step: 'disable', pages: Math.round(pages * share), why: `${freedBlocks} blocks the collections freed would stay allocated: the child's allocations go to free blocks of ${pages} shared pages` }];
+}
+
 const EMPTY_POOLS: Pools = { start: new Float64Array(), blockSize: new Uint16Array(), nextOffset: new Uint16Array() };
 
 function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
@@ -256,6 +275,7 @@ export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number)
       return regionAt(page);
     },
     silentCauses: () => [],
+    costs: () => disableCost(capture.python?.freeSpace, capture.run?.gcFreedBlocks?.[capture.run.children.indexOf(diffs.pid)], diffs.addrs),
     identicalPage(p: number): string {
       const page = diffs.addrs[p];
       const ip: IdenticalPage = { ctx, page, pageSize, region: regionAt(page) };

@@ -4,7 +4,7 @@
 // touches a copied page is kept.
 
 import { MallocChunks, childChunks, discoverGlibcHeap } from '../../allocators/glibc/chunks';
-import { readWords } from '../../native/probe';
+import { PageFlag, readPagemap, readWords } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
 import type { PythonHeapMap } from './heap-map';
 import { POOL, POOL_HEADER } from './layouts';
@@ -28,6 +28,18 @@ export interface PythonStructures {
   heapStart: number;
   tcacheKey: string;
   childChunks: { pid: number; chunks: MallocChunks }[];
+  /** free pymalloc memory of the fork-time image (absent in captures made before it was recorded) */
+  freeSpace?: FreeSpace;
+}
+
+/** Resident pages of the fork-time image holding free pymalloc blocks (on a pool's free list, or not
+ *  yet carved: past its nextoffset), with the free bytes on each; and the mean size of the blocks in
+ *  use. What a child allocates lands there first when nothing it allocated is freed again. */
+export interface FreeSpace {
+  page: Float64Array;
+  bytes: Float64Array;
+  /** bytes in use / blocks in use, over every pool */
+  meanBlock: number;
 }
 
 const EMPTY_POOLS: Pools = { start: new Float64Array(), blockSize: new Uint16Array(), nextOffset: new Uint16Array() };
@@ -67,12 +79,75 @@ export function discoverPools(pid: number, vmas: Vma[], pages: Float64Array): Po
     : EMPTY_POOLS;
 }
 
+/** Every pool of the process (every 16 KiB-aligned address of its anonymous memory that holds a valid
+ *  pool header), its blocks in use, and the pages with free blocks. A pool's free blocks are a list
+ *  through their first words, walked for all pools at once, one read per step. */
+export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): FreeSpace {
+  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+  const bases: number[] = [];
+  for (const v of anon) for (let b = Math.ceil(v.start / POOL.size) * POOL.size; b + POOL.size <= v.end; b += POOL.size) bases.push(b);
+  const head = new Float64Array(bases.length * 3);
+  bases.forEach((b, i) => {
+    head[3 * i] = b + POOL_HEADER.count;
+    head[3 * i + 1] = b + POOL_HEADER.arenaIndexAndSize;
+    head[3 * i + 2] = b + POOL_HEADER.nextAndMaxOffset;
+  });
+  const h = readWords(pid, head);
+  const free = new Map<number, number>();
+  const add = (page: number, bytes: number) => free.set(page, (free.get(page) ?? 0) + bytes);
+  let usedBytes = 0;
+  let usedBlocks = 0;
+  const walk: { base: number; blockSize: number; steps: number }[] = [];
+  bases.forEach((b, i) => {
+    if (!h.ok[3 * i] || !h.ok[3 * i + 1] || !h.ok[3 * i + 2]) return;
+    const v = validPool(h.words[3 * i + 1], h.words[3 * i + 2]);
+    if (!v) return;
+    const count = Number(h.words[3 * i] & 0xffffffffn);
+    usedBytes += count * v.blockSize;
+    usedBlocks += count;
+    // never carved: from nextoffset to the last whole block
+    for (let a = b + v.nextOffset; a + v.blockSize <= b + POOL.size; a += v.blockSize) add(a - (a % pageSize), v.blockSize);
+    walk.push({ base: b, blockSize: v.blockSize, steps: Math.floor((POOL.size - POOL.header) / v.blockSize) });
+  });
+  // the free lists: freeblock in the header, then each free block's first word, until NULL
+  let cur = walk.map((w) => w.base + POOL_HEADER.freeblock);
+  let live = walk.map((_, i) => i);
+  while (live.length) {
+    const r = readWords(pid, Float64Array.from(live, (i) => cur[i]));
+    const next: number[] = [];
+    live.forEach((i, k) => {
+      const w = walk[i];
+      const a = r.ok[k] ? Number(r.words[k]) : 0;
+      // a link out of its pool, or off a block boundary, ends the walk (a corrupt or changing list)
+      if (!a || a < w.base + POOL.header || a + w.blockSize > w.base + POOL.size || (a - w.base - POOL.header) % w.blockSize !== 0) return;
+      if (w.steps-- <= 0) return;
+      add(a - (a % pageSize), w.blockSize);
+      cur[i] = a;
+      next.push(i);
+    });
+    live = next;
+  }
+  const pages = [...free.keys()].sort((a, b) => a - b);
+  // only resident pages: a page the process never touched is new memory in a child, not a copy
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (const p of pages) {
+    if (ends.length && ends[ends.length - 1] === p) ends[ends.length - 1] = p + pageSize;
+    else starts.push(p), ends.push(p + pageSize);
+  }
+  // the runs' pages in order are the sorted pages, one pagemap entry each
+  const flags = pages.length ? readPagemap(pid, Float64Array.from(starts), Float64Array.from(ends)).flags : new Uint16Array();
+  const keep = pages.filter((_, i) => flags[i] & PageFlag.present);
+  return { page: Float64Array.from(keep), bytes: Float64Array.from(keep, (p) => free.get(p)!), meanBlock: usedBlocks ? usedBytes / usedBlocks : 0 };
+}
+
 export function discoverPythonStructures(
   map: PythonHeapMap,
   reference: { pid: number; vmas: Vma[] },
   children: { pid: number; vmas: Vma[]; pages: Float64Array }[],
   copiedPages: Float64Array,
   pageSize: number,
+  withFreeSpace: boolean,
 ): PythonStructures {
   const heap = discoverGlibcHeap(reference.pid, reference.vmas, copiedPages, pageSize);
   // The chunk that ends [heap] is malloc's top chunk: free memory a later malloc carves (the walk marks
@@ -88,5 +163,6 @@ export function discoverPythonStructures(
     heapStart: heap.heapStart,
     tcacheKey: heap.tcacheKey,
     childChunks: children.map((c) => ({ pid: c.pid, chunks: childChunks(c.pid, c.vmas, c.pages, pageSize, heap.tcacheKey) })),
+    ...(withFreeSpace ? { freeSpace: discoverFreeSpace(reference.pid, reference.vmas, pageSize) } : {}),
   };
 }

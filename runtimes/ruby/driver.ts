@@ -41,6 +41,12 @@ export interface RackWorkload {
   count: number;
 }
 
+export interface WsgiWorkload {
+  app: string;
+  requests: string[];
+  count: number;
+}
+
 export interface RubyRunOptions {
   ruby: string;
   /** a Python interpreter: set, the program is a Python one (the Python agent; ruby is not used) */
@@ -48,6 +54,8 @@ export interface RubyRunOptions {
   /** the program: a script and its arguments (ignored with rack) */
   program: string[];
   rack?: RackWorkload;
+  /** a Python WSGI app (module:callable) imported as the preload, and the requests each child sends it */
+  wsgi?: WsgiWorkload;
   children: number;
   strategy: string;
   /** a Ruby file each child loads as its workload */
@@ -159,7 +167,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcFreedBlocks: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -185,9 +193,10 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
 
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
  *  runs the script (the first word that is not an option) with its arguments as the program. */
-export function pythonArgs(program: string[]): string[] {
-  const script = pythonScriptIndex(program);
-  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.run_main()`;
+export function pythonArgs(program: string[], wsgi = false): string[] {
+  // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
+  const script = wsgi ? program.length : pythonScriptIndex(program);
+  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
 
@@ -267,6 +276,8 @@ export class RubySession {
   /** collections of the oldest generation among them (the Python agent reports it: only those visit
    *  every object of the fork-time image) */
   readonly gcFullRuns = new Map<number, number>();
+  /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
+  readonly gcFreedBlocks = new Map<number, number>();
   /** where the run is: deaths are reported with it */
   phase: Phase = 'boot';
   readonly maxHeapMapBytes: number;
@@ -324,15 +335,16 @@ export class RubySession {
       heapMap: opts.heapMapPath,
       workload: opts.workload,
       rack: opts.rack?.config,
-      requests: opts.rack?.requests,
-      requestCount: opts.rack?.count,
+      wsgi: opts.wsgi?.app,
+      requests: opts.rack?.requests ?? opts.wsgi?.requests,
+      requestCount: opts.rack?.count ?? opts.wsgi?.count,
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
       // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
-    const args = opts.python ? pythonArgs(opts.program) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    const args = opts.python ? pythonArgs(opts.program, !!opts.wsgi) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
@@ -705,6 +717,7 @@ export class RubySession {
       if (Array.isArray(done.requestMarks) && done.requestMarks.length) this.requestMarks.set(done.pid, pairsOf(done.requestMarks as number[]));
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
+      if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');

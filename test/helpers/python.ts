@@ -9,14 +9,30 @@ import { processesMentioning } from './ruby';
 
 export const PYTHON_FIXTURES = path.join(ROOT, 'fixtures', 'python');
 
-/** The interpreters the Python tests run on: Debian's /usr/bin/python3 and pyenv's 3.11, 3.12 and 3.13
- *  builds where present (COWSCOPE_TEST_PYTHONS, colon-separated paths, overrides). Absent ones are
- *  named in a printed note, so a reader of the log sees which versions did not run. */
+/** Where extra interpreters live: pyenv's versions, and /opt/pythons/python-X.Y.Z (what
+ *  scripts/install-pythons.sh builds where pyenv has no 3.13). */
+const PYTHON_HOMES = [path.join(os.homedir(), '.pyenv', 'versions'), '/opt/pythons'];
+/** The minor versions the tests want beside Debian's. */
+const TEST_MINORS = ['3.11', '3.12', '3.13'];
+
+/** The newest X.Y.Z of a minor version in a folder of interpreters (pyenv's "3.13.0", /opt/pythons'
+ *  "python-3.13.5"), as the path of its python3; undefined when there is none. */
+function newestIn(home: string, minor: string): string | undefined {
+  const names = fs.existsSync(home) ? fs.readdirSync(home) : [];
+  const versions = names
+    .map((n) => ({ n, v: new RegExp(`^(?:python-)?(${minor.replace('.', '\\.')}\\.(\\d+))$`).exec(n) }))
+    .filter((x) => x.v && fs.existsSync(path.join(home, x.n, 'bin', 'python3')))
+    .sort((a, b) => Number(b.v![2]) - Number(a.v![2]));
+  return versions.length ? path.join(home, versions[0].n, 'bin', 'python3') : undefined;
+}
+
+/** The interpreters the Python tests run on: Debian's /usr/bin/python3, and a 3.11, 3.12 and 3.13 from
+ *  pyenv, else from /opt/pythons (COWSCOPE_TEST_PYTHONS, colon-separated paths, overrides). Absent ones
+ *  are named in a printed note, so a reader of the log sees which versions did not run. */
 export function testPythons(): { python: string; version: string }[] {
-  const pyenv = path.join(os.homedir(), '.pyenv', 'versions');
   const paths = process.env.COWSCOPE_TEST_PYTHONS
     ? process.env.COWSCOPE_TEST_PYTHONS.split(':').filter(Boolean)
-    : ['/usr/bin/python3', ...['3.11.7', '3.12.1', '3.13.0'].map((v) => path.join(pyenv, v, 'bin', 'python3'))];
+    : ['/usr/bin/python3', ...TEST_MINORS.map((m) => PYTHON_HOMES.map((h) => newestIn(h, m)).find(Boolean) ?? `(a Python ${m} in ${PYTHON_HOMES.join(' or ')})`)];
   const out: { python: string; version: string }[] = [];
   for (const python of paths) {
     const r = fs.existsSync(python) ? spawnSync(python, ['-c', 'import platform; print(platform.python_version(), end="")'], { encoding: 'utf8', timeout: 20_000 }) : undefined;

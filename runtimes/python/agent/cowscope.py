@@ -148,8 +148,7 @@ def _main_module(script):
     return main
 
 
-def run_main():
-    """The bootstrap's entry: hello, run the script as __main__, then fork at its end."""
+def _hello():
     cowscope_pid = int(CONFIG.get("cowscopePid", 0))
     _set_pdeathsig()
     if cowscope_pid > 0 and not _alive(cowscope_pid):
@@ -158,6 +157,11 @@ def run_main():
     # The interpreter may start with a permanent generation of its own (3.12 does): only what the
     # program or the strategy froze beyond it is theirs.
     _state["frozen_at_start"] = gc.get_freeze_count()
+
+
+def run_main():
+    """The bootstrap's entry: hello, run the script as __main__, then fork at its end."""
+    _hello()
     argv = sys.argv[1:]
     script = os.path.abspath(argv[0])
     sys.argv = argv
@@ -178,6 +182,93 @@ def run_main():
             _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
         raise
     fork_point()
+
+
+def wsgi_main():
+    """`cowscope run --wsgi module:app`: the bootstrap's entry for a WSGI app. The parent imports the
+    module (the working directory first on sys.path, as gunicorn has it) and takes the callable: that is
+    the preload. Each child then sends the requests through the callable in-process."""
+    _hello()
+    spec = CONFIG["wsgi"]
+    sys.argv = [spec]
+    sys.path.insert(0, os.getcwd())
+    try:
+        app = _wsgi_app(spec)
+    except BaseException as e:
+        _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
+        os._exit(1)  # cowscope says why in one line; no traceback on top
+    _state["workload"] = lambda: _serve_wsgi(app)
+    fork_point()
+
+
+def _wsgi_app(spec):
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in (attr or "application").split("."):
+        if not hasattr(obj, part):
+            raise AttributeError("module %s has no %s" % (module_name, attr or "application"))
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError("%s is a %s, not a WSGI callable" % (spec, type(obj).__name__))
+    return obj
+
+
+def _wsgi_environ(method, path_qs):
+    """A WSGI environ (PEP 3333) for a request without a body, as a server on localhost:80 makes it."""
+    import io
+    from urllib.parse import unquote
+
+    path, _, query = path_qs.partition("?")
+    return {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        # decoded, as a server passes it (PEP 3333: bytes as latin-1); the query string stays as sent
+        "PATH_INFO": unquote(path, encoding="latin-1"),
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": "",
+        "CONTENT_LENGTH": "0",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def _serve_wsgi(app):
+    """CONFIG's requests ("METHOD /path?query"), requestCount times over, each through app: the body
+    iterable consumed and closed. A status other than 2xx or 3xx ends the workload with an error."""
+    requests = [r.split(" ", 1) for r in CONFIG["requests"]]
+    _state["requests"] = 0
+    for _ in range(int(CONFIG["requestCount"])):
+        for method, path in requests:
+            status = []
+
+            def start_response(s, headers, exc_info=None):
+                status[:] = [s]
+                return lambda data: None
+
+            body = app(_wsgi_environ(method, path), start_response)
+            try:
+                for _chunk in body:
+                    pass
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+            code = status[0].split(" ", 1)[0] if status else "none"
+            if not code.startswith(("2", "3")):
+                raise RuntimeError("%s %s answered %s" % (method, path, status[0] if status else "without calling start_response"))
+            _state["requests"] += 1
 
 
 def _run_fork_sequence():
@@ -415,8 +506,9 @@ def _child_main(parent):
         os.kill(os.getpid(), signal.SIGSTOP)  # wait for go
         runs = _gc_runs()
         full = _gc_full_runs()
+        freed = _count_gc_frees()
         _run_workload()
-        _report("done", requests=0, gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full)
+        _report("done", requests=_state.get("requests", 0), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"])
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
@@ -426,6 +518,37 @@ def _child_main(parent):
             pass
     finally:
         os._exit(status)
+
+
+def _count_gc_frees():
+    """Counts the pymalloc blocks the collector's automatic collections free in this child (blocks
+    allocated before one minus after it): with gc.disable() they would stay allocated, and the child's
+    later allocations would go to memory free at the fork instead of reusing them (cowscope predicts
+    the disable step's cost from it). Collections the program asks for (gc.collect()) run whether or not
+    the collector is disabled, so they are left out: gc.collect is wrapped to say so."""
+    freed = {"blocks": 0, "before": 0, "explicit": 0}
+
+    def callback(phase, info):
+        if freed["explicit"]:
+            return
+        if phase == "start":
+            freed["before"] = sys.getallocatedblocks()
+        else:
+            freed["blocks"] += max(0, freed["before"] - sys.getallocatedblocks())
+
+    collect = gc.collect
+
+    def explicit_collect(*args, **kwargs):
+        freed["explicit"] += 1
+        try:
+            return collect(*args, **kwargs)
+        finally:
+            freed["explicit"] -= 1
+
+    explicit_collect.__doc__ = collect.__doc__
+    gc.collect = explicit_collect
+    gc.callbacks.append(callback)
+    return freed
 
 
 def _run_workload():
