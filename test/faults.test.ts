@@ -18,6 +18,7 @@ import { readMaps } from '../native/proc';
 import { ROOT, isRoot, runCli } from './helpers/family';
 import { RUBY_FIXTURES, leftoverRunDirs, rubyFixtureProcesses, runCowscope, tempDir } from './helpers/ruby';
 import { AS_NOBODY, Stage, stagePackage } from './helpers/stage';
+import { assertRequestCurve } from './helpers/request-curve';
 
 const SRC = path.join(ROOT, 'fixtures', 'fault_writers.c');
 const BIN = path.join(ROOT, 'dist', 'fixtures', 'fault_writers');
@@ -208,8 +209,6 @@ test('run: writers per cause add up to each cause, and survive save and report',
 
 test('run --rack: copied pages against requests served, exact on a buffer each request copies one page of', () => {
   if (!isRoot()) assert.unreachable('fault tracing needs root here (CI runs as root)');
-  // fixtures/ruby/rack/pages.ru: request n writes page n-1 of a buffer made before the fork, so by the
-  // end of request n exactly n of its pages were first written; request n+1 writes the next one.
   const save = path.join(tmp.dir, 'pages.cow');
   const out = path.join(tmp.dir, 'buffer.txt');
   const requests = 40;
@@ -217,31 +216,7 @@ test('run --rack: copied pages against requests served, exact on a buffer each r
     COWSCOPE_FIXTURE_OUT: out,
   });
   assert.is(r.status, 0, r.stderr);
-  const [start, length] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
-  const inBuffer = (addr: number) => addr + 4096 > start && addr < start + length;
-  const report = JSON.parse(r.stdout);
-  const capture = loadCapture(save);
-  for (const c of report.children) {
-    const cw = capture.faults!.children.find((x) => x.pid === c.pid)!;
-    const marks = cw.requests!;
-    assert.ok(marks.length >= requests / 2, `${marks.length} request marks`);
-    assert.is(marks[marks.length - 1].requests, requests, 'the last request is marked');
-    const bufferTimes: number[] = [];
-    for (let k = 0; k < cw.addrs.length; k++) if (inBuffer(cw.addrs[k])) bufferTimes.push(cw.ns[k]);
-    assert.is(bufferTimes.length, requests, 'one buffer page per request, each with its first fault');
-    for (const m of marks) assert.is(bufferTimes.filter((t) => t <= m.ns).length, m.requests, `buffer pages first written by the end of request ${m.requests}`);
-    // the report's curve: at most 12 of the marks, the last kept; pages = every copied page with a
-    // writer whose first fault came by then
-    const curve = c.writers.requestCurve as { requests: number; ms: number; pages: number }[];
-    assert.ok(curve.length > 0 && curve.length <= 12, `${curve.length} points`);
-    assert.is(curve[curve.length - 1].requests, requests);
-    for (const p of curve) {
-      const m = marks.find((x) => x.requests === p.requests)!;
-      assert.ok(m, `point after ${p.requests} requests is one of the marks`);
-      assert.is(p.pages, Array.from(cw.ns).filter((t) => t <= m.ns).length);
-    }
-    for (let i = 1; i < curve.length; i++) assert.ok(curve[i].pages - curve[i - 1].pages >= curve[i].requests - curve[i - 1].requests, 'at least a page per request');
-  }
+  assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
   const text = runCli(['report', save]);
   assert.match(text.stdout, new RegExp(`copied pages against requests served: .* after ${requests}\\n`));
 });

@@ -3,6 +3,7 @@
 // __main__ namespace, or the cowscope.workload function), the strategies do what they say, failures are
 // one line naming the fix, and every process and temporary folder is cleaned up.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -10,6 +11,9 @@ import * as assert from 'uvu/assert';
 import { pythonArgs, PYTHON_AGENT_DIR } from '../runtimes/ruby/driver';
 import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+import { CLI, isRoot } from './helpers/family';
+import { assertRequestCurve } from './helpers/request-curve';
+import { loadCapture } from '../native/capture-file';
 
 const fixture = (name: string) => path.join(PYTHON_FIXTURES, name);
 const tmp = tempDir('pyrun');
@@ -126,6 +130,21 @@ test('compare --strategies none,freeze: the predicted saving of freeze is the me
   assert.ok(freeze.savedPercent >= 90, `freeze saved ${freeze.savedPercent}%`);
   const off = Math.abs(freeze.predictedSavedPerChild - freeze.savedPerChild) / freeze.savedPerChild;
   assert.ok(off <= 0.05, `predicted ${freeze.predictedSavedPerChild} against measured ${freeze.savedPerChild} bytes`);
+});
+
+test('run --wsgi: copied pages against requests served, exact on a buffer each request copies one page of', () => {
+  if (!isRoot()) assert.unreachable('fault tracing needs root here (CI runs as root)');
+  const save = path.join(tmp.dir, 'pages.cow');
+  const out = path.join(tmp.dir, 'buffer.txt');
+  const requests = 40;
+  const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--save', save, '--wsgi', 'pages_app:application', '--request', 'GET /', '--requests', String(requests), '--', PYTHONS[0].python], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    cwd: PYTHON_FIXTURES,
+    env: { ...process.env, COWSCOPE_FIXTURE_OUT: out },
+  });
+  assert.is(r.status, 0, r.stderr);
+  assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
 });
 
 test('a workload that does not finish: --timeout reports the child and everything is killed and reaped', () => {

@@ -33,6 +33,8 @@ import types
 # The control protocol's version: cowscope's driver (AGENT_PROTOCOL) must match.
 PROTOCOL = 1
 PR_SET_PDEATHSIG = 1
+# The most request marks a child sends in "done" (the driver's REQUEST_MARKS)
+REQUEST_MARKS = 64
 # pymalloc's pool size on 64-bit builds with the radix tree (the default), and its block alignment
 POOL_SIZE = 16384
 ALIGNMENT = 16
@@ -248,6 +250,12 @@ def _serve_wsgi(app):
     """CONFIG's requests ("METHOD /path?query"), requestCount times over, each through app: the body
     iterable consumed and closed. A status other than 2xx or 3xx ends the workload with an error."""
     requests = [r.split(" ", 1) for r in CONFIG["requests"]]
+    total = int(CONFIG["requestCount"]) * len(requests)
+    # Request marks for the copied-pages-against-requests curve, as the Ruby agent keeps them: [served,
+    # CLOCK_MONOTONIC µs] at up to REQUEST_MARKS evenly spaced requests, the last always.
+    every = max((total + REQUEST_MARKS - 1) // REQUEST_MARKS, 1)
+    marks = []
+    _state["requestMarks"] = marks
     _state["requests"] = 0
     for _ in range(int(CONFIG["requestCount"])):
         for method, path in requests:
@@ -269,6 +277,9 @@ def _serve_wsgi(app):
             if not code.startswith(("2", "3")):
                 raise RuntimeError("%s %s answered %s" % (method, path, status[0] if status else "without calling start_response"))
             _state["requests"] += 1
+            served = _state["requests"]
+            if served % every == 0 or served == total:
+                marks.extend((served, time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000))
 
 
 def _run_fork_sequence():
@@ -508,7 +519,7 @@ def _child_main(parent):
         full = _gc_full_runs()
         freed = _count_gc_frees()
         _run_workload()
-        _report("done", requests=_state.get("requests", 0), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"])
+        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"])
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
