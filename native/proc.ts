@@ -114,6 +114,28 @@ export function familyOf(pid: number, parents: Map<number, number> = parentMap()
   return out;
 }
 
+/** The target and its live descendants (never cowscope itself); zombies are skipped with a note
+ *  (their memory is gone), processes that exit while listed are left out. */
+export function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: string[] } {
+  const family: ProcessInfo[] = [target];
+  const skipped: string[] = [];
+  const seen = new Set<number>([target.pid]);
+  for (const pid of familyOf(target.pid).slice(1)) {
+    if (pid === process.pid || seen.has(pid)) continue;
+    seen.add(pid);
+    let info: ProcessInfo | undefined;
+    try {
+      info = processInfo(pid);
+    } catch {
+      info = undefined;
+    }
+    if (!info) continue; // exited while we listed
+    if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
+    else family.push(info);
+  }
+  return { family, skipped };
+}
+
 export function readMaps(pid: number): Vma[] {
   return parseMaps(readProcFile(pid, 'maps'), `/proc/${pid}/maps`);
 }
