@@ -247,4 +247,15 @@ test('class counts per page range: 8 per range, by class code; ranges checked', 
   assert.throws(() => countClassRanges(classes, Float64Array.of(0)), /pairs/);
 });
 
+test('class counts of long runs and mixed words, at every alignment: the same as counting page by page', () => {
+  // runs of one class (counted 8 pages at a time) broken by single pages of others, and a mixed stretch
+  const classes = new Uint8Array(1000);
+  for (let i = 0; i < classes.length; i++) classes[i] = i < 300 ? 1 : i < 310 ? i % 8 : i % 97 === 0 ? 2 : i < 700 ? 5 : 1;
+  for (const [from, to] of [[0, 1000], [1, 999], [3, 11], [7, 8], [295, 317], [300, 300], [13, 700]]) {
+    const expected = new Array(8).fill(0);
+    for (let i = from; i < to; i++) expected[classes[i]]++;
+    assert.equal(Array.from(countClassRanges(classes, Float64Array.of(from, to))), expected, `[${from}, ${to})`);
+  }
+});
+
 test.run();
