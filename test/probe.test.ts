@@ -1,6 +1,7 @@
 // The native probe against the real kernel and a real process family (the C fixture).
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
@@ -131,6 +132,38 @@ test('errors carry errno, code and a hint that names the fix', () => {
   }
   assert.throws(() => readPagemap(1, Float64Array.of(1), Float64Array.of(4097)), /page-aligned/);
   assert.throws(() => readPagemap(1, Float64Array.of(0), Float64Array.of(0, 1)), /differ in length/);
+});
+
+test('pagemap entries decode as pagemap.rst defines their bits: every page of the fixture, read raw beside', () => {
+  const { base, pid } = fam.info;
+  const total = PAGES + ZERO + 2;
+  const { starts, ends } = range(base, 0, total);
+  const zero = { scan: false, zeroPfn: features().zeroPfn };
+  const cols = readPagemap(pid, starts, ends, zero);
+  const raw = Buffer.alloc(total * 8);
+  const fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+  try {
+    assert.is(fs.readSync(fd, raw, 0, raw.length, (base / pageSize) * 8), raw.length);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const bit = (e: bigint, n: number) => ((e >> BigInt(n)) & 1n) === 1n;
+  for (let i = 0; i < total; i++) {
+    const e = raw.readBigUInt64LE(i * 8);
+    const frame = Number(e & ((1n << 55n) - 1n));
+    let f = 0;
+    if (bit(e, 63)) f |= PageFlag.present;
+    if (bit(e, 58)) f |= PageFlag.guard; // a guard marker sets bit 62 too: not swap
+    else if (bit(e, 62)) f |= PageFlag.swapped;
+    if (bit(e, 56)) f |= PageFlag.exclusive;
+    if (bit(e, 61)) f |= PageFlag.file;
+    if (bit(e, 55)) f |= PageFlag.softDirty;
+    if (bit(e, 57)) f |= PageFlag.uffdWp;
+    if (zero.zeroPfn && bit(e, 63) && frame === zero.zeroPfn) f |= PageFlag.zero;
+    assert.is(cols.flags[i], f, `page ${i}: flags of entry 0x${e.toString(16)}`);
+    assert.is(cols.pfn[i], frame, `page ${i}: frame`);
+  }
+  assert.ok(cols.flags.some((f) => f & PageFlag.exclusive) && cols.flags.some((f) => !(f & PageFlag.present)), 'both kinds of page were read');
 });
 
 test('the flags column has one bit table: the addon\'s and page-flags.ts say the same', () => {
