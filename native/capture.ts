@@ -8,7 +8,7 @@ import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import type { PythonStructures } from '../runtimes/python/discover';
 import { KpageFlag, PageFlag, PagemapColumns, ProbeError, ZeroDetection, features, pageSize, readFamilyPagemapsAsync, readKpage } from './probe';
-import { ProcessInfo, liveFamily, processInfo, readMaps, readRollupAsync, statOf } from './proc';
+import { ProcessInfo, keepListingAhead, liveFamily, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 import { markBss } from './bss';
 
 export type Tier = 'exact' | 'exclusive-bit';
@@ -346,19 +346,23 @@ function startReads(targets: ProcessInfo[]): StartedReads {
 let ahead: StartedReads | undefined;
 
 /** Starts the long reads of pid's live family (liveFamily) now, for the captureProcesses call that will
- *  list the same processes: cli/main.ts calls it first thing for `inspect PID`, so that the thread pool
- *  reads while the analyzers load (start-up is measured against smem). Nothing is reported here: an
- *  error, or a family that changed in between, is met by that call, which then reads afresh. Returns
- *  the pids whose reads were started (undefined when none were). */
+ *  list the same processes (the listing is kept for the next liveFamily of pid, so it does): cli/main.ts
+ *  calls it first thing for `inspect PID`, so that the thread pool reads while the analyzers load
+ *  (start-up is measured against smem). Nothing is reported here: an error, or a family that changed
+ *  in between, is met by that call, which then reads afresh. Returns the pids whose reads were started
+ *  (undefined when none were). */
 export function readFamilyAhead(pid: number): number[] | undefined {
   ahead = undefined;
+  keepListingAhead(undefined);
   try {
-    const family = liveFamily(checkTarget(pid)).family;
+    const listing = liveFamily(checkTarget(pid));
+    const family = listing.family;
     const started = startReads(family);
     // Settled here too: reads that no call takes over must not end the program as unhandled rejections.
     started.pagemaps.catch(() => undefined);
     for (const r of started.rollups.values()) r.catch(() => undefined);
     ahead = started;
+    keepListingAhead(listing);
     return family.map((p) => p.pid);
   } catch {
     return undefined;
@@ -369,6 +373,7 @@ export function readFamilyAhead(pid: number): number[] | undefined {
 function takeAhead(targets: ProcessInfo[]): StartedReads | undefined {
   const started = ahead;
   ahead = undefined;
+  keepListingAhead(undefined); // a listing not taken by now is not this capture's
   return started && started.key === keyOf(targets) ? started : undefined;
 }
 

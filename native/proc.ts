@@ -114,9 +114,26 @@ export function familyOf(pid: number, parents: Map<number, number> = parentMap()
   return out;
 }
 
+export interface LiveFamily {
+  family: ProcessInfo[];
+  skipped: string[];
+}
+
+/** A listing made ahead (native/capture.ts readFamilyAhead), for the next liveFamily call of the same
+ *  target: that call then lists the family its reads were started for, without scanning /proc again. */
+let listedAhead: LiveFamily | undefined;
+
+export function keepListingAhead(listing: LiveFamily | undefined): void {
+  listedAhead = listing;
+}
+
 /** The target and its live descendants (never cowscope itself); zombies are skipped with a note
- *  (their memory is gone), processes that exit while listed are left out. */
-export function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: string[] } {
+ *  (their memory is gone), processes that exit while listed are left out. A listing kept ahead for
+ *  this very process (same pid and start time) is taken instead, once. */
+export function liveFamily(target: ProcessInfo): LiveFamily {
+  const kept = listedAhead;
+  listedAhead = undefined;
+  if (kept && kept.family[0].pid === target.pid && kept.family[0].startTime === target.startTime) return kept;
   const family: ProcessInfo[] = [target];
   const skipped: string[] = [];
   const seen = new Set<number>([target.pid]);
