@@ -90,6 +90,14 @@ Napi::Value ClassifyExactRuns(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Whether any of the 8 bytes at p equals b (the zero-byte test of p's word xor b repeated).
+bool HasByte(const uint8_t* p, uint8_t b) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  w ^= b * 0x0101010101010101ULL;
+  return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0;
+}
+
 // markSharedFrames(classes, childFlags, childPfn, siblingFlags, siblingPfn, runs) -> pages marked: a
 // copied child page that the sibling maps at the same frame (both present, neither page cache) becomes
 // copiedByParent, by the rule of markWrittenByParent in analyzers/classify.ts.
@@ -105,6 +113,11 @@ Napi::Value MarkSharedFrames(const Napi::CallbackInfo& info) {
   ForRuns(env, runs, c.pages, s.pages, [&](size_t c0, int64_t s0, size_t n) {
     if (s0 < 0) return;
     for (size_t i = 0; i < n; i++) {
+      // Copied pages are few: 8 classes without one are passed over at once.
+      if ((i & 7) == 0 && i + 8 <= n && !HasByte(out + c0 + i, kCopied)) {
+        i += 7;
+        continue;
+      }
       if (out[c0 + i] != kCopied) continue;
       const uint16_t f = c.flags[c0 + i], g = s.flags[s0 + i];
       if (!(f & F_PRESENT) || !(g & F_PRESENT) || (f | g) & F_FILE || s.pfn[s0 + i] != c.pfn[c0 + i]) continue;

@@ -271,6 +271,24 @@ test('sibling kernel: a copied page a sibling maps at the same frame becomes cop
   assert.equal(Array.from(again), rows.map((r) => r[0]));
 });
 
+test('siblings\' frame check over long runs: copied pages at every alignment, among many that are not', () => {
+  const n = 1000;
+  const classes = new Uint8Array(n).fill(PageClass.shared);
+  const copiedAt = [0, 1, 7, 8, 9, 15, 16, 63, 64, 100, 101, 102, 500, 993, 999];
+  for (const i of copiedAt) classes[i] = PageClass.copied;
+  const child = { flags: new Uint16Array(n).fill(PageFlag.present), pfn: Float64Array.from({ length: n }, (_, i) => 1000 + i) };
+  // the sibling keeps the child's frame on even pages, its own on odd ones
+  const sibling = { flags: new Uint16Array(n).fill(PageFlag.present), pfn: Float64Array.from({ length: n }, (_, i) => (i % 2 ? 5000 + i : 1000 + i)) };
+  const expected = Array.from(classes, (c, i) => (c === PageClass.copied && i % 2 === 0 ? PageClass.copiedByParent : c));
+  for (const [from, count] of [[0, n], [3, 990], [9, 1]]) {
+    const got = classes.slice();
+    const marked = markSharedFrames(got, child, sibling, Float64Array.of(from, from, count));
+    const want = Array.from(classes, (c, i) => (i >= from && i < from + count ? expected[i] : c));
+    assert.equal(Array.from(got), want, `run [${from}, ${from + count})`);
+    assert.is(marked, want.filter((c) => c === PageClass.copiedByParent).length);
+  }
+});
+
 test('class counts per page range: 8 per range, by class code; ranges checked', () => {
   const classes = Uint8Array.of(1, 1, 2, 7, 0, 4, 4, 4, 3);
   const counts = countClassRanges(classes, Float64Array.of(0, 9, 2, 4, 5, 5));
