@@ -6,6 +6,7 @@
 // (commands/specs.ts) and loads the command's module when it runs; the plain `inspect PID [--json]`
 // form skips yargs altogether (docs/architecture.md, "Start-up").
 
+import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 import { CommandName, SPECS } from './commands/specs';
@@ -15,11 +16,34 @@ const argv = process.argv.slice(2);
 const debug = argv.includes('--debug');
 
 // Output piped into `head` must not end in a stack trace. The program's own output goes to stderr, so
-// a closed stderr must not crash cowscope either (it still cleans up; it just cannot say so).
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-});
-process.stderr.on('error', () => undefined);
+// a closed stderr must not crash cowscope either (it still cleans up; it just cannot say so). The streams
+// are made when first used (making them loads net or tty: ~8 ms of start-up), so the guards go on when
+// a command or an error needs them; the plain `inspect` writes its one output with fs.writeSync.
+let guarded = false;
+function guardStreams(): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
+  process.stderr.on('error', () => undefined);
+}
+
+/** All of text to fd 1, without a stream: a closed pipe ends the program quietly (exit 0), as the
+ *  stream's EPIPE guard does; a non-blocking pipe that is full is waited on. */
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += fs.writeSync(1, buf, off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') process.exit(0);
+      if (code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
 
 /* eslint-disable @typescript-eslint/no-var-requires */
 // The order of `cowscope --help`.
@@ -128,11 +152,16 @@ function quickInspectArgs(words: string[]): { pid: string; json: boolean; bytes:
 async function main(): Promise<void> {
   const quick = quickInspectArgs(argv);
   if (quick) {
+    if (quick.debug) guardStreams(); // --debug writes timings to stderr
+    // The family's long reads go on the thread pool first; the analyzers load while they run.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require('../native/capture') as typeof import('../native/capture')).readFamilyAhead(Number(quick.pid));
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { inspect } = require('./commands/inspect') as typeof import('./commands/inspect');
-    process.stdout.write(await inspect(quick));
+    writeStdout(await inspect(quick));
     return;
   }
+  guardStreams();
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const yargs = require('yargs') as typeof import('yargs');
   await yargs(argv)
@@ -158,6 +187,9 @@ async function main(): Promise<void> {
     .parseAsync();
 }
 
-main().catch((e) => fail(e, debug));
+main().catch((e) => {
+  guardStreams();
+  fail(e, debug);
+});
 
 export { EXIT_USAGE };

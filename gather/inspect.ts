@@ -7,7 +7,7 @@
 // scan is left out with a note; only the target's own exit is an error.
 
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
-import { ProcessInfo, familyOf, processInfo } from '../native/proc';
+import { liveFamily } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
 import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
@@ -17,28 +17,6 @@ import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map
 // map: a family without one is read and classified without it (start-up counts, see cli/main.ts).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const adapters = () => require('../runtimes') as typeof import('../runtimes');
-
-/** The target and its live descendants (never cowscope itself); zombies are skipped with a note
- *  (their memory is gone), processes that exit while listed are left out. */
-function liveFamily(target: ProcessInfo): { family: ProcessInfo[]; skipped: string[] } {
-  const family: ProcessInfo[] = [target];
-  const skipped: string[] = [];
-  const seen = new Set<number>([target.pid]);
-  for (const pid of familyOf(target.pid).slice(1)) {
-    if (pid === process.pid || seen.has(pid)) continue;
-    seen.add(pid);
-    let info: ProcessInfo | undefined;
-    try {
-      info = processInfo(pid);
-    } catch {
-      info = undefined;
-    }
-    if (!info) continue; // exited while we listed
-    if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
-    else family.push(info);
-  }
-  return { family, skipped };
-}
 
 /** Is this process an interpreter cowscope has an agent for: Ruby (its executable or libruby mapped)
  *  or CPython (python3.x or libpython mapped)? */

@@ -8,7 +8,7 @@ import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import type { PythonStructures } from '../runtimes/python/discover';
 import { KpageFlag, PageFlag, PagemapColumns, ProbeError, ZeroDetection, features, pageSize, readFamilyPagemapsAsync, readKpage } from './probe';
-import { ProcessInfo, processInfo, readMaps, readRollupAsync, statOf } from './proc';
+import { ProcessInfo, keepListingAhead, liveFamily, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 import { markBss } from './bss';
 
 export type Tier = 'exact' | 'exclusive-bit';
@@ -313,9 +313,21 @@ export interface GatherOptions {
   skipExited?: { except: Set<number> };
 }
 
-/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets): the
- *  rollups and the pagemaps of all processes at once on the thread pool, each read once. */
-export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture & { exited?: ProcessInfo[] }> {
+/** The long reads of a list of processes, queued on the thread pool: their maps (read on the JS thread),
+ *  the family's pagemaps in one job, each process's smaps_rollup in a job of its own. */
+interface StartedReads {
+  /** the processes as listed: pid and start time of each, in order */
+  key: string;
+  tier: Tier;
+  zero: ZeroDetection;
+  mapped: (Mapped | { info: ProcessInfo; error: unknown })[];
+  pagemaps: Promise<(PagemapColumns | ProbeError)[]>;
+  rollups: Map<number, Promise<MemoryTotals>>;
+}
+
+const keyOf = (targets: ProcessInfo[]) => targets.map((t) => `${t.pid}@${t.startTime}`).join(' ');
+
+function startReads(targets: ProcessInfo[]): StartedReads {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
   // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
@@ -330,15 +342,59 @@ export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptio
     }
   });
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
-  const family = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero);
+  const pagemaps = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero);
+  const rollups = new Map(readable.map((m) => [m.info.pid, readRollupAsync(m.info.pid)]));
+  return { key: keyOf(targets), tier, zero, mapped, pagemaps, rollups };
+}
+
+/** Reads started ahead of their captureProcesses call (readFamilyAhead), waiting to be taken over. */
+let ahead: StartedReads | undefined;
+
+/** Starts the long reads of pid's live family (liveFamily) now, for the captureProcesses call that will
+ *  list the same processes (the listing is kept for the next liveFamily of pid, so it does): cli/main.ts
+ *  calls it first thing for `inspect PID`, so that the thread pool reads while the analyzers load
+ *  (start-up is measured against smem). Nothing is reported here: an error, or a family that changed
+ *  in between, is met by that call, which then reads afresh. Returns the pids whose reads were started
+ *  (undefined when none were). */
+export function readFamilyAhead(pid: number): number[] | undefined {
+  ahead = undefined;
+  keepListingAhead(undefined);
+  try {
+    const listing = liveFamily(checkTarget(pid));
+    const family = listing.family;
+    const started = startReads(family);
+    // Settled here too: reads that no call takes over must not end the program as unhandled rejections.
+    started.pagemaps.catch(() => undefined);
+    for (const r of started.rollups.values()) r.catch(() => undefined);
+    ahead = started;
+    keepListingAhead(listing);
+    return family.map((p) => p.pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The reads started ahead for exactly these processes (each taken over once), or undefined. */
+function takeAhead(targets: ProcessInfo[]): StartedReads | undefined {
+  const started = ahead;
+  ahead = undefined;
+  keepListingAhead(undefined); // a listing not taken by now is not this capture's
+  return started && started.key === keyOf(targets) ? started : undefined;
+}
+
+/** Reads maps, smaps_rollup and pagemap of each listed process (all must be checked targets): the
+ *  rollups and the pagemaps of all processes at once on the thread pool, each read once. */
+export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptions = {}): Promise<Capture & { exited?: ProcessInfo[] }> {
+  const { tier, zero, mapped, pagemaps, rollups } = takeAhead(targets) ?? startReads(targets);
+  const readable = mapped.filter((m): m is Mapped => !('error' in m));
   const pagemapOf = (m: Mapped) =>
-    family.then((r) => {
+    pagemaps.then((r) => {
       const pm = r[readable.indexOf(m)];
       if (pm instanceof Error) throw pm;
       return pm;
     });
   const settled = await Promise.allSettled(
-    mapped.map((m) => captureProcess(m, opts.roles?.get(m.info.pid) ?? 'process', () => [readRollupAsync(m.info.pid), pagemapOf(m as Mapped)])),
+    mapped.map((m) => captureProcess(m, opts.roles?.get(m.info.pid) ?? 'process', () => [rollups.get(m.info.pid)!, pagemapOf(m as Mapped)])),
   );
   const results: { proc: ProcessCapture; zeroScan: boolean }[] = [];
   const exited: ProcessInfo[] = [];
@@ -349,7 +405,7 @@ export async function captureProcesses(targets: ProcessInfo[], opts: GatherOptio
   });
   const processes = results.map((r) => r.proc);
   let zeroPagesKnown = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
-  if (!zeroPagesKnown && feat.kpageflags) {
+  if (!zeroPagesKnown && features().kpageflags) {
     for (const p of processes) markZeroByKpageflags(p);
     zeroPagesKnown = true;
   }

@@ -12,6 +12,7 @@
 #include "common.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace cowscope {
@@ -89,6 +90,14 @@ Napi::Value ClassifyExactRuns(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Whether any of the 8 bytes at p equals b (the zero-byte test of p's word xor b repeated).
+bool HasByte(const uint8_t* p, uint8_t b) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+  w ^= b * 0x0101010101010101ULL;
+  return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0;
+}
+
 // markSharedFrames(classes, childFlags, childPfn, siblingFlags, siblingPfn, runs) -> pages marked: a
 // copied child page that the sibling maps at the same frame (both present, neither page cache) becomes
 // copiedByParent, by the rule of markWrittenByParent in analyzers/classify.ts.
@@ -104,6 +113,11 @@ Napi::Value MarkSharedFrames(const Napi::CallbackInfo& info) {
   ForRuns(env, runs, c.pages, s.pages, [&](size_t c0, int64_t s0, size_t n) {
     if (s0 < 0) return;
     for (size_t i = 0; i < n; i++) {
+      // Copied pages are few: 8 classes without one are passed over at once.
+      if ((i & 7) == 0 && i + 8 <= n && !HasByte(out + c0 + i, kCopied)) {
+        i += 7;
+        continue;
+      }
       if (out[c0 + i] != kCopied) continue;
       const uint16_t f = c.flags[c0 + i], g = s.flags[s0 + i];
       if (!(f & F_PRESENT) || !(g & F_PRESENT) || (f | g) & F_FILE || s.pfn[s0 + i] != c.pfn[c0 + i]) continue;
@@ -112,6 +126,25 @@ Napi::Value MarkSharedFrames(const Napi::CallbackInfo& info) {
     }
   });
   return Napi::Number::New(env, marked);
+}
+
+// Adds the class of each of n bytes to counts. Classes come in long runs (a mapping's pages mostly
+// shared, or mostly absent), so 8 bytes of one class are counted at once; a mixed word byte by byte,
+// into four tables in turn, so that equal neighbours do not wait on each other's increment.
+void CountRange(const uint8_t* c, size_t n, uint64_t counts[8]) {
+  uint64_t part[4][8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, c + i, 8);
+    if (w == (c[i] & 0xffULL) * 0x0101010101010101ULL && c[i] < 8) {
+      part[0][c[i]] += 8;
+      continue;
+    }
+    for (size_t j = 0; j < 8; j++) part[j & 3][c[i + j] & 7]++;
+  }
+  for (; i < n; i++) part[0][c[i] & 7]++;
+  for (size_t j = 0; j < 8; j++) counts[j] += part[0][j] + part[1][j] + part[2][j] + part[3][j];
 }
 
 // countClassRanges(classes, ranges) -> Float64Array: for each [from, to) pair of ranges, how many pages
@@ -128,7 +161,7 @@ Napi::Value CountClassRanges(const Napi::CallbackInfo& info) {
     const double from = ranges[k], to = ranges[k + 1];
     if (!(from >= 0 && from <= to && to <= static_cast<double>(n))) throw Napi::RangeError::New(env, "a range lies outside the pages");
     uint64_t counts[8] = {};
-    for (size_t i = static_cast<size_t>(from); i < static_cast<size_t>(to); i++) counts[c[i] & 7]++;
+    CountRange(c + static_cast<size_t>(from), static_cast<size_t>(to - from), counts);
     for (size_t j = 0; j < 8; j++) out[k / 2 * 8 + j] = static_cast<double>(counts[j]);
   }
   return out;

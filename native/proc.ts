@@ -114,6 +114,45 @@ export function familyOf(pid: number, parents: Map<number, number> = parentMap()
   return out;
 }
 
+export interface LiveFamily {
+  family: ProcessInfo[];
+  skipped: string[];
+}
+
+/** A listing made ahead (native/capture.ts readFamilyAhead), for the next liveFamily call of the same
+ *  target: that call then lists the family its reads were started for, without scanning /proc again. */
+let listedAhead: LiveFamily | undefined;
+
+export function keepListingAhead(listing: LiveFamily | undefined): void {
+  listedAhead = listing;
+}
+
+/** The target and its live descendants (never cowscope itself); zombies are skipped with a note
+ *  (their memory is gone), processes that exit while listed are left out. A listing kept ahead for
+ *  this very process (same pid and start time) is taken instead, once. */
+export function liveFamily(target: ProcessInfo): LiveFamily {
+  const kept = listedAhead;
+  listedAhead = undefined;
+  if (kept && kept.family[0].pid === target.pid && kept.family[0].startTime === target.startTime) return kept;
+  const family: ProcessInfo[] = [target];
+  const skipped: string[] = [];
+  const seen = new Set<number>([target.pid]);
+  for (const pid of familyOf(target.pid).slice(1)) {
+    if (pid === process.pid || seen.has(pid)) continue;
+    seen.add(pid);
+    let info: ProcessInfo | undefined;
+    try {
+      info = processInfo(pid);
+    } catch {
+      info = undefined;
+    }
+    if (!info) continue; // exited while we listed
+    if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
+    else family.push(info);
+  }
+  return { family, skipped };
+}
+
 export function readMaps(pid: number): Vma[] {
   return parseMaps(readProcFile(pid, 'maps'), `/proc/${pid}/maps`);
 }

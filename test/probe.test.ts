@@ -1,6 +1,7 @@
 // The native probe against the real kernel and a real process family (the C fixture).
 
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
@@ -133,6 +134,38 @@ test('errors carry errno, code and a hint that names the fix', () => {
   assert.throws(() => readPagemap(1, Float64Array.of(0), Float64Array.of(0, 1)), /differ in length/);
 });
 
+test('pagemap entries decode as pagemap.rst defines their bits: every page of the fixture, read raw beside', () => {
+  const { base, pid } = fam.info;
+  const total = PAGES + ZERO + 2;
+  const { starts, ends } = range(base, 0, total);
+  const zero = { scan: false, zeroPfn: features().zeroPfn };
+  const cols = readPagemap(pid, starts, ends, zero);
+  const raw = Buffer.alloc(total * 8);
+  const fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+  try {
+    assert.is(fs.readSync(fd, raw, 0, raw.length, (base / pageSize) * 8), raw.length);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const bit = (e: bigint, n: number) => ((e >> BigInt(n)) & 1n) === 1n;
+  for (let i = 0; i < total; i++) {
+    const e = raw.readBigUInt64LE(i * 8);
+    const frame = Number(e & ((1n << 55n) - 1n));
+    let f = 0;
+    if (bit(e, 63)) f |= PageFlag.present;
+    if (bit(e, 58)) f |= PageFlag.guard; // a guard marker sets bit 62 too: not swap
+    else if (bit(e, 62)) f |= PageFlag.swapped;
+    if (bit(e, 56)) f |= PageFlag.exclusive;
+    if (bit(e, 61)) f |= PageFlag.file;
+    if (bit(e, 55)) f |= PageFlag.softDirty;
+    if (bit(e, 57)) f |= PageFlag.uffdWp;
+    if (zero.zeroPfn && bit(e, 63) && frame === zero.zeroPfn) f |= PageFlag.zero;
+    assert.is(cols.flags[i], f, `page ${i}: flags of entry 0x${e.toString(16)}`);
+    assert.is(cols.pfn[i], frame, `page ${i}: frame`);
+  }
+  assert.ok(cols.flags.some((f) => f & PageFlag.exclusive) && cols.flags.some((f) => !(f & PageFlag.present)), 'both kinds of page were read');
+});
+
 test('the flags column has one bit table: the addon\'s and page-flags.ts say the same', () => {
   assert.equal(pageFlagBits(), { ...PageFlag });
 });
@@ -238,6 +271,24 @@ test('sibling kernel: a copied page a sibling maps at the same frame becomes cop
   assert.equal(Array.from(again), rows.map((r) => r[0]));
 });
 
+test('siblings\' frame check over long runs: copied pages at every alignment, among many that are not', () => {
+  const n = 1000;
+  const classes = new Uint8Array(n).fill(PageClass.shared);
+  const copiedAt = [0, 1, 7, 8, 9, 15, 16, 63, 64, 100, 101, 102, 500, 993, 999];
+  for (const i of copiedAt) classes[i] = PageClass.copied;
+  const child = { flags: new Uint16Array(n).fill(PageFlag.present), pfn: Float64Array.from({ length: n }, (_, i) => 1000 + i) };
+  // the sibling keeps the child's frame on even pages, its own on odd ones
+  const sibling = { flags: new Uint16Array(n).fill(PageFlag.present), pfn: Float64Array.from({ length: n }, (_, i) => (i % 2 ? 5000 + i : 1000 + i)) };
+  const expected = Array.from(classes, (c, i) => (c === PageClass.copied && i % 2 === 0 ? PageClass.copiedByParent : c));
+  for (const [from, count] of [[0, n], [3, 990], [9, 1]]) {
+    const got = classes.slice();
+    const marked = markSharedFrames(got, child, sibling, Float64Array.of(from, from, count));
+    const want = Array.from(classes, (c, i) => (i >= from && i < from + count ? expected[i] : c));
+    assert.equal(Array.from(got), want, `run [${from}, ${from + count})`);
+    assert.is(marked, want.filter((c) => c === PageClass.copiedByParent).length);
+  }
+});
+
 test('class counts per page range: 8 per range, by class code; ranges checked', () => {
   const classes = Uint8Array.of(1, 1, 2, 7, 0, 4, 4, 4, 3);
   const counts = countClassRanges(classes, Float64Array.of(0, 9, 2, 4, 5, 5));
@@ -245,6 +296,17 @@ test('class counts per page range: 8 per range, by class code; ranges checked', 
   assert.throws(() => countClassRanges(classes, Float64Array.of(0, 10)), /outside the pages/);
   assert.throws(() => countClassRanges(classes, Float64Array.of(3, 2)), /outside the pages/);
   assert.throws(() => countClassRanges(classes, Float64Array.of(0)), /pairs/);
+});
+
+test('class counts of long runs and mixed words, at every alignment: the same as counting page by page', () => {
+  // runs of one class (counted 8 pages at a time) broken by single pages of others, and a mixed stretch
+  const classes = new Uint8Array(1000);
+  for (let i = 0; i < classes.length; i++) classes[i] = i < 300 ? 1 : i < 310 ? i % 8 : i % 97 === 0 ? 2 : i < 700 ? 5 : 1;
+  for (const [from, to] of [[0, 1000], [1, 999], [3, 11], [7, 8], [295, 317], [300, 300], [13, 700]]) {
+    const expected = new Array(8).fill(0);
+    for (let i = from; i < to; i++) expected[classes[i]]++;
+    assert.equal(Array.from(countClassRanges(classes, Float64Array.of(from, to))), expected, `[${from}, ${to})`);
+  }
 });
 
 test.run();
