@@ -197,21 +197,11 @@ PagemapArgs ParsePagemapArgs(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// A zeroed buffer for a result column. A large one (a 4 GiB process: 2 MiB of flags and 8 MiB of
-// PFNs per GiB) is mapped here with transparent huge pages asked for (madvise mode): the read then
-// faults it in 2 MiB at a time instead of 4 KiB at a time, which costs a third of the CPU (a family of
-// 4 x 4 GiB: ~40 MiB of columns, ~20 -> ~6 ms). Where THP is off, or a huge page cannot be had, the
-// kernel falls back to small pages: the same as an ordinary ArrayBuffer.
-Napi::ArrayBuffer ColumnBuffer(Napi::Env env, size_t bytes) {
-  constexpr size_t kHuge = 2 << 20;
-  if (bytes < kHuge) return Napi::ArrayBuffer::New(env, bytes);
-  const size_t len = bytes + kHuge;  // room to start on a huge page boundary
-  void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) return Napi::ArrayBuffer::New(env, bytes);
-  char* data = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(kHuge - 1));
-  madvise(data, (bytes + kHuge - 1) & ~(kHuge - 1), MADV_HUGEPAGE);
-  return Napi::ArrayBuffer::New(env, data, bytes, [base, len](Napi::Env, void*) { munmap(base, len); });
-}
+// A zeroed buffer for a result column. Plain small pages on purpose: asking for transparent huge
+// pages (MADV_HUGEPAGE) saved ~10-25 ms of page faults on a 4 GiB family, but where THP defrag is
+// "madvise" (Debian's default) such a fault may compact memory, migrating other processes' pages —
+// the very frames whose numbers the exact tier is comparing while it reads them.
+Napi::ArrayBuffer ColumnBuffer(Napi::Env env, size_t bytes) { return Napi::ArrayBuffer::New(env, bytes); }
 
 // The result object { flags: Uint16Array, pfn: Float64Array, zeroScan, short }, allocated up front.
 Napi::Object NewPagemapResult(Napi::Env env, size_t total, PagemapOut& out) {
