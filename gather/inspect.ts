@@ -11,6 +11,8 @@ import { ProcessInfo, familyOf, processInfo } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
 import { Pair, diffCopiedPages, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
+import type { Reuse } from './reuse';
+import type { ChildBlame } from '../blame/engine';
 
 // The Ruby adapter (heap map structures, blamer tables) is loaded only for a parent that left a heap
 // map: a family without one is read and classified without it (start-up counts, see cli/main.ts).
@@ -51,6 +53,10 @@ export interface LiveGroup {
   /** the family's capture narrowed to this parent and its children, with the runtime attached */
   capture: Capture;
   children: number[];
+  /** --watch: the runtime's structures are those of the last sample (nothing they depend on changed) */
+  reused: boolean;
+  /** --watch: the children's blames, kept with the group's structures (reused with them) */
+  blames?: Map<number, ChildBlame>;
   /** ruby: the interpreter's version (Ruby's or Python's, as runtime says) */
   map: { file: string; time: string; runtime: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
 }
@@ -76,6 +82,8 @@ export interface GatherInspectOptions {
   heapMapDir?: string;
   maxHeapMapBytes?: number;
   command: string[];
+  /** --watch: what the last sample found, reused where its inputs are unchanged (gather/reuse.ts) */
+  reuse?: Reuse;
 }
 
 export async function gatherInspect(pid: number, opts: GatherInspectOptions): Promise<InspectGather> {
@@ -161,18 +169,24 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         diffCopiedPages(sub, groupPairs);
         lap('diffs');
         const { meta } = map;
+        const source = { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize };
+        const reference = { pid: parent.pid, vmas: parent.vmas };
+        const children = groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas }));
         // the adapter of the runtime whose agent wrote the map
-        adapters().adapterNamed(meta.runtime)!.attach(
+        const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children);
+        const kept = opts.reuse?.attach(
           sub,
-          { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
-          { pid: parent.pid, vmas: parent.vmas },
-          groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
+          { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [] },
+          attach,
         );
-        lap('attach');
+        if (!kept) attach();
+        lap(kept?.reused ? 'reused' : 'attach');
         groups.push({
           parent: parentPid,
           capture: sub,
           children: groupPairs.map((p) => p.child.pid),
+          reused: kept?.reused ?? false,
+          blames: kept?.blames,
           map: { file: map.file, time: meta.time, runtime: meta.runtime, ruby: meta.version, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
         });
         break;
@@ -193,6 +207,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     }
   }
   forgetMapsExcept(mapsSeen);
+  opts.reuse?.keepOnly(new Set(groups.map((g) => g.parent)));
   pairs = pairs.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));
   for (const p of [...unblamed.keys()]) if (gone(p)) unblamed.delete(p);
 

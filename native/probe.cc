@@ -614,8 +614,26 @@ std::vector<uint8_t> PresentMask(int pid, const std::vector<uint64_t>& addrs) {
 // page in the target), so reading a child's shared page would itself create the copy being measured.
 // /proc/PID/mem uses FOLL_FORCE without pinning and leaves sharing intact (test/probe.test.ts checks).
 // Contiguous pages are read with one pread of up to 1 MiB, the measured sweet spot.
+//
+// With a read tap open (reuse.cc) and want being the pagemap's present mask, as for every reader but
+// comparePages (which never runs under a tap), each page's outcome is recorded: its bytes' hash, not
+// present, or unreadable.
+void ReadPagesIntoUntapped(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
+                           uint8_t* dst, std::vector<uint8_t>& status);
 void ReadPagesInto(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
-                   uint8_t* dst, std::vector<uint8_t>& status) {
+                   uint8_t* dst, std::vector<uint8_t>& status, bool tap = true) {
+  ReadPagesIntoUntapped(pid, addrs, want, dst, status);
+  if (!tap || !TapOn()) return;
+  const size_t ps = PageSize();
+  for (size_t i = 0; i < addrs.size(); i++) {
+    if (!want[i]) TapRecord(pid, addrs[i], ps, kTapAbsent, 0);
+    else if (status[i] != kOk) TapRecord(pid, addrs[i], ps, kTapUnreadable, 0);
+    else TapRecord(pid, addrs[i], ps, kTapPage, HashBytes(dst + i * ps, ps, 0));
+  }
+}
+
+void ReadPagesIntoUntapped(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
+                           uint8_t* dst, std::vector<uint8_t>& status) {
   const size_t ps = PageSize();
   const size_t maxRun = std::max<size_t>(1, (1u << 20) / ps);
   bool any = false;
@@ -1049,6 +1067,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPointers(env, exports);
   InitFaults(env, exports);
   InitClassify(env, exports);
+  InitReuse(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
@@ -1077,5 +1096,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+namespace cowscope {
+std::vector<uint8_t> PresentMaskOf(int pid, const std::vector<uint64_t>& pages) { return PresentMask(pid, pages); }
+void ReadPresentPages(int pid, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& want, uint8_t* dst, std::vector<uint8_t>& status, bool tap) {
+  ReadPagesInto(pid, pages, want, dst, status, tap);
+}
+}  // namespace cowscope
 
 NODE_API_MODULE(cowscope_probe, Init)
