@@ -94,6 +94,8 @@ interface Addon {
   startReadTap(): void;
   stopReadTap(): ReadTap;
   readsUnchanged(tap: ReadTap): boolean;
+  processReadsUnchangedAsync(pid: number, addr: Float64Array, len: Float64Array, kind: Uint8Array, hash: BigUint64Array): Promise<boolean>;
+  comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison>;
   hashViews(views: ArrayBufferView[]): bigint;
 }
 
@@ -405,6 +407,28 @@ export function tapReads<T>(fn: () => T): { result: T; reads: ReadTap } {
 export function readsUnchanged(tap: ReadTap): boolean {
   if (tap.conflicted) return false;
   return wrap(() => addon.readsUnchanged(tap));
+}
+
+/** readsUnchanged on the thread pool, one job per process (the family's processes checked at once). */
+export async function readsUnchangedAsync(tap: ReadTap): Promise<boolean> {
+  if (tap.conflicted) return false;
+  const jobs: Promise<boolean>[] = [];
+  for (let i = 0; i < tap.pid.length; ) {
+    let j = i;
+    while (j < tap.pid.length && tap.pid[j] === tap.pid[i]) j++;
+    jobs.push(addon.processReadsUnchangedAsync(tap.pid[i], tap.addr.subarray(i, j), tap.len.subarray(i, j), tap.kind.subarray(i, j), tap.hash.subarray(i, j)));
+    i = j;
+  }
+  return (await Promise.all(jobs)).every(Boolean);
+}
+
+/** comparePages on the thread pool (several children compared with their parent at once). */
+export async function comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison> {
+  try {
+    return await addon.comparePagesAsync(pidA, pidB, addrs);
+  } catch (e) {
+    throw toProbeError(e);
+  }
 }
 
 /** One 64-bit hash of the bytes of typed arrays, in order (a key from large inputs such as word diffs). */

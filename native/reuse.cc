@@ -195,6 +195,51 @@ Napi::Value ReadsUnchanged(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, same);
 }
 
+// The same for the reads of one process, on the libuv thread pool (the processes of a family at once).
+// A read that fails outright (the process is gone) answers false: the computation runs afresh.
+class VerifyWorker : public Napi::AsyncWorker {
+ public:
+  VerifyWorker(Napi::Env env, int pid, std::vector<uint64_t> addr, std::vector<uint64_t> len, std::vector<uint8_t> kind, std::vector<uint64_t> hash)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pid_(pid), addr_(std::move(addr)), len_(std::move(len)), kind_(std::move(kind)), hash_(std::move(hash)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      same_ = PidReadsUnchanged(pid_, addr_.data(), len_.data(), kind_.data(), hash_.data(), addr_.size());
+    } catch (const SysError&) {
+      same_ = false;
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), same_)); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int pid_;
+  std::vector<uint64_t> addr_, len_;
+  std::vector<uint8_t> kind_;
+  std::vector<uint64_t> hash_;
+  bool same_ = false;
+};
+
+// processReadsUnchangedAsync(pid, addr, len, kind, hash) -> Promise<boolean>: the reads of one process
+Napi::Value ProcessReadsUnchangedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int pid = ArgPid(info, 0);
+  std::vector<uint64_t> addr = ToU64(ArgFloat64Array(info, 1, "addr"));
+  std::vector<uint64_t> len = ToU64(ArgFloat64Array(info, 2, "len"));
+  if (info.Length() < 5 || !info[3].IsTypedArray() || !info[4].IsTypedArray()) throw Napi::TypeError::New(env, "processReadsUnchangedAsync(pid, addr, len, kind, hash)");
+  Napi::Uint8Array k = info[3].As<Napi::Uint8Array>();
+  Napi::BigUint64Array h = info[4].As<Napi::BigUint64Array>();
+  if (len.size() != addr.size() || k.ElementLength() != addr.size() || h.ElementLength() != addr.size()) throw Napi::RangeError::New(env, "tap columns differ in length");
+  std::vector<uint8_t> kind(k.Data(), k.Data() + addr.size());
+  std::vector<uint64_t> hash(h.Data(), h.Data() + addr.size());
+  auto* worker = new VerifyWorker(env, pid, std::move(addr), std::move(len), std::move(kind), std::move(hash));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // hashViews([view, ...]) -> BigInt: one hash of the bytes of typed arrays (a key from large inputs).
 Napi::Value HashViews(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -217,6 +262,7 @@ void InitReuse(Napi::Env env, Napi::Object exports) {
   exports.Set("startReadTap", Napi::Function::New(env, StartReadTap));
   exports.Set("stopReadTap", Napi::Function::New(env, StopReadTap));
   exports.Set("readsUnchanged", Napi::Function::New(env, ReadsUnchanged));
+  exports.Set("processReadsUnchangedAsync", Napi::Function::New(env, ProcessReadsUnchangedAsync));
   exports.Set("hashViews", Napi::Function::New(env, HashViews));
 }
 

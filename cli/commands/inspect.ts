@@ -61,6 +61,8 @@ export interface SampleCost {
   mapsReused: number;
   /** groups whose structures and blames were those of the last sample (--watch) */
   groupsReused: number;
+  /** why the others were found afresh, per forking process */
+  notReused: string[];
 }
 
 /** One inspection, as the report object (rendering is the caller's), and what it cost. */
@@ -82,9 +84,9 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
     const adapter = runtimes().adapterOf(group.capture);
     if (!adapter) continue;
     const { blameChild } = engine();
-    // --watch keeps each child's blame with its group's structures: reused when they are (gather/reuse.ts)
+    // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts)
     for (const d of group.capture.diffs ?? []) {
-      const kept = group.reused ? group.blames?.get(d.pid) : undefined;
+      const kept = group.blames?.get(d.pid);
       const b = kept ?? blameChild(adapter, group.capture, d, 1);
       group.blames?.set(d.pid, b);
       blames.set(d.pid, b);
@@ -114,6 +116,7 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
     mapsParsed: g.groups.filter((x) => x.map.parsedNow).length,
     mapsReused: g.groups.filter((x) => !x.map.parsedNow).length,
     groupsReused: g.groups.filter((x) => x.reused).length,
+    notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}`),
   };
   return { report, gather: g, cost };
 }
@@ -141,7 +144,7 @@ function debugLine(n: number, cost: SampleCost): string {
   const steps = Object.entries(cost.steps)
     .map(([k, v]) => `${k} ${v.toFixed(0)}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures and blames reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes)\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures and blames reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? `; found afresh for ${cost.notReused.join(', ')}` : ''})\n`;
 }
 
 
