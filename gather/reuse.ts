@@ -11,7 +11,7 @@
 //   - memory: every page and pointer-scan block it read, each with the hash of the bytes it saw at that
 //     read (a read tap, native/reuse.cc).
 // A later sample reuses the result only when the values are equal and every tapped read gives the same
-// bytes again (readsUnchanged reads them again: about as much memory as attach read, none of its work).
+// bytes again (readsUnchangedAsync reads them again: about as much memory as attach read, none of its work).
 // A blame is a pure function of the attached capture, the child's diffs and mappings (in the key) and
 // the GC assumption (always 1 live): reused with its group.
 //

@@ -93,7 +93,6 @@ interface Addon {
   countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array;
   startReadTap(): void;
   stopReadTap(): ReadTap;
-  readsUnchanged(tap: ReadTap): boolean;
   processReadsUnchangedAsync(pid: number, addr: Float64Array, len: Float64Array, kind: Uint8Array, hash: BigUint64Array): Promise<boolean>;
   comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison>;
   hashViews(views: ArrayBufferView[]): bigint;
@@ -403,13 +402,8 @@ export function tapReads<T>(fn: () => T): { result: T; reads: ReadTap } {
   }
 }
 
-/** Does every read of the tap give the same bytes (and verdicts) again? */
-export function readsUnchanged(tap: ReadTap): boolean {
-  if (tap.conflicted) return false;
-  return wrap(() => addon.readsUnchanged(tap));
-}
-
-/** readsUnchanged on the thread pool, one job per process (the family's processes checked at once). */
+/** Does every read of the tap give the same bytes (and verdicts) again? Checked on the thread pool, one
+ *  job per process (the family's processes at once). */
 export async function readsUnchangedAsync(tap: ReadTap): Promise<boolean> {
   if (tap.conflicted) return false;
   const jobs: Promise<boolean>[] = [];

@@ -4,7 +4,7 @@
 // While a tap is open, every page the readers of this addon read through /proc/PID/mem (readWords,
 // readPages, walkMallocChunks: whole pages, after the pagemap said present) and every block a pointer
 // scan read is recorded with a hash of the bytes exactly as the reader saw them — not re-read afterwards,
-// so a write between the computation's read and the record cannot slip in. `readsUnchanged` reads the
+// so a write between the computation's read and the record cannot slip in. `readsUnchangedAsync` reads the
 // same pages and blocks the same way again and compares: a deterministic computation whose every read
 // returns the same bytes (and the same present / unreadable verdicts) computes the same result.
 //
@@ -170,32 +170,7 @@ bool PidReadsUnchanged(int pid, const uint64_t* addr, const uint64_t* len, const
   return true;
 }
 
-// readsUnchanged(tap) -> boolean
-Napi::Value ReadsUnchanged(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "readsUnchanged(tap)");
-  Napi::Object t = info[0].As<Napi::Object>();
-  Napi::Int32Array pid = t.Get("pid").As<Napi::Int32Array>();
-  const std::vector<uint64_t> addr = ToU64(t.Get("addr").As<Napi::Float64Array>());
-  const std::vector<uint64_t> len = ToU64(t.Get("len").As<Napi::Float64Array>());
-  Napi::Uint8Array kind = t.Get("kind").As<Napi::Uint8Array>();
-  Napi::BigUint64Array hash = t.Get("hash").As<Napi::BigUint64Array>();
-  const size_t n = pid.ElementLength();
-  if (addr.size() != n || len.size() != n || kind.ElementLength() != n || hash.ElementLength() != n) throw Napi::RangeError::New(env, "tap columns differ in length");
-  bool same = true;
-  Sync(env, [&] {
-    // entries are sorted by pid: one run per process
-    for (size_t i = 0; i < n && same;) {
-      size_t j = i;
-      while (j < n && pid[j] == pid[i]) j++;
-      same = PidReadsUnchanged(pid[i], addr.data() + i, len.data() + i, kind.Data() + i, hash.Data() + i, j - i);
-      i = j;
-    }
-  });
-  return Napi::Boolean::New(env, same);
-}
-
-// The same for the reads of one process, on the libuv thread pool (the processes of a family at once).
+// Checks the reads of one process on the libuv thread pool (the processes of a family at once).
 // A read that fails outright (the process is gone) answers false: the computation runs afresh.
 class VerifyWorker : public Napi::AsyncWorker {
  public:
@@ -261,7 +236,6 @@ Napi::Value HashViews(const Napi::CallbackInfo& info) {
 void InitReuse(Napi::Env env, Napi::Object exports) {
   exports.Set("startReadTap", Napi::Function::New(env, StartReadTap));
   exports.Set("stopReadTap", Napi::Function::New(env, StopReadTap));
-  exports.Set("readsUnchanged", Napi::Function::New(env, ReadsUnchanged));
   exports.Set("processReadsUnchangedAsync", Napi::Function::New(env, ProcessReadsUnchangedAsync));
   exports.Set("hashViews", Napi::Function::New(env, HashViews));
 }
