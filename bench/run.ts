@@ -222,7 +222,7 @@ inspect --watch 1 --count 5, Rails 6.1 on Debian's Unicorn (master + 4 workers, 
     console.log(`  whole command                 ${ms(whole).padStart(9)}  (goal 4-6 s: four 1 s intervals and the samples' cost)`);
     for (const c of costs) {
       const m = /^cowscope: sample (\d+) took (\d+) ms \((.*)\)$/.exec(c)!;
-      console.log(`  sample ${m[1]}                      ${`${m[2]} ms`.padStart(9)}  (${m[3].replace(/; heap maps.*?;/, ';')})`);
+      console.log(`  sample ${m[1]}                      ${`${m[2]} ms`.padStart(9)}  (${m[3].replace(/; heap maps parsed \d+, reused \d+;/, ';')})`);
     }
     console.log(`  smem -c 'pid uss pss' -P       ${ms(t.smem.best).padStart(9)}  (median ${ms(t.smem.median)}; the same 5 processes, PSS/USS only)`);
   } finally {

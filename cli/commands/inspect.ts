@@ -63,6 +63,9 @@ export interface SampleCost {
   groupsReused: number;
   /** why the others were found afresh, per forking process */
   notReused: string[];
+  /** children blamed in this sample, and those whose last blame was kept (--watch) */
+  blamed: number;
+  blamesReused: number;
 }
 
 /** One inspection, as the report object (rendering is the caller's), and what it cost. */
@@ -80,6 +83,7 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
   const blames = new Map<number, ChildBlame>();
   const specials = new Map<number, { region: 'ruby-heap'; starts: Float64Array; size: number }>();
   const tBlame = performance.now();
+  let blamesReused = 0;
   for (const group of g.groups) {
     const adapter = runtimes().adapterOf(group.capture);
     if (!adapter) continue;
@@ -87,6 +91,7 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
     // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts)
     for (const d of group.capture.diffs ?? []) {
       const kept = group.blames?.get(d.pid);
+      if (kept) blamesReused++;
       const b = kept ?? blameChild(adapter, group.capture, d, 1);
       group.blames?.set(d.pid, b);
       blames.set(d.pid, b);
@@ -117,6 +122,8 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
     mapsReused: g.groups.filter((x) => !x.map.parsedNow).length,
     groupsReused: g.groups.filter((x) => x.reused).length,
     notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}`),
+    blamed: blames.size,
+    blamesReused,
   };
   return { report, gather: g, cost };
 }
@@ -144,7 +151,7 @@ function debugLine(n: number, cost: SampleCost): string {
   const steps = Object.entries(cost.steps)
     .map(([k, v]) => `${k} ${v.toFixed(0)}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures and blames reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? `; found afresh for ${cost.notReused.join(', ')}` : ''})\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children)\n`;
 }
 
 
