@@ -12,8 +12,13 @@
 //     read (a read tap, native/reuse.cc).
 // A later sample reuses the result only when the values are equal and every tapped read gives the same
 // bytes again (readsUnchangedAsync reads them again: about as much memory as attach read, none of its work).
-// A blame is a pure function of the attached capture, the child's diffs and mappings (in the key) and
-// the GC assumption (always 1 live): reused with its group.
+// A blame is a pure function of the structures attached (those shared by the group, and the child's own
+// entries in their per-child lists), the parent's and the child's mappings, the child's diffs and the GC
+// assumption (always 1 live): reused with its group, and also after a fresh attach (another child
+// changed) when all of those hash the same as last time.
+//
+// Memory that changes while attach reads it (one page read twice with different bytes) keeps nothing:
+// the next sample finds everything afresh.
 //
 // Only --watch holds a Reuse; a one-shot inspect taps nothing.
 
@@ -147,6 +152,8 @@ function changed(a: [string, string][], b: [string, string][]): string | undefin
 /** Reuse across the samples of one watch: one entry per forking process. */
 export class Reuse {
   private entries = new Map<number, Entry>();
+  /** forking processes whose last attach saw memory change under it (nothing kept) */
+  private unsteady = new Set<number>();
 
   /** Starts checking, on the thread pool, whether the memory the last attach of this forking process
    *  read is unchanged (undefined: nothing kept). Started before the diffs, so that both run at once. */
@@ -167,7 +174,7 @@ export class Reuse {
       for (const [k, v] of Object.entries(last.attached)) if (v !== undefined) Object.assign(capture, { [k]: v });
       return { reused: true, blames: kept(last.blames) };
     }
-    const why = !last ? 'first sample' : differs ? `${differs} changed` : 'memory it read changed';
+    const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(inputs.parent.pid) ? 'memory changed while the last sample read it' : 'first sample';
     this.entries.delete(inputs.parent.pid);
     const { reads } = tapReads(fresh);
     const attached: Attached = { runtime: capture.runtime, heapMap: capture.heapMap, ruby: capture.ruby, python: capture.python };
@@ -178,11 +185,14 @@ export class Reuse {
       blames.set(pid, { key: k, blame: before?.key === k ? before.blame : undefined });
     }
     if (!reads.conflicted) this.entries.set(inputs.parent.pid, { key, reads, attached, blames });
+    if (reads.conflicted) this.unsteady.add(inputs.parent.pid);
+    else this.unsteady.delete(inputs.parent.pid);
     return { reused: false, blames: kept(blames), why };
   }
 
   /** Forgets the groups of forking processes not seen in this sample. */
   keepOnly(parents: Set<number>): void {
     for (const p of this.entries.keys()) if (!parents.has(p)) this.entries.delete(p);
+    for (const p of this.unsteady) if (!parents.has(p)) this.unsteady.delete(p);
   }
 }
