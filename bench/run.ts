@@ -3,11 +3,13 @@
 //  1. classification of a parent+child pair (1 GiB and 4 GiB) against a minimal C pread loop;
 //  2. `cowscope inspect --json` of a 4 GiB family against `smem -P` on the same family, and node's own
 //     start-up;
+//  2b. `cowscope inspect --watch 1 --count 5` on a 5-process Rails Unicorn cluster, each sample's cost,
+//     next to `smem` on the same processes;
 //  3. `cowscope run` overhead beyond the program's boot against ObjectSpace.dump_all alone;
 //  4. fault tracing: the children's workload time (inside Ruby) with and without --no-trace-faults.
 // Run as root: npm run bench
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { captureProcesses, checkTarget } from '../native/capture';
@@ -20,6 +22,8 @@ import { classifyPair } from '../analyzers/classify';
 import { summarizePair } from '../analyzers/sharing';
 import { inspect } from '../cli/commands/inspect';
 import { ROOT, fixtureBinary, startFamily, stopAll } from '../test/helpers/family';
+import { freePort, get, until } from '../test/helpers/servers';
+import { familyOf } from '../native/proc';
 
 const REPEAT = 7;
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -196,6 +200,64 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
   }
 }
 
+/** `inspect --watch 1 --count 5` on a 5-process Rails cluster (Debian's Unicorn, preload_app, 4 workers,
+ *  the live agent), the workers warmed by requests first: the whole command, each sample's cost (from
+ *  --debug) and `smem` on the same processes. The cluster is idle while watched, so the samples after the
+ *  first reuse what the first found (gather/reuse.ts) unless a worker or the master ran meanwhile. */
+async function watchRails(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
+  const live = path.join(dir, 'maps');
+  fs.mkdirSync(live, { mode: 0o700 });
+  const port = await freePort();
+  // the config's path is this run's own: `smem -P` and the cleanup find this cluster alone
+  const conf = path.join(dir, 'unicorn.conf.rb');
+  fs.writeFileSync(conf, `worker_processes 4\npreload_app true\nlisten "127.0.0.1:${port}"\ntimeout 60\n`);
+  const agent = path.join(ROOT, 'runtimes', 'ruby', 'agent', 'cowscope.rb');
+  const server = spawn('unicorn', ['-E', 'none', '-c', conf, path.join(ROOT, 'fixtures', 'ruby', 'rails', 'config.ru')], {
+    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live, DATABASE_URL: `sqlite3:${path.join(dir, 'shop.sqlite3')}` },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr!.on('data', (d) => (log += d));
+  const master = server.pid!;
+  try {
+    await until('unicorn ready', 120_000, () => /worker=3 ready/.test(log) || server.exitCode !== null);
+    if (!/worker=3 ready/.test(log)) throw new Error(`unicorn did not start:\n${log}`);
+    // 150 rounds of the four routes, 8 at a time: every worker serves some
+    const routes = ['/', '/products', '/products/7', '/stats'];
+    const all = Array.from({ length: 150 }, () => routes).flat();
+    for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map((r) => get(port, r)));
+    const t0 = process.hrtime.bigint();
+    const w = spawnSync(process.execPath, [CLI, 'inspect', String(master), '--heap-map-dir', live, '--watch', '1', '--count', '5', '--debug', '--json'], { encoding: 'utf8' });
+    const whole = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (w.status !== 0) throw new Error(w.stderr);
+    const samples = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sharing: { pid: number; pages: { copied: number } }[] });
+    const costs = w.stderr.split('\n').filter((l) => /^cowscope: sample \d+ took/.test(l));
+    const copied = samples[0].sharing.map((x) => (x.pages.copied * pageSize) / 1048576);
+    const t = interleaved(5, { smem: () => spawnSync('smem', ['-c', 'pid uss pss', '-P', conf], { encoding: 'utf8' }) });
+    console.log(`
+inspect --watch 1 --count 5, Rails 6.1 on Debian's Unicorn (master + 4 workers, ${copied.map((m) => m.toFixed(1)).join('/')} MiB copied per worker):`);
+    console.log(`  whole command                 ${ms(whole).padStart(9)}  (goal 4-6 s: four 1 s intervals and the samples' cost)`);
+    for (const c of costs) {
+      const m = /^cowscope: sample (\d+) took (\d+) ms \((.*)\)$/.exec(c)!;
+      console.log(`  sample ${m[1]}                      ${`${m[2]} ms`.padStart(9)}  (${m[3].replace(/; heap maps parsed \d+, reused \d+;/, ';')})`);
+    }
+    console.log(`  smem -c 'pid uss pss' -P       ${ms(t.smem.best).padStart(9)}  (median ${ms(t.smem.median)}; the same 5 processes, PSS/USS only)`);
+  } finally {
+    if (server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGQUIT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null) {
+        for (const p of familyOf(master)) if (p !== master) process.kill(p, 'SIGKILL');
+        server.kill('SIGKILL');
+        await exited;
+      }
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function runOverhead(): Promise<void> {
   const app = path.join(ROOT, 'fixtures', 'ruby', 'million.rb');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
@@ -317,7 +379,7 @@ fault tracing, ${c.writers?.samples ?? 0} faults sampled per child (${c.writers?
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) console.log('note: not root: the exact tier and the C loop need root; figures will differ');
-  // `node dist/bench/run.js inspect run` runs only those sections (classify, inspect, run, blame, faults).
+  // `node dist/bench/run.js inspect run` runs only those sections (classify, inspect, watch, run, blame, faults).
   const only = new Set(process.argv.slice(2));
   const want = (name: string) => only.size === 0 || only.has(name);
   if (want('classify')) {
@@ -326,6 +388,7 @@ async function main(): Promise<void> {
     await classification(4, loop);
   }
   if (want('inspect')) await inspectVsSmem();
+  if (want('watch')) await watchRails();
   if (want('run')) await runOverhead();
   if (want('blame')) await blameBench();
   if (want('faults')) await faultTracingOverhead();

@@ -10,8 +10,9 @@ import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged
 import { liveFamily } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
 import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
-import { Pair, diffCopiedPages, settleTies } from './pairs';
+import { Pair, diffCopiedPagesAsync, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
+import type { KeptBlames, Reuse } from './reuse';
 
 // The Ruby adapter (heap map structures, blamer tables) is loaded only for a parent that left a heap
 // map: a family without one is read and classified without it (start-up counts, see cli/main.ts).
@@ -30,6 +31,12 @@ export interface LiveGroup {
   /** the family's capture narrowed to this parent and its children, with the runtime attached */
   capture: Capture;
   children: number[];
+  /** --watch: the runtime's structures are those of the last sample (nothing they depend on changed) */
+  reused: boolean;
+  /** --watch: why they were found afresh (the first sample, which input changed) */
+  notReused?: string;
+  /** --watch: the children's blames, kept with the group's structures, each reused while its inputs are */
+  blames?: KeptBlames;
   /** ruby: the interpreter's version (Ruby's or Python's, as runtime says) */
   map: { file: string; time: string; runtime: string; ruby: string; generation?: number; malformed: number; parsedNow: boolean };
 }
@@ -55,6 +62,8 @@ export interface GatherInspectOptions {
   heapMapDir?: string;
   maxHeapMapBytes?: number;
   command: string[];
+  /** --watch: what the last sample found, reused where its inputs are unchanged (gather/reuse.ts) */
+  reuse?: Reuse;
 }
 
 export async function gatherInspect(pid: number, opts: GatherInspectOptions): Promise<InspectGather> {
@@ -136,22 +145,32 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     for (let attempt = 0; attempt < 3 && groupPairs.length; attempt++) {
       // the whole family's processes and ties: a child's pages classify the same as in the report
       const sub: Capture = { meta: capture.meta, processes: capture.processes, ties: capture.ties };
+      // --watch: whether the memory the last attach read is unchanged, checked while the diffs are taken
+      const readsSame = opts.reuse?.checkReads(parentPid);
       try {
-        diffCopiedPages(sub, groupPairs);
+        await diffCopiedPagesAsync(sub, groupPairs);
         lap('diffs');
         const { meta } = map;
+        const source = { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize };
+        const reference = { pid: parent.pid, vmas: parent.vmas };
+        const children = groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas }));
         // the adapter of the runtime whose agent wrote the map
-        adapters().adapterNamed(meta.runtime)!.attach(
+        const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children);
+        const kept = await opts.reuse?.attach(
           sub,
-          { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize, parsed: map.parsed },
-          { pid: parent.pid, vmas: parent.vmas },
-          groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas })),
+          { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [] },
+          attach,
+          readsSame,
         );
-        lap('attach');
+        if (!kept) attach();
+        lap(kept?.reused ? 'reused' : 'attach');
         groups.push({
           parent: parentPid,
           capture: sub,
           children: groupPairs.map((p) => p.child.pid),
+          reused: kept?.reused ?? false,
+          ...(kept?.why ? { notReused: kept.why } : {}),
+          blames: kept?.blames,
           map: { file: map.file, time: meta.time, runtime: meta.runtime, ruby: meta.version, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },
         });
         break;
@@ -172,6 +191,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     }
   }
   forgetMapsExcept(mapsSeen);
+  opts.reuse?.keepOnly(new Set(groups.map((g) => g.parent)));
   pairs = pairs.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));
   for (const p of [...unblamed.keys()]) if (gone(p)) unblamed.delete(p);
 

@@ -3,7 +3,7 @@
 // the Capture, so the analysis can be repeated offline from a saved file.
 
 import type { Capture, ProcessCapture } from '../native/capture';
-import { comparePages } from '../native/probe';
+import { comparePages, comparePagesAsync } from '../native/probe';
 import { PageClass, classifyPair, pageAddresses } from '../analyzers/classify';
 import { analyzePair, isCrowded } from '../analyzers/sharing';
 
@@ -28,16 +28,27 @@ export function settleTies(capture: Capture, pairs: Pair[]): void {
   }
 }
 
+/** Addresses of a child's copied pages. */
+function copiedAddresses(capture: Capture, pair: Pair): Float64Array {
+  const { classes } = analyzePair(capture, pair.child, pair.reference, { parent: pair.parent });
+  const copied: number[] = [];
+  const COPIED = PageClass.copied; // a local: not a property load per page
+  for (let i = 0; i < classes.length; i++) if (classes[i] === COPIED) copied.push(i);
+  return pageAddresses(pair.child, capture.meta.pageSize, Uint32Array.from(copied));
+}
+
 /** Word diffs of every copied page of each child against its reference (the fork-time image). */
 export function diffCopiedPages(capture: Capture, pairs: Pair[]): void {
-  const { pageSize } = capture.meta;
   for (const pair of pairs) {
-    const { classes } = analyzePair(capture, pair.child, pair.reference, { parent: pair.parent });
-    const copied: number[] = [];
-    const COPIED = PageClass.copied; // a local: not a property load per page
-    for (let i = 0; i < classes.length; i++) if (classes[i] === COPIED) copied.push(i);
-    const addrs = pageAddresses(pair.child, pageSize, Uint32Array.from(copied));
+    const addrs = copiedAddresses(capture, pair);
     const cmp = comparePages(pair.reference.pid, pair.child.pid, addrs);
     (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs, ...cmp });
   }
+}
+
+/** The same, the children compared at once on the thread pool (a live family: inspect). */
+export async function diffCopiedPagesAsync(capture: Capture, pairs: Pair[]): Promise<void> {
+  const addrs = pairs.map((pair) => copiedAddresses(capture, pair));
+  const cmps = await Promise.all(pairs.map((pair, i) => comparePagesAsync(pair.reference.pid, pair.child.pid, addrs[i])));
+  pairs.forEach((pair, i) => (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs: addrs[i], ...cmps[i] }));
 }

@@ -136,4 +136,15 @@ constexpr uint16_t F_HUGE = 1 << 8;  // from PAGEMAP_SCAN PAGE_IS_HUGE (PMD-mapp
 // Registers the fault-tracing functions (faults.cc).
 void InitFaults(Napi::Env env, Napi::Object exports);
 
+// ---- read taps (reuse.cc): what a computation read, to reuse its result while those bytes are unchanged ----
+// A tapped read: a whole page (read, not present, or unreadable) or a block of a pointer scan.
+enum TapKind : uint8_t { kTapPage = 0, kTapAbsent = 1, kTapUnreadable = 2, kTapRange = 3, kTapRangeFailed = 4 };
+uint64_t HashBytes(const void* data, size_t n, uint64_t seed);
+bool TapOn();
+void TapRecord(int pid, uint64_t addr, uint64_t len, uint8_t kind, uint64_t hash);
+void InitReuse(Napi::Env env, Napi::Object exports);
+// The page readers of probe.cc, for reuse.cc: present (and not swapped) per page, then the present pages.
+std::vector<uint8_t> PresentMaskOf(int pid, const std::vector<uint64_t>& pages);
+void ReadPresentPages(int pid, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& want, uint8_t* dst, std::vector<uint8_t>& status, bool tap);
+
 }  // namespace cowscope

@@ -38,9 +38,11 @@ void Scan(int pid, const std::vector<uint64_t>& starts, const std::vector<uint64
       try {
         got = PreadFull(mem, buf.data(), want, a);
       } catch (const SysError& e) {
-        if (e.err == EIO || e.err == EFAULT) continue;
-        throw;
+        if (e.err != EIO && e.err != EFAULT) throw;
+        if (TapOn()) TapRecord(pid, a, want, kTapRangeFailed, 0);
+        continue;
       }
+      if (TapOn()) TapRecord(pid, a, want, kTapRange, HashBytes(buf.data(), got, got));
       for (size_t i = 0; i < got / 8; i++) {
         const uint64_t w = buf[i];
         if (w < lo || w > hi) continue;

@@ -628,8 +628,26 @@ std::vector<uint8_t> PresentMask(int pid, const std::vector<uint64_t>& addrs) {
 // page in the target), so reading a child's shared page would itself create the copy being measured.
 // /proc/PID/mem uses FOLL_FORCE without pinning and leaves sharing intact (test/probe.test.ts checks).
 // Contiguous pages are read with one pread of up to 1 MiB, the measured sweet spot.
+//
+// With a read tap open (reuse.cc) and want being the pagemap's present mask, as for every reader but
+// comparePages (which never runs under a tap), each page's outcome is recorded: its bytes' hash, not
+// present, or unreadable.
+void ReadPagesIntoUntapped(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
+                           uint8_t* dst, std::vector<uint8_t>& status);
 void ReadPagesInto(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
-                   uint8_t* dst, std::vector<uint8_t>& status) {
+                   uint8_t* dst, std::vector<uint8_t>& status, bool tap = true) {
+  ReadPagesIntoUntapped(pid, addrs, want, dst, status);
+  if (!tap || !TapOn()) return;
+  const size_t ps = PageSize();
+  for (size_t i = 0; i < addrs.size(); i++) {
+    if (!want[i]) TapRecord(pid, addrs[i], ps, kTapAbsent, 0);
+    else if (status[i] != kOk) TapRecord(pid, addrs[i], ps, kTapUnreadable, 0);
+    else TapRecord(pid, addrs[i], ps, kTapPage, HashBytes(dst + i * ps, ps, 0));
+  }
+}
+
+void ReadPagesIntoUntapped(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& want,
+                           uint8_t* dst, std::vector<uint8_t>& status) {
   const size_t ps = PageSize();
   const size_t maxRun = std::max<size_t>(1, (1u << 20) / ps);
   bool any = false;
@@ -737,9 +755,9 @@ Comparison ComparePagesCore(int pidA, int pidB, const std::vector<uint64_t>& add
     std::vector<uint64_t> sub(addrs.begin() + b, addrs.begin() + b + m);
     std::vector<uint8_t> want(both.begin() + b, both.begin() + b + m);
     std::vector<uint8_t> st(status.begin() + b, status.begin() + b + m);
-    ReadPagesInto(pidA, sub, want, bufA.data(), st);
+    ReadPagesInto(pidA, sub, want, bufA.data(), st, /*tap=*/false);
     for (size_t k = 0; k < m; k++) want[k] = want[k] && st[k] == kOk;
-    ReadPagesInto(pidB, sub, want, bufB.data(), st);
+    ReadPagesInto(pidB, sub, want, bufB.data(), st, /*tap=*/false);
     for (size_t k = 0; k < m; k++) {
       if (!want[k] || st[k] != kOk) {
         status[b + k] = st[k];
@@ -763,13 +781,7 @@ Comparison ComparePagesCore(int pidA, int pidB, const std::vector<uint64_t>& add
   return c;
 }
 
-Napi::Value ComparePages(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int pidA = ArgPid(info, 0);
-  const int pidB = ArgPid(info, 1);
-  const std::vector<uint64_t> addrs = PageAddrs(env, ArgFloat64Array(info, 2, "addrs"));
-  const size_t n = addrs.size();
-  const Comparison c = Sync(env, [&] { return ComparePagesCore(pidA, pidB, addrs); });
+Napi::Object ComparisonObject(Napi::Env env, size_t n, const Comparison& c) {
   const std::vector<uint8_t>& status = c.status;
   const std::vector<uint32_t>& wPage = c.wPage;
   const std::vector<uint16_t>& wOff = c.wOff;
@@ -792,6 +804,52 @@ Napi::Value ComparePages(const Napi::CallbackInfo& info) {
   out.Set("oldWord", oldW);
   out.Set("newWord", newW);
   return out;
+}
+
+Napi::Value ComparePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int pidA = ArgPid(info, 0);
+  const int pidB = ArgPid(info, 1);
+  const std::vector<uint64_t> addrs = PageAddrs(env, ArgFloat64Array(info, 2, "addrs"));
+  const Comparison c = Sync(env, [&] { return ComparePagesCore(pidA, pidB, addrs); });
+  return ComparisonObject(env, addrs.size(), c);
+}
+
+// The same on the libuv thread pool: the children of a family are compared with their parent at once
+// (inspect --watch).
+class CompareWorker : public Napi::AsyncWorker {
+ public:
+  CompareWorker(Napi::Env env, int pidA, int pidB, std::vector<uint64_t> addrs)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pidA_(pidA), pidB_(pidB), addrs_(std::move(addrs)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      c_ = ComparePagesCore(pidA_, pidB_, addrs_);
+    } catch (const SysError& se) {
+      error_ = se;
+      SetError(se.Message());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(ComparisonObject(Env(), addrs_.size(), c_)); }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), error_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int pidA_, pidB_;
+  std::vector<uint64_t> addrs_;
+  Comparison c_;
+  SysError error_{0, "", ""};
+};
+
+// comparePagesAsync(pidA, pidB, addrs) -> Promise of comparePages' result
+Napi::Value ComparePagesAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* worker = new CompareWorker(env, ArgPid(info, 0), ArgPid(info, 1), PageAddrs(env, ArgFloat64Array(info, 2, "addrs")));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // The frame of the shared zero page, found by read-faulting a fresh page of our own (0 when PFNs are
@@ -1063,6 +1121,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPointers(env, exports);
   InitFaults(env, exports);
   InitClassify(env, exports);
+  InitReuse(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
@@ -1086,10 +1145,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));
   exports.Set("readPages", Napi::Function::New(env, ReadPages));
   exports.Set("comparePages", Napi::Function::New(env, ComparePages));
+  exports.Set("comparePagesAsync", Napi::Function::New(env, ComparePagesAsync));
   exports.Set("features", Napi::Function::New(env, Features));
   return exports;
 }
 
 }  // namespace
+
+namespace cowscope {
+std::vector<uint8_t> PresentMaskOf(int pid, const std::vector<uint64_t>& pages) { return PresentMask(pid, pages); }
+void ReadPresentPages(int pid, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& want, uint8_t* dst, std::vector<uint8_t>& status, bool tap) {
+  ReadPagesInto(pid, pages, want, dst, status, tap);
+}
+}  // namespace cowscope
 
 NODE_API_MODULE(cowscope_probe, Init)

@@ -91,6 +91,11 @@ interface Addon {
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
   pageClassCodes: Record<string, number>;
   countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array;
+  startReadTap(): void;
+  stopReadTap(): ReadTap;
+  processReadsUnchangedAsync(pid: number, addr: Float64Array, len: Float64Array, kind: Uint8Array, hash: BigUint64Array): Promise<boolean>;
+  comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison>;
+  hashViews(views: ArrayBufferView[]): bigint;
 }
 
 /** Objects of a heap dump as columns (one entry per kept object, sorted by address). */
@@ -368,4 +373,59 @@ export function countClassRanges(classes: Uint8Array, ranges: Float64Array): Flo
 /** The class codes the kernels write, by name (analyzers/classify.ts PageClass must say the same). */
 export function pageClassCodes(): Record<string, number> {
   return { ...addon.pageClassCodes };
+}
+
+/** The memory a computation read (native/reuse.cc): each page or pointer-scan block, per process, and
+ *  a hash of the bytes as it read them. */
+export interface ReadTap {
+  pid: Int32Array;
+  addr: Float64Array;
+  len: Float64Array;
+  /** 0 page read, 1 page not present, 2 page unreadable, 3 scan block read, 4 scan block unreadable */
+  kind: Uint8Array;
+  hash: BigUint64Array;
+  /** one page or block was read twice with different bytes: it changed under the computation */
+  conflicted: boolean;
+}
+
+/** Runs fn with a read tap open: its result, and every page and block of memory it read. Not
+ *  reentrant (one tap at a time). */
+export function tapReads<T>(fn: () => T): { result: T; reads: ReadTap } {
+  addon.startReadTap();
+  let reads: ReadTap | undefined;
+  try {
+    const result = fn();
+    reads = addon.stopReadTap();
+    return { result, reads };
+  } finally {
+    if (!reads) addon.stopReadTap();
+  }
+}
+
+/** Does every read of the tap give the same bytes (and verdicts) again? Checked on the thread pool, one
+ *  job per process (the family's processes at once). */
+export async function readsUnchangedAsync(tap: ReadTap): Promise<boolean> {
+  if (tap.conflicted) return false;
+  const jobs: Promise<boolean>[] = [];
+  for (let i = 0; i < tap.pid.length; ) {
+    let j = i;
+    while (j < tap.pid.length && tap.pid[j] === tap.pid[i]) j++;
+    jobs.push(addon.processReadsUnchangedAsync(tap.pid[i], tap.addr.subarray(i, j), tap.len.subarray(i, j), tap.kind.subarray(i, j), tap.hash.subarray(i, j)));
+    i = j;
+  }
+  return (await Promise.all(jobs)).every(Boolean);
+}
+
+/** comparePages on the thread pool (several children compared with their parent at once). */
+export async function comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison> {
+  try {
+    return await addon.comparePagesAsync(pidA, pidB, addrs);
+  } catch (e) {
+    throw toProbeError(e);
+  }
+}
+
+/** One 64-bit hash of the bytes of typed arrays, in order (a key from large inputs such as word diffs). */
+export function hashViews(views: ArrayBufferView[]): bigint {
+  return addon.hashViews(views);
 }

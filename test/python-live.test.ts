@@ -157,4 +157,68 @@ test('a multiprocessing pool (fork start method): inspect of the parent blames i
   }
 });
 
+// A fork after a quiet spell (more than COWSCOPE_LIVE_REMAP_AFTER, 1 s) starts a new fork generation:
+// the map is taken again if the heap changed since (as the Ruby agent does), not if it did not. The
+// meta file names the generation the map was taken at.
+const REFORK = `
+import json, os, sys, time
+def fork():
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    return pid
+def wait(name):
+    while not os.path.exists(sys.argv[1] + name):
+        time.sleep(0.05)
+first = fork()  # generation 1: the map
+time.sleep(1.5)
+idle = fork()  # generation 2, the heap as it was: the map stays
+print(json.dumps({"step": "idle", "pid": os.getpid()}), flush=True)
+wait(".1")
+time.sleep(1.5)
+grown = [{"n": i, "s": "row %d" % i} for i in range(50000)]
+before = time.time()
+refork = fork()  # generation 3, after the heap grew: the map is taken again
+print(json.dumps({"step": "refork", "children": [first, idle, refork], "before": before}), flush=True)
+wait(".2")
+for p in (first, idle, refork):
+    os.kill(p, 9)
+    os.waitpid(p, 0)
+`;
+
+test('a refork after the heap changed retakes the map; a fork after a quiet spell with the heap unchanged does not', async () => {
+  const tmp = tempDir('pyrefork');
+  const maps = path.join(tmp.dir, 'maps');
+  const go = path.join(tmp.dir, 'go');
+  let proc: ChildProcess | undefined;
+  let parent = 0;
+  try {
+    proc = spawn(PYTHON, ['-c', REFORK, go], { env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    parent = proc.pid!;
+    const meta = () => JSON.parse(fs.readFileSync(path.join(maps, `${parent}.meta.json`), 'utf8')) as { generation: number; epoch: number };
+    await until(`the idle fork (output: ${out})`, 60_000, () => /"step": "idle"/.test(out));
+    const first = meta();
+    assert.is(first.generation, 1, 'the map of the first fork, not retaken at the idle one');
+    fs.writeFileSync(`${go}.1`, '');
+    const line = await until(`the refork (output: ${out})`, 60_000, () => /^\{"step": "refork".*\}$/m.exec(out)?.[0]);
+    const info = JSON.parse(line) as { children: number[]; before: number };
+    const now = meta();
+    assert.is(now.generation, 3, 'retaken at the third fork generation');
+    assert.ok(now.epoch >= info.before && first.epoch < info.before, `the map (${now.epoch}) is from the refork (${info.before}) on`);
+    const report = inspectJson(parent, maps);
+    assert.equal(report.sharing.map((s) => s.pid).sort(), [...info.children].sort(), 'the three children listed');
+    assert.ok(report.sharing.find((s) => s.pid === info.children[2])?.blame, 'the reforked child blamed against the new map');
+    fs.writeFileSync(`${go}.2`, '');
+    await until(`the program to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
+    assert.is(proc.exitCode, 0, out);
+  } finally {
+    if (proc) await stopFamily(parent, 'SIGKILL', proc);
+    tmp.remove();
+  }
+});
+
 test.run();

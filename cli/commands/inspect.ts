@@ -13,6 +13,7 @@ import { TargetError } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
 import { escapeControl } from '../render/escape';
 import type { InspectGather } from '../../gather/inspect';
+import { Reuse } from '../../gather/reuse';
 import { SPECS } from './specs';
 
 // Loaded when used (start-up counts: `inspect PID --json` is timed against smem): blame and the runtime
@@ -58,15 +59,23 @@ export interface SampleCost {
   steps: Record<string, number>;
   mapsParsed: number;
   mapsReused: number;
+  /** groups whose structures and blames were those of the last sample (--watch) */
+  groupsReused: number;
+  /** why the others were found afresh, per forking process */
+  notReused: string[];
+  /** children blamed in this sample, and those whose last blame was kept (--watch) */
+  blamed: number;
+  blamesReused: number;
 }
 
 /** One inspection, as the report object (rendering is the caller's), and what it cost. */
-export async function inspectSample(args: InspectArgs): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
+export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
   const started = performance.now();
   const g = await gatherInspect(parsePid(args.pid), {
     heapMapDir: args.heapMapDir,
     maxHeapMapBytes: sizeLimit('--max-heap-map', args.maxHeapMap, 'COWSCOPE_MAX_HEAP_MAP', 512 * 1024 * 1024, '512MiB or 2GiB'),
     command: ['inspect', args.pid],
+    reuse,
   });
   const { capture } = g;
   // Each child is blamed with its own parent's map (its group's capture). Workers of a live server
@@ -74,11 +83,19 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
   const blames = new Map<number, ChildBlame>();
   const specials = new Map<number, { region: 'ruby-heap'; starts: Float64Array; size: number }>();
   const tBlame = performance.now();
+  let blamesReused = 0;
   for (const group of g.groups) {
     const adapter = runtimes().adapterOf(group.capture);
     if (!adapter) continue;
     const { blameChild } = engine();
-    for (const d of group.capture.diffs ?? []) blames.set(d.pid, blameChild(adapter, group.capture, d, 1));
+    // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts)
+    for (const d of group.capture.diffs ?? []) {
+      const kept = group.blames?.get(d.pid);
+      if (kept) blamesReused++;
+      const b = kept ?? blameChild(adapter, group.capture, d, 1);
+      group.blames?.set(d.pid, b);
+      blames.set(d.pid, b);
+    }
     const hm = group.capture.heapMap;
     if (hm) specials.set(group.parent, { region: 'ruby-heap', starts: hm.bodies, size: hm.heapPageSize });
   }
@@ -103,6 +120,10 @@ export async function inspectSample(args: InspectArgs): Promise<{ report: Inspec
     steps: g.timings,
     mapsParsed: g.groups.filter((x) => x.map.parsedNow).length,
     mapsReused: g.groups.filter((x) => !x.map.parsedNow).length,
+    groupsReused: g.groups.filter((x) => x.reused).length,
+    notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}`),
+    blamed: blames.size,
+    blamesReused,
   };
   return { report, gather: g, cost };
 }
@@ -130,7 +151,7 @@ function debugLine(n: number, cost: SampleCost): string {
   const steps = Object.entries(cost.steps)
     .map(([k, v]) => `${k} ${v.toFixed(0)}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused})\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children)\n`;
 }
 
 
@@ -164,6 +185,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   const intervalMs = args.watch! * 1000;
   const count = args.count ?? Infinity;
   const format = formatOf(args);
+  const reuse = new Reuse();
   let stop = false;
   const onInt = () => (stop = true);
   process.once('SIGINT', onInt);
@@ -176,7 +198,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
-        s = await inspectSample(args);
+        s = await inspectSample(args, reuse);
       } catch (e) {
         if (e instanceof TargetError && !stillThere(args.pid)) {
           targetGone = e;

@@ -51,6 +51,9 @@ interface Context {
   idTableCause: Map<number, string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: Map<number, string>;
+  /** the glibc chunk word at addr (old value O, new N); undefined at once for an address in no chunk's
+   *  1 MiB block (most values are no heap pointer: a GC heap object, a small number) */
+  chunkWordOf: (addr: number, O: Word, N: Word) => ChunkWord | undefined;
   /** the chunk word at changed word k (its address, old and new value), computed once: every pass asks */
   chunkWordAt: (k: number) => ChunkWord | undefined;
   /** the chunk word that word k's new value points into, computed once */
@@ -389,14 +392,17 @@ function chunkOwnerOf(ctx: Context, addr: number): WordOwner | undefined {
 
 /** The cause of the chunk the child allocated that v points into, if any. */
 function freshTargetCause(ctx: Context, v: Word): string | undefined {
-  const t = chunkWord(ctx.glibc, num(v), v, v);
+  const t = ctx.chunkWordOf(num(v), v, v);
   return t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : undefined;
 }
+
+/** What a call-cache table record points to: method entries, call caches and call infos. */
+const CALL_CACHE_IMEMOS = new Set<number>([IMEMO.ment, IMEMO.callcache, IMEMO.callinfo]);
 
 /** What a pointer the child stored into a chunk it allocated says about that chunk, first match wins. */
 const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number) => boolean }[] = [
   // a call-cache table record (class cc_tbl entry, ccs) points to method entries and call caches/infos
-  { cause: 'icache.call', when: (ctx, t) => [IMEMO.ment, IMEMO.callcache, IMEMO.callinfo].includes(imemoAt(ctx, t) as 6 | 11 | 12) },
+  { cause: 'icache.call', when: (ctx, t) => CALL_CACHE_IMEMOS.has(imemoAt(ctx, t)) },
   // 3.2+ constant-cache tracking: a set of ICs, each an address inside an iseq's is_entries
   { cause: 'icache.const', when: (ctx, t) => !ctx.L?.globalConstantSerial && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, t) >= 0 },
   // the object-id tables (id -> object, object -> id) the child filled for objects it gave an id
@@ -409,6 +415,8 @@ function imemoAt(ctx: Context, addr: number): number {
   if (fresh !== undefined) return typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : -1;
   const born = ctx.bornFlags.get(addr);
   if (born !== undefined) return (born & FL.typeMask) === T.IMEMO ? imemoTypeOf(born) : -1;
+  // every object of the heap map lies in a GC heap body: elsewhere, no search of the objects
+  if (bodyOf(ctx, addr) < 0) return -1;
   const i = ctx.objIndex(addr);
   const o = ctx.ruby.objects;
   return i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
@@ -487,7 +495,7 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, new
     const cw = ctx.chunkWordAt(k);
     if (cw?.kind !== 'content' || cw.off % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
     const val = num(V);
-    const valChunk = chunkWord(ctx.glibc, val, V, V);
+    const valChunk = ctx.chunkWordOf(val, V, V);
     // a cache's table when the value is a cache record; else a definition (a method entry in the GC
     // heap, a constant entry or variable record the child malloc'd)
     const fresh = valChunk?.kind === 'fresh' ? ctx.freshChunkCause.get(valChunk.start) : undefined;
@@ -669,6 +677,9 @@ export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: n
   };
 }
 
+/** The block size of the chunk prefilter (chunkWordOf). */
+const BLOCK = 1 << 20;
+
 function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
   const ruby = capture.ruby!;
   const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
@@ -694,11 +705,19 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
   const child = ruby.childChunks?.find((c) => c.pid === diffs.pid)?.chunks;
   const heapVma = mainHeap(ref.vmas);
+  const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
   return {
     L,
     ruby,
     gcRuns,
-    glibc: glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma),
+    glibc,
+    chunkWordOf: (() => {
+      // the 1 MiB blocks any chunk (fork-time or the child's) touches: chunkWord finds nothing elsewhere
+      const blocks = new Set<number>();
+      for (const [c, e] of [[glibc.fork, glibc.forkEnds], [glibc.child, glibc.childEnds]] as const)
+        if (c && e) for (let i = 0; i < c.start.length; i++) for (let b = Math.floor(c.start[i] / BLOCK); b <= Math.floor((e[i] - 1) / BLOCK); b++) blocks.add(b);
+      return (addr: number, O: Word, N: Word) => (blocks.has(Math.floor(addr / BLOCK)) ? chunkWord(glibc, addr, O, N) : undefined);
+    })(),
     hps,
     bodies,
     bodyEnds: Float64Array.from(bodies, (b) => b + hps),
@@ -780,13 +799,13 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const wordMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
   const targetMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
   ctx.chunkWordAt = (k) => {
-    if (wordMemo[k] === null) wordMemo[k] = chunkWord(ctx.glibc, addrOf(k), oldAt(k), newAt(k));
+    if (wordMemo[k] === null) wordMemo[k] = ctx.chunkWordOf(addrOf(k), oldAt(k), newAt(k));
     return wordMemo[k]!;
   };
   ctx.targetChunkAt = (k) => {
     if (targetMemo[k] === null) {
       const N = newAt(k);
-      targetMemo[k] = chunkWord(ctx.glibc, num(N), N, N);
+      targetMemo[k] = ctx.chunkWordOf(num(N), N, N);
     }
     return targetMemo[k]!;
   };

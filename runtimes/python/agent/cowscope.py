@@ -609,9 +609,33 @@ def _wait_for_release(pids):
 # $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json beside it, the same scheme and the same
 # private-directory rules as the Ruby agent's, so that `cowscope inspect PID` blames the children
 # against it. The walk runs in a throwaway child (it changes reference counts).
+#
+# As the Ruby agent does, the map is taken again when the process forks after a quiet spell (a new fork
+# generation: a refork, a pool replacing its workers) while its heap has changed since the map.
 
 _LIVE_FILE = None  # compiled on first use: PID.heap.jsonl / PID.meta.json, or a writer's PID.*.WRITER.tmp
-_live = {"pid": None, "mapped": False, "busy": False}
+
+
+def _seconds_env(name, default):
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return float(default)
+
+
+# A fork more than this many seconds after the previous fork of the same process starts a new generation;
+# its map is then retaken if older than this many seconds and the heap has changed.
+REMAP_AFTER = _seconds_env("COWSCOPE_LIVE_REMAP_AFTER", "1")
+# Allocated blocks (sys.getallocatedblocks) gained or lost since the map below which a heap counts as
+# unchanged (an idle master's own loop).
+REMAP_BLOCKS = 1000
+
+
+def _live_state(pid):
+    return {"pid": pid, "busy": False, "failed": False, "last": None, "map_at": None, "blocks": None, "generation": 0}
+
+
+_live = _live_state(None)
 
 
 def _live_dir():
@@ -685,7 +709,7 @@ def _raw_fork():
     return ctypes.PyDLL(None).fork()
 
 
-def _write_live_map():
+def _write_live_map(generation):
     d = _live_dir()
     if not _private_dir(d):
         return False
@@ -724,7 +748,7 @@ def _write_live_map():
         "heapPageSize": POOL_SIZE,
         "slotSize": ALIGNMENT,
         "gcCount": _gc_runs(),
-        "generation": 1,
+        "generation": generation,
         "heapIno": heap.st_ino,
         "heapSize": heap.st_size,
         "seconds": time.monotonic() - started,
@@ -745,22 +769,36 @@ def _live_before_fork():
     master) takes its own map at its own first fork."""
     pid = os.getpid()
     if _live["pid"] != pid:
-        _live.update(pid=pid, mapped=False, busy=False)
-    if _live["mapped"] or _live["busy"]:
+        _live.update(_live_state(pid))
+    if _live["busy"] or _live["failed"]:
+        return  # the map's own helper fork; or a process whose map failed (one warning, not one per fork)
+    now = time.monotonic()
+    new_generation = _live["last"] is None or now - _live["last"] > REMAP_AFTER
+    _live["last"] = now
+    if not new_generation:
         return
-    _live["busy"] = True  # the map's own helper fork comes through here too
+    _live["generation"] += 1
+    if _live["map_at"] is not None and not _remap(now):
+        return
+    _live["busy"] = True
     try:
-        _live["mapped"] = _write_live_map()
+        if _write_live_map(_live["generation"]):
+            _live["map_at"] = now
+        _live["blocks"] = sys.getallocatedblocks()
     except Exception as e:
-        _live["mapped"] = True  # one warning per process, not one per fork
+        _live["failed"] = True
         sys.stderr.write("cowscope agent: no heap map for %d: %s: %s\n" % (pid, type(e).__name__, e))
     finally:
         _live["busy"] = False
 
 
+def _remap(now):
+    return now - _live["map_at"] > REMAP_AFTER and abs(sys.getallocatedblocks() - _live["blocks"]) >= REMAP_BLOCKS
+
+
 def start_live():
-    """Live mode, from sitecustomize.py: a heap map at the first fork of each process. Not under cowscope
-    run (which writes its own map at its fork point)."""
+    """Live mode, from sitecustomize.py: a heap map at the first fork of each process, and again at a
+    refork. Not under cowscope run (which writes its own map at its fork point)."""
     if active() or _live.get("started"):
         return
     _live["started"] = True

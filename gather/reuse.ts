@@ -1,0 +1,198 @@
+// What `inspect --watch` keeps from one sample to the next: per forking process, the runtime's
+// structures its adapter attached (found by reading the parent's and the children's memory) and the
+// children's blames, reused while everything they were computed from is the same.
+//
+// Sound by construction, not by guessing when a process may have written: attach is a deterministic
+// function of
+//   - values this module compares whole: the parsed heap map (the same object while its file is
+//     unchanged, gather/live-map.ts), the map's facts, the page size, the parent's and each child's pid
+//     and mappings, and each child's word diffs against the parent (pages, statuses, offsets, old and new
+//     words; hashed, native/reuse.cc);
+//   - memory: every page and pointer-scan block it read, each with the hash of the bytes it saw at that
+//     read (a read tap, native/reuse.cc).
+// A later sample reuses the result only when the values are equal and every tapped read gives the same
+// bytes again (readsUnchangedAsync reads them again: about as much memory as attach read, none of its work).
+// A blame is a pure function of the structures attached (those shared by the group, and the child's own
+// entries in their per-child lists), the parent's and the child's mappings, the child's diffs and the GC
+// assumption (always 1 live): reused with its group, and also after a fresh attach (another child
+// changed) when all of those hash the same as last time.
+//
+// Memory that changes while attach reads it (one page read twice with different bytes) keeps nothing:
+// the next sample finds everything afresh.
+//
+// Only --watch holds a Reuse; a one-shot inspect taps nothing.
+
+import type { Capture, PageDiffs } from '../native/capture';
+import type { ChildBlame } from '../blame/engine';
+import type { Vma } from '../native/procfs-parse';
+import { ReadTap, hashViews, readsUnchangedAsync, tapReads } from '../native/probe';
+
+/** What attach records in a capture: the parts a reused group gets back. */
+type Attached = Pick<Capture, 'runtime' | 'heapMap' | 'ruby' | 'python'>;
+
+interface Entry {
+  key: [string, string][];
+  reads: ReadTap;
+  attached: Attached;
+  /** per child: what its blame depends on (hashed), and the blame once the command made it */
+  blames: Map<number, { key: string; blame?: ChildBlame }>;
+}
+
+/** A child's blame, kept across samples: get gives the last sample's blame when everything it is
+ *  computed from is the same, set records a new one. */
+export interface KeptBlames {
+  get(pid: number): ChildBlame | undefined;
+  set(pid: number, blame: ChildBlame): void;
+}
+
+/** Lists of per-child entries in the attached structures: arrays of objects with a pid. */
+const isPerChild = (v: unknown): v is { pid: number }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && typeof (v[0] as { pid?: unknown }).pid === 'number';
+
+/** The typed arrays and the other values of a structure, in a fixed order (what hashViews digests);
+ *  per-child lists are left out unless keepPerChild. */
+function flatten(v: unknown, views: ArrayBufferView[], text: string[], keepPerChild: boolean): void {
+  if (ArrayBuffer.isView(v)) {
+    text.push(`#${views.length}:${v.constructor.name}`);
+    views.push(v);
+  } else if (Array.isArray(v)) {
+    if (!keepPerChild && isPerChild(v)) return void text.push('per-child');
+    text.push(`[${v.length}`);
+    for (const e of v) flatten(e, views, text, keepPerChild);
+    text.push(']');
+  } else if (v && typeof v === 'object') {
+    for (const [k, e] of Object.entries(v)) {
+      text.push(k);
+      flatten(e, views, text, keepPerChild);
+    }
+    text.push('}');
+  } else text.push(JSON.stringify(v) ?? 'undefined');
+}
+
+function digest(v: unknown, keepPerChild = false): string {
+  const views: ArrayBufferView[] = [];
+  const text: string[] = [];
+  flatten(v, views, text, keepPerChild);
+  return hashViews([...views, Buffer.from(text.join('\0'))]).toString(16);
+}
+
+/** A child's own entries in the per-child lists of the runtime's structures. */
+function childDigest(runtime: object, pid: number): string {
+  const own = Object.entries(runtime)
+    .filter(([, list]) => isPerChild(list))
+    .map(([name, list]) => [name, (list as { pid: number }[]).filter((e) => e.pid === pid)]);
+  return digest(own, true);
+}
+
+/** Per child, what its blame is computed from: the attached structures shared by the group, the child's
+ *  own entries in them, its mappings and its diffs (the last two from the key). */
+function blameKeys(attached: Attached, key: [string, string][], children: number[]): Map<number, string> {
+  const shared = digest(attached);
+  const runtime = (attached.ruby ?? attached.python) as object | undefined;
+  const part = (name: string) => key.find(([n]) => n === name)?.[1] ?? '';
+  return new Map(
+    children.map((pid) => [
+      pid,
+      JSON.stringify([shared, key[0][1], part('the parent\'s mappings'), runtime ? childDigest(runtime, pid) : '', part(`child ${pid}'s mappings`), part(`child ${pid}'s copied pages`)]),
+    ]),
+  );
+}
+
+function kept(blames: Entry['blames']): KeptBlames {
+  return {
+    get: (pid) => blames.get(pid)?.blame,
+    set: (pid, blame) => {
+      const e = blames.get(pid);
+      if (e) e.blame = blame;
+    },
+  };
+}
+
+/** The inputs of one group's attach besides memory. */
+export interface AttachInputs {
+  runtime: string;
+  /** the parsed heap map (compared by identity: the map cache hands out the same object while the file is unchanged) */
+  parsed: unknown;
+  mapFacts: unknown;
+  pageSize: number;
+  parent: { pid: number; vmas: Vma[] };
+  children: { pid: number; vmas: Vma[] }[];
+  diffs: PageDiffs[];
+}
+
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+function identity(o: unknown): number {
+  if (!o || typeof o !== 'object') return 0;
+  let id = ids.get(o);
+  if (id === undefined) ids.set(o, (id = nextId++));
+  return id;
+}
+
+const vmaKey = (vmas: Vma[]) => vmas.map((v) => `${v.start}-${v.end} ${v.perms} ${v.offset} ${v.dev} ${v.inode} ${v.path} ${v.bss ?? ''}`).join('\n');
+
+/** The key, as named parts (a --debug line says which part changed). */
+function keyOf(x: AttachInputs): [string, string][] {
+  return [
+    ['the heap map', JSON.stringify([x.runtime, identity(x.parsed), x.mapFacts, x.pageSize])],
+    ['the parent\'s mappings', `${x.parent.pid}\n${vmaKey(x.parent.vmas)}`],
+    ...x.children.map((c): [string, string] => [`child ${c.pid}'s mappings`, vmaKey(c.vmas)]),
+    ...x.diffs.map((d): [string, string] => [
+      `child ${d.pid}'s copied pages`,
+      `${d.reference}:${d.addrs.length}:${d.wordPage.length}:${hashViews([d.addrs, d.status, d.wordPage, d.wordOffset, d.oldWord, d.newWord]).toString(16)}`,
+    ]),
+  ];
+}
+
+/** The first part of the key that differs, or undefined when they are the same. */
+function changed(a: [string, string][], b: [string, string][]): string | undefined {
+  if (a.length !== b.length || a.some(([name], i) => name !== b[i][0])) return 'the processes';
+  return a.find(([, v], i) => v !== b[i][1])?.[0];
+}
+
+/** Reuse across the samples of one watch: one entry per forking process. */
+export class Reuse {
+  private entries = new Map<number, Entry>();
+  /** forking processes whose last attach saw memory change under it (nothing kept) */
+  private unsteady = new Set<number>();
+
+  /** Starts checking, on the thread pool, whether the memory the last attach of this forking process
+   *  read is unchanged (undefined: nothing kept). Started before the diffs, so that both run at once. */
+  checkReads(parent: number): Promise<boolean> | undefined {
+    const last = this.entries.get(parent);
+    return last && readsUnchangedAsync(last.reads).catch(() => false);
+  }
+
+  /** Attaches the runtime's structures to capture: those of the last sample when its key is the same and
+   *  its reads are (readsSame, from checkReads), else fresh, with a read tap. The blames map belongs to
+   *  the result: the command fills it, and gets it back with a reused result. */
+  async attach(capture: Capture, inputs: AttachInputs, fresh: () => void, readsSame?: Promise<boolean>): Promise<{ reused: boolean; blames: KeptBlames; why?: string }> {
+    const key = keyOf(inputs);
+    const last = this.entries.get(inputs.parent.pid);
+    const same = (await readsSame) ?? false;
+    const differs = last && changed(last.key, key);
+    if (last && same && !differs) {
+      for (const [k, v] of Object.entries(last.attached)) if (v !== undefined) Object.assign(capture, { [k]: v });
+      return { reused: true, blames: kept(last.blames) };
+    }
+    const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(inputs.parent.pid) ? 'memory changed while the last sample read it' : 'first sample';
+    this.entries.delete(inputs.parent.pid);
+    const { reads } = tapReads(fresh);
+    const attached: Attached = { runtime: capture.runtime, heapMap: capture.heapMap, ruby: capture.ruby, python: capture.python };
+    // A child whose blame inputs are all the same as last time keeps its blame (another child changed).
+    const blames: Entry['blames'] = new Map();
+    for (const [pid, k] of blameKeys(attached, key, inputs.children.map((c) => c.pid))) {
+      const before = last?.blames.get(pid);
+      blames.set(pid, { key: k, blame: before?.key === k ? before.blame : undefined });
+    }
+    if (!reads.conflicted) this.entries.set(inputs.parent.pid, { key, reads, attached, blames });
+    if (reads.conflicted) this.unsteady.add(inputs.parent.pid);
+    else this.unsteady.delete(inputs.parent.pid);
+    return { reused: false, blames: kept(blames), why };
+  }
+
+  /** Forgets the groups of forking processes not seen in this sample. */
+  keepOnly(parents: Set<number>): void {
+    for (const p of this.entries.keys()) if (!parents.has(p)) this.entries.delete(p);
+    for (const p of this.unsteady) if (!parents.has(p)) this.unsteady.delete(p);
+  }
+}

@@ -1,0 +1,119 @@
+// inspect --watch reuses what the last sample found (gather/reuse.ts): the runtime's structures and the
+// workers' blames, while every input and every byte of memory they were computed from is the same. The
+// reused sample must equal a one-shot `inspect --json` of the same state exactly. Debian's Unicorn
+// (preload_app, 2 workers, loopback) with the live agent; the state is held still by stopping the
+// processes (SIGSTOP) between requests.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { familyOf, statOf } from '../native/proc';
+import { inspectSample } from '../cli/commands/inspect';
+import { Reuse } from '../gather/reuse';
+import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+import { freePort, get } from './helpers/servers';
+
+const live = tempDir('watch-reuse');
+let server: ChildProcess | undefined;
+let master = 0;
+let workers: number[] = [];
+let port = 0;
+
+test.before(async () => {
+  port = await freePort();
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  server = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
+    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live.dir, COWSCOPE_FIXTURE_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 30_000;
+  while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
+  master = server.pid!;
+  workers = familyOf(master).slice(1);
+  assert.is(workers.length, 2, `two workers: ${workers}`);
+  for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+});
+
+test.after(async () => {
+  if (server && server.exitCode === null) {
+    for (const p of [...workers, master]) signal(p, 'SIGCONT');
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (server.exitCode === null) {
+      for (const w of workers) signal(w, 'SIGKILL');
+      server.kill('SIGKILL');
+      await exited;
+    }
+  }
+  for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+  live.remove();
+});
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+/** Stops the processes and waits until the kernel says they are stopped (state T). */
+async function stop(pids: number[]): Promise<void> {
+  for (const p of pids) signal(p, 'SIGSTOP');
+  const deadline = Date.now() + 10_000;
+  while (pids.some((p) => statOf(p)?.state !== 'T') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  for (const p of pids) assert.is(statOf(p)?.state, 'T', `process ${p} stopped`);
+}
+
+const args = () => ({ pid: String(master), heapMapDir: live.dir, json: true, mappings: false, bytes: false });
+
+/** What must be equal: every worker's pages, blame, blame by region and remedies, and the notes. */
+function perWorker(report: { sharing: unknown[]; notes: string[] }): unknown {
+  return JSON.parse(JSON.stringify({ sharing: report.sharing, notes: report.notes }));
+}
+
+function oneShot(): unknown {
+  const r = runCowscope(['inspect', String(master), '--json', '--heap-map-dir', live.dir]);
+  assert.is(r.status, 0, r.stderr);
+  return perWorker(JSON.parse(r.stdout));
+}
+
+test('a reused sample equals a one-shot inspect of the same state, before and after the workers change', async () => {
+  const reuse = new Reuse();
+  try {
+    await stop([master, ...workers]);
+    const first = await inspectSample(args(), reuse);
+    assert.is(first.cost.groupsReused, 0, 'the first sample finds everything afresh');
+    assert.ok(first.report.sharing.every((s) => (s.blame?.length ?? 0) > 0), 'every worker blamed');
+    const second = await inspectSample(args(), reuse);
+    assert.is(second.cost.groupsReused, 1, `nothing changed: the second sample reuses (${second.cost.notReused.join('; ')})`);
+    const fresh = oneShot();
+    assert.equal(perWorker(second.report), fresh, 'the reused sample is what a one-shot inspect finds');
+    assert.equal(perWorker(first.report), fresh);
+
+    // One worker serves requests (the master and the other worker stopped: Unicorn's workers accept on
+    // the listening socket themselves), then stops: its copied pages change, the other's do not.
+    signal(workers[1], 'SIGCONT');
+    for (let i = 0; i < 30; i++) assert.is(await get(port), 200);
+    await stop([workers[1]]);
+    const third = await inspectSample(args(), reuse);
+    assert.is(third.cost.groupsReused, 0, 'a worker changed: the structures are found afresh');
+    const why = third.cost.notReused.join('; ');
+    assert.ok(new RegExp(`: child ${workers[1]}'s (copied pages|mappings) changed$`).test(why), `the worker that served is named: ${why}`);
+    const fresh2 = oneShot();
+    assert.equal(perWorker(third.report), fresh2, 'after the change, the sample is again what a one-shot inspect finds');
+    assert.not.equal(fresh2, fresh, 'the requests changed the worker');
+    const fourth = await inspectSample(args(), reuse);
+    assert.is(fourth.cost.groupsReused, 1);
+    assert.equal(perWorker(fourth.report), fresh2);
+  } finally {
+    for (const p of [...workers, master]) signal(p, 'SIGCONT');
+  }
+});
+
+test.run();
