@@ -124,9 +124,9 @@ test('root refused by a process outside its user namespace: no "run as root", th
 test('run: --request takes one value, a config.ru needs --rack, --example goes alone', () => {
   const noop = path.join(RUBY_FIXTURES, 'noop.rb');
   // the program after --request 'GET /' is the program, not a second request
-  assertOneLineError(runCli(['run', '--request', 'GET /', noop]), /^cowscope: --request goes with --rack config\.ru$/);
+  assertOneLineError(runCli(['run', '--request', 'GET /', noop]), /^cowscope: --request goes with --rack config\.ru \(Ruby\) or --wsgi module:app \(Python\)$/);
   assertOneLineError(runCli(['run', path.join(RUBY_FIXTURES, 'rack', 'config.ru')]), /^cowscope: .*rack\/config\.ru is a Rack app: run it with cowscope run --rack .*rack\/config\.ru$/);
-  assertOneLineError(runCli(['run', '--example', noop]), /^cowscope: --example runs the bundled example: give no program or --rack with it$/);
+  assertOneLineError(runCli(['run', '--example', noop]), /^cowscope: --example runs the bundled example: give no program, --rack or --wsgi with it$/);
   assertOneLineError(runCli(['run']), /give a program to run \(cowscope run app\.rb\), a Rack app \(cowscope run --rack config\.ru\), or --example/);
 });
 
