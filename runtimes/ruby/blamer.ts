@@ -577,6 +577,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
     cause: 'gc.iseq-mark',
     when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && (overlaps(p.ctx.ruby.callData, p.page, p.pageSize) || overlaps(p.ctx.ruby.isEntries, p.page, p.pageSize)),
   },
+  // 3.4.5: marking empties every call cache of the iseqs it marks, and the child's next calls fill them
+  // again with the very entries they held (the class's call-cache table still has them): call sites
+  // back to their fork-time bytes. Found on the Rails fixture (test/rails.test.ts): ~2.5% of a child's
+  // copied pages, all call_data pages of a child that ran GCs, first written by rb_iseq_mark_and_move
+  // or by the call path (perf page-fault samples).
+  { cause: 'gc.iseq-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.markEmptiesCallCaches && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
   // Without a GC, only the call path writes call sites: a cache filled again with what it held.
   { cause: 'icache.call', when: (p) => !p.ctx.gcRuns && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
   // Marking an escaped block's environment stores its write-barrier flag again (3.1/3.3).
