@@ -310,6 +310,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
+  // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
+  // capa, num, used) when a call adds a cache, and a method definition's reference count (the chunk a
+  // method entry points to at +16) when a call makes a method entry for it (a module's method called
+  // through a class). Small numbers, which the rule below would take for VM counters.
+  { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -374,6 +379,18 @@ function ownerDied(ctx: Context, start: number): boolean {
   if (now === undefined) return false;
   const type = now.lo & FL.typeMask;
   return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
+}
+
+/** Is the chunk at start one whose counters the call path bumps: a call table of a class (its slot
+ *  points to it at one of classCallTables) or a method entry's definition (the entry points to it at
+ *  +16, rb_method_entry_struct.def, 3.1-3.4)? */
+function isCallPathCounter(ctx: Context, start: number): boolean {
+  const i = chunkOwnerIndex(ctx, start);
+  if (i < 0) return false;
+  const o = ctx.ruby.chunkOwners!;
+  const type = o.flags[i] & FL.typeMask;
+  if (type === T.CLASS || type === T.MODULE || type === T.ICLASS) return !!ctx.L?.classCallTables.includes(o.offset[i]);
+  return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
 }
 
 /** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */
