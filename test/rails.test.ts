@@ -21,11 +21,12 @@
 // spread over the slots and chunks it freed (alloc.free-slot, alloc.malloc), which the catalog does not
 // model on 3.1 (docs/ruby.md).
 //
-// Strategies on 3.3/3.4 (all four are modelled there), measured the same way: gc 3.1% / 6.0%, promote 4.0% /
-// 7.7%, warmup 11.3% / 8.2%, prewarm 23.2% / 33.4% — prewarm does NOT meet the bound on either (and warmup
-// not on 3.3): prewarm saves about twice what blame predicts, because call-cache counters are blamed as
-// vm.globals, gc.iseq-mark pages follow the child's cache fills, and on 3.4 the parent's own GCs during
-// the prewarm age its heap (docs/ruby.md, "Rails on 3.3 and 3.4").
+// Strategies on 3.3/3.4 (all four are modelled there), measured the same way: gc 3.5% / 5.7%, promote 6.8% /
+// 7.2%, warmup 9.6% / 8.0% (3.3: 11.3% in another measurement), prewarm 20.9% / 29.6% — prewarm does NOT
+// meet the bound on either: it saves about twice what blame predicts, because gc.iseq-mark pages follow
+// the child's cache fills (a fill remembers the iseq, the next minor GC marks it) and, on 3.4, the
+// parent's own GCs during the prewarm age its heap; neither is modelled yet (docs/ruby.md, "Rails on 3.3
+// and 3.4").
 
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
