@@ -15,7 +15,7 @@
 # COWSCOPE_FORCE_PYTHON_BUILD=1 skips pyenv's 3.13 in step 1 (to try the build on a machine that has it).
 set -euo pipefail
 
-SCRIPT=install-pythons
+NAME=install-pythons
 # the minor version the tests want, and the Debian source package and suite that carry it
 MINOR=3.13
 SRC_PACKAGE=python3.13
@@ -28,7 +28,7 @@ PREFIX=${COWSCOPE_PYTHONS_PREFIX:-/opt/pythons}
 case "${1:-}" in
   -h|--help) sed -n '2,15p' "$0" | sed -E 's/^# ?//'; exit 0 ;;
   "") ;;
-  *) echo "$SCRIPT: unknown argument: $1" >&2; exit 2 ;;
+  *) echo "$NAME: unknown argument: $1" >&2; exit 2 ;;
 esac
 
 # works PYTHON: does PYTHON run, say it is $MINOR.*, and have the modules the agent and tests use?
@@ -59,14 +59,14 @@ on_exit() {
   local status=$?
   rm -rf "$WORK"
   if [ -n "$stage" ]; then rm -rf "$stage"; fi
-  [ "$status" -eq 0 ] || echo "$SCRIPT: failed" >&2
+  [ "$status" -eq 0 ] || echo "$NAME: failed" >&2
 }
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=lib/debian-source.sh
-. "$(dirname "$0")/lib/debian-source.sh"
+# shellcheck source=lib/install-common.sh
+. "$(dirname "$0")/lib/install-common.sh"
 
 start=$(now_ms)
 echo "python $MINOR: building from Debian's source package $SRC_PACKAGE (${SRC_SUITE[$MINOR]})"
@@ -74,9 +74,9 @@ echo "python $MINOR: building from Debian's source package $SRC_PACKAGE (${SRC_S
 # use (ctypes: libffi; zlib; ssl, bz2, lzma, sqlite3 so that the build is a usual one)
 timed "python $MINOR: build dependencies" \
   apt_install_missing build-essential dpkg-dev xz-utils pkg-config libffi-dev zlib1g-dev libssl-dev libbz2-dev liblzma-dev libsqlite3-dev
-setup_private_apt
-debver=$(source_version "$SRC_PACKAGE" "$MINOR.")
-[ -n "$debver" ] || { echo "$SCRIPT: ${SRC_SUITE[$MINOR]} has no $SRC_PACKAGE" >&2; exit 1; }
+setup_private_apt "${SRC_SUITE[$MINOR]}"
+debver=$(source_version "$SRC_PACKAGE" "${SRC_SUITE[$MINOR]}" "$MINOR.")
+[ -n "$debver" ] || { echo "$NAME: ${SRC_SUITE[$MINOR]} has no $SRC_PACKAGE" >&2; exit 1; }
 # the upstream version: 3.13.5-2 -> 3.13.5
 version=${debver%%-*}
 version=${version#*:}
@@ -86,7 +86,7 @@ orig=$(download_orig "$SRC_PACKAGE" "$debver" "$WORK/download")
 build=$WORK/build
 mkdir -p "$build"
 timed "python $version: unpack $(basename "$orig")" tar -xf "$orig" -C "$build" --strip-components=1
-[ -x "$build/configure" ] || { echo "$SCRIPT: $(basename "$orig") has no configure script" >&2; exit 1; }
+[ -x "$build/configure" ] || { echo "$NAME: $(basename "$orig") has no configure script" >&2; exit 1; }
 
 # No ensurepip (the tests need no pip); no optimizations (PGO runs the whole test suite: far longer).
 timed "python $version: configure" logged "$WORK/configure.log" \

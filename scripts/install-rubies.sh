@@ -11,14 +11,18 @@
 #      apt sources never see trixie or experimental.
 # A failed install leaves no half-installed /opt/rubies/ruby-<version>: everything is put together in a
 # staging folder beside it and renamed into place only once complete.
+# Then install-rails-gems.sh gives each of them the gems the Rails fixture app needs (built for it from
+# Debian's source packages; a second or so when they are there).
 #
 # Options: --only VERSION (may be repeated) installs only those versions.
 set -euo pipefail
 
-# version -> the Debian source package and suite that carry its upstream tarball
-declare -A SRC_PACKAGE=([3.3.8]=ruby3.3 [3.4.5]=ruby3.4)
-declare -A SRC_SUITE=([3.3.8]=trixie [3.4.5]=experimental)
-VERSIONS=(3.3.8 3.4.5)
+NAME=install-rubies
+# shellcheck source=lib/install-common.sh
+. "$(dirname "$0")/lib/install-common.sh"
+# the versions, and the Debian source package and suite of each: RUBY_VERSIONS, RUBY_SRC_PACKAGE and
+# RUBY_SRC_SUITE in lib/install-common.sh
+VERSIONS=("${RUBY_VERSIONS[@]}")
 
 # Where the Rubies go. COWSCOPE_RUBIES_PREFIX is an undocumented override, so that the build can be
 # tried without touching /opt/rubies.
@@ -38,13 +42,13 @@ while [ $# -gt 0 ]; do
     --only) [ $# -ge 2 ] || { echo "install-rubies: --only needs a version" >&2; exit 2; }
             only+=("$2"); shift 2 ;;
     --only=*) only+=("${1#--only=}"); shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed -E 's/^# ?//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed -E 's/^# ?//'; exit 0 ;;
     *) echo "install-rubies: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 if [ ${#only[@]} -gt 0 ]; then
   for v in "${only[@]}"; do
-    [ -n "${SRC_PACKAGE[$v]:-}" ] || { echo "install-rubies: unknown version $v (known: ${VERSIONS[*]})" >&2; exit 2; }
+    [ -n "${RUBY_SRC_PACKAGE[$v]:-}" ] || { echo "install-rubies: unknown version $v (known: ${VERSIONS[*]})" >&2; exit 2; }
   done
   VERSIONS=("${only[@]}")
 fi
@@ -64,17 +68,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-SCRIPT=install-rubies
-# shellcheck source=lib/debian-source.sh
-. "$(dirname "$0")/lib/debian-source.sh"
-
-# reports VERSION RUBY: does RUBY run and say that it is VERSION?
-reports() {
-  local out
-  out=$("$2" -v 2>/dev/null) || return 1
-  [[ "$out" == "ruby $1 "* ]]
-}
 
 # new_stage: makes a staging folder beside the prefix (removed on exit) and sets $stage to it.
 new_stage() {
@@ -132,72 +125,22 @@ install_from_cache() {
 
 # ---- 3. from Debian's source package --------------------------------------------------------------
 
-# debian_mirror: the Debian archive the system already uses, the URI of each enabled apt source for
-# the system's own release (deb822 .sources files, then one-line .list files).
-debian_mirror() {
-  local codename f
-  # shellcheck source=/dev/null
-  codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    # one stanza per paragraph; "Suites: bookworm bookworm-updates" matches, bookworm-security not
-    awk -v want="$codename" '
-      function flush() { if (enabled && uri != "" && (" " suites " ") ~ (" " want " ")) print uri
-                         uri = ""; suites = ""; enabled = 1 }
-      BEGIN { enabled = 1 }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      tolower($1) == "uris:"    { uri = $2 }
-      tolower($1) == "suites:"  { $1 = ""; suites = $0 }
-      tolower($1) == "enabled:" { enabled = (tolower($2) != "no") }
-      END { flush() }' "$f"
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    # deb [options] URI SUITE COMPONENTS...
-    sed -E 's/\[[^]]*\]//' "$f" | awk -v want="$codename" '$1 == "deb" && $3 == want { print $2 }'
-  done
-}
-
-# setup_private_apt: an apt configuration of our own in $WORK that only knows the deb-src lines we
-# need, on the system's own mirror; the system's sources, lists and caches stay untouched. Sets
-# APT_OPTS for apt-get and apt-cache.
-APT_OPTS=()
-setup_private_apt() {
-  [ ${#APT_OPTS[@]} -eq 0 ] || return 0
-  local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg opts="" suites suite
-  mirror=$(debian_mirror | head -n 1)
-  [ -n "$mirror" ] || { echo "install-rubies: found no Debian mirror in /etc/apt/sources.list{,.d}" >&2; return 1; }
-  [ -f "$keyring" ] && opts="[signed-by=$keyring] "
-  suites=$(printf '%s\n' "${SRC_SUITE[@]}" | sort -u | xargs)
-  for suite in $suites; do
-    echo "deb-src ${opts}${mirror} $suite main"
-  done >"$WORK/sources.list"
-  mkdir -p "$WORK/lists/partial" "$WORK/cache"
-  # apt downloads as its unprivileged _apt user where that user can write
-  chmod 755 "$WORK"
-  if id _apt >/dev/null 2>&1; then chown _apt "$WORK/lists/partial"; fi
-  APT_OPTS=(-o "Dir::Etc::SourceList=$WORK/sources.list" -o Dir::Etc::SourceParts=/dev/null
-            -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache")
-  timed "apt-get update (private: $suites sources from $mirror)" \
-    logged "$WORK/apt-update.log" apt-get "${APT_OPTS[@]}" update
-}
-
 install_from_source() {
-  local v=$1 pkg=${SRC_PACKAGE[$1]} debver orig
+  local v=$1 pkg=${RUBY_SRC_PACKAGE[$1]} debver orig
   local dl=$WORK/download-$v build=$WORK/build-$v
-  echo "ruby $v: building from Debian's source package $pkg (${SRC_SUITE[$v]})"
+  echo "ruby $v: building from Debian's source package $pkg (${RUBY_SRC_SUITE[$v]})"
   # dpkg-dev for apt-get source; the -dev packages for the extensions the tests need (psych, openssl,
   # zlib, fiddle) and GMP for faster bignums
   timed "ruby $v: build dependencies" \
     apt_install_missing build-essential dpkg-dev xz-utils libyaml-dev libssl-dev zlib1g-dev libffi-dev libgmp-dev
-  setup_private_apt
+  setup_private_apt $(printf '%s\n' "${RUBY_SRC_SUITE[@]}" | sort -u)
   # The Debian version whose upstream part is exactly $v (e.g. 3.4.5-1~exp1): the suite may list newer
   # ones too, which are not what we want (and whose files may be gone from the mirror).
-  debver=$(source_version "$pkg" "$v-")
-  [ -n "$debver" ] || { echo "install-rubies: ${SRC_SUITE[$v]} has no $pkg $v" >&2; return 1; }
-  orig=$(download_orig "$pkg" "$debver" "$dl") || return 1
+  debver=$(source_version "$pkg" "${RUBY_SRC_SUITE[$v]}" "$v-")
+  [ -n "$debver" ] || { echo "install-rubies: ${RUBY_SRC_SUITE[$v]} has no $pkg $v" >&2; return 1; }
+
   mkdir -p "$build"
+  orig=$(download_orig "$pkg" "$debver" "$dl") || return 1
   timed "ruby $v: unpack $(basename "$orig")" tar -xf "$orig" -C "$build" --strip-components=1
   [ -x "$build/configure" ] || { echo "install-rubies: $(basename "$orig") has no configure script" >&2; return 1; }
 
@@ -236,3 +179,11 @@ for v in "${VERSIONS[@]}"; do
   fi
   echo "ruby $v: installed at $PREFIX/ruby-$v in $(since "$start")"
 done
+
+# The gems the Rails fixture app needs, for each of these Rubies (same prefix, same versions)
+only_args=()
+for v in "${VERSIONS[@]}"; do only_args+=(--only "$v"); done
+# Not fatal: the Rubies themselves are installed; the Rails tests skip (and name) a Ruby without them.
+if ! bash "$(dirname "$0")/install-rails-gems.sh" "${only_args[@]}"; then
+  echo "install-rubies: the Rails app's gems could not be built for every Ruby; the Rails tests will skip those (retry: npm run rails-gems)" >&2
+fi

@@ -313,6 +313,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
+  // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
+  // capa, num, used) when a call adds a cache, and a method definition's reference count (the chunk a
+  // method entry points to at +16) when a call makes a method entry for it (a module's method called
+  // through a class). Small numbers, which the rule below would take for VM counters.
+  { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -377,6 +382,18 @@ function ownerDied(ctx: Context, start: number): boolean {
   if (now === undefined) return false;
   const type = now.lo & FL.typeMask;
   return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
+}
+
+/** Is the chunk at start one whose counters the call path bumps: a call table of a class (its slot
+ *  points to it at one of classCallTables) or a method entry's definition (the entry points to it at
+ *  +16, rb_method_entry_struct.def, 3.1-3.4)? */
+function isCallPathCounter(ctx: Context, start: number): boolean {
+  const i = chunkOwnerIndex(ctx, start);
+  if (i < 0) return false;
+  const o = ctx.ruby.chunkOwners!;
+  const type = o.flags[i] & FL.typeMask;
+  if (type === T.CLASS || type === T.MODULE || type === T.ICLASS) return !!ctx.L?.classCallTables.includes(o.offset[i]);
+  return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
 }
 
 /** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */
@@ -585,6 +602,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
     cause: 'gc.iseq-mark',
     when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.iseqMarkRestoresEmptyCc && (overlaps(p.ctx.ruby.callData, p.page, p.pageSize) || overlaps(p.ctx.ruby.isEntries, p.page, p.pageSize)),
   },
+  // 3.4.5: marking empties every call cache of the iseqs it marks, and the child's next calls fill them
+  // again with the very entries they held (the class's call-cache table still has them): call sites
+  // back to their fork-time bytes. Found on the Rails fixture (test/rails.test.ts): ~2.5% of a child's
+  // copied pages, all call_data pages of a child that ran GCs, first written by rb_iseq_mark_and_move
+  // or by the call path (perf page-fault samples).
+  { cause: 'gc.iseq-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.markEmptiesCallCaches && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
   // Without a GC, only the call path writes call sites: a cache filled again with what it held.
   { cause: 'icache.call', when: (p) => !p.ctx.gcRuns && overlaps(p.ctx.ruby.callData, p.page, p.pageSize) },
   // Marking an escaped block's environment stores its write-barrier flag again (3.1/3.3).

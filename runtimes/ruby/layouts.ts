@@ -57,6 +57,10 @@ export interface RubyLayout {
   /** a marking GC empties every call cache of every iseq it marks (3.4.5's cc_is_active always returns
    *  false): gc, warmup, promote and nakayoshi leave children with cold call caches */
   markEmptiesCallCaches: boolean;
+  /** offsets in a class's slot of the call path's tables (rb_id_table pointers): callable_m_tbl and
+   *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
+   *  classext is a chunk of its own (3.1) or not verified (3.2) */
+  classCallTables: number[];
 }
 
 const V31: RubyLayout = {
@@ -79,6 +83,7 @@ const V31: RubyLayout = {
   env: { epOffset: 16 },
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
+  classCallTables: [],
 };
 
 // 3.2 was not available to verify (docs/ruby.md): only the facts pinned by the
@@ -103,6 +108,7 @@ const V32: RubyLayout = {
   env: null,
   envMarkStoresFlag: false,
   markEmptiesCallCaches: false,
+  classCallTables: [],
 };
 
 const V33: RubyLayout = {
@@ -125,6 +131,7 @@ const V33: RubyLayout = {
   env: { epOffset: 16 },
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
+  classCallTables: [48, 56],
 };
 
 const V34: RubyLayout = {

@@ -66,3 +66,13 @@ export function testRubies(): { ruby: string; version: string }[] {
   }
   return out;
 }
+
+/** Where Debian puts its arch-independent gems (ruby-rails, ruby-rack and their dependencies). */
+export const DEBIAN_GEMS = '/usr/share/rubygems-integration/all';
+
+/** The environment in which a Ruby finds Debian's Rails and the gems it needs: Debian's own Ruby as it
+ *  is; another Ruby through GEM_PATH (the trailing colon keeps that Ruby's own gem folders, where
+ *  scripts/install-rails-gems.sh put the gems Debian has for Ruby 3.1 only: nokogiri, sqlite3, ...). */
+export function railsGemsEnv(ruby: string): NodeJS.ProcessEnv {
+  return ruby === '/usr/bin/ruby' ? {} : { GEM_PATH: `${DEBIAN_GEMS}:` };
+}

@@ -1,10 +1,14 @@
-# Shell helpers shared by the install scripts that build an interpreter from a Debian source package
-# (install-rubies.sh, install-pythons.sh). Sourced, not run. The including script sets:
-#   SCRIPT     its name, for messages
-#   WORK       its scratch folder (removed on exit by the script)
-#   SRC_SUITE  an associative array whose values are the Debian suites to fetch source packages from
-# Only source packages are fetched, through a private apt configuration in $WORK: the system's apt
-# sources, lists and caches never see trixie or experimental.
+# Helpers shared by the install scripts (install-rubies.sh, install-rails-gems.sh, install-pythons.sh): timing and logging,
+# Debian packages, and a private apt configuration for Debian source packages. Sourced, not run.
+# The including script sets WORK (its scratch folder, removed on exit) and NAME (its name, for messages).
+
+# The extra Rubies (chruby's layout, /opt/rubies/ruby-<version>), and the Debian source package and
+# suite that carry each one's upstream tarball.
+RUBY_VERSIONS=(3.3.8 3.4.5)
+declare -A RUBY_SRC_PACKAGE=([3.3.8]=ruby3.3 [3.4.5]=ruby3.4)
+declare -A RUBY_SRC_SUITE=([3.3.8]=trixie [3.4.5]=experimental)
+
+# ---- timing and logging ---------------------------------------------------------------------------
 
 # (EPOCHREALTIME is "seconds.microseconds", with the locale's decimal separator)
 now_ms() { echo $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); }
@@ -36,6 +40,13 @@ logged() {
 
 # in_dir DIR COMMAND...: runs COMMAND in DIR (a subshell, so the script's own directory stays put).
 in_dir() ( cd "$1" && shift && "$@" )
+
+# reports VERSION RUBY: does RUBY run and say that it is VERSION?
+reports() {
+  local out
+  out=$("$2" -v 2>/dev/null) || return 1
+  [[ "$out" == "ruby $1 "* ]]
+}
 
 # apt_install_missing PACKAGE...: installs those of the Debian packages that are not installed yet.
 apt_install_missing() {
@@ -76,17 +87,16 @@ debian_mirror() {
   done
 }
 
-# setup_private_apt: an apt configuration of our own in $WORK that only knows the deb-src lines we
+# setup_private_apt SUITE...: an apt configuration of our own in $WORK that only knows the deb-src lines we
 # need, on the system's own mirror; the system's sources, lists and caches stay untouched. Sets
 # APT_OPTS for apt-get and apt-cache.
 APT_OPTS=()
 setup_private_apt() {
   [ ${#APT_OPTS[@]} -eq 0 ] || return 0
-  local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg opts="" suites suite
+  local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg opts="" suites="$*" suite
   mirror=$(debian_mirror | head -n 1)
-  [ -n "$mirror" ] || { echo "$SCRIPT: found no Debian mirror in /etc/apt/sources.list{,.d}" >&2; return 1; }
+  [ -n "$mirror" ] || { echo "$NAME: found no Debian mirror in /etc/apt/sources.list{,.d}" >&2; return 1; }
   [ -f "$keyring" ] && opts="[signed-by=$keyring] "
-  suites=$(printf '%s\n' "${SRC_SUITE[@]}" | sort -u | xargs)
   for suite in $suites; do
     echo "deb-src ${opts}${mirror} $suite main"
   done >"$WORK/sources.list"
@@ -100,11 +110,16 @@ setup_private_apt() {
     logged "$WORK/apt-update.log" apt-get "${APT_OPTS[@]}" update
 }
 
-# source_version PACKAGE PREFIX: the newest Debian version of the source PACKAGE (in the private
-# suites) whose version starts with PREFIX ("3.4.5-": exactly upstream 3.4.5; "3.13.": any 3.13).
+
+# source_version PACKAGE SUITE PREFIX: the newest Debian version of source PACKAGE in SUITE that starts
+# with PREFIX (e.g. ruby3.4 experimental "3.4.5-" -> 3.4.5-1~exp1), as the private apt configuration
+# knows it. By suite: another suite may list a newer one whose files the mirror does not serve.
 source_version() {
-  apt-cache "${APT_OPTS[@]}" showsrc --only-source "$1" 2>/dev/null |
-    awk -v p="$2" '$1 == "Version:" && index($2, p) == 1 { print $2 }' | sort -V | tail -n 1
+  apt-cache "${APT_OPTS[@]}" madison "$1" 2>/dev/null |
+    awk -F'|' -v suite="$2" -v prefix="$3" '
+      { version = $2; gsub(/ /, "", version); split($3, where, " ") }
+      where[2] == suite "/main" && where[3] == "Sources" && index(version, prefix) == 1 { print version }' |
+    sort -V | tail -n 1
 }
 
 # download_orig PACKAGE DEBVERSION DIR: downloads the source package into DIR (download only: Debian's
@@ -117,6 +132,6 @@ download_orig() {
   timed "download $pkg=$debver" logged "$WORK/download-$pkg.log" \
     in_dir "$dl" apt-get "${APT_OPTS[@]}" source --download-only --only-source "$pkg=$debver" >&2 || return 1
   orig=$(find "$dl" -maxdepth 1 -name "${pkg}_*.orig.tar.*" ! -name '*.asc' -print -quit)
-  [ -n "$orig" ] || { echo "$SCRIPT: $pkg $debver has no .orig.tar.*" >&2; return 1; }
+  [ -n "$orig" ] || { echo "$NAME: $pkg $debver has no .orig.tar.*" >&2; return 1; }
   echo "$orig"
 }
