@@ -11,10 +11,11 @@ interface ReportChild {
   writers: { requestCurve: { requests: number; ms: number; pages: number }[] };
 }
 
-/** bufferFile: the fixture's "start length"; requests: each child's requests. */
+/** bufferFile: the fixture's "first-page pages" (the buffer's whole pages); requests: each child's. */
 export function assertRequestCurve(capture: Capture, children: ReportChild[], bufferFile: string, requests: number): void {
-  const [start, length] = fs.readFileSync(bufferFile, 'utf8').trim().split(' ').map(Number);
-  const inBuffer = (addr: number) => addr + capture.meta.pageSize > start && addr < start + length;
+  const [first, pages] = fs.readFileSync(bufferFile, 'utf8').trim().split(' ').map(Number);
+  assert.ok(requests <= pages, `${requests} requests write ${requests} of the buffer's ${pages} pages`);
+  const inBuffer = (addr: number) => addr >= first && addr < first + pages * capture.meta.pageSize;
   for (const c of children) {
     const cw = capture.faults!.children.find((x) => x.pid === c.pid)!;
     const marks = cw.requests!;
