@@ -27,6 +27,8 @@ import { familyOf } from '../native/proc';
 
 const REPEAT = 7;
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+/** the installed command (package.json bin) */
+const BIN = path.join(ROOT, 'bin', 'cowscope');
 
 /** Best time of n runs, after one untimed warm-up run (JIT compilation is not what is measured). */
 function best<T>(n: number, fn: () => T): { seconds: number; result: T } {
@@ -160,24 +162,19 @@ async function inspectVsSmem(): Promise<void> {
   try {
     const N = 9;
     // Like with like: each command is spawned alike and timed whole, its interpreter's start-up included
-    // (smem's Python, our node); the installed bin as a user runs it (`cowscope` is `node
-    // dist/cli/main.js`), not npx. NODE_EXTRA_CA_CERTS is left out of node's environment: Node 20 parses
-    // that file and its own CA bundle before any script runs (nodejs/node#40524: ~50 ms of CPU here),
-    // a cost of the machine's set-up that smem does not pay. When it is set, node with it is timed too.
+    // (smem's Python, our node), in this machine's environment; cowscope as installed (bin/cowscope, which
+    // starts node without NODE_EXTRA_CA_CERTS: Node 20 parses that file and its own CA bundle before any
+    // script runs, nodejs/node#40524), not npx. When the variable is set, `node dist/cli/main.js` with it
+    // is timed too: what the wrapper saves.
     const extraCa = process.env.NODE_EXTRA_CA_CERTS;
-    const env = { ...process.env };
-    delete env.NODE_EXTRA_CA_CERTS;
-    const inspectArgs = [CLI, 'inspect', String(fam.info.pid), '--json'];
+    const bare = { ...process.env };
+    delete bare.NODE_EXTRA_CA_CERTS;
+    const inspectArgs = ['inspect', String(fam.info.pid), '--json'];
     const t = interleaved(N, {
       smem: () => spawnSync('smem', ['-c', 'pid uss pss', '-P', name], { encoding: 'utf8' }),
-      inspect: () => spawnSync(process.execPath, inspectArgs, { encoding: 'utf8', env }),
-      node: () => spawnSync(process.execPath, ['-e', '0'], { env }),
-      ...(extraCa
-        ? {
-            inspectCa: () => spawnSync(process.execPath, inspectArgs, { encoding: 'utf8' }),
-            nodeCa: () => spawnSync(process.execPath, ['-e', '0']),
-          }
-        : {}),
+      inspect: () => spawnSync(BIN, inspectArgs, { encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } }),
+      node: () => spawnSync(process.execPath, ['-e', '0'], { env: bare }),
+      ...(extraCa ? { inspectCa: () => spawnSync(process.execPath, [CLI, ...inspectArgs], { encoding: 'utf8' }) } : {}),
     });
     const listed = spawnSync('smem', ['-H', '-c', 'pid', '-P', name], { encoding: 'utf8' }).stdout.trim().split('\n').length;
     const inProcess = await bestAsync(3, () => inspect({ pid: String(fam.info.pid), json: true, mappings: false, bytes: false }));
@@ -190,10 +187,8 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
     console.log(`${row('cowscope inspect --json', t.inspect)}  -> ${ratio(t.inspect)}; goal <= 1.0x, must <= 1.2x)`);
     console.log(`${row('  of which node start-up', t.node)}  node -e 0`);
     console.log(`  ${'  and the inspect itself'.padEnd(30)}${ms(inProcess.seconds).padStart(9)}  (in-process, warm: maps + smaps_rollup + pagemap of 4 processes, classification)`);
-    if (t.inspectCa && t.nodeCa) {
-      console.log(`${row('with NODE_EXTRA_CA_CERTS set', t.inspectCa)}  -> ${ratio(t.inspectCa)}), as this machine's environment has it`);
-      console.log(`${row('  of which node start-up', t.nodeCa)}  node -e 0: Node 20 loads the CA file at start-up`);
-    }
+    if (t.inspectCa)
+      console.log(`${row('node dist/cli/main.js, CA file', t.inspectCa)}  -> ${ratio(t.inspectCa)}): without bin/cowscope, NODE_EXTRA_CA_CERTS as this machine sets it`);
   } finally {
     await fam.stop();
     fs.rmSync(dir, { recursive: true, force: true });

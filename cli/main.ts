@@ -12,6 +12,13 @@ import { EXIT_USAGE, UsageError, fail } from './errors';
 import { CommandName, SPECS } from './commands/specs';
 
 // hideBin(process.argv) for plain node (no Electron): the words after the script.
+// bin/cowscope started node without NODE_EXTRA_CA_CERTS (see there): the programs cowscope starts get
+// the user's environment back.
+if (process.env.COWSCOPE_NODE_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env.COWSCOPE_NODE_EXTRA_CA_CERTS;
+  delete process.env.COWSCOPE_NODE_EXTRA_CA_CERTS;
+}
+
 const argv = process.argv.slice(2);
 const debug = argv.includes('--debug');
 

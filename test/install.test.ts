@@ -23,6 +23,7 @@ const NOT_SHIPPED = /^(dist\/)?(test|bench|fixtures|scripts|\.ci)\/|^\.|(^|\/)\.
 const SHIPPED = [
   'package.json',
   'README.md',
+  'bin/cowscope',
   'dist/cli/main.js',
   'dist/native/probe.js',
   'dist/runtimes/ruby/driver.js',
@@ -74,8 +75,10 @@ test('a global install of the packed tarball into a temporary prefix: cowscope d
   assert.not.ok(fs.existsSync(path.join(pkgDir, 'test')) || fs.existsSync(path.join(pkgDir, 'dist', 'test')), 'no tests installed');
 
   const cowscope = path.join(prefix, 'bin', 'cowscope');
-  // `#!/usr/bin/env node` finds this Node; the checkout is nowhere on the way.
-  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${path.join(prefix, 'bin')}:${process.env.PATH}` };
+  // bin/cowscope runs the `node` on PATH: this Node; the checkout is nowhere on the way. It starts node
+  // without NODE_EXTRA_CA_CERTS and hands the value on: the programs cowscope runs see it as set here.
+  const caFile = path.join(tmp.dir, 'no-such-ca.pem');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: caFile, PATH: `${path.dirname(process.execPath)}:${path.join(prefix, 'bin')}:${process.env.PATH}` };
   const run = (args: string[]) => spawnSync(cowscope, args, { cwd: elsewhere, encoding: 'utf8', timeout: 180_000, env });
 
   const doctor = run(['doctor', '--json']);
@@ -87,6 +90,14 @@ test('a global install of the packed tarball into a temporary prefix: cowscope d
 
   const example = run(['run', '--example', '--json']);
   assert.is(example.status, 0, example.stderr);
+  // node itself never read the (missing) CA file: it warns on stderr when it tries
+  assert.not.match(example.stderr, /NODE_EXTRA_CA_CERTS|no-such-ca/, 'node started without the variable');
+  const seen = path.join(tmp.dir, 'seen-env.txt');
+  const script = path.join(tmp.dir, 'env.rb');
+  fs.writeFileSync(script, `File.write(${JSON.stringify(seen)}, ENV.fetch('NODE_EXTRA_CA_CERTS', '(unset)') + ' ' + ENV.fetch('COWSCOPE_NODE_EXTRA_CA_CERTS', '(unset)'))\n`);
+  const envRun = run(['run', '--children', '1', script]);
+  assert.is(envRun.status, 0, envRun.stderr);
+  assert.is(fs.readFileSync(seen, 'utf8'), `${caFile} (unset)`, 'the program got the variable back, and nothing of ours');
   const report = JSON.parse(example.stdout);
   assert.is(report.schema, 'cowscope.run/1');
   assert.is(report.children.length, 2);
