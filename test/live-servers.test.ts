@@ -10,18 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { familyOf, statOf } from '../native/proc';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
-import { freePort, get, sleep, stopFamily, until } from './helpers/servers';
+import { freePort, get, sleep, stopFamily, until, Sharing } from './helpers/servers';
 import { isRoot, startJsonFamily } from './helpers/family';
 
 const agent = runCowscope(['agent-path']).stdout.trim();
-
-interface Sharing {
-  pid: number;
-  parent: number;
-  pages: { copied: number };
-  blame?: { cause: string; pages: number }[];
-  noBlame?: string;
-}
 
 function inspectJson(pid: number, dir: string, extra: string[] = []): { processes: { pid: number }[]; sharing: Sharing[]; notes: string[]; liveMaps?: { pid: number }[] } {
   const r = runCowscope(['inspect', String(pid), '--json', '--heap-map-dir', dir, ...extra]);

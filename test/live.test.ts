@@ -2,15 +2,14 @@
 // RUBYOPT leaves a heap map at the master's first fork; `cowscope inspect MASTER` blames each worker
 // against the live master; --watch samples; Prometheus output parses. The server is stopped after.
 
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statOf } from '../native/proc';
-import { familyOf } from '../native/proc';
 import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
-import { freePort, get } from './helpers/servers';
+import { startAgentUnicorn, stopFamily } from './helpers/servers';
 import { startJsonFamily } from './helpers/family';
 
 const live = tempDir('live');
@@ -19,35 +18,11 @@ let master = 0;
 let workers: number[] = [];
 
 test.before(async () => {
-  const port = await freePort();
-  const agent = runCowscope(['agent-path']).stdout.trim();
-  assert.ok(fs.existsSync(agent), `agent-path prints the agent: ${agent}`);
-  server = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
-    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live.dir, COWSCOPE_FIXTURE_PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  server.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 30_000;
-  while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
-  master = server.pid!;
-  workers = familyOf(master).slice(1);
-  assert.is(workers.length, 2, `two workers: ${workers}`);
-  for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+  ({ server, master, workers } = await startAgentUnicorn(live.dir));
 });
 
 test.after(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) {
-      for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
-      server.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await stopFamily(master, 'SIGQUIT', server); // graceful: the master stops and reaps its workers
   for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
   live.remove();
 });

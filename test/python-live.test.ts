@@ -14,18 +14,10 @@ import * as assert from 'uvu/assert';
 import { familyOf } from '../native/proc';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
-import { stopFamily, until } from './helpers/servers';
+import { Sharing, stopFamily, until } from './helpers/servers';
 
 const PYTHON = '/usr/bin/python3';
 const agentDir = runCowscope(['agent-path', '--runtime', 'python']).stdout.trim();
-
-interface Sharing {
-  pid: number;
-  parent: number;
-  pages: { copied: number };
-  blame?: { cause: string; pages: number }[];
-  noBlame?: string;
-}
 
 function inspectJson(pid: number, dir: string): { sharing: Sharing[]; notes: string[]; liveMaps?: { pid: number; runtime: string; version: string; ruby?: string }[] } {
   const r = runCowscope(['inspect', String(pid), '--json', '--heap-map-dir', dir]);

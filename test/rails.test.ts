@@ -31,7 +31,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { statOf, familyOf } from '../native/proc';
-import { freePort, get } from './helpers/servers';
+import { freePort, get, stopFamily } from './helpers/servers';
 import { StrategyRow, assertPredictionsWithin, predictionGap } from './helpers/compare';
 import { RUBY_FIXTURES, leftoverRunDirs, railsGemsEnv, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
 
@@ -143,16 +143,7 @@ test("Unicorn (preload_app, 2 workers) with the live agent, 200 requests: every 
       assert.ok(unknown <= 0.05 * copied, `worker ${s.pid}: unknown ${unknown} of ${copied} copied pages`);
     }
   } finally {
-    if (server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null) {
-        for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
-        server.kill('SIGKILL');
-        await exited;
-      }
-    }
+    await stopFamily(server.pid!, 'SIGQUIT', server); // graceful: the master stops and reaps its workers
     live.remove();
   }
   for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);

@@ -4,15 +4,14 @@
 // (preload_app, 2 workers, loopback) with the live agent; the state is held still by stopping the
 // processes (SIGSTOP) between requests.
 
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { familyOf, statOf } from '../native/proc';
+import { statOf } from '../native/proc';
 import { inspectSample } from '../cli/commands/inspect';
 import { Reuse } from '../gather/reuse';
-import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
-import { freePort, get } from './helpers/servers';
+import { runCowscope, tempDir } from './helpers/ruby';
+import { get, startAgentUnicorn, stopFamily } from './helpers/servers';
 
 const live = tempDir('watch-reuse');
 let server: ChildProcess | undefined;
@@ -21,35 +20,12 @@ let workers: number[] = [];
 let port = 0;
 
 test.before(async () => {
-  port = await freePort();
-  const agent = runCowscope(['agent-path']).stdout.trim();
-  server = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
-    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live.dir, COWSCOPE_FIXTURE_PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  server.stderr!.on('data', (d) => (log += d));
-  const deadline = Date.now() + 30_000;
-  while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
-  master = server.pid!;
-  workers = familyOf(master).slice(1);
-  assert.is(workers.length, 2, `two workers: ${workers}`);
-  for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+  ({ server, master, workers, port } = await startAgentUnicorn(live.dir));
 });
 
 test.after(async () => {
-  if (server && server.exitCode === null) {
-    for (const p of [...workers, master]) signal(p, 'SIGCONT');
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGQUIT'); // graceful: the master stops and reaps its workers
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) {
-      for (const w of workers) signal(w, 'SIGKILL');
-      server.kill('SIGKILL');
-      await exited;
-    }
-  }
+  for (const p of [...workers, master]) signal(p, 'SIGCONT');
+  await stopFamily(master, 'SIGQUIT', server); // graceful: the master stops and reaps its workers
   for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
   live.remove();
 });

@@ -1,9 +1,13 @@
 // Helpers for tests of real servers on the loopback interface.
 
-import type { ChildProcess } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
+import * as assert from 'uvu/assert';
 import { familyOf, statOf } from '../../native/proc';
+import { RUBY_FIXTURES, runCowscope } from './ruby';
 
 /** A TCP port nobody listens on at the moment (the kernel's pick on 127.0.0.1). */
 export function freePort(): Promise<number> {
@@ -62,4 +66,35 @@ export async function stopFamily(master: number, signal: NodeJS.Signals, proc?: 
   for (const p of alive()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
   if (proc && proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
   await until('the family to be reaped', 10_000, () => alive().length === 0);
+}
+
+/** Debian's Unicorn on the Rack fixture (preload_app, 2 workers, loopback) with the live agent on
+ *  RUBYOPT leaving its heap maps in liveDir; the workers warmed by 40 requests. Stop with stopFamily. */
+export async function startAgentUnicorn(liveDir: string): Promise<{ server: ChildProcess; master: number; workers: number[]; port: number }> {
+  const port = await freePort();
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  assert.ok(fs.existsSync(agent), `agent-path prints the agent: ${agent}`);
+  const server = spawn('unicorn', ['-E', 'none', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'unicorn.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
+    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: liveDir, COWSCOPE_FIXTURE_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  server.stderr!.on('data', (d) => (log += d));
+  const deadline = Date.now() + 30_000;
+  while (!(/worker=0 ready/.test(log) && /worker=1 ready/.test(log)) && Date.now() < deadline) await sleep(50);
+  assert.ok(/worker=1 ready/.test(log), `unicorn started:\n${log}`);
+  const master = server.pid!;
+  const workers = familyOf(master).slice(1);
+  assert.is(workers.length, 2, `two workers: ${workers}`);
+  for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+  return { server, master, workers, port };
+}
+
+/** A child's row of `inspect --json`'s sharing, as the live tests read it. */
+export interface Sharing {
+  pid: number;
+  parent: number;
+  pages: { copied: number };
+  blame?: { cause: string; pages: number }[];
+  noBlame?: string;
 }
