@@ -82,8 +82,25 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
   const regions = new Map<string, Tally>();
   const pageCause: string[] = new Array(diffs.addrs.length);
   const pageOwner: (WordOwner | undefined)[] = new Array(diffs.addrs.length);
+  // Per-word work over small integers: causes interned to ids, words counted per id in a typed array.
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  const ranks: number[] = [];
+  const idOf = (c: string): number => {
+    let id = ids.get(c);
+    if (id === undefined) {
+      ids.set(c, (id = names.length));
+      names.push(c);
+      ranks.push(causeRank(c));
+    }
+    return id;
+  };
+  let wordsOf = new Float64Array(64);
   const wordCauses: string[] = [];
-  const wordOwners: (WordOwner | undefined)[] = [];
+  const ownerKeys: number[] = [];
+  const ownerAt = new Map<number, number>(); // owner key -> slot in ownerFirst/ownerWords, this page
+  const ownerFirst: number[] = [];
+  const ownerWords: number[] = [];
   let w = 0;
   for (let p = 0; p < diffs.addrs.length; p++) {
     const first = w;
@@ -93,35 +110,57 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     else if (diffs.status[p] !== 1) primary = 'unknown'; // unreadable: no words to judge
     else {
       wordCauses.length = 0;
-      wordOwners.length = 0;
-      blamer.changedWords(p, first, w, wordCauses, wordOwners);
-      const here: Tally = new Map();
-      for (const c of wordCauses) bump(here, c, 0, 1);
-      primary = 'unknown';
-      let most = -1;
-      for (const [c, v] of here) if (v.words > most || (v.words === most && causeRank(c) < causeRank(primary))) [primary, most] = [c, v.words];
-      for (const [c, v] of here) bump(causes, c, 0, v.words);
-      pageCauses[p] = [...here.keys()].sort();
-      // Owners: words per owner on this page; the page counts for the owner with most words.
-      const perOwner = new Map<number, { owner: WordOwner; words: number }>();
-      for (const o of wordOwners) {
-        if (!o) continue;
-        const e = perOwner.get(o.key);
-        if (e) e.words++;
-        else perOwner.set(o.key, { owner: o, words: 1 });
+      ownerKeys.length = 0;
+      blamer.changedWords(p, first, w, wordCauses, ownerKeys);
+      const here: number[] = [];
+      for (const c of wordCauses) {
+        const id = idOf(c);
+        if (id >= wordsOf.length) {
+          const grown = new Float64Array(wordsOf.length * 2);
+          grown.set(wordsOf);
+          wordsOf = grown;
+        }
+        if (wordsOf[id]++ === 0) here.push(id);
       }
-      let best: { owner: WordOwner; words: number } | undefined;
-      for (const e of perOwner.values()) {
-        if (!best || e.words > best.words) best = e;
-        bump(byType, e.owner.type, 0, e.words);
-        bump(byClass, e.owner.class, 0, e.words);
-        if (e.owner.site) bump(bySite, e.owner.site, 0, e.words);
+      let best = -1;
+      for (const id of here) {
+        if (best < 0 || wordsOf[id] > wordsOf[best] || (wordsOf[id] === wordsOf[best] && ranks[id] < ranks[best])) best = id;
+        bump(causes, names[id], 0, wordsOf[id]);
       }
-      if (best) {
-        pageOwner[p] = best.owner;
-        bump(byType, best.owner.type, 1, 0);
-        bump(byClass, best.owner.class, 1, 0);
-        if (best.owner.site) bump(bySite, best.owner.site, 1, 0);
+      primary = best < 0 ? 'unknown' : names[best];
+      pageCauses[p] = here.map((id) => names[id]).sort();
+      for (const id of here) wordsOf[id] = 0;
+      // Owners: words per owner on this page; the page counts for the owner with most words (the first
+      // such owner met). The blamer describes each owner once a page, from its first word here.
+      ownerAt.clear();
+      ownerFirst.length = 0;
+      ownerWords.length = 0;
+      for (let i = 0; i < ownerKeys.length; i++) {
+        const key = ownerKeys[i];
+        if (!key) continue;
+        const at = ownerAt.get(key);
+        if (at === undefined) {
+          ownerAt.set(key, ownerFirst.length);
+          ownerFirst.push(first + i);
+          ownerWords.push(1);
+        } else ownerWords[at]++;
+      }
+      let bestOwner: WordOwner | undefined;
+      let bestWords = 0;
+      for (let i = 0; i < ownerFirst.length; i++) {
+        const owner = blamer.ownerOf(ownerFirst[i]);
+        if (!owner) continue;
+        const n = ownerWords[i];
+        if (!bestOwner || n > bestWords) [bestOwner, bestWords] = [owner, n];
+        bump(byType, owner.type, 0, n);
+        bump(byClass, owner.class, 0, n);
+        if (owner.site) bump(bySite, owner.site, 0, n);
+      }
+      if (bestOwner) {
+        pageOwner[p] = bestOwner;
+        bump(byType, bestOwner.type, 1, 0);
+        bump(byClass, bestOwner.class, 1, 0);
+        if (bestOwner.site) bump(bySite, bestOwner.site, 1, 0);
       }
     }
     pageCause[p] = primary;

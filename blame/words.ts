@@ -43,3 +43,20 @@ export function overlapsAny(start: Float64Array, end: Float64Array, lo: number, 
   const at = lastAtOrBelow(start, hi - 1);
   return at >= 0 && end[at] > lo;
 }
+
+/** findRange over sorted, non-overlapping [start, end) ranges, remembering the last hit: for lookups
+ *  that come in address order (changed words), most land in the range of the one before or the next
+ *  one, with no binary search. Any order gives the same answers. */
+export function rangeCursor(start: Float64Array, end: Float64Array): (addr: number) => number {
+  let last = -1;
+  return (addr) => {
+    if (last >= 0 && start[last] <= addr) {
+      if (addr < end[last]) return last;
+      const next = last + 1;
+      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (last = next) : -1;
+    }
+    const i = findRange(start, end, addr);
+    if (i >= 0) last = i;
+    return i;
+  };
+}

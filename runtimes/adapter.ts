@@ -21,8 +21,12 @@ export interface WordOwner {
 export interface PageBlamer {
   /** the region a copied page belongs to (ruby-heap, malloc-heap, anon, file-data, stack, …) */
   regionOf(page: number): string;
-  /** causes (and owners) of the changed words [first, end) of copied page p of the diffs */
-  changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void;
+  /** causes of the changed words [first, end) of copied page p of the diffs, and for each the key of
+   *  the owner of its word (0: none known); the engine asks ownerOf for one word per owner */
+  changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void;
+  /** the owner of changed word k, a word of the page changedWords judged last (the description is made
+   *  once per owner and page, not per word) */
+  ownerOf(k: number): WordOwner | undefined;
   /** the cause of copied page p whose bytes did not change */
   identicalPage(p: number): string;
   /** causes that stored values a page already held, inferred from what lies on it (a GC aging young

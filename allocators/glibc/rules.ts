@@ -2,7 +2,7 @@
 // free-list links), which lie in chunks the child allocated itself, and which are the contents of a
 // chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
 
-import { Word, findRange, lastAtOrBelow, same, wordOf } from '../../blame/words';
+import { Word, lastAtOrBelow, rangeCursor, wordOf } from '../../blame/words';
 import { ARENA_HEAP, GlibcHeap, MallocChunks, isArenaHeader } from './chunks';
 
 export interface GlibcView {
@@ -36,22 +36,6 @@ const ends = (c: MallocChunks) => {
   return e;
 };
 
-/** findRange over sorted chunks, remembering the last hit: changed words come in address order, so
- *  most lookups land in the chunk of the word before or the next one (no binary search). */
-function cursorOver(start: Float64Array, end: Float64Array): (addr: number) => number {
-  let last = -1;
-  return (addr) => {
-    if (last >= 0 && start[last] <= addr) {
-      if (addr < end[last]) return last;
-      const next = last + 1;
-      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (last = next) : -1;
-    }
-    const i = findRange(start, end, addr);
-    if (i >= 0) last = i;
-    return i;
-  };
-}
-
 export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
   const forkEnds = ends(heap.chunks);
   const childEnds = child ? ends(child) : undefined;
@@ -60,8 +44,8 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
     forkEnds,
     child,
     childEnds,
-    forkAt: cursorOver(heap.chunks.start, forkEnds),
-    childAt: child && childEnds ? cursorOver(child.start, childEnds) : () => -1,
+    forkAt: rangeCursor(heap.chunks.start, forkEnds),
+    childAt: child && childEnds ? rangeCursor(child.start, childEnds) : () => -1,
     tcacheKey: heap.tcacheKey && heap.tcacheKey !== '0' ? wordOf(heap.tcacheKey) : undefined,
     heapStart: heap.heapStart,
     heapLo: heapVma?.start ?? 0,
@@ -99,43 +83,100 @@ const isFreeLink = (off: number, size: number): boolean => off === 16 || off ===
 /** Is addr the prev_size word of a chunk whose predecessor is in use (the child's view where known)? */
 function inPrevSize(g: GlibcView, addr: number): boolean {
   const k = g.childAt(addr);
-  const [c, e, i] = k >= 0 ? [g.child!, g.childEnds!, k] : [g.fork, g.forkEnds, g.forkAt(addr)];
-  return i > 0 && addr - c.start[i] < 8 && e[i - 1] === c.start[i] && !!c.inUse[i - 1];
+  if (k >= 0) {
+    const c = g.child!;
+    return k > 0 && addr - c.start[k] < 8 && g.childEnds![k - 1] === c.start[k] && !!c.inUse[k - 1];
+  }
+  const i = g.forkAt(addr);
+  const c = g.fork;
+  return i > 0 && addr - c.start[i] < 8 && g.forkEnds[i - 1] === c.start[i] && !!c.inUse[i - 1];
 }
 
-/** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk. */
-export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
+/** ChunkWords.kind values: what a word is to glibc (NONE: in no chunk). */
+export const CW = { NONE: 0, META: 1, PREV_IN_USE: 2, FRESH: 3, CONTENT: 4 } as const;
+
+/** What many words are to glibc, one row per word, in typed arrays (the blame's per-word path asks
+ *  about every changed word and every pointer it stores: no object per word). */
+export interface ChunkWords {
+  kind: Uint8Array;
+  /** FRESH, CONTENT: the chunk's start; PREV_IN_USE: the start of the chunk before */
+  start: Float64Array;
+  /** CONTENT: the fork-time chunk's size */
+  size: Float64Array;
+  /** FRESH, CONTENT: the word's offset in its chunk */
+  off: Float64Array;
+}
+
+export function chunkWords(n: number): ChunkWords {
+  return { kind: new Uint8Array(n), start: new Float64Array(n), size: new Float64Array(n), off: new Float64Array(n) };
+}
+
+const isKey = (g: GlibcView, lo: number, hi: number) => !!g.tcacheKey && lo === g.tcacheKey.lo && hi === g.tcacheKey.hi;
+
+/** Classify the chunk word at addr (fork-time value oLo/oHi, the child's nLo/nHi) into row k of out:
+ *  kind NONE outside every chunk. */
+export function classifyChunkWord(g: GlibcView, addr: number, oLo: number, oHi: number, nLo: number, nHi: number, out: ChunkWords, k: number): void {
+  out.kind[k] = chunkWordKind(g, addr, oLo, oHi, nLo, nHi, out, k);
+}
+
+function chunkWordKind(g: GlibcView, addr: number, oLo: number, oHi: number, nLo: number, nHi: number, out: ChunkWords, k: number): number {
   // A chunk's first word (prev_size) is user data of the chunk before it while that one is in use.
   const lookup = inPrevSize(g, addr) ? addr - 8 : addr;
   const c = g.forkAt(lookup);
-  const k = g.childAt(lookup);
-  if (c < 0 && k < 0) return undefined;
-  const start = c >= 0 ? g.fork.start[c] : g.child!.start[k];
+  const ck = g.childAt(lookup);
+  if (c < 0 && ck < 0) return CW.NONE;
+  const start = c >= 0 ? g.fork.start[c] : g.child!.start[ck];
   // The main arena's first chunk is tcache_perthread_struct: counts and list heads. A thread arena heap
   // starts with its heap_info and (the arena's first heap) its malloc_state: bins, top, next_free,
   // attached_threads (a forked child's new threads take over its parent's arenas and rewrite them).
-  if (start === g.heapStart || isArenaHeader(start)) return { kind: 'meta' };
+  if (start === g.heapStart || isArenaHeader(start)) return CW.META;
   // The child carved this memory differently (it freed the fork-time chunk, or allocated from a free
   // one): its own chunk says what the word is now.
-  const recarved = k >= 0 && (c < 0 || g.child!.start[k] !== start || g.child!.size[k] !== g.fork.size[c]);
+  const recarved = ck >= 0 && (c < 0 || g.child!.start[ck] !== start || g.child!.size[ck] !== g.fork.size[c]);
   if (recarved || (c >= 0 && !g.fork.inUse[c])) {
-    const s = k >= 0 ? g.child!.start[k] : start;
+    const s = ck >= 0 ? g.child!.start[ck] : start;
     const off = addr - s;
-    if (off < 16) return { kind: 'meta' };
-    if (k >= 0 && !g.child!.inUse[k] && isFreeLink(off, g.child!.size[k])) return { kind: 'meta' };
-    if (g.tcacheKey && (same(O, g.tcacheKey) || same(N, g.tcacheKey))) return { kind: 'meta' };
+    if (off < 16) return CW.META;
+    if (ck >= 0 && !g.child!.inUse[ck] && isFreeLink(off, g.child!.size[ck])) return CW.META;
+    if (isKey(g, oLo, oHi) || isKey(g, nLo, nHi)) return CW.META;
     // Anything else the child wrote there: it allocated the memory (and may have freed it since).
-    return { kind: 'fresh', start: s, off };
+    out.start[k] = s;
+    out.off[k] = off;
+    return CW.FRESH;
   }
   const off = addr - start;
   // A chunk in use at the fork that the child freed: its bin links are glibc's.
-  if (k >= 0 && !g.child!.inUse[k] && isFreeLink(off, g.fork.size[c])) return { kind: 'meta' };
-  if (off === 8 && O.hi === N.hi && (O.lo ^ N.lo) === 1 && c > 0 && g.forkEnds[c - 1] === start) return { kind: 'prev-in-use', prevStart: g.fork.start[c - 1] };
-  if (off < 16) return { kind: 'meta' };
+  if (ck >= 0 && !g.child!.inUse[ck] && isFreeLink(off, g.fork.size[c])) return CW.META;
+  if (off === 8 && oHi === nHi && (oLo ^ nLo) === 1 && c > 0 && g.forkEnds[c - 1] === start) {
+    out.start[k] = g.fork.start[c - 1];
+    return CW.PREV_IN_USE;
+  }
+  if (off < 16) return CW.META;
   // glibc's own words in a chunk freed into tcache: the key at +24, the safe-linked next pointer at +16.
-  if (g.tcacheKey && (same(O, g.tcacheKey) || same(N, g.tcacheKey))) return { kind: 'meta' };
-  if (off === 16 && (isSafeLink(g, addr, N) || isSafeLink(g, addr, O))) return { kind: 'meta' };
-  return { kind: 'content', start, size: g.fork.size[c], off };
+  if (isKey(g, oLo, oHi) || isKey(g, nLo, nHi)) return CW.META;
+  if (off === 16 && (isSafeLink(g, addr, { lo: nLo, hi: nHi }) || isSafeLink(g, addr, { lo: oLo, hi: oHi }))) return CW.META;
+  out.start[k] = start;
+  out.size[k] = g.fork.size[c];
+  out.off[k] = off;
+  return CW.CONTENT;
+}
+
+/** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk: one
+ *  word at a time, for callers off the per-word path. */
+export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
+  const out = chunkWords(1);
+  classifyChunkWord(g, addr, O.lo, O.hi, N.lo, N.hi, out, 0);
+  switch (out.kind[0]) {
+    case CW.META:
+      return { kind: 'meta' };
+    case CW.PREV_IN_USE:
+      return { kind: 'prev-in-use', prevStart: out.start[0] };
+    case CW.FRESH:
+      return { kind: 'fresh', start: out.start[0], off: out.off[0] };
+    case CW.CONTENT:
+      return { kind: 'content', start: out.start[0], size: out.size[0], off: out.off[0] };
+  }
+  return undefined;
 }
 
 /** The chunk (fork-time, else the child's) holding addr: its start and size, for owner lookups. */

@@ -281,13 +281,17 @@ export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number)
       const ip: IdenticalPage = { ctx, page, pageSize, region: regionAt(page) };
       return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
     },
-    changedWords(_p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
+    changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
       for (let k = first; k < end; k++) {
         const w = at(k);
         const rule = WORD_RULES.find((r) => r.when(w));
         causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
-        owners.push(w.obj >= 0 ? { key: objects.addr[w.obj], type: w.type, class: w.type } : undefined);
+        ownerKeys.push(w.obj >= 0 ? objects.addr[w.obj] : 0);
       }
+    },
+    ownerOf(k: number): WordOwner | undefined {
+      const w = at(k);
+      return w.obj >= 0 ? { key: objects.addr[w.obj], type: w.type, class: w.type } : undefined;
     },
   };
 }

@@ -17,8 +17,8 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, same } from '../../blame/words';
-import { ChunkWord, GlibcView, chunkAt, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
+import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWord, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
@@ -51,13 +51,15 @@ interface Context {
   idTableCause: Map<number, string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: Map<number, string>;
-  /** the glibc chunk word at addr (old value O, new N); undefined at once for an address in no chunk's
-   *  1 MiB block (most values are no heap pointer: a GC heap object, a small number) */
-  chunkWordOf: (addr: number, O: Word, N: Word) => ChunkWord | undefined;
-  /** the chunk word at changed word k (its address, old and new value), computed once: every pass asks */
-  chunkWordAt: (k: number) => ChunkWord | undefined;
-  /** the chunk word that word k's new value points into, computed once */
-  targetChunkAt: (k: number) => ChunkWord | undefined;
+  /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
+  cw: ChunkWords;
+  /** what word k's new value points into, to glibc (words of GC heap pages: NONE, not asked) */
+  tw: ChunkWords;
+  /** the struct heap_page record, call_data array and is_entries array holding a changed word's address
+   *  (-1: none); cursors, for lookups in address order */
+  heapPageStructAt: (addr: number) => number;
+  callDataAt: (addr: number) => number;
+  isEntriesAt: (addr: number) => number;
   /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
   childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
@@ -249,6 +251,8 @@ function envFlagsOn(ctx: Context, page: number, pageSize: number): boolean {
 
 interface ChunkContent {
   ctx: Context;
+  /** the changed word (its index in the diffs) */
+  k: number;
   start: number;
   size: number;
   O: Word;
@@ -338,7 +342,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => c.ctx.contentChunkCause.has(c.start) },
   // A pointer now leading to memory the child allocated: the structure grew or was relinked to it, as
   // part of that allocation (a chunk of [heap], or a mapping the child made: glibc mmaps large blocks).
-  { cause: (c) => freshTargetCause(c.ctx, c.N)!, when: (c) => freshTargetCause(c.ctx, c.N) !== undefined },
+  { cause: (c) => freshTargetCause(c.ctx, c.k)!, when: (c) => freshTargetCause(c.ctx, c.k) !== undefined },
   { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped(num(c.N)) },
 ];
 
@@ -396,10 +400,9 @@ function isCallPathCounter(ctx: Context, start: number): boolean {
   return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
 }
 
-/** The owner of a changed word in a fork-time chunk, for the by-type and by-class tables. */
-function chunkOwnerOf(ctx: Context, addr: number): WordOwner | undefined {
-  const c = findRange(ctx.glibc.fork.start, ctx.glibc.forkEnds, addr); // fork-time chunks only
-  const i = c >= 0 ? chunkOwnerIndex(ctx, ctx.glibc.fork.start[c]) : -1;
+/** The owner of a changed word in a fork-time chunk (i: its index in ruby.chunkOwners), for the by-type
+ *  and by-class tables. */
+function chunkOwnerOf(ctx: Context, i: number): WordOwner | undefined {
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   const type = o.flags[i] & FL.typeMask;
@@ -407,10 +410,9 @@ function chunkOwnerOf(ctx: Context, addr: number): WordOwner | undefined {
   return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '', field };
 }
 
-/** The cause of the chunk the child allocated that v points into, if any. */
-function freshTargetCause(ctx: Context, v: Word): string | undefined {
-  const t = ctx.chunkWordOf(num(v), v, v);
-  return t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : undefined;
+/** The cause of the chunk the child allocated that word k's new value points into, if any. */
+function freshTargetCause(ctx: Context, k: number): string | undefined {
+  return ctx.tw.kind[k] === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : undefined;
 }
 
 /** What a call-cache table record points to: method entries, call caches and call infos. */
@@ -428,12 +430,15 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
 
 /** The imemo type of the object at an address: from the child's new flags, else the heap map; -1. */
 function imemoAt(ctx: Context, addr: number): number {
-  const fresh = ctx.newSlotFlags.get(addr);
+  // Objects are 8-byte aligned; every slot whose flags changed and every object of the heap map lies in
+  // a GC heap body: elsewhere only the objects the child allocated on pages of its own are searched.
+  if (addr % 8 !== 0) return -1;
+  const inBody = bodyOf(ctx, addr) >= 0;
+  const fresh = inBody ? ctx.newSlotFlags.get(addr) : undefined;
   if (fresh !== undefined) return typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : -1;
-  const born = ctx.bornFlags.get(addr);
+  const born = ctx.bornFlags.size ? ctx.bornFlags.get(addr) : undefined;
   if (born !== undefined) return (born & FL.typeMask) === T.IMEMO ? imemoTypeOf(born) : -1;
-  // every object of the heap map lies in a GC heap body: elsewhere, no search of the objects
-  if (bodyOf(ctx, addr) < 0) return -1;
+  if (!inBody) return -1;
   const i = ctx.objIndex(addr);
   const o = ctx.ruby.objects;
   return i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
@@ -446,16 +451,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   const pointsTo: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
-    const N = newAt(k);
-    const cw = ctx.chunkWordAt(k);
-    if (cw?.kind !== 'fresh') continue;
-    const target = num(N);
+    if (ctx.cw.kind[k] !== CW.FRESH) continue;
+    const start = ctx.cw.start[k];
+    const target = num(newAt(k));
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
-    const was = out.get(cw.start);
-    if (rule && (!was || was === 'alloc.malloc')) out.set(cw.start, rule.cause);
-    else if (!was) out.set(cw.start, 'alloc.malloc');
-    const t = ctx.targetChunkAt(k);
-    if (t?.kind === 'fresh' && t.off === 16) pointsTo.push([cw.start, t.start]);
+    const was = out.get(start);
+    if (rule && (!was || was === 'alloc.malloc')) out.set(start, rule.cause);
+    else if (!was) out.set(start, 'alloc.malloc');
+    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
   }
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
   // cache's set -> its entries): a chunk the child allocated that points to a cache chunk, or that a
@@ -477,19 +480,19 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
+    if (ctx.cw.kind[k] !== CW.CONTENT) continue;
+    const start = ctx.cw.start[k];
     const N = newAt(k);
-    const cw = ctx.chunkWordAt(k);
-    if (cw?.kind !== 'content') continue;
     const target = num(N);
-    const t = ctx.targetChunkAt(k);
-    if (t?.kind === 'content' && t.start !== cw.start) links.push([cw.start, t.start]);
-    if (out.has(cw.start)) continue;
+    const t = ctx.tw.kind[k];
+    if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
+    if (out.has(start)) continue;
     const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
-    if (rule) out.set(cw.start, rule.cause);
+    if (rule) out.set(start, rule.cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
-    else if (isThreadStateWord(ctx.stacks, cw.start, cw.size, oldAt(k), N)) out.set(cw.start, 'vm.globals');
+    else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], oldAt(k), N)) out.set(start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
-    else if (t?.kind === 'fresh' || ctx.childMapped(target)) out.set(cw.start, t?.kind === 'fresh' ? (ctx.freshChunkCause.get(t.start) ?? 'alloc.malloc') : 'alloc.malloc');
+    else if (t === CW.FRESH || ctx.childMapped(target)) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
   }
   // A chunk that a chunk of known cause now points to is part of the same structure (a table's bins).
   for (const [from, to] of links) if (out.has(from) && !out.has(to)) out.set(to, out.get(from)!);
@@ -509,15 +512,15 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, new
     const N = newAt(k);
     const V = newAt(k + 1);
     if (!isZero(O) || !isZero(oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
-    const cw = ctx.chunkWordAt(k);
-    if (cw?.kind !== 'content' || cw.off % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
-    const val = num(V);
-    const valChunk = ctx.chunkWordOf(val, V, V);
+    if (ctx.cw.kind[k] !== CW.CONTENT || ctx.cw.off[k] % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
+    const start = ctx.cw.start[k];
+    // the value's chunk (what word k + 1's new value points into)
+    const valChunk = ctx.tw.kind[k + 1];
     // a cache's table when the value is a cache record; else a definition (a method entry in the GC
     // heap, a constant entry or variable record the child malloc'd)
-    const fresh = valChunk?.kind === 'fresh' ? ctx.freshChunkCause.get(valChunk.start) : undefined;
-    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
-    if (cause && (!out.has(cw.start) || out.get(cw.start) === 'mutation.definition')) out.set(cw.start, cause);
+    const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start[k + 1]) : undefined;
+    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
   }
   return out;
 }
@@ -621,34 +624,31 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
 
 function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): string {
   const r = ctx.ruby;
-  const hp = findRange(r.heapPageStructs.start, r.heapPageStructs.end, addr);
+  const hp = ctx.heapPageStructAt(addr);
   if (hp >= 0) {
     const w: HeapPageWord = { ctx, hp, off: addr - r.heapPageStructs.start[hp], O, N };
     const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
-  if (findRange(r.callData.start, r.callData.end, addr) >= 0) return callDataCause(ctx, O, N);
+  if (ctx.callDataAt(addr) >= 0) return callDataCause(ctx, O, N);
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
-  if (findRange(r.isEntries.start, r.isEntries.end, addr) >= 0) return isEntryCause(ctx, O, N);
-  const cw = ctx.chunkWordAt(k);
-  if (cw) {
-    switch (cw.kind) {
-      case 'meta':
-        return 'malloc.meta';
-      case 'prev-in-use':
-        return ctx.freshChunkCause.get(cw.prevStart) ?? 'malloc.meta';
-      case 'fresh':
-        return ctx.freshChunkCause.get(cw.start) ?? 'alloc.malloc';
-      case 'content':
-        return chunkContentCause({ ctx, start: cw.start, size: cw.size, O, N });
-    }
+  if (ctx.isEntriesAt(addr) >= 0) return isEntryCause(ctx, O, N);
+  switch (ctx.cw.kind[k]) {
+    case CW.META:
+      return 'malloc.meta';
+    case CW.PREV_IN_USE:
+      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
+    case CW.FRESH:
+      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'alloc.malloc';
+    case CW.CONTENT:
+      return chunkContentCause({ ctx, k, start: ctx.cw.start[k], size: ctx.cw.size[k], O, N });
   }
   if (inVmStack(ctx, addr)) return 'exec.stack';
   // A block glibc mmapped for a large malloc (a big table's entries or bins): in use as long as it is
   // mapped; its header is glibc's, its contents are decoded as a chunk's.
   const m = mmappedChunkAt(ctx, addr);
-  if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, start: m.start, size: m.size, O, N });
+  if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start: m.start, size: m.size, O, N });
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
 }
@@ -734,13 +734,11 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     ruby,
     gcRuns,
     glibc,
-    chunkWordOf: (() => {
-      // the 1 MiB blocks any chunk (fork-time or the child's) touches: chunkWord finds nothing elsewhere
-      const blocks = new Set<number>();
-      for (const [c, e] of [[glibc.fork, glibc.forkEnds], [glibc.child, glibc.childEnds]] as const)
-        if (c && e) for (let i = 0; i < c.start.length; i++) for (let b = Math.floor(c.start[i] / BLOCK); b <= Math.floor((e[i] - 1) / BLOCK); b++) blocks.add(b);
-      return (addr: number, O: Word, N: Word) => (blocks.has(Math.floor(addr / BLOCK)) ? chunkWord(glibc, addr, O, N) : undefined);
-    })(),
+    cw: chunkWords(0),
+    heapPageStructAt: rangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
+    callDataAt: rangeCursor(ruby.callData.start, ruby.callData.end),
+    isEntriesAt: rangeCursor(ruby.isEntries.start, ruby.isEntries.end),
+    tw: chunkWords(0),
     hps,
     bodies,
     bodyEnds: Float64Array.from(bodies, (b) => b + hps),
@@ -757,8 +755,6 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new Set(),
     idTableCause: new Map(),
     contentChunkCause: new Map(),
-    chunkWordAt: () => undefined,
-    targetChunkAt: () => undefined,
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
       const own = (child?.vmas ?? []).filter((v) => v.inode === 0 && v.perms.startsWith('rw') && !ref.vmas.some((r) => r.start < v.end && r.end > v.start));
@@ -798,6 +794,8 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   };
   // Context from all of the child's words: new flags of every slot, iseqs whose caches it refilled,
   // and what the chunks it allocated hold.
+  const callDataAt = rangeCursor(ruby.callData.start, ruby.callData.end);
+  const isEntriesAt = rangeCursor(ruby.isEntries.start, ruby.isEntries.end);
   for (let k = 0; k < diffs.wordPage.length; k++) {
     const b = pageBody[diffs.wordPage[k]];
     const addr = addrOf(k);
@@ -809,32 +807,54 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
       }
       continue;
     }
-    const cd = findRange(ruby.callData.start, ruby.callData.end, addr);
+    const cd = callDataAt(addr);
     if (cd >= 0) {
       ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
       continue;
     }
-    const ie = findRange(ruby.isEntries.start, ruby.isEntries.end, addr);
+    const ie = isEntriesAt(addr);
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
   }
-  // What each changed word is to glibc, asked by every pass below and by wordCause: computed once a word.
+  // What each changed word is to glibc, and what its new value points into (off GC heap pages), asked
+  // by every pass below and by wordCause: computed once a word. An address in no chunk's 1 MiB block is
+  // in no chunk (most values are no heap pointer: a GC heap object, a small number).
   const nWords = diffs.wordPage.length;
-  const wordMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
-  const targetMemo: (ChunkWord | undefined | null)[] = new Array(nWords).fill(null);
-  ctx.chunkWordAt = (k) => {
-    if (wordMemo[k] === null) wordMemo[k] = ctx.chunkWordOf(addrOf(k), oldAt(k), newAt(k));
-    return wordMemo[k]!;
-  };
-  ctx.targetChunkAt = (k) => {
-    if (targetMemo[k] === null) {
-      const N = newAt(k);
-      targetMemo[k] = ctx.chunkWordOf(num(N), N, N);
-    }
-    return targetMemo[k]!;
-  };
+  const blocks = new Set<number>();
+  for (const [c, e] of [[ctx.glibc.fork, ctx.glibc.forkEnds], [ctx.glibc.child, ctx.glibc.childEnds]] as const)
+    if (c && e) for (let i = 0; i < c.start.length; i++) for (let b = Math.floor(c.start[i] / BLOCK); b <= Math.floor((e[i] - 1) / BLOCK); b++) blocks.add(b);
+  ctx.cw = chunkWords(nWords);
+  ctx.tw = chunkWords(nWords);
+  for (let k = 0; k < nWords; k++) {
+    const addr = addrOf(k);
+    if (blocks.has(Math.floor(addr / BLOCK))) classifyChunkWord(ctx.glibc, addr, oldU[2 * k], oldU[2 * k + 1], newU[2 * k], newU[2 * k + 1], ctx.cw, k);
+  }
+  // (a loop of its own: the words come in address order, which the chunk lookups' cursor uses; values do not)
+  for (let k = 0; k < nWords; k++) {
+    if (pageBody[diffs.wordPage[k]] >= 0) continue;
+    const nLo = newU[2 * k];
+    const nHi = newU[2 * k + 1];
+    const target = nHi * 4294967296 + nLo;
+    if (blocks.has(Math.floor(target / BLOCK))) classifyChunkWord(ctx.glibc, target, nLo, nHi, nLo, nHi, ctx.tw, k);
+  }
   ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt);
   ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
   ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
+
+  // The page changedWords judged last, and its slots' old and new flags (ownerOf describes its words).
+  let page = -1;
+  const oldFlags = new Map<number, Word>();
+  const newFlags = new Map<number, Word>();
+  // The chunk owner of word k (index in ruby.chunkOwners, -1: none): the fork-time chunk holding the
+  // word, looked up once per chunk (a chunk's words come one after another).
+  let lastChunk = -1;
+  let lastOwner = -1;
+  const forkChunkAt = rangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
+  const chunkOwnerAt = (k: number): number => {
+    const c = forkChunkAt(addrOf(k));
+    if (c < 0) return -1;
+    if (c !== lastChunk) [lastChunk, lastOwner] = [c, chunkOwnerIndex(ctx, ctx.glibc.fork.start[c])];
+    return lastOwner;
+  };
 
   return {
     unknownVersion: ctx.L ? undefined : capture.runtime?.version,
@@ -855,8 +875,9 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
       const cause = IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
       return cause === 'id-table' ? idTableOn(ip)! : cause;
     },
-    changedWords(p: number, first: number, end: number, causes: string[], owners: (WordOwner | undefined)[]): void {
+    changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
       const body = pageBody[p];
+      page = p;
       if (body < 0) {
         // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
         // child-side handlers re-initialising a lock or list
@@ -864,13 +885,14 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         for (let k = first; k < end; k++) {
           const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k), k);
           causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
-          owners.push(chunkOwnerOf(ctx, addrOf(k)));
+          const o = chunkOwnerAt(k);
+          ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
         }
         return;
       }
       // Old and new flags of the slots whose flags word changed on this page.
-      const oldFlags = new Map<number, Word>();
-      const newFlags = new Map<number, Word>();
+      oldFlags.clear();
+      newFlags.clear();
       for (let k = first; k < end; k++) {
         const addr = addrOf(k);
         if (isFlagsWord(body, addr)) {
@@ -883,14 +905,20 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         const s = slotAt(ctx, body, addr, oldFlags);
         if (!s) {
           causes.push(wordCause(ctx, addr, oldAt(k), newAt(k), k));
-          owners.push(undefined);
+          ownerKeys.push(0);
           continue;
         }
         causes.push(slotWordCause(ctx, s, addr - s.slot, oldAt(k), newAt(k), newFlags.get(s.slot)));
-        const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
-        owners.push({ key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined });
+        ownerKeys.push(s.slot);
       }
+    },
+    ownerOf(k: number): WordOwner | undefined {
+      const body = pageBody[page];
+      if (body < 0) return chunkOwnerOf(ctx, chunkOwnerAt(k));
+      const s = slotAt(ctx, body, addrOf(k), oldFlags);
+      if (!s) return undefined;
+      const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
+      return { key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined };
     },
   };
 }
-
