@@ -113,8 +113,10 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
       ownerKeys.length = 0;
       blamer.changedWords(p, first, w, wordCauses, ownerKeys);
       const here: number[] = [];
+      let lastCause = '';
+      let id = -1;
       for (const c of wordCauses) {
-        const id = idOf(c);
+        if (c !== lastCause) [lastCause, id] = [c, idOf(c)]; // runs of one cause are common
         if (id >= wordsOf.length) {
           const grown = new Float64Array(wordsOf.length * 2);
           grown.set(wordsOf);
@@ -135,10 +137,18 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
       ownerAt.clear();
       ownerFirst.length = 0;
       ownerWords.length = 0;
+      let lastKey = 0;
+      let lastAt = -1;
       for (let i = 0; i < ownerKeys.length; i++) {
         const key = ownerKeys[i];
         if (!key) continue;
+        if (key === lastKey) {
+          ownerWords[lastAt]++; // an owner's words come one after another
+          continue;
+        }
         const at = ownerAt.get(key);
+        lastKey = key;
+        lastAt = at ?? ownerFirst.length;
         if (at === undefined) {
           ownerAt.set(key, ownerFirst.length);
           ownerFirst.push(first + i);

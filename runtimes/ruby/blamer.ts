@@ -821,7 +821,11 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const nWords = diffs.wordPage.length;
   const blocks = new Set<number>();
   for (const [c, e] of [[ctx.glibc.fork, ctx.glibc.forkEnds], [ctx.glibc.child, ctx.glibc.childEnds]] as const)
-    if (c && e) for (let i = 0; i < c.start.length; i++) for (let b = Math.floor(c.start[i] / BLOCK); b <= Math.floor((e[i] - 1) / BLOCK); b++) blocks.add(b);
+    if (c && e) {
+      let last = -1;
+      for (let i = 0; i < c.start.length; i++)
+        for (let b = Math.max(last, Math.floor(c.start[i] / BLOCK)); b <= Math.floor((e[i] - 1) / BLOCK); b++) if (b !== last) blocks.add((last = b));
+    }
   ctx.cw = chunkWords(nWords);
   ctx.tw = chunkWords(nWords);
   for (let k = 0; k < nWords; k++) {
@@ -900,9 +904,11 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
           newFlags.set(addr, newAt(k));
         }
       }
+      let s: Slot | undefined;
       for (let k = first; k < end; k++) {
         const addr = addrOf(k);
-        const s = slotAt(ctx, body, addr, oldFlags);
+        // a slot's words come one after another: look it up once
+        if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) s = slotAt(ctx, body, addr, oldFlags);
         if (!s) {
           causes.push(wordCause(ctx, addr, oldAt(k), newAt(k), k));
           ownerKeys.push(0);
