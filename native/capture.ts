@@ -77,7 +77,8 @@ export interface RunInfo {
   requestsServed: number[];
   /** per child (same order as children): GC runs during the workload */
   gcRuns: number[];
-  /** per child: collections of the oldest generation among gcRuns (Python; absent for Ruby) */
+  /** per child: full collections among gcRuns (Ruby: major GCs; Python: of the oldest generation); absent
+   *  in captures made before they were counted */
   gcFullRuns?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];

@@ -77,9 +77,16 @@ for (const [series, off, gcRuns, cause] of HEAP_PAGE)
 test('call sites: a first call fills the cache; a marking GC storing the empty cache is the GC', () => {
   const empty = w('7f0911a6f260');
   const cc = w('7f0911b00040');
-  assert.is(callDataCause({ gcRuns: 0, vmEmptyCc: empty }, empty, cc), 'icache.call');
-  assert.is(callDataCause({ gcRuns: 1, vmEmptyCc: empty }, cc, empty), 'gc.iseq-mark');
-  assert.is(callDataCause({ gcRuns: 0, vmEmptyCc: empty }, cc, empty), 'icache.call');
+  for (const old of [false, true]) {
+    assert.is(callDataCause({ gcRuns: 0, gcFullRuns: 0, vmEmptyCc: empty }, empty, cc, old), 'icache.call');
+    assert.is(callDataCause({ gcRuns: 0, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, old), 'icache.call');
+    // a major GC marks every iseq; so does a GC of a child whose GC kinds are not known
+    assert.is(callDataCause({ gcRuns: 2, gcFullRuns: 1, vmEmptyCc: empty }, cc, empty, old), 'gc.iseq-mark');
+    assert.is(callDataCause({ gcRuns: 1, gcFullRuns: undefined, vmEmptyCc: empty }, cc, empty, old), 'gc.iseq-mark');
+  }
+  // minor GCs only: a young iseq is marked by any of them, an old one only once a write barrier remembered it
+  assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, false), 'gc.iseq-mark');
+  assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, true), 'gc.iseq-remembered');
 });
 
 test('version rows: the facts each version differs in', () => {

@@ -28,6 +28,8 @@ interface Context {
   L: RubyLayout | undefined;
   ruby: RubyStructures;
   gcRuns: number;
+  /** the major GCs among gcRuns; undefined when the capture does not say (live mode, older captures) */
+  gcFullRuns: number | undefined;
   glibc: GlibcView;
   hps: number;
   bodies: Float64Array;
@@ -218,11 +220,35 @@ export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Wor
 
 // ---- 3. iseq inline caches ----
 
-/** A call site's word (exported for the rule-table tests). */
-export function callDataCause(ctx: { gcRuns: number; vmEmptyCc: Word | undefined }, O: Word, N: Word): string {
-  // A marking GC stores &vm_empty_cc into call sites (3.4.5 even into live ones).
-  if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc)) return 'gc.iseq-mark';
+/** A call site's word (exported for the rule-table tests); iseqOld: the iseq owning the call site was old
+ *  at the fork. */
+export function callDataCause(ctx: { gcRuns: number; gcFullRuns: number | undefined; vmEmptyCc: Word | undefined }, O: Word, N: Word, iseqOld: boolean): string {
+  // A marking GC stores &vm_empty_cc into call sites (3.4.5 even into live ones). A child whose GCs were
+  // all minor marked an old iseq only because a write barrier remembered it: its own cache fills.
+  if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc)) return onlyMinorGcs(ctx) && iseqOld ? 'gc.iseq-remembered' : 'gc.iseq-mark';
   return 'icache.call';
+}
+
+/** Did the child run GCs, all of them minor (known from the capture)? */
+const onlyMinorGcs = (ctx: { gcRuns: number; gcFullRuns: number | undefined }): boolean => ctx.gcRuns > 0 && ctx.gcFullRuns === 0;
+
+/** Was the object at addr old at the fork (the heap map's old bit)? */
+function oldAtFork(ctx: Context, addr: number): boolean {
+  const i = ctx.objIndex(addr);
+  return i >= 0 && !!(ctx.ruby.objects.gcFlags[i] & GC_FLAG_OLD);
+}
+
+/** The heap map's "old" flag (native/probe.ts HeapObjects.gcFlags). */
+const GC_FLAG_OLD = 2;
+
+/** Does the page hold inline caches a marking GC stores into (the version's: call_data on 3.3 and 3.4,
+ *  is_entries too on 3.3) of an iseq that was old at the fork? */
+function oldIseqCachesOn(ctx: Context, page: number, pageSize: number): boolean {
+  const marked = ctx.L?.iseqMarkRestoresEmptyCc ? [ctx.ruby.callData, ctx.ruby.isEntries] : ctx.L?.markEmptiesCallCaches ? [ctx.ruby.callData] : [];
+  for (const r of marked)
+    for (let i = Math.max(0, lastAtOrBelow(r.start, page - 1)); i < r.start.length && r.start[i] < page + pageSize; i++)
+      if (r.end[i] > page && oldAtFork(ctx, r.owner[i])) return true;
+  return false;
 }
 
 /** 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache), an
@@ -599,6 +625,15 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   // (METHOD_ENTRY_CACHED_SET): the child's first calls of methods the parent had called already.
   { cause: 'method.cached', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).ments },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
+  // A minor GC marks an old iseq only when a write barrier remembered it: in a child whose GCs were all
+  // minor, the marks below on an old iseq's caches follow the child's own cache fills (same-value stores
+  // remember it too), which a prewarm makes unnecessary. Measured on the Rails app (3.3.8, 200 requests,
+  // perf page-fault samples): 401 of 530 such pages first written by rb_iseq_mark_and_move, 333 of them
+  // not copied when the parent prewarmed.
+  {
+    cause: 'gc.iseq-remembered',
+    when: (p) => onlyMinorGcs(p.ctx) && oldIseqCachesOn(p.ctx, p.page, p.pageSize),
+  },
   // Marking an iseq stores into its inline-cache arrays (the empty call cache, cached entries) values
   // they already hold (3.1, 3.3).
   {
@@ -630,7 +665,8 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
     const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
-  if (ctx.callDataAt(addr) >= 0) return callDataCause(ctx, O, N);
+  const cd = ctx.callDataAt(addr);
+  if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]));
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
   if (ctx.isEntriesAt(addr) >= 0) return isEntryCause(ctx, O, N);
@@ -641,6 +677,9 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
     case CW.FRESH:
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'alloc.malloc';
+    case CW.FRESH_HEADER:
+      // the size word of a chunk the child carved: part of that allocation, when its cause is known
+      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start[k], size: ctx.cw.size[k], O, N });
   }
@@ -733,6 +772,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     L,
     ruby,
     gcRuns,
+    gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)],
     glibc,
     cw: chunkWords(0),
     heapPageStructAt: rangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),

@@ -304,6 +304,9 @@ module Cowscope
       # A GC under way at the fork (incremental marking, lazy sweeping) goes on in the children without
       # GC.count changing: read the state here, in the parent (a query in the child copies pages itself).
       @gc_busy_at_fork = GC.respond_to?(:latest_gc_info) && GC.latest_gc_info(:state) != :none
+      # Major GCs so far, counted here: the call also warms GC.stat's caches, so the children's one call
+      # (after the workload) copies no page of its own.
+      @gc_majors_at_fork = GC.stat(:major_gc_count) - (@gc_busy_at_fork && GC.latest_gc_info(:major_by) ? 1 : 0)
       pids = Array.new(count + 1)
       # The twin's and the children's code refers to no constant: on 3.2+ a constant reference run for the
       # first time registers its cache in the VM's constant-cache table, pages that would be cowscope's,
@@ -334,7 +337,8 @@ module Cowscope
       gc_at_go = gc.count
       run_workload(c[:workload])
       # Written without JSON.generate: the child should do as little as possible after its workload.
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)}}\n))
+      # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered).
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
