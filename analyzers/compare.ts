@@ -114,7 +114,7 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
 function predicted(none: StrategyRuns, strategy: string): number {
   const ps = none.reports[0].pageSize;
   if (strategy === 'none') return 0;
-  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy) * ps));
+  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy, c.effects ?? []) * ps));
 }
 
 function decide(strategies: StrategySummary[]): Decision {

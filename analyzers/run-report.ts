@@ -29,6 +29,7 @@ export interface RunChild {
   /** per strategy step, the copied pages it would add (predicted savings subtract them); reports always
    *  carry it */
   costs?: ChildBlame['costs'];
+  effects?: ChildBlame['effects'];
   pages: ClassCounts;
   regions: { region: Region; pages: ClassCounts }[];
   unresolvedTies: number;
@@ -111,6 +112,7 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       remedies: b?.remedies ?? [],
       causeSets: b?.causeSets ?? [],
       costs: b?.costs ?? [],
+      effects: b?.effects ?? [],
       writers: childWriters(capture, sharing.pid, b, sharing.pages.copied),
     };
   });

@@ -8,7 +8,7 @@
 // a saved capture.
 
 import type { Capture, PageDiffs } from '../native/capture';
-import type { PageBlamer, RuntimeAdapter, StepCost, WordOwner } from '../runtimes/adapter';
+import type { PageBlamer, RuntimeAdapter, StepCost, StepEffect, WordOwner } from '../runtimes/adapter';
 import { causeRank } from './catalog';
 import { CauseSet, groupCauseSets, remediesOf } from './remedies';
 
@@ -41,6 +41,8 @@ export interface ChildBlame {
   remedies: { strategy: string; pages: number; bytes: number }[];
   /** per strategy step, the copied pages it would add (the runtime's model of what the step costs) */
   costs: StepCost[];
+  /** per strategy step, causes it removes from this child beyond the catalog's remedies */
+  effects: StepEffect[];
   /** set when the runtime version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
 }
@@ -187,6 +189,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
     .sort((a, b) => b.pages - a.pages);
   const causeSets = groupCauseSets(pageCauses);
+  const effects = blamer.effects?.() ?? [];
   const blame = sortCauses(causes).map((b) => ({
     ...b,
     touchedPages: causeSets.reduce((n, s) => n + (s.causes.includes(b.cause) ? s.pages : 0), 0),
@@ -202,8 +205,9 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     byRegion,
     perPage: { addr: diffs.addrs, cause: pageCause, owner: pageOwner },
     causeSets,
-    remedies: remediesOf(causeSets, pageSize),
+    remedies: remediesOf(causeSets, pageSize, effects),
     costs: blamer.costs?.() ?? [],
+    effects,
     unknownVersion: blamer.unknownVersion,
   };
 }

@@ -24,29 +24,36 @@ export function groupCauseSets(perPage: string[][]): CauseSet[] {
   return [...m.values()].sort((a, b) => b.pages - a.pages);
 }
 
-/** Does the strategy (e.g. "gc+promote") remove the cause? */
-function removes(strategy: string, cause: string): boolean {
+/** Causes a step removes from one child beyond the catalog's remedies (the runtime's StepEffect). */
+export interface StepEffects {
+  step: string;
+  removes: string[];
+}
+
+/** Does the strategy (e.g. "gc+promote") remove the cause: a step the catalog names for it, or a step
+ *  whose effects in this child include it? */
+function removes(strategy: string, cause: string, effects: StepEffects[]): boolean {
   const remedies = causeRow(cause)?.remedies ?? [];
-  return strategy.split('+').some((step) => (remedies as string[]).includes(step));
+  return strategy.split('+').some((step) => (remedies as string[]).includes(step) || effects.some((e) => e.step === step && e.removes.includes(cause)));
 }
 
 /** Pages the strategy would save: those all of whose causes it removes. */
-export function savedPages(sets: CauseSet[], strategy: string): number {
+export function savedPages(sets: CauseSet[], strategy: string, effects: StepEffects[] = []): number {
   let n = 0;
-  for (const s of sets) if (s.causes.every((c) => removes(strategy, c))) n += s.pages;
+  for (const s of sets) if (s.causes.every((c) => removes(strategy, c, effects))) n += s.pages;
   return n;
 }
 
 /** Pages the strategy would save net of what its steps cost: savedPages less every step's costed
  *  pages (negative when the steps cost more than they save). */
-export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number }[], strategy: string): number {
+export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number }[], strategy: string, effects: StepEffects[] = []): number {
   const steps = strategy.split('+');
-  return savedPages(sets, strategy) - costs.filter((c) => steps.includes(c.step)).reduce((n, c) => n + c.pages, 0);
+  return savedPages(sets, strategy, effects) - costs.filter((c) => steps.includes(c.step)).reduce((n, c) => n + c.pages, 0);
 }
 
 /** Per remedy step, the pages it would save, most first (steps that save nothing are left out). */
-export function remediesOf(sets: CauseSet[], pageSize: number): { strategy: string; pages: number; bytes: number }[] {
-  return REMEDY_STEPS.map((strategy) => ({ strategy, pages: savedPages(sets, strategy), bytes: savedPages(sets, strategy) * pageSize }))
+export function remediesOf(sets: CauseSet[], pageSize: number, effects: StepEffects[] = []): { strategy: string; pages: number; bytes: number }[] {
+  return REMEDY_STEPS.map((strategy) => ({ strategy, pages: savedPages(sets, strategy, effects), bytes: savedPages(sets, strategy, effects) * pageSize }))
     .filter((r) => r.pages > 0)
     .sort((a, b) => b.pages - a.pages);
 }

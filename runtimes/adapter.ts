@@ -39,6 +39,16 @@ export interface PageBlamer {
    *  reusing (CPython's gc.disable: garbage no collection frees, so later allocations spread over free
    *  blocks of shared pools). Not copied in this run, so no cause of it is on a copied page. */
   costs?(): StepCost[];
+  /** causes a step removes from this child beyond the catalog's remedies (see StepEffect) */
+  effects?(): StepEffect[];
+}
+
+/** Causes a strategy step removes from this child beyond the catalog's remedies, because of what the
+ *  child did (Ruby: a prewarm runs the workload, and with it the workload's GCs, in the parent). */
+export interface StepEffect {
+  step: Remedy;
+  removes: string[];
+  why: string;
 }
 
 /** Copied pages a strategy step would add to a child, and why. */

@@ -14,7 +14,7 @@ import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
 import { PageFlag } from '../../native/page-flags';
 import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
-import type { PageBlamer, WordOwner } from '../adapter';
+import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
 import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
@@ -588,9 +588,10 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { l
   const size = ctx.ruby.slotSize[b];
   const n = { live: 0, young: 0, hashes: 0, ments: 0 };
   if (!start || !size) return n;
-  for (let a = Math.max(start, page - ((page - start) % size)); a < page + pageSize; a += size) {
-    const i = ctx.objIndex(a);
-    if (i < 0 || o.type[i] === T.NONE) continue;
+  // the heap map's objects are sorted by address: walk those in the page's slots, no search per slot
+  const first = Math.max(start, page - ((page - start) % size));
+  for (let i = lastAtOrBelow(o.address, first - 1) + 1; i < o.address.length && o.address[i] < page + pageSize; i++) {
+    if ((o.address[i] - start) % size !== 0 || o.type[i] === T.NONE) continue;
     n.live++;
     if (o.type[i] === T.HASH) n.hashes++;
     if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
@@ -817,6 +818,15 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   };
 }
 
+/** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child: when
+ *  those are enough to make an object old, the objects young at the fork (the child's gc.promote and
+ *  gc.age) are old before the fork, as after the promote step. Measured on the Rails app (3.4.5, 7 GCs
+ *  in 200 requests): gc.promote 985 pages with none, 0 with prewarm. */
+function prewarmEffects(ctx: Context): StepEffect[] {
+  if (!ctx.L || ctx.gcRuns < ctx.L.oldAge) return [];
+  return [{ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` }];
+}
+
 export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
   const ctx = contextFor(capture, diffs, gcRuns);
   const ruby = ctx.ruby;
@@ -902,6 +912,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
 
   return {
     unknownVersion: ctx.L ? undefined : capture.runtime?.version,
+    effects: () => prewarmEffects(ctx),
     regionOf(page: number): string {
       if (bodyOf(ctx, page) >= 0) return 'ruby-heap';
       const v = findRange(ctx.vmaStarts, ctx.vmaEnds, page);

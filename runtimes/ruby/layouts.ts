@@ -61,6 +61,8 @@ export interface RubyLayout {
    *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
    *  classext is a chunk of its own (3.1) or not verified (3.2) */
   classCallTables: number[];
+  /** GCs an object survives before it is old (RVALUE_OLD_AGE) */
+  oldAge: number;
 }
 
 const V31: RubyLayout = {
@@ -84,6 +86,7 @@ const V31: RubyLayout = {
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
   classCallTables: [],
+  oldAge: 3,
 };
 
 // 3.2 was not available to verify (docs/ruby.md): only the facts pinned by the
@@ -109,6 +112,7 @@ const V32: RubyLayout = {
   envMarkStoresFlag: false,
   markEmptiesCallCaches: false,
   classCallTables: [],
+  oldAge: 3,
 };
 
 const V33: RubyLayout = {
@@ -132,6 +136,7 @@ const V33: RubyLayout = {
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
   classCallTables: [48, 56],
+  oldAge: 3,
 };
 
 const V34: RubyLayout = {
