@@ -45,6 +45,8 @@ interface Context {
   newSlotFlags: Map<number, Word>;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: Map<number, string>;
+  /** the last chunkOwnerIndex answer */
+  ownerMemo: { start: number; index: number };
   /** causes of chunks the child allocated itself, by chunk start */
   freshChunkCause: Map<number, string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
@@ -72,7 +74,10 @@ interface Context {
   forkPathCopied: (page: number) => boolean;
 }
 
-const bodyOf = (ctx: Context, addr: number): number => findRange(ctx.bodies, ctx.bodyEnds, addr);
+/** The GC heap body holding addr, -1 none (an address below the first body or past the last is no
+ *  body's at once: most values a rule asks about are small numbers or malloc pointers). */
+const bodyOf = (ctx: Context, addr: number): number =>
+  !ctx.bodies.length || addr < ctx.bodies[0] || addr >= ctx.bodyEnds[ctx.bodyEnds.length - 1] ? -1 : findRange(ctx.bodies, ctx.bodyEnds, addr);
 const inGcHeap = (ctx: Context, v: Word): boolean => !isZero(v) && bodyOf(ctx, num(v)) >= 0;
 
 // ---- 1. GC heap slots ----
@@ -389,10 +394,17 @@ const CHUNK_FIELDS: Record<number, string> = {
 
 /** Index in ruby.chunkOwners of the chunk starting at start, or -1. */
 function chunkOwnerIndex(ctx: Context, start: number): number {
+  // several rules ask about the same chunk, and a chunk's words come one after another: the last answer
+  if (start === ctx.ownerMemo.start) return ctx.ownerMemo.index;
   const o = ctx.ruby.chunkOwners;
-  if (!o || !o.chunk.length) return -1;
-  const i = lastAtOrBelow(o.chunk, start);
-  return i >= 0 && o.chunk[i] === start ? i : -1;
+  let i = -1;
+  if (o && o.chunk.length) {
+    const at = lastAtOrBelow(o.chunk, start);
+    if (at >= 0 && o.chunk[at] === start) i = at;
+  }
+  ctx.ownerMemo.start = start;
+  ctx.ownerMemo.index = i;
+  return i;
 }
 
 /** The type of the object owning the chunk at start (-1: no owner known). */
@@ -740,16 +752,11 @@ export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: n
   };
 }
 
-/** The block size of the chunk prefilter (chunkWordOf). */
-const BLOCK = 1 << 20;
-
-function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
-  const ruby = capture.ruby!;
-  const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
-  const L = layoutFor(capture.runtime?.version ?? '');
-  // The ingest sorts objects by address; search them directly (a Map of every object costs more).
-  const addrs = ruby.objects.address;
-  const objIndex = (addr: number): number => {
+/** The index of the heap map's object at an address (-1: none). Every rule asks, most of them per word:
+ *  a table per GC heap body, by slot, answers without a search where all of the body's objects lie on
+ *  its slot grid (always, unless the slot size is unknown); the sorted addresses are searched elsewhere. */
+function objectIndexer(addrs: Float64Array, bodies: Float64Array, hps: number, slotStart: Float64Array, slotSize: Uint16Array): (addr: number) => number {
+  const search = (addr: number): number => {
     let lo = 0;
     let hi = addrs.length - 1;
     while (lo <= hi) {
@@ -761,6 +768,46 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     }
     return -1;
   };
+  const nb = bodies.length;
+  const first = new Float64Array(nb); // the body's first row in the table
+  const count = new Float64Array(nb); // its slots (0: searched instead)
+  let rows = 0;
+  for (let b = 0; b < nb; b++) {
+    const start = slotStart[b];
+    const size = slotSize[b];
+    if (!start || !size || start < bodies[b] || start >= bodies[b] + hps) continue;
+    first[b] = rows;
+    count[b] = Math.floor((bodies[b] + hps - start) / size);
+    rows += count[b];
+  }
+  const table = new Int32Array(rows).fill(-1);
+  for (let i = 0, b = 0; i < addrs.length; i++) {
+    const addr = addrs[i];
+    while (b < nb && bodies[b] + hps <= addr) b++;
+    if (b >= nb || addr < bodies[b] || !count[b]) continue;
+    const off = addr - slotStart[b];
+    const k = off / slotSize[b];
+    if (off < 0 || k !== Math.floor(k) || k >= count[b]) count[b] = 0; // off the grid: search this body
+    else table[first[b] + k] = i;
+  }
+  return (addr) => {
+    if (!nb || addr < bodies[0] || addr >= bodies[nb - 1] + hps) return search(addr);
+    const b = lastAtOrBelow(bodies, addr);
+    if (b < 0 || addr >= bodies[b] + hps || !count[b]) return search(addr);
+    const k = (addr - slotStart[b]) / slotSize[b];
+    return k >= 0 && k < count[b] && k === Math.floor(k) ? table[first[b] + k] : -1;
+  };
+}
+
+/** The block size of the chunk prefilter (chunkWordOf). */
+const BLOCK = 1 << 20;
+
+function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
+  const ruby = capture.ruby!;
+  const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
+  const L = layoutFor(capture.runtime?.version ?? '');
+  const hps0 = capture.heapMap!.heapPageSize;
+  const objIndex = objectIndexer(ruby.objects.address, capture.heapMap!.bodies, hps0, ruby.slotStart, ruby.slotSize);
   const hps = capture.heapMap!.heapPageSize;
   const bodies = capture.heapMap!.bodies;
   const regions = regionsOf(ref.vmas);
@@ -793,6 +840,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     newSlotFlags: new Map(),
     iseqCacheCause: new Map(),
     freshChunkCause: new Map(),
+    ownerMemo: { start: -1, index: -1 },
     idSeenSlots: new Set(),
     idTableCause: new Map(),
     contentChunkCause: new Map(),
