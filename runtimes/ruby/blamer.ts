@@ -466,6 +466,12 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
   { cause: 'object.id', when: (ctx, t) => ctx.idSeenSlots.has(t) },
 ];
 
+/** The cause the first matching FRESH_CHUNK_POINTERS row gives a stored pointer, if any. */
+function freshPointerCause(ctx: Context, target: number): string | undefined {
+  for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target)) return r.cause;
+  return undefined;
+}
+
 /** The imemo type of the object at an address: from the child's new flags, else the heap map; -1. */
 function imemoAt(ctx: Context, addr: number): number {
   // Objects are 8-byte aligned; every slot whose flags changed and every object of the heap map lies in
@@ -491,10 +497,10 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
     if (ctx.cw.kind[k] !== CW.FRESH) continue;
     const start = ctx.cw.start[k];
-    const target = num(newAt(k));
-    const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
     const was = out.get(start);
-    if (rule && (!was || was === 'alloc.malloc')) out.set(start, rule.cause);
+    // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
+    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(newAt(k))) : undefined;
+    if (cause) out.set(start, cause);
     else if (!was) out.set(start, 'alloc.malloc');
     if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
   }
@@ -525,8 +531,8 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     const t = ctx.tw.kind[k];
     if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
     if (out.has(start)) continue;
-    const rule = FRESH_CHUNK_POINTERS.find((r) => r.when(ctx, target));
-    if (rule) out.set(start, rule.cause);
+    const cause = freshPointerCause(ctx, target);
+    if (cause) out.set(start, cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
     else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], oldAt(k), N)) out.set(start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
