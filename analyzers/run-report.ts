@@ -16,6 +16,8 @@ export interface RunChild {
   requests: number;
   /** GC runs during the workload */
   gcRuns: number;
+  /** the full (Ruby: major) GCs among them, where the capture says */
+  gcFullRuns?: number;
   /** why each copied page was copied: one primary cause per page, pages add up to pages.copied */
   blame: ChildBlame['blame'];
   byType: ChildBlame['byType'];
@@ -101,6 +103,7 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       pid: sharing.pid,
       requests: run.requestsServed[i] ?? 0,
       gcRuns: run.gcRuns[i] ?? 0,
+      ...(run.gcFullRuns?.[i] !== undefined ? { gcFullRuns: run.gcFullRuns[i] } : {}),
       pages: sharing.pages,
       regions: sharing.regions,
       unresolvedTies: sharing.unresolvedTies,

@@ -79,7 +79,11 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
       const gc = Math.min(...gcRuns) === Math.max(...gcRuns) ? `${gcRuns[0]}` : `${Math.min(...gcRuns)}–${Math.max(...gcRuns)}`;
       const copied = group.map((c) => c.pages.copied);
       const pages = Math.min(...copied) === Math.max(...copied) ? `${copied[0]}` : `${Math.min(...copied)}–${Math.max(...copied)}`;
-      const title = `Why ${whoCopied(group.map((c) => c.pid))} ${pages} pages (${gc} GC run${gc === '1' ? '' : 's'} during the workload)`;
+      // the full collections among them, where known: a minor GC leaves old objects alone unless remembered
+      const full = group.map((c) => c.gcFullRuns);
+      const known = gc !== '0' && full.every((f) => f !== undefined);
+      const fullText = !known ? '' : Math.min(...(full as number[])) === Math.max(...(full as number[])) ? `${full[0] || 'none'}` : `${Math.min(...(full as number[]))}–${Math.max(...(full as number[]))}`;
+      const title = `Why ${whoCopied(group.map((c) => c.pid))} ${pages} pages (${gc} GC run${gc === '1' ? '' : 's'} during the workload${known ? `, ${fullText} ${python ? 'full' : 'major'}` : ''})`;
       out.push(...renderBlame(title, group.map((c) => ({ copied: c.pages.copied, blame: c.blame })), ps, o, hidden));
       if (group.some((c) => c.byClass.length)) {
         out.push(`  top ${python ? 'types (pages' : 'classes (GC heap pages'} by the object with most changed words):`);
