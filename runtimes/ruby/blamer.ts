@@ -890,6 +890,11 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
   const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
   const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
+  // The per-word rules read a word's values and keep none: one scratch pair, filled per word.
+  const scratchOld: Word = { lo: 0, hi: 0 };
+  const scratchNew: Word = { lo: 0, hi: 0 };
+  const oldIn = (k: number): Word => ((scratchOld.lo = oldU[2 * k]), (scratchOld.hi = oldU[2 * k + 1]), scratchOld);
+  const newIn = (k: number): Word => ((scratchNew.lo = newU[2 * k]), (scratchNew.hi = newU[2 * k + 1]), scratchNew);
   const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
   const isFlagsWord = (b: number, addr: number) => {
     const start = ruby.slotStart[b];
@@ -992,7 +997,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         // child-side handlers re-initialising a lock or list
         const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
         for (let k = first; k < end; k++) {
-          const cause = wordCause(ctx, addrOf(k), oldAt(k), newAt(k), k);
+          const cause = wordCause(ctx, addrOf(k), oldIn(k), newIn(k), k);
           causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
           const o = chunkOwnerAt(k);
           ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
@@ -1015,11 +1020,11 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         // a slot's words come one after another: look it up once
         if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) s = slotAt(ctx, body, addr, oldFlags);
         if (!s) {
-          causes.push(wordCause(ctx, addr, oldAt(k), newAt(k), k));
+          causes.push(wordCause(ctx, addr, oldIn(k), newIn(k), k));
           ownerKeys.push(0);
           continue;
         }
-        causes.push(slotWordCause(ctx, s, addr - s.slot, oldAt(k), newAt(k), newFlags.get(s.slot)));
+        causes.push(slotWordCause(ctx, s, addr - s.slot, oldIn(k), newIn(k), newFlags.get(s.slot)));
         ownerKeys.push(s.slot);
       }
     },
