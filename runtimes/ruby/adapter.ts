@@ -3,7 +3,7 @@
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
 import { childChunks } from '../../allocators/glibc/chunks';
-import { readWords } from '../../native/probe';
+import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
@@ -33,36 +33,14 @@ function copiedPagesOf(capture: Capture): Float64Array {
 /** At most this many pages pointed to by the children's new words are added to the heap-map ingest. */
 const MAX_POINTED_PAGES = 100_000;
 
+/** Anonymous read-write mappings (where the GC heap lives), not the named ones ([heap], [stack]). */
+const anonymous = (vmas: Vma[]) => vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+
 /** The copied pages plus the pages of anonymous memory (where the GC heap lives) that the children's
  *  new words point to, sorted. */
 function withPointedPages(capture: Capture, copiedPages: Float64Array, vmas: Vma[]): Float64Array {
-  const ps = capture.meta.pageSize;
-  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
-  const starts = Float64Array.from(anon, (v) => v.start);
-  const inAnon = (a: number) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (a < anon[mid].start) hi = mid - 1;
-      else if (a >= anon[mid].end) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
-  const pages = new Set<number>(copiedPages);
-  let added = 0;
-  for (const d of capture.diffs ?? [])
-    for (let k = 0; k < d.newWord.length && added < MAX_POINTED_PAGES; k++) {
-      const v = Number(d.newWord[k]);
-      if (v % 8 || !inAnon(v)) continue;
-      const page = v - (v % ps);
-      if (!pages.has(page)) {
-        pages.add(page);
-        added++;
-      }
-    }
-  return Float64Array.from(pages).sort();
+  const words = (capture.diffs ?? []).map((d) => d.newWord);
+  return pointedPages(words, anonymous(vmas), capture.meta.pageSize, copiedPages, MAX_POINTED_PAGES);
 }
 
 /** At most this many objects per child are looked up (a bound on the time and the capture's size). */
@@ -74,29 +52,9 @@ const MAX_CHILD_OBJECTS = 200_000;
 function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] }, bodies: Float64Array, heapPageSize: number): { address: Float64Array; flags: Uint32Array } {
   const diffs = capture.diffs?.find((d) => d.pid === child.pid);
   if (!diffs) return { address: new Float64Array(), flags: new Uint32Array() };
-  const known = (a: number) => {
-    const base = a - (a % heapPageSize);
-    let lo = 0;
-    let hi = bodies.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (bodies[mid] === base) return true;
-      if (bodies[mid] < base) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
-  };
-  // anonymous rw-p mappings of the child that the fork-time image does not have whole: GC heap pages
-  // the child mapped
-  const anon = child.vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
-  const inAnon = (a: number) => anon.some((v) => a >= v.start && a < v.end);
-  const targets = new Set<number>();
-  for (let k = 0; k < diffs.newWord.length && targets.size < MAX_CHILD_OBJECTS; k++) {
-    const v = Number(diffs.newWord[k]);
-    if (v % 8 || v < 0x10000 || known(diffs.addrs[diffs.wordPage[k]]) || known(v) || !inAnon(v)) continue;
-    targets.add(v);
-  }
-  const address = Float64Array.from(targets).sort();
+  // pointers into anonymous rw-p mappings of the child, from words on pages outside the known GC heap,
+  // to memory outside it: GC heap pages the child mapped
+  const address = bornTargets(diffs, bodies, heapPageSize, anonymous(child.vmas), MAX_CHILD_OBJECTS);
   const words = readWords(child.pid, address);
   const keep: number[] = [];
   for (let i = 0; i < address.length; i++) if (words.ok[i]) keep.push(i);
