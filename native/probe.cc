@@ -1028,7 +1028,7 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- structure discovery: words and malloc chunks of a (stopped) process ----
+// ---- structure discovery: words of a (stopped) process (malloc chunk walks: malloc.cc) ----
 
 // readWords(pid, addrs) -> { words: BigUint64Array, ok: Uint8Array }. Reads each 8-byte word from the
 // page that holds it; pages that are not present are never read (ok = 0 there).
