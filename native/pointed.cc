@@ -27,21 +27,24 @@ class Ranges {
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return start[a] < start[b]; });
     for (size_t i : order) start_.push_back(start[i]), end_.push_back(end[i]);
   }
-  bool Has(uint64_t a) const {
-    const auto it = std::upper_bound(start_.begin(), start_.end(), a);
-    if (it == start_.begin()) return false;
-    return a < end_[it - start_.begin() - 1];
+  // The range holding a, or -1.
+  ptrdiff_t Find(uint64_t a) const {
+    const ptrdiff_t r = std::upper_bound(start_.begin(), start_.end(), a) - start_.begin() - 1;
+    return r >= 0 && a < end_[r] ? r : -1;
   }
+  bool Has(uint64_t a) const { return Find(a) >= 0; }
+  size_t size() const { return start_.size(); }
+  uint64_t start(size_t r) const { return start_[r]; }
+  uint64_t end(size_t r) const { return end_[r]; }
 
  private:
   std::vector<uint64_t> start_, end_;
 };
 
-std::vector<uint64_t> BigWords(const Napi::CallbackInfo& info, size_t i, const char* what) {
+Napi::BigUint64Array BigWords(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a BigUint64Array");
-  Napi::BigUint64Array a = info[i].As<Napi::BigUint64Array>();
-  return std::vector<uint64_t>(a.Data(), a.Data() + a.ElementLength());
+  return info[i].As<Napi::BigUint64Array>();
 }
 
 double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -59,15 +62,33 @@ Napi::Float64Array Sorted(Napi::Env env, std::vector<uint64_t> v) {
 
 // pointedPages(words: BigUint64Array[], starts, ends, pageSize, pages: Float64Array, max) -> Float64Array:
 // pages plus the pages that 8-aligned words point to inside the ranges, at most max of them added (the
-// first found, the lists in order), sorted.
+// first found, the lists in order), sorted. The ranges are mappings (page-aligned); pages already seen
+// are marked in a bitmap per range (a million words point to a few thousand pages: a hash set per word
+// is what costs).
 Napi::Value PointedPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "pointedPages(words[], starts, ends, pageSize, pages, max)");
-  const Ranges ranges(ToU64(ArgFloat64Array(info, 1, "starts")), ToU64(ArgFloat64Array(info, 2, "ends")));
   const uint64_t ps = static_cast<uint64_t>(ArgNumber(info, 3, "pageSize"));
+  if (!ps) throw Napi::RangeError::New(env, "pageSize must be positive");
+  const std::vector<uint64_t> starts = ToU64(ArgFloat64Array(info, 1, "starts")), ends = ToU64(ArgFloat64Array(info, 2, "ends"));
+  for (size_t i = 0; i < starts.size(); i++)
+    if (starts[i] % ps || ends[i] % ps || ends[i] < starts[i]) throw Napi::RangeError::New(env, "pointedPages: the ranges must be page-aligned mappings");
+  const Ranges ranges(starts, ends);
   std::vector<uint64_t> pages = ToU64(ArgFloat64Array(info, 4, "pages"));
   const double max = ArgNumber(info, 5, "max");
-  std::unordered_set<uint64_t> seen(pages.begin(), pages.end());
+  std::vector<std::vector<bool>> seen(ranges.size());
+  const auto mark = [&](size_t r, uint64_t page) -> bool {  // true when first seen
+    std::vector<bool>& bits = seen[r];
+    if (bits.empty()) bits.resize((ranges.end(r) - ranges.start(r) + ps - 1) / ps);
+    const size_t k = (page - ranges.start(r)) / ps;
+    if (bits[k]) return false;
+    bits[k] = true;
+    return true;
+  };
+  for (uint64_t page : pages) {
+    const ptrdiff_t r = ranges.Find(page);
+    if (r >= 0) mark(r, page);
+  }
   size_t added = 0;
   Napi::Array lists = info[0].As<Napi::Array>();
   for (uint32_t l = 0; l < lists.Length(); l++) {
@@ -76,9 +97,11 @@ Napi::Value PointedPages(const Napi::CallbackInfo& info) {
     Napi::BigUint64Array words = v.As<Napi::BigUint64Array>();
     const uint64_t* w = words.Data();
     for (size_t k = 0; k < words.ElementLength() && added < max; k++) {
-      if (w[k] % 8 || w[k] >= kMaxAddress || !ranges.Has(w[k])) continue;
+      if (w[k] % 8 || w[k] >= kMaxAddress) continue;
+      const ptrdiff_t r = ranges.Find(w[k]);
+      if (r < 0) continue;
       const uint64_t page = w[k] - w[k] % ps;
-      if (seen.insert(page).second) {
+      if (mark(r, page)) {
         pages.push_back(page);
         added++;
       }
@@ -93,7 +116,9 @@ Napi::Value PointedPages(const Napi::CallbackInfo& info) {
 // bodies: sorted body addresses, each bodySize long (a word's body: its address rounded down to bodySize).
 Napi::Value BornTargets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::vector<uint64_t> words = BigWords(info, 0, "newWord");
+  Napi::BigUint64Array newWord = BigWords(info, 0, "newWord");
+  const uint64_t* words = newWord.Data();
+  const size_t n = newWord.ElementLength();
   if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     throw Napi::TypeError::New(env, "wordPage must be a Uint32Array");
   Napi::Uint32Array wordPage = info[1].As<Napi::Uint32Array>();
@@ -102,11 +127,11 @@ Napi::Value BornTargets(const Napi::CallbackInfo& info) {
   const uint64_t bodySize = static_cast<uint64_t>(ArgNumber(info, 4, "bodySize"));
   const Ranges ranges(ToU64(ArgFloat64Array(info, 5, "starts")), ToU64(ArgFloat64Array(info, 6, "ends")));
   const double max = ArgNumber(info, 7, "max");
-  if (wordPage.ElementLength() != words.size() || !bodySize) throw Napi::RangeError::New(env, "bornTargets: one page per word, a body size");
+  if (wordPage.ElementLength() != n || !bodySize) throw Napi::RangeError::New(env, "bornTargets: one page per word, a body size");
   const auto known = [&](uint64_t a) { return std::binary_search(bodies.begin(), bodies.end(), a - a % bodySize); };
   std::unordered_set<uint64_t> targets;
   std::vector<uint64_t> out;
-  for (size_t k = 0; k < words.size() && targets.size() < max; k++) {
+  for (size_t k = 0; k < n && targets.size() < max; k++) {
     const uint64_t v = words[k];
     if (v % 8 || v < 0x10000 || v >= kMaxAddress) continue;
     if (wordPage[k] >= addrs.size()) throw Napi::RangeError::New(env, "bornTargets: a word's page is out of range");

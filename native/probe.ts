@@ -445,22 +445,9 @@ export interface ReadTap {
   conflicted: boolean;
 }
 
-/** Runs fn with a read tap open: its result, and every page and block of memory it read. Not
- *  reentrant (one tap at a time). */
-export function tapReads<T>(fn: () => T): { result: T; reads: ReadTap } {
-  addon.startReadTap();
-  let reads: ReadTap | undefined;
-  try {
-    const result = fn();
-    reads = addon.stopReadTap();
-    return { result, reads };
-  } finally {
-    if (!reads) addon.stopReadTap();
-  }
-}
-
-/** tapReads for a computation that reads on the thread pool: the tap stays open until fn's promise
- *  settles (nothing else may read meanwhile: the tap records every read of the addon). */
+/** Runs fn with a read tap open: its result, and every page and block of memory it read, on this thread
+ *  or the thread pool (the tap stays open until fn's promise settles). Not reentrant (one tap at a time),
+ *  and nothing else may read meanwhile: the tap records every read of the addon but comparePages'. */
 export async function tapReadsAsync<T>(fn: () => Promise<T>): Promise<{ result: T; reads: ReadTap }> {
   addon.startReadTap();
   let reads: ReadTap | undefined;

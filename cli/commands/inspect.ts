@@ -148,8 +148,14 @@ function formatOf(args: InspectArgs): 'json' | 'prometheus' | 'table' {
 }
 
 function debugLine(n: number, cost: SampleCost): string {
+  // a step's parts ("attach.parent") in parentheses after it
+  const parts = (step: string) =>
+    Object.entries(cost.steps)
+      .filter(([k]) => k.startsWith(`${step}.`))
+      .map(([k, v]) => `${k.slice(step.length + 1)} ${v.toFixed(0)}`);
   const steps = Object.entries(cost.steps)
-    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .filter(([k]) => !k.includes('.'))
+    .map(([k, v]) => `${k} ${v.toFixed(0)}${parts(k).length ? ` (${parts(k).join(', ')})` : ''}`)
     .join(', ');
   return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children)\n`;
 }

@@ -2,7 +2,7 @@
 
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
-import { childChunks } from '../../allocators/glibc/chunks';
+import { childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
 import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
@@ -23,6 +23,16 @@ function structLayout(map: HeapMapSource): StructLayout {
     iseqBody: L?.iseqBody.callData ? L.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
     env: L?.env ?? null,
   };
+}
+
+const diffsOf = (capture: Capture, pid: number) => capture.diffs?.find((d) => d.pid === pid);
+
+/** Every promise's value once all have settled, or the first one's error: none still runs after. */
+async function allSettledOrThrow<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Sorted, distinct addresses of every page some child copied. */
@@ -50,7 +60,7 @@ const MAX_CHILD_OBJECTS = 200_000;
  *  the heap map) that its changed words outside the GC heap point to: their flags words, read from the
  *  stopped child, tell what they are (a call cache, say). */
 function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] }, bodies: Float64Array, heapPageSize: number): { address: Float64Array; flags: Uint32Array } {
-  const diffs = capture.diffs?.find((d) => d.pid === child.pid);
+  const diffs = diffsOf(capture, child.pid);
   if (!diffs) return { address: new Float64Array(), flags: new Uint32Array() };
   // pointers into anonymous rw-p mappings of the child, from words on pages outside the known GC heap,
   // to memory outside it: GC heap pages the child mapped
@@ -63,26 +73,48 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
 
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
+  async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], timings: Record<string, number> = {}): Promise<void> {
+    const started = performance.now();
+    let last = started;
+    const lap = (step: string) => {
+      const now = performance.now();
+      timings[step] = (timings[step] ?? 0) + now - last;
+      last = now;
+    };
+    const pageSize = capture.meta.pageSize;
     const copiedPages = copiedPagesOf(capture);
-    // Objects on copied pages, and objects the children's new words point to (a call-cache record's
-    // callinfo may live on a page nobody copied): their types say what the pointing words are.
-    const keep = withPointedPages(capture, copiedPages, reference.vmas);
-    // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
-    // filtered ingest would keep, without reading the file again.
-    const whole = map.parsed as HeapDumpIngest | undefined;
-    const dump = whole ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
-    capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
-    capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-    const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);
-    // Each child's own chunks on its copied pages: memory it freed and carved anew belongs to it.
-    ruby.childChunks = children.map((c) => {
-      const diffs = capture.diffs?.find((d) => d.pid === c.pid);
-      return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, ruby.tcacheKey) };
-    });
-    ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
-    capture.ruby = ruby;
-    capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
+    // On the thread pool while the rest is found here: the fork-time image's malloc arenas, then, with
+    // its tcache key (the children inherited it), each child's own chunks on its copied pages — memory
+    // it freed and carved anew belongs to it. The children are walked at once.
+    const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPages, pageSize).finally(() => (timings['parent arenas (pool)'] = performance.now() - started));
+    const childChunks = glibc.then((g) =>
+      allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))).finally(
+        () => (timings['children arenas (pool)'] = performance.now() - started - timings['parent arenas (pool)']),
+      ),
+    );
+    try {
+      // Objects on copied pages, and objects the children's new words point to (a call-cache record's
+      // callinfo may live on a page nobody copied): their types say what the pointing words are.
+      const keep = withPointedPages(capture, copiedPages, reference.vmas);
+      // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
+      // filtered ingest would keep, without reading the file again.
+      const whole = map.parsed as HeapDumpIngest | undefined;
+      const dump = whole ? keepOnPages(whole, keep, pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+      lap('map objects');
+      capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
+      capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
+      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, glibc);
+      lap('parent');
+      ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
+      lap('born objects');
+      ruby.childChunks = await childChunks;
+      lap('waiting for the pool');
+      capture.ruby = ruby;
+      capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
+    } finally {
+      // nothing reads on after attach returns or throws (a read tap may be open around it)
+      await Promise.allSettled([glibc, childChunks]);
+    }
   },
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',
   notes(capture: Capture, blames: ChildBlame[]): string[] {

@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
-import { MallocChunks, arenaHeaps, mainHeap, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 
@@ -148,14 +148,17 @@ function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedP
   return { ep: Float64Array.from(keep, (k) => k[0]), flags: Uint32Array.from(keep, (k) => k[1]) };
 }
 
-export function discoverRubyStructures(
+/** glibc: the process's malloc arenas (allocators/glibc), walked by the caller on the thread pool while
+ *  the rest is found here. */
+export async function discoverRubyStructures(
   pid: number,
   dump: HeapDumpIngest,
   layout: StructLayout,
   vmas: Vma[],
   copiedPages: Float64Array,
   pageSize: number,
-): RubyStructures {
+  glibcHeap: Promise<GlibcHeap>,
+): Promise<RubyStructures> {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
   const headers = readWords(pid, bodies);
@@ -214,7 +217,9 @@ export function discoverRubyStructures(
       liveBodies.push(Number(bodyPtrs.words[i]));
       liveIseqs.push(iseqs[i] - layout.iseqBody.pointerOffset);
     }
-  const bw = readWords(pid, Float64Array.from(liveBodies.flatMap((body) => perBody.map((off) => body + off))));
+  const bodyWords = new Float64Array(liveBodies.length * perBody.length);
+  for (let i = 0; i < liveBodies.length; i++) for (let j = 0; j < perBody.length; j++) bodyWords[i * perBody.length + j] = liveBodies[i] + perBody[j];
+  const bw = readWords(pid, bodyWords);
   const callData: [number, number, number][] = [];
   const isEntries: [number, number, number][] = [];
   const allCallData: [number, number][] = [];
@@ -242,9 +247,10 @@ export function discoverRubyStructures(
   let best = 0;
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
-  const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
+  const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
+  const glibc = await glibcHeap;
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
 
   return {
     bodies,
@@ -258,7 +264,7 @@ export function discoverRubyStructures(
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
     ...(envFlags ? { envFlags } : {}),
-    mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize),
+    mmappedChunks,
     mallocChunks: glibc.chunks,
     ...(chunkOwners.chunk.length ? { chunkOwners } : {}),
     heapStart: glibc.heapStart,
