@@ -18,7 +18,9 @@ namespace {
 // Exact doubles end at 2^53: a word above it is no address of this machine (and JS would round it).
 constexpr uint64_t kMaxAddress = uint64_t{1} << 53;
 
-// Sorted, disjoint ranges [start, end).
+// Sorted, disjoint ranges [start, end). Find first rejects what lies outside them all, then tries the
+// range of the last hit (pointers cluster), then searches: most of a million words are no pointer into
+// them, and a binary search per word is what costs.
 class Ranges {
  public:
   Ranges(std::vector<uint64_t> start, std::vector<uint64_t> end) {
@@ -26,11 +28,16 @@ class Ranges {
     for (size_t i = 0; i < order.size(); i++) order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return start[a] < start[b]; });
     for (size_t i : order) start_.push_back(start[i]), end_.push_back(end[i]);
+    if (!start_.empty()) lo_ = start_.front(), hi_ = *std::max_element(end_.begin(), end_.end());
   }
   // The range holding a, or -1.
   ptrdiff_t Find(uint64_t a) const {
+    if (a < lo_ || a >= hi_) return -1;
+    if (last_ >= 0 && a >= start_[last_] && a < end_[last_]) return last_;
     const ptrdiff_t r = std::upper_bound(start_.begin(), start_.end(), a) - start_.begin() - 1;
-    return r >= 0 && a < end_[r] ? r : -1;
+    if (r < 0 || a >= end_[r]) return -1;
+    last_ = r;
+    return r;
   }
   bool Has(uint64_t a) const { return Find(a) >= 0; }
   size_t size() const { return start_.size(); }
@@ -39,6 +46,8 @@ class Ranges {
 
  private:
   std::vector<uint64_t> start_, end_;
+  uint64_t lo_ = 0, hi_ = 0;
+  mutable ptrdiff_t last_ = -1;
 };
 
 Napi::BigUint64Array BigWords(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -131,11 +140,15 @@ Napi::Value BornTargets(const Napi::CallbackInfo& info) {
   const auto known = [&](uint64_t a) { return std::binary_search(bodies.begin(), bodies.end(), a - a % bodySize); };
   std::unordered_set<uint64_t> targets;
   std::vector<uint64_t> out;
+  // the words come page by page: whether a page is on the known GC heap is found once per page
+  uint32_t lastPage = UINT32_MAX;
+  bool pageKnown = false;
   for (size_t k = 0; k < n && targets.size() < max; k++) {
     const uint64_t v = words[k];
-    if (v % 8 || v < 0x10000 || v >= kMaxAddress) continue;
+    if (v % 8 || v < 0x10000 || v >= kMaxAddress || !ranges.Has(v) || known(v)) continue;
     if (wordPage[k] >= addrs.size()) throw Napi::RangeError::New(env, "bornTargets: a word's page is out of range");
-    if (known(addrs[wordPage[k]]) || known(v) || !ranges.Has(v)) continue;
+    if (wordPage[k] != lastPage) lastPage = wordPage[k], pageKnown = known(addrs[lastPage]);
+    if (pageKnown) continue;
     if (targets.insert(v).second) out.push_back(v);
   }
   return Sorted(env, std::move(out));

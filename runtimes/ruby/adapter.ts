@@ -74,24 +74,34 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
   async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], timings: Record<string, number> = {}): Promise<void> {
-    const started = performance.now();
-    let last = started;
+    // milliseconds per step here, and apart from them the time spent waiting for the thread pool's
+    // results (its work overlaps the steps)
+    const WAIT = 'waiting for the pool';
+    let last = performance.now();
+    let waitedAtLast = 0;
     const lap = (step: string) => {
       const now = performance.now();
-      timings[step] = (timings[step] ?? 0) + now - last;
+      timings[step] = (timings[step] ?? 0) + now - last - ((timings[WAIT] ?? 0) - waitedAtLast);
       last = now;
+      waitedAtLast = timings[WAIT] ?? 0;
     };
     const pageSize = capture.meta.pageSize;
     const copiedPages = copiedPagesOf(capture);
     // On the thread pool while the rest is found here: the fork-time image's malloc arenas, then, with
     // its tcache key (the children inherited it), each child's own chunks on its copied pages — memory
     // it freed and carved anew belongs to it. The children are walked at once.
-    const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPages, pageSize).finally(() => (timings['parent arenas (pool)'] = performance.now() - started));
+    const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPages, pageSize);
     const childChunks = glibc.then((g) =>
-      allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))).finally(
-        () => (timings['children arenas (pool)'] = performance.now() - started - timings['parent arenas (pool)']),
-      ),
+      allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))),
     );
+    const waited = async <T>(p: Promise<T>): Promise<T> => {
+      const t = performance.now();
+      try {
+        return await p;
+      } finally {
+        timings[WAIT] = (timings[WAIT] ?? 0) + performance.now() - t;
+      }
+    };
     try {
       // Objects on copied pages, and objects the children's new words point to (a call-cache record's
       // callinfo may live on a page nobody copied): their types say what the pointing words are.
@@ -103,12 +113,12 @@ export const rubyAdapter: RuntimeAdapter = {
       lap('map objects');
       capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
       capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, glibc);
+      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, () => waited(glibc));
       lap('parent');
-      ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
+      const born = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
       lap('born objects');
-      ruby.childChunks = await childChunks;
-      lap('waiting for the pool');
+      ruby.childChunks = await waited(childChunks);
+      ruby.childObjects = born;
       capture.ruby = ruby;
       capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
     } finally {

@@ -148,8 +148,8 @@ function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedP
   return { ep: Float64Array.from(keep, (k) => k[0]), flags: Uint32Array.from(keep, (k) => k[1]) };
 }
 
-/** glibc: the process's malloc arenas (allocators/glibc), walked by the caller on the thread pool while
- *  the rest is found here. */
+/** glibcHeap: the process's malloc arenas (allocators/glibc), asked for when needed (the caller walks
+ *  them on the thread pool while the rest is found here). */
 export async function discoverRubyStructures(
   pid: number,
   dump: HeapDumpIngest,
@@ -157,7 +157,7 @@ export async function discoverRubyStructures(
   vmas: Vma[],
   copiedPages: Float64Array,
   pageSize: number,
-  glibcHeap: Promise<GlibcHeap>,
+  glibcHeap: () => Promise<GlibcHeap>,
 ): Promise<RubyStructures> {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
@@ -249,7 +249,7 @@ export async function discoverRubyStructures(
 
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
-  const glibc = await glibcHeap;
+  const glibc = await glibcHeap();
   const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
 
   return {
