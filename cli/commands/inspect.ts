@@ -181,10 +181,12 @@ const sleep = (ms: number, stop: () => boolean) =>
     tick();
   });
 
-/** --watch: samples every `seconds` (the sample's own cost included: sample k starts k intervals after
- *  the first), prints each worker's copied size and top causes per sample, workers that came and went,
- *  then the curve of copied memory per worker over the samples. A sample that fails (a process went
- *  away at the wrong moment) is reported and the watch goes on; only the target's own exit ends it. */
+/** --watch: samples every `seconds`, the sample's own cost included (a sample starts one interval after
+ *  the one before started, or as soon as that one ends when it took longer: a slow first sample does not
+ *  make the next ones run back to back); prints each worker's copied size and top causes per sample,
+ *  workers that came and went, then the curve of copied memory per worker over the samples. A sample
+ *  that fails (a process went away at the wrong moment) is reported and the watch goes on; only the
+ *  target's own exit ends it. */
 async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<void> {
   const samples: { t: number; report: InspectReport }[] = [];
   const started = Date.now();
@@ -198,9 +200,11 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   process.once('SIGTERM', onInt);
   let targetGone: unknown;
   try {
+    let lastStart = started;
     for (let i = 0; i < count && !stop; i++) {
-      if (i) await sleep(started + i * intervalMs - Date.now(), () => stop);
+      if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
       if (stop) break;
+      lastStart = Date.now();
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
