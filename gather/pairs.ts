@@ -3,7 +3,7 @@
 // the Capture, so the analysis can be repeated offline from a saved file.
 
 import type { Capture, ProcessCapture } from '../native/capture';
-import { PageComparison, compareFamilyAsync, comparePages } from '../native/probe';
+import { comparePages, comparePagesAsync } from '../native/probe';
 import { PageClass, classifyPair, pageAddresses } from '../analyzers/classify';
 import { analyzePair, isCrowded } from '../analyzers/sharing';
 
@@ -46,18 +46,9 @@ export function diffCopiedPages(capture: Capture, pairs: Pair[]): void {
   }
 }
 
-/** The same on the thread pool (a live family: inspect): the children of one reference at once, each
- *  of its pages read once for all the children that copied it. */
+/** The same, the children compared at once on the thread pool (a live family: inspect). */
 export async function diffCopiedPagesAsync(capture: Capture, pairs: Pair[]): Promise<void> {
   const addrs = pairs.map((pair) => copiedAddresses(capture, pair));
-  const byReference = new Map<number, number[]>();
-  pairs.forEach((pair, i) => byReference.set(pair.reference.pid, [...(byReference.get(pair.reference.pid) ?? []), i]));
-  const cmps: PageComparison[] = [];
-  await Promise.all(
-    [...byReference].map(async ([reference, members]) => {
-      const got = await compareFamilyAsync(reference, members.map((i) => ({ pid: pairs[i].child.pid, addrs: addrs[i] })));
-      members.forEach((i, k) => (cmps[i] = got[k]));
-    }),
-  );
+  const cmps = await Promise.all(pairs.map((pair, i) => comparePagesAsync(pair.reference.pid, pair.child.pid, addrs[i])));
   pairs.forEach((pair, i) => (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs: addrs[i], ...cmps[i] }));
 }

@@ -139,8 +139,6 @@ void InitFaults(Napi::Env env, Napi::Object exports);
 void InitMalloc(Napi::Env env, Napi::Object exports);
 // Registers the changed-word pointer filters (pointed.cc).
 void InitPointed(Napi::Env env, Napi::Object exports);
-// Registers the family page comparison (family-compare.cc).
-void InitFamilyCompare(Napi::Env env, Napi::Object exports);
 
 // ---- read taps (reuse.cc): what a computation read, to reuse its result while those bytes are unchanged ----
 // A tapped read: a whole page (read, not present, or unreadable) or a block of a pointer scan.

@@ -815,6 +815,43 @@ Napi::Value ComparePages(const Napi::CallbackInfo& info) {
   return ComparisonObject(env, addrs.size(), c);
 }
 
+// The same on the libuv thread pool: the children of a family are compared with their parent at once
+// (inspect --watch).
+class CompareWorker : public Napi::AsyncWorker {
+ public:
+  CompareWorker(Napi::Env env, int pidA, int pidB, std::vector<uint64_t> addrs)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), pidA_(pidA), pidB_(pidB), addrs_(std::move(addrs)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      c_ = ComparePagesCore(pidA_, pidB_, addrs_);
+    } catch (const SysError& se) {
+      error_ = se;
+      SetError(se.Message());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(ComparisonObject(Env(), addrs_.size(), c_)); }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), error_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int pidA_, pidB_;
+  std::vector<uint64_t> addrs_;
+  Comparison c_;
+  SysError error_{0, "", ""};
+};
+
+// comparePagesAsync(pidA, pidB, addrs) -> Promise of comparePages' result
+Napi::Value ComparePagesAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* worker = new CompareWorker(env, ArgPid(info, 0), ArgPid(info, 1), PageAddrs(env, ArgFloat64Array(info, 2, "addrs")));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
 // The frame of the shared zero page, found by read-faulting a fresh page of our own (0 when PFNs are
 // hidden). With it, the exact tier tells zero pages apart from the PFN alone, with no extra pass.
 uint64_t ZeroPagePfn() {
@@ -1036,7 +1073,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitReuse(env, exports);
   InitMalloc(env, exports);
   InitPointed(env, exports);
-  InitFamilyCompare(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
@@ -1059,6 +1095,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readKpage", Napi::Function::New(env, ReadKpage));
   exports.Set("readPages", Napi::Function::New(env, ReadPages));
   exports.Set("comparePages", Napi::Function::New(env, ComparePages));
+  exports.Set("comparePagesAsync", Napi::Function::New(env, ComparePagesAsync));
   exports.Set("features", Napi::Function::New(env, Features));
   return exports;
 }

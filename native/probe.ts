@@ -89,7 +89,6 @@ interface Addon {
   mallocChunks(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): MallocWalk;
   mallocChunksAsync(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): Promise<MallocWalk>;
   pointedPages(words: BigUint64Array[], starts: Float64Array, ends: Float64Array, pageSize: number, pages: Float64Array, max: number): Float64Array;
-  compareFamilySlicesAsync(parent: number, children: number[], addrs: Float64Array[], slices: number): Promise<(PageComparison & { from: number })[]>[];
   bornTargets(newWord: BigUint64Array, wordPage: Uint32Array, addrs: Float64Array, bodies: Float64Array, bodySize: number, starts: Float64Array, ends: Float64Array, max: number): Float64Array;
   classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
@@ -98,6 +97,7 @@ interface Addon {
   startReadTap(): void;
   stopReadTap(): ReadTap;
   processReadsUnchangedAsync(pid: number, addr: Float64Array, len: Float64Array, kind: Uint8Array, hash: BigUint64Array): Promise<boolean>;
+  comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison>;
   hashViews(views: ArrayBufferView[]): bigint;
 }
 
@@ -474,35 +474,13 @@ export async function readsUnchangedAsync(tap: ReadTap): Promise<boolean> {
   return (await Promise.all(jobs)).every(Boolean);
 }
 
-/** comparePages of a parent with each of its children (each with its own sorted pages), every parent
- *  page read once for all the children that copied it: the union of the pages is compared in slices on
- *  the thread pool, and each child's parts joined in order. */
-export async function compareFamilyAsync(parent: number, children: { pid: number; addrs: Float64Array }[], slices = 4): Promise<PageComparison[]> {
-  let parts: (PageComparison & { from: number })[][];
+/** comparePages on the thread pool (several children compared with their parent at once). */
+export async function comparePagesAsync(pidA: number, pidB: number, addrs: Float64Array): Promise<PageComparison> {
   try {
-    parts = await Promise.all(addon.compareFamilySlicesAsync(parent, children.map((c) => c.pid), children.map((c) => c.addrs), slices));
+    return await addon.comparePagesAsync(pidA, pidB, addrs);
   } catch (e) {
     throw toProbeError(e);
   }
-  return children.map((_, i) => {
-    const mine = parts.map((slice) => slice[i]);
-    const join = <A extends Uint8Array | Uint16Array | Uint32Array | BigUint64Array>(pick: (p: PageComparison) => A, make: (n: number) => A): A => {
-      const out = make(mine.reduce((n, p) => n + pick(p).length, 0));
-      let at = 0;
-      for (const p of mine) {
-        (out as unknown as { set(a: A, at: number): void }).set(pick(p), at);
-        at += pick(p).length;
-      }
-      return out;
-    };
-    return {
-      status: join((p) => p.status, (n) => new Uint8Array(n)),
-      wordPage: join((p) => p.wordPage, (n) => new Uint32Array(n)),
-      wordOffset: join((p) => p.wordOffset, (n) => new Uint16Array(n)),
-      oldWord: join((p) => p.oldWord, (n) => new BigUint64Array(n)),
-      newWord: join((p) => p.newWord, (n) => new BigUint64Array(n)),
-    };
-  });
 }
 
 /** One 64-bit hash of the bytes of typed arrays, in order (a key from large inputs such as word diffs). */
