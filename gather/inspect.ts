@@ -154,16 +154,19 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         const source = { file: map.file, version: meta.version, platform: meta.platform, heapPageSize: meta.heapPageSize, slotSize: meta.slotSize };
         const reference = { pid: parent.pid, vmas: parent.vmas };
         const children = groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas }));
+        // the adapter's own steps, for --debug: "attach.STEP"
+        const attachSteps: Record<string, number> = {};
         // the adapter of the runtime whose agent wrote the map
-        const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children);
+        const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children, attachSteps);
         const kept = await opts.reuse?.attach(
           sub,
           { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [] },
           attach,
           readsSame,
         );
-        if (!kept) attach();
+        if (!kept) await attach();
         lap(kept?.reused ? 'reused' : 'attach');
+        for (const [step, ms] of Object.entries(attachSteps)) timings[`attach.${step}`] = (timings[`attach.${step}`] ?? 0) + ms;
         groups.push({
           parent: parentPid,
           capture: sub,

@@ -25,7 +25,7 @@
 import type { Capture, PageDiffs } from '../native/capture';
 import type { ChildBlame } from '../blame/engine';
 import type { Vma } from '../native/procfs-parse';
-import { ReadTap, hashViews, readsUnchangedAsync, tapReads } from '../native/probe';
+import { ReadTap, hashViews, readsUnchangedAsync, tapReadsAsync } from '../native/probe';
 
 /** What attach records in a capture: the parts a reused group gets back. */
 type Attached = Pick<Capture, 'runtime' | 'heapMap' | 'ruby' | 'python'>;
@@ -165,7 +165,7 @@ export class Reuse {
   /** Attaches the runtime's structures to capture: those of the last sample when its key is the same and
    *  its reads are (readsSame, from checkReads), else fresh, with a read tap. The blames map belongs to
    *  the result: the command fills it, and gets it back with a reused result. */
-  async attach(capture: Capture, inputs: AttachInputs, fresh: () => void, readsSame?: Promise<boolean>): Promise<{ reused: boolean; blames: KeptBlames; why?: string }> {
+  async attach(capture: Capture, inputs: AttachInputs, fresh: () => void | Promise<void>, readsSame?: Promise<boolean>): Promise<{ reused: boolean; blames: KeptBlames; why?: string }> {
     const key = keyOf(inputs);
     const last = this.entries.get(inputs.parent.pid);
     const same = (await readsSame) ?? false;
@@ -176,7 +176,7 @@ export class Reuse {
     }
     const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(inputs.parent.pid) ? 'memory changed while the last sample read it' : 'first sample';
     this.entries.delete(inputs.parent.pid);
-    const { reads } = tapReads(fresh);
+    const { reads } = await tapReadsAsync(async () => fresh());
     const attached: Attached = { runtime: capture.runtime, heapMap: capture.heapMap, ruby: capture.ruby, python: capture.python };
     // A child whose blame inputs are all the same as last time keeps its blame (another child changed).
     const blames: Entry['blames'] = new Map();

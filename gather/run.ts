@@ -35,7 +35,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
   diffCopiedPages(capture, pairs);
-  adapterNamed(session.runtime)!.attach(
+  await adapterNamed(session.runtime)!.attach(
     capture,
     { file: session.heapMap!.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
     { pid: twin.pid, vmas: twin.vmas },

@@ -135,6 +135,10 @@ constexpr uint16_t F_HUGE = 1 << 8;  // from PAGEMAP_SCAN PAGE_IS_HUGE (PMD-mapp
 
 // Registers the fault-tracing functions (faults.cc).
 void InitFaults(Napi::Env env, Napi::Object exports);
+// Registers the glibc chunk walks (malloc.cc).
+void InitMalloc(Napi::Env env, Napi::Object exports);
+// Registers the changed-word pointer filters (pointed.cc).
+void InitPointed(Napi::Env env, Napi::Object exports);
 
 // ---- read taps (reuse.cc): what a computation read, to reuse its result while those bytes are unchanged ----
 // A tapped read: a whole page (read, not present, or unreadable) or a block of a pointer scan.

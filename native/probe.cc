@@ -1028,7 +1028,7 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- structure discovery: words and malloc chunks of a (stopped) process ----
+// ---- structure discovery: words of a (stopped) process (malloc chunk walks: malloc.cc) ----
 
 // readWords(pid, addrs) -> { words: BigUint64Array, ok: Uint8Array }. Reads each 8-byte word from the
 // page that holds it; pages that are not present are never read (ok = 0 there).
@@ -1065,70 +1065,20 @@ Napi::Value ReadWords(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// walkMallocChunks(pid, start, end) -> { start: Float64Array, size: Float64Array, inUse: Uint8Array }
-// Walks glibc chunk headers from `start` (the first chunk of the main arena at the start of [heap]): the
-// size field is at chunk+8 (low 3 bits are flags), the next chunk follows; a chunk is in use when the
-// next chunk's PREV_INUSE bit is set (tcache and fastbin chunks count as in use, as glibc keeps them).
-// Stops at the first implausible header.
-Napi::Value WalkMallocChunks(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int pid = ArgPid(info, 0);
-  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "walkMallocChunks(pid, start, end)");
-  const uint64_t start = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
-  const uint64_t end = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
-  const size_t ps = PageSize();
-  if (start % ps || end % ps || end < start) throw Napi::RangeError::New(env, "page-aligned start <= end");
-  std::vector<double> starts, sizes;
-  std::vector<uint8_t> inUse;
-  Sync(env, [&] {
-    std::vector<uint64_t> pages;
-    for (uint64_t a = start; a < end; a += ps) pages.push_back(a);
-    std::vector<uint8_t> present = PresentMask(pid, pages);
-    std::vector<uint8_t> status(pages.size(), kOk);
-    std::vector<uint8_t> mem(pages.size() * ps, 0);
-    ReadPagesInto(pid, pages, present, mem.data(), status);
-    auto word = [&](uint64_t addr) {
-      uint64_t w;
-      memcpy(&w, mem.data() + (addr - start), 8);
-      return w;
-    };
-    uint64_t p = start;
-    while (p + 16 <= end) {
-      const uint64_t size = word(p + 8) & ~7ULL;
-      if (size < 32 || size % 16 || p + size > end) break;
-      starts.push_back(static_cast<double>(p));
-      sizes.push_back(static_cast<double>(size));
-      const uint64_t next = p + size;
-      inUse.push_back(next + 16 <= end ? static_cast<uint8_t>(word(next + 8) & 1) : 1);
-      p = next;
-    }
-  });
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Float64Array s = Napi::Float64Array::New(env, starts.size());
-  std::copy(starts.begin(), starts.end(), s.Data());
-  Napi::Float64Array z = Napi::Float64Array::New(env, sizes.size());
-  std::copy(sizes.begin(), sizes.end(), z.Data());
-  Napi::Uint8Array u = Napi::Uint8Array::New(env, inUse.size());
-  std::copy(inUse.begin(), inUse.end(), u.Data());
-  out.Set("start", s);
-  out.Set("size", z);
-  out.Set("inUse", u);
-  return out;
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHeapDump(env, exports);
   InitPointers(env, exports);
   InitFaults(env, exports);
   InitClassify(env, exports);
   InitReuse(env, exports);
+  InitMalloc(env, exports);
+  InitPointed(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("unwatchExit", Napi::Function::New(env, UnwatchExit));
   exports.Set("readWords", Napi::Function::New(env, ReadWords));
-  exports.Set("walkMallocChunks", Napi::Function::New(env, WalkMallocChunks));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   // The flags column's bits, by name: native/page-flags.ts carries the same table for offline use, and a
   // test holds the two equal.

@@ -86,7 +86,10 @@ interface Addon {
     keepAll?: boolean,
   ): HeapDumpIngest;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
-  walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
+  mallocChunks(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): MallocWalk;
+  mallocChunksAsync(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): Promise<MallocWalk>;
+  pointedPages(words: BigUint64Array[], starts: Float64Array, ends: Float64Array, pageSize: number, pages: Float64Array, max: number): Float64Array;
+  bornTargets(newWord: BigUint64Array, wordPage: Uint32Array, addrs: Float64Array, bodies: Float64Array, bodySize: number, starts: Float64Array, ends: Float64Array, max: number): Float64Array;
   classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
   pageClassCodes: Record<string, number>;
@@ -343,8 +346,62 @@ export function readWords(pid: number, addrs: Float64Array): { words: BigUint64A
 }
 
 /** glibc chunk headers of [start, end) of a process (the main arena's [heap]). */
-export function walkMallocChunks(pid: number, start: number, end: number): MallocChunks {
-  return wrap(() => addon.walkMallocChunks(pid, start, end));
+/** A heap of glibc's to walk (native/malloc.cc): its pages from start to end, its first chunk at first
+ *  (after start: the heap begins with glibc's header, listed as one chunk in use). */
+export interface MallocSegment {
+  start: number;
+  first: number;
+  end: number;
+}
+
+/** The sizes the walk tests chunks against (allocators/glibc/chunks.ts holds the values). */
+export interface MallocLimits {
+  /** a chunk that starts at a multiple of this is a thread arena heap's header */
+  arenaHeapMax: number;
+  /** the largest chunk a fastbin holds */
+  fastbinMax: number;
+  /** the largest chunk tcache holds */
+  tcacheMax: number;
+  /** the kept pages' size */
+  pageSize: number;
+}
+
+/** One process's walk: the chunks that touch the kept pages (and thread arena headers), inUse 0 for
+ *  those free (in a bin, or cached in tcache or a fastbin), how many chunks were walked, the tcache key. */
+export interface MallocWalk {
+  chunks: MallocChunks;
+  walked: number;
+  key: bigint;
+}
+
+const segmentArray = (segments: MallocSegment[]) => Float64Array.from(segments.flatMap((s) => [s.start, s.first, s.end]));
+
+/** Walks the chunk chains of a process's malloc heaps; key null: the tcache key is found (as the most
+ *  frequent +24 word of small chunks linked like tcache entries). */
+export function mallocChunks(pid: number, segments: MallocSegment[], keepPages: Float64Array, key: bigint | null, limits: MallocLimits): MallocWalk {
+  return wrap(() => addon.mallocChunks(pid, segmentArray(segments), keepPages, key, limits));
+}
+
+/** The same on the thread pool: the processes of a family walked at once. */
+export async function mallocChunksAsync(pid: number, segments: MallocSegment[], keepPages: Float64Array, key: bigint | null, limits: MallocLimits): Promise<MallocWalk> {
+  try {
+    return await addon.mallocChunksAsync(pid, segmentArray(segments), keepPages, key, limits);
+  } catch (e) {
+    throw toProbeError(e);
+  }
+}
+
+/** pages plus the pages that the 8-aligned words of the lists point to inside the ranges [starts, ends),
+ *  at most max added (the first found), sorted. */
+export function pointedPages(words: BigUint64Array[], ranges: { start: number; end: number }[], pageSize: number, pages: Float64Array, max: number): Float64Array {
+  return addon.pointedPages(words, Float64Array.from(ranges, (r) => r.start), Float64Array.from(ranges, (r) => r.end), pageSize, pages, max);
+}
+
+/** The distinct 8-aligned values (at least 0x10000) of a child's changed words, on pages outside the
+ *  sorted bodies (each bodySize long), that point outside them into the ranges: at most max (the first
+ *  found), sorted. */
+export function bornTargets(diffs: { newWord: BigUint64Array; wordPage: Uint32Array; addrs: Float64Array }, bodies: Float64Array, bodySize: number, ranges: { start: number; end: number }[], max: number): Float64Array {
+  return addon.bornTargets(diffs.newWord, diffs.wordPage, diffs.addrs, bodies, bodySize, Float64Array.from(ranges, (r) => r.start), Float64Array.from(ranges, (r) => r.end), max);
 }
 
 /** Page columns as the classification kernels take them (a ProcessCapture's pages). */
@@ -388,13 +445,14 @@ export interface ReadTap {
   conflicted: boolean;
 }
 
-/** Runs fn with a read tap open: its result, and every page and block of memory it read. Not
- *  reentrant (one tap at a time). */
-export function tapReads<T>(fn: () => T): { result: T; reads: ReadTap } {
+/** Runs fn with a read tap open: its result, and every page and block of memory it read, on this thread
+ *  or the thread pool (the tap stays open until fn's promise settles). Not reentrant (one tap at a time),
+ *  and nothing else may read meanwhile: the tap records every read of the addon but comparePages'. */
+export async function tapReadsAsync<T>(fn: () => Promise<T>): Promise<{ result: T; reads: ReadTap }> {
   addon.startReadTap();
   let reads: ReadTap | undefined;
   try {
-    const result = fn();
+    const result = await fn();
     reads = addon.stopReadTap();
     return { result, reads };
   } finally {

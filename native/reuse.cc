@@ -82,7 +82,7 @@ Napi::Value StartReadTap(const Napi::CallbackInfo& info) {
 }
 
 // stopReadTap() -> { pid: Int32Array, addr, len: Float64Array, kind: Uint8Array, hash: BigUint64Array,
-// conflicted }: every distinct read, sorted; conflicted when one page or block was read twice with
+// conflicted }: every distinct read, sorted; conflicted when one page, or one block, was read twice with
 // different bytes (it changed under the computation, whose result must not be reused).
 Napi::Value StopReadTap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -94,9 +94,12 @@ Napi::Value StopReadTap(const Napi::CallbackInfo& info) {
   }
   std::sort(t.begin(), t.end());
   t.erase(std::unique(t.begin(), t.end()), t.end());
+  // A page read and a scan block that happen to span the same bytes are two reads, each checked its own
+  // way (their hashes differ by construction): only two reads of one kind can conflict.
+  const auto isBlock = [](uint8_t kind) { return kind == kTapRange || kind == kTapRangeFailed; };
   bool conflicted = false;
   for (size_t i = 1; i < t.size(); i++)
-    if (t[i].pid == t[i - 1].pid && t[i].addr == t[i - 1].addr && t[i].len == t[i - 1].len) conflicted = true;
+    if (t[i].pid == t[i - 1].pid && t[i].addr == t[i - 1].addr && t[i].len == t[i - 1].len && isBlock(t[i].kind) == isBlock(t[i - 1].kind)) conflicted = true;
   Napi::Int32Array pid = Napi::Int32Array::New(env, t.size());
   Napi::Float64Array addr = Napi::Float64Array::New(env, t.size());
   Napi::Float64Array len = Napi::Float64Array::New(env, t.size());

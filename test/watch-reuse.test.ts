@@ -5,11 +5,13 @@
 // processes (SIGSTOP) between requests.
 
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statOf } from '../native/proc';
 import { inspectSample } from '../cli/commands/inspect';
 import { Reuse } from '../gather/reuse';
+import { readWords, readsUnchangedAsync, scanPointers, tapReadsAsync } from '../native/probe';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { get, startAgentUnicorn, stopFamily } from './helpers/servers';
 
@@ -89,6 +91,25 @@ test('a reused sample equals a one-shot inspect of the same state, before and af
     assert.equal(perWorker(fourth.report), fresh2);
   } finally {
     for (const p of [...workers, master]) signal(p, 'SIGCONT');
+  }
+});
+
+test('a page read and a pointer-scan block over the same bytes are two reads, not memory that changed', async () => {
+  try {
+    await stop([master]);
+    const heap = /^([0-9a-f]+)-([0-9a-f]+) rw-p .*\[heap\]$/m.exec(fs.readFileSync(`/proc/${master}/maps`, 'utf8'));
+    assert.ok(heap, 'the master has a [heap]');
+    const page = parseInt(heap[1], 16) + 4096;
+    const { reads } = await tapReadsAsync(async () => {
+      assert.ok(readWords(master, Float64Array.of(page)).ok[0], 'the page is present');
+      scanPointers(master, Float64Array.of(page), Float64Array.of(page + 4096), Float64Array.of(1));
+    });
+    const kinds = Array.from(reads.kind).filter((_, i) => reads.pid[i] === master && reads.addr[i] === page && reads.len[i] === 4096);
+    assert.equal(kinds.sort(), [0, 3], 'the page (read whole) and the block (scanned) are both recorded');
+    assert.is(reads.conflicted, false, 'their hashes differ by construction: no conflict');
+    assert.ok(await readsUnchangedAsync(reads), 'both read the same again');
+  } finally {
+    signal(master, 'SIGCONT');
   }
 });
 

@@ -4,9 +4,8 @@
 // and carved anew is the child's, not the fork-time owner's). Only chunks that touch a copied page are
 // kept, so captures stay small. Knows glibc, not any runtime.
 
-import { readPages, readWords, walkMallocChunks } from '../../native/probe';
+import { MallocLimits, MallocSegment, MallocWalk, mallocChunks, mallocChunksAsync, readWords } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
-import { lastAtOrBelow } from '../../blame/words';
 
 export interface MallocChunks {
   start: Float64Array;
@@ -42,71 +41,10 @@ export function touchesPages(pages: Float64Array, pageSize: number, start: numbe
   return lo < pages.length && pages[lo] < end;
 }
 
-/** The tcache key: the most frequent +24 word among small chunks whose +16 word decodes as a
- *  safe-linked next pointer ((address of that word) >> 12 XOR next, next 0 or the user pointer of a
- *  walked chunk). */
-function findTcacheKey(pid: number, all: MallocChunks): bigint {
-  const small: number[] = [];
-  for (let i = 0; i < all.start.length; i++) if (all.size[i] <= 1040 && !isArenaHeader(all.start[i])) small.push(all.start[i] + 16, all.start[i] + 24);
-  const links = readWords(pid, Float64Array.from(small));
-  const users = new Set<bigint>(Array.from(all.start, (s) => BigInt(s + 16)));
-  const counts = new Map<bigint, number>();
-  for (let i = 0; i < small.length; i += 2) {
-    if (!links.ok[i] || !links.ok[i + 1]) continue;
-    const next = links.words[i] ^ (BigInt(small[i]) >> 12n);
-    if (next !== 0n && !users.has(next)) continue;
-    counts.set(links.words[i + 1], (counts.get(links.words[i + 1]) ?? 0) + 1);
-  }
-  let key = 0n;
-  let most = 1;
-  for (const [v, n] of counts) if (n > most && v > 1n << 32n) [key, most] = [v, n];
-  return key;
-}
-
 /** The largest chunk a fastbin holds (64-bit default max_fast 128 + header). */
 const FASTBIN_MAX = 160;
-
-/** Chunks of one process's arenas touching the pages. glibc marks tcache and fastbin chunks in use;
- *  they are free all the same: a tcache chunk carries the key at +24, and both carry at +16 a
- *  safe-linked next pointer ((address of the word >> 12) XOR next) to a chunk of the same size, or to 0. */
-function keptChunks(pid: number, all: MallocChunks, key: bigint, pages: Float64Array, pageSize: number): MallocChunks {
-  // Marked from the pages (a few thousand) rather than tested per chunk (hundreds of thousands): for each
-  // page, the chunk holding its first byte and those after it up to the page's end. Thread arena headers
-  // always: the rules tell a word in such a heap by its header.
-  const marked = new Uint8Array(all.start.length);
-  for (let i = 0; i < all.start.length; i++) if (isArenaHeader(all.start[i])) marked[i] = 1;
-  for (const page of pages) {
-    let i = Math.max(0, lastAtOrBelow(all.start, page));
-    for (; i < all.start.length && all.start[i] < page + pageSize; i++) if (all.start[i] + all.size[i] > page) marked[i] = 1;
-  }
-  const keep: number[] = [];
-  for (let i = 0; i < marked.length; i++) if (marked[i]) keep.push(i);
-  const addrs = new Float64Array(2 * keep.length);
-  keep.forEach((i, k) => {
-    addrs[2 * k] = all.start[i] + 16;
-    addrs[2 * k + 1] = all.start[i] + 24;
-  });
-  const words = readWords(pid, addrs);
-  // a fastbin link points to the user pointer of a chunk of the same size (chunks are sorted by start)
-  const isChunkOfSize = (user: number, size: number): boolean => {
-    const j = lastAtOrBelow(all.start, user - 16);
-    return j >= 0 && all.start[j] === user - 16 && all.size[j] === size;
-  };
-  const isFree = (i: number, k: number): boolean => {
-    if (!all.inUse[i]) return true;
-    if (isArenaHeader(all.start[i])) return false;
-    if (!words.ok[2 * k] || !words.ok[2 * k + 1]) return false;
-    if (key && words.words[2 * k + 1] === key) return true;
-    if (all.size[i] > FASTBIN_MAX) return false;
-    const next = Number(words.words[2 * k] ^ (BigInt(all.start[i] + 16) >> 12n));
-    return next !== 0 && isChunkOfSize(next, all.size[i]);
-  };
-  return {
-    start: Float64Array.from(keep, (i) => all.start[i]),
-    size: Float64Array.from(keep, (i) => all.size[i]),
-    inUse: Uint8Array.from(keep, (i, k) => (isFree(i, k) ? 0 : 1)),
-  };
-}
+/** The largest chunk tcache holds (64 bins of 16 bytes from 32). */
+const TCACHE_MAX = 1040;
 
 /** glibc's heaps of the arenas other than the main one (malloc/arena.c: threads get their own arena, and
  *  a forked child's new threads reuse the arenas its parent's threads left): each heap is HEAP_MAX_SIZE
@@ -171,39 +109,6 @@ export function arenaHeaps(pid: number, vmas: Vma[]): ArenaHeap[] {
   return out;
 }
 
-/** Pages read at a time by walkArenaHeap: a heap may be 64 MiB. */
-const WALK_WINDOW_PAGES = 256;
-
-/** Chunks of one thread arena heap, its header first as one chunk (in use): the walk reads the heap's
- *  pages a window at a time (absent ones read as zeros and end it) and follows the size words, like
- *  walkMallocChunks. */
-function walkArenaHeap(pid: number, heap: ArenaHeap, pageSize: number): { start: number[]; size: number[]; inUse: number[] } {
-  let lo = 0;
-  let hi = 0;
-  let data: Buffer = Buffer.alloc(0);
-  const word = (addr: number): number => {
-    if (addr < lo || addr + 8 > hi) {
-      lo = addr - (addr % pageSize);
-      const pages: number[] = [];
-      for (let a = lo; a < heap.end && pages.length < WALK_WINDOW_PAGES; a += pageSize) pages.push(a);
-      hi = lo + pages.length * pageSize;
-      data = readPages(pid, Float64Array.from(pages)).data;
-    }
-    return Number(data.readBigUInt64LE(addr - lo));
-  };
-  const out = { start: [heap.base], size: [heap.first - heap.base], inUse: [1] };
-  for (let p = heap.first; p + 16 <= heap.end; ) {
-    const size = word(p + 8) - (word(p + 8) % 8);
-    if (size < 32 || size % 16 || p + size > heap.end) break;
-    const next = p + size;
-    out.start.push(p);
-    out.size.push(size);
-    out.inUse.push(next + 16 <= heap.end ? word(next + 8) % 2 : 1);
-    p = next;
-  }
-  return out;
-}
-
 /** The main arena's heap: [heap] from its first mapping to the end of the adjacent ones (brk memory grown
  *  after a fork lists as a mapping of its own, also named [heap]). */
 export function mainHeap(vmas: Vma[]): { start: number; end: number } | undefined {
@@ -214,40 +119,52 @@ export function mainHeap(vmas: Vma[]): { start: number; end: number } | undefine
   return { start: parts[0].start, end };
 }
 
-/** Every chunk of a process's malloc arenas: [heap] (the main arena), then every thread arena heap. */
-function allChunks(pid: number, vmas: Vma[], heap: { start: number; end: number } | undefined, pageSize: number): MallocChunks {
-  const main = heap ? walkMallocChunks(pid, heap.start, heap.end) : EMPTY;
-  const heaps = arenaHeaps(pid, vmas);
-  if (!heaps.length) return main;
-  // Each walk is sorted and covers its own address range: concatenated in the order of their first
-  // chunks, the whole list is sorted (no per-chunk objects, no sort of hundreds of thousands of rows).
-  const parts = [main, ...heaps.map((h) => walkArenaHeap(pid, h, pageSize))].filter((c) => c.start.length).sort((a, b) => a.start[0] - b.start[0]);
-  const n = parts.reduce((t, c) => t + c.start.length, 0);
-  const out: MallocChunks = { start: new Float64Array(n), size: new Float64Array(n), inUse: new Uint8Array(n) };
-  let at = 0;
-  for (const c of parts) {
-    out.start.set(c.start, at);
-    out.size.set(c.size, at);
-    out.inUse.set(c.inUse, at);
-    at += c.start.length;
-  }
-  return out;
+/** The heaps to walk: [heap] (the main arena, its first chunk at its start), then every thread arena
+ *  heap (its header listed as one chunk). */
+function segments(pid: number, vmas: Vma[], heap: { start: number; end: number } | undefined): MallocSegment[] {
+  return [...(heap ? [{ start: heap.start, first: heap.start, end: heap.end }] : []), ...arenaHeaps(pid, vmas).map((h) => ({ start: h.base, first: h.first, end: h.end }))];
 }
 
-/** The fork-time image's arenas (pid: the stopped twin, or a live master). */
+/** What the native walk (native/malloc.cc) tests chunks against. It follows each heap's chain (the size
+ *  word at +8; a chunk is in use when the next one's PREV_INUSE bit is set) and keeps the chunks touching
+ *  the given pages, plus every thread arena header (the rules tell a word in such a heap by its header).
+ *  glibc marks tcache and fastbin chunks in use; they are free all the same: a tcache chunk carries the
+ *  key at +24, and both carry at +16 a safe-linked next pointer ((address of the word >> 12) XOR next) to
+ *  a chunk of the same size, or to 0. The key itself (per process, inherited by children) is the most
+ *  frequent +24 word above 2^32 among chunks up to TCACHE_MAX whose +16 word decodes as such a link to 0
+ *  or to a walked chunk. */
+const limits = (pageSize: number): MallocLimits => ({ arenaHeapMax: ARENA_HEAP.maxSize, fastbinMax: FASTBIN_MAX, tcacheMax: TCACHE_MAX, pageSize });
+
+function glibcHeapOf(walk: MallocWalk, heap: { start: number } | undefined): GlibcHeap {
+  if (!walk.walked) return { chunks: EMPTY, heapStart: 0, tcacheKey: '0' };
+  return { chunks: walk.chunks, heapStart: heap?.start ?? 0, tcacheKey: walk.key.toString(16) };
+}
+
+/** The fork-time image's arenas (pid: the stopped twin, or a live master): the chunks touching a copied
+ *  page, and the tcache key. */
 export function discoverGlibcHeap(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): GlibcHeap {
   const heap = mainHeap(vmas);
-  const all = allChunks(pid, vmas, heap, pageSize);
-  if (!all.start.length) return { chunks: EMPTY, heapStart: 0, tcacheKey: '0' };
-  const key = findTcacheKey(pid, all);
-  return { chunks: keptChunks(pid, all, key, copiedPages, pageSize), heapStart: heap?.start ?? 0, tcacheKey: key.toString(16) };
+  return glibcHeapOf(mallocChunks(pid, segments(pid, vmas, heap), copiedPages, null, limits(pageSize)), heap);
 }
+
+/** The same on the thread pool (a live master's walk beside its workers'). */
+export async function discoverGlibcHeapAsync(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): Promise<GlibcHeap> {
+  const heap = mainHeap(vmas);
+  return glibcHeapOf(await mallocChunksAsync(pid, segments(pid, vmas, heap), copiedPages, null, limits(pageSize)), heap);
+}
+
+const keyOf = (tcacheKey: string) => BigInt(`0x${tcacheKey || '0'}`);
 
 /** A child's own chunks on its copied pages (same tcache key: the child inherited it). */
 export function childChunks(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number, tcacheKey: string): MallocChunks {
-  const heap = mainHeap(vmas);
   if (!copiedPages.length) return EMPTY;
-  return keptChunks(pid, allChunks(pid, vmas, heap, pageSize), BigInt(`0x${tcacheKey || '0'}`), copiedPages, pageSize);
+  return mallocChunks(pid, segments(pid, vmas, mainHeap(vmas)), copiedPages, keyOf(tcacheKey), limits(pageSize)).chunks;
+}
+
+/** The same on the thread pool (the workers of a master walked at once). */
+export async function childChunksAsync(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number, tcacheKey: string): Promise<MallocChunks> {
+  if (!copiedPages.length) return EMPTY;
+  return (await mallocChunksAsync(pid, segments(pid, vmas, mainHeap(vmas)), copiedPages, keyOf(tcacheKey), limits(pageSize))).chunks;
 }
 
 /** Blocks glibc mmapped for large allocations (at or above the mmap threshold): page-aligned chunks whose

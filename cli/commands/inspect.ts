@@ -148,8 +148,14 @@ function formatOf(args: InspectArgs): 'json' | 'prometheus' | 'table' {
 }
 
 function debugLine(n: number, cost: SampleCost): string {
+  // a step's parts ("attach.parent") in parentheses after it
+  const parts = (step: string) =>
+    Object.entries(cost.steps)
+      .filter(([k]) => k.startsWith(`${step}.`))
+      .map(([k, v]) => `${k.slice(step.length + 1)} ${v.toFixed(0)}`);
   const steps = Object.entries(cost.steps)
-    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .filter(([k]) => !k.includes('.'))
+    .map(([k, v]) => `${k} ${v.toFixed(0)}${parts(k).length ? ` (${parts(k).join(', ')})` : ''}`)
     .join(', ');
   return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children)\n`;
 }
@@ -175,10 +181,12 @@ const sleep = (ms: number, stop: () => boolean) =>
     tick();
   });
 
-/** --watch: samples every `seconds` (the sample's own cost included: sample k starts k intervals after
- *  the first), prints each worker's copied size and top causes per sample, workers that came and went,
- *  then the curve of copied memory per worker over the samples. A sample that fails (a process went
- *  away at the wrong moment) is reported and the watch goes on; only the target's own exit ends it. */
+/** --watch: samples every `seconds`, the sample's own cost included (a sample starts one interval after
+ *  the one before started, or as soon as that one ends when it took longer: a slow first sample does not
+ *  make the next ones run back to back); prints each worker's copied size and top causes per sample,
+ *  workers that came and went, then the curve of copied memory per worker over the samples. A sample
+ *  that fails (a process went away at the wrong moment) is reported and the watch goes on; only the
+ *  target's own exit ends it. */
 async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<void> {
   const samples: { t: number; report: InspectReport }[] = [];
   const started = Date.now();
@@ -192,9 +200,11 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   process.once('SIGTERM', onInt);
   let targetGone: unknown;
   try {
+    let lastStart = started;
     for (let i = 0; i < count && !stop; i++) {
-      if (i) await sleep(started + i * intervalMs - Date.now(), () => stop);
+      if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
       if (stop) break;
+      lastStart = Date.now();
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {

@@ -2,8 +2,8 @@
 
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
-import { childChunks } from '../../allocators/glibc/chunks';
-import { readWords } from '../../native/probe';
+import { childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
+import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
@@ -25,6 +25,16 @@ function structLayout(map: HeapMapSource): StructLayout {
   };
 }
 
+const diffsOf = (capture: Capture, pid: number) => capture.diffs?.find((d) => d.pid === pid);
+
+/** Every promise's value once all have settled, or the first one's error: none still runs after. */
+async function allSettledOrThrow<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** Sorted, distinct addresses of every page some child copied. */
 function copiedPagesOf(capture: Capture): Float64Array {
   return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
@@ -33,36 +43,14 @@ function copiedPagesOf(capture: Capture): Float64Array {
 /** At most this many pages pointed to by the children's new words are added to the heap-map ingest. */
 const MAX_POINTED_PAGES = 100_000;
 
+/** Anonymous read-write mappings (where the GC heap lives), not the named ones ([heap], [stack]). */
+const anonymous = (vmas: Vma[]) => vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
+
 /** The copied pages plus the pages of anonymous memory (where the GC heap lives) that the children's
  *  new words point to, sorted. */
 function withPointedPages(capture: Capture, copiedPages: Float64Array, vmas: Vma[]): Float64Array {
-  const ps = capture.meta.pageSize;
-  const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
-  const starts = Float64Array.from(anon, (v) => v.start);
-  const inAnon = (a: number) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (a < anon[mid].start) hi = mid - 1;
-      else if (a >= anon[mid].end) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
-  const pages = new Set<number>(copiedPages);
-  let added = 0;
-  for (const d of capture.diffs ?? [])
-    for (let k = 0; k < d.newWord.length && added < MAX_POINTED_PAGES; k++) {
-      const v = Number(d.newWord[k]);
-      if (v % 8 || !inAnon(v)) continue;
-      const page = v - (v % ps);
-      if (!pages.has(page)) {
-        pages.add(page);
-        added++;
-      }
-    }
-  return Float64Array.from(pages).sort();
+  const words = (capture.diffs ?? []).map((d) => d.newWord);
+  return pointedPages(words, anonymous(vmas), capture.meta.pageSize, copiedPages, MAX_POINTED_PAGES);
 }
 
 /** At most this many objects per child are looked up (a bound on the time and the capture's size). */
@@ -72,31 +60,11 @@ const MAX_CHILD_OBJECTS = 200_000;
  *  the heap map) that its changed words outside the GC heap point to: their flags words, read from the
  *  stopped child, tell what they are (a call cache, say). */
 function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] }, bodies: Float64Array, heapPageSize: number): { address: Float64Array; flags: Uint32Array } {
-  const diffs = capture.diffs?.find((d) => d.pid === child.pid);
+  const diffs = diffsOf(capture, child.pid);
   if (!diffs) return { address: new Float64Array(), flags: new Uint32Array() };
-  const known = (a: number) => {
-    const base = a - (a % heapPageSize);
-    let lo = 0;
-    let hi = bodies.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (bodies[mid] === base) return true;
-      if (bodies[mid] < base) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
-  };
-  // anonymous rw-p mappings of the child that the fork-time image does not have whole: GC heap pages
-  // the child mapped
-  const anon = child.vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('['));
-  const inAnon = (a: number) => anon.some((v) => a >= v.start && a < v.end);
-  const targets = new Set<number>();
-  for (let k = 0; k < diffs.newWord.length && targets.size < MAX_CHILD_OBJECTS; k++) {
-    const v = Number(diffs.newWord[k]);
-    if (v % 8 || v < 0x10000 || known(diffs.addrs[diffs.wordPage[k]]) || known(v) || !inAnon(v)) continue;
-    targets.add(v);
-  }
-  const address = Float64Array.from(targets).sort();
+  // pointers into anonymous rw-p mappings of the child, from words on pages outside the known GC heap,
+  // to memory outside it: GC heap pages the child mapped
+  const address = bornTargets(diffs, bodies, heapPageSize, anonymous(child.vmas), MAX_CHILD_OBJECTS);
   const words = readWords(child.pid, address);
   const keep: number[] = [];
   for (let i = 0; i < address.length; i++) if (words.ok[i]) keep.push(i);
@@ -105,26 +73,58 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
 
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
+  async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], timings: Record<string, number> = {}): Promise<void> {
+    // milliseconds per step here, and apart from them the time spent waiting for the thread pool's
+    // results (its work overlaps the steps)
+    const WAIT = 'waiting for the pool';
+    let last = performance.now();
+    let waitedAtLast = 0;
+    const lap = (step: string) => {
+      const now = performance.now();
+      timings[step] = (timings[step] ?? 0) + now - last - ((timings[WAIT] ?? 0) - waitedAtLast);
+      last = now;
+      waitedAtLast = timings[WAIT] ?? 0;
+    };
+    const pageSize = capture.meta.pageSize;
     const copiedPages = copiedPagesOf(capture);
-    // Objects on copied pages, and objects the children's new words point to (a call-cache record's
-    // callinfo may live on a page nobody copied): their types say what the pointing words are.
-    const keep = withPointedPages(capture, copiedPages, reference.vmas);
-    // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
-    // filtered ingest would keep, without reading the file again.
-    const whole = map.parsed as HeapDumpIngest | undefined;
-    const dump = whole ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
-    capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
-    capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-    const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);
-    // Each child's own chunks on its copied pages: memory it freed and carved anew belongs to it.
-    ruby.childChunks = children.map((c) => {
-      const diffs = capture.diffs?.find((d) => d.pid === c.pid);
-      return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, ruby.tcacheKey) };
-    });
-    ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
-    capture.ruby = ruby;
-    capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
+    // On the thread pool while the rest is found here: the fork-time image's malloc arenas, then, with
+    // its tcache key (the children inherited it), each child's own chunks on its copied pages — memory
+    // it freed and carved anew belongs to it. The children are walked at once.
+    const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPages, pageSize);
+    const childChunks = glibc.then((g) =>
+      allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))),
+    );
+    const waited = async <T>(p: Promise<T>): Promise<T> => {
+      const t = performance.now();
+      try {
+        return await p;
+      } finally {
+        timings[WAIT] = (timings[WAIT] ?? 0) + performance.now() - t;
+      }
+    };
+    try {
+      // Objects on copied pages, and objects the children's new words point to (a call-cache record's
+      // callinfo may live on a page nobody copied): their types say what the pointing words are.
+      const keep = withPointedPages(capture, copiedPages, reference.vmas);
+      // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
+      // filtered ingest would keep, without reading the file again.
+      const whole = map.parsed as HeapDumpIngest | undefined;
+      const dump = whole ? keepOnPages(whole, keep, pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+      lap('map objects');
+      capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
+      capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
+      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, () => waited(glibc));
+      lap('parent');
+      const born = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
+      lap('born objects');
+      ruby.childChunks = await waited(childChunks);
+      ruby.childObjects = born;
+      capture.ruby = ruby;
+      capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
+    } finally {
+      // nothing reads on after attach returns or throws (a read tap may be open around it)
+      await Promise.allSettled([glibc, childChunks]);
+    }
   },
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',
   notes(capture: Capture, blames: ChildBlame[]): string[] {

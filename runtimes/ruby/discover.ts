@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
-import { MallocChunks, arenaHeaps, mainHeap, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 
@@ -148,14 +148,17 @@ function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedP
   return { ep: Float64Array.from(keep, (k) => k[0]), flags: Uint32Array.from(keep, (k) => k[1]) };
 }
 
-export function discoverRubyStructures(
+/** glibcHeap: the process's malloc arenas (allocators/glibc), asked for when needed (the caller walks
+ *  them on the thread pool while the rest is found here). */
+export async function discoverRubyStructures(
   pid: number,
   dump: HeapDumpIngest,
   layout: StructLayout,
   vmas: Vma[],
   copiedPages: Float64Array,
   pageSize: number,
-): RubyStructures {
+  glibcHeap: () => Promise<GlibcHeap>,
+): Promise<RubyStructures> {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
   const headers = readWords(pid, bodies);
@@ -214,7 +217,9 @@ export function discoverRubyStructures(
       liveBodies.push(Number(bodyPtrs.words[i]));
       liveIseqs.push(iseqs[i] - layout.iseqBody.pointerOffset);
     }
-  const bw = readWords(pid, Float64Array.from(liveBodies.flatMap((body) => perBody.map((off) => body + off))));
+  const bodyWords = new Float64Array(liveBodies.length * perBody.length);
+  for (let i = 0; i < liveBodies.length; i++) for (let j = 0; j < perBody.length; j++) bodyWords[i * perBody.length + j] = liveBodies[i] + perBody[j];
+  const bw = readWords(pid, bodyWords);
   const callData: [number, number, number][] = [];
   const isEntries: [number, number, number][] = [];
   const allCallData: [number, number][] = [];
@@ -242,9 +247,10 @@ export function discoverRubyStructures(
   let best = 0;
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
-  const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
+  const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
+  const glibc = await glibcHeap();
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
 
   return {
     bodies,
@@ -258,7 +264,7 @@ export function discoverRubyStructures(
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
     ...(envFlags ? { envFlags } : {}),
-    mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize),
+    mmappedChunks,
     mallocChunks: glibc.chunks,
     ...(chunkOwners.chunk.length ? { chunkOwners } : {}),
     heapStart: glibc.heapStart,
@@ -283,17 +289,22 @@ export function discoverChunkOwners(
   slotSize: Uint16Array,
   chunks: MallocChunks,
 ): ChunkOwners {
-  const users: number[] = [];
-  const chunkOf: number[] = [];
-  for (let i = 0; i < chunks.start.length; i++)
+  // The in-use chunks' user pointers are the targets (plain loops over typed arrays: a Rails master has
+  // ~150,000 such chunks and ~100,000 owners).
+  let n = 0;
+  for (let i = 0; i < chunks.start.length; i++) if (chunks.inUse[i]) n++;
+  const targets = new Float64Array(n);
+  const chunkOf = new Int32Array(n);
+  for (let i = 0, k = 0; i < chunks.start.length; i++)
     if (chunks.inUse[i]) {
-      users.push(chunks.start[i] + CHUNK_HEADER);
-      chunkOf.push(i);
+      targets[k] = chunks.start[i] + CHUNK_HEADER;
+      chunkOf[k++] = i;
     }
-  const targets = Float64Array.from(users);
-  const owner = new Int32Array(targets.length).fill(-1); // index into slots
+  const owner = new Int32Array(n).fill(-1); // index into the owners' columns below
   const slots: number[] = [];
   const slotOffset: number[] = [];
+  const flags: number[] = [];
+  const klass: number[] = [];
   const direct = scanPointers(pid, bodies, Float64Array.from(bodies, (b) => b + heapPageSize), targets);
   const hitSlot = (at: number): number => {
     const b = findBody(bodies, heapPageSize, at);
@@ -302,30 +313,48 @@ export function discoverChunkOwners(
     if (!start || !size || at < start) return -1;
     return start + Math.floor((at - start) / size) * size;
   };
-  const pending: { t: number; slot: number; off: number }[] = [];
+  // the hits inside a slot's fields: which target, which slot, at what offset
+  const pendingTarget: number[] = [];
+  const pendingSlot: number[] = [];
+  const pendingOffset: number[] = [];
   for (let h = 0; h < direct.at.length; h++) {
     const slot = hitSlot(direct.at[h]);
-    if (slot >= 0 && direct.at[h] - slot >= FIRST_FIELD) pending.push({ t: direct.target[h], slot, off: direct.at[h] - slot });
+    if (slot >= 0 && direct.at[h] - slot >= FIRST_FIELD) {
+      pendingTarget.push(direct.target[h]);
+      pendingSlot.push(slot);
+      pendingOffset.push(direct.at[h] - slot);
+    }
   }
-  const head = readWords(pid, Float64Array.from(pending.flatMap((p) => [p.slot, p.slot + 8])));
-  const flags: number[] = [];
-  const klass: number[] = [];
-  pending.forEach((p, i) => {
-    const f = Number(head.words[2 * i] & 0xffffffffn);
-    if (!head.ok[2 * i] || (f & 0x1f) === 0 || owner[p.t] >= 0) return; // a free slot's stale pointer
-    owner[p.t] = slots.length;
-    slots.push(p.slot);
-    slotOffset.push(p.off);
+  const heads = new Float64Array(2 * pendingSlot.length);
+  for (let i = 0; i < pendingSlot.length; i++) {
+    heads[2 * i] = pendingSlot[i];
+    heads[2 * i + 1] = pendingSlot[i] + 8;
+  }
+  const head = readWords(pid, heads);
+  const low = new Uint32Array(head.words.buffer, head.words.byteOffset, 2 * head.words.length); // little-endian halves
+  for (let i = 0; i < pendingSlot.length; i++) {
+    const t = pendingTarget[i];
+    const f = low[4 * i];
+    if (!head.ok[2 * i] || (f & 0x1f) === 0 || owner[t] >= 0) continue; // a free slot's stale pointer
+    owner[t] = slots.length;
+    slots.push(pendingSlot[i]);
+    slotOffset.push(pendingOffset[i]);
     flags.push(f);
     klass.push(Number(head.words[2 * i + 1]));
-  });
+  }
   // One level further: the chunks owned above, scanned for pointers to chunks still without an owner.
-  const owned = [...owner.keys()].filter((t) => owner[t] >= 0);
-  const orphans = [...owner.keys()].filter((t) => owner[t] < 0);
+  const owned: number[] = [];
+  const orphans: number[] = [];
+  for (let t = 0; t < n; t++) (owner[t] >= 0 ? owned : orphans).push(t);
   if (owned.length && orphans.length) {
-    const ownedStarts = Float64Array.from(owned, (t) => targets[t]);
-    const ownedEnds = Float64Array.from(owned, (t) => chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]]);
-    const orphanTargets = Float64Array.from(orphans, (t) => targets[t]);
+    const ownedStarts = new Float64Array(owned.length);
+    const ownedEnds = new Float64Array(owned.length);
+    owned.forEach((t, k) => {
+      ownedStarts[k] = targets[t];
+      ownedEnds[k] = chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]];
+    });
+    const orphanTargets = new Float64Array(orphans.length);
+    orphans.forEach((t, k) => (orphanTargets[k] = targets[t]));
     const nested = scanPointers(pid, ownedStarts, ownedEnds, orphanTargets);
     for (let h = 0; h < nested.at.length; h++) {
       const t = orphans[nested.target[h]];
@@ -339,12 +368,17 @@ export function discoverChunkOwners(
       klass.push(klass[o]);
     }
   }
-  const rows = [...owner.keys()].filter((t) => owner[t] >= 0);
-  return {
-    chunk: Float64Array.from(rows, (t) => chunks.start[chunkOf[t]]),
-    slot: Float64Array.from(rows, (t) => slots[owner[t]]),
-    flags: Uint32Array.from(rows, (t) => flags[owner[t]]),
-    klass: Float64Array.from(rows, (t) => klass[owner[t]]),
-    offset: Int32Array.from(rows, (t) => slotOffset[owner[t]]),
-  };
+  let rows = 0;
+  for (let t = 0; t < n; t++) if (owner[t] >= 0) rows++;
+  const out: ChunkOwners = { chunk: new Float64Array(rows), slot: new Float64Array(rows), flags: new Uint32Array(rows), klass: new Float64Array(rows), offset: new Int32Array(rows) };
+  for (let t = 0, r = 0; t < n; t++) {
+    const o = owner[t];
+    if (o < 0) continue;
+    out.chunk[r] = chunks.start[chunkOf[t]];
+    out.slot[r] = slots[o];
+    out.flags[r] = flags[o];
+    out.klass[r] = klass[o];
+    out.offset[r++] = slotOffset[o];
+  }
+  return out;
 }

@@ -62,20 +62,28 @@ export function ingestWholeRubyHeapMap(file: string, heapPageSize: number, slotS
  *  and block environment. The counts, bodies, class names and sites are the whole map's, as in a filtered ingest. */
 export function keepOnPages(whole: HeapDumpIngest, keepPages: Float64Array, pageSize: number, slotSize = 40): HeapDumpIngest {
   const t = whole.table;
-  const keep = new Set<number>(keepPages);
+  // The objects are sorted by address (the ingest sorts them), so are the pages: one walk through both
+  // finds each object's first kept page at or after its own (a Set of pages per object costs more).
+  const keep = Float64Array.from(keepPages).sort();
   const rows: number[] = [];
+  let k = 0;
   for (let i = 0; i < t.address.length; i++) {
     const type = t.type[i];
     const a = t.address[i];
     const slot = t.slotSize[i] || slotSize;
+    const first = a - (a % pageSize);
     const last = a + slot - 1;
+    const lastPage = last - (last % pageSize);
+    while (k < keep.length && keep[k] < first) k++;
+    let j = k;
+    if (slot) while (j < keep.length && keep[j] < lastPage) j++;
     if (
       type === T.CLASS ||
       type === T.MODULE ||
       type === T.ICLASS ||
       (type === T.IMEMO && (t.imemo[i] === IMEMO_CODES.iseq || t.imemo[i] === IMEMO_CODES.env)) ||
-      keep.has(a - (a % pageSize)) ||
-      (slot && keep.has(last - (last % pageSize)))
+      keep[k] === first ||
+      (slot !== 0 && keep[j] === lastPage)
     )
       rows.push(i);
   }
