@@ -7,12 +7,14 @@ import type { RubySession } from '../runtimes/ruby/driver';
 import { adapterNamed } from '../runtimes';
 import { diffCopiedPages, settleTies } from './pairs';
 import type { ChildFaultTracing } from './faults';
+import { Laps } from './laps';
 
-export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing): Promise<Capture> {
+export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing, laps = new Laps()): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
   const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
+  laps.lap('read');
   capture.run = {
     parent,
     reference: session.twin,
@@ -34,14 +36,18 @@ export async function gatherRun(session: RubySession, workload: string, command:
   const twin = byPid.get(session.twin)!;
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
+  laps.lap('ties');
   diffCopiedPages(capture, pairs);
+  laps.lap('diffs');
   adapterNamed(session.runtime)!.attach(
     capture,
     { file: session.heapMap!.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
     { pid: twin.pid, vmas: twin.vmas },
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
+    (step) => laps.lap(step),
   );
   // The first writer of each copied page, from the faults traced since the children were continued.
   if (faults) capture.faults = faults.writers(capture, session.requestMarks);
+  laps.lap('first writers');
   return capture;
 }

@@ -61,8 +61,8 @@ export interface RuntimeAdapter {
   name: string;
   /** Reads the heap map and discovers the runtime's structures in the fork-time image (referencePid)
    *  and each child's allocator state, keeping only what touches copied pages; records it in the
-   *  capture so that blame can run again offline. */
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void;
+   *  capture so that blame can run again offline. `lap`, when given, is told each step's end (--debug). */
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap?: (step: string) => void): void;
   /** true when the capture carries this runtime's structures */
   present(capture: Capture): boolean;
   blamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer;

@@ -20,6 +20,7 @@ import { runOutput } from '../render/run-output';
 import { escapeControl } from '../render/escape';
 import { EXAMPLE_PROGRAM, checkScript, scriptIndex, sizeLimit } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
+import { Laps } from '../../gather/laps';
 import { SPECS } from './specs';
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
@@ -65,6 +66,8 @@ export interface RunArgs {
   maxHeapMap?: string;
   /** run the bundled example program (examples/app.rb) */
   example?: boolean;
+  /** print where the time went, step by step, to stderr */
+  debug?: boolean;
 }
 
 /** The defaults of run's options that do not name the app: the option table below declares them, and
@@ -221,7 +224,7 @@ function listenForSignals(on: boolean): void {
 /** One controlled fork, measured: the capture and its report. Kills and reaps everything and removes
  *  its temporary folder on failure and on INT, TERM, HUP and PIPE (exit 128 + signo). Sweeps the
  *  folders of earlier runs that were killed before they could remove theirs. */
-export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
+export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[], laps = new Laps()): Promise<{ capture: Capture; analysis: RunAnalysis }> {
   let session: RubySession | undefined;
   let dir: string | undefined;
   const faults = new ChildFaultTracing(plan.traceFaults !== false);
@@ -244,6 +247,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     dir = createRunDir();
     session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl'), beforeContinue: (children) => faults.start(children) });
     await session.ready();
+    programLaps(laps, session.eventAt);
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
       process.stderr.write(
@@ -251,10 +255,13 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
       );
     session.go();
     await session.waitDone();
+    laps.lap('workload');
     faults.finish();
-    const capture = await gatherRun(session, describeWorkload(plan), command, faults);
+    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps);
     await session.release();
-    return { capture, analysis: analyzeRun(capture) };
+    laps.lap('release');
+    const analysis = analyzeRun(capture, (step) => laps.lap(step));
+    return { capture, analysis };
   } catch (e) {
     // What died explains a failure better than its symptom: ask before everything is killed.
     const cause = session ? session.failureCause(e) : e;
@@ -272,11 +279,31 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
   }
 }
 
+/** The program's steps up to the twin and children stopped at the fork, from when its events arrived. */
+function programLaps(laps: Laps, at: Record<string, number>): void {
+  // performance.now() counts from node's start: what came before the program was spawned
+  laps.add('start', at.spawn);
+  const steps: [string, string, string][] = [
+    ['boot', 'spawn', 'fork_point'],
+    ['strategy', 'fork_point', 'strategy'],
+    ['heap map', 'strategy', 'heap_map'],
+    ['fork', 'heap_map', 'forked'],
+  ];
+  for (const [name, from, to] of steps) if (at[from] !== undefined && at[to] !== undefined) laps.add(name, at[to] - at[from]);
+  laps.add('stopped', performance.now() - (at.forked ?? at.spawn));
+  laps.skip();
+}
+
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
   const plan = planRun(args, process.stderr);
-  const { capture, analysis } = await measureRun(plan, command);
+  const laps = new Laps();
+  const { capture, analysis } = await measureRun(plan, command, laps);
   if (args.save) saveCapture(args.save, capture);
-  return runOutput(capture, analysis, args);
+  laps.lap('clean up, save');
+  const out = runOutput(capture, analysis, args);
+  laps.lap('render');
+  if (args.debug) process.stderr.write(`cowscope: run took ${performance.now().toFixed(0)} ms since node started (${laps})\n`);
+  return out;
 }
 
 export const runCommandModule: CommandModule<object, RunArgs> = {

@@ -105,7 +105,7 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
 
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap = (_step: string) => undefined as void): void {
     const copiedPages = copiedPagesOf(capture);
     // Objects on copied pages, and objects the children's new words point to (a call-cache record's
     // callinfo may live on a page nobody copied): their types say what the pointing words are.
@@ -116,13 +116,17 @@ export const rubyAdapter: RuntimeAdapter = {
     const dump = whole ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
+    lap('heap map ingest');
     const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);
+    lap('structures');
     // Each child's own chunks on its copied pages: memory it freed and carved anew belongs to it.
     ruby.childChunks = children.map((c) => {
       const diffs = capture.diffs?.find((d) => d.pid === c.pid);
       return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, ruby.tcacheKey) };
     });
+    lap('child chunks');
     ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
+    lap('child objects');
     capture.ruby = ruby;
     capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
   },

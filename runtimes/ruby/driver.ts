@@ -295,6 +295,8 @@ export class RubySession {
   private readonly deaths = new Map<number, Death>();
   private readonly unwatch: (() => void)[] = [];
   private aborting = false;
+  /** when the program was started and when each of its events arrived (performance.now(), ms): --debug */
+  readonly eventAt: Record<string, number> = { spawn: performance.now() };
 
   private constructor(
     readonly proc: ChildProcess,
@@ -446,6 +448,7 @@ export class RubySession {
       this.refuse('a second hello');
       return;
     }
+    if (e.pid === this.proc.pid) this.eventAt[e.event] ??= performance.now();
     this.events.push(e);
     this.wakeUp();
   }
