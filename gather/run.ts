@@ -5,11 +5,20 @@
 import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
 import type { RubySession } from '../runtimes/ruby/driver';
 import { adapterNamed } from '../runtimes';
-import { diffCopiedPages, settleTies } from './pairs';
+import { diffCopiedPagesAsync, settleTies } from './pairs';
 import type { ChildFaultTracing } from './faults';
 import { Laps } from './laps';
+import type { HeapMapFollower } from '../runtimes/adapter';
 
-export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing, laps = new Laps()): Promise<Capture> {
+/** Once the twin and children are forked: the runtime's parse of the heap map, started while the agent's
+ *  sibling still writes it (where the runtime can), so that little of it is left after the workload.
+ *  Give it to gatherRun; cancel it when the run fails. */
+export function followHeapMap(session: RubySession): HeapMapFollower | undefined {
+  const fp = session.forkPoint!;
+  return adapterNamed(session.runtime)!.followHeapMap?.({ file: session.heapMapPath, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes });
+}
+
+export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing, laps = new Laps(), follower?: HeapMapFollower): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
@@ -22,7 +31,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
     strategy: session.strategy!.name,
     strategyLabel: session.strategy!.label,
     strategySeconds: session.strategy!.seconds,
-    heapMapSeconds: session.heapMap!.seconds,
+    heapMapSeconds: 0, // below, once the map is done
     threadsAtFork: fp.threads,
     osThreadsAtFork: fp.osThreads,
     gcCountAtFork: fp.gcCount,
@@ -37,11 +46,18 @@ export async function gatherRun(session: RubySession, workload: string, command:
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
   laps.lap('ties');
-  diffCopiedPages(capture, pairs);
+  await diffCopiedPagesAsync(capture, pairs);
   laps.lap('diffs');
+  // The agent's sibling writes the heap map while the children run and all of the above is read.
+  const map = await session.heapMapDone();
+  capture.run.heapMapSeconds = map.seconds;
+  laps.lap('heap map wait');
+  follower?.finish();
+  const pick = await follower?.read();
+  laps.lap(`heap map read, rest${pick ? '' : ' (not followed)'}`);
   adapterNamed(session.runtime)!.attach(
     capture,
-    { file: session.heapMap!.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
+    { file: map.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes, pick },
     { pid: twin.pid, vmas: twin.vmas },
     pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
     (step) => laps.lap(step),

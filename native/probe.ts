@@ -85,6 +85,14 @@ interface Addon {
     maxBytes?: number,
     keepAll?: boolean,
   ): HeapDumpIngest;
+  followHeapDump(
+    path: string,
+    heapPageSize: number,
+    slotSize: number,
+    types: Record<string, number>,
+    imemo: Record<string, number>,
+    maxBytes: number,
+  ): HeapDumpFollower;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   walkMallocChunks(pid: number, start: number, end: number): MallocChunks;
   classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
@@ -335,6 +343,29 @@ export function ingestHeapDump(
   opts: { maxBytes?: number; keepAll?: boolean } = {},
 ): HeapDumpIngest {
   return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, opts.maxBytes, opts.keepAll ?? false));
+}
+
+/** A heap dump read on the thread pool while its writer writes it (a first look at every line; see
+ *  native/heapdump.cc). finish() once the writer is done: the reader reads to the end of the file; cancel()
+ *  stops it. done resolves with the file's inode and the bytes read (the caller checks they are the
+ *  finished file's), or null when it was cancelled or could not follow the file (never appeared, not a
+ *  regular file, past maxBytes, a read error). Then, once, pick(keepPages) gives what
+ *  ingestHeapDump(path, …, keepPages) would have. */
+export interface HeapDumpFollower {
+  done: Promise<{ ino: number; bytes: number } | null>;
+  finish(): void;
+  cancel(): void;
+  pick(keepPages: Float64Array): HeapDumpIngest;
+}
+
+export function followHeapDump(
+  path: string,
+  heapPageSize: number,
+  slotSize: number,
+  codes: { types: Record<string, number>; imemo: Record<string, number> },
+  maxBytes: number,
+): HeapDumpFollower {
+  return wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes));
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

@@ -6,6 +6,16 @@ import type { Capture, PageDiffs } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 import type { Remedy } from '../blame/catalog';
 
+/** A heap map read while the agent still writes it. finish() once the agent reported it done; read()
+ *  then gives the map's objects on the pages asked for (HeapMapSource.pick), or undefined when following
+ *  did not work out (the caller then reads the file the ordinary way, with its checks and messages);
+ *  cancel() stops it (safe at any time). */
+export interface HeapMapFollower {
+  finish(): void;
+  read(): Promise<((keepPages: Float64Array) => unknown) | undefined>;
+  cancel(): Promise<void>;
+}
+
 /** Who owns a changed word (an object slot, say), for the by-type / by-class / by-site tables. */
 export interface WordOwner {
   /** one key per owner (its address), so words of one owner count once per page */
@@ -55,6 +65,9 @@ export interface HeapMapSource {
   maxBytes?: number;
   /** the whole map already parsed by the runtime's ingest (a cache); file is then not read again */
   parsed?: unknown;
+  /** the map already read while it was written (cowscope run, HeapMapFollower): the objects on the given
+   *  pages, as the runtime's ingest of the file would give them */
+  pick?: (keepPages: Float64Array) => unknown;
 }
 
 export interface RuntimeAdapter {
@@ -63,6 +76,9 @@ export interface RuntimeAdapter {
    *  and each child's allocator state, keeping only what touches copied pages; records it in the
    *  capture so that blame can run again offline. `lap`, when given, is told each step's end (--debug). */
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap?: (step: string) => void): void;
+  /** Starts parsing the heap map while the agent still writes it (`cowscope run`), where the runtime
+   *  can; its result goes to attach as map.parsed. */
+  followHeapMap?(map: { file: string; heapPageSize: number; slotSize: number; maxBytes: number }): HeapMapFollower;
   /** true when the capture carries this runtime's structures */
   present(capture: Capture): boolean;
   blamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer;

@@ -11,7 +11,8 @@ import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
 import type { Capture } from '../../native/capture';
 import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
-import { gatherRun } from '../../gather/run';
+import { followHeapMap, gatherRun } from '../../gather/run';
+import type { HeapMapFollower } from '../../runtimes/adapter';
 import { ChildFaultTracing } from '../../gather/faults';
 import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
@@ -226,6 +227,7 @@ function listenForSignals(on: boolean): void {
  *  folders of earlier runs that were killed before they could remove theirs. */
 export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[], laps = new Laps()): Promise<{ capture: Capture; analysis: RunAnalysis }> {
   let session: RubySession | undefined;
+  let follower: HeapMapFollower | undefined;
   let dir: string | undefined;
   const faults = new ChildFaultTracing(plan.traceFaults !== false);
   let interrupted = false;
@@ -247,6 +249,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     dir = createRunDir();
     session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl'), beforeContinue: (children) => faults.start(children) });
     await session.ready();
+    follower = followHeapMap(session);
     programLaps(laps, session.eventAt);
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
@@ -257,7 +260,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     await session.waitDone();
     laps.lap('workload');
     faults.finish();
-    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps);
+    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower);
     await session.release();
     laps.lap('release');
     const analysis = analyzeRun(capture, (step) => laps.lap(step));
@@ -270,6 +273,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     if (interrupted) await new Promise(() => undefined);
     throw cause;
   } finally {
+    await follower?.cancel(); // it holds a thread of the pool until told
     faults.close();
     if (!interrupted) {
       onRunSignal = undefined;
@@ -286,8 +290,7 @@ function programLaps(laps: Laps, at: Record<string, number>): void {
   const steps: [string, string, string][] = [
     ['boot', 'spawn', 'fork_point'],
     ['strategy', 'fork_point', 'strategy'],
-    ['heap map', 'strategy', 'heap_map'],
-    ['fork', 'heap_map', 'forked'],
+    ['fork', 'strategy', 'forked'],
   ];
   for (const [name, from, to] of steps) if (at[from] !== undefined && at[to] !== undefined) laps.add(name, at[to] - at[from]);
   laps.add('stopped', performance.now() - (at.forked ?? at.spawn));

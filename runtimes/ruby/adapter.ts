@@ -7,7 +7,7 @@ import { readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
-import { ingestRubyHeapMap, keepOnPages } from './heap-map';
+import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
 import { layoutFor, vmOwnThreads } from './layouts';
 import type { ChildBlame } from '../../blame/engine';
@@ -113,7 +113,12 @@ export const rubyAdapter: RuntimeAdapter = {
     // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
     // filtered ingest would keep, without reading the file again.
     const whole = map.parsed as HeapDumpIngest | undefined;
-    const dump = whole ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+    // `run` reads the map while the agent writes it, and picks the same objects from what it read.
+    const dump = whole
+      ? keepOnPages(whole, keep, capture.meta.pageSize, map.slotSize)
+      : map.pick
+        ? (map.pick(keep) as HeapDumpIngest)
+        : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
     lap('heap map ingest');
@@ -130,6 +135,7 @@ export const rubyAdapter: RuntimeAdapter = {
     capture.ruby = ruby;
     capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
   },
+  followHeapMap: (map) => followRubyHeapMap(map.file, map.heapPageSize, map.slotSize, map.maxBytes),
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',
   notes(capture: Capture, blames: ChildBlame[]): string[] {
     const notes: string[] = [];
