@@ -48,6 +48,13 @@ export async function gatherRun(session: RubySession, workload: string, command:
   laps.lap('ties');
   await diffCopiedPagesAsync(capture, pairs);
   laps.lap('diffs');
+  // The first writer of each copied page, from the faults traced since the children were continued.
+  if (faults) capture.faults = faults.writers(capture, session.requestMarks);
+  laps.lap('first writers');
+  const adapter = adapterNamed(session.runtime)!;
+  const children = pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas }));
+  const early = adapter.prepare?.(capture, { pid: twin.pid, vmas: twin.vmas }, children);
+  laps.lap('allocator');
   // The agent's sibling writes the heap map while the children run and all of the above is read.
   const map = await session.heapMapDone();
   capture.run.heapMapSeconds = map.seconds;
@@ -55,15 +62,13 @@ export async function gatherRun(session: RubySession, workload: string, command:
   follower?.finish();
   const pick = await follower?.read();
   laps.lap(`heap map read, rest${pick ? '' : ' (not followed)'}`);
-  adapterNamed(session.runtime)!.attach(
+  adapter.attach(
     capture,
     { file: map.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes, pick },
     { pid: twin.pid, vmas: twin.vmas },
-    pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
+    children,
     (step) => laps.lap(step),
+    early,
   );
-  // The first writer of each copied page, from the faults traced since the children were continued.
-  if (faults) capture.faults = faults.writers(capture, session.requestMarks);
-  laps.lap('first writers');
   return capture;
 }

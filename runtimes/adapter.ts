@@ -74,8 +74,13 @@ export interface RuntimeAdapter {
   name: string;
   /** Reads the heap map and discovers the runtime's structures in the fork-time image (referencePid)
    *  and each child's allocator state, keeping only what touches copied pages; records it in the
-   *  capture so that blame can run again offline. `lap`, when given, is told each step's end (--debug). */
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap?: (step: string) => void): void;
+   *  capture so that blame can run again offline. `lap`, when given, is told each step's end (--debug);
+   *  `early` is what prepare found, when it ran. */
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap?: (step: string) => void, early?: unknown): void;
+  /** What attach needs that no heap map does (the allocator's state on the copied pages), found once the
+   *  capture has its diffs: `run` calls it while the agent still writes the map, and gives the result to
+   *  attach. */
+  prepare?(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): unknown;
   /** Starts parsing the heap map while the agent still writes it (`cowscope run`), where the runtime
    *  can; its result goes to attach as map.parsed. */
   followHeapMap?(map: { file: string; heapPageSize: number; slotSize: number; maxBytes: number }): HeapMapFollower;

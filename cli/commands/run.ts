@@ -9,20 +9,26 @@ import type { Argv, CommandModule } from 'yargs';
 import { RubyRunOptions, RubySession, pythonScriptIndex } from '../../runtimes/ruby/driver';
 import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
 import type { Capture } from '../../native/capture';
-import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
-import { followHeapMap, gatherRun } from '../../gather/run';
 import type { HeapMapFollower } from '../../runtimes/adapter';
 import { ChildFaultTracing } from '../../gather/faults';
-import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
+import type { RunAnalysis } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
-import { runOutput } from '../render/run-output';
 import { escapeControl } from '../render/escape';
 import { EXAMPLE_PROGRAM, checkScript, scriptIndex, sizeLimit } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
 import { Laps } from '../../gather/laps';
 import { SPECS } from './specs';
+
+// What runs after the program started is loaded once it started (it boots meanwhile): node loads these
+// modules in ~50 ms, on the way to every measurement otherwise.
+/* eslint-disable @typescript-eslint/no-var-requires */
+const gatherModule = () => require('../../gather/run') as typeof import('../../gather/run');
+const analyzerModule = () => require('../../analyzers/run-report') as typeof import('../../analyzers/run-report');
+const renderModule = () => require('../render/run-output') as typeof import('../render/run-output');
+const captureFileModule = () => require('../../native/capture-file') as typeof import('../../native/capture-file');
+/* eslint-enable @typescript-eslint/no-var-requires */
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -248,6 +254,9 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     sweepRunDirs();
     dir = createRunDir();
     session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl'), beforeContinue: (children) => faults.start(children) });
+    const { followHeapMap, gatherRun } = gatherModule();
+    const { analyzeRun } = analyzerModule();
+    renderModule();
     await session.ready();
     follower = followHeapMap(session);
     programLaps(laps, session.eventAt);
@@ -301,9 +310,9 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   const plan = planRun(args, process.stderr);
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
-  if (args.save) saveCapture(args.save, capture);
+  if (args.save) captureFileModule().saveCapture(args.save, capture);
   laps.lap('clean up, save');
-  const out = runOutput(capture, analysis, args);
+  const out = renderModule().runOutput(capture, analysis, args);
   laps.lap('render');
   if (args.debug) process.stderr.write(`cowscope: run took ${performance.now().toFixed(0)} ms since node started (${laps})\n`);
   return out;

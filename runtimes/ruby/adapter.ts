@@ -2,11 +2,11 @@
 
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
-import { childChunks } from '../../allocators/glibc/chunks';
+import { MallocChunks, childChunks } from '../../allocators/glibc/chunks';
 import { readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
-import { discoverRubyStructures, StructLayout } from './discover';
+import { AllocatorFound, discoverAllocator, discoverRubyStructures, StructLayout } from './discover';
 import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
 import { layoutFor, vmOwnThreads } from './layouts';
@@ -103,9 +103,28 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
   return { address: Float64Array.from(keep, (i) => address[i]), flags: Uint32Array.from(keep, (i) => Number(words.words[i] & 0xffffffffn)) };
 }
 
+/** The allocator's state in the fork-time image and in each child, on the copied pages. */
+interface RubyEarly {
+  allocator: AllocatorFound;
+  childChunks: { pid: number; chunks: MallocChunks }[];
+}
+
+function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
+  const allocator = discoverAllocator(reference.pid, reference.vmas, copiedPagesOf(capture), capture.meta.pageSize);
+  // Each child's own chunks on its copied pages: memory it freed and carved anew belongs to it.
+  const childChunksOf = children.map((c) => {
+    const diffs = capture.diffs?.find((d) => d.pid === c.pid);
+    return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, allocator.glibc.tcacheKey) };
+  });
+  return { allocator, childChunks: childChunksOf };
+}
+
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap = (_step: string) => undefined as void): void {
+  prepare: prepareRuby,
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], lap = (_step: string) => undefined as void, early?: unknown): void {
+    const found = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
+    lap('allocator');
     const copiedPages = copiedPagesOf(capture);
     // Objects on copied pages, and objects the children's new words point to (a call-cache record's
     // callinfo may live on a page nobody copied): their types say what the pointing words are.
@@ -122,14 +141,9 @@ export const rubyAdapter: RuntimeAdapter = {
     capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
     capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
     lap('heap map ingest');
-    const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize);
+    const ruby = discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, capture.meta.pageSize, found.allocator);
     lap('structures');
-    // Each child's own chunks on its copied pages: memory it freed and carved anew belongs to it.
-    ruby.childChunks = children.map((c) => {
-      const diffs = capture.diffs?.find((d) => d.pid === c.pid);
-      return { pid: c.pid, chunks: childChunks(c.pid, c.vmas, diffs?.addrs ?? new Float64Array(), capture.meta.pageSize, ruby.tcacheKey) };
-    });
-    lap('child chunks');
+    ruby.childChunks = found.childChunks;
     ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
     lap('child objects');
     capture.ruby = ruby;

@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
-import { MallocChunks, arenaHeaps, mainHeap, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, arenaHeaps, mainHeap, discoverGlibcHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 
@@ -148,6 +148,16 @@ function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedP
   return { ep: Float64Array.from(keep, (k) => k[0]), flags: Uint32Array.from(keep, (k) => k[1]) };
 }
 
+/** The fork-time image's malloc state on the copied pages: it needs no heap map. */
+export interface AllocatorFound {
+  glibc: GlibcHeap;
+  mmappedChunks: { start: Float64Array; size: Float64Array };
+}
+
+export function discoverAllocator(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): AllocatorFound {
+  return { glibc: discoverGlibcHeap(pid, vmas, copiedPages, pageSize), mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize) };
+}
+
 export function discoverRubyStructures(
   pid: number,
   dump: HeapDumpIngest,
@@ -155,6 +165,8 @@ export function discoverRubyStructures(
   vmas: Vma[],
   copiedPages: Float64Array,
   pageSize: number,
+  /** the allocator's state, when found already (`run` finds it while the heap map is still written) */
+  allocator: AllocatorFound = discoverAllocator(pid, vmas, copiedPages, pageSize),
 ): RubyStructures {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
@@ -242,7 +254,7 @@ export function discoverRubyStructures(
   let best = 0;
   for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
 
-  const glibc = discoverGlibcHeap(pid, vmas, copiedPages, pageSize);
+  const { glibc } = allocator;
   const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
 
@@ -258,7 +270,7 @@ export function discoverRubyStructures(
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
     ...(envFlags ? { envFlags } : {}),
-    mmappedChunks: discoverMmappedChunks(pid, vmas, copiedPages, pageSize),
+    mmappedChunks: allocator.mmappedChunks,
     mallocChunks: glibc.chunks,
     ...(chunkOwners.chunk.length ? { chunkOwners } : {}),
     heapStart: glibc.heapStart,
