@@ -423,8 +423,10 @@ struct Followed {
     Ingest::Scan scan;
   };
   Followed(uint64_t hps, uint64_t defaultSlot, Codes codes) : ingest(hps, {}, defaultSlot, std::move(codes)) {}
-  ~Followed() {
+  ~Followed() { Close(); }
+  void Close() {
     if (fd >= 0) close(fd);
+    fd = -1;
   }
   std::atomic<int> state{kFollowing};
   Ingest ingest;
@@ -443,7 +445,10 @@ class FollowWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     f_->ok = Follow();
-    if (!f_->ok) f_->lines = {};
+    if (!f_->ok) {
+      f_->lines = {};
+      f_->Close();
+    }
   }
   void OnOK() override {
     if (!f_->ok) {
@@ -546,8 +551,8 @@ Napi::Value PickFollowed(Napi::Env env, Followed& f, std::vector<uint64_t> keep)
 }
 
 // followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes) ->
-//   { done: Promise<{ ino, bytes } | null>, finish(), cancel(), pick(keepPages) -> ingestHeapDump's result }
-//   pick once, after done resolved with the map
+//   { done: Promise<{ ino, bytes } | null>, finish(), cancel(), pick(keepPages) -> ingestHeapDump's result,
+//     release() }: pick once, after done resolved with the map; release() after done, instead of pick
 Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsObject() || !info[4].IsObject() || !info[5].IsNumber())
@@ -564,6 +569,12 @@ Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
             f->state.compare_exchange_strong(expected, kFinish);
           }));
   out.Set("cancel", Napi::Function::New(env, [f](const Napi::CallbackInfo&) { f->state.store(kCancel); }));
+  // only once done resolved (the reader is gone): the file closed and what was read dropped
+  out.Set("release", Napi::Function::New(env, [f](const Napi::CallbackInfo&) {
+            f->ok = false;
+            f->lines = {};
+            f->Close();
+          }));
   out.Set("pick", Napi::Function::New(env, [f](const Napi::CallbackInfo& ci) -> Napi::Value {
             if (ci.Length() < 1 || !ci[0].IsTypedArray()) throw Napi::TypeError::New(ci.Env(), "pick(keepPages: Float64Array)");
             Napi::Float64Array k = ci[0].As<Napi::Float64Array>();
@@ -572,6 +583,7 @@ Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
             Napi::Value out = PickFollowed(ci.Env(), *f, std::move(keep));
             f->ok = false;  // once: the table is spent
             f->lines = {};
+            f->Close();
             return out;
           }));
   worker->Queue();

@@ -356,6 +356,8 @@ export interface HeapDumpFollower {
   finish(): void;
   cancel(): void;
   pick(keepPages: Float64Array): HeapDumpIngest;
+  /** once done resolved, instead of pick: the file closed, what was read dropped */
+  release(): void;
 }
 
 export function followHeapDump(
@@ -365,7 +367,14 @@ export function followHeapDump(
   codes: { types: Record<string, number>; imemo: Record<string, number> },
   maxBytes: number,
 ): HeapDumpFollower {
-  return wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes));
+  const f = wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes));
+  // The reader holds a thread of libuv's pool until it is finished or cancelled, and node joins the
+  // pool's threads when it exits: whatever way cowscope exits (a signal's handler, an error), it is
+  // cancelled first.
+  const cancel = () => f.cancel();
+  process.on('exit', cancel);
+  f.done.finally(() => process.off('exit', cancel)).catch(() => undefined);
+  return f;
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

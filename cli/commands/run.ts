@@ -243,7 +243,8 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
   onRunSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return; // a second signal while cleaning up: the cleanup goes on
     interrupted = true;
-    (session ? session.abort() : Promise.resolve()).finally(() => {
+    (session ? session.abort() : Promise.resolve()).finally(async () => {
+      await follower?.cancel();
       removeDir();
       process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped, and its temporary folder removed\n`);
       process.exit(128 + (os.constants.signals[signal] ?? 0));

@@ -63,12 +63,16 @@ export function followRubyHeapMap(file: string, heapPageSize: number, slotSize: 
     read: async () => {
       const read = await f.done;
       const st = fs.lstatSync(file, { throwIfNoEntry: false });
-      if (!read || !st?.isFile() || st.ino !== read.ino || st.size !== read.bytes) return undefined;
+      if (!read || !st?.isFile() || st.ino !== read.ino || st.size !== read.bytes) {
+        f.release();
+        return undefined;
+      }
       return (keepPages: Float64Array) => f.pick(keepPages);
     },
     cancel: async () => {
       f.cancel();
       await f.done;
+      f.release();
     },
   };
 }
