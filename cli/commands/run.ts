@@ -271,9 +271,18 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     laps.lap('workload');
     faults.finish();
     const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower);
-    await session.release();
-    laps.lap('release');
-    const analysis = analyzeRun(capture, (step) => laps.lap(step));
+    // The family is killed and reaped, and the heap map (hundreds of MB) unlinked on the thread pool,
+    // while the capture is analysed.
+    const released = session.release();
+    const removed = fs.promises.rm(session.heapMapPath, { force: true }).catch(() => undefined);
+    let analysis: RunAnalysis;
+    try {
+      analysis = analyzeRun(capture, (step) => laps.lap(step));
+    } finally {
+      await Promise.allSettled([released, removed]);
+      laps.lap('release, clean up');
+    }
+    await released;
     return { capture, analysis };
   } catch (e) {
     // What died explains a failure better than its symptom: ask before everything is killed.
