@@ -18,7 +18,17 @@ export function followHeapMap(session: RubySession): HeapMapFollower | undefined
   return adapterNamed(session.runtime)!.followHeapMap?.({ file: session.heapMapPath, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes });
 }
 
-export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing, laps = new Laps(), follower?: HeapMapFollower): Promise<Capture> {
+/** `mapRead`, when given, is told as soon as the heap map file is no longer needed (it may be hundreds of
+ *  MB: removing it takes a while, which can overlap what follows). */
+export async function gatherRun(
+  session: RubySession,
+  workload: string,
+  command: string[],
+  faults?: ChildFaultTracing,
+  laps = new Laps(),
+  follower?: HeapMapFollower,
+  mapRead = () => undefined as void,
+): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
@@ -60,8 +70,15 @@ export async function gatherRun(session: RubySession, workload: string, command:
   capture.run.heapMapSeconds = map.seconds;
   laps.lap('heap map wait');
   follower?.finish();
-  const pick = await follower?.read();
-  laps.lap(`heap map read, rest${pick ? '' : ' (not followed)'}`);
+  const followed = await follower?.read();
+  const pick = followed
+    ? (keep: Float64Array) => {
+        const picked = followed(keep);
+        mapRead();
+        return picked;
+      }
+    : undefined;
+  laps.lap(`heap map read, rest${followed ? '' : ' (not followed)'}`);
   adapter.attach(
     capture,
     { file: map.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes, pick },
@@ -70,5 +87,6 @@ export async function gatherRun(session: RubySession, workload: string, command:
     (step) => laps.lap(step),
     early,
   );
+  if (!pick) mapRead();
   return capture;
 }

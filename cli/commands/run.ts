@@ -270,11 +270,14 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     await session.waitDone();
     laps.lap('workload');
     faults.finish();
-    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower);
-    // The family is killed and reaped, and the heap map (hundreds of MB) unlinked on the thread pool,
-    // while the capture is analysed.
+    // The heap map (hundreds of MB) is unlinked on the thread pool once read, and the family killed and
+    // reaped, while the capture is completed and analysed.
+    let removed: Promise<void> | undefined;
+    const heapMap = session.heapMapPath;
+    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower, () => {
+      removed = fs.promises.rm(heapMap, { force: true }).catch(() => undefined);
+    });
     const released = session.release();
-    const removed = fs.promises.rm(session.heapMapPath, { force: true }).catch(() => undefined);
     let analysis: RunAnalysis;
     try {
       analysis = analyzeRun(capture, (step) => laps.lap(step));
