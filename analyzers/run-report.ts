@@ -89,11 +89,13 @@ export function runReport(capture: Capture): RunReport {
   return analyzeRun(capture).report;
 }
 
-export function analyzeRun(capture: Capture): RunAnalysis {
+/** `lap`, when given, is told the end of the blame and of the page classes (--debug). */
+export function analyzeRun(capture: Capture, lap = (_step: string) => undefined as void): RunAnalysis {
   const run = capture.run;
   const runtime = capture.runtime;
   if (!run || !runtime) throw new Error('not a capture of cowscope run');
   const blames = blameRun(capture);
+  lap('blame');
   const classes = new Map<number, Uint8Array>();
   const children = runPairs(capture).map((p, i) => {
     const { sharing, classes: c } = analyzeRunPair(capture, p);
@@ -119,6 +121,7 @@ export function analyzeRun(capture: Capture): RunAnalysis {
       writers: childWriters(capture, sharing.pid, b, sharing.pages.copied),
     };
   });
+  lap('classes and writers');
   const rubyThreads = run.threadsAtFork.length;
   const notes: string[] = [...(adapterOf(capture)?.notes(capture, blames) ?? [])];
   if (capture.meta.tier === 'exclusive-bit')

@@ -272,16 +272,19 @@ async function runOverhead(): Promise<void> {
       },
     });
     const dumpAll = Math.min(...dumpTimes.slice(1));
-    const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '4', app], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--debug', '--children', '4', app], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
     const report = JSON.parse(r.stdout);
+    // --debug: "cowscope: run took N ms since node started (step ms, …)"
+    const steps = /run took .*$/m.exec(r.stderr)?.[0] ?? '';
     const overhead = t.run.best - t.plain.best;
     console.log(`
 run overhead, ${report.heapMap.objects} heap slots (${report.heapMap.objects - report.heapMap.free} live), 4 children (interleaved, best of ${N}):`);
     console.log(`  ruby million.rb alone         ${ms(t.plain.best).padStart(9)}  (boot; no workload)`);
     console.log(`  ObjectSpace.dump_all alone    ${ms(dumpAll).padStart(9)}  (full: true, to a file, timed inside Ruby)`);
     console.log(`  cowscope run --children 4     ${ms(t.run.best).padStart(9)}  -> overhead beyond the boot ${ms(overhead)} = ${(overhead / dumpAll).toFixed(2)}x dump_all alone (goal <= 1.5x)`);
-    console.log(`    of which the heap map       ${ms(report.heapMap.seconds).padStart(9)}  (dump_all full: true in a sibling fork, as the agent timed it)`);
+    console.log(`    of which the heap map       ${ms(report.heapMap.seconds).padStart(9)}  (dump_all full: true in a sibling fork, as the agent timed it; the children are read meanwhile)`);
+    console.log(`  one more run, step by step (--debug): ${steps}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@
 import type { Capture, ChildWriters, FaultTracing, WriterFunction } from '../native/capture';
 import { WRITER_FRAMES } from '../native/capture';
 import { FRAMES, FaultSamples, FaultTrace, faultTracingAvailability } from '../native/faults';
-import { Symbolizer } from '../native/elf-symbols';
+import { SymbolTables, Symbolizer } from '../native/elf-symbols';
 import type { RequestMark } from '../runtimes/ruby/driver';
 
 /** How often the rings are emptied while the children run (ms). */
@@ -78,11 +78,12 @@ export class ChildFaultTracing {
   writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>): FaultTracing {
     if (!this.traced) return { traced: false, why: this.why, children: [] };
     const children: ChildWriters[] = [];
+    const tables: SymbolTables = new Map(); // the children map the same files: each is read once
     for (const [pid, s] of this.samples) {
       const diffs = capture.diffs?.find((d) => d.pid === pid);
       const proc = capture.processes.find((p) => p.pid === pid);
       if (!diffs || !proc) continue;
-      const w = firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas), capture.meta.pageSize);
+      const w = firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas, tables), capture.meta.pageSize);
       const base = this.enabledAt.get(pid)!;
       const requests = (marks?.get(pid) ?? []).map((m) => ({ requests: m.requests, ns: Math.max(0, m.us * 1000 - base) }));
       children.push(requests.length ? { ...w, requests } : w);

@@ -6,6 +6,7 @@
 // A family changes while it is read: a process that exits or is replaced (its pid reused) during the
 // scan is left out with a note; only the target's own exit is an error.
 
+import { Laps } from './laps';
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { liveFamily } from '../native/proc';
 import { familyPairs } from '../analyzers/sharing';
@@ -155,7 +156,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         const reference = { pid: parent.pid, vmas: parent.vmas };
         const children = groupPairs.map((w) => ({ pid: w.child.pid, vmas: w.child.vmas }));
         // the adapter's own steps, for --debug: "attach.STEP"
-        const attachSteps: Record<string, number> = {};
+        const attachSteps = new Laps();
         // the adapter of the runtime whose agent wrote the map
         const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children, attachSteps);
         const kept = await opts.reuse?.attach(
@@ -166,7 +167,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         );
         if (!kept) await attach();
         lap(kept?.reused ? 'reused' : 'attach');
-        for (const [step, ms] of Object.entries(attachSteps)) timings[`attach.${step}`] = (timings[`attach.${step}`] ?? 0) + ms;
+        for (const [step, ms] of Object.entries(attachSteps.steps)) timings[`attach.${step}`] = (timings[`attach.${step}`] ?? 0) + ms;
         groups.push({
           parent: parentPid,
           capture: sub,

@@ -37,16 +37,8 @@ function copiedAddresses(capture: Capture, pair: Pair): Float64Array {
   return pageAddresses(pair.child, capture.meta.pageSize, Uint32Array.from(copied));
 }
 
-/** Word diffs of every copied page of each child against its reference (the fork-time image). */
-export function diffCopiedPages(capture: Capture, pairs: Pair[]): void {
-  for (const pair of pairs) {
-    const addrs = copiedAddresses(capture, pair);
-    const cmp = comparePages(pair.reference.pid, pair.child.pid, addrs);
-    (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs, ...cmp });
-  }
-}
-
-/** The same, the children compared at once on the thread pool (a live family: inspect). */
+/** Word diffs of every copied page of each child against its reference (the fork-time image, or the
+ *  live parent), the children compared at once on the thread pool. */
 export async function diffCopiedPagesAsync(capture: Capture, pairs: Pair[]): Promise<void> {
   const addrs = pairs.map((pair) => copiedAddresses(capture, pair));
   const cmps = await Promise.all(pairs.map((pair, i) => comparePagesAsync(pair.reference.pid, pair.child.pid, addrs[i])));

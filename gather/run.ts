@@ -5,14 +5,35 @@
 import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
 import type { RubySession } from '../runtimes/ruby/driver';
 import { adapterNamed } from '../runtimes';
-import { diffCopiedPages, settleTies } from './pairs';
+import { diffCopiedPagesAsync, settleTies } from './pairs';
 import type { ChildFaultTracing } from './faults';
+import { Laps } from './laps';
+import type { HeapMapFollower } from '../runtimes/adapter';
 
-export async function gatherRun(session: RubySession, workload: string, command: string[], faults?: ChildFaultTracing): Promise<Capture> {
+/** Once the twin and children are forked: the runtime's parse of the heap map, started while the agent's
+ *  sibling still writes it (where the runtime can), so that little of it is left after the workload.
+ *  Give it to gatherRun; cancel it when the run fails. */
+export function followHeapMap(session: RubySession): HeapMapFollower | undefined {
+  const fp = session.forkPoint!;
+  return adapterNamed(session.runtime)!.followHeapMap?.({ file: session.heapMapPath, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes });
+}
+
+/** `mapRead`, when given, is told as soon as the heap map file is no longer needed (it may be hundreds of
+ *  MB: removing it takes a while, which can overlap what follows). */
+export async function gatherRun(
+  session: RubySession,
+  workload: string,
+  command: string[],
+  faults?: ChildFaultTracing,
+  laps = new Laps(),
+  follower?: HeapMapFollower,
+  mapRead = () => undefined as void,
+): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
   const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
+  laps.lap('read');
   capture.run = {
     parent,
     reference: session.twin,
@@ -20,7 +41,7 @@ export async function gatherRun(session: RubySession, workload: string, command:
     strategy: session.strategy!.name,
     strategyLabel: session.strategy!.label,
     strategySeconds: session.strategy!.seconds,
-    heapMapSeconds: session.heapMap!.seconds,
+    heapMapSeconds: 0, // below, once the map is done
     threadsAtFork: fp.threads,
     osThreadsAtFork: fp.osThreads,
     gcCountAtFork: fp.gcCount,
@@ -34,14 +55,38 @@ export async function gatherRun(session: RubySession, workload: string, command:
   const twin = byPid.get(session.twin)!;
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
-  diffCopiedPages(capture, pairs);
-  await adapterNamed(session.runtime)!.attach(
-    capture,
-    { file: session.heapMap!.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes },
-    { pid: twin.pid, vmas: twin.vmas },
-    pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas })),
-  );
+  laps.lap('ties');
+  await diffCopiedPagesAsync(capture, pairs);
+  laps.lap('diffs');
   // The first writer of each copied page, from the faults traced since the children were continued.
   if (faults) capture.faults = faults.writers(capture, session.requestMarks);
+  laps.lap('first writers');
+  const adapter = adapterNamed(session.runtime)!;
+  const children = pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas }));
+  const early = adapter.prepare?.(capture, { pid: twin.pid, vmas: twin.vmas }, children);
+  laps.lap('allocator');
+  // The agent's sibling writes the heap map while the children run and all of the above is read.
+  const map = await session.heapMapDone();
+  capture.run.heapMapSeconds = map.seconds;
+  laps.lap('heap map wait');
+  follower?.finish();
+  const followed = await follower?.read();
+  const pick = followed
+    ? (keep: Float64Array) => {
+        const picked = followed(keep);
+        mapRead();
+        return picked;
+      }
+    : undefined;
+  laps.lap(`heap map read, rest${followed ? '' : ' (not followed)'}`);
+  await adapter.attach(
+    capture,
+    { file: map.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes, pick },
+    { pid: twin.pid, vmas: twin.vmas },
+    children,
+    laps,
+    early,
+  );
+  if (!pick) mapRead();
   return capture;
 }

@@ -181,20 +181,26 @@ export function loadSegmentsOf(vma: Vma): Segment[] | null {
   return vma.path.startsWith('/') ? (loadTable(vma.path, false, { dev: vma.dev, inode: vma.inode }, true)?.segments ?? null) : null;
 }
 
+/** The symbol tables read so far, by file (path, device and inode): Symbolizers of processes of one
+ *  family share it, so each file is read once for all of them. */
+export type SymbolTables = Map<string, SymbolTable | null>;
+
 /** Names instruction addresses of one process by its mappings; each ELF file is read once. */
 export class Symbolizer {
-  private readonly tables = new Map<string, SymbolTable | null>();
-
-  constructor(private readonly vmas: Vma[]) {}
+  constructor(
+    private readonly vmas: Vma[],
+    private readonly tables: SymbolTables = new Map(),
+  ) {}
 
   symbolize(ip: number): Symbol {
     const vma = this.vmaOf(ip);
     if (!vma) return { name: '', file: '[unmapped]', approximate: false };
     if (!vma.path.startsWith('/')) return { name: '', file: vma.path || '[anon]', approximate: false };
-    let t = this.tables.get(vma.path);
+    const key = `${vma.path}\0${vma.dev}\0${vma.inode}`;
+    let t = this.tables.get(key);
     if (t === undefined) {
       t = loadTable(vma.path, true, { dev: vma.dev, inode: vma.inode });
-      this.tables.set(vma.path, t);
+      this.tables.set(key, t);
     }
     if (!t) return { name: '', file: vma.path, approximate: false };
     const fileOffset = ip - vma.start + vma.offset;

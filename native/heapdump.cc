@@ -9,7 +9,15 @@
 
 #include <napi.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -148,24 +156,45 @@ class Ingest {
   Ingest(uint64_t heapPageSize, std::vector<uint64_t> keepPages, uint64_t defaultSlot, Codes codes, bool keepAll = false)
       : hps_(heapPageSize), keep_(std::move(keepPages)), ps_(PageSize()), defaultSlot_(defaultSlot), codes_(std::move(codes)), keepAll_(keepAll) {}
 
+  // What the first look at a line finds: enough to count it and to decide whether to keep it.
+  struct Scan {
+    uint64_t addr = 0, slot = 0;
+    uint8_t type = kUnknown, imemo = kUnknown;
+    bool object = false;  // an object with an address (not a ROOT, SHAPE or malformed line)
+    bool always = false;  // kept whatever the pages: classes, modules, iseqs, block environments
+  };
+
   void Line(const char* b, const char* e) {
-    if (b == e) return;
+    const Scan sc = ScanLine(b, e);
+    if (sc.object && (keepAll_ || sc.always || Kept(sc.addr, sc.slot))) Row(b, e, sc);
+  }
+
+  // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): kept when either page is.
+  bool Kept(uint64_t addr, uint64_t slot) const {
+    return std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) || (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
+  }
+  void SetKeep(std::vector<uint64_t> keep) { keep_ = std::move(keep); }
+
+  // Counts the line and notes its GC heap page.
+  Scan ScanLine(const char* b, const char* e) {
+    Scan sc;
+    if (b == e) return sc;
     counts_.lines++;
     if (*b != '{' || e[-1] != '}') {
       counts_.malformed++;
-      return;
+      return sc;
     }
     keys_.Index(b, e);
     const char* a = keys_.Find(b, e, "\"address\":\"");
-    if (!a) return;  // ROOT records carry no address
+    if (!a) return sc;  // ROOT records carry no address
     uint64_t addr;
     if (!HexAt(a, e, addr)) {
       counts_.malformed++;
-      return;
+      return sc;
     }
     const char* t = keys_.Find(b, e, "\"type\":\"");
     const std::string typeName = t ? StringAt(t, e) : "";
-    if (typeName == "SHAPE") return;  // 3.2+ shape records carry an address outside the GC heap
+    if (typeName == "SHAPE") return sc;  // 3.2+ shape records carry an address outside the GC heap
     counts_.objects++;
     const uint8_t type = t ? Code(codes_.types, typeName) : kUnknown;
     if (type == codes_.none) counts_.free++;
@@ -179,13 +208,23 @@ class Ingest {
       if (im) imemo = Code(codes_.imemo, StringAt(im, e));
     }
     const bool named = type == codes_.klass || type == codes_.module || type == codes_.iclass;
-    // A slot can straddle two 4 KiB pages (4096 is no multiple of 40): keep it when either page is kept.
     const char* ss0 = keys_.Find(b, e, "\"slot_size\":");
-    const uint64_t slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
-    const bool keep = keepAll_ || named || imemo == codes_.iseq || imemo == codes_.env || std::binary_search(keep_.begin(), keep_.end(), addr & ~(ps_ - 1)) ||
-                      (slot && std::binary_search(keep_.begin(), keep_.end(), (addr + slot - 1) & ~(ps_ - 1)));
-    if (!keep) return;
+    sc.addr = addr;
+    sc.slot = ss0 ? static_cast<uint64_t>(NumberAt(ss0, e)) : defaultSlot_;
+    sc.type = type;
+    sc.imemo = imemo;
+    sc.object = true;
+    sc.always = named || imemo == codes_.iseq || imemo == codes_.env;
+    return sc;
+  }
 
+  // The object's row in the table.
+  void Row(const char* b, const char* e, const Scan& sc) {
+    keys_.Index(b, e);  // (again when the line was just scanned: a pick parses lines scanned long before)
+    const uint64_t addr = sc.addr;
+    const uint8_t type = sc.type;
+    const uint8_t imemo = sc.imemo;
+    const bool named = type == codes_.klass || type == codes_.module || type == codes_.iclass;
     table_.address.push_back(static_cast<double>(addr));
     table_.type.push_back(type);
     table_.imemo.push_back(imemo);
@@ -278,10 +317,41 @@ class Ingest {
   Keys keys_;  // of the line being read
 };
 
+// Splits bytes into lines for the ingest; a line cut by the end of a read is carried to the next.
+class LineSplitter {
+ public:
+  void Feed(const char* p, const char* end, Ingest& ingest) {
+    while (p < end) {
+      const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (!nl) {
+        carry_.append(p, end);
+        return;
+      }
+      if (!carry_.empty()) {
+        carry_.append(p, nl);
+        ingest.Line(carry_.data(), carry_.data() + carry_.size());
+        carry_.clear();
+      } else {
+        ingest.Line(p, nl);
+      }
+      p = nl + 1;
+    }
+  }
+  void Finish(Ingest& ingest) {
+    if (!carry_.empty()) ingest.Line(carry_.data(), carry_.data() + carry_.size());
+    carry_.clear();
+  }
+
+ private:
+  std::string carry_;
+};
+
+constexpr size_t kReadBuffer = 1 << 20;
+
 void ReadLines(const std::string& path, Ingest& ingest, uint64_t maxBytes) {
   Fd fd(path);
-  std::vector<char> buf(1 << 20);
-  std::string carry;
+  std::vector<char> buf(kReadBuffer);
+  LineSplitter lines;
   uint64_t total = 0;
   for (;;) {
     ssize_t n;
@@ -291,25 +361,9 @@ void ReadLines(const std::string& path, Ingest& ingest, uint64_t maxBytes) {
     if (n == 0) break;
     total += static_cast<uint64_t>(n);
     if (total > maxBytes) throw SysError{EFBIG, "read", path};  // grew past the limit checked before
-    const char* p = buf.data();
-    const char* end = p + n;
-    while (p < end) {
-      const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
-      if (!nl) {
-        carry.append(p, end);
-        break;
-      }
-      if (!carry.empty()) {
-        carry.append(p, nl);
-        ingest.Line(carry.data(), carry.data() + carry.size());
-        carry.clear();
-      } else {
-        ingest.Line(p, nl);
-      }
-      p = nl + 1;
-    }
+    lines.Feed(buf.data(), buf.data() + n, ingest);
   }
-  if (!carry.empty()) ingest.Line(carry.data(), carry.data() + carry.size());
+  lines.Finish(ingest);
 }
 
 template <typename TA, typename T>
@@ -323,6 +377,35 @@ Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
   Napi::Array a = Napi::Array::New(env, v.size());
   for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, v[i]));
   return a;
+}
+
+// The JS object of an ingest: bodies, counts, the object table and the names.
+Napi::Object ResultOf(Napi::Env env, Ingest& ingest) {
+  Table& t = ingest.table();
+  const Counts& c = ingest.counts();
+  Napi::Object objects = Napi::Object::New(env);
+  objects.Set("address", ToTyped<Napi::Float64Array>(env, t.address));
+  objects.Set("type", ToTyped<Napi::Uint8Array>(env, t.type));
+  objects.Set("imemo", ToTyped<Napi::Uint8Array>(env, t.imemo));
+  objects.Set("gcFlags", ToTyped<Napi::Uint8Array>(env, t.gcFlags));
+  objects.Set("slotSize", ToTyped<Napi::Uint16Array>(env, t.slotSize));
+  objects.Set("bytesize", ToTyped<Napi::Float64Array>(env, t.bytesize));
+  objects.Set("embedded", ToTyped<Napi::Uint8Array>(env, t.embedded));
+  objects.Set("classAddr", ToTyped<Napi::Float64Array>(env, t.classAddr));
+  objects.Set("site", ToTyped<Napi::Int32Array>(env, t.site));
+  Napi::Object names = Napi::Object::New(env);
+  names.Set("address", ToTyped<Napi::Float64Array>(env, t.nameAddr));
+  names.Set("name", ToStrings(env, t.names));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bodies", ToTyped<Napi::Float64Array>(env, ingest.Bodies()));
+  out.Set("lines", Napi::Number::New(env, c.lines));
+  out.Set("objects", Napi::Number::New(env, c.objects));
+  out.Set("free", Napi::Number::New(env, c.free));
+  out.Set("malformed", Napi::Number::New(env, c.malformed));
+  out.Set("table", objects);
+  out.Set("classNames", names);
+  out.Set("sites", ToStrings(env, t.sites));
+  return out;
 }
 
 // ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize,
@@ -354,30 +437,193 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
     throw ToJsError(env, se);
   }
   ingest.SortByAddress();
-  Table& t = ingest.table();
-  const Counts& c = ingest.counts();
-  Napi::Object objects = Napi::Object::New(env);
-  objects.Set("address", ToTyped<Napi::Float64Array>(env, t.address));
-  objects.Set("type", ToTyped<Napi::Uint8Array>(env, t.type));
-  objects.Set("imemo", ToTyped<Napi::Uint8Array>(env, t.imemo));
-  objects.Set("gcFlags", ToTyped<Napi::Uint8Array>(env, t.gcFlags));
-  objects.Set("slotSize", ToTyped<Napi::Uint16Array>(env, t.slotSize));
-  objects.Set("bytesize", ToTyped<Napi::Float64Array>(env, t.bytesize));
-  objects.Set("embedded", ToTyped<Napi::Uint8Array>(env, t.embedded));
-  objects.Set("classAddr", ToTyped<Napi::Float64Array>(env, t.classAddr));
-  objects.Set("site", ToTyped<Napi::Int32Array>(env, t.site));
-  Napi::Object names = Napi::Object::New(env);
-  names.Set("address", ToTyped<Napi::Float64Array>(env, t.nameAddr));
-  names.Set("name", ToStrings(env, t.names));
+  return ResultOf(env, ingest);
+}
+
+// Following a heap map while its writer (the agent's sibling fork) writes it, so that reading overlaps
+// dump_all instead of following it. Which pages matter is known only later (after the children ran), so
+// the reader, on the libuv thread pool, takes a first look at every line as it comes (counts, GC heap
+// pages, address, type) and notes where each object's line is; pick(keepPages) then parses in full,
+// from the file mapped in memory, the lines ingestHeapDump would have kept, in file order: the same
+// result as ingestHeapDump(path, …, keepPages), without reading the file a second time.
+//
+// The writer's end comes from outside: the agent reports the map once its sibling exited, and cowscope
+// calls finish(); the reader then reads to the end of the file and stops. Anything unusual (the file
+// never appears, is not a regular file, grows past maxBytes, a read fails, cancel()) ends it with null:
+// the caller reads the finished file the ordinary way, with its checks and messages.
+enum FollowState : int { kFollowing = 0, kFinish = 1, kCancel = 2 };
+
+struct Followed {
+  struct Line {
+    uint64_t offset;
+    uint32_t length;
+    Ingest::Scan scan;
+  };
+  Followed(uint64_t hps, uint64_t defaultSlot, Codes codes) : ingest(hps, {}, defaultSlot, std::move(codes)) {}
+  ~Followed() { Close(); }
+  void Close() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  std::atomic<int> state{kFollowing};
+  Ingest ingest;
+  std::vector<Line> lines;  // the objects' lines, in file order
+  int fd = -1;
+  uint64_t total = 0, ino = 0;
+  bool ok = false;
+};
+
+class FollowWorker : public Napi::AsyncWorker {
+ public:
+  FollowWorker(Napi::Env env, std::string path, std::shared_ptr<Followed> f, uint64_t maxBytes)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)), f_(std::move(f)), maxBytes_(maxBytes) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    f_->ok = Follow();
+    if (!f_->ok) {
+      f_->lines = {};
+      f_->Close();
+    }
+  }
+  void OnOK() override {
+    if (!f_->ok) {
+      deferred_.Resolve(Env().Null());
+      return;
+    }
+    Napi::Object out = Napi::Object::New(Env());
+    out.Set("ino", Napi::Number::New(Env(), static_cast<double>(f_->ino)));
+    out.Set("bytes", Napi::Number::New(Env(), static_cast<double>(f_->total)));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  static void Nap() {
+    const timespec ms{0, 1000 * 1000};
+    nanosleep(&ms, nullptr);
+  }
+
+  bool Follow() {
+    for (;;) {  // the writer creates the file
+      const int st = f_->state.load();
+      f_->fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (f_->fd >= 0) break;
+      if (errno != ENOENT || st != kFollowing) return false;
+      Nap();
+    }
+    struct stat sb;
+    if (fstat(f_->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return false;
+    f_->ino = sb.st_ino;
+    std::vector<char> buf(kReadBuffer);
+    std::string carry;
+    uint64_t carryAt = 0;
+    for (;;) {
+      // The state is read before the read: finish() comes after the writer exited, so a read that
+      // starts after it saw finish and finds nothing is at the real end.
+      const int st = f_->state.load();
+      if (st == kCancel) return false;
+      ssize_t n;
+      do n = read(f_->fd, buf.data(), buf.size());
+      while (n < 0 && errno == EINTR);
+      if (n < 0) return false;
+      if (n == 0) {
+        if (st == kFinish) break;
+        Nap();
+        continue;
+      }
+      const uint64_t base = f_->total;
+      f_->total += static_cast<uint64_t>(n);
+      if (f_->total > maxBytes_) return false;
+      const char* p = buf.data();
+      const char* end = p + n;
+      while (p < end) {
+        const char* nl = static_cast<const char*>(memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (!nl) {
+          if (carry.empty()) carryAt = base + static_cast<uint64_t>(p - buf.data());
+          carry.append(p, end);
+          break;
+        }
+        if (!carry.empty()) {
+          carry.append(p, nl);
+          Note(carry.data(), carry.data() + carry.size(), carryAt);
+          carry.clear();
+        } else {
+          Note(p, nl, base + static_cast<uint64_t>(p - buf.data()));
+        }
+        p = nl + 1;
+      }
+    }
+    if (!carry.empty()) Note(carry.data(), carry.data() + carry.size(), carryAt);
+    return true;
+  }
+
+  void Note(const char* b, const char* e, uint64_t offset) {
+    const Ingest::Scan sc = f_->ingest.ScanLine(b, e);
+    if (sc.object) f_->lines.push_back({offset, static_cast<uint32_t>(e - b), sc});
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  std::shared_ptr<Followed> f_;
+  uint64_t maxBytes_;
+};
+
+// The kept lines of a followed map, parsed in full from the file mapped in memory.
+Napi::Value PickFollowed(Napi::Env env, Followed& f, std::vector<uint64_t> keep) {
+  if (!f.ok) throw Napi::Error::New(env, "pick: the map was not followed to its end");
+  std::sort(keep.begin(), keep.end());
+  Ingest& ingest = f.ingest;
+  ingest.SetKeep(std::move(keep));
+  if (f.total) {
+    void* map = mmap(nullptr, f.total, PROT_READ, MAP_PRIVATE, f.fd, 0);
+    if (map == MAP_FAILED) throw ToJsError(env, SysError{errno, "mmap", "the heap map"});
+    const char* text = static_cast<const char*>(map);
+    for (const Followed::Line& l : f.lines)
+      if (l.scan.always || ingest.Kept(l.scan.addr, l.scan.slot)) ingest.Row(text + l.offset, text + l.offset + l.length, l.scan);
+    munmap(map, f.total);
+  }
+  ingest.SortByAddress();
+  return ResultOf(env, ingest);
+}
+
+// followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes) ->
+//   { done: Promise<{ ino, bytes } | null>, finish(), cancel(), pick(keepPages) -> ingestHeapDump's result,
+//     release() }: pick once, after done resolved with the map; release() after done, instead of pick
+Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsObject() || !info[4].IsObject() || !info[5].IsNumber())
+    throw Napi::TypeError::New(env, "followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes)");
+  const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
+  auto f = std::make_shared<Followed>(hps, static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue()), CodesFrom(info[3].As<Napi::Object>(), info[4].As<Napi::Object>()));
+  auto* worker = new FollowWorker(env, info[0].As<Napi::String>(), f, static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue()));
   Napi::Object out = Napi::Object::New(env);
-  out.Set("bodies", ToTyped<Napi::Float64Array>(env, ingest.Bodies()));
-  out.Set("lines", Napi::Number::New(env, c.lines));
-  out.Set("objects", Napi::Number::New(env, c.objects));
-  out.Set("free", Napi::Number::New(env, c.free));
-  out.Set("malformed", Napi::Number::New(env, c.malformed));
-  out.Set("table", objects);
-  out.Set("classNames", names);
-  out.Set("sites", ToStrings(env, t.sites));
+  out.Set("done", worker->Promise());
+  // finish() after cancel() keeps it cancelled
+  out.Set("finish", Napi::Function::New(env, [f](const Napi::CallbackInfo&) {
+            int expected = kFollowing;
+            f->state.compare_exchange_strong(expected, kFinish);
+          }));
+  out.Set("cancel", Napi::Function::New(env, [f](const Napi::CallbackInfo&) { f->state.store(kCancel); }));
+  // only once done resolved (the reader is gone): the file closed and what was read dropped
+  out.Set("release", Napi::Function::New(env, [f](const Napi::CallbackInfo&) {
+            f->ok = false;
+            f->lines = {};
+            f->Close();
+          }));
+  out.Set("pick", Napi::Function::New(env, [f](const Napi::CallbackInfo& ci) -> Napi::Value {
+            if (ci.Length() < 1 || !ci[0].IsTypedArray()) throw Napi::TypeError::New(ci.Env(), "pick(keepPages: Float64Array)");
+            Napi::Float64Array k = ci[0].As<Napi::Float64Array>();
+            std::vector<uint64_t> keep(k.ElementLength());
+            for (size_t i = 0; i < keep.size(); i++) keep[i] = static_cast<uint64_t>(k[i]);
+            Napi::Value out = PickFollowed(ci.Env(), *f, std::move(keep));
+            f->ok = false;  // once: the table is spent
+            f->lines = {};
+            f->Close();
+            return out;
+          }));
+  worker->Queue();
   return out;
 }
 
@@ -385,6 +631,7 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
 
 void InitHeapDump(Napi::Env env, Napi::Object exports) {
   exports.Set("ingestHeapDump", Napi::Function::New(env, IngestHeapDump));
+  exports.Set("followHeapDump", Napi::Function::New(env, FollowHeapDump));
 }
 
 }  // namespace cowscope

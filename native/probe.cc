@@ -1030,6 +1030,28 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
 
 // ---- structure discovery: words of a (stopped) process (malloc chunk walks: malloc.cc) ----
 
+// Each word on a present page with its own 8-byte read of /proc/PID/mem (unreadable: ok = 0).
+void ReadSparseWords(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& present,
+                     Napi::BigUint64Array& words, Napi::Uint8Array& ok) {
+  const size_t ps = PageSize();
+  Fd mem(ProcPath(pid, "mem"), std::nothrow);
+  // without ptrace-attach rights the words are unreadable, not an error (as ReadPagesInto)
+  if (!mem.ok() && errno != EACCES && errno != EPERM) throw SysError{errno, "open", mem.path()};
+  for (size_t i = 0; i < addrs.size(); i++) {
+    words[i] = 0;
+    ok[i] = 0;
+    const size_t k = std::lower_bound(pages.begin(), pages.end(), addrs[i] & ~(ps - 1)) - pages.begin();
+    if (!mem.ok() || !present[k] || (addrs[i] & (ps - 1)) + 8 > ps) continue;
+    uint64_t w;
+    ssize_t n;
+    do n = pread(mem.get(), &w, 8, static_cast<off_t>(addrs[i]));
+    while (n < 0 && errno == EINTR);
+    if (n != 8) continue;
+    words[i] = w;
+    ok[i] = 1;
+  }
+}
+
 // readWords(pid, addrs) -> { words: BigUint64Array, ok: Uint8Array }. Reads each 8-byte word from the
 // page that holds it; pages that are not present are never read (ok = 0 there).
 Napi::Value ReadWords(const Napi::CallbackInfo& info) {
@@ -1046,6 +1068,13 @@ Napi::Value ReadWords(const Napi::CallbackInfo& info) {
   Napi::Uint8Array ok = Napi::Uint8Array::New(env, addrs.size());
   Sync(env, [&] {
     std::vector<uint8_t> present = PresentMask(pid, pages);
+    // A few words per page (one per page of a mapping, to find chunk headers): each word is read by
+    // itself, instead of whole pages into a buffer as large as the mapping. A read tap (reuse.cc) hashes
+    // whole pages, so it keeps the page reads.
+    if (!TapOn() && addrs.size() <= 4 * pages.size()) {
+      ReadSparseWords(pid, addrs, pages, present, words, ok);
+      return;
+    }
     std::vector<uint8_t> status(pages.size(), kOk);
     std::vector<uint8_t> buf(pages.size() * ps);
     ReadPagesInto(pid, pages, present, buf.data(), status);

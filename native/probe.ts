@@ -85,6 +85,14 @@ interface Addon {
     maxBytes?: number,
     keepAll?: boolean,
   ): HeapDumpIngest;
+  followHeapDump(
+    path: string,
+    heapPageSize: number,
+    slotSize: number,
+    types: Record<string, number>,
+    imemo: Record<string, number>,
+    maxBytes: number,
+  ): HeapDumpFollower;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   mallocChunks(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): MallocWalk;
   mallocChunksAsync(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): Promise<MallocWalk>;
@@ -338,6 +346,38 @@ export function ingestHeapDump(
   opts: { maxBytes?: number; keepAll?: boolean } = {},
 ): HeapDumpIngest {
   return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, opts.maxBytes, opts.keepAll ?? false));
+}
+
+/** A heap dump read on the thread pool while its writer writes it (a first look at every line; see
+ *  native/heapdump.cc). finish() once the writer is done: the reader reads to the end of the file; cancel()
+ *  stops it. done resolves with the file's inode and the bytes read (the caller checks they are the
+ *  finished file's), or null when it was cancelled or could not follow the file (never appeared, not a
+ *  regular file, past maxBytes, a read error). Then, once, pick(keepPages) gives what
+ *  ingestHeapDump(path, …, keepPages) would have. */
+export interface HeapDumpFollower {
+  done: Promise<{ ino: number; bytes: number } | null>;
+  finish(): void;
+  cancel(): void;
+  pick(keepPages: Float64Array): HeapDumpIngest;
+  /** once done resolved, instead of pick: the file closed, what was read dropped */
+  release(): void;
+}
+
+export function followHeapDump(
+  path: string,
+  heapPageSize: number,
+  slotSize: number,
+  codes: { types: Record<string, number>; imemo: Record<string, number> },
+  maxBytes: number,
+): HeapDumpFollower {
+  const f = wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes));
+  // The reader holds a thread of libuv's pool until it is finished or cancelled, and node joins the
+  // pool's threads when it exits: whatever way cowscope exits (a signal's handler, an error), it is
+  // cancelled first.
+  const cancel = () => f.cancel();
+  process.on('exit', cancel);
+  f.done.finally(() => process.off('exit', cancel)).catch(() => undefined);
+  return f;
 }
 
 /** 8-byte words of a process at the given addresses; ok[i] = 0 where the page was not present. */

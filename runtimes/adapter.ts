@@ -2,9 +2,20 @@
 // layer and the commands talk to runtimes only through this interface, so a new runtime is a new
 // folder under runtimes/ plus a line in runtimes/index.ts, without touching the engine.
 
+import type { Laps } from '../gather/laps';
 import type { Capture, PageDiffs } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 import type { Remedy } from '../blame/catalog';
+
+/** A heap map read while the agent still writes it. finish() once the agent reported it done; read()
+ *  then gives the map's objects on the pages asked for (HeapMapSource.pick), or undefined when following
+ *  did not work out (the caller then reads the file the ordinary way, with its checks and messages);
+ *  cancel() stops it (safe at any time). */
+export interface HeapMapFollower {
+  finish(): void;
+  read(): Promise<((keepPages: Float64Array) => unknown) | undefined>;
+  cancel(): Promise<void>;
+}
 
 /** Who owns a changed word (an object slot, say), for the by-type / by-class / by-site tables. */
 export interface WordOwner {
@@ -69,6 +80,9 @@ export interface HeapMapSource {
   maxBytes?: number;
   /** the whole map already parsed by the runtime's ingest (a cache); file is then not read again */
   parsed?: unknown;
+  /** the map already read while it was written (cowscope run, HeapMapFollower): the objects on the given
+   *  pages, as the runtime's ingest of the file would give them */
+  pick?: (keepPages: Float64Array) => unknown;
 }
 
 export interface RuntimeAdapter {
@@ -76,8 +90,16 @@ export interface RuntimeAdapter {
   /** Reads the heap map and discovers the runtime's structures in the fork-time image (referencePid)
    *  and each child's allocator state, keeping only what touches copied pages; records it in the
    *  capture so that blame can run again offline. May read on the thread pool (a promise): nothing
-   *  reads on once it has settled. timings (--debug) gets milliseconds per step. */
-  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], timings?: Record<string, number>): void | Promise<void>;
+   *  reads on once it has settled. `laps`, when given, gets the time of each step (--debug); `early`
+   *  is what prepare returned, when it ran. */
+  attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps?: Laps, early?: unknown): void | Promise<void>;
+  /** What attach needs that no heap map does (the allocator's state on the copied pages), started once
+   *  the capture has its diffs: `run` calls it while the agent still writes the map, and gives the
+   *  result to attach (which waits for what runs on the thread pool). */
+  prepare?(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): unknown;
+  /** Starts parsing the heap map while the agent still writes it (`cowscope run`), where the runtime
+   *  can; its result goes to attach as map.parsed. */
+  followHeapMap?(map: { file: string; heapPageSize: number; slotSize: number; maxBytes: number }): HeapMapFollower;
   /** true when the capture carries this runtime's structures */
   present(capture: Capture): boolean;
   blamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer;

@@ -2,11 +2,14 @@
 // tracing on), with an unknown field, an unknown type, a slot straddling into the kept page, a SHAPE
 // record as Ruby 3.2+ writes them, and malformed lines added at the end.
 
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ingestRubyHeapMap as ingestHeapDump } from '../runtimes/ruby/heap-map';
+import { followRubyHeapMap, ingestRubyHeapMap as ingestHeapDump } from '../runtimes/ruby/heap-map';
 import { ROOT } from './helpers/family';
+import { tempDir } from './helpers/ruby';
 
 const FILE = path.join(ROOT, 'fixtures', 'heapdump', 'ruby31-sample.jsonl');
 const OBJECT = 0x7fccc4fb0bb0;
@@ -50,6 +53,102 @@ test('keeps the objects on the kept pages, and every class and iseq, with their 
 test('a missing file is an error naming the file', () => {
   assert.throws(() => ingestHeapDump('/nonexistent/heap.jsonl', 16384, new Float64Array()), /ENOENT.*\/nonexistent\/heap\.jsonl/);
   assert.throws(() => ingestHeapDump(FILE, 1000, new Float64Array()), /power of two/);
+});
+
+// `cowscope run` reads the map while the agent's sibling writes it (followRubyHeapMap): what it picks
+// must be what the ingest of the finished file gives, for any pages asked for.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether this process has the file open (the follower's reader, on the thread pool). */
+function openHere(file: string): boolean {
+  return fs.readdirSync('/proc/self/fd').some((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a map followed while it is written in pieces (lines cut anywhere, pauses): the same objects as the ingest of the finished file', async () => {
+  const dir = tempDir('follow');
+  try {
+    const file = path.join(dir.dir, 'heap.jsonl');
+    const text = fs.readFileSync(FILE);
+    const f = followRubyHeapMap(file, 16384, 40, 1 << 30);
+    await sleep(20); // the reader waits for the file to appear
+    const fd = fs.openSync(file, 'w');
+    for (let at = 0; at < text.length; at += 97) {
+      fs.writeSync(fd, text.subarray(at, Math.min(text.length, at + 97)));
+      await sleep(3);
+    }
+    fs.closeSync(fd);
+    f.finish();
+    const pick = await f.read();
+    assert.ok(pick, 'followed to the end');
+    assert.equal(pick!(keepPage), ingestHeapDump(FILE, 16384, keepPage));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a real dump_all followed while Ruby writes it: picks equal the ingest, for the pages of every tenth GC heap page', async () => {
+  const dir = tempDir('follow');
+  try {
+    const file = path.join(dir.dir, 'heap.jsonl');
+    const f = followRubyHeapMap(file, 65536, 40, 1 << 30);
+    const ruby = spawn(process.env.COWSCOPE_RUBY ?? 'ruby', ['-robjspace', '-e', `$a = Array.new(200_000) { |i| ["s#{i}"] }; File.open(${JSON.stringify(file)}, 'w') { |o| ObjectSpace.dump_all(output: o, full: true) }`], { stdio: 'inherit' });
+    const code = await new Promise((r) => ruby.on('exit', r));
+    assert.is(code, 0);
+    f.finish();
+    const pick = await f.read();
+    assert.ok(pick, 'followed to the end');
+    const whole = ingestHeapDump(file, 65536, new Float64Array());
+    assert.ok(whole.objects > 400_000, `${whole.objects} objects`);
+    // the GC heap pages' size is the dump's own: 64 KiB covers any Ruby's (16 or 64 KiB)
+    const keep = Float64Array.from(Array.from(whole.bodies).filter((_, i) => i % 10 === 0).flatMap((b) => [b, b + 4096, b + 8192]));
+    const picked = pick!(keep) as ReturnType<typeof ingestHeapDump>;
+    assert.ok(picked.table.address.length > 1000, `${picked.table.address.length} objects picked`);
+    assert.equal(picked, ingestHeapDump(file, 65536, keep));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('following gives nothing, and never hangs, when it cannot stand for the finished file', async () => {
+  const dir = tempDir('follow');
+  try {
+    const file = path.join(dir.dir, 'heap.jsonl');
+    // cancelled while the file is still being written
+    const cancelled = followRubyHeapMap(file, 16384, 40, 1 << 30);
+    fs.writeFileSync(file, fs.readFileSync(FILE).subarray(0, 500));
+    await cancelled.cancel();
+    assert.is(await cancelled.read(), undefined);
+    // past the size limit
+    const small = followRubyHeapMap(file, 16384, 40, 100);
+    small.finish();
+    assert.is(await small.read(), undefined);
+    // replaced by another file once the reader opened it (another inode)
+    const replaced = followRubyHeapMap(file, 16384, 40, 1 << 30);
+    while (!openHere(file)) await sleep(2);
+    fs.copyFileSync(FILE, `${file}.other`);
+    fs.renameSync(`${file}.other`, file);
+    replaced.finish();
+    assert.is(await replaced.read(), undefined);
+    // never written: finish() ends the wait for it
+    const never = followRubyHeapMap(path.join(dir.dir, 'none.jsonl'), 16384, 40, 1 << 30);
+    await sleep(10);
+    never.finish();
+    assert.is(await never.read(), undefined);
+    // not a regular file
+    fs.mkdirSync(path.join(dir.dir, 'folder.jsonl'));
+    const folder = followRubyHeapMap(path.join(dir.dir, 'folder.jsonl'), 16384, 40, 1 << 30);
+    folder.finish();
+    assert.is(await folder.read(), undefined);
+  } finally {
+    dir.remove();
+  }
 });
 
 test.run();

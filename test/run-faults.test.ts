@@ -62,12 +62,20 @@ async function startSlowRun(children = 2): Promise<SlowRun> {
   assert.is(kids.length, children, `every child started the workload; stderr: ${stderr}`);
   const parent = statOf(kids[0])!.ppid;
   assert.is(statOf(parent)!.ppid, proc.pid, 'the Ruby parent is a child of cowscope');
-  const siblings = fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => statOf(p)?.ppid === parent);
-  const twin = siblings.filter((p) => !kids.includes(p));
+  // The heap-map sibling writes the map while the children run: once it is gone, the twin is the one
+  // other child of the parent.
+  const others = () =>
+    fs
+      .readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .filter((p) => statOf(p)?.ppid === parent && !kids.includes(p) && statOf(p)?.state !== 'Z');
+  let twin = others();
+  while (twin.length > 1 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    twin = others();
+  }
+  const siblings = [...kids, ...twin];
   assert.is(twin.length, 1, `one twin beside the children: ${siblings}`);
   return { proc, stderr: () => stderr, exited, parent, twin: twin[0], children: kids, marks };
 }

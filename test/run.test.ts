@@ -70,6 +70,20 @@ test('a no-op workload copies fewer than 16 GC-heap pages', () => {
   }
 });
 
+test('--debug: one line of steps on stderr; the heap map was read while the agent wrote it (same report as without)', () => {
+  const r = runCowscope(['run', '--json', '--debug', '--children', '2', fixture('noop.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('cowscope: '));
+  assert.is(lines.length, 1, r.stderr);
+  const steps = new Map([...lines[0].matchAll(/(?:\(|, )([a-z][a-z ,()]*?) (\d+)(?=[,)])/g)].map((m) => [m[1], Number(m[2])]));
+  for (const step of ['start', 'boot', 'fork', 'workload', 'read', 'diffs', 'allocator', 'heap map wait', 'heap map read, rest', 'structures', 'blame', 'render'])
+    assert.ok(steps.has(step), `step "${step}" in: ${lines[0]}`);
+  assert.not.match(lines[0], /not followed/, 'the map was parsed as it was written, not read again');
+  const report = JSON.parse(r.stdout);
+  assert.ok(report.heapMap.objects > 1000 && report.heapMap.heapPages > 0, `the map's ${report.heapMap.objects} objects counted`);
+  for (const child of report.children) assert.ok(region(child, 'ruby-heap').shared > 100, 'the heap map found the GC heap');
+});
+
 test('--rack: N requests in each child, and more requests copy more pages (1 vs 200)', () => {
   const one = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '1']);
   const many = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '200']);

@@ -9,18 +9,26 @@ import type { Argv, CommandModule } from 'yargs';
 import { RubyRunOptions, RubySession, pythonScriptIndex } from '../../runtimes/ruby/driver';
 import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
 import type { Capture } from '../../native/capture';
-import { saveCapture } from '../../native/capture-file';
 import { which } from '../../native/machine';
-import { gatherRun } from '../../gather/run';
+import type { HeapMapFollower } from '../../runtimes/adapter';
 import { ChildFaultTracing } from '../../gather/faults';
-import { RunAnalysis, analyzeRun } from '../../analyzers/run-report';
+import type { RunAnalysis } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
-import { runOutput } from '../render/run-output';
 import { escapeControl } from '../render/escape';
 import { EXAMPLE_PROGRAM, checkScript, scriptIndex, sizeLimit } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
+import { Laps } from '../../gather/laps';
 import { SPECS } from './specs';
+
+// What runs after the program started is loaded once it started (it boots meanwhile): node loads these
+// modules in ~50 ms, on the way to every measurement otherwise.
+/* eslint-disable @typescript-eslint/no-var-requires */
+const gatherModule = () => require('../../gather/run') as typeof import('../../gather/run');
+const analyzerModule = () => require('../../analyzers/run-report') as typeof import('../../analyzers/run-report');
+const renderModule = () => require('../render/run-output') as typeof import('../render/run-output');
+const captureFileModule = () => require('../../native/capture-file') as typeof import('../../native/capture-file');
+/* eslint-enable @typescript-eslint/no-var-requires */
 
 /** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
 export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
@@ -65,6 +73,8 @@ export interface RunArgs {
   maxHeapMap?: string;
   /** run the bundled example program (examples/app.rb) */
   example?: boolean;
+  /** print where the time went, step by step, to stderr */
+  debug?: boolean;
 }
 
 /** The defaults of run's options that do not name the app: the option table below declares them, and
@@ -221,8 +231,9 @@ function listenForSignals(on: boolean): void {
 /** One controlled fork, measured: the capture and its report. Kills and reaps everything and removes
  *  its temporary folder on failure and on INT, TERM, HUP and PIPE (exit 128 + signo). Sweeps the
  *  folders of earlier runs that were killed before they could remove theirs. */
-export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[]): Promise<{ capture: Capture; analysis: RunAnalysis }> {
+export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults?: boolean }, command: string[], laps = new Laps()): Promise<{ capture: Capture; analysis: RunAnalysis }> {
   let session: RubySession | undefined;
+  let follower: HeapMapFollower | undefined;
   let dir: string | undefined;
   const faults = new ChildFaultTracing(plan.traceFaults !== false);
   let interrupted = false;
@@ -232,7 +243,8 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
   onRunSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return; // a second signal while cleaning up: the cleanup goes on
     interrupted = true;
-    (session ? session.abort() : Promise.resolve()).finally(() => {
+    (session ? session.abort() : Promise.resolve()).finally(async () => {
+      await follower?.cancel();
       removeDir();
       process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped, and its temporary folder removed\n`);
       process.exit(128 + (os.constants.signals[signal] ?? 0));
@@ -243,7 +255,12 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     sweepRunDirs();
     dir = createRunDir();
     session = RubySession.spawn({ ...plan, heapMapPath: path.join(dir, 'heap.jsonl'), beforeContinue: (children) => faults.start(children) });
+    const { followHeapMap, gatherRun } = gatherModule();
+    const { analyzeRun } = analyzerModule();
+    renderModule();
     await session.ready();
+    follower = followHeapMap(session);
+    programLaps(laps, session.eventAt);
     const fp = session.forkPoint!;
     if (session.multiThreadedAtFork())
       process.stderr.write(
@@ -251,10 +268,25 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
       );
     session.go();
     await session.waitDone();
+    laps.lap('workload');
     faults.finish();
-    const capture = await gatherRun(session, describeWorkload(plan), command, faults);
-    await session.release();
-    return { capture, analysis: analyzeRun(capture) };
+    // The heap map (hundreds of MB) is unlinked on the thread pool once read, and the family killed and
+    // reaped, while the capture is completed and analysed.
+    let removed: Promise<void> | undefined;
+    const heapMap = session.heapMapPath;
+    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower, () => {
+      removed = fs.promises.rm(heapMap, { force: true }).catch(() => undefined);
+    });
+    const released = session.release();
+    let analysis: RunAnalysis;
+    try {
+      analysis = analyzeRun(capture, (step) => laps.lap(step));
+    } finally {
+      await Promise.allSettled([released, removed]);
+      laps.lap('release, clean up');
+    }
+    await released;
+    return { capture, analysis };
   } catch (e) {
     // What died explains a failure better than its symptom: ask before everything is killed.
     const cause = session ? session.failureCause(e) : e;
@@ -263,6 +295,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     if (interrupted) await new Promise(() => undefined);
     throw cause;
   } finally {
+    await follower?.cancel(); // it holds a thread of the pool until told
     faults.close();
     if (!interrupted) {
       onRunSignal = undefined;
@@ -272,11 +305,30 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
   }
 }
 
+/** The program's steps up to the twin and children stopped at the fork, from when its events arrived. */
+function programLaps(laps: Laps, at: Record<string, number>): void {
+  // performance.now() counts from node's start: what came before the program was spawned
+  laps.add('start', at.spawn);
+  const steps: [string, string, string][] = [
+    ['boot', 'spawn', 'fork_point'],
+    ['strategy', 'fork_point', 'strategy'],
+    ['fork', 'strategy', 'forked'],
+  ];
+  for (const [name, from, to] of steps) if (at[from] !== undefined && at[to] !== undefined) laps.add(name, at[to] - at[from]);
+  laps.add('stopped', performance.now() - (at.forked ?? at.spawn));
+  laps.skip();
+}
+
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
   const plan = planRun(args, process.stderr);
-  const { capture, analysis } = await measureRun(plan, command);
-  if (args.save) saveCapture(args.save, capture);
-  return runOutput(capture, analysis, args);
+  const laps = new Laps();
+  const { capture, analysis } = await measureRun(plan, command, laps);
+  if (args.save) captureFileModule().saveCapture(args.save, capture);
+  laps.lap('clean up, save');
+  const out = renderModule().runOutput(capture, analysis, args);
+  laps.lap('render');
+  if (args.debug) process.stderr.write(`cowscope: run took ${performance.now().toFixed(0)} ms since node started (${laps})\n`);
+  return out;
 }
 
 export const runCommandModule: CommandModule<object, RunArgs> = {

@@ -2,12 +2,13 @@
 
 import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
-import { childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
+import { Laps } from '../../gather/laps';
 import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
-import { ingestRubyHeapMap, keepOnPages } from './heap-map';
+import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
 import { layoutFor, vmOwnThreads } from './layouts';
 import type { ChildBlame } from '../../blame/engine';
@@ -71,53 +72,56 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
   return { address: Float64Array.from(keep, (i) => address[i]), flags: Uint32Array.from(keep, (i) => Number(words.words[i] & 0xffffffffn)) };
 }
 
+/** The allocator's state in the fork-time image and in each child, on the copied pages: it needs no heap
+ *  map. Walked on the thread pool: the fork-time image's malloc arenas, then, with its tcache key (the
+ *  children inherited it), each child's own chunks on its copied pages (memory it freed and carved anew
+ *  belongs to it), all children at once. `run` starts it while the agent still writes the map. */
+interface RubyEarly {
+  glibc: Promise<GlibcHeap>;
+  childChunks: Promise<{ pid: number; chunks: MallocChunks }[]>;
+}
+
+function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
+  const pageSize = capture.meta.pageSize;
+  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture), pageSize);
+  const childChunks = glibc.then((g) =>
+    allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))),
+  );
+  // attach awaits both; a failure before it does is reported there, not as an unhandled rejection
+  glibc.catch(() => undefined);
+  childChunks.catch(() => undefined);
+  return { glibc, childChunks };
+}
+
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
-  async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], timings: Record<string, number> = {}): Promise<void> {
-    // milliseconds per step here, and apart from them the time spent waiting for the thread pool's
-    // results (its work overlaps the steps)
-    const WAIT = 'waiting for the pool';
-    let last = performance.now();
-    let waitedAtLast = 0;
-    const lap = (step: string) => {
-      const now = performance.now();
-      timings[step] = (timings[step] ?? 0) + now - last - ((timings[WAIT] ?? 0) - waitedAtLast);
-      last = now;
-      waitedAtLast = timings[WAIT] ?? 0;
-    };
+  prepare: prepareRuby,
+  async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps = new Laps(), early?: unknown): Promise<void> {
+    laps.skip(); // the steps below are attach's own
     const pageSize = capture.meta.pageSize;
     const copiedPages = copiedPagesOf(capture);
-    // On the thread pool while the rest is found here: the fork-time image's malloc arenas, then, with
-    // its tcache key (the children inherited it), each child's own chunks on its copied pages — memory
-    // it freed and carved anew belongs to it. The children are walked at once.
-    const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPages, pageSize);
-    const childChunks = glibc.then((g) =>
-      allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))),
-    );
-    const waited = async <T>(p: Promise<T>): Promise<T> => {
-      const t = performance.now();
-      try {
-        return await p;
-      } finally {
-        timings[WAIT] = (timings[WAIT] ?? 0) + performance.now() - t;
-      }
-    };
+    const { glibc, childChunks } = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
     try {
       // Objects on copied pages, and objects the children's new words point to (a call-cache record's
       // callinfo may live on a page nobody copied): their types say what the pointing words are.
       const keep = withPointedPages(capture, copiedPages, reference.vmas);
       // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
-      // filtered ingest would keep, without reading the file again.
+      // filtered ingest would keep, without reading the file again; `run` reads the map while the agent
+      // writes it, and picks the same objects from what it read.
       const whole = map.parsed as HeapDumpIngest | undefined;
-      const dump = whole ? keepOnPages(whole, keep, pageSize, map.slotSize) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
-      lap('map objects');
+      const dump = whole
+        ? keepOnPages(whole, keep, pageSize, map.slotSize)
+        : map.pick
+          ? (map.pick(keep) as HeapDumpIngest)
+          : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+      laps.lap('map objects');
       capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
       capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, () => waited(glibc));
-      lap('parent');
+      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, () => laps.wait(glibc));
+      laps.lap('structures');
       const born = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
-      lap('born objects');
-      ruby.childChunks = await waited(childChunks);
+      laps.lap('born objects');
+      ruby.childChunks = await laps.wait(childChunks);
       ruby.childObjects = born;
       capture.ruby = ruby;
       capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
@@ -126,6 +130,7 @@ export const rubyAdapter: RuntimeAdapter = {
       await Promise.allSettled([glibc, childChunks]);
     }
   },
+  followHeapMap: (map) => followRubyHeapMap(map.file, map.heapPageSize, map.slotSize, map.maxBytes),
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',
   notes(capture: Capture, blames: ChildBlame[]): string[] {
     const notes: string[] = [];

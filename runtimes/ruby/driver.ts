@@ -295,6 +295,8 @@ export class RubySession {
   private readonly deaths = new Map<number, Death>();
   private readonly unwatch: (() => void)[] = [];
   private aborting = false;
+  /** when the program was started and when each of its events arrived (performance.now(), ms): --debug */
+  readonly eventAt: Record<string, number> = { spawn: performance.now() };
 
   private constructor(
     readonly proc: ChildProcess,
@@ -446,6 +448,7 @@ export class RubySession {
       this.refuse('a second hello');
       return;
     }
+    if (e.pid === this.proc.pid) this.eventAt[e.event] ??= performance.now();
     this.events.push(e);
     this.wakeUp();
   }
@@ -632,11 +635,8 @@ export class RubySession {
     this.forkPoint = (await this.next((e) => fromProgram(e, 'fork_point'), deadline, late)) as unknown as ForkPoint;
     this.phase = 'fork';
     this.strategy = (await this.next((e) => fromProgram(e, 'strategy'), deadline, late)) as unknown as RubySession['strategy'];
-    const map = (await this.next((e) => fromProgram(e, 'heap_map'), deadline, late)) as unknown as { path: string; seconds: number; bytes: number };
-    if (path.resolve(map.path) !== path.resolve(this.opts.heapMapPath))
-      throw new SessionError(`the agent wrote its heap map to ${map.path}, not to ${this.opts.heapMapPath} as told: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
-    checkHeapMap(this.opts.heapMapPath, this.maxHeapMapBytes);
-    this.heapMap = map;
+    // The Ruby agent reports the heap map after `forked` (its sibling writes it while the children run:
+    // heapMapDone() waits for it), the Python agent before.
     const forked = await this.next((e) => fromProgram(e, 'forked'), deadline, late);
     const twin = forked.twin as number;
     const children = forked.children as number[];
@@ -652,6 +652,25 @@ export class RubySession {
     this.children = children;
     this.watch([twin, ...children]);
     await this.waitStopped([this.twin, ...this.children], deadline, 'stop at the fork');
+  }
+
+  /** Where the agent is told to write the heap map. */
+  get heapMapPath(): string {
+    return this.opts.heapMapPath;
+  }
+
+  /** Resolves once the agent reported the heap map complete (its sibling exited), checked: the path it
+   *  was told, a regular file within the size limit. */
+  async heapMapDone(): Promise<NonNullable<RubySession['heapMap']>> {
+    if (this.heapMap) return this.heapMap;
+    const timeout = this.opts.bootTimeoutMs;
+    const late = () => `the program did not finish its heap map within ${timeout / 1000} s after the workload: raise --timeout`;
+    const map = (await this.next((e) => e.event === 'heap_map' && e.pid === this.proc.pid, Date.now() + timeout, late)) as unknown as { path: string; seconds: number; bytes: number };
+    if (path.resolve(map.path) !== path.resolve(this.opts.heapMapPath))
+      throw new SessionError(`the agent wrote its heap map to ${map.path}, not to ${this.opts.heapMapPath} as told: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
+    checkHeapMap(this.opts.heapMapPath, this.maxHeapMapBytes);
+    this.heapMap = map;
+    return map;
   }
 
   /** Polls until every pid is stopped (state T), as the agent's processes are when they wait. */

@@ -3,9 +3,10 @@
 // symlink) no larger than a limit, checked before reading (and again while reading, should it grow).
 
 import fs from 'node:fs';
-import { HeapDumpIngest, HeapObjects, ProbeError, ingestHeapDump } from '../../native/probe';
+import { HeapDumpIngest, HeapObjects, ProbeError, followHeapDump, ingestHeapDump } from '../../native/probe';
 import { describeBytes } from '../../native/regular-file';
 import { IMEMO_CODES, T } from './layouts';
+import type { HeapMapFollower } from '../adapter';
 
 export const RUBY_CODES = { types: T as Record<string, number>, imemo: IMEMO_CODES as Record<string, number> };
 
@@ -50,6 +51,30 @@ export function ingestRubyHeapMap(file: string, heapPageSize: number, keepPages:
     if (e instanceof ProbeError && e.code === 'EFBIG') throw tooLarge(file, undefined, maxBytes);
     throw e;
   }
+}
+
+/** A map read while the agent's sibling writes it (`cowscope run`); what read() gives is
+ *  ingestRubyHeapMap's result for the pages asked for. It gives nothing when following did not work out
+ *  or what was read is not the finished file (another inode, another size). */
+export function followRubyHeapMap(file: string, heapPageSize: number, slotSize: number, maxBytes: number): HeapMapFollower {
+  const f = followHeapDump(file, heapPageSize, slotSize, RUBY_CODES, maxBytes);
+  return {
+    finish: () => f.finish(),
+    read: async () => {
+      const read = await f.done;
+      const st = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (!read || !st?.isFile() || st.ino !== read.ino || st.size !== read.bytes) {
+        f.release();
+        return undefined;
+      }
+      return (keepPages: Float64Array) => f.pick(keepPages);
+    },
+    cancel: async () => {
+      f.cancel();
+      await f.done;
+      f.release();
+    },
+  };
 }
 
 /** Every object of the map (parsed once; see keepOnPages for the per-use view). */

@@ -7,10 +7,10 @@
 # the main script, an explicit Cowscope.fork_point, or after loading a Rack app) this file:
 #
 #   1. applies the fork strategy: named steps, composable with + (e.g. gc+coderange);
-#   2. writes the heap map (ObjectSpace.dump_all, full: true) from a throwaway sibling fork: on Ruby 3.1
-#      dump_all sets string coderange bits, so it must not run in the parent;
-#   3. forks, back to back, a reference twin and N children, which all stop themselves at once (SIGSTOP):
-#      the twin keeps the fork-time image; cowscope reads everyone's pagemap while they are stopped;
+#   2. forks, back to back, a throwaway sibling that writes the heap map (ObjectSpace.dump_all, full:
+#      true; on Ruby 3.1 dump_all sets string coderange bits, so it must not run in the parent), a
+#      reference twin and N children; twin and children stop themselves at once (SIGSTOP): the twin keeps
+#      the fork-time image; the parent reports `forked`, then `heap_map` when the sibling is done;
 #   4. each child, when cowscope continues it (SIGCONT = go), runs the workload, reports done and stops
 #      again so that cowscope can read it while it is quiescent;
 #   5. the parent waits for `release`, reaps everyone and exits without running at_exit handlers twice.
@@ -179,8 +179,22 @@ module Cowscope
              slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
              threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count)
       apply_strategy(CONFIG.fetch('strategy', 'none'))
-      write_heap_map(CONFIG.fetch('heapMap'))
-      wait_for_release(fork_family(Integer(CONFIG.fetch('children'))))
+      # The heap-map sibling, the twin and the children are forked back to back, so that the map and the
+      # twin show the same image; the children run their workload (and cowscope reads them) while the
+      # sibling writes the map.
+      # Major GCs so far, counted before the forks: the call also warms GC.stat's caches, so the
+      # children's one call (after their workload) copies no page of its own.
+      @gc_majors = GC.stat(:major_gc_count)
+      sibling = fork_heap_map(CONFIG.fetch('heapMap'))
+      pids = fork_family(Integer(CONFIG.fetch('children')))
+      begin
+        report('forked', twin: pids.first, children: pids.drop(1))
+        finish_heap_map(*sibling)
+      rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
+        release(pids)
+        raise
+      end
+      wait_for_release(pids)
     end
 
     # A strategy is one or more named steps joined by +, applied in order. Each step returns its label
@@ -279,7 +293,8 @@ module Cowscope
       "custom (#{File.basename(CONFIG.fetch('beforeFork'))})"
     end
 
-    def write_heap_map(path)
+    # Starts the heap map: a throwaway sibling fork writes it. Returns what finish_heap_map needs.
+    def fork_heap_map(path)
       started = monotonic
       parent = Process.pid
       sibling = fork do
@@ -292,6 +307,11 @@ module Cowscope
           exit!(status) # never run the program's at_exit handlers in a helper fork
         end
       end
+      [sibling, path, started]
+    end
+
+    # Waits for the heap-map sibling and tells cowscope the map is complete.
+    def finish_heap_map(sibling, path, started)
       _, status = Process.wait2(sibling)
       raise "heap map sibling failed (#{status.inspect})" unless status.success?
 
@@ -304,9 +324,8 @@ module Cowscope
       # A GC under way at the fork (incremental marking, lazy sweeping) goes on in the children without
       # GC.count changing: read the state here, in the parent (a query in the child copies pages itself).
       @gc_busy_at_fork = GC.respond_to?(:latest_gc_info) && GC.latest_gc_info(:state) != :none
-      # Major GCs so far, counted here: the call also warms GC.stat's caches, so the children's one call
-      # (after the workload) copies no page of its own.
-      @gc_majors_at_fork = GC.stat(:major_gc_count) - (@gc_busy_at_fork && GC.latest_gc_info(:major_by) ? 1 : 0)
+      # (a major one under way counts as the children's)
+      @gc_majors_at_fork = @gc_majors - (@gc_busy_at_fork && GC.latest_gc_info(:major_by) ? 1 : 0)
       pids = Array.new(count + 1)
       # The twin's and the children's code refers to no constant: on 3.2+ a constant reference run for the
       # first time registers its cache in the VM's constant-cache table, pages that would be cowscope's,
@@ -388,16 +407,21 @@ module Cowscope
       @request_marks = @request_marks.first(marked)
     end
 
-    # The parent tells cowscope the pids and waits. On `release`, when cowscope goes away (EOF, or the
+    # The parent waits. On `release`, when cowscope goes away (EOF, or the
     # report itself fails), or on any error, every child still alive is killed and all are reaped; then
     # the parent leaves without running at_exit handlers again.
     def wait_for_release(pids)
-      report('forked', twin: pids.first, children: pids.drop(1))
       loop do
         line = channel.gets
         break if line.nil? || JSON.parse(line)['cmd'] == 'release'
       end
     ensure
+      release(pids)
+      exit!(0)
+    end
+
+    # Kills every process of the family still alive, and reaps them all.
+    def release(pids)
       pids.each do |pid|
         Process.kill(:KILL, pid)
       rescue Errno::ESRCH
@@ -408,7 +432,6 @@ module Cowscope
       rescue Errno::ECHILD
         nil
       end
-      exit!(0)
     end
   end
 end
