@@ -93,13 +93,13 @@ function inPrevSize(g: GlibcView, addr: number): boolean {
 }
 
 /** ChunkWords.kind values: what a word is to glibc (NONE: in no chunk). */
-export const CW = { NONE: 0, META: 1, PREV_IN_USE: 2, FRESH: 3, CONTENT: 4, FRESH_HEADER: 5 } as const;
+export const CW = { NONE: 0, META: 1, PREV_IN_USE: 2, FRESH: 3, CONTENT: 4 } as const;
 
 /** What many words are to glibc, one row per word, in typed arrays (the blame's per-word path asks
  *  about every changed word and every pointer it stores: no object per word). */
 export interface ChunkWords {
   kind: Uint8Array;
-  /** FRESH, FRESH_HEADER, CONTENT: the chunk's start; PREV_IN_USE: the start of the chunk before */
+  /** FRESH, CONTENT: the chunk's start; PREV_IN_USE: the start of the chunk before */
   start: Float64Array;
   /** CONTENT: the fork-time chunk's size */
   size: Float64Array;
@@ -136,14 +136,7 @@ function chunkWordKind(g: GlibcView, addr: number, oLo: number, oHi: number, nLo
   if (recarved || (c >= 0 && !g.fork.inUse[c])) {
     const s = ck >= 0 ? g.child!.start[ck] : start;
     const off = addr - s;
-    if (off < 16) {
-      // the header of a chunk the child carved and holds: written by the allocation that carved it
-      if (ck >= 0 && g.child!.inUse[ck] && off === 8) {
-        out.start[k] = s;
-        return CW.FRESH_HEADER;
-      }
-      return CW.META;
-    }
+    if (off < 16) return CW.META;
     if (ck >= 0 && !g.child!.inUse[ck] && isFreeLink(off, g.child!.size[ck])) return CW.META;
     if (isKey(g, oLo, oHi) || isKey(g, nLo, nHi)) return CW.META;
     // Anything else the child wrote there: it allocated the memory (and may have freed it since).
@@ -175,7 +168,6 @@ export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWo
   classifyChunkWord(g, addr, O.lo, O.hi, N.lo, N.hi, out, 0);
   switch (out.kind[0]) {
     case CW.META:
-    case CW.FRESH_HEADER:
       return { kind: 'meta' };
     case CW.PREV_IN_USE:
       return { kind: 'prev-in-use', prevStart: out.start[0] };

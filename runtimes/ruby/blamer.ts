@@ -696,9 +696,6 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
     case CW.FRESH:
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'alloc.malloc';
-    case CW.FRESH_HEADER:
-      // the size word of a chunk the child carved: part of that allocation, when its cause is known
-      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start[k], size: ctx.cw.size[k], O, N });
   }
