@@ -150,5 +150,11 @@ void InitReuse(Napi::Env env, Napi::Object exports);
 // The page readers of probe.cc, for reuse.cc: present (and not swapped) per page, then the present pages.
 std::vector<uint8_t> PresentMaskOf(int pid, const std::vector<uint64_t>& pages);
 void ReadPresentPages(int pid, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& want, uint8_t* dst, std::vector<uint8_t>& status, bool tap);
+// Reads [addr, addr + len) of /proc/PID/mem (open as mem) like pread, but only its present pages: an
+// absent (or swapped) page reads as zeros and is left alone. A read of /proc/PID/mem faults the page
+// in (the zero page, a file's page), which changes what pagemap says of the target: so a block read by
+// a pointer scan, checked again by the reuse tap, reads the same way both times. Returns false when a
+// present page cannot be read (EIO, EFAULT); other errors throw.
+bool ReadPresentRange(int pid, const Fd& mem, uint64_t addr, size_t len, uint8_t* out);
 
 }  // namespace cowscope

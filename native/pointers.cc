@@ -63,15 +63,14 @@ void Scan(int pid, const std::vector<uint64_t>& starts, const std::vector<uint64
     }
     return true;
   };
-  // Reads [a, a + want) into buf (tapped); false when the kernel cannot read it.
+  // Reads [a, a + want) into buf (tapped; absent pages as zeros, not faulted in); false when the kernel
+  // cannot read it.
   const auto readBlock = [&](uint64_t a, size_t want, size_t& got) {
-    try {
-      got = PreadFull(mem, buf.data(), want, a);
-    } catch (const SysError& e) {
-      if (e.err != EIO && e.err != EFAULT) throw;
+    if (!ReadPresentRange(pid, mem, a, want, reinterpret_cast<uint8_t*>(buf.data()))) {
       if (TapOn()) TapRecord(pid, a, want, kTapRangeFailed, 0);
       return false;
     }
+    got = want;
     if (TapOn()) TapRecord(pid, a, want, kTapRange, HashBytes(buf.data(), got, got));
     return true;
   };

@@ -1133,6 +1133,32 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 namespace cowscope {
 std::vector<uint8_t> PresentMaskOf(int pid, const std::vector<uint64_t>& pages) { return PresentMask(pid, pages); }
+
+bool ReadPresentRange(int pid, const Fd& mem, uint64_t addr, size_t len, uint8_t* out) {
+  if (!len) return true;
+  const uint64_t ps = PageSize();
+  std::vector<uint64_t> pages;
+  for (uint64_t p = addr & ~(ps - 1); p < addr + len; p += ps) pages.push_back(p);
+  const std::vector<uint8_t> present = PresentMask(pid, pages);
+  try {
+    for (size_t i = 0; i < pages.size();) {
+      size_t j = i;
+      while (j < pages.size() && present[j] == present[i]) j++;  // a run of pages alike
+      const uint64_t from = std::max(pages[i], addr);
+      const uint64_t to = std::min(j < pages.size() ? pages[j] : addr + len, addr + len);
+      if (present[i]) {
+        if (PreadFull(mem, out + (from - addr), to - from, from) != to - from) return false;
+      } else {
+        memset(out + (from - addr), 0, to - from);
+      }
+      i = j;
+    }
+  } catch (const SysError& e) {
+    if (e.err != EIO && e.err != EFAULT) throw;
+    return false;
+  }
+  return true;
+}
 void ReadPresentPages(int pid, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& want, uint8_t* dst, std::vector<uint8_t>& status, bool tap) {
   ReadPagesInto(pid, pages, want, dst, status, tap);
 }

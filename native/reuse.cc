@@ -159,16 +159,10 @@ bool PidReadsUnchanged(int pid, const uint64_t* addr, const uint64_t* len, const
     Fd mem(ProcPath(pid, "mem"), std::nothrow);
     if (!mem.ok()) return false;
     block.resize(len[i]);
-    size_t got = 0;
-    bool failed = false;
-    try {
-      got = PreadFull(mem, block.data(), len[i], addr[i]);
-    } catch (const SysError& e) {
-      if (e.err != EIO && e.err != EFAULT) throw;
-      failed = true;
-    }
+    // read as the scan read it: present pages only
+    const bool failed = !ReadPresentRange(pid, mem, addr[i], len[i], block.data());
     if (failed != (kind[i] == kTapRangeFailed)) return false;
-    if (!failed && HashBytes(block.data(), got, got) != hash[i]) return false;
+    if (!failed && HashBytes(block.data(), len[i], len[i]) != hash[i]) return false;
   }
   return true;
 }
