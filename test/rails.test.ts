@@ -20,11 +20,11 @@
 //   ages the heap by one and the child's objects and mallocs spread over what it freed (alloc.free-slot:
 //   ~20 pages with none, ~1,400 with gc), which the catalog does not model. Measured: prewarm 4.5-9.6%,
 //   warmup 2.1-3.7%, promote 6.8-8.0%, gc 10.1-11.4%.
-// - 3.3: gc and promote (measured 0.1-5.3%, 3.1-6.8%). Prewarm is printed: 8.6-10.8% since its
+// - 3.3: gc and promote (measured 0.1-5.3%, 0.4-6.8%). Prewarm is printed: 6.1-10.8% since its
 //   saving includes the minor GCs' marks of the iseqs the child's cache fills remembered
 //   (gc.iseq-remembered) and the GCs it runs in the parent (the blamer's effects), 16.7-21.4% before;
 //   at the bound, like warmup (6.4-12.1%).
-// - 3.4: gc and promote (5.7-5.9%, 6.5-7.2%). Not prewarm (10.8%: the child's allocations into slots free
+// - 3.4: gc and promote (5.5-5.9%, 6.3-7.2%). Not prewarm (10.8-12.3%: the child's allocations into slots free
 //   at the fork, alloc.free-slot, 522 pages with none and 48 with prewarm, are not tied to it), nor warmup
 //   (7.3-8.0%); see docs/ruby.md, "Rails on 3.3 and 3.4".
 
