@@ -33,6 +33,8 @@ export interface InspectReport {
     remedies?: ChildBlame['remedies'];
     /** why this child has no blame (no agent or map, map refused, map older than the parent, parent not Ruby) */
     noBlame?: string;
+    /** --watch: its blame is being computed beside the samples; a later sample shows it */
+    blamePending?: true;
   })[];
   /** the target's heap map used for blame, when there was one */
   liveMap?: { file: string; time: string } & MapRuntime;
@@ -78,6 +80,8 @@ export function inspectReport(
     liveMap?: InspectReport['liveMap'];
     liveMaps?: LiveMapUse[];
     unblamed?: Map<number, string>;
+    /** children whose blame is under way (--watch) */
+    blamePending?: number[];
     self?: number;
   },
 ): InspectReport {
@@ -129,7 +133,14 @@ export function inspectReport(
     sharing: sharing.map(({ mappings, ...rest }) => {
       const b = opts.blames?.get(rest.pid);
       const why = opts.unblamed?.get(rest.pid);
-      const withBlame = b ? { ...rest, blame: b.blame, blameByRegion: b.byRegion, remedies: b.remedies } : why ? { ...rest, noBlame: why } : rest;
+      const pending = !b && opts.blamePending?.includes(rest.pid);
+      const withBlame = b
+        ? { ...rest, blame: b.blame, blameByRegion: b.byRegion, remedies: b.remedies }
+        : why
+          ? { ...rest, noBlame: why }
+          : pending
+            ? { ...rest, blamePending: true as const }
+            : rest;
       return opts.mappings ? { ...withBlame, mappings } : withBlame;
     }),
     liveMap: opts.liveMap,

@@ -43,6 +43,8 @@ interface Entry {
 export interface KeptBlames {
   get(pid: number): ChildBlame | undefined;
   set(pid: number, blame: ChildBlame): void;
+  /** what the child's blame is computed from, hashed: equal keys, equal blames */
+  key(pid: number): string | undefined;
 }
 
 /** Lists of per-child entries in the attached structures: arrays of objects with a pid. */
@@ -97,12 +99,18 @@ function blameKeys(attached: Attached, key: [string, string][], children: number
   );
 }
 
-function kept(blames: Entry['blames']): KeptBlames {
+/** later: the forking process's entry at the time of a set (a blame computed in the background lands
+ *  after later samples attached afresh: it is kept there too when its inputs are the same). */
+function kept(blames: Entry['blames'], later: () => Entry | undefined = () => undefined): KeptBlames {
   return {
     get: (pid) => blames.get(pid)?.blame,
+    key: (pid) => blames.get(pid)?.key,
     set: (pid, blame) => {
       const e = blames.get(pid);
-      if (e) e.blame = blame;
+      if (!e) return;
+      e.blame = blame;
+      const now = later()?.blames.get(pid);
+      if (now && now !== e && now.key === e.key) now.blame = blame;
     },
   };
 }
@@ -172,7 +180,7 @@ export class Reuse {
     const differs = last && changed(last.key, key);
     if (last && same && !differs) {
       for (const [k, v] of Object.entries(last.attached)) if (v !== undefined) Object.assign(capture, { [k]: v });
-      return { reused: true, blames: kept(last.blames) };
+      return { reused: true, blames: kept(last.blames, () => this.entries.get(inputs.parent.pid)) };
     }
     const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(inputs.parent.pid) ? 'memory changed while the last sample read it' : 'first sample';
     this.entries.delete(inputs.parent.pid);
@@ -187,7 +195,7 @@ export class Reuse {
     if (!reads.conflicted) this.entries.set(inputs.parent.pid, { key, reads, attached, blames });
     if (reads.conflicted) this.unsteady.add(inputs.parent.pid);
     else this.unsteady.delete(inputs.parent.pid);
-    return { reused: false, blames: kept(blames), why };
+    return { reused: false, blames: kept(blames, () => this.entries.get(inputs.parent.pid)), why };
   }
 
   /** Forgets the groups of forking processes not seen in this sample. */

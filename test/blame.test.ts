@@ -11,6 +11,10 @@ import { RUBY_FIXTURES, runCowscope, tempDir, testRubies } from './helpers/ruby'
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { loadCapture } from '../native/capture-file';
 import { runReport } from '../analyzers/run-report';
+import { isDeepStrictEqual } from 'node:util';
+import { adapterOf } from '../runtimes';
+import { blameChild } from '../blame/engine';
+import { blameChildren } from '../blame/threads';
 
 interface Planted {
   mode: string;
@@ -93,6 +97,28 @@ test('two children, text output, and report FILE re-runs the blame offline with 
   assert.match(text.stdout, /Why child(ren)? [\d, ]+ (each )?copied \d+(–\d+)? pages/);
   assert.match(text.stdout, /object\.id\s+\d+/);
   assert.ok(fs.statSync(save).size < 2 * 1024 * 1024, `capture size ${fs.statSync(save).size}`);
+  threadsCapture = save;
+});
+
+let threadsCapture = '';
+test('blame on worker threads (inspect, --watch) is the blame of the main thread, child by child; an abort ends the threads', async () => {
+  assert.ok(threadsCapture, 'the two-children capture above was saved');
+  const capture = loadCapture(threadsCapture);
+  const adapter = adapterOf(capture)!;
+  const jobs = capture.run!.children.map((pid, i) => ({ diffs: capture.diffs!.find((d) => d.pid === pid)!, gcRuns: capture.run!.gcRuns[i] ?? 0 }));
+  assert.is(jobs.length, 2);
+  const here = jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns));
+  for (const threads of [1, 2]) {
+    const off = await blameChildren(adapter, capture, jobs, { threads, offMain: true });
+    assert.ok(isDeepStrictEqual(off, here), `${threads} thread(s): the same blames`);
+  }
+  const abort = new AbortController();
+  const running = blameChildren(adapter, capture, jobs, { threads: 2, offMain: true, signal: abort.signal });
+  abort.abort();
+  await running.then(
+    () => assert.unreachable('an aborted blame resolves'),
+    (e: Error) => assert.match(e.message, /blame aborted/),
+  );
 });
 
 test('--trace-allocations names allocation sites', () => {

@@ -21,7 +21,7 @@ import { SPECS } from './specs';
 // with --html.
 /* eslint-disable @typescript-eslint/no-var-requires */
 const runtimes = () => require('../../runtimes') as typeof import('../../runtimes');
-const engine = () => require('../../blame/engine') as typeof import('../../blame/engine');
+const threads = () => require('../../blame/threads') as typeof import('../../blame/threads');
 const html = () => require('../render/html') as typeof import('../render/html');
 const htmlDocs = () => require('../render/html-docs') as typeof import('../render/html-docs');
 const text = () => require('../render/inspect-text') as typeof import('../render/inspect-text');
@@ -66,10 +66,16 @@ export interface SampleCost {
   /** children blamed in this sample, and those whose last blame was kept (--watch) */
   blamed: number;
   blamesReused: number;
+  /** children whose blame is under way on a thread (--watch) */
+  blamesPending: number;
 }
 
 /** One inspection, as the report object (rendering is the caller's), and what it cost. */
-export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
+export async function inspectSample(
+  args: InspectArgs,
+  reuse?: Reuse,
+  background?: import('../../blame/threads').BackgroundBlames,
+): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
   const started = performance.now();
   const g = await gatherInspect(parsePid(args.pid), {
     heapMapDir: args.heapMapDir,
@@ -84,17 +90,32 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
   const specials = new Map<number, { region: 'ruby-heap'; starts: Float64Array; size: number }>();
   const tBlame = performance.now();
   let blamesReused = 0;
+  const pending: number[] = [];
   for (const group of g.groups) {
     const adapter = runtimes().adapterOf(group.capture);
     if (!adapter) continue;
-    const { blameChild } = engine();
-    // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts)
-    for (const d of group.capture.diffs ?? []) {
-      const kept = group.blames?.get(d.pid);
-      if (kept) blamesReused++;
-      const b = kept ?? blameChild(adapter, group.capture, d, 1);
-      group.blames?.set(d.pid, b);
-      blames.set(d.pid, b);
+    // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts);
+    // the others are blamed together, on a thread each while there are cores; in the background (--watch):
+    // this sample says they are under way, a later one shows them
+    const diffs = group.capture.diffs ?? [];
+    const fresh = diffs.filter((d) => !group.blames?.get(d.pid));
+    const jobs = fresh.map((d) => ({ diffs: d, gcRuns: 1 }));
+    const kept = group.blames;
+    if (background && kept) {
+      const start = jobs.filter((j) => !background.isPending(j.diffs.pid, kept.key(j.diffs.pid)));
+      if (start.length) background.start(adapter, group.capture, start, start.map((j) => kept.key(j.diffs.pid)), (pid, b) => kept.set(pid, b));
+      for (const j of jobs) pending.push(j.diffs.pid);
+    } else {
+      const computed = await threads().blameChildren(adapter, group.capture, jobs);
+      fresh.forEach((d, i) => kept?.set(d.pid, computed[i]));
+      fresh.forEach((d, i) => blames.set(d.pid, computed[i]));
+    }
+    for (const d of diffs) {
+      const b = kept?.get(d.pid);
+      if (b && !blames.has(d.pid)) {
+        blamesReused++;
+        blames.set(d.pid, b);
+      }
     }
     const hm = group.capture.heapMap;
     if (hm) specials.set(group.parent, { region: 'ruby-heap', starts: hm.bodies, size: hm.heapPageSize });
@@ -111,6 +132,7 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
       liveMap: g.liveMap,
       liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ...mapRuntime(x.map.runtime, x.map.ruby), generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
       unblamed: g.unblamed,
+      blamePending: pending,
       self: process.pid,
     },
   );
@@ -124,6 +146,7 @@ export async function inspectSample(args: InspectArgs, reuse?: Reuse): Promise<{
     notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}`),
     blamed: blames.size,
     blamesReused,
+    blamesPending: pending.length,
   };
   return { report, gather: g, cost };
 }
@@ -157,7 +180,7 @@ function debugLine(n: number, cost: SampleCost): string {
     .filter(([k]) => !k.includes('.'))
     .map(([k, v]) => `${k} ${v.toFixed(0)}${parts(k).length ? ` (${parts(k).join(', ')})` : ''}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children)\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
 }
 
 
@@ -194,6 +217,9 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   const count = args.count ?? Infinity;
   const format = formatOf(args);
   const reuse = new Reuse();
+  // blames are computed beside the samples (a Rails worker's takes about a second); the last sample waits
+  // for those under way, so the watch always ends with every worker blamed that can be
+  const background = new (threads().BackgroundBlames)();
   let stop = false;
   const onInt = () => (stop = true);
   process.once('SIGINT', onInt);
@@ -204,11 +230,17 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
     for (let i = 0; i < count && !stop; i++) {
       if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
       if (stop) break;
+      if (i === count - 1) await background.settle();
+      if (background.failed) {
+        process.stderr.write(`cowscope: a blame failed (it is started again): ${escapeControl(describeError(background.failed))}\n`);
+        background.failed = undefined;
+      }
       lastStart = Date.now();
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
-        s = await inspectSample(args, reuse);
+        // the last sample blames what is still missing itself
+        s = await inspectSample(args, reuse, i === count - 1 ? undefined : background);
       } catch (e) {
         if (e instanceof TargetError && !stillThere(args.pid)) {
           targetGone = e;
@@ -225,6 +257,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
     }
   } finally {
+    background.stop();
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onInt);
   }

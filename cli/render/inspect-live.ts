@@ -28,7 +28,7 @@ export function renderWatchSample(t: number, r: InspectReport, previous?: Inspec
     const delta = before ? copied - (before.pages.copied + (before.pages.copiedByParent ?? 0)) * r.pageSize : 0;
     const resident = s.pages.shared + s.pages.copied + (s.pages.copiedByParent ?? 0) + s.pages.new;
     const age = ageOf(s.pid);
-    const top = (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
+    const top = s.blamePending ? '(blame under way)' : (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
     const fresh = previous && !before ? ' (new)' : '';
     return (
       `[${t.toFixed(1).padStart(6)}s] child ${s.pid}${fresh}: copied ${formatSize(copied).padStart(7)} (${delta >= 0 ? '+' : '-'}${formatSize(Math.abs(delta))}), ` +

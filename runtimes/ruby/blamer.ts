@@ -42,7 +42,8 @@ interface Context {
   classNames: Map<number, string>;
   vmEmptyCc: Word | undefined;
   /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
-  newSlotFlags: Map<number, Word>;
+  /** the low word of the new flags of every slot whose flags word the child changed, by slot address */
+  newSlotFlags: SlotFlags;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: Map<number, string>;
   /** the last chunkOwnerIndex answer */
@@ -422,7 +423,7 @@ function ownerDied(ctx: Context, start: number): boolean {
   const o = ctx.ruby.chunkOwners!;
   const now = ctx.newSlotFlags.get(o.slot[i]);
   if (now === undefined) return false;
-  const type = now.lo & FL.typeMask;
+  const type = now & FL.typeMask;
   return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
 }
 
@@ -479,7 +480,7 @@ function imemoAt(ctx: Context, addr: number): number {
   if (addr % 8 !== 0) return -1;
   const inBody = bodyOf(ctx, addr) >= 0;
   const fresh = inBody ? ctx.newSlotFlags.get(addr) : undefined;
-  if (fresh !== undefined) return typeOf(fresh) === T.IMEMO ? imemoTypeOf(fresh.lo) : -1;
+  if (fresh !== undefined) return (fresh & FL.typeMask) === T.IMEMO ? imemoTypeOf(fresh) : -1;
   const born = ctx.bornFlags.size ? ctx.bornFlags.get(addr) : undefined;
   if (born !== undefined) return (born & FL.typeMask) === T.IMEMO ? imemoTypeOf(born) : -1;
   if (!inBody) return -1;
@@ -805,6 +806,34 @@ function objectIndexer(addrs: Float64Array, bodies: Float64Array, hps: number, s
 /** The block size of the chunk prefilter (chunkWordOf). */
 const BLOCK = 1 << 20;
 
+/** Low words of slots' new flags, pushed in address order (the changed words' order), found by binary
+ *  search: no object per slot (a Rails worker changes the flags of ~100K slots). */
+class SlotFlags {
+  private addr: Float64Array;
+  private lo: Uint32Array;
+  private n = 0;
+  constructor(capacity: number) {
+    this.addr = new Float64Array(capacity);
+    this.lo = new Uint32Array(capacity);
+  }
+  push(addr: number, lo: number): void {
+    this.addr[this.n] = addr;
+    this.lo[this.n++] = lo;
+  }
+  get(addr: number): number | undefined {
+    let lo = 0;
+    let hi = this.n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const a = this.addr[mid];
+      if (a === addr) return this.lo[mid];
+      if (a < addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+}
+
 function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
   const ruby = capture.ruby!;
   const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
@@ -840,7 +869,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     objIndex,
     classNames,
     vmEmptyCc: ruby.vmEmptyCc ? { lo: ruby.vmEmptyCc % 4294967296, hi: Math.floor(ruby.vmEmptyCc / 4294967296) } : undefined,
-    newSlotFlags: new Map(),
+    newSlotFlags: new SlotFlags(0),
     iseqCacheCause: new Map(),
     freshChunkCause: new Map(),
     ownerMemo: { start: -1, index: -1 },
@@ -902,14 +931,15 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   // and what the chunks it allocated hold.
   const callDataAt = rangeCursor(ruby.callData.start, ruby.callData.end);
   const isEntriesAt = rangeCursor(ruby.isEntries.start, ruby.isEntries.end);
+  ctx.newSlotFlags = new SlotFlags(diffs.wordPage.length);
   for (let k = 0; k < diffs.wordPage.length; k++) {
     const b = pageBody[diffs.wordPage[k]];
     const addr = addrOf(k);
     if (b >= 0) {
       if (isFlagsWord(b, addr)) {
-        const N = newAt(k);
-        ctx.newSlotFlags.set(addr, N);
-        if (N.lo & ~oldAt(k).lo & FL.seenObjId) ctx.idSeenSlots.add(addr);
+        const nLo = newU[2 * k];
+        ctx.newSlotFlags.push(addr, nLo);
+        if (nLo & ~oldU[2 * k] & FL.seenObjId) ctx.idSeenSlots.add(addr);
       }
       continue;
     }
