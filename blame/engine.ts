@@ -11,6 +11,7 @@ import type { Capture, PageDiffs } from '../native/capture';
 import type { PageBlamer, RuntimeAdapter, StepCost, StepEffect, WordOwner } from '../runtimes/adapter';
 import { causeRank } from './catalog';
 import { CauseSet, groupCauseSets, remediesOf } from './remedies';
+import { AddrMap } from './words';
 
 export interface CauseCount {
   cause: string;
@@ -100,7 +101,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
   let wordsOf = new Float64Array(64);
   const wordCauses: string[] = [];
   const ownerKeys: number[] = [];
-  const ownerAt = new Map<number, number>(); // owner key -> slot in ownerFirst/ownerWords, this page
+  const ownerAt = new AddrMap<number>(); // owner key (an address) -> slot in ownerFirst/ownerWords, this page
   const ownerFirst: number[] = [];
   const ownerWords: number[] = [];
   let w = 0;

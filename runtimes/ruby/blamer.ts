@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
+import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWord, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -39,23 +39,23 @@ interface Context {
   vmaRegion: string[];
   vmaKind: string[];
   objIndex: (addr: number) => number;
-  classNames: Map<number, string>;
+  classNames: AddrMap<string>;
   vmEmptyCc: Word | undefined;
   /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
   /** the low word of the new flags of every slot whose flags word the child changed, by slot address */
   newSlotFlags: SlotFlags;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
-  iseqCacheCause: Map<number, string>;
+  iseqCacheCause: AddrMap<string>;
   /** the last chunkOwnerIndex answer */
   ownerMemo: { start: number; index: number };
   /** causes of chunks the child allocated itself, by chunk start */
-  freshChunkCause: Map<number, string>;
+  freshChunkCause: AddrMap<string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
-  idSeenSlots: Set<number>;
+  idSeenSlots: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
-  idTableCause: Map<number, string>;
+  idTableCause: AddrMap<string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
-  contentChunkCause: Map<number, string>;
+  contentChunkCause: AddrMap<string>;
   /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
   cw: ChunkWords;
   /** what word k's new value points into, to glibc (words of GC heap pages: NONE, not asked) */
@@ -68,7 +68,7 @@ interface Context {
   /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
   childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
-  bornFlags: Map<number, number>;
+  bornFlags: AddrMap<number>;
   /** stack mappings of the fork-time image (the main stack, thread stacks), sorted */
   stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
@@ -137,14 +137,16 @@ interface Slot {
   obj: number;
 }
 
-function slotAt(ctx: Context, body: number, addr: number, oldFlags: Map<number, Word>): Slot | undefined {
+/** The slot holding addr on GC heap body `body`; oldFlags gives the fork-time flags of slots whose flags
+ *  word changed on the page being judged (undefined: unchanged, the heap map says what the slot holds). */
+function slotAt(ctx: Context, body: number, addr: number, oldFlags: (slot: number) => Word | undefined): Slot | undefined {
   const start = ctx.ruby.slotStart[body];
   const size = ctx.ruby.slotSize[body];
   if (!start || !size || addr < start) return undefined;
   const slot = start + Math.floor((addr - start) / size) * size;
   if (slot < ctx.bodies[body] + 8) return undefined; // the page header (the struct heap_page pointer)
   const obj = ctx.objIndex(slot);
-  const flags = oldFlags.get(slot);
+  const flags = oldFlags(slot);
   if (flags !== undefined) {
     const type = typeOf(flags);
     return { slot, type: isZero(flags) ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(flags.lo) : -1, obj };
@@ -218,7 +220,7 @@ const HEAP_PAGE_FIELDS: { when: (w: HeapPageWord) => boolean; cause: string | ((
 /** The cause of a changed struct heap_page word at offset off (exported for the rule-table tests; no
  *  iseq refilled its caches in this context, so remembered-set bits fall back to the GC's causes). */
 export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Word, N: Word, gcRuns: number): string {
-  const ctx = { L, gcRuns, iseqCacheCause: new Map(), ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
+  const ctx = { L, gcRuns, iseqCacheCause: new AddrMap(), ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
   const w: HeapPageWord = { ctx, hp: 0, off, O, N };
   const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
   return typeof f.cause === 'string' ? f.cause : f.cause(w);
@@ -491,8 +493,8 @@ function imemoAt(ctx: Context, addr: number): number {
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
  *  they belong to. Other chunks the child allocated hold whatever it malloc'd. */
-function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word): Map<number, string> {
-  const out = new Map<number, string>();
+function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word): AddrMap<string> {
+  const out = new AddrMap<string>();
   const pointsTo: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
@@ -520,8 +522,8 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
-function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
-  const out = new Map<number, string>();
+function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): AddrMap<string> {
+  const out = new AddrMap<string>();
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -549,8 +551,8 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
  *  the program defined (a method entry in the GC heap, a constant entry or variable record). */
-function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): Map<number, string> {
-  const out = new Map<number, string>();
+function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): AddrMap<string> {
+  const out = new AddrMap<string>();
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
     const O = oldAt(k);
@@ -843,7 +845,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   const hps = capture.heapMap!.heapPageSize;
   const bodies = capture.heapMap!.bodies;
   const regions = regionsOf(ref.vmas);
-  const classNames = new Map<number, string>();
+  const classNames = new AddrMap<string>();
   for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
   const child = ruby.childChunks?.find((c) => c.pid === diffs.pid)?.chunks;
   const heapVma = mainHeap(ref.vmas);
@@ -870,12 +872,12 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     classNames,
     vmEmptyCc: ruby.vmEmptyCc ? { lo: ruby.vmEmptyCc % 4294967296, hi: Math.floor(ruby.vmEmptyCc / 4294967296) } : undefined,
     newSlotFlags: new SlotFlags(0),
-    iseqCacheCause: new Map(),
-    freshChunkCause: new Map(),
+    iseqCacheCause: new AddrMap(),
+    freshChunkCause: new AddrMap(),
     ownerMemo: { start: -1, index: -1 },
-    idSeenSlots: new Set(),
-    idTableCause: new Map(),
-    contentChunkCause: new Map(),
+    idSeenSlots: new AddrMap(),
+    idTableCause: new AddrMap(),
+    contentChunkCause: new AddrMap(),
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
       const own = (child?.vmas ?? []).filter((v) => v.inode === 0 && v.perms.startsWith('rw') && !ref.vmas.some((r) => r.start < v.end && r.end > v.start));
@@ -885,7 +887,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     })(),
     bornFlags: (() => {
       const born = ruby.childObjects?.find((c) => c.pid === diffs.pid);
-      const m = new Map<number, number>();
+      const m = new AddrMap<number>();
       if (born) for (let i = 0; i < born.address.length; i++) m.set(born.address[i], born.flags[i]);
       return m;
     })(),
@@ -939,7 +941,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
       if (isFlagsWord(b, addr)) {
         const nLo = newU[2 * k];
         ctx.newSlotFlags.push(addr, nLo);
-        if (nLo & ~oldU[2 * k] & FL.seenObjId) ctx.idSeenSlots.add(addr);
+        if (nLo & ~oldU[2 * k] & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
       }
       continue;
     }
@@ -955,12 +957,12 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   // by every pass below and by wordCause: computed once a word. An address in no chunk's 1 MiB block is
   // in no chunk (most values are no heap pointer: a GC heap object, a small number).
   const nWords = diffs.wordPage.length;
-  const blocks = new Set<number>();
+  const blocks = new AddrMap<true>();
   for (const [c, e] of [[ctx.glibc.fork, ctx.glibc.forkEnds], [ctx.glibc.child, ctx.glibc.childEnds]] as const)
     if (c && e) {
       let last = -1;
       for (let i = 0; i < c.start.length; i++)
-        for (let b = Math.max(last, Math.floor(c.start[i] / BLOCK)); b <= Math.floor((e[i] - 1) / BLOCK); b++) if (b !== last) blocks.add((last = b));
+        for (let b = Math.max(last, Math.floor(c.start[i] / BLOCK)); b <= Math.floor((e[i] - 1) / BLOCK); b++) if (b !== last) blocks.set((last = b), true);
     }
   ctx.cw = chunkWords(nWords);
   ctx.tw = chunkWords(nWords);
@@ -980,10 +982,26 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
   ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
 
-  // The page changedWords judged last, and its slots' old and new flags (ownerOf describes its words).
+  // The page changedWords judged last, and its slots' old and new flags (ownerOf describes its words):
+  // the row of each changed flags word, by its index in the page (no Map keyed by 47-bit addresses).
   let page = -1;
-  const oldFlags = new Map<number, Word>();
-  const newFlags = new Map<number, Word>();
+  let pageStart = 0;
+  const flagsRow = new Int32Array(pageSize / 8).fill(-1);
+  const flagsSet: number[] = [];
+  const rowOf = (addr: number): number => {
+    const i = (addr - pageStart) / 8;
+    return i >= 0 && i < flagsRow.length && i === Math.floor(i) ? flagsRow[i] : -1;
+  };
+  const scratchOldFlags: Word = { lo: 0, hi: 0 };
+  const scratchNewFlags: Word = { lo: 0, hi: 0 };
+  const oldFlags = (slot: number): Word | undefined => {
+    const k = rowOf(slot);
+    return k < 0 ? undefined : ((scratchOldFlags.lo = oldU[2 * k]), (scratchOldFlags.hi = oldU[2 * k + 1]), scratchOldFlags);
+  };
+  const newFlags = (slot: number): Word | undefined => {
+    const k = rowOf(slot);
+    return k < 0 ? undefined : ((scratchNewFlags.lo = newU[2 * k]), (scratchNewFlags.hi = newU[2 * k + 1]), scratchNewFlags);
+  };
   // The chunk owner of word k (index in ruby.chunkOwners, -1: none): the fork-time chunk holding the
   // word, looked up once per chunk (a chunk's words come one after another).
   let lastChunk = -1;
@@ -1031,14 +1049,15 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
         }
         return;
       }
-      // Old and new flags of the slots whose flags word changed on this page.
-      oldFlags.clear();
-      newFlags.clear();
+      // The rows of the slots' flags words that changed on this page.
+      for (const i of flagsSet) flagsRow[i] = -1;
+      flagsSet.length = 0;
+      pageStart = diffs.addrs[p];
       for (let k = first; k < end; k++) {
-        const addr = addrOf(k);
-        if (isFlagsWord(body, addr)) {
-          oldFlags.set(addr, oldAt(k));
-          newFlags.set(addr, newAt(k));
+        if (isFlagsWord(body, addrOf(k))) {
+          const i = diffs.wordOffset[k] / 8;
+          flagsRow[i] = k;
+          flagsSet.push(i);
         }
       }
       let s: Slot | undefined;
@@ -1051,7 +1070,7 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
           ownerKeys.push(0);
           continue;
         }
-        causes.push(slotWordCause(ctx, s, addr - s.slot, oldIn(k), newIn(k), newFlags.get(s.slot)));
+        causes.push(slotWordCause(ctx, s, addr - s.slot, oldIn(k), newIn(k), newFlags(s.slot)));
         ownerKeys.push(s.slot);
       }
     },
