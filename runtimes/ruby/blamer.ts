@@ -923,7 +923,10 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const scratchNew: Word = { lo: 0, hi: 0 };
   const oldIn = (k: number): Word => ((scratchOld.lo = oldU[2 * k]), (scratchOld.hi = oldU[2 * k + 1]), scratchOld);
   const newIn = (k: number): Word => ((scratchNew.lo = newU[2 * k]), (scratchNew.hi = newU[2 * k + 1]), scratchNew);
-  const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  // every pass asks for word k's address: computed once
+  const wordAddr = new Float64Array(diffs.wordPage.length);
+  for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  const addrOf = (k: number) => wordAddr[k];
   const isFlagsWord = (b: number, addr: number) => {
     const start = ruby.slotStart[b];
     const size = ruby.slotSize[b];
