@@ -287,6 +287,9 @@ export class RubySession {
   private stderrTail = '';
   /** resolves when the program's stderr is closed (it and everything holding the pipe exited) */
   private stderrClosed: Promise<void> = Promise.resolve();
+  private controlClosed: Promise<void> = Promise.resolve();
+  /** the program reported its fork point: a death noticed before that line was read is still at the fork */
+  private forkPointSeen = false;
   private readonly control: Readable & Writable;
   /** the first malformed, oversized or unexpected message of the agent: the run ends with it */
   private protocolError: SessionError | undefined;
@@ -307,6 +310,7 @@ export class RubySession {
     this.control.on('error', () => undefined); // EPIPE after the program died: seen through 'exit'
     this.readLines(this.control);
     this.stderrClosed = new Promise((resolve) => proc.stderr!.once('close', () => resolve()));
+    this.controlClosed = new Promise((resolve) => this.control.once('close', () => resolve()));
     // The program's output passes through as it comes; only a bounded tail is kept for messages.
     proc.stderr!.on('data', (d: Buffer) => {
       opts.output.write(d);
@@ -426,6 +430,7 @@ export class RubySession {
       return;
     }
     const e = message as AgentEvent;
+    if (e.event === 'fork_point' && e.pid === this.proc.pid) this.forkPointSeen = true;
     if (!this.helloSeen) {
       if (e.event !== 'hello') {
         this.protocolError = new SessionError(
@@ -516,10 +521,11 @@ export class RubySession {
 
   private exitedAt: number | undefined;
 
-  /** Waits (at most ms) until the program exited and its stderr was read to the end. */
+  /** Waits (at most ms) until the program exited and its stderr and control channel were read to the end
+   *  (its last report may arrive after its death is noticed). */
   private async outputDone(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.stderrClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    await Promise.race([Promise.all([this.stderrClosed, this.controlClosed]), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
   }
 
@@ -600,7 +606,9 @@ export class RubySession {
   }
 
   private programDeath(): SessionError {
-    const x = this.programGone ?? this.exited!;
+    const gone = this.programGone ?? this.exited!;
+    // its death can be noticed before its fork_point report was read (both came at once)
+    const x = gone.phase === 'boot' && this.forkPointSeen ? { ...gone, phase: 'fork' as const } : gone;
     if (x.phase === 'boot') return this.earlyExit(x);
     const how = x.signal ? `was killed by ${x.signal}` : `exited with status ${x.code}`;
     const fix = x.signal
