@@ -48,6 +48,71 @@ export function splitJobs(jobs: BlameJob[], n: number): number[][] {
   return parts.filter((p) => p.length);
 }
 
+/** Threads that blame: started once (each loads the engine and the blamers), then sent captures, one
+ *  message per thread per call; its code stays compiled between calls (a thread's first blame is about
+ *  twice as slow as the next ones). close() terminates them, busy or not. */
+export class BlameThreads {
+  private workers: Worker[] = [];
+  private replies = new Map<number, { resolve: (b: ChildBlame[]) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size: number) {}
+
+  /** Starts the threads now: they load while the caller does other work. */
+  start(): this {
+    while (!this.closed && this.workers.length < this.size) this.spawn();
+    return this;
+  }
+
+  private spawn(): void {
+    const worker = new Worker(path.join(__dirname, 'thread-main.js'));
+    worker.on('message', (m: { id: number; blames?: ChildBlame[]; error?: string }) => {
+      const r = this.replies.get(m.id);
+      this.replies.delete(m.id);
+      if (m.error !== undefined) r?.reject(new Error(m.error));
+      else r?.resolve(m.blames!);
+    });
+    // a thread that dies takes every call under way with it (which of them it held is not tracked)
+    const fail = (e: Error) => {
+      for (const r of this.replies.values()) r.reject(e);
+      this.replies.clear();
+      this.workers = this.workers.filter((w) => w !== worker);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(this.closed ? 'blame aborted' : `a blame thread exited (code ${code})`)));
+    this.workers.push(worker);
+  }
+
+  /** Blame for each job, in the jobs' order, split over the threads. */
+  blame(capture: Capture, jobs: BlameJob[]): Promise<ChildBlame[]> {
+    if (this.closed) return Promise.reject(new Error('blame aborted'));
+    this.start();
+    const parts = splitJobs(jobs, Math.min(this.workers.length, jobs.length));
+    const results = parts.map((part, t) => {
+      const input: ThreadInput = {
+        capture: { ...capture, diffs: part.map((i) => jobs[i].diffs) },
+        jobs: part.map((i) => ({ pid: jobs[i].diffs.pid, gcRuns: jobs[i].gcRuns })),
+      };
+      const id = this.nextId++;
+      const reply = new Promise<ChildBlame[]>((resolve, reject) => this.replies.set(id, { resolve, reject }));
+      this.workers[t].postMessage({ id, ...input });
+      return reply;
+    });
+    return Promise.all(results).then((blames) => {
+      const out = new Array<ChildBlame>(jobs.length);
+      parts.forEach((part, t) => part.forEach((i, k) => (out[i] = blames[t][k])));
+      return out;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
+
 /** Blame for each job, in the jobs' order: on worker threads when there are several jobs, cores and
  *  enough words (offMain: always, so that this thread stays free), else here. A thread's error or an
  *  abort rejects the whole call (no thread outlives it). */
@@ -61,41 +126,15 @@ export async function blameChildren(
   const words = jobs.reduce((n, j) => n + j.diffs.wordPage.length, 0);
   const n = Math.max(1, Math.min(threads, jobs.length));
   if (!jobs.length || (!offMain && (n === 1 || words < minWords))) return jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns));
-  const parts = splitJobs(jobs, n);
-  const workers: Worker[] = [];
-  // abort: the threads are terminated at once (the finally below) and the call rejects
-  let onAbort = () => undefined as void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new Error('blame aborted'));
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  const pool = new BlameThreads(n);
+  const onAbort = () => void pool.close();
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const all = Promise.all(
-      parts.map((part) => {
-        const input: ThreadInput = {
-          capture: { ...capture, diffs: part.map((i) => jobs[i].diffs) },
-          jobs: part.map((i) => ({ pid: jobs[i].diffs.pid, gcRuns: jobs[i].gcRuns })),
-        };
-        const worker = new Worker(path.join(__dirname, 'thread-main.js'), { workerData: input });
-        workers.push(worker);
-        return new Promise<ChildBlame[]>((resolve, reject) => {
-          worker.once('message', resolve);
-          worker.once('error', reject);
-          worker.once('exit', (code) => reject(new Error(`a blame thread exited (code ${code}) before it reported`)));
-        });
-      }),
-    );
-    // (whichever loses the race may still reject: handled here, not left unhandled)
-    all.catch(() => undefined);
-    aborted.catch(() => undefined);
-    const results = await Promise.race([all, aborted]);
-    const out = new Array<ChildBlame>(jobs.length);
-    parts.forEach((part, t) => part.forEach((i, k) => (out[i] = results[t][k])));
-    return out;
+    return await pool.blame(capture, jobs);
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }
 
@@ -106,9 +145,12 @@ export async function blameChildren(
 export class BackgroundBlames {
   /** per child, the blame under way: what it is computed from (KeptBlames.key) and its end */
   private pending = new Map<number, { key: string | undefined; done: Promise<void> }>();
-  private abort = new AbortController();
+  /** started with the watch, so that they have loaded when the first sample has found its structures,
+   *  and kept: a later blame (a worker that served requests) runs on compiled code */
+  private threads = new BlameThreads(blameThreads()).start();
   /** the error of the last blame that failed (the watch reports it once) */
   failed?: unknown;
+  private stopped = false;
 
   /** Is this child's blame, from inputs with this key, under way? */
   isPending(pid: number, key: string | undefined): boolean {
@@ -117,11 +159,11 @@ export class BackgroundBlames {
   }
 
   /** Starts blaming these children (keys: what each is computed from); each result goes to done. */
-  start(adapter: RuntimeAdapter, capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
-    const work = blameChildren(adapter, capture, jobs, { offMain: true, signal: this.abort.signal }).then(
+  start(_adapter: RuntimeAdapter, capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
+    const work = this.threads.blame(capture, jobs).then(
       (blames) => blames.forEach((b, i) => done(jobs[i].diffs.pid, b)),
       (e) => {
-        if (!this.abort.signal.aborted) this.failed = e;
+        if (!this.stopped) this.failed = e;
       },
     );
     const settled = work.finally(() => jobs.forEach((j) => this.pending.get(j.diffs.pid)?.done === settled && this.pending.delete(j.diffs.pid)));
@@ -133,8 +175,9 @@ export class BackgroundBlames {
     await Promise.all([...this.pending.values()].map((p) => p.done));
   }
 
-  /** Terminates the threads of blames still under way. */
-  stop(): void {
-    this.abort.abort();
+  /** Terminates the threads, busy or not. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.threads.close();
   }
 }

@@ -219,7 +219,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   const reuse = new Reuse();
   // blames are computed beside the samples (a Rails worker's takes about a second); the last sample waits
   // for those under way, so the watch always ends with every worker blamed that can be
-  const background = new (threads().BackgroundBlames)();
+  const background = count > 1 ? new (threads().BackgroundBlames)() : undefined;
   let stop = false;
   const onInt = () => (stop = true);
   process.once('SIGINT', onInt);
@@ -230,8 +230,8 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
     for (let i = 0; i < count && !stop; i++) {
       if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
       if (stop) break;
-      if (i === count - 1) await background.settle();
-      if (background.failed) {
+      if (background && i === count - 1) await background.settle();
+      if (background?.failed) {
         process.stderr.write(`cowscope: a blame failed (it is started again): ${escapeControl(describeError(background.failed))}\n`);
         background.failed = undefined;
       }
@@ -257,7 +257,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
     }
   } finally {
-    background.stop();
+    await background?.stop();
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onInt);
   }
