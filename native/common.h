@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <new>
 #include <string>
@@ -100,6 +101,15 @@ void InitHeapDump(Napi::Env env, Napi::Object exports);
 void InitPointers(Napi::Env env, Napi::Object exports);
 
 // Arguments from JS: typed arrays of addresses, pids.
+// A new typed array holding v's values, converted to its element type where they differ (a column of a
+// result: addresses gathered as uint64_t go out as a Float64Array).
+template <typename TA, typename T>
+TA ToTypedArray(Napi::Env env, const std::vector<T>& v) {
+  TA a = TA::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
 inline std::vector<uint64_t> ToU64(const Napi::Float64Array& a) {
   std::vector<uint64_t> out(a.ElementLength());
   for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint64_t>(a[i]);

@@ -236,13 +236,6 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(t.samples.pid.size()));
 }
 
-template <typename A, typename V>
-A Column(Napi::Env env, const std::vector<V>& v) {
-  A a = A::New(env, v.size());
-  if (!v.empty()) memcpy(a.Data(), v.data(), v.size() * sizeof(V));
-  return a;
-}
-
 // Disables, drains a last time and returns every sample as columns; the trace stays open until close.
 Napi::Value Collect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -251,11 +244,11 @@ Napi::Value Collect(const Napi::CallbackInfo& info) {
   for (Ring& r : t.rings) DrainRing(r, t.pid, t.samples);
   Samples& s = t.samples;
   Napi::Object out = Napi::Object::New(env);
-  out.Set("pid", Column<Napi::Int32Array>(env, s.pid));
-  out.Set("time", Column<Napi::Float64Array>(env, s.time));
-  out.Set("addr", Column<Napi::Float64Array>(env, s.addr));
-  out.Set("frames", Column<Napi::Float64Array>(env, s.frames));
-  out.Set("kernel", Column<Napi::Uint8Array>(env, s.kernel));
+  out.Set("pid", ToTypedArray<Napi::Int32Array>(env, s.pid));
+  out.Set("time", ToTypedArray<Napi::Float64Array>(env, s.time));
+  out.Set("addr", ToTypedArray<Napi::Float64Array>(env, s.addr));
+  out.Set("frames", ToTypedArray<Napi::Float64Array>(env, s.frames));
+  out.Set("kernel", ToTypedArray<Napi::Uint8Array>(env, s.kernel));
   out.Set("lost", Napi::Number::New(env, s.lost));
   out.Set("count", Napi::Number::New(env, s.count));
   out.Set("framesPerSample", Napi::Number::New(env, kFrames));

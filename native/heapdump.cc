@@ -366,13 +366,6 @@ void ReadLines(const std::string& path, Ingest& ingest, uint64_t maxBytes) {
   lines.Finish(ingest);
 }
 
-template <typename TA, typename T>
-TA ToTyped(Napi::Env env, const std::vector<T>& v) {
-  TA a = TA::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
 Napi::Array ToStrings(Napi::Env env, const std::vector<std::string>& v) {
   Napi::Array a = Napi::Array::New(env, v.size());
   for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, v[i]));
@@ -384,20 +377,20 @@ Napi::Object ResultOf(Napi::Env env, Ingest& ingest) {
   Table& t = ingest.table();
   const Counts& c = ingest.counts();
   Napi::Object objects = Napi::Object::New(env);
-  objects.Set("address", ToTyped<Napi::Float64Array>(env, t.address));
-  objects.Set("type", ToTyped<Napi::Uint8Array>(env, t.type));
-  objects.Set("imemo", ToTyped<Napi::Uint8Array>(env, t.imemo));
-  objects.Set("gcFlags", ToTyped<Napi::Uint8Array>(env, t.gcFlags));
-  objects.Set("slotSize", ToTyped<Napi::Uint16Array>(env, t.slotSize));
-  objects.Set("bytesize", ToTyped<Napi::Float64Array>(env, t.bytesize));
-  objects.Set("embedded", ToTyped<Napi::Uint8Array>(env, t.embedded));
-  objects.Set("classAddr", ToTyped<Napi::Float64Array>(env, t.classAddr));
-  objects.Set("site", ToTyped<Napi::Int32Array>(env, t.site));
+  objects.Set("address", ToTypedArray<Napi::Float64Array>(env, t.address));
+  objects.Set("type", ToTypedArray<Napi::Uint8Array>(env, t.type));
+  objects.Set("imemo", ToTypedArray<Napi::Uint8Array>(env, t.imemo));
+  objects.Set("gcFlags", ToTypedArray<Napi::Uint8Array>(env, t.gcFlags));
+  objects.Set("slotSize", ToTypedArray<Napi::Uint16Array>(env, t.slotSize));
+  objects.Set("bytesize", ToTypedArray<Napi::Float64Array>(env, t.bytesize));
+  objects.Set("embedded", ToTypedArray<Napi::Uint8Array>(env, t.embedded));
+  objects.Set("classAddr", ToTypedArray<Napi::Float64Array>(env, t.classAddr));
+  objects.Set("site", ToTypedArray<Napi::Int32Array>(env, t.site));
   Napi::Object names = Napi::Object::New(env);
-  names.Set("address", ToTyped<Napi::Float64Array>(env, t.nameAddr));
+  names.Set("address", ToTypedArray<Napi::Float64Array>(env, t.nameAddr));
   names.Set("name", ToStrings(env, t.names));
   Napi::Object out = Napi::Object::New(env);
-  out.Set("bodies", ToTyped<Napi::Float64Array>(env, ingest.Bodies()));
+  out.Set("bodies", ToTypedArray<Napi::Float64Array>(env, ingest.Bodies()));
   out.Set("lines", Napi::Number::New(env, c.lines));
   out.Set("objects", Napi::Number::New(env, c.objects));
   out.Set("free", Napi::Number::New(env, c.free));
