@@ -159,7 +159,7 @@ export class BackgroundBlames {
   }
 
   /** Starts blaming these children (keys: what each is computed from); each result goes to done. */
-  start(_adapter: RuntimeAdapter, capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
+  start(capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
     const work = this.threads.blame(capture, jobs).then(
       (blames) => blames.forEach((b, i) => done(jobs[i].diffs.pid, b)),
       (e) => {

@@ -74,7 +74,7 @@ export interface SampleCost {
 export async function inspectSample(
   args: InspectArgs,
   reuse?: Reuse,
-  background?: import('../../blame/threads').BackgroundBlames,
+  background?: { blames: import('../../blame/threads').BackgroundBlames; wait: boolean },
 ): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
   const started = performance.now();
   const g = await gatherInspect(parsePid(args.pid), {
@@ -96,24 +96,30 @@ export async function inspectSample(
     if (!adapter) continue;
     // --watch keeps each child's blame, reused while what it is computed from is the same (gather/reuse.ts);
     // the others are blamed together, on a thread each while there are cores; in the background (--watch):
-    // this sample says they are under way, a later one shows them
+    // this sample says they are under way, a later one shows them (the last sample waits for them)
     const diffs = group.capture.diffs ?? [];
-    const fresh = diffs.filter((d) => !group.blames?.get(d.pid));
-    const jobs = fresh.map((d) => ({ diffs: d, gcRuns: 1 }));
+    const fresh = new Set(diffs.filter((d) => !group.blames?.get(d.pid)).map((d) => d.pid));
+    const jobs = diffs.filter((d) => fresh.has(d.pid)).map((d) => ({ diffs: d, gcRuns: 1 }));
     const kept = group.blames;
     if (background && kept) {
-      const start = jobs.filter((j) => !background.isPending(j.diffs.pid, kept.key(j.diffs.pid)));
-      if (start.length) background.start(adapter, group.capture, start, start.map((j) => kept.key(j.diffs.pid)), (pid, b) => kept.set(pid, b));
-      for (const j of jobs) pending.push(j.diffs.pid);
+      const start = jobs.filter((j) => !background.blames.isPending(j.diffs.pid, kept.key(j.diffs.pid)));
+      if (start.length) background.blames.start(group.capture, start, start.map((j) => kept.key(j.diffs.pid)), (pid, b) => kept.set(pid, b));
+      if (background.wait) {
+        await background.blames.settle();
+        // a blame that failed on its thread (reported by the watch) is tried once more here
+        const missing = jobs.filter((j) => !kept.get(j.diffs.pid));
+        const computed = await threads().blameChildren(adapter, group.capture, missing);
+        missing.forEach((j, i) => kept.set(j.diffs.pid, computed[i]));
+      } else for (const j of jobs) pending.push(j.diffs.pid);
     } else {
       const computed = await threads().blameChildren(adapter, group.capture, jobs);
-      fresh.forEach((d, i) => kept?.set(d.pid, computed[i]));
-      fresh.forEach((d, i) => blames.set(d.pid, computed[i]));
+      jobs.forEach((j, i) => kept?.set(j.diffs.pid, computed[i]));
+      jobs.forEach((j, i) => blames.set(j.diffs.pid, computed[i]));
     }
     for (const d of diffs) {
       const b = kept?.get(d.pid);
       if (b && !blames.has(d.pid)) {
-        blamesReused++;
+        if (!fresh.has(d.pid)) blamesReused++;
         blames.set(d.pid, b);
       }
     }
@@ -230,7 +236,6 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
     for (let i = 0; i < count && !stop; i++) {
       if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
       if (stop) break;
-      if (background && i === count - 1) await background.settle();
       if (background?.failed) {
         process.stderr.write(`cowscope: a blame failed (it is started again): ${escapeControl(describeError(background.failed))}\n`);
         background.failed = undefined;
@@ -239,8 +244,8 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
-        // the last sample blames what is still missing itself
-        s = await inspectSample(args, reuse, i === count - 1 ? undefined : background);
+        // the last sample waits for the blames (those under way, and those it starts)
+        s = await inspectSample(args, reuse, background && { blames: background, wait: i === count - 1 });
       } catch (e) {
         if (e instanceof TargetError && !stillThere(args.pid)) {
           targetGone = e;
