@@ -1,6 +1,6 @@
 // Blame of several children at once, on worker threads: one child's blame is pure CPU work over its own
 // diffs and the parent's structures, and a Rails worker's takes about a second, so a 4-worker cluster's
-// first `inspect` or a `run --children 4` spends most of its time here on one core while the others wait.
+// first `inspect` spends most of its time here, and `inspect --watch` must not hold its samples for it.
 //
 // Each thread gets a structured clone of the capture with only its children's diffs (tens of MiB for a
 // Rails cluster: a few tens of milliseconds) and blames them with the same adapter and engine as the
@@ -28,7 +28,8 @@ export interface ThreadInput {
 /** Below this many changed words in all, threads cost more than they save. */
 export const MIN_THREADED_WORDS = 100_000;
 
-/** Threads to use: $COWSCOPE_BLAME_THREADS (1: no threads), else one per core. */
+/** Threads to use: $COWSCOPE_BLAME_THREADS, else one per CPU (1: a one-shot inspect blames on its own
+ *  thread, a watch on one thread beside it). */
 export function blameThreads(): number {
   const env = process.env.COWSCOPE_BLAME_THREADS;
   if (env !== undefined && /^\d{1,3}$/.test(env) && Number(env) >= 1) return Number(env);
