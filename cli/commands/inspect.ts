@@ -303,7 +303,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.inspect/1)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], default: 'table', describe: 'output: tables, JSON, or node_exporter textfile metrics' })
-      .option('watch', { type: 'number', describe: 'sample every SECONDS: copied memory per worker over time, top causes, and the curve' })
+      .option('watch', { type: 'number', describe: 'sample every SECONDS: copied memory per worker over time, top causes (computed beside the samples: shown once done), and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default $TMPDIR/cowscope-live-UID (of each forking process\'s uid)' })
