@@ -2,11 +2,12 @@
 // diffs and the parent's structures, and a Rails worker's takes about a second, so a 4-worker cluster's
 // first `inspect` spends most of its time here, and `inspect --watch` must not hold its samples for it.
 //
-// Each thread gets a structured clone of the capture with only its children's diffs (tens of MiB for a
-// Rails cluster: a few tens of milliseconds) and blames them with the same adapter and engine as the
-// main thread, so the result is the same object the sequential path returns. Small jobs stay on the
-// main thread: starting a thread and loading the blamers costs ~100 ms.
+// Children are queued, one message each: a structured clone of the capture with only that child's diffs
+// (tens of MiB for a Rails cluster: a few tens of milliseconds), blamed with the same adapter and engine
+// as the main thread, so the result is the same object the sequential path returns. Small jobs stay on
+// the main thread: starting a thread and loading the blamers costs ~100 ms.
 
+import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -36,25 +37,24 @@ export function blameThreads(): number {
   return os.availableParallelism();
 }
 
-/** Jobs split over n threads, largest first onto the least loaded (changed words measure the work). */
-export function splitJobs(jobs: BlameJob[], n: number): number[][] {
-  const load = new Array<number>(n).fill(0);
-  const parts: number[][] = Array.from({ length: n }, () => []);
-  const order = jobs.map((_, i) => i).sort((a, b) => jobs[b].diffs.wordPage.length - jobs[a].diffs.wordPage.length);
-  for (const i of order) {
-    const t = load.indexOf(Math.min(...load));
-    parts[t].push(i);
-    load[t] += jobs[i].diffs.wordPage.length + jobs[i].diffs.addrs.length;
-  }
-  return parts.filter((p) => p.length);
+/** One child's blame, waiting for a thread or running on one. */
+interface Task {
+  id: number;
+  input: ThreadInput;
+  words: number;
+  /** undefined: superseded before it started (BlameThreads.drop) */
+  resolve: (b: ChildBlame | undefined) => void;
+  reject: (e: Error) => void;
 }
 
-/** Threads that blame: started once (each loads the engine and the blamers), then sent captures, one
- *  message per thread per call; its code stays compiled between calls (a thread's first blame is about
- *  twice as slow as the next ones). close() terminates them, busy or not. */
+/** Threads that blame: started once (each loads the engine and the blamers), then sent one child at a
+ *  time from a queue, the largest of a call first, to whichever thread is free (a Rails worker's blame
+ *  takes about a second, a small child's a few milliseconds). A thread's code stays compiled between
+ *  calls (its first blame is about twice as slow as the next ones). close() terminates them, busy or not. */
 export class BlameThreads {
-  private workers: Worker[] = [];
-  private replies = new Map<number, { resolve: (b: ChildBlame[]) => void; reject: (e: Error) => void }>();
+  private idle: Worker[] = [];
+  private running = new Map<Worker, Task>();
+  private queue: Task[] = [];
   private nextId = 1;
   private closed = false;
 
@@ -62,55 +62,87 @@ export class BlameThreads {
 
   /** Starts the threads now: they load while the caller does other work. */
   start(): this {
-    while (!this.closed && this.workers.length < this.size) this.spawn();
+    while (!this.closed && this.idle.length + this.running.size < this.size) this.spawn();
     return this;
   }
 
   private spawn(): void {
     const worker = new Worker(path.join(__dirname, 'thread-main.js'));
     worker.on('message', (m: { id: number; blames?: ChildBlame[]; error?: string }) => {
-      const r = this.replies.get(m.id);
-      this.replies.delete(m.id);
-      if (m.error !== undefined) r?.reject(new Error(m.error));
-      else r?.resolve(m.blames!);
+      const task = this.running.get(worker);
+      this.running.delete(worker);
+      this.idle.push(worker);
+      if (task?.id === m.id) {
+        if (m.error !== undefined) task.reject(new Error(m.error));
+        else task.resolve(m.blames![0]);
+      }
+      this.dispatch();
     });
-    // a thread that dies takes every call under way with it (which of them it held is not tracked)
+    // a thread that dies fails the blame it was running; the others go on (close: all of them fail)
     const fail = (e: Error) => {
-      for (const r of this.replies.values()) r.reject(e);
-      this.replies.clear();
-      this.workers = this.workers.filter((w) => w !== worker);
+      this.running.get(worker)?.reject(e);
+      this.running.delete(worker);
+      this.idle = this.idle.filter((w) => w !== worker);
+      if (this.closed || this.idle.length + this.running.size === 0) for (const t of this.queue.splice(0)) t.reject(e);
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(this.closed ? 'blame aborted' : `a blame thread exited (code ${code})`)));
-    this.workers.push(worker);
+    this.idle.push(worker);
   }
 
-  /** Blame for each job, in the jobs' order, split over the threads. */
-  blame(capture: Capture, jobs: BlameJob[]): Promise<ChildBlame[]> {
-    if (this.closed) return Promise.reject(new Error('blame aborted'));
+  private dispatch(): void {
+    while (this.idle.length && this.queue.length) {
+      const task = this.queue.shift()!;
+      const worker = this.idle.pop()!;
+      this.running.set(worker, task);
+      worker.postMessage({ id: task.id, ...task.input });
+    }
+  }
+
+  /** Blame for each job, each as it is done (undefined: dropped before it started). */
+  blameEach(capture: Capture, jobs: BlameJob[]): Promise<ChildBlame | undefined>[] {
+    if (this.closed) return jobs.map(() => Promise.reject(new Error('blame aborted')));
     this.start();
-    const parts = splitJobs(jobs, Math.min(this.workers.length, jobs.length));
-    const results = parts.map((part, t) => {
-      const input: ThreadInput = {
-        capture: { ...capture, diffs: part.map((i) => jobs[i].diffs) },
-        jobs: part.map((i) => ({ pid: jobs[i].diffs.pid, gcRuns: jobs[i].gcRuns })),
-      };
-      const id = this.nextId++;
-      const reply = new Promise<ChildBlame[]>((resolve, reject) => this.replies.set(id, { resolve, reject }));
-      this.workers[t].postMessage({ id, ...input });
-      return reply;
-    });
-    return Promise.all(results).then((blames) => {
-      const out = new Array<ChildBlame>(jobs.length);
-      parts.forEach((part, t) => part.forEach((i, k) => (out[i] = blames[t][k])));
-      return out;
-    });
+    const tasks: Task[] = [];
+    const results = jobs.map(
+      (job) =>
+        new Promise<ChildBlame | undefined>((resolve, reject) =>
+          tasks.push({
+            id: this.nextId++,
+            // a structured clone per child: ~30 ms for a Rails app's structures
+            input: { capture: { ...capture, diffs: [job.diffs] }, jobs: [{ pid: job.diffs.pid, gcRuns: job.gcRuns }] },
+            words: job.diffs.wordPage.length + job.diffs.addrs.length,
+            resolve,
+            reject,
+          }),
+        ),
+    );
+    // largest first: the last to finish is then a small one (blames queued by earlier calls keep their turn)
+    this.queue.push(...tasks.sort((a, b) => b.words - a.words));
+    this.dispatch();
+    return results;
+  }
+
+  /** Blame for each job, in the jobs' order. */
+  async blame(capture: Capture, jobs: BlameJob[]): Promise<ChildBlame[]> {
+    const blames = await Promise.all(this.blameEach(capture, jobs));
+    return blames.map((b) => b ?? assert.fail('a blame was dropped'));
+  }
+
+  /** Drops the queued (not yet running) blames of this child: they resolve undefined. */
+  drop(pid: number): void {
+    const [gone, kept] = [this.queue.filter((t) => t.input.jobs[0].pid === pid), this.queue.filter((t) => t.input.jobs[0].pid !== pid)];
+    this.queue = kept;
+    for (const t of gone) t.resolve(undefined);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers = [];
+    const workers = [...this.idle, ...this.running.keys()];
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const t of this.queue.splice(0)) t.reject(new Error('blame aborted'));
+    this.idle = [];
+    this.running.clear();
   }
 }
 
@@ -159,16 +191,23 @@ export class BackgroundBlames {
     return !!p && p.key === key;
   }
 
-  /** Starts blaming these children (keys: what each is computed from); each result goes to done. */
+  /** Starts blaming these children (keys: what each is computed from); each result goes to done. A
+   *  blame of the same child still waiting for a thread is dropped: its inputs are out of date (a live
+   *  master's own writes change every child's diffs, so an idle cluster re-blames all its workers). */
   start(capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
-    const work = this.threads.blame(capture, jobs).then(
-      (blames) => blames.forEach((b, i) => done(jobs[i].diffs.pid, b)),
-      (e) => {
-        if (!this.stopped) this.failed = e;
-      },
-    );
-    const settled = work.finally(() => jobs.forEach((j) => this.pending.get(j.diffs.pid)?.done === settled && this.pending.delete(j.diffs.pid)));
-    jobs.forEach((j, i) => this.pending.set(j.diffs.pid, { key: keys[i], done: settled }));
+    for (const j of jobs) this.threads.drop(j.diffs.pid);
+    this.threads.blameEach(capture, jobs).forEach((blame, i) => {
+      const pid = jobs[i].diffs.pid;
+      const settled: Promise<void> = blame
+        .then(
+          (b) => b && done(pid, b),
+          (e) => {
+            if (!this.stopped) this.failed = e;
+          },
+        )
+        .finally(() => this.pending.get(pid)?.done === settled && this.pending.delete(pid));
+      this.pending.set(pid, { key: keys[i], done: settled });
+    });
   }
 
   /** Resolves when every blame started so far has finished (or failed). */

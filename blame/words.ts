@@ -25,8 +25,12 @@ export function findRange(start: Float64Array, end: Float64Array | ((i: number) 
 
 /** Index of the last element <= v in a sorted array, or -1. */
 export function lastAtOrBelow(sorted: Float64Array, v: number): number {
+  // most values the rules look up lie below every element (small numbers) or above (characters)
+  const n = sorted.length;
+  if (!n || v < sorted[0]) return -1;
+  if (v >= sorted[n - 1]) return n - 1;
   let lo = 0;
-  let hi = sorted.length - 1;
+  let hi = n - 1;
   let at = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;

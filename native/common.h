@@ -149,6 +149,8 @@ void InitFaults(Napi::Env env, Napi::Object exports);
 void InitMalloc(Napi::Env env, Napi::Object exports);
 // Registers the changed-word pointer filters (pointed.cc).
 void InitPointed(Napi::Env env, Napi::Object exports);
+// Registers the classification of changed words against glibc's chunks (chunkwords.cc).
+void InitChunkWords(Napi::Env env, Napi::Object exports);
 
 // ---- read taps (reuse.cc): what a computation read, to reuse its result while those bytes are unchanged ----
 // A tapped read: a whole page (read, not present, or unreadable) or a block of a pointer scan.

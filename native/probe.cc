@@ -1102,6 +1102,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitReuse(env, exports);
   InitMalloc(env, exports);
   InitPointed(env, exports);
+  InitChunkWords(env, exports);
   exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
   exports.Set("setAddressRandomization", Napi::Function::New(env, SetAddressRandomization));
   exports.Set("reap", Napi::Function::New(env, Reap));

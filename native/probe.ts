@@ -98,6 +98,7 @@ interface Addon {
   mallocChunksAsync(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): Promise<MallocWalk>;
   pointedPages(words: BigUint64Array[], starts: Float64Array, ends: Float64Array, pageSize: number, pages: Float64Array, max: number): Float64Array;
   bornTargets(newWord: BigUint64Array, wordPage: Uint32Array, addrs: Float64Array, bodies: Float64Array, bodySize: number, starts: Float64Array, ends: Float64Array, max: number): Float64Array;
+  classifyChunkWords(view: ChunkView, addrs: Float64Array | null, oldWord: BigUint64Array, newWord: BigUint64Array, skip: Uint8Array | null, out: ChunkWordRows): void;
   classifyExactRuns(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, refFlags: Uint16Array, refPfn: Float64Array, runs: Float64Array, zeroMask: number): void;
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
   pageClassCodes: Record<string, number>;
@@ -442,6 +443,38 @@ export function pointedPages(words: BigUint64Array[], ranges: { start: number; e
  *  found), sorted. */
 export function bornTargets(diffs: { newWord: BigUint64Array; wordPage: Uint32Array; addrs: Float64Array }, bodies: Float64Array, bodySize: number, ranges: { start: number; end: number }[], max: number): Float64Array {
   return addon.bornTargets(diffs.newWord, diffs.wordPage, diffs.addrs, bodies, bodySize, Float64Array.from(ranges, (r) => r.start), Float64Array.from(ranges, (r) => r.end), max);
+}
+
+/** glibc's chunks as classifyChunkWords takes them: the fork-time list and the child's, each sorted. */
+export interface ChunkView {
+  forkStart: Float64Array;
+  forkSize: Float64Array;
+  forkInUse: Uint8Array;
+  childStart?: Float64Array;
+  childSize?: Float64Array;
+  childInUse?: Uint8Array;
+  heapStart: number;
+  heapLo: number;
+  heapHi: number;
+  /** glibc's tcache key, 0n: none known */
+  tcacheKey: bigint;
+  /** a thread arena heap's size and alignment */
+  arenaMax: number;
+}
+
+/** Rows written by classifyChunkWords, one per word (allocators/glibc/rules.ts ChunkWords). */
+export interface ChunkWordRows {
+  kind: Uint8Array;
+  start: Float64Array;
+  size: Float64Array;
+  off: Float64Array;
+}
+
+/** Row k of out: what the word at addrs[k] is to glibc (its fork-time value oldWord[k], the child's
+ *  newWord[k]); with addrs null, what the address newWord[k] is (a stored pointer's target). Rows whose
+ *  skip is set get kind 0 (none). */
+export function classifyChunkWords(view: ChunkView, addrs: Float64Array | null, oldWord: BigUint64Array, newWord: BigUint64Array, skip: Uint8Array | null, out: ChunkWordRows): void {
+  addon.classifyChunkWords(view, addrs, oldWord, newWord, skip, out);
 }
 
 /** Page columns as the classification kernels take them (a ProcessCapture's pages). */

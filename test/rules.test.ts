@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isThreadStateWord } from '../runtimes/ruby/blamer';
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
-import { chunkWord, glibcView } from '../allocators/glibc/rules';
+import { CW, chunkWord, classifyChunkWords, glibcView } from '../allocators/glibc/rules';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
 
@@ -165,6 +165,71 @@ test('glibc thread arenas of a real Ruby process: heap_info found, chunks walked
   } finally {
     await fam.stop();
   }
+});
+
+test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one word at a time and in one batch', () => {
+  // [heap] at 0x1000000: tcache_perthread_struct, then chunks A (in use), B (in use; the child freed it),
+  // C (free at the fork), D (in use; the child carved it into two), E and F (in use).
+  const H = 0x1000000;
+  const fork = { start: [H, H + 0x290, H + 0x2d0, H + 0x710, H + 0x750, H + 0x850, H + 0x890], size: [0x290, 0x40, 0x440, 0x40, 0x100, 0x40, 0x40], inUse: [1, 1, 1, 0, 1, 1, 1] };
+  const [tcache, A, B, C, D, E, F] = fork.start;
+  // the child: B freed (a large chunk: its nextsize links too), C allocated whole, D split at +0x80
+  const child = { start: [B, C, D, D + 0x80], size: [0x440, 0x40, 0x80, 0x80], inUse: [0, 1, 1, 1] };
+  const key = 0x1234_5678_9abcn;
+  const view = glibcView(
+    {
+      chunks: { start: Float64Array.from(fork.start), size: Float64Array.from(fork.size), inUse: Uint8Array.from(fork.inUse) },
+      heapStart: tcache,
+      tcacheKey: key.toString(16),
+    },
+    { start: Float64Array.from(child.start), size: Float64Array.from(child.size), inUse: Uint8Array.from(child.inUse) },
+    { start: H, end: H + 0x21000 },
+  );
+  const safeLink = (addr: number, next: number) => BigInt(Math.floor(addr / 4096)) ^ BigInt(next);
+  // [address, old, new, kind, start, size, off]
+  const cases: [number, bigint, bigint, number, number, number, number][] = [
+    [tcache + 0x80, 0n, 1n, CW.META, 0, 0, 0], // tcache counts and heads
+    [A + 8, 0x41n, 0x41n | 0x100n, CW.META, 0, 0, 0], // a size word
+    [A + 0x20, 1n, 2n, CW.CONTENT, A, 0x40, 0x20], // user data of a chunk in use at the fork
+    [F, 5n, 6n, CW.CONTENT, E, 0x40, 0x40], // F's prev_size: E's last usable word while E is in use
+    [B, 5n, 6n, CW.META, 0, 0, 0], // B's: the child's view (no chunk of its before B) makes it B's header
+    [B + 0x10, 0n, 0x55n, CW.META, 0, 0, 0], // freed by the child: fd
+    [B + 0x28, 0n, 0x55n, CW.META, 0, 0, 0], // and bk_nextsize (a large chunk)
+    [B + 0x30, 7n, 8n, CW.CONTENT, B, 0x440, 0x30], // freed, but not a link: the old contents
+    [C + 0x10, 0n, 9n, CW.FRESH, C, 0, 0x10], // free at the fork, allocated by the child
+    [C + 0x18, 0n, key, CW.META, 0, 0, 0], // the tcache key
+    [C + 8, 0x41n, 0x41n, CW.META, 0, 0, 0], // a header word of the child's chunk
+    [D + 0x90, 3n, 4n, CW.FRESH, D + 0x80, 0, 0x10], // D carved anew: the second piece is the child's
+    [E + 8, 0x40n, 0x41n, CW.PREV_IN_USE, D, 0, 0], // only PREV_INUSE of E's size word flipped
+    [E + 0x10, 0n, safeLink(E + 0x10, A + 0x10), CW.META, 0, 0, 0], // a safe-linked tcache next
+    [E + 0x10, 0n, 0x10n, CW.CONTENT, E, 0x40, 0x10], // any other value there
+    [H - 8, 0n, 1n, CW.NONE, 0, 0, 0], // before every chunk
+    [F + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
+  ];
+  const rows = classifyChunkWords(view, Float64Array.from(cases, (c) => c[0]), BigUint64Array.from(cases, (c) => c[1]), BigUint64Array.from(cases, (c) => c[2]));
+  cases.forEach(([addr, o, n, kind, start, size, off], k) => {
+    const what = `0x${addr.toString(16)}: ${o.toString(16)} -> ${n.toString(16)}`;
+    assert.is(rows.kind[k], kind, what);
+    if (kind === CW.FRESH || kind === CW.CONTENT || kind === CW.PREV_IN_USE) assert.is(rows.start[k], start, `${what}: start`);
+    if (kind === CW.CONTENT) assert.is(rows.size[k], size, `${what}: size`);
+    if (kind === CW.FRESH || kind === CW.CONTENT) assert.is(rows.off[k], off, `${what}: offset`);
+    // one word alone gives the same (the lookups' cursor is no part of the answer)
+    const one = chunkWord(view, addr, wordOf(o.toString(16)), wordOf(n.toString(16)));
+    assert.is(one?.kind, [undefined, 'meta', 'prev-in-use', 'fresh', 'content'][kind], `${what} alone`);
+  });
+  // backwards: the same rows
+  const back = [...cases].reverse();
+  const rev = classifyChunkWords(view, Float64Array.from(back, (c) => c[0]), BigUint64Array.from(back, (c) => c[1]), BigUint64Array.from(back, (c) => c[2]));
+  assert.equal(Array.from(rev.kind).reverse(), Array.from(rows.kind));
+  // targets: where values point (a value is its own old and new word), rows to skip left NONE
+  const values = BigUint64Array.of(BigInt(A + 0x20), BigInt(C + 0x10), 0x41n, BigInt(A + 0x28));
+  const t = classifyChunkWords(view, null, values, values, Uint8Array.of(0, 0, 0, 1));
+  assert.equal(Array.from(t.kind), [CW.CONTENT, CW.FRESH, CW.NONE, CW.NONE]);
+  assert.equal([t.start[0], t.off[0], t.start[1], t.off[1]], [A, 0x20, C, 0x10]);
+  // bad arguments: a type error naming the argument, nothing written
+  assert.throws(() => classifyChunkWords(view, Float64Array.of(1, 2), BigUint64Array.of(1n), BigUint64Array.of(1n)), /one address per word/);
+  assert.throws(() => classifyChunkWords(view, null, BigUint64Array.of(1n), BigUint64Array.of(1n, 2n)), /as many/);
+  assert.throws(() => classifyChunkWords(view, null, BigUint64Array.of(1n), BigUint64Array.of(1n), Uint8Array.of(1, 1)), /skip must be/);
 });
 
 test.run();

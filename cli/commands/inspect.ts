@@ -210,9 +210,18 @@ const sleep = (ms: number, stop: () => boolean) =>
     tick();
   });
 
-/** --watch: samples every `seconds`, the sample's own cost included (a sample starts one interval after
- *  the one before started, or as soon as that one ends when it took longer: a slow first sample does not
- *  make the next ones run back to back); prints each worker's copied size and top causes per sample,
+/** When sample i of a watch is due: i intervals after the schedule's origin, or now when that is more
+ *  than half an interval ago (the schedule moves: origin is then the new one). So two samples start at
+ *  least half an interval apart unless the first took longer. */
+export function dueAt(origin: number, i: number, intervalMs: number, now: number): { at: number; origin: number } {
+  const o = now > origin + i * intervalMs + intervalMs / 2 ? now - i * intervalMs : origin;
+  return { at: o + i * intervalMs, origin: o };
+}
+
+/** --watch: samples every `seconds`, the sample's own cost included: sample k is due k intervals after
+ *  the first started, as `vmstat`'s are, or starts as soon as the one before ends when that one ran
+ *  late; a sample more than half an interval late moves the schedule instead (no burst of samples to
+ *  catch up); prints each worker's copied size and top causes per sample,
  *  workers that came and went, then the curve of copied memory per worker over the samples. A sample
  *  that fails (a process went away at the wrong moment) is reported and the watch goes on; only the
  *  target's own exit ends it. */
@@ -232,15 +241,16 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   process.once('SIGTERM', onInt);
   let targetGone: unknown;
   try {
-    let lastStart = started;
+    let origin = started;
     for (let i = 0; i < count && !stop; i++) {
-      if (i) await sleep(lastStart + intervalMs - Date.now(), () => stop);
+      const due = dueAt(origin, i, intervalMs, Date.now());
+      origin = due.origin;
+      if (i) await sleep(due.at - Date.now(), () => stop);
       if (stop) break;
       if (background?.failed) {
         process.stderr.write(`cowscope: a blame failed (it is started again): ${escapeControl(describeError(background.failed))}\n`);
         background.failed = undefined;
       }
-      lastStart = Date.now();
       const t = (Date.now() - started) / 1000;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {

@@ -7,7 +7,7 @@
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, WordOwner } from '../adapter';
 import { Word, findRange, lastAtOrBelow, num } from '../../blame/words';
-import { GlibcView, chunkWord, glibcView } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
@@ -24,6 +24,8 @@ interface Context {
   pools: Pools;
   childPools: Pools;
   glibc: GlibcView;
+  /** what each changed word is to glibc (computed once, for all words: glibcCause asks of most) */
+  cw: ChunkWords;
   vmaStarts: Float64Array;
   vmaEnds: Float64Array;
   vmaRegion: string[];
@@ -50,6 +52,8 @@ const poolAt = (p: Pools, a: number): number => findRange(p.start, (i) => p.star
 /** One changed word and what lies at its address. */
 interface At {
   ctx: Context;
+  /** the word's index in the diffs */
+  k: number;
   addr: number;
   O: Word;
   N: Word;
@@ -141,9 +145,9 @@ function inRange(ctx: Context, addr: number, kind: (typeof RANGE_KINDS)[number])
 
 /** glibc's own words and memory the child malloc'd; '' for the contents of a chunk in use at the fork. */
 function glibcCause(w: At): string {
-  const c = chunkWord(w.ctx.glibc, w.addr, w.O, w.N);
-  if (!c || c.kind === 'content') return '';
-  return c.kind === 'fresh' ? 'alloc.malloc' : 'malloc.meta';
+  const kind = w.ctx.cw.kind[w.k];
+  if (kind === CW.NONE || kind === CW.CONTENT) return '';
+  return kind === CW.FRESH ? 'alloc.malloc' : 'malloc.meta';
 }
 
 interface IdenticalPage {
@@ -217,6 +221,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     pools: py.pools,
     childPools: py.childPools.find((c) => c.pid === diffs.pid)?.pools ?? EMPTY_POOLS,
     glibc: glibcView({ chunks: py.mallocChunks, heapStart: py.heapStart, tcacheKey: py.tcacheKey }, child, mainHeap(ref.vmas)),
+    cw: chunkWords(0),
     vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regionsOf(ref.vmas),
@@ -237,6 +242,7 @@ export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number)
   const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
   const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
   const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  ctx.cw = classifyChunkWords(ctx.glibc, Float64Array.from(diffs.wordPage, (_, k) => addrOf(k)), diffs.oldWord, diffs.newWord);
   const regionAt = (a: number) => {
     const v = findRange(ctx.vmaStarts, ctx.vmaEnds, a);
     return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
@@ -255,6 +261,7 @@ export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number)
     const poolStart = pool >= 0 ? ctx.pools.start[pool] : childPool >= 0 ? ctx.childPools.start[childPool] : -1;
     return {
       ctx,
+      k,
       addr,
       O: oldAt(k),
       N: newAt(k),

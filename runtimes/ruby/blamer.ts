@@ -18,7 +18,7 @@ import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWord, glibcView } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
@@ -41,13 +41,14 @@ interface Context {
   objIndex: (addr: number) => number;
   classNames: AddrMap<string>;
   vmEmptyCc: Word | undefined;
-  /** the child's new flags word of every slot whose flags changed (all copied GC heap pages) */
   /** the low word of the new flags of every slot whose flags word the child changed, by slot address */
   newSlotFlags: SlotFlags;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: AddrMap<string>;
   /** the last chunkOwnerIndex answer */
   ownerMemo: { start: number; index: number };
+  /** the last cause wordCause gave a chunk the child allocated (freshChunkCause is final by then) */
+  freshMemo: { start: number; cause: string };
   /** causes of chunks the child allocated itself, by chunk start */
   freshChunkCause: AddrMap<string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
@@ -69,6 +70,9 @@ interface Context {
   childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
   bornFlags: AddrMap<number>;
+  /** the span of the addresses FRESH_CHUNK_POINTERS asks about (the GC heap, the objects the child
+   *  allocated, the iseqs' inline storage) */
+  pointerSpan: { lo: number; hi: number };
   /** stack mappings of the fork-time image (the main stack, thread stacks), sorted */
   stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
@@ -471,6 +475,9 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
 
 /** The cause the first matching FRESH_CHUNK_POINTERS row gives a stored pointer, if any. */
 function freshPointerCause(ctx: Context, target: number): string | undefined {
+  // Every row asks about an 8-byte aligned address in pointerSpan. Most stored values are not (small
+  // numbers, characters): a Rails worker asks for ~300K words of the chunks it allocated.
+  if (target % 8 !== 0 || target < ctx.pointerSpan.lo || target >= ctx.pointerSpan.hi) return undefined;
   for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target)) return r.cause;
   return undefined;
 }
@@ -496,15 +503,20 @@ function imemoAt(ctx: Context, addr: number): number {
 function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word): AddrMap<string> {
   const out = new AddrMap<string>();
   const pointsTo: [number, number][] = [];
+  // a chunk's words come one after another: its cause so far, from the word before
+  let lastStart = -1;
+  let lastCause: string | undefined;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
     if (ctx.cw.kind[k] !== CW.FRESH) continue;
     const start = ctx.cw.start[k];
-    const was = out.get(start);
+    const was = start === lastStart ? lastCause : out.get(start);
+    lastStart = start;
+    lastCause = was;
     // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
     const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(newAt(k))) : undefined;
-    if (cause) out.set(start, cause);
-    else if (!was) out.set(start, 'alloc.malloc');
+    if (cause) out.set(start, (lastCause = cause));
+    else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
   }
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
@@ -697,8 +709,12 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
       return 'malloc.meta';
     case CW.PREV_IN_USE:
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
-    case CW.FRESH:
-      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'alloc.malloc';
+    case CW.FRESH: {
+      // a chunk's words come one after another: its cause looked up once
+      const start = ctx.cw.start[k];
+      if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
+      return ctx.freshMemo.cause;
+    }
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start[k], size: ctx.cw.size[k], O, N });
   }
@@ -805,9 +821,6 @@ function objectIndexer(addrs: Float64Array, bodies: Float64Array, hps: number, s
   };
 }
 
-/** The block size of the chunk prefilter (chunkWordOf). */
-const BLOCK = 1 << 20;
-
 /** Low words of slots' new flags, pushed in address order (the changed words' order), found by binary
  *  search: no object per slot (a Rails worker changes the flags of ~100K slots). */
 class SlotFlags {
@@ -849,6 +862,15 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
   const child = ruby.childChunks?.find((c) => c.pid === diffs.pid)?.chunks;
   const heapVma = mainHeap(ref.vmas);
+  const born = ruby.childObjects?.find((c) => c.pid === diffs.pid);
+  const bornFlags = new AddrMap<number>();
+  let [bornLo, bornHi] = [Infinity, -Infinity];
+  if (born)
+    for (let i = 0; i < born.address.length; i++) {
+      bornFlags.set(born.address[i], born.flags[i]);
+      bornLo = Math.min(bornLo, born.address[i]);
+      bornHi = Math.max(bornHi, born.address[i] + 8);
+    }
   const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
   return {
     L,
@@ -875,6 +897,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     iseqCacheCause: new AddrMap(),
     freshChunkCause: new AddrMap(),
     ownerMemo: { start: -1, index: -1 },
+    freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
     idTableCause: new AddrMap(),
     contentChunkCause: new AddrMap(),
@@ -885,12 +908,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       const ends = Float64Array.from(own, (v) => v.end);
       return (addr: number) => findRange(starts, ends, addr) >= 0;
     })(),
-    bornFlags: (() => {
-      const born = ruby.childObjects?.find((c) => c.pid === diffs.pid);
-      const m = new AddrMap<number>();
-      if (born) for (let i = 0; i < born.address.length; i++) m.set(born.address[i], born.flags[i]);
-      return m;
-    })(),
+    bornFlags,
+    pointerSpan: spanOf([bodies[0], bodies[bodies.length - 1] + hps], [ruby.isEntries.start[0], ruby.isEntries.end[ruby.isEntries.end.length - 1]], [bornLo, bornHi]),
     stacks: (() => {
       const kinds = mappingKinds(ref.vmas, regions, L);
       const st = ref.vmas.filter((_, i) => kinds[i] === 'exec.stack');
@@ -898,6 +917,13 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
   };
+}
+
+/** The smallest span [lo, hi) holding all these spans (undefined ends: empty lists). */
+function spanOf(...spans: [number | undefined, number | undefined][]): { lo: number; hi: number } {
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const [a, b] of spans) if (a !== undefined && b !== undefined && !Number.isNaN(a) && !Number.isNaN(b)) [lo, hi] = [Math.min(lo, a), Math.max(hi, b)];
+  return { lo, hi };
 }
 
 /** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child: when
@@ -956,31 +982,12 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
     const ie = isEntriesAt(addr);
     if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
   }
-  // What each changed word is to glibc, and what its new value points into (off GC heap pages), asked
-  // by every pass below and by wordCause: computed once a word. An address in no chunk's 1 MiB block is
-  // in no chunk (most values are no heap pointer: a GC heap object, a small number).
-  const nWords = diffs.wordPage.length;
-  const blocks = new AddrMap<true>();
-  for (const [c, e] of [[ctx.glibc.fork, ctx.glibc.forkEnds], [ctx.glibc.child, ctx.glibc.childEnds]] as const)
-    if (c && e) {
-      let last = -1;
-      for (let i = 0; i < c.start.length; i++)
-        for (let b = Math.max(last, Math.floor(c.start[i] / BLOCK)); b <= Math.floor((e[i] - 1) / BLOCK); b++) if (b !== last) blocks.set((last = b), true);
-    }
-  ctx.cw = chunkWords(nWords);
-  ctx.tw = chunkWords(nWords);
-  for (let k = 0; k < nWords; k++) {
-    const addr = addrOf(k);
-    if (blocks.has(Math.floor(addr / BLOCK))) classifyChunkWord(ctx.glibc, addr, oldU[2 * k], oldU[2 * k + 1], newU[2 * k], newU[2 * k + 1], ctx.cw, k);
-  }
-  // (a loop of its own: the words come in address order, which the chunk lookups' cursor uses; values do not)
-  for (let k = 0; k < nWords; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0) continue;
-    const nLo = newU[2 * k];
-    const nHi = newU[2 * k + 1];
-    const target = nHi * 4294967296 + nLo;
-    if (blocks.has(Math.floor(target / BLOCK))) classifyChunkWord(ctx.glibc, target, nLo, nHi, nLo, nHi, ctx.tw, k);
-  }
+  // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
+  // there are object references), asked by every pass below and by wordCause: computed once a word.
+  const onGcHeap = new Uint8Array(diffs.wordPage.length);
+  for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[diffs.wordPage[k]] >= 0 ? 1 : 0;
+  ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
+  ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
   ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt);
   ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
   ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);

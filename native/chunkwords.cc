@@ -1,0 +1,254 @@
+// What changed words are to glibc malloc: its own bookkeeping (chunk headers, bin and tcache links, the
+// tcache key), memory the child allocated itself, or the contents of a chunk in use at the fork (for the
+// runtime's rules to decode). The blame asks this of every changed word of a child and of every value it
+// stored (where the pointer leads): close to two million lookups for a Rails worker, which cost a fifth
+// of its blame in JS. allocators/glibc/rules.ts says what the kinds mean and owns the interface.
+
+#include <napi.h>
+
+#include "common.h"
+
+#include <cmath>
+#include <algorithm>
+#include <vector>
+
+namespace cowscope {
+namespace {
+
+// ChunkWords.kind values (allocators/glibc/rules.ts CW).
+enum Kind : uint8_t { kNone = 0, kMeta = 1, kPrevInUse = 2, kFresh = 3, kContent = 4 };
+
+// A sorted list of chunks, looked up with a cursor: the changed words come in address order, so most
+// lookups land where the last one did (in a chunk, or in the gap after it: most changed words lie on GC
+// heap pages, between two chunks of a thread arena) or one chunk further, with no binary search. Any
+// order gives the same answers (the chunk with the last start at or below the address, if the address
+// is inside it).
+class Chunks {
+ public:
+  Chunks() = default;
+  Chunks(const double* start, const double* size, const uint8_t* inUse, size_t n) : start_(start), size_(size), inUse_(inUse), n_(n), end_(n) {
+    for (size_t i = 0; i < n; i++) end_[i] = start[i] + size[i];
+  }
+  ptrdiff_t At(double a) const {
+    if (!n_ || a < start_[0]) return -1;
+    // pos_: the last chunk starting at or below the address looked up before (a >= start_[0]: found)
+    if (pos_ < 0 || !Covers(pos_, a)) pos_ = pos_ >= 0 && static_cast<size_t>(pos_) + 1 < n_ && Covers(pos_ + 1, a) ? pos_ + 1 : LastAtOrBelow(a);
+    return a < end_[pos_] ? pos_ : -1;
+  }
+  // Index of the last chunk starting at or below a, or -1.
+  ptrdiff_t LastAtOrBelow(double a) const { return std::upper_bound(start_, start_ + n_, a) - start_ - 1; }
+  double start(size_t i) const { return start_[i]; }
+  double size(size_t i) const { return size_[i]; }
+  double end(size_t i) const { return end_[i]; }
+  bool inUse(size_t i) const { return inUse_[i] != 0; }
+  size_t count() const { return n_; }
+
+ private:
+  // Is chunk i the last one starting at or below a?
+  bool Covers(ptrdiff_t i, double a) const { return start_[i] <= a && (static_cast<size_t>(i) + 1 == n_ || start_[i + 1] > a); }
+
+  const double* start_ = nullptr;
+  const double* size_ = nullptr;
+  const uint8_t* inUse_ = nullptr;
+  size_t n_ = 0;
+  std::vector<double> end_;
+  mutable ptrdiff_t pos_ = -1;
+};
+
+struct View {
+  Chunks fork, child;
+  double heapStart = 0, heapLo = 0, heapHi = 0;
+  bool hasKey = false;
+  uint64_t key = 0;
+  // a thread arena heap's size and alignment (allocators/glibc/chunks.ts ARENA_HEAP.maxSize)
+  uint64_t arenaMax = 0;
+  // the base of the thread arena heap an address would lie in (chunk addresses are exact doubles)
+  double ArenaBase(double a) const {
+    const uint64_t u = static_cast<uint64_t>(a);
+    return static_cast<double>(u - u % arenaMax);
+  }
+};
+
+struct Out {
+  uint8_t* kind;
+  double* start;
+  double* size;
+  double* off;
+};
+
+// Does a chunk of the list start at a thread arena heap's base: that "chunk" is the heap's header.
+bool IsArenaHeader(const View& g, double start) { return start > 0 && g.ArenaBase(start) == start; }
+
+// Does addr lie in a thread arena heap whose header chunk was walked (fork-time or the child's)?
+bool InArenaHeap(const View& g, double addr) {
+  const double base = g.ArenaBase(addr);
+  const auto listed = [&](const Chunks& c) {
+    const ptrdiff_t i = c.LastAtOrBelow(base);
+    return i >= 0 && c.start(static_cast<size_t>(i)) == base;
+  };
+  return listed(g.fork) || listed(g.child);
+}
+
+// A tcache next link as glibc 2.32+ stores it: (address of the word >> 12) XOR next; next lies in
+// [heap], or in the same thread arena heap as the word.
+bool IsSafeLink(const View& g, double addr, uint64_t v) {
+  const uint64_t next = v ^ (static_cast<uint64_t>(addr) >> 12);
+  if (next == 0) return g.heapHi != 0 || InArenaHeap(g, addr);
+  if (next % 16) return false;
+  const double n = static_cast<double>(next);
+  if (g.heapHi != 0 && n >= g.heapLo && n < g.heapHi) return true;
+  const double base = g.ArenaBase(addr);
+  return InArenaHeap(g, addr) && n > base && n < base + static_cast<double>(g.arenaMax);
+}
+
+// Words of a free chunk that glibc writes: fd/bk (tcache next and key) at +16/+24, and fd_nextsize/
+// bk_nextsize at +32/+40 of large chunks (1024 bytes and more).
+bool IsFreeLink(double off, double size) { return off == 16 || off == 24 || (size >= 1024 && (off == 32 || off == 40)); }
+
+// Is addr the prev_size word of a chunk whose predecessor is in use (the child's view where known)?
+// c, ck: the fork-time and the child's chunk holding addr.
+bool InPrevSize(const View& g, double addr, ptrdiff_t c, ptrdiff_t ck) {
+  if (ck >= 0) return ck > 0 && addr - g.child.start(ck) < 8 && g.child.end(ck - 1) == g.child.start(ck) && g.child.inUse(ck - 1);
+  return c > 0 && addr - g.fork.start(c) < 8 && g.fork.end(c - 1) == g.fork.start(c) && g.fork.inUse(c - 1);
+}
+
+// The kind of the word at addr (fork-time value o, the child's n), with its chunk's start, size and the
+// word's offset written into row k of out where the kind has them.
+Kind Classify(const View& g, double addr, uint64_t o, uint64_t n, const Out& out, size_t k) {
+  // A chunk's first word (prev_size) is user data of the chunk before it while that one is in use.
+  ptrdiff_t c = g.fork.At(addr);
+  ptrdiff_t ck = g.child.At(addr);
+  if (InPrevSize(g, addr, c, ck)) c = g.fork.At(addr - 8), ck = g.child.At(addr - 8);
+  if (c < 0 && ck < 0) return kNone;
+  const double start = c >= 0 ? g.fork.start(c) : g.child.start(ck);
+  // The main arena's first chunk is tcache_perthread_struct; a thread arena heap starts with its
+  // heap_info and malloc_state: glibc's own.
+  if (start == g.heapStart || IsArenaHeader(g, start)) return kMeta;
+  const auto isKey = [&](uint64_t w) { return g.hasKey && w == g.key; };
+  // The child carved this memory differently (it freed the fork-time chunk, or allocated from a free
+  // one): its own chunk says what the word is now.
+  const bool recarved = ck >= 0 && (c < 0 || g.child.start(ck) != start || g.child.size(ck) != g.fork.size(c));
+  if (recarved || (c >= 0 && !g.fork.inUse(c))) {
+    const double s = ck >= 0 ? g.child.start(ck) : start;
+    const double off = addr - s;
+    if (off < 16) return kMeta;
+    if (ck >= 0 && !g.child.inUse(ck) && IsFreeLink(off, g.child.size(ck))) return kMeta;
+    if (isKey(o) || isKey(n)) return kMeta;
+    // Anything else the child wrote there: it allocated the memory (and may have freed it since).
+    out.start[k] = s;
+    out.off[k] = off;
+    return kFresh;
+  }
+  const double off = addr - start;
+  // A chunk in use at the fork that the child freed: its bin links are glibc's.
+  if (ck >= 0 && !g.child.inUse(ck) && IsFreeLink(off, g.fork.size(c))) return kMeta;
+  if (off == 8 && (o >> 32) == (n >> 32) && ((o ^ n) & 0xffffffffu) == 1 && c > 0 && g.fork.end(c - 1) == start) {
+    out.start[k] = g.fork.start(c - 1);
+    return kPrevInUse;
+  }
+  if (off < 16) return kMeta;
+  // glibc's own words in a chunk freed into tcache: the key at +24, the safe-linked next pointer at +16.
+  if (isKey(o) || isKey(n)) return kMeta;
+  if (off == 16 && (IsSafeLink(g, addr, n) || IsSafeLink(g, addr, o))) return kMeta;
+  out.start[k] = start;
+  out.size[k] = g.fork.size(c);
+  out.off[k] = off;
+  return kContent;
+}
+
+template <typename TA>
+TA Prop(Napi::Object o, const char* name, napi_typedarray_type type, const char* typeName) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(o.Env(), std::string("classifyChunkWords: ") + name + " must be a " + typeName);
+  return v.As<TA>();
+}
+
+double NumberProp(Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("classifyChunkWords: ") + name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+Chunks ChunksProp(Napi::Object g, const char* start, const char* size, const char* inUse) {
+  if (g.Get(start).IsUndefined()) return Chunks();
+  auto s = Prop<Napi::Float64Array>(g, start, napi_float64_array, "Float64Array");
+  auto z = Prop<Napi::Float64Array>(g, size, napi_float64_array, "Float64Array");
+  auto u = Prop<Napi::Uint8Array>(g, inUse, napi_uint8_array, "Uint8Array");
+  if (z.ElementLength() != s.ElementLength() || u.ElementLength() != s.ElementLength())
+    throw Napi::RangeError::New(g.Env(), std::string("classifyChunkWords: ") + start + ", " + size + " and " + inUse + " differ in length");
+  return Chunks(s.Data(), z.Data(), u.Data(), s.ElementLength());
+}
+
+// classifyChunkWords(view, addrs: Float64Array | null, oldWord, newWord: BigUint64Array,
+//                    skip: Uint8Array | null, out: {kind, start, size, off}): row k of out says what
+// the word at addrs[k] is (old value oldWord[k], the child's newWord[k]); with addrs null, what the
+// address newWord[k] is (a stored pointer's target: its value on both sides). Rows with skip[k] set,
+// and words in no chunk, get kind 0. view: {forkStart, forkSize, forkInUse, childStart?, childSize?,
+// childInUse?, heapStart, heapLo, heapHi, tcacheKey: bigint (0n: none), arenaMax}, chunks sorted.
+Napi::Value ClassifyChunkWords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsObject() || !info[5].IsObject()) throw Napi::TypeError::New(env, "classifyChunkWords(view, addrs, oldWord, newWord, skip, out)");
+  Napi::Object gv = info[0].As<Napi::Object>();
+  View g;
+  g.fork = ChunksProp(gv, "forkStart", "forkSize", "forkInUse");
+  g.child = ChunksProp(gv, "childStart", "childSize", "childInUse");
+  g.heapStart = NumberProp(gv, "heapStart");
+  g.heapLo = NumberProp(gv, "heapLo");
+  g.heapHi = NumberProp(gv, "heapHi");
+  const double arenaMax = NumberProp(gv, "arenaMax");
+  if (!(arenaMax >= 1 && arenaMax < 9007199254740992)) throw Napi::RangeError::New(env, "classifyChunkWords: arenaMax must be positive");
+  g.arenaMax = static_cast<uint64_t>(arenaMax);
+  Napi::Value key = gv.Get("tcacheKey");
+  if (!key.IsBigInt()) throw Napi::TypeError::New(env, "classifyChunkWords: tcacheKey must be a bigint (0n: none)");
+  bool lossless = true;
+  g.key = key.As<Napi::BigInt>().Uint64Value(&lossless);
+  g.hasKey = g.key != 0;
+  const auto words = [&](size_t i, const char* what) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+      throw Napi::TypeError::New(env, std::string("classifyChunkWords: ") + what + " must be a BigUint64Array");
+    return info[i].As<Napi::BigUint64Array>();
+  };
+  Napi::BigUint64Array oldWord = words(2, "oldWord"), newWord = words(3, "newWord");
+  const size_t n = newWord.ElementLength();
+  const double* addrs = nullptr;
+  if (!info[1].IsNull()) {
+    Napi::Float64Array a = ArgFloat64Array(info, 1, "addrs");
+    if (a.ElementLength() != n) throw Napi::RangeError::New(env, "classifyChunkWords: one address per word");
+    addrs = a.Data();
+  }
+  const uint8_t* skip = nullptr;
+  if (!info[4].IsNull()) {
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || info[4].As<Napi::Uint8Array>().ElementLength() != n)
+      throw Napi::TypeError::New(env, "classifyChunkWords: skip must be null or a Uint8Array, one row per word");
+    skip = info[4].As<Napi::Uint8Array>().Data();
+  }
+  Napi::Object ov = info[5].As<Napi::Object>();
+  auto kind = Prop<Napi::Uint8Array>(ov, "kind", napi_uint8_array, "Uint8Array");
+  auto start = Prop<Napi::Float64Array>(ov, "start", napi_float64_array, "Float64Array");
+  auto size = Prop<Napi::Float64Array>(ov, "size", napi_float64_array, "Float64Array");
+  auto off = Prop<Napi::Float64Array>(ov, "off", napi_float64_array, "Float64Array");
+  if (oldWord.ElementLength() != n || kind.ElementLength() != n || start.ElementLength() != n || size.ElementLength() != n || off.ElementLength() != n)
+    throw Napi::RangeError::New(env, "classifyChunkWords: old and new words and the out rows must be as many");
+  const Out out{kind.Data(), start.Data(), size.Data(), off.Data()};
+  const uint64_t* o = oldWord.Data();
+  const uint64_t* w = newWord.Data();
+  // Every chunk lies in [lo, hi): most stored values are no address in it (small numbers, characters).
+  double lo = INFINITY, hi = -INFINITY;
+  for (const Chunks* c : {&g.fork, &g.child})
+    for (size_t i = 0; i < c->count(); i++) lo = std::min(lo, c->start(i)), hi = std::max(hi, c->end(i));
+  for (size_t k = 0; k < n; k++) {
+    kind[k] = kNone;
+    if (skip && skip[k]) continue;
+    const double addr = addrs ? addrs[k] : static_cast<double>(w[k]);
+    if (addr < lo || addr >= hi) continue;
+    kind[k] = addrs ? Classify(g, addr, o[k], w[k], out, k) : Classify(g, addr, w[k], w[k], out, k);
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitChunkWords(Napi::Env env, Napi::Object exports) { exports.Set("classifyChunkWords", Napi::Function::New(env, ClassifyChunkWords)); }
+
+}  // namespace cowscope
