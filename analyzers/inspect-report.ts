@@ -35,6 +35,9 @@ export interface InspectReport {
     noBlame?: string;
     /** --watch: its blame is being computed beside the samples; a later sample shows it */
     blamePending?: true;
+    /** --watch, with blamePending: the blame shown is the last one finished, made for the sample taken
+     *  this many seconds into the watch (the child changed since) */
+    blameAsOf?: number;
   })[];
   /** the target's heap map used for blame, when there was one */
   liveMap?: { file: string; time: string } & MapRuntime;
@@ -82,6 +85,8 @@ export function inspectReport(
     unblamed?: Map<number, string>;
     /** children whose blame is under way (--watch) */
     blamePending?: number[];
+    /** of those, the last blame finished and the time (s into the watch) of the sample it was made for */
+    staleBlames?: Map<number, { blame: ChildBlame; asOf: number }>;
     self?: number;
   },
 ): InspectReport {
@@ -134,13 +139,16 @@ export function inspectReport(
       const b = opts.blames?.get(rest.pid);
       const why = opts.unblamed?.get(rest.pid);
       const pending = !b && opts.blamePending?.includes(rest.pid);
+      const stale = pending ? opts.staleBlames?.get(rest.pid) : undefined;
       const withBlame = b
         ? { ...rest, blame: b.blame, blameByRegion: b.byRegion, remedies: b.remedies }
         : why
           ? { ...rest, noBlame: why }
-          : pending
-            ? { ...rest, blamePending: true as const }
-            : rest;
+          : stale
+            ? { ...rest, blame: stale.blame.blame, blameByRegion: stale.blame.byRegion, remedies: stale.blame.remedies, blamePending: true as const, blameAsOf: stale.asOf }
+            : pending
+              ? { ...rest, blamePending: true as const }
+              : rest;
       return opts.mappings ? { ...withBlame, mappings } : withBlame;
     }),
     liveMap: opts.liveMap,

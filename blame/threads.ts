@@ -181,6 +181,9 @@ export class BackgroundBlames {
   /** started with the watch, so that they have loaded when the first sample has found its structures,
    *  and kept: a later blame (a worker that served requests) runs on compiled code */
   private threads = new BlameThreads(blameThreads()).start();
+  /** per child, the last blame that finished and the time of the sample whose inputs it was made from:
+   *  shown, marked, while a newer one is under way (a worker serving requests changes at every sample) */
+  private latest = new Map<number, { blame: ChildBlame; t: number }>();
   /** the error of the last blame that failed (the watch reports it once) */
   failed?: unknown;
   private stopped = false;
@@ -194,13 +197,17 @@ export class BackgroundBlames {
   /** Starts blaming these children (keys: what each is computed from); each result goes to done. A
    *  blame of the same child still waiting for a thread is dropped: its inputs are out of date (a live
    *  master's own writes change every child's diffs, so an idle cluster re-blames all its workers). */
-  start(capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], done: (pid: number, blame: ChildBlame) => void): void {
+  start(capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], t: number, done: (pid: number, blame: ChildBlame) => void): void {
     for (const j of jobs) this.threads.drop(j.diffs.pid);
     this.threads.blameEach(capture, jobs).forEach((blame, i) => {
       const pid = jobs[i].diffs.pid;
       const settled: Promise<void> = blame
         .then(
-          (b) => b && done(pid, b),
+          (b) => {
+            if (!b) return;
+            if ((this.latest.get(pid)?.t ?? -1) <= t) this.latest.set(pid, { blame: b, t });
+            done(pid, b);
+          },
           (e) => {
             if (!this.stopped) this.failed = e;
           },
@@ -208,6 +215,16 @@ export class BackgroundBlames {
         .finally(() => this.pending.get(pid)?.done === settled && this.pending.delete(pid));
       this.pending.set(pid, { key: keys[i], done: settled });
     });
+  }
+
+  /** The last blame of this child that finished, and the time of the sample it was made for. */
+  lastFinished(pid: number): { blame: ChildBlame; t: number } | undefined {
+    return this.latest.get(pid);
+  }
+
+  /** Forgets the last blames of children not in this sample (workers that went away). */
+  keepOnly(pids: Set<number>): void {
+    for (const pid of this.latest.keys()) if (!pids.has(pid)) this.latest.delete(pid);
   }
 
   /** Resolves when every blame started so far has finished (or failed). */

@@ -233,6 +233,38 @@ test('--watch 1 --count 5 waits the interval between samples; --debug prints eac
   }
 });
 
+test('--watch on busy workers (their words change at every sample): the last blame finished is shown, marked, while a newer one is under way', async () => {
+  const dir = tempDir('live-busy');
+  const live = path.join(dir.dir, 'maps');
+  const fam = await startJsonFamily<{ pid: number; children: number[] }>('ruby', [path.join(RUBY_FIXTURES, 'pool.rb'), '2', '0', 'busy'], 30_000, { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live });
+  try {
+    const r = runCowscope(['inspect', String(fam.info.pid), '--heap-map-dir', live, '--json', '--watch', '0.5', '--count', '6']);
+    assert.is(r.status, 0, r.stderr);
+    const samples: { t: number; sharing: Sharing[] }[] = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.is(samples.length, 6);
+    const stale = samples.flatMap((x) => x.sharing.filter((s) => s.blamePending && s.blame).map((s) => ({ t: x.t, s })));
+    // every sample after the first starts a new blame of each worker (its words changed): one of them at
+    // least shows the blame finished for an earlier sample
+    assert.ok(stale.length > 0, `a stale blame shown:\n${r.stdout.slice(0, 2000)}`);
+    for (const { t, s } of stale) {
+      assert.ok(s.blameAsOf !== undefined && s.blameAsOf < t, `child ${s.pid} at ${t} s: blame as of ${s.blameAsOf} s`);
+      assert.is(s.blame!.reduce((n, b) => n + b.pages, 0) > 0, true);
+    }
+    for (const s of samples[0].sharing) assert.ok(s.blamePending && !s.blame, 'the first sample has no blame yet');
+    // the last sample waits for the blames of its own inputs
+    for (const s of samples[5].sharing) {
+      assert.ok(!s.blamePending && s.blameAsOf === undefined, `child ${s.pid}: the last sample's own blame`);
+      assert.is(s.blame!.reduce((n, b) => n + b.pages, 0), s.pages.copied, `child ${s.pid}: blame adds up to its copied pages`);
+    }
+    const text = runCowscope(['inspect', String(fam.info.pid), '--heap-map-dir', live, '--watch', '0.5', '--count', '4']);
+    assert.is(text.status, 0, text.stderr);
+    assert.match(text.stdout, /top: [a-z][\w.-]+(, [a-z][\w.-]+)* \(as of \d+\.\ds; blame under way\)$/m);
+  } finally {
+    await fam.stop();
+    dir.remove();
+  }
+});
+
 test('inspect does not list itself; command lines with control characters are escaped', async () => {
   const r = spawnSync('sh', ['-c', `"${process.execPath}" "${path.join(__dirname, '..', 'cli', 'main.js')}" inspect $$ --json`], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);

@@ -74,7 +74,7 @@ export interface SampleCost {
 export async function inspectSample(
   args: InspectArgs,
   reuse?: Reuse,
-  background?: { blames: import('../../blame/threads').BackgroundBlames; wait: boolean },
+  background?: { blames: import('../../blame/threads').BackgroundBlames; wait: boolean; t: number },
 ): Promise<{ report: InspectReport; gather: InspectGather; cost: SampleCost }> {
   const started = performance.now();
   const g = await gatherInspect(parsePid(args.pid), {
@@ -103,7 +103,7 @@ export async function inspectSample(
     const kept = group.blames;
     if (background && kept) {
       const start = jobs.filter((j) => !background.blames.isPending(j.diffs.pid, kept.key(j.diffs.pid)));
-      if (start.length) background.blames.start(group.capture, start, start.map((j) => kept.key(j.diffs.pid)), (pid, b) => kept.set(pid, b));
+      if (start.length) background.blames.start(group.capture, start, start.map((j) => kept.key(j.diffs.pid)), background.t, (pid, b) => kept.set(pid, b));
       if (background.wait) {
         await background.blames.settle();
         // a blame that failed on its thread (reported by the watch) is tried once more here
@@ -139,6 +139,10 @@ export async function inspectSample(
       liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ...mapRuntime(x.map.runtime, x.map.ruby), generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
       unblamed: g.unblamed,
       blamePending: pending,
+      staleBlames: background && new Map(pending.flatMap((pid) => {
+        const last = background.blames.lastFinished(pid);
+        return last ? [[pid, { blame: last.blame, asOf: last.t }] as const] : [];
+      })),
       self: process.pid,
     },
   );
@@ -255,7 +259,8 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
         // the last sample waits for the blames (those under way, and those it starts)
-        s = await inspectSample(args, reuse, background && { blames: background, wait: i === count - 1 });
+        s = await inspectSample(args, reuse, background && { blames: background, wait: i === count - 1, t });
+        background?.keepOnly(new Set(s.report.sharing.map((x) => x.pid)));
       } catch (e) {
         if (e instanceof TargetError && !stillThere(args.pid)) {
           targetGone = e;

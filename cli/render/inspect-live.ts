@@ -28,7 +28,8 @@ export function renderWatchSample(t: number, r: InspectReport, previous?: Inspec
     const delta = before ? copied - (before.pages.copied + (before.pages.copiedByParent ?? 0)) * r.pageSize : 0;
     const resident = s.pages.shared + s.pages.copied + (s.pages.copiedByParent ?? 0) + s.pages.new;
     const age = ageOf(s.pid);
-    const top = s.blamePending ? '(blame under way)' : (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
+    const causes = (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
+    const top = !s.blamePending ? causes : s.blameAsOf !== undefined ? `${causes} (as of ${s.blameAsOf.toFixed(1)}s; blame under way)` : '(blame under way)';
     const fresh = previous && !before ? ' (new)' : '';
     return (
       `[${t.toFixed(1).padStart(6)}s] child ${s.pid}${fresh}: copied ${formatSize(copied).padStart(7)} (${delta >= 0 ? '+' : '-'}${formatSize(Math.abs(delta))}), ` +
@@ -95,6 +96,12 @@ export function renderPrometheus(r: InspectReport | undefined, scrapeErrors: Rec
       'cowscope_child_copied_by_cause_bytes',
       'Copied bytes of a child by the cause cowscope blamed (one primary cause per page).',
       blamed.flatMap((s) => s.blame!.map((b): [Record<string, string | number>, number] => [{ pid: s.pid, parent: s.parent, cause: b.cause }, b.pages * r.pageSize])),
+    );
+  if (blamed.length)
+    metric(
+      'cowscope_child_blame_stale',
+      '1 when the by-cause bytes of a child are the last blame finished, of an earlier sample (--watch: the child changed since, a newer blame is under way); else 0.',
+      blamed.map((s) => [{ pid: s.pid, parent: s.parent }, s.blameAsOf !== undefined ? 1 : 0]),
     );
   return `${out.join('\n')}\n`;
 }

@@ -97,4 +97,6 @@ export interface Sharing {
   pages: { copied: number };
   blame?: { cause: string; pages: number }[];
   noBlame?: string;
+  blamePending?: true;
+  blameAsOf?: number;
 }
