@@ -2,7 +2,7 @@
 // free-list links), which lie in chunks the child allocated itself, and which are the contents of a
 // chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
 
-import { Word, rangeCursor, wordOf } from '../../blame/words';
+import { Word, rangeCursor } from '../../blame/words';
 import { ChunkView, classifyChunkWords as nativeClassify } from '../../native/probe';
 import { ARENA_HEAP, GlibcHeap, MallocChunks } from './chunks';
 
@@ -12,14 +12,10 @@ export interface GlibcView {
   /** the child's own chunks (undefined in captures made before child walks existed) */
   child?: MallocChunks;
   childEnds?: Float64Array;
-  tcacheKey?: Word;
-  heapStart: number;
-  heapLo: number;
-  heapHi: number;
   /** the chunk holding an address, fork-time and the child's: -1 outside every chunk */
   forkAt: (addr: number) => number;
   childAt: (addr: number) => number;
-  /** the same, as classifyChunkWords hands it to C++ */
+  /** the chunks, [heap]'s bounds and glibc's tcache key, as classifyChunkWords hands them to C++ */
   native: ChunkView;
 }
 
@@ -42,9 +38,8 @@ const ends = (c: MallocChunks) => {
 export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
   const forkEnds = ends(heap.chunks);
   const childEnds = child ? ends(child) : undefined;
-  const tcacheKey = heap.tcacheKey && heap.tcacheKey !== '0' ? wordOf(heap.tcacheKey) : undefined;
-  const heapLo = heapVma?.start ?? 0;
-  const heapHi = heapVma?.end ?? 0;
+  // hex, as the walk found it ('0': none); a capture file's own text is checked when loaded, this again
+  const tcacheKey = /^[0-9a-f]{1,16}$/i.test(heap.tcacheKey) ? BigInt(`0x${heap.tcacheKey}`) : 0n;
   return {
     fork: heap.chunks,
     forkEnds,
@@ -52,19 +47,15 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
     childEnds,
     forkAt: rangeCursor(heap.chunks.start, forkEnds),
     childAt: child && childEnds ? rangeCursor(child.start, childEnds) : () => -1,
-    tcacheKey,
-    heapStart: heap.heapStart,
-    heapLo,
-    heapHi,
     native: {
       forkStart: heap.chunks.start,
       forkSize: heap.chunks.size,
       forkInUse: heap.chunks.inUse,
       ...(child ? { childStart: child.start, childSize: child.size, childInUse: child.inUse } : {}),
       heapStart: heap.heapStart,
-      heapLo,
-      heapHi,
-      tcacheKey: tcacheKey ? (BigInt(tcacheKey.hi >>> 0) << 32n) | BigInt(tcacheKey.lo >>> 0) : 0n,
+      heapLo: heapVma?.start ?? 0,
+      heapHi: heapVma?.end ?? 0,
+      tcacheKey,
       arenaMax: ARENA_HEAP.maxSize,
     },
   };
