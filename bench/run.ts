@@ -197,8 +197,10 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
 
 /** `inspect --watch 1 --count 5` on a 5-process Rails cluster (Debian's Unicorn, preload_app, 4 workers,
  *  the live agent), the workers warmed by requests first: the whole command, each sample's cost (from
- *  --debug) and `smem` on the same processes. The cluster is idle while watched, so the samples after the
- *  first reuse what the first found (gather/reuse.ts) unless a worker or the master ran meanwhile. */
+ *  --debug) and `smem` on the same processes. Watched idle, the samples after the first reuse what the
+ *  first found (gather/reuse.ts) unless a worker or the master ran meanwhile (a Unicorn worker wakes
+ *  every 31 s with `timeout 60`); then again while a client sends 4 requests/s, where every sample
+ *  attaches afresh and blames every worker again (their words change). */
 async function watchRails(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
   const live = path.join(dir, 'maps');
@@ -222,22 +224,43 @@ async function watchRails(): Promise<void> {
     const routes = ['/', '/products', '/products/7', '/stats'];
     const all = Array.from({ length: 150 }, () => routes).flat();
     for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map((r) => get(port, r)));
-    const t0 = process.hrtime.bigint();
-    const w = spawnSync(process.execPath, [CLI, 'inspect', String(master), '--heap-map-dir', live, '--watch', '1', '--count', '5', '--debug', '--json'], { encoding: 'utf8' });
-    const whole = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (w.status !== 0) throw new Error(w.stderr);
-    const samples = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { sharing: { pid: number; pages: { copied: number } }[] });
-    const costs = w.stderr.split('\n').filter((l) => /^cowscope: sample \d+ took/.test(l));
-    const copied = samples[0].sharing.map((x) => (x.pages.copied * pageSize) / 1048576);
+    // the watch, its samples' costs; busy: while a client sends a request every 250 ms (each worker's
+    // words change between samples: every sample attaches afresh and blames every worker again)
+    const watch = async (busy: boolean) => {
+      let serving = busy;
+      const client = (async () => {
+        for (let i = 0; serving; i++) {
+          await get(port, routes[i % routes.length]);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+      const t0 = process.hrtime.bigint();
+      const child = spawn(process.execPath, [CLI, 'inspect', String(master), '--heap-map-dir', live, '--watch', '1', '--count', '5', '--debug', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let [stdout, stderr] = ['', ''];
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const status = await new Promise<number | null>((r) => child.once('exit', r));
+      const whole = Number(process.hrtime.bigint() - t0) / 1e9;
+      serving = false;
+      await client;
+      if (status !== 0) throw new Error(stderr);
+      return { whole, samples: stdout.trim().split('\n').map((l) => JSON.parse(l) as { sharing: { pid: number; pages: { copied: number } }[] }), costs: stderr.split('\n').filter((l) => /^cowscope: sample \d+ took/.test(l)) };
+    };
+    const idle = await watch(false);
+    const copied = idle.samples[0].sharing.map((x) => (x.pages.copied * pageSize) / 1048576);
     const t = interleaved(5, { smem: () => spawnSync('smem', ['-c', 'pid uss pss', '-P', conf], { encoding: 'utf8' }) });
     console.log(`
 inspect --watch 1 --count 5, Rails 6.1 on Debian's Unicorn (master + 4 workers, ${copied.map((m) => m.toFixed(1)).join('/')} MiB copied per worker):`);
-    console.log(`  whole command                 ${ms(whole).padStart(9)}  (goal 4-6 s: four 1 s intervals and the samples' cost)`);
-    for (const c of costs) {
-      const m = /^cowscope: sample (\d+) took (\d+) ms \((.*)\)$/.exec(c)!;
-      console.log(`  sample ${m[1]}                      ${`${m[2]} ms`.padStart(9)}  (${m[3].replace(/; heap maps parsed \d+, reused \d+;/, ';')})`);
-    }
+    const print = (w: typeof idle, label: string) => {
+      console.log(`  whole command, ${label.padEnd(14)} ${ms(w.whole).padStart(9)}  (goal 4-6 s: four 1 s intervals and the samples' cost)`);
+      for (const c of w.costs) {
+        const m = /^cowscope: sample (\d+) took (\d+) ms \((.*)\)$/.exec(c)!;
+        console.log(`    sample ${m[1]}                    ${`${m[2]} ms`.padStart(9)}  (${m[3].replace(/; heap maps parsed \d+, reused \d+;/, ';')})`);
+      }
+    };
+    print(idle, 'idle');
     console.log(`  smem -c 'pid uss pss' -P       ${ms(t.smem.best).padStart(9)}  (median ${ms(t.smem.median)}; the same 5 processes, PSS/USS only)`);
+    print(await watch(true), '4 requests/s');
   } finally {
     if (server.exitCode === null) {
       const exited = new Promise((r) => server.once('exit', r));

@@ -214,18 +214,19 @@ const sleep = (ms: number, stop: () => boolean) =>
     tick();
   });
 
-/** When sample i of a watch is due: i intervals after the schedule's origin, or now when that is more
- *  than half an interval ago (the schedule moves: origin is then the new one). So two samples start at
- *  least half an interval apart unless the first took longer. */
-export function dueAt(origin: number, i: number, intervalMs: number, now: number): { at: number; origin: number } {
-  const o = now > origin + i * intervalMs + intervalMs / 2 ? now - i * intervalMs : origin;
-  return { at: o + i * intervalMs, origin: o };
+/** The tick of the watch's clock the next sample goes on, and when it starts: ticks come every interval
+ *  from the first sample's start, as a timer's expirations do (timerfd, `perf stat -I`); the tick after
+ *  the last one, or, when that has passed already (the last sample ran late), now, on the latest tick
+ *  that has passed: missed ticks are skipped, never caught up in a burst. */
+export function nextTick(origin: number, lastTick: number, intervalMs: number, now: number): { at: number; tick: number } {
+  let tick = lastTick + 1;
+  if (origin + tick * intervalMs <= now) tick = Math.max(tick, Math.floor((now - origin) / intervalMs));
+  return { at: Math.max(now, origin + tick * intervalMs), tick };
 }
 
-/** --watch: samples every `seconds`, the sample's own cost included: sample k is due k intervals after
- *  the first started, as `vmstat`'s are, or starts as soon as the one before ends when that one ran
- *  late; a sample more than half an interval late moves the schedule instead (no burst of samples to
- *  catch up); prints each worker's copied size and top causes per sample,
+/** --watch: samples every `seconds`, the sample's own cost included: on the ticks of a clock started with
+ *  the first sample (a sample that ran late makes the next start when it ends, and ticks it missed are
+ *  skipped: see nextTick); prints each worker's copied size and top causes per sample,
  *  workers that came and went, then the curve of copied memory per worker over the samples. A sample
  *  that fails (a process went away at the wrong moment) is reported and the watch goes on; only the
  *  target's own exit ends it. */
@@ -245,11 +246,13 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   process.once('SIGTERM', onInt);
   let targetGone: unknown;
   try {
-    let origin = started;
+    let tick = 0;
     for (let i = 0; i < count && !stop; i++) {
-      const due = dueAt(origin, i, intervalMs, Date.now());
-      origin = due.origin;
-      if (i) await sleep(due.at - Date.now(), () => stop);
+      if (i) {
+        const next = nextTick(started, tick, intervalMs, Date.now());
+        tick = next.tick;
+        await sleep(next.at - Date.now(), () => stop);
+      }
       if (stop) break;
       if (background?.failed) {
         process.stderr.write(`cowscope: a blame failed (it is started again): ${escapeControl(describeError(background.failed))}\n`);
@@ -318,7 +321,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.inspect/1)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], default: 'table', describe: 'output: tables, JSON, or node_exporter textfile metrics' })
-      .option('watch', { type: 'number', describe: 'sample every SECONDS: copied memory per worker over time, top causes (computed beside the samples: shown once done), and the curve' })
+      .option('watch', { type: 'number', describe: 'sample every SECONDS (on the ticks of a timer): copied memory per worker over time, top causes (computed beside the samples: a worker that changed shows its last blame, marked, until the new one is done), and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default $TMPDIR/cowscope-live-UID (of each forking process\'s uid)' })
