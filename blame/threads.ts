@@ -76,10 +76,12 @@ export class BlameThreads {
   private spawn(): void {
     const worker = new Worker(path.join(__dirname, 'thread-main.js'), { workerData: { nice: this.nice } });
     worker.on('message', (m: { id: number; blames?: ChildBlame[]; error?: string }) => {
+      // a thread replies only to the task it runs
       const task = this.running.get(worker);
+      if (!task) return;
       this.running.delete(worker);
       this.idle.push(worker);
-      if (task?.id === m.id) {
+      if (task.id === m.id) {
         if (m.error !== undefined) task.reject(new Error(m.error));
         else task.resolve(m.blames![0]);
       }
