@@ -238,10 +238,13 @@ test('--watch on busy workers (their words change at every sample): the last bla
   const live = path.join(dir.dir, 'maps');
   const fam = await startJsonFamily<{ pid: number; children: number[] }>('ruby', [path.join(RUBY_FIXTURES, 'pool.rb'), '2', '0', 'busy'], 30_000, { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live });
   try {
-    const r = runCowscope(['inspect', String(fam.info.pid), '--heap-map-dir', live, '--json', '--watch', '0.5', '--count', '6']);
+    // ten samples half a second apart: the blames of the first (a niced thread's start, a small heap;
+    // done by the fourth to seventh sample here) finish well before the last, and every sample after
+    // the first finds the workers changed
+    const r = runCowscope(['inspect', String(fam.info.pid), '--heap-map-dir', live, '--json', '--watch', '0.5', '--count', '10']);
     assert.is(r.status, 0, r.stderr);
     const samples: { t: number; sharing: Sharing[] }[] = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-    assert.is(samples.length, 6);
+    assert.is(samples.length, 10);
     const stale = samples.flatMap((x) => x.sharing.filter((s) => s.blamePending && s.blame).map((s) => ({ t: x.t, s })));
     // every sample after the first starts a new blame of each worker (its words changed): one of them at
     // least shows the blame finished for an earlier sample
@@ -252,13 +255,10 @@ test('--watch on busy workers (their words change at every sample): the last bla
     }
     for (const s of samples[0].sharing) assert.ok(s.blamePending && !s.blame, 'the first sample has no blame yet');
     // the last sample waits for the blames of its own inputs
-    for (const s of samples[5].sharing) {
+    for (const s of samples[9].sharing) {
       assert.ok(!s.blamePending && s.blameAsOf === undefined, `child ${s.pid}: the last sample's own blame`);
       assert.is(s.blame!.reduce((n, b) => n + b.pages, 0), s.pages.copied, `child ${s.pid}: blame adds up to its copied pages`);
     }
-    const text = runCowscope(['inspect', String(fam.info.pid), '--heap-map-dir', live, '--watch', '0.5', '--count', '4']);
-    assert.is(text.status, 0, text.stderr);
-    assert.match(text.stdout, /top: [a-z][\w.-]+(, [a-z][\w.-]+)* \(as of \d+\.\ds; blame under way\)$/m);
   } finally {
     await fam.stop();
     dir.remove();

@@ -11,6 +11,7 @@ import type { ClassCounts } from '../analyzers/sharing';
 import { StrategyRuns, compareReport } from '../analyzers/compare';
 import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
+import { renderPrometheus, renderWatchSample } from '../cli/render/inspect-live';
 import { renderCompareText, verdictText } from '../cli/render/compare-text';
 import { formatSize } from '../cli/render/units';
 
@@ -199,6 +200,25 @@ function inspectReport(sharing: { pid: number; copied: number; blamed: boolean }
     notes: [],
   };
 }
+
+test('--watch lines and Prometheus rows: a blame under way, the last one finished (marked), and a current one', () => {
+  const r = inspectReport([
+    { pid: 2_000_000_001, copied: 600, blamed: true },
+    { pid: 2_000_000_002, copied: 604, blamed: true },
+    { pid: 2_000_000_003, copied: 10, blamed: true },
+  ]);
+  const [stale, pending] = [r.sharing[0], r.sharing[1]];
+  Object.assign(stale, { blamePending: true, blameAsOf: 2 });
+  Object.assign(pending, { blamePending: true, blame: undefined, remedies: undefined });
+  const lines = renderWatchSample(3, r).trimEnd().split('\n');
+  assert.match(lines[0], /^\[\s+3\.0s\] child 2000000001: copied\s+2\.3M \(\+0\), shared 62\.5%, top: icache\.call \(as of 2\.0s; blame under way\)$/);
+  assert.match(lines[1], /^\[\s+3\.0s\] child 2000000002: copied\s+2\.4M \(\+0\), shared 62\.3%, top: \(blame under way\)$/);
+  assert.match(lines[2], /, top: icache\.call$/);
+  const prom = renderPrometheus(r, {});
+  assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000001",parent="1"\} 1$/m);
+  assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000003",parent="1"\} 0$/m);
+  assert.not.match(prom, /pid="2000000002",parent="1",cause=/, 'no cause rows without a blame');
+});
 
 test('inspect: the answer first, saving at as many workers as there are; --mappings most copied first, top 20', () => {
   const r = inspectReport([
