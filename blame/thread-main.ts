@@ -1,5 +1,5 @@
-// A blame thread (blame/threads.ts): blames the children it was sent, with the adapter whose structures
-// the capture carries, and posts their blames back in the order it got them.
+// A blame thread (blame/threads.ts): blames the child it was sent, with the adapter whose structures the
+// capture carries, and posts its blame back.
 
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,13 +17,13 @@ if (nice)
     /* as it was */
   }
 
-// One message per call: the capture (with only this thread's children's diffs) and the jobs; the reply
-// carries the call's id and the blames, or the error.
-parentPort!.on('message', ({ id, capture, jobs }: ThreadInput & { id: number }) => {
+// One message per child: the capture (with only that child's diffs) and its GC runs; the reply carries
+// the message's id and the blame, or the error.
+parentPort!.on('message', ({ id, capture, gcRuns }: ThreadInput & { id: number }) => {
   try {
     const adapter = adapterOf(capture);
     if (!adapter) throw new Error('a blame thread got a capture of no known runtime');
-    parentPort!.postMessage({ id, blames: jobs.map((j) => blameChild(adapter, capture, capture.diffs!.find((d) => d.pid === j.pid)!, j.gcRuns)) });
+    parentPort!.postMessage({ id, blame: blameChild(adapter, capture, capture.diffs![0], gcRuns) });
   } catch (e) {
     parentPort!.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
   }

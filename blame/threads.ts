@@ -20,10 +20,10 @@ export interface BlameJob {
   gcRuns: number;
 }
 
-/** What one thread is sent: the capture (its diffs: those of its jobs) and, per job, the child's pid. */
+/** What a thread is sent for one child: the capture with only that child's diffs, and its GC runs. */
 export interface ThreadInput {
   capture: Capture;
-  jobs: { pid: number; gcRuns: number }[];
+  gcRuns: number;
 }
 
 /** Below this many changed words in all, threads cost more than they save. */
@@ -45,6 +45,7 @@ interface Task {
   id: number;
   input: ThreadInput;
   words: number;
+  pid: number;
   /** undefined: superseded before it started (BlameThreads.drop) */
   resolve: (b: ChildBlame | undefined) => void;
   reject: (e: Error) => void;
@@ -52,8 +53,7 @@ interface Task {
 
 /** Threads that blame: started once (each loads the engine and the blamers), then sent one child at a
  *  time from a queue, the largest of a call first, to whichever thread is free (a Rails worker's blame
- *  takes about a second, a small child's a few milliseconds). A thread's code stays compiled between
- *  calls (its first blame is about twice as slow as the next ones). close() terminates them, busy or not. */
+ *  takes about a second, a small child's a few milliseconds). close() terminates them, busy or not. */
 export class BlameThreads {
   private idle: Worker[] = [];
   private running = new Map<Worker, Task>();
@@ -75,7 +75,7 @@ export class BlameThreads {
 
   private spawn(): void {
     const worker = new Worker(path.join(__dirname, 'thread-main.js'), { workerData: { nice: this.nice } });
-    worker.on('message', (m: { id: number; blames?: ChildBlame[]; error?: string }) => {
+    worker.on('message', (m: { id: number; blame?: ChildBlame; error?: string }) => {
       // a thread replies only to the task it runs
       const task = this.running.get(worker);
       if (!task) return;
@@ -83,7 +83,7 @@ export class BlameThreads {
       this.idle.push(worker);
       if (task.id === m.id) {
         if (m.error !== undefined) task.reject(new Error(m.error));
-        else task.resolve(m.blames![0]);
+        else task.resolve(m.blame);
       }
       this.dispatch();
     });
@@ -119,7 +119,8 @@ export class BlameThreads {
           tasks.push({
             id: this.nextId++,
             // a structured clone per child: ~30 ms for a Rails app's structures
-            input: { capture: { ...capture, diffs: [job.diffs] }, jobs: [{ pid: job.diffs.pid, gcRuns: job.gcRuns }] },
+            input: { capture: { ...capture, diffs: [job.diffs] }, gcRuns: job.gcRuns },
+            pid: job.diffs.pid,
             words: job.diffs.wordPage.length + job.diffs.addrs.length,
             resolve,
             reject,
@@ -140,7 +141,7 @@ export class BlameThreads {
 
   /** Drops the queued (not yet running) blames of this child: they resolve undefined. */
   drop(pid: number): void {
-    const [gone, kept] = [this.queue.filter((t) => t.input.jobs[0].pid === pid), this.queue.filter((t) => t.input.jobs[0].pid !== pid)];
+    const [gone, kept] = [this.queue.filter((t) => t.pid === pid), this.queue.filter((t) => t.pid !== pid)];
     this.queue = kept;
     for (const t of gone) t.resolve(undefined);
   }
@@ -190,9 +191,9 @@ export class BackgroundBlames {
   /** started with the watch, so that they have loaded when the first sample has found its structures,
    *  and kept: a later blame (a worker that served requests) runs on compiled code. Niced: a sample's own
    *  work (its diffs, a fresh attach when a worker changed) comes first, the blames take the CPU it
-   *  leaves. Measured on 2 CPUs, a 4-worker Rails cluster serving 4 requests/s (every sample attaches
-   *  afresh and re-blames): samples 2-4 took 1.3-2.0 s niced, 2.1-3.1 s not; `--watch 1 --count 5`
-   *  10.5-11.8 s against 14.0-16.1 s. */
+   *  leaves. Measured on 2 CPUs, a 4-worker Rails cluster whose workers ran at every sample (each sample
+   *  attaches afresh and re-blames), alternating: samples 2-4 took 1.1-2.0 s niced, 2.1-3.1 s not;
+   *  `--watch 1 --count 5` 10.2-11.4 s against 12.8-16.1 s. */
   private threads = new BlameThreads(blameThreads(), WATCH_BLAME_NICE).start();
   /** per child, the last blame that finished and the time of the sample whose inputs it was made from:
    *  shown, marked, while a newer one is under way (a worker serving requests changes at every sample) */
@@ -209,7 +210,7 @@ export class BackgroundBlames {
 
   /** Starts blaming these children (keys: what each is computed from); each result goes to done. A
    *  blame of the same child still waiting for a thread is dropped: its inputs are out of date (a live
-   *  master's own writes change every child's diffs, so an idle cluster re-blames all its workers). */
+   *  worker's own writes change its diffs at almost every sample, even with no request to serve). */
   start(capture: Capture, jobs: BlameJob[], keys: (string | undefined)[], t: number, done: (pid: number, blame: ChildBlame) => void): void {
     for (const j of jobs) this.threads.drop(j.diffs.pid);
     this.threads.blameEach(capture, jobs).forEach((blame, i) => {

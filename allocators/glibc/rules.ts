@@ -90,7 +90,8 @@ export function classifyChunkWords(g: GlibcView, addrs: Float64Array | null, old
 }
 
 /** The chunk word at addr (O: fork-time value, N: the child's), or undefined outside every chunk: one
- *  word at a time, for callers off the per-word path. */
+ *  word at a time, for tests and one-off questions (each call hands the chunk lists to C++ again: a
+ *  blamer classifies its words in one classifyChunkWords). */
 export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWord | undefined {
   const big = (w: Word) => BigUint64Array.of((BigInt(w.hi >>> 0) << 32n) | BigInt(w.lo >>> 0));
   const out = classifyChunkWords(g, Float64Array.of(addr), big(O), big(N));
