@@ -6,8 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isThreadStateWord } from '../runtimes/ruby/blamer';
-import { layoutFor } from '../runtimes/ruby/layouts';
+import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isThreadStateWord, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView } from '../allocators/glibc/rules';
 import { parseMaps } from '../native/procfs-parse';
@@ -43,6 +43,26 @@ for (const [series, o, n, cause] of FLAGS)
   test(`${series} flags ${o} -> ${n}: ${cause}`, () => {
     assert.is(flagsWordCause(layoutFor(`${series}.0`), w(o), w(n)), cause);
   });
+
+test("a slot live at the fork that the child's GC freed: swept, moved, or refilled by a new object", () => {
+  const { STRING } = T;
+  const string = w('500002005'), array = w('500002007'), free = w('0'), moved = w('1e');
+  // still the fork-time object (same type): the other rules judge it
+  assert.is(sweptSlotCause(STRING, 0, string, string), undefined);
+  // free at the fork (T_NONE) or unknown: not this rule's
+  assert.is(sweptSlotCause(0, 0, array, array), undefined);
+  assert.is(sweptSlotCause(-1, 0, array, array), undefined);
+  assert.is(sweptSlotCause(STRING, 0, array, undefined), undefined);
+  // freed: flags 0, a free-list link in the next word
+  assert.is(sweptSlotCause(STRING, 0, free, free), 'gc.sweep');
+  assert.is(sweptSlotCause(STRING, 8, w('7f0012345678'), free), 'gc.sweep');
+  // moved away by compaction: the flags word says T_MOVED, the others are the forwarding record
+  assert.is(sweptSlotCause(STRING, 0, moved, moved), 'gc.compact');
+  assert.is(sweptSlotCause(STRING, 8, w('7f0012345678'), moved), 'gc.sweep');
+  // another type lives there now: the child allocated into the slot its sweep freed, every word of it
+  assert.is(sweptSlotCause(STRING, 0, array, array), 'alloc.swept-slot');
+  assert.is(sweptSlotCause(STRING, 16, w('3'), array), 'alloc.swept-slot');
+});
 
 test('an age change in the flags is not age on 3.3+ (the age lives in struct heap_page there)', () => {
   assert.is.not(flagsWordCause(layoutFor('3.3.8'), w('500002001'), w('500002041')), 'gc.age');
@@ -87,6 +107,9 @@ test('call sites: a first call fills the cache; a marking GC storing the empty c
   // minor GCs only: a young iseq is marked by any of them, an old one only once a write barrier remembered it
   assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, false), 'gc.iseq-mark');
   assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, true), 'gc.iseq-remembered');
+  // ... unless the parent's write barrier had remembered the iseq before the fork: a GC there clears that
+  assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 0, vmEmptyCc: empty }, cc, empty, true, true), 'gc.remembered-at-fork');
+  assert.is(callDataCause({ gcRuns: 3, gcFullRuns: 1, vmEmptyCc: empty }, cc, empty, true, true), 'gc.iseq-mark');
 });
 
 test('version rows: the facts each version differs in', () => {

@@ -77,6 +77,9 @@ interface Context {
   stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
   forkPathCopied: (page: number) => boolean;
+  /** was the object at this slot in the remembered set at the fork (its bit set in the fork-time words of
+   *  struct heap_page the child changed; unknown, an unchanged word, counts as no) */
+  rememberedAtFork: (slot: number) => boolean;
 }
 
 /** The GC heap body holding addr, -1 none (an address below the first body or past the last is no
@@ -169,10 +172,20 @@ export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word): str
   return mutation(f.t);
 }
 
+/** A word of a slot live at the fork (type: its T_*) whose flags now say the child's GC freed that
+ *  object: freed (flags 0, a free-list link), moved by compaction, or freed and given to a new object of
+ *  another type. Undefined while the slot holds its fork-time object (exported for the rule-table tests). */
+export function sweptSlotCause(type: number, off: number, N: Word, newFlags: Word | undefined): string | undefined {
+  if (type <= 0 || newFlags === undefined || (!isZero(newFlags) && typeOf(newFlags) === type)) return undefined;
+  if (off === 0 && typeOf(N) === T.MOVED) return 'gc.compact';
+  // A new object in the slot: had a GC before the fork freed the garbage, the child's allocation would
+  // have filled the slot all the same (it allocates into free slots before it grows the heap).
+  return isZero(newFlags) || typeOf(newFlags) === T.MOVED ? 'gc.sweep' : 'alloc.swept-slot';
+}
+
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
-  // A live slot the child's sweep freed (flags 0, next pointer) or freed and reused for another type.
-  if (s.type > 0 && newFlags !== undefined && (isZero(newFlags) || typeOf(newFlags) !== s.type))
-    return off === 0 && typeOf(N) === T.MOVED ? 'gc.compact' : 'gc.sweep';
+  const swept = sweptSlotCause(s.type, off, N, newFlags);
+  if (swept) return swept;
   if (off === 0) return flagsWordCause(ctx.L, O, N);
   // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
   if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
@@ -234,10 +247,12 @@ export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Wor
 
 /** A call site's word (exported for the rule-table tests); iseqOld: the iseq owning the call site was old
  *  at the fork. */
-export function callDataCause(ctx: { gcRuns: number; gcFullRuns: number | undefined; vmEmptyCc: Word | undefined }, O: Word, N: Word, iseqOld: boolean): string {
+export function callDataCause(ctx: { gcRuns: number; gcFullRuns: number | undefined; vmEmptyCc: Word | undefined }, O: Word, N: Word, iseqOld: boolean, rememberedAtFork = false): string {
   // A marking GC stores &vm_empty_cc into call sites (3.4.5 even into live ones). A child whose GCs were
-  // all minor marked an old iseq only because a write barrier remembered it: its own cache fills.
-  if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc)) return onlyMinorGcs(ctx) && iseqOld ? 'gc.iseq-remembered' : 'gc.iseq-mark';
+  // all minor marked an old iseq only because a write barrier remembered it: the parent's before the
+  // fork (its bit set at the fork), else the child's own cache fills.
+  if (ctx.gcRuns && ctx.vmEmptyCc && same(N, ctx.vmEmptyCc) && !same(O, ctx.vmEmptyCc))
+    return onlyMinorGcs(ctx) && iseqOld ? (rememberedAtFork ? 'gc.remembered-at-fork' : 'gc.iseq-remembered') : 'gc.iseq-mark';
   return 'icache.call';
 }
 
@@ -255,11 +270,11 @@ const GC_FLAG_OLD = 2;
 
 /** Does the page hold inline caches a marking GC stores into (the version's: call_data on 3.3 and 3.4,
  *  is_entries too on 3.3) of an iseq that was old at the fork? */
-function oldIseqCachesOn(ctx: Context, page: number, pageSize: number): boolean {
+function oldIseqCachesOn(ctx: Context, page: number, pageSize: number, rememberedAtFork?: boolean): boolean {
   const marked = ctx.L?.iseqMarkRestoresEmptyCc ? [ctx.ruby.callData, ctx.ruby.isEntries] : ctx.L?.markEmptiesCallCaches ? [ctx.ruby.callData] : [];
   for (const r of marked)
     for (let i = Math.max(0, lastAtOrBelow(r.start, page - 1)); i < r.start.length && r.start[i] < page + pageSize; i++)
-      if (r.end[i] > page && oldAtFork(ctx, r.owner[i])) return true;
+      if (r.end[i] > page && oldAtFork(ctx, r.owner[i]) && (rememberedAtFork === undefined || ctx.rememberedAtFork(r.owner[i]) === rememberedAtFork)) return true;
   return false;
 }
 
@@ -347,8 +362,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
-  // owner's free function released the chunk (glibc's links written into it) and the child's mallocs
-  // reused it at the same size, so its words are anything. The sweep of the owner copied the page.
+  // owner's free function released the chunk (glibc's links written into it). In use again in the
+  // child: its mallocs reused it at the same size, as they would had a GC before the fork freed it.
+  { cause: 'alloc.swept-chunk', when: (c) => ownerDied(c.ctx, c.start) && childInUse(c.ctx, c.start) },
+  // Free in the child, or the child's heap unknown: the sweep of the owner wrote the page.
   { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
@@ -418,6 +435,13 @@ function chunkOwnerIndex(ctx: Context, start: number): number {
 function ownerType(ctx: Context, start: number): number {
   const i = chunkOwnerIndex(ctx, start);
   return i < 0 ? -1 : ctx.ruby.chunkOwners!.flags[i] & FL.typeMask;
+}
+
+/** Is the chunk that starts at start in use in the child (the same start there: its own walk)? */
+function childInUse(ctx: Context, start: number): boolean {
+  const g = ctx.glibc;
+  const k = g.childAt(start);
+  return k >= 0 && g.child!.start[k] === start && g.child!.inUse[k] === 1;
 }
 
 /** Did the child free the object owning the chunk at start: the owner's slot is free in the child, or
@@ -666,7 +690,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   // not copied when the parent prewarmed.
   {
     cause: 'gc.iseq-remembered',
-    when: (p) => onlyMinorGcs(p.ctx) && oldIseqCachesOn(p.ctx, p.page, p.pageSize),
+    when: (p) => onlyMinorGcs(p.ctx) && oldIseqCachesOn(p.ctx, p.page, p.pageSize, false),
+  },
+  // ... and an old iseq the parent had remembered before the fork: a GC before forking clears the set.
+  {
+    cause: 'gc.remembered-at-fork',
+    when: (p) => onlyMinorGcs(p.ctx) && oldIseqCachesOn(p.ctx, p.page, p.pageSize, true),
   },
   // Marking an iseq stores into its inline-cache arrays (the empty call cache, cached entries) values
   // they already hold (3.1, 3.3).
@@ -700,7 +729,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
   const cd = ctx.callDataAt(addr);
-  if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]));
+  if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]), ctx.rememberedAtFork(r.callData.owner[cd]));
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
   if (ctx.isEntriesAt(addr) >= 0) return isEntryCause(ctx, O, N);
@@ -916,6 +945,42 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
+    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, hps),
+  };
+}
+
+/** The remembered set at the fork, from the words of its bitmaps (struct heap_page) the child changed:
+ *  bit n of a word stands for the slot at body + 40n + (start - body) mod 40, as in rememberedCause. A bit
+ *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
+ *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
+function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, hps: number): (slot: number) => boolean {
+  const bits = L?.rememberBits;
+  if (!bits || !bits.bytes) return () => false;
+  const hpAt = rangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end);
+  const oldAt = new AddrMap<number>(); // word address -> index of the changed word
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+    const hp = hpAt(addr);
+    if (hp < 0) continue;
+    const off = addr - ruby.heapPageStructs.start[hp];
+    if (off >= bits.offset && off < bits.offset + bits.bytes) oldAt.set(addr, k);
+  }
+  if (!oldAt.size) return () => false;
+  const hpOfBody = new AddrMap<number>();
+  for (let i = 0; i < ruby.heapPageStructs.owner.length; i++) hpOfBody.set(ruby.heapPageStructs.owner[i], i);
+  const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
+  return (slot) => {
+    const b = findRange(bodies, bodyEnds, slot);
+    if (b < 0) return false;
+    const body = bodies[b];
+    const hp = hpOfBody.get(body);
+    if (hp === undefined) return false;
+    const shift = ruby.slotStart[b] ? (ruby.slotStart[b] - body) % 40 : 0;
+    const n = Math.floor((slot - body - shift) / 40);
+    const k = oldAt.get(ruby.heapPageStructs.start[hp] + bits.offset + Math.floor(n / 64) * 8);
+    if (k === undefined) return false;
+    const bit = n % 64;
+    return ((diffs.oldWord[k] >> BigInt(bit)) & 1n) === 1n;
   };
 }
 
@@ -926,13 +991,23 @@ function spanOf(...spans: [number | undefined, number | undefined][]): { lo: num
   return { lo, hi };
 }
 
-/** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child: when
- *  those are enough to make an object old, the objects young at the fork (the child's gc.promote and
- *  gc.age) are old before the fork, as after the promote step. Measured on the Rails app (3.4.5, 7 GCs
- *  in 200 requests): gc.promote 985 pages with none, 0 with prewarm. */
+/** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child:
+ *  - one is enough to clear the remembered set the boot left, as the gc step does. Measured on the Rails
+ *    app, 200 requests: gc.remembered-at-fork 55 pages with none, 1 with prewarm (3.3.8; 3.4.5: 162, 9).
+ *    Not the garbage (gc.sweep): the prewarm's own requests refill the slots its GCs free and leave
+ *    garbage there in turn (3.3.8: gc.sweep 716 -> 141 pages, but alloc.free-slot 213 -> 504,
+ *    alloc.swept-slot 357 -> 518, alloc.swept-chunk 102 -> 249);
+ *  - when they are enough to make an object old, the objects young at the fork (the child's gc.promote
+ *    and gc.age) are old before the fork, as after the promote step. Measured (3.4.5, 7 GCs in 200
+ *    requests): gc.promote 985 pages with none, 0 with prewarm. */
 function prewarmEffects(ctx: Context): StepEffect[] {
-  if (!ctx.L || ctx.gcRuns < ctx.L.oldAge) return [];
-  return [{ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` }];
+  if (!ctx.L || !ctx.gcRuns) return [];
+  const effects: StepEffect[] = [
+    { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, they clear the remembered set the boot left` },
+  ];
+  if (ctx.gcRuns >= ctx.L.oldAge)
+    effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
+  return effects;
 }
 
 export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
