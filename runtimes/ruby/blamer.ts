@@ -945,7 +945,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
-    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, hps),
+    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, hps, capture.meta.pageSize),
   };
 }
 
@@ -953,23 +953,39 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
  *  bit n of a word stands for the slot at body + 40n + (start - body) mod 40, as in rememberedCause. A bit
  *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
  *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
-function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, hps: number): (slot: number) => boolean {
+function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, hps: number, pageSize: number): (slot: number) => boolean {
   const bits = L?.rememberBits;
   if (!bits || !bits.bytes) return () => false;
-  const hpAt = rangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end);
-  const oldAt = new AddrMap<number>(); // word address -> index of the changed word
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    const addr = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
-    const hp = hpAt(addr);
-    if (hp < 0) continue;
-    const off = addr - ruby.heapPageStructs.start[hp];
-    if (off >= bits.offset && off < bits.offset + bits.bytes) oldAt.set(addr, k);
-  }
-  if (!oldAt.size) return () => false;
-  const hpOfBody = new AddrMap<number>();
-  for (let i = 0; i < ruby.heapPageStructs.owner.length; i++) hpOfBody.set(ruby.heapPageStructs.owner[i], i);
-  const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
+  const structs = ruby.heapPageStructs;
+  // built at the first question (a child that ran a major GC asks none)
+  let oldAt: AddrMap<number> | undefined; // word address -> index of the changed word
+  let hpOfBody: AddrMap<number>;
+  let bodyEnds: Float64Array;
+  const build = () => {
+    oldAt = new AddrMap<number>();
+    const hpAt = rangeCursor(structs.start, structs.end);
+    for (let k = 0; k < diffs.wordPage.length; ) {
+      const p = diffs.wordPage[k];
+      // a page no struct heap_page overlaps: on to the next page's words
+      if (!overlapsAny(structs.start, structs.end, diffs.addrs[p], diffs.addrs[p] + pageSize)) {
+        while (k < diffs.wordPage.length && diffs.wordPage[k] === p) k++;
+        continue;
+      }
+      for (; k < diffs.wordPage.length && diffs.wordPage[k] === p; k++) {
+        const addr = diffs.addrs[p] + diffs.wordOffset[k];
+        const hp = hpAt(addr);
+        if (hp < 0) continue;
+        const off = addr - structs.start[hp];
+        if (off >= bits.offset && off < bits.offset + bits.bytes) oldAt.set(addr, k);
+      }
+    }
+    hpOfBody = new AddrMap<number>();
+    for (let h = 0; h < structs.owner.length; h++) hpOfBody.set(structs.owner[h], h);
+    bodyEnds = Float64Array.from(bodies, (b) => b + hps);
+  };
   return (slot) => {
+    if (!oldAt) build();
+    if (!oldAt!.size) return false;
     const b = findRange(bodies, bodyEnds, slot);
     if (b < 0) return false;
     const body = bodies[b];
@@ -977,7 +993,7 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
     if (hp === undefined) return false;
     const shift = ruby.slotStart[b] ? (ruby.slotStart[b] - body) % 40 : 0;
     const n = Math.floor((slot - body - shift) / 40);
-    const k = oldAt.get(ruby.heapPageStructs.start[hp] + bits.offset + Math.floor(n / 64) * 8);
+    const k = oldAt!.get(structs.start[hp] + bits.offset + Math.floor(n / 64) * 8);
     if (k === undefined) return false;
     const bit = n % 64;
     return ((diffs.oldWord[k] >> BigInt(bit)) & 1n) === 1n;
