@@ -735,7 +735,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
   if (ctx.isEntriesAt(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
-      return 'malloc.meta';
+      return carvedSizeCause(ctx, addr) ?? 'malloc.meta';
     case CW.PREV_IN_USE:
       return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
     case CW.FRESH: {
@@ -754,6 +754,16 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
   if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start: m.start, size: m.size, O, N });
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+/** The size word of a chunk the child allocated (its own walk: in use, a start the fork-time heap did
+ *  not have there) was written by that malloc: the chunk's cause (a cache table's entries are the cache
+ *  fill's), as the next chunk's PREV_INUSE bit is. Undefined for other glibc words. */
+function carvedSizeCause(ctx: Context, addr: number): string | undefined {
+  const g = ctx.glibc;
+  const k = g.childAt(addr);
+  if (k < 0 || !g.child!.inUse[k] || addr - g.child!.start[k] !== 8) return undefined;
+  return ctx.freshChunkCause.get(g.child!.start[k]);
 }
 
 function chunkContentCause(c: ChunkContent): string {
