@@ -51,6 +51,15 @@ test('cowscope run -- python3 app.py: a Python run, two children, blame adding u
   }
 });
 
+test("the program's output passes through, each line once, with stdout block-buffered (PYTHONUNBUFFERED unset)", () => {
+  const r = runCowscope(['run', '--json', '--children', '3', '--', 'python3', fixture('prints.py')], { PYTHONUNBUFFERED: '' });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(r.stderr.match(/^booted$/gm), ['booted'], r.stderr);
+  const lines = [...r.stderr.matchAll(/^workload of (\d+) read 1000 rows$/gm)].map((m) => Number(m[1]));
+  assert.equal(lines.sort(), report.children.map((c: { pid: number }) => c.pid).sort(), r.stderr);
+});
+
 test('interpreter options and program arguments reach the program; the script runs as __main__', () => {
   const out = path.join(tmp.dir, 'args.json');
   const python = DEBIAN?.python ?? 'python3';

@@ -50,6 +50,15 @@ test('planted string mutations: every planted GC-heap page is copied in every ch
   }
 });
 
+test("the program's output passes through, each line once: the boot's, and every child's workload's", () => {
+  const r = runCowscope(['run', '--json', '--children', '3', fixture('prints.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(r.stderr.match(/^booted$/gm), ['booted'], r.stderr);
+  const lines = [...r.stderr.matchAll(/^workload of (\d+) read 1000 rows$/gm)].map((m) => Number(m[1]));
+  assert.equal(lines.sort(), report.children.map((c: { pid: number }) => c.pid).sort(), r.stderr);
+});
+
 test('explicit Cowscope.fork_point with a --workload file', () => {
   const r = runCowscope(['run', '--json', '--children', '3', '--strategy', 'gc', '--workload', fixture('workload_mutate.rb'), fixture('fork_point.rb')]);
   assert.is(r.status, 0, r.stderr);

@@ -287,6 +287,7 @@ export class RubySession {
   private stderrTail = '';
   /** resolves when the program's stderr is closed (it and everything holding the pipe exited) */
   private stderrClosed: Promise<void> = Promise.resolve();
+  private stdoutClosed: Promise<void> = Promise.resolve();
   private controlClosed: Promise<void> = Promise.resolve();
   /** the program reported its fork point: a death noticed before that line was read is still at the fork */
   private forkPointSeen = false;
@@ -310,6 +311,7 @@ export class RubySession {
     this.control.on('error', () => undefined); // EPIPE after the program died: seen through 'exit'
     this.readLines(this.control);
     this.stderrClosed = new Promise((resolve) => proc.stderr!.once('close', () => resolve()));
+    this.stdoutClosed = new Promise((resolve) => proc.stdout!.once('close', () => resolve()));
     this.controlClosed = new Promise((resolve) => this.control.once('close', () => resolve()));
     // The program's output passes through as it comes; only a bounded tail is kept for messages.
     proc.stderr!.on('data', (d: Buffer) => {
@@ -804,5 +806,10 @@ export class RubySession {
     }
     for (const stop of this.unwatch.splice(0)) stop();
     this.control.destroy();
+    // Everything the family printed passes through before the command goes on (the pipes close once no
+    // process holds them; one that left the group and lives on holds them for at most a second here).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([this.stdoutClosed, this.stderrClosed]), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
   }
 }

@@ -83,6 +83,29 @@ def _report(event, **fields):
         data = data[os.write(fd, data):]
 
 
+def _flush_output():
+    """The program's buffered output (sys.stdout is block-buffered on a pipe), before a process leaves
+    with os._exit (the parent once released, a child after an error), which would drop it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass  # closed or broken: nothing to keep
+
+
+def _output_before_fork():
+    """In the parent, just before the twin and the children: what it printed goes out now (a child
+    would otherwise inherit it and print it again), and stdout becomes line-buffered, so what a child's
+    workload prints is written as it prints it. cowscope kills a child once it has read it, and a flush
+    called in the child afterwards would write to shared pages (the stream objects' reference counts)."""
+    _flush_output()
+    try:
+        if not sys.stdout.line_buffering:
+            sys.stdout.reconfigure(line_buffering=True)
+    except Exception:
+        pass  # not a TextIOWrapper (the program replaced it): left as the program set it
+
+
 def _clip(text):
     text = str(text)
     return text[:4000] + "..." if len(text) > 4000 else text
@@ -496,6 +519,7 @@ def _fork_family(count):
     would show up as a difference between the twin and a child."""
     parent = os.getpid()
     pids = []
+    _output_before_fork()
     pid = os.fork()
     if pid == 0:
         _die_with_parent(parent)
@@ -528,6 +552,7 @@ def _child_main(parent):
         except Exception:
             pass
     finally:
+        _flush_output()
         os._exit(status)
 
 
@@ -598,6 +623,7 @@ def _wait_for_release(pids):
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        _flush_output()
         os._exit(0)
 
 

@@ -355,6 +355,14 @@ module Cowscope
       process.kill(:STOP, process.pid) # wait for go
       gc_at_go = gc.count
       run_workload(c[:workload])
+      # $stdout is buffered on a pipe, and cowscope kills this child once it has read it: what the workload
+      # printed would be lost. Inline, not a method of its own: a call site first run here fills its cache
+      # on a page of child_main's call sites, which the calls above write anyway ($stderr is unbuffered).
+      begin
+        $stdout.flush
+      rescue IOError, SystemCallError
+        nil # closed or broken: nothing to keep
+      end
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered).
       channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork}}\n))
@@ -367,7 +375,18 @@ module Cowscope
         nil # cowscope is gone; leave anyway
       end
     ensure
+      flush_output
       exit!(status)
+    end
+
+    # The program's buffered output ($stdout is buffered on a pipe), before a process leaves with exit!
+    # (a child after an error, the parent once released), which would drop it.
+    def flush_output
+      [$stdout, $stderr].each do |io|
+        io.flush
+      rescue StandardError
+        nil # closed or broken: nothing to keep
+      end
     end
 
     def run_workload(file = CONFIG['workload'])
@@ -416,6 +435,7 @@ module Cowscope
         break if line.nil? || JSON.parse(line)['cmd'] == 'release'
       end
     ensure
+      flush_output
       release(pids)
       exit!(0)
     end
