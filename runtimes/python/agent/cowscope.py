@@ -96,12 +96,15 @@ def _flush_output():
 def _output_before_fork():
     """In the parent, just before the twin and the children: what it printed goes out now (a child
     would otherwise inherit it and print it again), and stdout becomes line-buffered, so what a child's
-    workload prints is written as it prints it. cowscope kills a child once it has read it, and a flush
-    called in the child afterwards would write to shared pages (the stream objects' reference counts)."""
+    workload prints is written line by line as it prints it. cowscope kills a child once it has read it,
+    and a flush called in the child afterwards would write to shared pages (the stream objects'
+    reference counts). Not write-through either (PYTHONUNBUFFERED, -u): print() then writes each
+    argument and separator by itself, and the children's lines interleave; one write(2) per line keeps
+    them whole."""
     _flush_output()
     try:
-        if not sys.stdout.line_buffering:
-            sys.stdout.reconfigure(line_buffering=True)
+        if not sys.stdout.line_buffering or sys.stdout.write_through:
+            sys.stdout.reconfigure(line_buffering=True, write_through=False)
     except Exception:
         pass  # not a TextIOWrapper (the program replaced it): left as the program set it
 
