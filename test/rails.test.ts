@@ -17,15 +17,15 @@
 // (|predicted - measured| as a share of none's copied bytes per child, --no-aslr --repeat 3); the 10%
 // bound is asserted where the catalog models the strategy's effect on the version (ASSERTED). Measured in
 // compare runs with the rules of this version (see docs/ruby.md, "Garbage the child refills"):
-// - 3.1: gc 4.6-5.8%, promote 0.0-1.6%, warmup 5.5-6.3%. gc was 10.1-11.7% before the child's
+// - 3.1: gc 4.2-5.8%, promote 0.0-1.6%, warmup 5.5-6.3%. gc was 10.1-11.7% before the child's
 //   allocations into slots and chunks its own sweep freed (alloc.swept-slot, alloc.swept-chunk) were told
 //   from the sweep: a GC before the fork frees them there instead, and the child fills them all the same.
-//   Printed: prewarm 9.2-10.7% (7.3-8.0% before the size word of a chunk a cache fill allocated went to the
+//   Printed: prewarm 8.8-10.7% (7.3-8.0% before the size word of a chunk a cache fill allocated went to the
 //   cache fill): on 3.1 a prewarm's own garbage and young buffers are swept and evacuated by the child
 //   (alloc.swept-slot, alloc.swept-chunk, alloc.transient: about 1,000 pages more than with none).
-// - 3.3: gc 1.9-6.8%, promote 1.4-3.3%. Printed: warmup 7.4-9.2% and prewarm 4.1-10.8% (3 runs; 7.2-10.8%
-//   and 4.1-11.8% over the session's rule variants).
-// - 3.4: gc 3.3-5.0%, promote 5.8-6.4%. Printed: warmup 7.9-9.1%, prewarm 11.0-11.2%: a prewarm's own
+// - 3.3: gc 1.9-7.0%, promote 1.2-3.3%. Printed: warmup 3.7-9.5% and prewarm 4.1-11.3% (5 runs; they vary
+//   most from run to run: the prewarm's measured saving alone ranged 2,184-2,609 pages).
+// - 3.4: gc 3.3-5.0%, promote 5.7-6.5%. Printed: warmup 7.9-9.1%, prewarm 10.9-11.2%: a prewarm's own
 //   requests fill the free slots and chunks the child would have allocated from (alloc.free-slot 497 ->
 //   49 pages, alloc.malloc 977 -> 663), which no rule ties to it.
 
