@@ -206,17 +206,20 @@ interface HeapPageWord {
 
 /** The remembered set: bit n stands for the slot at body + 40n + (start - body) mod 40. Blame the store
  *  that made an old object point to a young one: an iseq whose cache the child refilled, else the GC. */
+/** struct heap_page's bitmaps: bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift. */
+const BITMAP_UNIT = 40;
+/** Where the slots of GC heap body b start, modulo BITMAP_UNIT (0 when unknown). */
+const bitmapShift = (ruby: RubyStructures, b: number, body: number): number => (b >= 0 && ruby.slotStart[b] ? (ruby.slotStart[b] - body) % BITMAP_UNIT : 0);
+
 function rememberedCause(w: HeapPageWord): string {
   const { ctx, hp, off, O, N } = w;
   const L = ctx.L!;
   const set = [(N.lo & ~O.lo) >>> 0, (N.hi & ~O.hi) >>> 0];
   const body = ctx.ruby.heapPageStructs.owner[hp];
-  const b = bodyOf(ctx, body);
-  const shift = b >= 0 && ctx.ruby.slotStart[b] ? (ctx.ruby.slotStart[b] - body) % 40 : 0;
-  const base = body + (off - L.rememberBits.offset) * 8 * 40 + shift;
+  const base = body + (off - L.rememberBits.offset) * 8 * BITMAP_UNIT + bitmapShift(ctx.ruby, bodyOf(ctx, body), body);
   for (let bit = 0; bit < 64; bit++)
     if ((set[bit >> 5] >>> (bit & 31)) & 1) {
-      const cause = ctx.iseqCacheCause.get(base + bit * 40);
+      const cause = ctx.iseqCacheCause.get(base + bit * BITMAP_UNIT);
       if (cause) return cause;
     }
   return ctx.gcRuns ? 'gc.bitmap' : 'gc.remember';
@@ -896,6 +899,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   const objIndex = objectIndexer(ruby.objects.address, capture.heapMap!.bodies, hps0, ruby.slotStart, ruby.slotSize);
   const hps = capture.heapMap!.heapPageSize;
   const bodies = capture.heapMap!.bodies;
+  const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
   const regions = regionsOf(ref.vmas);
   const classNames = new AddrMap<string>();
   for (let i = 0; i < ruby.classNames.address.length; i++) classNames.set(ruby.classNames.address[i], ruby.classNames.name[i]);
@@ -924,7 +928,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     tw: chunkWords(0),
     hps,
     bodies,
-    bodyEnds: Float64Array.from(bodies, (b) => b + hps),
+    bodyEnds,
     vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regions,
@@ -955,22 +959,21 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
-    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, hps, capture.meta.pageSize),
+    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
 
 /** The remembered set at the fork, from the words of its bitmaps (struct heap_page) the child changed:
- *  bit n of a word stands for the slot at body + 40n + (start - body) mod 40, as in rememberedCause. A bit
+ *  bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift, as in rememberedCause. A bit
  *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
  *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
-function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, hps: number, pageSize: number): (slot: number) => boolean {
+function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, bodyEnds: Float64Array, pageSize: number): (slot: number) => boolean {
   const bits = L?.rememberBits;
   if (!bits || !bits.bytes) return () => false;
   const structs = ruby.heapPageStructs;
   // built at the first question (a child that ran a major GC asks none)
   let oldAt: AddrMap<number> | undefined; // word address -> index of the changed word
   let hpOfBody: AddrMap<number>;
-  let bodyEnds: Float64Array;
   const build = () => {
     oldAt = new AddrMap<number>();
     const hpAt = rangeCursor(structs.start, structs.end);
@@ -991,7 +994,6 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
     }
     hpOfBody = new AddrMap<number>();
     for (let h = 0; h < structs.owner.length; h++) hpOfBody.set(structs.owner[h], h);
-    bodyEnds = Float64Array.from(bodies, (b) => b + hps);
   };
   return (slot) => {
     if (!oldAt) build();
@@ -1001,8 +1003,7 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
     const body = bodies[b];
     const hp = hpOfBody.get(body);
     if (hp === undefined) return false;
-    const shift = ruby.slotStart[b] ? (ruby.slotStart[b] - body) % 40 : 0;
-    const n = Math.floor((slot - body - shift) / 40);
+    const n = Math.floor((slot - body - bitmapShift(ruby, b, body)) / BITMAP_UNIT);
     const k = oldAt!.get(structs.start[hp] + bits.offset + Math.floor(n / 64) * 8);
     if (k === undefined) return false;
     const bit = n % 64;
