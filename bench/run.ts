@@ -200,7 +200,8 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
  *  --debug) and `smem` on the same processes. Watched idle, the samples after the first reuse what the
  *  first found (gather/reuse.ts) unless a worker or the master ran meanwhile (a Unicorn worker wakes
  *  every 31 s with `timeout 60`); then again while a client sends 4 requests/s, where every sample
- *  attaches afresh and blames every worker again (their words change). */
+ *  attaches the workers' part afresh (the master's part is kept while their copied pages are the same)
+ *  and blames every worker again (their words change). */
 async function watchRails(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cowscope-bench-'));
   const live = path.join(dir, 'maps');
@@ -225,7 +226,7 @@ async function watchRails(): Promise<void> {
     const all = Array.from({ length: 150 }, () => routes).flat();
     for (let i = 0; i < all.length; i += 8) await Promise.all(all.slice(i, i + 8).map((r) => get(port, r)));
     // the watch, its samples' costs; busy: while a client sends a request every 250 ms (each worker's
-    // words change between samples: every sample attaches afresh and blames every worker again)
+    // words change between samples: every sample attaches their part afresh and blames every worker again)
     const watch = async (busy: boolean) => {
       let serving = busy;
       const client = (async () => {

@@ -74,9 +74,21 @@ function top<K extends string>(m: Tally, key: K, n: number): ({ [k in K]: string
 /** How many children were blamed in this process (tests check that a command blames once). */
 export const blameCalls = { count: 0 };
 
-/** Blame of one child, page by page, through the runtime's blamer. */
-export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number): ChildBlame {
+/** Thrown by a blame whose caller said it is no longer wanted (a blame thread, told to stop). */
+export class BlameCancelled extends Error {
+  constructor() {
+    super('blame cancelled');
+  }
+}
+
+/** Pages blamed between two looks at the cancel flag (a Rails worker's 7 000 pages take about a second). */
+const CANCEL_EVERY = 256;
+
+/** Blame of one child, page by page, through the runtime's blamer. cancelled: looked at every few
+ *  hundred pages; true throws BlameCancelled. */
+export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number, cancelled?: () => boolean): ChildBlame {
   blameCalls.count++;
+  if (cancelled?.()) throw new BlameCancelled();
   const pageCauses: string[][] = new Array(diffs.addrs.length);
   const causes: Tally = new Map();
   const byType: Tally = new Map();
@@ -106,6 +118,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
   const ownerWords: number[] = [];
   let w = 0;
   for (let p = 0; p < diffs.addrs.length; p++) {
+    if (cancelled && p % CANCEL_EVERY === 0 && cancelled()) throw new BlameCancelled();
     const first = w;
     while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
     let primary: string;
@@ -215,6 +228,6 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
 
 /** Blame for one child against the reference its diffs were taken from (the twin, or a live master).
  *  gcRuns: GC runs of the child during the measured interval (live mode passes 1: unknown, likely). */
-export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number): ChildBlame {
-  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs, capture.meta.pageSize);
+export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number, cancelled?: () => boolean): ChildBlame {
+  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs, capture.meta.pageSize, cancelled);
 }

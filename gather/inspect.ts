@@ -34,6 +34,8 @@ export interface LiveGroup {
   children: number[];
   /** --watch: the runtime's structures are those of the last sample (nothing they depend on changed) */
   reused: boolean;
+  /** --watch: the parent's structures are those of the last sample, the children's part found afresh */
+  partlyReused: boolean;
   /** --watch: why they were found afresh (the first sample, which input changed) */
   notReused?: string;
   /** --watch: the children's blames, kept with the group's structures, each reused while its inputs are */
@@ -158,21 +160,28 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
         // the adapter's own steps, for --debug: "attach.STEP"
         const attachSteps = new Laps();
         // the adapter of the runtime whose agent wrote the map
-        const attach = () => adapters().adapterNamed(meta.runtime)!.attach(sub, { ...source, parsed: map.parsed }, reference, children, attachSteps);
-        const kept = await opts.reuse?.attach(
-          sub,
-          { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [] },
-          attach,
-          readsSame,
-        );
+        const adapter = adapters().adapterNamed(meta.runtime)!;
+        const attach = () => adapter.attach(sub, mapSource, reference, children, attachSteps);
+        const parts = adapter.parts;
+        const mapSource = { ...source, parsed: map.parsed };
+        const kept =
+          opts.reuse &&
+          (await opts.reuse.attach(
+            sub,
+            { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [], parentPages: parts?.parentKey(sub) },
+            attach,
+            readsSame,
+            parts && { parent: () => parts.parent(sub, mapSource, reference, attachSteps), rest: () => parts.rest(sub, mapSource, reference, children, attachSteps) },
+          ));
         if (!kept) await attach();
-        lap(kept?.reused ? 'reused' : 'attach');
+        lap(kept?.reused ? 'reused' : kept?.partly ? 'attach, the parent\'s part kept' : 'attach');
         for (const [step, ms] of Object.entries(attachSteps.steps)) timings[`attach.${step}`] = (timings[`attach.${step}`] ?? 0) + ms;
         groups.push({
           parent: parentPid,
           capture: sub,
           children: groupPairs.map((p) => p.child.pid),
           reused: kept?.reused ?? false,
+          partlyReused: kept?.partly ?? false,
           ...(kept?.why ? { notReused: kept.why } : {}),
           blames: kept?.blames,
           map: { file: map.file, time: meta.time, runtime: meta.runtime, ruby: meta.version, generation: meta.generation, malformed: map.malformed, parsedNow: map.fresh },

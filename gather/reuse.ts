@@ -11,7 +11,15 @@
 //   - memory: every page and pointer-scan block it read, each with the hash of the bytes it saw at that
 //     read (a read tap, native/reuse.cc).
 // A later sample reuses the result only when the values are equal and every tapped read gives the same
-// bytes again (readsUnchangedAsync reads them again: about as much memory as attach read, none of its work).
+// bytes again (readsUnchangedAsync reads them again: about as much memory as attach read, none of its
+// work).
+//
+// A busy worker changes its words at every sample, so the whole result is rarely reusable. An adapter
+// whose attach comes in parts (RuntimeAdapter.parts: the parent's structures, a function of the heap
+// map, the parent's mappings, the parent's memory and the children's copied pages; then the rest, which
+// reads the children and follows their new words) lets a sample keep the parent's part while those are
+// the same, its own reads included, and make the rest again: the same result as a fresh attach, for a
+// fraction of its cost.
 // A blame is a pure function of the structures attached (those shared by the group, and the child's own
 // entries in their per-child lists), the parent's and the child's mappings, the child's diffs and the GC
 // assumption (always 1 live): reused with its group, and also after a fresh attach (another child
@@ -32,7 +40,10 @@ type Attached = Pick<Capture, 'runtime' | 'heapMap' | 'ruby' | 'python'>;
 
 interface Entry {
   key: [string, string][];
-  reads: ReadTap;
+  /** what the parent's part of attach read (all of attach when not in parts), and the rest */
+  reads: { parent: ReadTap; rest: ReadTap };
+  /** an attach in parts: the structures after its parent's part */
+  parentPart?: Attached;
   attached: Attached;
   /** per child: what its blame depends on (hashed), and the blame once the command made it */
   blames: Map<number, { key: string; blame?: ChildBlame }>;
@@ -125,7 +136,13 @@ export interface AttachInputs {
   parent: { pid: number; vmas: Vma[] };
   children: { pid: number; vmas: Vma[] }[];
   diffs: PageDiffs[];
+  /** what the parent's part of an attach in parts depends on in the diffs (RuntimeAdapter.parts.parentKey) */
+  parentPages?: string;
 }
+
+/** The parts of the key the parent's part of an attach in parts depends on. */
+const PARENT_PARTS = new Set(['the heap map', 'the parent\'s mappings', 'the pages read in the parent']);
+const parentParts = (key: [string, string][]) => key.filter(([name]) => PARENT_PARTS.has(name));
 
 const ids = new WeakMap<object, number>();
 let nextId = 1;
@@ -148,6 +165,8 @@ function keyOf(x: AttachInputs): [string, string][] {
       `child ${d.pid}'s copied pages`,
       `${d.reference}:${d.addrs.length}:${d.wordPage.length}:${hashViews([d.addrs, d.status, d.wordPage, d.wordOffset, d.oldWord, d.newWord]).toString(16)}`,
     ]),
+    // last: a child's change named first (the pages read in the parent are a function of the children's)
+    ['the pages read in the parent', x.parentPages ?? 'all of attach'],
   ];
 }
 
@@ -157,6 +176,20 @@ function changed(a: [string, string][], b: [string, string][]): string | undefin
   return a.find(([, v], i) => v !== b[i][1])?.[0];
 }
 
+/** Nothing read (an attach that is not in parts reads everything in its parent part). */
+const NO_READS: ReadTap = { pid: new Int32Array(), addr: new Float64Array(), len: new Float64Array(), kind: new Uint8Array(), hash: new BigUint64Array(), conflicted: false };
+
+/** The structures with the per-child parts' objects copied: the rest part sets their fields anew,
+ *  and a kept parent part must stay as it was. */
+const copyOf = (a: Attached): Attached => ({ runtime: a.runtime, heapMap: a.heapMap, ruby: a.ruby && { ...a.ruby }, python: a.python && { ...a.python } });
+const attachedIn = (capture: Capture): Attached => ({ runtime: capture.runtime, heapMap: capture.heapMap, ruby: capture.ruby, python: capture.python });
+
+/** An attach in two parts (RuntimeAdapter.parts): the parent's, then the rest. */
+export interface AttachParts {
+  parent(): Promise<void>;
+  rest(): Promise<void>;
+}
+
 /** Reuse across the samples of one watch: one entry per forking process. */
 export class Reuse {
   private entries = new Map<number, Entry>();
@@ -164,38 +197,66 @@ export class Reuse {
   private unsteady = new Set<number>();
 
   /** Starts checking, on the thread pool, whether the memory the last attach of this forking process
-   *  read is unchanged (undefined: nothing kept). Started before the diffs, so that both run at once. */
-  checkReads(parent: number): Promise<boolean> | undefined {
+   *  read is unchanged: that of its parent part, and that of the rest (undefined: nothing kept). Started
+   *  before the diffs, so that both run at once. */
+  checkReads(parent: number): Promise<{ parent: boolean; rest: boolean }> | undefined {
     const last = this.entries.get(parent);
-    return last && readsUnchangedAsync(last.reads).catch(() => false);
+    if (!last) return undefined;
+    const check = (tap: ReadTap) => readsUnchangedAsync(tap).catch(() => false);
+    return Promise.all([check(last.reads.parent), check(last.reads.rest)]).then(([p, r]) => ({ parent: p, rest: r }));
   }
 
-  /** Attaches the runtime's structures to capture: those of the last sample when its key is the same and
-   *  its reads are (readsSame, from checkReads), else fresh, with a read tap. The blames map belongs to
-   *  the result: the command fills it, and gets it back with a reused result. */
-  async attach(capture: Capture, inputs: AttachInputs, fresh: () => void | Promise<void>, readsSame?: Promise<boolean>): Promise<{ reused: boolean; blames: KeptBlames; why?: string }> {
+  /** Attaches the runtime's structures to capture:
+   *  - those of the last sample when its key is the same and so are its reads (readsSame, from
+   *    checkReads);
+   *  - else, for an attach in parts, when what the parent's part depends on is the same (the heap map,
+   *    the parent's mappings, inputs.parentPages, the memory the part read), that part of the last
+   *    sample and the rest made again;
+   *  - else fresh (in parts when there are: the next sample may keep the parent's).
+   *  Each part with its own read tap. The blames map belongs to the result: the command fills it, and
+   *  gets it back with a reused result. */
+  async attach(
+    capture: Capture,
+    inputs: AttachInputs,
+    fresh: () => void | Promise<void>,
+    readsSame?: Promise<{ parent: boolean; rest: boolean }>,
+    parts?: AttachParts,
+  ): Promise<{ reused: boolean; partly: boolean; blames: KeptBlames; why?: string }> {
     const key = keyOf(inputs);
-    const last = this.entries.get(inputs.parent.pid);
-    const same = (await readsSame) ?? false;
+    const parent = inputs.parent.pid;
+    const last = this.entries.get(parent);
+    const same = (await readsSame) ?? { parent: false, rest: false };
     const differs = last && changed(last.key, key);
-    if (last && same && !differs) {
+    if (last && same.parent && same.rest && !differs) {
       for (const [k, v] of Object.entries(last.attached)) if (v !== undefined) Object.assign(capture, { [k]: v });
-      return { reused: true, blames: kept(last.blames, () => this.entries.get(inputs.parent.pid)) };
+      return { reused: true, partly: false, blames: kept(last.blames, () => this.entries.get(parent)), why: undefined };
     }
-    const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(inputs.parent.pid) ? 'memory changed while the last sample read it' : 'first sample';
-    this.entries.delete(inputs.parent.pid);
-    const { reads } = await tapReadsAsync(async () => fresh());
-    const attached: Attached = { runtime: capture.runtime, heapMap: capture.heapMap, ruby: capture.ruby, python: capture.python };
+    const why = last ? (differs ? `${differs} changed` : 'memory it read changed') : this.unsteady.has(parent) ? 'memory changed while the last sample read it' : 'first sample';
+    this.entries.delete(parent);
+    const keepParent = !!parts && !!last?.parentPart && same.parent && !changed(parentParts(last.key), parentParts(key));
+    let reads: Entry['reads'];
+    let parentPart: Attached | undefined;
+    if (keepParent) {
+      parentPart = last!.parentPart!;
+      Object.assign(capture, copyOf(parentPart));
+      reads = { parent: last!.reads.parent, rest: (await tapReadsAsync(parts!.rest)).reads };
+    } else if (parts) {
+      const own = (await tapReadsAsync(parts.parent)).reads;
+      parentPart = copyOf(attachedIn(capture));
+      reads = { parent: own, rest: (await tapReadsAsync(parts.rest)).reads };
+    } else reads = { parent: (await tapReadsAsync(async () => fresh())).reads, rest: NO_READS };
+    const attached = attachedIn(capture);
     // A child whose blame inputs are all the same as last time keeps its blame (another child changed).
     const blames: Entry['blames'] = new Map();
     for (const [pid, k] of blameKeys(attached, key, inputs.children.map((c) => c.pid))) {
       const before = last?.blames.get(pid);
       blames.set(pid, { key: k, blame: before?.key === k ? before.blame : undefined });
     }
-    if (!reads.conflicted) this.entries.set(inputs.parent.pid, { key, reads, attached, blames });
-    if (reads.conflicted) this.unsteady.add(inputs.parent.pid);
-    else this.unsteady.delete(inputs.parent.pid);
-    return { reused: false, blames: kept(blames, () => this.entries.get(inputs.parent.pid)), why };
+    const conflicted = reads.parent.conflicted || reads.rest.conflicted;
+    if (!conflicted) this.entries.set(parent, { key, reads, parentPart, attached, blames });
+    if (conflicted) this.unsteady.add(parent);
+    else this.unsteady.delete(parent);
+    return { reused: false, partly: keepParent, blames: kept(blames, () => this.entries.get(parent)), why };
   }
 
   /** Forgets the groups of forking processes not seen in this sample. */

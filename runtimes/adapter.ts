@@ -93,6 +93,17 @@ export interface RuntimeAdapter {
    *  reads on once it has settled. `laps`, when given, gets the time of each step (--debug); `early`
    *  is what prepare returned, when it ran. */
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps?: Laps, early?: unknown): void | Promise<void>;
+  /** attach in two parts, for a watch (gather/reuse.ts): parent, the structures found in the parent
+   *  (a function of the heap map, the parent's mappings, the parent's memory, and of the children's
+   *  diffs only through parentKey); then rest, what depends on the children (their own allocator state,
+   *  the objects their words point to). parent then rest leaves the capture as attach does. A watch keeps
+   *  the parent's part while its inputs are the same, and runs rest alone: a busy worker changes its
+   *  words at every sample, rarely its copied pages. */
+  parts?: {
+    parentKey(capture: Capture): string;
+    parent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, laps?: Laps): Promise<void>;
+    rest(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps?: Laps): Promise<void>;
+  };
   /** What attach needs that no heap map does (the allocator's state on the copied pages), started once
    *  the capture has its diffs: `run` calls it while the agent still writes the map, and gives the
    *  result to attach (which waits for what runs on the thread pool). */

@@ -14,7 +14,7 @@ import { runReport } from '../analyzers/run-report';
 import { isDeepStrictEqual } from 'node:util';
 import { adapterOf } from '../runtimes';
 import { blameChild } from '../blame/engine';
-import { blameChildren } from '../blame/threads';
+import { BlameThreads, blameChildren } from '../blame/threads';
 
 interface Planted {
   mode: string;
@@ -119,6 +119,18 @@ test('blame on worker threads (inspect, --watch) is the blame of the main thread
     () => assert.unreachable('an aborted blame resolves'),
     (e: Error) => assert.match(e.message, /blame aborted/),
   );
+  // A running blame told to stop (the last sample of a watch needs a newer one of the same child)
+  // resolves undefined, and its thread, kept, blames the next child as the main thread does.
+  const pool = new BlameThreads(1).start();
+  try {
+    const [cancelled] = pool.blameEach(capture, [jobs[0]]);
+    pool.cancelRunning(jobs[0].diffs.pid);
+    const [next] = pool.blameEach(capture, [jobs[1]]);
+    assert.is(await cancelled, undefined, 'the cancelled blame gives nothing');
+    assert.ok(isDeepStrictEqual(await next, here[1]), 'the thread goes on with the next child');
+  } finally {
+    await pool.close();
+  }
 });
 
 test('--trace-allocations names allocation sites', () => {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { followRubyHeapMap, ingestRubyHeapMap as ingestHeapDump } from '../runtimes/ruby/heap-map';
+import { followRubyHeapMap, ingestRubyHeapMap as ingestHeapDump, ingestWholeRubyHeapMap, keepOnPages } from '../runtimes/ruby/heap-map';
 import { ROOT } from './helpers/family';
 import { tempDir } from './helpers/ruby';
 
@@ -111,6 +111,13 @@ test('a real dump_all followed while Ruby writes it: picks equal the ingest, for
     const picked = pick!(keep) as ReturnType<typeof ingestHeapDump>;
     assert.ok(picked.table.address.length > 1000, `${picked.table.address.length} objects picked`);
     assert.equal(picked, ingestHeapDump(file, 65536, keep));
+    // A whole map cut to pages (what inspect --watch does at every sample) is the filtered ingest, for
+    // those pages, for random pages (the slots straddling into them), and for none.
+    const parsed = ingestWholeRubyHeapMap(file, 65536);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const some = Float64Array.from(Array.from(whole.bodies).flatMap((b) => Array.from({ length: 16 }, (_, i) => b + i * 4096)).filter(() => random() < 0.05));
+    for (const pages of [keep, some, new Float64Array()]) assert.equal(keepOnPages(parsed, pages, 4096), ingestHeapDump(file, 65536, pages));
   } finally {
     dir.remove();
   }

@@ -32,7 +32,7 @@ const inputs = (words: [bigint, bigint]): AttachInputs => ({
 });
 const blame = (pid: number) => ({ pid }) as unknown as ChildBlame;
 const attach = (reuse: Reuse, words: [bigint, bigint]) =>
-  reuse.attach({} as Capture, inputs(words), () => undefined, Promise.resolve(false));
+  reuse.attach({} as Capture, inputs(words), () => undefined, Promise.resolve({ parent: false, rest: false }));
 
 test("a blame set on an older sample reaches the current one when the child's inputs are the same there", async () => {
   const reuse = new Reuse();

@@ -1,18 +1,21 @@
 // inspect --watch reuses what the last sample found (gather/reuse.ts): the runtime's structures and the
 // workers' blames, while every input and every byte of memory they were computed from is the same. The
-// reused sample must equal a one-shot `inspect --json` of the same state exactly. Debian's Unicorn
-// (preload_app, 2 workers, loopback) with the live agent; the state is held still by stopping the
-// processes (SIGSTOP) between requests.
+// reused sample must equal a one-shot `inspect --json` of the same state exactly, and so must one that
+// kept only the master's part (busy workers). Debian's Unicorn (preload_app, 2 workers, loopback) and
+// the plain fork pool of fixtures/ruby/pool.rb, with the live agent; the state is held still by
+// stopping the processes (SIGSTOP) between requests.
 
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statOf } from '../native/proc';
 import { inspectSample } from '../cli/commands/inspect';
 import { Reuse } from '../gather/reuse';
 import { readWords, readsUnchangedAsync, scanPointers, tapReadsAsync } from '../native/probe';
-import { runCowscope, tempDir } from './helpers/ruby';
+import { RUBY_FIXTURES, runCowscope, tempDir } from './helpers/ruby';
+import { startJsonFamily } from './helpers/family';
 import { get, startAgentUnicorn, stopFamily } from './helpers/servers';
 
 const live = tempDir('watch-reuse');
@@ -82,7 +85,7 @@ test('a reused sample equals a one-shot inspect of the same state, before and af
     const third = await inspectSample(args(), reuse);
     assert.is(third.cost.groupsReused, 0, 'a worker changed: the structures are found afresh');
     const why = third.cost.notReused.join('; ');
-    assert.ok(new RegExp(`: child ${workers[1]}'s (copied pages|mappings) changed$`).test(why), `the worker that served is named: ${why}`);
+    assert.ok(new RegExp(`: child ${workers[1]}'s (copied pages|mappings) changed( \\(the parent's part kept\\))?$`).test(why), `the worker that served is named: ${why}`);
     const fresh2 = oneShot();
     assert.equal(perWorker(third.report), fresh2, 'after the change, the sample is again what a one-shot inspect finds');
     assert.not.equal(fresh2, fresh, 'the requests changed the worker');
@@ -91,6 +94,50 @@ test('a reused sample equals a one-shot inspect of the same state, before and af
     assert.equal(perWorker(fourth.report), fresh2);
   } finally {
     for (const p of [...workers, master]) signal(p, 'SIGCONT');
+  }
+});
+
+test("busy workers (words changed, copied pages not): the master's part of the structures is kept, and the sample is still what a one-shot inspect finds", async () => {
+  // pool.rb busy: each worker rewrites the first byte of the same 1 000 preloaded strings, every 20 ms,
+  // so once it has gone through them its copied pages stay the same and its words change. The pool's
+  // parent is stopped throughout (its own loop writes its memory); the workers run between samples.
+  const dir = tempDir('watch-busy');
+  const maps = path.join(dir.dir, 'maps');
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  const fam = await startJsonFamily<{ pid: number; children: number[] }>('ruby', [path.join(RUBY_FIXTURES, 'pool.rb'), '2', '0', 'busy'], 30_000, { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: maps });
+  const parent = fam.info.pid;
+  const kids = fam.info.children;
+  const sample = (reuse: Reuse) => inspectSample({ pid: String(parent), heapMapDir: maps, json: true, mappings: false, bytes: false }, reuse);
+  const shot = () => {
+    const r = runCowscope(['inspect', String(parent), '--json', '--heap-map-dir', maps]);
+    assert.is(r.status, 0, r.stderr);
+    return perWorker(JSON.parse(r.stdout));
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 1000)); // the workers go through their strings
+    await stop([parent, ...kids]);
+    const reuse = new Reuse();
+    const first = await sample(reuse);
+    assert.is(first.cost.groupsReused + first.cost.groupsPartlyReused, 0, 'the first sample finds everything afresh');
+    let before = shot();
+    assert.equal(perWorker(first.report), before);
+    for (let round = 0; round < 3; round++) {
+      for (const k of kids) signal(k, 'SIGCONT');
+      await new Promise((r) => setTimeout(r, 150));
+      await stop(kids);
+      const s = await sample(reuse);
+      assert.is(s.cost.groupsReused, 0, `round ${round}: the workers changed`);
+      assert.is(s.cost.groupsPartlyReused, 1, `round ${round}: the master's part kept (${s.cost.notReused.join('; ')})`);
+      assert.match(s.cost.notReused.join('; '), /: child \d+'s copied pages changed \(the parent's part kept\)$/);
+      const now = shot();
+      assert.equal(perWorker(s.report), now, `round ${round}: what a one-shot inspect finds`);
+      assert.not.equal(now, before, `round ${round}: the workers' words changed`);
+      before = now;
+    }
+  } finally {
+    for (const p of [...kids, parent]) signal(p, 'SIGCONT');
+    await fam.stop();
+    dir.remove();
   }
 });
 

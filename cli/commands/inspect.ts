@@ -61,6 +61,8 @@ export interface SampleCost {
   mapsReused: number;
   /** groups whose structures and blames were those of the last sample (--watch) */
   groupsReused: number;
+  /** groups whose parent's structures were those of the last sample, the children's part found afresh */
+  groupsPartlyReused: number;
   /** why the others were found afresh, per forking process */
   notReused: string[];
   /** children blamed in this sample, and those whose last blame was kept (--watch) */
@@ -103,7 +105,7 @@ export async function inspectSample(
     const kept = group.blames;
     if (background && kept) {
       const start = jobs.filter((j) => !background.blames.isPending(j.diffs.pid, kept.key(j.diffs.pid)));
-      if (start.length) background.blames.start(group.capture, start, start.map((j) => kept.key(j.diffs.pid)), background.t, (pid, b) => kept.set(pid, b));
+      if (start.length) background.blames.start(group.capture, start, start.map((j) => kept.key(j.diffs.pid)), background.t, (pid, b) => kept.set(pid, b), background.wait);
       if (background.wait) {
         await background.blames.settle();
         // a blame that failed on its thread (reported by the watch) is tried once more here
@@ -153,7 +155,8 @@ export async function inspectSample(
     mapsParsed: g.groups.filter((x) => x.map.parsedNow).length,
     mapsReused: g.groups.filter((x) => !x.map.parsedNow).length,
     groupsReused: g.groups.filter((x) => x.reused).length,
-    notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}`),
+    groupsPartlyReused: g.groups.filter((x) => x.partlyReused).length,
+    notReused: g.groups.filter((x) => x.notReused).map((x) => `${x.parent}: ${x.notReused}${x.partlyReused ? ' (the parent\'s part kept)' : ''}`),
     blamed: blames.size,
     blamesReused,
     blamesPending: pending.length,
@@ -190,7 +193,7 @@ function debugLine(n: number, cost: SampleCost): string {
     .filter(([k]) => !k.includes('.'))
     .map(([k, v]) => `${k} ${v.toFixed(0)}${parts(k).length ? ` (${parts(k).join(', ')})` : ''}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.groupsPartlyReused ? `, the parent's part for ${cost.groupsPartlyReused} more` : ''}${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
 }
 
 

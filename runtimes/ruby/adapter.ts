@@ -4,7 +4,7 @@ import type { Capture } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
 import { GlibcHeap, MallocChunks, childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
 import { Laps } from '../../gather/laps';
-import { bornTargets, pointedPages, readWords } from '../../native/probe';
+import { bornTargets, hashViews, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
@@ -72,6 +72,11 @@ function objectsBornInChild(capture: Capture, child: { pid: number; vmas: Vma[] 
   return { address: Float64Array.from(keep, (i) => address[i]), flags: Uint32Array.from(keep, (i) => Number(words.words[i] & 0xffffffffn)) };
 }
 
+/** Each child's own chunks on its copied pages, walked with the fork-time tcache key (the children
+ *  inherited it), all children at once on the thread pool. */
+const childChunksOf = (capture: Capture, children: { pid: number; vmas: Vma[] }[], tcacheKey: string) =>
+  allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), capture.meta.pageSize, tcacheKey) })));
+
 /** The allocator's state in the fork-time image and in each child, on the copied pages: it needs no heap
  *  map. Walked on the thread pool: the fork-time image's malloc arenas, then, with its tcache key (the
  *  children inherited it), each child's own chunks on its copied pages (memory it freed and carved anew
@@ -84,13 +89,58 @@ interface RubyEarly {
 function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
   const pageSize = capture.meta.pageSize;
   const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture), pageSize);
-  const childChunks = glibc.then((g) =>
-    allSettledOrThrow(children.map(async (c) => ({ pid: c.pid, chunks: await childChunksAsync(c.pid, c.vmas, diffsOf(capture, c.pid)?.addrs ?? new Float64Array(), pageSize, g.tcacheKey) }))),
-  );
+  const childChunks = glibc.then((g) => childChunksOf(capture, children, g.tcacheKey));
   // attach awaits both; a failure before it does is reported there, not as an unhandled rejection
   glibc.catch(() => undefined);
   childChunks.catch(() => undefined);
   return { glibc, childChunks };
+}
+
+/** The map's objects on the kept pages (RubyKept), every class, module, iseq and block environment
+ *  among them. A map parsed whole once (inspect --watch caches it) is cut to them: the same objects a
+ *  filtered ingest would keep, without reading the file again; `run` reads the map while the agent writes
+ *  it, and picks the same objects from what it read. */
+function mapObjects(map: HeapMapSource, keep: Float64Array, pageSize: number): HeapDumpIngest {
+  const whole = map.parsed as HeapDumpIngest | undefined;
+  if (whole) return keepOnPages(whole, keep, pageSize, map.slotSize);
+  return map.pick ? (map.pick(keep) as HeapDumpIngest) : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+}
+
+/** The pages attach keeps the map's objects on: the copied pages, and the pages of anonymous memory the
+ *  children's new words point to (a call-cache record's callinfo may live on a page nobody copied: their
+ *  types say what the pointing words are). The structures are found from the objects on the copied pages
+ *  alone, so that they depend on nothing else of the children (a busy worker's words point to other
+ *  pages from one sample to the next; its copied pages stay the same). */
+interface RubyKept {
+  copied: Float64Array;
+  objects: Float64Array;
+}
+
+function keptPages(capture: Capture, reference: { vmas: Vma[] }): RubyKept {
+  const copied = copiedPagesOf(capture);
+  return { copied, objects: withPointedPages(capture, copied, reference.vmas) };
+}
+
+/** The parent's part of attach: the runtime, the GC heap's bodies, and the structures found in the
+ *  fork-time image on the copied pages (from the map's objects there, onCopied, and the allocator's state). */
+async function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, onCopied: HeapDumpIngest, copied: Float64Array, glibc: Promise<GlibcHeap>, laps: Laps): Promise<void> {
+  const pageSize = capture.meta.pageSize;
+  capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
+  const ruby = await discoverRubyStructures(reference.pid, onCopied, structLayout(map), reference.vmas, copied, pageSize, () => laps.wait(glibc));
+  laps.lap('structures');
+  capture.ruby = ruby;
+  // with the GC heap pages found in memory (born after the map)
+  capture.heapMap = { heapPageSize: map.heapPageSize, bodies: ruby.bodies, objects: onCopied.objects, free: onCopied.free, malformed: onCopied.malformed };
+}
+
+/** The rest of attach, after the parent's part: the map's objects on every kept page, and each child's
+ *  own part (its chunks on its copied pages, the objects it allocated on GC heap pages it mapped). */
+async function attachRest(capture: Capture, dump: HeapDumpIngest, children: { pid: number; vmas: Vma[] }[], childChunks: Promise<{ pid: number; chunks: MallocChunks }[]>, laps: Laps): Promise<void> {
+  const ruby = capture.ruby!;
+  ruby.objects = dump.table;
+  ruby.childObjects = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, capture.runtime!.heapPageSize) }));
+  laps.lap('born objects');
+  ruby.childChunks = await laps.wait(childChunks);
 }
 
 export const rubyAdapter: RuntimeAdapter = {
@@ -98,37 +148,48 @@ export const rubyAdapter: RuntimeAdapter = {
   prepare: prepareRuby,
   async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps = new Laps(), early?: unknown): Promise<void> {
     laps.skip(); // the steps below are attach's own
-    const pageSize = capture.meta.pageSize;
-    const copiedPages = copiedPagesOf(capture);
     const { glibc, childChunks } = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
     try {
-      // Objects on copied pages, and objects the children's new words point to (a call-cache record's
-      // callinfo may live on a page nobody copied): their types say what the pointing words are.
-      const keep = withPointedPages(capture, copiedPages, reference.vmas);
-      // A map parsed whole once (inspect --watch caches it) is cut to the kept pages: the same objects a
-      // filtered ingest would keep, without reading the file again; `run` reads the map while the agent
-      // writes it, and picks the same objects from what it read.
-      const whole = map.parsed as HeapDumpIngest | undefined;
-      const dump = whole
-        ? keepOnPages(whole, keep, pageSize, map.slotSize)
-        : map.pick
-          ? (map.pick(keep) as HeapDumpIngest)
-          : ingestRubyHeapMap(map.file, map.heapPageSize, keep, map.slotSize, map.maxBytes);
+      const kept = keptPages(capture, reference);
+      const dump = mapObjects(map, kept.objects, capture.meta.pageSize);
       laps.lap('map objects');
-      capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
-      capture.heapMap = { heapPageSize: map.heapPageSize, bodies: dump.bodies, objects: dump.objects, free: dump.free, malformed: dump.malformed };
-      const ruby = await discoverRubyStructures(reference.pid, dump, structLayout(map), reference.vmas, copiedPages, pageSize, () => laps.wait(glibc));
-      laps.lap('structures');
-      const born = children.map((c) => ({ pid: c.pid, ...objectsBornInChild(capture, c, ruby.bodies, map.heapPageSize) }));
-      laps.lap('born objects');
-      ruby.childChunks = await laps.wait(childChunks);
-      ruby.childObjects = born;
-      capture.ruby = ruby;
-      capture.heapMap.bodies = ruby.bodies; // with the GC heap pages found in memory (born after the map)
+      await attachParent(capture, map, reference, keepOnPages(dump, kept.copied, capture.meta.pageSize, map.slotSize), kept.copied, glibc, laps);
+      await attachRest(capture, dump, children, childChunks, laps);
     } finally {
       // nothing reads on after attach returns or throws (a read tap may be open around it)
       await Promise.allSettled([glibc, childChunks]);
     }
+  },
+  parts: {
+    parentKey: (capture) => hashViews([copiedPagesOf(capture)]).toString(16),
+    async parent(capture, map, reference, laps = new Laps()) {
+      laps.skip();
+      const copied = copiedPagesOf(capture);
+      const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, capture.meta.pageSize);
+      glibc.catch(() => undefined);
+      laps.lap('malloc arenas');
+      try {
+        const onCopied = mapObjects(map, copied, capture.meta.pageSize);
+        laps.lap('map objects');
+        await attachParent(capture, map, reference, onCopied, copied, glibc, laps);
+      } finally {
+        await Promise.allSettled([glibc]);
+      }
+    },
+    async rest(capture, map, reference, children, laps = new Laps()) {
+      laps.skip();
+      const childChunks = childChunksOf(capture, children, capture.ruby!.tcacheKey);
+      childChunks.catch(() => undefined);
+      try {
+        const kept = keptPages(capture, reference);
+        laps.lap('pointed pages');
+        const dump = mapObjects(map, kept.objects, capture.meta.pageSize);
+        laps.lap('map objects');
+        await attachRest(capture, dump, children, childChunks, laps);
+      } finally {
+        await Promise.allSettled([childChunks]);
+      }
+    },
   },
   followHeapMap: (map) => followRubyHeapMap(map.file, map.heapPageSize, map.slotSize, map.maxBytes),
   present: (capture) => !!capture.ruby && capture.runtime?.name === 'ruby',

@@ -790,11 +790,14 @@ function inVmStack(ctx: Context, addr: number): boolean {
   return i >= 0 && addr < m.start[i] + m.size[i] && m.size[i] === ctx.L.vmStackMapping;
 }
 
+/** The class column's name of an imemo, by its imemo type code (asked once per owner described). */
+const IMEMO_CLASS: Record<number, string> = Object.fromEntries(Object.entries(IMEMO).map(([name, code]) => [code, `imemo:${name}`]));
+
 function classNameOf(ctx: Context, obj: number): string {
   const o = ctx.ruby.objects;
   if (obj < 0) return '(unknown)';
   const t = o.type[obj];
-  if (t === T.IMEMO) return `imemo:${Object.entries(IMEMO).find(([, v]) => v === o.imemo[obj])?.[0] ?? o.imemo[obj]}`;
+  if (t === T.IMEMO) return IMEMO_CLASS[o.imemo[obj]] ?? `imemo:${o.imemo[obj]}`;
   if (t === T.NONE) return '(free slot)';
   return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
 }
