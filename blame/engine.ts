@@ -131,8 +131,13 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
       const here: number[] = [];
       let lastCause = '';
       let id = -1;
-      for (const c of wordCauses) {
-        if (c !== lastCause) [lastCause, id] = [c, idOf(c)]; // runs of one cause are common
+      for (let i = 0; i < wordCauses.length; i++) {
+        const c = wordCauses[i];
+        if (c !== lastCause) {
+          // runs of one cause are common
+          lastCause = c;
+          id = idOf(c);
+        }
         if (id >= wordsOf.length) {
           const grown = new Float64Array(wordsOf.length * 2);
           grown.set(wordsOf);

@@ -95,6 +95,7 @@ export class BlameThreads {
     const fail = (e: Error) => {
       this.running.get(worker)?.reject(e);
       this.running.delete(worker);
+      this.cancelFlags.delete(worker);
       this.idle = this.idle.filter((w) => w !== worker);
       if (this.closed || this.idle.length + this.running.size === 0) for (const t of this.queue.splice(0)) t.reject(e);
     };

@@ -1055,8 +1055,9 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   const oldIn = (k: number): Word => ((scratchOld.lo = oldU[2 * k]), (scratchOld.hi = oldU[2 * k + 1]), scratchOld);
   const newIn = (k: number): Word => ((scratchNew.lo = newU[2 * k]), (scratchNew.hi = newU[2 * k + 1]), scratchNew);
   // every pass asks for word k's address: computed once
-  const wordAddr = new Float64Array(diffs.wordPage.length);
-  for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
+  const { addrs, wordPage, wordOffset } = diffs;
+  const wordAddr = new Float64Array(wordPage.length);
+  for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = addrs[wordPage[k]] + wordOffset[k];
   const addrOf = (k: number) => wordAddr[k];
   const isFlagsWord = (b: number, addr: number) => {
     const start = ruby.slotStart[b];
@@ -1067,9 +1068,9 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   // and what the chunks it allocated hold.
   const callDataAt = rangeCursor(ruby.callData.start, ruby.callData.end);
   const isEntriesAt = rangeCursor(ruby.isEntries.start, ruby.isEntries.end);
-  ctx.newSlotFlags = new SlotFlags(diffs.wordPage.length);
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    const b = pageBody[diffs.wordPage[k]];
+  ctx.newSlotFlags = new SlotFlags(wordPage.length);
+  for (let k = 0; k < wordPage.length; k++) {
+    const b = pageBody[wordPage[k]];
     const addr = addrOf(k);
     if (b >= 0) {
       if (isFlagsWord(b, addr)) {
@@ -1089,8 +1090,8 @@ export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): 
   }
   // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
   // there are object references), asked by every pass below and by wordCause: computed once a word.
-  const onGcHeap = new Uint8Array(diffs.wordPage.length);
-  for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[diffs.wordPage[k]] >= 0 ? 1 : 0;
+  const onGcHeap = new Uint8Array(wordPage.length);
+  for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
   ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
   ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
   ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt);
