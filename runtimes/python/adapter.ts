@@ -5,8 +5,9 @@ import type { Vma } from '../../native/procfs-parse';
 import type { ChildBlame } from '../../blame/engine';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
+import { hashViews } from '../../native/probe';
 import { pythonBlamer } from './blamer';
-import { discoverPythonStructures } from './discover';
+import { discoverPythonChildren, discoverPythonParent } from './discover';
 import { PythonHeapMap, ingestPythonHeapMap } from './heap-map';
 import { LAYOUTS, POOL, pythonLayoutFor } from './layouts';
 
@@ -15,25 +16,38 @@ function copiedPagesOf(capture: Capture): Float64Array {
   return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
 }
 
+/** The children with the pages each one copied. */
+const withPages = (capture: Capture, children: { pid: number; vmas: Vma[] }[]) => children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() }));
+
+/** The parent's part of attach: the runtime, and the fork-time image's structures on the copied pages. */
+function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }): void {
+  const copiedPages = copiedPagesOf(capture);
+  // live mode hands over the whole map, parsed once (gather/live-map.ts)
+  const heap = (map.parsed as PythonHeapMap | undefined) ?? ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
+  capture.runtime = { name: 'python', version: map.version, platform: map.platform, heapPageSize: POOL.size, slotSize: POOL.alignment };
+  // No GC heap pages of Ruby's kind: pymalloc pools are found in memory and named by the blamer.
+  capture.heapMap = { heapPageSize: POOL.size, bodies: new Float64Array(), objects: heap.total, free: 0, malformed: heap.malformed };
+  // a controlled run's twin: compare predicts strategies from it (what disable costs); a live master is
+  // not walked for it (inspect predicts no strategy)
+  capture.python = discoverPythonParent(heap, reference, copiedPages, capture.meta.pageSize, capture.run !== undefined);
+}
+
+/** The rest: each child's own pools and chunks. */
+function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }[]): void {
+  Object.assign(capture.python!, discoverPythonChildren(capture.python!, withPages(capture, children), capture.meta.pageSize));
+}
+
 export const pythonAdapter: RuntimeAdapter = {
   name: 'python',
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
-    const copiedPages = copiedPagesOf(capture);
-    // live mode hands over the whole map, parsed once (gather/live-map.ts)
-    const heap = (map.parsed as PythonHeapMap | undefined) ?? ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
-    capture.runtime = { name: 'python', version: map.version, platform: map.platform, heapPageSize: POOL.size, slotSize: POOL.alignment };
-    // No GC heap pages of Ruby's kind: pymalloc pools are found in memory and named by the blamer.
-    capture.heapMap = { heapPageSize: POOL.size, bodies: new Float64Array(), objects: heap.total, free: 0, malformed: heap.malformed };
-    capture.python = discoverPythonStructures(
-      heap,
-      reference,
-      children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() })),
-      copiedPages,
-      capture.meta.pageSize,
-      // a controlled run's twin: compare predicts strategies from it (what disable costs); a live
-      // master is not walked for it (inspect predicts no strategy)
-      capture.run !== undefined,
-    );
+    attachParent(capture, map, reference);
+    attachChildren(capture, children);
+  },
+  // the parent's structures depend on the children through their copied pages alone
+  parts: {
+    parentKey: (capture) => hashViews([copiedPagesOf(capture)]).toString(16),
+    parent: async (capture, map, reference) => attachParent(capture, map, reference),
+    rest: async (capture, _map, _reference, children) => attachChildren(capture, children),
   },
   present: (capture) => !!capture.python && capture.runtime?.name === 'python',
   notes(capture: Capture, blames: ChildBlame[]): string[] {

@@ -141,14 +141,9 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
   return { page: Float64Array.from(keep), bytes: Float64Array.from(keep, (p) => free.get(p)!), meanBlock: usedBlocks ? usedBytes / usedBlocks : 0 };
 }
 
-export function discoverPythonStructures(
-  map: PythonHeapMap,
-  reference: { pid: number; vmas: Vma[] },
-  children: { pid: number; vmas: Vma[]; pages: Float64Array }[],
-  copiedPages: Float64Array,
-  pageSize: number,
-  withFreeSpace: boolean,
-): PythonStructures {
+/** The fork-time image's part: its pools and malloc chunks on the copied pages (the children's lists
+ *  empty, for discoverPythonChildren). */
+export function discoverPythonParent(map: PythonHeapMap, reference: { pid: number; vmas: Vma[] }, copiedPages: Float64Array, pageSize: number, withFreeSpace: boolean): PythonStructures {
   const heap = discoverGlibcHeap(reference.pid, reference.vmas, copiedPages, pageSize);
   // The chunk that ends [heap] is malloc's top chunk: free memory a later malloc carves (the walk marks
   // it in use, having no next chunk to read its in-use bit from).
@@ -158,11 +153,20 @@ export function discoverPythonStructures(
   return {
     map,
     pools: discoverPools(reference.pid, reference.vmas, copiedPages),
-    childPools: children.map((c) => ({ pid: c.pid, pools: discoverPools(c.pid, c.vmas, c.pages) })),
+    childPools: [],
     mallocChunks: heap.chunks,
     heapStart: heap.heapStart,
     tcacheKey: heap.tcacheKey,
-    childChunks: children.map((c) => ({ pid: c.pid, chunks: childChunks(c.pid, c.vmas, c.pages, pageSize, heap.tcacheKey) })),
+    childChunks: [],
     ...(withFreeSpace ? { freeSpace: discoverFreeSpace(reference.pid, reference.vmas, pageSize) } : {}),
+  };
+}
+
+/** Each child's part: its own pools and malloc chunks on its copied pages (the chunks walked with the
+ *  fork-time tcache key, which it inherited). */
+export function discoverPythonChildren(py: PythonStructures, children: { pid: number; vmas: Vma[]; pages: Float64Array }[], pageSize: number): Pick<PythonStructures, 'childPools' | 'childChunks'> {
+  return {
+    childPools: children.map((c) => ({ pid: c.pid, pools: discoverPools(c.pid, c.vmas, c.pages) })),
+    childChunks: children.map((c) => ({ pid: c.pid, chunks: childChunks(c.pid, c.vmas, c.pages, pageSize, py.tcacheKey) })),
   };
 }
