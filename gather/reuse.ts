@@ -30,7 +30,7 @@
 //
 // Only --watch holds a Reuse; a one-shot inspect taps nothing.
 
-import type { Capture, PageDiffs } from '../native/capture';
+import { type Capture, type PageDiffs, isPerChild } from '../native/capture';
 import type { ChildBlame } from '../blame/engine';
 import type { Vma } from '../native/procfs-parse';
 import { ReadTap, hashViews, readsUnchangedAsync, tapReadsAsync } from '../native/probe';
@@ -58,8 +58,6 @@ export interface KeptBlames {
   key(pid: number): string | undefined;
 }
 
-/** Lists of per-child entries in the attached structures: arrays of objects with a pid. */
-const isPerChild = (v: unknown): v is { pid: number }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && typeof (v[0] as { pid?: unknown }).pid === 'number';
 
 /** The typed arrays and the other values of a structure, in a fixed order (what hashViews digests);
  *  per-child lists are left out unless keepPerChild. */

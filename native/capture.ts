@@ -158,6 +158,10 @@ export interface FaultTracing {
 /** Frames kept per first writer (the instruction and up to 3 callers, when the binary keeps frame pointers). */
 export const WRITER_FRAMES = 4;
 
+/** Lists of per-child entries in a runtime's structures (capture.ruby, capture.python): arrays of
+ *  objects with a pid (each child's own chunks, pools, objects). */
+export const isPerChild = (v: unknown): v is { pid: number }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && typeof (v[0] as { pid?: unknown }).pid === 'number';
+
 export interface Capture {
   meta: CaptureMeta;
   processes: ProcessCapture[];

@@ -10,6 +10,10 @@ import * as assert from 'uvu/assert';
 import { CAUSES, causeRow, isCause } from '../blame/catalog';
 import { loadCapture } from '../native/capture-file';
 import { runReport } from '../analyzers/run-report';
+import { isDeepStrictEqual } from 'node:util';
+import { adapterOf } from '../runtimes';
+import { blameChild } from '../blame/engine';
+import { blameChildren } from '../blame/threads';
 import { ROOT } from './helpers/family';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
@@ -86,7 +90,7 @@ for (const { python, version } of PYTHONS) {
   });
 }
 
-test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
+test('two children, text output, and report FILE re-runs the blame offline with the same result, on threads too', async () => {
   const save = path.join(tmp.dir, 'hash.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, CAUSES_PY], { COWSCOPE_CAUSE: 'hash' });
   assert.is(r.status, 0, r.stderr);
@@ -98,6 +102,14 @@ test('two children, text output, and report FILE re-runs the blame offline with 
   // one heading per child, or one for both when they are alike within noise
   assert.match(text.stdout, /Why (child \d+|children \d+, \d+ each) copied \d+(–\d+)* pages/);
   assert.match(text.stdout, /py\.str\.hash\s+\d+/);
+  // on blame threads (inspect, --watch: each thread gets the child's own part of the capture), the blame
+  // of the main thread
+  const capture = loadCapture(save);
+  const adapter = adapterOf(capture)!;
+  const jobs = capture.diffs!.filter((d) => capture.run!.children.includes(d.pid)).map((diffs) => ({ diffs, gcRuns: 0 }));
+  assert.is(jobs.length, 2);
+  const here = jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns));
+  assert.ok(isDeepStrictEqual(await blameChildren(adapter, capture, jobs, { threads: 2, offMain: true }), here), 'the same blames on threads');
 });
 
 test('a Python version outside the table: version-independent rules only, said in a note, totals still exact', () => {
