@@ -3,6 +3,7 @@
 // and causes are left out unless --all; pages are whole and sizes K/M/G (raw with --bytes).
 // compare's decision from synthetic runs: a verdict only when the best range is clear of none's.
 
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RunChild, RunReport } from '../analyzers/run-report';
@@ -214,6 +215,12 @@ test('--watch lines and Prometheus rows: a blame under way, the last one finishe
   assert.match(lines[0], /^\[\s+3\.0s\] child 2000000001: copied\s+2\.3M \(\+0\), shared 62\.5%, top: icache\.call \(as of 2\.0s; blame under way\)$/);
   assert.match(lines[1], /^\[\s+3\.0s\] child 2000000002: copied\s+2\.4M \(\+0\), shared 62\.3%, top: \(blame under way\)$/);
   assert.match(lines[2], /, top: icache\.call$/);
+  // a live worker's age is as of the sample's start, not of its rendering (the last sample waits for its
+  // blames): this process, rendered as sampled 42 s after it started
+  const self = inspectReport([{ pid: process.pid, copied: 10, blamed: true }]);
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
+  assert.match(renderWatchSample(3, self, undefined, started + 42), /, 42 s since fork, top: icache\.call$/m);
   const prom = renderPrometheus(r, {});
   assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000001",parent="1"\} 1$/m);
   assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000003",parent="1"\} 0$/m);

@@ -262,6 +262,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
         background.failed = undefined;
       }
       const t = (Date.now() - started) / 1000;
+      const sampledAt = format === 'table' ? live().uptimeNow() : undefined;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
         // the last sample waits for the blames (those under way, and those it starts)
@@ -280,7 +281,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       samples.push({ t, report: s.report });
       if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
       else if (format === 'prometheus') emit(args, out, live().renderPrometheus(s.report, scrapeErrors(s)));
-      else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined));
+      else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined, sampledAt));
     }
   } finally {
     await background?.stop();
