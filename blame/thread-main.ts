@@ -21,8 +21,8 @@ if (nice)
 // (BlameThreads.cancelRunning): the blame stops at its next look, and the thread stays, warm.
 const cancel = new Int32Array((workerData as { cancel: SharedArrayBuffer }).cancel);
 
-// One message per child: the capture (with only that child's diffs) and its GC runs; the reply carries
-// the message's id and the blame, or the error, or that it was cancelled.
+// One message per child: the capture as that child's blame reads it (threads.ts forChild) and its GC
+// runs; the reply carries the message's id and the blame, or the error, or that it was cancelled.
 parentPort!.on('message', ({ id, capture, gcRuns }: ThreadInput & { id: number }) => {
   try {
     const adapter = adapterOf(capture);
