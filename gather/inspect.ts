@@ -168,7 +168,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
           opts.reuse &&
           (await opts.reuse.attach(
             sub,
-            { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [], parentPages: parts?.parentKey(sub) },
+            { runtime: meta.runtime, parsed: map.parsed, mapFacts: source, pageSize: capture.meta.pageSize, parent: reference, children, diffs: sub.diffs ?? [] },
             attach,
             readsSame,
             parts && { parent: () => parts.parent(sub, mapSource, reference, attachSteps), rest: () => parts.rest(sub, mapSource, reference, children, attachSteps) },

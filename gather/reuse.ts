@@ -30,7 +30,7 @@
 //
 // Only --watch holds a Reuse; a one-shot inspect taps nothing.
 
-import { type Capture, type PageDiffs, isPerChild } from '../native/capture';
+import { type Capture, type PageDiffs, copiedPagesOf, isPerChild } from '../native/capture';
 import type { ChildBlame } from '../blame/engine';
 import type { Vma } from '../native/procfs-parse';
 import { ReadTap, hashViews, readsUnchangedAsync, tapReadsAsync } from '../native/probe';
@@ -134,12 +134,10 @@ export interface AttachInputs {
   parent: { pid: number; vmas: Vma[] };
   children: { pid: number; vmas: Vma[] }[];
   diffs: PageDiffs[];
-  /** what the parent's part of an attach in parts depends on in the diffs (RuntimeAdapter.parts.parentKey) */
-  parentPages?: string;
 }
 
 /** The parts of the key the parent's part of an attach in parts depends on. */
-const PARENT_PARTS = new Set(['the heap map', 'the parent\'s mappings', 'the pages read in the parent']);
+const PARENT_PARTS = new Set(['the heap map', 'the parent\'s mappings', 'the pages the children copied']);
 const parentParts = (key: [string, string][]) => key.filter(([name]) => PARENT_PARTS.has(name));
 
 const ids = new WeakMap<object, number>();
@@ -163,8 +161,8 @@ function keyOf(x: AttachInputs): [string, string][] {
       `child ${d.pid}'s copied pages`,
       `${d.reference}:${d.addrs.length}:${d.wordPage.length}:${hashViews([d.addrs, d.status, d.wordPage, d.wordOffset, d.oldWord, d.newWord]).toString(16)}`,
     ]),
-    // last: a child's change named first (the pages read in the parent are a function of the children's)
-    ['the pages read in the parent', x.parentPages ?? 'all of attach'],
+    // last: a child's change named first (the union of what they copied follows from theirs)
+    ['the pages the children copied', hashViews([copiedPagesOf(x.diffs)]).toString(16)],
   ];
 }
 
@@ -208,7 +206,7 @@ export class Reuse {
    *  - those of the last sample when its key is the same and so are its reads (readsSame, from
    *    checkReads);
    *  - else, for an attach in parts, when what the parent's part depends on is the same (the heap map,
-   *    the parent's mappings, inputs.parentPages, the memory the part read), that part of the last
+   *    the parent's mappings, the pages the children copied, the memory the part read), that part of the last
    *    sample and the rest made again;
    *  - else fresh (in parts when there are: the next sample may keep the parent's).
    *  Each part with its own read tap. The blames map belongs to the result: the command fills it, and

@@ -162,6 +162,12 @@ export const WRITER_FRAMES = 4;
  *  objects with a pid (each child's own chunks, pools, objects). */
 export const isPerChild = (v: unknown): v is { pid: number }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && typeof (v[0] as { pid?: unknown }).pid === 'number';
 
+/** Sorted, distinct addresses of every page some child copied (the pages a runtime's structures are
+ *  found on). */
+export function copiedPagesOf(diffs: PageDiffs[] | undefined): Float64Array {
+  return Float64Array.from(new Set((diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
+}
+
 export interface Capture {
   meta: CaptureMeta;
   processes: ProcessCapture[];

@@ -94,13 +94,12 @@ export interface RuntimeAdapter {
    *  is what prepare returned, when it ran. */
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps?: Laps, early?: unknown): void | Promise<void>;
   /** attach in two parts, for a watch (gather/reuse.ts): parent, the structures found in the parent
-   *  (a function of the heap map, the parent's mappings, the parent's memory, and of the children's
-   *  diffs only through parentKey); then rest, what depends on the children (their own allocator state,
+   *  (a function of the heap map, the parent's mappings, the parent's memory, and of the children only
+   *  through the pages they copied, copiedPagesOf); then rest, what depends on the children (their own allocator state,
    *  the objects their words point to). parent then rest leaves the capture as attach does. A watch keeps
    *  the parent's part while its inputs are the same, and runs rest alone: a busy worker changes its
    *  words at every sample, rarely its copied pages. */
   parts?: {
-    parentKey(capture: Capture): string;
     parent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, laps?: Laps): Promise<void>;
     rest(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps?: Laps): Promise<void>;
   };

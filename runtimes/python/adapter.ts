@@ -1,27 +1,21 @@
 // The CPython runtime adapter: heap map + structure discovery for gather, and the blamer for the engine.
 
-import type { Capture } from '../../native/capture';
+import { type Capture, copiedPagesOf } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
 import type { ChildBlame } from '../../blame/engine';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
-import { hashViews } from '../../native/probe';
 import { pythonBlamer } from './blamer';
 import { discoverPythonChildren, discoverPythonParent } from './discover';
 import { PythonHeapMap, ingestPythonHeapMap } from './heap-map';
 import { LAYOUTS, POOL, pythonLayoutFor } from './layouts';
-
-/** Sorted, distinct addresses of every page some child copied. */
-function copiedPagesOf(capture: Capture): Float64Array {
-  return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
-}
 
 /** The children with the pages each one copied. */
 const withPages = (capture: Capture, children: { pid: number; vmas: Vma[] }[]) => children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() }));
 
 /** The parent's part of attach: the runtime, and the fork-time image's structures on the copied pages. */
 function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }): void {
-  const copiedPages = copiedPagesOf(capture);
+  const copiedPages = copiedPagesOf(capture.diffs);
   // live mode hands over the whole map, parsed once (gather/live-map.ts)
   const heap = (map.parsed as PythonHeapMap | undefined) ?? ingestPythonHeapMap(map.file, copiedPages, capture.meta.pageSize, map.maxBytes ?? DEFAULT_MAX_HEAP_MAP);
   capture.runtime = { name: 'python', version: map.version, platform: map.platform, heapPageSize: POOL.size, slotSize: POOL.alignment };
@@ -43,9 +37,7 @@ export const pythonAdapter: RuntimeAdapter = {
     attachParent(capture, map, reference);
     attachChildren(capture, children);
   },
-  // the parent's structures depend on the children through their copied pages alone
   parts: {
-    parentKey: (capture) => hashViews([copiedPagesOf(capture)]).toString(16),
     parent: async (capture, map, reference) => attachParent(capture, map, reference),
     rest: async (capture, _map, _reference, children) => attachChildren(capture, children),
   },

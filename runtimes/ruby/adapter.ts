@@ -1,10 +1,10 @@
 // The Ruby runtime adapter: heap map + structure discovery for gather, and the blamer for the engine.
 
-import type { Capture } from '../../native/capture';
+import { type Capture, copiedPagesOf } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
 import { GlibcHeap, MallocChunks, childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
 import { Laps } from '../../gather/laps';
-import { bornTargets, hashViews, pointedPages, readWords } from '../../native/probe';
+import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
@@ -34,11 +34,6 @@ async function allSettledOrThrow<T>(promises: Promise<T>[]): Promise<T[]> {
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
-}
-
-/** Sorted, distinct addresses of every page some child copied. */
-function copiedPagesOf(capture: Capture): Float64Array {
-  return Float64Array.from(new Set((capture.diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
 }
 
 /** At most this many pages pointed to by the children's new words are added to the heap-map ingest. */
@@ -88,7 +83,7 @@ interface RubyEarly {
 
 function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
   const pageSize = capture.meta.pageSize;
-  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture), pageSize);
+  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture.diffs), pageSize);
   const childChunks = glibc.then((g) => childChunksOf(capture, children, g.tcacheKey));
   // attach awaits both; a failure before it does is reported there, not as an unhandled rejection
   glibc.catch(() => undefined);
@@ -117,7 +112,7 @@ interface RubyKept {
 }
 
 function keptPages(capture: Capture, reference: { vmas: Vma[] }): RubyKept {
-  const copied = copiedPagesOf(capture);
+  const copied = copiedPagesOf(capture.diffs);
   return { copied, objects: withPointedPages(capture, copied, reference.vmas) };
 }
 
@@ -161,10 +156,9 @@ export const rubyAdapter: RuntimeAdapter = {
     }
   },
   parts: {
-    parentKey: (capture) => hashViews([copiedPagesOf(capture)]).toString(16),
     async parent(capture, map, reference, laps = new Laps()) {
       laps.skip();
-      const copied = copiedPagesOf(capture);
+      const copied = copiedPagesOf(capture.diffs);
       const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, capture.meta.pageSize);
       glibc.catch(() => undefined);
       laps.lap('malloc arenas');
