@@ -50,19 +50,28 @@ export function overlapsAny(start: Float64Array, end: Float64Array, lo: number, 
 
 /** findRange over sorted, non-overlapping [start, end) ranges, remembering the last hit: for lookups
  *  that come in address order (changed words), most land in the range of the one before or the next
- *  one, with no binary search. Any order gives the same answers. */
-export function rangeCursor(start: Float64Array, end: Float64Array): (addr: number) => number {
-  let last = -1;
-  return (addr) => {
+ *  one, with no binary search. Any order gives the same answers. A class, not a closure: every blame
+ *  makes its own cursors, and V8 inlines a method into the per-word rules once for all of them, where
+ *  a fresh closure per blame is a new call target each time (its optimized callers deoptimize). */
+export class RangeCursor {
+  private last = -1;
+  constructor(
+    private readonly start: Float64Array,
+    private readonly end: Float64Array,
+  ) {}
+
+  /** The index of the range holding addr, -1 none. */
+  at(addr: number): number {
+    const { start, end, last } = this;
     if (last >= 0 && start[last] <= addr) {
       if (addr < end[last]) return last;
       const next = last + 1;
-      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (last = next) : -1;
+      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (this.last = next) : -1;
     }
     const i = findRange(start, end, addr);
-    if (i >= 0) last = i;
+    if (i >= 0) this.last = i;
     return i;
-  };
+  }
 }
 
 /** A Map from addresses (integers below 2^53) to values, over typed arrays with open addressing. V8's

@@ -2,7 +2,7 @@
 // free-list links), which lie in chunks the child allocated itself, and which are the contents of a
 // chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
 
-import { Word, rangeCursor } from '../../blame/words';
+import { RangeCursor, Word } from '../../blame/words';
 import { ChunkView, classifyChunkWords as nativeClassify } from '../../native/probe';
 import { ARENA_HEAP, GlibcHeap, MallocChunks } from './chunks';
 
@@ -13,8 +13,8 @@ export interface GlibcView {
   child?: MallocChunks;
   childEnds?: Float64Array;
   /** the chunk holding an address, fork-time and the child's: -1 outside every chunk */
-  forkAt: (addr: number) => number;
-  childAt: (addr: number) => number;
+  forkAt: RangeCursor;
+  childAt: RangeCursor;
   /** the chunks, [heap]'s bounds and glibc's tcache key, as classifyChunkWords hands them to C++ */
   native: ChunkView;
 }
@@ -45,8 +45,8 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
     forkEnds,
     child,
     childEnds,
-    forkAt: rangeCursor(heap.chunks.start, forkEnds),
-    childAt: child && childEnds ? rangeCursor(child.start, childEnds) : () => -1,
+    forkAt: new RangeCursor(heap.chunks.start, forkEnds),
+    childAt: child && childEnds ? new RangeCursor(child.start, childEnds) : new RangeCursor(new Float64Array(), new Float64Array()),
     native: {
       forkStart: heap.chunks.start,
       forkSize: heap.chunks.size,
@@ -110,9 +110,9 @@ export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWo
 
 /** The chunk (fork-time, else the child's) holding addr: its start and size, for owner lookups. */
 export function chunkAt(g: GlibcView, addr: number): { start: number; size: number } | undefined {
-  const c = g.forkAt(addr);
+  const c = g.forkAt.at(addr);
   if (c >= 0) return { start: g.fork.start[c], size: g.fork.size[c] };
-  const k = g.childAt(addr);
+  const k = g.childAt.at(addr);
   return k >= 0 ? { start: g.child!.start[k], size: g.child!.size[k] } : undefined;
 }
 

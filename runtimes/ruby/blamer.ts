@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, rangeCursor, same } from '../../blame/words';
+import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, same } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -38,7 +38,7 @@ interface Context {
   vmaEnds: Float64Array;
   vmaRegion: string[];
   vmaKind: string[];
-  objIndex: (addr: number) => number;
+  objIndex: ObjectIndex;
   classNames: AddrMap<string>;
   vmEmptyCc: Word | undefined;
   /** the low word of the new flags of every slot whose flags word the child changed, by slot address */
@@ -63,9 +63,9 @@ interface Context {
   tw: ChunkWords;
   /** the struct heap_page record, call_data array and is_entries array holding a changed word's address
    *  (-1: none); cursors, for lookups in address order */
-  heapPageStructAt: (addr: number) => number;
-  callDataAt: (addr: number) => number;
-  isEntriesAt: (addr: number) => number;
+  heapPageStructAt: RangeCursor;
+  callDataAt: RangeCursor;
+  isEntriesAt: RangeCursor;
   /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
   childMapped: (addr: number) => boolean;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
@@ -146,17 +146,17 @@ interface Slot {
 
 /** The slot holding addr on GC heap body `body`; oldFlags gives the fork-time flags of slots whose flags
  *  word changed on the page being judged (undefined: unchanged, the heap map says what the slot holds). */
-function slotAt(ctx: Context, body: number, addr: number, oldFlags: (slot: number) => Word | undefined): Slot | undefined {
+function slotAt(ctx: Context, body: number, addr: number, flags: PageFlags): Slot | undefined {
   const start = ctx.ruby.slotStart[body];
   const size = ctx.ruby.slotSize[body];
   if (!start || !size || addr < start) return undefined;
   const slot = start + Math.floor((addr - start) / size) * size;
   if (slot < ctx.bodies[body] + 8) return undefined; // the page header (the struct heap_page pointer)
-  const obj = ctx.objIndex(slot);
-  const flags = oldFlags(slot);
-  if (flags !== undefined) {
-    const type = typeOf(flags);
-    return { slot, type: isZero(flags) ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(flags.lo) : -1, obj };
+  const obj = ctx.objIndex.at(slot);
+  const old = flags.old(slot);
+  if (old !== undefined) {
+    const type = typeOf(old);
+    return { slot, type: isZero(old) ? T.NONE : type, imemo: type === T.IMEMO ? imemoTypeOf(old.lo) : -1, obj };
   }
   if (obj < 0) return { slot, type: -1, imemo: -1, obj };
   const o = ctx.ruby.objects;
@@ -264,7 +264,7 @@ const onlyMinorGcs = (ctx: { gcRuns: number; gcFullRuns: number | undefined }): 
 
 /** Was the object at addr old at the fork (the heap map's old bit)? */
 function oldAtFork(ctx: Context, addr: number): boolean {
-  const i = ctx.objIndex(addr);
+  const i = ctx.objIndex.at(addr);
   return i >= 0 && !!(ctx.ruby.objects.gcFlags[i] & GC_FLAG_OLD);
 }
 
@@ -443,7 +443,7 @@ function ownerType(ctx: Context, start: number): number {
 /** Is the chunk that starts at start in use in the child (the same start there: its own walk)? */
 function childInUse(ctx: Context, start: number): boolean {
   const g = ctx.glibc;
-  const k = g.childAt(start);
+  const k = g.childAt.at(start);
   return k >= 0 && g.child!.start[k] === start && g.child!.inUse[k] === 1;
 }
 
@@ -520,14 +520,14 @@ function imemoAt(ctx: Context, addr: number): number {
   const born = ctx.bornFlags.size ? ctx.bornFlags.get(addr) : undefined;
   if (born !== undefined) return (born & FL.typeMask) === T.IMEMO ? imemoTypeOf(born) : -1;
   if (!inBody) return -1;
-  const i = ctx.objIndex(addr);
+  const i = ctx.objIndex.at(addr);
   const o = ctx.ruby.objects;
   return i >= 0 && o.type[i] === T.IMEMO ? o.imemo[i] : -1;
 }
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
  *  they belong to. Other chunks the child allocated hold whatever it malloc'd. */
-function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word): AddrMap<string> {
+function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   const pointsTo: [number, number][] = [];
   // a chunk's words come one after another: its cause so far, from the word before
@@ -541,7 +541,7 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     lastStart = start;
     lastCause = was;
     // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
-    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(newAt(k))) : undefined;
+    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k))) : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
@@ -561,14 +561,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
-function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): AddrMap<string> {
+function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
     if (ctx.cw.kind[k] !== CW.CONTENT) continue;
     const start = ctx.cw.start[k];
-    const N = newAt(k);
+    const N = v.newAt(k);
     const target = num(N);
     const t = ctx.tw.kind[k];
     if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
@@ -576,7 +576,7 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     const cause = freshPointerCause(ctx, target);
     if (cause) out.set(start, cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
-    else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], oldAt(k), N)) out.set(start, 'vm.globals');
+    else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], v.oldAt(k), N)) out.set(start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
     else if (t === CW.FRESH || ctx.childMapped(target)) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
   }
@@ -590,14 +590,14 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
  *  the program defined (a method entry in the GC heap, a constant entry or variable record). */
-function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, newAt: (k: number) => Word, oldAt: (k: number) => Word): AddrMap<string> {
+function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
-    const O = oldAt(k);
-    const N = newAt(k);
-    const V = newAt(k + 1);
-    if (!isZero(O) || !isZero(oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
+    const O = v.oldAt(k);
+    const N = v.newAt(k);
+    const V = v.newAt(k + 1);
+    if (!isZero(O) || !isZero(v.oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
     if (ctx.cw.kind[k] !== CW.CONTENT || ctx.cw.off[k] % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
     const start = ctx.cw.start[k];
     // the value's chunk (what word k + 1's new value points into)
@@ -725,17 +725,17 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
 
 function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): string {
   const r = ctx.ruby;
-  const hp = ctx.heapPageStructAt(addr);
+  const hp = ctx.heapPageStructAt.at(addr);
   if (hp >= 0) {
     const w: HeapPageWord = { ctx, hp, off: addr - r.heapPageStructs.start[hp], O, N };
     const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
-  const cd = ctx.callDataAt(addr);
+  const cd = ctx.callDataAt.at(addr);
   if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]), ctx.rememberedAtFork(r.callData.owner[cd]));
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
-  if (ctx.isEntriesAt(addr) >= 0) return isEntryCause(ctx, O, N);
+  if (ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
       return carvedSizeCause(ctx, addr) ?? 'malloc.meta';
@@ -764,7 +764,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
  *  fill's), as the next chunk's PREV_INUSE bit is. Undefined for other glibc words. */
 function carvedSizeCause(ctx: Context, addr: number): string | undefined {
   const g = ctx.glibc;
-  const k = g.childAt(addr);
+  const k = g.childAt.at(addr);
   if (k < 0 || !g.child!.inUse[k] || addr - g.child!.start[k] !== 8) return undefined;
   return ctx.freshChunkCause.get(g.child!.start[k]);
 }
@@ -821,9 +821,58 @@ export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: n
 
 /** The index of the heap map's object at an address (-1: none). Every rule asks, most of them per word:
  *  a table per GC heap body, by slot, answers without a search where all of the body's objects lie on
- *  its slot grid (always, unless the slot size is unknown); the sorted addresses are searched elsewhere. */
-function objectIndexer(addrs: Float64Array, bodies: Float64Array, hps: number, slotStart: Float64Array, slotSize: Uint16Array): (addr: number) => number {
-  const search = (addr: number): number => {
+ *  its slot grid (always, unless the slot size is unknown); the sorted addresses are searched elsewhere.
+ *  A class, as RangeCursor is: one call target for every blame's index. */
+class ObjectIndex {
+  private readonly nb: number;
+  /** the body's first row in the table */
+  private readonly first: Float64Array;
+  /** its slots (0: searched instead) */
+  private readonly count: Float64Array;
+  private readonly table: Int32Array;
+
+  constructor(
+    private readonly addrs: Float64Array,
+    private readonly bodies: Float64Array,
+    private readonly hps: number,
+    private readonly slotStart: Float64Array,
+    private readonly slotSize: Uint16Array,
+  ) {
+    const nb = (this.nb = bodies.length);
+    const first = (this.first = new Float64Array(nb));
+    const count = (this.count = new Float64Array(nb));
+    let rows = 0;
+    for (let b = 0; b < nb; b++) {
+      const start = slotStart[b];
+      const size = slotSize[b];
+      if (!start || !size || start < bodies[b] || start >= bodies[b] + hps) continue;
+      first[b] = rows;
+      count[b] = Math.floor((bodies[b] + hps - start) / size);
+      rows += count[b];
+    }
+    const table = (this.table = new Int32Array(rows).fill(-1));
+    for (let i = 0, b = 0; i < addrs.length; i++) {
+      const addr = addrs[i];
+      while (b < nb && bodies[b] + hps <= addr) b++;
+      if (b >= nb || addr < bodies[b] || !count[b]) continue;
+      const off = addr - slotStart[b];
+      const k = off / slotSize[b];
+      if (off < 0 || k !== Math.floor(k) || k >= count[b]) count[b] = 0; // off the grid: search this body
+      else table[first[b] + k] = i;
+    }
+  }
+
+  at(addr: number): number {
+    const { nb, bodies, hps, count } = this;
+    if (!nb || addr < bodies[0] || addr >= bodies[nb - 1] + hps) return this.search(addr);
+    const b = lastAtOrBelow(bodies, addr);
+    if (b < 0 || addr >= bodies[b] + hps || !count[b]) return this.search(addr);
+    const k = (addr - this.slotStart[b]) / this.slotSize[b];
+    return k >= 0 && k < count[b] && k === Math.floor(k) ? this.table[this.first[b] + k] : -1;
+  }
+
+  private search(addr: number): number {
+    const addrs = this.addrs;
     let lo = 0;
     let hi = addrs.length - 1;
     while (lo <= hi) {
@@ -834,36 +883,7 @@ function objectIndexer(addrs: Float64Array, bodies: Float64Array, hps: number, s
       else hi = mid - 1;
     }
     return -1;
-  };
-  const nb = bodies.length;
-  const first = new Float64Array(nb); // the body's first row in the table
-  const count = new Float64Array(nb); // its slots (0: searched instead)
-  let rows = 0;
-  for (let b = 0; b < nb; b++) {
-    const start = slotStart[b];
-    const size = slotSize[b];
-    if (!start || !size || start < bodies[b] || start >= bodies[b] + hps) continue;
-    first[b] = rows;
-    count[b] = Math.floor((bodies[b] + hps - start) / size);
-    rows += count[b];
   }
-  const table = new Int32Array(rows).fill(-1);
-  for (let i = 0, b = 0; i < addrs.length; i++) {
-    const addr = addrs[i];
-    while (b < nb && bodies[b] + hps <= addr) b++;
-    if (b >= nb || addr < bodies[b] || !count[b]) continue;
-    const off = addr - slotStart[b];
-    const k = off / slotSize[b];
-    if (off < 0 || k !== Math.floor(k) || k >= count[b]) count[b] = 0; // off the grid: search this body
-    else table[first[b] + k] = i;
-  }
-  return (addr) => {
-    if (!nb || addr < bodies[0] || addr >= bodies[nb - 1] + hps) return search(addr);
-    const b = lastAtOrBelow(bodies, addr);
-    if (b < 0 || addr >= bodies[b] + hps || !count[b]) return search(addr);
-    const k = (addr - slotStart[b]) / slotSize[b];
-    return k >= 0 && k < count[b] && k === Math.floor(k) ? table[first[b] + k] : -1;
-  };
 }
 
 /** Low words of slots' new flags, pushed in address order (the changed words' order), found by binary
@@ -899,7 +919,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
   const L = layoutFor(capture.runtime?.version ?? '');
   const hps0 = capture.heapMap!.heapPageSize;
-  const objIndex = objectIndexer(ruby.objects.address, capture.heapMap!.bodies, hps0, ruby.slotStart, ruby.slotSize);
+  const objIndex = new ObjectIndex(ruby.objects.address, capture.heapMap!.bodies, hps0, ruby.slotStart, ruby.slotSize);
   const hps = capture.heapMap!.heapPageSize;
   const bodies = capture.heapMap!.bodies;
   const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
@@ -925,9 +945,9 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)],
     glibc,
     cw: chunkWords(0),
-    heapPageStructAt: rangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
-    callDataAt: rangeCursor(ruby.callData.start, ruby.callData.end),
-    isEntriesAt: rangeCursor(ruby.isEntries.start, ruby.isEntries.end),
+    heapPageStructAt: new RangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
+    callDataAt: new RangeCursor(ruby.callData.start, ruby.callData.end),
+    isEntriesAt: new RangeCursor(ruby.isEntries.start, ruby.isEntries.end),
     tw: chunkWords(0),
     hps,
     bodies,
@@ -979,7 +999,7 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
   let hpOfBody: AddrMap<number>;
   const build = () => {
     oldAt = new AddrMap<number>();
-    const hpAt = rangeCursor(structs.start, structs.end);
+    const hpAt = new RangeCursor(structs.start, structs.end);
     for (let k = 0; k < diffs.wordPage.length; ) {
       const p = diffs.wordPage[k];
       // a page no struct heap_page overlaps: on to the next page's words
@@ -989,7 +1009,7 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
       }
       for (; k < diffs.wordPage.length && diffs.wordPage[k] === p; k++) {
         const addr = diffs.addrs[p] + diffs.wordOffset[k];
-        const hp = hpAt(addr);
+        const hp = hpAt.at(addr);
         if (hp < 0) continue;
         const off = addr - structs.start[hp];
         if (off >= bits.offset && off < bits.offset + bits.bytes) oldAt.set(addr, k);
@@ -1040,163 +1060,254 @@ function prewarmEffects(ctx: Context): StepEffect[] {
   return effects;
 }
 
-export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
-  const ctx = contextFor(capture, diffs, gcRuns);
-  const ruby = ctx.ruby;
-  const pageSize = capture.meta.pageSize;
-  const pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a));
-  const oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
-  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
-  const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
-  const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
-  // The per-word rules read a word's values and keep none: one scratch pair, filled per word.
-  const scratchOld: Word = { lo: 0, hi: 0 };
-  const scratchNew: Word = { lo: 0, hi: 0 };
-  const oldIn = (k: number): Word => ((scratchOld.lo = oldU[2 * k]), (scratchOld.hi = oldU[2 * k + 1]), scratchOld);
-  const newIn = (k: number): Word => ((scratchNew.lo = newU[2 * k]), (scratchNew.hi = newU[2 * k + 1]), scratchNew);
-  // every pass asks for word k's address: computed once
-  const { addrs, wordPage, wordOffset } = diffs;
-  const wordAddr = new Float64Array(wordPage.length);
-  for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = addrs[wordPage[k]] + wordOffset[k];
-  const addrOf = (k: number) => wordAddr[k];
-  const isFlagsWord = (b: number, addr: number) => {
-    const start = ruby.slotStart[b];
-    const size = ruby.slotSize[b];
-    return !!start && !!size && addr >= start && (addr - start) % size === 0;
-  };
-  // Context from all of the child's words: new flags of every slot, iseqs whose caches it refilled,
-  // and what the chunks it allocated hold.
-  const callDataAt = rangeCursor(ruby.callData.start, ruby.callData.end);
-  const isEntriesAt = rangeCursor(ruby.isEntries.start, ruby.isEntries.end);
-  ctx.newSlotFlags = new SlotFlags(wordPage.length);
-  for (let k = 0; k < wordPage.length; k++) {
-    const b = pageBody[wordPage[k]];
-    const addr = addrOf(k);
-    if (b >= 0) {
-      if (isFlagsWord(b, addr)) {
-        const nLo = newU[2 * k];
-        ctx.newSlotFlags.push(addr, nLo);
-        if (nLo & ~oldU[2 * k] & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
-      }
-      continue;
-    }
-    const cd = callDataAt(addr);
-    if (cd >= 0) {
-      ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
-      continue;
-    }
-    const ie = isEntriesAt(addr);
-    if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, oldAt(k), newAt(k)));
+/** A child's changed words, old and new value, by index k in its diffs, as two 32-bit halves. The
+ *  per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair per side;
+ *  oldAt/newAt give a word of its own, for values kept. */
+class WordValues {
+  private readonly oldU: Uint32Array;
+  private readonly newU: Uint32Array;
+  private readonly scratchOld: Word = { lo: 0, hi: 0 };
+  private readonly scratchNew: Word = { lo: 0, hi: 0 };
+
+  constructor(diffs: PageDiffs) {
+    this.oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
+    this.newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
   }
-  // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
-  // there are object references), asked by every pass below and by wordCause: computed once a word.
-  const onGcHeap = new Uint8Array(wordPage.length);
-  for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
-  ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
-  ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
-  ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, newAt);
-  ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, newAt, oldAt);
-  ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, newAt, oldAt);
 
-  // The page changedWords judged last, and its slots' old and new flags (ownerOf describes its words):
-  // the row of each changed flags word, by its index in the page (no Map keyed by 47-bit addresses).
-  let page = -1;
-  let pageStart = 0;
-  const flagsRow = new Int32Array(pageSize / 8).fill(-1);
-  const flagsSet: number[] = [];
-  const rowOf = (addr: number): number => {
-    const i = (addr - pageStart) / 8;
-    return i >= 0 && i < flagsRow.length && i === Math.floor(i) ? flagsRow[i] : -1;
-  };
-  const scratchOldFlags: Word = { lo: 0, hi: 0 };
-  const scratchNewFlags: Word = { lo: 0, hi: 0 };
-  const oldFlags = (slot: number): Word | undefined => {
-    const k = rowOf(slot);
-    return k < 0 ? undefined : ((scratchOldFlags.lo = oldU[2 * k]), (scratchOldFlags.hi = oldU[2 * k + 1]), scratchOldFlags);
-  };
-  const newFlags = (slot: number): Word | undefined => {
-    const k = rowOf(slot);
-    return k < 0 ? undefined : ((scratchNewFlags.lo = newU[2 * k]), (scratchNewFlags.hi = newU[2 * k + 1]), scratchNewFlags);
-  };
-  // The chunk owner of word k (index in ruby.chunkOwners, -1: none): the fork-time chunk holding the
-  // word, looked up once per chunk (a chunk's words come one after another).
-  let lastChunk = -1;
-  let lastOwner = -1;
-  const forkChunkAt = rangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
-  const chunkOwnerAt = (k: number): number => {
-    const c = forkChunkAt(addrOf(k));
+  oldAt(k: number): Word {
+    return { lo: this.oldU[2 * k], hi: this.oldU[2 * k + 1] };
+  }
+  newAt(k: number): Word {
+    return { lo: this.newU[2 * k], hi: this.newU[2 * k + 1] };
+  }
+  oldIn(k: number): Word {
+    return this.oldInto(k, this.scratchOld);
+  }
+  newIn(k: number): Word {
+    return this.newInto(k, this.scratchNew);
+  }
+  /** word k's old (new) value, into w */
+  oldInto(k: number, w: Word): Word {
+    w.lo = this.oldU[2 * k];
+    w.hi = this.oldU[2 * k + 1];
+    return w;
+  }
+  newInto(k: number, w: Word): Word {
+    w.lo = this.newU[2 * k];
+    w.hi = this.newU[2 * k + 1];
+    return w;
+  }
+  /** the low halves, for flag bits */
+  oldLo(k: number): number {
+    return this.oldU[2 * k];
+  }
+  newLo(k: number): number {
+    return this.newU[2 * k];
+  }
+}
+
+/** The flags words of slots that changed on the page being judged, old and new: the row of each by its
+ *  index in the page (no Map keyed by 47-bit addresses). */
+class PageFlags {
+  private start = 0;
+  private readonly row: Int32Array;
+  private readonly set: number[] = [];
+  private readonly scratchOld: Word = { lo: 0, hi: 0 };
+  private readonly scratchNew: Word = { lo: 0, hi: 0 };
+
+  constructor(
+    pageSize: number,
+    private readonly values: WordValues,
+  ) {
+    this.row = new Int32Array(pageSize / 8).fill(-1);
+  }
+
+  /** forget the page before, judge the page at start */
+  reset(start: number): void {
+    for (const i of this.set) this.row[i] = -1;
+    this.set.length = 0;
+    this.start = start;
+  }
+  /** word k, at byte offset off of the page, is a slot's flags word */
+  add(off: number, k: number): void {
+    this.row[off / 8] = k;
+    this.set.push(off / 8);
+  }
+  private rowOf(slot: number): number {
+    const i = (slot - this.start) / 8;
+    return i >= 0 && i < this.row.length && i === Math.floor(i) ? this.row[i] : -1;
+  }
+  /** the slot's flags at the fork, when they changed on this page */
+  old(slot: number): Word | undefined {
+    const k = this.rowOf(slot);
+    return k < 0 ? undefined : this.values.oldInto(k, this.scratchOld);
+  }
+  /** the slot's flags now, when they changed on this page */
+  now(slot: number): Word | undefined {
+    const k = this.rowOf(slot);
+    return k < 0 ? undefined : this.values.newInto(k, this.scratchNew);
+  }
+}
+
+/** The Ruby blamer of one child. A class, not an object of closures: every blame makes one, and V8
+ *  compiles its methods once for all of them (a closure per blame is a new call target every time). */
+class RubyPageBlamer implements PageBlamer {
+  readonly unknownVersion: string | undefined;
+  private readonly ctx: Context;
+  private readonly ruby: RubyStructures;
+  private readonly pageSize: number;
+  /** the GC heap body of each copied page, -1 none */
+  private readonly pageBody: Int32Array;
+  private readonly values: WordValues;
+  /** every pass asks for word k's address: computed once */
+  private readonly wordAddr: Float64Array;
+  /** the page changedWords judged last (ownerOf describes its words), and its slots' flags */
+  private page = -1;
+  private readonly flags: PageFlags;
+  /** the fork-time chunk holding a word, looked up once per chunk (a chunk's words come one after another) */
+  private readonly forkChunkAt: RangeCursor;
+  private lastChunk = -1;
+  private lastOwner = -1;
+
+  constructor(
+    capture: Capture,
+    private readonly diffs: PageDiffs,
+    gcRuns: number,
+  ) {
+    const ctx = (this.ctx = contextFor(capture, diffs, gcRuns));
+    const ruby = (this.ruby = ctx.ruby);
+    this.unknownVersion = ctx.L ? undefined : capture.runtime?.version;
+    this.pageSize = capture.meta.pageSize;
+    const pageBody = (this.pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a)));
+    const v = (this.values = new WordValues(diffs));
+    const { addrs, wordPage, wordOffset } = diffs;
+    const wordAddr = (this.wordAddr = new Float64Array(wordPage.length));
+    for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = addrs[wordPage[k]] + wordOffset[k];
+    // Context from all of the child's words: new flags of every slot, iseqs whose caches it refilled,
+    // and what the chunks it allocated hold.
+    const callDataAt = new RangeCursor(ruby.callData.start, ruby.callData.end);
+    const isEntriesAt = new RangeCursor(ruby.isEntries.start, ruby.isEntries.end);
+    ctx.newSlotFlags = new SlotFlags(wordPage.length);
+    for (let k = 0; k < wordPage.length; k++) {
+      const b = pageBody[wordPage[k]];
+      const addr = wordAddr[k];
+      if (b >= 0) {
+        if (this.isFlagsWord(b, addr)) {
+          const nLo = v.newLo(k);
+          ctx.newSlotFlags.push(addr, nLo);
+          if (nLo & ~v.oldLo(k) & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
+        }
+        continue;
+      }
+      const cd = callDataAt.at(addr);
+      if (cd >= 0) {
+        ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
+        continue;
+      }
+      const ie = isEntriesAt.at(addr);
+      if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, v.oldAt(k), v.newAt(k)));
+    }
+    // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
+    // there are object references), asked by every pass below and by wordCause: computed once a word.
+    const onGcHeap = new Uint8Array(wordPage.length);
+    for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
+    ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
+    ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
+    ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
+    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
+    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
+    this.flags = new PageFlags(this.pageSize, v);
+    this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
+  }
+
+  private isFlagsWord(b: number, addr: number): boolean {
+    const start = this.ruby.slotStart[b];
+    const size = this.ruby.slotSize[b];
+    return !!start && !!size && addr >= start && (addr - start) % size === 0;
+  }
+
+  /** The chunk owner of word k (index in ruby.chunkOwners, -1: none). */
+  private chunkOwnerAt(k: number): number {
+    const c = this.forkChunkAt.at(this.wordAddr[k]);
     if (c < 0) return -1;
-    if (c !== lastChunk) [lastChunk, lastOwner] = [c, chunkOwnerIndex(ctx, ctx.glibc.fork.start[c])];
-    return lastOwner;
-  };
+    if (c !== this.lastChunk) {
+      this.lastChunk = c;
+      this.lastOwner = chunkOwnerIndex(this.ctx, this.ctx.glibc.fork.start[c]);
+    }
+    return this.lastOwner;
+  }
 
-  return {
-    unknownVersion: ctx.L ? undefined : capture.runtime?.version,
-    effects: () => prewarmEffects(ctx),
-    regionOf(page: number): string {
-      if (bodyOf(ctx, page) >= 0) return 'ruby-heap';
-      const v = findRange(ctx.vmaStarts, ctx.vmaEnds, page);
-      return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
-    },
-    silentCauses(p: number): string[] {
-      // 3.3+: a GC ages young objects by storing their flags word unchanged (the age is in struct
-      // heap_page), so a GC heap page with young objects is written whatever else changed there.
-      const page = diffs.addrs[p];
-      if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
-      return objectsOn(ctx, bodyOf(ctx, page), page, pageSize).young ? ['gc.age'] : [];
-    },
-    identicalPage(p: number): string {
-      const ip: IdenticalPage = { ctx, page: diffs.addrs[p], pageSize };
-      const cause = IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
-      return cause === 'id-table' ? idTableOn(ip)! : cause;
-    },
-    changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
-      const body = pageBody[p];
-      page = p;
-      if (body < 0) {
-        // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
-        // child-side handlers re-initialising a lock or list
-        const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
-        for (let k = first; k < end; k++) {
-          const cause = wordCause(ctx, addrOf(k), oldIn(k), newIn(k), k);
-          causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
-          const o = chunkOwnerAt(k);
-          ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
-        }
-        return;
-      }
-      // The rows of the slots' flags words that changed on this page.
-      for (const i of flagsSet) flagsRow[i] = -1;
-      flagsSet.length = 0;
-      pageStart = diffs.addrs[p];
+  effects(): StepEffect[] {
+    return prewarmEffects(this.ctx);
+  }
+
+  regionOf(page: number): string {
+    const ctx = this.ctx;
+    if (bodyOf(ctx, page) >= 0) return 'ruby-heap';
+    const v = findRange(ctx.vmaStarts, ctx.vmaEnds, page);
+    return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
+  }
+
+  silentCauses(p: number): string[] {
+    // 3.3+: a GC ages young objects by storing their flags word unchanged (the age is in struct
+    // heap_page), so a GC heap page with young objects is written whatever else changed there.
+    const ctx = this.ctx;
+    const page = this.diffs.addrs[p];
+    if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
+    return objectsOn(ctx, bodyOf(ctx, page), page, this.pageSize).young ? ['gc.age'] : [];
+  }
+
+  identicalPage(p: number): string {
+    const ip: IdenticalPage = { ctx: this.ctx, page: this.diffs.addrs[p], pageSize: this.pageSize };
+    const cause = IDENTICAL_RULES.find((x) => x.when(ip))?.cause ?? 'same-value.unknown';
+    return cause === 'id-table' ? idTableOn(ip)! : cause;
+  }
+
+  changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+    const { ctx, ruby, diffs, values: v, wordAddr, flags } = this;
+    const body = this.pageBody[p];
+    this.page = p;
+    if (body < 0) {
+      // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
+      // child-side handlers re-initialising a lock or list
+      const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
       for (let k = first; k < end; k++) {
-        if (isFlagsWord(body, addrOf(k))) {
-          const i = diffs.wordOffset[k] / 8;
-          flagsRow[i] = k;
-          flagsSet.push(i);
-        }
+        const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
+        causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
+        const o = this.chunkOwnerAt(k);
+        ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
       }
-      let s: Slot | undefined;
-      for (let k = first; k < end; k++) {
-        const addr = addrOf(k);
-        // a slot's words come one after another: look it up once
-        if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) s = slotAt(ctx, body, addr, oldFlags);
-        if (!s) {
-          causes.push(wordCause(ctx, addr, oldIn(k), newIn(k), k));
-          ownerKeys.push(0);
-          continue;
-        }
-        causes.push(slotWordCause(ctx, s, addr - s.slot, oldIn(k), newIn(k), newFlags(s.slot)));
-        ownerKeys.push(s.slot);
+      return;
+    }
+    // The rows of the slots' flags words that changed on this page.
+    flags.reset(diffs.addrs[p]);
+    for (let k = first; k < end; k++) if (this.isFlagsWord(body, wordAddr[k])) flags.add(diffs.wordOffset[k], k);
+    let s: Slot | undefined;
+    for (let k = first; k < end; k++) {
+      const addr = wordAddr[k];
+      // a slot's words come one after another: look it up once
+      if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) s = slotAt(ctx, body, addr, flags);
+      if (!s) {
+        causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
+        ownerKeys.push(0);
+        continue;
       }
-    },
-    ownerOf(k: number): WordOwner | undefined {
-      const body = pageBody[page];
-      if (body < 0) return chunkOwnerOf(ctx, chunkOwnerAt(k));
-      const s = slotAt(ctx, body, addrOf(k), oldFlags);
-      if (!s) return undefined;
-      const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
-      return { key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined };
-    },
-  };
+      causes.push(slotWordCause(ctx, s, addr - s.slot, v.oldIn(k), v.newIn(k), flags.now(s.slot)));
+      ownerKeys.push(s.slot);
+    }
+  }
+
+  ownerOf(k: number): WordOwner | undefined {
+    const { ctx, ruby } = this;
+    const body = this.pageBody[this.page];
+    if (body < 0) return chunkOwnerOf(ctx, this.chunkOwnerAt(k));
+    const s = slotAt(ctx, body, this.wordAddr[k], this.flags);
+    if (!s) return undefined;
+    const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
+    return { key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined };
+  }
+}
+
+export function rubyBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
+  return new RubyPageBlamer(capture, diffs, gcRuns);
 }
