@@ -1220,10 +1220,12 @@ class RubyPageBlamer implements PageBlamer {
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
   }
 
+  /** Is addr, an address in GC heap body b, the flags word (offset 0) of a slot? */
   private isFlagsWord(b: number, addr: number): boolean {
     const start = this.ruby.slotStart[b];
     const size = this.ruby.slotSize[b];
-    return !!start && !!size && addr >= start && (addr - start) % size === 0;
+    // within one body the offset is below the heap page size: an int32 remainder (a float one is a call)
+    return !!start && !!size && addr >= start && ((addr - start) | 0) % size === 0;
   }
 
   /** The chunk owner of word k (index in ruby.chunkOwners, -1: none). */
