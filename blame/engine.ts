@@ -84,126 +84,161 @@ export class BlameCancelled extends Error {
 /** Pages blamed between two looks at the cancel flag (a Rails worker's 7 000 pages take about a second). */
 const CANCEL_EVERY = 256;
 
+/** The running tallies of one child's blame, page by page. A class, so that V8 compiles the per-page
+ *  work once for every blame, as a function of its own: a deoptimization there (new feedback on the
+ *  first pages of a blame) sends that function back to the interpreter, not the loop over all pages. */
+class PageTally {
+  readonly pageCauses: string[][];
+  readonly causes: Tally = new Map();
+  readonly byType: Tally = new Map();
+  readonly byClass: Tally = new Map();
+  readonly bySite: Tally = new Map();
+  readonly regions = new Map<string, Tally>();
+  readonly pageCause: string[];
+  readonly pageOwner: (WordOwner | undefined)[];
+  // Per-word work over small integers: causes interned to ids, words counted per id in a typed array.
+  private readonly ids = new Map<string, number>();
+  private readonly names: string[] = [];
+  private readonly ranks: number[] = [];
+  private wordsOf = new Float64Array(64);
+  private readonly wordCauses: string[] = [];
+  private readonly ownerKeys: number[] = [];
+  private readonly ownerAt = new AddrMap<number>(); // owner key (an address) -> slot in ownerFirst/ownerWords, this page
+  private readonly ownerFirst: number[] = [];
+  private readonly ownerWords: number[] = [];
+
+  constructor(
+    private readonly blamer: PageBlamer,
+    private readonly diffs: PageDiffs,
+  ) {
+    this.pageCauses = new Array(diffs.addrs.length);
+    this.pageCause = new Array(diffs.addrs.length);
+    this.pageOwner = new Array(diffs.addrs.length);
+  }
+
+  private idOf(c: string): number {
+    let id = this.ids.get(c);
+    if (id === undefined) {
+      this.ids.set(c, (id = this.names.length));
+      this.names.push(c);
+      this.ranks.push(causeRank(c));
+      if (id >= this.wordsOf.length) {
+        const grown = new Float64Array(this.wordsOf.length * 2);
+        grown.set(this.wordsOf);
+        this.wordsOf = grown;
+      }
+    }
+    return id;
+  }
+
+  /** Copied page p, its changed words [first, end). */
+  page(p: number, first: number, end: number): void {
+    const { blamer, diffs, pageCauses } = this;
+    let primary: string;
+    if (diffs.status[p] === 0) primary = blamer.identicalPage(p);
+    else if (diffs.status[p] !== 1) primary = 'unknown'; // unreadable: no words to judge
+    else primary = this.changedPage(p, first, end);
+    this.pageCause[p] = primary;
+    pageCauses[p] ??= [primary];
+    const silent = blamer.silentCauses(p).filter((c) => !pageCauses[p].includes(c));
+    if (silent.length) pageCauses[p] = [...pageCauses[p], ...silent].sort();
+    bump(this.causes, primary, 1, 0);
+    const region = blamer.regionOf(diffs.addrs[p]);
+    let r = this.regions.get(region);
+    if (!r) this.regions.set(region, (r = new Map()));
+    bump(r, primary, 1, 0);
+  }
+
+  /** A page whose words changed: the cause with most of its words (ties by the catalog's order), and
+   *  the owner with most. */
+  private changedPage(p: number, first: number, end: number): string {
+    const { blamer, wordCauses, ownerKeys, names, ranks } = this;
+    wordCauses.length = 0;
+    ownerKeys.length = 0;
+    blamer.changedWords(p, first, end, wordCauses, ownerKeys);
+    const here: number[] = [];
+    let lastCause = '';
+    let id = -1;
+    for (let i = 0; i < wordCauses.length; i++) {
+      const c = wordCauses[i];
+      if (c !== lastCause) {
+        // runs of one cause are common
+        lastCause = c;
+        id = this.idOf(c);
+      }
+      if (this.wordsOf[id]++ === 0) here.push(id); // wordsOf grows with the ids: read after idOf
+    }
+    let best = -1;
+    const counts = this.wordsOf;
+    for (const id of here) {
+      if (best < 0 || counts[id] > counts[best] || (counts[id] === counts[best] && ranks[id] < ranks[best])) best = id;
+      bump(this.causes, names[id], 0, counts[id]);
+    }
+    this.pageCauses[p] = here.map((id) => names[id]).sort();
+    for (const id of here) counts[id] = 0;
+    this.owners(p, first);
+    return best < 0 ? 'unknown' : names[best];
+  }
+
+  /** Owners: words per owner on this page; the page counts for the owner with most words (the first
+   *  such owner met). The blamer describes each owner once a page, from its first word here. */
+  private owners(p: number, first: number): void {
+    const { blamer, ownerKeys, ownerAt, ownerFirst, ownerWords } = this;
+    ownerAt.clear();
+    ownerFirst.length = 0;
+    ownerWords.length = 0;
+    let lastKey = 0;
+    let lastAt = -1;
+    for (let i = 0; i < ownerKeys.length; i++) {
+      const key = ownerKeys[i];
+      if (!key) continue;
+      if (key === lastKey) {
+        ownerWords[lastAt]++; // an owner's words come one after another
+        continue;
+      }
+      const at = ownerAt.get(key);
+      lastKey = key;
+      lastAt = at ?? ownerFirst.length;
+      if (at === undefined) {
+        ownerAt.set(key, ownerFirst.length);
+        ownerFirst.push(first + i);
+        ownerWords.push(1);
+      } else ownerWords[at]++;
+    }
+    let bestOwner: WordOwner | undefined;
+    let bestWords = 0;
+    for (let i = 0; i < ownerFirst.length; i++) {
+      const owner = blamer.ownerOf(ownerFirst[i]);
+      if (!owner) continue;
+      const n = ownerWords[i];
+      if (!bestOwner || n > bestWords) [bestOwner, bestWords] = [owner, n];
+      bump(this.byType, owner.type, 0, n);
+      bump(this.byClass, owner.class, 0, n);
+      if (owner.site) bump(this.bySite, owner.site, 0, n);
+    }
+    if (bestOwner) {
+      this.pageOwner[p] = bestOwner;
+      bump(this.byType, bestOwner.type, 1, 0);
+      bump(this.byClass, bestOwner.class, 1, 0);
+      if (bestOwner.site) bump(this.bySite, bestOwner.site, 1, 0);
+    }
+  }
+}
+
 /** Blame of one child, page by page, through the runtime's blamer. cancelled: looked at every few
  *  hundred pages; true throws BlameCancelled. */
 export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number, cancelled?: () => boolean): ChildBlame {
   blameCalls.count++;
   if (cancelled?.()) throw new BlameCancelled();
-  const pageCauses: string[][] = new Array(diffs.addrs.length);
-  const causes: Tally = new Map();
-  const byType: Tally = new Map();
-  const byClass: Tally = new Map();
-  const bySite: Tally = new Map();
-  const regions = new Map<string, Tally>();
-  const pageCause: string[] = new Array(diffs.addrs.length);
-  const pageOwner: (WordOwner | undefined)[] = new Array(diffs.addrs.length);
-  // Per-word work over small integers: causes interned to ids, words counted per id in a typed array.
-  const ids = new Map<string, number>();
-  const names: string[] = [];
-  const ranks: number[] = [];
-  const idOf = (c: string): number => {
-    let id = ids.get(c);
-    if (id === undefined) {
-      ids.set(c, (id = names.length));
-      names.push(c);
-      ranks.push(causeRank(c));
-    }
-    return id;
-  };
-  let wordsOf = new Float64Array(64);
-  const wordCauses: string[] = [];
-  const ownerKeys: number[] = [];
-  const ownerAt = new AddrMap<number>(); // owner key (an address) -> slot in ownerFirst/ownerWords, this page
-  const ownerFirst: number[] = [];
-  const ownerWords: number[] = [];
+  const tally = new PageTally(blamer, diffs);
   let w = 0;
   for (let p = 0; p < diffs.addrs.length; p++) {
     if (cancelled && p % CANCEL_EVERY === 0 && cancelled()) throw new BlameCancelled();
     const first = w;
     while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
-    let primary: string;
-    if (diffs.status[p] === 0) primary = blamer.identicalPage(p);
-    else if (diffs.status[p] !== 1) primary = 'unknown'; // unreadable: no words to judge
-    else {
-      wordCauses.length = 0;
-      ownerKeys.length = 0;
-      blamer.changedWords(p, first, w, wordCauses, ownerKeys);
-      const here: number[] = [];
-      let lastCause = '';
-      let id = -1;
-      for (let i = 0; i < wordCauses.length; i++) {
-        const c = wordCauses[i];
-        if (c !== lastCause) {
-          // runs of one cause are common
-          lastCause = c;
-          id = idOf(c);
-        }
-        if (id >= wordsOf.length) {
-          const grown = new Float64Array(wordsOf.length * 2);
-          grown.set(wordsOf);
-          wordsOf = grown;
-        }
-        if (wordsOf[id]++ === 0) here.push(id);
-      }
-      let best = -1;
-      for (const id of here) {
-        if (best < 0 || wordsOf[id] > wordsOf[best] || (wordsOf[id] === wordsOf[best] && ranks[id] < ranks[best])) best = id;
-        bump(causes, names[id], 0, wordsOf[id]);
-      }
-      primary = best < 0 ? 'unknown' : names[best];
-      pageCauses[p] = here.map((id) => names[id]).sort();
-      for (const id of here) wordsOf[id] = 0;
-      // Owners: words per owner on this page; the page counts for the owner with most words (the first
-      // such owner met). The blamer describes each owner once a page, from its first word here.
-      ownerAt.clear();
-      ownerFirst.length = 0;
-      ownerWords.length = 0;
-      let lastKey = 0;
-      let lastAt = -1;
-      for (let i = 0; i < ownerKeys.length; i++) {
-        const key = ownerKeys[i];
-        if (!key) continue;
-        if (key === lastKey) {
-          ownerWords[lastAt]++; // an owner's words come one after another
-          continue;
-        }
-        const at = ownerAt.get(key);
-        lastKey = key;
-        lastAt = at ?? ownerFirst.length;
-        if (at === undefined) {
-          ownerAt.set(key, ownerFirst.length);
-          ownerFirst.push(first + i);
-          ownerWords.push(1);
-        } else ownerWords[at]++;
-      }
-      let bestOwner: WordOwner | undefined;
-      let bestWords = 0;
-      for (let i = 0; i < ownerFirst.length; i++) {
-        const owner = blamer.ownerOf(ownerFirst[i]);
-        if (!owner) continue;
-        const n = ownerWords[i];
-        if (!bestOwner || n > bestWords) [bestOwner, bestWords] = [owner, n];
-        bump(byType, owner.type, 0, n);
-        bump(byClass, owner.class, 0, n);
-        if (owner.site) bump(bySite, owner.site, 0, n);
-      }
-      if (bestOwner) {
-        pageOwner[p] = bestOwner;
-        bump(byType, bestOwner.type, 1, 0);
-        bump(byClass, bestOwner.class, 1, 0);
-        if (bestOwner.site) bump(bySite, bestOwner.site, 1, 0);
-      }
-    }
-    pageCause[p] = primary;
-    pageCauses[p] ??= [primary];
-    const silent = blamer.silentCauses(p).filter((c) => !pageCauses[p].includes(c));
-    if (silent.length) pageCauses[p] = [...pageCauses[p], ...silent].sort();
-    bump(causes, primary, 1, 0);
-    const region = blamer.regionOf(diffs.addrs[p]);
-    let r = regions.get(region);
-    if (!r) regions.set(region, (r = new Map()));
-    bump(r, primary, 1, 0);
+    tally.page(p, first, w);
   }
+  const { pageCauses, causes, byType, byClass, bySite, regions, pageCause, pageOwner } = tally;
   const byRegion = [...regions.entries()]
     .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
     .sort((a, b) => b.pages - a.pages);
