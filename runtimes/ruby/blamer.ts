@@ -1175,7 +1175,7 @@ class RubyPageBlamer implements PageBlamer {
     gcRuns: number,
   ) {
     const ctx = (this.ctx = contextFor(capture, diffs, gcRuns));
-    const ruby = (this.ruby = ctx.ruby);
+    this.ruby = ctx.ruby;
     this.unknownVersion = ctx.L ? undefined : capture.runtime?.version;
     this.pageSize = capture.meta.pageSize;
     const pageBody = (this.pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a)));
@@ -1183,8 +1183,25 @@ class RubyPageBlamer implements PageBlamer {
     const { addrs, wordPage, wordOffset } = diffs;
     const wordAddr = (this.wordAddr = new Float64Array(wordPage.length));
     for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = addrs[wordPage[k]] + wordOffset[k];
-    // Context from all of the child's words: new flags of every slot, iseqs whose caches it refilled,
-    // and what the chunks it allocated hold.
+    this.slotsAndCaches();
+    // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
+    // there are object references), asked by every pass below and by wordCause: computed once a word.
+    const onGcHeap = new Uint8Array(wordPage.length);
+    for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
+    ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
+    ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
+    ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
+    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
+    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
+    this.flags = new PageFlags(this.pageSize, v);
+    this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
+  }
+
+  /** Context from all of the child's words: the new flags of every slot whose flags changed (and the
+   *  slots it gave an object id), and the iseqs whose inline caches it refilled. */
+  private slotsAndCaches(): void {
+    const { ctx, ruby, pageBody, values: v, wordAddr } = this;
+    const wordPage = this.diffs.wordPage;
     const callDataAt = new RangeCursor(ruby.callData.start, ruby.callData.end);
     const isEntriesAt = new RangeCursor(ruby.isEntries.start, ruby.isEntries.end);
     ctx.newSlotFlags = new SlotFlags(wordPage.length);
@@ -1207,17 +1224,6 @@ class RubyPageBlamer implements PageBlamer {
       const ie = isEntriesAt.at(addr);
       if (ie >= 0 && !ctx.iseqCacheCause.has(ruby.isEntries.owner[ie])) ctx.iseqCacheCause.set(ruby.isEntries.owner[ie], isEntryCause(ctx, v.oldAt(k), v.newAt(k)));
     }
-    // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
-    // there are object references), asked by every pass below and by wordCause: computed once a word.
-    const onGcHeap = new Uint8Array(wordPage.length);
-    for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
-    ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
-    ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
-    ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
-    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
-    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
-    this.flags = new PageFlags(this.pageSize, v);
-    this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
   }
 
   /** Is addr, an address in GC heap body b, the flags word (offset 0) of a slot? */
@@ -1266,21 +1272,29 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
-    const { ctx, ruby, diffs, values: v, wordAddr, flags } = this;
-    const body = this.pageBody[p];
     this.page = p;
-    if (body < 0) {
-      // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
-      // child-side handlers re-initialising a lock or list
-      const forkWrote = ctx.forkPathCopied(diffs.addrs[p]);
-      for (let k = first; k < end; k++) {
-        const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
-        causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
-        const o = this.chunkOwnerAt(k);
-        ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
-      }
-      return;
+    const body = this.pageBody[p];
+    if (body < 0) this.offHeapWords(p, first, end, causes, ownerKeys);
+    else this.slotWords(p, body, first, end, causes, ownerKeys);
+  }
+
+  /** Words of a page off the GC heap: malloc chunks, VM structures, mappings. */
+  private offHeapWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+    const { ctx, ruby, values: v, wordAddr } = this;
+    // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
+    // child-side handlers re-initialising a lock or list
+    const forkWrote = ctx.forkPathCopied(this.diffs.addrs[p]);
+    for (let k = first; k < end; k++) {
+      const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
+      causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
+      const o = this.chunkOwnerAt(k);
+      ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
     }
+  }
+
+  /** Words of a page of GC heap body `body`: slots, and the page header. */
+  private slotWords(p: number, body: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+    const { ctx, ruby, diffs, values: v, wordAddr, flags } = this;
     // The rows of the slots' flags words that changed on this page.
     flags.reset(diffs.addrs[p]);
     for (let k = first; k < end; k++) if (this.isFlagsWord(body, wordAddr[k])) flags.add(diffs.wordOffset[k], k);
