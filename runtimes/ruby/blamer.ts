@@ -144,7 +144,7 @@ interface Slot {
   obj: number;
 }
 
-/** The slot holding addr on GC heap body `body`; oldFlags gives the fork-time flags of slots whose flags
+/** The slot holding addr on GC heap body `body`; flags.old gives the fork-time flags of slots whose flags
  *  word changed on the page being judged (undefined: unchanged, the heap map says what the slot holds). */
 function slotAt(ctx: Context, body: number, addr: number, flags: PageFlags): Slot | undefined {
   const start = ctx.ruby.slotStart[body];
@@ -1061,8 +1061,9 @@ function prewarmEffects(ctx: Context): StepEffect[] {
 }
 
 /** A child's changed words, old and new value, by index k in its diffs, as two 32-bit halves. The
- *  per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair per side;
- *  oldAt/newAt give a word of its own, for values kept. */
+ *  per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair per side, valid
+ *  until the next call (PageFlags fills its own pair through oldInto/newInto, so a slot's flags and word
+ *  k's values can be held at once); oldAt/newAt give a word of its own, for values kept. */
 class WordValues {
   private readonly oldU: Uint32Array;
   private readonly newU: Uint32Array;
@@ -1230,7 +1231,8 @@ class RubyPageBlamer implements PageBlamer {
   private isFlagsWord(b: number, addr: number): boolean {
     const start = this.ruby.slotStart[b];
     const size = this.ruby.slotSize[b];
-    // within one body the offset is below the heap page size: an int32 remainder (a float one is a call)
+    // the offset is below the heap page size plus a page (the slots start in their body, and a heap page is
+    // at most 64 MiB: capture-schema checks both): an int32 remainder (a float one is a call)
     return !!start && !!size && addr >= start && ((addr - start) | 0) % size === 0;
   }
 
