@@ -48,29 +48,88 @@ export function overlapsAny(start: Float64Array, end: Float64Array, lo: number, 
   return at >= 0 && end[at] > lo;
 }
 
-/** findRange over sorted, non-overlapping [start, end) ranges, remembering the last hit: for lookups
- *  that come in address order (changed words), most land in the range of the one before or the next
- *  one, with no binary search. Any order gives the same answers. A class, not a closure: every blame
- *  makes its own cursors, and V8 inlines a method into the per-word rules once for all of them, where
- *  a fresh closure per blame is a new call target each time (its optimized callers deoptimize). */
-export class RangeCursor {
+/** lastAtOrBelow over one sorted array, remembering the last answer: lookups that come in address order
+ *  (changed words) mostly land on the same index or the next, with no binary search. The same answer as
+ *  lastAtOrBelow in any order. A class, not a closure: every blame makes its own cursors, and V8 inlines
+ *  a method into the per-word rules once for all of them, where a fresh closure per blame is a new call
+ *  target each time (its optimized callers deoptimize). */
+export class SortedCursor {
   private last = -1;
+  constructor(private readonly sorted: Float64Array) {}
+
+  at(v: number): number {
+    const s = this.sorted;
+    const n = s.length;
+    let i = this.last;
+    // i is the answer when s[i] <= v < s[i + 1]; so is i + 1 one place on
+    if (i >= 0 && s[i] <= v && (i + 1 === n || s[i + 1] > v)) return i;
+    i++;
+    if (i < n && s[i] <= v && (i + 1 === n || s[i + 1] > v)) return (this.last = i);
+    return (this.last = lastAtOrBelow(s, v));
+  }
+}
+
+/** findRange over ranges sorted by start, through a SortedCursor: the same answers, in any order. */
+export class RangeCursor {
+  private readonly starts: SortedCursor;
   constructor(
-    private readonly start: Float64Array,
+    start: Float64Array,
     private readonly end: Float64Array,
-  ) {}
+  ) {
+    this.starts = new SortedCursor(start);
+  }
 
   /** The index of the range holding addr, -1 none. */
   at(addr: number): number {
-    const { start, end, last } = this;
-    if (last >= 0 && start[last] <= addr) {
-      if (addr < end[last]) return last;
-      const next = last + 1;
-      if (next < start.length && start[next] <= addr && (next + 1 === start.length || start[next + 1] > addr)) return addr < end[next] ? (this.last = next) : -1;
-    }
-    const i = findRange(start, end, addr);
-    if (i >= 0) this.last = i;
-    return i;
+    const i = this.starts.at(addr);
+    return i >= 0 && addr < this.end[i] ? i : -1;
+  }
+}
+
+/** A child's changed words, old and new value, by index k in its diffs, as two 32-bit halves (no BigInt
+ *  per word). The per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair
+ *  per side, valid until the next call (oldInto/newInto fill a pair of the caller's, so that two values
+ *  can be held at once); oldAt/newAt give a word of its own, for values kept. */
+export class WordValues {
+  private readonly oldU: Uint32Array;
+  private readonly newU: Uint32Array;
+  private readonly scratchOld: Word = { lo: 0, hi: 0 };
+  private readonly scratchNew: Word = { lo: 0, hi: 0 };
+
+  constructor(diffs: { oldWord: BigUint64Array; newWord: BigUint64Array }) {
+    this.oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
+    this.newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
+  }
+
+  oldAt(k: number): Word {
+    return { lo: this.oldU[2 * k], hi: this.oldU[2 * k + 1] };
+  }
+  newAt(k: number): Word {
+    return { lo: this.newU[2 * k], hi: this.newU[2 * k + 1] };
+  }
+  oldIn(k: number): Word {
+    return this.oldInto(k, this.scratchOld);
+  }
+  newIn(k: number): Word {
+    return this.newInto(k, this.scratchNew);
+  }
+  /** word k's old (new) value, into w */
+  oldInto(k: number, w: Word): Word {
+    w.lo = this.oldU[2 * k];
+    w.hi = this.oldU[2 * k + 1];
+    return w;
+  }
+  newInto(k: number, w: Word): Word {
+    w.lo = this.newU[2 * k];
+    w.hi = this.newU[2 * k + 1];
+    return w;
+  }
+  /** the low halves, for flag bits */
+  oldLo(k: number): number {
+    return this.oldU[2 * k];
+  }
+  newLo(k: number): number {
+    return this.newU[2 * k];
   }
 }
 

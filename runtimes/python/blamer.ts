@@ -6,7 +6,7 @@
 
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, WordOwner } from '../adapter';
-import { Word, findRange, lastAtOrBelow, num } from '../../blame/words';
+import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, num } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
@@ -39,9 +39,9 @@ interface Context {
   pageSize: number;
 }
 
-/** Index of the map object whose extent [addr - pre, addr + size) holds a, or -1. */
-function objectAt(m: PythonHeapMap['objects'], a: number): number {
-  const i = lastAtOrBelow(m.addr, a);
+/** Index of the map object whose extent [addr - pre, addr + size) holds a, or -1; i: the last object at
+ *  or below a (lastAtOrBelow, or a cursor's answer). */
+function objectAt(m: PythonHeapMap['objects'], a: number, i = lastAtOrBelow(m.addr, a)): number {
   if (i >= 0 && a < m.addr[i] + m.size[i]) return i;
   const j = i + 1;
   return j < m.addr.length && a >= m.addr[j] - m.pre[j] ? j : -1;
@@ -233,72 +233,115 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   };
 }
 
-export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
-  const ctx = contextFor(capture, diffs, gcRuns);
-  const pageSize = capture.meta.pageSize;
-  const objects = ctx.map.objects;
-  const oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
-  const newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
-  const oldAt = (k: number): Word => ({ lo: oldU[2 * k], hi: oldU[2 * k + 1] });
-  const newAt = (k: number): Word => ({ lo: newU[2 * k], hi: newU[2 * k + 1] });
-  const addrOf = (k: number) => diffs.addrs[diffs.wordPage[k]] + diffs.wordOffset[k];
-  ctx.cw = classifyChunkWords(ctx.glibc, Float64Array.from(diffs.wordPage, (_, k) => addrOf(k)), diffs.oldWord, diffs.newWord);
-  const regionAt = (a: number) => {
-    const v = findRange(ctx.vmaStarts, ctx.vmaEnds, a);
-    return v >= 0 ? ctx.vmaRegion[v] : 'unmapped';
-  };
-  // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now.
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    const a = addrOf(k);
-    const o = objectAt(objects, a);
-    if (o >= 0 && a - objects.addr[o] === 8) ctx.replaced.add(o);
+/** The CPython blamer of one child. A class, and cursors over the address-ordered lookups of every
+ *  changed word (the map's objects, the pools, the buffers, the mappings): the words come in address
+ *  order, so most lookups land where the one before did. */
+class PythonPageBlamer implements PageBlamer {
+  readonly unknownVersion: string | undefined;
+  private readonly ctx: Context;
+  private readonly objects: PythonHeapMap['objects'];
+  private readonly values: WordValues;
+  private readonly wordAddr: Float64Array;
+  private readonly objectCursor: SortedCursor;
+  private readonly poolCursor: RangeCursor;
+  private readonly childPoolCursor: RangeCursor;
+  private readonly bufferCursor: RangeCursor;
+  private readonly regionCursor: RangeCursor;
+
+  constructor(
+    private readonly capture: Capture,
+    private readonly diffs: PageDiffs,
+    gcRuns: number,
+  ) {
+    const ctx = (this.ctx = contextFor(capture, diffs, gcRuns));
+    this.unknownVersion = ctx.L ? undefined : capture.runtime?.version;
+    const objects = (this.objects = ctx.map.objects);
+    this.values = new WordValues(diffs);
+    const wordAddr = (this.wordAddr = Float64Array.from(diffs.wordPage, (p, k) => diffs.addrs[p] + diffs.wordOffset[k]));
+    this.objectCursor = new SortedCursor(objects.addr);
+    const poolEnds = (p: Pools) => Float64Array.from(p.start, (s) => s + POOL.size);
+    this.poolCursor = new RangeCursor(ctx.pools.start, poolEnds(ctx.pools));
+    this.childPoolCursor = new RangeCursor(ctx.childPools.start, poolEnds(ctx.childPools));
+    this.bufferCursor = new RangeCursor(ctx.map.buffers.start, ctx.bufferEnds);
+    this.regionCursor = new RangeCursor(ctx.vmaStarts, ctx.vmaEnds);
+    ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
+    // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now.
+    for (let k = 0; k < wordAddr.length; k++) {
+      const a = wordAddr[k];
+      const o = this.objectAt(a);
+      if (o >= 0 && a - objects.addr[o] === 8) ctx.replaced.add(o);
+    }
   }
-  const at = (k: number): At => {
-    const addr = addrOf(k);
-    const obj = objectAt(objects, addr);
-    const pool = poolAt(ctx.pools, addr);
-    const childPool = poolAt(ctx.childPools, addr);
+
+  private objectAt(a: number): number {
+    return objectAt(this.objects, a, this.objectCursor.at(a));
+  }
+
+  private regionAt(a: number): string {
+    const v = this.regionCursor.at(a);
+    return v >= 0 ? this.ctx.vmaRegion[v] : 'unmapped';
+  }
+
+  /** Changed word k and what lies at its address. */
+  private at(k: number): At {
+    const { ctx, objects } = this;
+    const addr = this.wordAddr[k];
+    const obj = this.objectAt(addr);
+    const pool = this.poolCursor.at(addr);
+    const childPool = this.childPoolCursor.at(addr);
     const poolStart = pool >= 0 ? ctx.pools.start[pool] : childPool >= 0 ? ctx.childPools.start[childPool] : -1;
     return {
       ctx,
       k,
       addr,
-      O: oldAt(k),
-      N: newAt(k),
+      O: this.values.oldAt(k),
+      N: this.values.newAt(k),
       obj,
       type: obj >= 0 ? (ctx.map.types[objects.type[obj]] ?? 'unknown') : '',
       off: obj >= 0 ? addr - objects.addr[obj] : 0,
       pool,
       poolOff: poolStart >= 0 ? addr - poolStart : -1,
       childPool,
-      buffer: findRange(ctx.map.buffers.start, ctx.bufferEnds, addr),
-      region: regionAt(addr),
+      buffer: this.bufferCursor.at(addr),
+      region: this.regionAt(addr),
     };
-  };
-  return {
-    unknownVersion: ctx.L ? undefined : capture.runtime?.version,
-    regionOf(page: number): string {
-      if (poolAt(ctx.pools, page) >= 0 || poolAt(ctx.childPools, page) >= 0) return 'python-heap';
-      return regionAt(page);
-    },
-    silentCauses: () => [],
-    costs: () => disableCost(capture.python?.freeSpace, capture.run?.gcFreedBlocks?.[capture.run.children.indexOf(diffs.pid)], diffs.addrs),
-    identicalPage(p: number): string {
-      const page = diffs.addrs[p];
-      const ip: IdenticalPage = { ctx, page, pageSize, region: regionAt(page) };
-      return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
-    },
-    changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
-      for (let k = first; k < end; k++) {
-        const w = at(k);
-        const rule = WORD_RULES.find((r) => r.when(w));
-        causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
-        ownerKeys.push(w.obj >= 0 ? objects.addr[w.obj] : 0);
-      }
-    },
-    ownerOf(k: number): WordOwner | undefined {
-      const w = at(k);
-      return w.obj >= 0 ? { key: objects.addr[w.obj], type: w.type, class: w.type } : undefined;
-    },
-  };
+  }
+
+  regionOf(page: number): string {
+    if (this.poolCursor.at(page) >= 0 || this.childPoolCursor.at(page) >= 0) return 'python-heap';
+    return this.regionAt(page);
+  }
+
+  silentCauses(): string[] {
+    return [];
+  }
+
+  costs(): StepCost[] {
+    const run = this.capture.run;
+    return disableCost(this.capture.python?.freeSpace, run?.gcFreedBlocks?.[run.children.indexOf(this.diffs.pid)], this.diffs.addrs);
+  }
+
+  identicalPage(p: number): string {
+    const page = this.diffs.addrs[p];
+    const ip: IdenticalPage = { ctx: this.ctx, page, pageSize: this.ctx.pageSize, region: this.regionAt(page) };
+    return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
+  }
+
+  changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+    for (let k = first; k < end; k++) {
+      const w = this.at(k);
+      const rule = WORD_RULES.find((r) => r.when(w));
+      causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
+      ownerKeys.push(w.obj >= 0 ? this.objects.addr[w.obj] : 0);
+    }
+  }
+
+  ownerOf(k: number): WordOwner | undefined {
+    const w = this.at(k);
+    return w.obj >= 0 ? { key: this.objects.addr[w.obj], type: w.type, class: w.type } : undefined;
+  }
+}
+
+export function pythonBlamer(capture: Capture, diffs: PageDiffs, gcRuns: number): PageBlamer {
+  return new PythonPageBlamer(capture, diffs, gcRuns);
 }

@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, same } from '../../blame/words';
+import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -1058,53 +1058,6 @@ function prewarmEffects(ctx: Context): StepEffect[] {
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
   return effects;
-}
-
-/** A child's changed words, old and new value, by index k in its diffs, as two 32-bit halves. The
- *  per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair per side, valid
- *  until the next call (PageFlags fills its own pair through oldInto/newInto, so a slot's flags and word
- *  k's values can be held at once); oldAt/newAt give a word of its own, for values kept. */
-class WordValues {
-  private readonly oldU: Uint32Array;
-  private readonly newU: Uint32Array;
-  private readonly scratchOld: Word = { lo: 0, hi: 0 };
-  private readonly scratchNew: Word = { lo: 0, hi: 0 };
-
-  constructor(diffs: PageDiffs) {
-    this.oldU = new Uint32Array(diffs.oldWord.buffer, diffs.oldWord.byteOffset, diffs.oldWord.length * 2);
-    this.newU = new Uint32Array(diffs.newWord.buffer, diffs.newWord.byteOffset, diffs.newWord.length * 2);
-  }
-
-  oldAt(k: number): Word {
-    return { lo: this.oldU[2 * k], hi: this.oldU[2 * k + 1] };
-  }
-  newAt(k: number): Word {
-    return { lo: this.newU[2 * k], hi: this.newU[2 * k + 1] };
-  }
-  oldIn(k: number): Word {
-    return this.oldInto(k, this.scratchOld);
-  }
-  newIn(k: number): Word {
-    return this.newInto(k, this.scratchNew);
-  }
-  /** word k's old (new) value, into w */
-  oldInto(k: number, w: Word): Word {
-    w.lo = this.oldU[2 * k];
-    w.hi = this.oldU[2 * k + 1];
-    return w;
-  }
-  newInto(k: number, w: Word): Word {
-    w.lo = this.newU[2 * k];
-    w.hi = this.newU[2 * k + 1];
-    return w;
-  }
-  /** the low halves, for flag bits */
-  oldLo(k: number): number {
-    return this.oldU[2 * k];
-  }
-  newLo(k: number): number {
-    return this.newU[2 * k];
-  }
 }
 
 /** The flags words of slots that changed on the page being judged, old and new: the row of each by its
