@@ -183,12 +183,24 @@ export function sweptSlotCause(type: number, off: number, N: Word, newFlags: Wor
   return isZero(newFlags) || typeOf(newFlags) === T.MOVED ? 'gc.sweep' : 'alloc.swept-slot';
 }
 
-function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
-  const swept = sweptSlotCause(s.type, off, N, newFlags);
+const NO_WORD: Word = { lo: 0, hi: 0 };
+
+/** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
+ *  freed or refilled it, or it was free at the fork (a third of a Rails worker's changed words); undefined
+ *  when each word is judged on its own. newFlags: the slot's flags now, when they changed on this page. */
+function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined {
+  // (off 8: any word but the flags word, whose value sweptSlotCause then does not read)
+  const swept = sweptSlotCause(s.type, 8, NO_WORD, newFlags);
   if (swept) return swept;
-  if (off === 0) return flagsWordCause(ctx.L, O, N);
   // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
   if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
+  return undefined;
+}
+
+function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
+  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? flagsWordCause(ctx.L, O, N);
+  const level = slotLevelCause(s, newFlags);
+  if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
@@ -1254,16 +1266,21 @@ class RubyPageBlamer implements PageBlamer {
     flags.reset(diffs.addrs[p]);
     for (let k = first; k < end; k++) if (this.isFlagsWord(body, wordAddr[k])) flags.add(diffs.wordOffset[k], k);
     let s: Slot | undefined;
+    let level: string | undefined; // slotLevelCause of s
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
       // a slot's words come one after another: look it up once
-      if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) s = slotAt(ctx, body, addr, flags);
+      if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) {
+        s = slotAt(ctx, body, addr, flags);
+        level = s && slotLevelCause(s, flags.now(s.slot));
+      }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
         ownerKeys.push(0);
         continue;
       }
-      causes.push(slotWordCause(ctx, s, addr - s.slot, v.oldIn(k), v.newIn(k), flags.now(s.slot)));
+      const off = addr - s.slot;
+      causes.push(off !== 0 && level !== undefined ? level : slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot)));
       ownerKeys.push(s.slot);
     }
   }
