@@ -133,6 +133,14 @@ export class WordValues {
   }
 }
 
+/** The address of every changed word of a child's diffs (every pass of a blamer asks). */
+export function wordAddresses(diffs: { addrs: Float64Array; wordPage: Uint32Array; wordOffset: Uint16Array }): Float64Array {
+  const { addrs, wordPage, wordOffset } = diffs;
+  const out = new Float64Array(wordPage.length);
+  for (let k = 0; k < out.length; k++) out[k] = addrs[wordPage[k]] + wordOffset[k];
+  return out;
+}
+
 /** A Map from addresses (integers below 2^53) to values, over typed arrays with open addressing. V8's
  *  Map boxes and hashes a heap number per lookup (~75 ns on this machine against ~7 ns for an array
  *  index), and the per-word rules look up chunk and slot addresses for most changed words. Iterates in

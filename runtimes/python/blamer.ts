@@ -6,7 +6,7 @@
 
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, WordOwner } from '../adapter';
-import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, num } from '../../blame/words';
+import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
@@ -257,7 +257,7 @@ class PythonPageBlamer implements PageBlamer {
     this.unknownVersion = ctx.L ? undefined : capture.runtime?.version;
     const objects = (this.objects = ctx.map.objects);
     this.values = new WordValues(diffs);
-    const wordAddr = (this.wordAddr = Float64Array.from(diffs.wordPage, (p, k) => diffs.addrs[p] + diffs.wordOffset[k]));
+    const wordAddr = (this.wordAddr = wordAddresses(diffs));
     this.objectCursor = new SortedCursor(objects.addr);
     const poolEnds = (p: Pools) => Float64Array.from(p.start, (s) => s + POOL.size);
     this.poolCursor = new RangeCursor(ctx.pools.start, poolEnds(ctx.pools));

@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same } from '../../blame/words';
+import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -176,22 +176,24 @@ export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word): str
  *  object: freed (flags 0, a free-list link), moved by compaction, or freed and given to a new object of
  *  another type. Undefined while the slot holds its fork-time object (exported for the rule-table tests). */
 export function sweptSlotCause(type: number, off: number, N: Word, newFlags: Word | undefined): string | undefined {
+  const freed = freedSlotCause(type, newFlags);
+  return freed && off === 0 && typeOf(N) === T.MOVED ? 'gc.compact' : freed;
+}
+
+/** sweptSlotCause of every word of the slot but its flags word: the slot's new flags alone decide it. */
+function freedSlotCause(type: number, newFlags: Word | undefined): string | undefined {
   if (type <= 0 || newFlags === undefined || (!isZero(newFlags) && typeOf(newFlags) === type)) return undefined;
-  if (off === 0 && typeOf(N) === T.MOVED) return 'gc.compact';
   // A new object in the slot: had a GC before the fork freed the garbage, the child's allocation would
   // have filled the slot all the same (it allocates into free slots before it grows the heap).
   return isZero(newFlags) || typeOf(newFlags) === T.MOVED ? 'gc.sweep' : 'alloc.swept-slot';
 }
 
-const NO_WORD: Word = { lo: 0, hi: 0 };
-
 /** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
  *  freed or refilled it, or it was free at the fork (a third of a Rails worker's changed words); undefined
  *  when each word is judged on its own. newFlags: the slot's flags now, when they changed on this page. */
 function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined {
-  // (off 8: any word but the flags word, whose value sweptSlotCause then does not read)
-  const swept = sweptSlotCause(s.type, 8, NO_WORD, newFlags);
-  if (swept) return swept;
+  const freed = freedSlotCause(s.type, newFlags);
+  if (freed) return freed;
   // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
   if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
   return undefined;
@@ -1146,9 +1148,8 @@ class RubyPageBlamer implements PageBlamer {
     this.pageSize = capture.meta.pageSize;
     const pageBody = (this.pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a)));
     const v = (this.values = new WordValues(diffs));
-    const { addrs, wordPage, wordOffset } = diffs;
-    const wordAddr = (this.wordAddr = new Float64Array(wordPage.length));
-    for (let k = 0; k < wordAddr.length; k++) wordAddr[k] = addrs[wordPage[k]] + wordOffset[k];
+    const wordPage = diffs.wordPage;
+    const wordAddr = (this.wordAddr = wordAddresses(diffs));
     this.slotsAndCaches();
     // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
     // there are object references), asked by every pass below and by wordCause: computed once a word.
