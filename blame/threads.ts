@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type Capture, type PageDiffs, isPerChild } from '../native/capture';
+import { type Capture, type PageDiffs, ownEntries } from '../native/capture';
 import type { RuntimeAdapter } from '../runtimes/adapter';
 import { type ChildBlame, blameChild } from './engine';
 
@@ -47,8 +47,7 @@ export function blameThreads(): number {
  *  and page flags went to every thread. */
 export function forChild(capture: Capture, diffs: PageDiffs): Capture {
   const keep = new Set([diffs.pid, diffs.reference, capture.run?.parent, capture.run?.reference]);
-  const own = <T extends object>(structures: T | undefined): T | undefined =>
-    structures && (Object.fromEntries(Object.entries(structures).map(([k, v]) => [k, isPerChild(v) ? v.filter((e) => e.pid === diffs.pid) : v])) as T);
+  const own = <T extends object>(structures: T | undefined): T | undefined => structures && ownEntries(structures, diffs.pid);
   return { ...capture, processes: capture.processes.filter((p) => keep.has(p.pid)), diffs: [diffs], ruby: own(capture.ruby), python: own(capture.python) };
 }
 

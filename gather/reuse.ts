@@ -30,7 +30,7 @@
 //
 // Only --watch holds a Reuse; a one-shot inspect taps nothing.
 
-import { type Capture, type PageDiffs, copiedPagesOf, isPerChild } from '../native/capture';
+import { type Capture, type PageDiffs, copiedPagesOf, isPerChild, ownEntries } from '../native/capture';
 import type { ChildBlame } from '../blame/engine';
 import type { Vma } from '../native/procfs-parse';
 import { ReadTap, hashViews, readsUnchangedAsync, tapReadsAsync } from '../native/probe';
@@ -88,9 +88,10 @@ function digest(v: unknown, keepPerChild = false): string {
 
 /** A child's own entries in the per-child lists of the runtime's structures. */
 function childDigest(runtime: object, pid: number): string {
+  const cut = ownEntries(runtime, pid) as Record<string, unknown>;
   const own = Object.entries(runtime)
     .filter(([, list]) => isPerChild(list))
-    .map(([name, list]) => [name, (list as { pid: number }[]).filter((e) => e.pid === pid)]);
+    .map(([name]) => [name, cut[name]]);
   return digest(own, true);
 }
 
@@ -103,7 +104,7 @@ function blameKeys(attached: Attached, key: [string, string][], children: number
   return new Map(
     children.map((pid) => [
       pid,
-      JSON.stringify([shared, key[0][1], part('the parent\'s mappings'), runtime ? childDigest(runtime, pid) : '', part(`child ${pid}'s mappings`), part(`child ${pid}'s copied pages`)]),
+      JSON.stringify([shared, part(PART.map), part(PART.parentMappings), runtime ? childDigest(runtime, pid) : '', part(PART.childMappings(pid)), part(PART.childDiffs(pid))]),
     ]),
   );
 }
@@ -136,8 +137,17 @@ export interface AttachInputs {
   diffs: PageDiffs[];
 }
 
+/** The names of the key's parts, as a --debug line says which one changed; keyOf, the parent's part
+ *  and the blame keys find the parts by these. */
+const PART = {
+  map: 'the heap map',
+  parentMappings: "the parent's mappings",
+  copied: 'the pages the children copied',
+  childMappings: (pid: number) => `child ${pid}'s mappings`,
+  childDiffs: (pid: number) => `child ${pid}'s diffs`,
+};
 /** The parts of the key the parent's part of an attach in parts depends on. */
-const PARENT_PARTS = new Set(['the heap map', 'the parent\'s mappings', 'the pages the children copied']);
+const PARENT_PARTS = new Set([PART.map, PART.parentMappings, PART.copied]);
 const parentParts = (key: [string, string][]) => key.filter(([name]) => PARENT_PARTS.has(name));
 
 const ids = new WeakMap<object, number>();
@@ -154,15 +164,15 @@ const vmaKey = (vmas: Vma[]) => vmas.map((v) => `${v.start}-${v.end} ${v.perms} 
 /** The key, as named parts (a --debug line says which part changed). */
 function keyOf(x: AttachInputs): [string, string][] {
   return [
-    ['the heap map', JSON.stringify([x.runtime, identity(x.parsed), x.mapFacts, x.pageSize])],
-    ['the parent\'s mappings', `${x.parent.pid}\n${vmaKey(x.parent.vmas)}`],
-    ...x.children.map((c): [string, string] => [`child ${c.pid}'s mappings`, vmaKey(c.vmas)]),
+    [PART.map, JSON.stringify([x.runtime, identity(x.parsed), x.mapFacts, x.pageSize])],
+    [PART.parentMappings, `${x.parent.pid}\n${vmaKey(x.parent.vmas)}`],
+    ...x.children.map((c): [string, string] => [PART.childMappings(c.pid), vmaKey(c.vmas)]),
     ...x.diffs.map((d): [string, string] => [
-      `child ${d.pid}'s copied pages`,
+      PART.childDiffs(d.pid),
       `${d.reference}:${d.addrs.length}:${d.wordPage.length}:${hashViews([d.addrs, d.status, d.wordPage, d.wordOffset, d.oldWord, d.newWord]).toString(16)}`,
     ]),
     // last: a child's change named first (the union of what they copied follows from theirs)
-    ['the pages the children copied', hashViews([copiedPagesOf(x.diffs)]).toString(16)],
+    [PART.copied, hashViews([copiedPagesOf(x.diffs)]).toString(16)],
   ];
 }
 

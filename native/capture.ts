@@ -162,6 +162,12 @@ export const WRITER_FRAMES = 4;
  *  objects with a pid (each child's own chunks, pools, objects). */
 export const isPerChild = (v: unknown): v is { pid: number }[] => Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && typeof (v[0] as { pid?: unknown }).pid === 'number';
 
+/** A runtime's structures with every per-child list cut to one child's entries (what that child's blame
+ *  reads of them). */
+export function ownEntries<T extends object>(structures: T, pid: number): T {
+  return Object.fromEntries(Object.entries(structures).map(([k, v]) => [k, isPerChild(v) ? v.filter((e) => e.pid === pid) : v])) as T;
+}
+
 /** Sorted, distinct addresses of every page some child copied (the pages a runtime's structures are
  *  found on). */
 export function copiedPagesOf(diffs: PageDiffs[] | undefined): Float64Array {

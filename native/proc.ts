@@ -61,6 +61,35 @@ export function statOf(pid: number): ProcStat | undefined {
   }
 }
 
+/** USER_HZ: /proc/PID/stat start times are in 1/100 s on Linux. */
+const CLOCK_TICKS = 100;
+
+/** The system's uptime in seconds (the clock of /proc/PID/stat start times); undefined if unreadable. */
+export function uptimeSeconds(): number | undefined {
+  try {
+    const v = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds each process had run at uptime `at` (a forked worker: since its fork); processes gone or
+ *  unreadable are left out. */
+export function agesAt(pids: number[], at: number | undefined): Map<number, number> {
+  const ages = new Map<number, number>();
+  if (at === undefined) return ages;
+  for (const pid of pids) {
+    try {
+      const s = statOf(pid);
+      if (s) ages.set(pid, at - s.startTime / CLOCK_TICKS);
+    } catch {
+      // gone between the sample and now, or not ours to read: no age
+    }
+  }
+  return ages;
+}
+
 export function processInfo(pid: number): ProcessInfo | undefined {
   const stat = statOf(pid);
   if (!stat) return undefined;

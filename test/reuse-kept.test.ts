@@ -41,7 +41,7 @@ test("a blame set on an older sample reaches the current one when the child's in
   // child 202 changed: the structures are attached afresh; child 201's inputs are the same
   const second = await attach(reuse, [2n, 4n]);
   assert.is(second.reused, false);
-  assert.match(second.why!, /child 202's copied pages changed/);
+  assert.match(second.why!, /child 202's diffs changed/);
   assert.is(second.blames.key(201), first.blames.key(201));
   assert.is.not(second.blames.key(202), first.blames.key(202));
   // the blames started in the first sample finish now

@@ -13,6 +13,7 @@ import { StrategyRuns, compareReport } from '../analyzers/compare';
 import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
 import { renderPrometheus, renderWatchSample } from '../cli/render/inspect-live';
+import { agesAt } from '../native/proc';
 import { renderCompareText, verdictText } from '../cli/render/compare-text';
 import { formatSize } from '../cli/render/units';
 
@@ -220,7 +221,9 @@ test('--watch lines and Prometheus rows: a blame under way, the last one finishe
   const self = inspectReport([{ pid: process.pid, copied: 10, blamed: true }]);
   const stat = fs.readFileSync('/proc/self/stat', 'utf8');
   const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
-  assert.match(renderWatchSample(3, self, undefined, started + 42), /, 42 s since fork, top: icache\.call$/m);
+  const ages = agesAt([process.pid, 2_000_000_001], started + 42);
+  assert.equal([...ages], [[process.pid, 42]], 'a process gone (or never there) has no age');
+  assert.match(renderWatchSample(3, self, undefined, ages), /, 42 s since fork, top: icache\.call$/m);
   const prom = renderPrometheus(r, {});
   assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000001",parent="1"\} 1$/m);
   assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000003",parent="1"\} 0$/m);

@@ -85,7 +85,7 @@ test('a reused sample equals a one-shot inspect of the same state, before and af
     const third = await inspectSample(args(), reuse);
     assert.is(third.cost.groupsReused, 0, 'a worker changed: the structures are found afresh');
     const why = third.cost.notReused.join('; ');
-    assert.ok(new RegExp(`: child ${workers[1]}'s (copied pages|mappings) changed( \\(the parent's part kept\\))?$`).test(why), `the worker that served is named: ${why}`);
+    assert.ok(new RegExp(`: child ${workers[1]}'s (diffs|mappings) changed( \\(the parent's part kept\\))?$`).test(why), `the worker that served is named: ${why}`);
     const fresh2 = oneShot();
     assert.equal(perWorker(third.report), fresh2, 'after the change, the sample is again what a one-shot inspect finds');
     assert.not.equal(fresh2, fresh, 'the requests changed the worker');
@@ -155,7 +155,7 @@ async function busyWorkers(start: (maps: string) => ReturnType<typeof startJsonF
       assert.is(s.cost.groupsPartlyReused, 1, `round ${round}: the parent's part kept (${s.cost.notReused.join('; ')})`);
       // the key's diff part hashes the new words (a worker's mappings may change too): the workers'
       // words changed (their counts per page and cause, all the report shows, may not)
-      assert.match(s.cost.notReused.join('; '), /: child \d+'s (copied pages|mappings) changed \(the parent's part kept\)$/);
+      assert.match(s.cost.notReused.join('; '), /: child \d+'s (diffs|mappings) changed \(the parent's part kept\)$/);
       assert.equal(perWorker(s.report), shot(), `round ${round}: what a one-shot inspect finds`);
     }
   } finally {

@@ -11,6 +11,7 @@ import { parsePid, sizeLimit } from '../args';
 import { UsageError, describeError } from '../errors';
 import { TargetError } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
+import { agesAt, uptimeSeconds } from '../../native/proc';
 import { escapeControl } from '../render/escape';
 import type { InspectGather } from '../../gather/inspect';
 import { Reuse } from '../../gather/reuse';
@@ -262,7 +263,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
         background.failed = undefined;
       }
       const t = (Date.now() - started) / 1000;
-      const sampledAt = format === 'table' ? live().uptimeNow() : undefined;
+      const sampledAt = format === 'table' ? uptimeSeconds() : undefined;
       let s: Awaited<ReturnType<typeof inspectSample>> | undefined;
       try {
         // the last sample waits for the blames (those under way, and those it starts)
@@ -281,7 +282,10 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       samples.push({ t, report: s.report });
       if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
       else if (format === 'prometheus') emit(args, out, live().renderPrometheus(s.report, scrapeErrors(s)));
-      else emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined, sampledAt));
+      else {
+        const ages = agesAt(s.report.sharing.map((x) => x.pid), sampledAt);
+        emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined, ages));
+      }
     }
   } finally {
     await background?.stop();

@@ -1,43 +1,20 @@
 // Renderers for watching live processes: one line per worker per sample, the curve of copied memory
 // over the samples, and node_exporter textfile metrics.
 
-import fs from 'node:fs';
 import type { InspectReport } from '../../analyzers/inspect-report';
 import { formatSize } from './units';
 import { escapeControl } from './escape';
 
 const BARS = '▁▂▃▄▅▆▇█';
-const CLOCK_TICKS = 100; // USER_HZ: /proc/PID/stat start times are in 1/100 s on Linux
-
-/** The system's uptime in seconds (the clock of /proc/PID/stat start times). */
-export function uptimeNow(): number | undefined {
-  try {
-    return Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Seconds from a process's start (its fork, for a worker) to the uptime at. */
-function ageOf(pid: number, at: number | undefined): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    return at === undefined ? undefined : at - start / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
-/** One line per worker of a sample taken t seconds into the watch; its ages are as of the sample's start
- *  (sampledAt, the system's uptime then: the last sample may wait seconds for its blames). */
-export function renderWatchSample(t: number, r: InspectReport, previous?: InspectReport, sampledAt = uptimeNow()): string {
+/** One line per worker of a sample taken t seconds into the watch; ages: seconds each worker had run at
+ *  the sample's start (the last sample may wait seconds for its blames), where known. */
+export function renderWatchSample(t: number, r: InspectReport, previous?: InspectReport, ages?: ReadonlyMap<number, number>): string {
   const lines = r.sharing.map((s) => {
     const copied = (s.pages.copied + (s.pages.copiedByParent ?? 0)) * r.pageSize;
     const before = previous?.sharing.find((p) => p.pid === s.pid);
     const delta = before ? copied - (before.pages.copied + (before.pages.copiedByParent ?? 0)) * r.pageSize : 0;
     const resident = s.pages.shared + s.pages.copied + (s.pages.copiedByParent ?? 0) + s.pages.new;
-    const age = ageOf(s.pid, sampledAt);
+    const age = ages?.get(s.pid);
     const causes = (s.blame ?? []).slice(0, 3).map((b) => b.cause).join(', ');
     const top = !s.blamePending ? causes : s.blameAsOf !== undefined ? `${causes} (as of ${s.blameAsOf.toFixed(1)}s; blame under way)` : '(blame under way)';
     const fresh = previous && !before ? ' (new)' : '';

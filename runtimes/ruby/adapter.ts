@@ -141,6 +141,9 @@ async function attachRest(capture: Capture, dump: HeapDumpIngest, children: { pi
 export const rubyAdapter: RuntimeAdapter = {
   name: 'ruby',
   prepare: prepareRuby,
+  // The same steps as parts.parent then parts.rest, fused: one pass over the map picks the objects of
+  // both parts (a `run`'s map is streamed from the file, not cached), and the arenas' walks start early
+  // (prepare, beside the diffs).
   async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps = new Laps(), early?: unknown): Promise<void> {
     laps.skip(); // the steps below are attach's own
     const { glibc, childChunks } = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
@@ -160,8 +163,7 @@ export const rubyAdapter: RuntimeAdapter = {
       laps.skip();
       const copied = copiedPagesOf(capture.diffs);
       const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, capture.meta.pageSize);
-      glibc.catch(() => undefined);
-      laps.lap('malloc arenas');
+      glibc.catch(() => undefined); // its wait shows as 'waiting for the pool'
       try {
         const onCopied = mapObjects(map, copied, capture.meta.pageSize);
         laps.lap('map objects');

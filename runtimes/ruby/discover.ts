@@ -30,7 +30,9 @@ export interface Ranges {
 export interface RubyStructures {
   /** every GC heap page body: those of the heap map plus those found in memory (born after the map), sorted */
   bodies: Float64Array;
-  /** objects of the heap map on copied pages, plus every class, module and iseq */
+  /** objects of the heap map on the kept pages, plus every class, module and iseq: the parent's part of
+   *  attach finds the structures from those on the copied pages, and the rest replaces the table with
+   *  those on the copied pages and the pages the children's new words point to */
   objects: HeapObjects;
   classNames: { address: Float64Array; name: string[] };
   sites: string[];

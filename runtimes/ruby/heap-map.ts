@@ -82,8 +82,9 @@ export function ingestWholeRubyHeapMap(file: string, heapPageSize: number, slotS
   return ingestHeapDump(file, heapPageSize, new Float64Array(), slotSize, RUBY_CODES, { keepAll: true });
 }
 
-/** Per whole-map table: the rows kept whatever the pages (every class, module, iseq and block
- *  environment), and the widest slot. */
+/** Per table keepOnPages cuts from: the rows kept whatever the pages (every class, module, iseq and block
+ *  environment), and the widest slot. Worth keeping for a whole map (cut again at every sample of a
+ *  watch while the map is unchanged); a one-shot attach's own cut is asked once. */
 const factsOf = new WeakMap<HeapObjects, { always: Int32Array; widest: number }>();
 
 function tableFacts(t: HeapObjects, slotSize: number): { always: Int32Array; widest: number } {
