@@ -20,19 +20,17 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
   const names = args.strategies.split(',').map((s) => s.trim()).filter(Boolean);
   if (!names.length) throw new UsageError('--strategies needs at least one strategy, e.g. none,gc,warmup');
   // Every strategy is checked before the first run, for the program's runtime (Ruby and Python steps differ).
-  for (const n of names) planRun({ ...args, strategy: n }, process.stderr);
+  const plans = names.map((name) => planRun({ ...args, strategy: name }, process.stderr));
   if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 50) throw new UsageError(`--repeat must be a whole number from 1 to 50, not ${args.repeat}`);
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, not ${args.workers}`);
-  const runs: StrategyRuns[] = [];
-  for (const name of names) {
-    const plan = planRun({ ...args, strategy: name }, process.stderr);
-    const reports: RunReport[] = [];
-    for (let i = 0; i < args.repeat; i++) {
+  const runs: StrategyRuns[] = names.map((name) => ({ name, reports: [] as RunReport[] }));
+  // Round by round, every strategy once per round: what drifts while compare runs (the machine's load,
+  // the files the program leaves for its next boot) falls on every strategy alike, not on the last ones.
+  for (let i = 0; i < args.repeat; i++)
+    for (const [k, name] of names.entries()) {
       process.stderr.write(`cowscope: ${name}, run ${i + 1} of ${args.repeat}\n`);
-      reports.push((await measureRun(plan, command)).analysis.report);
+      runs[k].reports.push((await measureRun(plans[k], command)).analysis.report);
     }
-    runs.push({ name, reports });
-  }
   const analysis = compareReport(runs, args.workers);
   const report: CompareReport = { ...analysis, verdict: verdictText(analysis) };
   if (args.html) writeHtml(args.html, compareHtmlDoc(report));
@@ -77,7 +75,7 @@ export const compareCommandModule: CommandModule<object, CompareArgs> = {
       .example("$0 compare --rack config.ru --request 'GET /' --requests 100 --strategies none,warmup --workers 16", 'the same for a Rack app, projected to 16 workers')
       .epilogue(
         [
-          'Each strategy runs --repeat times; copied per child is copied + copied-by-parent over every child of',
+          'Each strategy runs --repeat times, in rounds (none, gc, ..., none, gc, ...); copied per child is copied + copied-by-parent over every child of',
           'every run. A strategy is called better than none only when its min–max range lies wholly below none\'s;',
           'otherwise the verdict is "no clear difference". PREDICTED VS NONE is what blame of the none runs',
           'predicted the strategy would save (the "What would help" of cowscope run), beside the measured saving.',
