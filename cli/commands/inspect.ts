@@ -194,7 +194,7 @@ function debugLine(n: number, cost: SampleCost): string {
     .filter(([k]) => !k.includes('.'))
     .map(([k, v]) => `${k} ${v.toFixed(0)}${parts(k).length ? ` (${parts(k).join(', ')})` : ''}`)
     .join(', ');
-  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.groupsPartlyReused ? `, the parent's part for ${cost.groupsPartlyReused} more` : ''}${cost.notReused.length ? ` (found afresh for ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
+  return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.groupsPartlyReused ? `, the parent's part for ${cost.groupsPartlyReused} more` : ''}${cost.notReused.length ? ` (why not: ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
 }
 
 
