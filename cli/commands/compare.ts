@@ -75,10 +75,11 @@ export const compareCommandModule: CommandModule<object, CompareArgs> = {
       .example("$0 compare --rack config.ru --request 'GET /' --requests 100 --strategies none,warmup --workers 16", 'the same for a Rack app, projected to 16 workers')
       .epilogue(
         [
-          'Each strategy runs --repeat times, in rounds (none, gc, ..., none, gc, ...); copied per child is copied + copied-by-parent over every child of',
-          'every run. A strategy is called better than none only when its min–max range lies wholly below none\'s;',
-          'otherwise the verdict is "no clear difference". PREDICTED VS NONE is what blame of the none runs',
-          'predicted the strategy would save (the "What would help" of cowscope run), beside the measured saving.',
+          'Each strategy runs --repeat times, in rounds (none, gc, ..., then none, gc, ... again); copied per child',
+          'is copied + copied-by-parent over every child of every run. A strategy is called better than none only',
+          'when its min–max range lies wholly below none\'s; otherwise the verdict is "no clear difference".',
+          'PREDICTED VS NONE is what blame of the none runs predicted the strategy would save (the "What would',
+          'help" of cowscope run), beside the measured saving.',
         ].join('\n'),
       ) as unknown as Argv<CompareArgs>;
   },
