@@ -62,6 +62,11 @@ function preadLoop(): string {
 
 const mps = (pages: number, s: number) => `${(pages / s / 1e6).toFixed(1)} Mpages/s`;
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+/** The best and the median (upper middle) of some timings. */
+const bestAndMedian = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { best: s[0], median: s[s.length >> 1] };
+};
 
 async function classification(gib: number, loop: string): Promise<void> {
   const pages = (gib * 1024 * 1024 * 1024) / pageSize;
@@ -141,10 +146,7 @@ function interleaved(n: number, commands: Record<string, () => { status: number 
     }
   }
   const out: Record<string, { best: number; median: number; cpu: number }> = {};
-  for (const [name, t] of Object.entries(times)) {
-    t.sort((a, b) => a - b);
-    out[name] = { best: t[0], median: t[t.length >> 1], cpu: cpu[name] / n };
-  }
+  for (const [name, t] of Object.entries(times)) out[name] = { ...bestAndMedian(t), cpu: cpu[name] / n };
   return out;
 }
 
@@ -371,8 +373,7 @@ async function blameBench(): Promise<void> {
         const c = loadCapture(${JSON.stringify(railsSave)}); const t = []; for (let i = 0; i < 2; i++) { const s = performance.now(); blameRun(c); t.push(performance.now() - s); } console.log(JSON.stringify(t));`;
       return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as number[];
     });
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    console.log(`  the same, in a fresh process   first blame ${median(first.map((t) => t[0])).toFixed(0)} ms, second ${median(first.map((t) => t[1])).toFixed(0)} ms (medians of 3 processes: what one run or a new blame thread pays)`);
+    console.log(`  the same, in a fresh process   first blame ${bestAndMedian(first.map((t) => t[0])).median.toFixed(0)} ms, second ${bestAndMedian(first.map((t) => t[1])).median.toFixed(0)} ms (medians of 3 processes: what one run or a new blame thread pays)`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -393,8 +394,7 @@ async function faultTracingOverhead(): Promise<void> {
     const t = interleaved(N, { traced: runWith(out.traced, []), untraced: runWith(out.untraced, ['--no-trace-faults']) });
     // Per run two children append their workload time; the first round is the untimed warm-up.
     const workload = (file: string) => {
-      const xs = fs.readFileSync(file, 'utf8').trim().split('\n').map(Number).slice(2).sort((a, b) => a - b);
-      return { best: xs[0], median: xs[xs.length >> 1] };
+      return bestAndMedian(fs.readFileSync(file, 'utf8').trim().split('\n').map(Number).slice(2));
     };
     const w = { traced: workload(out.traced), untraced: workload(out.untraced) };
     const c = report!.children[0];

@@ -212,16 +212,19 @@ class PageTally {
       if (!owner) continue;
       const n = ownerWords[i];
       if (!bestOwner || n > bestWords) [bestOwner, bestWords] = [owner, n];
-      bump(this.byType, owner.type, 0, n);
-      bump(this.byClass, owner.class, 0, n);
-      if (owner.site) bump(this.bySite, owner.site, 0, n);
+      this.bumpOwner(owner, 0, n);
     }
     if (bestOwner) {
       this.pageOwner[p] = bestOwner;
-      bump(this.byType, bestOwner.type, 1, 0);
-      bump(this.byClass, bestOwner.class, 1, 0);
-      if (bestOwner.site) bump(this.bySite, bestOwner.site, 1, 0);
+      this.bumpOwner(bestOwner, 1, 0);
     }
+  }
+
+  /** pages and words to an owner's type, class and allocation site */
+  private bumpOwner(owner: WordOwner, pages: number, words: number): void {
+    bump(this.byType, owner.type, pages, words);
+    bump(this.byClass, owner.class, pages, words);
+    if (owner.site) bump(this.bySite, owner.site, pages, words);
   }
 }
 

@@ -23,6 +23,20 @@ export function findRange(start: Float64Array, end: Float64Array | ((i: number) 
   return addr < e ? at : -1;
 }
 
+/** Index of v in the first n values of a sorted array (the whole array by default), or -1. */
+export function indexOf(sorted: Float64Array, v: number, n = sorted.length): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = sorted[mid];
+    if (x === v) return mid;
+    if (x < v) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
 /** Index of the last element <= v in a sorted array, or -1. */
 export function lastAtOrBelow(sorted: Float64Array, v: number): number {
   // most values the rules look up lie below every element (small numbers) or above (characters)

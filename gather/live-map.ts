@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HeapDumpIngest } from '../native/probe';
 import { describeBytes } from '../native/regular-file';
+import { startedAt } from '../native/proc';
 
 import type { PythonHeapMap } from '../runtimes/python/heap-map';
 
@@ -70,17 +71,6 @@ const MAX_MALFORMED_SHARE = 0.01;
 
 export function defaultMapDir(uid: number): string {
   return path.join(os.tmpdir(), `cowscope-live-${uid}`);
-}
-
-/** When a process started, in seconds since 1970 (boot time + start ticks; USER_HZ is 100). */
-export function startedAt(pid: number): number | undefined {
-  try {
-    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return btime + Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
-  } catch {
-    return undefined;
-  }
 }
 
 class Refused extends Error {}

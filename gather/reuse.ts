@@ -88,11 +88,8 @@ function digest(v: unknown, keepPerChild = false): string {
 
 /** A child's own entries in the per-child lists of the runtime's structures. */
 function childDigest(runtime: object, pid: number): string {
-  const cut = ownEntries(runtime, pid) as Record<string, unknown>;
-  const own = Object.entries(runtime)
-    .filter(([, list]) => isPerChild(list))
-    .map(([name]) => [name, cut[name]]);
-  return digest(own, true);
+  const all = runtime as Record<string, unknown>;
+  return digest(Object.entries(ownEntries(all, pid)).filter(([name]) => isPerChild(all[name])), true);
 }
 
 /** Per child, what its blame is computed from: the attached structures shared by the group, the child's

@@ -84,10 +84,22 @@ export function agesAt(pids: number[], at: number | undefined): Map<number, numb
       const s = statOf(pid);
       if (s) ages.set(pid, at - s.startTime / CLOCK_TICKS);
     } catch {
-      // gone between the sample and now, or not ours to read: no age
+      // not ours to read (statOf leaves out the processes that are gone): no age
     }
   }
   return ages;
+}
+
+/** When a process started, in seconds since 1970 (the boot time plus its start ticks); undefined if
+ *  it is gone or unreadable. */
+export function startedAt(pid: number): number | undefined {
+  try {
+    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const s = statOf(pid);
+    return s && Number.isFinite(btime) ? btime + s.startTime / CLOCK_TICKS : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function processInfo(pid: number): ProcessInfo | undefined {

@@ -40,8 +40,8 @@ interface Context {
 }
 
 /** Index of the map object whose extent [addr - pre, addr + size) holds a, or -1; i: the last object at
- *  or below a (lastAtOrBelow, or a cursor's answer). */
-function objectAt(m: PythonHeapMap['objects'], a: number, i = lastAtOrBelow(m.addr, a)): number {
+ *  or below a (a cursor's answer). */
+function objectAt(m: PythonHeapMap['objects'], a: number, i: number): number {
   if (i >= 0 && a < m.addr[i] + m.size[i]) return i;
   const j = i + 1;
   return j < m.addr.length && a >= m.addr[j] - m.pre[j] ? j : -1;

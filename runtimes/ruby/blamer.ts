@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, findRange, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
+import { AddrMap, Word, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -199,9 +199,10 @@ function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined
   return undefined;
 }
 
-function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined): string {
+/** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
+ *  looked up once per slot, which decides every other word where it is defined. */
+function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined): string {
   if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? flagsWordCause(ctx.L, O, N);
-  const level = slotLevelCause(s, newFlags);
   if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
@@ -886,17 +887,7 @@ class ObjectIndex {
   }
 
   private search(addr: number): number {
-    const addrs = this.addrs;
-    let lo = 0;
-    let hi = addrs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = addrs[mid];
-      if (v === addr) return mid;
-      if (v < addr) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    return indexOf(this.addrs, addr);
   }
 }
 
@@ -915,16 +906,8 @@ class SlotFlags {
     this.lo[this.n++] = lo;
   }
   get(addr: number): number | undefined {
-    let lo = 0;
-    let hi = this.n - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const a = this.addr[mid];
-      if (a === addr) return this.lo[mid];
-      if (a < addr) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return undefined;
+    const i = indexOf(this.addr, addr, this.n);
+    return i < 0 ? undefined : this.lo[i];
   }
 }
 
@@ -932,10 +915,9 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
   const ruby = capture.ruby!;
   const ref = capture.processes.find((p) => p.pid === diffs.reference)!;
   const L = layoutFor(capture.runtime?.version ?? '');
-  const hps0 = capture.heapMap!.heapPageSize;
-  const objIndex = new ObjectIndex(ruby.objects.address, capture.heapMap!.bodies, hps0, ruby.slotStart, ruby.slotSize);
   const hps = capture.heapMap!.heapPageSize;
   const bodies = capture.heapMap!.bodies;
+  const objIndex = new ObjectIndex(ruby.objects.address, bodies, hps, ruby.slotStart, ruby.slotSize);
   const bodyEnds = Float64Array.from(bodies, (b) => b + hps);
   const regions = regionsOf(ref.vmas);
   const classNames = new AddrMap<string>();
@@ -1197,8 +1179,9 @@ class RubyPageBlamer implements PageBlamer {
   private isFlagsWord(b: number, addr: number): boolean {
     const start = this.ruby.slotStart[b];
     const size = this.ruby.slotSize[b];
-    // the offset is below the heap page size plus a page (the slots start in their body, and a heap page is
-    // at most 64 MiB: capture-schema checks both): an int32 remainder (a float one is a call)
+    // the offset is below the heap page size plus a page (slotStart lies in its body), and that size is at
+    // most 1 GiB wherever it was read (driver.ts for a run, the live map's meta, capture-schema for a saved
+    // capture): an int32 remainder (a float one is a call)
     return !!start && !!size && addr >= start && ((addr - start) | 0) % size === 0;
   }
 
@@ -1281,7 +1264,7 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      causes.push(off !== 0 && level !== undefined ? level : slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot)));
+      causes.push(slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level));
       ownerKeys.push(s.slot);
     }
   }
