@@ -110,6 +110,8 @@ class PageTally {
   constructor(
     private readonly blamer: PageBlamer,
     private readonly diffs: PageDiffs,
+    /** look up the owners of the words (byType, byClass, bySite, perPage.owner) */
+    private readonly withOwners: boolean,
   ) {
     this.pageCauses = new Array(diffs.addrs.length);
     this.pageCause = new Array(diffs.addrs.length);
@@ -155,7 +157,7 @@ class PageTally {
     const { blamer, wordCauses, ownerKeys, names, ranks } = this;
     wordCauses.length = 0;
     ownerKeys.length = 0;
-    blamer.changedWords(p, first, end, wordCauses, ownerKeys);
+    blamer.changedWords(p, first, end, wordCauses, this.withOwners ? ownerKeys : null);
     const here: number[] = [];
     let lastCause = '';
     let id = -1;
@@ -176,7 +178,7 @@ class PageTally {
     }
     this.pageCauses[p] = here.map((id) => names[id]).sort();
     for (const id of here) counts[id] = 0;
-    this.owners(p, first);
+    if (this.withOwners) this.owners(p, first);
     return best < 0 ? 'unknown' : names[best];
   }
 
@@ -228,12 +230,21 @@ class PageTally {
   }
 }
 
-/** Blame of one child, page by page, through the runtime's blamer. cancelled: looked at every few
- *  hundred pages; true throws BlameCancelled. */
-export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number, cancelled?: () => boolean): ChildBlame {
+/** What a caller wants of a blame beyond the causes. */
+export interface BlameOptions {
+  /** looked at every few hundred pages; true throws BlameCancelled */
+  cancelled?: () => boolean;
+  /** false: no owners (byType, byClass and bySite empty, no perPage.owner), for callers that show none
+   *  (inspect's tables, JSON and metrics): their lookups are ~6% of a Rails worker's blame */
+  owners?: boolean;
+}
+
+/** Blame of one child, page by page, through the runtime's blamer. */
+export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number, opts: BlameOptions = {}): ChildBlame {
+  const { cancelled, owners = true } = opts;
   blameCalls.count++;
   if (cancelled?.()) throw new BlameCancelled();
-  const tally = new PageTally(blamer, diffs);
+  const tally = new PageTally(blamer, diffs, owners);
   let w = 0;
   for (let p = 0; p < diffs.addrs.length; p++) {
     if (cancelled && p % CANCEL_EVERY === 0 && cancelled()) throw new BlameCancelled();
@@ -260,7 +271,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     byClass: top(byClass, 'class', 10),
     bySite: top(bySite, 'site', 10),
     byRegion,
-    perPage: { addr: diffs.addrs, cause: pageCause, owner: pageOwner },
+    perPage: { addr: diffs.addrs, cause: pageCause, owner: owners ? pageOwner : undefined },
     causeSets,
     remedies: remediesOf(causeSets, pageSize, effects),
     costs: blamer.costs?.() ?? [],
@@ -271,6 +282,6 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
 
 /** Blame for one child against the reference its diffs were taken from (the twin, or a live master).
  *  gcRuns: GC runs of the child during the measured interval (live mode passes 1: unknown, likely). */
-export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number, cancelled?: () => boolean): ChildBlame {
-  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs, capture.meta.pageSize, cancelled);
+export function blameChild(adapter: RuntimeAdapter, capture: Capture, diffs: PageDiffs, gcRuns: number, opts: BlameOptions = {}): ChildBlame {
+  return blameWith(adapter.blamer(capture, diffs, gcRuns), diffs, capture.meta.pageSize, opts);
 }

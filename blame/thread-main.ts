@@ -23,11 +23,11 @@ const cancel = new Int32Array((workerData as { cancel: SharedArrayBuffer }).canc
 
 // One message per child: the capture as that child's blame reads it (threads.ts forChild) and its GC
 // runs; the reply carries the message's id and the blame, or the error, or that it was cancelled.
-parentPort!.on('message', ({ id, capture, gcRuns }: ThreadInput & { id: number }) => {
+parentPort!.on('message', ({ id, capture, gcRuns, owners }: ThreadInput & { id: number }) => {
   try {
     const adapter = adapterOf(capture);
     if (!adapter) throw new Error('a blame thread got a capture of no known runtime');
-    parentPort!.postMessage({ id, blame: blameChild(adapter, capture, capture.diffs![0], gcRuns, () => Atomics.load(cancel, 0) === id) });
+    parentPort!.postMessage({ id, blame: blameChild(adapter, capture, capture.diffs![0], gcRuns, { cancelled: () => Atomics.load(cancel, 0) === id, owners }) });
   } catch (e) {
     if (e instanceof BlameCancelled) parentPort!.postMessage({ id, cancelled: true });
     else parentPort!.postMessage({ id, error: e instanceof Error ? e.message : String(e) });

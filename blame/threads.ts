@@ -19,12 +19,15 @@ import { type ChildBlame, blameChild } from './engine';
 export interface BlameJob {
   diffs: PageDiffs;
   gcRuns: number;
+  /** false: a blame without owners (BlameOptions) */
+  owners?: boolean;
 }
 
 /** What a thread is sent for one child: the capture with only that child's diffs, and its GC runs. */
 export interface ThreadInput {
   capture: Capture;
   gcRuns: number;
+  owners?: boolean;
 }
 
 /** Below this many changed words in all, threads cost more than they save. */
@@ -49,6 +52,38 @@ export function forChild(capture: Capture, diffs: PageDiffs): Capture {
   const keep = new Set([diffs.pid, diffs.reference, capture.run?.parent, capture.run?.reference]);
   const own = <T extends object>(structures: T | undefined): T | undefined => structures && ownEntries(structures, diffs.pid);
   return { ...capture, processes: capture.processes.filter((p) => keep.has(p.pid)), diffs: [diffs], ruby: own(capture.ruby), python: own(capture.python) };
+}
+
+/** Typed arrays at least this large go to a thread in shared memory rather than copied. */
+const SHARED_MIN_BYTES = 64 * 1024;
+
+/** The shared copy of each large array sent so far: a parent's structures go to every child's blame, and
+ *  to every sample's of a watch, and are copied into shared memory once. */
+const sharedCopies = new WeakMap<ArrayBufferView, ArrayBufferView>();
+
+type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | BigUint64Array | BigInt64Array;
+
+/** The message as sent: its large typed arrays backed by SharedArrayBuffers, which postMessage shares
+ *  instead of copying. A Rails worker's message is ~30 MiB (its diffs, its parent's structures): a
+ *  structured clone took ~20 ms to write here and ~15-25 ms to read on the thread, for every blame.
+ *  The blame only reads them. */
+export function sharedMessage<T>(value: T): T {
+  if (ArrayBuffer.isView(value)) {
+    if (value.byteLength < SHARED_MIN_BYTES || value instanceof DataView || value.buffer instanceof SharedArrayBuffer) return value;
+    let copy = sharedCopies.get(value);
+    if (!copy) {
+      const a = value as unknown as TypedArray;
+      const Ctor = a.constructor as new (b: SharedArrayBuffer) => TypedArray;
+      const c = new Ctor(new SharedArrayBuffer(a.byteLength));
+      (c as Uint8Array).set(a as Uint8Array);
+      sharedCopies.set(value, (copy = c));
+    }
+    return copy as T;
+  }
+  if (Array.isArray(value)) return value.map(sharedMessage) as T;
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sharedMessage(v)])) as T;
+  return value;
 }
 
 /** One child's blame, waiting for a thread or running on one. */
@@ -134,8 +169,8 @@ export class BlameThreads {
         new Promise<ChildBlame | undefined>((resolve, reject) =>
           tasks.push({
             id: this.nextId++,
-            // a structured clone per child: ~30 ms for a Rails app's structures
-            input: { capture: forChild(capture, job.diffs), gcRuns: job.gcRuns },
+            // its large arrays in shared memory (the parent's copied once for all its children)
+            input: { capture: sharedMessage(forChild(capture, job.diffs)), gcRuns: job.gcRuns, owners: job.owners },
             pid: job.diffs.pid,
             words: job.diffs.wordPage.length + job.diffs.addrs.length,
             resolve,
@@ -192,7 +227,7 @@ export async function blameChildren(
   const { threads = blameThreads(), minWords = MIN_THREADED_WORDS, signal, offMain = false } = opts;
   const words = jobs.reduce((n, j) => n + j.diffs.wordPage.length, 0);
   const n = Math.max(1, Math.min(threads, jobs.length));
-  if (!jobs.length || (!offMain && (n === 1 || words < minWords))) return jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns));
+  if (!jobs.length || (!offMain && (n === 1 || words < minWords))) return jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns, { owners: j.owners }));
   const pool = new BlameThreads(n);
   const onAbort = () => void pool.close();
   if (signal?.aborted) onAbort();

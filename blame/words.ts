@@ -10,6 +10,9 @@ export interface Word {
 export const num = (w: Word): number => w.hi * 4294967296 + w.lo;
 export const isZero = (w: Word): boolean => w.lo === 0 && w.hi === 0;
 export const same = (a: Word, b: Word): boolean => a.lo === b.lo && a.hi === b.hi;
+/** Is the address (an integer below 2^53) a multiple of 8? Its low 32 bits decide, as a bitwise and takes
+ *  them: \`addr % 8\` on an address above 2^31 is a floating-point remainder, a call per word. */
+export const aligned8 = (addr: number): boolean => (addr & 7) === 0;
 export const wordOf = (hex: string): Word => {
   const v = BigInt(`0x${hex}`);
   return { lo: Number(v & 0xffffffffn), hi: Number(v >> 32n) };

@@ -14,7 +14,7 @@ import { runReport } from '../analyzers/run-report';
 import { isDeepStrictEqual } from 'node:util';
 import { adapterOf } from '../runtimes';
 import { blameChild } from '../blame/engine';
-import { BlameThreads, blameChildren } from '../blame/threads';
+import { BlameThreads, blameChildren, sharedMessage } from '../blame/threads';
 
 interface Planted {
   mode: string;
@@ -100,6 +100,21 @@ test('two children, text output, and report FILE re-runs the blame offline with 
   threadsCapture = save;
 });
 
+test('a blame thread\'s message: its large arrays in shared memory, copied once, the rest as it was', () => {
+  const big = new BigUint64Array(10_000).map((_, i) => BigInt(i) * 3n);
+  const small = new Float64Array([1, 2, 3]);
+  const msg = { a: { big, small, list: [big, 'x', 7], map: new Map([[1, 2]]) }, n: 5 };
+  const out = sharedMessage(msg);
+  assert.ok(out.a.big.buffer instanceof SharedArrayBuffer, 'a large array is shared');
+  assert.ok(isDeepStrictEqual(Array.from(out.a.big), Array.from(big)), 'with the same values');
+  assert.is(out.a.small, small, 'a small one goes as it is');
+  assert.is(out.a.list[0], out.a.big, 'one copy per array');
+  assert.is(sharedMessage(msg).a.big, out.a.big, 'and per array, once for every message');
+  assert.is(out.a.map, msg.a.map);
+  assert.is(out.n, 5);
+  assert.ok(!(big.buffer instanceof SharedArrayBuffer), 'the original is left alone');
+});
+
 let threadsCapture = '';
 test('blame on worker threads (inspect, --watch) is the blame of the main thread, child by child; an abort ends the threads', async () => {
   assert.ok(threadsCapture, 'the two-children capture above was saved');
@@ -111,6 +126,16 @@ test('blame on worker threads (inspect, --watch) is the blame of the main thread
   for (const threads of [1, 2]) {
     const off = await blameChildren(adapter, capture, jobs, { threads, offMain: true });
     assert.ok(isDeepStrictEqual(off, here), `${threads} thread(s): the same blames`);
+  }
+  // without owners (inspect's tables): the same causes, pages and remedies, no owner looked up; on a
+  // thread, its message in shared memory, the same again
+  const noOwners = jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns, { owners: false }));
+  const offNoOwners = await blameChildren(adapter, capture, jobs.map((j) => ({ ...j, owners: false })), { threads: 2, offMain: true });
+  for (const [i, b] of noOwners.entries()) {
+    const { byType, byClass, bySite, perPage, ...rest } = here[i];
+    assert.equal({ ...b, perPage: { ...b.perPage } }, { ...rest, byType: [], byClass: [], bySite: [], perPage: { ...perPage, owner: undefined } });
+    assert.ok(byType.length > 0 && perPage.owner!.some(Boolean), 'the blame with owners has them');
+    assert.ok(isDeepStrictEqual(offNoOwners[i], b), 'on a thread: the same');
   }
   const abort = new AbortController();
   const running = blameChildren(adapter, capture, jobs, { threads: 2, offMain: true, signal: abort.signal });

@@ -102,7 +102,8 @@ export async function inspectSample(
     // this sample says they are under way, a later one shows them (the last sample waits for them)
     const diffs = group.capture.diffs ?? [];
     const fresh = new Set(diffs.filter((d) => !group.blames?.get(d.pid)).map((d) => d.pid));
-    const jobs = diffs.filter((d) => fresh.has(d.pid)).map((d) => ({ diffs: d, gcRuns: 1 }));
+    // owners only for the HTML page's maps: the tables, JSON and metrics show none
+    const jobs = diffs.filter((d) => fresh.has(d.pid)).map((d) => ({ diffs: d, gcRuns: 1, owners: !!args.html }));
     const kept = group.blames;
     if (background && kept) {
       const start = jobs.filter((j) => !background.blames.isPending(j.diffs.pid, kept.key(j.diffs.pid)));

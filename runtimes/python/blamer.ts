@@ -327,12 +327,12 @@ class PythonPageBlamer implements PageBlamer {
     return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
   }
 
-  changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+  changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     for (let k = first; k < end; k++) {
       const w = this.at(k);
       const rule = WORD_RULES.find((r) => r.when(w));
       causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
-      ownerKeys.push(w.obj >= 0 ? this.objects.addr[w.obj] : 0);
+      ownerKeys?.push(w.obj >= 0 ? this.objects.addr[w.obj] : 0);
     }
   }
 

@@ -17,7 +17,7 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
+import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -519,7 +519,7 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
 function freshPointerCause(ctx: Context, target: number): string | undefined {
   // Every row asks about an 8-byte aligned address in pointerSpan. Most stored values are not (small
   // numbers, characters): a Rails worker asks for ~300K words of the chunks it allocated.
-  if (target % 8 !== 0 || target < ctx.pointerSpan.lo || target >= ctx.pointerSpan.hi) return undefined;
+  if (!aligned8(target) || target < ctx.pointerSpan.lo || target >= ctx.pointerSpan.hi) return undefined;
   for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target)) return r.cause;
   return undefined;
 }
@@ -528,7 +528,7 @@ function freshPointerCause(ctx: Context, target: number): string | undefined {
 function imemoAt(ctx: Context, addr: number): number {
   // Objects are 8-byte aligned; every slot whose flags changed and every object of the heap map lies in
   // a GC heap body: elsewhere only the objects the child allocated on pages of its own are searched.
-  if (addr % 8 !== 0) return -1;
+  if (!aligned8(addr)) return -1;
   const inBody = bodyOf(ctx, addr) >= 0;
   const fresh = inBody ? ctx.newSlotFlags.get(addr) : undefined;
   if (fresh !== undefined) return (fresh & FL.typeMask) === T.IMEMO ? imemoTypeOf(fresh) : -1;
@@ -1222,7 +1222,7 @@ class RubyPageBlamer implements PageBlamer {
     return cause === 'id-table' ? idTableOn(ip)! : cause;
   }
 
-  changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+  changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     this.page = p;
     const body = this.pageBody[p];
     if (body < 0) this.offHeapWords(p, first, end, causes, ownerKeys);
@@ -1230,7 +1230,7 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   /** Words of a page off the GC heap: malloc chunks, VM structures, mappings. */
-  private offHeapWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+  private offHeapWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     const { ctx, ruby, values: v, wordAddr } = this;
     // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
     // child-side handlers re-initialising a lock or list
@@ -1238,13 +1238,14 @@ class RubyPageBlamer implements PageBlamer {
     for (let k = first; k < end; k++) {
       const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
       causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
+      if (!ownerKeys) continue;
       const o = this.chunkOwnerAt(k);
       ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
     }
   }
 
   /** Words of a page of GC heap body `body`: slots, and the page header. */
-  private slotWords(p: number, body: number, first: number, end: number, causes: string[], ownerKeys: number[]): void {
+  private slotWords(p: number, body: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     const { ctx, ruby, diffs, values: v, wordAddr, flags } = this;
     // The rows of the slots' flags words that changed on this page.
     flags.reset(diffs.addrs[p]);
@@ -1260,12 +1261,12 @@ class RubyPageBlamer implements PageBlamer {
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
-        ownerKeys.push(0);
+        ownerKeys?.push(0);
         continue;
       }
       const off = addr - s.slot;
       causes.push(slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level));
-      ownerKeys.push(s.slot);
+      ownerKeys?.push(s.slot);
     }
   }
 
