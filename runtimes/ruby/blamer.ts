@@ -613,7 +613,7 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
     const N = v.newAt(k);
     const V = v.newAt(k + 1);
     if (!isZero(O) || !isZero(v.oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
-    if (ctx.cw.kind[k] !== CW.CONTENT || ctx.cw.off[k] % 16 !== 0) continue; // items are 16 bytes, from the chunk's user start
+    if (ctx.cw.kind[k] !== CW.CONTENT || (ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
     const start = ctx.cw.start[k];
     // the value's chunk (what word k + 1's new value points into)
     const valChunk = ctx.tw.kind[k + 1];
