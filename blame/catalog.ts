@@ -68,7 +68,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', ['trim'], 'malloc_trim before forking returns free chunks; jemalloc keeps metadata apart'),
   row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", ['trim'], 'malloc_trim before forking, so new allocations land on new pages'),
   row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'warmup'], 'run a full GC before forking (evacuates the transient heap)'),
-  row('mutation.hash-table', 'mutation', "entries inserted into a hash table's index (st_table bins): a large Hash, or a VM table such as interned strings and symbols", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
+  row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a hash table (its st_table bins, or the entry count in its header): a large Hash, or a VM table such as interned strings and symbols", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
   row('mutation.definition', 'mutation', 'the program defined a method, constant or variable after the fork: a new entry in an ID table (and the probe path it stored)', ['prewarm'], 'define methods, constants and variables at boot, not in workers'),
   ...MUTATION_TYPES.map((t) =>
     row(

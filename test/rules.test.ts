@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isThreadStateWord, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView } from '../allocators/glibc/rules';
@@ -137,6 +137,23 @@ const BINS: [string, string, boolean][] = [
 for (const [o, n, bins] of BINS)
   test(`bins ${o} -> ${n}: ${bins ? '' : 'not '}an index change`, () => {
     assert.is(isBinsChange(w(o), w(n)), bins);
+  });
+
+// st_table headers whose counts a child changed, from a Rails capture (Ruby 3.3.8): [num_entries old,
+// new], [entries_bound old, new], the first word (entry_power, bin_power, size_ind, rebuilds_num) when it
+// changed; and words that are no such header.
+const ST_HEADERS: [[string, string], [string, string], [string, string] | undefined, boolean][] = [
+  [['4', '5'], ['4', '5'], ['1f7000302', '2f7000403'], true], // an insert that grew the table
+  [['122', '11d'], ['122', '3c2'], ['7f7010a09', '8f7010b0a'], true], // deletes, then a rebuild
+  [['6', '7'], ['9', 'a'], undefined, true], // an insert, the powers as they were
+  [['4', '5'], ['4', '5'], ['55555555a320', '5555578a37f0'], false], // a pointer where the powers are
+  [['7', '8'], ['4', '5'], undefined, false], // more entries than the bound
+  [['55555618ef30', '14'], ['4', '5'], undefined, false], // a pointer where the count is
+];
+for (const [num, bound, powers, header] of ST_HEADERS)
+  test(`st_table header ${num.join('->')}, bound ${bound.join('->')}: ${header ? '' : 'not '}a header`, () => {
+    const pair = (p: [string, string]): [ReturnType<typeof w>, ReturnType<typeof w>] => [w(p[0]), w(p[1])];
+    assert.is(isStTableHeaderChange(pair(num), pair(bound), powers && pair(powers)), header);
   });
 
 test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {

@@ -55,6 +55,8 @@ interface Context {
   idSeenSlots: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
+  /** malloc'd st_table headers (chunk start) whose entry counts the child changed */
+  stTableHeaders: AddrMap<true>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: AddrMap<string>;
   /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
@@ -390,6 +392,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
+  // The header of a VM st_table the child inserted into or deleted from (its entry count, bound, bins
+  // and entries pointers): the same writes as the table's bins and entries.
+  { cause: 'mutation.hash-table', when: (c) => c.ctx.stTableHeaders.has(c.start) },
   // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
   // capa, num, used) when a call adds a cache, and a method definition's reference count (the chunk a
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
@@ -622,6 +627,41 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
     const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start[k + 1]) : undefined;
     const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
+  }
+  return out;
+}
+
+/** A malloc'd st_table (st_init_table: 56 bytes, a 64-byte chunk) as its fields sit from the chunk's
+ *  start: the powers and rebuild count, the entry count, the bins and entries pointers, and the bound of
+ *  the entries in use. */
+const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, entriesBound: 56 } as const;
+
+/** Are these the changed words of an st_table header: its entry count (num) and entries bound (bound),
+ *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to both;
+ *  a delete takes one from the count; a rebuild resets the bound and the powers. Both small numbers, the
+ *  count within the bound on both sides, and in the first word powers of a table's size (entry_power and
+ *  bin_power below 32, size_ind below 4). Exported for the rule-table tests. */
+export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], powers?: [Word, Word]): boolean {
+  const small = (w: Word) => w.hi === 0 && w.lo < 0x80000000;
+  const sizes = (w: Word) => (w.lo & 0xff) < 32 && ((w.lo >>> 8) & 0xff) < 32 && ((w.lo >>> 16) & 0xff) < 4;
+  return [...num, ...bound].every(small) && num[0].lo <= bound[0].lo && num[1].lo <= bound[1].lo && (!powers || powers.every(sizes));
+}
+
+/** The st_table headers, among chunks in use at the fork, whose entry count and entries bound the child
+ *  changed (isStTableHeaderChange). The VM's own tables (interned strings, symbols, call infos, generic
+ *  ivars) have no object owner, and their counts would otherwise read as VM counters. */
+function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<true> {
+  const out = new AddrMap<true>();
+  const { kind, start, size, off } = ctx.cw;
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (kind[k] !== CW.CONTENT || size[k] !== ST_TABLE.chunkSize || off[k] !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
+    const s = start[k];
+    // the bound, three words on when it changed too (the chunk's words come in address order)
+    let b = -1;
+    for (let j = k + 1; j < diffs.wordPage.length && j <= k + 3 && start[j] === s && kind[j] === CW.CONTENT; j++) if (off[j] === ST_TABLE.entriesBound) b = j;
+    if (b < 0) continue;
+    const first = k > 0 && start[k - 1] === s && kind[k - 1] === CW.CONTENT && off[k - 1] === ST_TABLE.powers ? k - 1 : -1;
+    if (isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) out.set(s, true);
   }
   return out;
 }
@@ -962,6 +1002,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
     idTableCause: new AddrMap(),
+    stTableHeaders: new AddrMap(),
     contentChunkCause: new AddrMap(),
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
@@ -1141,6 +1182,7 @@ class RubyPageBlamer implements PageBlamer {
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
     ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
+    ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
     ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
