@@ -235,7 +235,7 @@ export interface BlameOptions {
   /** looked at every few hundred pages; true throws BlameCancelled */
   cancelled?: () => boolean;
   /** false: no owners (byType, byClass and bySite empty, no perPage.owner), for callers that show none
-   *  (inspect's tables, JSON and metrics): their lookups are ~6% of a Rails worker's blame */
+   *  (inspect's tables, JSON and metrics): their lookups are ~10% of a Rails worker's blame */
   owners?: boolean;
 }
 

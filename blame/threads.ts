@@ -2,10 +2,10 @@
 // diffs and the parent's structures, and a Rails worker's takes about a second, so a 4-worker cluster's
 // first `inspect` spends most of its time here, and `inspect --watch` must not hold its samples for it.
 //
-// Children are queued, one message each: a structured clone of the capture as that child's blame reads
-// it (forChild: its diffs, its processes, its own entries of the per-child lists; ~18 MiB for a Rails
-// worker: a few tens of milliseconds), blamed with the same adapter and engine as the main thread, so
-// the result is the same object the sequential path returns. Small jobs stay on
+// Children are queued, one message each: the capture as that child's blame reads it (forChild: its
+// diffs, its processes, its own entries of the per-child lists; ~30 MiB for a Rails worker), its large
+// arrays in shared memory (sharedMessage), blamed with the same adapter and engine as the main thread,
+// so the result is the same object the sequential path returns. Small jobs stay on
 // the main thread: starting a thread and loading the blamers costs ~100 ms.
 
 import assert from 'node:assert/strict';
@@ -58,7 +58,8 @@ export function forChild(capture: Capture, diffs: PageDiffs): Capture {
 const SHARED_MIN_BYTES = 64 * 1024;
 
 /** The shared copy of each large array sent so far: a parent's structures go to every child's blame, and
- *  to every sample's of a watch, and are copied into shared memory once. */
+ *  to every sample's of a watch, and are copied into shared memory once (and kept while the original
+ *  is: a watch holds a kept parent's large arrays twice). */
 const sharedCopies = new WeakMap<ArrayBufferView, ArrayBufferView>();
 
 type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | BigUint64Array | BigInt64Array;
@@ -69,7 +70,8 @@ type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Int16
  *  The blame only reads them. */
 export function sharedMessage<T>(value: T): T {
   if (ArrayBuffer.isView(value)) {
-    if (value.byteLength < SHARED_MIN_BYTES || value instanceof DataView || value.buffer instanceof SharedArrayBuffer) return value;
+    // a small view goes as it is (its whole buffer with it: none in a capture is a part of a larger one)
+    if (value.byteLength < SHARED_MIN_BYTES || value instanceof DataView || Buffer.isBuffer(value) || value.buffer instanceof SharedArrayBuffer) return value;
     let copy = sharedCopies.get(value);
     if (!copy) {
       const a = value as unknown as TypedArray;

@@ -14,7 +14,7 @@ import { runReport } from '../analyzers/run-report';
 import { isDeepStrictEqual } from 'node:util';
 import { adapterOf } from '../runtimes';
 import { blameChild } from '../blame/engine';
-import { BlameThreads, blameChildren, sharedMessage } from '../blame/threads';
+import { BlameThreads, blameChildren, forChild, sharedMessage } from '../blame/threads';
 
 interface Planted {
   mode: string;
@@ -112,8 +112,16 @@ test('a blame thread\'s message: its large arrays in shared memory, copied once,
   assert.is(sharedMessage(msg).a.big, out.a.big, 'and per array, once for every message');
   assert.is(out.a.map, msg.a.map);
   assert.is(out.n, 5);
-  assert.ok(!(big.buffer instanceof SharedArrayBuffer), 'the original is left alone');
+  // a view into a larger buffer: its own elements, from its offset
+  const view = new Float64Array(new ArrayBuffer(8 * 20_000), 800, 10_000).map((_, i) => i + 0.5);
+  const sharedView = sharedMessage({ view }).view;
+  assert.ok(sharedView.buffer instanceof SharedArrayBuffer && sharedView.length === 10_000);
+  assert.equal(Array.from(sharedView.subarray(0, 3)), [0.5, 1.5, 2.5]);
 });
+
+/** Does the message carry an array in shared memory? */
+const sharesMemory = (v: unknown): boolean =>
+  ArrayBuffer.isView(v) ? v.buffer instanceof SharedArrayBuffer : Array.isArray(v) ? v.some(sharesMemory) : !!v && typeof v === 'object' && Object.values(v).some(sharesMemory);
 
 let threadsCapture = '';
 test('blame on worker threads (inspect, --watch) is the blame of the main thread, child by child; an abort ends the threads', async () => {
@@ -131,6 +139,7 @@ test('blame on worker threads (inspect, --watch) is the blame of the main thread
   // thread, its message in shared memory, the same again
   const noOwners = jobs.map((j) => blameChild(adapter, capture, j.diffs, j.gcRuns, { owners: false }));
   const offNoOwners = await blameChildren(adapter, capture, jobs.map((j) => ({ ...j, owners: false })), { threads: 2, offMain: true });
+  assert.ok(sharesMemory(sharedMessage(forChild(capture, jobs[0].diffs))), 'the threads were sent arrays in shared memory');
   for (const [i, b] of noOwners.entries()) {
     const { byType, byClass, bySite, perPage, ...rest } = here[i];
     assert.equal({ ...b, perPage: { ...b.perPage } }, { ...rest, byType: [], byClass: [], bySite: [], perPage: { ...perPage, owner: undefined } });

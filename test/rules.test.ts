@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { AddrMap, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView } from '../allocators/glibc/rules';
@@ -147,6 +148,7 @@ const ST_HEADERS: [[string, string], [string, string], [string, string] | undefi
   [['122', '11d'], ['122', '3c2'], ['7f7010a09', '8f7010b0a'], true], // deletes, then a rebuild
   [['6', '7'], ['9', 'a'], undefined, true], // an insert, the powers as they were
   [['4', '5'], ['4', '5'], ['55555555a320', '5555578a37f0'], false], // a pointer where the powers are
+  [['4', '5'], ['4', '5'], ['7fe18c120210', '7fe18c130308'], false], // a pointer whose low two bytes could be powers (size_ind 0x12, 0x13 cannot)
   [['7', '8'], ['4', '5'], undefined, false], // more entries than the bound
   [['55555618ef30', '14'], ['4', '5'], undefined, false], // a pointer where the count is
 ];
@@ -155,6 +157,48 @@ for (const [num, bound, powers, header] of ST_HEADERS)
     const pair = (p: [string, string]): [ReturnType<typeof w>, ReturnType<typeof w>] => [w(p[0]), w(p[1])];
     assert.is(isStTableHeaderChange(pair(num), pair(bound), powers && pair(powers)), header);
   });
+
+test('st_table headers found among changed words: the fields at their chunk offsets, chunks in use at the fork of 64 bytes only, a table of known cause keeps it', () => {
+  const H = 0x5555_5555_0000;
+  // tcache_perthread_struct, a 64-byte chunk (an st_table: 56 bytes asked), an 80-byte one, another 64
+  const fork = { start: [H, H + 0x290, H + 0x2d0, H + 0x320], size: [0x290, 0x40, 0x50, 0x40], inUse: [1, 1, 1, 1] };
+  const view = glibcView(
+    { chunks: { start: Float64Array.from(fork.start), size: Float64Array.from(fork.size), inUse: Uint8Array.from(fork.inUse) }, heapStart: H, tcacheKey: '0' },
+    undefined,
+    { start: H, end: H + 0x21000 },
+  );
+  const [, st, other, known] = fork.start;
+  // an insert that grew the table: powers (+16 from the chunk's start), count (+32) and bound (+56)
+  const insert = (c: number): [number, bigint, bigint][] => [
+    [c + 16, 0x1f7000302n, 0x2f7000403n],
+    [c + 32, 4n, 5n],
+    [c + 56, 4n, 5n],
+  ];
+  const words = [...insert(st), ...insert(other), ...insert(known)];
+  const addrs = Float64Array.from(words, (x) => x[0]);
+  const oldWord = BigUint64Array.from(words, (x) => x[1]);
+  const newWord = BigUint64Array.from(words, (x) => x[2]);
+  const ctx = {
+    cw: classifyChunkWords(view, addrs, oldWord, newWord),
+    ruby: { chunkOwners: undefined },
+    ownerMemo: { start: -1, index: -1 },
+    contentChunkCause: new AddrMap<string>().set(known, 'object.id'),
+  } as unknown as Context;
+  const diffs = { wordPage: new Uint32Array(words.length), wordOffset: Uint16Array.from(addrs, (a) => a - H), addrs: Float64Array.of(H) } as unknown as Parameters<typeof stTableHeaders>[1];
+  const v = new WordValues({ oldWord, newWord });
+  assert.equal([...stTableHeaders(ctx, diffs, Int32Array.of(-1), v)], [[st, 'mutation.hash-table'], [known, 'object.id']], 'the 64-byte chunks alone');
+  // a header whose new pointers lead to memory the child allocated, and no table of known cause
+  ctx.contentChunkCause.set(known, 'alloc.malloc');
+  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).get(known), 'mutation.hash-table');
+  ctx.contentChunkCause.set(known, 'object.id');
+  // on a GC heap page: the slot rules' words, not a chunk's
+  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(0), v).size, 0);
+  // the bound unchanged (a delete): not told apart from a counter
+  const noBound = words.filter((x) => x[0] !== st + 56);
+  const ctx2 = { ...ctx, cw: classifyChunkWords(view, Float64Array.from(noBound, (x) => x[0]), BigUint64Array.from(noBound, (x) => x[1]), BigUint64Array.from(noBound, (x) => x[2])) } as Context;
+  const v2 = new WordValues({ oldWord: BigUint64Array.from(noBound, (x) => x[1]), newWord: BigUint64Array.from(noBound, (x) => x[2]) });
+  assert.not.ok(stTableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).has(st));
+});
 
 test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {
   const stacks = { start: Float64Array.from([0x7fe194ab4000, 0x7ffd04e05000]), end: Float64Array.from([0x7fe194cb4000, 0x7ffd04e26000]) };

@@ -24,7 +24,7 @@ import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './
 import type { RubyStructures } from './discover';
 
 /** What the fork-time image and the child's other words tell about this child. */
-interface Context {
+export interface Context {
   L: RubyLayout | undefined;
   ruby: RubyStructures;
   gcRuns: number;
@@ -55,8 +55,8 @@ interface Context {
   idSeenSlots: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
-  /** malloc'd st_table headers (chunk start) whose entry counts the child changed */
-  stTableHeaders: AddrMap<true>;
+  /** malloc'd st_table headers (chunk start) whose entry counts the child changed, with the table's cause */
+  stTableHeaders: AddrMap<string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: AddrMap<string>;
   /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
@@ -392,9 +392,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
-  // The header of a VM st_table the child inserted into or deleted from (its entry count, bound, bins
-  // and entries pointers): the same writes as the table's bins and entries.
-  { cause: 'mutation.hash-table', when: (c) => c.ctx.stTableHeaders.has(c.start) },
+  // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
+  // bins and entries pointers): the same inserts as the table's bins and entries.
+  { cause: (c) => c.ctx.stTableHeaders.get(c.start)!, when: (c) => c.ctx.stTableHeaders.has(c.start) },
   // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
   // capa, num, used) when a call adds a cache, and a method definition's reference count (the chunk a
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
@@ -638,7 +638,8 @@ const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, entriesBound: 56 }
 
 /** Are these the changed words of an st_table header: its entry count (num) and entries bound (bound),
  *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to both;
- *  a delete takes one from the count; a rebuild resets the bound and the powers. Both small numbers, the
+ *  a rebuild resets the bound and the powers (a delete changes the count alone, and is not told apart
+ *  from a counter). Both small numbers, the
  *  count within the bound on both sides, and in the first word powers of a table's size (entry_power and
  *  bin_power below 32, size_ind below 4). Exported for the rule-table tests. */
 export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], powers?: [Word, Word]): boolean {
@@ -647,11 +648,17 @@ export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], po
   return [...num, ...bound].every(small) && num[0].lo <= bound[0].lo && num[1].lo <= bound[1].lo && (!powers || powers.every(sizes));
 }
 
+/** Causes of tables that a header's new pointers can name (contentChunkCauses): its entries are then
+ *  those of an object-id table or a cache's, and so are its counts. */
+const TABLE_CAUSES = new Set(['object.id', 'icache.const', 'icache.call']);
+
 /** The st_table headers, among chunks in use at the fork, whose entry count and entries bound the child
- *  changed (isStTableHeaderChange). The VM's own tables (interned strings, symbols, call infos, generic
- *  ivars) have no object owner, and their counts would otherwise read as VM counters. */
-function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<true> {
-  const out = new AddrMap<true>();
+ *  changed (isStTableHeaderChange), and their cause: the VM's own tables (interned strings, symbols, call
+ *  infos, generic ivars), whose counts would otherwise read as VM counters, are mutation.hash-table; one
+ *  whose new pointers lead to an object-id table's or a cache's entries (contentChunkCauses) has theirs.
+ *  Not a chunk an object owns: its own rules say what it is. */
+export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+  const out = new AddrMap<string>();
   const { kind, start, size, off } = ctx.cw;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (kind[k] !== CW.CONTENT || size[k] !== ST_TABLE.chunkSize || off[k] !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -661,7 +668,9 @@ function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v:
     for (let j = k + 1; j < diffs.wordPage.length && j <= k + 3 && start[j] === s && kind[j] === CW.CONTENT; j++) if (off[j] === ST_TABLE.entriesBound) b = j;
     if (b < 0) continue;
     const first = k > 0 && start[k - 1] === s && kind[k - 1] === CW.CONTENT && off[k - 1] === ST_TABLE.powers ? k - 1 : -1;
-    if (isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) out.set(s, true);
+    if (ownerType(ctx, s) >= 0 || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
+    const known = ctx.contentChunkCause.get(s);
+    out.set(s, known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table');
   }
   return out;
 }
@@ -1182,8 +1191,8 @@ class RubyPageBlamer implements PageBlamer {
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
     ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
-    ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
     ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
+    ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
   }
