@@ -1,4 +1,5 @@
-// Live mode on real servers and families (issue 12): Debian's Unicorn daemonized (-D), Puma with
+// Live mode on real servers and families (issue 12): Debian's Unicorn daemonized (-D) and re-exec'd by
+// USR2, Puma with
 // preload_app! and with fork_worker (SIGURG refork), a Pitchfork-style mold fixture, a plain
 // Process.fork pool; a churning family; hostile heap-map directories as root; --watch timing.
 // Every server is stopped and every pid checked gone, every temp dir removed, in finally blocks.
@@ -64,6 +65,51 @@ test('unicorn -D: the daemonized master has its own map; every worker blamed, un
     assertBlamed(report, () => master, 0.05);
   } finally {
     await stopFamily(master, 'SIGQUIT');
+    dir.remove();
+  }
+});
+
+test('unicorn USR2 re-exec: the new master (a child of the old) has its own map; its workers blamed against it, beside the old ones and after the old master quits', async () => {
+  const dir = tempDir('live-unicorn-usr2');
+  const live = path.join(dir.dir, 'maps');
+  const pidfile = path.join(dir.dir, 'unicorn.pid');
+  const log = path.join(dir.dir, 'unicorn.log');
+  let [old, fresh] = [0, 0];
+  try {
+    const port = await freePort();
+    const r = spawnSync('unicorn', ['-E', 'none', '-D', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'daemon.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
+      env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live, COWSCOPE_FIXTURE_PORT: String(port), COWSCOPE_FIXTURE_PIDFILE: pidfile, COWSCOPE_FIXTURE_LOG: log },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.is(r.status, 0, r.stderr);
+    old = await until('the pid file', 20_000, () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')));
+    await until('two workers', 20_000, () => familyOf(old).length === 3);
+    const oldWorkers = familyOf(old).slice(1);
+    // USR2: the old master renames its pid file to .oldbin and forks a new master that execs unicorn
+    // again (the same environment: the agent too), loads the app and forks workers of its own
+    process.kill(old, 'SIGUSR2');
+    fresh = await until('the new master', 30_000, () => {
+      const pid = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8')) : 0;
+      return pid && pid !== old && familyOf(pid).length === 3 && fs.existsSync(path.join(live, `${pid}.heap.jsonl`)) ? pid : 0;
+    });
+    assert.is(ppidOf(fresh), old, 'the new master is a child of the old one');
+    const newWorkers = familyOf(fresh).slice(1);
+    for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
+    // both generations at once, from the old master: each worker against its own master
+    const both = inspectJson(old, live);
+    const listed = both.sharing.map((x) => x.pid);
+    for (const w of [...oldWorkers, ...newWorkers]) assert.ok(listed.includes(w), `worker ${w} listed: ${listed}`);
+    assertBlamed({ ...both, sharing: both.sharing.filter((x) => x.pid !== fresh) }, ppidOf, 0.05);
+    // the old master quits (its workers with it): the new one, reparented, and its workers
+    await stopFamily(old, 'SIGQUIT', undefined, new Set([fresh, ...newWorkers]));
+    old = 0;
+    const after = inspectJson(fresh, live);
+    assert.equal(after.sharing.map((x) => x.pid).sort(), [...newWorkers].sort());
+    assertBlamed(after, () => fresh, 0.05);
+  } finally {
+    await stopFamily(fresh, 'SIGQUIT');
+    await stopFamily(old, 'SIGQUIT');
     dir.remove();
   }
 });

@@ -46,9 +46,10 @@ export async function until<T>(what: string, ms: number, f: () => T | undefined 
 
 /** Stops a server family: signal to the master, wait until every pid of the family (and every worker
  *  it forks meanwhile) is gone, SIGKILL what is left. Fails when a pid outlives it. */
-export async function stopFamily(master: number, signal: NodeJS.Signals, proc?: ChildProcess): Promise<void> {
+export async function stopFamily(master: number, signal: NodeJS.Signals, proc?: ChildProcess, spare: Set<number> = new Set()): Promise<void> {
   if (!master) return;
-  const pids = new Set(familyOf(master));
+  // spare: descendants that outlive the master (a Unicorn re-exec'd by USR2 and its workers)
+  const pids = new Set(familyOf(master).filter((p) => !spare.has(p)));
   try {
     process.kill(master, signal);
   } catch {
@@ -60,7 +61,7 @@ export async function stopFamily(master: number, signal: NodeJS.Signals, proc?: 
   });
   const deadline = Date.now() + 10_000;
   while (alive().length && Date.now() < deadline) {
-    for (const p of familyOf(master).slice(1)) pids.add(p);
+    for (const p of familyOf(master).slice(1)) if (!spare.has(p)) pids.add(p);
     await sleep(50);
   }
   for (const p of alive()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
