@@ -1,7 +1,6 @@
 // Live mode on real servers and families (issue 12): Debian's Unicorn daemonized (-D) and re-exec'd by
-// USR2, Puma with
-// preload_app! and with fork_worker (SIGURG refork), a Pitchfork-style mold fixture, a plain
-// Process.fork pool; a churning family; hostile heap-map directories as root; --watch timing.
+// USR2, Puma with preload_app! and with fork_worker (SIGURG refork), a Pitchfork-style mold fixture, a
+// plain Process.fork pool; a churning family; hostile heap-map directories as root; --watch timing.
 // Every server is stopped and every pid checked gone, every temp dir removed, in finally blocks.
 
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
