@@ -41,21 +41,29 @@ function ppidOf(pid: number): number | undefined {
   return statOf(pid)?.ppid;
 }
 
+/** Debian's Unicorn daemonized (-D) on the Rack fixture, the agent on RUBYOPT leaving maps in dir/maps:
+ *  its port, pid file and master (read from the pid file once it is there). */
+async function startDaemonUnicorn(dir: string): Promise<{ port: number; live: string; pidfile: string; master: number }> {
+  const live = path.join(dir, 'maps');
+  const pidfile = path.join(dir, 'unicorn.pid');
+  const port = await freePort();
+  const r = spawnSync('unicorn', ['-E', 'none', '-D', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'daemon.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
+    env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live, COWSCOPE_FIXTURE_PORT: String(port), COWSCOPE_FIXTURE_PIDFILE: pidfile, COWSCOPE_FIXTURE_LOG: path.join(dir, 'unicorn.log') },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  const master = await until('the pid file', 20_000, () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')));
+  return { port, live, pidfile, master };
+}
+
 test('unicorn -D: the daemonized master has its own map; every worker blamed, unknown <= 5%', async () => {
   const dir = tempDir('live-unicorn-d');
-  const live = path.join(dir.dir, 'maps');
-  const pidfile = path.join(dir.dir, 'unicorn.pid');
-  const log = path.join(dir.dir, 'unicorn.log');
   let master = 0;
   try {
-    const port = await freePort();
-    const r = spawnSync('unicorn', ['-E', 'none', '-D', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'daemon.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
-      env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live, COWSCOPE_FIXTURE_PORT: String(port), COWSCOPE_FIXTURE_PIDFILE: pidfile, COWSCOPE_FIXTURE_LOG: log },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    assert.is(r.status, 0, r.stderr);
-    master = await until('the pid file', 20_000, () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')));
+    const u = await startDaemonUnicorn(dir.dir);
+    const { port, live } = u;
+    master = u.master;
     await until('two workers', 20_000, () => familyOf(master).length === 3);
     for (let i = 0; i < 40; i++) assert.is(await get(port), 200);
     assert.ok(fs.existsSync(path.join(live, `${master}.heap.jsonl`)), 'the daemonized master has its own map');
@@ -70,19 +78,11 @@ test('unicorn -D: the daemonized master has its own map; every worker blamed, un
 
 test('unicorn USR2 re-exec: the new master (a child of the old) has its own map; its workers blamed against it, beside the old ones and after the old master quits', async () => {
   const dir = tempDir('live-unicorn-usr2');
-  const live = path.join(dir.dir, 'maps');
-  const pidfile = path.join(dir.dir, 'unicorn.pid');
-  const log = path.join(dir.dir, 'unicorn.log');
   let [old, fresh] = [0, 0];
   try {
-    const port = await freePort();
-    const r = spawnSync('unicorn', ['-E', 'none', '-D', '-c', path.join(RUBY_FIXTURES, 'unicorn', 'daemon.conf.rb'), path.join(RUBY_FIXTURES, 'rack', 'config.ru')], {
-      env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: live, COWSCOPE_FIXTURE_PORT: String(port), COWSCOPE_FIXTURE_PIDFILE: pidfile, COWSCOPE_FIXTURE_LOG: log },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    assert.is(r.status, 0, r.stderr);
-    old = await until('the pid file', 20_000, () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')));
+    const u = await startDaemonUnicorn(dir.dir);
+    const { port, live, pidfile } = u;
+    old = u.master;
     await until('two workers', 20_000, () => familyOf(old).length === 3);
     const oldWorkers = familyOf(old).slice(1);
     // USR2: the old master renames its pid file to .oldbin and forks a new master that execs unicorn

@@ -632,16 +632,16 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
 }
 
 /** A malloc'd st_table (st_init_table: 56 bytes, a 64-byte chunk) as its fields sit from the chunk's
- *  start: the powers and rebuild count, the entry count, the bins and entries pointers, and the bound of
- *  the entries in use. */
+ *  start: the powers and rebuild count, the entry count, and the bound of the entries in use. The same
+ *  in every Ruby of the layout table (st.c has not changed it since 2.4), so no row of its own. */
 const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, entriesBound: 56 } as const;
 
 /** Are these the changed words of an st_table header: its entry count (num) and entries bound (bound),
- *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to both;
- *  a rebuild resets the bound and the powers (a delete changes the count alone, and is not told apart
- *  from a counter). Both small numbers, the
- *  count within the bound on both sides, and in the first word powers of a table's size (entry_power and
- *  bin_power below 32, size_ind below 4). Exported for the rule-table tests. */
+ *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to
+ *  both; a rebuild resets the bound and the powers (a delete changes the count alone, and is not told
+ *  apart from a counter). Both small numbers, the count within the bound on both sides, and in the first
+ *  word powers of a table's size (entry_power and bin_power below 32, size_ind below 4). Exported for the
+ *  rule-table tests. */
 export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], powers?: [Word, Word]): boolean {
   const small = (w: Word) => w.hi === 0 && w.lo < 0x80000000;
   const sizes = (w: Word) => (w.lo & 0xff) < 32 && ((w.lo >>> 8) & 0xff) < 32 && ((w.lo >>> 16) & 0xff) < 4;
