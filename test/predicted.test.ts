@@ -22,13 +22,27 @@ import { assertPredictionsWithin } from './helpers/compare';
  *  the size word of a chunk the child's cache fill allocated is the cache fill's (10.9% before). */
 const modelled = (version: string) => (layoutFor(version)?.ageInFlags ? [] : ['gc', 'promote', 'warmup', 'prewarm']);
 
+/** The modes, and the strategies each holds to 10% (of those modelled on the version). gc_lone_garbage
+ *  is young garbage with no young survivor on its heap pages: the child's GC frees it without aging
+ *  anything there, so a GC before the fork saves those pages. Measured (3.3.8, 3.4.5): gc, promote and
+ *  warmup within 0.6% / 5.3%; before young garbage was told from aged objects (and a slot straddling two
+ *  OS pages judged with its flags word) gc was 38-39% off. Not prewarm: its run of this workload is
+ *  one GC, which frees the garbage as gc does (409 pages saved, 14 predicted); with a real workload the
+ *  prewarm's own requests leave garbage in its place (docs/ruby.md, "Garbage the child refills"). */
+const MODES: { mode: string; holds: string[] }[] = [
+  { mode: 'gc_young_garbage', holds: ['gc', 'promote', 'warmup', 'prewarm'] },
+  { mode: 'gc_cold_garbage', holds: ['gc', 'promote', 'warmup', 'prewarm'] },
+  { mode: 'gc_lone_garbage', holds: ['gc', 'promote', 'warmup'] },
+];
+
 for (const { ruby, version } of testRubies().filter((r) => modelled(r.version).length))
-  for (const mode of ['gc_young_garbage', 'gc_cold_garbage'])
-    test(`Ruby ${version} ${mode}: predicted saving within 10% of the measured one (${modelled(version).join(', ')})`, () => {
-      const strategies = ['none', ...modelled(version)];
-      const r = runCowscope(['compare', '--json', '--no-aslr', '--repeat', '3', '--children', '1', '--strategies', strategies.join(','), '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: mode });
+  for (const { mode, holds } of MODES) {
+    const strategies = modelled(version).filter((s) => holds.includes(s));
+    test(`Ruby ${version} ${mode}: predicted saving within 10% of the measured one (${strategies.join(', ')})`, () => {
+      const r = runCowscope(['compare', '--json', '--no-aslr', '--repeat', '3', '--children', '1', '--strategies', ['none', ...strategies].join(','), '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: mode });
       assert.is(r.status, 0, r.stderr);
       assertPredictionsWithin(JSON.parse(r.stdout).strategies, 0.1);
     });
+  }
 
 test.run();

@@ -28,7 +28,9 @@
 //   Printed: prewarm 8.8-10.7% (7.3-8.0% before the size word of a chunk a cache fill allocated went to the
 //   cache fill): on 3.1 a prewarm's own garbage and young buffers are swept and evacuated by the child
 //   (alloc.swept-slot, alloc.swept-chunk, alloc.transient: about 1,000 pages more than with none).
-// - 3.3: gc 1.9-7.0%, promote 1.2-3.3%. Printed: warmup 3.7-9.5% and prewarm 4.1-11.3% (5 runs; they vary
+// - 3.3: gc 1.3-2.3%, promote 1.5-2.4% (gc was 1.9-7.0%, and 11.2% in one CI run, before the young garbage
+//   the child's sweep frees stopped counting as aged: boots whose parent forked with few free slots have
+//   220-330 such pages, which the gc step saves). Printed: warmup 3.7-9.5% and prewarm 4.1-11.3% (5 runs; they vary
 //   most from run to run: the prewarm's measured saving alone ranged 2,184-2,609 pages).
 // - 3.4: gc 3.3-5.0%, promote 5.7-6.5%. Printed: warmup 7.9-9.1%, prewarm 10.9-11.2%: a prewarm's own
 //   requests fill the free slots and chunks the child would have allocated from (alloc.free-slot 497 ->

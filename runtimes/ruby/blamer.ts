@@ -705,21 +705,28 @@ interface IdenticalPage {
   objects?: { live: number; young: number; hashes: number; ments: number };
 }
 
-/** Objects on a GC heap page at the fork: how many live, young, Hashes. */
-function objectsOn(ctx: Context, b: number, page: number, pageSize: number): { live: number; young: number; hashes: number; ments: number } {
+/** Objects whose slot starts on a GC heap page at the fork: live ones, young ones, Hashes, method
+ *  entries; and the young ones the child kept (`freed`: the slots of the page whose fork-time object the
+ *  child freed or replaced, in address order; absent, it kept them all). A slot that starts on the page
+ *  before is left to that page: the stores these counts stand for (aging, a Hash's iteration level, an
+ *  entry's cached bit) all write the flags word, a slot's first. */
+function objectsOn(ctx: Context, b: number, page: number, pageSize: number, freed?: readonly number[]): { live: number; young: number; youngKept: number; hashes: number; ments: number } {
   const o = ctx.ruby.objects;
   const start = ctx.ruby.slotStart[b];
   const size = ctx.ruby.slotSize[b];
-  const n = { live: 0, young: 0, hashes: 0, ments: 0 };
+  const n = { live: 0, young: 0, youngKept: 0, hashes: 0, ments: 0 };
   if (!start || !size) return n;
   // the heap map's objects are sorted by address: walk those in the page's slots, no search per slot
-  const first = Math.max(start, page - ((page - start) % size));
-  for (let i = lastAtOrBelow(o.address, first - 1) + 1; i < o.address.length && o.address[i] < page + pageSize; i++) {
+  let t = 0;
+  for (let i = lastAtOrBelow(o.address, Math.max(start, page) - 1) + 1; i < o.address.length && o.address[i] < page + pageSize; i++) {
     if ((o.address[i] - start) % size !== 0 || o.type[i] === T.NONE) continue;
     n.live++;
     if (o.type[i] === T.HASH) n.hashes++;
     if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
-    if (!(o.gcFlags[i] & 2)) n.young++;
+    if (o.gcFlags[i] & 2) continue;
+    n.young++;
+    while (freed && t < freed.length && freed[t] < o.address[i]) t++;
+    if (!freed || freed[t] !== o.address[i]) n.youngKept++;
   }
   return n;
 }
@@ -1114,6 +1121,8 @@ class PageFlags {
   private readonly set: number[] = [];
   private readonly scratchOld: Word = { lo: 0, hi: 0 };
   private readonly scratchNew: Word = { lo: 0, hi: 0 };
+  private straddleSlot = -1;
+  private straddleK = -1;
 
   constructor(
     pageSize: number,
@@ -1127,6 +1136,12 @@ class PageFlags {
     for (const i of this.set) this.row[i] = -1;
     this.set.length = 0;
     this.start = start;
+    this.straddleSlot = -1;
+  }
+  /** word k is the flags word of the slot that starts on the page before and ends on this one */
+  addStraddling(slot: number, k: number): void {
+    this.straddleSlot = slot;
+    this.straddleK = k;
   }
   /** word k, at byte offset off of the page, is a slot's flags word */
   add(off: number, k: number): void {
@@ -1134,6 +1149,7 @@ class PageFlags {
     this.set.push(off / 8);
   }
   private rowOf(slot: number): number {
+    if (slot === this.straddleSlot) return this.straddleK;
     const i = (slot - this.start) / 8;
     return i >= 0 && i < this.row.length && i === Math.floor(i) ? this.row[i] : -1;
   }
@@ -1164,6 +1180,10 @@ class RubyPageBlamer implements PageBlamer {
   /** the page changedWords judged last (ownerOf describes its words), and its slots' flags */
   private page = -1;
   private readonly flags: PageFlags;
+  /** the slots of fork-time objects the child freed or replaced, on the GC heap page slotWords judged
+   *  last (freedSlotsPage), in address order: silentCauses tells the young objects it aged from those */
+  private readonly freedSlots: number[] = [];
+  private freedSlotsPage = -1;
   /** the fork-time chunk holding a word, looked up once per chunk (a chunk's words come one after another) */
   private readonly forkChunkAt: RangeCursor;
   private lastChunk = -1;
@@ -1260,11 +1280,14 @@ class RubyPageBlamer implements PageBlamer {
 
   silentCauses(p: number): string[] {
     // 3.3+: a GC ages young objects by storing their flags word unchanged (the age is in struct
-    // heap_page), so a GC heap page with young objects is written whatever else changed there.
+    // heap_page), so a GC heap page with young objects is written whatever else changed there. Not by a
+    // young object the child's sweep freed (or whose slot it filled anew): garbage, never marked, so
+    // never aged. A GC before the fork frees those, and the page then holds no young object.
     const ctx = this.ctx;
     const page = this.diffs.addrs[p];
     if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
-    return objectsOn(ctx, bodyOf(ctx, page), page, this.pageSize).young ? ['gc.age'] : [];
+    const freed = this.freedSlotsPage === p ? this.freedSlots : [];
+    return objectsOn(ctx, bodyOf(ctx, page), page, this.pageSize, freed).youngKept ? ['gc.age'] : [];
   }
 
   identicalPage(p: number): string {
@@ -1301,6 +1324,18 @@ class RubyPageBlamer implements PageBlamer {
     // The rows of the slots' flags words that changed on this page.
     flags.reset(diffs.addrs[p]);
     for (let k = first; k < end; k++) if (this.isFlagsWord(body, wordAddr[k])) flags.add(diffs.wordOffset[k], k);
+    // The slot that starts on the page before (a 40-byte slot straddles most page boundaries): its flags
+    // word, when it changed, is among the words just before this page's (the words are in address order).
+    const start = ruby.slotStart[body];
+    const size = ruby.slotSize[body];
+    const page = diffs.addrs[p];
+    if (start && size && page > start && (page - start) % size) {
+      const straddling = page - ((page - start) % size);
+      for (let k = first - 1; k >= 0 && wordAddr[k] >= straddling; k--) if (wordAddr[k] === straddling) flags.addStraddling(straddling, k);
+    }
+    const freed = this.freedSlots;
+    freed.length = 0;
+    this.freedSlotsPage = p;
     let s: Slot | undefined;
     let level: string | undefined; // slotLevelCause of s
     for (let k = first; k < end; k++) {
@@ -1309,6 +1344,7 @@ class RubyPageBlamer implements PageBlamer {
       if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) {
         s = slotAt(ctx, body, addr, flags);
         level = s && slotLevelCause(s, flags.now(s.slot));
+        if (s && s.type > 0 && level) freed.push(s.slot); // a fork-time object the child freed or replaced
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
