@@ -147,7 +147,8 @@ interface Slot {
 }
 
 /** The slot holding addr on GC heap body `body`; flags.old gives the fork-time flags of slots whose flags
- *  word changed on the page being judged (undefined: unchanged, the heap map says what the slot holds). */
+ *  word changed on the page being judged, or on the page before for the slot that straddles into it
+ *  (undefined: unchanged, the heap map says what the slot holds). */
 function slotAt(ctx: Context, body: number, addr: number, flags: PageFlags): Slot | undefined {
   const start = ctx.ruby.slotStart[body];
   const size = ctx.ruby.slotSize[body];
@@ -182,12 +183,15 @@ export function sweptSlotCause(type: number, off: number, N: Word, newFlags: Wor
   return freed && off === 0 && typeOf(N) === T.MOVED ? 'gc.compact' : freed;
 }
 
+/** Did the child's compaction move the slot's object elsewhere (its new flags: T_MOVED)? */
+const movedAway = (newFlags: Word | undefined): boolean => newFlags !== undefined && typeOf(newFlags) === T.MOVED;
+
 /** sweptSlotCause of every word of the slot but its flags word: the slot's new flags alone decide it. */
 function freedSlotCause(type: number, newFlags: Word | undefined): string | undefined {
   if (type <= 0 || newFlags === undefined || (!isZero(newFlags) && typeOf(newFlags) === type)) return undefined;
   // A new object in the slot: had a GC before the fork freed the garbage, the child's allocation would
   // have filled the slot all the same (it allocates into free slots before it grows the heap).
-  return isZero(newFlags) || typeOf(newFlags) === T.MOVED ? 'gc.sweep' : 'alloc.swept-slot';
+  return isZero(newFlags) || movedAway(newFlags) ? 'gc.sweep' : 'alloc.swept-slot';
 }
 
 /** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
@@ -1114,7 +1118,8 @@ function prewarmEffects(ctx: Context): StepEffect[] {
 }
 
 /** The flags words of slots that changed on the page being judged, old and new: the row of each by its
- *  index in the page (no Map keyed by 47-bit addresses). */
+ *  index in the page (no Map keyed by 47-bit addresses); and the flags word of the slot that starts on
+ *  the page before, when it changed there. */
 class PageFlags {
   private start = 0;
   private readonly row: Int32Array;
@@ -1281,8 +1286,9 @@ class RubyPageBlamer implements PageBlamer {
   silentCauses(p: number): string[] {
     // 3.3+: a GC ages young objects by storing their flags word unchanged (the age is in struct
     // heap_page), so a GC heap page with young objects is written whatever else changed there. Not by a
-    // young object the child's sweep freed (or whose slot it filled anew): garbage, never marked, so
-    // never aged. A GC before the fork frees those, and the page then holds no young object.
+    // young object the child's sweep freed (or whose slot it gave to an object of another type):
+    // garbage, never marked, so never aged. A GC before the fork frees those, and the page keeps none of
+    // them. (A slot refilled with an object of the same type is not told from a kept object: still aged.)
     const ctx = this.ctx;
     const page = this.diffs.addrs[p];
     if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
@@ -1344,7 +1350,8 @@ class RubyPageBlamer implements PageBlamer {
       if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) {
         s = slotAt(ctx, body, addr, flags);
         level = s && slotLevelCause(s, flags.now(s.slot));
-        if (s && s.type > 0 && level) freed.push(s.slot); // a fork-time object the child freed or replaced
+        // a fork-time object the child freed or replaced (not one its compaction moved: that one lived)
+        if (s && s.type > 0 && level && !movedAway(flags.now(s.slot))) freed.push(s.slot);
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
