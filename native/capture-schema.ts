@@ -374,6 +374,11 @@ function diffs(c: Checker, v: unknown, pageSize: number, known: (path: string, p
     c.elements(`${p}.wordPage`, wordPage, 0, addrs.length - 1, 1, `an index into ${p}.addrs (0 to ${addrs.length - 1})`);
     c.sorted(`${p}.wordPage`, wordPage, false);
     c.elements(`${p}.wordOffset`, wordOffset, 0, pageSize - 8, 8, `a byte offset of an 8-byte word in a page (a multiple of 8 below ${pageSize})`);
+    // The words of a page in address order, each once: the blamer judges a slot's words one after another
+    // and finds a straddling slot's flags word by walking back.
+    for (let k = 1; k < wordPage.length; k++)
+      if (wordPage[k] === wordPage[k - 1] && !(wordOffset[k] > wordOffset[k - 1]))
+        c.fail(`${p}.wordOffset[${k}]`, `must be above ${p}.wordOffset[${k - 1}] (the words of a page are sorted), not ${wordOffset[k]}`);
     return { pid, reference, addrs, status, wordPage, wordOffset, oldWord, newWord };
   });
 }

@@ -127,6 +127,16 @@ test('typed arrays of the wrong length, bad base64, negative RSS: exit 2 naming 
   const words = clone();
   words.capture.diffs[1].wordPage = { $typed: 'Uint32Array', base64: Buffer.from(Uint32Array.of(0, 999999).buffer).toString('base64') };
   refused(report(write('words.cow', words)), /capture\.diffs\[1\]\.wordOffset: has \d+ elements, must have 2/, 'wordPage length');
+  // the words of a page out of address order (two swapped)
+  const swapped = clone();
+  const d0 = swapped.capture.diffs[0];
+  const wp = new Uint32Array(new Uint8Array(Buffer.from(d0.wordPage.base64, 'base64')).buffer);
+  const wo = new Uint16Array(new Uint8Array(Buffer.from(d0.wordOffset.base64, 'base64')).buffer);
+  const k = wp.findIndex((page, i) => i > 0 && page === wp[i - 1]);
+  assert.ok(k > 0, 'the saved capture has a page with two changed words');
+  [wo[k - 1], wo[k]] = [wo[k], wo[k - 1]];
+  d0.wordOffset.base64 = Buffer.from(wo.buffer).toString('base64');
+  refused(report(write('swapped.cow', swapped)), new RegExp(`capture\\.diffs\\[0\\]\\.wordOffset\\[${k}\\]: must be above capture\\.diffs\\[0\\]\\.wordOffset\\[${k - 1}\\] \\(the words of a page are sorted\\)`), 'words of a page unsorted');
   const child = clone();
   child.capture.run.children[1] = 4194303;
   refused(report(write('child.cow', child)), /capture\.run\.children\[1\]: 4194303 names no process in capture\.processes/, 'unknown child');
