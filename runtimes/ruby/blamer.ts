@@ -706,19 +706,28 @@ interface IdenticalPage {
   ctx: Context;
   page: number;
   pageSize: number;
-  objects?: { live: number; young: number; hashes: number; ments: number };
+  objects?: ObjectsOnPage;
 }
 
-/** Objects whose slot starts on a GC heap page at the fork: live ones, young ones, Hashes, method
- *  entries; and the young ones the child kept (`freed`: the slots of the page whose fork-time object the
- *  child freed or replaced, in address order; absent, it kept them all). A slot that starts on the page
- *  before is left to that page: the stores these counts stand for (aging, a Hash's iteration level, an
- *  entry's cached bit) all write the flags word, a slot's first. */
-function objectsOn(ctx: Context, b: number, page: number, pageSize: number, freed?: readonly number[]): { live: number; young: number; youngKept: number; hashes: number; ments: number } {
+/** Counts of objectsOn. */
+interface ObjectsOnPage {
+  live: number;
+  /** young at the fork and kept by the child: a GC of the child ages them, storing their flags word */
+  youngKept: number;
+  hashes: number;
+  ments: number;
+}
+
+/** Objects whose slot starts on a GC heap page at the fork: live ones, Hashes, method entries, and the
+ *  young ones the child kept (`freed`: the slots of the page whose fork-time object the child freed or
+ *  replaced, in address order; absent, as on a page the child did not change, it kept them all). A slot
+ *  that starts on the page before is left to that page: the stores these counts stand for (aging, a
+ *  Hash's iteration level, an entry's cached bit) all write the flags word, a slot's first. */
+function objectsOn(ctx: Context, b: number, page: number, pageSize: number, freed?: readonly number[]): ObjectsOnPage {
   const o = ctx.ruby.objects;
   const start = ctx.ruby.slotStart[b];
   const size = ctx.ruby.slotSize[b];
-  const n = { live: 0, young: 0, youngKept: 0, hashes: 0, ments: 0 };
+  const n = { live: 0, youngKept: 0, hashes: 0, ments: 0 };
   if (!start || !size) return n;
   // the heap map's objects are sorted by address: walk those in the page's slots, no search per slot
   let t = 0;
@@ -728,7 +737,6 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number, free
     if (o.type[i] === T.HASH) n.hashes++;
     if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
     if (o.gcFlags[i] & 2) continue;
-    n.young++;
     while (freed && t < freed.length && freed[t] < o.address[i]) t++;
     if (!freed || freed[t] !== o.address[i]) n.youngKept++;
   }
@@ -756,7 +764,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object.
-  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).young },
+  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).youngKept },
   // A call cache made for a method entry marks the entry cached, whether it was or not
   // (METHOD_ENTRY_CACHED_SET): the child's first calls of methods the parent had called already.
   { cause: 'method.cached', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).ments },
