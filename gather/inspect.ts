@@ -59,6 +59,10 @@ export interface InspectGather {
   vanished: number[];
   /** milliseconds spent per step, for --debug */
   timings: Record<string, number>;
+  /** settles once every process's memory totals (smaps_rollup) are in: until then they read zero, and
+   *  a process that exits before its totals are read is then left out of capture, pairs, groups and
+   *  unblamed, and named in notes and vanished (the pages can be classified meanwhile) */
+  memory: Promise<void>;
 }
 
 export interface GatherInspectOptions {
@@ -81,8 +85,8 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   const { family, skipped } = liveFamily(target);
   lap('list');
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) } });
-  const { exited, ...capture } = raw;
+  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) }, memoryLater: true });
+  const { exited, memoryRead, ...capture } = raw;
   lap('pagemaps');
   const notes = [...skipped];
   const infos = new Map(family.map((p) => [p.pid, p]));
@@ -219,7 +223,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     capture.python = own.capture.python;
   }
   const targetGroup = groups.find((g) => g.parent === target.pid);
-  return {
+  const result: InspectGather = {
     capture,
     pairs,
     notes,
@@ -228,5 +232,21 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     unblamed,
     vanished: [...vanished],
     timings,
+    memory: Promise.resolve(),
   };
+  // Processes gone before their totals were read go as those gone before their pagemaps did.
+  result.memory = (memoryRead ?? Promise.resolve([])).then((late) => {
+    if (!late.length) return;
+    for (const p of late) {
+      vanished.add(p.pid);
+      notes.push(`process ${p.pid} (${p.comm}) exited or was replaced during the scan and was skipped`);
+    }
+    capture.processes = capture.processes.filter((x) => !vanished.has(x.pid));
+    result.pairs = result.pairs.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));
+    result.groups = result.groups.filter((g) => !gone(g.parent)).map((g) => ({ ...g, children: g.children.filter((c) => !gone(c)) }));
+    for (const p of [...unblamed.keys()]) if (gone(p)) unblamed.delete(p);
+    result.vanished = [...vanished];
+  });
+  result.memory.catch(() => undefined); // awaited by the caller, unless it fails first
+  return result;
 }

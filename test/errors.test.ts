@@ -70,6 +70,33 @@ test('a process that exits during the scan', async () => {
   }
 });
 
+test('a child that exits after its pagemap was read, before its smaps_rollup (inspect reads totals late)', async () => {
+  // One thread-pool thread: the family's pagemaps are read first, then the rollups one by one in family
+  // order, the parent's (1 GiB, ~20 ms) first. The child killed as soon as the pagemaps are in is still
+  // waiting for its rollup: it is left out by memoryRead, as skipExited leaves out one gone earlier.
+  family = await startFamily(['--pages', '262144', '--child', '0:0', '--child', '1:0']);
+  const [first, last] = family.info.children;
+  const script = `
+    const { captureProcesses, checkTarget } = require(${JSON.stringify(path.join(ROOT, 'dist', 'native', 'capture'))});
+    (async () => {
+      const targets = [${family.info.pid}, ${first}, ${last}].map(checkTarget);
+      const c = await captureProcesses(targets, { memoryLater: true, skipExited: { except: new Set([${family.info.pid}]) } });
+      const before = c.processes.map((p) => p.memory.rss);
+      process.kill(${last}, 'SIGKILL');
+      const late = await c.memoryRead;
+      console.log(JSON.stringify({ before, late: late.map((p) => p.pid), after: c.processes.map((p) => [p.pid, p.memory.rss]) }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { before: number[]; late: number[]; after: [number, number][] };
+  assert.equal(out.before, [0, 0, 0], 'no totals before the rollups are read');
+  assert.equal(out.late, [last]);
+  const rss = new Map(out.after);
+  // the parent and the live child have their totals: 1 GiB resident each (in kB), and a little more
+  for (const pid of [family.info.pid, first]) assert.ok(rss.get(pid)! >= 1024 * 1024, `rss of ${pid}: ${rss.get(pid)}`);
+  await family.stop();
+});
+
 test('a process of another user, read without privileges', () => {
   if (!isRoot()) assert.unreachable('this test switches users with setpriv and needs root (CI runs as root)');
   stage = stagePackage();

@@ -131,7 +131,12 @@ export async function inspectSample(
     if (hm) specials.set(group.parent, { region: 'ruby-heap', starts: hm.bodies, size: hm.heapPageSize });
   }
   g.timings.blame = performance.now() - tBlame;
-  const analyzed = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special: specials.get(reference.pid) }));
+  // the pages are classified while the last smaps_rollup reads are still under way (gather/inspect.ts)
+  const classified = g.pairs.map(({ child, reference }) => analyzePair(capture, child, reference, { special: specials.get(reference.pid) }));
+  await g.memory;
+  const kept = new Set(g.pairs.map((p) => p.child.pid));
+  const analyzed = classified.filter((a) => kept.has(a.sharing.pid));
+  for (const pid of [...blames.keys()]) if (!kept.has(pid)) blames.delete(pid);
   const report = inspectReport(
     capture,
     analyzed.map((a) => a.sharing),
