@@ -52,6 +52,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('object.singleton', 'object', 'a singleton class created for an object', ['prewarm'], 'create singleton classes (extend, define_singleton_method) before forking'),
   row('hash.iteration', 'object', "a Hash's iteration level stored (the same value again after the loop)", [], 'none at fork time: iterating a Hash writes it; keep hot Hashes few or small'),
   row('gc.promote', 'gc', 'a GC promoted a young object to old', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
+  row('gc.promote-next', 'gc', 'a GC promoted an object that was one GC short of old at the fork', ['gc', 'promote', 'compact', 'warmup', 'nakayoshi'], 'run a GC before forking (any strategy that does): it makes these objects old in the parent'),
   row('gc.age', 'gc', 'a GC aged a young object (age bits in the flags or, 3.3+, in struct heap_page)', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
   row('gc.compact', 'gc', 'compaction moved objects or rewrote references', ['compact', 'warmup'], 'compact before forking and keep GC.auto_compact off in workers'),
   row('gc.sweep', 'gc', 'a sweep freed a slot or relinked the free list (garbage at the fork)', ['gc', 'promote', 'compact', 'warmup', 'nakayoshi'], 'collect garbage before forking (any strategy that runs a full GC)'),

@@ -26,7 +26,7 @@ interface Planted {
 }
 
 const PLANTED: Planted[] = [
-  { mode: 'gc_minor', region: 'ruby-heap', causes: /^gc\.(age|promote)$/ },
+  { mode: 'gc_minor', region: 'ruby-heap', causes: /^gc\.(age|promote|promote-next)$/ },
   { mode: 'gc_major', region: 'ruby-heap', causes: /^gc\./ },
   { mode: 'coderange', region: 'ruby-heap', causes: /^string\.coderange$/ },
   { mode: 'calls', region: 'malloc-heap', causes: /^icache\.call$/ },

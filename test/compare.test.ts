@@ -30,8 +30,8 @@ function pagesOf(report: any, strategy: string, causes: RegExp): number {
 
 test('warmup cuts GC aging/promotion pages by >= 90% against none (minor GC in the child)', () => {
   const r = compare('gc_minor', 'none,warmup');
-  const none = pagesOf(r, 'none', /^gc\.(age|promote)$/);
-  const warm = pagesOf(r, 'warmup', /^gc\.(age|promote)$/);
+  const none = pagesOf(r, 'none', /^gc\.(age|promote|promote-next)$/);
+  const warm = pagesOf(r, 'warmup', /^gc\.(age|promote|promote-next)$/);
   assert.ok(none >= 100, `none: ${none} pages`);
   assert.ok(warm <= 0.1 * none, `warmup ${warm} vs none ${none}`);
   assert.match(r.strategies.find((s: { name: string }) => s.name === 'warmup').label, /^warmup \(emulated\)$/, 'Ruby 3.1 has no Process.warmup');

@@ -21,7 +21,10 @@ const FLAGS: [string, string, string, string][] = [
   // 3.1: age in flags bits 5-6 (FL_PROMOTED0/1); age 3 = old
   ['3.1', '1', '21', 'gc.age'],
   ['3.1', '21', '41', 'gc.age'],
-  ['3.1', '41', '61', 'gc.promote'],
+  // promoted: from age 2 (one GC short of old at the fork: a GC before it would have promoted it), or younger
+  ['3.1', '41', '61', 'gc.promote-next'],
+  ['3.1', '1', '61', 'gc.promote'],
+  ['3.1', '21', '61', 'gc.promote'],
   ['3.1', '2005', '202005', 'string.coderange'],
   ['3.1', '61', '261', 'object.id'],
   ['3.1', '61', '861', 'object.freeze'],
@@ -44,6 +47,17 @@ for (const [series, o, n, cause] of FLAGS)
   test(`${series} flags ${o} -> ${n}: ${cause}`, () => {
     assert.is(flagsWordCause(layoutFor(`${series}.0`), w(o), w(n)), cause);
   });
+
+test('3.3+: a promotion by the age the object had at the fork (struct heap_page age bits)', () => {
+  for (const series of ['3.3', '3.4']) {
+    const L = layoutFor(`${series}.0`);
+    const [o, n] = series === '3.3' ? ['500002001', '500002021'] : ['300002001', '300002021'];
+    assert.is(flagsWordCause(L, w(o), w(n), () => 2), 'gc.promote-next', `${series}: age 2 at the fork`);
+    assert.is(flagsWordCause(L, w(o), w(n), () => 1), 'gc.promote', `${series}: age 1`);
+    assert.is(flagsWordCause(L, w(o), w(n), () => 0), 'gc.promote', `${series}: age 0`);
+    assert.is(flagsWordCause(L, w(o), w(n), () => undefined), 'gc.promote', `${series}: age bits unchanged, not in the capture`);
+  }
+});
 
 test("a slot live at the fork that the child's GC freed: swept, moved, or refilled by a new object", () => {
   const { STRING } = T;

@@ -82,6 +82,9 @@ export interface Context {
   /** was the object at this slot in the remembered set at the fork (its bit set in the fork-time words of
    *  struct heap_page the child changed; unknown, an unchanged word, counts as no) */
   rememberedAtFork: (slot: number) => boolean;
+  /** 3.3+: the age of the object at this slot at the fork, from the fork-time words of struct heap_page's
+   *  age bits the child changed (undefined: an unchanged word, or the age lives in the flags word) */
+  ageAtFork: (slot: number) => number | undefined;
 }
 
 /** The GC heap body holding addr, -1 none (an address below the first body or past the last is no
@@ -100,6 +103,8 @@ interface FlagsChange {
   /** T_* at the fork */
   t: number;
   L: RubyLayout | undefined;
+  /** 3.3+: the object's age at the fork (struct heap_page's age bits), asked only of a promotion */
+  ageAtFork?: () => number | undefined;
 }
 
 const typeOf = (w: Word) => w.lo & FL.typeMask;
@@ -110,8 +115,8 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
   { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
-  { cause: (f) => ((f.N.lo & FL.age) === FL.age ? 'gc.promote' : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
-  { cause: 'gc.promote', when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+  { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
+  { cause: (f) => promoteCause(f.L!, f.ageAtFork?.()), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
@@ -120,6 +125,14 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'hash.iteration', when: (f) => f.t === T.HASH && !!(f.X & FL.hashIterLevel) },
   { cause: 'object.ivar', when: (f) => !!f.L?.shapeInFlags && f.O.hi !== f.N.hi },
 ];
+
+/** A promotion by the child's GC: of an object one GC short of old at the fork, which any GC before the
+ *  fork would have promoted there (each GC ages every young object it marks), or of a younger one. */
+const promoteCause = (L: RubyLayout, ageAtFork: number | undefined): string => (ageAtFork === L.oldAge - 1 ? 'gc.promote-next' : 'gc.promote');
+
+/** Did the flags word go from young to old (3.1/3.2: the age bits; 3.3+: FL_PROMOTED)? */
+const promotedNow = (L: RubyLayout, O: Word, N: Word): boolean =>
+  L.ageInFlags ? (N.lo & FL.age) === FL.age && (O.lo & FL.age) !== FL.age : !!(N.lo & FL.promoted) && !(O.lo & FL.promoted);
 
 interface SlotWord {
   off: number;
@@ -169,8 +182,8 @@ function slotAt(ctx: Context, body: number, addr: number, flags: PageFlags): Slo
 const mutation = (type: number) => mutationCause(type >= 0 ? TYPE_NAMES[type] : undefined);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
-export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word): string {
-  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L };
+export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined): string {
+  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork };
   for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
   return mutation(f.t);
 }
@@ -200,15 +213,17 @@ function freedSlotCause(type: number, newFlags: Word | undefined): string | unde
 function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined {
   const freed = freedSlotCause(s.type, newFlags);
   if (freed) return freed;
-  // A slot that was free at the fork: filled by an allocation, or its free-list link rewritten.
-  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : 'gc.sweep';
+  // A slot that was free at the fork: the child allocated into it (a sweep passes free slots by and
+  // writes nothing there), and when its flags are 0 again, its own GC freed what it put there. A GC
+  // before the fork leaves the slot free all the same.
+  if (s.type === T.NONE) return 'alloc.free-slot';
   return undefined;
 }
 
 /** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
  *  looked up once per slot, which decides every other word where it is defined. */
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined): string {
-  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? flagsWordCause(ctx.L, O, N);
+  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? flagsWordCause(ctx.L, O, N, () => ctx.ageAtFork(s.slot));
   if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
@@ -1047,7 +1062,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
-    rememberedAtFork: rememberedAtForkOf(ruby, L, diffs, bodies, bodyEnds, capture.meta.pageSize),
+    rememberedAtFork: ((bit) => (slot: number) => bit(slot) === 1)(heapPageBitsAtFork(ruby, L?.rememberBits, 1, diffs, bodies, bodyEnds, capture.meta.pageSize)),
+    ageAtFork: heapPageBitsAtFork(ruby, L?.ageBits, 2, diffs, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
 
@@ -1055,11 +1071,13 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
  *  bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift, as in rememberedCause. A bit
  *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
  *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
-function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, diffs: PageDiffs, bodies: Float64Array, bodyEnds: Float64Array, pageSize: number): (slot: number) => boolean {
-  const bits = L?.rememberBits;
-  if (!bits || !bits.bytes) return () => false;
+/** A slot's bits at the fork in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of
+ *  the body, as CRuby's NUM_IN_PAGE counts), read from the fork-time value of the bitmap's words the child
+ *  changed: undefined for a word it did not change (the capture holds only those). */
+function heapPageBitsAtFork(ruby: RubyStructures, field: { offset: number; bytes: number } | null | undefined, width: number, diffs: PageDiffs, bodies: Float64Array, bodyEnds: Float64Array, pageSize: number): (slot: number) => number | undefined {
+  if (!field || !field.bytes) return () => undefined;
   const structs = ruby.heapPageStructs;
-  // built at the first question (a child that ran a major GC asks none)
+  // built at the first question (a child that ran a major GC asks none about the remembered set)
   let oldAt: AddrMap<number> | undefined; // word address -> index of the changed word
   let hpOfBody: AddrMap<number>;
   const build = () => {
@@ -1077,25 +1095,26 @@ function rememberedAtForkOf(ruby: RubyStructures, L: RubyLayout | undefined, dif
         const hp = hpAt.at(addr);
         if (hp < 0) continue;
         const off = addr - structs.start[hp];
-        if (off >= bits.offset && off < bits.offset + bits.bytes) oldAt.set(addr, k);
+        if (off >= field.offset && off < field.offset + field.bytes) oldAt.set(addr, k);
       }
     }
     hpOfBody = new AddrMap<number>();
     for (let h = 0; h < structs.owner.length; h++) hpOfBody.set(structs.owner[h], h);
   };
+  const perWord = 64 / width;
+  const mask = (1n << BigInt(width)) - 1n;
   return (slot) => {
     if (!oldAt) build();
-    if (!oldAt!.size) return false;
+    if (!oldAt!.size) return undefined;
     const b = findRange(bodies, bodyEnds, slot);
-    if (b < 0) return false;
+    if (b < 0) return undefined;
     const body = bodies[b];
     const hp = hpOfBody.get(body);
-    if (hp === undefined) return false;
+    if (hp === undefined) return undefined;
     const n = Math.floor((slot - body - bitmapShift(ruby, b, body)) / BITMAP_UNIT);
-    const k = oldAt!.get(structs.start[hp] + bits.offset + Math.floor(n / 64) * 8);
-    if (k === undefined) return false;
-    const bit = n % 64;
-    return ((diffs.oldWord[k] >> BigInt(bit)) & 1n) === 1n;
+    const k = oldAt!.get(structs.start[hp] + field.offset + Math.floor(n / perWord) * 8);
+    if (k === undefined) return undefined;
+    return Number((diffs.oldWord[k] >> BigInt((n % perWord) * width)) & mask);
   };
 }
 
@@ -1120,6 +1139,8 @@ function prewarmEffects(ctx: Context): StepEffect[] {
   const effects: StepEffect[] = [
     { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, they clear the remembered set the boot left` },
   ];
+  // a GC the workload ran in the parent makes an object one GC short of old at the fork old there
+  effects.push({ step: 'prewarm', removes: ['gc.promote-next'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, the first makes old what was one GC short` });
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
   return effects;
@@ -1193,8 +1214,9 @@ class RubyPageBlamer implements PageBlamer {
   /** the page changedWords judged last (ownerOf describes its words), and its slots' flags */
   private page = -1;
   private readonly flags: PageFlags;
-  /** the slots of fork-time objects the child freed or replaced, on the GC heap page slotWords judged
-   *  last (freedSlotsPage), in address order: silentCauses tells the young objects it aged from those */
+  /** the slots of fork-time objects the child freed, replaced or promoted, on the GC heap page slotWords
+   *  judged last (freedSlotsPage), in address order: silentCauses tells the young objects it aged (and
+   *  nothing else wrote) from those */
   private readonly freedSlots: number[] = [];
   private freedSlotsPage = -1;
   /** the fork-time chunk holding a word, looked up once per chunk (a chunk's words come one after another) */
@@ -1296,7 +1318,8 @@ class RubyPageBlamer implements PageBlamer {
     // heap_page), so a GC heap page with young objects is written whatever else changed there. Not by a
     // young object the child's sweep freed (or whose slot it gave to an object of another type):
     // garbage, never marked, so never aged. A GC before the fork frees those, and the page keeps none of
-    // them. (A slot refilled with an object of the same type is not told from a kept object: still aged.)
+    // them. Nor by one it promoted: that write changed the flags word (gc.promote, gc.promote-next). (A
+    // slot refilled with an object of the same type is not told from a kept object: still aged.)
     const ctx = this.ctx;
     const page = this.diffs.addrs[p];
     if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
@@ -1358,8 +1381,9 @@ class RubyPageBlamer implements PageBlamer {
       if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) {
         s = slotAt(ctx, body, addr, flags);
         level = s && slotLevelCause(s, flags.now(s.slot));
-        // a fork-time object the child freed or replaced (not one its compaction moved: that one lived)
-        if (s && s.type > 0 && level && !movedAway(flags.now(s.slot))) freed.push(s.slot);
+        // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
+        // or promoted (its flags word changed: the page holds that write, not a silent aging)
+        if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
@@ -1370,6 +1394,12 @@ class RubyPageBlamer implements PageBlamer {
       causes.push(slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level));
       ownerKeys?.push(s.slot);
     }
+  }
+
+  /** Did the child's GC promote the object at this slot (its flags word changed on the page judged)? */
+  private promoted(slot: number): boolean {
+    const [O, N] = [this.flags.old(slot), this.flags.now(slot)];
+    return !!this.ctx.L && O !== undefined && N !== undefined && promotedNow(this.ctx.L, O, N);
   }
 
   ownerOf(k: number): WordOwner | undefined {
