@@ -89,6 +89,8 @@ const CANCEL_EVERY = 256;
  *  first pages of a blame) sends that function back to the interpreter, not the loop over all pages. */
 class PageTally {
   readonly pageCauses: string[][];
+  /** steps that would release each page before the fork (PageBlamer.releasedBy) */
+  readonly pageReleased: (readonly string[] | undefined)[];
   readonly causes: Tally = new Map();
   readonly byType: Tally = new Map();
   readonly byClass: Tally = new Map();
@@ -114,6 +116,7 @@ class PageTally {
     private readonly withOwners: boolean,
   ) {
     this.pageCauses = new Array(diffs.addrs.length);
+    this.pageReleased = new Array(diffs.addrs.length);
     this.pageCause = new Array(diffs.addrs.length);
     this.pageOwner = new Array(diffs.addrs.length);
   }
@@ -142,6 +145,7 @@ class PageTally {
     else primary = this.changedPage(p, first, end);
     this.pageCause[p] = primary;
     pageCauses[p] ??= [primary];
+    this.pageReleased[p] = blamer.releasedBy?.(p);
     const silent = blamer.silentCauses(p).filter((c) => !pageCauses[p].includes(c));
     if (silent.length) pageCauses[p] = [...pageCauses[p], ...silent].sort();
     bump(this.causes, primary, 1, 0);
@@ -252,11 +256,11 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
     tally.page(p, first, w);
   }
-  const { pageCauses, causes, byType, byClass, bySite, regions, pageCause, pageOwner } = tally;
+  const { pageCauses, pageReleased, causes, byType, byClass, bySite, regions, pageCause, pageOwner } = tally;
   const byRegion = [...regions.entries()]
     .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
     .sort((a, b) => b.pages - a.pages);
-  const causeSets = groupCauseSets(pageCauses);
+  const causeSets = groupCauseSets(pageCauses, pageReleased);
   const effects = blamer.effects?.() ?? [];
   const blame = sortCauses(causes).map((b) => ({
     ...b,

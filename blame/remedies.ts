@@ -4,23 +4,26 @@
 
 import { CAUSES, Remedy, causeRow } from './catalog';
 
-/** Copied pages grouped by the set of causes that wrote them (a page's causes, sorted). */
+/** Copied pages grouped by the set of causes that wrote them (a page's causes, sorted), and by the
+ *  steps that would release them before the fork whatever their causes (PageBlamer.releasedBy). */
 export interface CauseSet {
   causes: string[];
   pages: number;
+  releasedBy?: string[];
 }
 
 /** Every strategy step some cause names as its remedy, in catalog order. */
 export const REMEDY_STEPS: Remedy[] = [...new Set(CAUSES.flatMap((c) => c.remedies))];
 
-export function groupCauseSets(perPage: string[][]): CauseSet[] {
+export function groupCauseSets(perPage: string[][], releasedBy: (readonly string[] | undefined)[] = []): CauseSet[] {
   const m = new Map<string, CauseSet>();
-  for (const causes of perPage) {
-    const key = causes.join(' ');
+  perPage.forEach((causes, p) => {
+    const released = releasedBy[p]?.length ? [...releasedBy[p]!] : undefined;
+    const key = released ? `${causes.join(' ')} | ${released.join(' ')}` : causes.join(' ');
     const e = m.get(key);
     if (e) e.pages++;
-    else m.set(key, { causes, pages: 1 });
-  }
+    else m.set(key, released ? { causes, pages: 1, releasedBy: released } : { causes, pages: 1 });
+  });
   return [...m.values()].sort((a, b) => b.pages - a.pages);
 }
 
@@ -37,10 +40,11 @@ function removes(strategy: string, cause: string, effects: StepEffects[]): boole
   return strategy.split('+').some((step) => (remedies as string[]).includes(step) || effects.some((e) => e.step === step && e.removes.includes(cause)));
 }
 
-/** Pages the strategy would save: those all of whose causes it removes. */
+/** Pages the strategy would save: those all of whose causes it removes, and those a step of it releases. */
 export function savedPages(sets: CauseSet[], strategy: string, effects: StepEffects[] = []): number {
+  const steps = strategy.split('+');
   let n = 0;
-  for (const s of sets) if (s.causes.every((c) => removes(strategy, c, effects))) n += s.pages;
+  for (const s of sets) if (s.releasedBy?.some((r) => steps.includes(r)) || s.causes.every((c) => removes(strategy, c, effects))) n += s.pages;
   return n;
 }
 

@@ -45,6 +45,10 @@ export interface PageBlamer {
    *  objects on 3.3+ leaves their flags as they were): they wrote the page too, so they count as having
    *  touched it, and a strategy must remove them as well to save it */
   silentCauses(p: number): string[];
+  /** strategy steps that would release copied page p's memory before the fork, whatever wrote it: the
+   *  child's writes there then land on a new page, not a copy (glibc's malloc_trim returns the whole pages
+   *  inside free chunks to the kernel). Empty or absent: none. */
+  releasedBy?(p: number): readonly Remedy[];
   /** set when the runtime's version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
   /** pages a strategy step would add to this child's copies: memory the step keeps the child from

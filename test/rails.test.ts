@@ -28,11 +28,9 @@
 //   Printed: prewarm 8.8-10.7% (7.3-8.0% before the size word of a chunk a cache fill allocated went to the
 //   cache fill): on 3.1 a prewarm's own garbage and young buffers are swept and evacuated by the child
 //   (alloc.swept-slot, alloc.swept-chunk, alloc.transient: about 1,000 pages more than with none).
-// - Since objects one GC short of old at the fork are told apart (gc.promote-next, which gc removes) and a
-//   free slot the child filled and freed again is alloc.free-slot, not gc.sweep (docs/ruby.md): 3.1 gc
-//   4.3%, promote 1.0%; 3.3 gc 3.8%, promote 8.2% (one compare; re-blaming 8 saved boots, gc -6.6 to -0.8%
-//   under the measured saving: the gc.iseq-remembered pages a full GC saves, which no rule tells, the
-//   free-slot pages had stood in for); 3.4 gc 4.2%, promote 4.2%. Before that:
+// - Since objects one GC short of old at the fork are told apart (gc.promote-next, which gc removes) and
+//   pages malloc_trim releases are warmup's (docs/ruby.md), re-blaming saved boots: 3.1 gc 4.5%, promote
+//   0.3%; 3.3 gc 2.9%, promote 3.1% (8 boots); 3.4 gc 5.7%, promote 6.4%, warmup 9.9%. Before that:
 // - 3.3: gc 1.3-2.3%, promote 1.5-2.4% (gc was 1.9-7.0%, and 11.2% in one CI run, before the young garbage
 //   the child's sweep frees stopped counting as aged: boots whose parent forked with few free slots have
 //   220-330 such pages, which the gc step saves). Printed: warmup 3.7-9.5% and prewarm 4.1-11.3% (5 runs; they vary

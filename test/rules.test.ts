@@ -10,7 +10,8 @@ import { type Context, callDataCause, flagsWordCause, heapPageWordCause, isBinsC
 import { AddrMap, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
-import { CW, chunkWord, classifyChunkWords, glibcView } from '../allocators/glibc/rules';
+import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../allocators/glibc/rules';
+import { groupCauseSets, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
 
@@ -171,6 +172,33 @@ for (const [num, bound, powers, header] of ST_HEADERS)
     const pair = (p: [string, string]): [ReturnType<typeof w>, ReturnType<typeof w>] => [w(p[0]), w(p[1])];
     assert.is(isStTableHeaderChange(pair(num), pair(bound), powers && pair(powers)), header);
   });
+
+test('malloc_trim releases the whole pages inside a free chunk, past its struct malloc_chunk: the pages it would have saved', () => {
+  const H = 0x5555_5555_0000;
+  // a chunk in use (one page and a bit), a free chunk of three pages and a bit, a small free one (tcache)
+  const fork = { start: [H, H + 0x1010, H + 0x4020], size: [0x1010, 0x3010, 0x40], inUse: [1, 0, 0] };
+  const view = glibcView(
+    { chunks: { start: Float64Array.from(fork.start), size: Float64Array.from(fork.size), inUse: Uint8Array.from(fork.inUse) }, heapStart: H, tcacheKey: '0' },
+    undefined,
+    { start: H, end: H + 0x21000 },
+  );
+  const released = [0, 1, 2, 3, 4].map((i) => trimReleases(view, H + i * 0x1000, 0x1000));
+  // page 0: in use; page 1 holds the free chunk's header (and the used chunk's end); pages 2 and 3 lie
+  // inside it; page 4 holds its end and the small chunk
+  assert.equal(released, [false, false, true, true, false]);
+});
+
+test('a page a step releases is saved by it whatever its causes; grouped apart from pages of the same causes', () => {
+  const sets = groupCauseSets([['alloc.malloc'], ['alloc.malloc'], ['alloc.malloc', 'icache.call'], ['icache.call']], [['trim', 'warmup'], undefined, ['trim', 'warmup'], undefined]);
+  assert.equal(sets.length, 4);
+  assert.is(savedPages(sets, 'trim'), 2);
+  assert.is(savedPages(sets, 'gc+trim'), 2);
+  assert.is(savedPages(sets, 'warmup'), 2);
+  // prewarm removes icache.call, no step removes alloc.malloc where nothing releases the page
+  assert.is(savedPages(sets, 'prewarm'), 1);
+  assert.is(savedPages(sets, 'trim+prewarm'), 3);
+  assert.is(savedPages(sets, 'gc'), 0);
+});
 
 test('st_table headers found among changed words: the fields at their chunk offsets, chunks in use at the fork of 64 bytes only, a table of known cause keeps it', () => {
   const H = 0x5555_5555_0000;

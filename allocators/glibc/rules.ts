@@ -2,7 +2,7 @@
 // free-list links), which lie in chunks the child allocated itself, and which are the contents of a
 // chunk that was in use at the fork (for the runtime to decode). Knows no runtime.
 
-import { RangeCursor, Word } from '../../blame/words';
+import { RangeCursor, Word, lastAtOrBelow } from '../../blame/words';
 import { ChunkView, classifyChunkWords as nativeClassify } from '../../native/probe';
 import { ARENA_HEAP, GlibcHeap, MallocChunks } from './chunks';
 
@@ -116,3 +116,17 @@ export function chunkAt(g: GlibcView, addr: number): { start: number; size: numb
   return k >= 0 ? { start: g.child!.start[k], size: g.child!.size[k] } : undefined;
 }
 
+
+/** sizeof(struct malloc_chunk) on 64-bit: prev_size, size, fd, bk, fd_nextsize, bk_nextsize. */
+const MALLOC_CHUNK_STRUCT = 48;
+
+/** Would malloc_trim have released the page at the fork: does it lie wholly inside a chunk free then,
+ *  past the chunk's own struct malloc_chunk? glibc's mtrim madvises (MADV_DONTNEED) the whole pages from
+ *  chunk + sizeof(struct malloc_chunk), rounded up, to the chunk's end, in every bin (the top chunk goes
+ *  back to the kernel too). A child that writes such a page then faults in a new zero page, not a copy. A
+ *  free chunk too small to hold a page (tcache, fastbins) holds none. */
+export function trimReleases(view: GlibcView, page: number, pageSize: number): boolean {
+  const { start, size, inUse } = view.fork;
+  const i = lastAtOrBelow(start, page);
+  return i >= 0 && !inUse[i] && page >= start[i] + MALLOC_CHUNK_STRUCT && page + pageSize <= start[i] + size[i];
+}
