@@ -10,6 +10,7 @@
 // A copied page whose bytes did not change is judged by what lies on it (IDENTICAL_RULES).
 // Every fact that varies by version comes from the layout row (layouts.ts).
 
+import { WRITER_FRAMES } from '../../native/capture';
 import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
 import { PageFlag } from '../../native/page-flags';
 import { pageIndexer } from '../../analyzers/classify';
@@ -82,6 +83,9 @@ export interface Context {
   /** was the object at this slot in the remembered set at the fork (its bit set in the fork-time words of
    *  struct heap_page the child changed; unknown, an unchanged word, counts as no) */
   rememberedAtFork: (slot: number) => boolean;
+  /** the function whose write fault first unshared a copied page (fault tracing), undefined when not
+   *  traced or no fault was seen there */
+  firstWriter: (page: number) => string | undefined;
   /** 3.3+: the age of the object at this slot at the fork, from the fork-time words of struct heap_page's
    *  age bits the child changed (undefined: an unchanged word, or the age lives in the flags word) */
   ageAtFork: (slot: number) => number | undefined;
@@ -819,7 +823,35 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   // The probe path of an rb_id_table insert stores collided bits that were already set.
   { cause: 'id-table', when: (p) => idTableOn(p) !== undefined },
   { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' || inVmStack(p.ctx, p.page) },
+  // Last, from the first write fault (fault tracing): an allocation that filled the page with the bytes
+  // it held at the fork. The same objects and buffers made again by the same code in memory the child's
+  // GC freed: a workload run twice (prewarm, a parent that served requests), in slots or chunks its
+  // garbage held. Found on a Rack app under prewarm (3.1-3.4, a child that ran a full GC): 103-214 pages,
+  // 5-13% of the child's copies, first written by rb_wb_protected_newobj_of, rb_mem_clear, _int_malloc.
+  { cause: 'alloc.swept-slot', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.objectAllocation.test(p.ctx.firstWriter(p.page) ?? '') },
+  // ... or the sweep, which rewrote the page's free slots with the links they held (3.4.5, a prewarm child
+  // whose 3 minor GCs swept pages the prewarm had left as they are: 117 pages first written by
+  // gc_sweep_step)
+  { cause: 'gc.sweep', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.sweep.test(p.ctx.firstWriter(p.page) ?? '') },
+  { cause: 'alloc.swept-chunk', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') && !freeChunkOn(p) },
+  { cause: 'alloc.malloc', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') },
 ];
+
+/** First-writer functions (CRuby's and glibc's) that allocate: a slot for a new object, or malloc memory
+ *  its new owner fills (an Array's buffer filled with nil, glibc carving a chunk); and CRuby's sweep. */
+const FIRST_WRITERS = {
+  objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
+  sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
+  mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc|__memset\w*)$/,
+};
+
+/** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
+function freeChunkOn(p: IdenticalPage): boolean {
+  const f = p.ctx.glibc.fork;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++)
+    if (!f.inUse[i] && f.start[i] + f.size[i] > p.page) return true;
+  return false;
+}
 
 // ---- the blamer ----
 
@@ -1064,6 +1096,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
+    firstWriter: firstWriterOf(capture, diffs.pid),
     rememberedAtFork: ((bit) => (slot: number) => bit(slot) === 1)(heapPageBitsAtFork(ruby, L?.rememberBits, 1, diffs, bodies, bodyEnds, capture.meta.pageSize)),
     ageAtFork: heapPageBitsAtFork(ruby, L?.ageBits, 2, diffs, bodies, bodyEnds, capture.meta.pageSize),
   };
@@ -1073,6 +1106,17 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
  *  bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift, as in rememberedCause. A bit
  *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
  *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
+/** The function that first wrote each copied page of the child, by page address (fault tracing). */
+function firstWriterOf(capture: Capture, pid: number): (page: number) => string | undefined {
+  const w = capture.faults?.traced ? capture.faults.children.find((c) => c.pid === pid) : undefined;
+  if (!w) return () => undefined;
+  return (page) => {
+    const k = indexOf(w.addrs, page);
+    const fn = k < 0 ? -1 : w.fn[k * WRITER_FRAMES];
+    return fn >= 0 ? w.functions[fn]?.name : undefined;
+  };
+}
+
 /** A slot's bits at the fork in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of
  *  the body, as CRuby's NUM_IN_PAGE counts), read from the fork-time value of the bitmap's words the child
  *  changed: undefined for a word it did not change (the capture holds only those). */
