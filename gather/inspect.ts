@@ -73,6 +73,9 @@ export interface GatherInspectOptions {
   reuse?: Reuse;
 }
 
+/** The note for a process that exited (or whose pid was reused) while it was being read. */
+const exitNote = (pid: number, comm: string) => `process ${pid} (${comm}) exited or was replaced during the scan and was skipped`;
+
 export async function gatherInspect(pid: number, opts: GatherInspectOptions): Promise<InspectGather> {
   const timings: Record<string, number> = {};
   let t0 = performance.now();
@@ -91,7 +94,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   const notes = [...skipped];
   const infos = new Map(family.map((p) => [p.pid, p]));
   const vanished = new Set<number>((exited ?? []).map((p) => p.pid));
-  for (const p of exited ?? []) notes.push(`process ${p.pid} (${p.comm}) exited or was replaced during the scan and was skipped`);
+  for (const p of exited ?? []) notes.push(exitNote(p.pid, p.comm));
   // A child whose parent was left out is left out too: it has nothing to be compared with.
   const gone = (pid: number) => vanished.has(pid) || !capture.processes.some((p) => p.pid === pid);
 
@@ -102,7 +105,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
       if (p !== target.pid && info && !gone(p) && !unchanged(info)) {
         vanished.add(p);
         capture.processes = capture.processes.filter((x) => x.pid !== p);
-        notes.push(`process ${p} (${info.comm}) exited or was replaced during the scan and was skipped`);
+        notes.push(exitNote(p, info.comm));
         dropped = true;
       }
     }
@@ -239,7 +242,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     if (!late.length) return;
     for (const p of late) {
       vanished.add(p.pid);
-      notes.push(`process ${p.pid} (${p.comm}) exited or was replaced during the scan and was skipped`);
+      notes.push(exitNote(p.pid, p.comm));
     }
     capture.processes = capture.processes.filter((x) => !vanished.has(x.pid));
     result.pairs = result.pairs.filter((p) => !gone(p.child.pid) && !gone(p.reference.pid));

@@ -842,7 +842,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
 const FIRST_WRITERS = {
   objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
-  mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc|__memset\w*)$/,
+  mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
 };
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
@@ -1051,6 +1051,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       bornHi = Math.max(bornHi, born.address[i] + 8);
     }
   const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
+  const rememberBit = heapPageBitsAtFork(ruby, L?.rememberBits, 1, diffs, bodies, bodyEnds, capture.meta.pageSize);
   return {
     L,
     ruby,
@@ -1097,15 +1098,11 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
     firstWriter: firstWriterOf(capture, diffs.pid),
-    rememberedAtFork: ((bit) => (slot: number) => bit(slot) === 1)(heapPageBitsAtFork(ruby, L?.rememberBits, 1, diffs, bodies, bodyEnds, capture.meta.pageSize)),
+    rememberedAtFork: (slot: number) => rememberBit(slot) === 1,
     ageAtFork: heapPageBitsAtFork(ruby, L?.ageBits, 2, diffs, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
 
-/** The remembered set at the fork, from the words of its bitmaps (struct heap_page) the child changed:
- *  bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift, as in rememberedCause. A bit
- *  the child's GCs cleared is in a changed word; one set at the fork and set again at the end is not
- *  seen, and counts as not remembered (the prediction errs toward the child's own cache fills). */
 /** The function that first wrote each copied page of the child, by page address (fault tracing). */
 function firstWriterOf(capture: Capture, pid: number): (page: number) => string | undefined {
   const w = capture.faults?.traced ? capture.faults.children.find((c) => c.pid === pid) : undefined;
@@ -1118,8 +1115,12 @@ function firstWriterOf(capture: Capture, pid: number): (page: number) => string 
 }
 
 /** A slot's bits at the fork in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of
- *  the body, as CRuby's NUM_IN_PAGE counts), read from the fork-time value of the bitmap's words the child
- *  changed: undefined for a word it did not change (the capture holds only those). */
+ *  the body, as CRuby's NUM_IN_PAGE counts: bit n stands for the slot at body + BITMAP_UNIT * n +
+ *  bitmapShift, as in rememberedCause), read from the fork-time value of the bitmap's words the child
+ *  changed: undefined for a word it did not change (the capture holds only those). The remembered set:
+ *  a bit the child's GCs cleared is in a changed word; one set at the fork and set again at the end is
+ *  not seen, and counts as not remembered (the prediction errs toward the child's own cache fills). The
+ *  age bits: a promotion changes them, so an object the child promoted has its fork-time age here. */
 function heapPageBitsAtFork(ruby: RubyStructures, field: { offset: number; bytes: number } | null | undefined, width: number, diffs: PageDiffs, bodies: Float64Array, bodyEnds: Float64Array, pageSize: number): (slot: number) => number | undefined {
   if (!field || !field.bytes) return () => undefined;
   const structs = ruby.heapPageStructs;
@@ -1184,9 +1185,9 @@ function prewarmEffects(ctx: Context): StepEffect[] {
   if (!ctx.L || !ctx.gcRuns) return [];
   const effects: StepEffect[] = [
     { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, they clear the remembered set the boot left` },
+    // the first of them makes an object one GC short of old at the fork old in the parent
+    { step: 'prewarm', removes: ['gc.promote-next'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, the first makes old what was one GC short` },
   ];
-  // a GC the workload ran in the parent makes an object one GC short of old at the fork old there
-  effects.push({ step: 'prewarm', removes: ['gc.promote-next'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, the first makes old what was one GC short` });
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
   return effects;
