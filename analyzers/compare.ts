@@ -37,6 +37,13 @@ export interface StrategySummary {
   /** what blame of the `none` runs predicted this strategy would save per child (bytes; median over
    *  none's children), null without none runs */
   predictedSavedPerChild: number | null;
+  /** the prediction checked on runs that booted alike (RunReport.boot): the GC heap size at the fork
+   *  point that none's runs and this strategy's share most runs of, and over those runs alone the saving
+   *  predicted from none's and the saving measured. A program's boot ends in one of a few heap sizes,
+   *  and what its children copy depends on it (the Rails app on 3.3.8: 179 or 200 pages, ~5,150 or ~5,040
+   *  copied pages per child with none): a saving measured between runs of different boots holds that
+   *  difference too. null: none was not run, the runtime does not say, or no size is in common. */
+  sameBoot: { heapPages: number; noneRuns: number; runs: number; predictedSavedPerChild: number; savedPerChild: number } | null;
 }
 
 /** What the runs allow to say. `better` only when the best strategy's min–max range (over every child
@@ -80,10 +87,15 @@ export function overlap(a: { min: number; max: number }, b: { min: number; max: 
   return a.min <= b.max && b.min <= a.max;
 }
 
-function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent' | 'predictedSavedPerChild'> {
+/** Bytes copied per child, every child of the reports. */
+function copiedOf(reports: RunReport[]): number[] {
+  return reports.flatMap((r) => r.children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0)) * r.pageSize));
+}
+
+function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent' | 'predictedSavedPerChild' | 'sameBoot'> {
   const ps = s.reports[0].pageSize;
   const children = s.reports.flatMap((r) => r.children);
-  const copied = children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0)) * ps);
+  const copied = copiedOf(s.reports);
   const ratios = children.map((c) => {
     const resident = c.pages.shared + c.pages.copied + (c.pages.copiedByParent ?? 0) + c.pages.new;
     return resident ? c.pages.shared / resident : 1;
@@ -111,10 +123,47 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
 /** The saving blame predicts for a strategy from the `none` runs: per child, the pages all of whose causes
  *  the strategy removes, less the pages its steps would add (the runtime's costs); the median over every
  *  child of every run, in bytes. */
-function predicted(none: StrategyRuns, strategy: string): number {
-  const ps = none.reports[0].pageSize;
+function predicted(none: RunReport[], strategy: string): number {
+  const ps = none[0].pageSize;
   if (strategy === 'none') return 0;
-  return lowerMedian(none.reports.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy, c.effects ?? []) * ps));
+  return lowerMedian(none.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy, c.effects ?? []) * ps));
+}
+
+/** StrategySummary.sameBoot: of the heap sizes at the fork point both none's runs and the strategy's had,
+ *  the one with most runs of both (then the larger size), and the prediction and the saving over those
+ *  runs alone. */
+function sameBoot(none: RunReport[], s: StrategyRuns): StrategySummary['sameBoot'] {
+  const sizes = (reports: RunReport[]) => new Set(reports.map((r) => r.boot?.heapPages).filter((h): h is number => typeof h === 'number'));
+  const shared = [...sizes(none)].filter((h) => sizes(s.reports).has(h));
+  const of = (reports: RunReport[], h: number) => reports.filter((r) => r.boot?.heapPages === h);
+  const best = shared
+    .map((h) => ({ h, n: of(none, h).length + of(s.reports, h).length }))
+    .sort((a, b) => b.n - a.n || b.h - a.h)[0];
+  if (!best) return null;
+  const [noneRuns, runs] = [of(none, best.h), of(s.reports, best.h)];
+  return {
+    heapPages: best.h,
+    noneRuns: noneRuns.length,
+    runs: runs.length,
+    predictedSavedPerChild: predicted(noneRuns, s.name),
+    savedPerChild: lowerMedian(copiedOf(noneRuns)) - lowerMedian(copiedOf(runs)),
+  };
+}
+
+/** How far a prediction may be from the measured saving, as a share of none's copied bytes per child,
+ *  before the text flags it. */
+export const PREDICTION_TOLERANCE = 0.1;
+
+/** A strategy's prediction against its measured saving (bytes per child): over the runs that booted
+ *  alike where the runs say (sameBoot), else over all; gap: |predicted − measured| as a share of none's
+ *  copied bytes per child. null without a prediction (none not run, or none itself). */
+export function predictionCheck(
+  s: Pick<StrategySummary, 'name' | 'predictedSavedPerChild' | 'savedPerChild'> & { sameBoot?: StrategySummary['sameBoot'] },
+  none: { copiedPerChild: { median: number } },
+): { predicted: number; measured: number; gap: number; sameBoot: boolean } | null {
+  if (s.name === 'none' || s.predictedSavedPerChild === null || s.savedPerChild === null) return null;
+  const [predicted, measured] = s.sameBoot ? [s.sameBoot.predictedSavedPerChild, s.sameBoot.savedPerChild] : [s.predictedSavedPerChild, s.savedPerChild];
+  return { predicted, measured, gap: none.copiedPerChild.median ? Math.abs(predicted - measured) / none.copiedPerChild.median : 0, sameBoot: !!s.sameBoot };
 }
 
 function decide(strategies: StrategySummary[]): Decision {
@@ -138,7 +187,8 @@ export function compareReport(runs: StrategyRuns[], workers: number): CompareAna
       const saved = none ? none.copiedPerChild.median - s.copiedPerChild.median : null;
       return {
         ...s,
-        predictedSavedPerChild: noneRuns ? predicted(noneRuns, s.name) : null,
+        predictedSavedPerChild: noneRuns ? predicted(noneRuns.reports, s.name) : null,
+        sameBoot: noneRuns && s.name !== 'none' ? sameBoot(noneRuns.reports, runs.find((r) => r.name === s.name)!) : null,
         savedPerChild: saved,
         savedPercent: none && saved !== null && none.copiedPerChild.median ? (100 * saved) / none.copiedPerChild.median : null,
       };

@@ -53,6 +53,11 @@ export interface RunReport {
   reference: number;
   threadsAtFork: { ruby: number; os: number; threads: { name: string; status: string }[] };
   heapMap: { objects: number; free: number; heapPages: number; heapPageSize: number; malformed: number; seconds: number };
+  /** the program's state at the fork point, before the strategy ran: GC runs and GC heap pages so far (the
+   *  heap pages null where the runtime does not say). A program's boot ends in one of a few heap sizes
+   *  (when its GCs ran), and what a child copies depends on it: compare checks predictions on runs that
+   *  booted alike */
+  boot: { gcCount: number; heapPages: number | null };
   children: RunChild[];
   notes: string[];
 }
@@ -148,6 +153,7 @@ export function analyzeRun(capture: Capture, lap = (_step: string) => undefined 
       malformed: capture.heapMap?.malformed ?? 0,
       seconds: run.heapMapSeconds,
     },
+    boot: { gcCount: run.gcCountAtFork, heapPages: run.heapPagesAtForkPoint ?? null },
     children,
     notes,
   };

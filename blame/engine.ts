@@ -38,7 +38,7 @@ export interface ChildBlame {
   perPage: { addr: Float64Array; cause: string[]; owner?: (WordOwner | undefined)[] };
   /** copied pages grouped by the set of causes that wrote them (for predicted savings) */
   causeSets: CauseSet[];
-  /** per strategy step, the pages it would save: those all of whose causes it removes */
+  /** per strategy step, the pages it would save: those all of whose causes it removes, less what it costs */
   remedies: { strategy: string; pages: number; bytes: number }[];
   /** per strategy step, the copied pages it would add (the runtime's model of what the step costs) */
   costs: StepCost[];
@@ -262,6 +262,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     .sort((a, b) => b.pages - a.pages);
   const causeSets = groupCauseSets(pageCauses, pageReleased);
   const effects = blamer.effects?.() ?? [];
+  const costs = blamer.costs?.() ?? [];
   const blame = sortCauses(causes).map((b) => ({
     ...b,
     touchedPages: causeSets.reduce((n, s) => n + (s.causes.includes(b.cause) ? s.pages : 0), 0),
@@ -277,8 +278,8 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     byRegion,
     perPage: { addr: diffs.addrs, cause: pageCause, owner: owners ? pageOwner : undefined },
     causeSets,
-    remedies: remediesOf(causeSets, pageSize, effects),
-    costs: blamer.costs?.() ?? [],
+    remedies: remediesOf(causeSets, pageSize, effects, costs),
+    costs,
     effects,
     unknownVersion: blamer.unknownVersion,
   };

@@ -55,9 +55,11 @@ export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: nu
   return savedPages(sets, strategy, effects) - costs.filter((c) => steps.includes(c.step)).reduce((n, c) => n + c.pages, 0);
 }
 
-/** Per remedy step, the pages it would save, most first (steps that save nothing are left out). */
-export function remediesOf(sets: CauseSet[], pageSize: number, effects: StepEffects[] = []): { strategy: string; pages: number; bytes: number }[] {
-  return REMEDY_STEPS.map((strategy) => ({ strategy, pages: savedPages(sets, strategy, effects), bytes: savedPages(sets, strategy, effects) * pageSize }))
+/** Per remedy step, the pages it would save net of what it costs (netSavedPages), most first (steps that
+ *  save nothing on balance are left out). */
+export function remediesOf(sets: CauseSet[], pageSize: number, effects: StepEffects[] = [], costs: { step: string; pages: number }[] = []): { strategy: string; pages: number; bytes: number }[] {
+  return REMEDY_STEPS.map((strategy) => netSavedPages(sets, costs, strategy, effects))
+    .map((pages, i) => ({ strategy: REMEDY_STEPS[i], pages, bytes: pages * pageSize }))
     .filter((r) => r.pages > 0)
     .sort((a, b) => b.pages - a.pages);
 }

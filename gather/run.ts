@@ -45,10 +45,12 @@ export async function gatherRun(
     threadsAtFork: fp.threads,
     osThreadsAtFork: fp.osThreads,
     gcCountAtFork: fp.gcCount,
+    ...(fp.heapPages !== undefined ? { heapPagesAtForkPoint: fp.heapPages } : {}),
     workload,
     requestsServed: session.children.map((c) => session.requestsServed.get(c) ?? 0),
     gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
     ...(session.gcFullRuns.size ? { gcFullRuns: session.children.map((c) => session.gcFullRuns.get(c) ?? 0) } : {}),
+    ...(session.gcMarks.size ? { gcMarks: session.children.map((c) => session.gcMarks.get(c) ?? 0) } : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
   };
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));

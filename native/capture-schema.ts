@@ -311,12 +311,14 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     threadsAtFork: threads,
     osThreadsAtFork: c.int(`${p}.osThreadsAtFork`, m.osThreadsAtFork, 0, 2 ** 31),
     gcCountAtFork: c.int(`${p}.gcCountAtFork`, m.gcCountAtFork, 0, SAFE),
+    ...(m.heapPagesAtForkPoint !== undefined ? { heapPagesAtForkPoint: c.int(`${p}.heapPagesAtForkPoint`, m.heapPagesAtForkPoint, 0, SAFE) } : {}),
     workload: c.str(`${p}.workload`, m.workload),
     requestsServed: perChild('requestsServed'),
     gcRuns: perChild('gcRuns'),
     // Python runs only: the full collections among gcRuns (runtimes/python/blamer.ts reads them)
     ...(m.gcFullRuns !== undefined ? { gcFullRuns: perChild('gcFullRuns') } : {}),
     ...(m.gcFreedBlocks !== undefined ? { gcFreedBlocks: perChild('gcFreedBlocks') } : {}),
+    ...(m.gcMarks !== undefined ? { gcMarks: perChild('gcMarks') } : {}),
   };
 }
 

@@ -72,6 +72,9 @@ export interface RunInfo {
   threadsAtFork: { name: string; status: string }[];
   osThreadsAtFork: number;
   gcCountAtFork: number;
+  /** the runtime's GC heap pages when the program reached the fork point, before the strategy ran: which
+   *  of the few heap sizes a program's boot ends in this run had (Ruby; absent in older captures) */
+  heapPagesAtForkPoint?: number;
   workload: string;
   /** per child (same order as children): Rack requests answered */
   requestsServed: number[];
@@ -80,6 +83,10 @@ export interface RunInfo {
   /** per child: full collections among gcRuns (Ruby: major GCs; Python: of the oldest generation); absent
    *  in captures made before they were counted */
   gcFullRuns?: number[];
+  /** per child (Ruby): the GCs among gcRuns whose marking ran whole in the child (not one under way at
+   *  the fork, nor a major GC's incremental marking under way as it stopped): each aged every young
+   *  object it kept; absent in older captures */
+  gcMarks?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];
 }

@@ -14,8 +14,18 @@
 // does not serve, so they are not built for the other Rubies).
 //
 // Strategies: compare runs gc, promote, warmup and prewarm on every Ruby and prints each gap
-// (|predicted - measured| as a share of none's copied bytes per child, --no-aslr --repeat 5); the 10%
-// bound is asserted where the catalog models the strategy's effect on the version (ASSERTED).
+// (|predicted - measured| as a share of none's copied bytes per child, --no-aslr --repeat 5), on the runs
+// whose boots ended with the same GC heap size (compare's sameBoot: on 3.3.8 a boot ends with 179 or 200
+// heap pages, and the children of one copy ~110 pages more than the other's, plus rarer states; a CI-like
+// run whose none boots were mostly of one size and gc's of the other put gc 11.6% off, predicted 432
+// pages against 1,067 measured); the 10% bound is asserted where the catalog models the strategy's
+// effect on the version (ASSERTED). Measured since (same-boot runs, 4 compares): 3.3.8 gc 1.6-3.6%,
+// promote 1.8-2.4%, warmup 0.1-0.6%, prewarm 2.3-4.2%; 3.4.5 (one boot size) gc 5.8-6.1%, promote
+// 6.1-6.5%, warmup 8.0-8.7%, printed prewarm 9.4-10.0%; 3.1.2 gc 4.5-4.9%, promote 0.2-0.9%, warmup
+// 3.7-3.8%, printed prewarm 8.9-9.3%. warmup came within 1% on 3.3.8 (7.3-13.6% in CI before) once slots
+// refilled with an object of their type were told by its age (alloc.swept-slot, not mutation.*) and the
+// compactions that keep their emptied pages (3.4.5's warmup, 3.1's emulation) cost the pages the child
+// fills there (docs/ruby.md, "A slot refilled with an object of its type").
 // Five runs, not three: on 3.3 a boot now and then forks a parent whose children copy about 370 pages
 // more under promote (and gc): 3 of 16 boots (4,847-4,886 pages; the rest 4,272-4,535; more call caches
 // refilled, more malloc; the children of one parent copy the same, so it is the parent's state at the
@@ -55,7 +65,7 @@ const ROUTES = ['GET /', 'GET /products', 'GET /products/7', 'GET /stats'];
 const REQUESTS = ['--rack', APP, ...ROUTES.flatMap((r) => ['--request', r]), '--requests', '50'];
 const RAILS_STRATEGIES = ['gc', 'promote', 'warmup', 'prewarm'];
 /** The strategies whose predicted saving the test holds to 10%, per Ruby series (see the header). */
-const ASSERTED: Record<string, string[]> = { '3.1': ['gc', 'promote', 'warmup'], '3.3': ['gc', 'promote'], '3.4': ['gc', 'promote'] };
+const ASSERTED: Record<string, string[]> = { '3.1': ['gc', 'promote', 'warmup'], '3.3': ['gc', 'promote', 'warmup', 'prewarm'], '3.4': ['gc', 'promote', 'warmup'] };
 
 const tmp = tempDir('rails');
 // the app's SQLite file goes into the test's own folder (Rails reads DATABASE_URL)
@@ -121,7 +131,11 @@ for (const { ruby, version } of runnable) {
     assert.is(r.status, 0, r.stderr);
     const rows = JSON.parse(r.stdout).strategies as StrategyRow[];
     const none = rows.find((s) => s.name === 'none')!;
-    const gaps = RAILS_STRATEGIES.map((name) => `${name} ${(100 * predictionGap(rows.find((s) => s.name === name)!, none)).toFixed(1)}%`);
+    const gaps = RAILS_STRATEGIES.map((name) => {
+      const row = rows.find((s) => s.name === name)!;
+      const boot = row.sameBoot ? ` (boot ${row.sameBoot.heapPages} pages: ${row.sameBoot.noneRuns}+${row.sameBoot.runs} runs)` : ' (all runs)';
+      return `${name} ${(100 * predictionGap(row, none)).toFixed(1)}%${boot}`;
+    });
     process.stderr.write(`    [rails] Ruby ${version}: |predicted - measured| / none's copied: ${gaps.join(', ')}\n`);
     assertPredictionsWithin(rows, 0.1, asserted);
   });

@@ -2,7 +2,7 @@
 // `none` is said in words ("less", "more") in every column and in the verdict, so no sign has to be
 // read; sizes are K/M/G (raw bytes with --bytes) as everywhere else.
 import type { CompareAnalysis, StrategySummary } from '../../analyzers/compare';
-import { overlap } from '../../analyzers/compare';
+import { overlap, PREDICTION_TOLERANCE, predictionCheck } from '../../analyzers/compare';
 import { renderTable } from './table';
 import { formatSpread } from './spread';
 import { formatSize } from './units';
@@ -47,6 +47,22 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
   }
 }
 
+/** The predictions that missed the measured saving by more than PREDICTION_TOLERANCE of none's copied
+ *  bytes: one line each, with the runs they were checked on. */
+function predictionFlags(r: CompareAnalysis, size: (b: number) => string): string[] {
+  const none = r.strategies.find((s) => s.name === 'none');
+  if (!none) return [];
+  return r.strategies.flatMap((s) => {
+    const check = predictionCheck(s, none);
+    if (!check || check.gap <= PREDICTION_TOLERANCE) return [];
+    const on = s.sameBoot ? `runs that booted to ${s.sameBoot.heapPages} heap pages (${runsWord(s.sameBoot.noneRuns)} of none, ${runsWord(s.sameBoot.runs)} of ${esc(s.name)})` : 'all runs';
+    return [
+      `prediction off for ${esc(s.label)}: predicted ${difference(check.predicted, size)}, measured ${difference(check.measured, size)} per child on ${on}, ` +
+        `${(100 * check.gap).toFixed(0)}% of none's copied (over ${(100 * PREDICTION_TOLERANCE).toFixed(0)}%): the strategy changes what blame does not model here`,
+    ];
+  });
+}
+
 export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
   const size = (b: number) => formatSize(b, bytes);
   const none = r.strategies.find((s) => s.name === 'none');
@@ -82,6 +98,7 @@ export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
       rows,
       [1, 2, 3, 4, 5, 6, 7],
     ),
+    ...predictionFlags(r, size),
     '',
   ].join('\n');
 }

@@ -15,7 +15,7 @@ import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
 import { PageFlag } from '../../native/page-flags';
 import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
-import type { PageBlamer, StepEffect, WordOwner } from '../adapter';
+import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { Remedy, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
@@ -31,6 +31,8 @@ export interface Context {
   gcRuns: number;
   /** the major GCs among gcRuns; undefined when the capture does not say (live mode, older captures) */
   gcFullRuns: number | undefined;
+  /** the GCs whose marking ran whole in the child (undefined: an older capture) */
+  gcMarks: number | undefined;
   glibc: GlibcView;
   hps: number;
   bodies: Float64Array;
@@ -86,9 +88,9 @@ export interface Context {
   /** the function whose write fault first unshared a copied page (fault tracing), undefined when not
    *  traced or no fault was seen there */
   firstWriter: (page: number) => string | undefined;
-  /** 3.3+: the age of the object at this slot at the fork, from the fork-time words of struct heap_page's
-   *  age bits the child changed (undefined: an unchanged word, or the age lives in the flags word) */
-  ageAtFork: (slot: number) => number | undefined;
+  /** 3.3+: the age bits of struct heap_page, at the fork and now, in the words the child changed (no
+   *  words: the age lives in the flags word) */
+  ageBits: HeapPageBits;
 }
 
 /** The GC heap body holding addr, -1 none (an address below the first body or past the last is no
@@ -133,6 +135,9 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
 /** A promotion by the child's GC: of an object one GC short of old at the fork, which any GC before the
  *  fork would have promoted there (each GC ages every young object it marks), or of a younger one. */
 const promoteCause = (L: RubyLayout, ageAtFork: number | undefined): string => (ageAtFork === L.oldAge - 1 ? 'gc.promote-next' : 'gc.promote');
+
+/** Does a flags word say old (3.1/3.2: the age bits at the old age; 3.3+: FL_PROMOTED)? */
+const oldFlagsWord = (L: RubyLayout, w: Word): boolean => (L.ageInFlags ? (w.lo & FL.age) === FL.age : !!(w.lo & FL.promoted));
 
 /** Did the flags word go from young to old (3.1/3.2: the age bits; 3.3+: FL_PROMOTED)? */
 const promotedNow = (L: RubyLayout, O: Word, N: Word): boolean =>
@@ -211,12 +216,19 @@ function freedSlotCause(type: number, newFlags: Word | undefined): string | unde
   return isZero(newFlags) || movedAway(newFlags) ? 'gc.sweep' : 'alloc.swept-slot';
 }
 
+/** The cause of a slot whose fork-time object the child's GC freed and whose slot it filled again with an
+ *  object of the same type: every word of it, the flags word too. */
+const REBORN = 'alloc.swept-slot';
+
 /** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
  *  freed or refilled it, or it was free at the fork (a third of a Rails worker's changed words); undefined
- *  when each word is judged on its own. newFlags: the slot's flags now, when they changed on this page. */
-function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined {
+ *  when each word is judged on its own. oldFlags, newFlags: the slot's flags at the fork and now, when
+ *  they changed on this page. */
+function slotLevelCause(ctx: Context, s: Slot, oldFlags: Word | undefined, newFlags: Word | undefined): string | undefined {
   const freed = freedSlotCause(s.type, newFlags);
   if (freed) return freed;
+  // the same type again, or flags unchanged: garbage at the fork, or an object younger than the one it replaced
+  if (s.type > 0 && (newFlags === undefined || !isZero(newFlags)) && (garbageAtFork(ctx, s, newFlags) || youngerThanItsMarks(ctx, s, oldFlags, newFlags))) return REBORN;
   // A slot that was free at the fork: filled by an allocation, or filled and freed again by the child's
   // own GC (its flags 0 again, its free-list link new). The second stays gc.sweep: a GC before the fork
   // changes which free slots the child fills. Tried as alloc.free-slot (removed by compaction only), the
@@ -226,10 +238,57 @@ function slotLevelCause(s: Slot, newFlags: Word | undefined): string | undefined
   return undefined;
 }
 
+/** Was the slot's object garbage at the fork, and is its slot filled now? The heap map lists the slot as
+ *  free while the fork-time flags name an object: a lazy sweep was under way at the fork, and the map's
+ *  writer (dump_all, in a sibling fork) finished it first, freeing garbage the twin and the children still
+ *  hold. Nothing references garbage: the child's sweep freed it, and an allocation filled the slot. */
+function garbageAtFork(ctx: Context, s: Slot, newFlags: Word | undefined): boolean {
+  return s.obj >= 0 && ctx.ruby.objects.type[s.obj] === T.NONE && newFlags !== undefined && !isZero(newFlags);
+}
+
+/** The heap map's flags of an object (native/probe.ts HeapObjects.gcFlags): write-barrier protected, old. */
+const GC_FLAG_WB_PROTECTED = 1;
+
+/** Is the object in slot s younger than every object the child's GCs kept there could be: so the child's GC
+ *  freed the fork-time object, and the slot holds a new one? Each GC, minor or major, marks every young
+ *  object it keeps and ages it (if write-barrier protected), and a new object starts at age 0 (CRuby's
+ *  RVALUE_AGE_INC, and newobj). A fork-time object young and protected that lived through the child's k
+ *  marking GCs is therefore of age min(age at fork + k, old age) at least; a younger one, or one whose age
+ *  did not change at all, is a new object. Without this, a slot refilled with an object of the same type
+ *  (an Array for an Array) counted its new contents as mutations of the old object (mutation.array,
+ *  string.coderange, object.freeze …), which no fork-time step removes. oldFlags/newFlags: the flags
+ *  word at the fork and now when it changed on this page (3.1/3.2 keep the age there). */
+function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, newFlags: Word | undefined): boolean {
+  const L = ctx.L;
+  if (!L || s.obj < 0) return false;
+  const g = ctx.ruby.objects.gcFlags[s.obj];
+  // an old object is freed by a major GC only, and a new one in its slot is young (or was promoted: not told)
+  if (g & GC_FLAG_OLD) return ctx.gcFullRuns !== 0 && ctx.gcRuns > 0 && newFlags !== undefined && !oldFlagsWord(L, newFlags);
+  if (!(g & GC_FLAG_WB_PROTECTED)) return false;
+  // the GCs whose marking ran whole in the child; a capture that does not say (older ones) counts one
+  // less where a major GC may have been part-way through its incremental marking as the child stopped
+  const marks = ctx.gcMarks ?? (onlyMinorGcs(ctx) ? ctx.gcRuns : ctx.gcRuns - 1);
+  if (marks < 1) return false;
+  let atFork: number | undefined;
+  let now: number | undefined;
+  if (L.ageInFlags) {
+    if (oldFlags === undefined || newFlags === undefined) return true; // the flags word, and with it the age, did not change
+    atFork = (oldFlags.lo & FL.age) >>> 5;
+    now = (newFlags.lo & FL.age) >>> 5;
+  } else {
+    const k = ctx.ageBits.wordOf(s.slot);
+    if (k === HeapPageBits.UNKNOWN) return false;
+    if (k === HeapPageBits.UNCHANGED) return true;
+    atFork = ctx.ageBits.atFork(s.slot)!;
+    now = ctx.ageBits.now(s.slot)!;
+  }
+  return now < Math.min(L.oldAge, atFork + marks);
+}
+
 /** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
  *  looked up once per slot, which decides every other word where it is defined. */
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined): string {
-  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? flagsWordCause(ctx.L, O, N, () => ctx.ageAtFork(s.slot));
+  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN ? level : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
   if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
@@ -1051,12 +1110,14 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       bornHi = Math.max(bornHi, born.address[i] + 8);
     }
   const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
-  const rememberBit = heapPageBitsAtFork(ruby, L?.rememberBits, 1, diffs, bodies, bodyEnds, capture.meta.pageSize);
+  const values = new WordValues(diffs);
+  const rememberBits = new HeapPageBits(ruby, L?.rememberBits, 1, diffs, values, bodies, bodyEnds, capture.meta.pageSize);
   return {
     L,
     ruby,
     gcRuns,
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)],
+    gcMarks: capture.run?.gcMarks?.[capture.run.children.indexOf(diffs.pid)],
     glibc,
     cw: chunkWords(0),
     heapPageStructAt: new RangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
@@ -1098,8 +1159,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
     firstWriter: firstWriterOf(capture, diffs.pid),
-    rememberedAtFork: (slot: number) => rememberBit(slot) === 1,
-    ageAtFork: heapPageBitsAtFork(ruby, L?.ageBits, 2, diffs, bodies, bodyEnds, capture.meta.pageSize),
+    rememberedAtFork: (slot: number) => rememberBits.atFork(slot) === 1,
+    ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
 
@@ -1114,21 +1175,42 @@ function firstWriterOf(capture: Capture, pid: number): (page: number) => string 
   };
 }
 
-/** A slot's bits at the fork in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of
- *  the body, as CRuby's NUM_IN_PAGE counts: bit n stands for the slot at body + BITMAP_UNIT * n +
- *  bitmapShift, as in rememberedCause), read from the fork-time value of the bitmap's words the child
- *  changed: undefined for a word it did not change (the capture holds only those). The remembered set:
- *  a bit the child's GCs cleared is in a changed word; one set at the fork and set again at the end is
- *  not seen, and counts as not remembered (the prediction errs toward the child's own cache fills). The
- *  age bits: a promotion changes them, so an object the child promoted has its fork-time age here. */
-function heapPageBitsAtFork(ruby: RubyStructures, field: { offset: number; bytes: number } | null | undefined, width: number, diffs: PageDiffs, bodies: Float64Array, bodyEnds: Float64Array, pageSize: number): (slot: number) => number | undefined {
-  if (!field || !field.bytes) return () => undefined;
-  const structs = ruby.heapPageStructs;
+/** A slot's bits in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of the body, as
+ *  CRuby's NUM_IN_PAGE counts: bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift, as in
+ *  rememberedCause), at the fork and now, from the bitmap's words the child changed (the capture holds
+ *  only those). The remembered set: a bit the child's GCs cleared is in a changed word; one set at the
+ *  fork and set again at the end is not seen, and counts as not remembered (the prediction errs toward
+ *  the child's own cache fills). The age bits: a GC that aged or promoted an object changed its word. */
+class HeapPageBits {
+  /** wordOf: no struct heap_page known for the slot's body, or no such field in this version */
+  static readonly UNKNOWN = -2;
+  /** wordOf: the word holding the slot's bits did not change */
+  static readonly UNCHANGED = -1;
   // built at the first question (a child that ran a major GC asks none about the remembered set)
-  let oldAt: AddrMap<number> | undefined; // word address -> index of the changed word
-  let hpOfBody: AddrMap<number>;
-  const build = () => {
-    oldAt = new AddrMap<number>();
+  private wordAt: AddrMap<number> | undefined; // word address -> index of the changed word
+  private hpOfBody = new AddrMap<number>();
+  private readonly perWord: number;
+  private readonly mask: number;
+  private readonly scratch: Word = { lo: 0, hi: 0 };
+
+  constructor(
+    private readonly ruby: RubyStructures,
+    private readonly field: { offset: number; bytes: number } | null | undefined,
+    private readonly width: number,
+    private readonly diffs: PageDiffs,
+    private readonly values: WordValues,
+    private readonly bodies: Float64Array,
+    private readonly bodyEnds: Float64Array,
+    private readonly pageSize: number,
+  ) {
+    this.perWord = 64 / width;
+    this.mask = (1 << width) - 1;
+  }
+
+  private build(field: { offset: number; bytes: number }): AddrMap<number> {
+    const { diffs, pageSize } = this;
+    const structs = this.ruby.heapPageStructs;
+    const wordAt = new AddrMap<number>();
     const hpAt = new RangeCursor(structs.start, structs.end);
     for (let k = 0; k < diffs.wordPage.length; ) {
       const p = diffs.wordPage[k];
@@ -1142,27 +1224,53 @@ function heapPageBitsAtFork(ruby: RubyStructures, field: { offset: number; bytes
         const hp = hpAt.at(addr);
         if (hp < 0) continue;
         const off = addr - structs.start[hp];
-        if (off >= field.offset && off < field.offset + field.bytes) oldAt.set(addr, k);
+        if (off >= field.offset && off < field.offset + field.bytes) wordAt.set(addr, k);
       }
     }
-    hpOfBody = new AddrMap<number>();
-    for (let h = 0; h < structs.owner.length; h++) hpOfBody.set(structs.owner[h], h);
-  };
-  const perWord = 64 / width;
-  const mask = (1n << BigInt(width)) - 1n;
-  return (slot) => {
-    if (!oldAt) build();
-    if (!oldAt!.size) return undefined;
-    const b = findRange(bodies, bodyEnds, slot);
+    for (let h = 0; h < structs.owner.length; h++) this.hpOfBody.set(structs.owner[h], h);
+    return wordAt;
+  }
+
+  /** The slot's bit index n in its body's bitmap, and its struct heap_page; undefined when no known body
+   *  or struct holds it. */
+  private bitOf(slot: number): { n: number; hp: number } | undefined {
+    const b = findRange(this.bodies, this.bodyEnds, slot);
     if (b < 0) return undefined;
-    const body = bodies[b];
-    const hp = hpOfBody.get(body);
+    const body = this.bodies[b];
+    const hp = this.hpOfBody.get(body);
     if (hp === undefined) return undefined;
-    const n = Math.floor((slot - body - bitmapShift(ruby, b, body)) / BITMAP_UNIT);
-    const k = oldAt!.get(structs.start[hp] + field.offset + Math.floor(n / perWord) * 8);
-    if (k === undefined) return undefined;
-    return Number((diffs.oldWord[k] >> BigInt((n % perWord) * width)) & mask);
-  };
+    return { n: Math.floor((slot - body - bitmapShift(this.ruby, b, body)) / BITMAP_UNIT), hp };
+  }
+
+  /** Index k of the changed word holding the slot's bits, or UNCHANGED, or UNKNOWN. */
+  wordOf(slot: number): number {
+    const field = this.field;
+    if (!field || !field.bytes) return HeapPageBits.UNKNOWN;
+    this.wordAt ??= this.build(field);
+    const at = this.bitOf(slot);
+    if (!at) return HeapPageBits.UNKNOWN;
+    const k = this.wordAt.get(this.ruby.heapPageStructs.start[at.hp] + field.offset + Math.floor(at.n / this.perWord) * 8);
+    return k ?? HeapPageBits.UNCHANGED;
+  }
+
+  /** The slot's bits at the fork (undefined: their word did not change, or unknown). */
+  atFork(slot: number): number | undefined {
+    const k = this.wordOf(slot);
+    return k < 0 ? undefined : this.bitsIn(this.values.oldInto(k, this.scratch), slot);
+  }
+
+  /** The slot's bits now (undefined: their word did not change, or unknown). */
+  now(slot: number): number | undefined {
+    const k = this.wordOf(slot);
+    return k < 0 ? undefined : this.bitsIn(this.values.newInto(k, this.scratch), slot);
+  }
+
+  private bitsIn(w: Word, slot: number): number {
+    const n = this.bitOf(slot)!.n;
+    // width divides 32: a slot's bits never straddle the two halves
+    const bit = (n % this.perWord) * this.width;
+    return ((bit < 32 ? w.lo >>> bit : w.hi >>> (bit - 32)) & this.mask) >>> 0;
+  }
 }
 
 /** The smallest span [lo, hi) holding all these spans (undefined ends: empty lists). */
@@ -1191,6 +1299,22 @@ function prewarmEffects(ctx: Context): StepEffect[] {
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
   return effects;
+}
+
+/** What a compaction that keeps the pages it emptied costs a child: GC.compact (the compact step, and the
+ *  warmup emulation before 3.3) and 3.4.5's Process.warmup move the live objects together and leave the
+ *  free slots on whole pages of their own, still shared. The catalog counts the pages the child copied by
+ *  filling free slots spread over the heap (alloc.free-slot, alloc.swept-slot, the sweep of what it
+ *  filled) as saved by compaction; the child fills as many slots after it, only packed: filledBytes (the
+ *  slots it filled on its copied pages) over the page size is the pages it copies instead. Measured on
+ *  the Rails app, 200 requests, with warmup: 3.4.5 copied 935 such pages (none: 1,640 with 35,534 slots
+ *  filled, 652 pages packed); 3.1.2 copied 385 (none: 1,328 with 31,116 filled, 304 packed). */
+function compactionCosts(L: RubyLayout | undefined, filledBytes: number, pageSize: number): StepCost[] {
+  if (!L || !filledBytes) return [];
+  const pages = Math.ceil(filledBytes / pageSize);
+  const why = `the child filled ${pages} pages' worth of free slots spread over shared pages; packed by the compaction, the free slots still lie on shared pages`;
+  const steps: Remedy[] = L.warmupFreesEmptyPages ? ['compact'] : ['compact', 'warmup'];
+  return steps.map((step) => ({ step, pages, why }));
 }
 
 /** The flags words of slots that changed on the page being judged, old and new: the row of each by its
@@ -1270,6 +1394,8 @@ class RubyPageBlamer implements PageBlamer {
   private readonly forkChunkAt: RangeCursor;
   private lastChunk = -1;
   private lastOwner = -1;
+  /** bytes of the slots on copied GC heap pages the child allocated into (compactionCost) */
+  private filledBytes = 0;
 
   constructor(
     capture: Capture,
@@ -1353,6 +1479,10 @@ class RubyPageBlamer implements PageBlamer {
     return prewarmEffects(this.ctx);
   }
 
+  costs(): StepCost[] {
+    return compactionCosts(this.ctx.L, this.filledBytes, this.pageSize);
+  }
+
   regionOf(page: number): string {
     const ctx = this.ctx;
     if (bodyOf(ctx, page) >= 0) return 'ruby-heap';
@@ -1433,10 +1563,12 @@ class RubyPageBlamer implements PageBlamer {
       // a slot's words come one after another: look it up once
       if (!s || addr < s.slot || addr >= s.slot + ruby.slotSize[body]) {
         s = slotAt(ctx, body, addr, flags);
-        level = s && slotLevelCause(s, flags.now(s.slot));
+        level = s && slotLevelCause(ctx, s, flags.old(s.slot), flags.now(s.slot));
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
         if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
+        // a slot the child allocated into: free at the fork (filled, or filled and freed again), or freed by its sweep and filled
+        if (s && (s.type === T.NONE || level === 'alloc.swept-slot')) this.filledBytes += ruby.slotSize[body];
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));

@@ -93,6 +93,8 @@ export interface ForkPoint {
   threads: { name: string; status: string }[];
   osThreads: number;
   gcCount: number;
+  /** the GC heap's pages at the fork point, before the strategy (Ruby) */
+  heapPages?: number;
 }
 
 /** A point of a child's Rack workload: `requests` served by `us` (CLOCK_MONOTONIC, µs). */
@@ -163,11 +165,12 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
     threads: arrayOf(record({ name: str(TEXT), status: str(64) }), 100_000),
     osThreads: int(1),
     gcCount: int(0),
+    heapPages: optional(int(0)),
   },
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcFreedBlocks: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -276,6 +279,8 @@ export class RubySession {
   /** collections of the oldest generation among them (the Python agent reports it: only those visit
    *  every object of the fork-time image) */
   readonly gcFullRuns = new Map<number, number>();
+  /** the GCs whose marking ran whole in the child (the Ruby agent reports it) */
+  readonly gcMarks = new Map<number, number>();
   /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
   readonly gcFreedBlocks = new Map<number, number>();
   /** where the run is: deaths are reported with it */
@@ -746,6 +751,7 @@ export class RubySession {
       if (Array.isArray(done.requestMarks) && done.requestMarks.length) this.requestMarks.set(done.pid, pairsOf(done.requestMarks as number[]));
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
+      if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       pending.delete(done.pid);
     }

@@ -63,6 +63,10 @@ export interface RubyLayout {
   classCallTables: number[];
   /** GCs an object survives before it is old (RVALUE_OLD_AGE) */
   oldAge: number;
+  /** Process.warmup frees the GC heap pages its compaction emptied (3.3), so the children allocate on pages
+   *  of their own; false where it keeps them (3.4.5) or where there is no Process.warmup (3.1/3.2: the
+   *  emulation compacts with GC.compact, which never frees them) */
+  warmupFreesEmptyPages: boolean;
 }
 
 const V31: RubyLayout = {
@@ -87,6 +91,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [],
   oldAge: 3,
+  warmupFreesEmptyPages: false,
 };
 
 // 3.2 was not available to verify (docs/ruby.md): only the facts pinned by the
@@ -113,6 +118,7 @@ const V32: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [],
   oldAge: 3,
+  warmupFreesEmptyPages: false,
 };
 
 const V33: RubyLayout = {
@@ -137,6 +143,7 @@ const V33: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [48, 56],
   oldAge: 3,
+  warmupFreesEmptyPages: true,
 };
 
 const V34: RubyLayout = {
@@ -148,6 +155,7 @@ const V34: RubyLayout = {
   iseqMarkRestoresEmptyCc: false,
   envMarkStoresFlag: false,
   markEmptiesCallCaches: true,
+  warmupFreesEmptyPages: false,
 };
 
 const LAYOUTS = [V31, V32, V33, V34];

@@ -177,7 +177,8 @@ module Cowscope
              ruby: RUBY_VERSION, platform: RUBY_PLATFORM, engine: RUBY_ENGINE,
              heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
              slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
-             threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count)
+             threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count,
+             heapPages: GC.stat(:heap_allocated_pages))
       apply_strategy(CONFIG.fetch('strategy', 'none'))
       # The heap-map sibling, the twin and the children are forked back to back, so that the map and the
       # twin show the same image; the children run their workload (and cowscope reads them) while the
@@ -364,8 +365,10 @@ module Cowscope
         nil # closed or broken: nothing to keep
       end
       # Written without JSON.generate: the child should do as little as possible after its workload.
-      # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered).
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork}}\n))
+      # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
+      # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
+      # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now).
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
