@@ -565,7 +565,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     const klass = column('klass', 'Float64Array');
     c.elements(`${q}.klass`, klass, 0, 2 ** 64);
     const offset = column('offset', 'Int32Array');
-    c.elements(`${q}.offset`, offset, -1, 4096, 1, '-1 (owned through another chunk) or the offset of the pointer in the slot');
+    c.elements(`${q}.offset`, offset, -4096, 4096, 1, 'the offset of the pointer in the slot, or minus the offset of the chunk it is owned through');
     return { chunk, slot, flags: column('flags', 'Uint32Array'), klass, offset };
   });
   const tcacheKey = c.str(`${p}.tcacheKey`, m.tcacheKey);

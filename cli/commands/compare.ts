@@ -79,7 +79,10 @@ export const compareCommandModule: CommandModule<object, CompareArgs> = {
           'is copied + copied-by-parent over every child of every run. A strategy is called better than none only',
           'when its min–max range lies wholly below none\'s; otherwise the verdict is "no clear difference".',
           'PREDICTED VS NONE is what blame of the none runs predicted the strategy would save (the "What would',
-          'help" of cowscope run), beside the measured saving.',
+          'help" of cowscope run), beside the measured saving. A prediction is also checked on the runs whose',
+          'boots ended alike (for Ruby, the GC heap size at the fork point, before the strategy: a boot ends in',
+          'one of a few, and children copy more after one than another); one more than 10% of none\'s copied',
+          'memory off the measured saving is flagged under the table ("prediction off for ...").',
         ].join('\n'),
       ) as unknown as Argv<CompareArgs>;
   },

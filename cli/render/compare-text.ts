@@ -65,6 +65,7 @@ function predictionFlags(r: CompareAnalysis, size: (b: number) => string): strin
 
 export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
   const size = (b: number) => formatSize(b, bytes);
+  const flags = predictionFlags(r, size);
   const none = r.strategies.find((s) => s.name === 'none');
   const rows = r.strategies.map((s) => {
     const baseline = s.name === 'none';
@@ -98,7 +99,7 @@ export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
       rows,
       [1, 2, 3, 4, 5, 6, 7],
     ),
-    ...predictionFlags(r, size),
+    ...(flags.length ? ['', ...flags] : []),
     '',
   ].join('\n');
 }

@@ -480,7 +480,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // bins and entries pointers): the same inserts as the table's bins and entries.
   { cause: (c) => c.ctx.stTableHeaders.get(c.start)!, when: (c) => c.ctx.stTableHeaders.has(c.start) },
   // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
-  // capa, num, used) when a call adds a cache, and a method definition's reference count (the chunk a
+  // capa, num, used) when a call adds a cache, the header of a cc_tbl entry (rb_class_cc_entries: capa,
+  // len) when a call adds a cache for that method, and a method definition's reference count (the chunk a
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
   // through a class). Small numbers, which the rule below would take for VM counters.
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
@@ -572,7 +573,9 @@ function isCallPathCounter(ctx: Context, start: number): boolean {
   if (i < 0) return false;
   const o = ctx.ruby.chunkOwners!;
   const type = o.flags[i] & FL.typeMask;
-  if (type === T.CLASS || type === T.MODULE || type === T.ICLASS) return !!ctx.L?.classCallTables.includes(o.offset[i]);
+  // the tables themselves, and the chunks their entries point to (a cc_tbl's rb_class_cc_entries per method:
+  // capa and len, which a new call cache for the method bumps)
+  if (type === T.CLASS || type === T.MODULE || type === T.ICLASS) return !!ctx.L?.classCallTables.includes(Math.abs(o.offset[i]));
   return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
 }
 
@@ -582,7 +585,12 @@ function chunkOwnerOf(ctx: Context, i: number): WordOwner | undefined {
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   const type = o.flags[i] & FL.typeMask;
-  const field = CHUNK_FIELDS[type] ? `${CHUNK_FIELDS[type]}${o.offset[i] < 0 ? ' (a chunk its table points to)' : ''}` : `a chunk it points to at +${o.offset[i]}`;
+  const off = o.offset[i];
+  const field = CHUNK_FIELDS[type]
+    ? `${CHUNK_FIELDS[type]}${off < 0 ? ' (a chunk its table points to)' : ''}`
+    : off < 0
+      ? `a chunk that ${off === -1 ? 'one of its chunks' : `the one it points to at +${-off}`} points to` // -1: an older capture
+      : `a chunk it points to at +${off}`;
   return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '', field };
 }
 
