@@ -38,7 +38,7 @@ export interface StrategySummary {
    *  none's children), null without none runs */
   predictedSavedPerChild: number | null;
   /** the prediction checked on runs that booted alike (RunReport.boot): the GC heap size at the fork
-   *  point that none's runs and this strategy's share most runs of, and over those runs alone the saving
+   *  point (to within 2%) that none's runs and this strategy's share most runs of, and over those runs alone the saving
    *  predicted from none's and the saving measured. A program's boot ends in one of a few heap sizes,
    *  and what its children copy depends on it (the Rails app on 3.3.8: 179 or 200 pages, ~5,150 or ~5,040
    *  copied pages per child with none): a saving measured between runs of different boots holds that
@@ -129,24 +129,28 @@ function predicted(none: RunReport[], strategy: string): number {
   return lowerMedian(none.flatMap((r) => r.children).map((c) => netSavedPages(c.causeSets ?? [], c.costs ?? [], strategy, c.effects ?? []) * ps));
 }
 
-/** StrategySummary.sameBoot: of the heap sizes at the fork point both none's runs and the strategy's had,
- *  the one with most runs of both (then the larger size), and the prediction and the saving over those
- *  runs alone. */
+/** Heap sizes at the fork point this close (a share of the size) count as one boot state: a boot's last
+ *  GCs can leave a page or two more or less (Rails on 3.1.2: 428 or 429 pages; 3.3.8: 179-184 or 199-200). */
+const SAME_BOOT_SHARE = 0.02;
+
+/** StrategySummary.sameBoot: of the heap sizes at the fork point that none's runs and the strategy's both
+ *  come near (within SAME_BOOT_SHARE), the one with most runs of both near it (then the larger size), and
+ *  the prediction and the saving over those runs alone. */
 function sameBoot(none: RunReport[], s: StrategyRuns): StrategySummary['sameBoot'] {
-  const sizes = (reports: RunReport[]) => new Set(reports.map((r) => r.boot?.heapPages).filter((h): h is number => typeof h === 'number'));
-  const shared = [...sizes(none)].filter((h) => sizes(s.reports).has(h));
-  const of = (reports: RunReport[], h: number) => reports.filter((r) => r.boot?.heapPages === h);
-  const best = shared
-    .map((h) => ({ h, n: of(none, h).length + of(s.reports, h).length }))
-    .sort((a, b) => b.n - a.n || b.h - a.h)[0];
+  const sizeOf = (r: RunReport) => r.boot?.heapPages;
+  const near = (reports: RunReport[], h: number) => reports.filter((r) => typeof sizeOf(r) === 'number' && Math.abs(sizeOf(r)! - h) <= SAME_BOOT_SHARE * h);
+  const candidates = [...new Set([...none, ...s.reports].map(sizeOf).filter((h): h is number => typeof h === 'number'))];
+  const best = candidates
+    .map((h) => ({ h, none: near(none, h), runs: near(s.reports, h) }))
+    .filter((c) => c.none.length && c.runs.length)
+    .sort((a, b) => b.none.length + b.runs.length - (a.none.length + a.runs.length) || b.h - a.h)[0];
   if (!best) return null;
-  const [noneRuns, runs] = [of(none, best.h), of(s.reports, best.h)];
   return {
     heapPages: best.h,
-    noneRuns: noneRuns.length,
-    runs: runs.length,
-    predictedSavedPerChild: predicted(noneRuns, s.name),
-    savedPerChild: lowerMedian(copiedOf(noneRuns)) - lowerMedian(copiedOf(runs)),
+    noneRuns: best.none.length,
+    runs: best.runs.length,
+    predictedSavedPerChild: predicted(best.none, s.name),
+    savedPerChild: lowerMedian(copiedOf(best.none)) - lowerMedian(copiedOf(best.runs)),
   };
 }
 

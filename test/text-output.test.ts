@@ -329,6 +329,9 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   const text = renderCompareText(r, false);
   assert.match(text, /^prediction off for prewarm: predicted 3\.9M less, measured 2\.7M less per child on runs that booted to 179 heap pages \(2 runs of none, 1 run of prewarm\), 30% of none's copied \(over 10%\)/m);
   assert.not.match(text, /prediction off for gc/, 'gc within 10% on its own boot (5%)');
+  // sizes within 2% are one boot state (a boot's last GCs leave a page more or less): 428 and 429 together
+  const near = compareReport([bootedStrategy('none', [[428, [1000]], [429, [1010]], [600, [1300]]]), bootedStrategy('gc', [[429, [900]], [600, [1290]]])], 8);
+  assert.equal(near.strategies.find((s) => s.name === 'gc')!.sameBoot, { heapPages: 429, noneRuns: 2, runs: 1, predictedSavedPerChild: 0, savedPerChild: 100 * PS });
   // without boot sizes (older captures, runtimes that do not say): all runs, as before
   const untold = (s: StrategyRuns) => (s.reports.forEach((x) => (x.boot = { gcCount: 3, heapPages: null })), s);
   const plain = compareReport([untold(strategy('none', [[1000]])), untold(strategy('gc', [[990]]))], 8);
