@@ -38,8 +38,8 @@ export interface StrategySummary {
    *  none's children), null without none runs */
   predictedSavedPerChild: number | null;
   /** the prediction checked on runs that booted alike (RunReport.boot): the GC heap size at the fork
-   *  point (to within 2%) that none's runs and this strategy's share most runs of, and over those runs alone the saving
-   *  predicted from none's and the saving measured. A program's boot ends in one of a few heap sizes,
+   *  point (to within 2%) that none's runs and this strategy's share most runs of, and over those runs
+   *  alone the saving predicted from none's and the saving measured. A program's boot ends in one of a few heap sizes,
    *  and what its children copy depends on it (the Rails app on 3.3.8: 179 or 200 pages, ~5,150 or ~5,040
    *  copied pages per child with none): a saving measured between runs of different boots holds that
    *  difference too. null: none was not run, the runtime does not say, or no size is in common. */
@@ -164,10 +164,10 @@ export const PREDICTION_TOLERANCE = 0.1;
 export function predictionCheck(
   s: Pick<StrategySummary, 'name' | 'predictedSavedPerChild' | 'savedPerChild'> & { sameBoot?: StrategySummary['sameBoot'] },
   none: { copiedPerChild: { median: number } },
-): { predicted: number; measured: number; gap: number; sameBoot: boolean } | null {
+): { predicted: number; measured: number; gap: number } | null {
   if (s.name === 'none' || s.predictedSavedPerChild === null || s.savedPerChild === null) return null;
   const [predicted, measured] = s.sameBoot ? [s.sameBoot.predictedSavedPerChild, s.sameBoot.savedPerChild] : [s.predictedSavedPerChild, s.savedPerChild];
-  return { predicted, measured, gap: none.copiedPerChild.median ? Math.abs(predicted - measured) / none.copiedPerChild.median : 0, sameBoot: !!s.sameBoot };
+  return { predicted, measured, gap: none.copiedPerChild.median ? Math.abs(predicted - measured) / none.copiedPerChild.median : 0 };
 }
 
 function decide(strategies: StrategySummary[]): Decision {

@@ -6,12 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../allocators/glibc/rules';
-import { groupCauseSets, savedPages } from '../blame/remedies';
+import { groupCauseSets, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
 
@@ -198,6 +198,21 @@ test('a page a step releases is saved by it whatever its causes; grouped apart f
   assert.is(savedPages(sets, 'prewarm'), 1);
   assert.is(savedPages(sets, 'trim+prewarm'), 3);
   assert.is(savedPages(sets, 'gc'), 0);
+});
+
+test('compaction that keeps its emptied pages costs the slots the child filled, packed; remedies net of costs', () => {
+  const filled = 10_000 * 40; // 10,000 slots of 40 bytes: 98 pages packed
+  // 3.3's Process.warmup frees the emptied pages: only GC.compact (the compact step) keeps them
+  assert.equal(compactionCosts(layoutFor('3.3.8'), filled, 4096).map((c) => [c.step, c.pages]), [['compact', 98]]);
+  // 3.4.5's warmup and 3.1's emulation (GC.compact) keep them
+  assert.equal(compactionCosts(layoutFor('3.4.5'), filled, 4096).map((c) => [c.step, c.pages]), [['compact', 98], ['warmup', 98]]);
+  assert.equal(compactionCosts(layoutFor('3.1.2'), filled, 4096).map((c) => c.step), ['compact', 'warmup']);
+  assert.equal(compactionCosts(layoutFor('3.4.5'), 0, 4096), [], 'nothing filled, nothing to pay');
+  // 150 pages of slots the child filled (compact and warmup remove alloc.free-slot), 98 packed again
+  const sets = [{ causes: ['alloc.free-slot'], pages: 150 }];
+  const pagesOf = (costs: { step: string; pages: number }[]) => Object.fromEntries(remediesOf(sets, 4096, [], costs).map((r) => [r.strategy, r.pages]));
+  assert.equal(pagesOf(compactionCosts(layoutFor('3.4.5'), filled, 4096)), { compact: 52, warmup: 52 });
+  assert.equal(pagesOf(compactionCosts(layoutFor('3.3.8'), filled, 4096)), { warmup: 150, compact: 52 });
 });
 
 test('st_table headers found among changed words: the fields at their chunk offsets, chunks in use at the fork of 64 bytes only, a table of known cause keeps it', () => {

@@ -208,17 +208,17 @@ export function sweptSlotCause(type: number, off: number, N: Word, newFlags: Wor
 /** Did the child's compaction move the slot's object elsewhere (its new flags: T_MOVED)? */
 const movedAway = (newFlags: Word | undefined): boolean => newFlags !== undefined && typeOf(newFlags) === T.MOVED;
 
+/** The cause of a slot whose fork-time object the child's GC freed and whose slot it filled again (with an
+ *  object of the same type: every word of it, the flags word too). */
+const REBORN = 'alloc.swept-slot';
+
 /** sweptSlotCause of every word of the slot but its flags word: the slot's new flags alone decide it. */
 function freedSlotCause(type: number, newFlags: Word | undefined): string | undefined {
   if (type <= 0 || newFlags === undefined || (!isZero(newFlags) && typeOf(newFlags) === type)) return undefined;
   // A new object in the slot: had a GC before the fork freed the garbage, the child's allocation would
   // have filled the slot all the same (it allocates into free slots before it grows the heap).
-  return isZero(newFlags) || movedAway(newFlags) ? 'gc.sweep' : 'alloc.swept-slot';
+  return isZero(newFlags) || movedAway(newFlags) ? 'gc.sweep' : REBORN;
 }
-
-/** The cause of a slot whose fork-time object the child's GC freed and whose slot it filled again with an
- *  object of the same type: every word of it, the flags word too. */
-const REBORN = 'alloc.swept-slot';
 
 /** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
  *  freed or refilled it, or it was free at the fork (a third of a Rails worker's changed words); undefined
@@ -279,8 +279,8 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
     const k = ctx.ageBits.wordOf(s.slot);
     if (k === HeapPageBits.UNKNOWN) return false;
     if (k === HeapPageBits.UNCHANGED) return true;
-    atFork = ctx.ageBits.atFork(s.slot)!;
-    now = ctx.ageBits.now(s.slot)!;
+    atFork = ctx.ageBits.oldBits(k);
+    now = ctx.ageBits.newBits(k);
   }
   return now < Math.min(L.oldAge, atFork + marks);
 }
@@ -1239,44 +1239,42 @@ class HeapPageBits {
     return wordAt;
   }
 
-  /** The slot's bit index n in its body's bitmap, and its struct heap_page; undefined when no known body
-   *  or struct holds it. */
-  private bitOf(slot: number): { n: number; hp: number } | undefined {
-    const b = findRange(this.bodies, this.bodyEnds, slot);
-    if (b < 0) return undefined;
-    const body = this.bodies[b];
-    const hp = this.hpOfBody.get(body);
-    if (hp === undefined) return undefined;
-    return { n: Math.floor((slot - body - bitmapShift(this.ruby, b, body)) / BITMAP_UNIT), hp };
-  }
+  /** The bit position of the slot found by the last wordOf, in its word. */
+  private bit = 0;
 
-  /** Index k of the changed word holding the slot's bits, or UNCHANGED, or UNKNOWN. */
+  /** Index k of the changed word holding the slot's bits (and the slot's position in it, for oldBits and
+   *  newBits), or UNCHANGED, or UNKNOWN (no known body or struct holds the slot). */
   wordOf(slot: number): number {
     const field = this.field;
     if (!field || !field.bytes) return HeapPageBits.UNKNOWN;
     this.wordAt ??= this.build(field);
-    const at = this.bitOf(slot);
-    if (!at) return HeapPageBits.UNKNOWN;
-    const k = this.wordAt.get(this.ruby.heapPageStructs.start[at.hp] + field.offset + Math.floor(at.n / this.perWord) * 8);
-    return k ?? HeapPageBits.UNCHANGED;
+    const b = findRange(this.bodies, this.bodyEnds, slot);
+    if (b < 0) return HeapPageBits.UNKNOWN;
+    const body = this.bodies[b];
+    const hp = this.hpOfBody.get(body);
+    if (hp === undefined) return HeapPageBits.UNKNOWN;
+    const n = Math.floor((slot - body - bitmapShift(this.ruby, b, body)) / BITMAP_UNIT);
+    this.bit = (n % this.perWord) * this.width;
+    return this.wordAt.get(this.ruby.heapPageStructs.start[hp] + field.offset + Math.floor(n / this.perWord) * 8) ?? HeapPageBits.UNCHANGED;
+  }
+
+  /** The bits at the fork and now of the slot the last wordOf found, in its changed word k. */
+  oldBits(k: number): number {
+    return this.bitsIn(this.values.oldInto(k, this.scratch));
+  }
+  newBits(k: number): number {
+    return this.bitsIn(this.values.newInto(k, this.scratch));
   }
 
   /** The slot's bits at the fork (undefined: their word did not change, or unknown). */
   atFork(slot: number): number | undefined {
     const k = this.wordOf(slot);
-    return k < 0 ? undefined : this.bitsIn(this.values.oldInto(k, this.scratch), slot);
+    return k < 0 ? undefined : this.oldBits(k);
   }
 
-  /** The slot's bits now (undefined: their word did not change, or unknown). */
-  now(slot: number): number | undefined {
-    const k = this.wordOf(slot);
-    return k < 0 ? undefined : this.bitsIn(this.values.newInto(k, this.scratch), slot);
-  }
-
-  private bitsIn(w: Word, slot: number): number {
-    const n = this.bitOf(slot)!.n;
+  private bitsIn(w: Word): number {
     // width divides 32: a slot's bits never straddle the two halves
-    const bit = (n % this.perWord) * this.width;
+    const bit = this.bit;
     return ((bit < 32 ? w.lo >>> bit : w.hi >>> (bit - 32)) & this.mask) >>> 0;
   }
 }
@@ -1317,7 +1315,7 @@ function prewarmEffects(ctx: Context): StepEffect[] {
  *  slots it filled on its copied pages) over the page size is the pages it copies instead. Measured on
  *  the Rails app, 200 requests, with warmup: 3.4.5 copied 935 such pages (none: 1,640 with 35,534 slots
  *  filled, 652 pages packed); 3.1.2 copied 385 (none: 1,328 with 31,116 filled, 304 packed). */
-function compactionCosts(L: RubyLayout | undefined, filledBytes: number, pageSize: number): StepCost[] {
+export function compactionCosts(L: RubyLayout | undefined, filledBytes: number, pageSize: number): StepCost[] {
   if (!L || !filledBytes) return [];
   const pages = Math.ceil(filledBytes / pageSize);
   const why = `the child filled ${pages} pages' worth of free slots spread over shared pages; packed by the compaction, the free slots still lie on shared pages`;
@@ -1402,7 +1400,7 @@ class RubyPageBlamer implements PageBlamer {
   private readonly forkChunkAt: RangeCursor;
   private lastChunk = -1;
   private lastOwner = -1;
-  /** bytes of the slots on copied GC heap pages the child allocated into (compactionCost) */
+  /** bytes of the slots on copied GC heap pages the child allocated into (compactionCosts) */
   private filledBytes = 0;
 
   constructor(
@@ -1576,7 +1574,7 @@ class RubyPageBlamer implements PageBlamer {
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
         if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
         // a slot the child allocated into: free at the fork (filled, or filled and freed again), or freed by its sweep and filled
-        if (s && (s.type === T.NONE || level === 'alloc.swept-slot')) this.filledBytes += ruby.slotSize[body];
+        if (s && (s.type === T.NONE || level === REBORN)) this.filledBytes += ruby.slotSize[body];
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));

@@ -78,7 +78,7 @@ export interface ChunkOwners {
   flags: Uint32Array;
   klass: Float64Array;
   /** where the owner points to the chunk: the offset of the pointer in its slot; for a chunk owned through
-   *  another chunk (a table's entries), minus that chunk's offset (-1 in older captures, or deeper) */
+   *  another chunk (a table's entries), minus that chunk's offset (-1 in older captures) */
   offset: Int32Array;
 }
 
@@ -276,12 +276,6 @@ export async function discoverRubyStructures(
   };
 }
 
-/** Chunks are owned through at most this many pointers from a slot (a Hash, its st_table, the table's
- *  entries). A third level would reach a cc_tbl's rb_class_cc_entries (class, cc_tbl, items, entries):
- *  tried, it named 16 more pages per Rails child (3.4.5) and cost 50 ms of attach (structures 340 ->
- *  390 ms). */
-const OWNER_LEVELS = 2;
-
 /** glibc's chunk header: the user pointer malloc returned is 16 bytes past the chunk's start. */
 const CHUNK_HEADER = 16;
 /** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */
@@ -289,7 +283,7 @@ const FIRST_FIELD = 16;
 
 /** Owners of the in-use chunks that touch copied pages, from a conservative scan: every GC heap slot
  *  word equal to a chunk's user pointer names the slot (its first live owner wins), then every word of
- *  the owned chunks names owners one level further (a table's entries), up to OWNER_LEVELS. Words that merely look like the
+ *  the owned chunks names owners one level further (a table's entries). Words that merely look like the
  *  pointer (a number of the same value) are possible but rare: the owner's type must also hold data. */
 export function discoverChunkOwners(
   pid: number,
@@ -352,39 +346,34 @@ export function discoverChunkOwners(
     flags.push(f);
     klass.push(Number(head.words[2 * i + 1]));
   }
-  // Levels further: the chunks owned by the level before, scanned for pointers to chunks still without an
-  // owner (a Hash's st_table, then its entries).
-  let level: number[] = [];
-  for (let t = 0; t < n; t++) if (owner[t] >= 0) level.push(t);
-  for (let depth = 1; depth < OWNER_LEVELS && level.length; depth++) {
-    const orphans: number[] = [];
-    for (let t = 0; t < n; t++) if (owner[t] < 0) orphans.push(t);
-    if (!orphans.length) break;
-    level.sort((a, b) => targets[a] - targets[b]);
-    const levelStarts = new Float64Array(level.length);
-    const levelEnds = new Float64Array(level.length);
-    level.forEach((t, k) => {
-      levelStarts[k] = targets[t];
-      levelEnds[k] = chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]];
+  // One level further: the chunks owned above, scanned for pointers to chunks still without an owner.
+  const owned: number[] = [];
+  const orphans: number[] = [];
+  for (let t = 0; t < n; t++) (owner[t] >= 0 ? owned : orphans).push(t);
+  if (owned.length && orphans.length) {
+    const ownedStarts = new Float64Array(owned.length);
+    const ownedEnds = new Float64Array(owned.length);
+    owned.forEach((t, k) => {
+      ownedStarts[k] = targets[t];
+      ownedEnds[k] = chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]];
     });
     const orphanTargets = new Float64Array(orphans.length);
     orphans.forEach((t, k) => (orphanTargets[k] = targets[t]));
-    const nested = scanPointers(pid, levelStarts, levelEnds, orphanTargets);
-    const next: number[] = [];
+    const nested = scanPointers(pid, ownedStarts, ownedEnds, orphanTargets);
     for (let h = 0; h < nested.at.length; h++) {
       const t = orphans[nested.target[h]];
       if (owner[t] >= 0) continue;
-      const via = level[lastAtOrBelow(levelStarts, nested.at[h])];
+      const via = owned[lastAtOrBelow(ownedStarts, nested.at[h])];
       const o = owner[via];
       owner[t] = slots.length;
       slots.push(slots[o]);
-      // minus the field of the slot the way leads through (-56: the items of a class's cc_tbl on 3.4, say)
-      slotOffset.push(-Math.abs(slotOffset[o]));
+      // minus the field of the slot the way leads through (-56: the items of a class's cc_tbl on 3.4, say).
+      // A third level would reach a cc_tbl's rb_class_cc_entries: tried, it named 16 more pages per Rails
+      // child (3.4.5) and cost 50 ms of attach (structures 340 -> 390 ms).
+      slotOffset.push(-slotOffset[o]);
       flags.push(flags[o]);
       klass.push(klass[o]);
-      next.push(t);
     }
-    level = next;
   }
   let rows = 0;
   for (let t = 0; t < n; t++) if (owner[t] >= 0) rows++;
