@@ -11,7 +11,7 @@ import { statOf } from '../native/proc';
 import { familyOf } from '../native/proc';
 import { sweepRunDirs } from '../cli/run-dirs';
 import { CLI } from './helpers/family';
-import { RUBY_FIXTURES, leftoverRunDirs, region, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
+import { DEBIAN_GEMS, RUBY_FIXTURES, leftoverRunDirs, region, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
 
 const fixture = (name: string) => path.join(RUBY_FIXTURES, name);
 const tmp = tempDir('test');
@@ -168,6 +168,17 @@ test('the program raises while it boots: its error is shown, exit 2', () => {
   assert.is(r.status, 2);
   assert.match(r.stderr, /planted boot failure \(ArgumentError\)/, "the program's own error output");
   assert.match(r.stderr, /cowscope: the program raised ArgumentError: planted boot failure \(.*boot_raise\.rb:3/);
+});
+
+test('--rack with a Ruby that has no rack gem: the error names the gem path to give it', () => {
+  // A Ruby of its own (the /opt/rubies ones) does not search Debian's gem folder unless GEM_PATH says so.
+  const other = testRubies().find((r) => r.ruby !== '/usr/bin/ruby');
+  if (!other) return;
+  const r = runCowscope(['run', '--ruby', other.ruby, '--rack', path.join(RUBY_FIXTURES, 'rack', 'config.ru')], { GEM_PATH: '' });
+  assert.is(r.status, 2);
+  const line = r.stderr.trimEnd().split('\n').pop()!;
+  const fix = fs.existsSync(path.join(DEBIAN_GEMS, 'gems')) && fs.readdirSync(path.join(DEBIAN_GEMS, 'gems')).some((g) => /^rack-\d/.test(g)) ? `run with GEM_PATH=${DEBIAN_GEMS}:` : 'gem install rack';
+  assert.ok(line.startsWith(`cowscope: the program raised LoadError: cannot load such file -- rack: --rack needs the rack gem where ${other.ruby} looks for gems: ${fix}`), line);
 });
 
 test('the program exits before the fork point: clear message, exit 2', () => {

@@ -94,11 +94,23 @@ module Cowscope
 
     # `cowscope run --rack config.ru`: load the app as the preload, then fork.
     def rack_main
-      require 'rack'
+      require_rack
       require 'rack/mock'
       built = Rack::Builder.parse_file(CONFIG.fetch('rack'))
       @rack_app = built.is_a?(Array) ? built.first : built # rack 2 returns [app, options]
       fork_point
+    end
+
+    # A Ruby of its own (chruby's /opt/rubies, rbenv) does not search the system's gem folders: say so
+    # where rack is missing, and where this machine has it (Debian installs gems for every Ruby under
+    # rubygems-integration, which only its own Ruby searches).
+    def require_rack
+      require 'rack'
+    rescue LoadError => e
+      raise unless e.path == 'rack'
+      found = Dir.glob('/usr/share/rubygems-integration/all/gems/rack-[0-9]*').first
+      fix = found ? "run with GEM_PATH=#{File.dirname(File.dirname(found))}: (this machine has rack there)" : "gem install rack"
+      raise LoadError, "#{e.message}: --rack needs the rack gem where #{RbConfig.ruby} looks for gems: #{fix}"
     end
 
     # full: every slot, free ones too; shapes: false where the keyword exists (3.2+): shape records are
