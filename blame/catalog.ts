@@ -37,6 +37,9 @@ export interface CauseRow {
 const row = (id: string, family: Family, meaning: string, remedies: Remedy[], fix: string): CauseRow => ({ id, family, meaning, remedies, fix });
 
 /** The object types a mutation cause can name (CRuby's T_* types that own data). */
+/** 'an Array', 'a String': the article a class name takes in a legend. */
+const withArticle = (name: string): string => `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+
 export const MUTATION_TYPES = ['object', 'class', 'module', 'string', 'regexp', 'array', 'hash', 'struct', 'bignum', 'float', 'data', 'match', 'imemo', 'iclass', 'container', 'unknown'] as const;
 
 export const CAUSES: readonly CauseRow[] = [
@@ -79,7 +82,7 @@ export const CAUSES: readonly CauseRow[] = [
         ? "object references in a malloc'd buffer rewritten (Array/Hash/ivar contents)"
         : t === 'unknown'
           ? 'the program changed an object whose type is unknown'
-          : `the program changed a ${t === 'imemo' ? 'VM-internal object (imemo)' : t === 'iclass' ? 'module inclusion record (iclass)' : `${t[0].toUpperCase()}${t.slice(1)}`}`,
+          : `the program changed ${t === 'imemo' ? 'a VM-internal object (imemo)' : t === 'iclass' ? 'a module inclusion record (iclass)' : withArticle(`${t[0].toUpperCase()}${t.slice(1)}`)}`,
       [],
       'the program writes this data in workers: keep per-request state out of preloaded objects',
     ),
