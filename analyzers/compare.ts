@@ -44,6 +44,14 @@ export interface StrategySummary {
    *  copied pages per child with none): a saving measured between runs of different boots holds that
    *  difference too. null: none was not run, the runtime does not say, or no size is in common. */
   sameBoot: { heapPages: number; noneRuns: number; runs: number; predictedSavedPerChild: number; savedPerChild: number } | null;
+  /** the median child's GCs during the workload, and the major ones among them (null where the runs do
+   *  not say). Blame predicts from what none's children wrote, as if every strategy's children ran the
+   *  same GCs: a strategy that changes them (a GC before the fork resets the allocation counters that
+   *  start the next one) saves or costs what no cause of none's names */
+  childGcs: { runs: number; major: number | null };
+  /** the GC heap pages of the parent at the fork, after the strategy ran (the heap map's count; median),
+   *  null where the runtime does not say: a GC before the fork can release whole pages, a prewarm grow the heap */
+  heapPagesAtFork: number | null;
 }
 
 /** What the runs allow to say. `better` only when the best strategy's min–max range (over every child
@@ -117,6 +125,11 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
     parentRss: median(s.reports.map((r) => r.parentMemory.rss)),
     seconds: median(s.reports.map((r) => r.strategy.seconds)),
     blame,
+    childGcs: {
+      runs: lowerMedian(children.map((c) => c.gcRuns)),
+      major: children.every((c) => c.gcFullRuns !== undefined) ? lowerMedian(children.map((c) => c.gcFullRuns!)) : null,
+    },
+    heapPagesAtFork: s.reports.every((r) => r.heapMap?.heapPages > 0) ? lowerMedian(s.reports.map((r) => r.heapMap.heapPages)) : null,
   };
 }
 
@@ -168,6 +181,21 @@ export function predictionCheck(
   if (s.name === 'none' || s.predictedSavedPerChild === null || s.savedPerChild === null) return null;
   const [predicted, measured] = s.sameBoot ? [s.sameBoot.predictedSavedPerChild, s.sameBoot.savedPerChild] : [s.predictedSavedPerChild, s.savedPerChild];
   return { predicted, measured, gap: none.copiedPerChild.median ? Math.abs(predicted - measured) / none.copiedPerChild.median : 0 };
+}
+
+/** What the strategy's runs did differently from none's that blame of none's children cannot see: the
+ *  children's GCs (runs, major ones), the parent's GC heap size at the fork (off by more than
+ *  SAME_BOOT_SHARE). Said where a prediction misses, as the likely reasons. */
+export function unmodelledChanges(
+  s: Pick<StrategySummary, 'childGcs' | 'heapPagesAtFork'>,
+  none: Pick<StrategySummary, 'childGcs' | 'heapPagesAtFork'>,
+): { childGcs?: { strategy: StrategySummary['childGcs']; none: StrategySummary['childGcs'] }; heapPagesAtFork?: { strategy: number; none: number } } {
+  const out: ReturnType<typeof unmodelledChanges> = {};
+  const [a, b] = [s.childGcs, none.childGcs];
+  if (a.runs !== b.runs || (a.major !== null && b.major !== null && a.major !== b.major)) out.childGcs = { strategy: a, none: b };
+  const [p, q] = [s.heapPagesAtFork, none.heapPagesAtFork];
+  if (p !== null && q !== null && Math.abs(p - q) > SAME_BOOT_SHARE * Math.max(p, q)) out.heapPagesAtFork = { strategy: p, none: q };
+  return out;
 }
 
 function decide(strategies: StrategySummary[]): Decision {

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { RunChild, RunReport } from '../analyzers/run-report';
 import type { InspectReport } from '../analyzers/inspect-report';
 import type { ClassCounts } from '../analyzers/sharing';
-import { StrategyRuns, compareReport } from '../analyzers/compare';
+import { StrategyRuns, compareReport, unmodelledChanges } from '../analyzers/compare';
 import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
 import { renderPrometheus, renderWatchSample } from '../cli/render/inspect-live';
@@ -317,6 +317,13 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   const none = bootedStrategy('none', [[200, [1200]], [179, [1000]], [179, [1010]]]);
   const gc = bootedStrategy('gc', [[200, [1150]], [200, [1160]], [179, [990]]]);
   const prewarm = bootedStrategy('prewarm', [[179, [300]]]);
+  // what the runs did that none's blame cannot see: none's children ran 3 GCs, 1 major; prewarm's one
+  // minor GC, its parent's heap grown from 750 pages (the heap map's count) to 900
+  for (const c of none.reports.flatMap((x) => x.children)) Object.assign(c, { gcRuns: 3, gcFullRuns: 1 });
+  for (const c of gc.reports.flatMap((x) => x.children)) Object.assign(c, { gcRuns: 3, gcFullRuns: 1 });
+  prewarm.reports[0].children[0].gcRuns = 1;
+  prewarm.reports[0].children[0].gcFullRuns = 0;
+  prewarm.reports[0].heapMap.heapPages = 900;
   const r = compareReport([none, gc, prewarm], 8);
   const of = (name: string) => r.strategies.find((s) => s.name === name)!;
   // over all runs gc copies more (1150 against 1010 pages); against the none run of its own boot (200 heap
@@ -328,6 +335,10 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   assert.is(of('none').sameBoot, null);
   const text = renderCompareText(r, false);
   assert.match(text, /^prediction off for prewarm: predicted 3\.9M less, measured 2\.7M less per child on runs that booted to 179 heap pages \(2 runs of none, 1 run of prewarm\), 30% of none's copied \(over 10%\)/m);
+  assert.match(text, /over 10%\): the strategy changes what blame does not model here: its children ran 1 GC \(none major\) against none's 3 GCs \(1 major\); its parent's GC heap held 900 pages at the fork against none's 750$/m, text);
+  assert.equal(of('gc').childGcs, { runs: 3, major: 1 });
+  assert.is(of('gc').heapPagesAtFork, 750);
+  assert.equal(unmodelledChanges(of('gc'), of('none')), {}, 'gc ran the GCs none did, on a heap of the same size');
   assert.not.match(text, /prediction off for gc/, 'gc within 10% on its own boot (5%)');
   // sizes within 2% are one boot state (a boot's last GCs leave a page more or less): 428 and 429 together
   const near = compareReport([bootedStrategy('none', [[428, [1000]], [429, [1010]], [600, [1300]]]), bootedStrategy('gc', [[429, [900]], [600, [1290]]])], 8);

@@ -2,7 +2,7 @@
 // `none` is said in words ("less", "more") in every column and in the verdict, so no sign has to be
 // read; sizes are K/M/G (raw bytes with --bytes) as everywhere else.
 import type { CompareAnalysis, StrategySummary } from '../../analyzers/compare';
-import { overlap, PREDICTION_TOLERANCE, predictionCheck } from '../../analyzers/compare';
+import { overlap, PREDICTION_TOLERANCE, predictionCheck, unmodelledChanges } from '../../analyzers/compare';
 import { renderTable } from './table';
 import { formatSpread } from './spread';
 import { formatSize } from './units';
@@ -58,9 +58,22 @@ function predictionFlags(r: CompareAnalysis, size: (b: number) => string): strin
     const on = s.sameBoot ? `runs that booted to ${s.sameBoot.heapPages} heap pages (${runsWord(s.sameBoot.noneRuns)} of none, ${runsWord(s.sameBoot.runs)} of ${esc(s.name)})` : 'all runs';
     return [
       `prediction off for ${esc(s.label)}: predicted ${difference(check.predicted, size)}, measured ${difference(check.measured, size)} per child on ${on}, ` +
-        `${(100 * check.gap).toFixed(0)}% of none's copied (over ${(100 * PREDICTION_TOLERANCE).toFixed(0)}%): the strategy changes what blame does not model here`,
+        `${(100 * check.gap).toFixed(0)}% of none's copied (over ${(100 * PREDICTION_TOLERANCE).toFixed(0)}%): the strategy changes what blame does not model here${unmodelledText(s, none)}`,
     ];
   });
+}
+
+/** ": its children ran 2 GCs (none major) against none's 5 GCs (1 major); ..." — what differed from none's runs
+ *  that blame of none's children cannot see, or nothing. */
+function unmodelledText(s: StrategySummary, none: StrategySummary): string {
+  const d = unmodelledChanges(s, none);
+  const gcs = (g: StrategySummary['childGcs']) =>
+    g.runs === 0 ? 'no GC' : `${g.runs} GC${g.runs === 1 ? '' : 's'}${g.major === null ? '' : ` (${g.major === 0 ? 'none' : g.major} major)`}`;
+  const facts = [
+    d.childGcs && `its children ran ${gcs(d.childGcs.strategy)} against none's ${gcs(d.childGcs.none)}`,
+    d.heapPagesAtFork && `its parent's GC heap held ${d.heapPagesAtFork.strategy} pages at the fork against none's ${d.heapPagesAtFork.none}`,
+  ].filter(Boolean);
+  return facts.length ? `: ${facts.join('; ')}` : '';
 }
 
 export function renderCompareText(r: CompareAnalysis, bytes: boolean): string {
