@@ -146,7 +146,7 @@ class PageTally {
     this.pageCause[p] = primary;
     pageCauses[p] ??= [primary];
     this.pageReleased[p] = blamer.releasedBy?.(p);
-    const silent = blamer.silentCauses(p).filter((c) => !pageCauses[p].includes(c));
+    const silent = blamer.silentCauses(p, pageCauses[p]).filter((c) => !pageCauses[p].includes(c));
     if (silent.length) pageCauses[p] = [...pageCauses[p], ...silent].sort();
     bump(this.causes, primary, 1, 0);
     const region = blamer.regionOf(diffs.addrs[p]);

@@ -52,6 +52,7 @@ export async function gatherRun(
     ...(session.gcFullRuns.size ? { gcFullRuns: session.children.map((c) => session.gcFullRuns.get(c) ?? 0) } : {}),
     ...(session.gcMarks.size ? { gcMarks: session.children.map((c) => session.gcMarks.get(c) ?? 0) } : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
+    ...(session.gcAutoRuns.size ? { gcAutoRuns: session.children.map((c) => session.gcAutoRuns.get(c) ?? 0) } : {}),
   };
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const twin = byPid.get(session.twin)!;

@@ -318,6 +318,7 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     // Python runs only: the full collections among gcRuns (runtimes/python/blamer.ts reads them)
     ...(m.gcFullRuns !== undefined ? { gcFullRuns: perChild('gcFullRuns') } : {}),
     ...(m.gcFreedBlocks !== undefined ? { gcFreedBlocks: perChild('gcFreedBlocks') } : {}),
+    ...(m.gcAutoRuns !== undefined ? { gcAutoRuns: perChild('gcAutoRuns') } : {}),
     ...(m.gcMarks !== undefined ? { gcMarks: perChild('gcMarks') } : {}),
   };
 }

@@ -89,6 +89,9 @@ export interface RunInfo {
   gcMarks?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];
+  /** per child (Python): the collections among gcRuns the collector started itself (not gc.collect()),
+   *  which gc.disable() would not run; absent in older captures */
+  gcAutoRuns?: number[];
 }
 
 /** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,

@@ -43,8 +43,9 @@ export interface PageBlamer {
   identicalPage(p: number): string;
   /** causes that stored values a page already held, inferred from what lies on it (a GC aging young
    *  objects on 3.3+ leaves their flags as they were): they wrote the page too, so they count as having
-   *  touched it, and a strategy must remove them as well to save it */
-  silentCauses(p: number): string[];
+   *  touched it, and a strategy must remove them as well to save it. causes: those its words (or, for a
+   *  page whose bytes did not change, identicalPage) gave it */
+  silentCauses(p: number, causes: readonly string[]): string[];
   /** strategy steps that would release copied page p's memory before the fork, whatever wrote it: the
    *  child's writes there then land on a new page, not a copy (glibc's malloc_trim returns the whole pages
    *  inside free chunks to the kernel). Empty or absent: none. */

@@ -10,13 +10,13 @@
 // A copied page whose bytes did not change is judged by what lies on it (IDENTICAL_RULES).
 // Every fact that varies by version comes from the layout row (layouts.ts).
 
-import { WRITER_FRAMES } from '../../native/capture';
 import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
 import { PageFlag } from '../../native/page-flags';
 import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
+import { firstWriterOf } from '../../blame/first-writer';
 import { Remedy, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
@@ -1166,21 +1166,16 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       return { start: Float64Array.from(st, (v) => v.start), end: Float64Array.from(st, (v) => v.end) };
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
-    firstWriter: firstWriterOf(capture, diffs.pid),
+    firstWriter: firstWriterName(capture, diffs.pid),
     rememberedAtFork: (slot: number) => rememberBits.atFork(slot) === 1,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
 
-/** The function that first wrote each copied page of the child, by page address (fault tracing). */
-function firstWriterOf(capture: Capture, pid: number): (page: number) => string | undefined {
-  const w = capture.faults?.traced ? capture.faults.children.find((c) => c.pid === pid) : undefined;
-  if (!w) return () => undefined;
-  return (page) => {
-    const k = indexOf(w.addrs, page);
-    const fn = k < 0 ? -1 : w.fn[k * WRITER_FRAMES];
-    return fn >= 0 ? w.functions[fn]?.name : undefined;
-  };
+/** The name of the function that first wrote each copied page (fault tracing). */
+function firstWriterName(capture: Capture, pid: number): (page: number) => string | undefined {
+  const of = firstWriterOf(capture, pid);
+  return (page) => of(page)?.name;
 }
 
 /** A slot's bits in a per-slot bitmap of struct heap_page (`width` bits per BASE_SLOT_SIZE of the body, as

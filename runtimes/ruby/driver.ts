@@ -170,7 +170,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -283,6 +283,8 @@ export class RubySession {
   readonly gcMarks = new Map<number, number>();
   /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
   readonly gcFreedBlocks = new Map<number, number>();
+  /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
+  readonly gcAutoRuns = new Map<number, number>();
   /** where the run is: deaths are reported with it */
   phase: Phase = 'boot';
   readonly maxHeapMapBytes: number;
@@ -753,6 +755,7 @@ export class RubySession {
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
+      if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');

@@ -546,7 +546,7 @@ def _child_main(parent):
         full = _gc_full_runs()
         freed = _count_gc_frees()
         _run_workload()
-        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"])
+        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"])
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
@@ -560,17 +560,21 @@ def _child_main(parent):
 
 
 def _count_gc_frees():
-    """Counts the pymalloc blocks the collector's automatic collections free in this child (blocks
-    allocated before one minus after it): with gc.disable() they would stay allocated, and the child's
-    later allocations would go to memory free at the fork instead of reusing them (cowscope predicts
-    the disable step's cost from it). Collections the program asks for (gc.collect()) run whether or not
-    the collector is disabled, so they are left out: gc.collect is wrapped to say so."""
-    freed = {"blocks": 0, "before": 0, "explicit": 0}
+    """Counts the automatic collections in this child, and the pymalloc blocks they free (blocks
+    allocated before one minus after it): with gc.disable() none would run (cowscope predicts that the
+    disable step removes what they wrote when every collection of the child was one), and the blocks
+    would stay allocated, so the child's later allocations would go to memory free at the fork instead
+    of reusing them (the step's cost). Collections the program asks for (gc.collect()) run whether or not
+    the collector is disabled, so they are left out: gc.collect is wrapped to say so (a program that
+    bound gc.collect to a name of its own before the fork calls the collector unwrapped, and its
+    collections count as automatic)."""
+    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0}
 
     def callback(phase, info):
         if freed["explicit"]:
             return
         if phase == "start":
+            freed["automatic"] += 1
             freed["before"] = sys.getallocatedblocks()
         else:
             freed["blocks"] += max(0, freed["before"] - sys.getallocatedblocks())
