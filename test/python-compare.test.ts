@@ -64,6 +64,15 @@ test('the gc fixture: freeze saves the traversed pages as predicted; every strat
   }
 });
 
+test('collections the collector starts itself: disable saves the pages they wrote, as predicted', () => {
+  // The child only allocates; every collection in it is automatic (the agent counts gc.collect() calls
+  // apart), so gc.disable() runs none of them.
+  const { strategies, none, by, pages } = compare(path.join(PYTHON_FIXTURES, 'causes.py'), { COWSCOPE_CAUSE: 'gc_auto' });
+  for (const s of strategies) assert.ok(gap(s, none) <= 0.1, `${s.name}: predicted ${s.predictedSavedPerChild}, measured ${s.savedPerChild}, none copies ${none.copiedPerChild.median}`);
+  assert.ok(pagesOf(none, 'py.gc.traverse') + pagesOf(none, 'py.gc.link') > 0.7 * pages(none), `the collections wrote most pages: ${JSON.stringify(none.blame.slice(0, 3))}`);
+  for (const n of ['disable', 'freeze']) assert.ok(by(n).predictedSavedPerChild! > 0.7 * none.copiedPerChild.median, `${n} predicted to save most`);
+});
+
 test('two causes on the same pages, reads then a collection: freeze saves only the pages the collection wrote first, as predicted', () => {
   // The child reads 100,000 tracked lists (counts raised and dropped again), then collects over them:
   // no byte changes, and the fault trace tells which of the two copied each page. A page the reads
