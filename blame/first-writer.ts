@@ -1,18 +1,38 @@
-// The function that first wrote each copied page of a child (fault tracing, capture.faults): the write
-// that unshared the page. Rules of every runtime ask it where a page's words cannot tell who wrote it.
+// The first write of each copied page of a child (fault tracing, capture.faults): the function and the
+// time of the write that unshared the page. Rules of every runtime ask it where a page's words cannot
+// tell who wrote it.
 
-import type { Capture, WriterFunction } from '../native/capture';
+import type { Capture, ChildWriters, WriterFunction } from '../native/capture';
 import { WRITER_FRAMES } from '../native/capture';
 import { indexOf } from './words';
 
-/** The first writer of a child's copied page, by page address; undefined where no fault was seen (the
+export interface FirstFault {
+  /** the writing function, undefined where no frame was named */
+  writer: WriterFunction | undefined;
+  /** ns from the continue */
+  ns: number;
+}
+
+/** A child's fault trace, undefined when the capture was not traced. */
+export function childTrace(capture: Capture, pid: number): ChildWriters | undefined {
+  return capture.faults?.traced ? capture.faults.children.find((c) => c.pid === pid) : undefined;
+}
+
+/** The first fault on a child's copied page, by page address; undefined where no fault was seen (the
  *  capture was not traced, or the page was written before the child was continued). */
-export function firstWriterOf(capture: Capture, pid: number): (page: number) => WriterFunction | undefined {
-  const w = capture.faults?.traced ? capture.faults.children.find((c) => c.pid === pid) : undefined;
+export function firstFaultOf(capture: Capture, pid: number): (page: number) => FirstFault | undefined {
+  const w = childTrace(capture, pid);
   if (!w) return () => undefined;
   return (page) => {
     const k = indexOf(w.addrs, page);
-    const fn = k < 0 ? -1 : w.fn[k * WRITER_FRAMES];
-    return fn >= 0 ? w.functions[fn] : undefined;
+    if (k < 0) return undefined;
+    const fn = w.fn[k * WRITER_FRAMES];
+    return { writer: fn >= 0 ? w.functions[fn] : undefined, ns: w.ns[k] };
   };
+}
+
+/** The function that first wrote each copied page of a child, by page address. */
+export function firstWriterOf(capture: Capture, pid: number): (page: number) => WriterFunction | undefined {
+  const of = firstFaultOf(capture, pid);
+  return (page) => of(page)?.writer;
 }

@@ -74,8 +74,9 @@ export class ChildFaultTracing {
 
   /** The first writer of every copied page of every child, named from the child's mappings in the
    *  capture (read while the child was stopped after its workload). Needs capture.diffs. `marks`: Rack
-   *  children's request marks (CLOCK_MONOTONIC µs, as the faults' clock), put on the faults' time base. */
-  writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>): FaultTracing {
+   *  children's request marks (CLOCK_MONOTONIC µs, as the faults' clock), put on the faults' time base;
+   *  `firstGc`: when each child's first collection began (the same clock), likewise. */
+  writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>, firstGc?: ReadonlyMap<number, number>): FaultTracing {
     if (!this.traced) return { traced: false, why: this.why, children: [] };
     const children: ChildWriters[] = [];
     const tables: SymbolTables = new Map(); // the children map the same files: each is read once
@@ -86,7 +87,8 @@ export class ChildFaultTracing {
       const w = firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas, tables), capture.meta.pageSize);
       const base = this.enabledAt.get(pid)!;
       const requests = (marks?.get(pid) ?? []).map((m) => ({ requests: m.requests, ns: Math.max(0, m.us * 1000 - base) }));
-      children.push(requests.length ? { ...w, requests } : w);
+      const gcUs = firstGc?.get(pid);
+      children.push({ ...w, ...(requests.length ? { requests } : {}), ...(gcUs !== undefined ? { firstGcNs: gcUs * 1000 - base } : {}) });
     }
     return { traced: true, why: this.why, children };
   }

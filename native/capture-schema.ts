@@ -441,6 +441,7 @@ function faults(c: Checker, v: unknown, pageSize: number, diffs: PageDiffs[] | u
       fn,
       functions,
       ...(requests ? { requests } : {}),
+      ...(w.firstGcNs !== undefined ? { firstGcNs: c.int(`${q}.firstGcNs`, w.firstGcNs, -1e12, 1e15, 'a time in ns since the continue') } : {}),
     };
   });
   return { traced, why, children };

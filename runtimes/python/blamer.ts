@@ -4,14 +4,14 @@
 // not change (a store of the same value: a reference count raised and dropped again, a collection's
 // links stored back). Both are ordered rule tables: the first rule that matches names the cause.
 
-import type { Capture, PageDiffs, WriterFunction } from '../../native/capture';
+import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
-import { firstWriterOf } from '../../blame/first-writer';
+import { FirstFault, childTrace, firstFaultOf } from '../../blame/first-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
@@ -35,8 +35,10 @@ interface Context {
    *  live mode, every run counts as full) */
   gcFullRuns: number;
   forkPathCopied: (page: number) => boolean;
-  /** the function that first wrote a copied page (fault tracing), undefined where not seen */
-  firstWriter: (page: number) => WriterFunction | undefined;
+  /** the first write of a copied page (fault tracing), undefined where not seen */
+  firstFault: (page: number) => FirstFault | undefined;
+  /** ns from the continue to the child's first collection (fault tracing's clock), undefined where not known */
+  firstGcNs: number | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
   pageSize: number;
@@ -179,11 +181,16 @@ function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
 const COLLECTOR_WRITERS =
   /^(gc_\w+|_?PyGC_\w+|_?PyObject_GC_\w+|update_refs|subtract_refs|visit_\w+|move_\w+|deduce_unreachable|untrack_\w+|collect|collect_\w+|handle_\w+|finalize_garbage|delete_garbage|check_garbage|validate_\w+|mark_\w+|completed_cycle|expand_region_transitively_reachable)$/;
 
-/** Was the page first written outside the collector, by a function named exactly (.symtab: a name from
- *  .dynsym alone is only the exported symbol before the instruction)? */
+/** Was the page first written outside the collector: by a function named exactly (.symtab: a name from
+ *  .dynsym alone is only the exported symbol before the instruction) that is not the collector's, or,
+ *  where the name does not tell, before the child's first collection began (the agent's clock is the
+ *  faults')? */
 function readFirst(p: IdenticalPage): boolean {
-  const w = p.ctx.firstWriter(p.page);
-  return !!w && !w.approximate && w.name !== '' && !COLLECTOR_WRITERS.test(w.name);
+  const f = p.ctx.firstFault(p.page);
+  if (!f) return false;
+  const w = f.writer;
+  if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(w.name);
+  return p.ctx.firstGcNs !== undefined && f.ns < p.ctx.firstGcNs;
 }
 
 /** Copied pages whose bytes did not change: who stored the same values, first match wins. */
@@ -250,7 +257,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     gcRuns,
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
     forkPathCopied: forkPathCopied(capture, ref),
-    firstWriter: firstWriterOf(capture, diffs.pid),
+    firstFault: firstFaultOf(capture, diffs.pid),
+    firstGcNs: childTrace(capture, diffs.pid)?.firstGcNs,
     replaced: new Set(),
     pageSize: capture.meta.pageSize,
   };

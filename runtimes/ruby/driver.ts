@@ -170,7 +170,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcFirstUs: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -285,6 +285,8 @@ export class RubySession {
   readonly gcFreedBlocks = new Map<number, number>();
   /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
   readonly gcAutoRuns = new Map<number, number>();
+  /** when the child's first collection began, CLOCK_MONOTONIC µs (the Python agent reports it) */
+  readonly gcFirstUs = new Map<number, number>();
   /** where the run is: deaths are reported with it */
   phase: Phase = 'boot';
   readonly maxHeapMapBytes: number;
@@ -756,6 +758,7 @@ export class RubySession {
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
+      if (done.gcFirstUs !== undefined) this.gcFirstUs.set(done.pid, Number(done.gcFirstUs));
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');

@@ -546,7 +546,7 @@ def _child_main(parent):
         full = _gc_full_runs()
         freed = _count_gc_frees()
         _run_workload()
-        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"])
+        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"], **({} if freed["first_us"] is None else {"gcFirstUs": freed["first_us"]}))
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
@@ -568,9 +568,13 @@ def _count_gc_frees():
     the collector is disabled, so they are left out: gc.collect is wrapped to say so (a program that
     bound gc.collect to a name of its own before the fork calls the collector unwrapped, and its
     collections count as automatic)."""
-    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0}
+    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0, "first_us": None}
 
     def callback(phase, info):
+        # when the first collection of any kind began (CLOCK_MONOTONIC µs, the fault samples' clock):
+        # a page first written before it was not written by the collector
+        if phase == "start" and freed["first_us"] is None:
+            freed["first_us"] = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         if freed["explicit"]:
             return
         if phase == "start":
