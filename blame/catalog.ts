@@ -36,10 +36,10 @@ export interface CauseRow {
 
 const row = (id: string, family: Family, meaning: string, remedies: Remedy[], fix: string): CauseRow => ({ id, family, meaning, remedies, fix });
 
-/** The object types a mutation cause can name (CRuby's T_* types that own data). */
 /** 'an Array', 'a String': the article a class name takes in a legend. */
 const withArticle = (name: string): string => `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 
+/** The object types a mutation cause can name (CRuby's T_* types that own data). */
 export const MUTATION_TYPES = ['object', 'class', 'module', 'string', 'regexp', 'array', 'hash', 'struct', 'bignum', 'float', 'data', 'match', 'imemo', 'iclass', 'container', 'unknown'] as const;
 
 export const CAUSES: readonly CauseRow[] = [

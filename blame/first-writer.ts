@@ -31,6 +31,22 @@ export function firstFaultOf(capture: Capture, pid: number): (page: number) => F
   };
 }
 
+/** Could the collector have written at ns (from the continue) in this child: inside one of its
+ *  collections, or past what the agent recorded, or no record at all? */
+export function inCollection(w: ChildWriters | undefined, ns: number): boolean {
+  const c = w?.collections;
+  if (!c || (c.untilNs !== undefined && ns >= c.untilNs)) return true;
+  // the last start at or before ns, then is ns before its stop
+  let lo = 0;
+  let hi = c.ns.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (c.ns[2 * mid] <= ns) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && ns <= c.ns[2 * (lo - 1) + 1];
+}
+
 /** The function that first wrote each copied page of a child, by page address. */
 export function firstWriterOf(capture: Capture, pid: number): (page: number) => WriterFunction | undefined {
   const of = firstFaultOf(capture, pid);

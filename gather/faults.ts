@@ -10,7 +10,7 @@ import type { Capture, ChildWriters, FaultTracing, WriterFunction } from '../nat
 import { WRITER_FRAMES } from '../native/capture';
 import { FRAMES, FaultSamples, FaultTrace, faultTracingAvailability } from '../native/faults';
 import { SymbolTables, Symbolizer } from '../native/elf-symbols';
-import type { RequestMark } from '../runtimes/ruby/driver';
+import type { GcWindows, RequestMark } from '../runtimes/ruby/driver';
 
 /** How often the rings are emptied while the children run (ms). */
 const DRAIN_MS = 20;
@@ -75,8 +75,8 @@ export class ChildFaultTracing {
   /** The first writer of every copied page of every child, named from the child's mappings in the
    *  capture (read while the child was stopped after its workload). Needs capture.diffs. `marks`: Rack
    *  children's request marks (CLOCK_MONOTONIC µs, as the faults' clock), put on the faults' time base;
-   *  `firstGc`: when each child's first collection began (the same clock), likewise. */
-  writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>, firstGc?: ReadonlyMap<number, number>): FaultTracing {
+   *  `gcWindows`: when each child's collections ran (the same clock), likewise. */
+  writers(capture: Capture, marks?: ReadonlyMap<number, readonly RequestMark[]>, gcWindows?: ReadonlyMap<number, GcWindows>): FaultTracing {
     if (!this.traced) return { traced: false, why: this.why, children: [] };
     const children: ChildWriters[] = [];
     const tables: SymbolTables = new Map(); // the children map the same files: each is read once
@@ -87,8 +87,9 @@ export class ChildFaultTracing {
       const w = firstWriters(pid, s, diffs.addrs, new Symbolizer(proc.vmas, tables), capture.meta.pageSize);
       const base = this.enabledAt.get(pid)!;
       const requests = (marks?.get(pid) ?? []).map((m) => ({ requests: m.requests, ns: Math.max(0, m.us * 1000 - base) }));
-      const gcUs = firstGc?.get(pid);
-      children.push({ ...w, ...(requests.length ? { requests } : {}), ...(gcUs !== undefined ? { firstGcNs: gcUs * 1000 - base } : {}) });
+      const gc = gcWindows?.get(pid);
+      const collections = gc && { ns: gc.us.map((us) => us * 1000 - base), ...(gc.untilUs !== undefined ? { untilNs: gc.untilUs * 1000 - base } : {}) };
+      children.push({ ...w, ...(requests.length ? { requests } : {}), ...(collections ? { collections } : {}) });
     }
     return { traced: true, why: this.why, children };
   }

@@ -62,7 +62,7 @@ export async function gatherRun(
   await diffCopiedPagesAsync(capture, pairs);
   laps.lap('diffs');
   // The first writer of each copied page, from the faults traced since the children were continued.
-  if (faults) capture.faults = faults.writers(capture, session.requestMarks, session.gcFirstUs);
+  if (faults) capture.faults = faults.writers(capture, session.requestMarks, session.gcWindows);
   laps.lap('first writers');
   const adapter = adapterNamed(session.runtime)!;
   const children = pairs.map((p) => ({ pid: p.child.pid, vmas: p.child.vmas }));

@@ -441,10 +441,19 @@ function faults(c: Checker, v: unknown, pageSize: number, diffs: PageDiffs[] | u
       fn,
       functions,
       ...(requests ? { requests } : {}),
-      ...(w.firstGcNs !== undefined ? { firstGcNs: c.int(`${q}.firstGcNs`, w.firstGcNs, -1e12, 1e15, 'a time in ns since the continue') } : {}),
+      ...(w.collections !== undefined ? { collections: collections(c, `${q}.collections`, w.collections) } : {}),
     };
   });
   return { traced, why, children };
+}
+
+/** ChildWriters.collections: start and stop times of the collections, ascending. */
+function collections(c: Checker, p: string, v: unknown): { ns: number[]; untilNs?: number } {
+  const o = c.obj(p, v);
+  const ns = c.arr(`${p}.ns`, o.ns).map((t, j) => c.int(`${p}.ns[${j}]`, t, -1e12, 1e15, 'a time in ns since the continue'));
+  if (ns.length % 2) c.fail(`${p}.ns`, 'must hold start and stop pairs');
+  for (let j = 1; j < ns.length; j++) if (ns[j] < ns[j - 1]) c.fail(`${p}.ns[${j}]`, 'must not be earlier than the time before it');
+  return { ns, ...(o.untilNs !== undefined ? { untilNs: c.int(`${p}.untilNs`, o.untilNs, -1e12, 1e15, 'a time in ns since the continue') } : {}) };
 }
 
 function ranges(c: Checker, p: string, v: unknown): Ranges {

@@ -155,9 +155,10 @@ export interface ChildWriters {
   /** Rack runs: after some of the child's requests, how many it had served and the ns since the continue
    *  (on the faults' clock), ascending; absent for other workloads */
   requests?: { requests: number; ns: number }[];
-  /** Python runs: ns from the continue to the start of the child's first collection (on the faults'
-   *  clock; negative when it began before the continue); absent when none ran or the agent did not say */
-  firstGcNs?: number;
+  /** Python runs: when the child's collections ran, on the faults' clock (ns from the continue):
+   *  [start, stop, start, stop, ...], ascending; untilNs, where the agent stopped recording, the start of
+   *  the first collection left out (later times are not known). Absent where the agent did not say. */
+  collections?: { ns: number[]; untilNs?: number };
 }
 
 /** Fault tracing of a run's children (perf_event_open page-fault samples from each continue). */

@@ -335,7 +335,7 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   assert.is(of('none').sameBoot, null);
   const text = renderCompareText(r, false);
   assert.match(text, /^prediction off for prewarm: predicted 3\.9M less, measured 2\.7M less per child on runs that booted to 179 heap pages \(2 runs of none, 1 run of prewarm\), 30% of none's copied \(over 10%\)/m);
-  assert.match(text, /over 10%\): the strategy changes what blame does not model here: its children ran 1 GC \(none major\) against none's 3 GCs \(1 major\); its parent's GC heap held 900 pages at the fork against none's 750$/m, text);
+  assert.match(text, /over 10%\): the strategy changes what blame does not model here: its children ran 1 GC \(no major\) against none's 3 GCs \(1 major\); its parent's GC heap held 900 heap pages at the fork against none's 750$/m, text);
   assert.equal(of('gc').childGcs, { runs: 3, major: 1 });
   assert.is(of('gc').heapPagesAtFork, 750);
   assert.equal(unmodelledChanges(of('gc'), of('none')), {}, 'gc ran the GCs none did, on a heap of the same size');

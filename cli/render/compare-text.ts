@@ -63,15 +63,15 @@ function predictionFlags(r: CompareAnalysis, size: (b: number) => string): strin
   });
 }
 
-/** ": its children ran 2 GCs (none major) against none's 5 GCs (1 major); ..." — what differed from none's runs
+/** ": its children ran 2 GCs (no major) against none's 5 GCs (1 major); ..." — what differed from none's runs
  *  that blame of none's children cannot see, or nothing. */
 function unmodelledText(s: StrategySummary, none: StrategySummary): string {
   const d = unmodelledChanges(s, none);
   const gcs = (g: StrategySummary['childGcs']) =>
-    g.runs === 0 ? 'no GC' : `${g.runs} GC${g.runs === 1 ? '' : 's'}${g.major === null ? '' : ` (${g.major === 0 ? 'none' : g.major} major)`}`;
+    g.runs === 0 ? 'no GC' : `${g.runs} GC${g.runs === 1 ? '' : 's'}${g.major === null ? '' : ` (${g.major === 0 ? 'no' : g.major} major)`}`;
   const facts = [
     d.childGcs && `its children ran ${gcs(d.childGcs.strategy)} against none's ${gcs(d.childGcs.none)}`,
-    d.heapPagesAtFork && `its parent's GC heap held ${d.heapPagesAtFork.strategy} pages at the fork against none's ${d.heapPagesAtFork.none}`,
+    d.heapPagesAtFork && `its parent's GC heap held ${d.heapPagesAtFork.strategy} heap pages at the fork against none's ${d.heapPagesAtFork.none}`,
   ].filter(Boolean);
   return facts.length ? `: ${facts.join('; ')}` : '';
 }

@@ -11,7 +11,7 @@ import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } 
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
-import { FirstFault, childTrace, firstFaultOf } from '../../blame/first-writer';
+import { FirstFault, childTrace, firstFaultOf, inCollection } from '../../blame/first-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
@@ -37,8 +37,8 @@ interface Context {
   forkPathCopied: (page: number) => boolean;
   /** the first write of a copied page (fault tracing), undefined where not seen */
   firstFault: (page: number) => FirstFault | undefined;
-  /** ns from the continue to the child's first collection (fault tracing's clock), undefined where not known */
-  firstGcNs: number | undefined;
+  /** could the collector have written at this time (ns from the continue, fault tracing's clock)? */
+  inCollection: (ns: number) => boolean;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
   pageSize: number;
@@ -176,21 +176,26 @@ function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
   return { any, visited };
 }
 
-/** The cyclic collector's functions (gcmodule.c, 3.13+ gc.c), and the tracking of new objects: the
- *  writers of GC heads. visit_decref and visit_reachable run from the objects' tp_traverse. */
+/** Functions only a collection runs (gcmodule.c 3.8-3.12, gc.c 3.13+): the writers of GC heads and
+ *  what a collection calls. visit_decref and visit_reachable run from the objects' tp_traverse. Not the
+ *  tracking of new objects (_PyObject_GC_Link, PyObject_GC_Track): that goes on with the collector
+ *  frozen or off. */
 const COLLECTOR_WRITERS =
-  /^(gc_\w+|_?PyGC_\w+|_?PyObject_GC_\w+|update_refs|subtract_refs|visit_\w+|move_\w+|deduce_unreachable|untrack_\w+|collect|collect_\w+|handle_\w+|finalize_garbage|delete_garbage|check_garbage|validate_\w+|mark_\w+|completed_cycle|expand_region_transitively_reachable)$/;
+  /^(gc_\w+|_?PyGC_\w+|update_refs|subtract_refs|visit_\w+|move_\w+|deduce_unreachable|untrack_\w+|_Py(Tuple|Dict)_MaybeUntrack|collect|collect_\w+|handle_legacy_finalizers|handle_weakrefs|handle_resurrected_objects|finalize_garbage|delete_garbage|check_garbage|clear_unreachable_mask|clear_weakrefs|validate_list|mark_\w+|completed_(cycle|scavenge)|expand_region_transitively_reachable|\w+_traverse)$/;
+
+/** GCC's names for copies of a function it specialised or split (update_refs.isra.0, visit_decref.lto_priv.0). */
+const CLONE_SUFFIX = /(\.(lto_priv|constprop|isra|part|cold|localalias)(\.\d+)*)+$/;
 
 /** Was the page first written outside the collector: by a function named exactly (.symtab: a name from
- *  .dynsym alone is only the exported symbol before the instruction) that is not the collector's, or,
- *  where the name does not tell, before the child's first collection began (the agent's clock is the
- *  faults')? */
+ *  .dynsym alone is only the exported symbol before the instruction) that only a collection runs, or,
+ *  where the name does not tell, at a time no collection of the child was running (the agent's
+ *  gc.callbacks hook records them on the faults' clock)? */
 function readFirst(p: IdenticalPage): boolean {
   const f = p.ctx.firstFault(p.page);
   if (!f) return false;
   const w = f.writer;
-  if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(w.name);
-  return p.ctx.firstGcNs !== undefined && f.ns < p.ctx.firstGcNs;
+  if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(w.name.replace(CLONE_SUFFIX, ''));
+  return !p.ctx.inCollection(f.ns);
 }
 
 /** Copied pages whose bytes did not change: who stored the same values, first match wins. */
@@ -258,7 +263,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
     forkPathCopied: forkPathCopied(capture, ref),
     firstFault: firstFaultOf(capture, diffs.pid),
-    firstGcNs: childTrace(capture, diffs.pid)?.firstGcNs,
+    inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
     replaced: new Set(),
     pageSize: capture.meta.pageSize,
   };
@@ -348,8 +353,8 @@ class PythonPageBlamer implements PageBlamer {
   silentCauses(p: number, causes: readonly string[]): string[] {
     // a page read first, then visited by a collection (IDENTICAL_RULES): the visit wrote it too
     if (this.readThenVisited === p) return [programFroze(this.ctx) ? 'py.gc.freeze-missing' : 'py.gc.traverse'];
-    // A page whose changed words are all the collector's (3.13's incremental collection leaves its links
-    // changed), first written outside the collector: the reads that copied it leave no trace, and copy it
+    // A page whose changed words are all the collector's (3.13.0's collections leave its links changed),
+    // first written outside the collector: the reads that copied it leave no trace, and copy it
     // with the collection frozen or off too (3.13.0, the reads-then-collection fixture: 4,724 pages).
     const page = this.diffs.addrs[p];
     const ip: IdenticalPage = { ctx: this.ctx, page, pageSize: this.ctx.pageSize, region: '' };

@@ -103,6 +103,13 @@ export interface RequestMark {
   us: number;
 }
 
+/** When a Python child's collections ran: [start, stop, start, stop, ...] (CLOCK_MONOTONIC µs), and,
+ *  where the agent stopped recording, the start of the first collection it left out. */
+export interface GcWindows {
+  us: number[];
+  untilUs?: number;
+}
+
 /** The agent's flat [served, µs, served, µs, ...] as marks, kept only while both ascend. */
 function pairsOf(flat: number[]): RequestMark[] {
   const marks: RequestMark[] = [];
@@ -153,6 +160,8 @@ const record = (fields: Record<string, Check>): Check => (v) =>
 const TEXT = 4096;
 /** The most request marks a child sends (the agent's REQUEST_MARKS): pairs of requests served and CLOCK_MONOTONIC µs. */
 const REQUEST_MARKS = 64;
+/** The most collections whose start and stop a Python child reports (the agent's GC_WINDOWS): CLOCK_MONOTONIC µs. */
+const GC_WINDOWS = 1024;
 /** Every event the agent may send, and its fields (besides event and pid). Unknown fields are ignored. */
 const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   hello: { protocol: int(0), ruby: str(64) },
@@ -170,7 +179,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcFirstUs: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -285,8 +294,8 @@ export class RubySession {
   readonly gcFreedBlocks = new Map<number, number>();
   /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
   readonly gcAutoRuns = new Map<number, number>();
-  /** when the child's first collection began, CLOCK_MONOTONIC µs (the Python agent reports it) */
-  readonly gcFirstUs = new Map<number, number>();
+  /** when the child's collections ran, CLOCK_MONOTONIC µs (the Python agent reports them) */
+  readonly gcWindows = new Map<number, GcWindows>();
   /** where the run is: deaths are reported with it */
   phase: Phase = 'boot';
   readonly maxHeapMapBytes: number;
@@ -758,7 +767,8 @@ export class RubySession {
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
-      if (done.gcFirstUs !== undefined) this.gcFirstUs.set(done.pid, Number(done.gcFirstUs));
+      if (Array.isArray(done.gcWindows) && done.gcWindows.length % 2 === 0)
+        this.gcWindows.set(done.pid, { us: (done.gcWindows as number[]).map(Number), ...(done.gcWindowsUntil !== undefined ? { untilUs: Number(done.gcWindowsUntil) } : {}) });
       pending.delete(done.pid);
     }
     await this.waitStopped(this.children, deadline, 'stop after the workload');

@@ -35,6 +35,8 @@ PROTOCOL = 1
 PR_SET_PDEATHSIG = 1
 # The most request marks a child sends in "done" (the driver's REQUEST_MARKS)
 REQUEST_MARKS = 64
+# The most collections whose start and stop a child reports (the driver's GC_WINDOWS)
+GC_WINDOWS = 1024
 # pymalloc's pool size on 64-bit builds with the radix tree (the default), and its block alignment
 POOL_SIZE = 16384
 ALIGNMENT = 16
@@ -546,7 +548,7 @@ def _child_main(parent):
         full = _gc_full_runs()
         freed = _count_gc_frees()
         _run_workload()
-        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"], **({} if freed["first_us"] is None else {"gcFirstUs": freed["first_us"]}))
+        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"], gcWindows=freed["windows"], **({} if freed["until"] is None else {"gcWindowsUntil": freed["until"]}))
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
@@ -568,13 +570,21 @@ def _count_gc_frees():
     the collector is disabled, so they are left out: gc.collect is wrapped to say so (a program that
     bound gc.collect to a name of its own before the fork calls the collector unwrapped, and its
     collections count as automatic)."""
-    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0, "first_us": None}
+    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0, "windows": [], "until": None}
 
     def callback(phase, info):
-        # when the first collection of any kind began (CLOCK_MONOTONIC µs, the fault samples' clock):
-        # a page first written before it was not written by the collector
-        if phase == "start" and freed["first_us"] is None:
-            freed["first_us"] = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        # When each collection of any kind ran (CLOCK_MONOTONIC µs, the fault samples' clock): a page
+        # first written outside all of them was not written by the collector. Past GC_WINDOWS, the start
+        # of the first one left out ("until"): what comes after is not known.
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        windows = freed["windows"]
+        if phase == "start":
+            if len(windows) < 2 * GC_WINDOWS:
+                windows.append(now)
+            elif freed["until"] is None:
+                freed["until"] = now
+        elif len(windows) % 2:
+            windows.append(now)
         if freed["explicit"]:
             return
         if phase == "start":
