@@ -190,13 +190,16 @@ const CLONE_SUFFIX = /(\.(lto_priv|constprop|isra|part|cold|localalias)(\.\d+)*)
  *  .dynsym alone is only the exported symbol before the instruction) that only a collection runs, or,
  *  where the name does not tell, at a time no collection of the child was running (the agent's
  *  gc.callbacks hook records them on the faults' clock)? */
-function readFirst(p: IdenticalPage): boolean {
-  const f = p.ctx.firstFault(p.page);
+function readFirst(ctx: Context, page: number): boolean {
+  const f = ctx.firstFault(page);
   if (!f) return false;
   const w = f.writer;
   if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(w.name.replace(CLONE_SUFFIX, ''));
-  return !p.ctx.inCollection(f.ns);
+  return !ctx.inCollection(f.ns);
 }
+
+/** The collection's own cause on a page of tracked objects it visited. */
+const visitCause = (ctx: Context): string => (programFroze(ctx) ? 'py.gc.freeze-missing' : 'py.gc.traverse');
 
 /** Copied pages whose bytes did not change: who stored the same values, first match wins. */
 const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] = [
@@ -207,7 +210,7 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // (silentCauses). A program that walks 60,000 preloaded objects, then collects (3.11, 142 collections
   // in the child): of 3,522 such pages 2,834 were first written by _PyEval_EvalFrameDefault or
   // listiter_next, 684 by gc_collect_main, and gc.freeze() saved 686 pages.
-  { cause: 'py.refcount', when: (p) => objectsOn(p).visited && readFirst(p) },
+  { cause: 'py.refcount', when: (p) => objectsOn(p).visited && readFirst(p.ctx, p.page) },
   // update_refs and subtract_refs store into the GC head of every object of the collected generations;
   // survivors end with the links they had.
   // The program froze its heap (gc.freeze) and still the collection visited objects here: made after it.
@@ -283,8 +286,6 @@ class PythonPageBlamer implements PageBlamer {
   private readonly childPoolCursor: RangeCursor;
   private readonly bufferCursor: RangeCursor;
   private readonly regionCursor: RangeCursor;
-  /** the identical page identicalPage judged last, when it was read first and then visited by a collection */
-  private readThenVisited = -1;
 
   constructor(
     private readonly capture: Capture,
@@ -351,14 +352,14 @@ class PythonPageBlamer implements PageBlamer {
   }
 
   silentCauses(p: number, causes: readonly string[]): string[] {
-    // a page read first, then visited by a collection (IDENTICAL_RULES): the visit wrote it too
-    if (this.readThenVisited === p) return [programFroze(this.ctx) ? 'py.gc.freeze-missing' : 'py.gc.traverse'];
-    // A page whose changed words are all the collector's (3.13.0's collections leave its links changed),
-    // first written outside the collector: the reads that copied it leave no trace, and copy it
-    // with the collection frozen or off too (3.13.0, the reads-then-collection fixture: 4,724 pages).
+    // A page of tracked objects a collection visited, first written outside the collector: the reads
+    // that copied it and the visit both wrote it, whichever left words changed (none; 3.13.0's collections
+    // leave links changed). Both causes, whatever the rules made primary, so that freeze or disable is
+    // not credited with a page the reads copy all the same.
     const page = this.diffs.addrs[p];
     const ip: IdenticalPage = { ctx: this.ctx, page, pageSize: this.ctx.pageSize, region: '' };
-    return causes.length && causes.every((c) => /^py\.gc\./.test(c)) && readFirst(ip) && objectsOn(ip).any ? ['py.refcount'] : [];
+    const bothOnly = causes.every((c) => c === 'py.refcount' || /^py\.gc\./.test(c));
+    return bothOnly && readFirst(this.ctx, page) && objectsOn(ip).visited ? ['py.refcount', visitCause(this.ctx)] : [];
   }
 
   effects(): StepEffect[] {
@@ -380,9 +381,7 @@ class PythonPageBlamer implements PageBlamer {
   identicalPage(p: number): string {
     const page = this.diffs.addrs[p];
     const ip: IdenticalPage = { ctx: this.ctx, page, pageSize: this.ctx.pageSize, region: this.regionAt(page) };
-    const cause = IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
-    if (cause === 'py.refcount' && objectsOn(ip).visited) this.readThenVisited = p;
-    return cause;
+    return IDENTICAL_RULES.find((r) => r.when(ip))?.cause ?? 'same-value.unknown';
   }
 
   changedWords(_p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
