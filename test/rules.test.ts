@@ -110,6 +110,23 @@ for (const [series, off, gcRuns, cause] of HEAP_PAGE)
     assert.is(heapPageWordCause(layoutFor(`${series}.0`), off, O, N, gcRuns), cause);
   });
 
+// Age bits, 2 a slot: raised by a GC marking a young object, set back to 0 when a sweep frees the slot
+// (values measured on 3.4.5's gc_lone_garbage: 0xdd..dd -> 0xcc..cc, every other slot 1 -> 0). A word
+// with a slot aged and another freed is the aging's.
+const AGE_WORDS: [string, string, number, string][] = [
+  ['dddddddddddddddd', 'cccccccccccccccc', 1, 'gc.sweep'],
+  ['ffffffff7fffffff', 'ffffffff3fffffff', 1, 'gc.sweep'],
+  ['0', '1111111111111111', 1, 'gc.age'],
+  ['dddddddddddddddd', 'ccccccccccccccce', 1, 'gc.age'], // slot 0 aged from 1 to 2, the others freed
+  ['1000000000000000', '0', 1, 'gc.sweep'], // in the high half
+  ['dddddddddddddddd', 'cccccccccccccccc', 0, 'gc.age'], // no GC ran: not a sweep's
+];
+for (const series of ['3.3', '3.4'])
+  for (const [O, N, gcRuns, cause] of AGE_WORDS)
+    test(`${series} age bits ${O} -> ${N} (gcRuns ${gcRuns}): ${cause}`, () => {
+      assert.is(heapPageWordCause(layoutFor(`${series}.0`), layoutFor(`${series}.0`)!.ageBits!.offset + 8, w(O), w(N), gcRuns), cause);
+    });
+
 test('call sites: a first call fills the cache; a marking GC storing the empty cache is the GC', () => {
   const empty = w('7f0911a6f260');
   const cc = w('7f0911b00040');
