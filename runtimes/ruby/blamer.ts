@@ -687,8 +687,9 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
-function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
+  for (const [start, cause] of reusedValues) out.set(start, cause);
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -716,7 +717,7 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
  *  the program defined (a method entry in the GC heap, a constant entry or variable record). */
-function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
@@ -733,6 +734,10 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
     const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start[k + 1]) : undefined;
     const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
+    // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
+    // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the
+    // entries array a call-cache fill had just reallocated away). Its words are the entry's.
+    if (cause && valChunk === CW.CONTENT && ctx.tw.off[k + 1] === 16) reusedValues.set(ctx.tw.start[k + 1], cause);
   }
   return out;
 }
@@ -1433,8 +1438,9 @@ class RubyPageBlamer implements PageBlamer {
     ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
-    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v);
-    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v);
+    const reusedValues = new AddrMap<string>();
+    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v, reusedValues);
+    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v, reusedValues);
     ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
