@@ -112,19 +112,26 @@ for (const [series, off, gcRuns, cause] of HEAP_PAGE)
 
 // Age bits, 2 a slot: raised by a GC marking a young object, set back to 0 when a sweep frees the slot
 // (values measured on 3.4.5's gc_lone_garbage: 0xdd..dd -> 0xcc..cc, every other slot 1 -> 0). A word
-// with a slot aged and another freed is the aging's.
-const AGE_WORDS: [string, string, number, string][] = [
-  ['dddddddddddddddd', 'cccccccccccccccc', 1, 'gc.sweep'],
-  ['ffffffff7fffffff', 'ffffffff3fffffff', 1, 'gc.sweep'],
-  ['0', '1111111111111111', 1, 'gc.age'],
-  ['dddddddddddddddd', 'ccccccccccccccce', 1, 'gc.age'], // slot 0 aged from 1 to 2, the others freed
-  ['1000000000000000', '0', 1, 'gc.sweep'], // in the high half
-  ['dddddddddddddddd', 'cccccccccccccccc', 0, 'gc.age'], // no GC ran: not a sweep's
+// with a slot aged and another freed is the aging's; an age that fell on a slot whose object is still
+// there (its flags word unchanged) is a demotion, not a sweep. [old, new, gcRuns, slots whose flags word
+// changed (offsets in the body: slot n of the word's 32 at 40 n), cause]
+const EVERY_OTHER = Array.from({ length: 16 }, (_, i) => 40 * 2 * i);
+const AGE_WORDS: [string, string, number, number[], string][] = [
+  ['dddddddddddddddd', 'cccccccccccccccc', 1, EVERY_OTHER, 'gc.sweep'],
+  ['dddddddddddddddd', 'cccccccccccccccc', 1, EVERY_OTHER.slice(1), 'gc.age'], // slot 0's object still there
+  ['ffffffff7fffffff', 'ffffffff3fffffff', 1, [40 * 15], 'gc.sweep'],
+  ['ffffffff7fffffff', 'ffffffff3fffffff', 1, [40 * 14], 'gc.age'], // not the slot whose age fell
+  ['0', '1111111111111111', 1, [], 'gc.age'],
+  ['dddddddddddddddd', 'ccccccccccccccce', 1, EVERY_OTHER, 'gc.age'], // slot 0 aged from 1 to 2, the others freed
+  ['1000000000000000', '0', 1, [40 * 30], 'gc.sweep'], // in the high half
+  ['dddddddddddddddd', 'cccccccccccccccc', 0, EVERY_OTHER, 'gc.age'], // no GC ran: not a sweep's
 ];
 for (const series of ['3.3', '3.4'])
-  for (const [O, N, gcRuns, cause] of AGE_WORDS)
-    test(`${series} age bits ${O} -> ${N} (gcRuns ${gcRuns}): ${cause}`, () => {
-      assert.is(heapPageWordCause(layoutFor(`${series}.0`), layoutFor(`${series}.0`)!.ageBits!.offset + 8, w(O), w(N), gcRuns), cause);
+  for (const [O, N, gcRuns, changed, cause] of AGE_WORDS)
+    test(`${series} age bits ${O} -> ${N} (gcRuns ${gcRuns}, ${changed.length} slots changed): ${cause}`, () => {
+      const L = layoutFor(`${series}.0`)!;
+      // the word of slots 32-63: their offsets in the body 32 * 40 further on
+      assert.is(heapPageWordCause(L, L.ageBits!.offset + 8, w(O), w(N), gcRuns, changed.map((off) => off + 32 * 40)), cause);
     });
 
 test('call sites: a first call fills the cache; a marking GC storing the empty cache is the GC', () => {

@@ -328,10 +328,25 @@ function rememberedCause(w: HeapPageWord): string {
 
 /** A word of the age bits (2 a slot, 32 slots a word). A GC that marks a young object raises its age
  *  (gc.age); a sweep that frees an object sets its age back to 0 (CRuby resets it as the slot joins the
- *  free list): a word whose ages only fell, in a child whose GC ran, is the sweep's. 3.4.5's
- *  gc_lone_garbage had 6 of its 432 swept pages blamed gc.age for ages of freed slots gone from 1 to 0. */
+ *  free list): a word whose ages only fell, each on a slot whose flags word the child changed (freed, or
+ *  filled again), in a child whose GC ran, is the sweep's. Not an age that fell on a slot whose object is
+ *  still there: a write barrier unprotecting a live object (a C extension taking RARRAY_PTR) resets its
+ *  age too. 3.4.5's gc_lone_garbage had 6 of its 432 swept pages blamed gc.age for ages of freed slots
+ *  gone from 1 to 0. */
 function ageWordCause(w: HeapPageWord): string {
-  return ageRaised(w.O.lo, w.N.lo) || ageRaised(w.O.hi, w.N.hi) || !w.ctx.gcRuns ? 'gc.age' : 'gc.sweep';
+  const { ctx, O, N } = w;
+  const L = ctx.L;
+  if (ageRaised(O.lo, N.lo) || ageRaised(O.hi, N.hi) || !ctx.gcRuns || !L?.ageBits) return 'gc.age';
+  const body = ctx.ruby.heapPageStructs.owner[w.hp];
+  // the slot of the word's first age (CRuby's NUM_IN_PAGE: one age per BITMAP_UNIT of the body)
+  const first = body + bitmapShift(ctx.ruby, bodyOf(ctx, body), body) + ((w.off - L.ageBits.offset) / 8) * 32 * BITMAP_UNIT;
+  for (let slot = 0; slot < 32; slot++) {
+    const shift = (slot % 16) * 2;
+    const atFork = ((slot < 16 ? O.lo : O.hi) >>> shift) & 3;
+    const now = ((slot < 16 ? N.lo : N.hi) >>> shift) & 3;
+    if (atFork !== now && ctx.newSlotFlags.get(first + slot * BITMAP_UNIT) === undefined) return 'gc.age';
+  }
+  return 'gc.sweep';
 }
 
 /** Did any 2-bit age in this half word go up? */
@@ -353,9 +368,12 @@ const HEAP_PAGE_FIELDS: { when: (w: HeapPageWord) => boolean; cause: string | ((
 ];
 
 /** The cause of a changed struct heap_page word at offset off (exported for the rule-table tests; no
- *  iseq refilled its caches in this context, so remembered-set bits fall back to the GC's causes). */
-export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Word, N: Word, gcRuns: number): string {
-  const ctx = { L, gcRuns, iseqCacheCause: new AddrMap(), ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
+ *  iseq refilled its caches in this context, so remembered-set bits fall back to the GC's causes).
+ *  changedSlots: offsets from the body's start of the slots whose flags word the child changed. */
+export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Word, N: Word, gcRuns: number, changedSlots: number[] = []): string {
+  const newSlotFlags = new SlotFlags(changedSlots.length);
+  for (const slot of [...changedSlots].sort((a, b) => a - b)) newSlotFlags.push(slot, 0);
+  const ctx = { L, gcRuns, iseqCacheCause: new AddrMap(), newSlotFlags, ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
   const w: HeapPageWord = { ctx, hp: 0, off, O, N };
   const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
   return typeof f.cause === 'string' ? f.cause : f.cause(w);
@@ -689,7 +707,6 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
 function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
-  for (const [start, cause] of reusedValues) out.set(start, cause);
   const links: [number, number][] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -707,6 +724,9 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     // a table that now points to memory the child allocated grew (st_table entries, bins)
     else if (t === CW.FRESH || ctx.childMapped(target)) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
   }
+  // A chunk the child freed and malloc'd again for an entry it inserted into an rb_id_table
+  // (idTableCauses), when its own words named nothing else.
+  for (const [start, cause] of reusedValues) if (!out.has(start)) out.set(start, cause);
   // A chunk that a chunk of known cause now points to is part of the same structure (a table's bins).
   for (const [from, to] of links) if (out.has(from) && !out.has(to)) out.set(to, out.get(from)!);
   return out;
