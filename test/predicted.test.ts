@@ -17,6 +17,7 @@ import { loadCapture } from '../native/capture-file';
 import type { Capture } from '../native/capture';
 import { adapterOf } from '../runtimes';
 import { blameWith } from '../blame/engine';
+import { lastAtOrBelow } from '../blame/words';
 
 /** Strategies whose saving the catalog models on a version. Not yet on 3.1: its age lives in the flags,
  *  and a single full GC there is a partial promote that the catalog does not model. Measured there with
@@ -125,24 +126,12 @@ function sweptAndAgedHeapPages(capture: Capture): number[] {
     const more = silent(p, causes);
     const all = [...causes, ...more];
     const addr = diffs.addrs[p];
-    const body = bodyOf(bodies, addr);
-    if (all.includes('gc.sweep') && all.includes('gc.age') && body >= 0 && addr < body + heapPageSize) found.push(Math.floor(addr / capture.meta.pageSize));
+    const body = lastAtOrBelow(bodies, addr);
+    if (all.includes('gc.sweep') && all.includes('gc.age') && body >= 0 && addr < bodies[body] + heapPageSize) found.push(Math.floor(addr / capture.meta.pageSize));
     return more;
   };
   blameWith(blamer, diffs, capture.meta.pageSize);
   return found;
-}
-
-/** The start of the last body at or below addr (bodies: sorted starts). */
-function bodyOf(bodies: Float64Array, addr: number): number {
-  let lo = 0;
-  let hi = bodies.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (bodies[mid] <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo ? bodies[lo - 1] : -1;
 }
 
 // The blame behind gc_refill_garbage's prediction, on every Ruby: the 40,000 Arrays the child makes in the
