@@ -336,7 +336,7 @@ function rememberedCause(w: HeapPageWord): string {
 function ageWordCause(w: HeapPageWord): string {
   const { ctx, O, N } = w;
   const L = ctx.L;
-  if (ageRaised(O.lo, N.lo) || ageRaised(O.hi, N.hi) || !ctx.gcRuns || !L?.ageBits) return 'gc.age';
+  if (!ctx.gcRuns || !L?.ageBits) return 'gc.age';
   const body = ctx.ruby.heapPageStructs.owner[w.hp];
   // the slot of the word's first age (CRuby's NUM_IN_PAGE: one age per BITMAP_UNIT of the body)
   const first = body + bitmapShift(ctx.ruby, bodyOf(ctx, body), body) + ((w.off - L.ageBits.offset) / 8) * 32 * BITMAP_UNIT;
@@ -344,15 +344,9 @@ function ageWordCause(w: HeapPageWord): string {
     const shift = (slot % 16) * 2;
     const atFork = ((slot < 16 ? O.lo : O.hi) >>> shift) & 3;
     const now = ((slot < 16 ? N.lo : N.hi) >>> shift) & 3;
-    if (atFork !== now && ctx.newSlotFlags.get(first + slot * BITMAP_UNIT) === undefined) return 'gc.age';
+    if (now > atFork || (now < atFork && ctx.newSlotFlags.get(first + slot * BITMAP_UNIT) === undefined)) return 'gc.age';
   }
   return 'gc.sweep';
-}
-
-/** Did any 2-bit age in this half word go up? */
-function ageRaised(atFork: number, now: number): boolean {
-  for (let shift = 0; shift < 32; shift += 2) if (((now >>> shift) & 3) > ((atFork >>> shift) & 3)) return true;
-  return false;
 }
 
 const within = (off: number, f: { offset: number; bytes: number } | null | undefined) => !!f && f.bytes > 0 && off >= f.offset && off < f.offset + f.bytes;
@@ -736,9 +730,11 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
  *  occupied slot of the probe path, the "collided" bit (bit 32 of the item's first word) stored — mostly
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
- *  the program defined (a method entry in the GC heap, a constant entry or variable record). */
-function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
+ *  the program defined (a method entry in the GC heap, a constant entry or variable record).
+ *  reusedValues: the chunks of inserted values that were in use at the fork, with the insert's cause. */
+function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
   const out = new AddrMap<string>();
+  const reusedValues = new AddrMap<string>();
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
     const O = v.oldAt(k);
@@ -759,7 +755,7 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
     // entries array a call-cache fill had just reallocated away). Its words are the entry's.
     if (cause && valChunk === CW.CONTENT && ctx.tw.off[k + 1] === 16) reusedValues.set(ctx.tw.start[k + 1], cause);
   }
-  return out;
+  return { tables: out, reusedValues };
 }
 
 /** A malloc'd st_table (st_init_table: 56 bytes, a 64-byte chunk) as its fields sit from the chunk's
@@ -1458,9 +1454,9 @@ class RubyPageBlamer implements PageBlamer {
     ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
-    const reusedValues = new AddrMap<string>();
-    ctx.idTableCause = idTableCauses(ctx, diffs, pageBody, v, reusedValues);
-    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v, reusedValues);
+    const idTables = idTableCauses(ctx, diffs, pageBody, v);
+    ctx.idTableCause = idTables.tables;
+    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v, idTables.reusedValues);
     ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
