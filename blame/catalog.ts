@@ -43,7 +43,7 @@ const withArticle = (name: string): string => `${/^[AEIOU]/.test(name) ? 'an' : 
 export const MUTATION_TYPES = ['object', 'class', 'module', 'string', 'regexp', 'array', 'hash', 'struct', 'bignum', 'float', 'data', 'match', 'imemo', 'iclass', 'container', 'unknown'] as const;
 
 export const CAUSES: readonly CauseRow[] = [
-  row('string.coderange', 'object', "a string's coderange computed lazily (String#hash, Hash keys, =~, length …)", ['coderange', 'warmup'], 'precompute coderanges before forking (warmup on 3.3+, or the coderange step)'),
+  row('string.coderange', 'object', "a string's coderange computed lazily (String#hash, Hash keys, =~, length …)", ['coderange', 'warmup', 'prewarm'], 'precompute coderanges before forking (warmup on 3.3+, the coderange step, or running the code paths once in the parent)'),
   row('icache.call', 'icache', "a call site's method cache filled on its first call (iseq call_data)", ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
   row('icache.const', 'icache', 'a constant cache filled or refilled (on 3.1 any constant definition invalidates all)', ['prewarm'], 'define constants before forking; run the code paths once in the parent'),
   row('icache.ivar', 'icache', 'an instance-variable cache filled on first read (iseq is_entries)', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
