@@ -47,8 +47,25 @@ export function inCollection(w: ChildWriters | undefined, ns: number): boolean {
   return lo > 0 && ns <= c.ns[2 * (lo - 1) + 1];
 }
 
+/** GCC's names for copies of a function it specialised or split (update_refs.isra.0, gc_aging.part.0). */
+const CLONE_SUFFIX = /(\.(lto_priv|constprop|isra|part|cold|localalias)(\.\d+)*)+$/;
+
+/** A function's name without GCC's clone suffixes: the name in the runtime's source. */
+export const sourceName = (name: string): string => name.replace(CLONE_SUFFIX, '');
+
 /** The function that first wrote each copied page of a child, by page address. */
 export function firstWriterOf(capture: Capture, pid: number): (page: number) => WriterFunction | undefined {
   const of = firstFaultOf(capture, pid);
   return (page) => of(page)?.writer;
+}
+
+/** The name (in the source: clone suffixes stripped) of the function that first wrote each copied page,
+ *  where it is named exactly (.symtab); undefined where a name would be only the exported symbol before
+ *  the instruction (.dynsym alone), or no fault was seen. */
+export function exactFirstWriterOf(capture: Capture, pid: number): (page: number) => string | undefined {
+  const of = firstFaultOf(capture, pid);
+  return (page) => {
+    const w = of(page)?.writer;
+    return w && !w.approximate && w.name !== '' ? sourceName(w.name) : undefined;
+  };
 }

@@ -11,7 +11,7 @@ import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } 
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { forkPathCopied } from '../ruby/blamer';
-import { FirstFault, childTrace, firstFaultOf, inCollection } from '../../blame/first-writer';
+import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
@@ -183,9 +183,6 @@ function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
 const COLLECTOR_WRITERS =
   /^(gc_\w+|_?PyGC_\w+|update_refs|subtract_refs|visit_\w+|move_\w+|deduce_unreachable|untrack_\w+|_Py(Tuple|Dict)_MaybeUntrack|collect|collect_\w+|handle_legacy_finalizers|handle_weakrefs|handle_resurrected_objects|finalize_garbage|delete_garbage|check_garbage|clear_unreachable_mask|clear_weakrefs|validate_list|mark_\w+|completed_(cycle|scavenge)|expand_region_transitively_reachable|\w+_traverse)$/;
 
-/** GCC's names for copies of a function it specialised or split (update_refs.isra.0, visit_decref.lto_priv.0). */
-const CLONE_SUFFIX = /(\.(lto_priv|constprop|isra|part|cold|localalias)(\.\d+)*)+$/;
-
 /** Was the page first written outside the collector: by a function named exactly (.symtab: a name from
  *  .dynsym alone is only the exported symbol before the instruction) that only a collection runs, or,
  *  where the name does not tell, at a time no collection of the child was running (the agent's
@@ -194,7 +191,7 @@ function readFirst(ctx: Context, page: number): boolean {
   const f = ctx.firstFault(page);
   if (!f) return false;
   const w = f.writer;
-  if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(w.name.replace(CLONE_SUFFIX, ''));
+  if (w && !w.approximate && w.name !== '') return !COLLECTOR_WRITERS.test(sourceName(w.name));
   return !ctx.inCollection(f.ns);
 }
 

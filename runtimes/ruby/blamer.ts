@@ -16,7 +16,7 @@ import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
-import { firstWriterOf } from '../../blame/first-writer';
+import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { Remedy, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
@@ -88,6 +88,9 @@ export interface Context {
   /** the function whose write fault first unshared a copied page (fault tracing), undefined when not
    *  traced or no fault was seen there */
   firstWriter: (page: number) => string | undefined;
+  /** the same where named exactly (.symtab), clone suffixes stripped: rules that tell one runtime function
+   *  from another (an exported symbol before the instruction says nothing of which static one ran) */
+  exactWriter: (page: number) => string | undefined;
   /** 3.3+: the age bits of struct heap_page, at the fork and now, in the words the child changed (no
    *  words: the age lives in the flags word) */
   ageBits: HeapPageBits;
@@ -884,6 +887,12 @@ function idTableOn(p: IdenticalPage): string | undefined {
 const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] = [
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
+  // A Hash store of the value the entry held (h[k] = v again: ar_update, st_update write the entry
+  // whatever it held). Its table lies in the Hash's slot (3.2+: an embedded ar_table) or in chunks of its
+  // own, and the same page would pass for an iteration's (below) but for the writer. Found on a program
+  // that sets a flag on preloaded Hashes per run, prewarmed (3.4.5): 668 GC heap pages first written by
+  // ar_update, blamed hash.iteration before.
+  { cause: 'mutation.hash', when: (p) => FIRST_WRITERS.hashStore.test(p.ctx.exactWriter(p.page) ?? '') && (bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) > 0) },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object.
@@ -937,6 +946,11 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string }[] 
   { cause: 'gc.sweep', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.sweep.test(p.ctx.firstWriter(p.page) ?? '') },
   { cause: 'alloc.swept-chunk', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') && !freeChunkOn(p) },
   { cause: 'alloc.malloc', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') },
+  // Last, with no writer to tell: a malloc heap page that holds nothing but Hash tables. Their only store
+  // that leaves the bytes as they were is a Hash store of the value the entry held: marking, lookups and
+  // iteration (its level lives in the Hash's flags) do not write them, compaction only where an object
+  // moved. Found on the same program on Debian's 3.1 (its libruby names no static function): 1,405 pages.
+  { cause: 'mutation.hash', when: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
 ];
 
 /** First-writer functions (CRuby's and glibc's) that allocate: a slot for a new object, or malloc memory
@@ -945,7 +959,28 @@ const FIRST_WRITERS = {
   objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
+  // hash.c's and st.c's stores into an existing entry (st.h renames st_update and st_insert rb_st_*)
+  hashStore: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset|rb_st_update|rb_st_insert)$/,
 };
+
+/** hashTablesOn: every chunk in use on the page is a Hash's (and there is one). */
+const HASH_TABLES_ONLY = -1;
+
+/** How many chunks in use at the fork on a page off the GC heap are the table of a Hash (or a chunk its
+ *  table points to), by the heap map's chunk owners; HASH_TABLES_ONLY when all are (0: none, or a GC
+ *  heap page). */
+function hashTablesOn(p: IdenticalPage): number {
+  if (bodyOf(p.ctx, p.page) >= 0) return 0;
+  const f = p.ctx.glibc.fork;
+  let tables = 0;
+  let others = 0;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
+    if (!f.inUse[i] || f.start[i] + f.size[i] <= p.page) continue;
+    if (ownerType(p.ctx, f.start[i]) === T.HASH) tables++;
+    else others++;
+  }
+  return tables && !others ? HASH_TABLES_ONLY : tables;
+}
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
 function freeChunkOn(p: IdenticalPage): boolean {
@@ -1202,6 +1237,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     })(),
     forkPathCopied: forkPathCopied(capture, ref),
     firstWriter: firstWriterName(capture, diffs.pid),
+    exactWriter: exactFirstWriterOf(capture, diffs.pid),
     rememberedAtFork: (slot: number) => rememberBits.atFork(slot) === 1,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };
