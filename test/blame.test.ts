@@ -37,6 +37,9 @@ const PLANTED: Planted[] = [
   { mode: 'objid', region: 'ruby-heap', causes: /^object\.id$/ },
   { mode: 'freeze', region: 'ruby-heap', causes: /^object\.freeze$/ },
   { mode: 'hash_each', region: 'ruby-heap', causes: /^hash\.iteration$/ },
+  // 3.1 fills unset ivar slots with Qundef; 3.2+ leaves them zeroed and moves the object to a new shape
+  // (the flags word's upper half): before that was read, 3.3.8 gave 45 of 209 pages mutation.object
+  { mode: 'ivar_add', region: 'ruby-heap', causes: /^object\.ivar$/ },
   // the buffers' chunks are owned by their Strings (a pointer scan of the GC heap): mutation.string,
   // not the "small numbers" of a VM counter that bytes of text look like
   { mode: 'strbuf', region: 'malloc-heap', causes: /^mutation\.string$/ },
