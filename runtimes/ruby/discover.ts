@@ -254,7 +254,9 @@ export async function discoverRubyStructures(
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, glibc.chunks);
+  // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
+  // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks));
 
   return {
     bodies,
@@ -274,6 +276,24 @@ export async function discoverRubyStructures(
     heapStart: glibc.heapStart,
     tcacheKey: glibc.tcacheKey,
   };
+}
+
+/** The heap's chunks and the mmapped blocks (in use while mapped) in one list sorted by start. */
+function withMmappedChunks(chunks: MallocChunks, mmapped: { start: Float64Array; size: Float64Array }): MallocChunks {
+  if (!mmapped.start.length) return chunks;
+  const n = chunks.start.length + mmapped.start.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => startOf(a) - startOf(b));
+  function startOf(i: number): number {
+    return i < chunks.start.length ? chunks.start[i] : mmapped.start[i - chunks.start.length];
+  }
+  const out: MallocChunks = { start: new Float64Array(n), size: new Float64Array(n), inUse: new Uint8Array(n) };
+  order.forEach((i, k) => {
+    const heap = i < chunks.start.length;
+    out.start[k] = startOf(i);
+    out.size[k] = heap ? chunks.size[i] : mmapped.size[i - chunks.start.length];
+    out.inUse[k] = heap ? chunks.inUse[i] : 1;
+  });
+  return out;
 }
 
 /** glibc's chunk header: the user pointer malloc returned is 16 bytes past the chunk's start. */
