@@ -141,6 +141,35 @@ for (const { ruby, version } of RUBIES)
     assert.ok(array >= Math.floor(buffer) && array <= Math.ceil(buffer) + 2, `${array} mutation.array pages for a buffer of ${buffer.toFixed(1)}: ${JSON.stringify(child.blame.slice(0, 6))}`);
   });
 
+/** Does the Ruby's libruby (or the binary, when it is linked statically) bind its functions at load
+ *  (BIND_NOW, -z now), or on their first calls? */
+function rubyCodeBindsNow(ruby: string): boolean {
+  const where = spawnSync(ruby, ['-e', 'l = File.readlines("/proc/self/maps").map { |x| x.split[5] }.compact.find { |f| f.include?("libruby") }; print l || RbConfig.ruby'], { encoding: 'utf8' }).stdout;
+  return /\bBIND_NOW\b|Flags:.*\bNOW\b/.test(spawnSync('readelf', ['-d', where], { encoding: 'utf8' }).stdout ?? '');
+}
+
+// A library function bound on its first call writes its GOT entry (exec.lazy-bind), in every child that
+// calls it first; LD_BIND_NOW=1, the remedy the catalog names, binds every function at load. Checked by
+// that intervention on the control (noop: the child's own exit path makes such calls): with it no page
+// is exec.lazy-bind. Without it, a Ruby whose libruby binds lazily (the /opt/rubies builds; Debian's is
+// linked -z now) has such pages, which were vm.globals before (Rails on 3.3.8 and 3.4.5: 8 of them).
+for (const { ruby, version } of RUBIES) {
+  const now = rubyCodeBindsNow(ruby);
+  test(`Ruby ${version}: GOT entries bound lazily are exec.lazy-bind (${now ? 'libruby binds at load: none' : 'some'}), and none with LD_BIND_NOW=1`, () => {
+    const lazyPages = (env: NodeJS.ProcessEnv) => {
+      const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'noop', ...env });
+      assert.is(r.status, 0, r.stderr);
+      const child = JSON.parse(r.stdout).children[0];
+      assertTotals(child);
+      return child.blame.find((b: { cause: string }) => b.cause === 'exec.lazy-bind')?.pages ?? 0;
+    };
+    assert.is(lazyPages({ LD_BIND_NOW: '1' }), 0, 'LD_BIND_NOW=1: nothing is bound after the fork');
+    const lazy = lazyPages({});
+    if (now) assert.is(lazy, 0, 'libruby is linked -z now');
+    else assert.ok(lazy > 0, `a child's first calls bind functions: ${lazy} pages`);
+  });
+}
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'objid' });

@@ -10,6 +10,7 @@ import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, 
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
+import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { forkPathCopied } from '../ruby/blamer';
 import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
@@ -30,6 +31,8 @@ interface Context {
   vmaStarts: Float64Array;
   vmaEnds: Float64Array;
   vmaRegion: string[];
+  /** the same mappings' files, for the dynamic linker's lazy bindings */
+  files: MappedFiles;
   gcRuns: number;
   /** collections of the oldest generation among them (the agent reports it; where not known, e.g. in
    *  live mode, every run counts as full) */
@@ -137,6 +140,7 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.obmalloc.alloc', when: (w) => w.pool >= 0 || w.childPool >= 0 },
   { cause: (w) => glibcCause(w), when: (w) => glibcCause(w) !== '' },
   { cause: 'py.typecache', when: (w) => inRange(w.ctx, w.addr, 'typecache') },
+  { cause: 'exec.lazy-bind', when: (w) => w.region === 'file-data' && isLazyBinding(w.ctx.files, w.addr, num(w.O), num(w.N)) },
   { cause: 'vm.globals', when: (w) => w.region === 'file-data' },
   // a word no rule explains, on a page the fork path itself wrote (the twin copied it too)
   { cause: 'fork.atfork', when: (w) => w.ctx.forkPathCopied(w.addr - (w.addr % w.ctx.pageSize)) },
@@ -259,6 +263,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regionsOf(ref.vmas),
+    files: mappedFiles(ref.vmas),
     gcRuns,
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
     forkPathCopied: forkPathCopied(capture, ref),

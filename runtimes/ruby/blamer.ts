@@ -16,6 +16,7 @@ import { pageIndexer } from '../../analyzers/classify';
 import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
+import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { Remedy, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
@@ -41,6 +42,8 @@ export interface Context {
   vmaEnds: Float64Array;
   vmaRegion: string[];
   vmaKind: string[];
+  /** the same mappings' files, for the dynamic linker's lazy bindings */
+  files: MappedFiles;
   objIndex: ObjectIndex;
   classNames: AddrMap<string>;
   vmEmptyCc: Word | undefined;
@@ -1034,6 +1037,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): str
   // mapped; its header is glibc's, its contents are decoded as a chunk's.
   const m = mmappedChunkAt(ctx, addr);
   if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start: m.start, size: m.size, O, N });
+  if (isLazyBinding(ctx.files, addr, num(O), num(N))) return 'exec.lazy-bind';
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
 }
@@ -1219,6 +1223,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regions,
     vmaKind: mappingKinds(ref.vmas, regions, L),
+    files: mappedFiles(ref.vmas),
     objIndex,
     classNames,
     vmEmptyCc: ruby.vmEmptyCc ? { lo: ruby.vmEmptyCc % 4294967296, hi: Math.floor(ruby.vmEmptyCc / 4294967296) } : undefined,
