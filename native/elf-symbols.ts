@@ -176,6 +176,58 @@ function lookup(t: SymbolTable, vaddr: number): string {
   return '';
 }
 
+/** Where lazy binding happens in an ELF file: its .got.plt (the GOT entries the dynamic linker fills on
+ *  a function's first call) and its PLT stubs (.plt, .plt.sec), as virtual addresses of the file. */
+export interface PltSections {
+  segments: Segment[];
+  gotPlt: { vaddr: number; size: number } | null;
+  plt: { vaddr: number; size: number }[];
+}
+
+/** The PLT sections of the ELF file a mapping shows (same device and inode; null: not an ELF file, no
+ *  section headers, or no longer the mapped file). Section names come from .shstrtab, which strip keeps. */
+export function pltSectionsOf(vma: Vma): PltSections | null {
+  if (!vma.path.startsWith('/')) return null;
+  let fd: number;
+  try {
+    fd = fs.openSync(vma.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch {
+    return null;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.ino !== vma.inode || deviceOf(st.dev) !== vma.dev) return null;
+    const eh = readAt(fd, 0, 64);
+    if (eh.readUInt32BE(0) !== 0x7f454c46 || eh[4] !== 2 || eh[5] !== 1) return null;
+    const [phoff, shoff] = [u64(eh, 0x20), u64(eh, 0x28)];
+    const [phentsize, phnum, shentsize, shnum, shstrndx] = [eh.readUInt16LE(0x36), eh.readUInt16LE(0x38), eh.readUInt16LE(0x3a), eh.readUInt16LE(0x3c), eh.readUInt16LE(0x3e)];
+    if (!shoff || !shnum || shstrndx >= shnum) return null;
+    const segments: Segment[] = [];
+    const ph = readAt(fd, phoff, phentsize * phnum);
+    for (let i = 0; i < phnum; i++) {
+      const at = i * phentsize;
+      if (ph.readUInt32LE(at) === PT_LOAD) segments.push({ offset: u64(ph, at + 8), vaddr: u64(ph, at + 16), filesz: u64(ph, at + 32), memsz: u64(ph, at + 40) });
+    }
+    const sh = readAt(fd, shoff, shentsize * shnum);
+    const names = readAt(fd, u64(sh, shstrndx * shentsize + 24), Math.min(u64(sh, shstrndx * shentsize + 32), 1 << 20));
+    const out: PltSections = { segments, gotPlt: null, plt: [] };
+    for (let i = 0; i < shnum; i++) {
+      const at = i * shentsize;
+      const nameAt = sh.readUInt32LE(at);
+      const end = names.indexOf(0, nameAt);
+      const name = names.toString('latin1', nameAt, end < 0 ? names.length : end);
+      const range = { vaddr: u64(sh, at + 16), size: u64(sh, at + 32) };
+      if (name === '.got.plt') out.gotPlt = range;
+      else if (name === '.plt' || name === '.plt.sec') out.plt.push(range);
+    }
+    return out;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The PT_LOAD segments of the ELF file a mapping shows (null: not an ELF file, or no longer the mapped one). */
 export function loadSegmentsOf(vma: Vma): Segment[] | null {
   return vma.path.startsWith('/') ? (loadTable(vma.path, false, { dev: vma.dev, inode: vma.inode }, true)?.segments ?? null) : null;

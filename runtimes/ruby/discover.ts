@@ -256,7 +256,7 @@ export async function discoverRubyStructures(
   const glibc = await glibcHeap();
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks));
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize));
 
   return {
     bodies,
@@ -278,8 +278,20 @@ export async function discoverRubyStructures(
   };
 }
 
-/** The heap's chunks and the mmapped blocks (in use while mapped) in one list sorted by start. */
-function withMmappedChunks(chunks: MallocChunks, mmapped: { start: Float64Array; size: Float64Array }): MallocChunks {
+/** The heap's chunks and the mmapped blocks (in use while mapped) in one list sorted by start. A block
+ *  found where a heap chunk or a GC heap body lies is no block (the probe reads a size word with the
+ *  IS_MMAPPED bit at page starts: a number in a slot or chunk can look like one): left out. */
+function withMmappedChunks(chunks: MallocChunks, found: { start: Float64Array; size: Float64Array }, bodies: Float64Array, heapPageSize: number): MallocChunks {
+  const keep: number[] = [];
+  for (let i = 0; i < found.start.length; i++) {
+    const [s, e] = [found.start[i], found.start[i] + found.size[i]];
+    const c = lastAtOrBelow(chunks.start, e - 1);
+    const b = lastAtOrBelow(bodies, e - 1);
+    const overlapsChunk = c >= 0 && chunks.start[c] + chunks.size[c] > s;
+    const overlapsBody = b >= 0 && bodies[b] + heapPageSize > s;
+    if (!overlapsChunk && !overlapsBody && (!keep.length || found.start[keep[keep.length - 1]] !== s)) keep.push(i);
+  }
+  const mmapped = { start: Float64Array.from(keep, (i) => found.start[i]), size: Float64Array.from(keep, (i) => found.size[i]) };
   if (!mmapped.start.length) return chunks;
   const n = chunks.start.length + mmapped.start.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => startOf(a) - startOf(b));
