@@ -21,6 +21,9 @@ export interface BudgetConfig {
   strategy: string;
   workload?: string;
   repeat: number;
+  /** false: the program starts with address-space randomisation off (run --no-aslr): repeated runs place
+   *  memory alike, so a baseline is not compared across layouts (a small app's copies vary ~10% with them) */
+  aslr: boolean;
   budgets: {
     copiedPerChild?: number;
     sharedRatio?: number;
@@ -99,7 +102,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: the config must be a JSON object`);
   const dir = path.dirname(path.resolve(file));
   const bad = (field: string, what: string) => new UsageError(`${file}: ${field}: ${what}`);
-  const known = new Set(['program', 'rack', 'children', 'strategy', 'workload', 'repeat', 'budgets', 'baseline', 'tolerance']);
+  const known = new Set(['program', 'rack', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'budgets', 'baseline', 'tolerance']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
 
   const file_ = (field: string, v: unknown): string => {
@@ -180,6 +183,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     }
   }
   if (raw.baseline !== undefined && (typeof raw.baseline !== 'string' || !raw.baseline)) throw bad('baseline', 'must be a file name (a string)');
+  if (raw.aslr !== undefined && typeof raw.aslr !== 'boolean') throw bad('aslr', 'must be true or false');
 
   return {
     dir,
@@ -190,6 +194,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     strategy: (raw.strategy as string | undefined) ?? 'none',
     workload: raw.workload === undefined ? undefined : file_('workload', raw.workload),
     repeat: int('repeat', raw.repeat, 3, 1, 50),
+    aslr: raw.aslr !== false,
     budgets: { copiedPerChild: size('budgets.copiedPerChild', b.copiedPerChild), sharedRatio, newPerChild: size('budgets.newPerChild', b.newPerChild), causes },
     baseline: raw.baseline === undefined ? undefined : path.resolve(dir, raw.baseline as string),
     tolerance,

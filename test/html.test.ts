@@ -68,7 +68,8 @@ const CONTRAST = String.raw`(() => {
       const [p, q] = [lum(fg.c), lum(bg)].sort((a, b) => b - a);
       worst = Math.min(worst, (p + 0.05) / (q + 0.05));
     }
-    out.push({ text: n.textContent.slice(0, 40), cls: el.className, ratio: worst });
+    // a label the hover box covers whole shows no pixel of its own: nothing to judge
+    if (worst !== Infinity) out.push({ text: n.textContent.slice(0, 40), cls: el.className, ratio: worst });
   }
   return out;
 })()`;

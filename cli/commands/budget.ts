@@ -121,6 +121,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
       children: cfg.children,
       strategy: cfg.strategy,
       workload: cfg.workload,
+      aslr: cfg.aslr,
       cwd: cfg.dir,
     },
     process.stderr,
