@@ -903,18 +903,13 @@ function idTableOn(p: IdenticalPage): string | undefined {
 const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((p: IdenticalPage) => string) }[] = [
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
-  // A Hash store of the value the entry held (h[k] = v again: ar_update, st_update write the entry
-  // whatever it held). Its table lies in the Hash's slot (3.2+: an embedded ar_table) or in chunks of its
-  // own, and the same page would pass for an iteration's (below) but for the writer. Found on a program
-  // that sets a flag on preloaded Hashes per run, prewarmed (3.4.5): 668 GC heap pages first written by
-  // ar_update, blamed hash.iteration before.
-  { cause: 'mutation.hash', when: (p) => hashStoreWrote(p) },
-  // Any other store of the program that left the bytes as they were (a[i] = a[i], a Struct member or an
-  // attribute set to what it held, String#setbyte of the same byte), told by its writer, named exactly:
-  // ahead of the rules that guess from what lies on the page. Found on a program doing each of these on
-  // 20,000-100,000 preloaded objects (3.4.5): 196 pages rb_ary_store (same-value.unknown before), 248
-  // vm_call_opt_struct_aset and 196 vm_call_attrset (gc.age before: the child's GC had run, and the
-  // page held young objects), 151 rb_str_setbyte (gc.age).
+  // A store of the program that left the bytes as they were (h[k] = v and a[i] = a[i] again, a Struct
+  // member or an attribute set to what it held, String#setbyte of the same byte), told by its writer,
+  // named exactly (STORE_WRITERS): ahead of the rules that guess from what lies on the page. Found on
+  // programs doing each on 20,000-100,000 preloaded objects (3.4.5): 668 pages first written by ar_update
+  // (hash.iteration before: a small Hash's table lies in its slot), 196 by rb_ary_store
+  // (same-value.unknown), 248 by vm_call_opt_struct_aset and 196 by vm_call_attrset (gc.age: the child's
+  // GC had run and the page held young objects), 151 by rb_str_setbyte (gc.age).
   { cause: (p) => storeCause(p)!, when: (p) => storeCause(p) !== undefined },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
@@ -983,15 +978,20 @@ const FIRST_WRITERS = {
   objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
-  // hash.c's stores into an existing entry of a Hash's table
-  hashStore: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
-  // st.c's (st.h renames st_update and st_insert rb_st_*): any st_table's, a Hash's or the VM's
-  stStore: /^(rb_st_update|rb_st_insert)$/,
 };
 
 /** The program's stores into its objects, by the function that makes them (exact names, clone suffixes
- *  stripped), first match wins: what a same-value page first written by one of them is. */
-const STORE_WRITERS: { cause: string; writer: RegExp }[] = [
+ *  stripped), and what the page must hold for it, first match wins: what a same-value page first
+ *  written by one of them is. hash.c's stores on a page holding a Hash (in its slot, 3.2+, or a table
+ *  chunk); st.c's (st.h renames st_update and st_insert rb_st_*), which serve the VM's tables too
+ *  (generic ivars, symbols), only on a page of Hash tables alone. */
+const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) => boolean }[] = [
+  {
+    cause: 'mutation.hash',
+    writer: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
+    on: (p) => (bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0),
+  },
+  { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
   { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill)$/ },
   { cause: 'mutation.struct', writer: /^(vm_call_opt_struct_aset0?|rb_struct_aset|rb_struct_set|struct_aset_imp)$/ },
   { cause: 'mutation.object', writer: /^(vm_call_attrset\w*|vm_setivar\w*|vm_setinstancevariable|rb_ivar_set|rb_obj_ivar_set|obj_ivar_set\w*)$/ },
@@ -1001,17 +1001,7 @@ const STORE_WRITERS: { cause: string; writer: RegExp }[] = [
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS). */
 function storeCause(p: IdenticalPage): string | undefined {
   const writer = p.ctx.exactWriter(p.page);
-  return writer === undefined ? undefined : STORE_WRITERS.find((r) => r.writer.test(writer))?.cause;
-}
-
-/** Did a Hash store of the value its entry held copy the page (the first writer, named exactly)? hash.c's
- *  stores on a page holding a Hash (in a slot, 3.2+, or a table chunk); st.c's, which serve the VM's
- *  tables too (generic ivars, symbols), only on a page of Hash tables alone. */
-function hashStoreWrote(p: IdenticalPage): boolean {
-  const writer = p.ctx.exactWriter(p.page);
-  if (!writer) return false;
-  if (FIRST_WRITERS.hashStore.test(writer)) return bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0;
-  return FIRST_WRITERS.stStore.test(writer) && hashTablesOn(p) === HASH_TABLES_ONLY;
+  return writer === undefined ? undefined : STORE_WRITERS.find((r) => r.writer.test(writer) && (!r.on || r.on(p)))?.cause;
 }
 
 /** hashTablesOn: every chunk in use on the page is a Hash's (and there is one). */
