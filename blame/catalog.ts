@@ -87,6 +87,13 @@ export const CAUSES: readonly CauseRow[] = [
       'the program writes this data in workers: keep per-request state out of preloaded objects',
     ),
   ),
+  row(
+    'mutation.native',
+    'mutation',
+    'a native library of the program (a C extension, or a C library one wraps: SQLite, OpenSSL) wrote its own memory: a connection, cache or handle made before the fork',
+    [],
+    'open database connections and other native handles in each worker after the fork (a post-fork hook), not in the parent',
+  ),
   // CPython (runtimes/python). Its ids start with py. where a Ruby id would read the same (gc.*, mutation.*).
   row('py.specialize.code', 'icache', "the specializing interpreter rewrote a code object's adaptive bytecode or inline caches (first calls of a function; 3.11: its warm-up counter)", [], 'call the hot functions in the parent before forking, so they are specialized in the shared image'),
   row('py.specialize.version', 'icache', 'a version tag assigned lazily for the specializer (a type\'s tp_version_tag, a function\'s func_version, a dict keys table\'s dk_version)', [], 'call the hot functions in the parent before forking'),

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RUBY_FIXTURES, runCowscope, tempDir, testRubies } from './helpers/ruby';
+import { RUBY_FIXTURES, railsGemsEnv, runCowscope, tempDir, testRubies } from './helpers/ruby';
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { loadCapture } from '../native/capture-file';
 import { runReport } from '../analyzers/run-report';
@@ -193,6 +193,24 @@ for (const { ruby, version } of RUBIES) {
     else assert.ok(lazy >= 1, `the child's first calls of getsid, getpriority and clock_getres bind them: ${lazy} pages`);
   });
 }
+
+// native: a full scan of an SQLite database (the sqlite3 gem) whose page cache the parent filled. Each
+// database page is cached in a chunk libsqlite3 malloc'd, its header at the end; pinning and unpinning it
+// stores the header's bytes again, so the child copies one page a database page, no byte changed, no
+// object owning it. The first writer, in libsqlite3, tells (same-value.unknown before: 1,524 pages).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} native: SQLite's page cache, written again by libsqlite3, is mutation.native, a page per database page`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'native', ...railsGemsEnv(ruby) });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const dbPages = Number(/sqlite pages: (\d+)/.exec(r.stderr)?.[1]);
+    assert.ok(dbPages > 1000, r.stderr);
+    const native = child.blame.find((b: { cause: string }) => b.cause === 'mutation.native')?.pages ?? 0;
+    assert.ok(Math.abs(native - dbPages) <= 0.03 * dbPages, `native on ${version}: ${native} pages mutation.native, the database has ${dbPages}; ${JSON.stringify(child.blame.slice(0, 6))}`);
+    const unexplained = child.blame.filter((b: { cause: string }) => /^(unknown|same-value\.)/.test(b.cause)).reduce((n: number, b: { pages: number }) => n + b.pages, 0);
+    assert.ok(unexplained <= 0.01 * child.pages.copied, `native on ${version}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
+  });
 
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');

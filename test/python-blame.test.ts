@@ -76,6 +76,22 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pages >= 20 && pages <= 25, `typecache on ${version}: ${pages} pages; ${JSON.stringify(child.blame.slice(0, 6))}`);
   });
 
+  // SQLite's page cache, one malloc'd chunk a database page with its header at the end: a full scan pins
+  // and unpins every page, storing the header's bytes again, so each database page copies the OS page
+  // that holds its header and nothing else changes. Words cannot tell; the first writer can.
+  test(`Python ${version} native: SQLite's page cache, written again by libsqlite3, is mutation.native, a page per database page`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'native' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const dbPages = Number(/sqlite pages: (\d+)/.exec(r.stderr)?.[1]);
+    assert.ok(dbPages > 1000, r.stderr);
+    const native = pagesOf(child.blame, /^mutation\.native$/);
+    assert.ok(Math.abs(native - dbPages) <= 0.03 * dbPages, `native on ${version}: ${native} pages mutation.native, the database has ${dbPages}; ${JSON.stringify(child.blame.slice(0, 6))}`);
+    const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
+    assert.ok(unexplained <= 0.01 * child.pages.copied, `native on ${version}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
+  });
+
   test(`Python ${version} noop: the control copies little, and explains it`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'noop' });
     assert.is(r.status, 0, r.stderr);

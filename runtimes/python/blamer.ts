@@ -13,6 +13,7 @@ import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { forkPathCopied } from '../ruby/blamer';
 import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
+import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
@@ -42,6 +43,8 @@ interface Context {
   firstFault: (page: number) => FirstFault | undefined;
   /** could the collector have written at this time (ns from the continue, fault tracing's clock)? */
   inCollection: (ns: number) => boolean;
+  /** the native library of the program that first wrote a copied page (its file), if one did */
+  nativeWriter: (page: number) => string | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
   pageSize: number;
@@ -144,7 +147,13 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'vm.globals', when: (w) => w.region === 'file-data' },
   // a word no rule explains, on a page the fork path itself wrote (the twin copied it too)
   { cause: 'fork.atfork', when: (w) => w.ctx.forkPathCopied(w.addr - (w.addr % w.ctx.pageSize)) },
+  // ... or on a page a native library of the program wrote first (blame/native-writer.ts)
+  { cause: 'mutation.native', when: (w) => w.ctx.nativeWriter(w.addr - (w.addr % w.ctx.pageSize)) !== undefined },
 ];
+
+/** The interpreter's own files: its executable and libpython. Writes from other files are a native
+ *  library's (an extension module, or the C library it wraps). */
+const CORE_FILES = /\/(libpython[^/]*\.so[^/]*|python[\d.]*m?)$/;
 
 /** Is the address in an interpreter-state range of the kind? */
 function inRange(ctx: Context, addr: number, kind: (typeof RANGE_KINDS)[number]): boolean {
@@ -223,6 +232,8 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'exec.stack', when: (p) => p.region === 'stack' },
   { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },
   { cause: 'vm.globals', when: (p) => p.region === 'file-data' },
+  // a native library of the program stored its own bytes again (blame/native-writer.ts)
+  { cause: 'mutation.native', when: (p) => p.ctx.nativeWriter(p.page) !== undefined },
 ];
 
 /** What gc.disable() would add to a child: the blocks its automatic collections freed (garbage in
@@ -269,6 +280,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     forkPathCopied: forkPathCopied(capture, ref),
     firstFault: firstFaultOf(capture, diffs.pid),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
+    nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
     replaced: new Set(),
     pageSize: capture.meta.pageSize,
   };

@@ -18,6 +18,7 @@ import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
+import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
@@ -94,6 +95,9 @@ export interface Context {
   /** the same where named exactly (.symtab), clone suffixes stripped: rules that tell one runtime function
    *  from another (an exported symbol before the instruction says nothing of which static one ran) */
   exactWriter: (page: number) => string | undefined;
+  /** the native library of the program (a C extension, a library it wraps) that first wrote a copied
+   *  page: its file, if one did (blame/native-writer.ts) */
+  nativeWriter: (page: number) => string | undefined;
   /** 3.3+: the age bits of struct heap_page, at the fork and now, in the words the child changed (no
    *  words: the age lives in the flags word) */
   ageBits: HeapPageBits;
@@ -970,7 +974,14 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // iteration (its level lives in the Hash's flags) do not write them, compaction only where an object
   // moved. Found on the same program on Debian's 3.1 (its libruby names no static function): 1,405 pages.
   { cause: 'mutation.hash', when: (p) => p.ctx.exactWriter(p.page) === undefined && hashTablesOn(p) === HASH_TABLES_ONLY },
+  // A native library of the program (a C extension, the C library it wraps) stored its own bytes again
+  // off the GC heap, where no object owns them.
+  { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && p.ctx.nativeWriter(p.page) !== undefined },
 ];
+
+/** CRuby's own files: the executable and libruby. Writes from other files are a native library's (a C
+ *  extension, or the C library it wraps). */
+const CORE_FILES = /\/(libruby[^/]*\.so[^/]*|ruby[\d.]*)$/;
 
 /** First-writer functions (CRuby's and glibc's) that allocate: a slot for a new object, or malloc memory
  *  its new owner fills (an Array's buffer filled with nil, glibc carving a chunk); and CRuby's sweep. */
@@ -1281,6 +1292,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     forkPathCopied: forkPathCopied(capture, ref),
     firstWriter: firstWriterName(capture, diffs.pid),
     exactWriter: exactFirstWriterOf(capture, diffs.pid),
+    nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
     rememberedAtFork: (slot: number) => rememberBits.atFork(slot) === 1,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };
@@ -1649,10 +1661,12 @@ class RubyPageBlamer implements PageBlamer {
     const { ctx, ruby, values: v, wordAddr } = this;
     // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
     // child-side handlers re-initialising a lock or list
-    const forkWrote = ctx.forkPathCopied(this.diffs.addrs[p]);
+    // ... or that a native library of the program wrote first (blame/native-writer.ts)
+    const page = this.diffs.addrs[p];
+    const unexplained = ctx.forkPathCopied(page) ? 'fork.atfork' : ctx.nativeWriter(page) !== undefined ? 'mutation.native' : 'unknown';
     for (let k = first; k < end; k++) {
       const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
-      causes.push(cause === 'unknown' && forkWrote ? 'fork.atfork' : cause);
+      causes.push(cause === 'unknown' ? unexplained : cause);
       if (!ownerKeys) continue;
       const o = this.chunkOwnerAt(k);
       ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
