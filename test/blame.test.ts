@@ -212,6 +212,26 @@ for (const { ruby, version } of RUBIES)
     assert.ok(unexplained <= 0.01 * child.pages.copied, `native on ${version}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
   });
 
+// render: an ERB template rendered 300 times in the child, each render compiling its source again (an
+// eval) into memory its GC freed. The new iseqs' instructions and call_data point to call caches and
+// call infos, but they are code the child compiled (alloc.malloc), not a call-cache table that a prewarm
+// would have filled: only pointers to method entries, or a call-cache record's first cache, say that.
+// Before, chunks holding any such pointer were icache.call: 3.3.8 99 pages (7% of alloc.malloc's), and
+// 1,100-1,800 pages a child of a program rendering a template per order (3.1-3.4), whose prewarm then
+// copied more, not less.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} render: code compiled in the child is alloc.malloc, not icache.call`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'render' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const pagesOf = (cause: string) => child.blame.find((b: { cause: string }) => b.cause === cause)?.pages ?? 0;
+    const summary = JSON.stringify(child.blame.slice(0, 6));
+    assert.ok(pagesOf('alloc.malloc') >= 0.3 * child.pages.copied, `the renders' allocations: ${summary}`);
+    assert.ok(pagesOf('icache.call') <= 0.05 * pagesOf('alloc.malloc'), `icache.call ${pagesOf('icache.call')} against alloc.malloc ${pagesOf('alloc.malloc')}: ${summary}`);
+    assert.ok(pagesOf('unknown') <= 0.01 * child.pages.copied, summary);
+  });
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'objid' });

@@ -651,10 +651,24 @@ function freshTargetCause(ctx: Context, k: number): string | undefined {
 /** What a call-cache table record points to: method entries, call caches and call infos. */
 const CALL_CACHE_IMEMOS = new Set<number>([IMEMO.ment, IMEMO.callcache, IMEMO.callinfo]);
 
-/** What a pointer the child stored into a chunk it allocated says about that chunk, first match wins. */
-const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number) => boolean }[] = [
-  // a call-cache table record (class cc_tbl entry, ccs) points to method entries and call caches/infos
-  { cause: 'icache.call', when: (ctx, t) => CALL_CACHE_IMEMOS.has(imemoAt(ctx, t)) },
+/** What a pointer the child stored into a chunk says about that chunk, first match wins; `fresh`: a chunk
+ *  the child allocated (else one in use at the fork). */
+const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number, fresh: boolean) => boolean }[] = [
+  // A call-cache table: a class's cc_tbl items and callable_m_tbl point to method entries, and so does a
+  // call-cache record (struct rb_class_cc_entries: capa and len, then the method entry at +8); its entries
+  // array is found through the record (freshChunkCauses). In a fork-time chunk, call caches and call infos
+  // tell too (a table's entries the child filled). Elsewhere in a chunk the child allocated they say
+  // nothing: the iseqs the child compiles (an eval per call, as ERB#result is; a template's first render)
+  // hold them in their instructions and call_data. Found on a program whose workers render an ERB
+  // template per order (3.1-3.4): 1,100-1,800 pages of such chunks were icache.call, and its prewarm,
+  // which that cause names, made the child copy 38% more.
+  {
+    cause: 'icache.call',
+    when: (ctx, t, fresh) => {
+      const imemo = imemoAt(ctx, t);
+      return imemo === IMEMO.ment || (CALL_CACHE_IMEMOS.has(imemo) && !fresh);
+    },
+  },
   // 3.2+ constant-cache tracking: a set of ICs, each an address inside an iseq's is_entries
   { cause: 'icache.const', when: (ctx, t) => !ctx.L?.globalConstantSerial && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, t) >= 0 },
   // the object-id tables (id -> object, object -> id) the child filled for objects it gave an id
@@ -662,11 +676,11 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
 ];
 
 /** The cause the first matching FRESH_CHUNK_POINTERS row gives a stored pointer, if any. */
-function freshPointerCause(ctx: Context, target: number): string | undefined {
+function freshPointerCause(ctx: Context, target: number, fresh: boolean): string | undefined {
   // Every row asks about an 8-byte aligned address in pointerSpan. Most stored values are not (small
   // numbers, characters): a Rails worker asks for ~300K words of the chunks it allocated.
   if (!aligned8(target) || target < ctx.pointerSpan.lo || target >= ctx.pointerSpan.hi) return undefined;
-  for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target)) return r.cause;
+  for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target, fresh)) return r.cause;
   return undefined;
 }
 
@@ -694,19 +708,24 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   // a chunk's words come one after another: its cause so far, from the word before
   let lastStart = -1;
   let lastCause: string | undefined;
+  // chunks a fork-time call table or call-cache record now points to (their user start): its items or
+  // entries, moved to memory the child allocated as they grew
+  const grownFrom: number[] = [];
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
+    if (ctx.cw.kind[k] === CW.CONTENT && ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && isCallPathCounter(ctx, ctx.cw.start[k])) grownFrom.push(ctx.tw.start[k]);
     if (ctx.cw.kind[k] !== CW.FRESH) continue;
     const start = ctx.cw.start[k];
     const was = start === lastStart ? lastCause : out.get(start);
     lastStart = start;
     lastCause = was;
     // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
-    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k))) : undefined;
+    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true) : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
   }
+  for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
   // cache's set -> its entries): a chunk the child allocated that points to a cache chunk, or that a
   // call-cache record points to, is part of the same table. Two rounds settle three levels.
@@ -734,7 +753,7 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
     const t = ctx.tw.kind[k];
     if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
     if (out.has(start)) continue;
-    const cause = freshPointerCause(ctx, target);
+    const cause = freshPointerCause(ctx, target, false);
     if (cause) out.set(start, cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
     else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], v.oldAt(k), N)) out.set(start, 'vm.globals');
