@@ -6,7 +6,7 @@
 
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
-import { RangeCursor, SortedCursor, Word, WordValues, findRange, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
+import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
@@ -78,6 +78,12 @@ interface At {
   childPool: number;
   buffer: number;
   region: string;
+  /** outside every map object, in a block of a fork-time pool: the block's start (-1: none), the map
+   *  object whose extent begins in the same block (-1: none), and the block's first word, fork-time and
+   *  now, where the child changed it (null: unchanged) */
+  block: number;
+  blockObj: number;
+  blockFirst: { O: Word; N: Word } | null;
 }
 
 /** A reference count's change: a small step of a mortal object's count (3.12+: its low 32 bits; an
@@ -114,6 +120,20 @@ const unfrozenInFrozenHeap = (w: At): boolean => programFroze(w.ctx) && collecte
 /** The program or the strategy called gc.freeze() (beyond what the interpreter froze at its start). */
 const programFroze = (ctx: Context): boolean => ctx.map.frozen > ctx.map.frozenAtStart;
 
+/** Is the value a pymalloc free-list link of the word's pool: NULL, or a block boundary in that pool? */
+function isPoolLink(w: At, v: number): boolean {
+  const base = w.ctx.pools.start[w.pool];
+  const size = w.ctx.pools.blockSize[w.pool];
+  return v === 0 || (v >= base + POOL.header && v < base + POOL.size && (v - base - POOL.header) % size === 0);
+}
+
+/** Was the word's block in use at the fork: carved (below the pool's nextoffset) and its first word
+ *  not a free-list link then (unchanged, it is what it was: a block the child allocated gets a new one)? */
+function heldAtFork(w: At): boolean {
+  if (w.block < 0 || w.block - w.ctx.pools.start[w.pool] >= w.ctx.pools.nextOffset[w.pool]) return false;
+  return w.blockFirst === null || !isPoolLink(w, num(w.blockFirst.O));
+}
+
 /** Changed words, first match wins. */
 const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolean }[] = [
   { cause: 'exec.stack', when: (w) => w.region === 'stack' },
@@ -137,7 +157,19 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
     cause: 'py.specialize.version',
     when: (w) => w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'dictkeys' && w.addr - w.ctx.map.buffers.start[w.buffer] === DICT_KEYS_VERSION_WORD,
   },
+  // an instance's attribute values array (3.11, 3.12): its attributes
+  { cause: 'py.mutation.object', when: (w) => w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'values' },
   { cause: 'py.mutation.buffer', when: (w) => w.buffer >= 0 },
+  // In a pool, outside every object of the map, a block that was in use at the fork (its first word no
+  // free-list link then): memory an object keeps outside itself, allocated with PyMem_Malloc (3.11 and
+  // 3.12: an instance's attribute values array; an OrderedDict's nodes; a bytearray's bytes), or on 3.13
+  // an object's inline attribute values, past the size the map gives it but in its block. The child freed
+  // it if its first word is a link now. Found on a program updating an attribute of preloaded instances
+  // and moving OrderedDict entries (3.11: 1,995 pages were py.obmalloc.alloc, allocation into free blocks,
+  // on ~1,900 of which no block had been free).
+  { cause: 'py.obmalloc.free', when: (w) => heldAtFork(w) && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N)) },
+  { cause: 'py.mutation.object', when: (w) => heldAtFork(w) && w.blockObj >= 0 },
+  { cause: 'py.mutation.buffer', when: (w) => heldAtFork(w) },
   // In a pool, outside every object of the map: a block free at the fork (or never used) that the
   // child allocated; or a pool the child carved from a free one.
   { cause: 'py.obmalloc.alloc', when: (w) => w.pool >= 0 || w.childPool >= 0 },
@@ -343,6 +375,17 @@ class PythonPageBlamer implements PageBlamer {
     const pool = this.poolCursor.at(addr);
     const childPool = this.childPoolCursor.at(addr);
     const poolStart = pool >= 0 ? ctx.pools.start[pool] : childPool >= 0 ? ctx.childPools.start[childPool] : -1;
+    let block = -1;
+    let blockObj = -1;
+    let blockFirst: At['blockFirst'] = null;
+    if (obj < 0 && pool >= 0 && addr - poolStart >= POOL.header) {
+      const size = ctx.pools.blockSize[pool];
+      block = poolStart + POOL.header + Math.floor((addr - poolStart - POOL.header) / size) * size;
+      const before = this.objectCursor.at(addr);
+      if (before >= 0 && objects.addr[before] - objects.pre[before] >= block) blockObj = before;
+      const first = block === addr ? k : indexOf(this.wordAddr, block);
+      if (first >= 0) blockFirst = { O: this.values.oldAt(first), N: this.values.newAt(first) };
+    }
     return {
       ctx,
       k,
@@ -357,6 +400,9 @@ class PythonPageBlamer implements PageBlamer {
       childPool,
       buffer: this.bufferCursor.at(addr),
       region: this.regionAt(addr),
+      block,
+      blockObj,
+      blockFirst,
     };
   }
 

@@ -420,13 +420,33 @@ def _pre_header(flags, version):
     return pre
 
 
+def _values_array(o, i, version):
+    """3.11/3.12: an instance's attribute values live in an array of their own (PyMem_Malloc), which its
+    pre-header points to until a __dict__ is made: (start, bytes), or None. The array is prefixed by its
+    insertion order, the prefix's size in the byte before the values; its capacity is that of the class's
+    shared keys (dk_usable + dk_nentries), no more than the prefix holds. Asking for __dict__ makes the
+    dict, in this helper fork only."""
+    if version == (3, 11):
+        values = _u64(i - 32)
+    else:
+        raw = _u64(i - 24)  # a dict, or the values tagged by one subtracted
+        values = raw + 1 if raw & 1 else 0
+    if not values:
+        return None
+    prefix = _u8(values - 1)
+    keys = _u64(id(object.__getattribute__(o, "__dict__")) + 32)
+    capacity = min(_u64(keys + 16) + _u64(keys + 24), prefix - 2)
+    return (values - prefix, prefix + 8 * capacity) if 0 < capacity and prefix >= 8 else None
+
+
 def _walk(out):
     """Every object reachable from the GC's lists and sys.modules, one line each:
       T <index> <type name>                    (a type name, before its first use)
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
                                                 8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
-      B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items)
+      B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items, an
+                                                instance's attribute values on 3.11/3.12)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
       E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
@@ -489,6 +509,10 @@ def _walk(out):
                 allocated = _u64(i + 32)
                 if items and allocated:
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
+            elif flags & MANAGED_DICT and version in ((3, 11), (3, 12)):
+                values = _values_array(o, i, version)
+                if values:
+                    w("B %x %d values %x\n" % (values[0], values[1], i))
         except Exception:
             pass
     if layout:
