@@ -50,6 +50,8 @@ export interface Context {
   vmEmptyCc: Word | undefined;
   /** the low word of the new flags of every slot whose flags word the child changed, by slot address */
   newSlotFlags: SlotFlags;
+  /** the changed words' addresses, ascending (set by the blamer) */
+  wordAddr: Float64Array;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: AddrMap<string>;
   /** the last chunkOwnerIndex answer */
@@ -632,9 +634,13 @@ function ownerDied(ctx: Context, start: number): boolean {
   if (i < 0) return false;
   const o = ctx.ruby.chunkOwners!;
   const now = ctx.newSlotFlags.get(o.slot[i]);
+  const was = o.flags[i] & FL.typeMask;
+  // A T_DATA object keeps its data pointer for life: the slot's pointer to the chunk changed, so the slot
+  // holds another object of the type (a Date made where a dead Random was, whose state chunk was freed).
+  if ((now === undefined || (now & FL.typeMask) === was) && was === T.DATA && o.offset[i] > 0) return indexOf(ctx.wordAddr, o.slot[i] + o.offset[i]) >= 0;
   if (now === undefined) return false;
   const type = now & FL.typeMask;
-  return type !== T.MOVED && type !== (o.flags[i] & FL.typeMask);
+  return type !== T.MOVED && type !== was;
 }
 
 /** Is the chunk at start one whose counters the call path bumps: a call table of a class (its slot
@@ -746,7 +752,10 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true) : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
-    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16) pointsTo.push([start, ctx.tw.start[k]]);
+    // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
+    // what several dead allocations left, no table's links (3.1.2, a 73 KiB free chunk holding a Hash's
+    // old entries and another structure's pointers to a call-cache chunk: 665 pages icache.call)
+    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && childInUse(ctx, start)) pointsTo.push([start, ctx.tw.start[k]]);
   }
   for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
@@ -1293,6 +1302,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     gcMarks: capture.run?.gcMarks?.[capture.run.children.indexOf(diffs.pid)],
     glibc,
     cw: chunkWords(0),
+    wordAddr: new Float64Array(),
     heapPageStructAt: new RangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
     callDataAt: new RangeCursor(ruby.callData.start, ruby.callData.end),
     isEntriesAt: new RangeCursor(ruby.isEntries.start, ruby.isEntries.end),
@@ -1579,7 +1589,7 @@ class RubyPageBlamer implements PageBlamer {
     const pageBody = (this.pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a)));
     const v = (this.values = new WordValues(diffs));
     const wordPage = diffs.wordPage;
-    const wordAddr = (this.wordAddr = wordAddresses(diffs));
+    const wordAddr = (this.wordAddr = ctx.wordAddr = wordAddresses(diffs));
     this.slotsAndCaches();
     // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
     // there are object references), asked by every pass below and by wordCause: computed once a word.
