@@ -1459,6 +1459,34 @@ function spanOf(...spans: [number | undefined, number | undefined][]): { lo: num
   return { lo, hi };
 }
 
+/** What a prewarm costs a child. Its run of the workload in the parent leaves what it allocated and
+ *  dropped in the fork-time heap, and the child's own run then allocates into that garbage as its GCs
+ *  free it (sweeping it copies those pages too), where the child of a parent that had not run it took
+ *  new memory: about the pages of private anonymous memory the child allocated new (present in it, not
+ *  in the fork-time image; its stacks aside), copied instead. Found on fixtures/ruby/orders.rb (3.4.5):
+ *  prewarm was predicted to save 2.55M a child and made it copy 6.32M more; the none child had 8.5M of
+ *  new memory. A capture without page columns (or a live one) gives nothing. */
+export function prewarmCosts(capture: Capture, pid: number): StepCost[] {
+  const ps = capture.meta.pageSize;
+  const child = capture.processes.find((p) => p.pid === pid);
+  const ref = capture.processes.find((p) => p.pid === capture.run?.reference);
+  if (!child || !ref || !capture.run) return [];
+  const inRef = pageIndexer(ref, ps);
+  let pages = 0;
+  let i = 0;
+  for (const v of child.scanned.map((k) => child.vmas[k])) {
+    const n = (v.end - v.start) / ps;
+    if (v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('[stack'))
+      for (let j = 0; j < n; j++) {
+        if (!(child.pages.flags[i + j] & PageFlag.present)) continue;
+        const r = inRef(v.start + j * ps);
+        if (r < 0 || !(ref.pages.flags[r] & PageFlag.present)) pages++;
+      }
+    i += n;
+  }
+  return pages ? [{ step: 'prewarm', pages, why: `the workload's allocations: ${pages} pages of new memory in this child, which after a prewarm it takes from the garbage the prewarm's run left in the fork-time heap` }] : [];
+}
+
 /** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child:
  *  - one is enough to clear the remembered set the boot left, as the gc step does. Measured on the Rails
  *    app, 200 requests: gc.remembered-at-fork 55 pages with none, 1 with prewarm (3.3.8; 3.4.5: 162, 9).
@@ -1578,7 +1606,7 @@ class RubyPageBlamer implements PageBlamer {
   private filledBytes = 0;
 
   constructor(
-    capture: Capture,
+    private readonly capture: Capture,
     private readonly diffs: PageDiffs,
     gcRuns: number,
   ) {
@@ -1665,7 +1693,7 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   costs(): StepCost[] {
-    return compactionCosts(this.ctx.L, this.filledBytes, this.pageSize);
+    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.capture, this.diffs.pid)];
   }
 
   regionOf(page: number): string {
