@@ -1465,12 +1465,14 @@ function spanOf(...spans: [number | undefined, number | undefined][]): { lo: num
  *  new memory: about the pages of private anonymous memory the child allocated new (present in it, not
  *  in the fork-time image; its stacks aside), copied instead. Found on fixtures/ruby/orders.rb (3.4.5):
  *  prewarm was predicted to save 2.55M a child and made it copy 6.32M more; the none child had 8.5M of
- *  new memory. A capture without page columns (or a live one) gives nothing. */
-export function prewarmCosts(capture: Capture, pid: number): StepCost[] {
+ *  new memory. Only a child whose GC ran frees that garbage: without a GC its allocations go to new
+ *  memory either way (the planted objid mode, whose child fills the object-id tables: a prewarm, which
+ *  fills them in the parent, saves 1.3M of 1.6M). A live capture gives nothing. */
+export function prewarmCosts(capture: Capture, pid: number, gcRuns: number): StepCost[] {
   const ps = capture.meta.pageSize;
   const child = capture.processes.find((p) => p.pid === pid);
   const ref = capture.processes.find((p) => p.pid === capture.run?.reference);
-  if (!child || !ref || !capture.run) return [];
+  if (!child || !ref || !capture.run || !gcRuns) return [];
   const inRef = pageIndexer(ref, ps);
   let pages = 0;
   let i = 0;
@@ -1693,7 +1695,7 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   costs(): StepCost[] {
-    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.capture, this.diffs.pid)];
+    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.capture, this.diffs.pid, this.ctx.gcRuns)];
   }
 
   regionOf(page: number): string {
