@@ -53,7 +53,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('object.freeze', 'object', 'an object frozen', ['prewarm'], 'freeze preloaded objects before forking'),
   row('object.ivar', 'object', 'an instance variable added to an existing object (shape or ivar table changed)', ['prewarm'], 'set instance variables at boot, not lazily in workers'),
   row('object.singleton', 'object', 'a singleton class created for an object', ['prewarm'], 'create singleton classes (extend, define_singleton_method) before forking'),
-  row('object.data-cache', 'object', 'a C-implemented object (T_DATA: a Date, a Time) filled in a field it computes on first use (Date#year, Time#hour)', ['prewarm'], 'compute them in the parent: call what the workers call on preloaded objects before forking, or run the code paths once (prewarm)'),
+  row('object.data-cache', 'object', 'a C-implemented object (T_DATA, such as a Date) filled in a field it computes on first use (Date#year)', ['prewarm'], 'compute them in the parent: call what the workers call on preloaded objects before forking, or run the code paths once (prewarm)'),
   row('hash.iteration', 'object', "a Hash's iteration level stored (the same value again after the loop)", [], 'none at fork time: iterating a Hash writes it; keep hot Hashes few or small'),
   row('gc.promote', 'gc', 'a GC promoted a young object to old', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking (warmup, nakayoshi_fork, or the promote step)'),
   row('gc.promote-next', 'gc', 'a GC promoted an object that was one GC short of old at the fork', ['gc', 'promote', 'compact', 'warmup', 'nakayoshi'], 'run a GC before forking (any strategy that does): it makes these objects old in the parent'),

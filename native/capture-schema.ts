@@ -665,6 +665,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     heapStart: c.address(`${p}.heapStart`, m.heapStart),
     tcacheKey: c.str(`${p}.tcacheKey`, m.tcacheKey),
     childChunks: perChild(`${p}.childChunks`, m.childChunks, 'chunks', (q, x) => chunks(c, q, x)) as PythonStructures['childChunks'],
+    ...(m.freeBlocks !== undefined ? { freeBlocks: columns(c, `${p}.freeBlocks`, { start: m.freeBlocks }, { start: 'Float64Array' }, 'start').start } : {}),
     ...(m.freeSpace !== undefined
       ? {
           freeSpace: {

@@ -79,7 +79,7 @@ const MODES: { mode: string; holds: string[]; allAges?: boolean; every?: string[
 
 for (const { ruby, version } of testRubies())
   for (const { mode, holds, allAges, every } of MODES) {
-    // every: modelled on every version (no GC runs in the child, so 3.1's ages do not matter)
+    // every: modelled on every version (nothing the strategies remove depends on 3.1's ages)
     const strategies = (every ?? (allAges ? ['gc', 'promote', 'warmup', 'prewarm'] : modelled(version))).filter((s) => holds.includes(s));
     if (!strategies.length) continue;
     test(`Ruby ${version} ${mode}: predicted saving within 10% of the measured one (${strategies.join(', ')})`, () => {

@@ -28,6 +28,10 @@ const PLANTED: { mode: string; family: string; causes: RegExp }[] = [
   { mode: 'specialize', family: 'icache', causes: /^py\.specialize\./ },
   { mode: 'hash', family: 'object', causes: /^py\.str\.hash$/ },
   { mode: 'alloc', family: 'alloc', causes: /^(py\.obmalloc\.|alloc\.malloc$)/ },
+  // blocks free at the fork, allocated and freed again: each block's first word ends as it was (LIFO free
+  // lists), so only the fork-time free lists (capture.python.freeBlocks) tell them from buffers kept
+  // outside objects (without them: 6,293 of 6,652 pages py.mutation.buffer, 3.11)
+  { mode: 'alloc_free', family: 'alloc', causes: /^(py\.obmalloc\.|alloc\.malloc$)/ },
 ];
 
 const tmp = tempDir('pyblame');
@@ -115,7 +119,7 @@ for (const { python, version } of PYTHONS) {
     assertTotals(child);
     assert.ok(child.pages.copied < 400, `noop copied ${child.pages.copied} pages`);
     assert.ok(pagesOf(child.blame, /^py\.typecache$/) <= 5, `noop: typecache ${JSON.stringify(child.blame)}`);
-    for (const p of PLANTED.filter((x) => x.mode !== 'alloc'))
+    for (const p of PLANTED.filter((x) => x.family !== 'alloc'))
       assert.ok(pagesOf(child.blame, p.causes) < 0.1 * child.pages.copied + 10, `noop: ${p.causes.source} ${JSON.stringify(child.blame)}`);
     const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
     assert.ok(unexplained <= 0.05 * child.pages.copied, `noop: unknown + same-value ${unexplained} of ${child.pages.copied}`);

@@ -43,6 +43,8 @@ interface Context {
   firstFault: (page: number) => FirstFault | undefined;
   /** could the collector have written at this time (ns from the continue, fault tracing's clock)? */
   inCollection: (ns: number) => boolean;
+  /** the pools' free blocks at the fork, ascending (undefined: not recorded) */
+  freeBlocks: Float64Array | undefined;
   /** the native library of the program that first wrote a copied page (its file), if one did */
   nativeWriter: (page: number) => string | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
@@ -127,10 +129,14 @@ function isPoolLink(w: At, v: number): boolean {
   return v === 0 || (v >= base + POOL.header && v < base + POOL.size && (v - base - POOL.header) % size === 0);
 }
 
-/** Was the word's block in use at the fork: carved (below the pool's nextoffset) and its first word
- *  not a free-list link then (unchanged, it is what it was: a block the child allocated gets a new one)? */
+/** Was the word's block in use at the fork: carved (below the pool's nextoffset) and not on the pool's
+ *  free list then (the list as the probe walked it in the fork-time image). A capture made before the
+ *  lists were recorded has only the block's first word to go by: not a free-list link at the fork, or
+ *  unchanged (which a block the child allocated and freed again leaves too: pymalloc's lists are LIFO). */
 function heldAtFork(w: At): boolean {
   if (w.block < 0 || w.block - w.ctx.pools.start[w.pool] >= w.ctx.pools.nextOffset[w.pool]) return false;
+  const free = w.ctx.freeBlocks;
+  if (free) return indexOf(free, w.block) < 0;
   return w.blockFirst === null || !isPoolLink(w, num(w.blockFirst.O));
 }
 
@@ -313,6 +319,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     firstFault: firstFaultOf(capture, diffs.pid),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
+    freeBlocks: py.freeBlocks,
     replaced: new Set(),
     pageSize: capture.meta.pageSize,
   };

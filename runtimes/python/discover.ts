@@ -30,6 +30,9 @@ export interface PythonStructures {
   childChunks: { pid: number; chunks: MallocChunks }[];
   /** free pymalloc memory of the fork-time image (absent in captures made before it was recorded) */
   freeSpace?: FreeSpace;
+  /** the blocks on the pools' free lists at the fork, of the pools in `pools`, ascending (absent in
+   *  captures made before they were recorded) */
+  freeBlocks?: Float64Array;
 }
 
 /** Resident pages of the fork-time image holding free pymalloc blocks (on a pool's free list, or not
@@ -79,6 +82,36 @@ export function discoverPools(pid: number, vmas: Vma[], pages: Float64Array): Po
     : EMPTY_POOLS;
 }
 
+/** Walks the free lists of the pools, all at once, one read per step: freeblock in the header, then each
+ *  free block's first word, until NULL; visit(block, blockSize) for each free block. A link out of its
+ *  pool, or off a block boundary, ends that pool's walk (a corrupt or changing list). */
+function walkFreeLists(pid: number, walk: { base: number; blockSize: number; steps: number }[], visit: (block: number, blockSize: number) => void): void {
+  const cur = walk.map((w) => w.base + POOL_HEADER.freeblock);
+  let live = walk.map((_, i) => i);
+  while (live.length) {
+    const r = readWords(pid, Float64Array.from(live, (i) => cur[i]));
+    const next: number[] = [];
+    live.forEach((i, k) => {
+      const w = walk[i];
+      const a = r.ok[k] ? Number(r.words[k]) : 0;
+      if (!a || a < w.base + POOL.header || a + w.blockSize > w.base + POOL.size || (a - w.base - POOL.header) % w.blockSize !== 0) return;
+      if (w.steps-- <= 0) return;
+      visit(a, w.blockSize);
+      cur[i] = a;
+      next.push(i);
+    });
+    live = next;
+  }
+}
+
+/** The blocks on the free lists of these pools, ascending. */
+function freeBlocksOf(pid: number, pools: Pools): Float64Array {
+  const out: number[] = [];
+  const walk = Array.from(pools.start, (base, i) => ({ base, blockSize: pools.blockSize[i], steps: Math.floor((POOL.size - POOL.header) / pools.blockSize[i]) }));
+  walkFreeLists(pid, walk, (a) => out.push(a));
+  return Float64Array.from(out).sort();
+}
+
 /** Every pool of the process (every 16 KiB-aligned address of its anonymous memory that holds a valid
  *  pool header), its blocks in use, and the pages with free blocks. A pool's free blocks are a list
  *  through their first words, walked for all pools at once, one read per step. */
@@ -109,24 +142,7 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
     for (let a = b + v.nextOffset; a + v.blockSize <= b + POOL.size; a += v.blockSize) add(a - (a % pageSize), v.blockSize);
     walk.push({ base: b, blockSize: v.blockSize, steps: Math.floor((POOL.size - POOL.header) / v.blockSize) });
   });
-  // the free lists: freeblock in the header, then each free block's first word, until NULL
-  let cur = walk.map((w) => w.base + POOL_HEADER.freeblock);
-  let live = walk.map((_, i) => i);
-  while (live.length) {
-    const r = readWords(pid, Float64Array.from(live, (i) => cur[i]));
-    const next: number[] = [];
-    live.forEach((i, k) => {
-      const w = walk[i];
-      const a = r.ok[k] ? Number(r.words[k]) : 0;
-      // a link out of its pool, or off a block boundary, ends the walk (a corrupt or changing list)
-      if (!a || a < w.base + POOL.header || a + w.blockSize > w.base + POOL.size || (a - w.base - POOL.header) % w.blockSize !== 0) return;
-      if (w.steps-- <= 0) return;
-      add(a - (a % pageSize), w.blockSize);
-      cur[i] = a;
-      next.push(i);
-    });
-    live = next;
-  }
+  walkFreeLists(pid, walk, (a, blockSize) => add(a - (a % pageSize), blockSize));
   const pages = [...free.keys()].sort((a, b) => a - b);
   // only resident pages: a page the process never touched is new memory in a child, not a copy
   const starts: number[] = [];
@@ -150,9 +166,11 @@ export function discoverPythonParent(map: PythonHeapMap, reference: { pid: numbe
   const heapVma = reference.vmas.find((v) => v.path === '[heap]');
   const last = heap.chunks.start.length - 1;
   if (heapVma && last >= 0 && heap.chunks.start[last] + heap.chunks.size[last] === heapVma.end) heap.chunks.inUse[last] = 0;
+  const pools = discoverPools(reference.pid, reference.vmas, copiedPages);
   return {
     map,
-    pools: discoverPools(reference.pid, reference.vmas, copiedPages),
+    pools,
+    freeBlocks: freeBlocksOf(reference.pid, pools),
     childPools: [],
     mallocChunks: heap.chunks,
     heapStart: heap.heapStart,

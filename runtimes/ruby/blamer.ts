@@ -572,9 +572,23 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
 const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
 
 /** Classes of T_DATA objects whose data is the interpreter's state, not the program's: threads and fibers
- *  (stacks, registers, the execution context), the VM itself, backtraces. Objects of no named class
- *  (hidden ones) count as the interpreter's too. */
-const VM_DATA_CLASSES = new Set(['', 'Thread', 'Fiber', 'Ractor', 'RubyVM', 'Thread::Backtrace', 'Thread::Backtrace::Location']);
+ *  (stacks, registers, the execution context), the VM itself, backtraces, locks and queues. Objects of no
+ *  named class (hidden ones) count as the interpreter's too. (By name: a subclass of Thread is not told.) */
+const VM_DATA_CLASSES = new Set([
+  '',
+  'Thread',
+  'Fiber',
+  'Ractor',
+  'RubyVM',
+  'Thread::Backtrace',
+  'Thread::Backtrace::Location',
+  // locks and queues: their wait queues hold waiting threads' nodes and fibers, the thread-state rule's
+  'Thread::Mutex',
+  'Thread::Queue',
+  'Thread::SizedQueue',
+  'Thread::ConditionVariable',
+  'Monitor',
+]);
 
 /** Is the chunk at start the data of a T_DATA object the program made (its class not the VM's)? */
 function isProgramData(ctx: Context, start: number): boolean {
@@ -583,6 +597,9 @@ function isProgramData(ctx: Context, start: number): boolean {
   const o = ctx.ruby.chunkOwners!;
   return (o.flags[i] & FL.typeMask) === T.DATA && !VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '');
 }
+
+/** Two 32-bit counters (capa and len) in one word? */
+const smallPair = (w: Word): boolean => w.lo < 1 << 20 && w.hi < 1 << 20;
 
 /** Did the word only gain bits (a field filled in from zero, a flag set)? */
 const onlySetsBits = (O: Word, N: Word): boolean => ((O.lo & ~N.lo) | (O.hi & ~N.hi)) === 0 && (O.lo !== N.lo || O.hi !== N.hi);
@@ -637,11 +654,15 @@ function ownerDied(ctx: Context, start: number): boolean {
   const was = o.flags[i] & FL.typeMask;
   // A T_DATA object keeps its data pointer for life: the slot's pointer to the chunk changed, so the slot
   // holds another object of the type (a Date made where a dead Random was, whose state chunk was freed).
-  if ((now === undefined || (now & FL.typeMask) === was) && was === T.DATA && o.offset[i] > 0) return indexOf(ctx.wordAddr, o.slot[i] + o.offset[i]) >= 0;
+  if ((now === undefined || (now & FL.typeMask) === was) && was === T.DATA && o.offset[i] === DATA_PTR_OFFSET) return indexOf(ctx.wordAddr, o.slot[i] + DATA_PTR_OFFSET) >= 0;
   if (now === undefined) return false;
   const type = now & FL.typeMask;
   return type !== T.MOVED && type !== was;
 }
+
+/** struct RData / RTypedData: the data pointer after flags, klass and two words (dmark and dfree; type
+ *  and the typed flag), 3.1-3.4. */
+const DATA_PTR_OFFSET = 32;
 
 /** Is the chunk at start one whose counters the call path bumps: a call table of a class (its slot
  *  points to it at one of classCallTables) or a method entry's definition (the entry points to it at
@@ -737,12 +758,21 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   // a chunk's words come one after another: its cause so far, from the word before
   let lastStart = -1;
   let lastCause: string | undefined;
-  // chunks a fork-time call table or call-cache record now points to (their user start): its items or
-  // entries, moved to memory the child allocated as they grew
+  // chunks a fork-time call table or call-cache record now points to (the pointer is to their user
+  // start; these are chunk starts): its items or entries, moved to memory the child allocated as they grew
   const grownFrom: number[] = [];
+  // A fork-time call-cache record (struct rb_class_cc_entries: capa and len, the method entry, entries)
+  // whose entries array grew: its counters changed, and its entries pointer now leads to a chunk the
+  // child allocated. No object owns a record directly (a class's cc_tbl items point to it).
+  let countersChanged = -1;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
-    if (ctx.cw.kind[k] === CW.CONTENT && ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && isCallPathCounter(ctx, ctx.cw.start[k])) grownFrom.push(ctx.tw.start[k]);
+    if (ctx.cw.kind[k] === CW.CONTENT) {
+      const start = ctx.cw.start[k];
+      const toFresh = ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16;
+      if (ctx.cw.off[k] === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
+      if (toFresh && (isCallPathCounter(ctx, start) || (ctx.cw.off[k] === 32 && countersChanged === start && ctx.cw.size[k] <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(ctx.tw.start[k]);
+    }
     if (ctx.cw.kind[k] !== CW.FRESH) continue;
     const start = ctx.cw.start[k];
     const was = start === lastStart ? lastCause : out.get(start);
@@ -755,7 +785,7 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
     // what several dead allocations left, no table's links (3.1.2, a 73 KiB free chunk holding a Hash's
     // old entries and another structure's pointers to a call-cache chunk: 665 pages icache.call)
-    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && childInUse(ctx, start)) pointsTo.push([start, ctx.tw.start[k]]);
+    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && (!ctx.glibc.child || childInUse(ctx, start))) pointsTo.push([start, ctx.tw.start[k]]);
   }
   for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
