@@ -10,7 +10,7 @@
 import type { Capture, PageDiffs } from '../native/capture';
 import type { PageBlamer, RuntimeAdapter, StepCost, StepEffect, WordOwner } from '../runtimes/adapter';
 import { causeRank } from './catalog';
-import { CauseSet, groupCauseSets, remediesOf } from './remedies';
+import { CauseSet, groupCauseSets, refillCosts, remediesOf } from './remedies';
 import { AddrMap } from './words';
 
 export interface CauseCount {
@@ -262,7 +262,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     .sort((a, b) => b.pages - a.pages);
   const causeSets = groupCauseSets(pageCauses, pageReleased);
   const effects = blamer.effects?.() ?? [];
-  const costs = blamer.costs?.() ?? [];
+  const costs = [...(blamer.costs?.() ?? []), ...refillCosts(causeSets, effects)];
   const blame = sortCauses(causes).map((b) => ({
     ...b,
     touchedPages: causeSets.reduce((n, s) => n + (s.causes.includes(b.cause) ? s.pages : 0), 0),

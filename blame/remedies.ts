@@ -31,6 +31,18 @@ export function groupCauseSets(perPage: string[][], releasedBy: (readonly string
 export interface StepEffects {
   step: string;
   removes: string[];
+  refilled?: { pages: number; why: string };
+}
+
+/** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
+ *  pages the step saves with the effect and not without it, that many at most. */
+export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
+  return effects.flatMap((e) => {
+    if (!e.refilled?.pages) return [];
+    const only = savedPages(sets, e.step, effects) - savedPages(sets, e.step, effects.filter((x) => x !== e));
+    const pages = Math.min(only, e.refilled.pages);
+    return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
+  });
 }
 
 /** Does the strategy (e.g. "gc+promote") remove the cause: a step the catalog names for it, or a step

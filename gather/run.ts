@@ -51,6 +51,9 @@ export async function gatherRun(
     gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
     ...(session.gcFullRuns.size ? { gcFullRuns: session.children.map((c) => session.gcFullRuns.get(c) ?? 0) } : {}),
     ...(session.gcMarks.size ? { gcMarks: session.children.map((c) => session.gcMarks.get(c) ?? 0) } : {}),
+    ...(session.allocated.size
+      ? { allocated: session.children.map((c) => session.allocated.get(c)?.all ?? 0), allocatedSteady: session.children.map((c) => session.allocated.get(c)?.steady ?? 0) }
+      : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
     ...(session.gcAutoRuns.size ? { gcAutoRuns: session.children.map((c) => session.gcAutoRuns.get(c) ?? 0) } : {}),
   };

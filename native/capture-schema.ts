@@ -320,6 +320,8 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     ...(m.gcFreedBlocks !== undefined ? { gcFreedBlocks: perChild('gcFreedBlocks') } : {}),
     ...(m.gcAutoRuns !== undefined ? { gcAutoRuns: perChild('gcAutoRuns') } : {}),
     ...(m.gcMarks !== undefined ? { gcMarks: perChild('gcMarks') } : {}),
+    ...(m.allocated !== undefined ? { allocated: perChild('allocated') } : {}),
+    ...(m.allocatedSteady !== undefined ? { allocatedSteady: perChild('allocatedSteady') } : {}),
   };
 }
 

@@ -87,6 +87,11 @@ export interface RunInfo {
    *  the fork, nor a major GC's incremental marking under way as it stopped): each aged every young
    *  object it kept; absent in older captures */
   gcMarks?: number[];
+  /** per child (Ruby, a Rack workload of two rounds or more): objects the workload allocated, and those
+   *  its later half of the rounds allocated, scaled to every round: what a run after a first allocates,
+   *  its one-time work done (a prewarmed child). Absent in older captures and other workloads */
+  allocated?: number[];
+  allocatedSteady?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];
   /** per child (Python): the collections among gcRuns the collector started itself (not gc.collect()),

@@ -66,6 +66,9 @@ export interface StepEffect {
   step: Remedy;
   removes: string[];
   why: string;
+  /** up to this many of the pages the effect alone saves are written again all the same (a cost the
+   *  engine counts once the pages' cause sets are known: refillCosts) */
+  refilled?: { pages: number; why: string };
 }
 
 /** Copied pages a strategy step would add to a child, and why. */

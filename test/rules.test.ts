@@ -6,12 +6,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../allocators/glibc/rules';
-import { groupCauseSets, remediesOf, savedPages } from '../blame/remedies';
+import { groupCauseSets, netSavedPages, refillCosts, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
 
@@ -239,6 +239,19 @@ test('compaction that keeps its emptied pages costs the slots the child filled, 
   assert.equal(pagesOf(compactionCosts(layoutFor('3.3.8'), filled, 4096)), { warmup: 150, compact: 52 });
 });
 
+test("prewarm's cost: the child's new pages, scaled to what a run after the first allocates where the run says", () => {
+  const pagesOf = (costs: { pages: number }[]) => costs.map((c) => c.pages);
+  assert.equal(pagesOf(prewarmCosts(1056, 55)), [1056], 'no allocation counts (a workload block, an older capture): all of them');
+  // a Rack run whose later rounds allocated 56,000 of the 913,000 objects, scaled to every round
+  assert.equal(pagesOf(prewarmCosts(1056, 55, { all: 913_000, steady: 56_000 })), [65]);
+  // a share over 1 (the later rounds allocating more) is capped: never more than the new pages
+  assert.equal(pagesOf(prewarmCosts(100, 3, { all: 1000, steady: 1500 })), [100]);
+  assert.equal(prewarmCosts(1056, 0, { all: 913_000, steady: 56_000 }), [], 'no GC in the child: none of the garbage is freed');
+  assert.equal(prewarmCosts(0, 5), []);
+  assert.equal(prewarmCosts(1056, 55, { all: 913_000, steady: 0 }), [], 'nothing allocated after the first run');
+  assert.match(prewarmCosts(1056, 55, { all: 913_000, steady: 56_000 })[0].why, /1056 pages of new memory in this child, scaled to what a run after the first allocates: 56000 of its 913000 objects/);
+});
+
 test('st_table headers found among changed words: the fields at their chunk offsets, chunks in use at the fork of 64 bytes only, a table of known cause keeps it', () => {
   const H = 0x5555_5555_0000;
   // tcache_perthread_struct, a 64-byte chunk (an st_table: 56 bytes asked), an 80-byte one, another 64
@@ -267,18 +280,60 @@ test('st_table headers found among changed words: the fields at their chunk offs
   } as unknown as Context;
   const diffs = { wordPage: new Uint32Array(words.length), wordOffset: Uint16Array.from(addrs, (a) => a - H), addrs: Float64Array.of(H) } as unknown as Parameters<typeof stTableHeaders>[1];
   const v = new WordValues({ oldWord, newWord });
-  assert.equal([...stTableHeaders(ctx, diffs, Int32Array.of(-1), v)], [[st, 'mutation.hash-table'], [known, 'object.id']], 'the 64-byte chunks alone');
+  assert.equal([...stTableHeaders(ctx, diffs, Int32Array.of(-1), v).headers], [[st, 'mutation.hash-table'], [known, 'object.id']], 'the 64-byte chunks alone');
   // a header whose new pointers lead to memory the child allocated, and no table of known cause
   ctx.contentChunkCause.set(known, 'alloc.malloc');
-  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).get(known), 'mutation.hash-table');
+  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).headers.get(known), 'mutation.hash-table');
   ctx.contentChunkCause.set(known, 'object.id');
   // on a GC heap page: the slot rules' words, not a chunk's
-  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(0), v).size, 0);
+  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(0), v).headers.size, 0);
   // the bound unchanged (a delete): not told apart from a counter
   const noBound = words.filter((x) => x[0] !== st + 56);
   const ctx2 = { ...ctx, cw: classifyChunkWords(view, Float64Array.from(noBound, (x) => x[0]), BigUint64Array.from(noBound, (x) => x[1]), BigUint64Array.from(noBound, (x) => x[2])) } as Context;
   const v2 = new WordValues({ oldWord: BigUint64Array.from(noBound, (x) => x[1]), newWord: BigUint64Array.from(noBound, (x) => x[2]) });
-  assert.not.ok(stTableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).has(st));
+  assert.not.ok(stTableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).headers.has(st));
+  // tables of up to 16 entries have no bins: no indexes to look for
+  assert.equal(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).indexes.lo, []);
+
+  // A table of 2^8 entries (512 bins of 16 bits: size_ind 1) that grew from 200 entries to 203: its
+  // bins now hold indexes 200-202, stored as 202-204.
+  const grown: [number, bigint, bigint][] = [
+    [st + 16, 0x1f7010908n, 0x2f7010908n],
+    [st + 32, 200n, 203n],
+    [st + 56, 200n, 203n],
+  ];
+  const ctx3 = { ...ctx, cw: classifyChunkWords(view, Float64Array.from(grown, (x) => x[0]), BigUint64Array.from(grown, (x) => x[1]), BigUint64Array.from(grown, (x) => x[2])) } as Context;
+  const v3 = new WordValues({ oldWord: BigUint64Array.from(grown, (x) => x[1]), newWord: BigUint64Array.from(grown, (x) => x[2]) });
+  const { indexes } = stTableHeaders(ctx3, { ...diffs, wordPage: new Uint32Array(grown.length) }, Int32Array.of(-1), v3);
+  assert.equal(indexes, { lo: [200], hi: [203], laneBits: [16], cause: ['mutation.hash-table'] });
+  // an empty 16-bit lane (the third) filled with 202 + 2, the others as they were
+  assert.is(stBinsCause(indexes, w('0000000000480007'), w('000000cc00480007')), 'mutation.hash-table');
+  // ... or a deleted bin (1) reused
+  assert.is(stBinsCause(indexes, w('0001000000000000'), w('00cc000000000000')), 'mutation.hash-table');
+  // an index the child's inserts did not store, a lane that held another index, a counter: not these bins
+  assert.is(stBinsCause(indexes, w('0'), w('00000000000000cf')), undefined);
+  assert.is(stBinsCause(indexes, w('0000000000000031'), w('00000000000000cc')), undefined);
+  assert.is(stBinsCause(indexes, w('00000000000000cb'), w('00000000000000cc')), undefined);
+  // lanes of the table's width: 0xcc00 in the first 16-bit lane is no index of these, its high byte one in 8-bit lanes
+  assert.is(stBinsCause(indexes, w('0'), w('000000000000cc00')), undefined);
+  assert.is(stBinsCause({ ...indexes, laneBits: [8] }, w('0'), w('000000000000cc00')), 'mutation.hash-table');
+});
+
+test('refilled effects: of the pages an effect alone saves, up to the refilled pages are a cost', () => {
+  // 6 pages only the sweep wrote, 3 the sweep and an allocation (not removed), 2 a cache fill alone
+  const sets = [
+    { causes: ['gc.sweep'], pages: 6 },
+    { causes: ['alloc.swept-slot', 'gc.sweep'], pages: 3 },
+    { causes: ['icache.call'], pages: 2 },
+  ];
+  const sweep = (pages: number) => ({ step: 'prewarm', removes: ['gc.sweep'], refilled: { pages, why: 'refilled' } });
+  assert.equal(refillCosts(sets, [sweep(4)]), [{ step: 'prewarm', pages: 4, why: 'refilled' }]);
+  // never more than the effect saves
+  assert.equal(refillCosts(sets, [sweep(50)]), [{ step: 'prewarm', pages: 6, why: 'refilled' }]);
+  assert.equal(refillCosts(sets, [sweep(0)]), []);
+  // a page saved only when another effect of the step removes its other cause is saved by the two
+  assert.equal(refillCosts([{ causes: ['gc.sweep', 'gc.age'], pages: 5 }], [sweep(9), { step: 'prewarm', removes: ['gc.age'] }]), [{ step: 'prewarm', pages: 5, why: 'refilled' }]);
+  assert.is(netSavedPages(sets, refillCosts(sets, [sweep(4)]), 'prewarm', [sweep(4)]), 6 + 2 - 4);
 });
 
 test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {

@@ -94,9 +94,10 @@ test('--debug: one line of steps on stderr; the heap map was read while the agen
   for (const child of report.children) assert.ok(region(child, 'ruby-heap').shared > 100, 'the heap map found the GC heap');
 });
 
-test('--rack: N requests in each child, and more requests copy more pages (1 vs 200)', () => {
-  const one = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '1']);
-  const many = runCowscope(['run', '--json', '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '200']);
+test('--rack: N requests in each child, and more requests copy more pages (1 vs 200); the allocations of the later rounds counted', () => {
+  const [saveOne, saveMany] = [path.join(tmp.dir, 'rack-1.cow'), path.join(tmp.dir, 'rack-200.cow')];
+  const one = runCowscope(['run', '--json', '--save', saveOne, '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '1']);
+  const many = runCowscope(['run', '--json', '--save', saveMany, '--rack', fixture('rack/config.ru'), '--request', 'GET /', '--requests', '200']);
   assert.is(one.status, 0, one.stderr);
   assert.is(many.status, 0, many.stderr);
   const a = JSON.parse(one.stdout);
@@ -109,6 +110,14 @@ test('--rack: N requests in each child, and more requests copy more pages (1 vs 
     const h200 = region(b.children[i], 'ruby-heap').copied;
     assert.ok(h200 >= h1 + 150, `GC heap: ${h1} copied pages after 1 request, ${h200} after 200`);
     assert.ok(b.children[i].pages.copied > a.children[i].pages.copied, 'and in total');
+  }
+  // what the requests allocated, and the later 100 rounds' share scaled to all 200 (prewarm's cost reads
+  // it): the first request's one-time work makes the later rounds allocate less than the whole
+  assert.is(loadCapture(saveOne).run!.allocated, undefined, 'one round: no later rounds to count');
+  const run = loadCapture(saveMany).run!;
+  for (let i = 0; i < 2; i++) {
+    const [all, steady] = [run.allocated![i], run.allocatedSteady![i]];
+    assert.ok(all > 200 && steady > 100 && steady < all, `allocated ${all}, the later rounds ${steady} scaled to every round`);
   }
 });
 

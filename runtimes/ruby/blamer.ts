@@ -66,6 +66,8 @@ export interface Context {
   idTableCause: AddrMap<string>;
   /** malloc'd st_table headers (chunk start) whose entry counts the child changed, with the table's cause */
   stTableHeaders: AddrMap<string>;
+  /** the entry indexes those inserts stored in the tables' bins, one row a header (stBinsCause) */
+  stTableIndexes: StTableIndexes;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: AddrMap<string>;
   /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
@@ -543,6 +545,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
   // through a class). Small numbers, which the rule below would take for VM counters.
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
+  // The bins of a VM st_table whose header the child changed, where the indexes of the entries it inserted
+  // went: small numbers too.
+  { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.O, c.N) !== undefined },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -883,13 +888,38 @@ export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], po
  *  those of an object-id table or a cache's, and so are its counts. */
 const TABLE_CAUSES = new Set(['object.id', 'icache.const', 'icache.call']);
 
+/** The entry indexes the child's inserts into a VM st_table stored in its bins, a row a header whose
+ *  counts changed: indexes lo <= i < hi (stored as i + 2: 0 marks an empty bin, 1 a deleted one), in
+ *  lanes of laneBits bits, and the table's cause. */
+export interface StTableIndexes {
+  lo: number[];
+  hi: number[];
+  laneBits: number[];
+  cause: string[];
+}
+
+/** st.c's bins: an index is stored plus ENTRY_BASE; a table of up to 2^4 entries has no bins at all (it
+ *  searches its entries); one of 2^e entries has 2^(e+1) bins, of 8 bits up to 2^8 bins, then 16, then 32. */
+const ST_BINS = { entryBase: 2, noBinsUpToPower: 4 } as const;
+
+/** The lane width of a table's bins: from the powers word when the child changed it (size_ind, its third
+ *  byte), else from the smallest entry power that holds the bound. 0: the table has no bins. */
+function binLaneBits(bound: number, powers: Word | undefined): number {
+  if (powers) return (powers.lo & 0xff) <= ST_BINS.noBinsUpToPower ? 0 : 8 << ((powers.lo >>> 16) & 0xff);
+  const entryPower = Math.ceil(Math.log2(Math.max(bound, 1)));
+  if (entryPower <= ST_BINS.noBinsUpToPower) return 0;
+  return entryPower + 1 <= 8 ? 8 : entryPower + 1 <= 16 ? 16 : 32;
+}
+
 /** The st_table headers, among chunks in use at the fork, whose entry count and entries bound the child
  *  changed (isStTableHeaderChange), and their cause: the VM's own tables (interned strings, symbols, call
- *  infos, generic ivars), whose counts would otherwise read as VM counters, are mutation.hash-table; one
- *  whose new pointers lead to an object-id table's or a cache's entries (contentChunkCauses) has theirs.
- *  Not a chunk an object owns: its own rules say what it is. */
-export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+ *  infos, generic ivars, the tables the VM object and other interpreter data own), whose counts would
+ *  otherwise read as VM counters, are mutation.hash-table; one whose new pointers lead to an object-id
+ *  table's or a cache's entries (contentChunkCauses) has theirs. Not a chunk an object of the program
+ *  owns: its own rules say what it is. With each, the entry indexes its inserts stored in its bins. */
+export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes } {
   const out = new AddrMap<string>();
+  const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], cause: [] };
   const { kind, start, size, off } = ctx.cw;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (kind[k] !== CW.CONTENT || size[k] !== ST_TABLE.chunkSize || off[k] !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -899,11 +929,52 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     for (let j = k + 1; j < diffs.wordPage.length && j <= k + 3 && start[j] === s && kind[j] === CW.CONTENT; j++) if (off[j] === ST_TABLE.entriesBound) b = j;
     if (b < 0) continue;
     const first = k > 0 && start[k - 1] === s && kind[k - 1] === CW.CONTENT && off[k - 1] === ST_TABLE.powers ? k - 1 : -1;
-    if (ownerType(ctx, s) >= 0 || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
+    const owner = ownerType(ctx, s);
+    if ((owner >= 0 && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
     const known = ctx.contentChunkCause.get(s);
-    out.set(s, known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table');
+    const cause = known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
+    out.set(s, cause);
+    // inserts take the entries from the old bound on. A rebuild (the bound went down) rewrites every bin,
+    // from one index to another: no lane of its bins was empty, and an index range from 0 would take
+    // counters stepping up from 0 for bins.
+    const [oldBound, newBound] = [v.oldAt(b).lo, v.newAt(b).lo];
+    const laneBits = binLaneBits(newBound, first >= 0 ? v.newAt(first) : undefined);
+    if (!laneBits || newBound <= oldBound) continue;
+    indexes.lo.push(oldBound);
+    indexes.hi.push(newBound);
+    indexes.laneBits.push(laneBits);
+    indexes.cause.push(cause);
   }
-  return out;
+  return { headers: out, indexes };
+}
+
+/** The cause of a word of st_table bins that one of those inserts filled: every lane that changed now
+ *  holds an index those inserts stored where it was empty or deleted, or was emptied (a delete), at
+ *  least one the former, in the lane width of that table's bins. undefined: none matches. A VM table's bins are
+ *  malloc'd apart from its header, so nothing else ties them to it; their lanes are small numbers, which
+ *  read as a VM counter (Rails, 3.3.8: ~40 pages a child of such bins were vm.globals, first written by
+ *  rb_st_update and rb_st_insert). Exported for the rule-table tests. */
+export function stBinsCause(x: StTableIndexes, O: Word, N: Word): string | undefined {
+  for (let r = 0; r < x.lo.length; r++) {
+    const bits = x.laneBits[r];
+    const lanes = 64 / bits;
+    const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+    let filled = 0;
+    let ok = true;
+    for (let i = 0; i < lanes && ok; i++) {
+      const bit = i * bits;
+      const half = bit < 32 ? 'lo' : 'hi';
+      const shift = bit % 32;
+      const o = ((O[half] >>> shift) & mask) >>> 0;
+      const n = ((N[half] >>> shift) & mask) >>> 0;
+      if (o === n) continue;
+      const index = n - ST_BINS.entryBase;
+      if (o < ST_BINS.entryBase && index >= x.lo[r] && index < x.hi[r]) filled++;
+      else if (n >= ST_BINS.entryBase) ok = false;
+    }
+    if (ok && filled) return x.cause[r];
+  }
+  return undefined;
 }
 
 // ---- 5. mappings ----
@@ -1356,6 +1427,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new AddrMap(),
     idTableCause: new AddrMap(),
     stTableHeaders: new AddrMap(),
+    stTableIndexes: { lo: [], hi: [], laneBits: [], cause: [] },
     contentChunkCause: new AddrMap(),
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
@@ -1489,20 +1561,13 @@ function spanOf(...spans: [number | undefined, number | undefined][]): { lo: num
   return { lo, hi };
 }
 
-/** What a prewarm costs a child. Its run of the workload in the parent leaves what it allocated and
- *  dropped in the fork-time heap, and the child's own run then allocates into that garbage as its GCs
- *  free it (sweeping it copies those pages too), where the child of a parent that had not run it took
- *  new memory: about the pages of private anonymous memory the child allocated new (present in it, not
- *  in the fork-time image; its stacks aside), copied instead. Found on fixtures/ruby/orders.rb (3.4.5):
- *  prewarm was predicted to save 2.55M a child and made it copy 6.32M more; the none child had 8.5M of
- *  new memory. Only a child whose GC ran frees that garbage: without a GC its allocations go to new
- *  memory either way (the planted objid mode, whose child fills the object-id tables: a prewarm, which
- *  fills them in the parent, saves 1.3M of 1.6M). A live capture gives nothing. */
-export function prewarmCosts(capture: Capture, pid: number, gcRuns: number): StepCost[] {
+/** Pages of private anonymous memory the child allocated new: present in it, not in the fork-time image
+ *  (its stacks aside). Its workload's allocations beyond the room the fork-time heap had. */
+export function newMemoryPages(capture: Capture, pid: number): number {
   const ps = capture.meta.pageSize;
   const child = capture.processes.find((p) => p.pid === pid);
   const ref = capture.processes.find((p) => p.pid === capture.run?.reference);
-  if (!child || !ref || !capture.run || !gcRuns) return [];
+  if (!child || !ref || !capture.run) return 0;
   const inRef = pageIndexer(ref, ps);
   let pages = 0;
   let i = 0;
@@ -1516,25 +1581,61 @@ export function prewarmCosts(capture: Capture, pid: number, gcRuns: number): Ste
       }
     i += n;
   }
-  return pages ? [{ step: 'prewarm', pages, why: `the workload's allocations: ${pages} pages of new memory in this child, which after a prewarm it takes from the garbage the prewarm's run left in the fork-time heap` }] : [];
+  return pages;
+}
+
+/** What a prewarm costs a child. Its run of the workload in the parent leaves what it allocated and
+ *  dropped in the fork-time heap, and the child's own run then allocates into that garbage as its GCs
+ *  free it (sweeping it copies those pages too), where the child of a parent that had not run it took
+ *  new memory: about the pages of new memory the child allocated (newMemoryPages), copied instead. Found
+ *  on fixtures/ruby/orders.rb (3.4.5): prewarm was predicted to save 2.55M a child and made it copy 6.32M
+ *  more; the none child had 8.5M of new memory. Only a child whose GC ran frees that garbage: without a
+ *  GC its allocations go to new memory either way (the planted objid mode, whose child fills the
+ *  object-id tables: a prewarm, which fills them in the parent, saves 1.3M of 1.6M). A live capture
+ *  gives nothing.
+ *  Where the run says what the workload allocates once its one-time work is done (a Rack run of two
+ *  rounds or more: the later rounds' objects, scaled to every round), the new pages are scaled by that
+ *  share of all it allocated: the prewarmed child allocates that much, and no more, into the garbage.
+ *  Found on fixtures/ruby/rack/posts.ru (3.3.8): a first run of its requests allocates 913K objects over
+ *  54 GCs and grows the heap by 1,056 pages, a second 56K over 3; prewarm was predicted to cost 140
+ *  pages a child and saved 772. */
+export function prewarmCosts(newPages: number, gcRuns: number, allocated?: { all: number; steady: number }): StepCost[] {
+  if (!newPages || !gcRuns) return [];
+  const share = allocated && allocated.all > 0 ? Math.min(1, allocated.steady / allocated.all) : 1;
+  const pages = Math.round(newPages * share);
+  if (!pages) return [];
+  const scaled = share < 1 ? ` (${newPages} pages of new memory in this child, scaled to what a run after the first allocates: ${allocated!.steady} of its ${allocated!.all} objects)` : ` of new memory in this child`;
+  return [{ step: 'prewarm', pages, why: `the workload's allocations: ${pages} pages${scaled}, which after a prewarm it takes from the garbage the prewarm's run left in the fork-time heap` }];
 }
 
 /** A prewarm runs the workload in the parent, and with it the GCs the workload ran in this child:
+ *  - they free the garbage the boot left, as the gc step does, and the prewarm's own allocations then
+ *    take the slots they freed before any new memory: so the garbage the prewarm leaves at the fork
+ *    (as much as the child allocated new: newPages) lies first on those pages, which the child sweeps
+ *    all the same. Of the pages removing gc.sweep alone saves, up to newPages stay copied (refilled).
+ *    Measured on the Rails app, 200 requests, none against prewarm children (--no-aslr, 3 runs): of the
+ *    pages the none child's sweep alone wrote, 61% (3.4.5) were not copied after a prewarm. The predicted
+ *    saving came within 1.0% (3.3.8) and 2.5% (3.4.5) of none's copied pages, from 9.3% and 8.7% short
+ *    before; the planted gc_churn mode, whose child put 1,356-3,458 pages in new memory, keeps them all;
  *  - one is enough to clear the remembered set the boot left, as the gc step does. Measured on the Rails
- *    app, 200 requests: gc.remembered-at-fork 55 pages with none, 1 with prewarm (3.3.8; 3.4.5: 162, 9).
- *    Not the garbage (gc.sweep): the prewarm's own requests refill the slots its GCs free and leave
- *    garbage there in turn (3.3.8: gc.sweep 716 -> 141 pages, but alloc.free-slot 213 -> 504,
- *    alloc.swept-slot 357 -> 518, alloc.swept-chunk 102 -> 249);
+ *    app, 200 requests: gc.remembered-at-fork 55 pages with none, 1 with prewarm (3.3.8; 3.4.5: 162, 9);
  *  - when they are enough to make an object old, the objects young at the fork (the child's gc.promote
  *    and gc.age) are old before the fork, as after the promote step, and the child's minor GCs have as
  *    few young objects to mark (gc.mark-stack). Measured (3.4.5, 7 GCs in 200 requests): gc.promote 985
  *    pages with none, 0 with prewarm; gc.mark-stack 34 and 0. */
-function prewarmEffects(ctx: Context): StepEffect[] {
+function prewarmEffects(ctx: Context, newPages: number): StepEffect[] {
   if (!ctx.L || !ctx.gcRuns) return [];
+  const runs = `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent`;
   const effects: StepEffect[] = [
-    { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, they clear the remembered set the boot left` },
+    {
+      step: 'prewarm',
+      removes: ['gc.sweep'],
+      why: `${runs}, they free the garbage the boot left`,
+      refilled: { pages: newPages, why: `the garbage the prewarm's run leaves at the fork (${newPages} pages' worth: what this child allocated new) refills the slots its GCs freed first, and this child sweeps it` },
+    },
+    { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `${runs}, they clear the remembered set the boot left` },
     // the first of them makes an object one GC short of old at the fork old in the parent
-    { step: 'prewarm', removes: ['gc.promote-next'], why: `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent, the first makes old what was one GC short` },
+    { step: 'prewarm', removes: ['gc.promote-next'], why: `${runs}, the first makes old what was one GC short` },
   ];
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age', 'gc.mark-stack'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
@@ -1661,7 +1762,9 @@ class RubyPageBlamer implements PageBlamer {
     const idTables = idTableCauses(ctx, diffs, pageBody, v);
     ctx.idTableCause = idTables.tables;
     ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v, idTables.reusedValues);
-    ctx.stTableHeaders = stTableHeaders(ctx, diffs, pageBody, v);
+    const stTables = stTableHeaders(ctx, diffs, pageBody, v);
+    ctx.stTableHeaders = stTables.headers;
+    ctx.stTableIndexes = stTables.indexes;
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
   }
@@ -1721,11 +1824,20 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   effects(): StepEffect[] {
-    return prewarmEffects(this.ctx);
+    return prewarmEffects(this.ctx, this.newPages());
   }
 
   costs(): StepCost[] {
-    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.capture, this.diffs.pid, this.ctx.gcRuns)];
+    const run = this.capture.run;
+    const i = run?.children.indexOf(this.diffs.pid) ?? -1;
+    const allocated = i >= 0 && run?.allocated && run.allocatedSteady ? { all: run.allocated[i], steady: run.allocatedSteady[i] } : undefined;
+    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.newPages(), this.ctx.gcRuns, allocated)];
+  }
+
+  private newPagesMemo: number | undefined;
+  /** the child's new memory (newMemoryPages), counted once: a prewarm's cost and its effects ask */
+  private newPages(): number {
+    return (this.newPagesMemo ??= newMemoryPages(this.capture, this.diffs.pid));
   }
 
   regionOf(page: number): string {

@@ -179,7 +179,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -290,6 +290,9 @@ export class RubySession {
   readonly gcFullRuns = new Map<number, number>();
   /** the GCs whose marking ran whole in the child (the Ruby agent reports it) */
   readonly gcMarks = new Map<number, number>();
+  /** objects the child's Rack workload allocated, and those of its later rounds scaled to every round
+   *  (what a run after a first allocates; the Ruby agent reports them for two rounds or more) */
+  readonly allocated = new Map<number, { all: number; steady: number }>();
   /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
   readonly gcFreedBlocks = new Map<number, number>();
   /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
@@ -765,6 +768,7 @@ export class RubySession {
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
+      if (done.allocated !== undefined && done.allocatedSteady !== undefined) this.allocated.set(done.pid, { all: Number(done.allocated), steady: Number(done.allocatedSteady) });
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
       if (Array.isArray(done.gcWindows) && done.gcWindows.length % 2 === 0)

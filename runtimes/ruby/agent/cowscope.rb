@@ -98,6 +98,9 @@ module Cowscope
       require 'rack/mock'
       built = Rack::Builder.parse_file(CONFIG.fetch('rack'))
       @rack_app = built.is_a?(Array) ? built.first : built # rack 2 returns [app, options]
+      # GC, held where the requests loop reads it: a constant the child's code refers to first registers
+      # its cache in the VM's constant-cache table (a page that would be cowscope's)
+      @gc_module = GC
       fork_point
     end
 
@@ -376,11 +379,15 @@ module Cowscope
       rescue IOError, SystemCallError
         nil # closed or broken: nothing to keep
       end
+      # The allocation counts of a Rack run (run_rack_requests): objects the workload allocated, and those
+      # its later rounds did, scaled to every round; none without two rounds.
+      a = @allocated
+      counts = a && a[3] > 0 ? %(,"allocated":#{a[2] - a[0]},"allocatedSteady":#{(a[2] - a[1]) * a[4] / (a[4] - a[3])}) : ''
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
       # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
       # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now).
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)}}\n))
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)}#{counts}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
@@ -425,7 +432,16 @@ module Cowscope
       @request_marks = Array.new(2 * (total / every + 1), 0)
       marked = 0
       @requests_served = 0
-      Integer(CONFIG.fetch('requestCount')).times do
+      # Objects allocated: at the start, after the first half of the rounds, at the end (Integers in an
+      # Array made first, so counting writes no new objects). The later rounds' count is what a run of
+      # the same requests allocates once the first has done its one-time work: what a prewarmed child
+      # allocates (cowscope's prewarm cost).
+      rounds = Integer(CONFIG.fetch('requestCount'))
+      half = rounds / 2
+      gc = @gc_module
+      @allocated = [gc.stat(:total_allocated_objects), 0, 0, half, rounds]
+      rounds.times do |round|
+        @allocated[1] = gc.stat(:total_allocated_objects) if round == half
         requests.each do |method, path|
           response = mock.request(method, path)
           raise "#{method} #{path} answered #{response.status}" if response.status >= 500
@@ -439,7 +455,9 @@ module Cowscope
         end
       end
       @request_marks = @request_marks.first(marked)
+      @allocated[2] = gc.stat(:total_allocated_objects)
     end
+
 
     # The parent waits. On `release`, when cowscope goes away (EOF, or the
     # report itself fails), or on any error, every child still alive is killed and all are reaped; then
