@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
 import { type Context, callDataCause, compactionCosts, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
-import { AddrMap, WordValues } from '../blame/words';
+import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
 import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../allocators/glibc/rules';
@@ -295,28 +295,43 @@ test('st_table headers found among changed words: the fields at their chunk offs
   // tables of up to 16 entries have no bins: no indexes to look for
   assert.equal(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).indexes.lo, []);
 
-  // A table of 2^8 entries (512 bins of 16 bits: size_ind 1) that grew from 200 entries to 203: its
-  // bins now hold indexes 200-202, stored as 202-204.
+  // A table of 2^8 entries (512 bins of 16 bits, 1 KiB) that grew from 200 entries to 203 without a
+  // rebuild (the powers word as it was): its bins now hold indexes 200-202, stored as 202-204.
   const grown: [number, bigint, bigint][] = [
-    [st + 16, 0x1f7010908n, 0x2f7010908n],
     [st + 32, 200n, 203n],
     [st + 56, 200n, 203n],
   ];
-  const ctx3 = { ...ctx, cw: classifyChunkWords(view, Float64Array.from(grown, (x) => x[0]), BigUint64Array.from(grown, (x) => x[1]), BigUint64Array.from(grown, (x) => x[2])) } as Context;
-  const v3 = new WordValues({ oldWord: BigUint64Array.from(grown, (x) => x[1]), newWord: BigUint64Array.from(grown, (x) => x[2]) });
-  const { indexes } = stTableHeaders(ctx3, { ...diffs, wordPage: new Uint32Array(grown.length) }, Int32Array.of(-1), v3);
-  assert.equal(indexes, { lo: [200], hi: [203], laneBits: [16], cause: ['mutation.hash-table'] });
+  const headersOf = (ws: [number, bigint, bigint][]) =>
+    stTableHeaders(
+      { ...ctx, cw: classifyChunkWords(view, Float64Array.from(ws, (x) => x[0]), BigUint64Array.from(ws, (x) => x[1]), BigUint64Array.from(ws, (x) => x[2])) } as Context,
+      { ...diffs, wordPage: new Uint32Array(ws.length) },
+      Int32Array.of(-1),
+      new WordValues({ oldWord: BigUint64Array.from(ws, (x) => x[1]), newWord: BigUint64Array.from(ws, (x) => x[2]) }),
+    );
+  const { indexes } = headersOf(grown);
+  assert.equal(indexes, { lo: [200], hi: [203], laneBits: [16], minBytes: [1024], cause: ['mutation.hash-table'] });
+  // a rebuild (its count in the powers word up by one) writes new bins elsewhere: none to look for
+  assert.ok(headersOf([[st + 16, 0x1f7010908n, 0x2f7010908n], ...grown]).headers.has(st));
+  assert.equal(headersOf([[st + 16, 0x1f7010908n, 0x2f7010908n], ...grown]).indexes.lo, []);
+  const bins = (O: Word, N: Word, size = 1040) => stBinsCause(indexes, size, O, N);
   // an empty 16-bit lane (the third) filled with 202 + 2, the others as they were
-  assert.is(stBinsCause(indexes, w('0000000000480007'), w('000000cc00480007')), 'mutation.hash-table');
+  assert.is(bins(w('0000000000480007'), w('000000cc00480007')), 'mutation.hash-table');
   // ... or a deleted bin (1) reused
-  assert.is(stBinsCause(indexes, w('0001000000000000'), w('00cc000000000000')), 'mutation.hash-table');
+  assert.is(bins(w('0001000000000000'), w('00cc000000000000')), 'mutation.hash-table');
+  // a chunk smaller than the table's bins is not them
+  assert.is(bins(w('0001000000000000'), w('00cc000000000000'), 512), undefined);
   // an index the child's inserts did not store, a lane that held another index, a counter: not these bins
-  assert.is(stBinsCause(indexes, w('0'), w('00000000000000cf')), undefined);
-  assert.is(stBinsCause(indexes, w('0000000000000031'), w('00000000000000cc')), undefined);
-  assert.is(stBinsCause(indexes, w('00000000000000cb'), w('00000000000000cc')), undefined);
+  assert.is(bins(w('0'), w('00000000000000cf')), undefined);
+  assert.is(bins(w('0000000000000031'), w('00000000000000cc')), undefined);
+  assert.is(bins(w('00000000000000cb'), w('00000000000000cc')), undefined);
   // lanes of the table's width: 0xcc00 in the first 16-bit lane is no index of these, its high byte one in 8-bit lanes
-  assert.is(stBinsCause(indexes, w('0'), w('000000000000cc00')), undefined);
-  assert.is(stBinsCause({ ...indexes, laneBits: [8] }, w('0'), w('000000000000cc00')), 'mutation.hash-table');
+  assert.is(bins(w('0'), w('000000000000cc00')), undefined);
+  assert.is(stBinsCause({ ...indexes, laneBits: [8] }, 1040, w('0'), w('000000000000cc00')), 'mutation.hash-table');
+  // a table of 100 entries has 256 bins of 8 bits; of 20, 64 of 8; of 16 or fewer, none
+  assert.equal(headersOf([[st + 32, 90n, 100n], [st + 56, 90n, 100n]]).indexes.laneBits, [8]);
+  assert.equal(headersOf([[st + 32, 90n, 100n], [st + 56, 90n, 100n]]).indexes.minBytes, [256]);
+  assert.equal(headersOf([[st + 32, 19n, 20n], [st + 56, 19n, 20n]]).indexes.minBytes, [64]);
+  assert.equal(headersOf([[st + 32, 15n, 16n], [st + 56, 15n, 16n]]).indexes.lo, []);
 });
 
 test('refilled effects: of the pages an effect alone saves, up to the refilled pages are a cost', () => {

@@ -547,7 +547,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
   // The bins of a VM st_table whose header the child changed, where the indexes of the entries it inserted
   // went: small numbers too.
-  { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.O, c.N) !== undefined },
+  { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N) !== undefined },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -889,12 +889,14 @@ export function isStTableHeaderChange(num: [Word, Word], bound: [Word, Word], po
 const TABLE_CAUSES = new Set(['object.id', 'icache.const', 'icache.call']);
 
 /** The entry indexes the child's inserts into a VM st_table stored in its bins, a row a header whose
- *  counts changed: indexes lo <= i < hi (stored as i + 2: 0 marks an empty bin, 1 a deleted one), in
- *  lanes of laneBits bits, and the table's cause. */
+ *  counts grew without a rebuild: indexes lo <= i < hi (stored as i + 2: 0 marks an empty bin, 1 a
+ *  deleted one), in lanes of laneBits bits, and the table's cause. */
 export interface StTableIndexes {
   lo: number[];
   hi: number[];
   laneBits: number[];
+  /** the least size of the table's bins, in bytes: a smaller chunk is not its bins */
+  minBytes: number[];
   cause: string[];
 }
 
@@ -902,13 +904,15 @@ export interface StTableIndexes {
  *  searches its entries); one of 2^e entries has 2^(e+1) bins, of 8 bits up to 2^8 bins, then 16, then 32. */
 const ST_BINS = { entryBase: 2, noBinsUpToPower: 4 } as const;
 
-/** The lane width of a table's bins: from the powers word when the child changed it (size_ind, its third
- *  byte), else from the smallest entry power that holds the bound. 0: the table has no bins. */
-function binLaneBits(bound: number, powers: Word | undefined): number {
-  if (powers) return (powers.lo & 0xff) <= ST_BINS.noBinsUpToPower ? 0 : 8 << ((powers.lo >>> 16) & 0xff);
+/** The bins of the smallest table that holds this entries bound: their lane width in bits and their
+ *  size in bytes (0, 0: a table that small has no bins). A table made larger than it needs (a size hint)
+ *  has more bins, of lanes as wide or wider: stBinsCause asks for a chunk of at least that size. */
+function binsOf(bound: number): { laneBits: number; bytes: number } {
   const entryPower = Math.ceil(Math.log2(Math.max(bound, 1)));
-  if (entryPower <= ST_BINS.noBinsUpToPower) return 0;
-  return entryPower + 1 <= 8 ? 8 : entryPower + 1 <= 16 ? 16 : 32;
+  if (entryPower <= ST_BINS.noBinsUpToPower) return { laneBits: 0, bytes: 0 };
+  const binPower = entryPower + 1;
+  const laneBits = binPower <= 8 ? 8 : binPower <= 16 ? 16 : 32;
+  return { laneBits, bytes: (2 ** binPower * laneBits) / 8 };
 }
 
 /** The st_table headers, among chunks in use at the fork, whose entry count and entries bound the child
@@ -919,7 +923,7 @@ function binLaneBits(bound: number, powers: Word | undefined): number {
  *  owns: its own rules say what it is. With each, the entry indexes its inserts stored in its bins. */
 export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes } {
   const out = new AddrMap<string>();
-  const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], cause: [] };
+  const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] };
   const { kind, start, size, off } = ctx.cw;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (kind[k] !== CW.CONTENT || size[k] !== ST_TABLE.chunkSize || off[k] !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
@@ -934,28 +938,30 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     const known = ctx.contentChunkCause.get(s);
     const cause = known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
     out.set(s, cause);
-    // inserts take the entries from the old bound on. A rebuild (the bound went down) rewrites every bin,
-    // from one index to another: no lane of its bins was empty, and an index range from 0 would take
-    // counters stepping up from 0 for bins.
+    // Inserts take the entries from the old bound on, into the bins the table had at the fork. A rebuild
+    // (its count in the powers word goes up, and the powers with a new size) writes new bins in a new
+    // chunk, every index anew: nothing of the fork-time bins to look for.
     const [oldBound, newBound] = [v.oldAt(b).lo, v.newAt(b).lo];
-    const laneBits = binLaneBits(newBound, first >= 0 ? v.newAt(first) : undefined);
-    if (!laneBits || newBound <= oldBound) continue;
+    const bins = binsOf(newBound);
+    if (first >= 0 || !bins.laneBits || newBound <= oldBound) continue;
     indexes.lo.push(oldBound);
     indexes.hi.push(newBound);
-    indexes.laneBits.push(laneBits);
+    indexes.laneBits.push(bins.laneBits);
+    indexes.minBytes.push(bins.bytes);
     indexes.cause.push(cause);
   }
   return { headers: out, indexes };
 }
 
-/** The cause of a word of st_table bins that one of those inserts filled: every lane that changed now
- *  holds an index those inserts stored where it was empty or deleted, or was emptied (a delete), at
- *  least one the former, in the lane width of that table's bins. undefined: none matches. A VM table's bins are
+/** The cause of a word of st_table bins that one of those inserts filled: in a chunk as large as that
+ *  table's bins at least, every lane that changed now holds an index those inserts stored where it was
+ *  empty or deleted, or was emptied (a delete), at least one the former, in the lane width of its bins. undefined: none matches. A VM table's bins are
  *  malloc'd apart from its header, so nothing else ties them to it; their lanes are small numbers, which
  *  read as a VM counter (Rails, 3.3.8: ~40 pages a child of such bins were vm.globals, first written by
  *  rb_st_update and rb_st_insert). Exported for the rule-table tests. */
-export function stBinsCause(x: StTableIndexes, O: Word, N: Word): string | undefined {
+export function stBinsCause(x: StTableIndexes, chunkSize: number, O: Word, N: Word): string | undefined {
   for (let r = 0; r < x.lo.length; r++) {
+    if (chunkSize < x.minBytes[r]) continue;
     const bits = x.laneBits[r];
     const lanes = 64 / bits;
     const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
@@ -1427,7 +1433,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     idSeenSlots: new AddrMap(),
     idTableCause: new AddrMap(),
     stTableHeaders: new AddrMap(),
-    stTableIndexes: { lo: [], hi: [], laneBits: [], cause: [] },
+    stTableIndexes: { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] },
     contentChunkCause: new AddrMap(),
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
@@ -1586,8 +1592,10 @@ export function newMemoryPages(capture: Capture, pid: number): number {
 
 /** What a prewarm costs a child. Its run of the workload in the parent leaves what it allocated and
  *  dropped in the fork-time heap, and the child's own run then allocates into that garbage as its GCs
- *  free it (sweeping it copies those pages too), where the child of a parent that had not run it took
- *  new memory: about the pages of new memory the child allocated (newMemoryPages), copied instead. Found
+ *  free it, where the child of a parent that had not run it took new memory: about the pages of new
+ *  memory the child allocated (newMemoryPages), copied instead. This counts what the child allocates;
+ *  where the prewarm's garbage lies on pages its GCs had freed of the boot's is prewarmEffects' refill,
+ *  which counts what the prewarm's own (first) run left, and is not scaled below. Found
  *  on fixtures/ruby/orders.rb (3.4.5): prewarm was predicted to save 2.55M a child and made it copy 6.32M
  *  more; the none child had 8.5M of new memory. Only a child whose GC ran frees that garbage: without a
  *  GC its allocations go to new memory either way (the planted objid mode, whose child fills the
@@ -1597,8 +1605,8 @@ export function newMemoryPages(capture: Capture, pid: number): number {
  *  rounds or more: the later rounds' objects, scaled to every round), the new pages are scaled by that
  *  share of all it allocated: the prewarmed child allocates that much, and no more, into the garbage.
  *  Found on fixtures/ruby/rack/posts.ru (3.3.8): a first run of its requests allocates 913K objects over
- *  54 GCs and grows the heap by 1,056 pages, a second 56K over 3; prewarm was predicted to cost 140
- *  pages a child and saved 772. */
+ *  55 GCs and grows the heap by 1,056 pages, a second 56K over 3; prewarm's predicted saving was -140
+ *  pages a child (the whole 1,056 a cost), its measured one 772. */
 export function prewarmCosts(newPages: number, gcRuns: number, allocated?: { all: number; steady: number }): StepCost[] {
   if (!newPages || !gcRuns) return [];
   const share = allocated && allocated.all > 0 ? Math.min(1, allocated.steady / allocated.all) : 1;
@@ -1623,16 +1631,22 @@ export function prewarmCosts(newPages: number, gcRuns: number, allocated?: { all
  *    and gc.age) are old before the fork, as after the promote step, and the child's minor GCs have as
  *    few young objects to mark (gc.mark-stack). Measured (3.4.5, 7 GCs in 200 requests): gc.promote 985
  *    pages with none, 0 with prewarm; gc.mark-stack 34 and 0. */
-function prewarmEffects(ctx: Context, newPages: number): StepEffect[] {
+function prewarmEffects(ctx: Context, newPages: number | undefined): StepEffect[] {
   if (!ctx.L || !ctx.gcRuns) return [];
   const runs = `the workload ran ${ctx.gcRuns} GCs in this child: run first in the parent`;
   const effects: StepEffect[] = [
-    {
-      step: 'prewarm',
-      removes: ['gc.sweep'],
-      why: `${runs}, they free the garbage the boot left`,
-      refilled: { pages: newPages, why: `the garbage the prewarm's run leaves at the fork (${newPages} pages' worth: what this child allocated new) refills the slots its GCs freed first, and this child sweeps it` },
-    },
+    // Only where the child's new memory is known (a run cowscope made: its twin is the fork-time image),
+    // since it bounds what is refilled; a live child's blame leaves gc.sweep to the catalog.
+    ...(newPages === undefined
+      ? []
+      : [
+          {
+            step: 'prewarm' as const,
+            removes: ['gc.sweep'],
+            why: `${runs}, they free the garbage the boot left`,
+            refilled: { pages: newPages, why: `the garbage the prewarm's run leaves at the fork (${newPages} pages' worth: what this child allocated new) refills the slots its GCs freed first, and this child sweeps it` },
+          },
+        ]),
     { step: 'prewarm', removes: ['gc.remembered-at-fork'], why: `${runs}, they clear the remembered set the boot left` },
     // the first of them makes an object one GC short of old at the fork old in the parent
     { step: 'prewarm', removes: ['gc.promote-next'], why: `${runs}, the first makes old what was one GC short` },
@@ -1824,7 +1838,7 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   effects(): StepEffect[] {
-    return prewarmEffects(this.ctx, this.newPages());
+    return prewarmEffects(this.ctx, this.capture.run ? this.newPages() : undefined);
   }
 
   costs(): StepCost[] {

@@ -99,8 +99,10 @@ module Cowscope
       built = Rack::Builder.parse_file(CONFIG.fetch('rack'))
       @rack_app = built.is_a?(Array) ? built.first : built # rack 2 returns [app, options]
       # GC, held where the requests loop reads it: a constant the child's code refers to first registers
-      # its cache in the VM's constant-cache table (a page that would be cowscope's)
+      # its cache in the VM's constant-cache table (a page that would be cowscope's); and the Array the
+      # loop counts allocations in, made here so that the child makes no object and no new ivar for it
       @gc_module = GC
+      @allocated = Array.new(5, 0)
       fork_point
     end
 
@@ -432,16 +434,19 @@ module Cowscope
       @request_marks = Array.new(2 * (total / every + 1), 0)
       marked = 0
       @requests_served = 0
-      # Objects allocated: at the start, after the first half of the rounds, at the end (Integers in an
-      # Array made first, so counting writes no new objects). The later rounds' count is what a run of
-      # the same requests allocates once the first has done its one-time work: what a prewarmed child
-      # allocates (cowscope's prewarm cost).
+      # Objects allocated: at the start, after the first half of the rounds, at the end (Integers in the
+      # Array rack_main made, so counting makes no object), and the rounds. The later rounds' count is
+      # what a run of the same requests allocates once the first has done its one-time work: what a
+      # prewarmed child allocates (cowscope's prewarm cost).
       rounds = Integer(CONFIG.fetch('requestCount'))
       half = rounds / 2
       gc = @gc_module
-      @allocated = [gc.stat(:total_allocated_objects), 0, 0, half, rounds]
+      counts = @allocated
+      counts[3] = half
+      counts[4] = rounds
+      counts[0] = gc.stat(:total_allocated_objects)
       rounds.times do |round|
-        @allocated[1] = gc.stat(:total_allocated_objects) if round == half
+        counts[1] = gc.stat(:total_allocated_objects) if round == half
         requests.each do |method, path|
           response = mock.request(method, path)
           raise "#{method} #{path} answered #{response.status}" if response.status >= 500
@@ -455,7 +460,7 @@ module Cowscope
         end
       end
       @request_marks = @request_marks.first(marked)
-      @allocated[2] = gc.stat(:total_allocated_objects)
+      counts[2] = gc.stat(:total_allocated_objects)
     end
 
 
