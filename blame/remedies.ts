@@ -35,11 +35,12 @@ export interface StepEffects {
 }
 
 /** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
- *  pages the step saves with the effect and not without it, that many at most. */
+ *  pages the step saves that a cause the effect removes wrote (whether the effect or the catalog has the
+ *  step remove it), that many at most. */
 export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
   return effects.flatMap((e) => {
     if (!e.refilled?.pages) return [];
-    const only = savedPages(sets, e.step, effects) - savedPages(sets, e.step, effects.filter((x) => x !== e));
+    const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
     const pages = Math.min(only, e.refilled.pages);
     return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
   });

@@ -54,6 +54,9 @@ export async function gatherRun(
     ...(session.allocated.size
       ? { allocated: session.children.map((c) => session.allocated.get(c)?.all ?? 0), allocatedSteady: session.children.map((c) => session.allocated.get(c)?.steady ?? 0) }
       : {}),
+    ...(session.heapGrown.size && session.heapAllocatableAtFork !== undefined
+      ? { heapGrownBytes: session.children.map((c) => session.heapGrown.get(c) ?? 0), heapAllocatableBytesAtFork: session.heapAllocatableAtFork }
+      : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
     ...(session.gcAutoRuns.size ? { gcAutoRuns: session.children.map((c) => session.gcAutoRuns.get(c) ?? 0) } : {}),
   };

@@ -322,6 +322,8 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     ...(m.gcMarks !== undefined ? { gcMarks: perChild('gcMarks') } : {}),
     ...(m.allocated !== undefined ? { allocated: perChild('allocated') } : {}),
     ...(m.allocatedSteady !== undefined ? { allocatedSteady: perChild('allocatedSteady') } : {}),
+    ...(m.heapAllocatableBytesAtFork !== undefined ? { heapAllocatableBytesAtFork: c.int(`${p}.heapAllocatableBytesAtFork`, m.heapAllocatableBytesAtFork, 0, SAFE) } : {}),
+    ...(m.heapGrownBytes !== undefined ? { heapGrownBytes: perChild('heapGrownBytes') } : {}),
   };
 }
 

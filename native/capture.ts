@@ -92,6 +92,12 @@ export interface RunInfo {
    *  its one-time work done (a prewarmed child). Absent in older captures and other workloads */
   allocated?: number[];
   allocatedSteady?: number[];
+  /** Ruby: the bytes of GC heap the runtime could still add at the fork before a GC had to run (it adds
+   *  that room before it collects), and per child the bytes its GC heap grew by: what a child put in new
+   *  heap pages while the garbage at the fork waited for its first GC is the lesser. Absent in older
+   *  captures */
+  heapAllocatableBytesAtFork?: number;
+  heapGrownBytes?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];
   /** per child (Python): the collections among gcRuns the collector started itself (not gc.collect()),

@@ -66,8 +66,8 @@ export interface StepEffect {
   step: Remedy;
   removes: string[];
   why: string;
-  /** up to this many of the pages the effect alone saves are written again all the same (a cost the
-   *  engine counts once the pages' cause sets are known: refillCosts) */
+  /** up to this many of the pages the step saves that a cause in removes wrote are written again all the
+   *  same (a cost the engine counts once the pages' cause sets are known: refillCosts) */
   refilled?: { pages: number; why: string };
 }
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -334,7 +334,7 @@ test('st_table headers found among changed words: the fields at their chunk offs
   assert.equal(headersOf([[st + 32, 15n, 16n], [st + 56, 15n, 16n]]).indexes.lo, []);
 });
 
-test('refilled effects: of the pages an effect alone saves, up to the refilled pages are a cost', () => {
+test('refilled effects: of the pages a step saves that a cause the effect removes wrote, up to the refilled pages are a cost', () => {
   // 6 pages only the sweep wrote, 3 the sweep and an allocation (not removed), 2 a cache fill alone
   const sets = [
     { causes: ['gc.sweep'], pages: 6 },
@@ -349,6 +349,31 @@ test('refilled effects: of the pages an effect alone saves, up to the refilled p
   // a page saved only when another effect of the step removes its other cause is saved by the two
   assert.equal(refillCosts([{ causes: ['gc.sweep', 'gc.age'], pages: 5 }], [sweep(9), { step: 'prewarm', removes: ['gc.age'] }]), [{ step: 'prewarm', pages: 5, why: 'refilled' }]);
   assert.is(netSavedPages(sets, refillCosts(sets, [sweep(4)]), 'prewarm', [sweep(4)]), 6 + 2 - 4);
+  // a step whose catalog row removes the cause already (gc removes gc.sweep): the same pages count
+  const gcSweep = (pages: number) => ({ step: 'gc', removes: ['gc.sweep'], refilled: { pages, why: 'refilled' } });
+  assert.equal(refillCosts(sets, [gcSweep(50)]), [{ step: 'gc', pages: 6, why: 'refilled' }]);
+  assert.is(netSavedPages(sets, refillCosts(sets, [gcSweep(4)]), 'gc', [gcSweep(4)]), 6 - 4);
+  // pages the step saves that the cause did not write are not refilled
+  assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
+});
+
+test("a GC before the fork: what the child put in new heap pages before its first GC refills the slots it freed", () => {
+  const pagesOf = (effects: { step: string; refilled?: { pages: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.pages]));
+  // 40 OS pages grown before the first GC; the child's sweep freed 1.6M of garbage over 780 pages
+  // (2,051 bytes a page): spread, 80 pages; packed by a compaction, 40
+  const swept = { bytes: 40_000 * 40, pages: 780 };
+  assert.equal(pagesOf(gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, swept, 4096)), { gc: 80, promote: 80, nakayoshi: 80, compact: 40, warmup: 40 });
+  // 3.3's Process.warmup returns the pages it emptied: the child takes that room new, as before
+  assert.equal(Object.keys(pagesOf(gcRefillEffects(layoutFor('3.3.8'), 40 * 4096, swept, 4096))), ['gc', 'promote', 'nakayoshi', 'compact']);
+  // never more than the garbage there is: 4.8M grown against 0.2M swept over 700 pages refills those 700
+  assert.equal(pagesOf(gcRefillEffects(layoutFor('3.1.2'), 4_816_896, { bytes: 212_100, pages: 700 }, 4096)).gc, 700);
+  assert.equal(pagesOf(gcRefillEffects(layoutFor('3.1.2'), 4_816_896, { bytes: 212_100, pages: 700 }, 4096)).compact, 52);
+  // garbage denser than a page's worth a page (a slot straddling two) counts a page a page at most
+  assert.equal(pagesOf(gcRefillEffects(layoutFor('3.4.5'), 8192, { bytes: 10 * 4096, pages: 5 }, 4096)).gc, 2);
+  assert.equal(gcRefillEffects(layoutFor('3.1.2'), 0, swept, 4096), [], 'nothing grown before the first GC');
+  assert.equal(gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, { bytes: 0, pages: 0 }, 4096), [], 'no garbage swept');
+  assert.equal(gcRefillEffects(undefined, 40 * 4096, swept, 4096), [], 'a Ruby of unknown layout');
+  assert.ok(gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, swept, 4096).every((e) => e.removes.join() === 'gc.sweep'));
 });
 
 test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {

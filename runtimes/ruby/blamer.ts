@@ -1656,6 +1656,47 @@ function prewarmEffects(ctx: Context, newPages: number | undefined): StepEffect[
   return effects;
 }
 
+/** The steps that run a GC before the fork, and so free the garbage the child's sweep would (the
+ *  catalog's gc.sweep remedies), by how they leave the slots they freed: spread over the heap pages
+ *  where the garbage lay, or packed by a compaction onto pages of their own; none where the step returns
+ *  the emptied pages (3.3+'s Process.warmup), whose room the child takes new as before. */
+const GC_REFILL_STEPS: { step: Remedy; packed: boolean; unless?: (L: RubyLayout) => boolean }[] = [
+  { step: 'gc', packed: false },
+  { step: 'promote', packed: false },
+  { step: 'nakayoshi', packed: false },
+  { step: 'compact', packed: true },
+  { step: 'warmup', packed: true, unless: (L) => L.warmupFreesEmptyPages },
+];
+
+/** What the garbage at the fork, collected before it, costs back. Ruby adds a heap page from the room
+ *  its last GC left (heapAllocatableBytesAtFork) rather than collect while any room is left: a child
+ *  whose allocations outgrow the free slots puts them in new heap pages while the garbage at the fork
+ *  waits for its first GC, which then sweeps it (gc.sweep). After a GC before the fork the same
+ *  allocations fill the slots it freed, on shared pages, first: the bytes the child put in new pages
+ *  that way (the lesser of its growth and that room), up to the garbage there is (what the child's own
+ *  sweep freed on its copied pages), over the garbage a swept page held, or over the page size where a
+ *  compaction packed the freed slots. Of the pages removing gc.sweep saves, that many stay copied
+ *  (refilled). (Without the cap by the garbage, the planted gc_churn mode, whose child allocates 4.8M
+ *  before its first GC against 0.2M of garbage at the fork, had warmup 33-48% short.)
+ *  Found on the planted gc_cold_garbage mode (3.1.2): its child's 4,000 call caches took 10 new heap
+ *  pages (40 OS pages) before its GC; after gc and promote the child copied 73 pages more of freed slots
+ *  it filled (alloc.free-slot), 38 after warmup (GC.compact), none of which was counted. */
+export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, swept: { bytes: number; pages: number }, pageSize: number): StepEffect[] {
+  if (!L || growthBytes <= 0 || !swept.pages || !swept.bytes) return [];
+  const perPage = swept.bytes / swept.pages;
+  const bytes = Math.min(growthBytes, swept.bytes);
+  return GC_REFILL_STEPS.filter((s) => !s.unless?.(L)).map(({ step, packed }) => {
+    const pages = Math.ceil(bytes / (packed ? pageSize : Math.min(pageSize, perPage)));
+    const where = packed ? 'the free slots its compaction packed' : `the slots it freed (${Math.round(perPage)} bytes of garbage a swept page)`;
+    return {
+      step,
+      removes: ['gc.sweep'],
+      why: 'a GC before the fork frees the garbage this child swept',
+      refilled: { pages, why: `of the ${growthBytes} bytes this child put in new heap pages before its first GC, ${bytes} go to ${where} instead: ${pages} shared pages` },
+    };
+  });
+}
+
 /** What a compaction that keeps the pages it emptied costs a child: GC.compact (the compact step, and the
  *  warmup emulation before 3.3) and 3.4.5's Process.warmup move the live objects together and leave the
  *  free slots on whole pages of their own, still shared. The catalog counts the pages the child copied by
@@ -1751,6 +1792,11 @@ class RubyPageBlamer implements PageBlamer {
   private lastOwner = -1;
   /** bytes of the slots on copied GC heap pages the child allocated into (compactionCosts) */
   private filledBytes = 0;
+  /** the slots the child's sweep freed on copied GC heap pages, in bytes, and the pages that held them
+   *  (gcRefillEffects) */
+  private sweptBytes = 0;
+  private sweptPages = 0;
+  private sweptPage = -1;
 
   constructor(
     private readonly capture: Capture,
@@ -1838,7 +1884,14 @@ class RubyPageBlamer implements PageBlamer {
   }
 
   effects(): StepEffect[] {
-    return prewarmEffects(this.ctx, this.capture.run ? this.newPages() : undefined);
+    const run = this.capture.run;
+    const i = run?.children.indexOf(this.diffs.pid) ?? -1;
+    // what the child put in new heap pages while the garbage at the fork waited for its first GC
+    const growth = i >= 0 && run?.heapGrownBytes && run.heapAllocatableBytesAtFork !== undefined && this.ctx.gcRuns ? Math.min(run.heapGrownBytes[i], run.heapAllocatableBytesAtFork) : 0;
+    return [
+      ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
+      ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
+    ];
   }
 
   costs(): StepCost[] {
@@ -1944,6 +1997,11 @@ class RubyPageBlamer implements PageBlamer {
         if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
         // a slot the child allocated into: free at the fork (filled, or filled and freed again), or freed by its sweep and filled
         if (s && (s.type === T.NONE || level === REBORN)) this.filledBytes += ruby.slotSize[body];
+        if (s && s.type > 0 && level === 'gc.sweep') {
+          if (this.sweptPage !== p) this.sweptPages++;
+          this.sweptPage = p;
+          this.sweptBytes += ruby.slotSize[body];
+        }
       }
       if (!s) {
         causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));

@@ -178,8 +178,8 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   },
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
-  forked: { twin: int(1), children: arrayOf(int(1), 64) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)) },
+  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -293,6 +293,10 @@ export class RubySession {
   /** objects the child's Rack workload allocated, and those of its later rounds scaled to every round
    *  (what a run after a first allocates; the Ruby agent reports them for two rounds or more) */
   readonly allocated = new Map<number, { all: number; steady: number }>();
+  /** the bytes of GC heap the child added (the Ruby agent reports it) */
+  readonly heapGrown = new Map<number, number>();
+  /** the bytes of GC heap the program could still add at the fork before a GC had to run (Ruby) */
+  heapAllocatableAtFork: number | undefined;
   /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
   readonly gcFreedBlocks = new Map<number, number>();
   /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
@@ -671,6 +675,7 @@ export class RubySession {
     const forked = await this.next((e) => fromProgram(e, 'forked'), deadline, late);
     const twin = forked.twin as number;
     const children = forked.children as number[];
+    if (forked.heapAllocatableBytes !== undefined) this.heapAllocatableAtFork = Number(forked.heapAllocatableBytes);
     // cowscope signals and kills these pids: they must be the program's own children.
     for (const pid of [twin, ...children]) {
       const s = statOf(pid);
@@ -769,6 +774,7 @@ export class RubySession {
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
       if (done.allocated !== undefined && done.allocatedSteady !== undefined) this.allocated.set(done.pid, { all: Number(done.allocated), steady: Number(done.allocatedSteady) });
+      if (done.heapGrownBytes !== undefined) this.heapGrown.set(done.pid, Number(done.heapGrownBytes));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
       if (Array.isArray(done.gcWindows) && done.gcWindows.length % 2 === 0)

@@ -203,10 +203,11 @@ module Cowscope
       # Major GCs so far, counted before the forks: the call also warms GC.stat's caches, so the
       # children's one call (after their workload) copies no page of its own.
       @gc_majors = GC.stat(:major_gc_count)
+      heap_room_at_fork
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        report('forked', twin: pids.first, children: pids.drop(1))
+        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes)
         finish_heap_map(*sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release(pids)
@@ -328,6 +329,22 @@ module Cowscope
       [sibling, path, started]
     end
 
+    # The GC heap's pages at the fork, and the room it may still add before a GC must run (Ruby adds a
+    # page of that room rather than collect while any is left): a child's first allocations beyond the
+    # free slots go there, while the garbage at the fork waits for its first GC. A GC before the fork
+    # frees that garbage, and the same allocations fill its slots, on shared pages, instead. 3.4 counts
+    # the room in slots of any size; taken at the smallest (a lower bound). The child's growth is read
+    # against the pages here (the call also warms GC.stat's cache for that key).
+    def heap_room_at_fork
+      stat = GC.stat
+      @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
+      @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
+      @heap_allocatable_bytes =
+        if stat.key?(:heap_allocatable_pages) then stat[:heap_allocatable_pages] * @heap_page_bytes
+        else stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
+        end
+    end
+
     # Waits for the heap-map sibling and tells cowscope the map is complete.
     def finish_heap_map(sibling, path, started)
       _, status = Process.wait2(sibling)
@@ -385,11 +402,13 @@ module Cowscope
       # its later rounds did, scaled to every round; none without two rounds.
       a = @allocated
       counts = a && a[3] > 0 ? %(,"allocated":#{a[2] - a[0]},"allocatedSteady":#{(a[2] - a[1]) * a[4] / (a[4] - a[3])}) : ''
+      # The GC heap's growth in this child (heap_room_at_fork), in bytes; pages it freed again count less.
+      grown = (gc.stat(:heap_allocated_pages) - @heap_pages_at_fork) * @heap_page_bytes
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
       # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
       # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now).
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)}#{counts}}\n))
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
