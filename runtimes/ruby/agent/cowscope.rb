@@ -203,7 +203,16 @@ module Cowscope
       # Major GCs so far, counted before the forks: the call also warms GC.stat's caches, so the
       # children's one call (after their workload) copies no page of its own.
       @gc_majors = GC.stat(:major_gc_count)
-      heap_room_at_fork
+      # The GC heap's pages at the fork, and the room it may still add before a GC must run (Ruby adds a
+      # page of that room rather than collect while any is left): a child's first allocations beyond the
+      # free slots go there, while the garbage at the fork waits for its first GC. A GC before the fork
+      # frees that garbage, and the same allocations fill its slots, on shared pages, instead. 3.4 counts
+      # the room in slots of any size; taken at the smallest (a lower bound). The child's growth is read
+      # against the pages here (the call also warms GC.stat's cache for that key).
+      stat = GC.stat
+      @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
+      @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
+      @heap_allocatable_bytes = stat[:heap_allocatable_pages] ? stat[:heap_allocatable_pages] * @heap_page_bytes : stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
@@ -327,22 +336,6 @@ module Cowscope
         end
       end
       [sibling, path, started]
-    end
-
-    # The GC heap's pages at the fork, and the room it may still add before a GC must run (Ruby adds a
-    # page of that room rather than collect while any is left): a child's first allocations beyond the
-    # free slots go there, while the garbage at the fork waits for its first GC. A GC before the fork
-    # frees that garbage, and the same allocations fill its slots, on shared pages, instead. 3.4 counts
-    # the room in slots of any size; taken at the smallest (a lower bound). The child's growth is read
-    # against the pages here (the call also warms GC.stat's cache for that key).
-    def heap_room_at_fork
-      stat = GC.stat
-      @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
-      @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
-      @heap_allocatable_bytes =
-        if stat.key?(:heap_allocatable_pages) then stat[:heap_allocatable_pages] * @heap_page_bytes
-        else stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
-        end
     end
 
     # Waits for the heap-map sibling and tells cowscope the map is complete.
