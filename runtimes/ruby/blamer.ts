@@ -19,7 +19,7 @@ import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
-import { Remedy, mutationCause } from '../../blame/catalog';
+import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
@@ -1656,17 +1656,10 @@ function prewarmEffects(ctx: Context, newPages: number | undefined): StepEffect[
   return effects;
 }
 
-/** The steps that run a GC before the fork, and so free the garbage the child's sweep would (the
- *  catalog's gc.sweep remedies), by how they leave the slots they freed: spread over the heap pages
- *  where the garbage lay, or packed by a compaction onto pages of their own; none where the step returns
- *  the emptied pages (3.3+'s Process.warmup), whose room the child takes new as before. */
-const GC_REFILL_STEPS: { step: Remedy; packed: boolean; unless?: (L: RubyLayout) => boolean }[] = [
-  { step: 'gc', packed: false },
-  { step: 'promote', packed: false },
-  { step: 'nakayoshi', packed: false },
-  { step: 'compact', packed: true },
-  { step: 'warmup', packed: true, unless: (L) => L.warmupFreesEmptyPages },
-];
+/** The steps whose compaction moves the live objects together and keeps the pages it emptied, shared:
+ *  GC.compact (the compact step, and the warmup emulation before 3.3) and 3.4.5's Process.warmup. 3.3's
+ *  Process.warmup returns those pages, whose room the child then takes new. */
+const packingSteps = (L: RubyLayout): Remedy[] => (L.warmupFreesEmptyPages ? ['compact'] : ['compact', 'warmup']);
 
 /** What the garbage at the fork, collected before it, costs back. Ruby adds a heap page from the room
  *  its last GC left (heapAllocatableBytesAtFork) rather than collect while any room is left: a child
@@ -1701,7 +1694,13 @@ export function gcRefillEffects(
   if (growthBytes <= 0 && !share) return [];
   const perPage = swept.bytes / swept.pages;
   const bytes = Math.min(Math.max(0, growthBytes), swept.bytes);
-  return GC_REFILL_STEPS.filter((s) => !s.unless?.(L)).flatMap(({ step, packed }) => {
+  const packing = packingSteps(L);
+  // the steps that free the garbage the child's sweep would (the catalog's gc.sweep remedies): they leave
+  // the freed slots spread where the garbage lay, or packed by a compaction; a warmup that returns the
+  // emptied pages leaves none to refill
+  const steps = causeRow('gc.sweep')!.remedies.filter((s) => s !== 'warmup' || packing.includes(s));
+  return steps.flatMap((step) => {
+    const packed = packing.includes(step);
     const pages = Math.ceil(bytes / (packed ? pageSize : Math.min(pageSize, perPage)));
     const stepShare = packed ? 0 : share;
     if (!pages && !stepShare) return [];
@@ -1726,8 +1725,7 @@ export function compactionCosts(L: RubyLayout | undefined, filledBytes: number, 
   if (!L || !filledBytes) return [];
   const pages = Math.ceil(filledBytes / pageSize);
   const why = `the child filled ${pages} pages' worth of free slots spread over shared pages; packed by the compaction, the free slots still lie on shared pages`;
-  const steps: Remedy[] = L.warmupFreesEmptyPages ? ['compact'] : ['compact', 'warmup'];
-  return steps.map((step) => ({ step, pages, why }));
+  return packingSteps(L).map((step) => ({ step, pages, why }));
 }
 
 /** The flags words of slots that changed on the page being judged, old and new: the row of each by its
