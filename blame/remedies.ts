@@ -31,7 +31,7 @@ export function groupCauseSets(perPage: string[][], releasedBy: (readonly string
 export interface StepEffects {
   step: string;
   removes: string[];
-  refilled?: { pages: number; share?: number; why: string };
+  refilled?: { pages: number; why: string };
 }
 
 /** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
@@ -39,9 +39,9 @@ export interface StepEffects {
  *  step remove it), that many at most. */
 export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
   return effects.flatMap((e) => {
-    if (!e.refilled?.pages && !e.refilled?.share) return [];
+    if (!e.refilled?.pages) return [];
     const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
-    const pages = Math.min(only, Math.max(e.refilled.pages, Math.round(only * Math.min(1, e.refilled.share ?? 0))));
+    const pages = Math.min(only, e.refilled.pages);
     return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
   });
 }

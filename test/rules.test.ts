@@ -355,13 +355,6 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
   assert.is(netSavedPages(sets, refillCosts(sets, [gcSweep(4)]), 'gc', [gcSweep(4)]), 6 - 4);
   // pages the step saves that the cause did not write are not refilled
   assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
-  // a share of those pages, where it is more than the pages
-  const shared = (pages: number, share: number) => ({ step: 'gc', removes: ['gc.sweep'], refilled: { pages, share, why: 'refilled' } });
-  const many = [{ causes: ['gc.sweep'], pages: 100 }];
-  assert.equal(refillCosts(many, [shared(0, 0.4)]), [{ step: 'gc', pages: 40, why: 'refilled' }]);
-  assert.equal(refillCosts(many, [shared(55, 0.4)]), [{ step: 'gc', pages: 55, why: 'refilled' }]);
-  assert.equal(refillCosts(many, [shared(0, 3)]), [{ step: 'gc', pages: 100, why: 'refilled' }], 'a share over 1 is all of them');
-  assert.equal(refillCosts(many, [shared(0, 0)]), []);
 });
 
 test("a GC before the fork: what the child put in new heap pages before its first GC refills the slots it freed", () => {
@@ -381,17 +374,6 @@ test("a GC before the fork: what the child put in new heap pages before its firs
   assert.equal(gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, { bytes: 0, pages: 0 }, 4096), [], 'no garbage swept');
   assert.equal(gcRefillEffects(undefined, 40 * 4096, swept, 4096), [], 'a Ruby of unknown layout');
   assert.ok(gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, swept, 4096).every((e) => e.removes.join() === 'gc.sweep'));
-  // the objects allocated before the first GC take a share of the free slots a GC before the fork
-  // leaves, the garbage's among them: the spread steps only (a compaction packs them)
-  const reach = { firstCycle: 31_759, freeSlots: 79_580 };
-  const shares = Object.fromEntries(gcRefillEffects(layoutFor('3.4.5'), 0, swept, 4096, reach).map((e) => [e.step, e.refilled?.share?.toFixed(2)]));
-  assert.equal(shares, { gc: '0.40', promote: '0.40', nakayoshi: '0.40' });
-  assert.equal(gcRefillEffects(layoutFor('3.4.5'), 0, swept, 4096, { firstCycle: 200_000, freeSlots: 79_580 })[0].refilled?.share, 1, 'more than there are: all');
-  assert.equal(gcRefillEffects(layoutFor('3.4.5'), 0, swept, 4096, { firstCycle: 100, freeSlots: 0 }), [], 'no free slot known');
-  // both: the growth's pages, and the share
-  const both = gcRefillEffects(layoutFor('3.1.2'), 40 * 4096, swept, 4096, reach).find((e) => e.step === 'gc')!;
-  assert.is(both.refilled?.pages, 80);
-  assert.match(both.refilled!.why, /new heap pages before its first GC, 163840 go to .*; the 31759 objects this child allocated before its first GC take 40% of the 79580 free slots/);
 });
 
 test("thread state: stack bounds cleared, a list head linking a waiter on the thread's stack", () => {

@@ -1673,27 +1673,11 @@ const packingSteps = (L: RubyLayout): Remedy[] => (L.warmupFreesEmptyPages ? ['c
  *  before its first GC against 0.2M of garbage at the fork, had warmup 33-48% short.)
  *  Found on the planted gc_cold_garbage mode (3.1.2): its child's 4,000 call caches took 10 new heap
  *  pages (40 OS pages) before its GC; after gc and promote the child copied 73 pages more of freed slots
- *  it filled (alloc.free-slot), 38 after warmup (GC.compact), none of which was counted.
- *  And within the free slots: the allocations before the child's first GC (reach.firstCycle) take the
- *  free slots a page at a time, in heap order; after a GC before the fork those include the garbage it
- *  freed (reach.freeSlots: the heap map's free slots, which hold the garbage a lazy sweep had not reached
- *  at the fork, and the garbage it still lists), so that share of the pages of garbage is written all
- *  the same, where the spread steps leave it (a compaction packs the free slots: compactionCosts).
- *  Found on the Rails app (3.4.5, 200 requests): 254K objects allocated over 7 GCs, 79K free slots in
- *  the map; of the 1,363 GC heap pages a gc step was predicted to save by removing the sweep, 588 were
- *  copied in the gc child (43%, the model 40%). */
-export function gcRefillEffects(
-  L: RubyLayout | undefined,
-  growthBytes: number,
-  swept: { bytes: number; pages: number },
-  pageSize: number,
-  reach?: { firstCycle: number; freeSlots: number },
-): StepEffect[] {
-  if (!L || !swept.pages || !swept.bytes) return [];
-  const share = reach && reach.freeSlots > 0 ? Math.min(1, reach.firstCycle / reach.freeSlots) : 0;
-  if (growthBytes <= 0 && !share) return [];
+ *  it filled (alloc.free-slot), 38 after warmup (GC.compact), none of which was counted. */
+export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, swept: { bytes: number; pages: number }, pageSize: number): StepEffect[] {
+  if (!L || growthBytes <= 0 || !swept.pages || !swept.bytes) return [];
   const perPage = swept.bytes / swept.pages;
-  const bytes = Math.min(Math.max(0, growthBytes), swept.bytes);
+  const bytes = Math.min(growthBytes, swept.bytes);
   const packing = packingSteps(L);
   // the steps that free the garbage the child's sweep would (the catalog's gc.sweep remedies): they leave
   // the freed slots spread where the garbage lay, or packed by a compaction; a warmup that returns the
@@ -1702,14 +1686,15 @@ export function gcRefillEffects(
   return steps.flatMap((step) => {
     const packed = packing.includes(step);
     const pages = Math.ceil(bytes / (packed ? pageSize : Math.min(pageSize, perPage)));
-    const stepShare = packed ? 0 : share;
-    if (!pages && !stepShare) return [];
     const where = packed ? 'the free slots its compaction packed' : `the slots it freed (${Math.round(perPage)} bytes of garbage a swept page)`;
-    const why = [
-      ...(pages ? [`of the ${growthBytes} bytes this child put in new heap pages before its first GC, ${bytes} go to ${where} instead: ${pages} shared pages`] : []),
-      ...(stepShare ? [`the ${Math.round(reach!.firstCycle)} objects this child allocated before its first GC take ${Math.round(100 * stepShare)}% of the ${reach!.freeSlots} free slots there would be, the garbage's among them`] : []),
-    ].join('; ');
-    return [{ step, removes: ['gc.sweep'], why: 'a GC before the fork frees the garbage this child swept', refilled: { pages, ...(stepShare ? { share: stepShare } : {}), why } }];
+    return [
+      {
+        step,
+        removes: ['gc.sweep'],
+        why: 'a GC before the fork frees the garbage this child swept',
+        refilled: { pages, why: `of the ${growthBytes} bytes this child put in new heap pages before its first GC, ${bytes} go to ${where} instead: ${pages} shared pages` },
+      },
+    ];
   });
 }
 
@@ -1812,9 +1797,6 @@ class RubyPageBlamer implements PageBlamer {
   private sweptBytes = 0;
   private sweptPages = 0;
   private sweptPage = -1;
-  /** of those slots, the ones the heap map lists as objects (garbage no sweep had reached: the rest it
-   *  lists free, the lazy sweep finished by dump_all) */
-  private sweptListed = 0;
 
   constructor(
     private readonly capture: Capture,
@@ -1906,14 +1888,9 @@ class RubyPageBlamer implements PageBlamer {
     const i = run?.children.indexOf(this.diffs.pid) ?? -1;
     // what the child put in new heap pages while the garbage at the fork waited for its first GC
     const growth = i >= 0 && run?.heapGrownBytes && run.heapAllocatableBytesAtFork !== undefined && this.ctx.gcRuns ? Math.min(run.heapGrownBytes[i], run.heapAllocatableBytesAtFork) : 0;
-    // the objects the child allocated before its first GC (its allocations spread over its GC cycles), and
-    // the free slots a GC before the fork would leave
-    const heapMap = this.capture.heapMap;
-    const reach =
-      i >= 0 && run?.allocated && heapMap && this.ctx.gcRuns ? { firstCycle: run.allocated[i] / (this.ctx.gcRuns + 1), freeSlots: heapMap.free + this.sweptListed } : undefined;
     return [
       ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
-      ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize, reach),
+      ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
     ];
   }
 
@@ -2024,7 +2001,6 @@ class RubyPageBlamer implements PageBlamer {
           if (this.sweptPage !== p) this.sweptPages++;
           this.sweptPage = p;
           this.sweptBytes += ruby.slotSize[body];
-          if (s.obj >= 0 && ruby.objects.type[s.obj] !== T.NONE) this.sweptListed++;
         }
       }
       if (!s) {
