@@ -61,8 +61,8 @@ export function sameMapping(c: Vma, r: Vma): boolean {
 /** Calls fn for runs of child pages: the child's first page index, the paired reference page index
  *  (-1 where the reference has no such mapping), and the run length. */
 export function forEachRun(
-  child: ProcessCapture,
-  ref: ProcessCapture,
+  child: Pick<ProcessCapture, 'vmas' | 'scanned'>,
+  ref: Pick<ProcessCapture, 'vmas' | 'scanned'>,
   pageSize: number,
   fn: (childIndex: number, refIndex: number, count: number) => void,
 ): void {
@@ -97,7 +97,7 @@ export function forEachRun(
 }
 
 /** forEachRun's runs as (child index, paired index or -1, count) triples, for the native kernels. */
-export function runsOf(child: ProcessCapture, ref: ProcessCapture, pageSize: number): Float64Array {
+export function runsOf(child: Pick<ProcessCapture, 'vmas' | 'scanned'>, ref: Pick<ProcessCapture, 'vmas' | 'scanned'>, pageSize: number): Float64Array {
   const runs: number[] = [];
   forEachRun(child, ref, pageSize, (c0, r0, n) => runs.push(c0, r0, n));
   return Float64Array.from(runs);

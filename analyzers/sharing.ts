@@ -1,6 +1,7 @@
 // Sharing summaries: page classes counted per child, per region and per mapping.
 
-import type { Capture, ProcessCapture } from '../native/capture';
+import type { Capture, ClassesRead, ProcessCapture } from '../native/capture';
+import { PageFlag } from '../native/page-flags';
 import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
 import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
@@ -170,6 +171,18 @@ export interface PairOptionsForAnalysis {
  *  and HTML all read the same array. */
 const classCache = new WeakMap<Capture, Map<string, { classes: Uint8Array; unresolved: number; byParent: boolean }>>();
 
+/** Classes computed as the pagemaps were read (native/capture.ts classesRead), by child. */
+const classesRead = new WeakMap<ProcessCapture, ClassesRead>();
+
+/** Offers classes computed as the pagemaps were read: pairClasses takes them for a pair whose reference,
+ *  siblings and zero mask are those they were computed with (the same objects, so the same pages), as
+ *  what classifyPair and markWrittenByParent would compute; otherwise it classifies afresh. */
+export function offerClassesRead(read: ClassesRead[]): void {
+  for (const r of read) classesRead.set(r.child, r);
+}
+
+const sameProcesses = (a: ProcessCapture[], b: ProcessCapture[]) => a.length === b.length && a.every((p) => b.includes(p));
+
 function pairClasses(capture: Capture, child: ProcessCapture, reference: ProcessCapture, parent: ProcessCapture | undefined) {
   const key = `${child.pid}/${reference.pid}/${parent?.pid ?? ''}`;
   let cache = classCache.get(capture);
@@ -177,13 +190,20 @@ function pairClasses(capture: Capture, child: ProcessCapture, reference: Process
   const hit = cache.get(key);
   if (hit) return hit;
   const { tier, pageSize, zeroPagesKnown } = capture.meta;
-  const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
-  const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
-  const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
   // With a fork-time image, the live parent tells which pages it copied. Without one (inspect), pages
   // siblings still share at one frame tell it, where the child has siblings in the capture.
   const siblings = parent ? [] : capture.processes.filter((p) => p.ppid === reference.pid && p.pid !== child.pid && p.pid !== reference.pid);
   const byParent = tier === 'exact' && (!!parent || siblings.length > 0);
+  // Classified as read (exact tier, so no ties): the same rules over the same pages.
+  const read = parent ? undefined : classesRead.get(child);
+  if (read && tier === 'exact' && read.reference === reference && read.zeroMask === (zeroPagesKnown ? PageFlag.zero : 0) && sameProcesses(read.siblings, siblings)) {
+    const out = { classes: read.classes, unresolved: 0, byParent };
+    cache.set(key, out);
+    return out;
+  }
+  const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
+  const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
+  const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
   if (byParent && parent) markCopiedByParent(classes, child, reference, parent, pageSize);
   else if (byParent) markWrittenByParent(classes, child, siblings, pageSize);
   const out = { classes, unresolved, byParent };

@@ -9,7 +9,8 @@
 import { Laps } from './laps';
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { liveFamily } from '../native/proc';
-import { familyPairs } from '../analyzers/sharing';
+import { familyPairs, offerClassesRead } from '../analyzers/sharing';
+import { runsOf } from '../analyzers/classify';
 import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
 import { Pair, diffCopiedPagesAsync, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
@@ -88,8 +89,9 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   const { family, skipped } = liveFamily(target);
   lap('list');
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) }, memoryLater: true });
-  const { exited, memoryRead, ...capture } = raw;
+  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) }, memoryLater: true, classifyWhileReading: runsOf });
+  const { exited, memoryRead, classesRead, ...capture } = raw;
+  if (classesRead) offerClassesRead(classesRead);
   lap('pagemaps');
   const notes = [...skipped];
   const infos = new Map(family.map((p) => [p.pid, p]));

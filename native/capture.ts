@@ -7,7 +7,7 @@ import os from 'node:os';
 import { MemoryTotals, Vma } from './procfs-parse';
 import type { RubyStructures } from '../runtimes/ruby/discover';
 import type { PythonStructures } from '../runtimes/python/discover';
-import { KpageFlag, PageFlag, PagemapColumns, ProbeError, ZeroDetection, features, pageSize, readFamilyPagemapsAsync, readKpage } from './probe';
+import { FamilyColumns, FamilyPair, KpageFlag, PageFlag, ProbeError, ZeroDetection, features, pageSize, readFamilyPagemapsAsync, readKpage } from './probe';
 import { ProcessInfo, keepListingAhead, liveFamily, processInfo, readMaps, readRollupAsync, statOf } from './proc';
 import { markBss } from './bss';
 
@@ -306,7 +306,7 @@ function mappingsOf(info: ProcessInfo): Mapped {
 async function captureProcess(
   mapped: Mapped | { info: ProcessInfo; error: unknown },
   role: Role,
-  reads: () => [Promise<MemoryTotals>, Promise<PagemapColumns>],
+  reads: () => [Promise<MemoryTotals>, Promise<ReadColumns>],
   memoryLater = false,
 ): Promise<{ proc: ProcessCapture; zeroScan: boolean; memory?: Promise<void> }> {
   const { info } = mapped;
@@ -331,7 +331,7 @@ async function captureProcess(
       memory,
       vmas: mapped.vmas,
       scanned: mapped.scanned,
-      pages: { flags: pm.flags, pfn: pm.pfn },
+      pages: pm.pages,
     };
     const late = memoryLater
       ? memoryRead.then(
@@ -351,6 +351,35 @@ async function captureProcess(
   }
 }
 
+/** A process's pagemap as read: its columns (a compact child's PFNs rebuilt when first read). */
+interface ReadColumns {
+  pages: PageColumns;
+  zeroScan: boolean;
+  short: boolean;
+}
+
+/** A compact child's columns (native/probe.cc FamilyPair): the PFN column is made when first read, from
+ *  the reference's PFNs at the paired pages (runs) and the PFNs kept where the child's differ. */
+function rebuiltColumns(flags: Uint16Array, runs: Float64Array, changed: { index: Uint32Array; pfn: Float64Array }, reference: () => PageColumns): PageColumns {
+  let pfn: Float64Array | undefined;
+  const rebuild = () => {
+    const from = reference().pfn;
+    const out = new Float64Array(flags.length);
+    for (let k = 0; k < runs.length; k += 3) if (runs[k + 1] >= 0) out.set(from.subarray(runs[k + 1], runs[k + 1] + runs[k + 2]), runs[k]);
+    for (let j = 0; j < changed.index.length; j++) out[changed.index[j]] = changed.pfn[j];
+    return out;
+  };
+  return {
+    flags,
+    get pfn(): Float64Array {
+      return (pfn ??= rebuild());
+    },
+    set pfn(v: Float64Array) {
+      pfn = v;
+    },
+  };
+}
+
 /** A process's totals before its smaps_rollup is read (captureProcesses' memoryLater). */
 const NO_TOTALS: MemoryTotals = { rss: 0, pss: 0, uss: 0, swap: 0, swapPss: 0, anonHuge: 0, fields: {} };
 
@@ -367,6 +396,21 @@ function markZeroByKpageflags(proc: ProcessCapture): void {
   for (let k = 0; k < idx.length; k++) if (kp.flags[k] & KpageFlag.zeroPage) flags[idx[k]] |= PageFlag.zero;
 }
 
+/** runsOf of analyzers/classify.ts: the runs that pair a child's pages with another process's pages at the
+ *  same addresses. Handed in by the caller (gather/, cli/), as this module knows no classification. */
+export type RunsOf = (child: Pick<ProcessCapture, 'vmas' | 'scanned'>, other: Pick<ProcessCapture, 'vmas' | 'scanned'>, pageSize: number) => Float64Array;
+
+/** A child's pages classified as the family was read (exact tier): classifyExactRuns against reference,
+ *  then markSharedFrames against each of siblings, with zeroMask (analyzers/sharing.ts takes them where
+ *  its own pair, siblings and zero mask are these). */
+export interface ClassesRead {
+  child: ProcessCapture;
+  reference: ProcessCapture;
+  siblings: ProcessCapture[];
+  zeroMask: number;
+  classes: Uint8Array;
+}
+
 export interface GatherOptions {
   roles?: Map<number, Role>;
   command?: string[];
@@ -378,6 +422,9 @@ export interface GatherOptions {
    *  parent with 3 children, 8% of the whole command's time). A process that exits in between is
    *  skipped by `memoryRead` as by skipExited (it resolves with those), or fails it (the excepted). */
   memoryLater?: boolean;
+  /** exact tier: classify each child's pages against its parent (and its siblings) as the pagemaps are
+   *  read, with these runs (the result's classesRead) */
+  classifyWhileReading?: RunsOf;
 }
 
 /** The long reads of a list of processes, queued on the thread pool: their maps (read on the JS thread),
@@ -388,13 +435,39 @@ interface StartedReads {
   tier: Tier;
   zero: ZeroDetection;
   mapped: (Mapped | { info: ProcessInfo; error: unknown })[];
-  pagemaps: Promise<(PagemapColumns | ProbeError)[]>;
+  pagemaps: Promise<(FamilyColumns | ProbeError)[]>;
   rollups: Map<number, Promise<MemoryTotals>>;
+  /** the pairs classified as read, by pid: child, reference, siblings; runs and compact as passed */
+  pairs: { child: number; reference: number; siblings: number[]; zeroMask: number; runs: Float64Array; compact: boolean }[];
 }
 
 const keyOf = (targets: ProcessInfo[]) => targets.map((t) => `${t.pid}@${t.startTime}`).join(' ');
 
-function startReads(targets: ProcessInfo[]): StartedReads {
+/** The pairs of a family to classify as it is read (exact tier, the zero page's frame known): every
+ *  process whose parent is read too, against that parent and its other children, as
+ *  analyzers/sharing.ts pairs them for inspect (familyPairs; siblings: the parent's other children). */
+function pairsToClassify(readable: Mapped[], runsOf: RunsOf, zeroMask: number, target: ProcessInfo): FamilyPair[] {
+  const index = new Map(readable.map((m, i) => [m.info.pid, i]));
+  const pairs: FamilyPair[] = [];
+  readable.forEach((m, child) => {
+    const reference = index.get(m.info.ppid);
+    if (reference === undefined || reference === child) return;
+    const siblings = readable.flatMap((s, member) =>
+      member !== child && member !== reference && s.info.ppid === m.info.ppid ? [{ member, runs: runsOf(m, s, pageSize) }] : [],
+    );
+    pairs.push({ child, reference, runs: runsOf(m, readable[reference], pageSize), siblings, zeroMask });
+  });
+  // Compact (no PFN column of its own, rebuilt from the reference's when read): a child of the target
+  // that is no one's reference. Only the target's column is rebuilt from: the capture fails when the
+  // target's read does, so a compact child's reference is always there. (The addon keeps page indexes
+  // in 32 bits.)
+  const references = new Set(pairs.map((p) => p.reference));
+  const pages = (m: Mapped) => m.starts.reduce((n, start, i) => n + (m.ends[i] - start) / pageSize, 0);
+  for (const p of pairs) p.compact = readable[p.reference].info === target && !references.has(p.child) && pages(readable[p.child]) < 2 ** 32;
+  return pairs;
+}
+
+function startReads(targets: ProcessInfo[], runsOf?: RunsOf): StartedReads {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
   // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
@@ -409,9 +482,28 @@ function startReads(targets: ProcessInfo[]): StartedReads {
     }
   });
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
-  const pagemaps = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero);
+  // Classified as read only where the frames decide and no pass after the read changes the flags (the
+  // zero page known by its frame: no kpageflags marking).
+  const pairs = runsOf && tier === 'exact' && zero.zeroPfn ? pairsToClassify(readable, runsOf, PageFlag.zero, targets[0]) : [];
+  const pagemaps = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero, pairs);
   const rollups = new Map(readable.map((m) => [m.info.pid, readRollupAsync(m.info.pid)]));
-  return { key: keyOf(targets), tier, zero, mapped, pagemaps, rollups };
+  const pid = (i: number) => readable[i].info.pid;
+  return {
+    key: keyOf(targets),
+    tier,
+    zero,
+    mapped,
+    pagemaps,
+    rollups,
+    pairs: pairs.map((p) => ({
+      child: pid(p.child),
+      reference: pid(p.reference),
+      siblings: p.siblings.map((s) => pid(s.member)),
+      zeroMask: p.zeroMask,
+      runs: p.runs,
+      compact: !!p.compact,
+    })),
+  };
 }
 
 /** Reads started ahead of their captureProcesses call (readFamilyAhead), waiting to be taken over. */
@@ -422,14 +514,15 @@ let ahead: StartedReads | undefined;
  *  calls it first thing for `inspect PID`, so that the thread pool reads while the analyzers load
  *  (start-up is measured against smem). Nothing is reported here: an error, or a family that changed
  *  in between, is met by that call, which then reads afresh. Returns the pids whose reads were started
- *  (undefined when none were). */
-export function readFamilyAhead(pid: number): number[] | undefined {
+ *  (undefined when none were). With runsOf, the children's pages are classified as they are read
+ *  (GatherOptions.classifyWhileReading). */
+export function readFamilyAhead(pid: number, runsOf?: RunsOf): number[] | undefined {
   ahead = undefined;
   keepListingAhead(undefined);
   try {
     const listing = liveFamily(checkTarget(pid));
     const family = listing.family;
-    const started = startReads(family);
+    const started = startReads(family, runsOf);
     // Settled here too: reads that no call takes over must not end the program as unhandled rejections.
     started.pagemaps.catch(() => undefined);
     for (const r of started.rollups.values()) r.catch(() => undefined);
@@ -454,14 +547,24 @@ function takeAhead(targets: ProcessInfo[]): StartedReads | undefined {
 export async function captureProcesses(
   targets: ProcessInfo[],
   opts: GatherOptions = {},
-): Promise<Capture & { exited?: ProcessInfo[]; memoryRead?: Promise<ProcessInfo[]> }> {
-  const { tier, zero, mapped, pagemaps, rollups } = takeAhead(targets) ?? startReads(targets);
+): Promise<Capture & { exited?: ProcessInfo[]; memoryRead?: Promise<ProcessInfo[]>; classesRead?: ClassesRead[] }> {
+  const { tier, zero, mapped, pagemaps, rollups, pairs } = takeAhead(targets) ?? startReads(targets, opts.classifyWhileReading);
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
-  const pagemapOf = (m: Mapped) =>
+  // the processes read, by pid (for compact children's columns, rebuilt from their reference's)
+  const captured = new Map<number, ProcessCapture>();
+  const compactPair = new Map(pairs.filter((p) => p.compact).map((p) => [p.child, p]));
+  const pagemapOf = (m: Mapped): Promise<ReadColumns> =>
     pagemaps.then((r) => {
       const pm = r[readable.indexOf(m)];
       if (pm instanceof Error) throw pm;
-      return pm;
+      const compact = compactPair.get(m.info.pid);
+      const reference = () => {
+        const ref = compact && captured.get(compact.reference);
+        if (!ref) throw new TargetError(`process ${m.info.pid}: its PFNs cannot be rebuilt without its parent's, which was not read`);
+        return ref.pages;
+      };
+      const pages = compact ? rebuiltColumns(pm.flags, compact.runs, pm.pfnChanged!, reference) : { flags: pm.flags, pfn: pm.pfn! };
+      return { pages, zeroScan: pm.zeroScan, short: pm.short };
     });
   const settled = await Promise.allSettled(
     mapped.map((m) => captureProcess(m, opts.roles?.get(m.info.pid) ?? 'process', () => [rollups.get(m.info.pid)!, pagemapOf(m as Mapped)], opts.memoryLater)),
@@ -486,10 +589,24 @@ export async function captureProcesses(
     : undefined;
   memoryRead?.catch(() => undefined);
   const processes = results.map((r) => r.proc);
+  for (const p of processes) captured.set(p.pid, p);
   let zeroPagesKnown = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
   if (!zeroPagesKnown && features().kpageflags) {
     for (const p of processes) markZeroByKpageflags(p);
     zeroPagesKnown = true;
+  }
+  // The classes read with the pagemaps, for the pairs whose processes were all read whole.
+  const classesRead: ClassesRead[] = [];
+  if (pairs.length) {
+    const columns = await pagemaps;
+    const classesOf = new Map(readable.map((m, i) => [m.info.pid, columns[i]]));
+    for (const p of pairs) {
+      const pm = classesOf.get(p.child);
+      const [child, reference] = [captured.get(p.child), captured.get(p.reference)];
+      const siblings = p.siblings.map((s) => captured.get(s));
+      if (!child || !reference || !pm || pm instanceof Error || !pm.classes || !siblings.every((s): s is ProcessCapture => !!s)) continue;
+      classesRead.push({ child, reference, siblings, zeroMask: p.zeroMask, classes: pm.classes });
+    }
   }
   return {
     meta: {
@@ -506,6 +623,7 @@ export async function captureProcesses(
     processes,
     ...(opts.skipExited ? { exited } : {}),
     ...(memoryRead ? { memoryRead } : {}),
+    ...(classesRead.length ? { classesRead } : {}),
   };
 }
 

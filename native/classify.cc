@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include "classify.h"
 #include "common.h"
 
 #include <cstdint>
@@ -18,21 +19,12 @@
 namespace cowscope {
 namespace {
 
-// analyzers/classify.ts PageClass; pageClassCodes on the addon lets a test hold the two equal.
-constexpr uint8_t kNone = 0, kShared = 1, kCopied = 2, kCopiedByParent = 3, kNew = 4, kAbsent = 5, kSwapped = 6, kZero = 7;
-
 template <typename T>
 T Arg(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* what) {
   if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != type)
     throw Napi::TypeError::New(info.Env(), std::string(what) + " has the wrong array type");
   return info[i].As<T>();
 }
-
-struct Side {
-  const uint16_t* flags;
-  const double* pfn;
-  size_t pages;
-};
 
 Side ArgSide(const Napi::CallbackInfo& info, size_t i, const char* what) {
   auto flags = Arg<Napi::Uint16Array>(info, i, napi_uint16_array, what);
@@ -64,38 +56,8 @@ Napi::Value ClassifyExactRuns(const Napi::CallbackInfo& info) {
   const uint16_t zeroMask = info.Length() > 6 && info[6].IsNumber() ? static_cast<uint16_t>(info[6].As<Napi::Number>().Uint32Value()) : 0;
   if (classes.ElementLength() != c.pages) throw Napi::RangeError::New(env, "classes and the child's pages differ in length");
   uint8_t* out = classes.Data();
-  ForRuns(env, runs, c.pages, r.pages, [&](size_t c0, int64_t r0, size_t n) {
-    const uint16_t* cf = c.flags + c0;
-    const double* cp = c.pfn + c0;
-    uint8_t* o = out + c0;
-    if (r0 < 0) {
-      for (size_t i = 0; i < n; i++) {
-        const uint16_t f = cf[i];
-        o[i] = !(f & F_PRESENT) ? (f & F_SWAPPED ? kSwapped : kNone) : f & zeroMask ? kZero : f & F_FILE ? kShared : kNew;
-      }
-      return;
-    }
-    const uint16_t* rf = r.flags + r0;
-    const double* rp = r.pfn + r0;
-    for (size_t i = 0; i < n; i++) {
-      const uint16_t f = cf[i], g = rf[i];
-      uint8_t cls;
-      if (!(f & F_PRESENT)) cls = f & F_SWAPPED ? kSwapped : g & F_PRESENT ? kAbsent : kNone;
-      else if (f & zeroMask) cls = kZero;
-      else if (!(g & F_PRESENT)) cls = f & F_FILE ? kShared : g & F_SWAPPED ? kCopied : kNew;
-      else cls = cp[i] == rp[i] ? kShared : kCopied;
-      o[i] = cls;
-    }
-  });
+  ForRuns(env, runs, c.pages, r.pages, [&](size_t c0, int64_t r0, size_t n) { ClassifyExactRange(out, c, r, c0, r0, n, zeroMask); });
   return env.Undefined();
-}
-
-// Whether any of the 8 bytes at p equals b (the zero-byte test of p's word xor b repeated).
-bool HasByte(const uint8_t* p, uint8_t b) {
-  uint64_t w;
-  memcpy(&w, p, 8);
-  w ^= b * 0x0101010101010101ULL;
-  return ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL) != 0;
 }
 
 // markSharedFrames(classes, childFlags, childPfn, siblingFlags, siblingPfn, runs) -> pages marked: a
@@ -111,19 +73,7 @@ Napi::Value MarkSharedFrames(const Napi::CallbackInfo& info) {
   uint8_t* out = classes.Data();
   double marked = 0;
   ForRuns(env, runs, c.pages, s.pages, [&](size_t c0, int64_t s0, size_t n) {
-    if (s0 < 0) return;
-    for (size_t i = 0; i < n; i++) {
-      // Copied pages are few: 8 classes without one are passed over at once.
-      if ((i & 7) == 0 && i + 8 <= n && !HasByte(out + c0 + i, kCopied)) {
-        i += 7;
-        continue;
-      }
-      if (out[c0 + i] != kCopied) continue;
-      const uint16_t f = c.flags[c0 + i], g = s.flags[s0 + i];
-      if (!(f & F_PRESENT) || !(g & F_PRESENT) || (f | g) & F_FILE || s.pfn[s0 + i] != c.pfn[c0 + i]) continue;
-      out[c0 + i] = kCopiedByParent;
-      marked++;
-    }
+    if (s0 >= 0) marked += static_cast<double>(MarkSharedFramesRange(out, c, s, c0, static_cast<size_t>(s0), n));
   });
   return Napi::Number::New(env, marked);
 }

@@ -63,7 +63,14 @@ interface Addon {
   pageSize: number;
   readPagemap(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): PagemapColumns;
   readPagemapAsync(pid: number, starts: Float64Array, ends: Float64Array, scanZero: boolean, zeroPfn: number): Promise<PagemapColumns>;
-  readFamilyPagemapsAsync(pids: number[], starts: Float64Array[], ends: Float64Array[], scanZero: boolean, zeroPfn: number): Promise<(PagemapColumns | { error: unknown })[]>;
+  readFamilyPagemapsAsync(
+    pids: number[],
+    starts: Float64Array[],
+    ends: Float64Array[],
+    scanZero: boolean,
+    zeroPfn: number,
+    pairs?: FamilyPair[],
+  ): Promise<(FamilyColumns | { error: unknown })[]>;
   readTextAsync(path: string): Promise<string>;
   readKpage(pfns: Float64Array): KpageColumns;
   readPages(pid: number, addrs: Float64Array): PageReads;
@@ -245,16 +252,49 @@ export interface PagemapRanges {
   ends: Float64Array;
 }
 
+/** A child of a family read whose pages are classified as they are read (exact tier: frames visible):
+ *  indexes into the family list, and runsOf (analyzers/classify.ts) of the child against its reference
+ *  and against each sibling. */
+export interface FamilyPair {
+  child: number;
+  reference: number;
+  runs: Float64Array;
+  siblings: { member: number; runs: Float64Array }[];
+  /** PageFlag.zero when zero pages are known, else 0 (classifyExactRuns' zeroMask) */
+  zeroMask: number;
+  /** no PFN column for the child: only its PFNs that differ from the reference's at the paired page
+   *  (pfnChanged). The reference must have its column: it is no compact pair's child. */
+  compact?: boolean;
+}
+
+/** One process of a family read: readPagemap's result; with pairs, a pair's child has its classes, and
+ *  a compact child no pfn but pfnChanged: its PFNs (in page index order) that differ from the
+ *  reference's at the paired page, or that are not 0 where no page is paired. */
+export type FamilyColumns = Omit<PagemapColumns, 'pfn'> & {
+  pfn?: Float64Array;
+  classes?: Uint8Array;
+  pfnChanged?: { index: Uint32Array; pfn: Float64Array };
+};
+
 /** readPagemap of every listed process, read in step by address in one thread-pool job (forked processes
  *  map mostly the same frames at the same addresses: the kernel then finds each frame's struct page in
- *  the cache). One entry per process, in order: its columns, or the ProbeError it failed with. */
-export async function readFamilyPagemapsAsync(family: PagemapRanges[], zero: ZeroDetection = ZERO_BY_SCAN): Promise<(PagemapColumns | ProbeError)[]> {
+ *  the cache). One entry per process, in order: its columns, or the ProbeError it failed with. With
+ *  pairs, a pair's child entry has `classes`: what classifyExactRuns and then markSharedFrames against
+ *  each sibling give, computed window by window as the family is read (native/probe.cc FamilyPair). */
+export async function readFamilyPagemapsAsync(family: PagemapRanges[], zero?: ZeroDetection): Promise<(PagemapColumns | ProbeError)[]>;
+export async function readFamilyPagemapsAsync(family: PagemapRanges[], zero: ZeroDetection, pairs: FamilyPair[]): Promise<(FamilyColumns | ProbeError)[]>;
+export async function readFamilyPagemapsAsync(
+  family: PagemapRanges[],
+  zero: ZeroDetection = ZERO_BY_SCAN,
+  pairs: FamilyPair[] = [],
+): Promise<(FamilyColumns | ProbeError)[]> {
   const out = await addon.readFamilyPagemapsAsync(
     family.map((m) => m.pid),
     family.map((m) => m.starts),
     family.map((m) => m.ends),
     zero.scan,
     zero.zeroPfn,
+    pairs,
   );
   return out.map((r) => ('error' in r ? (toProbeError(r.error) as ProbeError) : r));
 }

@@ -4,10 +4,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
+import { FamilyPair, KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
 import { readMaps } from '../native/proc';
-import { isScanned } from '../native/capture';
-import { PageClass } from '../analyzers/classify';
+import { captureProcesses, checkTarget, isScanned } from '../native/capture';
+import { PageClass, runsOf } from '../analyzers/classify';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
 let fam: Family;
@@ -208,6 +208,77 @@ test('family pagemaps, read in step: each process as readPagemap reads it alone;
   }
   assert.match(String(unsorted), /sorted and apart/);
   await big.stop();
+});
+
+test('family pagemaps with pairs: each child classified as classifyExactRuns and markSharedFrames classify it read alone; a compact child keeps the frames that differ from its parent\'s', async () => {
+  const feat = features();
+  if (!feat.pfnVisible || !feat.zeroPfn) return; // pairs are classified as read in the exact tier only (root)
+  // 20000 pages: windows on both stripes. The parent writes 5000-5999 after the fork, so the children
+  // still share those at one frame (copiedByParent) where neither wrote them: about 1000 x 6/7 x 2/3.
+  const two = await startFamily(['--pages', '20000', '--zero', '8', '--child', '0-19999/7:5', '--child', '0-9999/3:0', '--parent', '5000-5999']);
+  try {
+    const members = [two.info.pid, ...two.info.children].map((pid) => {
+      const vmas = readMaps(pid);
+      const scanned = vmas.flatMap((v, i) => (isScanned(v) ? [i] : []));
+      return { pid, vmas, scanned, starts: Float64Array.from(scanned, (i) => vmas[i].start), ends: Float64Array.from(scanned, (i) => vmas[i].end) };
+    });
+    const zero = { scan: false, zeroPfn: feat.zeroPfn };
+    const pairs: FamilyPair[] = [1, 2].map((child) => ({
+      child,
+      reference: 0,
+      runs: runsOf(members[child], members[0], pageSize),
+      siblings: [{ member: 3 - child, runs: runsOf(members[child], members[3 - child], pageSize) }],
+      zeroMask: PageFlag.zero,
+      compact: child === 2,
+    }));
+    const read = await readFamilyPagemapsAsync(members, zero, pairs);
+    const alone = members.map((m) => readPagemap(m.pid, m.starts, m.ends, zero));
+    pairs.forEach((pair) => {
+      const r = read[pair.child];
+      if (r instanceof Error) throw r;
+      const expected = new Uint8Array(alone[pair.child].flags.length);
+      classifyExactRuns(expected, alone[pair.child], alone[0], pair.runs, PageFlag.zero);
+      markSharedFrames(expected, alone[pair.child], alone[pair.siblings[0].member], pair.siblings[0].runs);
+      const count = (c: number) => expected.filter((x) => x === c).length;
+      assert.ok(count(PageClass.copied) >= 2857 && count(PageClass.copiedByParent) >= 500 && count(PageClass.zero) >= 8, `every class the rules give: ${count(PageClass.copied)} copied, ${count(PageClass.copiedByParent)} by the parent`);
+      assert.equal(Array.from(r.classes!), Array.from(expected), `classes of child ${pair.child}`);
+      assert.equal(Array.from(r.flags), Array.from(alone[pair.child].flags));
+    });
+    // the compact child: no column of its own; the parent's frames at the paired pages and those kept
+    const compact = read[2];
+    if (compact instanceof Error || read[0] instanceof Error) throw compact;
+    assert.is(compact.pfn, undefined);
+    const { index, pfn } = compact.pfnChanged!;
+    assert.ok(index.length >= 2857 + 5 && index.length < 6000, `${index.length} frames kept: the pages it copied or made, not all ${compact.flags.length}`);
+    const rebuilt = new Float64Array(compact.flags.length);
+    const runs = pairs[1].runs;
+    for (let k = 0; k < runs.length; k += 3) if (runs[k + 1] >= 0) rebuilt.set(read[0].pfn!.subarray(runs[k + 1], runs[k + 1] + runs[k + 2]), runs[k]);
+    index.forEach((i, j) => (rebuilt[i] = pfn[j]));
+    assert.equal(Array.from(rebuilt), Array.from(alone[2].pfn));
+    // a pair that names no member, or runs out of order, is refused before anything is read
+    for (const [bad, message] of [
+      [{ ...pairs[0], reference: 7 }, /names no member/],
+      [{ ...pairs[0], runs: Float64Array.of(5, 0, 1, 0, 0, 1) }, /out of order/],
+      [{ ...pairs[1], reference: 2 }, /its own reference/],
+    ] as const) {
+      let error: unknown;
+      await readFamilyPagemapsAsync(members, zero, [bad]).catch((e) => (error = e));
+      assert.match(String(error), message);
+    }
+
+    // Through captureProcesses: the classes ride along, and the compact child's column, rebuilt when
+    // first read, is the column read alone.
+    const targets = [two.info.pid, ...two.info.children].map((pid) => checkTarget(pid));
+    const captured = await captureProcesses(targets, { classifyWhileReading: runsOf });
+    assert.equal(
+      captured.classesRead?.map((c) => [c.child.pid, c.reference.pid, c.siblings.map((s) => s.pid)]),
+      [1, 2].map((i) => [two.info.children[i - 1], two.info.pid, [two.info.children[2 - i]]]),
+    );
+    const second = captured.processes.find((p) => p.pid === two.info.children[1])!;
+    assert.equal(Array.from(second.pages.pfn), Array.from(readPagemap(second.pid, members[2].starts, members[2].ends, zero).pfn));
+  } finally {
+    await two.stop();
+  }
 });
 
 test('the class codes have one table: the classification kernels\' and classify.ts say the same', () => {

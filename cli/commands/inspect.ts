@@ -14,12 +14,12 @@ import { writeFileAtomically } from '../../native/files';
 import { agesAt, uptimeSeconds } from '../../native/proc';
 import { escapeControl } from '../render/escape';
 import type { InspectGather } from '../../gather/inspect';
-import { Reuse } from '../../gather/reuse';
+import type { Reuse } from '../../gather/reuse';
 import { SPECS } from './specs';
 
 // Loaded when used (start-up counts: `inspect PID --json` is timed against smem): blame and the runtime
 // adapters only for children with a heap map, each renderer only for its format, the HTML page only
-// with --html.
+// with --html, what a watch keeps between samples only with --watch.
 /* eslint-disable @typescript-eslint/no-var-requires */
 const runtimes = () => require('../../runtimes') as typeof import('../../runtimes');
 const threads = () => require('../../blame/threads') as typeof import('../../blame/threads');
@@ -27,6 +27,7 @@ const html = () => require('../render/html') as typeof import('../render/html');
 const htmlDocs = () => require('../render/html-docs') as typeof import('../render/html-docs');
 const text = () => require('../render/inspect-text') as typeof import('../render/inspect-text');
 const live = () => require('../render/inspect-live') as typeof import('../render/inspect-live');
+const reuseModule = () => require('../../gather/reuse') as typeof import('../../gather/reuse');
 /* eslint-enable @typescript-eslint/no-var-requires */
 
 interface InspectArgs {
@@ -246,7 +247,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
   const intervalMs = args.watch! * 1000;
   const count = args.count ?? Infinity;
   const format = formatOf(args);
-  const reuse = new Reuse();
+  const reuse = new (reuseModule().Reuse)();
   // blames are computed beside the samples (a Rails worker's takes about a second); the last sample waits
   // for those under way, so the watch always ends with every worker blamed that can be
   const background = count > 1 ? new (threads().BackgroundBlames)() : undefined;
