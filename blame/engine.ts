@@ -159,13 +159,12 @@ class PageTally {
    *  the owner with most. */
   private changedPage(p: number, first: number, end: number): string {
     const { blamer, wordCauses, ownerKeys, names, ranks } = this;
-    wordCauses.length = 0;
-    ownerKeys.length = 0;
+    // the words' rows: the first end - first of each array (never shortened: see PageBlamer.changedWords)
     blamer.changedWords(p, first, end, wordCauses, this.withOwners ? ownerKeys : null);
     const here: number[] = [];
     let lastCause = '';
     let id = -1;
-    for (let i = 0; i < wordCauses.length; i++) {
+    for (let i = 0; i < end - first; i++) {
       const c = wordCauses[i];
       if (c !== lastCause) {
         // runs of one cause are common
@@ -182,20 +181,20 @@ class PageTally {
     }
     this.pageCauses[p] = here.map((id) => names[id]).sort();
     for (const id of here) counts[id] = 0;
-    if (this.withOwners) this.owners(p, first);
+    if (this.withOwners) this.owners(p, first, end);
     return best < 0 ? 'unknown' : names[best];
   }
 
   /** Owners: words per owner on this page; the page counts for the owner with most words (the first
    *  such owner met). The blamer describes each owner once a page, from its first word here. */
-  private owners(p: number, first: number): void {
+  private owners(p: number, first: number, end: number): void {
     const { blamer, ownerKeys, ownerAt, ownerFirst, ownerWords } = this;
     ownerAt.clear();
     ownerFirst.length = 0;
     ownerWords.length = 0;
     let lastKey = 0;
     let lastAt = -1;
-    for (let i = 0; i < ownerKeys.length; i++) {
+    for (let i = 0; i < end - first; i++) {
       const key = ownerKeys[i];
       if (!key) continue;
       if (key === lastKey) {

@@ -46,12 +46,16 @@ const within = (r: { vaddr: number; size: number }, a: number) => a >= r.vaddr &
 /** Is the word at addr (old value O, new N, as addresses) a GOT entry the dynamic linker bound: in the
  *  .got.plt of a mapped file, once the address of a PLT stub of that same file, now code? */
 export function isLazyBinding(m: MappedFiles, addr: number, O: number, N: number): boolean {
+  // the word's own mapping first: most words asked lie in anonymous memory, and need no more lookups
   const at = findRange(m.starts, m.ends, addr);
+  if (at < 0 || O === N) return false;
+  const v = m.vmas[at];
+  if (!v.inode || v.perms[2] === 'x') return false;
   const was = findRange(m.starts, m.ends, O);
   const now = findRange(m.starts, m.ends, N);
-  if (at < 0 || was < 0 || now < 0 || O === N) return false;
-  const [v, vo, vn] = [m.vmas[at], m.vmas[was], m.vmas[now]];
-  if (!v.inode || v.perms[2] === 'x' || vo.perms[2] !== 'x' || vn.perms[2] !== 'x' || vo.inode !== v.inode || vo.dev !== v.dev) return false;
+  if (was < 0 || now < 0) return false;
+  const [vo, vn] = [m.vmas[was], m.vmas[now]];
+  if (vo.perms[2] !== 'x' || vn.perms[2] !== 'x' || vo.inode !== v.inode || vo.dev !== v.dev) return false;
   const s = sectionsOf(m, v);
   if (!s?.gotPlt) return false;
   if (!within(s.gotPlt, fileVaddr(s.segments, v, addr))) return false;

@@ -90,7 +90,7 @@ export class SortedCursor {
 export class RangeCursor {
   private readonly starts: SortedCursor;
   constructor(
-    start: Float64Array,
+    private readonly start: Float64Array,
     private readonly end: Float64Array,
   ) {
     this.starts = new SortedCursor(start);
@@ -100,6 +100,14 @@ export class RangeCursor {
   at(addr: number): number {
     const i = this.starts.at(addr);
     return i >= 0 && addr < this.end[i] ? i : -1;
+  }
+
+  /** addr when a range holds it; else the start of the next range (Infinity: none), below which no range
+   *  holds an address from addr on either. */
+  freeUntil(addr: number): number {
+    const i = this.starts.at(addr);
+    if (i >= 0 && addr < this.end[i]) return addr;
+    return i + 1 < this.start.length ? this.start[i + 1] : Infinity;
   }
 }
 

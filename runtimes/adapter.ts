@@ -33,8 +33,10 @@ export interface PageBlamer {
   /** the region a copied page belongs to (ruby-heap, malloc-heap, anon, file-data, stack, …) */
   regionOf(page: number): string;
   /** causes of the changed words [first, end) of copied page p of the diffs, and for each the key of
-   *  the owner of its word (0: none known); the engine asks ownerOf for one word per owner. ownerKeys
-   *  null: the caller shows no owners, and they are not looked up */
+   *  the owner of its word (0: none known), word k's at k - first; the engine asks ownerOf for one word
+   *  per owner. The arrays are the engine's, reused page after page and longer than a page may need:
+   *  written by index, never shortened, they keep their storage (a Rails worker has 674K changed words).
+   *  ownerKeys null: the caller shows no owners, and they are not looked up */
   changedWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void;
   /** the owner of changed word k, a word of the page changedWords judged last (the description is made
    *  once per owner and page, not per word) */

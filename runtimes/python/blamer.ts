@@ -455,8 +455,8 @@ class PythonPageBlamer implements PageBlamer {
     for (let k = first; k < end; k++) {
       const w = this.at(k);
       const rule = WORD_RULES.find((r) => r.when(w));
-      causes.push(rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown');
-      ownerKeys?.push(w.obj >= 0 ? this.objects.addr[w.obj] : 0);
+      causes[k - first] = rule ? (typeof rule.cause === 'string' ? rule.cause : rule.cause(w)) : 'unknown';
+      if (ownerKeys) ownerKeys[k - first] = w.obj >= 0 ? this.objects.addr[w.obj] : 0;
     }
   }
 

@@ -79,8 +79,10 @@ export interface Context {
   heapPageStructAt: RangeCursor;
   callDataAt: RangeCursor;
   isEntriesAt: RangeCursor;
-  /** does the address lie in anonymous memory the child mapped after the fork (not in the fork-time image)? */
-  childMapped: (addr: number) => boolean;
+  /** the anonymous mappings the child made after the fork (not in the fork-time image): at(addr) >= 0 for
+   *  an address in one. A class, not a closure, as every per-blame lookup the per-word rules call: a
+   *  closure per blame, inlined there, deoptimized them as it died with its blame (V8: weak objects) */
+  childMapped: RangeCursor;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
   bornFlags: AddrMap<number>;
   /** the span of the addresses FRESH_CHUNK_POINTERS asks about (the GC heap, the objects the child
@@ -90,9 +92,8 @@ export interface Context {
   stacks: { start: Float64Array; end: Float64Array };
   /** did the fork path itself copy this page: the fork-time twin's frame differs from the parent's */
   forkPathCopied: (page: number) => boolean;
-  /** was the object at this slot in the remembered set at the fork (its bit set in the fork-time words of
-   *  struct heap_page the child changed; unknown, an unchanged word, counts as no) */
-  rememberedAtFork: (slot: number) => boolean;
+  /** the remembered set's bits of struct heap_page, at the fork and now (wasRemembered) */
+  rememberBits: HeapPageBits;
   /** the function whose write fault first unshared a copied page (fault tracing), undefined when not
    *  traced or no fault was seen there */
   firstWriter: (page: number) => string | undefined;
@@ -422,6 +423,10 @@ function oldAtFork(ctx: Context, addr: number): boolean {
   return i >= 0 && !!(ctx.ruby.objects.gcFlags[i] & GC_FLAG_OLD);
 }
 
+/** Was the object at this slot in the remembered set at the fork (its bit set in the fork-time words of
+ *  struct heap_page the child changed; unknown, an unchanged word, counts as no)? */
+const wasRemembered = (ctx: Context, slot: number): boolean => ctx.rememberBits.atFork(slot) === 1;
+
 /** The heap map's "old" flag (native/probe.ts HeapObjects.gcFlags). */
 const GC_FLAG_OLD = 2;
 
@@ -431,7 +436,7 @@ function oldIseqCachesOn(ctx: Context, page: number, pageSize: number, remembere
   const marked = ctx.L?.iseqMarkRestoresEmptyCc ? [ctx.ruby.callData, ctx.ruby.isEntries] : ctx.L?.markEmptiesCallCaches ? [ctx.ruby.callData] : [];
   for (const r of marked)
     for (let i = Math.max(0, lastAtOrBelow(r.start, page - 1)); i < r.start.length && r.start[i] < page + pageSize; i++)
-      if (r.end[i] > page && oldAtFork(ctx, r.owner[i]) && (rememberedAtFork === undefined || ctx.rememberedAtFork(r.owner[i]) === rememberedAtFork)) return true;
+      if (r.end[i] > page && oldAtFork(ctx, r.owner[i]) && (rememberedAtFork === undefined || wasRemembered(ctx, r.owner[i]) === rememberedAtFork)) return true;
   return false;
 }
 
@@ -569,7 +574,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A pointer now leading to memory the child allocated: the structure grew or was relinked to it, as
   // part of that allocation (a chunk of [heap], or a mapping the child made: glibc mmaps large blocks).
   { cause: (c) => freshTargetCause(c.ctx, c.k)!, when: (c) => freshTargetCause(c.ctx, c.k) !== undefined },
-  { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped(num(c.N)) },
+  { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped.at(num(c.N)) >= 0 },
 ];
 
 /** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
@@ -721,7 +726,7 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
     cause: 'icache.call',
     when: (ctx, t, fresh) => {
       const imemo = imemoAt(ctx, t);
-      return imemo === IMEMO.ment || (CALL_CACHE_IMEMOS.has(imemo) && !fresh);
+      return imemo === IMEMO.ment || (!fresh && CALL_CACHE_IMEMOS.has(imemo));
     },
   },
   // 3.2+ constant-cache tracking: a set of ICs, each an address inside an iseq's is_entries
@@ -730,13 +735,23 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
   { cause: 'object.id', when: (ctx, t) => ctx.idSeenSlots.has(t) },
 ];
 
-/** The cause the first matching FRESH_CHUNK_POINTERS row gives a stored pointer, if any. */
-function freshPointerCause(ctx: Context, target: number, fresh: boolean): string | undefined {
+/** The cause the first matching FRESH_CHUNK_POINTERS row gives a stored pointer, if any. known: the
+ *  answers for targets asked before with the same `fresh` ('' none), kept by a caller that asks of many
+ *  pointers to the same objects. */
+function freshPointerCause(ctx: Context, target: number, fresh: boolean, known?: AddrMap<string>): string | undefined {
   // Every row asks about an 8-byte aligned address in pointerSpan. Most stored values are not (small
   // numbers, characters): a Rails worker asks for ~300K words of the chunks it allocated.
   if (!aligned8(target) || target < ctx.pointerSpan.lo || target >= ctx.pointerSpan.hi) return undefined;
-  for (const r of FRESH_CHUNK_POINTERS) if (r.when(ctx, target, fresh)) return r.cause;
-  return undefined;
+  const was = known?.get(target);
+  if (was !== undefined) return was || undefined;
+  let cause: string | undefined;
+  for (const r of FRESH_CHUNK_POINTERS)
+    if (r.when(ctx, target, fresh)) {
+      cause = r.cause;
+      break;
+    }
+  known?.set(target, cause ?? '');
+  return cause;
 }
 
 /** The imemo type of the object at an address: from the child's new flags, else the heap map; -1. */
@@ -760,6 +775,9 @@ function imemoAt(ctx: Context, addr: number): number {
 function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   const pointsTo: [number, number][] = [];
+  // the pointer rules' answer by target: a Rails worker's chunks hold 94K pointers the rules look at, to
+  // 39K objects and arrays (each a few searches)
+  const targetCauses = new AddrMap<string>();
   // a chunk's words come one after another: its cause so far, from the word before
   let lastStart = -1;
   let lastCause: string | undefined;
@@ -770,27 +788,30 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   // whose entries array grew: its counters changed, and its entries pointer now leads to a chunk the
   // child allocated. No object owns a record directly (a class's cc_tbl items point to it).
   let countersChanged = -1;
+  const { cw, tw } = ctx;
   for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0) continue; // GC heap pages hold no malloc chunks
-    if (ctx.cw.kind[k] === CW.CONTENT) {
-      const start = ctx.cw.start[k];
-      const toFresh = ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16;
-      if (ctx.cw.off[k] === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
-      if (toFresh && (isCallPathCounter(ctx, start) || (ctx.cw.off[k] === 32 && countersChanged === start && ctx.cw.size[k] <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(ctx.tw.start[k]);
+    // words of chunks only (half of a Rails worker's), and of no GC heap page (those hold no malloc chunks)
+    const kind = cw.kind[k];
+    if ((kind !== CW.CONTENT && kind !== CW.FRESH) || pageBody[diffs.wordPage[k]] >= 0) continue;
+    if (kind === CW.CONTENT) {
+      const start = cw.start[k];
+      const toFresh = tw.kind[k] === CW.FRESH && tw.off[k] === 16;
+      if (cw.off[k] === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
+      if (toFresh && (isCallPathCounter(ctx, start) || (cw.off[k] === 32 && countersChanged === start && cw.size[k] <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(tw.start[k]);
+      continue;
     }
-    if (ctx.cw.kind[k] !== CW.FRESH) continue;
-    const start = ctx.cw.start[k];
+    const start = cw.start[k];
     const was = start === lastStart ? lastCause : out.get(start);
     lastStart = start;
     lastCause = was;
     // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
-    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true) : undefined;
+    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses) : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
     // what several dead allocations left, no table's links (3.1.2, a 73 KiB free chunk holding a Hash's
     // old entries and another structure's pointers to a call-cache chunk: 665 pages icache.call)
-    if (ctx.tw.kind[k] === CW.FRESH && ctx.tw.off[k] === 16 && (!ctx.glibc.child || childInUse(ctx, start))) pointsTo.push([start, ctx.tw.start[k]]);
+    if (tw.kind[k] === CW.FRESH && tw.off[k] === 16 && (!ctx.glibc.child || childInUse(ctx, start))) pointsTo.push([start, tw.start[k]]);
   }
   for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
@@ -811,21 +832,28 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
   const links: [number, number][] = [];
+  // the chunk of the word before, and whether its cause is set (once set, it stays): a chunk's words come
+  // one after another
+  let lastStart = -1;
+  let lastSet = false;
   for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0) continue;
     if (ctx.cw.kind[k] !== CW.CONTENT) continue;
+    if (pageBody[diffs.wordPage[k]] >= 0) continue;
     const start = ctx.cw.start[k];
-    const N = v.newAt(k);
-    const target = num(N);
     const t = ctx.tw.kind[k];
     if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
-    if (out.has(start)) continue;
+    if (start !== lastStart) [lastStart, lastSet] = [start, out.has(start)];
+    if (lastSet) continue;
+    const N = v.newAt(k);
+    const target = num(N);
     const cause = freshPointerCause(ctx, target, false);
     if (cause) out.set(start, cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
     else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], v.oldAt(k), N)) out.set(start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
-    else if (t === CW.FRESH || ctx.childMapped(target)) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
+    else if (t === CW.FRESH || ctx.childMapped.at(target) >= 0) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
+    else continue;
+    lastSet = true;
   }
   // A chunk the child freed and malloc'd again for an entry it inserted into an rb_id_table
   // (idTableCauses), when its own words named nothing else.
@@ -844,13 +872,20 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
 function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
   const out = new AddrMap<string>();
   const reusedValues = new AddrMap<string>();
+  // the item's two words, old and new: filled per word, no object per word (most words are no item)
+  const O: Word = { lo: 0, hi: 0 };
+  const N: Word = { lo: 0, hi: 0 };
+  const oldVal: Word = { lo: 0, hi: 0 };
+  const V: Word = { lo: 0, hi: 0 };
   for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
-    const O = v.oldAt(k);
-    const N = v.newAt(k);
-    const V = v.newAt(k + 1);
-    if (!isZero(O) || !isZero(v.oldAt(k + 1)) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
+    // the cheapest tests first: a word of a fork-time chunk (a tenth of a Rails worker's words) at an item
     if (ctx.cw.kind[k] !== CW.CONTENT || (ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
+    if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
+    v.oldInto(k, O);
+    v.newInto(k, N);
+    v.oldInto(k + 1, oldVal);
+    v.newInto(k + 1, V);
+    if (!isZero(O) || !isZero(oldVal) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
     const start = ctx.cw.start[k];
     // the value's chunk (what word k + 1's new value points into)
     const valChunk = ctx.tw.kind[k + 1];
@@ -1202,19 +1237,21 @@ function freeChunkOn(p: IdenticalPage): boolean {
 
 // ---- the blamer ----
 
-function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number): string {
+/** The cause of word k at addr (old value O, new N). inNoArray: the caller knows that no struct heap_page,
+ *  call_data or is_entries array holds addr (offHeapWords, for runs of words between them). */
+function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNoArray = false): string {
   const r = ctx.ruby;
-  const hp = ctx.heapPageStructAt.at(addr);
+  const hp = inNoArray ? -1 : ctx.heapPageStructAt.at(addr);
   if (hp >= 0) {
     const w: HeapPageWord = { ctx, hp, off: addr - r.heapPageStructs.start[hp], O, N };
     const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
     return typeof f.cause === 'string' ? f.cause : f.cause(w);
   }
-  const cd = ctx.callDataAt.at(addr);
-  if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]), ctx.rememberedAtFork(r.callData.owner[cd]));
+  const cd = inNoArray ? -1 : ctx.callDataAt.at(addr);
+  if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]), wasRemembered(ctx, r.callData.owner[cd]));
   // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
   if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
-  if (ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
+  if (!inNoArray && ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
       return carvedSizeCause(ctx, addr) ?? 'malloc.meta';
@@ -1438,9 +1475,10 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
       const own = (child?.vmas ?? []).filter((v) => v.inode === 0 && v.perms.startsWith('rw') && !ref.vmas.some((r) => r.start < v.end && r.end > v.start));
-      const starts = Float64Array.from(own, (v) => v.start);
-      const ends = Float64Array.from(own, (v) => v.end);
-      return (addr: number) => findRange(starts, ends, addr) >= 0;
+      return new RangeCursor(
+        Float64Array.from(own, (v) => v.start),
+        Float64Array.from(own, (v) => v.end),
+      );
     })(),
     bornFlags,
     pointerSpan: spanOf([bodies[0], bodies[bodies.length - 1] + hps], [ruby.isEntries.start[0], ruby.isEntries.end[ruby.isEntries.end.length - 1]], [bornLo, bornHi]),
@@ -1453,7 +1491,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     firstWriter: firstWriterName(capture, diffs.pid),
     exactWriter: exactFirstWriterOf(capture, diffs.pid),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
-    rememberedAtFork: (slot: number) => rememberBits.atFork(slot) === 1,
+    rememberBits,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };
 }
@@ -1778,6 +1816,8 @@ class RubyPageBlamer implements PageBlamer {
   private readonly values: WordValues;
   /** every pass asks for word k's address: computed once */
   private readonly wordAddr: Float64Array;
+  /** the cause of a word no rule explains, by changed page off the GC heap (unexplainedCauses) */
+  private readonly unexplained: string[];
   /** the page changedWords judged last (ownerOf describes its words), and its slots' flags */
   private page = -1;
   private readonly flags: PageFlags;
@@ -1808,6 +1848,7 @@ class RubyPageBlamer implements PageBlamer {
     this.unknownVersion = ctx.L ? undefined : capture.runtime?.version;
     this.pageSize = capture.meta.pageSize;
     const pageBody = (this.pageBody = Int32Array.from(diffs.addrs, (a) => bodyOf(ctx, a)));
+    this.unexplained = unexplainedCauses(ctx, diffs, pageBody);
     const v = (this.values = new WordValues(diffs));
     const wordPage = diffs.wordPage;
     const wordAddr = (this.wordAddr = ctx.wordAddr = wordAddresses(diffs));
@@ -1950,17 +1991,19 @@ class RubyPageBlamer implements PageBlamer {
   /** Words of a page off the GC heap: malloc chunks, VM structures, mappings. */
   private offHeapWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     const { ctx, ruby, values: v, wordAddr } = this;
-    // a word no rule explains, on a page the fork path itself wrote (the twin copied it too): fork's
-    // child-side handlers re-initialising a lock or list
-    // ... or that a native library of the program wrote first (blame/native-writer.ts)
-    const page = this.diffs.addrs[p];
-    const unexplained = ctx.forkPathCopied(page) ? 'fork.atfork' : ctx.nativeWriter(page) !== undefined ? 'mutation.native' : 'unknown';
+    const unexplained = this.unexplained[p];
+    // No struct heap_page, call_data or is_entries array holds an address in [noArrayFrom, noArrayUntil):
+    // the words come in address order, and most lie between those arrays (wordCause's first questions)
+    let [noArrayFrom, noArrayUntil] = [0, 0];
     for (let k = first; k < end; k++) {
-      const cause = wordCause(ctx, wordAddr[k], v.oldIn(k), v.newIn(k), k);
-      causes.push(cause === 'unknown' ? unexplained : cause);
+      const addr = wordAddr[k];
+      if (addr < noArrayFrom || addr >= noArrayUntil)
+        [noArrayFrom, noArrayUntil] = [addr, Math.min(ctx.heapPageStructAt.freeUntil(addr), ctx.callDataAt.freeUntil(addr), ctx.isEntriesAt.freeUntil(addr))];
+      const cause = wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k, addr < noArrayUntil);
+      causes[k - first] = cause === 'unknown' ? unexplained : cause;
       if (!ownerKeys) continue;
       const o = this.chunkOwnerAt(k);
-      ownerKeys.push(o < 0 ? 0 : ruby.chunkOwners!.slot[o]);
+      ownerKeys[k - first] = o < 0 ? 0 : ruby.chunkOwners!.slot[o];
     }
   }
 
@@ -2004,13 +2047,13 @@ class RubyPageBlamer implements PageBlamer {
         }
       }
       if (!s) {
-        causes.push(wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k));
-        ownerKeys?.push(0);
+        causes[k - first] = wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k);
+        if (ownerKeys) ownerKeys[k - first] = 0;
         continue;
       }
       const off = addr - s.slot;
-      causes.push(slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged));
-      ownerKeys?.push(s.slot);
+      causes[k - first] = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged);
+      if (ownerKeys) ownerKeys[k - first] = s.slot;
     }
   }
 
@@ -2029,6 +2072,21 @@ class RubyPageBlamer implements PageBlamer {
     const site = s.obj >= 0 ? ruby.objects.site[s.obj] : -1;
     return { key: s.slot, type: TYPE_NAMES[s.type] ?? 'unknown', class: classNameOf(ctx, s.obj), site: site >= 0 ? ruby.sites[site] : undefined };
   }
+}
+
+/** The cause of a word no rule explains, for each page of words off the GC heap (undefined elsewhere): on a
+ *  page the fork path itself wrote (the twin copied it too), fork's child-side handlers re-initialising a
+ *  lock or list; or a native library of the program that wrote the page first (blame/native-writer.ts).
+ *  Asked here, once a blame, not in offHeapWords: those lookups are closures made per blame, and inlined
+ *  there they deoptimized it at every blame as they died with theirs (V8: weak objects). */
+function unexplainedCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array): string[] {
+  const out = new Array<string>(diffs.addrs.length);
+  for (let p = 0; p < out.length; p++) {
+    if (pageBody[p] >= 0 || diffs.status[p] !== 1) continue;
+    const page = diffs.addrs[p];
+    out[p] = ctx.forkPathCopied(page) ? 'fork.atfork' : ctx.nativeWriter(page) !== undefined ? 'mutation.native' : 'unknown';
+  }
+  return out;
 }
 
 /** The strategy steps that run glibc's malloc_trim. */
