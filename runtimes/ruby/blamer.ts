@@ -829,16 +829,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
-function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
+function contentChunkCauses(ctx: Context, contentWords: readonly number[], v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
   const links: [number, number][] = [];
   // the chunk of the word before, and whether its cause is set (once set, it stays): a chunk's words come
   // one after another
   let lastStart = -1;
   let lastSet = false;
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (ctx.cw.kind[k] !== CW.CONTENT) continue;
-    if (pageBody[diffs.wordPage[k]] >= 0) continue;
+  for (const k of contentWords) {
     const start = ctx.cw.start[k];
     const t = ctx.tw.kind[k];
     if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
@@ -863,13 +861,31 @@ function contentChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array
   return out;
 }
 
+/** 1 for each changed word on a GC heap page. A loop over every word in a function of its own, as the
+ *  other passes: a blame's first runs them unoptimized until V8 compiles them on the fly (OSR), which is
+ *  quicker for a small function than for the blamer's constructor with all it inlines. */
+function wordsOnGcHeap(wordPage: Uint32Array, pageBody: Int32Array): Uint8Array {
+  const out = new Uint8Array(wordPage.length);
+  for (let k = 0; k < out.length; k++) out[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
+  return out;
+}
+
+/** The words of chunks in use at the fork (CW.CONTENT) on pages off the GC heap (GC heap pages hold no
+ *  malloc chunks), ascending: a twentieth of a Rails worker's changed words, all that idTableCauses and
+ *  contentChunkCauses look at. */
+function contentWordsOf(cw: ChunkWords, wordPage: Uint32Array, pageBody: Int32Array): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < wordPage.length; k++) if (cw.kind[k] === CW.CONTENT && pageBody[wordPage[k]] < 0) out.push(k);
+  return out;
+}
+
 /** rb_id_table inserts into chunks in use at the fork: a new item {key: an ID serial, val} and, on every
  *  occupied slot of the probe path, the "collided" bit (bit 32 of the item's first word) stored — mostly
  *  the same value again, so whole pages are copied unchanged. The table's cause is what its new values
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
  *  the program defined (a method entry in the GC heap, a constant entry or variable record).
  *  reusedValues: the chunks of inserted values that were in use at the fork, with the insert's cause. */
-function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
+function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly number[], v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
   const out = new AddrMap<string>();
   const reusedValues = new AddrMap<string>();
   // the item's two words, old and new: filled per word, no object per word (most words are no item)
@@ -877,10 +893,9 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: 
   const N: Word = { lo: 0, hi: 0 };
   const oldVal: Word = { lo: 0, hi: 0 };
   const V: Word = { lo: 0, hi: 0 };
-  for (let k = 0; k + 1 < diffs.wordPage.length; k++) {
-    // the cheapest tests first: a word of a fork-time chunk (a tenth of a Rails worker's words) at an item
-    if (ctx.cw.kind[k] !== CW.CONTENT || (ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
-    if (pageBody[diffs.wordPage[k]] >= 0 || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
+  for (const k of contentWords) {
+    if ((ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
+    if (k + 1 === diffs.wordPage.length || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
     v.oldInto(k, O);
     v.newInto(k, N);
     v.oldInto(k + 1, oldVal);
@@ -1855,14 +1870,14 @@ class RubyPageBlamer implements PageBlamer {
     this.slotsAndCaches();
     // What each changed word is to glibc, and what its new value points into (off GC heap pages: values
     // there are object references), asked by every pass below and by wordCause: computed once a word.
-    const onGcHeap = new Uint8Array(wordPage.length);
-    for (let k = 0; k < onGcHeap.length; k++) onGcHeap[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
+    const onGcHeap = wordsOnGcHeap(wordPage, pageBody);
     ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
-    const idTables = idTableCauses(ctx, diffs, pageBody, v);
+    const contentWords = contentWordsOf(ctx.cw, wordPage, pageBody);
+    const idTables = idTableCauses(ctx, diffs, contentWords, v);
     ctx.idTableCause = idTables.tables;
-    ctx.contentChunkCause = contentChunkCauses(ctx, diffs, pageBody, v, idTables.reusedValues);
+    ctx.contentChunkCause = contentChunkCauses(ctx, contentWords, v, idTables.reusedValues);
     const stTables = stTableHeaders(ctx, diffs, pageBody, v);
     ctx.stTableHeaders = stTables.headers;
     ctx.stTableIndexes = stTables.indexes;
@@ -1878,6 +1893,8 @@ class RubyPageBlamer implements PageBlamer {
     const callDataAt = new RangeCursor(ruby.callData.start, ruby.callData.end);
     const isEntriesAt = new RangeCursor(ruby.isEntries.start, ruby.isEntries.end);
     ctx.newSlotFlags = new SlotFlags(wordPage.length);
+    // no call_data or is_entries array holds an address in [noArrayFrom, noArrayUntil) (offHeapWords)
+    let [noArrayFrom, noArrayUntil] = [0, 0];
     for (let k = 0; k < wordPage.length; k++) {
       const b = pageBody[wordPage[k]];
       const addr = wordAddr[k];
@@ -1889,6 +1906,8 @@ class RubyPageBlamer implements PageBlamer {
         }
         continue;
       }
+      if (addr >= noArrayFrom && addr < noArrayUntil) continue;
+      [noArrayFrom, noArrayUntil] = [addr, Math.min(callDataAt.freeUntil(addr), isEntriesAt.freeUntil(addr))];
       const cd = callDataAt.at(addr);
       if (cd >= 0) {
         ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
