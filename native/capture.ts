@@ -374,9 +374,6 @@ function rebuiltColumns(flags: Uint16Array, runs: Float64Array, changed: { index
     get pfn(): Float64Array {
       return (pfn ??= rebuild());
     },
-    set pfn(v: Float64Array) {
-      pfn = v;
-    },
   };
 }
 

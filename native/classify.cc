@@ -30,7 +30,7 @@ Side ArgSide(const Napi::CallbackInfo& info, size_t i, const char* what) {
   auto flags = Arg<Napi::Uint16Array>(info, i, napi_uint16_array, what);
   auto pfn = Arg<Napi::Float64Array>(info, i + 1, napi_float64_array, what);
   if (flags.ElementLength() != pfn.ElementLength()) throw Napi::RangeError::New(info.Env(), std::string(what) + ": flags and pfn differ in length");
-  return {flags.Data(), pfn.Data(), flags.ElementLength()};
+  return {flags.Data(), pfn.Data(), flags.ElementLength(), 0};
 }
 
 // Calls fn(c0, r0, n) for each run, after checking that it lies inside both sides.

@@ -14,11 +14,14 @@ namespace cowscope {
 // analyzers/classify.ts PageClass; pageClassCodes on the addon lets a test hold the two equal.
 constexpr uint8_t kNone = 0, kShared = 1, kCopied = 2, kCopiedByParent = 3, kNew = 4, kAbsent = 5, kSwapped = 6, kZero = 7;
 
-// One side's columns: flags and PFN per page.
+// One side's columns: flags per page, and PFNs from page `first` on (pfn[0] is page first's: a family
+// read's compact child has only its current window's, FamilyPair in probe.cc).
 struct Side {
   const uint16_t* flags;
   const double* pfn;
   size_t pages;
+  size_t first = 0;
+  double Pfn(size_t i) const { return pfn[i - first]; }
 };
 
 // No PFN kept (ClassifyExactRange's keep).
@@ -33,7 +36,7 @@ struct KeepNone {
 template <typename Keep = KeepNone>
 inline void ClassifyExactRange(uint8_t* out, const Side& c, const Side& r, size_t c0, int64_t r0, size_t n, uint16_t zeroMask, Keep&& keep = Keep()) {
   const uint16_t* cf = c.flags + c0;
-  const double* cp = c.pfn + c0;
+  const double* cp = c.pfn + (c0 - c.first);
   uint8_t* o = out + c0;
   if (r0 < 0) {
     for (size_t i = 0; i < n; i++) {
@@ -44,7 +47,7 @@ inline void ClassifyExactRange(uint8_t* out, const Side& c, const Side& r, size_
     return;
   }
   const uint16_t* rf = r.flags + r0;
-  const double* rp = r.pfn + r0;
+  const double* rp = r.pfn + (static_cast<size_t>(r0) - r.first);
   for (size_t i = 0; i < n; i++) {
     const uint16_t f = cf[i], g = rf[i];
     uint8_t cls;
@@ -78,7 +81,7 @@ inline size_t MarkSharedFramesRange(uint8_t* out, const Side& c, const Side& s, 
     }
     if (out[c0 + i] != kCopied) continue;
     const uint16_t f = c.flags[c0 + i], g = s.flags[s0 + i];
-    if (!(f & F_PRESENT) || !(g & F_PRESENT) || (f | g) & F_FILE || s.pfn[s0 + i] != c.pfn[c0 + i]) continue;
+    if (!(f & F_PRESENT) || !(g & F_PRESENT) || (f | g) & F_FILE || s.Pfn(s0 + i) != c.Pfn(c0 + i)) continue;
     out[c0 + i] = kCopiedByParent;
     marked++;
   }

@@ -296,8 +296,8 @@ struct FamilyMember {
 };
 
 // The PFNs a stripe keeps of a compact child: page indexes and PFNs, and where each window's begin (the
-// window's number, the entry it begins at). Reserved for every page the stripe may read, so that they
-// never move; pages of the reserve never written cost nothing.
+// window's number, the entry it begins at). Reserved for an even share of the child's pages, so that
+// most reads never grow them; pages of the reserve never written cost nothing.
 struct KeptPfns {
   std::vector<uint32_t> index;
   std::vector<double> pfn;
@@ -314,7 +314,8 @@ struct KeptPfns {
 // A compact child gets no PFN column: its window's PFNs are decoded into a window-sized buffer,
 // classified from there, and only those that differ from the parent's at the paired page (or, where
 // no page is paired, that are not 0) are kept, as (index, PFN). The column is rebuilt from the
-// parent's when something reads it (native/capture.ts); `inspect` reads none. A column is 8 bytes a
+// parent's when something reads it (native/capture.ts): `inspect` reads none but to send a child's
+// capture to a blame thread. A column is 8 bytes a
 // page, all of them written: for 3 children of a 4 GiB parent, 6,000 fewer page faults, about 6 ms of
 // the command's CPU time.
 struct FamilyPair {
@@ -336,11 +337,6 @@ struct RunCursor {
   size_t k = 0;
 };
 
-// Calls fn(c0, r0, n, covered) for every page of [from, to): the parts of the runs there (covered), and
-// the pages no run covers (not covered, r0 = -1).
-template <typename F>
-void SegmentsWithin(const std::vector<double>& runs, RunCursor& cur, size_t from, size_t to, F&& fn);
-
 // Calls fn(c0, r0, n) for the parts of the runs (from the cursor on) that lie in child pages [from, to).
 // Windows come in address order, so the cursor only moves forward.
 template <typename F>
@@ -355,6 +351,8 @@ void RunsWithin(const std::vector<double>& runs, RunCursor& cur, size_t from, si
   }
 }
 
+// Calls fn(c0, r0, n, covered) for every page of [from, to): the parts of the runs there (covered), and
+// the pages no run covers (not covered, r0 = -1).
 template <typename F>
 void SegmentsWithin(const std::vector<double>& runs, RunCursor& cur, size_t from, size_t to, F&& fn) {
   size_t at = from;
@@ -398,9 +396,11 @@ void ReadFamilyStripe(std::vector<FamilyMember>& family, std::vector<FamilyPair>
   std::vector<std::vector<double>> windowPfn(family.size());
   for (const FamilyPair& pr : pairs)
     if (pr.compact) windowPfn[pr.child].assign(kFamilyWindow, 0);
-  // a member's PFNs by page index: its column, or its window's (valid from winFrom to winTo only)
-  auto pfnOf = [&](size_t m) { return windowPfn[m].empty() ? family[m].out.pfn : windowPfn[m].data() - winFrom[m]; };
-  auto sideOf = [&](size_t m) { return Side{family[m].out.flags, pfnOf(m), family[m].args.total}; };
+  // a member's columns: its PFN column, or its window's PFNs (pages winFrom to winTo only)
+  auto sideOf = [&](size_t m) {
+    const bool column = windowPfn[m].empty();
+    return Side{family[m].out.flags, column ? family[m].out.pfn : windowPfn[m].data(), family[m].args.total, column ? 0 : winFrom[m]};
+  };
   // pages [i, i + n) of member m lie where its PFNs can be read (always, for a member with a column)
   auto readable = [&](size_t m, size_t i, size_t n) { return windowPfn[m].empty() || (i >= winFrom[m] && i + n <= winTo[m]); };
   // The page index of a member's next address (its output so far, when done).
@@ -500,7 +500,7 @@ void ReadFamilyStripe(std::vector<FamilyMember>& family, std::vector<FamilyPair>
           if (covered) ClassifyExactRange(pr.classes, child, ref, c0, r0, n, pr.zeroMask, keep);
           else
             for (size_t i = c0; i < c0 + n; i++)
-              if (child.pfn[i] != 0) keep(i, child.pfn[i]);
+              if (child.Pfn(i) != 0) keep(i, child.Pfn(i));
         });
       } else {
         RunsWithin(pr.runs, runCur[p][0], from, to, [&](size_t c0, int64_t r0, size_t n) { ClassifyExactRange(pr.classes, child, ref, c0, r0, n, pr.zeroMask); });
