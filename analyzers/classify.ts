@@ -9,7 +9,7 @@
 //                  (docs/kernel.md).
 
 import { PageFlag } from '../native/page-flags';
-import { classifyExactRuns, markSharedFrames } from '../native/probe';
+import { FamilyPair, classifyExactRuns, markSharedFrames } from '../native/probe';
 import type { PageColumns, ProcessCapture, Tier } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 
@@ -101,6 +101,30 @@ export function runsOf(child: Pick<ProcessCapture, 'vmas' | 'scanned'>, ref: Pic
   const runs: number[] = [];
   forEachRun(child, ref, pageSize, (c0, r0, n) => runs.push(c0, r0, n));
   return Float64Array.from(runs);
+}
+
+/** The processes whose frames tell which of a child's copies its parent made (markWrittenByParent): the
+ *  reference's other children. */
+export function siblingsOf<P extends { pid: number; ppid: number }>(processes: readonly P[], child: P, reference: P): P[] {
+  return processes.filter((p) => p.ppid === reference.pid && p.pid !== child.pid && p.pid !== reference.pid);
+}
+
+/** A process of a family read, as the pairing needs it. */
+export type ReadMember = { pid: number; ppid: number } & Pick<ProcessCapture, 'vmas' | 'scanned'>;
+
+/** The pairs a family's read classifies as it reads (native/capture.ts classifyWhileReading), by member
+ *  index: every process whose parent is read too, against that parent, then marked against siblingsOf,
+ *  the pairs and siblings analyzers/sharing.ts classifies for inspect. */
+export function pairsToClassify(members: ReadMember[], pageSize: number, zeroMask: number): FamilyPair[] {
+  const index = new Map(members.map((m, i) => [m.pid, i]));
+  const pairs: FamilyPair[] = [];
+  members.forEach((m, child) => {
+    const reference = index.get(m.ppid);
+    if (reference === undefined || reference === child) return;
+    const siblings = siblingsOf(members, m, members[reference]).map((s) => ({ member: index.get(s.pid)!, runs: runsOf(m, s, pageSize) }));
+    pairs.push({ child, reference, runs: runsOf(m, members[reference], pageSize), siblings, zeroMask });
+  });
+  return pairs;
 }
 
 const P = PageFlag.present;

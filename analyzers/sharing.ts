@@ -2,7 +2,7 @@
 
 import type { Capture, ClassesRead, ProcessCapture } from '../native/capture';
 import { PageFlag } from '../native/page-flags';
-import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies } from './classify';
+import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies, siblingsOf } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
 import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
 import { countClassRanges } from '../native/probe';
@@ -192,7 +192,7 @@ function pairClasses(capture: Capture, child: ProcessCapture, reference: Process
   const { tier, pageSize, zeroPagesKnown } = capture.meta;
   // With a fork-time image, the live parent tells which pages it copied. Without one (inspect), pages
   // siblings still share at one frame tell it, where the child has siblings in the capture.
-  const siblings = parent ? [] : capture.processes.filter((p) => p.ppid === reference.pid && p.pid !== child.pid && p.pid !== reference.pid);
+  const siblings = parent ? [] : siblingsOf(capture.processes, child, reference);
   const byParent = tier === 'exact' && (!!parent || siblings.length > 0);
   // Classified as read (exact tier, so no ties): the same rules over the same pages.
   const read = parent ? undefined : classesRead.get(child);

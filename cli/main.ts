@@ -161,10 +161,10 @@ async function main(): Promise<void> {
   if (quick) {
     if (quick.debug) guardStreams(); // --debug writes timings to stderr
     // The family's long reads go on the thread pool first; the analyzers load while they run. The
-    // children's pages are classified as they are read (the pairing runs come from analyzers/classify).
+    // children's pages are classified as they are read (the pairs: analyzers/classify).
     /* eslint-disable @typescript-eslint/no-var-requires */
-    const { runsOf } = require('../analyzers/classify') as typeof import('../analyzers/classify');
-    (require('../native/capture') as typeof import('../native/capture')).readFamilyAhead(Number(quick.pid), runsOf);
+    const { pairsToClassify } = require('../analyzers/classify') as typeof import('../analyzers/classify');
+    (require('../native/capture') as typeof import('../native/capture')).readFamilyAhead(Number(quick.pid), pairsToClassify);
     /* eslint-enable @typescript-eslint/no-var-requires */
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { inspect } = require('./commands/inspect') as typeof import('./commands/inspect');

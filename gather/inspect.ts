@@ -10,7 +10,7 @@ import { Laps } from './laps';
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
 import { liveFamily } from '../native/proc';
 import { familyPairs, offerClassesRead } from '../analyzers/sharing';
-import { runsOf } from '../analyzers/classify';
+import { pairsToClassify } from '../analyzers/classify';
 import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
 import { Pair, diffCopiedPagesAsync, settleTies } from './pairs';
 import { DEFAULT_MAX_MAP_BYTES, forgetMapsExcept, loadLiveMap } from './live-map';
@@ -89,7 +89,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   const { family, skipped } = liveFamily(target);
   lap('list');
   const roles = new Map<number, Role>(family.map((p) => [p.pid, p.pid === target.pid ? (family.length > 1 ? 'parent' : 'process') : 'child']));
-  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) }, memoryLater: true, classifyWhileReading: runsOf });
+  const raw = await captureProcesses(family, { roles, command: opts.command, skipExited: { except: new Set([target.pid]) }, memoryLater: true, classifyWhileReading: pairsToClassify });
   const { exited, memoryRead, classesRead, ...capture } = raw;
   if (classesRead) offerClassesRead(classesRead);
   lap('pagemaps');

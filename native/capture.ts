@@ -393,9 +393,10 @@ function markZeroByKpageflags(proc: ProcessCapture): void {
   for (let k = 0; k < idx.length; k++) if (kp.flags[k] & KpageFlag.zeroPage) flags[idx[k]] |= PageFlag.zero;
 }
 
-/** runsOf of analyzers/classify.ts: the runs that pair a child's pages with another process's pages at the
- *  same addresses. Handed in by the caller (gather/, cli/), as this module knows no classification. */
-export type RunsOf = (child: Pick<ProcessCapture, 'vmas' | 'scanned'>, other: Pick<ProcessCapture, 'vmas' | 'scanned'>, pageSize: number) => Float64Array;
+/** pairsToClassify of analyzers/classify.ts: which children a family's read classifies, against which
+ *  reference and siblings (member indexes). Handed in by the caller (gather/, cli/): the pairing is the
+ *  analyzers' rule, this module only reads. */
+export type PairsOf = (members: { pid: number; ppid: number; vmas: Vma[]; scanned: number[] }[], pageSize: number, zeroMask: number) => FamilyPair[];
 
 /** A child's pages classified as the family was read (exact tier): classifyExactRuns against reference,
  *  then markSharedFrames against each of siblings, with zeroMask (analyzers/sharing.ts takes them where
@@ -419,9 +420,9 @@ export interface GatherOptions {
    *  parent with 3 children, 8% of the whole command's time). A process that exits in between is
    *  skipped by `memoryRead` as by skipExited (it resolves with those), or fails it (the excepted). */
   memoryLater?: boolean;
-  /** exact tier: classify each child's pages against its parent (and its siblings) as the pagemaps are
-   *  read, with these runs (the result's classesRead) */
-  classifyWhileReading?: RunsOf;
+  /** exact tier: classify the children's pages against their parents (and siblings) as the pagemaps are
+   *  read, these pairs (the result's classesRead) */
+  classifyWhileReading?: PairsOf;
 }
 
 /** The long reads of a list of processes, queued on the thread pool: their maps (read on the JS thread),
@@ -440,31 +441,18 @@ interface StartedReads {
 
 const keyOf = (targets: ProcessInfo[]) => targets.map((t) => `${t.pid}@${t.startTime}`).join(' ');
 
-/** The pairs of a family to classify as it is read (exact tier, the zero page's frame known): every
- *  process whose parent is read too, against that parent and its other children, as
- *  analyzers/sharing.ts pairs them for inspect (familyPairs; siblings: the parent's other children). */
-function pairsToClassify(readable: Mapped[], runsOf: RunsOf, zeroMask: number, target: ProcessInfo): FamilyPair[] {
-  const index = new Map(readable.map((m, i) => [m.info.pid, i]));
-  const pairs: FamilyPair[] = [];
-  readable.forEach((m, child) => {
-    const reference = index.get(m.info.ppid);
-    if (reference === undefined || reference === child) return;
-    const siblings = readable.flatMap((s, member) =>
-      member !== child && member !== reference && s.info.ppid === m.info.ppid ? [{ member, runs: runsOf(m, s, pageSize) }] : [],
-    );
-    pairs.push({ child, reference, runs: runsOf(m, readable[reference], pageSize), siblings, zeroMask });
-  });
-  // Compact (no PFN column of its own, rebuilt from the reference's when read): a child of the target
-  // that is no one's reference. Only the target's column is rebuilt from: the capture fails when the
-  // target's read does, so a compact child's reference is always there. (The addon keeps page indexes
-  // in 32 bits.)
+/** Marks the pairs whose child gets no PFN column of its own (compact, rebuilt from the reference's when
+ *  read): a child of the target that is no one's reference. Only the target's column is rebuilt from:
+ *  the capture fails when the target's read does, so a compact child's reference is always there. (The
+ *  addon keeps page indexes in 32 bits.) */
+function markCompact(pairs: FamilyPair[], readable: Mapped[], target: ProcessInfo): FamilyPair[] {
   const references = new Set(pairs.map((p) => p.reference));
   const pages = (m: Mapped) => m.starts.reduce((n, start, i) => n + (m.ends[i] - start) / pageSize, 0);
   for (const p of pairs) p.compact = readable[p.reference].info === target && !references.has(p.child) && pages(readable[p.child]) < 2 ** 32;
   return pairs;
 }
 
-function startReads(targets: ProcessInfo[], runsOf?: RunsOf): StartedReads {
+function startReads(targets: ProcessInfo[], pairsOf?: PairsOf): StartedReads {
   const feat = features();
   const tier: Tier = feat.pfnVisible ? 'exact' : 'exclusive-bit';
   // Exact tier: the zero page is known by its frame. Otherwise PAGEMAP_SCAN flags it (6.7+).
@@ -481,7 +469,8 @@ function startReads(targets: ProcessInfo[], runsOf?: RunsOf): StartedReads {
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
   // Classified as read only where the frames decide and no pass after the read changes the flags (the
   // zero page known by its frame: no kpageflags marking).
-  const pairs = runsOf && tier === 'exact' && zero.zeroPfn ? pairsToClassify(readable, runsOf, PageFlag.zero, targets[0]) : [];
+  const members = readable.map((m) => ({ pid: m.info.pid, ppid: m.info.ppid, vmas: m.vmas, scanned: m.scanned }));
+  const pairs = pairsOf && tier === 'exact' && zero.zeroPfn ? markCompact(pairsOf(members, pageSize, PageFlag.zero), readable, targets[0]) : [];
   const pagemaps = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero, pairs);
   const rollups = new Map(readable.map((m) => [m.info.pid, readRollupAsync(m.info.pid)]));
   const pid = (i: number) => readable[i].info.pid;
@@ -511,15 +500,15 @@ let ahead: StartedReads | undefined;
  *  calls it first thing for `inspect PID`, so that the thread pool reads while the analyzers load
  *  (start-up is measured against smem). Nothing is reported here: an error, or a family that changed
  *  in between, is met by that call, which then reads afresh. Returns the pids whose reads were started
- *  (undefined when none were). With runsOf, the children's pages are classified as they are read
+ *  (undefined when none were). With pairsOf, the children's pages are classified as they are read
  *  (GatherOptions.classifyWhileReading). */
-export function readFamilyAhead(pid: number, runsOf?: RunsOf): number[] | undefined {
+export function readFamilyAhead(pid: number, pairsOf?: PairsOf): number[] | undefined {
   ahead = undefined;
   keepListingAhead(undefined);
   try {
     const listing = liveFamily(checkTarget(pid));
     const family = listing.family;
-    const started = startReads(family, runsOf);
+    const started = startReads(family, pairsOf);
     // Settled here too: reads that no call takes over must not end the program as unhandled rejections.
     started.pagemaps.catch(() => undefined);
     for (const r of started.rollups.values()) r.catch(() => undefined);
@@ -592,7 +581,7 @@ export async function captureProcesses(
     for (const p of processes) markZeroByKpageflags(p);
     zeroPagesKnown = true;
   }
-  // The classes read with the pagemaps, for the pairs whose processes were all read whole.
+  // The classes read with the pagemaps, for the pairs whose processes were all captured.
   const classesRead: ClassesRead[] = [];
   if (pairs.length) {
     const columns = await pagemaps;

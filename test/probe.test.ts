@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { FamilyPair, KpageFlag, PageFlag, PageStatus, ProbeError, classifyExactRuns, comparePages, countClassRanges, features, markSharedFrames, pageClassCodes, pageFlagBits, pageSize, readFamilyPagemapsAsync, readKpage, readPagemap, readPages } from '../native/probe';
 import { readMaps } from '../native/proc';
 import { captureProcesses, checkTarget, isScanned } from '../native/capture';
-import { PageClass, runsOf } from '../analyzers/classify';
+import { PageClass, pairsToClassify, runsOf } from '../analyzers/classify';
 import { Family, isRoot, startFamily, stopAll } from './helpers/family';
 
 let fam: Family;
@@ -269,7 +269,7 @@ test('family pagemaps with pairs: each child classified as classifyExactRuns and
     // Through captureProcesses: the classes ride along, and the compact child's column, rebuilt when
     // first read, is the column read alone.
     const targets = [two.info.pid, ...two.info.children].map((pid) => checkTarget(pid));
-    const captured = await captureProcesses(targets, { classifyWhileReading: runsOf });
+    const captured = await captureProcesses(targets, { classifyWhileReading: pairsToClassify });
     assert.equal(
       captured.classesRead?.map((c) => [c.child.pid, c.reference.pid, c.siblings.map((s) => s.pid)]),
       [1, 2].map((i) => [two.info.children[i - 1], two.info.pid, [two.info.children[2 - i]]]),
