@@ -111,6 +111,24 @@ export class RangeCursor {
   }
 }
 
+/** Does no range of several sorted range lists hold an address? For addresses that mostly come in order
+ *  (changed words): the gap between ranges the last address fell in is remembered, so that a run of
+ *  words there costs one comparison, not a lookup per list. */
+export class GapCursor {
+  private from = 0;
+  private until = 0;
+  constructor(private readonly lists: readonly RangeCursor[]) {}
+
+  /** true: no range holds addr */
+  free(addr: number): boolean {
+    if (addr >= this.from && addr < this.until) return true;
+    let until = Infinity;
+    for (const l of this.lists) until = Math.min(until, l.freeUntil(addr));
+    [this.from, this.until] = [addr, until];
+    return addr < until;
+  }
+}
+
 /** A child's changed words, old and new value, by index k in its diffs, as two 32-bit halves (no BigInt
  *  per word). The per-word rules read a word's values and keep none: oldIn/newIn fill one scratch pair
  *  per side, valid until the next call (oldInto/newInto fill a pair of the caller's, so that two values

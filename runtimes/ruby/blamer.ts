@@ -20,7 +20,7 @@ import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-bindin
 import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
-import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
+import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
@@ -1833,6 +1833,9 @@ class RubyPageBlamer implements PageBlamer {
   private readonly wordAddr: Float64Array;
   /** the cause of a word no rule explains, by changed page off the GC heap (unexplainedCauses) */
   private readonly unexplained: string[];
+  /** no struct heap_page, call_data or is_entries array holds the address (wordCause's first questions):
+   *  most words off the GC heap lie between those arrays */
+  private readonly inNoArray: GapCursor;
   /** the page changedWords judged last (ownerOf describes its words), and its slots' flags */
   private page = -1;
   private readonly flags: PageFlags;
@@ -1883,6 +1886,7 @@ class RubyPageBlamer implements PageBlamer {
     ctx.stTableIndexes = stTables.indexes;
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
+    this.inNoArray = new GapCursor([ctx.heapPageStructAt, ctx.callDataAt, ctx.isEntriesAt]);
   }
 
   /** Context from all of the child's words: the new flags of every slot whose flags changed (and the
@@ -1893,8 +1897,8 @@ class RubyPageBlamer implements PageBlamer {
     const callDataAt = new RangeCursor(ruby.callData.start, ruby.callData.end);
     const isEntriesAt = new RangeCursor(ruby.isEntries.start, ruby.isEntries.end);
     ctx.newSlotFlags = new SlotFlags(wordPage.length);
-    // no call_data or is_entries array holds an address in [noArrayFrom, noArrayUntil) (offHeapWords)
-    let [noArrayFrom, noArrayUntil] = [0, 0];
+    // most words off the GC heap lie in no call_data or is_entries array
+    const noArray = new GapCursor([callDataAt, isEntriesAt]);
     for (let k = 0; k < wordPage.length; k++) {
       const b = pageBody[wordPage[k]];
       const addr = wordAddr[k];
@@ -1906,8 +1910,7 @@ class RubyPageBlamer implements PageBlamer {
         }
         continue;
       }
-      if (addr >= noArrayFrom && addr < noArrayUntil) continue;
-      [noArrayFrom, noArrayUntil] = [addr, Math.min(callDataAt.freeUntil(addr), isEntriesAt.freeUntil(addr))];
+      if (noArray.free(addr)) continue;
       const cd = callDataAt.at(addr);
       if (cd >= 0) {
         ctx.iseqCacheCause.set(ruby.callData.owner[cd], 'icache.call');
@@ -2011,14 +2014,9 @@ class RubyPageBlamer implements PageBlamer {
   private offHeapWords(p: number, first: number, end: number, causes: string[], ownerKeys: number[] | null): void {
     const { ctx, ruby, values: v, wordAddr } = this;
     const unexplained = this.unexplained[p];
-    // No struct heap_page, call_data or is_entries array holds an address in [noArrayFrom, noArrayUntil):
-    // the words come in address order, and most lie between those arrays (wordCause's first questions)
-    let [noArrayFrom, noArrayUntil] = [0, 0];
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
-      if (addr < noArrayFrom || addr >= noArrayUntil)
-        [noArrayFrom, noArrayUntil] = [addr, Math.min(ctx.heapPageStructAt.freeUntil(addr), ctx.callDataAt.freeUntil(addr), ctx.isEntriesAt.freeUntil(addr))];
-      const cause = wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k, addr < noArrayUntil);
+      const cause = wordCause(ctx, addr, v.oldIn(k), v.newIn(k), k, this.inNoArray.free(addr));
       causes[k - first] = cause === 'unknown' ? unexplained : cause;
       if (!ownerKeys) continue;
       const o = this.chunkOwnerAt(k);
