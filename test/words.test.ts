@@ -6,7 +6,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AddrMap, RangeCursor, SortedCursor, findRange, lastAtOrBelow } from '../blame/words';
+import { AddrMap, GapCursor, RangeCursor, SortedCursor, findRange, lastAtOrBelow } from '../blame/words';
 
 /** A small deterministic generator (xorshift32), so that a failure replays. */
 function rng(seed: number): () => number {
@@ -95,6 +95,27 @@ for (const order of ['address order', 'any order'])
         assert.is(sorted.at(q), lastAtOrBelow(start, q), `seed ${seed}: lastAtOrBelow of ${q}`);
         assert.is(range.at(q), findRange(start, end, q), `seed ${seed}: findRange of ${q}`);
       }
+    }
+  });
+
+for (const order of ['address order', 'any order'])
+  test(`GapCursor: free exactly where no list's RangeCursor holds the address (three lists, one empty): ${order}`, () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(Math.imul(seed, 0x9e3779b1) ^ 0x5bd1e995);
+      for (let i = 0; i < 8; i++) r();
+      const lists = [ranges(r, 1 + Math.floor(r() * 50)), ranges(r, 1 + Math.floor(r() * 50)), { start: new Float64Array(), end: new Float64Array() }];
+      const lo = 0x7f0000000000 - 256;
+      const hi = lists.flatMap((l) => Array.from(l.end)).reduce((m, e) => Math.max(m, e), 0) + 256;
+      const queries = Array.from({ length: 2000 }, () => lo + Math.floor(r() * ((hi - lo) / 8)) * 8);
+      if (order === 'address order') queries.sort((a, b) => a - b);
+      const gaps = new GapCursor(lists.map((l) => new RangeCursor(l.start, l.end)));
+      let free = 0;
+      for (const q of queries) {
+        const expected = lists.every((l) => findRange(l.start, l.end, q) < 0);
+        assert.is(gaps.free(q), expected, `seed ${seed}: ${q}`);
+        if (expected) free++;
+      }
+      assert.ok(free > 0 && free < queries.length, `seed ${seed}: addresses in ranges and between them (${free} free)`);
     }
   });
 
