@@ -467,10 +467,12 @@ function startReads(targets: ProcessInfo[], pairsOf?: PairsOf): StartedReads {
     }
   });
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
-  // Classified as read only where the frames decide and no pass after the read changes the flags (the
-  // zero page known by its frame: no kpageflags marking).
+  // Classified as read only where the frames decide and the read itself finds the zero pages: by their
+  // frame, or by PAGEMAP_SCAN window by window (a kernel whose read faults map no zero page gives no
+  // frame to know it by). Where the scan fails after all, kpageflags marks them once the read is done,
+  // and the classes read are dropped (captureProcesses).
   const members = readable.map((m) => ({ pid: m.info.pid, ppid: m.info.ppid, vmas: m.vmas, scanned: m.scanned }));
-  const pairs = pairsOf && tier === 'exact' && zero.zeroPfn ? markCompact(pairsOf(members, pageSize, PageFlag.zero), readable, targets[0]) : [];
+  const pairs = pairsOf && tier === 'exact' && (zero.zeroPfn || zero.scan) ? markCompact(pairsOf(members, pageSize, PageFlag.zero), readable, targets[0]) : [];
   const pagemaps = readFamilyPagemapsAsync(readable.map((m) => ({ pid: m.info.pid, starts: m.starts, ends: m.ends })), zero, pairs);
   const rollups = new Map(readable.map((m) => [m.info.pid, readRollupAsync(m.info.pid)]));
   const pid = (i: number) => readable[i].info.pid;
@@ -576,14 +578,17 @@ export async function captureProcesses(
   memoryRead?.catch(() => undefined);
   const processes = results.map((r) => r.proc);
   for (const p of processes) captured.set(p.pid, p);
-  let zeroPagesKnown = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
+  // the read marked the zero pages itself (by their frame, or PAGEMAP_SCAN over every page)
+  const zeroByRead = zero.zeroPfn !== 0 || results.every((r) => r.zeroScan);
+  let zeroPagesKnown = zeroByRead;
   if (!zeroPagesKnown && features().kpageflags) {
     for (const p of processes) markZeroByKpageflags(p);
     zeroPagesKnown = true;
   }
-  // The classes read with the pagemaps, for the pairs whose processes were all captured.
+  // The classes read with the pagemaps, for the pairs whose processes were all captured, where the flags
+  // they were computed from are final (no kpageflags pass marked zero pages after the read).
   const classesRead: ClassesRead[] = [];
-  if (pairs.length) {
+  if (pairs.length && zeroByRead) {
     const columns = await pagemaps;
     const classesOf = new Map(readable.map((m, i) => [m.info.pid, columns[i]]));
     for (const p of pairs) {

@@ -138,19 +138,58 @@ export function parentMap(): Map<number, number> {
   return out;
 }
 
-/** pid and its descendants, parents before children, siblings by pid. */
-export function familyOf(pid: number, parents: Map<number, number> = parentMap()): number[] {
-  const children = new Map<number, number[]>();
-  for (const [child, parent] of parents) {
-    if (!children.has(parent)) children.set(parent, []);
-    children.get(parent)!.push(child);
+/** Does this kernel list each thread's children (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN)?
+ *  Asked of our own main thread, once. */
+let childrenFiles: boolean | undefined;
+function hasChildrenFiles(): boolean {
+  childrenFiles ??= fs.existsSync(`/proc/self/task/${process.pid}/children`);
+  return childrenFiles;
+}
+
+/** The children of pid: those of each of its threads (a child forked by another thread than the main
+ *  one is listed under that thread), from the kernel's own lists. A process that is gone has none. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // exited
+  }
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch {
+      continue; // the thread (or the process) exited meanwhile
+    }
+    for (const word of text.split(' ')) if (word) out.push(Number(word));
+  }
+  return out;
+}
+
+/** pid and its descendants, parents before children, siblings by pid. Without a parent map, from the
+ *  kernel's children lists where it keeps them: a read per thread of the family, where a parent map
+ *  reads the stat of every process on the system (7 ms for 70 processes here; a server runs hundreds). */
+export function familyOf(pid: number, parents?: Map<number, number>): number[] {
+  let childrenOfPid: (p: number) => number[] = childrenOf;
+  if (parents || !hasChildrenFiles()) {
+    const children = new Map<number, number[]>();
+    for (const [child, parent] of parents ?? parentMap()) {
+      if (!children.has(parent)) children.set(parent, []);
+      children.get(parent)!.push(child);
+    }
+    childrenOfPid = (p) => children.get(p) ?? [];
   }
   const out: number[] = [];
+  const seen = new Set<number>();
   const queue = [pid];
   while (queue.length) {
     const p = queue.shift()!;
+    if (seen.has(p)) continue; // a pid listed twice (reused between two reads) is taken once
+    seen.add(p);
     out.push(p);
-    queue.push(...(children.get(p) ?? []).sort((a, b) => a - b));
+    queue.push(...childrenOfPid(p).sort((a, b) => a - b));
   }
   return out;
 }

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { captureProcesses, checkTarget, readFamilyAhead } from '../native/capture';
-import { liveFamily } from '../native/proc';
-import { CLI, Family, startFamily, stopAll } from './helpers/family';
+import { familyOf, liveFamily, parentMap } from '../native/proc';
+import { CLI, Family, startFamily, startJsonFamily, stopAll } from './helpers/family';
 
 let family: Family | undefined;
 test.after(async () => {
@@ -34,6 +34,56 @@ test('reads started ahead are the reads a fresh capture makes; a different list 
   readFamilyAhead(pid);
   const alone = await captureProcesses([checkTarget(pid)]);
   assert.equal(facts(alone), facts(fresh).slice(0, 1));
+});
+
+// A parent with a child forked by its main thread, one forked by another thread that stays alive, and a
+// grandchild; all wait for the parent's stdin to close (then the parent reaps its children, and the
+// child its own).
+const TREE = `
+import json, os, sys, threading
+r, w = os.pipe()
+def fork(grandchild=False):
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        g = fork() if grandchild else 0
+        os.read(r, 1)
+        if g: os.waitpid(g, 0)
+        os._exit(0)
+    return pid
+kids = {'main': fork(grandchild=True)}
+ready = threading.Event()
+done = threading.Event()
+def other():
+    kids['thread'] = fork()
+    ready.set()
+    done.wait()
+t = threading.Thread(target=other)
+t.start()
+ready.wait()
+print(json.dumps({'pid': os.getpid(), **kids}), flush=True)
+sys.stdin.read()
+os.close(w)
+for k in kids.values(): os.waitpid(k, 0)
+done.set()
+`;
+
+test("a family is listed from the kernel's children lists as from every process's parent: children of every thread, grandchildren", async () => {
+  const tree = await startJsonFamily<{ pid: number; main: number; thread: number }>('python3', ['-c', TREE]);
+  try {
+    const { pid, main, thread } = tree.info;
+    // the grandchild shows once the child has forked it
+    let listed = familyOf(pid);
+    for (let i = 0; i < 100 && listed.length < 4; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      listed = familyOf(pid);
+    }
+    assert.equal(listed.length, 4, 'the parent, two children and a grandchild');
+    assert.equal(listed.slice(0, 3), [pid, ...[main, thread].sort((a, b) => a - b)], 'parents before children, siblings by pid');
+    assert.equal(listed, familyOf(pid, parentMap()), "the same family from every process's stat");
+  } finally {
+    await tree.stop();
+  }
 });
 
 test('reads started ahead of a family that then exits: no error until a capture asks, and none escapes', async () => {
