@@ -1138,9 +1138,11 @@ Napi::Value ComparePagesAsync(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// The frame of the shared zero page, found by read-faulting a fresh page of our own (0 when PFNs are
-// hidden). With it, the exact tier tells zero pages apart from the PFN alone, with no extra pass.
-uint64_t ZeroPagePfn() {
+// What a read fault maps: the pagemap entry of a fresh page of our own, read-faulted. The shared zero
+// page is present and never exclusive (bit 56, visible without privileges); a kernel that maps no zero
+// page (a virtualized one booted with pvm_no_zero_page=1, say) gives a zeroed page of our own instead,
+// exclusive. 0 when the entry cannot be read.
+uint64_t ReadFaultEntry() {
   static uint64_t cached = [] {
     const size_t ps = PageSize();
     void* p = mmap(nullptr, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1148,16 +1150,24 @@ uint64_t ZeroPagePfn() {
     madvise(p, ps, MADV_NOHUGEPAGE);
     volatile char sink = static_cast<volatile char*>(p)[0];
     (void)sink;
-    uint64_t e = 0, pfn = 0;
+    uint64_t e = 0;
     Fd fd("/proc/self/pagemap", std::nothrow);
-    if (fd.ok() && pread(fd.get(), &e, sizeof(e), static_cast<off_t>(reinterpret_cast<uint64_t>(p) / ps * 8)) == 8 &&
-        (e & PM_PRESENT) && !(e & PM_EXCLUSIVE))
-      pfn = e & PM_PFN_MASK;
+    if (!fd.ok() || pread(fd.get(), &e, sizeof(e), static_cast<off_t>(reinterpret_cast<uint64_t>(p) / ps * 8)) != 8) e = 0;
     munmap(p, ps);
-    return pfn;
+    return e;
   }();
   return cached;
 }
+
+// Do read faults map the shared zero page?
+bool ZeroPageOnRead() {
+  const uint64_t e = ReadFaultEntry();
+  return (e & PM_PRESENT) && !(e & PM_EXCLUSIVE);
+}
+
+// The frame of the shared zero page (0 when PFNs are hidden, or when read faults map no zero page).
+// With it, the exact tier tells zero pages apart from the PFN alone, with no extra pass.
+uint64_t ZeroPagePfn() { return ZeroPageOnRead() ? ReadFaultEntry() & PM_PFN_MASK : 0; }
 
 // features() -> what this kernel and these credentials allow, probed on our own process.
 Napi::Value Features(const Napi::CallbackInfo& info) {
@@ -1194,6 +1204,7 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
   }
   out.Set("pagemapReadable", Napi::Boolean::New(env, pagemapReadable));
   out.Set("zeroPfn", Napi::Number::New(env, static_cast<double>(ZeroPagePfn())));
+  out.Set("zeroPage", Napi::Boolean::New(env, ZeroPageOnRead()));
   out.Set("pfnVisible", Napi::Boolean::New(env, pfnVisible));
   out.Set("softDirty", Napi::Boolean::New(env, softDirty));
   out.Set("pagemapScan", Napi::Boolean::New(env, pagemapScan));

@@ -49,8 +49,11 @@ export interface PageReads {
 
 export interface ProbeFeatures {
   pageSize: number;
-  /** the shared zero page's frame; 0 when PFNs are hidden */
+  /** the shared zero page's frame; 0 when PFNs are hidden, or when read faults map no zero page */
   zeroPfn: number;
+  /** read faults map the shared zero page (a kernel may map a zeroed page of the process's own instead:
+   *  then a page only read is the process's like any other, and there are no zero pages to count) */
+  zeroPage: boolean;
   pagemapReadable: boolean;
   pfnVisible: boolean;
   softDirty: boolean;

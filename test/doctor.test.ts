@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isRoot, runCli } from './helpers/family';
+import { fixtureBinary, isRoot, runCli } from './helpers/family';
 import { AS_NOBODY, Stage, stagePackage } from './helpers/stage';
 
 let stage: Stage | undefined;
@@ -24,6 +24,10 @@ test('as root: exact tier, PFNs and kpageflags visible, facts match the system',
   const major = Number(os.release().split('.')[0]);
   const minor = Number(os.release().split('.')[1]);
   assert.is(d.facts.pagemapScan, major > 6 || (major === 6 && minor >= 7), 'PAGEMAP_SCAN exactly on 6.7+');
+  // the C fixture's own check of a read fault (its pagemap entry), made in another process
+  const fixture = JSON.parse(execFileSync(fixtureBinary(), ['--pages', '1', '--zero', '1'], { encoding: 'utf8', input: '' }));
+  assert.is(d.facts.zeroPage, fixture.zeroPages, 'read faults map the zero page, as the fixture found');
+  assert.is(d.checks.find((c: { check: string }) => c.check === 'zero page on read').value, fixture.zeroPages ? 'yes' : 'no');
 });
 
 test('as uid 65534: exclusive-bit tier, PFNs hidden, kpagecount closed', () => {

@@ -43,7 +43,7 @@ test('exact tier: inspect reports the planted shared, copied, new and zero pages
   PLAN.children.forEach((c, i) => {
     const m = fixtureMapping(report, family!.info.children[i], family!.info.base);
     const siblings = PLAN.children.filter((_, j) => j !== i).map((x) => x.writes);
-    const expected = plantedWithSiblings(PLAN.pages, PLAN.zero, c.writes, c.new, PLAN.parent, siblings);
+    const expected = plantedWithSiblings(PLAN.pages, PLAN.zero, c.writes, c.new, PLAN.parent, siblings, family!.info.zeroPages);
     // Spare pages other children used but this one did not are untouched: not counted. Pages the parent
     // wrote that a sibling still shares at the child's frame are the parent's copies.
     assert.equal(m.pages, expected, `child ${i}`);

@@ -28,7 +28,7 @@ test('exclusive-bit tier as uid 65534: the planted counts, the same as the exact
   const report = JSON.parse(r.stdout);
   assert.is(report.tier, 'exclusive-bit');
   assert.ok(report.zeroPagesKnown, 'PAGEMAP_SCAN tells zero pages apart without root');
-  const expected = planted(PLAN.pages, PLAN.zero, PLAN.child, PLAN.newPages, PLAN.parent);
+  const expected = planted(PLAN.pages, PLAN.zero, PLAN.child, PLAN.newPages, PLAN.parent, family.info.zeroPages);
   const m = fixtureMapping(report, family.info.children[0], family.info.base);
   assert.equal({ ...m.pages, copiedByParent: undefined }, { ...expected, copiedByParent: undefined });
 

@@ -46,6 +46,13 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
       meaning: m.pagemapScan ? 'zero pages told apart without root' : 'zero pages need root to tell apart',
     },
     {
+      check: 'zero page on read',
+      value: yes(m.zeroPage),
+      meaning: m.zeroPage
+        ? 'pages only read map the zero page: counted apart (zero)'
+        : 'read faults map a zeroed page of the process\'s own: pages only read count as its own, no zero pages',
+    },
+    {
       check: 'soft-dirty',
       value: yes(m.softDirty),
       meaning: m.softDirty ? 'kernel tracks written pages' : 'kernel built without CONFIG_MEM_SOFT_DIRTY (not needed)',

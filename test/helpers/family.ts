@@ -31,6 +31,8 @@ export interface FamilyInfo {
   pages: number;
   zero: number;
   spare: number;
+  /** read faults map the shared zero page (else the ZERO pages are zeroed pages of the parent's own) */
+  zeroPages: boolean;
 }
 
 const running = new Set<ChildProcess>();

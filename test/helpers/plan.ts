@@ -25,19 +25,21 @@ export function expand(list: string): Set<number> {
   return out;
 }
 
-/** What the fixture planted in child c, as page counts of its mapping. */
-export function planted(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string): Omit<Pages, 'copiedByParent'> {
+/** What the fixture planted in child c, as page counts of its mapping. zeroPages: the kernel maps the
+ *  zero page on a read fault (the fixture's zeroPages); where it does not, the pages the parent only
+ *  read are zeroed pages of its own, shared with the children as any page written before the fork. */
+export function planted(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string, zeroPages: boolean): Omit<Pages, 'copiedByParent'> {
   const copied = new Set([...expand(childWrites), ...expand(parentWrites)]).size;
-  return { shared: pages - copied, copied, new: newPages, absent: 0, swapped: 0, zero };
+  return { shared: pages - copied + (zeroPages ? 0 : zero), copied, new: newPages, absent: 0, swapped: 0, zero: zeroPages ? zero : 0 };
 }
 
 /** The same, read live with siblings (exact tier): a page the parent wrote that this child and at least
  *  one sibling left alone is still one frame in both, so it is copiedByParent; the rest stay copied. */
-export function plantedWithSiblings(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string, siblingWrites: string[]): Pages {
+export function plantedWithSiblings(pages: number, zero: number, childWrites: string, newPages: number, parentWrites: string, siblingWrites: string[], zeroPages: boolean): Pages {
   const own = expand(childWrites);
   const siblings = siblingWrites.map(expand);
   const byParent = [...expand(parentWrites)].filter((p) => !own.has(p) && siblings.some((w) => !w.has(p))).length;
-  const all = planted(pages, zero, childWrites, newPages, parentWrites);
+  const all = planted(pages, zero, childWrites, newPages, parentWrites, zeroPages);
   return { ...all, copied: all.copied - byParent, copiedByParent: byParent };
 }
 
