@@ -19,8 +19,8 @@ export interface MachineFacts {
   kpagecount: boolean;
   kpageflags: boolean;
   pagemapScan: boolean;
-  /** read faults map the shared zero page */
-  zeroPage: boolean;
+  /** read faults map the shared zero page (null: unknown, pagemap unreadable) */
+  zeroPage: boolean | null;
   softDirty: boolean;
   /** null when Yama is not built into the kernel */
   ptraceScope: number | null;
@@ -88,7 +88,7 @@ export function machineFacts(): MachineFacts {
     kpagecount: f.kpagecount,
     kpageflags: f.kpageflags,
     pagemapScan: f.pagemapScan,
-    zeroPage: f.zeroPage,
+    zeroPage: f.pagemapReadable ? f.zeroPage : null,
     softDirty: f.softDirty,
     ptraceScope: yama === null ? null : Number(yama),
     ksmRun: ksm === null ? null : Number(ksm),

@@ -233,24 +233,28 @@ void PopulateColumns(const Columns& columns, size_t k, size_t n) {
   }
 }
 
-// A zeroed buffer for a result column. Large ones are mapped here (anonymous, small pages) and given to
-// JS as an external ArrayBuffer unmapped when collected; populated at once, or, with `later`, by the
-// threads that read into it (PopulateColumns). Plain small pages on purpose: asking for transparent huge
-// pages (MADV_HUGEPAGE) saved ~10-25 ms of page faults on a 4 GiB family, but where THP defrag is
-// "madvise" (Debian's default) such a fault may compact memory, migrating other processes' pages —
-// the very frames whose numbers the exact tier is comparing while it reads them.
+// A zeroed buffer for a result column. Large ones are mapped here (anonymous) and given to JS as an
+// external ArrayBuffer, unmapped when collected (V8 counts every backing store's bytes toward its next
+// collection, external ones too); populated at once, or, with `later`, by the threads that read into it
+// (PopulateColumns). Small pages on purpose (MADV_NOHUGEPAGE, whatever the THP mode): huge pages saved
+// ~10-25 ms of page faults on a 4 GiB family, but where THP defrag asks for it a huge-page fault (or
+// populate) may compact memory, migrating other processes' pages — the very frames whose numbers the
+// exact tier is comparing while it reads them.
 Napi::ArrayBuffer ColumnBuffer(Napi::Env env, size_t bytes, Columns* later = nullptr) {
   if (bytes < kMappedColumnMin) return Napi::ArrayBuffer::New(env, bytes);
   void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (at == MAP_FAILED) return Napi::ArrayBuffer::New(env, bytes);  // V8's allocator says what is wrong, its way
+  madvise(at, bytes, MADV_NOHUGEPAGE);
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, at, bytes, [bytes](Napi::Env, void* data) { munmap(data, bytes); });
+  } catch (...) {
+    munmap(at, bytes);
+    throw;
+  }
   if (later) later->push_back({at, bytes});
   else PopulateColumn(at, bytes);
-  // V8 counts its own buffers' memory toward its next collection; this one's, once told
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-  return Napi::ArrayBuffer::New(env, at, bytes, [bytes](Napi::Env e, void* data) {
-    munmap(data, bytes);
-    Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
-  });
+  return buffer;
 }
 
 // The result object { flags: Uint16Array, pfn: Float64Array, zeroScan, short }, allocated up front.
@@ -441,6 +445,8 @@ void ReadFamilyStripe(std::vector<FamilyMember>& family, std::vector<FamilyPair>
   std::vector<Cursor> cur(family.size());
   std::vector<uint64_t> buf(kFamilyWindow);
   std::vector<PageRegion> regions(1024);
+  // per member: 1 once this stripe scanned a window of it, 2 once it checked the member outlived the scans
+  std::vector<char> scanned(family.size(), 0);
   // per member, the page indexes [from, to) this stripe read in the current window
   std::vector<size_t> winFrom(family.size()), winTo(family.size());
   // per pair, where the stripe is in its runs against the parent, then against each sibling
@@ -516,7 +522,10 @@ void ReadFamilyStripe(std::vector<FamilyMember>& family, std::vector<FamilyPair>
             // Zero and huge pages (the exclusive-bit tier, and the exact tier where read faults map no
             // zero page to learn its frame from): marked here, window by window, so that the window's
             // flags are final when its pages are classified below.
-            if (got == want && a.scanZero && !st.unscanned[m] && !ScanZeroAndHuge(*c.fd, c.next, to, out.flags + index, regions)) st.unscanned[m] = 1;
+            if (got == want && a.scanZero && !st.unscanned[m]) {
+              if (!ScanZeroAndHuge(*c.fd, c.next, to, out.flags + index, regions)) st.unscanned[m] = 1;
+              scanned[m] = std::max<char>(scanned[m], 1);
+            }
           } catch (const SysError& se) {
             fail(m, se);
             break;
@@ -529,6 +538,18 @@ void ReadFamilyStripe(std::vector<FamilyMember>& family, std::vector<FamilyPair>
         }
         c.next = to;
         settle(m);
+      }
+      // A scan of a process that exited after its window's read finds nothing (its mappings are gone),
+      // and says so by no error: once the stripe has passed the member's last window, one more entry read
+      // tells that it was still there after every scan this stripe made of it (EOF: it exited).
+      if (c.done && scanned[m] == 1 && !st.failed[m] && !st.isShort[m]) {
+        scanned[m] = 2;
+        uint64_t entry;
+        try {
+          if (PreadFull(*c.fd, &entry, sizeof(entry), a.starts[0] / ps * sizeof(uint64_t)) == 0) st.isShort[m] = 1;
+        } catch (const SysError& se) {
+          fail(m, se);
+        }
       }
       winTo[m] = std::max(winFrom[m], std::min(indexOf(m), a.total));
     }

@@ -186,7 +186,7 @@ export function familyOf(pid: number, parents?: Map<number, number>): number[] {
   const queue = [pid];
   while (queue.length) {
     const p = queue.shift()!;
-    if (seen.has(p)) continue; // a pid listed twice (reused between two reads) is taken once
+    if (seen.has(p)) continue; // listed twice: under a thread read before another that then exited took it over
     seen.add(p);
     out.push(p);
     queue.push(...childrenOfPid(p).sort((a, b) => a - b));
@@ -216,10 +216,10 @@ export function liveFamily(target: ProcessInfo): LiveFamily {
   if (kept && kept.family[0].pid === target.pid && kept.family[0].startTime === target.startTime) return kept;
   const family: ProcessInfo[] = [target];
   const skipped: string[] = [];
-  const seen = new Set<number>([target.pid]);
+  // the members taken so far, by pid: a process is taken only under one of them
+  const taken = new Map<number, ProcessInfo>([[target.pid, target]]);
   for (const pid of familyOf(target.pid).slice(1)) {
-    if (pid === process.pid || seen.has(pid)) continue;
-    seen.add(pid);
+    if (pid === process.pid || taken.has(pid)) continue;
     let info: ProcessInfo | undefined;
     try {
       info = processInfo(pid);
@@ -227,8 +227,16 @@ export function liveFamily(target: ProcessInfo): LiveFamily {
       info = undefined;
     }
     if (!info) continue; // exited while we listed
-    if (info.zombie) skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
-    else family.push(info);
+    // Its stat, read now, must name a member as its parent, started no later than it: a pid listed as a
+    // child that exited and was reused by then belongs to someone else (and so do its children).
+    const parent = taken.get(info.ppid);
+    if (!parent || info.startTime < parent.startTime) continue;
+    if (info.zombie) {
+      skipped.push(`process ${pid} (${info.comm}) is a zombie and was skipped`);
+      continue;
+    }
+    taken.set(pid, info);
+    family.push(info);
   }
   return { family, skipped };
 }

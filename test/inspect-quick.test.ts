@@ -3,6 +3,7 @@
 // is written without a stream, and a reader that went away still ends the program quietly.
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { captureProcesses, checkTarget, readFamilyAhead } from '../native/capture';
@@ -45,7 +46,8 @@ r, w = os.pipe()
 def fork(grandchild=False):
     pid = os.fork()
     if pid == 0:
-        os.close(w)
+        try: os.close(w)  # (the grandchild's parent closed it before forking it)
+        except OSError: pass
         g = fork() if grandchild else 0
         os.read(r, 1)
         if g: os.waitpid(g, 0)
@@ -69,6 +71,7 @@ done.set()
 `;
 
 test("a family is listed from the kernel's children lists as from every process's parent: children of every thread, grandchildren", async () => {
+  assert.ok(fs.existsSync(`/proc/self/task/${process.pid}/children`), 'the kernel keeps children lists (CONFIG_PROC_CHILDREN)');
   const tree = await startJsonFamily<{ pid: number; main: number; thread: number }>('python3', ['-c', TREE]);
   try {
     const { pid, main, thread } = tree.info;
@@ -81,6 +84,8 @@ test("a family is listed from the kernel's children lists as from every process'
     assert.equal(listed.length, 4, 'the parent, two children and a grandchild');
     assert.equal(listed.slice(0, 3), [pid, ...[main, thread].sort((a, b) => a - b)], 'parents before children, siblings by pid');
     assert.equal(listed, familyOf(pid, parentMap()), "the same family from every process's stat");
+    // all alive, the grandchild too (not a zombie: a test of live processes), and all taken by liveFamily
+    assert.equal(liveFamily(checkTarget(pid)).family.map((p) => [p.pid, p.zombie]), listed.map((p) => [p, false]));
   } finally {
     await tree.stop();
   }

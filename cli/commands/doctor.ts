@@ -47,10 +47,13 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
     },
     {
       check: 'zero page on read',
-      value: yes(m.zeroPage),
-      meaning: m.zeroPage
-        ? 'pages only read map the zero page: counted apart (zero)'
-        : 'read faults map a zeroed page of the process\'s own: pages only read count as its own, no zero pages',
+      value: m.zeroPage === null ? 'unknown' : yes(m.zeroPage),
+      meaning:
+        m.zeroPage === null
+          ? 'pagemap unreadable'
+          : m.zeroPage
+            ? 'pages only read map the zero page: counted apart (zero)'
+            : 'read faults map a zeroed page of the process\'s own: pages only read count as its own, no zero pages',
     },
     {
       check: 'soft-dirty',
