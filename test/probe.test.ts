@@ -225,7 +225,9 @@ test('family pagemaps with pairs: each child classified as classifyExactRuns and
   assert.ok(modes.length, 'the zero page known by its frame, or PAGEMAP_SCAN (kernel 6.7+)');
   // 20000 pages: windows on both stripes. The parent writes 5000-5999 after the fork, so the children
   // still share those at one frame (copiedByParent) where neither wrote them: about 1000 x 6/7 x 2/3.
-  const two = await startFamily(['--pages', '20000', '--zero', '8', '--child', '0-19999/7:5', '--child', '0-9999/3:0', '--parent', '5000-5999']);
+  // 3 transparent huge pages of the parent's, where the kernel gives them: PAGEMAP_SCAN marks their 1536
+  // pages huge, window by window, where the flags read alone have them.
+  const two = await startFamily(['--pages', '20000', '--zero', '8', '--child', '0-19999/7:5', '--child', '0-9999/3:0', '--parent', '5000-5999', '--huge', '3']);
   try {
     const members = [two.info.pid, ...two.info.children].map((pid) => {
       const vmas = readMaps(pid);
@@ -270,6 +272,8 @@ test('family pagemaps with pairs: each child classified as classifyExactRuns and
       index.forEach((i, j) => (rebuilt[i] = pfn[j]));
       assert.equal(Array.from(rebuilt), Array.from(alone[2].pfn));
       assert.equal(Array.from(read[0].flags), Array.from(alone[0].flags), `${how}: the parent's flags`);
+      const huge = read[0].flags.filter((f) => f & PageFlag.huge).length;
+      assert.is(huge, zero.scan ? two.info.hugePages : 0, `${how}: ${huge} pages marked huge (the fixture has ${two.info.hugePages} in huge pages)`);
     }
     // a pair that names no member, or runs out of order, is refused before anything is read
     for (const [bad, message] of [

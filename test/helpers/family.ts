@@ -33,6 +33,8 @@ export interface FamilyInfo {
   spare: number;
   /** read faults map the shared zero page (else the ZERO pages are zeroed pages of the parent's own) */
   zeroPages: boolean;
+  /** 4 KiB pages of the transparent huge pages --huge asked for, as the kernel gave them (AnonHugePages) */
+  hugePages: number;
 }
 
 const running = new Set<ChildProcess>();
