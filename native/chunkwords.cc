@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace cowscope {
@@ -26,17 +27,25 @@ enum Kind : uint8_t { kNone = 0, kMeta = 1, kPrevInUse = 2, kFresh = 3, kContent
 class Chunks {
  public:
   Chunks() = default;
-  Chunks(const double* start, const double* size, const uint8_t* inUse, size_t n) : start_(start), size_(size), inUse_(inUse), n_(n), end_(n) {
-    for (size_t i = 0; i < n; i++) end_[i] = start[i] + size[i];
-  }
+  // end[i] = start[i] + size[i], computed once a blame in JS (GlibcView.forkEnds): a Rails worker has
+  // ~330K chunks, and a vector of their ends made per call was a fresh 2.6 MiB the kernel faulted in.
+  Chunks(const double* start, const double* size, const double* end, const uint8_t* inUse, size_t n) : start_(start), size_(size), end_(end), inUse_(inUse), n_(n) {}
   ptrdiff_t At(double a) const {
     if (!n_ || a < start_[0]) return -1;
     // pos_: the last chunk starting at or below the address looked up before (a >= start_[0]: found)
-    if (pos_ < 0 || !Covers(pos_, a)) pos_ = pos_ >= 0 && static_cast<size_t>(pos_) + 1 < n_ && Covers(pos_ + 1, a) ? pos_ + 1 : LastAtOrBelow(a);
+    if (pos_ < 0 || !Covers(pos_, a)) pos_ = pos_ >= 0 && start_[pos_] < a ? Forward(a) : LastAtOrBelow(a);
     return a < end_[pos_] ? pos_ : -1;
   }
   // Index of the last chunk starting at or below a, or -1.
   ptrdiff_t LastAtOrBelow(double a) const { return std::upper_bound(start_, start_ + n_, a) - start_ - 1; }
+  // The same for an address above the cursor's chunk: galloping from the cursor (1, 2, 4, … chunks on),
+  // then a binary search of the last stride. Addresses looked up in ascending order cost a few steps
+  // each, near the chunks looked at last (still in cache), instead of a search of the whole list.
+  ptrdiff_t Forward(double a) const {
+    size_t lo = static_cast<size_t>(pos_) + 1, step = 1;
+    while (lo + step <= n_ && start_[lo + step - 1] <= a) lo += step, step *= 2;
+    return std::upper_bound(start_ + lo, start_ + std::min(n_, lo + step), a) - start_ - 1;
+  }
   double start(size_t i) const { return start_[i]; }
   double size(size_t i) const { return size_[i]; }
   double end(size_t i) const { return end_[i]; }
@@ -49,9 +58,9 @@ class Chunks {
 
   const double* start_ = nullptr;
   const double* size_ = nullptr;
+  const double* end_ = nullptr;
   const uint8_t* inUse_ = nullptr;
   size_t n_ = 0;
-  std::vector<double> end_;
   mutable ptrdiff_t pos_ = -1;
 };
 
@@ -170,29 +179,30 @@ double NumberProp(Napi::Object o, const char* name) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-Chunks ChunksProp(Napi::Object g, const char* start, const char* size, const char* inUse) {
+Chunks ChunksProp(Napi::Object g, const char* start, const char* size, const char* end, const char* inUse) {
   if (g.Get(start).IsUndefined()) return Chunks();
   auto s = Prop<Napi::Float64Array>(g, start, napi_float64_array, "Float64Array");
   auto z = Prop<Napi::Float64Array>(g, size, napi_float64_array, "Float64Array");
+  auto e = Prop<Napi::Float64Array>(g, end, napi_float64_array, "Float64Array");
   auto u = Prop<Napi::Uint8Array>(g, inUse, napi_uint8_array, "Uint8Array");
-  if (z.ElementLength() != s.ElementLength() || u.ElementLength() != s.ElementLength())
-    throw Napi::RangeError::New(g.Env(), std::string("classifyChunkWords: ") + start + ", " + size + " and " + inUse + " differ in length");
-  return Chunks(s.Data(), z.Data(), u.Data(), s.ElementLength());
+  if (z.ElementLength() != s.ElementLength() || e.ElementLength() != s.ElementLength() || u.ElementLength() != s.ElementLength())
+    throw Napi::RangeError::New(g.Env(), std::string("classifyChunkWords: ") + start + ", " + size + ", " + end + " and " + inUse + " differ in length");
+  return Chunks(s.Data(), z.Data(), e.Data(), u.Data(), s.ElementLength());
 }
 
 // classifyChunkWords(view, addrs: Float64Array | null, oldWord, newWord: BigUint64Array,
 //                    skip: Uint8Array | null, out: {kind, start, size, off}): row k of out says what
 // the word at addrs[k] is (old value oldWord[k], the child's newWord[k]); with addrs null, what the
 // address newWord[k] is (a stored pointer's target: its value on both sides). Rows with skip[k] set,
-// and words in no chunk, get kind 0. view: {forkStart, forkSize, forkInUse, childStart?, childSize?,
-// childInUse?, heapStart, heapLo, heapHi, tcacheKey: bigint (0n: none), arenaMax}, chunks sorted.
+// and words in no chunk, get kind 0. view: {forkStart, forkSize, forkEnd, forkInUse, childStart?,
+// childSize?, childEnd?, childInUse?, heapStart, heapLo, heapHi, tcacheKey: bigint (0n: none), arenaMax}, chunks sorted.
 Napi::Value ClassifyChunkWords(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsObject() || !info[5].IsObject()) throw Napi::TypeError::New(env, "classifyChunkWords(view, addrs, oldWord, newWord, skip, out)");
   Napi::Object gv = info[0].As<Napi::Object>();
   View g;
-  g.fork = ChunksProp(gv, "forkStart", "forkSize", "forkInUse");
-  g.child = ChunksProp(gv, "childStart", "childSize", "childInUse");
+  g.fork = ChunksProp(gv, "forkStart", "forkSize", "forkEnd", "forkInUse");
+  g.child = ChunksProp(gv, "childStart", "childSize", "childEnd", "childInUse");
   g.heapStart = NumberProp(gv, "heapStart");
   g.heapLo = NumberProp(gv, "heapLo");
   g.heapHi = NumberProp(gv, "heapHi");
@@ -237,12 +247,27 @@ Napi::Value ClassifyChunkWords(const Napi::CallbackInfo& info) {
   double lo = INFINITY, hi = -INFINITY;
   for (const Chunks* c : {&g.fork, &g.child})
     for (size_t i = 0; i < c->count(); i++) lo = std::min(lo, c->start(i)), hi = std::max(hi, c->end(i));
+  if (addrs) {
+    for (size_t k = 0; k < n; k++) {
+      kind[k] = kNone;
+      if ((skip && skip[k]) || addrs[k] < lo || addrs[k] >= hi) continue;
+      kind[k] = Classify(g, addrs[k], o[k], w[k], out, k);
+    }
+    return env.Undefined();
+  }
+  // Stored values come in no order: the ones that may be chunk addresses are classified in address order,
+  // so that each lookup starts from the last one's chunk (Chunks::At) instead of searching every list.
+  std::vector<std::pair<double, size_t>> targets;
   for (size_t k = 0; k < n; k++) {
     kind[k] = kNone;
-    if (skip && skip[k]) continue;
-    const double addr = addrs ? addrs[k] : static_cast<double>(w[k]);
-    if (addr < lo || addr >= hi) continue;
-    kind[k] = addrs ? Classify(g, addr, o[k], w[k], out, k) : Classify(g, addr, w[k], w[k], out, k);
+    const double addr = static_cast<double>(w[k]);
+    if (!(skip && skip[k]) && addr >= lo && addr < hi) targets.emplace_back(addr, k);
+  }
+  std::sort(targets.begin(), targets.end());
+  // addr is exact (below hi, a chunk's end), so it is w[k] again, without reading w at random
+  for (const auto& [addr, k] : targets) {
+    const uint64_t v = static_cast<uint64_t>(addr);
+    kind[k] = Classify(g, addr, v, v, out, k);
   }
   return env.Undefined();
 }

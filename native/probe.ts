@@ -492,9 +492,12 @@ export function bornTargets(diffs: { newWord: BigUint64Array; wordPage: Uint32Ar
 export interface ChunkView {
   forkStart: Float64Array;
   forkSize: Float64Array;
+  /** start + size of each chunk */
+  forkEnd: Float64Array;
   forkInUse: Uint8Array;
   childStart?: Float64Array;
   childSize?: Float64Array;
+  childEnd?: Float64Array;
   childInUse?: Uint8Array;
   heapStart: number;
   heapLo: number;

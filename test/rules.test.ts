@@ -14,6 +14,7 @@ import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../a
 import { groupCauseSets, netSavedPages, refillCosts, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
+import { Rng } from './helpers/fuzz';
 
 const w = (hex: string) => wordOf(hex);
 
@@ -490,6 +491,70 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
   assert.throws(() => classifyChunkWords(view, Float64Array.of(1, 2), BigUint64Array.of(1n), BigUint64Array.of(1n)), /one address per word/);
   assert.throws(() => classifyChunkWords(view, null, BigUint64Array.of(1n), BigUint64Array.of(1n, 2n)), /as many/);
   assert.throws(() => classifyChunkWords(view, null, BigUint64Array.of(1n), BigUint64Array.of(1n), Uint8Array.of(1, 1)), /skip must be/);
+});
+
+test('glibc words in a batch equal one word at a time, on random heaps, in any order (the lookups\' cursor, its galloping and the targets\' sort are no part of the answer)', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const rng = new Rng(seed);
+    // [heap] with a tcache_perthread_struct first, then runs of chunks with gaps between runs (arenas, mmaps)
+    const H = 0x5500_0000_0000 + rng.int(1 << 20) * 4096;
+    const fork = { start: [H] as number[], size: [0x290] as number[], inUse: [1] as number[] };
+    let at = H + 0x290;
+    for (let i = 0; i < 400; i++) {
+      if (rng.int(40) === 0) at += (1 + rng.int(64)) * 4096; // a gap
+      const size = (2 + rng.int(rng.int(8) === 0 ? 200 : 8)) * 16;
+      fork.start.push(at);
+      fork.size.push(size);
+      fork.inUse.push(rng.int(4) ? 1 : 0);
+      at += size;
+    }
+    // the child: some chunks kept, some freed, some carved in two
+    const child = { start: [] as number[], size: [] as number[], inUse: [] as number[] };
+    for (let i = 1; i < fork.start.length; i++) {
+      const r = rng.int(6);
+      if (r === 0 && fork.size[i] >= 64) {
+        const half = Math.floor(fork.size[i] / 32) * 16;
+        child.start.push(fork.start[i], fork.start[i] + half);
+        child.size.push(half, fork.size[i] - half);
+        child.inUse.push(1, rng.int(2));
+      } else if (r === 1) {
+        child.start.push(fork.start[i]);
+        child.size.push(fork.size[i]);
+        child.inUse.push(1 - fork.inUse[i]);
+      }
+    }
+    const view = glibcView(
+      { chunks: { start: Float64Array.from(fork.start), size: Float64Array.from(fork.size), inUse: Uint8Array.from(fork.inUse) }, heapStart: H, tcacheKey: '1234' },
+      { start: Float64Array.from(child.start), size: Float64Array.from(child.size), inUse: Uint8Array.from(child.inUse) },
+      { start: H, end: at + 0x1000 },
+    );
+    // words anywhere in and around the chunks, 8-aligned, some repeated; values small, random or chunk addresses
+    const n = 1500;
+    const addrs = Array.from({ length: n }, () => H - 64 + rng.int((at - H + 128) / 8) * 8).sort((a, b) => a - b);
+    const value = () => BigInt(rng.int(3) ? H - 64 + rng.int((at - H + 128) / 8) * 8 : rng.int(1 << 20));
+    const olds = addrs.map(() => value());
+    const news = addrs.map(() => value());
+    const skip = Uint8Array.from(addrs, () => (rng.int(5) === 0 ? 1 : 0));
+    const order = [...addrs.keys()].sort(() => rng.next() - 0.5);
+    const pick = <T>(xs: T[], ks: number[]) => ks.map((k) => xs[k]);
+    const rowOf = (rows: ReturnType<typeof classifyChunkWords>, k: number) => {
+      const kind = rows.kind[k];
+      return [kind, kind >= CW.PREV_IN_USE ? rows.start[k] : 0, kind === CW.CONTENT ? rows.size[k] : 0, kind >= CW.FRESH ? rows.off[k] : 0];
+    };
+    for (const ks of [[...addrs.keys()], order]) {
+      const a = Float64Array.from(pick(addrs, ks));
+      const words = classifyChunkWords(view, a, BigUint64Array.from(pick(olds, ks)), BigUint64Array.from(pick(news, ks)));
+      const vs = BigUint64Array.from(pick(news, ks));
+      const targets = classifyChunkWords(view, null, vs, vs, Uint8Array.from(pick(Array.from(skip), ks)));
+      ks.forEach((k, i) => {
+        const one = classifyChunkWords(view, Float64Array.of(addrs[k]), BigUint64Array.of(olds[k]), BigUint64Array.of(news[k]));
+        assert.equal(rowOf(words, i), rowOf(one, 0), `seed ${seed}: word at 0x${addrs[k].toString(16)}`);
+        const v = BigUint64Array.of(news[k]);
+        const alone = classifyChunkWords(view, null, v, v);
+        assert.equal(rowOf(targets, i), skip[k] ? [CW.NONE, 0, 0, 0] : rowOf(alone, 0), `seed ${seed}: target 0x${news[k].toString(16)}`);
+      });
+    }
+  }
 });
 
 test.run();

@@ -50,8 +50,9 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
     native: {
       forkStart: heap.chunks.start,
       forkSize: heap.chunks.size,
+      forkEnd: forkEnds,
       forkInUse: heap.chunks.inUse,
-      ...(child ? { childStart: child.start, childSize: child.size, childInUse: child.inUse } : {}),
+      ...(child && childEnds ? { childStart: child.start, childSize: child.size, childEnd: childEnds, childInUse: child.inUse } : {}),
       heapStart: heap.heapStart,
       heapLo: heapVma?.start ?? 0,
       heapHi: heapVma?.end ?? 0,

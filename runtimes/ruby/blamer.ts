@@ -1409,7 +1409,9 @@ class ObjectIndex {
 }
 
 /** Low words of slots' new flags, pushed in address order (the changed words' order), found by binary
- *  search: no object per slot (a Rails worker changes the flags of ~100K slots). */
+ *  search: no object per slot (a Rails worker changes the flags of ~100K slots). The arrays grow by
+ *  doubling: sized for every changed word (670K), their pages touched here and there by a sixth as many
+ *  rows were all faulted in (~2,000 page faults a blame). */
 class SlotFlags {
   private addr: Float64Array;
   private lo: Uint32Array;
@@ -1419,8 +1421,16 @@ class SlotFlags {
     this.lo = new Uint32Array(capacity);
   }
   push(addr: number, lo: number): void {
+    if (this.n === this.addr.length) this.grow();
     this.addr[this.n] = addr;
     this.lo[this.n++] = lo;
+  }
+  private grow(): void {
+    const addr = new Float64Array(Math.max(1024, this.addr.length * 2));
+    const lo = new Uint32Array(addr.length);
+    addr.set(this.addr);
+    lo.set(this.lo);
+    [this.addr, this.lo] = [addr, lo];
   }
   get(addr: number): number | undefined {
     const i = indexOf(this.addr, addr, this.n);
@@ -1896,7 +1906,7 @@ class RubyPageBlamer implements PageBlamer {
     const wordPage = this.diffs.wordPage;
     const callDataAt = new RangeCursor(ruby.callData.start, ruby.callData.end);
     const isEntriesAt = new RangeCursor(ruby.isEntries.start, ruby.isEntries.end);
-    ctx.newSlotFlags = new SlotFlags(wordPage.length);
+    ctx.newSlotFlags = new SlotFlags(0);
     // most words off the GC heap lie in no call_data or is_entries array
     const noArray = new GapCursor([callDataAt, isEntriesAt]);
     for (let k = 0; k < wordPage.length; k++) {
