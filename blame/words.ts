@@ -189,14 +189,17 @@ export function wordAddresses(diffs: { addrs: Float64Array; wordPage: Uint32Arra
  *  index), and the per-word rules look up chunk and slot addresses for most changed words. Iterates in
  *  insertion order, as Map does. */
 export class AddrMap<V> implements Iterable<[number, V]> {
-  private keys: number[] = [];
+  // keys in a Float64Array (a number[] of addresses holds them as doubles too, but grows through V8's
+  // element-kind checks and copies on every push)
+  private keys = new Float64Array(8);
   private vals: V[] = [];
+  private n = 0;
   private table = new Int32Array(16); // entry index + 1; 0: empty
   private mask = 15;
   private shift = 28; // 32 - log2(table size): the product's top bits index the table
 
   get size(): number {
-    return this.keys.length;
+    return this.n;
   }
 
   private slotOf(key: number): number {
@@ -226,10 +229,15 @@ export class AddrMap<V> implements Iterable<[number, V]> {
       this.vals[e - 1] = value;
       return this;
     }
-    this.keys.push(key);
+    if (this.n === this.keys.length) {
+      const keys = new Float64Array(this.n * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.keys[this.n] = key;
     this.vals.push(value);
-    this.table[h] = this.keys.length;
-    if (this.keys.length * 2 > this.mask) this.grow();
+    this.table[h] = ++this.n;
+    if (this.n * 2 > this.mask) this.grow();
     return this;
   }
 
@@ -237,17 +245,17 @@ export class AddrMap<V> implements Iterable<[number, V]> {
     this.table = new Int32Array((this.mask + 1) * 2);
     this.mask = this.table.length - 1;
     this.shift--;
-    for (let i = 0; i < this.keys.length; i++) this.table[this.slotOf(this.keys[i])] = i + 1;
+    for (let i = 0; i < this.n; i++) this.table[this.slotOf(this.keys[i])] = i + 1;
   }
 
   clear(): void {
-    if (!this.keys.length) return;
-    this.keys.length = 0;
+    if (!this.n) return;
+    this.n = 0;
     this.vals.length = 0;
     this.table.fill(0);
   }
 
   *[Symbol.iterator](): IterableIterator<[number, V]> {
-    for (let i = 0; i < this.keys.length; i++) yield [this.keys[i], this.vals[i]];
+    for (let i = 0; i < this.n; i++) yield [this.keys[i], this.vals[i]];
   }
 }
