@@ -347,6 +347,9 @@ test('--trace-allocations names allocation sites', () => {
   assert.ok(child.bySite.length > 0, 'sites reported');
   assert.match(child.bySite[0].site, /causes\.rb:\d+$/);
   assert.is(child.byClass[0].class, 'Object');
+  // every row has a label: an imemo owning a chunk is named by its imemo type, as one in a slot is
+  assert.equal(child.byClass.filter((c: { class: string }) => !c.class), [], 'no blank class');
+  assert.ok(child.byClass.some((c: { class: string }) => c.class.startsWith('imemo:')), JSON.stringify(child.byClass));
 });
 
 test('a Ruby version outside the table: version-independent rules only, said in a note, totals still exact', () => {

@@ -159,7 +159,8 @@ test('run --wsgi: copied pages against requests served, exact on a buffer each r
 test('a workload that does not finish: --timeout reports the child and everything is killed and reaped', () => {
   const r = runCowscope(['run', '--children', '1', '--timeout', '2', fixture('hang.py')]);
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, /child \d+ did not finish the workload within 2 s: state S/);
+  assert.match(r.stderr, /child \d+ did not finish the workload within 2 s: state S[^\n]*; raise --timeout/);
+  assert.not.match(r.stderr, /\\x0a/, 'one line: no escaped line break');
 });
 
 const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: true }[] = [

@@ -155,12 +155,15 @@ test('a child waiting for a thread from before the fork: reported as hung with s
   assert.match(r.stderr, /cowscope: child \d+ did not finish the workload within 3 s: state S, \d+ threads? \(\d+ ruby S/);
   assert.match(r.stderr, /a child that waits for a thread started before the fork point hangs/);
   assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.is(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
+  assert.not.match(r.stderr, /\\x0a/, 'its own line breaks are no escaped control characters');
 });
 
 test('a workload that starts processes of its own: on timeout they are killed and reaped too', () => {
   const r = runCowscope(['run', '--timeout', '2', fixture('spawning_workload.rb')]);
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, /did not finish the workload within 2 s/);
+  assert.match(r.stderr, /did not finish the workload within 2 s[^\n]*; raise --timeout if the workload needs longer/);
+  assert.not.match(r.stderr, /\\x0a/, 'one line: no escaped line break');
   assert.not.match(r.stderr, /waits for a thread/, 'one thread at the fork point: no thread hint');
   const sleepers = fs.readdirSync('/proc').filter((n) => {
     try {

@@ -700,7 +700,7 @@ function chunkOwnerOf(ctx: Context, i: number): WordOwner | undefined {
     : off < 0
       ? `a chunk that ${off === -1 ? 'one of its chunks' : `the one it points to at +${-off}`} points to` // -1: an older capture
       : `a chunk it points to at +${off}`;
-  return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: ctx.classNames.get(o.klass[i]) ?? '', field };
+  return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: classLabel(ctx, type, imemoTypeOf(o.flags[i]), o.klass[i]), field };
 }
 
 /** The cause of the chunk the child allocated that word k's new value points into, if any. */
@@ -1328,10 +1328,15 @@ const IMEMO_CLASS: Record<number, string> = Object.fromEntries(Object.entries(IM
 function classNameOf(ctx: Context, obj: number): string {
   const o = ctx.ruby.objects;
   if (obj < 0) return '(unknown)';
-  const t = o.type[obj];
-  if (t === T.IMEMO) return IMEMO_CLASS[o.imemo[obj]] ?? `imemo:${o.imemo[obj]}`;
-  if (t === T.NONE) return '(free slot)';
-  return ctx.classNames.get(o.classAddr[obj]) ?? `${TYPE_NAMES[t] ?? 'object'} of anonymous class`;
+  return classLabel(ctx, o.type[obj], o.imemo[obj], o.classAddr[obj]);
+}
+
+/** What the by-class table calls an object of this type (imemo: its imemo type) and class address: an
+ *  imemo has no class, a class the heap map does not name is anonymous; never an empty label. */
+function classLabel(ctx: Context, type: number, imemo: number, klass: number): string {
+  if (type === T.IMEMO) return IMEMO_CLASS[imemo] ?? `imemo:${imemo}`;
+  if (type === T.NONE) return '(free slot)';
+  return ctx.classNames.get(klass) ?? `${TYPE_NAMES[type] ?? 'object'} of anonymous class`;
 }
 
 /** In the exact tier of a controlled fork, a page the twin holds on a frame of its own (not the

@@ -722,7 +722,8 @@ export class RubySession {
     }
   }
 
-  /** Where processes are stuck: state, wchan and threads, one line each. */
+  /** Where processes are stuck: state, wchan and threads, on one line (an error is one line: its text is
+   *  escaped as a whole, so a line break would print as \x0a). */
   private stuck(pids: number[], what: string): string {
     return pids
       .map((pid) => {
@@ -731,7 +732,7 @@ export class RubySession {
         const list = threads.map((t) => `${t.tid} ${t.comm} ${t.state}${t.wchan && t.wchan !== '0' ? ` in ${t.wchan}` : ''}`).join(', ');
         return `${this.who(pid)} ${what}: state ${s?.state ?? 'gone'}, ${threads.length} thread${threads.length === 1 ? '' : 's'} (${list})`;
       })
-      .join('\n');
+      .join('; ');
   }
 
   /** More than one thread at the fork point (the VM's own timer thread not counted; CPython has none). */
@@ -764,8 +765,8 @@ export class RubySession {
     const late = () =>
       this.stuck([...pending], `did not finish the workload within ${this.opts.workloadTimeoutMs / 1000} s`) +
       (this.multiThreadedAtFork()
-        ? '\na child that waits for a thread started before the fork point hangs: that thread does not exist after fork'
-        : '\nraise --timeout if the workload needs longer, or see where it waits (wait channel above)');
+        ? '; a child that waits for a thread started before the fork point hangs: that thread does not exist after fork'
+        : '; raise --timeout if the workload needs longer, or see where it waits (the wait channels above)');
     while (pending.size) {
       const done = await this.next((ev) => ev.event === 'done' && pending.has(ev.pid), deadline, late);
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
