@@ -90,6 +90,10 @@ function analyzeRunPair(capture: Capture, p: { child: ProcessCapture; reference:
   });
 }
 
+/** RunInfo.workload of a run whose children ran nothing: no --workload file, no Rack or WSGI requests, and
+ *  no workload block or function registered by the fork point (one registered after it never runs). */
+export const NO_WORKLOAD = 'none: the program registered no workload before the fork point';
+
 export function runReport(capture: Capture): RunReport {
   return analyzeRun(capture).report;
 }
@@ -133,6 +137,10 @@ export function analyzeRun(capture: Capture, lap = (_step: string) => undefined 
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
   if (capture.faults && !capture.faults.traced) notes.push(`fault tracing did not run: ${capture.faults.why}; copied pages have no first writer`);
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
+  if (run.workload === NO_WORKLOAD)
+    notes.push(
+      `the children ran no workload: the program registered none before the fork point (${runtime.name === 'python' ? 'cowscope.workload(fn) before cowscope.fork_point()' : 'Cowscope.workload { … } before Cowscope.fork_point'}, or --workload FILE); what they copied is the fork's and their exit's own`,
+    );
   const report: RunReport = {
     schema: 'cowscope.run/1',
     tier: capture.meta.tier,

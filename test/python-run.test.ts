@@ -43,7 +43,8 @@ test('cowscope run -- python3 app.py: a Python run, two children, blame adding u
   assert.is(report.runtime.name, 'python');
   assert.match(report.runtime.version, /^3\.\d+\.\d+$/);
   assert.is(report.children.length, 2);
-  assert.is(report.workload, 'the cowscope.workload function of the program, if it registered one');
+  assert.is(report.workload, 'the cowscope.workload function of the program');
+  assert.not.match(r.stderr, /registered no workload/);
   assert.match(r.stderr, /child total 199990000/); // the workload ran, its output went to stderr
   for (const child of report.children) {
     assert.ok(child.pages.copied > 0);
@@ -154,6 +155,17 @@ test('run --wsgi: copied pages against requests served, exact on a buffer each r
   });
   assert.is(r.status, 0, r.stderr);
   assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
+});
+
+test('a program that registers no workload before the fork point (or one after it): a warning, a note, the workload says none', () => {
+  for (const late of ['', '1']) {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', 'python3', fixture('no_workload.py')], { COWSCOPE_FIXTURE_LATE: late });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^cowscope: warning: the program registered no workload before the fork point: the children run nothing \(call cowscope\.workload\(fn\) before cowscope\.fork_point\(\)/m);
+    const report = JSON.parse(r.stdout);
+    assert.is(report.workload, 'none: the program registered no workload before the fork point');
+    assert.ok(report.notes.some((n: string) => /^the children ran no workload/.test(n)), JSON.stringify(report.notes));
+  }
 });
 
 test('a workload that does not finish: --timeout reports the child and everything is killed and reaped', () => {

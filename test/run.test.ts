@@ -155,7 +155,7 @@ test('a child waiting for a thread from before the fork: reported as hung with s
   assert.match(r.stderr, /cowscope: child \d+ did not finish the workload within 3 s: state S, \d+ threads? \(\d+ ruby S/);
   assert.match(r.stderr, /a child that waits for a thread started before the fork point hangs/);
   assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
-  assert.is(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
+  assert.is(r.stderr.trimEnd().split('\n').filter((l) => /^cowscope: (?!warning)/.test(l)).length, 1, `the error is one line: ${r.stderr}`);
   assert.not.match(r.stderr, /\\x0a/, 'its own line breaks are no escaped control characters');
 });
 
@@ -239,6 +239,29 @@ for (const ballast of [0, 1_000_000]) {
     }
   });
 }
+
+test('a program that registers no workload before the fork point (or one after it): a warning, a note, the workload says none', () => {
+  for (const late of ['', '1']) {
+    const r = runCowscope(['run', '--json', '--children', '1', fixture('no_workload.rb')], { COWSCOPE_FIXTURE_LATE: late });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^cowscope: warning: the program registered no workload before the fork point: the children run nothing \(register Cowscope\.workload \{ … \} before Cowscope\.fork_point/m);
+    const report = JSON.parse(r.stdout);
+    assert.is(report.workload, 'none: the program registered no workload before the fork point');
+    assert.ok(report.notes.some((n: string) => /^the children ran no workload/.test(n)), JSON.stringify(report.notes));
+  }
+  // a block registered: no warning
+  const r = runCowscope(['run', '--json', '--children', '1', fixture('noop.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stderr, /registered no workload/);
+  assert.is(JSON.parse(r.stdout).workload, 'the Cowscope.workload block of the program');
+});
+
+test('run --rack: a request the app answers 404 (a mistyped route) stops the run with one line, exit 2, as --wsgi does', () => {
+  const r = runCowscope(['run', '--rack', fixture('rack/posts.ru'), '--request', 'GET /no/such/page', '--requests', '2']);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^cowscope: child \d+ raised RuntimeError: GET \/no\/such\/page answered 404 /m);
+  assert.is(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
+});
 
 test('bad arguments to run and report: one line, exit 2', () => {
   const cases: [string[], RegExp][] = [

@@ -200,12 +200,14 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
   };
 }
 
-function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>): string {
+/** What the children ran; `registered`: the fork point's word on a workload block (function) of the
+ *  program's own. */
+function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>, registered: boolean | undefined): string {
   if (plan.wsgi) return `${plan.wsgi.count} x ${plan.wsgi.requests.join(', ')} through the WSGI callable (${plan.wsgi.app})`;
-  if (plan.python && !plan.workload) return 'the cowscope.workload function of the program, if it registered one';
   if (plan.rack) return `${plan.rack.count} x ${plan.rack.requests.join(', ')} through Rack::MockRequest (${path.basename(plan.rack.config)})`;
   if (plan.workload) return `load ${path.basename(plan.workload)}`;
-  return 'the Cowscope.workload block of the program, if it registered one';
+  if (registered === false) return analyzerModule().NO_WORKLOAD;
+  return plan.python ? 'the cowscope.workload function of the program' : 'the Cowscope.workload block of the program';
 }
 
 /** The signals cowscope catches during a run: each kills and reaps everything, removes the temporary
@@ -266,6 +268,10 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
       process.stderr.write(
         `cowscope: warning: ${fp.threads.length} ${session.runtime === 'python' ? 'Python' : 'Ruby'} threads (${fp.threads.map((t) => escapeControl(t.name)).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );
+    if (fp.workloadRegistered === false && !plan.workload && !plan.rack && !plan.wsgi)
+      process.stderr.write(
+        `cowscope: warning: the program registered no workload before the fork point: the children run nothing (${session.runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point'}, or give --workload FILE)\n`,
+      );
     session.go();
     await session.waitDone();
     laps.lap('workload');
@@ -274,7 +280,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     // reaped, while the capture is completed and analysed.
     let removed: Promise<void> | undefined;
     const heapMap = session.heapMapPath;
-    const capture = await gatherRun(session, describeWorkload(plan), command, faults, laps, follower, () => {
+    const capture = await gatherRun(session, describeWorkload(plan, fp.workloadRegistered), command, faults, laps, follower, () => {
       removed = fs.promises.rm(heapMap, { force: true }).catch(() => undefined);
     });
     const released = session.release();

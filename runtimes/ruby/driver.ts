@@ -95,6 +95,8 @@ export interface ForkPoint {
   gcCount: number;
   /** the GC heap's pages at the fork point, before the strategy (Ruby) */
   heapPages?: number;
+  /** a Cowscope.workload block (cowscope.workload function) was registered by the fork point */
+  workloadRegistered?: boolean;
 }
 
 /** A point of a child's Rack workload: `requests` served by `us` (CLOCK_MONOTONIC, µs). */

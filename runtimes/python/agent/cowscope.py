@@ -321,6 +321,7 @@ def _run_fork_sequence():
         threads=_threads_now(),
         osThreads=len(os.listdir("/proc/self/task")),
         gcCount=_gc_runs(),
+        workloadRegistered=_state["workload"] is not None,
     )
     _apply_strategy(CONFIG.get("strategy", "none"))
     _write_heap_map(CONFIG["heapMap"])

@@ -195,7 +195,7 @@ module Cowscope
              heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
              slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
              threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count,
-             heapPages: GC.stat(:heap_allocated_pages))
+             heapPages: GC.stat(:heap_allocated_pages), workloadRegistered: !@workload.nil?)
       apply_strategy(CONFIG.fetch('strategy', 'none'))
       # The heap-map sibling, the twin and the children are forked back to back, so that the map and the
       # twin show the same image; the children run their workload (and cowscope reads them) while the
@@ -461,7 +461,8 @@ module Cowscope
         counts[1] = gc.stat(:total_allocated_objects) if round == half
         requests.each do |method, path|
           response = mock.request(method, path)
-          raise "#{method} #{path} answered #{response.status}" if response.status >= 500
+          # as --wsgi does: a mistyped route (404) or a redirect loop's end is no workload to measure
+          raise "#{method} #{path} answered #{response.status}" unless (200..399).cover?(response.status)
 
           @requests_served += 1
           next unless (@requests_served % every).zero? || @requests_served == total
