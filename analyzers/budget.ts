@@ -3,6 +3,7 @@
 // bytes): add fields freely, never rename.
 
 import { median } from './compare';
+import { NOISE_PAGES } from './noise';
 import type { RunReport } from './run-report';
 
 export interface Measured {
@@ -43,8 +44,6 @@ export interface BudgetResult {
   notes: string[];
 }
 
-/** Growth within this many pages is run-to-run noise (a GC page here or there), whatever the tolerance. */
-export const NOISE_PAGES = 8;
 
 export function measure(reports: RunReport[]): Measured {
   const ps = reports[0].pageSize;

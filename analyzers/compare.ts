@@ -7,6 +7,7 @@
 
 import type { RunReport } from './run-report';
 import { netSavedPages } from '../blame/remedies';
+import { withinNoise } from './noise';
 
 export interface StrategyRuns {
   name: string;
@@ -55,10 +56,12 @@ export interface StrategySummary {
 }
 
 /** What the runs allow to say. `better` only when the best strategy's min–max range (over every child
- *  of every run) lies wholly below none's; ranges that overlap are `unclear`, whatever the medians. */
+ *  of every run) lies wholly below none's and the medians differ by more than run-to-run noise (8 pages or
+ *  5%: one run each can differ by a page or two); ranges that overlap, or medians within noise
+ *  (`why: 'noise'`), are `unclear`. */
 export type Decision =
   | { kind: 'better'; strategy: string; runs: number }
-  | { kind: 'unclear'; strategy: string; runs: number }
+  | { kind: 'unclear'; strategy: string; runs: number; why?: 'noise' }
   | { kind: 'none-best'; runs: number }
   | { kind: 'no-none'; strategy: string; runs: number };
 
@@ -198,13 +201,15 @@ export function unmodelledChanges(
   return out;
 }
 
-function decide(strategies: StrategySummary[]): Decision {
+function decide(strategies: StrategySummary[], pageSize: number): Decision {
   const best = strategies[0];
   const none = strategies.find((s) => s.name === 'none');
   if (!none) return { kind: 'no-none', strategy: best.name, runs: best.runs };
   const runs = Math.min(best.runs, none.runs);
   if (best.name === 'none' || (best.savedPerChild ?? 0) <= 0) return { kind: 'none-best', runs };
-  return { kind: overlap(best.copiedPerChild, none.copiedPerChild) ? 'unclear' : 'better', strategy: best.name, runs };
+  if (overlap(best.copiedPerChild, none.copiedPerChild)) return { kind: 'unclear', strategy: best.name, runs };
+  if (withinNoise(best.copiedPerChild.median / pageSize, none.copiedPerChild.median / pageSize)) return { kind: 'unclear', strategy: best.name, runs, why: 'noise' };
+  return { kind: 'better', strategy: best.name, runs };
 }
 
 /** The comparison of the strategies' runs: everything of the report but the verdict's words, which
@@ -233,6 +238,6 @@ export function compareReport(runs: StrategyRuns[], workers: number): CompareAna
     runtime: first.runtime,
     workers,
     strategies,
-    decision: decide(strategies),
+    decision: decide(strategies, first.pageSize),
   };
 }

@@ -44,6 +44,13 @@ export const MUTATION_TYPES = ['object', 'class', 'module', 'string', 'regexp', 
 
 export const CAUSES: readonly CauseRow[] = [
   row('string.coderange', 'object', "a string's coderange computed lazily (String#hash, Hash keys, =~, length …)", ['coderange', 'warmup', 'prewarm'], 'precompute coderanges before forking (warmup on 3.3+, the coderange step, or running the code paths once in the parent)'),
+  row(
+    'string.coderange-cleared',
+    'object',
+    "a string's coderange cleared: the String was resized or modified in place (Ruby 3.1 resizes an unfrozen String that becomes a new Hash key to its own length); a later use computes it again, the same bits back",
+    [],
+    'freeze the Strings workers insert as new Hash keys at boot (str.freeze or -str: a frozen key is stored as it is); 3.3+ does not clear it for a key',
+  ),
   row('icache.call', 'icache', "a call site's method cache filled on its first call (iseq call_data)", ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
   row('icache.const', 'icache', 'a constant cache filled or refilled (on 3.1 any constant definition invalidates all)', ['prewarm'], 'define constants before forking; run the code paths once in the parent'),
   row('icache.ivar', 'icache', 'an instance-variable cache filled on first read (iseq is_entries)', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),

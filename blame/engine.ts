@@ -277,7 +277,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     byRegion,
     perPage: { addr: diffs.addrs, cause: pageCause, owner: owners ? pageOwner : undefined },
     causeSets,
-    remedies: remediesOf(causeSets, pageSize, effects, costs),
+    remedies: remediesOf(causeSets, pageSize, effects, costs, blamer.strategySteps),
     costs,
     effects,
     unknownVersion: blamer.unknownVersion,

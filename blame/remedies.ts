@@ -69,9 +69,16 @@ export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: nu
 }
 
 /** Per remedy step, the pages it would save net of what it costs (netSavedPages), most first (steps that
- *  save nothing on balance are left out). */
-export function remediesOf(sets: CauseSet[], pageSize: number, effects: StepEffects[] = [], costs: { step: string; pages: number }[] = []): { strategy: string; pages: number; bytes: number }[] {
-  return REMEDY_STEPS.map((strategy) => ({ strategy, pages: netSavedPages(sets, costs, strategy, effects) }))
+ *  save nothing on balance are left out); `steps`: the runtime's own strategy steps, the only ones named. */
+export function remediesOf(
+  sets: CauseSet[],
+  pageSize: number,
+  effects: StepEffects[] = [],
+  costs: { step: string; pages: number }[] = [],
+  steps?: readonly string[],
+): { strategy: string; pages: number; bytes: number }[] {
+  return REMEDY_STEPS.filter((strategy) => !steps || steps.includes(strategy))
+    .map((strategy) => ({ strategy, pages: netSavedPages(sets, costs, strategy, effects) }))
     .map((r) => ({ ...r, bytes: r.pages * pageSize }))
     .filter((r) => r.pages > 0)
     .sort((a, b) => b.pages - a.pages);

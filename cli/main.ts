@@ -7,6 +7,7 @@
 // form skips yargs altogether (docs/architecture.md, "Start-up").
 
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT_USAGE, UsageError, fail } from './errors';
 import { CommandName, SPECS } from './commands/specs';
@@ -145,6 +146,29 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
   return true;
 }
 
+/** The files a command writes (--save, --html, --output), checked before anything runs: a run of a minute
+ *  must not end in "cannot write" with its report lost. */
+const OUTPUT_FILE_OPTIONS = ['save', 'html', 'output'];
+
+function outputFilesWritable(args: Record<string, unknown>): true {
+  for (const name of OUTPUT_FILE_OPTIONS) {
+    const file = args[name];
+    if (typeof file !== 'string') continue;
+    const full = path.resolve(file);
+    const dir = path.dirname(full);
+    const kind = (p: string) => {
+      try {
+        return fs.statSync(p).isDirectory() ? 'folder' : 'file';
+      } catch {
+        return undefined;
+      }
+    };
+    if (kind(dir) !== 'folder') throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} does not exist`);
+    if (kind(full) === 'folder') throw new UsageError(`cannot write ${file} (--${name}): it is a folder: name a file (e.g. ${path.join(file, `cowscope.${name === 'save' ? 'cow' : name === 'html' ? 'html' : 'prom'}`)})`);
+  }
+  return true;
+}
+
 const QUICK_FLAGS = new Set(['--json', '--bytes', '--mappings', '--debug']);
 
 /** `inspect PID` with only --json, --bytes, --mappings, --debug: the arguments yargs would give the
@@ -183,6 +207,7 @@ async function main(): Promise<void> {
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .check(numbersAreNumbers, true)
+    .check(outputFilesWritable, true)
     .strict()
     .recommendCommands()
     .help()

@@ -54,6 +54,10 @@ export interface PageBlamer {
   releasedBy?(p: number): readonly Remedy[];
   /** set when the runtime's version is not in its table: only version-independent rules ran */
   unknownVersion?: string;
+  /** the strategy steps this runtime's agent has: the predicted savings name only those (absent: every
+   *  step of the catalog's remedies, Ruby's). A cause's remedy may be another runtime's step (prewarm
+   *  for exec.lazy-bind), which `compare` would refuse for this one. */
+  readonly strategySteps?: readonly string[];
   /** pages a strategy step would add to this child's copies: memory the step keeps the child from
    *  reusing (CPython's gc.disable: garbage no collection frees, so later allocations spread over free
    *  blocks of shared pools). Not copied in this run, so no cause of it is on a copied page. */

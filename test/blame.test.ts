@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { RUBY_FIXTURES, railsGemsEnv, runCowscope, tempDir, testRubies } from './helpers/ruby';
 import { layoutFor } from '../runtimes/ruby/layouts';
 import { loadCapture } from '../native/capture-file';
-import { runReport } from '../analyzers/run-report';
+import { blameRun, runReport } from '../analyzers/run-report';
 import { isDeepStrictEqual } from 'node:util';
 import { adapterOf } from '../runtimes';
 import { blameChild } from '../blame/engine';
@@ -91,6 +91,48 @@ for (const { ruby, version } of RUBIES)
       assert.ok(sameValue <= 0.02 * child.pages.copied, `${summary}: same-value ${sameValue} of ${child.pages.copied} copied pages`);
     });
   }
+
+// key_resize (binary keys) and key_resize_utf8 (UTF-8 keys, each looked up again): 20,000 preloaded
+// Strings whose coderange is known, inserted into a new Hash in the child. 3.1 interns each (unfrozen, a
+// new key) with rb_fstring, which resizes it to its own length and so clears its coderange: every page
+// holding a key is copied. The binary keys' bit stays clear; the UTF-8 keys' lookups compute it again, so
+// their pages hold the bytes they held (told by the first writer, rb_str_resize). Ground truth: the keys'
+// addresses, which the fixture writes. Before, the first were string.coderange (a lazily computed
+// coderange), with the coderange step predicted to save them, and the second hash.iteration; measured:
+// 784 of 784 key pages on the cause, none elsewhere. 3.3+ resizes no key: its key pages stay shared.
+for (const { ruby, version } of RUBIES)
+  for (const mode of ['key_resize', 'key_resize_utf8'])
+    test(`Ruby ${version} ${mode}: the pages of preloaded Strings inserted as new Hash keys, ${layoutFor(version)?.resizeClearsCoderange ? 'copied, are string.coderange-cleared and no strategy step is said to save them' : 'stay shared'}`, () => {
+      const keys = path.join(tmp.dir, `${mode}-${version}.keys`);
+      const save = path.join(tmp.dir, `${mode}-${version}.cow`);
+      const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: mode, COWSCOPE_FIXTURE_KEYS: keys });
+      assert.is(r.status, 0, r.stderr);
+      const capture = loadCapture(save);
+      const pageSize = capture.meta.pageSize;
+      const keyPages = new Set(fs.readFileSync(keys, 'utf8').trim().split('\n').map((hex) => Math.floor(parseInt(hex, 16) / pageSize) * pageSize));
+      assert.ok(keyPages.size >= 150, `${keyPages.size} pages hold the keys`);
+      const child = runReport(capture).children[0];
+      assertTotals(child);
+      const [blame] = blameRun(capture);
+      const copied = blame.perPage.addr.filter((a) => keyPages.has(a)).length;
+      const onCause = blame.perPage.addr.filter((a, i) => keyPages.has(a) && blame.perPage.cause[i] === 'string.coderange-cleared').length;
+      const elsewhere = blame.perPage.addr.filter((a, i) => !keyPages.has(a) && blame.perPage.cause[i] === 'string.coderange-cleared').length;
+      const summary = `${mode} on ${version}: ${copied} of ${keyPages.size} key pages copied, ${onCause} string.coderange-cleared, ${elsewhere} elsewhere; ${JSON.stringify(child.blame.slice(0, 6))}`;
+      if (layoutFor(version)?.resizeClearsCoderange) {
+        if (mode === 'key_resize_utf8') assert.ok(capture.faults?.traced, `first writers tell the same-value pages: ${capture.faults?.why}`);
+        assert.ok(copied >= 0.95 * keyPages.size, summary);
+        assert.ok(onCause >= 0.95 * copied, summary);
+        assert.ok(elsewhere <= 0.02 * onCause, summary);
+        // no step keeps a key from being interned: the coderange step and warmup are not said to save them
+        for (const step of ['coderange', 'warmup']) {
+          const saves = child.remedies.find((x: { strategy: string }) => x.strategy === step)?.pages ?? 0;
+          assert.ok(saves < 0.1 * onCause, `${summary}: ${step} predicted to save ${saves} pages`);
+        }
+      } else {
+        assert.ok(copied <= 0.02 * keyPages.size, summary);
+        assert.is(onCause + elsewhere, 0, summary);
+      }
+    });
 
 /** The file holding the Ruby's interpreter code: libruby, or the binary when it is linked statically. */
 function rubyCodeFile(ruby: string): string {

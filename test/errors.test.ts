@@ -130,6 +130,21 @@ test('a value outside the choices, and a word where a number goes: the option, t
   assertOneLineError(runCli(['run', '--children', 'four', 'app.rb']), /^cowscope: --children takes a number, not "four": see cowscope run --help$/);
 });
 
+test('a file to write (--save, --html, --output) in a folder that does not exist, or that is a folder: refused before anything runs', () => {
+  const missing = path.join(ROOT, 'no-such-folder', 'out');
+  const noop = path.join(RUBY_FIXTURES, 'noop.rb');
+  const cases: [string[], RegExp][] = [
+    [['run', '--html', `${missing}.html`, noop], /^cowscope: cannot write .*no-such-folder\/out\.html \(--html\): folder .*no-such-folder does not exist$/],
+    [['run', '--save', ROOT, noop], /^cowscope: cannot write .* \(--save\): it is a folder: name a file/],
+    [['compare', '--html', `${missing}.html`, noop], /\(--html\): folder .*no-such-folder does not exist$/],
+    [['inspect', '1', '--format', 'prometheus', '--output', `${missing}.prom`], /\(--output\): folder .*no-such-folder does not exist$/],
+    [['report', `${missing}.cow`, '--html', `${missing}.html`], /\(--html\): folder .*no-such-folder does not exist$/],
+  ];
+  // (after a run, the write failed with "cannot write FILE: ENOENT", or an internal error for --output)
+  for (const [args, pattern] of cases) assertOneLineError(runCli(args), pattern);
+  assertOneLineError(runCli(['inspect', '1', '--json', '--format', 'prometheus']), /^cowscope: --json and --format prometheus ask for two outputs: give one/);
+});
+
 test('root refused by a process outside its user namespace: no "run as root", the real fix', async () => {
   if (!isRoot()) assert.unreachable('this test needs root (CI runs as root)');
   // A root shell in a container is root in an inner user namespace: the kernel lets it read no process

@@ -14,6 +14,7 @@ import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from '.
 import { CLI, isRoot } from './helpers/family';
 import { assertRequestCurve } from './helpers/request-curve';
 import { loadCapture } from '../native/capture-file';
+import { PYTHON_STRATEGY_STEPS } from '../runtimes/python/layouts';
 
 const fixture = (name: string) => path.join(PYTHON_FIXTURES, name);
 const tmp = tempDir('pyrun');
@@ -155,6 +156,15 @@ test('run --wsgi: copied pages against requests served, exact on a buffer each r
   });
   assert.is(r.status, 0, r.stderr);
   assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
+});
+
+test('the predicted savings of a Python run name only the Python agent\'s strategy steps (exec.lazy-bind\'s remedy is Ruby\'s prewarm)', () => {
+  const r = runCowscope(['run', '--json', '--children', '1', '--', '/usr/bin/python3', fixture('lazy_bind.py')]);
+  assert.is(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout).children[0];
+  const lazy = child.blame.find((b: { cause: string }) => b.cause === 'exec.lazy-bind')?.pages ?? 0;
+  assert.ok(lazy >= 1, `the GOT page is copied: ${JSON.stringify(child.blame)}`);
+  for (const x of child.remedies) assert.ok(PYTHON_STRATEGY_STEPS.includes(x.strategy), `${x.strategy} is no Python strategy step`);
 });
 
 test('a program that registers no workload before the fork point (or one after it): a warning, a note, the workload says none', () => {

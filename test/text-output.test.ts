@@ -285,6 +285,16 @@ test('compare: ranges that overlap give no verdict, whatever the medians', () =>
   assert.not.match(verdictText(r), /best/);
 });
 
+test('compare: medians within run-to-run noise give no verdict, even with ranges apart (one run each: a page or two)', () => {
+  const r = compareReport([strategy('none', [[1002]]), strategy('gc', [[1000]])], 8);
+  assert.equal(r.decision, { kind: 'unclear', strategy: 'gc', runs: 1, why: 'noise' });
+  assert.match(verdictText(r), /^no clear difference at 1 run: gc copied .* per child, none .*; within run-to-run noise \(8 pages or 5%\)$/);
+  assert.not.match(verdictText(r), /best/);
+  // 5% of the larger beyond 8 pages: 1000 against 960 is noise, against 940 a verdict
+  assert.is(compareReport([strategy('none', [[1000]]), strategy('gc', [[960]])], 8).decision.kind, 'unclear');
+  assert.is(compareReport([strategy('none', [[1000]]), strategy('gc', [[940]])], 8).decision.kind, 'better');
+});
+
 test('compare: a range clear of none gives the verdict, savings in words, whole pages, K/M/G', () => {
   const r = compareReport([strategy('none', [[1000, 1101], [1050, 1200]]), strategy('prewarm', [[300, 310], [305, 320]]), strategy('gc', [[1300, 1400]])], 8);
   assert.equal(r.decision, { kind: 'better', strategy: 'prewarm', runs: 2 });

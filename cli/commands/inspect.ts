@@ -323,7 +323,16 @@ function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, appen
   const format = formatOf(args);
   const body = format === 'prometheus' || !append ? text : (written.get(args.output) ?? '') + text;
   if (format !== 'prometheus') written.set(args.output, body);
-  writeFileAtomically(args.output, body);
+  writeOutput(args.output, body);
+}
+
+/** --output FILE, replaced atomically; a failure (the folder removed meanwhile, a full disk) in one line. */
+function writeOutput(file: string, text: string): void {
+  try {
+    writeFileAtomically(file, text);
+  } catch (e) {
+    throw new UsageError(`cannot write ${file} (--output): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
@@ -358,6 +367,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         ].join('\n'),
       ) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
+    if (args.json && args.format !== undefined && args.format !== 'table' && args.format !== 'json')
+      throw new UsageError(`--json and --format ${args.format} ask for two outputs: give one (--json is --format json)`);
     if (args.watch !== undefined) {
       if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
         throw new UsageError(`--watch takes seconds between ${WATCH_MIN_SECONDS} and ${WATCH_MAX_SECONDS} (a day), not ${args.watch}`);
@@ -367,7 +378,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     }
     if (args.count !== undefined) throw new UsageError('--count goes with --watch SECONDS');
     const text = await inspect(args);
-    if (args.output) writeFileAtomically(args.output, text);
+    if (args.output) writeOutput(args.output, text);
     else process.stdout.write(text);
   },
 };

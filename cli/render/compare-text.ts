@@ -34,7 +34,7 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
       const best = of(d.strategy);
       return (
         `no clear difference at ${runsWord(d.runs)}: ${best.label} copied ${range(best)} per child, none ${range(of('none'))}; ` +
-        `the ranges overlap (more runs, --repeat, may tell)`
+        (d.why === 'noise' ? 'within run-to-run noise (8 pages or 5%)' : 'the ranges overlap (more runs, --repeat, may tell)')
       );
     }
     case 'better': {

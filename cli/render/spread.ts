@@ -1,6 +1,6 @@
 // Children that differ by less than noise are shown once: the text reports group alike children and
 // print one table per group, each cell the min–median–max over the group (one value where they agree).
-import { NOISE_PAGES } from '../../analyzers/budget';
+import { withinNoise } from '../../analyzers/noise';
 import { lowerMedian } from '../../analyzers/compare';
 
 export interface Spread {
@@ -21,11 +21,7 @@ export function formatSpread(s: Spread, format: (n: number) => string): string {
   return min === max ? median : `${min}–${median}–${max}`;
 }
 
-/** Two counts of pages differ by no more than run-to-run noise: NOISE_PAGES (a GC page here or there,
- *  as budgets allow) or 5% of the larger, whichever is more. */
-export function withinNoise(a: number, b: number): boolean {
-  return Math.abs(a - b) <= Math.max(NOISE_PAGES, 0.05 * Math.max(a, b));
-}
+export { withinNoise };
 
 /** Groups items whose page counts (name -> pages; a missing name counts 0) are all within noise of
  *  every other member's; each item joins the first group it fits, so groups keep the items' order. */

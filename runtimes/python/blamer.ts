@@ -16,7 +16,7 @@ import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
-import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PythonLayout, pythonLayoutFor } from './layouts';
+import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
 
 interface Context {
   L: PythonLayout | undefined;
@@ -330,6 +330,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
  *  order, so most lookups land where the one before did. */
 class PythonPageBlamer implements PageBlamer {
   readonly unknownVersion: string | undefined;
+  readonly strategySteps = PYTHON_STRATEGY_STEPS;
   private readonly ctx: Context;
   private readonly objects: PythonHeapMap['objects'];
   private readonly values: WordValues;

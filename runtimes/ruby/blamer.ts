@@ -138,6 +138,8 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
   { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
   { cause: (f) => promoteCause(f.L!, f.ageAtFork?.()), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+  // set at the fork and clear now: not computed but cleared, by a resize or modification in place
+  { cause: 'string.coderange-cleared', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) && !!(f.O.lo & FL.coderange) && !(f.N.lo & FL.coderange) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
@@ -1069,6 +1071,7 @@ interface ObjectsOnPage {
   /** young at the fork and kept by the child: a GC of the child ages them, storing their flags word */
   youngKept: number;
   hashes: number;
+  strings: number;
   ments: number;
 }
 
@@ -1081,7 +1084,7 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number, free
   const o = ctx.ruby.objects;
   const start = ctx.ruby.slotStart[b];
   const size = ctx.ruby.slotSize[b];
-  const n = { live: 0, youngKept: 0, hashes: 0, ments: 0 };
+  const n = { live: 0, youngKept: 0, hashes: 0, strings: 0, ments: 0 };
   if (!start || !size) return n;
   // the heap map's objects are sorted by address: walk those in the page's slots, no search per slot
   let t = 0;
@@ -1089,6 +1092,7 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number, free
     if ((o.address[i] - start) % size !== 0 || o.type[i] === T.NONE) continue;
     n.live++;
     if (o.type[i] === T.HASH) n.hashes++;
+    if (o.type[i] === T.STRING) n.strings++;
     if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
     if (o.gcFlags[i] & 2) continue;
     while (freed && t < freed.length && freed[t] < o.address[i]) t++;
@@ -1123,6 +1127,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // (same-value.unknown), 248 by vm_call_opt_struct_aset and 196 by vm_call_attrset (gc.age: the child's
   // GC had run and the page held young objects), 151 by rb_str_setbyte (gc.age).
   { cause: (p) => storeCause(p)!, when: (p) => storeCause(p) !== undefined },
+  // A String resized in place (3.1: rb_fstring resizing a new Hash key to its own length) clears its
+  // coderange, which its next use computes again: the flags word back to its fork-time bits. Told by the
+  // first writer on a page holding Strings. Found on a Rack app indexing 30,000 preloaded UTF-8 names in a
+  // Hash built per worker (3.1.2): 794 pages first written by rb_str_resize, hash.iteration before (the
+  // pages held the Hashes beside the names).
+  { cause: 'string.coderange-cleared', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object (3.1 changes the
@@ -1197,6 +1207,7 @@ const FIRST_WRITERS = {
   objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
+  stringResize: /^rb_str_resize$/,
 };
 
 /** The program's stores into its objects, by the function that makes them (exact names, clone suffixes

@@ -39,6 +39,10 @@ export interface RubyLayout {
   dumpMutatesStrings: boolean;
   /** every constant definition invalidates every constant cache (global serial) */
   globalConstantSerial: boolean;
+  /** rb_str_resize clears a String's coderange even when the length stays (3.1): rb_fstring resizes an
+   *  unfrozen String it interns, a new Hash key, to its own length (string.coderange-cleared); later
+   *  versions clear it only when truncating a String that is not 7-bit */
+  resizeClearsCoderange: boolean;
   /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
   transientHeapSizes: number[];
   /** size of the mapping holding a thread's VM stack (a 1 MiB malloc'd block, mmapped: 1 MiB + one page) */
@@ -82,6 +86,7 @@ const V31: RubyLayout = {
   qundef: 0x34,
   dumpMutatesStrings: true,
   globalConstantSerial: true,
+  resizeClearsCoderange: true, // measured: 3.1.2
   transientHeapSizes: [0x2000000, 0x2008000],
   vmStackMapping: 0x101000,
   timerThread: false,
@@ -109,6 +114,7 @@ const V32: RubyLayout = {
   qundef: 0x24,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
+  resizeClearsCoderange: false, // not verified (no 3.2 here): as in 3.3
   transientHeapSizes: [],
   vmStackMapping: 0x101000,
   timerThread: false,
@@ -134,6 +140,7 @@ const V33: RubyLayout = {
   qundef: 0x24,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
+  resizeClearsCoderange: false, // measured: 3.3.8 and 3.4.5
   transientHeapSizes: [],
   vmStackMapping: 0x101000,
   timerThread: true,
