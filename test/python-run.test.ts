@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pythonArgs, PYTHON_AGENT_DIR } from '../runtimes/ruby/driver';
 import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
-import { PYTHON_FIXTURES, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+import { PYTHON_FIXTURES, olderPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
 import { CLI, isRoot } from './helpers/family';
 import { assertRequestCurve } from './helpers/request-curve';
 import { loadCapture } from '../native/capture-file';
@@ -156,6 +156,31 @@ test('run --wsgi: copied pages against requests served, exact on a buffer each r
   });
   assert.is(r.status, 0, r.stderr);
   assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
+});
+
+test('a CPython older than the version table (3.10, 3.9 or 3.8): the run works with the version-independent rules and says so', () => {
+  const python = olderPython();
+  if (!python) assert.unreachable('no CPython 3.8-3.10 under ~/.pyenv/versions or /opt/pythons (the machine image has them)');
+  // before: the heap-map walk read code-object fields of 3.11 (co_qualname), and the run ended in "heap
+  // map child failed (wait status 256)"
+  const r = runCowscope(['run', '--json', '--children', '1', '--', python!, fixture('hello.py')]);
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.match(report.runtime.version, /^3\.(8|9|10)\./);
+  assert.ok(report.notes.some((n: string) => /is not in cowscope's version table .* version-independent rules only/.test(n)), JSON.stringify(report.notes));
+  const child = report.children[0];
+  assert.ok(child.pages.copied > 0);
+  assert.is(pagesOf(child.blame, /./), child.pages.copied, 'blame adds up');
+  assert.ok(pagesOf(child.blame, /^py\.refcount$/) > 0, JSON.stringify(child.blame));
+});
+
+test('a Python the agent does not run on (2.7, 3.6, 3.7): one line naming the version and the fix, exit 2', () => {
+  const python = olderPython(['3.7', '3.6', '2.7']);
+  if (!python) assert.unreachable('no CPython 2.7, 3.6 or 3.7 under ~/.pyenv/versions or /opt/pythons (the machine image has them)');
+  // before: 3.7 ended in "heap map child failed", 3.6 in an AttributeError and 2.7 in a SyntaxError of the agent
+  const r = runCowscope(['run', '--children', '1', '--', python!, fixture('hello.py')]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^cowscope: cowscope runs CPython 3\.8 or newer, and .* is (2\.7|3\.6|3\.7)\.\d+: give another interpreter/m);
 });
 
 test('the predicted savings of a Python run name only the Python agent\'s strategy steps (exec.lazy-bind\'s remedy is Ruby\'s prewarm)', () => {

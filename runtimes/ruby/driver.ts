@@ -207,10 +207,15 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
 
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
  *  runs the script (the first word that is not an option) with its arguments as the program. */
+/** What the Python bootstrap prints before exiting when the interpreter is older than the agent runs on. */
+const TOO_OLD = 'cowscope agent: needs CPython 3.8 or newer, not ';
+
 export function pythonArgs(program: string[], wsgi = false): string[] {
   // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
   const script = wsgi ? program.length : pythonScriptIndex(program);
-  const bootstrap = `import sys; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
+  // The version check comes first, in syntax Python 2 parses too: the agent itself is Python 3.8+.
+  const check = `sys.version_info >= (3, 8) or (sys.stderr.write("${TOO_OLD}%s\\n" % sys.version.split()[0]), sys.exit(3))`;
+  const bootstrap = `import sys; ${check}; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
 
@@ -660,6 +665,8 @@ export class RubySession {
       .split('\n')
       .filter((l) => l.trim())
       .slice(-1)[0];
+    if (this.opts.python && last?.startsWith(TOO_OLD))
+      return new SessionError(`cowscope runs CPython 3.8 or newer, and ${this.opts.python} is ${last.slice(TOO_OLD.length).trim().slice(0, 40)}: give another interpreter (-- python3.11 app.py, or --python PATH)`);
     return new SessionError(
       `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at ${this.forkPointCall}${this.opts.python ? '' : ', or after loading --rack'}`,
     );

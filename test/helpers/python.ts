@@ -19,11 +19,12 @@ const TEST_MINORS = ['3.11', '3.12', '3.13'];
  *  "python-3.13.5"), as the path of its python3; undefined when there is none. */
 function newestIn(home: string, minor: string): string | undefined {
   const names = fs.existsSync(home) ? fs.readdirSync(home) : [];
+  const exe = minor.startsWith('2.') ? 'python' : 'python3';
   const versions = names
     .map((n) => ({ n, v: new RegExp(`^(?:python-)?(${minor.replace('.', '\\.')}\\.(\\d+))$`).exec(n) }))
-    .filter((x) => x.v && fs.existsSync(path.join(home, x.n, 'bin', 'python3')))
+    .filter((x) => x.v && fs.existsSync(path.join(home, x.n, 'bin', exe)))
     .sort((a, b) => Number(b.v![2]) - Number(a.v![2]));
-  return versions.length ? path.join(home, versions[0].n, 'bin', 'python3') : undefined;
+  return versions.length ? path.join(home, versions[0].n, 'bin', exe) : undefined;
 }
 
 /** The interpreters the Python tests run on: Debian's /usr/bin/python3, and a 3.11, 3.12 and 3.13 from
@@ -40,6 +41,17 @@ export function testPythons(): { python: string; version: string }[] {
     else console.log(`note: no Python at ${python}: its tests are skipped`);
   }
   return out;
+}
+
+/** The newest CPython of these minor versions (tried in order) from pyenv or /opt/pythons, undefined when
+ *  there is none (this machine image carries pyenv's 2.7 and 3.6 to 3.13). Defaults: older than the
+ *  version table, but one the agent runs on. */
+export function olderPython(minors = ['3.10', '3.9', '3.8']): string | undefined {
+  for (const minor of minors) {
+    const found = PYTHON_HOMES.map((h) => newestIn(h, minor)).find(Boolean);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Processes whose command line mentions this checkout's Python fixtures or agent. */

@@ -389,6 +389,8 @@ def _layout():
     return next((row for row in _layouts() if row.get("version") == here), None)
 
 HAVE_GC = 1 << 14
+# the fields of a code object the heap map walks to (what it holds that no tp_traverse reports)
+_CODE_FIELDS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname", "co_linetable", "co_exceptiontable")
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
 
@@ -477,8 +479,12 @@ def _walk(out):
         except Exception:
             pass
         if t is code_type:
-            # 3.11 code objects have no tp_traverse; co_code and co_varnames would make new objects.
-            stack.extend((o.co_consts, o.co_names, o.co_filename, o.co_name, o.co_qualname, o.co_linetable, o.co_exceptiontable))
+            # 3.11 code objects have no tp_traverse; co_code and co_varnames would make new objects, and
+            # so would co_lnotab where co_linetable holds the table (3.10+). Fields a version lacks
+            # (co_qualname and co_exceptiontable are 3.11's) are skipped: the walk runs on any Python 3.
+            stack.extend(getattr(o, f) for f in _CODE_FIELDS if hasattr(o, f))
+            if not hasattr(o, "co_linetable"):
+                stack.append(o.co_lnotab)
     w = out.write
     names = {}
     for i, o in seen.items():
