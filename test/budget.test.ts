@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { loadBudgetConfig, parseSize } from '../cli/budget-config';
 import { budgetsFor, findApp, initConfig, roundUpSize } from '../cli/commands/init';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
+import { PYTHON_FIXTURES } from './helpers/python';
 
 const tmp = tempDir('test');
 test.after(() => tmp.remove());
@@ -188,6 +189,23 @@ test('init measures the bundled Rack app once and writes budgets that pass cowsc
     result.checks.filter((c: { kind: string }) => c.kind === 'budget').map((c: { name: string }) => c.name).slice(0, 3),
     ['copiedPerChild', 'newPerChild', 'sharedRatio'],
   );
+});
+
+test('init --program app.py measures a Python script (it passed the Rack requests and failed) and writes a config budget loads', () => {
+  const dir = path.join(tmp.dir, 'py-app');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(PYTHON_FIXTURES, 'hello.py'), path.join(dir, 'app.py'));
+  const file = path.join(dir, 'cowscope.json');
+  const init = runCowscope(['init', '--config', file, '--program', path.join(dir, 'app.py')]);
+  assert.is(init.status, 0, init.stderr);
+  assert.match(init.stdout, /measured per child: copied [\d.]+ MiB/);
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /cowscope init measured this app once \(.*, python 3\.\d+\.\d+, 2 children\)/);
+  assert.match(text, /"program": "app\.py"/);
+  assert.match(text, /none, gc, freeze, disable/, 'the Python strategy steps');
+  const cfg = loadBudgetConfig(file);
+  assert.equal(cfg.program, [path.join(dir, 'app.py')]);
+  assert.ok(cfg.budgets.copiedPerChild! > 0);
 });
 
 test('init refuses to write a config for a program that does not exist: one line, exit 2, nothing written', () => {

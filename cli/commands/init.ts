@@ -89,7 +89,12 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
     'rack' in app
       ? `  // The Rack app is loaded as the preload; each child sends it these requests \`count\` times.
   "rack": { "config": ${JSON.stringify(app.rack)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count} },`
-      : `  // The program: a script (forked at its end or at Cowscope.fork_point), or a command such as
+      : app.program.endsWith('.py')
+        ? `  // The program: a Python script (forked at its end or at cowscope.fork_point()), or a command such as
+  // ["python3.12", ${JSON.stringify(app.program)}]. Its children run its cowscope.workload function, or "workload".
+  "program": ${JSON.stringify(app.program)},
+  // "workload": "workload.py",`
+        : `  // The program: a script (forked at its end or at Cowscope.fork_point), or a command such as
   // ["ruby", "-Ilib", ${JSON.stringify(app.program)}]. Its children run its Cowscope.workload block, or "workload".
   "program": ${JSON.stringify(app.program)},
   // "workload": "workload.rb",`;
@@ -103,7 +108,7 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
 {
 ${program}
   "children": ${INIT_SETTINGS.children},
-  // What the parent does before forking: none, gc, nakayoshi, compact, warmup, prewarm, … (see README).
+  // What the parent does before forking: ${'program' in app && app.program.endsWith('.py') ? 'none, gc, freeze, disable' : 'none, gc, nakayoshi, compact, warmup, prewarm, …'} (see README).
   "strategy": ${JSON.stringify(INIT_SETTINGS.strategy)},
   // Runs per check; the median counts.
   "repeat": 3,
@@ -136,7 +141,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     y
       .option('config', { type: 'string', default: 'cowscope.json', describe: 'where to write it' })
       .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' })
-      .option('program', { type: 'string', describe: 'the Ruby script to measure (default: app.rb, or the only .rb in the folder)' })
+      .option('program', { type: 'string', describe: 'the script to measure, Ruby or Python (app.py runs with python3; default: app.rb, or the only .rb in the folder)' })
       .option('rack', { type: 'string', describe: 'the Rack app to measure (default: config.ru when there is one)' })
       .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
       .example('$0 init --program bin/preload.rb', 'name the script to measure') as Argv<InitArgs>,
@@ -152,7 +157,8 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
         ...RUN_DEFAULTS,
         program: 'program' in app ? [app.program] : [],
         rack: 'rack' in app ? app.rack : undefined,
-        request: INIT_SETTINGS.requests,
+        // requests are a Rack app's (a script's children run its workload)
+        request: 'rack' in app ? INIT_SETTINGS.requests : [],
         requests: 'rack' in app ? INIT_SETTINGS.count : 1,
         children: INIT_SETTINGS.children,
         strategy: INIT_SETTINGS.strategy,
