@@ -21,9 +21,9 @@ test.before(async () => {
   ({ server, master, workers } = await startAgentUnicorn(live.dir));
 });
 
+let stopped = false;
 test.after(async () => {
-  await stopFamily(master, 'SIGQUIT', server); // graceful: the master stops and reaps its workers
-  for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+  if (!stopped) await stopFamily(master, 'SIGQUIT', server);
   live.remove();
 });
 
@@ -111,6 +111,17 @@ test('a heap map older than the heap: GC heap pages born after it are found in m
     await fam.stop();
     dir.remove();
   }
+});
+
+// Last: it stops the server.
+test('a graceful stop (QUIT): master and workers gone, and the master removed its map as it exited', async () => {
+  const mapsBefore = fs.readdirSync(live.dir).filter((n) => n.startsWith(`${master}.`));
+  assert.equal(mapsBefore.sort(), [`${master}.heap.jsonl`, `${master}.meta.json`]);
+  stopped = true;
+  await stopFamily(master, 'SIGQUIT', server); // graceful: the master stops and reaps its workers
+  for (const pid of [master, ...workers]) assert.is(statOf(pid), undefined, `process ${pid} is gone`);
+  // before, maps of stopped servers waited for the next agent's fork to be swept
+  assert.equal(fs.readdirSync(live.dir).filter((n) => n.startsWith(`${master}.`)), [], 'the master removed its map at exit');
 });
 
 test.run();

@@ -207,6 +207,9 @@ test('a refork after the heap changed retakes the map; a fork after a quiet spel
     fs.writeFileSync(`${go}.2`, '');
     await until(`the program to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
     assert.is(proc.exitCode, 0, out);
+    // it removed its map as it exited (its children, which exited before it, inherited the handler and
+    // left the map alone: inspect read it above after they ran)
+    assert.equal(fs.readdirSync(maps).filter((n) => n.startsWith(`${parent}.`)), [], 'the parent removed its map at exit');
   } finally {
     if (proc) await stopFamily(parent, 'SIGKILL', proc);
     tmp.remove();

@@ -449,7 +449,8 @@ def _walk(out):
                                                 8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items, an
-                                                instance's attribute values on 3.11/3.12)
+                                                instance's attribute values on 3.11/3.12, a
+                                                bytearray's bytes)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
       E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
@@ -516,6 +517,13 @@ def _walk(out):
                 allocated = _u64(i + 32)
                 if items and allocated:
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
+            elif isinstance(o, bytearray):
+                # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
+                # bytes are a glibc chunk of their own, which no object of the map covers
+                data = _u64(i + 32)
+                allocated = _u64(i + 24)
+                if data and allocated:
+                    w("B %x %d bytearray %x\n" % (data, allocated, i))
             elif flags & MANAGED_DICT and version in ((3, 11), (3, 12)):
                 values = _values_array(o, i, version)
                 if values:
@@ -838,7 +846,31 @@ def _write_live_map(generation):
     _write_exclusive(tmp, lambda f: f.write(json.dumps(meta)))
     os.rename(tmp, base + ".meta.json")
     _live_clean(d)
+    _remove_at_exit(base)
     return True
+
+
+def _remove_at_exit(base):
+    """A process that wrote a map removes it when it exits normally (a master shut down), so that maps of
+    servers that are gone do not wait for the next agent's fork to be swept. Once per process; forked
+    children inherit the handler, and it does nothing there."""
+    pid = os.getpid()
+    if _live.get("remove_at_exit") == pid:
+        return
+    _live["remove_at_exit"] = pid
+
+    def remove():
+        if os.getpid() != pid:
+            return
+        for kind in ("heap.jsonl", "meta.json"):
+            try:
+                os.unlink("%s.%s" % (base, kind))
+            except OSError:
+                pass
+
+    import atexit
+
+    atexit.register(remove)
 
 
 def _live_before_fork():

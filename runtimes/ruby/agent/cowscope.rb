@@ -25,7 +25,8 @@
 # worker, a daemonized master, Puma's worker 0 forking with fork_worker, a mold) and again at a later
 # fork generation (a refork, when the heap changed), writes the heap map from a throwaway sibling fork
 # into COWSCOPE_LIVE_DIR (default $TMPDIR/cowscope-live-UID) as PID.heap.jsonl with PID.meta.json
-# beside it (both renamed into place; maps of processes that are gone are removed).
+# beside it (both renamed into place; a writer removes its own at a normal exit, the next fork those of
+# processes that died).
 # `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
 # app may call them unconditionally. Standard library only.
 
@@ -600,10 +601,29 @@ module Cowscope
         File.open(tmp, File::WRONLY | File::CREAT | File::EXCL | File::NOFOLLOW, 0o600) { |f| f.write(JSON.generate(meta)) }
         File.rename(tmp, "#{base}.meta.json")
         clean(d)
+        remove_at_exit(base)
         true
       rescue StandardError => e
         warn "cowscope agent: no heap map for #{Process.pid}: #{e.class}: #{e.message}"
         false
+      end
+
+      # A process that wrote a map removes it when it exits normally (a master shut down), so that maps of
+      # servers that are gone do not wait for the next agent's fork to be swept (a Rails master's is
+      # ~10-100 MB). Once per process; the handler is inherited by forked children and does nothing there.
+      def remove_at_exit(base)
+        return if @remove_at_exit == Process.pid
+
+        pid = @remove_at_exit = Process.pid
+        at_exit do
+          next unless Process.pid == pid
+
+          %w[heap.jsonl meta.json].each do |kind|
+            File.unlink("#{base}.#{kind}")
+          rescue SystemCallError
+            nil
+          end
+        end
       end
 
       # Maps of processes that are gone, and temporary files of writers that are gone.
