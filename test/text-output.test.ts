@@ -174,7 +174,7 @@ test('run: what the parent wrote is told apart; a run without blame says so', ()
   assert.not.match(unblamed, /What would help|Why child/);
 });
 
-function inspectReport(sharing: { pid: number; copied: number; blamed: boolean }[]): InspectReport {
+function inspectReport(sharing: { pid: number; copied: number; blamed: boolean; parent?: number }[]): InspectReport {
   return {
     schema: 'cowscope.inspect/1',
     tier: 'exact',
@@ -186,7 +186,7 @@ function inspectReport(sharing: { pid: number; copied: number; blamed: boolean }
     processes: [{ pid: 1, ppid: 0, role: 'parent', command: 'ruby server.rb', rss: 1 << 26, pss: 1 << 25, uss: 1 << 24, swap: 0 }],
     sharing: sharing.map((s) => ({
       pid: s.pid,
-      parent: 1,
+      parent: s.parent ?? 1,
       pages: counts({ shared: 1000, copied: s.copied, copiedByParent: null }),
       regions: [{ region: 'anon' as const, pages: counts({ shared: 1000, copied: s.copied, copiedByParent: null }) }],
       unresolvedTies: 0,
@@ -250,6 +250,22 @@ test('inspect: the answer first, saving at as many workers as there are; --mappi
   const all = renderInspectText(r, { bytes: false, mappings: true, all: true });
   assert.is(tableAfter(all, /by mapping/).length, 31);
   assertWholePagesAndUnits(text);
+});
+
+test('inspect: children of two parents (a re-executed master beside the old one) get an answer each, each at its own workers', () => {
+  const r = inspectReport([
+    { pid: 11, copied: 2800, blamed: true },
+    { pid: 12, copied: 2840, blamed: true },
+    { pid: 2, copied: 0, blamed: true },
+    { pid: 21, copied: 100, blamed: true, parent: 2 },
+  ]);
+  r.processes.push({ pid: 2, ppid: 1, role: 'child', command: 'ruby server.rb (new master)', rss: 1 << 26, pss: 1 << 25, uss: 1 << 24, swap: 0 });
+  const text = renderInspectText(r, { bytes: false, mappings: false });
+  assert.match(text, /^Children of 1 \(ruby server\.rb\):\n  Answer: each of the 3 children stopped sharing 10\.9M \(median; from 0 to 11\.1M\)/m);
+  assert.match(text, /^Children of 2 \(ruby server\.rb \(new master\)\):\n  Answer: the child stopped sharing 400\.0K of its parent/m);
+  assert.not.match(text, /each of the 4 children/, 'no median over both');
+  assert.match(text, /AT 3 WORKERS/);
+  assert.match(text, /AT 1 WORKER\s/);
 });
 
 test('inspect: children without blame are not folded with blamed ones', () => {

@@ -68,7 +68,7 @@ function whatWouldHelp(children: AnswerChild[], copied: number, size: (pages: nu
   return [
     `What would help (predicted from the causes; measure with cowscope compare --strategies none,${rows.map((x) => x.strategy).join(',')}):`,
     renderTable(
-      ['STRATEGY', 'SAVES PER CHILD', '% OF COPIED', `AT ${workers} WORKERS`],
+      ['STRATEGY', 'SAVES PER CHILD', '% OF COPIED', `AT ${workers} WORKER${workers === 1 ? '' : 'S'}`],
       rows.map((x) => [x.strategy, size(x.pages), formatPercent(x.pages, copied), size(workers * x.pages)]),
       [1, 2, 3],
     ),

@@ -50,8 +50,19 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
   const n = r.processes.length;
   out.push(`cowscope inspect: ${n} process${n === 1 ? '' : 'es'}, tier ${r.tier} (${TIER_MEANING[r.tier]}), page size ${formatSize(ps, o.bytes)}`);
   out.push('');
-  // the workers are real here: the saving is projected to as many as there are
-  out.push(...renderAnswer(r.sharing, ps, o, { against: 'its parent', workers: Math.max(r.sharing.length, 1) }));
+  // the workers are real here: the saving is projected to as many as there are. Children of different
+  // parents (a server re-executed by USR2 beside the old one, Puma's workers forked from worker 0) get
+  // an answer each: a median over both generations describes neither.
+  const parents = [...new Set(r.sharing.map((s) => s.parent))];
+  if (parents.length <= 1) out.push(...renderAnswer(r.sharing, ps, o, { against: 'its parent', workers: Math.max(r.sharing.length, 1) }));
+  else
+    for (const parent of parents) {
+      const children = r.sharing.filter((s) => s.parent === parent);
+      const p = r.processes.find((x) => x.pid === parent);
+      const command = p ? ` (${escapeControl(p.command.length > 40 ? `${p.command.slice(0, 39)}…` : p.command)})` : '';
+      out.push(`Children of ${parent}${command}:`);
+      out.push(...renderAnswer(children, ps, o, { against: 'its parent', workers: children.length }).map((l) => `  ${l}`));
+    }
   out.push('', 'Details');
   out.push(
     renderTable(
