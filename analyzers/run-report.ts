@@ -137,6 +137,8 @@ export function analyzeRun(capture: Capture, lap = (_step: string) => undefined 
     notes.push('not root: copiedByParent cannot be told (null), and shared pages were confirmed by comparing contents with the fork-time image');
   if (capture.faults && !capture.faults.traced) notes.push(`fault tracing did not run: ${capture.faults.why}; copied pages have no first writer`);
   if (capture.heapMap?.malformed) notes.push(`${capture.heapMap.malformed} malformed lines in the heap map were skipped`);
+  if (!adapterOf(capture))
+    notes.push(`no blame: the capture holds no ${runtime.name} structures (its ${runtime.name} section is missing: a capture edited or cut short), so copied pages have no cause`);
   if (run.workload === NO_WORKLOAD)
     notes.push(
       `the children ran no workload: the program registered none before the fork point (${runtime.name === 'python' ? 'cowscope.workload(fn) before cowscope.fork_point()' : 'Cowscope.workload { … } before Cowscope.fork_point'}, or --workload FILE); what they copied is the fork's and their exit's own`,

@@ -394,6 +394,17 @@ test('--trace-allocations names allocation sites', () => {
   assert.ok(child.byClass.some((c: { class: string }) => c.class.startsWith('imemo:')), JSON.stringify(child.byClass));
 });
 
+test('a run capture without its runtime section (edited or cut short): no blame, and a note says why', () => {
+  const save = path.join(tmp.dir, 'cut.cow');
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, path.join(RUBY_FIXTURES, 'noop.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  const capture = loadCapture(save);
+  delete capture.ruby;
+  const report = runReport(capture);
+  assert.ok(report.notes.some((n) => /^no blame: the capture holds no ruby structures/.test(n)), JSON.stringify(report.notes));
+  assert.equal(report.children[0].blame, []);
+});
+
 test('a Ruby version outside the table: version-independent rules only, said in a note, totals still exact', () => {
   const save = path.join(tmp.dir, 'freeze.cow');
   const r = runCowscope(['run', '--json', '--children', '1', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'freeze' });
