@@ -1,7 +1,7 @@
 // The `inspect` report: processes with their memory totals, and each child's sharing with its parent.
 // This object is also the JSON contract (schema cowscope.inspect/1): add fields freely, never rename.
 
-import type { Capture, Role, Tier } from '../native/capture';
+import type { Capture, ProcessCapture, Role, Tier } from '../native/capture';
 import type { MappingSharing, PairSharing } from './sharing';
 import type { ChildBlame } from '../blame/engine';
 
@@ -38,6 +38,9 @@ export interface InspectReport {
     /** --watch, with blamePending: the blame shown is the last one finished, made for the sample taken
      *  this many seconds into the watch (the child changed since) */
     blameAsOf?: number;
+    /** the child exec'd a program after its fork (a master re-executed by USR2): nothing of its memory is
+     *  its parent's, so the answer leaves it out */
+    execd?: true;
   })[];
   /** the target's heap map used for blame, when there was one */
   liveMap?: { file: string; time: string } & MapRuntime;
@@ -73,6 +76,15 @@ export const TIER_MEANING: Record<Tier, string> = {
   'exclusive-bit': 'PFNs hidden (not root): shared judged by pagemap bit 56, ties settled by comparing contents',
 };
 
+/** Did the child exec a program after its fork? A forked child keeps its parent's main-thread stack
+ *  mapping, whose top (its end) never moves; exec maps a new one, at a random top (ASLR; with ASLR off
+ *  the tops agree and an exec'd child goes unnoticed). */
+function execdAfterFork(child: ProcessCapture | undefined, parent: ProcessCapture | undefined): boolean {
+  const top = (p: ProcessCapture | undefined) => p?.vmas.find((v) => v.path === '[stack]')?.end;
+  const [c, q] = [top(child), top(parent)];
+  return c !== undefined && q !== undefined && c !== q;
+}
+
 export function inspectReport(
   capture: Capture,
   sharing: PairSharing[],
@@ -102,6 +114,10 @@ export function inspectReport(
         `children ${m.children.join(', ')} of process ${m.pid} blamed against their live parent ${m.pid}, with the heap map it took when it forked them (${m.time}${m.generation ? `, fork generation ${m.generation}` : ''})`,
       );
   for (const [pid, why] of opts.unblamed ?? []) if (sharing.some((s) => s.pid === pid)) notes.push(`child ${pid} has no blame: ${why}`);
+  const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
+  const execd = new Set(sharing.filter((s) => execdAfterFork(byPid.get(s.pid), byPid.get(s.parent))).map((s) => s.pid));
+  for (const pid of execd)
+    notes.push(`process ${pid} exec'd a program of its own after its fork (its stack is not its parent's): none of its memory is its parent's to share, and the answer leaves it out`);
   if (sharing.some((s) => s.pages.copiedByParent !== null))
     notes.push(
       'copiedByParent counts pages a child\'s siblings still share at one frame that their parent no longer maps: the parent wrote them after the fork. copied counts the rest, which either side may have written (a fork-time baseline, cowscope run, tells them apart)',
@@ -149,7 +165,8 @@ export function inspectReport(
             : pending
               ? { ...rest, blamePending: true as const }
               : rest;
-      return opts.mappings ? { ...withBlame, mappings } : withBlame;
+      const marked = execd.has(rest.pid) ? { ...withBlame, execd: true as const } : withBlame;
+      return opts.mappings ? { ...marked, mappings } : marked;
     }),
     liveMap: opts.liveMap,
     ...(opts.liveMaps?.length ? { liveMaps: opts.liveMaps } : {}),

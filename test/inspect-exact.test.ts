@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Family, isRoot, runCli, startFamily, stopAll } from './helpers/family';
+import { Family, isRoot, runCli, startFamily, startJsonFamily, stopAll } from './helpers/family';
 import { fixtureMapping, plantedWithSiblings } from './helpers/plan';
 
 let family: Family | undefined;
@@ -75,6 +75,46 @@ test('human output names the tier and shows every child', async () => {
   for (const c of family!.info.children) assert.match(r.stdout, new RegExp(`^Child ${c} by region$`, 'm'));
   assert.match(r.stdout, /SHARED\s+COPIED\s+COPIED-BY-PARENT\s+NEW/); // siblings: the parent's copies are told apart
   assert.not.match(r.stdout, /SWAPPED/, 'nothing is swapped: no SWAPPED column');
+});
+
+// A master re-executed by USR2 is a child that exec'd: its memory is a new program's, none of it its
+// parent's. A parent with one such child (sleep) and one forked child that writes 500 of 2,000 buffers.
+const EXEC_FAMILY = `
+import json, os, signal, sys, time
+bufs = [bytearray(4096) for _ in range(2000)]
+execd = os.fork()
+if execd == 0:
+    os.execv("/bin/sleep", ["sleep", "600"])
+forked = os.fork()
+if forked == 0:
+    for b in bufs[:500]:
+        b[0] = 1
+    time.sleep(600)
+    os._exit(0)
+time.sleep(0.3)
+print(json.dumps({"execd": execd, "forked": forked}), flush=True)
+sys.stdin.read()
+for pid in (execd, forked):
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+`;
+
+test('a child that exec\'d after its fork: marked, said in a note, and left out of the answer', async () => {
+  const fam = await startJsonFamily<{ execd: number; forked: number }>('/usr/bin/python3', ['-c', EXEC_FAMILY]);
+  try {
+    const r = runCli(['inspect', String(fam.proc.pid), '--json']);
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const row = (pid: number) => report.sharing.find((s: { pid: number }) => s.pid === pid);
+    assert.is(row(fam.info.execd)?.execd, true, JSON.stringify(report.sharing.map((s: { pid: number; execd?: boolean }) => [s.pid, s.execd])));
+    assert.is(row(fam.info.forked)?.execd, undefined);
+    assert.ok(row(fam.info.forked).pages.copied >= 500, 'the forked child copied its 500 buffers');
+    assert.ok(report.notes.some((n: string) => n.startsWith(`process ${fam.info.execd} exec'd a program of its own after its fork`)), JSON.stringify(report.notes));
+    const text = runCli(['inspect', String(fam.proc.pid)]);
+    assert.match(text.stdout, /^Answer: the child stopped sharing /m, 'one child in the answer: the forked one');
+  } finally {
+    await fam.stop();
+  }
 });
 
 test.run();

@@ -147,9 +147,11 @@ export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAna
 export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes: Map<number, Uint8Array>, blames: Map<number, ChildBlame>): HtmlDoc {
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const info = new Map(report.processes.map((p) => [p.pid, p]));
-  const parents = [...new Set(report.sharing.map((s) => s.parent))];
+  // a child that exec'd after its fork shares nothing of its parent's by design (the notes say so)
+  const forked = report.sharing.filter((s) => !s.execd);
+  const parents = [...new Set(forked.map((s) => s.parent))];
   const groups = parents.flatMap((parent) => {
-    const kids: ChildFacts[] = report.sharing
+    const kids: ChildFacts[] = forked
       .filter((s) => s.parent === parent)
       .map((s) => {
         const b = blames.get(s.pid);

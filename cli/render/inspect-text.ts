@@ -53,11 +53,13 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
   // the workers are real here: the saving is projected to as many as there are. Children of different
   // parents (a server re-executed by USR2 beside the old one, Puma's workers forked from worker 0) get
   // an answer each: a median over both generations describes neither.
-  const parents = [...new Set(r.sharing.map((s) => s.parent))];
-  if (parents.length <= 1) out.push(...renderAnswer(r.sharing, ps, o, { against: 'its parent', workers: Math.max(r.sharing.length, 1) }));
+  // A child that exec'd after its fork (the notes say so) shares nothing of its parent's by design.
+  const forked = r.sharing.filter((s) => !s.execd);
+  const parents = [...new Set(forked.map((s) => s.parent))];
+  if (parents.length <= 1) out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
   else
     for (const parent of parents) {
-      const children = r.sharing.filter((s) => s.parent === parent);
+      const children = forked.filter((s) => s.parent === parent);
       const p = r.processes.find((x) => x.pid === parent);
       const command = p ? ` (${escapeControl(p.command.length > 40 ? `${p.command.slice(0, 39)}…` : p.command)})` : '';
       out.push(`Children of ${parent}${command}:`);
