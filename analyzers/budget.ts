@@ -44,7 +44,6 @@ export interface BudgetResult {
   notes: string[];
 }
 
-
 export function measure(reports: RunReport[]): Measured {
   const ps = reports[0].pageSize;
   const children = reports.flatMap((r) => r.children);

@@ -38,8 +38,8 @@ export interface InspectReport {
     /** --watch, with blamePending: the blame shown is the last one finished, made for the sample taken
      *  this many seconds into the watch (the child changed since) */
     blameAsOf?: number;
-    /** the child exec'd a program after its fork (a master re-executed by USR2): nothing of its memory is
-     *  its parent's, so the answer leaves it out */
+    /** the child or its parent exec'd a program after the fork (a master re-executed by USR2): nothing
+     *  of its memory is its parent's, so the answer leaves it out */
     execd?: true;
   })[];
   /** the target's heap map used for blame, when there was one */
@@ -76,9 +76,9 @@ export const TIER_MEANING: Record<Tier, string> = {
   'exclusive-bit': 'PFNs hidden (not root): shared judged by pagemap bit 56, ties settled by comparing contents',
 };
 
-/** Did the child exec a program after its fork? A forked child keeps its parent's main-thread stack
- *  mapping, whose top (its end) never moves; exec maps a new one, at a random top (ASLR; with ASLR off
- *  the tops agree and an exec'd child goes unnoticed). */
+/** Did the child (or its parent) exec a program after the fork? A forked child keeps its parent's
+ *  main-thread stack mapping, whose top (its end) never moves; exec maps a new one, at a random top
+ *  (ASLR; with ASLR off the tops agree and an exec goes unnoticed). */
 function execdAfterFork(child: ProcessCapture | undefined, parent: ProcessCapture | undefined): boolean {
   const top = (p: ProcessCapture | undefined) => p?.vmas.find((v) => v.path === '[stack]')?.end;
   const [c, q] = [top(child), top(parent)];
@@ -117,7 +117,7 @@ export function inspectReport(
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const execd = new Set(sharing.filter((s) => execdAfterFork(byPid.get(s.pid), byPid.get(s.parent))).map((s) => s.pid));
   for (const pid of execd)
-    notes.push(`process ${pid} exec'd a program of its own after its fork (its stack is not its parent's): none of its memory is its parent's to share, and the answer leaves it out`);
+    notes.push(`process ${pid} and its parent run different programs (one of them exec'd after the fork: their stacks differ): none of its memory is its parent's to share, and the answer leaves it out`);
   if (sharing.some((s) => s.pages.copiedByParent !== null))
     notes.push(
       'copiedByParent counts pages a child\'s siblings still share at one frame that their parent no longer maps: the parent wrote them after the fork. copied counts the rest, which either side may have written (a fork-time baseline, cowscope run, tells them apart)',

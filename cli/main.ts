@@ -146,25 +146,32 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
   return true;
 }
 
-/** The files a command writes (--save, --html, --output), checked before anything runs: a run of a minute
- *  must not end in "cannot write" with its report lost. */
-const OUTPUT_FILE_OPTIONS = ['save', 'html', 'output'];
+/** The files a command writes (--save, --html, --output, --junit), and an example name for each, checked
+ *  before anything runs: a run of a minute must not end in "cannot write" with its report lost. */
+const OUTPUT_FILE_OPTIONS: Record<string, string> = { save: 'run.cow', html: 'report.html', output: 'cowscope.out', junit: 'cowscope.xml' };
 
 function outputFilesWritable(args: Record<string, unknown>): true {
-  for (const name of OUTPUT_FILE_OPTIONS) {
-    const file = args[name];
-    if (typeof file !== 'string') continue;
-    const full = path.resolve(file);
-    const dir = path.dirname(full);
-    const kind = (p: string) => {
+  for (const [name, example] of Object.entries(OUTPUT_FILE_OPTIONS)) {
+    for (const file of ([] as unknown[]).concat(args[name] ?? [])) {
+      if (typeof file !== 'string') continue;
+      if (!file) throw new UsageError(`--${name} needs a file name (e.g. --${name} ${example})`);
+      const full = path.resolve(file);
+      const dir = path.dirname(full);
+      const kind = (p: string) => {
+        try {
+          return fs.statSync(p).isDirectory() ? 'folder' : 'file';
+        } catch {
+          return undefined;
+        }
+      };
+      if (kind(dir) !== 'folder') throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} does not exist`);
+      if (kind(full) === 'folder') throw new UsageError(`cannot write ${file} (--${name}): it is a folder: name a file (e.g. ${path.join(file, example)})`);
       try {
-        return fs.statSync(p).isDirectory() ? 'folder' : 'file';
-      } catch {
-        return undefined;
+        fs.accessSync(dir, fs.constants.W_OK);
+      } catch (e) {
+        throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code}): name a file in a folder you can write`);
       }
-    };
-    if (kind(dir) !== 'folder') throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} does not exist`);
-    if (kind(full) === 'folder') throw new UsageError(`cannot write ${file} (--${name}): it is a folder: name a file (e.g. ${path.join(file, `cowscope.${name === 'save' ? 'cow' : name === 'html' ? 'html' : 'prom'}`)})`);
+    }
   }
   return true;
 }

@@ -2,7 +2,7 @@
 // RUBYOPT leaves a heap map at the master's first fork; `cowscope inspect MASTER` blames each worker
 // against the live master; --watch samples; Prometheus output parses. The server is stopped after.
 
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import { test } from 'uvu';
@@ -111,6 +111,24 @@ test('a heap map older than the heap: GC heap pages born after it are found in m
     await fam.stop();
     dir.remove();
   }
+});
+
+// The agent's at-exit removal of a map is inherited by forked children, which must leave it alone.
+const FORK_AND_EXIT = `
+$strings = Array.new(10_000) { |i| "s#{i}" }
+pid = fork { $strings.size } # ends normally: at_exit handlers run in the child
+Process.wait(pid)
+puts Dir.children(ENV.fetch('COWSCOPE_LIVE_DIR')).sort.join(' ')
+`;
+
+test('a process that wrote a map removes it as it exits normally; a child of it that exits normally leaves it', () => {
+  const dir = path.join(live.dir, 'exit');
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const agent = runCowscope(['agent-path']).stdout.trim();
+  const r = spawnSync('ruby', ['-e', FORK_AND_EXIT], { encoding: 'utf8', env: { ...process.env, RUBYOPT: `-r${agent}`, COWSCOPE_LIVE_DIR: dir }, timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout.trim(), /^(\d+)\.heap\.jsonl \1\.meta\.json$/, 'the map, after the child exited');
+  assert.equal(fs.readdirSync(dir), [], 'gone after the parent exited');
 });
 
 // Last: it stops the server.

@@ -179,6 +179,30 @@ for p in (first, idle, refork):
     os.waitpid(p, 0)
 `;
 
+// The agent's atexit removal of a map is inherited by forked children, which must leave it alone.
+const FORK_AND_EXIT = `
+import os, sys
+strings = ["s%d" % i for i in range(10000)]
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a normal exit: atexit handlers run in the child
+os.waitpid(pid, 0)
+print(" ".join(sorted(os.listdir(os.environ["COWSCOPE_LIVE_DIR"]))))
+`;
+
+test('a process that wrote a map removes it as it exits normally; a child of it that exits normally leaves it', () => {
+  const tmp = tempDir('pyexit');
+  try {
+    const dir = path.join(tmp.dir, 'maps');
+    const r = spawnSync(PYTHON, ['-c', FORK_AND_EXIT], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: dir }, timeout: 60_000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^(\d+)\.heap\.jsonl \1\.meta\.json$/, 'the map, after the child exited');
+    assert.equal(fs.readdirSync(dir), [], 'gone after the parent exited');
+  } finally {
+    tmp.remove();
+  }
+});
+
 test('a refork after the heap changed retakes the map; a fork after a quiet spell with the heap unchanged does not', async () => {
   const tmp = tempDir('pyrefork');
   const maps = path.join(tmp.dir, 'maps');

@@ -254,6 +254,15 @@ test('a program that registers no workload before the fork point (or one after i
   assert.is(r.status, 0, r.stderr);
   assert.not.match(r.stderr, /registered no workload/);
   assert.is(JSON.parse(r.stdout).workload, 'the Cowscope.workload block of the program');
+  // ... or registered by the strategy's custom step, which runs after the fork point
+  const before = path.join(tmp.dir, 'register-workload.rb');
+  fs.writeFileSync(before, 'Cowscope.workload { $strings.each(&:upcase!) }\n');
+  const custom = runCowscope(['run', '--json', '--children', '1', '--strategy', 'custom', '--before-fork', before, fixture('no_workload.rb')]);
+  assert.is(custom.status, 0, custom.stderr);
+  assert.not.match(custom.stderr, /registered no workload/);
+  const report = JSON.parse(custom.stdout);
+  assert.is(report.workload, 'the Cowscope.workload block of the program');
+  assert.ok(report.children[0].pages.copied > 20, 'the block ran: 2,000 strings upcased');
 });
 
 test('run --rack: a request the app answers 404 (a mistyped route) stops the run with one line, exit 2, as --wsgi does', () => {

@@ -200,15 +200,19 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
   };
 }
 
-/** What the children ran; `registered`: the fork point's word on a workload block (function) of the
- *  program's own. */
+/** What the children ran; `registered`: the agent's word, at the fork, on a workload block (function)
+ *  of the program's own (undefined: it did not say). */
 function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>, registered: boolean | undefined): string {
   if (plan.wsgi) return `${plan.wsgi.count} x ${plan.wsgi.requests.join(', ')} through the WSGI callable (${plan.wsgi.app})`;
   if (plan.rack) return `${plan.rack.count} x ${plan.rack.requests.join(', ')} through Rack::MockRequest (${path.basename(plan.rack.config)})`;
   if (plan.workload) return `load ${path.basename(plan.workload)}`;
   if (registered === false) return analyzerModule().NO_WORKLOAD;
-  return plan.python ? 'the cowscope.workload function of the program' : 'the Cowscope.workload block of the program';
+  const block = plan.python ? 'the cowscope.workload function of the program' : 'the Cowscope.workload block of the program';
+  return registered ? block : `${block}, if it registered one`;
 }
+
+/** The no-workload warning is printed once per process. */
+let warnedNoWorkload = false;
 
 /** The signals cowscope catches during a run: each kills and reaps everything, removes the temporary
  *  folder and exits 128 + the signal's number. */
@@ -268,10 +272,12 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
       process.stderr.write(
         `cowscope: warning: ${fp.threads.length} ${session.runtime === 'python' ? 'Python' : 'Ruby'} threads (${fp.threads.map((t) => escapeControl(t.name)).join(', ')}) and ${fp.osThreads} OS threads alive at the fork point; only the forking thread exists in the children\n`,
       );
-    if (fp.workloadRegistered === false && !plan.workload && !plan.rack && !plan.wsgi)
+    if (session.workloadRegistered === false && !plan.workload && !plan.rack && !plan.wsgi && !warnedNoWorkload) {
+      warnedNoWorkload = true; // once: compare and budget measure the same program again and again
       process.stderr.write(
         `cowscope: warning: the program registered no workload before the fork point: the children run nothing (${session.runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point'}, or give --workload FILE)\n`,
       );
+    }
     session.go();
     await session.waitDone();
     laps.lap('workload');
@@ -280,7 +286,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     // reaped, while the capture is completed and analysed.
     let removed: Promise<void> | undefined;
     const heapMap = session.heapMapPath;
-    const capture = await gatherRun(session, describeWorkload(plan, fp.workloadRegistered), command, faults, laps, follower, () => {
+    const capture = await gatherRun(session, describeWorkload(plan, session.workloadRegistered), command, faults, laps, follower, () => {
       removed = fs.promises.rm(heapMap, { force: true }).catch(() => undefined);
     });
     const released = session.release();

@@ -1127,12 +1127,15 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // (same-value.unknown), 248 by vm_call_opt_struct_aset and 196 by vm_call_attrset (gc.age: the child's
   // GC had run and the page held young objects), 151 by rb_str_setbyte (gc.age).
   { cause: (p) => storeCause(p)!, when: (p) => storeCause(p) !== undefined },
-  // A String resized in place (3.1: rb_fstring resizing a new Hash key to its own length) clears its
-  // coderange, which its next use computes again: the flags word back to its fork-time bits. Told by the
-  // first writer on a page holding Strings. Found on a Rack app indexing 30,000 preloaded UTF-8 names in a
+  // A String resized in place to its own length (3.1, resizeClearsCoderange: rb_fstring resizing a new
+  // Hash key) clears its coderange, which its next use computes again: the flags word back to its
+  // fork-time bits. Told by the first writer on a page holding Strings. Found on a Rack app indexing 30,000 preloaded UTF-8 names in a
   // Hash built per worker (3.1.2): 794 pages first written by rb_str_resize, hash.iteration before (the
   // pages held the Hashes beside the names).
-  { cause: 'string.coderange-cleared', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings },
+  {
+    cause: 'string.coderange-cleared',
+    when: (p) => !!p.ctx.L?.resizeClearsCoderange && bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings,
+  },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object (3.1 changes the

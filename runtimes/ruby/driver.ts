@@ -95,8 +95,6 @@ export interface ForkPoint {
   gcCount: number;
   /** the GC heap's pages at the fork point, before the strategy (Ruby) */
   heapPages?: number;
-  /** a Cowscope.workload block (cowscope.workload function) was registered by the fork point */
-  workloadRegistered?: boolean;
 }
 
 /** A point of a child's Rack workload: `requests` served by `us` (CLOCK_MONOTONIC, µs). */
@@ -180,7 +178,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   },
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
-  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)) },
+  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean') },
   done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
@@ -205,11 +203,11 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
   return undefined;
 }
 
-/** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
- *  runs the script (the first word that is not an option) with its arguments as the program. */
 /** What the Python bootstrap prints before exiting when the interpreter is older than the agent runs on. */
 const TOO_OLD = 'cowscope agent: needs CPython 3.8 or newer, not ';
 
+/** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
+ *  runs the script (the first word that is not an option) with its arguments as the program. */
 export function pythonArgs(program: string[], wsgi = false): string[] {
   // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
   const script = wsgi ? program.length : pythonScriptIndex(program);
@@ -304,6 +302,9 @@ export class RubySession {
   readonly heapGrown = new Map<number, number>();
   /** the bytes of GC heap the program could still add at the fork before a GC had to run (Ruby) */
   heapAllocatableAtFork: number | undefined;
+  /** a Cowscope.workload block (cowscope.workload function) was registered when the children were
+   *  forked, after the strategy (a custom step may register it); undefined: the agent did not say */
+  workloadRegistered: boolean | undefined;
   /** pymalloc blocks the child's automatic collections freed (the Python agent reports it) */
   readonly gcFreedBlocks = new Map<number, number>();
   /** the child's collections the collector started itself, not gc.collect() (the Python agent reports it) */
@@ -685,6 +686,7 @@ export class RubySession {
     const twin = forked.twin as number;
     const children = forked.children as number[];
     if (forked.heapAllocatableBytes !== undefined) this.heapAllocatableAtFork = Number(forked.heapAllocatableBytes);
+    if (forked.workloadRegistered !== undefined) this.workloadRegistered = forked.workloadRegistered === true;
     // cowscope signals and kills these pids: they must be the program's own children.
     for (const pid of [twin, ...children]) {
       const s = statOf(pid);

@@ -40,8 +40,9 @@ export interface RubyLayout {
   /** every constant definition invalidates every constant cache (global serial) */
   globalConstantSerial: boolean;
   /** rb_str_resize clears a String's coderange even when the length stays (3.1): rb_fstring resizes an
-   *  unfrozen String it interns, a new Hash key, to its own length (string.coderange-cleared); later
-   *  versions clear it only when truncating a String that is not 7-bit */
+   *  unfrozen String it interns, a new Hash key, to its own length (string.coderange-cleared; a page
+   *  first written by rb_str_resize whose bytes ended as they were is that too); later versions clear it
+   *  only when truncating a String that is not 7-bit */
   resizeClearsCoderange: boolean;
   /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
   transientHeapSizes: number[];

@@ -321,7 +321,6 @@ def _run_fork_sequence():
         threads=_threads_now(),
         osThreads=len(os.listdir("/proc/self/task")),
         gcCount=_gc_runs(),
-        workloadRegistered=_state["workload"] is not None,
     )
     _apply_strategy(CONFIG.get("strategy", "none"))
     _write_heap_map(CONFIG["heapMap"])
@@ -661,7 +660,7 @@ def _wait_for_release(pids):
     """The parent tells cowscope the pids and waits. On release, when cowscope goes away (EOF), or on
     any error, every child still alive is killed and all are reaped; then the parent leaves."""
     try:
-        _report("forked", twin=pids[0], children=pids[1:])
+        _report("forked", twin=pids[0], children=pids[1:], workloadRegistered=_state["workload"] is not None)
         fd = int(CONFIG["fd"])
         buf = b""
         while True:

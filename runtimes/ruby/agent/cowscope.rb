@@ -196,7 +196,7 @@ module Cowscope
              heapPageSize: GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE],
              slotSize: GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE],
              threads: threads_now, osThreads: Dir.children('/proc/self/task').size, gcCount: GC.count,
-             heapPages: GC.stat(:heap_allocated_pages), workloadRegistered: !@workload.nil?)
+             heapPages: GC.stat(:heap_allocated_pages))
       apply_strategy(CONFIG.fetch('strategy', 'none'))
       # The heap-map sibling, the twin and the children are forked back to back, so that the map and the
       # twin show the same image; the children run their workload (and cowscope reads them) while the
@@ -217,7 +217,8 @@ module Cowscope
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes)
+        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
+                          workloadRegistered: !@workload.nil?) # after the strategy: a custom step may register it
         finish_heap_map(*sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release(pids)
