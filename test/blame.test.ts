@@ -92,7 +92,7 @@ for (const { ruby, version } of RUBIES)
     });
   }
 
-// key_resize (binary keys) and key_resize_utf8 (UTF-8 keys, each looked up again): 20,000 preloaded
+// fixtures/ruby/key_resize.rb: key_resize (binary keys) and key_resize_utf8 (UTF-8 keys, each looked up again): 20,000 preloaded
 // Strings whose coderange is known, inserted into a new Hash in the child. 3.1 interns each (unfrozen, a
 // new key) with rb_fstring, which resizes it to its own length and so clears its coderange: every page
 // holding a key is copied. The binary keys' bit stays clear; the UTF-8 keys' lookups compute it again, so
@@ -105,7 +105,7 @@ for (const { ruby, version } of RUBIES)
     test(`Ruby ${version} ${mode}: the pages of preloaded Strings inserted as new Hash keys, ${layoutFor(version)?.resizeClearsCoderange ? 'copied, are string.coderange-cleared and no strategy step is said to save them' : 'stay shared'}`, () => {
       const keys = path.join(tmp.dir, `${mode}-${version}.keys`);
       const save = path.join(tmp.dir, `${mode}-${version}.cow`);
-      const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: mode, COWSCOPE_FIXTURE_KEYS: keys });
+      const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'key_resize.rb')], { COWSCOPE_CAUSE: mode, COWSCOPE_FIXTURE_KEYS: keys });
       assert.is(r.status, 0, r.stderr);
       const capture = loadCapture(save);
       const pageSize = capture.meta.pageSize;
