@@ -94,6 +94,11 @@ function analyzeRunPair(capture: Capture, p: { child: ProcessCapture; reference:
  *  no workload block or function registered by the fork point (one registered after it never runs). */
 export const NO_WORKLOAD = 'none: the program registered no workload before the fork point';
 
+/** How a program of the runtime registers its workload (the no-workload warning and note say it). */
+export function workloadHint(runtime: string): string {
+  return `${runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point'}, or give --workload FILE`;
+}
+
 export function runReport(capture: Capture): RunReport {
   return analyzeRun(capture).report;
 }
@@ -141,7 +146,7 @@ export function analyzeRun(capture: Capture, lap = (_step: string) => undefined 
     notes.push(`no blame: the capture holds no ${runtime.name} structures (its ${runtime.name} section is missing: a capture edited or cut short), so copied pages have no cause`);
   if (run.workload === NO_WORKLOAD)
     notes.push(
-      `the children ran no workload: the program registered none before the fork point (${runtime.name === 'python' ? 'cowscope.workload(fn) before cowscope.fork_point()' : 'Cowscope.workload { … } before Cowscope.fork_point'}, or --workload FILE); what they copied is the fork's and their exit's own`,
+      `the children ran no workload: the program registered none before the fork point (${workloadHint(runtime.name)}); what they copied is the fork's and their exit's own`,
     );
   const report: RunReport = {
     schema: 'cowscope.run/1',

@@ -275,7 +275,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     if (session.workloadRegistered === false && !plan.workload && !plan.rack && !plan.wsgi && !warnedNoWorkload) {
       warnedNoWorkload = true; // once: compare and budget measure the same program again and again
       process.stderr.write(
-        `cowscope: warning: the program registered no workload before the fork point: the children run nothing (${session.runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point'}, or give --workload FILE)\n`,
+        `cowscope: warning: the program registered no workload before the fork point: the children run nothing (${analyzerModule().workloadHint(session.runtime)})\n`,
       );
     }
     session.go();

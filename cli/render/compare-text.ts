@@ -1,6 +1,7 @@
 // Human rendering of compare: the verdict first, then the strategies best first. A difference from
 // `none` is said in words ("less", "more") in every column and in the verdict, so no sign has to be
 // read; sizes are K/M/G (raw bytes with --bytes) as everywhere else.
+import { NOISE_PAGES } from '../../analyzers/noise';
 import type { CompareAnalysis, StrategySummary } from '../../analyzers/compare';
 import { overlap, PREDICTION_TOLERANCE, predictionCheck, unmodelledChanges } from '../../analyzers/compare';
 import { renderTable } from './table';
@@ -34,7 +35,7 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
       const best = of(d.strategy);
       return (
         `no clear difference at ${runsWord(d.runs)}: ${best.label} copied ${range(best)} per child, none ${range(of('none'))}; ` +
-        (d.why === 'noise' ? 'within run-to-run noise (8 pages or 5%)' : 'the ranges overlap (more runs, --repeat, may tell)')
+        (d.why === 'noise' ? `within run-to-run noise (${NOISE_PAGES} pages or 5%)` : 'the ranges overlap (more runs, --repeat, may tell)')
       );
     }
     case 'better': {
