@@ -203,7 +203,9 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
   return undefined;
 }
 
-/** What the Python bootstrap prints before exiting when the interpreter is older than the agent runs on. */
+/** What the Python bootstrap writes to the control channel (fd 3) before exiting when the interpreter is
+ *  older than the agent runs on: a plain line, as the agent's JSON protocol starts later. On the channel,
+ *  not the program's stderr (which passes through): the user gets cowscope's one line, not two. */
 const TOO_OLD = 'cowscope agent: needs CPython 3.8 or newer, not ';
 
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
@@ -212,7 +214,7 @@ export function pythonArgs(program: string[], wsgi = false): string[] {
   // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
   const script = wsgi ? program.length : pythonScriptIndex(program);
   // The version check comes first, in syntax Python 2 parses too: the agent itself is Python 3.8+.
-  const check = `sys.version_info >= (3, 8) or (sys.stderr.write("${TOO_OLD}%s\\n" % sys.version.split()[0]), sys.exit(3))`;
+  const check = `sys.version_info >= (3, 8) or (__import__("os").write(3, ("${TOO_OLD}%s\\n" % sys.version.split()[0]).encode()), sys.exit(3))`;
   const bootstrap = `import sys; ${check}; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
@@ -452,6 +454,13 @@ export class RubySession {
   }
 
   private onLine(line: string): void {
+    if (this.opts.python && line.startsWith(TOO_OLD)) {
+      this.protocolError ??= new SessionError(
+        `cowscope runs CPython 3.8 or newer, and ${this.opts.python} is ${line.slice(TOO_OLD.length).trim().slice(0, 40)}: give another interpreter (-- python3.11 app.py, or --python PATH)`,
+      );
+      this.wakeUp();
+      return;
+    }
     let message: unknown;
     try {
       message = JSON.parse(line);
@@ -666,8 +675,6 @@ export class RubySession {
       .split('\n')
       .filter((l) => l.trim())
       .slice(-1)[0];
-    if (this.opts.python && last?.startsWith(TOO_OLD))
-      return new SessionError(`cowscope runs CPython 3.8 or newer, and ${this.opts.python} is ${last.slice(TOO_OLD.length).trim().slice(0, 40)}: give another interpreter (-- python3.11 app.py, or --python PATH)`);
     return new SessionError(
       `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at ${this.forkPointCall}${this.opts.python ? '' : ', or after loading --rack'}`,
     );
