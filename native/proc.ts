@@ -74,18 +74,21 @@ export function uptimeSeconds(): number | undefined {
   }
 }
 
-/** Seconds each process had run at uptime `at` (a forked worker: since its fork); processes gone or
- *  unreadable are left out. */
-export function agesAt(pids: number[], at: number | undefined): Map<number, number> {
+/** Seconds each process had run at uptime `at` (a forked worker: since its fork). `started` keeps each
+ *  process's start ticks across calls (--watch): a worker that exits between its sample and this read
+ *  keeps the age of its start. Processes gone or unreadable and never read before are left out. */
+export function agesAt(pids: number[], at: number | undefined, started = new Map<number, number>()): Map<number, number> {
   const ages = new Map<number, number>();
   if (at === undefined) return ages;
   for (const pid of pids) {
     try {
       const s = statOf(pid);
-      if (s) ages.set(pid, at - s.startTime / CLOCK_TICKS);
+      if (s) started.set(pid, s.startTime);
     } catch {
-      // not ours to read (statOf leaves out the processes that are gone): no age
+      // not ours to read (statOf leaves out the processes that are gone)
     }
+    const ticks = started.get(pid);
+    if (ticks !== undefined) ages.set(pid, at - ticks / CLOCK_TICKS);
   }
   return ages;
 }

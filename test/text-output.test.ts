@@ -221,9 +221,14 @@ test('--watch lines and Prometheus rows: a blame under way, the last one finishe
   // blames): this process, rendered as sampled 42 s after it started
   const self = inspectReport([{ pid: process.pid, copied: 10, blamed: true }]);
   const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / 100;
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  const started = ticks / 100;
   const ages = agesAt([process.pid, 2_000_000_001], started + 42);
   assert.equal([...ages], [[process.pid, 42]], 'a process gone (or never there) has no age');
+  // --watch keeps each worker's start: one read before, gone now (2000000001 here), keeps its age
+  const startTicks = new Map([[2_000_000_001, ticks - 500]]);
+  assert.equal([...agesAt([process.pid, 2_000_000_001], started + 42, startTicks)], [[process.pid, 42], [2_000_000_001, 47]]);
+  assert.is(startTicks.get(process.pid), ticks, 'a start read is kept');
   assert.match(renderWatchSample(3, self, undefined, ages), /, 42 s since fork, top: icache\.call$/m);
   const prom = renderPrometheus(r, {});
   assert.match(prom, /^cowscope_child_blame_stale\{pid="2000000001",parent="1"\} 1$/m);

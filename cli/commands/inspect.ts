@@ -243,6 +243,8 @@ export function nextTick(origin: number, lastTick: number, intervalMs: number, n
  *  target's own exit ends it. */
 async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<void> {
   const samples: { t: number; report: InspectReport }[] = [];
+  // each worker's start, kept across samples: one that exits while its sample is taken keeps its age
+  const startTicks = new Map<number, number>();
   const started = Date.now();
   const intervalMs = args.watch! * 1000;
   const count = args.count ?? Infinity;
@@ -290,7 +292,7 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
       else if (format === 'prometheus') emit(args, out, live().renderPrometheus(s.report, scrapeErrors(s)));
       else {
-        const ages = agesAt(s.report.sharing.map((x) => x.pid), sampledAt);
+        const ages = agesAt(s.report.sharing.map((x) => x.pid), sampledAt, startTicks);
         emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined, ages));
       }
     }
