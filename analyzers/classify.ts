@@ -9,7 +9,7 @@
 //                  (docs/kernel.md).
 
 import { PageFlag } from '../native/page-flags';
-import { FamilyPair, classifyExactRuns, markSharedFrames } from '../native/probe';
+import { FamilyPair, classifyExactRuns, markSharedFrames, sharedNewPages } from '../native/probe';
 import type { PageColumns, ProcessCapture, Tier } from '../native/capture';
 import type { Vma } from '../native/procfs-parse';
 
@@ -192,6 +192,11 @@ function classifyRun(child: PageColumns, ref: PageColumns, c0: number, r0: numbe
     } else if (f & F) {
       // A page-cache page in a private file mapping is the unmodified file page.
       cls = g & F ? SHARED : COPIED;
+    } else if (f & X && !(f & H)) {
+      // The child's own small page: its bit 56 holds, whatever maps the reference's (a write into the
+      // parent's huge page splits the child's mapping and copies one small page, perhaps with the same
+      // contents: a content comparison would call it shared).
+      cls = COPIED;
     } else if ((f | g) & H) {
       // Bit 56 is wrong inside PMD-mapped THP (kernel 6.15+): only contents can tell.
       cls = SHARED;
@@ -294,6 +299,36 @@ export function markCopiedByParent(
     if (j >= 0 && pf[j] & P && pp[j] === rp[toRef[i]]) continue;
     classes[i] = COPIED_BY_PARENT;
     n++;
+  }
+  return n;
+}
+
+/** Exact tier: a child's page with nothing at its address in the reference (new), yet not exclusive
+ *  (bit 56 clear: another mapping holds its frame), is the reference's own page where the reference maps
+ *  that frame at another address: the child moved it (mremap; glibc's realloc moves a large block so).
+ *  Such pages are shared. The reference's frames are searched only when a page qualifies (a child's new
+ *  pages are its own, exclusive, unless it forked in turn). Returns how many pages changed class. */
+export function markMovedShared(classes: Uint8Array, child: ProcessCapture, ref: ProcessCapture): number {
+  const candidates = sharedNewPages(classes, child.pages.flags);
+  if (!candidates.length) return 0;
+  const pfn = child.pages.pfn;
+  const wanted = new Map<number, number[]>();
+  for (const i of candidates) {
+    if (!pfn[i]) continue;
+    const at = wanted.get(pfn[i]);
+    if (at) at.push(i);
+    else wanted.set(pfn[i], [i]);
+  }
+  const rf = ref.pages.flags;
+  const rp = ref.pages.pfn;
+  let n = 0;
+  for (let j = 0; j < rp.length && wanted.size; j++) {
+    if (!(rf[j] & P) || rf[j] & F) continue;
+    const pages = wanted.get(rp[j]);
+    if (!pages) continue;
+    for (const i of pages) classes[i] = SHARED;
+    n += pages.length;
+    wanted.delete(rp[j]);
   }
   return n;
 }

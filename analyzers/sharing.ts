@@ -2,7 +2,7 @@
 
 import type { Capture, ClassesRead, ProcessCapture } from '../native/capture';
 import { PageFlag } from '../native/page-flags';
-import { classifyPair, markCopiedByParent, markWrittenByParent, resolveTies, siblingsOf } from './classify';
+import { classifyPair, markCopiedByParent, markMovedShared, markWrittenByParent, resolveTies, siblingsOf } from './classify';
 import { CLASS_KEYS, ClassKey, PageClass } from './classify';
 import { REGIONS, Region, RegionRanges, regionsOf } from './regions';
 import { countClassRanges } from '../native/probe';
@@ -197,6 +197,7 @@ function pairClasses(capture: Capture, child: ProcessCapture, reference: Process
   // Classified as read (exact tier, so no ties): the same rules over the same pages.
   const read = parent ? undefined : classesRead.get(child);
   if (read && tier === 'exact' && read.reference === reference && read.zeroMask === (zeroPagesKnown ? PageFlag.zero : 0) && sameProcesses(read.siblings, siblings)) {
+    markMovedShared(read.classes, child, reference);
     const out = { classes: read.classes, unresolved: 0, byParent };
     cache.set(key, out);
     return out;
@@ -204,6 +205,7 @@ function pairClasses(capture: Capture, child: ProcessCapture, reference: Process
   const { classes, ties } = classifyPair(child, reference, { tier, pageSize, zeroPagesKnown, crowded: isCrowded(capture) });
   const recorded = capture.ties?.find((t) => t.pid === child.pid && t.reference === reference.pid);
   const unresolved = recorded && recorded.status.length === ties.length ? resolveTies(classes, ties, recorded.status) : ties.length;
+  if (tier === 'exact') markMovedShared(classes, child, reference);
   if (byParent && parent) markCopiedByParent(classes, child, reference, parent, pageSize);
   else if (byParent) markWrittenByParent(classes, child, siblings, pageSize);
   const out = { classes, unresolved, byParent };

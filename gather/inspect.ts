@@ -8,7 +8,7 @@
 
 import { Laps } from './laps';
 import { Capture, ProcessCapture, Role, captureProcesses, checkTarget, unchanged } from '../native/capture';
-import { liveFamily } from '../native/proc';
+import { ksmMergedPages, liveFamily } from '../native/proc';
 import { familyPairs, offerClassesRead } from '../analyzers/sharing';
 import { pairsToClassify } from '../analyzers/classify';
 import { MapRuntime, mapRuntime } from '../analyzers/inspect-report';
@@ -94,6 +94,11 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   if (classesRead) offerClassesRead(classesRead);
   lap('pagemaps');
   const notes = [...skipped];
+  // KSM merges identical pages of any processes: a merged page looks shared, and a copy two children
+  // made alike sits on one frame, as a page only the parent wrote does (copiedByParent).
+  const ksm = family.length > 1 ? ksmMergedPages() : 0;
+  if (ksm > 0)
+    notes.push(`KSM holds ${ksm} merged page${ksm === 1 ? '' : 's'} on this machine (/sys/kernel/mm/ksm/pages_shared): pages it merged count as shared, and copies two children made alike may count as copied by the parent`);
   const infos = new Map(family.map((p) => [p.pid, p]));
   const vanished = new Set<number>((exited ?? []).map((p) => p.pid));
   for (const p of exited ?? []) notes.push(exitNote(p.pid, p.comm));

@@ -240,9 +240,42 @@ function thpMode(): string {
 }
 
 /** Mappings whose pages are worth reading: private ones that can hold pages. Reservations (---p) can
- *  span terabytes of holes, and [vsyscall] lies above TASK_SIZE. */
+ *  span terabytes of holes, and [vsyscall] lies above TASK_SIZE (but see scanProtectedOverlaps). */
 export function isScanned(vma: Vma): boolean {
   return vma.perms[3] === 'p' && vma.perms !== '---p' && vma.path !== '[vsyscall]';
+}
+
+/** The largest PROT_NONE mapping scanProtectedOverlaps reads: 1 GiB (a 2 MiB pagemap read), far above
+ *  a region a program protects, far below the reservations a runtime makes. */
+const MAX_PROTECTED_SCAN = 1 << 30;
+
+/** A PROT_NONE private mapping (---p) still holds the pages it had: a parent that protects a region
+ *  after the fork keeps sharing its frames with the children, and so does a child that protects a range
+ *  of its own. Where another process of the family maps the same addresses readable, such a mapping (up
+ *  to MAX_PROTECTED_SCAN) is read too, or its partner's pages would pair with nothing ("new", or left
+ *  out of every count). Elsewhere (guards, reservations) it is not. */
+function scanProtectedOverlaps(family: Mapped[]): void {
+  // Does a scanned mapping of o overlap [start, end)? Its scanned mappings are sorted and disjoint: the
+  // last one starting below end decides (a family has thousands of mappings, guards among them).
+  const overlaps = (o: Mapped, start: number, end: number) => {
+    let lo = 0;
+    let hi = o.starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (o.starts[mid] < end) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return hi >= 0 && o.ends[hi] > start;
+  };
+  const adds = family.map((m) =>
+    m.vmas.flatMap((v, i) => (v.perms === '---p' && v.end - v.start <= MAX_PROTECTED_SCAN && family.some((o) => o !== m && overlaps(o, v.start, v.end)) ? [i] : [])),
+  );
+  family.forEach((m, k) => {
+    if (!adds[k].length) return;
+    m.scanned = [...m.scanned, ...adds[k]].sort((a, b) => a - b);
+    m.starts = Float64Array.from(m.scanned, (i) => m.vmas[i].start);
+    m.ends = Float64Array.from(m.scanned, (i) => m.vmas[i].end);
+  });
 }
 
 /** Checks that pid is a process cowscope can read, with a one-line reason when not. */
@@ -467,6 +500,7 @@ function startReads(targets: ProcessInfo[], pairsOf?: PairsOf): StartedReads {
     }
   });
   const readable = mapped.filter((m): m is Mapped => !('error' in m));
+  scanProtectedOverlaps(readable);
   // Classified as read only where the frames decide and the read itself finds the zero pages: by their
   // frame, or by PAGEMAP_SCAN window by window (a kernel whose read faults map no zero page gives no
   // frame to know it by). Where the scan fails after all, kpageflags marks them once the read is done,

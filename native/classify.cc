@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 namespace cowscope {
 namespace {
@@ -117,9 +119,32 @@ Napi::Value CountClassRanges(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// sharedNewPages(classes, flags) -> Uint32Array: the pages classed new that are present, anonymous and
+// not exclusive (bit 56 clear: another mapping holds the frame), in page order: what markMovedShared in
+// analyzers/classify.ts looks up. A child's new pages are few and its own: memchr passes over the rest.
+Napi::Value SharedNewPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto classes = Arg<Napi::Uint8Array>(info, 0, napi_uint8_array, "classes");
+  auto flags = Arg<Napi::Uint16Array>(info, 1, napi_uint16_array, "flags");
+  const size_t n = classes.ElementLength();
+  if (flags.ElementLength() != n) throw Napi::RangeError::New(env, "classes and flags differ in length");
+  const uint8_t* c = classes.Data();
+  const uint16_t* f = flags.Data();
+  std::vector<uint32_t> found;
+  for (const uint8_t* p = c; (p = static_cast<const uint8_t*>(memchr(p, kNew, n - static_cast<size_t>(p - c)))); p++) {
+    const size_t i = static_cast<size_t>(p - c);
+    if ((f[i] & (F_PRESENT | F_EXCLUSIVE | F_FILE)) == F_PRESENT) found.push_back(static_cast<uint32_t>(i));
+    if (i + 1 == n) break;
+  }
+  Napi::Uint32Array out = Napi::Uint32Array::New(env, found.size());
+  std::copy(found.begin(), found.end(), out.Data());
+  return out;
+}
+
 }  // namespace
 
 void InitClassify(Napi::Env env, Napi::Object exports) {
+  exports.Set("sharedNewPages", Napi::Function::New(env, SharedNewPages));
   exports.Set("classifyExactRuns", Napi::Function::New(env, ClassifyExactRuns));
   exports.Set("markSharedFrames", Napi::Function::New(env, MarkSharedFrames));
   exports.Set("countClassRanges", Napi::Function::New(env, CountClassRanges));

@@ -113,6 +113,7 @@ interface Addon {
   markSharedFrames(classes: Uint8Array, childFlags: Uint16Array, childPfn: Float64Array, siblingFlags: Uint16Array, siblingPfn: Float64Array, runs: Float64Array): number;
   pageClassCodes: Record<string, number>;
   countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array;
+  sharedNewPages(classes: Uint8Array, flags: Uint16Array): Uint32Array;
   startReadTap(): void;
   stopReadTap(): ReadTap;
   processReadsUnchangedAsync(pid: number, addr: Float64Array, len: Float64Array, kind: Uint8Array, hash: BigUint64Array): Promise<boolean>;
@@ -544,6 +545,12 @@ export function markSharedFrames(classes: Uint8Array, child: PageArrays, sibling
 /** For each [from, to) pair of page indexes in ranges: the pages of each class code (8 counts per range). */
 export function countClassRanges(classes: Uint8Array, ranges: Float64Array): Float64Array {
   return addon.countClassRanges(classes, ranges);
+}
+
+/** The pages classed new that are present, anonymous and not exclusive (another mapping holds the
+ *  frame), in page order (analyzers/classify.ts markMovedShared). */
+export function sharedNewPages(classes: Uint8Array, flags: Uint16Array): Uint32Array {
+  return addon.sharedNewPages(classes, flags);
 }
 
 /** The class codes the kernels write, by name (analyzers/classify.ts PageClass must say the same). */

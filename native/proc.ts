@@ -74,6 +74,16 @@ export function uptimeSeconds(): number | undefined {
   }
 }
 
+/** Pages KSM holds merged on this machine now (pages_shared: the merged frames), 0 without KSM. */
+export function ksmMergedPages(): number {
+  try {
+    const n = Number(fs.readFileSync('/sys/kernel/mm/ksm/pages_shared', 'utf8'));
+    return Number.isFinite(n) ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Seconds each process had run at uptime `at` (a forked worker: since its fork). `started` keeps each
  *  process's start ticks across calls (--watch): a worker that exits between its sample and this read
  *  keeps the age of its start. Processes gone or unreadable and never read before are left out. */

@@ -68,7 +68,7 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
     {
       check: 'KSM',
       value: m.ksmRun === null ? 'not built in' : m.ksmRun === 0 ? 'off' : 'on',
-      meaning: m.ksmRun ? 'merged pages look shared; exact tier marks them' : 'no page merging',
+      meaning: m.ksmRun ? 'merged pages look shared, in every tier; inspect says when KSM holds merged pages' : 'no page merging',
     },
     { check: 'swap', value: `${m.swapDevices} device(s)`, meaning: m.swapDevices ? 'swapped pages are counted apart' : 'no swap: nothing hides in it' },
     {

@@ -35,6 +35,10 @@ export interface FamilyInfo {
   zeroPages: boolean;
   /** 4 KiB pages of the transparent huge pages --huge asked for, as the kernel gave them (AnonHugePages) */
   hugePages: number;
+  /** where the --huge area starts (0 without --huge) */
+  hugeBase: number;
+  /** where --child-move moved each child's first pages to (0 without it) */
+  moveBase: number;
 }
 
 const running = new Set<ChildProcess>();
