@@ -63,9 +63,12 @@ export function measure(reports: RunReport[]): Measured {
   };
 }
 
+/** The most bytes a size may grow to against its baseline: whole bytes, as every size in the result
+ *  (a percentage gives fractions: 5% of 2310144 is 115507.2). Rounded down, so that the limit is no
+ *  looser: for a whole number of bytes, <= 2425651.2 and <= 2425651 are the same check. */
 function allowance(base: number, t: Tolerance, pageSize: number): number {
   const tol = 'percent' in t ? (base * t.percent) / 100 : t.bytes;
-  return base + Math.max(tol, NOISE_PAGES * pageSize);
+  return Math.floor(base + Math.max(tol, NOISE_PAGES * pageSize));
 }
 
 export function evaluate(m: Measured, budgets: Budgets, baseline: Measured | undefined, tolerance: Tolerance, pageSize: number, notes: string[] = []): BudgetResult {

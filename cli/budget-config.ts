@@ -102,6 +102,8 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: the config must be a JSON object`);
   const dir = path.dirname(path.resolve(file));
   const bad = (field: string, what: string) => new UsageError(`${file}: ${field}: ${what}`);
+  // A number of 309 digits or more is Infinity to JSON.parse, and JSON.stringify prints that as null.
+  const shown = (v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number too large)` : JSON.stringify(v));
   const known = new Set(['program', 'rack', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'budgets', 'baseline', 'tolerance']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
 
@@ -113,7 +115,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   };
   const int = (field: string, v: unknown, dflt: number, min: number, max: number): number => {
     if (v === undefined) return dflt;
-    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw bad(field, `must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw bad(field, `must be a whole number from ${min} to ${max}, not ${shown(v)}`);
     return v as number;
   };
 
@@ -153,7 +155,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   const size = (field: string, v: unknown): number | undefined => {
     if (v === undefined) return undefined;
     const n = parseSize(v);
-    if (n === undefined) throw bad(field, `${JSON.stringify(v)} is not a size: write e.g. "24MiB", "512KiB" or a number of bytes`);
+    if (n === undefined) throw bad(field, `${shown(v)} is not a size: write e.g. "24MiB", "512KiB" or a number of bytes`);
     return n;
   };
   let sharedRatio: number | undefined;
@@ -178,14 +180,14 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     if (pct && Number.isFinite(Number(pct[1]))) tolerance = { percent: Number(pct[1]) };
     else {
       const n = parseSize(t);
-      if (n === undefined) throw bad('tolerance', `${JSON.stringify(t)} is neither a percentage ("5%") nor a size ("1MiB")`);
+      if (n === undefined) throw bad('tolerance', `${shown(t)} is neither a percentage ("5%") nor a size ("1MiB")`);
       tolerance = { bytes: n };
     }
   }
   if (raw.baseline !== undefined && (typeof raw.baseline !== 'string' || !raw.baseline)) throw bad('baseline', 'must be a file name (a string)');
   if (raw.aslr !== undefined && typeof raw.aslr !== 'boolean') throw bad('aslr', 'must be true or false');
 
-  return {
+  const config: BudgetConfig = {
     dir,
     file,
     program,
@@ -199,4 +201,13 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     baseline: raw.baseline === undefined ? undefined : path.resolve(dir, raw.baseline as string),
     tolerance,
   };
+  // Checked after every field, so that a wrong field is named first. Nothing to check would pass every
+  // time: a CI job that checks nothing must not look green.
+  const { budgets } = config;
+  if (budgets.copiedPerChild === undefined && budgets.newPerChild === undefined && budgets.sharedRatio === undefined && !Object.keys(budgets.causes).length && !config.baseline)
+    throw bad(
+      'budgets',
+      'nothing to check: give budgets ("budgets": {"copiedPerChild": "24MiB"}) or a baseline to compare with ("baseline": "cowscope-baseline.json", written by cowscope budget --update-baseline)',
+    );
+  return config;
 }

@@ -151,26 +151,16 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
 const OUTPUT_FILE_OPTIONS: Record<string, string> = { save: 'run.cow', html: 'report.html', output: 'cowscope.out', junit: 'cowscope.xml' };
 
 function outputFilesWritable(args: Record<string, unknown>): true {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { whyNotWritable } = require('./writable') as typeof import('./writable');
   for (const [name, example] of Object.entries(OUTPUT_FILE_OPTIONS)) {
     for (const file of ([] as unknown[]).concat(args[name] ?? [])) {
       if (typeof file !== 'string') continue;
       if (!file) throw new UsageError(`--${name} needs a file name (e.g. --${name} ${example})`);
-      const full = path.resolve(file);
-      const dir = path.dirname(full);
-      const kind = (p: string) => {
-        try {
-          return fs.statSync(p).isDirectory() ? 'folder' : 'file';
-        } catch {
-          return undefined;
-        }
-      };
-      if (kind(dir) !== 'folder') throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} does not exist`);
-      if (kind(full) === 'folder') throw new UsageError(`cannot write ${file} (--${name}): it is a folder: name a file (e.g. ${path.join(file, example)})`);
-      try {
-        fs.accessSync(dir, fs.constants.W_OK);
-      } catch (e) {
-        throw new UsageError(`cannot write ${file} (--${name}): folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code}): name a file in a folder you can write`);
-      }
+      const why = whyNotWritable(file);
+      if (!why) continue;
+      const fix = { 'no folder': '', 'a folder': `: name a file (e.g. ${path.join(file, example)})`, 'not writable': ': name a file in a folder you can write' }[why.problem];
+      throw new UsageError(`cannot write ${file} (--${name}): ${why.text}${fix}`);
     }
   }
   return true;

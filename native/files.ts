@@ -4,9 +4,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** The temporary name beside file that its write goes to first (with the pid: two cowscopes writing the
+ *  same file do not share one). */
+export function tempNameFor(file: string): string {
+  return path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
 /** Writes data to file atomically; on failure removes the temporary file and rethrows. */
 export function writeFileAtomically(file: string, data: string | Buffer): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = tempNameFor(file);
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);

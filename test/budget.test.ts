@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { evaluate } from '../analyzers/budget';
 import { loadBudgetConfig, parseSize } from '../cli/budget-config';
+import { junit, markdown, writeOutputs } from '../cli/commands/budget';
 import { budgetsFor, findApp, initConfig, roundUpSize } from '../cli/commands/init';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES } from './helpers/python';
@@ -118,6 +120,119 @@ test('config files that are no config: 200 MB, /dev/zero, a directory, nothing t
     assert.ok(Date.now() - t0 < 10_000, `${file}: refused at once (${Date.now() - t0} ms)`);
   }
   assert.equal([parseSize('9'.repeat(400)), parseSize('1constructor'), parseSize('2 toString'), parseSize('1.5GiB')], [undefined, undefined, undefined, 1610612736]);
+});
+
+test('refused before any run, one line naming the fix, nothing written: nothing to check, --update-baseline with nowhere to write, a baseline that is none, an unwritable $GITHUB_STEP_SUMMARY, a number too large', () => {
+  const dir = path.join(tmp.dir, 'refused');
+  fs.mkdirSync(dir);
+  const write = (name: string, body: Record<string, unknown>) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, JSON.stringify({ program: CAUSES, children: 1, repeat: 1, ...body }));
+    return file;
+  };
+  const nothing = write('nothing.json', {});
+  const noBaseline = write('nobase.json', { budgets: { copiedPerChild: '100MiB' } });
+  const noFolder = write('nofolder.json', { baseline: 'sub/base.json' });
+  const isFolder = write('isfolder.json', { baseline: '.' });
+  const notBaseline = write('notbase.json', { baseline: 'junk.json' });
+  fs.writeFileSync(path.join(dir, 'junk.json'), '{"schema": "something else"}');
+  const huge = write('huge.json', {});
+  fs.writeFileSync(huge, `{"program": ${JSON.stringify(CAUSES)}, "budgets": {"copiedPerChild": 1e400}}`);
+  const xmlFile = path.join(dir, 'junit.xml');
+  const cases: [string[], NodeJS.ProcessEnv, string][] = [
+    // (the run passed with an empty table and a JUnit file of tests="0")
+    [
+      ['--config', nothing, '--junit', xmlFile],
+      {},
+      `${nothing}: budgets: nothing to check: give budgets ("budgets": {"copiedPerChild": "24MiB"}) or a baseline to compare with ("baseline": "cowscope-baseline.json", written by cowscope budget --update-baseline)`,
+    ],
+    // (both after the runs; the second named no fix: "cannot write .../sub/base.json: ENOENT")
+    [['--config', noBaseline, '--update-baseline'], {}, `${noBaseline}: baseline: set "baseline": "cowscope-baseline.json" to say where --update-baseline writes`],
+    [
+      ['--config', noFolder, '--update-baseline', '--junit', xmlFile],
+      {},
+      `cannot write the baseline ${dir}/sub/base.json (--update-baseline): folder ${dir}/sub does not exist: create it, or set "baseline" in ${noFolder} to a file in a folder that exists`,
+    ],
+    [['--config', isFolder, '--update-baseline'], {}, `cannot write the baseline ${dir} (--update-baseline): it is a folder: set "baseline" in ${isFolder} to a file name`],
+    [
+      ['--config', notBaseline, '--junit', xmlFile],
+      {},
+      `${dir}/junk.json is not a cowscope baseline (schema "something else"): write one with cowscope budget --update-baseline`,
+    ],
+    // (after the runs: "internal error: ENOENT", with the JUnit file written and no report)
+    [
+      ['--config', noBaseline, '--junit', xmlFile],
+      { GITHUB_STEP_SUMMARY: '/nonexistent/d/sum.md' },
+      'cannot write $GITHUB_STEP_SUMMARY /nonexistent/d/sum.md: folder /nonexistent/d does not exist: set GITHUB_STEP_SUMMARY to a file you can write, or unset it',
+    ],
+    [['--config', noBaseline], { GITHUB_STEP_SUMMARY: dir }, `cannot write $GITHUB_STEP_SUMMARY ${dir}: it is a folder: set GITHUB_STEP_SUMMARY to a file you can write, or unset it`],
+    // (JSON.parse reads 1e400 as Infinity, which JSON.stringify printed as null)
+    [['--config', huge], {}, `${huge}: budgets.copiedPerChild: Infinity (a number too large) is not a size: write e.g. "24MiB", "512KiB" or a number of bytes`],
+  ];
+  const before = fs.readdirSync(dir).sort();
+  for (const [args, env, line] of cases) {
+    const r = runCowscope(['budget', ...args], env);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr, `cowscope: ${line}\n`, 'one line, before the first run');
+    assert.is(r.stdout, '');
+    assert.equal(fs.readdirSync(dir).sort(), before, `${args.join(' ')}: nothing written`);
+  }
+  // Either is something to check: a baseline alone (the first run notes that it is not written yet).
+  assert.is(loadBudgetConfig(write('baseonly.json', { baseline: 'base.json' })).baseline, path.join(dir, 'base.json'));
+});
+
+test('an output that cannot be written at the end leaves none of this run behind: no JUnit file, the old baseline kept', () => {
+  const dir = path.join(tmp.dir, 'full');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, 'cowscope.json');
+  fs.writeFileSync(file, JSON.stringify({ program: CAUSES, children: 1, repeat: 1, baseline: 'base.json' }));
+  const old = '{"schema": "cowscope.baseline/1", "measured": {"copiedPerChild": 0, "newPerChild": 0, "sharedRatio": 1, "causes": {}}}\n';
+  fs.writeFileSync(path.join(dir, 'base.json'), old);
+  // /dev/full passes the checks before the run (a writable file) and fails the append with ENOSPC.
+  const r = runCowscope(['budget', '--config', file, '--update-baseline', '--junit', path.join(dir, 'junit.xml')], { COWSCOPE_CAUSE: 'noop', GITHUB_STEP_SUMMARY: '/dev/full' });
+  assert.equal(fs.readdirSync(dir).sort(), ['base.json', 'cowscope.json'], 'no JUnit file, no temporary file');
+  assert.is(fs.readFileSync(path.join(dir, 'base.json'), 'utf8'), old);
+  assert.is(r.status, 2, r.stderr);
+  assert.is(r.stderr, "cowscope: run 1 of 1\ncowscope: cannot write /dev/full: ENOSPC: none of this run's files were written; make room or fix the file, and run again\n");
+  assert.is(r.stdout, '');
+});
+
+test('writeOutputs: a rename that fails removes the files renamed before it; a summary is cut back to its old length', () => {
+  const dir = path.join(tmp.dir, 'outputs');
+  fs.mkdirSync(dir);
+  const summary = path.join(dir, 'summary.md');
+  fs.writeFileSync(summary, '# earlier step\n');
+  const blocked = path.join(dir, 'blocked');
+  fs.mkdirSync(path.join(blocked, 'x'), { recursive: true }); // a folder made after the checks: the rename onto it fails
+  const files = [
+    { file: path.join(dir, 'junit.xml'), text: '<testsuites/>\n' },
+    { file: blocked, text: 'baseline\n' },
+  ];
+  assert.throws(() => writeOutputs(files, { file: summary, text: '### cowscope budget\n' }), (e: Error) => e.message === `cannot write ${blocked}: EISDIR: none of this run's files were written; make room or fix the file, and run again`);
+  assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'summary.md']);
+  assert.is(fs.readFileSync(summary, 'utf8'), '# earlier step\n');
+  writeOutputs(files.slice(0, 1), { file: summary, text: '### cowscope budget\n' });
+  assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'junit.xml', 'summary.md']);
+  assert.is(fs.readFileSync(summary, 'utf8'), '# earlier step\n### cowscope budget\n');
+});
+
+test('baseline limits are whole bytes, rounded down (5% of 2310144 is 115507.2), and JUnit and Markdown show them', () => {
+  const base = { copiedPerChild: 2310144, newPerChild: 2310144, sharedRatio: 1, causes: { 'object.freeze': 2310144 } };
+  const now = { copiedPerChild: 2425651, newPerChild: 2425652, sharedRatio: 1, causes: { 'object.freeze': 2428928 } };
+  const r = evaluate(now, { causes: {} }, base, { percent: 5 }, 4096);
+  assert.equal(
+    r.checks.map((c) => [c.name, c.limit, c.measured, c.pass]),
+    [
+      ['baseline.copiedPerChild', 2425651, 2425651, true],
+      ['baseline.newPerChild', 2425651, 2425652, false],
+      ['baseline.causes.object.freeze', 2425651, 2428928, false],
+    ],
+  );
+  assert.equal(r.grew, [{ cause: 'object.freeze', baseline: 2310144, measured: 2428928 }]);
+  assert.match(junit(r), /<failure message="baseline\.newPerChild: measured 2\.3M, over the limit 2\.3M">/);
+  assert.match(markdown(r), /\| baseline\.newPerChild \| <= 2\.3M \| 2\.3M \| \*\*over\*\* \|/);
+  // Below the noise floor the limit is the baseline and 8 pages, whole already.
+  assert.is(evaluate(now, { causes: {} }, { ...base, copiedPerChild: 1000.5 }, { percent: 5 }, 4096).checks[0].limit, 33768);
 });
 
 test('sizes: KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based, a bare K/M/G as cowscope prints it (1024)', () => {

@@ -6,14 +6,15 @@ import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
-import { loadBudgetConfig } from '../budget-config';
-import { writeFileAtomically } from '../../native/files';
+import { BudgetConfig, loadBudgetConfig } from '../budget-config';
+import { tempNameFor } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { escapeControl } from '../render/escape';
 import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun } from './run';
 import { SPECS } from './specs';
+import { whyNotWritable } from '../writable';
 
 interface BudgetArgs {
   config: string;
@@ -39,11 +40,69 @@ function loadBaseline(file: string): Measured | undefined {
   }
 }
 
-function writeAtomically(file: string, text: string): void {
+/** Refuses, before the runs, what would only fail after them: --update-baseline with nowhere to write,
+ *  or a baseline or $GITHUB_STEP_SUMMARY that cannot be written (--junit is checked by cli/main.ts). */
+function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: string | undefined): void {
+  if (updateBaseline) {
+    if (!cfg.baseline) throw new UsageError(`${cfg.file}: baseline: set "baseline": "cowscope-baseline.json" to say where --update-baseline writes`);
+    const why = whyNotWritable(cfg.baseline);
+    if (why) {
+      const set = `set "baseline" in ${cfg.file} to`;
+      const fix = { 'no folder': `create it, or ${set} a file in a folder that exists`, 'a folder': `${set} a file name`, 'not writable': `${set} a file in a folder you can write` }[why.problem];
+      throw new UsageError(`cannot write the baseline ${cfg.baseline} (--update-baseline): ${why.text}: ${fix}`);
+    }
+  }
+  if (summary) {
+    const why = whyNotWritable(summary, 'append');
+    if (why) throw new UsageError(`cannot write $GITHUB_STEP_SUMMARY ${summary}: ${why.text}: set GITHUB_STEP_SUMMARY to a file you can write, or unset it`);
+  }
+}
+
+/** Writes this invocation's files all or none (--junit, the baseline with --update-baseline, the
+ *  $GITHUB_STEP_SUMMARY table): a failure at the end (a full disk) must leave no half-written file, nor
+ *  some of this run's files beside the others' old versions. The replaced files are written to temporary
+ *  names beside them, the summary is appended (cut back to its old length if that fails), and only then
+ *  are the files renamed into place in the order given (the baseline last): a rename that fails removes
+ *  the files renamed before it, and the files after it, the baseline among them, keep their old versions. */
+export function writeOutputs(files: { file: string; text: string }[], summary?: { file: string; text: string }): void {
+  const staged: { file: string; tmp: string }[] = [];
+  const renamed: string[] = [];
+  let summaryWas: number | undefined; // its length before the append; -1: there was none; undefined: leave it
+  let failed = '';
   try {
-    writeFileAtomically(file, text);
+    for (const { file, text } of files) {
+      failed = file;
+      staged.push({ file, tmp: tempNameFor(file) });
+      fs.writeFileSync(staged[staged.length - 1].tmp, text);
+    }
+    if (summary) {
+      failed = summary.file;
+      // Only a regular file is cut back: /dev/stdout, a terminal or a pipe cannot be, and need not be.
+      const st = fs.statSync(summary.file, { throwIfNoEntry: false });
+      summaryWas = !st ? -1 : st.isFile() ? st.size : undefined;
+      fs.appendFileSync(summary.file, summary.text);
+    }
+    for (const { file, tmp } of staged) {
+      failed = file;
+      fs.renameSync(tmp, file);
+      renamed.push(file);
+    }
   } catch (e) {
-    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    // Undone as far as it goes; the error to report is the first.
+    const quietly = (undo: () => void) => {
+      try {
+        undo();
+      } catch {
+        /* reported: the write's own error */
+      }
+    };
+    for (const { tmp } of staged) quietly(() => fs.rmSync(tmp, { force: true }));
+    for (const file of renamed) quietly(() => fs.rmSync(file, { force: true }));
+    const was = summaryWas;
+    if (summary && was !== undefined) quietly(() => (was < 0 ? fs.rmSync(summary.file, { force: true }) : fs.truncateSync(summary.file, was)));
+    throw new UsageError(
+      `cannot write ${failed}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: none of this run's files were written; make room or fix the file, and run again`,
+    );
   }
 }
 
@@ -111,6 +170,10 @@ function text(r: BudgetResult): string {
 
 export async function budgetCommand(args: BudgetArgs, command: string[]): Promise<{ output: string; pass: boolean }> {
   const cfg = loadBudgetConfig(args.config);
+  const summary = process.env.GITHUB_STEP_SUMMARY || undefined;
+  outputsWritable(cfg, args.updateBaseline, summary);
+  // A baseline that is no baseline is said before the runs, too.
+  const baseline = cfg.baseline && !args.updateBaseline ? loadBaseline(cfg.baseline) : undefined;
   const plan = planRun(
     {
       ...RUN_DEFAULTS,
@@ -133,16 +196,15 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
   }
   const measured = measure(reports);
   const notes: string[] = [];
-  const baseline = cfg.baseline && !args.updateBaseline ? loadBaseline(cfg.baseline) : undefined;
   if (cfg.baseline && !baseline && !args.updateBaseline) notes.push(`no baseline at ${cfg.baseline} yet: write it with cowscope budget --update-baseline`);
   const result = evaluate(measured, cfg.budgets, baseline, cfg.tolerance, reports[0].pageSize, notes);
-  if (args.updateBaseline) {
-    if (!cfg.baseline) throw new UsageError(`${cfg.file}: baseline: set "baseline": "cowscope-baseline.json" to say where --update-baseline writes`);
-    writeAtomically(cfg.baseline, `${JSON.stringify({ schema: BASELINE_SCHEMA, runtime: reports[0].runtime, time: new Date().toISOString(), measured }, null, 2)}\n`);
+  const files: { file: string; text: string }[] = [];
+  if (args.junit) files.push({ file: args.junit, text: junit(result) });
+  if (args.updateBaseline && cfg.baseline) {
+    files.push({ file: cfg.baseline, text: `${JSON.stringify({ schema: BASELINE_SCHEMA, runtime: reports[0].runtime, time: new Date().toISOString(), measured }, null, 2)}\n` });
     result.notes.push(`baseline written to ${cfg.baseline}`);
   }
-  if (args.junit) writeAtomically(args.junit, junit(result));
-  if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown(result));
+  writeOutputs(files, summary ? { file: summary, text: markdown(result) } : undefined);
   return { output: args.json ? `${JSON.stringify(result, null, 2)}\n` : text(result), pass: result.pass };
 }
 

@@ -1,0 +1,39 @@
+// Whether a file the user named can be written, asked before anything runs: a run of a minute must not
+// end in "cannot write" with its report lost. cli/main.ts asks it for --save, --html, --output and
+// --junit; `cowscope budget` for the baseline and $GITHUB_STEP_SUMMARY. Each caller names its own fix.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface Unwritable {
+  /** what is wrong, so that the caller can name the fix for its option or setting */
+  problem: 'no folder' | 'a folder' | 'not writable';
+  /** e.g. "folder /x does not exist" */
+  text: string;
+}
+
+function kind(p: string): 'folder' | 'file' | undefined {
+  try {
+    return fs.statSync(p).isDirectory() ? 'folder' : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why file cannot be written, or undefined. A file that is replaced is written to a temporary name
+ *  beside it and renamed into place (native/files.ts), so its folder must be writable, whatever the
+ *  file's own mode; a file that is appended to is opened as it is, so an existing one must be writable. */
+export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replace'): Unwritable | undefined {
+  const full = path.resolve(file);
+  const dir = path.dirname(full);
+  if (kind(dir) !== 'folder') return { problem: 'no folder', text: `folder ${dir} does not exist` };
+  const existing = kind(full);
+  if (existing === 'folder') return { problem: 'a folder', text: 'it is a folder' };
+  const [target, what] = how === 'append' && existing ? [full, 'it is'] : [dir, `folder ${dir} is`];
+  try {
+    fs.accessSync(target, fs.constants.W_OK);
+  } catch (e) {
+    return { problem: 'not writable', text: `${what} not writable (${(e as NodeJS.ErrnoException).code})` };
+  }
+  return undefined;
+}
