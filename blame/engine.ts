@@ -108,6 +108,9 @@ class PageTally {
   private readonly ownerAt = new AddrMap<number>(); // owner key (an address) -> slot in ownerFirst/ownerWords, this page
   private readonly ownerFirst: number[] = [];
   private readonly ownerWords: number[] = [];
+  // the causes of the page at hand and their changed words (changedPage), for its region's tally
+  private readonly pageWordCauses: string[] = [];
+  private readonly pageWordCounts: number[] = [];
 
   constructor(
     private readonly blamer: PageBlamer,
@@ -138,7 +141,9 @@ class PageTally {
 
   /** Copied page p, its changed words [first, end). */
   page(p: number, first: number, end: number): void {
-    const { blamer, diffs, pageCauses } = this;
+    const { blamer, diffs, pageCauses, pageWordCauses, pageWordCounts } = this;
+    pageWordCauses.length = 0;
+    pageWordCounts.length = 0;
     let primary: string;
     if (diffs.status[p] === 0) primary = blamer.identicalPage(p);
     else if (diffs.status[p] !== 1) primary = 'unknown'; // unreadable: no words to judge
@@ -153,6 +158,7 @@ class PageTally {
     let r = this.regions.get(region);
     if (!r) this.regions.set(region, (r = new Map()));
     bump(r, primary, 1, 0);
+    for (let i = 0; i < pageWordCauses.length; i++) bump(r, pageWordCauses[i], 0, pageWordCounts[i]);
   }
 
   /** A page whose words changed: the cause with most of its words (ties by the catalog's order), and
@@ -178,6 +184,8 @@ class PageTally {
     for (const id of here) {
       if (best < 0 || counts[id] > counts[best] || (counts[id] === counts[best] && ranks[id] < ranks[best])) best = id;
       bump(this.causes, names[id], 0, counts[id]);
+      this.pageWordCauses.push(names[id]);
+      this.pageWordCounts.push(counts[id]);
     }
     this.pageCauses[p] = here.map((id) => names[id]).sort();
     for (const id of here) counts[id] = 0;

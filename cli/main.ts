@@ -112,13 +112,31 @@ function unknownWords(list: string): string[] {
   return [...new Set(once)].map((w) => (argv.some((a) => a.startsWith('-') && a.replace(/^-+/, '').split('=')[0] === w) ? typed(w) : JSON.stringify(w)));
 }
 
+/** The commands that start a program, whose own options follow `--`. */
+const PROGRAM_COMMANDS = new Set(['run', 'compare']);
+
+/** Does the option (as typed) follow a word that names a file (the program, to run and compare)? */
+function afterProgram(flag: string): boolean {
+  const at = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  return argv.slice(1, at).some((a) => {
+    if (a.startsWith('-')) return false;
+    try {
+      return fs.statSync(a).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** yargs' validation messages, made to say what to type: ordered rules, the first that matches. */
 const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) => string][] = [
   [/^Not enough non-option arguments/, (_, command) => `${command} needs more arguments`],
-  [/^Unknown arguments?: (.*)$/, (m) => {
+  [/^Unknown arguments?: (.*)$/, (m, command) => {
     const words = unknownWords(m[1]);
     const flags = words.filter((w) => w.startsWith('-'));
-    return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
+    // run and compare start a program: an option typed after it is the program's own, and goes after --
+    const forProgram = PROGRAM_COMMANDS.has(command ?? '') && flags.length && afterProgram(flags[0]) ? ` (options of the program go after --, e.g. cowscope ${command} -- ruby app.rb ${flags[0]})` : '';
+    return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}${forProgram}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
   }],
   [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
   [/^Not enough arguments following: ([\w-]+)/, (m) => `${typed(m[1])} needs a value`],

@@ -10,11 +10,23 @@ export function tempNameFor(file: string): string {
   return path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
 }
 
-/** Writes data to file atomically; on failure removes the temporary file and rethrows. */
+/** Creates the temporary file tmp with data. Exclusively (O_CREAT|O_EXCL): a name already there, a
+ *  symlink among them, is refused, never followed (as root, in a folder others can write, it may have been
+ *  planted), and left alone. A write that fails once the file is made (a full disk) removes it. */
+export function writeTemporary(tmp: string, data: string | Buffer): void {
+  try {
+    fs.writeFileSync(tmp, data, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Writes data to file atomically; on failure removes the temporary file it made and rethrows. */
 export function writeFileAtomically(file: string, data: string | Buffer): void {
   const tmp = tempNameFor(file);
+  writeTemporary(tmp, data);
   try {
-    fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });

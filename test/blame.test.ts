@@ -57,6 +57,11 @@ function assertTotals(child: any): void {
   assert.is(pages, child.pages.copied, `child ${child.pid}: blame pages add up to the copied pages`);
   const byRegion = child.blameByRegion.reduce((n: number, g: { pages: number }) => n + g.pages, 0);
   assert.is(byRegion, child.pages.copied, `child ${child.pid}: per-region blame adds up too`);
+  // and so do each cause's changed words (they were 0 in every region)
+  for (const b of child.blame as { cause: string; words: number }[]) {
+    const words = child.blameByRegion.reduce((n: number, g: { blame: { cause: string; words: number }[] }) => n + (g.blame.find((x) => x.cause === b.cause)?.words ?? 0), 0);
+    assert.is(words, b.words, `child ${child.pid}: ${b.cause}'s words per region add up`);
+  }
 }
 
 const RUBIES = testRubies();

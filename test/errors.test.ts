@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { captureProcesses, checkTarget, TargetError } from '../native/capture';
 import { describeError } from '../cli/errors';
 import { ProbeError } from '../native/probe';
+import { tempNameFor, writeFileAtomically } from '../native/files';
 import { Family, ROOT, isRoot, runCli, startFamily, stopAll } from './helpers/family';
 import { AS_NOBODY, Stage, stagePackage } from './helpers/stage';
 import { RUBY_FIXTURES } from './helpers/ruby';
@@ -190,6 +191,26 @@ test('--debug adds the stack trace', () => {
   assert.is(r.status, 2);
   assert.match(r.stderr, /^cowscope: no process/);
   assert.match(r.stderr, /\n\s+at /);
+});
+
+test('an output file\'s temporary name planted as a symlink is refused, not followed, and left alone', () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'planted-'));
+  try {
+    const target = path.join(dir, 'victim');
+    fs.writeFileSync(target, 'precious');
+    const out = path.join(dir, 'report.html');
+    fs.symlinkSync(target, tempNameFor(out));
+    assert.throws(() => writeFileAtomically(out, 'report'), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+    assert.is(fs.readFileSync(target, 'utf8'), 'precious', 'the symlink\'s target is untouched');
+    assert.ok(fs.lstatSync(tempNameFor(out)).isSymbolicLink(), 'the planted name stays');
+    assert.not.ok(fs.existsSync(out));
+    fs.rmSync(tempNameFor(out));
+    writeFileAtomically(out, 'report');
+    assert.is(fs.readFileSync(out, 'utf8'), 'report');
+    assert.equal(fs.readdirSync(dir).sort(), ['report.html', 'victim'], 'no temporary file left');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -179,6 +179,17 @@ test('a CPython older than the version table (3.10, 3.9 or 3.8): the run works w
   assert.ok(pagesOf(child.blame, /^py\.refcount$/) > 0, JSON.stringify(child.blame));
 });
 
+test('a program that forks processes of its own before the fork point, and a workload that forks: they end their own ways, the run goes on', () => {
+  // before: a worker's sys.exit or raise was taken for the program's ("the program called exit"), and a
+  // grandchild's for the child's ("process N raised SystemExit")
+  const r = runCowscope(['run', '--json', '--children', '2', '--', '/usr/bin/python3', fixture('prefork.py')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^workers ended: 3 1 -15$/m);
+  assert.match(r.stderr, /^helper \d+ ran to the end of the script$/m);
+  assert.is((r.stderr.match(/^ValueError: grandchild crashed$/gm) ?? []).length, 2, 'each child\'s grandchild printed its traceback, as Python does');
+  assert.is(JSON.parse(r.stdout).children.length, 2);
+});
+
 test('a Python the agent does not run on (2.7, 3.6, 3.7): one line naming the version and the fix, exit 2', () => {
   const python = olderPython(['3.7', '3.6', '2.7']);
   if (!python) assert.unreachable('no CPython 2.7, 3.6 or 3.7 under ~/.pyenv/versions or /opt/pythons (the machine image has them)');

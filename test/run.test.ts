@@ -1,7 +1,7 @@
 // cowscope run with Debian's real Ruby: planted copies are found, a no-op copies little, Rack request
 // counts matter, save/report round-trips, and every process and temporary file is cleaned up.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -272,6 +272,21 @@ test('run --rack: a request the app answers 404 (a mistyped route) stops the run
   assert.is(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
 });
 
+test('a program that forks workers of its own before the fork point: they end their own ways (return, exit, raise, TERM), the run goes on', () => {
+  // before: a worker that returned ran the fork point itself (the run timed out), and a worker's exit or
+  // raise was taken for the program's
+  const r = runCowscope(['run', '--json', '--children', '2', fixture('prefork.rb')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^workers ended: 0 0 3 1 15$/m);
+  assert.is(JSON.parse(r.stdout).children.length, 2);
+});
+
+test("run passes its stdin on when it is a pipe; a program reading it gets what was piped", () => {
+  const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '1', fixture('stdin.rb')], { encoding: 'utf8', input: 'x'.repeat(100_000), timeout: 120_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^read 100000 bytes$/m);
+});
+
 test('bad arguments to run and report: one line, exit 2', () => {
   const cases: [string[], RegExp][] = [
     [['run'], /give a program to run/],
@@ -281,6 +296,11 @@ test('bad arguments to run and report: one line, exit 2', () => {
     [['run', '--children', '0', fixture('noop.rb')], /--children must be a whole number from 1 to 64/],
     [['run', '--strategy', 'magic', fixture('noop.rb')], /unknown strategy step "magic"/],
     [['run', '--strategy', 'gc+custom', fixture('noop.rb')], /strategy custom needs --before-fork FILE\.rb/],
+    [['run', '--before-fork', fixture('noop.rb'), fixture('noop.rb')], /--before-fork .* runs only with the custom step: add it \(--strategy custom, or none\+custom\)/],
+    [['run', path.join(RUBY_FIXTURES, 'rails')], /the program .* is a folder: name a file/],
+    [['run', fixture('noop.rb'), '-x', '--foo'], /^cowscope: unknown options -x, --foo \(options of the program go after --, e\.g\. cowscope run -- ruby app\.rb -x\)/],
+    [['compare', '--strategies', 'none,gc,gc', fixture('noop.rb')], /--strategies names gc twice: name each once/],
+    [['compare', '--strategies', 'none,,gc', fixture('noop.rb')], /--strategies none,,gc has an empty entry/],
     [['report', '/nonexistent.cow'], /cannot read \/nonexistent\.cow: ENOENT/],
     [['report', fixture('noop.rb')], /is not a cowscope capture/],
   ];

@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
 import { BudgetConfig, loadBudgetConfig } from '../budget-config';
-import { tempNameFor } from '../../native/files';
+import { tempNameFor, writeTemporary } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { escapeControl } from '../render/escape';
@@ -72,8 +72,9 @@ export function writeOutputs(files: { file: string; text: string }[], summary?: 
   try {
     for (const { file, text } of files) {
       failed = file;
-      staged.push({ file, tmp: tempNameFor(file) });
-      fs.writeFileSync(staged[staged.length - 1].tmp, text);
+      const tmp = tempNameFor(file);
+      writeTemporary(tmp, text); // made, then staged: a name that was there is not ours to remove
+      staged.push({ file, tmp });
     }
     if (summary) {
       failed = summary.file;

@@ -17,8 +17,10 @@ interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
 }
 
 export async function compareCommand(args: CompareArgs, command: string[]): Promise<string> {
-  const names = args.strategies.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!names.length) throw new UsageError('--strategies needs at least one strategy, e.g. none,gc,warmup');
+  const names = args.strategies.split(',').map((s) => s.trim());
+  if (names.some((n) => !n)) throw new UsageError(`--strategies ${args.strategies} has an empty entry: name one strategy between each comma, e.g. none,gc,warmup`);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new UsageError(`--strategies names ${twice} twice: name each once (--repeat runs each several times)`);
   // Every strategy is checked before the first run, for the program's runtime (Ruby and Python steps differ).
   const plans = names.map((name) => planRun({ ...args, strategy: name }, process.stderr));
   if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 50) throw new UsageError(`--repeat must be a whole number from 1 to 50, not ${args.repeat}`);

@@ -38,7 +38,8 @@ export const CAUSE_SHARE = 0.1;
 export function findApp(dir: string, given: { program?: string; rack?: string } = {}): App {
   const rel = (file: string, flag: string): string => {
     const full = path.resolve(file);
-    if (!fs.existsSync(full) || !fs.statSync(full).isFile()) throw new UsageError(`${flag} ${file} does not exist: check the path`);
+    if (!fs.existsSync(full)) throw new UsageError(`${flag} ${file} does not exist: check the path`);
+    if (!fs.statSync(full).isFile()) throw new UsageError(`${flag} ${file} is ${fs.statSync(full).isDirectory() ? 'a folder' : 'not a regular file'}: name a file`);
     return path.relative(dir, full) || path.basename(full);
   };
   if (given.rack && given.program) throw new UsageError('give either --program or --rack, not both');

@@ -38,6 +38,8 @@ export function checkStrategy(spec: string, beforeFork: string | undefined): voi
   for (const step of steps)
     if (!STRATEGY_STEPS.includes(step)) throw new UsageError(`unknown strategy step "${step}" in "${spec}": use ${STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+coderange)`);
   if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
+  // Otherwise nothing would load it: the run would measure another strategy than the one meant.
+  if (beforeFork !== undefined && !steps.includes('custom')) throw new UsageError(`--before-fork ${beforeFork} runs only with the custom step: add it (--strategy custom, or ${spec}+custom)`);
 }
 
 export interface RunArgs {
@@ -86,7 +88,8 @@ const maxHeapMapOf = (args: RunArgs): number => sizeLimit('--max-heap-map', args
 
 function existingFile(file: string, what: string, base = process.cwd()): string {
   const full = path.resolve(base, file);
-  if (!fs.existsSync(full) || !fs.statSync(full).isFile()) throw new UsageError(`${what} ${file} does not exist: check the path`);
+  if (!fs.existsSync(full)) throw new UsageError(`${what} ${file} does not exist: check the path`);
+  if (!fs.statSync(full).isFile()) throw new UsageError(`${what} ${file} is ${fs.statSync(full).isDirectory() ? 'a folder' : 'not a regular file'}: name a file`);
   return full;
 }
 
@@ -331,8 +334,20 @@ function programLaps(laps: Laps, at: Record<string, number>): void {
   laps.skip();
 }
 
+/** 'inherit' where cowscope's stdin is a pipe, a socket or a file (`seq 100 | cowscope run app.rb`): one run reads it
+ *  as the program alone would. Not a terminal: the program runs in a process group of its own, and a
+ *  background group that reads the terminal is stopped (SIGTTIN). */
+function programStdin(): 'inherit' | undefined {
+  try {
+    const st = fs.fstatSync(0);
+    return st.isFIFO() || st.isFile() || st.isSocket() ? 'inherit' : undefined;
+  } catch {
+    return undefined; // closed
+  }
+}
+
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
-  const plan = planRun(args, process.stderr);
+  const plan = { ...planRun(args, process.stderr), stdin: programStdin() };
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
   if (args.save) captureFileModule().saveCapture(args.save, capture);

@@ -49,6 +49,8 @@ export interface WsgiWorkload {
 
 export interface RubyRunOptions {
   ruby: string;
+  /** the program reads cowscope's stdin (`cowscope run` where that is a pipe or a file); else /dev/null */
+  stdin?: 'inherit';
   /** a Python interpreter: set, the program is a Python one (the Python agent; ruby is not used) */
   python?: string;
   /** the program: a script and its arguments (ignored with rack) */
@@ -394,7 +396,7 @@ export class RubySession {
     const randomized = opts.aslr === false ? setAddressRandomization(false) : undefined;
     try {
       const proc = spawn(opts.python ?? opts.ruby, args, {
-        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'],
         env: { ...process.env, COWSCOPE_CONFIG: JSON.stringify(config) },
         cwd: opts.cwd,
         detached: true,
@@ -638,7 +640,7 @@ export class RubySession {
       );
     const fix =
       d.status !== undefined && (d.status & 0x7f) === 0
-        ? 'the workload must return normally (no exit! or exec in a child): remove that call'
+        ? `the workload must return normally (no ${this.opts.python ? 'os._exit' : 'exit!'} or exec in a child): remove that call`
         : 'something outside the workload killed it (the OOM killer? see dmesg) or the workload signalled its own process; run again';
     return new SessionError(`child ${d.pid} ${how} ${where}: ${fix}`);
   }

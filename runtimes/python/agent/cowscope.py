@@ -63,7 +63,7 @@ def workload(fn):
 def fork_point():
     """Forks here instead of at the end of the main script. Does not return in the parent when cowscope
     is driving (the parent waits for release and exits); a no-op otherwise."""
-    if not active() or _state["forked"]:
+    if not active() or _state["forked"] or not _program_process():
         return
     _state["forked"] = True
     try:
@@ -178,7 +178,15 @@ def _main_module(script):
     return main
 
 
+def _program_process():
+    """The program's own process, not one it forked before the fork point (a preforking server's
+    worker, a helper): those end as they would without cowscope (their exits and errors are theirs), and
+    never reach the fork point."""
+    return os.getpid() == _state.get("program_pid")
+
+
 def _hello():
+    _state["program_pid"] = os.getpid()
     cowscope_pid = int(CONFIG.get("cowscopePid", 0))
     _set_pdeathsig()
     if cowscope_pid > 0 and not _alive(cowscope_pid):
@@ -203,12 +211,12 @@ def run_main():
             code = compile(f.read(), script, "exec")
         exec(code, main.__dict__)
     except SystemExit as e:
-        if not _state["forked"]:
+        if not _state["forked"] and _program_process():
             status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             _report("exited", status=status, where=_clip(_where(e)))
         raise
     except BaseException as e:
-        if not _state["forked"]:
+        if not _state["forked"] and _program_process():
             _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
         raise
     fork_point()
@@ -578,6 +586,7 @@ def _fork_family(count):
 
 
 def _child_main(parent):
+    me = os.getpid()
     status = 1
     try:
         _die_with_parent(parent)
@@ -585,7 +594,16 @@ def _child_main(parent):
         runs = _gc_runs()
         full = _gc_full_runs()
         freed = _count_gc_frees()
-        _run_workload()
+        try:
+            _run_workload()
+        except BaseException:
+            if os.getpid() == me:
+                raise
+            status = _forked_by_workload_exit()
+            return
+        if os.getpid() != me:
+            status = 0  # a process the workload forked, back from it: it ends, as it would have
+            return
         _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"], gcWindows=freed["windows"], **({} if freed["until"] is None else {"gcWindowsUntil": freed["until"]}))
         os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
@@ -597,6 +615,21 @@ def _child_main(parent):
     finally:
         _flush_output()
         os._exit(status)
+
+
+def _forked_by_workload_exit():
+    """How a process the workload forked ends when the workload raised in it: its exit status (SystemExit),
+    or 1 after the traceback Python prints; never reported to cowscope (it is no child of cowscope's)."""
+    e = sys.exc_info()[1]
+    if isinstance(e, SystemExit):
+        if e.code is None or isinstance(e.code, int):
+            return e.code or 0
+        sys.stderr.write("%s\n" % e.code)
+        return 1
+    import traceback
+
+    traceback.print_exc()
+    return 1
 
 
 def _count_gc_frees():

@@ -58,7 +58,7 @@ module Cowscope
     # is driving (the parent waits for release and exits); is a no-op otherwise.
     def fork_point
       return unless active?
-      return if @forked
+      return if @forked || !program_process?
 
       @forked = true
       run_fork_sequence
@@ -74,6 +74,7 @@ module Cowscope
     # At load, under cowscope: die with cowscope (so that nothing stays stopped if it is SIGKILLed), then
     # say hello with the protocol version.
     def start_controlled
+      @program_pid = Process.pid
       cowscope = Integer(CONFIG.fetch('cowscopePid', 0))
       set_pdeathsig
       # cowscope died before the line above: nobody would ever release us.
@@ -84,13 +85,20 @@ module Cowscope
     # The default fork point: the end of the main script. A raise or an explicit exit ends the program
     # before it got there, and cowscope is told why.
     def at_main_exit
-      return if @forked
+      return if @forked || !program_process?
 
       case $!
       when nil then fork_point
       when SystemExit then report('exited', status: $!.status, where: clip(caller_hint($!)))
       else report('error', error: clip("#{$!.class}: #{$!.message}"), where: clip(caller_hint($!)))
       end
+    end
+
+    # The program's own process, not one it forked before the fork point (a preforking server's worker, a
+    # helper): those end as they would without cowscope (their exits and errors are theirs), and never
+    # reach the fork point.
+    def program_process?
+      Process.pid == @program_pid
     end
 
     # `cowscope run --rack config.ru`: load the app as the preload, then fork.
