@@ -38,8 +38,12 @@ export function checkStrategy(spec: string, beforeFork: string | undefined): voi
   for (const step of steps)
     if (!STRATEGY_STEPS.includes(step)) throw new UsageError(`unknown strategy step "${step}" in "${spec}": use ${STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+coderange)`);
   if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
-  // Otherwise nothing would load it: the run would measure another strategy than the one meant.
-  if (beforeFork !== undefined && !steps.includes('custom')) throw new UsageError(`--before-fork ${beforeFork} runs only with the custom step: add it (--strategy custom, or ${spec}+custom)`);
+}
+
+/** --before-fork with no strategy that has the custom step: nothing would load the file, and the runs
+ *  would measure other strategies than the one meant. */
+export function checkBeforeForkUsed(strategies: string[], beforeFork: string | undefined, add: string): void {
+  if (beforeFork !== undefined && !strategies.some((s) => s.split('+').includes('custom'))) throw new UsageError(`--before-fork ${beforeFork} runs only with the custom step: add it (${add})`);
 }
 
 export interface RunArgs {
@@ -347,6 +351,7 @@ function programStdin(): 'inherit' | undefined {
 }
 
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
+  checkBeforeForkUsed([args.strategy], args.beforeFork, `--strategy custom, or ${args.strategy}+custom`);
   const plan = { ...planRun(args, process.stderr), stdin: programStdin() };
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);

@@ -138,6 +138,11 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
   { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
   { cause: (f) => promoteCause(f.L!, f.ageAtFork?.()), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+  // A freeze of a String that also resized it (3.1's rb_str_freeze shrinks it to its length, clearing
+  // the coderange): the freeze wrote the word. Found on a program freezing 100,000 preloaded Strings in
+  // its workload (3.1.2): 4.6M of string.coderange-cleared a child, and prewarm predicted to save 96K of
+  // the 4.7M it saved.
+  { cause: 'object.freeze', when: (f) => f.t === T.STRING && !!(f.X & FL.freeze) && !!(f.N.lo & FL.freeze) },
   // set at the fork and clear now: not computed but cleared, by a resize or modification in place
   { cause: 'string.coderange-cleared', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) && !!(f.O.lo & FL.coderange) && !(f.N.lo & FL.coderange) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
@@ -524,7 +529,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // an rb_id_table the child inserted into: its new items and the collided bits of the probe path
   { cause: (c) => c.ctx.idTableCause.get(c.start)!, when: (c) => c.ctx.idTableCause.has(c.start) && (isZero(c.O) || (c.O.hi === 0 && c.N.hi === 1 && c.O.lo === c.N.lo)) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
-  { cause: 'gc.mark-stack', when: (c) => c.size >= 4000 && c.size <= 4096 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
+  { cause: 'gc.mark-stack', when: (c) => isMarkStackSize(c.size) && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
   // owner's free function released the chunk (glibc's links written into it). In use again in the
   // child: its mallocs reused it at the same size, as they would had a GC before the fork freed it.
@@ -1195,6 +1200,18 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // iteration (its level lives in the Hash's flags) do not write them, compaction only where an object
   // moved. Found on the same program on Debian's 3.1 (its libruby names no static function): 1,405 pages.
   { cause: 'mutation.hash', when: (p) => p.ctx.exactWriter(p.page) === undefined && hashTablesOn(p) === HASH_TABLES_ONLY },
+  // The GC's mark stack (stack_chunk_t: 500 VALUEs and a link, in chunks of ~4 KiB no object owns): a
+  // child's GC pushes the objects a GC before the fork pushed, in the same order, into the chunks that GC
+  // left. Told by the writer where named (gc_grey pushes), else by a page of such chunks alone. Found on a
+  // program whose workload ran 3 GCs after a parent's GC.start (strategy gc, 3.1/3.3.8): ~195 pages a
+  // child, 26-49% of its copies, same-value.unknown before (3.4.5's GCs change the stack's words).
+  { cause: 'gc.mark-stack', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) < 0 && (FIRST_WRITERS.markStack.test(p.ctx.exactWriter(p.page) ?? '') || markStackChunksOnly(p)) },
+  // A buffer an object owns (a String's characters, an Array's elements: a chunk in use at the fork, or a
+  // block glibc mmapped for it) that the program stored its own bytes into again (String#setbyte of the
+  // byte there, a[i] = a[i]), with no writer named to tell the store: every chunk on the page is the data
+  // of objects of one type. Found on a program rewriting the bytes of a 10 MB preloaded String, one per
+  // page (3.1, and 3.4.5 without fault tracing): 2,560 pages, same-value.unknown before.
+  { cause: (p) => mutation(dataOwnerOn(p)), when: (p) => p.ctx.exactWriter(p.page) === undefined && dataOwnerOn(p) >= 0 },
   // A native library of the program (a C extension, the C library it wraps) stored its own bytes again
   // off the GC heap, where no object owns them.
   { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && p.ctx.nativeWriter(p.page) !== undefined },
@@ -1211,7 +1228,46 @@ const FIRST_WRITERS = {
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
   stringResize: /^rb_str_resize$/,
+  markStack: /^(gc_grey|push_mark_stack|push_mark_stack_chunk)$/,
 };
+
+/** The chunks glibc carved for the GC's mark stack: stack_chunk_t, 500 VALUEs and a link (the size the
+ *  content rule gc.mark-stack takes too). */
+const isMarkStackSize = (size: number) => size >= 4000 && size <= 4096;
+
+/** Is every chunk in use at the fork on this page (off the GC heap) of the mark stack's size, with no
+ *  object owning it, and is there one? */
+function markStackChunksOnly(p: IdenticalPage): boolean {
+  const f = p.ctx.glibc.fork;
+  let found = false;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
+    if (!f.inUse[i] || f.start[i] + f.size[i] <= p.page) continue;
+    if (!isMarkStackSize(f.size[i]) || chunkOwnerIndex(p.ctx, f.start[i]) >= 0) return false;
+    found = true;
+  }
+  return found;
+}
+
+/** The type of the objects whose data (DATA_OWNER_TYPES) is all the page holds, off the GC heap: the
+ *  block glibc mmapped for one, or the chunks in use at the fork on the page, each owned by an object of
+ *  that one type; -1 otherwise. */
+function dataOwnerOn(p: IdenticalPage): number {
+  if (bodyOf(p.ctx, p.page) >= 0) return -1;
+  const m = mmappedChunkAt(p.ctx, p.page);
+  if (m) {
+    const type = m.start + 16 <= p.page && p.page + p.pageSize <= m.start + m.size ? ownerType(p.ctx, m.start) : -1;
+    return DATA_OWNER_TYPES.has(type) ? type : -1;
+  }
+  const f = p.ctx.glibc.fork;
+  let type = -1;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
+    if (f.start[i] + f.size[i] <= p.page) continue;
+    const t = f.inUse[i] ? ownerType(p.ctx, f.start[i]) : -1;
+    if (!DATA_OWNER_TYPES.has(t) || (type >= 0 && t !== type)) return -1;
+    type = t;
+  }
+  return type;
+}
 
 /** The program's stores into its objects, by the function that makes them (exact names, clone suffixes
  *  stripped), and what the page must hold for it, first match wins: what a same-value page first

@@ -387,7 +387,13 @@ export function discoverChunkOwners(
     const ownedEnds = new Float64Array(owned.length);
     owned.forEach((t, k) => {
       ownedStarts[k] = targets[t];
-      ownedEnds[k] = chunks.start[chunkOf[t]] + chunks.size[chunkOf[t]];
+      // An in-use chunk's data runs 8 bytes into the chunk after it (that one's prev_size field, unused
+      // while this one is in use: malloc_usable_size is the size less 8), where one follows it. Without
+      // them, 3.1's st_table (56 bytes: a 64-byte chunk) had its entries pointer, at +48, unread: a
+      // 300,000-entry Hash's entries array had no owner, and the deletes in it were unknown (1,758 pages).
+      const c = chunkOf[t];
+      const end = chunks.start[c] + chunks.size[c];
+      ownedEnds[k] = end + (c + 1 < chunks.start.length && chunks.start[c + 1] === end ? 8 : 0);
     });
     const orphanTargets = new Float64Array(orphans.length);
     orphans.forEach((t, k) => (orphanTargets[k] = targets[t]));
