@@ -19,7 +19,7 @@ export class UsageError extends Error {
 }
 
 /** Errors whose message is already the line to show. */
-const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError']);
+const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError', 'FileInTheWayError']);
 
 function named(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;

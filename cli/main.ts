@@ -135,7 +135,8 @@ const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) =>
     const words = unknownWords(m[1]);
     const flags = words.filter((w) => w.startsWith('-'));
     // run and compare start a program: an option typed after it is the program's own, and goes after --
-    const forProgram = PROGRAM_COMMANDS.has(command ?? '') && flags.length && afterProgram(flags[0]) ? ` (options of the program go after --, e.g. cowscope ${command} -- ruby app.rb ${flags[0]})` : '';
+    // (a word it takes for the program may be an option's value: said as a question)
+    const forProgram = PROGRAM_COMMANDS.has(command ?? '') && flags.length && afterProgram(flags[0]) ? ` (if ${flags.length > 1 ? 'they are' : 'it is'} the program's own, put ${flags.length > 1 ? 'them' : 'it'} after --: cowscope ${command} [options] -- PROGRAM ${flags.join(' ')})` : '';
     return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}${forProgram}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
   }],
   [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
@@ -177,7 +178,7 @@ function outputFilesWritable(args: Record<string, unknown>): true {
       if (!file) throw new UsageError(`--${name} needs a file name (e.g. --${name} ${example})`);
       const why = whyNotWritable(file);
       if (!why) continue;
-      const fix = { 'no folder': '', 'a folder': `: name a file (e.g. ${path.join(file, example)})`, 'not writable': ': name a file in a folder you can write' }[why.problem];
+      const fix = { 'no folder': ': create it, or name a file in a folder that exists', 'a folder': `: name a file (e.g. ${path.join(file, example)})`, 'not writable': ': name a file in a folder you can write' }[why.problem];
       throw new UsageError(`cannot write ${file} (--${name}): ${why.text}${fix}`);
     }
   }

@@ -60,6 +60,9 @@ export interface InspectGather {
   vanished: number[];
   /** milliseconds spent per step, for --debug */
   timings: Record<string, number>;
+  /** each listed process's start (clock ticks since boot, /proc/PID/stat), as listed: its age is known
+   *  even once it has exited (--watch) */
+  startTicks: Map<number, number>;
   /** settles once every process's memory totals (smaps_rollup) are in: until then they read zero, and
    *  a process that exits before its totals are read is then left out of capture, pairs, groups and
    *  unblamed, and named in notes and vanished (the pages can be classified meanwhile) */
@@ -96,9 +99,11 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
   const notes = [...skipped];
   // KSM merges identical pages of any processes: a merged page looks shared, and a copy two children
   // made alike sits on one frame, as a page only the parent wrote does (copiedByParent).
-  const ksm = family.length > 1 ? ksmMergedPages() : 0;
-  if (ksm > 0)
-    notes.push(`KSM holds ${ksm} merged page${ksm === 1 ? '' : 's'} on this machine (/sys/kernel/mm/ksm/pages_shared): pages it merged count as shared, and copies two children made alike may count as copied by the parent`);
+  const ksm = family.length > 1 ? ksmMergedPages(family.map((p) => p.pid)) : { pages: 0, scope: 'family' };
+  if (ksm.pages > 0)
+    notes.push(
+      `KSM merged ${ksm.pages} page${ksm.pages === 1 ? '' : 's'} ${ksm.scope === 'family' ? 'of this family (/proc/PID/ksm_merging_pages)' : 'on this machine (/sys/kernel/mm/ksm/pages_shared)'}: pages it merged count as shared, and copies two children made alike may count as copied by the parent`,
+    );
   const infos = new Map(family.map((p) => [p.pid, p]));
   const vanished = new Set<number>((exited ?? []).map((p) => p.pid));
   for (const p of exited ?? []) notes.push(exitNote(p.pid, p.comm));
@@ -242,6 +247,7 @@ export async function gatherInspect(pid: number, opts: GatherInspectOptions): Pr
     unblamed,
     vanished: [...vanished],
     timings,
+    startTicks: new Map(family.map((p) => [p.pid, p.startTime])),
     memory: Promise.resolve(),
   };
   // Processes gone before their totals were read go as those gone before their pagemaps did.

@@ -17,8 +17,29 @@ export function writeTemporary(tmp: string, data: string | Buffer): void {
   try {
     fs.writeFileSync(tmp, data, { flag: 'wx' });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(tmp, { force: true });
+    // The name is this process's (the pid): one there was left by a run with the same pid (a container's
+    // pid 1, killed), or planted. Say which file is in the way.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileInTheWayError(tmp);
+    removeQuietly(tmp);
     throw e;
+  }
+}
+
+/** The temporary name of an output file is taken: the one line to show (cli/errors.ts). */
+export class FileInTheWayError extends Error {
+  readonly code = 'EEXIST';
+  constructor(readonly path: string) {
+    super(`${path} is in the way (left by a cowscope that was killed?): remove it, and run again`);
+    this.name = 'FileInTheWayError';
+  }
+}
+
+/** Removes a file of ours after a failure, whose own error is the one to report. */
+export function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // a folder by that name, or no permission: the failure reported says enough
   }
 }
 
@@ -29,7 +50,7 @@ export function writeFileAtomically(file: string, data: string | Buffer): void {
   try {
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw e;
   }
 }

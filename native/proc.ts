@@ -74,25 +74,33 @@ export function uptimeSeconds(): number | undefined {
   }
 }
 
-/** Pages KSM holds merged on this machine now (pages_shared: the merged frames), 0 without KSM. */
-export function ksmMergedPages(): number {
-  try {
-    const n = Number(fs.readFileSync('/sys/kernel/mm/ksm/pages_shared', 'utf8'));
-    return Number.isFinite(n) ? n : 0;
-  } catch {
-    return 0;
-  }
+/** Pages of these processes that KSM merged (/proc/PID/ksm_merging_pages, 6.1+), or, where the kernel
+ *  has no such file, the pages KSM holds merged on the whole machine (pages_shared); 0 without KSM. */
+export function ksmMergedPages(pids: number[]): { pages: number; scope: 'family' | 'machine' } {
+  const read = (file: string): number | undefined => {
+    try {
+      const n = Number(fs.readFileSync(file, 'utf8'));
+      return Number.isFinite(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const each = pids.map((pid) => read(`/proc/${pid}/ksm_merging_pages`));
+  if (each.some((n) => n !== undefined)) return { pages: each.reduce((a: number, n) => a + (n ?? 0), 0), scope: 'family' };
+  return { pages: read('/sys/kernel/mm/ksm/pages_shared') ?? 0, scope: 'machine' };
 }
 
-/** Seconds each process had run at uptime `at` (a forked worker: since its fork). `started` keeps each
- *  process's start ticks across calls (--watch): a worker that exits between its sample and this read
- *  keeps the age of its start. Processes gone or unreadable and never read before are left out. */
+/** Seconds each process had run at uptime `at` (a forked worker: since its fork). `started`: start ticks
+ *  known already (--watch: as the sample listed each worker, so one that exits between its sample and
+ *  this read keeps its age), and where the others' read here go. Processes gone or unreadable and not
+ *  in `started` are left out. */
 export function agesAt(pids: number[], at: number | undefined, started = new Map<number, number>()): Map<number, number> {
   const ages = new Map<number, number>();
   if (at === undefined) return ages;
   for (const pid of pids) {
     try {
-      const s = statOf(pid);
+      // a start known already (as a sample listed the process) stands: the pid may be another's by now
+      const s = started.has(pid) ? undefined : statOf(pid);
       if (s) started.set(pid, s.startTime);
     } catch {
       // not ours to read (statOf leaves out the processes that are gone)

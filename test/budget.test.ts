@@ -197,11 +197,12 @@ test('an output that cannot be written at the end leaves none of this run behind
   assert.is(r.stdout, '');
 });
 
-test('writeOutputs: a rename that fails removes the files renamed before it; a summary is cut back to its old length', () => {
+test('writeOutputs: a rename that fails puts back the files renamed before it (their earlier versions); a summary is cut back to its old length', () => {
   const dir = path.join(tmp.dir, 'outputs');
   fs.mkdirSync(dir);
   const summary = path.join(dir, 'summary.md');
   fs.writeFileSync(summary, '# earlier step\n');
+  fs.writeFileSync(path.join(dir, 'junit.xml'), '<earlier/>\n');
   const blocked = path.join(dir, 'blocked');
   fs.mkdirSync(path.join(blocked, 'x'), { recursive: true }); // a folder made after the checks: the rename onto it fails
   const files = [
@@ -209,10 +210,15 @@ test('writeOutputs: a rename that fails removes the files renamed before it; a s
     { file: blocked, text: 'baseline\n' },
   ];
   assert.throws(() => writeOutputs(files, { file: summary, text: '### cowscope budget\n' }), (e: Error) => e.message === `cannot write ${blocked}: EISDIR: none of this run's files were written; make room or fix the file, and run again`);
-  assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'summary.md']);
+  assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'junit.xml', 'summary.md'], 'nothing of this run left, no file kept aside');
+  assert.is(fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8'), '<earlier/>\n', 'the earlier JUnit file is back');
   assert.is(fs.readFileSync(summary, 'utf8'), '# earlier step\n');
+  fs.rmSync(path.join(dir, 'junit.xml'));
   writeOutputs(files.slice(0, 1), { file: summary, text: '### cowscope budget\n' });
   assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'junit.xml', 'summary.md']);
+  assert.is(fs.readFileSync(path.join(dir, 'junit.xml'), 'utf8'), '<testsuites/>\n');
+  writeOutputs(files.slice(0, 1));
+  assert.equal(fs.readdirSync(dir).sort(), ['blocked', 'junit.xml', 'summary.md'], 'a replaced file: its earlier version not left aside');
   assert.is(fs.readFileSync(summary, 'utf8'), '# earlier step\n### cowscope budget\n');
 });
 

@@ -135,11 +135,11 @@ test('a file to write (--save, --html, --output) in a folder that does not exist
   const missing = path.join(ROOT, 'no-such-folder', 'out');
   const noop = path.join(RUBY_FIXTURES, 'noop.rb');
   const cases: [string[], RegExp][] = [
-    [['run', '--html', `${missing}.html`, noop], /^cowscope: cannot write .*no-such-folder\/out\.html \(--html\): folder .*no-such-folder does not exist$/],
+    [['run', '--html', `${missing}.html`, noop], /^cowscope: cannot write .*no-such-folder\/out\.html \(--html\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
     [['run', '--save', ROOT, noop], /^cowscope: cannot write .* \(--save\): it is a folder: name a file/],
-    [['compare', '--html', `${missing}.html`, noop], /\(--html\): folder .*no-such-folder does not exist$/],
-    [['inspect', '1', '--format', 'prometheus', '--output', `${missing}.prom`], /\(--output\): folder .*no-such-folder does not exist$/],
-    [['report', `${missing}.cow`, '--html', `${missing}.html`], /\(--html\): folder .*no-such-folder does not exist$/],
+    [['compare', '--html', `${missing}.html`, noop], /\(--html\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
+    [['inspect', '1', '--format', 'prometheus', '--output', `${missing}.prom`], /\(--output\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
+    [['report', `${missing}.cow`, '--html', `${missing}.html`], /\(--html\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
   ];
   // (after a run, the write failed with "cannot write FILE: ENOENT", or an internal error for --output)
   for (const [args, pattern] of cases) assertOneLineError(runCli(args), pattern);
@@ -200,7 +200,7 @@ test('an output file\'s temporary name planted as a symlink is refused, not foll
     fs.writeFileSync(target, 'precious');
     const out = path.join(dir, 'report.html');
     fs.symlinkSync(target, tempNameFor(out));
-    assert.throws(() => writeFileAtomically(out, 'report'), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+    assert.throws(() => writeFileAtomically(out, 'report'), (e: Error) => describeError(e) === `${tempNameFor(out)} is in the way (left by a cowscope that was killed?): remove it, and run again`);
     assert.is(fs.readFileSync(target, 'utf8'), 'precious', 'the symlink\'s target is untouched');
     assert.ok(fs.lstatSync(tempNameFor(out)).isSymbolicLink(), 'the planted name stays');
     assert.not.ok(fs.existsSync(out));

@@ -10,7 +10,7 @@ import { loadCapture } from '../native/capture-file';
 import { statOf } from '../native/proc';
 import { familyOf } from '../native/proc';
 import { sweepRunDirs } from '../cli/run-dirs';
-import { CLI } from './helpers/family';
+import { CLI, ROOT } from './helpers/family';
 import { DEBIAN_GEMS, RUBY_FIXTURES, leftoverRunDirs, region, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
 
 const fixture = (name: string) => path.join(RUBY_FIXTURES, name);
@@ -272,19 +272,44 @@ test('run --rack: a request the app answers 404 (a mistyped route) stops the run
   assert.is(r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('cowscope:')).length, 1, r.stderr);
 });
 
-test('a program that forks workers of its own before the fork point: they end their own ways (return, exit, raise, TERM), the run goes on', () => {
+test('a program that forks workers of its own before the fork point, and a workload that forks: they end their own ways (return, exit, raise, TERM), the run goes on', () => {
   // before: a worker that returned ran the fork point itself (the run timed out), and a worker's exit or
   // raise was taken for the program's
   const r = runCowscope(['run', '--json', '--children', '2', fixture('prefork.rb')]);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /^workers ended: 0 0 3 1 15$/m);
+  // the processes each child's workload forked: one returned from it (before: it reported done and
+  // stopped itself), one raised, and Ruby printed its error
+  assert.is((r.stderr.match(/grandchild crashed \(RuntimeError\)/g) ?? []).length, 2, r.stderr);
   assert.is(JSON.parse(r.stdout).children.length, 2);
 });
 
-test("run passes its stdin on when it is a pipe; a program reading it gets what was piped", () => {
+test("run passes its stdin on when it is a pipe or a file; a program reading it gets what was given", () => {
   const r = spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '1', fixture('stdin.rb')], { encoding: 'utf8', input: 'x'.repeat(100_000), timeout: 120_000 });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stderr, /^read 100000 bytes$/m);
+  const file = path.join(tmp.dir, 'stdin.txt');
+  fs.writeFileSync(file, 'y'.repeat(1234));
+  const fd = fs.openSync(file, 'r');
+  try {
+    const f = spawnSync(process.execPath, [CLI, 'run', '--json', '--children', '1', fixture('stdin.rb')], { encoding: 'utf8', stdio: [fd, 'pipe', 'pipe'], timeout: 120_000 });
+    assert.is(f.status, 0, f.stderr);
+    assert.match(f.stderr, /^read 1234 bytes$/m);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+test('an interpreter the agent never loads in (--ruby naming a Python, --python naming a Ruby): the last line says which and what to give, exit 2', () => {
+  // before: "the program exited with status 2 before the fork point ... at Cowscope.fork_point"
+  for (const [args, pattern] of [
+    [['--ruby', 'python3', fixture('noop.rb')], /^cowscope: python3 exited with status \d+ before cowscope's agent loaded .*: check that it is a Ruby interpreter \(--ruby PATH, or -- ruby app\.rb\)$/],
+    [['--python', '/usr/bin/ruby', path.join(ROOT, 'fixtures', 'python', 'hello.py')], /^cowscope: \/usr\/bin\/ruby exited with status \d+ before cowscope's agent loaded .*: check that it is a CPython 3\.8 or newer interpreter/],
+  ] as [string[], RegExp][]) {
+    const r = runCowscope(['run', '--children', '1', ...args]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr.trimEnd().split('\n').pop()!, pattern);
+  }
 });
 
 test('bad arguments to run and report: one line, exit 2', () => {
@@ -298,7 +323,8 @@ test('bad arguments to run and report: one line, exit 2', () => {
     [['run', '--strategy', 'gc+custom', fixture('noop.rb')], /strategy custom needs --before-fork FILE\.rb/],
     [['run', '--before-fork', fixture('noop.rb'), fixture('noop.rb')], /--before-fork .* runs only with the custom step: add it \(--strategy custom, or none\+custom\)/],
     [['run', path.join(RUBY_FIXTURES, 'rails')], /the program .* is a folder: name a file/],
-    [['run', fixture('noop.rb'), '-x', '--foo'], /^cowscope: unknown options -x, --foo \(options of the program go after --, e\.g\. cowscope run -- ruby app\.rb -x\)/],
+    [['run', fixture('noop.rb'), '-x', '--foo'], /^cowscope: unknown options -x, --foo \(if they are the program's own, put them after --: cowscope run \[options\] -- PROGRAM -x --foo\)/],
+    [['compare', '--before-fork', fixture('noop.rb'), '--strategies', 'none,gc', fixture('noop.rb')], /--before-fork .* runs only with the custom step: add it \(--strategies none,gc,custom\)/],
     [['compare', '--strategies', 'none,gc,gc', fixture('noop.rb')], /--strategies names gc twice: name each once/],
     [['compare', '--strategies', 'none,,gc', fixture('noop.rb')], /--strategies none,,gc has an empty entry/],
     [['report', '/nonexistent.cow'], /cannot read \/nonexistent\.cow: ENOENT/],

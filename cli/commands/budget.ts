@@ -7,7 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
 import { BudgetConfig, loadBudgetConfig } from '../budget-config';
-import { tempNameFor, writeTemporary } from '../../native/files';
+import { FileInTheWayError, removeQuietly, tempNameFor, writeTemporary } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { escapeControl } from '../render/escape';
@@ -62,11 +62,12 @@ function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: st
  *  $GITHUB_STEP_SUMMARY table): a failure at the end (a full disk) must leave no half-written file, nor
  *  some of this run's files beside the others' old versions. The replaced files are written to temporary
  *  names beside them, the summary is appended (cut back to its old length if that fails), and only then
- *  are the files renamed into place in the order given (the baseline last): a rename that fails removes
- *  the files renamed before it, and the files after it, the baseline among them, keep their old versions. */
+ *  are the files renamed into place in the order given (the baseline last), each earlier version kept
+ *  aside (a hard link) until all are in: a rename that fails puts the earlier versions back (removes the
+ *  files that had none), and the files after it keep theirs. */
 export function writeOutputs(files: { file: string; text: string }[], summary?: { file: string; text: string }): void {
-  const staged: { file: string; tmp: string }[] = [];
-  const renamed: string[] = [];
+  const staged: { file: string; tmp: string; kept: string }[] = [];
+  const renamed: { file: string; kept: string | undefined }[] = [];
   let summaryWas: number | undefined; // its length before the append; -1: there was none; undefined: leave it
   let failed = '';
   try {
@@ -74,7 +75,7 @@ export function writeOutputs(files: { file: string; text: string }[], summary?: 
       failed = file;
       const tmp = tempNameFor(file);
       writeTemporary(tmp, text); // made, then staged: a name that was there is not ours to remove
-      staged.push({ file, tmp });
+      staged.push({ file, tmp, kept: `${tmp}.was` });
     }
     if (summary) {
       failed = summary.file;
@@ -83,28 +84,39 @@ export function writeOutputs(files: { file: string; text: string }[], summary?: 
       summaryWas = !st ? -1 : st.isFile() ? st.size : undefined;
       fs.appendFileSync(summary.file, summary.text);
     }
-    for (const { file, tmp } of staged) {
+    for (const { file, tmp, kept } of staged) {
       failed = file;
+      // the earlier version, kept aside until every file is in (a link: nothing copied)
+      const had = !!fs.lstatSync(file, { throwIfNoEntry: false })?.isFile();
+      if (had) fs.linkSync(file, kept);
       fs.renameSync(tmp, file);
-      renamed.push(file);
+      renamed.push({ file, kept: had ? kept : undefined });
     }
   } catch (e) {
     // Undone as far as it goes; the error to report is the first.
-    const quietly = (undo: () => void) => {
+    for (const { tmp } of staged) removeQuietly(tmp);
+    for (const { file, kept } of renamed) {
       try {
-        undo();
+        if (kept) fs.renameSync(kept, file);
+        else fs.rmSync(file, { force: true });
       } catch {
         /* reported: the write's own error */
       }
-    };
-    for (const { tmp } of staged) quietly(() => fs.rmSync(tmp, { force: true }));
-    for (const file of renamed) quietly(() => fs.rmSync(file, { force: true }));
+    }
+    for (const { kept } of staged) removeQuietly(kept);
     const was = summaryWas;
-    if (summary && was !== undefined) quietly(() => (was < 0 ? fs.rmSync(summary.file, { force: true }) : fs.truncateSync(summary.file, was)));
-    throw new UsageError(
-      `cannot write ${failed}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: none of this run's files were written; make room or fix the file, and run again`,
-    );
+    if (summary && was !== undefined) {
+      try {
+        if (was < 0) fs.rmSync(summary.file, { force: true });
+        else fs.truncateSync(summary.file, was);
+      } catch {
+        /* reported: the write's own error */
+      }
+    }
+    const why = e instanceof FileInTheWayError ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    throw new UsageError(`cannot write ${failed}: ${why}: none of this run's files were written; make room or fix the file, and run again`);
   }
+  for (const { kept } of renamed) if (kept) removeQuietly(kept);
 }
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -39,7 +39,7 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
     { check: 'CAP_SYS_PTRACE', value: yes(m.capSysPtrace), meaning: 'needed to read processes of other users' },
     { check: 'pagemap readable', value: yes(m.pagemapReadable), meaning: m.pagemapReadable ? 'page flags readable' : 'cowscope cannot work here' },
     { check: 'PFN visible', value: yes(m.pfnVisible), meaning: m.pfnVisible ? 'shared = same physical page' : 'shared judged by bit 56 and contents' },
-    { check: 'kpagecount/kpageflags', value: yes(m.kpagecount && m.kpageflags), meaning: 'zero/KSM/THP page kinds by frame (root)' },
+    { check: 'kpagecount/kpageflags', value: yes(m.kpagecount && m.kpageflags), meaning: 'zero and THP page kinds by frame (root)' },
     {
       check: 'PAGEMAP_SCAN',
       value: yes(m.pagemapScan),

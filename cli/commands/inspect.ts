@@ -292,6 +292,12 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
       if (format === 'json') emit(args, out, `${JSON.stringify({ t, ...s.report })}\n`);
       else if (format === 'prometheus') emit(args, out, live().renderPrometheus(s.report, scrapeErrors(s)));
       else {
+        // the starts as the sample listed them; kept for the workers of this sample only
+        for (const pid of [...startTicks.keys()]) if (!s.report.sharing.some((x) => x.pid === pid)) startTicks.delete(pid);
+        for (const x of s.report.sharing) {
+          const ticks = s.gather.startTicks.get(x.pid);
+          if (ticks !== undefined) startTicks.set(x.pid, ticks);
+        }
         const ages = agesAt(s.report.sharing.map((x) => x.pid), sampledAt, startTicks);
         emit(args, out, live().renderWatchSample(t, s.report, samples.length > 1 ? samples[samples.length - 2].report : undefined, ages));
       }

@@ -648,6 +648,8 @@ export class RubySession {
   /** deathError, once the program's last output (when it is the one that died) was read. */
   private async deathFailure(): Promise<SessionError> {
     if ((this.programGone ?? this.exited)?.phase === 'boot') await this.outputDone(1000);
+    // what the control channel said meanwhile (a too-old Python's line) explains the death better
+    if (this.protocolError) return this.protocolError;
     return this.deathError()!;
   }
 
@@ -677,6 +679,14 @@ export class RubySession {
       .split('\n')
       .filter((l) => l.trim())
       .slice(-1)[0];
+    // The agent says hello as it loads, before the program's first line: without it, the interpreter is
+    // not one the agent runs on (--python naming a Ruby, --ruby a Python) or could not load it.
+    if (!this.helloSeen) {
+      const [kind, fix] = this.opts.python ? ['a CPython 3.8 or newer', '--python PATH, or -- python3 app.py'] : ['a Ruby', '--ruby PATH, or -- ruby app.rb'];
+      return new SessionError(
+        `${this.opts.python ?? this.opts.ruby} ${how} before cowscope's agent loaded${last ? ` (last error line: ${last.trim().slice(0, 300)})` : ''}: check that it is ${kind} interpreter (${fix})`,
+      );
+    }
     return new SessionError(
       `the program ${how} before the fork point${last ? ` (last error line: ${last.trim().slice(0, 500)})` : ''}: cowscope forks at the end of the main script, at ${this.forkPointCall}${this.opts.python ? '' : ', or after loading --rack'}`,
     );

@@ -233,6 +233,8 @@ def wsgi_main():
     try:
         app = _wsgi_app(spec)
     except BaseException as e:
+        if not _program_process():
+            raise  # a process the app forked as it was imported: it ends as it would have
         _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
         os._exit(1)  # cowscope says why in one line; no traceback on top
     _state["workload"] = lambda: _serve_wsgi(app)
@@ -599,7 +601,10 @@ def _child_main(parent):
         except BaseException:
             if os.getpid() == me:
                 raise
-            status = _forked_by_workload_exit()
+            try:
+                status = _forked_by_workload_exit()
+            except BaseException:
+                status = 1  # stderr closed or broken: it ends all the same, never reported
             return
         if os.getpid() != me:
             status = 0  # a process the workload forked, back from it: it ends, as it would have

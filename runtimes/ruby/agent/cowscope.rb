@@ -388,11 +388,18 @@ module Cowscope
     def child_main(c)
       status = 1
       process = c[:process]
+      me = process.pid
       gc = c[:gc]
       forked_setup(c)
-      process.kill(:STOP, process.pid) # wait for go
+      process.kill(:STOP, me) # wait for go
       gc_at_go = gc.count
       run_workload(c[:workload])
+      # A process the workload forked without a block, back from it: it ends as it would have (it is no
+      # child of cowscope's, and sends nothing).
+      if process.pid != me
+        flush_output
+        exit!(0)
+      end
       # $stdout is buffered on a pipe, and cowscope kills this child once it has read it: what the workload
       # printed would be lost. Inline, not a method of its own: a call site first run here fills its cache
       # on a page of child_main's call sites, which the calls above write anyway ($stderr is unbuffered).
@@ -416,7 +423,13 @@ module Cowscope
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
       begin
-        report('error', error: clip("#{e.class}: #{e.message}"), where: clip(caller_hint(e)))
+        # a process the workload forked ends as Ruby ends it: its exit status, or the error printed
+        if Process.pid != me
+          status = e.is_a?(SystemExit) ? e.status : 1
+          $stderr.write(e.full_message) unless e.is_a?(SystemExit)
+        else
+          report('error', error: clip("#{e.class}: #{e.message}"), where: clip(caller_hint(e)))
+        end
       rescue StandardError
         nil # cowscope is gone; leave anyway
       end
