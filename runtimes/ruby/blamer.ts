@@ -1239,13 +1239,16 @@ const isMarkStackSize = (size: number) => size >= 4000 && size <= 4096;
  *  object owning it, and is there one? */
 function markStackChunksOnly(p: IdenticalPage): boolean {
   const f = p.ctx.glibc.fork;
-  let found = false;
-  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
-    if (!f.inUse[i] || f.start[i] + f.size[i] <= p.page) continue;
-    if (!isMarkStackSize(f.size[i]) || chunkOwnerIndex(p.ctx, f.start[i]) >= 0) return false;
-    found = true;
-  }
-  return found;
+  const used = forkChunksOn(p).filter((i) => f.inUse[i]);
+  return used.length > 0 && used.every((i) => isMarkStackSize(f.size[i]) && chunkOwnerIndex(p.ctx, f.start[i]) < 0);
+}
+
+/** The chunks of glibc's fork-time walk that overlap the page, in use or free (their indexes). */
+function forkChunksOn(p: IdenticalPage): number[] {
+  const f = p.ctx.glibc.fork;
+  const out: number[] = [];
+  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) if (f.start[i] + f.size[i] > p.page) out.push(i);
+  return out;
 }
 
 /** The type of the objects whose data (DATA_OWNER_TYPES) is all the page holds, off the GC heap: the
@@ -1259,14 +1262,9 @@ function dataOwnerOn(p: IdenticalPage): number {
     return DATA_OWNER_TYPES.has(type) ? type : -1;
   }
   const f = p.ctx.glibc.fork;
-  let type = -1;
-  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
-    if (f.start[i] + f.size[i] <= p.page) continue;
-    const t = f.inUse[i] ? ownerType(p.ctx, f.start[i]) : -1;
-    if (!DATA_OWNER_TYPES.has(t) || (type >= 0 && t !== type)) return -1;
-    type = t;
-  }
-  return type;
+  const types = new Set(forkChunksOn(p).map((i) => (f.inUse[i] ? ownerType(p.ctx, f.start[i]) : -1)));
+  const [type] = types;
+  return types.size === 1 && DATA_OWNER_TYPES.has(type) ? type : -1;
 }
 
 /** The program's stores into its objects, by the function that makes them (exact names, clone suffixes
@@ -1302,22 +1300,14 @@ const HASH_TABLES_ONLY = -1;
 function hashTablesOn(p: IdenticalPage): number {
   if (bodyOf(p.ctx, p.page) >= 0) return 0;
   const f = p.ctx.glibc.fork;
-  let tables = 0;
-  let others = 0;
-  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++) {
-    if (!f.inUse[i] || f.start[i] + f.size[i] <= p.page) continue;
-    if (ownerType(p.ctx, f.start[i]) === T.HASH) tables++;
-    else others++;
-  }
-  return tables && !others ? HASH_TABLES_ONLY : tables;
+  const used = forkChunksOn(p).filter((i) => f.inUse[i]);
+  const tables = used.filter((i) => ownerType(p.ctx, f.start[i]) === T.HASH).length;
+  return tables && tables === used.length ? HASH_TABLES_ONLY : tables;
 }
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
 function freeChunkOn(p: IdenticalPage): boolean {
-  const f = p.ctx.glibc.fork;
-  for (let i = Math.max(0, lastAtOrBelow(f.start, p.page)); i < f.start.length && f.start[i] < p.page + p.pageSize; i++)
-    if (!f.inUse[i] && f.start[i] + f.size[i] > p.page) return true;
-  return false;
+  return forkChunksOn(p).some((i) => !p.ctx.glibc.fork.inUse[i]);
 }
 
 // ---- the blamer ----
