@@ -154,12 +154,6 @@ def _gc_runs():
     return sum(s["collections"] for s in gc.get_stats())
 
 
-def _gc_full_runs():
-    # Only a collection of the oldest generation visits every tracked object of the fork-time image; a
-    # young one visits the objects still young at the fork (marked in the heap map) and the child's own.
-    return gc.get_stats()[-1]["collections"]
-
-
 def _threads_now():
     threading = sys.modules.get("threading")
     if threading is None:
@@ -573,6 +567,11 @@ def _fork_family(count):
     parent = os.getpid()
     pids = []
     _output_before_fork()
+    # Set up before the twin, so that it is part of the fork-time image: what a child runs after go is
+    # measured with it, and the less it runs, the less of the agent's own writing a child's copies hold
+    # (the counters are the child's from its fork on; the parent collects nothing between here and its
+    # last fork: it allocates no tracked object)
+    collections = _count_collections()
     pid = os.fork()
     if pid == 0:
         _die_with_parent(parent)
@@ -582,20 +581,24 @@ def _fork_family(count):
     for _ in range(count):
         pid = os.fork()
         if pid == 0:
-            _child_main(parent)
+            _child_main(parent, collections)
         pids.append(pid)
     return pids
 
 
-def _child_main(parent):
+def _child_main(parent, collections):
+    """A child, from its fork to the end of its workload. Everything it runs writes to the fork-time
+    image as the workload does (reference counts, the adaptive interpreter's counters, freed blocks
+    reused), so the path around the workload is short: no library code (the done line is formatted
+    here, not with json), one tuple allocated before the workload."""
     me = os.getpid()
+    c = collections
+    # the parent's, if at-fork handlers made it collect between two forks
+    at_fork = (c["runs"], c["full"], c["blocks"], c["automatic"], len(c["windows"]))
     status = 1
     try:
         _die_with_parent(parent)
-        os.kill(os.getpid(), signal.SIGSTOP)  # wait for go
-        runs = _gc_runs()
-        full = _gc_full_runs()
-        freed = _count_gc_frees()
+        os.kill(me, signal.SIGSTOP)  # wait for go
         try:
             _run_workload()
         except BaseException:
@@ -609,8 +612,14 @@ def _child_main(parent):
         if os.getpid() != me:
             status = 0  # a process the workload forked, back from it: it ends, as it would have
             return
-        _report("done", requests=_state.get("requests", 0), requestMarks=_state.get("requestMarks", []), gcRuns=_gc_runs() - runs, gcFullRuns=_gc_full_runs() - full, gcFreedBlocks=freed["blocks"], gcAutoRuns=freed["automatic"], gcWindows=freed["windows"], **({} if freed["until"] is None else {"gcWindowsUntil": freed["until"]}))
-        os.kill(os.getpid(), signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
+        # every field an int or a list of ints: JSON as %d and join write it
+        until = c["until"]
+        data = b'{"event":"done","pid":%d,"requests":%d,"requestMarks":[%s],"gcRuns":%d,"gcFullRuns":%d,"gcFreedBlocks":%d,"gcAutoRuns":%d,"gcWindows":[%s]%s}\n' % (
+            me, _state.get("requests", 0), ",".join(map(str, _state.get("requestMarks", ()))).encode(), c["runs"] - at_fork[0], c["full"] - at_fork[1], c["blocks"] - at_fork[2], c["automatic"] - at_fork[3], ",".join(map(str, c["windows"][at_fork[4]:])).encode(), b"" if until is None else b',"gcWindowsUntil":%d' % until)
+        fd = int(CONFIG["fd"])
+        while data:
+            data = data[os.write(fd, data):]
+        os.kill(me, signal.SIGSTOP)  # quiescent while cowscope reads us; cowscope kills us after
         status = 0
     except BaseException as e:  # report anything, then leave
         try:
@@ -637,16 +646,20 @@ def _forked_by_workload_exit():
     return 1
 
 
-def _count_gc_frees():
-    """Counts the automatic collections in this child, and the pymalloc blocks they free (blocks
-    allocated before one minus after it): with gc.disable() none would run (cowscope predicts that the
-    disable step removes what they wrote when every collection of the child was one), and the blocks
-    would stay allocated, so the child's later allocations would go to memory free at the fork instead
-    of reusing them (the step's cost). Collections the program asks for (gc.collect()) run whether or not
-    the collector is disabled, so they are left out: gc.collect is wrapped to say so (a program that
-    bound gc.collect to a name of its own before the fork calls the collector unwrapped, and its
-    collections count as automatic)."""
-    freed = {"blocks": 0, "before": 0, "explicit": 0, "automatic": 0, "windows": [], "until": None}
+def _count_collections():
+    """Counts a child's collections from its fork on: all of them ("runs") and those of the oldest
+    generation ("full": only these visit every tracked object of the fork-time image; a young one visits
+    the objects still young at the fork, marked in the heap map, and the child's own), when each ran, and
+    the automatic ones with the pymalloc blocks they free (blocks allocated before one minus after it).
+    With gc.disable() no automatic one would run (cowscope predicts that the disable step removes what
+    they wrote when every collection of the child was one), and the blocks would stay allocated, so the
+    child's later allocations would go to memory free at the fork instead of reusing them (the step's
+    cost). Collections the program asks for (gc.collect()) run whether or not the collector is disabled:
+    gc.collect is wrapped to tell them apart (a program that bound gc.collect to a name of its own before
+    the fork calls the collector unwrapped, and its collections count as automatic). Set up in the parent
+    before the fork; a child writes to it only when it collects."""
+    freed = {"runs": 0, "full": 0, "blocks": 0, "before": 0, "explicit": 0, "automatic": 0, "windows": [], "until": None}
+    oldest = len(gc.get_stats()) - 1  # a collection's "generation", as gc.get_stats() counts it
 
     def callback(phase, info):
         # When each collection of any kind ran (CLOCK_MONOTONIC µs, the fault samples' clock): a page
@@ -661,6 +674,10 @@ def _count_gc_frees():
                 freed["until"] = now
         elif len(windows) % 2:
             windows.append(now)
+        if phase == "start":
+            freed["runs"] += 1
+            if info["generation"] == oldest:
+                freed["full"] += 1
         if freed["explicit"]:
             return
         if phase == "start":
