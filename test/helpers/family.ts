@@ -79,10 +79,14 @@ export function startJsonFamily<T>(cmd: string, args: string[], timeoutMs = 20_0
   };
   return new Promise((resolve, reject) => {
     let buf = '';
+    let late = false;
     const timer = setTimeout(() => {
+      // a line that comes while it is being stopped is not ready: the family is going away
+      late = true;
       stop().then(() => reject(new Error(`${cmd} did not report ready in ${timeoutMs} ms`)));
     }, timeoutMs);
     proc.stdout!.on('data', (d: Buffer) => {
+      if (late) return;
       buf += d.toString();
       const nl = buf.indexOf('\n');
       if (nl >= 0) {
@@ -102,9 +106,9 @@ export function startJsonFamily<T>(cmd: string, args: string[], timeoutMs = 20_0
 }
 
 /** Starts the C fixture; `prefix` runs it through another program (e.g. setpriv). */
-export function startFamily(fixtureArgs: string[], prefix: string[] = [], binary = fixtureBinary()): Promise<Family> {
+export function startFamily(fixtureArgs: string[], prefix: string[] = [], binary = fixtureBinary(), timeoutMs?: number): Promise<Family> {
   const argv = [...prefix, binary, ...fixtureArgs];
-  return startJsonFamily<FamilyInfo>(argv[0], argv.slice(1));
+  return startJsonFamily<FamilyInfo>(argv[0], argv.slice(1), timeoutMs);
 }
 
 /** Kills and reaps whatever a failed test left running. */
