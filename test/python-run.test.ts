@@ -110,6 +110,8 @@ test('strategy freeze: a full collection in the child no longer copies the prelo
   const b = JSON.parse(frozen.stdout);
   assert.is(b.strategy.name, 'freeze');
   assert.is(b.children[0].gcRuns, 1, 'the child still collected');
+  // gc.collect() collects the oldest generation: a full collection, counted by the agent's callback
+  for (const child of [a.children[0], b.children[0]]) assert.equal([child.gcRuns, child.gcFullRuns], [1, 1]);
   const gcNone = pagesOf(a.children[0].blame, /^py\.gc\./);
   const gcFrozen = pagesOf(b.children[0].blame, /^py\.gc\./);
   assert.ok(gcNone > 2000, `without freeze: ${gcNone} py.gc pages`);
