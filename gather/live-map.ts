@@ -73,6 +73,61 @@ export function defaultMapDir(uid: number): string {
   return path.join(os.tmpdir(), `cowscope-live-${uid}`);
 }
 
+/** The most of a process's environment read for its map directory (ARG_MAX is 2 MiB at most) */
+const MAX_ENVIRON_BYTES = 2 * 1024 * 1024;
+
+/** The variables of pid's initial environment (/proc/PID/environ) that say where its agent writes, or
+ *  none where it cannot be read (another user's process, unprivileged; gone). */
+function mapDirVariables(pid: number): Map<string, string> {
+  const out = new Map<string, string>();
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').slice(0, MAX_ENVIRON_BYTES);
+  } catch {
+    return out;
+  }
+  for (const entry of text.split('\0')) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, eq);
+    if (eq > 0 && (name === 'COWSCOPE_LIVE_DIR' || name === 'TMPDIR' || name === 'TMP' || name === 'TEMP')) out.set(name, entry.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Where the agent in process pid (of uid) wrote its map, most likely first: as the agent decides it,
+ *  from the process's own environment ($COWSCOPE_LIVE_DIR, else cowscope-live-UID in the temporary
+ *  directory Ruby's Dir.tmpdir and Python's tempfile take: $TMPDIR, $TMP, $TEMP, /tmp); then from
+ *  cowscope's (sudo drops TMPDIR, and a server started by a service manager has an environment of its
+ *  own). Only absolute paths; whichever is taken passes the same ownership checks. */
+export function mapDirCandidates(pid: number, uid: number): string[] {
+  const target = mapDirVariables(pid);
+  const own = (name: string) => process.env[name];
+  const name = `cowscope-live-${uid}`;
+  const dirs = [
+    target.get('COWSCOPE_LIVE_DIR'),
+    ...['TMPDIR', 'TMP', 'TEMP'].map((v) => target.get(v)).filter((d): d is string => !!d).map((d) => path.join(d, name)),
+    own('COWSCOPE_LIVE_DIR'),
+    defaultMapDir(uid),
+    path.join('/tmp', name),
+  ];
+  return [...new Set(dirs.filter((d): d is string => !!d && path.isAbsolute(d)))];
+}
+
+/** The first of the candidates that exists (as any kind of entry: the checks below say what is wrong
+ *  with it), or the first candidate. */
+function mapDirOf(pid: number, uid: number): { dir: string; tried: string[] } {
+  const tried = mapDirCandidates(pid, uid);
+  const dir = tried.find((d) => {
+    try {
+      fs.lstatSync(d);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return { dir: dir ?? tried[0], tried };
+}
+
 class Refused extends Error {}
 
 const O = fs.constants;
@@ -120,7 +175,7 @@ const cache = new Map<string, { key: string; map: Omit<LiveMap, 'fresh'> }>();
 
 /** The heap map of forking process pid (owned by uid), if there is one that is safe and valid. */
 export function loadLiveMap(pid: number, uid: number, opts: { dir?: string; maxBytes?: number } = {}): MapVerdict {
-  const dir = opts.dir ?? defaultMapDir(uid);
+  const { dir, tried } = opts.dir ? { dir: opts.dir, tried: [opts.dir] } : mapDirOf(pid, uid);
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MAP_BYTES;
   const fds: number[] = [];
   try {
@@ -132,7 +187,7 @@ export function loadLiveMap(pid: number, uid: number, opts: { dir?: string; maxB
       if (code === 'ENOENT')
         return {
           kind: 'none',
-          reason: `no heap-map directory ${dir} (is the agent loaded? RUBYOPT=-r$(cowscope agent-path), PYTHONPATH=$(cowscope agent-path --runtime python); or give --heap-map-dir)`,
+          reason: `no heap-map directory ${tried.length > 1 ? `(looked in ${tried.join(', ')})` : tried[0]} (is the agent loaded? RUBYOPT=-r$(cowscope agent-path), PYTHONPATH=$(cowscope agent-path --runtime python); it writes to $COWSCOPE_LIVE_DIR, else $TMPDIR/cowscope-live-UID: give that folder with --heap-map-dir)`,
         };
       if (code === 'ELOOP' || code === 'ENOTDIR') {
         let link = code === 'ELOOP';

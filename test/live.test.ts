@@ -46,6 +46,15 @@ test('inspect MASTER: master and workers, sharing, and a blame per worker that a
   assert.match(text.stdout, /Why child(ren)? [\d, ]+ (each )?copied \d+(–\d+)? pages \(against the live master\)/);
 });
 
+test('without --heap-map-dir, the map is found where the server\'s own environment put it ($COWSCOPE_LIVE_DIR of the master, not of cowscope)', () => {
+  const r = runCowscope(['inspect', String(master), '--json'], { COWSCOPE_LIVE_DIR: '' });
+  assert.is(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.is(report.sharing.length, 2);
+  for (const s of report.sharing) assert.is(s.blame.reduce((n: number, b: { pages: number }) => n + b.pages, 0), s.pages.copied, `worker ${s.pid} blamed`);
+  assert.not.ok(report.notes.some((n: string) => /heap-map directory/.test(n)), JSON.stringify(report.notes));
+});
+
 test('--watch 1 --count 3 prints three samples and the curve, and exits 0', () => {
   const r = runCowscope(['inspect', String(master), '--watch', '1', '--count', '3', '--heap-map-dir', live.dir]);
   assert.is(r.status, 0, r.stderr);
