@@ -56,6 +56,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('icache.ivar', 'icache', 'an instance-variable cache filled on first read (iseq is_entries)', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
   row('icache.cvar', 'icache', 'a class-variable cache filled', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
   row('method.cached', 'icache', 'a method entry marked cached by its first call cache', ['prewarm'], 'run the code paths once in the parent before forking (prewarm)'),
+  row('symbol.id', 'object', 'a dynamic Symbol (String#to_sym, :"…#{}") given its ID on first use as a name (to_proc, send, respond_to?, define_method): the VM makes it permanent', ['prewarm'], 'use such Symbols as names once in the parent before forking (prewarm), or make them literals'),
   row('object.id', 'object', 'object_id / Object#hash assigned an id (FL_SEEN_OBJ_ID and the id table)', ['prewarm'], 'avoid object_id on preloaded objects in workers, or call it in the parent'),
   row('object.freeze', 'object', 'an object frozen', ['prewarm'], 'freeze preloaded objects before forking'),
   row('object.ivar', 'object', 'an instance variable added to an existing object (shape or ivar table changed)', ['prewarm'], 'set instance variables at boot, not lazily in workers'),
@@ -79,7 +80,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.mark-stack', 'gc', 'the GC mark stack', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking: a minor GC in a worker then has few young objects to mark'),
   row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', [], 'jemalloc keeps metadata apart; malloc_trim before forking (trim, warmup) releases the whole pages inside free chunks, and blame counts those pages as saved by it whatever wrote them'),
   row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", [], 'malloc_trim before forking (trim, warmup) releases the whole pages inside free chunks, so allocations there land on new pages: blame counts those pages as saved by it'),
-  row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'warmup'], 'run a full GC before forking (evacuates the transient heap)'),
+  row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
   row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a hash table (its st_table bins, or the entry count in its header): a large Hash, or a VM table such as interned strings and symbols", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
   row('mutation.definition', 'mutation', 'the program defined a method, constant or variable after the fork: a new entry in an ID table (and the probe path it stored)', ['prewarm'], 'define methods, constants and variables at boot, not in workers'),
   ...MUTATION_TYPES.map((t) =>

@@ -344,6 +344,24 @@ for (const { ruby, version } of RUBIES)
     assert.ok(prewarm >= 0.9 * heap.pages, `prewarm predicted ${prewarm} of ${heap.pages} heap pages`);
   });
 
+// fixtures/ruby/dsym.rb: the workload asks for the IDs of 20,000 dynamic Symbols (Symbol#to_proc). Before,
+// the ID stored into each was mutation.unknown (no rule for a Symbol's words), and the VM's own table of
+// dynamic Symbols (a hidden Hash) was the program's mutation.hash.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} dsym: a dynamic Symbol given its ID in the child is symbol.id, one word each; the VM's Symbol table is no program Hash`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'dsym.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = JSON.stringify(child.blame.slice(0, 8));
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    assert.is(row('symbol.id').words, 20_000, summary);
+    // 20,000 slots of 40 bytes fill 196 pages at least
+    assert.ok(row('symbol.id').pages >= Math.ceil((20_000 * 40) / 4096), summary);
+    for (const id of ['mutation.unknown', 'mutation.hash', 'unknown']) assert.is(row(id).pages, 0, `${id}: ${summary}`);
+    assert.ok(row('mutation.hash-table').pages > 0, summary);
+  });
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'objid' });

@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { familyOf } from '../native/proc';
 import { runCowscope, tempDir } from './helpers/ruby';
-import { PYTHON_FIXTURES, pythonFixtureProcesses } from './helpers/python';
+import { PYTHON_FIXTURES, pythonFixtureProcesses, testPythons } from './helpers/python';
 import { Sharing, stopFamily, until } from './helpers/servers';
 
 const PYTHON = '/usr/bin/python3';
@@ -189,6 +189,33 @@ if pid == 0:
 os.waitpid(pid, 0)
 print(" ".join(sorted(os.listdir(os.environ["COWSCOPE_LIVE_DIR"]))))
 `;
+
+// The map's end line: objects, gc.get_freeze_count() at the fork and at the interpreter's start.
+const MAP_END_LINE = `
+import os
+data = [[i] for i in range(1000)]
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+with open(os.path.join(os.environ["COWSCOPE_LIVE_DIR"], "%d.heap.jsonl" % os.getpid())) as f:
+    print([line for line in f if line.startswith("E ")][0].strip())
+`;
+
+for (const { python, version } of testPythons())
+  test(`Python ${version} live map: a program that froze nothing has no frozen objects of its own (3.12 starts with a permanent generation)`, () => {
+    const tmp = tempDir('pyfreeze');
+    try {
+      const dir = path.join(tmp.dir, 'maps');
+      const r = spawnSync(python, ['-c', MAP_END_LINE], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: dir }, timeout: 60_000 });
+      assert.is(r.status, 0, r.stderr);
+      const m = /^E \d+ (\d+) (\d+)$/.exec(r.stdout.trim());
+      assert.ok(m, r.stdout);
+      assert.is(m![1], m![2], `frozen at the fork against at the start: ${r.stdout.trim()}`);
+    } finally {
+      tmp.remove();
+    }
+  });
 
 test('a process that wrote a map removes it as it exits normally; a child of it that exits normally leaves it', () => {
   const tmp = tempDir('pyexit');

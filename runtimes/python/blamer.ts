@@ -154,7 +154,7 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
   { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
   { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
-  { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && isType(w) && (w.off === w.ctx.L?.typeFlags || w.off === w.ctx.L?.typeVersionTag) },
+  { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && isType(w) && (w.off === w.ctx.L?.typeFlags || w.off === w.ctx.L?.typeVersionTag || w.off === w.ctx.L?.typeVersionsUsedWord) },
   { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && w.type === 'function' && w.off === w.ctx.L?.funcVersion },
   { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
   { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },

@@ -175,14 +175,35 @@ interface SlotWord {
   L: RubyLayout | undefined;
   /** 3.2+: the shape id in the slot's flags word changed in the child (an ivar added or removed, a freeze) */
   shapeChanged: boolean;
+  /** the slot's object in the heap map (-1: none) */
+  obj: number;
+  ctx: Context;
 }
+
+/** Does a word point into 3.1's transient heap (the mapping MAPPING_KINDS names so)? */
+function inTransientHeap(ctx: Context, w: Word): boolean {
+  const i = findRange(ctx.vmaStarts, ctx.vmaEnds, num(w));
+  return i >= 0 && ctx.vmaKind[i] === 'alloc.transient';
+}
+
+/** Objects whose buffers 3.1 keeps in the transient heap while they are young */
+const TRANSIENT_TYPES = new Set<number>([T.ARRAY, T.HASH, T.OBJECT, T.STRUCT]);
 
 /** Other words of a live slot, first match wins. */
 const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   { cause: 'object.singleton', when: (s) => s.off === 8 }, // klass
   { cause: 'icache.call', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.callcache },
+  // ID_SCOPE_MASK (the low 4 bits) alone at the fork: the Symbol had no ID yet
+  { cause: 'symbol.id', when: (s) => s.type === T.SYMBOL && !!s.L && s.off === s.L.symbolIdOffset && s.O.hi === 0 && s.O.lo < 16 },
   { cause: 'icache.const', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.constcache },
   { cause: 'object.ivar', when: (s) => s.type === T.OBJECT && !!s.L && s.O.hi === 0 && s.O.lo === s.L.qundef },
+  // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
+  // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
+  // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
+  // a Hash no class owns (hidden from the program) whose table lives in its slot (3.3+'s larger slots):
+  // a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
+  { cause: 'mutation.hash-table', when: (s) => s.type === T.HASH && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
+  { cause: 'alloc.transient', when: (s) => !!s.L?.transientHeapSizes.length && TRANSIENT_TYPES.has(s.type) && inTransientHeap(s.ctx, s.O) && !inTransientHeap(s.ctx, s.N) },
   // 3.2+: an embedded ivar slot is left as allocation zeroed it until an ivar is set there (no Qundef
   // fill), and setting a new ivar moves the object to a child shape: a word that was 0, in an object
   // whose shape changed with it, is the added ivar. Found on a program memoizing `@total ||=` in 20,000
@@ -325,7 +346,7 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false): string {
   if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN ? level : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
   if (level) return level;
-  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged };
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
 }
@@ -538,6 +559,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
+  // A Hash no class owns (hidden from the program): a VM table kept as a Hash, such as the dynamic
+  // Symbols' fstring table that rb_sym2id deletes from as it makes a Symbol permanent (found with 5,000
+  // Symbols' to_proc in the child: 151 pages taken for the program's mutation.hash).
+  { cause: 'mutation.hash-table', when: (c) => ownerType(c.ctx, c.start) === T.HASH && ownerClass(c.ctx, c.start) === 0 },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
@@ -651,6 +676,12 @@ function chunkOwnerIndex(ctx: Context, start: number): number {
 function ownerType(ctx: Context, start: number): number {
   const i = chunkOwnerIndex(ctx, start);
   return i < 0 ? -1 : ctx.ruby.chunkOwners!.flags[i] & FL.typeMask;
+}
+
+/** The class of the object owning the chunk at start (0: hidden; -1: no owner known). */
+function ownerClass(ctx: Context, start: number): number {
+  const i = chunkOwnerIndex(ctx, start);
+  return i < 0 ? -1 : ctx.ruby.chunkOwners!.klass[i];
 }
 
 /** Is the chunk that starts at start in use in the child (the same start there: its own walk)? */

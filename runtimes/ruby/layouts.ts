@@ -68,6 +68,9 @@ export interface RubyLayout {
   classCallTables: number[];
   /** GCs an object survives before it is old (RVALUE_OLD_AGE) */
   oldAge: number;
+  /** struct RSymbol's id (after basic, hashval and fstr): a dynamic Symbol holds only its ID's scope
+   *  bits there until rb_sym2id gives it a serial (and makes it permanent) */
+  symbolIdOffset: number;
   /** Process.warmup frees the GC heap pages its compaction emptied (3.3), so the children allocate on pages
    *  of their own; false where it keeps them (3.4.5) or where there is no Process.warmup (3.1/3.2: the
    *  emulation compacts with GC.compact, which never frees them) */
@@ -97,6 +100,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [],
   oldAge: 3,
+  symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
 };
 
@@ -125,6 +129,7 @@ const V32: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [],
   oldAge: 3,
+  symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
 };
 
@@ -151,6 +156,7 @@ const V33: RubyLayout = {
   markEmptiesCallCaches: false,
   classCallTables: [48, 56],
   oldAge: 3,
+  symbolIdOffset: 32,
   warmupFreesEmptyPages: true,
 };
 

@@ -966,4 +966,6 @@ def start_live():
     if active() or _live.get("started"):
         return
     _live["started"] = True
+    # the interpreter's own permanent generation (3.12 starts with one): not the program's freeze
+    _state["frozen_at_start"] = gc.get_freeze_count()
     os.register_at_fork(before=_live_before_fork)
