@@ -58,10 +58,11 @@ export interface StrategySummary {
 /** What the runs allow to say. `better` only when the best strategy's min–max range (over every child
  *  of every run) lies wholly below none's and the medians differ by more than run-to-run noise (8 pages or
  *  5%: one run each can differ by a page or two); ranges that overlap, or medians within noise
- *  (`why: 'noise'`), are `unclear`. */
+ *  (`why: 'noise'`), are `unclear`; so is a strategy whose children's new memory (pages of their own, not
+ *  copied: garbage disable leaves uncollected) grew by more than it saved (`why: 'new-memory'`). */
 export type Decision =
   | { kind: 'better'; strategy: string; runs: number }
-  | { kind: 'unclear'; strategy: string; runs: number; why?: 'noise' }
+  | { kind: 'unclear'; strategy: string; runs: number; why?: 'noise' | 'new-memory' }
   | { kind: 'none-best'; runs: number }
   | { kind: 'no-none'; strategy: string; runs: number };
 
@@ -209,6 +210,9 @@ function decide(strategies: StrategySummary[], pageSize: number): Decision {
   if (best.name === 'none' || (best.savedPerChild ?? 0) <= 0) return { kind: 'none-best', runs };
   if (overlap(best.copiedPerChild, none.copiedPerChild)) return { kind: 'unclear', strategy: best.name, runs };
   if (withinNoise(best.copiedPerChild.median / pageSize, none.copiedPerChild.median / pageSize)) return { kind: 'unclear', strategy: best.name, runs, why: 'noise' };
+  // Copying less is no gain when the children fill as much more memory of their own (found: disable
+  // saved 108K of copies per child and grew each child's new pages by 32M)
+  if (best.newPerChild - none.newPerChild >= (best.savedPerChild ?? 0)) return { kind: 'unclear', strategy: best.name, runs, why: 'new-memory' };
   return { kind: 'better', strategy: best.name, runs };
 }
 

@@ -47,7 +47,7 @@ export const CAUSES: readonly CauseRow[] = [
   row(
     'string.coderange-cleared',
     'object',
-    "a string's coderange cleared: the String was resized or modified in place (Ruby 3.1 resizes an unfrozen String that becomes a new Hash key to its own length); a later use computes it again, the same bits back",
+    "a string's coderange cleared: the String was resized or modified in place (Ruby 3.1 resizes an unfrozen String that becomes a new Hash key to its own length, or hands its buffer to the key's frozen copy); a later use computes it again, the same bits back",
     [],
     'freeze the Strings workers insert as new Hash keys at boot (str.freeze or -str: a frozen key is stored as it is); 3.3+ does not clear it for a key',
   ),

@@ -362,6 +362,20 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('mutation.hash-table').pages > 0, summary);
   });
 
+// fixtures/ruby/hash_keys.rb: preloaded unfrozen Strings used as keys of a new Hash in the child. On 3.1
+// the resize rb_fstring does (capacity to the String's length, the buffer moved) was mutation.string,
+// "the program changed a String", one or two words a key.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} hash_keys: Strings that become Hash keys are not the program's mutation.string`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'hash_keys.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = JSON.stringify(child.blame.slice(0, 8));
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    assert.is(row('mutation.string').words, 0, summary);
+  });
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'objid' });

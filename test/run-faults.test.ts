@@ -156,6 +156,13 @@ test('the program killed at the fork (in its --before-fork strategy): the phase 
   assert.not.match(r.stderr, /before the fork point|waits for a thread/);
 });
 
+test('--timeout bounds the boot, then each step after the fork point again: a 2 s boot and a 2 s prewarm pass under --timeout 3', () => {
+  const r = runCowscope(['run', '--json', '--timeout', '3', '--strategy', 'prewarm', fixture('slow_prewarm.rb')]);
+  // before: "the program did not reach the fork point within 3 s", 4 s after it started
+  assert.is(r.status, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).strategy.name, 'prewarm');
+});
+
 for (const signal of ['SIGHUP', 'SIGTERM', 'SIGPIPE'] as NodeJS.Signals[]) {
   test(`${signal} to cowscope mid-workload: everything killed and reaped, temp folder removed, exit 128+${os.constants.signals[signal]}, one line`, async () => {
     const run = await startSlowRun();

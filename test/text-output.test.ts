@@ -317,6 +317,18 @@ test('compare: medians within run-to-run noise give no verdict, even with ranges
   assert.is(compareReport([strategy('none', [[1000]]), strategy('gc', [[940]])], 8).decision.kind, 'better');
 });
 
+test('compare: a strategy that copies less but grows the new memory of its children by more is no gain', () => {
+  const grown = (s: StrategyRuns, pages: number) => {
+    for (const rep of s.reports) for (const c of rep.children) c.pages.new += pages;
+    return s;
+  };
+  // 100 pages fewer copies; 150 more new pages per child: no gain. 50 more: better.
+  const r = compareReport([strategy('none', [[1000]]), grown(strategy('disable', [[900]]), 150)], 8);
+  assert.equal(r.decision, { kind: 'unclear', strategy: 'disable', runs: 1, why: 'new-memory' });
+  assert.match(verdictText(r), /^no gain: disable copied 400\.0K less per child than none, but its children's new memory \(pages of their own\) grew by 600\.0K per child \(1 run each\)$/);
+  assert.is(compareReport([strategy('none', [[1000]]), grown(strategy('disable', [[900]]), 50)], 8).decision.kind, 'better');
+});
+
 test('compare: a range clear of none gives the verdict, savings in words, whole pages, K/M/G', () => {
   const r = compareReport([strategy('none', [[1000, 1101], [1050, 1200]]), strategy('prewarm', [[300, 310], [305, 320]]), strategy('gc', [[1300, 1400]])], 8);
   assert.equal(r.decision, { kind: 'better', strategy: 'prewarm', runs: 2 });

@@ -381,7 +381,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       .option('wsgi', { type: 'string', describe: 'a Python WSGI app, module:app (gunicorn\'s notation): imported as the preload, sent requests in each child' })
       .option('request', { type: 'string', array: true, describe: "with --rack or --wsgi: a request 'METHOD /path?query' (repeatable; default 'GET /')" })
       .option('requests', { type: 'number', default: 1, describe: 'with --rack or --wsgi: how many times each child sends the request list' })
-      .option('timeout', { type: 'number', default: RUN_DEFAULTS.timeout, describe: 'seconds for the boot, and again for the workload' })
+      .option('timeout', { type: 'number', default: RUN_DEFAULTS.timeout, describe: 'seconds for the boot, and again for each step after the fork point (the strategy, the heap map, the workload)' })
       .option('trace-allocations', { type: 'boolean', default: RUN_DEFAULTS.traceAllocations, describe: 'trace allocations from boot, so blame can name allocation sites (slower boot)' })
       .option('aslr', {
         type: 'boolean',

@@ -33,6 +33,10 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
       return `best: none — no strategy copied less than doing nothing (${runsWord(d.runs)} each)`;
     case 'unclear': {
       const best = of(d.strategy);
+      if (d.why === 'new-memory') {
+        const none = of('none');
+        return `no gain: ${best.label} copied ${size(best.savedPerChild!)} less per child than none, but its children's new memory (pages of their own) grew by ${size(best.newPerChild - none.newPerChild)} per child (${runsWord(d.runs)} each)`;
+      }
       return (
         `no clear difference at ${runsWord(d.runs)}: ${best.label} copied ${range(best)} per child, none ${range(of('none'))}; ` +
         (d.why === 'noise' ? `within run-to-run noise (${NOISE_PAGES} pages or 5%)` : 'the ranges overlap (more runs, --repeat, may tell)')

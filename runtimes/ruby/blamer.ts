@@ -186,6 +186,9 @@ function inTransientHeap(ctx: Context, w: Word): boolean {
   return i >= 0 && ctx.vmaKind[i] === 'alloc.transient';
 }
 
+/** Does a word point into a mapping of the reference process? */
+const isMapped = (ctx: Context, w: Word): boolean => findRange(ctx.vmaStarts, ctx.vmaEnds, num(w)) >= 0;
+
 /** Objects whose buffers 3.1 keeps in the transient heap while they are young */
 const TRANSIENT_TYPES = new Set<number>([T.ARRAY, T.HASH, T.OBJECT, T.STRUCT]);
 
@@ -200,6 +203,13 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
   // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
   // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
+  // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
+  // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
+  // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
+  // (FLAGS_RULES). Found on 30,000 preloaded names used as keys in the child: 45-50 pages of
+  // mutation.string (one word each), 414 under warmup (two).
+  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 32 && s.O.hi === 0 && (inGcHeap(s.ctx, s.N) || (s.N.hi === 0 && s.N.lo < s.O.lo)) },
+  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && isMapped(s.ctx, s.O) && isMapped(s.ctx, s.N) },
   // a Hash no class owns (hidden from the program) whose table lives in its slot (3.3+'s larger slots):
   // a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
   { cause: 'mutation.hash-table', when: (s) => s.type === T.HASH && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },

@@ -698,10 +698,21 @@ export class RubySession {
     const fromProgram = (e: AgentEvent, name: string) => e.event === name && e.pid === this.proc.pid;
     this.forkPoint = (await this.next((e) => fromProgram(e, 'fork_point'), deadline, late)) as unknown as ForkPoint;
     this.phase = 'fork';
-    this.strategy = (await this.next((e) => fromProgram(e, 'strategy'), deadline, late)) as unknown as RubySession['strategy'];
+    // Past the fork point the program has booted: what follows (the strategy, and for Python the heap
+    // map, seconds per million objects) gets a --timeout of its own, and a message that says so.
+    const seconds = this.opts.bootTimeoutMs / 1000;
+    this.strategy = (await this.next(
+      (e) => fromProgram(e, 'strategy'),
+      Date.now() + this.opts.bootTimeoutMs,
+      () => `the strategy did not finish within ${seconds} s after the program reached the fork point: raise --timeout`,
+    )) as unknown as RubySession['strategy'];
     // The Ruby agent reports the heap map after `forked` (its sibling writes it while the children run:
     // heapMapDone() waits for it), the Python agent before.
-    const forked = await this.next((e) => fromProgram(e, 'forked'), deadline, late);
+    const forked = await this.next(
+      (e) => fromProgram(e, 'forked'),
+      Date.now() + this.opts.bootTimeoutMs,
+      () => `the program did not fork within ${seconds} s after its strategy${this.opts.python ? ' (the heap map is written first: seconds per million objects)' : ''}: raise --timeout`,
+    );
     const twin = forked.twin as number;
     const children = forked.children as number[];
     if (forked.heapAllocatableBytes !== undefined) this.heapAllocatableAtFork = Number(forked.heapAllocatableBytes);
@@ -717,7 +728,7 @@ export class RubySession {
     this.twin = twin;
     this.children = children;
     this.watch([twin, ...children]);
-    await this.waitStopped([this.twin, ...this.children], deadline, 'stop at the fork');
+    await this.waitStopped([this.twin, ...this.children], Date.now() + this.opts.bootTimeoutMs, 'stop at the fork');
   }
 
   /** Where the agent is told to write the heap map. */
