@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pythonArgs, PYTHON_AGENT_DIR } from '../runtimes/ruby/driver';
 import { leftoverRunDirs, runCowscope, tempDir } from './helpers/ruby';
-import { PYTHON_FIXTURES, olderPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+import { PYTHON_FIXTURES, everyPython, olderPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
 import { CLI, isRoot } from './helpers/family';
 import { assertRequestCurve } from './helpers/request-curve';
 import { loadCapture } from '../native/capture-file';
@@ -179,6 +179,33 @@ test('a CPython older than the version table (3.10, 3.9 or 3.8): the run works w
   assert.ok(child.pages.copied > 0);
   assert.is(pagesOf(child.blame, /./), child.pages.copied, 'blame adds up');
   assert.ok(pagesOf(child.blame, /^py\.refcount$/) > 0, JSON.stringify(child.blame));
+});
+
+test("the heap map's walk classifies objects by their type alone, on every Python 3.8 to 3.13: a dead weakref proxy, a lazy __class__, list[int]", () => {
+  // before: isinstance() asked each object for __class__: the dead proxy raised ReferenceError in the
+  // walk and the run ended in "heap map child failed (wait status 256)"; the lazy objects were set up
+  for (const python of everyPython()) {
+    const out = path.join(tmp.dir, 'walk-safe.txt');
+    fs.rmSync(out, { force: true });
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, fixture('walk_safe.py')], { COWSCOPE_FIXTURE_OUT: out });
+    assert.is(r.status, 0, `${python}: ${r.stderr}`);
+    assert.match(r.stderr, /^workload ran$/m, python);
+    assert.not.ok(fs.existsSync(out), `${python}: the walk ran the program's code: ${fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : ''}`);
+    const child = JSON.parse(r.stdout).children[0];
+    assert.is(pagesOf(child.blame, /./), child.pages.copied, `${python}: blame adds up`);
+  }
+});
+
+test("a heap-map child that fails is reported in one line: its exception, or the signal that killed it", () => {
+  // before: "the program raised RuntimeError: heap map child failed (wait status 256)" (or 25), after the
+  // agent's traceback
+  const python = DEBIAN?.python ?? 'python3';
+  const failed = runCowscope(['run', '--children', '1', '--', python, fixture('map_fails.py')]);
+  assert.is(failed.status, 2, failed.stderr);
+  assert.match(failed.stderr, /^cowscope: the program raised HeapMapError: the heap map's walk failed: OSError: \[Errno 27\] File too large \(\/\S+\/runtimes\/python\/agent\/cowscope\.py:\d+\)\n$/);
+  const killed = runCowscope(['run', '--children', '1', '--', python, fixture('map_fails.py')], { COWSCOPE_FIXTURE_XFSZ: 'default' });
+  assert.is(killed.status, 2, killed.stderr);
+  assert.is(killed.stderr, "cowscope: the program raised HeapMapError: the heap map's walk failed: killed by SIGXFSZ\n");
 });
 
 test('a program that forks processes of its own before the fork point, and a workload that forks: they end their own ways, the run goes on', () => {

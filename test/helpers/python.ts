@@ -54,6 +54,18 @@ export function olderPython(minors = ['3.10', '3.9', '3.8']): string | undefined
   return undefined;
 }
 
+/** Every CPython the agent runs on (3.8 to 3.13, the newest of each minor from pyenv or /opt/pythons, and
+ *  Debian's /usr/bin/python3); absent ones are named in a printed note. */
+export function everyPython(): string[] {
+  const out = fs.existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : [];
+  for (const minor of ['3.8', '3.9', '3.10', '3.11', '3.12', '3.13']) {
+    const found = PYTHON_HOMES.map((h) => newestIn(h, minor)).find(Boolean);
+    if (found) out.push(found);
+    else console.log(`note: no Python ${minor} in ${PYTHON_HOMES.join(' or ')}: its tests are skipped`);
+  }
+  return out;
+}
+
 /** Processes whose command line mentions this checkout's Python fixtures or agent. */
 export function pythonFixtureProcesses(): string[] {
   return processesMentioning([`${ROOT}/fixtures/python/`, `${ROOT}/runtimes/python/agent`]);

@@ -68,6 +68,10 @@ def fork_point():
     _state["forked"] = True
     try:
         _run_fork_sequence()
+    except HeapMapError as e:  # the agent's own failure: one line from cowscope, no traceback of the agent
+        _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(e.where))
+        _flush_output()
+        os._exit(1)
     except BaseException as e:  # cowscope must hear why, whatever it is
         _report("error", error=_clip("%s: %s" % (type(e).__name__, e)), where=_clip(_where(e)))
         raise
@@ -392,6 +396,8 @@ def _layout():
     return next((row for row in _layouts() if row.get("version") == here), None)
 
 HAVE_GC = 1 << 14
+# Py_TPFLAGS_TYPE_SUBCLASS: the object is a type (its type is type or a metaclass)
+TYPE_SUBCLASS = 1 << 31
 # the fields of a code object the heap map walks to (what it holds that no tp_traverse reports)
 _CODE_FIELDS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname", "co_linetable", "co_exceptiontable")
 MANAGED_DICT = 1 << 4
@@ -491,36 +497,45 @@ def _walk(out):
                 stack.append(o.co_lnotab)
     w = out.write
     names = {}
+    # An object is classified by its type alone, read through type's own descriptors: isinstance() asks
+    # the object for __class__, which runs the program's code (a lazy object's property sets it up, or
+    # raises), raises ReferenceError for a weakref proxy whose referent is gone, and answers the origin's
+    # class for a types.GenericAlias on 3.9 and 3.10 (list[int] was "a type")
+    type_flags = type.__dict__["__flags__"].__get__
+    type_basicsize = type.__dict__["__basicsize__"].__get__
+    type_itemsize = type.__dict__["__itemsize__"].__get__
+    type_name = type.__dict__["__name__"].__get__
     for i, o in seen.items():
         t = type(o)
-        flags = t.__flags__
+        flags = type_flags(t)
         if t is str or t is int:
             size = sys.getsizeof(o) - (16 if flags & HAVE_GC else 0)
         else:
-            size = t.__basicsize__
-            if t.__itemsize__:
-                size += t.__itemsize__ * abs(ctypes.c_int64.from_address(i + 16).value)
-        name = t.__name__
+            size = type_basicsize(t)
+            itemsize = type_itemsize(t)
+            if itemsize:
+                size += itemsize * abs(ctypes.c_int64.from_address(i + 16).value)
+        name = type_name(t)
         k = names.get(name)
         if k is None:
             k = names[name] = len(names)
             w("T %d %s\n" % (k, name.replace(" ", "_")))
         tracked = gc.is_tracked(o)
-        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if isinstance(o, type) else 0) | (8 if i in young else 0)
+        state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if flags & TYPE_SUBCLASS else 0) | (8 if i in young else 0)
         w("O %x %d %d %d %d\n" % (i, _pre_header(flags, version), size, state, k))
         try:
             if t is code_type and adaptive:
                 w("C %x %x %d\n" % (i, i + adaptive, 2 * ctypes.c_int64.from_address(i + 16).value))
-            elif isinstance(o, dict):
+            elif issubclass(t, dict):
                 keys = _u64(i + 32)
                 if keys:
                     w("B %x %d dictkeys %x\n" % (keys, _keys_size(keys), i))
-            elif isinstance(o, list):
+            elif issubclass(t, list):
                 items = _u64(i + 24)
                 allocated = _u64(i + 32)
                 if items and allocated:
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
-            elif isinstance(o, bytearray):
+            elif issubclass(t, bytearray):
                 # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
                 # bytes are a glibc chunk of their own, which no object of the map covers
                 data = _u64(i + 32)
@@ -539,22 +554,71 @@ def _walk(out):
     w("E %d %d %d\n" % (len(seen), frozen_count, _state.get("frozen_at_start", 0)))
 
 
+class HeapMapError(RuntimeError):
+    """The heap map's helper fork failed: its exception in one line, where it was raised (``where``)."""
+
+    def __init__(self, message, where=""):
+        RuntimeError.__init__(self, message)
+        self.where = where
+
+
+def _tell_failure(fd, e):
+    """In a helper fork that failed: its exception (one line) and where it was raised, to its parent."""
+    try:
+        text = " ".join(_clip("%s: %s" % (type(e).__name__, e)).split())
+        data = ("%s\n%s" % (text, _where(e))).encode("utf-8", "replace")
+        while data:
+            data = data[os.write(fd, data):]
+    except BaseException:
+        pass  # the parent falls back on the wait status
+
+
+def _helper_failure(fd, status, what):
+    """A HeapMapError for a helper fork that ended with this wait status: its exception as it told it on
+    the pipe (nothing blocks: the helper is gone, and whatever it wrote fits in the pipe), else how it
+    ended (a signal, an exit status)."""
+    try:
+        os.set_blocking(fd, False)
+        told = os.read(fd, 65536).decode("utf-8", "replace")
+    except OSError:
+        told = ""
+    text, _, where = told.partition("\n")
+    if text:
+        return HeapMapError("%s: %s" % (what, text), where)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "signal %d" % sig
+        return HeapMapError("%s: killed by %s" % (what, name))
+    return HeapMapError("%s: exit status %d" % (what, os.WEXITSTATUS(status) if os.WIFEXITED(status) else status))
+
+
 def _write_heap_map(path):
     started = time.monotonic()
     parent = os.getpid()
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         status = 1
         try:
+            os.close(r)
             _die_with_parent(parent)
             with open(path, "w") as f:
                 _walk(f)
             status = 0
+        except BaseException as e:
+            _tell_failure(w, e)
         finally:
             os._exit(status)  # never run the program's atexit handlers in a helper fork
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise RuntimeError("heap map child failed (wait status %d)" % status)
+    os.close(w)
+    try:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise _helper_failure(r, status, "the heap map's walk failed")
+    finally:
+        os.close(r)
     _report("heap_map", path=path, seconds=time.monotonic() - started, bytes=os.path.getsize(path))
 
 
@@ -857,26 +921,36 @@ def _write_live_map(generation):
     base = os.path.join(d, str(pid))
     started = time.monotonic()
     wall = time.time()
+    r, w = os.pipe()
     helper = _raw_fork()
     if helper < 0:
+        os.close(r)
+        os.close(w)
         raise OSError(ctypes.get_errno(), "fork failed")
     if helper == 0:
         status = 1
         try:
+            os.close(r)
             tmp = "%s.heap.jsonl.%d.tmp" % (base, os.getpid())
             _write_exclusive(tmp, _walk)
             os.rename(tmp, base + ".heap.jsonl")
             status = 0
+        except BaseException as e:
+            _tell_failure(w, e)
         finally:
             os._exit(status)  # never run the program's atexit handlers in a helper fork
+    os.close(w)
     try:
-        _, status = os.waitpid(helper, 0)
-    except ChildProcessError:
-        # the program's SIGCHLD handler reaped it (gunicorn's master reaps every child): the map, renamed
-        # into place only on success, tells
-        status = 0 if os.path.exists(base + ".heap.jsonl") and os.lstat(base + ".heap.jsonl").st_mtime >= wall - 1 else 1
-    if status != 0:
-        raise RuntimeError("heap map fork failed (wait status %d)" % status)
+        try:
+            _, status = os.waitpid(helper, 0)
+        except ChildProcessError:
+            # the program's SIGCHLD handler reaped it (gunicorn's master reaps every child): the map, renamed
+            # into place only on success, tells
+            status = 0 if os.path.exists(base + ".heap.jsonl") and os.lstat(base + ".heap.jsonl").st_mtime >= wall - 1 else 256
+        if status != 0:
+            raise _helper_failure(r, status, "the heap map's walk failed")
+    finally:
+        os.close(r)
     heap = os.lstat(base + ".heap.jsonl")
     meta = {
         "runtime": "python",
