@@ -30,11 +30,16 @@ export interface CauseRow {
   meaning: string;
   /** strategy steps that remove this cause (empty: no fork-time step can) */
   remedies: Remedy[];
-  /** one line: what to do about it, for people */
+  /** one line: what to do about it, for people, in plain words (no strategy step named: every runtime
+   *  shows it) */
   fix: string;
+  /** the strategy steps that do the fix, and a sentence naming them, said only where the runtime has one
+   *  of them (Ruby's trim and warmup run malloc_trim; the Python agent has neither) */
+  stepFix?: { steps: Remedy[]; text: string };
 }
 
-const row = (id: string, family: Family, meaning: string, remedies: Remedy[], fix: string): CauseRow => ({ id, family, meaning, remedies, fix });
+const row = (id: string, family: Family, meaning: string, remedies: Remedy[], fix: string, stepFix?: CauseRow['stepFix']): CauseRow =>
+  stepFix ? { id, family, meaning, remedies, fix, stepFix } : { id, family, meaning, remedies, fix };
 
 /** 'an Array', 'a String': the article a class name takes in a legend. */
 const withArticle = (name: string): string => `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
@@ -78,8 +83,14 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
   row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),
   row('gc.mark-stack', 'gc', 'the GC mark stack', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking: a minor GC in a worker then has few young objects to mark'),
-  row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', [], 'jemalloc keeps metadata apart; malloc_trim before forking (trim, warmup) releases the whole pages inside free chunks, and blame counts those pages as saved by it whatever wrote them'),
-  row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", [], 'malloc_trim before forking (trim, warmup) releases the whole pages inside free chunks, so allocations there land on new pages: blame counts those pages as saved by it'),
+  row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', [], 'jemalloc keeps metadata apart; malloc_trim before forking releases the whole pages inside free chunks', {
+    steps: ['trim', 'warmup'],
+    text: 'the trim and warmup steps call it, and blame counts those pages as saved by them whatever wrote them',
+  }),
+  row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", [], 'malloc_trim before forking releases the whole pages inside free chunks, so allocations there land on new pages', {
+    steps: ['trim', 'warmup'],
+    text: 'the trim and warmup steps call it, and blame counts those pages as saved by them',
+  }),
   row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
   row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a hash table (its st_table bins, or the entry count in its header): a large Hash, or a VM table such as interned strings and symbols", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
   row('mutation.definition', 'mutation', 'the program defined a method, constant or variable after the fork: a new entry in an ID table (and the probe path it stored)', ['prewarm'], 'define methods, constants and variables at boot, not in workers'),
@@ -134,6 +145,15 @@ export const causeRow = (id: string): CauseRow | undefined => BY_ID.get(id)?.row
 /** Tie order: lower is more specific. */
 export const causeRank = (id: string): number => BY_ID.get(id)?.rank ?? CAUSES.length;
 export const causeMeaning = (id: string): string => BY_ID.get(id)?.row.meaning ?? '';
+
+/** What to do about a cause, for a runtime whose strategy steps are `steps` (undefined: every step, Ruby's):
+ *  the plain-words fix, and the sentence naming the steps that do it only where the runtime has one. */
+export function causeFix(id: string, steps?: readonly string[]): string {
+  const row = BY_ID.get(id)?.row;
+  if (!row) return '';
+  const s = row.stepFix;
+  return s && (!steps || s.steps.some((x) => steps.includes(x))) ? `${row.fix}: ${s.text}` : row.fix;
+}
 
 /** The cause for a mutated object of a type name (TYPE_NAMES), within the catalog. */
 export function mutationCause(typeName: string | undefined): string {

@@ -102,6 +102,9 @@ export interface HeapMapSource {
 
 export interface RuntimeAdapter {
   name: string;
+  /** the strategy steps this runtime's agent has (absent: every step, Ruby's); the blamer's
+   *  strategySteps, for what renders a report without a blamer (a cause's fix) */
+  readonly strategySteps?: readonly string[];
   /** Reads the heap map and discovers the runtime's structures in the fork-time image (referencePid)
    *  and each child's allocator state, keeping only what touches copied pages; records it in the
    *  capture so that blame can run again offline. May read on the thread pool (a promise): nothing

@@ -11,6 +11,10 @@ import type { ChildBlame, CauseCount } from '../../blame/engine';
 import type { RunAnalysis } from '../../analyzers/run-report';
 import { REGIONS } from '../../analyzers/regions';
 import type { ChildGroup, HtmlDoc, ProcessRow, Spread } from './html';
+import { adapterNamed } from '../../runtimes';
+
+/** The strategy steps of a runtime by name (undefined: every step, Ruby's): a cause's fix names only those. */
+const stepsOf = (runtime: string | undefined) => (runtime ? adapterNamed(runtime)?.strategySteps : undefined);
 
 /** Savings of `run` and `inspect` are shown at this many workers (the text report's figure). */
 const WORKERS = 8;
@@ -140,6 +144,7 @@ export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAna
     ],
     groups,
     measureWith: steps.length ? `cowscope compare --strategies none,${steps.join(',')}` : undefined,
+    strategySteps: stepsOf(report.runtime.name),
     notes: report.notes,
   };
 }
@@ -196,8 +201,11 @@ export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes:
       };
     }),
   ];
+  // the live maps' runtime, where the children were blamed against maps of one runtime only
+  const runtimes = [...new Set((report.liveMaps ?? []).map((m) => m.runtime))];
   return {
     title: `cowscope inspect: ${report.processes.length} processes`,
+    strategySteps: runtimes.length === 1 ? stepsOf(runtimes[0]) : undefined,
     facts: [`each child against its parent; tier ${report.tier}${report.liveMap ? '; blame against the live master' : ''}`, `kernel ${report.kernel}; transparent huge pages: ${report.thp}`],
     pageSize: report.pageSize,
     workers: WORKERS,
@@ -210,6 +218,7 @@ export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes:
 export function compareHtmlDoc(report: CompareReport): HtmlDoc {
   return {
     title: `cowscope compare: ${report.runtime.name} ${report.runtime.version}`,
+    strategySteps: stepsOf(report.runtime.name),
     facts: [`${report.strategies.length} strategies; tier ${report.tier}; copied = copied + copied by parent, per child; savings at ${report.workers} workers in the verdict`],
     pageSize: report.pageSize,
     workers: report.workers,

@@ -82,6 +82,9 @@ export interface HtmlDoc {
   verdict?: string;
   /** how to measure what blame predicts ("cowscope compare --strategies none,…") */
   measureWith?: string;
+  /** the strategy steps of the runtime measured (undefined: every step, Ruby's): a cause's fix names only
+   *  those */
+  strategySteps?: readonly string[];
   notes: string[];
 }
 

@@ -8,7 +8,7 @@ import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
 import { pythonBlamer } from './blamer';
 import { discoverPythonChildren, discoverPythonParent } from './discover';
 import { PythonHeapMap, ingestPythonHeapMap } from './heap-map';
-import { LAYOUTS, POOL, pythonLayoutFor } from './layouts';
+import { LAYOUTS, POOL, PYTHON_STRATEGY_STEPS, pythonLayoutFor } from './layouts';
 
 /** The children with the pages each one copied. */
 const withPages = (capture: Capture, children: { pid: number; vmas: Vma[] }[]) => children.map((c) => ({ ...c, pages: capture.diffs?.find((d) => d.pid === c.pid)?.addrs ?? new Float64Array() }));
@@ -33,6 +33,7 @@ function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }
 
 export const pythonAdapter: RuntimeAdapter = {
   name: 'python',
+  strategySteps: PYTHON_STRATEGY_STEPS,
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
     attachParent(capture, map, reference);
     attachChildren(capture, children);

@@ -4,7 +4,7 @@
 // HTML. Every label drawn on a colour carries the black or white that contrasts with it.
 
 import type { ChildGroup, HtmlDoc, Spread, StrategyRow } from '../html';
-import { CAUSES, FAMILIES, Family, causeRow } from '../../../blame/catalog';
+import { CAUSES, FAMILIES, Family, causeFix, causeRow } from '../../../blame/catalog';
 import { CLASS_COLOURS, causeColour } from '../../../blame/colours';
 import { REGIONS } from '../../../analyzers/regions';
 import { escapeControl } from '../escape';
@@ -161,10 +161,11 @@ function groupCauses(doc: HtmlDoc, g: ChildGroup): string {
     .filter((c) => c.max > 0)
     .map((c) => {
       const row = causeRow(c.cause);
+      const fix = causeFix(c.cause, doc.strategySteps);
       return `<div class="bar" data-cause="${e(c.cause)}">${chip(c.cause)}${bar(c, scale, causeColour(c.cause))}<span class="val">${range(c, (n) => String(n))} page${c.median === 1 && c.max === 1 ? '' : 's'} · ${size(c.median)} · ${pct(
         c.median,
         g.copied.median,
-      )}</span><span class="what">${e(row?.meaning ?? '')}${row?.fix ? `<br><span class="fix">fix: ${e(row.fix)}</span>` : ''}</span></div>`;
+      )}</span><span class="what">${e(row?.meaning ?? '')}${fix ? `<br><span class="fix">fix: ${e(fix)}</span>` : ''}</span></div>`;
     });
   const regions = g.regions.length
     ? `<table class="regions"><thead><tr><th>region</th><th>copied pages per child</th><th>what it is</th></tr></thead><tbody>${g.regions
