@@ -929,14 +929,18 @@ def _write_live_map(generation):
         raise OSError(ctypes.get_errno(), "fork failed")
     if helper == 0:
         status = 1
+        tmp = "%s.heap.jsonl.%d.tmp" % (base, os.getpid())
         try:
             os.close(r)
-            tmp = "%s.heap.jsonl.%d.tmp" % (base, os.getpid())
             _write_exclusive(tmp, _walk)
             os.rename(tmp, base + ".heap.jsonl")
             status = 0
         except BaseException as e:
             _tell_failure(w, e)
+            try:
+                os.unlink(tmp)  # what the walk wrote before it failed
+            except OSError:
+                pass
         finally:
             os._exit(status)  # never run the program's atexit handlers in a helper fork
     os.close(w)
