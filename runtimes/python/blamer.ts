@@ -38,6 +38,8 @@ interface Context {
   /** collections of the oldest generation among them (the agent reports it; where not known, e.g. in
    *  live mode, every run counts as full) */
   gcFullRuns: number;
+  /** the agent counted the child's collections (run); false against a live map, where gcRuns is a guess */
+  collectionsKnown: boolean;
   forkPathCopied: (page: number) => boolean;
   /** the first write of a copied page (fault tracing), undefined where not seen */
   firstFault: (page: number) => FirstFault | undefined;
@@ -246,6 +248,15 @@ function readFirst(ctx: Context, page: number): boolean {
   return !ctx.inCollection(f.ns);
 }
 
+/** Was the page first written by a read, as far as can be told: by the first writer, or, where neither a
+ *  first writer nor the child's collections are known (a worker blamed against a live map), by default.
+ *  A read copies such a page whether or not a collection also ran; taking it for the collector's had a
+ *  gunicorn worker that only read its preloaded table 94% py.gc.traverse, and freeze predicted to save
+ *  what it then did not. */
+function readFirstOrUnknown(ctx: Context, page: number): boolean {
+  return readFirst(ctx, page) || (!ctx.collectionsKnown && !ctx.firstFault(page));
+}
+
 /** The collection's own cause on a page of tracked objects it visited. */
 const visitCause = (ctx: Context): string => (programFroze(ctx) ? 'py.gc.freeze-missing' : 'py.gc.traverse');
 
@@ -258,7 +269,7 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // (silentCauses). A program that walks 60,000 preloaded objects, then collects (3.11, 142 collections
   // in the child): of 3,522 such pages 2,834 were first written by _PyEval_EvalFrameDefault or
   // listiter_next, 684 by gc_collect_main, and gc.freeze() saved 686 pages.
-  { cause: 'py.refcount', when: (p) => objectsOn(p).visited && readFirst(p.ctx, p.page) },
+  { cause: 'py.refcount', when: (p) => objectsOn(p).visited && readFirstOrUnknown(p.ctx, p.page) },
   // update_refs and subtract_refs store into the GC head of every object of the collected generations;
   // survivors end with the links they had.
   // The program froze its heap (gc.freeze) and still the collection visited objects here: made after it.
@@ -315,6 +326,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     files: mappedFiles(ref.vmas),
     gcRuns,
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
+    collectionsKnown: capture.run?.gcFullRuns !== undefined,
     forkPathCopied: forkPathCopied(capture, ref),
     firstFault: firstFaultOf(capture, diffs.pid),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
@@ -427,7 +439,7 @@ class PythonPageBlamer implements PageBlamer {
     const page = this.diffs.addrs[p];
     const ip: IdenticalPage = { ctx: this.ctx, page, pageSize: this.ctx.pageSize, region: '' };
     const bothOnly = causes.every((c) => c === 'py.refcount' || /^py\.gc\./.test(c));
-    return bothOnly && readFirst(this.ctx, page) && objectsOn(ip).visited ? ['py.refcount', visitCause(this.ctx)] : [];
+    return bothOnly && readFirstOrUnknown(this.ctx, page) && objectsOn(ip).visited ? ['py.refcount', visitCause(this.ctx)] : [];
   }
 
   effects(): StepEffect[] {
