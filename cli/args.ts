@@ -15,8 +15,9 @@ export function parsePid(text: string): number {
   return Number(text);
 }
 
-/** Ruby options whose value is the next word (`-I lib`, `-r json`, `-C dir`, `-E enc`, `-F pattern`). */
-const TAKES_VALUE = new Set(['-I', '-r', '-C', '-E', '-F']);
+/** Options whose value is the next word: Ruby's `-I lib`, `-r json`, `-C dir`, `-E enc`, `-F pattern`,
+ *  `-X dir`; `-X opt` is Python's too. */
+const TAKES_VALUE = new Set(['-I', '-r', '-C', '-E', '-F', '-X']);
 
 /** Index of the script in a Ruby command line after the interpreter (-1 with -e, or when there is none). */
 export function scriptIndex(words: string[], from = 0): number {

@@ -123,10 +123,10 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (raw.program !== undefined) {
     if (typeof raw.program === 'string') program = [raw.program];
     else if (Array.isArray(raw.program) && raw.program.every((x) => typeof x === 'string') && raw.program.length) program = raw.program as string[];
-    else throw bad('program', 'must be a script ("app.rb") or a command (["ruby", "-Ilib", "app.rb"])');
-    // Like `cowscope run`: a first word that is ruby is the interpreter; the script is the first word that
-    // is not an option, and its path is checked (the program also runs in the config's folder).
-    const script = scriptIndex(program, /(^|\/)ruby[\d.]*$/.test(program[0]) ? 1 : 0);
+    else throw bad('program', 'must be a script ("app.rb", "app.py") or a command (["ruby", "-Ilib", "app.rb"], ["python3", "app.py"])');
+    // Like `cowscope run`: a first word that is ruby or python is the interpreter; the script is the first
+    // word that is not an option, and its path is checked (the program also runs in the config's folder).
+    const script = scriptIndex(program, /(^|\/)(ruby|python)[\d.]*$/.test(program[0]) ? 1 : 0);
     if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
   }
   let rack: BudgetConfig['rack'];

@@ -373,3 +373,14 @@ test('init finds app.rb, writes a config that loads, and does not overwrite one'
 });
 
 test.run();
+
+test('a config may give a Python program as a command, as run takes it: ["python3", "app.py"] (it said python3 does not exist)', () => {
+  const dir = path.join(tmp.dir, 'py-command');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(PYTHON_FIXTURES, 'hello.py'), path.join(dir, 'app.py'));
+  for (const python of ['python3', '/usr/bin/python3', 'python3.11']) {
+    const file = path.join(dir, 'cowscope.json');
+    fs.writeFileSync(file, JSON.stringify({ program: [python, '-X', 'dev', 'app.py'], budgets: { copiedPerChild: '64MiB' } }));
+    assert.equal(loadBudgetConfig(file).program, [python, '-X', 'dev', path.join(dir, 'app.py')]);
+  }
+});
