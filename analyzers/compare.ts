@@ -44,7 +44,15 @@ export interface StrategySummary {
    *  and what its children copy depends on it (the Rails app on 3.3.8: 179 or 200 pages, ~5,150 or ~5,040
    *  copied pages per child with none): a saving measured between runs of different boots holds that
    *  difference too. null: none was not run, the runtime does not say, or no size is in common. */
-  sameBoot: { heapPages: number; noneRuns: number; runs: number; predictedSavedPerChild: number; savedPerChild: number } | null;
+  sameBoot: {
+    heapPages: number;
+    noneRuns: number;
+    runs: number;
+    predictedSavedPerChild: number;
+    savedPerChild: number;
+    /** the GC facts of those runs alone, the strategy's and none's (what unmodelledChanges compares) */
+    gc: { strategy: GcFacts; none: GcFacts };
+  } | null;
   /** the median child's GCs during the workload, and the major ones among them (null where the runs do
    *  not say). Blame predicts from what none's children wrote, as if every strategy's children ran the
    *  same GCs: a strategy that changes them (a GC before the fork resets the allocation counters that
@@ -104,6 +112,21 @@ function copiedOf(reports: RunReport[]): number[] {
   return reports.flatMap((r) => r.children.map((c) => (c.pages.copied + (c.pages.copiedByParent ?? 0)) * r.pageSize));
 }
 
+/** What a strategy's runs did that blame of none's children cannot see: the children's GCs (median
+ *  runs, major ones where told) and the parent's GC heap at the fork (the heap map's count). */
+export type GcFacts = Pick<StrategySummary, 'childGcs' | 'heapPagesAtFork'>;
+
+function gcFacts(reports: RunReport[]): GcFacts {
+  const children = reports.flatMap((r) => r.children);
+  return {
+    childGcs: {
+      runs: lowerMedian(children.map((c) => c.gcRuns)),
+      major: children.every((c) => c.gcFullRuns !== undefined) ? lowerMedian(children.map((c) => c.gcFullRuns!)) : null,
+    },
+    heapPagesAtFork: reports.every((r) => r.heapMap?.heapPages > 0) ? lowerMedian(reports.map((r) => r.heapMap.heapPages)) : null,
+  };
+}
+
 function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'savedPercent' | 'predictedSavedPerChild' | 'sameBoot'> {
   const ps = s.reports[0].pageSize;
   const children = s.reports.flatMap((r) => r.children);
@@ -129,11 +152,7 @@ function summarize(s: StrategyRuns): Omit<StrategySummary, 'savedPerChild' | 'sa
     parentRss: median(s.reports.map((r) => r.parentMemory.rss)),
     seconds: median(s.reports.map((r) => r.strategy.seconds)),
     blame,
-    childGcs: {
-      runs: lowerMedian(children.map((c) => c.gcRuns)),
-      major: children.every((c) => c.gcFullRuns !== undefined) ? lowerMedian(children.map((c) => c.gcFullRuns!)) : null,
-    },
-    heapPagesAtFork: s.reports.every((r) => r.heapMap?.heapPages > 0) ? lowerMedian(s.reports.map((r) => r.heapMap.heapPages)) : null,
+    ...gcFacts(s.reports),
   };
 }
 
@@ -168,6 +187,7 @@ function sameBoot(none: RunReport[], s: StrategyRuns): StrategySummary['sameBoot
     runs: best.runs.length,
     predictedSavedPerChild: predicted(best.none, s.name),
     savedPerChild: lowerMedian(copiedOf(best.none)) - lowerMedian(copiedOf(best.runs)),
+    gc: { strategy: gcFacts(best.runs), none: gcFacts(best.none) },
   };
 }
 

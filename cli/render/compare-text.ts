@@ -71,7 +71,8 @@ function predictionFlags(r: CompareAnalysis, size: (b: number) => string): strin
 /** ": its children ran 2 GCs (no major) against none's 5 GCs (1 major); ..." — what differed from none's runs
  *  that blame of none's children cannot see, or nothing. */
 function unmodelledText(s: StrategySummary, none: StrategySummary): string {
-  const d = unmodelledChanges(s, none);
+  // on the runs the prediction was checked on: those that booted alike, where there are such
+  const d = s.sameBoot ? unmodelledChanges(s.sameBoot.gc.strategy, s.sameBoot.gc.none) : unmodelledChanges(s, none);
   const gcs = (g: StrategySummary['childGcs']) =>
     g.runs === 0 ? 'no GC' : `${g.runs} GC${g.runs === 1 ? '' : 's'}${g.major === null ? '' : ` (${g.major === 0 ? 'no' : g.major} major)`}`;
   const facts = [
