@@ -43,6 +43,6 @@ export function sizeLimit(flag: string, value: unknown, env: string, fallback: n
 export const EXAMPLE_PROGRAM = path.resolve(__dirname, '..', '..', 'examples', 'app.rb');
 
 /** What a program argument that cowscope cannot run as a Ruby script should have been. */
-export function checkScript(file: string): void {
-  if (/\.ru$/.test(file)) throw new UsageError(`${file} is a Rack app: run it with cowscope run --rack ${file}`);
+export function checkScript(file: string, command: 'run' | 'compare' = 'run'): void {
+  if (/\.ru$/.test(file)) throw new UsageError(`${file} is a Rack app: ${command === 'compare' ? 'compare strategies on' : 'run'} it with cowscope ${command} --rack ${file}`);
 }

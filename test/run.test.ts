@@ -325,6 +325,14 @@ test('bad arguments to run and report: one line, exit 2', () => {
     [['run', path.join(RUBY_FIXTURES, 'rails')], /the program .* is a folder: name a file/],
     [['run', fixture('noop.rb'), '-x', '--foo'], /^cowscope: unknown options -x, --foo \(if they are the program's own, put them after --: cowscope run \[options\] -- PROGRAM -x --foo\)/],
     [['compare', '--before-fork', fixture('noop.rb'), '--strategies', 'none,gc', fixture('noop.rb')], /--before-fork .* runs only with the custom step: add it \(--strategies none,gc,custom\)/],
+    // --prewarm without the prewarm step was ignored: the runs measured another strategy than the one meant
+    [['run', '--prewarm', '3', fixture('noop.rb')], /^cowscope: --prewarm 3 runs only with the prewarm step: add it \(--strategy prewarm, or none\+prewarm\)$/m],
+    [['run', '--prewarm', '2', '--strategy', 'gc', fixture('noop.rb')], /^cowscope: --prewarm 2 runs only with the prewarm step: add it \(--strategy prewarm, or gc\+prewarm\)$/m],
+    [['compare', '--prewarm', '3', fixture('noop.rb')], /^cowscope: --prewarm 3 runs only with the prewarm step: add it \(--strategies none,gc,nakayoshi,warmup,prewarm\)$/m],
+    // compare without a program named run's command line
+    [['compare'], /^cowscope: give a program to compare strategies on \(cowscope compare -- ruby app\.rb\), a Rack app \(cowscope compare --rack config\.ru\), or --example for the bundled example$/m],
+    [['compare', '--', 'python3'], /^cowscope: give the Python script to compare strategies on \(cowscope compare -- python3 app\.py\) or a WSGI app/],
+    [['compare', fixture('rack/config.ru')], /is a Rack app: compare strategies on it with cowscope compare --rack .*rack\/config\.ru$/m],
     [['compare', '--strategies', 'none,gc,gc', fixture('noop.rb')], /--strategies names gc twice: name each once/],
     [['compare', '--strategies', 'none,,gc', fixture('noop.rb')], /--strategies none,,gc has an empty entry/],
     [['report', '/nonexistent.cow'], /cannot read \/nonexistent\.cow: ENOENT/],

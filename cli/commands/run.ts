@@ -40,10 +40,20 @@ export function checkStrategy(spec: string, beforeFork: string | undefined): voi
   if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
 }
 
-/** --before-fork with no strategy that has the custom step: nothing would load the file, and the runs
- *  would measure other strategies than the one meant. */
-export function checkBeforeForkUsed(strategies: string[], beforeFork: string | undefined, add: string): void {
-  if (beforeFork !== undefined && !strategies.some((s) => s.split('+').includes('custom'))) throw new UsageError(`--before-fork ${beforeFork} runs only with the custom step: add it (${add})`);
+/** The options only one strategy step reads: given with no strategy that has the step, nothing would use
+ *  them, and the runs would measure other strategies than the one meant. */
+const STEP_OPTIONS: { step: string; flag: string; value: (a: Pick<RunArgs, 'beforeFork' | 'prewarm'>) => unknown }[] = [
+  { step: 'custom', flag: '--before-fork', value: (a) => a.beforeFork },
+  { step: 'prewarm', flag: '--prewarm', value: (a) => a.prewarm },
+];
+
+/** Refuses a step's option (--before-fork, --prewarm) when no strategy has its step; `add(step)` says how
+ *  to add the step on the command line at hand. */
+export function checkStepOptionsUsed(strategies: string[], args: Pick<RunArgs, 'beforeFork' | 'prewarm'>, add: (step: string) => string): void {
+  for (const { step, flag, value } of STEP_OPTIONS) {
+    const given = value(args);
+    if (given !== undefined && !strategies.some((s) => s.split('+').includes(step))) throw new UsageError(`${flag} ${given} runs only with the ${step} step: add it (${add(step)})`);
+  }
 }
 
 export interface RunArgs {
@@ -62,7 +72,9 @@ export interface RunArgs {
   aslr?: boolean;
   /** sample every page fault of the children (perf_event_open) to name each copied page's first writer */
   traceFaults?: boolean;
-  prewarm: number;
+  /** with the prewarm step: how many times the parent runs the workload first (default DEFAULT_PREWARM);
+   *  undefined when not given, so that a --prewarm without the step is refused */
+  prewarm?: number;
   beforeFork?: string;
   ruby: string;
   /** a Python interpreter: the program is a Python one */
@@ -85,7 +97,11 @@ export interface RunArgs {
 
 /** The defaults of run's options that do not name the app: the option table below declares them, and
  *  commands that run an app themselves (init, budget) start from them. */
-export const RUN_DEFAULTS = { timeout: 60, traceAllocations: false, prewarm: 1, ruby: 'ruby', json: false, bytes: false } as const;
+export const RUN_DEFAULTS = { timeout: 60, traceAllocations: false, ruby: 'ruby', json: false, bytes: false } as const;
+
+/** How many times the prewarm step runs the workload in the parent when --prewarm is not given. Not a
+ *  yargs default: a --prewarm given without the prewarm step is refused, so it must be told from none. */
+export const DEFAULT_PREWARM = 1;
 
 /** --max-heap-map, else $COWSCOPE_MAX_HEAP_MAP, else DEFAULT_MAX_HEAP_MAP. */
 const maxHeapMapOf = (args: RunArgs): number => sizeLimit('--max-heap-map', args.maxHeapMap, 'COWSCOPE_MAX_HEAP_MAP', DEFAULT_MAX_HEAP_MAP, '8GiB or 512MiB');
@@ -97,8 +113,9 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
   return full;
 }
 
-/** Checks the arguments and turns them into what the Ruby driver needs. */
-export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
+/** Checks the arguments and turns them into what the Ruby driver needs. `command` is the one the user
+ *  typed (run, compare): the messages that show a command line show that one. */
+export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: 'run' | 'compare' = 'run'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   let program = [...(args.program ?? [])].map(String);
   if (args.example && (program.length || args.rack || args.wsgi)) throw new UsageError('--example runs the bundled example: give no program, --rack or --wsgi with it');
   if (args.example) program = [EXAMPLE_PROGRAM];
@@ -110,19 +127,25 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     if (program.length) throw new UsageError('--wsgi module:app is for Python apps: a Ruby (Rack) app goes with --rack config.ru');
     python = 'python3';
   }
-  if (python !== undefined) return planPythonRun(args, python, program, output);
+  if (python !== undefined) return planPythonRun(args, python, program, output, command);
   let ruby = args.ruby;
   if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
   if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
   if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
-  if (!args.rack && !program.length) throw new UsageError('give a program to run (cowscope run app.rb), a Rack app (cowscope run --rack config.ru), or --example for the bundled example');
+  if (!args.rack && !program.length)
+    throw new UsageError(
+      command === 'compare'
+        ? 'give a program to compare strategies on (cowscope compare -- ruby app.rb), a Rack app (cowscope compare --rack config.ru), or --example for the bundled example'
+        : 'give a program to run (cowscope run app.rb), a Rack app (cowscope run --rack config.ru), or --example for the bundled example',
+    );
   const script = scriptIndex(program);
-  if (script >= 0) checkScript(program[script]);
+  if (script >= 0) checkScript(program[script], command);
   if (script >= 0) program[script] = existingFile(program[script], 'the program', args.cwd);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
   checkStrategy(args.strategy, args.beforeFork);
-  if (!Number.isInteger(args.prewarm) || args.prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${args.prewarm}`);
+  const prewarm = args.prewarm ?? DEFAULT_PREWARM;
+  if (!Number.isInteger(prewarm) || prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${prewarm}`);
   if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
   const requests = requestsOf(args, args.rack);
   if (args.save) {
@@ -141,7 +164,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream): Omit<Ruby
     traceAllocations: args.traceAllocations,
     aslr: args.aslr !== false,
     traceFaults: args.traceFaults !== false,
-    prewarm: args.prewarm,
+    prewarm,
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
     output: output as RubyRunOptions['output'],
@@ -166,7 +189,7 @@ const WSGI_SPEC = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_
 const PYTHON_NAME = /(^|\/)python[\d.]*$/;
 
 /** planRun for a Python program: its interpreter, the script and the options a Python run has. */
-function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
+function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream, command: 'run' | 'compare'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   if (!which(python) && !fs.existsSync(python)) throw new UsageError(`no Python at ${python}: install it (apt-get install python3) or pass --python PATH`);
   if (args.rack) throw new UsageError('--rack config.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app');
   const script = pythonScriptIndex(program);
@@ -176,7 +199,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     if (file) throw new UsageError(`--wsgi ${args.wsgi} names a file: give the module, as gunicorn takes it (--wsgi ${file[1].replace(/\//g, '.')}${file[2] ?? ':application'})`);
     if (!WSGI_SPEC.test(args.wsgi)) throw new UsageError(`--wsgi ${args.wsgi} is not module:app: write e.g. --wsgi mysite.wsgi:application`);
   } else {
-    if (script < 0) throw new UsageError('give the Python script to run (cowscope run -- python3 app.py) or a WSGI app (--wsgi module:app); -c and -m are not supported');
+    if (script < 0) throw new UsageError(`give the Python script to ${command === 'compare' ? 'compare strategies on' : 'run'} (cowscope ${command} -- python3 app.py) or a WSGI app (--wsgi module:app); -c and -m are not supported`);
     program[script] = existingFile(program[script], 'the program', args.cwd);
   }
   const requests = requestsOf(args, args.wsgi);
@@ -351,7 +374,7 @@ function programStdin(): 'inherit' | undefined {
 }
 
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
-  checkBeforeForkUsed([args.strategy], args.beforeFork, `--strategy custom, or ${args.strategy}+custom`);
+  checkStepOptionsUsed([args.strategy], args, (step) => `--strategy ${step}, or ${args.strategy}+${step}`);
   const plan = { ...planRun(args, process.stderr), stdin: programStdin() };
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
@@ -374,7 +397,7 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
         default: 'none',
         describe: `what the parent does just before forking: ${STRATEGY_STEPS.join(', ')}; join steps with + (gc+coderange)`,
       })
-      .option('prewarm', { type: 'number', default: RUN_DEFAULTS.prewarm, describe: 'with strategy prewarm: how many times the parent runs the workload first' })
+      .option('prewarm', { type: 'number', describe: `with the prewarm step: how many times the parent runs the workload first (default ${DEFAULT_PREWARM})` })
       .option('before-fork', { type: 'string', describe: 'with strategy custom: a Ruby file the parent loads before forking' })
       .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
       .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
