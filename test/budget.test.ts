@@ -273,14 +273,15 @@ test('init headroom: sizes 1.5x (at least 1 MiB more), rounded up; the ratio 0.1
     sharedRatio: 0.639,
     causes: { 'string.coderange': 2 * MiB, 'gc.sweep': 1.2 * MiB, 'alloc.malloc': 0.5 * MiB, 'icache.call': 0.3 * MiB, 'gc.age': 0 },
   });
+  // K/M/G as every other command prints sizes (init wrote "6MiB", "1.1MiB"), rounded up
   assert.equal(b, {
-    copiedPerChild: '6MiB',
-    newPerChild: '1.1MiB',
+    copiedPerChild: '6.0M',
+    newPerChild: '1.1M',
     sharedRatio: 0.53,
-    causes: { 'string.coderange': '3MiB', 'gc.sweep': '2.2MiB', 'alloc.malloc': '1.5MiB' },
+    causes: { 'string.coderange': '3.0M', 'gc.sweep': '2.2M', 'alloc.malloc': '1.5M' },
   });
-  assert.is(roundUpSize(6.01 * MiB), '6.1MiB');
-  assert.is(parseSize(roundUpSize(5001216 * 1.5))! >= 5001216 * 1.5, true);
+  assert.equal([6.01 * MiB, 640 * 1024, 1023.99 * 1024, 2.5 * 1024 * MiB].map(roundUpSize), ['6.1M', '640.0K', '1.0M', '2.5G']);
+  for (const bytes of [5001216 * 1.5, 1023.99 * 1024, 7.3 * MiB + 1]) assert.ok(parseSize(roundUpSize(bytes))! >= bytes, `${roundUpSize(bytes)} reads back as at least ${bytes}`);
 });
 
 test('init measures the bundled Rack app once and writes budgets that pass cowscope budget on the first try', () => {
@@ -290,16 +291,23 @@ test('init measures the bundled Rack app once and writes budgets that pass cowsc
   const file = path.join(dir, 'cowscope.json');
   const init = runCowscope(['init', '--config', file]);
   assert.is(init.status, 0, init.stderr);
-  const said = /measured per child: copied ([\d.]+) MiB, new ([\d.]+) MiB, shared ([\d.]+)%\nwrote .*cowscope\.json with budgets above that: copiedPerChild ([\d.]+\w+), newPerChild ([\d.]+\w+), sharedRatio >= ([\d.]+)/.exec(init.stdout);
+  // sizes as every command prints them (K/M/G), in what it says and in what it writes
+  const said = /measured per child: copied (\d+\.\d[KMG]|0), new (\d+\.\d[KMG]|0), shared ([\d.]+)%\nwrote .*cowscope\.json with budgets above that: copiedPerChild (\d+\.\d[KMG]), newPerChild (\d+\.\d[KMG]), sharedRatio >= ([\d.]+)/.exec(init.stdout);
   assert.ok(said, init.stdout);
   const text = fs.readFileSync(file, 'utf8');
   assert.match(text, /cowscope init measured this app once/);
   assert.match(text, /"rack": \{ "config": "config\.ru", "requests": \["GET \/"\], "count": 100 \}/);
   const cfg = loadBudgetConfig(file);
-  const [copied, fresh, shared] = [Number(said![1]) * 1024 * 1024, Number(said![2]) * 1024 * 1024, Number(said![3]) / 100];
-  // The limits written sit above what init measured, by the documented headroom.
-  assert.ok(cfg.budgets.copiedPerChild! >= Math.max(1.5 * copied, copied + 1024 * 1024) - 0.01 * 1024 * 1024, `copiedPerChild ${cfg.budgets.copiedPerChild} for ${copied}`);
-  assert.ok(cfg.budgets.newPerChild! >= Math.max(1.5 * fresh, fresh + 1024 * 1024) - 0.01 * 1024 * 1024, `newPerChild ${cfg.budgets.newPerChild} for ${fresh}`);
+  // the config too: every measured size said, and every size written, in K/M/G
+  assert.not.match(text, /measured [\d.]+ MiB|: "[\d.]+[KMG]iB"/);
+  assert.match(text, /measured \d+\.\d[KMG]\./);
+  assert.equal([cfg.budgets.copiedPerChild, cfg.budgets.newPerChild], [parseSize(said![4]), parseSize(said![5])], 'the sizes it wrote are the ones it said');
+  const [copied, fresh, shared] = [parseSize(said![1])!, parseSize(said![2])!, Number(said![3]) / 100];
+  // The limits written sit above what init measured, by the documented headroom (the measured sizes as
+  // printed: rounded to a tenth of their unit).
+  const tenth = (printed: string) => parseSize(printed.replace(/^[\d.]+/, '0.05')) ?? 0;
+  assert.ok(cfg.budgets.copiedPerChild! >= Math.max(1.5 * copied, copied + 1024 * 1024) - 1.5 * tenth(said![1]), `copiedPerChild ${cfg.budgets.copiedPerChild} for ${copied}`);
+  assert.ok(cfg.budgets.newPerChild! >= Math.max(1.5 * fresh, fresh + 1024 * 1024) - 1.5 * tenth(said![2]), `newPerChild ${cfg.budgets.newPerChild} for ${fresh}`);
   assert.ok(cfg.budgets.sharedRatio! <= shared - 0.1 + 0.001 && cfg.budgets.sharedRatio! > 0, `sharedRatio ${cfg.budgets.sharedRatio} for ${shared}`);
   assert.ok(Object.keys(cfg.budgets.causes).length >= 1, 'the largest causes get budgets');
   const r = runCowscope(['budget', '--config', file, '--json']);
@@ -319,7 +327,7 @@ test('init --program app.py measures a Python script (it passed the Rack request
   const file = path.join(dir, 'cowscope.json');
   const init = runCowscope(['init', '--config', file, '--program', path.join(dir, 'app.py')]);
   assert.is(init.status, 0, init.stderr);
-  assert.match(init.stdout, /measured per child: copied [\d.]+ MiB/);
+  assert.match(init.stdout, /^measured per child: copied \d+\.\d[KMG], new (\d+\.\d[KMG]|0), shared [\d.]+%$/m);
   const text = fs.readFileSync(file, 'utf8');
   assert.match(text, /cowscope init measured this app once \(.*, python 3\.\d+\.\d+, 2 children\)/);
   assert.match(text, /"program": "app\.py"/);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Measured, measure } from '../../analyzers/budget';
 import { UsageError } from '../errors';
+import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun } from './run';
 import { SPECS } from './specs';
 
@@ -56,14 +57,27 @@ export function findApp(dir: string, given: { program?: string; rack?: string } 
   );
 }
 
-/** A size written for people, rounded up (so the limit stays above the value): "640KiB", "6.3MiB". */
+/** The units of a written size: the ones formatSize prints that budget reads back. */
+const SIZE_UNITS = ['K', 'M', 'G'];
+
+/** A size as every other command prints it (formatSize: 1024-based K/M/G, one decimal), but rounded up,
+ *  so that the limit stays above the value: "640.0K", "6.3M". budget reads it back (a bare K/M/G is
+ *  1024-based there), so a printed size and a written one mean the same bytes. */
 export function roundUpSize(bytes: number): string {
-  const KiB = 1024;
-  const MiB = 1024 * KiB;
-  const up = (x: number) => Math.ceil(x - 1e-9); // 2.2 MiB is 22.000000000000004 tenths, not 23
-  if (bytes < MiB) return `${up(bytes / KiB)}KiB`;
-  return `${up((bytes / MiB) * 10) / 10}MiB`;
+  let v = bytes / 1024;
+  let unit = 0;
+  while (v >= 1024 && unit < SIZE_UNITS.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  const tenths = Math.ceil(v * 10 - 1e-9); // 2.2M is 22.000000000000004 tenths, not 23
+  // 1023.95K rounds up to the next unit's 1.0M, not to 1024.0K
+  if (tenths >= 10240 && unit < SIZE_UNITS.length - 1) return `1.0${SIZE_UNITS[unit + 1]}`;
+  return `${(tenths / 10).toFixed(1)}${SIZE_UNITS[unit]}`;
 }
+
+/** A measured size (a median may fall between two bytes) as the other commands print it. */
+const shown = (bytes: number) => formatSize(Math.round(bytes));
 
 const sizeLimit = (measured: number) => roundUpSize(Math.max(measured * SIZE_HEADROOM, measured + MIN_HEADROOM));
 
@@ -81,7 +95,6 @@ export function budgetsFor(m: Measured): { copiedPerChild: string; newPerChild: 
   };
 }
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 /** The commented config for an app and what one run of it measured (on `ruby`, at `time`). */
 export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }): string {
@@ -99,12 +112,13 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
   // ["ruby", "-Ilib", ${JSON.stringify(app.program)}]. Its children run its Cowscope.workload block, or "workload".
   "program": ${JSON.stringify(app.program)},
   // "workload": "workload.rb",`;
-  const causeLines = Object.entries(b.causes).map(([cause, limit]) => `      // measured ${mib(m.causes[cause])}\n      ${JSON.stringify(cause)}: ${JSON.stringify(limit)}`);
+  const causeLines = Object.entries(b.causes).map(([cause, limit]) => `      // measured ${shown(m.causes[cause])}\n      ${JSON.stringify(cause)}: ${JSON.stringify(limit)}`);
   return `// cowscope budget config: \`cowscope budget\` runs this and fails CI when workers share less memory.
-// Sizes: "24MiB", "512KiB" (1024-based), "24MB" (10^6-based), or bytes; paths are relative to this file.
+// Sizes: "24.0M", "512.0K" (1024-based, as cowscope prints sizes; also "24MiB", "512KiB"), "24MB"
+// (10^6-based), or bytes; paths are relative to this file.
 //
 // cowscope init measured this app once (${about.time}, ${about.ruby}, ${INIT_SETTINGS.children} children) and set
-// every budget above what it measured: sizes ${SIZE_HEADROOM}x the measured value (and at least ${MIN_HEADROOM / 1024 / 1024} MiB more),
+// every budget above what it measured: sizes ${SIZE_HEADROOM}x the measured value (and at least ${formatSize(MIN_HEADROOM)} more),
 // the shared ratio ${RATIO_HEADROOM} below it. Tighten them once you know how much your app's copies vary.
 {
 ${program}
@@ -114,11 +128,11 @@ ${program}
   // Runs per check; the median counts.
   "repeat": 3,
   "budgets": {
-    // The most memory each child may copy (its own pages that were shared at the fork); measured ${mib(m.copiedPerChild)}.
+    // The most memory each child may copy (its own pages that were shared at the fork); measured ${shown(m.copiedPerChild)}.
     "copiedPerChild": ${JSON.stringify(b.copiedPerChild)},
     // The least share of each child's pages that must still be shared with the parent; measured ${m.sharedRatio.toFixed(3)}.
     "sharedRatio": ${b.sharedRatio},
-    // The most each child may allocate after the fork; measured ${mib(m.newPerChild)}.
+    // The most each child may allocate after the fork; measured ${shown(m.newPerChild)}.
     "newPerChild": ${JSON.stringify(b.newPerChild)}${causeLines.length ? ',' : ''}
 ${
   causeLines.length
@@ -174,7 +188,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     const b = budgetsFor(m);
     process.stdout.write(
       [
-        `measured per child: copied ${mib(m.copiedPerChild)}, new ${mib(m.newPerChild)}, shared ${(100 * m.sharedRatio).toFixed(1)}%`,
+        `measured per child: copied ${shown(m.copiedPerChild)}, new ${shown(m.newPerChild)}, shared ${(100 * m.sharedRatio).toFixed(1)}%`,
         `wrote ${args.config} with budgets above that: copiedPerChild ${b.copiedPerChild}, newPerChild ${b.newPerChild}, sharedRatio >= ${b.sharedRatio}${Object.entries(b.causes)
           .map(([c, l]) => `, ${c} ${l}`)
           .join('')}`,
