@@ -240,6 +240,24 @@ for (const ballast of [0, 1_000_000]) {
   });
 }
 
+test('SIGINT as run ends, its report written whole: exit 0, no "interrupted" line (node\'s teardown gave SIGINT its default action: 130, no line)', async () => {
+  const out = path.join(tmp.dir, 'report-then-sigint.json');
+  for (let i = 0; i < 3; i++) {
+    const fd = fs.openSync(out, 'w');
+    const proc = spawn(process.execPath, [CLI, 'run', '--json', '--children', '1', fixture('noop.rb')], { stdio: ['ignore', fd, 'pipe'] });
+    fs.closeSync(fd);
+    let stderr = '';
+    proc.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<[number | null, string | null]>((resolve) => proc.on('exit', (code, signal) => resolve([code, signal])));
+    // the report is one write, the last thing run does: the signal comes as soon as it is there
+    while (fs.statSync(out).size === 0 && proc.exitCode === null && proc.signalCode === null) await new Promise((r) => setTimeout(r, 1));
+    proc.kill('SIGINT');
+    assert.equal(await exited, [0, null], `exit code 0, not killed; stderr: ${stderr}`);
+    assert.not.match(stderr, /interrupted/);
+    assert.is(JSON.parse(fs.readFileSync(out, 'utf8')).schema, 'cowscope.run/1', 'the report is whole');
+  }
+});
+
 test('a program that registers no workload before the fork point (or one after it): a warning, a note, the workload says none', () => {
   for (const late of ['', '1']) {
     const r = runCowscope(['run', '--json', '--children', '1', fixture('no_workload.rb')], { COWSCOPE_FIXTURE_LATE: late });

@@ -12,7 +12,7 @@ import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
 import { escapeControl } from '../render/escape';
 import { formatSize } from '../render/units';
-import { RUN_DEFAULTS, measureRun, planRun } from './run';
+import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
 import { SPECS } from './specs';
 import { whyNotWritable } from '../writable';
 
@@ -234,7 +234,7 @@ export const budgetCommandModule: CommandModule<object, BudgetArgs> = {
       .epilogue('Exit codes: 0 within budget, 1 a budget exceeded or a regression beyond tolerance, 2 usage or measurement error.\nWith $GITHUB_STEP_SUMMARY set, a Markdown table is appended to it.') as unknown as Argv<BudgetArgs>,
   handler: async (args) => {
     const { output, pass } = await budgetCommand(args, process.argv.slice(2));
-    process.stdout.write(output);
     if (!pass) process.exitCode = 1;
+    await writeReport(output);
   },
 };

@@ -7,7 +7,7 @@ import { UsageError } from '../errors';
 import { renderCompareText, verdictText } from '../render/compare-text';
 import { writeHtml } from '../render/html';
 import { compareHtmlDoc } from '../render/html-docs';
-import { RunArgs, checkStepOptionsUsed, measureRun, planRun, runCommandModule } from './run';
+import { RunArgs, checkStepOptionsUsed, measureRun, planRun, runCommandModule, writeReport } from './run';
 import { SPECS } from './specs';
 
 interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
@@ -91,6 +91,6 @@ export const compareCommandModule: CommandModule<object, CompareArgs> = {
   },
   handler: async (args) => {
     const rest = ((args as Record<string, unknown>)['--'] as string[] | undefined) ?? [];
-    process.stdout.write(await compareCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));
+    await writeReport(await compareCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));
   },
 };

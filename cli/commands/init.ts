@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { Measured, measure } from '../../analyzers/budget';
 import { UsageError } from '../errors';
 import { formatSize } from '../render/units';
-import { RUN_DEFAULTS, measureRun, planRun } from './run';
+import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
 import { SPECS } from './specs';
 
 interface InitArgs {
@@ -186,7 +186,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     // Written only now: a run that failed leaves no config behind.
     fs.writeFileSync(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }));
     const b = budgetsFor(m);
-    process.stdout.write(
+    await writeReport(
       [
         `measured per child: copied ${shown(m.copiedPerChild)}, new ${shown(m.newPerChild)}, shared ${(100 * m.sharedRatio).toFixed(1)}%`,
         `wrote ${args.config} with budgets above that: copiedPerChild ${b.copiedPerChild}, newPerChild ${b.newPerChild}, sharedRatio >= ${b.sharedRatio}${Object.entries(b.causes)

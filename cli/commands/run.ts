@@ -244,24 +244,58 @@ function describeWorkload(plan: Omit<RubyRunOptions, 'heapMapPath'>, registered:
 /** The no-workload warning is printed once per process. */
 let warnedNoWorkload = false;
 
-/** The signals cowscope catches during a run: each kills and reaps everything, removes the temporary
- *  folder and exits 128 + the signal's number. */
+/** The signals cowscope catches once a command that runs programs (run, compare, budget, init) has
+ *  started its first run, until it exits. During a run: everything is killed and reaped, the temporary
+ *  folder removed, one line, exit 128 + the signal's number. Between runs (compare's and budget's next
+ *  one, the report being saved and rendered) the same line and exit: nothing runs then, and the
+ *  command's output is not complete (SIGPIPE outside a run: see dispatch). Once the output is complete a
+ *  signal ends cowscope at once with the exit status it was about to give (0, or budget's 1), no line: nothing is
+ *  lost that it could say was interrupted (writeReport). */
 export const CAUGHT_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'];
 
 /** The run in progress, told about a signal; undefined between runs. */
 let onRunSignal: ((signal: NodeJS.Signals) => void) | undefined;
-const dispatch = (signal: NodeJS.Signals) => onRunSignal?.(signal);
-let pipeListener = false;
+/** The command's output is written whole (its report, its files): a signal now interrupts nothing. */
+let complete = false;
 
-/** INT, TERM and HUP are listened for during a run only (removing the listener gives back SIG_DFL, as
- *  before). SIGPIPE is listened for once for good: libuv would reset it to SIG_DFL, not to Node's
- *  SIG_IGN, and a later write to a closed pipe must raise EPIPE, not kill cowscope. */
-function listenForSignals(on: boolean): void {
-  if (!pipeListener) {
-    pipeListener = true;
-    process.on('SIGPIPE', dispatch);
+function interruptedLine(signal: NodeJS.Signals): string {
+  return `cowscope: interrupted by ${signal}: every process it started was killed and reaped, and its temporary folder removed\n`;
+}
+
+const dispatch = (signal: NodeJS.Signals) => {
+  if (onRunSignal) onRunSignal(signal);
+  // outside a run, SIGPIPE is a write to a closed pipe: that write's EPIPE ends cowscope (cli/main.ts)
+  else if (signal === 'SIGPIPE') return;
+  else if (complete) process.exit();
+  else {
+    process.stderr.write(interruptedLine(signal));
+    process.exit(128 + (os.constants.signals[signal] ?? 0));
   }
-  for (const signal of CAUGHT_SIGNALS) if (signal !== 'SIGPIPE') (on ? process.on : process.off).call(process, signal, dispatch);
+};
+let listening = false;
+
+/** Listens for INT, TERM, HUP and PIPE from the first run to the exit: removing the listeners after a run
+ *  gave the default action back, and a signal while the report was saved, rendered or written killed
+ *  cowscope without a word (exit 130), or, when it came after the report, called a complete report
+ *  interrupted. SIGPIPE too: libuv would reset it to SIG_DFL, not to Node's SIG_IGN, and a later write
+ *  to a closed pipe must raise EPIPE, not kill cowscope. (A listener keeps no event loop alive.) */
+function listenForSignals(): void {
+  if (listening) return;
+  listening = true;
+  for (const signal of CAUGHT_SIGNALS) process.on(signal, dispatch);
+}
+
+/** Writes the command's report to stdout (its last output: files are written before) and, once written,
+ *  exits with the status set (0, or budget's 1). Not by letting node drain: its teardown closes its
+ *  signal handles, which puts back the default action of INT, TERM and HUP some 40 ms before the process
+ *  ends, and a Ctrl-C then killed a cowscope whose report was complete (130, without a line). */
+export function writeReport(text: string): Promise<never> {
+  return new Promise(() => {
+    process.stdout.write(text, () => {
+      complete = true;
+      process.exit();
+    });
+  });
 }
 
 /** One controlled fork, measured: the capture and its report. Kills and reaps everything and removes
@@ -282,11 +316,11 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     (session ? session.abort() : Promise.resolve()).finally(async () => {
       await follower?.cancel();
       removeDir();
-      process.stderr.write(`cowscope: interrupted by ${signal}: every process it started was killed and reaped, and its temporary folder removed\n`);
+      process.stderr.write(interruptedLine(signal));
       process.exit(128 + (os.constants.signals[signal] ?? 0));
     });
   };
-  listenForSignals(true);
+  listenForSignals();
   try {
     sweepRunDirs();
     dir = createRunDir();
@@ -340,8 +374,7 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
     await follower?.cancel(); // it holds a thread of the pool until told
     faults.close();
     if (!interrupted) {
-      onRunSignal = undefined;
-      listenForSignals(false);
+      onRunSignal = undefined; // the listeners stay: see listenForSignals
       removeDir();
     }
   }
@@ -438,6 +471,6 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
       ) as unknown as Argv<RunArgs>, // yargs adds the camel-case traceAllocations at run time
   handler: async (args) => {
     const rest = ((args as Record<string, unknown>)['--'] as string[] | undefined) ?? [];
-    process.stdout.write(await runCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));
+    await writeReport(await runCommand({ ...args, program: [...(args.program ?? []), ...rest.map(String)] }, process.argv.slice(2)));
   },
 };
