@@ -182,6 +182,18 @@ test('the program raises while it boots: its error is shown, exit 2', () => {
   assert.match(r.stderr, /cowscope: the program raised ArgumentError: planted boot failure \(.*boot_raise\.rb:3/);
 });
 
+test('an exception whose message has several lines (KeyError and its "Did you mean?"): one line, no escaped line break', () => {
+  const r = runCowscope(['run', '--', 'ruby', '-e', 'raise ArgumentError, "first line\\n  second line\\n"']);
+  assert.is(r.status, 2, r.stderr);
+  const line = r.stderr.trimEnd().split('\n').pop()!;
+  assert.match(line, /^cowscope: the program raised ArgumentError: first line; second line \(-e:1/);
+  assert.not.match(r.stderr, /\\x0a/, 'no escaped line break');
+  const child = runCowscope(['run', '--children', '1', '--', 'ruby', '-e', 'Cowscope.workload { ENV.fetch("COWSCOPE_FIXTURE_NO_SUCH_KEY") }']);
+  assert.is(child.status, 2, child.stderr);
+  assert.match(child.stderr.trimEnd().split('\n').pop()!, /^cowscope: child \d+ raised KeyError: key not found: "COWSCOPE_FIXTURE_NO_SUCH_KEY"/);
+  assert.not.match(child.stderr, /\\x0a/, 'no escaped line break');
+});
+
 test('--rack with a Ruby that has no rack gem: the error names the gem path to give it', () => {
   // A Ruby of its own (the /opt/rubies ones) does not search Debian's gem folder unless GEM_PATH says so.
   const other = testRubies().find((r) => r.ruby !== '/usr/bin/ruby');

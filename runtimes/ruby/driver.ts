@@ -235,6 +235,17 @@ export function pythonScriptIndex(words: string[]): number {
   return -1;
 }
 
+/** An exception's text on one line: a message of several lines (Ruby's KeyError with did_you_mean's
+ *  "Did you mean?" under it, a Python message with line breaks) has its lines joined by "; ". An error is
+ *  one line, escaped as a whole (cli/errors.ts), so a line break left in would print as \x0a. */
+export function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l)
+    .join('; ');
+}
+
 /** The signal's name for its number (SIGKILL for 9). */
 function signalName(signo: number): string {
   return Object.entries(os.constants.signals).find(([, n]) => n === signo)?.[0] ?? `signal ${signo}`;
@@ -537,7 +548,7 @@ export class RubySession {
         if (e.event === 'error') {
           // The program reports its exception before Ruby prints it and exits: let that output through.
           if (e.pid === this.proc.pid) await this.outputDone(2000);
-          throw new SessionError(`${this.who(e.pid)} raised ${e.error}${e.where ? ` (${e.where})` : ''}`);
+          throw new SessionError(`${this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
         }
         if (e.event === 'exited')
           throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call ${this.forkPointCall} before it`);
