@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT_USAGE, UsageError, fail } from './errors';
-import { CommandName, SPECS } from './commands/specs';
+import { CommandName, OUTPUT_FILES, SPECS } from './commands/specs';
 
 // hideBin(process.argv) for plain node (no Electron): the words after the script.
 // bin/cowscope started node without NODE_EXTRA_CA_CERTS (see there): the programs cowscope starts get
@@ -165,20 +165,25 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
   return true;
 }
 
-/** The files a command writes (--save, --html, --output, --junit), and an example name for each, checked
- *  before anything runs: a run of a minute must not end in "cannot write" with its report lost. */
-const OUTPUT_FILE_OPTIONS: Record<string, string> = { save: 'run.cow', html: 'report.html', output: 'cowscope.out', junit: 'cowscope.xml' };
-
+/** Checks the files the command writes (OUTPUT_FILES: --save, --html, --output, --junit, init's
+ *  --config) before anything runs, each refused in one line that names the fix. */
 function outputFilesWritable(args: Record<string, unknown>): true {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { whyNotWritable } = require('./writable') as typeof import('./writable');
-  for (const [name, example] of Object.entries(OUTPUT_FILE_OPTIONS)) {
+  const command = String((args._ as unknown[] | undefined)?.[0] ?? '');
+  const outputs: Record<string, string> = Object.hasOwn(OUTPUT_FILES, command) ? OUTPUT_FILES[command as CommandName] : {};
+  for (const [name, example] of Object.entries(outputs)) {
     for (const file of ([] as unknown[]).concat(args[name] ?? [])) {
       if (typeof file !== 'string') continue;
       if (!file) throw new UsageError(`--${name} needs a file name (e.g. --${name} ${example})`);
       const why = whyNotWritable(file);
       if (!why) continue;
-      const fix = { 'no folder': ': create it, or name a file in a folder that exists', 'a folder': `: name a file (e.g. ${path.join(file, example)})`, 'not writable': ': name a file in a folder you can write' }[why.problem];
+      const fix = {
+        'no folder': ': create it, or name a file in a folder that exists',
+        'a folder': `: name a file (e.g. ${path.join(file, example)})`,
+        'not a file': ': name a regular file (it is replaced: written beside it, then renamed into place)',
+        'not writable': ': name a file in a folder you can write',
+      }[why.problem];
       throw new UsageError(`cannot write ${file} (--${name}): ${why.text}${fix}`);
     }
   }

@@ -1,20 +1,21 @@
 // Whether a file the user named can be written, asked before anything runs: a run of a minute must not
-// end in "cannot write" with its report lost. cli/main.ts asks it for --save, --html, --output and
-// --junit; `cowscope budget` for the baseline and $GITHUB_STEP_SUMMARY. Each caller names its own fix.
+// end in "cannot write" with its report lost. cli/main.ts asks it for the files of OUTPUT_FILES
+// (cli/commands/specs.ts); `cowscope budget` for the baseline and $GITHUB_STEP_SUMMARY. Each caller names its own fix.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Unwritable {
   /** what is wrong, so that the caller can name the fix for its option or setting */
-  problem: 'no folder' | 'a folder' | 'not writable';
+  problem: 'no folder' | 'a folder' | 'not a file' | 'not writable';
   /** e.g. "folder /x does not exist" */
   text: string;
 }
 
-function kind(p: string): 'folder' | 'file' | undefined {
+function kind(p: string): 'folder' | 'file' | 'special' | undefined {
   try {
-    return fs.statSync(p).isDirectory() ? 'folder' : 'file';
+    const st = fs.statSync(p);
+    return st.isDirectory() ? 'folder' : st.isFile() ? 'file' : 'special';
   } catch {
     return undefined;
   }
@@ -29,6 +30,9 @@ export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replac
   if (kind(dir) !== 'folder') return { problem: 'no folder', text: `folder ${dir} does not exist` };
   const existing = kind(full);
   if (existing === 'folder') return { problem: 'a folder', text: 'it is a folder' };
+  // A replaced file is renamed over: a device (/dev/null, as root) or a pipe would be replaced by a file.
+  // One appended to is written as it is (a $GITHUB_STEP_SUMMARY of /dev/stdout).
+  if (existing === 'special' && how === 'replace') return { problem: 'not a file', text: 'it is not a regular file (a device, a pipe or a socket)' };
   const [target, what] = how === 'append' && existing ? [full, 'it is'] : [dir, `folder ${dir} is`];
   try {
     fs.accessSync(target, fs.constants.W_OK);

@@ -131,7 +131,7 @@ test('a value outside the choices, and a word where a number goes: the option, t
   assertOneLineError(runCli(['run', '--children', 'four', 'app.rb']), /^cowscope: --children takes a number, not "four": see cowscope run --help$/);
 });
 
-test('a file to write (--save, --html, --output) in a folder that does not exist, or that is a folder: refused before anything runs', () => {
+test('a file to write (--save, --html, --output, init\'s --config) in a folder that does not exist, a folder, or a pipe: refused before anything runs', () => {
   const missing = path.join(ROOT, 'no-such-folder', 'out');
   const noop = path.join(RUBY_FIXTURES, 'noop.rb');
   const cases: [string[], RegExp][] = [
@@ -141,8 +141,27 @@ test('a file to write (--save, --html, --output) in a folder that does not exist
     [['inspect', '1', '--format', 'prometheus', '--output', `${missing}.prom`], /\(--output\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
     [['report', `${missing}.cow`, '--html', `${missing}.html`], /\(--html\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
   ];
-  // (after a run, the write failed with "cannot write FILE: ENOENT", or an internal error for --output)
-  for (const [args, pattern] of cases) assertOneLineError(runCli(args), pattern);
+  // init's --config is a file it writes (budget's, one it reads): it was checked after the run, its own
+  // way, or not at all (a folder with --force: EISDIR after the run)
+  const app = fs.mkdtempSync(path.join(ROOT, 'dist', 'init-app-'));
+  try {
+    fs.copyFileSync(noop, path.join(app, 'app.rb'));
+    cases.push(
+      [['init', '--config', `${missing}.json`], /^cowscope: cannot write .*no-such-folder\/out\.json \(--config\): folder .*no-such-folder does not exist: create it, or name a file in a folder that exists$/],
+      [['init', '--config', app, '--force'], new RegExp(`^cowscope: cannot write ${app} \\(--config\\): it is a folder: name a file \\(e\\.g\\. ${app}/cowscope\\.json\\)$`)],
+    );
+    // a pipe (or a device: /dev/null, as root) would be replaced by the renamed file
+    const fifo = path.join(app, 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    const special = /: it is not a regular file \(a device, a pipe or a socket\): name a regular file \(it is replaced: written beside it, then renamed into place\)$/;
+    cases.push([['run', '--save', fifo, noop], special], [['inspect', '1', '--html', fifo], special], [['init', '--config', fifo, '--force'], special]);
+    // (after a run, the write failed with "cannot write FILE: ENOENT", or an internal error for --output)
+    for (const [args, pattern] of cases) assertOneLineError(runCli(args), pattern);
+    assert.ok(fs.statSync(fifo).isFIFO(), 'the pipe is left as it was');
+    assert.equal(fs.readdirSync(app).sort(), ['app.rb', 'fifo'], 'nothing written');
+  } finally {
+    fs.rmSync(app, { recursive: true, force: true });
+  }
   assertOneLineError(runCli(['inspect', '1', '--json', '--format', 'prometheus']), /^cowscope: --json and --format prometheus ask for two outputs: give one/);
 });
 

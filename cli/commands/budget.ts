@@ -48,7 +48,12 @@ function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: st
     const why = whyNotWritable(cfg.baseline);
     if (why) {
       const set = `set "baseline" in ${cfg.file} to`;
-      const fix = { 'no folder': `create it, or ${set} a file in a folder that exists`, 'a folder': `${set} a file name`, 'not writable': `${set} a file in a folder you can write` }[why.problem];
+      const fix = {
+        'no folder': `create it, or ${set} a file in a folder that exists`,
+        'a folder': `${set} a file name`,
+        'not a file': `${set} a regular file (it is replaced: written beside it, then renamed into place)`,
+        'not writable': `${set} a file in a folder you can write`,
+      }[why.problem];
       throw new UsageError(`cannot write the baseline ${cfg.baseline} (--update-baseline): ${why.text}: ${fix}`);
     }
   }

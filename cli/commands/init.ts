@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Measured, measure } from '../../analyzers/budget';
 import { UsageError } from '../errors';
+import { FileInTheWayError, writeFileAtomically } from '../../native/files';
 import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
 import { SPECS } from './specs';
@@ -161,9 +162,9 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
       .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
       .example('$0 init --program bin/preload.rb', 'name the script to measure') as Argv<InitArgs>,
   handler: async (args) => {
+    // that it can be written at all, cli/main.ts checked (OUTPUT_FILES)
     if (fs.existsSync(args.config) && !args.force) throw new UsageError(`${args.config} exists: edit it, or pass --force to replace it`);
     const dir = path.dirname(path.resolve(args.config));
-    if (!fs.existsSync(dir)) throw new UsageError(`cannot write ${args.config}: folder ${dir} does not exist`);
     const app = findApp(dir, args);
     const name = 'rack' in app ? app.rack : app.program;
     process.stderr.write(`cowscope: measuring ${name} once (${INIT_SETTINGS.children} children, strategy ${INIT_SETTINGS.strategy}) to set the budgets\n`);
@@ -183,8 +184,14 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     );
     const { report } = (await measureRun(plan, process.argv.slice(2))).analysis;
     const m = measure([report]);
-    // Written only now: a run that failed leaves no config behind.
-    fs.writeFileSync(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }));
+    // Written only now, and whole or not at all (beside it, then renamed): a run that failed, or a full
+    // disk, leaves no config behind, nor half of one.
+    try {
+      writeFileAtomically(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }));
+    } catch (e) {
+      if (e instanceof FileInTheWayError) throw e;
+      throw new UsageError(`cannot write ${args.config} (--config): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     const b = budgetsFor(m);
     await writeReport(
       [

@@ -148,10 +148,6 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   if (!Number.isInteger(prewarm) || prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${prewarm}`);
   if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
   const requests = requestsOf(args, args.rack);
-  if (args.save) {
-    const dir = path.dirname(path.resolve(args.save));
-    if (!fs.existsSync(dir)) throw new UsageError(`cannot save to ${args.save}: folder ${dir} does not exist`);
-  }
   return {
     ruby,
     program,
@@ -209,7 +205,6 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     if (!PYTHON_STRATEGY_STEPS.includes(step))
       throw new UsageError(`unknown strategy step "${step}" for a Python program in "${args.strategy}": use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+freeze)`);
   if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
-  if (args.save && !fs.existsSync(path.dirname(path.resolve(args.save)))) throw new UsageError(`cannot save to ${args.save}: folder ${path.dirname(path.resolve(args.save))} does not exist`);
   return {
     ruby: args.ruby,
     python,

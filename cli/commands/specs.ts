@@ -13,3 +13,18 @@ export const SPECS = {
 } as const;
 
 export type CommandName = keyof typeof SPECS;
+
+/** The files each command writes, by option, with an example name for each: cli/main.ts checks them
+ *  before anything runs (a run of a minute must not end in "cannot write" with its report lost). Per
+ *  command, because a name can be an output of one and an input of another (init's --config is written,
+ *  budget's is read). */
+export const OUTPUT_FILES: Record<CommandName, Record<string, string>> = {
+  inspect: { html: 'report.html', output: 'cowscope.prom' },
+  run: { save: 'run.cow', html: 'report.html' },
+  compare: { html: 'report.html' },
+  budget: { junit: 'cowscope.xml' },
+  init: { config: 'cowscope.json' },
+  report: { html: 'report.html' },
+  'agent-path': {},
+  doctor: {},
+};
