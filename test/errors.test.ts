@@ -163,6 +163,8 @@ test('a file to write (--save, --html, --output, init\'s --config) in a folder t
     fs.rmSync(app, { recursive: true, force: true });
   }
   assertOneLineError(runCli(['inspect', '1', '--json', '--format', 'prometheus']), /^cowscope: --json and --format prometheus ask for two outputs: give one/);
+  // --format table was its default, so given with --json it was not told from none: JSON came out
+  assertOneLineError(runCli(['inspect', '1', '--format', 'table', '--json']), /^cowscope: --json and --format table ask for two outputs: give one \(--json is --format json\)$/m);
 });
 
 test('root refused by a process outside its user namespace: no "run as root", the real fix', async () => {

@@ -352,7 +352,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('all', { type: 'boolean', default: false, describe: 'show what the tables leave out: all-zero columns and rows, causes of no page, every mapping' })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (schema cowscope.inspect/1)' })
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
-      .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], default: 'table', describe: 'output: tables, JSON, or node_exporter textfile metrics' })
+      // no yargs default (formatOf gives table): a --format table given with --json must be told from none
+      .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], describe: 'output: tables (the default), JSON, or node_exporter textfile metrics' })
       .option('watch', { type: 'number', describe: 'sample every SECONDS (on the ticks of a timer): copied memory per worker over time, top causes (computed beside the samples: a worker that changed shows its last blame, marked, until the new one is done), and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
@@ -375,7 +376,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         ].join('\n'),
       ) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
-    if (args.json && args.format !== undefined && args.format !== 'table' && args.format !== 'json')
+    if (args.json && args.format !== undefined && args.format !== 'json')
       throw new UsageError(`--json and --format ${args.format} ask for two outputs: give one (--json is --format json)`);
     if (args.watch !== undefined) {
       if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
