@@ -21,9 +21,9 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
   if (names.some((n) => !n)) throw new UsageError(`--strategies ${args.strategies} has an empty entry: name one strategy between each comma, e.g. none,gc,warmup`);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new UsageError(`--strategies names ${twice} twice: name each once (--repeat runs each several times)`);
-  checkStepOptionsUsed(names, args, (step) => `--strategies ${args.strategies},${step}`);
   // Every strategy is checked before the first run, for the program's runtime (Ruby and Python steps differ).
   const plans = names.map((name) => planRun({ ...args, strategy: name }, process.stderr, 'compare'));
+  checkStepOptionsUsed(names, args, (step) => `--strategies ${args.strategies},${step}`);
   if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 50) throw new UsageError(`--repeat must be a whole number from 1 to 50, not ${args.repeat}`);
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, not ${args.workers}`);
   const runs: StrategyRuns[] = names.map((name) => ({ name, reports: [] as RunReport[] }));

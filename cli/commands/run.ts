@@ -199,6 +199,8 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     program[script] = existingFile(program[script], 'the program', args.cwd);
   }
   const requests = requestsOf(args, args.wsgi);
+  for (const { step, flag, value } of STEP_OPTIONS)
+    if (value(args) !== undefined) throw new UsageError(`${flag} goes with the ${step} step, which Ruby programs have: a Python program's steps are ${PYTHON_STRATEGY_STEPS.join(', ')}`);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
   for (const step of args.strategy.split('+'))
@@ -402,8 +404,9 @@ function programStdin(): 'inherit' | undefined {
 }
 
 export async function runCommand(args: RunArgs, command: string[]): Promise<string> {
-  checkStepOptionsUsed([args.strategy], args, (step) => `--strategy ${step}, or ${args.strategy}+${step}`);
+  // planned first: a Python program refuses the Ruby steps' options in its own words
   const plan = { ...planRun(args, process.stderr), stdin: programStdin() };
+  checkStepOptionsUsed([args.strategy], args, (step) => `--strategy ${step}, or ${args.strategy}+${step}`);
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
   if (args.save) captureFileModule().saveCapture(args.save, capture);
