@@ -376,6 +376,21 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('mutation.string').words, 0, summary);
   });
 
+// fixtures/ruby/young_hashes.rb: young Hashes the child never touches, aged by its minor GCs. On 3.1 the
+// GC moving their tables out of the transient heap was mutation.hash (52 pages, 17,929 words).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} young_hashes: Hashes the workload never touches are no program mutation; 3.1's evacuation is alloc.transient`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'young_hashes.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const child = report.children[0];
+    assertTotals(child);
+    const summary = JSON.stringify(child.blame.slice(0, 8));
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    assert.is(row('mutation.hash').pages, 0, summary);
+    if (version.startsWith('3.1.')) assert.ok(row('alloc.transient').pages > 0, summary);
+  });
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result', () => {
   const save = path.join(tmp.dir, 'objid.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, path.join(RUBY_FIXTURES, 'causes.rb')], { COWSCOPE_CAUSE: 'objid' });

@@ -200,9 +200,6 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   { cause: 'symbol.id', when: (s) => s.type === T.SYMBOL && !!s.L && s.off === s.L.symbolIdOffset && s.O.hi === 0 && s.O.lo < 16 },
   { cause: 'icache.const', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.constcache },
   { cause: 'object.ivar', when: (s) => s.type === T.OBJECT && !!s.L && s.O.hi === 0 && s.O.lo === s.L.qundef },
-  // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
-  // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
-  // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
   // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
   // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
@@ -213,6 +210,9 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // a Hash no class owns (hidden from the program) whose table lives in its slot (3.3+'s larger slots):
   // a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
   { cause: 'mutation.hash-table', when: (s) => s.type === T.HASH && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
+  // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
+  // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
+  // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
   { cause: 'alloc.transient', when: (s) => !!s.L?.transientHeapSizes.length && TRANSIENT_TYPES.has(s.type) && inTransientHeap(s.ctx, s.O) && !inTransientHeap(s.ctx, s.N) },
   // 3.2+: an embedded ivar slot is left as allocation zeroed it until an ivar is set there (no Qundef
   // fill), and setting a new ivar moves the object to a child shape: a word that was 0, in an object
