@@ -357,7 +357,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('watch', { type: 'number', describe: 'sample every SECONDS (on the ticks of a timer): copied memory per worker over time, top causes (computed beside the samples: a worker that changed shows its last blame, marked, until the new one is done), and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
-      .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path)) left heap maps; default: where each forking process\'s agent writes, from its own environment ($COWSCOPE_LIVE_DIR, else $TMPDIR/cowscope-live-UID), then from cowscope\'s' })
+      .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path), PYTHONPATH=$(cowscope agent-path --runtime python)) left heap maps; default: where each forking process\'s agent writes, from its own environment ($COWSCOPE_LIVE_DIR, else $TMPDIR/cowscope-live-UID), then from cowscope\'s' })
       .option('max-heap-map', { type: 'string', describe: 'largest live heap map read, a size (default 512MiB, or $COWSCOPE_MAX_HEAP_MAP)' })
       .option('output', { type: 'string', describe: 'write to FILE atomically (a temporary file in the same folder, then renamed): for node_exporter\'s textfile collector' })
       .example('$0 inspect $(pgrep -o unicorn)', 'the master and its workers: RSS/PSS/USS, and per worker what it still shares')

@@ -1,4 +1,4 @@
-// cowscope run: a controlled fork of a real Ruby program.
+// cowscope run: a controlled fork of a real Ruby or Python program.
 //   spawn with the agent (runtimes/ruby) -> fork point -> go -> workload done -> one Capture (gather/)
 //   -> classify and blame once (analyzers/, blame/) -> render (cli/render) -> release and reap.
 
@@ -421,16 +421,16 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
   ...SPECS['run'],
   builder: (y: Argv) =>
     y
-      .positional('program', { type: 'string', array: true, describe: 'the Ruby script and its arguments (or: -- ruby [options] script)' })
+      .positional('program', { type: 'string', array: true, describe: 'the Ruby or Python script and its arguments (or: -- ruby [options] script, -- python3 [options] script)' })
       .option('children', { type: 'number', default: 2, describe: 'children to fork' })
       .option('strategy', {
         type: 'string',
         default: 'none',
-        describe: `what the parent does just before forking: ${STRATEGY_STEPS.join(', ')}; join steps with + (gc+coderange)`,
+        describe: `what the parent does just before forking: for Ruby ${STRATEGY_STEPS.join(', ')}; for Python ${PYTHON_STRATEGY_STEPS.join(', ')}; join steps with + (gc+coderange)`,
       })
       .option('prewarm', { type: 'number', describe: `with the prewarm step: how many times the parent runs the workload first (default ${DEFAULT_PREWARM})` })
-      .option('before-fork', { type: 'string', describe: 'with strategy custom: a Ruby file the parent loads before forking' })
-      .option('workload', { type: 'string', describe: 'a Ruby file each child loads after the fork (default: the Cowscope.workload block)' })
+      .option('before-fork', { type: 'string', describe: 'with strategy custom (Ruby): a Ruby file the parent loads before forking' })
+      .option('workload', { type: 'string', describe: 'a Ruby or Python file each child runs after the fork (default: the Cowscope.workload block, or what cowscope.workload(fn) registered)' })
       .option('rack', { type: 'string', describe: 'load this config.ru as the preload and send it requests in each child' })
       .option('wsgi', { type: 'string', describe: 'a Python WSGI app, module:app (gunicorn\'s notation): imported as the preload, sent requests in each child' })
       .option('request', { type: 'string', array: true, describe: "with --rack or --wsgi: a request 'METHOD /path?query' (repeatable; default 'GET /')" })

@@ -3,7 +3,7 @@
 
 export const SPECS = {
   inspect: { command: 'inspect <pid>', describe: 'Memory of a process and its descendants, and how much each child still shares with its parent' },
-  run: { command: 'run [program..]', describe: 'Start a Ruby program, fork it at its fork point, run a workload in the children, and measure what they copied' },
+  run: { command: 'run [program..]', describe: 'Start a Ruby or Python program, fork it at its fork point, run a workload in the children, and measure what they copied' },
   compare: { command: 'compare [program..]', describe: 'Run a program under several fork strategies, several times each, and compare what the children copy' },
   budget: { command: 'budget', describe: 'Check copy-on-write memory budgets in CI: exit 1 when a budget is exceeded or a cause grew against the baseline' },
   init: { command: 'init', describe: 'Measure the app in this folder once and write a commented cowscope.json with budgets above what it measured' },
