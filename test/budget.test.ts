@@ -380,8 +380,6 @@ test('init finds app.rb, writes a config that loads, and does not overwrite one'
   assert.match(again.stderr, /cowscope\.json exists: edit it, or pass --force/);
 });
 
-test.run();
-
 test('a config may give a Python program as a command, as run takes it: ["python3", "app.py"] (it said python3 does not exist)', () => {
   const dir = path.join(tmp.dir, 'py-command');
   fs.mkdirSync(dir);
@@ -392,3 +390,5 @@ test('a config may give a Python program as a command, as run takes it: ["python
     assert.equal(loadBudgetConfig(file).program, [python, '-X', 'dev', path.join(dir, 'app.py')]);
   }
 });
+
+test.run();

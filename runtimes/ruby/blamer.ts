@@ -186,6 +186,10 @@ function inTransientHeap(ctx: Context, w: Word): boolean {
   return i >= 0 && ctx.vmaKind[i] === 'alloc.transient';
 }
 
+/** A user-space address of 8-byte alignment above 4 GiB (x86-64's 47 bits): where 64-bit Linux maps the
+ *  heap, the GC heap and mmapped buffers. */
+const isPointerShaped = (w: Word): boolean => w.hi > 0 && w.hi < 0x8000 && (w.lo & 7) === 0;
+
 /** Does a word point into a mapping of the reference process? */
 const isMapped = (ctx: Context, w: Word): boolean => findRange(ctx.vmaStarts, ctx.vmaEnds, num(w)) >= 0;
 
@@ -205,8 +209,10 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
   // (FLAGS_RULES). Found on 30,000 preloaded names used as keys in the child: 45-50 pages of
   // mutation.string (one word each), 414 under warmup (two).
-  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 32 && s.O.hi === 0 && (inGcHeap(s.ctx, s.N) || (s.N.hi === 0 && s.N.lo < s.O.lo)) },
-  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && isMapped(s.ctx, s.O) && isMapped(s.ctx, s.N) },
+  // (The frozen copy may lie on a GC heap page the child mapped itself, the moved buffer in memory it
+  // mapped: neither is in the fork-time mappings, so a pointer is told by its shape.)
+  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 32 && s.O.hi === 0 && (isPointerShaped(s.N) || (s.N.hi === 0 && s.N.lo < s.O.lo)) },
+  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && isMapped(s.ctx, s.O) && isPointerShaped(s.N) },
   // a Hash no class owns (hidden from the program) whose table lives in its slot (3.3+'s larger slots):
   // a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
   { cause: 'mutation.hash-table', when: (s) => s.type === T.HASH && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
