@@ -344,17 +344,23 @@ for (const { ruby, version } of RUBIES)
     assert.ok(prewarm >= 0.9 * heap.pages, `prewarm predicted ${prewarm} of ${heap.pages} heap pages`);
   });
 
+/** One child of a fixture run on ruby, its totals checked: a cause's row (zero when absent) and the
+ *  first causes, for messages. */
+function fixtureChild(ruby: string, fixture: string): { row: (id: string) => { pages: number; words: number }; summary: string } {
+  const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, fixture)]);
+  assert.is(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout).children[0];
+  assertTotals(child);
+  const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+  return { row, summary: JSON.stringify(child.blame.slice(0, 8)) };
+}
+
 // fixtures/ruby/dsym.rb: the workload asks for the IDs of 20,000 dynamic Symbols (Symbol#to_proc). Before,
 // the ID stored into each was mutation.unknown (no rule for a Symbol's words), and the VM's own table of
 // dynamic Symbols (a hidden Hash) was the program's mutation.hash.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} dsym: a dynamic Symbol given its ID in the child is symbol.id, one word each; the VM's Symbol table is no program Hash`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'dsym.rb')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = JSON.stringify(child.blame.slice(0, 8));
-    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    const { row, summary } = fixtureChild(ruby, 'dsym.rb');
     assert.is(row('symbol.id').words, 20_000, summary);
     // 20,000 slots of 40 bytes fill 196 pages at least
     assert.ok(row('symbol.id').pages >= Math.ceil((20_000 * 40) / 4096), summary);
@@ -367,12 +373,7 @@ for (const { ruby, version } of RUBIES)
 // "the program changed a String", one or two words a key.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} hash_keys: Strings that become Hash keys are not the program's mutation.string`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'hash_keys.rb')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = JSON.stringify(child.blame.slice(0, 8));
-    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    const { row, summary } = fixtureChild(ruby, 'hash_keys.rb');
     // Not a word of the 30,000 keys' slots. (Once in ~20 runs on 3.1 one more word is mutation.string: in
     // the chunk that held a key's character buffer at the fork, an object reference that moved by one
     // slot. Not understood; a stray word, allowed here.)
@@ -383,13 +384,7 @@ for (const { ruby, version } of RUBIES)
 // GC moving their tables out of the transient heap was mutation.hash (52 pages, 17,929 words).
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} young_hashes: Hashes the workload never touches are no program mutation; 3.1's evacuation is alloc.transient`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'young_hashes.rb')]);
-    assert.is(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
-    const child = report.children[0];
-    assertTotals(child);
-    const summary = JSON.stringify(child.blame.slice(0, 8));
-    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    const { row, summary } = fixtureChild(ruby, 'young_hashes.rb');
     assert.is(row('mutation.hash').pages, 0, summary);
     if (version.startsWith('3.1.')) assert.ok(row('alloc.transient').pages > 0, summary);
   });
