@@ -27,6 +27,8 @@ export interface MachineFacts {
   ksmRun: number | null;
   swapDevices: number;
   ruby: { path: string; version: string } | null;
+  /** python3 on PATH: what `cowscope run -- python3 app.py` starts */
+  python: { path: string; version: string } | null;
   smem: string | null;
 }
 
@@ -59,14 +61,15 @@ function capability(bit: number): boolean {
   return ((eff >> BigInt(bit)) & 1n) === 1n;
 }
 
-function rubyFacts(): { path: string; version: string } | null {
-  const ruby = which('ruby');
-  if (!ruby) return null;
+/** An interpreter on PATH and the version it prints when asked with `args` (null: none on PATH). */
+function interpreterFacts(name: string, args: string[]): { path: string; version: string } | null {
+  const exe = which(name);
+  if (!exe) return null;
   try {
-    const version = execFileSync(ruby, ['-e', 'print RUBY_VERSION'], { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return { path: ruby, version };
+    const version = execFileSync(exe, args, { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { path: exe, version };
   } catch {
-    return { path: ruby, version: 'unknown (ruby -e failed)' };
+    return { path: exe, version: `unknown (${name} ${args[0]} failed)` };
   }
 }
 
@@ -93,7 +96,8 @@ export function machineFacts(): MachineFacts {
     ptraceScope: yama === null ? null : Number(yama),
     ksmRun: ksm === null ? null : Number(ksm),
     swapDevices: swaps,
-    ruby: rubyFacts(),
+    ruby: interpreterFacts('ruby', ['-e', 'print RUBY_VERSION']),
+    python: interpreterFacts('python3', ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])']),
     smem: which('smem'),
   };
 }

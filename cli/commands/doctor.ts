@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { MachineFacts, machineFacts } from '../../native/machine';
 import { faultTracingAvailability } from '../../native/faults';
 import { renderTable } from '../render/table';
+import { LAYOUTS, PYTHON_OLDEST, pythonLayoutFor } from '../../runtimes/python/layouts';
 import { SPECS } from './specs';
 
 interface DoctorArgs {
@@ -22,6 +23,20 @@ const YAMA: Record<number, string> = {
   2: 'memory reads need CAP_SYS_PTRACE',
   3: 'no memory reads at all: content comparison is off',
 };
+
+/** What cowscope does with the python3 on PATH: every version runs; the version table's decode the
+ *  interpreter's own fields (adaptive bytecode, hashes, type versions). */
+function pythonMeaning(python: MachineFacts['python']): string {
+  const known = LAYOUTS.map((l) => l.version).join(', ');
+  if (!python) return 'install Python (apt-get install python3) for cowscope run -- python3 app.py';
+  const [major, minor] = python.version.split('.').map(Number);
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) return 'python3 did not say its version: cowscope run -- python3 app.py may fail';
+  if (major * 100 + minor < PYTHON_OLDEST[0] * 100 + PYTHON_OLDEST[1])
+    return `cowscope runs CPython ${PYTHON_OLDEST.join('.')} or newer: install one (apt-get install python3) or give --python PATH to cowscope run`;
+  return pythonLayoutFor(python.version)
+    ? `controlled forks of Python programs (cowscope run -- python3 app.py); ${python.version.replace(/\.\d+$/, '')} is in the version table (${known})`
+    : `controlled forks of Python programs; ${python.version} is not in the version table (${known}): blame without bytecode, hash or type-version decoding`;
+}
 
 export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] } {
   const tier = m.pfnVisible ? 'exact' : 'exclusive-bit';
@@ -75,6 +90,11 @@ export function doctorChecks(m: MachineFacts): { tier: string; checks: Check[] }
       check: 'ruby',
       value: m.ruby ? `${m.ruby.version} (${m.ruby.path})` : 'not found',
       meaning: m.ruby ? 'controlled forks of Ruby programs (cowscope run)' : 'install Ruby (apt-get install ruby) for cowscope run',
+    },
+    {
+      check: 'python3',
+      value: m.python ? `${m.python.version} (${m.python.path})` : 'not found',
+      meaning: pythonMeaning(m.python),
     },
     { check: 'smem', value: m.smem ?? 'not found', meaning: 'cross-check for PSS/USS (optional)' },
     ((f) => ({ check: 'fault tracing', value: f.available ? 'yes' : 'no', meaning: `${f.available ? 'run names the first writer of each copied page' : 'run reports no first writers'}: ${f.why}` }))(faultTracingAvailability()),

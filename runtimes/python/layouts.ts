@@ -55,6 +55,10 @@ export function pythonLayoutFor(version: string): PythonLayout | undefined {
   return LAYOUTS.find((l) => l.version === minor);
 }
 
+/** The oldest CPython the agent runs on (gc.freeze, the 3.8 object layout): older interpreters are
+ *  refused before the program starts. */
+export const PYTHON_OLDEST: readonly [number, number] = [3, 8];
+
 /** What the agent needs of the table to write its heap map (it picks its own version's row). */
 export const AGENT_LAYOUTS = LAYOUTS.map((l) => ({ version: l.version, codeAdaptive: l.codeAdaptive, typeCache: l.typeCache, typeCacheBytes: TYPE_CACHE_BYTES }));
 

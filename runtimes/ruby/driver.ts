@@ -21,7 +21,7 @@ import { statOf, threadsOf } from '../../native/proc';
 import { describeBytes } from '../../native/regular-file';
 import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
 import { vmOwnThreads } from './layouts';
-import { AGENT_LAYOUTS } from '../python/layouts';
+import { AGENT_LAYOUTS, PYTHON_OLDEST } from '../python/layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
 /** The folder of the Python agent (cowscope.py): the bootstrap puts it on sys.path. */
@@ -208,7 +208,7 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
 /** What the Python bootstrap writes to the control channel (fd 3) before exiting when the interpreter is
  *  older than the agent runs on: a plain line, as the agent's JSON protocol starts later. On the channel,
  *  not the program's stderr (which passes through): the user gets cowscope's one line, not two. */
-const TOO_OLD = 'cowscope agent: needs CPython 3.8 or newer, not ';
+const TOO_OLD = `cowscope agent: needs CPython ${PYTHON_OLDEST.join('.')} or newer, not `;
 
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
  *  runs the script (the first word that is not an option) with its arguments as the program. */
@@ -216,7 +216,7 @@ export function pythonArgs(program: string[], wsgi = false): string[] {
   // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
   const script = wsgi ? program.length : pythonScriptIndex(program);
   // The version check comes first, in syntax Python 2 parses too: the agent itself is Python 3.8+.
-  const check = `sys.version_info >= (3, 8) or (__import__("os").write(3, ("${TOO_OLD}%s\\n" % sys.version.split()[0]).encode()), sys.exit(3))`;
+  const check = `sys.version_info >= (${PYTHON_OLDEST.join(', ')}) or (__import__("os").write(3, ("${TOO_OLD}%s\\n" % sys.version.split()[0]).encode()), sys.exit(3))`;
   const bootstrap = `import sys; ${check}; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
@@ -469,7 +469,7 @@ export class RubySession {
   private onLine(line: string): void {
     if (this.opts.python && line.startsWith(TOO_OLD)) {
       this.protocolError ??= new SessionError(
-        `cowscope runs CPython 3.8 or newer, and ${this.opts.python} is ${line.slice(TOO_OLD.length).trim().slice(0, 40)}: give another interpreter (-- python3.11 app.py, or --python PATH)`,
+        `cowscope runs CPython ${PYTHON_OLDEST.join('.')} or newer, and ${this.opts.python} is ${line.slice(TOO_OLD.length).trim().slice(0, 40)}: give another interpreter (-- python3.11 app.py, or --python PATH)`,
       );
       this.wakeUp();
       return;
@@ -693,7 +693,7 @@ export class RubySession {
     // The agent says hello as it loads, before the program's first line: without it, the interpreter is
     // not one the agent runs on (--python naming a Ruby, --ruby a Python) or could not load it.
     if (!this.helloSeen) {
-      const [kind, fix] = this.opts.python ? ['a CPython 3.8 or newer', '--python PATH, or -- python3 app.py'] : ['a Ruby', '--ruby PATH, or -- ruby app.rb'];
+      const [kind, fix] = this.opts.python ? [`a CPython ${PYTHON_OLDEST.join('.')} or newer`, '--python PATH, or -- python3 app.py'] : ['a Ruby', '--ruby PATH, or -- ruby app.rb'];
       return new SessionError(
         `${this.opts.python ?? this.opts.ruby} ${how} before cowscope's agent loaded${last ? ` (last error line: ${last.trim().slice(0, 300)})` : ''}: check that it is ${kind} interpreter (${fix})`,
       );
