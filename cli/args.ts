@@ -40,6 +40,21 @@ export function sizeLimit(flag: string, value: unknown, env: string, fallback: n
 }
 
 /** The bundled example `cowscope run --example` runs: shipped in the package (examples/), beside dist/. */
+/** A WSGI app as gunicorn names it: a dotted module, then optionally : and a dotted attribute. */
+export const WSGI_SPEC = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$/;
+
+/** An interpreter named python, python3, python3.12 (with or without a path). */
+export const PYTHON_NAME = /(^|\/)python[\d.]*$/;
+
+/** Why a WSGI spec is not one, or undefined: `show(spec)` writes a spec as the user gives it (a flag,
+ *  a config field), for the message's example. */
+export function wsgiSpecProblem(spec: string, show: (spec: string) => string): string | undefined {
+  const file = /^(.*)\.py(:.*)?$/.exec(spec);
+  if (file) return `${show(spec)} names a file: give the module, as gunicorn takes it (${show(`${file[1].replace(/\//g, '.')}${file[2] ?? ':application'}`)})`;
+  if (!WSGI_SPEC.test(spec)) return `${show(spec)} is not module:app: write e.g. ${show('mysite.wsgi:application')}`;
+  return undefined;
+}
+
 export const EXAMPLE_PROGRAM = path.resolve(__dirname, '..', '..', 'examples', 'app.rb');
 
 /** What a program argument that cowscope cannot run as a Ruby script should have been. */

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
-import { scriptIndex } from './args';
+import { PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
 import { isCause, nearestCauses } from '../blame/catalog';
 import { FileShapeError, readRegularFile } from '../native/regular-file';
 
@@ -17,6 +17,8 @@ export interface BudgetConfig {
   file: string;
   program: string[];
   rack?: { config: string; requests: string[]; count: number };
+  /** a Python WSGI app (run --wsgi): module:app imported from the config's folder, by `python` */
+  wsgi?: { app: string; requests: string[]; count: number; python: string };
   children: number;
   strategy: string;
   workload?: string;
@@ -104,7 +106,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   const bad = (field: string, what: string) => new UsageError(`${file}: ${field}: ${what}`);
   // A number of 309 digits or more is Infinity to JSON.parse, and JSON.stringify prints that as null.
   const shown = (v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number too large)` : JSON.stringify(v));
-  const known = new Set(['program', 'rack', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'budgets', 'baseline', 'tolerance']);
+  const known = new Set(['program', 'rack', 'wsgi', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'budgets', 'baseline', 'tolerance']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
 
   const file_ = (field: string, v: unknown): string => {
@@ -129,17 +131,33 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     const script = scriptIndex(program, /(^|\/)(ruby|python)[\d.]*$/.test(program[0]) ? 1 : 0);
     if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
   }
+  // The requests of a Rack or WSGI app: "METHOD /path" strings (default GET /), sent `count` times.
+  const appRequests = (field: string, r: Record<string, unknown>) => {
+    const requests = r.requests === undefined ? ['GET /'] : r.requests;
+    if (!Array.isArray(requests) || !requests.every((x) => typeof x === 'string' && /^[A-Z]+ \/\S*$/.test(x)))
+      throw bad(`${field}.requests`, 'must be a list of "METHOD /path" strings, e.g. ["GET /", "GET /users"]');
+    return { requests: requests as string[], count: int(`${field}.count`, r.count, 1, 1, 1_000_000) };
+  };
   let rack: BudgetConfig['rack'];
   if (raw.rack !== undefined) {
     const r = raw.rack as Record<string, unknown>;
-    if (!r || typeof r !== 'object') throw bad('rack', 'must be an object: {"config": "config.ru", "requests": ["GET /"], "count": 100}');
-    const requests = r.requests === undefined ? ['GET /'] : r.requests;
-    if (!Array.isArray(requests) || !requests.every((x) => typeof x === 'string' && /^[A-Z]+ \/\S*$/.test(x)))
-      throw bad('rack.requests', 'must be a list of "METHOD /path" strings, e.g. ["GET /", "GET /users"]');
-    rack = { config: file_('rack.config', r.config), requests: requests as string[], count: int('rack.count', r.count, 1, 1, 1_000_000) };
+    if (!r || typeof r !== 'object' || Array.isArray(r)) throw bad('rack', 'must be an object: {"config": "config.ru", "requests": ["GET /"], "count": 100}');
+    rack = { config: file_('rack.config', r.config), ...appRequests('rack', r) };
   }
-  if (!program.length && !rack) throw bad('program', 'give the program ("program": "app.rb") or a Rack app ("rack": {"config": "config.ru"})');
-  if (program.length && rack) throw bad('rack', 'give either program or rack, not both');
+  let wsgi: BudgetConfig['wsgi'];
+  if (raw.wsgi !== undefined) {
+    const w = raw.wsgi as Record<string, unknown>;
+    if (!w || typeof w !== 'object' || Array.isArray(w)) throw bad('wsgi', 'must be an object: {"app": "mysite.wsgi:application", "requests": ["GET /"], "count": 100}');
+    if (typeof w.app !== 'string' || !w.app) throw bad('wsgi.app', 'must be the WSGI app as gunicorn names it (a string): "mysite.wsgi:application"');
+    const problem = wsgiSpecProblem(w.app, (app) => `"app": ${JSON.stringify(app)}`);
+    if (problem) throw bad('wsgi.app', problem);
+    if (w.python !== undefined && (typeof w.python !== 'string' || !PYTHON_NAME.test(w.python)))
+      throw bad('wsgi.python', `must name a Python interpreter ("python3", "python3.12" or its path), not ${shown(w.python)}`);
+    wsgi = { app: w.app, ...appRequests('wsgi', w), python: (w.python as string | undefined) ?? 'python3' };
+  }
+  const apps = [program.length && 'program', rack && 'rack', wsgi && 'wsgi'].filter(Boolean) as string[];
+  if (!apps.length) throw bad('program', 'give the program ("program": "app.rb"), a Rack app ("rack": {"config": "config.ru"}) or a WSGI app ("wsgi": {"app": "mysite.wsgi:application"})');
+  if (apps.length > 1) throw bad(apps[1], `give one of program, rack and wsgi, not ${apps.join(' and ')}`);
   if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
 
   const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;
@@ -192,6 +210,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     file,
     program,
     rack,
+    wsgi,
     children: int('children', raw.children, 2, 1, 64),
     strategy: (raw.strategy as string | undefined) ?? 'none',
     workload: raw.workload === undefined ? undefined : file_('workload', raw.workload),

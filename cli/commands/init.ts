@@ -10,6 +10,7 @@ import { UsageError } from '../errors';
 import { FileInTheWayError, writeFileAtomically } from '../../native/files';
 import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
+import { wsgiSpecProblem } from '../args';
 import { SPECS } from './specs';
 
 interface InitArgs {
@@ -17,10 +18,12 @@ interface InitArgs {
   force: boolean;
   program?: string;
   rack?: string;
+  wsgi?: string;
 }
 
-/** The app a config measures: a Rack app or a Ruby script, as paths relative to the config's folder. */
-export type App = { rack: string } | { program: string };
+/** The app a config measures: a Rack app, a WSGI app (module:app, imported from the config's folder) or
+ *  a Ruby or Python script, as paths relative to the config's folder. */
+export type App = { rack: string } | { wsgi: string } | { program: string };
 
 /** What init measures: the same settings it writes, so that budget measures what init measured. */
 export const INIT_SETTINGS = { children: 2, strategy: 'none', requests: ['GET /'], count: 100 };
@@ -36,25 +39,57 @@ export const RATIO_HEADROOM = 0.1;
 export const MAX_CAUSE_BUDGETS = 3;
 export const CAUSE_SHARE = 0.1;
 
-/** The app in dir (config.ru, else app.rb, else the only .rb script), or the one named; the file must exist. */
-export function findApp(dir: string, given: { program?: string; rack?: string } = {}): App {
+const isFile = (p: string) => fs.existsSync(p) && fs.statSync(p).isFile();
+const scriptsIn = (dir: string, ext: string) => fs.readdirSync(dir).filter((f) => f.endsWith(ext) && isFile(path.join(dir, f))).sort();
+
+/** The WSGI modules of Django projects in dir: X.wsgi for every X/wsgi.py beside an X/settings.py (what
+ *  django-admin startproject writes; gunicorn serves X.wsgi:application). */
+function djangoWsgi(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((d) => /^[A-Za-z_]\w*$/.test(d) && isFile(path.join(dir, d, 'wsgi.py')) && isFile(path.join(dir, d, 'settings.py')))
+    .sort()
+    .map((d) => `${d}.wsgi:application`);
+}
+
+/** How init finds the app in a folder, in order: the first rule that finds exactly one wins; a rule that
+ *  finds several asks which. */
+const APP_RULES: { what: string; find: (dir: string) => App[] }[] = [
+  { what: 'config.ru', find: (dir) => (isFile(path.join(dir, 'config.ru')) ? [{ rack: 'config.ru' }] : []) },
+  { what: 'a Django project (X/wsgi.py beside X/settings.py)', find: (dir) => djangoWsgi(dir).map((wsgi) => ({ wsgi })) },
+  { what: 'app.rb', find: (dir) => (isFile(path.join(dir, 'app.rb')) ? [{ program: 'app.rb' }] : []) },
+  { what: 'app.py', find: (dir) => (isFile(path.join(dir, 'app.py')) ? [{ program: 'app.py' }] : []) },
+  { what: 'the only .rb or .py script', find: (dir) => [...scriptsIn(dir, '.rb'), ...scriptsIn(dir, '.py')].map((program) => ({ program })) },
+];
+
+const appName = (app: App) => ('rack' in app ? app.rack : 'wsgi' in app ? app.wsgi : app.program);
+const appFlag = (app: App) => ('rack' in app ? `--rack ${app.rack}` : 'wsgi' in app ? `--wsgi ${app.wsgi}` : `--program ${app.program}`);
+
+/** The app in dir (APP_RULES), or the one named; a named file must exist, a WSGI app be module:app. */
+export function findApp(dir: string, given: { program?: string; rack?: string; wsgi?: string } = {}): App {
   const rel = (file: string, flag: string): string => {
     const full = path.resolve(file);
     if (!fs.existsSync(full)) throw new UsageError(`${flag} ${file} does not exist: check the path`);
     if (!fs.statSync(full).isFile()) throw new UsageError(`${flag} ${file} is ${fs.statSync(full).isDirectory() ? 'a folder' : 'not a regular file'}: name a file`);
     return path.relative(dir, full) || path.basename(full);
   };
-  if (given.rack && given.program) throw new UsageError('give either --program or --rack, not both');
+  const named = (['program', 'rack', 'wsgi'] as const).filter((k) => given[k] !== undefined);
+  if (named.length > 1) throw new UsageError(`give one of --program, --rack and --wsgi, not ${named.map((k) => `--${k}`).join(' and ')}`);
   if (given.rack) return { rack: rel(given.rack, '--rack') };
   if (given.program) return { program: rel(given.program, '--program') };
-  if (fs.existsSync(path.join(dir, 'config.ru'))) return { rack: 'config.ru' };
-  const scripts = fs.readdirSync(dir).filter((f) => f.endsWith('.rb') && fs.statSync(path.join(dir, f)).isFile()).sort();
-  if (scripts.includes('app.rb')) return { program: 'app.rb' };
-  if (scripts.length === 1) return { program: scripts[0] };
+  if (given.wsgi) {
+    const problem = wsgiSpecProblem(given.wsgi, (w) => `--wsgi ${w}`);
+    if (problem) throw new UsageError(problem);
+    return { wsgi: given.wsgi };
+  }
+  for (const rule of APP_RULES) {
+    const found = rule.find(dir);
+    if (found.length === 1) return found[0];
+    if (found.length > 1)
+      throw new UsageError(`which app should cowscope measure (${found.map(appName).join(', ')})? name it: cowscope init ${appFlag(found[0])}`);
+  }
   throw new UsageError(
-    scripts.length
-      ? `which program should cowscope measure (${scripts.join(', ')})? name it: cowscope init --program ${scripts[0]}`
-      : `no Ruby app in ${dir} (no config.ru, no .rb script): run cowscope init in the app's folder, or name it with --program app.rb or --rack config.ru`,
+    `no Ruby or Python app in ${dir} (no config.ru, Django project, .rb or .py script): run cowscope init in the app's folder, or name it with --program app.rb, --rack config.ru or --wsgi module:app`,
   );
 }
 
@@ -100,10 +135,15 @@ export function budgetsFor(m: Measured): { copiedPerChild: string; newPerChild: 
 /** The commented config for an app and what one run of it measured (on `ruby`, at `time`). */
 export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }): string {
   const b = budgetsFor(m);
+  const python = 'wsgi' in app || ('program' in app && app.program.endsWith('.py'));
   const program =
     'rack' in app
       ? `  // The Rack app is loaded as the preload; each child sends it these requests \`count\` times.
   "rack": { "config": ${JSON.stringify(app.rack)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count} },`
+      : 'wsgi' in app
+        ? `  // The WSGI app (gunicorn's module:app, imported from this folder by "python", default python3) is
+  // loaded as the preload; each child sends it these requests \`count\` times.
+  "wsgi": { "app": ${JSON.stringify(app.wsgi)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count} },`
       : app.program.endsWith('.py')
         ? `  // The program: a Python script (forked at its end or at cowscope.fork_point()), or a command such as
   // ["python3.12", ${JSON.stringify(app.program)}]. Its children run its cowscope.workload function, or "workload".
@@ -124,7 +164,7 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
 {
 ${program}
   "children": ${INIT_SETTINGS.children},
-  // What the parent does before forking: ${'program' in app && app.program.endsWith('.py') ? 'none, gc, freeze, disable' : 'none, gc, nakayoshi, compact, warmup, prewarm, …'} (see README).
+  // What the parent does before forking: ${python ? 'none, gc, freeze, disable' : 'none, gc, nakayoshi, compact, warmup, prewarm, …'} (see README).
   "strategy": ${JSON.stringify(INIT_SETTINGS.strategy)},
   // Runs per check; the median counts.
   "repeat": 3,
@@ -157,25 +197,31 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     y
       .option('config', { type: 'string', default: 'cowscope.json', describe: 'where to write it' })
       .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing file' })
-      .option('program', { type: 'string', describe: 'the script to measure, Ruby or Python (app.py runs with python3; default: app.rb, or the only .rb in the folder)' })
-      .option('rack', { type: 'string', describe: 'the Rack app to measure (default: config.ru when there is one)' })
+      .option('program', { type: 'string', describe: 'the script to measure, Ruby or Python (a .py runs with python3)' })
+      .option('rack', { type: 'string', describe: 'the Rack app to measure' })
+      .option('wsgi', { type: 'string', describe: 'the Python WSGI app to measure, module:app as gunicorn takes it (imported from the folder)' })
       .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
-      .example('$0 init --program bin/preload.rb', 'name the script to measure') as Argv<InitArgs>,
+      .example('$0 init --program bin/preload.rb', 'name the script to measure')
+      .example('$0 init --wsgi mysite.wsgi:application', 'a WSGI app (found by itself in a Django project: X/wsgi.py beside X/settings.py)')
+      .epilogue(
+        'Without --program, --rack or --wsgi, the app is the first of: config.ru; a Django project (X/wsgi.py beside X/settings.py); app.rb; app.py; the only .rb or .py script in the folder.',
+      ) as Argv<InitArgs>,
   handler: async (args) => {
     // that it can be written at all, cli/main.ts checked (OUTPUT_FILES)
     if (fs.existsSync(args.config) && !args.force) throw new UsageError(`${args.config} exists: edit it, or pass --force to replace it`);
     const dir = path.dirname(path.resolve(args.config));
     const app = findApp(dir, args);
-    const name = 'rack' in app ? app.rack : app.program;
+    const name = appName(app);
     process.stderr.write(`cowscope: measuring ${name} once (${INIT_SETTINGS.children} children, strategy ${INIT_SETTINGS.strategy}) to set the budgets\n`);
     const plan = planRun(
       {
         ...RUN_DEFAULTS,
         program: 'program' in app ? [app.program] : [],
         rack: 'rack' in app ? app.rack : undefined,
-        // requests are a Rack app's (a script's children run its workload)
-        request: 'rack' in app ? INIT_SETTINGS.requests : [],
-        requests: 'rack' in app ? INIT_SETTINGS.count : 1,
+        wsgi: 'wsgi' in app ? app.wsgi : undefined,
+        // requests are a Rack or WSGI app's (a script's children run its workload)
+        request: 'program' in app ? [] : INIT_SETTINGS.requests,
+        requests: 'program' in app ? 1 : INIT_SETTINGS.count,
         children: INIT_SETTINGS.children,
         strategy: INIT_SETTINGS.strategy,
         cwd: dir,

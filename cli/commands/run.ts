@@ -16,7 +16,7 @@ import type { RunAnalysis } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { escapeControl } from '../render/escape';
-import { EXAMPLE_PROGRAM, checkScript, scriptIndex, sizeLimit } from '../args';
+import { EXAMPLE_PROGRAM, PYTHON_NAME, checkScript, scriptIndex, sizeLimit, wsgiSpecProblem } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
 import { Laps } from '../../gather/laps';
 import { SPECS } from './specs';
@@ -178,11 +178,6 @@ function requestsOf(args: RunArgs, app: string | undefined): string[] {
   return requests;
 }
 
-/** A WSGI app as gunicorn names it: a dotted module, then optionally : and a dotted attribute. */
-const WSGI_SPEC = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$/;
-
-/** An interpreter named python, python3, python3.12 (with or without a path). */
-const PYTHON_NAME = /(^|\/)python[\d.]*$/;
 
 /** planRun for a Python program: its interpreter, the script and the options a Python run has. */
 function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream, command: 'run' | 'compare'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
@@ -191,9 +186,8 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
   const script = pythonScriptIndex(program);
   if (args.wsgi) {
     if (script >= 0) throw new UsageError(`give either a Python script or --wsgi ${args.wsgi}, not both`);
-    const file = /^(.*)\.py(:.*)?$/.exec(args.wsgi);
-    if (file) throw new UsageError(`--wsgi ${args.wsgi} names a file: give the module, as gunicorn takes it (--wsgi ${file[1].replace(/\//g, '.')}${file[2] ?? ':application'})`);
-    if (!WSGI_SPEC.test(args.wsgi)) throw new UsageError(`--wsgi ${args.wsgi} is not module:app: write e.g. --wsgi mysite.wsgi:application`);
+    const problem = wsgiSpecProblem(args.wsgi, (w) => `--wsgi ${w}`);
+    if (problem) throw new UsageError(problem);
   } else {
     if (script < 0) throw new UsageError(`give the Python script to ${command === 'compare' ? 'compare strategies on' : 'run'} (cowscope ${command} -- python3 app.py) or a WSGI app (--wsgi module:app); -c and -m are not supported`);
     program[script] = existingFile(program[script], 'the program', args.cwd);
