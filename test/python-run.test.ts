@@ -303,11 +303,21 @@ const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: tr
   { name: '--wsgi that is not module:app', args: ['--wsgi', 'my app', '--', 'python3'], message: /^cowscope: --wsgi my app is not module:app: write e\.g\. --wsgi mysite\.wsgi:application$/m },
   { name: '--wsgi of a file', args: ['--wsgi', 'mysite/wsgi.py', '--', 'python3'], message: /^cowscope: --wsgi mysite\/wsgi\.py names a file: give the module, as gunicorn takes it \(--wsgi mysite\.wsgi:application\)$/m },
   // the app is imported in the parent before the fork: a module or callable that is not there stops the
-  // run there, with Python's own words, and without a traceback
-  { name: '--wsgi of a module that is not there', args: ['--wsgi', 'no_such_module_xyz:application', '--', 'python3'], message: /^cowscope: the program raised ModuleNotFoundError: No module named 'no_such_module_xyz' / },
-  { name: '--wsgi of a name the module does not have', args: ['--wsgi', 'json:application', '--', 'python3'], message: /^cowscope: the program raised AttributeError: module json has no application / },
-  { name: '--wsgi of something not callable', args: ['--wsgi', 'json:__name__', '--', 'python3'], message: /^cowscope: the program raised TypeError: json:__name__ is a str, not a WSGI callable / },
+  // run there, in cowscope's words (what was looked for where, and the fix), without a traceback
+  { name: '--wsgi of a module that is not there', args: ['--wsgi', 'no_such_module_xyz:application', '--', 'python3'], message: /^cowscope: --wsgi no_such_module_xyz:application: no module no_such_module_xyz in \S+ \(the app is imported from the working folder, as gunicorn does: run cowscope in the app's folder\)$/m },
+  { name: '--wsgi of a name the module does not have', args: ['--wsgi', 'json:application', '--', 'python3'], message: /^cowscope: --wsgi json:application: json \(\S+\/json\/__init__\.py\) has no application: name the WSGI callable, as gunicorn takes it \(--wsgi json:application\)$/m },
+  { name: '--wsgi of something not callable', args: ['--wsgi', 'json:__name__', '--', 'python3'], message: /^cowscope: --wsgi json:__name__ is a str, not a WSGI callable: name the app object \(gunicorn's module:app\)$/m },
+  // a workload no child could run is refused where the program registers it, pointing at that line
+  { name: 'cowscope.workload(42)', args: [fixture('workload_not_callable.py')], message: /^cowscope: the program raised TypeError: cowscope\.workload takes the function each child runs, not int 42 \(\S+\/workload_not_callable\.py:4\)$/m, programRan: true },
+  { name: 'a workload that needs arguments', args: [fixture('workload_args.py')], message: /^cowscope: the program raised TypeError: cowscope\.workload: each child calls work\(\) with no arguments: missing a required argument: 'request' \(\S+\/workload_args\.py:6\)$/m, programRan: true },
 ];
+
+test('without cowscope, cowscope.workload only registers: the programs it refuses under cowscope run as they are', () => {
+  for (const name of ['workload_not_callable.py', 'workload_args.py']) {
+    const r = spawnSync('python3', [fixture(name)], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: PYTHON_AGENT_DIR }, timeout: 20_000 });
+    assert.is(r.status, 0, `${name}: ${r.stderr}`);
+  }
+});
 
 for (const f of FAILURES)
   test(`${f.name}: one line naming the fix, exit 2`, () => {

@@ -55,7 +55,21 @@ def active():
 
 def workload(fn):
     """Registers the function each child runs after the fork (when cowscope got no --workload file).
-    Returns fn, so it also works as a decorator."""
+    Returns fn, so it also works as a decorator. A function a child could not call (not callable, or one
+    that needs arguments) is refused here, at the line that registers it, not in every child; without
+    cowscope this only returns fn."""
+    if not active():
+        return fn
+    if not callable(fn):
+        raise TypeError("cowscope.workload takes the function each child runs, not %s %.60r" % (type(fn).__name__, fn))
+    try:
+        import inspect
+
+        inspect.signature(fn).bind()
+    except TypeError as e:
+        raise TypeError("cowscope.workload: each child calls %s() with no arguments: %s" % (getattr(fn, "__name__", "the workload"), e)) from None
+    except ValueError:
+        pass  # no signature to check (a builtin): the call will tell
     _state["workload"] = fn
     return fn
 
@@ -120,13 +134,27 @@ def _clip(text):
     return text[:4000] + "..." if len(text) > 4000 else text
 
 
+_AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _where(e):
+    """Where an exception was raised, as file:line: the innermost frame of the program's own code, not
+    this agent's or the import machinery's (an error the agent raises for a wrong call points at the
+    call); the innermost frame when every frame is theirs."""
+    frames = []
     tb = e.__traceback__
-    last = None
     while tb is not None:
-        last = tb
+        frames.append(tb)
         tb = tb.tb_next
-    return "%s:%d" % (last.tb_frame.f_code.co_filename, last.tb_lineno) if last else ""
+    if not frames:
+        return ""
+    def theirs(f):
+        name = f.tb_frame.f_code.co_filename
+        # <frozen importlib._bootstrap>, the bootstrap's <string>; this folder: the agent, sitecustomize
+        return name.startswith("<") or os.path.dirname(os.path.abspath(name)) == _AGENT_DIR
+
+    last = next((f for f in reversed(frames) if not theirs(f)), frames[-1])
+    return "%s:%d" % (last.tb_frame.f_code.co_filename, last.tb_lineno)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -230,6 +258,9 @@ def wsgi_main():
     sys.path.insert(0, os.getcwd())
     try:
         app = _wsgi_app(spec)
+    except _WsgiSpecError as e:  # the app named is not there: cowscope's one line names the fix
+        _report("error", error=_clip(str(e)), usage=True)
+        os._exit(1)
     except BaseException as e:
         if not _program_process():
             raise  # a process the app forked as it was imported: it ends as it would have
@@ -239,17 +270,31 @@ def wsgi_main():
     fork_point()
 
 
+class _WsgiSpecError(Exception):
+    """--wsgi names no WSGI callable: no such module in the working folder, no such attribute, or one
+    that is not callable (a usage error, not the program's)."""
+
+
 def _wsgi_app(spec):
     import importlib
 
     module_name, _, attr = spec.partition(":")
-    obj = importlib.import_module(module_name)
+    try:
+        obj = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        # the module itself (or a package on its path) is not there: say where it was looked for; a module
+        # the app imports that is missing is the app's own error
+        if e.name is None or not (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise
+        raise _WsgiSpecError(
+            "--wsgi %s: no module %s in %s (the app is imported from the working folder, as gunicorn does: run cowscope in the app's folder)" % (spec, e.name, os.getcwd())
+        ) from None
     for part in (attr or "application").split("."):
         if not hasattr(obj, part):
-            raise AttributeError("module %s has no %s" % (module_name, attr or "application"))
+            raise _WsgiSpecError("--wsgi %s: %s (%s) has no %s: name the WSGI callable, as gunicorn takes it (--wsgi %s:application)" % (spec, module_name, getattr(sys.modules.get(module_name), "__file__", "?"), attr or "application", module_name))
         obj = getattr(obj, part)
     if not callable(obj):
-        raise TypeError("%s is a %s, not a WSGI callable" % (spec, type(obj).__name__))
+        raise _WsgiSpecError("--wsgi %s is a %s, not a WSGI callable: name the app object (gunicorn's module:app)" % (spec, type(obj).__name__))
     return obj
 
 
