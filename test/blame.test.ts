@@ -356,15 +356,16 @@ function fixtureChild(ruby: string, fixture: string): { row: (id: string) => { p
 }
 
 // fixtures/ruby/dsym.rb: the workload asks for the IDs of 20,000 dynamic Symbols (Symbol#to_proc). Before,
-// the ID stored into each was mutation.unknown (no rule for a Symbol's words), and the VM's own table of
-// dynamic Symbols (a hidden Hash) was the program's mutation.hash.
+// the ID stored into each was mutation.unknown (no rule for a Symbol's words), the VM's own table of
+// dynamic Symbols (a hidden Hash) was the program's mutation.hash, and the Arrays of its Symbol ID table
+// (hidden too) the program's mutation.array (3-4 pages).
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} dsym: a dynamic Symbol given its ID in the child is symbol.id, one word each; the VM's Symbol table is no program Hash`, () => {
     const { row, summary } = fixtureChild(ruby, 'dsym.rb');
     assert.is(row('symbol.id').words, 20_000, summary);
     // 20,000 slots of 40 bytes fill 196 pages at least
     assert.ok(row('symbol.id').pages >= Math.ceil((20_000 * 40) / 4096), summary);
-    for (const id of ['mutation.unknown', 'mutation.hash', 'unknown']) assert.is(row(id).pages, 0, `${id}: ${summary}`);
+    for (const id of ['mutation.unknown', 'mutation.hash', 'mutation.array', 'unknown']) assert.is(row(id).pages, 0, `${id}: ${summary}`);
     assert.ok(row('mutation.hash-table').pages > 0, summary);
   });
 

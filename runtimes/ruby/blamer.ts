@@ -196,6 +196,10 @@ const isMapped = (ctx: Context, w: Word): boolean => findRange(ctx.vmaStarts, ct
 /** Objects whose buffers 3.1 keeps in the transient heap while they are young */
 const TRANSIENT_TYPES = new Set<number>([T.ARRAY, T.HASH, T.OBJECT, T.STRUCT]);
 
+/** The types of the VM's own tables when no class owns them (hidden from the program): an insert into
+ *  one is the VM filling a table on first use, not the program changing its data. */
+const VM_TABLE_TYPES = new Set<number>([T.HASH, T.ARRAY]);
+
 /** Other words of a live slot, first match wins. */
 const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   { cause: 'object.singleton', when: (s) => s.off === 8 }, // klass
@@ -213,9 +217,9 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // mapped: neither is in the fork-time mappings, so a pointer is told by its shape.)
   { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 32 && s.O.hi === 0 && (isPointerShaped(s.N) || (s.N.hi === 0 && s.N.lo < s.O.lo)) },
   { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && isMapped(s.ctx, s.O) && isPointerShaped(s.N) },
-  // a Hash no class owns (hidden from the program) whose table lives in its slot (3.3+'s larger slots):
-  // a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
-  { cause: 'mutation.hash-table', when: (s) => s.type === T.HASH && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
+  // a Hash or Array no class owns (hidden from the program) whose table or elements live in its slot
+  // (3.3+'s larger slots, an embedded Array): a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
+  { cause: 'mutation.hash-table', when: (s) => VM_TABLE_TYPES.has(s.type) && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
   // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
   // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
   // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
@@ -575,10 +579,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
-  // A Hash no class owns (hidden from the program): a VM table kept as a Hash, such as the dynamic
+  // A Hash or Array no class owns (hidden from the program): a VM table kept as one, such as the dynamic
   // Symbols' fstring table that rb_sym2id deletes from as it makes a Symbol permanent (found with 5,000
-  // Symbols' to_proc in the child: 151 pages taken for the program's mutation.hash).
-  { cause: 'mutation.hash-table', when: (c) => ownerType(c.ctx, c.start) === T.HASH && ownerClass(c.ctx, c.start) === 0 },
+  // Symbols' to_proc in the child: 151 pages taken for the program's mutation.hash), or the Arrays of
+  // the Symbol ID table it adds the Symbol to (20,000 Symbols: 3-4 pages of mutation.array).
+  { cause: 'mutation.hash-table', when: (c) => VM_TABLE_TYPES.has(ownerType(c.ctx, c.start)) && ownerClass(c.ctx, c.start) === 0 },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
