@@ -69,6 +69,9 @@ export interface LiveMapUse extends MapRuntime {
   generation?: number;
   malformedLines: number;
   children: number[];
+  /** Python: each child's collections since its fork, as the agent counted them in the child (children
+   *  whose count could not be read are left out) */
+  collections?: { pid: number; runs: number; full: number }[];
 }
 
 export const TIER_MEANING: Record<Tier, string> = {
@@ -108,11 +111,16 @@ export function inspectReport(
     notes.push(
       `blame against the live master (no twin: the master's own writes since the fork count as copies), with the heap map the agent took at the master's fork (${opts.liveMap.time})`,
     );
-  for (const m of opts.liveMaps ?? [])
+  for (const m of opts.liveMaps ?? []) {
     if (m.pid !== target)
       notes.push(
         `children ${m.children.join(', ')} of process ${m.pid} blamed against their live parent ${m.pid}, with the heap map it took when it forked them (${m.time}${m.generation ? `, fork generation ${m.generation}` : ''})`,
       );
+    if (m.collections?.length)
+      notes.push(
+        `collections since the fork, as the agent counted them in each child of ${m.pid}: ${m.collections.map((c) => `${c.pid} ${c.runs} (${c.full} full)`).join(', ')}; a full one visits every object the parent had tracked and not frozen (py.gc.traverse), a young one only those still young at the fork`,
+      );
+  }
   for (const [pid, why] of opts.unblamed ?? []) if (sharing.some((s) => s.pid === pid)) notes.push(`child ${pid} has no blame: ${why}`);
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const execd = new Set(sharing.filter((s) => execdAfterFork(byPid.get(s.pid), byPid.get(s.parent))).map((s) => s.pid));

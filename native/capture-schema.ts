@@ -654,6 +654,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     total: c.int(`${p}.map.total`, mp.total, 0, SAFE),
     frozen: c.int(`${p}.map.frozen`, mp.frozen, 0, SAFE),
     frozenAtStart: c.int(`${p}.map.frozenAtStart`, mp.frozenAtStart, 0, SAFE),
+    ...(mp.gcCounters !== undefined ? { gcCounters: c.address(`${p}.map.gcCounters`, mp.gcCounters) } : {}),
     malformed: c.int(`${p}.map.malformed`, mp.malformed, 0, SAFE),
   };
   const perChild = <T>(q: string, x: unknown, key: string, f: (path: string, v: unknown) => T) =>
@@ -669,6 +670,15 @@ function python(c: Checker, v: unknown): PythonStructures {
     heapStart: c.address(`${p}.heapStart`, m.heapStart),
     tcacheKey: c.str(`${p}.tcacheKey`, m.tcacheKey),
     childChunks: perChild(`${p}.childChunks`, m.childChunks, 'chunks', (q, x) => chunks(c, q, x)) as PythonStructures['childChunks'],
+    ...(m.liveCollections !== undefined
+      ? {
+          liveCollections: c.arr(`${p}.liveCollections`, m.liveCollections).map((e, i) => {
+            const q = `${p}.liveCollections[${i}]`;
+            const o = c.obj(q, e);
+            return { pid: c.pid(`${q}.pid`, o.pid), runs: c.int(`${q}.runs`, o.runs, 0, SAFE), full: c.int(`${q}.full`, o.full, 0, SAFE) };
+          }),
+        }
+      : {}),
     ...(m.freeBlocks !== undefined ? { freeBlocks: columns(c, `${p}.freeBlocks`, { start: m.freeBlocks }, { start: 'Float64Array' }, 'start').start } : {}),
     ...(m.freeSpace !== undefined
       ? {

@@ -146,7 +146,7 @@ export async function inspectSample(
       skipped: g.notes,
       blames,
       liveMap: g.liveMap,
-      liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ...mapRuntime(x.map.runtime, x.map.ruby), generation: x.map.generation, malformedLines: x.map.malformed, children: x.children })),
+      liveMaps: g.groups.map((x) => ({ pid: x.parent, file: x.map.file, time: x.map.time, ...mapRuntime(x.map.runtime, x.map.ruby), generation: x.map.generation, malformedLines: x.map.malformed, children: x.children, ...liveCollectionsOf(x.capture) })),
       unblamed: g.unblamed,
       blamePending: pending,
       staleBlames: background && new Map(pending.flatMap((pid) => {
@@ -178,6 +178,12 @@ export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
 }
 
 /** Problems of one scrape, for the cowscope_scrape_errors gauge. */
+/** A live group's children's collections (Python: read from each child by attach), for the report. */
+function liveCollectionsOf(capture: import('../../native/capture').Capture): { collections?: { pid: number; runs: number; full: number }[] } {
+  const c = capture.python?.liveCollections;
+  return c?.length ? { collections: c } : {};
+}
+
 function scrapeErrors(s?: { report: InspectReport; gather: InspectGather }, failed = false): Record<string, number> {
   return {
     failed: failed ? 1 : 0,

@@ -1,6 +1,7 @@
 // The CPython runtime adapter: heap map + structure discovery for gather, and the blamer for the engine.
 
 import { type Capture, copiedPagesOf } from '../../native/capture';
+import { readWords } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
 import type { ChildBlame } from '../../blame/engine';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
@@ -26,9 +27,27 @@ function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: nu
   capture.python = discoverPythonParent(heap, reference, copiedPages, capture.meta.pageSize, capture.run !== undefined);
 }
 
-/** The rest: each child's own pools and chunks. */
+/** The rest: each child's own pools and chunks, and, against a live map, its collections. */
 function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }[]): void {
   Object.assign(capture.python!, discoverPythonChildren(capture.python!, withPages(capture, children), capture.meta.pageSize));
+  const at = capture.python!.map.gcCounters;
+  if (!capture.run && at) capture.python!.liveCollections = children.flatMap((c) => liveCollectionsOf(c.pid, at));
+}
+
+/** A live worker's collections since its fork: the three words the agent counts them in, at the same
+ *  address in every process of the family (the pid they belong to, collections, full ones). Words of
+ *  another pid: the worker has not collected since its fork. Unreadable (the worker exited): unknown. */
+function liveCollectionsOf(pid: number, at: number): { pid: number; runs: number; full: number }[] {
+  let read;
+  try {
+    read = readWords(pid, Float64Array.of(at, at + 8, at + 16));
+  } catch {
+    return [];
+  }
+  if (!read.ok.every(Boolean)) return [];
+  const [owner, runs, full] = Array.from(read.words, Number);
+  if (owner !== pid) return [{ pid, runs: 0, full: 0 }];
+  return runs >= 0 && full >= 0 && full <= runs ? [{ pid, runs, full }] : [];
 }
 
 export const pythonAdapter: RuntimeAdapter = {

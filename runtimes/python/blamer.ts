@@ -306,6 +306,16 @@ function disableCost(free: FreeSpace | undefined, freedBlocks: number | undefine
 
 const EMPTY_POOLS: Pools = { start: new Float64Array(), blockSize: new Uint16Array(), nextOffset: new Uint16Array() };
 
+/** A child's collections: counted by the agent in a controlled run; read from a live worker's memory
+ *  (liveCollections); else not known (gcRuns is the caller's guess, every one taken as full). */
+function collectionsOf(capture: Capture, pid: number, gcRuns: number): Pick<Context, 'gcRuns' | 'gcFullRuns' | 'collectionsKnown'> {
+  const run = capture.run;
+  if (run?.gcFullRuns !== undefined) return { gcRuns, gcFullRuns: run.gcFullRuns[run.children.indexOf(pid)] ?? gcRuns, collectionsKnown: true };
+  const live = capture.python?.liveCollections?.find((c) => c.pid === pid);
+  if (live) return { gcRuns: live.runs, gcFullRuns: live.full, collectionsKnown: true };
+  return { gcRuns, gcFullRuns: gcRuns, collectionsKnown: false };
+}
+
 function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context {
   const py: PythonStructures = capture.python!;
   const ref = capture.processes.find((p) => p.pid === capture.run?.reference) ?? capture.processes.find((p) => p.pid === diffs.reference)!;
@@ -324,9 +334,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
     vmaRegion: regionsOf(ref.vmas),
     files: mappedFiles(ref.vmas),
-    gcRuns,
-    gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)] ?? gcRuns,
-    collectionsKnown: capture.run?.gcFullRuns !== undefined,
+    ...collectionsOf(capture, diffs.pid, gcRuns),
     forkPathCopied: forkPathCopied(capture, ref),
     firstFault: firstFaultOf(capture, diffs.pid),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),

@@ -33,6 +33,9 @@ export interface PythonStructures {
   /** the blocks on the pools' free lists at the fork, of the pools in `pools`, ascending (absent in
    *  captures made before they were recorded) */
   freeBlocks?: Float64Array;
+  /** live maps: each child's collections since its fork, read from its memory where the map says the
+   *  agent counts them (absent: not known, as against a map without counters) */
+  liveCollections?: { pid: number; runs: number; full: number }[];
 }
 
 /** Resident pages of the fork-time image holding free pymalloc blocks (on a pool's free list, or not

@@ -22,6 +22,9 @@ export interface PythonHeapMap {
   frozen: number;
   /** the permanent generation's size when the agent started (3.12 freezes objects of its own) */
   frozenAtStart: number;
+  /** live maps: where each process of the master's family counts its own collections (three words:
+   *  the pid they belong to, collections, full ones; the agent's _live_count_collections), or 0 */
+  gcCounters?: number;
   /** lines read, malformed ones among them (not kept in a saved capture) */
   lines?: number;
   malformed: number;
@@ -83,6 +86,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
   let total = 0;
   let frozen = 0;
   let frozenAtStart = 0;
+  let gcCounters = 0;
   let malformed = 0;
   let lines = 0;
   for (const line of linesOf(file)) {
@@ -128,6 +132,11 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
         total = Number(f[1]);
         frozen = Number(f[2]);
         frozenAtStart = Number(f[3] ?? 0);
+        gcCounters = f[4] ? parseInt(f[4], 16) : 0;
+        if (!Number.isSafeInteger(gcCounters) || gcCounters < 0) {
+          malformed++;
+          gcCounters = 0;
+        }
         break;
       default:
         malformed++;
@@ -152,6 +161,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
     total,
     frozen,
     frozenAtStart,
+    ...(gcCounters ? { gcCounters } : {}),
     lines,
     malformed,
   };

@@ -596,7 +596,8 @@ def _walk(out):
     if layout:
         ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
         w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
-    w("E %d %d %d\n" % (len(seen), frozen_count, _state.get("frozen_at_start", 0)))
+    counters = _live.get("gc_counters")
+    w("E %d %d %d %x\n" % (len(seen), frozen_count, _state.get("frozen_at_start", 0), ctypes.addressof(counters) if counters is not None else 0))
 
 
 class HeapMapError(RuntimeError):
@@ -1083,6 +1084,32 @@ def _remap(now):
     return now - _live["map_at"] > REMAP_AFTER and abs(sys.getallocatedblocks() - _live["blocks"]) >= REMAP_BLOCKS
 
 
+def _live_count_collections():
+    """Live mode: each process counts its own collections in three words at a fixed address (a ctypes
+    array, inherited through fork at the same address): the pid they belong to, the collections and the
+    full ones (the oldest generation: only these visit every tracked object a worker shares). A process's
+    first collection after a fork finds another pid there and starts from 0, so nothing runs at fork time
+    (servers that fork from C run no at-fork handler). cowscope inspect reads a worker's three words
+    (the heap map says where) to know whether its collections visited the shared objects."""
+    counters = (ctypes.c_int64 * 3)()
+    counters[0] = os.getpid()
+    oldest = len(gc.get_stats()) - 1
+    getpid = os.getpid
+
+    def callback(phase, info):
+        if phase != "start":
+            return
+        pid = getpid()
+        if counters[0] != pid:
+            counters[0], counters[1], counters[2] = pid, 0, 0
+        counters[1] += 1
+        if info["generation"] == oldest:
+            counters[2] += 1
+
+    gc.callbacks.append(callback)
+    _live["gc_counters"] = counters
+
+
 def start_live():
     """Live mode, from sitecustomize.py: a heap map at the first fork of each process, and again at a
     refork. Not under cowscope run (which writes its own map at its fork point)."""
@@ -1091,4 +1118,9 @@ def start_live():
     _live["started"] = True
     # the interpreter's own permanent generation (3.12 starts with one): not the program's freeze
     _state["frozen_at_start"] = gc.get_freeze_count()
+    # What the first fork's map needs, imported now: imported then, their modules would be objects the
+    # parent made after the program's gc.freeze(), which its workers' collections visit (~96 pages of
+    # py.gc.freeze-missing a worker where the program froze its heap).
+    import atexit, re, stat, tempfile  # noqa: F401,E401
+    _live_count_collections()
     os.register_at_fork(before=_live_before_fork)
