@@ -364,10 +364,11 @@ export async function measureRun(plan: Omit<RubyRunOptions, 'heapMapPath'> & { t
   } finally {
     await follower?.cancel(); // it holds a thread of the pool until told
     faults.close();
-    if (!interrupted) {
-      onRunSignal = undefined; // the listeners stay: see listenForSignals
-      removeDir();
-    }
+    removeDir();
+    // A signal during the awaits above (the run itself done): the handler kills, reaps and exits 128 +
+    // signo; the run must not go on to a report (it went on, exited 0 first, and left the folder).
+    if (interrupted) await new Promise(() => undefined);
+    onRunSignal = undefined; // the listeners stay: see listenForSignals
   }
 }
 
