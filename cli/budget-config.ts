@@ -158,6 +158,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   const apps = [program.length && 'program', rack && 'rack', wsgi && 'wsgi'].filter(Boolean) as string[];
   if (!apps.length) throw bad('program', 'give the program ("program": "app.rb"), a Rack app ("rack": {"config": "config.ru"}) or a WSGI app ("wsgi": {"app": "mysite.wsgi:application"})');
   if (apps.length > 1) throw bad(apps[1], `give one of program, rack and wsgi, not ${apps.join(' and ')}`);
+  if (raw.workload !== undefined && (rack || wsgi)) throw bad('workload', `a file the children run instead of the requests of ${rack ? 'rack' : 'wsgi'}: give one or the other`);
   if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
 
   const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;

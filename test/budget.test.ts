@@ -86,6 +86,7 @@ test('config errors: exit 2, one line naming the field', () => {
     ['wsgi-str.json', JSON.stringify({ wsgi: 'shopsite.wsgi:application' }), /wsgi-str\.json: wsgi: must be an object: \{"app": "mysite\.wsgi:application"/],
     ['wsgi-python.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', python: 'ruby' } }), /wsgi-python\.json: wsgi\.python: must name a Python interpreter \("python3", "python3\.12" or its path\), not "ruby"$/],
     ['wsgi-requests.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', requests: ['/'] } }), /wsgi-requests\.json: wsgi\.requests: must be a list of "METHOD \/path" strings/],
+    ['wsgi-workload.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, workload: CAUSES }), /wsgi-workload\.json: workload: a file the children run instead of the requests of wsgi: give one or the other$/],
     ['two-apps.json', JSON.stringify({ program: CAUSES, wsgi: { app: 'shopsite.wsgi' } }), /two-apps\.json: wsgi: give one of program, rack and wsgi, not program and wsgi$/],
   ];
   for (const [name, body, pattern] of cases) {

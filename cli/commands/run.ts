@@ -175,6 +175,10 @@ function requestsOf(args: RunArgs, app: string | undefined): string[] {
   for (const r of requests)
     if (!/^[A-Z]+ \/\S*$/.test(r)) throw new UsageError(`--request "${r}" is not METHOD /path: write e.g. --request 'GET /users'`);
   if (!app && args.request?.length) throw new UsageError('--request goes with --rack config.ru (Ruby) or --wsgi module:app (Python)');
+  // --requests has a default (1): one given without an app to send them to is refused all the same
+  if (!app && args.requests !== 1) throw new UsageError('--requests goes with --rack config.ru (Ruby) or --wsgi module:app (Python): a program\'s children run its workload once');
+  // the children of a Rack or WSGI app send the requests: a workload file would replace them
+  if (app && args.workload) throw new UsageError(`--workload runs a file in the children instead of the requests of ${args.wsgi ? '--wsgi' : '--rack'}: give one or the other`);
   return requests;
 }
 
