@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
 import { PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
+import { which } from '../native/machine';
 import { isCause, nearestCauses } from '../blame/catalog';
 import { FileShapeError, readRegularFile } from '../native/regular-file';
 
@@ -131,6 +132,10 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     const script = scriptIndex(program, /(^|\/)(ruby|python)[\d.]*$/.test(program[0]) ? 1 : 0);
     if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
   }
+  // A misspelt field would be ignored, and its default used ("pyhton": the default python3 measured).
+  const knownFields = (field: string, o: Record<string, unknown>, keys: string[]) => {
+    for (const k of Object.keys(o)) if (!keys.includes(k)) throw bad(`${field}.${k}`, `unknown field (known: ${keys.join(', ')})`);
+  };
   // The requests of a Rack or WSGI app: "METHOD /path" strings (default GET /), sent `count` times.
   const appRequests = (field: string, r: Record<string, unknown>) => {
     const requests = r.requests === undefined ? ['GET /'] : r.requests;
@@ -142,18 +147,24 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (raw.rack !== undefined) {
     const r = raw.rack as Record<string, unknown>;
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw bad('rack', 'must be an object: {"config": "config.ru", "requests": ["GET /"], "count": 100}');
+    knownFields('rack', r, ['config', 'requests', 'count']);
     rack = { config: file_('rack.config', r.config), ...appRequests('rack', r) };
   }
   let wsgi: BudgetConfig['wsgi'];
   if (raw.wsgi !== undefined) {
     const w = raw.wsgi as Record<string, unknown>;
     if (!w || typeof w !== 'object' || Array.isArray(w)) throw bad('wsgi', 'must be an object: {"app": "mysite.wsgi:application", "requests": ["GET /"], "count": 100}');
+    knownFields('wsgi', w, ['app', 'requests', 'count', 'python']);
     if (typeof w.app !== 'string' || !w.app) throw bad('wsgi.app', 'must be the WSGI app as gunicorn names it (a string): "mysite.wsgi:application"');
     const problem = wsgiSpecProblem(w.app, (app) => `"app": ${JSON.stringify(app)}`);
     if (problem) throw bad('wsgi.app', problem);
     if (w.python !== undefined && (typeof w.python !== 'string' || !PYTHON_NAME.test(w.python)))
       throw bad('wsgi.python', `must name a Python interpreter ("python3", "python3.12" or its path), not ${shown(w.python)}`);
-    wsgi = { app: w.app, ...appRequests('wsgi', w), python: (w.python as string | undefined) ?? 'python3' };
+    // a path is relative to the config's folder, a bare name looked up on PATH
+    const python = (w.python as string | undefined) ?? 'python3';
+    wsgi = { app: w.app, ...appRequests('wsgi', w), python: python.includes('/') ? path.resolve(dir, python) : python };
+    if (python.includes('/') ? !fs.existsSync(wsgi.python) : !which(python))
+      throw bad('wsgi.python', `no Python at ${python}: install it (apt-get install python3) or give its path`);
   }
   const apps = [program.length && 'program', rack && 'rack', wsgi && 'wsgi'].filter(Boolean) as string[];
   if (!apps.length) throw bad('program', 'give the program ("program": "app.rb"), a Rack app ("rack": {"config": "config.ru"}) or a WSGI app ("wsgi": {"app": "mysite.wsgi:application"})');

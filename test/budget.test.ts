@@ -87,6 +87,9 @@ test('config errors: exit 2, one line naming the field', () => {
     ['wsgi-python.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', python: 'ruby' } }), /wsgi-python\.json: wsgi\.python: must name a Python interpreter \("python3", "python3\.12" or its path\), not "ruby"$/],
     ['wsgi-requests.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', requests: ['/'] } }), /wsgi-requests\.json: wsgi\.requests: must be a list of "METHOD \/path" strings/],
     ['wsgi-workload.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, workload: CAUSES }), /wsgi-workload\.json: workload: a file the children run instead of the requests of wsgi: give one or the other$/],
+    ['wsgi-typo.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', pyhton: 'python3.12' } }), /wsgi-typo\.json: wsgi\.pyhton: unknown field \(known: app, requests, count, python\)$/],
+    ['rack-typo.json', JSON.stringify({ rack: { config: CAUSES, cnt: 3 } }), /rack-typo\.json: rack\.cnt: unknown field \(known: config, requests, count\)$/],
+    ['wsgi-nopython.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', python: 'python9' } }), /wsgi-nopython\.json: wsgi\.python: no Python at python9: install it \(apt-get install python3\) or give its path$/],
     ['two-apps.json', JSON.stringify({ program: CAUSES, wsgi: { app: 'shopsite.wsgi' } }), /two-apps\.json: wsgi: give one of program, rack and wsgi, not program and wsgi$/],
   ];
   for (const [name, body, pattern] of cases) {
@@ -424,21 +427,40 @@ test('init in a Django project writes a wsgi config; budget runs it through the 
   if (spawnSync('/usr/bin/python3', ['-c', 'import django']).status !== 0) assert.unreachable('needs python3-django (CI installs it)');
   const dir = path.join(tmp.dir, 'django');
   fs.cpSync(path.join(PYTHON_FIXTURES, 'django_app'), dir, { recursive: true, filter: (f) => !f.includes('__pycache__') });
-  const env = { PATH: `/usr/bin:${process.env.PATH}` };
-  const init = runCowscope(['init', '--config', path.join(dir, 'cowscope.json')], env, 300_000);
+  // Debian's python3 (the one with Django) named with --python, whatever python3 PATH finds first
+  const init = runCowscope(['init', '--config', path.join(dir, 'cowscope.json'), '--python', '/usr/bin/python3'], {}, 300_000);
   assert.is(init.status, 0, init.stderr);
   assert.match(init.stderr, /measuring shopsite\.wsgi:application once/);
   const cfg = loadBudgetConfig(path.join(dir, 'cowscope.json'));
   assert.equal(cfg.program, []);
-  assert.equal(cfg.wsgi, { app: 'shopsite.wsgi:application', requests: ['GET /'], count: 100, python: 'python3' });
+  assert.equal(cfg.wsgi, { app: 'shopsite.wsgi:application', requests: ['GET /'], count: 100, python: '/usr/bin/python3' });
   assert.ok(cfg.budgets.copiedPerChild! > 0);
-  const budget = runCowscope(['budget', '--json', '--config', path.join(dir, 'cowscope.json')], env, 600_000);
+  const budget = runCowscope(['budget', '--json', '--config', path.join(dir, 'cowscope.json')], {}, 600_000);
   assert.is(budget.status, 0, budget.stderr);
   const r = JSON.parse(budget.stdout);
   assert.is(r.pass, true);
   // the workload the runs measured: 100 requests through the WSGI callable (a script's children would send none)
   assert.match(budget.stderr, /run 3 of 3/);
   assert.ok(r.measured.copiedPerChild > 0);
+});
+
+test('init --python: the interpreter goes into the config (a script as a command, a WSGI app\'s python); refused for a Ruby app', () => {
+  const dir = path.join(tmp.dir, 'init-python');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(PYTHON_FIXTURES, 'hello.py'), path.join(dir, 'app.py'));
+  const measured = { copiedPerChild: 3 * 1024 * 1024, newPerChild: 0, sharedRatio: 0.9, causes: {} };
+  const file = path.join(dir, 'cowscope.json');
+  fs.writeFileSync(file, initConfig({ program: 'app.py' }, measured, { ruby: 'python 3.11.2', time: '2026-01-01' }, '/usr/bin/python3'));
+  assert.equal(loadBudgetConfig(file).program, ['/usr/bin/python3', path.join(dir, 'app.py')]);
+  fs.writeFileSync(file, initConfig({ wsgi: 'shopsite.wsgi:application' }, measured, { ruby: 'python 3.11.2', time: '2026-01-01' }, '/usr/bin/python3'));
+  assert.equal(loadBudgetConfig(file).wsgi, { app: 'shopsite.wsgi:application', requests: ['GET /'], count: 100, python: '/usr/bin/python3' });
+  const ruby = path.join(tmp.dir, 'init-python-ruby');
+  fs.mkdirSync(ruby);
+  fs.copyFileSync(CAUSES, path.join(ruby, 'app.rb'));
+  const r = runCowscope(['init', '--config', path.join(ruby, 'cowscope.json'), '--python', '/usr/bin/python3']);
+  assert.is(r.status, 2, r.stderr);
+  assert.is(r.stderr.trim(), 'cowscope: --python goes with a Python app (a .py script or --wsgi), not app.rb');
+  assert.equal(fs.readdirSync(ruby), ['app.rb'], 'nothing written');
 });
 
 test('a config may give a Python program as a command, as run takes it: ["python3", "app.py"] (it said python3 does not exist)', () => {

@@ -85,6 +85,20 @@ for (const { python, version } of PYTHONS) {
     assert.ok(unexplained <= 0.02 * child.pages.copied, `${summary}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
   });
 
+  // fixtures/python/free_ints.py: 50,000 preloaded ints freed in the child, their blocks taken by new ints.
+  // An int is never changed in place: a changed word past its header is a new int in the freed block, not
+  // the program changing the object (198 pages of py.mutation.object before, on 3.11).
+  test(`Python ${version} free_ints: freed preloaded ints whose blocks new ints took are allocation, not the program's mutation`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'free_ints.py')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.object$/) <= 5, summary);
+    // 50,000 ints of 32 bytes freed on the list's int pages (100,000 ints: ~782 pages)
+    assert.ok(pagesOf(child.blame, /^py\.obmalloc\.(alloc|free)$/) >= 700, summary);
+  });
+
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
     assert.is(r.status, 0, r.stderr);

@@ -10,7 +10,7 @@ import { UsageError } from '../errors';
 import { FileInTheWayError, writeFileAtomically } from '../../native/files';
 import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
-import { wsgiSpecProblem } from '../args';
+import { PYTHON_NAME, wsgiSpecProblem } from '../args';
 import { SPECS } from './specs';
 
 interface InitArgs {
@@ -19,6 +19,7 @@ interface InitArgs {
   program?: string;
   rack?: string;
   wsgi?: string;
+  python?: string;
 }
 
 /** The app a config measures: a Rack app, a WSGI app (module:app, imported from the config's folder) or
@@ -132,9 +133,11 @@ export function budgetsFor(m: Measured): { copiedPerChild: string; newPerChild: 
 }
 
 
-/** The commented config for an app and what one run of it measured (on `ruby`, at `time`). */
-export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }): string {
+/** The commented config for an app and what one run of it measured (on `ruby`, at `time`); `interpreter`:
+ *  the Python init was told to run it with (--python), written into the config so budget runs it too. */
+export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }, interpreter?: string): string {
   const b = budgetsFor(m);
+  const py = interpreter ? `, "python": ${JSON.stringify(interpreter)}` : '';
   const python = 'wsgi' in app || ('program' in app && app.program.endsWith('.py'));
   const program =
     'rack' in app
@@ -143,11 +146,11 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
       : 'wsgi' in app
         ? `  // The WSGI app (gunicorn's module:app, imported from this folder by "python", default python3) is
   // loaded as the preload; each child sends it these requests \`count\` times.
-  "wsgi": { "app": ${JSON.stringify(app.wsgi)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count} },`
+  "wsgi": { "app": ${JSON.stringify(app.wsgi)}, "requests": ${JSON.stringify(INIT_SETTINGS.requests)}, "count": ${INIT_SETTINGS.count}${py} },`
       : app.program.endsWith('.py')
         ? `  // The program: a Python script (forked at its end or at cowscope.fork_point()), or a command such as
   // ["python3.12", ${JSON.stringify(app.program)}]. Its children run its cowscope.workload function, or "workload".
-  "program": ${JSON.stringify(app.program)},
+  "program": ${interpreter ? JSON.stringify([interpreter, app.program]) : JSON.stringify(app.program)},
   // "workload": "workload.py",`
         : `  // The program: a script (forked at its end or at Cowscope.fork_point), or a command such as
   // ["ruby", "-Ilib", ${JSON.stringify(app.program)}]. Its children run its Cowscope.workload block, or "workload".
@@ -200,6 +203,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
       .option('program', { type: 'string', describe: 'the script to measure, Ruby or Python (a .py runs with python3)' })
       .option('rack', { type: 'string', describe: 'the Rack app to measure' })
       .option('wsgi', { type: 'string', describe: 'the Python WSGI app to measure, module:app as gunicorn takes it (imported from the folder)' })
+      .option('python', { type: 'string', describe: 'the Python to run a Python app with (default python3 on PATH), written into the config' })
       .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
       .example('$0 init --program bin/preload.rb', 'name the script to measure')
       .example('$0 init --wsgi mysite.wsgi:application', 'a WSGI app (found by itself in a Django project: X/wsgi.py beside X/settings.py)')
@@ -212,6 +216,9 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     const dir = path.dirname(path.resolve(args.config));
     const app = findApp(dir, args);
     const name = appName(app);
+    const isPython = 'wsgi' in app || ('program' in app && app.program.endsWith('.py'));
+    if (args.python !== undefined && !isPython) throw new UsageError(`--python goes with a Python app (a .py script or --wsgi), not ${name}`);
+    if (args.python !== undefined && !PYTHON_NAME.test(args.python)) throw new UsageError(`--python ${args.python} names no Python interpreter: give python3, python3.12 or its path`);
     process.stderr.write(`cowscope: measuring ${name} once (${INIT_SETTINGS.children} children, strategy ${INIT_SETTINGS.strategy}) to set the budgets\n`);
     const plan = planRun(
       {
@@ -219,6 +226,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
         program: 'program' in app ? [app.program] : [],
         rack: 'rack' in app ? app.rack : undefined,
         wsgi: 'wsgi' in app ? app.wsgi : undefined,
+        python: args.python,
         // requests are a Rack or WSGI app's (a script's children run its workload)
         request: 'program' in app ? [] : INIT_SETTINGS.requests,
         requests: 'program' in app ? 1 : INIT_SETTINGS.count,
@@ -233,7 +241,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
     // Written only now, and whole or not at all (beside it, then renamed): a run that failed, or a full
     // disk, leaves no config behind, nor half of one.
     try {
-      writeFileAtomically(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }));
+      writeFileAtomically(args.config, initConfig(app, m, { ruby: `${report.runtime.name} ${report.runtime.version}`, time: report.time.slice(0, 10) }, args.python));
     } catch (e) {
       if (e instanceof FileInTheWayError) throw e;
       throw new UsageError(`cannot write ${args.config} (--config): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

@@ -185,7 +185,8 @@ function requestsOf(args: RunArgs, app: string | undefined): string[] {
 
 /** planRun for a Python program: its interpreter, the script and the options a Python run has. */
 function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream, command: 'run' | 'compare'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
-  if (!which(python) && !fs.existsSync(python)) throw new UsageError(`no Python at ${python}: install it (apt-get install python3) or pass --python PATH`);
+  if (!which(python) && !fs.existsSync(python))
+    throw new UsageError(`no Python at ${python}: ${args.python === python ? 'check --python' : 'install it (apt-get install python3) or pass --python PATH'}`);
   if (args.rack) throw new UsageError('--rack config.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app');
   const script = pythonScriptIndex(program);
   if (args.wsgi) {

@@ -16,8 +16,16 @@ import { adapterNamed } from '../../runtimes';
 /** The strategy steps of a runtime by name (undefined: every step, Ruby's): a cause's fix names only those. */
 const stepsOf = (runtime: string | undefined) => (runtime ? adapterNamed(runtime)?.strategySteps : undefined);
 
-/** Savings of `run` and `inspect` are shown at this many workers (the text report's figure). */
+/** Savings of `run` are shown at this many workers (the text report's figure). */
 const WORKERS = 8;
+
+/** inspect's workers are real: savings at as many as a parent has (the most of any parent), as the text
+ *  report projects them (exec'd children left out). */
+function liveWorkers(report: InspectReport): number {
+  const perParent = new Map<number, number>();
+  for (const s of report.sharing) if (!s.execd) perParent.set(s.parent, (perParent.get(s.parent) ?? 0) + 1);
+  return Math.max(1, ...perParent.values());
+}
 
 function special(capture: Capture) {
   return capture.heapMap ? { region: 'ruby-heap' as const, starts: capture.heapMap.bodies, size: capture.heapMap.heapPageSize } : undefined;
@@ -133,7 +141,10 @@ export function runHtmlDoc(capture: Capture, { report, classes, blames }: RunAna
     facts: [
       `${n} child${n === 1 ? '' : 'ren'} against the fork-time image (a stopped twin forked with them); tier ${report.tier}; ${report.runtime.platform}`,
       `workload: ${report.workload}`,
-      `heap map: ${report.heapMap.objects} slots (${report.heapMap.free} free) on ${report.heapMap.heapPages} GC heap pages`,
+      // as the text report says it: a Python map lists objects, with no GC heap pages of Ruby's kind
+      report.runtime.name === 'python'
+        ? `heap map: ${report.heapMap.objects} objects`
+        : `heap map: ${report.heapMap.objects} slots (${report.heapMap.free} free) on ${report.heapMap.heapPages} GC heap pages`,
     ],
     pageSize: report.pageSize,
     workers: WORKERS,
@@ -208,7 +219,7 @@ export function inspectHtmlDoc(capture: Capture, report: InspectReport, classes:
     strategySteps: runtimes.length === 1 ? stepsOf(runtimes[0]) : undefined,
     facts: [`each child against its parent; tier ${report.tier}${report.liveMap ? '; blame against the live master' : ''}`, `kernel ${report.kernel}; transparent huge pages: ${report.thp}`],
     pageSize: report.pageSize,
-    workers: WORKERS,
+    workers: liveWorkers(report),
     processes,
     groups,
     notes: report.notes,
