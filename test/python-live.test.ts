@@ -123,68 +123,62 @@ test('gunicorn --preload with the Django shop: every worker blamed against the m
   }
 });
 
-test('a multiprocessing pool (fork start method): inspect of the parent blames its workers', async () => {
-  const tmp = tempDir('pypool');
+/** A fixture run live (the agent on PYTHONPATH, maps in a folder of its own, its first argument the file
+ *  that lets it finish) until its output matches `ready`; then `body` with its pid and the maps folder;
+ *  then it must finish and exit 0. Reaped and its folder removed in every case. */
+async function liveFixture<T>(script: string, env: NodeJS.ProcessEnv, ready: RegExp, body: (parent: number, maps: string) => T): Promise<T> {
+  const tmp = tempDir('pylive');
   const maps = path.join(tmp.dir, 'maps');
   const go = path.join(tmp.dir, 'go');
   let proc: ChildProcess | undefined;
   let parent = 0;
   try {
-    proc = spawn(PYTHON, [path.join(PYTHON_FIXTURES, 'pool.py'), go], { env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps }, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = spawn(PYTHON, [path.join(PYTHON_FIXTURES, script), go], { env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));
     proc.stderr!.on('data', (d) => (out += d));
     parent = proc.pid!;
-    await until(`the pool's work done (output: ${out})`, 60_000, () => /^worked /m.test(out));
+    await until(`${script} ready (output: ${out})`, 60_000, () => ready.test(out));
+    const result = body(parent, maps);
+    fs.writeFileSync(go, '');
+    await until(`${script} to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
+    assert.is(proc.exitCode, 0, out);
+    return result;
+  } finally {
+    if (proc) await stopFamily(parent, 'SIGKILL', proc);
+    tmp.remove();
+  }
+}
+
+test('a multiprocessing pool (fork start method): inspect of the parent blames its workers', async () => {
+  await liveFixture('pool.py', {}, /^worked /m, (parent, maps) => {
     const workers = familyOf(parent).slice(1);
     assert.is(workers.length, 3, `3 pool workers: ${workers}`);
     const report = inspectJson(parent, maps);
     assertBlamed(report, parent, workers);
-    // The workers read the table: counts raised and dropped, pages with their bytes unchanged. Whether a
-    // full collection also ran is not known against a live map: the reads copied them, and freeze or
-    // disable is not credited with them (before: ~94% py.gc.traverse, and freeze predicted as much).
+    // The workers read the table: counts raised and dropped, pages with their bytes unchanged, and run no
+    // full collection (their counts say so): the reads copied them, and freeze or disable is not credited
+    // with them (before: ~94% py.gc.traverse, and freeze predicted as much).
+    const counted = (report.liveMaps as { pid: number; collections?: { pid: number; full: number }[] }[]).find((m) => m.pid === parent)?.collections ?? [];
+    assert.equal(counted.map((c) => [c.pid, c.full]).sort(), workers.map((w) => [w, 0]).sort(), 'every worker counted, no full collection');
     for (const s of report.sharing.filter((x) => x.parent === parent)) {
       const summary = `child ${s.pid}: ${s.blame!.map((b) => `${b.cause} ${b.pages}`).join(', ')}`;
       assert.ok(s.blame!.filter((b) => b.cause.startsWith('py.gc.')).reduce((n, b) => n + b.pages, 0) <= 0.1 * s.pages.copied, summary);
       const freeze = (s as { remedies?: { strategy: string; pages: number }[] }).remedies?.find((r) => r.strategy === 'freeze')?.pages ?? 0;
       assert.ok(freeze <= 0.1 * s.pages.copied, `${summary}; freeze predicted ${freeze}`);
     }
-    fs.writeFileSync(go, '');
-    await until(`the pool to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
-    assert.is(proc.exitCode, 0, out);
-  } finally {
-    if (proc) await stopFamily(parent, 'SIGKILL', proc);
-    tmp.remove();
-  }
+  });
 });
 
 /** fixtures/python/live_gc.py run live (FREEZE=1: the table frozen before the fork), inspected once its
  *  workers have collected: the children's sharing rows and the live map's collections. */
-async function liveGc(freeze: boolean): Promise<{ children: Sharing[]; collections: { pid: number; runs: number; full: number }[] }> {
-  const tmp = tempDir('pylivegc');
-  const maps = path.join(tmp.dir, 'maps');
-  const go = path.join(tmp.dir, 'go');
-  let proc: ChildProcess | undefined;
-  let parent = 0;
-  try {
-    proc = spawn(PYTHON, [path.join(PYTHON_FIXTURES, 'live_gc.py'), go], { env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: maps, FREEZE: freeze ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
-    proc.stderr!.on('data', (d) => (out += d));
-    parent = proc.pid!;
-    await until(`the workers collected (output: ${out})`, 60_000, () => /^worked$/m.test(out));
-    const workers = familyOf(parent).slice(1);
+function liveGc(freeze: boolean): Promise<{ children: Sharing[]; collections: { pid: number; runs: number; full: number }[] }> {
+  return liveFixture('live_gc.py', { FREEZE: freeze ? '1' : '0' }, /^worked$/m, (parent, maps) => {
     const report = inspectJson(parent, maps);
-    assertBlamed(report, parent, workers);
+    assertBlamed(report, parent, familyOf(parent).slice(1));
     const collections = (report.liveMaps as { pid: number; collections?: { pid: number; runs: number; full: number }[] }[]).find((m) => m.pid === parent)?.collections ?? [];
-    fs.writeFileSync(go, '');
-    await until(`the workers to finish (output: ${out})`, 30_000, () => proc!.exitCode !== null);
-    assert.is(proc.exitCode, 0, out);
     return { children: report.sharing.filter((x) => x.parent === parent), collections };
-  } finally {
-    if (proc) await stopFamily(parent, 'SIGKILL', proc);
-    tmp.remove();
-  }
+  });
 }
 
 // Workers that run full collections and read nothing of the preloaded table: against a live map, the
