@@ -444,6 +444,17 @@ test('init in a Django project writes a wsgi config; budget runs it through the 
   assert.ok(r.measured.copiedPerChild > 0);
 });
 
+test('a config\'s WSGI app that is not there: one line naming the config\'s field, exit 2', () => {
+  const dir = path.join(tmp.dir, 'wsgi-missing');
+  fs.mkdirSync(dir);
+  const file = path.join(dir, 'cowscope.json');
+  fs.writeFileSync(file, JSON.stringify({ wsgi: { app: 'no_such_module_xyz:app' }, repeat: 1, budgets: { copiedPerChild: '64MiB' } }));
+  const r = runCowscope(['budget', '--config', file]);
+  assert.is(r.status, 2, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n').filter((l) => !/^cowscope: run \d+ of \d+$/.test(l));
+  assert.equal(lines, [`cowscope: cowscope.json: wsgi.app no_such_module_xyz:app: no module no_such_module_xyz in ${dir}, the working folder the app is imported from (as gunicorn does)`]);
+});
+
 test('init --python: the interpreter goes into the config (a script as a command, a WSGI app\'s python); refused for a Ruby app', () => {
   const dir = path.join(tmp.dir, 'init-python');
   fs.mkdirSync(dir);

@@ -295,7 +295,7 @@ const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: tr
   // Ruby's step options: refused in a Python program's words, not "add the prewarm step" (which Python has not)
   { name: '--prewarm with Python', args: ['--prewarm', '3', fixture('hello.py')], message: /^cowscope: --prewarm goes with the prewarm step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable$/m },
   { name: '--before-fork with Python', args: ['--strategy', 'gc', '--before-fork', fixture('hello.py'), fixture('hello.py')], message: /^cowscope: --before-fork goes with the custom step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable$/m },
-  { name: 'no interpreter there', args: ['--python', path.join(tmp.dir, 'python9'), fixture('hello.py')], message: /no Python at .*python9: install it .* or pass --python PATH/ },
+  { name: 'no interpreter there', args: ['--python', path.join(tmp.dir, 'python9'), fixture('hello.py')], message: /^cowscope: no Python at .*python9: check --python$/m },
   { name: '--rack with Python', args: ['--rack', 'config.ru', '--', 'python3', fixture('hello.py')], message: /^cowscope: --rack config\.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app$/m },
   { name: '--wsgi with Ruby', args: ['--wsgi', 'app:application', '--', 'ruby', fixture('hello.py')], message: /^cowscope: --wsgi module:app is for Python apps: a Ruby \(Rack\) app goes with --rack config\.ru$/m },
   { name: '-c instead of a script', args: ['--', 'python3', '-c', 'print(1)'], message: /give the Python script to run .* or a WSGI app \(--wsgi module:app\)/ },
@@ -304,9 +304,9 @@ const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: tr
   { name: '--wsgi of a file', args: ['--wsgi', 'mysite/wsgi.py', '--', 'python3'], message: /^cowscope: --wsgi mysite\/wsgi\.py names a file: give the module, as gunicorn takes it \(--wsgi mysite\.wsgi:application\)$/m },
   // the app is imported in the parent before the fork: a module or callable that is not there stops the
   // run there, in cowscope's words (what was looked for where, and the fix), without a traceback
-  { name: '--wsgi of a module that is not there', args: ['--wsgi', 'no_such_module_xyz:application', '--', 'python3'], message: /^cowscope: --wsgi no_such_module_xyz:application: no module no_such_module_xyz in \S+ \(the app is imported from the working folder, as gunicorn does: run cowscope in the app's folder\)$/m },
-  { name: '--wsgi of a name the module does not have', args: ['--wsgi', 'json:application', '--', 'python3'], message: /^cowscope: --wsgi json:application: json \(\S+\/json\/__init__\.py\) has no application: name the WSGI callable, as gunicorn takes it \(--wsgi json:application\)$/m },
-  { name: '--wsgi of something not callable', args: ['--wsgi', 'json:__name__', '--', 'python3'], message: /^cowscope: --wsgi json:__name__ is a str, not a WSGI callable: name the app object \(gunicorn's module:app\)$/m },
+  { name: '--wsgi of a module that is not there', args: ['--wsgi', 'no_such_module_xyz:application', '--', 'python3'], message: /^cowscope: --wsgi no_such_module_xyz:application: no module no_such_module_xyz in \S+, the working folder the app is imported from \(as gunicorn does\)$/m },
+  { name: '--wsgi of a name the module does not have', args: ['--wsgi', 'json:application', '--', 'python3'], message: /^cowscope: --wsgi json:application: module json \(\S+\/json\/__init__\.py\) has no application: name its WSGI callable, as gunicorn takes it \(json:application\)$/m },
+  { name: '--wsgi of something not callable', args: ['--wsgi', 'json:__name__', '--', 'python3'], message: /^cowscope: --wsgi json:__name__: a str, not a WSGI callable: name the app object \(gunicorn's module:app\)$/m },
   // what would be ignored is refused: a workload file replaces the requests (the report said they ran),
   // and --requests without an app to send them to did nothing
   { name: '--wsgi with --workload', args: ['--wsgi', 'app:application', '--workload', fixture('hello.py'), '--', 'python3'], message: /^cowscope: --workload runs a file in the children instead of the requests of --wsgi: give one or the other$/m },

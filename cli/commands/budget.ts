@@ -3,6 +3,7 @@
 // measurement error. Renders a table, --json, --junit FILE, and a Markdown summary for GitHub Actions.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
@@ -198,6 +199,7 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
       program: cfg.program,
       rack: cfg.rack?.config,
       wsgi: cfg.wsgi?.app,
+      wsgiNamed: cfg.wsgi && `${path.basename(cfg.file)}: wsgi.app ${cfg.wsgi.app}`,
       python: cfg.wsgi?.python,
       request: (cfg.rack ?? cfg.wsgi)?.requests,
       requests: (cfg.rack ?? cfg.wsgi)?.count ?? 1,

@@ -61,6 +61,8 @@ export interface RunArgs {
   rack?: string;
   /** a Python WSGI app, module:callable, imported as the preload (the analogue of rack) */
   wsgi?: string;
+  /** where the WSGI app was named, for messages about it (budget: the config's field; default --wsgi APP) */
+  wsgiNamed?: string;
   request?: string[];
   requests: number;
   children: number;
@@ -210,7 +212,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     ruby: args.ruby,
     python,
     program,
-    wsgi: args.wsgi ? { app: args.wsgi, requests, count: args.requests } : undefined,
+    wsgi: args.wsgi ? { app: args.wsgi, requests, count: args.requests, ...(args.wsgiNamed ? { named: args.wsgiNamed } : {}) } : undefined,
     children: args.children,
     strategy: args.strategy,
     workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,

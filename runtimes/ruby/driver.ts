@@ -45,6 +45,8 @@ export interface WsgiWorkload {
   app: string;
   requests: string[];
   count: number;
+  /** where the user named the app, for messages about it (default: --wsgi APP) */
+  named?: string;
 }
 
 export interface RubyRunOptions {
@@ -548,8 +550,8 @@ export class RubySession {
         if (e.event === 'error') {
           // The program reports its exception before Ruby prints it and exits: let that output through.
           if (e.pid === this.proc.pid) await this.outputDone(2000);
-          // usage: the agent refused what cowscope was given (a --wsgi app that is not there): its message alone
-          if (e.usage) throw new SessionError(oneLine(String(e.error)));
+          // usage: the agent refused what cowscope was given (a WSGI app that is not there), after where it was named
+          if (e.usage) throw new SessionError(`${this.opts.wsgi?.named ?? `--wsgi ${this.opts.wsgi?.app}`}: ${oneLine(String(e.error))}`);
           throw new SessionError(`${this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
         }
         if (e.event === 'exited')

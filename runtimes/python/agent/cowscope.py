@@ -271,8 +271,8 @@ def wsgi_main():
 
 
 class _WsgiSpecError(Exception):
-    """--wsgi names no WSGI callable: no such module in the working folder, no such attribute, or one
-    that is not callable (a usage error, not the program's)."""
+    """The WSGI app named is none: no such module in the working folder, no such attribute, or one that
+    is not callable (a usage error, not the program's). cowscope puts where it was named in front."""
 
 
 def _wsgi_app(spec):
@@ -286,15 +286,13 @@ def _wsgi_app(spec):
         # the app imports that is missing is the app's own error
         if e.name is None or not (module_name == e.name or module_name.startswith(e.name + ".")):
             raise
-        raise _WsgiSpecError(
-            "--wsgi %s: no module %s in %s (the app is imported from the working folder, as gunicorn does: run cowscope in the app's folder)" % (spec, e.name, os.getcwd())
-        ) from None
+        raise _WsgiSpecError("no module %s in %s, the working folder the app is imported from (as gunicorn does)" % (e.name, os.getcwd())) from None
     for part in (attr or "application").split("."):
         if not hasattr(obj, part):
-            raise _WsgiSpecError("--wsgi %s: %s (%s) has no %s: name the WSGI callable, as gunicorn takes it (--wsgi %s:application)" % (spec, module_name, getattr(sys.modules.get(module_name), "__file__", "?"), attr or "application", module_name))
+            raise _WsgiSpecError("module %s (%s) has no %s: name its WSGI callable, as gunicorn takes it (%s:application)" % (module_name, getattr(sys.modules.get(module_name), "__file__", "?"), attr or "application", module_name))
         obj = getattr(obj, part)
     if not callable(obj):
-        raise _WsgiSpecError("--wsgi %s is a %s, not a WSGI callable: name the app object (gunicorn's module:app)" % (spec, type(obj).__name__))
+        raise _WsgiSpecError("a %s, not a WSGI callable: name the app object (gunicorn's module:app)" % type(obj).__name__)
     return obj
 
 
