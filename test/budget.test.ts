@@ -353,7 +353,7 @@ test('init refuses to write a config for a program that does not exist: one line
   fs.mkdirSync(empty);
   const file = path.join(empty, 'cowscope.json');
   const cases: [string[], RegExp][] = [
-    [['init', '--config', file], /no Ruby or Python app in .*empty-app \(no config\.ru, Django project, \.rb or \.py script\): run cowscope init in the app's folder, or name it with --program app\.rb, --rack config\.ru or --wsgi module:app$/],
+    [['init', '--config', file], /no Ruby or Python app in .*empty-app \(none of: config\.ru, a Django project \(X\/wsgi\.py beside X\/settings\.py\), app\.rb, app\.py, a lone \.rb or \.py script\): run cowscope init in the app's folder, or name it with --program app\.rb, --rack config\.ru or --wsgi module:app$/],
     [['init', '--config', file, '--wsgi', 'shop/wsgi.py'], /--wsgi shop\/wsgi\.py names a file: give the module, as gunicorn takes it \(--wsgi shop\.wsgi:application\)$/],
     [['init', '--config', file, '--wsgi', 'shop.wsgi', '--program', 'app.py'], /give one of --program, --rack and --wsgi, not --program and --wsgi$/],
     [['init', '--config', file, '--program', path.join(empty, 'app.rb')], /--program .*empty-app\/app\.rb does not exist: check the path/],

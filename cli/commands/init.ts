@@ -60,7 +60,7 @@ const APP_RULES: { what: string; find: (dir: string) => App[] }[] = [
   { what: 'a Django project (X/wsgi.py beside X/settings.py)', find: (dir) => djangoWsgi(dir).map((wsgi) => ({ wsgi })) },
   { what: 'app.rb', find: (dir) => (isFile(path.join(dir, 'app.rb')) ? [{ program: 'app.rb' }] : []) },
   { what: 'app.py', find: (dir) => (isFile(path.join(dir, 'app.py')) ? [{ program: 'app.py' }] : []) },
-  { what: 'the only .rb or .py script', find: (dir) => [...scriptsIn(dir, '.rb'), ...scriptsIn(dir, '.py')].map((program) => ({ program })) },
+  { what: 'a lone .rb or .py script', find: (dir) => [...scriptsIn(dir, '.rb'), ...scriptsIn(dir, '.py')].map((program) => ({ program })) },
 ];
 
 const appName = (app: App) => ('rack' in app ? app.rack : 'wsgi' in app ? app.wsgi : app.program);
@@ -90,7 +90,7 @@ export function findApp(dir: string, given: { program?: string; rack?: string; w
       throw new UsageError(`which app should cowscope measure (${found.map(appName).join(', ')})? name it: cowscope init ${appFlag(found[0])}`);
   }
   throw new UsageError(
-    `no Ruby or Python app in ${dir} (no config.ru, Django project, .rb or .py script): run cowscope init in the app's folder, or name it with --program app.rb, --rack config.ru or --wsgi module:app`,
+    `no Ruby or Python app in ${dir} (none of: ${APP_RULES.map((r) => r.what).join(', ')}): run cowscope init in the app's folder, or name it with --program app.rb, --rack config.ru or --wsgi module:app`,
   );
 }
 
@@ -207,9 +207,7 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
       .example('$0 init', 'measure the app in this folder once and write cowscope.json with budgets above that')
       .example('$0 init --program bin/preload.rb', 'name the script to measure')
       .example('$0 init --wsgi mysite.wsgi:application', 'a WSGI app (found by itself in a Django project: X/wsgi.py beside X/settings.py)')
-      .epilogue(
-        'Without --program, --rack or --wsgi, the app is the first of: config.ru; a Django project (X/wsgi.py beside X/settings.py); app.rb; app.py; the only .rb or .py script in the folder.',
-      ) as Argv<InitArgs>,
+      .epilogue(`Without --program, --rack or --wsgi, the app is the first of: ${APP_RULES.map((r) => r.what).join('; ')} in the folder.`) as Argv<InitArgs>,
   handler: async (args) => {
     // that it can be written at all, cli/main.ts checked (OUTPUT_FILES)
     if (fs.existsSync(args.config) && !args.force) throw new UsageError(`${args.config} exists: edit it, or pass --force to replace it`);
