@@ -39,7 +39,6 @@ export function sizeLimit(flag: string, value: unknown, env: string, fallback: n
   return n;
 }
 
-/** The bundled example `cowscope run --example` runs: shipped in the package (examples/), beside dist/. */
 /** A WSGI app as gunicorn names it: a dotted module, then optionally : and a dotted attribute. */
 export const WSGI_SPEC = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*)?$/;
 
@@ -55,6 +54,7 @@ export function wsgiSpecProblem(spec: string, show: (spec: string) => string): s
   return undefined;
 }
 
+/** The bundled example `cowscope run --example` runs: shipped in the package (examples/), beside dist/. */
 export const EXAMPLE_PROGRAM = path.resolve(__dirname, '..', '..', 'examples', 'app.rb');
 
 /** What a program argument that cowscope cannot run as a Ruby script should have been. */

@@ -184,7 +184,6 @@ function requestsOf(args: RunArgs, app: string | undefined): string[] {
   return requests;
 }
 
-
 /** planRun for a Python program: its interpreter, the script and the options a Python run has. */
 function planPythonRun(args: RunArgs, python: string, program: string[], output: NodeJS.WritableStream, command: 'run' | 'compare'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
   if (!which(python) && !fs.existsSync(python))
