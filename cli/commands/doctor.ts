@@ -24,8 +24,8 @@ const YAMA: Record<number, string> = {
   3: 'no memory reads at all: content comparison is off',
 };
 
-/** What cowscope does with the python3 on PATH: every version runs; the version table's decode the
- *  interpreter's own fields (adaptive bytecode, hashes, type versions). */
+/** What cowscope does with the python3 on PATH: it runs every version from PYTHON_OLDEST on, and decodes
+ *  the interpreter's own fields (adaptive bytecode, hashes, type versions) in those of its version table. */
 function pythonMeaning(python: MachineFacts['python']): string {
   const known = LAYOUTS.map((l) => l.version).join(', ');
   if (!python) return 'install Python (apt-get install python3) for cowscope run -- python3 app.py';

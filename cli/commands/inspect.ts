@@ -6,10 +6,10 @@ import { inspectReport, mapRuntime } from '../../analyzers/inspect-report';
 import { analyzePair } from '../../analyzers/sharing';
 import { gatherInspect } from '../../gather/inspect';
 import type { ChildBlame } from '../../blame/engine';
-import type { InspectReport } from '../../analyzers/inspect-report';
+import type { InspectReport, LiveMapUse } from '../../analyzers/inspect-report';
 import { parsePid, sizeLimit } from '../args';
 import { UsageError, describeError } from '../errors';
-import { TargetError } from '../../native/capture';
+import { type Capture, TargetError } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
 import { agesAt, uptimeSeconds } from '../../native/proc';
 import { escapeControl } from '../render/escape';
@@ -177,13 +177,13 @@ export async function inspectOnce(args: InspectArgs): Promise<InspectReport> {
   return (await inspectSample(args)).report;
 }
 
-/** Problems of one scrape, for the cowscope_scrape_errors gauge. */
 /** A live group's children's collections (Python: read from each child by attach), for the report. */
-function liveCollectionsOf(capture: import('../../native/capture').Capture): { collections?: { pid: number; runs: number; full: number }[] } {
+function liveCollectionsOf(capture: Capture): Pick<LiveMapUse, 'collections'> {
   const c = capture.python?.liveCollections;
   return c?.length ? { collections: c } : {};
 }
 
+/** Problems of one scrape, for the cowscope_scrape_errors gauge. */
 function scrapeErrors(s?: { report: InspectReport; gather: InspectGather }, failed = false): Record<string, number> {
   return {
     failed: failed ? 1 : 0,
