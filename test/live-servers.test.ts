@@ -37,6 +37,17 @@ function assertBlamed(report: ReturnType<typeof inspectJson>, parentOf: (pid: nu
   }
 }
 
+/** The pid in Unicorn's pid file, or 0 while there is none: USR2 renames it to .oldbin before the new
+ *  master writes its own, so it can go between a check that it exists and the read (ENOENT in CI). */
+function pidIn(file: string): number {
+  try {
+    return Number(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
 function ppidOf(pid: number): number | undefined {
   return statOf(pid)?.ppid;
 }
@@ -53,7 +64,7 @@ async function startDaemonUnicorn(dir: string): Promise<{ port: number; live: st
     timeout: 30_000,
   });
   assert.is(r.status, 0, r.stderr);
-  const master = await until('the pid file', 20_000, () => fs.existsSync(pidfile) && Number(fs.readFileSync(pidfile, 'utf8')));
+  const master = await until('the pid file', 20_000, () => pidIn(pidfile));
   return { port, live, pidfile, master };
 }
 
@@ -89,7 +100,7 @@ test('unicorn USR2 re-exec: the new master (a child of the old) has its own map;
     // again (the same environment: the agent too), loads the app and forks workers of its own
     process.kill(old, 'SIGUSR2');
     fresh = await until('the new master', 30_000, () => {
-      const pid = fs.existsSync(pidfile) ? Number(fs.readFileSync(pidfile, 'utf8')) : 0;
+      const pid = pidIn(pidfile);
       return pid && pid !== old && familyOf(pid).length === 3 && fs.existsSync(path.join(live, `${pid}.heap.jsonl`)) ? pid : 0;
     });
     assert.is(ppidOf(fresh), old, 'the new master is a child of the old one');
