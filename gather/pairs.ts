@@ -6,6 +6,7 @@ import type { Capture, ProcessCapture } from '../native/capture';
 import { comparePages, comparePagesAsync } from '../native/probe';
 import { PageClass, classifyPair, pageAddresses } from '../analyzers/classify';
 import { analyzePair, isCrowded } from '../analyzers/sharing';
+import { forkPathPages } from '../analyzers/fork-path';
 
 export interface Pair {
   child: ProcessCapture;
@@ -43,4 +44,13 @@ export async function diffCopiedPagesAsync(capture: Capture, pairs: Pair[]): Pro
   const addrs = pairs.map((pair) => copiedAddresses(capture, pair));
   const cmps = await Promise.all(pairs.map((pair, i) => comparePagesAsync(pair.reference.pid, pair.child.pid, addrs[i])));
   pairs.forEach((pair, i) => (capture.diffs ??= []).push({ pid: pair.child.pid, reference: pair.reference.pid, addrs: addrs[i], ...cmps[i] }));
+}
+
+/** Word diffs of the pages the fork path wrote (the twin against the live parent, exact tier only): the
+ *  words at-fork handlers wrote, for blame to tell them from the program's (capture.forkWrites). The
+ *  parent forks its children right after the twin and writes little in between. */
+export async function diffForkPathAsync(capture: Capture, twin: ProcessCapture, parent: ProcessCapture): Promise<void> {
+  if (capture.meta.tier !== 'exact') return;
+  const addrs = forkPathPages(twin, parent, capture.meta.pageSize).differ;
+  capture.forkWrites = { pid: twin.pid, reference: parent.pid, addrs, ...(await comparePagesAsync(parent.pid, twin.pid, addrs)) };
 }

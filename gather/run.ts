@@ -5,7 +5,7 @@
 import { Capture, Role, captureProcesses, checkTarget } from '../native/capture';
 import type { RubySession } from '../runtimes/ruby/driver';
 import { adapterNamed } from '../runtimes';
-import { diffCopiedPagesAsync, settleTies } from './pairs';
+import { diffCopiedPagesAsync, diffForkPathAsync, settleTies } from './pairs';
 import type { ChildFaultTracing } from './faults';
 import { Laps } from './laps';
 import type { HeapMapFollower } from '../runtimes/adapter';
@@ -65,7 +65,7 @@ export async function gatherRun(
   const pairs = session.children.map((c) => ({ child: byPid.get(c)!, reference: twin, parent: byPid.get(parent)! }));
   settleTies(capture, pairs);
   laps.lap('ties');
-  await diffCopiedPagesAsync(capture, pairs);
+  await Promise.all([diffCopiedPagesAsync(capture, pairs), diffForkPathAsync(capture, twin, byPid.get(parent)!)]);
   laps.lap('diffs');
   // The first writer of each copied page, from the faults traced since the children were continued.
   if (faults) capture.faults = faults.writers(capture, session.requestMarks, session.gcWindows);

@@ -358,36 +358,38 @@ function heapMap(c: Checker, v: unknown): HeapMap {
 }
 
 function diffs(c: Checker, v: unknown, pageSize: number, known: (path: string, pid: number) => void): PageDiffs[] {
-  return c.arr('capture.diffs', v).map((x, i) => {
-    const p = `capture.diffs[${i}]`;
-    const m = c.obj(p, x);
-    const pid = c.pid(`${p}.pid`, m.pid);
-    known(`${p}.pid`, pid);
-    const reference = c.pid(`${p}.reference`, m.reference);
-    known(`${p}.reference`, reference);
-    const addrs = c.typed(`${p}.addrs`, m.addrs, 'Float64Array');
-    c.elements(`${p}.addrs`, addrs, 0, SAFE - pageSize, pageSize, `a page address (a multiple of ${pageSize} below 2^53)`);
-    c.sorted(`${p}.addrs`, addrs, true);
-    const status = c.typed(`${p}.status`, m.status, 'Uint8Array');
-    c.length(`${p}.status`, status, addrs.length, `one per page in ${p}.addrs`);
-    const wordPage = c.typed(`${p}.wordPage`, m.wordPage, 'Uint32Array');
-    const wordOffset = c.typed(`${p}.wordOffset`, m.wordOffset, 'Uint16Array');
-    const oldWord = c.typed(`${p}.oldWord`, m.oldWord, 'BigUint64Array');
-    const newWord = c.typed(`${p}.newWord`, m.newWord, 'BigUint64Array');
-    const words = `one per changed word, as in ${p}.wordPage`;
-    c.length(`${p}.wordOffset`, wordOffset, wordPage.length, words);
-    c.length(`${p}.oldWord`, oldWord, wordPage.length, words);
-    c.length(`${p}.newWord`, newWord, wordPage.length, words);
-    c.elements(`${p}.wordPage`, wordPage, 0, addrs.length - 1, 1, `an index into ${p}.addrs (0 to ${addrs.length - 1})`);
-    c.sorted(`${p}.wordPage`, wordPage, false);
-    c.elements(`${p}.wordOffset`, wordOffset, 0, pageSize - 8, 8, `a byte offset of an 8-byte word in a page (a multiple of 8 below ${pageSize})`);
-    // The words of a page in address order, each once: the blamer judges a slot's words one after another
-    // and finds a straddling slot's flags word by walking back.
-    for (let k = 1; k < wordPage.length; k++)
-      if (wordPage[k] === wordPage[k - 1] && !(wordOffset[k] > wordOffset[k - 1]))
-        c.fail(`${p}.wordOffset[${k}]`, `must be above ${p}.wordOffset[${k - 1}] (the words of a page are sorted), not ${wordOffset[k]}`);
-    return { pid, reference, addrs, status, wordPage, wordOffset, oldWord, newWord };
-  });
+  return c.arr('capture.diffs', v).map((x, i) => pageDiffs(c, `capture.diffs[${i}]`, x, pageSize, known));
+}
+
+/** One process's word diffs against its reference (a child's, or the twin's against the parent). */
+function pageDiffs(c: Checker, p: string, x: unknown, pageSize: number, known: (path: string, pid: number) => void): PageDiffs {
+  const m = c.obj(p, x);
+  const pid = c.pid(`${p}.pid`, m.pid);
+  known(`${p}.pid`, pid);
+  const reference = c.pid(`${p}.reference`, m.reference);
+  known(`${p}.reference`, reference);
+  const addrs = c.typed(`${p}.addrs`, m.addrs, 'Float64Array');
+  c.elements(`${p}.addrs`, addrs, 0, SAFE - pageSize, pageSize, `a page address (a multiple of ${pageSize} below 2^53)`);
+  c.sorted(`${p}.addrs`, addrs, true);
+  const status = c.typed(`${p}.status`, m.status, 'Uint8Array');
+  c.length(`${p}.status`, status, addrs.length, `one per page in ${p}.addrs`);
+  const wordPage = c.typed(`${p}.wordPage`, m.wordPage, 'Uint32Array');
+  const wordOffset = c.typed(`${p}.wordOffset`, m.wordOffset, 'Uint16Array');
+  const oldWord = c.typed(`${p}.oldWord`, m.oldWord, 'BigUint64Array');
+  const newWord = c.typed(`${p}.newWord`, m.newWord, 'BigUint64Array');
+  const words = `one per changed word, as in ${p}.wordPage`;
+  c.length(`${p}.wordOffset`, wordOffset, wordPage.length, words);
+  c.length(`${p}.oldWord`, oldWord, wordPage.length, words);
+  c.length(`${p}.newWord`, newWord, wordPage.length, words);
+  c.elements(`${p}.wordPage`, wordPage, 0, addrs.length - 1, 1, `an index into ${p}.addrs (0 to ${addrs.length - 1})`);
+  c.sorted(`${p}.wordPage`, wordPage, false);
+  c.elements(`${p}.wordOffset`, wordOffset, 0, pageSize - 8, 8, `a byte offset of an 8-byte word in a page (a multiple of 8 below ${pageSize})`);
+  // The words of a page in address order, each once: the blamer judges a slot's words one after another
+  // and finds a straddling slot's flags word by walking back.
+  for (let k = 1; k < wordPage.length; k++)
+    if (wordPage[k] === wordPage[k - 1] && !(wordOffset[k] > wordOffset[k - 1]))
+      c.fail(`${p}.wordOffset[${k}]`, `must be above ${p}.wordOffset[${k - 1}] (the words of a page are sorted), not ${wordOffset[k]}`);
+  return { pid, reference, addrs, status, wordPage, wordOffset, oldWord, newWord };
 }
 
 /** Frames per first writer (WRITER_FRAMES in capture.ts; a literal here: this module loads no addon code). */
@@ -727,6 +729,7 @@ export function validateCaptureDocument(doc: unknown, source: string): Capture {
   out.ties = c.optional('capture.ties', cap.ties, (_p, v) => ties(c, v, known));
   out.heapMap = c.optional('capture.heapMap', cap.heapMap, (_p, v) => heapMap(c, v));
   out.diffs = c.optional('capture.diffs', cap.diffs, (_p, v) => diffs(c, v, m.pageSize, known));
+  out.forkWrites = c.optional('capture.forkWrites', cap.forkWrites, (p, v) => pageDiffs(c, p, v, m.pageSize, known));
   out.ruby = c.optional('capture.ruby', cap.ruby, (_p, v) => ruby(c, v, out.heapMap));
   out.faults = c.optional('capture.faults', cap.faults, (_p, v) => faults(c, v, m.pageSize, out.diffs));
   out.python = c.optional('capture.python', cap.python, (_p, v) => python(c, v));

@@ -207,6 +207,8 @@ export interface Capture {
   ties?: TieResults[];
   heapMap?: HeapMap;
   diffs?: PageDiffs[];
+  /** the twin's words against the parent's on the pages the fork path copied (run only, exact tier) */
+  forkWrites?: PageDiffs;
   /** Ruby structures of the fork-time image, for blame (run only) */
   ruby?: RubyStructures;
   /** the first writer of each copied page (run only; fault tracing) */

@@ -143,6 +143,14 @@ test('typed arrays of the wrong length, bad base64, negative RSS: exit 2 naming 
   const key = clone();
   key.capture.ruby.tcacheKey = 'zz';
   refused(report(write('key.cow', key)), /capture\.ruby\.tcacheKey: must be a 64-bit value in lower-case hex/, 'tcacheKey');
+  // the fork path's words (the twin against the parent), checked as a child's diffs are
+  assert.ok(base.capture.forkWrites, 'a run of the exact tier saves the words the fork path wrote');
+  const fork = clone();
+  fork.capture.forkWrites.reference = 4194303;
+  refused(report(write('fork.cow', fork)), /capture\.forkWrites\.reference: 4194303 names no process in capture\.processes/, 'forkWrites reference');
+  const forkPages = clone();
+  forkPages.capture.forkWrites.addrs = { $typed: 'Float64Array', base64: Buffer.from(Float64Array.of(8192, 4096).buffer).toString('base64') };
+  refused(report(write('fork-pages.cow', forkPages)), /capture\.forkWrites\.(addrs|status)/, 'forkWrites pages unsorted');
   const unsorted = clone();
   unsorted.capture.ruby.callData.start.base64 = Buffer.from(Float64Array.of(2 ** 40, 4096).buffer).toString('base64');
   refused(report(write('unsorted.cow', unsorted)), /capture\.ruby\.callData\.(start\[1\]: must be at least|end: has)/, 'unsorted ranges');

@@ -11,7 +11,7 @@ import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } 
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
-import { forkPathCopied } from '../ruby/blamer';
+import { forkPathCopied, forkWroteWord } from '../../analyzers/fork-path';
 import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
@@ -41,6 +41,8 @@ interface Context {
   /** the agent counted the child's collections (run); false against a live map, where gcRuns is a guess */
   collectionsKnown: boolean;
   forkPathCopied: (page: number) => boolean;
+  /** did the fork path write the word at this address (the twin's value is not the parent's)? */
+  forkWrote: (addr: number) => boolean;
   /** the first write of a copied page (fault tracing), undefined where not seen */
   firstFault: (page: number) => FirstFault | undefined;
   /** could the collector have written at this time (ns from the continue, fault tracing's clock)? */
@@ -165,6 +167,10 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
   { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && isType(w) && (w.off === w.ctx.L?.typeFlags || w.off === w.ctx.L?.typeVersionTag || w.off === w.ctx.L?.typeVersionsUsedWord) },
   { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && w.type === 'function' && w.off === w.ctx.L?.funcVersion },
+  // A word at-fork handlers wrote (the twin holds another value than the parent): the random module's
+  // reseed rewrites its Random's whole state in every child, with values of its own. Before the program's
+  // mutation rules: the page is copied in every child whatever the program does.
+  { cause: 'fork.atfork', when: (w) => w.ctx.forkWrote(w.addr) },
   { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
   { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
@@ -343,6 +349,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     files: mappedFiles(ref.vmas),
     ...collectionsOf(capture, diffs.pid, gcRuns),
     forkPathCopied: forkPathCopied(capture, ref),
+    forkWrote: forkWroteWord(capture),
     firstFault: firstFaultOf(capture, diffs.pid),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),

@@ -10,9 +10,10 @@
 // A copied page whose bytes did not change is judged by what lies on it (IDENTICAL_RULES).
 // Every fact that varies by version comes from the layout row (layouts.ts).
 
-import type { Capture, PageDiffs, ProcessCapture } from '../../native/capture';
+import type { Capture, PageDiffs } from '../../native/capture';
 import { PageFlag } from '../../native/page-flags';
 import { pageIndexer } from '../../analyzers/classify';
+import { forkPathCopied } from '../../analyzers/fork-path';
 import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
@@ -1449,23 +1450,6 @@ function classLabel(ctx: Context, type: number, imemo: number, klass: number): s
   if (type === T.IMEMO) return IMEMO_CLASS[imemo] ?? `imemo:${imemo}`;
   if (type === T.NONE) return '(free slot)';
   return ctx.classNames.get(klass) ?? `${TYPE_NAMES[type] ?? 'object'} of anonymous class`;
-}
-
-/** In the exact tier of a controlled fork, a page the twin holds on a frame of its own (not the
- *  parent's) was written by fork's child side: the twin runs nothing else before it stops. */
-export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: number) => boolean {
-  const parent = capture.run ? capture.processes.find((p) => p.pid === capture.run!.parent) : undefined;
-  if (!parent || capture.meta.tier !== 'exact' || twin.pid !== capture.run?.reference) return () => false;
-  const ps = capture.meta.pageSize;
-  const inTwin = pageIndexer(twin, ps);
-  const inParent = pageIndexer(parent, ps);
-  return (page) => {
-    const t = inTwin(page);
-    const p = inParent(page);
-    if (t < 0 || p < 0) return false;
-    const present = (proc: ProcessCapture, i: number) => !!(proc.pages.flags[i] & PageFlag.present) && proc.pages.pfn[i] !== 0;
-    return present(twin, t) && present(parent, p) && twin.pages.pfn[t] !== parent.pages.pfn[p];
-  };
 }
 
 /** The index of the heap map's object at an address (-1: none). Every rule asks, most of them per word:

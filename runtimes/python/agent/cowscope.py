@@ -445,6 +445,13 @@ TYPE_SUBCLASS = 1 << 31
 _CODE_FIELDS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname", "co_linetable", "co_exceptiontable")
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
+HEAPTYPE = 1 << 9
+# Types whose instances hold a variable part that ob_size does not count (3.11+: a generator's, a
+# coroutine's or a frame's embedded frame; what is at +16 is a pointer): their own __sizeof__, C code of
+# the interpreter's, gives the extent. Read as basicsize + itemsize * (the word at +16), a generator
+# spanned petabytes and took every later word of the heap for its own.
+# By id: comparing types with == would run a metaclass's __eq__.
+_SIZED_BY_SIZEOF = {id(t) for t in (types.GeneratorType, types.CoroutineType, getattr(types, "AsyncGeneratorType", None), types.FrameType) if t is not None}
 
 
 def _u64(addr):
@@ -515,6 +522,12 @@ def _walk(out):
     stack = roots + list(sys.modules.values())
     seen = {}
     mine = {id(roots), id(stack), id(seen), id(before), id(young)}
+    # The walk runs in a helper fork: the file it writes to (a text layer over a buffer over a raw file)
+    # exists only there, in memory the fork-time image holds free.
+    f = out
+    while f is not None and id(f) not in mine:
+        mine.add(id(f))
+        f = getattr(f, "buffer", None) or getattr(f, "raw", None)
     layout = _layout()
     adaptive = layout["codeAdaptive"] if layout else None
     code_type = types.CodeType
@@ -548,11 +561,18 @@ def _walk(out):
     type_basicsize = type.__dict__["__basicsize__"].__get__
     type_itemsize = type.__dict__["__itemsize__"].__get__
     type_name = type.__dict__["__name__"].__get__
+    # a static type (in the interpreter's or an extension's data) is a PyTypeObject, not the heap type's
+    # larger struct that type's basicsize gives (a word past its end belongs to the next static object)
+    static_type_size = type.__sizeof__(object)
     for i, o in seen.items():
         t = type(o)
         flags = type_flags(t)
         if t is str or t is int:
             size = sys.getsizeof(o) - (16 if flags & HAVE_GC else 0)
+        elif flags & TYPE_SUBCLASS and not type_flags(o) & HEAPTYPE:
+            size = static_type_size
+        elif id(t) in _SIZED_BY_SIZEOF:
+            size = t.__sizeof__(o)
         else:
             size = type_basicsize(t)
             itemsize = type_itemsize(t)
