@@ -4,6 +4,7 @@
 import type { Capture, ProcessCapture, Role, Tier } from '../native/capture';
 import type { MappingSharing, PairSharing } from './sharing';
 import type { ChildBlame } from '../blame/engine';
+import type { ChildCollections } from '../runtimes/python/discover';
 
 export interface InspectProcess {
   pid: number;
@@ -71,7 +72,7 @@ export interface LiveMapUse extends MapRuntime {
   children: number[];
   /** Python: each child's collections since its fork, as the agent counted them in the child (children
    *  whose count could not be read are left out) */
-  collections?: { pid: number; runs: number; full: number }[];
+  collections?: ChildCollections[];
 }
 
 export const TIER_MEANING: Record<Tier, string> = {

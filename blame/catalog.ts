@@ -133,7 +133,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),
   row('exec.stack', 'vm', 'the machine or VM stack', [], 'none at fork time'),
   row('exec.lazy-bind', 'vm', "the dynamic linker bound a library function on its first call (lazy binding wrote the caller's GOT entry)", ['prewarm'], 'start the program with LD_BIND_NOW=1 (or link with -z now): every function is bound at load, before the fork; or run the code paths once in the parent'),
-  row('fork.atfork', 'vm', 'written by fork itself in every child (glibc and runtime at-fork handlers re-initialise locks, thread lists, the timer thread): the fork-time twin copied the page too', [], 'none: every forked process does it (a fixed cost per worker)'),
+  row('fork.atfork', 'vm', 'written by fork itself in every child (glibc and runtime at-fork handlers re-initialise locks, thread lists, the timer thread; Python: the random module reseeds): the fork-time twin copied the page too, and where it holds other words than the parent, the fork path wrote them', [], 'none: every forked process does it (a fixed cost per worker)'),
   row('same-value.unknown', 'unknown', 'copied, yet no byte changed: a store of the same value by an unknown writer', [], ''),
   row('unknown', 'unknown', 'no rule matched', [], ''),
 ];

@@ -15,6 +15,7 @@ import { familyOf } from '../native/proc';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, pythonFixtureProcesses, testPythons } from './helpers/python';
 import { Sharing, stopFamily, until } from './helpers/servers';
+import type { ChildCollections } from '../runtimes/python/discover';
 
 const PYTHON = '/usr/bin/python3';
 const agentDir = runCowscope(['agent-path', '--runtime', 'python']).stdout.trim();
@@ -172,11 +173,11 @@ test('a multiprocessing pool (fork start method): inspect of the parent blames i
 
 /** fixtures/python/live_gc.py run live (FREEZE=1: the table frozen before the fork), inspected once its
  *  workers have collected: the children's sharing rows and the live map's collections. */
-function liveGc(freeze: boolean): Promise<{ children: Sharing[]; collections: { pid: number; runs: number; full: number }[] }> {
+function liveGc(freeze: boolean): Promise<{ children: Sharing[]; collections: ChildCollections[] }> {
   return liveFixture('live_gc.py', { FREEZE: freeze ? '1' : '0' }, /^worked$/m, (parent, maps) => {
     const report = inspectJson(parent, maps);
     assertBlamed(report, parent, familyOf(parent).slice(1));
-    const collections = (report.liveMaps as { pid: number; collections?: { pid: number; runs: number; full: number }[] }[]).find((m) => m.pid === parent)?.collections ?? [];
+    const collections = (report.liveMaps as { pid: number; collections?: ChildCollections[] }[]).find((m) => m.pid === parent)?.collections ?? [];
     return { children: report.sharing.filter((x) => x.parent === parent), collections };
   });
 }

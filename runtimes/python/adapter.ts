@@ -7,7 +7,7 @@ import type { ChildBlame } from '../../blame/engine';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { DEFAULT_MAX_HEAP_MAP } from '../ruby/heap-map';
 import { pythonBlamer } from './blamer';
-import { discoverPythonChildren, discoverPythonParent } from './discover';
+import { type ChildCollections, discoverPythonChildren, discoverPythonParent } from './discover';
 import { PythonHeapMap, ingestPythonHeapMap } from './heap-map';
 import { LAYOUTS, POOL, PYTHON_STRATEGY_STEPS, pythonLayoutFor } from './layouts';
 
@@ -37,7 +37,7 @@ function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }
 /** A live worker's collections since its fork: the three words the agent counts them in, at the same
  *  address in every process of the family (the pid they belong to, collections, full ones). Words of
  *  another pid: the worker has not collected since its fork. Unreadable (the worker exited): unknown. */
-function liveCollectionsOf(pid: number, at: number): { pid: number; runs: number; full: number }[] {
+function liveCollectionsOf(pid: number, at: number): ChildCollections[] {
   let read;
   try {
     read = readWords(pid, Float64Array.of(at, at + 8, at + 16));

@@ -35,7 +35,15 @@ export interface PythonStructures {
   freeBlocks?: Float64Array;
   /** live maps: each child's collections since its fork, read from its memory where the map says the
    *  agent counts them (absent: not known, as against a map without counters) */
-  liveCollections?: { pid: number; runs: number; full: number }[];
+  liveCollections?: ChildCollections[];
+}
+
+/** A live worker's collections since its fork, as the agent counts them: all of them, and those of the
+ *  oldest generation (the only ones that visit every tracked object of the fork-time image). */
+export interface ChildCollections {
+  pid: number;
+  runs: number;
+  full: number;
 }
 
 /** Resident pages of the fork-time image holding free pymalloc blocks (on a pool's free list, or not
