@@ -369,6 +369,33 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('mutation.hash-table').pages > 0, summary);
   });
 
+// fixtures/ruby/shareable.rb: deeply frozen constants (a frozen Array of 40,000 frozen Strings, a frozen
+// Hash of 5,000 dynamic Symbols to frozen Strings) read first in the child. Filling the constants' inline
+// caches walks them and sets FL_SHAREABLE in each object's flags: 50,002 objects (the Array, the Hash and
+// what they hold), one word each. Before, mutation.string and mutation.unknown (the Symbols), with no
+// strategy named; prewarm, which reads them in the parent, saved them all (the intervention below).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} shareable: frozen constants flagged shareable in the child are object.shareable, one word an object; prewarm saves them`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'shareable.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    const summary = JSON.stringify(child.blame.slice(0, 8));
+    assert.is(row('object.shareable').words, 50_002, summary);
+    // 50,002 slots of 40 bytes fill 489 pages at least
+    assert.ok(row('object.shareable').pages >= Math.ceil((50_002 * 40) / 4096), summary);
+    for (const id of ['mutation.string', 'mutation.unknown', 'mutation.array', 'mutation.hash', 'unknown']) assert.is(row(id).words, 0, `${id}: ${summary}`);
+    const predicted = child.remedies.find((x: { strategy: string }) => x.strategy === 'prewarm')?.pages ?? 0;
+    assert.ok(predicted >= row('object.shareable').pages, `prewarm predicted ${predicted} pages; ${summary}`);
+    const pre = runCowscope(['run', '--json', '--children', '1', '--strategy', 'prewarm', '--', ruby, path.join(RUBY_FIXTURES, 'shareable.rb')]);
+    assert.is(pre.status, 0, pre.stderr);
+    const after = JSON.parse(pre.stdout).children[0];
+    const saved = child.pages.copied - after.pages.copied;
+    assert.ok(!after.blame.some((b: { cause: string }) => b.cause === 'object.shareable'), JSON.stringify(after.blame.slice(0, 5)));
+    assert.ok(saved >= 0.9 * row('object.shareable').pages, `prewarm saved ${saved} pages of ${row('object.shareable').pages} object.shareable`);
+  });
+
 // fixtures/ruby/hash_keys.rb: preloaded unfrozen Strings used as keys of a new Hash in the child. On 3.1
 // the resize rb_fstring does (capacity to the String's length, the buffer moved) was mutation.string,
 // "the program changed a String", one or two words a key.

@@ -150,6 +150,11 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
   { cause: 'object.freeze', when: (f) => !!(f.X & FL.freeze) },
+  // A constant's inline cache filled in the child: vm_ic_update asks rb_ractor_shareable_p of its value,
+  // which walks a deeply frozen structure and sets FL_SHAREABLE in every object's flags. Found on a
+  // program whose workers read a frozen Array of 50,000 frozen Strings (3.1-3.4): 716-747 pages a child
+  // were mutation.string (one word an object), and prewarm saved them while predicted to save 64K.
+  { cause: 'object.shareable', when: (f) => !!(f.X & FL.shareable) && !!(f.N.lo & FL.shareable) },
   { cause: 'object.ivar', when: (f) => !!(f.X & FL.exivar) },
   { cause: 'hash.iteration', when: (f) => f.t === T.HASH && !!(f.X & FL.hashIterLevel) },
   { cause: 'object.ivar', when: (f) => !!f.L?.shapeInFlags && f.O.hi !== f.N.hi },

@@ -231,6 +231,8 @@ export const FL = {
   age: 0x60,
   promoted: 0x20,
   finalize: 0x80,
+  /** RUBY_FL_SHAREABLE (3.0+): the Ractor shareability check found the object deeply frozen */
+  shareable: 0x100,
   seenObjId: 0x200,
   exivar: 0x400,
   freeze: 0x800,
