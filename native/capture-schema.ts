@@ -647,9 +647,16 @@ function python(c: Checker, v: unknown): PythonStructures {
   const types = c.strings(`${p}.map.types`, mp.types);
   const objects = columns(c, `${p}.map.objects`, mp.objects, { addr: 'Float64Array', pre: 'Uint8Array', size: 'Float64Array', state: 'Uint8Array', type: 'Uint16Array' }, 'addr');
   c.elements(`${p}.map.objects.type`, objects.type, 0, Math.max(0, types.length - 1), 1, `an index into ${p}.map.types`);
+  const typeHashWords = c.optional(`${p}.map.typeHashWords`, mp.typeHashWords, (q, x) => {
+    const words = c.typed(q, x, 'Int32Array');
+    c.length(q, words, types.length, `one per type in ${p}.map.types`);
+    c.elements(q, words, 0, 0xfff8, 8, 'a byte offset of an 8-byte word (0: none)');
+    return words;
+  });
   const map: PythonHeapMap = {
     objects,
     types,
+    ...(typeHashWords ? { typeHashWords } : {}),
     code: columns(c, `${p}.map.code`, mp.code, { start: 'Float64Array', bytes: 'Float64Array' }, 'start'),
     buffers: columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start'),
     ranges: columns(c, `${p}.map.ranges`, mp.ranges, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array' }, 'start'),

@@ -396,6 +396,18 @@ for (const { ruby, version } of RUBIES)
     assert.ok(saved >= 0.9 * row('object.shareable').pages, `prewarm saved ${saved} pages of ${row('object.shareable').pages} object.shareable`);
   });
 
+// fixtures/ruby/send_calls.rb: 2,000 methods (define_method) called once each in the child by
+// public_send. The call caches it stores in the VM's global call-cache table (rb_vm_t, the RubyVM
+// object's chunk) were mutation.container: 4 pages, ~1,030 words, on 3.1-3.4.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} send_calls: call caches stored in the VM's global call-cache table are icache.call, no container mutation`, () => {
+    const { row, summary } = fixtureChild(ruby, 'send_calls.rb');
+    assert.is(row('mutation.container').words, 0, summary);
+    // every method entry gets its first call cache: one word each
+    assert.ok(row('method.cached').words >= 2000, summary);
+    assert.ok(row('icache.call').pages > 0, summary);
+  });
+
 // fixtures/ruby/hash_keys.rb: preloaded unfrozen Strings used as keys of a new Hash in the child. On 3.1
 // the resize rb_fstring does (capacity to the String's length, the buffer moved) was mutation.string,
 // "the program changed a String", one or two words a key.

@@ -134,6 +134,21 @@ for (const { python, version } of PYTHONS) {
     assert.is(pagesOf(child.blame, /^(unknown|py\.mutation\.object)$/), 0, summary);
   });
 
+  // fixtures/python/hash_cache.py: the hash datetime (and a subclass), Decimal and frozenset cache in the
+  // object, filled by the workers' hash() of 60,000 preloaded ones (one word each). Before, they were the
+  // program's py.mutation.object (3,086 pages a child of a QA program that only hashed). A class of the
+  // program named Decimal is not the C one: its first slot, set by the workload, is its mutation.
+  test(`Python ${version} hash_cache: hashes that C types cache in the object are py.hash, one word each; a class merely named so is not one`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'hash_cache.py')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const words = (cause: string) => child.blame.find((b: { cause: string }) => b.cause === cause)?.words ?? 0;
+    assert.is(words('py.hash'), 60_000, summary);
+    assert.is(words('py.mutation.object'), 10_000, summary);
+  });
+
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
     assert.is(r.status, 0, r.stderr);

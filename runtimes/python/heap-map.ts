@@ -11,6 +11,9 @@ export interface PythonHeapMap {
   objects: { addr: Float64Array; pre: Uint8Array; size: Float64Array; state: Uint8Array; type: Uint16Array };
   /** type names, indexed by objects.type */
   types: string[];
+  /** per type: the byte offset of the hash its objects cache on first use (frozenset, datetime's types,
+   *  Decimal, and their subclasses), 0 for none (absent in captures made before it was recorded) */
+  typeHashWords?: Int32Array;
   /** code objects' adaptive bytecode: [start, start + bytes), sorted */
   code: { start: Float64Array; bytes: Float64Array };
   /** out-of-line buffers (dict keys tables, list item arrays), sorted by start */
@@ -79,6 +82,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
   if (bytes > maxBytes) throw new HeapMapError(`the heap map is ${describeBytes(bytes)}, more than the ${describeBytes(maxBytes)} cowscope reads: raise --max-heap-map`);
   const keep = (lo: number, hi: number) => pages === null || touches(pages, pageSize, lo, hi);
   const types: string[] = [];
+  const hashWords: number[] = [];
   const objs: { addr: number; pre: number; size: number; state: number; type: number }[] = [];
   const code: { start: number; bytes: number }[] = [];
   const bufs: { start: number; bytes: number; kind: number; owner: number }[] = [];
@@ -94,14 +98,22 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
     lines++;
     const f = line.split(' ');
     switch (f[0]) {
-      case 'T':
-        types[Number(f[1])] = f[2];
+      case 'T': {
+        const k = Number(f[1]);
+        const hashWord = f.length > 3 ? Number(f[3]) : 0;
+        if (!(k >= 0 && k < 0x10000) || !f[2] || !(hashWord >= 0 && hashWord < 0x10000 && hashWord % 8 === 0)) malformed++;
+        else {
+          types[k] = f[2];
+          hashWords[k] = hashWord;
+        }
         break;
+      }
       case 'O': {
         const addr = parseInt(f[1], 16);
         const pre = Number(f[2]);
         const size = Number(f[3]);
-        if (!(addr > 0) || !(size > 0) || f.length !== 6) malformed++;
+        // (no object spans a TiB: a size read from the wrong field once spanned petabytes)
+        if (!(addr > 0) || !(size > 0) || size > 2 ** 40 || f.length !== 6) malformed++;
         else if (keep(addr - pre, addr + size)) objs.push({ addr, pre, size, state: Number(f[4]), type: Number(f[5]) });
         break;
       }
@@ -155,6 +167,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
       type: Uint16Array.from(objs, (o) => o.type),
     },
     types,
+    typeHashWords: Int32Array.from({ length: types.length }, (_, k) => hashWords[k] ?? 0),
     code: { start: Float64Array.from(code, (c) => c.start), bytes: Float64Array.from(code, (c) => c.bytes) },
     buffers: { start: Float64Array.from(bufs, (b) => b.start), bytes: Float64Array.from(bufs, (b) => b.bytes), kind: Uint8Array.from(bufs, (b) => b.kind), owner: Float64Array.from(bufs, (b) => b.owner) },
     ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },

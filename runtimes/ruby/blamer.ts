@@ -622,6 +622,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
     cause: 'mutation.hash-table',
     when: (c) => isBinsChange(c.O, c.N) && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.N)) < 0 && findRange(c.ctx.vmaStarts, c.ctx.vmaEnds, num(c.O)) < 0,
   },
+  // A call cache stored (an imemo callcache on either side): the VM's global call-cache table in rb_vm_t,
+  // which send, public_send and rb_funcall fill (found on workers calling 2,000 methods by public_send,
+  // 3.3/3.4: 4 pages of the RubyVM's chunk were mutation.container, ~1,030 words), or a class's cc table.
+  { cause: 'icache.call', when: (c) => imemoAt(c.ctx, num(c.N)) === IMEMO.callcache || imemoAt(c.ctx, num(c.O)) === IMEMO.callcache },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
   // A thread's state (rb_thread_t, the execution context, a waiter queued on a lock or a sleep list):

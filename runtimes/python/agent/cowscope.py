@@ -450,6 +450,24 @@ HEAPTYPE = 1 << 9
 # coroutine's or a frame's embedded frame; what is at +16 is a pointer): their own __sizeof__, C code of
 # the interpreter's, gives the extent. Read as basicsize + itemsize * (the word at +16), a generator
 # spanned petabytes and took every later word of the heap for its own.
+# C types that cache their hash in the object on first use (-1 until then), and the field's byte offset:
+# the same on 3.8-3.13 (PySetObject.hash; the hashcode of _datetime's date, time, datetime and timedelta;
+# PyDecObject.hash). Known by identity, so a class of the program named so is not taken for one; their
+# subclasses keep the field where it is.
+_HASH_CACHES = (("builtins", "frozenset", 48), ("_datetime", "date", 16), ("_datetime", "time", 16), ("_datetime", "datetime", 16), ("_datetime", "timedelta", 16), ("_decimal", "Decimal", 16))
+
+
+def _hash_cache_words():
+    """{id(type): offset} of the _HASH_CACHES types whose module is loaded (none is imported here)."""
+    out = {}
+    for module, name, offset in _HASH_CACHES:
+        m = sys.modules.get(module)
+        t = m.__dict__.get(name) if isinstance(m, types.ModuleType) else None
+        if type(t) is type:
+            out[id(t)] = offset
+    return out
+
+
 # By id: comparing types with == would run a metaclass's __eq__.
 _SIZED_BY_SIZEOF = {id(t) for t in (types.GeneratorType, types.CoroutineType, getattr(types, "AsyncGeneratorType", None), types.FrameType) if t is not None}
 
@@ -503,7 +521,8 @@ def _values_array(o, i, version):
 
 def _walk(out):
     """Every object reachable from the GC's lists and sys.modules, one line each:
-      T <index> <type name>                    (a type name, before its first use)
+      T <index> <type name> [<hash offset>]    (a type name, before its first use; for a type that
+                                                caches its hash in the object, the field's offset)
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
                                                 8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
@@ -552,7 +571,10 @@ def _walk(out):
             if not hasattr(o, "co_linetable"):
                 stack.append(o.co_lnotab)
     w = out.write
-    names = {}
+    names = {}  # (name, hash offset) -> index: one T line each
+    index_of = {}  # id(type) -> index
+    hash_words = _hash_cache_words()
+    type_mro = type.__dict__["__mro__"].__get__
     # An object is classified by its type alone, read through type's own descriptors: isinstance() asks
     # the object for __class__, which runs the program's code (a lazy object's property sets it up, or
     # raises), raises ReferenceError for a weakref proxy whose referent is gone, and answers the origin's
@@ -578,11 +600,15 @@ def _walk(out):
             itemsize = type_itemsize(t)
             if itemsize:
                 size += itemsize * abs(ctypes.c_int64.from_address(i + 16).value)
-        name = type_name(t)
-        k = names.get(name)
+        k = index_of.get(id(t))
         if k is None:
-            k = names[name] = len(names)
-            w("T %d %s\n" % (k, name.replace(" ", "_")))
+            name = type_name(t)
+            hash_word = next((hash_words[id(b)] for b in type_mro(t) if id(b) in hash_words), 0)
+            k = names.get((name, hash_word))
+            if k is None:
+                k = names[(name, hash_word)] = len(names)
+                w(("T %d %s %d\n" % (k, name.replace(" ", "_"), hash_word)) if hash_word else ("T %d %s\n" % (k, name.replace(" ", "_"))))
+            index_of[id(t)] = k
         tracked = gc.is_tracked(o)
         state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if flags & TYPE_SUBCLASS else 0) | (8 if i in young else 0)
         w("O %x %d %d %d %d\n" % (i, _pre_header(flags, version), size, state, k))
@@ -693,25 +719,30 @@ def _fork_family(count):
     """The twin first, then the children, in a tight loop: whatever the parent writes between two forks
     would show up as a difference between the twin and a child."""
     parent = os.getpid()
-    pids = []
     _output_before_fork()
     # Set up before the twin, so that it is part of the fork-time image: what a child runs after go is
     # measured with it, and the less it runs, the less of the agent's own writing a child's copies hold
     # (the counters are the child's from its fork on; the parent collects nothing between here and its
     # last fork: it allocates no tracked object)
     collections = _count_collections()
-    pid = os.fork()
-    if pid == 0:
+    twin = os.fork()
+    if twin == 0:
         _die_with_parent(parent)
         os.kill(os.getpid(), signal.SIGSTOP)
         os._exit(0)
-    pids.append(pid)
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            _child_main(parent, collections)
-        pids.append(pid)
-    return pids
+    return [twin] + _fork_children(parent, collections, count)
+
+
+def _fork_children(parent, collections, count):
+    """Each pid stays in a local of its own frame until the last fork: a list filled between two forks
+    held, in every later child, the pids forked before it (its items and the ints: the program's writes,
+    as blame would see them)."""
+    if not count:
+        return []
+    pid = os.fork()
+    if pid == 0:
+        _child_main(parent, collections)
+    return [pid] + _fork_children(parent, collections, count - 1)
 
 
 def _child_main(parent, collections):

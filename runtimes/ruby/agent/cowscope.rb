@@ -364,18 +364,26 @@ module Cowscope
       @gc_busy_at_fork = GC.respond_to?(:latest_gc_info) && GC.latest_gc_info(:state) != :none
       # (a major one under way counts as the children's)
       @gc_majors_at_fork = @gc_majors - (@gc_busy_at_fork && GC.latest_gc_info(:major_by) ? 1 : 0)
-      pids = Array.new(count + 1)
       # The twin's and the children's code refers to no constant: on 3.2+ a constant reference run for the
       # first time registers its cache in the VM's constant-cache table, pages that would be cowscope's,
       # not the app's (and a page the twin writes would pass for one the fork path wrote).
       c = { process: Process, gc: GC, workload: CONFIG['workload'], parent: Process.pid, pdeathsig: [PR_SET_PDEATHSIG, SIGKILL_NUMBER] }
-      pids[0] = fork do
+      twin = fork do
         forked_setup(c)
         c[:process].kill(:STOP, c[:process].pid)
         exit!(0)
       end
-      count.times { |i| pids[i + 1] = fork { child_main(c) } }
-      pids
+      [twin, *fork_children(c, count)]
+    end
+
+    # Each pid stays in a local of its own frame (the VM stack, which every child writes anyway) until the
+    # last fork: an Array filled between two forks held, in every later child, the pids forked before it
+    # (a word of mutation.array a child, the twin's pid: the program's, as blame saw it).
+    def fork_children(c, count)
+      return [] if count.zero?
+
+      pid = fork { child_main(c) }
+      [pid, *fork_children(c, count - 1)]
     end
 
     # In the twin and the children: SIGKILL when the parent dies (the kernel delivers it to a stopped
