@@ -446,10 +446,6 @@ _CODE_FIELDS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname"
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
 HEAPTYPE = 1 << 9
-# Types whose instances hold a variable part that ob_size does not count (3.11+: a generator's, a
-# coroutine's or a frame's embedded frame; what is at +16 is a pointer): their own __sizeof__, C code of
-# the interpreter's, gives the extent. Read as basicsize + itemsize * (the word at +16), a generator
-# spanned petabytes and took every later word of the heap for its own.
 # C types that cache their hash in the object on first use (-1 until then), and the field's byte offset:
 # the same on 3.8-3.13 (PySetObject.hash; the hashcode of _datetime's date, time, datetime and timedelta;
 # PyDecObject.hash). Known by identity, so a class of the program named so is not taken for one; their
@@ -468,6 +464,10 @@ def _hash_cache_words():
     return out
 
 
+# Types whose instances hold a variable part that ob_size does not count (3.11+: a generator's, a
+# coroutine's or a frame's embedded frame; what is at +16 is a pointer): their own __sizeof__, C code of
+# the interpreter's, gives the extent. Read as basicsize + itemsize * (the word at +16), a generator
+# spanned petabytes and took every later word of the heap for its own.
 # By id: comparing types with == would run a metaclass's __eq__.
 _SIZED_BY_SIZEOF = {id(t) for t in (types.GeneratorType, types.CoroutineType, getattr(types, "AsyncGeneratorType", None), types.FrameType) if t is not None}
 
