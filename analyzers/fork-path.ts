@@ -11,21 +11,23 @@ import { indexOf } from '../blame/words';
 const present = (proc: ProcessCapture, i: number): boolean => !!(proc.pages.flags[i] & PageFlag.present) && proc.pages.pfn[i] !== 0;
 
 /** The twin's pages the fork path wrote (exact tier), ascending: `differ`, those the parent holds on
- *  another frame (their words can be compared); `fresh`, those where the parent holds no page at all
- *  (memory it never touched, or a mapping it lacks: an at-fork handler's malloc took it from the top of
- *  the heap, or grew the heap), whose every word the fork path wrote. */
+ *  another frame (their words can be compared); `fresh`, anonymous memory where the parent holds no page
+ *  at all, neither in memory nor in swap (memory it never touched, or a mapping it lacks: an at-fork
+ *  handler's malloc took it from the top of the heap, or grew the heap), whose every word the fork path
+ *  wrote. (A file's page the parent never touched holds the file's bytes besides.) */
 export function forkPathPages(twin: ProcessCapture, parent: ProcessCapture, pageSize: number): { differ: Float64Array; fresh: Float64Array } {
   const inParent = pageIndexer(parent, pageSize);
   const differ: number[] = [];
   const fresh: number[] = [];
   let t = 0;
   for (const v of twin.scanned) {
-    const { start, end } = twin.vmas[v];
+    const { start, end, inode } = twin.vmas[v];
     for (let addr = start; addr < end; addr += pageSize, t++) {
       if (!present(twin, t)) continue;
       const p = inParent(addr);
-      if (p < 0 || !present(parent, p)) fresh.push(addr);
-      else if (twin.pages.pfn[t] !== parent.pages.pfn[p]) differ.push(addr);
+      if (p >= 0 && present(parent, p)) {
+        if (twin.pages.pfn[t] !== parent.pages.pfn[p]) differ.push(addr);
+      } else if (inode === 0 && (p < 0 || !(parent.pages.flags[p] & PageFlag.swapped))) fresh.push(addr);
     }
   }
   return { differ: Float64Array.from(differ), fresh: Float64Array.from(fresh) };
