@@ -302,6 +302,9 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'mutation.native', when: (p) => p.ctx.nativeWriter(p.page) !== undefined },
 ];
 
+/** What the child's collections write on the fork-time image. */
+const COLLECTION_CAUSES = ['py.gc.link', 'py.gc.traverse', 'py.gc.freeze-missing'];
+
 /** What gc.disable() would add to a child: the blocks its automatic collections freed (garbage in
  *  cycles) would stay allocated, so what it allocates after them cannot reuse them and goes to the free
  *  blocks of the fork-time pools instead, copying their pages (pymalloc fills free blocks of used pools
@@ -474,14 +477,30 @@ class PythonPageBlamer implements PageBlamer {
   }
 
   effects(): StepEffect[] {
-    // gc.disable() keeps the collector from starting collections in the children: when the collector
-    // started every collection of this child itself (none was a gc.collect() of the program), none runs,
-    // and nothing the collections wrote is left. (A program collecting explicitly: no saving said.)
+    return [...this.disableEffect(), ...this.collectEffect()];
+  }
+
+  /** gc.disable() keeps the collector from starting collections in the children: when the collector
+   *  started every collection of this child itself (none was a gc.collect() of the program), none runs,
+   *  and nothing the collections wrote is left. (A program collecting explicitly: no saving said.) */
+  private disableEffect(): StepEffect[] {
     const run = this.capture.run;
     const auto = run?.gcAutoRuns?.[run.children.indexOf(this.diffs.pid)];
     const runs = this.ctx.gcRuns;
     if (auto === undefined || runs === 0 || auto < runs) return [];
-    return [{ step: 'disable', removes: ['py.gc.link', 'py.gc.traverse', 'py.gc.freeze-missing'], why: `the collector started all ${runs} collections of this child itself: gc.disable() keeps them from running` }];
+    return [{ step: 'disable', removes: COLLECTION_CAUSES, why: `the collector started all ${runs} collections of this child itself: gc.disable() keeps them from running` }];
+  }
+
+  /** A collection before the fork (the gc step) leaves every preloaded object in the oldest generation,
+   *  which a young collection never visits: when all of this child's collections were young, what they
+   *  wrote on the fork-time image (objects young at the fork, the links of the generations' lists) is
+   *  left unwritten. A full collection visits the oldest generation too: then no saving is said. Found on
+   *  a WSGI app of 80,000 preloaded instances (3.11): 704K of py.gc.traverse a child, gc predicted to save
+   *  nothing and measured to save 704K. */
+  private collectEffect(): StepEffect[] {
+    const { gcRuns, gcFullRuns, collectionsKnown } = this.ctx;
+    if (!collectionsKnown || gcRuns === 0 || gcFullRuns > 0) return [];
+    return [{ step: 'gc', removes: COLLECTION_CAUSES, why: `all ${gcRuns} collections of this child were young: a collection before the fork leaves the preloaded objects where they never look` }];
   }
 
   costs(): StepCost[] {
