@@ -178,7 +178,11 @@ test('gzip of null, of a number, of an array, of {"format"} alone, of another fo
 });
 
 test('text from the capture with ANSI escapes is printed escaped by report', () => {
-  const doc = clone();
+  // a child that writes 50,002 objects (their flags), for the top classes table
+  const file = path.join(tmp.dir, 'shareable.cow');
+  const run = runCowscope(['run', '--save', file, path.join(RUBY_FIXTURES, 'shareable.rb')]);
+  assert.is(run.status, 0, run.stderr);
+  const doc = JSON.parse(zlib.gunzipSync(fs.readFileSync(file)).toString('utf8'));
   const red = '\x1b[31mred\x1b[0m';
   doc.capture.run.workload = `${red} workload\nsecond line`;
   doc.capture.run.threadsAtFork[0].name = `${red}main`;

@@ -626,6 +626,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // which send, public_send and rb_funcall fill (found on workers calling 2,000 methods by public_send,
   // 3.3/3.4: 4 pages of the RubyVM's chunk were mutation.container, ~1,030 words), or a class's cc table.
   { cause: 'icache.call', when: (c) => imemoAt(c.ctx, num(c.N)) === IMEMO.callcache || imemoAt(c.ctx, num(c.O)) === IMEMO.callcache },
+  // Object references on both sides in the data of a T_DATA of the VM's (a Ractor's or a Fiber's
+  // execution context: the running frame's self, the error info; the VM itself): the interpreter's state,
+  // no container of the program's. Found beside the call caches above: 2-6 words a child on 3.1-3.4.
+  { cause: 'vm.globals', when: (c) => isVmData(c.ctx, c.start) },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
   // A thread's state (rb_thread_t, the execution context, a waiter queued on a lock or a sleep list):
@@ -669,6 +673,14 @@ function isProgramData(ctx: Context, start: number): boolean {
   if (i < 0) return false;
   const o = ctx.ruby.chunkOwners!;
   return (o.flags[i] & FL.typeMask) === T.DATA && !VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '');
+}
+
+/** Is the chunk at start the data of a T_DATA object of the VM's own classes (VM_DATA_CLASSES)? */
+function isVmData(ctx: Context, start: number): boolean {
+  const i = chunkOwnerIndex(ctx, start);
+  if (i < 0) return false;
+  const o = ctx.ruby.chunkOwners!;
+  return (o.flags[i] & FL.typeMask) === T.DATA && VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '');
 }
 
 /** Two 32-bit counters (capa and len) in one word? */
@@ -1202,6 +1214,21 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   {
     cause: 'string.coderange-cleared',
     when: (p) => !!p.ctx.L?.resizeClearsCoderange && bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings,
+  },
+  // ... and with no writer to tell (live, or no fault tracing): a page holding Strings and none of the
+  // objects whose other same-value stores the rules below know without a writer (a Hash's iteration
+  // level, a method entry's cached bit): on 3.1 that is the one store known to leave a String's slot as it
+  // was (IO#write of an unfrozen String copies it instead; marking and aging change the words). Found on a
+  // Rack app putting the unfrozen tags of 40,000 preloaded Structs in a Set per request (3.1.2): live
+  // under Puma and Unicorn, ~290 of ~940 copied pages a worker were same-value.unknown; run
+  // --no-trace-faults, 256 of 779.
+  {
+    cause: 'string.coderange-cleared',
+    when: (p) => {
+      if (!p.ctx.L?.resizeClearsCoderange || bodyOf(p.ctx, p.page) < 0 || p.ctx.firstWriter(p.page) !== undefined) return false;
+      const on = heapPageObjects(p);
+      return on.strings > 0 && on.hashes === 0 && on.ments === 0;
+    },
   },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
   { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
