@@ -201,8 +201,11 @@ test('--rack with a Ruby that has no rack gem: the error names the gem path to g
   const r = runCowscope(['run', '--ruby', other.ruby, '--rack', path.join(RUBY_FIXTURES, 'rack', 'config.ru')], { GEM_PATH: '' });
   assert.is(r.status, 2);
   const line = r.stderr.trimEnd().split('\n').pop()!;
-  const fix = fs.existsSync(path.join(DEBIAN_GEMS, 'gems')) && fs.readdirSync(path.join(DEBIAN_GEMS, 'gems')).some((g) => /^rack-\d/.test(g)) ? `run with GEM_PATH=${DEBIAN_GEMS}:` : 'gem install rack';
-  assert.ok(line.startsWith(`cowscope: the program raised LoadError: cannot load such file -- rack: --rack needs the rack gem where ${other.ruby} looks for gems: ${fix}`), line);
+  const fix = fs.existsSync(path.join(DEBIAN_GEMS, 'gems')) && fs.readdirSync(path.join(DEBIAN_GEMS, 'gems')).some((g) => /^rack-\d/.test(g)) ? `run with GEM_PATH=${DEBIAN_GEMS} ` : 'gem install rack';
+  const config = path.join(RUBY_FIXTURES, 'rack', 'config.ru');
+  assert.ok(line.startsWith(`cowscope: --rack ${config}: cannot load such file -- rack: it needs the rack gem where ${other.ruby} looks for gems: ${fix}`), line);
+  // that line alone: no backtrace of the agent's before it
+  assert.not.match(r.stderr, /\bfrom .*cowscope\.rb:\d+/, r.stderr);
 });
 
 test('the program exits before the fork point: clear message, exit 2', () => {

@@ -56,8 +56,12 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
   // A child that exec'd after its fork (the notes say so) shares nothing of its parent's by design.
   const forked = r.sharing.filter((s) => !s.execd);
   const parents = [...new Set(forked.map((s) => s.parent))];
-  if (parents.length <= 1) out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
-  else
+  if (parents.length <= 1) {
+    out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
+    // a worker given for its master: the way to what was asked
+    const only = r.processes.length === 1 ? r.processes[0] : undefined;
+    if (!forked.length && only && only.ppid > 1) out.push(`  If ${only.pid} is a worker, inspect its parent, which forked it: cowscope inspect ${only.ppid}`);
+  } else
     for (const parent of parents) {
       const children = forked.filter((s) => s.parent === parent);
       const p = r.processes.find((x) => x.pid === parent);

@@ -540,6 +540,12 @@ export class RubySession {
     });
   }
 
+  /** What a usage error of the agent is about, as the user gave it. */
+  private usageSubject(): string {
+    if (this.opts.rack) return `--rack ${this.opts.rack.config}`;
+    return this.opts.wsgi?.named ?? `--wsgi ${this.opts.wsgi?.app}`;
+  }
+
   /** Waits for the next event matching `want`, failing on agent errors, deaths, bad messages or timeout. */
   private async next(want: (e: AgentEvent) => boolean, deadline: number, what: () => string): Promise<AgentEvent> {
     for (;;) {
@@ -550,8 +556,9 @@ export class RubySession {
         if (e.event === 'error') {
           // The program reports its exception before Ruby prints it and exits: let that output through.
           if (e.pid === this.proc.pid) await this.outputDone(2000);
-          // usage: the agent refused what cowscope was given (a WSGI app that is not there), after where it was named
-          if (e.usage) throw new SessionError(`${this.opts.wsgi?.named ?? `--wsgi ${this.opts.wsgi?.app}`}: ${oneLine(String(e.error))}`);
+          // usage: the agent refused what cowscope was given (a WSGI app that is not there, --rack without
+          // the rack gem), after where it was named
+          if (e.usage) throw new SessionError(`${this.usageSubject()}: ${oneLine(String(e.error))}`);
           throw new SessionError(`${this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
         }
         if (e.event === 'exited')

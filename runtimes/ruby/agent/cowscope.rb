@@ -118,13 +118,16 @@ module Cowscope
     # A Ruby of its own (chruby's /opt/rubies, rbenv) does not search the system's gem folders: say so
     # where rack is missing, and where this machine has it (Debian installs gems for every Ruby under
     # rubygems-integration, which only its own Ruby searches).
+    # What cowscope was given is refused in one line (usage), and the agent leaves without a backtrace of
+    # its own.
     def require_rack
       require 'rack'
     rescue LoadError => e
       raise unless e.path == 'rack'
       found = Dir.glob('/usr/share/rubygems-integration/all/gems/rack-[0-9]*').first
-      fix = found ? "run with GEM_PATH=#{File.dirname(File.dirname(found))}: (this machine has rack there)" : "gem install rack"
-      raise LoadError, "#{e.message}: --rack needs the rack gem where #{RbConfig.ruby} looks for gems: #{fix}"
+      fix = found ? "run with GEM_PATH=#{File.dirname(File.dirname(found))} (this machine has rack there)" : "gem install rack"
+      report('error', error: "#{e.message}: it needs the rack gem where #{RbConfig.ruby} looks for gems: #{fix}", usage: true)
+      exit!(1)
     end
 
     # full: every slot, free ones too; shapes: false where the keyword exists (3.2+): shape records are
