@@ -54,13 +54,22 @@ export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: n
  *  from the twin's), and its page is copied in every child whatever the program does. */
 export function forkWroteWord(capture: Capture): (addr: number) => boolean {
   const fw = capture.forkWrites;
-  const twin = capture.processes.find((p) => p.pid === fw?.pid);
-  const parent = capture.processes.find((p) => p.pid === fw?.reference);
-  if (!fw || !twin || !parent) return () => false;
-  const ps = capture.meta.pageSize;
-  const { fresh } = forkPathPages(twin, parent, ps);
-  const words = new Float64Array(fw.wordPage.length);
-  for (let k = 0; k < words.length; k++) words[k] = fw.addrs[fw.wordPage[k]] + fw.wordOffset[k];
-  words.sort();
-  return (addr) => indexOf(words, addr) >= 0 || indexOf(fresh, addr - (addr % ps)) >= 0;
+  if (!fw) return () => false;
+  // every child's blame asks: the twin's fresh pages and the sorted words are made once per capture
+  let wrote = forkWrote.get(fw);
+  if (!wrote) {
+    const twin = capture.processes.find((p) => p.pid === fw.pid);
+    const parent = capture.processes.find((p) => p.pid === fw.reference);
+    if (!twin || !parent) return () => false;
+    const ps = capture.meta.pageSize;
+    const { fresh } = forkPathPages(twin, parent, ps);
+    const words = new Float64Array(fw.wordPage.length);
+    for (let k = 0; k < words.length; k++) words[k] = fw.addrs[fw.wordPage[k]] + fw.wordOffset[k];
+    words.sort();
+    wrote = (addr) => indexOf(words, addr) >= 0 || indexOf(fresh, addr - (addr % ps)) >= 0;
+    forkWrote.set(fw, wrote);
+  }
+  return wrote;
 }
+
+const forkWrote = new WeakMap<NonNullable<Capture['forkWrites']>, (addr: number) => boolean>();

@@ -126,7 +126,7 @@ export function inspectReport(
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const execd = new Set(sharing.filter((s) => execdAfterFork(byPid.get(s.pid), byPid.get(s.parent))).map((s) => s.pid));
   for (const pid of execd)
-    notes.push(`process ${pid} and its parent run different programs (one of them exec'd after the fork: their stacks differ): none of its memory is its parent's to share, and the answer leaves it out`);
+    notes.push(`process ${pid} and its parent run different programs (one of them exec'd after the fork: their stacks differ): nothing of the fork's image is left in it (what it shares with its parent are the files both map), and the answer leaves it out`);
   if (sharing.some((s) => s.pages.copiedByParent !== null))
     notes.push(
       'copiedByParent counts pages a child\'s siblings still share at one frame that their parent no longer maps: the parent wrote them after the fork. copied counts the rest, which either side may have written (a fork-time baseline, cowscope run, tells them apart)',

@@ -117,4 +117,31 @@ test('a child that exec\'d after its fork: marked, said in a note, and left out 
   }
 });
 
+// A shell's children are commands it exec'd: there is no fork-time image in them to measure, and the
+// answer says so instead of "no children" (they are listed, sharing the files both map).
+const SHELL_FAMILY = `
+import json, subprocess, sys
+kids = [subprocess.Popen(["/bin/sleep", "600"]) for _ in range(2)]
+print(json.dumps({"kids": [k.pid for k in kids]}), flush=True)
+sys.stdin.read()
+for k in kids:
+    k.kill()
+    k.wait()
+`;
+
+test('every child exec\'d: the answer says they run other programs, not that there are no children', async () => {
+  const fam = await startJsonFamily<{ kids: number[] }>('/usr/bin/python3', ['-c', SHELL_FAMILY]);
+  try {
+    const text = runCli(['inspect', String(fam.proc.pid)]);
+    assert.is(text.status, 0, text.stderr);
+    const [a, b] = fam.info.kids;
+    assert.match(text.stdout, new RegExp(`^Answer: its 2 children \\(${a}, ${b}\\) run other programs \\(exec'd after the fork\\): no copy-on-write to measure`, 'm'));
+    assert.not.match(text.stdout, /no children/);
+    const report = JSON.parse(runCli(['inspect', String(fam.proc.pid), '--json']).stdout);
+    assert.equal(report.sharing.filter((s: { execd?: boolean }) => s.execd).map((s: { pid: number }) => s.pid).sort(), [a, b].sort());
+  } finally {
+    await fam.stop();
+  }
+});
+
 test.run();

@@ -57,7 +57,12 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
   const forked = r.sharing.filter((s) => !s.execd);
   const parents = [...new Set(forked.map((s) => s.parent))];
   if (parents.length <= 1) {
-    out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
+    const execd = r.sharing.filter((s) => s.execd);
+    if (!forked.length && execd.length) {
+      // children there are, but each runs another program: nothing of the fork's image is left in them
+      const who = execd.length === 1 ? `its child ${execd[0].pid} runs another program` : `its ${execd.length} children (${execd.map((s) => s.pid).join(', ')}) run other programs`;
+      out.push(`Answer: ${who} (exec'd after the fork): no copy-on-write to measure; what ${execd.length === 1 ? 'it shares' : 'they share'} with the parent are the files both map (see the tables).`);
+    } else out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
     // a worker given for its master: the way to what was asked
     const only = r.processes.length === 1 ? r.processes[0] : undefined;
     if (!forked.length && only && only.ppid > 1) out.push(`  If ${only.pid} is a worker, inspect its parent, which forked it: cowscope inspect ${only.ppid}`);

@@ -667,20 +667,22 @@ const VM_DATA_CLASSES = new Set([
   'Monitor',
 ]);
 
-/** Is the chunk at start the data of a T_DATA object the program made (its class not the VM's)? */
-function isProgramData(ctx: Context, start: number): boolean {
+/** Whose T_DATA the chunk at start is the data of: the VM's own classes' (VM_DATA_CLASSES: execution
+ *  contexts, the Ractor) or the program's; undefined when no T_DATA object owns it. */
+function dataOwner(ctx: Context, start: number): 'vm' | 'program' | undefined {
   const i = chunkOwnerIndex(ctx, start);
-  if (i < 0) return false;
+  if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
-  return (o.flags[i] & FL.typeMask) === T.DATA && !VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '');
+  if ((o.flags[i] & FL.typeMask) !== T.DATA) return undefined;
+  return VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '') ? 'vm' : 'program';
 }
 
-/** Is the chunk at start the data of a T_DATA object of the VM's own classes (VM_DATA_CLASSES)? */
+function isProgramData(ctx: Context, start: number): boolean {
+  return dataOwner(ctx, start) === 'program';
+}
+
 function isVmData(ctx: Context, start: number): boolean {
-  const i = chunkOwnerIndex(ctx, start);
-  if (i < 0) return false;
-  const o = ctx.ruby.chunkOwners!;
-  return (o.flags[i] & FL.typeMask) === T.DATA && VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '');
+  return dataOwner(ctx, start) === 'vm';
 }
 
 /** Two 32-bit counters (capa and len) in one word? */
