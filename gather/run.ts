@@ -31,6 +31,9 @@ export async function gatherRun(
 ): Promise<Capture> {
   const fp = session.forkPoint!;
   const parent = session.proc.pid!;
+  // The call-cache probe (where the agent forked one) runs its workload while the family is read.
+  const probed = session.runCacheProbe();
+  probed.catch(() => undefined); // awaited before attach; a failure is reported there
   const roles = new Map<number, Role>([[parent, 'parent'], [session.twin, 'reference'], ...session.children.map((c): [number, Role] => [c, 'child'])]);
   const capture = await captureProcesses([...roles.keys()].map(checkTarget), { roles, command });
   laps.lap('read');
@@ -59,6 +62,7 @@ export async function gatherRun(
       : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
     ...(session.gcAutoRuns.size ? { gcAutoRuns: session.children.map((c) => session.gcAutoRuns.get(c) ?? 0) } : {}),
+    ...(session.cacheProbe ? { cacheProbe: session.cacheProbe } : {}),
   };
   const byPid = new Map(capture.processes.map((p) => [p.pid, p]));
   const twin = byPid.get(session.twin)!;
@@ -88,6 +92,8 @@ export async function gatherRun(
       }
     : undefined;
   laps.lap(`heap map read, rest${followed ? '' : ' (not followed)'}`);
+  await probed;
+  laps.lap('call-cache probe');
   await adapter.attach(
     capture,
     { file: map.path, version: fp.python ?? fp.ruby, platform: fp.platform, heapPageSize: fp.heapPageSize, slotSize: fp.slotSize, maxBytes: session.maxHeapMapBytes, pick },

@@ -324,6 +324,7 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     ...(m.allocatedSteady !== undefined ? { allocatedSteady: perChild('allocatedSteady') } : {}),
     ...(m.heapAllocatableBytesAtFork !== undefined ? { heapAllocatableBytesAtFork: c.int(`${p}.heapAllocatableBytesAtFork`, m.heapAllocatableBytesAtFork, 0, SAFE) } : {}),
     ...(m.heapGrownBytes !== undefined ? { heapGrownBytes: perChild('heapGrownBytes') } : {}),
+    ...(m.cacheProbe !== undefined ? { cacheProbe: c.int(`${p}.cacheProbe`, m.cacheProbe, 1, 2 ** 22) } : {}),
   };
 }
 
@@ -585,6 +586,13 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     c.elements(`${q}.offset`, offset, -4096, 4096, 1, 'the offset of the pointer in the slot, or minus the offset of the chunk it is owned through');
     return { chunk, slot, flags: column('flags', 'Uint32Array'), klass, offset };
   });
+  const cacheRefill = c.optional(`${p}.cacheRefill`, m.cacheRefill, (q, x) => {
+    const o = c.obj(q, x);
+    const pages = c.typed(`${q}.pages`, o.pages, 'Float64Array');
+    c.elements(`${q}.pages`, pages, 0, SAFE);
+    c.sorted(`${q}.pages`, pages, true);
+    return { probe: c.int(`${q}.probe`, o.probe, 1, 2 ** 22), pages, sites: c.int(`${q}.sites`, o.sites, 0, SAFE), emptied: c.int(`${q}.emptied`, o.emptied, 0, SAFE) };
+  });
   const tcacheKey = c.str(`${p}.tcacheKey`, m.tcacheKey);
   if (!HEX64.test(tcacheKey)) c.fail(`${p}.tcacheKey`, `must be a 64-bit value in lower-case hex ("0" when unknown), not ${show(tcacheKey)}`);
   return {
@@ -603,6 +611,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     tcacheKey,
     ...(childChunks ? { childChunks } : {}),
     ...(childObjects ? { childObjects } : {}),
+    ...(cacheRefill ? { cacheRefill } : {}),
     ...(envFlags ? { envFlags } : {}),
     ...(mmappedChunks ? { mmappedChunks } : {}),
     ...(chunkOwners ? { chunkOwners } : {}),

@@ -103,6 +103,9 @@ export interface RunInfo {
   /** per child (Python): the collections among gcRuns the collector started itself (not gc.collect()),
    *  which gc.disable() would not run; absent in older captures */
   gcAutoRuns?: number[];
+  /** Ruby, where a marking GC empties every call cache: the call-cache probe, a child that ran a full GC
+   *  and then the workload (its finding: ruby.cacheRefill); read, then killed, never a measurement */
+  cacheProbe?: number;
 }
 
 /** Content comparisons that settled exclusive-bit "shared" verdicts for one child (PageStatus per tie,

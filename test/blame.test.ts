@@ -411,6 +411,117 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('icache.call').pages > 0, summary);
   });
 
+// fixtures/ruby/cache_probe.rb: two methods of 20,000 call sites each, both run at the boot after its
+// last GC (every call cache warm at the fork), the child's workload runs the first. On a Ruby whose
+// marking GC empties every call cache (3.4), none's child writes none of them, and a full GC before the
+// fork costs the child the first method's 320,000 bytes of call data (79-80 pages) filled again: the
+// call-cache probe finds them (20,000 sites filled, 20,000 emptied and left so), the prediction of gc
+// counts them as a cost, and the gc strategy's child copies them (icache.call). Elsewhere no probe runs.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} cache_probe: ${layoutFor(version)?.markEmptiesCallCaches ? 'a GC before the fork costs the call caches the workload fills again, as predicted' : 'no call-cache probe'}`, () => {
+    const tmp = tempDir('cache-probe');
+    try {
+      const runs = ['none', 'gc'].map((strategy) => {
+        const save = path.join(tmp.dir, `${strategy}.cow`);
+        const r = runCowscope(['run', '--json', '--children', '1', '--strategy', strategy, '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'cache_probe.rb')]);
+        assert.is(r.status, 0, r.stderr);
+        const child = JSON.parse(r.stdout).children[0];
+        assertTotals(child);
+        const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+        return { child, row, capture: loadCapture(save), summary: `${strategy}: ${JSON.stringify(child.blame.slice(0, 6))}` };
+      });
+      const [none, gc] = runs;
+      const refill = none.capture.ruby?.cacheRefill;
+      if (!layoutFor(version)?.markEmptiesCallCaches) {
+        assert.is(none.capture.run?.cacheProbe, undefined, 'no probe where a GC keeps the call caches');
+        assert.is(refill, undefined);
+        return;
+      }
+      assert.ok(refill, 'the probe ran');
+      // the first method's 20,000 sites, and the few of the agent's own the child runs
+      assert.ok(refill!.sites >= 20_000 && refill!.sites <= 20_100, `sites filled ${refill!.sites}`);
+      assert.ok(refill!.emptied >= 20_000 && refill!.emptied <= 20_200, `sites emptied and left so ${refill!.emptied}`);
+      const cost = (step: string) => none.child.costs.filter((c: { step: string; why: string }) => c.step === step && /call-cache probe/.test(c.why)).reduce((n: number, c: { pages: number }) => n + c.pages, 0);
+      assert.ok(cost('gc') >= 79 && cost('gc') <= 84, `gc's cost ${cost('gc')} pages; ${JSON.stringify(none.child.costs)}`);
+      for (const step of ['promote', 'warmup', 'compact']) assert.is(cost(step), cost('gc'), step);
+      assert.is(cost('prewarm'), 0);
+      // none's child ran the first method without a write: its call data was not copied
+      assert.ok(none.row('icache.call').words < 1000, none.summary);
+      // the intervention: after gc the child fills the 20,000 call caches again, on the pages predicted
+      assert.ok(gc.row('icache.call').words >= 20_000, gc.summary);
+      const extra = gc.row('icache.call').pages - none.row('icache.call').pages;
+      assert.ok(Math.abs(extra - cost('gc')) <= 8, `gc's child copied ${extra} pages more of icache.call than none's; predicted ${cost('gc')}; ${none.summary}; ${gc.summary}`);
+      assert.is(gc.capture.run?.cacheProbe, undefined, 'no probe when the strategy runs the GC itself');
+    } finally {
+      tmp.remove();
+    }
+  });
+
+// fixtures/ruby/ivar_outgrow.rb: a fourth ivar given to 20,000 objects of three moves their ivars out
+// of the slot. QA found every word of it mutation.object on 3.1 (323 pages, 80,000 words) and the
+// buffer's pointer so on 3.3/3.4 (68-71 pages): it is the ivar added.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} ivar_outgrow: ivars moving out of the slot for a new one are object.ivar`, () => {
+    const { row, summary } = fixtureChild(ruby, 'ivar_outgrow.rb');
+    // the flags word and the buffer's pointer (3.1: its length and the index table too)
+    assert.ok(row('object.ivar').words >= 40_000, summary);
+    assert.ok(row('mutation.object').words <= 10, summary);
+  });
+
+// fixtures/ruby/complex_ivars.rb (3.3+): objects whose shapes went "too complex" keep their ivars in an
+// st_table of their own; @zz given to 20,000 of them is an insert into each table. QA found 837-942 pages
+// of mutation.object a child (the table's header and entries, first written by rb_st_insert).
+for (const { ruby, version } of RUBIES.filter((r) => layoutFor(r.version)?.shapeInFlags))
+  test(`Ruby ${version} complex_ivars: an ivar inserted into an object's own ivar table is object.ivar`, () => {
+    const { row, summary } = fixtureChild(ruby, 'complex_ivars.rb');
+    // the count, the bound and the new entry (hash, key, value) of each table: 5 words an object
+    assert.ok(row('object.ivar').words >= 80_000, summary);
+    // 20,000 tables of 64 bytes, and their entries: 300 pages at least
+    assert.ok(row('object.ivar').pages >= 300, summary);
+    // tables rebuilt by the insert (their bound reset) are not told yet: a few percent
+    assert.ok(row('mutation.object').pages <= 0.05 * row('object.ivar').pages, summary);
+  });
+
+// fixtures/ruby/memo.rb: an ivar declared nil at boot and memoized in the child. QA found those words
+// mutation.object (458-465 pages), which no strategy removes, and prewarm predicted to save 136K of the
+// 3.7M it saved.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} memo: an ivar nil at the fork set in the child is object.ivar, which prewarm removes`, () => {
+    const { row, summary } = fixtureChild(ruby, 'memo.rb');
+    assert.ok(row('object.ivar').words >= 20_000, summary);
+    assert.ok(row('mutation.object').words <= 10, summary);
+  });
+
+// fixtures/ruby/time_fields.rb: 20,000 Times asked for their year fill their broken-down fields once.
+// 3.3+ keeps a Time's struct in its slot (embedded typed data): 442-447 pages were mutation.data there,
+// object.data-cache on 3.1 (the struct malloc'd).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} time_fields: fields a Time computes once are object.data-cache, in its slot or a chunk`, () => {
+    const { row, summary } = fixtureChild(ruby, 'time_fields.rb');
+    assert.ok(row('object.data-cache').words >= 80_000, summary);
+    // 20,000 Times of 40 bytes fill 196 pages at least
+    assert.ok(row('object.data-cache').pages >= Math.ceil((20_000 * 40) / 4096), summary);
+    assert.is(row('mutation.data').pages, 0, summary);
+  });
+
+// fixtures/ruby/redefine.rb: 2,000 methods defined again in the child invalidate their warm call caches
+// (the class a cache was made for zeroed): QA found that word object.singleton (an imemo has no class).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} redefine: call caches a redefinition invalidates are icache.call, no singleton class`, () => {
+    const { row, summary } = fixtureChild(ruby, 'redefine.rb');
+    assert.is(row('object.singleton').words, 0, summary);
+    assert.ok(row('icache.call').words >= 2_000, summary);
+  });
+
+// fixtures/ruby/method_objects.rb: 20,000 Method objects made in the child. Their data points to a
+// method entry, as a call-cache table's items do: QA found 215-220 pages of icache.call on 3.1 (the data
+// malloc'd there), which prewarm was said to save for that reason.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} method_objects: a Method's data is memory the child allocated, not a call-cache table`, () => {
+    const { row, summary } = fixtureChild(ruby, 'method_objects.rb');
+    assert.ok(row('icache.call').pages <= 40, summary);
+  });
+
 // fixtures/ruby/struct_tags.rb: the unfrozen tags of 40,000 preloaded Structs put in a Set (Hash keys).
 // On 3.1 the key's coderange is cleared and computed again: copied pages with no byte changed, named
 // string.coderange-cleared by their first writer (rb_str_resize) where faults are traced. Without a

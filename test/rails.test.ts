@@ -72,13 +72,13 @@ const REQUESTS = ['--rack', APP, ...ROUTES.flatMap((r) => ['--request', r]), '--
 const RAILS_STRATEGIES = ['gc', 'promote', 'warmup', 'prewarm'];
 /** The strategies whose predicted saving the test holds to 10%, per Ruby series (see the header). On 3.4
  *  the strategies that run GCs in the parent (gc, promote, warmup) are printed only: their gaps sit at
- *  the bound (CI and local runs: gc 8.6-9.8%, promote 9.0-12.1%, warmup 8.9-10.4%; 5.7-9.1% in the
- *  header's older measurements), and what they miss is a cost the catalog does not model. A compare of
- *  none and promote (--repeat 3, 3.4.5) had promote predicted 6.6M less and measured 3.8M: its children
- *  copied 447 pages more of icache.call (the strategy's own GCs mark every iseq, and 3.4's marking
- *  empties their call caches, which the children fill again: call sites none's children hit without a
- *  write, so none's capture cannot tell them) and 747 more of alloc.free-slot (slots its GCs freed on
- *  shared pages). */
+ *  the bound (CI and local runs: gc 8.6-9.8%, promote 8.8-12.1%, warmup 8.9-10.4%; 5.7-9.1% in the
+ *  header's older measurements), and what they miss is a cost the catalog does not model: the child's
+ *  allocations fill the memory the strategy's GC freed on shared pages instead of new memory (promote
+ *  against none, one child each: alloc.free-slot 321 -> 1,066 pages; icache.call words the child put in
+ *  chunks it allocated from free memory 36,670 -> 38,092 but on 1,394 -> 1,650 pages, the prev-in-use
+ *  bits of chunks beside them on 966 -> 1,326). The call caches 3.4's marking empties, which the children
+ *  fill again, are modelled (the call-cache probe, docs/ruby.md) and are not it: ~20 pages here. */
 const ASSERTED: Record<string, string[]> = { '3.1': RAILS_STRATEGIES, '3.3': RAILS_STRATEGIES, '3.4': ['prewarm'] };
 
 /** Runs per strategy. 3.3's boots end in two heap sizes (179-182 or 199-200 pages) in proportions that

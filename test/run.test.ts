@@ -182,6 +182,16 @@ test('the program raises while it boots: its error is shown, exit 2', () => {
   assert.match(r.stderr, /cowscope: the program raised ArgumentError: planted boot failure \(.*boot_raise\.rb:3/);
 });
 
+test('a syntax error in the program: its place and text in the one line, exit 2', () => {
+  const file = path.join(tmp.dir, 'syntax_error.rb');
+  fs.writeFileSync(file, 'def x(\n  puts 1\n');
+  // Debian's Ruby 3.1 prints the place and text itself and raises "compile error"
+  const r = runCowscope(['run', '--', '/usr/bin/ruby', file]);
+  assert.is(r.status, 2, r.stderr);
+  const line = r.stderr.trimEnd().split('\n').pop()!;
+  assert.match(line, /^cowscope: the program raised SyntaxError: .*syntax error.* \(.*syntax_error\.rb:2\)$/);
+});
+
 test('an exception whose message has several lines (KeyError and its "Did you mean?"): one line, no escaped line break', () => {
   const r = runCowscope(['run', '--', 'ruby', '-e', 'raise ArgumentError, "first line\\n  second line\\n"']);
   assert.is(r.status, 2, r.stderr);

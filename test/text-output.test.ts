@@ -174,6 +174,15 @@ test('run: what the parent wrote is told apart; a run without blame says so', ()
   assert.not.match(unblamed, /What would help|Why child/);
 });
 
+test('children that differ: the answer names the one that copied most and its causes beside the median', () => {
+  // a pool whose one worker did the work: 20 pages each for two, 600 for the third
+  const text = renderRunText(runReport([child(201, 20, 0), child(202, 600, 40), child(203, 20, 0)]), { bytes: false });
+  assert.match(text, /^Top causes per child: object\.id 80\.0K \(100\.0%\)$/m);
+  assert.match(text, /^  The child that copied most \(202\), 2\.5M: object\.id 2\.3M \(93\.8%\), malloc\.meta 160\.0K \(6\.3%\)$/m);
+  const alike = renderRunText(runReport([child(201, 100, 0), child(202, 120, 0)]), { bytes: false });
+  assert.not.match(alike, /copied most/);
+});
+
 function inspectReport(sharing: { pid: number; copied: number; blamed: boolean; parent?: number }[]): InspectReport {
   return {
     schema: 'cowscope.inspect/1',

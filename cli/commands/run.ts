@@ -466,6 +466,10 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
           'throwaway sibling fork, and forks a stopped twin (the fork-time image) and the children.',
           'Every child is compared with the twin: shared, copied (the child wrote), copied-by-parent (the parent',
           'wrote; exact tier only), new. The program\'s own output goes to stderr.',
+          'On Ruby 3.4, whose full GC empties every call cache, one more child (the call-cache probe) runs a full',
+          'GC and then the workload once the children are done, its output discarded: what a GC before the fork',
+          'costs (gc, promote, warmup, compact). It runs the workload once more: mind a workload with effects',
+          'outside the process. Not with a strategy that runs such a GC itself.',
         ].join('\n'),
       ) as unknown as Argv<RunArgs>, // yargs adds the camel-case traceAllocations at run time
   handler: async (args) => {

@@ -10,6 +10,7 @@ import { spreadOf } from './spread';
 import { formatPercent, formatSize } from './units';
 
 export interface AnswerChild {
+  pid?: number;
   pages: ClassCounts;
   /** undefined: no blame for this child (the notes say why) */
   blame?: CauseCount[];
@@ -51,6 +52,12 @@ export function renderAnswer(children: AnswerChild[], pageSize: number, o: { byt
   const top = topCauses(blamed.map((c) => ({ copied: c.pages.copied, blame: c.blame! })), TOP_CAUSES);
   const of = `${n === 1 ? '' : ' per child'}${byParent > 0 ? ' (of what it wrote itself)' : ''}`;
   out.push(`Top causes${of}: ${top.length ? top.map((t) => `${t.cause} ${size(t.pages)} (${formatPercent(t.pages, copied)})`).join(', ') : 'none (nothing copied)'}`);
+  // Workers that differ (a pool whose one worker did the work): the median child hides the busy one.
+  const most = blamed.reduce((a, b) => (b.pages.copied > a.pages.copied ? b : a));
+  if (blamed.length > 1 && most.pages.copied > 2 * copied) {
+    const its = topCauses([{ copied: most.pages.copied, blame: most.blame! }], TOP_CAUSES);
+    out.push(`  The child that copied most${most.pid ? ` (${most.pid})` : ''}, ${size(most.pages.copied)}: ${its.map((t) => `${t.cause} ${size(t.pages)} (${formatPercent(t.pages, most.pages.copied)})`).join(', ')}`);
+  }
   out.push(...whatWouldHelp(blamed, copied, size, ctx.workers));
   return out;
 }

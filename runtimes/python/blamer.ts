@@ -246,6 +246,18 @@ function objectsOn(p: IdenticalPage): { any: boolean; visited: boolean } {
   return { any, visited };
 }
 
+/** Does the page hold part of a list's items or a bytearray's bytes (the map's buffers)? */
+function onProgramBuffer(p: IdenticalPage): boolean {
+  const b = p.ctx.map.buffers;
+  const ends = p.ctx.bufferEnds;
+  // buffers do not overlap: the last one starting before the page's end, and the one before it
+  for (let i = lastAtOrBelow(b.start, p.page + p.pageSize - 1), n = 0; i >= 0 && n < 2; i--, n++)
+    if (ends[i] > p.page && PROGRAM_BUFFERS.has(BUFFER_KINDS[b.kind[i]])) return true;
+  return false;
+}
+
+const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array']);
+
 /** Functions only a collection runs (gcmodule.c 3.8-3.12, gc.c 3.13+): the writers of GC heads and
  *  what a collection calls. visit_decref and visit_reachable run from the objects' tp_traverse. Not the
  *  tracking of new objects (_PyObject_GC_Link, PyObject_GC_Track): that goes on with the collector
@@ -294,6 +306,10 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   { cause: 'py.gc.traverse', when: (p) => objectsOn(p).visited },
   // Py_INCREF then Py_DECREF: the count is back where it was, the page is copied.
   { cause: 'py.refcount', when: (p) => objectsOn(p).any },
+  // A list's items or a bytearray's bytes stored again as they were (a list reversed twice, L[i] = L[i],
+  // b[:] = bytes(b)): the program's write, as a changed word there is. QA: 391 pages of a list reversed
+  // twice were same-value.unknown (3.11-3.13), with list_reverse as their first writer.
+  { cause: 'py.mutation.buffer', when: (p) => onProgramBuffer(p) },
   { cause: 'py.obmalloc.alloc', when: (p) => poolAt(p.ctx.pools, p.page) >= 0 || poolAt(p.ctx.childPools, p.page) >= 0 },
   { cause: 'exec.stack', when: (p) => p.region === 'stack' },
   { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },

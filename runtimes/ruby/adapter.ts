@@ -10,7 +10,7 @@ import { rubyBlamer } from './blamer';
 import { discoverRubyStructures, StructLayout } from './discover';
 import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
-import { layoutFor, vmOwnThreads } from './layouts';
+import { MARKING_GC_STEPS, layoutFor, ownsNoChunk, vmOwnThreads } from './layouts';
 import type { ChildBlame } from '../../blame/engine';
 
 /** The offsets discovery needs; a version outside the table gets the version-independent part (slot
@@ -23,6 +23,7 @@ function structLayout(map: HeapMapSource): StructLayout {
     heapPage: L?.heapPage.size ? L.heapPage : { size: 0, slotSizeOffset: null, startOffset: 0, bitmapsOffset: 0 },
     iseqBody: L?.iseqBody.callData ? L.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
     env: L?.env ?? null,
+    ownsNoChunk: (flagsLo) => ownsNoChunk(L, flagsLo),
   };
 }
 
@@ -121,7 +122,7 @@ function keptPages(capture: Capture, reference: { vmas: Vma[] }): RubyKept {
 async function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, onCopied: HeapDumpIngest, copied: Float64Array, glibc: Promise<GlibcHeap>, laps: Laps): Promise<void> {
   const pageSize = capture.meta.pageSize;
   capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
-  const ruby = await discoverRubyStructures(reference.pid, onCopied, structLayout(map), reference.vmas, copied, pageSize, () => laps.wait(glibc));
+  const ruby = await discoverRubyStructures(reference.pid, onCopied, structLayout(map), reference.vmas, copied, pageSize, () => laps.wait(glibc), capture.run?.cacheProbe);
   laps.lap('structures');
   capture.ruby = ruby;
   // with the GC heap pages found in memory (born after the map)
@@ -200,10 +201,15 @@ export const rubyAdapter: RuntimeAdapter = {
           `${rubyThreads} Ruby thread${rubyThreads === 1 ? '' : 's'} (${run.threadsAtFork.map((t) => t.name).join(', ')}) and ${run.osThreadsAtFork} OS threads were alive at the fork point: only the forking thread exists in the children, so a child that waits for another one hangs`,
         );
       // Strategy steps that run a marking GC in the parent just before the fork.
-      const gcSteps = run.strategy.split('+').filter((st) => ['gc', 'warmup', 'promote', 'nakayoshi', 'compact'].includes(st));
+      const gcSteps = run.strategy.split('+').filter((st) => (MARKING_GC_STEPS as readonly string[]).includes(st));
       if (gcSteps.length && layoutFor(version)?.markEmptiesCallCaches)
         notes.push(
           `Ruby ${version} empties every call cache of the iseqs a marking GC visits, and the ${gcSteps.join(', ')} step runs one just before the fork: the children start with cold call caches and refill them (icache.call)`,
+        );
+      const refill = capture.ruby?.cacheRefill;
+      if (refill)
+        notes.push(
+          `Ruby ${version} empties every call cache on a full GC: the call-cache probe (a throwaway child that ran one, then the workload) filled ${refill.sites} call sites on ${refill.pages.length} pages, and left ${refill.emptied} emptied; the pages a child did not copy are what ${MARKING_GC_STEPS.join(', ')} cost it (counted in the predicted savings)`,
         );
     }
     if (blames.some((b) => b.unknownVersion))

@@ -24,7 +24,7 @@ import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
-import { FL, IMEMO, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
+import { FL, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
 
 /** What the fork-time image and the child's other words tell about this child. */
@@ -65,6 +65,9 @@ export interface Context {
   idSeenSlots: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
+  /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
+   *  inserted into (stTableHeaders): their slots */
+  ivarTableInserts: Set<number>;
   /** malloc'd st_table headers (chunk start) whose entry counts the child changed, with the table's cause */
   stTableHeaders: AddrMap<string>;
   /** the entry indexes those inserts stored in the tables' bins, one row a header (stBinsCause) */
@@ -156,6 +159,9 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   // were mutation.string (one word an object), and prewarm saved them while predicted to save 64K.
   { cause: 'object.shareable', when: (f) => !!(f.X & FL.shareable) && !!(f.N.lo & FL.shareable) },
   { cause: 'object.ivar', when: (f) => !!(f.X & FL.exivar) },
+  // the object's ivars outgrew its slot and moved to a malloc'd buffer (an ivar added: 3.1's fourth of an
+  // object of three; QA: 20,000 such objects, 323 pages of mutation.object a child)
+  { cause: 'object.ivar', when: (f) => f.t === T.OBJECT && !!(f.X & FL.objectEmbed) && !!(f.O.lo & FL.objectEmbed) },
   { cause: 'hash.iteration', when: (f) => f.t === T.HASH && !!(f.X & FL.hashIterLevel) },
   { cause: 'object.ivar', when: (f) => !!f.L?.shapeInFlags && f.O.hi !== f.N.hi },
 ];
@@ -181,6 +187,8 @@ interface SlotWord {
   L: RubyLayout | undefined;
   /** 3.2+: the shape id in the slot's flags word changed in the child (an ivar added or removed, a freeze) */
   shapeChanged: boolean;
+  /** a T_OBJECT whose ivars moved out of its slot in the child (ROBJECT_EMBED cleared) */
+  ivarsMoved: boolean;
   /** the slot's object in the heap map (-1: none) */
   obj: number;
   ctx: Context;
@@ -208,12 +216,28 @@ const VM_TABLE_TYPES = new Set<number>([T.HASH, T.ARRAY]);
 
 /** Other words of a live slot, first match wins. */
 const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
-  { cause: 'object.singleton', when: (s) => s.off === 8 }, // klass
+  // a call cache's second word is the class it was made for (an imemo has no class there), which a
+  // method defined or a module prepended in the child zeroes to invalidate it (vm_cc_invalidate). QA:
+  // 2,000 methods defined in the child were object.singleton, one word each (3.1, 3.3).
   { cause: 'icache.call', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.callcache },
+  { cause: 'object.singleton', when: (s) => s.off === 8 && s.type !== T.IMEMO }, // klass
+  // where the embedded ivars were: the buffer's pointer (and on 3.1 its length and the class's ivar
+  // index table) now that they live in a malloc'd buffer
+  { cause: 'object.ivar', when: (s) => s.ivarsMoved && s.off >= 16 },
   // ID_SCOPE_MASK (the low 4 bits) alone at the fork: the Symbol had no ID yet
   { cause: 'symbol.id', when: (s) => s.type === T.SYMBOL && !!s.L && s.off === s.L.symbolIdOffset && s.O.hi === 0 && s.O.lo < 16 },
   { cause: 'icache.const', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.constcache },
   { cause: 'object.ivar', when: (s) => s.type === T.OBJECT && !!s.L && s.O.hi === 0 && s.O.lo === s.L.qundef },
+  // An ivar nil at the fork set in the child: the first value of one the program declared (`@label = nil`
+  // in initialize, then `@label ||= ...`), which a run of the workload before the fork sets there. QA: a
+  // worker memoizing a label in 20,000 preloaded objects, 458-465 pages of mutation.object, and prewarm
+  // predicted to save 136K where it saved 3.7M.
+  { cause: 'object.ivar', when: (s) => s.type === T.OBJECT && !!s.L && s.off >= 16 && isNil(s.L, s.O) && !isNil(s.L, s.N) },
+  // 3.3+: a typed data object may keep its data in its own slot (embedded, from +32): a field filled in
+  // from zero there is the value it computes once, as in a malloc'd one (CHUNK_RULES' object.data-cache).
+  // Found on 20,000 preloaded Times asked for their year in the child (3.3.8, 3.4.5): 442-447 pages of
+  // mutation.data, which 3.1 (its data malloc'd) blamed on object.data-cache.
+  { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && onlySetsBits(s.O, s.N) && isProgramSlot(s) },
   // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
   // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
@@ -271,6 +295,17 @@ const mutation = (type: number) => mutationCause(type >= 0 ? TYPE_NAMES[type] : 
 
 /** Did the upper half of a slot's flags word (3.2+: the shape id) change (both known)? */
 const shapeMoved = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && O.hi !== N.hi;
+
+const isNil = (L: RubyLayout, w: Word): boolean => w.hi === 0 && w.lo === L.qnil;
+
+/** Is the slot's object of a class of the program's (not VM_DATA_CLASSES: threads, mutexes, the VM)? */
+function isProgramSlot(s: SlotWord): boolean {
+  if (s.obj < 0) return false;
+  return !VM_DATA_CLASSES.has(s.ctx.classNames.get(s.ctx.ruby.objects.classAddr[s.obj]) ?? '');
+}
+
+/** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
+const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
 export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined): string {
@@ -369,10 +404,10 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
 
 /** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
  *  looked up once per slot, which decides every other word where it is defined. */
-function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false): string {
+function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false, ivarsMoved = false): string {
   if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN ? level : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
   if (level) return level;
-  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, obj: s.obj, ctx };
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
 }
@@ -575,6 +610,8 @@ const inIsEntries = (ctx: Context, v: Word) => !isZero(v) && findRange(ctx.ruby.
 const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when: (c: ChunkContent) => boolean }[] = [
   // an rb_id_table the child inserted into: its new items and the collided bits of the probe path
   { cause: (c) => c.ctx.idTableCause.get(c.start)!, when: (c) => c.ctx.idTableCause.has(c.start) && (isZero(c.O) || (c.O.hi === 0 && c.N.hi === 1 && c.O.lo === c.N.lo)) },
+  // a method defined again: the method entry of its item replaced (idTableCauses)
+  { cause: 'mutation.definition', when: (c) => c.ctx.idTableCause.get(c.start) === 'mutation.definition' && (c.ctx.cw.off[c.k] & 15) === 8 && imemoAt(c.ctx, num(c.O)) === IMEMO.ment && inGcHeap(c.ctx, c.N) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   { cause: 'gc.mark-stack', when: (c) => isMarkStackSize(c.size) && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
@@ -590,6 +627,12 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // Symbols' to_proc in the child: 151 pages taken for the program's mutation.hash), or the Arrays of
   // the Symbol ID table it adds the Symbol to (20,000 Symbols: 3-4 pages of mutation.array).
   { cause: 'mutation.hash-table', when: (c) => VM_TABLE_TYPES.has(ownerType(c.ctx, c.start)) && ownerClass(c.ctx, c.start) === 0 },
+  // The ivar table of an object with a "too complex" shape (3.3+), its entries among its chunks, that the
+  // child inserted into: an ivar added (QA: @zz given to 20,000 such objects, 837-942 pages of
+  // mutation.object a child on 3.3/3.4, first written by rb_st_insert)
+  { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && c.ctx.ivarTableInserts.has(c.ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(c.ctx, c.start)]) },
+  // an ivar nil at the fork set in the child, in an object's ivar buffer (as in its slot, SLOT_RULES)
+  { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && !!c.ctx.L && isNil(c.ctx.L, c.O) && !isNil(c.ctx.L, c.N) },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
@@ -887,8 +930,11 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const was = start === lastStart ? lastCause : out.get(start);
     lastStart = start;
     lastCause = was;
-    // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far)
-    const cause = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses) : undefined;
+    // a pointer decides the chunk's cause until one names it (alloc.malloc: none so far); not a method
+    // entry after an object reference: a Method's data (its receiver's class, then the entry; 3.1 mallocs
+    // it) where a cache table has a count or an ID before it (QA: 20,000 obj.method(:m) in the child, 215
+    // pages of icache.call on 3.1)
+    const cause = !was || was === 'alloc.malloc' ? (afterObjectReference(ctx, diffs, v, k, start) ? undefined : freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses)) : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
@@ -908,6 +954,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
       if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc') out.set(from, b);
     }
   return out;
+}
+
+/** Is changed word k, in the chunk at start, a method entry right after a word that now holds a GC heap
+ *  reference (a Method's data: its class, then its entry), rather than after a count or an ID (a call
+ *  cache record, a method table's item)? */
+function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
+  if (k === 0 || ctx.cw.start[k - 1] !== start || diffs.wordPage[k - 1] !== diffs.wordPage[k] || diffs.wordOffset[k - 1] !== diffs.wordOffset[k] - 8) return false;
+  return inGcHeap(ctx, v.newIn(k - 1)) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment;
 }
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
@@ -977,6 +1031,16 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
   const oldVal: Word = { lo: 0, hi: 0 };
   const V: Word = { lo: 0, hi: 0 };
   for (const k of contentWords) {
+    // A method defined again: the item's value, a method entry, replaced by the new one (the key stays).
+    // QA: 2,000 methods defined again in the child, 104-123 pages of mutation.container (3.1-3.4).
+    if ((ctx.cw.off[k] & 15) === 8) {
+      v.oldInto(k, O);
+      v.newInto(k, N);
+      const start = ctx.cw.start[k];
+      // (the new entry is an object the child made: its slot may not be looked at yet, only where it is)
+      if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N)) out.set(start, 'mutation.definition');
+      continue;
+    }
     if ((ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
     if (k + 1 === diffs.wordPage.length || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
     v.oldInto(k, O);
@@ -1067,6 +1131,11 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     if (b < 0) continue;
     const first = k > 0 && start[k - 1] === s && kind[k - 1] === CW.CONTENT && off[k - 1] === ST_TABLE.powers ? k - 1 : -1;
     const owner = ownerType(ctx, s);
+    // an object's own ivar table (3.3+, a "too complex" shape) that grew: an ivar added
+    if (owner === T.OBJECT && v.newAt(k).lo > v.oldAt(k).lo && isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) {
+      ctx.ivarTableInserts.add(ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(ctx, s)]);
+      continue;
+    }
     if ((owner >= 0 && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
     const known = ctx.contentChunkCause.get(s);
     const cause = known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
@@ -1633,6 +1702,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
     idTableCause: new AddrMap(),
+    ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
     stTableIndexes: { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] },
     contentChunkCause: new AddrMap(),
@@ -1915,6 +1985,21 @@ export function compactionCosts(L: RubyLayout | undefined, filledBytes: number, 
   return packingSteps(L).map((step) => ({ step, pages, why }));
 }
 
+/** What a full GC before the fork costs a child on a Ruby whose marking empties every call cache (3.4):
+ *  the child fills again each call cache its workload runs, call sites that none's children run without
+ *  a write (their caches were filled at the boot), so no copied page of none's shows them. The call-cache
+ *  probe of a run (a child that ran such a GC, then the workload) found their pages (ruby.cacheRefill):
+ *  those this child did not copy are the pages each of these steps adds. Measured on the Rails app,
+ *  3.4.5, 200 requests: promote's children copied 447 pages more of icache.call than none's. */
+export function cacheRefillCosts(L: RubyLayout | undefined, refill: RubyStructures['cacheRefill'], copied: Float64Array): StepCost[] {
+  if (!L?.markEmptiesCallCaches || !refill) return [];
+  let pages = 0;
+  for (const page of refill.pages) if (indexOf(copied, page) < 0) pages++;
+  if (!pages) return [];
+  const why = `a full GC before the fork empties every call cache on Ruby ${L.series}, and the child fills again those its workload runs: the call-cache probe (a full GC, then the workload) filled ${refill.sites} call sites again, on ${pages} pages this child did not copy`;
+  return MARKING_GC_STEPS.map((step): StepCost => ({ step, pages, why }));
+}
+
 /** The flags words of slots that changed on the page being judged, old and new: the row of each by its
  *  index in the page (no Map keyed by 47-bit addresses); and the flags word of the slot that starts on
  *  the page before, when it changed there. */
@@ -2110,7 +2195,11 @@ class RubyPageBlamer implements PageBlamer {
     const run = this.capture.run;
     const i = run?.children.indexOf(this.diffs.pid) ?? -1;
     const allocated = i >= 0 && run?.allocated && run.allocatedSteady ? { all: run.allocated[i], steady: run.allocatedSteady[i] } : undefined;
-    return [...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize), ...prewarmCosts(this.newPages(), this.ctx.gcRuns, allocated)];
+    return [
+      ...compactionCosts(this.ctx.L, this.filledBytes, this.pageSize),
+      ...prewarmCosts(this.newPages(), this.ctx.gcRuns, allocated),
+      ...cacheRefillCosts(this.ctx.L, this.capture.ruby?.cacheRefill, this.diffs.addrs),
+    ];
   }
 
   private newPagesMemo: number | undefined;
@@ -2194,6 +2283,7 @@ class RubyPageBlamer implements PageBlamer {
     let s: Slot | undefined;
     let level: string | undefined; // slotLevelCause of s
     let shapeChanged = false; // of s (3.2+: the shape id lives in the flags word's upper half)
+    let ivarsMoved = false; // of s
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
       // a slot's words come one after another: look it up once
@@ -2201,6 +2291,7 @@ class RubyPageBlamer implements PageBlamer {
         s = slotAt(ctx, body, addr, flags);
         level = s && slotLevelCause(ctx, s, flags.old(s.slot), flags.now(s.slot));
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
+        ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
         if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
@@ -2218,7 +2309,7 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      causes[k - first] = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged);
+      causes[k - first] = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved);
       if (ownerKeys) ownerKeys[k - first] = s.slot;
     }
   }

@@ -18,6 +18,9 @@ export interface StructLayout {
   iseqBody: { pointerOffset: number; isEntries: number; callData: number; isSizes: number[]; ciSize: number; callDataEntry: number; isEntry: number };
   /** imemo env: where its ep pointer is (null: unknown version) */
   env: { epOffset: number } | null;
+  /** an object that keeps its contents in its slot, by its flags word (layouts.ts ownsNoChunk): no owner
+   *  of a chunk its slot's words seem to point to (absent: any object may own one) */
+  ownsNoChunk?: (flagsLo: number) => boolean;
 }
 
 export interface Ranges {
@@ -51,6 +54,11 @@ export interface RubyStructures {
   isEntries: Ranges;
   /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
   vmEmptyCc: number;
+  /** the call-cache probe's finding (a run on a Ruby whose marking GC empties every call cache): the pages
+   *  of the call sites its workload filled after its full GC (sites that held a call cache on the GC
+   *  heap, or none, at the fork), sorted; sites: how many; emptied: the sites the GC emptied that the
+   *  workload left empty */
+  cacheRefill?: { probe: number; pages: Float64Array; sites: number; emptied: number };
   /** glibc chunks of the fork-time [heap] that touch a copied page (allocators/glibc) */
   mallocChunks: MallocChunks;
   /** start of the main arena's first chunk (tcache_perthread_struct), 0 when [heap] is absent */
@@ -162,6 +170,7 @@ export async function discoverRubyStructures(
   copiedPages: Float64Array,
   pageSize: number,
   glibcHeap: () => Promise<GlibcHeap>,
+  cacheProbe = 0,
 ): Promise<RubyStructures> {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
@@ -241,7 +250,9 @@ export async function discoverRubyStructures(
     if (ie && isSize && isSize < 1 << 24) isEntries.push([ie, ie + b.isEntry * isSize, liveIseqs[i]]);
   }
 
-  // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork).
+  // &vm_empty_cc is the most frequent cc among call sites (most are never called before a fork) that is
+  // no call cache on the GC heap (it is static, in libruby): a program's 40,000 sites calling one method
+  // all hold that method's cache.
   const sample: number[] = [];
   for (const [s, e] of allCallData) for (let a = s + 8; a < e && sample.length < 100_000; a += layout.iseqBody.callDataEntry) sample.push(a);
   const ccs = readWords(pid, Float64Array.from(sample));
@@ -249,14 +260,16 @@ export async function discoverRubyStructures(
   for (let i = 0; i < sample.length; i++) if (ccs.ok[i]) freq.set(ccs.words[i], (freq.get(ccs.words[i]) ?? 0) + 1);
   let vmEmptyCc = 0n;
   let best = 0;
-  for (const [v, n] of freq) if (n > best && v !== 0n) [vmEmptyCc, best] = [v, n];
+  for (const [v, n] of freq) if (n > best && v !== 0n && findBody(bodies, layout.heapPageSize, Number(v)) < 0) [vmEmptyCc, best] = [v, n];
+
+  const cacheRefill = cacheProbe && vmEmptyCc ? refilledCallSites(pid, cacheProbe, allCallData, layout.iseqBody.callDataEntry, bodies, layout.heapPageSize, vmEmptyCc, pageSize) : undefined;
 
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize));
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk);
 
   return {
     bodies,
@@ -269,6 +282,7 @@ export async function discoverRubyStructures(
     callData: sortedRanges(callData),
     isEntries: sortedRanges(isEntries),
     vmEmptyCc: Number(vmEmptyCc),
+    ...(cacheRefill ? { cacheRefill } : {}),
     ...(envFlags ? { envFlags } : {}),
     mmappedChunks,
     mallocChunks: glibc.chunks,
@@ -276,6 +290,51 @@ export async function discoverRubyStructures(
     heapStart: glibc.heapStart,
     tcacheKey: glibc.tcacheKey,
   };
+}
+
+/** The call sites the call-cache probe filled. Every call site's cc at the fork (pid: the twin) and in
+ *  the probe (a child that ran a full GC, then the workload, and stopped): a site that holds a call cache
+ *  in the probe, where it held a call cache on the GC heap (markable: the GC empties it) or none at the
+ *  fork, was run by the workload after the GC, and a child of a strategy whose GC ran before the fork
+ *  writes it there; a site the GC emptied and the workload did not run holds &vm_empty_cc. */
+function refilledCallSites(
+  pid: number,
+  probe: number,
+  callData: [number, number][],
+  entry: number,
+  bodies: Float64Array,
+  heapPageSize: number,
+  vmEmptyCc: bigint,
+  pageSize: number,
+): RubyStructures['cacheRefill'] {
+  let n = 0;
+  for (const [s, e] of callData) n += (e - s) / entry;
+  const sites = new Float64Array(n);
+  let k = 0;
+  for (const [s, e] of callData) for (let a = s + 8; a < e; a += entry) sites[k++] = a;
+  const atFork = readWords(pid, sites);
+  const now = readWords(probe, sites);
+  const pages = new Set<number>();
+  let refilled = 0;
+  let emptied = 0;
+  for (let i = 0; i < n; i++) {
+    if (!atFork.ok[i] || !now.ok[i]) continue;
+    const was = atFork.words[i];
+    const unfilled = was === 0n || was === vmEmptyCc;
+    // a cc of the VM's own (static, never emptied) says nothing
+    if (!unfilled && findBody(bodies, heapPageSize, Number(was)) < 0) continue;
+    const is = now.words[i];
+    if (is === vmEmptyCc || is === 0n) {
+      if (!unfilled) emptied++;
+    } else {
+      // filled again, or filled for the first time: the workload after a full GC ran it (a GC also
+      // runs finalizers and clears weak caches, which the workload then does again: code none's
+      // children may never run)
+      refilled++;
+      pages.add(sites[i] - (sites[i] % pageSize));
+    }
+  }
+  return { probe, pages: Float64Array.from(pages).sort(), sites: refilled, emptied };
 }
 
 /** The heap's chunks and the mmapped blocks (in use while mapped) in one list sorted by start. A block
@@ -324,6 +383,7 @@ export function discoverChunkOwners(
   slotStart: Float64Array,
   slotSize: Uint16Array,
   chunks: MallocChunks,
+  ownsNoChunk: (flagsLo: number) => boolean = () => false,
 ): ChunkOwners {
   // The in-use chunks' user pointers are the targets (plain loops over typed arrays: a Rails master has
   // ~150,000 such chunks and ~100,000 owners).
@@ -371,7 +431,10 @@ export function discoverChunkOwners(
   for (let i = 0; i < pendingSlot.length; i++) {
     const t = pendingTarget[i];
     const f = low[4 * i];
-    if (!head.ok[2 * i] || (f & 0x1f) === 0 || owner[t] >= 0) continue; // a free slot's stale pointer
+    // a free slot's stale pointer; an object whose contents are in its slot (an embedded String's bytes
+    // that spell an address, an AR table's leftovers: QA, a Hash and a String taken for the owners of an
+    // Array's buffer and of a call-cache record the child made in a chunk it had freed)
+    if (!head.ok[2 * i] || (f & 0x1f) === 0 || owner[t] >= 0 || ownsNoChunk(f)) continue;
     owner[t] = slots.length;
     slots.push(pendingSlot[i]);
     slotOffset.push(pendingOffset[i]);

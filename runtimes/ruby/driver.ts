@@ -20,7 +20,7 @@ import { reap, setAddressRandomization, setChildSubreaper, watchExit } from '../
 import { statOf, threadsOf } from '../../native/proc';
 import { describeBytes } from '../../native/regular-file';
 import { DEFAULT_MAX_HEAP_MAP, HeapMapError, checkHeapMap } from './heap-map';
-import { vmOwnThreads } from './layouts';
+import { MARKING_GC_STEPS, layoutFor, vmOwnThreads } from './layouts';
 import { AGENT_LAYOUTS, PYTHON_OLDEST } from '../python/layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
@@ -182,7 +182,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   },
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
-  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean') },
+  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean'), cacheProbe: optional(int(1)) },
   done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
@@ -301,6 +301,9 @@ export class RubySession {
   heapMap?: { path: string; seconds: number; bytes: number };
   twin = 0;
   children: number[] = [];
+  /** the call-cache probe (Ruby, where a marking GC empties every call cache): a child that runs a full GC,
+   *  then the workload, once the children are done; 0: none */
+  cacheProbe = 0;
   /** Rack requests each child answered (0 for other workloads) */
   readonly requestsServed = new Map<number, number>();
   /** per child, after some of its Rack requests: how many it had served and when (CLOCK_MONOTONIC µs) */
@@ -559,6 +562,9 @@ export class RubySession {
           // usage: the agent refused what cowscope was given (a WSGI app that is not there, --rack without
           // the rack gem), after where it was named
           if (e.usage) throw new SessionError(`${this.usageSubject()}: ${oneLine(String(e.error))}`);
+          // Ruby 3.1 prints a syntax error's place and text itself, then raises "compile error": name them
+          const parse = /SyntaxError: compile error/.test(String(e.error)) ? /^(\S+:\d+): (.*syntax error.*)$/m.exec(this.stderrTail) : null;
+          if (parse) throw new SessionError(`${this.who(e.pid)} raised SyntaxError: ${oneLine(parse[2])} (${oneLine(parse[1])})`);
           throw new SessionError(`${this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
         }
         if (e.event === 'exited')
@@ -600,6 +606,7 @@ export class RubySession {
   private who(pid: number): string {
     if (pid === this.proc.pid) return 'the program';
     if (pid === this.twin) return `the twin (${pid})`;
+    if (pid === this.cacheProbe) return `the call-cache probe (${pid})`;
     if (this.children.includes(pid)) return `child ${pid}`;
     return `process ${pid}`;
   }
@@ -626,7 +633,7 @@ export class RubySession {
   /** Checks /proc for deaths the watches have not reported yet (the program's too). */
   private noticeDeaths(): void {
     if (this.aborting || this.phase === 'done') return;
-    for (const pid of [this.twin, ...this.children]) {
+    for (const pid of this.forkedPids()) {
       if (!pid || this.deaths.has(pid)) continue;
       const s = statOf(pid);
       if (!s || s.state === 'Z' || s.state === 'X') this.noteDeath(pid);
@@ -664,7 +671,7 @@ export class RubySession {
       d.status !== undefined && (d.status & 0x7f) === 0
         ? `the workload must return normally (no ${this.opts.python ? 'os._exit' : 'exit!'} or exec in a child): remove that call`
         : 'something outside the workload killed it (the OOM killer? see dmesg) or the workload signalled its own process; run again';
-    return new SessionError(`child ${d.pid} ${how} ${where}: ${fix}`);
+    return new SessionError(`${d.pid === this.cacheProbe ? `the call-cache probe ${d.pid} (a child that runs a full GC, then the workload)` : `child ${d.pid}`} ${how} ${where}: ${fix}`);
   }
 
   /** deathError, once the program's last output (when it is the one that died) was read. */
@@ -737,20 +744,26 @@ export class RubySession {
     );
     const twin = forked.twin as number;
     const children = forked.children as number[];
+    const probe = (forked.cacheProbe as number | undefined) ?? 0;
     if (forked.heapAllocatableBytes !== undefined) this.heapAllocatableAtFork = Number(forked.heapAllocatableBytes);
     if (forked.workloadRegistered !== undefined) this.workloadRegistered = forked.workloadRegistered === true;
     // cowscope signals and kills these pids: they must be the program's own children.
-    for (const pid of [twin, ...children]) {
+    for (const pid of [twin, ...children, ...(probe ? [probe] : [])]) {
       const s = statOf(pid);
       if (s && s.ppid !== this.proc.pid)
         throw new SessionError(`the agent named process ${pid} as its twin or child, but its parent is ${s.ppid}, not the program ${this.proc.pid}: the program must not write to cowscope's control channel (fd 3)`);
     }
-    if (children.length !== this.opts.children || new Set([twin, ...children]).size !== children.length + 1)
+    if (children.length !== this.opts.children || new Set([twin, ...children, probe]).size !== children.length + 2)
       throw new SessionError(`the agent reported ${children.length} children for --children ${this.opts.children}: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
     this.twin = twin;
     this.children = children;
-    this.watch([twin, ...children]);
-    await this.waitStopped([this.twin, ...this.children], Date.now() + this.opts.bootTimeoutMs, 'stop at the fork');
+    // The probe is wanted where a marking GC empties every call cache, unless the strategy runs such a GC
+    // itself (its children refill the caches: blame sees it); elsewhere it goes at once (the agent reaps it).
+    const marks = this.opts.strategy.split('+').some((st) => (MARKING_GC_STEPS as readonly string[]).includes(st));
+    if (probe && (this.opts.python || marks || !layoutFor(this.forkPoint.ruby)?.markEmptiesCallCaches)) this.kill([probe]);
+    else this.cacheProbe = probe;
+    this.watch(this.forkedPids());
+    await this.waitStopped(this.forkedPids(), Date.now() + this.opts.bootTimeoutMs, 'stop at the fork');
   }
 
   /** Where the agent is told to write the heap map. */
@@ -849,10 +862,30 @@ export class RubySession {
     this.phase = 'capture';
   }
 
+  /** Runs the call-cache probe (when the agent forked one): once the children are done, so that it takes
+   *  no CPU from their workload; resolves when it has run the workload and stopped again (its call caches
+   *  are read then), at once without a probe. */
+  async runCacheProbe(): Promise<void> {
+    if (!this.cacheProbe) return;
+    const deadline = Date.now() + this.opts.workloadTimeoutMs;
+    process.kill(this.cacheProbe, 'SIGCONT');
+    await this.next(
+      (ev) => ev.event === 'done' && ev.pid === this.cacheProbe,
+      deadline,
+      () => this.stuck([this.cacheProbe], `did not finish the workload within ${this.opts.workloadTimeoutMs / 1000} s after a full GC (the call-cache probe)`),
+    );
+    await this.waitStopped([this.cacheProbe], deadline, 'stop after the workload');
+  }
+
+  /** The twin, the children and the call-cache probe: every process the agent forked for cowscope. */
+  private forkedPids(): number[] {
+    return [this.twin, ...this.children, ...(this.cacheProbe ? [this.cacheProbe] : [])];
+  }
+
   /** Normal end: children and twin are killed, the parent reaps them and exits. */
   async release(): Promise<void> {
     this.phase = 'done';
-    this.kill([this.twin, ...this.children]);
+    this.kill(this.forkedPids());
     this.control.write('{"cmd":"release"}\n');
     await this.finish(5000);
   }
@@ -860,7 +893,7 @@ export class RubySession {
   /** Any failure: kill everything now and reap it. Safe to call more than once. */
   async abort(): Promise<void> {
     this.aborting = true;
-    this.kill([this.twin, ...this.children]);
+    this.kill(this.forkedPids());
     this.kill([this.proc.pid ?? 0]);
     await this.finish(5000);
   }
@@ -892,7 +925,7 @@ export class RubySession {
     // The parent is gone: its children were reaped by it, or are ours now (subreaper), as is anything
     // they started that left the group. Kill and reap every such orphan.
     for (let i = 0; i < 500; i++) {
-      const orphans = [...new Set([this.twin, ...this.children, ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
+      const orphans = [...new Set([...this.forkedPids(), ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
       if (!orphans.length) break;
       for (const pid of orphans) {
         this.kill([pid]);

@@ -35,6 +35,8 @@ export interface RubyLayout {
   };
   /** Qundef: an unset embedded ivar slot */
   qundef: number;
+  /** Qnil (3.1: 0x08; 3.2+: 0x04, as Qundef moved to 0x24) */
+  qnil: number;
   /** ObjectSpace.dump_all sets string coderange bits (so it must run in a sibling fork) */
   dumpMutatesStrings: boolean;
   /** every constant definition invalidates every constant cache (global serial) */
@@ -62,6 +64,9 @@ export interface RubyLayout {
   /** a marking GC empties every call cache of every iseq it marks (3.4.5's cc_is_active always returns
    *  false): gc, warmup, promote and nakayoshi leave children with cold call caches */
   markEmptiesCallCaches: boolean;
+  /** a Hash of few entries keeps its AR table in its own slot (3.3+, variable-width slots): without
+   *  RHASH_ST_TABLE_FLAG it owns no malloc'd chunk, whatever its slot's words look like */
+  hashArInSlot: boolean;
   /** offsets in a class's slot of the call path's tables (rb_id_table pointers): callable_m_tbl and
    *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
    *  classext is a chunk of its own (3.1) or not verified (3.2) */
@@ -88,6 +93,7 @@ const V31: RubyLayout = {
   rememberBits: { offset: 232, bytes: 56 },
   iseqBody: { pointerOffset: 16, isEntries: 184, callData: 192, isSizes: [244], ciSize: 248, callDataEntry: 16, isEntry: 16 },
   qundef: 0x34,
+  qnil: 0x08,
   dumpMutatesStrings: true,
   globalConstantSerial: true,
   resizeClearsCoderange: true, // measured: 3.1.2
@@ -98,6 +104,7 @@ const V31: RubyLayout = {
   env: { epOffset: 16 },
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
+  hashArInSlot: false,
   classCallTables: [],
   oldAge: 3,
   symbolIdOffset: 32,
@@ -117,6 +124,7 @@ const V32: RubyLayout = {
   rememberBits: { offset: 0, bytes: 0 },
   iseqBody: { pointerOffset: 16, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
   qundef: 0x24,
+  qnil: 0x04,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
   resizeClearsCoderange: false, // not verified (no 3.2 here): as in 3.3
@@ -127,6 +135,7 @@ const V32: RubyLayout = {
   env: null,
   envMarkStoresFlag: false,
   markEmptiesCallCaches: false,
+  hashArInSlot: false,
   classCallTables: [],
   oldAge: 3,
   symbolIdOffset: 32,
@@ -144,6 +153,7 @@ const V33: RubyLayout = {
   rememberBits: { offset: 896, bytes: 208 },
   iseqBody: { pointerOffset: 16, isEntries: 176, callData: 184, isSizes: [236, 240, 244, 248], ciSize: 252, callDataEntry: 16, isEntry: 16 },
   qundef: 0x24,
+  qnil: 0x04,
   dumpMutatesStrings: false,
   globalConstantSerial: false,
   resizeClearsCoderange: false, // measured: 3.3.8 and 3.4.5
@@ -154,6 +164,7 @@ const V33: RubyLayout = {
   env: { epOffset: 16 },
   envMarkStoresFlag: true,
   markEmptiesCallCaches: false,
+  hashArInSlot: true,
   classCallTables: [48, 56],
   oldAge: 3,
   symbolIdOffset: 32,
@@ -169,10 +180,35 @@ const V34: RubyLayout = {
   iseqMarkRestoresEmptyCc: false,
   envMarkStoresFlag: false,
   markEmptiesCallCaches: true,
+  hashArInSlot: true,
   warmupFreesEmptyPages: false,
 };
 
 const LAYOUTS = [V31, V32, V33, V34];
+
+/** The agent's strategy steps that run a full marking GC in the parent just before the fork (GC.start,
+ *  Process.warmup, GC.compact); nakayoshi's minor GCs mark no old iseq. A run with one of them has its
+ *  call caches emptied already: it needs no call-cache probe (on a series whose markEmptiesCallCaches
+ *  says a marking GC empties them, the driver keeps the probe the agent forks). */
+export const MARKING_GC_STEPS = ['gc', 'promote', 'warmup', 'compact'] as const;
+
+/** Does an object with this flags word (its low half) keep no malloc'd chunk, its contents in its own
+ *  slot: an embedded String, Array or Object, or (hashArInSlot) a Hash with an AR table? A word of its
+ *  slot that looks like a chunk's address (an embedded String's bytes, an AR table's or a previous
+ *  occupant's leftovers) is then no pointer to a chunk it owns. */
+export function ownsNoChunk(L: RubyLayout | undefined, flagsLo: number): boolean {
+  switch (flagsLo & FL.typeMask) {
+    case T.STRING:
+      return !(flagsLo & FL.user1);
+    case T.ARRAY:
+    case T.OBJECT:
+      return !!(flagsLo & FL.user1);
+    case T.HASH:
+      return !!L?.hashArInSlot && !(flagsLo & FL.hashStTable);
+    default:
+      return false;
+  }
+}
 
 /** The row for a Ruby version ("3.1.2" -> 3.1), or undefined for a version cowscope does not know. */
 export function layoutFor(version: string): RubyLayout | undefined {
@@ -236,6 +272,13 @@ export const FL = {
   seenObjId: 0x200,
   exivar: 0x400,
   freeze: 0x800,
+  /** FL_USER1: T_OBJECT's and T_ARRAY's EMBED (their contents inside the slot), T_STRING's NOEMBED (its
+   *  bytes in a buffer of their own), 3.1-3.4. ROBJECT_EMBED is cleared when the ivars outgrow the slot
+   *  and move to a malloc'd buffer. */
+  objectEmbed: 0x2000,
+  user1: 0x2000,
+  /** T_HASH: RHASH_ST_TABLE_FLAG (FL_USER3), an st_table rather than an AR table */
+  hashStTable: 0x8000,
   /** T_STRING coderange: FL_USER8 | FL_USER9 */
   coderange: 0x300000,
   /** imemo ment: METHOD_ENTRY_CACHED (bit 20) and INVALIDATED (bit 21) */

@@ -561,6 +561,10 @@ def _walk(out):
             stack.append(t)
         try:
             stack.extend(gc.get_referents(o))
+            # a dict whose keys are all str (3.11+: DK_IS_UNICODE) does not visit them: a str cannot be
+            # part of a cycle. Their refcounts change whenever the dict is iterated.
+            if issubclass(t, dict):
+                stack.extend(dict.keys(o))
         except Exception:
             pass
         if t is code_type:
@@ -586,6 +590,8 @@ def _walk(out):
     # a static type (in the interpreter's or an extension's data) is a PyTypeObject, not the heap type's
     # larger struct that type's basicsize gives (a word past its end belongs to the next static object)
     static_type_size = type.__sizeof__(object)
+    # array.array's buffer, where the program uses the module (the walk imports nothing)
+    array_type = getattr(sys.modules.get("array"), "array", None)
     for i, o in seen.items():
         t = type(o)
         flags = type_flags(t)
@@ -624,6 +630,16 @@ def _walk(out):
                 allocated = _u64(i + 32)
                 if items and allocated:
                     w("B %x %d listitems %x\n" % (items, 8 * allocated, i))
+            elif issubclass(t, (set, frozenset)):
+                # PySetObject (3.8-3.13): mask at +32, table at +40; up to 8 entries the table is the
+                # object's own smalltable (+64), past that a block of (mask + 1) entries of 16 bytes
+                table = _u64(i + 40)
+                if table and table != i + 64:
+                    w("B %x %d settable %x\n" % (table, 16 * (_u64(i + 32) + 1), i))
+            elif array_type is not None and issubclass(t, array_type):
+                address, length = array_type.buffer_info(o)
+                if address and length:
+                    w("B %x %d array %x\n" % (address, length * array_type.itemsize.__get__(o), i))
             elif issubclass(t, bytearray):
                 # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
                 # bytes are a glibc chunk of their own, which no object of the map covers

@@ -228,8 +228,9 @@ module Cowscope
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
-                          workloadRegistered: !@workload.nil?) # after the strategy: a custom step may register it
+        report('forked', twin: pids.first, children: pids[1...-1], heapAllocatableBytes: @heap_allocatable_bytes,
+                          workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
+                          cacheProbe: pids.last)
         finish_heap_map(*sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release(pids)
@@ -376,7 +377,14 @@ module Cowscope
         c[:process].kill(:STOP, c[:process].pid)
         exit!(0)
       end
-      [twin, *fork_children(c, count)]
+      # The call-cache probe, last (no child holds its pid): a child that, told to go, runs a full GC and
+      # then the workload. On a Ruby whose marking GC empties every call cache (cowscope's version table
+      # says which), the call caches it fills again are those the workload runs: what a strategy's GC
+      # before the fork costs each child (none's children run them without a write, so their copies
+      # cannot tell). cowscope reads its call caches, or kills it at once where it needs none; it is
+      # nobody's measurement. Always forked: deciding here would allocate at load or at the fork point
+      # and shift the program's GCs, a measurement's own.
+      [twin, *fork_children(c, count), fork { child_main(c, probe: true) }]
     end
 
     # Each pid stays in a local of its own frame (the VM stack, which every child writes anyway) until the
@@ -396,13 +404,19 @@ module Cowscope
       exit!(1) if c[:process].ppid != c[:parent]
     end
 
-    def child_main(c)
+    def child_main(c, probe: false)
       status = 1
       process = c[:process]
       me = process.pid
       gc = c[:gc]
       forked_setup(c)
       process.kill(:STOP, me) # wait for go
+      if probe
+        # no measurement: its output is not the program's to show again
+        $stdout.reopen(File::NULL, 'w')
+        $stderr.reopen(File::NULL, 'w')
+        gc.start(full_mark: true, immediate_sweep: true)
+      end
       gc_at_go = gc.count
       run_workload(c[:workload])
       # A process the workload forked without a block, back from it: it ends as it would have (it is no
