@@ -180,6 +180,17 @@ for (const { ruby, version } of RUBIES) {
   });
 }
 
+// fixtures/ruby/reverse_twice.rb: an Array reversed twice in the child, its buffer's pages copied with no
+// byte changed. Where libruby's functions are named, the first writer (rb_ary_reverse) makes them the
+// program's mutation.array; QA found 391 pages of same-value.unknown on 3.4.5.
+for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
+  test(`Ruby ${version} reverse_twice: an Array's buffer stored again as it was is mutation.array, by its writer`, () => {
+    const { row, summary } = fixtureChild(ruby, 'reverse_twice.rb');
+    // 100,000 elements of 8 bytes: 195 pages at least
+    assert.ok(row('mutation.array').pages >= Math.floor((100_000 * 8) / 4096), summary);
+    assert.ok(row('same-value.unknown').pages <= 3, summary);
+  });
+
 // big_array: every element of a preloaded 100,000-element Array of numbers changed. On Debian's 3.1 its
 // 800,000-byte buffer is a block glibc mmapped of its own, outside the heap's chunk walk: its owner comes
 // from the same pointer scan as the heap chunks'. Without one, a buffer of small numbers passed for VM

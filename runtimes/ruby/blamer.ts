@@ -1439,10 +1439,15 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
     on: (p) => (bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0),
   },
   { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
-  { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill)$/ },
+  // (and the reorderings that may leave every element where it was: an Array reversed twice, QA: 391
+  // pages of same-value.unknown on 3.4.5, first written by rb_ary_reverse)
+  { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill|rb_ary_reverse(_bang)?|ary_reverse|rb_ary_rotate\w*|ary_rotate_ptr|rb_ary_sort_bang|rb_ary_shuffle_bang|ary_shuffle_bang)$/ },
   { cause: 'mutation.struct', writer: /^(vm_call_opt_struct_aset0?|rb_struct_aset|rb_struct_set|struct_aset_imp)$/ },
   { cause: 'mutation.object', writer: /^(vm_call_attrset\w*|vm_setivar\w*|vm_setinstancevariable|rb_ivar_set|rb_obj_ivar_set|obj_ivar_set\w*)$/ },
-  { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr)$/ },
+  { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
+  // a Mutex locked and unlocked (synchronize): its owner stored and cleared (QA: 266-279 pages of
+  // same-value.unknown a child, first written by rb_mutex_trylock)
+  { cause: 'mutation.data', writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/ },
 ];
 
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS). */
