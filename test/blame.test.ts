@@ -434,7 +434,7 @@ for (const { ruby, version } of RUBIES)
     try {
       const runs = ['none', 'gc'].map((strategy) => {
         const save = path.join(tmp.dir, `${strategy}.cow`);
-        const r = runCowscope(['run', '--json', '--children', '1', '--strategy', strategy, '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'cache_probe.rb')]);
+        const r = runCowscope(['run', '--json', '--children', '1', '--cache-probe', '--strategy', strategy, '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'cache_probe.rb')]);
         assert.is(r.status, 0, r.stderr);
         const child = JSON.parse(r.stdout).children[0];
         assertTotals(child);

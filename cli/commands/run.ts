@@ -72,6 +72,8 @@ export interface RunArgs {
   traceAllocations: boolean;
   /** false (--no-aslr): the program starts with address-space randomisation off */
   aslr?: boolean;
+  /** --cache-probe (Ruby 3.4): run the call-cache probe */
+  cacheProbe?: boolean;
   /** sample every page fault of the children (perf_event_open) to name each copied page's first writer */
   traceFaults?: boolean;
   /** with the prewarm step: how many times the parent runs the workload first (default DEFAULT_PREWARM);
@@ -162,6 +164,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
     traceAllocations: args.traceAllocations,
     aslr: args.aslr !== false,
     traceFaults: args.traceFaults !== false,
+    cacheProbe: args.cacheProbe === true,
     prewarm,
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
@@ -444,6 +447,12 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
         describe:
           '--no-aslr starts the program with address-space randomisation off, so repeated runs place memory alike (compare strategies without layout noise)',
       })
+      .option('cache-probe', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Ruby 3.4 (a full GC empties every call cache): one more child runs a full GC, then the workload, so the predicted savings of gc, promote, warmup and compact count the call caches the children would fill again (the workload runs once more)',
+      })
       .option('trace-faults', { type: 'boolean', default: true, describe: 'sample every page fault of the children (perf_event_open) to name the first writer of each copied page; --no-trace-faults turns it off' })
       .option('ruby', { type: 'string', default: RUN_DEFAULTS.ruby, describe: 'the Ruby interpreter' })
       .option('python', { type: 'string', describe: 'run a Python program with this interpreter (also recognised from -- python3 … or a .py script)' })
@@ -466,10 +475,10 @@ export const runCommandModule: CommandModule<object, RunArgs> = {
           'throwaway sibling fork, and forks a stopped twin (the fork-time image) and the children.',
           'Every child is compared with the twin: shared, copied (the child wrote), copied-by-parent (the parent',
           'wrote; exact tier only), new. The program\'s own output goes to stderr.',
-          'On Ruby 3.4, whose full GC empties every call cache, one more child (the call-cache probe) runs a full',
-          'GC and then the workload once the children are done, its output discarded: what a GC before the fork',
-          'costs (gc, promote, warmup, compact). It runs the workload once more: mind a workload with effects',
-          'outside the process. Not with a strategy that runs such a GC itself.',
+          'With --cache-probe on Ruby 3.4, whose full GC empties every call cache, one more child (the call-cache',
+          'probe) runs a full GC and then the workload once the children are done, its output discarded: what a',
+          'GC before the fork costs (gc, promote, warmup, compact). It runs the workload once more: mind a',
+          'workload with effects outside the process. Not with a strategy that runs such a GC itself.',
         ].join('\n'),
       ) as unknown as Argv<RunArgs>, // yargs adds the camel-case traceAllocations at run time
   handler: async (args) => {

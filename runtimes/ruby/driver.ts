@@ -81,6 +81,8 @@ export interface RubyRunOptions {
   maxHeapMapBytes?: number;
   /** false: start the program with address-space randomisation off (the same layout every run) */
   aslr?: boolean;
+  /** Ruby: fork and run the call-cache probe (kept where a marking GC empties every call cache) */
+  cacheProbe?: boolean;
   /** called with the stopped children right before they are continued (fault tracing starts here) */
   beforeContinue?: (children: number[]) => void;
 }
@@ -402,6 +404,7 @@ export class RubySession {
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
+      cacheProbe: opts.cacheProbe === true,
       // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };

@@ -193,7 +193,8 @@ const LAYOUTS = [V31, V32, V33, V34];
 export const MARKING_GC_STEPS = ['gc', 'promote', 'warmup', 'compact'] as const;
 
 /** Does an object with this flags word (its low half) keep no malloc'd chunk, its contents in its own
- *  slot: an embedded String, Array or Object, or (hashArInSlot) a Hash with an AR table? A word of its
+ *  slot: an embedded String or Array, or (hashArInSlot) a Hash with an AR table? (Not told of an Object:
+ *  3.3+'s objects whose ivars live in a table of their own keep the flag.) A word of its
  *  slot that looks like a chunk's address (an embedded String's bytes, an AR table's or a previous
  *  occupant's leftovers) is then no pointer to a chunk it owns. */
 export function ownsNoChunk(L: RubyLayout | undefined, flagsLo: number): boolean {
@@ -201,7 +202,6 @@ export function ownsNoChunk(L: RubyLayout | undefined, flagsLo: number): boolean
     case T.STRING:
       return !(flagsLo & FL.user1);
     case T.ARRAY:
-    case T.OBJECT:
       return !!(flagsLo & FL.user1);
     case T.HASH:
       return !!L?.hashArInSlot && !(flagsLo & FL.hashStTable);

@@ -228,9 +228,9 @@ module Cowscope
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        report('forked', twin: pids.first, children: pids[1...-1], heapAllocatableBytes: @heap_allocatable_bytes,
+        report('forked', twin: pids.first, children: pids[1, Integer(CONFIG.fetch('children'))], heapAllocatableBytes: @heap_allocatable_bytes,
                           workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
-                          cacheProbe: pids.last)
+                          **(CONFIG['cacheProbe'] ? { cacheProbe: pids.last } : {}))
         finish_heap_map(*sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release(pids)
@@ -377,13 +377,14 @@ module Cowscope
         c[:process].kill(:STOP, c[:process].pid)
         exit!(0)
       end
-      # The call-cache probe, last (no child holds its pid): a child that, told to go, runs a full GC and
-      # then the workload. On a Ruby whose marking GC empties every call cache (cowscope's version table
-      # says which), the call caches it fills again are those the workload runs: what a strategy's GC
-      # before the fork costs each child (none's children run them without a write, so their copies
-      # cannot tell). cowscope reads its call caches, or kills it at once where it needs none; it is
-      # nobody's measurement. Always forked: deciding here would allocate at load or at the fork point
-      # and shift the program's GCs, a measurement's own.
+      # The call-cache probe (cowscope run --cache-probe), last (no child holds its pid): a child that, told
+      # to go, runs a full GC and then the workload. On a Ruby whose marking GC empties every call cache
+      # (cowscope's version table says which), the call caches it fills again are those the workload runs:
+      # what a strategy's GC before the fork costs each child (none's children run them without a write,
+      # so their copies cannot tell). cowscope reads its call caches, or kills it at once where it needs
+      # none; it is nobody's measurement.
+      return [twin, *fork_children(c, count)] unless CONFIG['cacheProbe']
+
       [twin, *fork_children(c, count), fork { child_main(c, probe: true) }]
     end
 
