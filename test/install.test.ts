@@ -30,6 +30,7 @@ const SHIPPED = [
   'binding.gyp',
   'native/common.h',
   'runtimes/ruby/agent/cowscope.rb',
+  'runtimes/ruby/agent/cache_probe.rb',
   'runtimes/python/agent/cowscope.py',
   'runtimes/python/agent/sitecustomize.py',
   'runtimes/python/agent/layouts.json',

@@ -24,6 +24,8 @@ import { MARKING_GC_STEPS, layoutFor, vmOwnThreads } from './layouts';
 import { AGENT_LAYOUTS, PYTHON_OLDEST } from '../python/layouts';
 
 export const AGENT_PATH = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'ruby', 'agent', 'cowscope.rb');
+/** The agent's extension that forks the call-cache probe, loaded after it with --cache-probe only */
+const CACHE_PROBE_PATH = path.resolve(path.dirname(AGENT_PATH), 'cache_probe.rb');
 /** The folder of the Python agent (cowscope.py): the bootstrap puts it on sys.path. */
 export const PYTHON_AGENT_DIR = path.resolve(__dirname, '..', '..', '..', 'runtimes', 'python', 'agent');
 
@@ -404,11 +406,11 @@ export class RubySession {
       traceAllocations: opts.traceAllocations,
       prewarm: opts.prewarm,
       beforeFork: opts.beforeFork,
-      cacheProbe: opts.cacheProbe === true,
       // the Python agent's offsets come from the one version table (runtimes/python/layouts.ts)
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
-    const args = opts.python ? pythonArgs(opts.program, !!opts.wsgi) : ['-r', AGENT_PATH, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    const probe = opts.cacheProbe ? ['-r', CACHE_PROBE_PATH] : [];
+    const args = opts.python ? pythonArgs(opts.program, !!opts.wsgi) : ['-r', AGENT_PATH, ...probe, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.

@@ -228,9 +228,8 @@ module Cowscope
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        report('forked', twin: pids.first, children: pids[1, Integer(CONFIG.fetch('children'))], heapAllocatableBytes: @heap_allocatable_bytes,
-                          workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
-                          **(CONFIG['cacheProbe'] ? { cacheProbe: pids.last } : {}))
+        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
+                          workloadRegistered: !@workload.nil?) # after the strategy: a custom step may register it
         finish_heap_map(*sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release(pids)
@@ -377,15 +376,7 @@ module Cowscope
         c[:process].kill(:STOP, c[:process].pid)
         exit!(0)
       end
-      # The call-cache probe (cowscope run --cache-probe), last (no child holds its pid): a child that, told
-      # to go, runs a full GC and then the workload. On a Ruby whose marking GC empties every call cache
-      # (cowscope's version table says which), the call caches it fills again are those the workload runs:
-      # what a strategy's GC before the fork costs each child (none's children run them without a write,
-      # so their copies cannot tell). cowscope reads its call caches, or kills it at once where it needs
-      # none; it is nobody's measurement.
-      return [twin, *fork_children(c, count)] unless CONFIG['cacheProbe']
-
-      [twin, *fork_children(c, count), fork { child_main(c, probe: true) }]
+      [twin, *fork_children(c, count)]
     end
 
     # Each pid stays in a local of its own frame (the VM stack, which every child writes anyway) until the
@@ -405,19 +396,13 @@ module Cowscope
       exit!(1) if c[:process].ppid != c[:parent]
     end
 
-    def child_main(c, probe: false)
+    def child_main(c)
       status = 1
       process = c[:process]
       me = process.pid
       gc = c[:gc]
       forked_setup(c)
       process.kill(:STOP, me) # wait for go
-      if probe
-        # no measurement: its output is not the program's to show again
-        $stdout.reopen(File::NULL, 'w')
-        $stderr.reopen(File::NULL, 'w')
-        gc.start(full_mark: true, immediate_sweep: true)
-      end
       gc_at_go = gc.count
       run_workload(c[:workload])
       # A process the workload forked without a block, back from it: it ends as it would have (it is no
