@@ -214,7 +214,9 @@ async function main(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { inspect } = require('./commands/inspect') as typeof import('./commands/inspect');
     writeStdout(await inspect(quick));
-    return;
+    // Nothing is left to run: exit now rather than when the event loop drains, which tears the
+    // environment and V8's heap down first (~3 ms of the command, held to smem's time).
+    process.exit(process.exitCode ?? 0);
   }
   guardStreams();
   // eslint-disable-next-line @typescript-eslint/no-var-requires

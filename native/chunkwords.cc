@@ -78,12 +78,52 @@ struct View {
   }
 };
 
+// Where chunks lie: the union of the chunks of both lists, as sorted, disjoint [start, end) spans (one
+// per run of adjacent chunks: a heap or a part of one). An address outside every span is in no chunk of
+// either list, so Chunks::At would find none.
+class Spans {
+ public:
+  explicit Spans(const View& g) {
+    std::vector<std::pair<double, double>> all;
+    for (const Chunks* c : {&g.fork, &g.child}) {
+      for (size_t i = 0; i < c->count(); i++) {
+        if (!all.empty() && c->start(i) >= all.back().first && c->start(i) <= all.back().second) {
+          all.back().second = std::max(all.back().second, c->end(i));
+        } else {
+          all.emplace_back(c->start(i), c->end(i));
+        }
+      }
+    }
+    std::sort(all.begin(), all.end());
+    for (const auto& [s, e] : all) {
+      if (!start_.empty() && s <= end_.back()) {
+        end_.back() = std::max(end_.back(), e);
+      } else {
+        start_.push_back(s);
+        end_.push_back(e);
+      }
+    }
+  }
+  bool Covers(double a) const {
+    const size_t i = std::upper_bound(start_.begin(), start_.end(), a) - start_.begin();
+    return i > 0 && a < end_[i - 1];
+  }
+
+ private:
+  std::vector<double> start_, end_;
+};
+
+// A row: its kind, and for FRESH, CONTENT and PREV_IN_USE the chunk it names, as an index into the
+// fork-time list (i >= 0) or the child's (-2 - i); the start, size and offset follow from it and the
+// word's address (allocators/glibc/rules.ts ChunkWords). Three columns of doubles instead were 24 bytes a
+// row for two lookups of a Rails worker's 900K words: 43 MiB the kernel faulted in for every blame.
 struct Out {
   uint8_t* kind;
-  double* start;
-  double* size;
-  double* off;
+  int32_t* chunk;
 };
+
+constexpr int32_t ForkChunk(ptrdiff_t i) { return static_cast<int32_t>(i); }
+constexpr int32_t ChildChunk(ptrdiff_t i) { return static_cast<int32_t>(-2 - i); }
 
 // Does a chunk of the list start at a thread arena heap's base: that "chunk" is the heap's header.
 bool IsArenaHeader(const View& g, double start) { return start > 0 && g.ArenaBase(start) == start; }
@@ -121,8 +161,8 @@ bool InPrevSize(const View& g, double addr, ptrdiff_t c, ptrdiff_t ck) {
   return c > 0 && addr - g.fork.start(c) < 8 && g.fork.end(c - 1) == g.fork.start(c) && g.fork.inUse(c - 1);
 }
 
-// The kind of the word at addr (fork-time value o, the child's n), with its chunk's start, size and the
-// word's offset written into row k of out where the kind has them.
+// The kind of the word at addr (fork-time value o, the child's n), with its chunk written into row k of
+// out where the kind has one.
 Kind Classify(const View& g, double addr, uint64_t o, uint64_t n, const Out& out, size_t k) {
   // A chunk's first word (prev_size) is user data of the chunk before it while that one is in use.
   ptrdiff_t c = g.fork.At(addr);
@@ -144,24 +184,21 @@ Kind Classify(const View& g, double addr, uint64_t o, uint64_t n, const Out& out
     if (ck >= 0 && !g.child.inUse(ck) && IsFreeLink(off, g.child.size(ck))) return kMeta;
     if (isKey(o) || isKey(n)) return kMeta;
     // Anything else the child wrote there: it allocated the memory (and may have freed it since).
-    out.start[k] = s;
-    out.off[k] = off;
+    out.chunk[k] = ck >= 0 ? ChildChunk(ck) : ForkChunk(c);
     return kFresh;
   }
   const double off = addr - start;
   // A chunk in use at the fork that the child freed: its bin links are glibc's.
   if (ck >= 0 && !g.child.inUse(ck) && IsFreeLink(off, g.fork.size(c))) return kMeta;
   if (off == 8 && (o >> 32) == (n >> 32) && ((o ^ n) & 0xffffffffu) == 1 && c > 0 && g.fork.end(c - 1) == start) {
-    out.start[k] = g.fork.start(c - 1);
+    out.chunk[k] = ForkChunk(c - 1);
     return kPrevInUse;
   }
   if (off < 16) return kMeta;
   // glibc's own words in a chunk freed into tcache: the key at +24, the safe-linked next pointer at +16.
   if (isKey(o) || isKey(n)) return kMeta;
   if (off == 16 && (IsSafeLink(g, addr, n) || IsSafeLink(g, addr, o))) return kMeta;
-  out.start[k] = start;
-  out.size[k] = g.fork.size(c);
-  out.off[k] = off;
+  out.chunk[k] = ForkChunk(c);
   return kContent;
 }
 
@@ -191,7 +228,7 @@ Chunks ChunksProp(Napi::Object g, const char* start, const char* size, const cha
 }
 
 // classifyChunkWords(view, addrs: Float64Array | null, oldWord, newWord: BigUint64Array,
-//                    skip: Uint8Array | null, out: {kind, start, size, off}): row k of out says what
+//                    skip: Uint8Array | null, out: {kind, chunk}): row k of out says what
 // the word at addrs[k] is (old value oldWord[k], the child's newWord[k]); with addrs null, what the
 // address newWord[k] is (a stored pointer's target: its value on both sides). Rows with skip[k] set,
 // and words in no chunk, get kind 0. view: {forkStart, forkSize, forkEnd, forkInUse, childStart?,
@@ -235,12 +272,11 @@ Napi::Value ClassifyChunkWords(const Napi::CallbackInfo& info) {
   }
   Napi::Object ov = info[5].As<Napi::Object>();
   auto kind = Prop<Napi::Uint8Array>(ov, "kind", napi_uint8_array, "Uint8Array");
-  auto start = Prop<Napi::Float64Array>(ov, "start", napi_float64_array, "Float64Array");
-  auto size = Prop<Napi::Float64Array>(ov, "size", napi_float64_array, "Float64Array");
-  auto off = Prop<Napi::Float64Array>(ov, "off", napi_float64_array, "Float64Array");
-  if (oldWord.ElementLength() != n || kind.ElementLength() != n || start.ElementLength() != n || size.ElementLength() != n || off.ElementLength() != n)
+  auto chunk = Prop<Napi::Int32Array>(ov, "chunk", napi_int32_array, "Int32Array");
+  if (oldWord.ElementLength() != n || kind.ElementLength() != n || chunk.ElementLength() != n)
     throw Napi::RangeError::New(env, "classifyChunkWords: old and new words and the out rows must be as many");
-  const Out out{kind.Data(), start.Data(), size.Data(), off.Data()};
+  if (g.fork.count() > INT32_MAX || g.child.count() > INT32_MAX) throw Napi::RangeError::New(env, "classifyChunkWords: over 2^31 chunks");
+  const Out out{kind.Data(), chunk.Data()};
   const uint64_t* o = oldWord.Data();
   const uint64_t* w = newWord.Data();
   // Every chunk lies in [lo, hi): most stored values are no address in it (small numbers, characters).
@@ -257,11 +293,15 @@ Napi::Value ClassifyChunkWords(const Napi::CallbackInfo& info) {
   }
   // Stored values come in no order: the ones that may be chunk addresses are classified in address order,
   // so that each lookup starts from the last one's chunk (Chunks::At) instead of searching every list.
+  // [lo, hi) spans the main heap and the thread arenas' heaps far apart, and most values in it point
+  // between them (a Rails worker's references to GC heap pages: half its values): only those inside the
+  // spans the chunks cover are sorted and looked up; the others are in no chunk.
+  const Spans spans(g);
   std::vector<std::pair<double, size_t>> targets;
   for (size_t k = 0; k < n; k++) {
     kind[k] = kNone;
     const double addr = static_cast<double>(w[k]);
-    if (!(skip && skip[k]) && addr >= lo && addr < hi) targets.emplace_back(addr, k);
+    if (!(skip && skip[k]) && addr >= lo && addr < hi && spans.Covers(addr)) targets.emplace_back(addr, k);
   }
   std::sort(targets.begin(), targets.end());
   // addr is exact (below hi, a chunk's end), so it is w[k] again, without reading w at random

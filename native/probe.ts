@@ -509,12 +509,11 @@ export interface ChunkView {
   arenaMax: number;
 }
 
-/** Rows written by classifyChunkWords, one per word (allocators/glibc/rules.ts ChunkWords). */
+/** Rows written by classifyChunkWords, one per word (allocators/glibc/rules.ts ChunkWords): the kind,
+ *  and the chunk the row names (fork-time list index i, or the child's as -2 - i). */
 export interface ChunkWordRows {
   kind: Uint8Array;
-  start: Float64Array;
-  size: Float64Array;
-  off: Float64Array;
+  chunk: Int32Array;
 }
 
 /** Row k of out: what the word at addrs[k] is to glibc (its fork-time value oldWord[k], the child's

@@ -471,9 +471,9 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
   cases.forEach(([addr, o, n, kind, start, size, off], k) => {
     const what = `0x${addr.toString(16)}: ${o.toString(16)} -> ${n.toString(16)}`;
     assert.is(rows.kind[k], kind, what);
-    if (kind === CW.FRESH || kind === CW.CONTENT || kind === CW.PREV_IN_USE) assert.is(rows.start[k], start, `${what}: start`);
-    if (kind === CW.CONTENT) assert.is(rows.size[k], size, `${what}: size`);
-    if (kind === CW.FRESH || kind === CW.CONTENT) assert.is(rows.off[k], off, `${what}: offset`);
+    if (kind === CW.FRESH || kind === CW.CONTENT || kind === CW.PREV_IN_USE) assert.is(rows.start(k), start, `${what}: start`);
+    if (kind === CW.CONTENT) assert.is(rows.size(k), size, `${what}: size`);
+    if (kind === CW.FRESH || kind === CW.CONTENT) assert.is(rows.off(k), off, `${what}: offset`);
     // one word alone gives the same (the lookups' cursor is no part of the answer)
     const one = chunkWord(view, addr, wordOf(o.toString(16)), wordOf(n.toString(16)));
     assert.is(one?.kind, [undefined, 'meta', 'prev-in-use', 'fresh', 'content'][kind], `${what} alone`);
@@ -486,7 +486,7 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
   const values = BigUint64Array.of(BigInt(A + 0x20), BigInt(C + 0x10), 0x41n, BigInt(A + 0x28));
   const t = classifyChunkWords(view, null, values, values, Uint8Array.of(0, 0, 0, 1));
   assert.equal(Array.from(t.kind), [CW.CONTENT, CW.FRESH, CW.NONE, CW.NONE]);
-  assert.equal([t.start[0], t.off[0], t.start[1], t.off[1]], [A, 0x20, C, 0x10]);
+  assert.equal([t.start(0), t.off(0), t.start(1), t.off(1)], [A, 0x20, C, 0x10]);
   // bad arguments: a type error naming the argument, nothing written
   assert.throws(() => classifyChunkWords(view, Float64Array.of(1, 2), BigUint64Array.of(1n), BigUint64Array.of(1n)), /one address per word/);
   assert.throws(() => classifyChunkWords(view, null, BigUint64Array.of(1n), BigUint64Array.of(1n, 2n)), /as many/);
@@ -539,7 +539,7 @@ test('glibc words in a batch equal one word at a time, on random heaps, in any o
     const pick = <T>(xs: T[], ks: number[]) => ks.map((k) => xs[k]);
     const rowOf = (rows: ReturnType<typeof classifyChunkWords>, k: number) => {
       const kind = rows.kind[k];
-      return [kind, kind >= CW.PREV_IN_USE ? rows.start[k] : 0, kind === CW.CONTENT ? rows.size[k] : 0, kind >= CW.FRESH ? rows.off[k] : 0];
+      return [kind, kind >= CW.PREV_IN_USE ? rows.start(k) : 0, kind === CW.CONTENT ? rows.size(k) : 0, kind >= CW.FRESH ? rows.off(k) : 0];
     };
     for (const ks of [[...addrs.keys()], order]) {
       const a = Float64Array.from(pick(addrs, ks));

@@ -66,26 +66,61 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
 export const CW = { NONE: 0, META: 1, PREV_IN_USE: 2, FRESH: 3, CONTENT: 4 } as const;
 
 /** What many words are to glibc, one row per word, in typed arrays (the blame's per-word path asks
- *  about every changed word and every pointer it stores: no object per word). */
-export interface ChunkWords {
-  kind: Uint8Array;
-  /** FRESH, CONTENT: the chunk's start; PREV_IN_USE: the start of the chunk before */
-  start: Float64Array;
-  /** CONTENT: the fork-time chunk's size */
-  size: Float64Array;
-  /** FRESH, CONTENT: the word's offset in its chunk */
-  off: Float64Array;
+ *  about every changed word and every pointer it stores: no object per word). A row keeps its kind and
+ *  the chunk it names (FRESH, CONTENT, PREV_IN_USE), an index into the fork-time list (>= 0) or the
+ *  child's (-2 - i); start, size and offset are read through it. Five bytes a row where three columns of
+ *  doubles took 25: a Rails worker's 900K words are asked about twice, and every page of a fresh array
+ *  is a page fault (~10 µs in a VM): 43 MiB of them cost ~100 ms of its first blame. */
+export class ChunkWords {
+  readonly kind: Uint8Array;
+  readonly chunk: Int32Array;
+  private readonly forkStart: Float64Array;
+  private readonly forkSize: Float64Array;
+  private readonly childStart: Float64Array;
+  /** the address of row k: a word's (addrs) or a stored value's (values' low and high halves) */
+  private readonly addrs: Float64Array | null;
+  private readonly values: Uint32Array | null;
+
+  constructor(g: GlibcView | undefined, n: number, addrs: Float64Array | null = null, values: BigUint64Array | null = null) {
+    this.kind = new Uint8Array(n);
+    this.chunk = new Int32Array(n);
+    this.forkStart = g?.fork.start ?? new Float64Array();
+    this.forkSize = g?.fork.size ?? new Float64Array();
+    this.childStart = g?.child?.start ?? new Float64Array();
+    this.addrs = addrs;
+    this.values = values ? new Uint32Array(values.buffer, values.byteOffset, values.length * 2) : null;
+  }
+
+  /** FRESH, CONTENT: the chunk's start; PREV_IN_USE: the start of the chunk before; other rows 0 */
+  start(k: number): number {
+    if (this.kind[k] < CW.PREV_IN_USE) return 0;
+    const c = this.chunk[k];
+    return c >= 0 ? this.forkStart[c] : this.childStart[-2 - c];
+  }
+
+  /** CONTENT: the fork-time chunk's size; other rows 0 */
+  size(k: number): number {
+    return this.kind[k] === CW.CONTENT ? this.forkSize[this.chunk[k]] : 0;
+  }
+
+  /** FRESH, CONTENT: the word's offset in its chunk; other rows 0 */
+  off(k: number): number {
+    if (this.kind[k] < CW.FRESH) return 0;
+    const a = this.addrs ? this.addrs[k] : this.values![2 * k + 1] * 4294967296 + this.values![2 * k];
+    return a - this.start(k);
+  }
 }
 
+/** No rows: a context's before its words are classified. */
 export function chunkWords(n: number): ChunkWords {
-  return { kind: new Uint8Array(n), start: new Float64Array(n), size: new Float64Array(n), off: new Float64Array(n) };
+  return new ChunkWords(undefined, n);
 }
 
 /** What each word is to glibc: the word at addrs[k] (fork-time value oldWord[k], the child's newWord[k]),
  *  or with addrs null the address newWord[k] (where a stored pointer leads). Rows with skip set, and
  *  words in no chunk, are NONE. In C++ (native/chunkwords.cc): a Rails worker asks about ~2M words. */
 export function classifyChunkWords(g: GlibcView, addrs: Float64Array | null, oldWord: BigUint64Array, newWord: BigUint64Array, skip: Uint8Array | null = null): ChunkWords {
-  const out = chunkWords(newWord.length);
+  const out = new ChunkWords(g, newWord.length, addrs, addrs ? null : newWord);
   nativeClassify(g.native, addrs, oldWord, newWord, skip, out);
   return out;
 }
@@ -100,11 +135,11 @@ export function chunkWord(g: GlibcView, addr: number, O: Word, N: Word): ChunkWo
     case CW.META:
       return { kind: 'meta' };
     case CW.PREV_IN_USE:
-      return { kind: 'prev-in-use', prevStart: out.start[0] };
+      return { kind: 'prev-in-use', prevStart: out.start(0) };
     case CW.FRESH:
-      return { kind: 'fresh', start: out.start[0], off: out.off[0] };
+      return { kind: 'fresh', start: out.start(0), off: out.off(0) };
     case CW.CONTENT:
-      return { kind: 'content', start: out.start[0], size: out.size[0], off: out.off[0] };
+      return { kind: 'content', start: out.start(0), size: out.size(0), off: out.off(0) };
   }
   return undefined;
 }

@@ -611,7 +611,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // an rb_id_table the child inserted into: its new items and the collided bits of the probe path
   { cause: (c) => c.ctx.idTableCause.get(c.start)!, when: (c) => c.ctx.idTableCause.has(c.start) && (isZero(c.O) || (c.O.hi === 0 && c.N.hi === 1 && c.O.lo === c.N.lo)) },
   // a method defined again: the method entry of its item replaced (idTableCauses)
-  { cause: 'mutation.definition', when: (c) => c.ctx.idTableCause.get(c.start) === 'mutation.definition' && (c.ctx.cw.off[c.k] & 15) === 8 && imemoAt(c.ctx, num(c.O)) === IMEMO.ment && inGcHeap(c.ctx, c.N) },
+  { cause: 'mutation.definition', when: (c) => c.ctx.idTableCause.get(c.start) === 'mutation.definition' && (c.ctx.cw.off(c.k) & 15) === 8 && imemoAt(c.ctx, num(c.O)) === IMEMO.ment && inGcHeap(c.ctx, c.N) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   { cause: 'gc.mark-stack', when: (c) => isMarkStackSize(c.size) && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
@@ -831,7 +831,7 @@ function chunkOwnerOf(ctx: Context, i: number): WordOwner | undefined {
 
 /** The cause of the chunk the child allocated that word k's new value points into, if any. */
 function freshTargetCause(ctx: Context, k: number): string | undefined {
-  return ctx.tw.kind[k] === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : undefined;
+  return ctx.tw.kind[k] === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start(k)) ?? 'alloc.malloc') : undefined;
 }
 
 /** What a call-cache table record points to: method entries, call caches and call infos. */
@@ -920,13 +920,13 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const kind = cw.kind[k];
     if ((kind !== CW.CONTENT && kind !== CW.FRESH) || pageBody[diffs.wordPage[k]] >= 0) continue;
     if (kind === CW.CONTENT) {
-      const start = cw.start[k];
-      const toFresh = tw.kind[k] === CW.FRESH && tw.off[k] === 16;
-      if (cw.off[k] === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
-      if (toFresh && (isCallPathCounter(ctx, start) || (cw.off[k] === 32 && countersChanged === start && cw.size[k] <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(tw.start[k]);
+      const start = cw.start(k);
+      const toFresh = tw.kind[k] === CW.FRESH && tw.off(k) === 16;
+      if (cw.off(k) === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
+      if (toFresh && (isCallPathCounter(ctx, start) || (cw.off(k) === 32 && countersChanged === start && cw.size(k) <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(tw.start(k));
       continue;
     }
-    const start = cw.start[k];
+    const start = cw.start(k);
     const was = start === lastStart ? lastCause : out.get(start);
     lastStart = start;
     lastCause = was;
@@ -934,13 +934,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     // entry after an object reference: a Method's data (its receiver's class, then the entry; 3.1 mallocs
     // it) where a cache table has a count or an ID before it (QA: 20,000 obj.method(:m) in the child, 215
     // pages of icache.call on 3.1)
-    const cause = !was || was === 'alloc.malloc' ? (afterObjectReference(ctx, diffs, v, k, start) ? undefined : freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses)) : undefined;
+    const pointed = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses) : undefined;
+    const cause = pointed && !afterObjectReference(ctx, diffs, v, k, start) ? pointed : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
     // what several dead allocations left, no table's links (3.1.2, a 73 KiB free chunk holding a Hash's
     // old entries and another structure's pointers to a call-cache chunk: 665 pages icache.call)
-    if (tw.kind[k] === CW.FRESH && tw.off[k] === 16 && (!ctx.glibc.child || childInUse(ctx, start))) pointsTo.push([start, tw.start[k]]);
+    if (tw.kind[k] === CW.FRESH && tw.off(k) === 16 && (!ctx.glibc.child || childInUse(ctx, start))) pointsTo.push([start, tw.start(k)]);
   }
   for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
@@ -960,7 +961,7 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
  *  reference (a Method's data: its class, then its entry), rather than after a count or an ID (a call
  *  cache record, a method table's item)? */
 function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
-  if (k === 0 || ctx.cw.start[k - 1] !== start || diffs.wordPage[k - 1] !== diffs.wordPage[k] || diffs.wordOffset[k - 1] !== diffs.wordOffset[k] - 8) return false;
+  if (k === 0 || ctx.cw.start(k - 1) !== start || diffs.wordPage[k - 1] !== diffs.wordPage[k] || diffs.wordOffset[k - 1] !== diffs.wordOffset[k] - 8) return false;
   return inGcHeap(ctx, v.newIn(k - 1)) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment;
 }
 
@@ -974,9 +975,9 @@ function contentChunkCauses(ctx: Context, contentWords: readonly number[], v: Wo
   let lastStart = -1;
   let lastSet = false;
   for (const k of contentWords) {
-    const start = ctx.cw.start[k];
+    const start = ctx.cw.start(k);
     const t = ctx.tw.kind[k];
-    if (t === CW.CONTENT && ctx.tw.start[k] !== start) links.push([start, ctx.tw.start[k]]);
+    if (t === CW.CONTENT && ctx.tw.start(k) !== start) links.push([start, ctx.tw.start(k)]);
     if (start !== lastStart) [lastStart, lastSet] = [start, out.has(start)];
     if (lastSet) continue;
     const N = v.newAt(k);
@@ -984,9 +985,9 @@ function contentChunkCauses(ctx: Context, contentWords: readonly number[], v: Wo
     const cause = freshPointerCause(ctx, target, false);
     if (cause) out.set(start, cause);
     // a chunk holding saved machine-stack bounds is a thread's state (rb_thread_t, its jmp_buf)
-    else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size[k], v.oldAt(k), N)) out.set(start, 'vm.globals');
+    else if (isThreadStateWord(ctx.stacks, start, ctx.cw.size(k), v.oldAt(k), N)) out.set(start, 'vm.globals');
     // a table that now points to memory the child allocated grew (st_table entries, bins)
-    else if (t === CW.FRESH || ctx.childMapped.at(target) >= 0) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start[k]) ?? 'alloc.malloc') : 'alloc.malloc');
+    else if (t === CW.FRESH || ctx.childMapped.at(target) >= 0) out.set(start, t === CW.FRESH ? (ctx.freshChunkCause.get(ctx.tw.start(k)) ?? 'alloc.malloc') : 'alloc.malloc');
     else continue;
     lastSet = true;
   }
@@ -1033,33 +1034,33 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
   for (const k of contentWords) {
     // A method defined again: the item's value, a method entry, replaced by the new one (the key stays).
     // QA: 2,000 methods defined again in the child, 104-123 pages of mutation.container (3.1-3.4).
-    if ((ctx.cw.off[k] & 15) === 8) {
+    if ((ctx.cw.off(k) & 15) === 8) {
       v.oldInto(k, O);
       v.newInto(k, N);
-      const start = ctx.cw.start[k];
+      const start = ctx.cw.start(k);
       // (the new entry is an object the child made: its slot may not be looked at yet, only where it is)
       if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N)) out.set(start, 'mutation.definition');
       continue;
     }
-    if ((ctx.cw.off[k] & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
+    if ((ctx.cw.off(k) & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
     if (k + 1 === diffs.wordPage.length || diffs.wordPage[k + 1] !== diffs.wordPage[k] || diffs.wordOffset[k + 1] !== diffs.wordOffset[k] + 8) continue;
     v.oldInto(k, O);
     v.newInto(k, N);
     v.oldInto(k + 1, oldVal);
     v.newInto(k + 1, V);
     if (!isZero(O) || !isZero(oldVal) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
-    const start = ctx.cw.start[k];
+    const start = ctx.cw.start(k);
     // the value's chunk (what word k + 1's new value points into)
     const valChunk = ctx.tw.kind[k + 1];
     // a cache's table when the value is a cache record; else a definition (a method entry in the GC
     // heap, a constant entry or variable record the child malloc'd)
-    const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start[k + 1]) : undefined;
+    const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start(k + 1)) : undefined;
     const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
     // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
     // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the
     // entries array a call-cache fill had just reallocated away). Its words are the entry's.
-    if (cause && valChunk === CW.CONTENT && ctx.tw.off[k + 1] === 16) reusedValues.set(ctx.tw.start[k + 1], cause);
+    if (cause && valChunk === CW.CONTENT && ctx.tw.off(k + 1) === 16) reusedValues.set(ctx.tw.start(k + 1), cause);
   }
   return { tables: out, reusedValues };
 }
@@ -1121,15 +1122,16 @@ function binsOf(bound: number): { laneBits: number; bytes: number } {
 export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes } {
   const out = new AddrMap<string>();
   const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] };
-  const { kind, start, size, off } = ctx.cw;
+  const cw = ctx.cw;
+  const kind = cw.kind;
   for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (kind[k] !== CW.CONTENT || size[k] !== ST_TABLE.chunkSize || off[k] !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
-    const s = start[k];
+    if (kind[k] !== CW.CONTENT || cw.size(k) !== ST_TABLE.chunkSize || cw.off(k) !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
+    const s = cw.start(k);
     // the bound, three words on when it changed too (the chunk's words come in address order)
     let b = -1;
-    for (let j = k + 1; j < diffs.wordPage.length && j <= k + 3 && start[j] === s && kind[j] === CW.CONTENT; j++) if (off[j] === ST_TABLE.entriesBound) b = j;
+    for (let j = k + 1; j < diffs.wordPage.length && j <= k + 3 && cw.start(j) === s && kind[j] === CW.CONTENT; j++) if (cw.off(j) === ST_TABLE.entriesBound) b = j;
     if (b < 0) continue;
-    const first = k > 0 && start[k - 1] === s && kind[k - 1] === CW.CONTENT && off[k - 1] === ST_TABLE.powers ? k - 1 : -1;
+    const first = k > 0 && cw.start(k - 1) === s && kind[k - 1] === CW.CONTENT && cw.off(k - 1) === ST_TABLE.powers ? k - 1 : -1;
     const owner = ownerType(ctx, s);
     // an object's own ivar table (3.3+, a "too complex" shape) that grew: an ivar added
     if (owner === T.OBJECT && v.newAt(k).lo > v.oldAt(k).lo && isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) {
@@ -1496,15 +1498,15 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
     case CW.META:
       return carvedSizeCause(ctx, addr) ?? 'malloc.meta';
     case CW.PREV_IN_USE:
-      return ctx.freshChunkCause.get(ctx.cw.start[k]) ?? 'malloc.meta';
+      return ctx.freshChunkCause.get(ctx.cw.start(k)) ?? 'malloc.meta';
     case CW.FRESH: {
       // a chunk's words come one after another: its cause looked up once
-      const start = ctx.cw.start[k];
+      const start = ctx.cw.start(k);
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
       return ctx.freshMemo.cause;
     }
     case CW.CONTENT:
-      return chunkContentCause({ ctx, k, start: ctx.cw.start[k], size: ctx.cw.size[k], O, N });
+      return chunkContentCause({ ctx, k, start: ctx.cw.start(k), size: ctx.cw.size(k), O, N });
   }
   if (inVmStack(ctx, addr)) return 'exec.stack';
   // A block glibc mmapped for a large malloc (a big table's entries or bins): in use as long as it is
