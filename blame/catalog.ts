@@ -93,7 +93,7 @@ export const CAUSES: readonly CauseRow[] = [
     text: 'the trim and warmup steps call it, and blame counts those pages as saved by them',
   }),
   row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
-  row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a hash table (its st_table bins, or the entry count in its header): a large Hash, or a VM table (a Hash or Array no class owns) such as interned strings, Symbols and their IDs", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
+  row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a VM hash table no object of the program owns (its st_table bins, or the entry count in its header): interned strings, Symbols and their IDs, generic ivars, a Hash or Array no class owns; a program Hash's own entries are mutation.hash", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
   row('mutation.definition', 'mutation', 'the program defined a method, constant or variable after the fork: a new entry in an ID table (and the probe path it stored)', ['prewarm'], 'define methods, constants and variables at boot, not in workers'),
   ...MUTATION_TYPES.map((t) =>
     row(
@@ -129,7 +129,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('py.obmalloc.pool', 'alloc', "a pymalloc pool header (block count, free list, pool list links) updated by an allocation or free in the pool", [], 'keep the parent from freeing much just before forking, so workers allocate into fresh pools'),
   row('py.mutation.dict', 'mutation', 'the program changed a preloaded dict (its header: size, version tag)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
   row('py.mutation.list', 'mutation', 'the program changed a preloaded list (its header)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
-  row('py.mutation.buffer', 'mutation', "the program changed an object's out-of-line buffer: a dict's keys table, a list's item array, a set's table, an array.array's or a bytearray's bytes", [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
+  row('py.mutation.buffer', 'mutation', "the program changed an object's out-of-line buffer: a dict's keys table, a list's item array, a set's table, a deque's blocks, an array.array's, a bytearray's or a BytesIO's bytes", [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
   row('py.mutation.object', 'mutation', 'the program changed a field of another preloaded Python object', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
   row('py.refcount', 'refcount', "a reference count changed (Py_INCREF/Py_DECREF on a shared object's ob_refcnt: reading an object writes it), or stored back unchanged on a page nothing else wrote", [], 'none at fork time for mortal objects (3.12+ makes static objects immortal); fewer objects touched per request: fewer pages'),
   row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),

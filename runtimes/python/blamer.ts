@@ -175,6 +175,9 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // reseed rewrites its Random's whole state in every child, with values of its own. Before the program's
   // mutation rules: the page is copied in every child whatever the program does.
   { cause: 'fork.atfork', when: (w) => w.ctx.forkWrote(w.addr) },
+  // A BytesIO's bytes object (3.12+ names it to the GC, so it is an object of the map too), written in
+  // place: the contents of the BytesIO's buffer
+  { cause: 'py.mutation.buffer', when: (w) => w.obj >= 0 && w.off > 0 && w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'bytesio' },
   { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
   { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
@@ -256,7 +259,7 @@ function onProgramBuffer(p: IdenticalPage): boolean {
   return false;
 }
 
-const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array']);
+const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio']);
 
 /** Functions only a collection runs (gcmodule.c 3.8-3.12, gc.c 3.13+): the writers of GC heads and
  *  what a collection calls. visit_decref and visit_reachable run from the objects' tp_traverse. Not the

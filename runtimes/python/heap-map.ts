@@ -35,7 +35,7 @@ export interface PythonHeapMap {
 
 /** Object state bits of the map. */
 export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8 } as const;
-export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array'] as const;
+export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio'] as const;
 export const RANGE_KINDS = ['typecache'] as const;
 
 /** Does [lo, hi) touch one of the sorted pages? */

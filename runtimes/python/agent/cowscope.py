@@ -480,6 +480,29 @@ def _u8(addr):
     return ctypes.c_uint8.from_address(addr).value
 
 
+# A deque's block (3.5-3.13): leftlink, BLOCKLEN (64) item pointers, rightlink; malloc'd one by one.
+_DEQUE_BLOCK = 8 + 64 * 8 + 8
+
+
+def _deque_blocks(o, i, basicsize):
+    """The blocks of a deque, left to right: leftblock at +24, rightblock at +32 (after the object's
+    header and size), each block's rightlink at +520. Only when deque's own __sizeof__ counts as many
+    blocks of that size and the links lead from the left block to the right one in that many steps
+    (another layout yields nothing, and reads no link it cannot trust)."""
+    extra = type(o).__sizeof__(o) - basicsize
+    if extra <= 0 or extra % _DEQUE_BLOCK:
+        return []
+    count = extra // _DEQUE_BLOCK
+    block, right = _u64(i + 24), _u64(i + 32)
+    blocks = []
+    while block and block % 16 == 0 and len(blocks) < count:
+        blocks.append(block)
+        if block == right:
+            break
+        block = _u64(block + _DEQUE_BLOCK - 8)
+    return blocks if len(blocks) == count and blocks[-1] == right else []
+
+
 def _keys_size(keys):
     """Bytes of a PyDictKeysObject: header, index table, entries (24 B, 16 B for unicode-only keys)."""
     log2 = _u8(keys + 8)
@@ -528,7 +551,8 @@ def _walk(out):
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
       B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items, an
                                                 instance's attribute values on 3.11/3.12, a
-                                                bytearray's bytes)
+                                                bytearray's bytes, a set's table, an array.array's
+                                                bytes, a deque's blocks, a BytesIO's bytes object)
       R <start> <bytes> <kind>                 (interpreter state: typecache)
       E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
@@ -592,6 +616,8 @@ def _walk(out):
     static_type_size = type.__sizeof__(object)
     # array.array's buffer, where the program uses the module (the walk imports nothing)
     array_type = getattr(sys.modules.get("array"), "array", None)
+    deque_type = getattr(sys.modules.get("collections"), "deque", None)
+    bytesio_type = getattr(sys.modules.get("io"), "BytesIO", None)
     for i, o in seen.items():
         t = type(o)
         flags = type_flags(t)
@@ -640,6 +666,15 @@ def _walk(out):
                 address, length = array_type.buffer_info(o)
                 if address and length:
                     w("B %x %d array %x\n" % (address, length * array_type.itemsize.__get__(o), i))
+            elif deque_type is not None and issubclass(t, deque_type):
+                for block in _deque_blocks(o, i, type_basicsize(t)):
+                    w("B %x %d dequeblock %x\n" % (block, _DEQUE_BLOCK, i))
+            elif bytesio_type is not None and issubclass(t, bytesio_type):
+                # bytesio (3.5-3.13): its bytes object at +16, written in place once the BytesIO owns it
+                # alone; ob_size at +16 of that, the bytes at +32 and a NUL
+                buf = _u64(i + 16)
+                if buf and _u64(buf + 8) == id(bytes):
+                    w("B %x %d bytesio %x\n" % (buf, 33 + _u64(buf + 16), i))
             elif issubclass(t, bytearray):
                 # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
                 # bytes are a glibc chunk of their own, which no object of the map covers
