@@ -36,6 +36,8 @@ struct Options {
   uint64_t fastbinMax = 0;        // the largest chunk a fastbin holds
   uint64_t tcacheMax = 0;         // the largest chunk tcache holds (key search)
   uint64_t pageSize = 0;          // the kept pages' size
+  uint64_t keepSizeMin = 0;       // also list (as sized) the chunks in use elsewhere of a size in
+  uint64_t keepSizeMax = 0;       // [keepSizeMin, keepSizeMax] (0: none)
 };
 
 struct Result {
@@ -43,6 +45,7 @@ struct Result {
   uint64_t key = 0;
   std::vector<uint64_t> start, size;
   std::vector<uint8_t> inUse;
+  std::vector<uint64_t> sized, sizedSize;  // the in-use chunks of those sizes that were not kept
 };
 
 constexpr size_t kWindowPages = 256;
@@ -196,7 +199,15 @@ void Run(int pid, const Options& o, Result& r) {
     return j >= 0 && c.start[j] == next - 16 && c.size[j] == c.size[i];
   };
   for (size_t i = 0; i < n; i++) {
-    if (!marked[i]) continue;
+    if (!marked[i]) {
+      // (glibc's in-use bit alone: the tcache and fastbin tests are guesses, and a slot pointing to a free
+      // chunk is rare enough not to matter here)
+      if (o.keepSizeMax && c.size[i] >= o.keepSizeMin && c.size[i] <= o.keepSizeMax && c.inUse[i]) {
+        r.sized.push_back(c.start[i]);
+        r.sizedSize.push_back(c.size[i]);
+      }
+      continue;
+    }
     r.start.push_back(c.start[i]);
     r.size.push_back(c.size[i]);
     r.inUse.push_back(isFree(i) ? 0 : 1);
@@ -234,6 +245,7 @@ Options ParseOptions(const Napi::CallbackInfo& info) {
   o.fastbinMax = num("fastbinMax");
   o.tcacheMax = num("tcacheMax");
   o.pageSize = num("pageSize");
+  if (!lim.Get("keepSizeMax").IsUndefined()) o.keepSizeMin = num("keepSizeMin"), o.keepSizeMax = num("keepSizeMax");
   if (!o.pageSize) throw Napi::RangeError::New(env, "pageSize must be positive");
   return o;
 }
@@ -251,18 +263,30 @@ Napi::Object ToJs(Napi::Env env, const Result& r) {
   chunks.Set("start", s);
   chunks.Set("size", z);
   chunks.Set("inUse", u);
+  Napi::Float64Array sizedStart = Napi::Float64Array::New(env, r.sized.size());
+  Napi::Float64Array sizedSize = Napi::Float64Array::New(env, r.sized.size());
+  for (size_t i = 0; i < r.sized.size(); i++) {
+    sizedStart[i] = static_cast<double>(r.sized[i]);
+    sizedSize[i] = static_cast<double>(r.sizedSize[i]);
+  }
+  Napi::Object sized = Napi::Object::New(env);
+  sized.Set("start", sizedStart);
+  sized.Set("size", sizedSize);
   Napi::Object out = Napi::Object::New(env);
   out.Set("chunks", chunks);
+  out.Set("sized", sized);
   out.Set("walked", Napi::Number::New(env, static_cast<double>(r.walked)));
   out.Set("key", Napi::BigInt::New(env, r.key));
   return out;
 }
 
-// mallocChunks(pid, segments, keepPages, key, limits) -> { chunks: { start, size, inUse }, walked, key }
+// mallocChunks(pid, segments, keepPages, key, limits) -> { chunks: { start, size, inUse }, sized, walked, key }
 //   segments: Float64Array of [start, first, end] triples (the heaps; walked in address order)
 //   keepPages: sorted page addresses; the chunks overlapping one (and thread arena headers) are returned
 //   key: the tcache key (bigint, 0n: none), or null to find it (returned as key; 0n: not found)
-//   limits: { arenaHeapMax, fastbinMax, tcacheMax, pageSize } (allocators/glibc/chunks.ts's table)
+//   limits: { arenaHeapMax, fastbinMax, tcacheMax, pageSize, keepSizeMin?, keepSizeMax? }
+//     (allocators/glibc/chunks.ts's table); sized: { start, size } of the chunks in use of a size in
+//     [keepSizeMin, keepSizeMax] that were not kept
 Napi::Value MallocChunks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int pid = ArgPid(info, 0);

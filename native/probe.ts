@@ -449,12 +449,17 @@ export interface MallocLimits {
   tcacheMax: number;
   /** the kept pages' size */
   pageSize: number;
+  /** also list the chunks in use on no kept page of a size in [keepSizeMin, keepSizeMax] (MallocWalk.sized) */
+  keepSizeMin?: number;
+  keepSizeMax?: number;
 }
 
 /** One process's walk: the chunks that touch the kept pages (and thread arena headers), inUse 0 for
  *  those free (in a bin, or cached in tcache or a fastbin), how many chunks were walked, the tcache key. */
 export interface MallocWalk {
   chunks: MallocChunks;
+  /** the in-use chunks of limits.keepSizeMin-Max on no kept page (empty without them) */
+  sized: { start: Float64Array; size: Float64Array };
   walked: number;
   key: bigint;
 }

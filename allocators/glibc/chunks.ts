@@ -24,6 +24,8 @@ export interface GlibcHeap {
   heapStart: number;
   /** glibc's per-process tcache key (hex; '0' when not found): +24 of every chunk cached in tcache */
   tcacheKey: string;
+  /** the chunks in use of the sizes asked for (keepSizes) on no copied page, sorted */
+  sized?: { start: Float64Array; size: Float64Array };
 }
 
 const EMPTY: MallocChunks = { start: new Float64Array(), size: new Float64Array(), inUse: new Uint8Array() };
@@ -137,7 +139,7 @@ const limits = (pageSize: number): MallocLimits => ({ arenaHeapMax: ARENA_HEAP.m
 
 function glibcHeapOf(walk: MallocWalk, heap: { start: number } | undefined): GlibcHeap {
   if (!walk.walked) return { chunks: EMPTY, heapStart: 0, tcacheKey: '0' };
-  return { chunks: walk.chunks, heapStart: heap?.start ?? 0, tcacheKey: walk.key.toString(16) };
+  return { chunks: walk.chunks, heapStart: heap?.start ?? 0, tcacheKey: walk.key.toString(16), ...(walk.sized?.start.length ? { sized: walk.sized } : {}) };
 }
 
 /** The fork-time image's arenas (pid: the stopped twin, or a live master): the chunks touching a copied
@@ -147,10 +149,12 @@ export function discoverGlibcHeap(pid: number, vmas: Vma[], copiedPages: Float64
   return glibcHeapOf(mallocChunks(pid, segments(pid, vmas, heap), copiedPages, null, limits(pageSize)), heap);
 }
 
-/** The same on the thread pool (a live master's walk beside its workers'). */
-export async function discoverGlibcHeapAsync(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): Promise<GlibcHeap> {
+/** The same on the thread pool (a live master's walk beside its workers'); with keepSizes, the chunks
+ *  of those sizes in use elsewhere too (GlibcHeap.sized). */
+export async function discoverGlibcHeapAsync(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number, keepSizes?: { min: number; max: number }): Promise<GlibcHeap> {
   const heap = mainHeap(vmas);
-  return glibcHeapOf(await mallocChunksAsync(pid, segments(pid, vmas, heap), copiedPages, null, limits(pageSize)), heap);
+  const keep = keepSizes ? { keepSizeMin: keepSizes.min, keepSizeMax: keepSizes.max } : {};
+  return glibcHeapOf(await mallocChunksAsync(pid, segments(pid, vmas, heap), copiedPages, null, { ...limits(pageSize), ...keep }), heap);
 }
 
 const keyOf = (tcacheKey: string) => BigInt(`0x${tcacheKey || '0'}`);

@@ -7,7 +7,7 @@ import { Laps } from '../../gather/laps';
 import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
 import { rubyBlamer } from './blamer';
-import { discoverRubyStructures, StructLayout } from './discover';
+import { ST_TABLE_CHUNKS, discoverRubyStructures, StructLayout } from './discover';
 import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
 import { MARKING_GC_STEPS, layoutFor, ownsNoChunk, vmOwnThreads } from './layouts';
@@ -84,7 +84,7 @@ interface RubyEarly {
 
 function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
   const pageSize = capture.meta.pageSize;
-  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture.diffs), pageSize);
+  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture.diffs), pageSize, ST_TABLE_CHUNKS);
   const childChunks = glibc.then((g) => childChunksOf(capture, children, g.tcacheKey));
   // attach awaits both; a failure before it does is reported there, not as an unhandled rejection
   glibc.catch(() => undefined);
@@ -163,7 +163,7 @@ export const rubyAdapter: RuntimeAdapter = {
     async parent(capture, map, reference, laps = new Laps()) {
       laps.skip();
       const copied = copiedPagesOf(capture.diffs);
-      const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, capture.meta.pageSize);
+      const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, capture.meta.pageSize, ST_TABLE_CHUNKS);
       glibc.catch(() => undefined); // its wait shows as 'waiting for the pool'
       try {
         const onCopied = mapObjects(map, copied, capture.meta.pageSize);

@@ -269,7 +269,7 @@ export async function discoverRubyStructures(
   const glibc = await glibcHeap();
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk);
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized);
 
   return {
     bodies,
@@ -367,24 +367,58 @@ function withMmappedChunks(chunks: MallocChunks, found: { start: Float64Array; s
   return out;
 }
 
+/** The kept chunks and the chunks to reach others through (in use, of ST_TABLE_CHUNKS' sizes), in one
+ *  sorted list, and which of them were kept. */
+function withChunksThrough(kept: MallocChunks, through: { start: Float64Array; size: Float64Array }): { chunks: MallocChunks; isKept: Uint8Array } {
+  const n = kept.start.length + through.start.length;
+  const chunks: MallocChunks = { start: new Float64Array(n), size: new Float64Array(n), inUse: new Uint8Array(n) };
+  const isKept = new Uint8Array(n);
+  for (let i = 0, j = 0, k = 0; k < n; k++) {
+    if (j >= through.start.length || (i < kept.start.length && kept.start[i] <= through.start[j])) {
+      [chunks.start[k], chunks.size[k], chunks.inUse[k], isKept[k]] = [kept.start[i], kept.size[i], kept.inUse[i], 1];
+      i++;
+    } else {
+      [chunks.start[k], chunks.size[k], chunks.inUse[k]] = [through.start[j], through.size[j], 1];
+      j++;
+    }
+  }
+  return { chunks, isKept };
+}
+
+/** A block glibc mmapped starts and ends on a page boundary (4 KiB at least). */
+const PAGE_ALIGN = 4096;
+
 /** glibc's chunk header: the user pointer malloc returned is 16 bytes past the chunk's start. */
 const CHUNK_HEADER = 16;
 /** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */
 const FIRST_FIELD = 16;
 
+/** The chunks a struct st_table lies in (st.h, 3.1-3.4: 56 bytes, its bins and entries pointers at +24
+ *  and +48): 64 bytes, or 80 where malloc handed out a free chunk whose rest (16 bytes) was too small to
+ *  split off (a layout of the same program under another environment had its Hash's table so). The
+ *  malloc walk lists the chunks of these sizes in use off the copied pages too (GlibcHeap.sized), for
+ *  discoverChunkOwners to reach a table's arrays through them. */
+export const ST_TABLE_CHUNKS = { min: 64, max: 80 } as const;
+
 /** Owners of the in-use chunks that touch copied pages, from a conservative scan: every GC heap slot
  *  word equal to a chunk's user pointer names the slot (its first live owner wins), then every word of
  *  the owned chunks names owners one level further (a table's entries). Words that merely look like the
- *  pointer (a number of the same value) are possible but rare: the owner's type must also hold data. */
+ *  pointer (a number of the same value) are possible but rare: the owner's type must also hold data.
+ *  through: more chunks in use (sorted) that the first level may own and the second scans, with
+ *  no row of their own: the st_tables on no copied page (3.1's Hash keeps its st_table in a chunk of its
+ *  own; a child that updates entries in place does not write the table's header, so its chunk was not
+ *  among the chunks: QA, a 200,000-entry Hash's updated values had no owner, 1,182 pages vm.globals). */
 export function discoverChunkOwners(
   pid: number,
   bodies: Float64Array,
   heapPageSize: number,
   slotStart: Float64Array,
   slotSize: Uint16Array,
-  chunks: MallocChunks,
+  kept: MallocChunks,
   ownsNoChunk: (flagsLo: number) => boolean = () => false,
+  through: { start: Float64Array; size: Float64Array } = { start: new Float64Array(), size: new Float64Array() },
 ): ChunkOwners {
+  const { chunks, isKept } = withChunksThrough(kept, through);
   // The in-use chunks' user pointers are the targets (plain loops over typed arrays: a Rails master has
   // ~150,000 such chunks and ~100,000 owners).
   let n = 0;
@@ -454,9 +488,13 @@ export function discoverChunkOwners(
       // while this one is in use: malloc_usable_size is the size less 8), where one follows it. Without
       // them, 3.1's st_table (56 bytes: a 64-byte chunk) had its entries pointer, at +48, unread: a
       // 300,000-entry Hash's entries array had no owner, and the deletes in it were unknown (1,758 pages).
+      // An in-use chunk of a heap always has one after it (the top chunk at least), listed or not: the 8
+      // bytes are read whether or not the walk kept that one (a kept 3.1 st_table whose neighbour lay on
+      // no copied page had its entries unowned in one layout of two). Not past a block glibc mmapped
+      // (page-aligned at both ends: nothing follows it).
       const c = chunkOf[t];
       const end = chunks.start[c] + chunks.size[c];
-      ownedEnds[k] = end + (c + 1 < chunks.start.length && chunks.start[c + 1] === end ? 8 : 0);
+      ownedEnds[k] = end + (chunks.start[c] % PAGE_ALIGN || end % PAGE_ALIGN ? 8 : 0);
     });
     const orphanTargets = new Float64Array(orphans.length);
     orphans.forEach((t, k) => (orphanTargets[k] = targets[t]));
@@ -477,11 +515,11 @@ export function discoverChunkOwners(
     }
   }
   let rows = 0;
-  for (let t = 0; t < n; t++) if (owner[t] >= 0) rows++;
+  for (let t = 0; t < n; t++) if (owner[t] >= 0 && isKept[chunkOf[t]]) rows++;
   const out: ChunkOwners = { chunk: new Float64Array(rows), slot: new Float64Array(rows), flags: new Uint32Array(rows), klass: new Float64Array(rows), offset: new Int32Array(rows) };
   for (let t = 0, r = 0; t < n; t++) {
     const o = owner[t];
-    if (o < 0) continue;
+    if (o < 0 || !isKept[chunkOf[t]]) continue;
     out.chunk[r] = chunks.start[chunkOf[t]];
     out.slot[r] = slots[o];
     out.flags[r] = flags[o];
