@@ -63,6 +63,8 @@ export interface Context {
   freshChunkCause: AddrMap<string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
   idSeenSlots: AddrMap<true>;
+  /** slots free at the fork whose flags the child set: objects it made on fork-time heap pages */
+  filledSlots: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
   /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
@@ -840,6 +842,11 @@ const CALL_CACHE_IMEMOS = new Set<number>([IMEMO.ment, IMEMO.callcache, IMEMO.ca
 /** What a pointer the child stored into a chunk says about that chunk, first match wins; `fresh`: a chunk
  *  the child allocated (else one in use at the fork). */
 const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number, fresh: boolean) => boolean }[] = [
+  // A method entry the child made (define_method, define_singleton_method, a method definition run in the
+  // child), stored in the method table it allocated or grew: a definition, not a cache. Not an entry a
+  // call complemented (a module's method in an including class's callable table). QA: 20,000
+  // define_singleton_method in the child, 102-182 pages of icache.call (3.1-3.4) and no call made.
+  { cause: 'mutation.definition', when: (ctx, t) => imemoAt(ctx, t) === IMEMO.ment && madeInChild(ctx, t) && !(slotFlagsAt(ctx, t) & FL.mentComplemented) },
   // A call-cache table: a class's cc_tbl items and callable_m_tbl point to method entries, and so does a
   // call-cache record (struct rb_class_cc_entries: capa and len, then the method entry at +8); its entries
   // array is found through the record (freshChunkCauses). In a fork-time chunk, call caches and call infos
@@ -878,6 +885,16 @@ function freshPointerCause(ctx: Context, target: number, fresh: boolean, known?:
     }
   known?.set(target, cause ?? '');
   return cause;
+}
+
+/** Did the child make the object at addr: in a slot free at the fork, or on a GC heap page of its own? */
+function madeInChild(ctx: Context, addr: number): boolean {
+  return ctx.filledSlots.has(addr) || (ctx.bornFlags.size > 0 && ctx.bornFlags.get(addr) !== undefined);
+}
+
+/** The child's flags (low half) of the object at addr, where it set them; 0 elsewhere. */
+function slotFlagsAt(ctx: Context, addr: number): number {
+  return ctx.newSlotFlags.get(addr) ?? ctx.bornFlags.get(addr) ?? 0;
 }
 
 /** The imemo type of the object at an address: from the child's new flags, else the heap map; -1. */
@@ -1708,6 +1725,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     ownerMemo: { start: -1, index: -1 },
     freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
+    filledSlots: new AddrMap(),
     idTableCause: new AddrMap(),
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
@@ -2148,6 +2166,7 @@ class RubyPageBlamer implements PageBlamer {
           const nLo = v.newLo(k);
           ctx.newSlotFlags.push(addr, nLo);
           if (nLo & ~v.oldLo(k) & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
+          if (!(v.oldLo(k) & FL.typeMask) && nLo & FL.typeMask) ctx.filledSlots.set(addr, true);
         }
         continue;
       }

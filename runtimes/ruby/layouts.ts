@@ -283,6 +283,9 @@ export const FL = {
   coderange: 0x300000,
   /** imemo ment: METHOD_ENTRY_CACHED (bit 20) and INVALIDATED (bit 21) */
   mentCached: 0x300000,
+  /** imemo ment: METHOD_ENTRY_COMPLEMENTED (IMEMO_FL_USER3, bit 19): an entry a call made for a module's
+   *  method in a class that includes it (its callable method table), not a definition */
+  mentComplemented: 0x80000,
   /** T_HASH iteration level: bits 25-31 */
   hashIterLevel: 0xfe000000,
 } as const;
