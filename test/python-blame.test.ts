@@ -210,6 +210,22 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native|py\.mutation\.object)$/) <= 5, summary);
   });
 
+  // fixtures/python/lru_hits.py: a bounded lru_cache hit in insertion order relinks every link back where
+  // it was: the links' pages are copied with no byte changed, the program's store (by the writer where
+  // named, else by the links' type), not counts raised and dropped.
+  test(`Python ${version} lru_hits: a bounded lru_cache's links relinked as they were are py.mutation.object`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'lru_hits.py')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    // 60,000 links of 64 bytes, whole pages of them
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.object$/) >= Math.floor((60_000 * 64) / 4096) - 2, summary);
+    // the keys' counts: 60,000 ints of 32 bytes, and the pages where links and other objects meet
+    const refcount = pagesOf(child.blame, /^py\.refcount$/);
+    assert.ok(refcount >= Math.floor((60_000 * 32) / 4096) && refcount <= 540, summary);
+  });
+
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
     assert.is(r.status, 0, r.stderr);

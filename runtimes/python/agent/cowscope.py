@@ -635,7 +635,8 @@ def _walk(out):
         k = index_of.get(id(t))
         if k is None:
             name = type_name(t)
-            hash_word = next((hash_words[id(b)] for b in type_mro(t) if id(b) in hash_words), 0)
+            # (a static type never readied has no MRO: 3.8's lru_cache link type, whose __mro__ is None)
+            hash_word = next((hash_words[id(b)] for b in (type_mro(t) or ()) if id(b) in hash_words), 0)
             k = names.get((name, hash_word))
             if k is None:
                 k = names[(name, hash_word)] = len(names)
