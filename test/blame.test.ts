@@ -503,6 +503,18 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('mutation.object').words <= 10, summary);
   });
 
+// fixtures/ruby/hash_values.rb: 200,000 values of a preloaded Hash updated in place, one word an entry.
+// QA found them vm.globals on 3.1 (1,182 pages): its st_table is a chunk on no copied page, and the entries
+// array had no owner.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} hash_values: values updated in a large Hash are mutation.hash, through its table`, () => {
+    const { row, summary } = fixtureChild(ruby, 'hash_values.rb');
+    assert.is(row('mutation.hash').words, 200_000, summary);
+    // 200,000 entries of 24 bytes
+    assert.ok(row('mutation.hash').pages >= Math.floor((200_000 * 24) / 4096), summary);
+    assert.ok(row('vm.globals').pages <= 20, summary);
+  });
+
 // fixtures/ruby/time_fields.rb: 20,000 Times asked for their year fill their broken-down fields once.
 // 3.3+ keeps a Time's struct in its slot (embedded typed data): 442-447 pages were mutation.data there,
 // object.data-cache on 3.1 (the struct malloc'd).
@@ -522,6 +534,16 @@ for (const { ruby, version } of RUBIES)
     const { row, summary } = fixtureChild(ruby, 'redefine.rb');
     assert.is(row('object.singleton').words, 0, summary);
     assert.ok(row('icache.call').words >= 2_000, summary);
+  });
+
+// fixtures/ruby/singleton_methods.rb: define_singleton_method on 20,000 preloaded objects in the child.
+// The new method entries in the tables the child allocated are definitions; QA found those tables
+// icache.call (102-182 pages; mutation.definition 9-10 words).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} singleton_methods: methods defined in the child are mutation.definition, their objects object.singleton`, () => {
+    const { row, summary } = fixtureChild(ruby, 'singleton_methods.rb');
+    assert.is(row('object.singleton').words, 20_000, summary);
+    assert.ok(row('mutation.definition').words >= 500, summary);
   });
 
 // fixtures/ruby/method_objects.rb: 20,000 Method objects made in the child. Their data points to a
