@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import type { SpawnSyncReturns } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CAUSES, causeRow, isCause } from '../blame/catalog';
@@ -53,6 +54,18 @@ const familyPages = (blame: { cause: string; pages: number }[], family: string) 
 const PYTHONS = testPythons();
 console.log(`Python blame tests run on: ${PYTHONS.map((p) => `${p.version} (${p.python})`).join(', ')}`);
 
+/** One child of a fixture of fixtures/python run under python: the run (its stderr carries what the
+ *  fixture prints of its ground truth), the child's report (its totals checked), and a summary of its top
+ *  causes for assertion messages. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function fixtureChild(python: string, version: string, fixture: string): { r: SpawnSyncReturns<string>; child: any; summary: string } {
+  const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, fixture)]);
+  assert.is(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout).children[0];
+  assertTotals(child);
+  return { r, child, summary: `${version}: ${JSON.stringify(child.blame.slice(0, 6))}` };
+}
+
 for (const { python, version } of PYTHONS) {
   for (const p of PLANTED)
     test(`Python ${version} ${p.mode}: >= 85% of copied pages on the ${p.family} family, unknown + same-value <= 5%`, () => {
@@ -75,11 +88,7 @@ for (const { python, version } of PYTHONS) {
   // fixtures/python/type_versions.py: 3,000 classes first called in the child. On 3.13 the second word a
   // tag assignment writes (tp_versions_used) was unknown: 15% of the copied pages.
   test(`Python ${version} type_versions: every class's version tag is py.specialize.version, nothing unknown`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'type_versions.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'type_versions.py');
     assert.ok(pagesOf(child.blame, /^py\.specialize\./) >= 0.6 * child.pages.copied, summary);
     const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
     assert.ok(unexplained <= 0.02 * child.pages.copied, `${summary}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
@@ -92,11 +101,7 @@ for (const { python, version } of PYTHONS) {
   // reseed (the fork path's), static types read with a heap type's size, the heap map's own output file
   // and a generator sized by a pointer.
   test(`Python ${version} free_ints: freed preloaded ints whose blocks new ints took are allocation, not the program's mutation`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'free_ints.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'free_ints.py');
     assert.is(pagesOf(child.blame, /^py\.mutation\.object$/), 0, summary);
     // 50,000 ints of 32 bytes freed on the list's int pages (100,000 ints: ~782 pages)
     assert.ok(pagesOf(child.blame, /^py\.obmalloc\.(alloc|free)$/) >= 700, summary);
@@ -139,11 +144,7 @@ for (const { python, version } of PYTHONS) {
   // program's py.mutation.object (3,086 pages a child of a QA program that only hashed). A class of the
   // program named Decimal is not the C one: its first slot, set by the workload, is its mutation.
   test(`Python ${version} hash_cache: hashes that C types cache in the object are py.hash, one word each; a class merely named so is not one`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'hash_cache.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'hash_cache.py');
     const words = (cause: string) => child.blame.find((b: { cause: string }) => b.cause === cause)?.words ?? 0;
     assert.is(words('py.hash'), 60_000, summary);
     assert.is(words('py.mutation.object'), 10_000, summary);
@@ -153,11 +154,7 @@ for (const { python, version } of PYTHONS) {
   // pages (refcounts). The keys of an all-str dict are not among gc.get_referents(dict): the heap map left
   // them out and their pages were py.obmalloc.alloc (1,567 pages of 1,570 in a QA program of 100,000).
   test(`Python ${version} dict_keys: the str keys of a dict the worker iterates are in the heap map, py.refcount`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'dict_keys.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'dict_keys.py');
     // 50,000 strs of 64 bytes fill 782 pages at least
     assert.ok(pagesOf(child.blame, /^py\.refcount$/) >= Math.floor((50_000 * 64) / 4096), summary);
     assert.ok(pagesOf(child.blame, /^py\.obmalloc\.alloc$/) <= 10, summary);
@@ -167,11 +164,7 @@ for (const { python, version } of PYTHONS) {
   // fixtures/python/reverse_twice.py: a list's item array stored again as it was (reversed twice) is
   // the program's write to its buffer, not a same-value page of unknown cause.
   test(`Python ${version} reverse_twice: a list's items stored again as they were are py.mutation.buffer`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'reverse_twice.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'reverse_twice.py');
     // 200,000 pointers fill 390 pages at least
     assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) >= Math.floor((200_000 * 8) / 4096), summary);
     assert.ok(pagesOf(child.blame, /^same-value\./) <= 2, summary);
@@ -181,11 +174,7 @@ for (const { python, version } of PYTHONS) {
   // buffers; the workers' writes there (discards; one element a page) are the program's. QA found them
   // unknown (3.11) or mutation.native (3.12+, the array module's code wrote them): 782 and 391 pages.
   test(`Python ${version} set_array: a set's table and an array.array's bytes the worker writes are py.mutation.buffer`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'set_array.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'set_array.py');
     // the table's 100,000 used entries (1.6 MB) and the array's 1.6 MB: 781 pages at least
     assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) >= 2 * Math.floor((100_000 * 16) / 4096), summary);
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
@@ -195,11 +184,7 @@ for (const { python, version } of PYTHONS) {
   // BytesIO's bytes object (an object of the map on 3.12+ only) are buffers of the map; QA found the
   // workers' stores there unknown (209 and 1,024 pages), as was all of this fixture's 917 on 3.11.
   test(`Python ${version} deque_bytesio: a deque's blocks and a BytesIO's bytes the worker writes are py.mutation.buffer`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'deque_bytesio.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { r, child, summary } = fixtureChild(python, version, 'deque_bytesio.py');
     const [blocks, bytes] = (/deque blocks: (\d+), bytesio bytes: (\d+)/.exec(r.stderr) ?? []).slice(1).map(Number);
     assert.is(blocks, 3126, r.stderr);
     // every block (528 bytes) and every page of the bytes has a word written: the pages they span, less
@@ -214,11 +199,7 @@ for (const { python, version } of PYTHONS) {
   // it was: the links' pages are copied with no byte changed, the program's store (by the writer where
   // named, else by the links' type), not counts raised and dropped.
   test(`Python ${version} lru_hits: a bounded lru_cache's links relinked as they were are py.mutation.object`, () => {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'lru_hits.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const { child, summary } = fixtureChild(python, version, 'lru_hits.py');
     // 60,000 links of 64 bytes, whole pages of them
     assert.ok(pagesOf(child.blame, /^py\.mutation\.object$/) >= Math.floor((60_000 * 64) / 4096) - 2, summary);
     // the keys' counts: 60,000 ints of 32 bytes, and the pages where links and other objects meet

@@ -489,9 +489,9 @@ export function discoverChunkOwners(
       // them, 3.1's st_table (56 bytes: a 64-byte chunk) had its entries pointer, at +48, unread: a
       // 300,000-entry Hash's entries array had no owner, and the deletes in it were unknown (1,758 pages).
       // An in-use chunk of a heap always has one after it (the top chunk at least), listed or not: the 8
-      // bytes are read whether or not the walk kept that one (a kept 3.1 st_table whose neighbour lay on
-      // no copied page had its entries unowned in one layout of two). Not past a block glibc mmapped
-      // (page-aligned at both ends: nothing follows it).
+      // bytes are read whether or not the walk kept that one (before, only where the next listed chunk
+      // began at this one's end, which the chunks of `through` seldom have). Not past a block glibc
+      // mmapped (page-aligned at both ends: nothing follows it).
       const c = chunkOf[t];
       const end = chunks.start[c] + chunks.size[c];
       ownedEnds[k] = end + (chunks.start[c] % PAGE_ALIGN || end % PAGE_ALIGN ? 8 : 0);
