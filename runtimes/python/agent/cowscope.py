@@ -20,8 +20,10 @@ start and in every process it forks. Standard library only. Outside cowscope, fo
 workload() are no-ops, so a program may call them unconditionally.
 """
 
+import bisect
 import ctypes
 import gc
+import itertools
 import json
 import os
 import platform
@@ -504,12 +506,73 @@ def _deque_blocks(o, i, basicsize):
 
 
 def _keys_size(keys):
-    """Bytes of a PyDictKeysObject: header, index table, entries (24 B, 16 B for unicode-only keys)."""
+    """Bytes of a PyDictKeysObject: header, index table, entries (24 B, 16 B for unicode-only keys).
+    3.8-3.10: a header of five words (dk_size the second), an index of 1-8 byte entries, 24 B entries."""
+    if sys.version_info < (3, 11):
+        size = _u64(keys + 8)
+        width = 1 if size <= 0xFF else 2 if size <= 0xFFFF else 4 if size <= 0xFFFFFFFF else 8
+        return 40 + width * size + 24 * ((size << 1) // 3)
     log2 = _u8(keys + 8)
     log2_index = _u8(keys + 9)
     kind = _u8(keys + 10)
     usable = ((1 << log2) << 1) // 3
     return 32 + (1 << log2_index) + (24 if kind == 0 else 16) * usable
+
+
+def _maps():
+    """This process's mappings: (start, end, permissions, path) in address order."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            out.append((start, end, parts[1], parts[5].strip() if len(parts) > 5 else ""))
+    return out
+
+
+def _interned_dict():
+    """The address of the interpreter's dict of interned strings (each key maps to itself), or 0. No
+    object refers to it and the collector does not track it (it holds str only), so the walk never
+    meets it; its one pointer is in the interpreter's own data: a static of unicodeobject.c (3.8-3.11),
+    _PyRuntime's cached objects (3.12), the main interpreter's state inside _PyRuntime (3.13). Found as
+    the word of the writable segments (data, and the bss after them) of the file holding
+    PyUnicode_InternInPlace that points at a dict mapping a name this module's code interned, and every
+    key sampled, to itself. Each candidate's words are checked mapped before it is read as a dict: a
+    stale pointer to a freed dict is never followed."""
+    try:
+        maps = _maps()
+        intern_fn = ctypes.cast(ctypes.pythonapi.PyUnicode_InternInPlace, ctypes.c_void_p).value
+        home = next((m[3] for m in maps if m[0] <= intern_fn < m[1]), "")
+        if not home.startswith("/"):
+            return 0
+        spans = [
+            (m[0], m[1])
+            for k, m in enumerate(maps)
+            if m[2].startswith("rw") and (m[3] == home or (not m[3] and k and maps[k - 1][3] == home and maps[k - 1][1] == m[0]))
+        ]
+        readable = [(m[0], m[1]) for m in maps if m[2].startswith("r")]
+        starts = [m[0] for m in readable]
+
+        def mapped(addr, n):
+            j = bisect.bisect_right(starts, addr) - 1
+            return j >= 0 and addr + n <= readable[j][1]
+
+        dict_type = id(dict)
+        # a key of this module's dict: interned when this file was compiled, not one of 3.13's static strings
+        probe = next(k for k in globals() if k == "_interned_dict")
+        for start, end in spans:
+            for x in memoryview(ctypes.string_at(start, end - start)).cast("Q"):
+                if x & 7 or x < 65536 or not mapped(x, 48) or _u64(x + 8) != dict_type:
+                    continue
+                refs, keys = _u64(x), _u64(x + 32)
+                if not (0 < refs < 1 << 62 and keys and mapped(keys, 48)):
+                    continue
+                d = ctypes.cast(x, ctypes.py_object).value
+                if d.get(probe) is probe and all(type(k) is str and k is v for k, v in itertools.islice(d.items(), 64)):
+                    return x
+    except Exception:
+        pass
+    return 0
 
 
 def _pre_header(flags, version):
@@ -553,7 +616,8 @@ def _walk(out):
                                                 instance's attribute values on 3.11/3.12, a
                                                 bytearray's bytes, a set's table, an array.array's
                                                 bytes, a deque's blocks, a BytesIO's bytes object)
-      R <start> <bytes> <kind>                 (interpreter state: typecache)
+      R <start> <bytes> <kind>                 (interpreter state: typecache; the interned strings'
+                                                dict and its keys table: interned)
       E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
     version = sys.version_info[:2]
@@ -689,6 +753,12 @@ def _walk(out):
                     w("B %x %d values %x\n" % (values[0], values[1], i))
         except Exception:
             pass
+    interned = _interned_dict()
+    if interned and interned not in seen:
+        # the dict (ma_used and the version tag change at each insertion) and its keys table
+        w("R %x %d interned\n" % (interned, 48))
+        keys = _u64(interned + 32)
+        w("R %x %d interned\n" % (keys, _keys_size(keys)))
     if layout:
         ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
         w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
