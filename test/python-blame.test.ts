@@ -218,6 +218,28 @@ for (const { python, version } of PYTHONS) {
     assert.ok(row.pages >= Math.ceil((1000 * 16) / 4096), summary);
   });
 
+  // fixtures/python/class_keys.py: 300 classes first instantiated in the child fill their shared keys
+  // tables (the attribute names), which the map now takes from each heap type (QA: 139-158 pages unknown).
+  test(`Python ${version} class_keys: a class's shared keys filled in the child are the program's buffer, their version tags specialize`, () => {
+    const { child, summary } = fixtureChild(python, version, 'class_keys.py');
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    // 300 tables of 768 bytes (3.11+: 64 index bytes and 42 entries of 16 B) at least
+    assert.ok(row('py.mutation.buffer').pages >= Math.ceil((300 * 768) / 4096), summary);
+    // each class's type version tag and its keys table's dk_version, assigned for the specializer
+    assert.is(row('py.specialize.version').words, 600, summary);
+    assert.ok(row('unknown').pages <= 3, summary);
+  });
+
+  // fixtures/python/frames.py: a call 60 deep in the child puts its frames on the frame stack's chunk the
+  // fork-time image holds (3.11+), found through the running frame: exec.stack (QA: ~490 words unknown).
+  test(`Python ${version} frames: frames pushed by the child on the interpreter's frame stack are exec.stack`, () => {
+    const { child, summary } = fixtureChild(python, version, 'frames.py');
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    // 60 frames of 8 words at least (function, globals, builtins, code, links, locals: 980-1,514 here)
+    assert.ok(row('exec.stack').words >= 60 * 8, summary);
+    assert.ok(row('unknown').words < 100, summary);
+  });
+
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {
     const r = runCowscope(['run', '--json', '--children', '1', '--', python, CAUSES_PY], { COWSCOPE_CAUSE: 'typecache' });
     assert.is(r.status, 0, r.stderr);

@@ -37,8 +37,8 @@ export interface PythonHeapMap {
 export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8 } as const;
 export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio'] as const;
 /** typecache: the type attribute cache in the interpreter state; interned: the interned strings' dict
- *  and its keys table (no object of the map refers to them) */
-export const RANGE_KINDS = ['typecache', 'interned'] as const;
+ *  and its keys table (no object of the map refers to them); datastack: a chunk of the frame stack (3.11+) */
+export const RANGE_KINDS = ['typecache', 'interned', 'datastack'] as const;
 
 /** Does [lo, hi) touch one of the sorted pages? */
 function touches(pages: Float64Array, pageSize: number, lo: number, hi: number): boolean {

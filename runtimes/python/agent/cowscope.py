@@ -575,6 +575,61 @@ def _interned_dict():
     return 0
 
 
+def _data_stack():
+    """3.11+: the chunks of this thread's frame stack (_PyStackChunk: previous, size, top, then the
+    frames; each an mmap of a power of two from 16 KiB), as (start, bytes) pairs; [] before 3.11, where
+    frames are objects, or where the chunk is not found. Frames of a forked worker's calls go on the
+    chunk the fork-time image holds (the VM's stack: every page they reach is copied). Found from the
+    running frame (PyFrameObject's f_frame, +24 on 3.11-3.13): the page-aligned start at or below it
+    whose size word spans it, then the previous links."""
+    if sys.version_info < (3, 11):
+        return []
+    try:
+        maps = _maps()
+        readable = [(m[0], m[1]) for m in maps if m[2].startswith("rw")]
+
+        def mapped(addr, n):
+            return any(lo <= addr and addr + n <= hi for lo, hi in readable)
+
+        frame = _u64(id(sys._getframe()) + 24)
+        if not mapped(frame, 8):
+            return []
+        start = frame & ~4095
+        for _ in range(1024):
+            size = _u64(start + 8) if mapped(start, 24) else 0
+            if size >= 16384 and size & (size - 1) == 0 and start + size > frame and _u64(start + 16) <= size // 8:
+                break
+            start -= 4096
+        else:
+            return []
+        chunks = []
+        while start and mapped(start, 24) and len(chunks) < 64:
+            size = _u64(start + 8)
+            if not (size >= 16384 and size & (size - 1) == 0 and mapped(start, size)):
+                break
+            chunks.append((start, size))
+            start = _u64(start)
+        return chunks
+    except Exception:
+        return []
+
+
+def _cached_keys_offset():
+    """Byte offset of ht_cached_keys in a heap type (PyHeapTypeObject): the keys table a class's instances
+    share (their attribute names; 3.11+ a split table), filled as instances first set attributes. The word
+    after ht_qualname on 3.8-3.13 (ht_name, ht_slots, ht_qualname, ht_cached_keys): found in a class made
+    here, by its name's and qualified name's ids. 0 where they are not found."""
+
+    class _Probe:
+        pass
+
+    t, name, qualname = id(_Probe), id(_Probe.__name__), id(_Probe.__qualname__)
+    for off in range(16, type.__basicsize__ - 8, 8):
+        if _u64(t + off) == qualname and _u64(t + off - 16) == name:
+            return off + 8
+    return 0
+
+
 def _pre_header(flags, version):
     """Bytes before id(o) that belong to the object: the GC head (16), and on 3.11 the managed dict and
     values pointers (16); 3.12/3.13 keep two words there for a managed dict or weakref list."""
@@ -612,12 +667,14 @@ def _walk(out):
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
                                                 8 in a young generation (0 or 1) at the fork)
       C <addr> <start> <bytes>                 (a code object's adaptive bytecode)
-      B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys, list items, an
+      B <start> <bytes> <kind> <owner addr>    (an out-of-line buffer: dict keys (a class's shared
+                                                keys too, once), list items, an
                                                 instance's attribute values on 3.11/3.12, a
                                                 bytearray's bytes, a set's table, an array.array's
                                                 bytes, a deque's blocks, a BytesIO's bytes object)
       R <start> <bytes> <kind>                 (interpreter state: typecache; the interned strings'
-                                                dict and its keys table: interned)
+                                                dict and its keys table: interned; 3.11+ the
+                                                frame stack's chunks: datastack)
       E <objects> <frozen> <frozen at start>   (gc.get_freeze_count() at the fork and at the start)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
     version = sys.version_info[:2]
@@ -682,6 +739,9 @@ def _walk(out):
     array_type = getattr(sys.modules.get("array"), "array", None)
     deque_type = getattr(sys.modules.get("collections"), "deque", None)
     bytesio_type = getattr(sys.modules.get("io"), "BytesIO", None)
+    cached_keys_at = _cached_keys_offset()
+    # a keys table shared by a class and the split dicts of its instances goes into the map once
+    keys_written = set()
     for i, o in seen.items():
         t = type(o)
         flags = type_flags(t)
@@ -714,7 +774,16 @@ def _walk(out):
                 w("C %x %x %d\n" % (i, i + adaptive, 2 * ctypes.c_int64.from_address(i + 16).value))
             elif issubclass(t, dict):
                 keys = _u64(i + 32)
-                if keys:
+                if keys and keys not in keys_written:
+                    keys_written.add(keys)
+                    w("B %x %d dictkeys %x\n" % (keys, _keys_size(keys), i))
+            elif flags & TYPE_SUBCLASS and cached_keys_at and type_flags(o) & HEAPTYPE:
+                # a class's shared keys: a class whose instances were first given attributes in the
+                # workers (a Django model's, per request) has its names inserted and its version tag
+                # assigned there (the Django app of the tests: 49 of its 55 unknown pages a child)
+                keys = _u64(i + cached_keys_at)
+                if keys and keys not in keys_written:
+                    keys_written.add(keys)
                     w("B %x %d dictkeys %x\n" % (keys, _keys_size(keys), i))
             elif issubclass(t, list):
                 items = _u64(i + 24)
@@ -759,6 +828,8 @@ def _walk(out):
         w("R %x %d interned\n" % (interned, 48))
         keys = _u64(interned + 32)
         w("R %x %d interned\n" % (keys, _keys_size(keys)))
+    for start, size in _data_stack():
+        w("R %x %d datastack\n" % (start, size))
     if layout:
         ctypes.pythonapi.PyInterpreterState_Get.restype = ctypes.c_void_p
         w("R %x %d typecache\n" % (ctypes.pythonapi.PyInterpreterState_Get() + layout["typeCache"], layout["typeCacheBytes"]))
