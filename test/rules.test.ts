@@ -111,6 +111,18 @@ for (const [series, off, gcRuns, cause] of HEAP_PAGE)
     assert.is(heapPageWordCause(layoutFor(`${series}.0`), off, O, N, gcRuns), cause);
   });
 
+// A heap page's counts and free-list head after a GC, where the fork held little garbage (the parent
+// collected before forking): the child's own allocations and frees, which a GC before the fork leaves.
+// The same with garbage enough: half as many fork-time objects gone as slots filled, or more.
+test('struct heap_page +16 after a GC: gc.sweep where the fork held garbage enough, else alloc.free-slot', () => {
+  for (const series of ['3.1', '3.3', '3.4']) {
+    const L = layoutFor(`${series}.0`);
+    assert.is(heapPageWordCause(L, 16, w('0'), w('10'), 1, [], { objectsGone: 30, slotsFilled: 3616 }), 'alloc.free-slot', series);
+    assert.is(heapPageWordCause(L, 16, w('0'), w('10'), 1, [], { objectsGone: 1808, slotsFilled: 3616 }), 'gc.sweep', series);
+    assert.is(heapPageWordCause(L, 16, w('0'), w('10'), 1, [], { objectsGone: 1807, slotsFilled: 3616 }), 'alloc.free-slot', series);
+  }
+});
+
 // Age bits, 2 a slot: raised by a GC marking a young object, set back to 0 when a sweep frees the slot
 // (values measured on 3.4.5's gc_lone_garbage: 0xdd..dd -> 0xcc..cc, every other slot 1 -> 0). A word
 // with a slot aged and another freed is the aging's; an age that fell on a slot whose object is still
