@@ -530,6 +530,19 @@ def _maps():
     return out
 
 
+def _mapped_in(maps):
+    """A test of whether n bytes at an address lie in one readable mapping of maps (_maps()): checked
+    before a word read from memory is followed, so that no read faults."""
+    readable = [(m[0], m[1]) for m in maps if m[2].startswith("r")]
+    starts = [m[0] for m in readable]
+
+    def mapped(addr, n):
+        j = bisect.bisect_right(starts, addr) - 1
+        return j >= 0 and addr + n <= readable[j][1]
+
+    return mapped
+
+
 def _interned_dict():
     """The address of the interpreter's dict of interned strings (each key maps to itself), or 0. No
     object refers to it and the collector does not track it (it holds str only), so the walk never
@@ -550,13 +563,7 @@ def _interned_dict():
             for k, m in enumerate(maps)
             if m[2].startswith("rw") and (m[3] == home or (not m[3] and k and maps[k - 1][3] == home and maps[k - 1][1] == m[0]))
         ]
-        readable = [(m[0], m[1]) for m in maps if m[2].startswith("r")]
-        starts = [m[0] for m in readable]
-
-        def mapped(addr, n):
-            j = bisect.bisect_right(starts, addr) - 1
-            return j >= 0 and addr + n <= readable[j][1]
-
+        mapped = _mapped_in(maps)
         dict_type = id(dict)
         # a key of this module's dict: interned when this file was compiled, not one of 3.13's static strings
         probe = next(k for k in globals() if k == "_interned_dict")
@@ -585,12 +592,7 @@ def _data_stack():
     if sys.version_info < (3, 11):
         return []
     try:
-        maps = _maps()
-        readable = [(m[0], m[1]) for m in maps if m[2].startswith("rw")]
-
-        def mapped(addr, n):
-            return any(lo <= addr and addr + n <= hi for lo, hi in readable)
-
+        mapped = _mapped_in(_maps())
         frame = _u64(id(sys._getframe()) + 24)
         if not mapped(frame, 8):
             return []
