@@ -67,7 +67,7 @@ export interface Context {
   filledSlots: AddrMap<true>;
   /** slots whose fork-time object is gone (a type in the flags at the fork; zero now, or another type):
    *  what the child's GC freed of the fork's objects, garbage at the fork mostly (forkGarbageAbsorbs) */
-  forkObjectsFreed: number;
+  forkObjectsGone: number;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
   /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
@@ -370,7 +370,7 @@ function slotLevelCause(ctx: Context, s: Slot, oldFlags: Word | undefined, newFl
  *  3,616 slots filled, 235 pages gc.sweep, and compare predicted gc to save 676 KiB a child where it saved
  *  52 KiB. The Rails app's children: 57,056 against 6,423 (3.4.5), 27,668 against 1,096 (3.1.2). */
 function forkGarbageAbsorbs(ctx: Context): boolean {
-  return ctx.forkObjectsFreed * 2 >= ctx.filledSlots.size;
+  return ctx.forkObjectsGone * 2 >= ctx.filledSlots.size;
 }
 
 /** Was the slot's object garbage at the fork, and is its slot filled now? The heap map lists the slot as
@@ -507,7 +507,7 @@ export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Wor
   for (const slot of [...changedSlots].sort((a, b) => a - b)) newSlotFlags.push(slot, 0);
   const filledSlots = new AddrMap<true>();
   for (let i = 0; i < fork.slotsFilled; i++) filledSlots.set(40 * (i + 1), true);
-  const ctx = { L, gcRuns, forkObjectsFreed: fork.objectsGone, filledSlots, iseqCacheCause: new AddrMap(), newSlotFlags, ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
+  const ctx = { L, gcRuns, forkObjectsGone: fork.objectsGone, filledSlots, iseqCacheCause: new AddrMap(), newSlotFlags, ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
   const w: HeapPageWord = { ctx, hp: 0, off, O, N };
   const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
   return typeof f.cause === 'string' ? f.cause : f.cause(w);
@@ -1747,7 +1747,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
     filledSlots: new AddrMap(),
-    forkObjectsFreed: 0,
+    forkObjectsGone: 0,
     idTableCause: new AddrMap(),
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
@@ -2191,7 +2191,7 @@ class RubyPageBlamer implements PageBlamer {
           if (!(v.oldLo(k) & FL.typeMask) && nLo & FL.typeMask) ctx.filledSlots.set(addr, true);
           // a fork-time object gone: its slot free now, or holding an object of another type
           const oldType = v.oldLo(k) & FL.typeMask;
-          if (oldType && (isZero(v.newIn(k)) || (nLo & FL.typeMask) !== oldType)) ctx.forkObjectsFreed++;
+          if (oldType && (isZero(v.newIn(k)) || (nLo & FL.typeMask) !== oldType)) ctx.forkObjectsGone++;
         }
         continue;
       }
