@@ -219,7 +219,7 @@ for (const { python, version } of PYTHONS) {
   });
 
   // fixtures/python/class_keys.py: 300 classes first instantiated in the child fill their shared keys
-  // tables (the attribute names), which the map now takes from each heap type (QA: 139-158 pages unknown).
+  // tables (the attribute names), which the map now takes from each heap type (before: 139-158 pages unknown).
   test(`Python ${version} class_keys: a class's shared keys filled in the child are the program's buffer, their version tags specialize`, () => {
     const { child, summary } = fixtureChild(python, version, 'class_keys.py');
     const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
@@ -231,7 +231,7 @@ for (const { python, version } of PYTHONS) {
   });
 
   // fixtures/python/frames.py: a call 60 deep in the child puts its frames on the frame stack's chunk the
-  // fork-time image holds (3.11+), found through the running frame: exec.stack (QA: ~490 words unknown).
+  // fork-time image holds (3.11+), found through the running frame: exec.stack (before: ~490 words unknown).
   test(`Python ${version} frames: frames pushed by the child on the interpreter's frame stack are exec.stack`, () => {
     const { child, summary } = fixtureChild(python, version, 'frames.py');
     const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
