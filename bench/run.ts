@@ -1,8 +1,8 @@
 // Benchmarks for the foundation, printed (never asserted). Each figure stands next to its limit,
 // measured in the same run on the same processes:
 //  1. classification of a parent+child pair (1 GiB and 4 GiB) against a minimal C pread loop;
-//  2. `cowscope inspect --json` of a 4 GiB family against `smem -P` on the same family, and node's own
-//     start-up;
+//  2. `cowscope inspect --json` of a 4 GiB family against `smem -P` on the same family, node's own
+//     start-up, and the kernel reads inspect needs done alone in C (bench/family_reads.c);
 //  2b. `cowscope inspect --watch 1 --count 5` on a 5-process Rails Unicorn cluster, each sample's cost,
 //     next to `smem` on the same processes;
 //  3. `cowscope run` overhead beyond the program's boot against ObjectSpace.dump_all alone;
@@ -53,12 +53,14 @@ async function bestAsync<T>(n: number, fn: () => Promise<T>): Promise<{ seconds:
   return { seconds, result };
 }
 
-function preadLoop(): string {
-  const bin = path.join(ROOT, 'dist', 'bench', 'pread_loop');
+/** A C program of bench/, compiled into dist/bench. */
+function benchBinary(name: string, flags: string[] = []): string {
+  const bin = path.join(ROOT, 'dist', 'bench', name);
   fs.mkdirSync(path.dirname(bin), { recursive: true });
-  execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'pread_loop.c')]);
+  execFileSync('cc', ['-O2', ...flags, '-o', bin, path.join(ROOT, 'bench', `${name}.c`)]);
   return bin;
 }
+const preadLoop = () => benchBinary('pread_loop');
 
 const mps = (pages: number, s: number) => `${(pages / s / 1e6).toFixed(1)} Mpages/s`;
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
@@ -174,8 +176,11 @@ async function inspectVsSmem(): Promise<void> {
     const bare = { ...process.env };
     delete bare.NODE_EXTRA_CA_CERTS;
     const inspectArgs = ['inspect', String(fam.info.pid), '--json'];
+    const reads = benchBinary('family_reads', ['-pthread']);
+    const members = [fam.info.pid, ...fam.info.children].map(String);
     const t = interleaved(N, {
       smem: () => spawnSync('smem', ['-c', 'pid uss pss', '-P', name], { encoding: 'utf8' }),
+      reads: () => spawnSync(reads, members),
       inspect: () => spawnSync(BIN, inspectArgs, { encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } }),
       node: () => spawnSync(process.execPath, ['-e', '0'], { env: bare }),
       ...(extraCa ? { inspectCa: () => spawnSync(process.execPath, [CLI, ...inspectArgs], { encoding: 'utf8' }) } : {}),
@@ -197,6 +202,12 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
     const loaded = t.node.best + inProcess.seconds;
     console.log(
       `  ${'  start-up + the inspect'.padEnd(30)}${ms(loaded).padStart(9)}  -> ${(loaded / t.smem.best).toFixed(2)}x smem's best; the rest of the command's best (${ms(t.inspect.best - loaded)}) is loading the modules and writing the output`,
+    );
+    // The floor: the kernel reads alone (bench/family_reads.c), after a node start-up.
+    const floor = t.node.best + t.reads.best;
+    console.log(`${row('  the reads alone, in C', t.reads)}  every rollup and pagemap on ${os.cpus().length} threads, nothing decoded (bench/family_reads.c)`);
+    console.log(
+      `  ${'  node start-up + those reads'.padEnd(30)}${ms(floor).padStart(9)}  -> ${(floor / t.smem.best).toFixed(2)}x smem's best: the floor for a command that starts node and reads what inspect reads`,
     );
     if (t.inspectCa)
       console.log(`${row('node dist/cli/main.js, CA file', t.inspectCa)}  -> ${ratio(t.inspectCa)}): without bin/cowscope, NODE_EXTRA_CA_CERTS as this machine sets it`);
