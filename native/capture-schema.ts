@@ -662,17 +662,26 @@ function python(c: Checker, v: unknown): PythonStructures {
     c.elements(q, words, 0, 0xfff8, 8, 'a byte offset of an 8-byte word (0: none)');
     return words;
   });
+  const buffers = columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start');
+  const garbageBuffers = c.optional(`${p}.map.garbageBuffers`, mp.garbageBuffers, (q, x) => {
+    const flags = c.typed(q, x, 'Uint8Array');
+    c.length(q, flags, buffers.start.length, `one per buffer in ${p}.map.buffers`);
+    c.elements(q, flags, 0, 1, 1, '1 where the buffer was garbage at the fork, else 0');
+    return flags;
+  });
   const map: PythonHeapMap = {
     objects,
     types,
     ...(typeHashWords ? { typeHashWords } : {}),
     code: columns(c, `${p}.map.code`, mp.code, { start: 'Float64Array', bytes: 'Float64Array' }, 'start'),
-    buffers: columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start'),
+    buffers,
+    ...(garbageBuffers ? { garbageBuffers } : {}),
     ranges: columns(c, `${p}.map.ranges`, mp.ranges, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array' }, 'start'),
     total: c.int(`${p}.map.total`, mp.total, 0, SAFE),
     frozen: c.int(`${p}.map.frozen`, mp.frozen, 0, SAFE),
     frozenAtStart: c.int(`${p}.map.frozenAtStart`, mp.frozenAtStart, 0, SAFE),
     ...(mp.gcCounters !== undefined ? { gcCounters: c.address(`${p}.map.gcCounters`, mp.gcCounters) } : {}),
+    ...(mp.garbageUnsought !== undefined ? { garbageUnsought: c.int(`${p}.map.garbageUnsought`, mp.garbageUnsought, 0, SAFE) } : {}),
     malformed: c.int(`${p}.map.malformed`, mp.malformed, 0, SAFE),
   };
   const perChild = <T>(q: string, x: unknown, key: string, f: (path: string, v: unknown) => T) =>

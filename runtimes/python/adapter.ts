@@ -73,6 +73,10 @@ export const pythonAdapter: RuntimeAdapter = {
     const map = capture.python?.map;
     if (map && map.frozen > map.frozenAtStart)
       notes.push(`${map.frozen} objects were frozen (gc.freeze) at the fork: collections in the children skip them`);
+    if (map?.garbageUnsought)
+      notes.push(
+        `garbage at the fork was not looked for (${map.garbageUnsought} tracked objects, more than the agent searches): pages a child's collection freed garbage on show as py.obmalloc.free or the program's, and gc's saving on them is not predicted`,
+      );
     if (blames.some((b) => b.unknownVersion) || !pythonLayoutFor(version))
       notes.push(
         `Python ${version} is not in cowscope's version table (${LAYOUTS.map((l) => l.version).join(', ')} known): blame used the version-independent rules only (no bytecode or hash-field decoding)`,

@@ -18,6 +18,9 @@ export interface PythonHeapMap {
   code: { start: Float64Array; bytes: Float64Array };
   /** out-of-line buffers (dict keys tables, list item arrays), sorted by start */
   buffers: { start: Float64Array; bytes: Float64Array; kind: Uint8Array; owner: Float64Array };
+  /** per buffer: 1 where its owner was garbage at the fork (STATE.garbage), so it was too (absent in
+   *  captures made before the agent found the garbage) */
+  garbageBuffers?: Uint8Array;
   /** interpreter state ranges (RANGE_KINDS), sorted by start */
   ranges: { start: Float64Array; bytes: Float64Array; kind: Uint8Array };
   /** objects in the whole map, and the permanent generation's size at the fork (gc.freeze) */
@@ -25,6 +28,9 @@ export interface PythonHeapMap {
   frozen: number;
   /** the permanent generation's size when the agent started (3.12 freezes objects of its own) */
   frozenAtStart: number;
+  /** the tracked objects the agent did not search for garbage at the fork (more than it searches),
+   *  absent when it searched them all */
+  garbageUnsought?: number;
   /** live maps: where each process of the master's family counts its own collections (three words:
    *  the pid they belong to, collections, full ones; the agent's _live_count_collections), or 0 */
   gcCounters?: number;
@@ -34,7 +40,7 @@ export interface PythonHeapMap {
 }
 
 /** Object state bits of the map. */
-export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8 } as const;
+export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8, garbage: 16 } as const;
 export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio'] as const;
 /** typecache: the type attribute cache in the interpreter state; interned: the interned strings' dict
  *  and its keys table (no object of the map refers to them); datastack: a chunk of the frame stack (3.11+) */
@@ -89,10 +95,13 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
   const code: { start: number; bytes: number }[] = [];
   const bufs: { start: number; bytes: number; kind: number; owner: number }[] = [];
   const ranges: { start: number; bytes: number; kind: number }[] = [];
+  // every object garbage at the fork, kept or not: a kept buffer's owner may lie on no page of interest
+  const garbage = new Set<number>();
   let total = 0;
   let frozen = 0;
   let frozenAtStart = 0;
   let gcCounters = 0;
+  let garbageUnsought = 0;
   let malformed = 0;
   let lines = 0;
   for (const line of linesOf(file)) {
@@ -115,8 +124,12 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
         const pre = Number(f[2]);
         const size = Number(f[3]);
         // (no object spans a TiB: a size read from the wrong field once spanned petabytes)
+        const state = Number(f[4]);
         if (!(addr > 0) || !(size > 0) || size > 2 ** 40 || f.length !== 6) malformed++;
-        else if (keep(addr - pre, addr + size)) objs.push({ addr, pre, size, state: Number(f[4]), type: Number(f[5]) });
+        else {
+          if (state & STATE.garbage) garbage.add(addr);
+          if (keep(addr - pre, addr + size)) objs.push({ addr, pre, size, state, type: Number(f[5]) });
+        }
         break;
       }
       case 'C': {
@@ -151,6 +164,11 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
           malformed++;
           gcCounters = 0;
         }
+        garbageUnsought = f[5] ? Number(f[5]) : 0;
+        if (!Number.isSafeInteger(garbageUnsought) || garbageUnsought < 0) {
+          malformed++;
+          garbageUnsought = 0;
+        }
         break;
       default:
         malformed++;
@@ -172,11 +190,13 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
     typeHashWords: Int32Array.from({ length: types.length }, (_, k) => hashWords[k] ?? 0),
     code: { start: Float64Array.from(code, (c) => c.start), bytes: Float64Array.from(code, (c) => c.bytes) },
     buffers: { start: Float64Array.from(bufs, (b) => b.start), bytes: Float64Array.from(bufs, (b) => b.bytes), kind: Uint8Array.from(bufs, (b) => b.kind), owner: Float64Array.from(bufs, (b) => b.owner) },
+    garbageBuffers: Uint8Array.from(bufs, (b) => (garbage.has(b.owner) ? 1 : 0)),
     ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },
     total,
     frozen,
     frozenAtStart,
     ...(gcCounters ? { gcCounters } : {}),
+    ...(garbageUnsought ? { garbageUnsought } : {}),
     lines,
     malformed,
   };
