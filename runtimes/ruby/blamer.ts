@@ -139,9 +139,20 @@ interface FlagsChange {
 
 const typeOf = (w: Word) => w.lo & FL.typeMask;
 
+/** The cause of an object the child made in a slot free at the fork, by its flags: a call or constant
+ *  cache a call site filled (3.1-3.4 make each an imemo of its own on the GC heap), which a prewarm makes
+ *  in the parent instead; any other object, the allocation's. Found on workers calling 4,000 methods of
+ *  preloaded classes for the first time (QA, 3.1.2): 252 pages a child of alloc.free-slot beside
+ *  method.cached were the new call caches, and prewarm was predicted to save 2.4M where it saved 5.3M. */
+function freshSlotCause(flags: Word): string {
+  if (typeOf(flags) !== T.IMEMO) return 'alloc.free-slot';
+  const imemo = imemoTypeOf(flags.lo);
+  return imemo === IMEMO.callcache ? 'icache.call' : imemo === IMEMO.constcache ? 'icache.const' : 'alloc.free-slot';
+}
+
 /** The flags word (offset 0) of a live slot, first match wins. */
 const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: FlagsChange) => boolean }[] = [
-  { cause: 'alloc.free-slot', when: (f) => isZero(f.O) && !isZero(f.N) },
+  { cause: (f) => freshSlotCause(f.N), when: (f) => isZero(f.O) && !isZero(f.N) },
   { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
   { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
@@ -357,7 +368,7 @@ function slotLevelCause(ctx: Context, s: Slot, oldFlags: Word | undefined, newFl
   // alloc.free-slot (removed by compaction only), the Rails app on 3.3.8 had promote save 1,073 pages
   // against 402 predicted in a boot whose parent forked with few free slots (docs/ruby.md). Where the
   // fork held too little garbage for that (forkGarbageAbsorbs), the child's own allocation.
-  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? 'alloc.free-slot' : forkGarbageAbsorbs(ctx) ? 'gc.sweep' : 'alloc.free-slot';
+  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? freshSlotCause(newFlags) : forkGarbageAbsorbs(ctx) ? 'gc.sweep' : 'alloc.free-slot';
   return undefined;
 }
 
@@ -1488,6 +1499,13 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   // a Mutex locked and unlocked (synchronize): its owner stored and cleared (QA: 266-279 pages of
   // same-value.unknown a child, first written by rb_mutex_trylock)
   { cause: 'mutation.data', writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/ },
+  // A call made through rb_funcall (Symbol#to_proc as in map(&:name), send, public_send) sets up its
+  // arguments with the call cache the VM's global table gives it and stores that cache's fast path again,
+  // the value it holds, at every call (3.4.5; CC_SET_FASTPATH in vm_callee_setup_arg): no prewarm keeps it
+  // from writing. Found on workers summing 400 classes' methods with map(&:call_all) after the parent had
+  // called them all (QA, 3.4.5): 128 of 132 pages of method.cached (the pages held method entries too),
+  // prewarm predicted to save 616K where it saved 120K.
+  { cause: 'icache.call-store', writer: /^vm_callee_setup_arg$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
 ];
 
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS). */
