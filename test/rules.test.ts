@@ -40,9 +40,9 @@ const FLAGS: [string, string, string, string][] = [
   ['3.3', '0', '500002001', 'alloc.free-slot'],
   // a free slot filled with a call cache or a constant cache (T_IMEMO 0x1a, imemo type in bits 12-15):
   // the call site's cache fill, which a prewarm makes in the parent
-  ['3.3', '0', 'c01a', 'icache.call'],
-  ['3.3', '0', 'd01a', 'icache.const'],
-  ['3.1', '0', 'c01a', 'icache.call'],
+  ['3.3', '0', 'c01a', 'icache.new-slot'],
+  ['3.3', '0', 'd01a', 'icache.new-slot'],
+  ['3.1', '0', 'c01a', 'icache.new-slot'],
   ['3.1', '0', '601a', 'alloc.free-slot'],
   // 3.4
   ['3.4', '300002001', '300002021', 'gc.promote'],

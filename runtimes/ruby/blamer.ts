@@ -141,13 +141,14 @@ const typeOf = (w: Word) => w.lo & FL.typeMask;
 
 /** The cause of an object the child made in a slot free at the fork, by its flags: a call or constant
  *  cache a call site filled (3.1-3.4 make each an imemo of its own on the GC heap), which a prewarm makes
- *  in the parent instead; any other object, the allocation's. Found on workers calling 4,000 methods of
- *  preloaded classes for the first time (QA, 3.1.2): 252 pages a child of alloc.free-slot beside
- *  method.cached were the new call caches, and prewarm was predicted to save 2.4M where it saved 5.3M. */
+ *  in the parent instead, and which compaction sends elsewhere as it does any allocation; any other
+ *  object, the allocation's. Found on workers calling 4,000 methods of preloaded classes for the first
+ *  time (QA, 3.1.2): 252 pages a child of alloc.free-slot beside method.cached were the new call caches,
+ *  and prewarm was predicted to save 2.4M where it saved 5.3M. */
 function freshSlotCause(flags: Word): string {
   if (typeOf(flags) !== T.IMEMO) return 'alloc.free-slot';
   const imemo = imemoTypeOf(flags.lo);
-  return imemo === IMEMO.callcache ? 'icache.call' : imemo === IMEMO.constcache ? 'icache.const' : 'alloc.free-slot';
+  return imemo === IMEMO.callcache || imemo === IMEMO.constcache ? 'icache.new-slot' : 'alloc.free-slot';
 }
 
 /** The flags word (offset 0) of a live slot, first match wins. */
