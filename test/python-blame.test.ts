@@ -252,7 +252,9 @@ for (const { python, version } of PYTHONS) {
     // (what is left, 2-7 pages: the interpreter's own tables, which collecting in the child writes too)
     assert.ok(row('py.mutation.buffer').pages <= 12, summary);
     assert.ok(row('py.obmalloc.free').pages <= 20, summary);
-    assert.ok(row('unknown').pages <= 2, summary);
+    // (unknown: pymalloc's table of arenas, its entries rewritten as the frees empty and release arenas:
+    // 2 pages, 99 words on 3.13.0 here, 3 pages in a CI run; the map does not name that table yet)
+    assert.ok(row('unknown').pages <= 4, summary);
   });
 
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {

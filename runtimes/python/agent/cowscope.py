@@ -667,10 +667,10 @@ _GARBAGE_SEARCH_LIMIT = 500000
 
 
 def _garbage():
-    """The ids of what a full collection at the fork would free (None when the generations hold more
-    than _GARBAGE_SEARCH_LIMIT objects: the search would add seconds to the map): the tracked objects of the collector's
+    """The ids of what a full collection at the fork would free: the tracked objects of the collector's
     generations that nothing outside them reaches (reference cycles the program dropped), and the objects
-    only those refer to (their ints and strings). A child that runs a full collection frees them, writing
+    only those refer to (their ints and strings); None when the generations hold more than
+    _GARBAGE_SEARCH_LIMIT objects (the search would add seconds to the map). A child that runs a full collection frees them, writing
     their pages; a collection before the fork (the gc and freeze strategies) would have, in the parent.
     Found as the collector finds them: each count less the references among those objects; what those
     with some left reach is alive. Not by collecting: a collection would run their finalizers and
