@@ -267,10 +267,12 @@ for (const { python, version } of testPythons())
       const dir = path.join(tmp.dir, 'maps');
       const r = spawnSync(python, ['-c', MAP_END_LINE], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: agentDir, COWSCOPE_LIVE_DIR: dir }, timeout: 60_000 });
       assert.is(r.status, 0, r.stderr);
-      const m = /^E \d+ (\d+) (\d+) ([0-9a-f]+)$/.exec(r.stdout.trim());
+      const m = /^E \d+ (\d+) (\d+) ([0-9a-f]+) (\d+)$/.exec(r.stdout.trim());
       assert.ok(m, r.stdout);
       assert.is(m![1], m![2], `frozen at the fork against at the start: ${r.stdout.trim()}`);
       assert.ok(parseInt(m![3], 16) > 0, `where each process counts its collections: ${r.stdout.trim()}`);
+      // a small program: every tracked object searched for garbage
+      assert.is(m![4], '0', `tracked objects not searched for garbage: ${r.stdout.trim()}`);
     } finally {
       tmp.remove();
     }
