@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -38,18 +38,28 @@ const FLAGS: [string, string, string, string][] = [
   ['3.3', 'e900000001', 'ea00000001', 'object.ivar'],
   ['3.3', '500002001', '0', 'gc.sweep'],
   ['3.3', '0', '500002001', 'alloc.free-slot'],
-  // a free slot filled with a call cache or a constant cache (T_IMEMO 0x1a, imemo type in bits 12-15):
-  // the call site's cache fill, which a prewarm makes in the parent
-  ['3.3', '0', 'c01a', 'icache.new-slot'],
-  ['3.3', '0', 'd01a', 'icache.new-slot'],
-  ['3.1', '0', 'c01a', 'icache.new-slot'],
-  ['3.1', '0', '601a', 'alloc.free-slot'],
+
   // 3.4
   ['3.4', '300002001', '300002021', 'gc.promote'],
   ['3.4', '300002001', '300002201', 'object.id'],
   ['3.4', '300002001', 'd00002801', 'object.freeze'],
   ['3.4', '110028', '2110028', 'hash.iteration'],
 ];
+
+// A slot free at the fork filled with a call or constant cache (T_IMEMO 0x1a, imemo type in bits 12-15:
+// 12 callcache, 13 constcache, 6 a method entry): the call site's fill where caches are most of what the
+// child put in free slots (a prewarm leaves those slots free), else the allocation's (other objects fill
+// them all the same).
+test('a free slot filled with a cache: icache.new-slot where caches fill most free slots, else alloc.free-slot', () => {
+  const most = { caches: 90, slots: 100 };
+  const few = { caches: 10, slots: 100 };
+  assert.is(freshSlotCause(most, w('c01a')), 'icache.new-slot');
+  assert.is(freshSlotCause(most, w('d01a')), 'icache.new-slot');
+  assert.is(freshSlotCause(most, w('601a')), 'alloc.free-slot');
+  assert.is(freshSlotCause(most, w('500002001')), 'alloc.free-slot');
+  assert.is(freshSlotCause(few, w('c01a')), 'alloc.free-slot');
+  assert.is(freshSlotCause({ caches: 50, slots: 100 }, w('c01a')), 'icache.new-slot');
+});
 
 for (const [series, o, n, cause] of FLAGS)
   test(`${series} flags ${o} -> ${n}: ${cause}`, () => {

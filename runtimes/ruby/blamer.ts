@@ -65,6 +65,8 @@ export interface Context {
   idSeenSlots: AddrMap<true>;
   /** slots free at the fork whose flags the child set: objects it made on fork-time heap pages */
   filledSlots: AddrMap<true>;
+  /** how many of those hold a call or constant cache (freshSlotCause) */
+  cacheSlotsFilled: number;
   /** slots whose fork-time object is gone (a type in the flags at the fork; zero now, or another type):
    *  what the child's GC freed of the fork's objects, garbage at the fork mostly (forkGarbageAbsorbs) */
   forkObjectsGone: number;
@@ -139,21 +141,29 @@ interface FlagsChange {
 
 const typeOf = (w: Word) => w.lo & FL.typeMask;
 
-/** The cause of an object the child made in a slot free at the fork, by its flags: a call or constant
- *  cache a call site filled (3.1-3.4 make each an imemo of its own on the GC heap), which a prewarm makes
- *  in the parent instead, and which compaction sends elsewhere as it does any allocation; any other
- *  object, the allocation's. Found on workers calling 4,000 methods of preloaded classes for the first
- *  time (QA, 3.1.2): 252 pages a child of alloc.free-slot beside method.cached were the new call caches,
- *  and prewarm was predicted to save 2.4M where it saved 5.3M. */
-function freshSlotCause(flags: Word): string {
-  if (typeOf(flags) !== T.IMEMO) return 'alloc.free-slot';
-  const imemo = imemoTypeOf(flags.lo);
-  return imemo === IMEMO.callcache || imemo === IMEMO.constcache ? 'icache.new-slot' : 'alloc.free-slot';
+/** A call or constant cache (3.1-3.4 make each an imemo of its own on the GC heap)? */
+function isCacheImemo(flagsLo: number): boolean {
+  if ((flagsLo & FL.typeMask) !== T.IMEMO) return false;
+  const imemo = imemoTypeOf(flagsLo);
+  return imemo === IMEMO.callcache || imemo === IMEMO.constcache;
+}
+
+/** The cause of an object the child made in a slot free at the fork (its flags; fills: of all the slots
+ *  free at the fork the child filled, how many with a call or constant cache). A cache is the call
+ *  site's fill, which a prewarm makes in the parent, and the allocation's, which compaction sends
+ *  elsewhere: icache.new-slot, where the caches are most of what the child put in free slots. Where they
+ *  are not, the child's other objects fill the same slots without them (it takes free slots in order):
+ *  the allocation's alone. Found on workers calling 4,000 methods of preloaded classes for the first time
+ *  (QA, 3.1.2): 252 pages a child of alloc.free-slot beside method.cached were the new call caches, and
+ *  prewarm was predicted to save 2.4M where it saved 5.3M. Taken for every cache, the Rails app's
+ *  (whose requests allocate far more) had prewarm predicted 9.2% over on 3.3.8 (1.2% before). */
+export function freshSlotCause(fills: { caches: number; slots: number }, flags: Word): string {
+  return isCacheImemo(flags.lo) && fills.caches * 2 >= fills.slots ? 'icache.new-slot' : 'alloc.free-slot';
 }
 
 /** The flags word (offset 0) of a live slot, first match wins. */
 const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: FlagsChange) => boolean }[] = [
-  { cause: (f) => freshSlotCause(f.N), when: (f) => isZero(f.O) && !isZero(f.N) },
+  { cause: 'alloc.free-slot', when: (f) => isZero(f.O) && !isZero(f.N) },
   { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
   { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
@@ -369,7 +379,7 @@ function slotLevelCause(ctx: Context, s: Slot, oldFlags: Word | undefined, newFl
   // alloc.free-slot (removed by compaction only), the Rails app on 3.3.8 had promote save 1,073 pages
   // against 402 predicted in a boot whose parent forked with few free slots (docs/ruby.md). Where the
   // fork held too little garbage for that (forkGarbageAbsorbs), the child's own allocation.
-  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? freshSlotCause(newFlags) : forkGarbageAbsorbs(ctx) ? 'gc.sweep' : 'alloc.free-slot';
+  if (s.type === T.NONE) return newFlags !== undefined && !isZero(newFlags) ? freshSlotCause({ caches: ctx.cacheSlotsFilled, slots: ctx.filledSlots.size }, newFlags) : forkGarbageAbsorbs(ctx) ? 'gc.sweep' : 'alloc.free-slot';
   return undefined;
 }
 
@@ -435,7 +445,8 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
 /** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
  *  looked up once per slot, which decides every other word where it is defined. */
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false, ivarsMoved = false): string {
-  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN ? level : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
+  // (a slot free at the fork: its level says whose object the child made there, its flags word too)
+  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
   if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
@@ -1766,6 +1777,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshMemo: { start: -1, cause: '' },
     idSeenSlots: new AddrMap(),
     filledSlots: new AddrMap(),
+    cacheSlotsFilled: 0,
     forkObjectsGone: 0,
     idTableCause: new AddrMap(),
     ivarTableInserts: new Set(),
@@ -2207,7 +2219,10 @@ class RubyPageBlamer implements PageBlamer {
           const nLo = v.newLo(k);
           ctx.newSlotFlags.push(addr, nLo);
           if (nLo & ~v.oldLo(k) & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
-          if (!(v.oldLo(k) & FL.typeMask) && nLo & FL.typeMask) ctx.filledSlots.set(addr, true);
+          if (!(v.oldLo(k) & FL.typeMask) && nLo & FL.typeMask) {
+            ctx.filledSlots.set(addr, true);
+            if (isCacheImemo(nLo)) ctx.cacheSlotsFilled++;
+          }
           // a fork-time object gone: its slot free now, or holding an object of another type
           const oldType = v.oldLo(k) & FL.typeMask;
           if (oldType && (isZero(v.newIn(k)) || (nLo & FL.typeMask) !== oldType)) ctx.forkObjectsGone++;
