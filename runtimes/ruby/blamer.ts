@@ -155,8 +155,8 @@ function isCacheImemo(flagsLo: number): boolean {
  *  are not, the child's other objects fill the same slots without them (it takes free slots in order):
  *  the allocation's alone. Found on workers calling 4,000 methods of preloaded classes for the first time
  *  (QA, 3.1.2): 252 pages a child of alloc.free-slot beside method.cached were the new call caches, and
- *  prewarm was predicted to save 2.4M where it saved 5.3M. Taken for every cache, the Rails app's
- *  (whose requests allocate far more) had prewarm predicted 9.2% over on 3.3.8 (1.2% before). */
+ *  prewarm was predicted to save 2.4M where it saved 5.3M. (The Rails app's requests allocate far more
+ *  than their caches.) */
 export function freshSlotCause(fills: { caches: number; slots: number }, flags: Word): string {
   return isCacheImemo(flags.lo) && fills.caches * 2 >= fills.slots ? 'icache.new-slot' : 'alloc.free-slot';
 }
