@@ -59,13 +59,29 @@ export function firstWriterOf(capture: Capture, pid: number): (page: number) => 
   return (page) => of(page)?.writer;
 }
 
+/** The C library's memory routines (memset, memcpy, memmove and glibc's per-CPU variants such as
+ *  __memset_avx512_unaligned_erms): whoever called them wrote the bytes. */
+const MEMORY_ROUTINE = /^_*(memset|memcpy|memmove|mempcpy|bzero)(_\w+)?$/;
+
 /** The name (in the source: clone suffixes stripped) of the function that first wrote each copied page,
  *  where it is named exactly (.symtab); undefined where a name would be only the exported symbol before
- *  the instruction (.dynsym alone), or no fault was seen. */
+ *  the instruction (.dynsym alone), or no fault was seen. A C library memory routine names its caller
+ *  instead (the next frame), and nothing where the callchain ends there (a binary without frame
+ *  pointers): "memset" tells no more than no writer, and rules that read the page's contents where no
+ *  writer is named then judge it. */
 export function exactFirstWriterOf(capture: Capture, pid: number): (page: number) => string | undefined {
-  const of = firstFaultOf(capture, pid);
+  const w = childTrace(capture, pid);
+  if (!w) return () => undefined;
   return (page) => {
-    const w = of(page)?.writer;
-    return w && !w.approximate && w.name !== '' ? sourceName(w.name) : undefined;
+    const k = indexOf(w.addrs, page);
+    if (k < 0) return undefined;
+    for (let f = 0; f < WRITER_FRAMES; f++) {
+      const fn = w.fn[k * WRITER_FRAMES + f];
+      const frame = fn >= 0 ? w.functions[fn] : undefined;
+      if (!frame || frame.approximate || frame.name === '') return undefined;
+      const name = sourceName(frame.name);
+      if (!MEMORY_ROUTINE.test(name)) return name;
+    }
+    return undefined;
   };
 }

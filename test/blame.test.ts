@@ -206,6 +206,54 @@ for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
     assert.ok(row('same-value.unknown').pages <= 3, summary);
   });
 
+// fixtures/ruby/hash_rebuild.rb: a 40,000-entry Hash cleared and filled again with the same keys in the
+// child. Its bins come back with the indexes they held: same-value pages, first written by memset (3.3.8's
+// 512 KiB of bins, 127 pages) or by st.c rebuilding the table into chunks free at the fork (3.4.5, glibc's
+// top chunk: 62 pages). Before, all were same-value.unknown (3.1.2 129 pages, 3.3.8 127, 3.4.5 62): the
+// memset named no caller (no frame pointers), and the top chunk passed for a chunk in use.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} hash_rebuild: a Hash refilled with the bytes it held is the Hash's or the child's allocations, no unknown`, () => {
+    const { row, summary } = fixtureChild(ruby, 'hash_rebuild.rb');
+    assert.ok(row('mutation.hash').pages + row('alloc.malloc').pages >= 50, summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 3, `${id}: ${summary}`);
+  });
+
+// fixtures/ruby/regexp_match.rb: 20,000 preloaded Regexps matched once each in the child. A match raises
+// and lowers the Regexp's use count: same-value pages, first written by rb_reg_onig_match (3.3.8/3.4.5) or
+// unnamed (Debian's 3.1). Before: 274-535 pages same-value.unknown a child, and 56-90 method.cached that
+// prewarm was predicted to save (QA). 20,000 slots of 40 bytes at least fill 196 pages.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} regexp_match: a Regexp's use count stored back by a match is regexp.match`, () => {
+    const { row, summary } = fixtureChild(ruby, 'regexp_match.rb');
+    assert.ok(row('regexp.match').pages >= Math.ceil((20_000 * 40) / 4096), summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 3, `${id}: ${summary}`);
+  });
+
+// fixtures/ruby/weakmap_keys.rb: 20,000 preloaded Objects made keys of a WeakMap in the child. 3.1 defines
+// a finalizer on each: FL_FINALIZE set, one flags word an object (mutation.object before: QA, 315 pages).
+// 3.3 and 3.4 leave the objects as they were.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} weakmap_keys: FL_FINALIZE set by a finalizer is object.finalizer, one word an object`, () => {
+    const { row, summary } = fixtureChild(ruby, 'weakmap_keys.rb');
+    if (version.startsWith('3.1.')) {
+      assert.is(row('object.finalizer').words, 20_000, summary);
+      assert.ok(row('object.finalizer').pages >= Math.ceil((20_000 * 40) / 4096), summary);
+    } else assert.is(row('object.finalizer').words, 0, summary);
+    assert.is(row('mutation.object').pages, 0, summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 3, `${id}: ${summary}`);
+  });
+
+// fixtures/ruby/prepend_classes.rb: a module prepended in the child to 1,000 preloaded classes whose
+// methods the parent called. The classes' tables change (their methods move to new origins, the caches of
+// their methods are cleared): words no rule decoded in a class's tables are the class's change, where QA
+// found 72-203 pages a child unknown (3.3.8/3.4.5).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} prepend_classes: a class's tables changed by prepend are mutation.class, no unknown`, () => {
+    const { row, summary } = fixtureChild(ruby, 'prepend_classes.rb');
+    assert.ok(row('mutation.class').pages >= 100, summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 5, `${id}: ${summary}`);
+  });
+
 // big_array: every element of a preloaded 100,000-element Array of numbers changed. On Debian's 3.1 its
 // 800,000-byte buffer is a block glibc mmapped of its own, outside the heap's chunk walk: its owner comes
 // from the same pointer scan as the heap chunks'. Without one, a buffer of small numbers passed for VM

@@ -18,6 +18,7 @@ import { blameChildren } from '../blame/threads';
 import { ROOT } from './helpers/family';
 import { runCowscope, tempDir } from './helpers/ruby';
 import { PYTHON_FIXTURES, everyPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+import { pythonLayoutFor } from '../runtimes/python/layouts';
 
 const CAUSES_PY = path.join(PYTHON_FIXTURES, 'causes.py');
 
@@ -216,6 +217,31 @@ for (const { python, version } of PYTHONS) {
     // two words an entry (key, value; 3.8-3.10 three, the hash too), 1,000 entries of 16 bytes at least
     assert.ok(row.words >= 2000, summary);
     assert.ok(row.pages >= Math.ceil((1000 * 16) / 4096), summary);
+  });
+
+  // fixtures/python/intern_preloaded.py: 40,000 preloaded strings interned in the child. Each str's state
+  // gets its interned bits (3.12: and its count goes to 0xffffffff, immortal): py.str.intern, one word a
+  // string (3.12 two). QA found them py.mutation.object ("the program changed"), the top cause on 3.12.
+  // The words are known where the version has a layout row (3.11+).
+  if (pythonLayoutFor(version))
+    test(`Python ${version} intern_preloaded: a preloaded str interned in the child is py.str.intern`, () => {
+      const { child, summary } = fixtureChild(python, version, 'intern_preloaded.py');
+      const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+      assert.is(row('py.str.intern').words, version.startsWith('3.12.') ? 80_000 : 40_000, summary);
+      // 40,000 objects of 64 bytes at least (a header of 40, the characters)
+      assert.ok(row('py.str.intern').pages >= Math.ceil((40_000 * 64) / 4096), summary);
+      assert.ok(row('py.mutation.object').pages <= 3, summary);
+    });
+
+  // fixtures/python/list_regrow.py: a list grown in the child through the sizes the parent's list grew
+  // through: realloc puts its items where the parent's freed copies lay, the same bytes, in memory free at
+  // the fork (alloc.malloc). QA: 309-329 pages same-value.unknown a child before.
+  test(`Python ${version} list_regrow: a child's allocation rewriting the bytes a free chunk held is alloc.malloc`, () => {
+    const { child, summary } = fixtureChild(python, version, 'list_regrow.py');
+    const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
+    // the child's list of 100,000 items ends in a chunk of 800,000 bytes: 195 pages
+    assert.ok(row('alloc.malloc').pages >= Math.floor((100_000 * 8) / 4096), summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 5, `${id}: ${summary}`);
   });
 
   // fixtures/python/class_keys.py: 300 classes first instantiated in the child fill their shared keys

@@ -35,6 +35,21 @@ const ends = (c: MallocChunks) => {
   return e;
 };
 
+/** Was every chunk of the fork-time walk that overlaps the page free then (and is there one)? The main
+ *  heap's top chunk counts as free: the walk calls the last chunk in use (no chunk after it holds its
+ *  bit), but it is the room glibc carves new chunks from, up to the end of the heap. */
+export function onlyFreeAtFork(g: GlibcView, page: number, pageSize: number): boolean {
+  const f = g.fork;
+  const top = g.native.heapHi > 0 ? g.native.heapHi - pageSize : Infinity;
+  let any = false;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, page)); i < f.start.length && f.start[i] < page + pageSize; i++) {
+    if (f.start[i] + f.size[i] <= page) continue;
+    if (f.inUse[i] && f.start[i] + f.size[i] <= top) return false;
+    any = true;
+  }
+  return any;
+}
+
 export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
   const forkEnds = ends(heap.chunks);
   const childEnds = child ? ends(child) : undefined;

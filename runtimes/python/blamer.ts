@@ -7,7 +7,7 @@
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
@@ -101,6 +101,12 @@ function refcountStep(L: PythonLayout | undefined, O: Word, N: Word): boolean {
   return O.hi === 0 && N.hi === 0 && Math.abs(N.lo - O.lo) < 1 << 24;
 }
 
+/** A str's state word: only its interned bits (the low two) changed, from not interned. */
+const internedNow = (O: Word, N: Word): boolean => O.hi === N.hi && (O.lo & 3) === 0 && (N.lo & 3) !== 0 && (O.lo & ~3) === (N.lo & ~3);
+
+/** A 3.12+ count made immortal: its low 32 bits to 0xffffffff from a mortal count. */
+const madeImmortal = (O: Word, N: Word): boolean => O.hi === N.hi && O.lo !== 0xffffffff && N.lo === 0xffffffff;
+
 /** pymalloc_free's link: the first word of a freed block points to the pool's previous free block, or
  *  is NULL. */
 function freeLink(w: At): boolean {
@@ -178,6 +184,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
   // before the GC head: a managed dict or values pointer (attributes of an instance)
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 && w.off < 0 },
+  // A str interned in the child (sys.intern, a name made at run time): the interned bits of its state
+  // set, and on 3.12 the string made immortal (its count's low half to 0xffffffff). Found on workers
+  // interning 40,000 preloaded strings (QA): 80,000 words py.mutation.object a child, its top cause on 3.12.
+  { cause: 'py.str.intern', when: (w) => w.obj >= 0 && w.type === 'str' && w.off === w.ctx.L?.strState && internedNow(w.O, w.N) },
+  { cause: 'py.str.intern', when: (w) => w.obj >= 0 && w.type === 'str' && w.off === 0 && w.ctx.L?.refcount === 'u32' && madeImmortal(w.O, w.N) },
   { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.off === 0 && !refcountStep(w.ctx.L, w.O, w.N) && freeLink(w) },
   { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
   { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
@@ -359,6 +370,11 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // twice were same-value.unknown (3.11-3.13), with list_reverse as their first writer.
   { cause: 'py.mutation.buffer', when: (p) => onProgramBuffer(p) },
   { cause: 'py.obmalloc.alloc', when: (p) => poolAt(p.ctx.pools, p.page) >= 0 || poolAt(p.ctx.childPools, p.page) >= 0 },
+  // A page that lay wholly in glibc chunks free at the fork: what wrote the bytes it held is an allocation
+  // of the child's. Found on workers growing a list through the sizes the parent's own list had grown
+  // through (QA, 3.11-3.13): realloc put each copy of the items where the parent's freed copy lay, the
+  // same pointers in the same order: 309-329 pages a child of same-value.unknown.
+  { cause: 'alloc.malloc', when: (p) => onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
   { cause: 'exec.stack', when: (p) => p.region === 'stack' },
   { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },
   { cause: 'vm.globals', when: (p) => p.region === 'file-data' },

@@ -15,6 +15,8 @@ export interface PythonLayout {
   /** PyASCIIObject.hash, PyBytesObject.ob_shash */
   strHash: number;
   bytesHash: number;
+  /** PyASCIIObject.state: its low two bits are the interned state (0: not interned) */
+  strState: number;
   /** PyTypeObject.tp_flags (Py_TPFLAGS_VALID_VERSION_TAG) and tp_version_tag */
   typeFlags: number;
   typeVersionTag: number;
@@ -44,9 +46,9 @@ export const POOL_HEADER = { count: 0, freeblock: 8, nextpool: 16, prevpool: 24,
 export const DICT_KEYS_VERSION_WORD = 8;
 
 export const LAYOUTS: readonly PythonLayout[] = [
-  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
-  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
-  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
 ];
 
 /** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */

@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, trimReleases } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
@@ -179,6 +179,10 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
+  // A finalizer defined on the object (ObjectSpace.define_finalizer; on 3.1 ObjectSpace::WeakMap#[]= defines
+  // one on its key and value). Found on workers putting 20,000 preloaded Objects in a WeakMap (QA, 3.1.2):
+  // 315 pages of mutation.object a child, one flags word an object, FL_FINALIZE its only change.
+  { cause: 'object.finalizer', when: (f) => !!(f.X & FL.finalize) && !!(f.N.lo & FL.finalize) },
   { cause: 'object.freeze', when: (f) => !!(f.X & FL.freeze) },
   // A constant's inline cache filled in the child: vm_ic_update asks rb_ractor_shareable_p of its value,
   // which walks a deeply frozen structure and sets FL_SHAREABLE in every object's flags. Found on a
@@ -731,7 +735,15 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // part of that allocation (a chunk of [heap], or a mapping the child made: glibc mmaps large blocks).
   { cause: (c) => freshTargetCause(c.ctx, c.k)!, when: (c) => freshTargetCause(c.ctx, c.k) !== undefined },
   { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped.at(num(c.N)) >= 0 },
+  // Last, a table a class, module or iclass owns (its method, constant or call-cache tables) that no rule
+  // above decodes: the program changed the class. Found on workers prepending a module to 1,000 preloaded
+  // classes (QA, 3.3.8/3.4.5): the classes' call-cache entries cleared as their method tables moved to the
+  // new origins, 72-203 pages a child unknown.
+  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) },
 ];
+
+/** Object types of classes: what the tables they own say changed. */
+const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
 
 /** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
@@ -1286,6 +1298,7 @@ interface ObjectsOnPage {
   hashes: number;
   strings: number;
   ments: number;
+  regexps: number;
 }
 
 /** Objects whose slot starts on a GC heap page at the fork: live ones, Hashes, method entries, and the
@@ -1297,7 +1310,7 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number, free
   const o = ctx.ruby.objects;
   const start = ctx.ruby.slotStart[b];
   const size = ctx.ruby.slotSize[b];
-  const n = { live: 0, youngKept: 0, hashes: 0, strings: 0, ments: 0 };
+  const n = { live: 0, youngKept: 0, hashes: 0, strings: 0, ments: 0, regexps: 0 };
   if (!start || !size) return n;
   // the heap map's objects are sorted by address: walk those in the page's slots, no search per slot
   let t = 0;
@@ -1306,6 +1319,7 @@ function objectsOn(ctx: Context, b: number, page: number, pageSize: number, free
     n.live++;
     if (o.type[i] === T.HASH) n.hashes++;
     if (o.type[i] === T.STRING) n.strings++;
+    if (o.type[i] === T.REGEXP) n.regexps++;
     if (o.type[i] === T.IMEMO && o.imemo[i] === IMEMO.ment) n.ments++;
     if (o.gcFlags[i] & 2) continue;
     while (freed && t < freed.length && freed[t] < o.address[i]) t++;
@@ -1362,6 +1376,18 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
       if (!p.ctx.L?.resizeClearsCoderange || bodyOf(p.ctx, p.page) < 0 || p.ctx.firstWriter(p.page) !== undefined) return false;
       const on = heapPageObjects(p);
       return on.strings > 0 && on.hashes === 0 && on.ments === 0;
+    },
+  },
+  // ... and with no writer named (Debian's 3.1 names none of its static functions): a page holding Regexps,
+  // at least as many as the objects of the other stores known to leave their bytes as they were (a
+  // Hash's iteration level, a method entry's cached bit): the likeliest of those stores. Found on the program of the writer rule
+  // (regexp.match, 3.1.2): 535 pages same-value.unknown, 66 hash.iteration and 56 method.cached a child.
+  {
+    cause: 'regexp.match',
+    when: (p) => {
+      if (bodyOf(p.ctx, p.page) < 0 || p.ctx.exactWriter(p.page) !== undefined) return false;
+      const on = heapPageObjects(p);
+      return on.regexps > 0 && on.regexps >= on.hashes + on.ments;
     },
   },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
@@ -1429,6 +1455,15 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // program whose workload ran 3 GCs after a parent's GC.start (strategy gc, 3.1/3.3.8): ~195 pages a
   // child, 26-49% of its copies, same-value.unknown before (3.4.5's GCs change the stack's words).
   { cause: 'gc.mark-stack', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) < 0 && (FIRST_WRITERS.markStack.test(p.ctx.exactWriter(p.page) ?? '') || markStackChunksOnly(p)) },
+  // glibc's allocator itself, storing back the links and sizes its chunk headers and tcache held (an
+  // unlink, a tcache hand-out): its metadata, off the GC heap.
+  { cause: 'malloc.meta', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocMeta.test(p.ctx.exactWriter(p.page) ?? '') },
+  // A page that lay wholly in chunks free at the fork: nothing of the program's lived there, so what
+  // wrote the bytes it held is an allocation of the child's (memset, a copy, st.c rebuilding a table into
+  // a chunk the parent's own rebuilds had freed). Found on a program whose workload clears a 40,000-entry
+  // Hash and fills it again (3.4.5): 62 pages of same-value.unknown a child, first written by
+  // rebuild_table_with, rb_st_update, memset, unlink_chunk and malloc.
+  { cause: 'alloc.malloc', when: (p) => bodyOf(p.ctx, p.page) < 0 && onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
   // A buffer an object owns (a String's characters, an Array's elements: a chunk in use at the fork, or a
   // block glibc mmapped for it) that the program stored its own bytes into again (String#setbyte of the
   // byte there, a[i] = a[i]), with no writer named to tell the store: every chunk on the page is the data
@@ -1452,6 +1487,7 @@ const FIRST_WRITERS = {
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
   stringResize: /^rb_str_resize$/,
   markStack: /^(gc_grey|push_mark_stack|push_mark_stack_chunk)$/,
+  mallocMeta: /^(malloc|free|cfree|__libc_malloc|__libc_free|unlink_chunk(\.\w+)*|_int_free\w*|malloc_consolidate|tcache_\w+)$/,
 };
 
 /** The chunks glibc carved for the GC's mark stack: stack_chunk_t, 500 VALUEs and a link (the size the
@@ -1501,7 +1537,7 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
     writer: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
     on: (p) => (bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0),
   },
-  { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
+  { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert|rb_st_add_direct|st_add_direct_with_hash|rebuild_table_with|rebuild_table)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
   // (and the reorderings that may leave every element where it was: an Array reversed twice, QA: 391
   // pages of same-value.unknown on 3.4.5, first written by rb_ary_reverse)
   { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill|rb_ary_reverse(_bang)?|ary_reverse|rb_ary_rotate\w*|ary_rotate_ptr|rb_ary_sort_bang|rb_ary_shuffle_bang|ary_shuffle_bang)$/ },
@@ -1518,6 +1554,11 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   // called them all (QA, 3.4.5): 128 of 132 pages of method.cached (the pages held method entries too),
   // prewarm predicted to save 616K where it saved 120K.
   { cause: 'icache.call-store', writer: /^vm_callee_setup_arg$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  // A match raises the Regexp's use count (usecnt, in its slot) and lowers it after: the same value back.
+  // Found on workers matching 20,000 preloaded Regexps once each (QA, 3.3.8/3.4.5): 274-286 pages of
+  // same-value.unknown a child, first written by rb_reg_onig_match, and 83-90 of method.cached (the pages
+  // held method entries too), which prewarm was predicted to save.
+  { cause: 'regexp.match', writer: /^(rb_reg_onig_match|rb_reg_search\w*|rb_reg_match\w*|reg_match_pos|rb_reg_prepare_re\w*|rb_reg_start_with_p|rb_reg_regsub)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
 ];
 
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS). */
