@@ -1380,8 +1380,9 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   },
   // ... and with no writer named (Debian's 3.1 names none of its static functions): a page holding Regexps,
   // at least as many as the objects of the other stores known to leave their bytes as they were (a
-  // Hash's iteration level, a method entry's cached bit): the likeliest of those stores. Found on the program of the writer rule
-  // (regexp.match, 3.1.2): 535 pages same-value.unknown, 66 hash.iteration and 56 method.cached a child.
+  // Hash's iteration level, a method entry's cached bit): the likeliest of those stores. Found on the
+  // program of the writer rule (3.1.2): 535 pages same-value.unknown, 66 hash.iteration and 56
+  // method.cached a child.
   {
     cause: 'regexp.match',
     when: (p) => {
