@@ -8,6 +8,8 @@ import { PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
 import { which } from '../native/machine';
 import { isCause, nearestCauses } from '../blame/catalog';
 import { FileShapeError, readRegularFile } from '../native/regular-file';
+import { STRATEGY_STEPS } from './commands/run';
+import { PYTHON_STRATEGY_STEPS } from '../runtimes/python/layouts';
 
 /** A cowscope.json is a few hundred bytes; anything past this is not one. */
 export const MAX_CONFIG_SIZE = 1024 * 1024;
@@ -65,6 +67,16 @@ export function parseSize(value: unknown): number | undefined {
 }
 
 /** Removes // comments that are outside strings, so a config can explain itself. */
+/** " (line L, column C)" of the position a JSON.parse message names, in the text it parsed (comments
+ *  stripped keep their line breaks, so the line is the file's), or "" where it names none. */
+function jsonWhere(text: string, message: string): string {
+  const m = /at position (\d+)/.exec(message);
+  if (!m) return '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')})`;
+}
+
 export function stripComments(text: string): string {
   let out = '';
   let inString = false;
@@ -100,7 +112,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   try {
     raw = JSON.parse(stripComments(text));
   } catch (e) {
-    throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
+    throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}${jsonWhere(stripComments(text), (e as Error).message)}: fix it there, or write a new one with \`cowscope init\``);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: the config must be a JSON object`);
   const dir = path.dirname(path.resolve(file));
@@ -171,6 +183,10 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (apps.length > 1) throw bad(apps[1], `give one of program, rack and wsgi, not ${apps.join(' and ')}`);
   if (raw.workload !== undefined && (rack || wsgi)) throw bad('workload', `a file the children run instead of the requests of ${rack ? 'rack' : 'wsgi'}: give one or the other`);
   if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
+  // the steps of either runtime (the program's runtime is known when it runs, which checks its own steps)
+  for (const step of typeof raw.strategy === 'string' ? raw.strategy.split('+') : [])
+    if (!STRATEGY_STEPS.includes(step) && !PYTHON_STRATEGY_STEPS.includes(step))
+      throw bad('strategy', `unknown step "${step}": use ${STRATEGY_STEPS.join(', ')} (Ruby) or ${PYTHON_STRATEGY_STEPS.join(', ')} (Python), joined with +`);
 
   const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;
   if (!b || typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');

@@ -85,6 +85,14 @@ const COMMANDS = (Object.keys(LOADERS) as CommandName[]).map(lazyCommand);
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/** A command's usage line as its spec declares it ('inspect <pid>'). */
+function usageOf(command: string | undefined): string {
+  return COMMANDS.find((c) => c.command?.toString().split(' ')[0] === command)?.command?.toString() ?? `${command}`;
+}
+
+/** The arguments a command requires (its <name> words: '<pid>'). */
+const requiredOf = (command: string | undefined): string[] => usageOf(command).match(/<[^>]+>/g) ?? [];
+
 /** The command's help, named in every usage message. */
 function helpFor(command: string | undefined): string {
   return COMMANDS.some((c) => c.command?.toString().split(' ')[0] === command) ? `cowscope ${command} --help` : 'cowscope --help';
@@ -130,7 +138,7 @@ function afterProgram(flag: string): boolean {
 
 /** yargs' validation messages, made to say what to type: ordered rules, the first that matches. */
 const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) => string][] = [
-  [/^Not enough non-option arguments/, (_, command) => `${command} needs more arguments`],
+  [/^Not enough non-option arguments/, (_, command) => `${command} needs ${requiredOf(command).join(' ') || 'more arguments'}: cowscope ${usageOf(command)}`],
   [/^Unknown arguments?: (.*)$/, (m, command) => {
     const words = unknownWords(m[1]);
     const flags = words.filter((w) => w.startsWith('-'));

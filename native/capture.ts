@@ -291,7 +291,7 @@ export function checkTarget(pid: number): ProcessInfo {
     throw new TargetError(`process ${pid} (${info.comm}) is a kernel thread: it has no user memory; pick a user process`);
   if (info.zombie)
     throw new TargetError(
-      `process ${pid} (${info.comm}) is a zombie: it exited and its memory is gone; its parent ${info.ppid} has not reaped it yet`,
+      `process ${pid} (${info.comm}) is a zombie: it exited and its memory is gone; its parent ${info.ppid} has not reaped it yet: inspect the parent (cowscope inspect ${info.ppid})`,
     );
   return info;
 }

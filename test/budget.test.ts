@@ -74,7 +74,10 @@ test('a regression in one cause against the baseline: exit 1, the cause named', 
 
 test('config errors: exit 2, one line naming the field', () => {
   const cases: [string, string, RegExp][] = [
-    ['bad.json', '{ "program": ', /bad\.json is not valid JSON/],
+    ['bad.json', '{ "program": ', /bad\.json is not valid JSON: .*: fix it there, or write a new one with `cowscope init`$/],
+    // where the parser names a position: its line and column (comments stripped keep the file's lines)
+    ['where.json', '{\n  // the app\n  "program": "app.rb",\n  "children": 2,,\n}', /where\.json is not valid JSON: .* \(line 4, column 17\): fix it there/],
+    ['strategy.json', JSON.stringify({ program: CAUSES, strategy: 'gc+magic' }), /strategy\.json: strategy: unknown step "magic": use none, gc, .* \(Ruby\) or none, gc, freeze, disable \(Python\), joined with \+$/],
     ['size.json', JSON.stringify({ program: CAUSES, budgets: { copiedPerChild: 'lots' } }), /size\.json: budgets\.copiedPerChild: "lots" is not a size: write e\.g\. "24MiB"/],
     ['file.json', JSON.stringify({ program: CAUSES, workload: 'nope.rb' }), /file\.json: workload: nope\.rb does not exist/],
     ['ratio.json', JSON.stringify({ program: CAUSES, budgets: { sharedRatio: 80 } }), /ratio\.json: budgets\.sharedRatio: must be a number from 0 to 1/],

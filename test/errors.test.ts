@@ -108,13 +108,20 @@ test('a process of another user, read without privileges', () => {
 
 test('garbage arguments', () => {
   assertOneLineError(runCli([]), /name a command/);
-  assertOneLineError(runCli(['inspect']), /inspect needs more arguments: see cowscope inspect --help/);
+  assertOneLineError(runCli(['inspect']), /inspect needs <pid>: cowscope inspect <pid>: see cowscope inspect --help/);
   assertOneLineError(runCli(['inspect', 'abc']), /"abc" is not a process id: give a number/);
   assertOneLineError(runCli(['inspect', '0']), /"0" is not a process id/);
   assertOneLineError(runCli(['inspect', '-5']), /"-5" is not a process id/);
   assertOneLineError(runCli(['inspect', '12x']), /"12x" is not a process id/);
   assertOneLineError(runCli(['inspect', '1', '--frobnicate']), /unknown option --frobnicate: see cowscope inspect --help$/);
   assertOneLineError(runCli(['inspectt', '1']), /Unknown argument|Did you mean inspect/);
+  assertOneLineError(runCli(['report']), /report needs <file>: cowscope report <file>/);
+  // a thread's id (node runs V8's platform threads beside its main one): the process to give instead
+  const tid = fs.readdirSync(`/proc/${process.pid}/task`).find((t) => t !== String(process.pid))!;
+  assertOneLineError(runCli(['inspect', tid]), new RegExp(`^cowscope: ${tid} is a thread of process ${process.pid}, not a process: give ${process.pid}`));
+  // a heap-map folder that is not there is a typo, said before anything is read (not one note per child)
+  assertOneLineError(runCli(['inspect', String(process.pid), '--heap-map-dir', '/nonexistent/cowscope-maps']), /--heap-map-dir \/nonexistent\/cowscope-maps: ENOENT: give the folder the live agent writes its heap maps to/);
+  assertOneLineError(runCli(['inspect', String(process.pid), '--heap-map-dir', '/etc/hostname']), /--heap-map-dir \/etc\/hostname is not a folder/);
 });
 
 test('an unknown flag: named once, as typed, with the command\'s --help', () => {

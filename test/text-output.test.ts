@@ -12,7 +12,7 @@ import type { ClassCounts } from '../analyzers/sharing';
 import { StrategyRuns, compareReport, unmodelledChanges } from '../analyzers/compare';
 import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
-import { renderPrometheus, renderWatchSample } from '../cli/render/inspect-live';
+import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../cli/render/inspect-live';
 import { agesAt } from '../native/proc';
 import { renderCompareText, verdictText } from '../cli/render/compare-text';
 import { formatSize } from '../cli/render/units';
@@ -110,7 +110,8 @@ test('run: the answer first, alike children folded into one table, zero columns 
   const text = renderRunText(r, { bytes: false });
   const answer = indexOf(text, /^Answer: each of the 3 children stopped sharing/);
   assert.is(answer, 2, 'the answer right under the title line');
-  assert.is(indexOf(text, /^Top causes per child: object\.id 852\.0K \(92\.2%\), malloc\.meta 68\.0K \(7\.4%\)$/), answer + 1, text);
+  // the median child by its copies (230, 231, 231 pages: 202, the lower middle one), its causes adding up
+  assert.is(indexOf(text, /^Top causes per child: object\.id 856\.0K \(92\.6%\), malloc\.meta 68\.0K \(7\.4%\)$/), answer + 1, text);
   const help = indexOf(text, /^What would help/);
   assert.ok(help > answer && help < indexOf(text, /^Details$/), 'what would help before the details');
   const helpRows = tableAfter(text, /^What would help/);
@@ -246,6 +247,19 @@ test('--watch lines and Prometheus rows: a blame under way, the last one finishe
   assert.not.match(prom, /pid="2000000002",parent="1",cause=/, 'no cause rows without a blame');
 });
 
+test('--watch curves share one scale: a worker that grew by a page is not drawn as one that grew fourfold', () => {
+  // 4701: 2,176 pages then 2,178 (8.5M -> 8.5M); 4703: 544 pages then 2,176 (2.1M -> 8.5M)
+  const sample = (t: number, a: number, b: number) => ({
+    t,
+    report: { pageSize: PS, sharing: [{ pid: 4701, pages: { copied: a } }, { pid: 4703, pages: { copied: b } }] } as unknown as InspectReport,
+  });
+  const text = renderWatchCurve([sample(0, 2176, 544), sample(1, 2176, 544), sample(2, 2178, 2176), sample(3, 2178, 2176)]);
+  const row = (pid: number) => text.split('\n').find((l) => l.trim().startsWith(`${pid} `))!;
+  assert.match(row(4701), /^\s+4701 ████\s/, text);
+  assert.match(row(4703), /^\s+4703 ▃▃██\s/, text);
+  assert.match(text, /one scale, ▁ 0 to █ 8\.5M/);
+});
+
 test('inspect: the answer first, saving at as many workers as there are; --mappings most copied first, top 20', () => {
   const r = inspectReport([
     { pid: 11, copied: 600, blamed: true },
@@ -281,6 +295,25 @@ test('inspect: children of two parents (a re-executed master beside the old one)
   assert.not.match(text, /each of the 4 children/, 'no median over both');
   assert.match(text, /AT 3 WORKERS/);
   assert.match(text, /AT 1 WORKER\s/);
+  // the table under each answer indented as a whole: its rows start where its header does (QA: header
+  // at 4 spaces, rows at 2)
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => /^\s+STRATEGY\s/.test(l));
+  const indent = (l: string) => /^ */.exec(l)![0].length;
+  assert.ok(header > 0 && indent(lines[header]) > 2, text);
+  assert.is(indent(lines[header + 1]), indent(lines[header]), text);
+});
+
+test('children that wrote different things: the top causes are one child\'s, the median one, and add up to its copies at most', () => {
+  // object.id 300 / 0 / 300, malloc.meta 0 / 300 / 300: medians cause by cause (300 and 300) would be
+  // 200% of the median child's 300 copied pages
+  const r = runReport([child(201, 300, 0), child(202, 0, 300), child(203, 300, 300)]);
+  const text = renderRunText(r, { bytes: false });
+  const line = text.split('\n').find((l) => /^Top causes per child/.test(l))!;
+  const percents = [...line.matchAll(/\(([\d.]+)%\)/g)].map((m) => Number(m[1]));
+  assert.ok(percents.length > 0 && percents.reduce((a, b) => a + b, 0) <= 100.05, line);
+  // 201 and 202 copied 300 each, 203 600: the lower middle is 202 (sorted stably: 201, 202, 203)
+  assert.match(line, /^Top causes per child: malloc\.meta 1\.2M \(100\.0%\)$/);
 });
 
 test('inspect: children without blame are not folded with blamed ones', () => {

@@ -1,6 +1,7 @@
 // cowscope inspect PID: gather (one Capture) -> classify, summarize and blame once -> render.
 
 
+import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { inspectReport, mapRuntime } from '../../analyzers/inspect-report';
 import { analyzePair } from '../../analyzers/sharing';
@@ -212,6 +213,7 @@ function debugLine(n: number, cost: SampleCost): string {
 
 
 export async function inspect(args: InspectArgs): Promise<string> {
+  notAThread(parsePid(args.pid)); // here: the quick path of main.ts comes here without the handler
   const s = await inspectSample(args);
   if (args.debug) process.stderr.write(debugLine(1, s.cost));
   const format = formatOf(args);
@@ -341,6 +343,33 @@ function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, appen
 }
 
 /** --output FILE, replaced atomically; a failure (the folder removed meanwhile, a full disk) in one line. */
+/** A thread's id opens /proc/TID too (the kernel keeps it out of the listing only): its "process" would
+ *  be the thread, its parent the process's parent. Said, with the process to give (QA: a thread of a
+ *  Python server was reported as a process of the shell's). */
+function notAThread(pid: number): void {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return; // gone or unreadable: the gather says which
+  }
+  const tgid = /^Tgid:\s*(\d+)/m.exec(status)?.[1];
+  if (tgid !== undefined && Number(tgid) !== pid) throw new UsageError(`${pid} is a thread of process ${tgid}, not a process: give ${tgid} (cowscope inspect ${tgid})`);
+}
+
+/** A --heap-map-dir that is no directory is a typo, not "no heap maps": said before anything is read
+ *  (QA: a missing one gave exit 0, and one note per child that no map was found). */
+function checkHeapMapDir(dir: string | undefined): void {
+  if (dir === undefined) return;
+  let isDir = false;
+  try {
+    isDir = fs.statSync(dir).isDirectory();
+  } catch (e) {
+    throw new UsageError(`--heap-map-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: give the folder the live agent writes its heap maps to (the server's $COWSCOPE_LIVE_DIR), or leave the option out`);
+  }
+  if (!isDir) throw new UsageError(`--heap-map-dir ${dir} is not a folder: give the folder the live agent writes its heap maps to (the server's $COWSCOPE_LIVE_DIR), or leave the option out`);
+}
+
 function writeOutput(file: string, text: string): void {
   try {
     writeFileAtomically(file, text);
@@ -376,6 +405,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
           '  shared   the same page as the parent         copied  both have it, different pages (either side wrote)',
           '  new      only the child has it               absent  only the parent has it (not faulted in by the child)',
           '  zero     the shared zero page (costs nothing)  swapped the child\'s page is in swap',
+          '  copiedByParent (COPIED-BY-PARENT)  the parent wrote its page, the child kept the fork-time one: the',
+          '           child\'s own memory all the same (told in the exact tier by siblings that still share it)',
           'Tier: as root, pages are compared by physical frame (exact); otherwise by pagemap bit 56 and contents',
           '(exclusive-bit). `cowscope doctor` says which tier this machine gives you.',
           'RSS/PSS/USS/SWAP come from smaps_rollup; USS = Private_Clean + Private_Dirty, as smem counts it.',
@@ -385,6 +416,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     if (args.json && args.format !== undefined && args.format !== 'json')
       throw new UsageError(`--json and --format ${args.format} ask for two outputs: give one (--json is --format json)`);
     if (args.watch !== undefined) {
+      notAThread(parsePid(args.pid));
+      checkHeapMapDir(args.heapMapDir);
       if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
         throw new UsageError(`--watch takes seconds between ${WATCH_MIN_SECONDS} and ${WATCH_MAX_SECONDS} (a day), not ${args.watch}`);
       if (args.count !== undefined && (!Number.isInteger(args.count) || args.count < 1)) throw new UsageError(`--count must be a whole number of at least 1, not ${args.count}`);
@@ -392,6 +425,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       return;
     }
     if (args.count !== undefined) throw new UsageError('--count goes with --watch SECONDS');
+    checkHeapMapDir(args.heapMapDir);
     const text = await inspect(args);
     if (args.output) writeOutput(args.output, text);
     else process.stdout.write(text);

@@ -30,22 +30,25 @@ export function renderWatchSample(t: number, r: InspectReport, previous?: Inspec
   return `${(lines.length ? lines : [`[${t.toFixed(1).padStart(6)}s] no children`]).join('\n')}\n`;
 }
 
-/** Copied memory per worker across the samples, as a one-line chart each. */
+/** Copied memory per worker across the samples, as a one-line chart each, all on one scale from zero to
+ *  the most any worker copied: rows scaled each on its own drew a worker that grew by 8K as one that grew
+ *  fourfold (QA). */
 export function renderWatchCurve(samples: { t: number; report: InspectReport }[]): string {
   if (samples.length < 2) return '';
   const pids = [...new Set(samples.flatMap((s) => s.report.sharing.map((x) => x.pid)))];
-  const out = [`\ncopied memory per child over ${samples.length} samples (${samples[samples.length - 1].t.toFixed(1)} s):`];
-  for (const pid of pids) {
-    const values = samples.map((s) => {
+  const rows = pids.map((pid) =>
+    samples.map((s) => {
       const x = s.report.sharing.find((y) => y.pid === pid);
       return x ? (x.pages.copied + (x.pages.copiedByParent ?? 0)) * s.report.pageSize : NaN;
-    });
+    }),
+  );
+  const hi = Math.max(0, ...rows.flat().filter((v) => !Number.isNaN(v)));
+  const out = [`\ncopied memory per child over ${samples.length} samples (${samples[samples.length - 1].t.toFixed(1)} s; one scale, ${BARS[0]} 0 to ${BARS[BARS.length - 1]} ${formatSize(hi)}):`];
+  rows.forEach((values, i) => {
     const known = values.filter((v) => !Number.isNaN(v));
-    const lo = Math.min(...known);
-    const hi = Math.max(...known);
-    const bars = values.map((v) => (Number.isNaN(v) ? ' ' : BARS[hi > lo ? Math.round(((v - lo) / (hi - lo)) * (BARS.length - 1)) : 0])).join('');
-    out.push(`  ${String(pid).padStart(7)} ${bars}  ${formatSize(known[0])} -> ${formatSize(known[known.length - 1])}`);
-  }
+    const bars = values.map((v) => (Number.isNaN(v) ? ' ' : BARS[hi > 0 ? Math.round((v / hi) * (BARS.length - 1)) : 0])).join('');
+    out.push(`  ${String(pids[i]).padStart(7)} ${bars}  ${formatSize(known[0])} -> ${formatSize(known[known.length - 1])}`);
+  });
   return `${out.join('\n')}\n`;
 }
 

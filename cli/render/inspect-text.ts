@@ -72,7 +72,8 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
       const p = r.processes.find((x) => x.pid === parent);
       const command = p ? ` (${escapeControl(p.command.length > 40 ? `${p.command.slice(0, 39)}…` : p.command)})` : '';
       out.push(`Children of ${parent}${command}:`);
-      out.push(...renderAnswer(children, ps, o, { against: 'its parent', workers: children.length }).map((l) => `  ${l}`));
+      // every line indented, a table's too (renderTable gives one string of lines)
+      out.push(...renderAnswer(children, ps, o, { against: 'its parent', workers: children.length }).flatMap((l) => l.split('\n')).map((l) => `  ${l}`));
     }
   out.push('', 'Details');
   out.push(
