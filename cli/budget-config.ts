@@ -8,7 +8,7 @@ import { PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
 import { which } from '../native/machine';
 import { isCause, nearestCauses } from '../blame/catalog';
 import { FileShapeError, readRegularFile } from '../native/regular-file';
-import { STRATEGY_STEPS } from './commands/run';
+import { STRATEGY_STEPS } from '../runtimes/ruby/layouts';
 import { PYTHON_STRATEGY_STEPS } from '../runtimes/python/layouts';
 
 /** A cowscope.json is a few hundred bytes; anything past this is not one. */

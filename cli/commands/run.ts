@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { RubyRunOptions, RubySession, pythonScriptIndex } from '../../runtimes/ruby/driver';
 import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
+import { STRATEGY_STEPS } from '../../runtimes/ruby/layouts';
 import type { Capture } from '../../native/capture';
 import { which } from '../../native/machine';
 import type { HeapMapFollower } from '../../runtimes/adapter';
@@ -30,8 +31,7 @@ const renderModule = () => require('../render/run-output') as typeof import('../
 const captureFileModule = () => require('../../native/capture-file') as typeof import('../../native/capture-file');
 /* eslint-enable @typescript-eslint/no-var-requires */
 
-/** Strategy steps (the agent's STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
-export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
+export { STRATEGY_STEPS };
 
 export function checkStrategy(spec: string, beforeFork: string | undefined): void {
   const steps = spec.split('+');

@@ -289,3 +289,6 @@ export const FL = {
   /** T_HASH iteration level: bits 25-31 */
   hashIterLevel: 0xfe000000,
 } as const;
+
+/** Strategy steps of the Ruby agent (its STRATEGY_STEPS); a strategy joins steps with +, e.g. gc+coderange. */
+export const STRATEGY_STEPS = ['none', 'gc', 'nakayoshi', 'compact', 'warmup', 'coderange', 'promote', 'trim', 'prewarm', 'custom'];
