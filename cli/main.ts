@@ -85,17 +85,18 @@ const COMMANDS = (Object.keys(LOADERS) as CommandName[]).map(lazyCommand);
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/** The command named by the first word typed, if it is one. */
+const commandNamed = (command: string | undefined) => COMMANDS.find((c) => c.command?.toString().split(' ')[0] === command);
+
 /** A command's usage line as its spec declares it ('inspect <pid>'). */
-function usageOf(command: string | undefined): string {
-  return COMMANDS.find((c) => c.command?.toString().split(' ')[0] === command)?.command?.toString() ?? `${command}`;
-}
+const usageOf = (command: string | undefined): string => commandNamed(command)?.command?.toString() ?? `${command}`;
 
 /** The arguments a command requires (its <name> words: '<pid>'). */
 const requiredOf = (command: string | undefined): string[] => usageOf(command).match(/<[^>]+>/g) ?? [];
 
 /** The command's help, named in every usage message. */
 function helpFor(command: string | undefined): string {
-  return COMMANDS.some((c) => c.command?.toString().split(' ')[0] === command) ? `cowscope ${command} --help` : 'cowscope --help';
+  return commandNamed(command) ? `cowscope ${command} --help` : 'cowscope --help';
 }
 
 /** An option as the user wrote it (`--max-heap-map`, `--maxHeapMap`, `-h`), from yargs' name for it. */

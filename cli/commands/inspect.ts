@@ -342,7 +342,6 @@ function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, appen
   writeOutput(args.output, body);
 }
 
-/** --output FILE, replaced atomically; a failure (the folder removed meanwhile, a full disk) in one line. */
 /** A thread's id opens /proc/TID too (the kernel keeps it out of the listing only): its "process" would
  *  be the thread, its parent the process's parent. Said, with the process to give (QA: a thread of a
  *  Python server was reported as a process of the shell's). */
@@ -370,6 +369,7 @@ function checkHeapMapDir(dir: string | undefined): void {
   if (!isDir) throw new UsageError(`--heap-map-dir ${dir} is not a folder: give the folder the live agent writes its heap maps to (the server's $COWSCOPE_LIVE_DIR), or leave the option out`);
 }
 
+/** --output FILE, replaced atomically; a failure (the folder removed meanwhile, a full disk) in one line. */
 function writeOutput(file: string, text: string): void {
   try {
     writeFileAtomically(file, text);
