@@ -289,6 +289,8 @@ export function checkTarget(pid: number): ProcessInfo {
   if (!info) throw new TargetError(`no process ${pid}: check the pid with \`ps -p ${pid}\` or \`pgrep -a NAME\``);
   if (info.kernelThread)
     throw new TargetError(`process ${pid} (${info.comm}) is a kernel thread: it has no user memory; pick a user process`);
+  // (QA: a thread of a Python server was reported as a process whose parent was the shell's)
+  if (info.tgid !== pid) throw new TargetError(`${pid} is a thread of process ${info.tgid}, not a process: give ${info.tgid} (cowscope inspect ${info.tgid})`);
   if (info.zombie)
     throw new TargetError(
       `process ${pid} (${info.comm}) is a zombie: it exited and its memory is gone; its parent ${info.ppid} has not reaped it yet: inspect the parent (cowscope inspect ${info.ppid})`,

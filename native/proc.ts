@@ -17,6 +17,8 @@ import { ProbeError, readTextAsync } from './probe';
 export interface ProcessInfo extends ProcStat {
   cmdline: string;
   uid: number;
+  /** the process the id belongs to (Tgid): another number for a thread's id, which opens /proc/ID too */
+  tgid: number;
   kernelThread: boolean;
   zombie: boolean;
 }
@@ -128,9 +130,12 @@ export function processInfo(pid: number): ProcessInfo | undefined {
   if (!stat) return undefined;
   let cmdline = '';
   let uid = -1;
+  let tgid = pid;
   try {
     cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
-    uid = Number((parseStatus(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).Uid ?? '-1').split(/\s+/)[0]);
+    const status = parseStatus(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    uid = Number((status.Uid ?? '-1').split(/\s+/)[0]);
+    tgid = Number(status.Tgid ?? pid);
   } catch {
     // exited between reads: the stat we have still describes it
   }
@@ -138,6 +143,7 @@ export function processInfo(pid: number): ProcessInfo | undefined {
     ...stat,
     cmdline: cmdline || `[${stat.comm}]`,
     uid,
+    tgid,
     kernelThread: (stat.flags & PF_KTHREAD) !== 0,
     zombie: stat.state === 'Z' || stat.state === 'X',
   };

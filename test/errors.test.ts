@@ -119,6 +119,8 @@ test('garbage arguments', () => {
   // a thread's id (node runs V8's platform threads beside its main one): the process to give instead
   const tid = fs.readdirSync(`/proc/${process.pid}/task`).find((t) => t !== String(process.pid))!;
   assertOneLineError(runCli(['inspect', tid]), new RegExp(`^cowscope: ${tid} is a thread of process ${process.pid}, not a process: give ${process.pid}`));
+  // and before a watch's first sample, not at every sample
+  assertOneLineError(runCli(['inspect', tid, '--watch', '1', '--count', '2']), new RegExp(`^cowscope: ${tid} is a thread of process ${process.pid}, not a process`));
   // a heap-map folder that is not there is a typo, said before anything is read (not one note per child)
   assertOneLineError(runCli(['inspect', String(process.pid), '--heap-map-dir', '/nonexistent/cowscope-maps']), /--heap-map-dir \/nonexistent\/cowscope-maps: ENOENT: give the folder the live agent writes its heap maps to/);
   assertOneLineError(runCli(['inspect', String(process.pid), '--heap-map-dir', '/etc/hostname']), /--heap-map-dir \/etc\/hostname is not a folder/);

@@ -10,7 +10,7 @@ import type { ChildBlame } from '../../blame/engine';
 import type { InspectReport, LiveMapUse } from '../../analyzers/inspect-report';
 import { parsePid, sizeLimit } from '../args';
 import { UsageError, describeError } from '../errors';
-import { type Capture, TargetError } from '../../native/capture';
+import { type Capture, TargetError, checkTarget } from '../../native/capture';
 import { writeFileAtomically } from '../../native/files';
 import { agesAt, uptimeSeconds } from '../../native/proc';
 import { escapeControl } from '../render/escape';
@@ -213,7 +213,6 @@ function debugLine(n: number, cost: SampleCost): string {
 
 
 export async function inspect(args: InspectArgs): Promise<string> {
-  notAThread(parsePid(args.pid)); // here: the quick path of main.ts comes here without the handler
   const s = await inspectSample(args);
   if (args.debug) process.stderr.write(debugLine(1, s.cost));
   const format = formatOf(args);
@@ -342,20 +341,6 @@ function emit(args: InspectArgs, out: NodeJS.WritableStream, text: string, appen
   writeOutput(args.output, body);
 }
 
-/** A thread's id opens /proc/TID too (the kernel keeps it out of the listing only): its "process" would
- *  be the thread, its parent the process's parent. Said, with the process to give (QA: a thread of a
- *  Python server was reported as a process of the shell's). */
-function notAThread(pid: number): void {
-  let status: string;
-  try {
-    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return; // gone or unreadable: the gather says which
-  }
-  const tgid = /^Tgid:\s*(\d+)/m.exec(status)?.[1];
-  if (tgid !== undefined && Number(tgid) !== pid) throw new UsageError(`${pid} is a thread of process ${tgid}, not a process: give ${tgid} (cowscope inspect ${tgid})`);
-}
-
 /** A --heap-map-dir that is no directory is a typo, not "no heap maps": said before anything is read
  *  (QA: a missing one gave exit 0, and one note per child that no map was found). */
 function checkHeapMapDir(dir: string | undefined): void {
@@ -416,7 +401,9 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     if (args.json && args.format !== undefined && args.format !== 'json')
       throw new UsageError(`--json and --format ${args.format} ask for two outputs: give one (--json is --format json)`);
     if (args.watch !== undefined) {
-      notAThread(parsePid(args.pid));
+      // a target that cannot be watched (gone, a thread's id, a kernel thread, a zombie) is refused before
+      // the first sample, rather than failing every sample
+      checkTarget(parsePid(args.pid));
       checkHeapMapDir(args.heapMapDir);
       if (!(Number.isFinite(args.watch) && args.watch >= WATCH_MIN_SECONDS && args.watch <= WATCH_MAX_SECONDS))
         throw new UsageError(`--watch takes seconds between ${WATCH_MIN_SECONDS} and ${WATCH_MAX_SECONDS} (a day), not ${args.watch}`);
