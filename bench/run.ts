@@ -12,6 +12,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { captureProcesses, checkTarget } from '../native/capture';
 import { ZeroDetection, comparePages, features, pageSize, readPagemap, readPagemapAsync } from '../native/probe';
 import { ingestRubyHeapMap as ingestHeapDump } from '../runtimes/ruby/heap-map';
@@ -393,6 +394,11 @@ async function blameBench(): Promise<void> {
         const c = loadCapture(${JSON.stringify(railsSave)}); const t = []; for (let i = 0; i < 2; i++) { const s = performance.now(); blameRun(c); t.push(performance.now() - s); } console.log(JSON.stringify(t));`;
       return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as number[];
     });
+    // What `cowscope report` pays before its blame: the saved capture read, checked and decoded, next to
+    // gunzip and JSON.parse alone (the floor: every typed array rides as base64 in the JSON).
+    const load = best(3, () => loadCapture(railsSave));
+    const floor = best(3, () => JSON.parse(zlib.gunzipSync(fs.readFileSync(railsSave)).toString('utf8')));
+    console.log(`  loading the Rails capture      ${ms(load.seconds).padStart(9)}  (${(fs.statSync(railsSave).size / 1048576).toFixed(1)} MiB saved; gunzip and JSON.parse alone ${ms(floor.seconds)}: ${(load.seconds / floor.seconds).toFixed(2)}x)`);
     console.log(`  the same, in a fresh process   first blame ${bestAndMedian(first.map((t) => t[0])).median.toFixed(0)} ms, second ${bestAndMedian(first.map((t) => t[1])).median.toFixed(0)} ms (medians of 3 processes: what one run or a new blame thread pays)`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

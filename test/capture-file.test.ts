@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { escapeControl } from '../cli/render/escape';
+import { validateCaptureDocument } from '../native/capture-schema';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
 import { MeasuredRun, assertBounded, runMeasured } from './helpers/measured';
 import { ROOT } from './helpers/family';
@@ -118,6 +119,21 @@ test('typed arrays of the wrong length, bad base64, negative RSS: exit 2 naming 
   const b64 = clone();
   b64.capture.diffs[0].addrs.base64 = `!${b64.capture.diffs[0].addrs.base64.slice(1)}`;
   refused(report(write('b64.cow', b64)), /capture\.diffs\[0\]\.addrs\.base64: is not well-formed base64/, 'bad base64');
+  // what Node's decoder would skip or take (whitespace, base64url, padding inside, stray bits after the
+  // last byte) is refused as well, in process: the same check as the report above
+  const text: string = clone().capture.diffs[0].addrs.base64;
+  const mid = text.length / 2 - ((text.length / 2) % 4);
+  for (const [what, bad] of [
+    ['a space', `${text.slice(0, mid)} ${text.slice(mid + 1)}`],
+    ['base64url', `${text.slice(0, mid)}-${text.slice(mid + 1)}`],
+    ['= inside', `${text.slice(0, mid)}=${text.slice(mid + 1)}`],
+    ['stray bits', `${Buffer.from([1]).toString('base64').replace('Q', 'R')}`],
+  ]) {
+    const doc = clone();
+    doc.capture.diffs[0].addrs.base64 = bad;
+    assert.throws(() => validateCaptureDocument(doc, 'b64.cow'), /capture\.diffs\[0\]\.addrs\.base64: is not well-formed base64/, what);
+  }
+  assert.ok(validateCaptureDocument(clone(), 'base.cow').diffs, 'the unchanged document passes');
   const retyped = clone();
   retyped.capture.diffs[0].wordOffset.$typed = 'constructor';
   refused(report(write('retyped.cow', retyped)), /capture\.diffs\[0\]\.wordOffset\.\$typed: must be "Uint16Array", not "constructor"/, '$typed constructor');
