@@ -683,6 +683,14 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && c.ctx.ivarTableInserts.has(c.ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(c.ctx, c.start)]) },
   // an ivar nil at the fork set in the child, in an object's ivar buffer (as in its slot, SLOT_RULES)
   { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && !!c.ctx.L && isNil(c.ctx.L, c.O) && !isNil(c.ctx.L, c.N) },
+  // A class's or module's own data (classData, 3.3+): its instance variables (a class-level @x set in the
+  // child: the buffer, or a too-complex class's table and its entries) and its constants (its constant
+  // table's items, the rb_const_entry_t they point to: a constant removed or defined again). Small
+  // numbers, often, which the counter rules below would take for the VM's. Found by QA: 5,000 preloaded
+  // classes given a class-level @hits in the workload (3.4.5): 164 pages a child vm.globals, first
+  // written by rb_class_ivar_set.
+  { cause: 'object.ivar', when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
+  { cause: 'mutation.definition', when: (c) => classDataOf(c.ctx, c.start) === 'constants' },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
@@ -744,6 +752,18 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
 
 /** Object types of classes: what the tables they own say changed. */
 const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
+
+/** Which of its class's own data the chunk at start is (classData): undefined for any other chunk. */
+function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undefined {
+  const d = ctx.L?.classData;
+  const i = d ? chunkOwnerIndex(ctx, start) : -1;
+  if (i < 0) return undefined;
+  const o = ctx.ruby.chunkOwners!;
+  if (!CLASS_TYPES.has(o.flags[i] & FL.typeMask)) return undefined;
+  // the chunk the class points to, or one that chunk points to (offset negated: a table's entries)
+  const off = Math.abs(o.offset[i]);
+  return off === d!.ivars ? 'ivars' : off === d!.constants ? 'constants' : undefined;
+}
 
 /** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */

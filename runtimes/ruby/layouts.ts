@@ -71,6 +71,11 @@ export interface RubyLayout {
    *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
    *  classext is a chunk of its own (3.1) or not verified (3.2) */
   classCallTables: number[];
+  /** offsets in a class's slot of its own data: iv_ptr (its instance variables: a buffer, or the st_table
+   *  of a too-complex shape) and const_tbl (an rb_id_table of its constants' rb_const_entry_t), the first
+   *  two words of the embedded classext (3.3/3.4: 32 + 0, 32 + 8); null where the classext is a chunk of
+   *  its own (3.1) or not verified (3.2) */
+  classData: { ivars: number; constants: number } | null;
   /** GCs an object survives before it is old (RVALUE_OLD_AGE) */
   oldAge: number;
   /** struct RSymbol's id (after basic, hashval and fstr): a dynamic Symbol holds only its ID's scope
@@ -106,6 +111,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
+  classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
@@ -137,6 +143,7 @@ const V32: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
+  classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
@@ -166,6 +173,7 @@ const V33: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: true,
   classCallTables: [48, 56],
+  classData: { ivars: 32, constants: 40 },
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: true,
