@@ -1564,6 +1564,9 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill|rb_ary_reverse(_bang)?|ary_reverse|rb_ary_rotate\w*|ary_rotate_ptr|rb_ary_sort_bang|rb_ary_shuffle_bang|ary_shuffle_bang)$/ },
   { cause: 'mutation.struct', writer: /^(vm_call_opt_struct_aset0?|rb_struct_aset|rb_struct_set|struct_aset_imp)$/ },
   { cause: 'mutation.object', writer: /^(vm_call_attrset\w*|vm_setivar\w*|vm_setinstancevariable|rb_ivar_set|rb_obj_ivar_set|obj_ivar_set\w*)$/ },
+  // a class-level ivar stored again (QA: 5,000 classes' @hits set after a prewarm had set them, 3.3.8/3.4.5:
+  // 159 pages of same-value.unknown a child, the classes' ivar buffers)
+  { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*)$/ },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
   // a Mutex locked and unlocked (synchronize): its owner stored and cleared (QA: 266-279 pages of
   // same-value.unknown a child, first written by rb_mutex_trylock)
