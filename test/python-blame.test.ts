@@ -108,6 +108,52 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pagesOf(child.blame, /^py\.obmalloc\.(alloc|free)$/) >= 700, summary);
   });
 
+  // fixtures/python/replace_values.py: the same with strs, bytes and tuples (30,000 each), whose blocks
+  // the child's new ones take. A str or bytes caches its hash, a str its UTF-8 form: only a word these
+  // types never change after creation (the length, the characters or items) tells a new object. QA: 707
+  // of 874 pages a child py.mutation.object for strs (3.11), 591 of 753 for bytes.
+  test(`Python ${version} replace_values: freed preloaded strs, bytes and tuples whose blocks new ones took are allocation`, () => {
+    const { child, summary } = fixtureChild(python, version, 'replace_values.py');
+    assert.is(pagesOf(child.blame, /^py\.mutation\.object$/), 0, summary);
+    // blocks of 96 (str), 80 (bytes) and 64 bytes (a tracked 2-tuple and its GC head), 30,000 each
+    assert.ok(pagesOf(child.blame, /^py\.obmalloc\.(alloc|free)$/) >= Math.floor((30_000 * (96 + 80 + 64)) / 4096), summary);
+  });
+
+  // fixtures/python/utf8_cache.py: 40,000 preloaded non-ASCII strs bound as sqlite3 parameters, each one's
+  // UTF-8 form made and kept in it (utf8_length and utf8): two words a str. QA: 946-1,107 pages a child
+  // py.mutation.object, "the program changed" strs it only passed to a call.
+  test(`Python ${version} utf8_cache: a str's UTF-8 form kept on first use is py.str.utf8, two words a str`, () => {
+    const { child, summary } = fixtureChild(python, version, 'utf8_cache.py');
+    assert.is(child.blame.find((b: { cause: string }) => b.cause === 'py.str.utf8')?.words, 80_000, summary);
+    // (one block no object of the map covers, freed and taken by another object on sqlite3's call path:
+    // 7 words on 3.11-3.12, held at the fork, read as the program's)
+    const changed = child.blame.find((b: { cause: string }) => b.cause === 'py.mutation.object');
+    assert.ok((changed?.words ?? 0) <= 8, summary);
+  });
+
+  // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which
+  // collects. The agent checked the function with inspect.signature, importing inspect after the freeze:
+  // its modules' objects unfrozen in the parent, 112 pages a child py.gc.freeze-missing (3.11; QA: 114-191
+  // on 3.11-3.13) blamed on the program, and freeze recommended. Left: the program's own objects made
+  // after its freeze (the workload function), 8 words.
+  test(`Python ${version} frozen_collect: the agent makes no object after the program's gc.freeze()`, () => {
+    const { child, summary } = fixtureChild(python, version, 'frozen_collect.py');
+    assert.ok(pagesOf(child.blame, /^py\.gc\.freeze-missing$/) <= 3, summary);
+    assert.ok(pagesOf(child.blame, /^py\.gc\.(link|traverse)$/) <= 10, summary);
+  });
+
+  // fixtures/python/dict_grow.py: 30,000 preloaded dicts each grown past its keys table in the child. The
+  // old tables are freed, their pools emptied and carved again (another size class in the header) for the
+  // new, larger tables: allocation, where QA found 947 pages a child py.mutation.buffer, "the program
+  // changed" tables it had dropped. The dicts' own headers are the program's change: 3 words each.
+  test(`Python ${version} dict_grow: a pool the child emptied and carved again for another size is allocation`, () => {
+    const { child, summary } = fixtureChild(python, version, 'dict_grow.py');
+    assert.is(child.blame.find((b: { cause: string }) => b.cause === 'py.mutation.dict')?.words, 90_000, summary);
+    // the old tables' 30,000 blocks of 128 bytes (5 entries of 16 bytes, 8 indexes, a 32-byte header)
+    assert.ok(pagesOf(child.blame, /^py\.obmalloc\.(alloc|free|pool)$/) >= Math.floor((30_000 * 128) / 4096), summary);
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) <= 15, summary);
+  });
+
   // fixtures/python/at_fork.py, two causes of known size: an at-fork handler rewrites a preloaded 64 KiB
   // bytearray with new random bytes in every child (as the random module reseeds its Random), and the
   // workload sets a byte in each of 2,000 preloaded 4 KiB bytearrays. The handler's words were the
@@ -353,8 +399,12 @@ for (const python of everyPython())
     assertTotals(child);
     const summary = `bytearrays on ${python}: ${JSON.stringify(child.blame.slice(0, 6))}`;
     const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
-    // every written page, and little else (the agent's own dicts' keys tables: up to 14 pages measured)
-    assert.ok(buffer >= written && buffer <= written + 0.01 * written, `${summary}: ${buffer} pages py.mutation.buffer, ${written} written`);
+    // every written page has the cause among its own (a page goes to the cause with most words: 3.9.18 has
+    // one where the child's malloc took a chunk free at the fork, 27 words of alloc.malloc beside the byte;
+    // the agent's own keys tables, made by the inspect import it no longer makes, had hidden it), and
+    // little else has it
+    const touched = child.blame.find((b: { cause: string }) => b.cause === 'py.mutation.buffer')?.touchedPages ?? 0;
+    assert.ok(touched >= written && buffer >= written - 2 && buffer <= written + 0.01 * written, `${summary}: ${buffer} pages py.mutation.buffer (${touched} touched), ${written} written`);
     assert.ok(buffer >= 0.9 * child.pages.copied, `${summary}: ${buffer} of ${child.pages.copied} copied pages`);
     assert.ok(pagesOf(child.blame, /^unknown$/) <= 0.05 * child.pages.copied, summary);
     assert.ok(pagesOf(child.blame, /^(unknown|same-value\..*)$/) <= 0.05 * child.pages.copied, summary);
@@ -398,7 +448,7 @@ test('a Python version outside the table: version-independent rules only, said i
 
 test('every cause id the Python rules name is in the catalog, and every py.* row is named by a rule', () => {
   const src = fs.readFileSync(path.join(ROOT, 'runtimes/python/blamer.ts'), 'utf8');
-  const ids = new Set([...src.matchAll(/'((?:py|alloc|malloc|vm|exec|fork|same-value)\.[a-z.-]+|unknown)'/g)].map((m) => m[1]));
+  const ids = new Set([...src.matchAll(/'((?:py|alloc|malloc|vm|exec|fork|same-value)\.[a-z0-9.-]+|unknown)'/g)].map((m) => m[1]));
   for (const id of ids) assert.ok(isCause(id), `${id} is in blame/catalog.ts`);
   for (const c of CAUSES.filter((x) => x.id.startsWith('py.'))) assert.ok(ids.has(c.id), `${c.id} is named by a rule of runtimes/python/blamer.ts`);
 });

@@ -6,7 +6,7 @@
 
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
-import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
+import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, isZero, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
@@ -16,7 +16,7 @@ import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
-import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
+import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, POOL_HEADER, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
 
 interface Context {
   L: PythonLayout | undefined;
@@ -55,6 +55,9 @@ interface Context {
   replaced: Set<number>;
   /** the fork-time pools where garbage of the fork (STATE.garbage) changed: the child freed it there */
   garbagePools: Set<number>;
+  /** fork-time pools the child emptied and carved again for blocks of another size (their header's size
+   *  class changed): every block in them is the child's allocation */
+  recarvedPools: Set<number>;
   pageSize: number;
 }
 
@@ -152,12 +155,29 @@ function heldAtFork(w: At): boolean {
   return w.blockFirst === null || !isPoolLink(w, num(w.blockFirst.O));
 }
 
-/** Types whose instances hold their value, fixed at creation, past the header and nothing computed later
- *  (str and bytes cache their hash, str its UTF-8 form and interned state; a tuple's hash on 3.14): a
- *  changed word there is a new object in the freed block. Found on a child replacing 50,000 preloaded ints
- *  in a list (their blocks reused by the loop's new ints): 198 pages of py.mutation.object, "the program
- *  changed a field of another preloaded Python object". */
-const IMMUTABLE_VALUE_TYPES = new Set(['int', 'float', 'complex']);
+/** Per type whose value is fixed at creation, the words of an instance that only a new object in its
+ *  block changes: all past the header (ints, floats, complex numbers), or all but those the object
+ *  computes and keeps later (a str's or bytes' hash, a str's interned state and UTF-8 form; 3.14 caches
+ *  a tuple's hash, a version this table has no row for). A changed word there is a new object in the
+ *  freed block. Found on a child replacing 50,000 preloaded ints in a list (their blocks reused by the
+ *  loop's new ints): 198 pages of py.mutation.object, "the program changed a field of another preloaded
+ *  Python object"; QA, the same with 30,000 strs of 46 characters: 707 of 874 pages (3.11). */
+const VALUE_FIXED: Record<string, (off: number, L: PythonLayout | undefined) => boolean> = {
+  int: (off) => off > 8,
+  float: (off) => off > 8,
+  complex: (off) => off > 8,
+  bytes: (off, L) => !!L && off > 8 && off !== L.bytesHash,
+  tuple: (off, L) => !!L && off > 8,
+  // its length, and its characters past the compact header (an ASCII str's first ones share the words of
+  // utf8_length and utf8, which are a non-ASCII str's cache)
+  str: (off, L) => !!L && (off === 16 || off >= L.strCharsFrom),
+};
+
+/** Is addr in the bytes object a BytesIO writes in place (3.12+ names it to the GC: an object of the map)? */
+function isBytesIoBuffer(ctx: Context, addr: number): boolean {
+  const b = findRange(ctx.map.buffers.start, ctx.bufferEnds, addr);
+  return b >= 0 && BUFFER_KINDS[ctx.map.buffers.kind[b]] === 'bytesio';
+}
 
 /** Changed words, first match wins. */
 const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolean }[] = [
@@ -172,6 +192,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.obmalloc.pool', when: (w) => (w.pool >= 0 || w.childPool >= 0) && w.poolOff < POOL.header },
   // A preloaded object freed in the child whose block now holds a new one: all of it is the allocation.
   { cause: 'py.obmalloc.alloc', when: (w) => w.obj >= 0 && w.ctx.replaced.has(w.obj) },
+  // A pool the child emptied (its preloaded objects and buffers freed) and carved again for blocks of
+  // another size: whatever lies there now is the child's. Found on workers growing 30,000 preloaded dicts
+  // (QA): the old keys tables freed, their pools taken by the new, larger tables, 947 pages a child
+  // py.mutation.buffer ("the program changed" the old tables), first written by _PyObject_Free.
+  { cause: 'py.obmalloc.alloc', when: (w) => w.pool >= 0 && w.poolOff >= POOL.header && w.ctx.recarvedPools.has(w.pool) },
   // Garbage at the fork (a reference cycle the program dropped, and what only such cycles held), which a
   // full collection in the child unlinked, cleared and freed: its header, fields and free-list link, and
   // its buffers. Before the collector's and the allocator's rules: a collection before the fork would
@@ -193,6 +218,10 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
   { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
   { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
+  // A non-ASCII str's UTF-8 form, made on first use and kept (its length, and the pointer to a chunk of
+  // its own), both 0 at the fork. Found on workers binding 40,000 preloaded non-ASCII strs as sqlite3
+  // parameters (QA): 946-1,107 pages a child py.mutation.object, first written by unicode_fill_utf8.
+  { cause: 'py.str.utf8', when: (w) => w.obj >= 0 && w.type === 'str' && !!w.ctx.L && (w.off === w.ctx.L.strUtf8 || w.off === w.ctx.L.strUtf8 + 8) && isZero(w.O) },
   // The hash other types cache (the map names the field per type): found on a program whose workers
   // hashed 50,000 preloaded datetimes, 50,000 Decimals and 20,000 frozensets, one word each: 3,086 pages
   // a child of py.mutation.object on 3.11, "the program changed a field", where it had only read.
@@ -443,6 +472,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freeBlocks: py.freeBlocks,
     replaced: new Set(),
     garbagePools: new Set(),
+    recarvedPools: new Set(),
     pageSize: capture.meta.pageSize,
   };
 }
@@ -483,13 +513,19 @@ class PythonPageBlamer implements PageBlamer {
     // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now. So
     // does an object of a type whose value never changes (an int's digits) with a word past its header
     // changed: freed, and its block given to a new object of the same type.
-    const immutable = new Set(ctx.map.types.flatMap((t, i) => (IMMUTABLE_VALUE_TYPES.has(t) ? [i] : [])));
+    const fixed = ctx.map.types.map((t) => VALUE_FIXED[t]);
     for (let k = 0; k < wordAddr.length; k++) {
       const a = wordAddr[k];
+      // a pool header's size class (the high half of the word at +32), changed: the pool was emptied and
+      // carved again for another size
+      if (a % POOL.size === POOL_HEADER.arenaIndexAndSize && this.values.oldAt(k).hi !== this.values.newAt(k).hi) {
+        const pool = poolAt(ctx.pools, a);
+        if (pool >= 0) ctx.recarvedPools.add(pool);
+      }
       const o = this.objectAt(a);
       if (o < 0) continue;
       const off = a - objects.addr[o];
-      if (off === 8 || (off > 8 && immutable.has(objects.type[o]))) ctx.replaced.add(o);
+      if (off === 8 || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a))) ctx.replaced.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);

@@ -1,7 +1,8 @@
 // CPython facts that vary by version, one row per minor version (x86_64 and aarch64, default build with
 // the GIL). Offsets are from each version's headers and were checked against live interpreters: the
 // adaptive bytecode by comparing memory at id(code)+offset with code._co_code_adaptive (3.12+) or
-// co_code (3.11), the str hash by comparing the word at id(s)+24 with hash(s).
+// co_code (3.11), the str hash by comparing the word at id(s)+24 with hash(s), a str's UTF-8 form by
+// reading utf8_length and utf8 before and after sqlite3 bound it as a parameter.
 
 export interface PythonLayout {
   version: string;
@@ -17,6 +18,11 @@ export interface PythonLayout {
   bytesHash: number;
   /** PyASCIIObject.state: its low two bits are the interned state (0: not interned) */
   strState: number;
+  /** PyCompactUnicodeObject.utf8_length, and utf8 the word after: a non-ASCII str's UTF-8 form, made and
+   *  kept on first use (PyUnicode_AsUTF8AndSize) */
+  strUtf8: number;
+  /** the size of PyCompactUnicodeObject: every str's characters lie past it (an ASCII str's start before) */
+  strCharsFrom: number;
   /** PyTypeObject.tp_flags (Py_TPFLAGS_VALID_VERSION_TAG) and tp_version_tag */
   typeFlags: number;
   typeVersionTag: number;
@@ -46,9 +52,9 @@ export const POOL_HEADER = { count: 0, freeblock: 8, nextpool: 16, prevpool: 24,
 export const DICT_KEYS_VERSION_WORD = 8;
 
 export const LAYOUTS: readonly PythonLayout[] = [
-  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
-  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
-  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 48, strCharsFrom: 72, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
 ];
 
 /** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */

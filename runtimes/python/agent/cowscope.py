@@ -64,16 +64,29 @@ def workload(fn):
         return fn
     if not callable(fn):
         raise TypeError("cowscope.workload takes the function each child runs, not %s %.60r" % (type(fn).__name__, fn))
-    try:
-        import inspect
-
-        inspect.signature(fn).bind()
-    except TypeError as e:
-        raise TypeError("cowscope.workload: each child calls %s() with no arguments: %s" % (getattr(fn, "__name__", "the workload"), e)) from None
-    except ValueError:
-        pass  # no signature to check (a builtin): the call will tell
+    missing = _required_arguments(fn)
+    if missing:
+        raise TypeError("cowscope.workload: each child calls %s() with no arguments: missing a required argument: %r" % (getattr(fn, "__name__", "the workload"), missing[0]))
     _state["workload"] = fn
     return fn
+
+
+def _required_arguments(fn):
+    """The arguments a call of fn with none would lack, from its code object: a Python function or a
+    method bound to one; [] for any other callable (a builtin, a partial, an object with __call__),
+    whose call will tell. Not inspect.signature: importing inspect here, after a program's gc.freeze(),
+    would leave the modules it loads unfrozen in the parent, and the children's collections would copy
+    their pages, the agent's doing blamed on the program (py.gc.freeze-missing)."""
+    skip = 0
+    if isinstance(fn, types.MethodType):
+        fn, skip = fn.__func__, 1
+    if not isinstance(fn, types.FunctionType):
+        return []
+    code = fn.__code__
+    positional = code.co_varnames[: code.co_argcount]
+    required = list(positional[skip : len(positional) - len(fn.__defaults__ or ())])
+    keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    return required + [k for k in keyword_only if k not in (fn.__kwdefaults__ or {})]
 
 
 def fork_point():
