@@ -162,16 +162,16 @@ function heldAtFork(w: At): boolean {
  *  freed block. Found on a child replacing 50,000 preloaded ints in a list (their blocks reused by the
  *  loop's new ints): 198 pages of py.mutation.object, "the program changed a field of another preloaded
  *  Python object"; QA, the same with 30,000 strs of 46 characters: 707 of 874 pages (3.11). */
-const VALUE_FIXED: Record<string, (off: number, L: PythonLayout | undefined) => boolean> = {
-  int: (off) => off > 8,
-  float: (off) => off > 8,
-  complex: (off) => off > 8,
-  bytes: (off, L) => !!L && off > 8 && off !== L.bytesHash,
-  tuple: (off, L) => !!L && off > 8,
+const VALUE_FIXED = new Map<string, (off: number, L: PythonLayout | undefined) => boolean>([
+  ['int', (off) => off > 8],
+  ['float', (off) => off > 8],
+  ['complex', (off) => off > 8],
+  ['bytes', (off, L) => !!L && off > 8 && off !== L.bytesHash],
+  ['tuple', (off, L) => !!L && off > 8],
   // its length, and its characters past the compact header (an ASCII str's first ones share the words of
   // utf8_length and utf8, which are a non-ASCII str's cache)
-  str: (off, L) => !!L && (off === 16 || off >= L.strCharsFrom),
-};
+  ['str', (off, L) => !!L && (off === 16 || off >= L.strCharsFrom)],
+]);
 
 /** Is addr in the bytes object a BytesIO writes in place (3.12+ names it to the GC: an object of the map)? */
 function isBytesIoBuffer(ctx: Context, addr: number): boolean {
@@ -513,7 +513,7 @@ class PythonPageBlamer implements PageBlamer {
     // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now. So
     // does an object of a type whose value never changes (an int's digits) with a word past its header
     // changed: freed, and its block given to a new object of the same type.
-    const fixed = ctx.map.types.map((t) => VALUE_FIXED[t]);
+    const fixed = ctx.map.types.map((t) => VALUE_FIXED.get(t));
     for (let k = 0; k < wordAddr.length; k++) {
       const a = wordAddr[k];
       // a pool header's size class (the high half of the word at +32), changed: the pool was emptied and
