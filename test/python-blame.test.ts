@@ -399,10 +399,10 @@ for (const python of everyPython())
     assertTotals(child);
     const summary = `bytearrays on ${python}: ${JSON.stringify(child.blame.slice(0, 6))}`;
     const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
-    // every written page has the cause among its own (a page goes to the cause with most words: 3.9.18 has
-    // one where the child's malloc took a chunk free at the fork, 27 words of alloc.malloc beside the byte;
-    // the agent's own keys tables, made by the inspect import it no longer makes, had hidden it), and
-    // little else has it
+    // every written page has the cause among its own (a page goes to the cause with most words: on 3.9.18
+    // one written page also holds a chunk free at the fork that the child's malloc took, 27 words of
+    // alloc.malloc beside the byte, since the agent stopped importing inspect and the heap is laid out
+    // otherwise), and little else has it
     const touched = child.blame.find((b: { cause: string }) => b.cause === 'py.mutation.buffer')?.touchedPages ?? 0;
     assert.ok(touched >= written && buffer >= written - 2 && buffer <= written + 0.01 * written, `${summary}: ${buffer} pages py.mutation.buffer (${touched} touched), ${written} written`);
     assert.ok(buffer >= 0.9 * child.pages.copied, `${summary}: ${buffer} of ${child.pages.copied} copied pages`);
