@@ -17,7 +17,7 @@ import { blameChild } from '../blame/engine';
 import { blameChildren } from '../blame/threads';
 import { ROOT } from './helpers/family';
 import { runCowscope, tempDir } from './helpers/ruby';
-import { PYTHON_FIXTURES, everyPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
+import { PYTHON_FIXTURES, blameSummary, everyPython, pagesOf, pythonFixtureProcesses, testPythons } from './helpers/python';
 import { pythonLayoutFor } from '../runtimes/python/layouts';
 
 const CAUSES_PY = path.join(PYTHON_FIXTURES, 'causes.py');
@@ -61,7 +61,7 @@ const PYTHONS = testPythons();
 console.log(`Python blame tests run on: ${PYTHONS.map((p) => `${p.version} (${p.python})`).join(', ')}`);
 
 /** One child of a fixture of fixtures/python run under python: the run (its stderr carries what the
- *  fixture prints of its ground truth), the child's report (its totals checked), and a summary of its top
+ *  fixture prints of its ground truth), the child's report (its totals checked), and a summary of its
  *  causes for assertion messages. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function fixtureChild(python: string, version: string, fixture: string): { r: SpawnSyncReturns<string>; child: any; summary: string } {
@@ -69,7 +69,7 @@ function fixtureChild(python: string, version: string, fixture: string): { r: Sp
   assert.is(r.status, 0, r.stderr);
   const child = JSON.parse(r.stdout).children[0];
   assertTotals(child);
-  return { r, child, summary: `${version}: ${JSON.stringify(child.blame.slice(0, 6))}` };
+  return { r, child, summary: `${version}: ${blameSummary(child.blame)}` };
 }
 
 for (const { python, version } of PYTHONS) {
@@ -82,7 +82,7 @@ for (const { python, version } of PYTHONS) {
       assert.is(report.runtime.version, version);
       const child = report.children[0];
       assertTotals(child);
-      const summary = `${p.mode} on ${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+      const summary = `${p.mode} on ${version}: ${blameSummary(child.blame)}`;
       const family = familyPages(child.blame, p.family);
       assert.ok(family >= 0.85 * child.pages.copied, `${summary}: ${family} of ${child.pages.copied} copied pages on the ${p.family} family`);
       // The family's pages are the planted causes' (not another cause of the same family).
@@ -169,7 +169,7 @@ for (const { python, version } of PYTHONS) {
     assert.is(r.status, 0, r.stderr);
     const child = JSON.parse(r.stdout).children[0];
     assertTotals(child);
-    const summary = `${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const summary = `${version}: ${blameSummary(child.blame)}`;
     const [, at, bytes] = /seeded at ([0-9a-f]+), (\d+) bytes/.exec(r.stderr) ?? [];
     assert.ok(at, r.stderr);
     const capture = loadCapture(save);
@@ -340,7 +340,7 @@ for (const { python, version } of PYTHONS) {
     assertTotals(child);
     // 96 KiB at any alignment: 24 or 25 pages, nearly all written by 3000 misses
     const pages = pagesOf(child.blame, /^py\.typecache$/);
-    assert.ok(pages >= 20 && pages <= 25, `typecache on ${version}: ${pages} pages; ${JSON.stringify(child.blame.slice(0, 6))}`);
+    assert.ok(pages >= 20 && pages <= 25, `typecache on ${version}: ${pages} pages; ${blameSummary(child.blame)}`);
   });
 
   // SQLite's page cache, one malloc'd chunk a database page with its header at the end: a full scan pins
@@ -354,7 +354,7 @@ for (const { python, version } of PYTHONS) {
     const dbPages = Number(/sqlite pages: (\d+)/.exec(r.stderr)?.[1]);
     assert.ok(dbPages > 1000, r.stderr);
     const native = pagesOf(child.blame, /^mutation\.native$/);
-    assert.ok(Math.abs(native - dbPages) <= 0.03 * dbPages, `native on ${version}: ${native} pages mutation.native, the database has ${dbPages}; ${JSON.stringify(child.blame.slice(0, 6))}`);
+    assert.ok(Math.abs(native - dbPages) <= 0.03 * dbPages, `native on ${version}: ${native} pages mutation.native, the database has ${dbPages}; ${blameSummary(child.blame)}`);
     const unexplained = pagesOf(child.blame, /^(unknown|same-value\..*)$/);
     assert.ok(unexplained <= 0.01 * child.pages.copied, `native on ${version}: unknown + same-value ${unexplained} of ${child.pages.copied}`);
   });
@@ -368,7 +368,7 @@ for (const { python, version } of PYTHONS) {
     assert.is(r.status, 0, r.stderr);
     const child = JSON.parse(r.stdout).children[0];
     assertTotals(child);
-    const summary = `attr_set on ${version}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const summary = `attr_set on ${version}: ${blameSummary(child.blame)}`;
     // 100,000 arrays or objects of 48 bytes or more: at least 1,100 pages hold one
     assert.ok(pagesOf(child.blame, /^py\.mutation\.object$/) >= 1100, summary);
     assert.ok(pagesOf(child.blame, /^py\.obmalloc\.alloc$/) <= 0.01 * child.pages.copied, summary);
@@ -401,7 +401,7 @@ for (const python of everyPython())
     assert.is(written, 1500 + 16 * 16 + 2 * 256, r.stderr); // two chunks' starts are more than a page apart: no page written twice
     const child = JSON.parse(r.stdout).children[0];
     assertTotals(child);
-    const summary = `bytearrays on ${python}: ${JSON.stringify(child.blame.slice(0, 6))}`;
+    const summary = `bytearrays on ${python}: ${blameSummary(child.blame)}`;
     const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
     // every written page has the cause among its own (a page goes to the cause with most words: on 3.9.18
     // one written page also holds a chunk free at the fork that the child's malloc took, 27 words of

@@ -75,3 +75,9 @@ export function pythonFixtureProcesses(): string[] {
 export function pagesOf(blame: { cause: string; pages: number }[], re: RegExp): number {
   return blame.filter((b) => re.test(b.cause)).reduce((n, b) => n + b.pages, 0);
 }
+
+/** Every row of a blame list, for an assertion's message: a cause with words on no page of its own (its
+ *  pages went to another cause) is the one a failed "0 pages" check names. */
+export function blameSummary(blame: { cause: string; pages: number; words: number }[]): string {
+  return blame.map((b) => `${b.cause} ${b.pages}p/${b.words}w`).join(', ');
+}

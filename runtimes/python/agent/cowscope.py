@@ -172,11 +172,15 @@ def _where(e):
     return "%s:%d" % (last.tb_frame.f_code.co_filename, last.tb_lineno)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
+# The C functions a helper fork calls, resolved here, in the parent: ctypes makes a function object on a
+# library's first lookup of a name and keeps it on the library, where a heap map made in a helper would
+# list it as an object of the parent's.
+_prctl = ctypes.CDLL(None).prctl
+_fork = ctypes.PyDLL(None, use_errno=True).fork
 
 
 def _set_pdeathsig():
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _alive(pid):
@@ -756,7 +760,6 @@ def _walk(out):
                                                 tracked objects not searched for garbage, 0 when
                                                 they were)
     Addresses in hex. The walk keeps every object alive, so ids stay distinct."""
-    version = sys.version_info[:2]
     garbage = _garbage()
     unsought = 0 if garbage is not None else len(gc.get_objects())
     garbage = garbage or set()
@@ -765,15 +768,20 @@ def _walk(out):
     young = set(map(id, gc.get_objects(0))) | set(map(id, gc.get_objects(1)))
     gc.unfreeze()
     roots = gc.get_objects()
+    # Everything the walk makes comes after this line: what it made before would be listed with the
+    # roots (so the walk has no closure either: its frame's cells exist from its start).
+    version = sys.version_info[:2]
     stack = roots + list(sys.modules.values())
     seen = {}
     mine = {id(roots), id(stack), id(seen), id(before), id(young), id(garbage)}
-    # The walk runs in a helper fork: the file it writes to (a text layer over a buffer over a raw file)
-    # exists only there, in memory the fork-time image holds free.
+    # The walk runs in a helper fork: the file it writes to (a buffer over a raw file) exists only there,
+    # in memory the fork-time image holds free. A binary file: a text layer would keep an encoder, a
+    # tracked object no attribute names, which the walk would list as the program's (found on a worker
+    # whose new objects took its block: the encoder's fields "changed", 1 page py.mutation.object).
     f = out
     while f is not None and id(f) not in mine:
         mine.add(id(f))
-        f = getattr(f, "buffer", None) or getattr(f, "raw", None)
+        f = getattr(f, "raw", None)
     layout = _layout()
     adaptive = layout["codeAdaptive"] if layout else None
     code_type = types.CodeType
@@ -798,10 +806,15 @@ def _walk(out):
             # 3.11 code objects have no tp_traverse; co_code and co_varnames would make new objects, and
             # so would co_lnotab where co_linetable holds the table (3.10+). Fields a version lacks
             # (co_qualname and co_exceptiontable are 3.11's) are skipped: the walk runs on any Python 3.
-            stack.extend(getattr(o, f) for f in _CODE_FIELDS if hasattr(o, f))
+            for f in _CODE_FIELDS:
+                if hasattr(o, f):
+                    stack.append(getattr(o, f))
             if not hasattr(o, "co_linetable"):
                 stack.append(o.co_lnotab)
-    w = out.write
+    # lines made as str, written as bytes
+    def w(line, write=out.write):
+        write(line.encode())
+
     names = {}  # (name, hash offset) -> index: one T line each
     index_of = {}  # id(type) -> index
     hash_words = _hash_cache_words()
@@ -842,7 +855,11 @@ def _walk(out):
         if k is None:
             name = type_name(t)
             # (a static type never readied has no MRO: 3.8's lru_cache link type, whose __mro__ is None)
-            hash_word = next((hash_words[id(b)] for b in (type_mro(t) or ()) if id(b) in hash_words), 0)
+            hash_word = 0
+            for b in type_mro(t) or ():
+                if id(b) in hash_words:
+                    hash_word = hash_words[id(b)]
+                    break
             k = names.get((name, hash_word))
             if k is None:
                 k = names[(name, hash_word)] = len(names)
@@ -964,14 +981,17 @@ def _write_heap_map(path):
     started = time.monotonic()
     parent = os.getpid()
     r, w = os.pipe()
-    pid = os.fork()
+    pid = _raw_fork()
+    if pid < 0:
+        os.close(r)
+        os.close(w)
+        raise OSError(ctypes.get_errno(), "fork failed")
     if pid == 0:
         status = 1
         try:
             os.close(r)
             _die_with_parent(parent)
-            with open(path, "w") as f:
-                _walk(f)
+            _write_file(open(path, "wb"), _walk)
             status = 0
         except BaseException as e:
             _tell_failure(w, e)
@@ -1268,19 +1288,30 @@ def _live_clean(d):
 
 def _write_exclusive(path, write):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
+    _write_file(os.fdopen(fd, "wb"), write, sync=True)
+
+
+def _write_file(f, write, sync=False):
+    """write(f), then f closed. Not in a with statement: its bound __exit__, a tracked object, would be
+    listed by the heap map written in a helper fork (the file objects themselves the walk leaves out)."""
+    try:
         write(f)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        f.close()
 
 
 def _raw_fork():
-    """fork(2) without Python's at-fork handlers, for the map's helper from inside a before-fork handler:
-    os.fork() there would run every before handler a second time, and some take plain locks
-    (concurrent.futures' shutdown lock: a second acquire never returns). glibc's own handlers still run
-    (malloc's locks). PyDLL keeps the GIL across the call, so the child holds it; the child only walks
-    the heap, writes a file and leaves with os._exit."""
-    return ctypes.PyDLL(None).fork()
+    """fork(2) without Python's at-fork handlers, for the heap map's helper. The after-fork handlers would
+    make objects the parent lacks (threading replaces its locks), which the map would list; and the
+    live map's helper forks from inside a before-fork handler: os.fork() there would run every before
+    handler a second time, and some take plain locks (concurrent.futures' shutdown lock: a second
+    acquire never returns). glibc's own handlers still run (malloc's locks). PyDLL keeps the GIL across
+    the call, so the child holds it; the child only walks the heap, writes a file and leaves with
+    os._exit."""
+    return _fork()
 
 
 def _write_live_map(generation):
@@ -1345,7 +1376,7 @@ def _write_live_map(generation):
     tmp = "%s.meta.json.%d.tmp" % (base, pid)
     if os.path.lexists(tmp):
         os.unlink(tmp)
-    _write_exclusive(tmp, lambda f: f.write(json.dumps(meta)))
+    _write_exclusive(tmp, lambda f: f.write(json.dumps(meta).encode()))
     os.rename(tmp, base + ".meta.json")
     _live_clean(d)
     _remove_at_exit(base)
