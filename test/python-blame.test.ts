@@ -231,6 +231,18 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
   });
 
+  // fixtures/python/ctypes_mmap.py: 20,000 ctypes buffers of 4 KiB, each one malloc'd by its object, and a
+  // private mapping of 4 MiB (1,024 pages), one byte a buffer and one a page written in the workers. The
+  // heap map names both as buffers; QA found them mutation.native, "a native library wrote" (_ctypes' and
+  // mmap's code), 21,024 pages a child.
+  test(`Python ${version} ctypes_mmap: a ctypes object's memory and an mmap's pages the worker writes are py.mutation.buffer`, () => {
+    const { child, summary } = fixtureChild(python, version, 'ctypes_mmap.py');
+    // one page a buffer (4,096 bytes and a chunk header: each on a page of its own, some on two) and the
+    // mapping's 1,024
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) >= 20_000 + 1_024, summary);
+    assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
+  });
+
   // fixtures/python/deque_bytesio.py: a deque's blocks (malloc'd one by one, none of them an object) and a
   // BytesIO's bytes object (an object of the map on 3.12+ only) are buffers of the map; QA found the
   // workers' stores there unknown (209 and 1,024 pages), as was all of this fixture's 917 on 3.11.

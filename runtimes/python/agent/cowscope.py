@@ -750,7 +750,8 @@ def _walk(out):
                                                 keys too, once), list items, an
                                                 instance's attribute values on 3.11/3.12, a
                                                 bytearray's bytes, a set's table, an array.array's
-                                                bytes, a deque's blocks, a BytesIO's bytes object)
+                                                bytes, a deque's blocks, a BytesIO's bytes object,
+                                                a ctypes object's memory, an mmap's mapping)
       R <start> <bytes> <kind>                 (interpreter state: typecache; the interned strings'
                                                 dict and its keys table: interned; 3.11+ the
                                                 frame stack's chunks: datastack)
@@ -834,6 +835,8 @@ def _walk(out):
     array_type = getattr(sys.modules.get("array"), "array", None)
     deque_type = getattr(sys.modules.get("collections"), "deque", None)
     bytesio_type = getattr(sys.modules.get("io"), "BytesIO", None)
+    mmap_type = getattr(sys.modules.get("mmap"), "mmap", None)
+    cdata_type = ctypes.c_char.__mro__[-2]  # _ctypes._CData, every ctypes instance's base
     cached_keys_at = _cached_keys_offset()
     # a keys table shared by a class and the split dicts of its instances goes into the map once
     keys_written = set()
@@ -915,6 +918,20 @@ def _walk(out):
                 allocated = _u64(i + 24)
                 if data and allocated:
                     w("B %x %d bytearray %x\n" % (data, allocated, i))
+            elif issubclass(t, cdata_type):
+                # CDataObject (3.8-3.13): b_ptr at +16, b_needsfree (an int) at +24, b_size at +40. Memory
+                # it allocated itself past the object (the value did not fit in it): malloc'd, a glibc
+                # chunk past 512 bytes. Not memory it only points to (from_buffer, from_address, a field
+                # of a structure: b_needsfree 0).
+                ptr = _u64(i + 16)
+                if ptr and ctypes.c_int.from_address(i + 24).value == 1 and not i <= ptr < i + size:
+                    w("B %x %d ctypes %x\n" % (ptr, _u64(i + 40), i))
+            elif mmap_type is not None and issubclass(t, mmap_type):
+                # mmap_object (3.8-3.13): data at +16 (NULL once closed), size at +24; a private mapping
+                # copies on write like the heap
+                data = _u64(i + 16)
+                if data:
+                    w("B %x %d mmap %x\n" % (data, _u64(i + 24), i))
             elif flags & MANAGED_DICT and version in ((3, 11), (3, 12)):
                 values = _values_array(o, i, version)
                 if values:
