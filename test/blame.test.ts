@@ -191,6 +191,18 @@ for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
     assert.ok(row('same-value.unknown').pages <= 3, summary);
   });
 
+// fixtures/ruby/sort_bang.rb: 300 Arrays sorted in place in the child. sort! shares each Array's buffer
+// with the copy it sorts and stores the Array's fields back as they were: slot pages copied with no byte
+// changed, first written by rb_ary_set_shared, the program's mutation.array like the buffers' pages.
+// QA found 13-20 such pages of same-value.unknown a child on 3.3.8/3.4.5 (measured 14 here before).
+for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
+  test(`Ruby ${version} sort_bang: an Array sorted in place, its slot stored back as it was, is mutation.array`, () => {
+    const { row, summary } = fixtureChild(ruby, 'sort_bang.rb');
+    // 300 buffers of 2,000 8-byte elements: 292 pages at least
+    assert.ok(row('mutation.array').pages >= Math.floor((300 * 2_000 * 8) / 4096), summary);
+    assert.ok(row('same-value.unknown').pages <= 3, summary);
+  });
+
 // fixtures/ruby/funcall_store.rb: 400 methods called through Symbol#to_proc in the parent and again in the
 // child. 3.4.5 stores each call cache's fast path again at every such call (vm_callee_setup_arg), the
 // same value: pages copied that no prewarm keeps (icache.call-store; QA: method.cached before, prewarm

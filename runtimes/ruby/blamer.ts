@@ -1560,8 +1560,10 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   },
   { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert|rb_st_add_direct|st_add_direct_with_hash|rebuild_table_with|rebuild_table)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
   // (and the reorderings that may leave every element where it was: an Array reversed twice, QA: 391
-  // pages of same-value.unknown on 3.4.5, first written by rb_ary_reverse)
-  { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill|rb_ary_reverse(_bang)?|ary_reverse|rb_ary_rotate\w*|ary_rotate_ptr|rb_ary_sort_bang|rb_ary_shuffle_bang|ary_shuffle_bang)$/ },
+  // pages of same-value.unknown on 3.4.5, first written by rb_ary_reverse; and the sharing of an Array's
+  // buffer with the copy sort! sorts, its slot's fields stored back as they were, QA: 13-20 pages of
+  // same-value.unknown a child, first written by rb_ary_set_shared)
+  { cause: 'mutation.array', writer: /^(rb_ary_store|rb_ary_aset|ary_aset_by_rb_ary_store|rb_ary_splice|ary_memcpy0?|rb_ary_fill|rb_ary_reverse(_bang)?|ary_reverse|rb_ary_rotate\w*|ary_rotate_ptr|rb_ary_sort_bang|rb_ary_shuffle_bang|ary_shuffle_bang|rb_ary_set_shared|ary_make_shared|rb_ary_unshare)$/ },
   { cause: 'mutation.struct', writer: /^(vm_call_opt_struct_aset0?|rb_struct_aset|rb_struct_set|struct_aset_imp)$/ },
   { cause: 'mutation.object', writer: /^(vm_call_attrset\w*|vm_setivar\w*|vm_setinstancevariable|rb_ivar_set|rb_obj_ivar_set|obj_ivar_set\w*)$/ },
   // a class-level ivar stored again (QA: 5,000 classes' @hits set after a prewarm had set them, 3.3.8/3.4.5:
