@@ -79,6 +79,9 @@ export interface Context {
   stTableHeaders: AddrMap<string>;
   /** the entry indexes those inserts stored in the tables' bins, one row a header (stBinsCause) */
   stTableIndexes: StTableIndexes;
+  /** the fork-time bins and entries (chunk start) of those tables that the child rebuilt elsewhere: freed
+   *  by the rebuild, with the table's cause */
+  stTableReleased: AddrMap<string>;
   /** chunks in use at the fork whose new pointers say what they belong to */
   contentChunkCause: AddrMap<string>;
   /** what changed word k is to glibc (its address, old and new value), computed once: every pass asks */
@@ -667,6 +670,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
   // owner's free function released the chunk (glibc's links written into it). In use again in the
   // child: its mallocs reused it at the same size, as they would had a GC before the fork freed it.
+  // the fork-time bins or entries of a VM table the child rebuilt elsewhere (stTableHeaders): written by
+  // the inserts before the rebuild, by glibc's free, or by what the child put in the memory after
+  { cause: (c) => c.ctx.stTableReleased.get(c.start)!, when: (c) => c.ctx.stTableReleased.has(c.start) },
   { cause: 'alloc.swept-chunk', when: (c) => ownerDied(c.ctx, c.start) && childInUse(c.ctx, c.start) },
   // Free in the child, or the child's heap unknown: the sweep of the owner wrote the page.
   { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
@@ -1161,7 +1167,11 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
 /** A malloc'd st_table (st_init_table: 56 bytes, a 64-byte chunk) as its fields sit from the chunk's
  *  start: the powers and rebuild count, the entry count, and the bound of the entries in use. The same
  *  in every Ruby of the layout table (st.c has not changed it since 2.4), so no row of its own. */
-const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, entriesBound: 56 } as const;
+const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, bins: 40, entriesBound: 56, entries: 64 } as const;
+
+/** A malloc'd block's user memory starts this far into its chunk (prev_size and size; glibc's mmapped
+ *  blocks too): the chunk of a pointer malloc returned. */
+const CHUNK_HEADER = 16;
 
 /** Are these the changed words of an st_table header: its entry count (num) and entries bound (bound),
  *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to
@@ -1212,9 +1222,10 @@ function binsOf(bound: number): { laneBits: number; bytes: number } {
  *  otherwise read as VM counters, are mutation.hash-table; one whose new pointers lead to an object-id
  *  table's or a cache's entries (contentChunkCauses) has theirs. Not a chunk an object of the program
  *  owns: its own rules say what it is. With each, the entry indexes its inserts stored in its bins. */
-export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes } {
+export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes; released: AddrMap<string> } {
   const out = new AddrMap<string>();
   const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] };
+  const released = new AddrMap<string>();
   const cw = ctx.cw;
   const kind = cw.kind;
   for (let k = 0; k < diffs.wordPage.length; k++) {
@@ -1235,6 +1246,17 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     const known = ctx.contentChunkCause.get(s);
     const cause = known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
     out.set(s, cause);
+    // A rebuild into new bins and entries frees the fork-time ones (st.c's rebuild_table), whose memory
+    // the child then fills with its own: a freed chunk's words, or a mapping made where glibc unmapped a
+    // large block. The table's growth released it (QA: the interned-string table grown by 20,000 -str in
+    // the child, 3.4.5: its 64 KiB of bins 13-17 pages of unknown, and GC heap pages the child mapped
+    // where its 452 KiB of entries had been 34-37 pages of mutation.container).
+    for (const off of [ST_TABLE.bins, ST_TABLE.entries]) {
+      const j = indexOf(ctx.wordAddr, s + off);
+      if (j < 0) continue;
+      const [was, now] = [num(v.oldAt(j)), num(v.newAt(j))];
+      if (was !== now && was > CHUNK_HEADER) released.set(was - CHUNK_HEADER, cause);
+    }
     // Inserts take the entries from the old bound on, into the bins the table had at the fork. A rebuild
     // (its count in the powers word goes up, and the powers with a new size) writes new bins in a new
     // chunk, every index anew: nothing of the fork-time bins to look for.
@@ -1247,7 +1269,7 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     indexes.minBytes.push(bins.bytes);
     indexes.cause.push(cause);
   }
-  return { headers: out, indexes };
+  return { headers: out, indexes, released };
 }
 
 /** The cause of a word of st_table bins that one of those inserts filled: in a chunk as large as that
@@ -1850,6 +1872,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
     stTableIndexes: { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] },
+    stTableReleased: new AddrMap(),
     contentChunkCause: new AddrMap(),
     childMapped: (() => {
       const child = capture.processes.find((p) => p.pid === diffs.pid);
@@ -2263,6 +2286,7 @@ class RubyPageBlamer implements PageBlamer {
     const stTables = stTableHeaders(ctx, diffs, pageBody, v);
     ctx.stTableHeaders = stTables.headers;
     ctx.stTableIndexes = stTables.indexes;
+    ctx.stTableReleased = stTables.released;
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
     this.inNoArray = new GapCursor([ctx.heapPageStructAt, ctx.callDataAt, ctx.isEntriesAt]);
