@@ -303,6 +303,7 @@ test('st_table headers found among changed words: the fields at their chunk offs
   const newWord = BigUint64Array.from(words, (x) => x[2]);
   const ctx = {
     cw: classifyChunkWords(view, addrs, oldWord, newWord),
+    wordAddr: addrs, // the changed words' addresses, as contextFor gives them
     ruby: { chunkOwners: undefined },
     ownerMemo: { start: -1, index: -1 },
     contentChunkCause: new AddrMap<string>().set(known, 'object.id'),
@@ -318,7 +319,7 @@ test('st_table headers found among changed words: the fields at their chunk offs
   assert.is(stTableHeaders(ctx, diffs, Int32Array.of(0), v).headers.size, 0);
   // the bound unchanged (a delete): not told apart from a counter
   const noBound = words.filter((x) => x[0] !== st + 56);
-  const ctx2 = { ...ctx, cw: classifyChunkWords(view, Float64Array.from(noBound, (x) => x[0]), BigUint64Array.from(noBound, (x) => x[1]), BigUint64Array.from(noBound, (x) => x[2])) } as Context;
+  const ctx2 = { ...ctx, wordAddr: Float64Array.from(noBound, (x) => x[0]), cw: classifyChunkWords(view, Float64Array.from(noBound, (x) => x[0]), BigUint64Array.from(noBound, (x) => x[1]), BigUint64Array.from(noBound, (x) => x[2])) } as Context;
   const v2 = new WordValues({ oldWord: BigUint64Array.from(noBound, (x) => x[1]), newWord: BigUint64Array.from(noBound, (x) => x[2]) });
   assert.not.ok(stTableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).headers.has(st));
   // tables of up to 16 entries have no bins: no indexes to look for
@@ -332,7 +333,7 @@ test('st_table headers found among changed words: the fields at their chunk offs
   ];
   const headersOf = (ws: [number, bigint, bigint][]) =>
     stTableHeaders(
-      { ...ctx, cw: classifyChunkWords(view, Float64Array.from(ws, (x) => x[0]), BigUint64Array.from(ws, (x) => x[1]), BigUint64Array.from(ws, (x) => x[2])) } as Context,
+      { ...ctx, wordAddr: Float64Array.from(ws, (x) => x[0]), cw: classifyChunkWords(view, Float64Array.from(ws, (x) => x[0]), BigUint64Array.from(ws, (x) => x[1]), BigUint64Array.from(ws, (x) => x[2])) } as Context,
       { ...diffs, wordPage: new Uint32Array(ws.length) },
       Int32Array.of(-1),
       new WordValues({ oldWord: BigUint64Array.from(ws, (x) => x[1]), newWord: BigUint64Array.from(ws, (x) => x[2]) }),
@@ -342,6 +343,10 @@ test('st_table headers found among changed words: the fields at their chunk offs
   // a rebuild (its count in the powers word up by one) writes new bins elsewhere: none to look for
   assert.ok(headersOf([[st + 16, 0x1f7010908n, 0x2f7010908n], ...grown]).headers.has(st));
   assert.equal(headersOf([[st + 16, 0x1f7010908n, 0x2f7010908n], ...grown]).indexes.lo, []);
+  // its new bins and entries pointers (+40, +64): the fork-time chunks they led to (16 bytes before, at
+  // the chunk's start) were freed by the rebuild, and are the table's
+  const rebuilt = headersOf([[st + 16, 0x1f7010908n, 0x2f7010908n], ...grown.slice(0, 1), [st + 40, 0x5555_5556_0010n, 0x5555_5557_0010n], grown[1], [st + 64, 0x5555_5558_0010n, 0x5555_5558_0010n]]);
+  assert.equal([...rebuilt.released], [[0x5555_5556_0000, 'mutation.hash-table']], 'the bins that moved; not the entries, whose pointer stayed');
   const bins = (O: Word, N: Word, size = 1040) => stBinsCause(indexes, size, O, N);
   // an empty 16-bit lane (the third) filled with 202 + 2, the others as they were
   assert.is(bins(w('0000000000480007'), w('000000cc00480007')), 'mutation.hash-table');
