@@ -171,10 +171,16 @@ export async function childChunksAsync(pid: number, vmas: Vma[], copiedPages: Fl
   return (await mallocChunksAsync(pid, segments(pid, vmas, mainHeap(vmas)), copiedPages, keyOf(tcacheKey), limits(pageSize))).chunks;
 }
 
+/** Blocks glibc mmapped for large allocations, sorted by start. */
+export interface MmappedChunks {
+  start: Float64Array;
+  size: Float64Array;
+}
+
 /** Blocks glibc mmapped for large allocations (at or above the mmap threshold): page-aligned chunks whose
  *  size word has IS_MMAPPED (2) set, found by their headers in anonymous mappings that touch a copied page.
  *  Adjacent mappings may merge, so a chunk can start anywhere inside a mapping. */
-export function discoverMmappedChunks(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): { start: Float64Array; size: Float64Array } {
+export function discoverMmappedChunks(pid: number, vmas: Vma[], copiedPages: Float64Array, pageSize: number): MmappedChunks {
   const IS_MMAPPED = 2n;
   const anon = vmas.filter((v) => v.inode === 0 && v.perms === 'rw-p' && !v.path.startsWith('[') && touchesPages(copiedPages, pageSize, v.start, v.end));
   const heads: number[] = [];

@@ -2,7 +2,7 @@
 
 import { type Capture, copiedPagesOf } from '../../native/capture';
 import type { Vma } from '../../native/procfs-parse';
-import { GlibcHeap, MallocChunks, childChunksAsync, discoverGlibcHeapAsync } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, MmappedChunks, childChunksAsync, discoverGlibcHeapAsync, discoverMmappedChunks } from '../../allocators/glibc/chunks';
 import { Laps } from '../../gather/laps';
 import { bornTargets, pointedPages, readWords } from '../../native/probe';
 import type { HeapMapSource, RuntimeAdapter } from '../adapter';
@@ -80,16 +80,20 @@ const childChunksOf = (capture: Capture, children: { pid: number; vmas: Vma[] }[
 interface RubyEarly {
   glibc: Promise<GlibcHeap>;
   childChunks: Promise<{ pid: number; chunks: MallocChunks }[]>;
+  /** the blocks glibc mmapped, found here: the walk needs no heap map, so `run` does it while the map is
+   *  written (30-35 ms of a million-object run's end otherwise) */
+  mmapped: MmappedChunks;
 }
 
 function prepareRuby(capture: Capture, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): RubyEarly {
   const pageSize = capture.meta.pageSize;
-  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copiedPagesOf(capture.diffs), pageSize, ST_TABLE_CHUNKS);
+  const copied = copiedPagesOf(capture.diffs);
+  const glibc = discoverGlibcHeapAsync(reference.pid, reference.vmas, copied, pageSize, ST_TABLE_CHUNKS);
   const childChunks = glibc.then((g) => childChunksOf(capture, children, g.tcacheKey));
   // attach awaits both; a failure before it does is reported there, not as an unhandled rejection
   glibc.catch(() => undefined);
   childChunks.catch(() => undefined);
-  return { glibc, childChunks };
+  return { glibc, childChunks, mmapped: discoverMmappedChunks(reference.pid, reference.vmas, copied, pageSize) };
 }
 
 /** The map's objects on the kept pages (RubyKept), every class, module, iseq and block environment
@@ -119,10 +123,10 @@ function keptPages(capture: Capture, reference: { vmas: Vma[] }): RubyKept {
 
 /** The parent's part of attach: the runtime, the GC heap's bodies, and the structures found in the
  *  fork-time image on the copied pages (from the map's objects there, onCopied, and the allocator's state). */
-async function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, onCopied: HeapDumpIngest, copied: Float64Array, glibc: Promise<GlibcHeap>, laps: Laps): Promise<void> {
+async function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, onCopied: HeapDumpIngest, copied: Float64Array, glibc: Promise<GlibcHeap>, laps: Laps, mmapped?: MmappedChunks): Promise<void> {
   const pageSize = capture.meta.pageSize;
   capture.runtime = { name: 'ruby', version: map.version, platform: map.platform, heapPageSize: map.heapPageSize, slotSize: map.slotSize };
-  const ruby = await discoverRubyStructures(reference.pid, onCopied, structLayout(map), reference.vmas, copied, pageSize, () => laps.wait(glibc), capture.run?.cacheProbe);
+  const ruby = await discoverRubyStructures(reference.pid, onCopied, structLayout(map), reference.vmas, copied, pageSize, () => laps.wait(glibc), capture.run?.cacheProbe, mmapped);
   laps.lap('structures');
   capture.ruby = ruby;
   // with the GC heap pages found in memory (born after the map)
@@ -147,12 +151,12 @@ export const rubyAdapter: RuntimeAdapter = {
   // (prepare, beside the diffs).
   async attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[], laps = new Laps(), early?: unknown): Promise<void> {
     laps.skip(); // the steps below are attach's own
-    const { glibc, childChunks } = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
+    const { glibc, childChunks, mmapped } = (early as RubyEarly | undefined) ?? prepareRuby(capture, reference, children);
     try {
       const kept = keptPages(capture, reference);
       const dump = mapObjects(map, kept.objects, capture.meta.pageSize);
       laps.lap('map objects');
-      await attachParent(capture, map, reference, keepOnPages(dump, kept.copied, capture.meta.pageSize, map.slotSize), kept.copied, glibc, laps);
+      await attachParent(capture, map, reference, keepOnPages(dump, kept.copied, capture.meta.pageSize, map.slotSize), kept.copied, glibc, laps, mmapped);
       await attachRest(capture, dump, children, childChunks, laps);
     } finally {
       // nothing reads on after attach returns or throws (a read tap may be open around it)

@@ -6,7 +6,7 @@
 
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
-import { GlibcHeap, MallocChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 
@@ -161,7 +161,9 @@ function discoverEnvFlags(pid: number, o: HeapObjects, epOffset: number, copiedP
 }
 
 /** glibcHeap: the process's malloc arenas (allocators/glibc), asked for when needed (the caller walks
- *  them on the thread pool while the rest is found here). */
+ *  them on the thread pool while the rest is found here). mmapped: the blocks glibc mmapped, where the
+ *  caller found them already (discoverMmappedChunks needs no heap map: `run` finds them while the map is
+ *  written). */
 export async function discoverRubyStructures(
   pid: number,
   dump: HeapDumpIngest,
@@ -171,6 +173,7 @@ export async function discoverRubyStructures(
   pageSize: number,
   glibcHeap: () => Promise<GlibcHeap>,
   cacheProbe = 0,
+  mmapped?: MmappedChunks,
 ): Promise<RubyStructures> {
   const bodies = withBodiesBornLater(pid, dump.bodies, layout, vmas, copiedPages);
   // Each body's first word points to its struct heap_page.
@@ -265,7 +268,7 @@ export async function discoverRubyStructures(
   const cacheRefill = cacheProbe && vmEmptyCc ? refilledCallSites(pid, cacheProbe, allCallData, layout.iseqBody.callDataEntry, bodies, layout.heapPageSize, vmEmptyCc, pageSize) : undefined;
 
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
-  const mmappedChunks = discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
+  const mmappedChunks = mmapped ?? discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
