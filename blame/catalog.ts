@@ -107,7 +107,7 @@ export const CAUSES: readonly CauseRow[] = [
         ? "object references in a malloc'd buffer rewritten (Array/Hash/ivar contents)"
         : t === 'unknown'
           ? 'the program changed an object whose type is unknown'
-          : `the program changed ${t === 'imemo' ? 'a VM-internal object (imemo)' : t === 'iclass' ? 'a module inclusion record (iclass)' : withArticle(`${t[0].toUpperCase()}${t.slice(1)}`)}`,
+          : `the program changed ${t === 'imemo' ? 'a VM-internal object (imemo)' : t === 'iclass' ? 'a module inclusion record (iclass)' : t === 'data' ? "a T_DATA object's state (a Mutex, a Time, a C extension's struct)" : withArticle(`${t[0].toUpperCase()}${t.slice(1)}`)}`,
       [],
       'the program writes this data in workers: keep per-request state out of preloaded objects',
     ),
@@ -136,7 +136,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('py.obmalloc.pool', 'alloc', "a pymalloc pool header (block count, free list, pool list links) updated by an allocation or free in the pool", [], 'keep the parent from freeing much just before forking, so workers allocate into fresh pools'),
   row('py.mutation.dict', 'mutation', 'the program changed a preloaded dict (its header: size, version tag)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
   row('py.mutation.list', 'mutation', 'the program changed a preloaded list (its header)', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
-  row('py.mutation.buffer', 'mutation', "the program changed an object's out-of-line buffer: a dict's keys table (a class's shared one too: the attribute names its instances set), a list's item array, a set's table, a deque's blocks, an array.array's, a bytearray's or a BytesIO's bytes, a ctypes object's or an mmap's memory", [], 'the program writes this data in workers: keep per-request state out of preloaded objects, and make an instance of each class at boot (its shared keys filled before the fork)'),
+  row('py.mutation.buffer', 'mutation', "the program changed an object's out-of-line buffer: a dict's keys table (a class's shared one too: the attribute names its instances set), a list's item array, a set's table, a deque's blocks, an array.array's, a bytearray's or a BytesIO's bytes, a StringIO's characters, a ctypes object's or an mmap's memory", [], 'the program writes this data in workers: keep per-request state out of preloaded objects, and make an instance of each class at boot (its shared keys filled before the fork)'),
   row('py.mutation.object', 'mutation', 'the program changed a field of another preloaded Python object', [], 'the program writes this data in workers: keep per-request state out of preloaded objects'),
   row('py.refcount', 'refcount', "a reference count changed (Py_INCREF/Py_DECREF on a shared object's ob_refcnt: reading an object writes it), or stored back unchanged on a page nothing else wrote", [], 'none at fork time for mortal objects (3.12+ makes static objects immortal); fewer objects touched per request: fewer pages'),
   row('vm.globals', 'vm', 'VM globals: the interpreter\'s .data/.bss, thread-local storage, VM counters', [], 'none at fork time'),

@@ -203,6 +203,33 @@ for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
     assert.ok(row('same-value.unknown').pages <= 3, summary);
   });
 
+// fixtures/ruby/mutex_sync.rb: 20,000 preloaded Mutexes synchronized once each in the child: the owner
+// stored and cleared, pages copied with no byte changed, the program's writes to its Mutexes. 3.1's
+// libruby (Debian's: no .symtab) names the static mutex code only by the exported rb_mutex_trylock before
+// it; QA found 282 pages of same-value.unknown and 133 of icache.call (the mutexes' chunks beside iseqs'
+// call_data) a child on 3.1.2, and prewarm predicted to save 32% that it did not.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} mutex_sync: Mutexes locked and unlocked in the child are mutation.data`, () => {
+    const { row, summary } = fixtureChild(ruby, 'mutex_sync.rb');
+    // 20,000 mutexes of 48-80 bytes (a chunk on 3.1, a slot on 3.3+): 234 pages at least
+    assert.ok(row('mutation.data').pages >= Math.floor((20_000 * 48) / 4096), summary);
+    assert.ok(row('same-value.unknown').pages <= 3, summary);
+    // a child's own first calls fill ~30 pages of call sites
+    assert.ok(row('icache.call').pages <= 60, summary);
+  });
+
+// fixtures/ruby/rescue_loop.rb: 20,000 exceptions raised and rescued in the child. Their backtraces are
+// arrays the child malloc'd whose locations (3.3+) hold the frames' method entries, each followed by its
+// iseq: alloc.malloc, not the call-cache tables that also point to method entries. QA found 139 pages of
+// icache.call a child on 3.4.5 (51 with no backtraces); a child's own first calls fill ~30-50.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} rescue_loop: backtraces the child records are its allocations, not call caches`, () => {
+    const { row, summary } = fixtureChild(ruby, 'rescue_loop.rb');
+    assert.ok(row('icache.call').pages <= 60, summary);
+    assert.ok(row('alloc.malloc').pages + row('alloc.free-slot').pages >= 100, summary);
+    assert.ok(row('unknown').pages + row('same-value.unknown').pages <= 3, summary);
+  });
+
 // fixtures/ruby/fstring_grow.rb: the child interns 24,000 Strings (-str, Hash keys) and the VM's
 // interned-string table is rebuilt into new bins and entries. The memory of the fork-time ones, which
 // the rebuild freed and the child filled again (GC heap pages mapped where the entries' block was,

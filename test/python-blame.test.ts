@@ -258,6 +258,21 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native|py\.mutation\.object)$/) <= 5, summary);
   });
 
+  // fixtures/python/stringio.py: a StringIO of 1,000,000 characters (4 MB of Py_UCS4, glibc-mmapped) and 200
+  // of 8,000 (32 KB each), realized, one character written every 1,024 (4 KiB) in the workers. The heap map
+  // names their buffers; QA found the writes unknown, 977 pages a child for the large one alone.
+  test(`Python ${version} stringio: a StringIO's characters the worker writes are py.mutation.buffer`, () => {
+    const { r, child, summary } = fixtureChild(python, version, 'stringio.py');
+    const chars = Number(/stringio characters: (\d+)/.exec(r.stderr)?.[1]);
+    assert.is(chars, 2_600_000, r.stderr);
+    // every page of each buffer has a character written; a buffer's partial pages at either end may hold
+    // only other words (201 buffers)
+    const least = Math.floor((1_000_000 * 4) / 4096) + 200 * Math.floor((8_000 * 4) / 4096);
+    const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
+    assert.ok(buffer >= least && buffer <= least + 2 * 201 + 50, `${summary}: py.mutation.buffer ${buffer}, the buffers span ${least}+`);
+    assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
+  });
+
   // fixtures/python/lru_hits.py: a bounded lru_cache hit in insertion order relinks every link back where
   // it was: the links' pages are copied with no byte changed, the program's store (by the writer where
   // named, else by the links' type), not counts raised and dropped.

@@ -86,7 +86,8 @@ export function renderRunText(r: RunReport, o: RunTextOptions): string {
       const title = `Why ${whoCopied(group.map((c) => c.pid))} ${pages} pages (${gc} GC run${gc === '1' ? '' : 's'} during the workload${known ? `, ${fullText} ${python ? 'full' : 'major'}` : ''})`;
       out.push(...renderBlame(title, group.map((c) => ({ copied: c.pages.copied, blame: c.blame })), ps, o, hidden));
       if (group.some((c) => c.byClass.length)) {
-        out.push(`  top ${python ? 'types (pages' : 'classes (GC heap pages'} by the object with most changed words):`);
+        // an object owns the words of its slot and of the buffers it points to (malloc'd, off the GC heap)
+        out.push(`  top ${python ? 'types' : 'classes'} (pages by the object with most changed words, in it or its buffers):`);
         out.push(renderTopNames('CLASS', group.map((c) => c.byClass.map((x) => ({ name: x.class, pages: x.pages, words: x.words }))), 5));
       }
       if (group.some((c) => c.bySite.length)) {

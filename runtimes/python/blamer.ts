@@ -328,7 +328,7 @@ function onProgramBuffer(p: IdenticalPage): boolean {
   return false;
 }
 
-const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap']);
+const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio']);
 
 /** Functions only a collection runs (gcmodule.c 3.8-3.12, gc.c 3.13+): the writers of GC heads and
  *  what a collection calls. visit_decref and visit_reachable run from the objects' tp_traverse. Not the

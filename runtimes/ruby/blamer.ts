@@ -1034,7 +1034,7 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     // it) where a cache table has a count or an ID before it (QA: 20,000 obj.method(:m) in the child, 215
     // pages of icache.call on 3.1)
     const pointed = !was || was === 'alloc.malloc' ? freshPointerCause(ctx, num(v.newIn(k)), true, targetCauses) : undefined;
-    const cause = pointed && !afterObjectReference(ctx, diffs, v, k, start) ? pointed : undefined;
+    const cause = pointed && !afterObjectReference(ctx, diffs, v, k, start) && !backtraceLocation(ctx, diffs, v, k, start) ? pointed : undefined;
     if (cause) out.set(start, (lastCause = cause));
     else if (!was) out.set(start, (lastCause = 'alloc.malloc'));
     // only from a chunk still in use: one the child freed again (merged with its free neighbours) holds
@@ -1062,6 +1062,17 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
   if (k === 0 || ctx.cw.start(k - 1) !== start || diffs.wordPage[k - 1] !== diffs.wordPage[k] || diffs.wordOffset[k - 1] !== diffs.wordOffset[k] - 8) return false;
   return inGcHeap(ctx, v.newIn(k - 1)) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment;
+}
+
+/** Is changed word k, in the chunk at start, a method entry right before an iseq: a backtrace location
+ *  (3.3+: rb_backtrace_location_t, the frame's method entry, iseq and pc), which a raise, caller or
+ *  caller_locations in the child stores in the backtrace it malloc'd, rather than a call-cache table's
+ *  entry (an ID or another entry after it)? QA: 20,000 exceptions raised and rescued in the child
+ *  (3.4.5), 134 pages of such chunks icache.call, 29,000 words, where a child's call sites fill ~30. */
+function backtraceLocation(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
+  const next = k + 1;
+  if (next >= diffs.wordPage.length || ctx.cw.start(next) !== start || diffs.wordPage[next] !== diffs.wordPage[k] || diffs.wordOffset[next] !== diffs.wordOffset[k] + 8) return false;
+  return imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment && imemoAt(ctx, num(v.newIn(next))) === IMEMO.iseq;
 }
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
@@ -1574,7 +1585,7 @@ function dataOwnerOn(p: IdenticalPage): number {
  *  written by one of them is. hash.c's stores on a page holding a Hash (in its slot, 3.2+, or a table
  *  chunk); st.c's (st.h renames st_update and st_insert rb_st_*), which serve the VM's tables too
  *  (generic ivars, symbols), only on a page of Hash tables alone. */
-const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) => boolean }[] = [
+const STORE_WRITERS: { cause: string; writer: RegExp; nearest?: RegExp; on?: (p: IdenticalPage) => boolean }[] = [
   {
     cause: 'mutation.hash',
     writer: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
@@ -1593,8 +1604,16 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*)$/ },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
   // a Mutex locked and unlocked (synchronize): its owner stored and cleared (QA: 266-279 pages of
-  // same-value.unknown a child, first written by rb_mutex_trylock)
-  { cause: 'mutation.data', writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/ },
+  // same-value.unknown a child, first written by rb_mutex_trylock). Where libruby has no .symtab (Debian's
+  // 3.1) the writer is named only by the exported rb_mutex_* function before it: the static mutex code of
+  // thread_sync.c that follows (QA: 20,000 preloaded Mutexes synchronized once each, 3.1.2: 282 pages of
+  // same-value.unknown and 133 of icache.call a child, whose chunks lay beside iseqs' call_data, all first
+  // written "near rb_mutex_trylock"; 3.3.8/3.4.5 name it and embed the mutex in its slot)
+  {
+    cause: 'mutation.data',
+    writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/,
+    nearest: /^rb_mutex_(trylock|lock|unlock|synchronize|locked_p|owned_p)$/,
+  },
   // A call made through rb_funcall (Symbol#to_proc as in map(&:name), send, public_send) sets up its
   // arguments with the call cache the VM's global table gives it and stores that cache's fast path again,
   // the value it holds, at every call (3.4.5; CC_SET_FASTPATH in vm_callee_setup_arg): no prewarm keeps it
@@ -1609,10 +1628,13 @@ const STORE_WRITERS: { cause: string; writer: RegExp; on?: (p: IdenticalPage) =>
   { cause: 'regexp.match', writer: /^(rb_reg_onig_match|rb_reg_search\w*|rb_reg_match\w*|reg_match_pos|rb_reg_prepare_re\w*|rb_reg_start_with_p|rb_reg_regsub)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
 ];
 
-/** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS). */
+/** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS): by the
+ *  writer's exact name, else by the exported function before it where a row knows what follows that. */
 function storeCause(p: IdenticalPage): string | undefined {
   const writer = p.ctx.exactWriter(p.page);
-  return writer === undefined ? undefined : STORE_WRITERS.find((r) => r.writer.test(writer) && (!r.on || r.on(p)))?.cause;
+  if (writer !== undefined) return STORE_WRITERS.find((r) => r.writer.test(writer) && (!r.on || r.on(p)))?.cause;
+  const near = p.ctx.firstWriter(p.page);
+  return near === undefined ? undefined : STORE_WRITERS.find((r) => r.nearest?.test(near) && (!r.on || r.on(p)))?.cause;
 }
 
 /** hashTablesOn: every chunk in use on the page is a Hash's (and there is one). */

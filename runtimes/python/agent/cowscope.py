@@ -835,6 +835,7 @@ def _walk(out):
     array_type = getattr(sys.modules.get("array"), "array", None)
     deque_type = getattr(sys.modules.get("collections"), "deque", None)
     bytesio_type = getattr(sys.modules.get("io"), "BytesIO", None)
+    stringio_type = getattr(sys.modules.get("io"), "StringIO", None)
     mmap_type = getattr(sys.modules.get("mmap"), "mmap", None)
     cdata_type = ctypes.c_char.__mro__[-2]  # _ctypes._CData, every ctypes instance's base
     cached_keys_at = _cached_keys_offset()
@@ -911,6 +912,14 @@ def _walk(out):
                 buf = _u64(i + 16)
                 if buf and _u64(buf + 8) == id(bytes):
                     w("B %x %d bytesio %x\n" % (buf, 33 + _u64(buf + 16), i))
+            elif stringio_type is not None and issubclass(t, stringio_type):
+                # stringio (3.8-3.13): its Py_UCS4 buffer at +16 (PyMem_Malloc'd), buf_size at +40 in
+                # characters; written in place by write() at a position once realized (a seek, a read,
+                # getvalue(): QA found a worker's writes there unknown, 977 pages a child)
+                buf = _u64(i + 16)
+                chars = _u64(i + 40)
+                if buf and chars:
+                    w("B %x %d stringio %x\n" % (buf, 4 * chars, i))
             elif issubclass(t, bytearray):
                 # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
                 # bytes are a glibc chunk of their own, which no object of the map covers
