@@ -1060,8 +1060,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
  *  reference (a Method's data: its class, then its entry), rather than after a count or an ID (a call
  *  cache record, a method table's item)? */
 function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
-  if (k === 0 || ctx.cw.start(k - 1) !== start || diffs.wordPage[k - 1] !== diffs.wordPage[k] || diffs.wordOffset[k - 1] !== diffs.wordOffset[k] - 8) return false;
-  return inGcHeap(ctx, v.newIn(k - 1)) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment;
+  return neighbourChanged(ctx, diffs, k, -1, start) && inGcHeap(ctx, v.newIn(k - 1)) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment;
+}
+
+/** Did the child change the word 8 bytes before (step -1) or after (step 1) changed word k, in the same
+ *  chunk (at start)? The changed words come in address order: it is word k + step. */
+function neighbourChanged(ctx: Context, diffs: PageDiffs, k: number, step: -1 | 1, start: number): boolean {
+  const j = k + step;
+  return j >= 0 && j < diffs.wordPage.length && ctx.cw.start(j) === start && diffs.wordPage[j] === diffs.wordPage[k] && diffs.wordOffset[j] === diffs.wordOffset[k] + 8 * step;
 }
 
 /** Is changed word k, in the chunk at start, a method entry right before an iseq: a backtrace location
@@ -1070,9 +1076,7 @@ function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: 
  *  entry (an ID or another entry after it)? QA: 20,000 exceptions raised and rescued in the child
  *  (3.4.5), 134 pages of such chunks icache.call, 29,000 words, where a child's call sites fill ~30. */
 function backtraceLocation(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
-  const next = k + 1;
-  if (next >= diffs.wordPage.length || ctx.cw.start(next) !== start || diffs.wordPage[next] !== diffs.wordPage[k] || diffs.wordOffset[next] !== diffs.wordOffset[k] + 8) return false;
-  return imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment && imemoAt(ctx, num(v.newIn(next))) === IMEMO.iseq;
+  return neighbourChanged(ctx, diffs, k, 1, start) && imemoAt(ctx, num(v.newIn(k))) === IMEMO.ment && imemoAt(ctx, num(v.newIn(k + 1))) === IMEMO.iseq;
 }
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
