@@ -709,6 +709,7 @@ function python(c: Checker, v: unknown): PythonStructures {
         }
       : {}),
     ...(m.freeBlocks !== undefined ? { freeBlocks: columns(c, `${p}.freeBlocks`, { start: m.freeBlocks }, { start: 'Float64Array' }, 'start').start } : {}),
+    ...(m.deadBlocks !== undefined ? { deadBlocks: columns(c, `${p}.deadBlocks`, { start: m.deadBlocks }, { start: 'Float64Array' }, 'start').start } : {}),
     ...(m.freeSpace !== undefined
       ? {
           freeSpace: {

@@ -198,7 +198,7 @@ export function ownEntries<T extends object>(structures: T, pid: number): T {
 
 /** Sorted, distinct addresses of every page some child copied (the pages a runtime's structures are
  *  found on). */
-export function copiedPagesOf(diffs: PageDiffs[] | undefined): Float64Array {
+export function copiedPagesOf(diffs: readonly PageDiffs[] | undefined): Float64Array {
   return Float64Array.from(new Set((diffs ?? []).flatMap((d) => Array.from(d.addrs)))).sort();
 }
 

@@ -218,6 +218,66 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('icache.call').pages <= 60, summary);
   });
 
+// fixtures/ruby/hash_delete_big.rb: every other entry of a preloaded 100,000-entry Hash deleted in the child.
+// Its entries (2.4 MB used) and bins (2^18 of 4 bytes: a block of 1 MiB and a page, the size a thread's VM
+// stack is mapped at) are blocks glibc mmapped, which the Hash owns: mutation.hash on every page of them.
+// QA found the bins' 256 pages and a few more exec.stack (261 pages a child on 3.1 and 3.4.5).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} hash_delete_big: a Hash's bins in a block of the VM stack's size are the Hash's, not a stack`, () => {
+    const { row, summary } = fixtureChild(ruby, 'hash_delete_big.rb');
+    assert.ok(row('mutation.hash').pages >= Math.floor((100_000 * 24) / 4096) + (2 ** 18 * 4) / 4096 - 2, summary);
+    assert.ok(row('exec.stack').pages <= 2, summary);
+  });
+
+// fixtures/ruby/fiber_resume.rb: 2,000 preloaded Fibers resumed once more in the child: each switch stores
+// the fiber's saved context back (its struct: the same bytes on most of its pages) and runs on its stack.
+// QA found 336-370 pages same-value.unknown a child, first written by fiber_switch: the program's change of
+// its Fibers' state, mutation.data, as a Mutex's lock is. Told by that writer's name, which Debian's 3.1
+// libruby (no .symtab) does not give: there they stay same-value.unknown.
+for (const { ruby, version } of RUBIES.filter((r) => !/^3\.[0-2]\./.test(r.version)))
+  test(`Ruby ${version} fiber_resume: Fibers resumed in the child are mutation.data where their stacks are exec.stack`, () => {
+    const { row, summary } = fixtureChild(ruby, 'fiber_resume.rb');
+    // a stack of 3 pages and more a fiber: the pages its switches wrote
+    assert.ok(row('exec.stack').pages >= 2 * 2_000, summary);
+    // the fibers' structs (~600 bytes each on 3.1-3.4, two to a page and more)
+    assert.ok(row('mutation.data').pages >= 300, summary);
+    assert.ok(row('same-value.unknown').pages <= 20, summary);
+  });
+
+// fixtures/ruby/array_shift.rb: an element shifted off 200 preloaded Arrays and unshifted back, no GC in the
+// child. 3.3+ clears and refills the front of the buffer (rb_mem_clear): the same bytes again, the
+// program's mutation.array. QA found 198-199 pages a child alloc.swept-chunk ("a chunk whose fork-time
+// owner its GC freed") with 0 GC runs (3.3.8/3.4.5).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} array_shift: Arrays rewritten as they were with no GC in the child are mutation.array`, () => {
+    const { row, summary } = fixtureChild(ruby, 'array_shift.rb');
+    // the front page of each Array's buffer
+    assert.ok(row('mutation.array').pages >= 195, summary);
+    assert.is(row('alloc.swept-chunk').pages, 0, summary);
+  });
+
+// fixtures/ruby/env_set.rb: 2,000 environment variables set in the child, setenv's strings and glibc's
+// environ array all memory it allocated. QA (3.4.5): a chunk two pointers from a call cache's tagged, then
+// environ, then all 2,000 strings it points to, icache.call (265-279 pages a child); a child's own first
+// calls fill ~20-50 pages of call sites.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} env_set: environment strings the child sets are its allocations, not call caches`, () => {
+    const { row, summary } = fixtureChild(ruby, 'env_set.rb');
+    assert.ok(row('icache.call').pages <= 60, summary);
+    assert.ok(row('alloc.malloc').pages + row('alloc.free-slot').pages >= 250, summary);
+  });
+
+// fixtures/ruby/marshal_load.rb: 20,000 Hashes loaded with Marshal.load in the child. Its table of the
+// objects made so far (st_table entries: hash, key, record) grows into memory in use at the fork; a small
+// key and an object in two 16-byte-aligned words look like an ID table's item, but the word before is
+// the entry's hash, no value. QA (3.3.8 with --no-aslr, 4 runs in 4): 131-133 pages mutation.definition.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} marshal_load: Marshal's table of the objects it loads is no ID table, nothing defined`, () => {
+    const { row, summary } = fixtureChild(ruby, 'marshal_load.rb', ['--no-aslr']);
+    assert.ok(row('mutation.definition').pages <= 3, summary);
+    assert.ok(row('alloc.malloc').pages + row('alloc.free-slot').pages + row('alloc.transient').pages >= 500, summary);
+  });
+
 // fixtures/ruby/rescue_loop.rb: 20,000 exceptions raised and rescued in the child. Their backtraces are
 // arrays the child malloc'd whose locations (3.3+) hold the frames' method entries, each followed by its
 // iseq: alloc.malloc, not the call-cache tables that also point to method entries. QA found 139 pages of

@@ -243,4 +243,8 @@ test('an output file\'s temporary name planted as a symlink is refused, not foll
   }
 });
 
+test('run: a --ruby that is not there says to check the path it was given, not to pass the flag', () => {
+  assertOneLineError(runCli(['run', '--ruby', '/nonexistent/bin/ruby', path.join(RUBY_FIXTURES, 'noop.rb')]), /no Ruby at \/nonexistent\/bin\/ruby: check the path/);
+});
+
 test.run();

@@ -184,9 +184,16 @@ for (const { python, version } of PYTHONS) {
     // the 64 KiB hold 15 whole pages at least, every one copied (random bytes) and the fork path's
     assert.ok(inside.length >= 15, `${summary}: ${inside.length} copied pages inside the handler's bytearray`);
     assert.equal([...new Set(inside)], ['fork.atfork'], summary);
-    // one word in each of the 2,000 bytearrays: 2,000 pages at least (a 4 KiB chunk can straddle two)
+    // one word in each of the 2,000 bytearrays, on 2,000 pages (a 4 KiB chunk can straddle two), each
+    // the primary cause of its page but where the page holds other writes too: the first bytearray's can
+    // share the handler's last page (fork.atfork's, 500 words), a word of it another's that ties with it
+    // (3.11.7 and 3.13.0 here). Pages of the interpreter's own dead tuples, py.mutation.buffer before
+    // (capture.python.deadBlocks), used to make up the count.
+    const row = blameRow(child, 'py.mutation.buffer');
+    assert.ok(row.words >= 2000 && row.words <= 2010, summary);
+    assert.ok(row.touchedPages >= 2000 && row.touchedPages <= 2010, summary);
     const program = pagesOf(child.blame, /^py\.mutation\.buffer$/);
-    assert.ok(program >= 2000 && program <= 2010, summary);
+    assert.ok(program >= row.touchedPages - 3, `${summary}: primary on ${program} of the ${row.touchedPages} pages written`);
     assert.is(pagesOf(child.blame, /^(unknown|py\.mutation\.object)$/), 0, summary);
   });
 
@@ -238,8 +245,12 @@ for (const { python, version } of PYTHONS) {
   test(`Python ${version} ctypes_mmap: a ctypes object's memory and an mmap's pages the worker writes are py.mutation.buffer`, () => {
     const { child, summary } = fixtureChild(python, version, 'ctypes_mmap.py');
     // one page a buffer (4,096 bytes and a chunk header: each on a page of its own, some on two) and the
-    // mapping's 1,024
-    assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) >= 20_000 + 1_024, summary);
+    // mapping's 1,024, each the primary cause of its page but where a write of another cause ties with it
+    // there (the first buffer's page with a code object's counter, py.specialize.code first in the
+    // catalog: 3.11.7 here)
+    const written = blameRow(child, 'py.mutation.buffer').touchedPages;
+    assert.ok(written >= 20_000 + 1_024, summary);
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) >= written - 2, summary);
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
   });
 
@@ -271,6 +282,66 @@ for (const { python, version } of PYTHONS) {
     const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
     assert.ok(buffer >= least && buffer <= least + 2 * 201 + 50, `${summary}: py.mutation.buffer ${buffer}, the buffers span ${least}+`);
     assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
+  });
+
+  // fixtures/python/tuple_freelist.py: 2,000 tuples of each size 1-19 dropped before the fork wait on the
+  // tuple free lists, in blocks pymalloc counts in use; the worker builds as many. Their blocks are
+  // allocations into memory free at the fork (capture.python.deadBlocks), not a change to some object's
+  // buffer (QA: 1,156-1,189 pages a child py.mutation.buffer, 3.11-3.13).
+  test(`Python ${version} tuple_freelist: tuples taken off the free lists are py.obmalloc.alloc`, () => {
+    const { r, child, summary } = fixtureChild(python, version, 'tuple_freelist.py');
+    assert.is(Number(/tuples kept: (\d+)/.exec(r.stderr)?.[1]), 38_000, r.stderr);
+    // the dropped tuples' blocks: a GC head, three words and n items, in 16-byte steps
+    let bytes = 0;
+    for (let n = 1; n < 20; n++) bytes += 2000 * Math.ceil((16 + 24 + 8 * n) / 16) * 16;
+    const alloc = pagesOf(child.blame, /^py\.obmalloc\.alloc$/);
+    assert.ok(alloc >= Math.floor(bytes / 4096) - 19, `${summary}: py.obmalloc.alloc ${alloc}, the tuples' blocks span ${Math.floor(bytes / 4096)}`);
+    assert.ok(pagesOf(child.blame, /^py\.mutation\.(buffer|object)$/) <= 2, summary);
+    assert.ok(pagesOf(child.blame, /^(unknown|mutation\.native)$/) <= 5, summary);
+  });
+
+  // fixtures/python/class_modified.py: an attribute set on 3,000 preloaded classes whose methods the parent
+  // called clears the version tag that call gave each: the program's change of the class, not the lazy
+  // tag assignment py.specialize.version stands for (QA: 1,301-1,313 pages a child of it, 3.11-3.13).
+  test(`Python ${version} class_modified: a class's version tag cleared by an attribute set is the program's mutation`, () => {
+    const { r, child, summary } = fixtureChild(python, version, 'class_modified.py');
+    assert.is(Number(/classes modified: (\d+)/.exec(r.stderr)?.[1]), 3000, r.stderr);
+    // (every program has a word or two of it: the interpreter's own lookups)
+    assert.ok(blameRow(child, 'py.specialize.version').words <= 3, summary);
+    // the tag of each (3.8-3.12: and the valid-tag flag), one word each
+    const tagWords = blameRow(child, 'py.mutation.object').words;
+    assert.ok(tagWords >= 3000 && tagWords <= 6000 + 50, summary);
+    // each class's dict: the value replaced
+    assert.ok(blameRow(child, 'py.mutation.dict').words >= 3000, summary);
+  });
+
+  // fixtures/python/locks_files.py: a lock's semaphore and a buffered file's buffer are memory the C type
+  // mallocs beside its object; the heap map names them (kinds lock, filebuffer). QA found the workers'
+  // acquires and writes there unknown: ~300 pages a child for 20,000 locks, ~310 for 300 files.
+  test(`Python ${version} locks_files: a lock's semaphore and a file's buffer the worker writes are py.mutation.buffer`, () => {
+    const { r, child, summary } = fixtureChild(python, version, 'locks_files.py');
+    assert.match(r.stderr, /locks held: 5000, files written: 200/);
+    // a word a lock (its count, 1 to 0) and 3,000 bytes a file
+    const row = blameRow(child, 'py.mutation.buffer');
+    assert.is(row.words, 5000 + 200 * (3000 / 8), summary);
+    // a page or two a buffer, and the semaphores' chunks (48 bytes each)
+    assert.ok(row.pages >= 200 + Math.floor((5000 * 48) / 4096), summary);
+    assert.ok(pagesOf(child.blame, /^(unknown|same-value\.unknown|mutation\.native)$/) <= 5, summary);
+  });
+
+  // fixtures/python/odict_relink.py: 60,000 keys of a preloaded OrderedDict moved to the end in their order:
+  // every node relinked as it was, its pages copied with no byte changed. The map names the nodes (kind
+  // odictnode); QA found those pages py.obmalloc.alloc, an allocation (472 pages a child, 3.11-3.13).
+  test(`Python ${version} odict_relink: an OrderedDict's nodes relinked as they were are py.mutation.buffer`, () => {
+    const { r, child, summary } = fixtureChild(python, version, 'odict_relink.py');
+    assert.match(r.stderr, /keys moved: 60000, first True/);
+    // 510 nodes of 32 bytes to a pool, past its 48-byte header: 118 pools, 4 pages each, the last in part
+    // (the 32-byte size class is shared: a page of nodes may hold more of other blocks' writes, 3.13.0)
+    const buffer = pagesOf(child.blame, /^py\.mutation\.buffer$/);
+    assert.ok(buffer >= Math.floor((60_000 * 32) / 4096) - 4 && buffer <= Math.ceil(60_000 / 510) * 4 + 4, summary);
+    // (every program has 4-7 pages of it: the interpreter's own allocations)
+    assert.ok(pagesOf(child.blame, /^py\.obmalloc\.alloc$/) <= 10, summary);
+    assert.ok(pagesOf(child.blame, /^(unknown|same-value\.unknown)$/) <= 5, summary);
   });
 
   // fixtures/python/lru_hits.py: a bounded lru_cache hit in insertion order relinks every link back where
@@ -436,7 +507,12 @@ for (const python of everyPython())
     // otherwise), and little else has it
     const touched = blameRow(child, 'py.mutation.buffer').touchedPages;
     assert.ok(touched >= written && buffer >= written - 2 && buffer <= written + 0.01 * written, `${summary}: ${buffer} pages py.mutation.buffer (${touched} touched), ${written} written`);
-    assert.ok(buffer >= 0.9 * child.pages.copied, `${summary}: ${buffer} of ${child.pages.copied} copied pages`);
+    // most of the rest: what the child itself wrote, not the fork path. On 3.11.7 (pyenv's) the twin and
+    // every child copy pages of the Python heap with no byte changed before the workload (no fault traced
+    // there), fork.atfork: 176 pages a child, and 300 once the agent's own code grew (its heap laid out
+    // otherwise; 55-67 on 3.11.2, 3.12.1 and 3.13.0 either way)
+    const forkPath = pagesOf(child.blame, /^fork\.atfork$/);
+    assert.ok(buffer >= 0.9 * (child.pages.copied - forkPath), `${summary}: ${buffer} of ${child.pages.copied} copied pages, ${forkPath} the fork path's`);
     assert.ok(pagesOf(child.blame, /^unknown$/) <= 0.05 * child.pages.copied, summary);
     assert.ok(pagesOf(child.blame, /^(unknown|same-value\..*)$/) <= 0.05 * child.pages.copied, summary);
   });

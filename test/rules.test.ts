@@ -463,12 +463,18 @@ test('glibc thread arenas of a real Ruby process: heap_info found, chunks walked
 
 test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one word at a time and in one batch', () => {
   // [heap] at 0x1000000: tcache_perthread_struct, then chunks A (in use), B (in use; the child freed it),
-  // C (free at the fork), D (in use; the child carved it into two), E and F (in use).
+  // C (free at the fork), D (in use; the child carved it into two), E and F (in use), G and I (in use;
+  // the child freed both, merged into one free chunk).
   const H = 0x1000000;
-  const fork = { start: [H, H + 0x290, H + 0x2d0, H + 0x710, H + 0x750, H + 0x850, H + 0x890], size: [0x290, 0x40, 0x440, 0x40, 0x100, 0x40, 0x40], inUse: [1, 1, 1, 0, 1, 1, 1] };
-  const [tcache, A, B, C, D, E, F] = fork.start;
-  // the child: B freed (a large chunk: its nextsize links too), C allocated whole, D split at +0x80
-  const child = { start: [B, C, D, D + 0x80], size: [0x440, 0x40, 0x80, 0x80], inUse: [0, 1, 1, 1] };
+  const fork = {
+    start: [H, H + 0x290, H + 0x2d0, H + 0x710, H + 0x750, H + 0x850, H + 0x890, H + 0x8d0, H + 0x910],
+    size: [0x290, 0x40, 0x440, 0x40, 0x100, 0x40, 0x40, 0x40, 0x40],
+    inUse: [1, 1, 1, 0, 1, 1, 1, 1, 1],
+  };
+  const [tcache, A, B, C, D, E, F, G, I] = fork.start;
+  // the child: B freed (a large chunk: its nextsize links too), C allocated whole, D split at +0x80, G and I
+  // freed and merged
+  const child = { start: [B, C, D, D + 0x80, G], size: [0x440, 0x40, 0x80, 0x80, 0x80], inUse: [0, 1, 1, 1, 0] };
   const key = 0x1234_5678_9abcn;
   const view = glibcView(
     {
@@ -497,8 +503,14 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
     [E + 8, 0x40n, 0x41n, CW.PREV_IN_USE, D, 0, 0], // only PREV_INUSE of E's size word flipped
     [E + 0x10, 0n, safeLink(E + 0x10, A + 0x10), CW.META, 0, 0, 0], // a safe-linked tcache next
     [E + 0x10, 0n, 0x10n, CW.CONTENT, E, 0x40, 0x10], // any other value there
+    // I's header and links, which its free wrote before the merge made it part of G's free chunk (QA, 3.1:
+    // garbage buffers a lazy sweep freed in the child, 3,204 pages a child taken for its allocations)
+    [I + 8, 0x41n, 0x40n, CW.META, 0, 0, 0],
+    [I + 0x10, 0n, 0x55n, CW.META, 0, 0, 0],
+    [I + 0x18, 0n, 0x56n, CW.META, 0, 0, 0],
+    [I + 0x20, 1n, 2n, CW.FRESH, G, 0, 0x60], // anything else there: memory the child used, then freed
     [H - 8, 0n, 1n, CW.NONE, 0, 0, 0], // before every chunk
-    [F + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
+    [I + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
   ];
   const rows = classifyChunkWords(view, Float64Array.from(cases, (c) => c[0]), BigUint64Array.from(cases, (c) => c[1]), BigUint64Array.from(cases, (c) => c[2]));
   cases.forEach(([addr, o, n, kind, start, size, off], k) => {

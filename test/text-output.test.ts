@@ -369,6 +369,16 @@ test('compare: a strategy that copies less but grows the new memory of its child
   assert.equal(r.decision, { kind: 'unclear', strategy: 'disable', runs: 1, why: 'new-memory' });
   assert.match(verdictText(r), /^no gain: disable copied 400\.0K less per child than none, but its children's new memory \(pages of their own\) grew by 600\.0K per child \(1 run each\)$/);
   assert.is(compareReport([strategy('none', [[1000]]), grown(strategy('disable', [[900]]), 50)], 8).decision.kind, 'better');
+  // the next strategy that copied less is the verdict, with the one passed over named after it
+  const next = compareReport([strategy('none', [[1000]]), grown(strategy('disable', [[900]]), 150), strategy('freeze', [[910]])], 8);
+  assert.equal(next.decision, { kind: 'better', strategy: 'freeze', runs: 1, passedOver: ['disable'] });
+  assert.is(
+    verdictText(next),
+    "best: freeze — 360.0K less per child (9%) than none, its range clear of none's over 1 run; at 8 workers that is 2.8M; no gain: disable copied 400.0K less per child than none, but its children's new memory (pages of their own) grew by 600.0K per child (1 run each)",
+  );
+  // every one that copied less filled more: no gain, named by the one that copied least
+  const all = compareReport([strategy('none', [[1000]]), grown(strategy('disable', [[900]]), 150), grown(strategy('freeze', [[910]]), 150)], 8);
+  assert.equal(all.decision, { kind: 'unclear', strategy: 'disable', runs: 1, why: 'new-memory' });
 });
 
 test('compare: a range clear of none gives the verdict, savings in words, whole pages, K/M/G', () => {

@@ -50,6 +50,22 @@ export function onlyFreeAtFork(g: GlibcView, page: number, pageSize: number): bo
   return any;
 }
 
+/** Does a chunk of the fork-time walk that was free then overlap the page (the main heap's top chunk
+ *  counting as free, as in onlyFreeAtFork)? */
+export function someFreeAtFork(g: GlibcView, page: number, pageSize: number): boolean {
+  const f = g.fork;
+  const top = g.native.heapHi > 0 ? g.native.heapHi - pageSize : Infinity;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, page)); i < f.start.length && f.start[i] < page + pageSize; i++) {
+    if (f.start[i] + f.size[i] <= page) continue;
+    if (!f.inUse[i] || f.start[i] + f.size[i] > top) return true;
+  }
+  return false;
+}
+
+/** glibc's malloc and free themselves (exact names, clone suffixes allowed): a page they wrote first holds
+ *  their chunk headers and bin links, or the chunks they hand out. */
+export const MALLOC_WRITERS = /^(malloc|free|cfree|realloc|calloc|__libc_(malloc|free|realloc|calloc)|unlink_chunk|_int_(malloc|free|realloc)\w*|malloc_consolidate|tcache_\w+)(\.\w+)*$/;
+
 export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
   const forkEnds = ends(heap.chunks);
   const childEnds = child ? ends(child) : undefined;

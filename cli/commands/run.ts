@@ -134,7 +134,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   if (python !== undefined) return planPythonRun(args, python, program, output, command);
   let ruby = args.ruby;
   if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
-  if (!which(ruby) && !fs.existsSync(ruby)) throw new UsageError(`no Ruby at ${ruby}: install it (apt-get install ruby) or pass --ruby PATH`);
+  if (!which(ruby) && !fs.existsSync(ruby))
+    throw new UsageError(ruby === 'ruby' ? 'no ruby on PATH: install it (apt-get install ruby) or pass --ruby PATH' : `no Ruby at ${ruby}: check the path (a Ruby built into /opt/rubies/ruby-X has it at /opt/rubies/ruby-X/bin/ruby)`);
   if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
   if (!args.rack && !program.length)
     throw new UsageError(

@@ -23,6 +23,10 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
   const size = (b: number) => formatSize(b, bytes);
   const d = r.decision;
   const of = (name: string) => r.strategies.find((s) => s.name === name)!;
+  const noGain = (s: StrategySummary, runs: number) =>
+    `no gain: ${s.label} copied ${size(s.savedPerChild!)} less per child than none, but its children's new memory (pages of their own) grew by ${size(s.newPerChild - of('none').newPerChild)} per child (${runsWord(runs)} each)`;
+  // the strategies that copied less but gave no gain, after the verdict on the next one
+  const passedOver = (names: string[] | undefined) => (names ?? []).map((n) => `; ${noGain(of(n), Math.min(of(n).runs, of('none').runs))}`).join('');
   const range = (s: StrategySummary) => `${size(s.copiedPerChild.min)}–${size(s.copiedPerChild.max)}`;
   switch (d.kind) {
     case 'no-none': {
@@ -33,20 +37,19 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
       return `best: none — no strategy copied less than doing nothing (${runsWord(d.runs)} each)`;
     case 'unclear': {
       const best = of(d.strategy);
-      if (d.why === 'new-memory') {
-        const none = of('none');
-        return `no gain: ${best.label} copied ${size(best.savedPerChild!)} less per child than none, but its children's new memory (pages of their own) grew by ${size(best.newPerChild - none.newPerChild)} per child (${runsWord(d.runs)} each)`;
-      }
+      if (d.why === 'new-memory') return noGain(best, d.runs);
       return (
         `no clear difference at ${runsWord(d.runs)}: ${best.label} copied ${range(best)} per child, none ${range(of('none'))}; ` +
-        (d.why === 'noise' ? `within run-to-run noise (${NOISE_PAGES} pages or 5%)` : 'the ranges overlap (more runs, --repeat, may tell)')
+        (d.why === 'noise' ? `within run-to-run noise (${NOISE_PAGES} pages or 5%)` : 'the ranges overlap (more runs, --repeat, may tell)') +
+        passedOver(d.passedOver)
       );
     }
     case 'better': {
       const best = of(d.strategy);
       return (
         `best: ${best.label} — ${difference(best.savedPerChild!, size)} per child (${best.savedPercent!.toFixed(0)}%) than none, ` +
-        `its range clear of none's over ${runsWord(d.runs)}; at ${r.workers} workers that is ${size(best.savedPerChild! * r.workers)}`
+        `its range clear of none's over ${runsWord(d.runs)}; at ${r.workers} workers that is ${size(best.savedPerChild! * r.workers)}` +
+        passedOver(d.passedOver)
       );
     }
   }

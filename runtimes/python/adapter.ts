@@ -24,7 +24,7 @@ function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: nu
   capture.heapMap = { heapPageSize: POOL.size, bodies: new Float64Array(), objects: heap.total, free: 0, malformed: heap.malformed };
   // a controlled run's twin: compare predicts strategies from it (what disable costs); a live master is
   // not walked for it (inspect predicts no strategy)
-  capture.python = discoverPythonParent(heap, reference, copiedPages, capture.meta.pageSize, capture.run !== undefined);
+  capture.python = discoverPythonParent(heap, reference, capture.diffs ?? [], capture.meta.pageSize, capture.run !== undefined);
 }
 
 /** The rest: each child's own pools and chunks, and, against a live map, its collections. */

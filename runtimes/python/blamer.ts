@@ -7,7 +7,7 @@
 import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, isZero, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, MALLOC_WRITERS, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, someFreeAtFork } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
@@ -49,6 +49,8 @@ interface Context {
   inCollection: (ns: number) => boolean;
   /** the pools' free blocks at the fork, ascending (undefined: not recorded) */
   freeBlocks: Float64Array | undefined;
+  /** blocks in use at the fork that held a dead object (PythonStructures.deadBlocks) */
+  deadBlocks: Float64Array | undefined;
   /** the native library of the program that first wrote a copied page (its file), if one did */
   nativeWriter: (page: number) => string | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
@@ -124,6 +126,16 @@ const inAdaptive = (w: At): boolean => {
   return c >= 0 || (w.ctx.L?.codeWarmupWord !== null && w.off === w.ctx.L?.codeWarmupWord);
 };
 const isType = (w: At): boolean => !!(w.ctx.map.objects.state[w.obj] & STATE.type);
+/** Py_TPFLAGS_VALID_VERSION_TAG (3.8-3.13), in tp_flags' low half */
+const VALID_VERSION_TAG = 1 << 19;
+/** A type's word where a version tag assigned before the fork was cleared: tp_version_tag (an unsigned
+ *  int, the word's low half) nonzero at the fork and changed, or tp_flags' valid-tag bit cleared. */
+function versionInvalidated(w: At): boolean {
+  const L = w.ctx.L;
+  if (!L) return false;
+  if (w.off === L.typeVersionTag) return w.O.lo !== 0 && w.O.lo !== w.N.lo;
+  return w.off === L.typeFlags && (w.O.lo & VALID_VERSION_TAG) !== 0 && (w.N.lo & VALID_VERSION_TAG) === 0;
+}
 const hasGcHead = (w: At): boolean => w.ctx.map.objects.pre[w.obj] >= GC_HEAD_BYTES;
 /** Did a collection in the child visit map object i? Only tracked, unfrozen objects are visited; a
  *  young collection (generations 0 and 1) visits only those still young at the fork, a full one all. */
@@ -226,6 +238,13 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // hashed 50,000 preloaded datetimes, 50,000 Decimals and 20,000 frozensets, one word each: 3,086 pages
   // a child of py.mutation.object on 3.11, "the program changed a field", where it had only read.
   { cause: 'py.hash', when: (w) => w.obj >= 0 && w.off > 0 && w.off === w.ctx.map.typeHashWords?.[w.ctx.map.objects.type[w.obj]] },
+  // A type's version tag invalidated: the program changed the class (set or deleted an attribute: C.a = 1),
+  // and PyType_Modified cleared the tag a lookup had assigned before the fork (and the flag saying it is
+  // valid, 3.8-3.12), whatever a later lookup assigned again. Found on workers setting an attribute of
+  // 3,000 preloaded classes whose methods the parent had called (QA, 3.11-3.13): 1,301-1,313 pages a child
+  // py.specialize.version, "assigned lazily for the specializer", whose remedy (call the hot functions
+  // in the parent) is what put a tag there to clear.
+  { cause: 'py.mutation.object', when: (w) => w.obj >= 0 && isType(w) && versionInvalidated(w) },
   { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && isType(w) && (w.off === w.ctx.L?.typeFlags || w.off === w.ctx.L?.typeVersionTag || w.off === w.ctx.L?.typeVersionsUsedWord) },
   { cause: 'py.specialize.version', when: (w) => w.obj >= 0 && w.type === 'function' && w.off === w.ctx.L?.funcVersion },
   // A word at-fork handlers wrote (the twin holds another value than the parent): the random module's
@@ -259,6 +278,12 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // on ~1,900 of which no block had been free).
   { cause: 'py.obmalloc.free', when: (w) => heldAtFork(w) && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N)) },
   { cause: 'py.mutation.object', when: (w) => heldAtFork(w) && w.blockObj >= 0 },
+  // A dead object the interpreter kept for reuse: tuples (up to 2,000 of each size below 20), lists and
+  // dicts wait on their type's free list in blocks pymalloc counts in use, untracked, their count 0. The
+  // child took it (and may have let it go back): an allocation into memory free at the fork, as into a
+  // freed block. Found on a program dropping 38,000 tuples before the fork whose workers built as many:
+  // 1,156-1,189 pages a child py.mutation.buffer, "the program changed an object's buffer" (3.11-3.13).
+  { cause: 'py.obmalloc.alloc', when: (w) => heldAtFork(w) && !!w.ctx.deadBlocks && indexOf(w.ctx.deadBlocks, w.block) >= 0 },
   { cause: 'py.mutation.buffer', when: (w) => heldAtFork(w) },
   // In a pool, outside every object of the map: a block free at the fork (or never used) that the
   // child allocated; or a pool the child carved from a free one.
@@ -328,7 +353,7 @@ function onProgramBuffer(p: IdenticalPage): boolean {
   return false;
 }
 
-const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio']);
+const PROGRAM_BUFFERS = new Set(['listitems', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio', 'lock', 'filebuffer', 'odictnode']);
 
 /** Functions only a collection runs (gcmodule.c 3.8-3.12, gc.c 3.13+): the writers of GC heads and
  *  what a collection calls. visit_decref and visit_reachable run from the objects' tp_traverse. Not the
@@ -365,6 +390,12 @@ const visitCause = (ctx: Context): string => (programFroze(ctx) ? 'py.gc.freeze-
  *  they were: a bounded lru_cache's hit moves its link to the end of the list (three links' prev and
  *  next rewritten), and hits in the order of the links put every one back. */
 const OBJECT_STORE_WRITERS = /^(bounded_lru_cache_wrapper|lru_cache_extract_link|lru_cache_append_link|lru_cache_prepend_link)$/;
+
+/** Was the page first written by glibc's malloc or free (named exactly)? */
+function mallocWroteFirst(p: IdenticalPage): boolean {
+  const w = p.ctx.firstFault(p.page)?.writer;
+  return !!w && !w.approximate && MALLOC_WRITERS.test(w.name);
+}
 
 /** Was the page first written by one of those stores (named exactly)? */
 function storedFirst(ctx: Context, page: number): boolean {
@@ -404,6 +435,12 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // through (QA, 3.11-3.13): realloc put each copy of the items where the parent's freed copy lay, the
   // same pointers in the same order: 309-329 pages a child of same-value.unknown.
   { cause: 'alloc.malloc', when: (p) => onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
+  // First written by glibc's malloc or free (a chunk split or unlinked, its links and sizes stored as they
+  // were): where a chunk free at the fork lies on the page, the child's allocations there; else glibc's
+  // metadata. Found on workers growing a list through the sizes the parent's list had grown through (3.11.2):
+  // 4-6 such pages same-value.unknown a child, free chunks beside a small one in use.
+  { cause: 'alloc.malloc', when: (p) => mallocWroteFirst(p) && someFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
+  { cause: 'malloc.meta', when: (p) => mallocWroteFirst(p) },
   { cause: 'exec.stack', when: (p) => p.region === 'stack' },
   { cause: 'py.typecache', when: (p) => inRange(p.ctx, p.page, 'typecache') || inRange(p.ctx, p.page + p.pageSize - 1, 'typecache') },
   { cause: 'vm.globals', when: (p) => p.region === 'file-data' },
@@ -470,6 +507,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
     freeBlocks: py.freeBlocks,
+    deadBlocks: py.deadBlocks,
     replaced: new Set(),
     garbagePools: new Set(),
     recarvedPools: new Set(),

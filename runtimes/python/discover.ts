@@ -4,10 +4,12 @@
 // touches a copied page is kept.
 
 import { MallocChunks, childChunks, discoverGlibcHeap } from '../../allocators/glibc/chunks';
+import { type PageDiffs, copiedPagesOf } from '../../native/capture';
 import { PageFlag, readPagemap, readWords } from '../../native/probe';
 import type { Vma } from '../../native/procfs-parse';
+import { indexOf, lastAtOrBelow, wordAddresses } from '../../blame/words';
 import type { PythonHeapMap } from './heap-map';
-import { POOL, POOL_HEADER } from './layouts';
+import { GC_HEAD_BYTES, POOL, POOL_HEADER } from './layouts';
 
 /** Valid pymalloc pools, sorted by start. */
 export interface Pools {
@@ -33,6 +35,10 @@ export interface PythonStructures {
   /** the blocks on the pools' free lists at the fork, of the pools in `pools`, ascending (absent in
    *  captures made before they were recorded) */
   freeBlocks?: Float64Array;
+  /** blocks in use at the fork holding a word a child changed, whose first and third words were 0 then:
+   *  a dead object a type's free list keeps (deadBlocksOf), ascending (absent in captures made before
+   *  they were recorded) */
+  deadBlocks?: Float64Array;
   /** live maps: each child's collections since its fork, read from its memory where the map says the
    *  agent counts them (absent: not known, as against a map without counters) */
   liveCollections?: ChildCollections[];
@@ -123,6 +129,39 @@ function freeBlocksOf(pid: number, pools: Pools): Float64Array {
   return Float64Array.from(out).sort();
 }
 
+/** The blocks of these pools holding a changed word of the diffs that were in use at the fork (below the
+ *  pool's nextoffset, on no free list) and held a dead object: its first word (a tracked object's GC
+ *  link) and third (its count, past the 16-byte GC head) 0, read from the fork-time image. Tuples (up to
+ *  2,000 a size), lists and dicts wait on their type's free list that way, untracked, for reuse: a block
+ *  pymalloc counts in use, free to the interpreter. A live object has a count; what else a block holds
+ *  (an object's buffer: a list's items, a dict's keys table) is no dead object, and is looked at only
+ *  where it also starts with two zero words. Blocks of 16 bytes hold no GC head and are left out. */
+function deadBlocksOf(pid: number, pools: Pools, free: Float64Array, diffs: readonly PageDiffs[]): Float64Array {
+  const blocks = new Set<number>();
+  for (const d of diffs) {
+    const addrs = wordAddresses(d);
+    let i = -1;
+    for (let k = 0; k < addrs.length; k++) {
+      const a = addrs[k];
+      if (i < 0 || a < pools.start[i] || a >= pools.start[i] + POOL.size) i = lastAtOrBelow(pools.start, a);
+      if (i < 0 || a >= pools.start[i] + POOL.size) continue;
+      const off = a - pools.start[i] - POOL.header;
+      const size = pools.blockSize[i];
+      if (off < 0 || size < 2 * GC_HEAD_BYTES) continue;
+      const block = a - (off % size);
+      if (block + size - pools.start[i] <= pools.nextOffset[i] && indexOf(free, block) < 0) blocks.add(block);
+    }
+  }
+  const sorted = Float64Array.from(blocks).sort();
+  const at = new Float64Array(sorted.length * 2);
+  sorted.forEach((b, j) => {
+    at[2 * j] = b;
+    at[2 * j + 1] = b + GC_HEAD_BYTES;
+  });
+  const r = readWords(pid, at);
+  return sorted.filter((_, j) => r.ok[2 * j] && r.ok[2 * j + 1] && r.words[2 * j] === 0n && r.words[2 * j + 1] === 0n);
+}
+
 /** Every pool of the process (every 16 KiB-aligned address of its anonymous memory that holds a valid
  *  pool header), its blocks in use, and the pages with free blocks. A pool's free blocks are a list
  *  through their first words, walked for all pools at once, one read per step. */
@@ -170,7 +209,8 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
 
 /** The fork-time image's part: its pools and malloc chunks on the copied pages (the children's lists
  *  empty, for discoverPythonChildren). */
-export function discoverPythonParent(map: PythonHeapMap, reference: { pid: number; vmas: Vma[] }, copiedPages: Float64Array, pageSize: number, withFreeSpace: boolean): PythonStructures {
+export function discoverPythonParent(map: PythonHeapMap, reference: { pid: number; vmas: Vma[] }, diffs: readonly PageDiffs[], pageSize: number, withFreeSpace: boolean): PythonStructures {
+  const copiedPages = copiedPagesOf(diffs);
   const heap = discoverGlibcHeap(reference.pid, reference.vmas, copiedPages, pageSize);
   // The chunk that ends [heap] is malloc's top chunk: free memory a later malloc carves (the walk marks
   // it in use, having no next chunk to read its in-use bit from).
@@ -178,10 +218,12 @@ export function discoverPythonParent(map: PythonHeapMap, reference: { pid: numbe
   const last = heap.chunks.start.length - 1;
   if (heapVma && last >= 0 && heap.chunks.start[last] + heap.chunks.size[last] === heapVma.end) heap.chunks.inUse[last] = 0;
   const pools = discoverPools(reference.pid, reference.vmas, copiedPages);
+  const freeBlocks = freeBlocksOf(reference.pid, pools);
   return {
     map,
     pools,
-    freeBlocks: freeBlocksOf(reference.pid, pools),
+    freeBlocks,
+    deadBlocks: deadBlocksOf(reference.pid, pools, freeBlocks, diffs),
     childPools: [],
     mallocChunks: heap.chunks,
     heapStart: heap.heapStart,

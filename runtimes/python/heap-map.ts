@@ -41,7 +41,7 @@ export interface PythonHeapMap {
 
 /** Object state bits of the map. */
 export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8, garbage: 16 } as const;
-export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio'] as const;
+export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio', 'lock', 'filebuffer', 'odictnode'] as const;
 /** typecache: the type attribute cache in the interpreter state; interned: the interned strings' dict
  *  and its keys table (no object of the map refers to them); datastack: a chunk of the frame stack (3.11+) */
 export const RANGE_KINDS = ['typecache', 'interned', 'datastack'] as const;

@@ -1045,14 +1045,21 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   for (const start of grownFrom) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'icache.call');
   // A cache table is a tree of chunks (a class's cc_tbl items -> ccs record -> its entries; the constant
   // cache's set -> its entries): a chunk the child allocated that points to a cache chunk, or that a
-  // call-cache record points to, is part of the same table. Two rounds settle three levels.
-  for (let round = 0; round < 2; round++)
+  // call-cache record points to, is part of the same table. Two rounds settle three levels, each round
+  // from the causes the one before left: a chain of pointers found in address order went further in one
+  // round, through chunks of no table (QA: 2,000 variables set with ENV in the child, 3.4.5: glibc's
+  // environ array pointed to a chunk tagged two steps from a call cache's, and then all 2,000 strings it
+  // points to were icache.call, 267 pages a child).
+  for (let round = 0; round < 2; round++) {
+    const found: [number, string][] = [];
     for (const [from, to] of pointsTo) {
       const a = out.get(from);
       const b = out.get(to);
-      if (a === 'icache.call' && b === 'alloc.malloc') out.set(to, 'icache.call');
-      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc') out.set(from, b);
+      if (a === 'icache.call' && b === 'alloc.malloc') found.push([to, 'icache.call']);
+      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc') found.push([from, b]);
     }
+    for (const [start, cause] of found) out.set(start, cause);
+  }
   return out;
 }
 
@@ -1067,7 +1074,8 @@ function afterObjectReference(ctx: Context, diffs: PageDiffs, v: WordValues, k: 
  *  chunk (at start)? The changed words come in address order: it is word k + step. */
 function neighbourChanged(ctx: Context, diffs: PageDiffs, k: number, step: -1 | 1, start: number): boolean {
   const j = k + step;
-  return j >= 0 && j < diffs.wordPage.length && ctx.cw.start(j) === start && diffs.wordPage[j] === diffs.wordPage[k] && diffs.wordOffset[j] === diffs.wordOffset[k] + 8 * step;
+  // (by address: the word before a page's first is the last of the page before, when that one was copied)
+  return j >= 0 && j < diffs.wordPage.length && ctx.cw.start(j) === start && ctx.wordAddr[j] === ctx.wordAddr[k] + 8 * step;
 }
 
 /** Is changed word k, in the chunk at start, a method entry right before an iseq: a backtrace location
@@ -1164,6 +1172,11 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     v.newInto(k + 1, V);
     if (!isZero(O) || !isZero(oldVal) || N.hi > 1 || N.lo === 0 || N.lo > 0x7fffffff || isZero(V)) continue;
     const start = ctx.cw.start(k);
+    // The key and record of an st_table's entry (hash, key, record: 24 bytes), from zeros: after the
+    // entry's hash, a number that is no address (a small one for an integer key), where an rb_id_table's
+    // item follows the item before's value. QA (3.3.8, a run in 2-4): the table of objects Marshal.load makes (index -> object) taken for
+    // an ID table the child inserted into, 131-133 pages of mutation.definition where nothing was defined.
+    if (neighbourChanged(ctx, diffs, k, -1, start) && isHashValue(ctx, k - 1, v.newAt(k - 1))) continue;
     // the value's chunk (what word k + 1's new value points into)
     const valChunk = ctx.tw.kind[k + 1];
     // a cache's table when the value is a cache record; else a definition (a method entry in the GC
@@ -1177,6 +1190,12 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     if (cause && valChunk === CW.CONTENT && ctx.tw.off(k + 1) === 16) reusedValues.set(ctx.tw.start(k + 1), cause);
   }
   return { tables: out, reusedValues };
+}
+
+/** Does changed word k now hold what a hash function gives, not an item's value (an object, a chunk): a
+ *  number that points into no GC heap page and no chunk (st_numhash gives small ones)? */
+function isHashValue(ctx: Context, k: number, N: Word): boolean {
+  return !isZero(N) && !inGcHeap(ctx, N) && ctx.tw.kind[k] === CW.NONE;
 }
 
 /** A malloc'd st_table (st_init_table: 56 bytes, a 64-byte chunk) as its fields sit from the chunk's
@@ -1489,7 +1508,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   { cause: 'gc.env-mark', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L?.envMarkStoresFlag && envFlagsOn(p.ctx, p.page, p.pageSize) },
   // The probe path of an rb_id_table insert stores collided bits that were already set.
   { cause: (p) => idTableOn(p)!, when: (p) => idTableOn(p) !== undefined },
-  { cause: 'exec.stack', when: (p) => p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' || inVmStack(p.ctx, p.page) },
+  { cause: 'exec.stack', when: (p) => onStack(p) },
   // Last, from the first write fault (fault tracing): an allocation that filled the page with the bytes
   // it held at the fork. The same objects and buffers made again by the same code in memory the child's
   // GC freed: a workload run twice (prewarm, a parent that served requests), in slots or chunks its
@@ -1500,7 +1519,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // whose 3 minor GCs swept pages the prewarm had left as they are: 117 pages first written by
   // gc_sweep_step)
   { cause: 'gc.sweep', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.sweep.test(p.ctx.firstWriter(p.page) ?? '') },
-  { cause: 'alloc.swept-chunk', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') && !freeChunkOn(p) },
+  // ... but with no GC in the child, nothing freed what lay there: a buffer of live objects of one type (a
+  // String's characters, an Array's elements) rewritten as it was, by the program's operation on them.
+  // Found on workers shifting an element off 200 preloaded Arrays of 5,000 and unshifting it back (QA,
+  // 3.3.8/3.4.5): 198-199 pages a child alloc.swept-chunk, first written by rb_mem_clear, 0 GC runs.
+  { cause: (p) => mutation(dataOwnerOn(p)), when: (p) => !p.ctx.gcRuns && bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') && dataOwnerOn(p) >= 0 },
+  { cause: 'alloc.swept-chunk', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') && !freeChunkOn(p) },
   { cause: 'alloc.malloc', when: (p) => bodyOf(p.ctx, p.page) < 0 && FIRST_WRITERS.mallocFill.test(p.ctx.firstWriter(p.page) ?? '') },
   // Last, with no writer to tell: a malloc heap page that holds nothing but Hash tables. Their only store
   // that leaves the bytes as they were is a Hash store of the value the entry held: marking, lookups and
@@ -1618,6 +1642,16 @@ const STORE_WRITERS: { cause: string; writer: RegExp; nearest?: RegExp; on?: (p:
     writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/,
     nearest: /^rb_mutex_(trylock|lock|unlock|synchronize|locked_p|owned_p)$/,
   },
+  // A Fiber resumed and yielding back: its struct (status, the saved machine context, the execution
+  // context's stack pointers) stored as it was at every switch. Found on workers resuming 2,000 preloaded
+  // Fibers once each (QA, 3.1-3.4.5): 336-370 pages of same-value.unknown a child, first written by
+  // fiber_switch (3.4.5: 347 of 355 pages).
+  {
+    cause: 'mutation.data',
+    writer: /^(fiber_switch|fiber_store|fiber_status_set|fiber_setcontext|fiber_restore_thread|fiber_resume_kw|fiber_raise|cont_save_thread|cont_restore_thread|rb_fiber_resume\w*|rb_fiber_yield\w*|rb_fiber_transfer\w*|coroutine_transfer)$/,
+    // not the Fibers' own stacks, which a switch writes too (exec.stack, IDENTICAL_RULES)
+    on: (p) => !onStack(p),
+  },
   // A call made through rb_funcall (Symbol#to_proc as in map(&:name), send, public_send) sets up its
   // arguments with the call cache the VM's global table gives it and stores that cache's fast path again,
   // the value it holds, at every call (3.4.5; CC_SET_FASTPATH in vm_callee_setup_arg): no prewarm keeps it
@@ -1656,6 +1690,11 @@ function hashTablesOn(p: IdenticalPage): number {
 }
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
+/** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
+function onStack(p: IdenticalPage): boolean {
+  return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inOwnedMmappedChunk(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
+}
+
 function freeChunkOn(p: IdenticalPage): boolean {
   return forkChunksOn(p).some((i) => !p.ctx.glibc.fork.inUse[i]);
 }
@@ -1679,7 +1718,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
   if (!inNoArray && ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
-      return carvedSizeCause(ctx, addr) ?? 'malloc.meta';
+      return carvedSizeCause(ctx, addr) ?? sweptLinkCause(ctx, addr) ?? 'malloc.meta';
     case CW.PREV_IN_USE:
       return ctx.freshChunkCause.get(ctx.cw.start(k)) ?? 'malloc.meta';
     case CW.FRESH: {
@@ -1711,6 +1750,19 @@ function carvedSizeCause(ctx: Context, addr: number): string | undefined {
   return ctx.freshChunkCause.get(g.child!.start[k]);
 }
 
+/** glibc's size and links in a chunk in use at the fork whose owning object the child's GC freed (its free
+ *  function released the chunk: the size a merge with its neighbours rewrote, tcache's or a bin's links;
+ *  not the word before, the previous chunk's): the sweep's, as the rest of
+ *  the chunk is (CHUNK_CONTENT_RULES). Undefined for other glibc words. QA: a program with garbage at
+ *  the fork (no GC since its boot) whose workers only recursed, on 3.1: its lazy sweep finished in the
+ *  child, 118 pages malloc.meta, which no strategy step removes, where a GC before the fork would have. */
+function sweptLinkCause(ctx: Context, addr: number): string | undefined {
+  const g = ctx.glibc;
+  const i = g.forkAt.at(addr);
+  if (i < 0 || !g.fork.inUse[i] || addr - g.fork.start[i] < 8) return undefined;
+  return ownerDied(ctx, g.fork.start[i]) ? 'gc.sweep' : undefined;
+}
+
 function chunkContentCause(c: ChunkContent): string {
   const r = CHUNK_CONTENT_RULES.find((x) => x.when(c));
   return !r ? 'unknown' : typeof r.cause === 'string' ? r.cause : r.cause(c);
@@ -1724,12 +1776,19 @@ function mmappedChunkAt(ctx: Context, addr: number): { start: number; size: numb
   return i >= 0 && addr < m.start[i] + m.size[i] ? { start: m.start[i], size: m.size[i] } : undefined;
 }
 
-/** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size? */
+/** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size that no object owns? A
+ *  Hash's bins or an Array's items can be a block of that size too (QA: the bins of a preloaded Hash of
+ *  100,000 entries, half deleted in the child, 261 pages exec.stack on 3.1 and 3.4; the Hash owns them). */
 function inVmStack(ctx: Context, addr: number): boolean {
-  const m = ctx.ruby.mmappedChunks;
-  if (!m || !ctx.L) return false;
-  const i = lastAtOrBelow(m.start, addr);
-  return i >= 0 && addr < m.start[i] + m.size[i] && m.size[i] === ctx.L.vmStackMapping;
+  const m = mmappedChunkAt(ctx, addr);
+  return !!m && m.size === ctx.L?.vmStackMapping && chunkOwnerIndex(ctx, m.start) < 0;
+}
+
+/** Is addr in a block glibc mmapped that an object owns (its mapping is that block: a mapping of the VM
+ *  stack's size may be one)? */
+function inOwnedMmappedChunk(ctx: Context, addr: number): boolean {
+  const m = mmappedChunkAt(ctx, addr);
+  return !!m && chunkOwnerIndex(ctx, m.start) >= 0;
 }
 
 /** The class column's name of an imemo, by its imemo type code (asked once per owner described). */

@@ -500,6 +500,10 @@ def _u8(addr):
 
 
 # A deque's block (3.5-3.13): leftlink, BLOCKLEN (64) item pointers, rightlink; malloc'd one by one.
+# struct _odictnode: key, hash, next, prev
+_ODICT_NODE = 32
+# glibc's sem_t (x86-64): what PyThread_allocate_lock mallocs for a lock
+_SEM_BYTES = 32
 _DEQUE_BLOCK = 8 + 64 * 8 + 8
 
 
@@ -834,9 +838,23 @@ def _walk(out):
     # array.array's buffer, where the program uses the module (the walk imports nothing)
     array_type = getattr(sys.modules.get("array"), "array", None)
     deque_type = getattr(sys.modules.get("collections"), "deque", None)
+    odict_type = getattr(sys.modules.get("_collections"), "OrderedDict", None)
     bytesio_type = getattr(sys.modules.get("io"), "BytesIO", None)
     stringio_type = getattr(sys.modules.get("io"), "StringIO", None)
     mmap_type = getattr(sys.modules.get("mmap"), "mmap", None)
+    # (no generator or lambda here: a closure's cell would be an object of the walk's own in the map)
+    thread_module = sys.modules.get("_thread")
+    lock_types = []
+    for name in ("LockType", "RLock"):
+        if isinstance(getattr(thread_module, name, None), type):
+            lock_types.append(getattr(thread_module, name))
+    lock_types = tuple(lock_types)
+    io_module = sys.modules.get("_io")
+    buffered_types = []
+    for name in ("BufferedReader", "BufferedWriter", "BufferedRandom"):
+        if isinstance(getattr(io_module, name, None), type):
+            buffered_types.append(getattr(io_module, name))
+    buffered_types = tuple(buffered_types)
     cdata_type = ctypes.c_char.__mro__[-2]  # _ctypes._CData, every ctypes instance's base
     cached_keys_at = _cached_keys_offset()
     # a keys table shared by a class and the split dicts of its instances goes into the map once
@@ -880,6 +898,17 @@ def _walk(out):
                 if keys and keys not in keys_written:
                     keys_written.add(keys)
                     w("B %x %d dictkeys %x\n" % (keys, _keys_size(keys), i))
+                if odict_type is not None and issubclass(t, odict_type):
+                    # PyODictObject (3.8-3.13): od_first at +48, after the dict; each node (key, hash,
+                    # next at +16, prev) a 32-byte block of its own, relinked by move_to_end and by
+                    # every insert or delete at an end (QA: 60,000 keys moved to the end in their order,
+                    # the links ending as they were: 472 pages a child py.obmalloc.alloc)
+                    node = _u64(i + 48)
+                    for _ in range(len(o) + 1):
+                        if not node:
+                            break
+                        w("B %x %d odictnode %x\n" % (node, _ODICT_NODE, i))
+                        node = _u64(node + 16)
             elif flags & TYPE_SUBCLASS and cached_keys_at and type_flags(o) & HEAPTYPE:
                 # a class's shared keys: a class whose instances were first given attributes in the
                 # workers (a Django model's, per request) has its names inserted and its version tag
@@ -920,6 +949,24 @@ def _walk(out):
                 chars = _u64(i + 40)
                 if buf and chars:
                     w("B %x %d stringio %x\n" % (buf, 4 * chars, i))
+            elif lock_types and issubclass(t, lock_types):
+                # lockobject and rlockobject (3.8-3.13): the semaphore at +16 (PyThread_type_lock, a sem_t
+                # PyMem_RawMalloc'd), its count written by every acquire and release (QA: 20,000 preloaded
+                # locks acquired in a worker, ~300 pages a child unknown)
+                sem = _u64(i + 16)
+                if sem:
+                    w("B %x %d lock %x\n" % (sem, _SEM_BYTES, i))
+            elif buffered_types and issubclass(t, buffered_types):
+                # buffered (3.8-3.13): its buffer at +56 (PyMem_Malloc'd), buffer_size at +120 and
+                # buffer_mask at +128 (the size less one for a power of two, else 0); its lock's
+                # semaphore at +104. A write or read goes through the buffer (QA: 300 preloaded files
+                # written in a worker, ~310 pages a child unknown)
+                buf, buffer_size, mask = _u64(i + 56), _u64(i + 120), _u64(i + 128)
+                if buf and buffer_size and mask in (0, buffer_size - 1):
+                    w("B %x %d filebuffer %x\n" % (buf, buffer_size, i))
+                sem = _u64(i + 104)
+                if sem:
+                    w("B %x %d lock %x\n" % (sem, _SEM_BYTES, i))
             elif issubclass(t, bytearray):
                 # PyByteArrayObject (3.8-3.13): ob_alloc at +24, ob_bytes at +32; past 512 bytes the
                 # bytes are a glibc chunk of their own, which no object of the map covers
