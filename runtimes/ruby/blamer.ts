@@ -1692,7 +1692,7 @@ function hashTablesOn(p: IdenticalPage): number {
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
 function onStack(p: IdenticalPage): boolean {
-  return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inOwnedMmappedChunk(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
+  return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inProgramDataBlock(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
 }
 
 function freeChunkOn(p: IdenticalPage): boolean {
@@ -1776,19 +1776,20 @@ function mmappedChunkAt(ctx: Context, addr: number): { start: number; size: numb
   return i >= 0 && addr < m.start[i] + m.size[i] ? { start: m.start[i], size: m.size[i] } : undefined;
 }
 
-/** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size that no object owns? A
- *  Hash's bins or an Array's items can be a block of that size too (QA: the bins of a preloaded Hash of
- *  100,000 entries, half deleted in the child, 261 pages exec.stack on 3.1 and 3.4; the Hash owns them). */
+/** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size, not the data of an object
+ *  of the program? A Hash's bins or an Array's items can be a block of that size too (QA: the bins of a
+ *  preloaded Hash of 100,000 entries, half deleted in the child, 261 pages exec.stack on 3.1 and 3.4; the
+ *  Hash owns them). (The pointer scan finds the main thread's stack owned too: by its Thread, a T_DATA.) */
 function inVmStack(ctx: Context, addr: number): boolean {
   const m = mmappedChunkAt(ctx, addr);
-  return !!m && m.size === ctx.L?.vmStackMapping && chunkOwnerIndex(ctx, m.start) < 0;
+  return !!m && m.size === ctx.L?.vmStackMapping && !inProgramDataBlock(ctx, addr);
 }
 
-/** Is addr in a block glibc mmapped that an object owns (its mapping is that block: a mapping of the VM
- *  stack's size may be one)? */
-function inOwnedMmappedChunk(ctx: Context, addr: number): boolean {
+/** Is addr in a block glibc mmapped that holds the data of an object of the program (DATA_OWNER_TYPES: its
+ *  mapping is that block, and a mapping of the VM stack's size may be one)? */
+function inProgramDataBlock(ctx: Context, addr: number): boolean {
   const m = mmappedChunkAt(ctx, addr);
-  return !!m && chunkOwnerIndex(ctx, m.start) >= 0;
+  return !!m && DATA_OWNER_TYPES.has(ownerType(ctx, m.start));
 }
 
 /** The class column's name of an imemo, by its imemo type code (asked once per owner described). */
