@@ -226,8 +226,8 @@ for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} hash_delete_big: a Hash's bins in a block of the VM stack's size are the Hash's, not a stack`, () => {
     const { row, summary } = fixtureChild(ruby, 'hash_delete_big.rb');
     assert.ok(row('mutation.hash').pages >= Math.floor((100_000 * 24) / 4096) + (2 ** 18 * 4) / 4096 - 2, summary);
-    // the machine stack's few pages, which every child writes
-    assert.ok(row('exec.stack').pages <= 6, summary);
+    // the machine stack's few pages, which every child writes (4-7 here), far from the bins' 256
+    assert.ok(row('exec.stack').pages <= 20, summary);
   });
 
 // fixtures/ruby/fiber_resume.rb: 2,000 preloaded Fibers resumed once more in the child: each switch stores
