@@ -258,9 +258,9 @@ for (const { ruby, version } of RUBIES)
   });
 
 // fixtures/ruby/env_set.rb: 2,000 environment variables set in the child, setenv's strings and glibc's
-// environ array all memory it allocated. QA (3.4.5): a chunk two pointers from a call cache's tagged, then
-// environ, then all 2,000 strings it points to, icache.call (265-279 pages a child); a child's own first
-// calls fill ~20-50 pages of call sites.
+// environ array all memory it allocated. QA (3.4.5): a call-cache chunk in memory an old environ array had
+// used still pointed to some of the strings; through them environ, then all 2,000 strings it points to,
+// were icache.call (223-279 pages a child); a child's own first calls fill ~20-50 pages of call sites.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} env_set: environment strings the child sets are its allocations, not call caches`, () => {
     const { row, summary } = fixtureChild(ruby, 'env_set.rb');

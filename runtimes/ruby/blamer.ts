@@ -1047,16 +1047,34 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   // cache's set -> its entries): a chunk the child allocated that points to a cache chunk, or that a
   // call-cache record points to, is part of the same table. Two rounds settle three levels, each round
   // from the causes the one before left: a chain of pointers found in address order went further in one
-  // round, through chunks of no table (QA: 2,000 variables set with ENV in the child, 3.4.5: glibc's
-  // environ array pointed to a chunk tagged two steps from a call cache's, and then all 2,000 strings it
-  // points to were icache.call, 267 pages a child).
+  // round, through chunks of no table. A tree node has one parent, and a table's chunks point mostly to
+  // its other chunks: a chunk the child reused holds stale pointers past what it wrote (the old arrays a
+  // realloc freed), so down only to a chunk no other chunk points to, and up only from a chunk at least
+  // half of whose pointers lead to the table. QA (2,000 variables set with ENV in the child, 3.4.5): a
+  // call-cache chunk in memory where glibc's environ array had been still pointed to three of the strings,
+  // environ (2,000 pointers) joined the table through them, and then all 2,000 strings were icache.call,
+  // 223-279 pages a child.
+  // by chunk: the first chunk found pointing to it (-1: more than one), and its pointers' count
+  const parent = new AddrMap<number>();
+  const pointers = new AddrMap<number>();
+  for (const [from, to] of pointsTo) {
+    const p = parent.get(to);
+    if (p === undefined) parent.set(to, from);
+    else if (p !== from) parent.set(to, -1);
+    pointers.set(from, (pointers.get(from) ?? 0) + 1);
+  }
   for (let round = 0; round < 2; round++) {
     const found: [number, string][] = [];
+    const cacheTargets = new AddrMap<number>();
+    for (const [from, to] of pointsTo) {
+      const b = out.get(to);
+      if (b === 'icache.call' || b === 'icache.const') cacheTargets.set(from, (cacheTargets.get(from) ?? 0) + 1);
+    }
     for (const [from, to] of pointsTo) {
       const a = out.get(from);
       const b = out.get(to);
-      if (a === 'icache.call' && b === 'alloc.malloc') found.push([to, 'icache.call']);
-      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc') found.push([from, b]);
+      if (a === 'icache.call' && b === 'alloc.malloc' && parent.get(to) === from) found.push([to, 'icache.call']);
+      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc' && 2 * cacheTargets.get(from)! >= pointers.get(from)!) found.push([from, b]);
     }
     for (const [start, cause] of found) out.set(start, cause);
   }
