@@ -923,12 +923,12 @@ const CALL_CACHE_IMEMOS = new Set<number>([IMEMO.ment, IMEMO.callcache, IMEMO.ca
 
 /** What a pointer the child stored into a chunk says about that chunk, first match wins; `fresh`: a chunk
  *  the child allocated (else one in use at the fork). */
-const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number, fresh: boolean) => boolean }[] = [
+const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number, fresh: boolean, imemo: number) => boolean }[] = [
   // A method entry the child made (define_method, define_singleton_method, a method definition run in the
   // child), stored in the method table it allocated or grew: a definition, not a cache. Not an entry a
   // call complemented (a module's method in an including class's callable table). QA: 20,000
   // define_singleton_method in the child, 102-182 pages of icache.call (3.1-3.4) and no call made.
-  { cause: 'mutation.definition', when: (ctx, t) => imemoAt(ctx, t) === IMEMO.ment && madeInChild(ctx, t) && !(slotFlagsAt(ctx, t) & FL.mentComplemented) },
+  { cause: 'mutation.definition', when: (ctx, t, _, imemo) => imemo === IMEMO.ment && madeInChild(ctx, t) && !(slotFlagsAt(ctx, t) & FL.mentComplemented) },
   // A call-cache table: a class's cc_tbl items and callable_m_tbl point to method entries, and so does a
   // call-cache record (struct rb_class_cc_entries: capa and len, then the method entry at +8); its entries
   // array is found through the record (freshChunkCauses). In a fork-time chunk, call caches and call infos
@@ -939,10 +939,7 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
   // which that cause names, made the child copy 38% more.
   {
     cause: 'icache.call',
-    when: (ctx, t, fresh) => {
-      const imemo = imemoAt(ctx, t);
-      return imemo === IMEMO.ment || (!fresh && CALL_CACHE_IMEMOS.has(imemo));
-    },
+    when: (_ctx, _t, fresh, imemo) => imemo === IMEMO.ment || (!fresh && CALL_CACHE_IMEMOS.has(imemo)),
   },
   // 3.2+ constant-cache tracking: a set of ICs, each an address inside an iseq's is_entries
   { cause: 'icache.const', when: (ctx, t) => !ctx.L?.globalConstantSerial && findRange(ctx.ruby.isEntries.start, ctx.ruby.isEntries.end, t) >= 0 },
@@ -960,8 +957,10 @@ function freshPointerCause(ctx: Context, target: number, fresh: boolean, known?:
   const was = known?.get(target);
   if (was !== undefined) return was || undefined;
   let cause: string | undefined;
+  // the imemo type of the object there (-1: none), which the first rows ask: a few searches, done once
+  const imemo = imemoAt(ctx, target);
   for (const r of FRESH_CHUNK_POINTERS)
-    if (r.when(ctx, target, fresh)) {
+    if (r.when(ctx, target, fresh, imemo)) {
       cause = r.cause;
       break;
     }
