@@ -268,6 +268,34 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('alloc.malloc').pages + row('alloc.free-slot').pages >= 250, summary);
   });
 
+// fixtures/ruby/closure_locals.rb: 20,000 preloaded lambdas each bump the local they close over, or
+// local_variable_set on 20,000 preloaded Bindings: one word of each escaped environment's body (imemo env,
+// malloc'd), the program changing its variables. QA (3.1-3.4): the lambdas' small numbers were vm.globals
+// (659-730 pages a child), the Bindings' unknown (696-769).
+for (const { ruby, version } of RUBIES)
+  for (const locals of ['lambdas', 'bindings'])
+    test(`Ruby ${version} closure_locals (${locals}): locals a closure or a Binding keeps, changed in the child, are mutation.imemo`, () => {
+      const { row, summary } = fixtureChild(ruby, 'closure_locals.rb', [], { COWSCOPE_FIXTURE_LOCALS: locals });
+      // one word an env (a Binding's v at 0 already stays: N - 1), and a few of the VM's own imemos
+      const words = row('mutation.imemo').words;
+      assert.ok(words >= (locals === 'lambdas' ? 20_000 : 19_999) && words <= 20_050, summary);
+      // env bodies of 4 words, 48-byte chunks at least
+      assert.ok(row('mutation.imemo').pages >= Math.ceil((20_000 * 48) / 4096), summary);
+      assert.ok(row('vm.globals').pages <= 20, summary);
+      assert.ok(row('unknown').pages <= 10, summary);
+    });
+
+// fixtures/ruby/digest_update.rb: 10,000 preloaded Digest::SHA256 fed 100 bytes each in the child: the hash
+// state rewritten, and buffer words filled from zero with it. QA (3.1-3.4): 355-437 pages a child were
+// object.data-cache (a field computed once on first use), whose prewarm would not have saved them.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} digest_update: a digest fed in the child is mutation.data, no data cache, even where its words only gained bits`, () => {
+    const { row, summary } = fixtureChild(ruby, 'digest_update.rb');
+    // the state (32 bytes), the bit count and the 64-byte buffer: 10 words an object at least
+    assert.ok(row('mutation.data').words >= 100_000, summary);
+    assert.ok(row('object.data-cache').pages <= 2, summary);
+  });
+
 // fixtures/ruby/marshal_load.rb: 20,000 Hashes loaded with Marshal.load in the child. Its table of the
 // objects made so far (st_table entries: hash, key, record) grows into memory in use at the fork; a small
 // key and an object in two 16-byte-aligned words look like an ID table's item, but the word before is
@@ -568,8 +596,8 @@ for (const { ruby, version } of RUBIES)
 
 /** One child of a fixture run on ruby, its totals checked: a cause's row (zero when absent) and the
  *  first causes, for messages. */
-function fixtureChild(ruby: string, fixture: string, flags: string[] = []): { row: (id: string) => { pages: number; words: number }; summary: string } {
-  const r = runCowscope(['run', '--json', '--children', '1', ...flags, '--', ruby, path.join(RUBY_FIXTURES, fixture)]);
+function fixtureChild(ruby: string, fixture: string, flags: string[] = [], env: Record<string, string> = {}): { row: (id: string) => { pages: number; words: number }; summary: string } {
+  const r = runCowscope(['run', '--json', '--children', '1', ...flags, '--', ruby, path.join(RUBY_FIXTURES, fixture)], env);
   assert.is(r.status, 0, r.stderr);
   const child = JSON.parse(r.stdout).children[0];
   assertTotals(child);

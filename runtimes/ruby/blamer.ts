@@ -72,6 +72,9 @@ export interface Context {
   forkObjectsGone: number;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
+  /** chunks in use at the fork (off the GC heap) with a changed word that did more than set bits: the
+   *  object's data was rewritten, not a field filled on first use (rewrittenChunks) */
+  rewrittenChunks: AddrMap<true>;
   /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
    *  inserted into (stTableHeaders): their slots */
   ivarTableInserts: Set<number>;
@@ -700,12 +703,21 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
+  // The locals of an escaped environment (imemo env: a closure's, a Binding's; its body malloc'd): the
+  // program's variables, which its blocks and local_variable_set change. QA: 20,000 preloaded lambdas
+  // each bumping the local it closes over, 659-730 pages a child vm.globals (small numbers, 3.1-3.4);
+  // local_variable_set on 20,000 preloaded Bindings, 696-769 pages unknown.
+  { cause: 'mutation.imemo', when: (c) => ownerImemo(c.ctx, c.start) === IMEMO.env },
   // ... and the data of an object a C library implements (T_DATA), but the interpreter's own (a thread's
   // state): a field computed on first use and kept (a Date's civil date, from its day number; a Time's
   // broken-down time) only sets bits, where the program's changes (a Random's state) do not. Found on a
   // program whose workers read the year of 30,000 preloaded Dates (3.1-3.4): 222-582 pages a child were
-  // vm.globals (small numbers), and none was copied when the parent had run the workload once.
-  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && onlySetsBits(c.O, c.N) },
+  // vm.globals (small numbers), and none was copied when the parent had run the workload once. Not in
+  // data the child rewrote elsewhere (a word that lost bits): that object's state changed, and its words
+  // that only gained bits with it (QA: 10,000 preloaded Digest::SHA256 fed 100 bytes each, the buffer's
+  // words filled from zero beside the new hash state, 355-437 pages a child object.data-cache, whose
+  // prewarm would not keep the child from feeding them again).
+  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && onlySetsBits(c.O, c.N) && !c.ctx.rewrittenChunks.has(c.start) },
   { cause: 'mutation.data', when: (c) => isProgramData(c.ctx, c.start) },
   // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
   // bins and entries pointers): the same inserts as the table's bins and entries.
@@ -806,6 +818,13 @@ function dataOwner(ctx: Context, start: number): 'vm' | 'program' | undefined {
 
 function isProgramData(ctx: Context, start: number): boolean {
   return dataOwner(ctx, start) === 'program';
+}
+
+/** The imemo type of the object owning the chunk at start (-1: no imemo, no owner known). */
+function ownerImemo(ctx: Context, start: number): number {
+  const i = chunkOwnerIndex(ctx, start);
+  const flags = i < 0 ? 0 : ctx.ruby.chunkOwners!.flags[i];
+  return (flags & FL.typeMask) === T.IMEMO ? imemoTypeOf(flags) : -1;
 }
 
 function isVmData(ctx: Context, start: number): boolean {
@@ -1144,6 +1163,17 @@ function contentChunkCauses(ctx: Context, contentWords: readonly number[], v: Wo
 function wordsOnGcHeap(wordPage: Uint32Array, pageBody: Int32Array): Uint8Array {
   const out = new Uint8Array(wordPage.length);
   for (let k = 0; k < out.length; k++) out[k] = pageBody[wordPage[k]] >= 0 ? 1 : 0;
+  return out;
+}
+
+/** The chunks in use at the fork among contentWords' with a word the child rewrote: one that did more than
+ *  set bits, and was no unset field (nil: a Time's broken-down fields on 3.1 wait as nil to be computed). */
+function rewrittenChunks(ctx: Context, contentWords: readonly number[], v: WordValues): AddrMap<true> {
+  const out = new AddrMap<true>();
+  for (const k of contentWords) {
+    const O = v.oldIn(k);
+    if (!onlySetsBits(O, v.newIn(k)) && !(ctx.L && isNil(ctx.L, O))) out.set(ctx.cw.start(k), true);
+  }
   return out;
 }
 
@@ -1972,6 +2002,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     cacheSlotsFilled: 0,
     forkObjectsGone: 0,
     idTableCause: new AddrMap(),
+    rewrittenChunks: new AddrMap(),
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
     stTableIndexes: { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] },
@@ -2385,6 +2416,7 @@ class RubyPageBlamer implements PageBlamer {
     const contentWords = contentWordsOf(ctx.cw, wordPage, pageBody);
     const idTables = idTableCauses(ctx, diffs, contentWords, v);
     ctx.idTableCause = idTables.tables;
+    ctx.rewrittenChunks = rewrittenChunks(ctx, contentWords, v);
     ctx.contentChunkCause = contentChunkCauses(ctx, contentWords, v, idTables.reusedValues);
     const stTables = stTableHeaders(ctx, diffs, pageBody, v);
     ctx.stTableHeaders = stTables.headers;
