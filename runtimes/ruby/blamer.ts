@@ -1229,7 +1229,11 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     // a cache's table when the value is a cache record; else a definition (a method entry in the GC
     // heap, a constant entry or variable record the child malloc'd)
     const fresh = valChunk === CW.FRESH ? ctx.freshChunkCause.get(ctx.tw.start(k + 1)) : undefined;
-    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    // A method entry a call complemented (a module's method called through a class: the entry the call
+    // made for it, in the callable table of the class or iclass) is that call's cache. QA (3.4.5, one
+    // layout of several): Marshal.load's calls put one in Kernel's iclass, 1-2 pages mutation.definition.
+    const complemented = valChunk === CW.NONE && imemoAt(ctx, num(V)) === IMEMO.ment && !!(slotFlagsAt(ctx, num(V)) & FL.mentComplemented);
+    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : complemented ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
     // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
     // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the

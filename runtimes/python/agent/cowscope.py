@@ -1017,18 +1017,6 @@ class HeapMapError(RuntimeError):
         self.where = where
 
 
-def _tell_crash(fd):
-    """In a helper fork: should the walk crash (a fatal signal: a pointer it read that leads nowhere),
-    faulthandler writes the Python frames to its parent, which names the innermost. Imported here, in the
-    helper: the program's own image stays as it was."""
-    try:
-        import faulthandler
-
-        faulthandler.enable(fd, all_threads=False)
-    except BaseException:
-        pass  # the parent still has the wait status
-
-
 def _tell_failure(fd, e):
     """In a helper fork that failed: its exception (one line) and where it was raised, to its parent."""
     try:
@@ -1049,25 +1037,16 @@ def _helper_failure(fd, status, what):
         told = os.read(fd, 65536).decode("utf-8", "replace")
     except OSError:
         told = ""
+    text, _, where = told.partition("\n")
+    if text:
+        return HeapMapError("%s: %s" % (what, text), where)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = "signal %d" % sig
-        # what faulthandler printed on the pipe (_tell_crash): the innermost frame comes first
-        # ('  File "path", line N in name'), as path:N, and its caller's (the innermost is often a
-        # one-line reader of memory)
-        where = []
-        for line in told.splitlines():
-            parts = line.split('"')
-            words = parts[2].replace(",", " ").split() if len(parts) == 3 and parts[0].strip() == "File" else []
-            if words[:1] == ["line"] and len(words) > 1:
-                where.append("%s:%s" % (parts[1], words[1]))
-        return HeapMapError("%s: killed by %s" % (what, name), " from ".join(where[:2]))
-    text, _, where = told.partition("\n")
-    if text:
-        return HeapMapError("%s: %s" % (what, text), where)
+        return HeapMapError("%s: killed by %s" % (what, name))
     return HeapMapError("%s: exit status %d" % (what, os.WEXITSTATUS(status) if os.WIFEXITED(status) else status))
 
 
@@ -1084,7 +1063,6 @@ def _write_heap_map(path):
         status = 1
         try:
             os.close(r)
-            _tell_crash(w)
             _die_with_parent(parent)
             _write_file(open(path, "wb"), _walk)
             status = 0
@@ -1428,7 +1406,6 @@ def _write_live_map(generation):
         tmp = "%s.heap.jsonl.%d.tmp" % (base, os.getpid())
         try:
             os.close(r)
-            _tell_crash(w)
             _write_exclusive(tmp, _walk)
             os.rename(tmp, base + ".heap.jsonl")
             status = 0
