@@ -947,7 +947,7 @@ const FRESH_CHUNK_POINTERS: { cause: string; when: (ctx: Context, target: number
   // child), stored in the method table it allocated or grew: a definition, not a cache. Not an entry a
   // call complemented (a module's method in an including class's callable table). QA: 20,000
   // define_singleton_method in the child, 102-182 pages of icache.call (3.1-3.4) and no call made.
-  { cause: 'mutation.definition', when: (ctx, t, _, imemo) => imemo === IMEMO.ment && madeInChild(ctx, t) && !(slotFlagsAt(ctx, t) & FL.mentComplemented) },
+  { cause: 'mutation.definition', when: (ctx, t, _, imemo) => imemo === IMEMO.ment && madeInChild(ctx, t) && !complemented(ctx, t) },
   // A call-cache table: a class's cc_tbl items and callable_m_tbl point to method entries, and so does a
   // call-cache record (struct rb_class_cc_entries: capa and len, then the method entry at +8); its entries
   // array is found through the record (freshChunkCauses). In a fork-time chunk, call caches and call infos
@@ -985,6 +985,17 @@ function freshPointerCause(ctx: Context, target: number, fresh: boolean, known?:
     }
   known?.set(target, cause ?? '');
   return cause;
+}
+
+/** Is the method entry at addr one a call complemented (a module's method called through a class: the
+ *  entry the call made for it in the class's or iclass's callable table), by the child's flags of it? */
+function complemented(ctx: Context, addr: number): boolean {
+  return !!(slotFlagsAt(ctx, addr) & FL.mentComplemented);
+}
+
+/** The causes of a cache table's chunks, which spread through the table (freshChunkCauses). */
+function isCacheTableCause(cause: string | undefined): cause is 'icache.call' | 'icache.const' {
+  return cause === 'icache.call' || cause === 'icache.const';
 }
 
 /** Did the child make the object at addr: in a slot free at the fork, or on a GC heap page of its own? */
@@ -1085,14 +1096,13 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     const found: [number, string][] = [];
     const cacheTargets = new AddrMap<number>();
     for (const [from, to] of pointsTo) {
-      const b = out.get(to);
-      if (b === 'icache.call' || b === 'icache.const') cacheTargets.set(from, (cacheTargets.get(from) ?? 0) + 1);
+      if (isCacheTableCause(out.get(to))) cacheTargets.set(from, (cacheTargets.get(from) ?? 0) + 1);
     }
     for (const [from, to] of pointsTo) {
       const a = out.get(from);
       const b = out.get(to);
       if (a === 'icache.call' && b === 'alloc.malloc' && parent.get(to) === from) found.push([to, 'icache.call']);
-      if ((b === 'icache.call' || b === 'icache.const') && a === 'alloc.malloc' && 2 * cacheTargets.get(from)! >= pointers.get(from)!) found.push([from, b]);
+      if (isCacheTableCause(b) && a === 'alloc.malloc' && 2 * cacheTargets.get(from)! >= pointers.get(from)!) found.push([from, b]);
     }
     for (const [start, cause] of found) out.set(start, cause);
   }
@@ -1232,8 +1242,8 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     // A method entry a call complemented (a module's method called through a class: the entry the call
     // made for it, in the callable table of the class or iclass) is that call's cache. QA (3.4.5, one
     // layout of several): Marshal.load's calls put one in Kernel's iclass, 1-2 pages mutation.definition.
-    const complemented = valChunk === CW.NONE && imemoAt(ctx, num(V)) === IMEMO.ment && !!(slotFlagsAt(ctx, num(V)) & FL.mentComplemented);
-    const cause = fresh === 'icache.call' || fresh === 'icache.const' ? fresh : complemented ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    const callEntry = valChunk === CW.NONE && imemoAt(ctx, num(V)) === IMEMO.ment && complemented(ctx, num(V));
+    const cause = isCacheTableCause(fresh) ? fresh : callEntry ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
     // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
     // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the
@@ -1740,12 +1750,12 @@ function hashTablesOn(p: IdenticalPage): number {
   return tables && tables === used.length ? HASH_TABLES_ONLY : tables;
 }
 
-/** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
 function onStack(p: IdenticalPage): boolean {
   return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inProgramDataBlock(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
 }
 
+/** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
 function freeChunkOn(p: IdenticalPage): boolean {
   return forkChunksOn(p).some((i) => !p.ctx.glibc.fork.inUse[i]);
 }
