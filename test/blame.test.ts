@@ -296,6 +296,24 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('object.data-cache').pages <= 2, summary);
   });
 
+// fixtures/ruby/generic_ivar.rb: 20,000 preloaded Strings whose @tag the child sets again. A String's ivars
+// lie in a buffer (struct gen_ivtbl) that no slot points to, only the entry of the VM's generic-ivar
+// table keyed by the String; 3.3+ also stores the String's FL_EXIVAR flag again as it was. QA: 372-539
+// pages a child unknown (3.1-3.4: the new Integers), and on 3.3/3.4 300-335 same-value.unknown or
+// method.cached (the Strings' slots, first written by generic_ivar_set_shape_ivptr).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} generic_ivar: a String's ivar set in the child is mutation.string, in its ivar buffer and its slot`, () => {
+    const { row, summary } = fixtureChild(ruby, 'generic_ivar.rb');
+    // one changed word a String (the new Integer): 20,000 words (measured 19,995-20,000; a buffer a stale
+    // pointer in another object's slot claims first keeps that owner)
+    assert.ok(row('mutation.string').words >= 19_900, summary);
+    assert.ok(row('unknown').pages <= 10, summary);
+    // 3.3's st_update stores each entry's record again as it was: the table's entries (20,000 x 24
+    // bytes, 117 pages) stay same-value.unknown; the Strings' slots (3.3+) are told by their writer,
+    // named where libruby keeps a .symtab
+    if (rubyCodeHasSymtab(ruby) || /^3\.[0-2]\./.test(version)) assert.ok(row('same-value.unknown').pages + row('method.cached').pages <= 130, summary);
+  });
+
 // fixtures/ruby/marshal_load.rb: 20,000 Hashes loaded with Marshal.load in the child. Its table of the
 // objects made so far (st_table entries: hash, key, record) grows into memory in use at the fork; a small
 // key and an object in two 16-byte-aligned words look like an ID table's item, but the word before is

@@ -24,9 +24,9 @@ import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
-import { FL, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
+import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
 import type { RubyStructures } from './discover';
-
+import { GENERIC_IVARS } from './discover';
 /** What the fork-time image and the child's other words tell about this child. */
 export interface Context {
   L: RubyLayout | undefined;
@@ -75,6 +75,8 @@ export interface Context {
   /** chunks in use at the fork (off the GC heap) with a changed word that did more than set bits: the
    *  object's data was rewritten, not a field filled on first use (rewrittenChunks) */
   rewrittenChunks: AddrMap<true>;
+  /** the slots owning generic ivars, by the chunk owners (genericIvarSlots: made on first use) */
+  genericIvarSlots?: AddrMap<true>;
   /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
    *  inserted into (stTableHeaders): their slots */
   ivarTableInserts: Set<number>;
@@ -622,6 +624,7 @@ interface ChunkContent {
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
 const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+
 /** st_table bins: an array of 8-, 16- or 32-bit entry indexes (a 32-bit index is two lanes, its high
  *  lane may stay 0). Every 16-bit lane that changed was empty (0) and now holds an index (an insert), or
  *  held one and is empty now (a delete or a rebuild; and in live mode, where the old word is the live
@@ -692,6 +695,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && c.ctx.ivarTableInserts.has(c.ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(c.ctx, c.start)]) },
   // an ivar nil at the fork set in the child, in an object's ivar buffer (as in its slot, SLOT_RULES)
   { cause: 'object.ivar', when: (c) => ownerType(c.ctx, c.start) === T.OBJECT && !!c.ctx.L && isNil(c.ctx.L, c.O) && !isNil(c.ctx.L, c.N) },
+  // The generic ivars of an object that keeps them outside its slot (a String's, an Array's, a T_DATA's:
+  // the buffer the VM's generic-ivar table points to): an ivar nil at the fork set, or the program's
+  // change of the object. QA: 20,000 preloaded Strings whose @tag the workers set again, 372-539 pages a
+  // child unknown (3.1-3.4: the new Integers).
+  { cause: (c) => (!!c.ctx.L && isNil(c.ctx.L, c.O) && !isNil(c.ctx.L, c.N) ? 'object.ivar' : mutation(ownerType(c.ctx, c.start))), when: (c) => ownsGenericIvars(c.ctx, c.start) },
   // A class's or module's own data (classData, 3.3+): its instance variables (a class-level @x set in the
   // child: the buffer, or a too-complex class's table and its entries) and its constants (its constant
   // table's items, the rb_const_entry_t they point to: a constant removed or defined again). Small
@@ -848,6 +856,12 @@ const CHUNK_FIELDS: Record<number, string> = {
   [T.MATCH]: 'its match offsets',
 };
 
+/** Does the chunk at start hold its owner's generic ivars (ChunkOwners.offset GENERIC_IVARS)? */
+function ownsGenericIvars(ctx: Context, start: number): boolean {
+  const i = chunkOwnerIndex(ctx, start);
+  return i >= 0 && ctx.ruby.chunkOwners!.offset[i] === GENERIC_IVARS;
+}
+
 /** Index in ruby.chunkOwners of the chunk starting at start, or -1. */
 function chunkOwnerIndex(ctx: Context, start: number): number {
   // several rules ask about the same chunk, and a chunk's words come one after another: the last answer
@@ -924,11 +938,14 @@ function chunkOwnerOf(ctx: Context, i: number): WordOwner | undefined {
   const o = ctx.ruby.chunkOwners!;
   const type = o.flags[i] & FL.typeMask;
   const off = o.offset[i];
-  const field = CHUNK_FIELDS[type]
-    ? `${CHUNK_FIELDS[type]}${off < 0 ? ' (a chunk its table points to)' : ''}`
-    : off < 0
-      ? `a chunk that ${off === -1 ? 'one of its chunks' : `the one it points to at +${-off}`} points to` // -1: an older capture
-      : `a chunk it points to at +${off}`;
+  const field =
+    off === GENERIC_IVARS
+      ? "its instance variables (the VM's generic-ivar table points to them)"
+      : CHUNK_FIELDS[type]
+        ? `${CHUNK_FIELDS[type]}${off < 0 ? ' (a chunk its table points to)' : ''}`
+        : off < 0
+          ? `a chunk that ${off === -1 ? 'one of its chunks' : `the one it points to at +${-off}`} points to` // -1: an older capture
+          : `a chunk it points to at +${off}`;
   return { key: o.slot[i], type: TYPE_NAMES[type] ?? 'unknown', class: classLabel(ctx, type, imemoTypeOf(o.flags[i]), o.klass[i]), field };
 }
 
@@ -1674,7 +1691,7 @@ function dataOwnerOn(p: IdenticalPage): number {
  *  written by one of them is. hash.c's stores on a page holding a Hash (in its slot, 3.2+, or a table
  *  chunk); st.c's (st.h renames st_update and st_insert rb_st_*), which serve the VM's tables too
  *  (generic ivars, symbols), only on a page of Hash tables alone. */
-const STORE_WRITERS: { cause: string; writer: RegExp; nearest?: RegExp; on?: (p: IdenticalPage) => boolean }[] = [
+const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: RegExp; nearest?: RegExp; on?: (p: IdenticalPage) => boolean }[] = [
   {
     cause: 'mutation.hash',
     writer: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
@@ -1692,6 +1709,11 @@ const STORE_WRITERS: { cause: string; writer: RegExp; nearest?: RegExp; on?: (p:
   // 159 pages of same-value.unknown a child, the classes' ivar buffers)
   { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*)$/ },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
+  // An ivar of an object that keeps its ivars outside its slot (a String, an Array, a Hash: the VM's
+  // generic-ivar table) set in the child: the store sets FL_EXIVAR in the object's flags again, which it
+  // held (3.3+). QA: 20,000 preloaded Strings whose @tag the workers set (3.3.8/3.4.5): 300-335 pages a
+  // child, first written by generic_ivar_set_shape_ivptr, were same-value.unknown and method.cached.
+  { cause: (p) => mutation(genericIvarType(p)), writer: /^generic_ivar_set\w*$/, on: (p) => genericIvarType(p) >= 0 },
   // a Mutex locked and unlocked (synchronize): its owner stored and cleared (QA: 266-279 pages of
   // same-value.unknown a child, first written by rb_mutex_trylock). Where libruby has no .symtab (Debian's
   // 3.1) the writer is named only by the exported rb_mutex_* function before it: the static mutex code of
@@ -1731,9 +1753,48 @@ const STORE_WRITERS: { cause: string; writer: RegExp; nearest?: RegExp; on?: (p:
  *  writer's exact name, else by the exported function before it where a row knows what follows that. */
 function storeCause(p: IdenticalPage): string | undefined {
   const writer = p.ctx.exactWriter(p.page);
-  if (writer !== undefined) return STORE_WRITERS.find((r) => r.writer.test(writer) && (!r.on || r.on(p)))?.cause;
-  const near = p.ctx.firstWriter(p.page);
-  return near === undefined ? undefined : STORE_WRITERS.find((r) => r.nearest?.test(near) && (!r.on || r.on(p)))?.cause;
+  const near = writer === undefined ? p.ctx.firstWriter(p.page) : undefined;
+  const row =
+    writer !== undefined
+      ? STORE_WRITERS.find((r) => r.writer.test(writer) && (!r.on || r.on(p)))
+      : near !== undefined
+        ? STORE_WRITERS.find((r) => r.nearest?.test(near) && (!r.on || r.on(p)))
+        : undefined;
+  return !row ? undefined : typeof row.cause === 'string' ? row.cause : row.cause(p);
+}
+
+
+/** The type of the objects on a GC heap page whose ivars an ivar store there set, -1 none: of those the
+ *  chunk owners name as having generic ivars (their buffers the child changed), else of all of
+ *  GENERIC_IVAR_TYPES, the type most of them have. */
+function genericIvarType(p: IdenticalPage): number {
+  const b = bodyOf(p.ctx, p.page);
+  if (b < 0) return -1;
+  const o = p.ctx.ruby.objects;
+  const start = p.ctx.ruby.slotStart[b];
+  const size = p.ctx.ruby.slotSize[b];
+  if (!start || !size) return -1;
+  const owners = genericIvarSlots(p.ctx);
+  const known = new Map<number, number>();
+  const all = new Map<number, number>();
+  for (let i = lastAtOrBelow(o.address, Math.max(start, p.page) - 1) + 1; i < o.address.length && o.address[i] < p.page + p.pageSize; i++) {
+    if ((o.address[i] - start) % size !== 0 || !GENERIC_IVAR_TYPES.has(o.type[i])) continue;
+    all.set(o.type[i], (all.get(o.type[i]) ?? 0) + 1);
+    if (owners.has(o.address[i])) known.set(o.type[i], (known.get(o.type[i]) ?? 0) + 1);
+  }
+  const count = known.size ? known : all;
+  let best = -1;
+  for (const [type, n] of count) if (best < 0 || n > count.get(best)!) best = type;
+  return best;
+}
+
+/** The slots the chunk owners name as owning generic ivars (made once a blame). */
+function genericIvarSlots(ctx: Context): AddrMap<true> {
+  if (ctx.genericIvarSlots) return ctx.genericIvarSlots;
+  const slots = new AddrMap<true>();
+  const o = ctx.ruby.chunkOwners;
+  if (o) for (let i = 0; i < o.offset.length; i++) if (o.offset[i] === GENERIC_IVARS) slots.set(o.slot[i], true);
+  return (ctx.genericIvarSlots = slots);
 }
 
 /** hashTablesOn: every chunk in use on the page is a Hash's (and there is one). */

@@ -269,6 +269,10 @@ export const IMEMO = IMEMO_CODES;
 export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;
 
 /** Flag bits, as masks of the flags word's low 32 bits (the shape id, 3.2+, is the whole high word). */
+/** Types whose objects keep their ivars in the VM's generic-ivar table, 3.1-3.4 (not T_OBJECT, a class,
+ *  an imemo): a buffer of their own (struct gen_ivtbl) that the table's entry for the object points to. */
+export const GENERIC_IVAR_TYPES = new Set<number>([T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.DATA, T.REGEXP, T.BIGNUM, T.FLOAT, T.MATCH, T.RATIONAL, T.COMPLEX, T.FILE]);
+
 export const FL = {
   typeMask: 0x1f,
   /** 3.1/3.2: age in bits 5-6; 3.3+: bit 5 = old */
