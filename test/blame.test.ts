@@ -314,6 +314,19 @@ for (const { ruby, version } of RUBIES)
     if (rubyCodeHasSymtab(ruby) || /^3\.[0-2]\./.test(version)) assert.ok(row('same-value.unknown').pages + row('method.cached').pages <= 130, summary);
   });
 
+// fixtures/ruby/memoize.rb: 30,000 preloaded objects memoize a fourth ivar (@label ||= "...") in the child,
+// which outgrows their slots: a buffer the child mallocs for each, and a String. A prewarm makes both in
+// the parent. QA (a program of the same shape): the buffers were alloc.malloc, 136-239 pages a child
+// (3.1-3.4), no strategy's, and prewarm was predicted to save 1,224-1,266 pages where it saved 1,371-1,460
+// (3.3.8/3.4.5; 3.1.2: 158 against 1,542, its Strings' buffers lying on pages the child did not copy).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} memoize: the ivar buffers a memoizing child mallocs, and the values in them, are object.ivar`, () => {
+    const { row, summary } = fixtureChild(ruby, 'memoize.rb');
+    assert.ok(row('alloc.malloc').pages <= 10, summary);
+    // one word at least a memoizing object: its new ivar
+    assert.ok(row('object.ivar').words >= 30_000, summary);
+  });
+
 // fixtures/ruby/marshal_load.rb: 20,000 Hashes loaded with Marshal.load in the child. Its table of the
 // objects made so far (st_table entries: hash, key, record) grows into memory in use at the fork; a small
 // key and an object in two 16-byte-aligned words look like an ID table's item, but the word before is
