@@ -178,13 +178,16 @@ function numbersAreNumbers(args: Record<string, unknown>): true {
  *  --config) before anything runs, each refused in one line that names the fix. */
 function outputFilesWritable(args: Record<string, unknown>): true {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { whyNotWritable } = require('./writable') as typeof import('./writable');
+  const { sameFile, whyNotWritable } = require('./writable') as typeof import('./writable');
   const command = String((args._ as unknown[] | undefined)?.[0] ?? '');
   const outputs: Record<string, string> = Object.hasOwn(OUTPUT_FILES, command) ? OUTPUT_FILES[command as CommandName] : {};
+  const named: [string, string][] = [];
   for (const [name, example] of Object.entries(outputs)) {
     for (const file of ([] as unknown[]).concat(args[name] ?? [])) {
       if (typeof file !== 'string') continue;
       if (!file) throw new UsageError(`--${name} needs a file name (e.g. --${name} ${example})`);
+      for (const [other, f] of named) if (sameFile(f, file)) throw new UsageError(`--${other} and --${name} both name ${file}: give each output its own file`);
+      named.push([name, file]);
       const why = whyNotWritable(file);
       if (!why) continue;
       const fix = {
@@ -195,6 +198,15 @@ function outputFilesWritable(args: Record<string, unknown>): true {
       }[why.problem];
       throw new UsageError(`cannot write ${file} (--${name}): ${why.text}${fix}`);
     }
+  }
+  // An output that is also an input (the capture report reads, the program run runs): the command line's
+  // words naming an existing file, counted against the outputs' own values.
+  for (const [name, file] of named) {
+    if (!fs.existsSync(file)) continue;
+    const words = argv.flatMap((w) => (w.startsWith('--') && w.includes('=') ? [w.slice(w.indexOf('=') + 1)] : [w]));
+    const mentions = words.filter((w) => w !== '' && fs.existsSync(w) && sameFile(w, file)).length;
+    const asOutput = named.filter(([, f]) => sameFile(f, file)).length;
+    if (mentions > asOutput) throw new UsageError(`--${name} names ${file}, which this command also reads: write the output to another file`);
   }
   return true;
 }
@@ -248,8 +260,9 @@ async function main(): Promise<void> {
     .wrap(Math.min(110, process.stdout.columns || 110))
     .epilogue('Exit codes: 0 ok, 1 a budget was exceeded, 2 usage or measurement error.')
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(usageMessage(msg));
+      // yargs' own parse errors (YError: an option with requiresArg given no value) are usage errors too
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(usageMessage(msg ?? err?.message ?? ''));
     })
     .parseAsync();
 }

@@ -41,3 +41,15 @@ export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replac
   }
   return undefined;
 }
+
+/** Do two paths name the same file: the same inode where both exist, else the same resolved path (a
+ *  file not written yet, or a link to it, named twice)? */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}

@@ -72,6 +72,29 @@ test('a regression in one cause against the baseline: exit 1, the cause named', 
   assert.match(text.stdout, /Causes that grew against the baseline:\n {2}object\.freeze: 0 -> [\d.]+[KMG]/);
 });
 
+// QA (round 10): the baseline was read with no bound (a FIFO hung, /dev/zero grew to gigabytes), its
+// values unchecked (a string compared as NaN: exit 1, "over budget"), and --junit could name the config
+// or the baseline --update-baseline writes.
+test('a baseline that is no file or holds no numbers, and outputs naming the budget\'s inputs: exit 2 before the runs', () => {
+  const fifo = path.join(tmp.dir, 'fifo-baseline.json');
+  spawnSync('mkfifo', [fifo]);
+  const bad = path.join(tmp.dir, 'nan-baseline.json');
+  fs.writeFileSync(bad, JSON.stringify({ schema: 'cowscope.baseline/1', measured: { copiedPerChild: 'abc', newPerChild: 0, sharedRatio: 1, causes: {} } }));
+  const cases: [string[], RegExp][] = [
+    [['--config', config('fifo.json', { baseline: fifo })], /fifo-baseline\.json is not a cowscope baseline \(is a FIFO \(named pipe\), not a regular file\): write one with cowscope budget --update-baseline$/],
+    [['--config', config('zero.json', { baseline: '/dev/zero' })], /\/dev\/zero is not a cowscope baseline \(is a character device, not a regular file\)/],
+    [['--config', config('nan.json', { baseline: bad })], /nan-baseline\.json is not a cowscope baseline \(measured\.copiedPerChild is "abc", not a number\)/],
+    [['--config', config('junit.json', {}), '--junit', path.join(tmp.dir, 'junit.json')], /--junit names .*junit\.json, which this command also reads: write the output to another file$/],
+    [['--config', config('same.json', { baseline: 'same-base.json' }), '--junit', path.join(tmp.dir, 'same-base.json'), '--update-baseline'], /--junit and the baseline \(--update-baseline\) both name .*same-base\.json: give each its own file$/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCowscope(['budget', ...args], {}, 20_000);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trimEnd(), pattern);
+  }
+});
+
 test('config errors: exit 2, one line naming the field', () => {
   const cases: [string, string, RegExp][] = [
     ['bad.json', '{ "program": ', /bad\.json is not valid JSON: .*: fix it there, or write a new one with `cowscope init`$/],

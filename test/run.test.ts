@@ -389,4 +389,30 @@ test('bad arguments to run and report: one line, exit 2', () => {
   }
 });
 
+// QA (round 10): outputs that named an input or each other were written over it (a capture report read,
+// the program run), a --timeout past Node's timers (2^31 ms) made every wait a 1 ms loop with a warning a
+// line, and --watch without seconds took one sample.
+test('outputs that name an input or each other, and values past the limits: one line, exit 2, nothing written', () => {
+  const program = path.join(tmp.dir, 'outputs.rb');
+  fs.copyFileSync(fixture('noop.rb'), program);
+  const before = fs.readFileSync(program);
+  const out = path.join(tmp.dir, 'outputs-both');
+  const cases: [string[], RegExp][] = [
+    [['run', '--children', '1', '--html', program, program], /^cowscope: --html names .*outputs\.rb, which this command also reads: write the output to another file$/],
+    [['run', '--children', '1', '--save', program, program], /^cowscope: --save names .*outputs\.rb, which this command also reads/],
+    [['run', '--children', '1', '--save', out, '--html', out, program], /^cowscope: --save and --html both name .*outputs-both: give each output its own file$/],
+    [['run', '--children', '1', '--timeout', '1e7', program], /^cowscope: --timeout must be a number of seconds above 0, at most 86400 \(a day\), not 10000000$/],
+    [['compare', '--workers', '1e300', program], /^cowscope: --workers must be a whole number from 1 to 100000, not 1e\+300$/],
+    [['inspect', String(process.pid), '--watch'], /^cowscope: --watch needs a value: see cowscope inspect --help$/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = runCowscope(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trimEnd(), pattern);
+  }
+  assert.ok(fs.readFileSync(program).equals(before), 'the program as it was');
+  assert.not.ok(fs.existsSync(out), 'no output written');
+});
+
 test.run();

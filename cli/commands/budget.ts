@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BudgetResult, Check, Measured, evaluate, measure } from '../../analyzers/budget';
 import type { RunReport } from '../../analyzers/run-report';
-import { BudgetConfig, loadBudgetConfig } from '../budget-config';
+import { BudgetConfig, MAX_CONFIG_SIZE, loadBudgetConfig } from '../budget-config';
+import { readRegularFile } from '../../native/regular-file';
 import { FileInTheWayError, removeQuietly, tempNameFor, writeTemporary } from '../../native/files';
 import { UsageError } from '../errors';
 import { renderTable } from '../render/table';
@@ -15,7 +16,7 @@ import { escapeControl } from '../render/escape';
 import { formatSize } from '../render/units';
 import { RUN_DEFAULTS, measureRun, planRun, writeReport } from './run';
 import { SPECS } from './specs';
-import { whyNotWritable } from '../writable';
+import { sameFile, whyNotWritable } from '../writable';
 
 interface BudgetArgs {
   config: string;
@@ -33,17 +34,46 @@ function show(c: Pick<Check, 'unit'>, v: number): string {
 function loadBaseline(file: string): Measured | undefined {
   if (!fs.existsSync(file)) return undefined;
   try {
-    const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (doc.schema !== BASELINE_SCHEMA || !doc.measured) throw new Error(`schema ${JSON.stringify(doc.schema)}`);
-    return doc.measured as Measured;
+    // bounded, and a regular file only: a FIFO would wait, /dev/zero would never end
+    const doc = JSON.parse(readRegularFile(file, MAX_CONFIG_SIZE).toString('utf8'));
+    if (doc?.schema !== BASELINE_SCHEMA) throw new Error(`schema ${JSON.stringify(doc?.schema)}`);
+    return measuredOf(doc.measured);
   } catch (e) {
     throw new UsageError(`${file} is not a cowscope baseline (${(e as Error).message}): write one with cowscope budget --update-baseline`);
   }
 }
 
+/** The measured values of a baseline, each checked: a number where the budget compares one. */
+function measuredOf(m: unknown): Measured {
+  const o = m as Record<string, unknown>;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('no "measured" object');
+  for (const key of ['copiedPerChild', 'newPerChild', 'sharedRatio'])
+    if (typeof o[key] !== 'number' || !Number.isFinite(o[key])) throw new Error(`measured.${key} is ${JSON.stringify(o[key])}, not a number`);
+  const causes = o.causes as Record<string, unknown>;
+  if (!causes || typeof causes !== 'object' || Array.isArray(causes)) throw new Error('measured.causes is not an object');
+  for (const [cause, bytes] of Object.entries(causes))
+    if (typeof bytes !== 'number' || !Number.isFinite(bytes)) throw new Error(`measured.causes["${cause}"] is ${JSON.stringify(bytes)}, not a number`);
+  return o as unknown as Measured;
+}
+
 /** Refuses, before the runs, what would only fail after them: --update-baseline with nowhere to write,
  *  or a baseline or $GITHUB_STEP_SUMMARY that cannot be written (--junit is checked by cli/main.ts). */
-function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: string | undefined): void {
+function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: string | undefined, junitFile: string | undefined): void {
+  // no file written twice, and none the budget reads (its config, the baseline it compares with)
+  const outputs: [string, string | undefined][] = [
+    ['--junit', junitFile],
+    ['the baseline (--update-baseline)', updateBaseline ? cfg.baseline : undefined],
+    ['$GITHUB_STEP_SUMMARY', summary],
+  ];
+  const inputs: [string, string | undefined][] = [
+    ['the config', cfg.file],
+    ['the baseline', updateBaseline ? undefined : cfg.baseline],
+  ];
+  outputs.forEach(([name, file], i) => {
+    if (!file) return;
+    for (const [other, o] of outputs.slice(0, i)) if (o && sameFile(o, file)) throw new UsageError(`${other} and ${name} both name ${file}: give each its own file`);
+    for (const [other, o] of inputs) if (o && sameFile(o, file)) throw new UsageError(`${name} names ${file}, which is ${other} the budget reads: write to another file`);
+  });
   if (updateBaseline) {
     if (!cfg.baseline) throw new UsageError(`${cfg.file}: baseline: set "baseline": "cowscope-baseline.json" to say where --update-baseline writes`);
     const why = whyNotWritable(cfg.baseline);
@@ -190,7 +220,7 @@ function text(r: BudgetResult): string {
 export async function budgetCommand(args: BudgetArgs, command: string[]): Promise<{ output: string; pass: boolean }> {
   const cfg = loadBudgetConfig(args.config);
   const summary = process.env.GITHUB_STEP_SUMMARY || undefined;
-  outputsWritable(cfg, args.updateBaseline, summary);
+  outputsWritable(cfg, args.updateBaseline, summary, args.junit);
   // A baseline that is no baseline is said before the runs, too.
   const baseline = cfg.baseline && !args.updateBaseline ? loadBaseline(cfg.baseline) : undefined;
   const plan = planRun(

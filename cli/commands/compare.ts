@@ -10,6 +10,9 @@ import { compareHtmlDoc } from '../render/html-docs';
 import { RunArgs, checkStepOptionsUsed, measureRun, planRun, runCommandModule, writeReport } from './run';
 import { SPECS } from './specs';
 
+/** The most workers a saving is projected to (more than any one machine runs). */
+const MAX_WORKERS = 100_000;
+
 interface CompareArgs extends Omit<RunArgs, 'strategy' | 'save'> {
   strategies: string;
   repeat: number;
@@ -25,7 +28,7 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
   const plans = names.map((name) => planRun({ ...args, strategy: name }, process.stderr, 'compare'));
   checkStepOptionsUsed(names, args, (step) => `--strategies ${args.strategies},${step}`);
   if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 50) throw new UsageError(`--repeat must be a whole number from 1 to 50, not ${args.repeat}`);
-  if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, not ${args.workers}`);
+  if (!Number.isInteger(args.workers) || args.workers < 1 || args.workers > MAX_WORKERS) throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}, not ${args.workers}`);
   const runs: StrategyRuns[] = names.map((name) => ({ name, reports: [] as RunReport[] }));
   // Round by round, every strategy once per round: what drifts while compare runs (the machine's load,
   // the files the program leaves for its next boot) falls on every strategy alike, not on the last ones.

@@ -374,7 +374,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('bytes', { type: 'boolean', default: false, describe: 'print sizes in bytes instead of K/M/G' })
       // no yargs default (formatOf gives table): a --format table given with --json must be told from none
       .option('format', { type: 'string', choices: ['table', 'json', 'prometheus'], describe: 'output: tables (the default), JSON, or node_exporter textfile metrics' })
-      .option('watch', { type: 'number', describe: 'sample every SECONDS (on the ticks of a timer): copied memory per worker over time, top causes (computed beside the samples: a worker that changed shows its last blame, marked, until the new one is done), and the curve' })
+      .option('watch', { type: 'number', requiresArg: true, describe: 'sample every SECONDS (on the ticks of a timer): copied memory per worker over time, top causes (computed beside the samples: a worker that changed shows its last blame, marked, until the new one is done), and the curve' })
       .option('count', { type: 'number', describe: 'with --watch: stop after N samples (default: until Ctrl-C)' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (page maps, cause charts) to this file' })
       .option('heap-map-dir', { type: 'string', describe: 'where the live agent (RUBYOPT=-r$(cowscope agent-path), PYTHONPATH=$(cowscope agent-path --runtime python)) left heap maps; default: where each forking process\'s agent writes, from its own environment ($COWSCOPE_LIVE_DIR, else $TMPDIR/cowscope-live-UID), then from cowscope\'s' })

@@ -103,6 +103,14 @@ export interface RunArgs {
  *  commands that run an app themselves (init, budget) start from them. */
 export const RUN_DEFAULTS = { timeout: 60, traceAllocations: false, ruby: 'ruby', json: false, bytes: false } as const;
 
+/** The longest --timeout: a day (Node's timers hold at most 2^31-1 ms, ~24.8 days; past that a timer
+ *  fires at once, and every wait became a 1 ms loop). */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+function checkTimeout(seconds: number): void {
+  if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) throw new UsageError(`--timeout must be a number of seconds above 0, at most ${MAX_TIMEOUT_SECONDS} (a day), not ${seconds}`);
+}
+
 /** How many times the prewarm step runs the workload in the parent when --prewarm is not given. Not a
  *  yargs default: a --prewarm given without the prewarm step is refused, so it must be told from none. */
 export const DEFAULT_PREWARM = 1;
@@ -151,7 +159,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   checkStrategy(args.strategy, args.beforeFork);
   const prewarm = args.prewarm ?? DEFAULT_PREWARM;
   if (!Number.isInteger(prewarm) || prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${prewarm}`);
-  if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
+  checkTimeout(args.timeout);
   const requests = requestsOf(args, args.rack);
   return {
     ruby,
@@ -210,7 +218,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
   for (const step of args.strategy.split('+'))
     if (!PYTHON_STRATEGY_STEPS.includes(step))
       throw new UsageError(`unknown strategy step "${step}" for a Python program in "${args.strategy}": use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+freeze)`);
-  if (!(args.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${args.timeout}`);
+  checkTimeout(args.timeout);
   return {
     ruby: args.ruby,
     python,
