@@ -96,7 +96,8 @@ export const CAUSES: readonly CauseRow[] = [
     steps: ['trim', 'warmup'],
     text: 'the trim and warmup steps call it, and blame counts those pages as saved by them',
   }),
-  row('alloc.transient', 'alloc', 'Ruby 3.1 transient heap: young Array/Hash/Object buffers allocated or evacuated', ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
+  row('alloc.transient', 'alloc', "Ruby 3.1 transient heap: young Array/Hash/Object buffers of the fork-time image evacuated or marked by the child's GC", ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
+  row('alloc.transient-fill', 'alloc', 'Ruby 3.1 transient heap: a young Array/Hash/Object buffer the child allocated where a block was free at the fork (a block the parent\'s GC emptied and kept)', [], 'none at fork time: a GC before the fork empties the blocks the child then fills; fewer short-lived Arrays and Hashes per request: fewer pages'),
   row('mutation.hash-table', 'mutation', "entries inserted into or deleted from a VM hash table no object of the program owns (its st_table bins or dict entries, the entry count in its header, or the fork-time bins and entries a rebuild freed, which the child filled again): interned strings (Python's interned dict too), Symbols and their IDs, generic ivars, a Hash or Array no class owns; a program Hash's own entries are mutation.hash", ['prewarm'], 'fill tables at boot (run the code paths once in the parent), or keep per-request keys out of shared tables'),
   row('mutation.definition', 'mutation', 'the program defined a method, constant or variable after the fork: a new entry in an ID table (and the probe path it stored)', ['prewarm'], 'define methods, constants and variables at boot, not in workers'),
   ...MUTATION_TYPES.map((t) =>

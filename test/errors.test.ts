@@ -247,4 +247,12 @@ test('run: a --ruby that is not there says to check the path it was given, not t
   assertOneLineError(runCli(['run', '--ruby', '/nonexistent/bin/ruby', path.join(RUBY_FIXTURES, 'noop.rb')]), /no Ruby at \/nonexistent\/bin\/ruby: check the path/);
 });
 
+test('run, compare: a command of PATH given as the program is named as one, with what run starts (it said "the program true does not exist")', () => {
+  for (const command of ['run', 'compare'])
+    for (const [word, program] of [['true', ['true']], ['ls', ['--', 'ls', '-l']]] as const)
+      assertOneLineError(runCli([command, ...program]), new RegExp(`^cowscope: ${word} is a command \\(/\\S+\\), not a Ruby or Python program: cowscope ${command} starts a Ruby script .*--rack config\\.ru, --wsgi module:app.*cowscope inspect`));
+  // after `ruby` a word is the script, whatever PATH has
+  assertOneLineError(runCli(['run', '--', 'ruby', 'true']), /the program true does not exist: check the path/);
+});
+
 test.run();

@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CAUSES, causeRow, isCause } from '../blame/catalog';
 import { loadCapture } from '../native/capture-file';
+import type { Capture, PageDiffs } from '../native/capture';
 import { runReport } from '../analyzers/run-report';
 import { isDeepStrictEqual } from 'node:util';
 import { adapterOf } from '../runtimes';
@@ -58,6 +59,28 @@ const blameRow = (child: any, id: string): { pages: number; words: number; touch
   child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0, touchedPages: 0 };
 
 const PYTHONS = testPythons();
+
+/** Every changed word's cause (by its address), and per copied page with changed words the count of its
+ *  words by cause: a child of a saved capture blamed word by word. */
+function causesOfWords(capture: Capture, diffs: PageDiffs): { wordCause: Map<number, string>; pageWords: Map<number, Map<string, number>> } {
+  const blamer = adapterOf(capture)!.blamer(capture, diffs, 0);
+  const wordCause = new Map<number, string>();
+  const pageWords = new Map<number, Map<string, number>>();
+  const causes: string[] = [];
+  for (let p = 0, w = 0; p < diffs.addrs.length; p++) {
+    const from = w;
+    while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
+    if (diffs.status[p] !== 1) continue;
+    blamer.changedWords(p, from, w, causes, null);
+    const counts = new Map<string, number>();
+    for (let k = from; k < w; k++) {
+      wordCause.set(diffs.addrs[p] + diffs.wordOffset[k], causes[k - from]);
+      counts.set(causes[k - from], (counts.get(causes[k - from]) ?? 0) + 1);
+    }
+    pageWords.set(diffs.addrs[p], counts);
+  }
+  return { wordCause, pageWords };
+}
 console.log(`Python blame tests run on: ${PYTHONS.map((p) => `${p.version} (${p.python})`).join(', ')}`);
 
 /** One child of a fixture of fixtures/python run under python: the run (its stderr carries what the
@@ -193,22 +216,7 @@ for (const { python, version } of PYTHONS) {
     // pages there are depends on the heap's layout (2 to 4 here, by the environment's size).
     const written = fs.readFileSync(out, 'utf8').trim().split('\n').map((h) => parseInt(h, 16));
     assert.is(written.length, 2000);
-    const blamer = adapter.blamer(capture, diffs, 0);
-    const wordCause = new Map<number, string>();
-    const pageWords = new Map<number, Map<string, number>>();
-    const causes: string[] = [];
-    for (let p = 0, w = 0; p < diffs.addrs.length; p++) {
-      const from = w;
-      while (w < diffs.wordPage.length && diffs.wordPage[w] === p) w++;
-      if (diffs.status[p] !== 1) continue;
-      blamer.changedWords(p, from, w, causes, null);
-      const counts = new Map<string, number>();
-      for (let k = from; k < w; k++) {
-        wordCause.set(diffs.addrs[p] + diffs.wordOffset[k], causes[k - from]);
-        counts.set(causes[k - from], (counts.get(causes[k - from]) ?? 0) + 1);
-      }
-      pageWords.set(diffs.addrs[p], counts);
-    }
+    const { wordCause, pageWords } = causesOfWords(capture, diffs);
     const wrongWords = written.filter((a) => wordCause.get(a - (a % 8)) !== 'py.mutation.buffer').map((a) => `${a.toString(16)}: ${wordCause.get(a - (a % 8)) ?? 'unchanged'}`);
     assert.equal(wrongWords, [], summary);
     const primary = new Map<number, string>();
@@ -462,6 +470,47 @@ for (const { python, version } of PYTHONS) {
     // (unknown: pymalloc's table of arenas, its entries rewritten as the frees empty and release arenas:
     // 2 pages, 99 words on 3.13.0 here, 3 pages in a CI run; the map does not name that table yet)
     assert.ok(row('unknown').pages <= 4, summary);
+  });
+
+  // fixtures/python/evict.py: 10,000 preloaded dicts a worker frees with no collection (a cache's eviction),
+  // half of them untracked (atoms only), half holding a list (tracked). Their counts, GC heads and keys
+  // tables were py.refcount, py.gc.link (freeze predicted to save them) and py.mutation.buffer ("the
+  // program changed"): QA, ~940 and ~1,540 pages a child of a 40,000-row cache (3.11-3.13).
+  test(`Python ${version} evict: preloaded objects a worker frees are py.obmalloc.free, their heads and buffers too`, () => {
+    const save = path.join(tmp.dir, `evict-${version}.cow`);
+    const out = path.join(tmp.dir, `evict-${version}.txt`);
+    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'evict.py')], { COWSCOPE_FIXTURE_OUT: out });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = `${version}: ${blameSummary(child.blame)}`;
+    const capture = loadCapture(save);
+    const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
+    const freed = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    assert.is(freed.filter(([kind]) => kind === 'dict').length, 10_000);
+    assert.is(freed.filter(([kind]) => kind === 'list').length, 5_000);
+    // Per object freed: its count (to 0: always changed), its GC head's first word (pymalloc's link; not
+    // written for the dicts and lists a type's free list keeps, 80 each), the first word of its keys table
+    // or item array (the count of a keys table dropped to 0, or pymalloc's link).
+    const wrong: string[] = [];
+    const unchanged = { dict: 0, list: 0 };
+    for (const [kind, obj, buffer] of freed) {
+      const [o, b] = [parseInt(obj, 16), parseInt(buffer, 16)];
+      for (const [what, addr, optional] of [['count', o, false], ['head', o - 16, true], ['buffer', b, kind === 'list']] as const) {
+        const cause = wordCause.get(addr);
+        if (cause === undefined && optional && what === 'head') unchanged[kind as 'dict' | 'list']++;
+        else if (cause !== 'py.obmalloc.free' && !(cause === undefined && optional)) wrong.push(`${kind} ${obj} ${what}: ${cause ?? 'unchanged'}`);
+      }
+    }
+    assert.equal(wrong.slice(0, 10), [], `${summary}: ${wrong.length} words`);
+    assert.ok(unchanged.dict <= 80 && unchanged.list <= 80, `${summary}: heads unchanged ${JSON.stringify(unchanged)}`);
+    // the objects' pages are the frees': the cache's own keys table (its entries cleared) is the program's,
+    // and only the few pages where live neighbours' links outnumber the frees are the collector's
+    assert.ok(pagesOf(child.blame, /^py\.obmalloc\.free$/) >= 0.7 * child.pages.copied, summary);
+    assert.ok(pagesOf(child.blame, /^py\.gc\./) <= 0.02 * child.pages.copied, summary);
+    // and freezing keeps none of it from happening
+    const freeze = child.remedies.find((x: { strategy: string }) => x.strategy === 'freeze')?.pages ?? 0;
+    assert.ok(freeze <= 0.02 * child.pages.copied, `${summary}: freeze predicted ${freeze} pages`);
   });
 
   test(`Python ${version} typecache: the interpreter's type attribute cache (24 pages) is found and named`, () => {

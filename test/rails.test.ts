@@ -44,6 +44,9 @@
 //   Printed: prewarm 8.8-10.7% (7.3-8.0% before the size word of a chunk a cache fill allocated went to the
 //   cache fill): on 3.1 a prewarm's own garbage and young buffers are swept and evacuated by the child
 //   (alloc.swept-slot, alloc.swept-chunk, alloc.transient: about 1,000 pages more than with none).
+// - 3.1 since what the child allocates in transient-heap blocks empty at the fork is told from the GC's
+//   evacuation (alloc.transient-fill, which no step removes; 158 of 257 alloc.transient pages of a saved
+//   child): gc 2.2%, promote 2.1%, warmup 2.9%, prewarm 5.2% (one run of 5+5 boots).
 // - Since objects one GC short of old at the fork are told apart (gc.promote-next, which gc removes) and
 //   pages malloc_trim releases are warmup's (docs/ruby.md), re-blaming saved boots: 3.1 gc 4.5%, promote
 //   0.3%; 3.3 gc 2.9%, promote 3.1% (8 boots); 3.4 gc 5.7%, promote 6.4%, warmup 9.9%. Before that:

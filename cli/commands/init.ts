@@ -132,7 +132,6 @@ export function budgetsFor(m: Measured): { copiedPerChild: string; newPerChild: 
   };
 }
 
-
 /** The commented config for an app and what one run of it measured (on `ruby`, at `time`); `interpreter`:
  *  the Python init was told to run it with (--python), written into the config so budget runs it too. */
 export function initConfig(app: App, m: Measured, about: { ruby: string; time: string }, interpreter?: string): string {

@@ -1,6 +1,5 @@
 // cowscope inspect PID: gather (one Capture) -> classify, summarize and blame once -> render.
 
-
 import fs from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { inspectReport, mapRuntime } from '../../analyzers/inspect-report';
@@ -210,7 +209,6 @@ function debugLine(n: number, cost: SampleCost): string {
     .join(', ');
   return `cowscope: sample ${n} took ${cost.ms.toFixed(0)} ms (${steps}; heap maps parsed ${cost.mapsParsed}, reused ${cost.mapsReused}; structures reused for ${cost.groupsReused} of ${cost.mapsParsed + cost.mapsReused} forking processes${cost.groupsPartlyReused ? `, the parent's part for ${cost.groupsPartlyReused} more` : ''}${cost.notReused.length ? ` (why not: ${cost.notReused.join(', ')})` : ''}, blames for ${cost.blamesReused} of ${cost.blamed} children${cost.blamesPending ? `, ${cost.blamesPending} under way` : ''})\n`;
 }
-
 
 export async function inspect(args: InspectArgs): Promise<string> {
   const s = await inspectSample(args);

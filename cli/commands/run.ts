@@ -125,6 +125,16 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
   return full;
 }
 
+/** A command of PATH given as the program (`cowscope run -- true`, `run gunicorn app:app`): run starts Ruby
+ *  and Python programs only, and a name that is no file here would otherwise be "a script that does not
+ *  exist". */
+function notACommand(word: string, command: 'run' | 'compare', base = process.cwd()): void {
+  if (word.includes('/') || fs.existsSync(path.resolve(base, word)) || !which(word)) return;
+  throw new UsageError(
+    `${word} is a command (${which(word)}), not a Ruby or Python program: cowscope ${command} starts a Ruby script (cowscope ${command} app.rb), a Python one (app.py, or -- python3 app.py) or an app (--rack config.ru, --wsgi module:app); to look at processes another program started, give cowscope inspect their pid`,
+  );
+}
+
 /** Checks the arguments and turns them into what the Ruby driver needs. `command` is the one the user
  *  typed (run, compare): the messages that show a command line show that one. */
 export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: 'run' | 'compare' = 'run'): Omit<RubyRunOptions, 'heapMapPath'> & { traceFaults: boolean } {
@@ -141,7 +151,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   }
   if (python !== undefined) return planPythonRun(args, python, program, output, command);
   let ruby = args.ruby;
-  if (program.length && /(^|\/)ruby[\d.]*$/.test(program[0])) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
+  const rubyNamed = program.length > 0 && /(^|\/)ruby[\d.]*$/.test(program[0]);
+  if (rubyNamed) [ruby, ...program] = program; // `cowscope run -- ruby app.rb`
   if (!which(ruby) && !fs.existsSync(ruby))
     throw new UsageError(ruby === 'ruby' ? 'no ruby on PATH: install it (apt-get install ruby) or pass --ruby PATH' : `no Ruby at ${ruby}: check the path (a Ruby built into /opt/rubies/ruby-X has it at /opt/rubies/ruby-X/bin/ruby)`);
   if (args.rack && program.length) throw new UsageError('give either a program or --rack config.ru, not both');
@@ -153,6 +164,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
     );
   const script = scriptIndex(program);
   if (script >= 0) checkScript(program[script], command);
+  if (script === 0 && !rubyNamed) notACommand(program[0], command, args.cwd);
   if (script >= 0) program[script] = existingFile(program[script], 'the program', args.cwd);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);

@@ -55,6 +55,9 @@ interface Context {
   nativeWriter: (page: number) => string | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
+  /** map objects the child freed (their reference count, live at the fork, dropped to 0) and whose block
+   *  holds no other object yet */
+  freed: Set<number>;
   /** the fork-time pools where garbage of the fork (STATE.garbage) changed: the child freed it there */
   garbagePools: Set<number>;
   /** fork-time pools the child emptied and carved again for blocks of another size (their header's size
@@ -167,6 +170,12 @@ function heldAtFork(w: At): boolean {
   return w.blockFirst === null || !isPoolLink(w, num(w.blockFirst.O));
 }
 
+/** Did the child free the object owning the word's buffer (its block may hold another object by now)? */
+function ownerGone(w: At): boolean {
+  const o = indexOf(w.ctx.map.objects.addr, w.ctx.map.buffers.owner[w.buffer]);
+  return o >= 0 && (w.ctx.freed.has(o) || w.ctx.replaced.has(o));
+}
+
 /** Per type whose value is fixed at creation, the words of an instance that only a new object in its
  *  block changes: all past the header (ints, floats, complex numbers), or all but those the object
  *  computes and keeps later (a str's or bytes' hash, a str's interned state and UTF-8 form; 3.14 caches
@@ -217,6 +226,12 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // predicted to save nothing where it saved 3.0M (3.11).
   { cause: 'py.gc.garbage', when: (w) => w.obj >= 0 && (w.ctx.map.objects.state[w.obj] & STATE.garbage) !== 0 },
   { cause: 'py.gc.garbage', when: (w) => w.obj < 0 && w.buffer >= 0 && w.ctx.map.garbageBuffers?.[w.buffer] === 1 },
+  // A preloaded object the child freed (no collection: its last reference dropped): its count to 0, and
+  // the words before it, where pymalloc's free-list link goes (the block's first word: the GC head's
+  // _gc_next, or a managed dict pointer) and which untracking it cleared. Before the collector's rules: a
+  // GC head's words are no collection's, and freezing would not keep them. Found on workers evicting every
+  // other entry of a 40,000-row cache of small dicts (QA, 3.11-3.13): ~940 pages a child py.gc.link.
+  { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.off <= 0 && w.ctx.freed.has(w.obj) },
   { cause: 'py.gc.freeze-missing', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && unfrozenInFrozenHeap(w) },
   { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
   // before the GC head: a managed dict or values pointer (attributes of an instance)
@@ -257,6 +272,12 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
   { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
+  // The buffer of an object the child freed, freed with it: pymalloc's free-list link in its block's first
+  // word (a keys table's dk_refcnt), glibc's header and links in a larger one's chunk. Found on the same
+  // cache's eviction: ~1,540 pages a child py.mutation.buffer, "the program changed", first written by
+  // dict_dealloc.
+  { cause: 'py.obmalloc.free', when: (w) => w.buffer >= 0 && w.pool >= 0 && w.addr === w.ctx.map.buffers.start[w.buffer] && isPoolLink(w, num(w.N)) && ownerGone(w) },
+  { cause: 'malloc.meta', when: (w) => w.buffer >= 0 && w.pool < 0 && glibcCause(w) === 'malloc.meta' && ownerGone(w) },
   {
     cause: 'py.specialize.version',
     when: (w) => w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'dictkeys' && w.addr - w.ctx.map.buffers.start[w.buffer] === DICT_KEYS_VERSION_WORD,
@@ -509,6 +530,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freeBlocks: py.freeBlocks,
     deadBlocks: py.deadBlocks,
     replaced: new Set(),
+    freed: new Set(),
     garbagePools: new Set(),
     recarvedPools: new Set(),
     pageSize: capture.meta.pageSize,
@@ -564,6 +586,8 @@ class PythonPageBlamer implements PageBlamer {
       if (o < 0) continue;
       const off = a - objects.addr[o];
       if (off === 8 || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a))) ctx.replaced.add(o);
+      // a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+ too)
+      if (off === 0 && isZero(this.values.newIn(k)) && !isZero(this.values.oldIn(k))) ctx.freed.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);

@@ -53,6 +53,8 @@ export interface Context {
   newSlotFlags: SlotFlags;
   /** the changed words' addresses, ascending (set by the blamer) */
   wordAddr: Float64Array;
+  /** the changed words' values, by their index in wordAddr */
+  values: WordValues;
   /** iseqs whose inline caches this child refilled, with the cache's cause */
   iseqCacheCause: AddrMap<string>;
   /** the last chunkOwnerIndex answer */
@@ -79,6 +81,9 @@ export interface Context {
    *  its new ivar buffers, and the slots free at the fork now holding a value such an ivar took */
   ivarBuffers: AddrMap<true>;
   ivarValues: AddrMap<true>;
+  /** the fork-time objects those ivars were added to (their slots): an old one's remembered-set bit is
+   *  the ivar's store too */
+  ivarOwners: AddrMap<true>;
   /** the slots owning generic ivars, by the chunk owners (genericIvarSlots: made on first use) */
   genericIvarSlots?: AddrMap<true>;
   /** objects keeping their ivars in an st_table of their own (3.3+ "too complex" shapes) that the child
@@ -481,7 +486,10 @@ interface HeapPageWord {
 }
 
 /** The remembered set: bit n stands for the slot at body + 40n + (start - body) mod 40. Blame the store
- *  that made an old object point to a young one: an iseq whose cache the child refilled, else the GC. */
+ *  that made an old object point to a young one: an iseq whose cache the child refilled, an object given
+ *  an ivar (memoized in the worker: a prewarm stores it in the parent, and no barrier runs in the child),
+ *  else the GC. QA: 30,000 objects memoizing a fourth ivar, ~40 pages gc.remember a child, which prewarm
+ *  saved and was not predicted to. */
 /** struct heap_page's bitmaps: bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift. */
 const BITMAP_UNIT = 40;
 /** Where the slots of GC heap body b start, modulo BITMAP_UNIT (0 when unknown). */
@@ -495,10 +503,26 @@ function rememberedCause(w: HeapPageWord): string {
   const base = body + (off - L.rememberBits.offset) * 8 * BITMAP_UNIT + bitmapShift(ctx.ruby, bodyOf(ctx, body), body);
   for (let bit = 0; bit < 64; bit++)
     if ((set[bit >> 5] >>> (bit & 31)) & 1) {
-      const cause = ctx.iseqCacheCause.get(base + bit * BITMAP_UNIT);
+      const slot = base + bit * BITMAP_UNIT;
+      const cause = ctx.iseqCacheCause.get(slot) ?? (ctx.ivarOwners.has(slot) ? 'object.ivar' : undefined);
       if (cause) return cause;
     }
   return ctx.gcRuns ? 'gc.bitmap' : 'gc.remember';
+}
+
+/** The header word holding has_remembered_objects, set with the first bit of the page's remembered set:
+ *  the cause of the first of those bits the child set that names one (rememberedCause), else the GC's. */
+function rememberFlagCause(w: HeapPageWord): string {
+  const { ctx, hp } = w;
+  const bits = ctx.L?.rememberBits;
+  if (!bits?.bytes) return 'gc.remember';
+  const from = ctx.ruby.heapPageStructs.start[hp] + bits.offset;
+  // the changed words of the remembered set come after this one (the words are in address order)
+  for (let k = lastAtOrBelow(ctx.wordAddr, from - 1) + 1; k < ctx.wordAddr.length && ctx.wordAddr[k] < from + bits.bytes; k++) {
+    const cause = rememberedCause({ ctx, hp, off: ctx.wordAddr[k] - from + bits.offset, O: ctx.values.oldAt(k), N: ctx.values.newAt(k) });
+    if (cause !== 'gc.remember' && cause !== 'gc.bitmap') return cause;
+  }
+  return 'gc.remember';
 }
 
 /** A word of the age bits (2 a slot, 32 slots a word). A GC that marks a young object raises its age
@@ -533,7 +557,7 @@ const HEAP_PAGE_FIELDS: { when: (w: HeapPageWord) => boolean; cause: string | ((
   // counts and the free-list head change when the child allocates (or a GC sweeps);
   // has_remembered_objects (a flag in the header) with the remembered set
   // (a sweep without garbage of the fork's enough to matter: the child's own allocations, as above)
-  { when: (w) => !!w.ctx.L && w.off < w.ctx.L.heapPage.bitmapsOffset, cause: (w) => (w.ctx.gcRuns ? (forkGarbageAbsorbs(w.ctx) ? 'gc.sweep' : 'alloc.free-slot') : w.off === 8 ? 'gc.remember' : 'alloc.free-slot') },
+  { when: (w) => !!w.ctx.L && w.off < w.ctx.L.heapPage.bitmapsOffset, cause: (w) => (w.ctx.gcRuns ? (forkGarbageAbsorbs(w.ctx) ? 'gc.sweep' : 'alloc.free-slot') : w.off === 8 ? rememberFlagCause(w) : 'alloc.free-slot') },
   { when: () => true, cause: 'gc.bitmap' },
 ];
 
@@ -547,7 +571,7 @@ export function heapPageWordCause(L: RubyLayout | undefined, off: number, O: Wor
   for (const slot of [...changedSlots].sort((a, b) => a - b)) newSlotFlags.push(slot, 0);
   const filledSlots = new AddrMap<true>();
   for (let i = 0; i < fork.slotsFilled; i++) filledSlots.set(40 * (i + 1), true);
-  const ctx = { L, gcRuns, forkObjectsGone: fork.objectsGone, filledSlots, iseqCacheCause: new AddrMap(), newSlotFlags, ruby: { heapPageStructs: { owner: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
+  const ctx = { L, gcRuns, forkObjectsGone: fork.objectsGone, filledSlots, iseqCacheCause: new AddrMap(), ivarOwners: new AddrMap(), newSlotFlags, wordAddr: new Float64Array(), ruby: { heapPageStructs: { owner: new Float64Array(1), start: new Float64Array(1) }, slotStart: new Float64Array() }, bodies: new Float64Array(), bodyEnds: new Float64Array() } as unknown as Context;
   const w: HeapPageWord = { ctx, hp: 0, off, O, N };
   const f = HEAP_PAGE_FIELDS.find((x) => x.when(w))!;
   return typeof f.cause === 'string' ? f.cause : f.cause(w);
@@ -1056,29 +1080,42 @@ function imemoAt(ctx: Context, addr: number): number {
 function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): void {
   const { ruby, L, cw } = ctx;
   if (!L) return;
-  const fieldOfObject = (k: number): boolean => {
+  // the slot of the fork-time T_OBJECT that changed word k is in, else -1
+  const objectOf = (k: number): number => {
     const b = pageBody[diffs.wordPage[k]];
     const start = ruby.slotStart[b];
     const size = ruby.slotSize[b];
     const addr = ctx.wordAddr[k];
-    if (!start || !size || addr < start) return false;
+    if (!start || !size || addr < start) return -1;
     const slot = start + Math.floor((addr - start) / size) * size;
     const obj = ctx.objIndex.at(slot);
-    return addr - slot >= 16 && obj >= 0 && ruby.objects.type[obj] === T.OBJECT;
+    return obj >= 0 && ruby.objects.type[obj] === T.OBJECT ? slot : -1;
   };
   const unset = (w: Word) => (w.hi === 0 && (w.lo === L.qnil || w.lo === L.qundef)) || isZero(w);
-  // the slots' words first: embedded ivars set, and pointers that may lead to a new buffer (its user start)
-  const pointed = new AddrMap<true>();
+  // the slots' words first: embedded ivars set, and pointers that may lead to a new buffer (its user
+  // start), with the object that holds each
+  const pointed = new AddrMap<number>();
   for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] < 0 || !fieldOfObject(k)) continue;
+    if (pageBody[diffs.wordPage[k]] < 0) continue;
+    const slot = objectOf(k);
+    if (slot < 0) continue;
+    // its flags: the ivars moved out of the slot (into a buffer the capture may not hold: new memory)
+    if (ctx.wordAddr[k] === slot && unembedded(v.oldIn(k), v.newIn(k))) ctx.ivarOwners.set(slot, true);
+    // its fields past the class
+    if (ctx.wordAddr[k] - slot < 16) continue;
     const N = num(v.newIn(k));
-    if (unset(v.oldIn(k)) && ctx.filledSlots.has(N)) ctx.ivarValues.set(N, true);
-    else if (!(N & 7) && N > 16) pointed.set(N - 16, true);
+    if (unset(v.oldIn(k)) && ctx.filledSlots.has(N)) {
+      ctx.ivarValues.set(N, true);
+      ctx.ivarOwners.set(slot, true);
+    } else if (!(N & 7) && N > 16) pointed.set(N - 16, slot);
   }
   if (!pointed.size) return;
   // then the chunks the child malloc'd that such a pointer leads to, and what they hold
   for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0 || cw.kind[k] !== CW.FRESH || !pointed.has(cw.start(k))) continue;
+    if (pageBody[diffs.wordPage[k]] >= 0 || cw.kind[k] !== CW.FRESH) continue;
+    const owner = pointed.get(cw.start(k));
+    if (owner === undefined) continue;
+    ctx.ivarOwners.set(owner, true);
     ctx.ivarBuffers.set(cw.start(k), true);
     if (ctx.filledSlots.has(num(v.newIn(k)))) ctx.ivarValues.set(num(v.newIn(k)), true);
   }
@@ -1807,7 +1844,6 @@ function storeCause(p: IdenticalPage): string | undefined {
   return !row ? undefined : typeof row.cause === 'string' ? row.cause : row.cause(p);
 }
 
-
 /** The type of the objects on a GC heap page whose ivars an ivar store there set, -1 none: of those the
  *  chunk owners name as having generic ivars (their buffers the child changed), else of all of
  *  GENERIC_IVAR_TYPES, the type most of them have. */
@@ -1903,7 +1939,28 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
   if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start: m.start, size: m.size, O, N });
   if (isLazyBinding(ctx.files, addr, num(O), num(N))) return 'exec.lazy-bind';
   const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
+  if (v >= 0 && ctx.vmaKind[v] === 'alloc.transient' && transientFill(ctx, addr, O, N)) return 'alloc.transient-fill';
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+/** Did the child allocate the transient-heap word at addr (3.1) where its block was free at the fork:
+ *  at or past the block's fork-time bump offset (the offset its header held then; the header changed with
+ *  the allocation), or the block's header, whose offset it raised? A block the parent's GC
+ *  emptied holds 0 there: no GC before the fork keeps the child from filling it. QA: a program that
+ *  parsed times in its workers after 4 GCs, 418 pages a child (all of its transient-heap words) credited
+ *  to gc, promote and nakayoshi, which saved 4 and -15. */
+function transientFill(ctx: Context, addr: number, O: Word, N: Word): boolean {
+  const b = ctx.L?.transientBlock;
+  if (!b) return false;
+  const block = addr - (addr % b.size);
+  const header = addr === block ? -1 : indexOf(ctx.wordAddr, block);
+  if (addr !== block && header < 0) return false;
+  // the header word's low 16 bits: the int16 bump offset into the block's buffer
+  const [was, now] = header < 0 ? [O.lo & 0xffff, N.lo & 0xffff] : [ctx.values.oldLo(header) & 0xffff, ctx.values.newLo(header) & 0xffff];
+  // the header (the offset, the count, the next block: the block taken for allocations) ...
+  if (addr - block < b.header) return now > was;
+  // ... and the buffers past the fork-time offset
+  return addr - block - b.header >= was;
 }
 
 /** The size word of a chunk the child allocated (its own walk: in use, a start the fork-time heap did
@@ -2096,6 +2153,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     glibc,
     cw: chunkWords(0),
     wordAddr: new Float64Array(),
+    values,
     heapPageStructAt: new RangeCursor(ruby.heapPageStructs.start, ruby.heapPageStructs.end),
     callDataAt: new RangeCursor(ruby.callData.start, ruby.callData.end),
     isEntriesAt: new RangeCursor(ruby.isEntries.start, ruby.isEntries.end),
@@ -2121,6 +2179,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     cacheSlotsFilled: 0,
     ivarBuffers: new AddrMap(),
     ivarValues: new AddrMap(),
+    ivarOwners: new AddrMap(),
     forkObjectsGone: 0,
     idTableCause: new AddrMap(),
     rewrittenChunks: new AddrMap(),

@@ -48,6 +48,10 @@ export interface RubyLayout {
   resizeClearsCoderange: boolean;
   /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
   transientHeapSizes: number[];
+  /** the transient heap's blocks: their size and alignment (32 KiB), and the header before their buffers
+   *  (struct transient_heap_block_header: the bump offset, the last marked one and the object count as
+   *  int16s, then the next block; 16 bytes); null when absent */
+  transientBlock: { size: number; header: number } | null;
   /** size of the mapping holding a thread's VM stack (a 1 MiB malloc'd block, mmapped: 1 MiB + one page) */
   vmStackMapping: number;
   /** a timer thread of the VM's own is alive at every fork point (3.3+): not a user thread, and its 8 MiB
@@ -103,6 +107,7 @@ const V31: RubyLayout = {
   globalConstantSerial: true,
   resizeClearsCoderange: true, // measured: 3.1.2
   transientHeapSizes: [0x2000000, 0x2008000],
+  transientBlock: { size: 0x8000, header: 16 },
   vmStackMapping: 0x101000,
   timerThread: false,
   iseqMarkRestoresEmptyCc: false,
@@ -135,6 +140,7 @@ const V32: RubyLayout = {
   globalConstantSerial: false,
   resizeClearsCoderange: false, // not verified (no 3.2 here): as in 3.3
   transientHeapSizes: [],
+  transientBlock: null,
   vmStackMapping: 0x101000,
   timerThread: false,
   iseqMarkRestoresEmptyCc: false,
@@ -165,6 +171,7 @@ const V33: RubyLayout = {
   globalConstantSerial: false,
   resizeClearsCoderange: false, // measured: 3.3.8 and 3.4.5
   transientHeapSizes: [],
+  transientBlock: null,
   vmStackMapping: 0x101000,
   timerThread: true,
   iseqMarkRestoresEmptyCc: true,
