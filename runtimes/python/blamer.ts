@@ -170,6 +170,16 @@ function heldAtFork(w: At): boolean {
   return w.blockFirst === null || !isPoolLink(w, num(w.blockFirst.O));
 }
 
+/** Is the new value of an object's first word (its count, where it has no GC head) pymalloc's free-list
+ *  link, not a step of the count: NULL or an address in the word's pool? */
+function freedByLink(ctx: Context, addr: number, O: Word, N: Word): boolean {
+  if (refcountStep(ctx.L, O, N)) return false;
+  const pool = poolAt(ctx.pools, addr);
+  if (pool < 0) return false;
+  const v = num(N);
+  return v >= ctx.pools.start[pool] && v < ctx.pools.start[pool] + POOL.size;
+}
+
 /** Did the child free the object owning the word's buffer (its block may hold another object by now)? */
 function ownerGone(w: At): boolean {
   const o = indexOf(w.ctx.map.objects.addr, w.ctx.map.buffers.owner[w.buffer]);
@@ -226,12 +236,14 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // predicted to save nothing where it saved 3.0M (3.11).
   { cause: 'py.gc.garbage', when: (w) => w.obj >= 0 && (w.ctx.map.objects.state[w.obj] & STATE.garbage) !== 0 },
   { cause: 'py.gc.garbage', when: (w) => w.obj < 0 && w.buffer >= 0 && w.ctx.map.garbageBuffers?.[w.buffer] === 1 },
-  // A preloaded object the child freed (no collection: its last reference dropped): its count to 0, and
-  // the words before it, where pymalloc's free-list link goes (the block's first word: the GC head's
-  // _gc_next, or a managed dict pointer) and which untracking it cleared. Before the collector's rules: a
-  // GC head's words are no collection's, and freezing would not keep them. Found on workers evicting every
-  // other entry of a 40,000-row cache of small dicts (QA, 3.11-3.13): ~940 pages a child py.gc.link.
-  { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.off <= 0 && w.ctx.freed.has(w.obj) },
+  // A preloaded object the child freed (no collection: its last reference dropped): its count to 0 or
+  // pymalloc's link over it, the words before it, where that link goes in a GC object (the block's first
+  // word: the GC head's _gc_next, or a managed dict pointer) and which untracking it cleared, and what its
+  // deallocation wrote in it (a type's free list: a float's link in its type word, a tuple's in its first
+  // item). Before the collector's rules: a GC head's words are no collection's, and freezing would not
+  // keep them. Found on workers evicting every other entry of a 40,000-row cache of small dicts (QA,
+  // 3.11-3.13): ~940 pages a child py.gc.link.
+  { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.ctx.freed.has(w.obj) },
   { cause: 'py.gc.freeze-missing', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && unfrozenInFrozenHeap(w) },
   { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
   // before the GC head: a managed dict or values pointer (attributes of an instance)
@@ -297,6 +309,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // it if its first word is a link now. Found on a program updating an attribute of preloaded instances
   // and moving OrderedDict entries (3.11: 1,995 pages were py.obmalloc.alloc, allocation into free blocks,
   // on ~1,900 of which no block had been free).
+  // ... of an object whose extent the map gives short of its block (3.13's inline attribute values): the
+  // object's cause where it was garbage at the fork or the child freed it (QA: 41,712 words of garbage a
+  // gc.collect() in the child freed were py.obmalloc.free on 3.13, py.gc.garbage on 3.11/3.12)
+  { cause: 'py.gc.garbage', when: (w) => w.blockObj >= 0 && (w.ctx.map.objects.state[w.blockObj] & STATE.garbage) !== 0 },
+  { cause: 'py.obmalloc.free', when: (w) => w.blockObj >= 0 && w.ctx.freed.has(w.blockObj) },
   { cause: 'py.obmalloc.free', when: (w) => heldAtFork(w) && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N)) },
   { cause: 'py.mutation.object', when: (w) => heldAtFork(w) && w.blockObj >= 0 },
   // A dead object the interpreter kept for reuse: tuples (up to 2,000 of each size below 20), lists and
@@ -585,9 +602,13 @@ class PythonPageBlamer implements PageBlamer {
       const o = this.objectAt(a);
       if (o < 0) continue;
       const off = a - objects.addr[o];
-      if (off === 8 || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a))) ctx.replaced.add(o);
-      // a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+ too)
-      if (off === 0 && isZero(this.values.newIn(k)) && !isZero(this.values.oldIn(k))) ctx.freed.add(o);
+      // Freed: a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+
+      // too), or, where the count is the block's first word (no GC head), overwritten by pymalloc's
+      // free-list link. (The words come in address order: the count before the fields.)
+      if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) ctx.freed.add(o);
+      // Replaced: a freed object's block holds another object (a type's free list keeps the dead one's
+      // block as it is, but for a link: a float's in its type word, a tuple's in its first item)
+      else if (!ctx.freed.has(o) && (off === 8 || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)))) ctx.replaced.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);
