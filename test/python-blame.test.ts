@@ -466,7 +466,11 @@ for (const { python, version } of PYTHONS) {
     assert.ok(row('py.gc.garbage').pages >= 200, summary);
     // (what is left, 2-7 pages: the interpreter's own tables, which collecting in the child writes too)
     assert.ok(row('py.mutation.buffer').pages <= 12, summary);
-    assert.ok(row('py.obmalloc.free').pages <= 20, summary);
+    // Other objects the child frees or allocates beside the garbage (young tuples, weak references, code
+    // objects and strs of the interpreter and the agent, not garbage at the fork): 37 pages on 3.13.0, 27
+    // of them py.obmalloc.alloc before the objects a type's free list keeps were told freed (a tuple's
+    // link in its first item read as a new tuple), now 8 of alloc and 23 of free.
+    assert.ok(row('py.obmalloc.free').pages + row('py.obmalloc.alloc').pages <= 40, summary);
     // (unknown: pymalloc's table of arenas, its entries rewritten as the frees empty and release arenas:
     // 2 pages, 99 words on 3.13.0 here, 3 pages in a CI run; the map does not name that table yet)
     assert.ok(row('unknown').pages <= 4, summary);

@@ -55,8 +55,8 @@ interface Context {
   nativeWriter: (page: number) => string | undefined;
   /** map objects whose type word changed in the child: freed, and their block holds another object */
   replaced: Set<number>;
-  /** map objects the child freed (their reference count, live at the fork, dropped to 0) and whose block
-   *  holds no other object yet */
+  /** map objects the child freed (their reference count, live at the fork, dropped to 0, or pymalloc's
+   *  link written over it) and whose block holds no other object yet */
   freed: Set<number>;
   /** the fork-time pools where garbage of the fork (STATE.garbage) changed: the child freed it there */
   garbagePools: Set<number>;
@@ -302,6 +302,12 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // the pool rules: the dict object is a block in a pool that no object of the map covers. Found on a
   // service whose workers imported and formatted: 196 words on 10-14 pages were unknown (3.11-3.13).
   { cause: 'mutation.hash-table', when: (w) => inRange(w.ctx, w.addr, 'interned') },
+  // In a pool, outside every object of the map, in the block of one whose extent the map gives short of
+  // it (3.13's inline attribute values): that object's cause where it was garbage at the fork or the child
+  // freed it (QA: 41,712 words of garbage a gc.collect() in the child freed were py.obmalloc.free on 3.13,
+  // py.gc.garbage on 3.11/3.12).
+  { cause: 'py.gc.garbage', when: (w) => w.blockObj >= 0 && (w.ctx.map.objects.state[w.blockObj] & STATE.garbage) !== 0 },
+  { cause: 'py.obmalloc.free', when: (w) => w.blockObj >= 0 && w.ctx.freed.has(w.blockObj) },
   // In a pool, outside every object of the map, a block that was in use at the fork (its first word no
   // free-list link then): memory an object keeps outside itself, allocated with PyMem_Malloc (3.11 and
   // 3.12: an instance's attribute values array; an OrderedDict's nodes; a bytearray's bytes), or on 3.13
@@ -309,11 +315,6 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // it if its first word is a link now. Found on a program updating an attribute of preloaded instances
   // and moving OrderedDict entries (3.11: 1,995 pages were py.obmalloc.alloc, allocation into free blocks,
   // on ~1,900 of which no block had been free).
-  // ... of an object whose extent the map gives short of its block (3.13's inline attribute values): the
-  // object's cause where it was garbage at the fork or the child freed it (QA: 41,712 words of garbage a
-  // gc.collect() in the child freed were py.obmalloc.free on 3.13, py.gc.garbage on 3.11/3.12)
-  { cause: 'py.gc.garbage', when: (w) => w.blockObj >= 0 && (w.ctx.map.objects.state[w.blockObj] & STATE.garbage) !== 0 },
-  { cause: 'py.obmalloc.free', when: (w) => w.blockObj >= 0 && w.ctx.freed.has(w.blockObj) },
   { cause: 'py.obmalloc.free', when: (w) => heldAtFork(w) && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N)) },
   { cause: 'py.mutation.object', when: (w) => heldAtFork(w) && w.blockObj >= 0 },
   // A dead object the interpreter kept for reuse: tuples (up to 2,000 of each size below 20), lists and
