@@ -129,9 +129,10 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
  *  and Python programs only, and a name that is no file here would otherwise be "a script that does not
  *  exist". */
 function notACommand(word: string, command: 'run' | 'compare', base = process.cwd()): void {
-  if (word.includes('/') || fs.existsSync(path.resolve(base, word)) || !which(word)) return;
+  const found = word.includes('/') || fs.existsSync(path.resolve(base, word)) ? null : which(word);
+  if (!found) return;
   throw new UsageError(
-    `${word} is a command (${which(word)}), not a Ruby or Python program: cowscope ${command} starts a Ruby script (cowscope ${command} app.rb), a Python one (app.py, or -- python3 app.py) or an app (--rack config.ru, --wsgi module:app); to look at processes another program started, give cowscope inspect their pid`,
+    `${word} is a command (${found}), not a Ruby or Python program: cowscope ${command} starts a Ruby script (cowscope ${command} app.rb), a Python one (app.py, or -- python3 app.py) or an app (--rack config.ru, --wsgi module:app); to look at processes another program started, give cowscope inspect their pid`,
   );
 }
 

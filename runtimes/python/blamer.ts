@@ -115,15 +115,6 @@ const internedNow = (O: Word, N: Word): boolean => O.hi === N.hi && (O.lo & 3) =
 /** A 3.12+ count made immortal: its low 32 bits to 0xffffffff from a mortal count. */
 const madeImmortal = (O: Word, N: Word): boolean => O.hi === N.hi && O.lo !== 0xffffffff && N.lo === 0xffffffff;
 
-/** pymalloc_free's link: the first word of a freed block points to the pool's previous free block, or
- *  is NULL. */
-function freeLink(w: At): boolean {
-  if (w.pool < 0) return false;
-  const v = num(w.N);
-  const base = w.ctx.pools.start[w.pool];
-  return v === 0 || (v >= base && v < base + POOL.size);
-}
-
 const inAdaptive = (w: At): boolean => {
   const c = findRange(w.ctx.map.code.start, w.ctx.codeEnds, w.addr);
   return c >= 0 || (w.ctx.L?.codeWarmupWord !== null && w.off === w.ctx.L?.codeWarmupWord);
@@ -171,7 +162,8 @@ function heldAtFork(w: At): boolean {
 }
 
 /** Is the new value of an object's first word (its count, where it has no GC head) pymalloc's free-list
- *  link, not a step of the count: NULL or an address in the word's pool? */
+ *  link, not a step of the count? pymalloc_free points a freed block's first word to the pool's previous
+ *  free block: an address in the word's pool (or NULL, which the caller takes as a count dropped to 0). */
 function freedByLink(ctx: Context, addr: number, O: Word, N: Word): boolean {
   if (refcountStep(ctx.L, O, N)) return false;
   const pool = poolAt(ctx.pools, addr);
@@ -253,7 +245,6 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // interning 40,000 preloaded strings (QA): 80,000 words py.mutation.object a child, its top cause on 3.12.
   { cause: 'py.str.intern', when: (w) => w.obj >= 0 && w.type === 'str' && w.off === w.ctx.L?.strState && internedNow(w.O, w.N) },
   { cause: 'py.str.intern', when: (w) => w.obj >= 0 && w.type === 'str' && w.off === 0 && w.ctx.L?.refcount === 'u32' && madeImmortal(w.O, w.N) },
-  { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.off === 0 && !refcountStep(w.ctx.L, w.O, w.N) && freeLink(w) },
   { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
   { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
   { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },

@@ -489,16 +489,16 @@ interface HeapPageWord {
   N: Word;
 }
 
-/** The remembered set: bit n stands for the slot at body + 40n + (start - body) mod 40. Blame the store
- *  that made an old object point to a young one: an iseq whose cache the child refilled, an object given
- *  an ivar (memoized in the worker: a prewarm stores it in the parent, and no barrier runs in the child),
- *  else the GC. QA: 30,000 objects memoizing a fourth ivar, ~40 pages gc.remember a child, which prewarm
- *  saved and was not predicted to. */
 /** struct heap_page's bitmaps: bit n stands for the slot at body + BITMAP_UNIT * n + bitmapShift. */
 const BITMAP_UNIT = 40;
 /** Where the slots of GC heap body b start, modulo BITMAP_UNIT (0 when unknown). */
 const bitmapShift = (ruby: RubyStructures, b: number, body: number): number => (b >= 0 && ruby.slotStart[b] ? (ruby.slotStart[b] - body) % BITMAP_UNIT : 0);
 
+/** The remembered set: bit n stands for the slot at body + 40n + (start - body) mod 40. Blame the store
+ *  that made an old object point to a young one: an iseq whose cache the child refilled, an object given
+ *  an ivar (memoized in the worker: a prewarm stores it in the parent, and no barrier runs in the child),
+ *  else the GC. QA: 30,000 objects memoizing a fourth ivar, ~40 pages gc.remember a child, which prewarm
+ *  saved and was not predicted to. */
 function rememberedCause(w: HeapPageWord): string {
   const { ctx, hp, off, O, N } = w;
   const L = ctx.L!;
@@ -1133,14 +1133,11 @@ function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wor
  *  before the fork moves them in the parent. QA: 8,000 young objects of four ivars at the fork, one minor
  *  GC in the child: 210 pages alloc.malloc, which no step removes, where gc saved 2.4M. */
 function transientMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): void {
-  const t = ctx.vmaKind.indexOf('alloc.transient');
-  if (!ctx.L?.transientBlock || t < 0) return;
-  const [lo, hi] = [ctx.vmaStarts[t], ctx.vmaEnds[t]];
+  if (!ctx.L?.transientBlock) return;
   for (let k = 0; k < diffs.wordPage.length; k++) {
     if (pageBody[diffs.wordPage[k]] < 0) continue;
-    const O = num(v.oldIn(k));
     const N = num(v.newIn(k));
-    if (O >= lo && O < hi && (N < lo || N >= hi) && !(N & 7) && N > 16) ctx.transientMoved.set(N - 16, true);
+    if (!(N & 7) && N > 16 && inTransientHeap(ctx, v.oldIn(k)) && !inTransientHeap(ctx, v.newIn(k))) ctx.transientMoved.set(N - 16, true);
   }
 }
 
