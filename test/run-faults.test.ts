@@ -13,7 +13,7 @@ import { reap, setChildSubreaper } from '../native/probe';
 import { statOf } from '../native/proc';
 import { OWNERLESS_AGE_MS, sweepRunDirs } from '../cli/run-dirs';
 import { CLI, ROOT } from './helpers/family';
-import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
+import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir, testRubies } from './helpers/ruby';
 
 const fixture = (name: string) => path.join(RUBY_FIXTURES, name);
 const AGENT = path.join(ROOT, 'runtimes', 'ruby', 'agent', 'cowscope.rb');
@@ -130,6 +130,20 @@ test('the twin SIGKILLed during the workload: named as the twin', async () => {
     run.marks.remove();
   }
 });
+
+// The heap map's writer (the agent's sibling fork) reports the map itself, so the parent is quiet after the
+// fork; its failure is its own, in one line, on every Ruby: killed by SIGXFSZ past the program's file size
+// limit, or (the signal ignored) its exception in dump_all. (Before, the parent waited for it, and its
+// writes after that raced cowscope's read: 17 to 38 pages copied by the parent in runs of one program.)
+for (const { ruby, version } of testRubies())
+  test(`Ruby ${version}: the heap map's writer killed by SIGXFSZ, or raising EFBIG: one line naming it and the limit, exit 2, all reaped`, () => {
+    const killed = runCowscope(['run', '--children', '1', '--', ruby, fixture('map_fails.rb')]);
+    assert.is(killed.status, 2, killed.stderr);
+    assertOneLine(killed.stderr, /^cowscope: the heap map's writer \(pid \d+, a fork of the program that runs ObjectSpace\.dump_all\) was killed by SIGXFSZ (at the fork|during the workload)[^,]*, before it finished the map: the program's file size limit \(RLIMIT_FSIZE, ulimit -f\) is below the map's size: raise it/);
+    const raised = runCowscope(['run', '--children', '1', '--', ruby, fixture('map_fails.rb')], { COWSCOPE_FIXTURE_XFSZ: 'ignore' });
+    assert.is(raised.status, 2, raised.stderr);
+    assertOneLine(raised.stderr, /^cowscope: the heap map's writer \(pid \d+, a fork of the program that runs ObjectSpace\.dump_all\) raised (Errno::EFBIG: File too large|IOError: full buffer)/);
+  });
 
 test('the Ruby parent SIGKILLed mid-workload: "the program … was killed by SIGKILL during the workload", not "before the fork point"', async () => {
   const run = await startSlowRun();
@@ -343,7 +357,7 @@ test('an agent that speaks another protocol, or none: refused with one line nami
   try {
     const source = fs.readFileSync(AGENT, 'utf8');
     const variants: [string, string, RegExp][] = [
-      ['v2', source.replace('PROTOCOL = 1', 'PROTOCOL = 2'), /the agent speaks control protocol 2, this cowscope speaks 1: use the agent that ships with this cowscope \(reinstall it with npm ci/],
+      ['v3', source.replace('PROTOCOL = 2', 'PROTOCOL = 3'), /the agent speaks control protocol 3, this cowscope speaks 2: use the agent that ships with this cowscope \(reinstall it with npm ci/],
       ['old', source.replace("report('hello', protocol: PROTOCOL, ruby: RUBY_VERSION)", 'nil'), /the agent did not announce its control protocol \(its first message was fork_point\): .*reinstall cowscope \(npm ci\)/],
     ];
     for (const [name, text, pattern] of variants) {

@@ -136,7 +136,7 @@ interface AgentEvent {
 }
 
 /** The control protocol this driver speaks; the agent says its own in its first message (hello). */
-export const AGENT_PROTOCOL = 1;
+export const AGENT_PROTOCOL = 2;
 /** The longest line the agent may send (bytes, newline excluded). */
 export const MAX_MESSAGE = 1024 * 1024;
 /** How much of the program's stderr is kept for error messages (bytes). */
@@ -186,9 +186,9 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   },
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
-  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean'), cacheProbe: optional(int(1)) },
+  forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean'), cacheProbe: optional(int(1)), heapMapWriter: optional(int(1)) },
   done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
-  error: { error: str(64 * 1024), where: optional(str(64 * 1024)) },
+  error: { error: str(64 * 1024), where: optional(str(64 * 1024)), heapMapWriter: optional((v) => v === true) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
 
@@ -274,6 +274,9 @@ const PHASE_TEXT: Record<Phase, string> = {
   done: 'after the measurement',
 };
 
+/** The Ruby agent's heap-map sibling, as messages name it. */
+const HEAP_MAP_WRITER = (pid: number) => `the heap map's writer (pid ${pid}, a fork of the program that runs ObjectSpace.dump_all)`;
+
 /** A death noticed: who and how. */
 interface Death {
   pid: number;
@@ -308,6 +311,9 @@ export class RubySession {
   /** the call-cache probe (Ruby, where a marking GC empties every call cache): a child that runs a full GC,
    *  then the workload, once the children are done; 0: none */
   cacheProbe = 0;
+  /** the Ruby agent's heap-map sibling, which reports the map itself (0: the program reports it, as the
+   *  Python agent does, having written it before the fork) */
+  heapMapWriter = 0;
   /** Rack requests each child answered (0 for other workloads) */
   readonly requestsServed = new Map<number, number>();
   /** per child, after some of its Rack requests: how many it had served and when (CLOCK_MONOTONIC µs) */
@@ -570,7 +576,8 @@ export class RubySession {
           // Ruby 3.1 prints a syntax error's place and text itself, then raises "compile error": name them
           const parse = /SyntaxError: compile error/.test(String(e.error)) ? /^(\S+:\d+): (.*syntax error.*)$/m.exec(this.stderrTail) : null;
           if (parse) throw new SessionError(`${this.who(e.pid)} raised SyntaxError: ${oneLine(parse[2])} (${oneLine(parse[1])})`);
-          throw new SessionError(`${this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
+          // (the heap map's writer says who it is: its error may come before `forked` names it)
+          throw new SessionError(`${e.heapMapWriter ? HEAP_MAP_WRITER(e.pid) : this.who(e.pid)} raised ${oneLine(String(e.error))}${e.where ? ` (${oneLine(String(e.where))})` : ''}`);
         }
         if (e.event === 'exited')
           throw new SessionError(`the program called exit (status ${e.status}) before the fork point${e.where ? ` at ${e.where}` : ''}: nothing to measure; remove the exit or call ${this.forkPointCall} before it`);
@@ -593,7 +600,7 @@ export class RubySession {
   /** When the first death was noticed (the program's exit included), if any. */
   private firstDeathAt(): number | undefined {
     this.noticeDeaths();
-    const times = [...this.deaths.values()].map((d) => d.at);
+    const times = this.failedDeaths().map((d) => d.at);
     if (this.exited || this.programGone) times.push(this.exitedAt ?? Date.now());
     return times.length ? Math.min(...times) : undefined;
   }
@@ -612,6 +619,7 @@ export class RubySession {
     if (pid === this.proc.pid) return 'the program';
     if (pid === this.twin) return `the twin (${pid})`;
     if (pid === this.cacheProbe) return `the call-cache probe (${pid})`;
+    if (pid === this.heapMapWriter) return HEAP_MAP_WRITER(pid);
     if (this.children.includes(pid)) return `child ${pid}`;
     return `process ${pid}`;
   }
@@ -638,7 +646,7 @@ export class RubySession {
   /** Checks /proc for deaths the watches have not reported yet (the program's too). */
   private noticeDeaths(): void {
     if (this.aborting || this.phase === 'done') return;
-    for (const pid of this.forkedPids()) {
+    for (const pid of [...this.forkedPids(), this.heapMapWriter]) {
       if (!pid || this.deaths.has(pid)) continue;
       const s = statOf(pid);
       if (!s || s.state === 'Z' || s.state === 'X') this.noteDeath(pid);
@@ -663,11 +671,18 @@ export class RubySession {
   deathError(): SessionError | undefined {
     this.noticeDeaths();
     if (this.exited || this.programGone) return this.programDeath();
-    const deaths = [...this.deaths.values()];
+    const deaths = this.failedDeaths();
     const d = deaths.find((x) => x.pid !== this.twin) ?? deaths[0];
     if (!d) return undefined;
     const how = describeWaitStatus(d.status);
     const where = PHASE_TEXT[d.phase];
+    if (d.pid === this.heapMapWriter) {
+      const fix =
+        d.status !== undefined && (d.status & 0x7f) === os.constants.signals.SIGXFSZ
+          ? "the program's file size limit (RLIMIT_FSIZE, ulimit -f) is below the map's size: raise it, or lift it for the run"
+          : 'something outside the program killed it (the OOM killer? see dmesg); run again';
+      return new SessionError(`${HEAP_MAP_WRITER(d.pid)} ${how} ${where}, before it finished the map: ${fix}`);
+    }
     if (d.pid === this.twin)
       return new SessionError(
         `the twin (pid ${d.pid}, the stopped fork-time image) ${how} ${where}: nothing else may signal the program's processes while cowscope measures; run again`,
@@ -740,8 +755,8 @@ export class RubySession {
       Date.now() + this.opts.bootTimeoutMs,
       () => `the strategy did not finish within ${seconds} s after the program reached the fork point: raise --timeout`,
     )) as unknown as RubySession['strategy'];
-    // The Ruby agent reports the heap map after `forked` (its sibling writes it while the children run:
-    // heapMapDone() waits for it), the Python agent before.
+    // The Ruby agent's heap map comes after `forked`, from the sibling `forked` names (it writes the map
+    // while the children run: heapMapDone() waits for it); the Python agent's before, from the program.
     const forked = await this.next(
       (e) => fromProgram(e, 'forked'),
       Date.now() + this.opts.bootTimeoutMs,
@@ -750,24 +765,26 @@ export class RubySession {
     const twin = forked.twin as number;
     const children = forked.children as number[];
     const probe = (forked.cacheProbe as number | undefined) ?? 0;
+    const writer = (forked.heapMapWriter as number | undefined) ?? 0;
     if (forked.heapAllocatableBytes !== undefined) this.heapAllocatableAtFork = Number(forked.heapAllocatableBytes);
     if (forked.workloadRegistered !== undefined) this.workloadRegistered = forked.workloadRegistered === true;
     // cowscope signals and kills these pids: they must be the program's own children.
-    for (const pid of [twin, ...children, ...(probe ? [probe] : [])]) {
+    for (const pid of [twin, ...children, ...(probe ? [probe] : []), ...(writer ? [writer] : [])]) {
       const s = statOf(pid);
       if (s && s.ppid !== this.proc.pid)
-        throw new SessionError(`the agent named process ${pid} as its twin or child, but its parent is ${s.ppid}, not the program ${this.proc.pid}: the program must not write to cowscope's control channel (fd 3)`);
+        throw new SessionError(`the agent named process ${pid} as its twin, child or heap-map writer, but its parent is ${s.ppid}, not the program ${this.proc.pid}: the program must not write to cowscope's control channel (fd 3)`);
     }
     if (children.length !== this.opts.children || new Set([twin, ...children, probe]).size !== children.length + 2)
       throw new SessionError(`the agent reported ${children.length} children for --children ${this.opts.children}: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
     this.twin = twin;
     this.children = children;
+    this.heapMapWriter = writer;
     // The probe is wanted where a marking GC empties every call cache, unless the strategy runs such a GC
     // itself (its children refill the caches: blame sees it); elsewhere it goes at once (the agent reaps it).
     const marks = this.opts.strategy.split('+').some((st) => (MARKING_GC_STEPS as readonly string[]).includes(st));
     if (probe && (this.opts.python || marks || !layoutFor(this.forkPoint.ruby)?.markEmptiesCallCaches)) this.kill([probe]);
     else this.cacheProbe = probe;
-    this.watch(this.forkedPids());
+    this.watch([...this.forkedPids(), ...(writer ? [writer] : [])]);
     await this.waitStopped(this.forkedPids(), Date.now() + this.opts.bootTimeoutMs, 'stop at the fork');
   }
 
@@ -782,12 +799,28 @@ export class RubySession {
     if (this.heapMap) return this.heapMap;
     const timeout = this.opts.bootTimeoutMs;
     const late = () => `the program did not finish its heap map within ${timeout / 1000} s after the workload: raise --timeout`;
-    const map = (await this.next((e) => e.event === 'heap_map' && e.pid === this.proc.pid, Date.now() + timeout, late)) as unknown as { path: string; seconds: number; bytes: number };
+    const map = (await this.next((e) => this.isHeapMap(e), Date.now() + timeout, late)) as unknown as { path: string; seconds: number; bytes: number };
     if (path.resolve(map.path) !== path.resolve(this.opts.heapMapPath))
       throw new SessionError(`the agent wrote its heap map to ${map.path}, not to ${this.opts.heapMapPath} as told: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
     checkHeapMap(this.opts.heapMapPath, this.maxHeapMapBytes);
     this.heapMap = map;
     return map;
+  }
+
+  /** The heap map's report, from its writer (the Ruby agent's sibling) or else the program. */
+  private isHeapMap(e: AgentEvent): boolean {
+    return e.event === 'heap_map' && e.pid === (this.heapMapWriter || this.proc.pid);
+  }
+
+  /** The heap map's writer ends once it has reported the map: that exit is no death. */
+  private writerReported(pid: number): boolean {
+    return pid === this.heapMapWriter && (this.heapMap !== undefined || this.events.some((e) => this.isHeapMap(e)));
+  }
+
+  /** The deaths that end the run: all but the heap-map writer's after its report (read before the grace
+   *  for deaths is over: it writes the report before it exits). */
+  private failedDeaths(): Death[] {
+    return [...this.deaths.values()].filter((d) => !this.writerReported(d.pid));
   }
 
   /** Polls until every pid is stopped (state T), as the agent's processes are when they wait. */
@@ -898,7 +931,7 @@ export class RubySession {
   /** Any failure: kill everything now and reap it. Safe to call more than once. */
   async abort(): Promise<void> {
     this.aborting = true;
-    this.kill(this.forkedPids());
+    this.kill([...this.forkedPids(), this.heapMapWriter]);
     this.kill([this.proc.pid ?? 0]);
     await this.finish(5000);
   }
@@ -930,7 +963,7 @@ export class RubySession {
     // The parent is gone: its children were reaped by it, or are ours now (subreaper), as is anything
     // they started that left the group. Kill and reap every such orphan.
     for (let i = 0; i < 500; i++) {
-      const orphans = [...new Set([...this.forkedPids(), ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
+      const orphans = [...new Set([...this.forkedPids(), this.heapMapWriter, ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
       if (!orphans.length) break;
       for (const pid of orphans) {
         this.kill([pid]);

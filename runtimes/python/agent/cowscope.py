@@ -33,7 +33,7 @@ import time
 import types
 
 # The control protocol's version: cowscope's driver (AGENT_PROTOCOL) must match.
-PROTOCOL = 1
+PROTOCOL = 2
 PR_SET_PDEATHSIG = 1
 # The most request marks a child sends in "done" (the driver's REQUEST_MARKS)
 REQUEST_MARKS = 64

@@ -10,7 +10,8 @@
 #   2. forks, back to back, a throwaway sibling that writes the heap map (ObjectSpace.dump_all, full:
 #      true; on Ruby 3.1 dump_all sets string coderange bits, so it must not run in the parent), a
 #      reference twin and N children; twin and children stop themselves at once (SIGSTOP): the twin keeps
-#      the fork-time image; the parent reports `forked`, then `heap_map` when the sibling is done;
+#      the fork-time image; the parent reports `forked` (naming the sibling) and waits, quiet; the sibling
+#      reports `heap_map` when it is done;
 #   4. each child, when cowscope continues it (SIGCONT = go), runs the workload, reports done and stops
 #      again so that cowscope can read it while it is quiescent;
 #   5. the parent waits for `release`, reaps everyone and exits without running at_exit handlers twice.
@@ -30,12 +31,13 @@
 # `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
 # app may call them unconditionally. Standard library only.
 
+require 'io/wait' # IO#wait_readable (core from 3.2)
 require 'json'
 require 'objspace'
 
 module Cowscope
   # The control protocol's version: cowscope's driver (runtimes/ruby/driver.ts, AGENT_PROTOCOL) must match.
-  PROTOCOL = 1
+  PROTOCOL = 2
   # prctl(2) option and the signal a process gets when its parent dies
   PR_SET_PDEATHSIG = 1
   SIGKILL_NUMBER = 9
@@ -229,13 +231,13 @@ module Cowscope
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
         report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
-                          workloadRegistered: !@workload.nil?) # after the strategy: a custom step may register it
-        finish_heap_map(*sibling)
+                          workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
+                          heapMapWriter: sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
-        release(pids)
+        release([sibling, *pids])
         raise
       end
-      wait_for_release(pids)
+      wait_for_release([sibling, *pids])
     end
 
     # A strategy is one or more named steps joined by +, applied in order. Each step returns its label
@@ -334,29 +336,26 @@ module Cowscope
       "custom (#{File.basename(CONFIG.fetch('beforeFork'))})"
     end
 
-    # Starts the heap map: a throwaway sibling fork writes it. Returns what finish_heap_map needs.
+    # The heap map: a throwaway sibling fork writes it and tells cowscope itself, so that the parent has
+    # nothing to do after the fork. (When the parent waited for it and reported, those writes of the
+    # parent's raced cowscope's read of the family: 19 pages copied by the parent in one run, 38 in the
+    # next, on the same program.) Returns the sibling's pid; the parent reaps it at release.
     def fork_heap_map(path)
       started = monotonic
       parent = Process.pid
-      sibling = fork do
+      fork do
         status = 1
         begin
           die_with_parent(parent)
           File.open(path, 'w') { |f| ObjectSpace.dump_all(output: f, **dump_options) }
+          report('heap_map', path: path, seconds: monotonic - started, bytes: File.size(path))
           status = 0
+        rescue Exception => e # rubocop:disable Lint/RescueException -- told to cowscope, then the fork ends
+          report('error', error: clip("#{e.class}: #{e.message}"), heapMapWriter: true)
         ensure
           exit!(status) # never run the program's at_exit handlers in a helper fork
         end
       end
-      [sibling, path, started]
-    end
-
-    # Waits for the heap-map sibling and tells cowscope the map is complete.
-    def finish_heap_map(sibling, path, started)
-      _, status = Process.wait2(sibling)
-      raise "heap map sibling failed (#{status.inspect})" unless status.success?
-
-      report('heap_map', path: path, seconds: monotonic - started, bytes: File.size(path))
     end
 
     # The twin first, then the children, in a tight loop: whatever the parent writes between two forks
@@ -513,8 +512,12 @@ module Cowscope
 
     # The parent waits. On `release`, when cowscope goes away (EOF, or the
     # report itself fails), or on any error, every child still alive is killed and all are reaped; then
-    # the parent leaves without running at_exit handlers again.
+    # the parent leaves without running at_exit handlers again. It waits for the channel to be readable
+    # before it reads: the read buffer IO#gets allocates is a malloc large enough to consolidate glibc's
+    # fastbins, a write to pages all over the heap (7 more pages copied by the parent, while cowscope
+    # reads the family).
     def wait_for_release(pids)
+      channel.wait_readable
       loop do
         line = channel.gets
         break if line.nil? || JSON.parse(line)['cmd'] == 'release'
