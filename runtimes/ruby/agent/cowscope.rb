@@ -513,9 +513,8 @@ module Cowscope
     # The parent waits. On `release`, when cowscope goes away (EOF, or the
     # report itself fails), or on any error, every child still alive is killed and all are reaped; then
     # the parent leaves without running at_exit handlers again. It waits for the channel to be readable
-    # before it reads: the read buffer IO#gets allocates is a malloc large enough to consolidate glibc's
-    # fastbins, a write to pages all over the heap (7 more pages copied by the parent, while cowscope
-    # reads the family).
+    # before it reads: a blocking IO#gets from the start (which allocates the IO's read buffer then)
+    # copied 7 more pages of the parent's, scattered over the malloc heap, while cowscope read the family.
     def wait_for_release(pids)
       channel.wait_readable
       loop do
