@@ -31,7 +31,6 @@
 # `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
 # app may call them unconditionally. Standard library only.
 
-require 'io/wait' # IO#wait_readable (core from 3.2)
 require 'json'
 require 'objspace'
 
@@ -512,11 +511,8 @@ module Cowscope
 
     # The parent waits. On `release`, when cowscope goes away (EOF, or the
     # report itself fails), or on any error, every child still alive is killed and all are reaped; then
-    # the parent leaves without running at_exit handlers again. It waits for the channel to be readable
-    # before it reads: a blocking IO#gets from the start (which allocates the IO's read buffer then)
-    # copied 7 more pages of the parent's, scattered over the malloc heap, while cowscope read the family.
+    # the parent leaves without running at_exit handlers again.
     def wait_for_release(pids)
-      channel.wait_readable
       loop do
         line = channel.gets
         break if line.nil? || JSON.parse(line)['cmd'] == 'release'
