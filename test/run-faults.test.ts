@@ -29,7 +29,7 @@ test.after.each(() => {
 function assertOneLine(stderr: string, pattern: RegExp): void {
   const ours = stderr.split('\n').filter((l) => l.startsWith('cowscope: '));
   assert.is(ours.length, 1, `one line of cowscope's own:\n${stderr}`);
-  assert.match(ours[0], pattern);
+  assert.match(ours[0], pattern, ours[0]);
   assert.not.match(stderr, /\n\s+at /, 'no stack trace');
 }
 
@@ -139,7 +139,7 @@ for (const { ruby, version } of testRubies())
   test(`Ruby ${version}: the heap map's writer killed by SIGXFSZ, or raising EFBIG: one line naming it and the limit, exit 2, all reaped`, () => {
     const killed = runCowscope(['run', '--children', '1', '--', ruby, fixture('map_fails.rb')]);
     assert.is(killed.status, 2, killed.stderr);
-    assertOneLine(killed.stderr, /^cowscope: the heap map's writer \(pid \d+, a fork of the program that runs ObjectSpace\.dump_all\) was killed by SIGXFSZ (at the fork|during the workload)[^,]*, before it finished the map: the program's file size limit \(RLIMIT_FSIZE, ulimit -f\) is below the map's size: raise it/);
+    assertOneLine(killed.stderr, /^cowscope: the heap map's writer \(pid \d+, a fork of the program that runs ObjectSpace\.dump_all\) was killed by SIGXFSZ (at the fork|during the workload|while cowscope read)[^:]*, before it finished the map: the program's file size limit \(RLIMIT_FSIZE, ulimit -f\) is below the map's size: raise it/);
     const raised = runCowscope(['run', '--children', '1', '--', ruby, fixture('map_fails.rb')], { COWSCOPE_FIXTURE_XFSZ: 'ignore' });
     assert.is(raised.status, 2, raised.stderr);
     assertOneLine(raised.stderr, /^cowscope: the heap map's writer \(pid \d+, a fork of the program that runs ObjectSpace\.dump_all\) raised (Errno::EFBIG: File too large|IOError: full buffer)/);

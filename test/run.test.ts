@@ -415,4 +415,17 @@ test('outputs that name an input or each other, and values past the limits: one 
   assert.not.ok(fs.existsSync(out), 'no output written');
 });
 
+// fixtures/ruby/marking_at_fork.rb: the fork point while a major GC marks incrementally, still marking when
+// the children are done. Before, the child reported gcMarks -1 (GC.count counts a GC when it starts: the
+// parent's was left out twice), which cowscope refused as a malformed message: such a program could not be
+// measured at all (3.1.2 and 3.3.8 here).
+for (const { ruby, version } of testRubies())
+  test(`Ruby ${version}: a fork point while a GC marks, still marking at the end: measured, the GC one the children ran but none they marked whole`, () => {
+    const save = path.join(tmp.dir, `marking-${version}.cow`);
+    const r = runCowscope(['run', '--json', '--children', '2', '--save', save, '--', ruby, fixture('marking_at_fork.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const run = loadCapture(save).run!;
+    assert.equal({ runs: run.gcRuns, full: run.gcFullRuns, marks: run.gcMarks }, { runs: [1, 1], full: [1, 1], marks: [0, 0] });
+  });
+
 test.run();

@@ -423,11 +423,15 @@ module Cowscope
       counts = a && a[3] > 0 ? %(,"allocated":#{a[2] - a[0]},"allocatedSteady":#{(a[2] - a[1]) * a[4] / (a[4] - a[3])}) : ''
       # The GC heap's growth in this child (heap_room_at_fork), in bytes; pages it freed again count less.
       grown = (gc.stat(:heap_allocated_pages) - @heap_pages_at_fork) * @heap_page_bytes
+      # GC.count counts a GC when it starts: one whose marking is under way now is left out only if it
+      # started here (a GC under way at the fork, still marking, was counted before the go: -1 before).
+      runs = gc.count - gc_at_go
+      marks = runs > 0 && gc.latest_gc_info(:state) == :marking ? runs - 1 : runs
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
       # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
       # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now).
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{gc.count - gc_at_go + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{gc.count - gc_at_go - (gc.latest_gc_info(:state) == :marking ? 1 : 0)},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{runs + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{marks},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
