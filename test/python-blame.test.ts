@@ -95,6 +95,22 @@ function fixtureChild(python: string, version: string, fixture: string): { r: Sp
   return { r, child, summary: `${version}: ${blameSummary(child.blame)}` };
 }
 
+/** fixtureChild, with the fixture's ground truth (what it writes to COWSCOPE_FIXTURE_OUT: a line each, split
+ *  at spaces) and the cause of every changed word of the child (causesOfWords of the run's capture). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function fixtureWords(python: string, version: string, fixture: string): { child: any; summary: string; wordCause: Map<number, string>; lines: string[][] } {
+  const save = path.join(tmp.dir, `${fixture}-${version}.cow`);
+  const out = path.join(tmp.dir, `${fixture}-${version}.txt`);
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)], { COWSCOPE_FIXTURE_OUT: out });
+  assert.is(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout).children[0];
+  assertTotals(child);
+  const capture = loadCapture(save);
+  const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
+  const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
+  return { child, summary: `${version}: ${blameSummary(child.blame)}`, wordCause, lines };
+}
+
 for (const { python, version } of PYTHONS) {
   for (const p of PLANTED)
     test(`Python ${version} ${p.mode}: >= 85% of copied pages on the ${p.family} family, unknown + same-value <= 5%`, () => {
@@ -288,16 +304,8 @@ for (const { python, version } of PYTHONS) {
   // glibc chunk the fork path wrote beside the first buffer, a code object's counter; how many such pages
   // depends on the heap's layout, which the checkout's path length shifts: 1 to 3 here.)
   test(`Python ${version} ctypes_mmap: a ctypes object's memory and an mmap's pages the worker writes are py.mutation.buffer`, () => {
-    const save = path.join(tmp.dir, `ctypes-${version}.cow`);
-    const out = path.join(tmp.dir, `ctypes-${version}.txt`);
-    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'ctypes_mmap.py')], { COWSCOPE_FIXTURE_OUT: out });
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${blameSummary(child.blame)}`;
-    const capture = loadCapture(save);
-    const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
-    const extents = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([kind, at, size]) => ({ kind, at: parseInt(at, 16), size: parseInt(size, 16) }));
+    const { child, summary, wordCause, lines } = fixtureWords(python, version, 'ctypes_mmap.py');
+    const extents = lines.map(([kind, at, size]) => ({ kind, at: parseInt(at, 16), size: parseInt(size, 16) }));
     assert.equal([extents.filter((e) => e.kind === 'buffer').length, extents.filter((e) => e.kind === 'mapping').length], [20_000, 1]);
     // the written words: byte 100 of each buffer, the first byte of each page of the mapping
     const written = extents.flatMap((e) => (e.kind === 'buffer' ? [e.at + 100] : Array.from({ length: e.size / 4096 }, (_, i) => e.at + i * 4096))).map((a) => a - (a % 8));
@@ -508,16 +516,7 @@ for (const { python, version } of PYTHONS) {
   // tuples and dicts a type's free list keeps (2,000 and 80) py.obmalloc.alloc (their links read as a
   // new object in the block).
   test(`Python ${version} evict: preloaded objects a worker frees are py.obmalloc.free, their heads and buffers too`, () => {
-    const save = path.join(tmp.dir, `evict-${version}.cow`);
-    const out = path.join(tmp.dir, `evict-${version}.txt`);
-    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'evict.py')], { COWSCOPE_FIXTURE_OUT: out });
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const summary = `${version}: ${blameSummary(child.blame)}`;
-    const capture = loadCapture(save);
-    const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
-    const freed = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const { child, summary, wordCause, lines: freed } = fixtureWords(python, version, 'evict.py');
     const count = (kind: string) => freed.filter(([k]) => k === kind).length;
     assert.equal([count('dict'), count('list'), count('tuple')], [10_000, 5_000, 5_000]);
     // Per object freed: its count (to 0: always changed); its GC head's first word (pymalloc's link,
