@@ -1,7 +1,8 @@
 // cowscope run when things die or go wrong, against real processes: a child that exits or is killed
-// during the workload, the Ruby parent killed, signals to cowscope (INT is in run.test.ts), cowscope
-// SIGKILLed (its family dies by itself, its folder is swept by the next run), a workload that kills its
-// parent, and an agent that speaks another protocol or sends malformed or oversized messages.
+// during the workload, the heap map's writer killed or failing, the Ruby parent killed, signals to
+// cowscope (INT is in run.test.ts), cowscope SIGKILLed (its family dies by itself, its folder is swept by
+// the next run), a workload that kills its parent, and an agent that speaks another protocol or sends
+// malformed or oversized messages.
 
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
