@@ -646,7 +646,7 @@ export class RubySession {
   /** Checks /proc for deaths the watches have not reported yet (the program's too). */
   private noticeDeaths(): void {
     if (this.aborting || this.phase === 'done') return;
-    for (const pid of [...this.forkedPids(), this.heapMapWriter]) {
+    for (const pid of this.agentForks()) {
       if (!pid || this.deaths.has(pid)) continue;
       const s = statOf(pid);
       if (!s || s.state === 'Z' || s.state === 'X') this.noteDeath(pid);
@@ -784,7 +784,7 @@ export class RubySession {
     const marks = this.opts.strategy.split('+').some((st) => (MARKING_GC_STEPS as readonly string[]).includes(st));
     if (probe && (this.opts.python || marks || !layoutFor(this.forkPoint.ruby)?.markEmptiesCallCaches)) this.kill([probe]);
     else this.cacheProbe = probe;
-    this.watch([...this.forkedPids(), ...(writer ? [writer] : [])]);
+    this.watch(this.agentForks());
     await this.waitStopped(this.forkedPids(), Date.now() + this.opts.bootTimeoutMs, 'stop at the fork');
   }
 
@@ -920,6 +920,12 @@ export class RubySession {
     return [this.twin, ...this.children, ...(this.cacheProbe ? [this.cacheProbe] : [])];
   }
 
+  /** forkedPids and the heap map's writer: every fork of the agent's that cowscope watches and kills (the
+   *  writer is never stopped, so it is not among those waited for at the fork). */
+  private agentForks(): number[] {
+    return [...this.forkedPids(), ...(this.heapMapWriter ? [this.heapMapWriter] : [])];
+  }
+
   /** Normal end: children and twin are killed, the parent reaps them and exits. */
   async release(): Promise<void> {
     this.phase = 'done';
@@ -931,7 +937,7 @@ export class RubySession {
   /** Any failure: kill everything now and reap it. Safe to call more than once. */
   async abort(): Promise<void> {
     this.aborting = true;
-    this.kill([...this.forkedPids(), this.heapMapWriter]);
+    this.kill(this.agentForks());
     this.kill([this.proc.pid ?? 0]);
     await this.finish(5000);
   }
@@ -963,7 +969,7 @@ export class RubySession {
     // The parent is gone: its children were reaped by it, or are ours now (subreaper), as is anything
     // they started that left the group. Kill and reap every such orphan.
     for (let i = 0; i < 500; i++) {
-      const orphans = [...new Set([...this.forkedPids(), this.heapMapWriter, ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
+      const orphans = [...new Set([...this.agentForks(), ...adoptedChildren()])].filter((pid) => pid && statOf(pid));
       if (!orphans.length) break;
       for (const pid of orphans) {
         this.kill([pid]);
