@@ -16,7 +16,7 @@ import type { MemoryTotals, Vma } from './procfs-parse';
 import type { HeapObjects } from './probe';
 import type { Ranges, RubyStructures } from '../runtimes/ruby/discover';
 import type { Pools, PythonStructures } from '../runtimes/python/discover';
-import type { PythonHeapMap } from '../runtimes/python/heap-map';
+import { TYPE_BASES, type PythonHeapMap } from '../runtimes/python/heap-map';
 import type { MallocChunks } from '../allocators/glibc/chunks';
 
 export const CAPTURE_FORMAT = 'cowscope.capture/1';
@@ -664,6 +664,12 @@ function python(c: Checker, v: unknown): PythonStructures {
     c.elements(q, words, 0, 0xfff8, 8, 'a byte offset of an 8-byte word (0: none)');
     return words;
   });
+  const typeBases = c.optional(`${p}.map.typeBases`, mp.typeBases, (q, x) => {
+    const bases = c.typed(q, x, 'Uint8Array');
+    c.length(q, bases, types.length, `one per type in ${p}.map.types`);
+    c.elements(q, bases, 0, TYPE_BASES.length - 1, 1, 'an index into TYPE_BASES (0: neither str nor bytes)');
+    return bases;
+  });
   const buffers = columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start');
   const garbageBuffers = c.optional(`${p}.map.garbageBuffers`, mp.garbageBuffers, (q, x) => {
     const flags = c.typed(q, x, 'Uint8Array');
@@ -675,6 +681,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     objects,
     types,
     ...(typeHashWords ? { typeHashWords } : {}),
+    ...(typeBases ? { typeBases } : {}),
     code: columns(c, `${p}.map.code`, mp.code, { start: 'Float64Array', bytes: 'Float64Array' }, 'start'),
     buffers,
     ...(garbageBuffers ? { garbageBuffers } : {}),

@@ -174,6 +174,18 @@ for (const { python, version } of PYTHONS) {
     assert.ok(blameRow(child, 'py.mutation.object').words <= 8, summary);
   });
 
+  // fixtures/python/str_subclass.py: the same lazily cached words in instances of a str subclass and a
+  // bytes subclass (20,000 hashed each: one word an object; 10,000 non-ASCII ones bound as sqlite3
+  // parameters: two words each), and a program's class named str whose slot lies where a str's hash
+  // does, set in 10,000 instances. QA: the subclasses' words were py.mutation.object (472-631 pages a
+  // child for the UTF-8 forms alone), the map naming the subclass, not the base, as the object's type.
+  test(`Python ${version} str_subclass: a hash or UTF-8 form cached in a str or bytes subclass's instance is the interpreter's, a class named str is not one`, () => {
+    const { child, summary } = fixtureChild(python, version, 'str_subclass.py');
+    assert.is(blameRow(child, 'py.str.hash').words, 40_000, summary);
+    assert.is(blameRow(child, 'py.str.utf8').words, 20_000, summary);
+    assert.is(blameRow(child, 'py.mutation.object').words, 10_000, summary);
+  });
+
   // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which
   // collects. The agent checked the function with inspect.signature, importing inspect after the freeze:
   // its modules' objects unfrozen in the parent, 112 pages a child py.gc.freeze-missing (3.11; QA: 114-191

@@ -15,7 +15,7 @@ import { forkPathCopied, forkWroteWord } from '../../analyzers/fork-path';
 import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
-import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE } from './heap-map';
+import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE, TYPE_BASES } from './heap-map';
 import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, POOL_HEADER, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
 
 interface Context {
@@ -87,6 +87,9 @@ interface At {
   /** map object holding the word (-1: none), its type name, the word's offset from id(o) */
   obj: number;
   type: string;
+  /** str or bytes where the object is one, or of a subclass of one (the words CPython caches in it lie
+   *  where they do in the base: its hash, a str's UTF-8 form); '' otherwise */
+  base: string;
   off: number;
   /** pool of the fork-time image (-1: none) and the word's offset in it; the child's pool */
   pool: number;
@@ -100,6 +103,14 @@ interface At {
   block: number;
   blockObj: number;
   blockFirst: { O: Word; N: Word } | null;
+}
+
+/** str or bytes for an object of type index t that is one or whose type subclasses one, else '' (a
+ *  capture made before the map named bases: the type's own name). */
+function baseOf(map: PythonHeapMap, t: number): string {
+  if (map.typeBases) return TYPE_BASES[map.typeBases[t]] ?? '';
+  const name = map.types[t];
+  return name === 'str' || name === 'bytes' ? name : '';
 }
 
 /** A reference count's change: a small step of a mortal object's count (3.12+: its low 32 bits; an
@@ -247,11 +258,14 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   { cause: 'py.str.intern', when: (w) => w.obj >= 0 && w.type === 'str' && w.off === 0 && w.ctx.L?.refcount === 'u32' && madeImmortal(w.O, w.N) },
   { cause: 'py.refcount', when: (w) => w.obj >= 0 && w.off === 0 && refcountStep(w.ctx.L, w.O, w.N) },
   { cause: 'py.specialize.code', when: (w) => w.obj >= 0 && w.type === 'code' && inAdaptive(w) },
-  { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.type === 'str' && w.off === w.ctx.L?.strHash) || (w.type === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
+  // (of a subclass's instance too: QA, 20,000 instances of a str subclass and of a bytes subclass hashed
+  // in the child, one word each, were py.mutation.object, "the program changed a field")
+  { cause: 'py.str.hash', when: (w) => w.obj >= 0 && ((w.base === 'str' && w.off === w.ctx.L?.strHash) || (w.base === 'bytes' && w.off === w.ctx.L?.bytesHash)) },
   // A non-ASCII str's UTF-8 form, made on first use and kept (its length, and the pointer to a chunk of
   // its own), both 0 at the fork. Found on workers binding 40,000 preloaded non-ASCII strs as sqlite3
-  // parameters (QA): 946-1,107 pages a child py.mutation.object, first written by unicode_fill_utf8.
-  { cause: 'py.str.utf8', when: (w) => w.obj >= 0 && w.type === 'str' && !!w.ctx.L && (w.off === w.ctx.L.strUtf8 || w.off === w.ctx.L.strUtf8 + 8) && isZero(w.O) },
+  // parameters (QA): 946-1,107 pages a child py.mutation.object, first written by unicode_fill_utf8; the
+  // same of a str subclass's instances (their own type's name: Django's SafeString), 472-631 pages.
+  { cause: 'py.str.utf8', when: (w) => w.obj >= 0 && w.base === 'str' && !!w.ctx.L && (w.off === w.ctx.L.strUtf8 || w.off === w.ctx.L.strUtf8 + 8) && isZero(w.O) },
   // The hash other types cache (the map names the field per type): found on a program whose workers
   // hashed 50,000 preloaded datetimes, 50,000 Decimals and 20,000 frozensets, one word each: 3,086 pages
   // a child of py.mutation.object on 3.11, "the program changed a field", where it had only read.
@@ -582,7 +596,8 @@ class PythonPageBlamer implements PageBlamer {
     // Objects whose type pointer (at id+8) changed: the block was freed and holds another object now. So
     // does an object of a type whose value never changes (an int's digits) with a word past its header
     // changed: freed, and its block given to a new object of the same type.
-    const fixed = ctx.map.types.map((t) => VALUE_FIXED.get(t));
+    // (by name, but a program's class named str or bytes is neither: its map type has no such base)
+    const fixed = ctx.map.types.map((t, i) => ((t === 'str' || t === 'bytes') && baseOf(ctx.map, i) !== t ? undefined : VALUE_FIXED.get(t)));
     for (let k = 0; k < wordAddr.length; k++) {
       const a = wordAddr[k];
       // a pool header's size class (the high half of the word at +32), changed: the pool was emptied and
@@ -644,6 +659,7 @@ class PythonPageBlamer implements PageBlamer {
       N: this.values.newAt(k),
       obj,
       type: obj >= 0 ? (ctx.map.types[objects.type[obj]] ?? 'unknown') : '',
+      base: obj >= 0 ? baseOf(ctx.map, objects.type[obj]) : '',
       off: obj >= 0 ? addr - objects.addr[obj] : 0,
       pool,
       poolOff: poolStart >= 0 ? addr - poolStart : -1,

@@ -465,6 +465,22 @@ _CODE_FIELDS = ("co_consts", "co_names", "co_filename", "co_name", "co_qualname"
 MANAGED_DICT = 1 << 4
 MANAGED_WEAKREF = 1 << 3
 HEAPTYPE = 1 << 9
+# Py_TPFLAGS_UNICODE_SUBCLASS, Py_TPFLAGS_BYTES_SUBCLASS: str and bytes and every subclass of them (3.8-3.13).
+# A subclass's instance keeps its base's header, with the words CPython fills lazily (the hash; a str's
+# UTF-8 form): the map names the base, since the type's own name is the program's (Django's SafeString,
+# markupsafe's Markup, a StrEnum).
+_BASE_FLAGS = (("str", 1 << 28), ("bytes", 1 << 27))
+
+
+def _base_of(flags):
+    """The _BASE_FLAGS name a type's flags carry, or "" (a function of its own: a generator in the walk
+    would make its locals cells, objects of the walk's own from its start)."""
+    for name, bit in _BASE_FLAGS:
+        if flags & bit:
+            return name
+    return ""
+
+
 # C types that cache their hash in the object on first use (-1 until then), and the field's byte offset:
 # the same on 3.8-3.13 (PySetObject.hash; the hashcode of _datetime's date, time, datetime and timedelta;
 # PyDecObject.hash). Known by identity, so a class of the program named so is not taken for one; their
@@ -744,8 +760,11 @@ def _garbage():
 
 def _walk(out):
     """Every object reachable from the GC's lists and sys.modules, one line each:
-      T <index> <type name> [<hash offset>]    (a type name, before its first use; for a type that
-                                                caches its hash in the object, the field's offset)
+      T <index> <type name> [<hash offset> [<base>]]
+                                               (a type name, before its first use; for a type that
+                                                caches its hash in the object, the field's offset
+                                                (else 0); for str, bytes and their subclasses, which
+                                                of the two: _BASE_FLAGS)
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
                                                 8 in a young generation (0 or 1) at the fork,
                                                 16 garbage at the fork: _garbage)
@@ -820,7 +839,7 @@ def _walk(out):
     def w(line, write=out.write):
         write(line.encode())
 
-    names = {}  # (name, hash offset) -> index: one T line each
+    names = {}  # (name, hash offset, base) -> index: one T line each
     index_of = {}  # id(type) -> index
     hash_words = _hash_cache_words()
     type_mro = type.__dict__["__mro__"].__get__
@@ -882,10 +901,11 @@ def _walk(out):
                 if id(b) in hash_words:
                     hash_word = hash_words[id(b)]
                     break
-            k = names.get((name, hash_word))
+            base = _base_of(flags)
+            k = names.get((name, hash_word, base))
             if k is None:
-                k = names[(name, hash_word)] = len(names)
-                w(("T %d %s %d\n" % (k, name.replace(" ", "_"), hash_word)) if hash_word else ("T %d %s\n" % (k, name.replace(" ", "_"))))
+                k = names[(name, hash_word, base)] = len(names)
+                w(("T %d %s %d %s\n" % (k, name.replace(" ", "_"), hash_word, base)) if base else ("T %d %s %d\n" % (k, name.replace(" ", "_"), hash_word)) if hash_word else ("T %d %s\n" % (k, name.replace(" ", "_"))))
             index_of[id(t)] = k
         tracked = gc.is_tracked(o)
         state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if flags & TYPE_SUBCLASS else 0) | (8 if i in young else 0) | (16 if i in garbage else 0)
