@@ -77,6 +77,20 @@ test('3.3+: a promotion by the age the object had at the fork (struct heap_page 
   }
 });
 
+test("3.1: a promotion of a younger object by fewer marking GCs than aging takes is one GC's (it was reached through an old object)", () => {
+  const L = layoutFor('3.1.2');
+  assert.ok(L?.oneGcPromotes);
+  // age 0 at the fork (flags ...01), old now (age bits 3: ...61); age 1 (...21)
+  assert.is(flagsWordCause(L, w('1'), w('61'), undefined, 1), 'gc.promote-next', 'age 0, one marking GC');
+  assert.is(flagsWordCause(L, w('1'), w('61'), undefined, 2), 'gc.promote-next', 'age 0, two marking GCs');
+  assert.is(flagsWordCause(L, w('1'), w('61'), undefined, 3), 'gc.promote', 'age 0, three: aged old, or made old at once, not told');
+  assert.is(flagsWordCause(L, w('21'), w('61'), undefined, 1), 'gc.promote-next', 'age 1, one marking GC');
+  assert.is(flagsWordCause(L, w('21'), w('61'), undefined, 2), 'gc.promote', 'age 1, two');
+  assert.is(flagsWordCause(L, w('1'), w('61')), 'gc.promote', 'marks unknown (a live child)');
+  // 3.3+ age one GC at a time: the marks change nothing there
+  assert.is(flagsWordCause(layoutFor('3.3.8'), w('500002001'), w('500002021'), () => 0, 1), 'gc.promote');
+});
+
 test("a slot live at the fork that the child's GC freed: swept, moved, or refilled by a new object", () => {
   const { STRING } = T;
   const string = w('500002005'), array = w('500002007'), free = w('0'), moved = w('1e');

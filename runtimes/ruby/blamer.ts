@@ -158,6 +158,8 @@ interface FlagsChange {
   L: RubyLayout | undefined;
   /** 3.3+: the object's age at the fork (struct heap_page's age bits), asked only of a promotion */
   ageAtFork?: () => number | undefined;
+  /** the GCs whose marking ran whole in the child, where the run says (a live child's are not known) */
+  marks?: number;
 }
 
 const typeOf = (w: Word) => w.lo & FL.typeMask;
@@ -188,8 +190,8 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
   { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
-  { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
-  { cause: (f) => promoteCause(f.L!, f.ageAtFork?.()), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+  { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5, f.marks) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
+  { cause: (f) => promoteCause(f.L!, f.ageAtFork?.(), f.marks), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
   // A freeze of a String that also resized it (3.1's rb_str_freeze shrinks it to its length, clearing
   // the coderange): the freeze wrote the word. Found on a program freezing 100,000 preloaded Strings in
   // its workload (3.1.2): 4.6M of string.coderange-cleared a child, and prewarm predicted to save 96K of
@@ -219,8 +221,14 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
 ];
 
 /** A promotion by the child's GC: of an object one GC short of old at the fork, which any GC before the
- *  fork would have promoted there (each GC ages every young object it marks), or of a younger one. */
-const promoteCause = (L: RubyLayout, ageAtFork: number | undefined): string => (ageAtFork === L.oldAge - 1 ? 'gc.promote-next' : 'gc.promote');
+ *  fork would have promoted there (each GC ages every young object it marks), or of a younger one. On
+ *  3.1 (oneGcPromotes) a younger one too where the child's marking GCs (marks) were too few to age it
+ *  old: one of them made it old at once, as an object an old one references, and a GC before the fork
+ *  would have done so there. Found on a program whose workers ran one minor GC over 50,000 young Objects
+ *  held by a constant (QA, 3.1.2): gc.promote, and gc predicted to save nothing of what it saved. With as
+ *  many marks as aging needs, which way the object went is not told: gc.promote. */
+const promoteCause = (L: RubyLayout, ageAtFork: number | undefined, marks: number | undefined): string =>
+  ageAtFork === L.oldAge - 1 || (L.oneGcPromotes && ageAtFork !== undefined && marks !== undefined && marks < L.oldAge - ageAtFork) ? 'gc.promote-next' : 'gc.promote';
 
 /** Does a flags word say old (3.1/3.2: the age bits at the old age; 3.3+: FL_PROMOTED)? */
 const oldFlagsWord = (L: RubyLayout, w: Word): boolean => (L.ageInFlags ? (w.lo & FL.age) === FL.age : !!(w.lo & FL.promoted));
@@ -360,8 +368,8 @@ function isProgramSlot(s: SlotWord): boolean {
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
-export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined): string {
-  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork };
+export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined, marks?: number): string {
+  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork, marks };
   for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
   return mutation(f.t);
 }
@@ -432,6 +440,12 @@ function garbageAtFork(ctx: Context, s: Slot, newFlags: Word | undefined): boole
 /** The heap map's flags of an object (native/probe.ts HeapObjects.gcFlags): write-barrier protected, old. */
 const GC_FLAG_WB_PROTECTED = 1;
 
+/** The GCs whose marking ran whole in the child; a capture that does not say (older ones) counts one less
+ *  where a major GC may have been part-way through its incremental marking as the child stopped. */
+function markingGcs(ctx: Context): number {
+  return ctx.gcMarks ?? (onlyMinorGcs(ctx) ? ctx.gcRuns : ctx.gcRuns - 1);
+}
+
 /** Is the object in slot s younger than every object the child's GCs kept there could be: so the child's GC
  *  freed the fork-time object, and the slot holds a new one? Each GC, minor or major, marks every young
  *  object it keeps and ages it (if write-barrier protected), and a new object starts at age 0 (CRuby's
@@ -448,9 +462,7 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
   // an old object is freed by a major GC only, and a new one in its slot is young (or was promoted: not told)
   if (g & GC_FLAG_OLD) return ctx.gcFullRuns !== 0 && ctx.gcRuns > 0 && newFlags !== undefined && !oldFlagsWord(L, newFlags);
   if (!(g & GC_FLAG_WB_PROTECTED)) return false;
-  // the GCs whose marking ran whole in the child; a capture that does not say (older ones) counts one
-  // less where a major GC may have been part-way through its incremental marking as the child stopped
-  const marks = ctx.gcMarks ?? (onlyMinorGcs(ctx) ? ctx.gcRuns : ctx.gcRuns - 1);
+  const marks = markingGcs(ctx);
   if (marks < 1) return false;
   let atFork: number | undefined;
   let now: number | undefined;
@@ -472,7 +484,7 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
  *  looked up once per slot, which decides every other word where it is defined. */
 function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false, ivarsMoved = false): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
-  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot)));
+  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
   if (level) return level;
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
