@@ -280,6 +280,12 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // method defined or a module prepended in the child zeroes to invalidate it (vm_cc_invalidate). QA:
   // 2,000 methods defined in the child were object.singleton, one word each (3.1, 3.3).
   { cause: 'icache.call', when: (s) => s.type === T.IMEMO && s.imemo === IMEMO.callcache },
+  // A class's call-path tables (callable_m_tbl, cc_tbl; 3.3+ keep their pointers in the classext embedded
+  // in the slot), NULL until the first call through the class makes them. Found on workers asking 20,000
+  // preloaded objects for the singleton classes a prewarm had made for them (QA, 3.3.8): 812 pages of
+  // mutation.class, "the program changed a Class", one word a class, first written by
+  // callable_method_entry_or_negative.
+  { cause: 'icache.call', when: (s) => CLASS_TYPES.has(s.type) && !!s.L?.classCallTables.includes(s.off) && isZero(s.O) && !isZero(s.N) },
   { cause: 'object.singleton', when: (s) => s.off === 8 && s.type !== T.IMEMO }, // klass
   // where the embedded ivars were: the buffer's pointer (and on 3.1 its length and the class's ivar
   // index table) now that they live in a malloc'd buffer
