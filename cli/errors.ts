@@ -10,6 +10,18 @@ import { escapeControl } from './render/escape';
 export const EXIT_OK = 0;
 export const EXIT_USAGE = 2;
 
+/** The output could not be written to stdout (a full disk, /dev/full, an I/O error): a report cut
+ *  short must not pass for one with exit 0. One line to stderr, exit 2 (every process a command started
+ *  is reaped by then: the report is written last). A closed pipe (EPIPE) is no failure: `| head`. */
+export function outputLost(e: NodeJS.ErrnoException): never {
+  try {
+    fs.writeSync(2, `cowscope: cannot write the output to stdout (${e.code ?? e.message}): the report is incomplete; free space where it goes, or send it elsewhere\n`);
+  } catch {
+    // stderr is gone too: the exit status says it
+  }
+  process.exit(EXIT_USAGE);
+}
+
 /** Bad arguments: the message says what to type instead. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -19,7 +31,7 @@ export class UsageError extends Error {
 }
 
 /** Errors whose message is already the line to show. */
-const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError', 'FileInTheWayError']);
+const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError', 'FileInTheWayError', 'PlantedLinkError']);
 
 function named(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { EXIT_USAGE, UsageError, fail } from './errors';
+import { EXIT_USAGE, UsageError, fail, outputLost } from './errors';
 import { CommandName, OUTPUT_FILES, SPECS } from './commands/specs';
 
 // hideBin(process.argv) for plain node (no Electron): the words after the script.
@@ -33,9 +33,11 @@ function guardStreams(): void {
   guarded = true;
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
+    outputLost(e);
   });
   process.stderr.on('error', () => undefined);
 }
+
 
 /** All of text to fd 1, without a stream: a closed pipe ends the program quietly (exit 0), as the
  *  stream's EPIPE guard does; a non-blocking pipe that is full is waited on. */
@@ -47,7 +49,7 @@ function writeStdout(text: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') process.exit(0);
-      if (code !== 'EAGAIN') throw e;
+      if (code !== 'EAGAIN') outputLost(e as NodeJS.ErrnoException);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
   }
@@ -195,6 +197,7 @@ function outputFilesWritable(args: Record<string, unknown>): true {
         'a folder': `: name a file (e.g. ${path.join(file, example)})`,
         'not a file': ': name a regular file (it is replaced: written beside it, then renamed into place)',
         'not writable': ': name a file in a folder you can write',
+        'planted link': ': name the folder it leads to, if you trust it',
       }[why.problem];
       throw new UsageError(`cannot write ${file} (--${name}): ${why.text}${fix}`);
     }

@@ -4,10 +4,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { plantedLinkOn, tempNameFor } from '../native/files';
 
 export interface Unwritable {
   /** what is wrong, so that the caller can name the fix for its option or setting */
-  problem: 'no folder' | 'a folder' | 'not a file' | 'not writable';
+  problem: 'no folder' | 'a folder' | 'not a file' | 'not writable' | 'planted link';
   /** e.g. "folder /x does not exist" */
   text: string;
 }
@@ -28,6 +29,10 @@ export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replac
   const full = path.resolve(file);
   const dir = path.dirname(full);
   if (kind(dir) !== 'folder') return { problem: 'no folder', text: `folder ${dir} does not exist` };
+  // (path.resolve drops a trailing slash: "out.cow/" names a folder, which the rename would refuse at the end)
+  if (/[\\/]$/.test(file) && kind(full) !== 'folder') return { problem: 'a folder', text: 'it ends in a slash (a folder)' };
+  const link = plantedLinkOn(full);
+  if (link) return { problem: 'planted link', text: `${link} is a symbolic link of another user in a folder others can write, which cowscope does not follow (it may have been planted)` };
   const existing = kind(full);
   if (existing === 'folder') return { problem: 'a folder', text: 'it is a folder' };
   // A replaced file is renamed over: a device (/dev/null, as root) or a pipe would be replaced by a file.
@@ -38,6 +43,18 @@ export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replac
     fs.accessSync(target, fs.constants.W_OK);
   } catch (e) {
     return { problem: 'not writable', text: `${what} not writable (${(e as NodeJS.ErrnoException).code})` };
+  }
+  // access() answers for the mode bits, and root passes it where a file system refuses anyway (sysfs,
+  // a read-only mount): a replaced file's temporary name is made and removed again, as its write will
+  if (how === 'replace') {
+    const tmp = tempNameFor(full);
+    try {
+      fs.closeSync(fs.openSync(tmp, 'wx'));
+      fs.rmSync(tmp);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') return { problem: 'not writable', text: `folder ${dir} is not writable (${code})` };
+    }
   }
   return undefined;
 }

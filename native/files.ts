@@ -12,8 +12,10 @@ export function tempNameFor(file: string): string {
 
 /** Creates the temporary file tmp with data. Exclusively (O_CREAT|O_EXCL): a name already there, a
  *  symlink among them, is refused, never followed (as root, in a folder others can write, it may have been
- *  planted), and left alone. A write that fails once the file is made (a full disk) removes it. */
+ *  planted), and left alone; so is a path through a folder link another user planted (plantedLinkOn). A write that fails once the file is made (a full disk) removes it. */
 export function writeTemporary(tmp: string, data: string | Buffer): void {
+  const link = plantedLinkOn(tmp);
+  if (link) throw new PlantedLinkError(link);
   try {
     fs.writeFileSync(tmp, data, { flag: 'wx' });
   } catch (e) {
@@ -40,6 +42,42 @@ export function removeQuietly(file: string): void {
     fs.rmSync(file, { force: true });
   } catch {
     // a folder by that name, or no permission: the failure reported says enough
+  }
+}
+
+/** The first symbolic link among the folders of file's path that another user could have planted: one
+ *  owned by neither this process's user nor root, in a folder others may write (a /tmp-like folder). Its
+ *  path, or undefined. The temporary file is made exclusively and renamed over the last name, neither of
+ *  which follows a link there; a folder of the path is followed, and a link planted as one would send a
+ *  root cowscope's output over a file of the link's choosing (the kernel's protected_symlinks, when on,
+ *  refuses only the sticky folders' links, and may be off). */
+export function plantedLinkOn(file: string): string | undefined {
+  const uid = process.geteuid?.() ?? -1;
+  const parts = path.dirname(path.resolve(file)).split(path.sep).filter(Boolean);
+  let at: string = path.sep;
+  for (const part of parts) {
+    const next = path.join(at, part);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(next);
+    } catch {
+      return undefined; // a missing folder: the write fails on its own
+    }
+    if (st.isSymbolicLink() && st.uid !== uid && st.uid !== 0) {
+      const holder = fs.statSync(at);
+      if (holder.mode & 0o022) return next;
+    }
+    // the rest of the path from where the link leads (a link of a trusted owner is followed)
+    at = st.isSymbolicLink() ? fs.realpathSync(next) : next;
+  }
+  return undefined;
+}
+
+/** A folder of an output file's path is a link another user could have planted (plantedLinkOn). */
+export class PlantedLinkError extends Error {
+  constructor(readonly link: string) {
+    super(`${link} is a symbolic link of another user in a folder others can write: cowscope does not follow it (it may have been planted): name the folder it leads to, if you trust it`);
+    this.name = 'PlantedLinkError';
   }
 }
 

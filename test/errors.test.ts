@@ -243,6 +243,73 @@ test('an output file\'s temporary name planted as a symlink is refused, not foll
   }
 });
 
+// QA (as root): a folder link planted by another user in a folder others can write (sticky, as /tmp)
+// sent `run --save shared/dirlink/victim` over a root-only file, exit 0. Such a link is not followed:
+// refused before anything runs, and by the write itself.
+test('an output file whose path goes through a folder link another user planted in a folder others can write: refused, its target untouched', () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'planted-'));
+  try {
+    const guarded = path.join(dir, 'guarded');
+    fs.mkdirSync(guarded, { mode: 0o700 });
+    const victim = path.join(guarded, 'victim');
+    fs.writeFileSync(victim, 'precious');
+    const shared = path.join(dir, 'shared');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    const link = path.join(shared, 'dirlink');
+    fs.symlinkSync(guarded, link);
+    const out = path.join(link, 'victim');
+    if (isRoot()) {
+      fs.lchownSync(link, 65534, 65534); // nobody's link
+      const why = `${link} is a symbolic link of another user in a folder others can write`;
+      assert.throws(() => writeFileAtomically(out, 'report'), (e: Error) => describeError(e).startsWith(why));
+      assertOneLineError(runCli(['run', '--save', out, path.join(RUBY_FIXTURES, 'noop.rb')]), new RegExp(`^cowscope: cannot write ${out} \\(--save\\): ${why}, which cowscope does not follow \\(it may have been planted\\): name the folder it leads to, if you trust it$`));
+      assert.is(fs.readFileSync(victim, 'utf8'), 'precious', "the link's target is untouched");
+      assert.equal(fs.readdirSync(guarded), ['victim'], 'no temporary file there');
+      // the same link of this process's own user is its own: followed
+      fs.lchownSync(link, 0, 0);
+    }
+    writeFileAtomically(out, 'report');
+    assert.is(fs.readFileSync(victim, 'utf8'), 'report');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// QA: a file system that refuses the write though access() allows it (sysfs, as root), and a name ending
+// in a slash, failed only after the run (a raw "EACCES ... open" or "ENOTDIR ... rename", naming no fix).
+test('an output file the folder refuses though its mode allows, or a name ending in a slash: refused before anything runs', () => {
+  const marker = path.join(ROOT, 'dist', `ran-${process.pid}`);
+  const program = path.join(ROOT, 'dist', `marks-${process.pid}.rb`);
+  fs.writeFileSync(program, `File.write(${JSON.stringify(marker)}, 'ran')\n`);
+  try {
+    assertOneLineError(runCli(['run', '--save', `${path.join(ROOT, 'dist')}/new.cow/`, program]), /^cowscope: cannot write .*\/new\.cow\/ \(--save\): it ends in a slash \(a folder\): name a file/);
+    if (isRoot() && fs.existsSync('/sys/kernel')) assertOneLineError(runCli(['run', '--save', '/sys/kernel/x.cow', program]), /^cowscope: cannot write \/sys\/kernel\/x\.cow \(--save\): folder \/sys\/kernel is not writable \((EACCES|EROFS|EPERM)\): name a file in a folder you can write$/);
+    assert.not.ok(fs.existsSync(marker), 'the program did not run');
+  } finally {
+    fs.rmSync(program, { force: true });
+    fs.rmSync(marker, { force: true });
+  }
+});
+
+// QA: a report that could not be written to stdout (a full disk, /dev/full) exited 0, the file cut short.
+test('stdout that cannot be written (/dev/full): one line, exit 2, nothing left running; a closed pipe is no failure', () => {
+  // (doctor and report write through the stream, inspect with fs.writeSync, run once its processes are reaped)
+  const commands: string[][] = [['doctor'], ['inspect', String(process.pid)], ['run', '--children', '1', path.join(RUBY_FIXTURES, 'noop.rb')]];
+  for (const args of commands) {
+    const out = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), ...args], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 60_000 });
+      assert.is(r.status, 2, `${args[0]}: exit 2, got ${r.status}: ${r.stderr}`);
+      assert.is(r.stderr, 'cowscope: cannot write the output to stdout (ENOSPC): the report is incomplete; free space where it goes, or send it elsewhere\n', args[0]);
+    } finally {
+      fs.closeSync(out);
+    }
+  }
+  const piped = spawnSync('bash', ['-c', `node ${JSON.stringify(path.join(ROOT, 'dist', 'cli', 'main.js'))} doctor | head -c 1 > /dev/null; echo \${PIPESTATUS[0]}`], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(piped.stdout.trim(), '0', piped.stderr);
+});
+
 test('run: a --ruby that is not there says to check the path it was given, not to pass the flag', () => {
   assertOneLineError(runCli(['run', '--ruby', '/nonexistent/bin/ruby', path.join(RUBY_FIXTURES, 'noop.rb')]), /no Ruby at \/nonexistent\/bin\/ruby: check the path/);
 });

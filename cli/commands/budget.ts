@@ -84,6 +84,7 @@ function outputsWritable(cfg: BudgetConfig, updateBaseline: boolean, summary: st
         'a folder': `${set} a file name`,
         'not a file': `${set} a regular file (it is replaced: written beside it, then renamed into place)`,
         'not writable': `${set} a file in a folder you can write`,
+        'planted link': `${set} a path through the folder it leads to, if you trust it`,
       }[why.problem];
       throw new UsageError(`cannot write the baseline ${cfg.baseline} (--update-baseline): ${why.text}: ${fix}`);
     }

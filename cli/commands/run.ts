@@ -14,7 +14,7 @@ import { which } from '../../native/machine';
 import type { HeapMapFollower } from '../../runtimes/adapter';
 import { ChildFaultTracing } from '../../gather/faults';
 import type { RunAnalysis } from '../../analyzers/run-report';
-import { UsageError } from '../errors';
+import { UsageError, outputLost } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { escapeControl } from '../render/escape';
 import { EXAMPLE_PROGRAM, PYTHON_NAME, checkScript, scriptIndex, sizeLimit, wsgiSpecProblem } from '../args';
@@ -313,7 +313,11 @@ function listenForSignals(): void {
  *  ends, and a Ctrl-C then killed a cowscope whose report was complete (130, without a line). */
 export function writeReport(text: string): Promise<never> {
   return new Promise(() => {
-    process.stdout.write(text, () => {
+    process.stdout.write(text, (e) => {
+      if (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(0);
+        outputLost(e as NodeJS.ErrnoException);
+      }
       complete = true;
       process.exit();
     });
