@@ -133,8 +133,12 @@ export function inspectReport(
     );
   if (sharing.some((s) => s.pages.copiedByParent === null))
     notes.push(
-      `copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run) or, in the exact tier, siblings: copiedByParent is null for ${sharing.length === 1 ? 'this child' : 'children without siblings'}`,
+      `copied counts pages either side wrote after the fork; which side wrote needs a fork-time baseline (cowscope run) or, in the exact tier, siblings: copiedByParent is null for ${capture.meta.tier !== 'exact' ? 'every child in this tier (run as root for the exact one)' : sharing.length === 1 ? 'this child' : 'children without siblings'}`,
     );
+  // a worker given for its master (JSON says so too: its sharing is empty)
+  const only = capture.processes.length === 1 ? capture.processes[0] : undefined;
+  if (!sharing.length && only && only.ppid > 1)
+    notes.push(`process ${only.pid} has no children, so there is nothing to compare: if it is a worker, inspect its parent, which forked it: cowscope inspect ${only.ppid}`);
   if (!capture.meta.zeroPagesKnown) notes.push('zero pages could not be told apart on this kernel (no PAGEMAP_SCAN, not root): they count as shared');
   const unresolved = sharing.reduce((n, s) => n + s.unresolvedTies, 0);
   if (unresolved)

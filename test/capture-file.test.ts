@@ -231,8 +231,11 @@ test('inspect prints a command line with ANSI escapes escaped', async () => {
     assert.is(r.status, 0, r.stderr);
     assert.not.match(r.stdout, /\x1b/, 'no raw ESC');
     assert.ok(r.stdout.includes('\\x1b[31mevil\\x1b[0m 30'), r.stdout);
-    // no children: the way to its parent (a worker given for its master)
-    assert.ok(r.stdout.includes(`If ${proc.pid} is a worker, inspect its parent, which forked it: cowscope inspect ${process.pid}`), r.stdout);
+    // no children: the way to its parent (a worker given for its master), in the JSON's notes too
+    const hint = `process ${proc.pid} has no children, so there is nothing to compare: if it is a worker, inspect its parent, which forked it: cowscope inspect ${process.pid}`;
+    assert.ok(r.stdout.includes(`note: ${hint}`), r.stdout);
+    const json = runCowscope(['inspect', String(proc.pid), '--json']);
+    assert.ok((JSON.parse(json.stdout).notes as string[]).includes(hint), json.stdout);
   } finally {
     proc.kill('SIGKILL');
     await new Promise((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve(null) : proc.once('exit', resolve)));

@@ -63,9 +63,6 @@ export function renderInspectText(r: InspectReport, o: TextOptions): string {
       const who = execd.length === 1 ? `its child ${execd[0].pid} runs another program` : `its ${execd.length} children (${execd.map((s) => s.pid).join(', ')}) run other programs`;
       out.push(`Answer: ${who} (exec'd after the fork): no copy-on-write to measure; what ${execd.length === 1 ? 'it shares' : 'they share'} with the parent are the files both map (see the tables).`);
     } else out.push(...renderAnswer(forked, ps, o, { against: 'its parent', workers: Math.max(forked.length, 1) }));
-    // a worker given for its master: the way to what was asked
-    const only = r.processes.length === 1 ? r.processes[0] : undefined;
-    if (!forked.length && only && only.ppid > 1) out.push(`  If ${only.pid} is a worker, inspect its parent, which forked it: cowscope inspect ${only.ppid}`);
   } else
     for (const parent of parents) {
       const children = forked.filter((s) => s.parent === parent);
