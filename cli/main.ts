@@ -38,7 +38,6 @@ function guardStreams(): void {
   process.stderr.on('error', () => undefined);
 }
 
-
 /** All of text to fd 1, without a stream: a closed pipe ends the program quietly (exit 0), as the
  *  stream's EPIPE guard does; a non-blocking pipe that is full is waited on. */
 function writeStdout(text: string): void {

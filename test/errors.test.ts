@@ -199,6 +199,8 @@ test('run: --request takes one value, a config.ru needs --rack, --example goes a
   // the program after --request 'GET /' is the program, not a second request
   assertOneLineError(runCli(['run', '--request', 'GET /', noop]), /^cowscope: --request goes with --rack config\.ru \(Ruby\) or --wsgi module:app \(Python\)$/);
   assertOneLineError(runCli(['run', path.join(RUBY_FIXTURES, 'rack', 'config.ru')]), /^cowscope: .*rack\/config\.ru is a Rack app: run it with cowscope run --rack .*rack\/config\.ru$/);
+  // (QA: one that is not there was "a Rack app" too, and --rack then said it does not exist)
+  assertOneLineError(runCli(['run', path.join(RUBY_FIXTURES, 'rack', 'missing.ru')]), /^cowscope: the program .*rack\/missing\.ru does not exist: check the path$/);
   assertOneLineError(runCli(['run', '--example', noop]), /^cowscope: --example runs the bundled example: give no program, --rack or --wsgi with it$/);
   assertOneLineError(runCli(['run']), /give a program to run \(cowscope run app\.rb\), a Rack app \(cowscope run --rack config\.ru\), or --example/);
 });

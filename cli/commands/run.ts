@@ -164,7 +164,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
         : 'give a program to run (cowscope run app.rb), a Rack app (cowscope run --rack config.ru), or --example for the bundled example',
     );
   const script = scriptIndex(program);
-  if (script >= 0) checkScript(program[script], command);
+  // (a config.ru that is not there is a path to check, not a Rack app to run another way)
+  if (script >= 0 && fs.existsSync(path.resolve(args.cwd ?? process.cwd(), program[script]))) checkScript(program[script], command);
   if (script === 0 && !rubyNamed) notACommand(program[0], command, args.cwd);
   if (script >= 0) program[script] = existingFile(program[script], 'the program', args.cwd);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
