@@ -289,6 +289,8 @@ test('a workload that does not finish: --timeout reports the child and everythin
 
 const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: true }[] = [
   { name: 'an exception before the fork point', args: [fixture('raise.py')], message: /^cowscope: the program raised ValueError: boom before the fork \(.*raise\.py:1\)$/m, programRan: true },
+  // (QA: it named the agent's compile, cowscope.py:260)
+  { name: 'a syntax error', args: [fixture('syntax_error.py')], message: /^cowscope: the program raised SyntaxError: .* \(\S+\/syntax_error\.py:2\)$/m, programRan: true },
   { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m, programRan: true },
   { name: 'a missing script', args: ['--', 'python3', 'nowhere.py'], message: /^cowscope: the program nowhere\.py does not exist: check the path$/m },
   { name: 'a Ruby strategy step', args: ['--strategy', 'gc+compact', fixture('hello.py')], message: /unknown strategy step "compact" for a Python program .*use none, gc, freeze, disable/ },

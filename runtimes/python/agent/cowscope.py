@@ -156,6 +156,10 @@ def _where(e):
     """Where an exception was raised, as file:line: the innermost frame of the program's own code, not
     this agent's or the import machinery's (an error the agent raises for a wrong call points at the
     call); the innermost frame when every frame is theirs."""
+    # A SyntaxError in the program is raised by the compile the agent called: the program's file and line
+    # are the error's own (QA: a script that did not parse was named by the agent's line)
+    if isinstance(e, SyntaxError) and e.filename and e.lineno and not e.filename.startswith("<"):
+        return "%s:%d" % (e.filename, e.lineno)
     frames = []
     tb = e.__traceback__
     while tb is not None:
