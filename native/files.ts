@@ -53,9 +53,18 @@ export function removeQuietly(file: string): void {
  *  refuses only the sticky folders' links, and may be off). */
 export function plantedLinkOn(file: string): string | undefined {
   const uid = process.geteuid?.() ?? -1;
-  const parts = path.dirname(path.resolve(file)).split(path.sep).filter(Boolean);
+  // the folders still to walk, a link's own path walked in its place (a trusted link may lead through one
+  // that is not); `at` is a real folder throughout
+  const todo = path.dirname(path.resolve(file)).split(path.sep).filter(Boolean);
   let at: string = path.sep;
-  for (const part of parts) {
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      at = path.dirname(at);
+      continue;
+    }
     const next = path.join(at, part);
     let st: fs.Stats;
     try {
@@ -63,12 +72,15 @@ export function plantedLinkOn(file: string): string | undefined {
     } catch {
       return undefined; // a missing folder: the write fails on its own
     }
-    if (st.isSymbolicLink() && st.uid !== uid && st.uid !== 0) {
-      const holder = fs.statSync(at);
-      if (holder.mode & 0o022) return next;
+    if (!st.isSymbolicLink()) {
+      at = next;
+      continue;
     }
-    // the rest of the path from where the link leads (a link of a trusted owner is followed)
-    at = st.isSymbolicLink() ? fs.realpathSync(next) : next;
+    if (st.uid !== uid && st.uid !== 0 && fs.statSync(at).mode & 0o022) return next;
+    if (++links > 40) return undefined; // a loop: the write fails on its own (ELOOP)
+    const target = fs.readlinkSync(next);
+    todo.unshift(...target.split(path.sep).filter(Boolean));
+    if (path.isAbsolute(target)) at = path.sep;
   }
   return undefined;
 }

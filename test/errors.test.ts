@@ -268,6 +268,11 @@ test('an output file whose path goes through a folder link another user planted 
       assertOneLineError(runCli(['run', '--save', out, path.join(RUBY_FIXTURES, 'noop.rb')]), new RegExp(`^cowscope: cannot write ${out} \\(--save\\): ${why}, which cowscope does not follow \\(it may have been planted\\): name the folder it leads to, if you trust it$`));
       assert.is(fs.readFileSync(victim, 'utf8'), 'precious', "the link's target is untouched");
       assert.equal(fs.readdirSync(guarded), ['victim'], 'no temporary file there');
+      // reached through a link of root's own (trusted, followed), it is still that link
+      const trusted = path.join(dir, 'trusted');
+      fs.symlinkSync(path.join('shared', 'dirlink'), trusted);
+      assert.throws(() => writeFileAtomically(path.join(trusted, 'victim'), 'report'), (e: Error) => describeError(e).startsWith(why));
+      assert.is(fs.readFileSync(victim, 'utf8'), 'precious');
       // the same link of this process's own user is its own: followed
       fs.lchownSync(link, 0, 0);
     }
