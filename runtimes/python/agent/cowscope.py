@@ -909,7 +909,13 @@ def _walk(out):
             k = names.get((name, hash_word, base))
             if k is None:
                 k = names[(name, hash_word, base)] = len(names)
-                w(("T %d %s %d %s\n" % (k, name.replace(" ", "_"), hash_word, base)) if base else ("T %d %s %d\n" % (k, name.replace(" ", "_"), hash_word)) if hash_word else ("T %d %s\n" % (k, name.replace(" ", "_"))))
+                # the optional fields in order: the hash offset where either is given, then the base
+                fields = ["T", str(k), name.replace(" ", "_")]
+                if hash_word or base:
+                    fields.append(str(hash_word))
+                if base:
+                    fields.append(base)
+                w(" ".join(fields) + "\n")
             index_of[id(t)] = k
         tracked = gc.is_tracked(o)
         state = (1 if tracked else 0) | (2 if before is not None and tracked and i not in before else 0) | (4 if flags & TYPE_SUBCLASS else 0) | (8 if i in young else 0) | (16 if i in garbage else 0)
