@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT_USAGE, UsageError, fail, outputLost } from './errors';
 import { CommandName, OUTPUT_FILES, SPECS } from './commands/specs';
+import { didYouMean } from './suggest';
 
 // hideBin(process.argv) for plain node (no Electron): the words after the script.
 // bin/cowscope started node without NODE_EXTRA_CA_CERTS (see there): the programs cowscope starts get
@@ -139,28 +140,39 @@ function afterProgram(flag: string): boolean {
 }
 
 /** yargs' validation messages, made to say what to type: ordered rules, the first that matches. */
-const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined) => string][] = [
+const USAGE_RULES: [RegExp, (m: RegExpExecArray, command: string | undefined, options: readonly string[]) => string][] = [
   [/^Not enough non-option arguments/, (_, command) => `${command} needs ${requiredOf(command).join(' ') || 'more arguments'}: cowscope ${usageOf(command)}`],
-  [/^Unknown arguments?: (.*)$/, (m, command) => {
+  [/^Unknown arguments?: (.*)$/, (m, command, options) => {
     const words = unknownWords(m[1]);
+    // each mistyped option with the command's option nearest to it
+    const flagged = (w: string) => `${w}${didYouMean(w.replace(/^-+/, '').split('=')[0], options, (o) => `--${o}`)}`;
     const flags = words.filter((w) => w.startsWith('-'));
     // run and compare start a program: an option typed after it is the program's own, and goes after --
     // (a word it takes for the program may be an option's value: said as a question)
     const forProgram = PROGRAM_COMMANDS.has(command ?? '') && flags.length && afterProgram(flags[0]) ? ` (if ${flags.length > 1 ? 'they are' : 'it is'} the program's own, put ${flags.length > 1 ? 'them' : 'it'} after --: cowscope ${command} [options] -- PROGRAM ${flags.join(' ')})` : '';
-    return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.join(', ')}${forProgram}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
+    return flags.length ? `unknown option${flags.length > 1 ? 's' : ''} ${flags.map(flagged).join(', ')}${forProgram}` : `unexpected argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`;
   }],
   [/^Invalid values:\n\s*Argument: ([\w-]+), Given: (.*), Choices: (.*)/, (m) => `${typed(m[1])} ${m[2]} is not one of ${m[3].replace(/"/g, '')}`],
   [/^Not enough arguments following: ([\w-]+)/, (m) => `${typed(m[1])} needs a value`],
   [/^Missing required argument: ([\w-]+)/, (m) => `${typed(m[1])} is required`],
 ];
 
-function usageMessage(msg: string): string {
+/** yargs' parser as it stands while it parses a command: the command's options and the global ones
+ *  (getOptions is public in yargs 17, missing from its types). */
+type OptionsOf = { getOptions?: () => { key?: Record<string, unknown> } };
+
+/** The long options yargs knows for the command it is parsing, kebab-case (as typed). */
+function optionNames(parser: OptionsOf): string[] {
+  return [...new Set(Object.keys(parser.getOptions?.().key ?? {}).filter((k) => k.length > 1).map(kebab))];
+}
+
+function usageMessage(msg: string, options: readonly string[]): string {
   if (msg.startsWith('name a command')) return msg; // ours (demandCommand): it names the fix already
   const command = argv.find((a) => !a.startsWith('-'));
   const help = helpFor(command);
   for (const [pattern, say] of USAGE_RULES) {
     const m = pattern.exec(msg);
-    if (m) return `${say(m, command)}: see ${help}`;
+    if (m) return `${say(m, command, options)}: see ${help}`;
   }
   return `${msg.split('\n')[0]} (see ${help})`;
 }
@@ -168,8 +180,11 @@ function usageMessage(msg: string): string {
 /** yargs turns a number option given a word (`--watch abc`) into NaN: say which option and what it got. */
 function numbersAreNumbers(args: Record<string, unknown>): true {
   for (const [name, value] of Object.entries(args)) {
-    if (typeof value !== 'number' || !Number.isNaN(value) || /[A-Z]/.test(name)) continue;
+    if (typeof value !== 'number' || /[A-Z]/.test(name)) continue;
     const given = typedValue(name);
+    // `--children=` reaches the command as 0: say that no number came, not that 0 is out of range
+    if (given === '') throw new UsageError(`${typed(name)} needs a value: see ${helpFor(argv.find((a) => !a.startsWith('-')))}`);
+    if (!Number.isNaN(value)) continue;
     throw new UsageError(`${typed(name)} takes a number, not ${given === undefined ? 'nothing' : JSON.stringify(given)}: see ${helpFor(argv.find((a) => !a.startsWith('-')))}`);
   }
   return true;
@@ -244,7 +259,8 @@ async function main(): Promise<void> {
   guardStreams();
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const yargs = require('yargs') as typeof import('yargs');
-  await yargs(argv)
+  const parser = yargs(argv);
+  await parser
     .scriptName('cowscope')
     // Not greedy: `--request 'GET /' app.rb` is one request and the program (repeat --request for more).
     .parserConfiguration({ 'populate--': true, 'greedy-arrays': false })
@@ -264,7 +280,7 @@ async function main(): Promise<void> {
     .fail((msg, err) => {
       // yargs' own parse errors (YError: an option with requiresArg given no value) are usage errors too
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(usageMessage(msg ?? err?.message ?? ''));
+      throw new UsageError(usageMessage(msg ?? err?.message ?? '', optionNames(parser as unknown as OptionsOf)));
     })
     .parseAsync();
 }

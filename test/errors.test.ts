@@ -138,6 +138,22 @@ test('a value outside the choices, and a word where a number goes: the option, t
   assertOneLineError(runCli(['inspect', '1', '--watch', 'abc']), /^cowscope: --watch takes a number, not "abc": see cowscope inspect --help$/);
   assertOneLineError(runCli(['inspect', '1', '--watch=1', '--count=many']), /^cowscope: --count takes a number, not "many": see cowscope inspect --help$/);
   assertOneLineError(runCli(['run', '--children', 'four', 'app.rb']), /^cowscope: --children takes a number, not "four": see cowscope run --help$/);
+  // `--children=` reaches the command as 0: the option had no value, not one out of range
+  assertOneLineError(runCli(['run', '--children=', 'app.rb']), /^cowscope: --children needs a value: see cowscope run --help$/);
+});
+
+test('a mistyped option or strategy step: the nearest known one suggested, none when nothing is near', () => {
+  assertOneLineError(runCli(['inspect', '1', '--jsn']), /^cowscope: unknown option --jsn \(did you mean --json\?\): see cowscope inspect --help$/);
+  assertOneLineError(runCli(['inspect', '1', '--mapings', '--bites']), /^cowscope: unknown options --mapings \(did you mean --mappings\?\), --bites \(did you mean --bytes\?\): see cowscope inspect --help$/);
+  // the command's own options: run's, compare's, budget's
+  assertOneLineError(runCli(['run', '--childs', '2', 'app.rb']), /^cowscope: unknown option --childs \(did you mean --children\?\)/);
+  assertOneLineError(runCli(['compare', '--repeats', '3', 'app.rb']), /^cowscope: unknown option --repeats \(did you mean --repeat\?\)/);
+  assertOneLineError(runCli(['budget', '--update']), /^cowscope: unknown option --update \(did you mean --update-baseline\?\)/);
+  assertOneLineError(runCli(['inspect', '1', '--repeat']), /^cowscope: unknown option --repeat: see cowscope inspect --help$/);
+  const noop = path.join(RUBY_FIXTURES, 'noop.rb');
+  assertOneLineError(runCli(['run', '--strategy', 'prewram', noop]), /^cowscope: unknown strategy step "prewram" in "prewram" \(did you mean prewarm\?\): use none, gc/);
+  assertOneLineError(runCli(['compare', '--strategies', 'none,gc+nakayoshy', noop]), /^cowscope: unknown strategy step "nakayoshy" in "gc\+nakayoshy" \(did you mean nakayoshi\?\): use/);
+  assertOneLineError(runCli(['run', '--strategy', 'magic', noop]), /^cowscope: unknown strategy step "magic" in "magic": use/);
 });
 
 test('a file to write (--save, --html, --output, init\'s --config) in a folder that does not exist, a folder, or a pipe: refused before anything runs', () => {

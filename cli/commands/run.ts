@@ -12,6 +12,7 @@ import { STRATEGY_STEPS } from '../../runtimes/ruby/layouts';
 import type { Capture } from '../../native/capture';
 import { which } from '../../native/machine';
 import type { HeapMapFollower } from '../../runtimes/adapter';
+import { didYouMean } from '../suggest';
 import { ChildFaultTracing } from '../../gather/faults';
 import type { RunAnalysis } from '../../analyzers/run-report';
 import { UsageError, outputLost } from '../errors';
@@ -36,7 +37,7 @@ export { STRATEGY_STEPS };
 export function checkStrategy(spec: string, beforeFork: string | undefined): void {
   const steps = spec.split('+');
   for (const step of steps)
-    if (!STRATEGY_STEPS.includes(step)) throw new UsageError(`unknown strategy step "${step}" in "${spec}": use ${STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+coderange)`);
+    if (!STRATEGY_STEPS.includes(step)) throw new UsageError(`unknown strategy step "${step}" in "${spec}"${didYouMean(step, STRATEGY_STEPS)}: use ${STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+coderange)`);
   if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
 }
 
@@ -231,7 +232,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     throw new UsageError(`--children must be a whole number from 1 to 64, not ${args.children}`);
   for (const step of args.strategy.split('+'))
     if (!PYTHON_STRATEGY_STEPS.includes(step))
-      throw new UsageError(`unknown strategy step "${step}" for a Python program in "${args.strategy}": use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+freeze)`);
+      throw new UsageError(`unknown strategy step "${step}" for a Python program in "${args.strategy}"${didYouMean(step, PYTHON_STRATEGY_STEPS)}: use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with + (e.g. gc+freeze)`);
   checkTimeout(args.timeout);
   return {
     ruby: args.ruby,
