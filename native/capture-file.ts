@@ -91,7 +91,9 @@ export function loadCapture(file: string, opts: LoadOptions = {}): Capture {
     raw = readRegularFile(file, Math.min(maxSize, MAX_JSON) + 1024 * 1024);
   } catch (e) {
     if (e instanceof FileShapeError) {
-      if (e.code === 'EFBIG') throw new CaptureFileError(`${file} ${e.message} for a capture (raise it with --max-size SIZE or COWSCOPE_MAX_CAPTURE_SIZE)`);
+      // the limit is the user's, on the JSON; the file is its gzip, allowed a little more (headers)
+      if (e.code === 'EFBIG')
+        throw new CaptureFileError(`${file} is ${describeBytes(e.size)}, more than the ${describeBytes(Math.min(maxSize, MAX_JSON))} limit for a capture (raise it with --max-size SIZE or COWSCOPE_MAX_CAPTURE_SIZE)`);
       throw new CaptureFileError(`${file} ${e.message}: ${HINT}`);
     }
     throw new CaptureFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: ${HINT}`);

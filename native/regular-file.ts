@@ -10,6 +10,8 @@ export class FileShapeError extends Error {
   constructor(
     message: string,
     readonly code: 'EISDIR' | 'ENOTREG' | 'EFBIG',
+    /** the file's size, in bytes */
+    readonly size = 0,
   ) {
     super(message);
     this.name = 'FileShapeError';
@@ -45,7 +47,7 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new FileShapeError(st.isDirectory() ? 'is a directory' : `is ${kindOf(st)}, not a regular file`, st.isDirectory() ? 'EISDIR' : 'ENOTREG');
-    if (st.size > maxBytes) throw new FileShapeError(`is ${describeBytes(st.size)}, more than the ${describeBytes(maxBytes)} limit`, 'EFBIG');
+    if (st.size > maxBytes) throw new FileShapeError(`is ${describeBytes(st.size)}, more than the ${describeBytes(maxBytes)} limit`, 'EFBIG', st.size);
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < buf.length) {

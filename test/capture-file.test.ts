@@ -105,6 +105,8 @@ test('a gzip bomb (3 GB inside): exit 2, bounded time and memory (< 1 GiB), what
   refused(report(file, ['--max-size', '64MiB']), /holds more JSON than the 64 MiB limit \(raise it with --max-size/, 'bomb, --max-size', 10);
   refused(report(file, [], { COWSCOPE_MAX_CAPTURE_SIZE: '16MiB' }), /holds more JSON than the 16 MiB limit/, 'bomb, env', 10);
   refused(report(file, ['--max-size', 'lots']), /--max-size "lots" is not a size/, 'bad --max-size', 10);
+  // a file larger than the limit itself is refused before it is read, naming the limit as given
+  refused(report(file, ['--max-size', '1MiB']), /bomb\.cow is \d+(\.\d)? MiB, more than the 1 MiB limit for a capture \(raise it with --max-size/, 'file over --max-size', 10);
 });
 
 test('typed arrays of the wrong length, bad base64, negative RSS: exit 2 naming the field', () => {
