@@ -104,6 +104,14 @@ test('a process of another user, read without privileges', () => {
   // pid 1 belongs to root; uid 65534 may not read its maps.
   const r = runCli(['inspect', '1'], { prefix: AS_NOBODY, cli: stage.cli });
   assertOneLineError(r, /cannot read \/proc\/1\/\w+: EACCES: run as the same user as process 1 .*or as root/);
+  // a program this user cannot read: refused before any interpreter starts, not left to its own error
+  // (Ruby's "Permission denied -- app.rb (LoadError)" blamed on the interpreter, Python's in a traceback)
+  for (const [name, words] of [['app.rb', ['run']], ['app.py', ['run']], ['config.ru', ['compare', '--rack']]] as const) {
+    const file = path.join(stage.dir, name);
+    fs.writeFileSync(file, '', { mode: 0o000 });
+    fs.chmodSync(file, 0o000);
+    assertOneLineError(runCli([...words, file], { prefix: AS_NOBODY, cli: stage.cli }), new RegExp(`^cowscope: the (program|Rack app) .*${name.replace('.', '\\.')} is not readable by this user \\(uid 65534\\): make it readable \\(chmod a\\+r `));
+  }
 });
 
 test('garbage arguments', () => {

@@ -123,6 +123,13 @@ function existingFile(file: string, what: string, base = process.cwd()): string 
   const full = path.resolve(base, file);
   if (!fs.existsSync(full)) throw new UsageError(`${what} ${file} does not exist: check the path`);
   if (!fs.statSync(full).isFile()) throw new UsageError(`${what} ${file} is ${fs.statSync(full).isDirectory() ? 'a folder' : 'not a regular file'}: name a file`);
+  // the interpreter runs as this user: one that cannot read the file fails in its own words, after the
+  // boot has started ("Permission denied -- app.rb (LoadError)", or the agent's open in a traceback)
+  try {
+    fs.accessSync(full, fs.constants.R_OK);
+  } catch {
+    throw new UsageError(`${what} ${file} is not readable by this user (uid ${process.getuid?.()}): make it readable (chmod a+r ${file}) or run cowscope as a user who can read it`);
+  }
   return full;
 }
 
