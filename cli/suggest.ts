@@ -29,11 +29,14 @@ function sharedStart(a: string, b: string): number {
   return i;
 }
 
-/** The candidate nearest to word (case ignored), when near enough; the first of equally near ones.
+/** The candidate nearest to word (case ignored), when near enough; the first of equally near ones; for a
+ *  word of one or two letters, only the same word.
  *  A candidate that begins with all of the word but its last letter, four letters at least (`--childs`,
  *  `--child` for `--children`), counts as one edit away whatever its length: a plural or a word cut short. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
+  // one or two letters (`-x`) say too little to guess from
+  if (w.length < 3) return candidates.find((c) => c.toLowerCase() === w);
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
