@@ -12,18 +12,22 @@
 
 import type { Vma } from '../native/procfs-parse';
 import { PltSections, Segment, pltSectionsOf } from '../native/elf-symbols';
-import { findRange } from './words';
+import { RangeCursor, findRange } from './words';
 
 /** The mappings of the fork-time image, by address, and the PLT sections of their files (read on demand). */
 export interface MappedFiles {
   vmas: Vma[];
   starts: Float64Array;
   ends: Float64Array;
+  /** the mapping holding an address (index in vmas, -1 none): the words asked come in address order */
+  at: RangeCursor;
   sections: Map<string, PltSections | null>;
 }
 
 export function mappedFiles(vmas: Vma[]): MappedFiles {
-  return { vmas, starts: Float64Array.from(vmas, (v) => v.start), ends: Float64Array.from(vmas, (v) => v.end), sections: new Map() };
+  const starts = Float64Array.from(vmas, (v) => v.start);
+  const ends = Float64Array.from(vmas, (v) => v.end);
+  return { vmas, starts, ends, at: new RangeCursor(starts, ends), sections: new Map() };
 }
 
 function sectionsOf(m: MappedFiles, v: Vma): PltSections | null {
@@ -47,7 +51,7 @@ const within = (r: { vaddr: number; size: number }, a: number) => a >= r.vaddr &
  *  .got.plt of a mapped file, once the address of a PLT stub of that same file, now code? */
 export function isLazyBinding(m: MappedFiles, addr: number, O: number, N: number): boolean {
   // the word's own mapping first: most words asked lie in anonymous memory, and need no more lookups
-  const at = findRange(m.starts, m.ends, addr);
+  const at = m.at.at(addr);
   if (at < 0 || O === N) return false;
   const v = m.vmas[at];
   if (!v.inode || v.perms[2] === 'x') return false;

@@ -44,6 +44,13 @@ export interface Context {
   vmaEnds: Float64Array;
   vmaRegion: string[];
   vmaKind: string[];
+  /** the mapping (index in vmaStarts) holding an address, -1 none: a cursor, for words in address order */
+  vmaAt: RangeCursor;
+  /** the block glibc mmapped for a large malloc (index in ruby.mmappedChunks) holding an address, -1 none */
+  mmappedAt: RangeCursor;
+  /** 3.1: the transient-heap block transientFill judged last, and its header word's index in wordAddr
+   *  (-1: unchanged), looked up once a block (its words come one after another) */
+  transientHeader: { block: number; index: number };
   /** the same mappings' files, for the dynamic linker's lazy bindings */
   files: MappedFiles;
   objIndex: ObjectIndex;
@@ -1971,13 +1978,18 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start(k), size: ctx.cw.size(k), O, N });
   }
-  if (inVmStack(ctx, addr)) return 'exec.stack';
   // A block glibc mmapped for a large malloc (a big table's entries or bins): in use as long as it is
-  // mapped; its header is glibc's, its contents are decoded as a chunk's.
-  const m = mmappedChunkAt(ctx, addr);
-  if (m) return addr - m.start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start: m.start, size: m.size, O, N });
+  // mapped; its header is glibc's, its contents are decoded as a chunk's. One of the VM stack's size that
+  // holds no object's data is a thread's VM stack (inVmStack).
+  const mi = ctx.mmappedAt.at(addr);
+  if (mi >= 0) {
+    const start = ctx.ruby.mmappedChunks!.start[mi];
+    const size = ctx.ruby.mmappedChunks!.size[mi];
+    if (size === ctx.L?.vmStackMapping && !DATA_OWNER_TYPES.has(ownerType(ctx, start))) return 'exec.stack';
+    return addr - start < 16 ? 'malloc.meta' : chunkContentCause({ ctx, k, start, size, O, N });
+  }
   if (isLazyBinding(ctx.files, addr, num(O), num(N))) return 'exec.lazy-bind';
-  const v = findRange(ctx.vmaStarts, ctx.vmaEnds, addr);
+  const v = ctx.vmaAt.at(addr);
   if (v >= 0 && ctx.vmaKind[v] === 'alloc.transient' && transientFill(ctx, addr, O, N)) return 'alloc.transient-fill';
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
 }
@@ -1995,7 +2007,9 @@ function transientFill(ctx: Context, addr: number, O: Word, N: Word): boolean {
   const b = ctx.L?.transientBlock;
   if (!b) return false;
   const block = addr - (addr % b.size);
-  const header = addr === block ? -1 : indexOf(ctx.wordAddr, block);
+  const memo = ctx.transientHeader;
+  if (memo.block !== block) [memo.block, memo.index] = [block, indexOf(ctx.wordAddr, block)];
+  const header = addr === block ? -1 : memo.index;
   // the header word's low 16 bits: the int16 bump offset into the block's buffer (the header word
   // unchanged: not in the diffs, its value unknown)
   const changed = addr === block || header >= 0;
@@ -2080,10 +2094,8 @@ function chunkContentCause(c: ChunkContent): string {
 
 /** The block glibc mmapped that holds addr, if any. */
 function mmappedChunkAt(ctx: Context, addr: number): { start: number; size: number } | undefined {
-  const m = ctx.ruby.mmappedChunks;
-  if (!m) return undefined;
-  const i = lastAtOrBelow(m.start, addr);
-  return i >= 0 && addr < m.start[i] + m.size[i] ? { start: m.start[i], size: m.size[i] } : undefined;
+  const i = ctx.mmappedAt.at(addr);
+  return i >= 0 ? { start: ctx.ruby.mmappedChunks!.start[i], size: ctx.ruby.mmappedChunks!.size[i] } : undefined;
 }
 
 /** Is addr in a thread's VM stack: a block glibc mmapped of the VM stack's size, not the data of an object
@@ -2228,6 +2240,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       bornLo = Math.min(bornLo, born.address[i]);
       bornHi = Math.max(bornHi, born.address[i] + 8);
     }
+  const vmaStarts = Float64Array.from(ref.vmas, (v) => v.start);
+  const vmaEnds = Float64Array.from(ref.vmas, (v) => v.end);
   const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
   const values = new WordValues(diffs);
   const rememberBits = new HeapPageBits(ruby, L?.rememberBits, 1, diffs, values, bodies, bodyEnds, capture.meta.pageSize);
@@ -2248,8 +2262,13 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     hps,
     bodies,
     bodyEnds,
-    vmaStarts: Float64Array.from(ref.vmas, (v) => v.start),
-    vmaEnds: Float64Array.from(ref.vmas, (v) => v.end),
+    vmaStarts,
+    vmaEnds,
+    vmaAt: new RangeCursor(vmaStarts, vmaEnds),
+    mmappedAt: ruby.mmappedChunks
+      ? new RangeCursor(ruby.mmappedChunks.start, Float64Array.from(ruby.mmappedChunks.start, (a, i) => a + ruby.mmappedChunks!.size[i]))
+      : new RangeCursor(new Float64Array(), new Float64Array()),
+    transientHeader: { block: -1, index: -1 },
     vmaRegion: regions,
     vmaKind: mappingKinds(ref.vmas, regions, L),
     files: mappedFiles(ref.vmas),
