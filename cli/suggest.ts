@@ -1,8 +1,9 @@
-// "Did you mean": the known word nearest to a mistyped one (an option, a strategy step, a cause), for the
-// one-line usage errors. Near means a Damerau-Levenshtein distance (an insertion, deletion, substitution
-// or swap of two neighbours each count one) of at most a third of the word, at least 1, as git and yargs'
-// command suggestions do: `--childs` -> `--children` is 2 edits of 7, `gcc` -> `gc` 1 of 3; a word that
-// far from every candidate gets no suggestion rather than a wild one.
+// "Did you mean": the known word nearest to a mistyped one (an option, a strategy step), for the one-line
+// usage errors. Near means a Damerau-Levenshtein distance (an insertion, deletion, substitution or swap of
+// two neighbours each count one) of at most a third of the word, at least 1 (`--repeats` -> `--repeat`,
+// `prewram` -> `prewarm`, `gcc` -> `gc`: one edit each), or a candidate that begins with the word
+// (`--childs` -> `--children`); a word that far from every candidate gets no suggestion rather than a
+// wild one.
 
 /** Edits between a and b (optimal string alignment: each neighbour swap counts once). */
 export function editDistance(a: string, b: string): number {
