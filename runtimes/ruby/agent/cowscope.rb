@@ -226,14 +226,12 @@ module Cowscope
       @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
       @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
       @heap_allocatable_bytes = stat[:heap_allocatable_pages] ? stat[:heap_allocatable_pages] * @heap_page_bytes : stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
-      # What the forked line says beside the pids, made before the forks: every page the parent writes
-      # while the children run (JSON.generate's objects and buffers) is one each child keeps the
-      # fork-time copy of, in its count (copied by the parent).
-      registered = @workload.nil? ? 'false' : 'true' # after the strategy: a custom step may register it
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
-        channel.syswrite(%({"event":"forked","pid":#{Process.pid},"twin":#{pids.first},"children":[#{pids.drop(1).join(',')}],"heapAllocatableBytes":#{@heap_allocatable_bytes},"workloadRegistered":#{registered},"heapMapWriter":#{sibling}}\n))
+        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
+                          workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
+                          heapMapWriter: sibling)
       rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release([sibling, *pids])
         raise
