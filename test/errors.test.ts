@@ -226,6 +226,9 @@ test('run: --request takes one value, a config.ru needs --rack, --example goes a
   // (QA: one that is not there was "a Rack app" too, and --rack then said it does not exist)
   assertOneLineError(runCli(['run', path.join(RUBY_FIXTURES, 'rack', 'missing.ru')]), /^cowscope: the program .*rack\/missing\.ru does not exist: check the path$/);
   assertOneLineError(runCli(['run', '--example', noop]), /^cowscope: --example runs the bundled example: give no program, --rack or --wsgi with it$/);
+  // (QA round 13: a rackup named memo.txt reached Rack, whose require failed, and the agent's report of
+  // that failed too, in a stack trace of its own)
+  assertOneLineError(runCli(['run', '--rack', path.join(RUBY_FIXTURES, '..', '..', 'README.md')]), /^cowscope: --rack \S*README\.md is no rackup file: Rack loads a \.ru file \(config\.ru\), or requires a \.rb one that defines the app's constant; rename it or name the config\.ru$/);
   assertOneLineError(runCli(['run']), /give a program to run \(cowscope run app\.rb\), a Rack app \(cowscope run --rack config\.ru\), or --example/);
 });
 

@@ -18,7 +18,7 @@ import type { RunAnalysis } from '../../analyzers/run-report';
 import { UsageError, outputLost } from '../errors';
 import { DEFAULT_MAX_HEAP_MAP } from '../../runtimes/ruby/heap-map';
 import { escapeControl } from '../render/escape';
-import { EXAMPLE_PROGRAM, PYTHON_NAME, checkScript, scriptIndex, sizeLimit, wsgiSpecProblem } from '../args';
+import { DEFAULT_TIMEOUT_SECONDS, EXAMPLE_PROGRAM, MAX_TIMEOUT_SECONDS, PYTHON_NAME, checkScript, scriptIndex, sizeLimit, wsgiSpecProblem } from '../args';
 import { createRunDir, sweepRunDirs } from '../run-dirs';
 import { Laps } from '../../gather/laps';
 import { SPECS } from './specs';
@@ -70,6 +70,8 @@ export interface RunArgs {
   strategy: string;
   workload?: string;
   timeout: number;
+  /** where the timeout was set, for messages about it (budget: the config's field); default --timeout */
+  timeoutNamed?: string;
   traceAllocations: boolean;
   /** false (--no-aslr): the program starts with address-space randomisation off */
   aslr?: boolean;
@@ -102,11 +104,7 @@ export interface RunArgs {
 
 /** The defaults of run's options that do not name the app: the option table below declares them, and
  *  commands that run an app themselves (init, budget) start from them. */
-export const RUN_DEFAULTS = { timeout: 60, traceAllocations: false, ruby: 'ruby', json: false, bytes: false } as const;
-
-/** The longest --timeout: a day (Node's timers hold at most 2^31-1 ms, ~24.8 days; past that a timer
- *  fires at once, and every wait became a 1 ms loop). */
-const MAX_TIMEOUT_SECONDS = 86_400;
+export const RUN_DEFAULTS = { timeout: DEFAULT_TIMEOUT_SECONDS, traceAllocations: false, ruby: 'ruby', json: false, bytes: false } as const;
 
 function checkTimeout(seconds: number): void {
   if (!(seconds > 0 && seconds <= MAX_TIMEOUT_SECONDS)) throw new UsageError(`--timeout must be a number of seconds above 0, at most ${MAX_TIMEOUT_SECONDS} (a day), not ${seconds}`);
@@ -186,12 +184,13 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   return {
     ruby,
     program,
-    rack: args.rack ? { config: existingFile(args.rack, 'the Rack app', args.cwd), requests, count: args.requests } : undefined,
+    rack: args.rack ? { config: rackFile(args.rack, args.cwd), requests, count: args.requests } : undefined,
     children: args.children,
     strategy: args.strategy,
     workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
+    timeoutNamed: args.timeoutNamed,
     traceAllocations: args.traceAllocations,
     aslr: args.aslr !== false,
     traceFaults: args.traceFaults !== false,
@@ -202,6 +201,15 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
     output: output as RubyRunOptions['output'],
     maxHeapMapBytes: maxHeapMapOf(args),
   };
+}
+
+/** The --rack file: Rack loads a .ru file as a rackup file, and requires any other, which must be Ruby
+ *  defining the app's constant (app.rb: App); require loads no other name (memo.txt failed in the
+ *  program with a LoadError). */
+function rackFile(file: string, cwd: string | undefined): string {
+  const full = existingFile(file, 'the Rack app', cwd);
+  if (!/\.(ru|rb)$/.test(full)) throw new UsageError(`--rack ${file} is no rackup file: Rack loads a .ru file (config.ru), or requires a .rb one that defines the app's constant; rename it or name the config.ru`);
+  return full;
 }
 
 /** --request (default GET /) and --requests, checked; only with an app to send them to (--rack, --wsgi). */
@@ -251,6 +259,7 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     workload: args.workload ? existingFile(args.workload, 'the workload', args.cwd) : undefined,
     bootTimeoutMs: args.timeout * 1000,
     workloadTimeoutMs: args.timeout * 1000,
+    timeoutNamed: args.timeoutNamed,
     traceAllocations: false,
     aslr: args.aslr !== false,
     traceFaults: args.traceFaults !== false,

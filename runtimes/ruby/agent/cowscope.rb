@@ -88,10 +88,13 @@ module Cowscope
     def at_main_exit
       return if @forked || !program_process?
 
-      case $!
+      # read once: $! is cleared by a rescue inside what reads it (a LoadError's message did, and the
+      # next $! was nil)
+      error = $!
+      case error
       when nil then fork_point
-      when SystemExit then report('exited', status: $!.status, where: clip(caller_hint($!)))
-      else report('error', error: clip("#{$!.class}: #{$!.message}"), where: clip(caller_hint($!)))
+      when SystemExit then report('exited', status: error.status, where: clip(caller_hint(error)))
+      else report('error', error: clip("#{error.class}: #{error.message}"), where: clip(caller_hint(error)))
       end
     end
 
