@@ -61,3 +61,9 @@ export const EXAMPLE_PROGRAM = path.resolve(__dirname, '..', '..', 'examples', '
 export function checkScript(file: string, command: 'run' | 'compare' = 'run'): void {
   if (/\.ru$/.test(file)) throw new UsageError(`${file} is a Rack app: ${command === 'compare' ? 'compare strategies on' : 'run'} it with cowscope ${command} --rack ${file}`);
 }
+
+/** The longest timeout (--timeout, a budget config's "timeout"): a day (Node's timers hold at most
+ *  2^31-1 ms, ~24.8 days; past that a timer fires at once, and every wait became a 1 ms loop). */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+/** The timeout when none is given. */
+export const DEFAULT_TIMEOUT_SECONDS = 60;

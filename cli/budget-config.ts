@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors';
-import { PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
+import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, PYTHON_NAME, scriptIndex, wsgiSpecProblem } from './args';
 import { which } from '../native/machine';
 import { isCause, nearestCauses } from '../blame/catalog';
 import { FileShapeError, readRegularFile } from '../native/regular-file';
@@ -29,6 +29,8 @@ export interface BudgetConfig {
   /** false: the program starts with address-space randomisation off (run --no-aslr): repeated runs place
    *  memory alike, so a baseline is not compared across layouts (a small app's copies vary ~10% with them) */
   aslr: boolean;
+  /** seconds for the boot, and again for each step after the fork point (run --timeout) */
+  timeout: number;
   budgets: {
     copiedPerChild?: number;
     sharedRatio?: number;
@@ -56,9 +58,10 @@ const UNITS: Record<string, number> = {
   gb: 1000 ** 3,
 };
 
-/** "24MiB", "24MB", "512KiB", "1.5GiB", "24.0M", "4096" or a number: bytes. */
+/** "24MiB", "24MB", "512KiB", "1.5GiB", "24.0M", "4096" or a whole number: bytes. (A fraction of a
+ *  byte is no size: 0.05 was meant as 5%.) */
 export function parseSize(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   if (typeof value !== 'string') return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   if (!m || !Object.hasOwn(UNITS, m[2].toLowerCase())) return undefined;
@@ -119,7 +122,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   const bad = (field: string, what: string) => new UsageError(`${file}: ${field}: ${what}`);
   // A number of 309 digits or more is Infinity to JSON.parse, and JSON.stringify prints that as null.
   const shown = (v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number too large)` : JSON.stringify(v));
-  const known = new Set(['program', 'rack', 'wsgi', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'budgets', 'baseline', 'tolerance']);
+  const known = new Set(['program', 'rack', 'wsgi', 'children', 'strategy', 'workload', 'repeat', 'aslr', 'timeout', 'budgets', 'baseline', 'tolerance']);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
 
   const file_ = (field: string, v: unknown): string => {
@@ -224,6 +227,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     const t = raw.tolerance;
     const pct = typeof t === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(t) : null;
     if (pct && Number.isFinite(Number(pct[1]))) tolerance = { percent: Number(pct[1]) };
+    else if (typeof t === 'number' && t > 0 && t < 1) throw bad('tolerance', `${t} is a fraction, not a size in bytes: write "${+(100 * t).toFixed(6)}%" for a percentage, or a size ("1MiB")`);
     else {
       const n = parseSize(t);
       if (n === undefined) throw bad('tolerance', `${shown(t)} is neither a percentage ("5%") nor a size ("1MiB")`);
@@ -232,6 +236,8 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   }
   if (raw.baseline !== undefined && (typeof raw.baseline !== 'string' || !raw.baseline)) throw bad('baseline', 'must be a file name (a string)');
   if (raw.aslr !== undefined && typeof raw.aslr !== 'boolean') throw bad('aslr', 'must be true or false');
+  if (raw.timeout !== undefined && !(typeof raw.timeout === 'number' && raw.timeout > 0 && raw.timeout <= MAX_TIMEOUT_SECONDS))
+    throw bad('timeout', `must be a number of seconds above 0, at most ${MAX_TIMEOUT_SECONDS} (a day), not ${shown(raw.timeout)}`);
 
   const config: BudgetConfig = {
     dir,
@@ -244,6 +250,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     workload: raw.workload === undefined ? undefined : file_('workload', raw.workload),
     repeat: int('repeat', raw.repeat, 3, 1, 50),
     aslr: raw.aslr !== false,
+    timeout: (raw.timeout as number | undefined) ?? DEFAULT_TIMEOUT_SECONDS,
     budgets: { copiedPerChild: size('budgets.copiedPerChild', b.copiedPerChild), sharedRatio, newPerChild: size('budgets.newPerChild', b.newPerChild), causes },
     baseline: raw.baseline === undefined ? undefined : path.resolve(dir, raw.baseline as string),
     tolerance,

@@ -95,6 +95,17 @@ test('a baseline that is no file or holds no numbers, and outputs naming the bud
   }
 });
 
+// QA (round 13): a run that took too long said "raise --timeout", which budget has not: the config's
+// "timeout" is what it runs with, and what the message names.
+test('the config\'s timeout: a program slower to its fork point is stopped after it, and the message names the field', () => {
+  const slow = path.join(tmp.dir, 'slow.rb');
+  fs.writeFileSync(slow, 'sleep 30\n');
+  const file = config('slow.json', { program: slow, timeout: 1.5, budgets: { copiedPerChild: '1MiB' } });
+  const r = runCowscope(['budget', '--config', file], {}, 20_000);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /the program did not reach the fork point within 1\.5 s: raise "timeout" in slow\.json, or check/);
+});
+
 test('config errors: exit 2, one line naming the field', () => {
   const cases: [string, string, RegExp][] = [
     ['bad.json', '{ "program": ', /bad\.json is not valid JSON: .*: fix it there, or write a new one with `cowscope init`$/],
@@ -107,6 +118,10 @@ test('config errors: exit 2, one line naming the field', () => {
     ['unknown.json', JSON.stringify({ program: CAUSES, budget: {} }), /unknown\.json: budget: unknown field/],
     ['noprog.json', JSON.stringify({ children: 2 }), /noprog\.json: program: give the program/],
     ['aslr.json', JSON.stringify({ program: CAUSES, aslr: 'no' }), /aslr\.json: aslr: must be true or false/],
+    // QA (round 13): 0.05 was read as bytes (a tolerance of nothing), 10.5 as a size of 10.5 bytes
+    ['fraction.json', JSON.stringify({ program: CAUSES, tolerance: 0.05, budgets: { copiedPerChild: '1MiB' } }), /fraction\.json: tolerance: 0\.05 is a fraction, not a size in bytes: write "5%" for a percentage, or a size \("1MiB"\)$/],
+    ['halfbyte.json', JSON.stringify({ program: CAUSES, budgets: { copiedPerChild: 10.5 } }), /halfbyte\.json: budgets\.copiedPerChild: 10\.5 is not a size/],
+    ['timeout.json', JSON.stringify({ program: CAUSES, timeout: 0, budgets: { copiedPerChild: '1MiB' } }), /timeout\.json: timeout: must be a number of seconds above 0, at most 86400 \(a day\), not 0$/],
     ['wsgi-file.json', JSON.stringify({ wsgi: { app: 'shopsite/wsgi.py' } }), /wsgi-file\.json: wsgi\.app: "app": "shopsite\/wsgi\.py" names a file: give the module, as gunicorn takes it \("app": "shopsite\.wsgi:application"\)$/],
     ['wsgi-spec.json', JSON.stringify({ wsgi: { app: 'my site:app' } }), /wsgi-spec\.json: wsgi\.app: "app": "my site:app" is not module:app: write e\.g\. "app": "mysite\.wsgi:application"$/],
     ['wsgi-str.json', JSON.stringify({ wsgi: 'shopsite.wsgi:application' }), /wsgi-str\.json: wsgi: must be an object: \{"app": "mysite\.wsgi:application"/],
@@ -412,6 +427,8 @@ test('init finds app.rb, writes a config that loads, and does not overwrite one'
   assert.equal(cfg.program, [path.join(dir, 'app.rb')]);
   assert.equal([cfg.budgets.copiedPerChild, cfg.budgets.newPerChild, cfg.budgets.sharedRatio, cfg.budgets.causes], [4.5 * 1024 * 1024, 1024 * 1024, 0.8, {}]);
   assert.equal(cfg.tolerance, { percent: 5 });
+  // runs that place memory alike, as init measured them
+  assert.is(cfg.aslr, false);
   fs.writeFileSync(path.join(dir, 'config.ru'), 'run ->(_) { [200, {}, []] }\n');
   assert.equal(findApp(dir), { rack: 'config.ru' }, 'a Rack app is configured as such');
   const again = runCowscope(['init', '--config', file]);

@@ -238,6 +238,8 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
       strategy: cfg.strategy,
       workload: cfg.workload,
       aslr: cfg.aslr,
+      timeout: cfg.timeout,
+      timeoutNamed: `"timeout" in ${path.basename(cfg.file)}`,
       cwd: cfg.dir,
     },
     process.stderr,

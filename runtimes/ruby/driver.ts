@@ -69,6 +69,9 @@ export interface RubyRunOptions {
   heapMapPath: string;
   bootTimeoutMs: number;
   workloadTimeoutMs: number;
+  /** where the timeout was set, for the messages that say to raise it (budget: the config's field);
+   *  default --timeout */
+  timeoutNamed?: string;
   /** start ObjectSpace.trace_object_allocations at boot (allocation sites in the heap map) */
   traceAllocations: boolean;
   /** strategy step prewarm: how many times the parent runs the workload before forking */
@@ -364,6 +367,10 @@ export class RubySession {
   private aborting = false;
   /** when the program was started and when each of its events arrived (performance.now(), ms): --debug */
   readonly eventAt: Record<string, number> = { spawn: performance.now() };
+  /** what the messages of a step that took too long tell to raise */
+  private get timeoutNamed(): string {
+    return this.opts.timeoutNamed ?? '--timeout';
+  }
 
   private constructor(
     readonly proc: ChildProcess,
@@ -743,7 +750,7 @@ export class RubySession {
 
   private async boot(): Promise<void> {
     const deadline = Date.now() + this.opts.bootTimeoutMs;
-    const late = () => `the program did not reach the fork point within ${this.opts.bootTimeoutMs / 1000} s: raise --timeout, or check that it does not wait for input or run a server loop before the fork point`;
+    const late = () => `the program did not reach the fork point within ${this.opts.bootTimeoutMs / 1000} s: raise ${this.timeoutNamed}, or check that it does not wait for input or run a server loop before the fork point`;
     const fromProgram = (e: AgentEvent, name: string) => e.event === name && e.pid === this.proc.pid;
     this.forkPoint = (await this.next((e) => fromProgram(e, 'fork_point'), deadline, late)) as unknown as ForkPoint;
     this.phase = 'fork';
@@ -753,14 +760,14 @@ export class RubySession {
     this.strategy = (await this.next(
       (e) => fromProgram(e, 'strategy'),
       Date.now() + this.opts.bootTimeoutMs,
-      () => `the strategy did not finish within ${seconds} s after the program reached the fork point: raise --timeout`,
+      () => `the strategy did not finish within ${seconds} s after the program reached the fork point: raise ${this.timeoutNamed}`,
     )) as unknown as RubySession['strategy'];
     // The Ruby agent's heap map comes after `forked`, from the sibling `forked` names (it writes the map
     // while the children run: heapMapDone() waits for it); the Python agent's before, from the program.
     const forked = await this.next(
       (e) => fromProgram(e, 'forked'),
       Date.now() + this.opts.bootTimeoutMs,
-      () => `the program did not fork within ${seconds} s after its strategy${this.opts.python ? ' (the heap map is written first: seconds per million objects)' : ''}: raise --timeout`,
+      () => `the program did not fork within ${seconds} s after its strategy${this.opts.python ? ' (the heap map is written first: seconds per million objects)' : ''}: raise ${this.timeoutNamed}`,
     );
     const twin = forked.twin as number;
     const children = forked.children as number[];
@@ -798,7 +805,7 @@ export class RubySession {
   async heapMapDone(): Promise<NonNullable<RubySession['heapMap']>> {
     if (this.heapMap) return this.heapMap;
     const timeout = this.opts.bootTimeoutMs;
-    const late = () => `the program did not finish its heap map within ${timeout / 1000} s after the workload: raise --timeout`;
+    const late = () => `the program did not finish its heap map within ${timeout / 1000} s after the workload: raise ${this.timeoutNamed}`;
     const map = (await this.next((e) => this.isHeapMap(e), Date.now() + timeout, late)) as unknown as { path: string; seconds: number; bytes: number };
     if (path.resolve(map.path) !== path.resolve(this.opts.heapMapPath))
       throw new SessionError(`the agent wrote its heap map to ${map.path}, not to ${this.opts.heapMapPath} as told: it is not the agent of this cowscope; reinstall cowscope (npm ci)`);
@@ -880,7 +887,7 @@ export class RubySession {
       this.stuck([...pending], `did not finish the workload within ${this.opts.workloadTimeoutMs / 1000} s`) +
       (this.multiThreadedAtFork()
         ? '; a child that waits for a thread started before the fork point hangs: that thread does not exist after fork'
-        : '; raise --timeout if the workload needs longer, or see where it waits (the wait channels above)');
+        : `; raise ${this.timeoutNamed} if the workload needs longer, or see where it waits (the wait channels above)`);
     while (pending.size) {
       const done = await this.next((ev) => ev.event === 'done' && pending.has(ev.pid), deadline, late);
       this.requestsServed.set(done.pid, Number(done.requests ?? 0));
