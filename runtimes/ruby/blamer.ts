@@ -192,13 +192,20 @@ export function freshSlotCause(fills: { caches: number; slots: number }, flags: 
 }
 
 /** The flags word (offset 0) of a live slot, first match wins. */
-const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: FlagsChange) => boolean }[] = [
+type FlagsRule = { cause: string | ((f: FlagsChange) => string); when: (f: FlagsChange) => boolean };
+
+/** The GC's writes of a flags word: the slot freed, filled, moved, or its object aged or promoted. */
+const GC_FLAGS_RULES: FlagsRule[] = [
   { cause: 'alloc.free-slot', when: (f) => isZero(f.O) && !isZero(f.N) },
   { cause: 'gc.sweep', when: (f) => !isZero(f.O) && isZero(f.N) },
   { cause: 'gc.compact', when: (f) => typeOf(f.N) === T.MOVED },
   { cause: 'gc.sweep', when: (f) => typeOf(f.O) !== typeOf(f.N) },
   { cause: (f) => ((f.N.lo & FL.age) === FL.age ? promoteCause(f.L!, (f.O.lo & FL.age) >>> 5, f.marks) : 'gc.age'), when: (f) => !!f.L?.ageInFlags && !!(f.X & FL.age) },
   { cause: (f) => promoteCause(f.L!, f.ageAtFork?.(), f.marks), when: (f) => !!f.L && !f.L.ageInFlags && !!(f.X & FL.promoted) },
+];
+
+/** The program's writes of a live object's flags word (a bit of its own: coderange, freeze, shape). */
+const PROGRAM_FLAGS_RULES: FlagsRule[] = [
   // A freeze of a String that also resized it (3.1's rb_str_freeze shrinks it to its length, clearing
   // the coderange): the freeze wrote the word. Found on a program freezing 100,000 preloaded Strings in
   // its workload (3.1.2): 4.6M of string.coderange-cleared a child, and prewarm predicted to save 96K of
@@ -226,6 +233,11 @@ const FLAGS_RULES: { cause: string | ((f: FlagsChange) => string); when: (f: Fla
   { cause: 'hash.iteration', when: (f) => f.t === T.HASH && !!(f.X & FL.hashIterLevel) },
   { cause: 'object.ivar', when: (f) => !!f.L?.shapeInFlags && f.O.hi !== f.N.hi },
 ];
+
+/** First match wins: a word the GC wrote is the GC's. */
+const FLAGS_RULES: FlagsRule[] = [...GC_FLAGS_RULES, ...PROGRAM_FLAGS_RULES];
+
+const ruleCause = (r: FlagsRule, f: FlagsChange): string => (typeof r.cause === 'string' ? r.cause : r.cause(f));
 
 /** A promotion by the child's GC: of an object one GC short of old at the fork, which any GC before the
  *  fork would have promoted there (each GC ages every young object it marks), or of a younger one. On
@@ -383,8 +395,25 @@ const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O &&
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
 export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined, marks?: number): string {
   const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork, marks };
-  for (const r of FLAGS_RULES) if (r.when(f)) return typeof r.cause === 'string' ? r.cause : r.cause(f);
+  for (const r of FLAGS_RULES) if (r.when(f)) return ruleCause(r, f);
   return mutation(f.t);
+}
+
+/** Causes of a flags word the GC aged or promoted (gc.age, gc.promote, gc.promote-next). */
+const AGING_CAUSES = new Set(['gc.age', 'gc.promote', 'gc.promote-next']);
+
+/** What the program wrote in a flags word the child's GC also aged or promoted, told by the bits beside
+ *  the GC's (a String's coderange computed, a freeze, a shape): a page that holds it stays copied when a
+ *  step before the fork does the aging, so the page is saved only by a strategy that removes both. Found
+ *  on a Rack app whose workers computed the coderange of preloaded Strings (3.3.8, 3.4.5): gc and
+ *  promote predicted 13-23% more than they saved. Undefined where the GC's bits are the only change, or
+ *  no rule names the rest (exported for the rule-table tests). */
+export function programFlagsCause(L: RubyLayout | undefined, O: Word, N: Word): string | undefined {
+  const X = ((O.lo ^ N.lo) & ~FL.age) >>> 0;
+  if (!X && O.hi === N.hi) return undefined;
+  const f: FlagsChange = { O, N, X, t: typeOf(O), L };
+  for (const r of PROGRAM_FLAGS_RULES) if (r.when(f)) return ruleCause(r, f);
+  return undefined;
 }
 
 /** A word of a slot live at the fork (type: its T_*) whose flags now say the child's GC freed that
@@ -1362,7 +1391,10 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
       v.newInto(k, N);
       const start = ctx.cw.start(k);
       // (the new entry is an object the child made: its slot may not be looked at yet, only where it is)
-      if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N)) out.set(start, 'mutation.definition');
+      // An entry replaced by another that was there at the fork defines nothing: a call-path table's
+      // entry resolved again (QA, 3.4.5 --no-aslr, some environments: Marshal.load's calls, 1 page).
+      if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N))
+        out.set(start, imemoAt(ctx, num(N)) === IMEMO.ment && !madeInChild(ctx, num(N)) ? 'icache.call' : 'mutation.definition');
       continue;
     }
     if ((ctx.cw.off(k) & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start
@@ -1387,7 +1419,11 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     // made for it, in the callable table of the class or iclass) is that call's cache. QA (3.4.5, one
     // layout of several): Marshal.load's calls put one in Kernel's iclass, 1-2 pages mutation.definition.
     const callEntry = valChunk === CW.NONE && imemoAt(ctx, num(V)) === IMEMO.ment && complemented(ctx, num(V));
-    const cause = isCacheTableCause(fresh) ? fresh : callEntry ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    // A call-cache record the child wrote at the value (struct rb_class_cc_entries): a class's cc_tbl
+    // item, made by a call through the class. QA (3.4.5, --no-aslr, in some environments): Marshal.load's
+    // calls put two, in chunks the child freed and malloc'd again, 2-4 pages mutation.definition.
+    const ccRecord = valChunk !== CW.NONE && callCacheRecordAt(ctx, v, num(V));
+    const cause = isCacheTableCause(fresh) ? fresh : callEntry || ccRecord ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
     // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
     // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the
@@ -1395,6 +1431,16 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     if (cause && valChunk === CW.CONTENT && ctx.tw.off(k + 1) === 16) reusedValues.set(ctx.tw.start(k + 1), cause);
   }
   return { tables: out, reusedValues };
+}
+
+/** Does the child's memory at addr now hold a call-cache record (struct rb_class_cc_entries, 3.1-3.4:
+ *  int capa and len, 0 < len <= capa, then the method entry the calls resolved to), both words written
+ *  by the child? */
+function callCacheRecordAt(ctx: Context, v: WordValues, addr: number): boolean {
+  const k = indexOf(ctx.wordAddr, addr);
+  if (k < 0 || ctx.wordAddr[k + 1] !== addr + 8) return false;
+  const counts = v.newAt(k);
+  return counts.lo > 0 && counts.lo < 1 << 16 && counts.hi > 0 && counts.hi <= counts.lo && imemoAt(ctx, num(v.newAt(k + 1))) === IMEMO.ment;
 }
 
 /** Does changed word k now hold what a hash function gives, not an item's value (an object, a chunk): a
@@ -2668,6 +2714,9 @@ class RubyPageBlamer implements PageBlamer {
    *  nothing else wrote) from those */
   private readonly freedSlots: number[] = [];
   private freedSlotsPage = -1;
+  /** the program's writes in flags words the GC also aged or promoted, on page freedSlotsPage
+   *  (programFlagsCause): causes of the page beside the words' own */
+  private readonly alsoCauses: string[] = [];
   /** the fork-time chunk holding a word, looked up once per chunk (a chunk's words come one after another) */
   private readonly forkChunkAt: RangeCursor;
   private lastChunk = -1;
@@ -2823,11 +2872,13 @@ class RubyPageBlamer implements PageBlamer {
     // garbage, never marked, so never aged. A GC before the fork frees those, and the page keeps none of
     // them. Nor by one it promoted: that write changed the flags word (gc.promote, gc.promote-next). (A
     // slot refilled with an object of the same type is not told from a kept object: still aged.)
+    // And the program's writes in the flags words the GC aged or promoted (programFlagsCause).
     const ctx = this.ctx;
     const page = this.diffs.addrs[p];
-    if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [];
+    const also = this.freedSlotsPage === p ? this.alsoCauses : [];
+    if (!ctx.gcRuns || !ctx.L || ctx.L.ageInFlags || bodyOf(ctx, page) < 0) return [...also];
     const freed = this.freedSlotsPage === p ? this.freedSlots : [];
-    return objectsOn(ctx, bodyOf(ctx, page), page, this.pageSize, freed).youngKept ? ['gc.age'] : [];
+    return objectsOn(ctx, bodyOf(ctx, page), page, this.pageSize, freed).youngKept ? ['gc.age', ...also] : [...also];
   }
 
   releasedBy(p: number): readonly Remedy[] {
@@ -2881,6 +2932,8 @@ class RubyPageBlamer implements PageBlamer {
     const freed = this.freedSlots;
     freed.length = 0;
     this.freedSlotsPage = p;
+    const alsoCauses = this.alsoCauses;
+    alsoCauses.length = 0;
     let s: Slot | undefined;
     let level: string | undefined; // slotLevelCause of s
     let shapeChanged = false; // of s (3.2+: the shape id lives in the flags word's upper half)
@@ -2910,7 +2963,12 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      causes[k - first] = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved);
+      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved);
+      causes[k - first] = cause;
+      if (off === 0 && !level && AGING_CAUSES.has(cause)) {
+        const also = programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k));
+        if (also && !alsoCauses.includes(also)) alsoCauses.push(also);
+      }
       if (ownerKeys) ownerKeys[k - first] = s.slot;
     }
   }
