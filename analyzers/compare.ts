@@ -89,6 +89,9 @@ export interface CompareAnalysis {
 export interface CompareReport extends CompareAnalysis {
   /** the decision in words (as the text prints it, sizes in K/M/G) */
   verdict: string;
+  /** what the text says below its table, in its words: each prediction off by more than
+   *  PREDICTION_TOLERANCE */
+  notes: string[];
 }
 
 export function median(xs: number[]): number {

@@ -14,7 +14,7 @@ import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
 import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../cli/render/inspect-live';
 import { agesAt } from '../native/proc';
-import { renderCompareText, verdictText } from '../cli/render/compare-text';
+import { predictionFlags, renderCompareText, verdictText } from '../cli/render/compare-text';
 import { formatSize } from '../cli/render/units';
 
 const PS = 4096;
@@ -444,6 +444,10 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   assert.is(of('gc').heapPagesAtFork, 750);
   assert.equal(unmodelledChanges(of('gc'), of('none')), {}, 'gc ran the GCs none did, on a heap of the same size');
   assert.not.match(text, /prediction off for gc/, 'gc within 10% on its own boot (5%)');
+  // compare --json's notes are the text's lines (QA round 13: the JSON had none)
+  const notes = predictionFlags(r, (b) => formatSize(b, false));
+  assert.equal(notes.map((n) => n.slice(0, 28)), ['prediction off for prewarm: ']);
+  assert.ok(text.split('\n').includes(notes[0]), notes[0]);
   // sizes within 2% are one boot state (a boot's last GCs leave a page more or less): 428 and 429 together
   const near = compareReport([bootedStrategy('none', [[428, [1000]], [429, [1010]], [600, [1300]]]), bootedStrategy('gc', [[429, [900]], [600, [1290]]])], 8);
   assert.equal(near.strategies.find((s) => s.name === 'gc')!.sameBoot, { heapPages: 429, noneRuns: 2, runs: 1, predictedSavedPerChild: 0, savedPerChild: 100 * PS, gc: { strategy: facts(0, null), none: facts(0, null) } });

@@ -4,7 +4,8 @@ import type { Argv, CommandModule, Options, PositionalOptions } from 'yargs';
 import { CompareReport, StrategyRuns, compareReport } from '../../analyzers/compare';
 import type { RunReport } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
-import { renderCompareText, verdictText } from '../render/compare-text';
+import { predictionFlags, renderCompareText, verdictText } from '../render/compare-text';
+import { formatSize } from '../render/units';
 import { writeHtml } from '../render/html';
 import { compareHtmlDoc } from '../render/html-docs';
 import { RunArgs, checkStepOptionsUsed, measureRun, planRun, runCommandModule, writeReport } from './run';
@@ -38,7 +39,7 @@ export async function compareCommand(args: CompareArgs, command: string[]): Prom
       runs[k].reports.push((await measureRun(plans[k], command)).analysis.report);
     }
   const analysis = compareReport(runs, args.workers);
-  const report: CompareReport = { ...analysis, verdict: verdictText(analysis) };
+  const report: CompareReport = { ...analysis, verdict: verdictText(analysis), notes: predictionFlags(analysis, (b) => formatSize(b, false)) };
   if (args.html) writeHtml(args.html, compareHtmlDoc(report));
   return args.json ? `${JSON.stringify(report, null, 2)}\n` : renderCompareText(analysis, args.bytes);
 }

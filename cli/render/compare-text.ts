@@ -56,8 +56,8 @@ export function verdictText(r: CompareAnalysis, bytes = false): string {
 }
 
 /** The predictions that missed the measured saving by more than PREDICTION_TOLERANCE of none's copied
- *  bytes: one line each, with the runs they were checked on. */
-function predictionFlags(r: CompareAnalysis, size: (b: number) => string): string[] {
+ *  bytes: one line each, with the runs they were checked on (compare --json's notes too). */
+export function predictionFlags(r: CompareAnalysis, size: (b: number) => string): string[] {
   const none = r.strategies.find((s) => s.name === 'none');
   if (!none) return [];
   return r.strategies.flatMap((s) => {
