@@ -344,6 +344,16 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('alloc.malloc').pages + row('alloc.free-slot').pages + row('alloc.transient').pages + row('alloc.transient-fill').pages >= 500, summary);
   });
 
+// fixtures/ruby/young_hashes.rb: 30,000 small Hashes young at the fork, aged by one minor GC in the child.
+// 3.3+ store each flags word unchanged: same-value pages holding Hashes, which were hash.iteration
+// (1,163 pages on 3.4.5) where nothing iterates; their first writer is the GC's aging.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} young_hashes: Hashes the child's GC aged are gc.age, not hash.iteration`, () => {
+    const { row, summary } = fixtureChild(ruby, 'young_hashes.rb');
+    assert.ok(row('hash.iteration').pages <= 3, summary);
+    assert.ok(row('gc.age').pages >= Math.ceil((30_000 * 40) / 4096), summary);
+  });
+
 // fixtures/ruby/rescue_loop.rb: 20,000 exceptions raised and rescued in the child. Their backtraces are
 // arrays the child malloc'd whose locations (3.3+) hold the frames' method entries, each followed by its
 // iseq: alloc.malloc, not the call-cache tables that also point to method entries. QA found 139 pages of
