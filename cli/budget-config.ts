@@ -100,6 +100,18 @@ export function stripComments(text: string): string {
   return out;
 }
 
+/** The runtime a config's app runs on, where the config says: a Rack app is Ruby's, a WSGI app
+ *  Python's; a program by its interpreter (ruby, python3.12) or its script (.rb, .py). */
+function appRuntime(rack: unknown, wsgi: unknown, program: string[]): 'ruby' | 'python' | undefined {
+  if (rack) return 'ruby';
+  if (wsgi) return 'python';
+  if (!program.length) return undefined;
+  const interpreter = /(^|\/)(ruby|python)[\d.]*$/.exec(program[0])?.[2];
+  if (interpreter) return interpreter as 'ruby' | 'python';
+  const script = program[scriptIndex(program, 0)] ?? '';
+  return script.endsWith('.rb') ? 'ruby' : script.endsWith('.py') ? 'python' : undefined;
+}
+
 export function loadBudgetConfig(file: string): BudgetConfig {
   let text: string;
   try {
@@ -144,8 +156,12 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     else throw bad('program', 'must be a script ("app.rb", "app.py") or a command (["ruby", "-Ilib", "app.rb"], ["python3", "app.py"])');
     // Like `cowscope run`: a first word that is ruby or python is the interpreter; the script is the first
     // word that is not an option, and its path is checked (the program also runs in the config's folder).
-    const script = scriptIndex(program, /(^|\/)(ruby|python)[\d.]*$/.test(program[0]) ? 1 : 0);
+    const interpreter = /(^|\/)(ruby|python)[\d.]*$/.test(program[0]);
+    const script = scriptIndex(program, interpreter ? 1 : 0);
     if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
+    // (the run would say to pass --python or --ruby, which budget has not)
+    if (interpreter && (program[0].includes('/') ? !fs.existsSync(path.resolve(dir, program[0])) : !which(program[0])))
+      throw bad('program[0]', `no ${program[0]}${program[0].includes('/') ? '' : ' on PATH'}: install it, or give its path`);
   }
   // A misspelt field would be ignored, and its default used ("pyhton": the default python3 measured).
   const knownFields = (field: string, o: Record<string, unknown>, keys: string[]) => {
@@ -186,10 +202,18 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   if (apps.length > 1) throw bad(apps[1], `give one of program, rack and wsgi, not ${apps.join(' and ')}`);
   if (raw.workload !== undefined && (rack || wsgi)) throw bad('workload', `a file the children run instead of the requests of ${rack ? 'rack' : 'wsgi'}: give one or the other`);
   if (raw.strategy !== undefined && typeof raw.strategy !== 'string') throw bad('strategy', 'must be a string such as "none" or "warmup"');
-  // the steps of either runtime (the program's runtime is known when it runs, which checks its own steps)
-  for (const step of typeof raw.strategy === 'string' ? raw.strategy.split('+') : [])
+  // The steps of the app's runtime, where the config tells it (a Rack or WSGI app, a .rb or .py script,
+  // a ruby or python interpreter); else of either (the run checks its own). QA: "freeze" for a Ruby app
+  // was refused by the run, in words that named no field of the config.
+  const runtime = appRuntime(rack, wsgi, program);
+  for (const step of typeof raw.strategy === 'string' ? raw.strategy.split('+') : []) {
+    if (runtime === 'ruby' && !STRATEGY_STEPS.includes(step))
+      throw bad('strategy', `unknown step "${step}" for a Ruby app: use ${STRATEGY_STEPS.join(', ')}, joined with +`);
+    if (runtime === 'python' && !PYTHON_STRATEGY_STEPS.includes(step))
+      throw bad('strategy', `unknown step "${step}" for a Python app: use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with +`);
     if (!STRATEGY_STEPS.includes(step) && !PYTHON_STRATEGY_STEPS.includes(step))
       throw bad('strategy', `unknown step "${step}": use ${STRATEGY_STEPS.join(', ')} (Ruby) or ${PYTHON_STRATEGY_STEPS.join(', ')} (Python), joined with +`);
+  }
 
   const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;
   if (!b || typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');

@@ -111,7 +111,10 @@ test('config errors: exit 2, one line naming the field', () => {
     ['bad.json', '{ "program": ', /bad\.json is not valid JSON: .*: fix it there, or write a new one with `cowscope init`$/],
     // where the parser names a position: its line and column (comments stripped keep the file's lines)
     ['where.json', '{\n  // the app\n  "program": "app.rb",\n  "children": 2,,\n}', /where\.json is not valid JSON: .* \(line 4, column 17\): fix it there/],
-    ['strategy.json', JSON.stringify({ program: CAUSES, strategy: 'gc+magic' }), /strategy\.json: strategy: unknown step "magic": use none, gc, .* \(Ruby\) or none, gc, freeze, disable \(Python\), joined with \+$/],
+    ['strategy.json', JSON.stringify({ program: CAUSES, strategy: 'gc+magic' }), /strategy\.json: strategy: unknown step "magic" for a Ruby app: use none, gc, nakayoshi, .*, joined with \+$/],
+    // QA (round 13): a step of the other runtime was refused by the run, in words naming no field
+    ['ruby-step.json', JSON.stringify({ program: CAUSES, strategy: 'freeze' }), /ruby-step\.json: strategy: unknown step "freeze" for a Ruby app: use none, gc, nakayoshi, /],
+    ['python-step.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, strategy: 'gc+compact' }), /python-step\.json: strategy: unknown step "compact" for a Python app: use none, gc, freeze, disable, joined with \+$/],
     ['size.json', JSON.stringify({ program: CAUSES, budgets: { copiedPerChild: 'lots' } }), /size\.json: budgets\.copiedPerChild: "lots" is not a size: write e\.g\. "24MiB"/],
     ['file.json', JSON.stringify({ program: CAUSES, workload: 'nope.rb' }), /file\.json: workload: nope\.rb does not exist/],
     ['ratio.json', JSON.stringify({ program: CAUSES, budgets: { sharedRatio: 80 } }), /ratio\.json: budgets\.sharedRatio: must be a number from 0 to 1/],
@@ -130,6 +133,7 @@ test('config errors: exit 2, one line naming the field', () => {
     ['wsgi-workload.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, workload: CAUSES }), /wsgi-workload\.json: workload: a file the children run instead of the requests of wsgi: give one or the other$/],
     ['wsgi-typo.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', pyhton: 'python3.12' } }), /wsgi-typo\.json: wsgi\.pyhton: unknown field \(known: app, requests, count, python\)$/],
     ['rack-typo.json', JSON.stringify({ rack: { config: CAUSES, cnt: 3 } }), /rack-typo\.json: rack\.cnt: unknown field \(known: config, requests, count\)$/],
+    ['nointerp.json', JSON.stringify({ program: ['python3.99', path.join(PYTHON_FIXTURES, 'causes.py')] }), /nointerp\.json: program\[0\]: no python3\.99 on PATH: install it, or give its path$/],
     ['wsgi-nopython.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi', python: 'python9' } }), /wsgi-nopython\.json: wsgi\.python: no Python at python9: install it \(apt-get install python3\) or give its path$/],
     ['two-apps.json', JSON.stringify({ program: CAUSES, wsgi: { app: 'shopsite.wsgi' } }), /two-apps\.json: wsgi: give one of program, rack and wsgi, not program and wsgi$/],
   ];
