@@ -63,6 +63,18 @@ test('a regression in one cause against the baseline: exit 1, the cause named', 
   assert.ok(fs.existsSync(path.join(tmp.dir, 'base-line.json')));
   const same = runCowscope(['budget', '--config', file, '--json'], { COWSCOPE_CAUSE: 'noop' });
   assert.is(same.status, 0, `the same program is within the baseline: ${same.stdout}`);
+  assert.not.ok(JSON.parse(same.stdout).notes.some((n: string) => /measured on/.test(n)), 'the same interpreter: no note');
+  // a baseline another interpreter measured: said (QA round 13: nothing was)
+  const baselineFile = path.join(tmp.dir, 'base-line.json');
+  const recorded = fs.readFileSync(baselineFile, 'utf8');
+  const doc = JSON.parse(recorded);
+  fs.writeFileSync(baselineFile, JSON.stringify({ ...doc, runtime: { ...doc.runtime, version: '0.0.1' } }));
+  const other = runCowscope(['budget', '--config', file, '--json'], { COWSCOPE_CAUSE: 'noop' });
+  fs.writeFileSync(baselineFile, recorded);
+  assert.ok(
+    JSON.parse(other.stdout).notes.some((n: string) => new RegExp(`^the baseline was measured on ${doc.runtime.name} 0\\.0\\.1, these runs on ${doc.runtime.name} ${doc.runtime.version.replace(/\./g, '\\.')}: `).test(n)),
+    other.stdout,
+  );
   const r = runCowscope(['budget', '--config', file, '--json'], { COWSCOPE_CAUSE: 'freeze' });
   assert.is(r.status, 1, r.stderr);
   const result = JSON.parse(r.stdout);

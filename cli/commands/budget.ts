@@ -31,13 +31,21 @@ function show(c: Pick<Check, 'unit'>, v: number): string {
   return c.unit === 'ratio' ? `${(100 * v).toFixed(1)}%` : formatSize(Math.round(v));
 }
 
-function loadBaseline(file: string): Measured | undefined {
+/** A baseline's values, and the runtime they were measured on (name and version, where it says). */
+interface Baseline {
+  measured: Measured;
+  runtime?: string;
+}
+
+function loadBaseline(file: string): Baseline | undefined {
   if (!fs.existsSync(file)) return undefined;
   try {
     // bounded, and a regular file only: a FIFO would wait, /dev/zero would never end
     const doc = JSON.parse(readRegularFile(file, MAX_CONFIG_SIZE).toString('utf8'));
     if (doc?.schema !== BASELINE_SCHEMA) throw new Error(`schema ${JSON.stringify(doc?.schema)}`);
-    return measuredOf(doc.measured);
+    const r = doc.runtime;
+    const runtime = r && typeof r.name === 'string' && typeof r.version === 'string' ? `${r.name} ${r.version}` : undefined;
+    return { measured: measuredOf(doc.measured), runtime };
   } catch (e) {
     throw new UsageError(`${file} is not a cowscope baseline (${(e as Error).message}): write one with cowscope budget --update-baseline`);
   }
@@ -252,7 +260,11 @@ export async function budgetCommand(args: BudgetArgs, command: string[]): Promis
   const measured = measure(reports);
   const notes: string[] = [];
   if (cfg.baseline && !baseline && !args.updateBaseline) notes.push(`no baseline at ${cfg.baseline} yet: write it with cowscope budget --update-baseline`);
-  const result = evaluate(measured, cfg.budgets, baseline, cfg.tolerance, reports[0].pageSize, notes);
+  // Another interpreter lays memory out otherwise, and its copies differ whatever the app does.
+  const now = `${reports[0].runtime.name} ${reports[0].runtime.version}`;
+  if (baseline?.runtime && baseline.runtime !== now)
+    notes.push(`the baseline was measured on ${baseline.runtime}, these runs on ${now}: a difference may be the interpreter's; record the baseline again on this one (--update-baseline)`);
+  const result = evaluate(measured, cfg.budgets, baseline?.measured, cfg.tolerance, reports[0].pageSize, notes);
   const files: { file: string; text: string }[] = [];
   if (args.junit) files.push({ file: args.junit, text: junit(result) });
   if (args.updateBaseline && cfg.baseline) {
