@@ -96,7 +96,12 @@ export const NO_WORKLOAD = 'none: the program registered no workload before the 
 
 /** How a program of the runtime registers its workload (the no-workload warning and note say it). */
 export function workloadHint(runtime: string): string {
-  return `${runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point'}, or give --workload FILE`;
+  return `${registerHint(runtime)}, or give --workload FILE`;
+}
+
+/** How a program of the runtime registers its workload in its own code. */
+export function registerHint(runtime: string): string {
+  return runtime === 'python' ? 'call cowscope.workload(fn) before cowscope.fork_point()' : 'register Cowscope.workload { … } before Cowscope.fork_point';
 }
 
 export function runReport(capture: Capture): RunReport {

@@ -388,6 +388,19 @@ test('init measures the bundled Rack app once and writes budgets that pass cowsc
   );
 });
 
+// QA (round 13): a WSGI app.py measured as a script ran nothing in its children, and init wrote a config
+// that checks only the fork (a warning on stderr said so).
+test('init of a program that registers no workload: exit 2, the way to give one, no config written', () => {
+  const dir = path.join(tmp.dir, 'idle-app');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'app.py'), 'TABLE = list(range(1000))\n');
+  const file = path.join(dir, 'cowscope.json');
+  const r = runCowscope(['init', '--config', file, '--python', '/usr/bin/python3']);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr.trimEnd().split('\n').pop()!, /^cowscope: app\.py registered no workload before the fork point, so its children ran nothing and there is nothing to budget: call cowscope\.workload\(fn\) before cowscope\.fork_point\(\), or name a WSGI app with --wsgi module:app \(a config's "workload" field runs a file instead\); nothing written$/);
+  assert.not.ok(fs.existsSync(file), 'no config');
+});
+
 test('init --program app.py measures a Python script (it passed the Rack requests and failed) and writes a config budget loads', () => {
   const dir = path.join(tmp.dir, 'py-app');
   fs.mkdirSync(dir);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { Measured, measure } from '../../analyzers/budget';
+import { NO_WORKLOAD, registerHint } from '../../analyzers/run-report';
 import { UsageError } from '../errors';
 import { FileInTheWayError, writeFileAtomically } from '../../native/files';
 import { formatSize } from '../render/units';
@@ -240,6 +241,12 @@ export const initCommandModule: CommandModule<object, InitArgs> = {
       process.stderr,
     );
     const { report } = (await measureRun(plan, process.argv.slice(2))).analysis;
+    // A config whose children run nothing checks the fork alone, and passes whatever the app's requests
+    // copy (QA: a WSGI app.py, measured as a script, wrote such a config with a warning on stderr).
+    if (report.workload === NO_WORKLOAD)
+      throw new UsageError(
+        `${name} registered no workload before the fork point, so its children ran nothing and there is nothing to budget: ${registerHint(report.runtime.name)}${'program' in app && app.program.endsWith('.py') ? ', or name a WSGI app with --wsgi module:app' : ', or name a Rack app with --rack config.ru'} (a config's "workload" field runs a file instead); nothing written`,
+      );
     const m = measure([report]);
     // Written only now, and whole or not at all (beside it, then renamed): a run that failed, or a full
     // disk, leaves no config behind, nor half of one.
