@@ -167,18 +167,6 @@ test('run --wsgi: copied pages against requests served, exact on a buffer each r
   assertRequestCurve(loadCapture(save), JSON.parse(r.stdout).children, out, requests);
 });
 
-test("the parent's writes while the children run: few pages each child keeps the fork-time copy of, on every Python", () => {
-  // The agent's parent runs between the last fork and release: what it writes then counts in every
-  // child's copies (copied by the parent). With json for its forked line and the channel's reads it
-  // wrote 37-44 pages (3.11.2, 3.13.0); formatted and read as bytes, 22-25 on 3.11, 3.12 and 3.13.
-  for (const { python, version } of PYTHONS) {
-    const r = runCowscope(['run', '--json', '--children', '1', '--', python, fixture('hello.py')]);
-    assert.is(r.status, 0, `${version}: ${r.stderr}`);
-    const pages = JSON.parse(r.stdout).children[0].pages;
-    assert.ok(pages.copiedByParent <= 32, `${version}: ${pages.copiedByParent} pages copied by the parent`);
-  }
-});
-
 test('a CPython older than the version table (3.10, 3.9 or 3.8): the run works with the version-independent rules and says so', () => {
   const python = olderPython();
   if (!python) assert.unreachable('no CPython 3.8-3.10 under ~/.pyenv/versions or /opt/pythons (the machine image has them)');

@@ -398,9 +398,7 @@ def _run_fork_sequence():
     )
     _apply_strategy(CONFIG.get("strategy", "none"))
     _write_heap_map(CONFIG["heapMap"])
-    fd = int(CONFIG["fd"])
-    registered = b"true" if _state["workload"] is not None else b"false"
-    _wait_for_release(_fork_family(int(CONFIG["children"])), fd, registered)
+    _wait_for_release(_fork_family(int(CONFIG["children"])))
 
 
 # ---- strategies: steps joined by +, applied in order ----
@@ -1270,27 +1268,21 @@ def _run_workload():
         _state["workload"]()
 
 
-def _wait_for_release(pids, fd, registered):
+def _wait_for_release(pids):
     """The parent tells cowscope the pids and waits. On release, when cowscope goes away (EOF), or on
-    any error, every child still alive is killed and all are reaped; then the parent leaves.
-    The children run their workload meanwhile, and every page the parent writes now is one each child
-    keeps the fork-time copy of (copied by the parent, in its count): the line is formatted with %, as
-    the children's done line is, and the channel read as bytes, not through json (its encoder and
-    decoder touch objects on dozens of shared pages; fd and the flag are made before the fork)."""
+    any error, every child still alive is killed and all are reaped; then the parent leaves."""
     try:
-        line = b'{"event":"forked","pid":%d,"twin":%d,"children":[%s],"workloadRegistered":%s}\n' % (os.getpid(), pids[0], b",".join(b"%d" % p for p in pids[1:]), registered)
-        while line:
-            line = line[os.write(fd, line):]
+        _report("forked", twin=pids[0], children=pids[1:], workloadRegistered=_state["workload"] is not None)
+        fd = int(CONFIG["fd"])
         buf = b""
         while True:
             data = os.read(fd, 4096)
             if not data:
                 break
             buf += data
-            # cowscope's commands are JSON lines of its own making: {"cmd":"release"}
-            if b'"release"' in buf:
+            if any(json.loads(line or "{}").get("cmd") == "release" for line in buf.split(b"\n")[:-1]):
                 break
-            buf = buf[buf.rfind(b"\n") + 1 :]
+            buf = buf.split(b"\n")[-1]
     finally:
         for pid in pids:
             try:
