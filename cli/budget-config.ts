@@ -100,13 +100,19 @@ export function stripComments(text: string): string {
   return out;
 }
 
+/** A program's first word that names its interpreter (ruby, python3.12, /usr/bin/python3): which. */
+const INTERPRETER = /(^|\/)(ruby|python)[\d.]*$/;
+
+/** The strategy steps of each runtime. */
+const STEPS_OF = { ruby: { name: 'Ruby', steps: STRATEGY_STEPS }, python: { name: 'Python', steps: PYTHON_STRATEGY_STEPS } } as const;
+
 /** The runtime a config's app runs on, where the config says: a Rack app is Ruby's, a WSGI app
  *  Python's; a program by its interpreter (ruby, python3.12) or its script (.rb, .py). */
 function appRuntime(rack: unknown, wsgi: unknown, program: string[]): 'ruby' | 'python' | undefined {
   if (rack) return 'ruby';
   if (wsgi) return 'python';
   if (!program.length) return undefined;
-  const interpreter = /(^|\/)(ruby|python)[\d.]*$/.exec(program[0])?.[2];
+  const interpreter = INTERPRETER.exec(program[0])?.[2];
   if (interpreter) return interpreter as 'ruby' | 'python';
   const script = program[scriptIndex(program, 0)] ?? '';
   return script.endsWith('.rb') ? 'ruby' : script.endsWith('.py') ? 'python' : undefined;
@@ -156,7 +162,7 @@ export function loadBudgetConfig(file: string): BudgetConfig {
     else throw bad('program', 'must be a script ("app.rb", "app.py") or a command (["ruby", "-Ilib", "app.rb"], ["python3", "app.py"])');
     // Like `cowscope run`: a first word that is ruby or python is the interpreter; the script is the first
     // word that is not an option, and its path is checked (the program also runs in the config's folder).
-    const interpreter = /(^|\/)(ruby|python)[\d.]*$/.test(program[0]);
+    const interpreter = INTERPRETER.test(program[0]);
     const script = scriptIndex(program, interpreter ? 1 : 0);
     if (script >= 0) program[script] = file_(`program[${script}]`, program[script]);
     // (the run would say to pass --python or --ruby, which budget has not)
@@ -206,14 +212,13 @@ export function loadBudgetConfig(file: string): BudgetConfig {
   // a ruby or python interpreter); else of either (the run checks its own). QA: "freeze" for a Ruby app
   // was refused by the run, in words that named no field of the config.
   const runtime = appRuntime(rack, wsgi, program);
-  for (const step of typeof raw.strategy === 'string' ? raw.strategy.split('+') : []) {
-    if (runtime === 'ruby' && !STRATEGY_STEPS.includes(step))
-      throw bad('strategy', `unknown step "${step}" for a Ruby app: use ${STRATEGY_STEPS.join(', ')}, joined with +`);
-    if (runtime === 'python' && !PYTHON_STRATEGY_STEPS.includes(step))
-      throw bad('strategy', `unknown step "${step}" for a Python app: use ${PYTHON_STRATEGY_STEPS.join(', ')}, joined with +`);
-    if (!STRATEGY_STEPS.includes(step) && !PYTHON_STRATEGY_STEPS.includes(step))
-      throw bad('strategy', `unknown step "${step}": use ${STRATEGY_STEPS.join(', ')} (Ruby) or ${PYTHON_STRATEGY_STEPS.join(', ')} (Python), joined with +`);
-  }
+  const runtimes = runtime ? [STEPS_OF[runtime]] : Object.values(STEPS_OF);
+  for (const step of typeof raw.strategy === 'string' ? raw.strategy.split('+') : [])
+    if (!runtimes.some((r) => (r.steps as readonly string[]).includes(step)))
+      throw bad(
+        'strategy',
+        `unknown step "${step}"${runtime ? ` for a ${STEPS_OF[runtime].name} app: use ${runtimes[0].steps.join(', ')}` : `: use ${runtimes.map((r) => `${r.steps.join(', ')} (${r.name})`).join(' or ')}`}, joined with +`,
+      );
 
   const b = (raw.budgets === undefined ? {} : raw.budgets) as Record<string, unknown>;
   if (!b || typeof b !== 'object' || Array.isArray(b)) throw bad('budgets', 'must be an object');
