@@ -66,6 +66,17 @@ for (const [series, o, n, cause] of FLAGS)
     assert.is(flagsWordCause(layoutFor(`${series}.0`), w(o), w(n)), cause);
   });
 
+test('every layout with a transient heap has blocks of a power-of-two size (transientFill finds a block by masking the address)', () => {
+  let rows = 0;
+  for (const series of ['3.1', '3.2', '3.3', '3.4']) {
+    const b = layoutFor(`${series}.0`)?.transientBlock;
+    if (!b) continue;
+    rows++;
+    assert.ok(b.size > 0 && b.size <= 2 ** 31 && (b.size & (b.size - 1)) === 0, `${series}: block size ${b.size}`);
+  }
+  assert.is(rows, 1, 'only 3.1 has a transient heap');
+});
+
 test('3.3+: a promotion by the age the object had at the fork (struct heap_page age bits)', () => {
   for (const series of ['3.3', '3.4']) {
     const L = layoutFor(`${series}.0`);

@@ -2062,7 +2062,9 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
 function transientFill(ctx: Context, addr: number, O: Word, N: Word): boolean {
   const b = ctx.L?.transientBlock;
   if (!b) return false;
-  const block = addr - (addr % b.size);
+  // the block's start: the address's low 32 bits decide it, the block size being a power of two (3.1's
+  // 32 KiB): \`addr % size\` on an address above 2^31 is a floating-point remainder, a call per word
+  const block = addr - ((addr >>> 0) & (b.size - 1));
   const memo = ctx.transientHeader;
   if (memo.block !== block) [memo.block, memo.index] = [block, indexOf(ctx.wordAddr, block)];
   const header = addr === block ? -1 : memo.index;

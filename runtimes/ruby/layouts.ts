@@ -48,7 +48,7 @@ export interface RubyLayout {
   resizeClearsCoderange: boolean;
   /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
   transientHeapSizes: number[];
-  /** the transient heap's blocks: their size and alignment (32 KiB), and the header before their buffers
+  /** the transient heap's blocks: their size and alignment (32 KiB; a power of two, which transientFill relies on), and the header before their buffers
    *  (struct transient_heap_block_header: the bump offset, the last marked one and the object count as
    *  int16s, then the next block; 16 bytes); null when absent */
   transientBlock: { size: number; header: number } | null;
