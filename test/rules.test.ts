@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, programFlagsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -413,6 +413,38 @@ test('st_table headers found among changed words: the fields at their chunk offs
   assert.equal(headersOf([[st + 32, 90n, 100n], [st + 56, 90n, 100n]]).indexes.minBytes, [256]);
   assert.equal(headersOf([[st + 32, 19n, 20n], [st + 56, 19n, 20n]]).indexes.minBytes, [64]);
   assert.equal(headersOf([[st + 32, 15n, 16n], [st + 56, 15n, 16n]]).indexes.lo, []);
+});
+
+test('the bins of a rebuilt table: a chunk the child allocated of their size, lanes of entry indexes each once, spread over the lanes', () => {
+  // a table rebuilt from 2^2 to 2^12 entries: at 2^12, its bins are 2^13 lanes of 16 bits (16 KiB)
+  const rebuilds = [{ fromPower: 2, toPower: 12, cause: 'object.id' }];
+  const power = 12;
+  const bytes = 2 ** (power + 1) * 2;
+  // every word of the chunk: four 16-bit lanes, indexes 2^12 - 1 downwards (plus 2), every third lane empty
+  let next = 2 ** power - 1;
+  const lane = (i: number) => (i % 3 === 2 ? 0 : next-- + 2);
+  const words: Word[] = [];
+  for (let k = 0; k < 1000; k++) {
+    const l = [lane(4 * k), lane(4 * k + 1), lane(4 * k + 2), lane(4 * k + 3)];
+    words.push({ lo: (l[0] | (l[1] << 16)) >>> 0, hi: (l[2] | (l[3] << 16)) >>> 0 });
+  }
+  const offs = words.map((_, k) => 16 + 8 * k);
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 16, false, offs, words), 'object.id');
+  // another size in use: not these bins; a free chunk that size or larger (merged after it was freed): the bins at its start
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 32, false, offs, words), undefined);
+  assert.is(rebuiltBinsCause(rebuilds, 3 * bytes, true, offs, words), 'object.id');
+  assert.is(rebuiltBinsCause(rebuilds, bytes, true, offs, words), undefined);
+  // too few of the bins' words changed (under a quarter)
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 16, false, offs.slice(0, 400), words.slice(0, 400)), undefined);
+  // an index twice, or past the table's 2^12 entries: not bins
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 16, false, offs, [...words.slice(0, 999), words[0]]), undefined);
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 16, false, offs, [...words.slice(0, 999), { lo: 2 ** 12 + 2, hi: 0 }]), undefined);
+  // an array of small numbers (Fixnums 2n + 1, each in a word's first lane only): not bins
+  const fixnums = words.map((_, k) => ({ lo: 2 * k + 1, hi: 0 }));
+  assert.is(rebuiltBinsCause(rebuilds, bytes + 16, false, offs, fixnums), undefined);
+  // tables smaller than 2^10 entries are not looked for; two tables of other causes whose bins fit: neither
+  assert.is(rebuiltBinsCause([{ fromPower: 2, toPower: 9, cause: 'object.id' }], 2 ** 10 + 16, false, offs.slice(0, 128), words.slice(0, 128)), undefined);
+  assert.is(rebuiltBinsCause([...rebuilds, { fromPower: 12, toPower: 12, cause: 'mutation.hash-table' }], bytes + 16, false, offs, words), undefined);
 });
 
 test('refilled effects: of the pages a step saves that a cause the effect removes wrote, up to the refilled pages are a cost', () => {

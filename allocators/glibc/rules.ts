@@ -108,6 +108,7 @@ export class ChunkWords {
   private readonly forkStart: Float64Array;
   private readonly forkSize: Float64Array;
   private readonly childStart: Float64Array;
+  private readonly childSize: Float64Array;
   /** the address of row k: a word's (addrs) or a stored value's (values' low and high halves) */
   private readonly addrs: Float64Array | null;
   private readonly values: Uint32Array | null;
@@ -118,6 +119,7 @@ export class ChunkWords {
     this.forkStart = g?.fork.start ?? new Float64Array();
     this.forkSize = g?.fork.size ?? new Float64Array();
     this.childStart = g?.child?.start ?? new Float64Array();
+    this.childSize = g?.child?.size ?? new Float64Array();
     this.addrs = addrs;
     this.values = values ? new Uint32Array(values.buffer, values.byteOffset, values.length * 2) : null;
   }
@@ -132,6 +134,14 @@ export class ChunkWords {
   /** CONTENT: the fork-time chunk's size; other rows 0 */
   size(k: number): number {
     return this.kind[k] === CW.CONTENT ? this.forkSize[this.chunk[k]] : 0;
+  }
+
+  /** FRESH: the size of the chunk the child allocated, by its own walk; without one, of the fork-time
+   *  free chunk the word lay in (which the child may have carved smaller); other rows 0 */
+  freshSize(k: number): number {
+    if (this.kind[k] !== CW.FRESH) return 0;
+    const c = this.chunk[k];
+    return c >= 0 ? this.forkSize[c] : this.childSize[-2 - c];
   }
 
   /** FRESH, CONTENT: the word's offset in its chunk; other rows 0 */

@@ -1499,11 +1499,23 @@ const ST_BINS = { entryBase: 2, noBinsUpToPower: 4 } as const;
  *  size in bytes (0, 0: a table that small has no bins). A table made larger than it needs (a size hint)
  *  has more bins, of lanes as wide or wider: stBinsCause asks for a chunk of at least that size. */
 function binsOf(bound: number): { laneBits: number; bytes: number } {
-  const entryPower = Math.ceil(Math.log2(Math.max(bound, 1)));
+  return binsOfPower(Math.ceil(Math.log2(Math.max(bound, 1))));
+}
+
+/** The bins of a table of 2^entryPower entries (st.c's features table, 64-bit). */
+function binsOfPower(entryPower: number): { laneBits: number; bytes: number } {
   if (entryPower <= ST_BINS.noBinsUpToPower) return { laneBits: 0, bytes: 0 };
   const binPower = entryPower + 1;
   const laneBits = binPower <= 8 ? 8 : binPower <= 16 ? 16 : 32;
   return { laneBits, bytes: (2 ** binPower * laneBits) / 8 };
+}
+
+/** A VM table the child rebuilt (its powers word changed: st.c's rebuild_table, as it grew): each rebuild
+ *  malloc'd bins for 2^power entries, for every power from the fork-time one to its own now. */
+export interface StTableRebuild {
+  fromPower: number;
+  toPower: number;
+  cause: string;
 }
 
 /** The st_table headers, among chunks in use at the fork, whose entry count and entries bound the child
@@ -1512,10 +1524,16 @@ function binsOf(bound: number): { laneBits: number; bytes: number } {
  *  otherwise read as VM counters, are mutation.hash-table; one whose new pointers lead to an object-id
  *  table's or a cache's entries (contentChunkCauses) has theirs. Not a chunk an object of the program
  *  owns: its own rules say what it is. With each, the entry indexes its inserts stored in its bins. */
-export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): { headers: AddrMap<string>; indexes: StTableIndexes; released: AddrMap<string> } {
+export function stTableHeaders(
+  ctx: Context,
+  diffs: PageDiffs,
+  pageBody: Int32Array,
+  v: WordValues,
+): { headers: AddrMap<string>; indexes: StTableIndexes; released: AddrMap<string>; rebuilds: StTableRebuild[] } {
   const out = new AddrMap<string>();
   const indexes: StTableIndexes = { lo: [], hi: [], laneBits: [], minBytes: [], cause: [] };
   const released = new AddrMap<string>();
+  const rebuilds: StTableRebuild[] = [];
   const cw = ctx.cw;
   const kind = cw.kind;
   for (let k = 0; k < diffs.wordPage.length; k++) {
@@ -1551,6 +1569,11 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     // (its count in the powers word goes up, and the powers with a new size) writes new bins in a new
     // chunk, every index anew: nothing of the fork-time bins to look for.
     const [oldBound, newBound] = [v.oldAt(b).lo, v.newAt(b).lo];
+    if (first >= 0) {
+      // entry_power, the powers word's first byte (struct st_table, 3.1-3.4)
+      const [was, now] = [v.oldAt(first).lo & 0xff, v.newAt(first).lo & 0xff];
+      rebuilds.push({ fromPower: Math.min(was, now), toPower: Math.max(was, now), cause });
+    }
     const bins = binsOf(newBound);
     if (first >= 0 || !bins.laneBits || newBound <= oldBound) continue;
     indexes.lo.push(oldBound);
@@ -1559,7 +1582,91 @@ export function stTableHeaders(ctx: Context, diffs: PageDiffs, pageBody: Int32Ar
     indexes.minBytes.push(bins.bytes);
     indexes.cause.push(cause);
   }
-  return { headers: out, indexes, released };
+  return { headers: out, indexes, released, rebuilds };
+}
+
+/** The least table rebuiltBinsCause looks for the bins of: 2^10 entries, 4 KiB of bins. Smaller ones (64
+ *  bytes and up) are a page at most, and lanes of small numbers, each once, are too common a content to
+ *  tell them by (Rails, 3.1.2: 80-byte chunks of a VM structure read as the bins of 32 entries). */
+const MIN_REBUILT_BINS_POWER = 10;
+
+/** The bins a rebuild of a table (StTableRebuild) malloc'd for 2^power entries: a chunk the child
+ *  allocated, of their size exactly (malloc's 16 bytes over), every changed word of it lanes of their
+ *  width that are empty, deleted or an entry index below 2^power (stored plus ST_BINS.entryBase), each
+ *  index once, and entries found in lanes past each word's first too (a hash spreads them; an array of
+ *  small numbers fills only the first). Bins hold no pointer, and the table's header points only to its
+ *  last ones: nothing else ties them to the table, whose cause they take. QA: 20,000 objects given an
+ *  object_id in the child: the object-id tables' earlier bins were 71 pages of alloc.malloc a child on
+ *  3.1.2 (52 on 3.3.8), and prewarm saved 632 pages where 573 were predicted (now 628 against 628; the
+ *  tables' headers, and so their bins, are mutation.hash-table, which prewarm removes as well). offs: each
+ *  word's offset in the chunk. Exported for the rule-table tests. */
+export function rebuiltBinsCause(rebuilds: readonly StTableRebuild[], size: number, free: boolean, offs: readonly number[], words: readonly Word[]): string | undefined {
+  let cause: string | undefined;
+  for (const r of rebuilds)
+    for (let power = Math.max(r.fromPower, MIN_REBUILT_BINS_POWER); power <= r.toPower; power++) {
+      const bins = binsOfPower(power);
+      const end = CHUNK_HEADER + bins.bytes;
+      // A chunk the child freed again (the next rebuild frees the bins before) may have merged since with
+      // the free chunks after it: the bins are its first bytes (QA above, 3.3.8: 20 of the 45 pages of
+      // bins lay in free chunks of 17-128 KiB), and at least a quarter of their words changed.
+      if (free ? size < end : size !== end) continue;
+      const inBins = words.filter((_, i) => offs[i] < end);
+      if (4 * 8 * inBins.length < bins.bytes || !areBins(inBins, bins.laneBits, 2 ** power)) continue;
+      if (cause !== undefined && cause !== r.cause) return undefined; // two tables' bins would fit: neither
+      cause = r.cause;
+    }
+  return cause;
+}
+
+/** Are these words lanes of st bins for a table of `entries` entries (rebuiltBinsCause)? */
+function areBins(words: readonly Word[], laneBits: number, entries: number): boolean {
+  const lanes = 64 / laneBits;
+  const mask = laneBits === 32 ? 0xffffffff : (1 << laneBits) - 1;
+  // a bin holds each entry's index once
+  const seen = new Uint8Array(entries + ST_BINS.entryBase);
+  let filled = 0;
+  let pastFirst = 0;
+  for (const w of words)
+    for (let i = 0; i < lanes; i++) {
+      const bit = i * laneBits;
+      const lane = (((bit < 32 ? w.lo : w.hi) >>> bit % 32) & mask) >>> 0;
+      if (lane >= entries + ST_BINS.entryBase) return false;
+      if (lane < ST_BINS.entryBase) continue;
+      if (seen[lane]++) return false;
+      filled++;
+      if (i > 0) pastFirst++;
+    }
+  return filled > 0 && 4 * pastFirst >= filled;
+}
+
+/** The chunks the child allocated that rebuilt tables' bins, with the table's cause: for freshChunkCause,
+ *  after stTableHeaders (which names the tables). Only chunks no pointer named (alloc.malloc so far). */
+function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, rebuilds: readonly StTableRebuild[]): void {
+  if (!rebuilds.length) return;
+  const { cw } = ctx;
+  const n = diffs.wordPage.length;
+  for (let k = 0; k < n; ) {
+    if (cw.kind[k] !== CW.FRESH || pageBody[diffs.wordPage[k]] >= 0) {
+      k++;
+      continue;
+    }
+    const start = cw.start(k);
+    let end = k + 1;
+    while (end < n && cw.kind[end] === CW.FRESH && cw.start(end) === start) end++;
+    if ((ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') {
+      const words: Word[] = [];
+      const offs: number[] = [];
+      for (let j = k; j < end; j++) {
+        words.push(v.newAt(j));
+        offs.push(ctx.wordAddr[j] - start);
+      }
+      const c = cw.chunk[k];
+      const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
+      const cause = rebuiltBinsCause(rebuilds, cw.freshSize(k), free, offs, words);
+      if (cause) ctx.freshChunkCause.set(start, cause);
+    }
+    k = end;
+  }
 }
 
 /** The cause of a word of st_table bins that one of those inserts filled: in a chunk as large as that
@@ -2773,6 +2880,7 @@ class RubyPageBlamer implements PageBlamer {
     ctx.stTableHeaders = stTables.headers;
     ctx.stTableIndexes = stTables.indexes;
     ctx.stTableReleased = stTables.released;
+    rebuiltBins(ctx, diffs, pageBody, v, stTables.rebuilds);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
     this.inNoArray = new GapCursor([ctx.heapPageStructAt, ctx.callDataAt, ctx.isEntriesAt]);
