@@ -1653,16 +1653,22 @@ function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wo
     const start = cw.start(k);
     let end = k + 1;
     while (end < n && cw.kind[end] === CW.FRESH && cw.start(end) === start) end++;
-    if ((ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') {
+    const c = cw.chunk[k];
+    const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
+    const size = cw.freshSize(k);
+    // most chunks are of no bins' size: their words are not read
+    const mayFit = rebuilds.some((r) => {
+      for (let power = Math.max(r.fromPower, MIN_REBUILT_BINS_POWER); power <= r.toPower; power++) if (free ? size >= binsOfPower(power).bytes + CHUNK_HEADER : size === binsOfPower(power).bytes + CHUNK_HEADER) return true;
+      return false;
+    });
+    if (mayFit && (ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') {
       const words: Word[] = [];
       const offs: number[] = [];
       for (let j = k; j < end; j++) {
         words.push(v.newAt(j));
         offs.push(ctx.wordAddr[j] - start);
       }
-      const c = cw.chunk[k];
-      const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
-      const cause = rebuiltBinsCause(rebuilds, cw.freshSize(k), free, offs, words);
+      const cause = rebuiltBinsCause(rebuilds, size, free, offs, words);
       if (cause) ctx.freshChunkCause.set(start, cause);
     }
     k = end;
