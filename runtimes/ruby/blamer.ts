@@ -268,6 +268,8 @@ interface SlotWord {
   shapeChanged: boolean;
   /** a T_OBJECT whose ivars moved out of its slot in the child (ROBJECT_EMBED cleared) */
   ivarsMoved: boolean;
+  /** an object the child froze (FL_FREEZE set in its flags word) */
+  froze: boolean;
   /** the slot's object in the heap map (-1: none) */
   obj: number;
   ctx: Context;
@@ -323,6 +325,12 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // Found on 20,000 preloaded Times asked for their year in the child (3.3.8, 3.4.5): 442-447 pages of
   // mutation.data, which 3.1 (its data malloc'd) blamed on object.data-cache.
   { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && onlySetsBits(s.O, s.N) && isProgramSlot(s) },
+  // A String the child froze: String#freeze resizes its buffer to its length first (rb_str_resize: the
+  // capacity, and the pointer where realloc moved it). QA: 30,000 preloaded Strings of 100 bytes made
+  // with capacity 400, frozen in the child (3.1.2): 409 pages string.coderange-cleared (the capacity
+  // word, as many words as the flags' object.freeze, and first in the catalog), prewarm predicted to
+  // save 27 pages where it saved 3,748; 3.3.8 with capacity 2000, ~90 pages mutation.string.
+  { cause: 'object.freeze', when: (s) => s.type === T.STRING && s.froze && (s.off === 24 || s.off === 32) },
   // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
   // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
@@ -390,6 +398,8 @@ function isProgramSlot(s: SlotWord): boolean {
 }
 
 /** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
+/** Did the child freeze the object (FL_FREEZE clear at the fork, set now)? */
+const frozeNow = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !(O.lo & FL.freeze) && !!(N.lo & FL.freeze);
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
@@ -524,11 +534,22 @@ function youngerThanItsMarks(ctx: Context, s: Slot, oldFlags: Word | undefined, 
 
 /** The cause of the word at offset off of slot s (0: its flags word); level: slotLevelCause(s, newFlags),
  *  looked up once per slot, which decides every other word where it is defined. */
-function slotWordCause(ctx: Context, s: Slot, off: number, O: Word, N: Word, newFlags: Word | undefined, level: string | undefined, shapeChanged = false, ivarsMoved = false): string {
+function slotWordCause(
+  ctx: Context,
+  s: Slot,
+  off: number,
+  O: Word,
+  N: Word,
+  newFlags: Word | undefined,
+  level: string | undefined,
+  shapeChanged = false,
+  ivarsMoved = false,
+  froze = false,
+): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
   if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
   if (level) return level;
-  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, obj: s.obj, ctx };
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
 }
@@ -2135,7 +2156,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
   if (!inNoArray && ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
-      return carvedSizeCause(ctx, addr) ?? sweptLinkCause(ctx, addr) ?? 'malloc.meta';
+      return carvedSizeCause(ctx, addr) ?? sweptLinkCause(ctx, addr) ?? resizedLinkCause(ctx, addr) ?? 'malloc.meta';
     case CW.PREV_IN_USE:
       return ctx.freshChunkCause.get(ctx.cw.start(k)) ?? 'malloc.meta';
     case CW.FRESH: {
@@ -2256,6 +2277,31 @@ function sweptLinkCause(ctx: Context, addr: number): string | undefined {
   const i = g.forkAt.at(addr);
   if (i < 0 || !g.fork.inUse[i] || addr - g.fork.start[i] < 8) return undefined;
   return ownerDied(ctx, g.fork.start[i]) ? 'gc.sweep' : undefined;
+}
+
+/** glibc's size and links in a chunk in use at the fork whose owning object the program changed (its flags
+ *  word: programFlagsCause): a realloc of the object's buffer as the change resized it, in place (the
+ *  chunk's size, and the free remainder's size and links) or away (the chunk freed): that change's cause.
+ *  String#freeze shrinks a String's buffer to its length, 3.1's rb_fstring a new Hash key's. QA: 30,000
+ *  preloaded Strings of 100 bytes made with capacity 400, frozen in the child (3.1.2): 3,245 pages of
+ *  malloc.meta a child, which no step removes, where prewarm saved 3,748 pages and was predicted to save
+ *  27. */
+function resizedLinkCause(ctx: Context, addr: number): string | undefined {
+  const g = ctx.glibc;
+  let c = g.forkAt.at(addr);
+  // the first word of a chunk is the chunk's before it (its size, once it is free: a remainder's, merged
+  // with a chunk free at the fork after it where there was one)
+  if (c > 0 && addr - g.fork.start[c] < 8 && g.forkEnds[c - 1] === g.fork.start[c]) {
+    c--;
+    if (c > 0 && !g.fork.inUse[c] && g.forkEnds[c - 1] === g.fork.start[c]) c--;
+  }
+  if (c < 0 || !g.fork.inUse[c] || addr < g.fork.start[c] + 8) return undefined;
+  const i = chunkOwnerIndex(ctx, g.fork.start[c]);
+  if (i < 0) return undefined;
+  const o = ctx.ruby.chunkOwners!;
+  const now = ctx.newSlotFlags.get(o.slot[i]);
+  if (now === undefined || (now & FL.typeMask) !== (o.flags[i] & FL.typeMask)) return undefined;
+  return programFlagsCause(ctx.L, { lo: o.flags[i], hi: 0 }, { lo: now, hi: 0 });
 }
 
 function chunkContentCause(c: ChunkContent): string {
@@ -3064,6 +3110,7 @@ class RubyPageBlamer implements PageBlamer {
     let level: string | undefined; // slotLevelCause of s
     let shapeChanged = false; // of s (3.2+: the shape id lives in the flags word's upper half)
     let ivarsMoved = false; // of s
+    let froze = false; // of s
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
       // a slot's words come one after another: look it up once
@@ -3072,6 +3119,7 @@ class RubyPageBlamer implements PageBlamer {
         level = s && slotLevelCause(ctx, s, flags.old(s.slot), flags.now(s.slot));
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
         ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
+        froze = !!s && frozeNow(flags.old(s.slot), flags.now(s.slot));
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
         if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
@@ -3089,7 +3137,7 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved);
+      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze);
       causes[k - first] = cause;
       if (off === 0 && !level && AGING_CAUSES.has(cause)) {
         const also = programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k));
