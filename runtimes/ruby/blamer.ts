@@ -2323,11 +2323,13 @@ function sweptLinkCause(ctx: Context, addr: number): string | undefined {
 function resizedLinkCause(ctx: Context, addr: number): string | undefined {
   const g = ctx.glibc;
   let c = g.forkAt.at(addr);
-  // the first word of a chunk is the chunk's before it (its size, once it is free: a remainder's, merged
-  // with a chunk free at the fork after it where there was one)
-  if (c > 0 && addr - g.fork.start[c] < 8 && g.forkEnds[c - 1] === g.fork.start[c]) {
-    c--;
-    if (c > 0 && !g.fork.inUse[c] && g.forkEnds[c - 1] === g.fork.start[c]) c--;
+  // The first word of a chunk is the size of the free chunk before it, in the child's walk: written as
+  // that chunk was freed, the remainder of the resize where it starts in the resized chunk (merged with a
+  // chunk free at the fork after it, where there was one). One that starts elsewhere (carved from a
+  // chunk free at the fork by a malloc) says nothing of the chunks it follows.
+  if (c >= 0 && addr - g.fork.start[c] < 8) {
+    const k = g.child ? g.childAt.at(addr - 8) : -1;
+    c = k >= 0 && !g.child!.inUse[k] ? g.forkAt.at(g.child!.start[k]) : -1;
   }
   if (c < 0 || !g.fork.inUse[c] || addr < g.fork.start[c] + 8) return undefined;
   const i = chunkOwnerIndex(ctx, g.fork.start[c]);
