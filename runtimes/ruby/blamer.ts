@@ -397,9 +397,9 @@ function isProgramSlot(s: SlotWord): boolean {
   return !VM_DATA_CLASSES.has(s.ctx.classNames.get(s.ctx.ruby.objects.classAddr[s.obj]) ?? '');
 }
 
-/** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
 /** Did the child freeze the object (FL_FREEZE clear at the fork, set now)? */
 const frozeNow = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !(O.lo & FL.freeze) && !!(N.lo & FL.freeze);
+/** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
@@ -1625,18 +1625,24 @@ export function rebuiltBinsCause(rebuilds: readonly StTableRebuild[], size: numb
   let cause: string | undefined;
   for (const r of rebuilds)
     for (let power = Math.max(r.fromPower, MIN_REBUILT_BINS_POWER); power <= r.toPower; power++) {
+      if (!binsFit(power, size, free)) continue;
       const bins = binsOfPower(power);
       const end = CHUNK_HEADER + bins.bytes;
-      // A chunk the child freed again (the next rebuild frees the bins before) may have merged since with
-      // the free chunks after it: the bins are its first bytes (QA above, 3.3.8: 20 of the 45 pages of
-      // bins lay in free chunks of 17-128 KiB), and at least a quarter of their words changed.
-      if (free ? size < end : size !== end) continue;
       const inBins = words.filter((_, i) => offs[i] < end);
       if (4 * 8 * inBins.length < bins.bytes || !areBins(inBins, bins.laneBits, 2 ** power)) continue;
       if (cause !== undefined && cause !== r.cause) return undefined; // two tables' bins would fit: neither
       cause = r.cause;
     }
   return cause;
+}
+
+/** Could a chunk of this size hold the bins of a table of 2^power entries: their size exactly, or a free
+ *  one at least as large? A chunk the child freed again (the next rebuild frees the bins before) may have
+ *  merged since with the free chunks after it: the bins are its first bytes (QA above, 3.3.8: 20 of the
+ *  45 pages of bins lay in free chunks of 17-128 KiB), and at least a quarter of their words changed. */
+function binsFit(power: number, size: number, free: boolean): boolean {
+  const end = CHUNK_HEADER + binsOfPower(power).bytes;
+  return free ? size >= end : size === end;
 }
 
 /** Are these words lanes of st bins for a table of `entries` entries (rebuiltBinsCause)? */
@@ -1669,21 +1675,14 @@ function areBins(words: readonly Word[], laneBits: number, entries: number): boo
  *  removes gc.mark-stack, predicted to save 12% of none's copied pages less than it saved. */
 function freshMarkStacks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): void {
   if (!ctx.gcRuns) return;
-  const { cw } = ctx;
   const n = diffs.wordPage.length;
   const candidates = new AddrMap<number>(); // user start -> chunk start
-  for (let k = 0; k < n; ) {
-    if (cw.kind[k] !== CW.FRESH || pageBody[diffs.wordPage[k]] >= 0) {
-      k++;
-      continue;
-    }
-    const start = cw.start(k);
+  forEachMallocdChunk(ctx, diffs, pageBody, (start, k, end) => {
+    if (!isMarkStackSize(ctx.cw.freshSize(k))) return;
     let refs = 0;
-    let end = k;
-    for (; end < n && cw.kind[end] === CW.FRESH && cw.start(end) === start; end++) if (inGcHeap(ctx, v.newIn(end))) refs++;
-    if (isMarkStackSize(cw.freshSize(k)) && 10 * refs >= 9 * (end - k) && (ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') candidates.set(start + CHUNK_HEADER, start);
-    k = end;
-  }
+    for (let j = k; j < end; j++) if (inGcHeap(ctx, v.newIn(j))) refs++;
+    if (10 * refs >= 9 * (end - k)) candidates.set(start + CHUNK_HEADER, start);
+  });
   if (!candidates.size) return;
   const pointedTo = new AddrMap<true>();
   for (let k = 0; k < n; k++) {
@@ -1699,6 +1698,32 @@ function freshMarkStacks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v
 function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, rebuilds: readonly StTableRebuild[]): void {
   if (!rebuilds.length) return;
   const { cw } = ctx;
+  forEachMallocdChunk(ctx, diffs, pageBody, (start, k, end) => {
+    const c = cw.chunk[k];
+    const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
+    const size = cw.freshSize(k);
+    // most chunks are of no bins' size: their words are not read
+    const mayFit = rebuilds.some((r) => {
+      for (let power = Math.max(r.fromPower, MIN_REBUILT_BINS_POWER); power <= r.toPower; power++) if (binsFit(power, size, free)) return true;
+      return false;
+    });
+    if (!mayFit) return;
+    const words: Word[] = [];
+    const offs: number[] = [];
+    for (let j = k; j < end; j++) {
+      words.push(v.newAt(j));
+      offs.push(ctx.wordAddr[j] - start);
+    }
+    const cause = rebuiltBinsCause(rebuilds, size, free, offs, words);
+    if (cause) ctx.freshChunkCause.set(start, cause);
+  });
+}
+
+/** Each run of changed words off the GC heap in one chunk the child allocated that no pointer has named
+ *  yet (freshChunkCause alloc.malloc): its start, and the words [k, end). The passes that name such chunks
+ *  by their shape (freshMarkStacks, rebuiltBins) look at them alone. */
+function forEachMallocdChunk(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, visit: (start: number, k: number, end: number) => void): void {
+  const { cw } = ctx;
   const n = diffs.wordPage.length;
   for (let k = 0; k < n; ) {
     if (cw.kind[k] !== CW.FRESH || pageBody[diffs.wordPage[k]] >= 0) {
@@ -1708,24 +1733,7 @@ function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wo
     const start = cw.start(k);
     let end = k + 1;
     while (end < n && cw.kind[end] === CW.FRESH && cw.start(end) === start) end++;
-    const c = cw.chunk[k];
-    const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
-    const size = cw.freshSize(k);
-    // most chunks are of no bins' size: their words are not read
-    const mayFit = rebuilds.some((r) => {
-      for (let power = Math.max(r.fromPower, MIN_REBUILT_BINS_POWER); power <= r.toPower; power++) if (free ? size >= binsOfPower(power).bytes + CHUNK_HEADER : size === binsOfPower(power).bytes + CHUNK_HEADER) return true;
-      return false;
-    });
-    if (mayFit && (ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') {
-      const words: Word[] = [];
-      const offs: number[] = [];
-      for (let j = k; j < end; j++) {
-        words.push(v.newAt(j));
-        offs.push(ctx.wordAddr[j] - start);
-      }
-      const cause = rebuiltBinsCause(rebuilds, size, free, offs, words);
-      if (cause) ctx.freshChunkCause.set(start, cause);
-    }
+    if ((ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') visit(start, k, end);
     k = end;
   }
 }
