@@ -186,7 +186,11 @@ Kind Classify(const View& g, double addr, uint64_t o, uint64_t n, const Out& out
     // larger free chunk the child's heap shows: its header and links, written by that free before the
     // merge, are glibc's all the same (QA, 3.1: garbage at the fork that the child's lazy sweep freed,
     // 60,000 buffers of 224 bytes, 3,204 pages a child taken for allocations).
-    if (ck >= 0 && !g.child.inUse(ck) && c >= 0 && g.fork.inUse(c)) {
+    // So are those of a chunk free at the fork, merged the same way: glibc relinked it in its bin (a
+    // neighbour in the list taken or added) before the merge left its words behind (QA, 3.1: Strings
+    // frozen in the child shrank their buffers, the remainders merged with the free chunks after them,
+    // 400 pages a child of those chunks' old links taken for allocations).
+    if (ck >= 0 && !g.child.inUse(ck) && c >= 0) {
       const double forkOff = addr - g.fork.start(c);
       if (forkOff < 16 || IsFreeLink(forkOff, g.fork.size(c))) return kMeta;
     }

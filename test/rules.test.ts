@@ -543,17 +543,22 @@ test('glibc thread arenas of a real Ruby process: heap_info found, chunks walked
 test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one word at a time and in one batch', () => {
   // [heap] at 0x1000000: tcache_perthread_struct, then chunks A (in use), B (in use; the child freed it),
   // C (free at the fork), D (in use; the child carved it into two), E and F (in use), G and I (in use;
-  // the child freed both, merged into one free chunk).
+  // the child freed both, merged into one free chunk), J (in use; the child shrank it, the remainder merged
+  // with K, free at the fork).
   const H = 0x1000000;
   const fork = {
-    start: [H, H + 0x290, H + 0x2d0, H + 0x710, H + 0x750, H + 0x850, H + 0x890, H + 0x8d0, H + 0x910],
-    size: [0x290, 0x40, 0x440, 0x40, 0x100, 0x40, 0x40, 0x40, 0x40],
-    inUse: [1, 1, 1, 0, 1, 1, 1, 1, 1],
+    start: [H, H + 0x290, H + 0x2d0, H + 0x710, H + 0x750, H + 0x850, H + 0x890, H + 0x8d0, H + 0x910, H + 0x950, H + 0x990],
+    size: [0x290, 0x40, 0x440, 0x40, 0x100, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40],
+    inUse: [1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0],
   };
-  const [tcache, A, B, C, D, E, F, G, I] = fork.start;
+  const [tcache, A, B, C, D, E, F, G, I, J, K] = fork.start;
   // the child: B freed (a large chunk: its nextsize links too), C allocated whole, D split at +0x80, G and I
-  // freed and merged
-  const child = { start: [B, C, D, D + 0x80, G], size: [0x440, 0x40, 0x80, 0x80, 0x80], inUse: [0, 1, 1, 1, 0] };
+  // freed and merged, J shrunk to 0x20 and its remainder merged with K
+  const child = {
+    start: [B, C, D, D + 0x80, G, J, J + 0x20],
+    size: [0x440, 0x40, 0x80, 0x80, 0x80, 0x20, 0x60],
+    inUse: [0, 1, 1, 1, 0, 1, 0],
+  };
   const key = 0x1234_5678_9abcn;
   const view = glibcView(
     {
@@ -588,8 +593,14 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
     [I + 0x10, 0n, 0x55n, CW.META, 0, 0, 0],
     [I + 0x18, 0n, 0x56n, CW.META, 0, 0, 0],
     [I + 0x20, 1n, 2n, CW.FRESH, G, 0, 0x60], // anything else there: memory the child used, then freed
+    // K's links, which glibc rewrote while K sat in its bin, before the merge left them inside the child's
+    // free chunk (QA, 3.1: Strings frozen in the child, ~400 pages a child taken for its allocations)
+    [K + 8, 0x41n, 0x40n, CW.META, 0, 0, 0],
+    [K + 0x10, 0x55n, 0x57n, CW.META, 0, 0, 0],
+    [K + 0x18, 0x56n, 0x58n, CW.META, 0, 0, 0],
+    [K + 0x20, 1n, 2n, CW.FRESH, J + 0x20, 0, 0x40], // anything else there: memory the child used, then freed
     [H - 8, 0n, 1n, CW.NONE, 0, 0, 0], // before every chunk
-    [I + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
+    [K + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
   ];
   const rows = classifyChunkWords(view, Float64Array.from(cases, (c) => c[0]), BigUint64Array.from(cases, (c) => c[1]), BigUint64Array.from(cases, (c) => c[2]));
   cases.forEach(([addr, o, n, kind, start, size, off], k) => {
