@@ -48,6 +48,21 @@ export function forkPathCopied(capture: Capture, twin: ProcessCapture): (page: n
   };
 }
 
+/** A page the fork path copied (forkPathCopied) whose bytes it left as the parent's: it stored the values
+ *  that were there. glibc does so for thousands of pages when it sorts chunks of one size out of its
+ *  unsorted bin (each chunk's links rewritten with the values they held), on the first malloc after the
+ *  fork that no tcache or small bin serves, in every child alike. */
+export function forkPathKeptBytes(capture: Capture, twin: ProcessCapture): (page: number) => boolean {
+  const copied = forkPathCopied(capture, twin);
+  const fw = capture.forkWrites;
+  if (!fw || fw.pid !== twin.pid) return () => false;
+  return (page) => {
+    if (!copied(page)) return false;
+    const i = indexOf(fw.addrs, page);
+    return i >= 0 && fw.status[i] === 0;
+  };
+}
+
 /** Did the fork path write the word at this address: does the twin hold another value there than the
  *  parent (capture.forkWrites), or a page where the parent holds none? A child that changed the word
  *  changed one the fork path had written in it too (a seed, a thread id: the child's own value differs

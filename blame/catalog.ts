@@ -88,13 +88,21 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
   row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),
   row('gc.mark-stack', 'gc', 'the GC mark stack', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking: a minor GC in a worker then has few young objects to mark'),
+  row(
+    'malloc.bin-sort',
+    'malloc',
+    "glibc sorted chunks the parent had freed just before the fork out of its unsorted bin, on the first malloc after the fork that no tcache or small bin served (in every child alike, often within fork itself): it rewrote each chunk's links, with the values they held where the chunks were of one size, and copied a page per chunk",
+    ['trim'],
+    'let the parent sort them after its last frees (a malloc that no tcache or small bin serves sorts up to 10,000; malloc_trim does not), or free less just before forking',
+    { steps: ['trim'], text: 'the trim step sorts them, after its malloc_trim' },
+  ),
   row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', [], 'jemalloc keeps metadata apart; malloc_trim before forking releases the whole pages inside free chunks', {
     steps: ['trim', 'warmup'],
-    text: 'the trim and warmup steps call it, and blame counts those pages as saved by them whatever wrote them',
+    text: "the trim step calls it (so does Ruby's warmup), and blame counts those pages as saved by them whatever wrote them",
   }),
   row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", [], 'malloc_trim before forking releases the whole pages inside free chunks, so allocations there land on new pages', {
     steps: ['trim', 'warmup'],
-    text: 'the trim and warmup steps call it, and blame counts those pages as saved by them',
+    text: "the trim step calls it (so does Ruby's warmup), and blame counts those pages as saved by them",
   }),
   row('alloc.transient', 'alloc', "Ruby 3.1 transient heap: young Array/Hash/Object buffers of the fork-time image evacuated or marked by the child's GC", ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
   row('alloc.transient-fill', 'alloc', 'Ruby 3.1 transient heap: a young Array/Hash/Object buffer the child allocated where a block was free at the fork (a block the parent\'s GC emptied and kept)', [], 'none at fork time: a GC before the fork empties the blocks the child then fills; fewer short-lived Arrays and Hashes per request: fewer pages'),

@@ -126,7 +126,7 @@ test('config errors: exit 2, one line naming the field', () => {
     ['strategy.json', JSON.stringify({ program: CAUSES, strategy: 'gc+magic' }), /strategy\.json: strategy: unknown step "magic" for a Ruby app: use none, gc, nakayoshi, .*, joined with \+$/],
     // QA (round 13): a step of the other runtime was refused by the run, in words naming no field
     ['ruby-step.json', JSON.stringify({ program: CAUSES, strategy: 'freeze' }), /ruby-step\.json: strategy: unknown step "freeze" for a Ruby app: use none, gc, nakayoshi, /],
-    ['python-step.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, strategy: 'gc+compact' }), /python-step\.json: strategy: unknown step "compact" for a Python app: use none, gc, freeze, disable, joined with \+$/],
+    ['python-step.json', JSON.stringify({ wsgi: { app: 'shopsite.wsgi' }, strategy: 'gc+compact' }), /python-step\.json: strategy: unknown step "compact" for a Python app: use none, gc, freeze, disable, trim, joined with \+$/],
     ['size.json', JSON.stringify({ program: CAUSES, budgets: { copiedPerChild: 'lots' } }), /size\.json: budgets\.copiedPerChild: "lots" is not a size: write e\.g\. "24MiB"/],
     ['file.json', JSON.stringify({ program: CAUSES, workload: 'nope.rb' }), /file\.json: workload: nope\.rb does not exist/],
     ['ratio.json', JSON.stringify({ program: CAUSES, budgets: { sharedRatio: 80 } }), /ratio\.json: budgets\.sharedRatio: must be a number from 0 to 1/],
@@ -412,7 +412,7 @@ test('init --program app.py measures a Python script (it passed the Rack request
   const text = fs.readFileSync(file, 'utf8');
   assert.match(text, /cowscope init measured this app once \(.*, python 3\.\d+\.\d+, 2 children\)/);
   assert.match(text, /"program": "app\.py"/);
-  assert.match(text, /none, gc, freeze, disable/, 'the Python strategy steps');
+  assert.match(text, /none, gc, freeze, disable, trim/, 'the Python strategy steps');
   const cfg = loadBudgetConfig(file);
   assert.equal(cfg.program, [path.join(dir, 'app.py')]);
   assert.ok(cfg.budgets.copiedPerChild! > 0);

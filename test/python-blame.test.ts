@@ -209,6 +209,32 @@ for (const { python, version } of PYTHONS) {
     assert.ok(pagesOf(child.blame, /^py\.mutation\.buffer$/) <= 15, summary);
   });
 
+  // fixtures/python/freed_blocks.py: 40,000 blocks of 1,100 bytes (glibc's) dropped at the end of the
+  // preload, waiting in glibc's unsorted bin at the fork; the children's mallocs sort them, storing each
+  // one's links back as they were, a page copied per block (malloc.bin-sort). Those pages were fork.atfork
+  // (3.12, 3.13: the fork path sorted them) or alloc.malloc (3.11: the child's mallocs did), 16,400 a child.
+  test(`Python ${version} freed_blocks: the pages of the dropped blocks' links that the child copied are malloc.bin-sort, and no other page`, () => {
+    const save = path.join(tmp.dir, `freed_blocks-${version}.cow`);
+    const out = path.join(tmp.dir, `freed_blocks-${version}.pages`);
+    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'freed_blocks.py')], { COWSCOPE_FIXTURE_OUT: out });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const summary = `${version}: ${blameSummary(child.blame)}`;
+    const linkPages = new Set(fs.readFileSync(out, 'utf8').trim().split('\n').map((h) => parseInt(h, 16)));
+    const capture = loadCapture(save);
+    const { perPage } = blameChild(adapterOf(capture)!, capture, capture.diffs!.find((d) => d.pid === child.pid)!, 0);
+    const sorted = Array.from(perPage.addr).filter((_, i) => perPage.cause[i] === 'malloc.bin-sort');
+    const copiedLinks = perPage.addr.filter((a) => linkPages.has(a)).length;
+    // the premise: the sort ran after the fork (the parent's own mallocs may sort a batch of 10,000 first)
+    assert.ok(copiedLinks >= 0.5 * linkPages.size, `${summary}: ${copiedLinks} of ${linkPages.size} link pages copied`);
+    // every malloc.bin-sort page holds such links, and nearly every copied one is malloc.bin-sort (a few
+    // share their page with the glibc words of a chunk the child allocated: malloc.meta, fork.atfork)
+    const stray = sorted.filter((a) => !linkPages.has(a)).map((a) => a.toString(16));
+    assert.ok(stray.length <= 2, `${summary}: malloc.bin-sort pages holding no dropped block's links: ${stray.slice(0, 5).join(', ')}`);
+    assert.ok(sorted.length >= 0.97 * copiedLinks, `${summary}: ${sorted.length} pages malloc.bin-sort of ${copiedLinks} link pages copied`);
+  });
+
   // fixtures/python/at_fork.py, two causes of known size: an at-fork handler rewrites a preloaded 64 KiB
   // bytearray with new random bytes in every child (as the random module reseeds its Random), and the
   // workload sets a byte in each of 2,000 preloaded 4 KiB bytearrays. The handler's words were the

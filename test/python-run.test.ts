@@ -293,10 +293,10 @@ const FAILURES: { name: string; args: string[]; message: RegExp; programRan?: tr
   { name: 'a syntax error', args: [fixture('syntax_error.py')], message: /^cowscope: the program raised SyntaxError: .* \(\S+\/syntax_error\.py:2\)$/m, programRan: true },
   { name: 'sys.exit before the fork point', args: [fixture('exit.py')], message: /^cowscope: the program called exit \(status 3\) before the fork point at .*exit\.py:2: .*call cowscope\.fork_point\(\) before it$/m, programRan: true },
   { name: 'a missing script', args: ['--', 'python3', 'nowhere.py'], message: /^cowscope: the program nowhere\.py does not exist: check the path$/m },
-  { name: 'a Ruby strategy step', args: ['--strategy', 'gc+compact', fixture('hello.py')], message: /unknown strategy step "compact" for a Python program .*use none, gc, freeze, disable/ },
+  { name: 'a Ruby strategy step', args: ['--strategy', 'gc+compact', fixture('hello.py')], message: /unknown strategy step "compact" for a Python program .*use none, gc, freeze, disable, trim/ },
   // Ruby's step options: refused in a Python program's words, not "add the prewarm step" (which Python has not)
-  { name: '--prewarm with Python', args: ['--prewarm', '3', fixture('hello.py')], message: /^cowscope: --prewarm goes with the prewarm step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable$/m },
-  { name: '--before-fork with Python', args: ['--strategy', 'gc', '--before-fork', fixture('hello.py'), fixture('hello.py')], message: /^cowscope: --before-fork goes with the custom step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable$/m },
+  { name: '--prewarm with Python', args: ['--prewarm', '3', fixture('hello.py')], message: /^cowscope: --prewarm goes with the prewarm step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable, trim$/m },
+  { name: '--before-fork with Python', args: ['--strategy', 'gc', '--before-fork', fixture('hello.py'), fixture('hello.py')], message: /^cowscope: --before-fork goes with the custom step, which Ruby programs have: a Python program's steps are none, gc, freeze, disable, trim$/m },
   { name: 'no interpreter there', args: ['--python', path.join(tmp.dir, 'python9'), fixture('hello.py')], message: /^cowscope: no Python at .*python9: check --python$/m },
   { name: '--rack with Python', args: ['--rack', 'config.ru', '--', 'python3', fixture('hello.py')], message: /^cowscope: --rack config\.ru is for Ruby apps: a Python WSGI app goes with --wsgi module:app$/m },
   { name: '--wsgi with Ruby', args: ['--wsgi', 'app:application', '--', 'ruby', fixture('hello.py')], message: /^cowscope: --wsgi module:app is for Python apps: a Ruby \(Rack\) app goes with --rack config\.ru$/m },

@@ -10,7 +10,7 @@ import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlot
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
-import { CW, chunkWord, classifyChunkWords, glibcView, trimReleases } from '../allocators/glibc/rules';
+import { CW, chunkWord, classifyChunkWords, freeLinksOn, glibcView, trimReleases } from '../allocators/glibc/rules';
 import { groupCauseSets, netSavedPages, refillCosts, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
@@ -286,6 +286,26 @@ test('malloc_trim releases the whole pages inside a free chunk, past its struct 
   // page 0: in use; page 1 holds the free chunk's header (and the used chunk's end); pages 2 and 3 lie
   // inside it; page 4 holds its end and the small chunk
   assert.equal(released, [false, false, true, true, false]);
+});
+
+test('the links of chunks free at the fork, which glibc sorts out of its unsorted bin: pages holding +16 and +24 of a free chunk', () => {
+  const H = 0x5555_5555_0000;
+  // in use (to 0xff0), free with its header on page 0 and its links (+16) on page 1, in use, free (links at
+  // 0x1830), a free chunk of three pages whose links lie on page 1 only, and the top chunk (the walk says
+  // in use). Chunks start 16-aligned: a chunk's two links share a page.
+  const fork = {
+    start: [H, H + 0xff0, H + 0x1400, H + 0x1820, H + 0x1900, H + 0x4a00],
+    size: [0xff0, 0x410, 0x420, 0xe0, 0x3100, 0x1000],
+    inUse: [1, 0, 1, 0, 0, 1],
+  };
+  const view = glibcView(
+    { chunks: { start: Float64Array.from(fork.start), size: Float64Array.from(fork.size), inUse: Uint8Array.from(fork.inUse) }, heapStart: H, tcacheKey: '0' },
+    undefined,
+    { start: H, end: H + 0x21000 },
+  );
+  // page 0 ends with the free chunk's header only; page 1 holds its links and the others'; pages 2 to 4
+  // hold the large chunk's inside, its end, and the top chunk
+  assert.equal([0, 1, 2, 3, 4].map((i) => freeLinksOn(view, H + i * 0x1000, 0x1000)), [false, true, false, false, false]);
 });
 
 test('a page a step releases is saved by it whatever its causes; grouped apart from pages of the same causes', () => {

@@ -62,6 +62,23 @@ export function someFreeAtFork(g: GlibcView, page: number, pageSize: number): bo
   return false;
 }
 
+/** Does the page hold the bin links (+16 and +24) of a chunk of the fork-time walk that was free then? What
+ *  glibc rewrites when it sorts a chunk out of its unsorted bin into its size's bin. (The main heap's top
+ *  chunk, which the walk calls in use, has no links.) */
+export function freeLinksOn(g: GlibcView, page: number, pageSize: number): boolean {
+  const f = g.fork;
+  for (let i = Math.max(0, lastAtOrBelow(f.start, page - 32)); i < f.start.length && f.start[i] < page + pageSize; i++) {
+    const links = f.start[i] + 16;
+    if (!f.inUse[i] && links + 16 > page && links < page + pageSize) return true;
+  }
+  return false;
+}
+
+/** The allocating half of MALLOC_WRITERS: a malloc that no tcache or small bin served sorts the unsorted bin
+ *  (in _int_malloc, which calloc and realloc call too). A page such a call wrote first and left as it was,
+ *  holding a free chunk's links, is that sort's. */
+export const BIN_SORT_WRITERS = /^(malloc|calloc|realloc|__libc_(malloc|calloc|realloc)|_int_(malloc|realloc))(\.\w+)*$/;
+
 /** glibc's malloc and free themselves (exact names, clone suffixes allowed): a page they wrote first holds
  *  their chunk headers and bin links, or the chunks they hand out. */
 export const MALLOC_WRITERS = /^(malloc|free|cfree|realloc|calloc|__libc_(malloc|free|realloc|calloc)|unlink_chunk|_int_(malloc|free|realloc)\w*|malloc_consolidate|tcache_\w+)(\.\w+)*$/;

@@ -169,7 +169,7 @@ export function initConfig(app: App, m: Measured, about: { ruby: string; time: s
 {
 ${program}
   "children": ${INIT_SETTINGS.children},
-  // What the parent does before forking: ${python ? 'none, gc, freeze, disable' : 'none, gc, nakayoshi, compact, warmup, prewarm, …'} (see README).
+  // What the parent does before forking: ${python ? 'none, gc, freeze, disable, trim' : 'none, gc, nakayoshi, compact, warmup, prewarm, …'} (see README).
   "strategy": ${JSON.stringify(INIT_SETTINGS.strategy)},
   // Runs per check; the median counts.
   "repeat": 3,

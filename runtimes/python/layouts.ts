@@ -71,4 +71,4 @@ export const PYTHON_OLDEST: readonly [number, number] = [3, 8];
 export const AGENT_LAYOUTS = LAYOUTS.map((l) => ({ version: l.version, codeAdaptive: l.codeAdaptive, typeCache: l.typeCache, typeCacheBytes: TYPE_CACHE_BYTES }));
 
 /** Strategy steps of the Python agent (its STRATEGY_STEPS); a strategy joins steps with +. */
-export const PYTHON_STRATEGY_STEPS = ['none', 'gc', 'freeze', 'disable'];
+export const PYTHON_STRATEGY_STEPS = ['none', 'gc', 'freeze', 'disable', 'trim'];

@@ -425,7 +425,52 @@ def _step_disable():
     return "disable"
 
 
-STRATEGY_STEPS = {"none": _step_none, "gc": _step_gc, "freeze": _step_freeze, "disable": _step_disable}
+# glibc: a malloc no bin holds (64 MiB: past its largest dynamic mmap threshold, so mmapped and unmapped
+# again, the program's malloc tuning unchanged) sorts up to 10,000 chunks of the unsorted bin (MAX_ITERS).
+_SORT_REQUEST = 64 << 20
+_SORTED_PER_MALLOC = 10000
+
+
+def _step_trim():
+    # malloc_trim(0) returns the whole pages inside free chunks to the kernel. Then the chunks freed since
+    # glibc last sorted its unsorted bin are sorted here, once: left for after the fork, every child's
+    # first mallocs that no tcache or small bin serves sort them, rewriting each one's links, a page
+    # copied per chunk (malloc.bin-sort). malloc_trim does not sort.
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim(0)
+    for _ in range(-(-_unsorted_chunks(libc) // _SORTED_PER_MALLOC)):
+        libc.free(libc.malloc(_SORT_REQUEST))
+    return "trim"
+
+
+def _unsorted_chunks(libc):
+    """The main arena's unsorted chunks, from malloc_info's XML (written to a memory stream)."""
+    libc.open_memstream.restype = ctypes.c_void_p
+    libc.open_memstream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    text = ctypes.c_void_p()
+    size = ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(text), ctypes.byref(size))
+    if not stream:
+        return 0
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    xml = ctypes.string_at(text.value, size.value).decode("ascii", "replace")
+    libc.free(text.value)
+    heap = xml.split('<heap nr="0">', 1)[-1].split("</heap>", 1)[0]
+    marker = heap.find("<unsorted ")
+    if marker < 0:
+        return 0
+    count = heap[marker:].split('count="', 1)[1].split('"', 1)[0]
+    return int(count)
+
+
+STRATEGY_STEPS = {"none": _step_none, "gc": _step_gc, "freeze": _step_freeze, "disable": _step_disable, "trim": _step_trim}
 
 
 def _apply_strategy(spec):
