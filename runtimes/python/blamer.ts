@@ -145,6 +145,17 @@ function versionInvalidated(w: At): boolean {
   return w.off === L.typeFlags && (w.O.lo & VALID_VERSION_TAG) !== 0 && (w.N.lo & VALID_VERSION_TAG) === 0;
 }
 const hasGcHead = (w: At): boolean => w.ctx.map.objects.pre[w.obj] >= GC_HEAD_BYTES;
+/** The types a collection untracks when they hold nothing it follows, exactly these (untrack_tuples and,
+ *  3.11-3.12, untrack_dicts: not a subclass, a namedtuple). */
+const UNTRACKED_BY_COLLECTIONS = new Set(['tuple', 'dict']);
+
+/** A GC head word of a tracked, unfrozen tuple or dict at the fork, now 0, after a collection in the child
+ *  (untracking clears both words; a freed object's are the free's, told before). */
+function untrackedByCollection(w: At): boolean {
+  const s = w.ctx.map.objects.state[w.obj];
+  return (w.ctx.gcRuns > 0 || w.ctx.gcFullRuns > 0) && isZero(w.N) && UNTRACKED_BY_COLLECTIONS.has(w.type) && (s & (STATE.tracked | STATE.frozen)) === STATE.tracked;
+}
+
 /** Did a collection in the child visit map object i? Only tracked, unfrozen objects are visited; a
  *  young collection (generations 0 and 1) visits only those still young at the fork, a full one all. */
 function collected(ctx: Context, i: number): boolean {
@@ -159,9 +170,19 @@ const programFroze = (ctx: Context): boolean => ctx.map.frozen > ctx.map.frozenA
 
 /** Is the value a pymalloc free-list link of the word's pool: NULL, or a block boundary in that pool? */
 function isPoolLink(w: At, v: number): boolean {
-  const base = w.ctx.pools.start[w.pool];
-  const size = w.ctx.pools.blockSize[w.pool];
-  return v === 0 || (v >= base + POOL.header && v < base + POOL.size && (v - base - POOL.header) % size === 0);
+  return isLinkIn(w.ctx.pools, w.pool, v);
+}
+
+/** Is v pymalloc's free-list link in fork-time pool p: 0, or the start of a block of the pool? */
+function isLinkIn(pools: Pools, p: number, v: number): boolean {
+  const base = pools.start[p];
+  return v === 0 || (v >= base + POOL.header && v < base + POOL.size && (v - base - POOL.header) % pools.blockSize[p] === 0);
+}
+
+/** A block that held a dead object on a type's free list at the fork (deadBlocks), freed in the child
+ *  after a full collection there: the collection emptied the free list. */
+function freedDeadBlock(w: At): boolean {
+  return w.ctx.gcFullRuns > 0 && !!w.ctx.deadBlocks && heldAtFork(w) && indexOf(w.ctx.deadBlocks, w.block) >= 0 && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N));
 }
 
 /** Was the word's block in use at the fork: carved (below the pool's nextoffset) and not on the pool's
@@ -250,6 +271,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // keep them. Found on workers evicting every other entry of a 40,000-row cache of small dicts (QA,
   // 3.11-3.13): ~940 pages a child py.gc.link.
   { cause: 'py.obmalloc.free', when: (w) => w.obj >= 0 && w.ctx.freed.has(w.obj) },
+  // A tuple or dict a collection in the child stopped tracking (it holds nothing the collector follows):
+  // both words of its GC head cleared. A collection before the fork untracks it in the parent. QA: 80,000
+  // preloaded 2-tuples of ints, gc.collect() in the child: 1,395-1,552 pages a child py.gc.link, which
+  // only freeze removes, and gc predicted to save 8-33 pages where it saved 1,318-1,372 (3.11-3.13).
+  { cause: 'py.gc.untrack', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && untrackedByCollection(w) },
   { cause: 'py.gc.freeze-missing', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) && unfrozenInFrozenHeap(w) },
   { cause: 'py.gc.link', when: (w) => w.obj >= 0 && w.off < 0 && w.off >= -GC_HEAD_BYTES && hasGcHead(w) },
   // before the GC head: a managed dict or values pointer (attributes of an instance)
@@ -323,6 +349,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // it if its first word is a link now. Found on a program updating an attribute of preloaded instances
   // and moving OrderedDict entries (3.11: 1,995 pages were py.obmalloc.alloc, allocation into free blocks,
   // on ~1,900 of which no block had been free).
+  // ... unless it held a dead object a type's free list kept (a tuple, list, dict or float waiting for
+  // reuse), which a full collection in the child freed: a full collection empties the free lists, as one
+  // before the fork does. QA: 38,000 tuples dropped before the fork, gc.collect() in the child: 948-1,116
+  // pages a child py.obmalloc.free, which no step removes, where gc saved 937-1,111 (3.11-3.13).
+  { cause: 'py.gc.garbage', when: (w) => freedDeadBlock(w) },
   { cause: 'py.obmalloc.free', when: (w) => heldAtFork(w) && w.blockFirst !== null && isPoolLink(w, num(w.blockFirst.N)) },
   { cause: 'py.mutation.object', when: (w) => heldAtFork(w) && w.blockObj >= 0 },
   // A dead object the interpreter kept for reuse: tuples (up to 2,000 of each size below 20), lists and
@@ -625,7 +656,14 @@ class PythonPageBlamer implements PageBlamer {
         if (pool >= 0) ctx.recarvedPools.add(pool);
       }
       const o = this.objectAt(a);
-      if (o < 0) continue;
+      if (o < 0) {
+        // the first word of a dead block a full collection freed (freedDeadBlock): its pool's header too
+        if (ctx.gcFullRuns > 0 && ctx.deadBlocks && indexOf(ctx.deadBlocks, a) >= 0) {
+          const pool = poolAt(ctx.pools, a);
+          if (pool >= 0 && isLinkIn(ctx.pools, pool, num(this.values.newIn(k)))) ctx.garbagePools.add(pool);
+        }
+        continue;
+      }
       const off = a - objects.addr[o];
       // Freed: a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+
       // too), or, where the count is the block's first word (no GC head), overwritten by pymalloc's
