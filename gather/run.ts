@@ -54,6 +54,7 @@ export async function gatherRun(
     gcRuns: session.children.map((c) => session.gcRuns.get(c) ?? 0),
     ...(session.gcFullRuns.size ? { gcFullRuns: session.children.map((c) => session.gcFullRuns.get(c) ?? 0) } : {}),
     ...(session.gcMarks.size ? { gcMarks: session.children.map((c) => session.gcMarks.get(c) ?? 0) } : {}),
+    ...(session.gcCompactions.size ? { gcCompactions: session.children.map((c) => session.gcCompactions.get(c) ?? 0) } : {}),
     ...(session.allocated.size
       ? { allocated: session.children.map((c) => session.allocated.get(c)?.all ?? 0), allocatedSteady: session.children.map((c) => session.allocated.get(c)?.steady ?? 0) }
       : {}),

@@ -322,6 +322,7 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     ...(m.gcFreedBlocks !== undefined ? { gcFreedBlocks: perChild('gcFreedBlocks') } : {}),
     ...(m.gcAutoRuns !== undefined ? { gcAutoRuns: perChild('gcAutoRuns') } : {}),
     ...(m.gcMarks !== undefined ? { gcMarks: perChild('gcMarks') } : {}),
+    ...(m.gcCompactions !== undefined ? { gcCompactions: perChild('gcCompactions') } : {}),
     ...(m.allocated !== undefined ? { allocated: perChild('allocated') } : {}),
     ...(m.allocatedSteady !== undefined ? { allocatedSteady: perChild('allocatedSteady') } : {}),
     ...(m.heapAllocatableBytesAtFork !== undefined ? { heapAllocatableBytesAtFork: c.int(`${p}.heapAllocatableBytesAtFork`, m.heapAllocatableBytesAtFork, 0, SAFE) } : {}),

@@ -87,6 +87,8 @@ export interface RunInfo {
    *  the fork, nor a major GC's incremental marking under way as it stopped): each aged every young
    *  object it kept; absent in older captures */
   gcMarks?: number[];
+  /** per child (Ruby): the compactions among gcRuns (GC.compact, GC.auto_compact); absent in older captures */
+  gcCompactions?: number[];
   /** per child (Ruby, a Rack workload of two rounds or more): objects the workload allocated, and those
    *  its later half of the rounds allocated, scaled to every round: what a run after a first allocates,
    *  its one-time work done (a prewarmed child). Absent in older captures and other workloads */

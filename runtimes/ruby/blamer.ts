@@ -79,6 +79,14 @@ export interface Context {
   /** slots whose fork-time object is gone (a type in the flags at the fork; zero now, or another type):
    *  what the child's GC freed of the fork's objects, garbage at the fork mostly (forkGarbageAbsorbs) */
   forkObjectsGone: number;
+  /** those slots, by address */
+  goneSlots: AddrMap<true>;
+  /** the compactions among gcRuns (GC.compact, GC.auto_compact); undefined in older captures */
+  gcCompactions: number | undefined;
+  /** objects the child's compaction moved: fork-time address -> address now, where a changed reference
+   *  says so (compactionMoves); and the addresses now, for the slots they were moved into */
+  moves: AddrMap<number>;
+  movedTo: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
   /** chunks in use at the fork (off the GC heap) with a changed word that did more than set bits: the
@@ -451,11 +459,72 @@ function freedSlotCause(type: number, newFlags: Word | undefined): string | unde
   return isZero(newFlags) || movedAway(newFlags) ? 'gc.sweep' : REBORN;
 }
 
+/** Did the child's compaction rewrite this reference: from a moved object's fork-time address to where it
+ *  lies now (compactionMoves)? */
+function isMove(ctx: Context, O: Word, N: Word): boolean {
+  return ctx.moves.size > 0 && ctx.moves.get(num(O)) === num(N);
+}
+
+/** The objects the child's compaction moved, from the references it rewrote: a changed word that held the
+ *  address of a fork-time object gone from its slot (or from a page the child released) and now holds
+ *  another address in a GC heap page (a
+ *  slot free at the fork, or one whose object was garbage: the newcomer's flags word may equal the dead
+ *  one's, and the slot leaves no other trace; or an object on a heap page the child added, 3.3+).
+ *  Compaction copies an object into a free slot and then
+ *  rewrites every reference to it; the old slot is freed (its flags 0, as a sweep leaves it). Only where
+ *  the child compacted (gcCompactions: a program that drops an object and stores a new one where it was
+ *  leaves such a word too). QA: 30,000 Objects GC.compact moved in the child (every other one of 60,000
+ *  dropped before the fork): no page gc.compact on 3.1-3.4; the old slots gc.sweep, the new ones
+ *  object.ivar, the references mutation.array and mutation.container, and gc predicted to save 307-664
+ *  pages where it saved 17-34. */
+function compactionMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, released: (page: number) => boolean, ps: number): void {
+  if (!ctx.gcCompactions) return;
+  const n = diffs.wordPage.length;
+  const o: Word = { lo: 0, hi: 0 };
+  // each fork-time address's destinations, by the words naming them. A word can name another: a stale
+  // reference in memory the child reused (the same chunk in use again), whose new value is any object's.
+  // A slot that visibly took an object (its flags set: free at the fork, or its object gone) wins, of the
+  // object's type before another, then the one most words name.
+  const votes = new AddrMap<Map<number, number>>();
+  for (let k = 0; k < n; k++) {
+    const from = num(v.oldInto(k, o));
+    // a fork-time object gone from its slot, or on a GC heap page the child released (3.3+ returns the
+    // pages compaction emptied: their words are no diff's)
+    if (!aligned8(from) || !(ctx.goneSlots.has(from) || (bodyOf(ctx, from) >= 0 && released(from - (from % ps))))) continue;
+    // a reference the update rewrote lies in a slot, a chunk in use at the fork and still the same chunk,
+    // or memory no chunk of glibc's heap holds (an mmapped block): not in memory the child allocated (a
+    // dead Array's old buffer reused) nor in glibc's words
+    if (pageBody[diffs.wordPage[k]] < 0 && ctx.cw.kind[k] !== CW.CONTENT && ctx.cw.kind[k] !== CW.NONE) continue;
+    const to = num(v.newIn(k));
+    if (to === from || !aligned8(to) || (bodyOf(ctx, to) < 0 && !(ctx.bornFlags.size > 0 && ctx.bornFlags.get(to) !== undefined))) continue;
+    let m = votes.get(from);
+    if (!m) votes.set(from, (m = new Map()));
+    m.set(to, (m.get(to) ?? 0) + 1);
+  }
+  const [VISIBLE, SAME_TYPE] = [1 << 30, 1 << 29];
+  const flagsNow = (to: number) => ctx.newSlotFlags.get(to) || (ctx.bornFlags.size > 0 ? ctx.bornFlags.get(to) : 0) || 0;
+  for (const [from, m] of votes) {
+    const i = ctx.objIndex.at(from);
+    const type = i >= 0 ? ctx.ruby.objects.type[i] : -1;
+    let best = -1;
+    let most = 0;
+    for (const [to, count] of m) {
+      const now = flagsNow(to);
+      const score = count + (now ? VISIBLE : 0) + (now && (now & FL.typeMask) === type ? SAME_TYPE : 0);
+      if (score > most) [best, most] = [to, score];
+    }
+    ctx.moves.set(from, best);
+    ctx.movedTo.set(best, true);
+  }
+}
+
 /** The cause of every word of slot s but its flags word, when the slot's flags alone decide it: the child
  *  freed or refilled it, or it was free at the fork (a third of a Rails worker's changed words); undefined
  *  when each word is judged on its own. oldFlags, newFlags: the slot's flags at the fork and now, when
  *  they changed on this page. */
 function slotLevelCause(ctx: Context, s: Slot, oldFlags: Word | undefined, newFlags: Word | undefined): string | undefined {
+  // an object the child's compaction moved out of the slot, or into it: every word of both is the move's
+  if (ctx.moves.size && (ctx.moves.has(s.slot) || ctx.movedTo.has(s.slot))) return 'gc.compact';
   const freed = freedSlotCause(s.type, newFlags);
   if (freed) return freed;
   // the same type again, or flags unchanged: garbage at the fork, or an object younger than the one it replaced
@@ -549,8 +618,9 @@ function slotWordCause(
   froze = false,
 ): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
-  if (off === 0) return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
+  if (off === 0 && level !== 'gc.compact') return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
   if (level) return level;
+  if (isMove(ctx, O, N)) return 'gc.compact';
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
@@ -1999,6 +2069,10 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // A native library of the program (a C extension, the C library it wraps) stored its own bytes again
   // off the GC heap, where no object owns them.
   { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && p.ctx.nativeWriter(p.page) !== undefined },
+  // Nothing else said, in a child whose compaction moved objects: its reference update stores every
+  // reference of an object or table back, moved or not (3.1). QA: 30,000 Objects GC.compact moved in the
+  // child, 599-614 pages same-value.unknown a child (3.1.2), 93 (3.3.8).
+  { cause: 'gc.compact', when: (p) => p.ctx.moves.size > 0 },
 ];
 
 /** CRuby's own files: the executable and libruby. Writes from other files are a native library's (a C
@@ -2198,6 +2272,7 @@ function freeChunkOn(p: IdenticalPage): boolean {
  *  call_data or is_entries array holds addr (offHeapWords, for runs of words between them). */
 function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNoArray = false): string {
   const r = ctx.ruby;
+  if (isMove(ctx, O, N)) return 'gc.compact';
   const hp = inNoArray ? -1 : ctx.heapPageStructAt.at(addr);
   if (hp >= 0) {
     const w: HeapPageWord = { ctx, hp, off: addr - r.heapPageStructs.start[hp], O, N };
@@ -2525,6 +2600,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     gcRuns,
     gcFullRuns: capture.run?.gcFullRuns?.[capture.run.children.indexOf(diffs.pid)],
     gcMarks: capture.run?.gcMarks?.[capture.run.children.indexOf(diffs.pid)],
+    gcCompactions: capture.run?.gcCompactions?.[capture.run.children.indexOf(diffs.pid)],
     glibc,
     cw: chunkWords(0),
     wordAddr: new Float64Array(),
@@ -2563,6 +2639,9 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     transientEscapes: new AddrMap(),
     transientMoved: new AddrMap(),
     forkObjectsGone: 0,
+    goneSlots: new AddrMap(),
+    moves: new AddrMap(),
+    movedTo: new AddrMap(),
     idTableCause: new AddrMap(),
     rewrittenChunks: new AddrMap(),
     ivarTableInserts: new Set(),
@@ -2704,6 +2783,23 @@ function spanOf(...spans: [number | undefined, number | undefined][]): { lo: num
   return { lo, hi };
 }
 
+/** Pages the fork-time image holds that the child no longer does: a GC heap page its GC released (every
+ *  object on it moved away or freed), memory it unmapped or madvised away. */
+function releasedByChild(capture: Capture, pid: number): (page: number) => boolean {
+  const ps = capture.meta.pageSize;
+  const child = capture.processes.find((p) => p.pid === pid);
+  const ref = capture.processes.find((p) => p.pid === capture.run?.reference);
+  if (!child || !ref) return () => false;
+  const inRef = pageIndexer(ref, ps);
+  const inChild = pageIndexer(child, ps);
+  return (page) => {
+    const r = inRef(page);
+    if (r < 0 || !(ref.pages.flags[r] & PageFlag.present)) return false;
+    const c = inChild(page);
+    return c < 0 || !(child.pages.flags[c] & PageFlag.present);
+  };
+}
+
 /** Pages of private anonymous memory the child allocated new: present in it, not in the fork-time image
  *  (its stacks aside). Its workload's allocations beyond the room the fork-time heap had. */
 export function newMemoryPages(capture: Capture, pid: number): number {
@@ -2791,6 +2887,16 @@ function prewarmEffects(ctx: Context, newPages: number | undefined): StepEffect[
   if (ctx.gcRuns >= ctx.L.oldAge)
     effects.push({ step: 'prewarm', removes: ['gc.promote', 'gc.age', 'gc.mark-stack'], why: `the workload ran ${ctx.gcRuns} GCs in this child (${ctx.L.oldAge} make an object old): run first in the parent, they age its heap` });
   return effects;
+}
+
+/** What compacting before the fork does to a child that compacts itself (gc.compact): where a compaction
+ *  settles the heap (compactionSettles), the child's then moves next to nothing. Not on 3.3+, where each
+ *  GC.compact moves most objects again: there the fix is no compaction in the workers (GC.auto_compact
+ *  off, no GC.compact), which no step does. */
+function compactionEffects(L: RubyLayout | undefined): StepEffect[] {
+  if (!L?.compactionSettles) return [];
+  const why = 'a compaction before the fork leaves the heap as the child\'s own would: it moves next to nothing';
+  return (['compact', 'warmup'] as const).map((step) => ({ step, removes: ['gc.compact'], why }));
 }
 
 /** The steps whose compaction moves the live objects together and keeps the pages it emptied, shared:
@@ -2978,6 +3084,7 @@ class RubyPageBlamer implements PageBlamer {
     const onGcHeap = wordsOnGcHeap(wordPage, pageBody);
     ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
+    compactionMoves(ctx, diffs, pageBody, v, releasedByChild(capture, diffs.pid), this.pageSize);
     ivarGrowth(ctx, diffs, pageBody, v);
     transientMoves(ctx, diffs, pageBody, v);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
@@ -3021,7 +3128,10 @@ class RubyPageBlamer implements PageBlamer {
           }
           // a fork-time object gone: its slot free now, or holding an object of another type
           const oldType = v.oldLo(k) & FL.typeMask;
-          if (oldType && (isZero(v.newIn(k)) || (nLo & FL.typeMask) !== oldType)) ctx.forkObjectsGone++;
+          if (oldType && (isZero(v.newIn(k)) || (nLo & FL.typeMask) !== oldType)) {
+            ctx.forkObjectsGone++;
+            ctx.goneSlots.set(addr, true);
+          }
         }
         continue;
       }
@@ -3069,6 +3179,7 @@ class RubyPageBlamer implements PageBlamer {
     return [
       ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
       ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
+      ...compactionEffects(this.ctx.L),
     ];
   }
 

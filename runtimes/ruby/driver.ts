@@ -190,7 +190,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean'), cacheProbe: optional(int(1)), heapMapWriter: optional(int(1)) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcCompactions: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)), heapMapWriter: optional((v) => v === true) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -328,6 +328,7 @@ export class RubySession {
   readonly gcFullRuns = new Map<number, number>();
   /** the GCs whose marking ran whole in the child (the Ruby agent reports it) */
   readonly gcMarks = new Map<number, number>();
+  readonly gcCompactions = new Map<number, number>();
   /** objects the child's Rack workload allocated, and those of its later rounds scaled to every round
    *  (what a run after a first allocates; the Ruby agent reports them for two rounds or more) */
   readonly allocated = new Map<number, { all: number; steady: number }>();
@@ -895,6 +896,7 @@ export class RubySession {
       this.gcRuns.set(done.pid, Number(done.gcRuns ?? 0));
       if (done.gcFullRuns !== undefined) this.gcFullRuns.set(done.pid, Number(done.gcFullRuns));
       if (done.gcMarks !== undefined) this.gcMarks.set(done.pid, Number(done.gcMarks));
+      if (done.gcCompactions !== undefined) this.gcCompactions.set(done.pid, Number(done.gcCompactions));
       if (done.allocated !== undefined && done.allocatedSteady !== undefined) this.allocated.set(done.pid, { all: Number(done.allocated), steady: Number(done.allocatedSteady) });
       if (done.heapGrownBytes !== undefined) this.heapGrown.set(done.pid, Number(done.heapGrownBytes));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));

@@ -219,6 +219,7 @@ module Cowscope
       # Major GCs so far, counted before the forks: the call also warms GC.stat's caches, so the
       # children's one call (after their workload) copies no page of its own.
       @gc_majors = GC.stat(:major_gc_count)
+      @gc_compactions = GC.stat(:compact_count)
       # The GC heap's pages at the fork, and the room it may still add before a GC must run (Ruby adds a
       # page of that room rather than collect while any is left): a child's first allocations beyond the
       # free slots go there, while the garbage at the fork waits for its first GC. A GC before the fork
@@ -474,8 +475,9 @@ module Cowscope
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
       # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
-      # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now).
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{runs + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{marks},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
+      # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now);
+      # gcCompactions: the compactions among them (GC.compact, GC.auto_compact), which move objects.
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{runs + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{marks},"gcCompactions":#{gc.stat(:compact_count) - @gc_compactions},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
