@@ -181,8 +181,7 @@ for (const { ruby, version } of testRubies())
 // (gcCompactions), and gc is predicted within 0.5% of none's copied on every Ruby. compact is printed only:
 // the child's own GC.compact still writes half of those pages after a compaction in the parent (3.1: the
 // reference update's same values; 3.3+: a second compaction moves most objects again), which the catalog
-// does not model (predicted 4.2M, saved 2.9M on 3.1.2; 3.3.8, 3.4.5: a cost of 1.0-1.2M predicted, 2.2M
-// saved).
+// does not model (predicted 4.2M, saved 2.9M on 3.1.2; 3.3.8, 3.4.5: 0.1M predicted, 2.2M saved).
 for (const { ruby, version } of testRubies())
   test(`Ruby ${version} compact_in_child: the objects GC.compact moved in the child and the references to them are gc.compact, and gc predicted within 10%`, () => {
     const fixture = path.join(RUBY_FIXTURES, 'compact_in_child.rb');

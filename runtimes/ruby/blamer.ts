@@ -24,7 +24,7 @@ import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { BIN_SORT_WRITERS, CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, freeLinksOn, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
-import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor } from './layouts';
+import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
 import { GENERIC_IVARS } from './discover';
 /** What the fork-time image and the child's other words tell about this child. */
@@ -280,6 +280,8 @@ interface SlotWord {
   ivarsMoved: boolean;
   /** an object the child froze (FL_FREEZE set in its flags word) */
   froze: boolean;
+  /** a String whose bytes lay in its slot at the fork (by its fork-time flags, where they changed here) */
+  embedded: boolean;
   /** the slot's object in the heap map (-1: none) */
   obj: number;
   ctx: Context;
@@ -349,7 +351,9 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // (The frozen copy may lie on a GC heap page the child mapped itself, the moved buffer in memory it
   // mapped: neither is in the fork-time mappings, so a pointer is told by its shape.)
   { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 32 && s.O.hi === 0 && (isPointerShaped(s.N) || (s.N.hi === 0 && s.N.lo < s.O.lo)) },
-  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && isMapped(s.ctx, s.O) && isPointerShaped(s.N) },
+  // (not an embedded String's bytes that look like a pointer: String#<< writing its terminator over them;
+  // QA, 30,000 appends in the child, 3.1.2: 30,000 words string.coderange-cleared)
+  { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && !s.embedded && isMapped(s.ctx, s.O) && isPointerShaped(s.N) },
   // a Hash or Array no class owns (hidden from the program) whose table or elements live in its slot
   // (3.3+'s larger slots, an embedded Array): a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
   { cause: 'mutation.hash-table', when: (s) => VM_TABLE_TYPES.has(s.type) && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
@@ -616,12 +620,13 @@ function slotWordCause(
   shapeChanged = false,
   ivarsMoved = false,
   froze = false,
+  embedded = false,
 ): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
   if (off === 0 && level !== 'gc.compact') return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
   if (level) return level;
   if (isMove(ctx, O, N)) return 'gc.compact';
-  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, obj: s.obj, ctx };
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, embedded, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
 }
@@ -3281,6 +3286,7 @@ class RubyPageBlamer implements PageBlamer {
     let shapeChanged = false; // of s (3.2+: the shape id lives in the flags word's upper half)
     let ivarsMoved = false; // of s
     let froze = false; // of s
+    let embedded = false; // of s: a String whose bytes were in its slot at the fork (its flags changed here)
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
       // a slot's words come one after another: look it up once
@@ -3290,11 +3296,13 @@ class RubyPageBlamer implements PageBlamer {
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
         ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
         froze = !!s && frozeNow(flags.old(s.slot), flags.now(s.slot));
+        embedded = !!s && s.type === T.STRING && ownsNoChunk(ctx.L, flags.old(s.slot)?.lo ?? FL.user1);
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
-        if (s && s.type > 0 && (level ? !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
-        // a slot the child allocated into: free at the fork (filled, or filled and freed again), or freed by its sweep and filled
-        if (s && (s.type === T.NONE || level === REBORN)) this.filledBytes += ruby.slotSize[body];
+        if (s && s.type > 0 && (level ? level !== 'gc.compact' && !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);
+        // a slot the child allocated into: free at the fork (filled, or filled and freed again), or freed
+        // by its sweep and filled (not one its compaction moved an object into)
+        if (s && ((s.type === T.NONE && level !== 'gc.compact') || level === REBORN)) this.filledBytes += ruby.slotSize[body];
         if (s && s.type > 0 && level === 'gc.sweep') {
           if (this.sweptPage !== p) this.sweptPages++;
           this.sweptPage = p;
@@ -3307,7 +3315,7 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze);
+      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded);
       causes[k - first] = cause;
       if (off === 0 && !level && AGING_CAUSES.has(cause)) {
         const also = programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k));
