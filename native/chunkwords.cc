@@ -154,6 +154,17 @@ bool IsSafeLink(const View& g, double addr, uint64_t v) {
 // bk_nextsize at +32/+40 of large chunks (1024 bytes and more).
 bool IsFreeLink(double off, double size) { return off == 16 || off == 24 || (size >= 1024 && (off == 32 || off == 40)); }
 
+// Is v 0 or the start of a chunk of either walk (where glibc's bin links lead, but for a bin's head)?
+bool IsChunkStartOrNull(const View& g, uint64_t v) {
+  if (v == 0) return true;
+  const double a = static_cast<double>(v);
+  const auto starts = [&](const Chunks& c) {
+    const ptrdiff_t i = c.LastAtOrBelow(a);
+    return i >= 0 && c.start(static_cast<size_t>(i)) == a;
+  };
+  return starts(g.child) || starts(g.fork);
+}
+
 // Is addr the prev_size word of a chunk whose predecessor is in use (the child's view where known)?
 // c, ck: the fork-time and the child's chunk holding addr.
 bool InPrevSize(const View& g, double addr, ptrdiff_t c, ptrdiff_t ck) {
@@ -186,13 +197,19 @@ Kind Classify(const View& g, double addr, uint64_t o, uint64_t n, const Out& out
     // larger free chunk the child's heap shows: its header and links, written by that free before the
     // merge, are glibc's all the same (QA, 3.1: garbage at the fork that the child's lazy sweep freed,
     // 60,000 buffers of 224 bytes, 3,204 pages a child taken for allocations).
-    // So are those of a chunk free at the fork, merged the same way: glibc relinked it in its bin (a
-    // neighbour in the list taken or added) before the merge left its words behind (QA, 3.1: Strings
-    // frozen in the child shrank their buffers, the remainders merged with the free chunks after them,
-    // 400 pages a child of those chunks' old links taken for allocations).
-    if (ck >= 0 && !g.child.inUse(ck) && c >= 0) {
+    if (ck >= 0 && !g.child.inUse(ck) && c >= 0 && g.fork.inUse(c)) {
       const double forkOff = addr - g.fork.start(c);
       if (forkOff < 16 || IsFreeLink(forkOff, g.fork.size(c))) return kMeta;
+    }
+    // So are those of a chunk free at the fork, merged the same way, where a link now leads to a chunk's
+    // start as glibc's do: glibc relinked it in its bin (a neighbour in the list taken or added) before
+    // the merge left its words behind (QA, 3.1: Strings frozen in the child shrank their buffers, the
+    // remainders merged with the free chunks after them, 400 pages a child of those chunks' old links
+    // taken for allocations). Not anything else there: the child may have allocated that chunk and freed
+    // it since, leaving its data (a method table's entries: GC heap addresses).
+    if (ck >= 0 && !g.child.inUse(ck) && c >= 0 && !g.fork.inUse(c)) {
+      const double forkOff = addr - g.fork.start(c);
+      if (forkOff < 16 || (IsFreeLink(forkOff, g.fork.size(c)) && IsChunkStartOrNull(g, n))) return kMeta;
     }
     if (isKey(o) || isKey(n)) return kMeta;
     // Anything else the child wrote there: it allocated the memory (and may have freed it since).

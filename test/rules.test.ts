@@ -614,10 +614,13 @@ test('glibc words (native/chunkwords.cc): every kind, from a hand-made heap, one
     [I + 0x18, 0n, 0x56n, CW.META, 0, 0, 0],
     [I + 0x20, 1n, 2n, CW.FRESH, G, 0, 0x60], // anything else there: memory the child used, then freed
     // K's links, which glibc rewrote while K sat in its bin, before the merge left them inside the child's
-    // free chunk (QA, 3.1: Strings frozen in the child, ~400 pages a child taken for its allocations)
+    // free chunk, leading to a chunk's start or nowhere (QA, 3.1: Strings frozen in the child, ~400 pages
+    // a child taken for its allocations)
     [K + 8, 0x41n, 0x40n, CW.META, 0, 0, 0],
-    [K + 0x10, 0x55n, 0x57n, CW.META, 0, 0, 0],
-    [K + 0x18, 0x56n, 0x58n, CW.META, 0, 0, 0],
+    [K + 0x10, BigInt(B), BigInt(A), CW.META, 0, 0, 0],
+    [K + 0x18, BigInt(A), 0n, CW.META, 0, 0, 0],
+    // the same words holding another value: data of a chunk the child allocated there and freed
+    [K + 0x10, BigInt(B), 0x7f00_0000_1234n, CW.FRESH, J + 0x20, 0, 0x30],
     [K + 0x20, 1n, 2n, CW.FRESH, J + 0x20, 0, 0x40], // anything else there: memory the child used, then freed
     [H - 8, 0n, 1n, CW.NONE, 0, 0, 0], // before every chunk
     [K + 0x40, 0n, 1n, CW.NONE, 0, 0, 0], // after them
