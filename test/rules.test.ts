@@ -10,7 +10,7 @@ import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlot
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
-import { CW, chunkWord, classifyChunkWords, freeLinksOn, glibcView, trimReleases } from '../allocators/glibc/rules';
+import { CW, binSorted, chunkWord, classifyChunkWords, freeLinksOn, glibcView, trimReleases } from '../allocators/glibc/rules';
 import { groupCauseSets, netSavedPages, refillCosts, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
@@ -306,6 +306,14 @@ test('the links of chunks free at the fork, which glibc sorts out of its unsorte
   // page 0 ends with the free chunk's header only; page 1 holds its links and the others'; pages 2 to 4
   // hold the large chunk's inside, its end, and the top chunk
   assert.equal([0, 1, 2, 3, 4].map((i) => freeLinksOn(view, H + i * 0x1000, 0x1000)), [false, true, false, false, false]);
+  // sorted there: the links' page, copied by the fork path with the parent's bytes or first written by a
+  // malloc that may sort the bin (clone suffixes too); not by free, nor by a writer known only roughly
+  const page1 = H + 0x1000;
+  assert.ok(binSorted(view, page1, 0x1000, true, undefined));
+  for (const w of ['malloc', '_int_malloc', 'calloc', '__libc_realloc', '_int_malloc.constprop.0']) assert.ok(binSorted(view, page1, 0x1000, false, w), w);
+  for (const w of [undefined, 'free', '_int_free', 'malloc_consolidate', 'memcpy', 'xmalloc']) assert.not.ok(binSorted(view, page1, 0x1000, false, w), String(w));
+  // no such links on page 2: not bin-sort, whoever wrote it
+  assert.not.ok(binSorted(view, H + 0x2000, 0x1000, true, 'malloc'));
 });
 
 test('a page a step releases is saved by it whatever its causes; grouped apart from pages of the same causes', () => {

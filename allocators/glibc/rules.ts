@@ -77,7 +77,17 @@ export function freeLinksOn(g: GlibcView, page: number, pageSize: number): boole
 /** The allocating half of MALLOC_WRITERS: a malloc that no tcache or small bin served sorts the unsorted bin
  *  (in _int_malloc, which calloc and realloc call too). A page such a call wrote first and left as it was,
  *  holding a free chunk's links, is that sort's. */
-export const BIN_SORT_WRITERS = /^(malloc|calloc|realloc|__libc_(malloc|calloc|realloc)|_int_(malloc|realloc))(\.\w+)*$/;
+const BIN_SORT_WRITERS = /^(malloc|calloc|realloc|__libc_(malloc|calloc|realloc)|_int_(malloc|realloc))(\.\w+)*$/;
+
+/** Did glibc sort chunks that were free at the fork out of its unsorted bin on this copied page of
+ *  unchanged bytes, storing their links back as they were? The page holds such a chunk's links, and
+ *  either the fork path copied it keeping the parent's bytes (forkPathKept: a malloc in fork's own path
+ *  sorted them) or a malloc that may sort the bin wrote it first in the child (firstWriter: that
+ *  function's exact name, undefined where unknown or only approximate). Each runtime's rules for pages
+ *  of unchanged bytes ask this first. */
+export function binSorted(g: GlibcView, page: number, pageSize: number, forkPathKept: boolean, firstWriter: string | undefined): boolean {
+  return (forkPathKept || (firstWriter !== undefined && BIN_SORT_WRITERS.test(firstWriter))) && freeLinksOn(g, page, pageSize);
+}
 
 /** glibc's malloc and free themselves (exact names, clone suffixes allowed): a page they wrote first holds
  *  their chunk headers and bin links, or the chunks they hand out. */

@@ -8,7 +8,7 @@ import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, isZero, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import type { Remedy } from '../../blame/catalog';
-import { BIN_SORT_WRITERS, CW, ChunkWords, GlibcView, MALLOC_WRITERS, chunkWords, classifyChunkWords, freeLinksOn, glibcView, onlyFreeAtFork, someFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, MALLOC_WRITERS, binSorted, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, someFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
@@ -469,16 +469,15 @@ const visitCause = (ctx: Context): string => (programFroze(ctx) ? 'py.gc.freeze-
  *  next rewritten), and hits in the order of the links put every one back. */
 const OBJECT_STORE_WRITERS = /^(bounded_lru_cache_wrapper|lru_cache_extract_link|lru_cache_append_link|lru_cache_prepend_link)$/;
 
-/** Was the page first written by a glibc malloc, which may have sorted its unsorted bin (named exactly)? */
-function sortedFirst(p: IdenticalPage): boolean {
+/** The function that first wrote the page, where its name is known exactly. */
+function exactWriter(p: IdenticalPage): string | undefined {
   const w = p.ctx.firstFault(p.page)?.writer;
-  return !!w && !w.approximate && BIN_SORT_WRITERS.test(w.name);
+  return w && !w.approximate ? w.name : undefined;
 }
 
 /** Was the page first written by glibc's malloc or free (named exactly)? */
 function mallocWroteFirst(p: IdenticalPage): boolean {
-  const w = p.ctx.firstFault(p.page)?.writer;
-  return !!w && !w.approximate && MALLOC_WRITERS.test(w.name);
+  return MALLOC_WRITERS.test(exactWriter(p) ?? '');
 }
 
 /** Was the page first written by one of those stores (named exactly)? */
@@ -493,7 +492,7 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // copied the page too, with the parent's bytes) or in the child (a malloc wrote it first), as in Ruby's
   // table. QA: 40,000 malloc'd blocks of 1,100 bytes freed at the end of the preload, 16,400 pages a child
   // (3.12: fork.atfork; 3.11, whose child's mallocs sorted them: alloc.malloc)
-  { cause: 'malloc.bin-sort', when: (p) => (p.ctx.forkPathKept(p.page) || sortedFirst(p)) && freeLinksOn(p.ctx.glibc, p.page, p.pageSize) },
+  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), exactWriter(p)) },
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // Objects whose fields the program stored back as they were, named by the store that wrote first (or,
   // with no name, by objects no count of which a read changes), ahead of the counts raised and dropped

@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { BIN_SORT_WRITERS, CW, ChunkWords, GlibcView, chunkAt, chunkWords, classifyChunkWords, freeLinksOn, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
@@ -1939,7 +1939,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // or that a malloc wrote first. Found on 30,000 Strings frozen in the parent just before the fork (3.4.5:
   // their buffers shrunk, 20,000 remainders left unsorted): 4,970 pages fork.atfork a child, which no step
   // removed.
-  { cause: 'malloc.bin-sort', when: (p) => binSorted(p) },
+  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), p.ctx.exactWriter(p.page)) },
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // A store of the program that left the bytes as they were (h[k] = v and a[i] = a[i] again, a Struct
@@ -2264,11 +2264,6 @@ function hashTablesOn(p: IdenticalPage): number {
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
 function onStack(p: IdenticalPage): boolean {
   return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inProgramDataBlock(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
-}
-
-/** Did glibc sort chunks free at the fork here, storing their links back (IDENTICAL_RULES)? */
-function binSorted(p: IdenticalPage): boolean {
-  return (p.ctx.forkPathKept(p.page) || BIN_SORT_WRITERS.test(p.ctx.exactWriter(p.page) ?? '')) && freeLinksOn(p.ctx.glibc, p.page, p.pageSize);
 }
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
