@@ -205,6 +205,17 @@ for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
     assert.ok(row('same-value.unknown').pages <= 3, summary);
   });
 
+// fixtures/ruby/string_append.rb: 30,000 preloaded embedded Strings, one byte appended to each in the
+// child. Every String's length and the word of its new byte change (60,000 words at least), the
+// program's writes: mutation.string. On 3.1 the embedded bytes at +24 are where an unembedded String
+// keeps its buffer's pointer; QA found 30,000 such words string.coderange-cleared (a resize's).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} string_append: bytes appended to embedded Strings are mutation.string, no buffer resized`, () => {
+    const { row, summary } = fixtureChild(ruby, 'string_append.rb');
+    assert.ok(row('mutation.string').words >= 2 * 30_000, summary);
+    assert.is(row('string.coderange-cleared').words, 0, summary);
+  });
+
 // fixtures/ruby/mutex_sync.rb: 20,000 preloaded Mutexes synchronized once each in the child: the owner
 // stored and cleared, pages copied with no byte changed, the program's writes to its Mutexes. 3.1's
 // libruby (Debian's: no .symtab) names the static mutex code only by the exported rb_mutex_trylock before
