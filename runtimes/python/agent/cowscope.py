@@ -532,9 +532,19 @@ def _base_of(flags):
 
 # C types that cache their hash in the object on first use (-1 until then), and the field's byte offset:
 # the same on 3.8-3.13 (PySetObject.hash; the hashcode of _datetime's date, time, datetime and timedelta;
-# PyDecObject.hash). Known by identity, so a class of the program named so is not taken for one; their
-# subclasses keep the field where it is.
-_HASH_CACHES = (("builtins", "frozenset", 48), ("_datetime", "date", 16), ("_datetime", "time", 16), ("_datetime", "datetime", 16), ("_datetime", "timedelta", 16), ("_decimal", "Decimal", 16))
+# PyDecObject.hash; PyWeakReference.hash, which the abc module's isinstance caches compute on classes'
+# weak references; PyMemoryViewObject.hash). Known by identity, so a class of the program named so is not
+# taken for one; their subclasses keep the field where it is.
+_HASH_CACHES = (
+    ("builtins", "frozenset", 48),
+    ("_datetime", "date", 16),
+    ("_datetime", "time", 16),
+    ("_datetime", "datetime", 16),
+    ("_datetime", "timedelta", 16),
+    ("_decimal", "Decimal", 16),
+    ("_weakref", "ReferenceType", 32),
+    ("builtins", "memoryview", 32),
+)
 
 
 def _hash_cache_words():
