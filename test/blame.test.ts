@@ -216,6 +216,28 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('string.coderange-cleared').words, 0, summary);
   });
 
+// fixtures/ruby/class_values.rb: a class variable and a class-level instance variable that 5,000
+// preloaded classes held at the fork, set again with new values in the child. On 3.3+ both live in the
+// buffer a class's classext points to: 10,000 words, the program's change of its classes (mutation.class),
+// where QA found them object.ivar ("an ivar set for the first time", which prewarm would remove: 446-501
+// pages a child). 3.1 keeps them in an st_table the owners found do not reach (see class_ivars).
+for (const { ruby, version } of RUBIES.filter((r) => !r.version.startsWith('3.1.')))
+  test(`Ruby ${version} class_values: class variables and class ivars overwritten in the child are mutation.class`, () => {
+    const { row, summary } = fixtureChild(ruby, 'class_values.rb');
+    assert.is(row('mutation.class').words, 10_000, summary);
+    assert.is(row('object.ivar').words, 0, summary);
+  });
+
+// fixtures/ruby/string_encoding.rb: 20,000 preloaded binary Strings given the UTF-8 encoding in the
+// child. The encoding index in each flags word changed (3.1 clears the coderange with it): the program's
+// change, mutation.string, one word each. QA found them string.coderange-cleared on 3.1 (577 pages).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} string_encoding: a String given another encoding is mutation.string, not a cleared coderange`, () => {
+    const { row, summary } = fixtureChild(ruby, 'string_encoding.rb');
+    assert.is(row('mutation.string').words, 20_000, summary);
+    assert.is(row('string.coderange-cleared').words, 0, summary);
+  });
+
 // fixtures/ruby/freed_in_place.rb: 300 chunks no object owns, each freed in the child, malloc'd again in
 // place and refilled, then freed: ~372 changed words a chunk past glibc's header and links (111,600),
 // the child's own allocations' (alloc.malloc). No rule named them before (unknown).

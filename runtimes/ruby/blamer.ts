@@ -68,6 +68,8 @@ export interface Context {
   ownerMemo: { start: number; index: number };
   /** the last cause wordCause gave a chunk the child allocated (freshChunkCause is final by then) */
   freshMemo: { start: number; cause: string };
+  /** inSweptChunk's last fork-time chunk, and whether its owner died */
+  sweptMemo: { start: number; died: boolean };
   /** causes of chunks the child allocated itself, by chunk start */
   freshChunkCause: AddrMap<string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
@@ -221,6 +223,10 @@ const PROGRAM_FLAGS_RULES: FlagsRule[] = [
   // its workload (3.1.2): 4.6M of string.coderange-cleared a child, and prewarm predicted to save 96K of
   // the 4.7M it saved.
   { cause: 'object.freeze', when: (f) => f.t === T.STRING && !!(f.X & FL.freeze) && !!(f.N.lo & FL.freeze) },
+  // A new encoding (String#force_encoding, #encode!): the program changed the String, whose coderange
+  // 3.1 clears with it. QA (force_encoding('UTF-8') on 20,000 preloaded binary Strings, 3.1.2): 577 pages
+  // a child string.coderange-cleared, "a resize or modification in place".
+  { cause: 'mutation.string', when: (f) => f.t === T.STRING && !!(f.X & FL.encoding) },
   // set at the fork and clear now: not computed but cleared, by a resize or modification in place
   { cause: 'string.coderange-cleared', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) && !!(f.O.lo & FL.coderange) && !(f.N.lo & FL.coderange) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
@@ -404,6 +410,14 @@ const mutation = (type: number) => mutationCause(type >= 0 ? TYPE_NAMES[type] : 
 const shapeMoved = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && O.hi !== N.hi;
 
 const isNil = (L: RubyLayout, w: Word): boolean => w.hi === 0 && w.lo === L.qnil;
+/** An ivar's word before any value was set there: nil, Qundef, or 0 (spare capacity of a buffer). */
+const unsetIvar = (L: RubyLayout, w: Word): boolean => (w.hi === 0 && (w.lo === L.qnil || w.lo === L.qundef)) || isZero(w);
+/** Qtrue, the same on 3.1-3.4 (Qnil and Qundef moved in 3.2; true did not) */
+const QTRUE = 0x14;
+/** A value a variable holds, not nil, Qundef, false or bytes that are no value: a Fixnum, a flonum, true,
+ *  a static Symbol, or a reference to the GC heap. */
+const heldValue = (ctx: Context, w: Word): boolean =>
+  (w.lo & 1) === 1 || (w.lo & 3) === 2 || (w.hi === 0 && w.lo === QTRUE) || (w.lo & 0xff) === 0x0c || inGcHeap(ctx, w);
 
 /** Is the slot's object of a class of the program's (not VM_DATA_CLASSES: threads, mutexes, the VM)? */
 function isProgramSlot(s: SlotWord): boolean {
@@ -891,7 +905,12 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // numbers, often, which the counter rules below would take for the VM's. Found by QA: 5,000 preloaded
   // classes given a class-level @hits in the workload (3.4.5): 164 pages a child vm.globals, first
   // written by rb_class_ivar_set.
-  { cause: 'object.ivar', when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
+  // A value the class held at the fork overwritten (a class variable, @@count += 1, lives in the same
+  // buffer) is the program's change of its class; an ivar set where none was (nil, Qundef, or the spare
+  // capacity of the buffer, whatever bytes it held) is object.ivar, a new one or memoized. QA: @@x set
+  // again in 3,000 preloaded classes (3.3.8/3.4.5): 446-501 pages a child object.ivar, which prewarm
+  // would not keep the child from setting again.
+  { cause: (c) => (heldValue(c.ctx, c.O) ? mutation(ownerType(c.ctx, c.start)) : 'object.ivar'), when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
   { cause: 'mutation.definition', when: (c) => classDataOf(c.ctx, c.start) === 'constants' },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
@@ -1257,7 +1276,7 @@ function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wor
     lastSlot = slot;
     return (lastObject = obj >= 0 && ruby.objects.type[obj] === T.OBJECT ? slot : -1);
   };
-  const unset = (w: Word) => (w.hi === 0 && (w.lo === L.qnil || w.lo === L.qundef)) || isZero(w);
+  const unset = (w: Word) => unsetIvar(L, w);
   // the slots' words first: embedded ivars set, and pointers that may lead to a new buffer (its user
   // start), with the object that holds each
   const pointed = new AddrMap<number>();
@@ -2298,7 +2317,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
       // a chunk's words come one after another: its cause looked up once
       const start = ctx.cw.start(k);
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
-      return ctx.freshMemo.cause;
+      return ctx.freshMemo.cause === 'alloc.malloc' && inSweptChunk(ctx, addr) ? 'alloc.swept-chunk' : ctx.freshMemo.cause;
     }
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start(k), size: ctx.cw.size(k), O, N });
@@ -2317,6 +2336,22 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
   const v = ctx.vmaAt.at(addr);
   if (v >= 0 && ctx.vmaKind[v] === 'alloc.transient' && transientFill(ctx, addr, O, N)) return 'alloc.transient-fill';
   return (v >= 0 && ctx.vmaKind[v]) || 'unknown';
+}
+
+/** Was addr, at the fork, inside a chunk in use whose owning object the child's GC freed? Memory the child
+ *  then malloc'd there at another size (the chunk merged with its neighbours, or split) is the garbage's
+ *  reused, as CHUNK_CONTENT_RULES says of a chunk reused at its size (alloc.swept-chunk), not memory free
+ *  at the fork (alloc.malloc). QA, a Rack app on 3.3.8 (56 minor GCs in 240 requests): 87,000 of its
+ *  190,000 alloc.malloc words lay in such chunks; run with a GC before the fork, 78% of their pages were
+ *  copied all the same (the child's mallocs took the garbage's memory again), where 71% of the pages of
+ *  its mallocs into memory free at the fork were not. */
+function inSweptChunk(ctx: Context, addr: number): boolean {
+  const f = ctx.glibc.fork;
+  const c = ctx.glibc.forkAt.at(addr);
+  if (c < 0 || !f.inUse[c]) return false;
+  const memo = ctx.sweptMemo;
+  if (memo.start !== f.start[c]) [memo.start, memo.died] = [f.start[c], ownerDied(ctx, f.start[c])];
+  return memo.died;
 }
 
 /** Did the child allocate the transient-heap word at addr (3.1) where its block was free at the fork,
@@ -2635,6 +2670,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freshChunkCause: new AddrMap(),
     ownerMemo: { start: -1, index: -1 },
     freshMemo: { start: -1, cause: '' },
+    sweptMemo: { start: -1, died: false },
     idSeenSlots: new AddrMap(),
     filledSlots: new AddrMap(),
     cacheSlotsFilled: 0,

@@ -320,6 +320,8 @@ export const FL = {
   hashStTable: 0x8000,
   /** T_STRING coderange: FL_USER8 | FL_USER9 */
   coderange: 0x300000,
+  /** The encoding index of a String, Symbol or Regexp (ENCODING_SHIFT 22, 7 bits: FL_USER10-16), 3.1-3.4 */
+  encoding: 0x1fc00000,
   /** imemo ment: METHOD_ENTRY_CACHED (bit 20) and INVALIDATED (bit 21) */
   mentCached: 0x300000,
   /** imemo ment: METHOD_ENTRY_COMPLEMENTED (IMEMO_FL_USER3, bit 19): an entry a call made for a module's
