@@ -216,6 +216,18 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('string.coderange-cleared').words, 0, summary);
   });
 
+// fixtures/ruby/cvar_caches.rb: 400 methods compiled in the parent each read 50 class variables, first
+// called in the child: 20,000 inline class-variable caches filled, each a word pointing to the class's
+// malloc'd cvar entry (icache.cvar). QA found them icache.ivar on 3.3.8/3.4.5. 3.1's ivar caches point to
+// malloc'd entries as well: there the two kinds are not told apart (ivcPacked).
+for (const { ruby, version } of RUBIES.filter((r) => layoutFor(r.version)?.ivcPacked))
+  test(`Ruby ${version} cvar_caches: class-variable caches filled in the child are icache.cvar`, () => {
+    const { row, summary } = fixtureChild(ruby, 'cvar_caches.rb');
+    assert.is(row('icache.cvar').words, 20_000, summary);
+    // (the ivar caches the child's own code fills: the agent's, the workload block's)
+    assert.ok(row('icache.ivar').words <= 100, summary);
+  });
+
 // fixtures/ruby/garbage_reuse.rb: 20,000 Strings with 1,000-byte buffers held at the fork, dropped in the
 // child and freed by its GC; then 20,000 Arrays with 800-byte buffers carved out of that memory (2,000,000
 // words). Memory the child malloc'd where its GC freed the owners' chunks is alloc.swept-chunk; before, at

@@ -46,6 +46,10 @@ export interface RubyLayout {
    *  first written by rb_str_resize whose bytes ended as they were is that too); later versions clear it
    *  only when truncating a String that is not 7-bit */
   resizeClearsCoderange: boolean;
+  /** an ivar inline cache (IVC) holds its shape and index packed in a word, no pointer (3.2+): of the
+   *  is_entries words, only a class-variable cache (ICVARC) points to a malloc'd chunk (its
+   *  rb_cvar_class_tbl_entry). 3.1's IVC points to a malloc'd rb_iv_index_tbl_entry as well. */
+  ivcPacked: boolean;
   /** sizes of the transient heap's mapping (3.1 only: 32 MiB, plus 32 KiB before trimming); [] when absent */
   transientHeapSizes: number[];
   /** the transient heap's blocks: their size and alignment (32 KiB; a power of two, which transientFill relies on), and the header before their buffers
@@ -118,6 +122,7 @@ const V31: RubyLayout = {
   dumpMutatesStrings: true,
   globalConstantSerial: true,
   resizeClearsCoderange: true, // measured: 3.1.2
+  ivcPacked: false,
   transientHeapSizes: [0x2000000, 0x2008000],
   transientBlock: { size: 0x8000, header: 16 },
   vmStackMapping: 0x101000,
@@ -153,6 +158,7 @@ const V32: RubyLayout = {
   dumpMutatesStrings: false,
   globalConstantSerial: false,
   resizeClearsCoderange: false, // not verified (no 3.2 here): as in 3.3
+  ivcPacked: true, // vm_core.h (3.2): iseq_inline_iv_cache_entry.value, shape id and index
   transientHeapSizes: [],
   transientBlock: null,
   vmStackMapping: 0x101000,
@@ -186,6 +192,7 @@ const V33: RubyLayout = {
   dumpMutatesStrings: false,
   globalConstantSerial: false,
   resizeClearsCoderange: false, // measured: 3.3.8 and 3.4.5
+  ivcPacked: true, // vm_core.h (3.3, 3.4)
   transientHeapSizes: [],
   transientBlock: null,
   vmStackMapping: 0x101000,
