@@ -184,6 +184,8 @@ async function inspectVsSmem(): Promise<void> {
       reads: () => spawnSync(reads, members),
       inspect: () => spawnSync(BIN, inspectArgs, { encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } }),
       node: () => spawnSync(process.execPath, ['-e', '0'], { env: bare }),
+      // the same command with its modules loaded one by one from dist (no bundle: scripts/bundle-cli.js)
+      unbundled: () => spawnSync(process.execPath, [CLI, ...inspectArgs], { encoding: 'utf8', env: bare }),
       ...(extraCa ? { inspectCa: () => spawnSync(process.execPath, [CLI, ...inspectArgs], { encoding: 'utf8' }) } : {}),
     });
     const listed = spawnSync('smem', ['-H', '-c', 'pid', '-P', name], { encoding: 'utf8' }).stdout.trim().split('\n').length;
@@ -196,6 +198,7 @@ inspect vs smem, 4 GiB parent + 3 children, whole command including start-up (in
     console.log(`${row(`smem -P (${listed} processes)`, t.smem)}  PSS/USS only (smem lists itself too)`);
     console.log(`${row('cowscope inspect --json', t.inspect)}  -> ${ratio(t.inspect)}; goal <= 1.0x, must <= 1.2x)`);
     console.log(`${row('  of which node start-up', t.node)}  node -e 0`);
+    console.log(`${row('  without the bundle', t.unbundled)}  -> ${ratio(t.unbundled)}): node dist/cli/main.js, its 26 modules loaded one by one`);
     console.log(`  ${'  and the inspect itself'.padEnd(30)}${ms(inProcess.seconds).padStart(9)}  (in-process, warm: maps + smaps_rollup + pagemap of 4 processes, classification)`);
     // What a command could take with its modules loaded for free: node's start and the warm inspect, the
     // reads of both kinds on every CPU (smem reads smaps alone, one page-table walk a process where inspect

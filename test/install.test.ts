@@ -25,6 +25,9 @@ const SHIPPED = [
   'README.md',
   'bin/cowscope',
   'dist/cli/main.js',
+  // the modules of `inspect PID` in one file, and V8's code for it (scripts/bundle-cli.js)
+  'dist/cli/bundle.js',
+  'dist/cli/bundle.cache',
   'dist/native/probe.js',
   'dist/runtimes/ruby/driver.js',
   'binding.gyp',
@@ -51,7 +54,7 @@ test('npm pack ships the command, the probe sources and the example, and no test
   const files = pack.files.map((f) => f.path);
   assert.equal(files.filter((f) => NOT_SHIPPED.test(f)), [], 'nothing of tests, benchmarks, CI or fixtures');
   for (const f of SHIPPED) assert.ok(files.includes(f), `${f} is shipped`);
-  assert.equal(files.filter((f) => f.startsWith('dist/') && !f.endsWith('.js')), [], 'only JavaScript from dist/ (no maps of sources that are not shipped)');
+  assert.equal(files.filter((f) => f.startsWith('dist/') && !f.endsWith('.js') && f !== 'dist/cli/bundle.cache'), [], 'only JavaScript from dist/ (no maps of sources that are not shipped), and the bundle\'s code cache');
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.ok(pkg.dependencies['node-addon-api'], 'the probe builds at install: node-addon-api is a dependency, not a devDependency');
   assert.is(pkg.scripts.install, 'node-gyp rebuild');
