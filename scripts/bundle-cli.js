@@ -10,13 +10,14 @@
 // lines), starting from ROOTS; anything else (yargs, the other commands, their modules) is required from
 // dist as usual. Each bundled module is made a real Module in require.cache under its own file name, so
 // a module required later from dist finds the bundled one, never a second copy. Its first line lists
-// the modules with the size each had: bin/cowscope uses the bundle only while every one has that size
+// the modules with the size each had (and the id of the bundle's body): bin/cowscope uses the bundle only while every one has that size
 // and is no newer than the bundle (a tsc run since, without this script, falls back to
 // dist/cli/main.js; npm pack gives every file one date, so an install's are all as old). A stat each:
 // reading and hashing them cost more than half of what the bundle saves.
 
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -51,7 +52,7 @@ function bundle(rels) {
   });
   // One function expression: bin/cowscope compiles the file as it is (vm.Script, with the code cache) and
   // calls it with dist's folder, node's Module and its require.
-  return `/*${JSON.stringify(manifest)}*/(function (DIST, Module, require) {
+  const body = `(function (DIST, Module, require) {
 'use strict';
 const path = require('node:path');
 const defs = {
@@ -72,17 +73,28 @@ function load(rel) {
     }
     return m.require(id);
   };
-  defs[rel].call(m.exports, m.exports, req, m, filename, path.dirname(filename));
+  try {
+    defs[rel].call(m.exports, m.exports, req, m, filename, path.dirname(filename));
+  } catch (e) {
+    // as node does: a module that threw is not left half made for the next require
+    delete Module._cache[filename];
+    throw e;
+  }
   m.loaded = true;
   return m.exports;
 }
 load('cli/main.js');
 })`;
+  // the body's SHA-1, which the code cache starts with: V8 checks a cache against its source's length
+  // only, so that a cache made for another bundle of the same length is never run
+  const id = createHash('sha1').update(body).digest('hex');
+  return { id, text: `/*${JSON.stringify({ id, modules: manifest })}*/${body}` };
 }
 
 const rels = modules();
+const { id, text } = bundle(rels);
 fs.rmSync(CACHE, { force: true });
-fs.writeFileSync(`${OUT}.tmp`, bundle(rels));
+fs.writeFileSync(`${OUT}.tmp`, text);
 fs.renameSync(`${OUT}.tmp`, OUT);
 // The code cache: the bundle compiled and run once as bin/cowscope runs it (an inspect of this process),
 // then V8's code for every function that ran, written at exit. Made here, never at run time.
@@ -91,7 +103,7 @@ const fs = require('node:fs'); const vm = require('node:vm'); const Module = req
 const [file, cache, pid] = process.argv.slice(1);
 const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file });
 process.argv = [process.argv0, file, 'inspect', pid, '--json'];
-process.on('exit', () => fs.writeFileSync(cache + '.tmp', script.createCachedData()));
+process.on('exit', () => fs.writeFileSync(cache + '.tmp', Buffer.concat([Buffer.from(${JSON.stringify(id)}), script.createCachedData()])));
 script.runInThisContext()(${JSON.stringify(DIST)}, Module, require);
 `;
 const r = spawnSync(process.execPath, ['-e', warm, OUT, CACHE, String(process.pid)], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
@@ -101,4 +113,4 @@ else {
   process.stderr.write(`bundle-cli: no code cache (the warm-up inspect exited ${r.status}: ${(r.stderr || '').trim().split('\n')[0]}); bin/cowscope compiles the bundle each run\n`);
 }
 // to stderr: a lifecycle script's stdout would be mixed into `npm pack --json`'s
-process.stderr.write(`bundle-cli: ${rels.length} modules in ${path.relative(process.cwd(), OUT)}${fs.existsSync(CACHE) ? `, code cache ${fs.statSync(CACHE).size} bytes` : ''}\n`);
+process.stderr.write(`bundle-cli: ${rels.length} modules in ${path.relative(process.cwd(), OUT)}${fs.existsSync(CACHE) ? `, code cache ${fs.statSync(CACHE).size - id.length} bytes` : ''}\n`);

@@ -29,16 +29,20 @@ function cowscope(bin: string, args: string[]) {
   return spawnSync(bin, args, { encoding: 'utf8', env, timeout: 60_000 });
 }
 
-const manifestOf = (source: string): [string, number][] => JSON.parse(source.slice(2, source.indexOf('*/')));
+const manifestOf = (source: string): { id: string; modules: [string, number][] } => JSON.parse(source.slice(2, source.indexOf('*/')));
 const withoutTime = (json: string) => ({ ...JSON.parse(json), time: undefined });
 
 test('the bundle holds the modules of the quick inspect path and no others, and V8 takes its code cache', () => {
   const source = fs.readFileSync(BUNDLE, 'utf8');
-  const held = manifestOf(source).map(([rel]) => rel);
+  const { id, modules } = manifestOf(source);
+  const held = modules.map(([rel]) => rel);
   for (const rel of ['cli/main.js', 'analyzers/classify.js', 'native/capture.js', 'native/probe.js', 'cli/commands/inspect.js', 'gather/inspect.js', 'analyzers/sharing.js'])
     assert.ok(held.includes(rel), `${rel} in ${held.join(' ')}`);
   for (const rel of held) assert.ok(!/^(runtimes|blame\/(engine|catalog)|cli\/commands\/(run|compare|budget)|cli\/render\/(html|inspect-text))/.test(rel), `${rel} is not on the quick path`);
-  const script = new vm.Script(source, { filename: BUNDLE, cachedData: fs.readFileSync(path.join(ROOT, 'dist', 'cli', 'bundle.cache')) });
+  // the cache starts with the id of the bundle it was made for
+  const cache = fs.readFileSync(path.join(ROOT, 'dist', 'cli', 'bundle.cache'));
+  assert.is(cache.toString('latin1', 0, id.length), id);
+  const script = new vm.Script(source, { filename: BUNDLE, cachedData: cache.subarray(id.length) });
   assert.is(script.cachedDataRejected, false);
 });
 
@@ -88,7 +92,7 @@ test('a bundle older than a module it holds, or of another size, is not used: di
   assert.is(schema(), 'cowscope.inspect/1');
   // all as old as the bundle again (npm pack's one date), but one module of another size
   const old = new Date('1985-10-26T08:15:00Z');
-  for (const [rel] of manifestOf(source)) fs.utimesSync(path.join(pkg, 'dist', rel), old, old);
+  for (const [rel] of manifestOf(source).modules) fs.utimesSync(path.join(pkg, 'dist', rel), old, old);
   fs.utimesSync(bundle, old, old);
   assert.is(schema(), 'cowscope.inspect/1 (bundle)');
   fs.appendFileSync(path.join(pkg, 'dist', 'cli', 'errors.js'), '\n');
