@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 // Bundles the modules `cowscope inspect PID` loads into one file, dist/cli/bundle.js, and keeps V8's code
 // for it in dist/cli/bundle.cache: bin/cowscope runs them when they are there and up to date (else
-// dist/cli/main.js). Start-up is part of every inspect, which is held to smem's time: loading 27 modules
-// one by one cost ~30 ms of CPU in resolving, reading and compiling them (each require walks the folders
-// for a package.json, stats and reads a file, compiles a wrapper), on a machine of 2 cores where the
-// family's reads need both. Run after tsc (npm run build, prepare and test do).
+// dist/cli/main.js). Start-up is part of every inspect, which is held to smem's time: loading its 26
+// modules one by one cost ~30 ms of CPU in resolving, reading and compiling them (each require walks the
+// folders for a package.json, stats and reads a file, compiles a wrapper), on a machine of 2 cores where
+// the family's reads need both. Run after tsc (npm run compile: build, prepare, test and bench do).
 //
 // The bundle holds the modules the quick inspect path loads at their top level (tsc's `require("./x")`
 // lines), starting from ROOTS; anything else (yargs, the other commands, their modules) is required from
 // dist as usual. Each bundled module is made a real Module in require.cache under its own file name, so
 // a module required later from dist finds the bundled one, never a second copy. Its first line lists
-// the modules with the size each had (and the id of the bundle's body): bin/cowscope uses the bundle only while every one has that size
-// and is no newer than the bundle (a tsc run since, without this script, falls back to
-// dist/cli/main.js; npm pack gives every file one date, so an install's are all as old). A stat each:
-// reading and hashing them cost more than half of what the bundle saves.
+// the modules with the size each had, and the id of the bundle's body: bin/cowscope uses the bundle only
+// while every one has that size and is no newer than the bundle (a tsc run since, without this script,
+// falls back to dist/cli/main.js; npm pack gives every file one date, so an install's are all as old). A
+// stat each: reading and hashing them cost more than half of what the bundle saves.
 
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -106,7 +106,9 @@ process.argv = [process.argv0, file, 'inspect', pid, '--json'];
 process.on('exit', () => fs.writeFileSync(cache + '.tmp', Buffer.concat([Buffer.from(${JSON.stringify(id)}), script.createCachedData()])));
 script.runInThisContext()(${JSON.stringify(DIST)}, Module, require);
 `;
-const r = spawnSync(process.execPath, ['-e', warm, OUT, CACHE, String(process.pid)], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS; // as bin/cowscope starts node
+const r = spawnSync(process.execPath, ['-e', warm, OUT, CACHE, String(process.pid)], { encoding: 'utf8', env });
 if (r.status === 0 && fs.existsSync(`${CACHE}.tmp`)) fs.renameSync(`${CACHE}.tmp`, CACHE);
 else {
   fs.rmSync(`${CACHE}.tmp`, { force: true });

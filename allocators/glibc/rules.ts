@@ -221,6 +221,16 @@ export function chunkAt(g: GlibcView, addr: number): { start: number; size: numb
 }
 
 
+/** A chunk's header before the memory malloc returns (prev_size and size, 64-bit): a user pointer is the
+ *  chunk's start plus this. */
+export const CHUNK_HEADER = 16;
+
+/** Is addr where malloc's pointers lead: the user start of a chunk, fork-time or the child's? */
+export function isUserStart(view: GlibcView, addr: number): boolean {
+  const c = chunkAt(view, addr - CHUNK_HEADER);
+  return !!c && c.start === addr - CHUNK_HEADER;
+}
+
 /** sizeof(struct malloc_chunk) on 64-bit: prev_size, size, fd, bk, fd_nextsize, bk_nextsize. */
 const MALLOC_CHUNK_STRUCT = 48;
 

@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
@@ -786,19 +786,15 @@ function oldIseqCachesOn(ctx: Context, page: number, pageSize: number, remembere
   return false;
 }
 
-/** 3.1 mixes the kinds in one array: a constant cache points into the GC heap (an imemo_constcache), an
- *  ivar cache holds a shape/index or a malloc'd table entry. */
+/** The kinds of inline cache share one array (is_entries): a constant cache points into the GC heap (an
+ *  imemo_constcache); on 3.2+ (ivcPacked) an ivar cache packs its shape and index, so a pointer to the
+ *  user start of a malloc'd chunk is a class-variable cache's (its rb_cvar_class_tbl_entry); 3.1's ivar
+ *  cache points to a malloc'd table entry too. QA (3.3.8/3.4.5): 400 methods each reading 50 class
+ *  variables, first run in the child: 20,000 cvar caches filled, all icache.ivar before. */
 const isEntryCause = (ctx: Context, O: Word, N: Word): string =>
-  inGcHeap(ctx, N) || inGcHeap(ctx, O) ? 'icache.const' : ctx.L?.ivcPacked && (isChunkUserStart(ctx, N) || isChunkUserStart(ctx, O)) ? 'icache.cvar' : 'icache.ivar';
+  inGcHeap(ctx, N) || inGcHeap(ctx, O) ? 'icache.const' : ctx.L?.ivcPacked && (mallocPointer(ctx, N) || mallocPointer(ctx, O)) ? 'icache.cvar' : 'icache.ivar';
 
-/** Is the value the user start of a glibc chunk (fork-time or the child's): where malloc's pointers lead.
- *  QA (3.3.8/3.4.5): 400 methods each reading 50 class variables, first run in the child: 20,000
- *  cvar caches filled, all icache.ivar. */
-function isChunkUserStart(ctx: Context, v: Word): boolean {
-  if (isZero(v)) return false;
-  const c = chunkAt(ctx.glibc, num(v) - 16);
-  return !!c && c.start === num(v) - 16;
-}
+const mallocPointer = (ctx: Context, v: Word): boolean => !isZero(v) && isUserStart(ctx.glibc, num(v));
 
 /** VM_ENV_FLAG_WB_REQUIRED in an env's flags word (vm_core.h, the same in 3.1-3.4). */
 const ENV_FLAG_WB_REQUIRED = 0x8;
