@@ -9,7 +9,7 @@ import { readWords, scanPointers } from '../../native/probe';
 import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { FL, GENERIC_IVAR_TYPES } from './layouts';
+import { FL, GENERIC_IVAR_TYPES, chunkHoldsOnlyData } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -541,10 +541,15 @@ export function discoverChunkOwners(
     flags.push(f);
     klass.push(Number(head.words[2 * i + 1]));
   }
-  // One level further: the chunks owned above, scanned for pointers to chunks still without an owner.
+  // One level further: the chunks owned above, scanned for pointers to chunks still without an owner;
+  // not a String's, an Array's or a Bignum's, whose words are data (QA: a 48-byte chunk the child wrote
+  // made a String's, whose buffer's unused tail held its address, 3 runs in 51).
   const owned: number[] = [];
   const orphans: number[] = [];
-  for (let t = 0; t < n; t++) (owner[t] >= 0 ? owned : orphans).push(t);
+  for (let t = 0; t < n; t++) {
+    if (owner[t] < 0) orphans.push(t);
+    else if (!chunkHoldsOnlyData(flags[owner[t]])) owned.push(t);
+  }
   if (owned.length && orphans.length) {
     const ownedStarts = new Float64Array(owned.length);
     const ownedEnds = new Float64Array(owned.length);

@@ -252,6 +252,14 @@ export function ownsNoChunk(L: RubyLayout | undefined, flagsLo: number): boolean
   }
 }
 
+/** Does the chunk an object of this type owns hold only its data: a String's bytes, an Array's elements
+ *  (VALUEs: slots and immediates, never a chunk), a Bignum's digits? A word there that looks like a
+ *  chunk's address (a String that packs addresses, a previous occupant's leftovers in the unused tail of
+ *  its capacity) is no pointer the VM follows, and leads to no chunk the object owns. */
+export function chunkHoldsOnlyData(flagsLo: number): boolean {
+  return DATA_CHUNK_TYPES.has(flagsLo & FL.typeMask);
+}
+
 /** The row for a Ruby version ("3.1.2" -> 3.1), or undefined for a version cowscope does not know. */
 export function layoutFor(version: string): RubyLayout | undefined {
   const series = /^(\d+\.\d+)/.exec(version)?.[1];
@@ -306,6 +314,9 @@ export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;
 /** Types whose objects keep their ivars in the VM's generic-ivar table, 3.1-3.4 (not T_OBJECT, a class,
  *  an imemo): a buffer of their own (struct gen_ivtbl) that the table's entry for the object points to. */
 export const GENERIC_IVAR_TYPES = new Set<number>([T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.DATA, T.REGEXP, T.BIGNUM, T.FLOAT, T.MATCH, T.RATIONAL, T.COMPLEX, T.FILE]);
+
+/** chunkHoldsOnlyData's types */
+const DATA_CHUNK_TYPES = new Set<number>([T.STRING, T.ARRAY, T.BIGNUM]);
 
 export const FL = {
   typeMask: 0x1f,
