@@ -274,6 +274,24 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('mutation.string').words, 0, summary);
   });
 
+// fixtures/ruby/class_method_calls.rb: 2,000 preloaded classes' class methods called once each in the
+// child, its records put where no copied page shows them (the top of the heap): each call adds an item to
+// its singleton class's call-cache table (an items chunk of 80 bytes: 2,000 of them fill 39 pages at
+// least). QA (3.3.8, 1 run in 6; the fixture's layout every run) found them mutation.definition, 184-291
+// pages. 3.1 keeps the tables in a classext chunk of their own, one level deeper than the walk for chunk
+// owners goes: vm.globals there (634-649 pages), printed until that walk reaches them.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} class_method_calls: a call's item in a class's call-cache table is icache.call, wherever its record is`, () => {
+    const { row, summary } = fixtureChild(ruby, 'class_method_calls.rb');
+    assert.is(row('mutation.definition').pages, 0, summary);
+    if (!layoutFor(version)?.classCallTables.length) {
+      process.stderr.write(`    [class_method_calls] Ruby ${version}: icache.call ${row('icache.call').pages} pages, vm.globals ${row('vm.globals').pages} (its call tables are not found: printed)\n`);
+      return;
+    }
+    assert.ok(row('icache.call').pages >= Math.ceil((2000 * 80) / 4096), summary);
+    assert.ok(row('vm.globals').pages <= 20, summary);
+  });
+
 // fixtures/ruby/freed_in_place.rb: 300 chunks no object owns, each freed in the child, malloc'd again in
 // place and refilled, then freed: ~372 changed words a chunk past glibc's header and links (111,600),
 // the child's own allocations' (alloc.malloc). No rule named them before (unknown).

@@ -1006,6 +1006,16 @@ function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undef
   return off === d!.ivars ? 'ivars' : off === d!.constants ? 'constants' : undefined;
 }
 
+/** Is the chunk at start one of its class's call-path tables (classCallTables: callable_m_tbl, cc_tbl), or
+ *  the items of one? What a call puts there is a cache, whatever the record it points to looks like. */
+function isCallPathTable(ctx: Context, start: number): boolean {
+  const tables = ctx.L?.classCallTables;
+  const i = tables?.length ? chunkOwnerIndex(ctx, start) : -1;
+  if (i < 0) return false;
+  const o = ctx.ruby.chunkOwners!;
+  return CLASS_TYPES.has(o.flags[i] & FL.typeMask) && tables!.includes(Math.abs(o.offset[i]));
+}
+
 /** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
 const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
@@ -1556,7 +1566,12 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly nu
     // item, made by a call through the class. QA (3.4.5, --no-aslr, in some environments): Marshal.load's
     // calls put two, in chunks the child freed and malloc'd again, 2-4 pages mutation.definition.
     const ccRecord = valChunk !== CW.NONE && callCacheRecordAt(ctx, v, num(V));
-    const cause = isCacheTableCause(fresh) ? fresh : callEntry || ccRecord ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
+    // An insert into a class's call-path table: a record a call made, whether or not its page was copied.
+    // QA (3.3.8, 1 run in 6): 2,000 classes' first calls to a class method, their records in pages the
+    // child took fresh from the top chunk (no content captured to tell a record by), 267 pages of
+    // mutation.definition.
+    const callTable = isCallPathTable(ctx, start);
+    const cause = isCacheTableCause(fresh) ? fresh : callEntry || ccRecord || callTable ? 'icache.call' : valChunk !== CW.NONE || inGcHeap(ctx, V) ? 'mutation.definition' : undefined;
     if (cause && (!out.has(start) || out.get(start) === 'mutation.definition')) out.set(start, cause);
     // A value in a chunk in use at the fork, from its start: a chunk the child freed and malloc'd again for
     // the entry it inserted (3.3.8's const mode, 6 runs in 250: the constant entry of Object.const_set in the
