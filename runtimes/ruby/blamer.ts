@@ -24,7 +24,7 @@ import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
-import { FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
 import { GENERIC_IVARS } from './discover';
 /** What the fork-time image and the child's other words tell about this child. */
@@ -991,9 +991,6 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'alloc.malloc', when: (c) => !!c.ctx.glibc.child && !childInUse(c.ctx, c.start) && chunkOwnerIndex(c.ctx, c.start) < 0 },
 ];
 
-/** Object types of classes: what the tables they own say changed. */
-const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
-
 /** Which of its class's own data the chunk at start is (classData): undefined for any other chunk. */
 function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undefined {
   const d = ctx.L?.classData;
@@ -1006,14 +1003,22 @@ function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undef
   return off === d!.ivars ? 'ivars' : off === d!.constants ? 'constants' : undefined;
 }
 
-/** Is the chunk at start one of its class's call-path tables (classCallTables: callable_m_tbl, cc_tbl), or
- *  the items of one? What a call puts there is a cache, whatever the record it points to looks like. */
+/** Is the chunk at start one of its class's call-path tables (callable_m_tbl, cc_tbl), or the items of
+ *  one? What a call puts there is a cache, whatever the record it points to looks like. */
 function isCallPathTable(ctx: Context, start: number): boolean {
-  const tables = ctx.L?.classCallTables;
-  const i = tables?.length ? chunkOwnerIndex(ctx, start) : -1;
-  if (i < 0) return false;
+  const i = ctx.L && (ctx.L.classCallTables.length || ctx.L.classExtCallTables) ? chunkOwnerIndex(ctx, start) : -1;
+  return i >= 0 && ownedAsCallPathTable(ctx, i);
+}
+
+/** Is row i of ruby.chunkOwners a class's call-path table or the items of one: owned through one of the
+ *  slot's classCallTables, or (classExtCallTables) through the classext chunk's? */
+function ownedAsCallPathTable(ctx: Context, i: number): boolean {
   const o = ctx.ruby.chunkOwners!;
-  return CLASS_TYPES.has(o.flags[i] & FL.typeMask) && tables!.includes(Math.abs(o.offset[i]));
+  const L = ctx.L;
+  if (!L || !CLASS_TYPES.has(o.flags[i] & FL.typeMask)) return false;
+  const ext = L.classExtCallTables;
+  if (ext) return o.offset[i] === -ext.ext && ext.tables.includes(o.inner?.[i] ?? -1);
+  return L.classCallTables.includes(Math.abs(o.offset[i]));
 }
 
 /** Object types whose malloc'd chunks hold the program's own data (buffers, tables, ivars). Classes,
@@ -1152,7 +1157,7 @@ function isCallPathCounter(ctx: Context, start: number): boolean {
   const type = o.flags[i] & FL.typeMask;
   // the tables themselves, and the chunks their entries point to (a cc_tbl's rb_class_cc_entries per method:
   // capa and len, which a new call cache for the method bumps)
-  if (type === T.CLASS || type === T.MODULE || type === T.ICLASS) return !!ctx.L?.classCallTables.includes(Math.abs(o.offset[i]));
+  if (CLASS_TYPES.has(type)) return ownedAsCallPathTable(ctx, i);
   return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
 }
 

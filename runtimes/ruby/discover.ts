@@ -9,7 +9,7 @@ import { readWords, scanPointers } from '../../native/probe';
 import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { FL, GENERIC_IVAR_TYPES, chunkHoldsOnlyData } from './layouts';
+import { FL, GENERIC_IVAR_TYPES, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -22,6 +22,8 @@ export interface StructLayout {
   /** an object that keeps its contents in its slot, by its flags word (layouts.ts ownsNoChunk): no owner
    *  of a chunk its slot's words seem to point to (absent: any object may own one) */
   ownsNoChunk?: (flagsLo: number) => boolean;
+  /** layouts.ts classExtCallTables (absent: none) */
+  classExtCallTables?: RubyLayout['classExtCallTables'];
 }
 
 export interface Ranges {
@@ -79,7 +81,7 @@ export interface RubyStructures {
 
 /** Owners of malloc chunks, sorted by chunk: the object slot that points to the chunk's user start (a
  *  String's or Array's buffer, a Hash's table), or that points to a chunk which points to it (a Hash's
- *  st_table entries, through the table) — then offset is -1. */
+ *  st_table entries, through the table; on 3.1 a class's call tables, through its classext). */
 export interface ChunkOwners {
   chunk: Float64Array;
   slot: Float64Array;
@@ -89,6 +91,10 @@ export interface ChunkOwners {
   /** where the owner points to the chunk: the offset of the pointer in its slot; for a chunk owned through
    *  another chunk (a table's entries), minus that chunk's offset (-1 in older captures) */
   offset: Int32Array;
+  /** for a chunk owned through another chunk, the offset of the pointer to it (or to the chunk in between,
+   *  a level further) in that chunk's user memory; -1 for one its owner's slot points to (absent in older
+   *  captures) */
+  inner?: Int32Array;
 }
 
 function sortedRanges(triples: [number, number, number][]): Ranges {
@@ -271,9 +277,10 @@ export async function discoverRubyStructures(
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = mmapped ?? discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
+  const classTables = layout.classExtCallTables ? classTableChunks(pid, callerClassSlotsOf(o), layout.classExtCallTables, glibc.chunks) : undefined;
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized);
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized, classTables);
 
   return {
     bodies,
@@ -466,10 +473,81 @@ function genericIvarOwners(
   return out;
 }
 
+/** The chunks of classes' call-path tables where the classext is a chunk of its own (layouts.ts
+ *  classExtCallTables, 3.1): each table (an rb_id_table) the malloc walk kept, and its items, as user
+ *  starts, with the class (its slot, flags and klass words) and the classext offset of the table. Read
+ *  down from each class's slot (slot -> classext -> table -> items, then the classes' own two words),
+ *  since the items lie a level deeper than discoverChunkOwners' scans go, and a classext may lie on a
+ *  page no scan reads. Only a kept table's items are read: a table the child inserted into is on a
+ *  copied page (its counts changed); one whose items it only rewrote in place is missed. */
+export interface ClassTableChunks {
+  ext: number;
+  at: Float64Array;
+  slot: Float64Array;
+  inner: Int32Array;
+  flags: Uint32Array;
+  klass: Float64Array;
+}
+
+/** The slots of the classes and include classes among the heap map's objects: the receivers' classes
+ *  whose call-path tables calls fill (a module's methods are called through its include classes, its own
+ *  functions through its singleton class). */
+function callerClassSlotsOf(o: HeapObjects): Float64Array {
+  const out: number[] = [];
+  for (let i = 0; i < o.address.length; i++) if (o.type[i] === T.CLASS || o.type[i] === T.ICLASS) out.push(o.address[i]);
+  return Float64Array.from(out);
+}
+
+/** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
+const ID_TABLE_ITEMS = 16;
+
+export function classTableChunks(pid: number, classSlots: Float64Array, layout: NonNullable<RubyLayout['classExtCallTables']>, kept: MallocChunks): ClassTableChunks {
+  const { ext, tables } = layout;
+  const isKept = (user: number) => {
+    const i = lastAtOrBelow(kept.start, user - CHUNK_HEADER);
+    return i >= 0 && kept.start[i] === user - CHUNK_HEADER;
+  };
+  // Each step reads only the words the last one found (readWords groups a page's words into one read):
+  // ~80 ms on the Rails app (3.1.2: 6,500 classes and modules) when every class's flags and every table's
+  // items were read, one read a word.
+  const extWords = readWords(pid, Float64Array.from(classSlots, (s) => s + ext));
+  const fields: [number, number][] = []; // class index, table offset
+  for (let c = 0; c < classSlots.length; c++) if (extWords.ok[c] && extWords.words[c]) for (const off of tables) fields.push([c, off]);
+  const tableWords = readWords(pid, Float64Array.from(fields, ([c, off]) => Number(extWords.words[c]) + off));
+  const found: [number, number, number][] = []; // table's user start, class index, table offset
+  for (let i = 0; i < fields.length; i++) if (tableWords.ok[i] && tableWords.words[i] && isKept(Number(tableWords.words[i]))) found.push([Number(tableWords.words[i]), ...fields[i]]);
+  const itemsWords = readWords(pid, Float64Array.from(found, ([table]) => table + ID_TABLE_ITEMS));
+  const classes = [...new Set(found.map(([, c]) => c))];
+  const head = readWords(pid, Float64Array.from({ length: 2 * classes.length }, (_, i) => classSlots[classes[i >> 1]] + 8 * (i & 1)));
+  const low = new Uint32Array(head.words.buffer, head.words.byteOffset, 2 * head.words.length); // little-endian halves
+  // a class still (a live master's map may be older than a slot freed and used again since)
+  const headAt = new Map<number, number>();
+  classes.forEach((c, k) => {
+    const type = low[4 * k] & FL.typeMask;
+    if (head.ok[2 * k] && (type === T.CLASS || type === T.ICLASS)) headAt.set(c, k);
+  });
+  const rows: [number, number, number][] = []; // user start, class index, table offset
+  found.forEach(([table, c, off], i) => {
+    if (!headAt.has(c)) return;
+    rows.push([table, c, off]);
+    if (itemsWords.ok[i] && itemsWords.words[i]) rows.push([Number(itemsWords.words[i]), c, off]);
+  });
+  return {
+    ext,
+    at: Float64Array.from(rows, (r) => r[0]),
+    slot: Float64Array.from(rows, (r) => classSlots[r[1]]),
+    inner: Int32Array.from(rows, (r) => r[2]),
+    flags: Uint32Array.from(rows, (r) => low[4 * headAt.get(r[1])!]),
+    klass: Float64Array.from(rows, (r) => Number(head.words[2 * headAt.get(r[1])! + 1])),
+  };
+}
+
 /** Owners of the in-use chunks that touch copied pages, from a conservative scan: every GC heap slot
  *  word equal to a chunk's user pointer names the slot (its first live owner wins), then every word of
- *  the owned chunks names owners one level further (a table's entries). Words that merely look like the
- *  pointer (a number of the same value) are possible but rare: the owner's type must also hold data.
+ *  the owned chunks (but a String's, an Array's or a Bignum's: data) names owners one level further (a
+ *  table's entries). Words that merely look like the pointer (a number of the same value) are possible
+ *  but rare: the owner's type must also hold data. classTables: chunks read down from classes' slots
+ *  (classTableChunks), owned by their class after the first level, and not scanned.
  *  through: more chunks in use (sorted) that the first level may own and the second scans, with
  *  no row of their own: the st_tables on no copied page (3.1's Hash keeps its st_table in a chunk of its
  *  own; a child that updates entries in place does not write the table's header, so its chunk was not
@@ -483,6 +561,7 @@ export function discoverChunkOwners(
   kept: MallocChunks,
   ownsNoChunk: (flagsLo: number) => boolean = () => false,
   through: { start: Float64Array; size: Float64Array } = { start: new Float64Array(), size: new Float64Array() },
+  classTables?: ClassTableChunks,
 ): ChunkOwners {
   const { chunks, isKept } = withChunksThrough(kept, through);
   // The in-use chunks' user pointers are the targets (plain loops over typed arrays: a Rails master has
@@ -499,6 +578,7 @@ export function discoverChunkOwners(
   const owner = new Int32Array(n).fill(-1); // index into the owners' columns below
   const slots: number[] = [];
   const slotOffset: number[] = [];
+  const inner: number[] = [];
   const flags: number[] = [];
   const klass: number[] = [];
   const direct = scanPointers(pid, bodies, Float64Array.from(bodies, (b) => b + heapPageSize), targets);
@@ -538,18 +618,32 @@ export function discoverChunkOwners(
     owner[t] = slots.length;
     slots.push(pendingSlot[i]);
     slotOffset.push(pendingOffset[i]);
+    inner.push(-1);
     flags.push(f);
     klass.push(Number(head.words[2 * i + 1]));
   }
-  // One level further: the chunks owned above, scanned for pointers to chunks still without an owner;
-  // not a String's, an Array's or a Bignum's, whose words are data (QA: a 48-byte chunk the child wrote
-  // made a String's, whose buffer's unused tail held its address, 3 runs in 51).
+  // The chunks owned so far are scanned one level further (below): not a String's, an Array's or a
+  // Bignum's, whose words are data (QA: a 48-byte chunk the child wrote made a String's, whose buffer's
+  // unused tail held its address, 3 runs in 51).
   const owned: number[] = [];
+  for (let t = 0; t < n; t++) if (owner[t] >= 0 && !chunkHoldsOnlyData(flags[owner[t]])) owned.push(t);
+  // A class's call-path tables read down from its slot (classTableChunks): too deep for the scans, and
+  // their classext may lie on a page none reads. Not scanned further: their items' records are a level
+  // deeper than 3.3+'s, whose items the scan below reaches last.
+  if (classTables)
+    for (let r = 0; r < classTables.at.length; r++) {
+      const t = lastAtOrBelow(targets, classTables.at[r]);
+      if (t < 0 || targets[t] !== classTables.at[r] || owner[t] >= 0) continue;
+      owner[t] = slots.length;
+      slots.push(classTables.slot[r]);
+      slotOffset.push(-classTables.ext);
+      inner.push(classTables.inner[r]);
+      flags.push(classTables.flags[r]);
+      klass.push(classTables.klass[r]);
+    }
+  // One level further: the chunks owned above scanned for pointers to chunks still without an owner.
   const orphans: number[] = [];
-  for (let t = 0; t < n; t++) {
-    if (owner[t] < 0) orphans.push(t);
-    else if (!chunkHoldsOnlyData(flags[owner[t]])) owned.push(t);
-  }
+  for (let t = 0; t < n; t++) if (owner[t] < 0) orphans.push(t);
   if (owned.length && orphans.length) {
     const ownedStarts = new Float64Array(owned.length);
     const ownedEnds = new Float64Array(owned.length);
@@ -567,20 +661,22 @@ export function discoverChunkOwners(
       const end = chunks.start[c] + chunks.size[c];
       ownedEnds[k] = end + (chunks.start[c] % PAGE_ALIGN || end % PAGE_ALIGN ? 8 : 0);
     });
-    const orphanTargets = new Float64Array(orphans.length);
-    orphans.forEach((t, k) => (orphanTargets[k] = targets[t]));
+    const orphanTargets = Float64Array.from(orphans, (t) => targets[t]);
     const nested = scanPointers(pid, ownedStarts, ownedEnds, orphanTargets);
     for (let h = 0; h < nested.at.length; h++) {
       const t = orphans[nested.target[h]];
       if (owner[t] >= 0) continue;
-      const via = owned[lastAtOrBelow(ownedStarts, nested.at[h])];
-      const o = owner[via];
+      const k = lastAtOrBelow(ownedStarts, nested.at[h]);
+      const o = owner[owned[k]];
       owner[t] = slots.length;
       slots.push(slots[o]);
       // minus the field of the slot the way leads through (-56: the items of a class's cc_tbl on 3.4, say).
-      // A third level would reach a cc_tbl's rb_class_cc_entries: tried, it named 16 more pages per Rails
-      // child (3.4.5) and cost 50 ms of attach (structures 340 -> 390 ms).
+      // A third level everywhere would reach a cc_tbl's rb_class_cc_entries: tried, it named 16 more pages
+      // per Rails child (3.4.5) and cost 50 ms of attach (structures 340 -> 390 ms).
       slotOffset.push(-slotOffset[o]);
+      // and where in the chunk in between (an offset past Int32's range, in a block of 2 GiB or more: unknown)
+      const at = nested.at[h] - ownedStarts[k];
+      inner.push(at <= 0x7fffffff ? at : -1);
       flags.push(flags[o]);
       klass.push(klass[o]);
     }
@@ -598,12 +694,13 @@ export function discoverChunkOwners(
     owner[t] = slots.length;
     slots.push(key);
     slotOffset.push(GENERIC_IVARS);
+    inner.push(-1);
     flags.push(f);
     klass.push(k);
   }
   let rows = 0;
   for (let t = 0; t < n; t++) if (owner[t] >= 0 && isKept[chunkOf[t]]) rows++;
-  const out: ChunkOwners = { chunk: new Float64Array(rows), slot: new Float64Array(rows), flags: new Uint32Array(rows), klass: new Float64Array(rows), offset: new Int32Array(rows) };
+  const out: ChunkOwners = { chunk: new Float64Array(rows), slot: new Float64Array(rows), flags: new Uint32Array(rows), klass: new Float64Array(rows), offset: new Int32Array(rows), inner: new Int32Array(rows) };
   for (let t = 0, r = 0; t < n; t++) {
     const o = owner[t];
     if (o < 0 || !isKept[chunkOf[t]]) continue;
@@ -611,6 +708,7 @@ export function discoverChunkOwners(
     out.slot[r] = slots[o];
     out.flags[r] = flags[o];
     out.klass[r] = klass[o];
+    out.inner![r] = inner[o];
     out.offset[r++] = slotOffset[o];
   }
   return out;

@@ -79,6 +79,10 @@ export interface RubyLayout {
    *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
    *  classext is a chunk of its own (3.1) or not verified (3.2) */
   classCallTables: number[];
+  /** where the classext is a chunk of its own (3.1): the slot's pointer to it, and the offsets in it of
+   *  the call path's tables (callable_m_tbl, cc_tbl: after iv_index_tbl, iv_tbl, m_tbl and const_tbl;
+   *  measured on 3.1.2, a class method's first call fills cc_tbl); null where classCallTables has them */
+  classExtCallTables: { ext: number; tables: number[] } | null;
   /** offsets in a class's slot of its own data: iv_ptr (its instance variables: a buffer, or the st_table
    *  of a too-complex shape) and const_tbl (an rb_id_table of its constants' rb_const_entry_t), the first
    *  two words of the embedded classext (3.3/3.4: 32 + 0, 32 + 8); null where the classext is a chunk of
@@ -133,6 +137,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
+  classExtCallTables: { ext: 24, tables: [32, 40] },
   classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
@@ -169,6 +174,7 @@ const V32: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
+  classExtCallTables: null,
   classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
@@ -203,6 +209,7 @@ const V33: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: true,
   classCallTables: [48, 56],
+  classExtCallTables: null,
   classData: { ivars: 32, constants: 40 },
   oldAge: 3,
   symbolIdOffset: 32,
@@ -310,7 +317,9 @@ export const IMEMO = IMEMO_CODES;
 /** imemo type of a flags word (its low 32 bits): bits 12-15. */
 export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;
 
-/** Flag bits, as masks of the flags word's low 32 bits (the shape id, 3.2+, is the whole high word). */
+/** A class, a module, or a module's include class: the objects that own method and call-path tables. */
+export const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
+
 /** Types whose objects keep their ivars in the VM's generic-ivar table, 3.1-3.4 (not T_OBJECT, a class,
  *  an imemo): a buffer of their own (struct gen_ivtbl) that the table's entry for the object points to. */
 export const GENERIC_IVAR_TYPES = new Set<number>([T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.DATA, T.REGEXP, T.BIGNUM, T.FLOAT, T.MATCH, T.RATIONAL, T.COMPLEX, T.FILE]);
@@ -318,6 +327,7 @@ export const GENERIC_IVAR_TYPES = new Set<number>([T.STRING, T.ARRAY, T.HASH, T.
 /** chunkHoldsOnlyData's types */
 const DATA_CHUNK_TYPES = new Set<number>([T.STRING, T.ARRAY, T.BIGNUM]);
 
+/** Flag bits, as masks of the flags word's low 32 bits (the shape id, 3.2+, is the whole high word). */
 export const FL = {
   typeMask: 0x1f,
   /** 3.1/3.2: age in bits 5-6; 3.3+: bit 5 = old */
