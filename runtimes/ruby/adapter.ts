@@ -24,7 +24,7 @@ function structLayout(map: HeapMapSource): StructLayout {
     iseqBody: L?.iseqBody.callData ? L.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
     env: L?.env ?? null,
     ownsNoChunk: (flagsLo) => ownsNoChunk(L, flagsLo),
-    classExtCallTables: L?.classExtCallTables ?? null,
+    classExt: L?.classExt ?? null,
   };
 }
 

@@ -916,7 +916,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // capacity of the buffer, whatever bytes it held) is object.ivar, a new one or memoized. QA: @@x set
   // again in 3,000 preloaded classes (3.3.8/3.4.5): 446-501 pages a child object.ivar, which prewarm
   // would not keep the child from setting again.
-  { cause: (c) => (heldValue(c.ctx, c.O) ? mutation(ownerType(c.ctx, c.start)) : 'object.ivar'), when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
+  // (3.1's st_table of them: an entry's record; the header's counts when an entry was added, stTableHeaders)
+  { cause: (c) => c.ctx.stTableHeaders.get(c.start) ?? (heldValue(c.ctx, c.O) ? mutation(ownerType(c.ctx, c.start)) : 'object.ivar'), when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
   { cause: 'mutation.definition', when: (c) => classDataOf(c.ctx, c.start) === 'constants' },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
@@ -946,6 +947,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
   // through a class). Small numbers, which the rule below would take for VM counters.
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
+  // ... and the pointer beside those counters when the call's insert outgrew the array it leads to (an
+  // rb_id_table's items, a record's entries): reallocated, now in another chunk. CI (3.3.8 class_values,
+  // 3 runs in 40 here): a singleton class's cc_tbl grown from 4 to 8 items, its items pointer a word of
+  // mutation.class, where an insert that found room in place changed only the counts.
+  { cause: 'icache.call', when: (c) => c.ctx.tw.kind[c.k] !== CW.NONE && isCallPathCounter(c.ctx, c.start) },
   // The bins of a VM st_table whose header the child changed, where the indexes of the entries it inserted
   // went: small numbers too.
   { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N) !== undefined },
@@ -991,33 +997,41 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'alloc.malloc', when: (c) => !!c.ctx.glibc.child && !childInUse(c.ctx, c.start) && chunkOwnerIndex(c.ctx, c.start) < 0 },
 ];
 
-/** Which of its class's own data the chunk at start is (classData): undefined for any other chunk. */
+/** Which of its class's own data the chunk at start is (classData; classExt's ivars and constants where
+ *  the classext is a chunk of its own): undefined for any other chunk. */
 function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undefined {
-  const d = ctx.L?.classData;
-  const i = d ? chunkOwnerIndex(ctx, start) : -1;
+  const L = ctx.L;
+  const i = L && (L.classData || L.classExt) ? chunkOwnerIndex(ctx, start) : -1;
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   if (!CLASS_TYPES.has(o.flags[i] & FL.typeMask)) return undefined;
+  const ext = L!.classExt;
+  // a table the classext points to, or an array that table points to (classTableChunks)
+  if (ext) {
+    if (o.offset[i] !== -ext.ext) return undefined;
+    const inner = o.inner?.[i] ?? -1;
+    return inner === ext.ivars ? 'ivars' : inner === ext.constants ? 'constants' : undefined;
+  }
   // the chunk the class points to, or one that chunk points to (offset negated: a table's entries)
   const off = Math.abs(o.offset[i]);
-  return off === d!.ivars ? 'ivars' : off === d!.constants ? 'constants' : undefined;
+  return off === L!.classData!.ivars ? 'ivars' : off === L!.classData!.constants ? 'constants' : undefined;
 }
 
 /** Is the chunk at start one of its class's call-path tables (callable_m_tbl, cc_tbl), or the items of
  *  one? What a call puts there is a cache, whatever the record it points to looks like. */
 function isCallPathTable(ctx: Context, start: number): boolean {
-  const i = ctx.L && (ctx.L.classCallTables.length || ctx.L.classExtCallTables) ? chunkOwnerIndex(ctx, start) : -1;
+  const i = ctx.L && (ctx.L.classCallTables.length || ctx.L.classExt) ? chunkOwnerIndex(ctx, start) : -1;
   return i >= 0 && ownedAsCallPathTable(ctx, i);
 }
 
 /** Is row i of ruby.chunkOwners a class's call-path table or the items of one: owned through one of the
- *  slot's classCallTables, or (classExtCallTables) through the classext chunk's? */
+ *  slot's classCallTables, or (classExt) through the classext chunk's? */
 function ownedAsCallPathTable(ctx: Context, i: number): boolean {
   const o = ctx.ruby.chunkOwners!;
   const L = ctx.L;
   if (!L || !CLASS_TYPES.has(o.flags[i] & FL.typeMask)) return false;
-  const ext = L.classExtCallTables;
-  if (ext) return o.offset[i] === -ext.ext && ext.tables.includes(o.inner?.[i] ?? -1);
+  const ext = L.classExt;
+  if (ext) return o.offset[i] === -ext.ext && ext.callTables.includes(o.inner?.[i] ?? -1);
   return L.classCallTables.includes(Math.abs(o.offset[i]));
 }
 
@@ -1698,9 +1712,12 @@ export function stTableHeaders(
       ctx.ivarTableInserts.add(ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(ctx, s)]);
       continue;
     }
-    if ((owner >= 0 && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
+    // a class's table of variables (3.1's iv_tbl, classExt) that grew: an instance or class variable added,
+    // its counts small numbers, which the class's own rule would take for values it held
+    const classIvars = CLASS_TYPES.has(owner) && classDataOf(ctx, s) === 'ivars';
+    if ((owner >= 0 && !classIvars && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
     const known = ctx.contentChunkCause.get(s);
-    const cause = known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
+    const cause = classIvars ? 'object.ivar' : known && TABLE_CAUSES.has(known) ? known : 'mutation.hash-table';
     out.set(s, cause);
     // A rebuild into new bins and entries frees the fork-time ones (st.c's rebuild_table), whose memory
     // the child then fills with its own: a freed chunk's words, or a mapping made where glibc unmapped a
@@ -2204,6 +2221,10 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // a class-level ivar stored again (QA: 5,000 classes' @hits set after a prewarm had set them, 3.3.8/3.4.5:
   // 159 pages of same-value.unknown a child, the classes' ivar buffers)
   { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*)$/ },
+  // ... where a class keeps them in an st_table (3.1's iv_tbl): an insert into it, named near st.c's
+  // exported functions where libruby has no .symtab (Debian's 3.1), on a page of such tables (QA above,
+  // 3.1.2: 295 pages of same-value.unknown a child, first written near rb_st_insert)
+  { cause: 'mutation.class', writer: /^(rb_st_insert|rb_st_update)$/, nearest: /^(rb_st_insert|rb_st_update)$/, on: (p) => classVariableTablesOn(p) },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
   // An ivar of an object that keeps its ivars outside its slot (a String, an Array, a Hash: the VM's
   // generic-ivar table) set in the child: the store sets FL_EXIVAR in the object's flags again, which it
@@ -2304,6 +2325,20 @@ function hashTablesOn(p: IdenticalPage): number {
   const used = forkChunksOn(p).filter((i) => f.inUse[i]);
   const tables = used.filter((i) => ownerType(p.ctx, f.start[i]) === T.HASH).length;
   return tables && tables === used.length ? HASH_TABLES_ONLY : tables;
+}
+
+/** Does a page off the GC heap hold a class's table of variables (classDataOf: ivars), and of the chunks
+ *  in use at the fork on it that have an owner, only such tables? */
+function classVariableTablesOn(p: IdenticalPage): boolean {
+  if (bodyOf(p.ctx, p.page) >= 0) return false;
+  const f = p.ctx.glibc.fork;
+  let tables = 0;
+  for (const i of forkChunksOn(p)) {
+    if (!f.inUse[i] || chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
+    if (classDataOf(p.ctx, f.start[i]) !== 'ivars') return false;
+    tables++;
+  }
+  return tables > 0;
 }
 
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */

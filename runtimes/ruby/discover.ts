@@ -22,8 +22,8 @@ export interface StructLayout {
   /** an object that keeps its contents in its slot, by its flags word (layouts.ts ownsNoChunk): no owner
    *  of a chunk its slot's words seem to point to (absent: any object may own one) */
   ownsNoChunk?: (flagsLo: number) => boolean;
-  /** layouts.ts classExtCallTables (absent: none) */
-  classExtCallTables?: RubyLayout['classExtCallTables'];
+  /** layouts.ts classExt (absent: none) */
+  classExt?: RubyLayout['classExt'];
 }
 
 export interface Ranges {
@@ -277,7 +277,7 @@ export async function discoverRubyStructures(
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = mmapped ?? discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
-  const classTables = layout.classExtCallTables ? classTableChunks(pid, callerClassSlotsOf(o), layout.classExtCallTables, glibc.chunks) : undefined;
+  const classTables = layout.classExt ? classTableChunks(pid, callerClassSlotsOf(o), layout.classExt, glibc.chunks) : undefined;
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
   const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized, classTables);
@@ -405,9 +405,9 @@ const CHUNK_HEADER = 16;
 const FIRST_FIELD = 16;
 
 /** struct st_table (st.h, 3.1-3.4), from its user start: entry_power is its first byte, then the words
- *  num_entries, entries_start, entries_bound and the entries pointer; an entry is (hash, key, record).
- *  A power past maxPower is no table's. */
-const ST_TABLE = { numEntries: 16, entriesStart: 32, entriesBound: 40, entries: 48, entrySize: 24, maxPower: 24 };
+ *  num_entries, the bins pointer, entries_start, entries_bound and the entries pointer; an entry is
+ *  (hash, key, record). A power past maxPower is no table's. */
+const ST_TABLE = { numEntries: 16, bins: 24, entriesStart: 32, entriesBound: 40, entries: 48, entrySize: 24, maxPower: 24 };
 
 /** ChunkOwners.offset of a chunk that holds its owner's generic ivars (no field of the slot points to it:
  *  the VM's generic-ivar table does). */
@@ -473,13 +473,13 @@ function genericIvarOwners(
   return out;
 }
 
-/** The chunks of classes' call-path tables where the classext is a chunk of its own (layouts.ts
- *  classExtCallTables, 3.1): each table (an rb_id_table) the malloc walk kept, and its items, as user
+/** The chunks of classes' tables where the classext is a chunk of its own (layouts.ts classExt, 3.1):
+ *  each table (the call path's and the constants' rb_id_tables, the ivars' st_table) and the arrays it
+ *  points to (an rb_id_table's items; an st_table's bins and entries) that the malloc walk kept, as user
  *  starts, with the class (its slot, flags and klass words) and the classext offset of the table. Read
- *  down from each class's slot (slot -> classext -> table -> items, then the classes' own two words),
- *  since the items lie a level deeper than discoverChunkOwners' scans go, and a classext may lie on a
- *  page no scan reads. Only a kept table's items are read: a table the child inserted into is on a
- *  copied page (its counts changed); one whose items it only rewrote in place is missed. */
+ *  down from each class's slot (slot -> classext -> table -> arrays, then the classes' own two words),
+ *  since the arrays lie a level deeper than discoverChunkOwners' scans go, and a classext or a table may
+ *  lie on a page no scan reads (a class variable set again changes only its entry's record). */
 export interface ClassTableChunks {
   ext: number;
   at: Float64Array;
@@ -491,7 +491,7 @@ export interface ClassTableChunks {
 
 /** The slots of the classes and include classes among the heap map's objects: the receivers' classes
  *  whose call-path tables calls fill (a module's methods are called through its include classes, its own
- *  functions through its singleton class). */
+ *  functions through its singleton class), and whose variables and constants are in theirs. */
 function callerClassSlotsOf(o: HeapObjects): Float64Array {
   const out: number[] = [];
   for (let i = 0; i < o.address.length; i++) if (o.type[i] === T.CLASS || o.type[i] === T.ICLASS) out.push(o.address[i]);
@@ -501,8 +501,11 @@ function callerClassSlotsOf(o: HeapObjects): Float64Array {
 /** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
 const ID_TABLE_ITEMS = 16;
 
-export function classTableChunks(pid: number, classSlots: Float64Array, layout: NonNullable<RubyLayout['classExtCallTables']>, kept: MallocChunks): ClassTableChunks {
-  const { ext, tables } = layout;
+export function classTableChunks(pid: number, classSlots: Float64Array, layout: NonNullable<RubyLayout['classExt']>, kept: MallocChunks): ClassTableChunks {
+  const { ext } = layout;
+  // each table's offset in the classext, and where in the table the pointers to its arrays are
+  const arraysAt = new Map<number, number[]>([...layout.callTables, layout.constants].map((off) => [off, [ID_TABLE_ITEMS]]));
+  arraysAt.set(layout.ivars, [ST_TABLE.bins, ST_TABLE.entries]);
   const isKept = (user: number) => {
     const i = lastAtOrBelow(kept.start, user - CHUNK_HEADER);
     return i >= 0 && kept.start[i] === user - CHUNK_HEADER;
@@ -512,11 +515,21 @@ export function classTableChunks(pid: number, classSlots: Float64Array, layout: 
   // items were read, one read a word.
   const extWords = readWords(pid, Float64Array.from(classSlots, (s) => s + ext));
   const fields: [number, number][] = []; // class index, table offset
-  for (let c = 0; c < classSlots.length; c++) if (extWords.ok[c] && extWords.words[c]) for (const off of tables) fields.push([c, off]);
+  for (let c = 0; c < classSlots.length; c++) if (extWords.ok[c] && extWords.words[c]) for (const off of arraysAt.keys()) fields.push([c, off]);
   const tableWords = readWords(pid, Float64Array.from(fields, ([c, off]) => Number(extWords.words[c]) + off));
-  const found: [number, number, number][] = []; // table's user start, class index, table offset
-  for (let i = 0; i < fields.length; i++) if (tableWords.ok[i] && tableWords.words[i] && isKept(Number(tableWords.words[i]))) found.push([Number(tableWords.words[i]), ...fields[i]]);
-  const itemsWords = readWords(pid, Float64Array.from(found, ([table]) => table + ID_TABLE_ITEMS));
+  const tables: [number, number, number][] = []; // table's user start, class index, table offset
+  for (let i = 0; i < fields.length; i++) if (tableWords.ok[i] && tableWords.words[i]) tables.push([Number(tableWords.words[i]), ...fields[i]]);
+  // every table's arrays: one the child only rewrote in place (a variable set again) leaves its table's
+  // page unread
+  const arrays: [number, number, number][] = []; // where the array's pointer is, class index, table offset
+  for (const [table, c, off] of tables) for (const at of arraysAt.get(off)!) arrays.push([table + at, c, off]);
+  const arrayWords = readWords(pid, Float64Array.from(arrays, ([at]) => at));
+  const found: [number, number, number][] = []; // a kept chunk's user start, class index, table offset
+  for (const t of tables) if (isKept(t[0])) found.push(t);
+  arrays.forEach(([, c, off], i) => {
+    const at = Number(arrayWords.words[i]);
+    if (arrayWords.ok[i] && at && isKept(at)) found.push([at, c, off]);
+  });
   const classes = [...new Set(found.map(([, c]) => c))];
   const head = readWords(pid, Float64Array.from({ length: 2 * classes.length }, (_, i) => classSlots[classes[i >> 1]] + 8 * (i & 1)));
   const low = new Uint32Array(head.words.buffer, head.words.byteOffset, 2 * head.words.length); // little-endian halves
@@ -526,12 +539,7 @@ export function classTableChunks(pid: number, classSlots: Float64Array, layout: 
     const type = low[4 * k] & FL.typeMask;
     if (head.ok[2 * k] && (type === T.CLASS || type === T.ICLASS)) headAt.set(c, k);
   });
-  const rows: [number, number, number][] = []; // user start, class index, table offset
-  found.forEach(([table, c, off], i) => {
-    if (!headAt.has(c)) return;
-    rows.push([table, c, off]);
-    if (itemsWords.ok[i] && itemsWords.words[i]) rows.push([Number(itemsWords.words[i]), c, off]);
-  });
+  const rows = found.filter(([, c]) => headAt.has(c));
   return {
     ext,
     at: Float64Array.from(rows, (r) => r[0]),

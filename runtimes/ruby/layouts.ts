@@ -79,10 +79,13 @@ export interface RubyLayout {
    *  cc_tbl of the classext embedded after struct RClass (3.3/3.4: 32 + 16, 32 + 24); [] where the
    *  classext is a chunk of its own (3.1) or not verified (3.2) */
   classCallTables: number[];
-  /** where the classext is a chunk of its own (3.1): the slot's pointer to it, and the offsets in it of
-   *  the call path's tables (callable_m_tbl, cc_tbl: after iv_index_tbl, iv_tbl, m_tbl and const_tbl;
-   *  measured on 3.1.2, a class method's first call fills cc_tbl); null where classCallTables has them */
-  classExtCallTables: { ext: number; tables: number[] } | null;
+  /** where the classext is a chunk of its own (3.1): the slot's pointer to it (ext), and the offsets in it
+   *  (iv_index_tbl, iv_tbl, m_tbl, const_tbl, callable_m_tbl, cc_tbl, one word each) of the call path's
+   *  tables (callTables: callable_m_tbl, cc_tbl; measured on 3.1.2, a class method's first call fills
+   *  cc_tbl), of iv_tbl (ivars: an st_table of the class's instance and class variables, each value an
+   *  entry's record; measured on 3.1.2, @@x and @x set again) and of const_tbl (constants, an rb_id_table);
+   *  null where classCallTables and classData have them */
+  classExt: { ext: number; callTables: number[]; ivars: number; constants: number } | null;
   /** offsets in a class's slot of its own data: iv_ptr (its instance variables: a buffer, or the st_table
    *  of a too-complex shape) and const_tbl (an rb_id_table of its constants' rb_const_entry_t), the first
    *  two words of the embedded classext (3.3/3.4: 32 + 0, 32 + 8); null where the classext is a chunk of
@@ -137,7 +140,7 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
-  classExtCallTables: { ext: 24, tables: [32, 40] },
+  classExt: { ext: 24, callTables: [32, 40], ivars: 8, constants: 24 },
   classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
@@ -174,7 +177,7 @@ const V32: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
-  classExtCallTables: null,
+  classExt: null,
   classData: null,
   oldAge: 3,
   symbolIdOffset: 32,
@@ -209,7 +212,7 @@ const V33: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: true,
   classCallTables: [48, 56],
-  classExtCallTables: null,
+  classExt: null,
   classData: { ivars: 32, constants: 40 },
   oldAge: 3,
   symbolIdOffset: 32,
