@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
@@ -1620,10 +1620,6 @@ function isHashValue(ctx: Context, k: number, N: Word): boolean {
  *  start: the powers and rebuild count, the entry count, and the bound of the entries in use. The same
  *  in every Ruby of the layout table (st.c has not changed it since 2.4), so no row of its own. */
 const ST_TABLE = { chunkSize: 64, powers: 16, numEntries: 32, bins: 40, entriesBound: 56, entries: 64 } as const;
-
-/** A malloc'd block's user memory starts this far into its chunk (prev_size and size; glibc's mmapped
- *  blocks too): the chunk of a pointer malloc returned. */
-const CHUNK_HEADER = 16;
 
 /** Are these the changed words of an st_table header: its entry count (num) and entries bound (bound),
  *  old and new, and its first word (powers, undefined when it did not change)? An insert adds one to

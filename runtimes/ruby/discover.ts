@@ -7,6 +7,7 @@
 import type { HeapDumpIngest, HeapObjects } from '../../native/probe';
 import { readWords, scanPointers } from '../../native/probe';
 import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
+import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
 import { FL, GENERIC_IVAR_TYPES, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
@@ -399,8 +400,6 @@ function withChunksThrough(kept: MallocChunks, through: { start: Float64Array; s
 /** A block glibc mmapped starts and ends on a page boundary (4 KiB at least). */
 const PAGE_ALIGN = 4096;
 
-/** glibc's chunk header: the user pointer malloc returned is 16 bytes past the chunk's start. */
-const CHUNK_HEADER = 16;
 /** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */
 const FIRST_FIELD = 16;
 
