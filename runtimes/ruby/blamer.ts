@@ -905,7 +905,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // change of the object. QA: 20,000 preloaded Strings whose @tag the workers set again, 372-539 pages a
   // child unknown (3.1-3.4: the new Integers).
   { cause: (c) => (!!c.ctx.L && isNil(c.ctx.L, c.O) && !isNil(c.ctx.L, c.N) ? 'object.ivar' : mutation(ownerType(c.ctx, c.start))), when: (c) => ownsGenericIvars(c.ctx, c.start) },
-  // A class's or module's own data (classData, 3.3+): its instance variables (a class-level @x set in the
+  // A class's or module's own data (classData, 3.3+; classExt, 3.1): its instance variables (a class-level @x set in the
   // child: the buffer, or a too-complex class's table and its entries) and its constants (its constant
   // table's items, the rb_const_entry_t they point to: a constant removed or defined again). Small
   // numbers, often, which the counter rules below would take for the VM's. Found by QA: 5,000 preloaded
@@ -947,11 +947,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
   // through a class). Small numbers, which the rule below would take for VM counters.
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
-  // ... and the pointer beside those counters when the call's insert outgrew the array it leads to (an
-  // rb_id_table's items, a record's entries): reallocated, now in another chunk. CI (3.3.8 class_values,
-  // 3 runs in 40 here): a singleton class's cc_tbl grown from 4 to 8 items, its items pointer a word of
-  // mutation.class, where an insert that found room in place changed only the counts.
-  { cause: 'icache.call', when: (c) => c.ctx.tw.kind[c.k] !== CW.NONE && isCallPathCounter(c.ctx, c.start) },
+  // ... and the items pointer beside a call-path table's counters when the call's insert outgrew its items
+  // (id_table.c resizes into a new array): now into another chunk. CI (3.3.8 class_values, 3 runs in 40
+  // here): a singleton class's cc_tbl grown from 4 to 8 items, its items pointer a word of mutation.class,
+  // where an insert that found room in place changed only the counts.
+  { cause: 'icache.call', when: (c) => c.ctx.cw.off(c.k) === CHUNK_HEADER + ID_TABLE_ITEMS && c.ctx.tw.kind[c.k] !== CW.NONE && isCallPathTable(c.ctx, c.start) },
   // The bins of a VM st_table whose header the child changed, where the indexes of the entries it inserted
   // went: small numbers too.
   { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N) !== undefined },
@@ -1156,6 +1156,9 @@ function ownerDied(ctx: Context, start: number): boolean {
   const type = now & FL.typeMask;
   return type !== T.MOVED && type !== was;
 }
+
+/** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
+const ID_TABLE_ITEMS = 16;
 
 /** struct RData / RTypedData: the data pointer after flags, klass and two words (dmark and dfree; type
  *  and the typed flag), 3.1-3.4. */
@@ -1708,7 +1711,8 @@ export function stTableHeaders(
       ctx.ivarTableInserts.add(ctx.ruby.chunkOwners!.slot[chunkOwnerIndex(ctx, s)]);
       continue;
     }
-    // a class's table of variables (3.1's iv_tbl, classExt) that grew: an instance or class variable added,
+    // a class's table of variables that grew (3.1's iv_tbl, classExt; 3.3+'s st_table of a too-complex
+    // class, classData): an instance or class variable added,
     // its counts small numbers, which the class's own rule would take for values it held
     const classIvars = CLASS_TYPES.has(owner) && classDataOf(ctx, s) === 'ivars';
     if ((owner >= 0 && !classIvars && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
@@ -2220,7 +2224,7 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // ... where a class keeps them in an st_table (3.1's iv_tbl): an insert into it, named near st.c's
   // exported functions where libruby has no .symtab (Debian's 3.1), on a page of such tables (QA above,
   // 3.1.2: 295 pages of same-value.unknown a child, first written near rb_st_insert)
-  { cause: 'mutation.class', writer: /^(rb_st_insert|rb_st_update)$/, nearest: /^(rb_st_insert|rb_st_update)$/, on: (p) => classVariableTablesOn(p) },
+  { cause: (p) => mutation(classVariableTablesOn(p)), writer: /^(rb_st_insert|rb_st_update)$/, nearest: /^(rb_st_insert|rb_st_update)$/, on: (p) => classVariableTablesOn(p) >= 0 },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
   // An ivar of an object that keeps its ivars outside its slot (a String, an Array, a Hash: the VM's
   // generic-ivar table) set in the child: the store sets FL_EXIVAR in the object's flags again, which it
@@ -2323,18 +2327,26 @@ function hashTablesOn(p: IdenticalPage): number {
   return tables && tables === used.length ? HASH_TABLES_ONLY : tables;
 }
 
-/** Does a page off the GC heap hold a class's table of variables (classDataOf: ivars), and of the chunks
- *  in use at the fork on it that have an owner, only such tables? */
-function classVariableTablesOn(p: IdenticalPage): boolean {
-  if (bodyOf(p.ctx, p.page) >= 0) return false;
+/** The type of the classes or modules whose tables of variables (classDataOf: ivars) a page off the GC
+ *  heap holds, where those hold most of its bytes in use at the fork and no chunk there has another owner
+ *  (st.c's writers serve the VM's tables too, which have none); -1 otherwise. */
+function classVariableTablesOn(p: IdenticalPage): number {
+  if (bodyOf(p.ctx, p.page) >= 0) return -1;
   const f = p.ctx.glibc.fork;
-  let tables = 0;
+  const types = new Set<number>();
+  let tableBytes = 0;
+  let usedBytes = 0;
   for (const i of forkChunksOn(p)) {
-    if (!f.inUse[i] || chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
-    if (classDataOf(p.ctx, f.start[i]) !== 'ivars') return false;
-    tables++;
+    if (!f.inUse[i]) continue;
+    const bytes = Math.min(f.start[i] + f.size[i], p.page + p.pageSize) - Math.max(f.start[i], p.page);
+    usedBytes += bytes;
+    if (chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
+    if (classDataOf(p.ctx, f.start[i]) !== 'ivars') return -1;
+    types.add(ownerType(p.ctx, f.start[i]));
+    tableBytes += bytes;
   }
-  return tables > 0;
+  const [type] = types;
+  return types.size === 1 && 2 * tableBytes > usedBytes ? type : -1;
 }
 
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */

@@ -10,7 +10,7 @@ import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverM
 import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { FL, GENERIC_IVAR_TYPES, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -278,7 +278,7 @@ export async function discoverRubyStructures(
   const envFlags = layout.env ? discoverEnvFlags(pid, o, layout.env.epOffset, copiedPages, pageSize) : undefined;
   const mmappedChunks = mmapped ?? discoverMmappedChunks(pid, vmas, copiedPages, pageSize);
   const glibc = await glibcHeap();
-  const classTables = layout.classExt ? classTableChunks(pid, callerClassSlotsOf(o), layout.classExt, glibc.chunks) : undefined;
+  const classTables = layout.classExt ? classTableChunks(pid, classSlotsOf(o), layout.classExt, glibc.chunks) : undefined;
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
   const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized, classTables);
@@ -488,20 +488,28 @@ export interface ClassTableChunks {
   klass: Float64Array;
 }
 
-/** The slots of the classes and include classes among the heap map's objects: the receivers' classes
- *  whose call-path tables calls fill (a module's methods are called through its include classes, its own
- *  functions through its singleton class), and whose variables and constants are in theirs. */
-function callerClassSlotsOf(o: HeapObjects): Float64Array {
-  const out: number[] = [];
-  for (let i = 0; i < o.address.length; i++) if (o.type[i] === T.CLASS || o.type[i] === T.ICLASS) out.push(o.address[i]);
-  return Float64Array.from(out);
+/** The slots of the classes, modules and include classes among the heap map's objects, and which are
+ *  include classes: the receivers' classes whose call-path tables calls fill (a module's methods are
+ *  called through its include classes, its own functions through its singleton class), and the classes
+ *  and modules whose variables and constants are in theirs (an include class shares its module's,
+ *  rb_include_class_new). */
+function classSlotsOf(o: HeapObjects): { slots: Float64Array; iclass: Uint8Array } {
+  const slots: number[] = [];
+  const iclass: number[] = [];
+  for (let i = 0; i < o.address.length; i++)
+    if (CLASS_TYPES.has(o.type[i])) {
+      slots.push(o.address[i]);
+      iclass.push(o.type[i] === T.ICLASS ? 1 : 0);
+    }
+  return { slots: Float64Array.from(slots), iclass: Uint8Array.from(iclass) };
 }
 
 /** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
 const ID_TABLE_ITEMS = 16;
 
-export function classTableChunks(pid: number, classSlots: Float64Array, layout: NonNullable<RubyLayout['classExt']>, kept: MallocChunks): ClassTableChunks {
+export function classTableChunks(pid: number, classes: { slots: Float64Array; iclass: Uint8Array }, layout: NonNullable<RubyLayout['classExt']>, kept: MallocChunks): ClassTableChunks {
   const { ext } = layout;
+  const classSlots = classes.slots;
   // each table's offset in the classext, and where in the table the pointers to its arrays are
   const arraysAt = new Map<number, number[]>([...layout.callTables, layout.constants].map((off) => [off, [ID_TABLE_ITEMS]]));
   arraysAt.set(layout.ivars, [ST_TABLE.bins, ST_TABLE.entries]);
@@ -514,7 +522,9 @@ export function classTableChunks(pid: number, classSlots: Float64Array, layout: 
   // items were read, one read a word.
   const extWords = readWords(pid, Float64Array.from(classSlots, (s) => s + ext));
   const fields: [number, number][] = []; // class index, table offset
-  for (let c = 0; c < classSlots.length; c++) if (extWords.ok[c] && extWords.words[c]) for (const off of arraysAt.keys()) fields.push([c, off]);
+  // (an include class's own tables are its call path's: its variables and constants are its module's)
+  for (let c = 0; c < classSlots.length; c++)
+    if (extWords.ok[c] && extWords.words[c]) for (const off of arraysAt.keys()) if (!classes.iclass[c] || layout.callTables.includes(off)) fields.push([c, off]);
   const tableWords = readWords(pid, Float64Array.from(fields, ([c, off]) => Number(extWords.words[c]) + off));
   const tables: [number, number, number][] = []; // table's user start, class index, table offset
   for (let i = 0; i < fields.length; i++) if (tableWords.ok[i] && tableWords.words[i]) tables.push([Number(tableWords.words[i]), ...fields[i]]);
@@ -529,14 +539,13 @@ export function classTableChunks(pid: number, classSlots: Float64Array, layout: 
     const at = Number(arrayWords.words[i]);
     if (arrayWords.ok[i] && at && isKept(at)) found.push([at, c, off]);
   });
-  const classes = [...new Set(found.map(([, c]) => c))];
-  const head = readWords(pid, Float64Array.from({ length: 2 * classes.length }, (_, i) => classSlots[classes[i >> 1]] + 8 * (i & 1)));
+  const owners = [...new Set(found.map(([, c]) => c))];
+  const head = readWords(pid, Float64Array.from({ length: 2 * owners.length }, (_, i) => classSlots[owners[i >> 1]] + 8 * (i & 1)));
   const low = new Uint32Array(head.words.buffer, head.words.byteOffset, 2 * head.words.length); // little-endian halves
   // a class still (a live master's map may be older than a slot freed and used again since)
   const headAt = new Map<number, number>();
-  classes.forEach((c, k) => {
-    const type = low[4 * k] & FL.typeMask;
-    if (head.ok[2 * k] && (type === T.CLASS || type === T.ICLASS)) headAt.set(c, k);
+  owners.forEach((c, k) => {
+    if (head.ok[2 * k] && CLASS_TYPES.has(low[4 * k] & FL.typeMask)) headAt.set(c, k);
   });
   const rows = found.filter(([, c]) => headAt.has(c));
   return {
@@ -634,9 +643,10 @@ export function discoverChunkOwners(
   // unused tail held its address, 3 runs in 51).
   const owned: number[] = [];
   for (let t = 0; t < n; t++) if (owner[t] >= 0 && !chunkHoldsOnlyData(flags[owner[t]])) owned.push(t);
-  // A class's call-path tables read down from its slot (classTableChunks): too deep for the scans, and
-  // their classext may lie on a page none reads. Not scanned further: their items' records are a level
-  // deeper than 3.3+'s, whose items the scan below reaches last.
+  // A class's tables (call path, variables, constants) and their arrays, read down from its slot
+  // (classTableChunks): too deep for the scans, and their classext may lie on a page none reads. Not
+  // scanned further: their items' records are a level deeper than 3.3+'s, whose items the scan below
+  // reaches last.
   if (classTables)
     for (let r = 0; r < classTables.at.length; r++) {
       const t = lastAtOrBelow(targets, classTables.at[r]);
