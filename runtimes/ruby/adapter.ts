@@ -10,7 +10,7 @@ import { rubyBlamer } from './blamer';
 import { ST_TABLE_CHUNKS, discoverRubyStructures, StructLayout } from './discover';
 import { followRubyHeapMap, ingestRubyHeapMap, keepOnPages } from './heap-map';
 import type { HeapDumpIngest } from '../../native/probe';
-import { MARKING_GC_STEPS, layoutFor, ownsNoChunk, vmOwnThreads } from './layouts';
+import { MARKING_GC_STEPS, chunkHoldsOnlyData, layoutFor, ownsNoChunk, vmOwnThreads } from './layouts';
 import type { ChildBlame } from '../../blame/engine';
 
 /** The offsets discovery needs; a version outside the table gets the version-independent part (slot
@@ -24,6 +24,7 @@ function structLayout(map: HeapMapSource): StructLayout {
     iseqBody: L?.iseqBody.callData ? L.iseqBody : { pointerOffset: 0, isEntries: 0, callData: 0, isSizes: [], ciSize: 0, callDataEntry: 16, isEntry: 16 },
     env: L?.env ?? null,
     ownsNoChunk: (flagsLo) => ownsNoChunk(L, flagsLo),
+    chunkHoldsOnlyData: (flagsLo, shape, slotOffset) => chunkHoldsOnlyData(L, flagsLo, shape, slotOffset),
     classExt: L?.classExt ?? null,
   };
 }

@@ -10,7 +10,7 @@ import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverM
 import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, RubyLayout, T } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -23,6 +23,10 @@ export interface StructLayout {
   /** an object that keeps its contents in its slot, by its flags word (layouts.ts ownsNoChunk): no owner
    *  of a chunk its slot's words seem to point to (absent: any object may own one) */
   ownsNoChunk?: (flagsLo: number) => boolean;
+  /** does the chunk an object points to from this field hold values only, by its flags word (low half,
+   *  shape id) and the field's offset (layouts.ts chunkHoldsOnlyData): not scanned for pointers to further
+   *  chunks (absent: any chunk may hold them) */
+  chunkHoldsOnlyData?: (flagsLo: number, shape: number, slotOffset: number) => boolean;
   /** layouts.ts classExt (absent: none) */
   classExt?: RubyLayout['classExt'];
 }
@@ -281,7 +285,7 @@ export async function discoverRubyStructures(
   const classTables = layout.classExt ? classTableChunks(pid, classSlotsOf(o), layout.classExt, glibc.chunks) : undefined;
   // Owners of the blocks glibc mmapped for large mallocs too (a 50,000-element Array's buffer): their
   // words are decoded as a chunk's, and without an owner a buffer of small numbers passes for VM counters.
-  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, glibc.sized, classTables);
+  const chunkOwners = discoverChunkOwners(pid, bodies, layout.heapPageSize, slotStart, slotSize, withMmappedChunks(glibc.chunks, mmappedChunks, bodies, layout.heapPageSize), layout.ownsNoChunk, layout.chunkHoldsOnlyData, glibc.sized, classTables);
 
   return {
     bodies,
@@ -576,6 +580,7 @@ export function discoverChunkOwners(
   slotSize: Uint16Array,
   kept: MallocChunks,
   ownsNoChunk: (flagsLo: number) => boolean = () => false,
+  holdsOnlyData: (flagsLo: number, shape: number, slotOffset: number) => boolean = () => false,
   through: { start: Float64Array; size: Float64Array } = { start: new Float64Array(), size: new Float64Array() },
   classTables?: ClassTableChunks,
 ): ChunkOwners {
@@ -596,6 +601,7 @@ export function discoverChunkOwners(
   const slotOffset: number[] = [];
   const inner: number[] = [];
   const flags: number[] = [];
+  const shapes: number[] = []; // the flags word's high half (3.3+: the shape id)
   const klass: number[] = [];
   const direct = scanPointers(pid, bodies, Float64Array.from(bodies, (b) => b + heapPageSize), targets);
   const hitSlot = (at: number): number => {
@@ -636,13 +642,15 @@ export function discoverChunkOwners(
     slotOffset.push(pendingOffset[i]);
     inner.push(-1);
     flags.push(f);
+    shapes.push(low[4 * i + 1]);
     klass.push(Number(head.words[2 * i + 1]));
   }
-  // The chunks owned so far are scanned one level further (below): not a String's, an Array's or a
-  // Bignum's, whose words are data (QA: a 48-byte chunk the child wrote made a String's, whose buffer's
-  // unused tail held its address, 3 runs in 51).
+  // The chunks owned so far are scanned one level further (below): not those that hold values only (a
+  // String's, an Array's or a Bignum's; an ivar buffer), whose words that spell a chunk's address lead
+  // nowhere (QA: a 48-byte chunk the child wrote made a String's, whose buffer's unused tail held its
+  // address, 3 runs in 51; CI: a class's ivar buffer's spare capacity, class_values.rb 1 run in 40).
   const owned: number[] = [];
-  for (let t = 0; t < n; t++) if (owner[t] >= 0 && !chunkHoldsOnlyData(flags[owner[t]])) owned.push(t);
+  for (let t = 0; t < n; t++) if (owner[t] >= 0 && !holdsOnlyData(flags[owner[t]], shapes[owner[t]], slotOffset[owner[t]])) owned.push(t);
   // A class's tables (call path, variables, constants) and their arrays, read down from its slot
   // (classTableChunks): too deep for the scans, and their classext may lie on a page none reads. Not
   // scanned further: their items' records are a level deeper than 3.3+'s, whose items the scan below
@@ -656,6 +664,7 @@ export function discoverChunkOwners(
       slotOffset.push(-classTables.ext);
       inner.push(classTables.inner[r]);
       flags.push(classTables.flags[r]);
+      shapes.push(0);
       klass.push(classTables.klass[r]);
     }
   // One level further: the chunks owned above scanned for pointers to chunks still without an owner.
@@ -695,6 +704,7 @@ export function discoverChunkOwners(
       const at = nested.at[h] - ownedStarts[k];
       inner.push(at <= 0x7fffffff ? at : -1);
       flags.push(flags[o]);
+      shapes.push(shapes[o]);
       klass.push(klass[o]);
     }
   }
@@ -713,6 +723,7 @@ export function discoverChunkOwners(
     slotOffset.push(GENERIC_IVARS);
     inner.push(-1);
     flags.push(f);
+    shapes.push(0);
     klass.push(k);
   }
   let rows = 0;

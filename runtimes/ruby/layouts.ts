@@ -91,6 +91,14 @@ export interface RubyLayout {
    *  two words of the embedded classext (3.3/3.4: 32 + 0, 32 + 8); null where the classext is a chunk of
    *  its own (3.1) or not verified (3.2) */
   classData: { ivars: number; constants: number } | null;
+  /** where a T_OBJECT whose ivars outgrew its slot points to their buffer (3.1: as.heap.ivptr after the
+   *  32-bit numiv, +24; 3.3/3.4: +16, measured with Fiddle on 3.1.2/3.3.8/3.4.5); null where not verified */
+  objectIvars: number | null;
+  /** the shape id (the flags word's high half) of an object or class whose ivars are an st_table of its
+   *  own, not a buffer ("too complex": OBJ_TOO_COMPLEX_SHAPE_ID; measured on an object given one of 80 ivar
+   *  names: 11 on 3.3.8, 2 on 3.4.5; a too-complex object frozen keeps it); null where no shape is (3.1:
+   *  an object's ivars are always a buffer) */
+  tooComplexShape: number | null;
   /** GCs an object survives before it is old (RVALUE_OLD_AGE) */
   oldAge: number;
   /** struct RSymbol's id (after basic, hashval and fstr): a dynamic Symbol holds only its ID's scope
@@ -142,6 +150,8 @@ const V31: RubyLayout = {
   classCallTables: [],
   classExt: { ext: 24, callTables: [32, 40], ivars: 8, constants: 24 },
   classData: null,
+  objectIvars: 24,
+  tooComplexShape: null,
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
@@ -179,6 +189,8 @@ const V32: RubyLayout = {
   classCallTables: [],
   classExt: null,
   classData: null,
+  objectIvars: null,
+  tooComplexShape: null,
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: false,
@@ -214,6 +226,8 @@ const V33: RubyLayout = {
   classCallTables: [48, 56],
   classExt: null,
   classData: { ivars: 32, constants: 40 },
+  objectIvars: 16,
+  tooComplexShape: 11,
   oldAge: 3,
   symbolIdOffset: 32,
   warmupFreesEmptyPages: true,
@@ -224,6 +238,7 @@ const V33: RubyLayout = {
 const V34: RubyLayout = {
   ...V33,
   series: '3.4',
+  tooComplexShape: 2,
   heapPage: { size: 1736, slotSizeOffset: 0, startOffset: 40, bitmapsOffset: 72 },
   ageBits: { offset: 1320, bytes: 416 },
   rememberBits: { offset: 904, bytes: 208 },
@@ -262,12 +277,20 @@ export function ownsNoChunk(L: RubyLayout | undefined, flagsLo: number): boolean
   }
 }
 
-/** Does the chunk an object of this type owns hold only its data: a String's bytes, an Array's elements
- *  (VALUEs: slots and immediates, never a chunk), a Bignum's digits? A word there that looks like a
- *  chunk's address (a String that packs addresses, a previous occupant's leftovers in the unused tail of
- *  its capacity) is no pointer the VM follows, and leads to no chunk the object owns. */
-export function chunkHoldsOnlyData(flagsLo: number): boolean {
-  return DATA_CHUNK_TYPES.has(flagsLo & FL.typeMask);
+/** Does the chunk an object points to from this field of its slot (slotOffset; negative: read down from
+ *  it, layouts.ts classExt) hold values only, no pointer the VM follows to another chunk: a String's bytes,
+ *  an Array's elements (VALUEs: slots and immediates, never a chunk) or a Bignum's digits, whatever the
+ *  field; an object's or a class's ivar buffer (VALUEs), unless its shape is too complex (then the field
+ *  holds an st_table, whose bins and entries are chunks)? A word there that looks like a chunk's address (a
+ *  String that packs addresses, a previous occupant's leftovers in the unused tail of a buffer's capacity)
+ *  leads to no chunk the object owns. CI met one in a class's ivar buffer: 2 words of object.ivar in
+ *  class_values.rb (3.3.8, 1 run in 40). */
+export function chunkHoldsOnlyData(L: RubyLayout | undefined, flagsLo: number, shape: number, slotOffset: number): boolean {
+  const type = flagsLo & FL.typeMask;
+  if (DATA_CHUNK_TYPES.has(type)) return true;
+  if (!L || shape === L.tooComplexShape) return false;
+  const ivarBuffer = type === T.OBJECT ? L.objectIvars : type === T.CLASS || type === T.MODULE ? L.classData?.ivars : undefined;
+  return ivarBuffer != null && slotOffset === ivarBuffer;
 }
 
 /** The row for a Ruby version ("3.1.2" -> 3.1), or undefined for a version cowscope does not know. */
