@@ -24,7 +24,7 @@ import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
-import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { RubyStructures } from './discover';
 import { GENERIC_IVARS } from './discover';
 /** What the fork-time image and the child's other words tell about this child. */
@@ -1157,9 +1157,6 @@ function ownerDied(ctx: Context, start: number): boolean {
   return type !== T.MOVED && type !== was;
 }
 
-/** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
-const ID_TABLE_ITEMS = 16;
-
 /** struct RData / RTypedData: the data pointer after flags, klass and two words (dmark and dfree; type
  *  and the typed flag), 3.1-3.4. */
 const DATA_PTR_OFFSET = 32;
@@ -1712,8 +1709,8 @@ export function stTableHeaders(
       continue;
     }
     // a class's table of variables that grew (3.1's iv_tbl, classExt; 3.3+'s st_table of a too-complex
-    // class, classData): an instance or class variable added,
-    // its counts small numbers, which the class's own rule would take for values it held
+    // class, classData): an instance or class variable added, its counts small numbers, which the class's
+    // own rule would take for values it held
     const classIvars = CLASS_TYPES.has(owner) && classDataOf(ctx, s) === 'ivars';
     if ((owner >= 0 && !classIvars && (owner !== T.DATA || isProgramData(ctx, s))) || !isStTableHeaderChange([v.oldAt(k), v.newAt(k)], [v.oldAt(b), v.newAt(b)], first >= 0 ? [v.oldAt(first), v.newAt(first)] : undefined)) continue;
     const known = ctx.contentChunkCause.get(s);

@@ -10,7 +10,7 @@ import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverM
 import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, RubyLayout, T } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, RubyLayout, T } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -507,9 +507,6 @@ function classSlotsOf(o: HeapObjects): { slots: Float64Array; iclass: Uint8Array
     }
   return { slots: Float64Array.from(slots), iclass: Uint8Array.from(iclass) };
 }
-
-/** rb_id_table: int capa, num, used, then the items pointer (3.1-3.4) */
-const ID_TABLE_ITEMS = 16;
 
 export function classTableChunks(pid: number, classes: { slots: Float64Array; iclass: Uint8Array }, layout: NonNullable<RubyLayout['classExt']>, kept: MallocChunks): ClassTableChunks {
   const { ext } = layout;

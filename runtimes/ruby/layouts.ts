@@ -343,6 +343,10 @@ export const IMEMO = IMEMO_CODES;
 /** imemo type of a flags word (its low 32 bits): bits 12-15. */
 export const imemoTypeOf = (flagsLo: number): number => (flagsLo >>> 12) & 0xf;
 
+/** rb_id_table (id_table.c: int capa, num, used, then the items pointer), the same in 3.1-3.4: where the
+ *  items pointer is, from the table's user start. */
+export const ID_TABLE_ITEMS = 16;
+
 /** A class, a module, or a module's include class: the objects that own method and call-path tables. */
 export const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
 
