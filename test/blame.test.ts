@@ -289,6 +289,32 @@ for (const { ruby, version } of RUBIES.filter((r) => layoutFor(r.version)?.class
     assert.is(row('object.ivar').words, 0, summary);
   });
 
+// fixtures/ruby/define_in_child.rb: 2,000 preloaded classes of 5 methods and 2,000 of 3, each given one
+// more by define_method in the child (GC disabled: the method entries on GC heap pages the child maps).
+// Each class's method table takes it: in place (its 2 counts, the item's key and value, a collided bit:
+// 5 words), or grown (the counts and the items pointer, the items moved, the old array freed). Before:
+// vm.globals 700 / 254 / 412 pages, mutation.definition 2,319 / 794 / 2,061 words (3.1.2 / 3.3.8 / 3.4.5).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} define_in_child: methods the child defines on preloaded classes are mutation.definition`, () => {
+    const { row, summary } = fixtureChild(ruby, 'define_in_child.rb');
+    // 5 words a class taking its sixth in place, 3 at least (the counts and the pointer) one that grew
+    assert.ok(row('mutation.definition').words >= 2_000 * 5 + 2_000 * 3, summary);
+    // (13-14 pages here: the child's own VM counters, and a singleton class's table per class, not told)
+    assert.ok(row('vm.globals').pages <= 40, summary);
+  });
+
+// fixtures/ruby/freeze_arrays.rb: 20,000 preloaded Arrays with room to spare frozen in the child; 3.4's
+// Array#freeze shrinks each buffer first (its capacity word, the chunk's size, the free remainder's size
+// and links). All of it the freeze's. Before (3.4.5): 1,584 pages alloc.malloc, 79 mutation.array.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} freeze_arrays: an Array's buffer shrunk by its freeze is object.freeze`, () => {
+    const { row, summary } = fixtureChild(ruby, 'freeze_arrays.rb');
+    // the flags words: 20,000 slots of 40 bytes, 196 pages at least
+    assert.ok(row('object.freeze').pages >= 196, summary);
+    assert.is(row('mutation.array').words, 0, summary);
+    assert.ok(row('alloc.malloc').pages <= 0.05 * row('object.freeze').pages, summary);
+  });
+
 // fixtures/ruby/class_method_calls.rb: 2,000 preloaded classes' class methods called once each in the
 // child, its records put where no copied page shows them (the top of the heap): each call adds an item to
 // its singleton class's call-cache table (an items chunk of 80 bytes: 2,000 of them fill 40 pages at

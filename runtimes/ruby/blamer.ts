@@ -25,7 +25,7 @@ import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num
 import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
-import type { RubyStructures } from './discover';
+import type { ChunkOwners, RubyStructures } from './discover';
 import { GENERIC_IVARS } from './discover';
 /** What the fork-time image and the child's other words tell about this child. */
 export interface Context {
@@ -91,6 +91,9 @@ export interface Context {
   movedTo: AddrMap<true>;
   /** rb_id_tables (chunk start) the child inserted into, with the cause of the insert */
   idTableCause: AddrMap<string>;
+  /** the items chunk (chunk start) of each rb_id_table a class's slot points to, by idTableKey(class's
+   *  slot, the field's offset): ruby.chunkOwners' rows of a class reached through a table's items pointer */
+  idTableItems: AddrMap<number>;
   /** chunks in use at the fork (off the GC heap) with a changed word that did more than set bits: the
    *  object's data was rewritten, not a field filled on first use (rewrittenChunks) */
   rewrittenChunks: AddrMap<true>;
@@ -134,6 +137,8 @@ export interface Context {
   childMapped: RangeCursor;
   /** flags (low half) of objects the child allocated on GC heap pages it mapped itself */
   bornFlags: AddrMap<number>;
+  /** the addresses bornFlags spans (lo inclusive, hi exclusive; empty: Infinity, -Infinity) */
+  bornSpan: { lo: number; hi: number };
   /** the span of the addresses FRESH_CHUNK_POINTERS asks about (the GC heap, the objects the child
    *  allocated, the iseqs' inline storage) */
   pointerSpan: { lo: number; hi: number };
@@ -163,7 +168,17 @@ export interface Context {
  *  body's at once: most values a rule asks about are small numbers or malloc pointers). */
 const bodyOf = (ctx: Context, addr: number): number =>
   !ctx.bodies.length || addr < ctx.bodies[0] || addr >= ctx.bodyEnds[ctx.bodyEnds.length - 1] ? -1 : findRange(ctx.bodies, ctx.bodyEnds, addr);
-const inGcHeap = (ctx: Context, v: Word): boolean => !isZero(v) && bodyOf(ctx, num(v)) >= 0;
+/** Does the word hold an object's address: in a fork-time GC heap body, or an object the child allocated
+ *  on a GC heap page it mapped itself (a child whose heap grew: GC.disable in the workload, or a heap
+ *  that was full)? QA: 5,000 preloaded classes given a method each by define_method in the child (3.3.8,
+ *  3.4.5): the method entries on the child's new heap pages were no objects, so no insert into their
+ *  method tables was a definition: 821-881 pages a child vm.globals. */
+function inGcHeap(ctx: Context, v: Word): boolean {
+  if (isZero(v)) return false;
+  const a = num(v);
+  if (bodyOf(ctx, a) >= 0) return true;
+  return a >= ctx.bornSpan.lo && a < ctx.bornSpan.hi && ctx.bornFlags.get(a) !== undefined;
+}
 
 // ---- 1. GC heap slots ----
 
@@ -348,7 +363,10 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // with capacity 400, frozen in the child (3.1.2): 409 pages string.coderange-cleared (the capacity
   // word, as many words as the flags' object.freeze, and first in the catalog), prewarm predicted to
   // save 27 pages where it saved 3,748; 3.3.8 with capacity 2000, ~90 pages mutation.string.
-  { cause: 'object.freeze', when: (s) => s.type === T.STRING && s.froze && (s.off === 24 || s.off === 32) },
+  // An Array's (3.4: Array#freeze shrinks a heap buffer with room to spare to its length, its capacity at
+  // +24, the pointer at +32 where realloc moved it). QA: 20,000 preloaded Arrays of 30 elements built by
+  // push, frozen in the child (3.4.5), 79 pages mutation.array (the capacity).
+  { cause: 'object.freeze', when: (s) => (s.type === T.STRING || s.type === T.ARRAY) && s.froze && (s.off === 24 || s.off === 32) },
   // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
   // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
@@ -919,6 +937,11 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // (3.1's st_table of them: an entry's record; the header's counts when an entry was added, stTableHeaders)
   { cause: (c) => c.ctx.stTableHeaders.get(c.start) ?? (heldValue(c.ctx, c.O) ? mutation(ownerType(c.ctx, c.start)) : 'object.ivar'), when: (c) => classDataOf(c.ctx, c.start) === 'ivars' },
   { cause: 'mutation.definition', when: (c) => classDataOf(c.ctx, c.start) === 'constants' },
+  // Its method table (classMethodTable, 3.3+; classExt.methods, 3.1: the table and its items), which only definitions change: a
+  // method added (its counts, its item and the probe path's collided bits), the items moved to a larger
+  // array as it grew (the pointer; the old array freed, glibc's links in it). QA: 5,000 preloaded classes
+  // of 3 methods given a fourth by define_method in the child, 390-435 pages a child vm.globals.
+  { cause: 'mutation.definition', when: (c) => classDataOf(c.ctx, c.start) === 'methods' },
   // A buffer or table an object owns (its slot points to the chunk, or to a table that does): the program
   // changed that object's data, whatever the bytes look like (a String's characters are small numbers).
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => DATA_OWNER_TYPES.has(ownerType(c.ctx, c.start)) },
@@ -941,6 +964,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
   // bins and entries pointers): the same inserts as the table's bins and entries.
   { cause: (c) => c.ctx.stTableHeaders.get(c.start)!, when: (c) => c.ctx.stTableHeaders.has(c.start) },
+  // The counts in the header of a class's ID table (a method table: capa and num, used) whose items the
+  // child inserted into: the insert's (idTableCauses). QA: 5,000 preloaded classes given a sixth method
+  // by define_method in the child (3.4.5), the items a definition and the counts, 10,000 words, vm.globals.
+  { cause: (c) => idTableHeaderCause(c.ctx, c.start, c.k)!, when: (c) => idTableHeaderCause(c.ctx, c.start, c.k) !== undefined },
   // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
   // capa, num, used) when a call adds a cache, the header of a cc_tbl entry (rb_class_cc_entries: capa,
   // len) when a call adds a cache for that method, and a method definition's reference count (the chunk a
@@ -997,9 +1024,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'alloc.malloc', when: (c) => !!c.ctx.glibc.child && !childInUse(c.ctx, c.start) && chunkOwnerIndex(c.ctx, c.start) < 0 },
 ];
 
-/** Which of its class's own data the chunk at start is (classData; classExt's ivars and constants where
- *  the classext is a chunk of its own): undefined for any other chunk. */
-function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undefined {
+/** Which of its class's own data the chunk at start is (classData and classMethodTable; classExt's ivars,
+ *  constants and methods where the classext is a chunk of its own): undefined for any other chunk. */
+function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | 'methods' | undefined {
   const L = ctx.L;
   const i = L && (L.classData || L.classExt) ? chunkOwnerIndex(ctx, start) : -1;
   if (i < 0) return undefined;
@@ -1010,11 +1037,11 @@ function classDataOf(ctx: Context, start: number): 'ivars' | 'constants' | undef
   if (ext) {
     if (o.offset[i] !== -ext.ext) return undefined;
     const inner = o.inner?.[i] ?? -1;
-    return inner === ext.ivars ? 'ivars' : inner === ext.constants ? 'constants' : undefined;
+    return inner === ext.ivars ? 'ivars' : inner === ext.constants ? 'constants' : inner === ext.methods ? 'methods' : undefined;
   }
   // the chunk the class points to, or one that chunk points to (offset negated: a table's entries)
   const off = Math.abs(o.offset[i]);
-  return off === L!.classData!.ivars ? 'ivars' : off === L!.classData!.constants ? 'constants' : undefined;
+  return off === L!.classData!.ivars ? 'ivars' : off === L!.classData!.constants ? 'constants' : off === L!.classMethodTable ? 'methods' : undefined;
 }
 
 /** Is the chunk at start one of its class's call-path tables (callable_m_tbl, cc_tbl), or the items of
@@ -1173,6 +1200,34 @@ function isCallPathCounter(ctx: Context, start: number): boolean {
   // capa and len, which a new call cache for the method bumps)
   if (CLASS_TYPES.has(type)) return ownedAsCallPathTable(ctx, i);
   return type === T.IMEMO && imemoTypeOf(o.flags[i]) === IMEMO.ment && o.offset[i] === 16;
+}
+
+/** idTableItems' key: a class's slot (a multiple of 8) and the offset (a multiple of 8, below 256) of the
+ *  field in it that points to an ID table. */
+const idTableKey = (slot: number, offset: number): number => slot * 32 + offset / 8;
+
+function idTableItemsOf(owners: ChunkOwners | undefined): AddrMap<number> {
+  const out = new AddrMap<number>();
+  if (!owners) return out;
+  // a chunk reached through a table (offset: minus the slot's field) at the table's items pointer
+  for (let i = 0; i < owners.chunk.length; i++)
+    if (owners.offset[i] < 0 && owners.offset[i] > -256 && owners.inner?.[i] === ID_TABLE_ITEMS && CLASS_TYPES.has(owners.flags[i] & FL.typeMask))
+      out.set(idTableKey(owners.slot[i], -owners.offset[i]), owners.chunk[i]);
+  return out;
+}
+
+/** The cause of changed word k of the chunk at start where the chunk is the header of a class's ID table
+ *  (its slot points to it; the word: capa and num, or used) whose items the child inserted into: the
+ *  insert's (idTableCauses); else undefined. */
+function idTableHeaderCause(ctx: Context, start: number, k: number): string | undefined {
+  const off = ctx.cw.off(k) - CHUNK_HEADER;
+  if (off !== 0 && off !== 8) return undefined;
+  const i = chunkOwnerIndex(ctx, start);
+  if (i < 0) return undefined;
+  const o = ctx.ruby.chunkOwners!;
+  if (o.offset[i] <= 0 || o.offset[i] >= 256 || !CLASS_TYPES.has(o.flags[i] & FL.typeMask)) return undefined;
+  const items = ctx.idTableItems.get(idTableKey(o.slot[i], o.offset[i]));
+  return items === undefined ? undefined : ctx.idTableCause.get(items);
 }
 
 /** The owner of a changed word in a fork-time chunk (i: its index in ruby.chunkOwners), for the by-type
@@ -2383,7 +2438,13 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
       // a chunk's words come one after another: its cause looked up once
       const start = ctx.cw.start(k);
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
-      return ctx.freshMemo.cause === 'alloc.malloc' && inSweptChunk(ctx, addr) ? 'alloc.swept-chunk' : ctx.freshMemo.cause;
+      if (ctx.freshMemo.cause !== 'alloc.malloc') return ctx.freshMemo.cause;
+      // a free remainder's links (user +0, +8); what a malloc put there later is that allocation's
+      if (ctx.cw.off(k) < CHUNK_HEADER + 16) {
+        const shrunk = shrunkRemainderCause(ctx, start);
+        if (shrunk) return shrunk;
+      }
+      return inSweptChunk(ctx, addr) ? 'alloc.swept-chunk' : 'alloc.malloc';
     }
     case CW.CONTENT:
       return chunkContentCause({ ctx, k, start: ctx.cw.start(k), size: ctx.cw.size(k), O, N });
@@ -2499,7 +2560,7 @@ function carvedSizeCause(ctx: Context, addr: number): string | undefined {
   const g = ctx.glibc;
   const k = g.childAt.at(addr);
   if (k < 0 || !g.child!.inUse[k] || addr - g.child!.start[k] !== 8) return undefined;
-  return ctx.freshChunkCause.get(g.child!.start[k]);
+  return shrunkRemainderCause(ctx, g.child!.start[k]) ?? ctx.freshChunkCause.get(g.child!.start[k]);
 }
 
 /** glibc's size and links in a chunk in use at the fork whose owning object the child's GC freed (its free
@@ -2534,12 +2595,30 @@ function resizedLinkCause(ctx: Context, addr: number): string | undefined {
     c = k >= 0 && !g.child!.inUse[k] ? g.forkAt.at(g.child!.start[k]) : -1;
   }
   if (c < 0 || !g.fork.inUse[c] || addr < g.fork.start[c] + 8) return undefined;
-  const i = chunkOwnerIndex(ctx, g.fork.start[c]);
+  return ownerChangeCause(ctx, g.fork.start[c]);
+}
+
+/** programFlagsCause of the owner of the chunk in use at the fork at start, by its flags at the fork and
+ *  the child's; undefined where it has none, or its flags did not change so. */
+function ownerChangeCause(ctx: Context, start: number): string | undefined {
+  const i = chunkOwnerIndex(ctx, start);
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   const now = ctx.newSlotFlags.get(o.slot[i]);
   if (now === undefined || (now & FL.typeMask) !== (o.flags[i] & FL.typeMask)) return undefined;
   return programFlagsCause(ctx.L, { lo: o.flags[i], hi: 0 }, { lo: now, hi: 0 });
+}
+
+/** The free remainder of a buffer the program's change shrank in place (a chunk of the child's that starts
+ *  inside a chunk in use at the fork, not at its start, whose owner's flags changed: programFlagsCause),
+ *  its size and links (tcache's next and key, a bin's): that change's, as resizedLinkCause says of the
+ *  rest; undefined elsewhere. QA: 20,000 preloaded Arrays of 30 elements with room to spare, frozen in the
+ *  child (3.4.5: Array#freeze shrinks a heap buffer first), 1,584 pages alloc.malloc a child. */
+function shrunkRemainderCause(ctx: Context, childStart: number): string | undefined {
+  const g = ctx.glibc;
+  const c = g.forkAt.at(childStart);
+  if (c < 0 || !g.fork.inUse[c] || childStart <= g.fork.start[c]) return undefined;
+  return ownerChangeCause(ctx, g.fork.start[c]);
 }
 
 function chunkContentCause(c: ChunkContent): string {
@@ -2750,6 +2829,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     moves: new AddrMap(),
     movedTo: new AddrMap(),
     idTableCause: new AddrMap(),
+    idTableItems: idTableItemsOf(ruby.chunkOwners),
     rewrittenChunks: new AddrMap(),
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
@@ -2765,6 +2845,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
       );
     })(),
     bornFlags,
+    bornSpan: { lo: bornLo, hi: bornHi },
     pointerSpan: spanOf([bodies[0], bodies[bodies.length - 1] + hps], [ruby.isEntries.start[0], ruby.isEntries.end[ruby.isEntries.end.length - 1]], [bornLo, bornHi]),
     stacks: (() => {
       const kinds = mappingKinds(ref.vmas, regions, L);

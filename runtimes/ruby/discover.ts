@@ -512,7 +512,7 @@ export function classTableChunks(pid: number, classes: { slots: Float64Array; ic
   const { ext } = layout;
   const classSlots = classes.slots;
   // each table's offset in the classext, and where in the table the pointers to its arrays are
-  const arraysAt = new Map<number, number[]>([...layout.callTables, layout.constants].map((off) => [off, [ID_TABLE_ITEMS]]));
+  const arraysAt = new Map<number, number[]>([...layout.callTables, layout.constants, layout.methods].map((off) => [off, [ID_TABLE_ITEMS]]));
   arraysAt.set(layout.ivars, [ST_TABLE.bins, ST_TABLE.entries]);
   const isKept = (user: number) => {
     const i = lastAtOrBelow(kept.start, user - CHUNK_HEADER);

@@ -83,14 +83,19 @@ export interface RubyLayout {
    *  (iv_index_tbl, iv_tbl, m_tbl, const_tbl, callable_m_tbl, cc_tbl, one word each) of the call path's
    *  tables (callTables: callable_m_tbl, cc_tbl; measured on 3.1.2, a class method's first call fills
    *  cc_tbl), of iv_tbl (ivars: an st_table of the class's instance and class variables, each value an
-   *  entry's record; measured on 3.1.2, @@x and @x set again) and of const_tbl (constants, an rb_id_table);
+   *  entry's record; measured on 3.1.2, @@x and @x set again), of const_tbl (constants, an rb_id_table) and
+   *  of m_tbl (methods, an rb_id_table; measured on 3.1.2 with Fiddle: +16's table grew at a define_method);
    *  null where classCallTables and classData have them */
-  classExt: { ext: number; callTables: number[]; ivars: number; constants: number } | null;
+  classExt: { ext: number; callTables: number[]; ivars: number; constants: number; methods: number } | null;
   /** offsets in a class's slot of its own data: iv_ptr (its instance variables: a buffer, or the st_table
    *  of a too-complex shape) and const_tbl (an rb_id_table of its constants' rb_const_entry_t), the first
    *  two words of the embedded classext (3.3/3.4: 32 + 0, 32 + 8); null where the classext is a chunk of
    *  its own (3.1) or not verified (3.2) */
   classData: { ivars: number; constants: number } | null;
+  /** the offset in a class's slot of its method table (m_tbl, an rb_id_table: struct RClass's field after
+   *  super; measured on 3.3.8/3.4.5 with Fiddle: +24's table grew by one item at a define_method), which
+   *  only the program's definitions change (a method added, removed, aliased); null where not verified */
+  classMethodTable: number | null;
   /** where a T_OBJECT whose ivars outgrew its slot points to their buffer (3.1: as.heap.ivptr after the
    *  32-bit numiv, +24; 3.3/3.4: +16, measured with Fiddle on 3.1.2/3.3.8/3.4.5); null where not verified */
   objectIvars: number | null;
@@ -148,8 +153,9 @@ const V31: RubyLayout = {
   markEmptiesCallCaches: false,
   hashArInSlot: false,
   classCallTables: [],
-  classExt: { ext: 24, callTables: [32, 40], ivars: 8, constants: 24 },
+  classExt: { ext: 24, callTables: [32, 40], ivars: 8, constants: 24, methods: 16 },
   classData: null,
+  classMethodTable: null,
   objectIvars: 24,
   tooComplexShape: null,
   oldAge: 3,
@@ -189,6 +195,7 @@ const V32: RubyLayout = {
   classCallTables: [],
   classExt: null,
   classData: null,
+  classMethodTable: null,
   objectIvars: null,
   tooComplexShape: null,
   oldAge: 3,
@@ -226,6 +233,7 @@ const V33: RubyLayout = {
   classCallTables: [48, 56],
   classExt: null,
   classData: { ivars: 32, constants: 40 },
+  classMethodTable: 24,
   objectIvars: 16,
   tooComplexShape: 11,
   oldAge: 3,
