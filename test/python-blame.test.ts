@@ -186,6 +186,27 @@ for (const { python, version } of PYTHONS) {
     assert.is(blameRow(child, 'py.mutation.object').words, 10_000, summary);
   });
 
+  // fixtures/python/class_assign.py: obj.__class__ = B on 40,000 preloaded instances of a __slots__ class:
+  // the type word alone changes (the count and GC links stay), the program's change of its objects. QA:
+  // 478-481 pages py.obmalloc.alloc a child (3.11-3.13), a changed type word taken for a block reused.
+  test(`Python ${version} class_assign: a __class__ assignment is the program's change of the object, one word each`, () => {
+    const { child, summary } = fixtureChild(python, version, 'class_assign.py');
+    assert.is(blameRow(child, 'py.mutation.object').words, 40_000, summary);
+    // (4-5 pages here: the agent's and the loop's own objects)
+    assert.ok(blameRow(child, 'py.obmalloc.alloc').pages <= 10, summary);
+  });
+
+  // fixtures/python/code_cache.py: 5,000 preloaded code objects' co_code and co_varnames read in the child
+  // (the attribute cache made on first read: one word each), and 20,000 preloaded ContextVars read in a
+  // context the child copied (the cache of each: its context version at least). QA: py.mutation.object,
+  // 280-296 and 393-395 pages a child (3.11-3.13).
+  test(`Python ${version} code_cache: caches filled on first read in code objects and ContextVars are the interpreter's`, () => {
+    const { child, summary } = fixtureChild(python, version, 'code_cache.py');
+    assert.is(blameRow(child, 'py.code.cache').words, 5_000, summary);
+    assert.ok(blameRow(child, 'py.contextvar.cache').words >= 20_000, summary);
+    assert.ok(blameRow(child, 'py.mutation.object').pages <= 5, summary);
+  });
+
   // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which
   // collects. The agent checked the function with inspect.signature, importing inspect after the freeze:
   // its modules' objects unfrozen in the parent, 112 pages a child py.gc.freeze-missing (3.11; QA: 114-191

@@ -17,7 +17,7 @@ import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE, TYPE_BASES } from './heap-map';
-import { DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, POOL_HEADER, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
+import { CONTEXTVAR_CACHE, DICT_KEYS_VERSION_WORD, GC_HEAD_BYTES, POOL, POOL_HEADER, PYTHON_STRATEGY_STEPS, PythonLayout, pythonLayoutFor } from './layouts';
 
 interface Context {
   L: PythonLayout | undefined;
@@ -299,6 +299,13 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // hashed 50,000 preloaded datetimes, 50,000 Decimals and 20,000 frozensets, one word each: 3,086 pages
   // a child of py.mutation.object on 3.11, "the program changed a field", where it had only read.
   { cause: 'py.hash', when: (w) => w.obj >= 0 && w.off > 0 && w.off === w.ctx.map.typeHashWords?.[w.ctx.map.objects.type[w.obj]] },
+  // Caches the interpreter fills in an object on first use: a code object's attributes (read by
+  // inspect.signature, dis, a traceback), and a ContextVar's value and context version (rewritten by a
+  // get() in each new context). QA: 5,000 code objects' co_code read in the child, 280-296 pages a child
+  // py.mutation.object; 20,000 ContextVars read in a copied context, 393-395 pages ("the program changed
+  // a field", where it only read).
+  { cause: 'py.code.cache', when: (w) => w.obj >= 0 && w.type === 'code' && w.off === w.ctx.L?.codeCached && isZero(w.O) },
+  { cause: 'py.contextvar.cache', when: (w) => w.obj >= 0 && w.type === 'ContextVar' && w.off >= CONTEXTVAR_CACHE.from && w.off < CONTEXTVAR_CACHE.to },
   // A type's version tag invalidated: the program changed the class (set or deleted an attribute: C.a = 1),
   // and PyType_Modified cleared the tag a lookup had assigned before the fork (and the flag saying it is
   // valid, 3.8-3.12), whatever a later lookup assigned again. Found on workers setting an attribute of
@@ -611,6 +618,12 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
 /** The steps whose malloc_trim before the fork releases a page (releasedBy). */
 const TRIM_STEPS: readonly Remedy[] = ['trim'];
 
+/** Did changed word k, the type word (+8) of tracked object o, change alone: no changed word in the 16
+ *  bytes of its GC head before it, nor in its count (the words come in address order)? */
+function classAssigned(objects: PythonHeapMap['objects'], o: number, wordAddr: Float64Array, k: number): boolean {
+  return !!(objects.state[o] & STATE.tracked) && (k === 0 || wordAddr[k - 1] < objects.addr[o] - GC_HEAD_BYTES);
+}
+
 class PythonPageBlamer implements PageBlamer {
   readonly unknownVersion: string | undefined;
   readonly strategySteps = PYTHON_STRATEGY_STEPS;
@@ -670,7 +683,11 @@ class PythonPageBlamer implements PageBlamer {
       if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) ctx.freed.add(o);
       // Replaced: a freed object's block holds another object (a type's free list keeps the dead one's
       // block as it is, but for a link: a float's in its type word, a tuple's in its first item)
-      else if (!ctx.freed.has(o) && (off === 8 || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)))) ctx.replaced.add(o);
+      // Not a tracked object whose type word alone changed, its GC head and count as they were: a
+      // `__class__` assignment (a block given to a new object has its GC links rewritten as the collector
+      // tracks it, or a free-list link in its first word). QA: obj.__class__ = B on 40,000 preloaded
+      // instances (3.11-3.13), 478-481 pages py.obmalloc.alloc a child.
+      else if (!ctx.freed.has(o) && ((off === 8 && !classAssigned(objects, o, wordAddr, k)) || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)))) ctx.replaced.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);

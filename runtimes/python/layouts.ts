@@ -13,6 +13,10 @@ export interface PythonLayout {
   codeAdaptive: number;
   /** 3.11: the word holding co_warmup (incremented on every call until the code is quickened) */
   codeWarmupWord: number | null;
+  /** a code object's attribute cache, NULL until first read (3.11: _co_code, co_code without the
+   *  specializer's changes; 3.12+: _co_cached, co_code, co_varnames, co_cellvars and co_freevars): the word
+   *  that changed from 0 when co_code was read (ctypes, 3.11.2 / 3.12.1 / 3.13.0) */
+  codeCached: number;
   /** PyASCIIObject.hash, PyBytesObject.ob_shash */
   strHash: number;
   bytesHash: number;
@@ -48,13 +52,17 @@ export const GC_HEAD_BYTES = 16;
 export const POOL = { size: 16384, header: 48, alignment: 16, classes: 32 } as const;
 /** Offsets in a pool header (struct pool_header), the same in 3.11–3.13. */
 export const POOL_HEADER = { count: 0, freeblock: 8, nextpool: 16, prevpool: 24, arenaIndexAndSize: 32, nextAndMaxOffset: 40 } as const;
+/** A ContextVar's cache (var_cached, var_cached_tsid, var_cached_tsver: the value a get() found and the
+ *  thread and context version it found it in), [from, to) of the object, the same in 3.11-3.13 (ctypes:
+ *  the words a set and get in a new context changed). */
+export const CONTEXTVAR_CACHE = { from: 32, to: 56 } as const;
 /** PyDictKeysObject.dk_version (u32 at +12, in the word at +8): assigned lazily for the specializer. */
 export const DICT_KEYS_VERSION_WORD = 8;
 
 export const LAYOUTS: readonly PythonLayout[] = [
-  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 48, strCharsFrom: 72, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
-  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
-  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, codeCached: 152, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 48, strCharsFrom: 72, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, codeCached: 152, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, codeCached: 160, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
 ];
 
 /** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */
