@@ -618,10 +618,15 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
 /** The steps whose malloc_trim before the fork releases a page (releasedBy). */
 const TRIM_STEPS: readonly Remedy[] = ['trim'];
 
-/** Did changed word k, the type word (+8) of tracked object o, change alone: no changed word in the 16
- *  bytes of its GC head before it, nor in its count (the words come in address order)? */
+/** Did changed word k, the type word (+8) of tracked object o, change with no change in the 16 bytes of
+ *  its GC head (a block given to another object has them rewritten: a free-list link, untracked, tracked
+ *  again)? Its count may have moved (the program took or dropped a reference). The words come in address
+ *  order. */
 function classAssigned(objects: PythonHeapMap['objects'], o: number, wordAddr: Float64Array, k: number): boolean {
-  return !!(objects.state[o] & STATE.tracked) && (k === 0 || wordAddr[k - 1] < objects.addr[o] - GC_HEAD_BYTES);
+  if (!(objects.state[o] & STATE.tracked)) return false;
+  let j = k - 1;
+  if (j >= 0 && wordAddr[j] === objects.addr[o]) j--;
+  return j < 0 || wordAddr[j] < objects.addr[o] - GC_HEAD_BYTES;
 }
 
 class PythonPageBlamer implements PageBlamer {
@@ -683,7 +688,7 @@ class PythonPageBlamer implements PageBlamer {
       if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) ctx.freed.add(o);
       // Replaced: a freed object's block holds another object (a type's free list keeps the dead one's
       // block as it is, but for a link: a float's in its type word, a tuple's in its first item)
-      // Not a tracked object whose type word alone changed, its GC head and count as they were: a
+      // Not a tracked object whose type word changed, its GC head as it was: a
       // `__class__` assignment (a block given to a new object has its GC links rewritten as the collector
       // tracks it, or a free-list link in its first word). QA: obj.__class__ = B on 40,000 preloaded
       // instances (3.11-3.13), 478-481 pages py.obmalloc.alloc a child.

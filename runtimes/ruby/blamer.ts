@@ -168,6 +168,9 @@ export interface Context {
  *  body's at once: most values a rule asks about are small numbers or malloc pointers). */
 const bodyOf = (ctx: Context, addr: number): number =>
   !ctx.bodies.length || addr < ctx.bodies[0] || addr >= ctx.bodyEnds[ctx.bodyEnds.length - 1] ? -1 : findRange(ctx.bodies, ctx.bodyEnds, addr);
+/** Does the word hold an address in a GC heap body of the fork? */
+const inForkHeap = (ctx: Context, v: Word): boolean => !isZero(v) && bodyOf(ctx, num(v)) >= 0;
+
 /** Does the word hold an object's address: in a fork-time GC heap body, or an object the child allocated
  *  on a GC heap page it mapped itself (a child whose heap grew: GC.disable in the workload, or a heap
  *  that was full)? QA: 5,000 preloaded classes given a method each by define_method in the child (3.3.8,
@@ -301,7 +304,8 @@ interface SlotWord {
   ivarsMoved: boolean;
   /** an object the child froze (FL_FREEZE set in its flags word) */
   froze: boolean;
-  /** a String whose bytes lay in its slot at the fork (by its fork-time flags, where they changed here) */
+  /** a String whose bytes, an Array whose elements lay in its slot at the fork (by its fork-time flags,
+   *  where they changed here) */
   embedded: boolean;
   /** the slot's object in the heap map (-1: none) */
   obj: number;
@@ -363,10 +367,12 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // with capacity 400, frozen in the child (3.1.2): 409 pages string.coderange-cleared (the capacity
   // word, as many words as the flags' object.freeze, and first in the catalog), prewarm predicted to
   // save 27 pages where it saved 3,748; 3.3.8 with capacity 2000, ~90 pages mutation.string.
-  // An Array's (3.4: Array#freeze shrinks a heap buffer with room to spare to its length, its capacity at
-  // +24, the pointer at +32 where realloc moved it). QA: 20,000 preloaded Arrays of 30 elements built by
-  // push, frozen in the child (3.4.5), 79 pages mutation.array (the capacity).
-  { cause: 'object.freeze', when: (s) => (s.type === T.STRING || s.type === T.ARRAY) && s.froze && (s.off === 24 || s.off === 32) },
+  { cause: 'object.freeze', when: (s) => s.type === T.STRING && s.froze && (s.off === 24 || s.off === 32) },
+  // An Array's, where Array#freeze shrinks a heap buffer with room to spare to its length (freezeShrinksArrays,
+  // 3.4): its capacity at +24, the pointer at +32 where realloc moved it (an embedded Array's elements lie
+  // there). QA: 20,000 preloaded Arrays of 30 elements built by push, frozen in the child (3.4.5), 79
+  // pages mutation.array (the capacity).
+  { cause: 'object.freeze', when: (s) => s.type === T.ARRAY && !!s.L?.freezeShrinksArrays && s.froze && !s.embedded && (s.off === 24 || s.off === 32) },
   // 3.1: rb_fstring makes an unfrozen String that becomes a new Hash key give its buffer to the key's
   // frozen copy (aux.capa at +32 becomes aux.shared, that copy), or resizes it to its own length first
   // (the capacity shrinks, the buffer may move: ptr at +24), its coderange cleared in the flags word
@@ -846,7 +852,7 @@ interface ChunkContent {
 
 const isObjOrZero = (ctx: Context, v: Word) => isZero(v) || inGcHeap(ctx, v);
 /** A VALUE: a GC heap object, or a special constant (fixnum, flonum, symbol, nil, true, false, undef). */
-const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inGcHeap(ctx, v);
+const isValue = (ctx: Context, v: Word) => (v.hi === 0 && v.lo < 0x40) || !!(v.lo & 7) || inForkHeap(ctx, v);
 
 /** st_table bins: an array of 8-, 16- or 32-bit entry indexes (a 32-bit index is two lanes, its high
  *  lane may stay 0). Every 16-bit lane that changed was empty (0) and now holds an index (an insert), or
@@ -895,7 +901,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // a method defined again: the method entry of its item replaced (idTableCauses)
   { cause: 'mutation.definition', when: (c) => c.ctx.idTableCause.get(c.start) === 'mutation.definition' && (c.ctx.cw.off(c.k) & 15) === 8 && imemoAt(c.ctx, num(c.O)) === IMEMO.ment && inGcHeap(c.ctx, c.N) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
-  { cause: 'gc.mark-stack', when: (c) => isMarkStackSize(c.size) && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
+  // (a GC in the child marked; no object owns the chunk: a program's Array of ~500 elements is one's size)
+  { cause: 'gc.mark-stack', when: (c) => c.ctx.gcRuns > 0 && isMarkStackSize(c.size) && chunkOwnerIndex(c.ctx, c.start) < 0 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
   // owner's free function released the chunk (glibc's links written into it). In use again in the
   // child: its mallocs reused it at the same size, as they would had a GC before the fork freed it.
@@ -964,9 +971,10 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
   // bins and entries pointers): the same inserts as the table's bins and entries.
   { cause: (c) => c.ctx.stTableHeaders.get(c.start)!, when: (c) => c.ctx.stTableHeaders.has(c.start) },
-  // The counts in the header of a class's ID table (a method table: capa and num, used) whose items the
-  // child inserted into: the insert's (idTableCauses). QA: 5,000 preloaded classes given a sixth method
-  // by define_method in the child (3.4.5), the items a definition and the counts, 10,000 words, vm.globals.
+  // The counts in the header of a class's ID table (capa and num, used) whose items the child inserted
+  // into: the insert's (idTableCauses), for a table no rule above names (a method table where
+  // classMethodTable is not known: 3.2). Found with the method tables: 5,000 preloaded classes given a
+  // sixth method by define_method in the child (3.4.5), the counts 10,000 words of vm.globals.
   { cause: (c) => idTableHeaderCause(c.ctx, c.start, c.k)!, when: (c) => idTableHeaderCause(c.ctx, c.start, c.k) !== undefined },
   // Counters the call path bumps: the header of a class's callable_m_tbl or cc_tbl (an rb_id_table:
   // capa, num, used) when a call adds a cache, the header of a cc_tbl entry (rb_class_cc_entries: capa,
@@ -1001,7 +1009,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // no container of the program's. Found beside the call caches above: 2-6 words a child on 3.1-3.4.
   { cause: 'vm.globals', when: (c) => isVmData(c.ctx, c.start) },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
-  { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inGcHeap(c.ctx, c.O) || inGcHeap(c.ctx, c.N)) },
+  // (references into the fork-time heap: one to an object the child made on a GC heap page of its own, in
+  // a chunk no rule above names (a VM table's new entry), is that allocation's, alloc.malloc below)
+  { cause: 'mutation.container', when: (c) => isValue(c.ctx, c.O) && isValue(c.ctx, c.N) && (inForkHeap(c.ctx, c.O) || inForkHeap(c.ctx, c.N)) },
   // A thread's state (rb_thread_t, the execution context, a waiter queued on a lock or a sleep list):
   // saved stack bounds and registers, updated at every GC and context switch, cleared for the threads
   // that did not survive the fork; a wait-queue node lives on its thread's stack.
@@ -2440,7 +2450,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
       if (ctx.freshMemo.cause !== 'alloc.malloc') return ctx.freshMemo.cause;
       // a free remainder's links (user +0, +8); what a malloc put there later is that allocation's
-      if (ctx.cw.off(k) < CHUNK_HEADER + 16) {
+      if (ctx.cw.off(k) < CHUNK_HEADER + 16 && isFreeLink(ctx, k, N)) {
         const shrunk = shrunkRemainderCause(ctx, start);
         if (shrunk) return shrunk;
       }
@@ -2560,7 +2570,9 @@ function carvedSizeCause(ctx: Context, addr: number): string | undefined {
   const g = ctx.glibc;
   const k = g.childAt.at(addr);
   if (k < 0 || !g.child!.inUse[k] || addr - g.child!.start[k] !== 8) return undefined;
-  return shrunkRemainderCause(ctx, g.child!.start[k]) ?? ctx.freshChunkCause.get(g.child!.start[k]);
+  // (the size a shrink gave the remainder: a malloc that took the remainder again at its size kept it)
+  const fresh = ctx.freshChunkCause.get(g.child!.start[k]);
+  return (fresh === undefined || fresh === 'alloc.malloc' ? shrunkRemainderCause(ctx, g.child!.start[k]) : undefined) ?? fresh;
 }
 
 /** glibc's size and links in a chunk in use at the fork whose owning object the child's GC freed (its free
@@ -2607,6 +2619,20 @@ function ownerChangeCause(ctx: Context, start: number): string | undefined {
   const now = ctx.newSlotFlags.get(o.slot[i]);
   if (now === undefined || (now & FL.typeMask) !== (o.flags[i] & FL.typeMask)) return undefined;
   return programFlagsCause(ctx.L, { lo: o.flags[i], hi: 0 }, { lo: now, hi: 0 });
+}
+
+/** Does changed word k, at user +0 or +8 of a chunk, hold now what glibc's free stores there: a safe-linked
+ *  next pointer ((the word's address >> 12) XOR next) to 0 or to a 16-byte aligned address of the main
+ *  heap at +0 (tcache, a fastbin), the tcache key at +8? A malloc that took the chunk again stores its
+ *  own data there. */
+function isFreeLink(ctx: Context, k: number, N: Word): boolean {
+  const g = ctx.glibc.native;
+  if (ctx.cw.off(k) === CHUNK_HEADER + 8) return g.tcacheKey !== 0n && ((BigInt(N.hi) << 32n) | BigInt(N.lo)) === g.tcacheKey;
+  const shifted = Math.floor(ctx.wordAddr[k] / 4096);
+  const lo = (N.lo ^ shifted) >>> 0;
+  const hi = (N.hi ^ Math.floor(shifted / 4294967296)) >>> 0;
+  const next = hi * 4294967296 + lo;
+  return next === 0 || ((lo & 15) === 0 && next >= g.heapLo && next < g.heapHi);
 }
 
 /** The free remainder of a buffer the program's change shrank in place (a chunk of the child's that starts
@@ -2829,7 +2855,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     moves: new AddrMap(),
     movedTo: new AddrMap(),
     idTableCause: new AddrMap(),
-    idTableItems: idTableItemsOf(ruby.chunkOwners),
+    // (3.1: a class's tables hang off its classext chunk, whose +16 is the method table itself, no items)
+    idTableItems: idTableItemsOf(L?.classExt ? undefined : ruby.chunkOwners),
     rewrittenChunks: new AddrMap(),
     ivarTableInserts: new Set(),
     stTableHeaders: new AddrMap(),
@@ -3479,7 +3506,7 @@ class RubyPageBlamer implements PageBlamer {
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
         ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
         froze = !!s && frozeNow(flags.old(s.slot), flags.now(s.slot));
-        embedded = !!s && s.type === T.STRING && ownsNoChunk(ctx.L, flags.old(s.slot)?.lo ?? FL.user1);
+        embedded = !!s && (s.type === T.STRING || s.type === T.ARRAY) && ownsNoChunk(ctx.L, flags.old(s.slot)?.lo ?? FL.user1);
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
         if (s && s.type > 0 && (level ? level !== 'gc.compact' && !movedAway(flags.now(s.slot)) : this.promoted(s.slot))) freed.push(s.slot);

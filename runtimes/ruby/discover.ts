@@ -10,7 +10,7 @@ import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverM
 import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
 import { lastAtOrBelow } from '../../blame/words';
-import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, RubyLayout, T } from './layouts';
+import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
 export interface StructLayout {
@@ -561,7 +561,8 @@ export function classTableChunks(pid: number, classes: { slots: Float64Array; ic
 
 /** Owners of the in-use chunks that touch copied pages, from a conservative scan: every GC heap slot
  *  word equal to a chunk's user pointer names the slot (its first live owner wins), then every word of
- *  the owned chunks (but a String's, an Array's or a Bignum's: data) names owners one level further (a
+ *  the owned chunks (but those holding values only: a String's, an Array's or a Bignum's data, an ivar
+ *  buffer; holdsOnlyData) names owners one level further (a
  *  table's entries). Words that merely look like the pointer (a number of the same value) are possible
  *  but rare: the owner's type must also hold data. classTables: chunks read down from classes' slots
  *  (classTableChunks), owned by their class after the first level, and not scanned.
@@ -577,7 +578,7 @@ export function discoverChunkOwners(
   slotSize: Uint16Array,
   kept: MallocChunks,
   ownsNoChunk: (flagsLo: number) => boolean = () => false,
-  holdsOnlyData: (flagsLo: number, shape: number, slotOffset: number) => boolean = () => false,
+  holdsOnlyData: (flagsLo: number, shape: number, slotOffset: number) => boolean = (f) => chunkHoldsOnlyData(undefined, f, 0, 0),
   through: { start: Float64Array; size: Float64Array } = { start: new Float64Array(), size: new Float64Array() },
   classTables?: ClassTableChunks,
 ): ChunkOwners {
