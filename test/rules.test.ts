@@ -10,7 +10,7 @@ import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlot
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
-import { CW, binSorted, chunkWord, classifyChunkWords, freeLinksOn, glibcView, trimReleases } from '../allocators/glibc/rules';
+import { CW, binSorted, chunkWord, classifyChunkWords, freeLinksOn, glibcView, isFreeLink, trimReleases } from '../allocators/glibc/rules';
 import { groupCauseSets, netSavedPages, refillCosts, remediesOf, savedPages } from '../blame/remedies';
 import { parseMaps } from '../native/procfs-parse';
 import { startJsonFamily } from './helpers/family';
@@ -272,6 +272,22 @@ for (const [num, bound, powers, header] of ST_HEADERS)
     const pair = (p: [string, string]): [ReturnType<typeof w>, ReturnType<typeof w>] => [w(p[0]), w(p[1])];
     assert.is(isStTableHeaderChange(pair(num), pair(bound), powers && pair(powers)), header);
   });
+
+test("a free chunk's first words: a safe-linked next pointer at user +0, the tcache key at +8; a malloc's data is neither", () => {
+  const H = 0x5555_5555_0000;
+  const view = glibcView({ chunks: { start: new Float64Array(), size: new Float64Array(), inUse: new Uint8Array() }, heapStart: H, tcacheKey: '9f3c2a1b5d6e7f80' }, undefined, { start: H, end: H + 0x21000 });
+  const word = (v: bigint) => ({ lo: Number(v & 0xffffffffn), hi: Number(v >> 32n) });
+  const at = H + 0x1230;
+  const link = (next: number) => word(BigInt(Math.floor(at / 4096)) ^ BigInt(next));
+  assert.ok(isFreeLink(view, at, 0, link(0)), 'the end of a list');
+  assert.ok(isFreeLink(view, at, 0, link(H + 0x2040)), 'the next chunk of the heap');
+  assert.not.ok(isFreeLink(view, at, 0, link(H + 0x2048)), 'not 16-byte aligned');
+  assert.not.ok(isFreeLink(view, at, 0, link(H + 0x30000)), 'outside the heap');
+  assert.not.ok(isFreeLink(view, at, 0, word(0x31n)), "a malloc's small number");
+  assert.ok(isFreeLink(view, at + 8, 8, word(0x9f3c2a1b5d6e7f80n)), 'the tcache key');
+  assert.not.ok(isFreeLink(view, at + 8, 8, word(0x1234n)), 'another value at +8');
+  assert.not.ok(isFreeLink(view, at + 16, 16, link(0)), 'past +8');
+});
 
 test('malloc_trim releases the whole pages inside a free chunk, past its struct malloc_chunk: the pages it would have saved', () => {
   const H = 0x5555_5555_0000;

@@ -225,6 +225,21 @@ export function chunkAt(g: GlibcView, addr: number): { start: number; size: numb
  *  chunk's start plus this. */
 export const CHUNK_HEADER = 16;
 
+/** Does the word at addr, user +0 or +8 (userOff) of a chunk, hold what glibc's free stores there: a
+ *  safe-linked next pointer ((the word's address >> 12) XOR next) to 0 or to a 16-byte aligned address of
+ *  the main heap at +0 (tcache, a fastbin), the tcache key at +8? A malloc that took the chunk again
+ *  stores its own data there. */
+export function isFreeLink(view: GlibcView, addr: number, userOff: number, N: Word): boolean {
+  const g = view.native;
+  if (userOff === 8) return g.tcacheKey !== 0n && ((BigInt(N.hi) << 32n) | BigInt(N.lo)) === g.tcacheKey;
+  if (userOff !== 0) return false;
+  const shifted = Math.floor(addr / 4096);
+  const lo = (N.lo ^ shifted) >>> 0;
+  const hi = (N.hi ^ Math.floor(shifted / 4294967296)) >>> 0;
+  const next = hi * 4294967296 + lo;
+  return next === 0 || ((lo & 15) === 0 && next >= g.heapLo && next < g.heapHi);
+}
+
 /** Is addr where malloc's pointers lead: the user start of a chunk, fork-time or the child's? */
 export function isUserStart(view: GlibcView, addr: number): boolean {
   const c = chunkAt(view, addr - CHUNK_HEADER);

@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { ChunkOwners, RubyStructures } from './discover';
@@ -2450,7 +2450,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
       if (ctx.freshMemo.cause !== 'alloc.malloc') return ctx.freshMemo.cause;
       // a free remainder's links (user +0, +8); what a malloc put there later is that allocation's
-      if (ctx.cw.off(k) < CHUNK_HEADER + 16 && isFreeLink(ctx, k, N)) {
+      if (ctx.cw.off(k) < CHUNK_HEADER + 16 && isFreeLink(ctx.glibc, ctx.wordAddr[k], ctx.cw.off(k) - CHUNK_HEADER, N)) {
         const shrunk = shrunkRemainderCause(ctx, start);
         if (shrunk) return shrunk;
       }
@@ -2619,20 +2619,6 @@ function ownerChangeCause(ctx: Context, start: number): string | undefined {
   const now = ctx.newSlotFlags.get(o.slot[i]);
   if (now === undefined || (now & FL.typeMask) !== (o.flags[i] & FL.typeMask)) return undefined;
   return programFlagsCause(ctx.L, { lo: o.flags[i], hi: 0 }, { lo: now, hi: 0 });
-}
-
-/** Does changed word k, at user +0 or +8 of a chunk, hold now what glibc's free stores there: a safe-linked
- *  next pointer ((the word's address >> 12) XOR next) to 0 or to a 16-byte aligned address of the main
- *  heap at +0 (tcache, a fastbin), the tcache key at +8? A malloc that took the chunk again stores its
- *  own data there. */
-function isFreeLink(ctx: Context, k: number, N: Word): boolean {
-  const g = ctx.glibc.native;
-  if (ctx.cw.off(k) === CHUNK_HEADER + 8) return g.tcacheKey !== 0n && ((BigInt(N.hi) << 32n) | BigInt(N.lo)) === g.tcacheKey;
-  const shifted = Math.floor(ctx.wordAddr[k] / 4096);
-  const lo = (N.lo ^ shifted) >>> 0;
-  const hi = (N.hi ^ Math.floor(shifted / 4294967296)) >>> 0;
-  const next = hi * 4294967296 + lo;
-  return next === 0 || ((lo & 15) === 0 && next >= g.heapLo && next < g.heapHi);
 }
 
 /** The free remainder of a buffer the program's change shrank in place (a chunk of the child's that starts
