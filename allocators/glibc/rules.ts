@@ -17,6 +17,10 @@ export interface GlibcView {
   childAt: RangeCursor;
   /** the chunks, [heap]'s bounds and glibc's tcache key, as classifyChunkWords hands them to C++ */
   native: ChunkView;
+  /** the end of the child's [heap] where it grew past the fork-time end (native.heapHi), else 0: the
+   *  memory above heapHi is the child's allocations, on pages new to it (neither walk lists a chunk there:
+   *  the child's lists only those on copied pages) */
+  grownHeapEnd: number;
 }
 
 export type ChunkWord =
@@ -93,7 +97,18 @@ export function binSorted(g: GlibcView, page: number, pageSize: number, forkPath
  *  their chunk headers and bin links, or the chunks they hand out. */
 export const MALLOC_WRITERS = /^(malloc|free|cfree|realloc|calloc|__libc_(malloc|free|realloc|calloc)|unlink_chunk|_int_(malloc|free|realloc)\w*|malloc_consolidate|tcache_\w+)(\.\w+)*$/;
 
-export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heapVma: { start: number; end: number } | undefined): GlibcView {
+/** Is addr in memory the child's [heap] grew into after the fork (its own allocations)? */
+export function inHeapGrowth(g: GlibcView, addr: number): boolean {
+  return addr >= g.native.heapHi && addr < g.grownHeapEnd;
+}
+
+/** heapVma, childHeapVma: the main heap's mapping at the fork (the reference's) and in the child. */
+export function glibcView(
+  heap: GlibcHeap,
+  child: MallocChunks | undefined,
+  heapVma: { start: number; end: number } | undefined,
+  childHeapVma?: { start: number; end: number },
+): GlibcView {
   const forkEnds = ends(heap.chunks);
   const childEnds = child ? ends(child) : undefined;
   // hex, as the walk found it ('0': none); a capture file's own text is checked when loaded, this again
@@ -117,6 +132,7 @@ export function glibcView(heap: GlibcHeap, child: MallocChunks | undefined, heap
       tcacheKey,
       arenaMax: ARENA_HEAP.maxSize,
     },
+    grownHeapEnd: heapVma && childHeapVma && childHeapVma.start === heapVma.start && childHeapVma.end > heapVma.end ? childHeapVma.end : 0,
   };
 }
 

@@ -22,7 +22,7 @@ import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, inHeapGrowth, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { ChunkOwners, RubyStructures } from './discover';
@@ -72,6 +72,9 @@ export interface Context {
   sweptMemo: { start: number; died: boolean };
   /** causes of chunks the child allocated itself, by chunk start */
   freshChunkCause: AddrMap<string>;
+  /** fork-time call-cache records (rb_class_cc_entries, no owner) whose entries array the child moved to a
+   *  chunk it allocated (freshChunkCauses): their counters are the call's too */
+  grownCallCacheRecords: AddrMap<true>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
   idSeenSlots: AddrMap<true>;
   /** slots free at the fork whose flags the child set: objects it made on fork-time heap pages */
@@ -982,6 +985,16 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // method entry points to at +16) when a call makes a method entry for it (a module's method called
   // through a class). Small numbers, which the rule below would take for VM counters.
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
+  // ... and the counters and entries pointer of a call-cache record no object owns whose entries a call
+  // outgrew (moved to an array the child allocated: freshChunkCauses), a call from a new call site to a
+  // method called at the fork. define_in_child.rb (3.3.8): 4,000 classes' records for define_method grown
+  // from 1 entry to 2, their counters 4,000 words of vm.globals and, where the new array lay in memory
+  // the heap grew into (no chunk listed there), 1,600 entries pointers alloc.malloc.
+  { cause: 'icache.call', when: (c) => c.ctx.grownCallCacheRecords.has(c.start) && (c.ctx.cw.off(c.k) === CHUNK_HEADER || c.ctx.cw.off(c.k) === CHUNK_HEADER + 16) },
+  // ... or whose entries array glibc grew in place (the pointer as it was): the counters alone tell, as
+  // vm_ccs_push leaves them when the record was full (capa == len) and it doubled capa for one more entry.
+  // (define_in_child.rb: 347-700 such records of the 4,000, 3.1.2-3.4.5)
+  { cause: 'icache.call', when: (c) => c.ctx.cw.off(c.k) === CHUNK_HEADER && c.size <= 48 && callCacheRecordGrew(c.O, c.N) && chunkOwnerIndex(c.ctx, c.start) < 0 },
   // ... and the items pointer beside a call-path table's counters when the call's insert outgrew its items
   // (id_table.c resizes into a new array): now into another chunk. CI (3.3.8 class_values, 3 runs in 40
   // here): a singleton class's cc_tbl grown from 4 to 8 items, its items pointer a word of mutation.class,
@@ -1447,9 +1460,13 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     if ((kind !== CW.CONTENT && kind !== CW.FRESH) || pageBody[diffs.wordPage[k]] >= 0) continue;
     if (kind === CW.CONTENT) {
       const start = cw.start(k);
-      const toFresh = tw.kind[k] === CW.FRESH && tw.off(k) === 16;
+      const target = tw.kind[k] === CW.FRESH && tw.off(k) === 16;
+      // (or into the memory the heap grew into since the fork, whose chunks no walk lists)
+      const toFresh = target || (cw.off(k) === 32 && inHeapGrowth(ctx.glibc, num(v.newIn(k))));
       if (cw.off(k) === 16 && smallPair(v.oldAt(k)) && smallPair(v.newAt(k))) countersChanged = start;
-      if (toFresh && (isCallPathCounter(ctx, start) || (cw.off(k) === 32 && countersChanged === start && cw.size(k) <= 48 && chunkOwnerIndex(ctx, start) < 0))) grownFrom.push(tw.start(k));
+      const grownRecord = cw.off(k) === 32 && countersChanged === start && cw.size(k) <= 48 && chunkOwnerIndex(ctx, start) < 0;
+      if (toFresh && grownRecord) ctx.grownCallCacheRecords.set(start, true);
+      if (target && (grownRecord || isCallPathCounter(ctx, start))) grownFrom.push(tw.start(k));
       continue;
     }
     const start = cw.start(k);
@@ -1507,6 +1524,14 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   for (const [start] of ctx.ivarBuffers) out.set(start, 'object.ivar');
   for (const [start] of ctx.transientMoved) if ((out.get(start) ?? 'alloc.malloc') === 'alloc.malloc') out.set(start, 'alloc.transient');
   return out;
+}
+
+/** Do the first word's old and new values (O, N) read as a call-cache record's counters (struct
+ *  rb_class_cc_entries: int capa, int len, 3.0-3.4) when a call's new entry found it full: capa == len, a
+ *  power of two, then capa doubled and len one more? */
+function callCacheRecordGrew(O: Word, N: Word): boolean {
+  const capa = O.lo;
+  return capa > 0 && capa <= 0x10000 && (capa & (capa - 1)) === 0 && O.hi === capa && N.lo === 2 * capa && N.hi === capa + 1;
 }
 
 /** Is changed word k, in the chunk at start, a method entry right after a word that now holds a GC heap
@@ -2788,7 +2813,8 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     }
   const vmaStarts = Float64Array.from(ref.vmas, (v) => v.start);
   const vmaEnds = Float64Array.from(ref.vmas, (v) => v.end);
-  const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma);
+  const childVmas = capture.processes.find((p) => p.pid === diffs.pid)?.vmas;
+  const glibc = glibcView({ chunks: ruby.mallocChunks, heapStart: ruby.heapStart, tcacheKey: ruby.tcacheKey }, child, heapVma, childVmas && mainHeap(childVmas));
   const values = new WordValues(diffs);
   const rememberBits = new HeapPageBits(ruby, L?.rememberBits, 1, diffs, values, bodies, bodyEnds, capture.meta.pageSize);
   return {
@@ -2825,6 +2851,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     newSlotFlags: new SlotFlags(0),
     iseqCacheCause: new AddrMap(),
     freshChunkCause: new AddrMap(),
+    grownCallCacheRecords: new AddrMap(),
     ownerMemo: { start: -1, index: -1 },
     freshMemo: { start: -1, cause: '' },
     sweptMemo: { start: -1, died: false },
