@@ -207,6 +207,21 @@ for (const { python, version } of PYTHONS) {
     assert.ok(blameRow(child, 'py.mutation.object').pages <= 5, summary);
   });
 
+  // fixtures/python/function_caches.py: 10,000 preloaded functions' __annotations__ and 10,000 functions'
+  // __dict__ read in the child (made on first read and kept in the function: one word each), and
+  // sys.setprofile over 4,000 warmed functions (3.11: each code object's line table; 3.12+: its
+  // sys.monitoring version and data, two words). Before: py.mutation.object 839 / 786 / 789 pages a child,
+  // 24,001 / 28,020 / 28,029 words (3.11 / 3.12 / 3.13).
+  test(`Python ${version} function_caches: a function's attributes made on first read, and a profiler's marks in code objects, are the interpreter's`, () => {
+    const { child, summary } = fixtureChild(python, version, 'function_caches.py');
+    assert.is(blameRow(child, 'py.lazy.attr').words, 20_000, summary);
+    // the 4,000 handlers' code objects and the workload's own
+    if (version.startsWith('3.11')) assert.ok(blameRow(child, 'py.code.cache').words >= 4_000, summary);
+    else assert.ok(blameRow(child, 'py.specialize.code').words >= 2 * 4_000, summary);
+    // (0-11 words here: the enum and signal objects the agent's fork touched)
+    assert.ok(blameRow(child, 'py.mutation.object').words <= 50, summary);
+  });
+
   // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which
   // collects. The agent checked the function with inspect.signature, importing inspect after the freeze:
   // its modules' objects unfrozen in the parent, 112 pages a child py.gc.freeze-missing (3.11; QA: 114-191

@@ -17,6 +17,17 @@ export interface PythonLayout {
    *  specializer's changes; 3.12+: _co_cached, co_code, co_varnames, co_cellvars and co_freevars): the word
    *  that changed from 0 when co_code was read (ctypes, 3.11.2 / 3.12.1 / 3.13.0) */
   codeCached: number;
+  /** 3.11: _co_linearray, a code object's line table made on the first trace of it (a profiler, a
+   *  tracer), 0 at the fork (ctypes: the word sys.setprofile and a call changed); null after 3.11 */
+  codeLineArray: number | null;
+  /** 3.12+: [from, to) of _co_instrumentation_version and _co_monitoring, which sys.monitoring (and
+   *  sys.setprofile or settrace on top of it) sets when it instruments the code object (ctypes: the words
+   *  setprofile and a call changed: 3.12.1 +160 and +168, 3.13.0 +168 and +176); null before 3.12 */
+  codeMonitoring: { from: number; to: number } | null;
+  /** PyFunctionObject.func_dict and func_annotations: NULL, or the compiler's tuple of annotations, until
+   *  first read (ctypes: +88 and +112 hold id(f.__dict__) and id(f.__annotations__) after it, 3.11-3.13) */
+  funcDict: number;
+  funcAnnotations: number;
   /** PyASCIIObject.hash, PyBytesObject.ob_shash */
   strHash: number;
   bytesHash: number;
@@ -60,9 +71,9 @@ export const CONTEXTVAR_CACHE = { from: 32, to: 56 } as const;
 export const DICT_KEYS_VERSION_WORD = 8;
 
 export const LAYOUTS: readonly PythonLayout[] = [
-  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, codeCached: 152, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 48, strCharsFrom: 72, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
-  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, codeCached: 152, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
-  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, codeCached: 160, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
+  { version: '3.11', refcount: 'full', codeAdaptive: 184, codeWarmupWord: 48, codeCached: 152, codeLineArray: 160, codeMonitoring: null, funcDict: 88, funcAnnotations: 112, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 48, strCharsFrom: 72, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 128, dictVersionTag: 24, typeCache: 9056 },
+  { version: '3.12', refcount: 'u32', codeAdaptive: 192, codeWarmupWord: null, codeCached: 152, codeLineArray: null, codeMonitoring: { from: 160, to: 176 }, funcDict: 88, funcAnnotations: 112, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: null, funcVersion: 136, dictVersionTag: 24, typeCache: 275392 },
+  { version: '3.13', refcount: 'u32', codeAdaptive: 200, codeWarmupWord: null, codeCached: 160, codeLineArray: null, codeMonitoring: { from: 168, to: 184 }, funcDict: 88, funcAnnotations: 112, strHash: 24, bytesHash: 24, strState: 32, strUtf8: 40, strCharsFrom: 56, typeFlags: 168, typeVersionTag: 384, typeVersionsUsedWord: 408, funcVersion: 136, dictVersionTag: 24, typeCache: 84656 },
 ];
 
 /** The row of a version ("3.11.2" -> 3.11), or undefined outside the table. */
