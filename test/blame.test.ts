@@ -308,6 +308,29 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('icache.call').words >= 4_000, summary);
   });
 
+// fixtures/ruby/alias_in_child.rb: 10,000 methods of 2,000 preloaded classes aliased in the child. Each
+// alias marks the method's definition (3.1: alias_count; 3.3+: the aliased bit) and inserts into the
+// class's method table. Before: mutation.definition 8,009-8,015 words (the inserts), the definitions'
+// 10,000 words icache.call (3.1.2-3.4.5); after 18,009-18,015.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} alias_in_child: a method aliased in the child marks its definition, mutation.definition`, () => {
+    const { row, summary } = fixtureChild(ruby, 'alias_in_child.rb');
+    assert.ok(row('mutation.definition').words >= 10_000 + 8_000, summary);
+  });
+
+// fixtures/ruby/hash_convert.rb: 20,000 preloaded Hashes of 8 entries given a ninth key in the child (GC
+// disabled): each becomes an st_table; 3.1 frees its ar_table, and the next Hash's st_table takes that
+// memory. The freed tables' memory is the program's change of its Hashes, not memory free at the fork.
+// Before (3.1.2): alloc.malloc 919 pages, 355,700 words; mutation.hash 316 pages. 3.3+ free no table here
+// (mutation.hash 813-814 pages either way). After: mutation.hash 1,081 / 814 / 813 pages, alloc.malloc
+// 154 / 106 / 137 (the st_tables' entries in memory free at the fork).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} hash_convert: memory a live Hash released and the child's mallocs reused is the Hash's change`, () => {
+    const { row, summary } = fixtureChild(ruby, 'hash_convert.rb');
+    assert.ok(row('mutation.hash').pages >= 800, summary);
+    assert.ok(row('alloc.malloc').pages <= 0.25 * row('mutation.hash').pages, summary);
+  });
+
 // fixtures/ruby/freeze_arrays.rb: 20,000 preloaded Arrays with room to spare frozen in the child; 3.4's
 // Array#freeze shrinks each buffer first (its capacity word, the chunk's size, the free remainder's size
 // and links). All of it the freeze's. Before (3.4.5): 1,584 pages alloc.malloc, 79 mutation.array. And

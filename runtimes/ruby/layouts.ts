@@ -101,6 +101,12 @@ export interface RubyLayout {
    *  (capacity 37): 3.4.5 shrinks them; 3.1.2 and 3.3.8 write only the flags word. 3.2 as 3.3 (not
    *  measured). */
   freezeShrinksArrays: boolean;
+  /** the bits of a method definition's first word (rb_method_definition_t) that an alias of the method
+   *  changes and a call's complement does not: 3.1's alias_count (27 bits after the 4-bit type and
+   *  iseq_overload: an alias adds 0x20), 3.3+'s aliased bit (0x40; the reference count, which both bump,
+   *  is the high half). Measured: 10,000 alias_method in a child, the word 0 -> 0x20 (3.1.2) and
+   *  0x100000000 -> 0x200000040 (3.3.8, 3.4.5). null: not measured */
+  methodDefAliased: number | null;
   /** where a T_OBJECT whose ivars outgrew its slot points to their buffer (3.1: as.heap.ivptr after the
    *  32-bit numiv, +24; 3.3/3.4: +16, measured with Fiddle on 3.1.2/3.3.8/3.4.5); null where not verified */
   objectIvars: number | null;
@@ -161,6 +167,7 @@ const V31: RubyLayout = {
   classExt: { ext: 24, callTables: [32, 40], ivars: 8, constants: 24, methods: 16 },
   classData: null,
   freezeShrinksArrays: false,
+  methodDefAliased: 0xffffffe0,
   classMethodTable: null,
   objectIvars: 24,
   tooComplexShape: null,
@@ -202,6 +209,7 @@ const V32: RubyLayout = {
   classExt: null,
   classData: null,
   freezeShrinksArrays: false,
+  methodDefAliased: null,
   classMethodTable: null,
   objectIvars: null,
   tooComplexShape: null,
@@ -241,6 +249,7 @@ const V33: RubyLayout = {
   classExt: null,
   classData: { ivars: 32, constants: 40 },
   freezeShrinksArrays: false,
+  methodDefAliased: 0x40,
   classMethodTable: 24,
   objectIvars: 16,
   tooComplexShape: 11,
