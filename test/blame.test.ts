@@ -318,6 +318,18 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('mutation.definition').words >= 10_000 + 8_000, summary);
   });
 
+// fixtures/ruby/string_shared.rb: 20,000 preloaded unfrozen Strings of 1,000 bytes sliced to their end in
+// the child: each is made shared with a frozen copy that takes its buffer (its flags word and aux at +32;
+// an old String's remembered-set bit for the young copy). Before: string.coderange and
+// string.coderange-cleared 20,000 words each (3.1.2), mutation.string 40,000 (3.3.8), string.coderange
+// and mutation.string 20,000 each (3.4.5).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} string_shared: a String a substring made shared is string.shared`, () => {
+    const { row, summary } = fixtureChild(ruby, 'string_shared.rb');
+    assert.ok(row('string.shared').words >= 2 * 20_000, summary);
+    assert.ok(row('mutation.string').words + row('string.coderange').words + row('string.coderange-cleared').words <= 100, summary);
+  });
+
 // fixtures/ruby/hash_convert.rb: 20,000 preloaded Hashes of 8 entries given a ninth key in the child (GC
 // disabled): each becomes an st_table; 3.1 frees its ar_table, and the next Hash's st_table takes that
 // memory. The freed tables' memory is the program's change of its Hashes, not memory free at the fork.

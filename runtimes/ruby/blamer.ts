@@ -107,6 +107,9 @@ export interface Context {
   /** the fork-time objects those ivars were added to (their slots): an old one's remembered-set bit is
    *  the ivar's store too */
   ivarOwners: AddrMap<true>;
+  /** the fork-time Strings the child made shared (madeShared), by slot: an old one's remembered-set bit is
+   *  the store of its frozen copy */
+  sharedStrings: AddrMap<true>;
   /** 3.1: transient-heap blocks the child's GC moved fork-time buffers into (transientEscapes), by block */
   transientEscapes: AddrMap<boolean>;
   /** 3.1: chunks the child's GC malloc'd for buffers it moved out of the transient heap (transientMoves) */
@@ -250,6 +253,11 @@ const PROGRAM_FLAGS_RULES: FlagsRule[] = [
   { cause: 'mutation.string', when: (f) => f.t === T.STRING && !!(f.X & FL.encoding) },
   // set at the fork and clear now: not computed but cleared, by a resize or modification in place
   { cause: 'string.coderange-cleared', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) && !!(f.O.lo & FL.coderange) && !(f.N.lo & FL.coderange) },
+  // A String made shared with a frozen copy of itself an operation took (a substring to its end, a
+  // Regexp match): the copy took its buffer. Before its coderange, which the same operation may compute
+  // in the same word: the coderange step alone would not keep the word. QA: 30,000 preloaded Strings
+  // matched in the child (3.1.2), 15,000 words string.coderange-cleared.
+  { cause: 'string.shared', when: (f) => f.t === T.STRING && madeShared(f.L, f.O, f.N) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
@@ -307,6 +315,8 @@ interface SlotWord {
   ivarsMoved: boolean;
   /** an object the child froze (FL_FREEZE set in its flags word) */
   froze: boolean;
+  /** a String made shared in the child (madeShared) */
+  shared: boolean;
   /** a String whose bytes, an Array whose elements lay in its slot at the fork (by its fork-time flags,
    *  where they changed here) */
   embedded: boolean;
@@ -371,6 +381,9 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // word, as many words as the flags' object.freeze, and first in the catalog), prewarm predicted to
   // save 27 pages where it saved 3,748; 3.3.8 with capacity 2000, ~90 pages mutation.string.
   { cause: 'object.freeze', when: (s) => s.type === T.STRING && s.froze && (s.off === 24 || s.off === 32) },
+  // ... and one made shared (madeShared): aux at +32, its capacity until now, the frozen copy that holds
+  // its buffer. (The copy may lie on a GC heap page the child mapped: told by its shape.)
+  { cause: 'string.shared', when: (s) => s.type === T.STRING && s.shared && s.off === 32 && isPointerShaped(s.N) },
   // An Array's, where Array#freeze shrinks a heap buffer with room to spare to its length (freezeShrinksArrays,
   // 3.4): its capacity at +24, the pointer at +32 where realloc moved it (an embedded Array's elements lie
   // there). QA: 20,000 preloaded Arrays of 30 elements built by push, frozen in the child (3.4.5), 79
@@ -453,6 +466,13 @@ function isProgramSlot(s: SlotWord): boolean {
 }
 
 /** Did the child freeze the object (FL_FREEZE clear at the fork, set now)? */
+/** Did a String's flags (old O, new N) gain STR_SHARED, its coderange kept (3.1's rb_fstring clears it as
+ *  it hands the buffer of a new Hash key to the key's copy: string.coderange-cleared)? */
+function madeShared(L: RubyLayout | undefined, O: Word | undefined, N: Word | undefined): boolean {
+  if (!L?.strShared || !O || !N || (O.lo & L.strShared) || !(N.lo & L.strShared)) return false;
+  return !(O.lo & FL.coderange) || !!(N.lo & FL.coderange);
+}
+
 const frozeNow = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !(O.lo & FL.freeze) && !!(N.lo & FL.freeze);
 /** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
@@ -662,12 +682,13 @@ function slotWordCause(
   ivarsMoved = false,
   froze = false,
   embedded = false,
+  shared = false,
 ): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
   if (off === 0 && level !== 'gc.compact') return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
   if (level) return level;
   if (isMove(ctx, O, N)) return 'gc.compact';
-  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, embedded, obj: s.obj, ctx };
+  const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, shared, embedded, obj: s.obj, ctx };
   for (const r of SLOT_RULES) if (r.when(w)) return r.cause;
   return mutation(s.type);
 }
@@ -701,7 +722,7 @@ function rememberedCause(w: HeapPageWord): string {
   for (let bit = 0; bit < 64; bit++)
     if ((set[bit >> 5] >>> (bit & 31)) & 1) {
       const slot = base + bit * BITMAP_UNIT;
-      const cause = ctx.iseqCacheCause.get(slot) ?? (ctx.ivarOwners.has(slot) ? 'object.ivar' : undefined);
+      const cause = ctx.iseqCacheCause.get(slot) ?? (ctx.ivarOwners.has(slot) ? 'object.ivar' : ctx.sharedStrings.has(slot) ? 'string.shared' : undefined);
       if (cause) return cause;
     }
   return ctx.gcRuns ? 'gc.bitmap' : 'gc.remember';
@@ -2533,9 +2554,11 @@ function inSweptChunk(ctx: Context, addr: number): boolean {
 /** Where addr lay, at the fork, in a chunk in use that a fork-time object owned, and no GC ran in the
  *  child (so no object died: the owner is alive and released the chunk itself), the cause of what the
  *  child's mallocs put there since: the owner's change that freed it (a Hash's ar_table freed as it became
- *  an st_table, a buffer moved as it grew, a class's method items moved as a definition grew them), as
- *  CHUNK_CONTENT_RULES says of the owner's data; else undefined. Not alloc.malloc, memory free at the
- *  fork: QA (3.1.2, 20,000 preloaded Hashes given a ninth key in the child, GC disabled), 331,813 words
+ *  an st_table, a buffer moved as it grew or as a freeze shrank it), as CHUNK_CONTENT_RULES says of the
+ *  owner's data; else undefined. (After a GC, a dead object's slot refilled by one of its type looks the
+ *  same: QA found 19,805 words of garbage_reuse.rb's dead Arrays' chunks taken for mutation.array.) Not alloc.malloc, memory free at the
+ *  fork: fixtures/ruby/hash_convert.rb (3.1.2, 20,000 preloaded Hashes given a ninth key in the child, GC
+ *  disabled): 331,813 words
  *  of the freed ar_tables' chunks, ~900 pages a child, which 3.3+ (whose tables were not freed) blamed
  *  on mutation.hash. */
 function releasedByOwnerCause(ctx: Context, addr: number): string | undefined {
@@ -2543,10 +2566,19 @@ function releasedByOwnerCause(ctx: Context, addr: number): string | undefined {
   const f = ctx.glibc.fork;
   const c = ctx.glibc.forkAt.at(addr);
   if (c < 0 || !f.inUse[c]) return undefined;
-  const type = ownerType(ctx, f.start[c]);
-  if (DATA_OWNER_TYPES.has(type)) return mutation(type);
-  const data = classDataOf(ctx, f.start[c]);
-  return data === 'methods' || data === 'constants' ? 'mutation.definition' : undefined;
+  const i = chunkOwnerIndex(ctx, f.start[c]);
+  if (i < 0) return undefined;
+  // The owner's own pointer to the chunk (its slot's field) changed in the child: the owner let go of it.
+  // Not a chunk whose owner's slot kept its pointer (glibc recarved the memory around a chunk the owner
+  // still holds, or a scan's stale owner): QA found such words mutation.string in programs that changed
+  // no String (1-10 words a child).
+  const o = ctx.ruby.chunkOwners!;
+  if (o.offset[i] <= 0 || indexOf(ctx.wordAddr, o.slot[i] + o.offset[i]) < 0) return undefined;
+  const type = o.flags[i] & FL.typeMask;
+  // (a freeze that shrank the buffer and moved it: the freeze's, as the shrink's other words are)
+  if (!(o.flags[i] & FL.freeze) && (ctx.newSlotFlags.get(o.slot[i]) ?? 0) & FL.freeze) return 'object.freeze';
+  if (VM_TABLE_TYPES.has(type) && ownerClass(ctx, f.start[c]) === 0) return 'mutation.hash-table';
+  return DATA_OWNER_TYPES.has(type) ? mutation(type) : undefined;
 }
 
 /** Did the child allocate the transient-heap word at addr (3.1) where its block was free at the fork,
@@ -2896,6 +2928,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     ivarBuffers: new AddrMap(),
     ivarValues: new AddrMap(),
     ivarOwners: new AddrMap(),
+    sharedStrings: new AddrMap(),
     transientEscapes: new AddrMap(),
     transientMoved: new AddrMap(),
     forkObjectsGone: 0,
@@ -3385,6 +3418,7 @@ class RubyPageBlamer implements PageBlamer {
           const nLo = v.newLo(k);
           ctx.newSlotFlags.push(addr, nLo);
           if (nLo & ~v.oldLo(k) & FL.seenObjId) ctx.idSeenSlots.set(addr, true);
+          if ((v.oldLo(k) & FL.typeMask) === T.STRING && madeShared(ctx.L, v.oldIn(k), v.newIn(k))) ctx.sharedStrings.set(addr, true);
           if (!(v.oldLo(k) & FL.typeMask) && nLo & FL.typeMask) {
             ctx.filledSlots.set(addr, true);
             if (isCacheImemo(nLo)) ctx.cacheSlotsFilled++;
@@ -3544,6 +3578,7 @@ class RubyPageBlamer implements PageBlamer {
     let shapeChanged = false; // of s (3.2+: the shape id lives in the flags word's upper half)
     let ivarsMoved = false; // of s
     let froze = false; // of s
+    let shared = false; // of s
     let embedded = false; // of s: a String whose bytes were in its slot at the fork (its flags changed here)
     for (let k = first; k < end; k++) {
       const addr = wordAddr[k];
@@ -3554,6 +3589,7 @@ class RubyPageBlamer implements PageBlamer {
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
         ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
         froze = !!s && frozeNow(flags.old(s.slot), flags.now(s.slot));
+        shared = !!s && s.type === T.STRING && madeShared(ctx.L, flags.old(s.slot), flags.now(s.slot));
         embedded = !!s && (s.type === T.STRING || s.type === T.ARRAY) && ownsNoChunk(ctx.L, flags.old(s.slot)?.lo ?? FL.user1);
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
@@ -3573,7 +3609,7 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded);
+      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded, shared);
       causes[k - first] = cause;
       if (off === 0 && !level && AGING_CAUSES.has(cause)) {
         const also = programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k));
