@@ -222,6 +222,26 @@ for (const { python, version } of PYTHONS) {
     assert.ok(blameRow(child, 'py.mutation.object').words <= 50, summary);
   });
 
+  // fixtures/python/released_buffers.py: 20,000 preloaded dicts and 20,000 lists that outgrow their keys
+  // table or items array in the child, the old buffers freed into pools that stay in use: each old
+  // buffer's first word pymalloc's link. Before: py.mutation.buffer 2,033-2,034 pages, 39,927 words
+  // (3.11-3.13); after, py.obmalloc.free 39,923 words.
+  test(`Python ${version} released_buffers: a buffer a live object let go of as it grew is py.obmalloc.free`, () => {
+    const { child, summary } = fixtureChild(python, version, 'released_buffers.py');
+    assert.ok(blameRow(child, 'py.obmalloc.free').words >= 39_000, summary);
+    assert.ok(blameRow(child, 'py.mutation.buffer').words <= 100, summary);
+  });
+
+  // fixtures/python/block_reuse.py: 20,000 preloaded strs replaced by dicts and 20,000 slotted instances by
+  // strs; on 3.12+ each new object lies in the block a freed one left (3.11's strs take 80-byte blocks, so
+  // the dicts go elsewhere). Before: py.obmalloc.free 472 pages, ~219,000 words a child (3.12, 3.13);
+  // after 0-4 pages, and py.obmalloc.alloc 788-793 pages (756 on 3.11).
+  test(`Python ${version} block_reuse: a freed object's block holding a new object of another type is py.obmalloc.alloc`, () => {
+    const { child, summary } = fixtureChild(python, version, 'block_reuse.py');
+    assert.ok(blameRow(child, 'py.obmalloc.alloc').pages >= 600, summary);
+    if (!version.startsWith('3.11')) assert.ok(blameRow(child, 'py.obmalloc.free').pages <= 20, summary);
+  });
+
   // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which
   // collects. The agent checked the function with inspect.signature, importing inspect after the freeze:
   // its modules' objects unfrozen in the parent, 112 pages a child py.gc.freeze-missing (3.11; QA: 114-191

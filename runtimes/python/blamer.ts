@@ -66,6 +66,10 @@ interface Context {
   /** fork-time pools the child emptied and carved again for blocks of another size (their header's size
    *  class changed): every block in them is the child's allocation */
   recarvedPools: Set<number>;
+  /** buffers (index in map.buffers) whose owner, alive, let go of them in the child: a word of the owner
+   *  that held the buffer's address holds another now (a list's items or a dict's keys moved as it grew):
+   *  the resize freed the old buffer */
+  releasedBuffers: Set<number>;
   pageSize: number;
 }
 
@@ -224,6 +228,10 @@ function ownerGone(w: At): boolean {
   return o >= 0 && (w.ctx.freed.has(o) || w.ctx.replaced.has(o));
 }
 
+/** Was the word's buffer freed in the child: its owner freed, or, alive, pointing elsewhere now
+ *  (releasedBuffers)? */
+const bufferFreed = (w: At): boolean => w.ctx.releasedBuffers.has(w.buffer) || ownerGone(w);
+
 /** Per type whose value is fixed at creation, the words of an instance that only a new object in its
  *  block changes: all past the header (ints, floats, complex numbers), or all but those the object
  *  computes and keeps later (a str's or bytes' hash, a str's interned state and UTF-8 form; 3.14 caches
@@ -349,9 +357,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // The buffer of an object the child freed, freed with it: pymalloc's free-list link in its block's first
   // word (a keys table's dk_refcnt), glibc's header and links in a larger one's chunk. Found on the same
   // cache's eviction: ~1,540 pages a child py.mutation.buffer, "the program changed", first written by
-  // dict_dealloc.
-  { cause: 'py.obmalloc.free', when: (w) => w.buffer >= 0 && w.pool >= 0 && w.addr === w.ctx.map.buffers.start[w.buffer] && isPoolLink(w, num(w.N)) && ownerGone(w) },
-  { cause: 'malloc.meta', when: (w) => w.buffer >= 0 && w.pool < 0 && glibcCause(w) === 'malloc.meta' && ownerGone(w) },
+  // dict_dealloc. So is one a live owner let go of as it grew (bufferFreed): QA, 20,000 preloaded dicts
+  // grown from 8 slots to 16 and 20,000 lists appended to past their capacity, 1,256 and 779 pages a child
+  // py.mutation.buffer (3.11-3.13), the old arrays' first words.
+  { cause: 'py.obmalloc.free', when: (w) => w.buffer >= 0 && w.pool >= 0 && w.addr === w.ctx.map.buffers.start[w.buffer] && isPoolLink(w, num(w.N)) && bufferFreed(w) },
+  { cause: 'malloc.meta', when: (w) => w.buffer >= 0 && w.pool < 0 && glibcCause(w) === 'malloc.meta' && bufferFreed(w) },
   {
     cause: 'py.specialize.version',
     when: (w) => w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'dictkeys' && w.addr - w.ctx.map.buffers.start[w.buffer] === DICT_KEYS_VERSION_WORD,
@@ -629,6 +639,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     freed: new Set(),
     garbagePools: new Set(),
     recarvedPools: new Set(),
+    releasedBuffers: new Set(),
     pageSize: capture.meta.pageSize,
   };
 }
@@ -703,10 +714,23 @@ class PythonPageBlamer implements PageBlamer {
         continue;
       }
       const off = a - objects.addr[o];
+      // a field that held the address of a buffer the object owns, changed: the object let go of it
+      if (off > 0) {
+        const b = indexOf(ctx.map.buffers.start, num(this.values.oldIn(k)));
+        if (b >= 0 && ctx.map.buffers.owner[b] === objects.addr[o]) ctx.releasedBuffers.add(b);
+      }
       // Freed: a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+
       // too), or, where the count is the block's first word (no GC head), overwritten by pymalloc's
       // free-list link. (The words come in address order: the count before the fields.)
       if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) ctx.freed.add(o);
+      // ... and given to a new object of another type since: a type's address where the new object's
+      // type word lies (+8, or +24 past a GC head). QA: 20,000 preloaded strs replaced by new dicts, each
+      // in the block the str left (3.12, 3.13): 218,000 words py.obmalloc.free, "freed", where a dict
+      // now lay (py.obmalloc.alloc).
+      else if (ctx.freed.has(o) && (off === 8 || off === GC_HEAD_BYTES + 8) && num(this.values.newIn(k)) !== num(this.values.oldIn(k)) && this.isTypeAddress(num(this.values.newIn(k)))) ctx.replaced.add(o);
+      // (an object with a GC head: a new one without lies with its type word over the head's second word,
+      // which comes before the count: 20,000 preloaded instances replaced by strs, 3.12/3.13)
+      if (off === 0 && ctx.freed.has(o) && k > 0 && wordAddr[k - 1] === a - 8 && num(this.values.newIn(k - 1)) !== num(this.values.oldIn(k - 1)) && this.isTypeAddress(num(this.values.newIn(k - 1)))) ctx.replaced.add(o);
       // Replaced: a freed object's block holds another object (a type's free list keeps the dead one's
       // block as it is, but for a link: a float's in its type word, a tuple's in its first item)
       // Not a tracked object whose type word changed, its GC head as it was: a
@@ -714,6 +738,11 @@ class PythonPageBlamer implements PageBlamer {
       // tracks it, or a free-list link in its first word). QA: obj.__class__ = B on 40,000 preloaded
       // instances (3.11-3.13), 478-481 pages py.obmalloc.alloc a child.
       else if (!ctx.freed.has(o) && ((off === 8 && !classAssigned(objects, o, wordAddr, k)) || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)))) ctx.replaced.add(o);
+      // A freed object's value words rewritten: a new object of its type was made in the block (and may
+      // have been freed again, its first word a link once more). Not a tuple's first item, where its type's
+      // free list keeps the link. QA: 20,000 preloaded instances freed, their ints' blocks taken by the
+      // loop's new ints and freed again (3.12, 3.13): 58,000 words py.obmalloc.free.
+      else if (ctx.freed.has(o) && off > 8 && !(off === 24 && ctx.map.types[objects.type[o]] === 'tuple') && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)) ctx.replaced.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);
@@ -723,6 +752,15 @@ class PythonPageBlamer implements PageBlamer {
 
   private objectAt(a: number): number {
     return objectAt(this.objects, a, this.objectCursor.at(a));
+  }
+
+  /** Is a the address of a type: a class of the map, or in a file's data (the interpreter's static types,
+   *  an extension's)? */
+  private isTypeAddress(a: number): boolean {
+    const i = indexOf(this.objects.addr, a);
+    if (i >= 0) return (this.objects.state[i] & STATE.type) !== 0;
+    const v = findRange(this.ctx.vmaStarts, this.ctx.vmaEnds, a);
+    return v >= 0 && this.ctx.vmaRegion[v] === 'file-data';
   }
 
   private regionAt(a: number): string {
