@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, otherStringFlagsCause, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -108,6 +108,29 @@ test('a flags word the GC promoted and the program wrote too: the GC\'s cause, a
   const sets = groupCauseSets([['gc.promote', 'string.coderange']]);
   assert.is(savedPages(sets, 'promote'), 0);
   assert.is(savedPages(sets, 'promote+coderange'), 1);
+});
+
+test("a String's flags word: its coderange, STR_SHARED, and what else the program wrote there", () => {
+  // QA's words: 3.1 0x450065 -> 0x550465 (coderange 7bit and FL_EXIVAR); 3.4 0x400025 -> 0xfb00500425 (the
+  // same, and the shape id in the upper half)
+  const L31 = layoutFor('3.1.2');
+  const L34 = layoutFor('3.4.5');
+  assert.is(flagsWordCause(L31, w('450065'), w('550465')), 'string.coderange');
+  assert.is(otherStringFlagsCause(L31, w('450065'), w('550465')), 'object.ivar');
+  assert.is(flagsWordCause(L34, w('400025'), w('fb00500425')), 'string.coderange');
+  assert.is(otherStringFlagsCause(L34, w('400025'), w('fb00500425')), 'object.ivar');
+  // the coderange alone: nothing else
+  assert.is(otherStringFlagsCause(L34, w('400025'), w('500025')), undefined);
+  // a substring to its end: STR_SHARED and the coderange (3.4: 0x1000), the sharing's alone
+  assert.is(flagsWordCause(L34, w('402025'), w('503025')), 'string.shared');
+  assert.is(otherStringFlagsCause(L34, w('402025'), w('503025')), undefined);
+  // 3.1's rb_fstring hands a new Hash key's buffer to its copy and clears the coderange: not string.shared
+  assert.is(flagsWordCause(L31, w('506065'), w('406065')), 'string.coderange-cleared');
+  // STR_SHARED is FL_USER2 before 3.4
+  assert.is(flagsWordCause(layoutFor('3.3.8'), w('502025'), w('506025')), 'string.shared');
+  // a page holding the coderange and the ivar is saved by no step that removes one of them only
+  const sets = groupCauseSets([['object.ivar', 'string.coderange']]);
+  assert.is(savedPages(sets, 'coderange'), 0);
 });
 
 test("3.1: a promotion of a younger object by fewer marking GCs than aging takes is one GC's (it was reached through an old object)", () => {
