@@ -347,8 +347,8 @@ for (const { ruby, version } of RUBIES)
 // disabled): each becomes an st_table; 3.1 frees its ar_table, and the next Hash's st_table takes that
 // memory. The freed tables' memory is the program's change of its Hashes, not memory free at the fork.
 // Before (3.1.2): alloc.malloc 919 pages, 355,700 words; mutation.hash 316 pages. 3.3+ free no table here
-// (mutation.hash 813-814 pages either way). After: mutation.hash 1,081 / 814 / 813 pages, alloc.malloc
-// 154 / 106 / 137 (the st_tables' entries in memory free at the fork).
+// (mutation.hash 813-814 pages either way: a control there). After: mutation.hash 1,081 / 814 / 813 pages,
+// alloc.malloc 154 / 106 / 137 (the st_tables' entries in memory free at the fork).
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} hash_convert: memory a live Hash released and the child's mallocs reused is the Hash's change`, () => {
     const { row, summary } = fixtureChild(ruby, 'hash_convert.rb');

@@ -216,8 +216,9 @@ for (const { python, version } of PYTHONS) {
     const { child, summary } = fixtureChild(python, version, 'function_caches.py');
     assert.is(blameRow(child, 'py.lazy.attr').words, 20_000, summary);
     // the 4,000 handlers' code objects and the workload's own
+    // (3.12+: 12,212 / 8,206 words of rewritten instructions before, the monitoring words 8,000 more)
     if (version.startsWith('3.11')) assert.ok(blameRow(child, 'py.code.cache').words >= 4_000, summary);
-    else assert.ok(blameRow(child, 'py.specialize.code').words >= 2 * 4_000, summary);
+    else assert.ok(blameRow(child, 'py.specialize.code').words >= 16_000, summary);
     // (0-11 words here: the enum and signal objects the agent's fork touched)
     assert.ok(blameRow(child, 'py.mutation.object').words <= 50, summary);
   });
@@ -239,7 +240,10 @@ for (const { python, version } of PYTHONS) {
   test(`Python ${version} block_reuse: a freed object's block holding a new object of another type is py.obmalloc.alloc`, () => {
     const { child, summary } = fixtureChild(python, version, 'block_reuse.py');
     assert.ok(blameRow(child, 'py.obmalloc.alloc').pages >= 600, summary);
-    if (!version.startsWith('3.11')) assert.ok(blameRow(child, 'py.obmalloc.free').pages <= 20, summary);
+    // 3.11: the instances' freed ints, taken by new ints: 12,282 words before, 5,954 after (the strs'
+    // blocks, free still)
+    if (version.startsWith('3.11')) assert.ok(blameRow(child, 'py.obmalloc.free').words <= 8_000, summary);
+    else assert.ok(blameRow(child, 'py.obmalloc.free').pages <= 20, summary);
   });
 
   // fixtures/python/frozen_collect.py: the program freezes its heap, then registers the workload, which

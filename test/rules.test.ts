@@ -126,6 +126,9 @@ test("a String's flags word: its coderange, STR_SHARED, and what else the progra
   assert.is(otherStringFlagsCause(L34, w('402025'), w('503025')), undefined);
   // 3.1's rb_fstring hands a new Hash key's buffer to its copy and clears the coderange: not string.shared
   assert.is(flagsWordCause(L31, w('506065'), w('406065')), 'string.coderange-cleared');
+  // 3.1 keeps an embedded String's length in the flags from FL_USER2 up: 20 bytes given a 21st sets 0x4000,
+  // STR_SHARED's bit, in a String with no buffer of its own (NOEMBED clear): the program's change
+  assert.is(flagsWordCause(L31, w('450065'), w('454065')), 'mutation.string');
   // STR_SHARED is FL_USER2 before 3.4
   assert.is(flagsWordCause(layoutFor('3.3.8'), w('502025'), w('506025')), 'string.shared');
   // a page holding the coderange and the ivar is saved by no step that removes one of them only

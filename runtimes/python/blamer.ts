@@ -714,35 +714,39 @@ class PythonPageBlamer implements PageBlamer {
         continue;
       }
       const off = a - objects.addr[o];
-      // a field that held the address of a buffer the object owns, changed: the object let go of it
+      // a field that held the address of a buffer the object owns, changed to an address outside it (not a
+      // bytearray's start moved within its buffer by a deletion at its front): the object let go of it
       if (off > 0) {
         const b = indexOf(ctx.map.buffers.start, num(this.values.oldIn(k)));
-        if (b >= 0 && ctx.map.buffers.owner[b] === objects.addr[o]) ctx.releasedBuffers.add(b);
+        const now = num(this.values.newIn(k));
+        if (b >= 0 && ctx.map.buffers.owner[b] === objects.addr[o] && (now < ctx.map.buffers.start[b] || now >= ctx.bufferEnds[b])) ctx.releasedBuffers.add(b);
       }
       // Freed: a reference count dropped to 0 (the whole word: a mortal count's high half is 0 on 3.12+
       // too), or, where the count is the block's first word (no GC head), overwritten by pymalloc's
       // free-list link. (The words come in address order: the count before the fields.)
-      if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) ctx.freed.add(o);
-      // ... and given to a new object of another type since: a type's address where the new object's
-      // type word lies (+8, or +24 past a GC head). QA: 20,000 preloaded strs replaced by new dicts, each
-      // in the block the str left (3.12, 3.13): 218,000 words py.obmalloc.free, "freed", where a dict
-      // now lay (py.obmalloc.alloc).
-      else if (ctx.freed.has(o) && (off === 8 || off === GC_HEAD_BYTES + 8) && num(this.values.newIn(k)) !== num(this.values.oldIn(k)) && this.isTypeAddress(num(this.values.newIn(k)))) ctx.replaced.add(o);
-      // (an object with a GC head: a new one without lies with its type word over the head's second word,
-      // which comes before the count: 20,000 preloaded instances replaced by strs, 3.12/3.13)
-      if (off === 0 && ctx.freed.has(o) && k > 0 && wordAddr[k - 1] === a - 8 && num(this.values.newIn(k - 1)) !== num(this.values.oldIn(k - 1)) && this.isTypeAddress(num(this.values.newIn(k - 1)))) ctx.replaced.add(o);
+      const freed = ctx.freed.has(o);
+      // a word of a value fixed at creation (VALUE_FIXED): written only by a new object in the block
+      const valueWord = off > 8 && !!fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a);
+      if (off === 0 && !isZero(this.values.oldIn(k)) && (isZero(this.values.newIn(k)) || freedByLink(ctx, a, this.values.oldAt(k), this.values.newAt(k)))) {
+        ctx.freed.add(o);
+        // (an object with a GC head whose block a new object without one took: its type word lies over
+        // the head's second word, which comes before the count. QA: 20,000 preloaded slotted instances
+        // replaced by strs, 3.12/3.13)
+        if (objects.pre[o] >= GC_HEAD_BYTES && k > 0 && wordAddr[k - 1] === a - 8 && this.newTypeWord(k - 1)) ctx.replaced.add(o);
+      }
       // Replaced: a freed object's block holds another object (a type's free list keeps the dead one's
       // block as it is, but for a link: a float's in its type word, a tuple's in its first item)
       // Not a tracked object whose type word changed, its GC head as it was: a
       // `__class__` assignment (a block given to a new object has its GC links rewritten as the collector
       // tracks it, or a free-list link in its first word). QA: obj.__class__ = B on 40,000 preloaded
       // instances (3.11-3.13), 478-481 pages py.obmalloc.alloc a child.
-      else if (!ctx.freed.has(o) && ((off === 8 && !classAssigned(objects, o, wordAddr, k)) || (off > 8 && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)))) ctx.replaced.add(o);
-      // A freed object's value words rewritten: a new object of its type was made in the block (and may
-      // have been freed again, its first word a link once more). Not a tuple's first item, where its type's
-      // free list keeps the link. QA: 20,000 preloaded instances freed, their ints' blocks taken by the
-      // loop's new ints and freed again (3.12, 3.13): 58,000 words py.obmalloc.free.
-      else if (ctx.freed.has(o) && off > 8 && !(off === 24 && ctx.map.types[objects.type[o]] === 'tuple') && fixed[objects.type[o]]?.(off, ctx.L) && !isBytesIoBuffer(ctx, a)) ctx.replaced.add(o);
+      else if (!freed && ((off === 8 && !classAssigned(objects, o, wordAddr, k)) || valueWord)) ctx.replaced.add(o);
+      // A freed object given to a new object since: one of another type (a type's address where its type
+      // word lies: +8, or +24 past a GC head), or of its own (a value word rewritten; it may have been
+      // freed again, its first word a link once more; not a tuple's first item, where its type's free list
+      // keeps the link). QA: 20,000 preloaded strs replaced by dicts, each in the block a str left, and
+      // the instances' ints' blocks taken by new ints (3.12, 3.13): 218,000 words py.obmalloc.free.
+      else if (freed && (((off === 8 || off === GC_HEAD_BYTES + 8) && this.newTypeWord(k)) || (valueWord && !(off === 24 && ctx.map.types[objects.type[o]] === 'tuple')))) ctx.replaced.add(o);
       if (objects.state[o] & STATE.garbage) {
         const pool = poolAt(ctx.pools, a);
         if (pool >= 0) ctx.garbagePools.add(pool);
@@ -754,9 +758,12 @@ class PythonPageBlamer implements PageBlamer {
     return objectAt(this.objects, a, this.objectCursor.at(a));
   }
 
-  /** Is a the address of a type: a class of the map, or in a file's data (the interpreter's static types,
-   *  an extension's)? */
-  private isTypeAddress(a: number): boolean {
+  /** Does changed word k now hold what a new object's type word would: the address of a class of the map,
+   *  or one in a file's data (where the interpreter's static types lie, with its other static objects:
+   *  None, True, small ints, which no field of a freed object gains at these offsets either)? */
+  private newTypeWord(k: number): boolean {
+    const a = num(this.values.newIn(k));
+    if (a === num(this.values.oldIn(k))) return false;
     const i = indexOf(this.objects.addr, a);
     if (i >= 0) return (this.objects.state[i] & STATE.type) !== 0;
     const v = findRange(this.ctx.vmaStarts, this.ctx.vmaEnds, a);

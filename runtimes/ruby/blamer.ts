@@ -465,14 +465,17 @@ function isProgramSlot(s: SlotWord): boolean {
   return !VM_DATA_CLASSES.has(s.ctx.classNames.get(s.ctx.ruby.objects.classAddr[s.obj]) ?? '');
 }
 
-/** Did the child freeze the object (FL_FREEZE clear at the fork, set now)? */
 /** Did a String's flags (old O, new N) gain STR_SHARED, its coderange kept (3.1's rb_fstring clears it as
- *  it hands the buffer of a new Hash key to the key's copy: string.coderange-cleared)? */
+ *  it hands the buffer of a new Hash key to the key's copy: string.coderange-cleared)? Only a String whose
+ *  bytes are in a buffer of their own (NOEMBED, FL_USER1) at the fork and now: in an embedded one, 3.1
+ *  keeps the length in the bits from FL_USER2 up, STR_SHARED's bit among them (a String of 20 bytes
+ *  given a 21st sets it). */
 function madeShared(L: RubyLayout | undefined, O: Word | undefined, N: Word | undefined): boolean {
-  if (!L?.strShared || !O || !N || (O.lo & L.strShared) || !(N.lo & L.strShared)) return false;
+  if (!L?.strShared || !O || !N || (O.lo & L.strShared) || !(N.lo & L.strShared) || !(O.lo & N.lo & FL.user1)) return false;
   return !(O.lo & FL.coderange) || !!(N.lo & FL.coderange);
 }
 
+/** Did the child freeze the object (FL_FREEZE clear at the fork, set now)? */
 const frozeNow = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !(O.lo & FL.freeze) && !!(N.lo & FL.freeze);
 /** Did the flags word lose ROBJECT_EMBED in the child (a T_OBJECT's ivars moved out of its slot)? */
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
@@ -1022,7 +1025,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // bit (3.3+) in the first word, beside the reference count a call's complement also bumps. QA: 10,000
   // methods of 2,000 preloaded classes aliased in the child, 10,000 words icache.call on 441-705 pages a
   // child (3.1-3.4), whose remedy (prewarm) does not stop a definition.
-  { cause: 'mutation.definition', when: (c) => c.ctx.cw.off(c.k) === CHUNK_HEADER && !!c.ctx.L?.methodDefAliased && ((c.O.lo ^ c.N.lo) & c.ctx.L.methodDefAliased) !== 0 && isMethodDefinition(c.ctx, c.start) },
+  // (a rise only: 3.1's count falls as a copy of the entry is freed. A copy of a method's entry made by
+  // module_function, define_method given a Method, or a class's dup counts as an alias there too.)
+  { cause: 'mutation.definition', when: (c) => c.ctx.cw.off(c.k) === CHUNK_HEADER && !!c.ctx.L?.methodDefAliased && (c.N.lo & c.ctx.L.methodDefAliased) >>> 0 > (c.O.lo & c.ctx.L.methodDefAliased) >>> 0 && isMethodDefinition(c.ctx, c.start) },
   { cause: 'icache.call', when: (c) => c.N.hi < 256 && c.O.hi < 256 && isCallPathCounter(c.ctx, c.start) },
   // ... and the counters and entries pointer of a call-cache record no object owns whose entries a call
   // outgrew (moved to an array the child allocated: freshChunkCauses), a call from a new call site to a
@@ -1575,11 +1580,13 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
 }
 
 /** Do the first word's old and new values (O, N) read as a call-cache record's counters (struct
- *  rb_class_cc_entries: int capa, int len, 3.0-3.4) when a call's new entry found it full: capa == len, a
- *  power of two, then capa doubled and len one more? */
+ *  rb_class_cc_entries: int capa, int len, 3.0-3.4) when calls' new entries found it full: capa == len, a
+ *  power of two, then capa doubled (once or more, a power of two again) and len past the old capa, within
+ *  the new? */
 function callCacheRecordGrew(O: Word, N: Word): boolean {
-  const capa = O.lo;
-  return capa > 0 && capa <= 0x10000 && (capa & (capa - 1)) === 0 && O.hi === capa && N.lo === 2 * capa && N.hi === capa + 1;
+  const [capa, now] = [O.lo, N.lo];
+  const pow2 = (x: number) => x > 0 && x <= 0x10000 && (x & (x - 1)) === 0;
+  return pow2(capa) && O.hi === capa && pow2(now) && now >= 2 * capa && N.hi > capa && N.hi <= now;
 }
 
 /** Is changed word k, in the chunk at start, a method entry right after a word that now holds a GC heap
@@ -3625,8 +3632,10 @@ class RubyPageBlamer implements PageBlamer {
       const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded, shared);
       causes[k - first] = cause;
       if (off === 0 && !level && (AGING_CAUSES.has(cause) || STRING_FLAG_CAUSES.has(cause))) {
-        const also = AGING_CAUSES.has(cause) ? programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k)) : otherStringFlagsCause(ctx.L, v.oldIn(k), v.newIn(k));
-        if (also && also !== cause && !alsoCauses.includes(also)) alsoCauses.push(also);
+        const program = AGING_CAUSES.has(cause) ? programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k)) : cause;
+        // (and beside a String's own bits, what else the program wrote there: an ivar)
+        const other = program && STRING_FLAG_CAUSES.has(program) ? otherStringFlagsCause(ctx.L, v.oldIn(k), v.newIn(k)) : undefined;
+        for (const also of [program, other]) if (also && also !== cause && !alsoCauses.includes(also)) alsoCauses.push(also);
       }
       if (ownerKeys) ownerKeys[k - first] = s.slot;
     }
