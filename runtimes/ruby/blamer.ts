@@ -315,7 +315,7 @@ interface SlotWord {
   ivarsMoved: boolean;
   /** an object the child froze (FL_FREEZE set in its flags word) */
   froze: boolean;
-  /** a String made shared in the child (madeShared) */
+  /** a String made shared in the child (ctx.sharedStrings) */
   shared: boolean;
   /** a String whose bytes, an Array whose elements lay in its slot at the fork (by its fork-time flags,
    *  where they changed here) */
@@ -2575,12 +2575,11 @@ function inSweptChunk(ctx: Context, addr: number): boolean {
  *  child (so no object died: the owner is alive and released the chunk itself), the cause of what the
  *  child's mallocs put there since: the owner's change that freed it (a Hash's ar_table freed as it became
  *  an st_table, a buffer moved as it grew or as a freeze shrank it), as CHUNK_CONTENT_RULES says of the
- *  owner's data; else undefined. (After a GC, a dead object's slot refilled by one of its type looks the
- *  same: QA found 19,805 words of garbage_reuse.rb's dead Arrays' chunks taken for mutation.array.) Not alloc.malloc, memory free at the
- *  fork: fixtures/ruby/hash_convert.rb (3.1.2, 20,000 preloaded Hashes given a ninth key in the child, GC
- *  disabled): 331,813 words
- *  of the freed ar_tables' chunks, ~900 pages a child, which 3.3+ (whose tables were not freed) blamed
- *  on mutation.hash. */
+ *  owner's data; else undefined. Not alloc.malloc, memory free at the fork: fixtures/ruby/hash_convert.rb
+ *  (3.1.2, 20,000 preloaded Hashes given a ninth key in the child, GC disabled), 331,813 words of the
+ *  freed ar_tables' chunks, ~900 pages a child, which 3.3+ (whose tables were not freed) blamed on
+ *  mutation.hash. (After a GC, a dead object's slot refilled by one of its type looks the same: QA found
+ *  19,805 words of garbage_reuse.rb's dead Arrays' chunks taken for mutation.array that way.) */
 function releasedByOwnerCause(ctx: Context, addr: number): string | undefined {
   if (ctx.gcRuns > 0) return undefined;
   const f = ctx.glibc.fork;
@@ -3609,7 +3608,7 @@ class RubyPageBlamer implements PageBlamer {
         shapeChanged = !!s && !!ctx.L?.shapeInFlags && shapeMoved(flags.old(s.slot), flags.now(s.slot));
         ivarsMoved = !!s && s.type === T.OBJECT && unembedded(flags.old(s.slot), flags.now(s.slot));
         froze = !!s && frozeNow(flags.old(s.slot), flags.now(s.slot));
-        shared = !!s && s.type === T.STRING && madeShared(ctx.L, flags.old(s.slot), flags.now(s.slot));
+        shared = !!s && ctx.sharedStrings.has(s.slot);
         embedded = !!s && (s.type === T.STRING || s.type === T.ARRAY) && ownsNoChunk(ctx.L, flags.old(s.slot)?.lo ?? FL.user1);
         // a fork-time object the child freed or replaced (not one its compaction moved: that one lived),
         // or promoted (its flags word changed: the page holds that write, not a silent aging)
