@@ -1325,19 +1325,19 @@ def _run_workload():
 
 def _wait_for_release(pids):
     """The parent tells cowscope the pids and waits. On release, when cowscope goes away (EOF), or on
-    any error, every child still alive is killed and all are reaped; then the parent leaves."""
+    any error, every child still alive is killed and all are reaped; then the parent leaves. What it
+    writes from the last fork on copies the children's pages (copied-by-parent): the pids are formatted
+    here, not with json, and the release is looked for in the bytes read, not parsed."""
     try:
-        _report("forked", twin=pids[0], children=pids[1:], workloadRegistered=_state["workload"] is not None)
         fd = int(CONFIG["fd"])
-        buf = b""
+        data = b'{"event":"forked","pid":%d,"twin":%d,"children":[%s],"workloadRegistered":%s}\n' % (
+            os.getpid(), pids[0], ",".join(map(str, pids[1:])).encode(), b"false" if _state["workload"] is None else b"true")
+        while data:
+            data = data[os.write(fd, data):]
         while True:
             data = os.read(fd, 4096)
-            if not data:
+            if not data or b'"release"' in data:
                 break
-            buf += data
-            if any(json.loads(line or "{}").get("cmd") == "release" for line in buf.split(b"\n")[:-1]):
-                break
-            buf = buf.split(b"\n")[-1]
     finally:
         for pid in pids:
             try:
