@@ -1334,9 +1334,13 @@ def _wait_for_release(pids):
             os.getpid(), pids[0], ",".join(map(str, pids[1:])).encode(), b"false" if _state["workload"] is None else b"true")
         while data:
             data = data[os.write(fd, data):]
+        seen = b""
         while True:
-            data = os.read(fd, 4096)
-            if not data or b'"release"' in data:
+            data = os.read(fd, 64)  # a small bytes: a pymalloc block, where 4096 split a malloc chunk
+            if not data:
+                break
+            seen = seen[-16:] + data  # (a read may end inside the word)
+            if b'"release"' in seen:
                 break
     finally:
         for pid in pids:

@@ -588,10 +588,12 @@ module Cowscope
     # wait_readable before sysread: a read that blocks fails with EINTR when a child ends, and the
     # retry's exception would allocate.
     def read_release(io, buffer)
+      seen = ''
       loop do
         io.wait_readable
         io.sysread(RELEASE_READ, buffer)
-        return if buffer.include?('"release"')
+        seen = seen[-16..].to_s + buffer # (a read may end inside the word)
+        return if seen.include?('"release"')
       end
     rescue EOFError
       nil
