@@ -254,8 +254,7 @@ module Cowscope
     # every child still alive is killed and all are reaped, and the parent leaves without running at_exit
     # handlers again. Not real: the run before the forks (run_fork_sequence), which returns.
     def announce_and_wait(input, output, sibling, pids, real)
-      # workloadRegistered: after the strategy, as a custom step may register it
-      output.syswrite(%({"event":"forked","pid":#{Process.pid},"twin":#{pids.first},"children":[#{pids.drop(1).join(',')}],"heapAllocatableBytes":#{@heap_allocatable_bytes},"workloadRegistered":#{!@workload.nil?},"heapMapWriter":#{sibling}}\n))
+      output.syswrite(%({"event":"forked","pid":#{Process.pid},#{forked_fields(pids.first, pids.drop(1), sibling)}}\n))
       read_release(input, @release_buffer)
     ensure
       if real
@@ -583,6 +582,12 @@ module Cowscope
       counts[2] = gc.stat(:total_allocated_objects)
     end
 
+
+    # The `forked` message's fields (JSON), the pids and what the strategy left. workloadRegistered: after
+    # the strategy, as a custom step may register it.
+    def forked_fields(twin, children, sibling)
+      %("twin":#{twin},"children":[#{children.join(',')}],"heapAllocatableBytes":#{@heap_allocatable_bytes},"workloadRegistered":#{!@workload.nil?},"heapMapWriter":#{sibling})
+    end
 
     # Reads io until cowscope's release (the one command it sends after the fork) or its end.
     # wait_readable before sysread: a read that blocks fails with EINTR when a child ends, and the
