@@ -687,9 +687,9 @@ for (const { ruby, version } of RUBIES)
 // found 72-203 pages a child unknown (3.3.8/3.4.5). Held on words, which the layout does not move: each
 // class's slot (its method table pointer; 3.3+ more) and its table's moved entries, 2 words a class at
 // least (3.1.2: 1,000 and 1,038; 3.4.5: 4,000 in the slots). The pages on which mutation.class is the
-// main cause went from 111-204 to 83-85 on 3.1.2 when the agent's own code before the fork changed
-// (session 57), the same 1,161 pages touched: the classes' tables lie beside call caches and chunks the
-// child allocated, whose words outnumber them on most pages.
+// main cause were 111 and 204 in two runs of one build on 3.1.2 (a CI run: 84; 83-85 with other agent
+// code before the fork), the same 1,161 pages touched: the classes' tables lie beside call caches and
+// chunks the child allocated, whose words outnumber them on most pages.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} prepend_classes: a class's tables changed by prepend are mutation.class, no unknown`, () => {
     const { row, summary } = fixtureChild(ruby, 'prepend_classes.rb');
@@ -1172,8 +1172,8 @@ for (const { ruby, version } of RUBIES.filter((r) => r.version.startsWith('3.1.'
 // alloc.transient (gc, promote: 285 pages here, 128 before). On 3.1 each of the 8,000 slots' buffer
 // pointers is alloc.transient (exactly 8,000 words), and so are the new buffers' words where malloc put
 // them in chunks free at the fork (18,000-19,000 more). Held on words: the pages where it is the main
-// cause were 251-252 and 201-208 with two versions of the agent's code before the fork (session 57),
-// the same ~600 pages touched, beside gc.promote-next's flags words.
+// cause were 251-252 here, 199 in a CI run and 201-208 with other agent code before the fork, the same
+// ~600 pages touched, beside gc.promote-next's flags words.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} young_ivars: buffers a GC moves as it promotes fork-time objects are no ivar added`, () => {
     const { row, summary } = fixtureChild(ruby, 'young_ivars.rb');

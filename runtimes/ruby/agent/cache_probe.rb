@@ -31,10 +31,13 @@ module Cowscope
       super
     end
 
-    # `forked` names the probe apart from the children (none in the parent's run before the forks).
-    def forked_fields(twin, children, sibling)
-      *children, probe = children
-      %(#{super(twin, children, sibling)},"cacheProbe":#{probe || 'null'})
+    # `forked` names the probe apart from the children.
+    def report(event, **fields)
+      if event == 'forked'
+        *children, probe = fields[:children]
+        fields = fields.merge(children: children, cacheProbe: probe)
+      end
+      super
     end
   end
 

@@ -31,7 +31,6 @@
 # `cowscope inspect MASTER` finds it there. Cowscope.fork_point and Cowscope.workload stay no-ops, so an
 # app may call them unconditionally. Standard library only.
 
-require 'io/wait'
 require 'json'
 require 'objspace'
 
@@ -231,45 +230,22 @@ module Cowscope
       @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
       @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
       @heap_allocatable_bytes = stat[:heap_allocatable_pages] ? stat[:heap_allocatable_pages] * @heap_page_bytes : stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
-      # What the parent runs after the forks (tell cowscope the pids, wait for the release) copies the
-      # children's pages wherever it writes (copied-by-parent): a call site run for the first time fills
-      # its cache, a read mallocs its buffer. So the same code runs twice, through the same call sites:
-      # first before the forks, on a pipe of its own with a release in it, then after them, on the channel.
-      reader, writer = IO.pipe
-      writer.syswrite(RELEASE_LINE)
-      @release_buffer = String.new(capacity: RELEASE_READ)
-      [[reader, writer, false], [channel, channel, true]].each do |input, output, real|
-        if real
-          reader.close
-          writer.close
-          sibling = fork_heap_map(CONFIG.fetch('heapMap'))
-          pids = fork_family(Integer(CONFIG.fetch('children')))
-        end
-        announce_and_wait(input, output, sibling || 0, pids || [0], real)
-      end
-    end
-
-    # Tells cowscope the pids (written without JSON.generate, which allocates more), then waits for the
-    # release; at the release, when cowscope goes away (EOF, or the report itself fails) or on any error,
-    # every child still alive is killed and all are reaped, and the parent leaves without running at_exit
-    # handlers again. Not real: the run before the forks (run_fork_sequence), which returns.
-    def announce_and_wait(input, output, sibling, pids, real)
-      output.syswrite(%({"event":"forked","pid":#{Process.pid},#{forked_fields(pids.first, pids.drop(1), sibling)}}\n))
-      read_release(input, @release_buffer)
-    ensure
-      if real
-        flush_output
+      sibling = fork_heap_map(CONFIG.fetch('heapMap'))
+      pids = fork_family(Integer(CONFIG.fetch('children')))
+      begin
+        report('forked', twin: pids.first, children: pids.drop(1), heapAllocatableBytes: @heap_allocatable_bytes,
+                          workloadRegistered: !@workload.nil?, # after the strategy: a custom step may register it
+                          heapMapWriter: sibling)
+      rescue Exception # rubocop:disable Lint/RescueException -- nothing forked may outlive a failure
         release([sibling, *pids])
-        exit!(0)
+        raise
       end
+      wait_for_release([sibling, *pids])
     end
 
     # A strategy is one or more named steps joined by +, applied in order. Each step returns its label
     # (what really ran, e.g. "warmup (emulated)" on a Ruby without Process.warmup).
     STRATEGY_STEPS = %w[none gc nakayoshi compact warmup coderange promote trim prewarm custom].freeze
-    # Bytes the waiting parent reads at a time (wait_for_release), into a buffer made before the forks.
-    RELEASE_READ = 256
-    RELEASE_LINE = %({"cmd":"release"}\n)
 
     def apply_strategy(spec)
       started = monotonic
@@ -583,25 +559,18 @@ module Cowscope
     end
 
 
-    # The `forked` message's fields (JSON), the pids and what the strategy left. workloadRegistered: after
-    # the strategy, as a custom step may register it.
-    def forked_fields(twin, children, sibling)
-      %("twin":#{twin},"children":[#{children.join(',')}],"heapAllocatableBytes":#{@heap_allocatable_bytes},"workloadRegistered":#{!@workload.nil?},"heapMapWriter":#{sibling})
-    end
-
-    # Reads io until cowscope's release (the one command it sends after the fork) or its end.
-    # wait_readable before sysread: a read that blocks fails with EINTR when a child ends, and the
-    # retry's exception would allocate.
-    def read_release(io, buffer)
-      seen = ''
+    # The parent waits. On `release`, when cowscope goes away (EOF, or the
+    # report itself fails), or on any error, every child still alive is killed and all are reaped; then
+    # the parent leaves without running at_exit handlers again.
+    def wait_for_release(pids)
       loop do
-        io.wait_readable
-        io.sysread(RELEASE_READ, buffer)
-        seen = seen[-16..].to_s + buffer # (a read may end inside the word)
-        return if seen.include?('"release"')
+        line = channel.gets
+        break if line.nil? || JSON.parse(line)['cmd'] == 'release'
       end
-    rescue EOFError
-      nil
+    ensure
+      flush_output
+      release(pids)
+      exit!(0)
     end
 
     # Kills every process of the family still alive, and reaps them all.
