@@ -608,6 +608,21 @@ for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
     assert.ok(row('same-value.unknown').pages <= 3, summary);
   });
 
+// fixtures/ruby/method_missing_define.rb under --strategy prewarm: 2,000 methods method_missing defined in
+// the parent's run of the workload, called again with public_send in the child. Each call misses the VM's
+// global call-cache table and marks its method entry cached again, the same value (3.3.8: first written by
+// gccct_method_search_slowpath). QA: 266 pages of method.cached, and the prewarmed run predicted prewarm to
+// save 316 pages where prewarm had made the children copy 151 pages more than none's. Held where the
+// writer is named so (3.3); 3.4.5's is rb_vm_search_method_slowpath, every call site's first call too.
+for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby) && r.version.startsWith('3.3.')))
+  test(`Ruby ${version} method_missing_define: method entries marked cached again by calls through public_send are icache.call-store, which no prewarm removes`, () => {
+    const { row, summary, remedies } = fixtureChild(ruby, 'method_missing_define.rb', ['--strategy', 'prewarm']);
+    assert.ok(row('icache.call-store').pages >= 200, summary);
+    assert.ok(row('method.cached').pages <= 10, summary);
+    const prewarm = remedies.find((r) => r.strategy === 'prewarm')?.pages ?? 0;
+    assert.ok(prewarm <= 100, `prewarm predicted ${prewarm} pages after a prewarm: ${summary}`);
+  });
+
 // fixtures/ruby/hash_rebuild.rb: a 40,000-entry Hash cleared and filled again with the same keys in the
 // child. Its bins come back with the indexes they held: same-value pages, first written by memset (3.3.8's
 // 512 KiB of bins, 127 pages) or by st.c rebuilding the table into chunks free at the fork (3.4.5, glibc's

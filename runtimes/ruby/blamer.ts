@@ -2401,6 +2401,14 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // called them all (QA, 3.4.5): 128 of 132 pages of method.cached (the pages held method entries too),
   // prewarm predicted to save 616K where it saved 120K.
   { cause: 'icache.call-store', writer: /^vm_callee_setup_arg$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  // Such a call whose method the VM's global call-cache table (a fixed number of slots, hashed by class and
+  // method name) no longer held makes a new call cache, which marks the method entry cached again
+  // (METHOD_ENTRY_CACHED_SET: the bit was set): with more methods called so than the table holds, every
+  // call does, in every worker, prewarmed or not. Found on workers calling 2,000 methods with public_send
+  // (QA, 3.3.8): after a prewarm, 266 pages of method.cached first written by gccct_method_search_slowpath,
+  // 4 words changed, and the prewarmed run predicted prewarm to save 316 pages; prewarm had made the
+  // children copy 151 pages more than none's.
+  { cause: 'icache.call-store', writer: /^gccct_method_search_slowpath$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
   // A match raises the Regexp's use count (usecnt, in its slot) and lowers it after: the same value back.
   // Found on workers matching 20,000 preloaded Regexps once each (QA, 3.3.8/3.4.5): 274-286 pages of
   // same-value.unknown a child, first written by rb_reg_onig_match, and 83-90 of method.cached (the pages
