@@ -327,6 +327,7 @@ function run(c: Checker, v: unknown, known: (path: string, pid: number) => void)
     ...(m.allocatedSteady !== undefined ? { allocatedSteady: perChild('allocatedSteady') } : {}),
     ...(m.heapAllocatableBytesAtFork !== undefined ? { heapAllocatableBytesAtFork: c.int(`${p}.heapAllocatableBytesAtFork`, m.heapAllocatableBytesAtFork, 0, SAFE) } : {}),
     ...(m.heapGrownBytes !== undefined ? { heapGrownBytes: perChild('heapGrownBytes') } : {}),
+    ...(m.gcOff !== undefined ? { gcOff: perChild('gcOff') } : {}),
     ...(m.cacheProbe !== undefined ? { cacheProbe: c.int(`${p}.cacheProbe`, m.cacheProbe, 1, 2 ** 22) } : {}),
   };
 }

@@ -100,6 +100,8 @@ export interface RunInfo {
    *  captures */
   heapAllocatableBytesAtFork?: number;
   heapGrownBytes?: number[];
+  /** per child (Ruby): 1 where its GC was off as the workload ended (GC.disable); absent in older captures */
+  gcOff?: number[];
   /** per child: pymalloc blocks its automatic collections freed (Python; what gc.disable() would keep) */
   gcFreedBlocks?: number[];
   /** per child (Python): the collections among gcRuns the collector started itself (not gc.collect()),

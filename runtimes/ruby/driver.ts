@@ -190,7 +190,7 @@ const AGENT_EVENTS: Record<string, Record<string, Check>> = {
   strategy: { name: str(TEXT), label: str(TEXT), seconds, steps: arrayOf(record({ name: str(64), label: str(TEXT), seconds }), 1000) },
   heap_map: { path: str(TEXT), seconds, bytes: int(0) },
   forked: { twin: int(1), children: arrayOf(int(1), 64), heapAllocatableBytes: optional(int(0)), workloadRegistered: optional((v) => typeof v === 'boolean'), cacheProbe: optional(int(1)), heapMapWriter: optional(int(1)) },
-  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcCompactions: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)) },
+  done: { requests: optional(int(0)), requestMarks: optional(arrayOf(int(0), 2 * (REQUEST_MARKS + 1))), gcRuns: optional(int(0)), gcFullRuns: optional(int(0)), gcMarks: optional(int(0)), gcCompactions: optional(int(0)), gcFreedBlocks: optional(int(0)), gcAutoRuns: optional(int(0)), gcWindows: optional(arrayOf(int(0), 2 * GC_WINDOWS)), gcWindowsUntil: optional(int(0)), allocated: optional(int(0)), allocatedSteady: optional(int(0)), heapGrownBytes: optional(int(0)), gcOff: optional(int(0, 1)) },
   error: { error: str(64 * 1024), where: optional(str(64 * 1024)), heapMapWriter: optional((v) => v === true) },
   exited: { status: int(-(2 ** 31), 2 ** 31 - 1), where: optional(str(64 * 1024)) },
 };
@@ -334,6 +334,8 @@ export class RubySession {
   readonly allocated = new Map<number, { all: number; steady: number }>();
   /** the bytes of GC heap the child added (the Ruby agent reports it) */
   readonly heapGrown = new Map<number, number>();
+  /** 1: the child's GC was off as its workload ended (GC.disable; the Ruby agent reports it) */
+  readonly gcOff = new Map<number, number>();
   /** the bytes of GC heap the program could still add at the fork before a GC had to run (Ruby) */
   heapAllocatableAtFork: number | undefined;
   /** a Cowscope.workload block (cowscope.workload function) was registered when the children were
@@ -899,6 +901,7 @@ export class RubySession {
       if (done.gcCompactions !== undefined) this.gcCompactions.set(done.pid, Number(done.gcCompactions));
       if (done.allocated !== undefined && done.allocatedSteady !== undefined) this.allocated.set(done.pid, { all: Number(done.allocated), steady: Number(done.allocatedSteady) });
       if (done.heapGrownBytes !== undefined) this.heapGrown.set(done.pid, Number(done.heapGrownBytes));
+      if (done.gcOff !== undefined) this.gcOff.set(done.pid, Number(done.gcOff));
       if (done.gcFreedBlocks !== undefined) this.gcFreedBlocks.set(done.pid, Number(done.gcFreedBlocks));
       if (done.gcAutoRuns !== undefined) this.gcAutoRuns.set(done.pid, Number(done.gcAutoRuns));
       if (Array.isArray(done.gcWindows) && done.gcWindows.length % 2 === 0)

@@ -471,13 +471,18 @@ module Cowscope
       # GC.count counts a GC when it starts: one whose marking is under way now is left out only if it
       # started here (a GC under way at the fork, still marking, was counted before the go: -1 before).
       runs = gc.count - gc_at_go
+      # Whether the workload left the GC off (GC.disable): GC.enable says, and turns it on, so it goes off
+      # again at once; with it on (the usual case) nothing is written. Only with it off does a prewarm's
+      # garbage stay uncollected in a parent that ran the workload (cowscope's prewarm effects).
+      gc_off = gc.enable
+      gc.disable if gc_off
       marks = runs > 0 && gc.latest_gc_info(:state) == :marking ? runs - 1 : runs
       # Written without JSON.generate: the child should do as little as possible after its workload.
       # gcFullRuns: the major GCs among gcRuns (a minor GC marks an old object only when remembered);
       # gcMarks: the GCs whose marking ran from start to end in the child, each of which aged every young
       # object it kept (not one under way at the fork, nor a major GC's incremental marking under way now);
       # gcCompactions: the compactions among them (GC.compact, GC.auto_compact), which move objects.
-      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{runs + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{marks},"gcCompactions":#{gc.stat(:compact_count) - @gc_compactions},"heapGrownBytes":#{grown < 0 ? 0 : grown}#{counts}}\n))
+      channel.syswrite(%({"event":"done","pid":#{process.pid},"requests":#{@requests_served || 0},"requestMarks":[#{(@request_marks || []).join(',')}],"gcRuns":#{runs + (@gc_busy_at_fork ? 1 : 0)},"gcFullRuns":#{gc.stat(:major_gc_count) - @gc_majors_at_fork},"gcMarks":#{marks},"gcCompactions":#{gc.stat(:compact_count) - @gc_compactions},"heapGrownBytes":#{grown < 0 ? 0 : grown},"gcOff":#{gc_off ? 1 : 0}#{counts}}\n))
       process.kill(:STOP, process.pid) # quiescent while cowscope reads us; cowscope kills us after
       status = 0
     rescue Exception => e # rubocop:disable Lint/RescueException -- report anything, then leave
