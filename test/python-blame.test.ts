@@ -233,6 +233,19 @@ for (const { python, version } of PYTHONS) {
     assert.ok(blameRow(child, 'py.mutation.buffer').words <= 100, summary);
   });
 
+  // fixtures/python/unlink_neighbors.py: 30,000 lists and 30,000 slotted instances made alternately, the
+  // lists dropped in the child (no collection): each list's free unlinks it from the collector's list and
+  // rewrites its neighbours' GC links, two words an instance. QA found them py.gc.link (589-591 pages a
+  // child), which freeze was predicted to save, where it saved 2 and -1 pages (3.11, 3.12).
+  test(`Python ${version} unlink_neighbors: GC links a freed neighbour's unlinking rewrote are py.gc.unlink, which freeze is not said to save`, () => {
+    const { child, summary } = fixtureChild(python, version, 'unlink_neighbors.py');
+    const row = blameRow(child, 'py.gc.unlink');
+    assert.ok(row.words >= 59_000 && row.words <= 60_100 && row.pages >= 580, summary);
+    assert.ok(blameRow(child, 'py.gc.link').words <= 100, summary);
+    const freeze = child.remedies.find((r: { strategy: string }) => r.strategy === 'freeze')?.pages ?? 0;
+    assert.ok(freeze <= 10, `freeze predicted to save ${freeze} pages; ${summary}`);
+  });
+
   // fixtures/python/block_reuse.py: 20,000 preloaded strs replaced by dicts and 20,000 slotted instances by
   // strs; on 3.12+ each new object lies in the block a freed one left (3.11's strs take 80-byte blocks, so
   // the dicts go elsewhere). Before: py.obmalloc.free 472 pages, ~219,000 words a child (3.12, 3.13);
