@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import type { RunChild, RunReport } from '../analyzers/run-report';
 import type { InspectReport } from '../analyzers/inspect-report';
 import type { ClassCounts } from '../analyzers/sharing';
-import { StrategyRuns, compareReport, unmodelledChanges } from '../analyzers/compare';
+import { StrategyRuns, compareReport, predictionCheck, unmodelledChanges } from '../analyzers/compare';
 import { renderRunText } from '../cli/render/run-text';
 import { renderInspectText } from '../cli/render/inspect-text';
 import { renderPrometheus, renderWatchCurve, renderWatchSample } from '../cli/render/inspect-live';
@@ -409,6 +409,25 @@ function bootedStrategy(name: string, perRun: [number, number[]][]): StrategyRun
   return s;
 }
 
+test("compare: a prediction is checked against the children's own writes, not the pages the parent wrote after the fork", () => {
+  // none's children copied 1000 pages, 10 of them written by the parent after the fork; gc's 400, 40 by
+  // its parent: 600 pages less over all, 630 of the children's own, which is what a prediction of 630
+  // pages is checked against
+  const withParent = (s: StrategyRuns, byParent: number) => {
+    for (const c of s.reports.flatMap((x) => x.children)) {
+      c.pages.copied -= byParent;
+      c.pages.copiedByParent = byParent;
+    }
+    return s;
+  };
+  const r = compareReport([withParent(strategy('none', [[1000]]), 10), withParent(strategy('gc', [[400]]), 40)], 8);
+  const gc = r.strategies.find((s) => s.name === 'gc')!;
+  assert.is(gc.savedPerChild, 600 * PS);
+  assert.is(gc.ownSavedPerChild, 630 * PS);
+  assert.is(r.strategies.find((s) => s.name === 'none')!.ownCopiedPerChild, 990 * PS);
+  assert.equal(predictionCheck({ ...gc, sameBoot: null, predictedSavedPerChild: 630 * PS }, r.strategies.find((s) => s.name === 'none')!)?.gap, 0);
+});
+
 test('compare: predictions checked on the runs that booted alike; a miss over 10% flagged in the text', () => {
   const none = bootedStrategy('none', [[200, [1200]], [179, [1000]], [179, [1010]]]);
   const gc = bootedStrategy('gc', [[200, [1150]], [200, [1160]], [179, [990]]]);
@@ -426,7 +445,7 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   // pages, 3 runs of the two at either size: the larger) it saves 50
   assert.is(of('gc').savedPerChild, -140 * PS);
   const facts = (runs: number, major: number | null) => ({ childGcs: { runs, major }, heapPagesAtFork: 750 });
-  assert.equal(of('gc').sameBoot, { heapPages: 200, noneRuns: 1, runs: 2, predictedSavedPerChild: 0, savedPerChild: 50 * PS, gc: { strategy: facts(3, 1), none: facts(3, 1) } });
+  assert.equal(of('gc').sameBoot, { heapPages: 200, noneRuns: 1, runs: 2, predictedSavedPerChild: 0, savedPerChild: 50 * PS, ownSavedPerChild: 50 * PS, gc: { strategy: facts(3, 1), none: facts(3, 1) } });
   // prewarm removes object.id, all of none's pages: 1000 predicted from the runs of 179 heap pages, 700 measured there
   assert.equal(of('prewarm').sameBoot, {
     heapPages: 179,
@@ -434,6 +453,7 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
     runs: 1,
     predictedSavedPerChild: 1000 * PS,
     savedPerChild: 700 * PS,
+    ownSavedPerChild: 700 * PS,
     gc: { strategy: { childGcs: { runs: 1, major: 0 }, heapPagesAtFork: 900 }, none: facts(3, 1) },
   });
   assert.is(of('none').sameBoot, null);
@@ -450,7 +470,7 @@ test('compare: predictions checked on the runs that booted alike; a miss over 10
   assert.ok(text.split('\n').includes(notes[0]), notes[0]);
   // sizes within 2% are one boot state (a boot's last GCs leave a page more or less): 428 and 429 together
   const near = compareReport([bootedStrategy('none', [[428, [1000]], [429, [1010]], [600, [1300]]]), bootedStrategy('gc', [[429, [900]], [600, [1290]]])], 8);
-  assert.equal(near.strategies.find((s) => s.name === 'gc')!.sameBoot, { heapPages: 429, noneRuns: 2, runs: 1, predictedSavedPerChild: 0, savedPerChild: 100 * PS, gc: { strategy: facts(0, null), none: facts(0, null) } });
+  assert.equal(near.strategies.find((s) => s.name === 'gc')!.sameBoot, { heapPages: 429, noneRuns: 2, runs: 1, predictedSavedPerChild: 0, savedPerChild: 100 * PS, ownSavedPerChild: 100 * PS, gc: { strategy: facts(0, null), none: facts(0, null) } });
   // the reasons said are those of the runs checked: none's runs of another boot (a larger heap at the
   // fork) are not held against the strategy (it said "946 heap pages at the fork against none's 930",
   // none's median over all its runs, where none's run of the same boot had 946)
