@@ -61,7 +61,7 @@ export async function gatherRun(
     ...(session.heapGrown.size && session.heapAllocatableAtFork !== undefined
       ? { heapGrownBytes: session.children.map((c) => session.heapGrown.get(c) ?? 0), heapAllocatableBytesAtFork: session.heapAllocatableAtFork }
       : {}),
-    ...(session.gcOff?.size ? { gcOff: session.children.map((c) => session.gcOff!.get(c) ?? 0) } : {}),
+    ...(session.gcOff.size ? { gcOff: session.children.map((c) => session.gcOff.get(c) ?? 0) } : {}),
     ...(session.gcFreedBlocks.size ? { gcFreedBlocks: session.children.map((c) => session.gcFreedBlocks.get(c) ?? 0) } : {}),
     ...(session.gcAutoRuns.size ? { gcAutoRuns: session.children.map((c) => session.gcAutoRuns.get(c) ?? 0) } : {}),
     ...(session.cacheProbe ? { cacheProbe: session.cacheProbe } : {}),
