@@ -374,7 +374,7 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // from zero there is the value it computes once, as in a malloc'd one (CHUNK_RULES' object.data-cache).
   // Found on 20,000 preloaded Times asked for their year in the child (3.3.8, 3.4.5): 442-447 pages of
   // mutation.data, which 3.1 (its data malloc'd) blamed on object.data-cache.
-  { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && onlySetsBits(s.O, s.N) && isProgramSlot(s) },
+  { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && filledOnce(s.L, s.O, s.N) && isProgramSlot(s) },
   // A String the child froze: String#freeze resizes its buffer to its length first (rb_str_resize: the
   // capacity, and the pointer where realloc moved it). QA: 30,000 preloaded Strings of 100 bytes made
   // with capacity 400, frozen in the child (3.1.2): 409 pages string.coderange-cleared (the capacity
@@ -1006,7 +1006,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // that only gained bits with it (QA: 10,000 preloaded Digest::SHA256 fed 100 bytes each, the buffer's
   // words filled from zero beside the new hash state, 355-437 pages a child object.data-cache, whose
   // prewarm would not keep the child from feeding them again).
-  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && onlySetsBits(c.O, c.N) && !c.ctx.rewrittenChunks.has(c.start) },
+  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && filledOnce(c.ctx.L, c.O, c.N) && !c.ctx.rewrittenChunks.has(c.start) },
   { cause: 'mutation.data', when: (c) => isProgramData(c.ctx, c.start) },
   // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
   // bins and entries pointers): the same inserts as the table's bins and entries.
@@ -1182,6 +1182,10 @@ const smallPair = (w: Word): boolean => w.lo < 1 << 20 && w.hi < 1 << 20;
 
 /** Did the word only gain bits (a field filled in from zero, a flag set)? */
 const onlySetsBits = (O: Word, N: Word): boolean => ((O.lo & ~N.lo) | (O.hi & ~N.hi)) === 0 && (O.lo !== N.lo || O.hi !== N.hi);
+/** A field of an object's data filled on first use: it only gained bits (from zero), or held nil, the unset
+ *  field (3.1's Time keeps its zone nil until asked: the zone String's address may lack nil's bit 3, so
+ *  by bits alone its word was mutation.data in about half of the runs, 20,000 words of time_fields.rb). */
+const filledOnce = (L: RubyLayout | undefined, O: Word, N: Word): boolean => onlySetsBits(O, N) || (!!L && isNil(L, O) && !isNil(L, N));
 
 /** What a malloc'd chunk an object points to is, by the object's type (the only out-of-slot data of each). */
 const CHUNK_FIELDS: Record<number, string> = {
