@@ -15,7 +15,7 @@ import type { Capture, CaptureMeta, ChildWriters, FaultTracing, HeapMap, PageDif
 import type { MemoryTotals, Vma } from './procfs-parse';
 import type { HeapObjects } from './probe';
 import type { Ranges, RubyStructures } from '../runtimes/ruby/discover';
-import type { Pools, PythonStructures } from '../runtimes/python/discover';
+import type { FreeSpace, Pools, PythonStructures } from '../runtimes/python/discover';
 import { TYPE_BASES, type PythonHeapMap } from '../runtimes/python/heap-map';
 import type { MallocChunks } from '../allocators/glibc/chunks';
 
@@ -653,6 +653,20 @@ function columns<T extends Record<string, TypedName>>(c: Checker, p: string, v: 
   return out;
 }
 
+/** Free pymalloc memory (runtimes/python/discover.ts FreeSpace); blockSize is absent in captures made
+ *  before it was kept. */
+function freeSpace(c: Checker, p: string, v: unknown): FreeSpace {
+  const m = c.obj(p, v);
+  const cols = columns(c, p, m, { page: 'Float64Array', bytes: 'Float64Array' }, 'page');
+  const blockSize = c.optional(`${p}.blockSize`, m.blockSize, (q, x) => {
+    const sizes = c.typed(q, x, 'Uint16Array');
+    c.length(q, sizes, cols.page.length, `one per entry of ${p}.page`);
+    c.elements(q, sizes, 0, 512, 16, 'a pool block size (0: an empty pool)');
+    return sizes;
+  });
+  return { ...cols, ...(blockSize ? { blockSize } : {}), meanBlock: c.nonNegative(`${p}.meanBlock`, m.meanBlock) };
+}
+
 function pools(c: Checker, p: string, v: unknown): Pools {
   return columns(c, p, v, { start: 'Float64Array', blockSize: 'Uint16Array', nextOffset: 'Uint16Array' }, 'start');
 }
@@ -726,10 +740,7 @@ function python(c: Checker, v: unknown): PythonStructures {
     ...(m.deadBlocks !== undefined ? { deadBlocks: columns(c, `${p}.deadBlocks`, { start: m.deadBlocks }, { start: 'Float64Array' }, 'start').start } : {}),
     ...(m.freeSpace !== undefined
       ? {
-          freeSpace: {
-            ...columns(c, `${p}.freeSpace`, m.freeSpace, { page: 'Float64Array', bytes: 'Float64Array' }, 'page'),
-            meanBlock: c.nonNegative(`${p}.freeSpace.meanBlock`, c.obj(`${p}.freeSpace`, m.freeSpace).meanBlock),
-          },
+          freeSpace: freeSpace(c, `${p}.freeSpace`, m.freeSpace),
         }
       : {}),
   };

@@ -58,6 +58,9 @@ export interface ChildCollections {
 export interface FreeSpace {
   page: Float64Array;
   bytes: Float64Array;
+  /** the block size of the pool a page lies in, 0 for a pool with no block in use (pymalloc carves an
+   *  empty pool again for whichever size class needs one); absent in captures made before it was kept */
+  blockSize?: Uint16Array;
   /** bytes in use / blocks in use, over every pool */
   meanBlock: number;
 }
@@ -177,7 +180,13 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
   });
   const h = readWords(pid, head);
   const free = new Map<number, number>();
-  const add = (page: number, bytes: number) => free.set(page, (free.get(page) ?? 0) + bytes);
+  // a page lies in one pool: its block size, or 0 for an empty pool (a free pool of its arena)
+  const sizeOf = new Map<number, number>();
+  const emptyPools = new Set<number>();
+  const add = (page: number, bytes: number, blockSize: number) => {
+    free.set(page, (free.get(page) ?? 0) + bytes);
+    sizeOf.set(page, emptyPools.has(page - (page % POOL.size)) ? 0 : blockSize);
+  };
   let usedBytes = 0;
   let usedBlocks = 0;
   const walk: { base: number; blockSize: number; steps: number }[] = [];
@@ -188,11 +197,12 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
     const count = Number(h.words[3 * i] & 0xffffffffn);
     usedBytes += count * v.blockSize;
     usedBlocks += count;
+    if (!count) emptyPools.add(b);
     // never carved: from nextoffset to the last whole block
-    for (let a = b + v.nextOffset; a + v.blockSize <= b + POOL.size; a += v.blockSize) add(a - (a % pageSize), v.blockSize);
+    for (let a = b + v.nextOffset; a + v.blockSize <= b + POOL.size; a += v.blockSize) add(a - (a % pageSize), v.blockSize, v.blockSize);
     walk.push({ base: b, blockSize: v.blockSize, steps: Math.floor((POOL.size - POOL.header) / v.blockSize) });
   });
-  walkFreeLists(pid, walk, (a, blockSize) => add(a - (a % pageSize), blockSize));
+  walkFreeLists(pid, walk, (a, blockSize) => add(a - (a % pageSize), blockSize, blockSize));
   const pages = [...free.keys()].sort((a, b) => a - b);
   // only resident pages: a page the process never touched is new memory in a child, not a copy
   const starts: number[] = [];
@@ -204,7 +214,12 @@ export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): F
   // the runs' pages in order are the sorted pages, one pagemap entry each
   const flags = pages.length ? readPagemap(pid, Float64Array.from(starts), Float64Array.from(ends)).flags : new Uint16Array();
   const keep = pages.filter((_, i) => flags[i] & PageFlag.present);
-  return { page: Float64Array.from(keep), bytes: Float64Array.from(keep, (p) => free.get(p)!), meanBlock: usedBlocks ? usedBytes / usedBlocks : 0 };
+  return {
+    page: Float64Array.from(keep),
+    bytes: Float64Array.from(keep, (p) => free.get(p)!),
+    blockSize: Uint16Array.from(keep, (p) => sizeOf.get(p)!),
+    meanBlock: usedBlocks ? usedBytes / usedBlocks : 0,
+  };
 }
 
 /** The fork-time image's part: its pools and malloc chunks on the copied pages (the children's lists
