@@ -62,10 +62,17 @@ export function savedPages(sets: CauseSet[], strategy: string, effects: StepEffe
 }
 
 /** Pages the strategy would save net of what its steps cost: savedPages less every step's costed
- *  pages (negative when the steps cost more than they save). */
-export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number }[], strategy: string, effects: StepEffects[] = []): number {
+ *  pages (negative when the steps cost more than they save); a cost two of its steps share, once. */
+export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number; shared?: string }[], strategy: string, effects: StepEffects[] = []): number {
   const steps = strategy.split('+');
-  return savedPages(sets, strategy, effects) - costs.filter((c) => steps.includes(c.step)).reduce((n, c) => n + c.pages, 0);
+  const counted = new Set<string>();
+  let cost = 0;
+  for (const c of costs) {
+    if (!steps.includes(c.step) || (c.shared !== undefined && counted.has(c.shared))) continue;
+    if (c.shared !== undefined) counted.add(c.shared);
+    cost += c.pages;
+  }
+  return savedPages(sets, strategy, effects) - cost;
 }
 
 /** Per remedy step, the pages it would save net of what it costs (netSavedPages), most first (steps that

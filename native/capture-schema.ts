@@ -727,6 +727,25 @@ function python(c: Checker, v: unknown): PythonStructures {
     heapStart: c.address(`${p}.heapStart`, m.heapStart),
     tcacheKey: c.str(`${p}.tcacheKey`, m.tcacheKey),
     childChunks: perChild(`${p}.childChunks`, m.childChunks, 'chunks', (q, x) => chunks(c, q, x)) as PythonStructures['childChunks'],
+    ...(m.garbageSpace !== undefined
+      ? {
+          garbageSpace: ((q: string) => {
+            const g = columns(c, q, m.garbageSpace, { page: 'Float64Array', bytes: 'Float64Array', blockSize: 'Uint16Array' }, 'page');
+            c.elements(`${q}.blockSize`, g.blockSize, 0, 512, 16, 'a pymalloc size class (0: a pool the collection empties)');
+            return g;
+          })(`${p}.garbageSpace`),
+        }
+      : {}),
+    ...(m.childNewBlocks !== undefined
+      ? {
+          childNewBlocks: perChild(`${p}.childNewBlocks`, m.childNewBlocks, 'blocks', (q, x) => {
+            const b = columns(c, q, x, { blockSize: 'Uint16Array', blocks: 'Float64Array' }, 'blockSize');
+            c.elements(`${q}.blockSize`, b.blockSize, 16, 512, 16, 'a pymalloc size class');
+            c.elements(`${q}.blocks`, b.blocks, 0, SAFE);
+            return b;
+          }) as PythonStructures['childNewBlocks'],
+        }
+      : {}),
     ...(m.liveCollections !== undefined
       ? {
           liveCollections: c.arr(`${p}.liveCollections`, m.liveCollections).map((e, i) => {

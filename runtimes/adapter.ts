@@ -82,6 +82,9 @@ export interface StepCost {
   step: Remedy;
   pages: number;
   why: string;
+  /** the action the cost comes of, where more than one step takes it (CPython's gc and freeze steps both
+   *  collect first): a strategy of several such steps counts it once */
+  shared?: string;
 }
 
 /** Fork-time map of the runtime's heap, as the agent wrote it. */

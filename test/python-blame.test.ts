@@ -377,6 +377,45 @@ for (const { python, version } of PYTHONS) {
     assert.ok(validateCaptureDocument(doc, 'older.cow').python!.freeSpace, 'a capture from before blockSize was kept loads');
   });
 
+  // fixtures/python/garbage_refill.py: 40,000 list-dict cycles garbage at the fork, a child keeping 40,000
+  // new ones. The capture keeps the garbage's pages a collection before the fork would leave free in the
+  // parent (most leave with their arenas) and the blocks the child put in pools of its own; gc and freeze
+  // each cost the share of the former the latter fill, once for gc+freeze.
+  test(`Python ${version} garbage_refill: gc and freeze cost the garbage's pages the child's new blocks would fill, counted once for both`, () => {
+    const save = path.join(tmp.dir, `garbage_refill-${version}.cow`);
+    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'garbage_refill.py')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    const capture = loadCapture(save);
+    const garbage = capture.python!.garbageSpace!;
+    const made = capture.python!.childNewBlocks!.find((c) => c.pid === child.pid)!.blocks;
+    // 40,000 lists and dicts (and their ints and keys tables): ~200,000 blocks the child made room for
+    const blocks = Array.from(made.blocks).reduce((a, b) => a + b, 0);
+    assert.ok(blocks >= 160_000, `${version}: ${blocks} blocks in pools the child made`);
+    // 40,000 cycles of ~350 bytes span ~3,400 pages; what is left is a small part of them, and most of it
+    // emptied pools (block size 0)
+    assert.ok(garbage.page.length > 0 && garbage.page.length < 1500, `${version}: ${garbage.page.length} pages of garbage left`);
+    const costs = child.costs.filter((c: { step: string }) => c.step === 'gc' || c.step === 'freeze');
+    assert.equal(costs.map((c: { step: string }) => c.step).sort(), ['freeze', 'gc'], JSON.stringify(child.costs));
+    const cost = costs[0].pages;
+    assert.ok(cost > 0 && cost <= garbage.page.length, `${version}: cost ${cost} of ${garbage.page.length} pages left`);
+    assert.ok(costs.every((c: { shared?: string; pages: number }) => c.shared === 'collect' && c.pages === cost), JSON.stringify(costs));
+    // garbageSpace and childNewBlocks: a block size that is no class, a count of another length, refused
+    // naming the field; a capture without them loads
+    const doc = JSON.parse(zlib.gunzipSync(fs.readFileSync(save)).toString('utf8'));
+    const py = doc.capture.python;
+    const sizes = new Uint16Array(new Uint8Array(Buffer.from(py.garbageSpace.blockSize.base64, 'base64')).buffer);
+    sizes[0] = 24;
+    py.garbageSpace.blockSize.base64 = Buffer.from(sizes.buffer).toString('base64');
+    assert.throws(() => validateCaptureDocument(doc, 'bad.cow'), /capture\.python\.garbageSpace\.blockSize\[0\]/);
+    delete py.garbageSpace;
+    py.childNewBlocks[0].blocks.blocks.base64 = Buffer.from(Float64Array.of(1).buffer).toString('base64');
+    assert.throws(() => validateCaptureDocument(doc, 'bad.cow'), /capture\.python\.childNewBlocks\[0\]\.blocks\.blocks: has 1 elements?, must have \d+/);
+    delete py.childNewBlocks;
+    assert.ok(validateCaptureDocument(doc, 'older.cow').python, 'a capture from before they were kept loads');
+  });
+
   // fixtures/python/at_fork.py, two causes of known size: an at-fork handler rewrites a preloaded 64 KiB
   // bytearray with new random bytes in every child (as the random module reseeds its Random), and the
   // workload sets a byte in each of 2,000 preloaded 4 KiB bytearrays. The handler's words were the

@@ -540,6 +540,22 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
   assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
 });
 
+test('costs two steps share (both collect) count once in a strategy of both, each step\'s own cost in full', () => {
+  const sets = [{ causes: ['py.gc.traverse'], pages: 10 }];
+  const costs = [
+    { step: 'gc', pages: 4, why: 'refill', shared: 'collect' },
+    { step: 'freeze', pages: 4, why: 'refill', shared: 'collect' },
+    { step: 'disable', pages: 3, why: 'kept garbage' },
+  ];
+  // py.gc.traverse: freeze removes it (the catalog), gc does not
+  assert.is(netSavedPages(sets, costs, 'gc'), -4);
+  assert.is(netSavedPages(sets, costs, 'freeze'), 10 - 4);
+  assert.is(netSavedPages(sets, costs, 'gc+freeze'), 10 - 4);
+  assert.is(netSavedPages(sets, costs, 'freeze+disable'), 10 - 4 - 3);
+  // without the shared key two steps' costs add up
+  assert.is(netSavedPages(sets, costs.map(({ shared: _, ...c }) => c), 'gc+freeze'), 10 - 8);
+});
+
 test("a GC before the fork: what the child put in new heap pages before its first GC refills the slots it freed", () => {
   const pagesOf = (effects: { step: string; refilled?: { pages: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.pages]));
   // 40 OS pages grown before the first GC; the child's sweep freed 1.6M of garbage over 780 pages

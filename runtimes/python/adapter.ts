@@ -27,9 +27,10 @@ function attachParent(capture: Capture, map: HeapMapSource, reference: { pid: nu
   capture.python = discoverPythonParent(heap, reference, capture.diffs ?? [], capture.meta.pageSize, capture.run !== undefined);
 }
 
-/** The rest: each child's own pools and chunks, and, against a live map, its collections. */
-function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }[]): void {
-  Object.assign(capture.python!, discoverPythonChildren(capture.python!, withPages(capture, children), capture.meta.pageSize));
+/** The rest: each child's own pools and chunks (in a controlled run, the blocks in pools it made, against
+ *  the twin: what gc would cost), and, against a live map, its collections. */
+function attachChildren(capture: Capture, children: { pid: number; vmas: Vma[] }[], reference: { pid: number }): void {
+  Object.assign(capture.python!, discoverPythonChildren(capture.python!, withPages(capture, children), capture.meta.pageSize, capture.run ? reference.pid : undefined));
   const at = capture.python!.map.gcCounters;
   if (!capture.run && at) capture.python!.liveCollections = children.flatMap((c) => liveCollectionsOf(c.pid, at));
 }
@@ -55,11 +56,11 @@ export const pythonAdapter: RuntimeAdapter = {
   strategySteps: PYTHON_STRATEGY_STEPS,
   attach(capture: Capture, map: HeapMapSource, reference: { pid: number; vmas: Vma[] }, children: { pid: number; vmas: Vma[] }[]): void {
     attachParent(capture, map, reference);
-    attachChildren(capture, children);
+    attachChildren(capture, children, reference);
   },
   parts: {
     parent: async (capture, map, reference) => attachParent(capture, map, reference),
-    rest: async (capture, _map, _reference, children) => attachChildren(capture, children),
+    rest: async (capture, _map, reference, children) => attachChildren(capture, children, reference),
   },
   present: (capture) => !!capture.python && capture.runtime?.name === 'python',
   notes(capture: Capture, blames: ChildBlame[]): string[] {

@@ -26,6 +26,12 @@ export interface PythonHeapMap {
   /** per buffer: 1 where its owner was garbage at the fork (STATE.garbage), so it was too (absent in
    *  captures made before the agent found the garbage) */
   garbageBuffers?: Uint8Array;
+  /** the pymalloc memory a full collection at the fork would free (the garbage objects' blocks and
+   *  the buffers they own, up to pymalloc's 512 bytes), per page of every page, kept or not: the free
+   *  blocks a collection before the fork (gc, freeze) would leave in the parent's pools, which a child's
+   *  allocations of their size class then fill. blockSize: the class of the blocks on the page (absent
+   *  in captures made before it was recorded) */
+  garbageSpace?: { page: Float64Array; bytes: Float64Array; blockSize: Uint16Array };
   /** interpreter state ranges (RANGE_KINDS), sorted by start */
   ranges: { start: Float64Array; bytes: Float64Array; kind: Uint8Array };
   /** objects in the whole map, and the permanent generation's size at the fork (gc.freeze) */
@@ -52,6 +58,8 @@ export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'se
 /** typecache: the type attribute cache in the interpreter state; interned: the interned strings' dict
  *  and its keys table (no object of the map refers to them); datastack: a chunk of the frame stack (3.11+) */
 export const RANGE_KINDS = ['typecache', 'interned', 'datastack'] as const;
+/** pymalloc's largest block and its alignment (the size classes: 16, 32, ... 512) */
+const PYMALLOC = { largest: 512, alignment: 16 } as const;
 
 /** Does [lo, hi) touch one of the sorted pages? */
 function touches(pages: Float64Array, pageSize: number, lo: number, hi: number): boolean {
@@ -69,6 +77,11 @@ function touches(pages: Float64Array, pageSize: number, lo: number, hi: number):
 
 function sortedBy<T extends { [k: string]: number }>(rows: T[], key: keyof T): T[] {
   return rows.sort((x, y) => x[key] - y[key]);
+}
+
+function garbageSpaceOf(bytes: Map<number, number>, blockSize: Map<number, number>): NonNullable<PythonHeapMap['garbageSpace']> {
+  const pages = [...bytes.keys()].sort((a, b) => a - b);
+  return { page: Float64Array.from(pages), bytes: Float64Array.from(pages, (p) => bytes.get(p)!), blockSize: Uint16Array.from(pages, (p) => blockSize.get(p)!) };
 }
 
 /** Every line of a file, read in chunks (a map of millions of objects is larger than one string may be). */
@@ -105,6 +118,18 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
   const ranges: { start: number; bytes: number; kind: number }[] = [];
   // every object garbage at the fork, kept or not: a kept buffer's owner may lie on no page of interest
   const garbage = new Set<number>();
+  // the pymalloc blocks of the garbage, by page: bytes, and the page's block size (a page lies in one pool)
+  const garbageBytes = new Map<number, number>();
+  const garbageClass = new Map<number, number>();
+  const addGarbage = (start: number, n: number) => {
+    const size = Math.ceil(n / PYMALLOC.alignment) * PYMALLOC.alignment;
+    if (size > PYMALLOC.largest) return;
+    for (let a = start; a < start + size; a = a - (a % pageSize) + pageSize) {
+      const page = a - (a % pageSize);
+      garbageBytes.set(page, (garbageBytes.get(page) ?? 0) + Math.min(start + size, page + pageSize) - a);
+      garbageClass.set(page, size);
+    }
+  };
   let total = 0;
   let frozen = 0;
   let frozenAtStart = 0;
@@ -139,7 +164,10 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
         const state = Number(f[4]);
         if (!(addr > 0) || !(size > 0) || size > 2 ** 40 || f.length !== 6) malformed++;
         else {
-          if (state & STATE.garbage) garbage.add(addr);
+          if (state & STATE.garbage) {
+            garbage.add(addr);
+            addGarbage(addr - pre, pre + size);
+          }
           if (keep(addr - pre, addr + size)) objs.push({ addr, pre, size, state, type: Number(f[5]) });
         }
         break;
@@ -155,8 +183,13 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
         const start = parseInt(f[1], 16);
         const n = Number(f[2]);
         const kind = BUFFER_KINDS.indexOf(f[3] as (typeof BUFFER_KINDS)[number]);
+        const owner = parseInt(f[4], 16);
         if (!(start > 0) || !(n > 0) || kind < 0) malformed++;
-        else if (keep(start, start + n)) bufs.push({ start, bytes: n, kind, owner: parseInt(f[4], 16) });
+        else {
+          // (an object's buffers follow its own line)
+          if (garbage.has(owner)) addGarbage(start, n);
+          if (keep(start, start + n)) bufs.push({ start, bytes: n, kind, owner });
+        }
         break;
       }
       case 'R': {
@@ -204,6 +237,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
     code: { start: Float64Array.from(code, (c) => c.start), bytes: Float64Array.from(code, (c) => c.bytes) },
     buffers: { start: Float64Array.from(bufs, (b) => b.start), bytes: Float64Array.from(bufs, (b) => b.bytes), kind: Uint8Array.from(bufs, (b) => b.kind), owner: Float64Array.from(bufs, (b) => b.owner) },
     garbageBuffers: Uint8Array.from(bufs, (b) => (garbage.has(b.owner) ? 1 : 0)),
+    garbageSpace: garbageSpaceOf(garbageBytes, garbageClass),
     ranges: { start: Float64Array.from(ranges, (r) => r.start), bytes: Float64Array.from(ranges, (r) => r.bytes), kind: Uint8Array.from(ranges, (r) => r.kind) },
     total,
     frozen,
