@@ -8,12 +8,12 @@ import type { Capture, PageDiffs } from '../../native/capture';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { RangeCursor, SortedCursor, Word, WordValues, findRange, indexOf, isZero, lastAtOrBelow, num, wordAddresses } from '../../blame/words';
 import type { Remedy } from '../../blame/catalog';
-import { CW, ChunkWords, GlibcView, MALLOC_WRITERS, binSorted, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, someFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CW, ChunkWords, GlibcView, MALLOC_WRITERS, binSorted, chunkWords, classifyChunkWords, glibcView, onlyFreeAtFork, someFreeAtFork, trimReleases, unsampledSortOf } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { forkPathCopied, forkPathKeptBytes, forkWroteWord } from '../../analyzers/fork-path';
-import { FirstFault, childTrace, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
+import { FirstFault, childTrace, exactFirstWriterOf, firstFaultOf, inCollection, sourceName } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import type { FreeSpace, GarbageSpace, NewBlocks, Pools, PythonStructures } from './discover';
 import { BUFFER_KINDS, PythonHeapMap, RANGE_KINDS, STATE, TYPE_BASES } from './heap-map';
@@ -48,6 +48,8 @@ interface Context {
   forkWrote: (addr: number) => boolean;
   /** the first write of a copied page (fault tracing), undefined where not seen */
   firstFault: (page: number) => FirstFault | undefined;
+  /** a page with no fault sampled in a child whose trace lost samples and shows a sort (unsampledSortOf) */
+  unsampledSort: (g: GlibcView, page: number) => boolean;
   /** could the collector have written at this time (ns from the continue, fault tracing's clock)? */
   inCollection: (ns: number) => boolean;
   /** the pools' free blocks at the fork, ascending (undefined: not recorded) */
@@ -543,7 +545,7 @@ const IDENTICAL_RULES: { cause: string; when: (p: IdenticalPage) => boolean }[] 
   // copied the page too, with the parent's bytes) or in the child (a malloc wrote it first), as in Ruby's
   // table. QA: 40,000 malloc'd blocks of 1,100 bytes freed at the end of the preload, 16,400 pages a child
   // (3.12: fork.atfork; 3.11, whose child's mallocs sorted them: alloc.malloc)
-  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), exactWriter(p)) },
+  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), exactWriter(p), p.ctx.unsampledSort(p.ctx.glibc, p.page)) },
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // Objects whose fields the program stored back as they were, named by the store that wrote first (or,
   // with no name, by objects no count of which a read changes), ahead of the counts raised and dropped
@@ -732,6 +734,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     forkPathKept: forkPathKeptBytes(capture, ref),
     forkWrote: forkWroteWord(capture),
     firstFault: firstFaultOf(capture, diffs.pid),
+    unsampledSort: unsampledSortOf(childTrace(capture, diffs.pid), exactFirstWriterOf(capture, diffs.pid), capture.meta.pageSize),
     inCollection: (ns) => inCollection(childTrace(capture, diffs.pid), ns),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
     freeBlocks: py.freeBlocks,

@@ -18,11 +18,11 @@ import type { Vma } from '../../native/procfs-parse';
 import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
-import { exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
+import { childTrace, exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
-import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, inHeapGrowth, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases } from '../../allocators/glibc/rules';
+import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, inHeapGrowth, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases, unsampledSortOf } from '../../allocators/glibc/rules';
 import { mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { ChunkOwners, RubyStructures } from './discover';
@@ -162,6 +162,8 @@ export interface Context {
   /** the same where named exactly (.symtab), clone suffixes stripped: rules that tell one runtime function
    *  from another (an exported symbol before the instruction says nothing of which static one ran) */
   exactWriter: (page: number) => string | undefined;
+  /** a page with no fault sampled in a child whose trace lost samples and shows a sort (unsampledSortOf) */
+  unsampledSort: (g: GlibcView, page: number) => boolean;
   /** the native library of the program (a C extension, a library it wraps) that first wrote a copied
    *  page: its file, if one did (blame/native-writer.ts) */
   nativeWriter: (page: number) => string | undefined;
@@ -2147,7 +2149,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // or that a malloc wrote first. Found on 30,000 Strings frozen in the parent just before the fork (3.4.5:
   // their buffers shrunk, 20,000 remainders left unsorted): 4,970 pages fork.atfork a child, which no step
   // removed.
-  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), p.ctx.exactWriter(p.page)) },
+  { cause: 'malloc.bin-sort', when: (p) => binSorted(p.ctx.glibc, p.page, p.pageSize, p.ctx.forkPathKept(p.page), p.ctx.exactWriter(p.page), p.ctx.unsampledSort(p.ctx.glibc, p.page)) },
   // The twin, which ran nothing but fork's child side, holds its own copy too (exact tier).
   { cause: 'fork.atfork', when: (p) => p.ctx.forkPathCopied(p.page) },
   // A store of the program that left the bytes as they were (h[k] = v and a[i] = a[i] again, a Struct
@@ -2995,6 +2997,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     forkPathKept: forkPathKeptBytes(capture, ref),
     firstWriter: firstWriterName(capture, diffs.pid),
     exactWriter: exactFirstWriterOf(capture, diffs.pid),
+    unsampledSort: unsampledSortOf(childTrace(capture, diffs.pid), exactFirstWriterOf(capture, diffs.pid), capture.meta.pageSize),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
     rememberBits,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
