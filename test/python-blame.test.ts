@@ -97,6 +97,17 @@ function fixtureChild(python: string, version: string, fixture: string): { r: Sp
   return { r, child, summary: `${version}: ${blameSummary(child.blame)}` };
 }
 
+/** A run of the fixture with one child, saved: the capture file, the child's report, the capture. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function savedRun(python: string, version: string, fixture: string): { save: string; child: any; capture: Capture } {
+  const save = path.join(tmp.dir, `${fixture}-${version}.cow`);
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)]);
+  assert.is(r.status, 0, r.stderr);
+  const child = JSON.parse(r.stdout).children[0];
+  assertTotals(child);
+  return { save, child, capture: loadCapture(save) };
+}
+
 /** fixtureChild, with the fixture's ground truth (what it writes to COWSCOPE_FIXTURE_OUT: a line each, split
  *  at spaces) and the cause of every changed word of the child (causesOfWords of the run's capture). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -387,12 +398,7 @@ for (const { python, version } of PYTHONS) {
   // cost counts only the free pages of the classes the child allocates (before: all, 6,721 pages a child
   // on 3.11, where disable saved 25).
   test(`Python ${version} free_other_class: disable's cost leaves out free memory of size classes the child does not allocate`, () => {
-    const save = path.join(tmp.dir, `free_other_class-${version}.cow`);
-    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'free_other_class.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const capture = loadCapture(save);
+    const { save, child, capture } = savedRun(python, version, 'free_other_class.py');
     const free = capture.python!.freeSpace!;
     const of336 = free.blockSize!.filter((b) => b === 336).length;
     assert.ok(of336 >= 6000, `${version}: ${of336} free pages of 336-byte blocks at the fork`);
@@ -421,12 +427,7 @@ for (const { python, version } of PYTHONS) {
   // parent (most leave with their arenas) and the blocks the child put in pools of its own; gc and freeze
   // each cost the share of the former the latter fill, once for gc+freeze.
   test(`Python ${version} garbage_refill: gc and freeze cost the garbage's pages the child's new blocks would fill, counted once for both`, () => {
-    const save = path.join(tmp.dir, `garbage_refill-${version}.cow`);
-    const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, 'garbage_refill.py')]);
-    assert.is(r.status, 0, r.stderr);
-    const child = JSON.parse(r.stdout).children[0];
-    assertTotals(child);
-    const capture = loadCapture(save);
+    const { save, child, capture } = savedRun(python, version, 'garbage_refill.py');
     const garbage = capture.python!.garbageSpace!;
     const made = capture.python!.childNewBlocks!.find((c) => c.pid === child.pid)!.blocks;
     // 40,000 lists and dicts (and their ints and keys tables): ~200,000 blocks the child made room for
