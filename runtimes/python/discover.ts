@@ -263,11 +263,6 @@ function freeSpaceOf(pid: number, pools: PoolHeads, pageSize: number): FreeSpace
   };
 }
 
-/** Every pool of the process, its blocks in use, and the pages with free blocks (freeSpaceOf). */
-export function discoverFreeSpace(pid: number, vmas: Vma[], pageSize: number): FreeSpace {
-  return freeSpaceOf(pid, readPoolHeads(pid, vmas), pageSize);
-}
-
 /** The garbage's pages (the map's garbageSpace) that a collection before the fork would leave as free
  *  memory of the parent. A pool whose blocks in use are all garbage empties (its pages then serve any
  *  size class: block size 0 here), and pymalloc gives an arena back to the system (munmap) once every
