@@ -889,10 +889,11 @@ function fixtureChild(
   const child = JSON.parse(r.stdout).children[0];
   assertTotals(child);
   const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
-  // every row (a word that moved to a small cause is the clue when a count is off)
-  const summary = child.blame.map((b: { cause: string; pages: number; words: number }) => `${b.cause} ${b.pages}p/${b.words}w`).join(', ');
-  return { row, summary, remedies: child.remedies };
+  return { row, summary: rowsSummary(child.blame), remedies: child.remedies };
 }
+
+/** Every blame row (a word that moved to a small cause is the clue when a count is off). */
+const rowsSummary = (blame: { cause: string; pages: number; words: number }[]): string => blame.map((b) => `${b.cause} ${b.pages}p/${b.words}w`).join(', ');
 
 // fixtures/ruby/dsym.rb: the workload asks for the IDs of 20,000 dynamic Symbols (Symbol#to_proc). Before,
 // the ID stored into each was mutation.unknown (no rule for a Symbol's words), the VM's own table of
@@ -941,10 +942,11 @@ for (const { ruby, version } of RUBIES)
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} send_calls: call caches stored in the VM's global call-cache table are icache.call, no container mutation`, () => {
     const { row, summary } = fixtureChild(ruby, 'send_calls.rb');
-    // The table's ~1,030 words are gone. A few words of VM bookkeeping in chunks whose owner the pointer
-    // scan does not find stay mutation.container (0-2 a child; the Ractor's and the Fiber's execution
-    // contexts, 3 more, are vm.globals now).
-    assert.ok(row('mutation.container').words <= 4, summary);
+    // The table's ~1,030 words are gone; the Ractor's and the Fiber's execution contexts (3 words) are
+    // vm.globals. The last 2-5 words were the stale object references of call-cache records the child
+    // made in memory that held dead ones, and a record's method entry it replaced (3.3.8: 5 words in a
+    // CI run, the test's bound then 4): icache.call with the record's other words, 0 in 14 runs here.
+    assert.is(row('mutation.container').words, 0, summary);
     // every method entry gets its first call cache: one word each
     assert.ok(row('method.cached').words >= 2000, summary);
     assert.ok(row('icache.call').pages > 0, summary);
@@ -1129,21 +1131,31 @@ for (const { ruby, version } of RUBIES)
 // a Puma worker's copies on a Rack app doing the same per request.
 for (const { ruby, version } of RUBIES.filter((r) => r.version.startsWith('3.1.')))
   test(`Ruby ${version} struct_tags: keys whose coderange 3.1 clears and computes again are string.coderange-cleared with no writer traced too`, () => {
-    const runs = ['--trace-faults', '--no-trace-faults'].map((flag) => {
-      const r = runCowscope(['run', '--json', flag, '--children', '1', '--', ruby, path.join(RUBY_FIXTURES, 'struct_tags.rb')]);
-      assert.is(r.status, 0, r.stderr);
-      const child = JSON.parse(r.stdout).children[0];
-      assertTotals(child);
-      const row = (id: string) => child.blame.find((b: { cause: string }) => b.cause === id) ?? { pages: 0, words: 0 };
-      return { child, row, summary: `${flag}: ${JSON.stringify(child.blame.slice(0, 6))}` };
-    });
-    const [traced, untraced] = runs;
-    assert.ok(untraced.row('same-value.unknown').pages <= 0.02 * untraced.child.pages.copied, untraced.summary);
-    assert.ok(untraced.row('string.coderange-cleared').pages > 0.2 * untraced.child.pages.copied, untraced.summary);
+    const save = path.join(tmp.dir, `struct_tags-${version}.cow`);
+    const r = runCowscope(['run', '--json', '--trace-faults', '--children', '1', '--save', save, '--', ruby, path.join(RUBY_FIXTURES, 'struct_tags.rb')]);
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    // The same capture blamed with its fault trace and without it (as live inspect or --no-trace-faults
+    // sees it): two runs copy different pages (354 and 394 coderange pages in one CI run's pair), one
+    // capture the same ones.
+    const capture = loadCapture(save);
+    const diff = capture.diffs!.find((d) => d.pid === child.pid)!;
+    const pagesOf = (cap: typeof capture) => {
+      const { perPage } = blameChild(adapterOf(cap)!, cap, diff, 0);
+      const of = (cause: string) => Array.from(perPage.addr).filter((_, i) => perPage.cause[i] === cause);
+      return { cleared: of('string.coderange-cleared'), unknown: of('same-value.unknown'), copied: perPage.addr.length };
+    };
+    const traced = pagesOf(capture);
+    const untraced = pagesOf({ ...capture, faults: undefined });
+    const summary = `${rowsSummary(child.blame)}; traced ${traced.cleared.length} coderange pages, untraced ${untraced.cleared.length}, untraced same-value.unknown ${untraced.unknown.length}`;
+    assert.ok(untraced.unknown.length <= 0.02 * untraced.copied, summary);
+    assert.ok(untraced.cleared.length > 0.2 * untraced.copied, summary);
     // where faults are traced, the writer names the same pages (within 10%)
-    if (traced.row('string.coderange-cleared').pages > 0) {
-      const [a, b] = [traced.row('string.coderange-cleared').pages, untraced.row('string.coderange-cleared').pages];
-      assert.ok(Math.abs(a - b) <= 0.1 * a, `${traced.summary} / ${untraced.summary}`);
+    if (capture.faults?.traced && traced.cleared.length > 0) {
+      const both = new Set(untraced.cleared);
+      const common = traced.cleared.filter((a) => both.has(a)).length;
+      assert.ok(common >= 0.9 * traced.cleared.length && common >= 0.9 * untraced.cleared.length, `${summary}, ${common} in both`);
     }
   });
 

@@ -1067,6 +1067,12 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // execution context: the running frame's self, the error info; the VM itself): the interpreter's state,
   // no container of the program's. Found beside the call caches above: 2-6 words a child on 3.1-3.4.
   { cause: 'vm.globals', when: (c) => isVmData(c.ctx, c.start) },
+  // Object references in a chunk that the child's other pointers there tie to a cache table
+  // (contentChunkCauses): a call-cache record (rb_class_cc_entries) the child made in memory that held a
+  // dead one, whose method entry and entries array it stored, and whose old words still pointed to slots
+  // free at the fork; or an entries array whose call cache it replaced. No container of the program's.
+  // CI (3.3.8 send_calls, 1 run in 8): 5 such words mutation.container, where a child's call sites make 2.
+  { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => isCacheTableCause(c.ctx.contentChunkCause.get(c.start)) },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   // (references into the fork-time heap: one to an object the child made on a GC heap page of its own, in
   // a chunk no rule above names (a VM table's new entry), is that allocation's, alloc.malloc below)
