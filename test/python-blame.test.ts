@@ -111,7 +111,7 @@ function savedRun(python: string, version: string, fixture: string): { save: str
 /** fixtureChild, with the fixture's ground truth (what it writes to COWSCOPE_FIXTURE_OUT: a line each, split
  *  at spaces) and the cause of every changed word of the child (causesOfWords of the run's capture). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function fixtureWords(python: string, version: string, fixture: string): { child: any; summary: string; wordCause: Map<number, string>; lines: string[][] } {
+function fixtureWords(python: string, version: string, fixture: string): { child: any; summary: string; wordCause: Map<number, string>; lines: string[][]; capture: Capture; stderr: string } {
   const save = path.join(tmp.dir, `${fixture}-${version}.cow`);
   const out = path.join(tmp.dir, `${fixture}-${version}.txt`);
   const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)], { COWSCOPE_FIXTURE_OUT: out });
@@ -121,7 +121,7 @@ function fixtureWords(python: string, version: string, fixture: string): { child
   const capture = loadCapture(save);
   const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
   const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
-  return { child, summary: `${version}: ${blameSummary(child.blame)}`, wordCause, lines };
+  return { child, summary: `${version}: ${blameSummary(child.blame)}`, wordCause, lines, capture, stderr: r.stderr };
 }
 
 for (const { python, version } of PYTHONS) {
@@ -653,13 +653,41 @@ for (const { python, version } of PYTHONS) {
   // mallocs beside its object; the heap map names them (kinds lock, filebuffer). QA found the workers'
   // acquires and writes there unknown: ~300 pages a child for 20,000 locks, ~310 for 300 files.
   test(`Python ${version} locks_files: a lock's semaphore and a file's buffer the worker writes are py.mutation.buffer`, () => {
-    const { r, child, summary } = fixtureChild(python, version, 'locks_files.py');
-    assert.match(r.stderr, /locks held: 5000, files written: 200/);
-    // a word a lock (its count, 1 to 0) and 3,000 bytes a file
-    const row = blameRow(child, 'py.mutation.buffer');
-    assert.is(row.words, 5000 + 200 * (3000 / 8), summary);
+    const { child, summary, wordCause, lines, capture, stderr } = fixtureWords(python, version, 'locks_files.py');
+    assert.match(stderr, /locks held: 5000, files written: 200/);
+    // the map's buffers of the fixture's locks (a semaphore) and files (a buffer and its lock's semaphore),
+    // by the objects' addresses the fixture wrote
+    const planted = new Set(lines.map(([, id]) => parseInt(id, 16)));
+    const b = capture.python!.map.buffers;
+    const ranges = Array.from(b.start, (start, i) => ({ start, end: start + b.bytes[i], owner: b.owner[i] })).filter((x) => planted.has(x.owner)).sort((x, y) => x.start - y.start);
+    assert.is(planted.size, 5000 + 200, summary);
+    const inPlanted = (a: number) => {
+      let [lo, hi] = [0, ranges.length - 1];
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (ranges[mid].end <= a) lo = mid + 1;
+        else if (ranges[mid].start > a) hi = mid - 1;
+        else return true;
+      }
+      return false;
+    };
+    const words = Array.from(wordCause).filter(([, cause]) => cause === 'py.mutation.buffer').map(([a]) => a);
+    // a word a lock (its count, 1 to 0) and 3,000 bytes a file; the files' own locks are released again
+    const inside = words.filter(inPlanted);
+    assert.is(inside.length, 5000 + 200 * (3000 / 8), summary);
+    // Every changed word of those buffers is theirs.
+    const others = Array.from(wordCause).filter(([a, cause]) => cause !== 'py.mutation.buffer' && inPlanted(a));
+    assert.is(others.length, 0, `${summary}: ${others.slice(0, 5).map(([a, c]) => `${a.toString(16)} ${c}`).join(', ')}`);
+    // Outside them, the interpreter's own buffers: none in ~150 runs here, but 3 CI runs of ~10 (3.11.2)
+    // counted one word more than the fixture's, whose place is not known. Printed where it lies.
+    const outside = words.filter((a) => !inPlanted(a));
+    if (outside.length) {
+      const where = outside.map((a) => { const i = Array.from(b.start).findIndex((s, j) => a >= s && a < s + b.bytes[j]); return `${a.toString(16)} in a ${i >= 0 ? `${b.bytes[i]}-byte buffer of kind ${b.kind[i]}, owner ${b.owner[i].toString(16)}` : 'no buffer'}`; });
+      process.stderr.write(`    [locks_files] ${version}: py.mutation.buffer outside the fixture's buffers: ${where.join('; ')}\n`);
+    }
+    assert.ok(outside.length <= 2, summary);
     // a page or two a buffer, and the semaphores' chunks (48 bytes each)
-    assert.ok(row.pages >= 200 + Math.floor((5000 * 48) / 4096), summary);
+    assert.ok(blameRow(child, 'py.mutation.buffer').pages >= 200 + Math.floor((5000 * 48) / 4096), summary);
     assert.ok(pagesOf(child.blame, /^(unknown|same-value\.unknown|mutation\.native)$/) <= 5, summary);
   });
 
