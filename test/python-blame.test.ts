@@ -97,31 +97,27 @@ function fixtureChild(python: string, version: string, fixture: string): { r: Sp
   return { r, child, summary: `${version}: ${blameSummary(child.blame)}` };
 }
 
-/** A run of the fixture with one child, saved: the capture file, the child's report, the capture. */
+/** A run of the fixture with one child, saved: the capture file, the child's report, the capture, and
+ *  the run's stderr (what the fixture prints). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function savedRun(python: string, version: string, fixture: string): { save: string; child: any; capture: Capture } {
+function savedRun(python: string, version: string, fixture: string, env: Record<string, string> = {}): { save: string; child: any; capture: Capture; stderr: string } {
   const save = path.join(tmp.dir, `${fixture}-${version}.cow`);
-  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)]);
+  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)], env);
   assert.is(r.status, 0, r.stderr);
   const child = JSON.parse(r.stdout).children[0];
   assertTotals(child);
-  return { save, child, capture: loadCapture(save) };
+  return { save, child, capture: loadCapture(save), stderr: r.stderr };
 }
 
-/** fixtureChild, with the fixture's ground truth (what it writes to COWSCOPE_FIXTURE_OUT: a line each, split
+/** savedRun, with the fixture's ground truth (what it writes to COWSCOPE_FIXTURE_OUT: a line each, split
  *  at spaces) and the cause of every changed word of the child (causesOfWords of the run's capture). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function fixtureWords(python: string, version: string, fixture: string): { child: any; summary: string; wordCause: Map<number, string>; lines: string[][]; capture: Capture; stderr: string } {
-  const save = path.join(tmp.dir, `${fixture}-${version}.cow`);
   const out = path.join(tmp.dir, `${fixture}-${version}.txt`);
-  const r = runCowscope(['run', '--json', '--children', '1', '--save', save, '--', python, path.join(PYTHON_FIXTURES, fixture)], { COWSCOPE_FIXTURE_OUT: out });
-  assert.is(r.status, 0, r.stderr);
-  const child = JSON.parse(r.stdout).children[0];
-  assertTotals(child);
-  const capture = loadCapture(save);
+  const { child, capture, stderr } = savedRun(python, version, fixture, { COWSCOPE_FIXTURE_OUT: out });
   const { wordCause } = causesOfWords(capture, capture.diffs!.find((d) => d.pid === child.pid)!);
   const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' '));
-  return { child, summary: `${version}: ${blameSummary(child.blame)}`, wordCause, lines, capture, stderr: r.stderr };
+  return { child, summary: `${version}: ${blameSummary(child.blame)}`, wordCause, lines, capture, stderr };
 }
 
 for (const { python, version } of PYTHONS) {
