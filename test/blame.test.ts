@@ -705,11 +705,16 @@ for (const { ruby, version } of RUBIES)
 // main cause were 111 and 204 in two runs of one build on 3.1.2 (a CI run: 84; 83-85 with other agent
 // code before the fork), the same 1,161 pages touched: the classes' tables lie beside call caches and
 // chunks the child allocated, whose words outnumber them on most pages.
+// The classes' call-cache records and their entries arrays, which the prepend freed and the child's
+// mallocs filled again (freedCacheChunks), were 171-239 words unknown on 3.3.8 (1-8 pages: a CI run 8,
+// where this allowed 5) and 62 on 3.4.5; now 0-4 words in 6 runs (3.3.8), 0 (3.1.2, 3.4.5): where a
+// record's counters word kept its value, its shape is not read.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} prepend_classes: a class's tables changed by prepend are mutation.class, no unknown`, () => {
     const { row, summary } = fixtureChild(ruby, 'prepend_classes.rb');
     assert.ok(row('mutation.class').words >= 2 * 1_000, summary);
-    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 5, `${id}: ${summary}`);
+    assert.ok(row('same-value.unknown').pages <= 5, `same-value.unknown: ${summary}`);
+    assert.ok(row('unknown').words <= 20, `unknown: ${summary}`);
   });
 
 // big_array: every element of a preloaded 100,000-element Array of numbers changed. On Debian's 3.1 its

@@ -75,6 +75,9 @@ export interface Context {
   /** fork-time call-cache records (rb_class_cc_entries, no owner) whose entries array the child moved to a
    *  chunk it allocated (freshChunkCauses): their counters are the call's too */
   grownCallCacheRecords: AddrMap<true>;
+  /** fork-time call-cache chunks no object owns that the child freed (freedCacheChunks), with the cause of
+   *  what it wrote there */
+  freedCacheChunks: AddrMap<string>;
   /** slots the child gave an object id (FL_SEEN_OBJ_ID set after the fork) */
   idSeenSlots: AddrMap<true>;
   /** slots free at the fork whose flags the child set: objects it made on fork-time heap pages */
@@ -954,6 +957,9 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'alloc.swept-chunk', when: (c) => ownerDied(c.ctx, c.start) && childInUse(c.ctx, c.start) },
   // Free in the child, or the child's heap unknown: the sweep of the owner wrote the page.
   { cause: 'gc.sweep', when: (c) => ownerDied(c.ctx, c.start) },
+  // A call-cache record or entries array the child freed as the program changed the class's methods (the
+  // cache went with them) and its mallocs reused: what they wrote there (freedCacheChunks).
+  { cause: (c) => c.ctx.freedCacheChunks.get(c.start)!, when: (c) => c.ctx.freedCacheChunks.has(c.start) },
   // 3.2+ constant-cache tracking: st_tables mapping each IC (an is_entries address) to Qtrue.
   { cause: 'icache.const', when: (c) => !c.ctx.L?.globalConstantSerial && (inIsEntries(c.ctx, c.N) || inIsEntries(c.ctx, c.O)) },
   // A Hash or Array no class owns (hidden from the program): a VM table kept as one, such as the dynamic
@@ -1498,6 +1504,68 @@ function transientMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v:
     const N = num(v.newIn(k));
     if (!(N & 7) && N > 16 && inTransientHeap(ctx, v.oldIn(k)) && !inTransientHeap(ctx, v.newIn(k))) ctx.transientMoved.set(N - 16, true);
   }
+}
+
+/** The fork-time call-cache chunks no object owns (a class's cc_tbl items point to them, a level deeper
+ *  than the owner scan reads) that the child freed, by chunk start: a record (struct rb_class_cc_entries,
+ *  3.1-3.4: capa and len, then the method entry at +8) whose method entry word now holds something else,
+ *  or its entries array (a call info, then the call cache at +8) whose first call cache is now no call
+ *  cache, where the child did not make a cache structure there again. A live record keeps its method
+ *  entry (a record is per method entry: vm_ccs_create), and a live array's call cache is replaced by
+ *  another; an array a call outgrew is moved (its record's entries pointer changed, the method entry
+ *  kept: define_in_child.rb). The VM frees both when the method entry is invalidated
+ *  (a method defined again, a module prepended: ensure_origin moves the class's methods to its origin),
+ *  and the child's mallocs fill the memory again. That is the program's change of the class where the child
+ *  ran no GC, or where it invalidated the method entry (its flags word changed). Where the child's GC
+ *  freed the method entry, the class itself was garbage (alloc.swept-chunk). Not decided here otherwise:
+ *  a GC frees the records of method entries invalidated before the fork too, as a GC there would have
+ *  (Rails, 3.1-3.4: 7-10 such chunks a worker, some refilled with request Strings). CI
+ *  (3.3.8 prepend_classes): 171-239 words of such chunks unknown, the rest of theirs vm.globals (the
+ *  counters), mutation.container and icache.call (the pointers to objects that were in them). */
+function freedCacheChunks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+  const out = new AddrMap<string>();
+  const { cw } = ctx;
+  const off = (k: number) => (cw.kind[k] === CW.CONTENT && pageBody[diffs.wordPage[k]] < 0 ? cw.off(k) : -1);
+  // entries arrays that a call moved as it outgrew them (vm_ccs_push reallocs: the old array freed), the
+  // record kept: its entries pointer changed, its method entry (the word before) did not
+  const outgrown = new AddrMap<true>();
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (off(k) === CHUNK_HEADER + 16 && !neighbourChanged(ctx, diffs, k, -1, cw.start(k))) outgrown.set(num(v.oldIn(k)) - CHUNK_HEADER, true);
+  }
+  for (let k = 0; k < diffs.wordPage.length; k++) {
+    if (off(k) !== CHUNK_HEADER + 8) continue;
+    const start = cw.start(k);
+    const was = forkImemoAt(ctx, num(v.oldIn(k))) ?? (recordShaped(ctx, diffs, v, k, start) ? IMEMO.ment : -1);
+    if (was !== IMEMO.ment && (was !== IMEMO.callcache || outgrown.has(start))) continue;
+    // (a cache structure again, a record or entries the child made there: the cache rules')
+    const now = imemoAt(ctx, num(v.newIn(k)));
+    if (now === IMEMO.ment || now === IMEMO.callcache || chunkOwnerIndex(ctx, start) >= 0) continue;
+    const cme = was === IMEMO.ment ? num(v.oldIn(k)) : 0;
+    const cause = ctx.goneSlots.has(cme) ? 'alloc.swept-chunk' : !ctx.gcRuns || ctx.newSlotFlags.get(cme) !== undefined ? 'mutation.class' : undefined;
+    if (cause) out.set(start, cause);
+  }
+  return out;
+}
+
+/** The imemo type of the object at an address at the fork (the heap map's), whatever the child made of
+ *  its slot since: -1 for an object of no imemo type or no object, undefined for a slot the map does not
+ *  list (it lists the objects of the copied pages, and every class and iseq). */
+function forkImemoAt(ctx: Context, addr: number): number | undefined {
+  if (!aligned8(addr) || bodyOf(ctx, addr) < 0) return -1;
+  const i = ctx.objIndex.at(addr);
+  const o = ctx.ruby.objects;
+  return i < 0 ? undefined : o.type[i] === T.IMEMO ? o.imemo[i] : -1;
+}
+
+/** Did changed word k (at +8 in the chunk at start, a slot's address at the fork) and the words either
+ *  side of it, changed too, read at the fork as a call-cache record: capa and len (1 <= len <= capa), the
+ *  method entry, and the entries pointer to the user start of a chunk in use? For a method entry on a page
+ *  the child did not copy, which the heap map does not list: in prepend_classes.rb (3.3.8) most records. */
+function recordShaped(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
+  if (!neighbourChanged(ctx, diffs, k, -1, start) || !neighbourChanged(ctx, diffs, k, 1, start)) return false;
+  const counts = v.oldAt(k - 1);
+  const entries = num(v.oldIn(k + 1));
+  return counts.lo >= counts.hi && counts.hi >= 1 && counts.lo <= 0x10000 && isUserStart(ctx.glibc, entries) && ctx.glibc.fork.inUse[ctx.glibc.forkAt.at(entries)] === 1;
 }
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
@@ -2958,6 +3026,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     iseqCacheCause: new AddrMap(),
     freshChunkCause: new AddrMap(),
     grownCallCacheRecords: new AddrMap(),
+    freedCacheChunks: new AddrMap(),
     ownerMemo: { start: -1, index: -1 },
     freshMemo: { start: -1, cause: '' },
     sweptMemo: { start: -1, died: false },
@@ -3442,6 +3511,7 @@ class RubyPageBlamer implements PageBlamer {
     ivarGrowth(ctx, diffs, pageBody, v);
     transientMoves(ctx, diffs, pageBody, v);
     ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
+    ctx.freedCacheChunks = freedCacheChunks(ctx, diffs, pageBody, v);
     freshMarkStacks(ctx, diffs, pageBody, v);
     const contentWords = contentWordsOf(ctx.cw, wordPage, pageBody);
     const idTables = idTableCauses(ctx, diffs, contentWords, v);
