@@ -31,17 +31,17 @@ export function groupCauseSets(perPage: string[][], releasedBy: (readonly string
 export interface StepEffects {
   step: string;
   removes: string[];
-  refilled?: { pages: number; why: string };
+  refilled?: { pages: number; share?: number; why: string };
 }
 
 /** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
  *  pages the step saves that a cause the effect removes wrote (whether the effect or the catalog has the
- *  step remove it), that many at most. */
+ *  step remove it), that many at most, or that share of them. */
 export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
   return effects.flatMap((e) => {
     if (!e.refilled?.pages) return [];
     const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
-    const pages = Math.min(only, e.refilled.pages);
+    const pages = e.refilled.share !== undefined ? Math.ceil(only * e.refilled.share) : Math.min(only, e.refilled.pages);
     return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
   });
 }

@@ -73,8 +73,9 @@ export interface StepEffect {
   removes: string[];
   why: string;
   /** up to this many of the pages the step saves that a cause in removes wrote are written again all the
-   *  same (a cost the engine counts once the pages' cause sets are known: refillCosts) */
-  refilled?: { pages: number; why: string };
+   *  same, or this share of them (a cost the engine counts once the pages' cause sets are known:
+   *  refillCosts) */
+  refilled?: { pages: number; share?: number; why: string };
 }
 
 /** Copied pages a strategy step would add to a child, and why. */

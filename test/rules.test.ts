@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, otherStringFlagsCause, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcMallocEffects, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, otherStringFlagsCause, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -538,6 +538,32 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
   assert.is(netSavedPages(sets, refillCosts(sets, [gcSweep(4)]), 'gc', [gcSweep(4)]), 6 - 4);
   // pages the step saves that the cause did not write are not refilled
   assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
+  // a share of them instead of a count: of the 6 + 2 pages that removing alloc.malloc saves, 30% (2.4: 3)
+  const malloc = (share: number) => ({ step: 'gc', removes: ['alloc.malloc'], refilled: { pages: 99, share, why: 'carved' } });
+  const mallocSets = [{ causes: ['alloc.malloc'], pages: 6 }, { causes: ['alloc.malloc', 'gc.sweep'], pages: 2 }, { causes: ['alloc.malloc', 'icache.call'], pages: 5 }];
+  assert.equal(refillCosts(mallocSets, [malloc(0.3)]), [{ step: 'gc', pages: 3, why: 'carved' }]);
+  assert.equal(refillCosts(mallocSets, [malloc(0)]), []);
+  assert.equal(refillCosts(mallocSets, [malloc(1)]), [{ step: 'gc', pages: 8, why: 'carved' }]);
+});
+
+test("a GC before the fork: the child's mallocs before its first GC take the garbage's chunks, not memory free at the fork", () => {
+  const L = layoutFor('3.3.8');
+  const shareOf = (effects: { step: string; refilled?: { share?: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.share ?? 0]));
+  // the second Rack app on 3.3.8: 4.3 MB of objects in new heap pages before the first GC, 1.8 MB of
+  // garbage chunks, 590 KB malloc'd in free memory on 214 pages: all absorbed, every step that frees it
+  const rack = gcMallocEffects(L, 4_325_376, 1_847_008, { bytes: 590_448, pages: 214 });
+  assert.equal(shareOf(rack), { gc: 0, promote: 0, compact: 0, warmup: 0, nakayoshi: 0 });
+  assert.ok(rack.every((e) => e.removes.join() === 'alloc.malloc,malloc.meta' && !e.refilled));
+  // 3.4.5: 294 KB grown before the first GC bounds it: (992 - 294) / 992 of the pages carved all the same
+  const early = gcMallocEffects(layoutFor('3.4.5'), 294_520, 590_672, { bytes: 992_288, pages: 771 });
+  assert.is(early[0].refilled!.share, (992_288 - 294_520) / 992_288);
+  assert.is(early[0].refilled!.pages, Math.ceil(771 * ((992_288 - 294_520) / 992_288)));
+  // less garbage than that: the garbage bounds it
+  assert.is(gcMallocEffects(L, 4_325_376, 100_000, { bytes: 400_000, pages: 100 })[0].refilled!.share, 0.75);
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'no room to grow: the first GC came at once (3.1.2 here)');
+  assert.equal(gcMallocEffects(L, 4_325_376, 0, { bytes: 590_448, pages: 214 }), [], 'no garbage chunk freed');
+  assert.equal(gcMallocEffects(L, 4_325_376, 1_847_008, { bytes: 0, pages: 0 }), [], 'nothing malloc\'d in free memory');
+  assert.equal(gcMallocEffects(undefined, 4_325_376, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a Ruby of unknown layout');
 });
 
 test('costs two steps share (both collect) count once in a strategy of both, each step\'s own cost in full', () => {
