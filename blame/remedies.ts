@@ -31,6 +31,9 @@ export function groupCauseSets(perPage: string[][], releasedBy: (readonly string
 export interface StepEffects {
   step: string;
   removes: string[];
+  /** causes removed only on the pages where a cause in removes is too (glibc's headers and links that an
+   *  allocation the step moves wrote with it) */
+  alongside?: string[];
   refilled?: { pages: number; share?: number; why: string };
 }
 
@@ -39,25 +42,28 @@ export interface StepEffects {
  *  step remove it), that many at most, or that share of them. */
 export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
   return effects.flatMap((e) => {
-    if (!e.refilled?.pages) return [];
+    const r = e.refilled;
+    if (!r || (r.share === undefined ? !r.pages : !r.share)) return [];
     const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
-    const pages = e.refilled.share !== undefined ? Math.ceil(only * e.refilled.share) : Math.min(only, e.refilled.pages);
-    return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
+    // (a share of a whole number of pages that is whole again, not one page more: 0.3 * 10 is 3.0000000000000004)
+    const pages = r.share !== undefined ? Math.ceil(only * r.share - 1e-9) : Math.min(only, r.pages);
+    return pages > 0 ? [{ step: e.step, pages, why: r.why }] : [];
   });
 }
 
 /** Does the strategy (e.g. "gc+promote") remove the cause: a step the catalog names for it, or a step
  *  whose effects in this child include it? */
-function removes(strategy: string, cause: string, effects: StepEffects[]): boolean {
+function removes(strategy: string, cause: string, effects: StepEffects[], pageCauses: readonly string[]): boolean {
   const remedies = causeRow(cause)?.remedies ?? [];
-  return strategy.split('+').some((step) => (remedies as string[]).includes(step) || effects.some((e) => e.step === step && e.removes.includes(cause)));
+  const byEffect = (e: StepEffects) => e.removes.includes(cause) || (!!e.alongside?.includes(cause) && pageCauses.some((c) => e.removes.includes(c)));
+  return strategy.split('+').some((step) => (remedies as string[]).includes(step) || effects.some((e) => e.step === step && byEffect(e)));
 }
 
 /** Pages the strategy would save: those all of whose causes it removes, and those a step of it releases. */
 export function savedPages(sets: CauseSet[], strategy: string, effects: StepEffects[] = []): number {
   const steps = strategy.split('+');
   let n = 0;
-  for (const s of sets) if (s.releasedBy?.some((r) => steps.includes(r)) || s.causes.every((c) => removes(strategy, c, effects))) n += s.pages;
+  for (const s of sets) if (s.releasedBy?.some((r) => steps.includes(r)) || s.causes.every((c) => removes(strategy, c, effects, s.causes))) n += s.pages;
   return n;
 }
 

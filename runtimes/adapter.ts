@@ -72,9 +72,12 @@ export interface StepEffect {
   step: Remedy;
   removes: string[];
   why: string;
+  /** causes removed only on the pages where a cause in removes is too (glibc's headers and links that an
+   *  allocation the step moves wrote with it) */
+  alongside?: string[];
   /** up to this many of the pages the step saves that a cause in removes wrote are written again all the
-   *  same, or this share of them (a cost the engine counts once the pages' cause sets are known:
-   *  refillCosts) */
+   *  same, or, where share is given, that share of them (a cost the engine counts once the pages' cause
+   *  sets are known: refillCosts) */
   refilled?: { pages: number; share?: number; why: string };
 }
 

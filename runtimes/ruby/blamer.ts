@@ -1515,11 +1515,12 @@ function transientMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v:
  *  another; an array a call outgrew is moved (its record's entries pointer changed, the method entry
  *  kept: define_in_child.rb). The VM frees both when the method entry is invalidated
  *  (a method defined again, a module prepended: ensure_origin moves the class's methods to its origin),
- *  and the child's mallocs fill the memory again. That is the program's change of the class where the child
- *  ran no GC, or where it invalidated the method entry (its flags word changed). Where the child's GC
- *  freed the method entry, the class itself was garbage (alloc.swept-chunk). Not decided here otherwise:
- *  a GC frees the records of method entries invalidated before the fork too, as a GC there would have
- *  (Rails, 3.1-3.4: 7-10 such chunks a worker, some refilled with request Strings). CI
+ *  and the child's mallocs fill the memory again (the chunk in use in the child's walk). That is the
+ *  program's change of the class where the child ran no GC, or where it invalidated the method entry
+ *  (METHOD_ENTRY_INVALIDATED set in its changed flags word). Not decided here otherwise: a GC frees the
+ *  records of method entries invalidated before the fork too, as a GC there would have (Rails, 3.1-3.4:
+ *  7-10 such chunks a worker, some refilled with request Strings), and an entries array's record is not
+ *  known. CI
  *  (3.3.8 prepend_classes): 171-239 words of such chunks unknown, the rest of theirs vm.globals (the
  *  counters), mutation.container and icache.call (the pointers to objects that were in them). */
 function freedCacheChunks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
@@ -1540,12 +1541,22 @@ function freedCacheChunks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
     // (a cache structure again, a record or entries the child made there: the cache rules')
     const now = imemoAt(ctx, num(v.newIn(k)));
     if (now === IMEMO.ment || now === IMEMO.callcache || chunkOwnerIndex(ctx, start) >= 0) continue;
-    const cme = was === IMEMO.ment ? num(v.oldIn(k)) : 0;
-    const cause = ctx.goneSlots.has(cme) ? 'alloc.swept-chunk' : !ctx.gcRuns || ctx.newSlotFlags.get(cme) !== undefined ? 'mutation.class' : undefined;
-    if (cause) out.set(start, cause);
+    // (the memory in use again: a chunk the child freed and left free holds glibc's links there)
+    if (!ctx.glibc.child || !childInUse(ctx, start)) continue;
+    if (!ctx.gcRuns || (was === IMEMO.ment && invalidatedInChild(ctx, num(v.oldIn(k))))) out.set(start, 'mutation.class');
   }
   return out;
 }
+
+/** Is the object at addr a method entry the child invalidated: its flags word changed, METHOD_ENTRY_INVALIDATED
+ *  set now (not an entry aged, or marked cached by a call: other bits of the same word)? */
+function invalidatedInChild(ctx: Context, addr: number): boolean {
+  const now = ctx.newSlotFlags.get(addr);
+  return now !== undefined && (now & FL.typeMask) === T.IMEMO && imemoTypeOf(now) === IMEMO.ment && (now & METHOD_ENTRY_INVALIDATED) !== 0;
+}
+
+/** METHOD_ENTRY_INVALIDATED (IMEMO_FL_USER4, bit 21; FL.mentCached holds it with METHOD_ENTRY_CACHED) */
+const METHOD_ENTRY_INVALIDATED = 0x200000;
 
 /** The imemo type of the object at an address at the fork (the heap map's), whatever the child made of
  *  its slot since: -1 for an object of no imemo type or no object, undefined for a slot the map does not
@@ -1562,10 +1573,12 @@ function forkImemoAt(ctx: Context, addr: number): number | undefined {
  *  method entry, and the entries pointer to the user start of a chunk in use? For a method entry on a page
  *  the child did not copy, which the heap map does not list: in prepend_classes.rb (3.3.8) most records. */
 function recordShaped(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, start: number): boolean {
-  if (!neighbourChanged(ctx, diffs, k, -1, start) || !neighbourChanged(ctx, diffs, k, 1, start)) return false;
+  if (ctx.cw.size(k) > 48 || !neighbourChanged(ctx, diffs, k, -1, start) || !neighbourChanged(ctx, diffs, k, 1, start)) return false;
   const counts = v.oldAt(k - 1);
-  const entries = num(v.oldIn(k + 1));
-  return counts.lo >= counts.hi && counts.hi >= 1 && counts.lo <= 0x10000 && isUserStart(ctx.glibc, entries) && ctx.glibc.fork.inUse[ctx.glibc.forkAt.at(entries)] === 1;
+  const entries = num(v.oldIn(k + 1)) - CHUNK_HEADER;
+  const g = ctx.glibc;
+  const f = g.forkAt.at(entries);
+  return counts.lo >= counts.hi && counts.hi >= 1 && counts.lo <= 0x10000 && f >= 0 && g.fork.start[f] === entries && g.fork.inUse[f] === 1;
 }
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
@@ -3372,9 +3385,11 @@ export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, 
  *  have copied all the same, and leave the memory free at the fork alone. After its first GC the two
  *  children malloc alike. The capture does not time the mallocs: those before the first GC are taken to
  *  be no more than the bytes of objects the child put in new heap pages then (growthBytes, as
- *  gcRefillEffects takes them), nor than the garbage's chunks. Those steps save the pages of both causes,
- *  but the share of the child's mallocs in memory free at the fork (child.bytes, on child.pages pages)
- *  beyond that, which carve it as before: that share of those pages, refilled. Found on the second Rack
+ *  gcRefillEffects takes them), nor than the garbage's chunks. Those steps save the pages of alloc.malloc,
+ *  and malloc.meta where it is beside it (not glibc's own pages: the tcache, the links of the child's
+ *  frees), but the share of the child's mallocs in memory free at the fork (child.bytes) beyond that,
+ *  which carve it as before: that share of those pages, refilled (child.pages: a bound, as counts of
+ *  refilled pages are). Found on the second Rack
  *  app (240 requests, --no-aslr, one child each): gc saved 157 of the 214 pages of {alloc.malloc,
  *  malloc.meta} and {alloc.malloc} where none was predicted, its prediction 9% of none's copies short
  *  (3.3.8: 4.3 MB of objects in new heap pages before the first GC, 1.8 MB of garbage chunks, 590 KB
@@ -3387,9 +3402,10 @@ export function gcMallocEffects(L: RubyLayout | undefined, growthBytes: number, 
   const pages = Math.ceil(child.pages * share);
   return causeRow('gc.sweep')!.remedies.map((step) => ({
     step,
-    removes: ['alloc.malloc', 'malloc.meta'],
+    removes: ['alloc.malloc'],
+    alongside: ['malloc.meta'],
     why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs before its first GC take instead of the memory free at the fork`,
-    ...(beyond ? { refilled: { pages, share, why: `${beyond} of the ${child.bytes} bytes this child malloc'd in memory free at the fork came after its first GC or beyond the garbage's chunks, and carve it all the same (${Math.round(100 * share)}%: ${pages} of the ${child.pages} pages they took)` } } : {}),
+    ...(beyond ? { refilled: { pages, share, why: `${beyond} of the ${child.bytes} bytes this child malloc'd in memory free at the fork came after its first GC or beyond the garbage's chunks, and carve it all the same: ${Math.round(100 * share)}% of the pages that moving them saves` } } : {}),
   }));
 }
 
