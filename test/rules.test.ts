@@ -546,12 +546,12 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
   assert.equal(refillCosts(mallocSets, [malloc(1)]), [{ step: 'gc', pages: 8, why: 'carved' }]);
 });
 
-test("a GC before the fork: the child's mallocs before its first GC take the garbage's chunks, not memory free at the fork", () => {
+test("a GC before the fork: a child whose GCs were all minor mallocs into the garbage's chunks, not memory free at the fork", () => {
   const L = layoutFor('3.3.8');
   const shareOf = (effects: { step: string; refilled?: { share?: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.share ?? 0]));
-  // the second Rack app on 3.3.8: 4.3 MB of objects in new heap pages before the first GC, 1.8 MB of
-  // garbage chunks, 590 KB malloc'd in free memory on 214 pages: all absorbed, every step that frees it
-  const rack = gcMallocEffects(L, 4_325_376, 1_847_008, { bytes: 590_448, pages: 214 });
+  // the second Rack app on 3.3.8: 56 minor GCs, 1.8 MB of garbage chunks, 590 KB malloc'd in free memory
+  // on 214 pages: all absorbed, by every step that frees the garbage
+  const rack = gcMallocEffects(L, 0, 1_847_008, { bytes: 590_448, pages: 214 });
   assert.equal(shareOf(rack), { gc: 0, promote: 0, compact: 0, warmup: 0, nakayoshi: 0 });
   assert.ok(rack.every((e) => e.removes.join() === 'alloc.malloc' && e.alongside?.join() === 'malloc.meta' && !e.refilled));
   // glibc's headers and links go with the mallocs on their pages, not on pages of their own (the tcache)
@@ -559,16 +559,15 @@ test("a GC before the fork: the child's mallocs before its first GC take the gar
   assert.is(savedPages(sets, 'gc', rack), 157);
   assert.is(savedPages(sets, 'promote', rack), 157);
   assert.is(savedPages(sets, 'prewarm', rack), 0, 'not a step that frees the garbage');
-  // 3.4.5: 294 KB grown before the first GC bounds it: (992 - 294) / 992 of the pages carved all the same
-  const early = gcMallocEffects(layoutFor('3.4.5'), 294_520, 590_672, { bytes: 992_288, pages: 771 });
-  assert.is(early[0].refilled!.share, (992_288 - 294_520) / 992_288);
-  assert.is(early[0].refilled!.pages, Math.ceil(771 * ((992_288 - 294_520) / 992_288)));
-  // less garbage than that: the garbage bounds it
-  assert.is(gcMallocEffects(L, 4_325_376, 100_000, { bytes: 400_000, pages: 100 })[0].refilled!.share, 0.75);
-  assert.equal(gcMallocEffects(L, 0, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'no room to grow: the first GC came at once (3.1.2 here)');
-  assert.equal(gcMallocEffects(L, 4_325_376, 0, { bytes: 590_448, pages: 214 }), [], 'no garbage chunk freed');
-  assert.equal(gcMallocEffects(L, 4_325_376, 1_847_008, { bytes: 0, pages: 0 }), [], 'nothing malloc\'d in free memory');
-  assert.equal(gcMallocEffects(undefined, 4_325_376, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a Ruby of unknown layout');
+  // less garbage than the mallocs: the rest carve free memory all the same, that share of the pages
+  const less = gcMallocEffects(L, 0, 100_000, { bytes: 400_000, pages: 100 });
+  assert.is(less[0].refilled!.share, 0.75);
+  assert.is(less[0].refilled!.pages, 75);
+  assert.equal(gcMallocEffects(L, 1, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');
+  assert.equal(gcMallocEffects(L, undefined, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'full GCs not known');
+  assert.equal(gcMallocEffects(L, 0, 0, { bytes: 590_448, pages: 214 }), [], 'no garbage chunk freed');
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { bytes: 0, pages: 0 }), [], 'nothing malloc\'d in free memory');
+  assert.equal(gcMallocEffects(undefined, 0, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a Ruby of unknown layout');
 });
 
 test('costs two steps share (both collect) count once in a strategy of both, each step\'s own cost in full', () => {

@@ -3377,35 +3377,33 @@ export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, 
   });
 }
 
-/** Where a GC before the fork puts the child's mallocs. The child's GC freed chunks the garbage at the
- *  fork held (garbageBytes: their owners died); until it ran, the child's mallocs carved memory free at
- *  the fork (alloc.malloc, and glibc's headers and links there, malloc.meta), spread over shared pages.
- *  A GC before the fork frees the garbage's chunks last, so they head glibc's lists (tcache, fastbins,
- *  the unsorted bin): the child's mallocs before its first GC take them instead, on pages its sweep would
- *  have copied all the same, and leave the memory free at the fork alone. After its first GC the two
- *  children malloc alike. The capture does not time the mallocs: those before the first GC are taken to
- *  be no more than the bytes of objects the child put in new heap pages then (growthBytes, as
- *  gcRefillEffects takes them), nor than the garbage's chunks. Those steps save the pages of alloc.malloc,
+/** Where a GC before the fork puts the child's mallocs, in a child whose GCs were all minor. Its minor
+ *  GCs free the young garbage's chunks (garbageBytes: their owners died); the old garbage at the fork
+ *  they never free. So its mallocs carve memory that was free at the fork (alloc.malloc, and glibc's
+ *  headers and links there, malloc.meta), spread over shared pages, all run long. A full GC before the
+ *  fork frees the garbage's chunks last, so they head glibc's lists (tcache, fastbins, the unsorted bin):
+ *  the child's mallocs take them instead, on pages its sweep would have copied all the same, and leave
+ *  the memory free at the fork alone. The steps that free the garbage save the pages of alloc.malloc,
  *  and malloc.meta where it is beside it (not glibc's own pages: the tcache, the links of the child's
- *  frees), but the share of the child's mallocs in memory free at the fork (child.bytes) beyond that,
- *  which carve it as before: that share of those pages, refilled (child.pages: a bound, as counts of
- *  refilled pages are). Found on the second Rack
- *  app (240 requests, --no-aslr, one child each): gc saved 157 of the 214 pages of {alloc.malloc,
- *  malloc.meta} and {alloc.malloc} where none was predicted, its prediction 9% of none's copies short
- *  (3.3.8: 4.3 MB of objects in new heap pages before the first GC, 1.8 MB of garbage chunks, 590 KB
- *  malloc'd); 104 of 445 on 3.4.5 (294 KB, 591 KB, 992 KB), 0 of 176 on 3.1.2 (no room to grow: its
- *  first GC came when the free slots ran out). */
-export function gcMallocEffects(L: RubyLayout | undefined, growthBytes: number, garbageBytes: number, child: { bytes: number; pages: number }): StepEffect[] {
-  if (!L || growthBytes <= 0 || !garbageBytes || !child.bytes || !child.pages) return [];
-  const beyond = child.bytes - Math.min(growthBytes, garbageBytes, child.bytes);
+ *  frees), but the share of the child's bytes in memory free at the fork (child.bytes) beyond the
+ *  garbage's chunks: that share of those pages, refilled (child.pages: a bound, as counts of refilled
+ *  pages are). Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
+ *  from then on it mallocs as the other child does, and the capture does not time its mallocs against it.
+ *  Found on the second Rack app (240 requests, --no-aslr, one child each): on 3.3.8 (56 minor GCs, 1.8 MB
+ *  of garbage chunks, 590 KB malloc'd in free memory) gc saved 157 of the 214 pages of {alloc.malloc,
+ *  malloc.meta} and {alloc.malloc} where none was predicted, its prediction 9% of none's copies short;
+ *  on 3.4.5 (a full GC among 44) 25-104 of 372-445, on 3.1.2 (2 among 27) 0 of 176. */
+export function gcMallocEffects(L: RubyLayout | undefined, fullRuns: number | undefined, garbageBytes: number, child: { bytes: number; pages: number }): StepEffect[] {
+  if (!L || fullRuns !== 0 || !garbageBytes || !child.bytes || !child.pages) return [];
+  const beyond = child.bytes - Math.min(garbageBytes, child.bytes);
   const share = beyond / child.bytes;
   const pages = Math.ceil(child.pages * share);
   return causeRow('gc.sweep')!.remedies.map((step) => ({
     step,
     removes: ['alloc.malloc'],
     alongside: ['malloc.meta'],
-    why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs before its first GC take instead of the memory free at the fork`,
-    ...(beyond ? { refilled: { pages, share, why: `${beyond} of the ${child.bytes} bytes this child malloc'd in memory free at the fork came after its first GC or beyond the garbage's chunks, and carve it all the same: ${Math.round(100 * share)}% of the pages that moving them saves` } } : {}),
+    why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs take instead of the memory free at the fork (its GCs were all minor: the old garbage stayed)`,
+    ...(beyond ? { refilled: { pages, share, why: `${beyond} of the ${child.bytes} bytes this child malloc'd in memory free at the fork go beyond the garbage's chunks, and carve it all the same: ${Math.round(100 * share)}% of the pages that moving them saves` } } : {}),
   }));
 }
 
@@ -3687,7 +3685,7 @@ class RubyPageBlamer implements PageBlamer {
       ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
       ...prewarmFillEffects(this.ctx, room),
       ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
-      ...gcMallocEffects(this.ctx.L, growth, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs)),
+      ...gcMallocEffects(this.ctx.L, this.ctx.gcFullRuns, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs)),
       ...compactionEffects(this.ctx.L),
     ];
   }
