@@ -268,7 +268,7 @@ export function blameWith(blamer: PageBlamer, diffs: PageDiffs, pageSize: number
     .map(([region, m]) => ({ region, pages: [...m.values()].reduce((n, v) => n + v.pages, 0), blame: sortCauses(m) }))
     .sort((a, b) => b.pages - a.pages);
   const causeSets = groupCauseSets(pageCauses, pageReleased);
-  const effects = blamer.effects?.() ?? [];
+  const effects = blamer.effects?.(pageCauses, pageReleased) ?? [];
   const costs = [...(blamer.costs?.() ?? []), ...refillCosts(causeSets, effects)];
   const blame = sortCauses(causes).map((b) => ({
     ...b,

@@ -34,20 +34,18 @@ export interface StepEffects {
   /** causes removed only on the pages where a cause in removes is too (glibc's headers and links that an
    *  allocation the step moves wrote with it) */
   alongside?: string[];
-  refilled?: { pages: number; share?: number; why: string };
+  refilled?: { pages: number; why: string };
 }
 
 /** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
  *  pages the step saves that a cause the effect removes wrote (whether the effect or the catalog has the
- *  step remove it), that many at most, or that share of them. */
+ *  step remove it), that many at most. */
 export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
   return effects.flatMap((e) => {
-    const r = e.refilled;
-    if (!r || (r.share === undefined ? !r.pages : !r.share)) return [];
+    if (!e.refilled?.pages) return [];
     const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
-    // (a share of a whole number of pages that is whole again, not one page more: 0.3 * 10 is 3.0000000000000004)
-    const pages = r.share !== undefined ? Math.ceil(only * r.share - 1e-9) : Math.min(only, r.pages);
-    return pages > 0 ? [{ step: e.step, pages, why: r.why }] : [];
+    const pages = Math.min(only, e.refilled.pages);
+    return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
   });
 }
 

@@ -62,8 +62,9 @@ export interface PageBlamer {
    *  reusing (CPython's gc.disable: garbage no collection frees, so later allocations spread over free
    *  blocks of shared pools). Not copied in this run, so no cause of it is on a copied page. */
   costs?(): StepCost[];
-  /** causes a step removes from this child beyond the catalog's remedies (see StepEffect) */
-  effects?(): StepEffect[];
+  /** causes a step removes from this child beyond the catalog's remedies (see StepEffect); given each
+   *  copied page's causes and the steps that release it, in the order of the child's PageDiffs */
+  effects?(pageCauses: readonly string[][], pageReleased: readonly (readonly string[] | undefined)[]): StepEffect[];
 }
 
 /** Causes a strategy step removes from this child beyond the catalog's remedies, because of what the
@@ -76,9 +77,8 @@ export interface StepEffect {
    *  allocation the step moves wrote with it) */
   alongside?: string[];
   /** up to this many of the pages the step saves that a cause in removes wrote are written again all the
-   *  same, or, where share is given, that share of them (a cost the engine counts once the pages' cause
-   *  sets are known: refillCosts) */
-  refilled?: { pages: number; share?: number; why: string };
+   *  same (a cost the engine counts once the pages' cause sets are known: refillCosts) */
+  refilled?: { pages: number; why: string };
 }
 
 /** Copied pages a strategy step would add to a child, and why. */

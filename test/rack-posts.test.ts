@@ -5,8 +5,9 @@
 // - gc's predicted saving within 10% of none's copied bytes per child where the catalog models it (3.3+:
 //   see test/predicted.test.ts for 3.1). Found 15% under on this app (3.3.8, 3.4.5) before objects one
 //   GC short of old at the fork were told apart (gc.promote-next). 3.3.8 stayed 8.5-10.0% under in 17 CI
-//   runs: its child, whose GCs are all minor, mallocs 590 KB in memory free at the fork, which after a GC
-//   there go to the garbage's chunks instead (gcMallocEffects). Printed on 3.1.2 (3.2-5.1% in CI).
+//   runs: its child, whose GCs are all minor, mallocs 590 KB in memory free at the fork, 544 KB of it
+//   split from large free chunks, which after a GC there go to the garbage's chunks instead
+//   (gcMallocEffects). Printed on 3.1.2 (3.2-5.1% in CI).
 // - prewarm's gap printed, not held. Its cost (the none child's new memory, which a prewarmed child fills
 //   from the prewarm's garbage instead) was 21-56% too high here: the first run of these requests does
 //   one-time work (913K objects over 55 GCs on 3.3.8, the heap grown by 1,056 pages), a second allocates

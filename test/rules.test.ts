@@ -538,36 +538,36 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
   assert.is(netSavedPages(sets, refillCosts(sets, [gcSweep(4)]), 'gc', [gcSweep(4)]), 6 - 4);
   // pages the step saves that the cause did not write are not refilled
   assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
-  // a share of them instead of a count: of the 6 + 2 pages that removing alloc.malloc saves, 30% (2.4: 3)
-  const malloc = (share: number) => ({ step: 'gc', removes: ['alloc.malloc'], refilled: { pages: 99, share, why: 'carved' } });
-  const mallocSets = [{ causes: ['alloc.malloc'], pages: 6 }, { causes: ['alloc.malloc', 'gc.sweep'], pages: 2 }, { causes: ['alloc.malloc', 'icache.call'], pages: 5 }];
-  assert.equal(refillCosts(mallocSets, [malloc(0.3)]), [{ step: 'gc', pages: 3, why: 'carved' }]);
-  assert.equal(refillCosts(mallocSets, [malloc(0)]), []);
-  assert.equal(refillCosts(mallocSets, [malloc(1)]), [{ step: 'gc', pages: 8, why: 'carved' }]);
 });
 
-test("a GC before the fork: a child whose GCs were all minor mallocs into the garbage's chunks, not memory free at the fork", () => {
+test("a GC before the fork: a child whose GCs were all minor mallocs into the garbage's chunks, not the large chunks free at the fork", () => {
   const L = layoutFor('3.3.8');
-  const shareOf = (effects: { step: string; refilled?: { share?: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.share ?? 0]));
-  // the second Rack app on 3.3.8: 56 minor GCs, 1.8 MB of garbage chunks, 590 KB malloc'd in free memory
-  // on 214 pages: all absorbed, by every step that frees the garbage
-  const rack = gcMallocEffects(L, 0, 1_847_008, { bytes: 590_448, pages: 214 });
-  assert.equal(shareOf(rack), { gc: 0, promote: 0, compact: 0, warmup: 0, nakayoshi: 0 });
-  assert.ok(rack.every((e) => e.removes.join() === 'alloc.malloc' && e.alongside?.join() === 'malloc.meta' && !e.refilled));
-  // glibc's headers and links go with the mallocs on their pages, not on pages of their own (the tcache)
-  const sets = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 120 }, { causes: ['alloc.malloc'], pages: 37 }, { causes: ['malloc.meta'], pages: 5 }, { causes: ['alloc.malloc', 'icache.call'], pages: 21 }];
-  assert.is(savedPages(sets, 'gc', rack), 157);
-  assert.is(savedPages(sets, 'promote', rack), 157);
+  const refilledOf = (effects: { step: string; refilled?: { pages: number } }[]) => Object.fromEntries(effects.map((e) => [e.step, e.refilled?.pages ?? 0]));
+  // the pages with alloc.malloc: 120 + 37 of them hold nothing else (glibc's headers and links beside
+  // the mallocs go with them), 21 a call cache too; 110 + 30 of the 157 hold mallocs that all split a
+  // large free chunk, the rest filled small holes
+  const malloc = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 120 }, { causes: ['alloc.malloc'], pages: 37 }, { causes: ['alloc.malloc', 'icache.call'], pages: 21 }];
+  const carvedSets = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 110 }, { causes: ['alloc.malloc'], pages: 30 }, { causes: ['alloc.malloc', 'icache.call'], pages: 9 }];
+  // the second Rack app on 3.3.8: 1.8 MB of garbage chunks, more than the 544 KB split: all that split
+  // moves; the 17 pages of holes stay
+  const rack = gcMallocEffects(L, 0, 1_847_008, { carved: 543_616, malloc, carvedSets });
+  assert.equal(refilledOf(rack), { gc: 17, promote: 17, compact: 17, warmup: 17, nakayoshi: 17 });
+  assert.ok(rack.every((e) => e.removes.join() === 'alloc.malloc' && e.alongside?.join() === 'malloc.meta'));
+  const sets = [...malloc, { causes: ['malloc.meta'], pages: 5 }];
+  assert.is(savedPages(sets, 'gc', rack), 157, "not glibc's own pages (malloc.meta alone), not a call cache's");
+  assert.is(netSavedPages(sets, refillCosts(sets, rack), 'gc', rack), 140);
   assert.is(savedPages(sets, 'prewarm', rack), 0, 'not a step that frees the garbage');
-  // less garbage than the mallocs: the rest carve free memory all the same, that share of the pages
-  const less = gcMallocEffects(L, 0, 100_000, { bytes: 400_000, pages: 100 });
-  assert.is(less[0].refilled!.share, 0.75);
-  assert.is(less[0].refilled!.pages, 75);
-  assert.equal(gcMallocEffects(L, 1, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');
-  assert.equal(gcMallocEffects(L, undefined, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'full GCs not known');
-  assert.equal(gcMallocEffects(L, 0, 0, { bytes: 590_448, pages: 214 }), [], 'no garbage chunk freed');
-  assert.equal(gcMallocEffects(L, 0, 1_847_008, { bytes: 0, pages: 0 }), [], 'nothing malloc\'d in free memory');
-  assert.equal(gcMallocEffects(undefined, 0, 1_847_008, { bytes: 590_448, pages: 214 }), [], 'a Ruby of unknown layout');
+  // less garbage than the mallocs split: that share of the split pages, 140 * 100 / 400 = 35, moves
+  const less = gcMallocEffects(L, 0, 100_000, { carved: 400_000, malloc, carvedSets });
+  assert.is(less[0].refilled!.pages, 157 - 35);
+  assert.is(netSavedPages(sets, refillCosts(sets, less), 'gc', less), 35);
+  // no page whose mallocs all split (Rails on 3.4.5 fills holes): nothing moves
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { carved: 384_144, malloc, carvedSets: [{ causes: ['alloc.malloc', 'icache.call'], pages: 9 }] }), []);
+  assert.equal(gcMallocEffects(L, 1, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');
+  assert.equal(gcMallocEffects(L, undefined, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'full GCs not known');
+  assert.equal(gcMallocEffects(L, 0, 0, { carved: 543_616, malloc, carvedSets }), [], 'no garbage chunk freed');
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { carved: 0, malloc, carvedSets: [] }), [], 'nothing split from a large free chunk');
+  assert.equal(gcMallocEffects(undefined, 0, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'a Ruby of unknown layout');
 });
 
 test('costs two steps share (both collect) count once in a strategy of both, each step\'s own cost in full', () => {

@@ -21,9 +21,10 @@ import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-bindin
 import { childTrace, exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
 import { nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
+import { type CauseSet, groupCauseSets, savedPages } from '../../blame/remedies';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
 import { CHUNK_HEADER, CW, ChunkWords, GlibcView, binSorted, chunkAt, chunkWords, classifyChunkWords, glibcView, inHeapGrowth, isFreeLink, isUserStart, onlyFreeAtFork, trimReleases, unsampledSortOf } from '../../allocators/glibc/rules';
-import { mainHeap } from '../../allocators/glibc/chunks';
+import { MIN_LARGE_SIZE, mainHeap } from '../../allocators/glibc/chunks';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, IMEMO, MARKING_GC_STEPS, RubyLayout, T, TYPE_NAMES, imemoTypeOf, layoutFor, ownsNoChunk } from './layouts';
 import type { ChunkOwners, RubyStructures } from './discover';
 import { GENERIC_IVARS } from './discover';
@@ -3379,32 +3380,54 @@ export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, 
 
 /** Where a GC before the fork puts the child's mallocs, in a child whose GCs were all minor. Its minor
  *  GCs free the young garbage's chunks (garbageBytes: their owners died); the old garbage at the fork
- *  they never free. So its mallocs carve memory that was free at the fork (alloc.malloc, and glibc's
- *  headers and links there, malloc.meta), spread over shared pages, all run long. A full GC before the
- *  fork frees the garbage's chunks last, so they head glibc's lists (tcache, fastbins, the unsorted bin):
- *  the child's mallocs take them instead, on pages its sweep would have copied all the same, and leave
- *  the memory free at the fork alone. The steps that free the garbage save the pages of alloc.malloc,
- *  and malloc.meta where it is beside it (not glibc's own pages: the tcache, the links of the child's
- *  frees), but the share of the child's bytes in memory free at the fork (child.bytes) beyond the
- *  garbage's chunks: that share of those pages, refilled (child.pages: a bound, as counts of refilled
- *  pages are). Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
+ *  they never free. So its mallocs take memory that was free at the fork (alloc.malloc, and glibc's
+ *  headers and links there, malloc.meta), spread over shared pages, all run long. Of those mallocs, the
+ *  ones that carved a large free chunk (child.carved bytes; a chunk of a large bin's size,
+ *  MIN_LARGE_SIZE or more) move: a full GC before the fork frees the garbage's chunks last, so they head
+ *  glibc's lists (tcache, fastbins, the unsorted bin) and fit a request before any large chunk is split;
+ *  the child's mallocs take them instead, on pages its sweep would have copied all the same. The ones
+ *  that filled a small hole stay: a small bin hands out its oldest chunk first, and the holes were there
+ *  before the garbage was freed. The steps that free the garbage remove alloc.malloc, and malloc.meta
+ *  where it is beside it (not glibc's own pages: the tcache, the links of the child's frees); of the pages
+ *  that saves (child.malloc: the cause sets of the pages with alloc.malloc) only those whose mallocs all
+ *  carved (child.carvedSets), and of those the share the garbage's chunks can take, are saved: the rest
+ *  are refilled. Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
  *  from then on it mallocs as the other child does, and the capture does not time its mallocs against it.
  *  Found on the second Rack app (240 requests, --no-aslr, one child each): on 3.3.8 (56 minor GCs, 1.8 MB
- *  of garbage chunks, 590 KB malloc'd in free memory) gc saved 157 of the 214 pages of {alloc.malloc,
- *  malloc.meta} and {alloc.malloc} where none was predicted, its prediction 9% of none's copies short;
- *  on 3.4.5 (a full GC among 44) 25-104 of 372-445, on 3.1.2 (2 among 27) 0 of 176. */
-export function gcMallocEffects(L: RubyLayout | undefined, fullRuns: number | undefined, garbageBytes: number, child: { bytes: number; pages: number }): StepEffect[] {
-  if (!L || fullRuns !== 0 || !garbageBytes || !child.bytes || !child.pages) return [];
-  const beyond = child.bytes - Math.min(garbageBytes, child.bytes);
-  const share = beyond / child.bytes;
-  const pages = Math.ceil(child.pages * share);
-  return causeRow('gc.sweep')!.remedies.map((step) => ({
-    step,
-    removes: ['alloc.malloc'],
-    alongside: ['malloc.meta'],
-    why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs take instead of the memory free at the fork (its GCs were all minor: the old garbage stayed)`,
-    ...(beyond ? { refilled: { pages, share, why: `${beyond} of the ${child.bytes} bytes this child malloc'd in memory free at the fork go beyond the garbage's chunks, and carve it all the same: ${Math.round(100 * share)}% of the pages that moving them saves` } } : {}),
-  }));
+ *  of garbage chunks, 590 KB malloc'd in free memory, 544 KB of it carving) gc saved 157 of the 214 pages
+ *  of {alloc.malloc, malloc.meta} and {alloc.malloc} where none was predicted (146 of the 157 pages whose
+ *  mallocs carved, 2 of the 36 whose filled holes), its prediction 9% of none's copies short; on 3.4.5 (a
+ *  full GC among 44) 25-104 of 372-445, on 3.1.2 (2 among 27) 0 of 176. On the Rails app on 3.4.5 (7
+ *  minor GCs, 389 KB of the 773 KB filling holes) 9 of the 16 pages whose mallocs carved, 31 of the 79
+ *  whose filled holes. */
+export function gcMallocEffects(
+  L: RubyLayout | undefined,
+  fullRuns: number | undefined,
+  garbageBytes: number,
+  child: { carved: number; malloc: CauseSet[]; carvedSets: CauseSet[] },
+): StepEffect[] {
+  if (!L || fullRuns !== 0 || !garbageBytes || !child.carved) return [];
+  const moved = Math.min(garbageBytes, child.carved);
+  return causeRow('gc.sweep')!.remedies.flatMap((step) => {
+    const effect = {
+      step,
+      removes: ['alloc.malloc'],
+      alongside: ['malloc.meta'],
+      why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs take instead of splitting the large chunks free at the fork (its GCs were all minor: the old garbage stayed)`,
+    };
+    const all = savedPages(child.malloc, step, [effect]);
+    const carvedPages = savedPages(child.carvedSets, step, [effect]);
+    // (a share of a whole number of pages that is whole again, not one page less)
+    const saved = Math.floor((carvedPages * moved) / child.carved + 1e-9);
+    if (!saved) return [];
+    const pages = all - saved;
+    const beyond = child.carved - moved;
+    const why = [
+      all > carvedPages ? `the mallocs on ${all - carvedPages} of its ${all} pages filled holes free at the fork, which stay` : '',
+      beyond ? `${beyond} of the ${child.carved} bytes split from large free chunks go beyond the garbage's chunks, and split them all the same (${carvedPages - saved} pages)` : '',
+    ].filter(Boolean);
+    return [{ ...effect, ...(pages > 0 ? { refilled: { pages, why: why.join('; ') } } : {}) }];
+  });
 }
 
 /** The bytes of the fork-time chunks whose owning object the child's GC freed (ownerDied). */
@@ -3420,27 +3443,27 @@ function garbageChunkBytes(ctx: Context): number {
   return bytes;
 }
 
-/** The child's mallocs in memory free at the fork: the bytes of its chunks in use that start in a chunk
- *  free then, and the copied pages holding a changed word of one (the walks list the chunks of copied
- *  pages). */
-function childMallocs(ctx: Context, diffs: PageDiffs): { bytes: number; pages: number } {
+/** The child's mallocs in memory free at the fork: carved, the bytes of its chunks in use that start in a
+ *  chunk free then of a large bin's size; malloc, the cause sets of the copied pages with alloc.malloc;
+ *  carvedSets, those of them whose changed words in such chunks (the walks list the chunks of copied
+ *  pages) all lie in ones that carved. */
+function childMallocs(ctx: Context, diffs: PageDiffs, pageCauses: readonly string[][], pageReleased: readonly (readonly string[] | undefined)[]): { carved: number; malloc: CauseSet[]; carvedSets: CauseSet[] } {
   const g = ctx.glibc;
-  if (!g.child) return { bytes: 0, pages: 0 };
-  let bytes = 0;
-  const inFree = (start: number) => {
+  if (!g.child) return { carved: 0, malloc: [], carvedSets: [] };
+  /** 0: the chunk that start lies in was in use at the fork (or in none); 1: free, of a small bin's
+   *  size (a hole); 2: free and large (split) */
+  const freeAt = (start: number) => {
     const f = g.forkAt.at(start);
-    return f >= 0 && !g.fork.inUse[f];
+    return f < 0 || g.fork.inUse[f] ? 0 : g.fork.size[f] >= MIN_LARGE_SIZE ? 2 : 1;
   };
-  for (let k = 0; k < g.child.start.length; k++) if (g.child.inUse[k] && inFree(g.child.start[k])) bytes += g.child.size[k];
-  let pages = 0;
-  let last = -1;
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    const p = diffs.wordPage[k];
-    if (p === last || ctx.cw.kind[k] !== CW.FRESH || !inFree(ctx.cw.start(k))) continue;
-    last = p;
-    pages++;
-  }
-  return { bytes, pages };
+  let carved = 0;
+  for (let k = 0; k < g.child.start.length; k++) if (g.child.inUse[k] && freeAt(g.child.start[k]) === 2) carved += g.child.size[k];
+  const kinds = new Uint8Array(diffs.addrs.length); // per page: bit 0 a hole filled, bit 1 a chunk split
+  for (let k = 0; k < diffs.wordPage.length; k++) if (ctx.cw.kind[k] === CW.FRESH) kinds[diffs.wordPage[k]] |= freeAt(ctx.cw.start(k));
+  const malloc: number[] = [];
+  for (let p = 0; p < diffs.addrs.length; p++) if (pageCauses[p]?.includes('alloc.malloc')) malloc.push(p);
+  const sets = (pages: number[]) => groupCauseSets(pages.map((p) => pageCauses[p]), pages.map((p) => pageReleased[p]));
+  return { carved, malloc: sets(malloc), carvedSets: sets(malloc.filter((p) => kinds[p] === 2)) };
 }
 
 /** What a compaction that keeps the pages it emptied costs a child: GC.compact (the compact step, and the
@@ -3675,7 +3698,7 @@ class RubyPageBlamer implements PageBlamer {
     return this.lastOwner;
   }
 
-  effects(): StepEffect[] {
+  effects(pageCauses: readonly string[][], pageReleased: readonly (readonly string[] | undefined)[]): StepEffect[] {
     const run = this.capture.run;
     const i = run?.children.indexOf(this.diffs.pid) ?? -1;
     // what the child put in new heap pages while the garbage at the fork waited for its first GC
@@ -3685,7 +3708,7 @@ class RubyPageBlamer implements PageBlamer {
       ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
       ...prewarmFillEffects(this.ctx, room),
       ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
-      ...gcMallocEffects(this.ctx.L, this.ctx.gcFullRuns, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs)),
+      ...gcMallocEffects(this.ctx.L, this.ctx.gcFullRuns, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs, pageCauses, pageReleased)),
       ...compactionEffects(this.ctx.L),
     ];
   }
