@@ -3708,7 +3708,8 @@ class RubyPageBlamer implements PageBlamer {
       ...prewarmEffects(this.ctx, run ? this.newPages() : undefined),
       ...prewarmFillEffects(this.ctx, room),
       ...gcRefillEffects(this.ctx.L, growth, { bytes: this.sweptBytes, pages: this.sweptPages }, this.pageSize),
-      ...gcMallocEffects(this.ctx.L, this.ctx.gcFullRuns, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs, pageCauses, pageReleased)),
+      // (the walks over the garbage's chunks and the child's are for a child whose GCs were all minor)
+      ...(this.ctx.gcFullRuns === 0 ? gcMallocEffects(this.ctx.L, 0, garbageChunkBytes(this.ctx), childMallocs(this.ctx, this.diffs, pageCauses, pageReleased)) : []),
       ...compactionEffects(this.ctx.L),
     ];
   }
