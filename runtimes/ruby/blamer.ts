@@ -3417,13 +3417,13 @@ export function gcMallocEffects(
     };
     const all = savedPages(child.malloc, step, [effect]);
     const carvedPages = savedPages(child.carvedSets, step, [effect]);
-    // (a share of a whole number of pages that is whole again, not one page less)
+    // (1e-9: a share of a whole number of pages that is whole again is not one page less)
     const saved = Math.floor((carvedPages * moved) / child.carved + 1e-9);
     if (!saved) return [];
     const pages = all - saved;
     const beyond = child.carved - moved;
     const why = [
-      all > carvedPages ? `the mallocs on ${all - carvedPages} of its ${all} pages filled holes free at the fork, which stay` : '',
+      all > carvedPages ? `the mallocs on ${all - carvedPages} of its ${all} pages split no large free chunk (they filled small holes free at the fork, or memory beyond it), and stay` : '',
       beyond ? `${beyond} of the ${child.carved} bytes split from large free chunks go beyond the garbage's chunks, and split them all the same (${carvedPages - saved} pages)` : '',
     ].filter(Boolean);
     return [{ ...effect, ...(pages > 0 ? { refilled: { pages, why: why.join('; ') } } : {}) }];
