@@ -561,6 +561,12 @@ test("a GC before the fork: a child whose GCs were all minor mallocs into the ga
   const less = gcMallocEffects(L, 0, 100_000, { carved: 400_000, malloc, carvedSets });
   assert.is(less[0].refilled!.pages, 157 - 35);
   assert.is(netSavedPages(sets, refillCosts(sets, less), 'gc', less), 35);
+  // pages a step releases before the fork (warmup's trim) are saved whoever writes them: not refilled
+  const released = [{ causes: ['alloc.malloc'], pages: 12, releasedBy: ['warmup'] }];
+  const trimmed = gcMallocEffects(L, 0, 100_000, { carved: 400_000, malloc: [...malloc, ...released], carvedSets: [...carvedSets, ...released] });
+  assert.is(trimmed.find((e) => e.step === 'warmup')!.refilled!.pages, 157 - 35);
+  assert.is(netSavedPages([...sets, ...released], refillCosts([...sets, ...released], trimmed), 'warmup', trimmed), 35 + 12);
+  assert.is(trimmed.find((e) => e.step === 'gc')!.refilled!.pages, 169 - Math.floor((152 * 100) / 400));
   // no page whose mallocs all split (Rails on 3.4.5 fills holes): nothing moves
   assert.equal(gcMallocEffects(L, 0, 1_847_008, { carved: 384_144, malloc, carvedSets: [{ causes: ['alloc.malloc', 'icache.call'], pages: 9 }] }), []);
   assert.equal(gcMallocEffects(L, 1, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');

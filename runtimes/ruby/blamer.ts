@@ -3391,7 +3391,7 @@ export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, 
  *  where it is beside it (not glibc's own pages: the tcache, the links of the child's frees); of the pages
  *  that saves (child.malloc: the cause sets of the pages with alloc.malloc) only those whose mallocs all
  *  carved (child.carvedSets), and of those the share the garbage's chunks can take, are saved: the rest
- *  are refilled. Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
+ *  are refilled, but for the pages the step releases before the fork (warmup's trim), saved all the same. Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
  *  from then on it mallocs as the other child does, and the capture does not time its mallocs against it.
  *  Found on the second Rack app (240 requests, --no-aslr, one child each): on 3.3.8 (56 minor GCs, 1.8 MB
  *  of garbage chunks, 590 KB malloc'd in free memory, 544 KB of it carving) gc saved 157 of the 214 pages
@@ -3415,8 +3415,10 @@ export function gcMallocEffects(
       alongside: ['malloc.meta'],
       why: `a GC before the fork frees the garbage's chunks (${garbageBytes} bytes), which this child's mallocs take instead of splitting the large chunks free at the fork (its GCs were all minor: the old garbage stayed)`,
     };
-    const all = savedPages(child.malloc, step, [effect]);
-    const carvedPages = savedPages(child.carvedSets, step, [effect]);
+    // pages the step releases before the fork (a trim of free chunks' whole pages) it saves whoever writes them
+    const unreleased = (sets: CauseSet[]) => savedPages(sets.filter((x) => !x.releasedBy?.includes(step)), step, [effect]);
+    const all = unreleased(child.malloc);
+    const carvedPages = unreleased(child.carvedSets);
     // (1e-9: a share of a whole number of pages that is whole again is not one page less)
     const saved = Math.floor((carvedPages * moved) / child.carved + 1e-9);
     if (!saved) return [];
