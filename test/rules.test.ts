@@ -547,10 +547,10 @@ test("a GC before the fork: a child whose GCs were all minor mallocs into the ga
   // the mallocs go with them), 21 a call cache too; 110 + 30 of the 157 hold mallocs that all split a
   // large free chunk, the rest filled small holes
   const malloc = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 120 }, { causes: ['alloc.malloc'], pages: 37 }, { causes: ['alloc.malloc', 'icache.call'], pages: 21 }];
-  const carvedSets = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 110 }, { causes: ['alloc.malloc'], pages: 30 }, { causes: ['alloc.malloc', 'icache.call'], pages: 9 }];
+  const splitSets = [{ causes: ['alloc.malloc', 'malloc.meta'], pages: 110 }, { causes: ['alloc.malloc'], pages: 30 }, { causes: ['alloc.malloc', 'icache.call'], pages: 9 }];
   // the second Rack app on 3.3.8: 1.8 MB of garbage chunks, more than the 544 KB split: all that split
   // moves; the 17 pages of holes stay
-  const rack = gcMallocEffects(L, 0, 1_847_008, { carved: 543_616, malloc, carvedSets });
+  const rack = gcMallocEffects(L, 0, 1_847_008, { split: 543_616, malloc, splitSets });
   assert.equal(refilledOf(rack), { gc: 17, promote: 17, compact: 17, warmup: 17, nakayoshi: 17 });
   assert.ok(rack.every((e) => e.removes.join() === 'alloc.malloc' && e.alongside?.join() === 'malloc.meta'));
   const sets = [...malloc, { causes: ['malloc.meta'], pages: 5 }];
@@ -558,22 +558,22 @@ test("a GC before the fork: a child whose GCs were all minor mallocs into the ga
   assert.is(netSavedPages(sets, refillCosts(sets, rack), 'gc', rack), 140);
   assert.is(savedPages(sets, 'prewarm', rack), 0, 'not a step that frees the garbage');
   // less garbage than the mallocs split: that share of the split pages, 140 * 100 / 400 = 35, moves
-  const less = gcMallocEffects(L, 0, 100_000, { carved: 400_000, malloc, carvedSets });
+  const less = gcMallocEffects(L, 0, 100_000, { split: 400_000, malloc, splitSets });
   assert.is(less[0].refilled!.pages, 157 - 35);
   assert.is(netSavedPages(sets, refillCosts(sets, less), 'gc', less), 35);
   // pages a step releases before the fork (warmup's trim) are saved whoever writes them: not refilled
   const released = [{ causes: ['alloc.malloc'], pages: 12, releasedBy: ['warmup'] }];
-  const trimmed = gcMallocEffects(L, 0, 100_000, { carved: 400_000, malloc: [...malloc, ...released], carvedSets: [...carvedSets, ...released] });
+  const trimmed = gcMallocEffects(L, 0, 100_000, { split: 400_000, malloc: [...malloc, ...released], splitSets: [...splitSets, ...released] });
   assert.is(trimmed.find((e) => e.step === 'warmup')!.refilled!.pages, 157 - 35);
   assert.is(netSavedPages([...sets, ...released], refillCosts([...sets, ...released], trimmed), 'warmup', trimmed), 35 + 12);
   assert.is(trimmed.find((e) => e.step === 'gc')!.refilled!.pages, 169 - Math.floor((152 * 100) / 400));
   // no page whose mallocs all split (Rails on 3.4.5 fills holes): nothing moves
-  assert.equal(gcMallocEffects(L, 0, 1_847_008, { carved: 384_144, malloc, carvedSets: [{ causes: ['alloc.malloc', 'icache.call'], pages: 9 }] }), []);
-  assert.equal(gcMallocEffects(L, 1, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');
-  assert.equal(gcMallocEffects(L, undefined, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'full GCs not known');
-  assert.equal(gcMallocEffects(L, 0, 0, { carved: 543_616, malloc, carvedSets }), [], 'no garbage chunk freed');
-  assert.equal(gcMallocEffects(L, 0, 1_847_008, { carved: 0, malloc, carvedSets: [] }), [], 'nothing split from a large free chunk');
-  assert.equal(gcMallocEffects(undefined, 0, 1_847_008, { carved: 543_616, malloc, carvedSets }), [], 'a Ruby of unknown layout');
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { split: 384_144, malloc, splitSets: [{ causes: ['alloc.malloc', 'icache.call'], pages: 9 }] }), []);
+  assert.equal(gcMallocEffects(L, 1, 1_847_008, { split: 543_616, malloc, splitSets }), [], 'a full GC in the child (3.4.5 here): it mallocs as the other child does after it');
+  assert.equal(gcMallocEffects(L, undefined, 1_847_008, { split: 543_616, malloc, splitSets }), [], 'full GCs not known');
+  assert.equal(gcMallocEffects(L, 0, 0, { split: 543_616, malloc, splitSets }), [], 'no garbage chunk freed');
+  assert.equal(gcMallocEffects(L, 0, 1_847_008, { split: 0, malloc, splitSets: [] }), [], 'nothing split from a large free chunk');
+  assert.equal(gcMallocEffects(undefined, 0, 1_847_008, { split: 543_616, malloc, splitSets }), [], 'a Ruby of unknown layout');
 });
 
 test('costs two steps share (both collect) count once in a strategy of both, each step\'s own cost in full', () => {

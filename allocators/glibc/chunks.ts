@@ -48,7 +48,7 @@ const FASTBIN_MAX = 160;
 /** The largest chunk tcache holds (64 bins of 16 bytes from 32). */
 const TCACHE_MAX = 1040;
 /** The smallest chunk a large bin holds (MIN_LARGE_SIZE: 64 small bins of 16 bytes on 64-bit). A small
- *  bin hands out its oldest chunk first; a request no small chunk fits splits a large one. */
+ *  bin hands out its oldest chunk first; a request no chunk fits exactly splits the smallest that fits. */
 export const MIN_LARGE_SIZE = 1024;
 
 /** glibc's heaps of the arenas other than the main one (malloc/arena.c: threads get their own arena, and

@@ -3382,32 +3382,36 @@ export function gcRefillEffects(L: RubyLayout | undefined, growthBytes: number, 
  *  GCs free the young garbage's chunks (garbageBytes: their owners died); the old garbage at the fork
  *  they never free. So its mallocs take memory that was free at the fork (alloc.malloc, and glibc's
  *  headers and links there, malloc.meta), spread over shared pages, all run long. Of those mallocs, the
- *  ones that carved a large free chunk (child.carved bytes; a chunk of a large bin's size,
- *  MIN_LARGE_SIZE or more) move: a full GC before the fork frees the garbage's chunks last, so they head
- *  glibc's lists (tcache, fastbins, the unsorted bin) and fit a request before any large chunk is split;
- *  the child's mallocs take them instead, on pages its sweep would have copied all the same. The ones
- *  that filled a small hole stay: a small bin hands out its oldest chunk first, and the holes were there
- *  before the garbage was freed. The steps that free the garbage remove alloc.malloc, and malloc.meta
- *  where it is beside it (not glibc's own pages: the tcache, the links of the child's frees); of the pages
- *  that saves (child.malloc: the cause sets of the pages with alloc.malloc) only those whose mallocs all
- *  carved (child.carvedSets), and of those the share the garbage's chunks can take, are saved: the rest
- *  are refilled, but for the pages the step releases before the fork (warmup's trim), saved all the same. Not for a child that ran a full GC (fullRuns, undefined where the capture does not say):
- *  from then on it mallocs as the other child does, and the capture does not time its mallocs against it.
+ *  ones that split a large free chunk (child.split bytes; a chunk of a large bin's size, MIN_LARGE_SIZE
+ *  or more) move: a full GC before the fork frees the garbage's chunks, and glibc hands a small request
+ *  an exact fit (tcache, fastbins, the small bin, then the unsorted bin where the garbage's chunks wait)
+ *  before it splits a larger chunk; the child's mallocs take the garbage's chunks instead, on pages its
+ *  sweep would have copied all the same. The ones that filled a small hole mostly stay: a small bin
+ *  hands out its oldest chunk first, and the holes were there before the garbage was freed (tcache and
+ *  fastbin holes are handed out newest first, which this does not tell apart). The steps that free the
+ *  garbage remove alloc.malloc, and malloc.meta where it is beside it (not glibc's own pages: the
+ *  tcache, the links of the child's frees). Of the pages that saves (child.malloc: the cause sets of the
+ *  pages with alloc.malloc) only those whose mallocs in free memory all split a large chunk
+ *  (child.splitSets), and of those the share the garbage's chunks can take, are saved. The rest are
+ *  refilled, but for the pages the step releases before the fork (warmup's trim), saved all the same.
+ *  Not for a child that ran a full GC (fullRuns, undefined where the capture does not say): from then on
+ *  it mallocs as the other child does, and the capture does not time its mallocs against it.
  *  Found on the second Rack app (240 requests, --no-aslr, one child each): on 3.3.8 (56 minor GCs, 1.8 MB
- *  of garbage chunks, 590 KB malloc'd in free memory, 544 KB of it carving) gc saved 157 of the 214 pages
- *  of {alloc.malloc, malloc.meta} and {alloc.malloc} where none was predicted (146 of the 157 pages whose
- *  mallocs carved, 2 of the 36 whose filled holes), its prediction 9% of none's copies short; on 3.4.5 (a
- *  full GC among 44) 25-104 of 372-445, on 3.1.2 (2 among 27) 0 of 176. On the Rails app on 3.4.5 (7
- *  minor GCs, 389 KB of the 773 KB filling holes) 9 of the 16 pages whose mallocs carved, 31 of the 79
- *  whose filled holes. */
+ *  of garbage chunks, 590 KB malloc'd in free memory, 544 KB of it splitting large chunks) gc saved 157
+ *  of the 214 pages of {alloc.malloc, malloc.meta} and {alloc.malloc} where none was predicted, its
+ *  prediction 9% of none's copies short. Of those pages, 146 of the 157 whose mallocs all split were
+ *  saved, and 2 of the 36 whose mallocs all filled holes (the rest hold both, or neither). On 3.4.5 (a
+ *  full GC among 44) 25-104 of 372-445 were saved, on 3.1.2 (2 among 27) 0 of 176. On the Rails app on
+ *  3.4.5 (7 minor GCs, 389 KB of the 773 KB filling holes): 9 of the 16 pages whose mallocs all split, 31
+ *  of the 79 whose mallocs all filled holes. */
 export function gcMallocEffects(
   L: RubyLayout | undefined,
   fullRuns: number | undefined,
   garbageBytes: number,
-  child: { carved: number; malloc: CauseSet[]; carvedSets: CauseSet[] },
+  child: { split: number; malloc: CauseSet[]; splitSets: CauseSet[] },
 ): StepEffect[] {
-  if (!L || fullRuns !== 0 || !garbageBytes || !child.carved) return [];
-  const moved = Math.min(garbageBytes, child.carved);
+  if (!L || fullRuns !== 0 || !garbageBytes || !child.split) return [];
+  const moved = Math.min(garbageBytes, child.split);
   return causeRow('gc.sweep')!.remedies.flatMap((step) => {
     const effect = {
       step,
@@ -3418,15 +3422,15 @@ export function gcMallocEffects(
     // pages the step releases before the fork (a trim of free chunks' whole pages) it saves whoever writes them
     const unreleased = (sets: CauseSet[]) => savedPages(sets.filter((x) => !x.releasedBy?.includes(step)), step, [effect]);
     const all = unreleased(child.malloc);
-    const carvedPages = unreleased(child.carvedSets);
+    const splitPages = unreleased(child.splitSets);
     // (1e-9: a share of a whole number of pages that is whole again is not one page less)
-    const saved = Math.floor((carvedPages * moved) / child.carved + 1e-9);
+    const saved = Math.floor((splitPages * moved) / child.split + 1e-9);
     if (!saved) return [];
     const pages = all - saved;
-    const beyond = child.carved - moved;
+    const beyond = child.split - moved;
     const why = [
-      all > carvedPages ? `the mallocs on ${all - carvedPages} of its ${all} pages split no large free chunk (they filled small holes free at the fork, or memory beyond it), and stay` : '',
-      beyond ? `${beyond} of the ${child.carved} bytes split from large free chunks go beyond the garbage's chunks, and split them all the same (${carvedPages - saved} pages)` : '',
+      all > splitPages ? `the mallocs on ${all - splitPages} of its ${all} pages did not all split a large free chunk (they filled small holes free at the fork, or chunks in use then that the child freed and took again), and stay` : '',
+      beyond ? `${beyond} of the ${child.split} bytes split from large free chunks go beyond the garbage's chunks, and split them all the same (${splitPages - saved} pages)` : '',
     ].filter(Boolean);
     return [{ ...effect, ...(pages > 0 ? { refilled: { pages, why: why.join('; ') } } : {}) }];
   });
@@ -3445,27 +3449,27 @@ function garbageChunkBytes(ctx: Context): number {
   return bytes;
 }
 
-/** The child's mallocs in memory free at the fork: carved, the bytes of its chunks in use that start in a
+/** The child's mallocs in memory free at the fork: split, the bytes of its chunks in use that start in a
  *  chunk free then of a large bin's size; malloc, the cause sets of the copied pages with alloc.malloc;
- *  carvedSets, those of them whose changed words in such chunks (the walks list the chunks of copied
- *  pages) all lie in ones that carved. */
-function childMallocs(ctx: Context, diffs: PageDiffs, pageCauses: readonly string[][], pageReleased: readonly (readonly string[] | undefined)[]): { carved: number; malloc: CauseSet[]; carvedSets: CauseSet[] } {
+ *  splitSets, those of them whose changed words in chunks that start in free memory (the walks list the
+ *  chunks of copied pages) all lie in ones that split a large chunk. */
+function childMallocs(ctx: Context, diffs: PageDiffs, pageCauses: readonly string[][], pageReleased: readonly (readonly string[] | undefined)[]): { split: number; malloc: CauseSet[]; splitSets: CauseSet[] } {
   const g = ctx.glibc;
-  if (!g.child) return { carved: 0, malloc: [], carvedSets: [] };
+  if (!g.child) return { split: 0, malloc: [], splitSets: [] };
   /** 0: the chunk that start lies in was in use at the fork (or in none); 1: free, of a small bin's
    *  size (a hole); 2: free and large (split) */
   const freeAt = (start: number) => {
     const f = g.forkAt.at(start);
     return f < 0 || g.fork.inUse[f] ? 0 : g.fork.size[f] >= MIN_LARGE_SIZE ? 2 : 1;
   };
-  let carved = 0;
-  for (let k = 0; k < g.child.start.length; k++) if (g.child.inUse[k] && freeAt(g.child.start[k]) === 2) carved += g.child.size[k];
+  let split = 0;
+  for (let k = 0; k < g.child.start.length; k++) if (g.child.inUse[k] && freeAt(g.child.start[k]) === 2) split += g.child.size[k];
   const kinds = new Uint8Array(diffs.addrs.length); // per page: bit 0 a hole filled, bit 1 a chunk split
   for (let k = 0; k < diffs.wordPage.length; k++) if (ctx.cw.kind[k] === CW.FRESH) kinds[diffs.wordPage[k]] |= freeAt(ctx.cw.start(k));
   const malloc: number[] = [];
   for (let p = 0; p < diffs.addrs.length; p++) if (pageCauses[p]?.includes('alloc.malloc')) malloc.push(p);
   const sets = (pages: number[]) => groupCauseSets(pages.map((p) => pageCauses[p]), pages.map((p) => pageReleased[p]));
-  return { carved, malloc: sets(malloc), carvedSets: sets(malloc.filter((p) => kinds[p] === 2)) };
+  return { split, malloc: sets(malloc), splitSets: sets(malloc.filter((p) => kinds[p] === 2)) };
 }
 
 /** What a compaction that keeps the pages it emptied costs a child: GC.compact (the compact step, and the
