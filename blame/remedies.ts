@@ -39,13 +39,15 @@ export interface StepEffects {
 
 /** The costs of effects that say some of what they save is written again (StepEffect.refilled): of the
  *  pages the step saves that a cause the effect removes wrote (whether the effect or the catalog has the
- *  step remove it), that many at most. */
-export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string }[] {
+ *  step remove it), that many at most. Shared by the effects of other steps that remove the same causes:
+ *  the same pages written again (gc and promote both free the garbage the child's sweep would), which a
+ *  strategy of both counts once. */
+export function refillCosts<E extends StepEffects>(sets: CauseSet[], effects: E[]): { step: E['step']; pages: number; why: string; shared: string }[] {
   return effects.flatMap((e) => {
     if (!e.refilled?.pages) return [];
     const only = savedPages(sets.filter((s) => s.causes.some((c) => e.removes.includes(c))), e.step, effects);
     const pages = Math.min(only, e.refilled.pages);
-    return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why }] : [];
+    return pages > 0 ? [{ step: e.step, pages, why: e.refilled.why, shared: `refilled ${e.removes.join(' ')}` }] : [];
   });
 }
 
@@ -66,16 +68,18 @@ export function savedPages(sets: CauseSet[], strategy: string, effects: StepEffe
 }
 
 /** Pages the strategy would save net of what its steps cost: savedPages less every step's costed
- *  pages (negative when the steps cost more than they save); a cost two of its steps share, once. */
+ *  pages (negative when the steps cost more than they save); a cost two of its steps share, once (the
+ *  larger, where their counts differ). */
 export function netSavedPages(sets: CauseSet[], costs: { step: string; pages: number; shared?: string }[], strategy: string, effects: StepEffects[] = []): number {
   const steps = strategy.split('+');
-  const counted = new Set<string>();
+  const shared = new Map<string, number>();
   let cost = 0;
   for (const c of costs) {
-    if (!steps.includes(c.step) || (c.shared !== undefined && counted.has(c.shared))) continue;
-    if (c.shared !== undefined) counted.add(c.shared);
-    cost += c.pages;
+    if (!steps.includes(c.step)) continue;
+    if (c.shared === undefined) cost += c.pages;
+    else shared.set(c.shared, Math.max(shared.get(c.shared) ?? 0, c.pages));
   }
+  for (const pages of shared.values()) cost += pages;
   return savedPages(sets, strategy, effects) - cost;
 }
 

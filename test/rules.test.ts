@@ -525,19 +525,29 @@ test('refilled effects: of the pages a step saves that a cause the effect remove
     { causes: ['icache.call'], pages: 2 },
   ];
   const sweep = (pages: number) => ({ step: 'prewarm', removes: ['gc.sweep'], refilled: { pages, why: 'refilled' } });
-  assert.equal(refillCosts(sets, [sweep(4)]), [{ step: 'prewarm', pages: 4, why: 'refilled' }]);
+  assert.equal(refillCosts(sets, [sweep(4)]), [{ step: 'prewarm', pages: 4, why: 'refilled', shared: 'refilled gc.sweep' }]);
   // never more than the effect saves
-  assert.equal(refillCosts(sets, [sweep(50)]), [{ step: 'prewarm', pages: 6, why: 'refilled' }]);
+  assert.equal(refillCosts(sets, [sweep(50)]), [{ step: 'prewarm', pages: 6, why: 'refilled', shared: 'refilled gc.sweep' }]);
   assert.equal(refillCosts(sets, [sweep(0)]), []);
   // a page saved only when another effect of the step removes its other cause is saved by the two
-  assert.equal(refillCosts([{ causes: ['gc.sweep', 'gc.age'], pages: 5 }], [sweep(9), { step: 'prewarm', removes: ['gc.age'] }]), [{ step: 'prewarm', pages: 5, why: 'refilled' }]);
+  assert.equal(refillCosts([{ causes: ['gc.sweep', 'gc.age'], pages: 5 }], [sweep(9), { step: 'prewarm', removes: ['gc.age'] }]), [{ step: 'prewarm', pages: 5, why: 'refilled', shared: 'refilled gc.sweep' }]);
   assert.is(netSavedPages(sets, refillCosts(sets, [sweep(4)]), 'prewarm', [sweep(4)]), 6 + 2 - 4);
   // a step whose catalog row removes the cause already (gc removes gc.sweep): the same pages count
   const gcSweep = (pages: number) => ({ step: 'gc', removes: ['gc.sweep'], refilled: { pages, why: 'refilled' } });
-  assert.equal(refillCosts(sets, [gcSweep(50)]), [{ step: 'gc', pages: 6, why: 'refilled' }]);
+  assert.equal(refillCosts(sets, [gcSweep(50)]), [{ step: 'gc', pages: 6, why: 'refilled', shared: 'refilled gc.sweep' }]);
   assert.is(netSavedPages(sets, refillCosts(sets, [gcSweep(4)]), 'gc', [gcSweep(4)]), 6 - 4);
   // pages the step saves that the cause did not write are not refilled
   assert.equal(refillCosts([{ causes: ['gc.promote-next'], pages: 7 }], [gcSweep(5)]), []);
+  // two steps that free the same garbage (gc and promote): the same pages refilled, once in a strategy
+  // of both, the larger count where they differ; another cause's refill adds to it
+  const promoteSweep = { step: 'promote', removes: ['gc.sweep'], refilled: { pages: 3, why: 'refilled' } };
+  const both = [gcSweep(4), promoteSweep];
+  assert.is(netSavedPages(sets, refillCosts(sets, both), 'gc', both), 6 - 4);
+  assert.is(netSavedPages(sets, refillCosts(sets, both), 'promote', both), 6 - 3);
+  assert.is(netSavedPages(sets, refillCosts(sets, both), 'gc+promote', both), 6 - 4);
+  const mallocSets = [...sets, { causes: ['alloc.malloc'], pages: 5 }];
+  const withMalloc = [...both, { step: 'promote', removes: ['alloc.malloc'], refilled: { pages: 2, why: 'refilled' } }];
+  assert.is(netSavedPages(mallocSets, refillCosts(mallocSets, withMalloc), 'gc+promote', withMalloc), 6 + 5 - 4 - 2);
 });
 
 test("a GC before the fork: a child whose GCs were all minor mallocs into the garbage's chunks, not the large chunks free at the fork", () => {
