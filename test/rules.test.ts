@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { wordOf } from '../blame/words';
 import fs from 'node:fs';
-import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcMallocEffects, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, otherStringFlagsCause, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause } from '../runtimes/ruby/blamer';
+import { type Context, callDataCause, compactionCosts, flagsWordCause, freshSlotCause, gcMallocEffects, gcRefillEffects, heapPageWordCause, isBinsChange, isStTableHeaderChange, isThreadStateWord, otherStringFlagsCause, prewarmCosts, programFlagsCause, rebuiltBinsCause, stBinsCause, stTableHeaders, sweptSlotCause, wordListsOf } from '../runtimes/ruby/blamer';
 import { AddrMap, type Word, WordValues } from '../blame/words';
 import { T, layoutFor } from '../runtimes/ruby/layouts';
 import { ARENA_HEAP, arenaHeaps, discoverGlibcHeap, mainHeap } from '../allocators/glibc/chunks';
@@ -398,6 +398,11 @@ test("prewarm's cost: the child's new pages, scaled to what a run after the firs
   assert.match(prewarmCosts(1056, 55, { all: 913_000, steady: 56_000 })[0].why, /1056 pages of new memory in this child, scaled to what a run after the first allocates: 56000 of its 913000 objects/);
 });
 
+/** stTableHeaders over changed words on pages pageBody says (-1: off the GC heap), the word lists made as
+ *  the blamer makes them */
+const tableHeaders = (ctx: Context, diffs: Parameters<typeof stTableHeaders>[1], pageBody: Int32Array, v: WordValues) =>
+  stTableHeaders({ ...ctx, lists: wordListsOf(ctx.cw, diffs.wordPage, pageBody) } as Context, diffs, v);
+
 test('st_table headers found among changed words: the fields at their chunk offsets, chunks in use at the fork of 64 bytes only, a table of known cause keeps it', () => {
   const H = 0x5555_5555_0000;
   // tcache_perthread_struct, a 64-byte chunk (an st_table: 56 bytes asked), an 80-byte one, another 64
@@ -427,20 +432,20 @@ test('st_table headers found among changed words: the fields at their chunk offs
   } as unknown as Context;
   const diffs = { wordPage: new Uint32Array(words.length), wordOffset: Uint16Array.from(addrs, (a) => a - H), addrs: Float64Array.of(H) } as unknown as Parameters<typeof stTableHeaders>[1];
   const v = new WordValues({ oldWord, newWord });
-  assert.equal([...stTableHeaders(ctx, diffs, Int32Array.of(-1), v).headers], [[st, 'mutation.hash-table'], [known, 'object.id']], 'the 64-byte chunks alone');
+  assert.equal([...tableHeaders(ctx, diffs, Int32Array.of(-1), v).headers], [[st, 'mutation.hash-table'], [known, 'object.id']], 'the 64-byte chunks alone');
   // a header whose new pointers lead to memory the child allocated, and no table of known cause
   ctx.contentChunkCause.set(known, 'alloc.malloc');
-  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).headers.get(known), 'mutation.hash-table');
+  assert.is(tableHeaders(ctx, diffs, Int32Array.of(-1), v).headers.get(known), 'mutation.hash-table');
   ctx.contentChunkCause.set(known, 'object.id');
   // on a GC heap page: the slot rules' words, not a chunk's
-  assert.is(stTableHeaders(ctx, diffs, Int32Array.of(0), v).headers.size, 0);
+  assert.is(tableHeaders(ctx, diffs, Int32Array.of(0), v).headers.size, 0);
   // the bound unchanged (a delete): not told apart from a counter
   const noBound = words.filter((x) => x[0] !== st + 56);
   const ctx2 = { ...ctx, wordAddr: Float64Array.from(noBound, (x) => x[0]), cw: classifyChunkWords(view, Float64Array.from(noBound, (x) => x[0]), BigUint64Array.from(noBound, (x) => x[1]), BigUint64Array.from(noBound, (x) => x[2])) } as Context;
   const v2 = new WordValues({ oldWord: BigUint64Array.from(noBound, (x) => x[1]), newWord: BigUint64Array.from(noBound, (x) => x[2]) });
-  assert.not.ok(stTableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).headers.has(st));
+  assert.not.ok(tableHeaders(ctx2, { ...diffs, wordPage: new Uint32Array(noBound.length) }, Int32Array.of(-1), v2).headers.has(st));
   // tables of up to 16 entries have no bins: no indexes to look for
-  assert.equal(stTableHeaders(ctx, diffs, Int32Array.of(-1), v).indexes.lo, []);
+  assert.equal(tableHeaders(ctx, diffs, Int32Array.of(-1), v).indexes.lo, []);
 
   // A table of 2^8 entries (512 bins of 16 bits, 1 KiB) that grew from 200 entries to 203 without a
   // rebuild (the powers word as it was): its bins now hold indexes 200-202, stored as 202-204.
@@ -449,7 +454,7 @@ test('st_table headers found among changed words: the fields at their chunk offs
     [st + 56, 200n, 203n],
   ];
   const headersOf = (ws: [number, bigint, bigint][]) =>
-    stTableHeaders(
+    tableHeaders(
       { ...ctx, wordAddr: Float64Array.from(ws, (x) => x[0]), cw: classifyChunkWords(view, Float64Array.from(ws, (x) => x[0]), BigUint64Array.from(ws, (x) => x[1]), BigUint64Array.from(ws, (x) => x[2])) } as Context,
       { ...diffs, wordPage: new Uint32Array(ws.length) },
       Int32Array.of(-1),

@@ -136,6 +136,8 @@ export interface Context {
   cw: ChunkWords;
   /** what word k's new value points into, to glibc (words of GC heap pages: NONE, not asked) */
   tw: ChunkWords;
+  /** the changed words by where they lie (wordListsOf), for the passes that look at one kind only */
+  lists: WordLists;
   /** the struct heap_page record, call_data array and is_entries array holding a changed word's address
    *  (-1: none); cursors, for lookups in address order */
   heapPageStructAt: RangeCursor;
@@ -1465,8 +1467,7 @@ function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wor
   // the slots' words first: embedded ivars set, and pointers that may lead to a new buffer (its user
   // start), with the object that holds each
   const pointed = new AddrMap<number>();
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] < 0) continue;
+  for (const k of ctx.lists.slot) {
     const slot = objectOf(k);
     if (slot < 0) continue;
     // its flags: the ivars moved out of the slot (into a buffer the capture may not hold: new memory)
@@ -1484,8 +1485,7 @@ function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wor
   }
   if (!pointed.size) return;
   // then the chunks the child malloc'd that such a pointer leads to, and what they hold
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] >= 0 || cw.kind[k] !== CW.FRESH) continue;
+  for (const k of ctx.lists.fresh) {
     const owner = pointed.get(cw.start(k));
     if (owner === undefined) continue;
     ctx.ivarOwners.set(owner, true);
@@ -1498,10 +1498,9 @@ function ivarGrowth(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wor
  *  promoted: a slot's pointer that led into the transient heap now leads to the chunk's user start). A GC
  *  before the fork moves them in the parent. QA: 8,000 young objects of four ivars at the fork, one minor
  *  GC in the child: 210 pages alloc.malloc, which no step removes, where gc saved 2.4M. */
-function transientMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): void {
+function transientMoves(ctx: Context, v: WordValues): void {
   if (!ctx.L?.transientBlock) return;
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (pageBody[diffs.wordPage[k]] < 0) continue;
+  for (const k of ctx.lists.slot) {
     const N = num(v.newIn(k));
     if (!(N & 7) && N > 16 && inTransientHeap(ctx, v.oldIn(k)) && !inTransientHeap(ctx, v.newIn(k))) ctx.transientMoved.set(N - 16, true);
   }
@@ -1524,18 +1523,19 @@ function transientMoves(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v:
  *  known. CI
  *  (3.3.8 prepend_classes): 171-239 words of such chunks unknown, the rest of theirs vm.globals (the
  *  counters), mutation.container and icache.call (the pointers to objects that were in them). */
-function freedCacheChunks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+function freedCacheChunks(ctx: Context, diffs: PageDiffs, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   const { cw } = ctx;
-  const off = (k: number) => (cw.kind[k] === CW.CONTENT && pageBody[diffs.wordPage[k]] < 0 ? cw.off(k) : -1);
+  // (words of chunks in use at the fork, off the GC heap)
+  const words = ctx.lists.content;
   // entries arrays that a call moved as it outgrew them (vm_ccs_push reallocs: the old array freed), the
   // record kept: its entries pointer changed, its method entry (the word before) did not
   const outgrown = new AddrMap<true>();
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (off(k) === CHUNK_HEADER + 16 && !neighbourChanged(ctx, diffs, k, -1, cw.start(k))) outgrown.set(num(v.oldIn(k)) - CHUNK_HEADER, true);
+  for (const k of words) {
+    if (cw.off(k) === CHUNK_HEADER + 16 && !neighbourChanged(ctx, diffs, k, -1, cw.start(k))) outgrown.set(num(v.oldIn(k)) - CHUNK_HEADER, true);
   }
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (off(k) !== CHUNK_HEADER + 8) continue;
+  for (const k of words) {
+    if (cw.off(k) !== CHUNK_HEADER + 8) continue;
     const start = cw.start(k);
     const was = forkImemoAt(ctx, num(v.oldIn(k))) ?? (recordShaped(ctx, diffs, v, k, start) ? IMEMO.ment : -1);
     if (was !== IMEMO.ment && (was !== IMEMO.callcache || outgrown.has(start))) continue;
@@ -1584,7 +1584,7 @@ function recordShaped(ctx: Context, diffs: PageDiffs, v: WordValues, k: number, 
 
 /** Causes of the chunks the child allocated, from the pointers it stored in them and the cache tables
  *  they belong to. Other chunks the child allocated hold whatever it malloc'd. */
-function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): AddrMap<string> {
+function freshChunkCauses(ctx: Context, diffs: PageDiffs, v: WordValues): AddrMap<string> {
   const out = new AddrMap<string>();
   const pointsTo: [number, number][] = [];
   // the pointer rules' answer by target: a Rails worker's chunks hold 94K pointers the rules look at, to
@@ -1601,11 +1601,9 @@ function freshChunkCauses(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, 
   // child allocated. No object owns a record directly (a class's cc_tbl items point to it).
   let countersChanged = -1;
   const { cw, tw } = ctx;
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    // words of chunks only (half of a Rails worker's), and of no GC heap page (those hold no malloc chunks)
-    const kind = cw.kind[k];
-    if ((kind !== CW.CONTENT && kind !== CW.FRESH) || pageBody[diffs.wordPage[k]] >= 0) continue;
-    if (kind === CW.CONTENT) {
+  // words of chunks only (half of a Rails worker's), and of no GC heap page (those hold no malloc chunks)
+  for (const k of ctx.lists.chunk) {
+    if (cw.kind[k] === CW.CONTENT) {
       const start = cw.start(k);
       const target = tw.kind[k] === CW.FRESH && tw.off(k) === 16;
       // (or into the memory the heap grew into since the fork, whose chunks no walk lists)
@@ -1709,7 +1707,7 @@ function backtraceLocation(ctx: Context, diffs: PageDiffs, v: WordValues, k: num
 
 /** Chunks in use at the fork into which the child stored pointers that say what the chunk is part of
  *  (an object-id table, a call-cache or constant-cache table): their other changed words go with them. */
-function contentChunkCauses(ctx: Context, contentWords: readonly number[], v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
+function contentChunkCauses(ctx: Context, contentWords: Uint32Array, v: WordValues, reusedValues: AddrMap<string>): AddrMap<string> {
   const out = new AddrMap<string>();
   const links: [number, number][] = [];
   // the chunk of the word before, and whether its cause is set (once set, it stays): a chunk's words come
@@ -1752,7 +1750,7 @@ function wordsOnGcHeap(wordPage: Uint32Array, pageBody: Int32Array): Uint8Array 
 
 /** The chunks in use at the fork among contentWords' with a word the child rewrote: one that did more than
  *  set bits, and was no unset field (nil: a Time's broken-down fields on 3.1 wait as nil to be computed). */
-function rewrittenChunks(ctx: Context, contentWords: readonly number[], v: WordValues): AddrMap<true> {
+function rewrittenChunks(ctx: Context, contentWords: Uint32Array, v: WordValues): AddrMap<true> {
   const out = new AddrMap<true>();
   for (const k of contentWords) {
     const O = v.oldIn(k);
@@ -1761,12 +1759,36 @@ function rewrittenChunks(ctx: Context, contentWords: readonly number[], v: WordV
   return out;
 }
 
-/** The words of chunks in use at the fork (CW.CONTENT) on pages off the GC heap (GC heap pages hold no
- *  malloc chunks), ascending: a twentieth of a Rails worker's changed words, all that idTableCauses and
- *  contentChunkCauses look at. */
-function contentWordsOf(cw: ChunkWords, wordPage: Uint32Array, pageBody: Int32Array): number[] {
-  const out: number[] = [];
-  for (let k = 0; k < wordPage.length; k++) if (cw.kind[k] === CW.CONTENT && pageBody[wordPage[k]] < 0) out.push(k);
+/** The changed words by where they lie, each list ascending: the passes that look at one kind walk its
+ *  list rather than every word (a Rails worker: ~800K words, ten passes). */
+interface WordLists {
+  /** words of GC heap pages (slots, and heap page headers) */
+  slot: Uint32Array;
+  /** off the GC heap (GC heap pages hold no malloc chunks): words of chunks in use at the fork
+   *  (CW.CONTENT), a twentieth of a Rails worker's, all that idTableCauses and contentChunkCauses look at */
+  content: Uint32Array;
+  /** off the GC heap: words of chunks the child allocated (CW.FRESH) */
+  fresh: Uint32Array;
+  /** content and fresh together, ascending */
+  chunk: Uint32Array;
+}
+
+export function wordListsOf(cw: ChunkWords, wordPage: Uint32Array, pageBody: Int32Array): WordLists {
+  let slots = 0;
+  let contents = 0;
+  let freshes = 0;
+  for (let k = 0; k < wordPage.length; k++) {
+    if (pageBody[wordPage[k]] >= 0) slots++;
+    else if (cw.kind[k] === CW.CONTENT) contents++;
+    else if (cw.kind[k] === CW.FRESH) freshes++;
+  }
+  const out = { slot: new Uint32Array(slots), content: new Uint32Array(contents), fresh: new Uint32Array(freshes), chunk: new Uint32Array(contents + freshes) };
+  let [s, c, f, ch] = [0, 0, 0, 0];
+  for (let k = 0; k < wordPage.length; k++) {
+    if (pageBody[wordPage[k]] >= 0) out.slot[s++] = k;
+    else if (cw.kind[k] === CW.CONTENT) out.content[c++] = out.chunk[ch++] = k;
+    else if (cw.kind[k] === CW.FRESH) out.fresh[f++] = out.chunk[ch++] = k;
+  }
   return out;
 }
 
@@ -1776,7 +1798,7 @@ function contentWordsOf(cw: ChunkWords, wordPage: Uint32Array, pageBody: Int32Ar
  *  are: a call-cache record (a class's cc_tbl), a constant-cache set (vm->constant_cache), else an entry
  *  the program defined (a method entry in the GC heap, a constant entry or variable record).
  *  reusedValues: the chunks of inserted values that were in use at the fork, with the insert's cause. */
-function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: readonly number[], v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
+function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: Uint32Array, v: WordValues): { tables: AddrMap<string>; reusedValues: AddrMap<string> } {
   const out = new AddrMap<string>();
   const reusedValues = new AddrMap<string>();
   // the item's two words, old and new: filled per word, no object per word (most words are no item)
@@ -1924,7 +1946,6 @@ export interface StTableRebuild {
 export function stTableHeaders(
   ctx: Context,
   diffs: PageDiffs,
-  pageBody: Int32Array,
   v: WordValues,
 ): { headers: AddrMap<string>; indexes: StTableIndexes; released: AddrMap<string>; rebuilds: StTableRebuild[] } {
   const out = new AddrMap<string>();
@@ -1933,8 +1954,8 @@ export function stTableHeaders(
   const rebuilds: StTableRebuild[] = [];
   const cw = ctx.cw;
   const kind = cw.kind;
-  for (let k = 0; k < diffs.wordPage.length; k++) {
-    if (kind[k] !== CW.CONTENT || cw.size(k) !== ST_TABLE.chunkSize || cw.off(k) !== ST_TABLE.numEntries || pageBody[diffs.wordPage[k]] >= 0) continue;
+  for (const k of ctx.lists.content) {
+    if (cw.size(k) !== ST_TABLE.chunkSize || cw.off(k) !== ST_TABLE.numEntries) continue;
     const s = cw.start(k);
     // the bound, three words on when it changed too (the chunk's words come in address order)
     let b = -1;
@@ -2053,11 +2074,10 @@ function areBins(words: readonly Word[], laneBits: number, entries: number): boo
  *  the chunk's user start). QA: a minor GC over 30,000 young objects in the child (3.1.2, 3.4.5): 49 such
  *  chunks, 56-69 pages of alloc.malloc a child (their first writer _int_malloc), and promote, which
  *  removes gc.mark-stack, predicted to save 12% of none's copied pages less than it saved. */
-function freshMarkStacks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues): void {
+function freshMarkStacks(ctx: Context, v: WordValues): void {
   if (!ctx.gcRuns) return;
-  const n = diffs.wordPage.length;
   const candidates = new AddrMap<number>(); // user start -> chunk start
-  forEachMallocdChunk(ctx, diffs, pageBody, (start, k, end) => {
+  forEachMallocdChunk(ctx, (start, k, end) => {
     if (!isMarkStackSize(ctx.cw.freshSize(k))) return;
     let refs = 0;
     for (let j = k; j < end; j++) if (inGcHeap(ctx, v.newIn(j))) refs++;
@@ -2065,8 +2085,7 @@ function freshMarkStacks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v
   });
   if (!candidates.size) return;
   const pointedTo = new AddrMap<true>();
-  for (let k = 0; k < n; k++) {
-    if (pageBody[diffs.wordPage[k]] < 0) continue;
+  for (const k of ctx.lists.slot) {
     const target = num(v.newIn(k));
     if (candidates.has(target)) pointedTo.set(target, true);
   }
@@ -2075,10 +2094,10 @@ function freshMarkStacks(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v
 
 /** The chunks the child allocated that rebuilt tables' bins, with the table's cause: for freshChunkCause,
  *  after stTableHeaders (which names the tables). Only chunks no pointer named (alloc.malloc so far). */
-function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: WordValues, rebuilds: readonly StTableRebuild[]): void {
+function rebuiltBins(ctx: Context, v: WordValues, rebuilds: readonly StTableRebuild[]): void {
   if (!rebuilds.length) return;
   const { cw } = ctx;
-  forEachMallocdChunk(ctx, diffs, pageBody, (start, k, end) => {
+  forEachMallocdChunk(ctx, (start, k, end) => {
     const c = cw.chunk[k];
     const free = c < -1 && ctx.glibc.child!.inUse[-2 - c] === 0;
     const size = cw.freshSize(k);
@@ -2102,19 +2121,17 @@ function rebuiltBins(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, v: Wo
 /** Each run of changed words off the GC heap in one chunk the child allocated that no pointer has named
  *  yet (freshChunkCause alloc.malloc): its start, and the words [k, end). The passes that name such chunks
  *  by their shape (freshMarkStacks, rebuiltBins) look at them alone. */
-function forEachMallocdChunk(ctx: Context, diffs: PageDiffs, pageBody: Int32Array, visit: (start: number, k: number, end: number) => void): void {
+function forEachMallocdChunk(ctx: Context, visit: (start: number, k: number, end: number) => void): void {
   const { cw } = ctx;
-  const n = diffs.wordPage.length;
-  for (let k = 0; k < n; ) {
-    if (cw.kind[k] !== CW.FRESH || pageBody[diffs.wordPage[k]] >= 0) {
-      k++;
-      continue;
-    }
+  const fresh = ctx.lists.fresh;
+  // a run: words of the list one after another in the diffs too, in one chunk
+  for (let i = 0; i < fresh.length; ) {
+    const k = fresh[i];
     const start = cw.start(k);
-    let end = k + 1;
-    while (end < n && cw.kind[end] === CW.FRESH && cw.start(end) === start) end++;
-    if ((ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') visit(start, k, end);
-    k = end;
+    let j = i + 1;
+    while (j < fresh.length && fresh[j] === k + (j - i) && cw.start(fresh[j]) === start) j++;
+    if ((ctx.freshChunkCause.get(start) ?? 'alloc.malloc') === 'alloc.malloc') visit(start, k, k + (j - i));
+    i = j;
   }
 }
 
@@ -3020,6 +3037,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     callDataAt: new RangeCursor(ruby.callData.start, ruby.callData.end),
     isEntriesAt: new RangeCursor(ruby.isEntries.start, ruby.isEntries.end),
     tw: chunkWords(0),
+    lists: { slot: new Uint32Array(0), content: new Uint32Array(0), fresh: new Uint32Array(0), chunk: new Uint32Array(0) },
     hps,
     bodies,
     bodyEnds,
@@ -3615,22 +3633,23 @@ class RubyPageBlamer implements PageBlamer {
     const onGcHeap = wordsOnGcHeap(wordPage, pageBody);
     ctx.cw = classifyChunkWords(ctx.glibc, wordAddr, diffs.oldWord, diffs.newWord);
     ctx.tw = classifyChunkWords(ctx.glibc, null, diffs.newWord, diffs.newWord, onGcHeap);
+    ctx.lists = wordListsOf(ctx.cw, wordPage, pageBody);
     compactionMoves(ctx, diffs, pageBody, v, releasedByChild(capture, diffs.pid), this.pageSize);
     ivarGrowth(ctx, diffs, pageBody, v);
-    transientMoves(ctx, diffs, pageBody, v);
-    ctx.freshChunkCause = freshChunkCauses(ctx, diffs, pageBody, v);
-    ctx.freedCacheChunks = freedCacheChunks(ctx, diffs, pageBody, v);
-    freshMarkStacks(ctx, diffs, pageBody, v);
-    const contentWords = contentWordsOf(ctx.cw, wordPage, pageBody);
+    transientMoves(ctx, v);
+    ctx.freshChunkCause = freshChunkCauses(ctx, diffs, v);
+    ctx.freedCacheChunks = freedCacheChunks(ctx, diffs, v);
+    freshMarkStacks(ctx, v);
+    const contentWords = ctx.lists.content;
     const idTables = idTableCauses(ctx, diffs, contentWords, v);
     ctx.idTableCause = idTables.tables;
     ctx.rewrittenChunks = rewrittenChunks(ctx, contentWords, v);
     ctx.contentChunkCause = contentChunkCauses(ctx, contentWords, v, idTables.reusedValues);
-    const stTables = stTableHeaders(ctx, diffs, pageBody, v);
+    const stTables = stTableHeaders(ctx, diffs, v);
     ctx.stTableHeaders = stTables.headers;
     ctx.stTableIndexes = stTables.indexes;
     ctx.stTableReleased = stTables.released;
-    rebuiltBins(ctx, diffs, pageBody, v, stTables.rebuilds);
+    rebuiltBins(ctx, v, stTables.rebuilds);
     this.flags = new PageFlags(this.pageSize, v);
     this.forkChunkAt = new RangeCursor(ctx.glibc.fork.start, ctx.glibc.forkEnds);
     this.inNoArray = new GapCursor([ctx.heapPageStructAt, ctx.callDataAt, ctx.isEntriesAt]);
