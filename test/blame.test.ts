@@ -315,8 +315,8 @@ for (const { ruby, version } of RUBIES)
 // Ground truth on every layout: the 10,000 definitions, and each table's header, 3 words (its counts and
 // its items pointer: 5 inserts outgrow 8 places, and the items move to a new array). Where glibc puts the
 // new arrays decides the rest: on pages copied anyway (free memory at the fork), their items count too;
-// in memory the heap grows into, no page was shared. Seen: 16,012-16,013 with the agent's calls warmed
-// before the fork (3.3.8, 3.4.5), 18,009-24,009 before, the same rules.
+// in memory the heap grows into, no page was shared. Seen: 18,009-24,009; 16,012-16,013 (3.3.8, 3.4.5)
+// with an agent that made a few more calls before the fork, the same rules.
 for (const { ruby, version } of RUBIES)
   test(`Ruby ${version} alias_in_child: a method aliased in the child marks its definition, mutation.definition`, () => {
     const { row, summary } = fixtureChild(ruby, 'alias_in_child.rb');

@@ -1099,8 +1099,12 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // Last, a table a class, module or iclass owns (its method, constant or call-cache tables) that no rule
   // above decodes: the program changed the class. Found on workers prepending a module to 1,000 preloaded
   // classes (QA, 3.3.8/3.4.5): the classes' call-cache entries cleared as their method tables moved to the
-  // new origins, 72-203 pages a child unknown.
-  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) },
+  // new origins, 72-203 pages a child unknown. Not on a page cowscope's fork path wrote in the twin too
+  // (forkPathCopied): there the twin's own first calls made call caches in the tables of cowscope's
+  // classes, where the child holds other memory; no rule decodes those words, and the page's fork.atfork
+  // says why (CI, 3.4.5 class_values, 1 run in 5: 2 words of mutation.class where the program changed
+  // no class of its own).
+  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) && !c.ctx.forkPathCopied(c.ctx.wordAddr[c.k]) },
   // A chunk in use at the fork that the child freed, no owner known: beyond glibc's links, what changed
   // there is what the child's own allocations wrote before it freed the memory again (the chunk
   // reallocated in place, at its size). Seen on shareable.rb (3.3.8, 1 run in 3): 127 words of a 2 KiB
@@ -1544,6 +1548,9 @@ function freedCacheChunks(ctx: Context, diffs: PageDiffs, v: WordValues): AddrMa
     if (now === IMEMO.ment || now === IMEMO.callcache || chunkOwnerIndex(ctx, start) >= 0) continue;
     // (the memory in use again: a chunk the child freed and left free holds glibc's links there)
     if (!ctx.glibc.child || !childInUse(ctx, start)) continue;
+    // (not on a page cowscope's fork path wrote in the twin too: a record there may be one the twin's own
+    // first call made after the fork, which the child never held; CI, 3.4.5 class_values, 1 run in 5)
+    if (ctx.forkPathCopied(ctx.wordAddr[k])) continue;
     if (!ctx.gcRuns || (was === IMEMO.ment && invalidatedInChild(ctx, num(v.oldIn(k))))) out.set(start, 'mutation.class');
   }
   return out;
@@ -1816,8 +1823,13 @@ function idTableCauses(ctx: Context, diffs: PageDiffs, contentWords: Uint32Array
       // (the new entry is an object the child made: its slot may not be looked at yet, only where it is)
       // An entry replaced by another that was there at the fork defines nothing: a call-path table's
       // entry resolved again (QA, 3.4.5 --no-aslr, some environments: Marshal.load's calls, 1 page).
-      if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N))
-        out.set(start, imemoAt(ctx, num(N)) === IMEMO.ment && !madeInChild(ctx, num(N)) ? 'icache.call' : 'mutation.definition');
+      // On a page cowscope's fork path wrote in the twin too (forkPathCopied), a method entry alone: the
+      // twin's own first calls made call caches there, where the child holds other memory (CI, 3.4.5
+      // class_values, 1 run in 5: a record of the twin's whose method entry word the child's entries
+      // array holds a call cache in, 1 word of mutation.definition).
+      const nowMent = imemoAt(ctx, num(N)) === IMEMO.ment;
+      if (!out.has(start) && imemoAt(ctx, num(O)) === IMEMO.ment && inGcHeap(ctx, N) && (nowMent || !ctx.forkPathCopied(ctx.wordAddr[k])))
+        out.set(start, nowMent && !madeInChild(ctx, num(N)) ? 'icache.call' : 'mutation.definition');
       continue;
     }
     if ((ctx.cw.off(k) & 15) !== 0) continue; // items are 16 bytes, from the chunk's user start

@@ -230,7 +230,6 @@ module Cowscope
       @heap_page_bytes = GC::INTERNAL_CONSTANTS[:HEAP_PAGE_SIZE]
       @heap_pages_at_fork = GC.stat(:heap_allocated_pages)
       @heap_allocatable_bytes = stat[:heap_allocatable_pages] ? stat[:heap_allocatable_pages] * @heap_page_bytes : stat.fetch(:heap_allocatable_slots, 0) * (GC::INTERNAL_CONSTANTS[:RVALUE_SIZE] || GC::INTERNAL_CONSTANTS[:BASE_SLOT_SIZE])
-      warm_fork_calls
       sibling = fork_heap_map(CONFIG.fetch('heapMap'))
       pids = fork_family(Integer(CONFIG.fetch('children')))
       begin
@@ -401,18 +400,6 @@ module Cowscope
           exit!(status) # never run the program's at_exit handlers in a helper fork
         end
       end
-    end
-
-    # The calls the parent makes first between the twin's fork and the children's (fork_children), and
-    # the twin's first call (forked_setup), run once before any fork, with no effect: a first call makes
-    # its method's call cache (a record malloc'd in the class's cache table, a call-cache object), and
-    # made in between, the twin would make its own at addresses where the child holds the parent's.
-    # Words the child seemed to change: a record in the twin where the child holds another's entries
-    # (CI, 3.4.5 class_values, 1 run in 5: 2 words of mutation.class, 1 of mutation.definition).
-    def warm_fork_calls
-      fork_children(nil, 0)
-      # the pdeathsig start_controlled set already, and the parent this process has
-      forked_setup({ process: Process, parent: Process.ppid, pdeathsig: [PR_SET_PDEATHSIG, SIGKILL_NUMBER] })
     end
 
     # The twin first, then the children, in a tight loop: whatever the parent writes between two forks
