@@ -1548,9 +1548,14 @@ function freedCacheChunks(ctx: Context, diffs: PageDiffs, v: WordValues): AddrMa
     if (now === IMEMO.ment || now === IMEMO.callcache || chunkOwnerIndex(ctx, start) >= 0) continue;
     // (the memory in use again: a chunk the child freed and left free holds glibc's links there)
     if (!ctx.glibc.child || !childInUse(ctx, start)) continue;
-    // (not on a page cowscope's fork path wrote in the twin too: a record there may be one the twin's own
-    // first call made after the fork, which the child never held; CI, 3.4.5 class_values, 1 run in 5)
-    if (ctx.forkPathCopied(ctx.wordAddr[k])) continue;
+    // On a page cowscope's fork path wrote in the twin too (forkPathCopied), a record the twin's own first
+    // call made after its fork, which the child never held: the fork path's (CI, 3.4.5 class_values and
+    // send_calls, 1 run in 5: the twin's record of cowscope's forked_setup where the child holds an
+    // entries array, 2 words of mutation.class and 1 of mutation.definition or mutation.container).
+    if (ctx.forkPathCopied(ctx.wordAddr[k])) {
+      out.set(start, 'fork.atfork');
+      continue;
+    }
     if (!ctx.gcRuns || (was === IMEMO.ment && invalidatedInChild(ctx, num(v.oldIn(k))))) out.set(start, 'mutation.class');
   }
   return out;
