@@ -1099,12 +1099,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // Last, a table a class, module or iclass owns (its method, constant or call-cache tables) that no rule
   // above decodes: the program changed the class. Found on workers prepending a module to 1,000 preloaded
   // classes (QA, 3.3.8/3.4.5): the classes' call-cache entries cleared as their method tables moved to the
-  // new origins, 72-203 pages a child unknown. Not on a page cowscope's fork path wrote in the twin too
-  // (forkPathCopied): there the twin's own first calls made call caches in the tables of cowscope's
-  // classes, where the child holds other memory; no rule decodes those words, and the page's fork.atfork
-  // says why (CI, 3.4.5 class_values, 1 run in 5: 2 words of mutation.class where the program changed
-  // no class of its own).
-  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) && !c.ctx.forkPathCopied(c.ctx.wordAddr[c.k]) },
+  // new origins, 72-203 pages a child unknown.
+  { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) },
   // A chunk in use at the fork that the child freed, no owner known: beyond glibc's links, what changed
   // there is what the child's own allocations wrote before it freed the memory again (the chunk
   // reallocated in place, at its size). Seen on shareable.rb (3.3.8, 1 run in 3): 127 words of a 2 KiB
