@@ -665,6 +665,21 @@ for (const { ruby, version } of RUBIES)
     for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 3, `${id}: ${summary}`);
   });
 
+// fixtures/ruby/finalizer_again.rb: 20,000 preloaded Objects given a finalizer in the parent, and the same
+// one again in the child: FL_FINALIZE stored into flags words that held it, pages copied with no byte
+// changed, first written by the finalizer's definition. QA (the same after a prewarm, 3.3.8/3.4.5): ~200
+// pages same-value.unknown and 80-96 method.cached a child (the pages held method entries too), which
+// prewarm was predicted to save. Told by that writer's name, which Debian's 3.1 libruby (no .symtab) does
+// not give. 20,000 slots of 40 bytes fill 196 pages at least (276-283 here).
+for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
+  test(`Ruby ${version} finalizer_again: a finalizer defined again in the child is object.finalizer, by its writer`, () => {
+    const { row, summary } = fixtureChild(ruby, 'finalizer_again.rb');
+    assert.ok(row('object.finalizer').pages >= Math.ceil((20_000 * 40) / 4096), summary);
+    for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 3, `${id}: ${summary}`);
+    // the child's own first calls mark a few method entries cached, words that change (4-5 pages here)
+    assert.ok(row('method.cached').pages <= 20, summary);
+  });
+
 // fixtures/ruby/class_ivars.rb: 5,000 preloaded classes, each with a class-level ivar set in the parent,
 // given a second one in the child. On 3.3+ each class's flags word (its shape) and one word of the ivar
 // buffer its classext points to change: 10,000 words of object.ivar, where QA found the buffer's words

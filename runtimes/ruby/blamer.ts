@@ -185,6 +185,14 @@ const bodyOf = (ctx: Context, addr: number): number =>
 /** Does the word hold an address in a GC heap body of the fork? */
 const inForkHeap = (ctx: Context, v: Word): boolean => !isZero(v) && bodyOf(ctx, num(v)) >= 0;
 
+/** Does the word hold the address of a slot the heap map lists free: an object made after the map was
+ *  written (the parent's fork path, or a process since the fork)? */
+function madeAfterMap(ctx: Context, v: Word): boolean {
+  if (!inForkHeap(ctx, v)) return false;
+  const i = ctx.objIndex.at(num(v));
+  return i >= 0 && ctx.ruby.objects.type[i] === T.NONE;
+}
+
 /** Does the word hold an object's address: in a fork-time GC heap body, or an object the child allocated
  *  on a GC heap page it mapped itself (a child whose heap grew: GC.disable in the workload, or a heap
  *  that was full)? QA: 5,000 preloaded classes given a method each by define_method in the child (3.3.8,
@@ -1082,6 +1090,13 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // free at the fork; or an entries array whose call cache it replaced. No container of the program's.
   // CI (3.3.8 send_calls, 1 run in 8): 5 such words mutation.container, where a child's call sites make 2.
   { cause: (c) => c.ctx.contentChunkCause.get(c.start)!, when: (c) => isCacheTableCause(c.ctx.contentChunkCause.get(c.start)) },
+  // Object references on both sides to objects made after the heap map was written (slots it lists
+  // free), on a page the fork path wrote in the twin too: the twin's fork path stored an object it had
+  // just made, the child's its own, a slot further on (the parent ran cowscope's fork call between their
+  // forks, which moved the child's allocations). No program's: its code saw the map last. Found on
+  // send_calls.rb (3.4.5, 3 runs in 30): a 24-byte chunk in use since before the fork, 1 word
+  // mutation.container, where the test wants none.
+  { cause: 'fork.atfork', when: (c) => madeAfterMap(c.ctx, c.O) && madeAfterMap(c.ctx, c.N) && c.ctx.forkPathCopied(c.ctx.wordAddr[c.k]) },
   // Object references on both sides: the contents of an Array/Hash/ivar buffer changed.
   // (references into the fork-time heap: one to an object the child made on a GC heap page of its own, in
   // a chunk no rule above names (a VM table's new entry), is that allocation's, alloc.malloc below)
@@ -2538,6 +2553,13 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // same-value.unknown a child, first written by rb_reg_onig_match, and 83-90 of method.cached (the pages
   // held method entries too), which prewarm was predicted to save.
   { cause: 'regexp.match', writer: /^(rb_reg_onig_match|rb_reg_search\w*|rb_reg_match\w*|reg_match_pos|rb_reg_prepare_re\w*|rb_reg_start_with_p|rb_reg_regsub)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  // A finalizer defined on an object that had one: define_final0 sets FL_FINALIZE in its flags word,
+  // which held the bit (3.3's rb_define_finalizer_no_check, 3.4's rb_define_finalizer and the GC's
+  // rb_gc_impl_define_finalizer, define_final0 inlined). Found on workers defining a finalizer again on
+  // 20,000 preloaded Objects, after a prewarm or in fixtures/ruby/finalizer_again.rb (QA, 3.3.8/3.4.5):
+  // ~200 pages of same-value.unknown and 80-96 of method.cached a child (the pages held method entries
+  // too), all first written there.
+  { cause: 'object.finalizer', writer: /^(rb_define_finalizer(_no_check)?|define_final0?|rb_gc_impl_define_finalizer)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
 ];
 
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS): by the
