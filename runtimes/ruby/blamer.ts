@@ -2501,12 +2501,35 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   { cause: 'mutation.object', writer: /^(vm_call_attrset\w*|vm_setivar\w*|vm_setinstancevariable|rb_ivar_set|rb_obj_ivar_set|obj_ivar_set\w*)$/ },
   // a class-level ivar stored again (QA: 5,000 classes' @hits set after a prewarm had set them, 3.3.8/3.4.5:
   // 159 pages of same-value.unknown a child, the classes' ivar buffers)
-  { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*)$/ },
+  // (and a class variable, @@count, stored again: QA, every fixture run under --strategy prewarm, session
+  // 64: class_values.rb's 5,000 classes, 215-238 pages of same-value.unknown a child on 3.3.8/3.4.5,
+  // first written by rb_cvar_set)
+  { cause: 'mutation.class', writer: /^(rb_class_ivar_set|class_ivar_set\w*|rb_cvar_set)$/ },
   // ... where a class keeps them in an st_table (3.1's iv_tbl): an insert into it, named near st.c's
   // exported functions where libruby has no .symtab (Debian's 3.1), on a page of such tables (QA above,
   // 3.1.2: 295 pages of same-value.unknown a child, first written near rb_st_insert)
   { cause: (p) => mutation(classVariableTablesOn(p)), writer: /^(rb_st_insert|rb_st_update)$/, nearest: /^(rb_st_insert|rb_st_update)$/, on: (p) => classVariableTablesOn(p) >= 0 },
+  // ... and into an object's own ivar table (a "too complex" shape, 3.3+): an ivar it held set again, as
+  // an attribute set to what it held (mutation.object above; the first insert is object.ivar, which a
+  // prewarm removes, the same one again no step does). QA (prewarm sweep, session 64): complex_ivars.rb's
+  // 20,000 objects given @zz again, 877-895 pages of same-value.unknown a child on 3.3.8/3.4.5, first
+  // written by rb_st_insert.
+  { cause: 'mutation.object', writer: /^(rb_st_insert|rb_st_update)$/, on: (p) => objectIvarTablesOn(p) },
   { cause: 'mutation.string', writer: /^(rb_str_setbyte|rb_str_update|rb_str_aset\w*|str_modify_keep_cr|tr_trans)$/ },
+  // What a child does again that its parent had done (a prewarm, or the same setup before the fork):
+  // stores that leave the bytes as they were. The first time they are a cause prewarm removes (a String
+  // made shared, a method aliased, a singleton class made); done again they write all the same, so no
+  // step keeps the child from copying the page: the program's change of the object, no remedy. QA (every
+  // fixture run under --strategy prewarm, session 64, 3.3.8/3.4.5), pages a child:
+  // - a String sliced to its end again (string_shared.rb): 590 same-value.unknown and 41-62 method.cached
+  //   (the pages held method entries too), first written by str_replace_shared_without_enc;
+  { cause: 'mutation.string', writer: /^str_replace_shared(_without_enc)?$/ },
+  // - a method aliased again (alias_in_child.rb): 252-260 method.cached, first written by rb_alias;
+  { cause: 'mutation.class', writer: /^rb_alias$/ },
+  // - a singleton method defined again (singleton_methods.rb): the object's singleton class looked up,
+  //   its flags stored as they were, 750-757 same-value.unknown and 55-62 hash.iteration, first written by
+  //   rb_singleton_class.
+  { cause: 'mutation.class', writer: /^(rb_singleton_class|singleton_class_of)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
   // An ivar of an object that keeps its ivars outside its slot (a String, an Array, a Hash: the VM's
   // generic-ivar table) set in the child: the store sets FL_EXIVAR in the object's flags again, which it
   // held (3.3+). QA: 20,000 preloaded Strings whose @tag the workers set (3.3.8/3.4.5): 300-335 pages a
@@ -2643,6 +2666,25 @@ function classVariableTablesOn(p: IdenticalPage): number {
   }
   const [type] = types;
   return types.size === 1 && 2 * tableBytes > usedBytes ? type : -1;
+}
+
+/** Do objects' own ivar tables (3.3+: an object whose shape is "too complex" keeps its ivars in an
+ *  st_table, its chunks owned by the object) hold most of the bytes in use at the fork on a page off the
+ *  GC heap, no chunk there with an owner of another type? */
+function objectIvarTablesOn(p: IdenticalPage): boolean {
+  if (bodyOf(p.ctx, p.page) >= 0) return false;
+  const f = p.ctx.glibc.fork;
+  let tableBytes = 0;
+  let usedBytes = 0;
+  for (const i of forkChunksOn(p)) {
+    if (!f.inUse[i]) continue;
+    const bytes = Math.min(f.start[i] + f.size[i], p.page + p.pageSize) - Math.max(f.start[i], p.page);
+    usedBytes += bytes;
+    if (chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
+    if (ownerType(p.ctx, f.start[i]) !== T.OBJECT) return false;
+    tableBytes += bytes;
+  }
+  return 2 * tableBytes > usedBytes;
 }
 
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
