@@ -2523,7 +2523,7 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // fixture run under --strategy prewarm, session 64, 3.3.8/3.4.5), pages a child:
   // - a String sliced to its end again (string_shared.rb): 590 same-value.unknown and 41-62 method.cached
   //   (the pages held method entries too), first written by str_replace_shared_without_enc;
-  { cause: 'mutation.string', writer: /^str_replace_shared(_without_enc)?$/ },
+  { cause: 'mutation.string', writer: /^str_replace_shared(_without_enc)?$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
   // - a method aliased again (alias_in_child.rb): 252-260 method.cached, first written by rb_alias;
   { cause: 'mutation.class', writer: /^rb_alias$/ },
   // - a singleton method defined again (singleton_methods.rb): the object's singleton class looked up,
@@ -2669,19 +2669,25 @@ function classVariableTablesOn(p: IdenticalPage): number {
 }
 
 /** Do objects' own ivar tables (3.3+: an object whose shape is "too complex" keeps its ivars in an
- *  st_table, its chunks owned by the object) hold most of the bytes in use at the fork on a page off the
- *  GC heap, no chunk there with an owner of another type? */
+ *  st_table its slot points to, the table's entries reached through it) hold most of the bytes in use at
+ *  the fork on a page off the GC heap, no chunk there owned otherwise? A table's chunks: the one the
+ *  object's ivar pointer leads to, of an st_table's size, or one that table points to (an ordinary
+ *  object's ivar buffer is neither, but where it has an st_table's size). */
 function objectIvarTablesOn(p: IdenticalPage): boolean {
-  if (bodyOf(p.ctx, p.page) >= 0) return false;
+  const L = p.ctx.L;
+  if (!L?.tooComplexShape || !L.objectIvars || bodyOf(p.ctx, p.page) >= 0) return false;
   const f = p.ctx.glibc.fork;
+  const o = p.ctx.ruby.chunkOwners;
   let tableBytes = 0;
   let usedBytes = 0;
   for (const i of forkChunksOn(p)) {
     if (!f.inUse[i]) continue;
     const bytes = Math.min(f.start[i] + f.size[i], p.page + p.pageSize) - Math.max(f.start[i], p.page);
     usedBytes += bytes;
-    if (chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
-    if (ownerType(p.ctx, f.start[i]) !== T.OBJECT) return false;
+    const k = chunkOwnerIndex(p.ctx, f.start[i]);
+    if (k < 0) continue;
+    const table = (o!.flags[k] & FL.typeMask) === T.OBJECT && (o!.offset[k] === -L.objectIvars || (o!.offset[k] === L.objectIvars && f.size[i] === ST_TABLE.chunkSize));
+    if (!table) return false;
     tableBytes += bytes;
   }
   return 2 * tableBytes > usedBytes;
