@@ -2646,26 +2646,34 @@ function hashTablesOn(p: IdenticalPage): number {
   return tables && tables === used.length ? HASH_TABLES_ONLY : tables;
 }
 
-/** The type of the classes or modules whose tables of variables (classDataOf: ivars) a page off the GC
- *  heap holds, where those hold most of its bytes in use at the fork and no chunk there has another owner
- *  (st.c's writers serve the VM's tables too, which have none); -1 otherwise. */
-function classVariableTablesOn(p: IdenticalPage): number {
-  if (bodyOf(p.ctx, p.page) >= 0) return -1;
+/** The bytes in use at the fork on a page off the GC heap, and those of the owned chunks `isTable`
+ *  accepts; undefined where an owned chunk there is not one (st.c's writers serve the VM's tables too,
+ *  whose chunks have no owner). */
+function tableBytesOn(p: IdenticalPage, isTable: (start: number, size: number, owner: number) => boolean): { table: number; used: number } | undefined {
+  if (bodyOf(p.ctx, p.page) >= 0) return undefined;
   const f = p.ctx.glibc.fork;
-  const types = new Set<number>();
-  let tableBytes = 0;
-  let usedBytes = 0;
+  let table = 0;
+  let used = 0;
   for (const i of forkChunksOn(p)) {
     if (!f.inUse[i]) continue;
     const bytes = Math.min(f.start[i] + f.size[i], p.page + p.pageSize) - Math.max(f.start[i], p.page);
-    usedBytes += bytes;
-    if (chunkOwnerIndex(p.ctx, f.start[i]) < 0) continue;
-    if (classDataOf(p.ctx, f.start[i]) !== 'ivars') return -1;
-    types.add(ownerType(p.ctx, f.start[i]));
-    tableBytes += bytes;
+    used += bytes;
+    const owner = chunkOwnerIndex(p.ctx, f.start[i]);
+    if (owner < 0) continue;
+    if (!isTable(f.start[i], f.size[i], owner)) return undefined;
+    table += bytes;
   }
+  return { table, used };
+}
+
+/** The type of the classes or modules whose tables of variables (classDataOf: ivars) a page off the GC
+ *  heap holds, where those hold most of its bytes in use at the fork and no chunk there has another owner;
+ *  -1 otherwise. */
+function classVariableTablesOn(p: IdenticalPage): number {
+  const types = new Set<number>();
+  const b = tableBytesOn(p, (start) => classDataOf(p.ctx, start) === 'ivars' && !!types.add(ownerType(p.ctx, start)));
   const [type] = types;
-  return types.size === 1 && 2 * tableBytes > usedBytes ? type : -1;
+  return b && types.size === 1 && 2 * b.table > b.used ? type : -1;
 }
 
 /** Do objects' own ivar tables (3.3+: an object whose shape is "too complex" keeps its ivars in an
@@ -2675,22 +2683,11 @@ function classVariableTablesOn(p: IdenticalPage): number {
  *  object's ivar buffer is neither, but where it has an st_table's size). */
 function objectIvarTablesOn(p: IdenticalPage): boolean {
   const L = p.ctx.L;
-  if (!L?.tooComplexShape || !L.objectIvars || bodyOf(p.ctx, p.page) >= 0) return false;
-  const f = p.ctx.glibc.fork;
   const o = p.ctx.ruby.chunkOwners;
-  let tableBytes = 0;
-  let usedBytes = 0;
-  for (const i of forkChunksOn(p)) {
-    if (!f.inUse[i]) continue;
-    const bytes = Math.min(f.start[i] + f.size[i], p.page + p.pageSize) - Math.max(f.start[i], p.page);
-    usedBytes += bytes;
-    const k = chunkOwnerIndex(p.ctx, f.start[i]);
-    if (k < 0) continue;
-    const table = (o!.flags[k] & FL.typeMask) === T.OBJECT && (o!.offset[k] === -L.objectIvars || (o!.offset[k] === L.objectIvars && f.size[i] === ST_TABLE.chunkSize));
-    if (!table) return false;
-    tableBytes += bytes;
-  }
-  return 2 * tableBytes > usedBytes;
+  if (!L?.tooComplexShape || !L.objectIvars || !o) return false;
+  const ivars = L.objectIvars;
+  const b = tableBytesOn(p, (_, size, k) => (o.flags[k] & FL.typeMask) === T.OBJECT && (o.offset[k] === -ivars || (o.offset[k] === ivars && size === ST_TABLE.chunkSize)));
+  return !!b && 2 * b.table > b.used;
 }
 
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
