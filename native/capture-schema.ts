@@ -572,6 +572,16 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
       return { pid: c.int(`${q}[${i}].pid`, o.pid, 1, 2 ** 22), address, flags };
     }),
   );
+  const dataContents = c.optional(`${p}.dataContents`, m.dataContents, (q, x) => {
+    const o = c.obj(q, x);
+    const address = c.typed(`${q}.address`, o.address, 'Float64Array');
+    c.elements(`${q}.address`, address, 0, SAFE);
+    c.sorted(`${q}.address`, address, false);
+    const owner = c.typed(`${q}.owner`, o.owner, 'Float64Array');
+    c.length(`${q}.owner`, owner, address.length, `one per object in ${q}.address`);
+    c.elements(`${q}.owner`, owner, 0, SAFE);
+    return { address, owner };
+  });
   const chunkOwners = c.optional(`${p}.chunkOwners`, m.chunkOwners, (q, x) => {
     const o = c.obj(q, x);
     const chunk = c.typed(`${q}.chunk`, o.chunk, 'Float64Array');
@@ -624,6 +634,7 @@ function ruby(c: Checker, v: unknown, heap: HeapMap | undefined): RubyStructures
     ...(envFlags ? { envFlags } : {}),
     ...(mmappedChunks ? { mmappedChunks } : {}),
     ...(chunkOwners ? { chunkOwners } : {}),
+    ...(dataContents ? { dataContents } : {}),
   };
 }
 
@@ -688,7 +699,7 @@ function python(c: Checker, v: unknown): PythonStructures {
   const typeBases = c.optional(`${p}.map.typeBases`, mp.typeBases, (q, x) => {
     const bases = c.typed(q, x, 'Uint8Array');
     c.length(q, bases, types.length, `one per type in ${p}.map.types`);
-    c.elements(q, bases, 0, TYPE_BASES.length - 1, 1, 'an index into TYPE_BASES (0: neither str nor bytes)');
+    c.elements(q, bases, 0, TYPE_BASES.length - 1, 1, 'an index into TYPE_BASES (0: none of str, bytes, dict, list)');
     return bases;
   });
   const buffers = columns(c, `${p}.map.buffers`, mp.buffers, { start: 'Float64Array', bytes: 'Float64Array', kind: 'Uint8Array', owner: 'Float64Array' }, 'start');

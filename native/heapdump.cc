@@ -5,7 +5,8 @@
 // It returns the GC heap pages (bodies) of every slot, and a column table of the objects blame needs:
 // those in the 4 KiB pages listed in keepPages (the copied pages), every class and module (for names),
 // every iseq (for call-site discovery) and every escaped block environment (imemo env: its flags word
-// is rewritten by marking), sorted by address.
+// is rewritten by marking), sorted by address; and what the T_DATA objects of some types reference (their
+// own contents, which the VM hides from the program: a Queue's items).
 
 #include <napi.h>
 
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -29,14 +31,21 @@ namespace {
 
 // The dump's type names and imemo type names become codes through tables the caller passes in (the
 // runtime's version row owns them); the ingest only needs to know which names mark classes, iseqs and
-// free slots.
+// free slots. contents: the data types ("struct" of a T_DATA line) whose references are the object's own
+// contents (a Queue's items, in a hidden Array), listed whatever the pages.
 struct Codes {
   std::unordered_map<std::string, uint8_t> types, imemo;
-  uint8_t none = 0xfe, klass = 0xfe, module = 0xfe, iclass = 0xfe, imemoType = 0xfe, iseq = 0xfe, env = 0xfe;
+  std::vector<std::string> contents;
+  uint8_t none = 0xfe, klass = 0xfe, module = 0xfe, iclass = 0xfe, imemoType = 0xfe, iseq = 0xfe, env = 0xfe, data = 0xfe;
 };
 
-Codes CodesFrom(Napi::Object types, Napi::Object imemo) {
+Codes CodesFrom(Napi::Object types, Napi::Object imemo, Napi::Value contents) {
   Codes c;
+  if (contents.IsArray()) {
+    Napi::Array a = contents.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++)
+      if (a.Get(i).IsString()) c.contents.push_back(a.Get(i).As<Napi::String>());
+  }
   auto fill = [](Napi::Object o, std::unordered_map<std::string, uint8_t>& into) {
     Napi::Array keys = o.GetPropertyNames();
     for (uint32_t i = 0; i < keys.Length(); i++) {
@@ -54,6 +63,7 @@ Codes CodesFrom(Napi::Object types, Napi::Object imemo) {
   c.imemoType = at(c.types, "IMEMO");
   c.iseq = at(c.imemo, "iseq");
   c.env = at(c.imemo, "env");
+  c.data = at(c.types, "DATA");
   return c;
 }
 
@@ -164,6 +174,8 @@ struct Table {
   std::vector<std::string> names;
   std::vector<std::string> sites;
   std::unordered_map<std::string, int32_t> siteIndex;
+  // (reference, owner): the objects a T_DATA of a Codes::contents type references, each with that T_DATA
+  std::vector<std::pair<double, double>> contents;
 };
 
 struct Counts {
@@ -234,7 +246,25 @@ class Ingest {
     sc.imemo = imemo;
     sc.object = true;
     sc.always = named || imemo == codes_.iseq || imemo == codes_.env;
+    if (type == codes_.data && !codes_.contents.empty()) Contents(b, e, addr);
     return sc;
+  }
+
+  // A T_DATA of a contents type: its references, as (reference, owner) rows. At the first look, so that a
+  // followed map has them whatever pick keeps.
+  void Contents(const char* b, const char* e, uint64_t addr) {
+    const char* st = keys_.Find(b, e, "\"struct\":\"");
+    if (!st || std::find(codes_.contents.begin(), codes_.contents.end(), StringAt(st, e)) == codes_.contents.end()) return;
+    const char* r = keys_.Find(b, e, "\"references\":[");
+    if (!r) return;
+    const char* end = static_cast<const char*>(memchr(r, ']', static_cast<size_t>(e - r)));
+    if (!end) return;
+    for (const char* q = r; q < end && (q = static_cast<const char*>(memchr(q, '"', static_cast<size_t>(end - q)))); q++) {
+      uint64_t ref;
+      if (HexAt(q + 1, end, ref)) table_.contents.emplace_back(static_cast<double>(ref), static_cast<double>(addr));
+      q = static_cast<const char*>(memchr(q + 1, '"', static_cast<size_t>(end - q - 1)));  // the closing quote
+      if (!q) break;
+    }
   }
 
   // The object's row in the table.
@@ -416,16 +446,25 @@ Napi::Object ResultOf(Napi::Env env, Ingest& ingest) {
   out.Set("malformed", Napi::Number::New(env, c.malformed));
   out.Set("table", objects);
   out.Set("classNames", names);
+  // the contents rows, by reference (an object held by two is listed with each)
+  std::sort(t.contents.begin(), t.contents.end());
+  Napi::Object contents = Napi::Object::New(env);
+  std::vector<double> ref(t.contents.size()), owner(t.contents.size());
+  for (size_t i = 0; i < t.contents.size(); i++) std::tie(ref[i], owner[i]) = t.contents[i];
+  contents.Set("address", ToTypedArray<Napi::Float64Array>(env, ref));
+  contents.Set("owner", ToTypedArray<Napi::Float64Array>(env, owner));
+  out.Set("contents", contents);
   out.Set("sites", ToStrings(env, t.sites));
   return out;
 }
 
 // ingestHeapDump(path, heapPageSize, keepPages: Float64Array sorted 4 KiB page addresses, slotSize,
-//                typeCodes: {NAME: code}, imemoCodes: {name: code}[, maxBytes[, keepAll]]) ->
-//   (keepAll: every object is kept, whatever keepPages says: a map parsed once and filtered per use)
+//                typeCodes: {NAME: code}, imemoCodes: {name: code}[, maxBytes[, keepAll[, contents]]]) ->
+//   (keepAll: every object is kept, whatever keepPages says: a map parsed once and filtered per use;
+//    contents: data type names, Codes::contents)
 //   { bodies, lines, objects, free, malformed,
 //     objects table: { address, type, imemo, gcFlags, slotSize, bytesize, embedded, classAddr, site },
-//     classNames: { address, name }, sites: [ "file:line" ] }
+//     classNames: { address, name }, sites: [ "file:line" ], contents: { address, owner } }
 Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsNumber() ||
@@ -442,7 +481,7 @@ Napi::Value IngestHeapDump(const Napi::CallbackInfo& info) {
   const uint64_t defaultSlot = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
   const uint64_t maxBytes = info.Length() > 6 && info[6].IsNumber() ? static_cast<uint64_t>(info[6].As<Napi::Number>().DoubleValue()) : ~0ULL;
   const bool keepAll = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
-  Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>()), keepAll);
+  Ingest ingest(hps, std::move(keep), defaultSlot, CodesFrom(info[4].As<Napi::Object>(), info[5].As<Napi::Object>(), info[8]), keepAll);
   try {
     ReadLines(path, ingest, maxBytes);
   } catch (const SysError& se) {
@@ -599,7 +638,7 @@ Napi::Value PickFollowed(Napi::Env env, Followed& f, std::vector<uint64_t> keep)
   return ResultOf(env, ingest);
 }
 
-// followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes) ->
+// followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes[, contents]) ->
 //   { done: Promise<{ ino, bytes } | null>, finish(), cancel(), pick(keepPages) -> ingestHeapDump's result,
 //     release() }: pick once, after done resolved with the map; release() after done, instead of pick
 Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
@@ -608,7 +647,7 @@ Napi::Value FollowHeapDump(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "followHeapDump(path, heapPageSize, slotSize, typeCodes, imemoCodes, maxBytes)");
   const uint64_t hps = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
   if (!hps || (hps & (hps - 1))) throw Napi::RangeError::New(env, "heapPageSize must be a power of two");
-  auto f = std::make_shared<Followed>(hps, static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue()), CodesFrom(info[3].As<Napi::Object>(), info[4].As<Napi::Object>()));
+  auto f = std::make_shared<Followed>(hps, static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue()), CodesFrom(info[3].As<Napi::Object>(), info[4].As<Napi::Object>(), info[6]));
   auto* worker = new FollowWorker(env, info[0].As<Napi::String>(), f, static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue()));
   Napi::Object out = Napi::Object::New(env);
   out.Set("done", worker->Promise());

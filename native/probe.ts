@@ -94,6 +94,7 @@ interface Addon {
     imemo: Record<string, number>,
     maxBytes?: number,
     keepAll?: boolean,
+    contents?: readonly string[],
   ): HeapDumpIngest;
   followHeapDump(
     path: string,
@@ -102,6 +103,7 @@ interface Addon {
     types: Record<string, number>,
     imemo: Record<string, number>,
     maxBytes: number,
+    contents?: readonly string[],
   ): HeapDumpFollower;
   readWords(pid: number, addrs: Float64Array): { words: BigUint64Array; ok: Uint8Array };
   mallocChunks(pid: number, segments: Float64Array, keepPages: Float64Array, key: bigint | null, limits: MallocLimits): MallocWalk;
@@ -153,6 +155,9 @@ export interface HeapDumpIngest {
   table: HeapObjects;
   classNames: { address: Float64Array; name: string[] };
   sites: string[];
+  /** what the T_DATA objects of HeapDumpCodes.contents types reference, whatever the pages: (address,
+   *  owner) rows sorted by address (an object two of them hold is listed with each) */
+  contents: { address: Float64Array; owner: Float64Array };
 }
 
 export interface MallocChunks {
@@ -379,6 +384,14 @@ export function pageFlagBits(): Record<string, number> {
 /** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
  *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
  *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
+/** The runtime's tables of type names and imemo type names (as the dump spells them) to codes, and the
+ *  data types whose references are their objects' own contents (HeapDumpIngest.contents). */
+export interface HeapDumpCodes {
+  types: Record<string, number>;
+  imemo: Record<string, number>;
+  contents?: readonly string[];
+}
+
 /** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes;
  *  opts.maxBytes: reading stops with EFBIG past this many bytes; opts.keepAll: every object is kept
  *  (keepPages ignored), for a map parsed once and filtered per use. */
@@ -387,10 +400,10 @@ export function ingestHeapDump(
   heapPageSize: number,
   keepPages: Float64Array,
   slotSize: number,
-  codes: { types: Record<string, number>; imemo: Record<string, number> },
+  codes: HeapDumpCodes,
   opts: { maxBytes?: number; keepAll?: boolean } = {},
 ): HeapDumpIngest {
-  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, opts.maxBytes, opts.keepAll ?? false));
+  return wrap(() => addon.ingestHeapDump(path, heapPageSize, keepPages, slotSize, codes.types, codes.imemo, opts.maxBytes, opts.keepAll ?? false, codes.contents ?? []));
 }
 
 /** A heap dump read on the thread pool while its writer writes it (a first look at every line; see
@@ -412,10 +425,10 @@ export function followHeapDump(
   path: string,
   heapPageSize: number,
   slotSize: number,
-  codes: { types: Record<string, number>; imemo: Record<string, number> },
+  codes: HeapDumpCodes,
   maxBytes: number,
 ): HeapDumpFollower {
-  const f = wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes));
+  const f = wrap(() => addon.followHeapDump(path, heapPageSize, slotSize, codes.types, codes.imemo, maxBytes, codes.contents ?? []));
   // The reader holds a thread of libuv's pool until it is finished or cancelled, and node joins the
   // pool's threads when it exits: whatever way cowscope exits (a signal's handler, an error), it is
   // cancelled first.

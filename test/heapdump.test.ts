@@ -50,6 +50,39 @@ test('keeps the objects on the kept pages, and every class and iseq, with their 
   assert.equal(Array.from(d.classNames.address), [0x7fccc4fa4f68]);
 });
 
+test('lists what a Queue or SizedQueue references (their items, hidden), whatever the pages; no other T_DATA', () => {
+  const dir = tempDir('contents');
+  try {
+    const file = path.join(dir.dir, 'heap.jsonl');
+    const lines = [
+      // (3.4.5 and 3.1.2 lines, as ObjectSpace.dump writes them)
+      '{"address":"0x7fa7b4cb00d0", "type":"DATA", "shape_id":0, "slot_size":40, "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0x7fa7b4cd5f10"], "memsize":76, "flags":{"wb_protected":true}}',
+      '{"address":"0x7f5949ba32a0", "type":"DATA", "class":"0x7f594d0a9800", "struct":"sized_queue", "references":["0x7f5949ba3228"], "memsize":104, "flags":{"wb_protected":true}}',
+      '{"address":"0x7fa7b4cde8e0", "type":"DATA", "shape_id":0, "slot_size":40, "class":"0x7fa799b535e0", "struct":"monitor", "references":["0x7fa7b4cde7a0"], "memsize":64}',
+      '{"address":"0x7fa7b4cdf178", "type":"DATA", "class":"0x7fa7b4d29930", "struct":"condvar", "memsize":64}',
+      // a queue with no references, one whose reference is no address, one with two, an Array whose
+      // "struct"-like key is inside a string
+      '{"address":"0x7fa7b4cb0100", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "memsize":76}',
+      '{"address":"0x7fa7b4cb0128", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0xzz", "0x7fa7b4cd5f38"]}',
+      '{"address":"0x7fa7b4cb0150", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0x7fa7b4cd5f60", "0x7fa7b4cd5f10"]}',
+      '{"address":"0x7fa7b4cb0178", "type":"STRING", "class":"0x7fa7b4d29000", "value":"\\"struct\\":\\"queue\\", \\"references\\":[\\"0x1\\"]"}',
+      '{"address":"0x7fa7b4cb01a0", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0x7fa7b4cd5f88"',
+    ];
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const d = ingestHeapDump(file, 16384, new Float64Array());
+    assert.equal(
+      Array.from(d.contents.address, (a) => a.toString(16)),
+      ['7f5949ba3228', '7fa7b4cd5f10', '7fa7b4cd5f10', '7fa7b4cd5f38', '7fa7b4cd5f60'],
+      'by address: a SizedQueue\'s, the two queues holding one Array, the address after one that is none',
+    );
+    assert.equal(Array.from(d.contents.owner, (a) => a.toString(16)), ['7f5949ba32a0', '7fa7b4cb00d0', '7fa7b4cb0150', '7fa7b4cb0128', '7fa7b4cb0150']);
+    assert.is(d.malformed, 1, 'the truncated line');
+    assert.is(d.table.address.length, 0, 'no object kept for it');
+  } finally {
+    dir.remove();
+  }
+});
+
 test('a missing file is an error naming the file', () => {
   assert.throws(() => ingestHeapDump('/nonexistent/heap.jsonl', 16384, new Float64Array()), /ENOENT.*\/nonexistent\/heap\.jsonl/);
   assert.throws(() => ingestHeapDump(FILE, 1000, new Float64Array()), /power of two/);
@@ -98,7 +131,11 @@ test('a real dump_all followed while Ruby writes it: picks equal the ingest, for
   try {
     const file = path.join(dir.dir, 'heap.jsonl');
     const f = followRubyHeapMap(file, 65536, 40, 1 << 30);
-    const ruby = spawn(process.env.COWSCOPE_RUBY ?? 'ruby', ['-robjspace', '-e', `$a = Array.new(200_000) { |i| ["s#{i}"] }; File.open(${JSON.stringify(file)}, 'w') { |o| ObjectSpace.dump_all(output: o, full: true) }`], { stdio: 'inherit' });
+    const ruby = spawn(
+      process.env.COWSCOPE_RUBY ?? 'ruby',
+      ['-robjspace', '-e', `$a = Array.new(200_000) { |i| ["s#{i}"] }; $q = Array.new(100) { |i| Thread::Queue.new << i }; File.open(${JSON.stringify(file)}, 'w') { |o| ObjectSpace.dump_all(output: o, full: true) }`],
+      { stdio: 'inherit' },
+    );
     const code = await new Promise((r) => ruby.on('exit', r));
     assert.is(code, 0);
     f.finish();
@@ -111,6 +148,15 @@ test('a real dump_all followed while Ruby writes it: picks equal the ingest, for
     const picked = pick!(keep) as ReturnType<typeof ingestHeapDump>;
     assert.ok(picked.table.address.length > 1000, `${picked.table.address.length} objects picked`);
     assert.equal(picked, ingestHeapDump(file, 65536, keep));
+    // every Queue's items: a hidden Array (no class), listed with its Queue whatever the pages
+    const all = ingestWholeRubyHeapMap(file, 65536);
+    assert.is(picked.contents.address.length, 100);
+    for (let i = 0; i < 100; i++) {
+      const row = Array.from(all.table.address).indexOf(picked.contents.address[i]);
+      assert.ok(row >= 0 && all.table.type[row] === 0x07 && all.table.classAddr[row] === 0, 'a hidden Array');
+      const owner = Array.from(all.table.address).indexOf(picked.contents.owner[i]);
+      assert.ok(owner >= 0 && all.table.type[owner] === 0x0c, 'held by a T_DATA');
+    }
     // A whole map cut to pages (what inspect --watch does at every sample) is the filtered ingest, for
     // those pages, for random pages (the slots straddling into them), and for none.
     const parsed = ingestWholeRubyHeapMap(file, 65536);

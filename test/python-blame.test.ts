@@ -750,6 +750,21 @@ for (const { python, version } of PYTHONS) {
     for (const id of ['same-value.unknown', 'unknown']) assert.ok(row(id).pages <= 5, `${id}: ${summary}`);
   });
 
+  // fixtures/python/subclass_containers.py: 20,000 Counters updated with the keys they hold and 30,000
+  // instances of a list subclass given one item, in the child. The headers' words are the dict's version
+  // tag and the list's size, named by the type's base (QA: 20,000 words py.mutation.object on 393-472
+  // pages a child, and 30,000 on 589, by the subclass's name); the values and the items, their buffers'.
+  test(`Python ${version} subclass_containers: a dict subclass and a list subclass changed are py.mutation.dict and py.mutation.list`, () => {
+    const { child, summary } = fixtureChild(python, version, 'subclass_containers.py');
+    const row = (id: string) => blameRow(child, id);
+    assert.is(row('py.mutation.dict').words, 20_000, summary);
+    assert.is(row('py.mutation.list').words, 30_000, summary);
+    // 5 values a Counter and one item a list (and the workload's own frame, a word or two)
+    const buffer = row('py.mutation.buffer').words;
+    assert.ok(buffer >= 130_000 && buffer <= 130_010, summary);
+    assert.ok(row('py.mutation.object').words <= 10, summary);
+  });
+
   // fixtures/python/class_keys.py: 300 classes first instantiated in the child fill their shared keys
   // tables (the attribute names), which the map now takes from each heap type (before: 139-158 pages unknown).
   test(`Python ${version} class_keys: a class's shared keys filled in the child are the program's buffer, their version tags specialize`, () => {

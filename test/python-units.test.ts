@@ -48,7 +48,7 @@ test('ingest keeps what touches the pages, sorted, and counts malformed lines', 
   assert.is(m.malformed, 3);
 });
 
-test('ingest reads the base a type of the str or bytes family names, and refuses any other', () => {
+test('ingest reads the base a type of the str, bytes, dict or list family names, and refuses any other', () => {
   const file = path.join(tmp.dir, 'bases.txt');
   const lines = [
     'T 0 str 0 str',
@@ -56,15 +56,17 @@ test('ingest reads the base a type of the str or bytes family names, and refuses
     'T 2 Blob 0 bytes',
     'T 3 str', // a program's class named str: no base
     'T 4 Stamp 16',
-    'T 5 Odd 0 int', // no base the map names
-    'T 6 Odd 0 str extra',
-    'T 7 Odd 0 ', // an empty base
+    'T 5 Counter 0 dict',
+    'T 6 Stack 0 list',
+    'T 7 Odd 0 int', // no base the map names
+    'T 8 Odd 0 str extra',
+    'T 9 Odd 0 ', // an empty base
   ];
   fs.writeFileSync(file, lines.join('\n') + '\n');
   const m = ingestPythonHeapMap(file, null, 4096, 1 << 20);
-  assert.equal(m.types, ['str', 'SafeString', 'Blob', 'str', 'Stamp']);
-  assert.equal(Array.from(m.typeBases!), [1, 1, 2, 0, 0]);
-  assert.equal(Array.from(m.typeHashWords!), [0, 0, 0, 0, 16]);
+  assert.equal(m.types, ['str', 'SafeString', 'Blob', 'str', 'Stamp', 'Counter', 'Stack']);
+  assert.equal(Array.from(m.typeBases!), [1, 1, 2, 0, 0, 3, 4]);
+  assert.equal(Array.from(m.typeHashWords!), [0, 0, 0, 0, 16, 0, 0]);
   assert.is(m.malformed, 3);
 });
 

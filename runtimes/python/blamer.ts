@@ -114,12 +114,14 @@ interface At {
   blockFirst: { O: Word; N: Word } | null;
 }
 
-/** str or bytes for an object of type index t that is one or whose type subclasses one, else '' (a
- *  capture made before the map named bases: the type's own name). */
+/** str, bytes, dict or list for an object of type index t that is one or whose type subclasses one, else
+ *  ''. Where the map names no base, the type's own name: in a capture made before the map named bases,
+ *  any of them; in one made before it named dict's and list's, those two (a class of the program's named
+ *  str that subclasses no str is told since bases were named). */
 function baseOf(map: PythonHeapMap, t: number): string {
-  if (map.typeBases) return TYPE_BASES[map.typeBases[t]] ?? '';
   const name = map.types[t];
-  return name === 'str' || name === 'bytes' ? name : '';
+  if (!map.typeBases) return (TYPE_BASES as readonly string[]).includes(name) ? name : '';
+  return TYPE_BASES[map.typeBases[t]] || (name === 'dict' || name === 'list' ? name : '');
 }
 
 /** A reference count's change: a small step of a mortal object's count (3.12+: its low 32 bits; an
@@ -366,8 +368,9 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // A BytesIO's bytes object (3.12+ names it to the GC, so it is an object of the map too), written in
   // place: the contents of the BytesIO's buffer
   { cause: 'py.mutation.buffer', when: (w) => w.obj >= 0 && w.off > 0 && w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'bytesio' },
-  { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.type === 'dict' },
-  { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.type === 'list' },
+  // (by the base: a Counter, an OrderedDict, a defaultdict, a list subclass)
+  { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.base === 'dict' },
+  { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.base === 'list' },
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
   // The buffer of an object the child freed, freed with it: pymalloc's free-list link in its block's first
   // word (a keys table's dk_refcnt), glibc's header and links in a larger one's chunk. Found on the same

@@ -14,10 +14,11 @@ export interface PythonHeapMap {
   /** per type: the byte offset of the hash its objects cache on first use (frozenset, datetime's types,
    *  Decimal, and their subclasses), 0 for none (absent in captures made before it was recorded) */
   typeHashWords?: Int32Array;
-  /** per type: for str, bytes and their subclasses, which of the two it is (an index into TYPE_BASES), 0
-   *  for any other type: the words CPython fills lazily in a str or bytes (its hash, a str's UTF-8 form)
-   *  lie where they do in the base, whatever the subclass is named (absent in captures made before the
-   *  map recorded it, where the type's name decides) */
+  /** per type: for str, bytes, dict, list and their subclasses, which of them it is (an index into
+   *  TYPE_BASES), 0 for any other type: the words CPython fills lazily in a str or bytes (its hash, a
+   *  str's UTF-8 form) lie where they do in the base, and a change to a dict or list is one whatever the
+   *  subclass is named (absent in captures made before the map recorded it, where the type's name
+   *  decides; dict and list since the map named them) */
   typeBases?: Uint8Array;
   /** code objects' adaptive bytecode: [start, start + bytes), sorted */
   code: { start: Float64Array; bytes: Float64Array };
@@ -52,8 +53,8 @@ export interface PythonHeapMap {
 
 /** Object state bits of the map. */
 export const STATE = { tracked: 1, frozen: 2, type: 4, young: 8, garbage: 16 } as const;
-/** typeBases values: none, str (or a subclass), bytes (or a subclass). */
-export const TYPE_BASES = ['', 'str', 'bytes'] as const;
+/** typeBases values: none, str, bytes, dict or list (each, or a subclass of it). */
+export const TYPE_BASES = ['', 'str', 'bytes', 'dict', 'list'] as const;
 export const BUFFER_KINDS = ['dictkeys', 'listitems', 'values', 'bytearray', 'settable', 'array', 'dequeblock', 'bytesio', 'ctypes', 'mmap', 'stringio', 'lock', 'filebuffer', 'odictnode'] as const;
 /** typecache: the type attribute cache in the interpreter state; interned: the interned strings' dict
  *  and its keys table (no object of the map refers to them); datastack: a chunk of the frame stack (3.11+) */
@@ -145,7 +146,7 @@ export function ingestPythonHeapMap(file: string, pages: Float64Array | null, pa
       case 'T': {
         const k = Number(f[1]);
         const hashWord = f.length > 3 ? Number(f[3]) : 0;
-        // the base, where named, is str or bytes (never the empty name: a type without one has no field)
+        // the base, where named, is one of TYPE_BASES (never the empty name: a type without one has no field)
         const base = f.length > 4 ? TYPE_BASES.indexOf(f[4] as (typeof TYPE_BASES)[number]) : 0;
         const badBase = f.length > 5 || (f.length > 4 && base <= 0);
         if (!(k >= 0 && k < 0x10000) || !f[2] || !(hashWord >= 0 && hashWord < 0x10000 && hashWord % 8 === 0) || badBase) malformed++;

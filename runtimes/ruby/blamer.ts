@@ -418,7 +418,7 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   { cause: 'string.coderange-cleared', when: (s) => s.type === T.STRING && !!s.L?.resizeClearsCoderange && s.off === 24 && !s.embedded && isMapped(s.ctx, s.O) && isPointerShaped(s.N) },
   // a Hash or Array no class owns (hidden from the program) whose table or elements live in its slot
   // (3.3+'s larger slots, an embedded Array): a VM table, as CHUNK_CONTENT_RULES says of one in a chunk
-  { cause: 'mutation.hash-table', when: (s) => VM_TABLE_TYPES.has(s.type) && s.obj >= 0 && s.ctx.ruby.objects.classAddr[s.obj] === 0 },
+  { cause: 'mutation.hash-table', when: (s) => VM_TABLE_TYPES.has(s.type) && s.obj >= 0 && isVmTable(s.ctx, s.ctx.ruby.objects.address[s.obj], s.ctx.ruby.objects.classAddr[s.obj]) },
   // 3.1: a GC moved the object's buffer out of the transient heap (its pointer now leads to malloc'd
   // memory): the collector's evacuation, not the program (found with 30,000 young one-entry Hashes no
   // workload touched: 53 pages taken for mutation.hash, which no strategy removes)
@@ -977,7 +977,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // Symbols' fstring table that rb_sym2id deletes from as it makes a Symbol permanent (found with 5,000
   // Symbols' to_proc in the child: 151 pages taken for the program's mutation.hash), or the Arrays of
   // the Symbol ID table it adds the Symbol to (20,000 Symbols: 3-4 pages of mutation.array).
-  { cause: 'mutation.hash-table', when: (c) => VM_TABLE_TYPES.has(ownerType(c.ctx, c.start)) && ownerClass(c.ctx, c.start) === 0 },
+  { cause: 'mutation.hash-table', when: (c) => VM_TABLE_TYPES.has(ownerType(c.ctx, c.start)) && isVmTableChunk(c.ctx, c.start) },
   // The ivar table of an object with a "too complex" shape (3.3+), its entries among its chunks, that the
   // child inserted into: an ivar added (QA: @zz given to 20,000 such objects, 837-942 pages of
   // mutation.object a child on 3.3/3.4, first written by rb_st_insert)
@@ -1066,6 +1066,8 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // The bins of a VM st_table whose header the child changed, where the indexes of the entries it inserted
   // went: small numbers too.
   { cause: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N)!, when: (c) => stBinsCause(c.ctx.stTableIndexes, c.size, c.O, c.N) !== undefined },
+  // No address on either side in a lock's or queue's data (SYNC_DATA_CLASSES): the program's use of it.
+  { cause: 'mutation.data', when: (c) => dataOwner(c.ctx, c.start) === 'sync' && !isMapped(c.ctx, c.O) && !isMapped(c.ctx, c.N) },
   // Small numbers on both sides: a counter of a malloc'd VM structure (rb_objspace, table sizes).
   { cause: 'vm.globals', when: (c) => c.N.hi < 256 && c.O.hi < 256 },
   // One 32-bit half stepped by a little, the word no address: counters and flags packed in a VM struct.
@@ -1174,6 +1176,14 @@ function ownedAsCallPathTable(ctx: Context, i: number): boolean {
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
 const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
 
+/** Locks and queues: the program's objects, whose data the interpreter also links its waiting threads'
+ *  nodes and fibers into (their wait queues: the thread-state rules' pointers). Their other words are the
+ *  program's use of them: a count, a limit, and a Queue's fork generation, which the first use after a
+ *  fork stores (queue_fork_check: every Queue a child uses, prewarmed or not). QA: 20,000 preloaded
+ *  Queues pushed to once in the child (3.3.8/3.4.5), that word 320-457 pages a child of vm.globals. */
+const SYNC_DATA_CLASSES_LIST = ['Thread::Mutex', 'Thread::Queue', 'Thread::SizedQueue', 'Thread::ConditionVariable', 'Monitor'];
+const SYNC_DATA_CLASSES = new Set(SYNC_DATA_CLASSES_LIST);
+
 /** Classes of T_DATA objects whose data is the interpreter's state, not the program's: threads and fibers
  *  (stacks, registers, the execution context), the VM itself, backtraces, locks and queues. Objects of no
  *  named class (hidden ones) count as the interpreter's too. (By name: a subclass of Thread is not told.) */
@@ -1185,22 +1195,19 @@ const VM_DATA_CLASSES = new Set([
   'RubyVM',
   'Thread::Backtrace',
   'Thread::Backtrace::Location',
-  // locks and queues: their wait queues hold waiting threads' nodes and fibers, the thread-state rule's
-  'Thread::Mutex',
-  'Thread::Queue',
-  'Thread::SizedQueue',
-  'Thread::ConditionVariable',
-  'Monitor',
+  ...SYNC_DATA_CLASSES_LIST,
 ]);
 
 /** Whose T_DATA the chunk at start is the data of: the VM's own classes' (VM_DATA_CLASSES: execution
- *  contexts, the Ractor) or the program's; undefined when no T_DATA object owns it. */
-function dataOwner(ctx: Context, start: number): 'vm' | 'program' | undefined {
+ *  contexts, the Ractor), a lock's or queue's of the program (SYNC_DATA_CLASSES), or the program's;
+ *  undefined when no T_DATA object owns it. */
+function dataOwner(ctx: Context, start: number): 'vm' | 'sync' | 'program' | undefined {
   const i = chunkOwnerIndex(ctx, start);
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   if ((o.flags[i] & FL.typeMask) !== T.DATA) return undefined;
-  return VM_DATA_CLASSES.has(ctx.classNames.get(o.klass[i]) ?? '') ? 'vm' : 'program';
+  const name = ctx.classNames.get(o.klass[i]) ?? '';
+  return SYNC_DATA_CLASSES.has(name) ? 'sync' : VM_DATA_CLASSES.has(name) ? 'vm' : 'program';
 }
 
 function isProgramData(ctx: Context, start: number): boolean {
@@ -1214,8 +1221,10 @@ function ownerImemo(ctx: Context, start: number): number {
   return (flags & FL.typeMask) === T.IMEMO ? imemoTypeOf(flags) : -1;
 }
 
+/** The data of a T_DATA of the interpreter's, or of a lock's or queue's (their wait queues' links). */
 function isVmData(ctx: Context, start: number): boolean {
-  return dataOwner(ctx, start) === 'vm';
+  const owner = dataOwner(ctx, start);
+  return owner === 'vm' || owner === 'sync';
 }
 
 /** Two 32-bit counters (capa and len) in one word? */
@@ -1266,10 +1275,20 @@ function ownerType(ctx: Context, start: number): number {
   return i < 0 ? -1 : ctx.ruby.chunkOwners!.flags[i] & FL.typeMask;
 }
 
-/** The class of the object owning the chunk at start (0: hidden; -1: no owner known). */
-function ownerClass(ctx: Context, start: number): number {
+/** Is the object at slot (of class klass) a table of the VM's: of no class (hidden from the program), and
+ *  not the contents a program's object keeps hidden (RubyStructures.dataContents: a Queue's items, which
+ *  the program pushes and pops)? QA: 20,000 preloaded Queues pushed to once in the child (3.1-3.4), their
+ *  item Arrays 486-505 pages a child mutation.hash-table, whose remedy (prewarm) made the children copy
+ *  3.3M more. */
+function isVmTable(ctx: Context, slot: number, klass: number): boolean {
+  const c = ctx.ruby.dataContents;
+  return klass === 0 && !(c && indexOf(c.address, slot) >= 0);
+}
+
+/** isVmTable for the object owning the chunk at start (false: no owner known). */
+function isVmTableChunk(ctx: Context, start: number): boolean {
   const i = chunkOwnerIndex(ctx, start);
-  return i < 0 ? -1 : ctx.ruby.chunkOwners!.klass[i];
+  return i >= 0 && isVmTable(ctx, ctx.ruby.chunkOwners!.slot[i], ctx.ruby.chunkOwners!.klass[i]);
 }
 
 /** Is the chunk that starts at start in use in the child (the same start there: its own walk)? */
@@ -2352,6 +2371,14 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // (METHOD_ENTRY_CACHED_SET): the child's first calls of methods the parent had called already.
   { cause: 'method.cached', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).ments },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
+  // A native library of the program (a C extension, the C library it wraps) that wrote the page first,
+  // off the GC heap and its stacks, by a store of its own (not a malloc it called: the allocator rules
+  // below tell those), into memory in use at the fork (a page wholly free then is an allocation's): the VM's marks and cache fills the rules below guess from what else lies on the
+  // page (an iseq's call data beside the extension's structs) did not copy it. Found on the orders
+  // fixture under --strategy prewarm (3.3.8): 113 pages gc.iseq-remembered a child, first written by
+  // date_core's m_canonicalize_jd storing a Date's fields again beside the chunks of old iseqs (3.4.5's
+  // pages held no iseq: mutation.native).
+  { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && nativeStore(p) && !onStack(p) && !onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
   // A minor GC marks an old iseq only when a write barrier remembered it: in a child whose GCs were all
   // minor, the marks below on an old iseq's caches follow the child's own cache fills (same-value stores
   // remember it too), which a prewarm makes unnecessary. Measured on the Rails app (3.3.8, 200 requests,
@@ -2437,6 +2464,15 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   { cause: 'gc.compact', when: (p) => p.ctx.moves.size > 0 },
 ];
 
+/** Did a native library of the program write the page first, by a store of its own: its code the first
+ *  frame outside the C library, the frame that wrote no allocator's (a malloc it called carving or
+ *  linking chunks: FIRST_WRITERS.mallocFill, mallocMeta)? */
+function nativeStore(p: IdenticalPage): boolean {
+  if (p.ctx.nativeWriter(p.page) === undefined) return false;
+  const writer = p.ctx.exactWriter(p.page) ?? '';
+  return !FIRST_WRITERS.mallocFill.test(writer) && !FIRST_WRITERS.mallocMeta.test(writer);
+}
+
 /** CRuby's own files: the executable and libruby. Writes from other files are a native library's (a C
  *  extension, or the C library it wraps). */
 const CORE_FILES = /\/(libruby[^/]*\.so[^/]*|ruby[\d.]*)$/;
@@ -2444,7 +2480,10 @@ const CORE_FILES = /\/(libruby[^/]*\.so[^/]*|ruby[\d.]*)$/;
 /** First-writer functions (CRuby's and glibc's) that allocate: a slot for a new object, or malloc memory
  *  its new owner fills (an Array's buffer filled with nil, glibc carving a chunk); and CRuby's sweep. */
 const FIRST_WRITERS = {
-  objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
+  // (and the functions that inline newobj_of: 3.3's rb_imemo_new, rb_data_typed_object_zalloc and its
+  // slow paths, named on the orders fixture under --strategy prewarm, 3.3.8: 105-118 pages of
+  // same-value.unknown a child; 3.4's gc/default.c allocates in rb_gc_impl_new_obj and newobj_alloc)
+  objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_\w+|rb_newobj\w*|rb_gc_impl_new_obj|rb_imemo_new|rb_imemo_tmpbuf_new\w*|rb_data_(typed_)?object_(wrap|zalloc)\w*|rb_class_allocate_instance)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
   stringResize: /^rb_str_resize$/,
@@ -2549,10 +2588,13 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // 3.1) the writer is named only by the exported rb_mutex_* function before it: the static mutex code of
   // thread_sync.c that follows (QA: 20,000 preloaded Mutexes synchronized once each, 3.1.2: 282 pages of
   // same-value.unknown and 133 of icache.call a child, whose chunks lay beside iseqs' call_data, all first
-  // written "near rb_mutex_trylock"; 3.3.8/3.4.5 name it and embed the mutex in its slot)
+  // written "near rb_mutex_trylock"; 3.3.8/3.4.5 name it and embed the mutex in its slot). A Monitor
+  // (monitor.so: its count and owner, in a 32-byte chunk of its own) entered and left likewise: on the
+  // Rails fixture (3.4.5, 200 requests), 3 pages a child first written by monitor_synchronize, which the
+  // rules guessed gc.iseq-remembered from the iseq chunks beside them.
   {
     cause: 'mutation.data',
-    writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize)$/,
+    writer: /^(rb_mutex_trylock|rb_mutex_lock|rb_mutex_unlock|do_mutex_lock|rb_mutex_unlock_th|rb_mutex_synchronize|monitor_(synchronize|enter|exit|try_enter|sync_body|sync_ensure|enter_for_cond|exit_for_cond))$/,
     nearest: /^rb_mutex_(trylock|lock|unlock|synchronize|locked_p|owned_p)$/,
   },
   // A Fiber resumed and yielding back: its struct (status, the saved machine context, the execution
@@ -2804,7 +2846,7 @@ function releasedByOwnerCause(ctx: Context, addr: number): string | undefined {
   const type = o.flags[i] & FL.typeMask;
   // (a freeze that shrank the buffer and moved it: the freeze's, as the shrink's other words are)
   if (!(o.flags[i] & FL.freeze) && (ctx.newSlotFlags.get(o.slot[i]) ?? 0) & FL.freeze) return 'object.freeze';
-  if (VM_TABLE_TYPES.has(type) && ownerClass(ctx, f.start[c]) === 0) return 'mutation.hash-table';
+  if (VM_TABLE_TYPES.has(type) && isVmTableChunk(ctx, f.start[c])) return 'mutation.hash-table';
   return DATA_OWNER_TYPES.has(type) ? mutation(type) : undefined;
 }
 

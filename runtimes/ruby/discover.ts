@@ -9,7 +9,7 @@ import { readWords, scanPointers } from '../../native/probe';
 import { GlibcHeap, MallocChunks, MmappedChunks, arenaHeaps, mainHeap, discoverMmappedChunks, touchesPages } from '../../allocators/glibc/chunks';
 import { CHUNK_HEADER } from '../../allocators/glibc/rules';
 import type { Vma } from '../../native/procfs-parse';
-import { lastAtOrBelow } from '../../blame/words';
+import { indexOf, lastAtOrBelow } from '../../blame/words';
 import { CLASS_TYPES, FL, GENERIC_IVAR_TYPES, ID_TABLE_ITEMS, RubyLayout, T, chunkHoldsOnlyData } from './layouts';
 
 /** The offsets discovery needs (a subset of a RubyLayout). */
@@ -62,6 +62,9 @@ export interface RubyStructures {
   isEntries: Ranges;
   /** &vm_empty_cc: the value of every call site's cc before its first call (0: unknown) */
   vmEmptyCc: number;
+  /** objects of the table that a T_DATA of a DATA_CONTENTS_STRUCTS type holds as its contents (a Queue's
+   *  items: a hidden Array), with that owner, sorted by address (absent: none, or an older capture) */
+  dataContents?: { address: Float64Array; owner: Float64Array };
   /** the call-cache probe's finding (a run on a Ruby whose marking GC empties every call cache): the pages
    *  of the call sites its workload filled after its full GC (sites that held a call cache on the GC
    *  heap, or none, at the fork), sorted; sites: how many; emptied: the sites the GC emptied that the
@@ -291,6 +294,7 @@ export async function discoverRubyStructures(
     bodies,
     objects: o,
     classNames: dump.classNames,
+    ...contentsOn(dump, o),
     sites: dump.sites,
     slotStart,
     slotSize,
@@ -403,6 +407,17 @@ function withChunksThrough(kept: MallocChunks, through: { start: Float64Array; s
 
 /** A block glibc mmapped starts and ends on a page boundary (4 KiB at least). */
 const PAGE_ALIGN = 4096;
+
+/** The heap map's contents rows (HeapDumpIngest.contents) whose object is in the table (on a kept page),
+ *  as RubyStructures.dataContents. */
+function contentsOn(dump: HeapDumpIngest, o: HeapObjects): Pick<RubyStructures, 'dataContents'> {
+  const c = dump.contents;
+  const rows: number[] = [];
+  if (!c) return {};
+  for (let i = 0; i < c.address.length; i++) if (indexOf(o.address, c.address[i]) >= 0) rows.push(i);
+  if (!rows.length) return {};
+  return { dataContents: { address: Float64Array.from(rows, (i) => c.address[i]), owner: Float64Array.from(rows, (i) => c.owner[i]) } };
+}
 
 /** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */
 const FIRST_FIELD = 16;

@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import { HeapDumpIngest, HeapObjects, ProbeError, followHeapDump, ingestHeapDump } from '../../native/probe';
 import { describeBytes } from '../../native/regular-file';
-import { IMEMO_CODES, T } from './layouts';
+import { DATA_CONTENTS_STRUCTS, IMEMO_CODES, T } from './layouts';
 import type { HeapMapFollower } from '../adapter';
 
-export const RUBY_CODES = { types: T as Record<string, number>, imemo: IMEMO_CODES as Record<string, number> };
+export const RUBY_CODES = { types: T as Record<string, number>, imemo: IMEMO_CODES as Record<string, number>, contents: DATA_CONTENTS_STRUCTS };
 
 /** The largest heap map read unless told otherwise (--max-heap-map, COWSCOPE_MAX_HEAP_MAP). */
 export const DEFAULT_MAX_HEAP_MAP = 8 * 1024 ** 3;

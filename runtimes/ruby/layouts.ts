@@ -386,6 +386,11 @@ export const ID_TABLE_ITEMS = 16;
 /** A class, a module, or a module's include class: the objects that own method and call-path tables. */
 export const CLASS_TYPES = new Set<number>([T.CLASS, T.MODULE, T.ICLASS]);
 
+/** Data types (the "struct" a T_DATA's dump line names, 3.1-3.4) whose references are their object's own
+ *  contents, kept in objects the VM hides from the program (no class): a Queue's and a SizedQueue's items,
+ *  in a hidden Array (queue_mark marks q->que). The heap map lists what they reference (contents). */
+export const DATA_CONTENTS_STRUCTS = ['queue', 'sized_queue'] as const;
+
 /** Types whose objects keep their ivars in the VM's generic-ivar table, 3.1-3.4 (not T_OBJECT, a class,
  *  an imemo): a buffer of their own (struct gen_ivtbl) that the table's entry for the object points to. */
 export const GENERIC_IVAR_TYPES = new Set<number>([T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.DATA, T.REGEXP, T.BIGNUM, T.FLOAT, T.MATCH, T.RATIONAL, T.COMPLEX, T.FILE]);

@@ -517,8 +517,11 @@ HEAPTYPE = 1 << 9
 # Py_TPFLAGS_UNICODE_SUBCLASS, Py_TPFLAGS_BYTES_SUBCLASS: str and bytes and every subclass of them (3.8-3.13).
 # A subclass's instance keeps its base's header, with the words CPython fills lazily (the hash; a str's
 # UTF-8 form): the map names the base, since the type's own name is the program's (Django's SafeString,
-# markupsafe's Markup, a StrEnum).
-_BASE_FLAGS = (("str", 1 << 28), ("bytes", 1 << 27))
+# markupsafe's Markup, a StrEnum). Py_TPFLAGS_DICT_SUBCLASS and Py_TPFLAGS_LIST_SUBCLASS likewise: a
+# Counter, an OrderedDict, a defaultdict or a list subclass changed is the program changing a dict or a
+# list (QA: 20,000 Counters updated in the child, their version tags 393-472 pages a child named
+# py.mutation.object by the type's own name).
+_BASE_FLAGS = (("str", 1 << 28), ("bytes", 1 << 27), ("dict", 1 << 29), ("list", 1 << 25))
 
 
 def _base_of(flags):
