@@ -695,6 +695,17 @@ for (const { ruby, version } of RUBIES)
     assert.ok(row('vm.globals').pages <= 10, summary);
   });
 
+// fixtures/ruby/enum_next.rb: 3,000 preloaded Enumerators given one #next in the child: two words of each
+// one's data (the Fiber it runs in, the fiber it returns to), from nothing. QA (3.1-3.4.5): 103-143 pages a
+// child object.data-cache ("computed once"), and prewarm predicted to save 1.0M where the children copied
+// 35.7M more: the Fibers started in the parent, every child resumed them on their stacks.
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} enum_next: an Enumerator's next in the child is mutation.data, no cache computed once`, () => {
+    const { row, summary } = fixtureChild(ruby, 'enum_next.rb');
+    assert.is(row('mutation.data').words, 6_000, summary);
+    assert.is(row('object.data-cache').words, 0, summary);
+  });
+
 // fixtures/ruby/orders.rb under --strategy prewarm: the child computes again each preloaded Date's civil
 // date, which date_core stores into the Date's data as it was (m_canonicalize_jd), beside old iseqs'
 // chunks. QA (prewarm sweep, 3.3.8): 113-115 pages a child gc.iseq-remembered (3.4.5: up to 161 of

@@ -390,7 +390,8 @@ const SLOT_RULES: { cause: string; when: (s: SlotWord) => boolean }[] = [
   // from zero there is the value it computes once, as in a malloc'd one (CHUNK_RULES' object.data-cache).
   // Found on 20,000 preloaded Times asked for their year in the child (3.3.8, 3.4.5): 442-447 pages of
   // mutation.data, which 3.1 (its data malloc'd) blamed on object.data-cache.
-  { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && filledOnce(s.L, s.O, s.N) && isProgramSlot(s) },
+  // (not an iteration's state: ITERATION_DATA_CLASSES)
+  { cause: 'object.data-cache', when: (s) => s.type === T.DATA && s.off >= 32 && filledOnce(s.L, s.O, s.N) && isProgramSlot(s) && !ITERATION_DATA_CLASSES.has(slotClassName(s)) },
   // A String the child froze: String#freeze resizes its buffer to its length first (rb_str_resize: the
   // capacity, and the pointer where realloc moved it). QA: 30,000 preloaded Strings of 100 bytes made
   // with capacity 400, frozen in the child (3.1.2): 409 pages string.coderange-cleared (the capacity
@@ -478,7 +479,12 @@ const heldValue = (ctx: Context, w: Word): boolean =>
 /** Is the slot's object of a class of the program's (not VM_DATA_CLASSES: threads, mutexes, the VM)? */
 function isProgramSlot(s: SlotWord): boolean {
   if (s.obj < 0) return false;
-  return !VM_DATA_CLASSES.has(s.ctx.classNames.get(s.ctx.ruby.objects.classAddr[s.obj]) ?? '');
+  return !VM_DATA_CLASSES.has(slotClassName(s));
+}
+
+/** The name of the slot's object's class ('' when hidden, unnamed or not in the heap map). */
+function slotClassName(s: SlotWord): string {
+  return s.obj < 0 ? '' : (s.ctx.classNames.get(s.ctx.ruby.objects.classAddr[s.obj]) ?? '');
 }
 
 /** Did a String's flags (old O, new N) gain STR_SHARED, its coderange kept (3.1's rb_fstring clears it as
@@ -1025,7 +1031,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // that only gained bits with it (QA: 10,000 preloaded Digest::SHA256 fed 100 bytes each, the buffer's
   // words filled from zero beside the new hash state, 355-437 pages a child object.data-cache, whose
   // prewarm would not keep the child from feeding them again).
-  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && filledOnce(c.ctx.L, c.O, c.N) && !c.ctx.rewrittenChunks.has(c.start) },
+  { cause: 'object.data-cache', when: (c) => isProgramData(c.ctx, c.start) && filledOnce(c.ctx.L, c.O, c.N) && !c.ctx.rewrittenChunks.has(c.start) && !ITERATION_DATA_CLASSES.has(chunkOwnerClassName(c.ctx, c.start)) },
   { cause: 'mutation.data', when: (c) => isProgramData(c.ctx, c.start) },
   // The header of a VM st_table the child inserted into (its entry count, bound, and on a rebuild its
   // bins and entries pointers): the same inserts as the table's bins and entries.
@@ -1197,6 +1203,21 @@ const VM_DATA_CLASSES = new Set([
   'Thread::Backtrace::Location',
   ...SYNC_DATA_CLASSES_LIST,
 ]);
+
+/** Classes of T_DATA objects whose fields, filled from nothing, start an iteration rather than keep a value
+ *  computed once: Enumerator#next makes the Fiber the enumerator runs in (its fib, and dst, the fiber it
+ *  returns to), which every later next resumes. The program's use of the object (mutation.data), not
+ *  object.data-cache: a prewarm would start the iterations in the parent, and every child would resume
+ *  their Fibers there, copying their stacks. QA: 3,000 preloaded Enumerators given one next in the child
+ *  (3.1-3.4.5), 103-143 pages a child object.data-cache, and prewarm predicted to save 1.0M where the
+ *  children copied 35.7M more (exec.stack). (By name, as VM_DATA_CLASSES.) */
+const ITERATION_DATA_CLASSES = new Set(['Enumerator', 'Enumerator::Lazy', 'Enumerator::Chain', 'Enumerator::Product', 'Enumerator::ArithmeticSequence']);
+
+/** The name of the class of the object owning the chunk at start ('' when none is known, or unnamed). */
+function chunkOwnerClassName(ctx: Context, start: number): string {
+  const i = chunkOwnerIndex(ctx, start);
+  return i < 0 ? '' : (ctx.classNames.get(ctx.ruby.chunkOwners!.klass[i]) ?? '');
+}
 
 /** Whose T_DATA the chunk at start is the data of: the VM's own classes' (VM_DATA_CLASSES: execution
  *  contexts, the Ractor), a lock's or queue's of the program (SYNC_DATA_CLASSES), or the program's;
