@@ -38,3 +38,24 @@ export function nativeWriterOf(capture: Capture, pid: number, core: RegExp): (pa
     return undefined;
   };
 }
+
+/** The C library's routines that store a caller's bytes (a copy, a fill): a native library's own store
+ *  when it calls one, where a malloc it calls is the allocator's. By name, approximate names too (a C
+ *  library without a .symtab names its exported memcpy and memset all the same). */
+const STORE_ROUTINE = /^(__)?(mem(cpy|move|set|pcpy)|str(n?cpy|n?cat)|stpn?cpy|bzero|wmem\w+)/;
+
+/** Did a native library of the program write each copied page first by a store of its own: the faulting
+ *  frame in its file, or a C library routine that stores what it is given (STORE_ROUTINE) that it called?
+ *  Not a malloc or free it called (glibc's chunk headers and links are the allocator's, whether glibc's
+ *  functions are named or not). */
+export function nativeStoreOf(capture: Capture, pid: number, core: RegExp): (page: number) => boolean {
+  const w = childTrace(capture, pid);
+  const native = nativeWriterOf(capture, pid, core);
+  if (!w) return () => false;
+  return (page) => {
+    if (native(page) === undefined) return false;
+    const fn = w.fn[indexOf(w.addrs, page) * WRITER_FRAMES];
+    const first = w.functions[fn];
+    return !SYSTEM_FILE.test(first.file) || STORE_ROUTINE.test(first.name);
+  };
+}

@@ -381,9 +381,6 @@ export function pageFlagBits(): Record<string, number> {
   return { ...(addon as unknown as { pageFlagBits: Record<string, number> }).pageFlagBits };
 }
 
-/** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
- *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
- *  straddle), plus every class, module and iseq. SHAPE records (3.2+) are skipped. */
 /** The runtime's tables of type names and imemo type names (as the dump spells them) to codes, and the
  *  data types whose references are their objects' own contents (HeapDumpIngest.contents). */
 export interface HeapDumpCodes {
@@ -392,9 +389,13 @@ export interface HeapDumpCodes {
   contents?: readonly string[];
 }
 
-/** codes: the runtime's tables of type names and imemo type names (as the dump spells them) to codes;
- *  opts.maxBytes: reading stops with EFBIG past this many bytes; opts.keepAll: every object is kept
- *  (keepPages ignored), for a map parsed once and filtered per use. */
+/** Streams an ObjectSpace.dump_all file: the GC heap pages it covers, and the objects that lie in
+ *  keepPages (sorted 4 KiB page addresses; a slot of slotSize bytes counts for both pages it may
+ *  straddle), plus every class, module and iseq, and what the T_DATA objects of codes.contents types
+ *  reference. SHAPE records (3.2+) are skipped.
+ *  codes: the runtime's tables (HeapDumpCodes); opts.maxBytes: reading stops with EFBIG past this many
+ *  bytes; opts.keepAll: every object is kept (keepPages ignored), for a map parsed once and filtered per
+ *  use. */
 export function ingestHeapDump(
   path: string,
   heapPageSize: number,

@@ -60,12 +60,12 @@ test('lists what a Queue or SizedQueue references (their items, hidden), whateve
       '{"address":"0x7f5949ba32a0", "type":"DATA", "class":"0x7f594d0a9800", "struct":"sized_queue", "references":["0x7f5949ba3228"], "memsize":104, "flags":{"wb_protected":true}}',
       '{"address":"0x7fa7b4cde8e0", "type":"DATA", "shape_id":0, "slot_size":40, "class":"0x7fa799b535e0", "struct":"monitor", "references":["0x7fa7b4cde7a0"], "memsize":64}',
       '{"address":"0x7fa7b4cdf178", "type":"DATA", "class":"0x7fa7b4d29930", "struct":"condvar", "memsize":64}',
-      // a queue with no references, one whose reference is no address, one with two, an Array whose
-      // "struct"-like key is inside a string
+      // a queue with no references, one whose reference is no address, one with two, a T_DATA of another
+      // type whose "struct" and "references" of a queue are inside a string value, and a cut line
       '{"address":"0x7fa7b4cb0100", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "memsize":76}',
       '{"address":"0x7fa7b4cb0128", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0xzz", "0x7fa7b4cd5f38"]}',
       '{"address":"0x7fa7b4cb0150", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0x7fa7b4cd5f60", "0x7fa7b4cd5f10"]}',
-      '{"address":"0x7fa7b4cb0178", "type":"STRING", "class":"0x7fa7b4d29000", "value":"\\"struct\\":\\"queue\\", \\"references\\":[\\"0x1\\"]"}',
+      '{"address":"0x7fa7b4cb0178", "type":"DATA", "class":"0x7fa7b4d29000", "file":"a\\"struct\\":\\"queue\\", \\"references\\":[\\"0x1\\"]", "struct":"mutex", "references":["0x7fa7b4cd5fb0"]}',
       '{"address":"0x7fa7b4cb01a0", "type":"DATA", "class":"0x7fa7b4d29cf0", "struct":"queue", "references":["0x7fa7b4cd5f88"',
     ];
     fs.writeFileSync(file, lines.join('\n') + '\n');

@@ -96,8 +96,8 @@ interface At {
   /** map object holding the word (-1: none), its type name, the word's offset from id(o) */
   obj: number;
   type: string;
-  /** str or bytes where the object is one, or of a subclass of one (the words CPython caches in it lie
-   *  where they do in the base: its hash, a str's UTF-8 form); '' otherwise */
+  /** str, bytes, dict or list where the object is one, or of a subclass of one (the words CPython caches
+   *  in a str or bytes lie where they do in the base: its hash, a str's UTF-8 form); '' otherwise */
   base: string;
   off: number;
   /** pool of the fork-time image (-1: none) and the word's offset in it; the child's pool */
@@ -122,6 +122,16 @@ function baseOf(map: PythonHeapMap, t: number): string {
   const name = map.types[t];
   if (!map.typeBases) return (TYPE_BASES as readonly string[]).includes(name) ? name : '';
   return TYPE_BASES[map.typeBases[t]] || (name === 'dict' || name === 'list' ? name : '');
+}
+
+/** The bytes of a dict's and a list's own struct (PyDictObject, PyListObject: 3.8-3.13, 64-bit), from the
+ *  object's start: a subclass's fields follow them. */
+const BASE_BYTES: Record<string, number> = { dict: 48, list: 40 };
+
+/** Is the word one of its base's fields: any word of a dict or list itself, a subclass instance's below the
+ *  base's size? */
+function inBaseFields(w: At): boolean {
+  return w.type === w.base || (w.off >= 0 && w.off < (BASE_BYTES[w.base] ?? 0));
 }
 
 /** A reference count's change: a small step of a mortal object's count (3.12+: its low 32 bits; an
@@ -368,9 +378,11 @@ const WORD_RULES: { cause: string | ((w: At) => string); when: (w: At) => boolea
   // A BytesIO's bytes object (3.12+ names it to the GC, so it is an object of the map too), written in
   // place: the contents of the BytesIO's buffer
   { cause: 'py.mutation.buffer', when: (w) => w.obj >= 0 && w.off > 0 && w.buffer >= 0 && BUFFER_KINDS[w.ctx.map.buffers.kind[w.buffer]] === 'bytesio' },
-  // (by the base: a Counter, an OrderedDict, a defaultdict, a list subclass)
-  { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.base === 'dict' },
-  { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.base === 'list' },
+  // (by the base: a Counter, an OrderedDict, a defaultdict, a list subclass; in a subclass's instance,
+  // the base's fields only: what the subclass adds after them, its __slots__, a weakref list, its
+  // __dict__ pointer, is the object's)
+  { cause: 'py.mutation.dict', when: (w) => w.obj >= 0 && w.base === 'dict' && inBaseFields(w) },
+  { cause: 'py.mutation.list', when: (w) => w.obj >= 0 && w.base === 'list' && inBaseFields(w) },
   { cause: 'py.mutation.object', when: (w) => w.obj >= 0 },
   // The buffer of an object the child freed, freed with it: pymalloc's free-list link in its block's first
   // word (a keys table's dk_refcnt), glibc's header and links in a larger one's chunk. Found on the same

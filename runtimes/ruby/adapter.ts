@@ -26,6 +26,7 @@ function structLayout(map: HeapMapSource): StructLayout {
     ownsNoChunk: (flagsLo) => ownsNoChunk(L, flagsLo),
     chunkHoldsOnlyData: (flagsLo, shape, slotOffset) => chunkHoldsOnlyData(L, flagsLo, shape, slotOffset),
     classExt: L?.classExt ?? null,
+    eltsShared: L?.strShared ?? null,
   };
 }
 

@@ -19,7 +19,7 @@ import type { PageBlamer, StepCost, StepEffect, WordOwner } from '../adapter';
 import { regionsOf } from '../../analyzers/regions';
 import { MappedFiles, isLazyBinding, mappedFiles } from '../../blame/lazy-binding';
 import { childTrace, exactFirstWriterOf, firstWriterOf } from '../../blame/first-writer';
-import { nativeWriterOf } from '../../blame/native-writer';
+import { nativeStoreOf, nativeWriterOf } from '../../blame/native-writer';
 import { Remedy, causeRow, mutationCause } from '../../blame/catalog';
 import { type CauseSet, groupCauseSets, savedPages } from '../../blame/remedies';
 import { AddrMap, Word, aligned8, findRange, indexOf, isZero, lastAtOrBelow, num, overlapsAny, GapCursor, RangeCursor, WordValues, same, wordAddresses } from '../../blame/words';
@@ -173,6 +173,8 @@ export interface Context {
   /** the native library of the program (a C extension, a library it wraps) that first wrote a copied
    *  page: its file, if one did (blame/native-writer.ts) */
   nativeWriter: (page: number) => string | undefined;
+  /** did that library write the page by a store of its own, not a malloc it called (nativeStoreOf)? */
+  nativeStore: (page: number) => boolean;
   /** 3.3+: the age bits of struct heap_page, at the fork and now, in the words the child changed (no
    *  words: the age lives in the flags word) */
   ageBits: HeapPageBits;
@@ -1182,11 +1184,12 @@ function ownedAsCallPathTable(ctx: Context, i: number): boolean {
  *  modules, iseqs and other imemos own VM structures that the rules above and below decode instead. */
 const DATA_OWNER_TYPES = new Set<number>([T.OBJECT, T.STRING, T.ARRAY, T.HASH, T.STRUCT, T.BIGNUM, T.MATCH]);
 
-/** Locks and queues: the program's objects, whose data the interpreter also links its waiting threads'
+/** Locks and queues (by class name; a Queue or SizedQueue of a subclass by its data type, holdsDataContents):
+ *  the program's objects, whose data the interpreter also links its waiting threads'
  *  nodes and fibers into (their wait queues: the thread-state rules' pointers). Their other words are the
  *  program's use of them: a count, a limit, and a Queue's fork generation, which the first use after a
  *  fork stores (queue_fork_check: every Queue a child uses, prewarmed or not). QA: 20,000 preloaded
- *  Queues pushed to once in the child (3.3.8/3.4.5), that word 320-457 pages a child of vm.globals. */
+ *  Queues pushed to once in the child (3.1-3.4), that word 320-459 pages a child of vm.globals. */
 const SYNC_DATA_CLASSES_LIST = ['Thread::Mutex', 'Thread::Queue', 'Thread::SizedQueue', 'Thread::ConditionVariable', 'Monitor'];
 const SYNC_DATA_CLASSES = new Set(SYNC_DATA_CLASSES_LIST);
 
@@ -1228,7 +1231,21 @@ function dataOwner(ctx: Context, start: number): 'vm' | 'sync' | 'program' | und
   const o = ctx.ruby.chunkOwners!;
   if ((o.flags[i] & FL.typeMask) !== T.DATA) return undefined;
   const name = ctx.classNames.get(o.klass[i]) ?? '';
-  return SYNC_DATA_CLASSES.has(name) ? 'sync' : VM_DATA_CLASSES.has(name) ? 'vm' : 'program';
+  // (a Queue is told by its data type too, whatever its class: the heap map lists what it holds)
+  return SYNC_DATA_CLASSES.has(name) || holdsDataContents(ctx, o.slot[i]) ? 'sync' : VM_DATA_CLASSES.has(name) ? 'vm' : 'program';
+}
+
+/** The objects holding RubyStructures.dataContents (Queues, by their data type), sorted: made once per
+ *  capture's structures. */
+const contentsHolders = new WeakMap<object, Float64Array>();
+
+/** Is the object at slot one that holds data contents (a Queue or SizedQueue, of any class)? */
+function holdsDataContents(ctx: Context, slot: number): boolean {
+  const c = ctx.ruby.dataContents;
+  if (!c) return false;
+  let holders = contentsHolders.get(c);
+  if (!holders) contentsHolders.set(c, (holders = Float64Array.from(c.owner).sort()));
+  return indexOf(holders, slot) >= 0;
 }
 
 function isProgramData(ctx: Context, start: number): boolean {
@@ -2397,9 +2414,9 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // below tell those), into memory in use at the fork (a page wholly free then is an allocation's): the VM's marks and cache fills the rules below guess from what else lies on the
   // page (an iseq's call data beside the extension's structs) did not copy it. Found on the orders
   // fixture under --strategy prewarm (3.3.8): 113 pages gc.iseq-remembered a child, first written by
-  // date_core's m_canonicalize_jd storing a Date's fields again beside the chunks of old iseqs (3.4.5's
-  // pages held no iseq: mutation.native).
-  { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && nativeStore(p) && !onStack(p) && !onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
+  // date_core's m_canonicalize_jd storing a Date's fields again beside the chunks of old iseqs (3.4.5: up
+  // to 161 pages gc.iseq-mark, where the child's GCs ran).
+  { cause: 'mutation.native', when: (p) => bodyOf(p.ctx, p.page) < 0 && p.ctx.nativeStore(p.page) && !onStack(p) && !onlyFreeAtFork(p.ctx.glibc, p.page, p.pageSize) },
   // A minor GC marks an old iseq only when a write barrier remembered it: in a child whose GCs were all
   // minor, the marks below on an old iseq's caches follow the child's own cache fills (same-value stores
   // remember it too), which a prewarm makes unnecessary. Measured on the Rails app (3.3.8, 200 requests,
@@ -2438,7 +2455,10 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // GC freed: a workload run twice (prewarm, a parent that served requests), in slots or chunks its
   // garbage held. Found on a Rack app under prewarm (3.1-3.4, a child that ran a full GC): 103-214 pages,
   // 5-13% of the child's copies, first written by rb_wb_protected_newobj_of, rb_mem_clear, _int_malloc.
-  { cause: 'alloc.swept-slot', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.objectAllocation.test(p.ctx.firstWriter(p.page) ?? '') },
+  {
+    cause: 'alloc.swept-slot',
+    when: (p) => bodyOf(p.ctx, p.page) >= 0 && (FIRST_WRITERS.objectAllocation.test(p.ctx.firstWriter(p.page) ?? '') || FIRST_WRITERS.objectAllocationNamed.test(p.ctx.exactWriter(p.page) ?? '')),
+  },
   // ... or the sweep, which rewrote the page's free slots with the links they held (3.4.5, a prewarm child
   // whose 3 minor GCs swept pages the prewarm had left as they are: 117 pages first written by
   // gc_sweep_step)
@@ -2485,15 +2505,6 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   { cause: 'gc.compact', when: (p) => p.ctx.moves.size > 0 },
 ];
 
-/** Did a native library of the program write the page first, by a store of its own: its code the first
- *  frame outside the C library, the frame that wrote no allocator's (a malloc it called carving or
- *  linking chunks: FIRST_WRITERS.mallocFill, mallocMeta)? */
-function nativeStore(p: IdenticalPage): boolean {
-  if (p.ctx.nativeWriter(p.page) === undefined) return false;
-  const writer = p.ctx.exactWriter(p.page) ?? '';
-  return !FIRST_WRITERS.mallocFill.test(writer) && !FIRST_WRITERS.mallocMeta.test(writer);
-}
-
 /** CRuby's own files: the executable and libruby. Writes from other files are a native library's (a C
  *  extension, or the C library it wraps). */
 const CORE_FILES = /\/(libruby[^/]*\.so[^/]*|ruby[\d.]*)$/;
@@ -2501,10 +2512,13 @@ const CORE_FILES = /\/(libruby[^/]*\.so[^/]*|ruby[\d.]*)$/;
 /** First-writer functions (CRuby's and glibc's) that allocate: a slot for a new object, or malloc memory
  *  its new owner fills (an Array's buffer filled with nil, glibc carving a chunk); and CRuby's sweep. */
 const FIRST_WRITERS = {
-  // (and the functions that inline newobj_of: 3.3's rb_imemo_new, rb_data_typed_object_zalloc and its
-  // slow paths, named on the orders fixture under --strategy prewarm, 3.3.8: 105-118 pages of
-  // same-value.unknown a child; 3.4's gc/default.c allocates in rb_gc_impl_new_obj and newobj_alloc)
-  objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_\w+|rb_newobj\w*|rb_gc_impl_new_obj|rb_imemo_new|rb_imemo_tmpbuf_new\w*|rb_data_(typed_)?object_(wrap|zalloc)\w*|rb_class_allocate_instance)$/,
+  objectAllocation: /^(rb_wb_(un)?protected_newobj_of|rb_ec_wb_protected_newobj_of|newobj_of\w*|rb_newobj\w*)$/,
+  // ... and the functions that inline newobj_of, named exactly (where libruby has no .symtab, a static
+  // function of gc.c after one of these exported ones would pass for it): 3.3's rb_imemo_new,
+  // rb_data_typed_object_zalloc and the slow paths, named on the orders fixture under --strategy prewarm
+  // (3.3.8: 105-118 pages of same-value.unknown a child); 3.4's gc/default.c allocates in
+  // rb_gc_impl_new_obj and newobj_alloc
+  objectAllocationNamed: /^(newobj_\w+|rb_gc_impl_new_obj|rb_imemo_new|rb_imemo_tmpbuf_new\w*|rb_data_(typed_)?object_(wrap|zalloc)\w*|rb_class_allocate_instance)$/,
   sweep: /^(gc_sweep_(step|page|plane)\w*|gc_page_sweep\w*)$/,
   mallocFill: /^(rb_mem_clear|_int_malloc|_int_realloc|__libc_calloc)$/,
   stringResize: /^rb_str_resize$/,
@@ -3258,6 +3272,7 @@ function contextFor(capture: Capture, diffs: PageDiffs, gcRuns: number): Context
     exactWriter: exactFirstWriterOf(capture, diffs.pid),
     unsampledSort: unsampledSortOf(childTrace(capture, diffs.pid), exactFirstWriterOf(capture, diffs.pid), capture.meta.pageSize),
     nativeWriter: nativeWriterOf(capture, diffs.pid, CORE_FILES),
+    nativeStore: nativeStoreOf(capture, diffs.pid, CORE_FILES),
     rememberBits,
     ageBits: new HeapPageBits(ruby, L?.ageBits, 2, diffs, values, bodies, bodyEnds, capture.meta.pageSize),
   };

@@ -29,6 +29,9 @@ export interface StructLayout {
   chunkHoldsOnlyData?: (flagsLo: number, shape: number, slotOffset: number) => boolean;
   /** layouts.ts classExt (absent: none) */
   classExt?: RubyLayout['classExt'];
+  /** ELTS_SHARED: the flags bit of an Array sharing its root's buffer (layouts.ts strShared; absent or
+   *  null: not known) */
+  eltsShared?: number | null;
 }
 
 export interface Ranges {
@@ -294,7 +297,7 @@ export async function discoverRubyStructures(
     bodies,
     objects: o,
     classNames: dump.classNames,
-    ...contentsOn(dump, o),
+    ...contentsOn(pid, dump, o, layout.eltsShared ?? 0),
     sites: dump.sites,
     slotStart,
     slotSize,
@@ -408,15 +411,28 @@ function withChunksThrough(kept: MallocChunks, through: { start: Float64Array; s
 /** A block glibc mmapped starts and ends on a page boundary (4 KiB at least). */
 const PAGE_ALIGN = 4096;
 
-/** The heap map's contents rows (HeapDumpIngest.contents) whose object is in the table (on a kept page),
- *  as RubyStructures.dataContents. */
-function contentsOn(dump: HeapDumpIngest, o: HeapObjects): Pick<RubyStructures, 'dataContents'> {
+/** struct RArray (3.1-3.4): a heap Array's shared root (as.heap.aux.shared_root), where its flags have
+ *  ELTS_SHARED (StructLayout.eltsShared) and not EMBED. */
+const ARRAY_SHARED_ROOT = 24;
+
+/** The heap map's contents rows (HeapDumpIngest.contents), and the shared root of each that is an Array
+ *  sharing its buffer (Queue#pop shifts its items Array, which then shares a hidden root holding the
+ *  buffer: rb_ary_shift), with the same owner; those in the table (on a kept page), sorted, as
+ *  RubyStructures.dataContents. */
+function contentsOn(pid: number, dump: HeapDumpIngest, o: HeapObjects, eltsShared: number): Pick<RubyStructures, 'dataContents'> {
   const c = dump.contents;
-  const rows: number[] = [];
-  if (!c) return {};
-  for (let i = 0; i < c.address.length; i++) if (indexOf(o.address, c.address[i]) >= 0) rows.push(i);
-  if (!rows.length) return {};
-  return { dataContents: { address: Float64Array.from(rows, (i) => c.address[i]), owner: Float64Array.from(rows, (i) => c.owner[i]) } };
+  if (!c?.address.length) return {};
+  const head = readWords(pid, Float64Array.from({ length: 2 * c.address.length }, (_, j) => c.address[j >> 1] + (j & 1 ? ARRAY_SHARED_ROOT : 0)));
+  const rows: [number, number][] = [];
+  for (let i = 0; i < c.address.length; i++) {
+    rows.push([c.address[i], c.owner[i]]);
+    const flags = Number(head.words[2 * i] & 0xffffffffn);
+    const root = Number(head.words[2 * i + 1]);
+    if (head.ok[2 * i] && head.ok[2 * i + 1] && (flags & FL.typeMask) === T.ARRAY && flags & eltsShared && !(flags & FL.user1) && root) rows.push([root, c.owner[i]]);
+  }
+  const kept = rows.filter(([address]) => indexOf(o.address, address) >= 0).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (!kept.length) return {};
+  return { dataContents: { address: Float64Array.from(kept, (r) => r[0]), owner: Float64Array.from(kept, (r) => r[1]) } };
 }
 
 /** A slot's flags and klass words come first: a buffer pointer is at +16 or later. */

@@ -50,7 +50,9 @@ export interface RubyLayout {
    *  operation takes a frozen copy of a long unfrozen String (a substring to its end, a Regexp match's
    *  MatchData), which takes the buffer and leaves the String pointing to it (aux.shared, +32). Measured:
    *  20,000 Strings of 1,000 bytes (131 on 3.1), `s[10..]` in a child: 0x4000 (FL_USER2) on 3.1.2 and
-   *  3.3.8, 0x1000 (FL_USER0) on 3.4.5. null: not measured */
+   *  3.3.8, 0x1000 (FL_USER0) on 3.4.5. The same bit, ELTS_SHARED, marks an Array whose buffer is its
+   *  shared root's (as.heap.aux.shared_root, +24): an Array shifted or dup'ed, measured on each (session
+   *  65). null: not measured */
   strShared: number | null;
   /** an ivar inline cache (IVC) holds its shape and index packed in a word, no pointer (3.2+): of the
    *  is_entries words, only a class-variable cache (ICVARC) points to a malloc'd chunk (its

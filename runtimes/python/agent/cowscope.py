@@ -825,8 +825,8 @@ def _walk(out):
       T <index> <type name> [<hash offset> [<base>]]
                                                (a type name, before its first use; for a type that
                                                 caches its hash in the object, the field's offset
-                                                (else 0); for str, bytes and their subclasses, which
-                                                of the two: _BASE_FLAGS)
+                                                (else 0); for str, bytes, dict, list and their
+                                                subclasses, which of them: _BASE_FLAGS)
       O <addr> <pre> <size> <state> <type>     (state: 1 tracked, 2 frozen at the fork, 4 a type,
                                                 8 in a young generation (0 or 1) at the fork,
                                                 16 garbage at the fork: _garbage)
