@@ -711,6 +711,19 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('object.data-cache').words, 0, summary);
   });
 
+// fixtures/ruby/hash_each_mixed.rb: 20,000 preloaded Hashes between twice as many Strings of their slot
+// size, each iterated once in a child that then runs a minor GC: pages copied with no byte changed, first
+// written by rb_hash_foreach. The rule that guesses from the page's objects wants Hashes to be half of
+// them once the child ran a GC; told by the writer, whatever their share (before: 2,450-2,633 pages
+// same-value.unknown on 3.3.8/3.4.5; QA: 33 such pages a child of a Rack app). Where libruby names its
+// functions.
+for (const { ruby, version } of RUBIES.filter((r) => rubyCodeHasSymtab(r.ruby)))
+  test(`Ruby ${version} hash_each_mixed: Hashes iterated among other objects are hash.iteration, by the writer`, () => {
+    const { row, summary } = fixtureChild(ruby, 'hash_each_mixed.rb');
+    assert.ok(row('hash.iteration').pages >= Math.ceil((20_000 * 160) / 4096), summary);
+    assert.ok(row('same-value.unknown').pages <= 3, summary);
+  });
+
 // fixtures/ruby/orders.rb under --strategy prewarm: the child computes again each preloaded Date's civil
 // date, which date_core stores into the Date's data as it was (m_canonicalize_jd), beside old iseqs'
 // chunks. QA (prewarm sweep, 3.3.8): 113-115 pages a child gc.iseq-remembered (3.4.5: up to 161 of
