@@ -1230,7 +1230,7 @@ function dataOwner(ctx: Context, start: number): 'vm' | 'sync' | 'program' | und
   if (i < 0) return undefined;
   const o = ctx.ruby.chunkOwners!;
   if ((o.flags[i] & FL.typeMask) !== T.DATA) return undefined;
-  const name = ctx.classNames.get(o.klass[i]) ?? '';
+  const name = chunkOwnerClassName(ctx, start);
   // (a Queue is told by its data type too, whatever its class: the heap map lists what it holds)
   return SYNC_DATA_CLASSES.has(name) || holdsDataContents(ctx, o.slot[i]) ? 'sync' : VM_DATA_CLASSES.has(name) ? 'vm' : 'program';
 }
@@ -2366,7 +2366,7 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // pages held the Hashes beside the names).
   {
     cause: 'string.coderange-cleared',
-    when: (p) => !!p.ctx.L?.resizeClearsCoderange && bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings,
+    when: (p) => !!p.ctx.L?.resizeClearsCoderange && onGcHeapPage(p) && FIRST_WRITERS.stringResize.test(p.ctx.firstWriter(p.page) ?? '') && !!heapPageObjects(p).strings,
   },
   // ... and with no writer to tell (live, or no fault tracing): a page holding Strings and none of the
   // objects whose other same-value stores the rules below know without a writer (a Hash's iteration
@@ -2401,19 +2401,19 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // their share, in a child that ran a GC). QA (a Rack app rendering 30,000 preloaded records, 3.3.8): 33
   // pages same-value.unknown a child first written by rb_hash_foreach, each with ~13 Hashes among ~26
   // live objects, beside 40 such pages hash.iteration.
-  { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.hashIteration.test(p.ctx.exactWriter(p.page) ?? '') && !!heapPageObjects(p).hashes },
+  { cause: 'hash.iteration', when: (p) => onGcHeapPage(p) && FIRST_WRITERS.hashIteration.test(p.ctx.exactWriter(p.page) ?? '') && !!heapPageObjects(p).hashes },
   // Told by its first writer: the GC aging the page's young objects (3.3+ store the flags word unchanged).
   // Found on a program whose child ran one minor GC over 30,000 young small Hashes (3.4.5): 1,163 pages
   // hash.iteration (the rule below: Hashes on the page), where nothing iterated a Hash.
-  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.aging.test(p.ctx.exactWriter(p.page) ?? '') },
+  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && onGcHeapPage(p) && FIRST_WRITERS.aging.test(p.ctx.exactWriter(p.page) ?? '') },
   // Iterating a Hash stores its iteration level and stores it back (same value after the loop).
-  { cause: 'hash.iteration', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
+  { cause: 'hash.iteration', when: (p) => onGcHeapPage(p) && !!heapPageObjects(p).hashes && (!p.ctx.gcRuns || heapPageObjects(p).hashes * 2 >= heapPageObjects(p).live) },
   // 3.3+: RVALUE_AGE_SET stores the flags word unchanged when it ages a young object (3.1 changes the
   // flags word: no same-value page of aging there).
-  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L && !p.ctx.L.ageInFlags && bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).youngKept },
+  { cause: 'gc.age', when: (p) => !!p.ctx.gcRuns && !!p.ctx.L && !p.ctx.L.ageInFlags && onGcHeapPage(p) && !!heapPageObjects(p).youngKept },
   // A call cache made for a method entry marks the entry cached, whether it was or not
   // (METHOD_ENTRY_CACHED_SET): the child's first calls of methods the parent had called already.
-  { cause: 'method.cached', when: (p) => bodyOf(p.ctx, p.page) >= 0 && !!heapPageObjects(p).ments },
+  { cause: 'method.cached', when: (p) => onGcHeapPage(p) && !!heapPageObjects(p).ments },
   { cause: 'gc.bitmap', when: (p) => !!p.ctx.gcRuns && overlaps(p.ctx.ruby.heapPageStructs, p.page, p.pageSize) },
   // A native library of the program (a C extension, the C library it wraps) that wrote the page first,
   // off the GC heap and its stacks, by a store of its own (not a malloc it called: the allocator rules
@@ -2463,12 +2463,12 @@ const IDENTICAL_RULES: { when: (p: IdenticalPage) => boolean; cause: string | ((
   // 5-13% of the child's copies, first written by rb_wb_protected_newobj_of, rb_mem_clear, _int_malloc.
   {
     cause: 'alloc.swept-slot',
-    when: (p) => bodyOf(p.ctx, p.page) >= 0 && (FIRST_WRITERS.objectAllocation.test(p.ctx.firstWriter(p.page) ?? '') || FIRST_WRITERS.objectAllocationNamed.test(p.ctx.exactWriter(p.page) ?? '')),
+    when: (p) => onGcHeapPage(p) && (FIRST_WRITERS.objectAllocation.test(p.ctx.firstWriter(p.page) ?? '') || FIRST_WRITERS.objectAllocationNamed.test(p.ctx.exactWriter(p.page) ?? '')),
   },
   // ... or the sweep, which rewrote the page's free slots with the links they held (3.4.5, a prewarm child
   // whose 3 minor GCs swept pages the prewarm had left as they are: 117 pages first written by
   // gc_sweep_step)
-  { cause: 'gc.sweep', when: (p) => bodyOf(p.ctx, p.page) >= 0 && FIRST_WRITERS.sweep.test(p.ctx.firstWriter(p.page) ?? '') },
+  { cause: 'gc.sweep', when: (p) => onGcHeapPage(p) && FIRST_WRITERS.sweep.test(p.ctx.firstWriter(p.page) ?? '') },
   // ... but with no GC in the child, nothing freed what lay there: a buffer of live objects of one type (a
   // String's characters, an Array's elements) rewritten as it was, by the program's operation on them.
   // Found on workers shifting an element off 200 preloaded Arrays of 5,000 and unshifting it back (QA,
@@ -2558,7 +2558,7 @@ function forkChunksOn(p: IdenticalPage): number[] {
  *  block glibc mmapped for one, or the chunks in use at the fork on the page, each owned by an object of
  *  that one type; -1 otherwise. */
 function dataOwnerOn(p: IdenticalPage): number {
-  if (bodyOf(p.ctx, p.page) >= 0) return -1;
+  if (onGcHeapPage(p)) return -1;
   const m = mmappedChunkAt(p.ctx, p.page);
   if (m) {
     const type = m.start + 16 <= p.page && p.page + p.pageSize <= m.start + m.size ? ownerType(p.ctx, m.start) : -1;
@@ -2579,7 +2579,7 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   {
     cause: 'mutation.hash',
     writer: /^(ar_update|ar_insert|hash_aset(_str)?|tbl_update(_modify)?|rb_hash_aset)$/,
-    on: (p) => (bodyOf(p.ctx, p.page) >= 0 ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0),
+    on: (p) => (onGcHeapPage(p) ? !!heapPageObjects(p).hashes : hashTablesOn(p) !== 0),
   },
   { cause: 'mutation.hash', writer: /^(rb_st_update|rb_st_insert|rb_st_add_direct|st_add_direct_with_hash|rebuild_table_with|rebuild_table)$/, on: (p) => hashTablesOn(p) === HASH_TABLES_ONLY },
   // (and the reorderings that may leave every element where it was: an Array reversed twice, QA: 391
@@ -2613,13 +2613,13 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // fixture run under --strategy prewarm, session 64, 3.3.8/3.4.5), pages a child:
   // - a String sliced to its end again (string_shared.rb): 590 same-value.unknown and 41-62 method.cached
   //   (the pages held method entries too), first written by str_replace_shared_without_enc;
-  { cause: 'mutation.string', writer: /^str_replace_shared(_without_enc)?$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'mutation.string', writer: /^str_replace_shared(_without_enc)?$/, on: (p) => onGcHeapPage(p) },
   // - a method aliased again (alias_in_child.rb): 252-260 method.cached, first written by rb_alias;
   { cause: 'mutation.class', writer: /^rb_alias$/ },
   // - a singleton method defined again (singleton_methods.rb): the object's singleton class looked up,
   //   its flags stored as they were, 750-757 same-value.unknown and 55-62 hash.iteration, first written by
   //   rb_singleton_class.
-  { cause: 'mutation.class', writer: /^(rb_singleton_class|singleton_class_of)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'mutation.class', writer: /^(rb_singleton_class|singleton_class_of)$/, on: (p) => onGcHeapPage(p) },
   // An ivar of an object that keeps its ivars outside its slot (a String, an Array, a Hash: the VM's
   // generic-ivar table) set in the child: the store sets FL_EXIVAR in the object's flags again, which it
   // held (3.3+). QA: 20,000 preloaded Strings whose @tag the workers set (3.3.8/3.4.5): 300-335 pages a
@@ -2655,7 +2655,7 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // from writing. Found on workers summing 400 classes' methods with map(&:call_all) after the parent had
   // called them all (QA, 3.4.5): 128 of 132 pages of method.cached (the pages held method entries too),
   // prewarm predicted to save 616K where it saved 120K.
-  { cause: 'icache.call-store', writer: /^vm_callee_setup_arg$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'icache.call-store', writer: /^vm_callee_setup_arg$/, on: (p) => onGcHeapPage(p) },
   // Such a call whose method the VM's global call-cache table (a fixed number of slots, hashed by class and
   // method name) no longer held makes a new call cache, which marks the method entry cached again
   // (METHOD_ENTRY_CACHED_SET: the bit was set): with more methods called so than the table holds, every
@@ -2663,19 +2663,19 @@ const STORE_WRITERS: { cause: string | ((p: IdenticalPage) => string); writer: R
   // (QA, 3.3.8): after a prewarm, 266 pages of method.cached first written by gccct_method_search_slowpath,
   // 4 words changed, and the prewarmed run predicted prewarm to save 316 pages; prewarm had made the
   // children copy 151 pages more than none's.
-  { cause: 'icache.call-store', writer: /^gccct_method_search_slowpath$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'icache.call-store', writer: /^gccct_method_search_slowpath$/, on: (p) => onGcHeapPage(p) },
   // A match raises the Regexp's use count (usecnt, in its slot) and lowers it after: the same value back.
   // Found on workers matching 20,000 preloaded Regexps once each (QA, 3.3.8/3.4.5): 274-286 pages of
   // same-value.unknown a child, first written by rb_reg_onig_match, and 83-90 of method.cached (the pages
   // held method entries too), which prewarm was predicted to save.
-  { cause: 'regexp.match', writer: /^(rb_reg_onig_match|rb_reg_search\w*|rb_reg_match\w*|reg_match_pos|rb_reg_prepare_re\w*|rb_reg_start_with_p|rb_reg_regsub)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'regexp.match', writer: /^(rb_reg_onig_match|rb_reg_search\w*|rb_reg_match\w*|reg_match_pos|rb_reg_prepare_re\w*|rb_reg_start_with_p|rb_reg_regsub)$/, on: (p) => onGcHeapPage(p) },
   // A finalizer defined on an object that had one: define_final0 sets FL_FINALIZE in its flags word,
   // which held the bit (3.3's rb_define_finalizer_no_check, 3.4's rb_define_finalizer and the GC's
   // rb_gc_impl_define_finalizer, define_final0 inlined). Found on workers defining a finalizer again on
   // 20,000 preloaded Objects, after a prewarm or in fixtures/ruby/finalizer_again.rb (QA, 3.3.8/3.4.5):
   // ~200 pages of same-value.unknown and 80-96 of method.cached a child (the pages held method entries
   // too), all first written there.
-  { cause: 'object.finalizer', writer: /^(rb_define_finalizer(_no_check)?|define_final0?|rb_gc_impl_define_finalizer)$/, on: (p) => bodyOf(p.ctx, p.page) >= 0 },
+  { cause: 'object.finalizer', writer: /^(rb_define_finalizer(_no_check)?|define_final0?|rb_gc_impl_define_finalizer)$/, on: (p) => onGcHeapPage(p) },
 ];
 
 /** The cause of a same-value page first written by one of the program's stores (STORE_WRITERS): by the
@@ -2732,7 +2732,7 @@ const HASH_TABLES_ONLY = -1;
  *  table points to), by the heap map's chunk owners; HASH_TABLES_ONLY when all are (0: none, or a GC
  *  heap page). */
 function hashTablesOn(p: IdenticalPage): number {
-  if (bodyOf(p.ctx, p.page) >= 0) return 0;
+  if (onGcHeapPage(p)) return 0;
   const f = p.ctx.glibc.fork;
   const used = forkChunksOn(p).filter((i) => f.inUse[i]);
   const tables = used.filter((i) => ownerType(p.ctx, f.start[i]) === T.HASH).length;
@@ -2743,7 +2743,7 @@ function hashTablesOn(p: IdenticalPage): number {
  *  accepts; undefined where an owned chunk there is not one (st.c's writers serve the VM's tables too,
  *  whose chunks have no owner). */
 function tableBytesOn(p: IdenticalPage, isTable: (start: number, size: number, owner: number) => boolean): { table: number; used: number } | undefined {
-  if (bodyOf(p.ctx, p.page) >= 0) return undefined;
+  if (onGcHeapPage(p)) return undefined;
   const f = p.ctx.glibc.fork;
   let table = 0;
   let used = 0;
@@ -2786,6 +2786,11 @@ function objectIvarTablesOn(p: IdenticalPage): boolean {
 /** Is the page in a stack: a machine stack's mapping (a Fiber's among them), or a thread's VM stack? */
 function onStack(p: IdenticalPage): boolean {
   return (p.ctx.vmaKind[findRange(p.ctx.vmaStarts, p.ctx.vmaEnds, p.page)] === 'exec.stack' && !inProgramDataBlock(p.ctx, p.page)) || inVmStack(p.ctx, p.page);
+}
+
+/** Does the page lie on the GC heap (a heap page's body: slots, no malloc chunks)? */
+function onGcHeapPage(p: IdenticalPage): boolean {
+  return bodyOf(p.ctx, p.page) >= 0;
 }
 
 /** Does a chunk that was free at the fork overlap the page (glibc's fork-time walk)? */
