@@ -711,6 +711,17 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('object.data-cache').words, 0, summary);
   });
 
+// fixtures/ruby/env_write.rb: 5,000 preloaded define_method closures, each adding 1 to its captured local in
+// a child that runs no GC: the local's word and the env's write-barrier flag, which the assignment's slow
+// path clears. QA (3.1-3.4.5): the flags were gc.env-mark, a marking GC's, 136-182 pages a child where no GC
+// ran (they tie with the locals on their pages, and the catalog puts gc first).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} env_write: a closure's variable assigned is mutation.imemo, its flag cleared too, no marking GC`, () => {
+    const { row, summary } = fixtureChild(ruby, 'env_write.rb');
+    assert.is(row('mutation.imemo').words, 10_000, summary);
+    assert.is(row('gc.env-mark').words, 0, summary);
+  });
+
 // fixtures/ruby/hash_each_mixed.rb: 20,000 preloaded Hashes between twice as many Strings of their slot
 // size, each iterated once in a child that then runs a minor GC: pages copied with no byte changed, first
 // written by rb_hash_foreach. The rule that guesses from the page's objects wants Hashes to be half of

@@ -2813,8 +2813,12 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
   }
   const cd = inNoArray ? -1 : ctx.callDataAt.at(addr);
   if (cd >= 0) return callDataCause(ctx, O, N, oldAtFork(ctx, r.callData.owner[cd]), wasRemembered(ctx, r.callData.owner[cd]));
-  // an escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED
-  if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return 'gc.env-mark';
+  // An escaped block's environment flags: marking sets VM_ENV_FLAG_WB_REQUIRED; the program's store into
+  // a variable of such an env clears it (vm_env_write_slowpath remembers the env, then clears the flag),
+  // beside the variable's own word: the program's change of the env, as CHUNK_CONTENT_RULES says of that
+  // word. QA (5,000 define_method closures each bumping its captured local, GC disabled in the child,
+  // 3.1-3.4.5): 136-182 pages a child gc.env-mark, a marking GC's, where none ran.
+  if (O.hi === N.hi && ((O.lo ^ N.lo) >>> 0) === ENV_FLAG_WB_REQUIRED && isEnvFlags(ctx, addr)) return N.lo & ENV_FLAG_WB_REQUIRED ? 'gc.env-mark' : 'mutation.imemo';
   if (!inNoArray && ctx.isEntriesAt.at(addr) >= 0) return isEntryCause(ctx, O, N);
   switch (ctx.cw.kind[k]) {
     case CW.META:
