@@ -31,7 +31,7 @@ export class UsageError extends Error {
 }
 
 /** Errors whose message is already the line to show. */
-const ONE_LINERS = new Set(['UsageError', 'TargetError', 'SessionError', 'CaptureFileError', 'HeapMapError', 'FileInTheWayError', 'PlantedLinkError']);
+const ONE_LINERS = new Set(['UsageError', 'TargetError', 'ExitedError', 'SessionError', 'CaptureFileError', 'HeapMapError', 'FileInTheWayError', 'PlantedLinkError']);
 
 function named(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { statOf } from '../native/proc';
+import { UsageError } from './errors';
 
 export const RUN_DIR_PREFIX = 'cowscope-run-';
 export const OWNER_FILE = 'owner.pid';
@@ -15,7 +16,14 @@ export const OWNERLESS_AGE_MS = 24 * 3600 * 1000;
 
 /** A new private run folder, with this process written down as its owner. */
 export function createRunDir(tmp = os.tmpdir()): string {
-  const dir = fs.mkdtempSync(path.join(tmp, RUN_DIR_PREFIX));
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(tmp, RUN_DIR_PREFIX));
+  } catch (e) {
+    // a TMPDIR that is missing, not a folder, or not writable: the user's setting to fix, not cowscope's
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new UsageError(`cannot make a temporary folder in ${tmp} (${code}): set TMPDIR to a folder you can write to`);
+  }
   const me = statOf(process.pid);
   fs.writeFileSync(path.join(dir, OWNER_FILE), `${process.pid} ${me?.startTime ?? 0}\n`, { flag: 'wx', mode: 0o600 });
   return dir;

@@ -32,7 +32,7 @@ export function whyNotWritable(file: string, how: 'replace' | 'append' = 'replac
   // (path.resolve drops a trailing slash: "out.cow/" names a folder, which the rename would refuse at the end)
   if (/[\\/]$/.test(file) && kind(full) !== 'folder') return { problem: 'a folder', text: 'it ends in a slash (a folder)' };
   const link = plantedLinkOn(full);
-  if (link) return { problem: 'planted link', text: `${link} is a symbolic link of another user in a folder others can write, which cowscope does not follow (it may have been planted)` };
+  if (link) return { problem: 'planted link', text: `${link} is a symbolic link of another user, which cowscope does not follow (it may have been planted)` };
   const existing = kind(full);
   if (existing === 'folder') return { problem: 'a folder', text: 'it is a folder' };
   // A replaced file is renamed over: a device (/dev/null, as root) or a pipe would be replaced by a file.

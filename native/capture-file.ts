@@ -72,6 +72,12 @@ export function decodeCapture(raw: Buffer, file: string, opts: LoadOptions = {})
     if (err instanceof RangeError || err.code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
     throw new CaptureFileError(`${file} is not a cowscope capture: its gzip data is damaged (${err.message}): ${HINT}`);
   }
+  // What JSON.parse builds is bounded by the values outside strings, not by the text: a capture's bulk is
+  // base64 strings (a Rails worker's 50 MB: 21,000 commas and colons), where 400 MB of "0," would build an
+  // array of 200 million numbers (QA: 4.5 GB, then V8's fatal error, from a 1.8 MB gzip).
+  const separators = separatorsOutsideStrings(json, MAX_JSON_SEPARATORS);
+  if (separators > MAX_JSON_SEPARATORS)
+    throw new CaptureFileError(`${file} holds more than ${MAX_JSON_SEPARATORS.toLocaleString('en-US')} JSON values outside strings: not a capture cowscope wrote (${HINT})`);
   let doc: unknown;
   try {
     doc = JSON.parse(json.toString('utf8'));
@@ -80,6 +86,39 @@ export function decodeCapture(raw: Buffer, file: string, opts: LoadOptions = {})
     throw new CaptureFileError(`${file} is not a cowscope capture: the JSON inside is damaged (${message.length > 100 ? `${message.slice(0, 100)}…` : message})`);
   }
   return validateCaptureDocument(doc, file);
+}
+
+/** Commas and colons outside strings a capture's JSON may hold: a run's processes list each mapping as
+ *  an object of 7 fields (14 of them), so 16 million is ten processes of 100,000 mappings, and JSON.parse
+ *  builds at most about 450 MB from them. */
+const MAX_JSON_SEPARATORS = 16_000_000;
+
+/** The commas and colons of JSON text outside its strings, counted up to just past `max`. Strings are
+ *  skipped with Buffer.indexOf (a capture's strings are long base64 runs without escapes). */
+export function separatorsOutsideStrings(json: Buffer, max: number): number {
+  const QUOTE = 0x22;
+  let n = 0;
+  let i = 0;
+  while (i < json.length) {
+    const q = json.indexOf(QUOTE, i);
+    const end = q < 0 ? json.length : q;
+    for (; i < end; i++) {
+      const c = json[i];
+      if ((c === 0x2c || c === 0x3a) && ++n > max) return n;
+    }
+    if (q < 0) return n;
+    // the string's closing quote: one not escaped (an even number of backslashes before it)
+    let close = q;
+    for (;;) {
+      close = json.indexOf(QUOTE, close + 1);
+      if (close < 0) return n; // unterminated: JSON.parse says so
+      let backslashes = 0;
+      while (json[close - 1 - backslashes] === 0x5c) backslashes++;
+      if (backslashes % 2 === 0) break;
+    }
+    i = close + 1;
+  }
+  return n;
 }
 
 /** Reads a capture file: a regular file, at most the limit in size, gzip of the checked JSON. */

@@ -46,8 +46,9 @@ export function removeQuietly(file: string): void {
 }
 
 /** The first symbolic link among the folders of file's path that another user could have planted: one
- *  owned by neither this process's user nor root, in a folder others may write (a /tmp-like folder). Its
- *  path, or undefined. The temporary file is made exclusively and renamed over the last name, neither of
+ *  owned by neither this process's user nor root, wherever it lies (in a /tmp-like folder, or in a folder
+ *  of that user's own: QA, root's --save through nobody's link in nobody's 0755 folder wrote into a folder
+ *  only root could write). Its path, or undefined. The temporary file is made exclusively and renamed over the last name, neither of
  *  which follows a link there; a folder of the path is followed, and a link planted as one would send a
  *  root cowscope's output over a file of the link's choosing (the kernel's protected_symlinks, when on,
  *  refuses only the sticky folders' links, and may be off). */
@@ -76,7 +77,7 @@ export function plantedLinkOn(file: string): string | undefined {
       at = next;
       continue;
     }
-    if (st.uid !== uid && st.uid !== 0 && fs.statSync(at).mode & 0o022) return next;
+    if (st.uid !== uid && st.uid !== 0) return next;
     if (++links > 40) return undefined; // a loop: the write fails on its own (ELOOP)
     const target = fs.readlinkSync(next);
     todo.unshift(...target.split(path.sep).filter(Boolean));
@@ -88,7 +89,7 @@ export function plantedLinkOn(file: string): string | undefined {
 /** A folder of an output file's path is a link another user could have planted (plantedLinkOn). */
 export class PlantedLinkError extends Error {
   constructor(readonly link: string) {
-    super(`${link} is a symbolic link of another user in a folder others can write: cowscope does not follow it (it may have been planted): name the folder it leads to, if you trust it`);
+    super(`${link} is a symbolic link of another user: cowscope does not follow it (it may have been planted): name the folder it leads to, if you trust it`);
     this.name = 'PlantedLinkError';
   }
 }

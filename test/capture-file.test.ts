@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { escapeControl } from '../cli/render/escape';
+import { separatorsOutsideStrings } from '../native/capture-file';
 import { validateCaptureDocument } from '../native/capture-schema';
 import { RUBY_FIXTURES, leftoverRunDirs, runCowscope, rubyFixtureProcesses, tempDir } from './helpers/ruby';
 import { MeasuredRun, assertBounded, runMeasured } from './helpers/measured';
@@ -107,6 +108,24 @@ test('a gzip bomb (3 GB inside): exit 2, bounded time and memory (< 1 GiB), what
   refused(report(file, ['--max-size', 'lots']), /--max-size "lots" is not a size/, 'bad --max-size', 10);
   // a file larger than the limit itself is refused before it is read, naming the limit as given
   refused(report(file, ['--max-size', '1MiB']), /bomb\.cow is \d+(\.\d)? MiB, more than the 1 MiB limit for a capture \(raise it with --max-size/, 'file over --max-size', 10);
+});
+
+test('a small gzip of a huge array of numbers (what JSON.parse would build, not the text): exit 2, bounded', () => {
+  // 200 million "0," in a 1.8 MB gzip: before, 4.5 GB and V8's fatal error after 30 s (QA)
+  const file = path.join(tmp.dir, 'arrbomb.cow');
+  const gz = zlib.gzipSync(Buffer.concat([Buffer.from('{"format":"cowscope.capture/1","capture":{"processes":['), Buffer.alloc(2 * 200 * 1024 * 1024, '0,'), Buffer.from('0]}}')]), { level: 1 });
+  fs.writeFileSync(file, gz);
+  refused(report(file), /arrbomb\.cow holds more than 16,000,000 JSON values outside strings: not a capture cowscope wrote/, 'array bomb', 20);
+});
+
+test('separatorsOutsideStrings: commas and colons outside strings, escapes and all', () => {
+  const n = (text: string, max = 100) => separatorsOutsideStrings(Buffer.from(text), max);
+  assert.is(n('{"a":1,"b":[1,2,3]}'), 5);
+  assert.is(n('{"a,b:c":"x,y"}'), 1, 'inside strings: not counted');
+  assert.is(n(String.raw`["a\\",1,"\\",2]`), 3, 'a string ending in an escaped backslash ends there');
+  assert.is(n(String.raw`["a\"b,c",1]`), 1, 'an escaped quote does not end the string');
+  assert.is(n('["unterminated,,,'), 0, 'an unterminated string: the rest is inside it');
+  assert.is(n('1,'.repeat(1000), 10), 11, 'stops just past max');
 });
 
 test('typed arrays of the wrong length, bad base64, negative RSS: exit 2 naming the field', () => {

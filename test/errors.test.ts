@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { captureProcesses, checkTarget, TargetError } from '../native/capture';
+import { captureProcesses, checkTarget, ExitedError, TargetError } from '../native/capture';
 import { describeError } from '../cli/errors';
 import { ProbeError } from '../native/probe';
 import { tempNameFor, writeFileAtomically } from '../native/files';
@@ -67,7 +67,7 @@ test('a process that exits during the scan', async () => {
     assert.unreachable('captured processes that had exited');
   } catch (e) {
     assert.instance(e, TargetError);
-    assert.match(describeError(e), new RegExp(`process ${parent.pid} \\(cow_family\\) exited during the scan: run again`));
+    assert.match(describeError(e), new RegExp(`^process ${parent.pid} \\(cow_family\\) exited during the scan: run again`));
   }
 });
 
@@ -218,6 +218,18 @@ test('root refused by a process outside its user namespace: no "run as root", th
   assert.match(describeError(e), /^cannot read \/proc\/1\/pagemap: EACCES: (even root may not read process 1 from here|root without CAP_SYS_PTRACE may not read process 1)/);
 });
 
+test('run with a TMPDIR that is missing, a file or not writable: one line naming TMPDIR, exit 2', () => {
+  const noop = path.join(RUBY_FIXTURES, 'noop.rb');
+  // (QA: "internal error: ENOENT: no such file or directory, mkdtemp ...", naming no fix)
+  assertOneLineError(runCli(['run', noop], { prefix: ['env', 'TMPDIR=/nonexistent-cowscope-tmp'] }), /^cowscope: cannot make a temporary folder in \/nonexistent-cowscope-tmp \(ENOENT\): set TMPDIR to a folder you can write to$/);
+  assertOneLineError(runCli(['run', noop], { prefix: ['env', 'TMPDIR=/etc/passwd'] }), /^cowscope: cannot make a temporary folder in \/etc\/passwd \(ENOTDIR\): set TMPDIR to a folder you can write to$/);
+});
+
+test('a process that exits during the scan is a one-line error, not an internal one', () => {
+  // (QA: ExitedError's own name was missing from the one-liners: "internal error: process N ... exited")
+  assert.is(describeError(new ExitedError(4242, 'ruby')), 'process 4242 (ruby) exited during the scan: run again when the process family is stable');
+});
+
 test('run: --request takes one value, a config.ru needs --rack, --example goes alone', () => {
   const noop = path.join(RUBY_FIXTURES, 'noop.rb');
   // the program after --request 'GET /' is the program, not a second request
@@ -275,7 +287,7 @@ test('an output file\'s temporary name planted as a symlink is refused, not foll
 // QA (as root): a folder link planted by another user in a folder others can write (sticky, as /tmp)
 // sent `run --save shared/dirlink/victim` over a root-only file, exit 0. Such a link is not followed:
 // refused before anything runs, and by the write itself.
-test('an output file whose path goes through a folder link another user planted in a folder others can write: refused, its target untouched', () => {
+test('an output file whose path goes through a folder link another user planted (in a folder others can write, or in one of its own): refused, its target untouched', () => {
   const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'planted-'));
   try {
     const guarded = path.join(dir, 'guarded');
@@ -290,7 +302,7 @@ test('an output file whose path goes through a folder link another user planted 
     const out = path.join(link, 'victim');
     if (isRoot()) {
       fs.lchownSync(link, 65534, 65534); // nobody's link
-      const why = `${link} is a symbolic link of another user in a folder others can write`;
+      const why = `${link} is a symbolic link of another user`;
       assert.throws(() => writeFileAtomically(out, 'report'), (e: Error) => describeError(e).startsWith(why));
       assertOneLineError(runCli(['run', '--save', out, path.join(RUBY_FIXTURES, 'noop.rb')]), new RegExp(`^cowscope: cannot write ${out} \\(--save\\): ${why}, which cowscope does not follow \\(it may have been planted\\): name the folder it leads to, if you trust it$`));
       assert.is(fs.readFileSync(victim, 'utf8'), 'precious', "the link's target is untouched");
@@ -300,6 +312,15 @@ test('an output file whose path goes through a folder link another user planted 
       fs.symlinkSync(path.join('shared', 'dirlink'), trusted);
       assert.throws(() => writeFileAtomically(path.join(trusted, 'victim'), 'report'), (e: Error) => describeError(e).startsWith(why));
       assert.is(fs.readFileSync(victim, 'utf8'), 'precious');
+      // QA: nobody's link in a folder of nobody's own (0755, only nobody writes it) was followed
+      const owned = path.join(dir, 'owned');
+      fs.mkdirSync(owned, { mode: 0o755 });
+      fs.chownSync(owned, 65534, 65534);
+      const ownedLink = path.join(owned, 'reports');
+      fs.symlinkSync(guarded, ownedLink);
+      fs.lchownSync(ownedLink, 65534, 65534);
+      assertOneLineError(runCli(['run', '--save', path.join(ownedLink, 'x.cow'), path.join(RUBY_FIXTURES, 'noop.rb')]), new RegExp(`^cowscope: cannot write ${ownedLink}/x\\.cow \\(--save\\): ${ownedLink} is a symbolic link of another user, which cowscope does not follow`));
+      assert.equal(fs.readdirSync(guarded), ['victim'], 'nothing written through it');
       // the same link of this process's own user is its own: followed
       fs.lchownSync(link, 0, 0);
     }
