@@ -9,10 +9,11 @@
 // any analysis sees it.
 
 import { constants as bufferConstants } from 'node:buffer';
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { Capture } from './capture';
 import { CAPTURE_FORMAT, CaptureFileError, TypedName, validateCaptureDocument } from './capture-schema';
-import { writeFileAtomically } from './files';
+import { removeQuietly, tempNameFor, writeTemporary } from './files';
 import { FileShapeError, describeBytes, readRegularFile } from './regular-file';
 
 export { CAPTURE_FORMAT, CaptureFileError };
@@ -35,12 +36,42 @@ function encode(_key: string, value: unknown): unknown {
 
 /** Writes the capture to a temporary file next to `file`, then renames it: never a half-written file. */
 export function saveCapture(file: string, capture: Capture): void {
+  stageCapture(file, capture).commit();
+}
+
+/** A capture written under its temporary name, not yet renamed into place: `run` commits it once its
+ *  other file (--html) is written too, and aborts it if that fails, so a run leaves both or neither (QA:
+ *  an --html on a full disk left the --save file). Removed at exit if neither was called (a signal). */
+export interface StagedCapture {
+  commit(): void;
+  abort(): void;
+}
+
+export function stageCapture(file: string, capture: Capture): StagedCapture {
   const data = zlib.gzipSync(JSON.stringify({ format: CAPTURE_FORMAT, capture }, encode), { level: 6 });
+  const tmp = tempNameFor(file);
   try {
-    writeFileAtomically(file, data);
+    writeTemporary(tmp, data);
   } catch (e) {
     throw new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
   }
+  const abort = () => removeQuietly(tmp);
+  process.on('exit', abort);
+  return {
+    commit: () => {
+      process.off('exit', abort);
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        removeQuietly(tmp);
+        throw new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
+      }
+    },
+    abort: () => {
+      process.off('exit', abort);
+      abort();
+    },
+  };
 }
 
 export interface LoadOptions {

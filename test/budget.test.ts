@@ -92,10 +92,23 @@ test('a baseline that is no file or holds no numbers, and outputs naming the bud
   spawnSync('mkfifo', [fifo]);
   const bad = path.join(tmp.dir, 'nan-baseline.json');
   fs.writeFileSync(bad, JSON.stringify({ schema: 'cowscope.baseline/1', measured: { copiedPerChild: 'abc', newPerChild: 0, sharedRatio: 1, causes: {} } }));
+  const baselineWith = (name: string, measured: Record<string, unknown>, runtime: unknown = { name: 'ruby', version: '3.1.2' }): string => {
+    const file = path.join(tmp.dir, `${name}-baseline.json`);
+    fs.writeFileSync(file, JSON.stringify({ schema: 'cowscope.baseline/1', runtime, measured: { copiedPerChild: 4096, newPerChild: 0, sharedRatio: 0.5, causes: {}, ...measured } }));
+    return file;
+  };
   const cases: [string[], RegExp][] = [
     [['--config', config('fifo.json', { baseline: fifo })], /fifo-baseline\.json is not a cowscope baseline \(is a FIFO \(named pipe\), not a regular file\): write one with cowscope budget --update-baseline$/],
     [['--config', config('zero.json', { baseline: '/dev/zero' })], /\/dev\/zero is not a cowscope baseline \(is a character device, not a regular file\)/],
     [['--config', config('nan.json', { baseline: bad })], /nan-baseline\.json is not a cowscope baseline \(measured\.copiedPerChild is "abc", not a number\)/],
+    // QA (session 66): 1e308 made the limit Infinity (the check off), -100 a false OVER, a ratio of 5 and a
+    // runtime that is a string passed, and an escape sequence in the runtime's version reached the terminal
+    [['--config', config('huge.json', { baseline: baselineWith('huge', { copiedPerChild: 1e308 }) })], /huge-baseline\.json is not a cowscope baseline \(measured\.copiedPerChild is 1e\+308, not a size in bytes \(a whole number from 0 to 2\^63\)\)/],
+    [['--config', config('neg.json', { baseline: baselineWith('neg', { copiedPerChild: -100 }) })], /measured\.copiedPerChild is -100, not a size in bytes/],
+    [['--config', config('cause.json', { baseline: baselineWith('cause', { causes: { 'gc.age': 1.5 } }) })], /measured\.causes\["gc\.age"\] is 1\.5, not a size in bytes/],
+    [['--config', config('ratio.json', { baseline: baselineWith('ratio', { sharedRatio: 5 }) })], /measured\.sharedRatio is 5, not a ratio from 0 to 1/],
+    [['--config', config('rtstr.json', { baseline: baselineWith('rtstr', {}, 'ruby') })], /runtime is "ruby", not \{"name": \.\.\., "version": \.\.\.\}/],
+    [['--config', config('rtesc.json', { baseline: baselineWith('rtesc', {}, { name: 'ruby', version: '9.9\u001b[31mX' }) })], /runtime "ruby 9\.9\\u001b\[31mX" is not a runtime's name and version/],
     [['--config', config('junit.json', {}), '--junit', path.join(tmp.dir, 'junit.json')], /--junit names .*junit\.json, which this command also reads: write the output to another file$/],
     [['--config', config('same.json', { baseline: 'same-base.json' }), '--junit', path.join(tmp.dir, 'same-base.json'), '--update-baseline'], /--junit and the baseline \(--update-baseline\) both name .*same-base\.json: give each its own file$/],
   ];

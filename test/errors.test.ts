@@ -1,7 +1,7 @@
 // Bad input: one line on stderr that names the fix, exit code 2, no stack trace (unless --debug),
 // nothing left running.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -223,6 +223,45 @@ test('run with a TMPDIR that is missing, a file or not writable: one line naming
   // (QA: "internal error: ENOENT: no such file or directory, mkdtemp ...", naming no fix)
   assertOneLineError(runCli(['run', noop], { prefix: ['env', 'TMPDIR=/nonexistent-cowscope-tmp'] }), /^cowscope: cannot make a temporary folder in \/nonexistent-cowscope-tmp \(ENOENT\): set TMPDIR to a folder you can write to$/);
   assertOneLineError(runCli(['run', noop], { prefix: ['env', 'TMPDIR=/etc/passwd'] }), /^cowscope: cannot make a temporary folder in \/etc\/passwd \(ENOTDIR\): set TMPDIR to a folder you can write to$/);
+});
+
+test('run: a --workload in the other language, and --cache-probe on Python: refused before anything runs', () => {
+  const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'workload-lang-'));
+  try {
+    const py = path.join(dir, 'wl.py');
+    const rb = path.join(dir, 'wl.rb');
+    // (QA: print(1) parses in both languages, and a .py workload ran as Ruby without a word)
+    fs.writeFileSync(py, 'print(1)\n');
+    fs.writeFileSync(rb, 'print(1)\n');
+    assertOneLineError(runCli(['run', '--workload', py, path.join(RUBY_FIXTURES, 'noop.rb')]), /^cowscope: --workload \S*wl\.py is a Python file, and the program is Ruby: give a \.rb file \(the children load it\)$/);
+    assertOneLineError(runCli(['run', '--workload', rb, path.join(ROOT, 'fixtures', 'python', 'hello.py')]), /^cowscope: --workload \S*wl\.rb is a Ruby file, and the program is Python: give a \.py file \(the children run it\)$/);
+    assertOneLineError(runCli(['run', '--cache-probe', path.join(ROOT, 'fixtures', 'python', 'hello.py')]), /^cowscope: --cache-probe is for Ruby 3\.4 \(whose full GC empties every call cache\): a Python program has no such caches; leave it out$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// QA: run --save ok.cow --html on a full disk said "cannot write ...: ENOSPC", exit 2, and left ok.cow
+// written. Both or neither (as root: a full tmpfs of 100 KiB for the HTML).
+test('run --save and --html: the HTML failing on a full disk leaves no capture either', () => {
+  if (!isRoot()) return;
+  const dir = fs.mkdtempSync(path.join(ROOT, 'dist', 'both-or-none-'));
+  const full = path.join(dir, 'full');
+  fs.mkdirSync(full);
+  let mounted = false;
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=100k', 'tmpfs', full]);
+    mounted = true;
+    // filled up to the last block, after the check before the run made and removed its test file
+    spawnSync('dd', ['if=/dev/zero', `of=${path.join(full, 'fill')}`, 'bs=4k', 'count=100']);
+    const save = path.join(dir, 'ok.cow');
+    const r = runCli(['run', '--save', save, '--html', path.join(full, 'x.html'), path.join(RUBY_FIXTURES, 'noop.rb')]);
+    assertOneLineError(r, /^cowscope: cannot write \S*full\/x\.html: ENOSPC$/);
+    assert.equal(fs.readdirSync(dir).sort(), ['full'], 'no capture, no temporary file');
+  } finally {
+    if (mounted) execFileSync('umount', [full]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a process that exits during the scan is a one-line error, not an internal one', () => {

@@ -43,25 +43,46 @@ function loadBaseline(file: string): Baseline | undefined {
     // bounded, and a regular file only: a FIFO would wait, /dev/zero would never end
     const doc = JSON.parse(readRegularFile(file, MAX_CONFIG_SIZE).toString('utf8'));
     if (doc?.schema !== BASELINE_SCHEMA) throw new Error(`schema ${JSON.stringify(doc?.schema)}`);
-    const r = doc.runtime;
-    const runtime = r && typeof r.name === 'string' && typeof r.version === 'string' ? `${r.name} ${r.version}` : undefined;
-    return { measured: measuredOf(doc.measured), runtime };
+    return { measured: measuredOf(doc.measured), runtime: runtimeOf(doc.runtime) };
   } catch (e) {
     throw new UsageError(`${file} is not a cowscope baseline (${(e as Error).message}): write one with cowscope budget --update-baseline`);
   }
 }
 
-/** The measured values of a baseline, each checked: a number where the budget compares one. */
+/** The most bytes a baseline's value may say (8 EiB: more than any machine maps; a limit derived from more,
+ *  1e308, was Infinity, and the check silently off: QA). */
+const MAX_BASELINE_BYTES = 2 ** 63;
+
+/** The measured values of a baseline, each checked: bytes a whole number from 0 to MAX_BASELINE_BYTES, the
+ *  shared ratio from 0 to 1 (a negative size made a false OVER, QA). */
 function measuredOf(m: unknown): Measured {
   const o = m as Record<string, unknown>;
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('no "measured" object');
-  for (const key of ['copiedPerChild', 'newPerChild', 'sharedRatio'])
-    if (typeof o[key] !== 'number' || !Number.isFinite(o[key])) throw new Error(`measured.${key} is ${JSON.stringify(o[key])}, not a number`);
+  const bytes = (what: string, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${what} is ${JSON.stringify(v)}, not a number`);
+    if (!Number.isInteger(v) || v < 0 || v > MAX_BASELINE_BYTES) throw new Error(`${what} is ${v}, not a size in bytes (a whole number from 0 to 2^63)`);
+  };
+  bytes('measured.copiedPerChild', o.copiedPerChild);
+  bytes('measured.newPerChild', o.newPerChild);
+  const ratio = o.sharedRatio;
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio)) throw new Error(`measured.sharedRatio is ${JSON.stringify(ratio)}, not a number`);
+  if (ratio < 0 || ratio > 1) throw new Error(`measured.sharedRatio is ${ratio}, not a ratio from 0 to 1`);
   const causes = o.causes as Record<string, unknown>;
   if (!causes || typeof causes !== 'object' || Array.isArray(causes)) throw new Error('measured.causes is not an object');
-  for (const [cause, bytes] of Object.entries(causes))
-    if (typeof bytes !== 'number' || !Number.isFinite(bytes)) throw new Error(`measured.causes["${cause}"] is ${JSON.stringify(bytes)}, not a number`);
+  for (const [cause, v] of Object.entries(causes)) bytes(`measured.causes[${JSON.stringify(cause)}]`, v);
   return o as unknown as Measured;
+}
+
+/** "name version" of the runtime a baseline was measured on (absent: not said). Printed in a note: plain
+ *  short words only (QA: an escape sequence in the version reached the terminal). */
+function runtimeOf(r: unknown): string | undefined {
+  if (r === undefined) return undefined;
+  const o = r as Record<string, unknown>;
+  const word = /^[\w.+-]{1,64}$/;
+  if (!o || typeof o !== 'object' || Array.isArray(o) || typeof o.name !== 'string' || typeof o.version !== 'string')
+    throw new Error(`runtime is ${JSON.stringify(r).slice(0, 80)}, not {"name": ..., "version": ...}`);
+  if (!word.test(o.name) || !word.test(o.version)) throw new Error(`runtime ${JSON.stringify(`${o.name} ${o.version}`).slice(0, 80)} is not a runtime's name and version`);
+  return `${o.name} ${o.version}`;
 }
 
 /** Refuses, before the runs, what would only fail after them: --update-baseline with nowhere to write,

@@ -41,6 +41,28 @@ export function checkStrategy(spec: string, beforeFork: string | undefined): voi
   if (steps.includes('custom') && !beforeFork) throw new UsageError('strategy custom needs --before-fork FILE.rb (the code to run before forking)');
 }
 
+/** The steps that run a full GC before the fork themselves (GC.start, GC.compact, Process.warmup): the
+ *  call-cache probe measures what such a GC costs, and there it is what the children measure already. */
+const FULL_GC_STEPS = ['gc', 'nakayoshi', 'compact', 'warmup', 'promote'];
+
+/** --cache-probe where it can apply: refused for `run` with a step that runs a full GC itself (QA: it ran,
+ *  silently, for nothing); `compare` probes only the strategies without one. */
+function cacheProbeFor(args: RunArgs, command: 'run' | 'compare'): boolean {
+  if (args.cacheProbe !== true) return false;
+  const gcStep = args.strategy.split('+').find((step) => FULL_GC_STEPS.includes(step));
+  if (gcStep && command === 'run')
+    throw new UsageError(`--cache-probe measures what a full GC before the fork costs, and strategy ${args.strategy} runs one (${gcStep}): leave --cache-probe out, or run it with --strategy none`);
+  return !gcStep;
+}
+
+/** A --workload file in the other runtime's language (by its extension) fails only in the children, after
+ *  the boot, or runs as the wrong language where it parses in both (QA): refused before anything runs. */
+function checkWorkloadLanguage(workload: string | undefined, runtime: 'ruby' | 'python'): void {
+  if (!workload) return;
+  if (runtime === 'ruby' && /\.py$/.test(workload)) throw new UsageError(`--workload ${workload} is a Python file, and the program is Ruby: give a .rb file (the children load it)`);
+  if (runtime === 'python' && /\.rb$/.test(workload)) throw new UsageError(`--workload ${workload} is a Ruby file, and the program is Python: give a .py file (the children run it)`);
+}
+
 /** The options only one strategy step reads: given with no strategy that has the step, nothing would use
  *  them, and the runs would measure other strategies than the one meant. */
 const STEP_OPTIONS: { step: string; flag: string; value: (a: Pick<RunArgs, 'beforeFork' | 'prewarm'>) => unknown }[] = [
@@ -181,6 +203,8 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
   if (!Number.isInteger(prewarm) || prewarm < 1) throw new UsageError(`--prewarm must be a whole number of at least 1, not ${prewarm}`);
   checkTimeout(args.timeout);
   const requests = requestsOf(args, args.rack);
+  checkWorkloadLanguage(args.workload, 'ruby');
+  const cacheProbe = cacheProbeFor(args, command);
   return {
     ruby,
     program,
@@ -194,7 +218,7 @@ export function planRun(args: RunArgs, output: NodeJS.WritableStream, command: '
     traceAllocations: args.traceAllocations,
     aslr: args.aslr !== false,
     traceFaults: args.traceFaults !== false,
-    cacheProbe: args.cacheProbe === true,
+    cacheProbe,
     prewarm,
     beforeFork: args.beforeFork ? existingFile(args.beforeFork, 'the --before-fork file', args.cwd) : undefined,
     cwd: args.cwd,
@@ -241,6 +265,8 @@ function planPythonRun(args: RunArgs, python: string, program: string[], output:
     program[script] = existingFile(program[script], 'the program', args.cwd);
   }
   const requests = requestsOf(args, args.wsgi);
+  checkWorkloadLanguage(args.workload, 'python');
+  if (args.cacheProbe === true) throw new UsageError('--cache-probe is for Ruby 3.4 (whose full GC empties every call cache): a Python program has no such caches; leave it out');
   for (const { step, flag, value } of STEP_OPTIONS)
     if (value(args) !== undefined) throw new UsageError(`${flag} goes with the ${step} step, which Ruby programs have: a Python program's steps are ${PYTHON_STRATEGY_STEPS.join(', ')}`);
   if (!Number.isInteger(args.children) || args.children < 1 || args.children > 64)
@@ -459,9 +485,17 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   checkStepOptionsUsed([args.strategy], args, (step) => `--strategy ${step}, or ${args.strategy}+${step}`);
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
-  if (args.save) captureFileModule().saveCapture(args.save, capture);
+  // --save and --html both or neither: the capture is renamed into place once the HTML is written
+  const saved = args.save ? captureFileModule().stageCapture(args.save, capture) : undefined;
   laps.lap('clean up, save');
-  const out = renderModule().runOutput(capture, analysis, args);
+  let out: string;
+  try {
+    out = renderModule().runOutput(capture, analysis, args);
+  } catch (e) {
+    saved?.abort();
+    throw e;
+  }
+  saved?.commit();
   laps.lap('render');
   if (args.debug) process.stderr.write(`cowscope: run took ${performance.now().toFixed(0)} ms since node started (${laps})\n`);
   return out;
