@@ -89,6 +89,7 @@ export const CAUSES: readonly CauseRow[] = [
   row('gc.remember', 'gc', 'the write barrier remembered an old object that now references a young one', [], 'none at fork time: storing new objects into old ones does it'),
   row('gc.bitmap', 'gc', 'GC mark and flag bitmaps in struct heap_page', [], 'none at fork time: any GC in a worker does it (fewer GCs: larger heap slots/malloc limits)'),
   row('gc.mark-stack', 'gc', 'the GC mark stack', ['promote', 'warmup', 'nakayoshi'], 'promote objects before forking: a minor GC in a worker then has few young objects to mark'),
+  row('gc.mark-new', 'gc', 'the GC mark stack, where it holds objects the child made: its GCs mark them whatever the parent aged before the fork', [], "none at fork time: the worker's own new objects are marked (fewer of them kept, or old objects that point to fewer of them: fewer pages)"),
   row(
     'malloc.bin-sort',
     'malloc',

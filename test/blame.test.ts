@@ -722,6 +722,19 @@ for (const { ruby, version } of RUBIES)
     assert.is(row('gc.env-mark').words, 0, summary);
   });
 
+// fixtures/ruby/extend_gc.rb: 20,000 preloaded old objects each given a singleton class in the child, then a
+// minor GC: the remembered objects' new classes fill the mark stack. QA (3.4.5): 47 pages a child of
+// gc.mark-stack, which promote and warmup remove, predicted to save 41 pages where promote saved none (the
+// child marks its own new objects whatever the parent aged). Now gc.mark-new, which nothing before the fork
+// removes; a mark stack of objects young at the fork stays gc.mark-stack (young_marked, predicted.test.ts).
+for (const { ruby, version } of RUBIES)
+  test(`Ruby ${version} extend_gc: a mark stack of the child's own new objects is gc.mark-new, not removed by promote`, () => {
+    const { row, summary } = fixtureChild(ruby, 'extend_gc.rb');
+    assert.ok(row('gc.mark-new').words >= 17_000, summary);
+    assert.ok(row('gc.mark-stack').words <= 1_000, summary);
+    assert.is(row('object.singleton').words, 20_000, summary);
+  });
+
 // fixtures/ruby/hash_each_mixed.rb: 20,000 preloaded Hashes between twice as many Strings of their slot
 // size, each iterated once in a child that then runs a minor GC: pages copied with no byte changed, first
 // written by rb_hash_foreach. The rule that guesses from the page's objects wants Hashes to be half of

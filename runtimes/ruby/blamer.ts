@@ -966,7 +966,7 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   { cause: 'mutation.definition', when: (c) => c.ctx.idTableCause.get(c.start) === 'mutation.definition' && (c.ctx.cw.off(c.k) & 15) === 8 && imemoAt(c.ctx, num(c.O)) === IMEMO.ment && inGcHeap(c.ctx, c.N) },
   // A mark-stack chunk (stack_chunk_t: 500 VALUEs and a link, ~4 KiB): object pointers pushed and popped.
   // (a GC in the child marked; no object owns the chunk: a program's Array of ~500 elements is one's size)
-  { cause: 'gc.mark-stack', when: (c) => c.ctx.gcRuns > 0 && isMarkStackSize(c.size) && chunkOwnerIndex(c.ctx, c.start) < 0 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
+  { cause: (c) => markStackCause(c.ctx, c.N), when: (c) => c.ctx.gcRuns > 0 && isMarkStackSize(c.size) && chunkOwnerIndex(c.ctx, c.start) < 0 && isObjOrZero(c.ctx, c.O) && isObjOrZero(c.ctx, c.N) },
   // A chunk whose owning object the child's GC freed (its slot now free or holding another type): the
   // owner's free function released the chunk (glibc's links written into it). In use again in the
   // child: its mallocs reused it at the same size, as they would had a GC before the fork freed it.
@@ -2161,6 +2161,19 @@ function areBins(words: readonly Word[], laneBits: number, entries: number): boo
   return filled > 0 && 4 * pastFirst >= filled;
 }
 
+/** A word of a mark-stack chunk, by the object it holds now (the last pushed there): one the child made is
+ *  marked whatever the parent did before the fork (gc.mark-new), one that was young at the fork would be
+ *  old after a promote (gc.mark-stack). QA (3.4.5): 20,000 preloaded old objects each given a singleton
+ *  class in the child, then a minor GC: the write barrier remembered every object, the GC pushed their
+ *  20,000 new classes, 47 pages of gc.mark-stack a child, and promote, predicted to save 41 pages,
+ *  saved none (49 pages of mark stack under promote). */
+function markStackCause(ctx: Context, N: Word): string {
+  const addr = num(N);
+  // (or in a slot whose fork-time object is gone: the child's sweep freed it, and the child filled it)
+  const childs = madeInChild(ctx, addr) || (ctx.goneSlots.has(addr) && (slotFlagsAt(ctx, addr) & FL.typeMask) !== 0);
+  return childs ? 'gc.mark-new' : 'gc.mark-stack';
+}
+
 /** The chunks the child's GC malloc'd for its mark stack (stack_chunk_t: 500 object references and the
  *  next chunk, a chunk of isMarkStackSize), for freshChunkCause: a chunk the child allocated of that size
  *  in a child whose GC ran, nine in ten of whose changed words are references into the GC heap, and to
@@ -2829,6 +2842,7 @@ function wordCause(ctx: Context, addr: number, O: Word, N: Word, k: number, inNo
       // a chunk's words come one after another: its cause looked up once
       const start = ctx.cw.start(k);
       if (start !== ctx.freshMemo.start) [ctx.freshMemo.start, ctx.freshMemo.cause] = [start, ctx.freshChunkCause.get(start) ?? 'alloc.malloc'];
+      if (ctx.freshMemo.cause === 'gc.mark-stack') return markStackCause(ctx, N);
       if (ctx.freshMemo.cause !== 'alloc.malloc') return ctx.freshMemo.cause;
       // a free remainder's links (user +0, +8); what a malloc put there later is that allocation's
       if (ctx.cw.off(k) < CHUNK_HEADER + 16 && isFreeLink(ctx.glibc, ctx.wordAddr[k], ctx.cw.off(k) - CHUNK_HEADER, N)) {
