@@ -178,7 +178,14 @@ function usageMessage(msg: string, options: readonly string[]): string {
 }
 
 /** yargs turns a number option given a word (`--watch abc`) into NaN: say which option and what it got. */
+/** The options and positionals that take several values (yargs collects the others' repeats in an array). */
+const REPEATABLE = new Set(['_', '--', '$0', 'program', 'request']);
+
 function numbersAreNumbers(args: Record<string, unknown>): true {
+  // An option given twice: yargs makes an array of it, which the checks below would print as "2,3" (QA)
+  for (const [name, value] of Object.entries(args))
+    if (Array.isArray(value) && !REPEATABLE.has(name) && !/[A-Z]/.test(name))
+      throw new UsageError(`${typed(name)} is given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`);
   for (const [name, value] of Object.entries(args)) {
     if (typeof value !== 'number' || /[A-Z]/.test(name)) continue;
     const given = typedValue(name);

@@ -264,6 +264,14 @@ test('run --save and --html: the HTML failing on a full disk leaves no capture e
   }
 });
 
+test('an option given twice: one line saying so (not "not 2,3"); --request repeats', () => {
+  const noop = path.join(RUBY_FIXTURES, 'noop.rb');
+  assertOneLineError(runCli(['run', '--children', '2', '--children', '3', noop]), /^cowscope: --children is given 2 times \(2, 3\): give it once$/);
+  assertOneLineError(runCli(['run', '--strategy', 'gc', '--strategy=none', noop]), /^cowscope: --strategy is given 2 times \("gc", "none"\): give it once$/);
+  // a repeatable option is not refused for it (here for want of --rack)
+  assertOneLineError(runCli(['run', '--request', 'GET /', '--request', 'GET /x', noop]), /^cowscope: --request goes with --rack config\.ru/);
+});
+
 test('a process that exits during the scan is a one-line error, not an internal one', () => {
   // (QA: ExitedError's own name was missing from the one-liners: "internal error: process N ... exited")
   assert.is(describeError(new ExitedError(4242, 'ruby')), 'process 4242 (ruby) exited during the scan: run again when the process family is stable');
