@@ -47,11 +47,11 @@ export function removeQuietly(file: string): void {
 
 /** The first symbolic link among the folders of file's path that another user could have planted: one
  *  owned by neither this process's user nor root, wherever it lies (in a /tmp-like folder, or in a folder
- *  of that user's own: QA, root's --save through nobody's link in nobody's 0755 folder wrote into a folder
- *  only root could write). Its path, or undefined. The temporary file is made exclusively and renamed over the last name, neither of
- *  which follows a link there; a folder of the path is followed, and a link planted as one would send a
- *  root cowscope's output over a file of the link's choosing (the kernel's protected_symlinks, when on,
- *  refuses only the sticky folders' links, and may be off). */
+ *  of that user's own: QA, root's --save through nobody's link in nobody's 0755 folder wrote into a
+ *  folder only root could write). Its path, or undefined. The temporary file is made exclusively and
+ *  renamed over the last name, neither of which follows a link there; a folder of the path is followed,
+ *  and a link planted as one would send a root cowscope's output over a file of the link's choosing (the
+ *  kernel's protected_symlinks, when on, refuses only the sticky folders' links, and may be off). */
 export function plantedLinkOn(file: string): string | undefined {
   const uid = process.geteuid?.() ?? -1;
   // the folders still to walk, a link's own path walked in its place (a trusted link may lead through one
