@@ -177,14 +177,17 @@ function usageMessage(msg: string, options: readonly string[]): string {
   return `${msg.split('\n')[0]} (see ${help})`;
 }
 
-/** yargs turns a number option given a word (`--watch abc`) into NaN: say which option and what it got. */
-/** The options and positionals that take several values (yargs collects the others' repeats in an array). */
-const REPEATABLE = new Set(['_', '--', '$0', 'program', 'request']);
+/** The words yargs always gives as arrays: the positionals and what follows `--`. */
+const POSITIONAL_KEYS = new Set(['_', '--', '$0']);
 
-function numbersAreNumbers(args: Record<string, unknown>): true {
-  // An option given twice: yargs makes an array of it, which the checks below would print as "2,3" (QA)
+/** Two checks of the values yargs made: an option given twice (yargs collects the repeats of an option
+ *  not declared `array` into an array, which the checks after would print as "2,3"), and a number option
+ *  given a word (`--watch abc`, which yargs turns into NaN): say which option and what it got. The
+ *  options that take several values come from yargs' own table (`array`), as the commands declare them. */
+function numbersAreNumbers(args: Record<string, unknown>, options?: { array?: string[] }): true {
+  const repeatable = new Set([...POSITIONAL_KEYS, ...(options?.array ?? [])]);
   for (const [name, value] of Object.entries(args))
-    if (Array.isArray(value) && !REPEATABLE.has(name) && !/[A-Z]/.test(name))
+    if (Array.isArray(value) && !repeatable.has(name) && !/[A-Z]/.test(name))
       throw new UsageError(`${typed(name)} is given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`);
   for (const [name, value] of Object.entries(args)) {
     if (typeof value !== 'number' || /[A-Z]/.test(name)) continue;
@@ -278,6 +281,9 @@ async function main(): Promise<void> {
     .check(numbersAreNumbers, true)
     .check(outputFilesWritable, true)
     .strict()
+    // yargs would exit as it prints --help or --version, before a failed write of it (a full disk:
+    // ENOSPC) reaches guardStreams: it returns instead, and the output's error decides the exit status
+    .exitProcess(false)
     .recommendCommands()
     .help()
     .alias('h', 'help')

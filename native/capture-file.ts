@@ -9,11 +9,10 @@
 // any analysis sees it.
 
 import { constants as bufferConstants } from 'node:buffer';
-import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { Capture } from './capture';
 import { CAPTURE_FORMAT, CaptureFileError, TypedName, validateCaptureDocument } from './capture-schema';
-import { removeQuietly, tempNameFor, writeTemporary } from './files';
+import { type StagedFile, stageFile } from './files';
 import { FileShapeError, describeBytes, readRegularFile } from './regular-file';
 
 export { CAPTURE_FORMAT, CaptureFileError };
@@ -42,35 +41,24 @@ export function saveCapture(file: string, capture: Capture): void {
 /** A capture written under its temporary name, not yet renamed into place: `run` commits it once its
  *  other file (--html) is written too, and aborts it if that fails, so a run leaves both or neither (QA:
  *  an --html on a full disk left the --save file). Removed at exit if neither was called (a signal). */
-export interface StagedCapture {
-  commit(): void;
-  abort(): void;
-}
-
-export function stageCapture(file: string, capture: Capture): StagedCapture {
+export function stageCapture(file: string, capture: Capture): StagedFile {
   const data = zlib.gzipSync(JSON.stringify({ format: CAPTURE_FORMAT, capture }, encode), { level: 6 });
-  const tmp = tempNameFor(file);
+  const failed = (e: unknown) => new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
+  let staged: StagedFile;
   try {
-    writeTemporary(tmp, data);
+    staged = stageFile(file, data);
   } catch (e) {
-    throw new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
+    throw failed(e);
   }
-  const abort = () => removeQuietly(tmp);
-  process.on('exit', abort);
   return {
     commit: () => {
-      process.off('exit', abort);
       try {
-        fs.renameSync(tmp, file);
+        staged.commit();
       } catch (e) {
-        removeQuietly(tmp);
-        throw new CaptureFileError(`cannot write ${file}: ${(e as Error).message}`);
+        throw failed(e);
       }
     },
-    abort: () => {
-      process.off('exit', abort);
-      abort();
-    },
+    abort: () => staged.abort(),
   };
 }
 

@@ -94,14 +94,37 @@ export class PlantedLinkError extends Error {
   }
 }
 
-/** Writes data to file atomically; on failure removes the temporary file it made and rethrows. */
-export function writeFileAtomically(file: string, data: string | Buffer): void {
+/** A file written under its temporary name (tempNameFor), not yet renamed into place. commit renames it
+ *  (removing it if that fails); abort removes it; one of them must follow, and if neither has by the
+ *  time the process exits (a signal), the temporary file is removed then. */
+export interface StagedFile {
+  commit(): void;
+  abort(): void;
+}
+
+export function stageFile(file: string, data: string | Buffer): StagedFile {
   const tmp = tempNameFor(file);
   writeTemporary(tmp, data);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    removeQuietly(tmp);
-    throw e;
-  }
+  const remove = () => removeQuietly(tmp);
+  process.on('exit', remove);
+  return {
+    commit: () => {
+      process.off('exit', remove);
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        remove();
+        throw e;
+      }
+    },
+    abort: () => {
+      process.off('exit', remove);
+      remove();
+    },
+  };
+}
+
+/** Writes data to file atomically; on failure removes the temporary file it made and rethrows. */
+export function writeFileAtomically(file: string, data: string | Buffer): void {
+  stageFile(file, data).commit();
 }

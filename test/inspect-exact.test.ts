@@ -2,9 +2,10 @@
 // `cowscope inspect` must report exactly those counts in the fixture's mapping (with siblings, the pages
 // the parent wrote that two children still share are copiedByParent).
 
+import { spawn } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Family, isRoot, runCli, startFamily, startJsonFamily, stopAll } from './helpers/family';
+import { CLI, Family, isRoot, runCli, startFamily, startJsonFamily, stopAll } from './helpers/family';
 import { fixtureMapping, plantedWithSiblings } from './helpers/plan';
 
 let family: Family | undefined;
@@ -140,6 +141,33 @@ test('every child exec\'d: the answer says they run other programs, not that the
     const report = JSON.parse(runCli(['inspect', String(fam.proc.pid), '--json']).stdout);
     assert.equal(report.sharing.filter((s: { execd?: boolean }) => s.execd).map((s: { pid: number }) => s.pid).sort(), [a, b].sort());
   } finally {
+    await fam.stop();
+  }
+});
+
+// A watch whose target exits (a server stopped): the samples so far, the curve, a line saying so, exit 0;
+// not "no process N: check the pid", which is for a pid that was wrong from the start (QA).
+test('inspect --watch: the target exiting ends the watch with its curve and a line, exit 0', async () => {
+  const fam = await startFamily(['--pages', '64', '--child', '0-9:0']);
+  const cowscope = spawn(process.execPath, [CLI, 'inspect', String(fam.info.pid), '--watch', '0.3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  cowscope.stdout.on('data', (d: Buffer) => (stdout += d));
+  cowscope.stderr.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => cowscope.once('exit', (code) => resolve(code)));
+  try {
+    // two samples, then the family goes
+    for (let waited = 0; (stdout.match(/^\[\s*[\d.]+s\] child \d+: copied/gm) ?? []).length < 2 && waited < 20_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    await fam.stop();
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
+    assert.is(code, 0, stderr);
+    const samples = (stdout.match(/^\[\s*[\d.]+s\] child \d+: copied/gm) ?? []).length;
+    assert.ok(samples >= 2, stdout);
+    assert.match(stdout, new RegExp(`copied memory per child over ${samples} samples`));
+    assert.is(stderr, `cowscope: process ${fam.info.pid} exited after ${samples} samples: the watch ends\n`);
+  } finally {
+    cowscope.kill('SIGKILL');
+    await exited;
     await fam.stop();
   }
 });

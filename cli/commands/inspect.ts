@@ -245,7 +245,7 @@ export function nextTick(origin: number, lastTick: number, intervalMs: number, n
  *  skipped: see nextTick); prints each worker's copied size and top causes per sample,
  *  workers that came and went, then the curve of copied memory per worker over the samples. A sample
  *  that fails (a process went away at the wrong moment) is reported and the watch goes on; only the
- *  target's own exit ends it. */
+ *  target's own exit ends it (exit 0, after the curve, with a line on stderr). */
 async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<void> {
   const samples: { t: number; report: InspectReport }[] = [];
   // each worker's start, kept across samples: one that exits while its sample is taken keeps its age
@@ -313,7 +313,12 @@ async function watch(args: InspectArgs, out: NodeJS.WritableStream): Promise<voi
     process.off('SIGTERM', onInt);
   }
   if (format === 'table') emit(args, out, live().renderWatchCurve(samples), true);
-  if (targetGone) throw targetGone;
+  if (!targetGone) return;
+  // Gone before the first sample: the pid was wrong, as for inspect without --watch. Gone later: the
+  // server stopped, an end of the watch like Ctrl-C, said in a line (QA: "no process N: check the pid"
+  // after a watch of a master that exited).
+  if (!samples.length) throw targetGone;
+  process.stderr.write(`cowscope: process ${args.pid} exited after ${samples.length} sample${samples.length === 1 ? '' : 's'}: the watch ends\n`);
 }
 
 function stillThere(pid: string): boolean {

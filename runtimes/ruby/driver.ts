@@ -742,8 +742,11 @@ export class RubySession {
     // not one the agent runs on (--python naming a Ruby, --ruby a Python) or could not load it.
     if (!this.helloSeen) {
       const [kind, fix] = this.opts.python ? [`a CPython ${PYTHON_OLDEST.join('.')} or newer`, '--python PATH, or -- python3 app.py'] : ['a Ruby', '--ruby PATH, or -- ruby app.rb'];
+      // (an interpreter of another language quotes the Python bootstrap it was given: ~300 characters of
+      // ours, which say nothing to the user; QA)
+      const said = last?.trim().replace(/import sys; .*? cowscope\.\w+_main\(\)/, "<cowscope's bootstrap>").slice(0, 200);
       return new SessionError(
-        `${this.opts.python ?? this.opts.ruby} ${how} before cowscope's agent loaded${last ? ` (last error line: ${last.trim().slice(0, 300)})` : ''}: check that it is ${kind} interpreter (${fix})`,
+        `${this.opts.python ?? this.opts.ruby} ${how} before cowscope's agent loaded${said ? ` (last error line: ${said})` : ''}: check that it is ${kind} interpreter (${fix})`,
       );
     }
     return new SessionError(
