@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { RubyRunOptions, RubySession, pythonScriptIndex } from '../../runtimes/ruby/driver';
 import { PYTHON_STRATEGY_STEPS } from '../../runtimes/python/layouts';
-import { STRATEGY_STEPS } from '../../runtimes/ruby/layouts';
+import { STRATEGY_STEPS, layoutFor } from '../../runtimes/ruby/layouts';
 import type { Capture } from '../../native/capture';
 import { which } from '../../native/machine';
 import type { HeapMapFollower } from '../../runtimes/adapter';
@@ -53,6 +53,18 @@ function warnCacheProbeUnused(args: RunArgs, command: 'run' | 'compare', output:
   const gcStep = args.strategy.split('+').find((step) => FULL_GC_STEPS.includes(step));
   if (args.cacheProbe === true && gcStep && command === 'run')
     output.write(`cowscope: --cache-probe: strategy ${args.strategy} runs a full GC itself (${gcStep}), so no call-cache probe runs; compare it with a --strategy none run that has one\n`);
+}
+
+/** --cache-probe on a Ruby whose full GC keeps call caches (3.1, 3.3), or one cowscope has no row for: the
+ *  session forks no probe there (nothing it would measure); `run` says so once the version is known (QA:
+ *  it was silent). Not with a full-GC strategy: warnCacheProbeUnused said why already. */
+function cacheProbeNotRun(args: RunArgs, capture: Capture): string | undefined {
+  const version = capture.runtime?.name === 'ruby' ? capture.runtime.version : undefined;
+  if (args.cacheProbe !== true || !version || args.strategy.split('+').some((step) => FULL_GC_STEPS.includes(step))) return undefined;
+  const layout = layoutFor(version);
+  if (layout?.markEmptiesCallCaches) return undefined;
+  const why = layout ? `Ruby ${version}'s full GC leaves the call caches as they are, so there is nothing to probe` : `Ruby ${version} is not in cowscope's version table, so whether its full GC empties call caches is not known`;
+  return `cowscope: --cache-probe: no probe ran: ${why}\n`;
 }
 
 /** A --workload file in the other runtime's language (by its extension) fails only in the children, after
@@ -485,6 +497,8 @@ export async function runCommand(args: RunArgs, command: string[]): Promise<stri
   checkStepOptionsUsed([args.strategy], args, (step) => `--strategy ${step}, or ${args.strategy}+${step}`);
   const laps = new Laps();
   const { capture, analysis } = await measureRun(plan, command, laps);
+  const probeNote = cacheProbeNotRun(args, capture);
+  if (probeNote) process.stderr.write(probeNote);
   // --save and --html both or neither: the capture is renamed into place once the HTML is written
   const saved = args.save ? captureFileModule().stageCapture(args.save, capture) : undefined;
   laps.lap('clean up, save');
