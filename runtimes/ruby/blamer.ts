@@ -1121,17 +1121,14 @@ const CHUNK_CONTENT_RULES: { cause: string | ((c: ChunkContent) => string); when
   // part of that allocation (a chunk of [heap], or a mapping the child made: glibc mmaps large blocks).
   { cause: (c) => freshTargetCause(c.ctx, c.k)!, when: (c) => freshTargetCause(c.ctx, c.k) !== undefined },
   { cause: 'alloc.malloc', when: (c) => c.ctx.childMapped.at(num(c.N)) >= 0 },
-  // A class's call-path table or its items (callable_m_tbl, cc_tbl) where a call stored a cache no rule
-  // above decodes: an entry's record replaced (a call that found its cached method entry invalidated
-  // frees the record and makes another, which glibc may place elsewhere: vm_search_cc). The call path's,
-  // as the table's counters and items pointer are; a cleared entry (zero) is left to the rule below. CI
-  // (3.1.2 class_values, 2 runs in 17; 1 in 24 here): two such values in singleton classes' cc_tbl
-  // items, 2 words of mutation.class beside the 10,000 the fixture plants.
-  { cause: 'icache.call', when: (c) => !isZero(c.N) && isCallPathTable(c.ctx, c.start) },
   // Last, a table a class, module or iclass owns (its method, constant or call-cache tables) that no rule
   // above decodes: the program changed the class. Found on workers prepending a module to 1,000 preloaded
   // classes (QA, 3.3.8/3.4.5): the classes' call-cache entries cleared as their method tables moved to the
   // new origins, 72-203 pages a child unknown.
+  // (also a cc_tbl item's record replaced by another, its method entry invalidated: tried as icache.call,
+  // a call's cache, which a prewarm keeps. The planted native mode (sqlite3, 3.3.8/3.4.5) has 14-16 such
+  // words on 7 pages a child, and as many after a prewarm: the workload invalidates them at every run,
+  // so prewarm was predicted to save those pages and saved none. Left here.)
   { cause: (c) => mutation(ownerType(c.ctx, c.start)), when: (c) => CLASS_TYPES.has(ownerType(c.ctx, c.start)) },
   // A chunk in use at the fork that the child freed, no owner known: beyond glibc's links, what changed
   // there is what the child's own allocations wrote before it freed the memory again (the chunk
