@@ -184,7 +184,7 @@ const POSITIONAL_KEYS = new Set(['_', '--', '$0']);
  *  not declared `array` into an array, which the checks after would print as "2,3"), and a number option
  *  given a word (`--watch abc`, which yargs turns into NaN): say which option and what it got. The
  *  options that take several values come from yargs' own table (`array`), as the commands declare them. */
-function numbersAreNumbers(args: Record<string, unknown>, options?: { array?: string[] }): true {
+function checkOptionValues(args: Record<string, unknown>, options?: { array?: string[] }): true {
   const repeatable = new Set([...POSITIONAL_KEYS, ...(options?.array ?? [])]);
   for (const [name, value] of Object.entries(args))
     if (Array.isArray(value) && !repeatable.has(name) && !/[A-Z]/.test(name))
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
     .command(COMMANDS)
     .demandCommand(1, 'name a command, e.g. `cowscope inspect PID` or `cowscope doctor` (see cowscope --help)')
     .option('debug', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
-    .check(numbersAreNumbers, true)
+    .check(checkOptionValues, true)
     .check(outputFilesWritable, true)
     .strict()
     // yargs would exit as it prints --help or --version, before a failed write of it (a full disk:
