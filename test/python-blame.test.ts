@@ -937,6 +937,20 @@ for (const python of everyPython())
     assert.ok(pagesOf(child.blame, /^(unknown|same-value\..*)$/) <= 0.05 * child.pages.copied, summary);
   });
 
+// fixtures/python/agent_garbage.py: a child that mallocs 3 MB after a boot that leaves next to no free
+// memory in the heap: new memory, next to nothing copied for it. QA: the agent, compiled from its source
+// in the program's process (no __pycache__ where bytecode is not written), left ~2.5 MB of free chunks in
+// the heap, which the child's mallocs filled on shared pages: alloc.malloc 637-693 pages a child (3.11.2,
+// 3.12.1, 3.13.0; 11-17 once its code is compiled in a process of its own).
+for (const python of everyPython())
+  test(`${python} agent_garbage: loading cowscope's agent leaves no free memory for a child's mallocs to copy`, () => {
+    const r = runCowscope(['run', '--json', '--children', '1', '--', python, path.join(PYTHON_FIXTURES, 'agent_garbage.py')], { PYTHONDONTWRITEBYTECODE: '1' });
+    assert.is(r.status, 0, r.stderr);
+    const child = JSON.parse(r.stdout).children[0];
+    assertTotals(child);
+    assert.ok(pagesOf(child.blame, /^alloc\.malloc$/) <= 50, `agent_garbage on ${python}: ${blameSummary(child.blame)}`);
+  });
+
 test('two children, text output, and report FILE re-runs the blame offline with the same result, on threads too', async () => {
   const save = path.join(tmp.dir, 'hash.cow');
   const r = runCowscope(['run', '--json', '--children', '2', '--save', save, CAUSES_PY], { COWSCOPE_CAUSE: 'hash' });

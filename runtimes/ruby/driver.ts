@@ -11,7 +11,7 @@
 // Every message of the agent is bounded (MAX_MESSAGE bytes a line) and validated (AGENT_PROTOCOL, known
 // events, field types) before use; the agent's first message announces its protocol version.
 
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -219,14 +219,55 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
  *  not the program's stderr (which passes through): the user gets cowscope's one line, not two. */
 const TOO_OLD = `cowscope agent: needs CPython ${PYTHON_OLDEST.join('.')} or newer, not `;
 
+/** The Ruby agent compiled by the program's Ruby into `dir` (its instruction sequences, to_binary), and a
+ *  loader there that runs them as the agent file would run: the file to -r, or undefined where that fails
+ *  (not a Ruby: the -r of the source then fails and says so). Parsing the agent's 34 KB in the program's
+ *  process leaves the parser's objects and freed memory behind: a child of a program that mallocs 3 MB
+ *  (fixtures/ruby/agent_garbage.rb) copied 20-30 pages more of alloc.malloc (3.3.8, 3.4.5), and on 3.1.2 its
+ *  objects moved a GC into the child (gc.sweep 240 pages), which the program alone does not run. */
+export function compileRubyAgent(ruby: string, dir: string): string | undefined {
+  const bin = path.join(dir, 'cowscope-agent.bin');
+  const code = 'File.open(ARGV[1], File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(RubyVM::InstructionSequence.compile_file(ARGV[0]).to_binary) }';
+  const r = spawnSync(ruby, ['--disable-gems', '-e', code, AGENT_PATH, bin], { stdio: 'ignore', timeout: 60_000 });
+  if (r.status !== 0 || !fs.existsSync(bin)) return undefined;
+  const loader = path.join(dir, 'cowscope-agent.rb');
+  // the binary's String freed at once (clear), not left for a GC; the agent's path among the loaded
+  // features, as its -r would have put it
+  const text = `bin = File.binread(${JSON.stringify(bin)})\nRubyVM::InstructionSequence.load_from_binary(bin).eval\nbin.clear\n$LOADED_FEATURES << ${JSON.stringify(AGENT_PATH)}\n`;
+  fs.writeFileSync(loader, text, { flag: 'wx', mode: 0o600 });
+  return loader;
+}
+
+/** The agent's source, which the bootstrap runs from its compiled code when it can (compilePythonAgent). */
+const PYTHON_AGENT_SOURCE = path.join(PYTHON_AGENT_DIR, 'cowscope.py');
+
+/** Compiles the agent with the program's interpreter into `out` (its code object, marshalled), in a process
+ *  of its own; `out`, or undefined where that fails (not a Python 3, say: the bootstrap then imports the
+ *  source and says what is wrong). Compiling in the program's process leaves the compiler's freed memory
+ *  in its heap, megabytes of free chunks that the program's preload does not all refill and a child's
+ *  mallocs then take on shared pages (QA: ~300 pages of alloc.malloc a child, 3.11-3.13, where the program
+ *  alone has none; the agent's folder holds no __pycache__ where bytecode is not written, as with
+ *  PYTHONDONTWRITEBYTECODE or a read-only install). In the run's own folder: no other user's file is run.
+ *  -I -S: none of the user's environment or site modules runs in it. */
+export function compilePythonAgent(python: string, out: string): string | undefined {
+  const code = 'import sys, marshal; f = open(sys.argv[1], "rb"); c = compile(f.read(), sys.argv[1], "exec"); f.close(); o = open(sys.argv[2], "xb"); o.write(marshal.dumps(c)); o.close()';
+  const r = spawnSync(python, ['-I', '-S', '-c', code, PYTHON_AGENT_SOURCE, out], { stdio: 'ignore', timeout: 60_000 });
+  return r.status === 0 && fs.existsSync(out) ? out : undefined;
+}
+
 /** A Python command line: the interpreter's own options, then the bootstrap that loads the agent and
- *  runs the script (the first word that is not an option) with its arguments as the program. */
-export function pythonArgs(program: string[], wsgi = false): string[] {
+ *  runs the script (the first word that is not an option) with its arguments as the program. compiled:
+ *  the agent's code compiled beforehand (compilePythonAgent), run as the module cowscope instead of an
+ *  import of its source. */
+export function pythonArgs(program: string[], wsgi = false, compiled?: string): string[] {
   // --wsgi: no script (the program is the interpreter's options only); the agent imports the app
   const script = wsgi ? program.length : pythonScriptIndex(program);
   // The version check comes first, in syntax Python 2 parses too: the agent itself is Python 3.8+.
   const check = `sys.version_info >= (${PYTHON_OLDEST.join(', ')}) or (__import__("os").write(3, ("${TOO_OLD}%s\\n" % sys.version.split()[0]).encode()), sys.exit(3))`;
-  const bootstrap = `import sys; ${check}; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); import cowscope; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
+  const load = compiled
+    ? `import marshal; cowscope = type(sys)("cowscope"); cowscope.__file__ = ${JSON.stringify(PYTHON_AGENT_SOURCE)}; sys.modules["cowscope"] = cowscope; f = open(${JSON.stringify(compiled)}, "rb"); exec(marshal.loads(f.read()), cowscope.__dict__); f.close(); del f`
+    : 'import cowscope';
+  const bootstrap = `import sys; ${check}; sys.path.insert(0, ${JSON.stringify(PYTHON_AGENT_DIR)}); ${load}; cowscope.${wsgi ? 'wsgi_main' : 'run_main'}()`;
   return [...program.slice(0, script).filter((w) => w !== '--'), '-c', bootstrap, ...program.slice(script)];
 }
 
@@ -426,7 +467,12 @@ export class RubySession {
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
     const probe = opts.cacheProbe ? ['-r', CACHE_PROBE_PATH] : [];
-    const args = opts.python ? pythonArgs(opts.program, !!opts.wsgi) : ['-r', AGENT_PATH, ...probe, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+    // The agent compiled beforehand in a process of its own, into the run's private folder (no other
+    // user's file is run), so that its compiler leaves nothing in the program's heap
+    const runDir = path.dirname(opts.heapMapPath);
+    const args = opts.python
+      ? pythonArgs(opts.program, !!opts.wsgi, compilePythonAgent(opts.python, path.join(runDir, 'cowscope-agent.marshal')))
+      : ['-r', compileRubyAgent(opts.ruby, runDir) ?? AGENT_PATH, ...probe, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
