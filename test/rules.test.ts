@@ -121,6 +121,13 @@ test("a String's flags word: its coderange, STR_SHARED, and what else the progra
   assert.is(otherStringFlagsCause(L34, w('400025'), w('fb00500425')), 'object.ivar');
   // the coderange alone: nothing else
   assert.is(otherStringFlagsCause(L34, w('400025'), w('500025')), undefined);
+  // scrub! of invalid bytes (QA's words): 3.1 0x430065 -> 0x640065 (the coderange and the embedded length,
+  // 12 -> 16), 3.4 0x400025 -> 0x606025 (out of the slot: NOEMBED and STR_SHARED): the program rewrote it;
+  // the coderange alone is its computation, unless the length or bytes changed beside it
+  assert.is(flagsWordCause(L31, w('430065'), w('640065')), 'mutation.string');
+  assert.is(flagsWordCause(L34, w('400025'), w('606025')), 'mutation.string');
+  assert.is(flagsWordCause(L34, w('400025'), w('600025')), 'string.coderange');
+  assert.is(flagsWordCause(L34, w('400025'), w('600025'), undefined, undefined, true), 'mutation.string');
   // a substring to its end: STR_SHARED and the coderange (3.4: 0x1000), the sharing's alone
   assert.is(flagsWordCause(L34, w('402025'), w('503025')), 'string.shared');
   assert.is(otherStringFlagsCause(L34, w('402025'), w('503025')), undefined);
@@ -226,7 +233,10 @@ const AGE_WORDS: [string, string, number, number[], string][] = [
   ['0', '1111111111111111', 1, [], 'gc.age'],
   ['dddddddddddddddd', 'ccccccccccccccce', 1, EVERY_OTHER, 'gc.age'], // slot 0 aged from 1 to 2, the others freed
   ['1000000000000000', '0', 1, [40 * 30], 'gc.sweep'], // in the high half
-  ['dddddddddddddddd', 'cccccccccccccccc', 0, EVERY_OTHER, 'gc.age'], // no GC ran: not a sweep's
+  // no GC ran: not a sweep's, but the child's allocations into those slots (newobj sets their ages; QA: an
+  // autoload run in the child, GC off, 3 pages of gc.age first written by newobj_alloc, 3.3.8/3.4.5)
+  ['dddddddddddddddd', 'cccccccccccccccc', 0, EVERY_OTHER, 'alloc.free-slot'],
+  ['0', '1111111111111111', 0, [], 'gc.age'], // no GC ran, and ages rose on slots the child did not fill
 ];
 for (const series of ['3.3', '3.4'])
   for (const [O, N, gcRuns, changed, cause] of AGE_WORDS)

@@ -221,6 +221,9 @@ interface FlagsChange {
   ageAtFork?: () => number | undefined;
   /** the GCs whose marking ran whole in the child, where the run says (a live child's are not known) */
   marks?: number;
+  /** a String whose length or bytes also changed (its slot's word at +16 or +24: the length and pointer,
+   *  or 3.1's embedded bytes) */
+  rewritten?: boolean;
 }
 
 const typeOf = (w: Word) => w.lo & FL.typeMask;
@@ -276,6 +279,11 @@ const PROGRAM_FLAGS_RULES: FlagsRule[] = [
   // in the same word: the coderange step alone would not keep the word. QA: 30,000 preloaded Strings
   // matched in the child (3.1.2), 15,000 words string.coderange-cleared.
   { cause: 'string.shared', when: (f) => f.t === T.STRING && madeShared(f.L, f.O, f.N) },
+  // Its length, bytes or where they are kept changed with the coderange: the program rewrote the String
+  // (scrub! of invalid bytes: longer, out of the slot; the coderange computed by the same call). QA
+  // (20,000 preloaded Strings scrub!bed, half of them invalid, 3.1-3.4): all 20,000 flags words
+  // string.coderange, whose prewarm was predicted to save 392K where it saved 1.8M (3.1.2).
+  { cause: 'mutation.string', when: (f) => f.t === T.STRING && (!!(f.X & FL.strRepr) || (!!f.rewritten && !!(f.X & FL.coderange))) },
   { cause: 'string.coderange', when: (f) => f.t === T.STRING && !!(f.X & FL.coderange) },
   { cause: 'method.cached', when: (f) => f.t === T.IMEMO && imemoTypeOf(f.O.lo) === IMEMO.ment && !!(f.X & FL.mentCached) },
   { cause: 'object.id', when: (f) => !!(f.X & FL.seenObjId) },
@@ -505,8 +513,8 @@ const frozeNow = (O: Word | undefined, N: Word | undefined): boolean => !!O && !
 const unembedded = (O: Word | undefined, N: Word | undefined): boolean => !!O && !!N && !!(O.lo & FL.objectEmbed) && !(N.lo & FL.objectEmbed);
 
 /** The cause of a change of a live slot's flags word (exported for the rule-table tests). */
-export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined, marks?: number): string {
-  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork, marks };
+export function flagsWordCause(L: RubyLayout | undefined, O: Word, N: Word, ageAtFork?: () => number | undefined, marks?: number, rewritten = false): string {
+  const f: FlagsChange = { O, N, X: (O.lo ^ N.lo) >>> 0, t: typeOf(O), L, ageAtFork, marks, rewritten };
   for (const r of FLAGS_RULES) if (r.when(f)) return ruleCause(r, f);
   return mutation(f.t);
 }
@@ -723,9 +731,10 @@ function slotWordCause(
   froze = false,
   embedded = false,
   shared = false,
+  rewritten = false,
 ): string {
   // (a slot free at the fork: its level says whose object the child made there, its flags word too)
-  if (off === 0 && level !== 'gc.compact') return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks));
+  if (off === 0 && level !== 'gc.compact') return sweptSlotCause(s.type, 0, N, newFlags) ?? (level === REBORN || (s.type === T.NONE && level) ? level! : flagsWordCause(ctx.L, O, N, () => ctx.ageBits.atFork(s.slot), ctx.gcMarks, rewritten));
   if (level) return level;
   if (isMove(ctx, O, N)) return 'gc.compact';
   const w: SlotWord = { off, O, N, type: s.type, imemo: s.imemo, L: ctx.L, shapeChanged, ivarsMoved, froze, shared, embedded, obj: s.obj, ctx };
@@ -793,7 +802,7 @@ function rememberFlagCause(w: HeapPageWord): string {
 function ageWordCause(w: HeapPageWord): string {
   const { ctx, O, N } = w;
   const L = ctx.L;
-  if (!ctx.gcRuns || !L?.ageBits) return 'gc.age';
+  if (!L?.ageBits) return 'gc.age';
   const body = ctx.ruby.heapPageStructs.owner[w.hp];
   // the slot of the word's first age (CRuby's NUM_IN_PAGE: one age per BITMAP_UNIT of the body)
   const first = body + bitmapShift(ctx.ruby, bodyOf(ctx, body), body) + ((w.off - L.ageBits.offset) / 8) * 32 * BITMAP_UNIT;
@@ -801,9 +810,14 @@ function ageWordCause(w: HeapPageWord): string {
     const shift = (slot % 16) * 2;
     const atFork = ((slot < 16 ? O.lo : O.hi) >>> shift) & 3;
     const now = ((slot < 16 ? N.lo : N.hi) >>> shift) & 3;
-    if (now > atFork || (now < atFork && ctx.newSlotFlags.get(first + slot * BITMAP_UNIT) === undefined)) return 'gc.age';
+    const made = ctx.newSlotFlags.get(first + slot * BITMAP_UNIT) !== undefined;
+    // With no GC in the child, only its allocations set the ages of slots it filled (newobj): theirs.
+    // QA (an autoload run in the child, GC off, 3.3.8/3.4.5): 3 pages of gc.age, first written by
+    // newobj_alloc, where no GC ran.
+    if (!ctx.gcRuns && made) continue;
+    if (now > atFork || (now < atFork && !made)) return 'gc.age';
   }
-  return 'gc.sweep';
+  return ctx.gcRuns ? 'gc.sweep' : 'alloc.free-slot';
 }
 
 const within = (off: number, f: { offset: number; bytes: number } | null | undefined) => !!f && f.bytes > 0 && off >= f.offset && off < f.offset + f.bytes;
@@ -4069,7 +4083,11 @@ class RubyPageBlamer implements PageBlamer {
         continue;
       }
       const off = addr - s.slot;
-      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded, shared);
+      // a String's flags word: did its length or bytes change too (the words after it on this page)?
+      let rewritten = false;
+      if (off === 0 && s.type === T.STRING)
+        for (let j = k + 1; j < end && wordAddr[j] < s.slot + 32; j++) if (wordAddr[j] - s.slot >= 16) rewritten = true;
+      const cause = slotWordCause(ctx, s, off, v.oldIn(k), v.newIn(k), flags.now(s.slot), level, shapeChanged, ivarsMoved, froze, embedded, shared, rewritten);
       causes[k - first] = cause;
       if (off === 0 && !level && (AGING_CAUSES.has(cause) || STRING_FLAG_CAUSES.has(cause))) {
         const program = AGING_CAUSES.has(cause) ? programFlagsCause(ctx.L, v.oldIn(k), v.newIn(k)) : cause;

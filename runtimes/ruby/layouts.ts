@@ -417,6 +417,9 @@ export const FL = {
    *  and move to a malloc'd buffer. */
   objectEmbed: 0x2000,
   user1: 0x2000,
+  /** T_STRING, FL_USER1-6: how its bytes are kept (NOEMBED, STR_SHARED; 3.1's embedded length, FL_USER2-6),
+   *  which only a change of the String's contents or length changes */
+  strRepr: 0x7e000,
   /** T_HASH: RHASH_ST_TABLE_FLAG (FL_USER3), an st_table rather than an AR table */
   hashStTable: 0x8000,
   /** T_STRING coderange: FL_USER8 | FL_USER9 */
