@@ -298,6 +298,11 @@ async function main(): Promise<void> {
     .parseAsync();
 }
 
+// Node's own warnings are not cowscope's to print beside its one-line errors: one comes whenever FORCE_COLOR
+// and NO_COLOR are both set (test runners and CI set both) and the console is used, as yargs prints --help
+// with it (CI: a line before "cannot write the output to stdout"). --debug shows them.
+if (!debug) process.removeAllListeners('warning');
+
 main().catch((e) => {
   guardStreams();
   fail(e, debug);

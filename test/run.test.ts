@@ -428,19 +428,4 @@ for (const { ruby, version } of testRubies())
     assert.equal({ runs: run.gcRuns, full: run.gcFullRuns, marks: run.gcMarks }, { runs: [1, 1], full: [1, 1], marks: [0, 0] });
   });
 
-// fixtures/ruby/agent_garbage.rb: the child runs as many GCs as the program forked without cowscope
-// (fixtures/ruby/plain_fork.rb, the ground truth). The agent was parsed in the program's process, and the
-// parser's objects and mallocs moved the child's GC: one where the program runs none (3.1.2, 3.3.8), none
-// where it runs one (3.4.5). It is compiled in a process of its own now, and loaded from that.
-for (const { ruby, version } of testRubies())
-  test(`Ruby ${version}: agent_garbage: the child runs the GCs the program's own child runs (loading the agent moves none)`, () => {
-    const plain = spawnSync(ruby, [fixture('plain_fork.rb'), fixture('agent_garbage.rb')], { encoding: 'utf8', timeout: 60_000 });
-    assert.is(plain.status, 0, plain.stderr);
-    const alone = Number(/^child GCs: (\d+)$/m.exec(plain.stderr)?.[1]);
-    const save = path.join(tmp.dir, `agent-garbage-${version}.cow`);
-    const r = runCowscope(['run', '--children', '1', '--save', save, '--', ruby, fixture('agent_garbage.rb')]);
-    assert.is(r.status, 0, r.stderr);
-    assert.equal(loadCapture(save).run!.gcRuns, [alone], `the program's own child ran ${alone} GCs`);
-  });
-
 test.run();

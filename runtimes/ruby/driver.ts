@@ -219,25 +219,6 @@ export function invalidAgentMessage(m: unknown, events: Record<string, Record<st
  *  not the program's stderr (which passes through): the user gets cowscope's one line, not two. */
 const TOO_OLD = `cowscope agent: needs CPython ${PYTHON_OLDEST.join('.')} or newer, not `;
 
-/** The Ruby agent compiled by the program's Ruby into `dir` (its instruction sequences, to_binary), and a
- *  loader there that runs them as the agent file would run: the file to -r, or undefined where that fails
- *  (not a Ruby: the -r of the source then fails and says so). Parsing the agent's 34 KB in the program's
- *  process leaves the parser's objects and freed memory behind: a child of a program that mallocs 3 MB
- *  (fixtures/ruby/agent_garbage.rb) copied 20-30 pages more of alloc.malloc (3.3.8, 3.4.5), and on 3.1.2 its
- *  objects moved a GC into the child (gc.sweep 240 pages), which the program alone does not run. */
-export function compileRubyAgent(ruby: string, dir: string): string | undefined {
-  const bin = path.join(dir, 'cowscope-agent.bin');
-  const code = 'File.open(ARGV[1], File::WRONLY | File::CREAT | File::EXCL, 0o600) { |f| f.write(RubyVM::InstructionSequence.compile_file(ARGV[0]).to_binary) }';
-  const r = spawnSync(ruby, ['--disable-gems', '-e', code, AGENT_PATH, bin], { stdio: 'ignore', timeout: 60_000 });
-  if (r.status !== 0 || !fs.existsSync(bin)) return undefined;
-  const loader = path.join(dir, 'cowscope-agent.rb');
-  // the binary's String freed at once (clear), not left for a GC; the agent's path among the loaded
-  // features, as its -r would have put it
-  const text = `bin = File.binread(${JSON.stringify(bin)})\nRubyVM::InstructionSequence.load_from_binary(bin).eval\nbin.clear\n$LOADED_FEATURES << ${JSON.stringify(AGENT_PATH)}\n`;
-  fs.writeFileSync(loader, text, { flag: 'wx', mode: 0o600 });
-  return loader;
-}
-
 /** The agent's source, which the bootstrap runs from its compiled code when it can (compilePythonAgent). */
 const PYTHON_AGENT_SOURCE = path.join(PYTHON_AGENT_DIR, 'cowscope.py');
 
@@ -467,12 +448,12 @@ export class RubySession {
       ...(opts.python ? { layouts: AGENT_LAYOUTS } : {}),
     };
     const probe = opts.cacheProbe ? ['-r', CACHE_PROBE_PATH] : [];
-    // The agent compiled beforehand in a process of its own, into the run's private folder (no other
-    // user's file is run), so that its compiler leaves nothing in the program's heap
-    const runDir = path.dirname(opts.heapMapPath);
+    // The Python agent compiled beforehand in a process of its own, into the run's private folder (no
+    // other user's file is run), so that its compiler leaves nothing in the program's heap. (The Ruby
+    // agent loaded the same way, from to_binary, moved other programs' GCs and layouts: docs/ruby.md.)
     const args = opts.python
-      ? pythonArgs(opts.program, !!opts.wsgi, compilePythonAgent(opts.python, path.join(runDir, 'cowscope-agent.marshal')))
-      : ['-r', compileRubyAgent(opts.ruby, runDir) ?? AGENT_PATH, ...probe, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
+      ? pythonArgs(opts.program, !!opts.wsgi, compilePythonAgent(opts.python, path.join(path.dirname(opts.heapMapPath), 'cowscope-agent.marshal')))
+      : ['-r', AGENT_PATH, ...probe, ...(opts.rack ? ['-e', 'Cowscope.rack_main'] : opts.program)];
     // Its own process group: everything the program starts (heap-map sibling, twin, children, whatever a
     // workload spawns) can be killed at once, and a Ctrl-C in the terminal reaches cowscope only.
     // The personality flag is per thread and inherited at fork: set it around this synchronous spawn only.
