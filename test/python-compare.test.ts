@@ -65,13 +65,22 @@ test('the gc fixture: freeze saves the traversed pages as predicted; every strat
 });
 
 // fixtures/python/unlink_neighbors.py on Debian's 3.11: the GC links a freed neighbour's unlinking rewrote
-// (py.gc.unlink, ~590 pages a child) stay copied after gc.freeze(), and after a collection before the fork,
-// which keeps this list's order on 3.11 (3.13's regroups it here, and both save them: not modelled).
-// Before: freeze predicted to save 590 pages (py.gc.link), measured 2.
-test('neighbours freed in the child: freeze and gc save none of the GC links their unlinking rewrote, as predicted', () => {
+// (py.gc.unlink, ~590 pages a child). A collection before the fork (gc, and freeze, whose step collects
+// first) regroups the collector's list: the survivors go back in the order their containers' traversal
+// finds them, the Xs together and the Ys together, so the child's unlinking no longer reaches the Ys, and
+// both save those pages, on 3.11 as on 3.13. blame does not model the regrouping (predicted 0: printed).
+// Measured without cowscope (a plain fork of the same program, the child's Private_Dirty growth): 5,808 kB
+// with none, 3,476 kB after gc.collect() (3.11.2). Until session 67 cowscope compiled its agent in the
+// program's process and measured no saving for either, which this test then held them to.
+// (Before that: freeze predicted to save 590 pages, as py.gc.link, and measured 2.)
+test('neighbours freed in the child: their GC links are py.gc.unlink, which a collection before the fork saves by regrouping the list (printed: not predicted)', () => {
   const { strategies, none } = compare(path.join(PYTHON_FIXTURES, 'unlink_neighbors.py'), {}, PYTHON, 'none,gc,freeze');
-  assert.ok(pagesOf(none, 'py.gc.unlink') >= 580, JSON.stringify(none.blame.slice(0, 4)));
-  for (const s of strategies) assert.ok(gap(s, none) <= 0.1, `${s.name}: predicted ${s.predictedSavedPerChild}, measured ${s.savedPerChild}, none copies ${none.copiedPerChild.median}`);
+  const unlink = pagesOf(none, 'py.gc.unlink');
+  assert.ok(unlink >= 580, JSON.stringify(none.blame.slice(0, 4)));
+  for (const s of strategies.filter((x) => x.name !== 'none')) {
+    process.stderr.write(`    [unlink_neighbors] ${s.name}: predicted ${s.predictedSavedPerChild}, measured ${s.savedPerChild}, none's py.gc.unlink ${unlink} pages\n`);
+    assert.ok(s.savedPerChild! >= 0.8 * unlink * 4096, `${s.name}: measured ${s.savedPerChild}, none's py.gc.unlink ${unlink} pages`);
+  }
 });
 
 test('collections the collector starts itself: disable saves the pages they wrote, as predicted', () => {
